@@ -1,0 +1,1 @@
+"""Finding, fetching and reading SEND inspection letters (scrape, extract, parse)."""

@@ -1,0 +1,43 @@
+"""Shared test helpers: where ../shared is, and skipping politely when it is not."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path:
+    """The ../shared folder beside the repository (override with SENDLENS_SHARED)."""
+    return Path(os.environ.get("SENDLENS_SHARED", REPO.parent / "shared")).resolve()
+
+
+def require_shared(*parts: str) -> Path:
+    """Path inside ../shared, or skip (fail under CI=true) when it is missing."""
+    path = shared_dir().joinpath(*parts)
+    if not path.exists():
+        reason = f"{path} is missing: these tests need the real letters in ../shared"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " (CI=true: ../shared must be present)")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def letters_dir() -> Path:
+    return require_shared("letters", "area-send-2023")
+
+
+@pytest.fixture(scope="session")
+def gold_dir() -> Path:
+    return require_shared("gold")
+
+
+@pytest.fixture(scope="session")
+def real_pdfs(letters_dir: Path) -> list[Path]:
+    pdfs = sorted(letters_dir.glob("*.pdf"))
+    assert len(pdfs) == 55, f"expected the 55 real reports in {letters_dir}, found {len(pdfs)}"
+    return pdfs

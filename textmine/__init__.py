@@ -1,0 +1,1 @@
+"""Passages, themes, stance and tables (segment, tag, aggregate)."""
