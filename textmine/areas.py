@@ -1,0 +1,191 @@
+"""English local authorities, and matching the area names printed in letters to them.
+
+The table (`textmine/data/local_authorities.csv`) holds every current upper-tier
+local authority in England (the 153 areas inspected for SEND, City of London and the
+Isles of Scilly included) plus the former ones that were inspected from 2016 and
+have since been reorganised (Northamptonshire, Cumbria, old Dorset, Bournemouth,
+Poole). Letters and listings spell areas many ways ("Stoke-on\\ufffeTrent Local Area
+Partnership", "Bristol, City of", "the Greenwich"); `lookup_area` absorbs that.
+
+    >>> lookup_area("Kingston upon Hull City Council").name
+    'Kingston upon Hull'
+    >>> region_for("Telford & Wrekin")
+    'West Midlands'
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+__all__ = [
+    "REGIONS",
+    "LocalAuthority",
+    "load_local_authorities",
+    "lookup_area",
+    "normalise_area_name",
+    "region_for",
+    "successor_authorities",
+]
+
+#: The nine English regions (ONS names), in the usual north-to-south order.
+REGIONS: tuple[str, ...] = (
+    "North East",
+    "North West",
+    "Yorkshire and The Humber",
+    "East Midlands",
+    "West Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAuthority:
+    """One row of the local authority table."""
+
+    la_code: str  # DfE 3-digit LA code, e.g. "908"
+    ons_code: str  # ONS GSS code, e.g. "E06000052"
+    name: str  # canonical current name, e.g. "Cornwall"
+    region: str  # one of REGIONS
+    status: str  # "current" or "former"
+    successors: tuple[str, ...]  # names of current successors (former rows only)
+    ofsted_urn: str | None  # Ofsted provider URN where known
+    aliases: tuple[str, ...]
+
+    @property
+    def is_current(self) -> bool:
+        return self.status == "current"
+
+
+# --- name normalisation -------------------------------------------------------------
+
+# Characters PDF extraction leaves where a hyphen was (U+FFFE, U+FFFD) or that are
+# typographic dashes: all separate words. Invisible joiners and soft hyphens sit
+# inside a word, so they are deleted outright.
+_AS_SPACE = dict.fromkeys(map(ord, "\ufffe\ufffd\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), " ")
+_DELETE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff'\u2019\u2018`"), None)
+
+# Words around a name that say what kind of body or document it is, not which place.
+_PREFIXES = re.compile(
+    r"^(?:(?:area send inspection of|joint local area send inspection (?:in|of)|"
+    r"london borough of|royal borough of|metropolitan borough of|borough of|"
+    r"council of|county of|city of(?! london\b)|county(?= \w))\s+)+"
+)
+_SUFFIXES = re.compile(
+    r"(?:\s+(?:local area partnership|local area|partnership|"
+    r"metropolitan borough council|metropolitan district council|metropolitan borough|"
+    r"county borough council|borough council|county council|city council|"
+    r"district council|council|corporation|city of|county of|borough|county|city|"
+    r"cc|mbc|ua))+$"
+)
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def normalise_area_name(name: str) -> str:
+    """A matching key for an area name: lower case, plain words, no 'council' etc.
+
+    Both the table's names/aliases and the names looked up go through this, so it
+    only has to make spellings of the same place agree, not be pretty.
+    """
+    text = unicodedata.normalize("NFKC", name).translate(_AS_SPACE).translate(_DELETE)
+    text = text.casefold().replace("&", " and ")
+    text = _NON_WORD.sub(" ", text)
+    # "the" is never part of an English LA name, but letters say "the Greenwich".
+    words = [("st" if w == "saint" else w) for w in text.split() if w != "the"]
+    text = " ".join(words)
+    previous = None
+    while previous != text:  # prefixes and suffixes can stack ("the Council of the ...")
+        previous = text
+        text = _PREFIXES.sub("", text)
+        text = _SUFFIXES.sub("", text).strip()
+    return text
+
+
+# --- the table ------------------------------------------------------------------
+
+
+def _split(cell: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in cell.split(";") if part.strip())
+
+
+@cache
+def _table() -> tuple[LocalAuthority, ...]:
+    text = resources.files("textmine").joinpath("data/local_authorities.csv").read_text("utf-8")
+    return tuple(
+        LocalAuthority(
+            la_code=row["la_code"].strip(),
+            ons_code=row["ons_code"].strip(),
+            name=row["name"].strip(),
+            region=row["region"].strip(),
+            status=row["status"].strip(),
+            successors=_split(row["successors"]),
+            ofsted_urn=row["ofsted_urn"].strip() or None,
+            aliases=_split(row["aliases"]),
+        )
+        for row in csv.DictReader(io.StringIO(text))
+    )
+
+
+def load_local_authorities() -> list[LocalAuthority]:
+    """All rows, current and former (a fresh list; the rows themselves are frozen)."""
+    return list(_table())
+
+
+_Index = dict[str, LocalAuthority]
+
+
+@cache
+def _indexes() -> tuple[_Index, _Index, _Index]:
+    by_urn: _Index = {}
+    by_code: _Index = {}
+    by_name: _Index = {}
+    # Current rows first, so a name shared with a former authority (Dorset) means the
+    # current one; the former row stays reachable by its codes.
+    for la in sorted(_table(), key=lambda la: not la.is_current):
+        if la.ofsted_urn:
+            by_urn.setdefault(la.ofsted_urn, la)
+        by_code.setdefault(la.la_code, la)
+        by_code.setdefault(la.ons_code.upper(), la)
+        for variant in (la.name, *la.aliases):
+            by_name.setdefault(normalise_area_name(variant), la)
+    return by_urn, by_code, by_name
+
+
+def lookup_area(
+    name: str | None = None, *, urn: str | int | None = None, code: str | None = None
+) -> LocalAuthority | None:
+    """The local authority for an Ofsted URN, a DfE/ONS code, or a published name.
+
+    Tried in that order; a URN or code not in the table falls through to the name.
+    Returns None when nothing matches: callers decide whether that is an error.
+    """
+    by_urn, by_code, by_name = _indexes()
+    if urn is not None and (la := by_urn.get(str(urn).strip())):
+        return la
+    if code is not None and (la := by_code.get(code.strip().upper())):
+        return la
+    if name:
+        return by_name.get(normalise_area_name(name))
+    return None
+
+
+def region_for(name: str | None, urn: str | int | None = None) -> str | None:
+    """The English region of an area, or None when the area is not recognised."""
+    la = lookup_area(name, urn=urn)
+    return la.region if la else None
+
+
+def successor_authorities(la: LocalAuthority) -> list[LocalAuthority]:
+    """Current authorities covering a former one's area (the authority itself if current)."""
+    if la.is_current:
+        return [la]
+    current = {x.name: x for x in _table() if x.is_current}
+    return [current[name] for name in la.successors]
