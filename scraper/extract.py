@@ -1,0 +1,255 @@
+"""Extract clean text from an inspection PDF with pypdfium2.
+
+The text layer of these PDFs has CRLF line ends, U+FFFE where a hyphen fell at
+a line end, running heads and page numbers on every page, and no paragraph
+marks. We rebuild paragraphs from the vertical gaps between lines (one char box
+per line, cheap), drop running heads by where they sit and how often they
+repeat, re-join words split across lines and pages, and make bullets their own
+paragraphs.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdfium2 as pdfium
+
+from scraper.records import Paragraph
+
+BULLETS = "▪◼•●◦▸►‣■□–"
+_BULLET_RE = re.compile(rf"^\s*[{BULLETS}]\s*")
+_PAGE_NUMBER_RE = re.compile(r"^(page\s*)?\d{1,3}(\s*(of|/)\s*\d{1,3})?$", re.I)
+# Running heads whose wording we know; repetition catches the rest.
+_RUNNING_HEAD_RE = re.compile(
+    r"^((area send )?inspection report:|joint local area send (inspection|revisit)"
+    r"|area send (monitoring )?inspection report)",
+    re.I,
+)
+_DIGITS_RE = re.compile(r"\d+")
+_SENTENCE_END_RE = re.compile(r"[.?!:;][\"'’”)]*$")
+_MARGIN = 0.09  # share of the page height at top and bottom where running heads live
+
+
+class ExtractError(Exception):
+    """A PDF that cannot be read: the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    page: int
+    top: float
+    left: float
+    in_margin: bool
+
+
+@dataclass
+class ExtractedText:
+    """A document's clean text, as paragraphs joined by blank lines."""
+
+    paragraphs: list[Paragraph]
+    n_pages: int
+    removed: list[str]  # running heads and page numbers that were dropped
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(p.text for p in self.paragraphs)
+
+    def paragraph_offsets(self) -> list[tuple[int, int]]:
+        """(start, end) of each paragraph in `text`."""
+        out, pos = [], 0
+        for p in self.paragraphs:
+            out.append((pos, pos + len(p.text)))
+            pos += len(p.text) + 2
+        return out
+
+
+def check_pdf_bytes(data: bytes, name: str) -> None:
+    """Cheap structural checks before pdfium sees the file."""
+    if not data:
+        raise ExtractError(f"{name}: empty file (0 bytes)")
+    if not data.lstrip()[:5] == b"%PDF-":
+        head = data[:40].decode("latin-1", "replace").strip()
+        raise ExtractError(f"{name}: not a PDF (starts with {head!r})")
+    if b"%%EOF" not in data[-2048:]:
+        raise ExtractError(f"{name}: truncated PDF (no %%EOF marker at the end)")
+
+
+def _page_lines(page: pdfium.PdfPage, page_no: int) -> list[_Line]:
+    textpage = page.get_textpage()
+    try:
+        raw = textpage.get_text_range()
+        height = page.get_height() or 842.0
+        lines: list[_Line] = []
+        pos = 0
+        for chunk in raw.split("\r\n"):
+            # pdfium's text is one char per index, including the generated CRLF.
+            text = chunk.replace("\r", " ").replace("\n", " ")
+            if text.strip():
+                lead = len(text) - len(text.lstrip())
+                _l, _b, _r, top = textpage.get_charbox(pos + lead)
+                left = _l
+                in_margin = top < height * _MARGIN or top > height * (1 - _MARGIN)
+                lines.append(_Line(text.strip(), page_no, top, left, in_margin))
+            pos += len(chunk) + 2
+        return lines
+    finally:
+        textpage.close()
+
+
+def _running_keys(pages: list[list[_Line]]) -> set[str]:
+    """Margin lines that repeat on several pages, compared without digits."""
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        counts.update({_DIGITS_RE.sub("#", ln.text.lower()) for ln in lines if ln.in_margin})
+    threshold = max(2, int(0.4 * len(pages)))
+    return {key for key, n in counts.items() if n >= threshold}
+
+
+def _is_running(line: _Line, keys: set[str]) -> bool:
+    text = line.text
+    if _PAGE_NUMBER_RE.match(text):
+        return line.in_margin or len(text) <= 3
+    if not line.in_margin:
+        return False
+    return bool(_RUNNING_HEAD_RE.match(text)) or _DIGITS_RE.sub("#", text.lower()) in keys
+
+
+def _join(left: str, right: str, vocabulary: set[str]) -> str:
+    """Join two line fragments, re-joining a word split by a hyphen at the break."""
+    if left.endswith("\ufffe") or left.endswith("-") or left.endswith("\u00ad"):
+        stem = left[:-1]
+        head = re.search(r"(\w+)$", stem)
+        tail = re.match(r"(\w+)", right)
+        if left[-1] != "-" and head and tail:
+            joined = (head.group(1) + tail.group(1)).lower()
+            if joined in vocabulary:
+                return stem + right
+        return stem + "-" + right
+    return f"{left} {right}"
+
+
+def _fix_inline_hyphens(text: str, vocabulary: set[str]) -> str:
+    """U+FFFE inside a line: pdfium marks hyphens it thinks are soft."""
+
+    def repl(m: re.Match[str]) -> str:
+        joined = (m.group(1) + m.group(2)).lower()
+        if joined in vocabulary and m.group(2)[:1].islower():
+            return m.group(1) + m.group(2)
+        return m.group(1) + "-" + m.group(2)
+
+    text = re.sub(r"(\w+)[\ufffe\u00ad](\w+)", repl, text)
+    return text.replace("\ufffe", "-").replace("\u00ad", "")
+
+
+def _vocabulary(pages: list[list[_Line]]) -> set[str]:
+    words: set[str] = set()
+    for lines in pages:
+        for ln in lines:
+            words.update(w.lower() for w in re.findall(r"[A-Za-z]{3,}", ln.text))
+    return words
+
+
+def _is_continuation(prev: str, line: _Line, base_left: float) -> bool:
+    """Does `line` (first on its page) carry on the paragraph `prev`?"""
+    if _BULLET_RE.match(line.text):
+        return False
+    if not _SENTENCE_END_RE.search(prev):
+        return True
+    # Indented like a bullet's second line: the bullet carries on.
+    return line.left > base_left + 8 and not line.text[:1].isdigit()
+
+
+def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
+    vocab = _vocabulary(pages)
+    lefts = [round(ln.left) for lines in pages for ln in lines]
+    base_left = Counter(lefts).most_common(1)[0][0] if lefts else 0.0
+    paragraphs: list[list] = []  # [text, page, kind, last_line]
+
+    for lines in pages:
+        gaps = [a.top - b.top for a, b in zip(lines, lines[1:]) if 0 < a.top - b.top < 40]
+        usual = statistics.median(gaps) if gaps else 14.0
+        prev_line: _Line | None = None
+        for line in lines:
+            text = line.text
+            bullet = bool(_BULLET_RE.match(text))
+            if bullet:
+                text = _BULLET_RE.sub("", text)
+            if prev_line is None:
+                new_para = not (paragraphs and _is_continuation(paragraphs[-1][0], line, base_left))
+            else:
+                gap = prev_line.top - line.top
+                outdented = line.left < prev_line.left - 30
+                new_para = bullet or gap > usual * 1.45 or gap < -2 or outdented
+            if new_para or not paragraphs:
+                paragraphs.append([text, line.page, "bullet" if bullet else "text"])
+            else:
+                paragraphs[-1][0] = _join(paragraphs[-1][0], text, vocab)
+            prev_line = line
+
+    out: list[Paragraph] = []
+    merged: list[list] = []
+    for para in paragraphs:
+        # A paragraph that starts in lower case carries on the one before it (a
+        # wide gap or a page break split it), unless it is a list item after ':'.
+        prev = merged[-1] if merged else None
+        if (
+            prev is not None
+            and para[0][:1].islower()
+            and para[2] == "text"
+            and not prev[0].rstrip().endswith((":", ";"))
+        ):
+            prev[0] = _join(prev[0], para[0], vocab)
+        else:
+            merged.append(para)
+    for text, page, kind in merged:
+        clean = _fix_inline_hyphens(text, vocab)
+        clean = re.sub(r"[ \t\u00a0\u2009]+", " ", clean).strip()
+        if not clean:
+            continue
+        if kind == "text" and len(clean) < 160 and not _SENTENCE_END_RE.search(clean):
+            kind = "heading"
+        out.append(Paragraph(clean, page, kind))
+    return out
+
+
+def extract_pdf(path: Path | str, data: bytes | None = None) -> ExtractedText:
+    """Clean text of one PDF; raises ExtractError naming the file and the reason."""
+    path = Path(path)
+    name = str(path)
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ExtractError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    check_pdf_bytes(data, name)
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        msg = str(exc)
+        if "password" in msg.lower() or "security" in msg.lower():
+            raise ExtractError(f"{name}: encrypted PDF (password protected)") from exc
+        raise ExtractError(f"{name}: damaged PDF ({msg})") from exc
+    try:
+        pages = [_page_lines(pdf[i], i + 1) for i in range(len(pdf))]
+        n_pages = len(pdf)
+    finally:
+        pdf.close()
+    if not any(pages):
+        raise ExtractError(f"{name}: no text layer (a scanned image?)")
+    keys = _running_keys(pages)
+    removed: list[str] = []
+    kept: list[list[_Line]] = []
+    for lines in pages:
+        keep = []
+        for ln in lines:
+            if _is_running(ln, keys):
+                removed.append(ln.text)
+            else:
+                keep.append(ln)
+        kept.append(keep)
+    return ExtractedText(extract_paragraphs(kept), n_pages, removed)

@@ -1,0 +1,515 @@
+"""Recognise a letter's framework, read its metadata and map its headings.
+
+Every framework and author words things a little differently, so each fact is
+read by a small list of patterns, tried in order; what no pattern finds stays
+None rather than being guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from scraper.records import Letter, Paragraph, Section
+
+PARSER_VERSION = "1"
+
+
+class NotASendLetter(ValueError):
+    """The document reads, but it is not a SEND inspection letter or report."""
+
+
+_MONTH_NAMES = "january february march april may june july august september october november"
+MONTHS = {m: i + 1 for i, m in enumerate((_MONTH_NAMES + " december").split())}
+MONTHS.update({m[:3]: i for m, i in list(MONTHS.items())})
+MONTHS["sept"] = 9
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_DATE = rf"{_DAY}\s+{_MONTH}\.?,?\s+\d{{4}}"
+# "6 to 10 February 2023", "23 September to 27 September 2024",
+# "20 March 2023 to 24 March 2023", "30 January to 3 February 2017"
+_RANGE_RE = re.compile(
+    rf"(?P<d1>{_DAY})(?:\s+(?P<m1>{_MONTH}))?(?:\s+(?P<y1>\d{{4}}))?"
+    rf"\s*(?:to|and|until|-|–|—)\s*"
+    rf"(?P<d2>{_DAY})\s+(?P<m2>{_MONTH})\s+(?P<y2>\d{{4}})",
+    re.I,
+)
+_SINGLE_RE = re.compile(rf"(?P<d>{_DAY})\s+(?P<m>{_MONTH})\.?,?\s+(?P<y>\d{{4}})", re.I)
+_NUMBERS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()
+    )
+}
+
+
+def _to_date(day: str, month: str, year: str) -> str | None:
+    try:
+        d = date(int(year), MONTHS[month.lower()[:3] if month.lower()[:4] != "sept" else "sep"],
+                 int(re.sub(r"\D", "", day)))
+    except (KeyError, ValueError):
+        return None
+    return d.isoformat()
+
+
+def parse_date(text: str) -> str | None:
+    """First 'D Month YYYY' in `text`, as ISO."""
+    m = _SINGLE_RE.search(text)
+    return _to_date(m["d"], m["m"], m["y"]) if m else None
+
+
+def parse_date_range(text: str) -> tuple[str | None, str | None]:
+    """(start, end) of the first date range in `text`; a lone date gives (d, d)."""
+    m = _RANGE_RE.search(text)
+    if m:
+        end = _to_date(m["d2"], m["m2"], m["y2"])
+        start = _to_date(m["d1"], m["m1"] or m["m2"], m["y1"] or m["y2"])
+        if start and end and start > end and not m["y1"]:
+            # "28 December to 2 January 2020" crosses a year end.
+            start = _to_date(m["d1"], m["m1"] or m["m2"], str(int(m["y2"]) - 1))
+        return start, end
+    single = parse_date(text)
+    return single, single
+
+
+def _number(word: str) -> int | None:
+    word = word.lower()
+    if word.isdigit():
+        return int(word)
+    return _NUMBERS.get(word)
+
+
+# --- framework ---------------------------------------------------------------
+
+_FRAMEWORK_RULES: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "revisit_2018",
+        re.compile(r"joint local area SEND revisit|revisited the (local )?area", re.I),
+    ),
+    (
+        "monitoring_2023",
+        re.compile(
+            r"(area SEND monitoring inspection|monitoring inspection of (the )?.{0,80}"
+            r"local area partnership)",
+            re.I,
+        ),
+    ),
+    (
+        "area_send_2023",
+        re.compile(r"area SEND inspection of|local area partnership report", re.I),
+    ),
+    (
+        "send_2016",
+        re.compile(
+            r"joint local area SEND inspection in|conducted a joint inspection of the local area",
+            re.I,
+        ),
+    ),
+]
+
+
+def detect_framework(head: str) -> str:
+    """Framework of a document from the text of its first page or so."""
+    for framework, rule in _FRAMEWORK_RULES:
+        if rule.search(head):
+            return framework
+    raise NotASendLetter(
+        "not a SEND inspection letter: none of the known titles "
+        "('Area SEND inspection of …', 'Joint local area SEND inspection in …', "
+        "'Joint local area SEND revisit in …', monitoring inspection) was found"
+    )
+
+
+# --- headings -> canonical sections -------------------------------------------
+
+@dataclass(frozen=True)
+class HeadingRule:
+    pattern: re.Pattern[str]
+    canonical: str
+    # Split a heading run together with the paragraph after it (lost spacing).
+    may_prefix: bool = True
+    # Matches only a paragraph that is short (a real heading), not a sentence.
+    short_only: bool = False
+
+
+def _h(pattern: str, canonical: str, **kw: bool) -> HeadingRule:
+    return HeadingRule(re.compile(pattern, re.I), canonical, **kw)
+
+
+_COMMON_2023 = [
+    _h(r"inspection outcome", "main_findings"),
+    _h(r"information about the local area partnership", "context"),
+    _h(r"what is it like (to be|for) (a )?(child|children)[^?]*\?", "experience"),
+    _h(r"what is the (local )?area partnership doing that is effective\??", "strengths"),
+    _h(r"what (does|do) the (local )?area partnership need to do better\??", "weaknesses"),
+    _h(r"areas? for priority action", "actions"),
+    _h(r"areas? for improvement", "actions"),
+    _h(r"local area partnership details", "boilerplate"),
+    _h(r"information about this inspection", "boilerplate"),
+    _h(r"inspection team", "boilerplate", short_only=True),
+    _h(r"if you are not happy with the inspection", "boilerplate", may_prefix=False),
+]
+_MONITORING = [
+    _h(r"context", "context", short_only=True),
+    _h(r"main findings", "main_findings"),
+    _h(r"(the )?areas? for priority action", "main_findings", short_only=True),
+    _h(r"progress (made )?(on|in|against) ", "main_findings", short_only=True),
+    _h(r"next steps", "actions"),
+    _h(r"areas? for improvement", "actions"),
+    _h(r"local area partnership details", "boilerplate"),
+    _h(r"information about this (monitoring )?inspection", "boilerplate"),
+    _h(r"inspection team", "boilerplate", short_only=True),
+    _h(r"if you are not happy with the inspection", "boilerplate", may_prefix=False),
+]
+_SIGN_OFF = [
+    _h(r"yours (sincerely|faithfully)", "boilerplate"),
+]
+_LETTER_2016 = [
+    _h(r"main findings", "main_findings"),
+    _h(r"the effectiveness of the local area in [^.]{0,160}$", "context", short_only=True),
+    _h(r"strengths", "strengths", short_only=True),
+    _h(r"areas for (further )?development", "weaknesses", short_only=True),
+    _h(r"areas? for improvement", "weaknesses", short_only=True),
+    _h(
+        r"the local area is required to produce and submit a written statement of action",
+        "actions",
+        may_prefix=False,
+    ),
+    *_SIGN_OFF,
+]
+_REVISIT = [
+    _h(r"main findings", "main_findings"),
+    _h(r"outcome of (the )?(send )?revisit", "main_findings"),
+    _h(r"areas? of significant weakness", "main_findings", short_only=True),
+    _h(r"progress (made )?(in|on|against) ", "main_findings", short_only=True),
+    _h(r"(next steps|areas? for (further )?improvement|recommendations?)", "actions",
+       short_only=True),
+    *_SIGN_OFF,
+]
+HEADING_RULES: dict[str, list[HeadingRule]] = {
+    "area_send_2023": _COMMON_2023,
+    "monitoring_2023": _MONITORING + _COMMON_2023[1:],
+    "send_2016": _LETTER_2016,
+    "revisit_2018": _REVISIT,
+}
+# Before the first heading: the letter's opening.
+_FIRST_SECTION = {
+    "area_send_2023": "context",
+    "monitoring_2023": "context",
+    "send_2016": "context",
+    "revisit_2018": "context",
+}
+
+
+def _match_heading(
+    para: Paragraph, rules: list[HeadingRule]
+) -> tuple[HeadingRule, str, str] | None:
+    """(rule, heading text, remainder) when `para` is or starts with a heading."""
+    text = para.text
+    for rule in rules:
+        m = rule.pattern.match(text)
+        if not m:
+            continue
+        rest = text[m.end():].strip()
+        if not rest:
+            return rule, text, ""
+        if rule.short_only:
+            if para.kind == "heading" and len(text) < 120 and not rule.may_prefix:
+                return rule, text, ""
+            if para.kind == "heading" and len(text) < 120 and rule.pattern.pattern.endswith("$"):
+                return rule, text, ""
+            continue
+        if not rule.may_prefix:
+            return rule, "", text  # a section that starts with a sentence
+        if rest[:1].isupper() or rest[:1] in "‘'\"(":
+            return rule, text[: m.end()].strip(), rest
+    return None
+
+
+def _split_trailing_headings(
+    paragraphs: list[Paragraph], rules: list[HeadingRule]
+) -> list[Paragraph]:
+    """'Date of previous inspection: … Inspection outcome': a heading lost its line break."""
+    out: list[Paragraph] = []
+    for para in paragraphs:
+        if para.kind == "heading":
+            for rule in rules:
+                if rule.short_only or not rule.may_prefix:
+                    continue
+                m = re.search(r"\s(" + rule.pattern.pattern + r")$", para.text, re.I)
+                if m and m.start() > 0:
+                    out.append(Paragraph(para.text[: m.start()].strip(), para.page, "heading"))
+                    para = Paragraph(m.group(1), para.page, "heading")
+                    break
+        out.append(para)
+    return out
+
+
+@dataclass
+class ParsedDocument:
+    letter: Letter
+    paragraphs: list[Paragraph]
+    # (canonical section, heading text) of each paragraph
+    para_sections: list[tuple[str, str]] = field(default_factory=list)
+    heading_paras: set[int] = field(default_factory=set)  # indexes that are headings
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(p.text for p in self.paragraphs)
+
+
+def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocument:
+    rules = HEADING_RULES[framework]
+    out: list[Paragraph] = []
+    sections: list[tuple[str, str]] = []
+    headings: set[int] = set()
+    current = (_FIRST_SECTION[framework], "")
+    in_boilerplate = False
+    for para in _split_trailing_headings(paragraphs, rules):
+        hit = None if in_boilerplate else _match_heading(para, rules)
+        if hit:
+            rule, heading, rest = hit
+            # A repeated heading (the table's column header) adds no section.
+            if heading and heading.lower() == current[1].lower() and rule.canonical == current[0]:
+                heading = ""
+            else:
+                current = (rule.canonical, heading or rest[:80])
+            in_boilerplate = rule.canonical == "boilerplate"
+            if heading:
+                headings.add(len(out))
+                out.append(Paragraph(heading, para.page, "heading"))
+                sections.append(current)
+            if rest:
+                out.append(Paragraph(rest, para.page, para.kind))
+                sections.append(current)
+            continue
+        out.append(para)
+        sections.append(current)
+        if para.kind == "heading":
+            headings.add(len(out) - 1)
+    letter = Letter(framework=framework, area="")
+    return ParsedDocument(letter, out, sections, headings)
+
+
+def section_spans(doc: ParsedDocument) -> list[Section]:
+    """Contiguous runs of one section, with character offsets in the clean text."""
+    spans: list[Section] = []
+    pos = 0
+    for para, (canonical, heading) in zip(doc.paragraphs, doc.para_sections):
+        end = pos + len(para.text)
+        if spans and spans[-1].canonical == canonical and spans[-1].heading == heading:
+            spans[-1].char_end = end
+        else:
+            spans.append(Section(canonical, heading, pos, end))
+        pos = end + 2
+    return spans
+
+
+# --- metadata ---------------------------------------------------------------
+
+_AREA_RULES: dict[str, list[re.Pattern[str]]] = {
+    "area_send_2023": [
+        re.compile(r"area SEND inspection of (?:the )?(.+?)\s+local area partnership", re.I),
+        re.compile(r"inspection report:\s*(?:the )?(.+?)\s+local area partnership", re.I),
+    ],
+    "monitoring_2023": [
+        re.compile(r"monitoring inspection of (?:the )?(.+?)\s+local area partnership", re.I),
+        re.compile(r"monitoring inspection report:\s*(?:the )?(.+?)\s+local area partnership",
+                   re.I),
+    ],
+    "send_2016": [
+        re.compile(r"joint local area SEND inspection in\s+(.+?)(?:\n|$|\s{2,}|\.|,)", re.I),
+        re.compile(r"joint inspection of the local area of\s+(.+?)\s+to judge", re.I),
+    ],
+    "revisit_2018": [
+        re.compile(r"joint local area SEND revisit in\s+(.+?)(?:\n|$|\s{2,}|\.|,)", re.I),
+        re.compile(r"revisited the (?:local )?area of\s+(.+?)\s+to (?:decide|assess)", re.I),
+    ],
+}
+
+_OUTCOME_2023 = [
+    ("systemic_failings", re.compile(r"widespread and/or systemic failings", re.I)),
+    ("inconsistent", re.compile(r"inconsistent experiences and outcomes", re.I)),
+    ("positive", re.compile(r"typically lead to positive experiences and outcomes", re.I)),
+]
+
+
+def _clean_area(name: str) -> str:
+    name = re.sub(r"\s+", " ", name).strip(" .,:;")
+    return re.sub(r"^the\s+", "", name, flags=re.I)
+
+
+def parse_area(framework: str, text: str) -> str | None:
+    for rule in _AREA_RULES[framework]:
+        m = rule.search(text)
+        if m:
+            return _clean_area(m.group(1))
+    return None
+
+
+def parse_outcome_2023(text: str) -> str | None:
+    for outcome, rule in _OUTCOME_2023:
+        if rule.search(text):
+            return outcome
+    return None
+
+
+def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | None]:
+    """(outcome, weaknesses with sufficient progress, weaknesses in all)."""
+    flat = re.sub(r"\s+", " ", text)
+    word = r"(\w+)"
+    made = re.search(
+        rf"(?<!not )made sufficient progress in (?:addressing|tackling) {word} of the {word} "
+        r"(?:areas of )?significant (?:weakness|area)",
+        flat,
+        re.I,
+    )
+    if made:
+        progress, total = _number(made.group(1)), _number(made.group(2))
+        if progress is not None and total is not None:
+            outcome = (
+                "sufficient_progress_all" if progress == total
+                else "sufficient_progress_none" if progress == 0
+                else "sufficient_progress_some"
+            )
+            return outcome, progress, total
+    all_done = re.search(
+        r"(?<!not )made sufficient progress in (?:addressing|tackling) (all|each) of the "
+        r"(?:(\w+) )?(?:areas of )?significant (?:weakness|area)",
+        flat,
+        re.I,
+    )
+    if all_done:
+        total = _number(all_done.group(2) or "")
+        return "sufficient_progress_all", total, total
+    none_done = re.search(
+        rf"not made sufficient progress in (?:addressing|tackling) (?:any|all|each) of the "
+        rf"(?:{word} )?(?:areas of )?significant (?:weakness|area)",
+        flat,
+        re.I,
+    )
+    if none_done:
+        total = _number(none_done.group(1) or "")
+        return "sufficient_progress_none", 0, total
+    return None, None, None
+
+
+def parse_wsoa(text: str) -> str | None:
+    flat = re.sub(r"\s+", " ", text)
+    if re.search(r"written statement of action[^.]{0,80}\bis (not )?required", flat, re.I):
+        m = re.search(r"written statement of action[^.]{0,80}\bis (not )?required", flat, re.I)
+        return "no_wsoa" if m and m.group(1) else "wsoa_required"
+    if re.search(r"(required|requires) [^.]{0,120}to produce and submit a written statement",
+                 flat, re.I):
+        return "wsoa_required"
+    if re.search(r"not (be )?required to produce[^.]{0,40}written statement", flat, re.I):
+        return "no_wsoa"
+    return "no_wsoa"
+
+
+def _first(text: str, pattern: str) -> re.Match[str] | None:
+    return re.search(pattern, text, re.I)
+
+
+def parse_metadata(doc: ParsedDocument) -> Letter:
+    framework = doc.letter.framework
+    text = doc.text
+    flat = re.sub(r"\s+", " ", text)
+    head = flat[:4000]
+    letter = doc.letter
+    letter.title = next((p.text for p in doc.paragraphs[:6] if _match_title(p.text)), "")
+    letter.area = parse_area(framework, head) or ""
+
+    if framework in ("area_send_2023", "monitoring_2023"):
+        m = _first(head, r"inspection dates?:?\s*(.{0,80})")
+        if m:
+            letter.inspection_start, letter.inspection_end = parse_date_range(m.group(1))
+        m = _first(head, r"dates? of (?:the )?previous (?:full )?inspections?:?\s*(.{0,80})")
+        m = m or _first(head, r"previous (?:full )?inspection was (?:on|between)?\s*(.{0,60})")
+        if m and not re.match(r"\s*not previously", m.group(1), re.I):
+            letter.previous_inspection = parse_date_range(m.group(1))[0]
+        if framework == "area_send_2023":
+            outcome_text = flat[flat.lower().find("inspection outcome"):][:1500]
+            letter.outcome = parse_outcome_2023(outcome_text or head)
+        else:
+            if re.search(r"(has|have) not made sufficient progress|insufficient progress", flat,
+                         re.I):
+                letter.outcome = "insufficient_progress"
+            elif re.search(r"made sufficient progress", flat, re.I):
+                letter.outcome = "sufficient_progress"
+        nxt = re.findall(
+            r"((?:the next|a monitoring)[^.]{0,60}(?:inspection|reinspection)[^.]{0,30}"
+            r"(?:will|would)[^.]{0,40}within (?:approximately )?\w+ (?:years?|months?))",
+            head,
+            re.I,
+        )
+        letter.next_inspection = "; ".join(dict.fromkeys(n.strip() for n in nxt)) or None
+    else:
+        m = _first(head, rf"between\s+(.{{0,60}}?{_DATE})")
+        if m:
+            letter.inspection_start, letter.inspection_end = parse_date_range(m.group(1))
+        # The letter's own date stands alone near the top, before "Dear".
+        top = flat[: max(flat.lower().find("dear "), 0) or 600]
+        dates = [parse_date(p.text) for p in doc.paragraphs[:8] if _SINGLE_RE.fullmatch(
+            p.text.strip())]
+        letter.letter_date = next((d for d in dates if d), None) or (
+            parse_date(top) if top else None
+        )
+        if framework == "send_2016":
+            letter.outcome = parse_wsoa(flat)
+        else:
+            letter.outcome, letter.weaknesses_progress, letter.weaknesses_total = (
+                parse_revisit_progress(flat)
+            )
+            m = _first(flat, rf"written statement of action[^.]{{0,80}}?(?:issued|dated|"
+                             rf"declared fit for purpose) (?:on )?({_DATE})")
+            m = m or _first(
+                flat, rf"(?:initial|previous|original) inspection[^.]{{0,60}}?({_DATE})"
+            )
+            if m:
+                letter.previous_inspection = parse_date(m.group(1))
+    return letter
+
+
+def _match_title(text: str) -> bool:
+    return bool(
+        re.match(
+            r"(area SEND (monitoring )?inspection of|joint local area SEND (inspection|revisit) in"
+            r"|(area SEND )?monitoring inspection of)",
+            text,
+            re.I,
+        )
+    )
+
+
+def _merge_split_title(paragraphs: list[Paragraph]) -> list[Paragraph]:
+    """Titles wrap: 'Area SEND inspection of North' + 'Northamptonshire Local Area Partnership'."""
+    out = list(paragraphs)
+    for i, p in enumerate(out[:6]):
+        if (
+            _match_title(p.text)
+            and "partnership" not in p.text.lower()
+            and i + 1 < len(out)
+            and "partnership" in out[i + 1].text.lower()[:120]
+            and out[i + 1].kind == "heading"
+        ):
+            out[i] = Paragraph(f"{p.text} {out[i + 1].text}", p.page, "heading")
+            del out[i + 1]
+            break
+    return out
+
+
+def parse_document(paragraphs: list[Paragraph]) -> ParsedDocument:
+    """Framework, metadata and sections of a document's clean paragraphs."""
+    if not paragraphs:
+        raise NotASendLetter("not a SEND inspection letter: the document has no text")
+    head = " ".join(p.text for p in paragraphs[:25])
+    framework = detect_framework(head[:5000])
+    paragraphs = _merge_split_title(paragraphs)
+    doc = assign_sections(framework, paragraphs)
+    parse_metadata(doc)
+    doc.letter.sections = section_spans(doc)
+    if not doc.letter.area:
+        raise NotASendLetter(f"{framework} letter, but the area's name could not be read")
+    return doc

@@ -1,0 +1,98 @@
+"""The small typed records that each pipeline step hands to the next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+FRAMEWORKS = ("send_2016", "revisit_2018", "area_send_2023", "monitoring_2023")
+FRAMEWORK_LABELS = {
+    "send_2016": "Joint local area SEND inspection (2016–2022)",
+    "revisit_2018": "Joint local area SEND revisit (2018–2022)",
+    "area_send_2023": "Area SEND inspection (2023 framework)",
+    "monitoring_2023": "Area SEND monitoring inspection (2023 framework)",
+}
+CANONICAL_SECTIONS = (
+    "context",
+    "experience",
+    "strengths",
+    "weaknesses",
+    "actions",
+    "main_findings",
+    "boilerplate",
+)
+OUTCOMES = (
+    "positive",
+    "inconsistent",
+    "systemic_failings",
+    "wsoa_required",
+    "no_wsoa",
+    "sufficient_progress_all",
+    "sufficient_progress_some",
+    "sufficient_progress_none",
+    "sufficient_progress",
+    "insufficient_progress",
+)
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A block of clean text: a heading, a bullet or a running paragraph."""
+
+    text: str
+    page: int  # 1-based page where the paragraph starts
+    kind: str = "text"  # "text", "bullet", "heading" (a short line set apart)
+
+
+@dataclass
+class Section:
+    canonical: str
+    heading: str
+    char_start: int
+    char_end: int
+
+
+@dataclass
+class Letter:
+    """Metadata of one letter or report, as parsed from its own text."""
+
+    framework: str
+    area: str
+    title: str = ""
+    inspection_start: str | None = None  # ISO dates
+    inspection_end: str | None = None
+    letter_date: str | None = None
+    published: str | None = None
+    previous_inspection: str | None = None
+    outcome: str | None = None
+    weaknesses_total: int | None = None
+    weaknesses_progress: int | None = None
+    next_inspection: str | None = None
+    sections: list[Section] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Passage:
+    seq: int
+    section: str
+    heading: str
+    paragraph: int  # 1-based paragraph number within the letter's clean text
+    char_start: int
+    char_end: int
+    text: str
+
+
+@dataclass
+class FetchRecord:
+    """What the scraper knows of one published file."""
+
+    file_id: str
+    url: str
+    provider_urn: str | None = None
+    council: str | None = None
+    label: str | None = None
+    published: str | None = None
+    retrieved_at: str | None = None
+    sha256: str | None = None
+    letter_id: str | None = None
+    status: str = "found"
+    error: str | None = None

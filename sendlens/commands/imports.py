@@ -1,0 +1,129 @@
+"""`sendlens import`, `sendlens export`, `sendlens info`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from sendlens.commands import CorpusOption, corpus_path
+from sendlens.export import FORMATS, format_from_name, letters_frame, passages_frame, write_table
+from sendlens.importer import import_paths
+from sendlens.store import Corpus, CorpusError
+
+
+class What(StrEnum):
+    letters = "letters"
+    passages = "passages"
+    themes = "themes"
+    evidence = "evidence"
+
+
+class GroupBy(StrEnum):
+    area = "area"
+    region = "region"
+    framework = "framework"
+    year = "year"
+    outcome = "outcome"
+
+
+def _open(corpus: Path | None, *, create: bool = True) -> Corpus:
+    try:
+        return Corpus.open(corpus_path(corpus), create=create)
+    except CorpusError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def import_cmd(
+    paths: list[Path] = typer.Argument(
+        ..., help="PDF files and/or folders (searched recursively)."
+    ),
+    corpus: Path | None = CorpusOption,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Import inspection PDFs into the corpus (skips files already there).
+
+    A manifest.csv beside the PDFs (columns file, ofsted_urn, file_date or published,
+    url) adds what the letters do not say themselves. Exit code 1 when any file
+    was skipped, 130 when interrupted.
+    """
+    store = _open(corpus)
+    report = import_paths(store, paths, progress=not quiet)
+    typer.echo(report.summary(), err=True)
+    if report.interrupted:
+        raise typer.Exit(130)
+    if report.skipped:
+        raise typer.Exit(1)
+
+
+def export_cmd(
+    what: What = typer.Argument(..., help="letters, passages, themes or evidence."),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help=f"One of {', '.join(FORMATS)} (default: from -o, else csv)."
+    ),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="File to write, or - for stdout."
+    ),
+    by: GroupBy = typer.Option(GroupBy.area, "--by", help="themes: group rows by this."),
+    section: list[str] = typer.Option(
+        [], "--section", help="themes/evidence: only passages in these canonical sections."
+    ),
+    theme: str | None = typer.Option(None, "--theme", help="evidence: the theme."),
+    stance: str | None = typer.Option(None, "--stance", help="evidence: only this stance."),
+    corpus: Path | None = CorpusOption,
+) -> None:
+    """Export a table: letters, passages, themes (area × theme) or evidence."""
+    fmt = format_from_name(output, fmt)
+    if fmt not in FORMATS:
+        typer.secho(f"error: unknown format {fmt!r}; choose {', '.join(FORMATS)}", fg="red",
+                    err=True)
+        raise typer.Exit(2)
+    store = _open(corpus, create=False)
+    if what is What.letters:
+        frame = letters_frame(store)
+    elif what is What.passages:
+        frame = passages_frame(store)
+    else:
+        from textmine import aggregate
+
+        try:
+            if what is What.themes:
+                frame = aggregate.theme_table(store, by=by.value, sections=section or None)
+            else:
+                if not theme:
+                    typer.secho("error: export evidence needs --theme", fg="red", err=True)
+                    raise typer.Exit(2)
+                frame = aggregate.evidence(store, theme=theme, stance=stance,
+                                           sections=section or None)
+        except aggregate.NotTagged as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from exc
+    try:
+        write_table(frame, fmt, output)
+    except (ValueError, OSError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    if output and output != "-":
+        typer.echo(f"wrote {len(frame)} rows to {output}", err=True)
+
+
+def info_cmd(corpus: Path | None = CorpusOption) -> None:
+    """What the corpus holds: letters by framework and outcome, passages, tags."""
+    store = _open(corpus, create=False)
+    counts = store.counts()
+    typer.echo(f"corpus: {store.root.resolve()}")
+    for key, value in counts.items():
+        typer.echo(f"  {key}: {value}")
+    with store.reading() as con:
+        for row in con.execute(
+            "SELECT framework, outcome, count(*) n FROM letters GROUP BY 1, 2 ORDER BY 1, 2"
+        ):
+            typer.echo(f"  {row['framework']:<16} {row['outcome'] or '?':<26} {row['n']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_cmd)
+    app.command("export")(export_cmd)
+    app.command("info")(info_cmd)

@@ -1,0 +1,125 @@
+"""Tables out of the corpus, and writing any table as CSV, Parquet, XLSX, Markdown or LaTeX."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from sendlens.store import Corpus
+
+FORMATS = ("csv", "parquet", "xlsx", "md", "tex")
+BINARY_FORMATS = {"parquet", "xlsx"}
+
+LETTER_COLUMNS = [
+    "letter_id", "area", "ofsted_urn", "la_code", "region", "framework", "inspection_start",
+    "inspection_end", "published", "letter_date", "previous_inspection", "outcome",
+    "weaknesses_progress", "weaknesses_total", "next_inspection", "source", "sha256",
+    "n_pages", "n_passages", "imported_at",
+]
+
+
+def letters_frame(corpus: Corpus) -> pd.DataFrame:
+    """One row per letter, ordered by area and date."""
+    cols = ", ".join(LETTER_COLUMNS)
+    with corpus.reading() as con:
+        rows = con.execute(
+            f"SELECT {cols} FROM letters ORDER BY area, inspection_start, letter_id"
+        ).fetchall()
+    return pd.DataFrame([dict(r) for r in rows], columns=LETTER_COLUMNS)
+
+
+def passages_frame(corpus: Corpus) -> pd.DataFrame:
+    """One row per passage; tag columns (themes, stance, scores) once tagged."""
+    with corpus.reading() as con:
+        rows = con.execute(
+            """SELECT p.letter_id, p.passage_id, l.area, l.framework, l.inspection_start,
+                      p.section, p.heading, p.paragraph, p.char_start, p.char_end, p.text,
+                      t.themes, t.stance, t.scores, t.model_version
+               FROM passages p JOIN letters l USING (letter_id)
+               LEFT JOIN tags t USING (passage_id)
+               ORDER BY l.area, l.inspection_start, p.letter_id, p.seq"""
+        ).fetchall()
+    frame = pd.DataFrame([dict(r) for r in rows])
+    if frame.empty:
+        frame = pd.DataFrame(
+            columns=["letter_id", "passage_id", "area", "framework", "inspection_start",
+                     "section", "heading", "paragraph", "char_start", "char_end", "text"]
+        )
+    elif frame["model_version"].isna().all():
+        frame = frame.drop(columns=["themes", "stance", "scores", "model_version"])
+    return frame
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+
+    def cell(value: object) -> str:
+        text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def _latex(frame: pd.DataFrame) -> str:
+    def esc(value: object) -> str:
+        text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
+                     ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):
+            text = text.replace(a, b)
+        return text
+
+    cols = "l" * len(frame.columns)
+    lines = [f"\\begin{{tabular}}{{{cols}}}", "\\hline",
+             " & ".join(esc(c) for c in frame.columns) + r" \\", "\\hline"]
+    lines += [" & ".join(esc(v) for v in row) + r" \\" for row in frame.itertuples(index=False)]
+    lines += ["\\hline", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    """The table rendered in `fmt` (used by the CLI and the app's download buttons)."""
+    if fmt == "csv":
+        return frame.to_csv(index=False).encode("utf-8")
+    if fmt == "md":
+        return _markdown(frame).encode("utf-8")
+    if fmt == "tex":
+        return _latex(frame).encode("utf-8")
+    buf = io.BytesIO()
+    if fmt == "parquet":
+        frame.to_parquet(buf, index=False)
+    elif fmt == "xlsx":
+        frame.to_excel(buf, index=False, engine="openpyxl")
+    else:
+        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    return buf.getvalue()
+
+
+def write_table(frame: pd.DataFrame, fmt: str, dest: Path | str | None) -> None:
+    """Write to a file, or to stdout when `dest` is None or '-'."""
+    data = table_bytes(frame, fmt)
+    if dest is None or str(dest) == "-":
+        if fmt in BINARY_FORMATS and sys.stdout.isatty():
+            raise ValueError(f"{fmt} is binary: give -o FILE rather than writing to a terminal")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    Path(dest).write_bytes(data)
+
+
+def format_from_name(dest: Path | str | None, given: str | None) -> str:
+    """The format asked for, else the file's suffix, else CSV."""
+    if given:
+        return given
+    if dest is not None and str(dest) != "-":
+        suffix = Path(dest).suffix.lower().lstrip(".")
+        if suffix in FORMATS:
+            return suffix
+        if suffix == "markdown":
+            return "md"
+    return "csv"

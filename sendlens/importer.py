@@ -1,0 +1,224 @@
+"""Import PDFs into the corpus: extract → parse → segment → store, one letter per transaction."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scraper.extract import ExtractError, extract_pdf
+from scraper.parse import PARSER_VERSION, NotASendLetter, parse_date, parse_document
+from sendlens.store import Corpus, now_iso
+from textmine.areas import lookup_area
+from textmine.segment import segment
+
+MANIFEST_NAME = "manifest.csv"
+
+
+@dataclass
+class ImportOutcome:
+    path: str
+    status: str  # "imported", "duplicate" or "skipped"
+    reason: str = ""
+    letter_id: str | None = None
+    sha256: str | None = None
+    area: str | None = None
+    framework: str | None = None
+    n_passages: int = 0
+
+
+@dataclass
+class ImportReport:
+    outcomes: list[ImportOutcome] = field(default_factory=list)
+    interrupted: bool = False
+
+    def by_status(self, status: str) -> list[ImportOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def skipped(self) -> list[ImportOutcome]:
+        return self.by_status("skipped")
+
+    def summary(self) -> str:
+        lines = [
+            f"imported {len(self.by_status('imported'))}, "
+            f"already in the corpus {len(self.by_status('duplicate'))}, "
+            f"skipped {len(self.skipped)}"
+            + (" (interrupted: run the same command again to carry on)" if self.interrupted else "")
+        ]
+        lines += [f"  skipped {o.path}: {o.reason}" for o in self.skipped]
+        return "\n".join(lines)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_pdf(
+    corpus: Corpus,
+    path: Path | str,
+    *,
+    source: str | None = None,
+    ofsted_urn: str | None = None,
+    published: str | None = None,
+) -> ImportOutcome:
+    """Import one PDF. Never raises for a bad document: the outcome says why it was skipped."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return ImportOutcome(str(path), "skipped", f"cannot read: {exc.strerror or exc}")
+    sha = hashlib.sha256(data).hexdigest()
+    existing = corpus.letter_id_for_sha256(sha)
+    if existing:
+        return ImportOutcome(str(path), "duplicate", "same file already imported", existing, sha)
+    try:
+        extracted = extract_pdf(path, data)
+        doc = parse_document(extracted.paragraphs)
+    except ExtractError as exc:
+        return ImportOutcome(str(path), "skipped", str(exc).split(": ", 1)[-1], sha256=sha)
+    except NotASendLetter as exc:
+        return ImportOutcome(str(path), "skipped", str(exc), sha256=sha)
+    passages = segment(doc)
+    letter = doc.letter
+    letter_id = sha[:12]
+    la = lookup_area(letter.area, urn=ofsted_urn)
+    if la and not ofsted_urn and la.ofsted_urn:
+        ofsted_urn = la.ofsted_urn
+    stored = corpus.store_pdf(path, sha)
+    clean_text = doc.text
+    with corpus.transaction() as con:
+        con.execute(
+            """INSERT INTO letters (letter_id, sha256, area, ofsted_urn, la_code, region,
+                framework, title, inspection_start, inspection_end, published, letter_date,
+                previous_inspection, outcome, weaknesses_total, weaknesses_progress,
+                next_inspection, source, pdf_path, n_pages, n_passages, clean_text,
+                imported_at, parser_version)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (
+                letter_id, sha, letter.area, ofsted_urn, la.la_code if la else None,
+                la.region if la else None, letter.framework, letter.title,
+                letter.inspection_start, letter.inspection_end,
+                published or letter.published or letter.letter_date, letter.letter_date,
+                letter.previous_inspection, letter.outcome, letter.weaknesses_total,
+                letter.weaknesses_progress, letter.next_inspection, source or str(path),
+                str(stored.relative_to(corpus.root)), extracted.n_pages, len(passages),
+                clean_text, now_iso(), PARSER_VERSION,
+            ),
+        )
+        con.executemany(
+            "INSERT INTO sections VALUES (?,?,?,?,?,?)",
+            [
+                (letter_id, i + 1, s.canonical, s.heading, s.char_start, s.char_end)
+                for i, s in enumerate(letter.sections)
+            ],
+        )
+        con.executemany(
+            "INSERT INTO passages (passage_id, letter_id, seq, section, heading, paragraph,"
+            " char_start, char_end, text) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (f"{letter_id}-{p.seq:04d}", letter_id, p.seq, p.section, p.heading,
+                 p.paragraph, p.char_start, p.char_end, p.text)
+                for p in passages
+            ],
+        )
+    return ImportOutcome(
+        str(path), "imported", "", letter_id, sha, letter.area, letter.framework, len(passages)
+    )
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    path: Path
+    ofsted_urn: str | None = None
+    published: str | None = None
+    source: str | None = None
+
+
+def _read_manifest(folder: Path) -> dict[Path, ImportItem]:
+    """Optional manifest.csv beside the PDFs: file, ofsted_urn, published/file_date, url."""
+    manifest = folder / MANIFEST_NAME
+    if not manifest.is_file():
+        return {}
+    items: dict[Path, ImportItem] = {}
+    with open(manifest, newline="", encoding="utf-8-sig") as fh:
+        for row in csv.DictReader(fh):
+            name = row.get("file") or row.get("path")
+            if not name:
+                continue
+            path = (folder / name).resolve()
+            when = row.get("published") or row.get("file_date") or ""
+            items[path] = ImportItem(
+                path,
+                ofsted_urn=(row.get("ofsted_urn") or row.get("urn") or None),
+                published=parse_date(when) or (when if len(when) == 10 else None),
+                source=row.get("url") or None,
+            )
+    return items
+
+
+def collect_pdfs(paths: Iterable[Path | str]) -> Iterator[ImportItem]:
+    """Every PDF named or found (recursively) under the given paths, once, sorted."""
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            manifests: dict[Path, ImportItem] = {}
+            for folder in [path, *sorted(p for p in path.rglob("*") if p.is_dir())]:
+                manifests.update(_read_manifest(folder))
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".pdf")
+            for pdf in found:
+                key = pdf.resolve()
+                if key not in seen:
+                    seen.add(key)
+                    yield manifests.get(key, ImportItem(pdf))
+        else:
+            key = path.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield _read_manifest(path.parent).get(key, ImportItem(path))
+
+
+def import_paths(
+    corpus: Corpus,
+    paths: Iterable[Path | str],
+    *,
+    source: str | None = None,
+    progress: bool = True,
+) -> ImportReport:
+    """Import every PDF under `paths`. Ctrl-C stops between letters, keeping what is done."""
+    items = list(collect_pdfs(paths))
+    report = ImportReport()
+    missing = [i for i in items if not i.path.exists()]
+    for item in missing:
+        report.outcomes.append(ImportOutcome(str(item.path), "skipped", "no such file"))
+    todo = [i for i in items if i.path.exists()]
+    bar = None
+    if progress and len(todo) > 1:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="letter", desc="import", leave=False)
+    try:
+        for item in todo:
+            outcome = import_pdf(
+                corpus,
+                item.path,
+                source=item.source or source,
+                ofsted_urn=item.ofsted_urn,
+                published=item.published,
+            )
+            report.outcomes.append(outcome)
+            if bar is not None:
+                bar.update(1)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+    return report

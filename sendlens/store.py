@@ -1,0 +1,289 @@
+"""The corpus: one SQLite file (with FTS5) and a folder of original PDFs.
+
+Writes happen in transactions: a crash or Ctrl-C in the middle of a letter
+leaves the database as it was before that letter. PDFs are stored by content
+hash and moved into place atomically, so a half-written file never has a name
+the database could point at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+DB_NAME = "sendlens.db"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+
+CREATE TABLE IF NOT EXISTS letters (
+    letter_id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    area TEXT NOT NULL,
+    ofsted_urn TEXT,
+    la_code TEXT,
+    region TEXT,
+    framework TEXT NOT NULL,
+    title TEXT,
+    inspection_start TEXT,
+    inspection_end TEXT,
+    published TEXT,
+    letter_date TEXT,
+    previous_inspection TEXT,
+    outcome TEXT,
+    weaknesses_total INTEGER,
+    weaknesses_progress INTEGER,
+    next_inspection TEXT,
+    source TEXT,
+    pdf_path TEXT,
+    n_pages INTEGER,
+    n_passages INTEGER,
+    clean_text TEXT NOT NULL,
+    imported_at TEXT NOT NULL,
+    parser_version TEXT
+);
+
+CREATE TABLE IF NOT EXISTS sections (
+    letter_id TEXT NOT NULL REFERENCES letters(letter_id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    canonical TEXT NOT NULL,
+    heading TEXT,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    PRIMARY KEY (letter_id, seq)
+);
+
+CREATE TABLE IF NOT EXISTS passages (
+    passage_id TEXT PRIMARY KEY,
+    letter_id TEXT NOT NULL REFERENCES letters(letter_id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    section TEXT NOT NULL,
+    heading TEXT,
+    paragraph INTEGER NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_letter ON passages(letter_id, seq);
+CREATE INDEX IF NOT EXISTS passages_section ON passages(section);
+
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    text, content='passages', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS passages_au AFTER UPDATE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    INSERT INTO passages_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+
+CREATE TABLE IF NOT EXISTS fetches (
+    file_id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    provider_urn TEXT,
+    council TEXT,
+    label TEXT,
+    published TEXT,
+    retrieved_at TEXT,
+    sha256 TEXT,
+    letter_id TEXT,
+    status TEXT NOT NULL,
+    error TEXT
+);
+
+CREATE TABLE IF NOT EXISTS tags (
+    passage_id TEXT PRIMARY KEY REFERENCES passages(passage_id) ON DELETE CASCADE,
+    themes TEXT NOT NULL,
+    stance TEXT NOT NULL,
+    scores TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    tagged_at TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    passage_id TEXT,
+    letter TEXT,
+    text TEXT NOT NULL,
+    themes TEXT NOT NULL,
+    stance TEXT,
+    source TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_passage ON labels(passage_id);
+
+CREATE TABLE IF NOT EXISTS models (
+    version TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    path TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    is_current INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+class CorpusError(Exception):
+    """A corpus that cannot be opened or used: the message says why."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class Corpus:
+    """A corpus folder. Open with `Corpus.open(path)`."""
+
+    root: Path
+
+    @classmethod
+    def open(cls, path: Path | str, *, create: bool = True) -> Corpus:
+        root = Path(path)
+        if not root.exists():
+            if not create:
+                raise CorpusError(f"{root}: no corpus here (run `sendlens import` or `scrape`)")
+            root.mkdir(parents=True)
+        elif not root.is_dir():
+            raise CorpusError(f"{root}: not a folder")
+        corpus = cls(root)
+        corpus._migrate()
+        return corpus
+
+    # --- paths ---------------------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.root / DB_NAME
+
+    @property
+    def pdf_dir(self) -> Path:
+        return self.root / "pdfs"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def tmp_dir(self) -> Path:
+        path = self.root / "tmp"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def pdf_path_for(self, sha256: str) -> Path:
+        return self.pdf_dir / sha256[:2] / f"{sha256}.pdf"
+
+    # --- connections -----------------------------------------------------------
+    def connect(self, *, readonly: bool = False) -> sqlite3.Connection:
+        if readonly:
+            uri = f"file:{self.db_path.resolve()}?mode=ro"
+            con = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA foreign_keys=ON")
+        return con
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back on any exception, Ctrl-C included."""
+        con = self.connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    def _migrate(self) -> None:
+        con = self.connect()
+        try:
+            con.executescript(SCHEMA)
+            row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row and int(row["value"]) > SCHEMA_VERSION:
+                raise CorpusError(
+                    f"{self.db_path}: made by a newer sendlens (schema {row['value']}); upgrade"
+                )
+            con.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        except sqlite3.DatabaseError as exc:
+            raise CorpusError(f"{self.db_path}: not a usable sendlens database ({exc})") from exc
+        finally:
+            con.close()
+
+    # --- small queries ------------------------------------------------------------
+    def has_sha256(self, sha256: str) -> bool:
+        with self.reading() as con:
+            row = con.execute("SELECT 1 FROM letters WHERE sha256=?", (sha256,)).fetchone()
+        return row is not None
+
+    def letter_id_for_sha256(self, sha256: str) -> str | None:
+        with self.reading() as con:
+            row = con.execute("SELECT letter_id FROM letters WHERE sha256=?", (sha256,)).fetchone()
+        return row["letter_id"] if row else None
+
+    def get_meta(self, key: str) -> str | None:
+        with self.reading() as con:
+            row = con.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def counts(self) -> dict[str, int]:
+        with self.reading() as con:
+            return {
+                table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("letters", "passages", "fetches", "tags", "labels")
+            }
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        con = self.connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    # --- files ---------------------------------------------------------------------
+    def store_pdf(self, source: Path, sha256: str) -> Path:
+        """Copy `source` into the content-addressed store (atomic); return its path."""
+        dest = self.pdf_path_for(sha256)
+        if dest.exists():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".partial-", suffix=".pdf")
+        try:
+            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+                shutil.copyfileobj(src, out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return dest
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,83 @@
+"""Split a parsed letter into sentence-level passages.
+
+A passage is one sentence (a bullet is always its own boundary), with its
+canonical section, the heading above it, its paragraph number and its character
+offsets in the letter's clean text, so every number in a table can point back
+to the exact words. Headings, table cells and boilerplate never become passages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from scraper.parse import ParsedDocument
+from scraper.records import Passage
+
+# Abbreviations that end in a full stop without ending the sentence.
+_ABBREVIATIONS = {
+    "e.g", "i.e", "etc", "dr", "mr", "mrs", "ms", "st", "no", "nos", "approx", "vs", "cf",
+    "incl", "inc", "ltd", "co", "dept", "govt", "para", "paras", "fig", "hmi", "hmci",
+    "ie", "eg", "mt", "jr", "sr", "prof",
+}
+# A candidate boundary: terminal punctuation, optional closing quote or bracket,
+# whitespace, then something that can open a sentence.
+_BOUNDARY_RE = re.compile(r"([.?!])([\"'’”)\]]*)\s+(?=[\"'‘“(\[]?[A-Z0-9▪•])")
+_MIN_CHARS = 3
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    m = re.search(r"([A-Za-z.]+)$", text[:dot])
+    if not m:
+        return False
+    word = m.group(1).lower().rstrip(".")
+    if word in _ABBREVIATIONS:
+        return True
+    # Initials such as "J. Smith" or "S.E.N.D."
+    return len(word) == 1 and word.isalpha() and text[dot - 2 : dot - 1] in (" ", ".", "")
+
+
+def split_sentences(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each sentence in `text`, whitespace trimmed."""
+    start = 0
+    for m in _BOUNDARY_RE.finditer(text):
+        if m.group(1) == "." and _is_abbreviation(text, m.start(1)):
+            continue
+        end = m.end(2)
+        yield from _trimmed(text, start, end)
+        start = m.end()
+    yield from _trimmed(text, start, len(text))
+
+
+def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end - start >= _MIN_CHARS:
+        yield start, end
+
+
+def segment(doc: ParsedDocument) -> list[Passage]:
+    """Passages of every non-boilerplate, non-heading paragraph of `doc`."""
+    passages: list[Passage] = []
+    pos = 0
+    for index, (para, (section, heading)) in enumerate(
+        zip(doc.paragraphs, doc.para_sections, strict=True)
+    ):
+        text = para.text
+        if section != "boilerplate" and index not in doc.heading_paras:
+            for start, end in split_sentences(text):
+                passages.append(
+                    Passage(
+                        seq=len(passages) + 1,
+                        section=section,
+                        heading=heading,
+                        paragraph=index + 1,
+                        char_start=pos + start,
+                        char_end=pos + end,
+                        text=text[start:end],
+                    )
+                )
+        pos += len(text) + 2
+    return passages
