@@ -1,0 +1,313 @@
+"""A polite HTTP session built from small layers, in the manner of scrapelib.
+
+Each layer wraps the one below and does one thing, so each can be tested and
+switched on its own::
+
+    FailureLimit( Robots( Retry( Throttle( Transport ) ) ) )
+
+- ``Transport``: one ``requests`` call with a timeout and an honest User-Agent.
+- ``Throttle``: one request at a time, and at least ``delay`` seconds between the
+  end of one request and the start of the next (so retries are spaced too).
+- ``Retry``: 429, 5xx, timeouts and connection errors are retried with exponential
+  back-off; ``Retry-After`` is honoured (up to a cap, beyond which we give up).
+- ``Robots``: robots.txt of every host is read once and obeyed, including its
+  ``Crawl-delay``.
+- ``FailureLimit``: after N consecutive failed requests the site is considered down
+  and :class:`SiteUnavailable` stops the run with a clear message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
+
+import requests
+
+from sendlens import __version__
+
+PROJECT_URL = "https://github.com/sendlens/sendlens"
+USER_AGENT = f"sendlens/{__version__} (+{PROJECT_URL})"
+DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class HttpError(RuntimeError):
+    """A request failed for good (after any retries)."""
+
+    def __init__(self, url: str, problem: str, status: int | None = None) -> None:
+        super().__init__(f"{url}: {problem}")
+        self.url = url
+        self.problem = problem
+        self.status = status
+
+
+class RobotsDisallowed(HttpError):
+    """robots.txt forbids sendlens from fetching this URL."""
+
+
+class SiteUnavailable(HttpError):
+    """The site kept failing: too many consecutive failed requests."""
+
+
+class Fetcher(Protocol):
+    def get(self, url: str, *, stream: bool = False) -> requests.Response: ...
+
+
+@dataclass
+class Transport:
+    """The bottom layer: a single GET with a timeout on every request."""
+
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT
+    user_agent: str = USER_AGENT
+    session: requests.Session = field(default_factory=requests.Session)
+    requests_made: int = 0
+
+    def __post_init__(self) -> None:
+        self.session.headers["User-Agent"] = self.user_agent
+
+    def get(self, url: str, *, stream: bool = False) -> requests.Response:
+        self.requests_made += 1
+        return self.session.get(url, timeout=self.timeout, stream=stream, allow_redirects=True)
+
+
+@dataclass
+class Throttle:
+    """One request at a time, ``delay`` seconds apart (end of one to start of next)."""
+
+    inner: Fetcher
+    delay: float = 1.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _last_end: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, url: str, *, stream: bool = False) -> requests.Response:
+        with self._lock:
+            if self._last_end is not None:
+                wait = self.delay - (self.clock() - self._last_end)
+                if wait > 0:
+                    self.sleep(wait)
+            try:
+                resp = self.inner.get(url, stream=stream)
+                if stream:
+                    # Reading a streamed body is part of the request: mark its end
+                    # when the body is closed, not when the headers arrive.
+                    _on_close(resp, self._mark_end)
+                return resp
+            finally:
+                self._mark_end()
+
+    def _mark_end(self) -> None:
+        self._last_end = self.clock()
+
+
+def _on_close(resp: requests.Response, callback: Callable[[], None]) -> None:
+    original = resp.close
+
+    def close() -> None:
+        try:
+            original()
+        finally:
+            callback()
+
+    resp.close = close  # type: ignore[method-assign]
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds asked for by a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass
+class Retry:
+    """Retry 429/5xx/timeouts/connection errors with exponential back-off."""
+
+    inner: Fetcher
+    retries: int = 4
+    backoff: float = 2.0  # first wait; doubles each time
+    max_backoff: float = 120.0
+    max_retry_after: float = 600.0  # a longer Retry-After means: come back another day
+    statuses: frozenset[int] = RETRY_STATUSES
+    sleep: Callable[[float], None] = time.sleep
+    log: Callable[[str], None] | None = None
+    retries_made: int = 0
+
+    def get(self, url: str, *, stream: bool = False) -> requests.Response:
+        attempt = 0
+        while True:
+            problem: str
+            wait = min(self.backoff * (2**attempt), self.max_backoff)
+            status: int | None = None
+            try:
+                resp = self.inner.get(url, stream=stream)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                if resp.status_code not in self.statuses:
+                    return resp
+                status = resp.status_code
+                problem = f"HTTP {status} {resp.reason or ''}".strip()
+                asked = retry_after_seconds(resp.headers.get("Retry-After"))
+                resp.close()
+                if asked is not None:
+                    if asked > self.max_retry_after:
+                        raise HttpError(
+                            url, f"{problem}; Retry-After {asked:.0f}s is too long to wait", status
+                        )
+                    wait = max(wait, asked)
+            if attempt >= self.retries:
+                raise HttpError(url, f"{problem} (gave up after {attempt + 1} attempts)", status)
+            attempt += 1
+            self.retries_made += 1
+            if self.log:
+                self.log(f"{url}: {problem}; retry {attempt}/{self.retries} in {wait:.1f}s")
+            self.sleep(wait)
+
+
+@dataclass
+class Robots:
+    """Obey robots.txt of every host (read once per host, through the layers below)."""
+
+    inner: Fetcher
+    user_agent: str = USER_AGENT
+    on_crawl_delay: Callable[[float], None] | None = None
+    _parsers: dict[str, RobotFileParser] = field(default_factory=dict)
+
+    def get(self, url: str, *, stream: bool = False) -> requests.Response:
+        if not self.allowed(url):
+            raise RobotsDisallowed(url, "robots.txt disallows fetching this URL for sendlens")
+        return self.inner.get(url, stream=stream)
+
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        parser = self._parsers.get(origin)
+        if parser is None:
+            parser = self._parsers[origin] = self._load(origin)
+        return parser.can_fetch(self.user_agent, url)
+
+    def _load(self, origin: str) -> RobotFileParser:
+        robots_url = urlunsplit((*urlsplit(origin)[:2], "/robots.txt", "", ""))
+        parser = RobotFileParser(robots_url)
+        try:
+            resp = self.inner.get(robots_url)
+        except HttpError as exc:
+            # RFC 9309: an unreachable robots.txt (5xx) means assume full disallow.
+            raise RobotsDisallowed(
+                robots_url, f"robots.txt could not be read ({exc.problem}); not crawling"
+            ) from exc
+        if resp.status_code >= 400:
+            parser.parse([])  # 4xx: no robots.txt, everything allowed
+        else:
+            parser.parse(resp.text.splitlines())
+        delay = parser.crawl_delay(self.user_agent)
+        if delay and self.on_crawl_delay:
+            self.on_crawl_delay(float(delay))
+        return parser
+
+
+@dataclass
+class FailureLimit:
+    """Stop the run after ``limit`` consecutive failed requests."""
+
+    inner: Fetcher
+    limit: int = 5
+    consecutive: int = 0
+    last_problem: str = ""
+
+    def get(self, url: str, *, stream: bool = False) -> requests.Response:
+        try:
+            resp = self.inner.get(url, stream=stream)
+        except RobotsDisallowed:
+            raise
+        except HttpError as exc:
+            self.failed(exc.url, exc.problem)
+            raise
+        if resp.status_code >= 500:
+            self.failed(url, f"HTTP {resp.status_code}")
+        else:
+            self.succeeded()
+        return resp
+
+    def failed(self, url: str, problem: str) -> None:
+        """Count a failure; callers also report bad downloads here."""
+        self.consecutive += 1
+        self.last_problem = f"{url}: {problem}"
+        if self.consecutive >= self.limit:
+            raise SiteUnavailable(
+                url,
+                f"{self.consecutive} requests failed in a row, giving up "
+                f"(last: {problem}); run again later to carry on",
+            )
+
+    def succeeded(self) -> None:
+        self.consecutive = 0
+
+
+@dataclass
+class PoliteSession:
+    """The assembled stack, with handles on the layers that callers tune or count."""
+
+    transport: Transport
+    throttle: Throttle
+    retry: Retry
+    robots: Robots | None
+    failures: FailureLimit
+
+    def get(self, url: str, *, stream: bool = False) -> requests.Response:
+        return self.failures.get(url, stream=stream)
+
+    @property
+    def requests_made(self) -> int:
+        return self.transport.requests_made
+
+    def close(self) -> None:
+        self.transport.session.close()
+
+
+def build_session(
+    *,
+    delay: float = 1.0,
+    retries: int = 4,
+    backoff: float = 2.0,
+    max_backoff: float = 120.0,
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    max_consecutive_failures: int = 5,
+    obey_robots: bool = True,
+    user_agent: str = USER_AGENT,
+    log: Callable[[str], None] | None = None,
+) -> PoliteSession:
+    """The polite session sendlens scrapes with (see the module docstring)."""
+    if delay < 0 or retries < 0 or backoff < 0 or max_consecutive_failures < 1:
+        raise ValueError("delay, retries and backoff must be >= 0, failure limit >= 1")
+    transport = Transport(timeout=timeout, user_agent=user_agent)
+    throttle = Throttle(transport, delay=delay)
+    retry = Retry(throttle, retries=retries, backoff=backoff, max_backoff=max_backoff, log=log)
+    robots: Robots | None = None
+    top: Fetcher = retry
+    if obey_robots:
+
+        def slow_down(crawl_delay: float) -> None:
+            # The site's own Crawl-delay wins when it asks for more than we planned.
+            throttle.delay = max(throttle.delay, crawl_delay)
+
+        robots = top = Robots(retry, user_agent=user_agent, on_crawl_delay=slow_down)
+    failures = FailureLimit(top, limit=max_consecutive_failures)
+    return PoliteSession(transport, throttle, retry, robots, failures)

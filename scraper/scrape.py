@@ -1,0 +1,589 @@
+"""Discover, download and import every published SEND letter (issue #3).
+
+The run has two phases, each with its own progress bar:
+
+1. *discover*: page through the children's services search, read every provider
+   page (plus the second provider records of ``site.EXTRA_PROVIDERS`` and the GOV.UK
+   publication page for letters before 2017) and keep the reports whose label the
+   SEND rule accepts;
+2. *download*: fetch each letter not already held (by file id in ``fetches``, then
+   by content hash), check it in a temporary file, import it through
+   ``sendlens.importer.import_pdf`` and record it in ``fetches``.
+
+Each letter is imported and recorded on its own, so an interrupted run keeps
+everything it finished and the next run carries on from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+from tqdm import tqdm
+
+from scraper import site
+from scraper.http import HttpError, PoliteSession, SiteUnavailable, build_session
+from scraper.records import FetchRecord
+
+if TYPE_CHECKING:
+    from sendlens.store import Corpus
+
+AUTO = "auto"  # gov_uk_url default: the GOV.UK page only when scraping the real site
+HELD_STATUSES = ("imported", "duplicate", "skipped")  # never downloaded again
+TMP_PREFIX = "scrape-"
+MIN_PDF_BYTES = 1024
+MAX_PDF_BYTES = 100 * 1024 * 1024
+DOWNLOAD_DEADLINE = 300.0  # seconds for one file, against servers that drip bytes
+EMPTY_PROVIDERS_LIMIT = 3  # this many providers in a row with no reports = page changed
+
+
+class BadDownload(Exception):
+    """A response that must not reach the corpus (truncated, not a PDF, ...)."""
+
+
+@dataclass
+class Failure:
+    url: str
+    reason: str
+    council: str | None = None
+    file_id: str | None = None
+
+
+@dataclass
+class ScrapeSummary:
+    """What a scrape found and did; ``render()`` gives the closing summary."""
+
+    dry_run: bool = False
+    providers_seen: int = 0
+    extra_providers_found: int = 0
+    extra_providers_missing: list[str] = field(default_factory=list)
+    send_found: int = 0
+    other_reports: int = 0  # non-SEND reports seen and left alone
+    before_since: int = 0
+    new: list[FetchRecord] = field(default_factory=list)
+    already_held: int = 0
+    duplicates: list[FetchRecord] = field(default_factory=list)  # content already held
+    skipped: list[FetchRecord] = field(default_factory=list)  # importer declined
+    would_download: list[FetchRecord] = field(default_factory=list)  # dry run
+    failed: list[Failure] = field(default_factory=list)
+    unknown_labels: list[Failure] = field(default_factory=list)  # reason = the label
+    empty_providers: list[str] = field(default_factory=list)
+    areas_without_send: list[str] = field(default_factory=list)
+    unmatched_areas: list[str] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+    bytes_downloaded: int = 0
+    elapsed: float = 0.0
+    error: str | None = None  # why the run stopped early, if it did
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.failed
+
+    @property
+    def exit_code(self) -> int:
+        """0 all well, 1 some letters failed or the run stopped, 130 interrupted."""
+        if self.error == INTERRUPTED:
+            return 130
+        return 0 if self.ok else 1
+
+    def render(self) -> str:
+        lines = ["sendlens scrape" + (" (dry run)" if self.dry_run else "") + ":"]
+        if self.error:
+            lines.append(f"  STOPPED: {self.error}")
+        extra = ""
+        if self.extra_providers_found or self.extra_providers_missing:
+            extra = (
+                f" (+{self.extra_providers_found} second provider records; "
+                f"{len(self.extra_providers_missing)} not found)"
+            )
+        lines.append(f"  providers seen: {self.providers_seen}{extra}")
+        lines.append(
+            f"  SEND letters found: {self.send_found}"
+            f" (other reports ignored: {self.other_reports}"
+            + (f"; before --since: {self.before_since}" if self.before_since else "")
+            + ")"
+        )
+        if self.dry_run:
+            lines.append(f"  would download: {len(self.would_download)}")
+            for r in self.would_download:
+                lines.append(
+                    f"    {r.council or '?'}: {r.label} ({r.published or 'no date'}) {r.url}"
+                )
+        lines.append(f"  new: {len(self.new)}")
+        lines.append(f"  already held: {self.already_held + len(self.duplicates)}")
+        if self.skipped:
+            lines.append(f"  downloaded but not imported: {len(self.skipped)}")
+            for r in self.skipped:
+                lines.append(f"    {r.url}: {r.error}")
+        lines.append(f"  failed: {len(self.failed)}")
+        for f in self.failed:
+            lines.append(f"    {f.url}: {f.reason}")
+        if self.unknown_labels:
+            lines.append(
+                f"  unknown report labels mentioning SEND (not downloaded; "
+                f"extend the rule with --labels-config): {len(self.unknown_labels)}"
+            )
+            for f in self.unknown_labels:
+                lines.append(f"    {f.reason!r} for {f.council or '?'}: {f.url}")
+        if self.areas_without_send:
+            lines.append(f"  areas with no SEND letter found: {len(self.areas_without_send)}")
+            lines.append("    " + ", ".join(self.areas_without_send))
+        if self.unmatched_areas:
+            lines.append("  --area matched no provider: " + ", ".join(self.unmatched_areas))
+        if self.empty_providers:
+            lines.append("  provider pages with no reports: " + ", ".join(self.empty_providers))
+        lines.append(
+            f"  requests: {self.requests} (retries {self.retries}), "
+            f"downloaded {self.bytes_downloaded / 1e6:.1f} MB in {self.elapsed:.1f} s"
+        )
+        return "\n".join(lines)
+
+    __str__ = render
+
+
+INTERRUPTED = "interrupted (Ctrl-C); everything imported so far is kept, run again to carry on"
+
+
+# --- Corpus access ---------------------------------------------------------------
+
+
+def held_file_ids(corpus: Corpus) -> set[str]:
+    """File ids the corpus already holds (never downloaded again)."""
+    conn = corpus.connect()
+    try:
+        marks = ",".join("?" * len(HELD_STATUSES))
+        sql = f"SELECT file_id FROM fetches WHERE status IN ({marks})"
+        return {str(r[0]) for r in conn.execute(sql, HELD_STATUSES)}
+    finally:
+        conn.close()
+
+
+def record_fetch(corpus: Corpus, rec: FetchRecord) -> None:
+    with corpus.transaction() as conn:
+        conn.execute(
+            "INSERT OR REPLACE INTO fetches (file_id, url, provider_urn, council, label, "
+            "published, retrieved_at, sha256, letter_id, status, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                rec.file_id,
+                rec.url,
+                rec.provider_urn,
+                rec.council,
+                rec.label,
+                rec.published,
+                rec.retrieved_at,
+                rec.sha256,
+                rec.letter_id,
+                rec.status,
+                rec.error,
+            ),
+        )
+
+
+def _tmp_dir(corpus: Corpus) -> Path:
+    path = Path(corpus.tmp_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --- Download and checks ---------------------------------------------------------
+
+
+def check_pdf(path: Path, expected_length: int | None = None) -> int:
+    """Raise BadDownload unless ``path`` is a whole PDF that opens; return its pages."""
+    size = path.stat().st_size
+    if expected_length is not None and size != expected_length:
+        raise BadDownload(f"truncated: {size} of {expected_length} bytes")
+    with path.open("rb") as fh:
+        head = fh.read(1024)
+        fh.seek(max(0, size - 2048))
+        tail = fh.read()
+    if not head.startswith(b"%PDF-"):
+        kind = (
+            "an HTML page"
+            if b"<html" in head.lower() or b"<!doctype" in head.lower()
+            else "not a PDF"
+        )
+        raise BadDownload(f"{kind} (no %PDF- signature)")
+    if size < MIN_PDF_BYTES:
+        raise BadDownload(f"only {size} bytes, too short for a letter")
+    if b"%%EOF" not in tail:
+        raise BadDownload(f"truncated: no %%EOF marker at the end of {size} bytes")
+    import pypdfium2 as pdfium
+
+    try:
+        doc = pdfium.PdfDocument(str(path))
+        try:
+            pages = len(doc)
+        finally:
+            doc.close()
+    except Exception as exc:  # pdfium raises its own error types
+        raise BadDownload(f"the PDF does not open: {exc}") from exc
+    if pages < 1:
+        raise BadDownload("the PDF has no pages")
+    return pages
+
+
+def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]:
+    """Stream ``url`` into ``dest`` and check it; return (sha256, bytes).
+
+    HttpError for a response that is an answer (404, or retries used up),
+    BadDownload for a body that must not be stored.
+    """
+    started = time.monotonic()
+    resp = session.get(url, stream=True)
+    try:
+        if resp.status_code != 200:
+            raise HttpError(
+                url, f"HTTP {resp.status_code} {resp.reason or ''}".strip(), resp.status_code
+            )
+        ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if ctype in {"text/html", "application/xhtml+xml"}:
+            raise BadDownload(f"served {ctype} instead of a PDF")
+        length_header = resp.headers.get("Content-Length")
+        expected = int(length_header) if length_header and length_header.isdigit() else None
+        if expected is not None and expected > MAX_PDF_BYTES:
+            raise BadDownload(f"{expected} bytes is too large for a letter")
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with dest.open("wb") as fh:
+                for chunk in resp.iter_content(64 * 1024):
+                    fh.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if size > MAX_PDF_BYTES:
+                        raise BadDownload(
+                            f"more than {MAX_PDF_BYTES} bytes, too large for a letter"
+                        )
+                    if time.monotonic() - started > DOWNLOAD_DEADLINE:
+                        raise BadDownload(f"took longer than {DOWNLOAD_DEADLINE:.0f} s")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise BadDownload(f"truncated: connection broke after {size} bytes ({exc})") from exc
+        except requests.Timeout as exc:
+            raise BadDownload(f"timed out after {size} bytes") from exc
+    finally:
+        resp.close()
+    check_pdf(dest, expected)
+    return digest.hexdigest(), size
+
+
+# --- Discovery -------------------------------------------------------------------
+
+
+def _get_html(session: PoliteSession, url: str, *, optional: bool = False) -> str | None:
+    resp = session.get(url)
+    try:
+        if optional and resp.status_code in (404, 410):
+            return None
+        if resp.status_code != 200:
+            raise HttpError(
+                url, f"HTTP {resp.status_code} {resp.reason or ''}".strip(), resp.status_code
+            )
+        ctype = resp.headers.get("Content-Type", "")
+        if "html" not in ctype.lower():
+            raise site.SiteStructureError(url, f"expected an HTML page, got {ctype or 'no type'}")
+        return resp.text
+    finally:
+        resp.close()
+
+
+def discover_providers(
+    session: PoliteSession, base_url: str, rows: int = site.SEARCH_ROWS
+) -> list[site.ProviderLink]:
+    """Every council listed by the paginated children's services search."""
+    providers: dict[str, site.ProviderLink] = {}
+    previous: list[str] | None = None
+    for page in range(site.SEARCH_MAX_PAGES):
+        url = site.search_url(base_url, page * rows, rows)
+        html = _get_html(session, url)
+        assert html is not None
+        links = site.parse_search_page(html, url)
+        if not links:
+            if page == 0:
+                raise site.SiteStructureError(
+                    url,
+                    f"no provider links ({site.PROVIDER_LINK_SELECTOR!r}) on the first search "
+                    "page: the search page structure or its parameters have changed",
+                )
+            return list(providers.values())
+        urns = [p.urn for p in links]
+        if urns == previous:
+            raise site.SiteStructureError(
+                url, "this page repeats the previous one: the search ignores 'start'"
+            )
+        previous = urns
+        for p in links:
+            providers.setdefault(p.urn, p)
+    raise site.SiteStructureError(
+        site.search_url(base_url, 0, rows),
+        f"more than {site.SEARCH_MAX_PAGES} search pages: pagination is not ending",
+    )
+
+
+def _since_ok(pub: site.Publication, since: date | None) -> bool:
+    return since is None or pub.published is None or pub.published >= since
+
+
+def _bar(iterable: Sequence[Any], desc: str, unit: str, progress: bool) -> Any:
+    return tqdm(iterable, desc=desc, unit=unit, disable=not progress, file=sys.stderr, leave=False)
+
+
+def scrape(
+    corpus: Corpus,
+    *,
+    base_url: str = site.DEFAULT_BASE_URL,
+    since: date | None = None,
+    areas: Sequence[str] | None = None,
+    dry_run: bool = False,
+    delay: float = 1.0,
+    progress: bool = True,
+    gov_uk_url: str | None = AUTO,
+    labels_config: str | Path | None = None,
+    extra_providers: bool = True,
+    retries: int = 4,
+    backoff: float = 2.0,
+    timeout: float | tuple[float, float] = (10.0, 60.0),
+    max_consecutive_failures: int = 5,
+    download_attempts: int = 3,
+    rows: int = site.SEARCH_ROWS,
+    session: PoliteSession | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ScrapeSummary:
+    """Scrape the Ofsted reports site (and GOV.UK) for SEND letters into ``corpus``.
+
+    ``gov_uk_url``: the GOV.UK publication page for pre-2017 letters; ``"auto"``
+    reads the real page only when ``base_url`` is the real Ofsted site, None skips it.
+    Fatal problems (site structure changed, site down, robots.txt, Ctrl-C) do not
+    raise: they stop the run and are reported in ``summary.error``; use
+    ``summary.exit_code`` for the process status.
+    """
+    from sendlens.importer import import_pdf
+
+    started = time.monotonic()
+    summary = ScrapeSummary(dry_run=dry_run)
+    rule = site.load_label_rule(labels_config)
+    own_session = session is None
+    if session is None:
+        session = build_session(
+            delay=delay,
+            retries=retries,
+            backoff=backoff,
+            timeout=timeout,
+            max_consecutive_failures=max_consecutive_failures,
+            log=log,
+        )
+    if gov_uk_url == AUTO:
+        gov_uk_url = site.GOV_UK_PUBLICATION_URL if base_url == site.DEFAULT_BASE_URL else None
+    tmp_path: Path | None = None
+    try:
+        held = held_file_ids(corpus)
+        if not dry_run:
+            _clear_stale_tmp(corpus)
+
+        # Phase 1: discover.
+        providers = discover_providers(session, base_url, rows)
+        wanted = list(areas or [])
+        found_areas: set[str] = set()
+        targets: list[tuple[site.ProviderLink, bool]] = [(p, False) for p in providers]
+        if extra_providers:
+            listed = {p.urn for p in providers}
+            for urn, name in rule.extra_providers.items():
+                if urn not in listed:
+                    url = site.provider_url(base_url, urn)
+                    targets.append((site.ProviderLink(urn, name, url), True))
+        if wanted:
+            targets = [t for t in targets if site.matches_area(wanted, t[0].urn, t[0].name)]
+            summary.unmatched_areas = [
+                w
+                for w in wanted
+                if not any(site.matches_area([w], p.urn, p.name) for p in providers)
+            ]
+        councils = {site.normalise_area(p.name): p.name for p, extra in targets if not extra}
+
+        candidates: list[site.Publication] = []
+        empty_run = 0
+        for prov, is_extra in _bar(targets, "providers", "page", progress):
+            try:
+                html = _get_html(session, prov.url, optional=is_extra)
+            except SiteUnavailable:
+                raise
+            except HttpError as exc:  # one bad page: report it, carry on with the rest
+                summary.failed.append(Failure(prov.url, exc.problem, prov.name))
+                continue
+            if html is None:
+                summary.extra_providers_missing.append(f"{prov.name} ({prov.urn})")
+                continue
+            pubs = site.parse_provider_page(html, prov.url, prov.urn, prov.name)
+            if is_extra:
+                summary.extra_providers_found += 1
+            else:
+                summary.providers_seen += 1
+            if not pubs:
+                summary.empty_providers.append(f"{prov.name} ({prov.urn})")
+                empty_run += 0 if is_extra else 1
+                if empty_run >= EMPTY_PROVIDERS_LIMIT:
+                    raise site.SiteStructureError(
+                        prov.url,
+                        f"{empty_run} provider pages in a row list no reports: "
+                        "the provider page structure has probably changed",
+                    )
+                continue
+            empty_run = 0
+            candidates.extend(_select(pubs, rule, summary, found_areas))
+
+        if gov_uk_url and (since is None or since <= site.GOV_UK_LATEST_PUBLISHED):
+            html = _get_html(session, gov_uk_url)
+            assert html is not None
+            pubs = site.parse_gov_uk_page(html, gov_uk_url)
+            if wanted:
+                pubs = [p for p in pubs if site.matches_area(wanted, None, p.council)]
+            candidates.extend(_select(pubs, rule, summary, found_areas, trusted=True))
+
+        summary.areas_without_send = sorted(
+            name for key, name in councils.items() if key not in found_areas
+        )
+        fresh: list[site.Publication] = []
+        seen_ids: set[str] = set()
+        for pub in candidates:
+            if pub.file_id in seen_ids:
+                continue  # listed on both provider records
+            seen_ids.add(pub.file_id)
+            if not _since_ok(pub, since):
+                summary.before_since += 1
+            elif pub.file_id in held:
+                summary.already_held += 1
+            else:
+                fresh.append(pub)
+        summary.send_found = len(seen_ids)
+
+        # Phase 2: download, check, import, record.
+        if dry_run:
+            summary.would_download = [_record(p) for p in fresh]
+            return summary
+        tmp_dir = _tmp_dir(corpus)
+        for pub in _bar(fresh, "downloads", "pdf", progress):
+            rec = _record(pub)
+            tmp_path = tmp_dir / f"{TMP_PREFIX}{pub.file_id}.part"
+            try:
+                sha, size = _download_with_retries(
+                    session, pub.url, tmp_path, download_attempts, backoff
+                )
+            except (HttpError, BadDownload) as exc:
+                if isinstance(exc, SiteUnavailable):
+                    raise
+                reason = exc.problem if isinstance(exc, HttpError) else str(exc)
+                rec.status, rec.error = "failed", reason
+                record_fetch(corpus, rec)
+                summary.failed.append(Failure(pub.url, reason, pub.council, pub.file_id))
+                continue
+            finally:
+                summary.requests = session.requests_made
+            summary.bytes_downloaded += size
+            rec.sha256 = sha
+            rec.retrieved_at = datetime.now(UTC).isoformat(timespec="seconds")
+            outcome = import_pdf(
+                corpus,
+                tmp_path,
+                source=pub.url,
+                ofsted_urn=pub.provider_urn,
+                published=pub.published.isoformat() if pub.published else None,
+            )
+            rec.letter_id = getattr(outcome, "letter_id", None) or sha[:12]
+            rec.status = outcome.status
+            rec.error = getattr(outcome, "reason", None) if outcome.status == "skipped" else None
+            record_fetch(corpus, rec)
+            {"imported": summary.new, "duplicate": summary.duplicates}.get(
+                outcome.status, summary.skipped
+            ).append(rec)
+            tmp_path.unlink(missing_ok=True)
+            tmp_path = None
+        corpus.set_meta("last_scrape", datetime.now(UTC).isoformat(timespec="seconds"))
+    except KeyboardInterrupt:
+        summary.error = INTERRUPTED
+    except (site.SiteStructureError, HttpError) as exc:
+        summary.error = str(exc)
+    finally:
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)  # a partial download never stays behind
+        summary.requests = session.requests_made
+        summary.retries = session.retry.retries_made
+        summary.elapsed = time.monotonic() - started
+        if own_session:
+            session.close()
+    return summary
+
+
+def _select(
+    pubs: list[site.Publication],
+    rule: site.LabelRule,
+    summary: ScrapeSummary,
+    found_areas: set[str],
+    *,
+    trusted: bool = False,
+) -> list[site.Publication]:
+    """The SEND letters among ``pubs``; unknown SEND-ish labels go to the summary."""
+    keep = []
+    for pub in pubs:
+        kind, _framework = rule.classify(pub.label)
+        if kind == "send" or trusted:  # every GOV.UK attachment there is a SEND letter
+            keep.append(pub)
+            found_areas.add(site.normalise_area(pub.council or ""))
+        elif kind == "unknown":
+            summary.unknown_labels.append(Failure(pub.url, pub.label, pub.council, pub.file_id))
+        else:
+            summary.other_reports += 1
+    return keep
+
+
+def _record(pub: site.Publication) -> FetchRecord:
+    return FetchRecord(
+        file_id=pub.file_id,
+        url=pub.url,
+        provider_urn=pub.provider_urn,
+        council=pub.council,
+        label=pub.label,
+        published=pub.published.isoformat() if pub.published else None,
+    )
+
+
+def _download_with_retries(
+    session: PoliteSession, url: str, dest: Path, attempts: int, backoff: float
+) -> tuple[str, int]:
+    """A bad body (truncated, HTML, not a PDF) is fetched again, then reported."""
+    for attempt in range(1, attempts + 1):
+        try:
+            result = download_to(session, url, dest)
+        except BadDownload as exc:
+            dest.unlink(missing_ok=True)
+            # Counts toward giving up: a site serving error pages everywhere is down.
+            session.failures.failed(url, str(exc))
+            if attempt == attempts:
+                raise BadDownload(f"{exc} (after {attempts} attempts)") from exc
+            time.sleep(backoff * 2 ** (attempt - 1))
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+        else:
+            session.failures.succeeded()
+            return result
+    raise AssertionError("unreachable")
+
+
+def _clear_stale_tmp(corpus: Corpus) -> None:
+    """Partial downloads left by a killed run (only ours, by prefix)."""
+    tmp = Path(corpus.tmp_dir)
+    if tmp.is_dir():
+        for path in tmp.glob(f"{TMP_PREFIX}*.part"):
+            path.unlink(missing_ok=True)

@@ -1,0 +1,430 @@
+"""A local copy of the Ofsted reports site (and the GOV.UK page), with faults on demand.
+
+The structure follows ../shared/site/README.md: a paginated children's services
+search (honouring ``start`` and ``rows``), provider pages listing every report as
+``a.publication-link`` with a ``span.nonvisual`` "TYPE, pdf - D Month YYYY", files
+at ``/v1/file/<id>``, robots.txt, and the GOV.UK publication page with attachment
+links. Faults are queued per path and used up one request at a time; every request
+is logged with its start and end time so tests can measure politeness.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from fpdf import FPDF
+
+FILE_PATH = "/v1/file/"
+GOV_UK_PAGE = "/government/publications/local-area-send-inspection-outcome-letters"
+GOV_UK_FILES = "/government/uploads/system/uploads/attachment_data/file/"
+
+
+@dataclass
+class Report:
+    file_id: str
+    label: str
+    published: date
+    body: bytes | Path  # the file served at /v1/file/<file_id>
+    send: bool  # whether sendlens should download it
+
+
+@dataclass
+class Provider:
+    urn: str
+    name: str
+    reports: list[Report] = field(default_factory=list)
+    listed: bool = True  # shown by the search (False: a second provider record)
+
+
+@dataclass
+class Attachment:
+    attachment_id: str
+    file_name: str
+    title: str
+    body: bytes | Path
+
+
+@dataclass
+class Hit:
+    path: str
+    query: str
+    start: float
+    end: float
+    status: int
+    user_agent: str
+
+
+@dataclass
+class Fault:
+    """What to do instead of (or before) the normal answer to one request."""
+
+    kind: str  # status | slow | truncate | truncate_nolength | html | drop
+    status: int = 503
+    retry_after: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Site:
+    providers: list[Provider] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    robots: str = "User-agent: *\nDisallow: /admin/\n"
+    structure: str = "normal"  # normal | no-provider-links | no-publication-class
+    file_delay: float = 0.0  # seconds before every file response (slow site)
+    faults: dict[str, deque[Fault]] = field(default_factory=dict)
+    always: dict[str, Fault] = field(default_factory=dict)  # path prefix -> fault every time
+    hits: list[Hit] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fault(self, path: str, *faults: Fault) -> None:
+        self.faults.setdefault(path, deque()).extend(faults)
+
+    def provider(self, urn: str) -> Provider | None:
+        return next((p for p in self.providers if p.urn == urn), None)
+
+    def file(self, file_id: str) -> Report | None:
+        for p in self.providers:
+            for r in p.reports:
+                if r.file_id == file_id:
+                    return r
+        return None
+
+    def send_reports(self) -> list[Report]:
+        return [r for p in self.providers for r in p.reports if r.send]
+
+    def file_hits(self) -> list[Hit]:
+        return [h for h in self.hits if h.path.startswith((FILE_PATH, GOV_UK_FILES))]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    site: Site
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else keep-alive answers wait 40 ms for delayed ACKs
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        site = self.server.site
+        start = time.monotonic()
+        with site.lock:
+            site.in_flight += 1
+            site.max_in_flight = max(site.max_in_flight, site.in_flight)
+        status = 0
+        parts = urlsplit(self.path)
+        try:
+            status = self._answer(site, parts.path, parse_qs(parts.query))
+        except (BrokenPipeError, ConnectionResetError):
+            status = -1  # the client went away (timeout, or killed)
+        finally:
+            with site.lock:
+                site.in_flight -= 1
+                site.hits.append(
+                    Hit(
+                        parts.path,
+                        parts.query,
+                        start,
+                        time.monotonic(),
+                        status,
+                        self.headers.get("User-Agent", ""),
+                    )
+                )
+
+    # --- routing -------------------------------------------------------------------
+    def _answer(self, site: Site, path: str, query: dict[str, list[str]]) -> int:
+        fault = None
+        with site.lock:
+            queue = site.faults.get(path)
+            if queue:
+                fault = queue.popleft()
+        if fault is None:
+            fault = next((f for p, f in site.always.items() if path.startswith(p)), None)
+        if fault is not None:
+            if fault.kind == "slow":
+                time.sleep(fault.seconds)
+            elif fault.kind == "status":
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                return self._send(fault.status, b"<html><body>busy</body></html>", headers=headers)
+            elif fault.kind == "drop":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return -2
+            elif fault.kind == "html":
+                page = (
+                    b"<!DOCTYPE html><html><body><h1>Sorry, there is a problem</h1></body></html>"
+                )
+                return self._send(200, page)
+
+        if path == "/robots.txt":
+            return self._send(200, site.robots.encode(), ctype="text/plain")
+        if path == "/search":
+            return self._send(200, self._search(site, query).encode())
+        if path.startswith("/provider/44/"):
+            prov = site.provider(path.rsplit("/", 1)[-1])
+            if prov is None:
+                return self._send(404, b"<html><body>Page not found</body></html>")
+            return self._send(200, self._provider(site, prov).encode())
+        if path.startswith(FILE_PATH):
+            if site.file_delay:
+                time.sleep(site.file_delay)
+            report = site.file(path[len(FILE_PATH) :])
+            if report is None:
+                return self._send(404, b"<html><body>Not found</body></html>")
+            return self._file(_bytes(report.body), fault)
+        if path == GOV_UK_PAGE:
+            return self._send(200, self._gov_uk(site).encode())
+        if path.startswith(GOV_UK_FILES):
+            att_id = path[len(GOV_UK_FILES) :].split("/")[0]
+            att = next((a for a in site.attachments if a.attachment_id == att_id), None)
+            if att is None:
+                return self._send(404, b"<html><body>Not found</body></html>")
+            return self._file(_bytes(att.body), fault)
+        return self._send(404, b"<html><body>Not found</body></html>")
+
+    def _file(self, body: bytes, fault: Fault | None) -> int:
+        if fault and fault.kind == "truncate":
+            # Promise the whole file, send half, hang up.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return 200
+        if fault and fault.kind == "truncate_nolength":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return 200
+        return self._send(200, body, ctype="application/pdf")
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        ctype: str = "text/html; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> int:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        return status
+
+    # --- pages -----------------------------------------------------------------------
+    def _base(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def _search(self, site: Site, query: dict[str, list[str]]) -> str:
+        start = int(query.get("start", ["0"])[0])
+        rows = min(int(query.get("rows", ["100"])[0]), 100)  # the site's cap
+        right_kind = query.get("level_1_types") == ["3"] and query.get("level_2_types[]") == ["12"]
+        listed = [p for p in site.providers if p.listed] if right_kind else []
+        page = listed[start : start + rows]
+        items = []
+        for p in page:
+            if site.structure == "no-provider-links":
+                items.append(f'<li class="search-result"><h3>{escape(p.name)}</h3></li>')
+            else:
+                items.append(
+                    f'<li class="search-result"><h3 class="search-result__title">'
+                    f'<a href="/provider/44/{p.urn}">{escape(p.name)}</a></h3>'
+                    f"<p>Local authority children's services</p></li>"
+                )
+        nxt = f'<a href="/search?start={start + rows}&amp;rows={rows}">Next</a>' if page else ""
+        return (
+            "<!DOCTYPE html><html><head><title>Find an inspection report</title></head><body>"
+            '<nav><a href="/">Home</a> <a href="/about">About</a></nav>'
+            f"<p>{len(listed)} results</p><ul class='results-list'>{''.join(items)}</ul>"
+            f"<nav class='pagination'>{nxt}</nav></body></html>"
+        )
+
+    def _provider(self, site: Site, prov: Provider) -> str:
+        base = self._base()
+        items = []
+        for r in sorted(prov.reports, key=lambda r: r.published, reverse=True):
+            when = f"{r.published.day:02d} {r.published:%B %Y}"
+            cls = "" if site.structure == "no-publication-class" else ' class="publication-link"'
+            items.append(
+                f'<li class="timeline__day"><a{cls} href="{base}{FILE_PATH}{r.file_id}">'
+                f'{escape(r.label)}<span class="nonvisual">{escape(r.label)}, pdf - {when}</span>'
+                f"</a></li>"
+            )
+        return (
+            f"<!DOCTYPE html><html><head><title>{escape(prov.name)}</title></head><body>"
+            f"<h1>{escape(prov.name)}</h1><p>URN: {prov.urn}</p>"
+            f'<ul class="timeline">{"".join(items)}</ul>'
+            '<a href="/search">Back to search</a></body></html>'
+        )
+
+    def _gov_uk(self, site: Site) -> str:
+        items = [
+            f'<section class="gem-c-attachment"><h3 class="gem-c-attachment__title">'
+            f'<a class="govuk-link" href="{GOV_UK_FILES}{a.attachment_id}/{a.file_name}">'
+            f"{escape(a.title)}</a></h3><p>PDF, 200KB, 8 pages</p></section>"
+            for a in site.attachments
+        ]
+        return (
+            "<!DOCTYPE html><html><body><h1>Local area SEND inspection: outcome letters</h1>"
+            f'{"".join(items)}<a href="/government/organisations/ofsted">Ofsted</a></body></html>'
+        )
+
+
+def _bytes(body: bytes | Path) -> bytes:
+    return body.read_bytes() if isinstance(body, Path) else body
+
+
+@contextmanager
+def serve(site: Site) -> Iterator[str]:
+    """Run the site on 127.0.0.1 (a free port) in a thread; yields its base URL."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.site = site
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- fixture documents ----------------------------------------------------------------
+
+
+def make_pdf(title: str, paragraphs: list[str]) -> bytes:
+    """A small text PDF made with fpdf2 (decoys and synthetic old letters)."""
+    pdf = FPDF()
+    pdf.set_auto_page_break(True, margin=15)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.multi_cell(0, 8, title)
+    pdf.set_font("Helvetica", size=11)
+    for para in paragraphs:
+        pdf.ln(3)
+        pdf.multi_cell(0, 6, para)
+    return bytes(pdf.output())
+
+
+def decoy_pdf(kind: str, area: str) -> bytes:
+    return make_pdf(
+        f"{kind} of {area}",
+        [
+            f"This letter summarises the findings of a {kind.lower()} of {area} local "
+            "authority children's services.",
+            "Inspectors looked at the experiences of children in need of help and protection.",
+        ]
+        * 4,
+    )
+
+
+def letter_2016_pdf(area: str, weak: bool = False) -> bytes:
+    """A synthetic joint local area SEND inspection letter (format 1 of the site notes)."""
+    paras = [
+        "Dear Director of Children's Services",
+        f"Between 6 June 2016 and 10 June 2016, Ofsted and the Care Quality Commission "
+        f"(CQC) conducted a joint inspection of the local area of {area} to judge the "
+        "effectiveness of the area in implementing the disability and special educational "
+        "needs reforms as set out in the Children and Families Act 2014.",
+        "Main findings",
+        "- Leaders know the strengths and weaknesses of the area well.",
+        "The effectiveness of the local area in identifying children and young people's "
+        "special educational needs and/or disabilities",
+        "Strengths",
+        "- Needs are identified early by health visitors.",
+        "Areas for development",
+        "- Waiting times for assessments are too long.",
+        "Yours sincerely",
+        "A Inspector",
+    ]
+    if weak:
+        paras.insert(
+            2,
+            "A Written Statement of Action is required because of significant "
+            "areas of weakness in the local area's practice.",
+        )
+    return make_pdf(f"Joint local area SEND inspection in {area}", paras)
+
+
+@dataclass
+class ManifestRow:
+    path: Path
+    urn: str
+    area: str
+    published: date
+
+
+def read_manifest(letters_root: Path) -> list[ManifestRow]:
+    """Rows of ../shared/letters/manifest.csv (the 55 real 2023-framework reports)."""
+    rows = []
+    with (letters_root / "manifest.csv").open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            rows.append(
+                ManifestRow(
+                    path=letters_root / row["file"],
+                    urn=row["ofsted_urn"],
+                    area=row["area"].title().replace(" And ", " and ").replace(" Of ", " of "),
+                    published=datetime.strptime(row["file_date"].strip(), "%d %B %Y").date(),
+                )
+            )
+    return rows
+
+
+def build_site(rows: list[ManifestRow], *, decoys: bool = True) -> Site:
+    """One provider per real letter, each with its SEND report and non-SEND decoys."""
+    site = Site()
+    for i, row in enumerate(rows):
+        prov = Provider(row.urn, row.area)
+        prov.reports.append(
+            Report(f"{50300000 + i}", "Area SEND full inspection", row.published, row.path, True)
+        )
+        if decoys:
+            prov.reports.append(
+                Report(
+                    f"{50400000 + i}",
+                    "Joint area child protection inspection",
+                    date(2024, 1, 30),
+                    decoy_pdf("Joint targeted area inspection", row.area),
+                    False,
+                )
+            )
+            prov.reports.append(
+                Report(
+                    f"{50500000 + i}",
+                    "Children's services focused visit",
+                    date(2024, 8, 1),
+                    decoy_pdf("Focused visit", row.area),
+                    False,
+                )
+            )
+        site.providers.append(prov)
+    return site
