@@ -1,0 +1,49 @@
+# sendlens: two commands on a fresh machine with Python 3.11+ and make.
+#   make run                    build the corpus (scrape, or LETTERS=<folder of PDFs>), tag it, open the app
+#   make test                   lint and run the test suite
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORPUS ?= corpus
+LETTERS ?=
+PORT ?= 8501
+
+.PHONY: run corpus tag app test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+run: app
+
+corpus: $(BIN)/.installed
+ifneq ($(strip $(LETTERS)),)
+	# Exit code 1 means some files were skipped (listed above); the rest is imported.
+	$(BIN)/sendlens import "$(LETTERS)" --corpus "$(CORPUS)" || [ $$? -eq 1 ]
+else
+	$(BIN)/sendlens scrape --corpus "$(CORPUS)"
+endif
+
+tag: corpus
+	$(BIN)/sendlens tag --corpus "$(CORPUS)"
+
+app: tag
+	$(BIN)/sendlens app --corpus "$(CORPUS)" --port $(PORT)
+
+lint: $(BIN)/.installed-dev
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed-dev
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
