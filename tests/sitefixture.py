@@ -308,7 +308,9 @@ def serve(site: Site) -> Iterator[str]:
     """Run the site on 127.0.0.1 (a free port) in a thread; yields its base URL."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.site = site
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         host, port = server.server_address[:2]

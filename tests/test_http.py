@@ -1,0 +1,183 @@
+"""The polite session, one layer at a time, against a real local HTTP server."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from sitefixture import Fault, Provider, Site, serve
+
+from scraper.http import (
+    USER_AGENT,
+    FailureLimit,
+    HttpError,
+    Retry,
+    Robots,
+    RobotsDisallowed,
+    SiteUnavailable,
+    Throttle,
+    Transport,
+    build_session,
+    retry_after_seconds,
+)
+
+
+@pytest.fixture
+def site() -> Site:
+    return Site(providers=[Provider("80454", "Cornwall")])
+
+
+@pytest.fixture
+def base(site: Site) -> Iterator[str]:
+    with serve(site) as url:
+        yield url
+
+
+class Sleeps:
+    """A stand-in for time.sleep that records the waits (so tests stay fast)."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def test_user_agent_names_sendlens_and_project(site: Site, base: str) -> None:
+    Transport().get(f"{base}/provider/44/80454")
+    assert site.hits[-1].user_agent == USER_AGENT
+    assert USER_AGENT.startswith("sendlens/")
+    assert "(+https://github.com/sendlens/sendlens)" in USER_AGENT
+
+
+def test_every_request_has_a_timeout(site: Site, base: str) -> None:
+    site.fault("/provider/44/80454", Fault("slow", seconds=1.0))
+    started = time.monotonic()
+    with pytest.raises(requests.Timeout):
+        Transport(timeout=(1.0, 0.2)).get(f"{base}/provider/44/80454")
+    assert time.monotonic() - started < 0.9
+
+
+def test_throttle_spaces_requests_and_runs_one_at_a_time(site: Site, base: str) -> None:
+    fetch = Throttle(Transport(), delay=0.15)
+    for _ in range(4):
+        fetch.get(f"{base}/robots.txt")
+    gaps = [b.start - a.end for a, b in zip(site.hits, site.hits[1:], strict=False)]
+    assert len(gaps) == 3
+    assert min(gaps) >= 0.14, gaps
+    assert site.max_in_flight == 1
+
+
+def test_retry_5xx_then_success_with_exponential_backoff(site: Site, base: str) -> None:
+    url = f"{base}/provider/44/80454"
+    site.fault(
+        "/provider/44/80454", Fault("status", 500), Fault("status", 502), Fault("status", 503)
+    )
+    sleeps = Sleeps()
+    retry = Retry(Transport(), retries=4, backoff=0.5, sleep=sleeps)
+    resp = retry.get(url)
+    assert resp.status_code == 200 and "Cornwall" in resp.text
+    assert sleeps.waits == [0.5, 1.0, 2.0]
+    assert retry.retries_made == 3
+
+
+def test_retry_honours_retry_after_on_429(site: Site, base: str) -> None:
+    site.fault("/provider/44/80454", Fault("status", 429, retry_after="7"))
+    sleeps = Sleeps()
+    resp = Retry(Transport(), backoff=0.1, sleep=sleeps).get(f"{base}/provider/44/80454")
+    assert resp.status_code == 200
+    assert sleeps.waits == [7.0]
+
+
+def test_retry_after_as_http_date() -> None:
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 28 <= (retry_after_seconds(later) or 0) <= 31
+    assert retry_after_seconds("120") == 120
+    assert retry_after_seconds("soon") is None
+
+
+def test_retry_after_too_long_gives_up_naming_the_url(site: Site, base: str) -> None:
+    site.fault("/provider/44/80454", Fault("status", 429, retry_after="86400"))
+    with pytest.raises(HttpError, match=r"/provider/44/80454: HTTP 429.*too long"):
+        Retry(Transport(), sleep=Sleeps()).get(f"{base}/provider/44/80454")
+
+
+def test_connection_errors_and_timeouts_are_retried(site: Site, base: str) -> None:
+    site.fault("/provider/44/80454", Fault("drop"), Fault("slow", seconds=0.5))
+    sleeps = Sleeps()
+    retry = Retry(Transport(timeout=(1.0, 0.2)), retries=3, backoff=0.01, sleep=sleeps)
+    assert retry.get(f"{base}/provider/44/80454").status_code == 200
+    assert len(sleeps.waits) == 2
+
+
+def test_retry_gives_up_with_a_clear_error(site: Site, base: str) -> None:
+    site.always["/provider/"] = Fault("status", 503)
+    with pytest.raises(HttpError) as err:
+        Retry(Transport(), retries=2, backoff=0.01, sleep=Sleeps()).get(f"{base}/provider/44/1")
+    assert err.value.url.endswith("/provider/44/1")
+    assert "HTTP 503" in str(err.value) and "gave up after 3 attempts" in str(err.value)
+
+
+def test_404_is_an_answer_not_retried(site: Site, base: str) -> None:
+    sleeps = Sleeps()
+    assert Retry(Transport(), sleep=sleeps).get(f"{base}/provider/44/999").status_code == 404
+    assert sleeps.waits == []
+
+
+def test_robots_txt_is_obeyed_and_read_once(site: Site, base: str) -> None:
+    site.robots = "User-agent: sendlens\nDisallow: /provider/44/666\n\nUser-agent: *\nAllow: /\n"
+    robots = Robots(Transport())
+    assert robots.get(f"{base}/provider/44/80454").status_code == 200
+    with pytest.raises(RobotsDisallowed, match="/provider/44/666"):
+        robots.get(f"{base}/provider/44/666")
+    assert [h.path for h in site.hits].count("/robots.txt") == 1
+    assert not any(h.path == "/provider/44/666" for h in site.hits)
+
+
+def test_missing_robots_txt_allows_everything(site: Site, base: str) -> None:
+    site.fault("/robots.txt", Fault("status", 404))
+    assert Robots(Transport()).get(f"{base}/provider/44/80454").status_code == 200
+
+
+def test_unreachable_robots_txt_means_do_not_crawl(site: Site, base: str) -> None:
+    site.always["/robots.txt"] = Fault("status", 503)
+    robots = Robots(Retry(Transport(), retries=1, backoff=0, sleep=Sleeps()))
+    with pytest.raises(RobotsDisallowed, match="robots.txt could not be read"):
+        robots.get(f"{base}/provider/44/80454")
+
+
+def test_crawl_delay_slows_the_throttle(site: Site, base: str) -> None:
+    site.robots = "User-agent: *\nCrawl-delay: 3\n"
+    session = build_session(delay=0.0)
+    session.throttle.sleep = sleeps = Sleeps()
+    session.get(f"{base}/provider/44/80454")
+    assert session.throttle.delay == 3.0
+    assert sleeps.waits and 2.9 <= sleeps.waits[0] <= 3.0  # waited before the page
+
+
+def test_failure_limit_stops_after_consecutive_failures(site: Site, base: str) -> None:
+    site.always["/provider/"] = Fault("status", 500)
+    limit = FailureLimit(Retry(Transport(), retries=0, sleep=Sleeps()), limit=3)
+    for _ in range(2):
+        with pytest.raises(HttpError):
+            limit.get(f"{base}/provider/44/80454")
+    with pytest.raises(SiteUnavailable, match="3 requests failed in a row"):
+        limit.get(f"{base}/provider/44/80454")
+
+
+def test_a_success_resets_the_failure_count(site: Site, base: str) -> None:
+    site.fault("/provider/44/80454", *[Fault("status", 500)] * 2)
+    limit = FailureLimit(Retry(Transport(), retries=0, sleep=Sleeps()), limit=3)
+    for _ in range(2):
+        with pytest.raises(HttpError):
+            limit.get(f"{base}/provider/44/80454")
+    assert limit.get(f"{base}/provider/44/80454").status_code == 200
+    assert limit.consecutive == 0
+
+
+def test_build_session_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        build_session(delay=-1)
