@@ -248,7 +248,7 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
             )
         ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if ctype in {"text/html", "application/xhtml+xml"}:
-            raise BadDownload(f"served {ctype} instead of a PDF")
+            raise BadDownload(f"served an HTML page ({ctype}) instead of a PDF")
         length_header = resp.headers.get("Content-Length")
         expected = int(length_header) if length_header and length_header.isdigit() else None
         if expected is not None and expected > MAX_PDF_BYTES:
@@ -473,6 +473,7 @@ def scrape(
             summary.would_download = [_record(p) for p in fresh]
             return summary
         tmp_dir = _tmp_dir(corpus)
+        failed_in_a_row = 0
         for pub in _bar(fresh, "downloads", "pdf", progress):
             rec = _record(pub)
             tmp_path = tmp_dir / f"{TMP_PREFIX}{pub.file_id}.part"
@@ -487,9 +488,18 @@ def scrape(
                 rec.status, rec.error = "failed", reason
                 record_fetch(corpus, rec)
                 summary.failed.append(Failure(pub.url, reason, pub.council, pub.file_id))
+                failed_in_a_row += 1
+                if failed_in_a_row >= max_consecutive_failures:
+                    # Every file answered but none was a PDF: the site is not well.
+                    raise SiteUnavailable(
+                        pub.url,
+                        f"{failed_in_a_row} downloads failed in a row, giving up "
+                        f"(last: {reason}); run again later to carry on",
+                    ) from exc
                 continue
             finally:
                 summary.requests = session.requests_made
+            failed_in_a_row = 0
             summary.bytes_downloaded += size
             rec.sha256 = sha
             rec.retrieved_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -567,8 +577,6 @@ def _download_with_retries(
             result = download_to(session, url, dest)
         except BadDownload as exc:
             dest.unlink(missing_ok=True)
-            # Counts toward giving up: a site serving error pages everywhere is down.
-            session.failures.failed(url, str(exc))
             if attempt == attempts:
                 raise BadDownload(f"{exc} (after {attempts} attempts)") from exc
             time.sleep(backoff * 2 ** (attempt - 1))
@@ -576,7 +584,6 @@ def _download_with_retries(
             dest.unlink(missing_ok=True)
             raise
         else:
-            session.failures.succeeded()
             return result
     raise AssertionError("unreachable")
 

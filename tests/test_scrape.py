@@ -1,0 +1,558 @@
+"""`scrape()` end to end against a local copy of the Ofsted site, faults included."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import require_shared
+from sitefixture import (
+    FILE_PATH,
+    GOV_UK_PAGE,
+    Attachment,
+    Fault,
+    ManifestRow,
+    Provider,
+    Report,
+    Site,
+    build_site,
+    decoy_pdf,
+    letter_2016_pdf,
+    read_manifest,
+    serve,
+)
+
+from scraper import site as sitemod
+from scraper.scrape import ScrapeSummary, check_pdf, scrape
+from sendlens.store import Corpus
+
+FAST: dict[str, Any] = {
+    "delay": 0,
+    "progress": False,
+    "rows": 3,
+    "extra_providers": False,
+    "backoff": 0.01,
+    "timeout": (2.0, 1.0),
+}
+
+
+@pytest.fixture(scope="session")
+def manifest() -> list[ManifestRow]:
+    return read_manifest(require_shared("letters"))
+
+
+@pytest.fixture
+def site(manifest: list[ManifestRow]) -> Site:
+    """Six councils with real 2023 reports, decoys, older labels and a SEND-less council."""
+    site = build_site(manifest[:6])
+    site.providers[0].reports.append(
+        Report(
+            "2701999",
+            "Local area SEND inspection",
+            date(2017, 6, 21),
+            letter_2016_pdf(site.providers[0].name),
+            True,
+        )
+    )
+    site.providers[1].reports.append(
+        Report(
+            "50999001",
+            "Area SEND interim visit",  # mentions SEND, matches no rule: reported
+            date(2024, 3, 1),
+            decoy_pdf("Interim visit", site.providers[1].name),
+            False,
+        )
+    )
+    testshire = Provider("80999", "Testshire")
+    testshire.reports.append(
+        Report("50999002", "Children's services focused visit", date(2024, 2, 2), b"x", False)
+    )
+    site.providers.append(testshire)
+    return site
+
+
+@pytest.fixture
+def base(site: Site) -> Iterator[str]:
+    with serve(site) as url:
+        yield url
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Corpus:
+    return Corpus.open(tmp_path / "corpus")
+
+
+def rows(corpus: Corpus, sql: str, *args: Any) -> list[sqlite3.Row]:
+    con = corpus.connect()
+    try:
+        return list(con.execute(sql, args))
+    finally:
+        con.close()
+
+
+def fetches(corpus: Corpus) -> dict[str, sqlite3.Row]:
+    return {r["file_id"]: r for r in rows(corpus, "SELECT * FROM fetches")}
+
+
+def sha(body: bytes | Path) -> str:
+    return hashlib.sha256(body.read_bytes() if isinstance(body, Path) else body).hexdigest()
+
+
+def assert_corpus_clean(corpus: Corpus) -> None:
+    """No partial file anywhere, every stored PDF is whole and named by its hash."""
+    assert rows(corpus, "PRAGMA integrity_check")[0][0] == "ok"
+    assert list(corpus.tmp_dir.iterdir()) == []
+    stored = list(corpus.pdf_dir.rglob("*")) if corpus.pdf_dir.exists() else []
+    files = [p for p in stored if p.is_file()]
+    assert all(p.suffix == ".pdf" and not p.name.startswith(".") for p in files), files
+    for p in files:
+        assert sha(p) == p.stem
+        check_pdf(p)
+    in_db = {r["sha256"] for r in rows(corpus, "SELECT sha256 FROM letters")}
+    assert {p.stem for p in files} == in_db
+
+
+# --- the main promise ----------------------------------------------------------------
+
+
+def test_all_send_letters_imported_and_no_decoys(site: Site, base: str, corpus: Corpus) -> None:
+    summary = scrape(corpus, base_url=base, **FAST)
+
+    assert summary.error is None, summary.render()
+    send = site.send_reports()
+    got = fetches(corpus)
+    assert set(got) == {r.file_id for r in send}
+    # Decoys (and the unknown SEND label) were never even requested.
+    requested = {h.path[len(FILE_PATH) :] for h in site.file_hits()}
+    assert requested == {r.file_id for r in send}
+    real = [r for r in send if isinstance(r.body, Path)]
+    assert all(got[r.file_id]["status"] == "imported" for r in real)
+    assert got["2701999"]["status"] in {"imported", "skipped"}  # synthetic 2016 letter
+    letters = {r["sha256"] for r in rows(corpus, "SELECT sha256 FROM letters")}
+    assert {sha(r.body) for r in real} <= letters
+
+    # What each letter records: URN, council as listed, label, date, URL, time, hash.
+    first = site.providers[0]
+    rec = got[first.reports[0].file_id]
+    assert rec["provider_urn"] == first.urn
+    assert rec["council"] == first.name
+    assert rec["label"] == "Area SEND full inspection"
+    assert rec["published"] == first.reports[0].published.isoformat()
+    assert rec["url"] == f"{base}{FILE_PATH}{first.reports[0].file_id}"
+    assert rec["sha256"] == sha(first.reports[0].body)
+    assert rec["retrieved_at"] and rec["letter_id"] == rec["sha256"][:12]
+    row = rows(corpus, "SELECT ofsted_urn, source FROM letters WHERE sha256=?", rec["sha256"])[0]
+    assert row["ofsted_urn"] == first.urn and row["source"] == rec["url"]
+
+    # Pagination: 7 councils at 3 a page, then the empty page that ends it.
+    starts = [h.query for h in site.hits if h.path == "/search"]
+    assert len(starts) == 4 and all("level_1_types=3" in q for q in starts)
+    assert summary.providers_seen == 7
+    assert len(summary.new) == len(real) + (got["2701999"]["status"] == "imported")
+    assert [f.reason for f in summary.unknown_labels] == ["Area SEND interim visit"]
+    assert summary.areas_without_send == ["Testshire"]
+    text = summary.render()
+    assert "providers seen: 7" in text and "Area SEND interim visit" in text
+    assert "areas with no SEND letter found: 1" in text and "Testshire" in text
+    assert summary.exit_code == 0
+    assert corpus.get_meta("last_scrape")
+    assert_corpus_clean(corpus)
+
+
+def test_second_run_downloads_nothing(site: Site, base: str, corpus: Corpus) -> None:
+    first = scrape(corpus, base_url=base, **FAST)
+    assert first.error is None and first.new
+    before = len(site.file_hits())
+
+    second = scrape(corpus, base_url=base, **FAST)
+
+    assert second.error is None
+    assert len(site.file_hits()) == before  # not one PDF fetched again
+    assert second.new == [] and second.failed == []
+    assert second.already_held == len(site.send_reports())
+    assert "new: 0" in second.render()
+
+
+def test_same_content_under_a_new_file_id_is_held_once(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    scrape(corpus, base_url=base, **FAST)
+    again = site.providers[2].reports[0]
+    site.providers[3].reports.append(
+        Report("51000000", "Area SEND full inspection", again.published, again.body, True)
+    )
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert [r.file_id for r in summary.duplicates] == ["51000000"]
+    assert fetches(corpus)["51000000"]["status"] == "duplicate"
+    assert len(rows(corpus, "SELECT 1 FROM letters WHERE sha256=?", sha(again.body))) == 1
+    # ... and the new file id is held from now on.
+    n = len(site.file_hits())
+    scrape(corpus, base_url=base, **FAST)
+    assert len(site.file_hits()) == n
+
+
+# --- faults --------------------------------------------------------------------------
+
+
+def test_faults_are_survived_and_bad_files_never_stored(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    files = [p.reports[0] for p in site.providers[:6]]
+    site.fault("/search", Fault("status", 429, retry_after="1"))
+    site.fault(f"/provider/44/{site.providers[1].urn}", Fault("status", 503))
+    site.fault(FILE_PATH + files[0].file_id, Fault("slow", seconds=1.5))  # past the timeout
+    site.fault(FILE_PATH + files[1].file_id, Fault("truncate"))
+    site.fault(FILE_PATH + files[2].file_id, Fault("status", 502), Fault("html"))
+    site.always[FILE_PATH + files[3].file_id] = Fault("html")  # never a PDF
+    site.always[FILE_PATH + files[4].file_id] = Fault("truncate_nolength")  # never whole
+
+    started = time.monotonic()
+    summary = scrape(corpus, base_url=base, **{**FAST, "timeout": (2.0, 0.5)})
+
+    assert summary.error is None, summary.render()
+    assert time.monotonic() - started >= 1.0  # Retry-After: 1 was honoured
+    got = fetches(corpus)
+    for r in files[:3]:
+        assert got[r.file_id]["status"] == "imported", got[r.file_id]["error"]
+    assert got[files[5].file_id]["status"] == "imported"
+    bad = {f.file_id: f.reason for f in summary.failed}
+    assert set(bad) == {files[3].file_id, files[4].file_id}
+    assert "HTML" in bad[files[3].file_id] and "after 3 attempts" in bad[files[3].file_id]
+    assert "truncated" in bad[files[4].file_id]
+    assert got[files[3].file_id]["status"] == "failed"
+    assert summary.retries >= 3 and summary.exit_code == 1
+    text = summary.render()
+    assert "failed: 2" in text and files[3].file_id in text
+    # Nothing of the bad responses reached the corpus.
+    letters = {r["sha256"] for r in rows(corpus, "SELECT sha256 FROM letters")}
+    assert sha(files[3].body) not in letters and sha(files[4].body) not in letters
+    assert_corpus_clean(corpus)
+
+    # Once the site is well again, the next run fetches only what failed.
+    site.always.clear()
+    n = len(site.file_hits())
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert {r.file_id for r in summary.new} == {files[3].file_id, files[4].file_id}
+    assert len(site.file_hits()) - n == 2
+    assert_corpus_clean(corpus)
+
+
+def test_a_site_that_keeps_failing_stops_with_a_summary(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    site.always["/provider/"] = Fault("status", 503)
+    summary = scrape(corpus, base_url=base, **{**FAST, "retries": 1})
+    assert summary.error and "5 requests failed in a row" in summary.error
+    assert "/provider/44/" in summary.error
+    assert len(summary.failed) == 4  # the four before the fifth stopped the run
+    assert "STOPPED" in summary.render() and summary.exit_code == 1
+    assert site.file_hits() == []
+
+
+def test_files_that_are_never_pdfs_stop_the_run(site: Site, base: str, corpus: Corpus) -> None:
+    site.always[FILE_PATH] = Fault("html")
+    summary = scrape(corpus, base_url=base, **{**FAST, "max_consecutive_failures": 2})
+    assert summary.error and "2 downloads failed in a row" in summary.error
+    assert rows(corpus, "SELECT count(*) FROM letters")[0][0] == 0
+    assert_corpus_clean(corpus)
+
+
+def test_changed_search_page_is_an_error_naming_the_url(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    site.structure = "no-provider-links"
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert summary.error and f"{base}/search?" in summary.error
+    assert "start=0" in summary.error and "no provider links" in summary.error
+    assert summary.exit_code == 1 and site.file_hits() == []
+
+
+def test_changed_provider_page_is_an_error_naming_the_url(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    site.structure = "no-publication-class"
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert summary.error
+    assert f"{base}/provider/44/{site.providers[0].urn}" in summary.error
+    assert "publication-link" in summary.error
+    assert site.file_hits() == []
+
+
+def test_robots_txt_is_obeyed(site: Site, base: str, corpus: Corpus) -> None:
+    blocked = site.providers[0].reports[0].file_id
+    site.robots = f"User-agent: *\nDisallow: {FILE_PATH}{blocked}\n"
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert blocked not in {h.path[len(FILE_PATH) :] for h in site.file_hits()}
+    assert [f.file_id for f in summary.failed] == [blocked]
+    assert "robots.txt" in summary.failed[0].reason
+
+
+# --- politeness, measured on the server ------------------------------------------------
+
+
+def test_politeness_one_at_a_time_with_the_delay(
+    manifest: list[ManifestRow], tmp_path: Path
+) -> None:
+    site = build_site(manifest[:3], decoys=True)
+    delay = 0.2
+    with serve(site) as base:
+        summary = scrape(
+            Corpus.open(tmp_path / "c"), base_url=base, **{**FAST, "delay": delay, "rows": 2}
+        )
+    assert summary.error is None and len(summary.new) == 3
+    hits = sorted(site.hits, key=lambda h: h.start)
+    assert len(hits) >= 10
+    gaps = [b.start - a.end for a, b in zip(hits, hits[1:], strict=False)]
+    rate = (len(hits) - 1) / (hits[-1].start - hits[0].start)
+    print(f"politeness: {len(hits)} requests, {rate:.2f} req/s, min gap {min(gaps):.3f} s")
+    assert site.max_in_flight == 1
+    assert min(gaps) >= delay - 0.01
+    assert rate <= 1 / delay
+    assert {h.user_agent for h in hits} == {
+        "sendlens/0.1.0 (+https://github.com/sendlens/sendlens)"
+    }
+
+
+# --- interruption ----------------------------------------------------------------------
+
+RUNNER = textwrap.dedent(
+    """
+    import sys
+    from scraper.scrape import scrape
+    from sendlens.store import Corpus
+    summary = scrape(Corpus.open(sys.argv[1]), base_url=sys.argv[2], delay=0, progress=False,
+                     rows=3, extra_providers=False)
+    print(summary.render())
+    """
+)
+
+
+def test_a_killed_run_resumes_without_loss_or_duplicates(
+    site: Site, base: str, tmp_path: Path
+) -> None:
+    site.file_delay = 0.4  # slow files, so the kill lands mid-run
+    path = tmp_path / "corpus"
+    corpus = Corpus.open(path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(path), base],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            done = rows(corpus, "SELECT count(*) FROM fetches WHERE status='imported'")[0][0]
+            if done >= 1:
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    kept = {r["sha256"] for r in rows(corpus, "SELECT sha256 FROM letters")}
+    assert 1 <= len(kept) < len(site.send_reports())
+
+    site.file_delay = 0
+    n = len(site.file_hits())
+    summary = scrape(corpus, base_url=base, **FAST)
+
+    assert summary.error is None and summary.failed == []
+    got = fetches(corpus)
+    assert set(got) == {r.file_id for r in site.send_reports()}
+    assert all(r["status"] in {"imported", "duplicate", "skipped"} for r in got.values())
+    # Only what was not finished before the kill was fetched again (at most one extra:
+    # the letter imported just before its fetch row could be written).
+    refetched = len(site.file_hits()) - n
+    assert refetched <= len(site.send_reports()) - len(kept) + 1
+    letters = rows(corpus, "SELECT sha256 FROM letters")
+    assert len(letters) == len({r["sha256"] for r in letters})
+    assert kept <= {r["sha256"] for r in letters}
+    assert_corpus_clean(corpus)
+
+
+def test_ctrl_c_keeps_what_was_imported(
+    site: Site, base: str, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scraper.scrape as mod
+
+    real = mod.download_to
+    calls = {"n": 0}
+
+    def interrupt_on_third(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mod, "download_to", interrupt_on_third)
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert summary.error and "interrupted" in summary.error and summary.exit_code == 130
+    assert len(summary.new) == 2
+    assert rows(corpus, "SELECT count(*) FROM letters")[0][0] == 2
+    assert_corpus_clean(corpus)
+
+
+# --- choosing what to fetch -------------------------------------------------------------
+
+
+def test_dry_run_lists_but_fetches_and_stores_nothing(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    summary = scrape(corpus, base_url=base, dry_run=True, **FAST)
+    assert summary.error is None
+    assert len(summary.would_download) == len(site.send_reports())
+    assert site.file_hits() == [] and fetches(corpus) == {}
+    assert "would download: 7" in summary.render()
+
+
+def test_since_and_areas_narrow_the_scrape(site: Site, base: str, corpus: Corpus) -> None:
+    pick = site.providers[:2]
+    summary = scrape(corpus, base_url=base, areas=[pick[0].name.upper(), pick[1].urn], **FAST)
+    assert {r.provider_urn for r in summary.new} == {pick[0].urn, pick[1].urn}
+    visited = {h.path for h in site.hits if h.path.startswith("/provider/")}
+    assert visited == {f"/provider/44/{p.urn}" for p in pick}
+
+    cutoff = date(2024, 6, 1)
+    summary = scrape(corpus, base_url=base, since=cutoff, dry_run=True, **FAST)
+    expect = {
+        r.file_id for p in site.providers[2:] for r in p.reports if r.send and r.published >= cutoff
+    }
+    assert {r.file_id for r in summary.would_download} == expect
+    assert summary.before_since > 0
+
+    summary = scrape(corpus, base_url=base, areas=["Nowhereshire"], dry_run=True, **FAST)
+    assert summary.unmatched_areas == ["Nowhereshire"]
+
+
+def test_labels_config_extends_the_rule(
+    site: Site, base: str, corpus: Corpus, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "labels.toml"
+    cfg.write_text('[[send]]\nframework = "monitoring_2023"\npattern = "SEND interim visit"\n')
+    summary = scrape(corpus, base_url=base, labels_config=cfg, dry_run=True, **FAST)
+    assert "50999001" in {r.file_id for r in summary.would_download}
+    assert summary.unknown_labels == []
+
+
+def test_label_rule_defaults_and_config_files(tmp_path: Path) -> None:
+    rule = sitemod.load_label_rule()
+    assert rule.classify("Area SEND full inspection") == ("send", "area_send_2023")
+    assert rule.classify("Area SEND monitoring inspection") == ("send", "monitoring_2023")
+    assert rule.classify("Local area SEND revisit") == ("send", "revisit_2018")
+    assert rule.classify("Joint local area SEND inspection") == ("send", "send_2016")
+    assert rule.classify("Local area special educational needs and/or disabilities inspection") == (
+        "send",
+        "send_2016",
+    )
+    assert rule.classify("Joint area child protection inspection") == ("other", None)
+    assert rule.classify("Children's services focused visit") == ("other", None)
+    assert rule.classify("SEND thematic review") == ("unknown", None)
+
+    yml = tmp_path / "labels.yaml"
+    yml.write_text("ignore:\n  - pattern: SEND thematic review\n")
+    assert sitemod.load_label_rule(yml).classify("SEND thematic review") == ("other", None)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[send]]\npattern = "(unclosed"\n')
+    with pytest.raises(sitemod.LabelsConfigError, match="bad.toml.*bad regular expression"):
+        sitemod.load_label_rule(bad)
+
+
+def test_labels_config_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "l.toml"
+    cfg.write_text('[[extra_providers]]\nurn = "999"\nname = "Extrashire"\n')
+    monkeypatch.setenv("SENDLENS_LABELS_CONFIG", str(cfg))
+    assert sitemod.load_label_rule().extra_providers["999"] == "Extrashire"
+
+
+# --- the other sources -------------------------------------------------------------------
+
+
+def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Corpus) -> None:
+    site.attachments = [
+        Attachment(
+            "537527",
+            "Joint_local_area_SEND_inspection_in_Bolton.pdf",
+            "Joint local area SEND inspection in Bolton",
+            letter_2016_pdf("Bolton"),
+        ),
+        Attachment(
+            "571088",
+            "Herefordshire_LA_SEND_Inspection_letter.pdf",
+            "Herefordshire local area SEND inspection letter",
+            letter_2016_pdf("Herefordshire", weak=True),
+        ),
+    ]
+    summary = scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}", **FAST)
+    assert summary.error is None, summary.render()
+    got = fetches(corpus)
+    assert got["govuk-537527"]["council"] == "Bolton"
+    assert got["govuk-571088"]["council"] == "Herefordshire"
+    assert got["govuk-537527"]["url"].endswith(
+        "/537527/Joint_local_area_SEND_inspection_in_Bolton.pdf"
+    )
+    assert all(got[f]["status"] != "failed" for f in ("govuk-537527", "govuk-571088"))
+    # --since after the GOV.UK years skips the page entirely.
+    n = len(site.hits)
+    scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}", since=date(2020, 1, 1), **FAST)
+    assert GOV_UK_PAGE not in {h.path for h in site.hits[n:]}
+
+
+def test_gov_uk_page_without_attachments_is_an_error(site: Site, base: str, corpus: Corpus) -> None:
+    summary = scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}", **FAST)
+    assert summary.error and GOV_UK_PAGE in summary.error and "attachment" in summary.error
+
+
+def test_second_provider_records_are_read_when_they_exist(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    barnet = Provider("302", "Barnet", listed=False)
+    barnet.reports.append(
+        Report(
+            "2680001",
+            "Local area SEND inspection",
+            date(2017, 5, 1),
+            letter_2016_pdf("Barnet"),
+            True,
+        )
+    )
+    site.providers.append(barnet)
+    summary = scrape(corpus, base_url=base, **{**FAST, "extra_providers": True})
+    assert summary.error is None
+    assert summary.extra_providers_found == 1
+    assert len(summary.extra_providers_missing) == len(sitemod.EXTRA_PROVIDERS) - 1
+    assert fetches(corpus)["2680001"]["provider_urn"] == "302"
+    assert "second provider records" in summary.render()
+
+
+# --- scale --------------------------------------------------------------------------------
+
+
+@pytest.mark.real
+def test_all_55_real_letters(manifest: list[ManifestRow], tmp_path: Path) -> None:
+    assert len(manifest) == 55
+    site = build_site(manifest)
+    corpus = Corpus.open(tmp_path / "c")
+    started = time.monotonic()
+    with serve(site) as base:
+        summary: ScrapeSummary = scrape(corpus, base_url=base, **{**FAST, "rows": 20})
+        took = time.monotonic() - started
+        print(f"all 55: {took:.1f} s, {summary.requests} requests")
+        assert summary.error is None and summary.failed == []
+        assert len(summary.new) == 55
+        assert len([h for h in site.hits if h.path == "/search"]) == 4
+        again = scrape(corpus, base_url=base, **{**FAST, "rows": 20})
+    assert again.already_held == 55 and again.new == []
+    assert len(site.file_hits()) == 55
+    assert took < 30
