@@ -119,7 +119,25 @@ def _is_running(line: _Line, keys: set[str]) -> bool:
     return bool(_RUNNING_HEAD_RE.match(text)) or _DIGITS_RE.sub("#", text.lower()) in keys
 
 
-def _join(left: str, right: str, vocabulary: set[str]) -> str:
+class _Vocabulary:
+    """Words of the document, built only when a split word needs checking (rare)."""
+
+    def __init__(self, pages: list[list[_Line]]) -> None:
+        self._pages = pages
+        self._words: set[str] | None = None
+
+    def __contains__(self, word: object) -> bool:
+        if self._words is None:
+            self._words = {
+                w.lower()
+                for lines in self._pages
+                for ln in lines
+                for w in re.findall(r"[A-Za-z]{3,}", ln.text)
+            }
+        return word in self._words
+
+
+def _join(left: str, right: str, vocabulary: _Vocabulary) -> str:
     """Join two line fragments, re-joining a word split by a hyphen at the break."""
     if left.endswith("\ufffe") or left.endswith("-") or left.endswith("\u00ad"):
         stem = left[:-1]
@@ -133,8 +151,10 @@ def _join(left: str, right: str, vocabulary: set[str]) -> str:
     return f"{left} {right}"
 
 
-def _fix_inline_hyphens(text: str, vocabulary: set[str]) -> str:
+def _fix_inline_hyphens(text: str, vocabulary: _Vocabulary) -> str:
     """U+FFFE inside a line: pdfium marks hyphens it thinks are soft."""
+    if "\ufffe" not in text and "\u00ad" not in text:
+        return text
 
     def repl(m: re.Match[str]) -> str:
         joined = (m.group(1) + m.group(2)).lower()
@@ -144,14 +164,6 @@ def _fix_inline_hyphens(text: str, vocabulary: set[str]) -> str:
 
     text = re.sub(r"(\w+)[\ufffe\u00ad](\w+)", repl, text)
     return text.replace("\ufffe", "-").replace("\u00ad", "")
-
-
-def _vocabulary(pages: list[list[_Line]]) -> set[str]:
-    words: set[str] = set()
-    for lines in pages:
-        for ln in lines:
-            words.update(w.lower() for w in re.findall(r"[A-Za-z]{3,}", ln.text))
-    return words
 
 
 def _is_continuation(prev: str, line: _Line, base_left: float) -> bool:
@@ -165,7 +177,7 @@ def _is_continuation(prev: str, line: _Line, base_left: float) -> bool:
 
 
 def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
-    vocab = _vocabulary(pages)
+    vocab = _Vocabulary(pages)
     lefts = [round(ln.left) for lines in pages for ln in lines]
     base_left = Counter(lefts).most_common(1)[0][0] if lefts else 0.0
     paragraphs: list[list] = []  # [text, page, kind, last_line]

@@ -227,6 +227,9 @@ def _match_heading(
     return None
 
 
+_TABLE_HEADER_RE = re.compile(r"responsible body\s+areas? for (priority action|improvement)", re.I)
+
+
 def _split_trailing_headings(
     paragraphs: list[Paragraph], rules: list[HeadingRule]
 ) -> list[Paragraph]:
@@ -286,7 +289,8 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
             continue
         out.append(para)
         sections.append(current)
-        if para.kind == "heading":
+        # Table header and responsible-body cell of "Areas for priority action".
+        if para.kind == "heading" or _TABLE_HEADER_RE.match(para.text):
             headings.add(len(out) - 1)
     letter = Letter(framework=framework, area="")
     return ParsedDocument(letter, out, sections, headings)

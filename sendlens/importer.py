@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,15 +68,19 @@ def import_pdf(
     source: str | None = None,
     ofsted_urn: str | None = None,
     published: str | None = None,
+    con: sqlite3.Connection | None = None,
 ) -> ImportOutcome:
-    """Import one PDF. Never raises for a bad document: the outcome says why it was skipped."""
+    """Import one PDF. Never raises for a bad document: the outcome says why it was skipped.
+
+    `con` (from `corpus.connect()`) lets a batch reuse one connection.
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         return ImportOutcome(str(path), "skipped", f"cannot read: {exc.strerror or exc}")
     sha = hashlib.sha256(data).hexdigest()
-    existing = corpus.letter_id_for_sha256(sha)
+    existing = corpus.letter_id_for_sha256(sha, con)
     if existing:
         return ImportOutcome(str(path), "duplicate", "same file already imported", existing, sha)
     try:
@@ -93,8 +98,8 @@ def import_pdf(
         ofsted_urn = la.ofsted_urn
     stored = corpus.store_pdf(path, sha)
     clean_text = doc.text
-    with corpus.transaction() as con:
-        con.execute(
+    with corpus.transaction(con) as db:
+        db.execute(
             """INSERT INTO letters (letter_id, sha256, area, ofsted_urn, la_code, region,
                 framework, title, inspection_start, inspection_end, published, letter_date,
                 previous_inspection, outcome, weaknesses_total, weaknesses_progress,
@@ -112,14 +117,14 @@ def import_pdf(
                 clean_text, now_iso(), PARSER_VERSION,
             ),
         )
-        con.executemany(
+        db.executemany(
             "INSERT INTO sections VALUES (?,?,?,?,?,?)",
             [
                 (letter_id, i + 1, s.canonical, s.heading, s.char_start, s.char_end)
                 for i, s in enumerate(letter.sections)
             ],
         )
-        con.executemany(
+        db.executemany(
             "INSERT INTO passages (passage_id, letter_id, seq, section, heading, paragraph,"
             " char_start, char_end, text) VALUES (?,?,?,?,?,?,?,?,?)",
             [
@@ -164,25 +169,33 @@ def _read_manifest(folder: Path) -> dict[Path, ImportItem]:
 
 
 def collect_pdfs(paths: Iterable[Path | str]) -> Iterator[ImportItem]:
-    """Every PDF named or found (recursively) under the given paths, once, sorted."""
+    """Every PDF named or found (recursively) under the given paths, once, sorted.
+
+    A manifest.csv in the PDF's folder or up to two folders above it describes it.
+    """
     seen: set[Path] = set()
+    manifests: dict[Path, dict[Path, ImportItem]] = {}
+
+    def describe(pdf: Path) -> ImportItem:
+        key = pdf.resolve()
+        for folder in list(key.parents)[:3]:
+            if folder not in manifests:
+                manifests[folder] = _read_manifest(folder)
+            if key in manifests[folder]:
+                return manifests[folder][key]
+        return ImportItem(pdf)
+
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            manifests: dict[Path, ImportItem] = {}
-            for folder in [path, *sorted(p for p in path.rglob("*") if p.is_dir())]:
-                manifests.update(_read_manifest(folder))
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".pdf")
-            for pdf in found:
-                key = pdf.resolve()
-                if key not in seen:
-                    seen.add(key)
-                    yield manifests.get(key, ImportItem(pdf))
         else:
-            key = path.resolve()
+            found = [path]
+        for pdf in found:
+            key = pdf.resolve()
             if key not in seen:
                 seen.add(key)
-                yield _read_manifest(path.parent).get(key, ImportItem(path))
+                yield describe(pdf) if pdf.exists() else ImportItem(pdf)
 
 
 def import_paths(
@@ -204,6 +217,7 @@ def import_paths(
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), unit="letter", desc="import", leave=False)
+    con = corpus.connect()
     try:
         for item in todo:
             outcome = import_pdf(
@@ -212,6 +226,7 @@ def import_paths(
                 source=item.source or source,
                 ofsted_urn=item.ofsted_urn,
                 published=item.published,
+                con=con,
             )
             report.outcomes.append(outcome)
             if bar is not None:
@@ -219,6 +234,7 @@ def import_paths(
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
+        con.close()
         if bar is not None:
             bar.close()
     return report

@@ -198,9 +198,14 @@ class Corpus:
         return con
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; rolled back on any exception, Ctrl-C included."""
-        con = self.connect()
+    def transaction(self, con: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction; rolled back on any exception, Ctrl-C included.
+
+        Pass a connection from `connect()` to reuse it across many transactions
+        (an import of many letters): closing a WAL connection costs a checkpoint.
+        """
+        own = con is None
+        con = con or self.connect()
         try:
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -210,7 +215,8 @@ class Corpus:
                 raise
             con.execute("COMMIT")
         finally:
-            con.close()
+            if own:
+                con.close()
 
     def _migrate(self) -> None:
         con = self.connect()
@@ -236,10 +242,14 @@ class Corpus:
             row = con.execute("SELECT 1 FROM letters WHERE sha256=?", (sha256,)).fetchone()
         return row is not None
 
-    def letter_id_for_sha256(self, sha256: str) -> str | None:
-        with self.reading() as con:
+    def letter_id_for_sha256(
+        self, sha256: str, con: sqlite3.Connection | None = None
+    ) -> str | None:
+        if con is not None:
             row = con.execute("SELECT letter_id FROM letters WHERE sha256=?", (sha256,)).fetchone()
-        return row["letter_id"] if row else None
+            return row["letter_id"] if row else None
+        with self.reading() as own:
+            return self.letter_id_for_sha256(sha256, own)
 
     def get_meta(self, key: str) -> str | None:
         with self.reading() as con:
@@ -269,15 +279,15 @@ class Corpus:
     def store_pdf(self, source: Path, sha256: str) -> Path:
         """Copy `source` into the content-addressed store (atomic); return its path."""
         dest = self.pdf_path_for(sha256)
-        if dest.exists():
+        # A complete copy is already there (a crash can leave none half-written:
+        # the copy is renamed into place only once written).
+        if dest.exists() and dest.stat().st_size == source.stat().st_size:
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".partial-", suffix=".pdf")
         try:
             with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
                 shutil.copyfileobj(src, out)
-                out.flush()
-                os.fsync(out.fileno())
             os.replace(tmp, dest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
