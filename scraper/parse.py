@@ -77,6 +77,8 @@ def _number(word: str) -> int | None:
     word = word.lower()
     if word.isdigit():
         return int(word)
+    if word == "none":
+        return 0
     return _NUMBERS.get(word)
 
 

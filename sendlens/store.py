@@ -284,7 +284,7 @@ class Corpus:
         if dest.exists() and dest.stat().st_size == source.stat().st_size:
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".partial-", suffix=".pdf")
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".partial-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
                 shutil.copyfileobj(src, out)

@@ -1,0 +1,142 @@
+"""`sendlens import`: content addressing, bad input, transactions, resuming."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sendlens.cli import app
+from sendlens.importer import import_paths, import_pdf
+from sendlens.store import Corpus
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Corpus:
+    return Corpus.open(tmp_path / "corpus")
+
+
+def _letter_count(corpus: Corpus) -> int:
+    return corpus.counts()["letters"]
+
+
+def test_importing_the_same_file_twice_adds_nothing(corpus: Corpus, real_pdfs: list[Path],
+                                                    tmp_path: Path) -> None:
+    first = import_pdf(corpus, real_pdfs[0])
+    assert first.status == "imported" and first.n_passages > 50
+    copy = tmp_path / "renamed.pdf"
+    shutil.copy(real_pdfs[0], copy)
+    again = import_pdf(corpus, copy)
+    assert again.status == "duplicate" and again.letter_id == first.letter_id
+    assert _letter_count(corpus) == 1
+    stored = list((corpus.root / "pdfs").rglob("*.pdf"))
+    assert [p.stem for p in stored] == [first.sha256]
+    assert stored[0].read_bytes() == real_pdfs[0].read_bytes()
+
+
+def test_bad_files_are_skipped_by_name_with_a_reason(
+    corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "empty.pdf").write_bytes(b"")
+    (bad / "error-page.pdf").write_text("<html><body>Service unavailable</body></html>")
+    data = real_pdfs[1].read_bytes()
+    (bad / "truncated.pdf").write_bytes(data[: len(data) // 3])
+    shutil.copy(real_pdfs[2], bad / "good.pdf")
+    report = import_paths(corpus, [bad], progress=False)
+    reasons = {Path(o.path).name: o.reason for o in report.skipped}
+    assert set(reasons) == {"empty.pdf", "error-page.pdf", "truncated.pdf"}
+    assert "empty" in reasons["empty.pdf"]
+    assert "not a PDF" in reasons["error-page.pdf"] and "<html>" in reasons["error-page.pdf"]
+    assert "truncated" in reasons["truncated.pdf"]
+    assert [o.status for o in report.outcomes if o.path.endswith("good.pdf")] == ["imported"]
+    assert _letter_count(corpus) == 1
+
+
+def test_cli_exit_code_says_something_was_skipped(real_pdfs: list[Path], tmp_path: Path) -> None:
+    (tmp_path / "notes.pdf").write_text("just some notes")
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["import", str(real_pdfs[0]), str(tmp_path / "notes.pdf"),
+              "--corpus", str(tmp_path / "c"), "-q"],
+    )
+    assert result.exit_code == 1, result.output
+    assert "notes.pdf" in result.output and "not a PDF" in result.output
+    assert "imported 1" in result.output
+    ok = runner.invoke(app, ["import", str(real_pdfs[0]), "--corpus", str(tmp_path / "c"), "-q"])
+    assert ok.exit_code == 0 and "already in the corpus 1" in ok.output
+
+
+def test_missing_path_is_reported(corpus: Corpus, tmp_path: Path) -> None:
+    report = import_paths(corpus, [tmp_path / "nope.pdf"], progress=False)
+    assert [(o.status, o.reason) for o in report.outcomes] == [("skipped", "no such file")]
+
+
+def test_a_failure_mid_letter_leaves_the_corpus_as_before_that_letter(
+    corpus: Corpus, real_pdfs: list[Path]
+) -> None:
+    import_pdf(corpus, real_pdfs[0])
+    before = corpus.counts()
+    # A real database-level failure half-way through the letter's passages.
+    with corpus.transaction() as con:
+        con.execute(
+            "CREATE TRIGGER fail_mid_letter BEFORE INSERT ON passages WHEN new.seq = 40 "
+            "BEGIN SELECT RAISE(ABORT, 'disk trouble (injected)'); END"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="injected"):
+        import_pdf(corpus, real_pdfs[1])
+    assert corpus.counts() == before
+    with corpus.transaction() as con:
+        con.execute("DROP TRIGGER fail_mid_letter")
+    assert import_pdf(corpus, real_pdfs[1]).status == "imported"
+    assert corpus.counts()["letters"] == 2
+
+
+def test_a_killed_import_resumes_without_loss_or_duplicates(
+    letters_dir: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "corpus"
+    cmd = [sys.executable, "-m", "sendlens.cli", "import", str(letters_dir), "--corpus",
+           str(target), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    db = target / "sendlens.db"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=1) as con:
+                    if con.execute("SELECT count(*) FROM letters").fetchone()[0] >= 3:
+                        break
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    corpus = Corpus.open(target)
+    with corpus.reading() as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        done = con.execute("SELECT count(*) FROM letters").fetchone()[0]
+        # Every letter that is there is whole.
+        broken = con.execute(
+            "SELECT l.area FROM letters l LEFT JOIN passages p USING (letter_id) "
+            "GROUP BY l.letter_id HAVING count(p.passage_id) != l.n_passages"
+        ).fetchall()
+    assert 3 <= done < 55 and not broken
+    # Every stored PDF is whole: its name is its content's hash.
+    for pdf in (target / "pdfs").rglob("*.pdf"):
+        assert hashlib.sha256(pdf.read_bytes()).hexdigest() == pdf.stem
+    report = import_paths(corpus, [letters_dir], progress=False)
+    assert len(report.by_status("imported")) == 55 - done
+    assert len(report.by_status("duplicate")) == done
+    assert corpus.counts()["letters"] == 55

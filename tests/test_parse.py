@@ -1,0 +1,190 @@
+"""Framework recognition and metadata parsing, one pattern family at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from scraper.parse import (
+    NotASendLetter,
+    assign_sections,
+    detect_framework,
+    parse_area,
+    parse_date,
+    parse_date_range,
+    parse_document,
+    parse_outcome_2023,
+    parse_revisit_progress,
+    parse_wsoa,
+)
+from scraper.records import Paragraph
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Inspection dates: 6 to 10 February 2023", ("2023-02-06", "2023-02-10")),
+        ("23 September to 27 September 2024", ("2024-09-23", "2024-09-27")),
+        ("20 March 2023 to 24 March 2023", ("2023-03-20", "2023-03-24")),
+        ("30 January to 3 February 2017", ("2017-01-30", "2017-02-03")),
+        ("29 January 2024 to 02 February 2024", ("2024-01-29", "2024-02-02")),
+        ("Between 6 March 2017 and 10 March 2017, Ofsted", ("2017-03-06", "2017-03-10")),
+        ("Between 27 and 29 November 2018", ("2018-11-27", "2018-11-29")),
+        ("28 December to 2 January 2020", ("2019-12-28", "2020-01-02")),
+        ("16 May 2016", ("2016-05-16", "2016-05-16")),
+        ("Not previously inspected", (None, None)),
+    ],
+)
+def test_date_ranges(text: str, expected: tuple) -> None:
+    assert parse_date_range(text) == expected
+
+
+def test_impossible_dates_are_none_not_a_crash() -> None:
+    assert parse_date("31 February 2023") is None
+
+
+@pytest.mark.parametrize(
+    ("head", "framework"),
+    [
+        ("Local Area Partnership report Area SEND inspection of Exampleshire Local Area "
+         "Partnership", "area_send_2023"),
+        ("Area SEND monitoring inspection of Exampleshire Local Area Partnership",
+         "monitoring_2023"),
+        ("Joint local area SEND inspection in Exampleshire Between 1 and 5 May 2017",
+         "send_2016"),
+        ("Joint local area SEND revisit in Exampleshire", "revisit_2018"),
+        ("Ofsted and the CQC revisited the area of Exampleshire to decide whether",
+         "revisit_2018"),
+    ],
+)
+def test_framework_is_recognised_from_content(head: str, framework: str) -> None:
+    assert detect_framework(head) == framework
+
+
+def test_other_ofsted_reports_are_not_send_letters() -> None:
+    with pytest.raises(NotASendLetter, match="not a SEND inspection letter"):
+        detect_framework("Focused visit to Exampleshire children's services")
+
+
+@pytest.mark.parametrize(
+    ("framework", "text", "area"),
+    [
+        ("area_send_2023", "Area SEND inspection of the Greenwich Local Area Partnership",
+         "Greenwich"),
+        ("area_send_2023", "Area SEND inspection of Stoke-on-Trent Local Area Partnership",
+         "Stoke-on-Trent"),
+        ("send_2016", "Joint local area SEND inspection in Kingston upon Hull\n\nDear Ms X",
+         "Kingston upon Hull"),
+        ("send_2016", "conducted a joint inspection of the local area of Rutland to judge",
+         "Rutland"),
+        ("revisit_2018", "Joint local area SEND revisit in Bury\n\n", "Bury"),
+    ],
+)
+def test_area_names(framework: str, text: str, area: str) -> None:
+    assert parse_area(framework, text) == area
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("The local area partnership’s arrangements typically lead to positive experiences and "
+         "outcomes for children", "positive"),
+        ("arrangements lead to inconsistent experiences and outcomes for children", "inconsistent"),
+        ("There are widespread and/or systemic failings leading to significant concerns",
+         "systemic_failings"),
+    ],
+)
+def test_2023_outcomes(text: str, outcome: str) -> None:
+    assert parse_outcome_2023(text) == outcome
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the local area has made sufficient progress in addressing two of the four significant "
+         "weaknesses identified at the initial inspection. The local area has not made sufficient "
+         "progress in addressing two significant weaknesses.", ("sufficient_progress_some", 2, 4)),
+        ("The area has made sufficient progress in addressing all of the significant weaknesses",
+         ("sufficient_progress_all", None, None)),
+        ("has made sufficient progress in addressing all of the five significant weaknesses",
+         ("sufficient_progress_all", 5, 5)),
+        ("has made sufficient progress in addressing 3 of the 3 significant weaknesses",
+         ("sufficient_progress_all", 3, 3)),
+        ("has not made sufficient progress in addressing any of the significant weaknesses",
+         ("sufficient_progress_none", 0, None)),
+        ("has made sufficient progress in addressing none of the four significant weaknesses",
+         ("sufficient_progress_none", 0, 4)),
+    ],
+)
+def test_revisit_progress(text: str, expected: tuple) -> None:
+    assert parse_revisit_progress(text) == expected
+
+
+def test_wsoa_decision() -> None:
+    required = (
+        "HMCI has determined that a Written Statement of Action (WSoA) is required because of "
+        "significant areas of weakness in the local area's practice."
+    )
+    assert parse_wsoa(required) == "wsoa_required"
+    assert parse_wsoa("The local area is required to produce and submit a Written Statement "
+                      "of Action to Ofsted") == "wsoa_required"
+    assert parse_wsoa("a Written Statement of Action is not required") == "no_wsoa"
+    assert parse_wsoa("Yours sincerely") == "no_wsoa"
+
+
+def _paras(*items: tuple[str, str]) -> list[Paragraph]:
+    return [Paragraph(text, 1, kind) for kind, text in items]
+
+
+def test_headings_map_to_canonical_sections_and_repeated_table_headers_vanish() -> None:
+    doc = assign_sections(
+        "area_send_2023",
+        _paras(
+            ("heading", "Inspection outcome"),
+            ("text", "Arrangements lead to inconsistent experiences and outcomes."),
+            ("text", "What is the area partnership doing that is effective?"),
+            ("bullet", "Leaders work well together."),
+            ("text", "What does the area partnership need to do better?"),
+            ("bullet", "Waiting times are too long."),
+            ("heading", "Areas for improvement"),
+            ("text", "Areas for improvement Leaders should reduce waiting times."),
+            ("heading", "Local area partnership details"),
+            ("text", "Some address."),
+        ),
+    )
+    sections = [s for s, _ in doc.para_sections]
+    texts = [p.text for p in doc.paragraphs]
+    assert "Leaders should reduce waiting times." in texts
+    assert sections[texts.index("Leaders should reduce waiting times.")] == "actions"
+    assert sections[texts.index("Leaders work well together.")] == "strengths"
+    assert sections[texts.index("Waiting times are too long.")] == "weaknesses"
+    assert sections[texts.index("Some address.")] == "boilerplate"
+    # The table's column header is not a second "Areas for improvement" heading.
+    assert texts.count("Areas for improvement") == 1
+
+
+def test_heading_run_into_text_is_split() -> None:
+    doc = assign_sections(
+        "area_send_2023",
+        _paras(("text", "Information about the local area partnership The council and the ICB "
+                        "are responsible.")),
+    )
+    assert [p.text for p in doc.paragraphs] == [
+        "Information about the local area partnership",
+        "The council and the ICB are responsible.",
+    ]
+    assert doc.para_sections[1][0] == "context"
+
+
+def test_a_sentence_starting_like_a_heading_is_not_one() -> None:
+    doc = assign_sections(
+        "area_send_2023",
+        _paras(("heading", "What does the area partnership need to do better?"),
+               ("bullet", "Information about the curriculum offer is not shared.")),
+    )
+    assert doc.para_sections[1][0] == "weaknesses"
+    assert len(doc.paragraphs) == 2
+
+
+def test_document_without_an_area_is_rejected_clearly() -> None:
+    with pytest.raises(NotASendLetter, match="area"):
+        parse_document(_paras(("text", "Joint local area SEND revisit in")))

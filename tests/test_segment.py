@@ -1,0 +1,62 @@
+"""Sentence splitting and passages."""
+
+from __future__ import annotations
+
+from scraper.parse import assign_sections
+from scraper.records import Paragraph
+from textmine.segment import segment, split_sentences
+
+
+def sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text)]
+
+
+def test_splits_on_sentence_ends_only() -> None:
+    text = (
+        "Leaders know their area well, e.g. through data. Waiting times (e.g. for CAMHS) are "
+        "too long! Is this improving? Dr. Smith said so. The 20-week target was met in 2023."
+    )
+    assert sentences(text) == [
+        "Leaders know their area well, e.g. through data.",
+        "Waiting times (e.g. for CAMHS) are too long!",
+        "Is this improving?",
+        "Dr. Smith said so.",
+        "The 20-week target was met in 2023.",
+    ]
+
+
+def test_quotes_and_brackets_stay_with_their_sentence() -> None:
+    text = "Families call it ‘a lifeline.’ Others disagree (as inspectors found.) Then more."
+    assert sentences(text) == [
+        "Families call it ‘a lifeline.’",
+        "Others disagree (as inspectors found.)",
+        "Then more.",
+    ]
+
+
+def test_lower_case_after_a_full_stop_is_not_a_new_sentence() -> None:
+    assert len(sentences("Support from St. helens teams is good. It works.")) == 2
+
+
+def test_passages_carry_section_heading_paragraph_and_offsets() -> None:
+    doc = assign_sections(
+        "area_send_2023",
+        [
+            Paragraph("What is the area partnership doing that is effective?", 1, "text"),
+            Paragraph("Leaders work well. Families value the forum.", 1, "bullet"),
+            Paragraph("What does the area partnership need to do better?", 2, "text"),
+            Paragraph("Plans are late.", 2, "bullet"),
+            Paragraph("Local area partnership details", 2, "heading"),
+            Paragraph("An address line.", 2, "text"),
+        ],
+    )
+    passages = segment(doc)
+    assert [(p.section, p.paragraph, p.text) for p in passages] == [
+        ("strengths", 2, "Leaders work well."),
+        ("strengths", 2, "Families value the forum."),
+        ("weaknesses", 4, "Plans are late."),
+    ]
+    assert passages[0].heading == "What is the area partnership doing that is effective?"
+    for p in passages:
+        assert doc.text[p.char_start : p.char_end] == p.text
+    assert [p.seq for p in passages] == [1, 2, 3]
