@@ -1,0 +1,860 @@
+"""The sendlens Streamlit app: page layout and widgets only (queries live in appdata).
+
+Run with `sendlens app` (or `streamlit run app.py`); the corpus folder comes from
+$SENDLENS_CORPUS (default ./corpus). The page and its filters are kept in the URL
+query string, so a researcher can share exactly the view they are looking at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from sendlens import appdata as ad
+from sendlens.export import table_bytes
+
+PAGES: dict[str, str] = {
+    "overview": "Overview",
+    "compare": "Compare areas",
+    "area": "Area profile",
+    "themes": "Theme explorer",
+    "reader": "Letter reader",
+    "label": "Label",
+    "export": "Export",
+}
+ALL = "(all)"
+METRICS = {
+    "net_stance": "Net stance: (positive − negative) / passages",
+    "share_negative": "Share of passages that are negative",
+}
+MAX_ROWS = 60  # heatmap rows readable on a laptop; beyond that ask for a narrower choice
+EXPORT_FORMATS = {"csv": "CSV", "xlsx": "Excel", "md": "Markdown"}
+MIME = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "md": "text/markdown",
+}
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What every page needs: the corpus, its cache stamp, status and filter options."""
+
+    path: str
+    stamp: tuple[int, ...]
+    status: ad.Status
+    options: ad.Options
+    names: dict[str, str]
+
+    def theme(self, theme_id: str) -> str:
+        return self.names.get(theme_id, theme_id.replace("_", " ").capitalize())
+
+    def short(self, theme_id: str) -> str:
+        return short_theme(self.theme(theme_id))
+
+
+def short_theme(name: str) -> str:
+    """'Health input into identification, assessment and plans' -> 'Health input into
+    identification': an axis label that fits, the full name goes into tooltips."""
+    head = name.split(",")[0].split(" and ")[0].strip()
+    return head if len(head) <= 34 else head[:32] + "…"
+
+
+# --- URL query state ---------------------------------------------------------------------
+
+
+def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False) -> None:
+    """Seed a widget's state from the URL the first time the page is shown."""
+    if key in st.session_state:
+        return
+    if multi:
+        values = [v for part in st.query_params.get_all(key) for v in part.split(",") if v]
+        if allowed is not None:
+            values = [v for v in values if v in allowed]
+        st.session_state[key] = values or list(default)
+        return
+    value: Any = st.query_params.get(key)
+    if value is not None and isinstance(default, date):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            value = None
+    if value is None or (allowed is not None and value not in allowed):
+        value = default
+    st.session_state[key] = value
+
+
+def q_sync(defaults: dict[str, Any]) -> None:
+    """Mirror widget values into the URL (only values that differ from the default)."""
+    for key, default in defaults.items():
+        value = st.session_state.get(key, default)
+        if value == default or value in (None, "", []):
+            if key in st.query_params:
+                del st.query_params[key]
+            continue
+        if isinstance(value, list):
+            value = ",".join(map(str, value))
+        elif isinstance(value, date):
+            value = value.isoformat()
+        if st.query_params.get(key) != str(value):
+            st.query_params[key] = str(value)
+
+
+def md(text: object) -> str:
+    """Letter-derived text made inert for st.markdown: markup characters are escaped."""
+    return ad.escape_markdown(str(text))
+
+
+def page_url(page: str, **params: str) -> str:
+    return "?" + urlencode({"page": page, **{k: v for k, v in params.items() if v}})
+
+
+def _on_page_change() -> None:
+    # A new page starts from a clean URL: other pages' filters would only confuse a link.
+    page = st.session_state["page"]
+    st.query_params.clear()
+    st.query_params["page"] = page
+
+
+# --- small shared pieces -----------------------------------------------------------------
+
+
+def downloads(frame: pd.DataFrame, name: str, key: str) -> None:
+    """CSV / Excel / Markdown buttons for exactly the table shown."""
+    cols = st.columns(len(EXPORT_FORMATS) + 2)
+    cols[0].caption(f"Download {len(frame):,} rows:")
+    for i, (fmt, label) in enumerate(EXPORT_FORMATS.items(), start=1):
+        cols[i].download_button(
+            label,
+            # Deferred: Excel for tens of thousands of rows takes seconds, only on click.
+            data=lambda fmt=fmt: table_bytes(frame, fmt),
+            file_name=f"{name}.{fmt}",
+            mime=MIME[fmt],
+            key=f"dl-{key}-{fmt}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+
+def show_error(exc: Exception) -> None:
+    st.warning(str(exc), icon=":material/info:")
+
+
+def stance_scale() -> alt.Scale:
+    return alt.Scale(domain=list(ad.STANCE_COLOURS), range=list(ad.STANCE_COLOURS.values()))
+
+
+def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420) -> None:
+    """Passages with their citation and a link to the letter, escaped by the data grid."""
+    shown = frame.copy()
+    shown["open"] = [page_url("reader", letter=lid, focus=pid)
+                     for lid, pid in zip(shown["letter_id"], shown["passage_id"])]
+    cols = [c for c in ("citation", "stance", "section", "themes", "text", "open")
+            if c in shown.columns]
+    st.dataframe(
+        shown[cols],
+        hide_index=True,
+        height=height,
+        key=key,
+        column_config={
+            "citation": st.column_config.TextColumn("Citation", width="medium"),
+            "stance": st.column_config.TextColumn("Stance", width="small"),
+            "section": st.column_config.TextColumn("Section", width="small"),
+            "themes": st.column_config.TextColumn("Themes", width="small"),
+            "text": st.column_config.TextColumn("Passage", width="large"),
+            "open": st.column_config.LinkColumn("Letter", display_text="read ↗", width="small"),
+        },
+    )
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+def start_page(status: ad.Status) -> None:
+    st.title("sendlens")
+    st.subheader("No letters in this corpus yet")
+    if status.error:
+        st.error(f"The corpus at `{status.path}` cannot be read: {status.error}")
+    st.markdown(
+        f"The app reads the corpus folder **`{status.path}`**, which "
+        + ("holds no letters." if status.exists else "does not exist yet.")
+        + "\n\nTo fill it, in a terminal:\n"
+    )
+    st.code(
+        f"# download the letters from the Ofsted website (polite, resumable)\n"
+        f"sendlens scrape --corpus {status.path}\n\n"
+        f"# or import PDFs you already have (a folder is searched recursively)\n"
+        f"sendlens import path/to/letters/ --corpus {status.path}\n\n"
+        f"# then tag the passages with themes and stance, and open the app again\n"
+        f"sendlens tag --corpus {status.path}\n"
+        f"sendlens app --corpus {status.path}",
+        language="bash",
+    )
+    st.caption("Use another folder with `sendlens app --corpus DIR` or `SENDLENS_CORPUS=DIR`.")
+
+
+def not_tagged(ctx: Ctx) -> bool:
+    if ctx.status.is_tagged:
+        return False
+    st.info(
+        f"The {ctx.status.letters} letters are imported but no passage is tagged yet. "
+        f"Run `sendlens tag --corpus {ctx.path}` and reload this page.",
+        icon=":material/label_off:",
+    )
+    return True
+
+
+def page_overview(ctx: Ctx) -> None:
+    s = ctx.status
+    st.title("Overview")
+    st.caption(f"Corpus `{ctx.path}`")
+    c = st.columns(5)
+    c[0].metric("Letters", f"{s.letters:,}")
+    c[1].metric("Areas", f"{s.areas:,}")
+    c[2].metric("Passages", f"{s.passages:,}")
+    c[3].metric("Tagged passages", f"{s.tagged / s.passages:.0%}" if s.passages else "–")
+    c[4].metric("Hand labels", f"{s.labels:,}")
+    data = ad.overview(ctx.path, ctx.stamp)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Letters by year of inspection")
+        chart = alt.Chart(data["by_year"]).mark_bar().encode(
+            x=alt.X("year:O", title="Year inspection began"),
+            y=alt.Y("letters:Q", title="Letters"),
+            color=alt.Color("framework_name:N", title="Framework",
+                            legend=alt.Legend(orient="bottom", columns=1)),
+            tooltip=["year", "framework_name", "letters"],
+        ).properties(height=300)
+        st.altair_chart(chart, width="stretch")
+    with right:
+        st.subheader("Outcomes")
+        chart = alt.Chart(data["by_outcome"]).mark_bar().encode(
+            y=alt.Y("outcome_name:N", title=None, sort="-x",
+                    axis=alt.Axis(labelLimit=320)),
+            x=alt.X("letters:Q", title="Letters"),
+            color=alt.Color("framework_name:N", title="Framework", legend=None),
+            tooltip=["framework_name", "outcome_name", "letters"],
+        ).properties(height=300)
+        st.altair_chart(chart, width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Model")
+        if s.model:
+            st.markdown(f"Current model **`{s.model['version']}`**, trained "
+                        f"{s.model['created_at']}.")
+            quality = ad.model_quality(s.model)
+            if quality:
+                st.dataframe(
+                    pd.DataFrame({"measure": list(quality), "value": list(quality.values())}),
+                    hide_index=True,
+                    column_config={"value": st.column_config.NumberColumn(format="%.3f")},
+                )
+            else:
+                st.caption("No measured quality is stored with this model "
+                           "(run `sendlens evaluate`).")
+        else:
+            st.markdown("No model yet: run `sendlens tag` to train one and tag the passages.")
+    with right:
+        st.subheader("Last updates")
+        st.markdown(
+            f"- Last scrape: **{s.last_scrape or 'never (letters were imported from files)'}**\n"
+            f"- Last import: **{s.last_import or '–'}**"
+        )
+        st.dataframe(
+            data["recent"], hide_index=True,
+            column_config={"area": "Area", "framework_name": "Framework",
+                           "inspection_start": "Inspection began", "outcome_name": "Outcome",
+                           "imported_at": "Imported"},
+        )
+
+
+def _filters(ctx: Ctx, prefix: str, *, group_by: str = "area") -> ad.Filters:
+    """The shared filter widgets (in an expander); state kept in the URL."""
+    o = ctx.options
+    d_min = date.fromisoformat(o.date_min) if o.date_min else date(2016, 1, 1)
+    d_max = date.fromisoformat(o.date_max) if o.date_max else date.today()
+    keys = {f"{prefix}areas": [], f"{prefix}regions": [], f"{prefix}fw": [],
+            f"{prefix}out": [], f"{prefix}sec": [], f"{prefix}from": d_min,
+            f"{prefix}to": d_max}
+    q_init(f"{prefix}areas", [], o.areas, multi=True)
+    q_init(f"{prefix}regions", [], o.regions, multi=True)
+    q_init(f"{prefix}fw", [], o.frameworks, multi=True)
+    q_init(f"{prefix}out", [], o.outcomes, multi=True)
+    q_init(f"{prefix}sec", [], o.sections, multi=True)
+    q_init(f"{prefix}from", d_min)
+    q_init(f"{prefix}to", d_max)
+    active = sum(bool(st.session_state[k]) for k in list(keys)[:5]) + (
+        st.session_state[f"{prefix}from"] != d_min) + (st.session_state[f"{prefix}to"] != d_max)
+    with st.expander(f"Filters ({active} active)" if active else "Filters (none: whole corpus)",
+                     expanded=bool(active)):
+        a, b, c = st.columns(3)
+        a.multiselect("Areas", o.areas, key=f"{prefix}areas", placeholder="All areas")
+        a.multiselect("Regions", o.regions, key=f"{prefix}regions", placeholder="All regions")
+        b.multiselect("Frameworks", o.frameworks, key=f"{prefix}fw", format_func=ad.framework_name,
+                      placeholder="All frameworks")
+        b.multiselect("Outcomes", o.outcomes, key=f"{prefix}out", format_func=ad.outcome_name,
+                      placeholder="All outcomes")
+        c.multiselect("Sections of the letter", o.sections, key=f"{prefix}sec",
+                      placeholder="All sections",
+                      help="Compare like with like across frameworks, e.g. only `weaknesses`.")
+        c1, c2 = c.columns(2)
+        c1.date_input("Inspected from", key=f"{prefix}from", min_value=d_min, max_value=d_max,
+                      format="YYYY-MM-DD")
+        c2.date_input("to", key=f"{prefix}to", min_value=d_min, max_value=d_max,
+                      format="YYYY-MM-DD")
+    q_sync(keys)
+    s = st.session_state
+    return ad.Filters(
+        areas=tuple(s[f"{prefix}areas"]),
+        regions=tuple(s[f"{prefix}regions"]),
+        frameworks=tuple(s[f"{prefix}fw"]),
+        outcomes=tuple(s[f"{prefix}out"]),
+        sections=tuple(s[f"{prefix}sec"]),
+        date_from=s[f"{prefix}from"].isoformat() if s[f"{prefix}from"] != d_min else None,
+        date_to=s[f"{prefix}to"].isoformat() if s[f"{prefix}to"] != d_max else None,
+    )
+
+
+def page_compare(ctx: Ctx) -> None:
+    st.title("Compare areas")
+    if not_tagged(ctx):
+        return
+    themes = list(ctx.options.themes) or []
+    defaults = {"by": "area", "metric": "net_stance", "sort": "name", "th": []}
+    q_init("by", "area", ("area", "region"))
+    q_init("metric", "net_stance", tuple(METRICS))
+    q_init("sort", "name", ("name", *themes))
+    q_init("th", [], themes, multi=True)
+    a, b, c, d = st.columns([1, 1.4, 1.4, 2])
+    a.radio("Rows", ["area", "region"], key="by", horizontal=True,
+            format_func=lambda v: {"area": "Areas", "region": "Regions"}[v])
+    b.radio("Colour", list(METRICS), key="metric",
+            format_func=lambda v: {"net_stance": "Net stance",
+                                   "share_negative": "Share negative"}[v],
+            horizontal=True, help="\n\n".join(METRICS.values()))
+    c.selectbox("Sort rows by", ["name", *themes], key="sort",
+                format_func=lambda v: "Name" if v == "name" else f"{ctx.short(v)} (most negative"
+                " first)")
+    d.multiselect("Themes", themes, key="th", format_func=ctx.theme, placeholder="All themes")
+    q_sync(defaults)
+    filters = _filters(ctx, "c_")
+    by, metric = st.session_state["by"], st.session_state["metric"]
+    chosen = tuple(st.session_state["th"])
+    try:
+        table = ad.theme_table(ctx.path, ctx.stamp, by,
+                               replace(filters, themes=chosen))
+    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+        show_error(exc)
+        return
+    if table.empty:
+        st.info("No tagged letters match these filters.")
+        return
+    table = table.assign(theme_name=table["theme"].map(ctx.theme),
+                         theme_short=table["theme"].map(ctx.short))
+    order = _row_order(table, by, metric, st.session_state["sort"])
+    total_rows = len(order)
+    if total_rows > MAX_ROWS:
+        st.caption(f"Showing the first {MAX_ROWS} of {total_rows} {by}s in this order; pick "
+                   "areas in Filters, sort by a theme, or compare regions.")
+        order = order[:MAX_ROWS]
+    shown = table[table[by].isin(order)]
+    st.caption(
+        f"{int(shown.drop_duplicates(by)['letters'].sum())} letters. Each cell: colour = "
+        f"{METRICS[metric].lower()}; number = passages on the theme (blank: never mentioned). "
+        "**Click a cell** to read the passages behind it."
+    )
+    event = st.altair_chart(_heatmap(shown, by, metric, order, ctx), width="stretch",
+                            on_select="rerun", selection_mode="cell", key="heatmap")
+    _follow_cell(event, by)
+    st.subheader("Evidence behind a cell")
+    rows = list(order)
+    q_init("cell_row", rows[0] if rows else None, rows)
+    q_init("cell_theme", (chosen or themes or [None])[0], themes)
+    q_init("cell_stance", ALL, (ALL, *ad.STANCES))
+    if st.session_state["cell_row"] not in rows and rows:
+        st.session_state["cell_row"] = rows[0]
+    e1, e2, e3 = st.columns([2, 2, 1])
+    e1.selectbox(by.capitalize(), rows, key="cell_row")
+    e2.selectbox("Theme", themes, key="cell_theme", format_func=ctx.theme)
+    e3.selectbox("Stance", [ALL, *ad.STANCES], key="cell_stance")
+    q_sync({"cell_row": None, "cell_theme": None, "cell_stance": ALL})
+    row, theme = st.session_state["cell_row"], st.session_state["cell_theme"]
+    stance = st.session_state["cell_stance"]
+    if row is None or theme is None:
+        return
+    cell = shown[(shown[by] == row) & (shown["theme"] == theme)]
+    if len(cell):
+        r = cell.iloc[0]
+        st.markdown(
+            f"**{md(row)} · {ctx.theme(theme)}**: {int(r['passages'])} passages in "
+            f"{int(r['letters_mentioning'])} of {int(r['letters'])} letters — "
+            f"{int(r['positive'])} positive, {int(r['negative'])} negative, "
+            f"{int(r['mixed'])} mixed, {int(r['neutral'])} neutral."
+        )
+    try:
+        ev = ad.evidence(ctx.path, ctx.stamp, theme, None if stance == ALL else stance, filters,
+                         group_by=by, group=row)
+    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+        show_error(exc)
+        return
+    evidence_table(ev, "cell-evidence")
+    downloads(ev, f"evidence-{row}-{theme}".replace(" ", "_"), "cell")
+    with st.expander("The table behind the chart"):
+        cols = [by, "theme", "letters", "letters_mentioning", "passages", "positive",
+                "negative", "mixed", "neutral", "share_negative", "net_stance"]
+        st.dataframe(shown[cols], hide_index=True,
+                     column_config={"share_negative": st.column_config.NumberColumn(
+                         format="%.2f"), "net_stance": st.column_config.NumberColumn(
+                         format="%+.2f")})
+        downloads(shown[cols], f"themes-by-{by}", "table")
+
+
+def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str) -> list[str]:
+    rows = sorted(table[by].astype(str).unique())
+    if sort == "name" or sort not in set(table["theme"]):
+        return rows
+    sub = table[table["theme"] == sort].set_index(table[by].astype(str))
+    # Most criticised first: high share negative / low net stance; unmentioned last.
+    key = sub["share_negative"] if metric == "share_negative" else -sub["net_stance"]
+    return list(key.sort_values(ascending=False, na_position="last").index)
+
+
+def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str], ctx: Ctx) -> alt.Chart:
+    frame = frame.assign(**{by: frame[by].astype(str)})
+    if metric == "net_stance":
+        scale = alt.Scale(scheme="redblue", domain=[-1, 1])
+        title = "Net stance"
+    else:
+        scale = alt.Scale(scheme="reds", domain=[0, 1])
+        title = "Share negative"
+    theme_order = [ctx.short(t) for t in dict.fromkeys(frame["theme"])]
+    base = alt.Chart(frame).encode(
+        x=alt.X("theme_short:N", sort=theme_order, title=None,
+                axis=alt.Axis(orient="top", labelAngle=-30, labelLimit=220,
+                              labelFontSize=12)),
+        y=alt.Y(f"{by}:N", sort=order, title=None,
+                axis=alt.Axis(labelLimit=240, labelFontSize=12)),
+    )
+    tooltip = [
+        alt.Tooltip(f"{by}:N", title=by.capitalize()),
+        alt.Tooltip("theme_name:N", title="Theme"),
+        alt.Tooltip("passages:Q", title="Passages"),
+        alt.Tooltip("letters_mentioning:Q", title="Letters mentioning"),
+        alt.Tooltip("letters:Q", title="Letters"),
+        alt.Tooltip("positive:Q"), alt.Tooltip("negative:Q"),
+        alt.Tooltip("mixed:Q"), alt.Tooltip("neutral:Q"),
+        alt.Tooltip("net_stance:Q", format="+.2f", title="Net stance"),
+        alt.Tooltip("share_negative:Q", format=".0%", title="Share negative"),
+    ]
+    cell = alt.selection_point(name="cell", fields=[by, "theme"], on="click", clear=False)
+    rect = base.mark_rect(stroke="white", strokeWidth=1).encode(
+        color=alt.condition("datum.passages > 0",
+                            alt.Color(f"{metric}:Q", scale=scale, title=title,
+                                      legend=alt.Legend(orient="right", format="+.1f"
+                                                        if metric == "net_stance" else ".0%")),
+                            alt.value("#f3f3f3")),
+        opacity=alt.condition(cell, alt.value(1.0), alt.value(0.75)),
+        tooltip=tooltip,
+    ).add_params(cell)
+    strong = (f"abs(datum.{metric}) > 0.55" if metric == "net_stance"
+              else f"datum.{metric} > 0.6")
+    text = base.mark_text(fontSize=11).encode(
+        text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")),
+        color=alt.condition(strong, alt.value("white"), alt.value("#222")),
+        tooltip=tooltip,
+    )
+    height = max(160, 24 * len(order))
+    return (rect + text).properties(height=height)
+
+
+def _follow_cell(event: Any, by: str) -> None:
+    """A click on the heatmap picks the row and theme of the evidence table below it."""
+    try:
+        picked = event.selection.get("cell") or []
+    except AttributeError:
+        return
+    if not picked:
+        return
+    point = picked[0]
+    if point.get(by) is not None and point.get("theme") is not None:
+        last = st.session_state.get("_last_cell")
+        now = (point[by], point["theme"])
+        if last != now:  # only a new click overrides what the selectboxes say
+            st.session_state["_last_cell"] = now
+            st.session_state["cell_row"], st.session_state["cell_theme"] = now
+
+
+def page_area(ctx: Ctx) -> None:
+    st.title("Area profile")
+    frame = ad.letters(ctx.path, ctx.stamp)
+    counts = frame.groupby("area").size()
+    areas = list(ctx.options.areas)
+    default = str(counts.idxmax()) if len(counts) else areas[0]
+    q_init("area", default, areas)
+    st.selectbox("Area", areas, key="area",
+                 format_func=lambda a: f"{a} ({counts.get(a, 0)} letters)")
+    q_sync({"area": None})
+    area = st.session_state["area"]
+    mine = ad.area_letters(ctx.path, ctx.stamp, area)
+    st.subheader(f"Letters for {md(area)}")
+    shown = mine.assign(
+        framework=mine["framework"].map(ad.framework_name),
+        outcome=mine["outcome"].map(ad.outcome_name),
+        read=[page_url("reader", letter=lid) for lid in mine["letter_id"]],
+    )
+    st.dataframe(
+        shown[["inspection_start", "framework", "outcome", "n_passages", "read"]],
+        hide_index=True,
+        column_config={"inspection_start": "Inspection began", "framework": "Framework",
+                       "outcome": "Outcome", "n_passages": "Passages",
+                       "read": st.column_config.LinkColumn("Letter", display_text="read ↗")},
+    )
+    if not_tagged(ctx):
+        return
+    try:
+        hist = ad.area_history(ctx.path, ctx.stamp, area)
+    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+        show_error(exc)
+        return
+    hist = hist.assign(
+        letter=hist.apply(lambda r: f"{r['inspection_start'] or r['year']} · "
+                          f"{ad.framework_name(r['framework'])}", axis=1),
+        theme_name=hist["theme"].map(ctx.theme),
+        theme_short=hist["theme"].map(ctx.short),
+    )
+    st.subheader("Theme profile of each letter")
+    st.caption("Colour = net stance ((positive − negative) / passages, blue = positive, "
+               "red = negative); number = passages on the theme.")
+    letters_order = list(dict.fromkeys(hist["letter"]))
+    chart = alt.Chart(hist).encode(
+        x=alt.X("theme_short:N", title=None, sort=list(dict.fromkeys(hist["theme_short"])),
+                axis=alt.Axis(orient="top", labelAngle=-30, labelLimit=220)),
+        y=alt.Y("letter:N", title=None, sort=letters_order, axis=alt.Axis(labelLimit=360)),
+        tooltip=["letter", "theme_name", "passages", "positive", "negative", "mixed",
+                 "neutral", alt.Tooltip("net_stance:Q", format="+.2f")],
+    )
+    rect = chart.mark_rect(stroke="white").encode(
+        color=alt.condition("datum.passages > 0",
+                            alt.Color("net_stance:Q", scale=alt.Scale(scheme="redblue",
+                                                                      domain=[-1, 1]),
+                                      title="Net stance"),
+                            alt.value("#f3f3f3")))
+    text = chart.mark_text(fontSize=11).encode(
+        text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")))
+    st.altair_chart((rect + text).properties(height=max(120, 40 * len(letters_order))),
+                    width="stretch")
+    st.subheader("What changed between inspections")
+    if len(mine) < 2:
+        st.info(f"{md(area)} has one letter in this corpus, so there is nothing to compare yet. "
+                "Import its earlier letters (e.g. the 2016-framework inspection) to see change.")
+        return
+    labels = dict(zip(mine["letter_id"], mine["label"]))
+    ids = list(mine["letter_id"])
+    q_init("a", ids[-2], ids)
+    q_init("b", ids[-1], ids)
+    c1, c2 = st.columns(2)
+    c1.selectbox("Earlier letter", ids, key="a", format_func=labels.get)
+    c2.selectbox("Later letter", ids, key="b", format_func=labels.get)
+    q_sync({"a": ids[-2], "b": ids[-1]})
+    a, b = st.session_state["a"], st.session_state["b"]
+    if a == b:
+        st.info("Pick two different letters.")
+        return
+    try:
+        diff = ad.compare_letters(ctx.path, ctx.stamp, a, b)
+    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+        show_error(exc)
+        return
+    diff = diff.assign(theme_name=diff["theme"].map(ctx.theme))
+    bars = alt.Chart(diff.dropna(subset=["net_stance_change"])).mark_bar().encode(
+        y=alt.Y("theme_name:N", title=None, axis=alt.Axis(labelLimit=360)),
+        x=alt.X("net_stance_change:Q", title="Change in net stance (later − earlier)",
+                scale=alt.Scale(domain=[-2, 2])),
+        color=alt.condition("datum.net_stance_change > 0", alt.value(ad.STANCE_COLOURS[
+            "positive"]), alt.value(ad.STANCE_COLOURS["negative"])),
+        tooltip=["theme_name", alt.Tooltip("net_stance_a:Q", format="+.2f"),
+                 alt.Tooltip("net_stance_b:Q", format="+.2f"), "passages_a", "passages_b"],
+    ).properties(height=30 * len(diff))
+    st.altair_chart(bars, width="stretch")
+    cols = ["theme_name", "passages_a", "passages_b", "passages_change", "net_stance_a",
+            "net_stance_b", "net_stance_change"]
+    st.dataframe(diff[cols], hide_index=True, column_config={
+        "theme_name": "Theme", "passages_a": "Passages (earlier)",
+        "passages_b": "Passages (later)", "passages_change": "Change",
+        **{c: st.column_config.NumberColumn(format="%+.2f")
+           for c in ("net_stance_a", "net_stance_b", "net_stance_change")}})
+    downloads(diff[cols], f"change-{area}".replace(" ", "_"), "diff")
+
+
+def page_themes(ctx: Ctx) -> None:
+    st.title("Theme explorer")
+    themes = list(ctx.options.themes)
+    q_init("theme", themes[0] if themes else ALL, (ALL, *themes))
+    q_init("stance", ALL, (ALL, *ad.STANCES))
+    q_init("q", "")
+    a, b, c = st.columns([2, 1, 2])
+    a.selectbox("Theme", [*themes, ALL], key="theme",
+                format_func=lambda t: "Any theme (search only)" if t == ALL else ctx.theme(t))
+    b.selectbox("Stance", [ALL, *ad.STANCES], key="stance")
+    c.text_input("Full-text search", key="q", max_chars=ad.MAX_FTS_QUERY,
+                 placeholder='e.g. waiting times, "speech and language", therap*',
+                 help="Every word must occur (stemmed: 'delay' finds 'delays'); "
+                      "\"quotes\" for a phrase; * at the end of a word for a prefix.")
+    q_sync({"theme": themes[0] if themes else ALL, "stance": ALL, "q": ""})
+    filters = _filters(ctx, "t_")
+    theme, stance, query = (st.session_state["theme"], st.session_state["stance"],
+                            st.session_state["q"].strip())
+    if theme != ALL and ctx.theme(theme):
+        definition = ad.theme_definitions(ctx.path).get(theme)
+        if definition:
+            st.caption(f"**{ctx.theme(theme)}**: {definition}")
+    try:
+        if theme == ALL:
+            if not query:
+                st.info("Type words to search all passages, or pick a theme.")
+                return
+            frame = ad.search_passages(ctx.path, ctx.stamp, query, filters,
+                                       None if stance == ALL else stance)
+        else:
+            if not_tagged(ctx):
+                return
+            frame = ad.evidence(ctx.path, ctx.stamp, theme, None if stance == ALL else stance,
+                                filters, search=query)
+    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+        show_error(exc)
+        return
+    counts = frame["stance"].value_counts() if len(frame) else pd.Series(dtype=int)
+    m = st.columns(6)
+    m[0].metric("Passages", f"{len(frame):,}")
+    m[1].metric("Letters", f"{frame['letter_id'].nunique() if len(frame) else 0:,}")
+    for i, s in enumerate(ad.STANCES, start=2):
+        m[i].metric(s.capitalize(), f"{int(counts.get(s, 0)):,}")
+    if frame.empty:
+        st.info("No passages match. Loosen the filters or the search words.")
+        return
+    st.caption("Click a column header to sort; the last column opens the letter at that "
+               "passage.")
+    evidence_table(frame, "theme-evidence", height=560)
+    downloads(frame, f"evidence-{theme}".replace(" ", "_"), "themes")
+
+
+def page_reader(ctx: Ctx) -> None:
+    st.title("Letter reader")
+    frame = ad.letters(ctx.path, ctx.stamp)
+    ids = list(frame["letter_id"])
+    labels = dict(zip(frame["letter_id"], frame["label"]))
+    q_init("letter", ids[0], ids)
+    q_init("focus", "")
+    st.selectbox("Letter", ids, key="letter", format_func=labels.get)
+    letter_id = st.session_state["letter"]
+    view = ad.letter_view(ctx.path, ctx.stamp, letter_id)
+    focus = st.session_state["focus"]
+    if focus and not focus.startswith(letter_id):
+        focus = st.session_state["focus"] = ""
+    themes = list(ctx.options.themes)
+    q_init("hl", [], themes, multi=True)
+    q_init("hs", [], ad.STANCES, multi=True)
+    q_sync({"letter": None, "focus": "", "hl": [], "hs": []})
+    L = view.letter
+    m = st.columns(4)
+    m[0].metric("Area", L["area"])
+    m[1].metric("Framework", ad.framework_name(L["framework"]).replace(" inspection", ""))
+    m[2].metric("Outcome", ad.outcome_name(L["outcome"]) if L["outcome"] else "not stated")
+    m[3].metric("Inspection", f"{L['inspection_start'] or '?'} – {L['inspection_end'] or '?'}")
+    details = [f"Published {L['published'] or '?'}", f"{L['n_pages'] or '?'} pages",
+               f"{len(view.passages)} passages", f"letter id `{letter_id}`"]
+    if L.get("source"):
+        details.append(f"source: {L['source']}")
+    st.caption(" · ".join(details))
+    h1, h2 = st.columns([3, 2])
+    h1.multiselect("Highlight themes", themes, key="hl", format_func=ctx.theme,
+                   placeholder="All tagged passages")
+    h2.multiselect("Highlight stances", list(ad.STANCES), key="hs", placeholder="All stances")
+    legend = " ".join(
+        f'<span style="background:{c}22;border-bottom:2px solid {c};padding:0 4px">{s}</span>'
+        for s, c in ad.STANCE_COLOURS.items())
+    st.html(f'<div style="font-size:0.9em">Highlight colour = stance: {legend}. '
+            "Hover a highlight for its themes and passage id.</div>")
+    if focus:
+        row = view.passages[view.passages["passage_id"] == focus]
+        if len(row):
+            p = row.iloc[0]
+            st.info(f"Linked passage {md(focus)} ({md(p['section'])}; "
+                    f"{', '.join(ctx.theme(t) for t in p['themes']) or 'no theme'}; "
+                    f"{p['stance'] or 'untagged'}): {md(p['text'])}", icon=":material/link:")
+    sections = view.sections
+    with st.expander(f"Sections ({len(sections)})"):
+        st.dataframe(sections[["canonical", "heading"]], hide_index=True)
+    st.html(ad.highlight_html(view, ctx.names, focus=focus or None,
+                              themes=st.session_state["hl"], stances=st.session_state["hs"]))
+    with st.expander("Passages and their tags as a table"):
+        table = view.passages.assign(themes=view.passages["themes"].map(", ".join))
+        st.dataframe(table[["passage_id", "section", "stance", "themes", "text"]],
+                     hide_index=True)
+        downloads(table[["passage_id", "section", "stance", "themes", "text"]],
+                  f"passages-{letter_id}", "reader")
+
+
+def page_label(ctx: Ctx) -> None:
+    st.title("Label")
+    st.markdown("Correct the themes or stance the model gave a passage. Corrections are saved "
+                "in the corpus (table `labels`) and used the next time the model is trained.")
+    q_init("pid", "")
+    q_init("lq", "")
+    a, b = st.columns([2, 1])
+    a.text_input("Find a passage by words", key="lq", max_chars=ad.MAX_FTS_QUERY,
+                 placeholder="e.g. speech and language therapy")
+    b.text_input("…or by passage id", key="pid", placeholder="e.g. 3f2a9c0d1e4b-0042")
+    q_sync({"pid": "", "lq": ""})
+    pid = st.session_state["pid"].strip()
+    if st.session_state["lq"].strip() and not pid:
+        hits = ad.search_passages(ctx.path, ctx.stamp, st.session_state["lq"], ad.Filters(),
+                                  limit=50)
+        if hits.empty:
+            st.info("No passage matches those words.")
+        else:
+            choice = st.selectbox(
+                f"{len(hits)} matching passages", list(hits["passage_id"]), key="pick",
+                format_func=lambda p: _snippet(hits, p))
+            pid = choice or ""
+    row = ad.passage(ctx.path, ctx.stamp, pid) if pid else None
+    if pid and row is None:
+        st.warning(f"No passage {pid!r} in this corpus.")
+    if row:
+        link = page_url("reader", letter=row["letter_id"], focus=pid)
+        st.markdown(f"**{md(row['area'])}**, {ad.framework_name(row['framework'])}, "
+                    f"{row['inspection_start'] or 'undated'} · section `{md(row['section'])}` · "
+                    f"[read in the letter]({link})")
+        st.text(row["text"])  # st.text never interprets markup
+        current = ", ".join(ctx.theme(t) for t in row["themes"]) or "none"
+        st.caption(f"Model ({row['model_version'] or 'untagged'}): themes {current}; "
+                   f"stance {row['stance'] or '–'}")
+        themes = list(ctx.options.themes)
+        with st.form(f"label-{pid}"):
+            chosen = st.multiselect("Themes", themes,
+                                    default=[t for t in row["themes"] if t in themes],
+                                    format_func=ctx.theme)
+            stance = st.radio("Stance", list(ad.STANCES), horizontal=True,
+                              index=list(ad.STANCES).index(row["stance"])
+                              if row["stance"] in ad.STANCES else 3)
+            if st.form_submit_button("Save correction", type="primary"):
+                try:
+                    ad.save_label(ctx.path, pid, chosen, stance)
+                    st.success("Saved. It is used the next time you retrain.")
+                except (ad.AppDataError, OSError) as exc:
+                    st.error(f"Could not save: {exc}")
+    stamp = ad.stamp(ctx.path)  # a label just saved changes the stamp
+    saved = ad.labels(ctx.path, stamp)
+    st.subheader(f"Corrections saved ({len(saved)})")
+    if len(saved):
+        st.dataframe(saved[["created_at", "passage_id", "themes", "stance", "source", "text"]],
+                     hide_index=True, height=240)
+    st.subheader("Retrain")
+    st.caption("Trains a new model from the codebook's weak labels plus your corrections, "
+               "then re-tags every passage. This can take a minute.")
+    if st.button("Retrain the model and re-tag", disabled=saved.empty,
+                 icon=":material/model_training:"):
+        bar = st.progress(0.0, text="Starting…")
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+
+        try:
+            version = ad.retrain(ctx.path, progress)
+        except ad.AppDataError as exc:
+            bar.empty()
+            show_error(exc)
+        else:
+            bar.progress(1.0, text="Done")
+            st.success(f"New model {version}: every page now shows its tags.")
+
+
+def _snippet(hits: pd.DataFrame, pid: str) -> str:
+    row = hits[hits["passage_id"] == pid].iloc[0]
+    text = str(row["text"])
+    return f"{row['area']} · {row['section']} · {text[:110]}{'…' if len(text) > 110 else ''}"
+
+
+def page_export(ctx: Ctx) -> None:
+    st.title("Export")
+    st.markdown("Download the corpus tables. Every table shown on the other pages also has "
+                "its own download buttons, with the filters you chose there.")
+    st.subheader("Letters")
+    downloads(ad.letters(ctx.path, ctx.stamp).drop(columns=["label"]), "letters", "letters")
+    if not_tagged(ctx):
+        return
+    st.subheader("Themes table")
+    a, b = st.columns(2)
+    by = a.selectbox("Rows", ["area", "region", "framework", "year", "outcome"], key="x_by")
+    sections = b.multiselect("Sections", ctx.options.sections, key="x_sec",
+                             placeholder="All sections")
+    try:
+        table = ad.theme_table(ctx.path, ctx.stamp, by, ad.Filters(sections=tuple(sections)))
+    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+        show_error(exc)
+        return
+    st.dataframe(table.head(8), hide_index=True)
+    downloads(table, f"themes-by-{by}", "x-table")
+    st.subheader("Evidence for a theme")
+    themes = list(ctx.options.themes)
+    c, d = st.columns(2)
+    theme = c.selectbox("Theme", themes, key="x_theme", format_func=ctx.theme)
+    stance = d.selectbox("Stance", [ALL, *ad.STANCES], key="x_stance")
+    ev = ad.evidence(ctx.path, ctx.stamp, theme, None if stance == ALL else stance,
+                     ad.Filters(sections=tuple(sections)))
+    downloads(ev, f"evidence-{theme}", "x-evidence")
+
+
+PAGE_FUNCS: dict[str, Callable[[Ctx], None]] = {
+    "overview": page_overview,
+    "compare": page_compare,
+    "area": page_area,
+    "themes": page_themes,
+    "reader": page_reader,
+    "label": page_label,
+    "export": page_export,
+}
+
+
+def corpus_dir() -> str:
+    return str(Path(os.environ.get("SENDLENS_CORPUS") or "corpus").resolve())
+
+
+def main() -> None:
+    st.set_page_config(page_title="sendlens", page_icon=":material/travel_explore:",
+                       layout="wide")
+    path = corpus_dir()
+    stamp = ad.stamp(path)
+    status = ad.status(path, stamp)
+    if not status.ready:
+        start_page(status)
+        st.container(key="painted-start")
+        return
+    q_init("page", "overview", tuple(PAGES))
+    with st.sidebar:
+        st.markdown("### sendlens")
+        st.radio("Page", list(PAGES), key="page", format_func=PAGES.get,
+                 on_change=_on_page_change, label_visibility="collapsed")
+        st.caption(f"{status.letters:,} letters · {status.areas:,} areas · "
+                   f"{status.passages:,} passages\n\nCorpus: `{path}`")
+    page = st.session_state["page"]
+    if st.query_params.get("page") != page:
+        st.query_params["page"] = page
+    ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
+              names=ad.theme_names(path, stamp))
+    PAGE_FUNCS[page](ctx)
+    # An empty marker after the page's last element: the browser bench waits for it.
+    st.container(key=f"painted-{page}")
+
+
+if __name__ == "__main__":  # `streamlit run sendlens/app_main.py` without the shim
+    main()

@@ -1,0 +1,654 @@
+"""Everything the Streamlit app reads from (or, for labels, writes to) the corpus.
+
+The page code in `sendlens/app_main.py` only lays out widgets; every query lives here.
+Each cached function takes the corpus path *and* its `stamp()` (modification times of
+the database and its WAL file), so a re-import, a re-tag or a saved label invalidates
+the cache and nothing stale is shown, while repeated page views cost nothing.
+
+The app only reads the corpus: connections are opened read-only, and `Corpus.open`
+(which migrates, i.e. writes) is not called; the one exception is `save_label`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from sendlens.store import DB_NAME, Corpus, now_iso
+
+STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
+SECTIONS: tuple[str, ...] = (
+    "context", "experience", "strengths", "weaknesses", "actions", "main_findings", "boilerplate",
+)
+FRAMEWORK_NAMES: dict[str, str] = {
+    "send_2016": "2016 joint local area SEND inspection",
+    "revisit_2018": "2018 revisit",
+    "area_send_2023": "2023 area SEND inspection",
+    "monitoring_2023": "2023 monitoring inspection",
+}
+OUTCOME_NAMES: dict[str, str] = {
+    "positive": "Positive experiences and outcomes",
+    "inconsistent": "Inconsistent experiences and outcomes",
+    "systemic_failings": "Widespread and/or systemic failings",
+    "wsoa_required": "Written statement of action required",
+    "no_wsoa": "No written statement of action",
+    "sufficient_progress_all": "Sufficient progress in all weaknesses",
+    "sufficient_progress_some": "Sufficient progress in some weaknesses",
+    "sufficient_progress_none": "Sufficient progress in no weaknesses",
+    "sufficient_progress": "Sufficient progress",
+    "insufficient_progress": "Insufficient progress",
+}
+# Stance colours shared by charts and highlighting (colour-blind-safe red/blue pair).
+STANCE_COLOURS: dict[str, str] = {
+    "positive": "#2166ac",
+    "negative": "#b2182b",
+    "mixed": "#e08214",
+    "neutral": "#8c8c8c",
+}
+MAX_FTS_QUERY = 200
+
+
+class AppDataError(Exception):
+    """Something the app should show as a message rather than a traceback."""
+
+
+# --- the corpus and its stamp ----------------------------------------------------------
+
+
+def stamp(path: str | Path) -> tuple[int, int, int, int]:
+    """Modification time and size of the database and its WAL: part of every cache key."""
+    root = Path(path)
+    out: list[int] = []
+    for name in (DB_NAME, DB_NAME + "-wal"):
+        try:
+            st_ = (root / name).stat()
+            out += [st_.st_mtime_ns, st_.st_size]
+        except OSError:
+            out += [0, 0]
+    return out[0], out[1], out[2], out[3]
+
+
+def corpus_for(path: str | Path) -> Corpus:
+    # Not Corpus.open(): that migrates the schema, which is a write.
+    return Corpus(Path(path))
+
+
+def _connect(path: str | Path) -> sqlite3.Connection:
+    corpus = corpus_for(path)
+    if not corpus.db_path.is_file():
+        raise AppDataError(f"{corpus.db_path}: no corpus database here")
+    return corpus.connect(readonly=True)
+
+
+def _rows(path: str | Path, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    con = _connect(path)
+    try:
+        return [dict(r) for r in con.execute(sql, tuple(params)).fetchall()]
+    finally:
+        con.close()
+
+
+def _frame(path: str | Path, sql: str, params: Iterable[Any] = (),
+           columns: list[str] | None = None) -> pd.DataFrame:
+    rows = _rows(path, sql, params)
+    return pd.DataFrame(rows, columns=columns) if columns else pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the corpus holds; `ready` is False for a missing or empty corpus."""
+
+    path: str
+    exists: bool
+    letters: int = 0
+    areas: int = 0
+    passages: int = 0
+    tagged: int = 0
+    labels: int = 0
+    last_scrape: str | None = None
+    last_import: str | None = None
+    model: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.exists and self.letters > 0 and self.error is None
+
+    @property
+    def is_tagged(self) -> bool:
+        return self.tagged > 0
+
+
+@st.cache_data(show_spinner=False)
+def status(path: str, stamp_: tuple[int, ...]) -> Status:
+    if not (Path(path) / DB_NAME).is_file():
+        return Status(path=path, exists=False)
+    try:
+        con = _connect(path)
+    except (AppDataError, sqlite3.Error) as exc:
+        return Status(path=path, exists=True, error=str(exc))
+    try:
+        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        letters = one("SELECT count(*) FROM letters")
+        model_row = con.execute(
+            "SELECT version, created_at, meta FROM models ORDER BY is_current DESC, created_at DESC"
+            " LIMIT 1"
+        ).fetchone()
+        model = None
+        if model_row:
+            model = {"version": model_row["version"], "created_at": model_row["created_at"],
+                     "meta": _json(model_row["meta"], {})}
+        scrape = con.execute("SELECT value FROM meta WHERE key='last_scrape'").fetchone()
+        return Status(
+            path=path,
+            exists=True,
+            letters=letters,
+            areas=one("SELECT count(DISTINCT area) FROM letters"),
+            passages=one("SELECT count(*) FROM passages"),
+            tagged=one("SELECT count(*) FROM tags"),
+            labels=one("SELECT count(*) FROM labels"),
+            last_scrape=scrape[0] if scrape else None,
+            last_import=one("SELECT max(imported_at) FROM letters"),
+            model=model,
+        )
+    except sqlite3.Error as exc:
+        return Status(path=path, exists=True, error=f"not a usable sendlens database ({exc})")
+    finally:
+        con.close()
+
+
+def _json(text: str | None, default: Any) -> Any:
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
+
+
+def model_quality(model: dict[str, Any] | None) -> dict[str, float]:
+    """The measured figures stored in a model's meta (any numeric *f1*/*accuracy* entry)."""
+    if not model:
+        return {}
+    out: dict[str, float] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            low = prefix.lower()
+            if any(w in low for w in ("f1", "accuracy", "precision", "recall", "kappa")):
+                out[prefix] = float(value)
+
+    walk("", model.get("meta", {}))
+    return out
+
+
+# --- letters and the overview ------------------------------------------------------------
+
+LETTER_COLUMNS = [
+    "letter_id", "area", "region", "framework", "inspection_start", "inspection_end",
+    "published", "outcome", "weaknesses_progress", "weaknesses_total", "n_passages",
+    "imported_at", "source",
+]
+
+
+@st.cache_data(show_spinner=False)
+def letters(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
+    """One row per letter (no text), ordered by area and date, with a readable label."""
+    frame = _frame(
+        path,
+        f"SELECT {', '.join(LETTER_COLUMNS)} FROM letters ORDER BY area, inspection_start",
+        columns=LETTER_COLUMNS,
+    )
+    frame["year"] = frame["inspection_start"].str[:4]
+    frame["label"] = frame.apply(letter_label, axis=1)
+    return frame
+
+
+def letter_label(row: Any) -> str:
+    date = row["inspection_start"] or "undated"
+    return f"{row['area']}, {date} ({FRAMEWORK_NAMES.get(row['framework'], row['framework'])})"
+
+
+def framework_name(value: str | None) -> str:
+    return FRAMEWORK_NAMES.get(value or "", value or "unknown")
+
+
+def outcome_name(value: str | None) -> str:
+    return OUTCOME_NAMES.get(value or "", value or "not stated")
+
+
+@dataclass(frozen=True)
+class Options:
+    areas: tuple[str, ...]
+    regions: tuple[str, ...]
+    frameworks: tuple[str, ...]
+    outcomes: tuple[str, ...]
+    sections: tuple[str, ...]
+    themes: tuple[str, ...]
+    date_min: str | None
+    date_max: str | None
+
+
+@st.cache_data(show_spinner=False)
+def options(path: str, stamp_: tuple[int, ...]) -> Options:
+    """The values each filter can take in this corpus."""
+    frame = letters(path, stamp_)
+    sections = [r["section"] for r in _rows(path, "SELECT DISTINCT section FROM passages")]
+    order = {s: i for i, s in enumerate(SECTIONS)}
+    dates = frame["inspection_start"].dropna()
+    return Options(
+        areas=tuple(sorted(frame["area"].dropna().unique())),
+        regions=tuple(sorted(frame["region"].dropna().unique())),
+        frameworks=tuple(f for f in FRAMEWORK_NAMES if f in set(frame["framework"]))
+        + tuple(sorted(set(frame["framework"]) - set(FRAMEWORK_NAMES))),
+        outcomes=tuple(sorted(frame["outcome"].dropna().unique())),
+        sections=tuple(sorted(sections, key=lambda s: (order.get(s, 99), s))),
+        themes=tuple(theme_names(path, stamp_)),
+        date_min=dates.min() if len(dates) else None,
+        date_max=dates.max() if len(dates) else None,
+    )
+
+
+@st.cache_data(show_spinner=False)
+def theme_names(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
+    """Theme id -> readable name: codebook themes in codebook order, then any other theme
+    found in the tags."""
+    try:
+        return dict(_aggregate().theme_names(corpus_for(path)))
+    except Exception:  # noqa: BLE001 - a broken codebook must not break the app
+        return {}
+
+
+@st.cache_data(show_spinner=False)
+def theme_definitions(path: str) -> dict[str, str]:
+    try:
+        from textmine.codebook import load_codebook
+
+        return {t.id: t.definition for t in load_codebook(corpus=Path(path)).themes}
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+@st.cache_data(show_spinner=False)
+def overview(path: str, stamp_: tuple[int, ...]) -> dict[str, pd.DataFrame]:
+    """Letters by framework and year, by outcome, and the most recently imported letters."""
+    frame = letters(path, stamp_)
+    frame = frame.assign(
+        framework_name=frame["framework"].map(framework_name),
+        outcome_name=frame["outcome"].map(outcome_name),
+        year=frame["year"].fillna("undated"),
+    )
+    by_year = (frame.groupby(["year", "framework_name"]).size()
+               .reset_index(name="letters"))
+    by_outcome = (frame.groupby(["framework_name", "outcome_name"]).size()
+                  .reset_index(name="letters"))
+    recent = (frame.sort_values("imported_at", ascending=False)
+              .head(10)[["area", "framework_name", "inspection_start", "outcome_name",
+                         "imported_at"]])
+    return {"by_year": by_year, "by_outcome": by_outcome, "recent": recent}
+
+
+# --- filters and the area x theme table -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the researcher narrowed the corpus to; empty tuples mean 'all'."""
+
+    areas: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    frameworks: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def kwargs(self, *, themes: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {k: (list(v) if isinstance(v, tuple) else v) or None
+                               for k, v in asdict(self).items()}
+        if not themes:
+            out.pop("themes")
+        return out
+
+
+def _aggregate() -> Any:
+    try:
+        from textmine import aggregate
+    except ImportError as exc:  # the aggregation module ships with the tagger
+        raise AppDataError(f"textmine.aggregate is not available ({exc})") from exc
+    return aggregate
+
+
+def not_tagged_error() -> type[Exception]:
+    try:
+        return _aggregate().NotTagged  # type: ignore[no-any-return]
+    except AppDataError:
+        return AppDataError
+
+
+@st.cache_data(show_spinner=False)
+def theme_table(path: str, stamp_: tuple[int, ...], by: str, filters: Filters) -> pd.DataFrame:
+    """Groups (areas, regions...) x themes with passage counts and stance measures."""
+    agg = _aggregate()
+    return agg.theme_table(corpus_for(path), by=by, **filters.kwargs())
+
+
+@st.cache_data(show_spinner=False)
+def evidence(path: str, stamp_: tuple[int, ...], theme: str, stance: str | None,
+             filters: Filters, group_by: str | None = None, group: str | None = None,
+             search: str = "") -> pd.DataFrame:
+    """The passages behind a number: one theme (and stance), optionally one heatmap row."""
+    kwargs = filters.kwargs(themes=False)
+    if group_by and group is not None:
+        kwargs = _narrow_to_group(path, stamp_, kwargs, group_by, group)
+    frame = _aggregate().evidence(corpus_for(path), theme=theme, stance=stance or None, **kwargs)
+    if group_by == "year" and group is not None:
+        frame = frame[frame["inspection_start"].astype(str).str[:4] == str(group)]
+    if search.strip():
+        hits = fts_passage_ids(path, stamp_, search)
+        frame = frame[frame["passage_id"].isin(hits)]
+    return frame.reset_index(drop=True)
+
+
+def _narrow_to_group(path: str, stamp_: tuple[int, ...], kwargs: dict[str, Any],
+                     group_by: str, group: str) -> dict[str, Any]:
+    key = {"area": "areas", "region": "regions", "framework": "frameworks",
+           "outcome": "outcomes"}.get(group_by)
+    if key:
+        kwargs = {**kwargs, key: [group]}
+    return kwargs
+
+
+@st.cache_data(show_spinner=False)
+def fts_passage_ids(path: str, stamp_: tuple[int, ...], query: str) -> set[str]:
+    """Passages whose text matches a full-text query (FTS5, stemmed)."""
+    match = fts_query(query)
+    if not match:
+        return set()
+    rows = _rows(
+        path,
+        "SELECT p.passage_id FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
+        " WHERE passages_fts MATCH ?",
+        (match,),
+    )
+    return {r["passage_id"] for r in rows}
+
+
+_WORD = re.compile(r'"[^"]+"|[\w\-\u2019\']+', re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """A researcher's words as a safe FTS5 query: every word (or "quoted phrase") must occur.
+
+    Words are quoted, so FTS5 operators and punctuation typed by the user cannot
+    produce a syntax error; a trailing * on a word keeps prefix search.
+    """
+    parts: list[str] = []
+    for token in _WORD.findall(text[:MAX_FTS_QUERY]):
+        prefix = False
+        word = token.strip('"')
+        if text[text.find(token) + len(token):][:1] == "*":
+            prefix = True
+        word = word.replace('"', "")
+        if word.upper() in {"AND", "OR", "NOT", "NEAR"}:
+            continue
+        if word:
+            parts.append(f'"{word}"' + ("*" if prefix else ""))
+    return " ".join(parts)
+
+
+@st.cache_data(show_spinner=False)
+def search_passages(path: str, stamp_: tuple[int, ...], query: str, filters: Filters,
+                    stance: str | None = None, limit: int = 2000) -> pd.DataFrame:
+    """Full-text search over all passages (tagged or not), newest letters first."""
+    match = fts_query(query)
+    if not match:
+        return pd.DataFrame(columns=SEARCH_COLUMNS)
+    where, params = ["passages_fts MATCH ?"], [match]
+    for column, values in (("l.area", filters.areas), ("l.region", filters.regions),
+                           ("l.framework", filters.frameworks), ("l.outcome", filters.outcomes),
+                           ("p.section", filters.sections)):
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += list(values)
+    if filters.date_from:
+        where.append("l.inspection_start >= ?")
+        params.append(filters.date_from)
+    if filters.date_to:
+        where.append("l.inspection_start <= ?")
+        params.append(filters.date_to)
+    if stance:
+        where.append("t.stance = ?")
+        params.append(stance)
+    if filters.themes:
+        where.append("EXISTS (SELECT 1 FROM json_each(t.themes) j WHERE j.value IN "
+                     f"({','.join('?' * len(filters.themes))}))")
+        params += list(filters.themes)
+    frame = _frame(
+        path,
+        f"""SELECT l.area, l.framework, l.inspection_start, l.inspection_end, l.published,
+                   p.section, p.passage_id,
+                   t.stance, t.themes, p.text, p.letter_id, bm25(passages_fts) AS rank
+            FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
+            JOIN letters l USING (letter_id) LEFT JOIN tags t USING (passage_id)
+            WHERE {' AND '.join(where)} ORDER BY rank LIMIT {int(limit)}""",
+        params,
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=SEARCH_COLUMNS)
+    frame["themes"] = frame["themes"].map(lambda s: ", ".join(_json(s, [])))
+    frame["citation"] = [_aggregate().citation(r) for r in frame.to_dict("records")]
+    return frame[SEARCH_COLUMNS]
+
+
+SEARCH_COLUMNS = ["citation", "area", "framework", "inspection_start", "letter_id", "section",
+                  "passage_id", "stance", "themes", "text"]
+
+
+# --- one area, one letter -----------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False)
+def area_letters(path: str, stamp_: tuple[int, ...], area: str) -> pd.DataFrame:
+    frame = letters(path, stamp_)
+    return frame[frame["area"] == area].sort_values("inspection_start").reset_index(drop=True)
+
+
+@st.cache_data(show_spinner=False)
+def area_history(path: str, stamp_: tuple[int, ...], area: str) -> pd.DataFrame:
+    return _aggregate().area_history(corpus_for(path), area)
+
+
+@st.cache_data(show_spinner=False)
+def letter_profile(path: str, stamp_: tuple[int, ...], letter_id: str) -> pd.DataFrame:
+    return _aggregate().letter_theme_profile(corpus_for(path), letter_id)
+
+
+@st.cache_data(show_spinner=False)
+def compare_letters(path: str, stamp_: tuple[int, ...], a: str, b: str) -> pd.DataFrame:
+    return _aggregate().compare_letters(corpus_for(path), a, b)
+
+
+@dataclass(frozen=True)
+class LetterView:
+    letter: dict[str, Any]
+    text: str
+    sections: pd.DataFrame
+    passages: pd.DataFrame = field(repr=False)
+
+
+@st.cache_data(show_spinner=False)
+def letter_view(path: str, stamp_: tuple[int, ...], letter_id: str) -> LetterView:
+    """The clean text of a letter with its sections and tagged passages (offsets into text)."""
+    rows = _rows(path, "SELECT * FROM letters WHERE letter_id = ?", (letter_id,))
+    if not rows:
+        raise AppDataError(f"no letter {letter_id!r} in this corpus")
+    letter = rows[0]
+    text = letter.pop("clean_text")
+    sections = _frame(
+        path,
+        "SELECT seq, canonical, heading, char_start, char_end FROM sections"
+        " WHERE letter_id = ? ORDER BY seq",
+        (letter_id,),
+        columns=["seq", "canonical", "heading", "char_start", "char_end"],
+    )
+    passages = _frame(
+        path,
+        """SELECT p.passage_id, p.seq, p.section, p.heading, p.char_start, p.char_end, p.text,
+                  t.themes, t.stance, t.model_version
+           FROM passages p LEFT JOIN tags t USING (passage_id)
+           WHERE p.letter_id = ? ORDER BY p.seq""",
+        (letter_id,),
+        columns=["passage_id", "seq", "section", "heading", "char_start", "char_end", "text",
+                 "themes", "stance", "model_version"],
+    )
+    passages["themes"] = passages["themes"].map(lambda s: _json(s, []))
+    return LetterView(letter=letter, text=text, sections=sections, passages=passages)
+
+
+def highlight_html(view: LetterView, names: dict[str, str], *, focus: str | None = None,
+                   themes: Iterable[str] = (), stances: Iterable[str] = ()) -> str:
+    """The letter as HTML: every character of letter text escaped, tagged passages in <mark>.
+
+    Only passages with a theme in `themes` (all tagged ones when empty) and a stance in
+    `stances` (all when empty) are highlighted; `focus` gets an outline and an anchor.
+    """
+    want_themes, want_stances = set(themes), set(stances)
+    text = view.text
+    sections = sorted(view.sections.itertuples(), key=lambda s: int(s.char_start))
+    spans = [
+        p for p in view.passages.itertuples()
+        if (p.themes or p.stance)
+        and (not want_themes or want_themes & set(p.themes))
+        and (not want_stances or p.stance in want_stances)
+    ]
+    spans.sort(key=lambda p: int(p.char_start))
+    parts: list[str] = []
+    pos, next_section = 0, 0
+
+    def plain(upto: int) -> None:
+        # Text up to `upto`, with a heading marker wherever a section starts.
+        nonlocal pos, next_section
+        while next_section < len(sections) and int(sections[next_section].char_start) <= upto:
+            at = max(pos, int(sections[next_section].char_start))
+            parts.append(html.escape(text[pos:at]))
+            parts.append(_section_marker(sections[next_section]))
+            pos, next_section = at, next_section + 1
+        parts.append(html.escape(text[pos:upto]))
+        pos = upto
+
+    for p in spans:
+        start, end = int(p.char_start), int(p.char_end)
+        if start < pos or end > len(text) or end <= start:
+            continue  # overlapping or out-of-range offsets: leave that text unhighlighted
+        plain(start)
+        colour = STANCE_COLOURS.get(p.stance or "", "#8c8c8c")
+        label = ", ".join(names.get(t, t) for t in p.themes) or "no theme"
+        title = html.escape(f"{label} | {p.stance or 'no stance'} | {p.passage_id}", quote=True)
+        outline = " outline: 3px solid #222;" if p.passage_id == focus else ""
+        anchor = html.escape(p.passage_id, quote=True)
+        parts.append(
+            f'<mark id="p-{anchor}" title="{title}" style="background: {colour}22;'
+            f' color: inherit; border-bottom: 2px solid {colour}; padding: 0 1px;{outline}">'
+            f"{html.escape(text[start:end])}"
+            f'<sup style="color: {colour}; font-size: 0.7em;"> [{html.escape(label)}'
+            f" · {html.escape(p.stance or '?')}]</sup></mark>"
+        )
+        pos = end
+    plain(len(text))
+    body = "".join(parts).replace("\n", "<br>")
+    return f'<div style="line-height: 1.6; max-width: 60rem;">{body}</div>'
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$])")
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape Markdown (and HTML angle brackets) so text shows as typed."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _section_marker(section: Any) -> str:
+    heading = html.escape(str(section.heading or section.canonical))
+    canonical = html.escape(str(section.canonical))
+    return (f'<div style="margin: 1em 0 0.3em; padding-top: 0.4em; border-top: 1px solid #ccc;'
+            f' font-weight: 600;">{heading} <span style="font-weight: 400; color: #666;'
+            f' font-size: 0.8em;">[{canonical}]</span></div>')
+
+
+# --- labels and retraining -----------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False)
+def passage(path: str, stamp_: tuple[int, ...], passage_id: str) -> dict[str, Any] | None:
+    rows = _rows(
+        path,
+        """SELECT p.passage_id, p.letter_id, p.section, p.heading, p.text, l.area, l.framework,
+                  l.inspection_start, t.themes, t.stance, t.model_version
+           FROM passages p JOIN letters l USING (letter_id)
+           LEFT JOIN tags t USING (passage_id) WHERE p.passage_id = ?""",
+        (passage_id,),
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    row["themes"] = _json(row["themes"], [])
+    return row
+
+
+@st.cache_data(show_spinner=False)
+def labels(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
+    cols = ["id", "passage_id", "letter", "themes", "stance", "source", "created_at", "text"]
+    frame = _frame(path, f"SELECT {', '.join(cols)} FROM labels ORDER BY id DESC", columns=cols)
+    frame["themes"] = frame["themes"].map(lambda s: ", ".join(_json(s, [])))
+    return frame
+
+
+def save_label(path: str, passage_id: str, themes: list[str], stance: str) -> int:
+    """Store a researcher's correction of one passage; the only write the app makes."""
+    if stance not in STANCES:
+        raise AppDataError(f"unknown stance {stance!r}")
+    row = passage(path, stamp(path), passage_id)
+    if row is None:
+        raise AppDataError(f"no passage {passage_id!r} in this corpus")
+    corpus = corpus_for(path)
+    with corpus.transaction() as con:
+        cur = con.execute(
+            "INSERT INTO labels(passage_id, letter, text, themes, stance, source, created_at)"
+            " VALUES (?, ?, ?, ?, ?, 'app', ?)",
+            (passage_id, row["letter_id"], row["text"], json.dumps(sorted(themes)), stance,
+             now_iso()),
+        )
+        return int(cur.lastrowid or 0)
+
+
+Progress = Callable[[float, str], None]
+
+
+def retrain(path: str, progress: Progress) -> str:
+    """Train a new model with the saved labels and re-tag the corpus; return its version.
+
+    Imported lazily: the tagger is heavy and most page views never need it.
+    """
+    try:
+        from textmine import tag as tag_mod
+    except ImportError as exc:
+        raise AppDataError(f"the tagger (textmine.tag) is not available: {exc}") from exc
+    fn = getattr(tag_mod, "retrain", None)
+    if fn is None:
+        raise AppDataError("textmine.tag has no retrain(corpus, progress) function yet")
+    result = fn(corpus_for(path), progress)
+    return str(getattr(result, "version", result))
