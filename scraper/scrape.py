@@ -32,6 +32,7 @@ from tqdm import tqdm
 from scraper import site
 from scraper.http import HttpError, PoliteSession, SiteUnavailable, build_session
 from scraper.records import FetchRecord
+from textmine.areas import lookup_area
 
 if TYPE_CHECKING:
     from sendlens.store import Corpus
@@ -404,13 +405,11 @@ def scrape(
                     url = site.provider_url(base_url, urn)
                     targets.append((site.ProviderLink(urn, name, url), True))
         if wanted:
-            targets = [t for t in targets if site.matches_area(wanted, t[0].urn, t[0].name)]
+            targets = [t for t in targets if _wanted(wanted, t[0].urn, t[0].name)]
             summary.unmatched_areas = [
-                w
-                for w in wanted
-                if not any(site.matches_area([w], p.urn, p.name) for p in providers)
+                w for w in wanted if not any(_wanted([w], p.urn, p.name) for p in providers)
             ]
-        councils = {site.normalise_area(p.name): p.name for p, extra in targets if not extra}
+        councils = {_area_key(p.urn, p.name): p.name for p, extra in targets if not extra}
 
         candidates: list[site.Publication] = []
         empty_run = 0
@@ -448,7 +447,7 @@ def scrape(
             assert html is not None
             pubs = site.parse_gov_uk_page(html, gov_uk_url)
             if wanted:
-                pubs = [p for p in pubs if site.matches_area(wanted, None, p.council)]
+                pubs = [p for p in pubs if _wanted(wanted, None, p.council)]
             candidates.extend(_select(pubs, rule, summary, found_areas, trusted=True))
 
         summary.areas_without_send = sorted(
@@ -549,12 +548,28 @@ def _select(
         kind, _framework = rule.classify(pub.label)
         if kind == "send" or trusted:  # every GOV.UK attachment there is a SEND letter
             keep.append(pub)
-            found_areas.add(site.normalise_area(pub.council or ""))
+            found_areas.add(_area_key(pub.provider_urn, pub.council))
         elif kind == "unknown":
             summary.unknown_labels.append(Failure(pub.url, pub.label, pub.council, pub.file_id))
         else:
             summary.other_reports += 1
     return keep
+
+
+def _area_key(urn: str | None, name: str | None) -> str:
+    """One key per council across its provider records and GOV.UK file names."""
+    # A 3-digit "URN" is a second provider record named by its DfE LA code.
+    code = urn if urn and len(urn) == 3 else None
+    la = lookup_area(name, urn=urn, code=code)
+    return la.la_code if la else site.normalise_area(name or "")
+
+
+def _wanted(wanted: Sequence[str], urn: str | None, name: str | None) -> bool:
+    """--area given as a URN, a name as listed, or any name the area table knows."""
+    if site.matches_area(wanted, urn, name):
+        return True
+    key = _area_key(urn, name)
+    return any(lookup_area(w) is not None and _area_key(None, w) == key for w in wanted)
 
 
 def _record(pub: site.Publication) -> FetchRecord:
@@ -579,6 +594,7 @@ def _download_with_retries(
             dest.unlink(missing_ok=True)
             if attempt == attempts:
                 raise BadDownload(f"{exc} (after {attempts} attempts)") from exc
+            session.retry.retries_made += 1  # counted with the HTTP retries in the summary
             time.sleep(backoff * 2 ** (attempt - 1))
         except BaseException:
             dest.unlink(missing_ok=True)
