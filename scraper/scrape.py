@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 from tqdm import tqdm
@@ -372,6 +373,11 @@ def scrape(
     """
     from sendlens.importer import import_pdf
 
+    for name, url in (("base_url", base_url), ("gov_uk_url", gov_uk_url)):
+        if url and url != AUTO:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"{name} {url!r} is not an http(s) URL with a host")
     started = time.monotonic()
     summary = ScrapeSummary(dry_run=dry_run)
     rule = site.load_label_rule(labels_config)

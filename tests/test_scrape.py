@@ -557,3 +557,16 @@ def test_all_55_real_letters(manifest: list[ManifestRow], tmp_path: Path) -> Non
     assert again.already_held == 55 and again.new == []
     assert len(site.file_hits()) == 55
     assert took < 30
+
+
+def test_a_bad_base_url_is_a_clear_error(corpus: Corpus) -> None:
+    with pytest.raises(ValueError, match="base_url 'reports.ofsted.gov.uk' is not an http"):
+        scrape(corpus, base_url="reports.ofsted.gov.uk", **FAST)
+
+
+def test_an_unreachable_site_is_a_clear_stop(corpus: Corpus) -> None:
+    with serve(Site()) as base:
+        pass  # the port is free again: nothing listens there now
+    summary = scrape(corpus, base_url=base, **{**FAST, "retries": 1})
+    assert summary.error and f"{base}/robots.txt" in summary.error
+    assert "ConnectionError" in summary.error and summary.exit_code == 1
