@@ -1,0 +1,683 @@
+"""From tagged passages to area x theme tables, and back to the passages behind a number.
+
+Every function reads the corpus with one or two SQL queries, with the filters pushed
+into SQL, so that the tables stay quick on a corpus ten times the size of today's.
+
+Counting rules (the same everywhere, so that a table and its evidence agree):
+
+- a passage counts once for each theme in its `themes` list, under its one `stance`;
+- `letters` in a group are the letters that pass the letter filters (framework,
+  outcome, area, region, dates) and have at least one tagged passage in any
+  section. The section filter narrows the passages counted, not this denominator:
+  a letter without an `actions` section has simply not named the theme there;
+- `share_negative` = negative / passages and `net_stance` = (positive - negative) /
+  passages; both are NaN (blank in exports) for a theme a group never mentions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from sendlens.store import Corpus
+from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
+
+__all__ = [
+    "GROUPS",
+    "NotTagged",
+    "area_history",
+    "citation",
+    "compare_letters",
+    "ehc_plans_actions_share",
+    "evidence",
+    "format_dates",
+    "known_themes",
+    "letter_theme_profile",
+    "load_tagged",
+    "theme_names",
+    "theme_table",
+]
+
+STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
+SECTIONS: tuple[str, ...] = (
+    "context", "experience", "strengths", "weaknesses", "actions", "main_findings",
+    "boilerplate",
+)
+FRAMEWORK_LABELS: dict[str, str] = {
+    "send_2016": "Local area SEND inspection (2016 framework)",
+    "revisit_2018": "Local area SEND revisit (2016 framework)",
+    "area_send_2023": "Area SEND inspection (2023 framework)",
+    "monitoring_2023": "Area SEND monitoring inspection (2023 framework)",
+}
+OUTCOMES: tuple[str, ...] = (
+    "positive", "inconsistent", "systemic_failings", "wsoa_required", "no_wsoa",
+    "sufficient_progress_all", "sufficient_progress_some", "sufficient_progress_none",
+    "sufficient_progress", "insufficient_progress",
+)
+# The published figure issue #4 checks against: EHC plans among the areas for
+# improvement in 69% of 2023-framework full inspections (see ehc_plans_actions_share).
+PUBLISHED_EHC_ACTIONS_SHARE = 0.69
+
+# The date a letter is placed at: when the inspection began, else when it was published.
+_DATE_SQL = "COALESCE(l.inspection_start, l.published, l.letter_date)"
+GROUPS: dict[str, str] = {
+    "area": "l.area",
+    "region": "l.region",
+    "framework": "l.framework",
+    "year": f"CAST(substr({_DATE_SQL}, 1, 4) AS INTEGER)",
+    "outcome": "l.outcome",
+}
+UNKNOWN = "unknown"
+_TAGGED = (
+    "tags t JOIN passages p ON p.passage_id = t.passage_id"
+    " JOIN letters l ON l.letter_id = p.letter_id"
+)
+_COUNT_COLUMNS = ["passages", *STANCES]
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+class NotTagged(Exception):
+    """The corpus has no tags to aggregate yet."""
+
+
+# --- themes ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _codebook_themes(path: str, mtime_ns: int) -> tuple[tuple[str, str], ...]:
+    from textmine.codebook import load_codebook
+
+    return tuple((t.id, t.name) for t in load_codebook(Path(path)).themes)
+
+
+def _codebook(corpus: Corpus) -> tuple[tuple[str, str], ...]:
+    """(id, name) of the codebook's themes in force for this corpus; () if unavailable.
+
+    Cached on the file's modification time: parsing the YAML costs more than a query.
+    """
+    try:
+        from textmine.codebook import codebook_path
+
+        path = codebook_path(corpus.root)
+        return _codebook_themes(str(path), path.stat().st_mtime_ns)
+    except Exception:  # any trouble (missing module, bad YAML): fall back to the tags' themes
+        return ()
+
+
+def _present_themes(con: sqlite3.Connection) -> list[str]:
+    rows = con.execute(
+        "SELECT DISTINCT j.value FROM tags t, json_each(t.themes) j ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _known_themes(con: sqlite3.Connection, corpus: Corpus) -> list[str]:
+    ids = [tid for tid, _ in _codebook(corpus)]
+    return ids + [t for t in _present_themes(con) if t not in ids]
+
+
+def known_themes(corpus: Corpus) -> list[str]:
+    """Codebook theme ids in codebook order, then any other theme found in the tags."""
+    with corpus.reading() as con:
+        return _known_themes(con, corpus)
+
+
+def theme_names(corpus: Corpus) -> dict[str, str]:
+    """Theme id -> human name from the codebook (the id itself when it has none)."""
+    names = dict(_codebook(corpus))
+    return {tid: names.get(tid, tid) for tid in known_themes(corpus)}
+
+
+def _check_theme(theme: str, known: Sequence[str]) -> None:
+    if theme not in known:
+        raise ValueError(f"unknown theme {theme!r}: choose one of {', '.join(known)}")
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
+    # A lone string is one value, not a list of characters.
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _in(column: str, values: Sequence[Any]) -> str:
+    return f"{column} IN ({', '.join('?' * len(values))})"
+
+
+def _iso(value: str | date, name: str) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an ISO date YYYY-MM-DD, got {value!r}") from exc
+
+
+def _validated(values: list[str] | None, allowed: Sequence[str], what: str) -> list[str] | None:
+    if values is None:
+        return None
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        raise ValueError(f"unknown {what} {', '.join(map(repr, bad))}: choose {', '.join(allowed)}")
+    return values
+
+
+def _resolve_areas(con: sqlite3.Connection, names: Sequence[str]) -> list[str]:
+    """Area names as stored, for names as a user types them ("bedford", "Bristol, City of")."""
+    stored = con.execute("SELECT DISTINCT area, la_code FROM letters").fetchall()
+    out: list[str] = []
+    for name in names:
+        norm = normalise_area_name(name)
+        la = lookup_area(name)
+        hits = [
+            area for area, code in stored
+            if normalise_area_name(area) == norm or (la is not None and code == la.la_code)
+        ]
+        if not hits:
+            close = difflib.get_close_matches(name, sorted({a for a, _ in stored}), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(f"no letters for area {name!r} in the corpus{hint}")
+        out += [h for h in hits if h not in out]
+    return out
+
+
+@dataclass
+class _Where:
+    """SQL conditions on letters (alias l) and on passages (alias p), with parameters."""
+
+    letters: list[str] = field(default_factory=list)
+    letter_params: list[Any] = field(default_factory=list)
+    passages: list[str] = field(default_factory=list)
+    passage_params: list[Any] = field(default_factory=list)
+
+    @property
+    def sql(self) -> str:
+        return _sql_and(self.letters + self.passages)
+
+    @property
+    def params(self) -> list[Any]:
+        return self.letter_params + self.passage_params
+
+
+def _where(
+    con: sqlite3.Connection,
+    *,
+    sections: str | Iterable[str] | None = None,
+    frameworks: str | Iterable[str] | None = None,
+    outcomes: str | Iterable[str] | None = None,
+    areas: str | Iterable[str] | None = None,
+    regions: str | Iterable[str] | None = None,
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+) -> _Where:
+    """The filters as SQL; validates them (unknown section, framework... -> ValueError)."""
+    where = _Where()
+    letter_sql, params = where.letters, where.letter_params
+    if (fw := _validated(_as_list(frameworks), list(FRAMEWORK_LABELS), "framework")) is not None:
+        letter_sql.append(_in("l.framework", fw))
+        params += fw
+    if (oc := _validated(_as_list(outcomes), OUTCOMES, "outcome")) is not None:
+        letter_sql.append(_in("l.outcome", oc))
+        params += oc
+    if (ar := _as_list(areas)) is not None:
+        resolved = _resolve_areas(con, ar)
+        letter_sql.append(_in("l.area", resolved))
+        params += resolved
+    if (rg := _as_list(regions)) is not None:
+        canonical = {r.lower(): r for r in REGIONS}
+        rg = [canonical.get(r.lower(), r) for r in rg]
+        _validated(rg, REGIONS, "region")
+        letter_sql.append(_in("l.region", rg))
+        params += rg
+    if date_from is not None:
+        letter_sql.append(f"{_DATE_SQL} >= ?")
+        params.append(_iso(date_from, "date_from"))
+    if date_to is not None:
+        letter_sql.append(f"{_DATE_SQL} <= ?")
+        params.append(_iso(date_to, "date_to"))
+    if (sc := _validated(_as_list(sections), SECTIONS, "section")) is not None:
+        where.passages.append(_in("p.section", sc))
+        where.passage_params += sc
+    return where
+
+
+def _sql_and(conditions: Sequence[str]) -> str:
+    return " AND ".join(conditions) if conditions else "1"
+
+
+def _require_tags(con: sqlite3.Connection) -> None:
+    if con.execute("SELECT 1 FROM tags LIMIT 1").fetchone() is None:
+        raise NotTagged("no passages are tagged yet: run `sendlens tag`")
+
+
+# --- one row per tagged passage ----------------------------------------------------------
+
+TAGGED_COLUMNS = [
+    "passage_id", "letter_id", "area", "region", "la_code", "framework", "outcome", "year",
+    "inspection_start", "section", "heading", "text", "stance", "themes",
+]
+_PASSAGE_FIELDS = ["passage_id", "section", "heading", "text", "stance"]
+_LETTER_META = ["area", "region", "la_code", "framework", "outcome", "year", "inspection_start"]
+
+
+def _json_lists(values: Sequence[str]) -> list[list[str]]:
+    # Few distinct theme lists recur across 70k passages: parse each once, copy per row.
+    parsed: dict[str, list[str]] = {}
+    out = []
+    for value in values:
+        lst = parsed.get(value)
+        if lst is None:
+            lst = parsed[value] = json.loads(value)
+        out.append(list(lst))
+    return out
+
+
+def load_tagged(
+    corpus: Corpus,
+    *,
+    sections: str | Iterable[str] | None = None,
+    frameworks: str | Iterable[str] | None = None,
+    outcomes: str | Iterable[str] | None = None,
+    areas: str | Iterable[str] | None = None,
+    regions: str | Iterable[str] | None = None,
+    date_from: str | date | None = None,
+    date_to: str | date | None = None,
+) -> pd.DataFrame:
+    """One row per tagged passage with its letter's metadata; `themes` is a list of ids.
+
+    Rows are ordered by area, date and position in the letter. Dates filter on the
+    inspection start (else publication date), both ends inclusive.
+    """
+    with corpus.reading() as con:
+        _require_tags(con)
+        where = _where(
+            con, sections=sections, frameworks=frameworks, outcomes=outcomes, areas=areas,
+            regions=regions, date_from=date_from, date_to=date_to,
+        )
+        con.row_factory = None  # plain tuples: much cheaper than sqlite3.Row at 70k rows
+        letters = con.execute(
+            f"""SELECT l.letter_id, {', '.join(f'l.{c}' for c in _LETTER_META[:5])},
+                       {GROUPS['year']}, l.inspection_start
+                FROM letters l WHERE {_sql_and(where.letters)}
+                ORDER BY l.area, {_DATE_SQL}, l.letter_id""",
+            where.letter_params,
+        ).fetchall()
+        # Letter metadata is fetched once per letter, not once per passage, and rows are
+        # sorted below on integer keys rather than by SQLite on wide rows.
+        rows = con.execute(
+            f"""SELECT p.letter_id, p.seq, p.passage_id, p.section, p.heading, p.text,
+                       t.stance, t.themes
+                FROM {_TAGGED} WHERE {where.sql}""",
+            where.params,
+        ).fetchall()
+    # Built column-wise through Arrow: pandas' own object-to-string inference costs
+    # more than the query at 70k rows.
+    raw = pd.DataFrame(rows, columns=["letter_id", "seq", *_PASSAGE_FIELDS, "themes"],
+                       dtype=object)
+    rank = pd.Series(range(len(letters)), index=[r[0] for r in letters], dtype="int64")
+    letter_rank = raw["letter_id"].map(rank).to_numpy(dtype=np.int64)
+    order = np.lexsort((raw["seq"].to_numpy(dtype=np.int64), letter_rank))
+    take = pa.array(order, type=pa.int64())
+    by_letter = pa.array(letter_rank[order], type=pa.int64())
+    meta = list(zip(*letters, strict=True)) if letters else [()] * (len(_LETTER_META) + 1)
+    columns: dict[str, pa.Array] = {
+        name: pa.array(raw[name].to_numpy(), pa.string()).take(take)
+        for name in ("letter_id", *_PASSAGE_FIELDS)
+    }
+    for name, values in zip(_LETTER_META, meta[1:], strict=True):
+        kind = pa.int64() if name == "year" else pa.string()
+        columns[name] = pa.array(values, kind).take(by_letter)
+    frame = pa.table(columns).to_pandas()
+    frame["year"] = frame["year"].astype("Int64")
+    parsed = _json_lists(raw["themes"].to_numpy())
+    frame["themes"] = pd.Series([parsed[i] for i in order], dtype=object)
+    return frame[TAGGED_COLUMNS]
+
+
+# --- counting ---------------------------------------------------------------------------------
+
+# The tagger writes each passage's themes as a list of distinct ids, so a plain join with
+# json_each counts each (passage, theme) once; a DISTINCT pass would cost 60% more.
+_COUNTS_SQL = """
+    SELECT COALESCE({key}, '{unknown}'), j.value, count(DISTINCT p.letter_id), count(*),
+           sum(t.stance = 'positive'), sum(t.stance = 'negative'), sum(t.stance = 'mixed'),
+           sum(t.stance = 'neutral')
+    FROM {tagged}, json_each(t.themes) j
+    WHERE {where}
+    GROUP BY 1, 2
+"""
+
+
+def _cell_counts(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:
+    """Per (group, theme): letters_mentioning, passages and a count per stance."""
+    rows = con.execute(
+        _COUNTS_SQL.format(key=key_sql, unknown=UNKNOWN, tagged=_TAGGED, where=where.sql),
+        where.params,
+    ).fetchall()
+    frame = pd.DataFrame.from_records(
+        [tuple(r) for r in rows],
+        columns=["group", "theme", "letters_mentioning", *_COUNT_COLUMNS],
+    )
+    return frame.set_index(["group", "theme"])
+
+
+def _group_letters(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:
+    """Letters per group that pass the letter filters and have any tagged passage."""
+    rows = con.execute(
+        f"""SELECT COALESCE({key_sql}, '{UNKNOWN}'), count(*)
+            FROM letters l
+            WHERE {_sql_and(where.letters)} AND EXISTS (
+                SELECT 1 FROM passages p JOIN tags t ON t.passage_id = p.passage_id
+                WHERE p.letter_id = l.letter_id)
+            GROUP BY 1 ORDER BY 1""",
+        where.letter_params,
+    ).fetchall()
+    return pd.DataFrame.from_records([tuple(r) for r in rows], columns=["group", "letters"])
+
+
+def _add_ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    passages = frame["passages"].where(frame["passages"] > 0)
+    frame["share_negative"] = frame["negative"] / passages
+    frame["net_stance"] = (frame["positive"] - frame["negative"]) / passages
+    return frame
+
+
+def _grid(counts: pd.DataFrame, groups: Sequence[Any], themes: Sequence[str]) -> pd.DataFrame:
+    """Counts on the full group x theme grid: zero rows where a group never names a theme."""
+    index = pd.MultiIndex.from_product([list(groups), list(themes)], names=["group", "theme"])
+    return counts.reindex(index, fill_value=0).astype("int64").reset_index()
+
+
+def _theme_list(con: sqlite3.Connection, corpus: Corpus, themes: Iterable[str] | None) -> list[str]:
+    known = _known_themes(con, corpus)
+    if themes is None:
+        return known
+    chosen = _as_list(themes) or []
+    for t in chosen:
+        _check_theme(t, known)
+    return chosen
+
+
+def theme_table(
+    corpus: Corpus,
+    *,
+    by: str = "area",
+    sections: str | Iterable[str] | None = None,
+    themes: str | Iterable[str] | None = None,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Per group (area, region, framework, year or outcome) and theme: letters and passages.
+
+    Columns: <by>, theme, letters, letters_mentioning, share_letters, passages, positive,
+    negative, mixed, neutral, share_negative, net_stance. Every group has a row for every
+    theme (zeros where it never names one), so heatmaps get a full grid. `filters` are
+    those of `load_tagged` (frameworks, outcomes, areas, regions, date_from, date_to).
+    """
+    if by not in GROUPS:
+        raise ValueError(f"cannot group by {by!r}: choose one of {', '.join(GROUPS)}")
+    with corpus.reading() as con:
+        _require_tags(con)
+        where = _where(con, sections=sections, **filters)
+        theme_ids = _theme_list(con, corpus, themes)
+        groups = _group_letters(con, GROUPS[by], where)
+        counts = _cell_counts(con, GROUPS[by], where)
+    table = _grid(counts, groups["group"], theme_ids).merge(groups, on="group", how="left")
+    table["share_letters"] = table["letters_mentioning"] / table["letters"].where(
+        table["letters"] > 0
+    )
+    table = _add_ratios(table).rename(columns={"group": by})
+    if by == "year" and table[by].map(lambda v: isinstance(v, int)).all():
+        table[by] = table[by].astype("int64")
+    return table[[by, "theme", "letters", "letters_mentioning", "share_letters",
+                  *_COUNT_COLUMNS, "share_negative", "net_stance"]]
+
+
+# --- evidence -------------------------------------------------------------------------------
+
+
+def _day(iso: str) -> tuple[int, str, int]:
+    d = date.fromisoformat(iso)
+    return d.day, _MONTHS[d.month - 1], d.year
+
+
+def format_dates(start: str | None, end: str | None, published: str | None = None) -> str:
+    """'6–10 Feb 2023', '30 Jan – 3 Feb 2023', or 'published 5 May 2023' without dates."""
+    try:
+        if start and end and end != start:
+            (d1, m1, y1), (d2, m2, y2) = _day(start), _day(end)
+            if y1 != y2:
+                return f"{d1} {m1} {y1} – {d2} {m2} {y2}"
+            if m1 != m2:
+                return f"{d1} {m1} – {d2} {m2} {y2}"
+            return f"{d1}–{d2} {m2} {y2}"
+        if start:
+            return "{} {} {}".format(*_day(start))
+        if published:
+            return "published {} {} {}".format(*_day(published))
+    except ValueError:  # a malformed date in the store: show it rather than fail
+        return start or published or "undated"
+    return "undated"
+
+
+def citation(row: dict[str, Any] | pd.Series) -> str:
+    """'Cornwall, Area SEND inspection (2023 framework), 6–10 Feb 2023, weaknesses, passage …'."""
+    framework = FRAMEWORK_LABELS.get(row["framework"], row["framework"])
+    when = format_dates(row["inspection_start"], row["inspection_end"], row["published"])
+    return f"{row['area']}, {framework}, {when}, {row['section']}, passage {row['passage_id']}"
+
+
+def _theme_score(scores: str | None, theme: str) -> float:
+    # The tagger owns the shape of `scores`; read a number for the theme if there is one.
+    try:
+        value = json.loads(scores or "{}").get(theme)
+    except (ValueError, AttributeError):
+        return math.nan
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+EVIDENCE_COLUMNS = [
+    "citation", "area", "region", "framework", "outcome", "inspection_start",
+    "inspection_end", "published", "letter_id", "section", "heading", "passage_id", "stance",
+    "themes", "theme_score", "text",
+]
+
+
+def evidence(
+    corpus: Corpus,
+    *,
+    theme: str,
+    stance: str | None = None,
+    sections: str | Iterable[str] | None = None,
+    **filters: Any,
+) -> pd.DataFrame:
+    """The passages behind a theme_table cell, each with a citation a reader can check.
+
+    Ordered by area, date and position in the letter. `theme_score` is the tagger's
+    probability for the theme where its scores give one (NaN otherwise).
+    """
+    if stance is not None and stance not in STANCES:
+        raise ValueError(f"unknown stance {stance!r}: choose one of {', '.join(STANCES)}")
+    with corpus.reading() as con:
+        _require_tags(con)
+        _check_theme(theme, _known_themes(con, corpus))
+        where = _where(con, sections=sections, **filters)
+        conditions = [where.sql, "EXISTS (SELECT 1 FROM json_each(t.themes) WHERE value = ?)"]
+        params = [*where.params, theme]
+        if stance is not None:
+            conditions.append("t.stance = ?")
+            params.append(stance)
+        rows = con.execute(
+            f"""SELECT l.area, l.region, l.framework, l.outcome, l.inspection_start,
+                       l.inspection_end, l.published, p.letter_id, p.section, p.heading,
+                       p.passage_id, t.stance, t.themes, t.scores, p.text
+                FROM {_TAGGED}
+                WHERE {_sql_and(conditions)}
+                ORDER BY l.area, {_DATE_SQL}, p.letter_id, p.seq""",
+            params,
+        ).fetchall()
+    records = []
+    for r in rows:
+        rec = dict(r)
+        rec["citation"] = citation(rec)
+        rec["themes"] = ", ".join(json.loads(rec["themes"]))
+        rec["theme_score"] = _theme_score(rec.pop("scores"), theme)
+        records.append(rec)
+    return pd.DataFrame.from_records(records, columns=EVIDENCE_COLUMNS)
+
+
+# --- one letter, one area ---------------------------------------------------------------------
+
+PROFILE_COLUMNS = ["theme", *_COUNT_COLUMNS, "share_negative", "net_stance"]
+
+
+def _letter_profiles(
+    con: sqlite3.Connection, corpus: Corpus, letter_ids: Sequence[str]
+) -> pd.DataFrame:
+    """Theme x stance counts for each letter: letter_id, theme, passages, stances, ratios."""
+    where = _Where([_in("l.letter_id", letter_ids)], list(letter_ids))
+    counts = _cell_counts(con, "l.letter_id", where).drop(columns="letters_mentioning")
+    table = _grid(counts, letter_ids, _theme_list(con, corpus, None))
+    return _add_ratios(table).rename(columns={"group": "letter_id"})
+
+
+def _letter_row(con: sqlite3.Connection, letter_id: str) -> sqlite3.Row:
+    row = con.execute(
+        "SELECT l.*, EXISTS (SELECT 1 FROM passages p JOIN tags t ON t.passage_id ="
+        " p.passage_id WHERE p.letter_id = l.letter_id) AS tagged FROM letters l"
+        " WHERE l.letter_id = ?",
+        (letter_id,),
+    ).fetchone()
+    if row is None:
+        raise ValueError(f"no letter {letter_id!r} in the corpus")
+    if not row["tagged"]:
+        raise NotTagged(f"letter {letter_id} has no tagged passages yet: run `sendlens tag`")
+    return row
+
+
+def letter_theme_profile(corpus: Corpus, letter_id: str) -> pd.DataFrame:
+    """One row per theme for one letter: passages, a count per stance, share_negative,
+    net_stance (zeros for themes the letter never names)."""
+    with corpus.reading() as con:
+        _require_tags(con)
+        _letter_row(con, letter_id)
+        table = _letter_profiles(con, corpus, [letter_id])
+    return table[PROFILE_COLUMNS]
+
+
+def _history_areas(con: sqlite3.Connection, area: str) -> list[str]:
+    """The area as stored, plus any former authority it succeeded (Northamptonshire for
+    North Northamptonshire), so an area's history spans a reorganisation."""
+    names = _resolve_areas(con, [area])
+    la = lookup_area(names[0])
+    if la is not None:
+        stored = {r[0] for r in con.execute("SELECT DISTINCT area FROM letters")}
+        for former in load_local_authorities():
+            if not former.is_current and la.name in former.successors:
+                names += [a for a in stored
+                          if normalise_area_name(a) == normalise_area_name(former.name)
+                          and a not in names]
+    return names
+
+
+HISTORY_LETTER_COLUMNS = [
+    "area", "letter_id", "framework", "outcome", "year", "inspection_start",
+    "inspection_end", "published",
+]
+
+
+def area_history(corpus: Corpus, area: str) -> pd.DataFrame:
+    """Every letter of one area over time, one row per letter and theme, oldest first.
+
+    Letters of a former authority the area replaced are included under their own
+    `area` name. Untagged letters of the area appear with zero counts and
+    `tagged` False, so a gap is visible rather than silent.
+    """
+    with corpus.reading() as con:
+        _require_tags(con)
+        names = _history_areas(con, area)
+        rows = con.execute(
+            f"""SELECT l.area, l.letter_id, l.framework, l.outcome, {GROUPS['year']} AS year,
+                       l.inspection_start, l.inspection_end, l.published,
+                       EXISTS (SELECT 1 FROM passages p JOIN tags t
+                               ON t.passage_id = p.passage_id
+                               WHERE p.letter_id = l.letter_id) AS tagged
+                FROM letters l WHERE {_in('l.area', names)}
+                ORDER BY {_DATE_SQL}, l.letter_id""",
+            names,
+        ).fetchall()
+        letters = pd.DataFrame([dict(r) for r in rows])
+        profiles = _letter_profiles(con, corpus, list(letters["letter_id"]))
+    letters["tagged"] = letters["tagged"].astype(bool)
+    letters["year"] = letters["year"].astype("Int64")
+    out = letters.merge(profiles, on="letter_id", how="left", sort=False)
+    return out[[*HISTORY_LETTER_COLUMNS, "tagged", *PROFILE_COLUMNS]]
+
+
+def compare_letters(corpus: Corpus, letter_a: str, letter_b: str) -> pd.DataFrame:
+    """Per theme: counts and net stance in letter A and in letter B, and B minus A.
+
+    Columns: theme, passages_a, positive_a, negative_a, net_stance_a, the same with _b,
+    passages_change and net_stance_change (NaN where either letter never names the theme).
+    """
+    with corpus.reading() as con:
+        _require_tags(con)
+        _letter_row(con, letter_a)
+        _letter_row(con, letter_b)
+        profiles = _letter_profiles(con, corpus, list(dict.fromkeys([letter_a, letter_b])))
+    keep = ["theme", "passages", "positive", "negative", "mixed", "neutral", "net_stance"]
+    a = profiles[profiles["letter_id"] == letter_a][keep]
+    b = profiles[profiles["letter_id"] == letter_b][keep]
+    out = a.merge(b, on="theme", suffixes=("_a", "_b"), sort=False)
+    out["passages_change"] = out["passages_b"] - out["passages_a"]
+    out["net_stance_change"] = out["net_stance_b"] - out["net_stance_a"]
+    return out
+
+
+# --- the issue's sanity check -------------------------------------------------------------------
+
+
+def ehc_plans_actions_share(corpus: Corpus) -> dict[str, Any]:
+    """Share of tagged 2023-framework full inspections with a negative `ehc_plans` passage
+    in their `actions` (areas for improvement) sections, beside Ofsted's published 69%."""
+    with corpus.reading() as con:
+        _require_tags(con)
+        # One pass over the letters' passages, grouped per letter: correlated EXISTS
+        # subqueries let SQLite pick the section index and took seconds at 70k passages.
+        letters, with_actions, flagged = con.execute(
+            """SELECT count(*), coalesce(sum(has_actions), 0), coalesce(sum(flagged), 0)
+               FROM (SELECT max(p.section = 'actions') AS has_actions,
+                            max(p.section = 'actions' AND t.stance = 'negative'
+                                AND EXISTS (SELECT 1 FROM json_each(t.themes)
+                                            WHERE value = 'ehc_plans')) AS flagged
+                     FROM letters l
+                     JOIN passages p ON p.letter_id = l.letter_id
+                     LEFT JOIN tags t ON t.passage_id = p.passage_id
+                     WHERE l.framework = 'area_send_2023'
+                     GROUP BY l.letter_id
+                     HAVING count(t.passage_id) > 0)"""
+        ).fetchone()
+    share = flagged / letters if letters else math.nan
+    return {
+        "framework": "area_send_2023",
+        "letters": letters,
+        "letters_with_actions": with_actions,
+        "letters_flagged": flagged,
+        "share": share,
+        "published_share": PUBLISHED_EHC_ACTIONS_SHARE,
+        "difference": share - PUBLISHED_EHC_ACTIONS_SHARE if letters else math.nan,
+    }
