@@ -7,7 +7,9 @@ query string, so a researcher can share exactly the view they are looking at.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -65,7 +67,7 @@ class Ctx:
 def short_theme(name: str) -> str:
     """'Health input into identification, assessment and plans' -> 'Health input into
     identification': an axis label that fits, the full name goes into tooltips."""
-    head = name.split(",")[0].split(" and ")[0].strip()
+    head = re.split(r",| and | into ", name)[0].strip()
     return head if len(head) <= 34 else head[:32] + "…"
 
 
@@ -158,22 +160,44 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420) -> None:
     shown = frame.copy()
     shown["open"] = [page_url("reader", letter=lid, focus=pid)
                      for lid, pid in zip(shown["letter_id"], shown["passage_id"])]
-    cols = [c for c in ("citation", "stance", "section", "themes", "text", "open")
-            if c in shown.columns]
+    cols = [c for c in ("area", "inspection_start", "section", "stance", "text", "open",
+                        "themes", "citation") if c in shown.columns]
     st.dataframe(
         shown[cols],
         hide_index=True,
         height=height,
         key=key,
+        row_height=64,  # room for the passage to wrap onto two or three lines
         column_config={
-            "citation": st.column_config.TextColumn("Citation", width="medium"),
-            "stance": st.column_config.TextColumn("Stance", width="small"),
+            "area": st.column_config.TextColumn("Area", width="small"),
+            "inspection_start": st.column_config.TextColumn("Inspected", width="small"),
             "section": st.column_config.TextColumn("Section", width="small"),
-            "themes": st.column_config.TextColumn("Themes", width="small"),
+            "stance": st.column_config.TextColumn("Stance", width="small"),
             "text": st.column_config.TextColumn("Passage", width="large"),
             "open": st.column_config.LinkColumn("Letter", display_text="read ↗", width="small"),
+            "themes": st.column_config.TextColumn("Themes", width="small"),
+            "citation": st.column_config.TextColumn("Citation", width="medium"),
         },
     )
+
+
+def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
+    """The first passages as readable quotes: stance, text, citation and a link."""
+    for row in frame.head(limit).itertuples():
+        colour = ad.STANCE_COLOURS.get(row.stance, "#8c8c8c")
+        link = page_url("reader", letter=row.letter_id, focus=row.passage_id)
+        # Letter text is escaped before it goes into HTML (st.html also sanitises).
+        st.html(
+            f'<div style="border-left: 4px solid {colour}; padding: 2px 10px; margin: 2px 0;">'
+            f'<div style="font-size: 0.95em; line-height: 1.45;">{html.escape(row.text)}</div>'
+            f'<div style="font-size: 0.78em; color: #555; margin-top: 2px;">'
+            f'<b style="color: {colour};">{html.escape(str(row.stance))}</b> · '
+            f"{html.escape(str(row.citation))} · "
+            f'<a href="{html.escape(link, quote=True)}" target="_blank">read in letter ↗</a>'
+            f"</div></div>"
+        )
+    if len(frame) > limit:
+        st.caption(f"…and {len(frame) - limit} more in the table below.")
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -228,7 +252,7 @@ def page_overview(ctx: Ctx) -> None:
     with left:
         st.subheader("Letters by year of inspection")
         chart = alt.Chart(data["by_year"]).mark_bar().encode(
-            x=alt.X("year:O", title="Year inspection began"),
+            x=alt.X("year:O", title="Year inspection began", axis=alt.Axis(labelAngle=0)),
             y=alt.Y("letters:Q", title="Letters"),
             color=alt.Color("framework_name:N", title="Framework",
                             legend=alt.Legend(orient="bottom", columns=1)),
@@ -368,35 +392,58 @@ def page_compare(ctx: Ctx) -> None:
         order = order[:MAX_ROWS]
     shown = table[table[by].isin(order)]
     st.caption(
-        f"{int(shown.drop_duplicates(by)['letters'].sum())} letters. Each cell: colour = "
+        f"{int(shown.drop_duplicates(by)['letters'].sum())} letters. Colour = "
         f"{METRICS[metric].lower()}; number = passages on the theme (blank: never mentioned). "
         "**Click a cell** to read the passages behind it."
     )
-    event = st.altair_chart(_heatmap(shown, by, metric, order, ctx), width="stretch",
-                            on_select="rerun", selection_mode="cell", key="heatmap")
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        event = st.altair_chart(_heatmap(shown, by, metric, order, ctx), width="stretch",
+                                on_select="rerun", selection_mode="cell", key="heatmap")
     _follow_cell(event, by)
+    with right:
+        ev = _cell_evidence(ctx, shown, by, list(order), chosen, filters)
+    if ev is not None:
+        with st.expander(f"All {len(ev)} passages of this cell as a sortable table"):
+            evidence_table(ev, "cell-evidence")
+            downloads(ev, "evidence-{}-{}".format(st.session_state["cell_row"],
+                                                  st.session_state["cell_theme"])
+                      .replace(" ", "_"), "cell")
+    with st.expander("The numbers behind the chart"):
+        cols = [by, "theme", "letters", "letters_mentioning", "passages", "positive",
+                "negative", "mixed", "neutral", "share_negative", "net_stance"]
+        st.dataframe(shown[cols], hide_index=True,
+                     column_config={"share_negative": st.column_config.NumberColumn(
+                         format="%.2f"), "net_stance": st.column_config.NumberColumn(
+                         format="%+.2f")})
+        downloads(shown[cols], f"themes-by-{by}", "table")
+
+
+def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
+                   chosen: tuple[str, ...], filters: ad.Filters) -> pd.DataFrame | None:
+    """The passages behind one cell; the selectboxes also work without a mouse."""
+    themes = list(ctx.options.themes)
     st.subheader("Evidence behind a cell")
-    rows = list(order)
     q_init("cell_row", rows[0] if rows else None, rows)
     q_init("cell_theme", (chosen or themes or [None])[0], themes)
     q_init("cell_stance", ALL, (ALL, *ad.STANCES))
     if st.session_state["cell_row"] not in rows and rows:
         st.session_state["cell_row"] = rows[0]
-    e1, e2, e3 = st.columns([2, 2, 1])
+    e1, e2, e3 = st.columns([3, 3, 2])
     e1.selectbox(by.capitalize(), rows, key="cell_row")
-    e2.selectbox("Theme", themes, key="cell_theme", format_func=ctx.theme)
+    e2.selectbox("Theme", themes, key="cell_theme", format_func=ctx.short)
     e3.selectbox("Stance", [ALL, *ad.STANCES], key="cell_stance")
     q_sync({"cell_row": None, "cell_theme": None, "cell_stance": ALL})
     row, theme = st.session_state["cell_row"], st.session_state["cell_theme"]
     stance = st.session_state["cell_stance"]
     if row is None or theme is None:
-        return
+        return None
     cell = shown[(shown[by] == row) & (shown["theme"] == theme)]
     if len(cell):
         r = cell.iloc[0]
         st.markdown(
             f"**{md(row)} · {ctx.theme(theme)}**: {int(r['passages'])} passages in "
-            f"{int(r['letters_mentioning'])} of {int(r['letters'])} letters — "
+            f"{int(r['letters_mentioning'])} of {int(r['letters'])} letters: "
             f"{int(r['positive'])} positive, {int(r['negative'])} negative, "
             f"{int(r['mixed'])} mixed, {int(r['neutral'])} neutral."
         )
@@ -405,17 +452,13 @@ def page_compare(ctx: Ctx) -> None:
                          group_by=by, group=row)
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
-        return
-    evidence_table(ev, "cell-evidence")
-    downloads(ev, f"evidence-{row}-{theme}".replace(" ", "_"), "cell")
-    with st.expander("The table behind the chart"):
-        cols = [by, "theme", "letters", "letters_mentioning", "passages", "positive",
-                "negative", "mixed", "neutral", "share_negative", "net_stance"]
-        st.dataframe(shown[cols], hide_index=True,
-                     column_config={"share_negative": st.column_config.NumberColumn(
-                         format="%.2f"), "net_stance": st.column_config.NumberColumn(
-                         format="%+.2f")})
-        downloads(shown[cols], f"themes-by-{by}", "table")
+        return None
+    if ev.empty:
+        st.info("No passages: this theme is not mentioned here with these filters.")
+        return ev
+    with st.container(height=620, key="cell-cards"):
+        evidence_cards(ev)
+    return ev
 
 
 def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str) -> list[str]:
@@ -439,10 +482,10 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str], ctx: C
     theme_order = [ctx.short(t) for t in dict.fromkeys(frame["theme"])]
     base = alt.Chart(frame).encode(
         x=alt.X("theme_short:N", sort=theme_order, title=None,
-                axis=alt.Axis(orient="top", labelAngle=-30, labelLimit=220,
+                axis=alt.Axis(orient="top", labelAngle=-35, labelLimit=200, labelOverlap=False,
                               labelFontSize=12)),
         y=alt.Y(f"{by}:N", sort=order, title=None,
-                axis=alt.Axis(labelLimit=240, labelFontSize=12)),
+                axis=alt.Axis(labelLimit=240, labelFontSize=12, labelOverlap=False)),
     )
     tooltip = [
         alt.Tooltip(f"{by}:N", title=by.capitalize()),
@@ -472,8 +515,7 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str], ctx: C
         color=alt.condition(strong, alt.value("white"), alt.value("#222")),
         tooltip=tooltip,
     )
-    height = max(160, 24 * len(order))
-    return (rect + text).properties(height=height)
+    return (rect + text).properties(height=alt.Step(22))
 
 
 def _follow_cell(event: Any, by: str) -> None:
@@ -665,15 +707,14 @@ def page_reader(ctx: Ctx) -> None:
     q_init("hs", [], ad.STANCES, multi=True)
     q_sync({"letter": None, "focus": "", "hl": [], "hs": []})
     L = view.letter
-    m = st.columns(4)
-    m[0].metric("Area", L["area"])
-    m[1].metric("Framework", ad.framework_name(L["framework"]).replace(" inspection", ""))
-    m[2].metric("Outcome", ad.outcome_name(L["outcome"]) if L["outcome"] else "not stated")
-    m[3].metric("Inspection", f"{L['inspection_start'] or '?'} – {L['inspection_end'] or '?'}")
+    outcome = ad.outcome_name(L["outcome"]) if L["outcome"] else "not stated"
+    st.markdown(
+        f"**{md(L['area'])}** · {ad.framework_name(L['framework'])} · inspected "
+        f"{L['inspection_start'] or '?'} to {L['inspection_end'] or '?'} · outcome "
+        f"**{md(outcome)}**"
+    )
     details = [f"Published {L['published'] or '?'}", f"{L['n_pages'] or '?'} pages",
                f"{len(view.passages)} passages", f"letter id `{letter_id}`"]
-    if L.get("source"):
-        details.append(f"source: {L['source']}")
     st.caption(" · ".join(details))
     h1, h2 = st.columns([3, 2])
     h1.multiselect("Highlight themes", themes, key="hl", format_func=ctx.theme,
@@ -742,8 +783,8 @@ def page_label(ctx: Ctx) -> None:
         with st.form(f"label-{pid}"):
             chosen = st.multiselect("Themes", themes,
                                     default=[t for t in row["themes"] if t in themes],
-                                    format_func=ctx.theme)
-            stance = st.radio("Stance", list(ad.STANCES), horizontal=True,
+                                    format_func=ctx.theme, key=f"lt-{pid}")
+            stance = st.radio("Stance", list(ad.STANCES), horizontal=True, key=f"ls-{pid}",
                               index=list(ad.STANCES).index(row["stance"])
                               if row["stance"] in ad.STANCES else 3)
             if st.form_submit_button("Save correction", type="primary"):
@@ -837,7 +878,7 @@ def main() -> None:
     status = ad.status(path, stamp)
     if not status.ready:
         start_page(status)
-        st.container(key="painted-start")
+        painted("start")
         return
     q_init("page", "overview", tuple(PAGES))
     with st.sidebar:
@@ -852,8 +893,13 @@ def main() -> None:
     ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
               names=ad.theme_names(path, stamp))
     PAGE_FUNCS[page](ctx)
-    # An empty marker after the page's last element: the browser bench waits for it.
-    st.container(key=f"painted-{page}")
+    painted(page)
+
+
+def painted(page: str) -> None:
+    # An invisible marker after the page's last element: the browser test and bench wait
+    # for it to know the page has been drawn.
+    st.html(f'<span id="painted-{page}" class="sendlens-painted"></span>')
 
 
 if __name__ == "__main__":  # `streamlit run sendlens/app_main.py` without the shim

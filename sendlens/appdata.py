@@ -531,7 +531,7 @@ def highlight_html(view: LetterView, names: dict[str, str], *, focus: str | None
     sections = sorted(view.sections.itertuples(), key=lambda s: int(s.char_start))
     spans = [
         p for p in view.passages.itertuples()
-        if (p.themes or p.stance)
+        if p.themes  # a passage on no theme is left plain, or the page is all highlight
         and (not want_themes or want_themes & set(p.themes))
         and (not want_stances or p.stance in want_stances)
     ]
@@ -582,11 +582,12 @@ def escape_markdown(text: str) -> str:
 
 
 def _section_marker(section: Any) -> str:
-    heading = html.escape(str(section.heading or section.canonical))
+    # The heading itself is part of the letter text; the marker only names the canonical
+    # section the parser assigned, so a reader sees how the letter was cut up.
     canonical = html.escape(str(section.canonical))
-    return (f'<div style="margin: 1em 0 0.3em; padding-top: 0.4em; border-top: 1px solid #ccc;'
-            f' font-weight: 600;">{heading} <span style="font-weight: 400; color: #666;'
-            f' font-size: 0.8em;">[{canonical}]</span></div>')
+    return (f'<div style="margin: 1.2em 0 0.2em; border-top: 1px solid #ccc; font-size: 0.75em;'
+            f' color: #666; text-transform: uppercase; letter-spacing: 0.05em;">'
+            f"section: {canonical}</div>")
 
 
 # --- labels and retraining -----------------------------------------------------------------

@@ -1,0 +1,279 @@
+"""The Streamlit app, page by page, with Streamlit's AppTest on a small real corpus.
+
+Four real reports are imported into a temporary corpus and tagged directly in SQL with
+known themes and stances (so the numbers on the pages are known, and the tests do not
+depend on the model), plus a models row with a measured figure.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from sendlens.store import Corpus, now_iso
+
+pytest.importorskip("streamlit.testing.v1")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+TIMEOUT = 60
+
+
+def _tag(corpus: Corpus) -> None:
+    """Deterministic tags: health_input on passages that say 'health', ehc_plans on 'EHC';
+    stance from the section (strengths positive, weaknesses/actions negative)."""
+    with corpus.transaction() as con:
+        rows = con.execute("SELECT passage_id, section, text FROM passages").fetchall()
+        for r in rows:
+            text = r["text"].lower()
+            themes = [t for t, w in (("health_input", "health"), ("ehc_plans", "ehc"))
+                      if w in text]
+            stance = {"strengths": "positive", "weaknesses": "negative",
+                      "actions": "negative"}.get(r["section"], "neutral")
+            con.execute("INSERT INTO tags VALUES (?, ?, ?, ?, ?, ?)",
+                        (r["passage_id"], json.dumps(themes), stance, "{}", "test-1", now_iso()))
+        con.execute(
+            "INSERT INTO models VALUES ('test-1', ?, 'models/test-1', ?, 1)",
+            (now_iso(), json.dumps({"theme_macro_f1": 0.81, "stance_accuracy": 0.7})),
+        )
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory, real_pdfs: list[Path]) -> Path:
+    from sendlens.importer import import_paths
+
+    root = tmp_path_factory.mktemp("appcorpus")
+    corpus = Corpus.open(root)
+    import_paths(corpus, real_pdfs[:4], progress=False)
+    _tag(corpus)
+    return root
+
+
+@pytest.fixture
+def facts(corpus_dir: Path) -> dict[str, object]:
+    """What the pages should show, counted independently of the app."""
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    areas = [r[0] for r in con.execute("SELECT area FROM letters ORDER BY area")]
+    health = con.execute(
+        "SELECT l.area, count(*), sum(t.stance = 'negative') FROM tags t"
+        " JOIN passages p USING (passage_id) JOIN letters l USING (letter_id)"
+        " WHERE EXISTS (SELECT 1 FROM json_each(t.themes) WHERE value = 'health_input')"
+        " GROUP BY l.area ORDER BY l.area"
+    ).fetchall()
+    con.close()
+    return {"areas": areas, "health": {a: (n, neg) for a, n, neg in health}}
+
+
+def run(corpus: Path, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest:
+    monkeypatch.setenv("SENDLENS_CORPUS", str(corpus))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def evidence_of(at: AppTest):  # noqa: ANN201 - a DataFrame
+    """The evidence table on the page: the data grid with a citation column."""
+    for frame in at.dataframe:
+        if "citation" in frame.value.columns:
+            return frame.value
+    raise AssertionError("no evidence table on the page")
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [str(h.proto.body) for h in at.get("html")]
+    parts += [i.value for i in at.info] + [w.value for w in at.warning]
+    return "\n".join(parts)
+
+
+def test_empty_corpus_shows_start_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run(tmp_path / "nothing-here", monkeypatch)
+    assert at.title[0].value == "sendlens"
+    assert "No letters in this corpus yet" in at.subheader[0].value
+    code = at.code[0].value
+    assert "sendlens scrape" in code and "sendlens import" in code
+    assert not at.error
+
+
+def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run(corpus_dir, monkeypatch)
+    assert at.title[0].value == "Overview"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Letters"] == "4"
+    assert metrics["Tagged passages"] == "100%"
+    assert "test-1" in texts(at)
+    quality = at.dataframe[0].value
+    assert dict(zip(quality["measure"], quality["value"]))["theme_macro_f1"] == 0.81
+
+
+def test_compare_evidence_follows_the_chosen_cell(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
+) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare")
+    assert at.title[0].value == "Compare areas"
+    area = facts["areas"][1]
+    n, neg = facts["health"][area]
+    at.selectbox(key="cell_row").set_value(area)
+    at.selectbox(key="cell_theme").set_value("health_input")
+    at.run()
+    assert not at.exception
+    summary = texts(at)
+    assert f"{n} passages in 1 of 1 letters" in summary
+    assert f"{neg} negative" in summary
+    # The table of the cell lists exactly those passages, each with a citation.
+    table = evidence_of(at)
+    assert len(table) == n
+    assert table["citation"].str.startswith(area).all()
+    # Choosing a stance narrows the evidence.
+    at.selectbox(key="cell_stance").set_value("negative").run()
+    assert len(evidence_of(at)) == neg
+    assert at.query_params["cell_stance"] in ("negative", ["negative"])  # shareable URL
+
+
+def test_compare_filters_change_the_numbers(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare")
+    before = at.caption[0].value
+    assert before.startswith("4 letters")
+    areas = at.multiselect(key="c_areas")
+    areas.set_value(areas.options[:2]).run()
+    assert at.caption[0].value.startswith("2 letters")
+    # Only the weaknesses sections: every passage of the cell is then negative.
+    at.multiselect(key="c_sec").set_value(["weaknesses"]).run()
+    at.selectbox(key="cell_theme").set_value("health_input").run()
+    table = evidence_of(at)
+    assert len(table) and set(table["stance"]) == {"negative"}
+
+
+def test_compare_state_comes_from_the_url(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
+) -> None:
+    area = facts["areas"][2]
+    at = run(corpus_dir, monkeypatch, page="compare", by="area", metric="share_negative",
+             cell_row=area, cell_theme="ehc_plans")
+    assert at.radio(key="metric").value == "share_negative"
+    assert at.selectbox(key="cell_row").value == area
+    assert at.selectbox(key="cell_theme").value == "ehc_plans"
+
+
+def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict) -> None:
+    area = facts["areas"][0]
+    at = run(corpus_dir, monkeypatch, page="area", area=area)
+    assert at.title[0].value == "Area profile"
+    assert at.selectbox(key="area").value == area
+    assert len(at.dataframe[0].value) == 1  # one letter per area in this corpus
+    assert "nothing to compare yet" in texts(at)
+
+
+def test_theme_explorer_search_and_stance(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
+) -> None:
+    at = run(corpus_dir, monkeypatch, page="themes", theme="health_input")
+    total = sum(n for n, _ in facts["health"].values())
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Passages"] == f"{total:,}"
+    assert metrics["Letters"] == "4"
+    at.selectbox(key="stance").set_value("negative").run()
+    negatives = sum(neg for _, neg in facts["health"].values())
+    assert len(evidence_of(at)) == negatives
+    at.text_input(key="q").set_value("therapy").run()
+    found = evidence_of(at)
+    assert len(found) < negatives
+    assert found["text"].str.contains("therap", case=False).all()
+    # Any theme: plain full-text search over every passage.
+    at.selectbox(key="theme").set_value("(all)").run()
+    assert evidence_of(at)["text"].str.contains(
+        "therap", case=False).all()
+
+
+def test_letter_reader_escapes_and_highlights(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    letter_id, passage_id = con.execute(
+        "SELECT p.letter_id, p.passage_id FROM passages p JOIN tags t USING (passage_id)"
+        " WHERE t.themes LIKE '%health_input%' LIMIT 1").fetchone()
+    con.close()
+    at = run(corpus_dir, monkeypatch, page="reader", letter=letter_id, focus=passage_id)
+    assert at.selectbox(key="letter").value == letter_id
+    body = max((str(h.proto.body) for h in at.get("html")), key=len)
+    assert f'id="p-{passage_id}"' in body and "outline" in body
+    assert "<mark" in body and "section: " in body
+    assert "Linked passage" in texts(at)
+
+
+def test_highlight_escapes_letter_text() -> None:
+    import pandas as pd
+
+    from sendlens.appdata import LetterView, highlight_html
+
+    text = "Intro <script>alert(1)</script>. Health is <b>poor</b> & slow."
+    start = text.index("Health")
+    view = LetterView(
+        letter={}, text=text,
+        sections=pd.DataFrame([{"seq": 0, "canonical": "weaknesses", "heading": "<i>x</i>",
+                                "char_start": 0, "char_end": len(text)}]),
+        passages=pd.DataFrame([{"passage_id": "abc-0001", "seq": 1, "section": "weaknesses",
+                                "heading": None, "char_start": start, "char_end": len(text),
+                                "text": text[start:], "themes": ["health_input"],
+                                "stance": "negative", "model_version": "t"}]),
+    )
+    out = highlight_html(view, {"health_input": "Health <input>"})
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "<b>poor</b>" not in out and "&lt;b&gt;poor&lt;/b&gt;" in out
+    assert "Health &lt;input&gt;" in out and "&amp; slow" in out
+    assert out.count("<mark") == 1
+
+
+def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                  tmp_path: Path) -> None:
+    import shutil
+
+    work = tmp_path / "c"
+    shutil.copytree(corpus_dir, work)  # this test writes a label: keep the shared corpus clean
+    con = sqlite3.connect(work / "sendlens.db")
+    pid = con.execute("SELECT passage_id FROM tags WHERE themes = '[]' LIMIT 1").fetchone()[0]
+    con.close()
+    at = run(work, monkeypatch, page="label", pid=pid)
+    assert "Corrections saved (0)" in [s.value for s in at.subheader]
+    at.multiselect(key=f"lt-{pid}").set_value(["co_production"])
+    at.radio(key=f"ls-{pid}").set_value("mixed")
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception
+    assert "Saved" in at.success[0].value
+    con = sqlite3.connect(work / "sendlens.db")
+    row = con.execute("SELECT passage_id, themes, stance, source FROM labels").fetchone()
+    con.close()
+    assert row == (pid, '["co_production"]', "mixed", "app")
+    assert "Corrections saved (1)" in [s.value for s in at.subheader]
+
+
+def test_export_offers_every_format(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run(corpus_dir, monkeypatch, page="export")
+    labels = [b.proto.label for b in at.get("download_button")]
+    for fmt in ("CSV", "Excel", "Markdown"):
+        assert labels.count(fmt) == 3  # letters, themes table, evidence
+
+
+def test_every_page_runs_without_tags(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
+                                      tmp_path: Path) -> None:
+    import shutil
+
+    work = tmp_path / "untagged"
+    shutil.copytree(corpus_dir, work)
+    con = sqlite3.connect(work / "sendlens.db")
+    con.execute("DELETE FROM tags")
+    con.commit()
+    con.close()
+    for page in ("overview", "compare", "area", "themes", "reader", "label", "export"):
+        at = run(work, monkeypatch, page=page)
+        assert not at.error, (page, [e.value for e in at.error])
+        if page in ("compare", "themes"):
+            assert "sendlens tag" in texts(at), page
