@@ -339,6 +339,25 @@ def test_area_history_shows_tagged_and_untagged_letters(corpus: Corpus) -> None:
         aggregate.area_history(corpus, "Atlantis")
 
 
+def test_area_history_spans_a_reorganisation(untagged: Corpus) -> None:
+    insert_tags(untagged, TAG_PLAN)
+    with untagged.transaction() as con:
+        # a 2016-framework letter of the county North Northamptonshire replaced in 2021
+        con.execute(
+            "INSERT INTO letters (letter_id, sha256, area, la_code, region, framework, outcome,"
+            " inspection_start, clean_text, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            ("0123456789ab", "0123456789ab" * 5, "Northamptonshire", "928", "East Midlands",
+             "send_2016", "wsoa_required", "2017-11-06", "", now_iso()),
+        )
+    history = aggregate.area_history(untagged, "North Northamptonshire")
+    letters = history.drop_duplicates("letter_id")
+    assert letters["area"].tolist() == ["Northamptonshire", "North Northamptonshire"]
+    assert letters["framework"].tolist() == ["send_2016", "area_send_2023"]
+    assert letters["tagged"].tolist() == [False, True]
+    cornwall = aggregate.area_history(untagged, "Cornwall")
+    assert "Northamptonshire" not in set(cornwall["area"])
+
+
 def test_compare_letters(corpus: Corpus) -> None:
     diff = aggregate.compare_letters(
         corpus, letter_id(corpus, "Cornwall"), letter_id(corpus, "Dorset")
