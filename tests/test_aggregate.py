@@ -232,6 +232,20 @@ def test_theme_table_groupings_and_filters(corpus: Corpus) -> None:
     assert set(late["area"]) == {"Dorset", "North Northamptonshire"}
 
 
+def test_letters_without_region_or_outcome_form_an_unknown_group(untagged: Corpus) -> None:
+    insert_tags(untagged, TAG_PLAN)
+    with untagged.transaction() as con:
+        con.execute("UPDATE letters SET region = NULL, outcome = NULL WHERE area = 'Cornwall'")
+    table = aggregate.theme_table(untagged, by="region", themes=["ehc_plans"])
+    assert dict(zip(table["region"], table["passages"])) == {
+        "East Midlands": 2, "South East": 1, "South West": 1, "unknown": 4}
+    # the label filters back to the same letters, as a click on that heatmap row does
+    ev = aggregate.evidence(untagged, theme="ehc_plans", regions=["unknown"])
+    assert set(ev["area"]) == {"Cornwall"} and len(ev) == 4
+    both = aggregate.load_tagged(untagged, outcomes=["unknown", "positive"])
+    assert set(both["area"]) == {"Cornwall", "Dorset", "Brighton and Hove"}
+
+
 def test_theme_table_rejects_unknown_grouping_and_theme(corpus: Corpus) -> None:
     with pytest.raises(ValueError, match="cannot group by 'council'"):
         aggregate.theme_table(corpus, by="council")

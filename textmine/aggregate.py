@@ -159,6 +159,16 @@ def _in(column: str, values: Sequence[Any]) -> str:
     return f"{column} IN ({', '.join('?' * len(values))})"
 
 
+def _in_or_unknown(column: str, values: Sequence[str]) -> str:
+    # theme_table labels a missing region or outcome "unknown"; filtering on that label
+    # (as the app does when a heatmap row is clicked) must find the same letters.
+    known = [v for v in values if v != UNKNOWN]
+    parts = [_in(column, known)] if known else []
+    if len(known) < len(values):
+        parts.append(f"{column} IS NULL")
+    return "(" + " OR ".join(parts) + ")"
+
+
 def _iso(value: str | date, name: str) -> str:
     if isinstance(value, date):
         return value.isoformat()
@@ -231,19 +241,20 @@ def _where(
     if (fw := _validated(_as_list(frameworks), list(FRAMEWORK_LABELS), "framework")) is not None:
         letter_sql.append(_in("l.framework", fw))
         params += fw
-    if (oc := _validated(_as_list(outcomes), OUTCOMES, "outcome")) is not None:
-        letter_sql.append(_in("l.outcome", oc))
-        params += oc
+    if (oc := _as_list(outcomes)) is not None:
+        _validated(oc, [*OUTCOMES, UNKNOWN], "outcome")
+        letter_sql.append(_in_or_unknown("l.outcome", oc))
+        params += [v for v in oc if v != UNKNOWN]
     if (ar := _as_list(areas)) is not None:
         resolved = _resolve_areas(con, ar)
         letter_sql.append(_in("l.area", resolved))
         params += resolved
     if (rg := _as_list(regions)) is not None:
-        canonical = {r.lower(): r for r in REGIONS}
+        canonical = {r.lower(): r for r in (*REGIONS, UNKNOWN)}
         rg = [canonical.get(r.lower(), r) for r in rg]
-        _validated(rg, REGIONS, "region")
-        letter_sql.append(_in("l.region", rg))
-        params += rg
+        _validated(rg, [*REGIONS, UNKNOWN], "region")
+        letter_sql.append(_in_or_unknown("l.region", rg))
+        params += [v for v in rg if v != UNKNOWN]
     if date_from is not None:
         letter_sql.append(f"{_DATE_SQL} >= ?")
         params.append(_iso(date_from, "date_from"))
