@@ -1,0 +1,185 @@
+"""The project's codebook: themes, their labelling patterns and stance cues.
+
+The codebook is a YAML file a researcher can edit without touching code. Which file
+is used, first match wins: `$SENDLENS_CODEBOOK`, `<corpus>/codebook.yaml`, the copy
+shipped with sendlens (`textmine/codebook.yaml`). Its hash goes into every model's
+metadata so that a model trained under another codebook is detected as stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGED_CODEBOOK = Path(__file__).with_name("codebook.yaml")
+STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
+SECTIONS: tuple[str, ...] = (
+    "context",
+    "experience",
+    "strengths",
+    "weaknesses",
+    "actions",
+    "main_findings",
+    "boilerplate",
+)
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class CodebookError(ValueError):
+    """The codebook file is malformed; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    name: str
+    definition: str
+    include: str = ""
+    exclude_note: str = ""
+    patterns: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    yields_to_others: bool = False
+
+
+@dataclass(frozen=True)
+class StanceCues:
+    section_priors: dict[str, dict[str, float]]
+    positive: tuple[str, ...]
+    negative: tuple[str, ...]
+    contrast: tuple[str, ...]
+    neutral: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Codebook:
+    path: Path
+    sha256: str
+    themes: tuple[Theme, ...]
+    stance: StanceCues
+    ignore: tuple[str, ...] = field(default=())
+
+    @property
+    def theme_ids(self) -> list[str]:
+        return [t.id for t in self.themes]
+
+    def theme(self, theme_id: str) -> Theme:
+        for t in self.themes:
+            if t.id == theme_id:
+                return t
+        raise KeyError(theme_id)
+
+
+def codebook_path(corpus: Path | None = None) -> Path:
+    """The codebook file in force: $SENDLENS_CODEBOOK, <corpus>/codebook.yaml, packaged."""
+    env = os.environ.get("SENDLENS_CODEBOOK")
+    if env:
+        return Path(env)
+    if corpus is not None and (Path(corpus) / "codebook.yaml").is_file():
+        return Path(corpus) / "codebook.yaml"
+    return PACKAGED_CODEBOOK
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CodebookError(f"{where}: expected a list of strings")
+    for v in value:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise CodebookError(f"{where}: bad regular expression {v!r}: {exc}") from exc
+    return tuple(value)
+
+
+def _priors(value: Any, where: str) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for section, dist in (value or {}).items():
+        if not isinstance(dist, dict) or set(dist) - set(STANCES):
+            raise CodebookError(f"{where}.{section}: expected a map of {', '.join(STANCES)}")
+        probs = {s: float(dist.get(s, 0.0)) for s in STANCES}
+        total = sum(probs.values())
+        if total <= 0:
+            raise CodebookError(f"{where}.{section}: probabilities sum to zero")
+        out[str(section)] = {s: p / total for s, p in probs.items()}
+    return out
+
+
+def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
+    """Validate codebook YAML text; raise CodebookError naming the bad entry."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CodebookError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("themes"), list):
+        raise CodebookError(f"{path}: expected a mapping with a 'themes' list")
+    themes: list[Theme] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(data["themes"]):
+        where = f"{path}: themes[{i}]"
+        if not isinstance(entry, dict):
+            raise CodebookError(f"{where}: expected a mapping")
+        tid = entry.get("id")
+        if not isinstance(tid, str) or not _ID.match(tid):
+            raise CodebookError(f"{where}: id must be lower_snake_case, got {tid!r}")
+        if tid in seen:
+            raise CodebookError(f"{where}: duplicate theme id {tid!r}")
+        seen.add(tid)
+        where = f"{path}: theme {tid}"
+        for key in ("name", "definition"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise CodebookError(f"{where}: missing {key}")
+        patterns = _strings(entry.get("patterns"), f"{where}.patterns")
+        if not patterns:
+            raise CodebookError(f"{where}: needs at least one pattern to learn from")
+        themes.append(
+            Theme(
+                id=tid,
+                name=entry["name"].strip(),
+                definition=" ".join(entry["definition"].split()),
+                include=str(entry.get("include") or ""),
+                exclude_note=str(entry.get("exclude_note") or ""),
+                patterns=patterns,
+                related=_strings(entry.get("related"), f"{where}.related"),
+                exclude=_strings(entry.get("exclude"), f"{where}.exclude"),
+                yields_to_others=bool(entry.get("yields_to_others", False)),
+            )
+        )
+    if not themes:
+        raise CodebookError(f"{path}: no themes")
+    st = data.get("stance") or {}
+    if not isinstance(st, dict):
+        raise CodebookError(f"{path}: stance must be a mapping")
+    stance = StanceCues(
+        section_priors=_priors(st.get("section_priors"), f"{path}: stance.section_priors"),
+        positive=_strings(st.get("positive"), f"{path}: stance.positive"),
+        negative=_strings(st.get("negative"), f"{path}: stance.negative"),
+        contrast=_strings(st.get("contrast"), f"{path}: stance.contrast"),
+        neutral=_strings(st.get("neutral"), f"{path}: stance.neutral"),
+    )
+    return Codebook(
+        path=path,
+        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        themes=tuple(themes),
+        stance=stance,
+        ignore=_strings(data.get("ignore"), f"{path}: ignore"),
+    )
+
+
+def load_codebook(path: Path | None = None, *, corpus: Path | None = None) -> Codebook:
+    """Load and validate a codebook (default: the one in force for `corpus`)."""
+    path = Path(path) if path is not None else codebook_path(corpus)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CodebookError(f"cannot read codebook {path}: {exc}") from exc
+    return parse_codebook(text, path)

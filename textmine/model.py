@@ -1,0 +1,481 @@
+"""The theme and stance models: training, thresholds, persistence and staleness.
+
+Training needs no hand labels. Weak labels (textmine.weak) over the whole corpus
+train one logistic regression per theme and a multinomial one for stance, on features
+of the sentence and its context (textmine.features). One round of self-training then
+lets the model correct its own teacher: confident model predictions replace abstaining
+or low-confidence weak labels. Hand labels (a JSONL file or corrections made in the
+app) are added with a much larger weight than weak labels, and are also what the
+per-label thresholds are tuned on (grouped by letter, out of fold). Without hand labels
+thresholds are set so that each theme's share of tagged corpus sentences matches its
+share under the weak labels, which corrects the optimism of class-balanced training.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from textmine.codebook import STANCES, Codebook
+from textmine.features import Item, SentenceFeatures
+from textmine.weak import (
+    PatternMatcher,
+    anaphoric,
+    weak_stance_labels,
+    weak_theme_labels,
+)
+
+MODEL_FORMAT = 1
+HAND_WEIGHT = 6.0  # one hand label outweighs several weak ones (weak weights are <= 1)
+
+
+@dataclass
+class TrainingSet:
+    """Items with theme labels (1/0, -1 abstain) and stance labels (index, -1 abstain)."""
+
+    items: list[Item]
+    themes: np.ndarray
+    theme_weight: np.ndarray
+    stance: np.ndarray
+    stance_weight: np.ndarray
+    hand: np.ndarray  # True for hand-labelled rows
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def subset(self, rows: np.ndarray) -> TrainingSet:
+        return TrainingSet(
+            [self.items[i] for i in rows],
+            self.themes[rows],
+            self.theme_weight[rows],
+            self.stance[rows],
+            self.stance_weight[rows],
+            self.hand[rows],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[TrainingSet]) -> TrainingSet:
+        return TrainingSet(
+            [it for p in parts for it in p.items],
+            np.concatenate([p.themes for p in parts]),
+            np.concatenate([p.theme_weight for p in parts]),
+            np.concatenate([p.stance for p in parts]),
+            np.concatenate([p.stance_weight for p in parts]),
+            np.concatenate([p.hand for p in parts]),
+        )
+
+
+def weak_training_set(items: Sequence[Item], codebook: Codebook) -> TrainingSet:
+    """Weak labels for corpus sentences from the codebook's patterns and section priors."""
+    matcher = PatternMatcher(codebook)
+    texts = [it.text for it in items]
+    own = matcher.theme_scores(texts)
+    prev = matcher.theme_scores([it.prev_text for it in items])
+    nxt = matcher.theme_scores([it.next_text for it in items])
+    themes, tw = weak_theme_labels(own, prev, nxt, anaphoric(texts))
+    cues = matcher.stance_cues(texts)
+    stance, sw = weak_stance_labels(cues, matcher.section_prior([it.section for it in items]))
+    return TrainingSet(list(items), themes, tw, stance, sw, np.zeros(len(items), bool))
+
+
+def hand_training_set(
+    items: Sequence[Item],
+    themes: Sequence[Sequence[str]],
+    stances: Sequence[str | None],
+    codebook: Codebook,
+    weight: float = HAND_WEIGHT,
+) -> TrainingSet:
+    """Hand labels as a training set; a missing stance abstains, unknown themes are ignored."""
+    ids = codebook.theme_ids
+    y = np.array([[t in set(ts) for t in ids] for ts in themes], dtype=np.int8).reshape(
+        len(items), len(ids)
+    )
+    st = np.array([STANCES.index(s) if s in STANCES else -1 for s in stances], dtype=np.int64)
+    return TrainingSet(
+        list(items),
+        y,
+        np.full(y.shape, weight, dtype=np.float32),
+        st,
+        np.where(st >= 0, weight, 0.0).astype(np.float32),
+        np.ones(len(items), bool),
+    )
+
+
+class MultiThemeClassifier(BaseEstimator, ClassifierMixin):
+    """One weighted logistic regression per theme; rows labelled -1 abstain for that theme.
+
+    `thresholds_` turn scores into tags; they start at 0.5 and are tuned after fitting.
+    """
+
+    def __init__(self, C: float = 1.0) -> None:
+        self.C = C
+
+    def fit(self, X: Any, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Any:
+        y = np.asarray(y)
+        w = np.ones(y.shape, np.float32) if sample_weight is None else np.asarray(sample_weight)
+        self.estimators_: list[LogisticRegression | float] = []
+        for j in range(y.shape[1]):
+            rows = np.flatnonzero((y[:, j] >= 0) & (w[:, j] > 0))
+            labels = y[rows, j]
+            if len(np.unique(labels)) < 2:
+                # A theme never (or always) seen: predict its base rate.
+                self.estimators_.append(float(labels.mean()) if len(labels) else 0.0)
+                continue
+            clf = LogisticRegression(C=self.C, solver="liblinear", class_weight="balanced")
+            clf.fit(X[rows], labels, sample_weight=w[rows, j])
+            self.estimators_.append(clf)
+        self.n_themes_ = y.shape[1]
+        self.thresholds_ = np.full(self.n_themes_, 0.5)
+        return self
+
+    def decision_scores(self, X: Any) -> np.ndarray:
+        out = np.empty((X.shape[0], self.n_themes_), dtype=np.float64)
+        for j, est in enumerate(self.estimators_):
+            if isinstance(est, float):
+                out[:, j] = est
+            else:
+                out[:, j] = est.predict_proba(X)[:, 1]
+        return out
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.decision_scores(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return (self.decision_scores(X) >= self.thresholds_).astype(np.int8)
+
+
+@dataclass
+class TaggerModel:
+    """The fitted theme and stance pipelines plus what is needed to use them."""
+
+    theme_ids: list[str]
+    themes: Pipeline
+    stance: Pipeline
+    stance_bias: np.ndarray = field(default_factory=lambda: np.zeros(len(STANCES)))
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def thresholds(self) -> np.ndarray:
+        return self.themes.named_steps["clf"].thresholds_
+
+    def scores(self, items: Sequence[Item]) -> tuple[np.ndarray, np.ndarray]:
+        """(theme scores (n, T), stance probabilities (n, 4)); features computed once."""
+        if not items:
+            return np.zeros((0, len(self.theme_ids))), np.zeros((0, len(STANCES)))
+        X = self.themes.named_steps["features"].transform(items)
+        theme_p = self.themes.named_steps["clf"].predict_proba(X)
+        stance_p = self.stance.named_steps["clf"].predict_proba(X)
+        return theme_p, _align_stance(self.stance.named_steps["clf"], stance_p)
+
+    def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
+        """Themes, stance and scores for each item, in order."""
+        theme_p, stance_p = self.scores(items)
+        tagged = theme_p >= self.thresholds
+        stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1)
+        out = []
+        for i in range(len(theme_p)):
+            scores = {t: round(float(theme_p[i, j]), 4) for j, t in enumerate(self.theme_ids)}
+            for k, s in enumerate(STANCES):
+                scores[f"stance_{s}"] = round(float(stance_p[i, k]), 4)
+            out.append(
+                {
+                    "themes": [t for j, t in enumerate(self.theme_ids) if tagged[i, j]],
+                    "stance": STANCES[stance_idx[i]],
+                    "scores": scores,
+                }
+            )
+        return out
+
+
+def _align_stance(clf: LogisticRegression, p: np.ndarray) -> np.ndarray:
+    """Stance probabilities in STANCES order, zeros for classes never seen in training."""
+    out = np.zeros((p.shape[0], len(STANCES)))
+    out[:, np.asarray(clf.classes_, dtype=int)] = p
+    return out
+
+
+def _fit_pipelines(
+    train: TrainingSet, codebook: Codebook, *, C: float = 1.0, self_train: bool = True
+) -> tuple[Pipeline, Pipeline]:
+    features = SentenceFeatures(codebook).fit(train.items)
+    X = features.transform(train.items)
+    themes_y, themes_w = train.themes.copy(), train.theme_weight.copy()
+    clf = MultiThemeClassifier(C=C).fit(X, themes_y, themes_w)
+    stance_rows = np.flatnonzero(train.stance >= 0)
+    sclf = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
+    sclf.fit(
+        X[stance_rows], train.stance[stance_rows], sample_weight=train.stance_weight[stance_rows]
+    )
+    if self_train:
+        clf, sclf = _self_train(X, train, clf, sclf, C)
+    themes = Pipeline([("features", features), ("clf", clf)])
+    stance = Pipeline([("features", features), ("clf", sclf)])
+    return themes, stance
+
+
+def _self_train(
+    X: Any, train: TrainingSet, clf: MultiThemeClassifier, sclf: LogisticRegression, C: float
+) -> tuple[MultiThemeClassifier, LogisticRegression]:
+    """One round of self-training: confident predictions relabel uncertain weak labels.
+
+    Hand labels are never changed. Weak labels the model confidently contradicts are
+    down-weighted rather than flipped, so the patterns stay the anchor.
+    """
+    p = clf.predict_proba(X)
+    y, w = train.themes.copy(), train.theme_weight.copy()
+    weak = ~train.hand[:, None] & np.ones_like(y, bool)
+    unsure = weak & ((y < 0) | (w < 0.5))
+    y[unsure & (p > 0.85)] = 1
+    w[unsure & (p > 0.85)] = 0.5
+    y[unsure & (p < 0.15)] = 0
+    w[unsure & (p < 0.15)] = 0.5
+    contradicted = weak & (((y == 1) & (p < 0.1)) | ((y == 0) & (p > 0.95)))
+    w[contradicted] *= 0.3
+    clf2 = MultiThemeClassifier(C=C).fit(X, y, w)
+
+    sp_ = _align_stance(sclf, sclf.predict_proba(X))
+    st, sw = train.stance.copy(), train.stance_weight.copy()
+    weak_rows = ~train.hand
+    confident = weak_rows & (sp_.max(axis=1) > 0.8)
+    st[confident] = sp_[confident].argmax(axis=1)
+    sw[confident] = np.maximum(sw[confident], 0.6)
+    rows = np.flatnonzero(st >= 0)
+    sclf2 = LogisticRegression(C=C, max_iter=2000, class_weight="balanced")
+    sclf2.fit(X[rows], st[rows], sample_weight=sw[rows])
+    return clf2, sclf2
+
+
+def prevalence_thresholds(scores: np.ndarray, weak: np.ndarray) -> np.ndarray:
+    """Thresholds giving each theme the positive rate its weak labels have (no hand labels)."""
+    out = np.full(scores.shape[1], 0.5)
+    for j in range(scores.shape[1]):
+        known = weak[:, j] >= 0
+        rate = float((weak[known, j] == 1).mean()) if known.any() else 0.0
+        if 0 < rate < 1:
+            out[j] = float(np.clip(np.quantile(scores[:, j], 1 - rate), 0.2, 0.8))
+    return out
+
+
+def f1_thresholds(scores: np.ndarray, truth: np.ndarray, default: float = 0.5) -> np.ndarray:
+    """Per-theme threshold maximising F1 on held-out scores (ties: closest to default)."""
+    grid = np.round(np.arange(0.1, 0.91, 0.025), 3)
+    out = np.full(scores.shape[1], default)
+    for j in range(scores.shape[1]):
+        y = truth[:, j].astype(bool)
+        if y.sum() < 2:
+            continue
+        best = (-1.0, 0.0)
+        for t in grid:
+            pred = scores[:, j] >= t
+            tp = float((pred & y).sum())
+            f1 = 2 * tp / max(pred.sum() + y.sum(), 1)
+            key = (round(f1, 4), -abs(t - default))
+            if key > best:
+                best = key
+                out[j] = t
+    return out
+
+
+def stance_bias_for(probs: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Additive log-prior offsets per stance maximising macro-F1 on held-out predictions."""
+    from sklearn.metrics import f1_score
+
+    bias = np.zeros(len(STANCES))
+    logp = np.log(probs + 1e-9)
+    labels = list(range(len(STANCES)))
+    for _ in range(2):  # coordinate ascent, two sweeps
+        for k in range(len(STANCES)):
+            best = (-1.0, 0.0)
+            for b in np.arange(-1.5, 1.51, 0.25):
+                trial = bias.copy()
+                trial[k] = b
+                pred = (logp + trial).argmax(axis=1)
+                f1 = f1_score(truth, pred, labels=labels, average="macro", zero_division=0)
+                key = (round(f1, 4), -abs(b))
+                if key > best:
+                    best = key
+                    bias[k] = b
+    return bias
+
+
+def group_folds(groups: Sequence[str], k: int = 5) -> list[np.ndarray]:
+    """Row indices of k folds, each holding whole groups (letters), balanced by size."""
+    groups = np.asarray(groups)
+    uniq, counts = np.unique(groups, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    folds: list[list[str]] = [[] for _ in range(min(k, len(uniq)))]
+    sizes = np.zeros(len(folds))
+    for g in uniq[order]:
+        f = int(sizes.argmin())
+        folds[f].append(g)
+        sizes[f] += counts[list(uniq).index(g)]
+    return [np.flatnonzero(np.isin(groups, f)) for f in folds]
+
+
+@dataclass
+class CVResult:
+    theme_scores: np.ndarray  # out-of-fold theme scores for the hand-labelled rows
+    stance_probs: np.ndarray
+    truth_themes: np.ndarray
+    truth_stance: np.ndarray
+
+
+def cross_validate(
+    weak: TrainingSet, hand: TrainingSet, codebook: Codebook, k: int = 5
+) -> CVResult:
+    """Out-of-fold predictions for hand labels, grouped by letter.
+
+    Each fold trains on all weak labels plus the hand labels of the other folds.
+    """
+    groups = [it.letter or f"row{i}" for i, it in enumerate(hand.items)]
+    theme_scores = np.zeros(hand.themes.shape)
+    stance_probs = np.zeros((len(hand), len(STANCES)))
+    for rows in group_folds(groups, k):
+        rest = np.setdiff1d(np.arange(len(hand)), rows)
+        train = TrainingSet.concat([weak, hand.subset(rest)])
+        themes, stance = _fit_pipelines(train, codebook)
+        model = TaggerModel(codebook.theme_ids, themes, stance)
+        t, s = model.scores([hand.items[i] for i in rows])
+        theme_scores[rows] = t
+        stance_probs[rows] = s
+    return CVResult(theme_scores, stance_probs, hand.themes.astype(int), hand.stance)
+
+
+def train_model(
+    corpus_items: Sequence[Item],
+    codebook: Codebook,
+    hand: TrainingSet | None = None,
+    *,
+    tune_folds: int = 5,
+) -> TaggerModel:
+    """Train theme and stance pipelines from the corpus, plus hand labels if given."""
+    started = time.time()
+    weak = weak_training_set(corpus_items, codebook)
+    has_hand = hand is not None and len(hand) > 0
+    train = TrainingSet.concat([weak, hand]) if has_hand else weak
+    themes, stance = _fit_pipelines(train, codebook)
+    model = TaggerModel(codebook.theme_ids, themes, stance)
+    tuning = "prevalence of weak labels over the corpus"
+    if has_hand and len({it.letter for it in hand.items}) >= 2:
+        cv = cross_validate(weak, hand, codebook, k=tune_folds)
+        themes.named_steps["clf"].thresholds_ = f1_thresholds(cv.theme_scores, cv.truth_themes)
+        known = cv.truth_stance >= 0
+        model.stance_bias = stance_bias_for(cv.stance_probs[known], cv.truth_stance[known])
+        tuning = f"F1 on hand labels, {tune_folds}-fold cross-validation grouped by letter"
+    else:
+        scores, _ = model.scores(list(corpus_items))
+        themes.named_steps["clf"].thresholds_ = prevalence_thresholds(scores, weak.themes)
+    model.meta = build_meta(codebook, weak, hand, tuning, time.time() - started)
+    model.meta["thresholds"] = {
+        t: float(v) for t, v in zip(codebook.theme_ids, model.thresholds, strict=True)
+    }
+    model.meta["stance_bias"] = {
+        s: float(b) for s, b in zip(STANCES, model.stance_bias, strict=True)
+    }
+    return model
+
+
+def build_meta(
+    codebook: Codebook,
+    weak: TrainingSet,
+    hand: TrainingSet | None,
+    tuning: str,
+    seconds: float,
+) -> dict[str, Any]:
+    """What a model was trained from and with: enough to reproduce it or see it is stale."""
+    letters = {it.letter for it in weak.items if it.letter}
+    weak_pos = {
+        t: int((weak.themes[:, j] == 1).sum()) for j, t in enumerate(codebook.theme_ids)
+    }
+    hand_summary: dict[str, Any] = {"n": 0}
+    if hand is not None and len(hand):
+        hand_summary = {
+            "n": len(hand),
+            "letters": len({it.letter for it in hand.items if it.letter}),
+            "themes": {
+                t: int((hand.themes[:, j] == 1).sum()) for j, t in enumerate(codebook.theme_ids)
+            },
+            "stance": {s: int((hand.stance == k).sum()) for k, s in enumerate(STANCES)},
+        }
+    return {
+        "format": MODEL_FORMAT,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "codebook_path": str(codebook.path),
+        "codebook_sha256": codebook.sha256,
+        "themes": codebook.theme_ids,
+        "stances": list(STANCES),
+        "training": {
+            "corpus_sentences": len(weak),
+            "corpus_letters": len(letters),
+            "weak_theme_positives": weak_pos,
+            "weak_stance": {s: int((weak.stance == k).sum()) for k, s in enumerate(STANCES)},
+            "hand_labels": hand_summary,
+            "threshold_tuning": tuning,
+            "seconds": round(seconds, 1),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "joblib": joblib.__version__,
+        },
+    }
+
+
+def model_version(meta: dict[str, Any]) -> str:
+    """A readable, sortable version id: UTC time plus a short codebook hash."""
+    stamp = meta.get("created_at", "").replace("-", "").replace(":", "").replace("T", "-")
+    return f"{stamp.rstrip('Z')}-{meta.get('codebook_sha256', '')[:8]}"
+
+
+def save_model(model: TaggerModel, directory: Path) -> Path:
+    """Write pipelines (joblib) and meta.json into `directory`; return it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump(
+        {
+            "theme_ids": model.theme_ids,
+            "themes": model.themes,
+            "stance": model.stance,
+            "stance_bias": model.stance_bias,
+        },
+        directory / "model.joblib",
+        compress=3,
+    )
+    (directory / "meta.json").write_text(json.dumps(model.meta, indent=2), encoding="utf-8")
+    return directory
+
+
+def load_model(directory: Path) -> TaggerModel:
+    """Read a model written by save_model."""
+    blob = joblib.load(directory / "model.joblib")
+    meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    return TaggerModel(
+        blob["theme_ids"], blob["themes"], blob["stance"], np.asarray(blob["stance_bias"]), meta
+    )
+
+
+def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
+    """Reasons a model no longer matches the codebook or the libraries (empty: current)."""
+    reasons = []
+    if meta.get("format") != MODEL_FORMAT:
+        reasons.append(f"model format {meta.get('format')} != {MODEL_FORMAT}")
+    if meta.get("codebook_sha256") != codebook.sha256:
+        reasons.append(f"codebook changed since training ({codebook.path})")
+    if meta.get("themes") != codebook.theme_ids:
+        reasons.append("theme list differs from the codebook")
+    trained_with = meta.get("versions", {}).get("scikit-learn")
+    if trained_with and trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
+        reasons.append(f"trained with scikit-learn {trained_with}, running {sklearn.__version__}")
+    return reasons

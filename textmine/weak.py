@@ -1,0 +1,191 @@
+"""Weak labels: the codebook's patterns and the letter's section structure as noisy labels.
+
+No hand labels are needed: a sentence gets a theme when the theme's patterns match it
+(or, more weakly, when it continues a neighbouring sentence that matches), and a stance
+from the codebook's cue lexicons combined with the prior of the section it sits in
+(strengths lean positive, weaknesses and actions negative, context neutral). Each weak
+label carries a confidence the discriminative model uses as a sample weight.
+
+Matching runs one regular expression per theme over a whole batch joined into one
+string, so the per-sentence Python overhead stays small (classify must handle tens of
+thousands of sentences a second).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from textmine.codebook import STANCES, Codebook
+
+_SEP = "\n"
+# Sentences that continue the previous one's subject ("This means...", "As a result...")
+# inherit its themes: a weak but useful signal for short anaphoric sentences.
+_ANAPHORA = re.compile(
+    r"^(this|these|that|those|they|their|it|its|such|as a result|consequently|"
+    r"however|despite this|in addition|additionally|also|furthermore|moreover|"
+    r"for example|for instance|similarly|in particular|nevertheless|this means|"
+    r"as such|therefore|subsequently|here|there)\b",
+    re.IGNORECASE,
+)
+
+
+def normalise(text: str) -> str:
+    """Lower-case, straight quotes, single spaces: the form all patterns are matched on."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\ufffe", "")
+    text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u00ad", "")
+    return " ".join(text.lower().split())
+
+
+def _alternation(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    # Word boundaries on both sides so that "ap" does not match inside "approach".
+    return re.compile(r"\b(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?!\w)")
+
+
+def _count_hits(rx: re.Pattern[str] | None, joined: str, starts: np.ndarray) -> np.ndarray:
+    """How many matches of `rx` fall in each text of a batch joined by _SEP."""
+    counts = np.zeros(len(starts), dtype=np.float32)
+    if rx is None or not len(starts):
+        return counts
+    positions = [m.start() for m in rx.finditer(joined)]
+    if positions:
+        idx = np.searchsorted(starts, np.asarray(positions), side="right") - 1
+        np.add.at(counts, idx, 1.0)
+    return counts
+
+
+def _join(texts: Sequence[str]) -> tuple[str, np.ndarray]:
+    lengths = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=len(texts))
+    starts = np.zeros(len(texts), dtype=np.int64)
+    if len(texts) > 1:
+        starts[1:] = np.cumsum(lengths)[:-1]
+    return _SEP.join(texts), starts
+
+
+class PatternMatcher:
+    """The codebook's regular expressions, compiled once and applied to batches."""
+
+    def __init__(self, codebook: Codebook) -> None:
+        self.theme_ids = codebook.theme_ids
+        self.yields = np.array([t.yields_to_others for t in codebook.themes], dtype=bool)
+        self._ignore = _alternation(codebook.ignore)
+        self._strong = [_alternation(t.patterns) for t in codebook.themes]
+        self._related = [_alternation(t.related) for t in codebook.themes]
+        self._exclude = [_alternation(t.exclude) for t in codebook.themes]
+        cues = codebook.stance
+        self._stance = [
+            _alternation(cues.positive),
+            _alternation(cues.negative),
+            _alternation(cues.contrast),
+            _alternation(cues.neutral),
+        ]
+        self.section_priors = cues.section_priors
+
+    def prepare(self, texts: Sequence[str]) -> list[str]:
+        norm = [normalise(t) for t in texts]
+        if self._ignore is not None:
+            norm = [self._ignore.sub(" ", t) for t in norm]
+        return norm
+
+    def theme_scores(self, texts: Sequence[str], prepared: bool = False) -> np.ndarray:
+        """(n, themes) pattern evidence: strong hits count 1, related hits 0.5."""
+        norm = list(texts) if prepared else self.prepare(texts)
+        joined, starts = _join(norm)
+        out = np.zeros((len(norm), len(self.theme_ids)), dtype=np.float32)
+        for j in range(len(self.theme_ids)):
+            score = _count_hits(self._strong[j], joined, starts)
+            score += 0.5 * _count_hits(self._related[j], joined, starts)
+            if self._exclude[j] is not None:
+                excluded = _count_hits(self._exclude[j], joined, starts)
+                score = np.maximum(score - excluded, 0.0)
+            out[:, j] = score
+        if self.yields.any() and (~self.yields).any():
+            # A backdrop theme loses to any more specific theme with at least as much evidence.
+            best_other = out[:, ~self.yields].max(axis=1)
+            for j in np.flatnonzero(self.yields):
+                out[:, j] = np.where(best_other >= out[:, j], 0.0, out[:, j])
+        return out
+
+    def stance_cues(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 4) counts of positive, negative, contrast and neutral cues."""
+        joined, starts = _join([normalise(t) for t in texts])
+        return np.stack([_count_hits(rx, joined, starts) for rx in self._stance], axis=1)
+
+    def section_prior(self, sections: Sequence[str | None]) -> np.ndarray:
+        """(n, 4) prior over STANCES for each sentence's canonical section."""
+        uniform = {s: 1.0 / len(STANCES) for s in STANCES}
+        rows = [self.section_priors.get(s or "", uniform) for s in sections]
+        return np.array([[r[s] for s in STANCES] for r in rows], dtype=np.float32)
+
+
+@dataclass
+class WeakLabels:
+    """Weak labels of a batch of sentences, with confidences used as sample weights."""
+
+    themes: np.ndarray  # (n, T) 1/0 labels, -1 = abstain (not used for training)
+    theme_weight: np.ndarray  # (n, T) confidence of each theme label
+    stance: np.ndarray  # (n,) index into STANCES
+    stance_weight: np.ndarray  # (n,) confidence
+
+
+def anaphoric(texts: Sequence[str]) -> np.ndarray:
+    """True where a sentence opens by pointing back at the previous one."""
+    return np.fromiter((bool(_ANAPHORA.match(t.lstrip())) for t in texts), bool, len(texts))
+
+
+def weak_theme_labels(
+    own: np.ndarray, prev: np.ndarray, nxt: np.ndarray, is_anaphoric: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Combine pattern scores of a sentence and its neighbours into theme labels.
+
+    A strong own match is a confident positive; a related-only match or an anaphoric
+    sentence after a matching one is a weaker positive; a sentence with no evidence
+    in itself or its neighbours is a confident negative; the rest abstain.
+    """
+    labels = np.full(own.shape, -1, dtype=np.int8)
+    weight = np.zeros(own.shape, dtype=np.float32)
+    strong = own >= 1.0
+    labels[strong] = 1
+    weight[strong] = np.minimum(0.6 + 0.2 * own[strong], 1.0)
+    inherited = ~strong & is_anaphoric[:, None] & (prev >= 1.0)
+    labels[inherited] = 1
+    weight[inherited] = 0.4
+    related_only = ~strong & ~inherited & (own >= 0.5)
+    labels[related_only] = 0
+    weight[related_only] = 0.2
+    clean = (own == 0) & (prev < 1.0) & (nxt < 1.0)
+    labels[clean] = 0
+    weight[clean] = 1.0
+    near = (own == 0) & ~clean & ~inherited
+    labels[near] = 0
+    weight[near] = 0.4
+    return labels, weight
+
+
+def weak_stance_labels(cues: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stance from cue counts and the section prior.
+
+    Evidence from cues is turned into a likelihood over STANCES and multiplied by the
+    section prior: a sentence with both polarities and a contrast marker is mixed; one
+    with no cues falls back to its section; cue-less sentences in context sections
+    are neutral.
+    """
+    pos, neg, contrast, neutral = (cues[:, i] for i in range(4))
+    n = len(cues)
+    like = np.ones((n, len(STANCES)), dtype=np.float32)
+    ip, ineg, imix, ineu = (STANCES.index(s) for s in ("positive", "negative", "mixed", "neutral"))
+    margin = pos - neg
+    like[:, ip] *= np.exp(0.8 * np.clip(margin, -3, 3))
+    like[:, ineg] *= np.exp(-0.8 * np.clip(margin, -3, 3))
+    both = (pos > 0) & (neg > 0)
+    like[:, imix] *= np.where(both & (contrast > 0), 6.0, np.where(both, 1.0, 0.2))
+    evaluative = pos + neg
+    like[:, ineu] *= np.exp(-0.9 * evaluative + 0.8 * neutral)
+    post = like * prior
+    post /= post.sum(axis=1, keepdims=True)
+    return post.argmax(axis=1).astype(np.int64), post.max(axis=1).astype(np.float32)
