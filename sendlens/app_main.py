@@ -499,13 +499,15 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str], ctx: C
         alt.Tooltip("share_negative:Q", format=".0%", title="Share negative"),
     ]
     cell = alt.selection_point(name="cell", fields=[by, "theme"], on="click", clear=False)
-    rect = base.mark_rect(stroke="white", strokeWidth=1).encode(
+    rect = base.mark_rect().encode(
+        # The clicked cell gets a dark outline; the others a thin white grid line.
+        stroke=alt.condition(cell, alt.value("#111"), alt.value("white"), empty=False),
+        strokeWidth=alt.condition(cell, alt.value(2.5), alt.value(1), empty=False),
         color=alt.condition("datum.passages > 0",
                             alt.Color(f"{metric}:Q", scale=scale, title=title,
                                       legend=alt.Legend(orient="right", format="+.1f"
                                                         if metric == "net_stance" else ".0%")),
                             alt.value("#f3f3f3")),
-        opacity=alt.condition(cell, alt.value(1.0), alt.value(0.75)),
         tooltip=tooltip,
     ).add_params(cell)
     strong = (f"abs(datum.{metric}) > 0.55" if metric == "net_stance"

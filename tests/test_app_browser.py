@@ -1,0 +1,182 @@
+"""The app in a real browser: `sendlens app` served, driven in headless Chromium.
+
+Opens Compare areas from the sidebar, clicks one heatmap cell and checks that the
+evidence beside the chart is that cell's passages, then follows a passage to the
+letter reader. Screenshots go to tests/_artifacts/ (git-ignored) for a human to look at.
+
+Needs Debian's chromium (`apt-get install -y chromium`); skipped when it is missing,
+except under CI=true where it must be installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sendlens.store import Corpus, now_iso
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "_artifacts"
+LAUNCH_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def _need_browser() -> None:
+    reason = ""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} missing: install it with `apt-get install -y chromium`"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright Python package is not installed (pip install -e .[dev])"
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " (CI=true: the browser test must run)")
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory, real_pdfs: list[Path]) -> Path:
+    _need_browser()
+    from sendlens.importer import import_paths
+
+    root = tmp_path_factory.mktemp("browsercorpus")
+    corpus = Corpus.open(root)
+    import_paths(corpus, real_pdfs[:6], progress=False)
+    with corpus.transaction() as con:
+        for r in con.execute("SELECT passage_id, section, text FROM passages").fetchall():
+            text = r["text"].lower()
+            themes = [t for t, w in (("health_input", "health"), ("ehc_plans", "ehc"),
+                                     ("co_production", "parent")) if w in text]
+            stance = {"strengths": "positive", "weaknesses": "negative"}.get(r["section"],
+                                                                             "neutral")
+            con.execute("INSERT INTO tags VALUES (?, ?, ?, '{}', 'browser-1', ?)",
+                        (r["passage_id"], json.dumps(themes), stance, now_iso()))
+        con.execute("INSERT INTO models VALUES ('browser-1', ?, 'models/x', '{}', 1)",
+                    (now_iso(),))
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(corpus_dir: Path) -> Iterator[str]:
+    """`sendlens app` on a free port; yields its URL, stops it afterwards."""
+    port = _free_port()
+    log = open(corpus_dir / "server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sendlens.cli", "app", "--corpus", str(corpus_dir),
+         "--port", str(port), "--headless"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail("the app did not start:\n" + (corpus_dir / "server.log").read_text())
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, 15)  # our own process group only (start_new_session)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+        log.close()
+
+
+def _cell_count(corpus_dir: Path, area: str, theme: str) -> int:
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    try:
+        return con.execute(
+            "SELECT count(*) FROM tags t JOIN passages p USING (passage_id)"
+            " JOIN letters l USING (letter_id) WHERE l.area = ? AND EXISTS"
+            " (SELECT 1 FROM json_each(t.themes) WHERE value = ?)", (area, theme)
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    areas = [r[0] for r in con.execute("SELECT area FROM letters ORDER BY area")]
+    con.close()
+    area = areas[2]  # not the first row: the evidence panel starts on the first one
+    expected = _cell_count(corpus_dir, area, "health_input")
+    assert expected > 0
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(server + "/")
+            page.wait_for_selector("#painted-overview", state="attached", timeout=60_000)
+            page.get_by_text("Compare areas", exact=True).first.click()
+            page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
+            assert "page=compare" in page.url
+            cell = page.locator(
+                f'[data-testid=stVegaLiteChart] path[aria-label^="theme_short: Health input;'
+                f' area: {area};"]'
+            )
+            expect(cell).to_have_count(1, timeout=30_000)
+            # Click near the cell's corner: its centre is covered by the count label.
+            cell.click(position={"x": 4, "y": 4})
+            summary = page.locator("[data-testid=stMarkdownContainer]",
+                                   has_text=f"{area} · Health input").first
+            expect(summary).to_contain_text(f"{expected} passages", timeout=30_000)
+            cards = page.locator(".st-key-cell-cards")
+            expect(cards).to_contain_text("read in letter", timeout=30_000)
+            assert "cell_row=" in page.url  # the view can be shared as a link
+            page.mouse.move(5, 5)  # no tooltip over the chart in the screenshot
+            page.screenshot(path=str(ARTIFACTS / "compare-cell-evidence.png"))
+
+            # Follow one passage to the letter it came from.
+            href = cards.locator("a").first.get_attribute("href")
+            assert href and "page=reader" in href and "focus=" in href
+            page.goto(server + "/" + href)
+            page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
+            focus = href.split("focus=")[1].split("&")[0]
+            expect(page.locator(f"mark#p-{focus}")).to_have_count(1, timeout=30_000)
+            assert page.locator("script", has_text="alert").count() == 0
+            page.screenshot(path=str(ARTIFACTS / "reader-linked-passage.png"))
+        finally:
+            browser.close()
+
+
+def test_chromium_path_documented() -> None:
+    # The CI script installs exactly this binary; keep the test and the script in step.
+    ci = Path(__file__).resolve().parent.parent / ".ci" / "run"
+    if ci.exists():
+        assert "chromium" in ci.read_text()
+    assert shutil.which("chromium") in (None, str(CHROMIUM), "/bin/chromium")
