@@ -25,12 +25,16 @@ _BULLET_RE = re.compile(rf"^\s*[{BULLETS}]\s*")
 _PAGE_NUMBER_RE = re.compile(r"^(page\s*)?\d{1,3}(\s*(of|/)\s*\d{1,3})?$", re.I)
 # Running heads whose wording we know; repetition catches the rest.
 _RUNNING_HEAD_RE = re.compile(
-    r"^((area send )?inspection report:|joint local area send (inspection|revisit)"
+    r"^((area send )?(monitoring )?inspection report:|joint local area send (inspection|revisit)"
     r"|area send (monitoring )?inspection report)",
     re.I,
 )
+# "25 May 2017 Page 2", "Page 2 of 5", "6 to 10 February 2023 2": dates and a page number.
+_RUNNING_TAIL_RE = re.compile(r"(\bpage \d{1,3}( of \d{1,3})?|\b(19|20)\d\d\s+\d{1,3})$", re.I)
 _DIGITS_RE = re.compile(r"\d+")
 _SENTENCE_END_RE = re.compile(r"[.?!:;][\"'’”)]*$")
+# Typographic quotes become ASCII, as researchers (and the gold labels) type them.
+_PUNCTUATION = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _MARGIN = 0.09  # share of the page height at top and bottom where running heads live
 
 
@@ -116,7 +120,10 @@ def _is_running(line: _Line, keys: set[str]) -> bool:
         return line.in_margin or len(text) <= 3
     if not line.in_margin:
         return False
-    return bool(_RUNNING_HEAD_RE.match(text)) or _DIGITS_RE.sub("#", text.lower()) in keys
+    return (
+        bool(_RUNNING_HEAD_RE.match(text) or _RUNNING_TAIL_RE.search(text))
+        or _DIGITS_RE.sub("#", text.lower()) in keys
+    )
 
 
 class _Vocabulary:
@@ -219,7 +226,7 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
         else:
             merged.append(para)
     for text, page, kind in merged:
-        clean = _fix_inline_hyphens(text, vocab)
+        clean = _fix_inline_hyphens(text, vocab).translate(_PUNCTUATION)
         clean = re.sub(r"[ \t\u00a0\u2009]+", " ", clean).strip()
         if not clean:
             continue

@@ -131,8 +131,13 @@ class HeadingRule:
     canonical: str
     # Split a heading run together with the paragraph after it (lost spacing).
     may_prefix: bool = True
-    # Matches only a paragraph that is short (a real heading), not a sentence.
+    # Matches only a paragraph set apart as a heading, never a sentence's start.
     short_only: bool = False
+    # Distinctive enough to split out of the middle of a paragraph, after a
+    # sentence end (PDFs whose headings sit on lines with no gap above them).
+    embedded: bool = False
+    # ... or after anything at all (a letter's title after the salutation).
+    anywhere: bool = False
 
 
 def _h(pattern: str, canonical: str, **kw: bool) -> HeadingRule:
@@ -140,68 +145,68 @@ def _h(pattern: str, canonical: str, **kw: bool) -> HeadingRule:
 
 
 _COMMON_2023 = [
-    _h(r"inspection outcome", "main_findings"),
-    _h(r"information about the local area partnership", "context"),
-    _h(r"what is it like (to be|for) (a )?(child|children)[^?]*\?", "experience"),
-    _h(r"what is the (local )?area partnership doing that is effective\??", "strengths"),
-    _h(r"what (does|do) the (local )?area partnership need to do better\??", "weaknesses"),
-    _h(r"areas? for priority action", "actions"),
-    _h(r"areas? for improvement", "actions"),
-    _h(r"local area partnership details", "boilerplate"),
-    _h(r"information about this inspection", "boilerplate"),
+    _h(r"(monitoring )?inspection outcome", "main_findings", embedded=True),
+    _h(r"information about the local area partnership", "context", embedded=True),
+    _h(r"what is it like (to be|for) (a )?(child|children)[^?]*\?", "experience", embedded=True),
+    _h(r"what is the (local )?area partnership doing that is effective\??", "strengths",
+       embedded=True),
+    _h(r"what (does|do) the (local )?area partnership need to do better\??", "weaknesses",
+       embedded=True),
+    _h(r"areas? for priority action", "actions", embedded=True),
+    _h(r"areas? for improvement", "actions", embedded=True),
+    _h(r"local area partnership details", "boilerplate", embedded=True),
+    _h(r"information about this (monitoring )?inspection", "boilerplate", embedded=True),
     _h(r"inspection team", "boilerplate", short_only=True),
     _h(r"if you are not happy with the inspection", "boilerplate", may_prefix=False),
 ]
 _MONITORING = [
-    _h(r"context", "context", short_only=True),
-    _h(r"main findings", "main_findings"),
-    _h(r"(the )?areas? for priority action", "main_findings", short_only=True),
+    _h(r"context", "context"),
+    _h(r"main findings", "main_findings", embedded=True),
+    _h(r"(the )?areas? for priority action \d", "main_findings", short_only=True),
     _h(r"progress (made )?(on|in|against) ", "main_findings", short_only=True),
-    _h(r"next steps", "actions"),
-    _h(r"areas? for improvement", "actions"),
-    _h(r"local area partnership details", "boilerplate"),
-    _h(r"information about this (monitoring )?inspection", "boilerplate"),
-    _h(r"inspection team", "boilerplate", short_only=True),
-    _h(r"if you are not happy with the inspection", "boilerplate", may_prefix=False),
+    _h(r"next steps", "actions", embedded=True),
+    *_COMMON_2023,
 ]
 _SIGN_OFF = [
-    _h(r"yours (sincerely|faithfully)", "boilerplate"),
+    _h(r"yours (sincerely|faithfully)", "boilerplate", embedded=True),
 ]
+_LETTER_TITLE = _h(r"joint local area SEND (inspection|revisit) in [A-Z][^.]*$", "context",
+                   embedded=True, anywhere=True)
 _LETTER_2016 = [
-    _h(r"main findings", "main_findings"),
-    _h(r"the effectiveness of the local area in [^.]{0,160}$", "context", short_only=True),
-    _h(r"strengths", "strengths", short_only=True),
-    _h(r"areas for (further )?development", "weaknesses", short_only=True),
+    _LETTER_TITLE,
+    _h(r"main findings", "main_findings", embedded=True),
+    _h(r"the effectiveness of the local area in (identifying|assessing|improving)\b[^.]*?"
+       r"(disabilities|SEND)\b", "context", short_only=True, embedded=True),
+    _h(r"strengths", "strengths", short_only=True, embedded=True),
+    _h(r"areas for (further )?development", "weaknesses", short_only=True, embedded=True),
     _h(r"areas? for improvement", "weaknesses", short_only=True),
     _h(
         r"the local area is required to produce and submit a written statement of action",
         "actions",
         may_prefix=False,
+        embedded=True,
     ),
     *_SIGN_OFF,
 ]
 _REVISIT = [
-    _h(r"main findings", "main_findings"),
+    _LETTER_TITLE,
+    _h(r"main findings", "main_findings", embedded=True),
     _h(r"outcome of (the )?(send )?revisit", "main_findings"),
-    _h(r"areas? of significant weakness", "main_findings", short_only=True),
-    _h(r"progress (made )?(in|on|against) ", "main_findings", short_only=True),
     _h(r"(next steps|areas? for (further )?improvement|recommendations?)", "actions",
        short_only=True),
     *_SIGN_OFF,
 ]
 HEADING_RULES: dict[str, list[HeadingRule]] = {
     "area_send_2023": _COMMON_2023,
-    "monitoring_2023": _MONITORING + _COMMON_2023[1:],
+    "monitoring_2023": _MONITORING,
     "send_2016": _LETTER_2016,
     "revisit_2018": _REVISIT,
 }
-# Before the first heading: the letter's opening.
-_FIRST_SECTION = {
-    "area_send_2023": "context",
-    "monitoring_2023": "context",
-    "send_2016": "context",
-    "revisit_2018": "context",
-}
+# What comes before the first heading (letterhead, addresses, title page) is
+# kept in the clean text but yields no passages.
+_FRONT = ("boilerplate", "")
+_ENDS_SENTENCE = re.compile(r"[.?!:;][\"')\]]*$")
+_SENTENCE_END_BEFORE = re.compile(r"([.?!:;][\"')\]]*|\d)\s+$")
 
 
 def _match_heading(
@@ -217,38 +222,73 @@ def _match_heading(
         if not rest:
             return rule, text, ""
         if rule.short_only:
-            if para.kind == "heading" and len(text) < 120 and not rule.may_prefix:
-                return rule, text, ""
-            if para.kind == "heading" and len(text) < 120 and rule.pattern.pattern.endswith("$"):
-                return rule, text, ""
+            if para.kind == "heading" and _is_heading_text(rest, rules):
+                return rule, text[: m.end()].strip(), rest  # "… disabilities Strengths"
+            if para.kind == "heading" and len(text) < 160:
+                return rule, text, ""  # "Area for priority action 1: governance"
             continue
         if not rule.may_prefix:
             return rule, "", text  # a section that starts with a sentence
-        if rest[:1].isupper() or rest[:1] in "‘'\"(":
+        if rest[:1].isupper() or rest[:1] in "'\"(":
             return rule, text[: m.end()].strip(), rest
     return None
 
 
-_TABLE_HEADER_RE = re.compile(r"responsible body\s+areas? for (priority action|improvement)", re.I)
+def _is_heading_text(text: str, rules: list[HeadingRule]) -> bool:
+    return any(rule.pattern.fullmatch(text.strip()) for rule in rules)
 
 
-def _split_trailing_headings(
+def _embedded_split(text: str, rules: list[HeadingRule]) -> tuple[int, int, HeadingRule] | None:
+    """Earliest heading inside `text` (not at its start): (start, end, rule)."""
+    best: tuple[int, int, HeadingRule] | None = None
+    for rule in rules:
+        if not rule.embedded:
+            continue
+        for m in rule.pattern.finditer(text, 1):
+            if best is not None and m.start() >= best[0]:
+                break
+            if not m.group(0)[:1].isupper():
+                continue
+            if not (rule.anywhere or _SENTENCE_END_BEFORE.search(text[: m.start()])):
+                continue
+            after = text[m.end():].lstrip()
+            if rule.short_only and after and not _is_heading_text(after, rules):
+                continue  # "Strengths" inside a paragraph only when it ends it
+            if after and not (after[:1].isupper() or after[:1] in "'\"(" or not rule.may_prefix):
+                continue
+            best = (m.start(), m.end(), rule)
+            break
+    return best
+
+
+def _split_embedded_headings(
     paragraphs: list[Paragraph], rules: list[HeadingRule]
 ) -> list[Paragraph]:
-    """'Date of previous inspection: … Inspection outcome': a heading lost its line break."""
+    """'… Date of previous inspection: … Inspection outcome The local …': lost line breaks."""
     out: list[Paragraph] = []
     for para in paragraphs:
-        if para.kind == "heading":
-            for rule in rules:
-                if rule.short_only or not rule.may_prefix:
-                    continue
-                m = re.search(r"\s(" + rule.pattern.pattern + r")$", para.text, re.I)
-                if m and m.start() > 0:
-                    out.append(Paragraph(para.text[: m.start()].strip(), para.page, "heading"))
-                    para = Paragraph(m.group(1), para.page, "heading")
-                    break
-        out.append(para)
+        text, kind = para.text, para.kind
+        while (hit := _embedded_split(text, rules)) is not None:
+            start, end, rule = hit
+            before = text[:start].strip()
+            if before:
+                out.append(Paragraph(before, para.page, kind))
+            if rule.may_prefix:
+                out.append(Paragraph(text[start:end].strip(), para.page, "heading"))
+                text = text[end:].strip()
+                # What follows a heading may be a sub-heading set on the next line.
+                kind = "heading" if len(text) < 160 and not _ENDS_SENTENCE.search(text) else "text"
+            else:
+                text, kind = text[start:].strip(), "text"
+                break
+            if not text:
+                break
+        if text:
+            out.append(Paragraph(text, para.page, kind))
     return out
+
+
+_TABLE_HEADER_RE = re.compile(r"responsible body\s+areas? for (priority action|improvement)", re.I)
 
 
 @dataclass
@@ -258,6 +298,8 @@ class ParsedDocument:
     # (canonical section, heading text) of each paragraph
     para_sections: list[tuple[str, str]] = field(default_factory=list)
     heading_paras: set[int] = field(default_factory=set)  # indexes that are headings
+    # Revisits: one heading per area of significant weakness reported on.
+    weakness_headings: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -266,13 +308,21 @@ class ParsedDocument:
 
 def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocument:
     rules = HEADING_RULES[framework]
-    out: list[Paragraph] = []
-    sections: list[tuple[str, str]] = []
-    headings: set[int] = set()
-    current = (_FIRST_SECTION[framework], "")
-    in_boilerplate = False
-    for para in _split_trailing_headings(paragraphs, rules):
-        hit = None if in_boilerplate else _match_heading(para, rules)
+    doc = ParsedDocument(Letter(framework=framework, area=""), [])
+    out, sections, headings = doc.paragraphs, doc.para_sections, doc.heading_paras
+    current = _FRONT
+    closing = False  # past the sign-off or the details table: boilerplate to the end
+
+    def add(para: Paragraph, heading: bool) -> None:
+        if heading:
+            headings.add(len(out))
+        out.append(para)
+        sections.append(current)
+
+    queue = list(reversed(_split_embedded_headings(paragraphs, rules)))
+    while queue:
+        para = queue.pop()
+        hit = None if closing else _match_heading(para, rules)
         if hit:
             rule, heading, rest = hit
             # A repeated heading (the table's column header) adds no section.
@@ -280,22 +330,30 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
                 heading = ""
             else:
                 current = (rule.canonical, heading or rest[:80])
-            in_boilerplate = rule.canonical == "boilerplate"
+            closing = rule.canonical == "boilerplate"
             if heading:
-                headings.add(len(out))
-                out.append(Paragraph(heading, para.page, "heading"))
-                sections.append(current)
-            if rest:
-                out.append(Paragraph(rest, para.page, para.kind))
-                sections.append(current)
+                add(Paragraph(heading, para.page, "heading"), True)
+            if rest == para.text:
+                add(para, False)  # a section that opens with a sentence
+            elif rest:
+                # The rest may itself start with a (repeated) heading.
+                queue.append(Paragraph(rest, para.page, "text"))
             continue
-        out.append(para)
-        sections.append(current)
+        if (
+            framework == "revisit_2018"
+            and para.kind == "heading"
+            and len(para.text) >= 30
+            and current[0] == "main_findings"
+            and not closing
+        ):
+            # A revisit reports on each area of significant weakness under its own heading.
+            current = ("main_findings", para.text)
+            doc.weakness_headings.append(para.text)
+            add(para, True)
+            continue
         # Table header and responsible-body cell of "Areas for priority action".
-        if para.kind == "heading" or _TABLE_HEADER_RE.match(para.text):
-            headings.add(len(out) - 1)
-    letter = Letter(framework=framework, area="")
-    return ParsedDocument(letter, out, sections, headings)
+        add(para, para.kind == "heading" or bool(_TABLE_HEADER_RE.match(para.text)))
+    return doc
 
 
 def section_spans(doc: ParsedDocument) -> list[Section]:
@@ -325,12 +383,12 @@ _AREA_RULES: dict[str, list[re.Pattern[str]]] = {
                    re.I),
     ],
     "send_2016": [
+        re.compile(r"joint inspection of the local area of\s+(.{2,60}?)\s+to judge", re.I),
         re.compile(r"joint local area SEND inspection in\s+(.+?)(?:\n|$|\s{2,}|\.|,)", re.I),
-        re.compile(r"joint inspection of the local area of\s+(.+?)\s+to judge", re.I),
     ],
     "revisit_2018": [
+        re.compile(r"revisited the (?:local )?area of\s+(.{2,60}?)\s+to (?:decide|assess)", re.I),
         re.compile(r"joint local area SEND revisit in\s+(.+?)(?:\n|$|\s{2,}|\.|,)", re.I),
-        re.compile(r"revisited the (?:local )?area of\s+(.+?)\s+to (?:decide|assess)", re.I),
     ],
 }
 
@@ -365,9 +423,10 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
     """(outcome, weaknesses with sufficient progress, weaknesses in all)."""
     flat = re.sub(r"\s+", " ", text)
     word = r"(\w+)"
+    noun = r"(?:(?:areas of )?significant (?:weakness|area)|areas? for priority action)"
     made = re.search(
         rf"(?<!not )made sufficient progress in (?:addressing|tackling) {word} of the {word} "
-        r"(?:areas of )?significant (?:weakness|area)",
+        rf"{noun}",
         flat,
         re.I,
     )
@@ -381,8 +440,8 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
             )
             return outcome, progress, total
     all_done = re.search(
-        r"(?<!not )made sufficient progress in (?:addressing|tackling) (all|each) of the "
-        r"(?:(\w+) )?(?:areas of )?significant (?:weakness|area)",
+        rf"(?<!not )made sufficient progress in (?:addressing|tackling) (all|each) of the "
+        rf"(?:(\w+) )?{noun}",
         flat,
         re.I,
     )
@@ -391,7 +450,7 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
         return "sufficient_progress_all", total, total
     none_done = re.search(
         rf"not made sufficient progress in (?:addressing|tackling) (?:any|all|each) of the "
-        rf"(?:{word} )?(?:areas of )?significant (?:weakness|area)",
+        rf"(?:{word} )?{noun}",
         flat,
         re.I,
     )
@@ -439,8 +498,15 @@ def parse_metadata(doc: ParsedDocument) -> Letter:
             outcome_text = flat[flat.lower().find("inspection outcome"):][:1500]
             letter.outcome = parse_outcome_2023(outcome_text or head)
         else:
-            if re.search(r"(has|have) not made sufficient progress|insufficient progress", flat,
-                         re.I):
+            progress = parse_revisit_progress(head)
+            letter.weaknesses_progress, letter.weaknesses_total = progress[1], progress[2]
+            if progress[0] is not None:
+                letter.outcome = (
+                    "sufficient_progress" if progress[0] == "sufficient_progress_all"
+                    else "insufficient_progress"
+                )
+            elif re.search(r"(has|have) not made sufficient progress|insufficient progress",
+                           flat, re.I):
                 letter.outcome = "insufficient_progress"
             elif re.search(r"made sufficient progress", flat, re.I):
                 letter.outcome = "sufficient_progress"
@@ -452,7 +518,7 @@ def parse_metadata(doc: ParsedDocument) -> Letter:
         )
         letter.next_inspection = "; ".join(dict.fromkeys(n.strip() for n in nxt)) or None
     else:
-        m = _first(head, rf"between\s+(.{{0,60}}?{_DATE})")
+        m = _first(head, r"between\s+(.{0,80})")
         if m:
             letter.inspection_start, letter.inspection_end = parse_date_range(m.group(1))
         # The letter's own date stands alone near the top, before "Dear".
@@ -464,14 +530,24 @@ def parse_metadata(doc: ParsedDocument) -> Letter:
         )
         if framework == "send_2016":
             letter.outcome = parse_wsoa(flat)
+            if letter.outcome == "wsoa_required":
+                # The closing list: one bullet per area of significant weakness.
+                listed = [
+                    p for p, (section, _) in zip(doc.paragraphs, doc.para_sections)
+                    if section == "actions" and p.kind == "bullet"
+                ]
+                letter.weaknesses_total = len(listed) or None
         else:
             letter.outcome, letter.weaknesses_progress, letter.weaknesses_total = (
                 parse_revisit_progress(flat)
             )
-            m = _first(flat, rf"written statement of action[^.]{{0,80}}?(?:issued|dated|"
-                             rf"declared fit for purpose) (?:on )?({_DATE})")
-            m = m or _first(
-                flat, rf"(?:initial|previous|original) inspection[^.]{{0,60}}?({_DATE})"
+            if letter.weaknesses_total is None and doc.weakness_headings:
+                letter.weaknesses_total = len(doc.weakness_headings)
+                if letter.outcome == "sufficient_progress_all":
+                    letter.weaknesses_progress = letter.weaknesses_total
+            m = _first(
+                flat, rf"(?:initial|previous|original) inspection (?:was )?(?:on|in|between)?\s*"
+                      rf"({_DATE})"
             )
             if m:
                 letter.previous_inspection = parse_date(m.group(1))
