@@ -158,11 +158,6 @@ def test_untagged_corpus_says_to_run_tag(corpus: Corpus, tmp_path: Path) -> None
     assert export(copy, "letters").exit_code == 0  # tables that need no tags still work
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sendlens/commands/imports.py catches only NotTagged: a ValueError from "
-    "textmine.aggregate (unknown theme, section or stance) escapes as a traceback",
-)
 def test_unknown_theme_is_a_clear_error(corpus: Corpus) -> None:
     result = export(corpus, "evidence", "--theme", "ehc")
     assert result.exit_code == 2

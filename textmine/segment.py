@@ -26,8 +26,11 @@ _BOUNDARY_RE = re.compile(r"([.?!])([\"'’”)\]]*)\s+(?=[\"'‘“(\[]?[A-Z0-9
 _MIN_CHARS = 3
 
 
+_WORD_BEFORE_RE = re.compile(r"([A-Za-z.]+)$")
+
+
 def _is_abbreviation(text: str, dot: int) -> bool:
-    m = re.search(r"([A-Za-z.]+)$", text[:dot])
+    m = _WORD_BEFORE_RE.search(text, max(0, dot - 20), dot)
     if not m:
         return False
     word = m.group(1).lower().rstrip(".")

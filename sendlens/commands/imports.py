@@ -97,7 +97,8 @@ def export_cmd(
                     raise typer.Exit(2)
                 frame = aggregate.evidence(store, theme=theme, stance=stance,
                                            sections=section or None)
-        except aggregate.NotTagged as exc:
+        except (aggregate.NotTagged, ValueError) as exc:
+            # Not tagged yet, or an unknown theme, section or stance: say which.
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from exc
     try:
