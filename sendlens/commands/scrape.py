@@ -1,0 +1,62 @@
+"""`sendlens scrape`: find, fetch and import every published SEND letter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import typer
+
+from sendlens.commands import CorpusOption, corpus_path
+
+
+def scrape_cmd(
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="Point the search and provider pages at another host."
+    ),
+    since: datetime | None = typer.Option(
+        None, "--since", formats=["%Y-%m-%d"], help="Only letters published on or after DATE."
+    ),
+    area: list[str] = typer.Option(
+        [], "--area", help="Only these councils (name or Ofsted URN); repeat for more."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be fetched."),
+    delay: float = typer.Option(1.0, "--delay", min=0.0, help="Seconds between requests."),
+    labels_config: Path | None = typer.Option(
+        None, "--labels-config", envvar="SENDLENS_LABELS_CONFIG",
+        help="TOML/YAML file extending the rule that picks SEND report labels.",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    corpus: Path | None = CorpusOption,
+) -> None:
+    """Scrape the Ofsted reports site (and GOV.UK) for SEND letters and import them.
+
+    Polite (one request at a time, a delay between requests, robots.txt obeyed)
+    and incremental: files already held are not downloaded again. Exit code 1
+    when some letters failed or the run stopped, 130 when interrupted.
+    """
+    from scraper import site
+    from scraper.scrape import scrape
+    from sendlens.store import Corpus, CorpusError
+
+    try:
+        store = Corpus.open(corpus_path(corpus))
+        summary = scrape(
+            store,
+            base_url=base_url or site.DEFAULT_BASE_URL,
+            since=since.date() if since else None,
+            areas=area or None,
+            dry_run=dry_run,
+            delay=delay,
+            progress=not quiet,
+            labels_config=labels_config,
+        )
+    except (ValueError, CorpusError) as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(summary.render(), err=True)
+    raise typer.Exit(summary.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scrape")(scrape_cmd)

@@ -1,0 +1,38 @@
+"""`sendlens scrape` through the command line, against the local copy of the site."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import require_shared
+from sitefixture import build_site, read_manifest, serve
+from typer.testing import CliRunner
+
+from sendlens.cli import app
+from sendlens.store import Corpus
+
+
+def test_scrape_command_imports_then_fetches_nothing_new(tmp_path: Path) -> None:
+    site = build_site(read_manifest(require_shared("letters"))[:3])
+    corpus_dir = tmp_path / "corpus"
+    runner = CliRunner()
+    with serve(site) as base:
+        args = ["scrape", "--base-url", base, "--delay", "0", "-q", "--corpus", str(corpus_dir)]
+        first = runner.invoke(app, args)
+        assert first.exit_code == 0, first.output
+        letters = Corpus.open(corpus_dir).counts()["letters"]
+        assert letters == 3
+        files_before = len(site.file_hits())
+        again = runner.invoke(app, args)
+        assert again.exit_code == 0, again.output
+        assert len(site.file_hits()) == files_before, "a re-run downloaded a PDF again"
+    assert Corpus.open(corpus_dir).counts()["letters"] == 3
+    assert Corpus.open(corpus_dir).get_meta("last_scrape")
+
+
+def test_bad_base_url_is_a_clear_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["scrape", "--base-url", "ftp://example", "--corpus", str(tmp_path / "c")]
+    )
+    assert result.exit_code == 2
+    assert "ftp://example" in result.output
