@@ -169,28 +169,6 @@ def held_file_ids(corpus: Corpus) -> set[str]:
         conn.close()
 
 
-def record_fetch(corpus: Corpus, rec: FetchRecord) -> None:
-    with corpus.transaction() as conn:
-        conn.execute(
-            "INSERT OR REPLACE INTO fetches (file_id, url, provider_urn, council, label, "
-            "published, retrieved_at, sha256, letter_id, status, error) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                rec.file_id,
-                rec.url,
-                rec.provider_urn,
-                rec.council,
-                rec.label,
-                rec.published,
-                rec.retrieved_at,
-                rec.sha256,
-                rec.letter_id,
-                rec.status,
-                rec.error,
-            ),
-        )
-
-
 def _tmp_dir(corpus: Corpus) -> Path:
     path = Path(corpus.tmp_dir)
     path.mkdir(parents=True, exist_ok=True)
@@ -491,7 +469,7 @@ def scrape(
                     raise
                 reason = exc.problem if isinstance(exc, HttpError) else str(exc)
                 rec.status, rec.error = "failed", reason
-                record_fetch(corpus, rec)
+                corpus.record_fetch(rec)
                 summary.failed.append(Failure(pub.url, reason, pub.council, pub.file_id))
                 failed_in_a_row += 1
                 if failed_in_a_row >= max_consecutive_failures:
@@ -508,17 +486,16 @@ def scrape(
             summary.bytes_downloaded += size
             rec.sha256 = sha
             rec.retrieved_at = datetime.now(UTC).isoformat(timespec="seconds")
+            # The fetch is recorded in the letter's own transaction: a kill between
+            # the two can never make the next run download the letter again.
             outcome = import_pdf(
                 corpus,
                 tmp_path,
                 source=pub.url,
                 ofsted_urn=pub.provider_urn,
                 published=pub.published.isoformat() if pub.published else None,
+                fetch=rec,
             )
-            rec.letter_id = getattr(outcome, "letter_id", None) or sha[:12]
-            rec.status = outcome.status
-            rec.error = getattr(outcome, "reason", None) if outcome.status == "skipped" else None
-            record_fetch(corpus, rec)
             {"imported": summary.new, "duplicate": summary.duplicates}.get(
                 outcome.status, summary.skipped
             ).append(rec)

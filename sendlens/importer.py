@@ -11,6 +11,7 @@ from pathlib import Path
 
 from scraper.extract import ExtractError, extract_pdf
 from scraper.parse import PARSER_VERSION, NotASendLetter, parse_date, parse_document
+from scraper.records import FetchRecord
 from sendlens.store import Corpus, now_iso
 from textmine.areas import lookup_area
 from textmine.segment import segment
@@ -69,12 +70,37 @@ def import_pdf(
     ofsted_urn: str | None = None,
     published: str | None = None,
     con: sqlite3.Connection | None = None,
+    fetch: FetchRecord | None = None,
 ) -> ImportOutcome:
     """Import one PDF. Never raises for a bad document: the outcome says why it was skipped.
 
-    `con` (from `corpus.connect()`) lets a batch reuse one connection.
+    `con` (from `corpus.connect()`) lets a batch reuse one connection. `fetch` (from
+    the scraper) is recorded with the outcome, in the same transaction as the letter,
+    so a killed scrape never holds a letter without knowing it fetched it.
     """
-    path = Path(path)
+    outcome = _import_pdf(corpus, Path(path), source, ofsted_urn, published, con, fetch)
+    if fetch is not None and outcome.status != "imported":
+        _mark_fetch(fetch, outcome)
+        corpus.record_fetch(fetch, con)
+    return outcome
+
+
+def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
+    fetch.sha256 = outcome.sha256 or fetch.sha256
+    fetch.letter_id = outcome.letter_id
+    fetch.status = outcome.status
+    fetch.error = outcome.reason if outcome.status == "skipped" else None
+
+
+def _import_pdf(
+    corpus: Corpus,
+    path: Path,
+    source: str | None,
+    ofsted_urn: str | None,
+    published: str | None,
+    con: sqlite3.Connection | None,
+    fetch: FetchRecord | None,
+) -> ImportOutcome:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -133,9 +159,14 @@ def import_pdf(
                 for p in passages
             ],
         )
-    return ImportOutcome(
-        str(path), "imported", "", letter_id, sha, letter.area, letter.framework, len(passages)
-    )
+        outcome = ImportOutcome(
+            str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
+            len(passages),
+        )
+        if fetch is not None:
+            _mark_fetch(fetch, outcome)
+            corpus.record_fetch(fetch, db)
+    return outcome
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scraper.records import FetchRecord
+
 SCHEMA_VERSION = 1
 DB_NAME = "sendlens.db"
 
@@ -250,6 +252,23 @@ class Corpus:
             return row["letter_id"] if row else None
         with self.reading() as own:
             return self.letter_id_for_sha256(sha256, own)
+
+    def record_fetch(self, rec: FetchRecord, con: sqlite3.Connection | None = None) -> None:
+        """Write what the scraper knows of a file (in `con`'s transaction when given)."""
+        sql = (
+            "INSERT OR REPLACE INTO fetches (file_id, url, provider_urn, council, label, "
+            "published, retrieved_at, sha256, letter_id, status, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        values = (
+            rec.file_id, rec.url, rec.provider_urn, rec.council, rec.label, rec.published,
+            rec.retrieved_at, rec.sha256, rec.letter_id, rec.status, rec.error,
+        )
+        if con is not None:
+            con.execute(sql, values)
+            return
+        with self.transaction() as own:
+            own.execute(sql, values)
 
     def get_meta(self, key: str) -> str | None:
         with self.reading() as con:
