@@ -1,4 +1,14 @@
-"""Corpora for measuring the app: the real reports, tagged, and a synthetic 10x copy.
+"""First paint of every app page on the real reports and on a synthetic 10x corpus.
+
+    python bench/app_first_paint.py [--letters DIR] [--out bench/out] [--shots DIR]
+
+For each corpus and page, a fresh `sendlens app` server is started (cold caches), the
+page is opened in headless Chromium and timed from navigation to the page's last
+element being drawn (the app's `#painted-<page>` marker); then it is opened again in a
+new tab (warm caches). Results go to bench/out/app_first_paint.json. Target: cold
+first paint <= 2 s on the 55 reports and <= 3 s on the 10x corpus.
+
+Corpora for measuring the app: the real reports, tagged, and a synthetic 10x copy.
 
 Tags come from the real tagger when `textmine.tag` can tag the corpus, else from a small
 deterministic keyword rule (good enough for timing: the app never computes tags).
@@ -11,10 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 from sendlens.store import Corpus, now_iso
 
@@ -102,8 +119,10 @@ def build_scaled(source: Corpus, dest: Path, factor: int = 10) -> Corpus:
             )
             params = [{"letter_id": new_id, "sha256": new_sha, "area": f"{area} {copy}"}[c]
                       for c in letter_cols if c in ("letter_id", "sha256", "area")]
+            # la_code stays with the real area only, so "Dorset 2" is not read as Dorset.
             out.execute(f"INSERT INTO letters ({cols}) SELECT {select} FROM letters"
                         " WHERE letter_id = ?", [*params, letter_id])
+            out.execute("UPDATE letters SET la_code = NULL WHERE letter_id = ?", (new_id,))
             out.execute("INSERT INTO sections SELECT ?, seq, canonical, heading, char_start,"
                         " char_end FROM sections WHERE letter_id = ?", (new_id, letter_id))
             out.execute(
@@ -121,16 +140,115 @@ def build_scaled(source: Corpus, dest: Path, factor: int = 10) -> Corpus:
     return Corpus.open(dest)
 
 
-if __name__ == "__main__":
-    import argparse
+PAGES = ("overview", "compare", "area", "themes", "reader", "label", "export")
+LAUNCH_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
 
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("letters", type=Path)
-    parser.add_argument("dest", type=Path)
-    parser.add_argument("--factor", type=int, default=1)
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(corpus: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sendlens.cli", "app", "--corpus", str(corpus), "--port",
+         str(port), "--headless"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    url = f"http://localhost:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGTERM)
+    raise RuntimeError("the app did not start")
+
+
+def _open(browser: Any, url: str, page: str, shot: Path | None = None) -> float:
+    tab = browser.new_page(viewport={"width": 1440, "height": 1000})
+    try:
+        start = time.perf_counter()
+        tab.goto(f"{url}/?page={page}")
+        tab.wait_for_selector(f"#painted-{page}", state="attached", timeout=60_000)
+        if tab.locator("[data-testid=stVegaLiteChart]").count():
+            tab.wait_for_selector("[data-testid=stVegaLiteChart] svg, "
+                                  "[data-testid=stVegaLiteChart] canvas", timeout=60_000)
+        elapsed = time.perf_counter() - start
+        if shot is not None:
+            time.sleep(1.0)  # let charts finish their transition before the picture
+            tab.screenshot(path=str(shot))
+        return elapsed
+    finally:
+        tab.close()
+
+
+def measure(corpus: Path, shots: Path | None = None) -> dict[str, dict[str, float]]:
+    """Cold (fresh server) and warm (second visit) first paint of every page, seconds."""
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, dict[str, float]] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=LAUNCH_ARGS)
+        try:
+            for page in PAGES:
+                proc, url = _serve(corpus)
+                try:
+                    cold = _open(browser, url, page)
+                    warm = _open(browser, url, page,
+                                 shots / f"{page}.png" if shots is not None else None)
+                    out[page] = {"cold_s": round(cold, 2), "warm_s": round(warm, 2)}
+                    print(f"  {page:<9} cold {cold:5.2f} s  warm {warm:5.2f} s", flush=True)
+                finally:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    proc.wait(timeout=10)
+        finally:
+            browser.close()
+    return out
+
+
+def main() -> None:
+    import argparse
+    import tempfile
+
+    repo = Path(__file__).resolve().parent.parent
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--letters", type=Path,
+                        default=repo.parent / "shared" / "letters" / "area-send-2023")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "sendlens-bench")
+    parser.add_argument("--out", type=Path, default=repo / "bench" / "out")
+    parser.add_argument("--shots", type=Path, default=None,
+                        help="Save a screenshot of every page (55-report corpus) here.")
+    parser.add_argument("--factor", type=int, default=10)
     args = parser.parse_args()
-    real = build_real(args.letters, args.dest if args.factor == 1 else args.dest.with_name(
-        args.dest.name + "-x1"))
-    if args.factor > 1:
-        build_scaled(real, args.dest, args.factor)
-    print(Corpus.open(args.dest).counts())
+    real = build_real(args.letters, args.work / "x1")
+    scaled = build_scaled(real, args.work / f"x{args.factor}", args.factor)
+    results: dict[str, Any] = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
+    for name, corpus, budget, shots in (("x1", real, 2.0, args.shots),
+                                        (f"x{args.factor}", scaled, 3.0, None)):
+        counts = corpus.counts()
+        print(f"{name}: {counts['letters']} letters, {counts['passages']} passages", flush=True)
+        if shots is not None:
+            shots.mkdir(parents=True, exist_ok=True)
+        pages = measure(corpus.root, shots)
+        worst = max(v["cold_s"] for v in pages.values())
+        results[name] = {"letters": counts["letters"], "passages": counts["passages"],
+                         "budget_s": budget, "worst_cold_s": worst, "pages": pages}
+        print(f"  worst cold first paint {worst:.2f} s (budget {budget:.0f} s)", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "app_first_paint.json").write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.out / 'app_first_paint.json'}")
+
+
+if __name__ == "__main__":
+    main()

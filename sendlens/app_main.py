@@ -581,7 +581,7 @@ def page_area(ctx: Ctx) -> None:
     letters_order = list(dict.fromkeys(hist["letter"]))
     chart = alt.Chart(hist).encode(
         x=alt.X("theme_short:N", title=None, sort=list(dict.fromkeys(hist["theme_short"])),
-                axis=alt.Axis(orient="top", labelAngle=-30, labelLimit=220)),
+                axis=alt.Axis(orient="top", labelAngle=-35, labelLimit=220, labelOverlap=False)),
         y=alt.Y("letter:N", title=None, sort=letters_order, axis=alt.Axis(labelLimit=360)),
         tooltip=["letter", "theme_name", "passages", "positive", "negative", "mixed",
                  "neutral", alt.Tooltip("net_stance:Q", format="+.2f")],
@@ -594,8 +594,8 @@ def page_area(ctx: Ctx) -> None:
                             alt.value("#f3f3f3")))
     text = chart.mark_text(fontSize=11).encode(
         text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")))
-    st.altair_chart((rect + text).properties(height=max(120, 40 * len(letters_order))),
-                    width="stretch")
+    # A fixed step per letter: a one-letter area still gets a legible row and legend.
+    st.altair_chart((rect + text).properties(height=alt.Step(44)), width="stretch")
     st.subheader("What changed between inspections")
     if len(mine) < 2:
         st.info(f"{md(area)} has one letter in this corpus, so there is nothing to compare yet. "
