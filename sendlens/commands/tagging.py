@@ -1,0 +1,207 @@
+"""`sendlens themes | train | tag | classify | evaluate`: the theme and stance tagger."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from sendlens.commands import CorpusOption, corpus_path
+from sendlens.store import Corpus, CorpusError
+
+
+def _open(corpus: Path | None, *, create: bool = False) -> Corpus:
+    try:
+        return Corpus.open(corpus_path(corpus), create=create)
+    except CorpusError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    return typer.Exit(code)
+
+
+def themes_cmd(
+    corpus: Path | None = CorpusOption,
+    as_json: bool = typer.Option(False, "--json", help="Print the themes as JSON."),
+) -> None:
+    """List the codebook's themes (the file in force: $SENDLENS_CODEBOOK,
+    <corpus>/codebook.yaml, or the packaged one)."""
+    from textmine.codebook import CodebookError, load_codebook
+
+    try:
+        cb = load_codebook(corpus=corpus_path(corpus))
+    except CodebookError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps(
+            [{"id": t.id, "name": t.name, "definition": t.definition,
+              "patterns": len(t.patterns)} for t in cb.themes], indent=2))
+        return
+    typer.echo(f"codebook: {cb.path} (sha256 {cb.sha256[:12]})")
+    for t in cb.themes:
+        typer.echo(f"\n{t.id}  {t.name}  [{len(t.patterns)} patterns, {len(t.related)} related]")
+        typer.echo(f"  {t.definition}")
+
+
+def train_cmd(
+    labels: list[Path] = typer.Option(
+        [], "--labels", help="JSONL hand labels (dev.jsonl format); repeatable."
+    ),
+    no_stored: bool = typer.Option(
+        False, "--no-stored-labels", help="Ignore corrections saved in the app."
+    ),
+    corpus: Path | None = CorpusOption,
+) -> None:
+    """Train the theme and stance models from the corpus (+ hand labels) and make them current."""
+    from textmine.codebook import CodebookError
+    from textmine.tag import TaggingError, train
+
+    store = _open(corpus)
+    try:
+        result = train(store, labels, use_stored_labels=not no_stored)
+    except (TaggingError, CodebookError) as exc:
+        raise _fail(str(exc)) from exc
+    tr = result.meta["training"]
+    typer.echo(
+        f"model {result.version}: {tr['corpus_sentences']} sentences from "
+        f"{tr['corpus_letters']} letters, {tr['hand_labels']['n']} hand labels, "
+        f"{result.seconds:.1f} s; thresholds tuned on {tr['threshold_tuning']}",
+        err=True,
+    )
+    typer.echo(result.version)
+
+
+def tag_cmd(corpus: Path | None = CorpusOption) -> None:
+    """Tag every passage (training a model first when there is none or it is stale)."""
+    from textmine.codebook import CodebookError
+    from textmine.tag import TaggingError, tag_corpus
+
+    store = _open(corpus)
+    try:
+        report = tag_corpus(store)
+    except (TaggingError, CodebookError) as exc:
+        raise _fail(str(exc)) from exc
+    if report.trained:
+        typer.echo(f"trained a new model first: {'; '.join(report.trained)}", err=True)
+    typer.echo(
+        f"tagged {report.passages} passages with model {report.version} "
+        f"in {report.seconds:.1f} s",
+        err=True,
+    )
+
+
+def classify_cmd(corpus: Path | None = CorpusOption) -> None:
+    """Classify sentences: JSONL {"id", "text"} on stdin, JSONL
+    {"id", "themes", "stance", "scores"} on stdout, one line per input line, in order.
+
+    Optional fields "section", "heading", "context" and "letter" add context.
+    """
+    from textmine.codebook import CodebookError
+    from textmine.tag import ClassifyInputError, TaggingError, classify_lines, ensure_model
+
+    store = _open(corpus)
+    try:
+        _, model, reasons = ensure_model(store)
+    except (TaggingError, CodebookError) as exc:
+        raise _fail(str(exc)) from exc
+    if reasons:
+        typer.echo(f"trained a new model first: {'; '.join(reasons)}", err=True)
+    out = sys.stdout
+    try:
+        for line in classify_lines(sys.stdin, model):
+            out.write(line + "\n")
+    except ClassifyInputError as exc:
+        out.flush()
+        raise _fail(f"stdin {exc}") from exc
+    out.flush()
+
+
+def evaluate_cmd(
+    gold: Path = typer.Argument(..., help="JSONL hand labels to score against."),
+    cv: bool = typer.Option(
+        False, "--cv", help="Cross-validate grouped by letter, training on the other folds' labels."
+    ),
+    folds: int = typer.Option(5, "--folds", help="Number of folds for --cv."),
+    no_labels: bool = typer.Option(
+        False, "--no-labels", help="Train a fresh model with no hand labels and score it."
+    ),
+    card: bool = typer.Option(
+        False, "--model-card", help="Measure both settings and write the model card."
+    ),
+    output: Path = typer.Option(
+        Path("docs/MODEL_CARD.md"), "--output", "-o", help="Model card path (--model-card)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    corpus: Path | None = CorpusOption,
+) -> None:
+    """Per-theme precision/recall/F1, macro/micro F1, stance confusion and macro-F1."""
+    from textmine.codebook import CodebookError
+    from textmine.evaluate import (
+        cross_validate_gold,
+        evaluate_gold,
+        no_label_evaluation,
+        write_model_card,
+    )
+    from textmine.tag import TaggingError, ensure_model
+
+    store = _open(corpus)
+    try:
+        if card:
+            figures = write_model_card(store, gold, output, folds=folds)
+            typer.echo(f"wrote {output}", err=True)
+            _print(figures["no_labels"], "no hand labels", as_json)
+            if figures["with_labels"]:
+                _print(figures["with_labels"], "hand labels, grouped CV", as_json)
+            return
+        if cv:
+            result = cross_validate_gold(store, gold, folds=folds)
+            title = f"hand labels, {folds}-fold CV grouped by letter"
+        elif no_labels:
+            result = no_label_evaluation(store, gold)
+            title = "trained with no hand labels"
+        else:
+            version, model, _ = ensure_model(store)
+            used = [Path(p).resolve() for p in model.meta["training"].get("label_files", [])]
+            if gold.resolve() in used:
+                typer.secho(
+                    f"warning: model {version} was trained on {gold}; use --cv for honest "
+                    "figures", fg="yellow", err=True,
+                )
+            result = evaluate_gold(store, model, gold)
+            title = f"model {version}"
+    except (TaggingError, CodebookError) as exc:
+        raise _fail(str(exc)) from exc
+    _print(result, title, as_json)
+
+
+def _print(result: dict, title: str, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"setting": title, **result}, indent=2))
+        return
+    typer.echo(f"== {title}: {result['n']} sentences")
+    typer.echo(f"{'theme':22} {'P':>6} {'R':>6} {'F1':>6} {'n':>5}")
+    for t, m in result["themes"].items():
+        typer.echo(
+            f"{t:22} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['support']:5d}"
+        )
+    typer.echo(f"theme macro-F1 {result['theme_macro_f1']:.3f}  micro-F1 "
+               f"{result['theme_micro_f1']:.3f}")
+    labels = result["stance_confusion"]["labels"]
+    typer.echo("stance confusion (rows gold, columns predicted): " + " ".join(labels))
+    for s, row in zip(labels, result["stance_confusion"]["matrix"], strict=True):
+        typer.echo(f"  {s:9} " + " ".join(f"{v:5d}" for v in row))
+    typer.echo(f"stance macro-F1 {result['stance_macro_f1']:.3f}  accuracy "
+               f"{result['stance_accuracy']:.3f}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("themes")(themes_cmd)
+    app.command("train")(train_cmd)
+    app.command("tag")(tag_cmd)
+    app.command("classify")(classify_cmd)
+    app.command("evaluate")(evaluate_cmd)

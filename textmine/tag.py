@@ -1,0 +1,400 @@
+"""Tag the corpus and classify arbitrary sentences with the current model.
+
+Models live in `<corpus>/models/<version>/` and are registered in the `models` table;
+the one with `is_current = 1` tags. A model is stale when the codebook in force or the
+scikit-learn version differs from the one it was trained with; `ensure_model` then
+trains a new one. Hand labels come from JSONL files (dev.jsonl's format) and from the
+`labels` table (corrections made in the app); both are matched back to corpus passages
+so that the section, heading and neighbouring sentences are features, as for any
+corpus sentence.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sendlens.store import Corpus, now_iso
+from textmine.codebook import STANCES, Codebook, load_codebook
+from textmine.features import Item, items_from_rows
+from textmine.model import (
+    TaggerModel,
+    TrainingSet,
+    hand_training_set,
+    load_model,
+    model_version,
+    save_model,
+    staleness,
+    train_model,
+)
+
+Progress = Callable[[float, str], None]
+
+
+class TaggingError(RuntimeError):
+    """Something the user must fix (no passages, bad labels file); the message says what."""
+
+
+class ClassifyInputError(ValueError):
+    """A line of classify's input is not a JSON object with a text; names the line."""
+
+
+# --- the corpus as items ------------------------------------------------------------------
+
+
+def corpus_rows(corpus: Corpus) -> list[dict[str, Any]]:
+    """All passages in letter order, with the letter's file name (for label matching)."""
+    with corpus.reading() as con:
+        rows = con.execute(
+            """SELECT p.passage_id, p.letter_id, p.seq, p.section, p.heading, p.paragraph,
+                      p.text, l.source
+               FROM passages p JOIN letters l USING (letter_id)
+               ORDER BY p.letter_id, p.seq"""
+        ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def corpus_items(corpus: Corpus) -> tuple[list[str], list[Item]]:
+    """(passage ids, items with section/heading/neighbours) for every passage."""
+    rows = corpus_rows(corpus)
+    return [r["passage_id"] for r in rows], items_from_rows(rows)
+
+
+def _norm(text: str) -> str:
+    text = text.replace("\u2019", "'").replace("\u2018", "'").lower()
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+class PassageMatcher:
+    """Find a sentence's passage in the corpus, to give it the passage's context.
+
+    Hand-labelled sentences name their letter by file name (or letter id) and may be
+    cut differently from our sentences (a heading merged in, a split at a page break),
+    so matching is exact on normalised text first, then by containment, then fuzzy.
+    """
+
+    def __init__(self, rows: Sequence[dict[str, Any]]) -> None:
+        self.rows = list(rows)
+        self.items = items_from_rows(self.rows)
+        self.by_letter: dict[str, list[int]] = defaultdict(list)
+        self.exact: dict[tuple[str, str], int] = {}
+        for i, r in enumerate(self.rows):
+            keys = {r["letter_id"]}
+            if r.get("source"):
+                keys.add(Path(r["source"]).name)
+            for key in keys:
+                self.by_letter[key].append(i)
+                self.exact.setdefault((key, _norm(r["text"])), i)
+        self.global_exact = {_norm(r["text"]): i for i, r in enumerate(self.rows)}
+
+    def find(self, text: str, letter: str | None) -> int | None:
+        """Index of the best matching passage, or None when nothing is close enough."""
+        n = _norm(text)
+        if letter:
+            letter = Path(letter).name
+            if (letter, n) in self.exact:
+                return self.exact[(letter, n)]
+            candidates = self.by_letter.get(letter, [])
+        else:
+            if n in self.global_exact:
+                return self.global_exact[n]
+            return None
+        best, best_i = 0.0, None
+        for i in candidates:
+            m = _norm(self.rows[i]["text"])
+            if not m:
+                continue
+            if m in n or n in m:
+                score = 0.6 + 0.4 * min(len(m), len(n)) / max(len(m), len(n))
+            else:
+                sm = difflib.SequenceMatcher(None, n, m, autojunk=False)
+                if sm.real_quick_ratio() < best or sm.quick_ratio() < max(best, 0.6):
+                    continue
+                score = sm.ratio()
+            if score > best:
+                best, best_i = score, i
+        return best_i if best >= 0.6 else None
+
+    def item_for(self, text: str, letter: str | None) -> tuple[Item, str | None]:
+        """An Item for `text` with its passage's context (if found) and the passage id."""
+        i = self.find(text, letter)
+        if i is None:
+            return Item(text=text, letter=letter), None
+        ctx = self.items[i]
+        item = Item(
+            text=text,
+            section=ctx.section,
+            heading=ctx.heading,
+            prev_text=ctx.prev_text,
+            next_text=ctx.next_text,
+            letter=ctx.letter,
+        )
+        return item, self.rows[i]["passage_id"]
+
+
+# --- hand labels --------------------------------------------------------------------------
+
+
+def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, Any]]:
+    """Records of a JSONL labels file ({"letter", "text", "themes", "stance"} a line)."""
+    known = set(codebook.theme_ids) if codebook else None
+    out = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise TaggingError(f"cannot read labels file {path}: {exc}") from exc
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TaggingError(f"{path}, line {no}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+            raise TaggingError(f"{path}, line {no}: expected an object with a \"text\"")
+        themes = rec.get("themes") or []
+        if not isinstance(themes, list):
+            raise TaggingError(f"{path}, line {no}: \"themes\" must be a list")
+        if known is not None and (unknown := set(themes) - known):
+            raise TaggingError(f"{path}, line {no}: unknown theme(s) {sorted(unknown)}")
+        stance = rec.get("stance")
+        if stance is not None and stance not in STANCES:
+            raise TaggingError(f"{path}, line {no}: unknown stance {stance!r}")
+        out.append(
+            {"letter": rec.get("letter"), "text": rec["text"], "themes": themes, "stance": stance}
+        )
+    return out
+
+
+def stored_labels(corpus: Corpus) -> list[dict[str, Any]]:
+    """Corrections saved in the labels table; the newest label of a passage wins."""
+    with corpus.reading() as con:
+        rows = con.execute(
+            "SELECT passage_id, letter, text, themes, stance FROM labels ORDER BY id"
+        ).fetchall()
+    latest: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        key = r["passage_id"] or f"text:{r['text']}"
+        latest[key] = {
+            "letter": r["letter"],
+            "text": r["text"],
+            "themes": json.loads(r["themes"] or "[]"),
+            "stance": r["stance"],
+        }
+    return list(latest.values())
+
+
+def hand_set(
+    records: Sequence[dict[str, Any]], matcher: PassageMatcher, codebook: Codebook
+) -> TrainingSet | None:
+    """Hand-labelled records as a training set, each with its passage's context."""
+    if not records:
+        return None
+    known = set(codebook.theme_ids)
+    items = [matcher.item_for(r["text"], r.get("letter"))[0] for r in records]
+    themes = [[t for t in r.get("themes") or [] if t in known] for r in records]
+    return hand_training_set(items, themes, [r.get("stance") for r in records], codebook)
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    version: str
+    path: Path
+    meta: dict[str, Any]
+    seconds: float
+
+
+def train(
+    corpus: Corpus,
+    label_files: Sequence[Path] = (),
+    *,
+    use_stored_labels: bool = True,
+    codebook: Codebook | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train on the corpus (+ hand labels), save under models/<version>/, make it current."""
+    started = time.time()
+    codebook = codebook or load_codebook(corpus=corpus.root)
+    say = progress or (lambda _f, _m: None)
+    say(0.05, "reading passages")
+    rows = corpus_rows(corpus)
+    if not rows:
+        raise TaggingError("the corpus has no passages: run `sendlens import` first")
+    matcher = PassageMatcher(rows)
+    records: list[dict[str, Any]] = []
+    for path in label_files:
+        records += read_labels(Path(path), codebook)
+    if use_stored_labels:
+        records += stored_labels(corpus)
+    hand = hand_set(records, matcher, codebook)
+    say(0.2, f"training on {len(rows)} passages and {len(records)} hand labels")
+    model = train_model(matcher.items, codebook, hand)
+    model.meta["training"]["label_files"] = [str(p) for p in label_files]
+    version = model_version(model.meta)
+    directory = corpus.model_dir / version
+    save_model(model, directory)
+    with corpus.transaction() as con:
+        con.execute("UPDATE models SET is_current = 0")
+        con.execute(
+            "INSERT OR REPLACE INTO models(version, created_at, path, meta, is_current)"
+            " VALUES (?, ?, ?, ?, 1)",
+            # Relative to the corpus root, so a corpus folder can be moved or copied.
+            (version, model.meta["created_at"], f"models/{version}", json.dumps(model.meta)),
+        )
+    say(0.6, f"model {version} saved")
+    return TrainResult(version, directory, model.meta, time.time() - started)
+
+
+def current_model(corpus: Corpus) -> tuple[str, TaggerModel] | None:
+    """The current model (version, model), or None when there is none on disk."""
+    with corpus.reading() as con:
+        row = con.execute(
+            "SELECT version, path FROM models WHERE is_current = 1 ORDER BY created_at DESC"
+        ).fetchone()
+    if row is None:
+        return None
+    path = Path(row["path"])
+    if not path.is_absolute():
+        path = corpus.root / path
+    if not (path / "model.joblib").is_file():
+        return None
+    return row["version"], load_model(path)
+
+
+def ensure_model(
+    corpus: Corpus, *, progress: Progress | None = None
+) -> tuple[str, TaggerModel, list[str]]:
+    """The current model, training one first when there is none or it is stale.
+
+    Returns (version, model, reasons it was (re)trained: empty when it was current).
+    """
+    codebook = load_codebook(corpus=corpus.root)
+    found = current_model(corpus)
+    reasons = ["no model yet"] if found is None else staleness(found[1].meta, codebook)
+    if found is not None and not reasons:
+        return found[0], found[1], []
+    result = train(corpus, codebook=codebook, progress=progress)
+    return result.version, load_model(result.path), reasons
+
+
+@dataclass
+class TagReport:
+    version: str
+    passages: int
+    seconds: float
+    trained: list[str]
+
+
+def tag_corpus(corpus: Corpus, *, progress: Progress | None = None) -> TagReport:
+    """Tag every passage with the current model (training one if needed).
+
+    Idempotent: each passage's row in `tags` is replaced, so re-tagging with the same
+    model gives the same table.
+    """
+    started = time.time()
+    version, model, reasons = ensure_model(corpus, progress=progress)
+    say = progress or (lambda _f, _m: None)
+    say(0.7, "tagging passages")
+    ids, items = corpus_items(corpus)
+    predictions = model.predict(items)
+    stamp = now_iso()
+    with corpus.transaction() as con:
+        con.execute("DELETE FROM tags WHERE passage_id NOT IN (SELECT passage_id FROM passages)")
+        con.executemany(
+            "INSERT OR REPLACE INTO tags(passage_id, themes, stance, scores, model_version,"
+            " tagged_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (pid, json.dumps(p["themes"]), p["stance"], json.dumps(p["scores"]), version, stamp)
+                for pid, p in zip(ids, predictions, strict=True)
+            ],
+        )
+    say(1.0, f"tagged {len(ids)} passages with {version}")
+    return TagReport(version, len(ids), time.time() - started, reasons)
+
+
+def retrain(corpus: Corpus, progress: Progress | None = None) -> TagReport:
+    """Train with the stored labels and re-tag the corpus (the app's 'retrain' button)."""
+    train(corpus, progress=progress)
+    return tag_corpus(corpus, progress=progress)
+
+
+# --- classify -----------------------------------------------------------------------------
+
+
+def _parse_line(no: int, line: str) -> dict[str, Any]:
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ClassifyInputError(f"line {no}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(rec, dict):
+        raise ClassifyInputError(f"line {no}: expected a JSON object")
+    if not isinstance(rec.get("text"), str):
+        raise ClassifyInputError(f"line {no}: expected a \"text\" string")
+    return rec
+
+
+def _item(rec: dict[str, Any], matcher: PassageMatcher | None) -> Item:
+    context = rec.get("context")
+    prev_text = rec.get("prev_text") or (context if isinstance(context, str) else "") or ""
+    item = Item(
+        text=rec["text"],
+        section=rec.get("section"),
+        heading=rec.get("heading"),
+        prev_text=prev_text,
+        next_text=rec.get("next_text") or "",
+        letter=rec.get("letter"),
+    )
+    if matcher is not None and rec.get("letter") and item.section is None:
+        found, _ = matcher.item_for(rec["text"], rec["letter"])
+        return found
+    return item
+
+
+def classify_lines(
+    lines: Iterable[str],
+    model: TaggerModel,
+    *,
+    matcher: PassageMatcher | None = None,
+    batch: int = 5000,
+) -> Iterator[str]:
+    """JSONL in, JSONL out, in order: {"id", "themes", "stance", "scores"} per input line.
+
+    Optional input fields "section", "heading", "context" (or "prev_text"/"next_text")
+    and "letter" (matched to the corpus when a matcher is given) add context; a bare
+    {"id", "text"} is classified from its words alone. Blank lines are skipped. A line
+    that is not a JSON object with a text raises ClassifyInputError naming the line,
+    after the lines before it have been written.
+    """
+    pending: list[tuple[Any, Item]] = []
+
+    def flush() -> Iterator[str]:
+        preds = model.predict([it for _, it in pending])
+        for (rid, _), p in zip(pending, preds, strict=True):
+            yield json.dumps(
+                {"id": rid, "themes": p["themes"], "stance": p["stance"], "scores": p["scores"]}
+            )
+        pending.clear()
+
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = _parse_line(no, line)
+        except ClassifyInputError:
+            yield from flush()
+            raise
+        pending.append((rec.get("id"), _item(rec, matcher)))
+        if len(pending) >= batch:
+            yield from flush()
+    if pending:
+        yield from flush()
