@@ -97,7 +97,10 @@ class FastTfidf(BaseEstimator, TransformerMixin):
         toks = tokens(text)
         grams = list(toks)
         if self.ngrams >= 2:
-            grams += [a + " " + b for a, b in zip(toks, toks[1:], strict=False)]
+            # A start marker makes "<s> however" (a link to the previous sentence)
+            # differ from a "however" inside the sentence (a contrast within it).
+            starts = ["<s>"] + toks
+            grams += [a + " " + b for a, b in zip(starts, toks, strict=False)]
         return grams
 
     def fit(self, texts: Sequence[str], y: object = None) -> FastTfidf:

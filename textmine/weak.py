@@ -114,9 +114,48 @@ class PatternMatcher:
         return out
 
     def stance_cues(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, 4) counts of positive, negative, contrast and neutral cues."""
-        joined, starts = _join([normalise(t) for t in texts])
-        return np.stack([_count_hits(rx, joined, starts) for rx in self._stance], axis=1)
+        """(n, 5) counts of positive, negative, contrast and neutral cues, and a 0/1
+        concession flag: a contrast inside the sentence whose two sides differ in
+        polarity ("Although X is in place, Y is too slow")."""
+        norm = [normalise(t) for t in texts]
+        joined, starts = _join(norm)
+        counts = np.stack([_count_hits(rx, joined, starts) for rx in self._stance], axis=1)
+        concession = np.zeros((len(norm), 1), dtype=np.float32)
+        for i in np.flatnonzero(counts[:, 2] > 0):
+            concession[i, 0] = float(self._concession(norm[i]))
+        return np.hstack([counts, concession])
+
+    def _concession(self, text: str) -> bool:
+        """Does the sentence credit something on one side of a contrast and fault
+        something on the other? Sentence-initial "However," links to the previous
+        sentence and does not count."""
+        rx = self._stance[2]
+        if rx is None:
+            return False
+        for m in rx.finditer(text):
+            if m.start() == 0 and m.group(0) in ("however", "but", "yet", "nevertheless"):
+                continue
+            if m.start() == 0 or text[: m.start()].rstrip().endswith(","):
+                # "Although A, B": the two sides meet at the first comma after the marker.
+                comma = text.find(",", m.end())
+                if comma < 0:
+                    continue
+                first, second = text[m.end():comma], text[comma + 1:]
+                if m.start() > 0:
+                    first, second = text[: m.start()], text[m.end():]
+            else:
+                first, second = text[: m.start()], text[m.end():]
+            neg1, neg2 = self._negatives(first), self._negatives(second)
+            pos1, pos2 = self._positives(first), self._positives(second)
+            if (neg2 and not neg1) or (neg1 and not neg2) or (pos1 and neg2) or (neg1 and pos2):
+                return True
+        return False
+
+    def _negatives(self, text: str) -> int:
+        return 0 if self._stance[1] is None else len(self._stance[1].findall(text))
+
+    def _positives(self, text: str) -> int:
+        return 0 if self._stance[0] is None else len(self._stance[0].findall(text))
 
     def section_prior(self, sections: Sequence[str | None]) -> np.ndarray:
         """(n, 4) prior over STANCES for each sentence's canonical section."""
@@ -178,14 +217,17 @@ def weak_stance_labels(cues: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray,
     are neutral.
     """
     pos, neg, contrast, neutral = (cues[:, i] for i in range(4))
+    concession = cues[:, 4] if cues.shape[1] > 4 else np.zeros(len(cues))
     n = len(cues)
     like = np.ones((n, len(STANCES)), dtype=np.float32)
     ip, ineg, imix, ineu = (STANCES.index(s) for s in ("positive", "negative", "mixed", "neutral"))
     margin = pos - neg
-    like[:, ip] *= np.exp(0.8 * np.clip(margin, -3, 3))
-    like[:, ineg] *= np.exp(-0.8 * np.clip(margin, -3, 3))
+    like[:, ip] *= np.exp(1.2 * np.clip(margin, -3, 3))
+    like[:, ineg] *= np.exp(-1.2 * np.clip(margin, -3, 3))
     both = (pos > 0) & (neg > 0)
-    like[:, imix] *= np.where(both & (contrast > 0), 6.0, np.where(both, 1.0, 0.2))
+    like[:, imix] *= np.where(
+        concession > 0, 12.0, np.where(both & (contrast > 0), 3.0, np.where(both, 1.0, 0.2))
+    )
     evaluative = pos + neg
     like[:, ineu] *= np.exp(-0.9 * evaluative + 0.8 * neutral)
     post = like * prior

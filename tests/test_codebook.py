@@ -1,0 +1,95 @@
+"""The codebook file: validation, overrides, hashing, and `sendlens themes`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sendlens.cli import app
+from textmine.codebook import (
+    PACKAGED_CODEBOOK,
+    CodebookError,
+    codebook_path,
+    load_codebook,
+    parse_codebook,
+)
+
+THEMES = ["co_production", "health_input", "local_offer", "post16_transition", "ehc_plans",
+          "joint_commissioning", "inclusion", "social_care"]
+
+NEW_THEME = """
+  - id: transport
+    name: Home to school transport
+    definition: Travel assistance for children and young people with SEND.
+    patterns:
+      - "transport"
+      - "travel (assistance|training)"
+"""
+
+
+def test_packaged_codebook_has_the_eight_themes_and_stance_cues() -> None:
+    cb = load_codebook(PACKAGED_CODEBOOK)
+    assert cb.theme_ids == THEMES
+    assert all(t.definition and t.patterns for t in cb.themes)
+    assert cb.stance.section_priors["strengths"]["positive"] > 0.5
+    assert cb.stance.section_priors["actions"]["negative"] > 0.5
+    assert cb.stance.contrast and cb.stance.positive and cb.stance.negative
+
+
+def test_bad_regex_is_reported_with_theme_and_pattern(tmp_path: Path) -> None:
+    text = PACKAGED_CODEBOOK.read_text().replace('"local offer"', '"local (offer"', 1)
+    with pytest.raises(CodebookError, match=r"theme local_offer.*local \(offer"):
+        parse_codebook(text, tmp_path / "c.yaml")
+
+
+def test_duplicate_and_malformed_theme_ids_are_rejected(tmp_path: Path) -> None:
+    dup = PACKAGED_CODEBOOK.read_text().replace(
+        "\nstance:", NEW_THEME.replace("transport\n", "inclusion\n", 1) + "\nstance:", 1)
+    with pytest.raises(CodebookError, match="duplicate theme id 'inclusion'"):
+        parse_codebook(dup, tmp_path / "c.yaml")
+    with pytest.raises(CodebookError, match="lower_snake_case"):
+        parse_codebook(NEW_THEME.replace("id: transport", "id: Transport Needs")
+                       .join(["themes:", ""]), tmp_path / "c.yaml")
+
+
+def test_corpus_codebook_and_environment_override_the_packaged_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SENDLENS_CODEBOOK", raising=False)
+    assert codebook_path(tmp_path) == PACKAGED_CODEBOOK
+    (tmp_path / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text())
+    assert codebook_path(tmp_path) == tmp_path / "codebook.yaml"
+    other = tmp_path / "mine.yaml"
+    other.write_text(PACKAGED_CODEBOOK.read_text())
+    monkeypatch.setenv("SENDLENS_CODEBOOK", str(other))
+    assert codebook_path(tmp_path) == other
+
+
+def test_hash_changes_when_the_file_is_edited(tmp_path: Path) -> None:
+    base = load_codebook(PACKAGED_CODEBOOK)
+    edited = parse_codebook(PACKAGED_CODEBOOK.read_text() + "\n# note\n", tmp_path / "c.yaml")
+    assert base.sha256 != edited.sha256
+    assert base.sha256 == load_codebook(PACKAGED_CODEBOOK).sha256
+
+
+def test_a_researcher_adds_a_theme_without_code_and_themes_lists_it(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text().replace(
+        "\nstance:", NEW_THEME + "\nstance:", 1))
+    result = CliRunner().invoke(app, ["themes", "--corpus", str(corpus)],
+                                env={"SENDLENS_CODEBOOK": ""})
+    assert result.exit_code == 0, result.output
+    assert "transport  Home to school transport" in result.output
+    for theme in THEMES:
+        assert theme in result.output
+
+
+def test_themes_reports_a_broken_codebook_clearly(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("themes: [")
+    result = CliRunner().invoke(app, ["themes"], env={"SENDLENS_CODEBOOK": str(bad)})
+    assert result.exit_code == 2
+    assert "not valid YAML" in result.output

@@ -1,0 +1,184 @@
+"""Training, thresholds, persistence and staleness of the tagger, on a synthetic corpus.
+
+The sentences below are invented for the tests (short generic phrases in the style of
+the letters), so these tests run anywhere; quality on real letters is checked in
+test_tagging_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sendlens.store import Corpus, now_iso
+from textmine.codebook import load_codebook, parse_codebook
+from textmine.features import Item
+from textmine.model import (
+    f1_thresholds,
+    group_folds,
+    hand_training_set,
+    load_model,
+    prevalence_thresholds,
+    save_model,
+    staleness,
+    train_model,
+)
+
+SUBJECTS = {
+    "co_production": ["the parent carer forum", "co-production with families"],
+    "health_input": ["speech and language therapy", "the autism assessment pathway"],
+    "local_offer": ["the local offer website", "information about local support"],
+    "post16_transition": ["preparation for adulthood", "supported internships"],
+    "ehc_plans": ["EHC needs assessments", "annual reviews of EHC plans"],
+    "joint_commissioning": ["joint commissioning", "the strategic governance of the partnership"],
+    "inclusion": ["support in mainstream schools", "the use of part-time timetables"],
+    "social_care": ["short breaks", "direct payments"],
+}
+GOOD = ["{s} works well for families.", "Leaders have improved {s} effectively.",
+        "Families value {s}, which is a strength."]
+BAD = ["{s} is too slow and inconsistent.", "Leaders should improve {s}.",
+       "Families do not find {s} helpful."]
+NEUTRAL = ["The council commissions several providers.", "Inspectors met leaders and staff.",
+           "The area has a population of around two hundred thousand."]
+HEADINGS = {
+    "strengths": "What is the area partnership doing that is effective?",
+    "weaknesses": "What does the area partnership need to do better?",
+    "context": "Information about the local area partnership",
+}
+
+
+def synthetic_rows(n_letters: int = 6, seed: int = 1) -> list[dict]:
+    """Passage rows of invented letters: context, strengths and weaknesses sections."""
+    rng = random.Random(seed)
+    rows = []
+    for li in range(n_letters):
+        letter = f"{li:012x}"
+        seq = 0
+        for section, templates in (("context", NEUTRAL), ("strengths", GOOD),
+                                   ("weaknesses", BAD)):
+            for theme, subjects in SUBJECTS.items():
+                for subject in subjects:
+                    seq += 1
+                    tpl = rng.choice(templates)
+                    text = tpl.format(s=subject)
+                    text = text[0].upper() + text[1:]
+                    rows.append({"passage_id": f"{letter}-{seq:04d}", "letter_id": letter,
+                                 "seq": seq, "section": section, "heading": HEADINGS[section],
+                                 "paragraph": seq // 3, "text": text, "theme": theme})
+    return rows
+
+
+def build_corpus(root: Path, n_letters: int = 6) -> Corpus:
+    """A corpus folder whose database holds the synthetic letters' passages."""
+    corpus = Corpus.open(root)
+    rows = synthetic_rows(n_letters)
+    with corpus.transaction() as con:
+        for letter in sorted({r["letter_id"] for r in rows}):
+            con.execute(
+                "INSERT INTO letters(letter_id, sha256, area, framework, clean_text, imported_at,"
+                " source) VALUES (?, ?, ?, 'area_send_2023', '', ?, ?)",
+                (letter, letter * 5, f"Area {letter[-2:]}", now_iso(), f"/x/{letter}.pdf"),
+            )
+        for r in rows:
+            con.execute(
+                "INSERT INTO passages(passage_id, letter_id, seq, section, heading, paragraph,"
+                " char_start, char_end, text) VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?)",
+                (r["passage_id"], r["letter_id"], r["seq"], r["section"], r["heading"],
+                 r["paragraph"], r["text"]),
+            )
+    return corpus
+
+
+def _items(rows: list[dict]) -> list[Item]:
+    from textmine.features import items_from_rows
+
+    return items_from_rows(rows)
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple:
+    cb = load_codebook()
+    rows = synthetic_rows()
+    return cb, rows, train_model(_items(rows), cb)
+
+
+def test_weakly_trained_model_tags_unseen_sentences_by_theme_and_stance(trained: tuple) -> None:
+    cb, _, model = trained
+    preds = model.predict([
+        Item("Short breaks work well for families.", section="strengths"),
+        Item("The local offer website is out of date and families should be told more.",
+             section="weaknesses"),
+    ])
+    assert "social_care" in preds[0]["themes"]
+    assert preds[0]["stance"] == "positive"
+    assert "local_offer" in preds[1]["themes"]
+    assert preds[1]["stance"] == "negative"
+    assert set(preds[0]["scores"]) >= set(cb.theme_ids) | {"stance_positive"}
+
+
+def test_model_round_trips_through_disk_with_metadata(trained: tuple, tmp_path: Path) -> None:
+    cb, rows, model = trained
+    save_model(model, tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    items = _items(rows)[:20]
+    assert again.predict(items) == model.predict(items)
+    meta = json.loads((tmp_path / "m" / "meta.json").read_text())
+    assert meta["codebook_sha256"] == cb.sha256
+    assert meta["training"]["corpus_letters"] == 6
+    assert "scikit-learn" in meta["versions"]
+    assert set(meta["thresholds"]) == set(cb.theme_ids)
+
+
+def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
+    cb, _, model = trained
+    assert staleness(model.meta, cb) == []
+    edited = parse_codebook(cb.path.read_text() + "\n# a researcher's note\n", cb.path)
+    assert any("codebook changed" in r for r in staleness(model.meta, edited))
+
+
+def test_hand_labels_outweigh_weak_labels() -> None:
+    """A theme the patterns never see is learned from hand labels alone."""
+    cb = load_codebook()
+    rows = synthetic_rows()
+    items = _items(rows)
+    odd = "Transport to school is unreliable."
+    hand_items = [Item(odd.replace("school", w), letter=f"h{i}", section="weaknesses")
+                  for i, w in enumerate(["school", "college", "the centre", "clubs"] * 3)]
+    hand = hand_training_set(hand_items, [["social_care"]] * len(hand_items),
+                             ["negative"] * len(hand_items), cb)
+    model = train_model(items, cb, hand, tune_folds=3)
+    pred = model.predict([Item("Transport to the hub is unreliable.", section="weaknesses")])
+    assert "social_care" in pred[0]["themes"]
+    assert model.meta["training"]["hand_labels"]["n"] == len(hand_items)
+
+
+def test_f1_thresholds_find_the_cut_that_separates_held_out_scores() -> None:
+    scores = np.array([[0.9], [0.8], [0.35], [0.3], [0.2], [0.1]])
+    truth = np.array([[1], [1], [1], [0], [0], [0]])
+    t = f1_thresholds(scores, truth)
+    assert 0.3 < t[0] <= 0.35
+    # Too few positives to tune: keep the default rather than guess.
+    assert f1_thresholds(scores, np.array([[1], [0], [0], [0], [0], [0]]))[0] == 0.5
+
+
+def test_prevalence_thresholds_match_weak_label_rates() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.random((1000, 2))
+    weak = np.stack([(rng.random(1000) < 0.3), (rng.random(1000) < 0.5)], axis=1).astype(int)
+    t = prevalence_thresholds(scores, weak)
+    assert abs((scores[:, 0] >= t[0]).mean() - weak[:, 0].mean()) < 0.02
+    assert abs((scores[:, 1] >= t[1]).mean() - weak[:, 1].mean()) < 0.02
+
+
+def test_group_folds_never_split_a_letter() -> None:
+    groups = ["a"] * 5 + ["b"] * 3 + ["c"] * 4 + ["d"] * 2 + ["e"] * 6
+    folds = group_folds(groups, 3)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(groups)))
+    for f in folds:
+        letters = {groups[i] for i in f}
+        for g in letters:
+            assert sum(groups[i] == g for i in f) == groups.count(g)

@@ -1,0 +1,130 @@
+"""Weak labelling: the codebook's patterns and the section priors as noisy labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textmine.codebook import STANCES, load_codebook, parse_codebook
+from textmine.weak import (
+    PatternMatcher,
+    anaphoric,
+    normalise,
+    weak_stance_labels,
+    weak_theme_labels,
+)
+
+
+@pytest.fixture(scope="module")
+def matcher() -> PatternMatcher:
+    return PatternMatcher(load_codebook())
+
+
+def themes_of(matcher: PatternMatcher, text: str) -> set[str]:
+    scores = matcher.theme_scores([text])[0]
+    return {t for t, s in zip(matcher.theme_ids, scores) if s >= 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "theme"),
+    [
+        ("The Local Offer website is hard to navigate.", "local_offer"),
+        ("Young people have access to supported internships.", "post16_transition"),
+        ("Too few EHC plans are issued within 20 weeks.", "ehc_plans"),
+        ("Waiting times for autism assessment are long.", "health_input"),
+        ("Families can use direct payments to buy short breaks.", "social_care"),
+        ("The parent carer forum helps to co-produce services.", "co_production"),
+        ("Suspensions and part-time timetables are rising.", "inclusion"),
+        ("Leaders have established joint commissioning arrangements.", "joint_commissioning"),
+    ],
+)
+def test_each_theme_has_patterns_for_its_core_vocabulary(
+    matcher: PatternMatcher, text: str, theme: str
+) -> None:
+    assert theme in themes_of(matcher, text)
+
+
+def test_patterns_respect_word_boundaries(matcher: PatternMatcher) -> None:
+    # "ap" (alternative provision) must not fire inside "approach", nor "gp" in "gpa".
+    assert "inclusion" not in themes_of(matcher, "Leaders agreed a new approach.")
+
+
+def test_generic_partner_formula_does_not_make_a_health_sentence(matcher: PatternMatcher) -> None:
+    text = "Leaders across education, health and care share an ambition for children."
+    assert "health_input" not in themes_of(matcher, text)
+
+
+def test_leadership_yields_to_a_more_specific_theme(matcher: PatternMatcher) -> None:
+    specific = "Leaders work together to improve short breaks."
+    assert themes_of(matcher, specific) == {"social_care"}
+    general = "Leaders work together and have strong governance."
+    assert "joint_commissioning" in themes_of(matcher, general)
+
+
+def test_normalise_straightens_quotes_and_spaces() -> None:
+    assert normalise("Children\u2019s  SERVICES\n") == "children's services"
+
+
+def test_batch_matching_gives_each_sentence_its_own_counts(matcher: PatternMatcher) -> None:
+    texts = ["Short breaks are valued.", "", "No theme words here at all.", "Short breaks again."]
+    scores = matcher.theme_scores(texts)
+    j = matcher.theme_ids.index("social_care")
+    assert scores[:, j].tolist() == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_weak_theme_labels_combine_own_and_neighbour_evidence() -> None:
+    own = np.array([[2.0], [0.0], [0.0], [0.5], [0.0]])
+    prev = np.array([[0.0], [2.0], [2.0], [0.0], [0.0]])
+    nxt = np.zeros_like(own)
+    labels, weight = weak_theme_labels(own, prev, nxt, np.array([0, 1, 0, 0, 0], bool))
+    assert labels[:, 0].tolist() == [1, 1, 0, 0, 0]
+    assert weight[0, 0] == 1.0  # strong own match: confident positive
+    assert weight[1, 0] < weight[0, 0]  # "This means..." after a match: weaker positive
+    assert weight[2, 0] < weight[4, 0]  # next to a match: a less certain negative
+    assert weight[4, 0] == 1.0  # no evidence anywhere near: confident negative
+
+
+def test_anaphora_detects_sentences_that_point_back() -> None:
+    assert anaphoric(["This means families wait.", "As a result, plans are late.",
+                      "Families wait."]).tolist() == [True, True, False]
+
+
+def stance_of(matcher: PatternMatcher, text: str, section: str) -> str:
+    labels, _ = weak_stance_labels(matcher.stance_cues([text]), matcher.section_prior([section]))
+    return STANCES[int(labels[0])]
+
+
+def test_section_priors_decide_when_the_sentence_has_no_cues(matcher: PatternMatcher) -> None:
+    bare = "Leaders meet every month."
+    assert stance_of(matcher, bare, "strengths") == "positive"
+    assert stance_of(matcher, bare, "weaknesses") == "negative"
+    assert stance_of(matcher, bare, "context") == "neutral"
+
+
+def test_cues_override_the_section_prior(matcher: PatternMatcher) -> None:
+    assert stance_of(matcher, "Waiting lists remain too long.", "strengths") == "negative"
+    assert stance_of(matcher, "Families value the service, which works well.",
+                     "weaknesses") == "positive"
+
+
+def test_contrast_with_both_polarities_is_mixed(matcher: PatternMatcher) -> None:
+    text = "Although the service works well, waiting times are too long."
+    assert stance_of(matcher, text, "experience") == "mixed"
+
+
+def test_recommendations_are_negative(matcher: PatternMatcher) -> None:
+    assert stance_of(matcher, "Leaders should improve the timeliness of plans.",
+                     "actions") == "negative"
+
+
+def test_custom_codebook_theme_gets_weak_labels(tmp_path) -> None:
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    text = PACKAGED_CODEBOOK.read_text().replace("\nstance:", """
+  - id: transport
+    name: Transport
+    definition: Home to school transport.
+    patterns: ["transport"]
+\nstance:""", 1)
+    m = PatternMatcher(parse_codebook(text, tmp_path / "c.yaml"))
+    assert "transport" in themes_of(m, "Transport arrangements are unreliable.")
