@@ -71,12 +71,12 @@ def items_from_rows(rows: Sequence[dict]) -> list[Item]:
     return items
 
 
-_NON_WORD = re.compile(r"[^a-z0-9'-]+")
+_WORD = re.compile(r"[a-z0-9](?:[a-z0-9'-]*[a-z0-9])?")
 
 
 def tokens(text: str) -> list[str]:
     """Words of an already normalised text (hyphens and apostrophes kept inside words)."""
-    return [t.strip("'-") for t in _NON_WORD.sub(" ", text).split() if t.strip("'-")]
+    return _WORD.findall(text)
 
 
 class FastTfidf(BaseEstimator, TransformerMixin):
@@ -115,20 +115,25 @@ class FastTfidf(BaseEstimator, TransformerMixin):
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         vocab = self.vocabulary_
-        indices: list[int] = []
-        indptr = [0]
-        for t in texts:
-            indices.extend(i for i in map(vocab.get, self._grams(t)) if i is not None)
-            indptr.append(len(indices))
-        data = np.ones(len(indices), dtype=np.float64)
+        grams: list[str] = []
+        lengths = np.empty(len(texts), dtype=np.int64)
+        for k, t in enumerate(texts):
+            g = self._grams(t)
+            grams.extend(g)
+            lengths[k] = len(g)
+        # One dict lookup per gram, then drop unknown grams with numpy rather than Python.
+        ids = np.fromiter(map(vocab.get, grams, [-1] * len(grams)), np.int64, len(grams))
+        rows = np.repeat(np.arange(len(texts)), lengths)
+        known = ids >= 0
         X = sp.csr_matrix(
-            (data, np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int64)),
+            (np.ones(int(known.sum())), (rows[known], ids[known])),
             shape=(len(texts), len(vocab)),
         )
         X.sum_duplicates()
         np.log(X.data, out=X.data)
         X.data += 1.0
-        X = X @ sp.diags(self.idf_, format="csr") if len(vocab) else X
+        if len(vocab):
+            X.data *= self.idf_[X.indices]
         return normalize(X, copy=False)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
@@ -190,8 +195,10 @@ class SentenceFeatures(BaseEstimator, TransformerMixin):
             blocks.append(self.chars_.transform(texts))
         if self.context_weight:
             # Items without context (classify on bare sentences) skip the work entirely.
-            ctx = [normalise(it.prev_text + " " + it.next_text) for it in items]
-            heads = [normalise(it.heading or "") for it in items]
+            has_ctx = any(it.prev_text or it.next_text for it in items)
+            has_head = any(it.heading for it in items)
+            ctx = [normalise(it.prev_text + " " + it.next_text) for it in items] if has_ctx else []
+            heads = [normalise(it.heading or "") for it in items] if has_head else []
             if any(ctx):
                 blocks.append(self.context_.transform(ctx) * self.context_weight)
             else:

@@ -214,21 +214,20 @@ class TaggerModel:
     def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
         """Themes, stance and scores for each item, in order."""
         theme_p, stance_p = self.scores(items)
-        tagged = theme_p >= self.thresholds
-        stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1)
-        out = []
-        for i in range(len(theme_p)):
-            scores = {t: round(float(theme_p[i, j]), 4) for j, t in enumerate(self.theme_ids)}
-            for k, s in enumerate(STANCES):
-                scores[f"stance_{s}"] = round(float(stance_p[i, k]), 4)
-            out.append(
-                {
-                    "themes": [t for j, t in enumerate(self.theme_ids) if tagged[i, j]],
-                    "stance": STANCES[stance_idx[i]],
-                    "scores": scores,
-                }
-            )
-        return out
+        tagged = (theme_p >= self.thresholds).tolist()
+        stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1).tolist()
+        keys = list(self.theme_ids) + [f"stance_{s}" for s in STANCES]
+        # Rounded in numpy, converted once: per-item Python work dominates at this speed.
+        values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
+        ids = self.theme_ids
+        return [
+            {
+                "themes": [t for t, on in zip(ids, flags) if on],
+                "stance": STANCES[k],
+                "scores": dict(zip(keys, row)),
+            }
+            for flags, k, row in zip(tagged, stance_idx, values)
+        ]
 
 
 def _align_stance(clf: LogisticRegression, p: np.ndarray) -> np.ndarray:

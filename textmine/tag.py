@@ -93,6 +93,10 @@ class PassageMatcher:
                 self.by_letter[key].append(i)
                 self.exact.setdefault((key, _norm(r["text"])), i)
         self.global_exact = {_norm(r["text"]): i for i, r in enumerate(self.rows)}
+        # File name -> letter id, so that an unmatched sentence still groups with its letter.
+        self.letter_ids = {
+            Path(r["source"]).name: r["letter_id"] for r in self.rows if r.get("source")
+        }
 
     def find(self, text: str, letter: str | None) -> int | None:
         """Index of the best matching passage, or None when nothing is close enough."""
@@ -126,7 +130,8 @@ class PassageMatcher:
         """An Item for `text` with its passage's context (if found) and the passage id."""
         i = self.find(text, letter)
         if i is None:
-            return Item(text=text, letter=letter), None
+            key = Path(letter).name if letter else None
+            return Item(text=text, letter=self.letter_ids.get(key or "", letter)), None
         ctx = self.items[i]
         item = Item(
             text=text,

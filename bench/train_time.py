@@ -1,0 +1,58 @@
+"""How long training takes on the real corpus (target: under 30 s for the 55 letters).
+
+    python bench/train_time.py                   # no hand labels
+    python bench/train_time.py --labels ../shared/gold/dev.jsonl
+    python bench/train_time.py --check           # exit 1 over the target
+
+Imports the letters into a temporary corpus (not timed), then times `textmine.tag.train`
+(weak labelling, features, theme and stance models, self-training, threshold tuning,
+saving) on one CPU where the OS allows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sendlens.importer import import_paths
+from sendlens.store import Corpus
+from textmine.tag import train
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = 30.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--letters", type=Path,
+                        default=Path(os.environ.get("SENDLENS_SHARED", REPO.parent / "shared"))
+                        / "letters")
+    parser.add_argument("--labels", type=Path, action="append", default=[])
+    parser.add_argument("--check", action="store_true", help=f"exit 1 over {TARGET:.0f} s")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Corpus.open(Path(tmp) / "corpus")
+        import_paths(corpus, [args.letters], progress=False)
+        started = time.perf_counter()
+        result = train(corpus, args.labels)
+        seconds = time.perf_counter() - started
+    tr = result.meta["training"]
+    print(json.dumps({
+        "letters": tr["corpus_letters"],
+        "sentences": tr["corpus_sentences"],
+        "hand_labels": tr["hand_labels"]["n"],
+        "seconds": round(seconds, 1),
+        "target_seconds": TARGET,
+    }, indent=2))
+    return 1 if args.check and seconds > TARGET else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""`sendlens classify`: JSONL in, JSONL out, one line per input line, in order."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from test_model import build_corpus
+from typer.testing import CliRunner
+
+from sendlens.cli import app
+from textmine.codebook import STANCES, load_codebook
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("classify") / "corpus"
+    build_corpus(root)
+    # Train once here so every test below classifies with the same current model.
+    result = CliRunner().invoke(app, ["train", "--corpus", str(root)])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def classify(corpus: Path, stdin: str) -> tuple[int, list[str], str]:
+    result = CliRunner().invoke(app, ["classify", "--corpus", str(corpus)], input=stdin)
+    return result.exit_code, result.stdout.splitlines(), result.stderr
+
+
+def test_one_output_line_per_input_line_in_order_with_ids(corpus: Path) -> None:
+    sentences = [
+        {"id": 3, "text": "Short breaks work well for families."},
+        {"id": "a", "text": "Leaders should improve the local offer website."},
+        {"id": None, "text": "Inspectors met leaders."},
+        {"id": 1, "text": "Supported internships are too few."},
+    ]
+    code, lines, err = classify(corpus, "\n".join(json.dumps(s) for s in sentences) + "\n")
+    assert code == 0, err
+    out = [json.loads(line) for line in lines]
+    assert [o["id"] for o in out] == [3, "a", None, 1]
+    themes = set(load_codebook().theme_ids)
+    for o in out:
+        assert set(o) == {"id", "themes", "stance", "scores"}
+        assert set(o["themes"]) <= themes
+        assert o["stance"] in STANCES
+        assert set(o["scores"]) >= themes
+    assert "social_care" in out[0]["themes"]
+    assert "local_offer" in out[1]["themes"]
+    assert out[1]["stance"] == "negative"
+
+
+def test_optional_context_fields_are_accepted(corpus: Path) -> None:
+    line = json.dumps({"id": 7, "text": "This has improved.", "section": "strengths",
+                       "heading": "What is the area partnership doing that is effective?",
+                       "context": "Short breaks were hard to find."})
+    code, lines, err = classify(corpus, line + "\n")
+    assert code == 0, err
+    assert json.loads(lines[0])["id"] == 7
+
+
+def test_empty_input_gives_empty_output(corpus: Path) -> None:
+    code, lines, _ = classify(corpus, "")
+    assert code == 0
+    assert lines == []
+
+
+def test_bad_json_line_is_named_and_earlier_lines_are_kept(corpus: Path) -> None:
+    stdin = json.dumps({"id": 1, "text": "Short breaks work well."}) + "\n{not json\n"
+    code, lines, err = classify(corpus, stdin)
+    assert code == 2
+    assert "line 2" in err and "not valid JSON" in err
+    assert [json.loads(x)["id"] for x in lines] == [1]
+
+
+def test_a_line_without_text_is_an_error_naming_the_line(corpus: Path) -> None:
+    code, _, err = classify(corpus, '{"id": 1, "text": "Fine."}\n\n{"id": 2}\n')
+    assert code == 2
+    assert "line 3" in err and "text" in err
+
+
+def test_classify_trains_first_when_the_corpus_has_no_model(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    build_corpus(root, n_letters=3)
+    code, lines, err = classify(root, '{"id": 1, "text": "Direct payments are flexible."}\n')
+    assert code == 0, err
+    assert "trained a new model first" in err
+    assert json.loads(lines[0])["id"] == 1
+
+
+def test_train_and_tag_are_idempotent_and_export_carries_tags(corpus: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(app, ["tag", "--corpus", str(corpus)])
+    assert first.exit_code == 0, first.output
+    out1 = runner.invoke(app, ["export", "passages", "-f", "csv", "-o", "-",
+                               "--corpus", str(corpus)])
+    again = runner.invoke(app, ["tag", "--corpus", str(corpus)])
+    assert again.exit_code == 0
+    out2 = runner.invoke(app, ["export", "passages", "-f", "csv", "-o", "-",
+                               "--corpus", str(corpus)])
+    rows1 = list(csv.DictReader(io.StringIO(out1.stdout)))
+    rows2 = list(csv.DictReader(io.StringIO(out2.stdout)))
+    assert rows1 == rows2  # same model, same tags: re-tagging changes nothing
+    assert rows1 and all(r["stance"] in STANCES for r in rows1)
+    assert all(isinstance(json.loads(r["themes"]), list) for r in rows1)
+    assert all(json.loads(r["scores"]) for r in rows1)
+    assert any("social_care" in json.loads(r["themes"]) for r in rows1)
