@@ -39,6 +39,7 @@ from textmine.weak import (
 
 MODEL_FORMAT = 1
 HAND_WEIGHT = 6.0  # one hand label outweighs several weak ones (weak weights are <= 1)
+THRESHOLD_SHRINK = 0.5  # weight of hand-label-tuned thresholds against prevalence ones
 
 
 @dataclass
@@ -242,7 +243,7 @@ def _stance_classifier(C: float) -> LogisticRegression:
 
 
 def _fit_pipelines(
-    train: TrainingSet, codebook: Codebook, *, C: float = 1.0, self_train: bool = True
+    train: TrainingSet, codebook: Codebook, *, C: float = 2.0, self_train: bool = True
 ) -> tuple[Pipeline, Pipeline]:
     features = SentenceFeatures(codebook).fit(train.items)
     X = features.transform(train.items)
@@ -403,15 +404,20 @@ def train_model(
     themes, stance = _fit_pipelines(train, codebook)
     model = TaggerModel(codebook.theme_ids, themes, stance)
     tuning = "prevalence of weak labels over the corpus"
+    scores, _ = model.scores(list(corpus_items))
+    by_prevalence = prevalence_thresholds(scores, weak.themes)
+    themes.named_steps["clf"].thresholds_ = by_prevalence
     if has_hand and len({it.letter for it in hand.items}) >= 2:
         cv = cross_validate(weak, hand, codebook, k=tune_folds)
-        themes.named_steps["clf"].thresholds_ = f1_thresholds(cv.theme_scores, cv.truth_themes)
+        by_f1 = f1_thresholds(cv.theme_scores, cv.truth_themes)
+        # A few hundred labels give noisy F1 optima: shrink them towards the prevalence
+        # thresholds, which are estimated from thousands of corpus sentences.
+        themes.named_steps["clf"].thresholds_ = (
+            THRESHOLD_SHRINK * by_f1 + (1 - THRESHOLD_SHRINK) * by_prevalence
+        )
         known = cv.truth_stance >= 0
         model.stance_bias = stance_bias_for(cv.stance_probs[known], cv.truth_stance[known])
         tuning = f"F1 on hand labels, {tune_folds}-fold cross-validation grouped by letter"
-    else:
-        scores, _ = model.scores(list(corpus_items))
-        themes.named_steps["clf"].thresholds_ = prevalence_thresholds(scores, weak.themes)
     model.meta = build_meta(codebook, weak, hand, tuning, time.time() - started)
     model.meta["thresholds"] = {
         t: float(v) for t, v in zip(codebook.theme_ids, model.thresholds, strict=True)
