@@ -55,7 +55,7 @@ def test_generic_partner_formula_does_not_make_a_health_sentence(matcher: Patter
 
 
 def test_leadership_yields_to_a_more_specific_theme(matcher: PatternMatcher) -> None:
-    specific = "Leaders work together to improve short breaks."
+    specific = "Leaders work together to improve short breaks and direct payments."
     assert themes_of(matcher, specific) == {"social_care"}
     general = "Leaders work together and have strong governance."
     assert "joint_commissioning" in themes_of(matcher, general)
