@@ -107,3 +107,19 @@ def test_train_and_tag_are_idempotent_and_export_carries_tags(corpus: Path) -> N
     assert all(isinstance(json.loads(r["themes"]), list) for r in rows1)
     assert all(json.loads(r["scores"]) for r in rows1)
     assert any("social_care" in json.loads(r["themes"]) for r in rows1)
+
+
+def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    runner = CliRunner()
+    first = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
+    assert first.exit_code == 0 and "no model yet" in first.stderr
+    same = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
+    assert "trained a new model first" not in same.stderr
+    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    edited = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
+    assert edited.exit_code == 0
+    assert "codebook changed" in edited.stderr
