@@ -225,8 +225,10 @@ def model_card(
         "- **Hand labels** (`sendlens train --labels FILE.jsonl`, corrections saved in "
         "the app) are added with a weight of 6 weak labels each; per-theme thresholds "
         "and stance offsets are then tuned on them by grouped (by letter) "
-        "cross-validation. Without hand labels, each theme's threshold makes its share "
-        "of tagged corpus sentences match its share under the weak labels.",
+        "cross-validation, the thresholds averaged with the prevalence ones below "
+        "because a few hundred labels give noisy optima. Without hand labels, each "
+        "theme's threshold makes its share of tagged corpus sentences match its share "
+        "under the weak labels.",
         "",
         f"Corpus used here: {training.get('corpus_sentences', '?')} sentences from "
         f"{training.get('corpus_letters', '?')} letters; training took "

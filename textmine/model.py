@@ -214,12 +214,8 @@ class TaggerModel:
 
     def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
         """Themes, stance and scores for each item, in order."""
-        theme_p, stance_p = self.scores(items)
-        tagged = (theme_p >= self.thresholds).tolist()
-        stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1).tolist()
-        keys = list(self.theme_ids) + [f"stance_{s}" for s in STANCES]
-        # Rounded in numpy, converted once: per-item Python work dominates at this speed.
-        values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
+        tagged, stance_idx, values = self.predict_lists(items)
+        keys = self.score_keys
         ids = self.theme_ids
         return [
             {
@@ -229,6 +225,25 @@ class TaggerModel:
             }
             for flags, k, row in zip(tagged, stance_idx, values)
         ]
+
+    @property
+    def score_keys(self) -> list[str]:
+        """Names of the scores: one per theme, then stance_<stance> for each stance."""
+        return list(self.theme_ids) + [f"stance_{s}" for s in STANCES]
+
+    def predict_lists(
+        self, items: Sequence[Item]
+    ) -> tuple[list[list[bool]], list[int], list[list[float]]]:
+        """(theme on/off flags, stance index, rounded scores) per item, as plain lists.
+
+        Rounded in numpy and converted once: per-item Python work dominates at the
+        speeds classify needs.
+        """
+        theme_p, stance_p = self.scores(items)
+        tagged = (theme_p >= self.thresholds).tolist()
+        stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1).tolist()
+        values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
+        return tagged, stance_idx, values
 
 
 def _align_stance(clf: LogisticRegression, p: np.ndarray) -> np.ndarray:

@@ -381,12 +381,19 @@ def classify_lines(
     after the lines before it have been written.
     """
     pending: list[tuple[Any, Item]] = []
+    ids = model.theme_ids
+    # The scores object is the same for every line but its numbers: format it from a
+    # template rather than through json.dumps (a third of the time otherwise).
+    template = "{" + ", ".join(f"{json.dumps(k)}: %r" for k in model.score_keys) + "}"
+    stances = [json.dumps(s) for s in STANCES]
 
     def flush() -> Iterator[str]:
-        preds = model.predict([it for _, it in pending])
-        for (rid, _), p in zip(pending, preds, strict=True):
-            yield json.dumps(
-                {"id": rid, "themes": p["themes"], "stance": p["stance"], "scores": p["scores"]}
+        tagged, stance_idx, values = model.predict_lists([it for _, it in pending])
+        for (rid, _), flags, k, row in zip(pending, tagged, stance_idx, values, strict=True):
+            themes = ", ".join(f'"{t}"' for t, on in zip(ids, flags) if on)
+            yield (
+                f'{{"id": {json.dumps(rid)}, "themes": [{themes}], "stance": {stances[k]}, '
+                f'"scores": {template % tuple(row)}}}'
             )
         pending.clear()
 
