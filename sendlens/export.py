@@ -86,10 +86,10 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """The table rendered in `fmt` (used by the CLI and the app's download buttons)."""
     if fmt == "csv":
         return frame.to_csv(index=False).encode("utf-8")
-    if fmt == "md":
-        return _markdown(frame).encode("utf-8")
-    if fmt == "tex":
-        return _latex(frame).encode("utf-8")
+    if fmt in ("md", "tex"):
+        # Tables for reading (papers, notes): shares to three decimals.
+        readable = frame.round(3)
+        return (_markdown(readable) if fmt == "md" else _latex(readable)).encode("utf-8")
     buf = io.BytesIO()
     if fmt == "parquet":
         frame.to_parquet(buf, index=False)
