@@ -99,10 +99,18 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
     """Classify sentences: JSONL {"id", "text"} on stdin, JSONL
     {"id", "themes", "stance", "scores"} on stdout, one line per input line, in order.
 
-    Optional fields "section", "heading", "context" and "letter" add context.
+    Optional fields "section", "heading", "context" and "letter" (a letter id or PDF
+    file name: the sentence is looked up in that letter) add context.
     """
     from textmine.codebook import CodebookError
-    from textmine.tag import ClassifyInputError, TaggingError, classify_lines, ensure_model
+    from textmine.tag import (
+        ClassifyInputError,
+        PassageMatcher,
+        TaggingError,
+        classify_lines,
+        corpus_rows,
+        ensure_model,
+    )
 
     store = _open(corpus)
     try:
@@ -111,9 +119,12 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
         raise _fail(str(exc)) from exc
     if reasons:
         typer.echo(f"trained a new model first: {'; '.join(reasons)}", err=True)
+    # Lines naming their "letter" get the matching corpus passage's context.
+    rows = corpus_rows(store)
+    matcher = PassageMatcher(rows) if rows else None
     out = sys.stdout
     try:
-        for line in classify_lines(sys.stdin, model):
+        for line in classify_lines(sys.stdin, model, matcher=matcher):
             out.write(line + "\n")
     except ClassifyInputError as exc:
         out.flush()
