@@ -17,17 +17,11 @@ from typing import Any
 
 import yaml
 
+from scraper.records import CANONICAL_SECTIONS
+
 PACKAGED_CODEBOOK = Path(__file__).with_name("codebook.yaml")
 STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
-SECTIONS: tuple[str, ...] = (
-    "context",
-    "experience",
-    "strengths",
-    "weaknesses",
-    "actions",
-    "main_findings",
-    "boilerplate",
-)
+SECTIONS: tuple[str, ...] = CANONICAL_SECTIONS
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
