@@ -162,3 +162,17 @@ def test_unknown_theme_is_a_clear_error(corpus: Corpus) -> None:
     result = export(corpus, "evidence", "--theme", "ehc")
     assert result.exit_code == 2
     assert "unknown theme 'ehc'" in result.output and "ehc_plans" in result.output
+
+
+def test_info_summarises_the_corpus_and_the_ehc_plans_check(corpus: Corpus) -> None:
+    result = CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
+    assert result.exit_code == 0, result.output
+    letters = corpus.counts()["letters"]
+    assert f"letters: {letters}" in result.output
+    assert "EHC plans check:" in result.output and "69%" in result.output
+
+
+def test_info_on_a_missing_corpus_says_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["info", "--corpus", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "no corpus here" in result.output

@@ -122,6 +122,17 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
             "SELECT framework, outcome, count(*) n FROM letters GROUP BY 1, 2 ORDER BY 1, 2"
         ):
             typer.echo(f"  {row['framework']:<16} {row['outcome'] or '?':<26} {row['n']}")
+    if counts["tags"]:
+        from textmine.aggregate import ehc_plans_actions_share
+
+        check = ehc_plans_actions_share(store)
+        if check["letters"]:
+            typer.echo(
+                f"EHC plans check: {check['letters_flagged']} of {check['letters']} "
+                f"2023-framework reports ({check['share']:.0%}) have a negative ehc_plans "
+                f"passage in their actions sections (Ofsted, June 2025: EHC plan timeliness "
+                f"or quality an area for improvement in {check['published_share']:.0%})"
+            )
 
 
 def register(app: typer.Typer) -> None:
