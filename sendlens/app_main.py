@@ -39,6 +39,9 @@ METRICS = {
     "share_negative": "Share of passages that are negative",
 }
 MAX_ROWS = 60  # heatmap rows readable on a laptop; beyond that ask for a narrower choice
+# Rows of an evidence table sent to the browser until the user asks for all of them: a
+# theme on the 10x corpus has >10,000 passages (~7 MB) and the grid draws ~15 at a time.
+TABLE_ROWS = 500
 EXPORT_FORMATS = {"csv": "CSV", "xlsx": "Excel", "md": "Markdown"}
 MIME = {
     "csv": "text/csv",
@@ -147,6 +150,43 @@ def downloads(frame: pd.DataFrame, name: str, key: str) -> None:
         )
 
 
+def md_table(frame: pd.DataFrame, columns: dict[str, str], *,
+             links: dict[str, str] | None = None,
+             formats: dict[str, str] | None = None) -> None:
+    """A small table as Markdown. Every page already has the Markdown renderer loaded; the
+    first data grid on a page makes the browser fetch and compile ~1.5 MB of grid code
+    first, which is most of a page's first paint for a table of ten rows.
+
+    `columns` maps column -> header; `links` maps a column of URLs -> the link text;
+    `formats` maps a column -> a format spec for numbers. Cell text is escaped.
+    """
+    links, formats = links or {}, formats or {}
+
+    def cell(column: str, value: Any) -> str:
+        if value is None or (not isinstance(value, str | list) and pd.isna(value)):
+            return "–"
+        if column in links:
+            return f"[{md(links[column])}]({value})"  # our own page_url(): already encoded
+        if column in formats:
+            return format(value, formats[column])
+        return md(" ".join(str(value).split()))  # one line: a newline would end the row
+
+    lines = ["| " + " | ".join(md(h) for h in columns.values()) + " |",
+             "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(c, row[c]) for c in columns) + " |"
+              for row in frame.to_dict("records")]
+    st.markdown("\n".join(lines))
+
+
+def lazy_expander(label: str, key: str) -> Any:
+    """An expander whose content is only built (and sent) while it is open: a closed
+    expander's data grid still makes the browser load the grid code before the page is
+    drawn. Returns the open expander to draw into, or None while it is closed. The label
+    is part of the expander's identity: keep it fixed, or it closes when it changes."""
+    box = st.expander(label, key=key, on_change="rerun")
+    return box if box.open else None
+
+
 def show_error(exc: Exception) -> None:
     st.warning(str(exc), icon=":material/info:")
 
@@ -156,7 +196,18 @@ def stance_scale() -> alt.Scale:
 
 
 def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420) -> None:
-    """Passages with their citation and a link to the letter, escaped by the data grid."""
+    """Passages with their citation and a link to the letter, escaped by the data grid.
+
+    Only the first TABLE_ROWS rows go to the browser unless the user asks for all (the
+    downloads always hold every row)."""
+    total = len(frame)
+    if total > TABLE_ROWS:
+        everything = st.toggle(f"Show all {total:,} passages in the table", key=f"{key}-all",
+                               help="Sorting by a column sorts only the rows shown.")
+        if not everything:
+            st.caption(f"The table shows the first {TABLE_ROWS:,} of {total:,} passages; the "
+                       "downloads hold them all.")
+            frame = frame.head(TABLE_ROWS)
     shown = frame.copy()
     shown["open"] = [page_url("reader", letter=lid, focus=pid)
                      for lid, pid in zip(shown["letter_id"], shown["passage_id"])]
@@ -182,13 +233,16 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420) -> None:
 
 
 def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
-    """The first passages as readable quotes: stance, text, citation and a link."""
+    """The first passages as readable quotes: stance, text, citation and a link. One HTML
+    element for all of them: forty elements cost the browser far more to lay out."""
+    cards = []
     for row in frame.head(limit).itertuples():
         colour = ad.STANCE_COLOURS.get(row.stance, "#8c8c8c")
         link = page_url("reader", letter=row.letter_id, focus=row.passage_id)
         # Letter text is escaped before it goes into HTML (st.html also sanitises).
-        st.html(
-            f'<div style="border-left: 4px solid {colour}; padding: 2px 10px; margin: 2px 0;">'
+        cards.append(
+            f'<div style="border-left: 4px solid {colour}; padding: 2px 10px; '
+            f'margin: 0 0 10px;">'
             f'<div style="font-size: 0.95em; line-height: 1.45;">{html.escape(row.text)}</div>'
             f'<div style="font-size: 0.78em; color: #555; margin-top: 2px;">'
             f'<b style="color: {colour};">{html.escape(str(row.stance))}</b> · '
@@ -196,6 +250,7 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
             f'<a href="{html.escape(link, quote=True)}" target="_blank">read in letter ↗</a>'
             f"</div></div>"
         )
+    st.html("".join(cards))
     if len(frame) > limit:
         st.caption(f"…and {len(frame) - limit} more in the table below.")
 
@@ -277,11 +332,9 @@ def page_overview(ctx: Ctx) -> None:
                         f"{s.model['created_at']}.")
             quality = ad.model_quality(s.model)
             if quality:
-                st.dataframe(
-                    pd.DataFrame({"measure": list(quality), "value": list(quality.values())}),
-                    hide_index=True,
-                    column_config={"value": st.column_config.NumberColumn(format="%.3f")},
-                )
+                md_table(pd.DataFrame({"measure": list(quality),
+                                       "value": list(quality.values())}),
+                         {"measure": "Measure", "value": "Value"}, formats={"value": ".3f"})
             else:
                 st.caption("No measured quality is stored with this model "
                            "(run `sendlens evaluate`).")
@@ -293,12 +346,9 @@ def page_overview(ctx: Ctx) -> None:
             f"- Last scrape: **{s.last_scrape or 'never (letters were imported from files)'}**\n"
             f"- Last import: **{s.last_import or '–'}**"
         )
-        st.dataframe(
-            data["recent"], hide_index=True,
-            column_config={"area": "Area", "framework_name": "Framework",
-                           "inspection_start": "Inspection began", "outcome_name": "Outcome",
-                           "imported_at": "Imported"},
-        )
+        md_table(data["recent"], {"area": "Area", "framework_name": "Framework",
+                                  "inspection_start": "Inspection began",
+                                  "outcome_name": "Outcome", "imported_at": "Imported"})
 
 
 def _filters(ctx: Ctx, prefix: str, *, group_by: str = "area") -> ad.Filters:
@@ -403,20 +453,25 @@ def page_compare(ctx: Ctx) -> None:
     _follow_cell(event, by)
     with right:
         ev = _cell_evidence(ctx, shown, by, list(order), chosen, filters)
-    if ev is not None:
-        with st.expander(f"All {len(ev)} passages of this cell as a sortable table"):
+    # A fixed label: a label that changed with the cell would close the expander.
+    box = None if ev is None else lazy_expander(
+        "All passages of this cell as a sortable table", "cell-table")
+    if box is not None:
+        with box:
             evidence_table(ev, "cell-evidence")
             downloads(ev, "evidence-{}-{}".format(st.session_state["cell_row"],
                                                   st.session_state["cell_theme"])
                       .replace(" ", "_"), "cell")
-    with st.expander("The numbers behind the chart"):
-        cols = [by, "theme", "letters", "letters_mentioning", "passages", "positive",
+    box = lazy_expander("The numbers behind the chart", "cell-numbers")
+    if box is not None:
+        with box:
+            cols = [by, "theme", "letters", "letters_mentioning", "passages", "positive",
                 "negative", "mixed", "neutral", "share_negative", "net_stance"]
-        st.dataframe(shown[cols], hide_index=True,
-                     column_config={"share_negative": st.column_config.NumberColumn(
-                         format="%.2f"), "net_stance": st.column_config.NumberColumn(
-                         format="%+.2f")})
-        downloads(shown[cols], f"themes-by-{by}", "table")
+            st.dataframe(shown[cols], hide_index=True,
+                         column_config={"share_negative": st.column_config.NumberColumn(
+                             format="%.2f"), "net_stance": st.column_config.NumberColumn(
+                             format="%+.2f")})
+            downloads(shown[cols], f"themes-by-{by}", "table")
 
 
 def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
@@ -555,13 +610,9 @@ def page_area(ctx: Ctx) -> None:
         outcome=mine["outcome"].map(ad.outcome_name),
         read=[page_url("reader", letter=lid) for lid in mine["letter_id"]],
     )
-    st.dataframe(
-        shown[["inspection_start", "framework", "outcome", "n_passages", "read"]],
-        hide_index=True,
-        column_config={"inspection_start": "Inspection began", "framework": "Framework",
-                       "outcome": "Outcome", "n_passages": "Passages",
-                       "read": st.column_config.LinkColumn("Letter", display_text="read ↗")},
-    )
+    md_table(shown, {"inspection_start": "Inspection began", "framework": "Framework",
+                     "outcome": "Outcome", "n_passages": "Passages", "read": "Letter"},
+             links={"read": "read ↗"})
     if not_tagged(ctx):
         return
     try:
@@ -631,11 +682,13 @@ def page_area(ctx: Ctx) -> None:
     st.altair_chart(bars, width="stretch")
     cols = ["theme_name", "passages_a", "passages_b", "passages_change", "net_stance_a",
             "net_stance_b", "net_stance_change"]
-    st.dataframe(diff[cols], hide_index=True, column_config={
-        "theme_name": "Theme", "passages_a": "Passages (earlier)",
-        "passages_b": "Passages (later)", "passages_change": "Change",
-        **{c: st.column_config.NumberColumn(format="%+.2f")
-           for c in ("net_stance_a", "net_stance_b", "net_stance_change")}})
+    md_table(diff, {"theme_name": "Theme", "passages_a": "Passages (earlier)",
+                    "passages_b": "Passages (later)", "passages_change": "Change",
+                    "net_stance_a": "Net stance (earlier)", "net_stance_b": "Net stance (later)",
+                    "net_stance_change": "Change in net stance"},
+             formats={"passages_a": ".0f", "passages_b": ".0f", "passages_change": "+.0f",
+                      **{c: "+.2f" for c in (
+                 "net_stance_a", "net_stance_b", "net_stance_change")}})
     downloads(diff[cols], f"change-{area}".replace(" ", "_"), "diff")
 
 
@@ -735,16 +788,19 @@ def page_reader(ctx: Ctx) -> None:
                     f"{', '.join(ctx.theme(t) for t in p['themes']) or 'no theme'}; "
                     f"{p['stance'] or 'untagged'}): {md(p['text'])}", icon=":material/link:")
     sections = view.sections
-    with st.expander(f"Sections ({len(sections)})"):
-        st.dataframe(sections[["canonical", "heading"]], hide_index=True)
+    box = lazy_expander("Sections of the letter", "r-sections")
+    if box is not None:
+        with box:
+            md_table(sections, {"canonical": "Section", "heading": "Heading in the letter"})
     st.html(ad.highlight_html(view, ctx.names, focus=focus or None,
                               themes=st.session_state["hl"], stances=st.session_state["hs"]))
-    with st.expander("Passages and their tags as a table"):
-        table = view.passages.assign(themes=view.passages["themes"].map(", ".join))
-        st.dataframe(table[["passage_id", "section", "stance", "themes", "text"]],
-                     hide_index=True)
-        downloads(table[["passage_id", "section", "stance", "themes", "text"]],
-                  f"passages-{letter_id}", "reader")
+    box = lazy_expander("Passages and their tags as a table", "r-passages")
+    if box is not None:
+        with box:
+            table = view.passages.assign(themes=view.passages["themes"].map(", ".join))
+            cols = ["passage_id", "section", "stance", "themes", "text"]
+            st.dataframe(table[cols], hide_index=True)
+            downloads(table[cols], f"passages-{letter_id}", "reader")
 
 
 def page_label(ctx: Ctx) -> None:
@@ -804,21 +860,35 @@ def page_label(ctx: Ctx) -> None:
     st.subheader("Retrain")
     st.caption("Trains a new model from the codebook's weak labels plus your corrections, "
                "then re-tags every passage. This can take a minute.")
-    if st.button("Retrain the model and re-tag", disabled=saved.empty,
+    done = st.session_state.pop("retrained", None)
+    if done:  # set just before the rerun that redrew the app with the new tags
+        st.success(done, icon=":material/check_circle:")
+    if st.button("Retrain the model and re-tag", disabled=saved.empty, key="retrain",
                  icon=":material/model_training:"):
+        run_retrain(ctx, len(saved))
+
+
+def run_retrain(ctx: Ctx, corrections: int) -> None:
+    """Run the retraining with a live progress bar; on success rerun the whole app, so the
+    sidebar, the model on Overview and every page use the new model's tags."""
+    with st.status("Retraining the model…", expanded=True) as box:
         bar = st.progress(0.0, text="Starting…")
 
         def progress(fraction: float, message: str) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+            bar.progress(min(max(fraction, 0.0), 1.0), text=message.capitalize())
 
         try:
-            version = ad.retrain(ctx.path, progress)
+            result = ad.retrain(ctx.path, progress)
         except ad.AppDataError as exc:
-            bar.empty()
+            box.update(label="Retraining failed", state="error")
             show_error(exc)
-        else:
-            bar.progress(1.0, text="Done")
-            st.success(f"New model {version}: every page now shows its tags.")
+            return
+        box.update(label=f"New model {result.version}", state="complete", expanded=False)
+    st.session_state["retrained"] = (
+        f"New model **{result.version}**, trained with {corrections:,} saved "
+        f"correction{'s' if corrections != 1 else ''}; {result.passages:,} passages re-tagged "
+        f"in {result.seconds:.0f} s. Every page now shows the new tags.")
+    st.rerun()
 
 
 def _snippet(hits: pd.DataFrame, pid: str) -> str:
@@ -845,7 +915,8 @@ def page_export(ctx: Ctx) -> None:
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
         return
-    st.dataframe(table.head(8), hide_index=True)
+    md_table(table.head(8), {c: c for c in table.columns},
+             formats={c: ".2f" for c in ("share_negative", "net_stance") if c in table})
     downloads(table, f"themes-by-{by}", "x-table")
     st.subheader("Evidence for a theme")
     themes = list(ctx.options.themes)

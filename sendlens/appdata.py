@@ -6,7 +6,8 @@ the database and its WAL file), so a re-import, a re-tag or a saved label invali
 the cache and nothing stale is shown, while repeated page views cost nothing.
 
 The app only reads the corpus: connections are opened read-only, and `Corpus.open`
-(which migrates, i.e. writes) is not called; the one exception is `save_label`.
+(which migrates, i.e. writes) is not called; the exceptions are `save_label` and
+`retrain` (the Label page's buttons).
 """
 
 from __future__ import annotations
@@ -636,20 +637,38 @@ def save_label(path: str, passage_id: str, themes: list[str], stance: str) -> in
         return int(cur.lastrowid or 0)
 
 
+# textmine.tag.Progress: (fraction done 0..1, what is happening). Not imported from
+# there, as importing the tagger loads scikit-learn, which no page view needs.
 Progress = Callable[[float, str], None]
 
 
-def retrain(path: str, progress: Progress) -> str:
-    """Train a new model with the saved labels and re-tag the corpus; return its version.
+@dataclass(frozen=True)
+class Retrained:
+    version: str
+    passages: int
+    seconds: float
 
-    Imported lazily: the tagger is heavy and most page views never need it.
+
+def retrain(path: str, progress: Progress | None = None) -> Retrained:
+    """Train a new model with the codebook's weak labels and every saved correction, make
+    it current and re-tag the corpus (textmine.tag.retrain); then drop every cached
+    table, since they were all computed from the old tags.
+
+    The second write the app makes, after `save_label`.
     """
     try:
-        from textmine import tag as tag_mod
+        from textmine.tag import TaggingError
+        from textmine.tag import retrain as retrain_corpus
     except ImportError as exc:
         raise AppDataError(f"the tagger (textmine.tag) is not available: {exc}") from exc
-    fn = getattr(tag_mod, "retrain", None)
-    if fn is None:
-        raise AppDataError("textmine.tag has no retrain(corpus, progress) function yet")
-    result = fn(corpus_for(path), progress)
-    return str(getattr(result, "version", result))
+    if not corpus_for(path).db_path.is_file():
+        raise AppDataError(f"{path}: no corpus database here")
+    try:
+        report = retrain_corpus(corpus_for(path), progress)
+    except (TaggingError, ValueError) as exc:  # e.g. no passages, a label on no theme
+        raise AppDataError(f"retraining failed: {exc}") from exc
+    finally:
+        # Even a failed run may have registered a model; never show a half-stale view.
+        st.cache_data.clear()
+    return Retrained(version=report.version, passages=report.passages,
+                     seconds=report.seconds)

@@ -1,25 +1,88 @@
-"""`sendlens app`: open the Streamlit app on a corpus."""
+"""`sendlens app`: open the Streamlit app on a corpus.
+
+Streamlit is started in this process (its own CLI, called in-process) rather than as a
+`streamlit run` subprocess, so that the heavy modules the pages need (pandas, altair,
+the aggregation code) can be imported while the server starts: Streamlit runs the
+page script in the server's process, so the first visitor no longer waits for them.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
-import subprocess
-import sys
+import time
 from pathlib import Path
 
 import typer
 
 from sendlens.commands import CorpusOption, corpus_path
 
+# Imported before the server starts; each is what some page imports on its first run.
+WARM_MODULES: tuple[str, ...] = (
+    "pandas",
+    "pyarrow",  # Streamlit serialises every table and chart's data with it
+    "altair",
+    "sendlens.appdata",
+    "sendlens.app_main",
+    "sendlens.export",
+    "textmine.aggregate",
+    "textmine.codebook",
+)
+
+# Options for a local, read-mostly research app; also in .streamlit/config.toml for
+# `streamlit run app.py`. Flags win over any config file a user may have.
+SERVER_OPTIONS: dict[str, str] = {
+    "browser.gatherUsageStats": "false",
+    "server.showEmailPrompt": "false",
+    # Nobody edits the app while it serves: watching every imported module costs CPU.
+    "server.fileWatcherType": "none",
+    "server.runOnSave": "false",
+    "client.toolbarMode": "minimal",
+    "runner.fastReruns": "true",
+    # Uploads are not offered: keep the server's own limit small all the same.
+    "server.maxUploadSize": "1",
+}
+
 
 def app_script() -> Path:
-    """The script to hand to `streamlit run`: the repository's app.py shim when running
-    from a checkout, else the installed package's own module (always present)."""
+    """The script Streamlit runs: the repository's app.py shim when running from a
+    checkout (its .streamlit/config.toml applies), else the installed package's module."""
     package = Path(__file__).resolve().parent.parent
     shim = package.parent / "app.py"
     if shim.is_file() and "sendlens.app_main" in shim.read_text(encoding="utf-8"):
         return shim
     return package / "app_main.py"  # runs main() when executed as a script
+
+
+def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> float:
+    """Import the page modules now; returns the seconds it took. A module that fails to
+    import is left for the page to report (with its traceback) when it is opened."""
+    started = time.perf_counter()
+    # Decorating a cached function before the server exists logs a warning that is
+    # harmless here (its cache is made when first called, inside the server).
+    importlib.import_module("streamlit.runtime.caching.cache_data_api")  # sets its level
+    quiet = logging.getLogger("streamlit.runtime.caching.cache_data_api")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001, S112 - the page shows the real error
+                continue
+    finally:
+        quiet.setLevel(level)
+    return time.perf_counter() - started
+
+
+def streamlit_args(script: Path, *, port: int, host: str, headless: bool) -> list[str]:
+    """Arguments for Streamlit's own CLI (`streamlit <args>`)."""
+    args = ["run", str(script), "--server.port", str(port), "--server.address", host,
+            "--server.headless", "true" if headless else "false"]
+    for key, value in SERVER_OPTIONS.items():
+        args += [f"--{key}", value]
+    return args
 
 
 def app_cmd(
@@ -36,23 +99,19 @@ def app_cmd(
         # Not an error: the app shows a start page explaining how to fill the corpus.
         typer.echo(f"note: no corpus at {root} yet; the app will show how to create one",
                    err=True)
-    env = {**os.environ, "SENDLENS_CORPUS": str(root)}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(app_script()),
-        "--server.port", str(port),
-        "--server.address", host,
-        "--server.headless", "true" if headless else "false",
-        "--browser.gatherUsageStats", "false",
-        # Uploads are not offered: keep the server's own limit small all the same.
-        "--server.maxUploadSize", "1",
-    ]
-    typer.echo(f"sendlens app on http://{host}:{port} (corpus {root}); Ctrl-C to stop",
-               err=True)
+    os.environ["SENDLENS_CORPUS"] = str(root)  # read by the page script, in this process
+    seconds = warm_imports()
+    typer.echo(f"sendlens app on http://{host}:{port} (corpus {root}; modules loaded in "
+               f"{seconds:.1f} s); Ctrl-C to stop", err=True)
+    from streamlit.web import cli as streamlit_cli
+
     try:
-        code = subprocess.call(cmd, env=env)
+        streamlit_cli.main.main(
+            args=streamlit_args(app_script(), port=port, host=host, headless=headless),
+            prog_name="streamlit", standalone_mode=False,
+        )
     except KeyboardInterrupt:
-        code = 130
-    raise typer.Exit(code)
+        raise typer.Exit(130) from None
 
 
 def register(app: typer.Typer) -> None:
