@@ -79,7 +79,7 @@ def test_train_with_hand_labels_records_them_and_tunes_thresholds(
     meta = json.loads((corpus.model_dir / version / "meta.json").read_text())
     assert meta["training"]["hand_labels"]["n"] == 332
     assert meta["training"]["hand_labels"]["letters"] == 28
-    assert "cross-validation grouped by letter" in meta["training"]["threshold_tuning"]
+    assert "332 hand labels in the training data" in meta["training"]["threshold_tuning"]
     assert meta["training"]["seconds"] < 120
     # Evaluating on the labels a model was trained on is flagged as not honest.
     ev = CliRunner().invoke(
