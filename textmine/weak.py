@@ -107,10 +107,10 @@ class PatternMatcher:
                 score = np.maximum(score - excluded, 0.0)
             out[:, j] = score
         if self.yields.any() and (~self.yields).any():
-            # A backdrop theme loses to any more specific theme with more evidence.
+            # A backdrop theme loses to any more specific theme with as much evidence.
             best_other = out[:, ~self.yields].max(axis=1)
             for j in np.flatnonzero(self.yields):
-                out[:, j] = np.where(best_other > out[:, j], 0.0, out[:, j])
+                out[:, j] = np.where(best_other >= np.maximum(out[:, j], 1e-9), 0.0, out[:, j])
         return out
 
     def stance_cues(self, texts: Sequence[str]) -> np.ndarray:
