@@ -262,7 +262,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "sendlens-bench")
     parser.add_argument("--out", type=Path, default=repo / "bench" / "out")
     parser.add_argument("--shots", type=Path, default=None,
-                        help="Save a screenshot of every page (55-report corpus) here.")
+                        help="Save a screenshot of every page (55-report corpus) here. They "
+                             "show real letters' text: look, do not commit them.")
     parser.add_argument("--factor", type=int, default=10)
     args = parser.parse_args()
     real = build_real(args.letters, args.work / "x1")

@@ -346,9 +346,10 @@ def page_overview(ctx: Ctx) -> None:
             f"- Last scrape: **{s.last_scrape or 'never (letters were imported from files)'}**\n"
             f"- Last import: **{s.last_import or '–'}**"
         )
-        md_table(data["recent"], {"area": "Area", "framework_name": "Framework",
-                                  "inspection_start": "Inspection began",
-                                  "outcome_name": "Outcome", "imported_at": "Imported"})
+        recent = data["recent"].assign(imported_at=data["recent"]["imported_at"].str[:10])
+        md_table(recent, {"area": "Area", "framework_name": "Framework",
+                          "inspection_start": "Inspection began",
+                          "outcome_name": "Outcome", "imported_at": "Imported"})
 
 
 def _filters(ctx: Ctx, prefix: str, *, group_by: str = "area") -> ad.Filters:
@@ -560,8 +561,11 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str], ctx: C
         strokeWidth=alt.condition(cell, alt.value(2.5), alt.value(1), empty=False),
         color=alt.condition("datum.passages > 0",
                             alt.Color(f"{metric}:Q", scale=scale, title=title,
-                                      legend=alt.Legend(orient="right", format="+.1f"
-                                                        if metric == "net_stance" else ".0%")),
+                                      legend=alt.Legend(
+                                          orient="right",
+                                          format="+.1f" if metric == "net_stance" else ".0%",
+                                          # No taller than the rows, or a short chart cuts it.
+                                          gradientLength=max(60, min(200, 22 * len(order) - 20)))),
                             alt.value("#f3f3f3")),
         tooltip=tooltip,
     ).add_params(cell)
