@@ -39,6 +39,11 @@ METRICS = {
     "share_negative": "Share of passages that are negative",
 }
 MAX_ROWS = 60  # heatmap rows readable on a laptop; beyond that ask for a narrower choice
+# Heatmaps with more cells are drawn on a canvas: as SVG, 55 areas x 8 themes (twice that
+# in marks, with the numbers) cost the browser ~0.7 s more to first paint. Smaller ones
+# stay SVG, whose cells carry aria labels for screen readers; the selectboxes beside the
+# chart pick a cell without a mouse either way.
+CANVAS_CELLS = 200
 # Rows of an evidence table sent to the browser until the user asks for all of them: a
 # theme on the 10x corpus has >10,000 passages (~7 MB) and the grid draws ~15 at a time.
 TABLE_ROWS = 500
@@ -576,7 +581,10 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str], ctx: C
         color=alt.condition(strong, alt.value("white"), alt.value("#222")),
         tooltip=tooltip,
     )
-    return (rect + text).properties(height=alt.Step(22))
+    chart = (rect + text).properties(height=alt.Step(22))
+    if len(frame) > CANVAS_CELLS:
+        chart = chart.properties(usermeta={"embedOptions": {"renderer": "canvas"}})
+    return chart
 
 
 def _follow_cell(event: Any, by: str) -> None:
