@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from sendlens.store import Corpus, CorpusError
+
 DEFAULT_CORPUS = Path("corpus")
 
 CorpusOption = typer.Option(
@@ -24,3 +26,12 @@ def corpus_path(value: Path | None) -> Path:
         return value
     env = os.environ.get("SENDLENS_CORPUS")
     return Path(env) if env else DEFAULT_CORPUS
+
+
+def open_corpus(value: Path | None, *, create: bool = False) -> Corpus:
+    """The chosen corpus, or a clear error and exit code 2 (e.g. no corpus there yet)."""
+    try:
+        return Corpus.open(corpus_path(value), create=create)
+    except CorpusError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc

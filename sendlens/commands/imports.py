@@ -7,10 +7,9 @@ from pathlib import Path
 
 import typer
 
-from sendlens.commands import CorpusOption, corpus_path
+from sendlens.commands import CorpusOption, open_corpus
 from sendlens.export import FORMATS, format_from_name, letters_frame, passages_frame, write_table
 from sendlens.importer import import_paths
-from sendlens.store import Corpus, CorpusError
 
 
 class What(StrEnum):
@@ -28,14 +27,6 @@ class GroupBy(StrEnum):
     outcome = "outcome"
 
 
-def _open(corpus: Path | None, *, create: bool = True) -> Corpus:
-    try:
-        return Corpus.open(corpus_path(corpus), create=create)
-    except CorpusError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
-
-
 def import_cmd(
     paths: list[Path] = typer.Argument(
         ..., help="PDF files and/or folders (searched recursively)."
@@ -49,7 +40,7 @@ def import_cmd(
     url) adds what the letters do not say themselves. Exit code 1 when any file
     was skipped, 130 when interrupted.
     """
-    store = _open(corpus)
+    store = open_corpus(corpus, create=True)
     report = import_paths(store, paths, progress=not quiet)
     typer.echo(report.summary(), err=True)
     if report.interrupted:
@@ -80,7 +71,7 @@ def export_cmd(
         typer.secho(f"error: unknown format {fmt!r}; choose {', '.join(FORMATS)}", fg="red",
                     err=True)
         raise typer.Exit(2)
-    store = _open(corpus, create=False)
+    store = open_corpus(corpus)
     if what is What.letters:
         frame = letters_frame(store)
     elif what is What.passages:
@@ -112,7 +103,7 @@ def export_cmd(
 
 def info_cmd(corpus: Path | None = CorpusOption) -> None:
     """What the corpus holds: letters by framework and outcome, passages, tags."""
-    store = _open(corpus, create=False)
+    store = open_corpus(corpus)
     counts = store.counts()
     typer.echo(f"corpus: {store.root.resolve()}")
     for key, value in counts.items():

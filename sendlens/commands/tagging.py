@@ -8,16 +8,7 @@ from pathlib import Path
 
 import typer
 
-from sendlens.commands import CorpusOption, corpus_path
-from sendlens.store import Corpus, CorpusError
-
-
-def _open(corpus: Path | None, *, create: bool = False) -> Corpus:
-    try:
-        return Corpus.open(corpus_path(corpus), create=create)
-    except CorpusError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from exc
+from sendlens.commands import CorpusOption, corpus_path, open_corpus
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -61,7 +52,7 @@ def train_cmd(
     from textmine.codebook import CodebookError
     from textmine.tag import TaggingError, train
 
-    store = _open(corpus)
+    store = open_corpus(corpus)
     try:
         result = train(store, labels, use_stored_labels=not no_stored)
     except (TaggingError, CodebookError) as exc:
@@ -81,7 +72,7 @@ def tag_cmd(corpus: Path | None = CorpusOption) -> None:
     from textmine.codebook import CodebookError
     from textmine.tag import TaggingError, tag_corpus
 
-    store = _open(corpus)
+    store = open_corpus(corpus)
     try:
         report = tag_corpus(store)
     except (TaggingError, CodebookError) as exc:
@@ -112,7 +103,7 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
         ensure_model,
     )
 
-    store = _open(corpus)
+    store = open_corpus(corpus)
     try:
         _, model, reasons = ensure_model(store)
     except (TaggingError, CodebookError) as exc:
@@ -160,7 +151,7 @@ def evaluate_cmd(
     )
     from textmine.tag import TaggingError, ensure_model
 
-    store = _open(corpus)
+    store = open_corpus(corpus)
     try:
         if card:
             figures = write_model_card(store, gold, output, folds=folds)
