@@ -122,7 +122,7 @@ def _import_pdf(
     la = lookup_area(letter.area, urn=ofsted_urn)
     if la and not ofsted_urn and la.ofsted_urn:
         ofsted_urn = la.ofsted_urn
-    stored = corpus.store_pdf(path, sha)
+    stored = corpus.store_pdf(data, sha)
     clean_text = doc.text
     with corpus.transaction(con) as db:
         db.execute(

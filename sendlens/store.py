@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -295,24 +294,26 @@ class Corpus:
             con.close()
 
     # --- files ---------------------------------------------------------------------
-    def store_pdf(self, source: Path, sha256: str) -> Path:
-        """Copy `source` into the content-addressed store (atomic); return its path."""
+    def store_pdf(self, data: bytes, sha256: str) -> Path:
+        """Write a PDF's bytes into the content-addressed store (atomic); return its path.
+
+        Takes the bytes the importer already read, so each file is read once.
+        """
         dest = self.pdf_path_for(sha256)
         # A complete copy is already there (a crash can leave none half-written:
         # the copy is renamed into place only once written).
-        if dest.exists() and dest.stat().st_size == source.stat().st_size:
+        if dest.exists() and dest.stat().st_size == len(data):
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".partial-", suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-                shutil.copyfileobj(src, out)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
             os.replace(tmp, dest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         return dest
-
 
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
