@@ -63,14 +63,6 @@ class ExtractedText:
     def text(self) -> str:
         return "\n\n".join(p.text for p in self.paragraphs)
 
-    def paragraph_offsets(self) -> list[tuple[int, int]]:
-        """(start, end) of each paragraph in `text`."""
-        out, pos = [], 0
-        for p in self.paragraphs:
-            out.append((pos, pos + len(p.text)))
-            pos += len(p.text) + 2
-        return out
-
 
 def check_pdf_bytes(data: bytes, name: str) -> None:
     """Cheap structural checks before pdfium sees the file."""

@@ -54,14 +54,6 @@ class ImportReport:
         return "\n".join(lines)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def import_pdf(
     corpus: Corpus,
     path: Path | str,
