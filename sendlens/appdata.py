@@ -66,15 +66,18 @@ class AppDataError(Exception):
 
 
 def stamp(path: str | Path) -> tuple[int, int, int, int]:
-    """Modification time and size of the database and its WAL: part of every cache key."""
+    """Modification time and size of the database and its WAL: part of every cache key.
+
+    An empty WAL counts as none: the app's own read-only connections can create one,
+    which changes nothing in the data and must not make every cached table stale."""
     root = Path(path)
     out: list[int] = []
     for name in (DB_NAME, DB_NAME + "-wal"):
         try:
             st_ = (root / name).stat()
-            out += [st_.st_mtime_ns, st_.st_size]
         except OSError:
-            out += [0, 0]
+            st_ = None
+        out += [st_.st_mtime_ns, st_.st_size] if st_ is not None and st_.st_size else [0, 0]
     return out[0], out[1], out[2], out[3]
 
 
