@@ -7,9 +7,11 @@ query string, so a researcher can share exactly the view they are looking at.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -183,12 +185,13 @@ def md_table(frame: pd.DataFrame, columns: dict[str, str], *,
     st.markdown("\n".join(lines))
 
 
-def lazy_expander(label: str, key: str) -> Any:
+def lazy_expander(label: str, key: str, *, expanded: bool = False) -> Any:
     """An expander whose content is only built (and sent) while it is open: a closed
     expander's data grid still makes the browser load the grid code before the page is
     drawn. Returns the open expander to draw into, or None while it is closed. The label
-    is part of the expander's identity: keep it fixed, or it closes when it changes."""
-    box = st.expander(label, key=key, on_change="rerun")
+    is part of the expander's identity: keep it fixed, or it closes when it changes.
+    `expanded` is the state the first time it is shown."""
+    box = st.expander(label, expanded=expanded, key=key, on_change="rerun")
     return box if box.open else None
 
 
@@ -198,6 +201,71 @@ def show_error(exc: Exception) -> None:
 
 def stance_scale() -> alt.Scale:
     return alt.Scale(domain=list(ad.STANCE_COLOURS), range=list(ad.STANCE_COLOURS.values()))
+
+
+# --- charts --------------------------------------------------------------------------------
+# Each chart's Vega-Lite spec is built with Altair *without its data* and cached: building
+# and validating an Altair chart costs 0.1-0.3 s of Python per chart on every rerun (the
+# heatmap's spec alone held back Compare's first paint by ~0.4 s), while the spec only
+# depends on a few choices. The data goes beside it as a named dataset (sent as Arrow),
+# exactly as st.altair_chart would send it.
+
+
+def chart_data() -> alt.NamedData:
+    """What a cached chart is built on: a name that show_chart binds to the data."""
+    return alt.NamedData(name="table")
+
+
+def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """An Altair chart built on chart_data() as a Vega-Lite spec (validated by Altair)."""
+    spec = chart.to_dict()
+    if spec.get("data") != {"name": "table"}:  # layers share one dataset, at the top
+        raise ValueError("chart_spec: build the chart on chart_data()")
+    # Altair's default theme sizes continuous axes at 300 px; st.altair_chart turns that
+    # theme off, so do the same (the charts set their own heights).
+    view = spec.get("config", {}).get("view", {})
+    for k in ("continuousWidth", "continuousHeight"):
+        view.pop(k, None)
+    if spec.get("config", {}).get("view") == {}:
+        del spec["config"]["view"]
+    if spec.get("config") == {}:
+        del spec["config"]
+    return spec
+
+
+def show_chart(spec: dict[str, Any], data: pd.DataFrame, **kwargs: Any) -> Any:
+    """Draw a cached spec with its data, container-wide; returns st.vega_lite_chart's
+    result (the selection state when `on_select` is given)."""
+    # Named after its content, as Altair names datasets: new data is a new chart to the
+    # browser, never an in-place update of the old one.
+    digest = hashlib.sha1(repr(list(data.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes())
+    name = "data-" + digest.hexdigest()[:16]
+    spec = {**spec, "data": {"name": name}, "datasets": {name: data}}
+    return st.vega_lite_chart(spec=spec, width="stretch", **kwargs)
+
+
+@st.cache_data(show_spinner=False)
+def year_bars_spec() -> dict[str, Any]:
+    """Letters by year of inspection, stacked by framework (Overview)."""
+    return chart_spec(alt.Chart(chart_data()).mark_bar().encode(
+        x=alt.X("year:O", title="Year inspection began", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("letters:Q", title="Letters"),
+        color=alt.Color("framework_name:N", title="Framework",
+                        legend=alt.Legend(orient="bottom", columns=1)),
+        tooltip=["year:O", "framework_name:N", "letters:Q"],
+    ).properties(height=300))
+
+
+@st.cache_data(show_spinner=False)
+def outcome_bars_spec() -> dict[str, Any]:
+    """Letters by outcome, coloured by framework (Overview)."""
+    return chart_spec(alt.Chart(chart_data()).mark_bar().encode(
+        y=alt.Y("outcome_name:N", title=None, sort="-x", axis=alt.Axis(labelLimit=320)),
+        x=alt.X("letters:Q", title="Letters"),
+        color=alt.Color("framework_name:N", title="Framework", legend=None),
+        tooltip=["framework_name:N", "outcome_name:N", "letters:Q"],
+    ).properties(height=300))
 
 
 def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420) -> None:
@@ -311,24 +379,10 @@ def page_overview(ctx: Ctx) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Letters by year of inspection")
-        chart = alt.Chart(data["by_year"]).mark_bar().encode(
-            x=alt.X("year:O", title="Year inspection began", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("letters:Q", title="Letters"),
-            color=alt.Color("framework_name:N", title="Framework",
-                            legend=alt.Legend(orient="bottom", columns=1)),
-            tooltip=["year", "framework_name", "letters"],
-        ).properties(height=300)
-        st.altair_chart(chart, width="stretch")
+        show_chart(year_bars_spec(), data["by_year"])
     with right:
         st.subheader("Outcomes")
-        chart = alt.Chart(data["by_outcome"]).mark_bar().encode(
-            y=alt.Y("outcome_name:N", title=None, sort="-x",
-                    axis=alt.Axis(labelLimit=320)),
-            x=alt.X("letters:Q", title="Letters"),
-            color=alt.Color("framework_name:N", title="Framework", legend=None),
-            tooltip=["framework_name", "outcome_name", "letters"],
-        ).properties(height=300)
-        st.altair_chart(chart, width="stretch")
+        show_chart(outcome_bars_spec(), data["by_outcome"])
     left, right = st.columns(2)
     with left:
         st.subheader("Model")
@@ -357,8 +411,18 @@ def page_overview(ctx: Ctx) -> None:
                           "outcome_name": "Outcome", "imported_at": "Imported"})
 
 
-def _filters(ctx: Ctx, prefix: str, *, group_by: str = "area") -> ad.Filters:
-    """The shared filter widgets (in an expander); state kept in the URL."""
+FILTER_NAMES = {"areas": "areas", "regions": "regions", "fw": "frameworks",
+                "out": "outcomes", "sec": "sections", "from": "from", "to": "to"}
+
+
+def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
+    """The shared filters; state kept in the URL.
+
+    Their widgets sit in an expander that is only built while open: even a closed
+    expander's multiselects and date pickers make the browser fetch and run their code
+    (~0.3 MB) before the page is drawn, for filters most first views do not touch. A
+    link with filters in it opens the expander; the values live on while it is closed.
+    """
     o = ctx.options
     d_min = date.fromisoformat(o.date_min) if o.date_min else date(2016, 1, 1)
     d_max = date.fromisoformat(o.date_max) if o.date_max else date.today()
@@ -372,27 +436,33 @@ def _filters(ctx: Ctx, prefix: str, *, group_by: str = "area") -> ad.Filters:
     q_init(f"{prefix}sec", [], o.sections, multi=True)
     q_init(f"{prefix}from", d_min)
     q_init(f"{prefix}to", d_max)
-    active = sum(bool(st.session_state[k]) for k in list(keys)[:5]) + (
-        st.session_state[f"{prefix}from"] != d_min) + (st.session_state[f"{prefix}to"] != d_max)
-    with st.expander(f"Filters ({active} active)" if active else "Filters (none: whole corpus)",
-                     expanded=bool(active)):
-        a, b, c = st.columns(3)
-        a.multiselect("Areas", o.areas, key=f"{prefix}areas", placeholder="All areas")
-        a.multiselect("Regions", o.regions, key=f"{prefix}regions", placeholder="All regions")
-        b.multiselect("Frameworks", o.frameworks, key=f"{prefix}fw", format_func=ad.framework_name,
-                      placeholder="All frameworks")
-        b.multiselect("Outcomes", o.outcomes, key=f"{prefix}out", format_func=ad.outcome_name,
-                      placeholder="All outcomes")
-        c.multiselect("Sections of the letter", o.sections, key=f"{prefix}sec",
-                      placeholder="All sections",
-                      help="Compare like with like across frameworks, e.g. only `weaknesses`.")
-        c1, c2 = c.columns(2)
-        c1.date_input("Inspected from", key=f"{prefix}from", min_value=d_min, max_value=d_max,
-                      format="YYYY-MM-DD")
-        c2.date_input("to", key=f"{prefix}to", min_value=d_min, max_value=d_max,
-                      format="YYYY-MM-DD")
-    q_sync(keys)
     s = st.session_state
+    active = [FILTER_NAMES[k[len(prefix):]] for k, default in keys.items() if s[k] != default]
+    # A fixed label (a changing one would close the expander): the active filters are
+    # named in the caption beside it instead.
+    box = lazy_expander("Filters", f"{prefix}filters", expanded=bool(active))
+    if box is not None:
+        with box:
+            a, b, c = st.columns(3)
+            a.multiselect("Areas", o.areas, key=f"{prefix}areas", placeholder="All areas")
+            a.multiselect("Regions", o.regions, key=f"{prefix}regions",
+                          placeholder="All regions")
+            b.multiselect("Frameworks", o.frameworks, key=f"{prefix}fw",
+                          format_func=ad.framework_name, placeholder="All frameworks")
+            b.multiselect("Outcomes", o.outcomes, key=f"{prefix}out",
+                          format_func=ad.outcome_name, placeholder="All outcomes")
+            c.multiselect("Sections of the letter", o.sections, key=f"{prefix}sec",
+                          placeholder="All sections",
+                          help="Compare like with like across frameworks, e.g. only "
+                               "`weaknesses`.")
+            c1, c2 = c.columns(2)
+            c1.date_input("Inspected from", key=f"{prefix}from", min_value=d_min,
+                          max_value=d_max, format="YYYY-MM-DD")
+            c2.date_input("to", key=f"{prefix}to", min_value=d_min, max_value=d_max,
+                          format="YYYY-MM-DD")
+    q_sync(keys)
+    if box is None and active:
+        st.caption("Filtered by " + ", ".join(active) + " (open Filters to change).")
     return ad.Filters(
         areas=tuple(s[f"{prefix}areas"]),
         regions=tuple(s[f"{prefix}regions"]),
@@ -430,23 +500,17 @@ def page_compare(ctx: Ctx) -> None:
     by, metric = st.session_state["by"], st.session_state["metric"]
     chosen = tuple(st.session_state["th"])
     try:
-        table = ad.theme_table(ctx.path, ctx.stamp, by,
-                               replace(filters, themes=chosen))
+        shown, order, total_rows = _compare_view(ctx, by, metric, st.session_state["sort"],
+                                                 chosen, filters)
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
         return
-    if table.empty:
+    if shown.empty:
         st.info("No tagged letters match these filters.")
         return
-    table = table.assign(theme_name=table["theme"].map(ctx.theme),
-                         theme_short=table["theme"].map(ctx.short))
-    order = _row_order(table, by, metric, st.session_state["sort"])
-    total_rows = len(order)
     if total_rows > MAX_ROWS:
         st.caption(f"Showing the first {MAX_ROWS} of {total_rows} {by}s in this order; pick "
                    "areas in Filters, sort by a theme, or compare regions.")
-        order = order[:MAX_ROWS]
-    shown = table[table[by].isin(order)]
     st.caption(
         f"{int(shown.drop_duplicates(by)['letters'].sum())} letters. Colour = "
         f"{METRICS[metric].lower()}; number = passages on the theme (blank: never mentioned). "
@@ -454,8 +518,8 @@ def page_compare(ctx: Ctx) -> None:
     )
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        event = st.altair_chart(_heatmap(shown, by, metric, order, ctx), width="stretch",
-                                on_select="rerun", selection_mode="cell", key="heatmap")
+        spec, data = _heatmap(shown, by, metric, order)
+        event = show_chart(spec, data, on_select="rerun", selection_mode="cell", key="heatmap")
     _follow_cell(event, by)
     with right:
         ev = _cell_evidence(ctx, shown, by, list(order), chosen, filters)
@@ -478,6 +542,19 @@ def page_compare(ctx: Ctx) -> None:
                              format="%.2f"), "net_stance": st.column_config.NumberColumn(
                              format="%+.2f")})
             downloads(shown[cols], f"themes-by-{by}", "table")
+
+
+def _compare_view(ctx: Ctx, by: str, metric: str, sort: str, chosen: tuple[str, ...],
+                  filters: ad.Filters) -> tuple[pd.DataFrame, list[str], int]:
+    """The heatmap's cells (at most MAX_ROWS rows), its row order and how many rows
+    there are in all."""
+    table = ad.theme_table(ctx.path, ctx.stamp, by, replace(filters, themes=chosen))
+    if table.empty:
+        return table, [], 0
+    table = table.assign(theme_name=table["theme"].map(ctx.theme),
+                         theme_short=table["theme"].map(ctx.short))
+    order = _row_order(table, by, metric, sort)
+    return table[table[by].isin(order[:MAX_ROWS])], order[:MAX_ROWS], len(order)
 
 
 def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
@@ -532,20 +609,31 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str) -> list[str
     return list(key.sort_values(ascending=False, na_position="last").index)
 
 
-def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str], ctx: Ctx) -> alt.Chart:
+def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str]) -> tuple[
+        dict[str, Any], pd.DataFrame]:
+    """The heatmap's (cached) spec and its data."""
     frame = frame.assign(**{by: frame[by].astype(str)})
+    theme_order = tuple(dict.fromkeys(frame["theme_short"]))
+    return heatmap_spec(by, metric, tuple(order), theme_order,
+                        len(frame) > CANVAS_CELLS), frame
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tuple[str, ...],
+                 canvas: bool) -> dict[str, Any]:
+    """Rows (areas or regions) x themes, coloured by `metric`, numbered by passages; a
+    click selects a cell (selection `cell` over the row and theme fields)."""
     if metric == "net_stance":
         scale = alt.Scale(scheme="redblue", domain=[-1, 1])
         title = "Net stance"
     else:
         scale = alt.Scale(scheme="reds", domain=[0, 1])
         title = "Share negative"
-    theme_order = [ctx.short(t) for t in dict.fromkeys(frame["theme"])]
-    base = alt.Chart(frame).encode(
-        x=alt.X("theme_short:N", sort=theme_order, title=None,
+    base = alt.Chart(chart_data()).encode(
+        x=alt.X("theme_short:N", sort=list(theme_order), title=None,
                 axis=alt.Axis(orient="top", labelAngle=-35, labelLimit=200, labelOverlap=False,
                               labelFontSize=12)),
-        y=alt.Y(f"{by}:N", sort=order, title=None,
+        y=alt.Y(f"{by}:N", sort=list(order), title=None,
                 axis=alt.Axis(labelLimit=240, labelFontSize=12, labelOverlap=False)),
     )
     tooltip = [
@@ -582,9 +670,9 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str], ctx: C
         tooltip=tooltip,
     )
     chart = (rect + text).properties(height=alt.Step(22))
-    if len(frame) > CANVAS_CELLS:
+    if canvas:
         chart = chart.properties(usermeta={"embedOptions": {"renderer": "canvas"}})
-    return chart
+    return chart_spec(chart)
 
 
 def _follow_cell(event: Any, by: str) -> None:
@@ -606,11 +694,9 @@ def _follow_cell(event: Any, by: str) -> None:
 
 def page_area(ctx: Ctx) -> None:
     st.title("Area profile")
-    frame = ad.letters(ctx.path, ctx.stamp)
-    counts = frame.groupby("area").size()
+    counts = ad.letters(ctx.path, ctx.stamp).groupby("area").size()
     areas = list(ctx.options.areas)
-    default = str(counts.idxmax()) if len(counts) else areas[0]
-    q_init("area", default, areas)
+    q_init("area", _default_area(ctx), areas)
     st.selectbox("Area", areas, key="area",
                  format_func=lambda a: f"{a} ({counts.get(a, 0)} letters)")
     q_sync({"area": None})
@@ -632,33 +718,12 @@ def page_area(ctx: Ctx) -> None:
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
         return
-    hist = hist.assign(
-        letter=hist.apply(lambda r: f"{r['inspection_start'] or r['year']} · "
-                          f"{ad.framework_name(r['framework'])}", axis=1),
-        theme_name=hist["theme"].map(ctx.theme),
-        theme_short=hist["theme"].map(ctx.short),
-    )
+    hist = _with_labels(ctx, hist)
     st.subheader("Theme profile of each letter")
     st.caption("Colour = net stance ((positive − negative) / passages, blue = positive, "
                "red = negative); number = passages on the theme.")
-    letters_order = list(dict.fromkeys(hist["letter"]))
-    chart = alt.Chart(hist).encode(
-        x=alt.X("theme_short:N", title=None, sort=list(dict.fromkeys(hist["theme_short"])),
-                axis=alt.Axis(orient="top", labelAngle=-35, labelLimit=220, labelOverlap=False)),
-        y=alt.Y("letter:N", title=None, sort=letters_order, axis=alt.Axis(labelLimit=360)),
-        tooltip=["letter", "theme_name", "passages", "positive", "negative", "mixed",
-                 "neutral", alt.Tooltip("net_stance:Q", format="+.2f")],
-    )
-    rect = chart.mark_rect(stroke="white").encode(
-        color=alt.condition("datum.passages > 0",
-                            alt.Color("net_stance:Q", scale=alt.Scale(scheme="redblue",
-                                                                      domain=[-1, 1]),
-                                      title="Net stance"),
-                            alt.value("#f3f3f3")))
-    text = chart.mark_text(fontSize=11).encode(
-        text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")))
-    # A fixed step per letter: a one-letter area still gets a legible row and legend.
-    st.altair_chart((rect + text).properties(height=alt.Step(44)), width="stretch")
+    show_chart(profile_spec(tuple(dict.fromkeys(hist["letter"])),
+                            tuple(dict.fromkeys(hist["theme_short"]))), hist)
     st.subheader("What changed between inspections")
     if len(mine) < 2:
         st.info(f"{md(area)} has one letter in this corpus, so there is nothing to compare yet. "
@@ -682,16 +747,7 @@ def page_area(ctx: Ctx) -> None:
         show_error(exc)
         return
     diff = diff.assign(theme_name=diff["theme"].map(ctx.theme))
-    bars = alt.Chart(diff.dropna(subset=["net_stance_change"])).mark_bar().encode(
-        y=alt.Y("theme_name:N", title=None, axis=alt.Axis(labelLimit=360)),
-        x=alt.X("net_stance_change:Q", title="Change in net stance (later − earlier)",
-                scale=alt.Scale(domain=[-2, 2])),
-        color=alt.condition("datum.net_stance_change > 0", alt.value(ad.STANCE_COLOURS[
-            "positive"]), alt.value(ad.STANCE_COLOURS["negative"])),
-        tooltip=["theme_name", alt.Tooltip("net_stance_a:Q", format="+.2f"),
-                 alt.Tooltip("net_stance_b:Q", format="+.2f"), "passages_a", "passages_b"],
-    ).properties(height=30 * len(diff))
-    st.altair_chart(bars, width="stretch")
+    show_chart(change_bars_spec(len(diff)), diff.dropna(subset=["net_stance_change"]))
     cols = ["theme_name", "passages_a", "passages_b", "passages_change", "net_stance_a",
             "net_stance_b", "net_stance_change"]
     md_table(diff, {"theme_name": "Theme", "passages_a": "Passages (earlier)",
@@ -702,6 +758,59 @@ def page_area(ctx: Ctx) -> None:
                       **{c: "+.2f" for c in (
                  "net_stance_a", "net_stance_b", "net_stance_change")}})
     downloads(diff[cols], f"change-{area}".replace(" ", "_"), "diff")
+
+
+def _default_area(ctx: Ctx) -> str:
+    # The area with the most letters: the one whose profile shows the most change.
+    counts = ad.letters(ctx.path, ctx.stamp).groupby("area").size()
+    return str(counts.idxmax()) if len(counts) else ctx.options.areas[0]
+
+
+def _with_labels(ctx: Ctx, hist: pd.DataFrame) -> pd.DataFrame:
+    """An area's history with the readable letter and theme labels the chart shows."""
+    return hist.assign(
+        letter=hist.apply(lambda r: f"{r['inspection_start'] or r['year']} · "
+                          f"{ad.framework_name(r['framework'])}", axis=1),
+        theme_name=hist["theme"].map(ctx.theme),
+        theme_short=hist["theme"].map(ctx.short),
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -> dict[str, Any]:
+    """Letters of one area x themes, coloured by net stance (Area profile)."""
+    chart = alt.Chart(chart_data()).encode(
+        x=alt.X("theme_short:N", title=None, sort=list(theme_order),
+                axis=alt.Axis(orient="top", labelAngle=-35, labelLimit=220, labelOverlap=False)),
+        y=alt.Y("letter:N", title=None, sort=list(letters_order), axis=alt.Axis(labelLimit=360)),
+        tooltip=["letter:N", "theme_name:N", "passages:Q", "positive:Q", "negative:Q",
+                 "mixed:Q", "neutral:Q", alt.Tooltip("net_stance:Q", format="+.2f")],
+    )
+    rect = chart.mark_rect(stroke="white").encode(
+        color=alt.condition("datum.passages > 0",
+                            alt.Color("net_stance:Q", scale=alt.Scale(scheme="redblue",
+                                                                      domain=[-1, 1]),
+                                      title="Net stance"),
+                            alt.value("#f3f3f3")))
+    text = chart.mark_text(fontSize=11).encode(
+        text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")))
+    # A fixed step per letter: a one-letter area still gets a legible row and legend.
+    return chart_spec((rect + text).properties(height=alt.Step(44)))
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def change_bars_spec(rows: int) -> dict[str, Any]:
+    """Change in net stance per theme between two letters (Area profile)."""
+    return chart_spec(alt.Chart(chart_data()).mark_bar().encode(
+        y=alt.Y("theme_name:N", title=None, axis=alt.Axis(labelLimit=360)),
+        x=alt.X("net_stance_change:Q", title="Change in net stance (later − earlier)",
+                scale=alt.Scale(domain=[-2, 2])),
+        color=alt.condition("datum.net_stance_change > 0", alt.value(ad.STANCE_COLOURS[
+            "positive"]), alt.value(ad.STANCE_COLOURS["negative"])),
+        tooltip=["theme_name:N", alt.Tooltip("net_stance_a:Q", format="+.2f"),
+                 alt.Tooltip("net_stance_b:Q", format="+.2f"), "passages_a:Q",
+                 "passages_b:Q"],
+    ).properties(height=30 * rows))
 
 
 def page_themes(ctx: Ctx) -> None:
@@ -949,6 +1058,54 @@ PAGE_FUNCS: dict[str, Callable[[Ctx], None]] = {
     "label": page_label,
     "export": page_export,
 }
+
+
+def warm(path: str) -> float:
+    """Fill the query and chart caches for the first view of every page, as its defaults
+    (and no URL parameters) would ask for them; returns the seconds it took.
+
+    `sendlens app` calls this before it serves, so the first visitor of each page finds
+    its tables and chart specs ready instead of waiting ~1-1.5 s for them (codebook, SQL,
+    aggregation, Altair). The calls must match the pages' own exactly (same functions,
+    same arguments, same keywords), or they fill other cache entries:
+    tests/test_app.py checks that the pages then query nothing.
+    """
+    started = time.perf_counter()
+    stamp = ad.stamp(path)
+    status = ad.status(path, stamp)
+    if not status.ready:
+        return time.perf_counter() - started
+    ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
+              names=ad.theme_names(path, stamp))
+    ad.overview(path, stamp)
+    year_bars_spec()
+    outcome_bars_spec()
+    letters = ad.letters(path, stamp)
+    ad.letter_view(path, stamp, str(letters["letter_id"].iloc[0]))  # Letter reader
+    ad.labels(path, ad.stamp(path))  # Label
+    area = _default_area(ctx)
+    mine = ad.area_letters(path, stamp, area)
+    themes = list(ctx.options.themes)
+    if not status.is_tagged or not themes:
+        return time.perf_counter() - started
+    # Compare areas: the heatmap and the evidence of its first cell.
+    shown, order, _ = _compare_view(ctx, "area", "net_stance", "name", (), ad.Filters())
+    if len(shown):
+        _heatmap(shown, "area", "net_stance", order)
+        ad.evidence(path, stamp, themes[0], None, ad.Filters(), group_by="area",
+                    group=order[0])
+    # Area profile.
+    hist = _with_labels(ctx, ad.area_history(path, stamp, area))
+    profile_spec(tuple(dict.fromkeys(hist["letter"])), tuple(dict.fromkeys(hist["theme_short"])))
+    if len(mine) >= 2:
+        ids = list(mine["letter_id"])
+        change_bars_spec(len(ad.compare_letters(path, stamp, ids[-2], ids[-1])))
+    # Theme explorer and Export.
+    ad.theme_definitions(path)
+    ad.evidence(path, stamp, themes[0], None, ad.Filters(), search="")
+    ad.theme_table(path, stamp, "area", ad.Filters(sections=()))
+    ad.evidence(path, stamp, themes[0], None, ad.Filters(sections=()))
+    return time.perf_counter() - started
 
 
 def corpus_dir() -> str:

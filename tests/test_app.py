@@ -108,6 +108,11 @@ def open_expander(at: AppTest, key: str) -> AppTest:
     return at
 
 
+def letters_caption(at: AppTest) -> str:
+    """Compare areas' caption under the controls: '<n> letters. Colour = ...'."""
+    return next(c.value for c in at.caption if " letters. Colour = " in c.value)
+
+
 def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [str(h.proto.body) for h in at.get("html")]
@@ -171,16 +176,34 @@ def test_compare_filters_change_the_numbers(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = run(corpus_dir, monkeypatch, page="compare")
-    before = at.caption[0].value
-    assert before.startswith("4 letters")
+    assert "c_areas" not in [m.key for m in at.multiselect]  # built only once opened
+    assert letters_caption(at).startswith("4 letters")
+    open_expander(at, "c_filters")
     areas = at.multiselect(key="c_areas")
     areas.set_value(areas.options[:2]).run()
-    assert at.caption[0].value.startswith("2 letters")
+    assert letters_caption(at).startswith("2 letters")
     # Only the weaknesses sections: every passage of the cell is then negative.
     at.multiselect(key="c_sec").set_value(["weaknesses"]).run()
     at.selectbox(key="cell_theme").set_value("health_input").run()
     table = evidence_of(open_expander(at, "cell-table"))
     assert len(table) and set(table["stance"]) == {"negative"}
+
+
+def test_compare_filters_from_a_link_open_and_outlive_the_expander(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
+) -> None:
+    area = facts["areas"][0]
+    at = run(corpus_dir, monkeypatch, page="compare", c_areas=area)
+    assert at.multiselect(key="c_areas").value == [area]  # a link's filters are shown open
+    assert letters_caption(at).startswith("1 letters")
+    at.session_state["c_filters"] = False  # close the expander: the filter stays
+    at.run()
+    assert "c_areas" not in [m.key for m in at.multiselect]
+    assert letters_caption(at).startswith("1 letters")
+    assert "Filtered by areas" in texts(at)
+    at.run()  # and on every later rerun, as in the URL
+    assert letters_caption(at).startswith("1 letters")
+    assert at.query_params["c_areas"] in (area, [area])
 
 
 def test_compare_state_comes_from_the_url(
@@ -431,3 +454,35 @@ def test_app_command_serves_in_process_with_modules_loaded(
     assert flags["--browser.gatherUsageStats"] == "false"
     assert seen["corpus"] == str(tmp_path.resolve()) and seen["warm"]
     assert "no corpus at" in result.output  # an empty folder is explained, not an error
+
+
+def test_warm_prepares_every_page_first_view(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`sendlens app` runs app_main.warm before serving: afterwards the first view of every
+    page reads only the caches (no SQL, no aggregation, no codebook, no chart building)."""
+    import shutil
+
+    import sendlens.app_main as app_main
+    import textmine.codebook
+    from sendlens import appdata
+
+    work = tmp_path / "warm"  # a path of its own: nothing of it is cached yet
+    shutil.copytree(corpus_dir, work)
+    before = appdata.stamp(str(work))
+    assert app_main.warm(str(work)) > 0
+    assert appdata.stamp(str(work)) == before  # warming only reads
+    calls: list[str] = []
+
+    def spy(name: str, real: object) -> object:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            calls.append(name)
+            return real(*args, **kwargs)  # type: ignore[operator]
+        return wrapper
+
+    for module, name in ((appdata, "_connect"), (appdata, "corpus_for"),
+                         (app_main, "chart_spec"), (textmine.codebook, "load_codebook")):
+        monkeypatch.setattr(module, name, spy(name, getattr(module, name)))
+    for page in ("overview", "compare", "area", "themes", "reader", "label", "export"):
+        run(work, monkeypatch, page=page)
+        assert not calls, (page, calls)

@@ -142,6 +142,12 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.goto(server + "/")
             page.wait_for_selector("#painted-overview", state="attached", timeout=60_000)
+            # Both Overview charts draw their bars (their data arrives beside the spec).
+            charts = page.locator("[data-testid=stVegaLiteChart]")
+            expect(charts).to_have_count(2, timeout=30_000)
+            for i in range(2):
+                expect(charts.nth(i).locator(".mark-rect path").first).to_be_attached(
+                    timeout=30_000)
             page.get_by_text("Compare areas", exact=True).first.click()
             page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
             assert "page=compare" in page.url

@@ -2,8 +2,9 @@
 
 Streamlit is started in this process (its own CLI, called in-process) rather than as a
 `streamlit run` subprocess, so that the heavy modules the pages need (pandas, altair,
-the aggregation code) can be imported while the server starts: Streamlit runs the
-page script in the server's process, so the first visitor no longer waits for them.
+the aggregation code) can be imported, and every page's first view computed into the
+app's caches, before the server starts: Streamlit runs the page script in the server's
+process, so the first visitor no longer waits for them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import importlib
 import logging
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -55,24 +58,46 @@ def app_script() -> Path:
     return package / "app_main.py"  # runs main() when executed as a script
 
 
-def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> float:
-    """Import the page modules now; returns the seconds it took. A module that fails to
-    import is left for the page to report (with its traceback) when it is opened."""
-    started = time.perf_counter()
-    # Decorating a cached function before the server exists logs a warning that is
-    # harmless here (its cache is made when first called, inside the server).
+@contextmanager
+def _quiet_cache_warnings() -> Iterator[None]:
+    # Decorating or calling a cached function before the server exists logs "No runtime
+    # found" warnings that are harmless here: the server's script runs find the same
+    # in-memory caches (they are per process, keyed by function).
     importlib.import_module("streamlit.runtime.caching.cache_data_api")  # sets its level
     quiet = logging.getLogger("streamlit.runtime.caching.cache_data_api")
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
+        yield
+    finally:
+        quiet.setLevel(level)
+
+
+def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> float:
+    """Import the page modules now; returns the seconds it took. A module that fails to
+    import is left for the page to report (with its traceback) when it is opened."""
+    started = time.perf_counter()
+    with _quiet_cache_warnings():
         for name in modules:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001, S112 - the page shows the real error
                 continue
-    finally:
-        quiet.setLevel(level)
+    return time.perf_counter() - started
+
+
+def warm_caches(root: Path) -> float:
+    """Compute every page's first view (queries and chart specs) into the app's caches
+    before serving; returns the seconds it took. Any error is left for the page to show
+    when it is opened."""
+    started = time.perf_counter()
+    with _quiet_cache_warnings():
+        try:
+            from sendlens.app_main import warm
+
+            warm(str(root))
+        except Exception:  # noqa: BLE001 - the page shows the real error
+            pass
     return time.perf_counter() - started
 
 
@@ -101,8 +126,10 @@ def app_cmd(
                    err=True)
     os.environ["SENDLENS_CORPUS"] = str(root)  # read by the page script, in this process
     seconds = warm_imports()
+    cached = warm_caches(root)
     typer.echo(f"sendlens app on http://{host}:{port} (corpus {root}; modules loaded in "
-               f"{seconds:.1f} s); Ctrl-C to stop", err=True)
+               f"{seconds:.1f} s, pages prepared in {cached:.1f} s); Ctrl-C to stop",
+               err=True)
     from streamlit.web import cli as streamlit_cli
 
     try:
