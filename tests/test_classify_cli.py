@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,51 @@ def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     edited = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert edited.exit_code == 0
     assert "codebook changed" in edited.stderr
+
+
+def _tagged_passages(corpus: Path) -> list[dict]:
+    result = CliRunner().invoke(app, ["tag", "--corpus", str(corpus)])
+    assert result.exit_code == 0, result.output
+    out = CliRunner().invoke(app, ["export", "passages", "-f", "csv", "-o", "-",
+                                   "--corpus", str(corpus)])
+    return list(csv.DictReader(io.StringIO(out.stdout)))
+
+
+def test_a_bare_corpus_sentence_is_classified_in_its_letter_as_tag_did(corpus: Path) -> None:
+    from sendlens.store import Corpus
+    from textmine.features import Item
+    from textmine.tag import current_model
+
+    rows = _tagged_passages(corpus)
+    # A sentence found in several letters has no one context without its "letter".
+    counts = Counter(r["text"] for r in rows)
+    rows = [r for r in rows if counts[r["text"]] == 1]
+    _, model = current_model(Corpus.open(corpus))
+    bare = model.predict([Item(text=r["text"]) for r in rows])
+    # Sentences whose scores depend on their context: read alone they come out otherwise.
+    differ = [r for r, b in zip(rows, bare, strict=True) if json.loads(r["scores"]) != b["scores"]]
+    assert differ, "every sentence reads the same alone: the test would prove nothing"
+    stdin = "".join(json.dumps({"id": r["passage_id"], "text": r["text"]}) + "\n"
+                    for r in differ)
+    code, lines, err = classify(corpus, stdin)
+    assert code == 0, err
+    out = [json.loads(line) for line in lines]
+    assert [(o["themes"], o["stance"]) for o in out] == [
+        (json.loads(r["themes"]), r["stance"]) for r in differ
+    ]
+    assert [o["scores"] for o in out] == [json.loads(r["scores"]) for r in differ]
+
+
+def test_a_corpus_sentence_cut_differently_still_gets_its_context(corpus: Path) -> None:
+    from sendlens.store import Corpus
+    from textmine.tag import PassageMatcher, corpus_rows
+
+    rows = corpus_rows(Corpus.open(corpus))
+    matcher = PassageMatcher(rows)
+    long = next(i for i, r in enumerate(rows) if len(r["text"].split()) >= 12)
+    text = rows[long]["text"]
+    assert matcher.find(text, None) == long
+    # A heading glued on, or the first word lost at a page break: still found.
+    assert matcher.find("Areas for improvement " + text, None) == long
+    assert matcher.find(" ".join(text.split()[1:]), None) == long
+    assert matcher.find("Inspectors visited a cafe run by young people on Tuesday.", None) is None

@@ -40,6 +40,7 @@ from textmine.weak import (
 MODEL_FORMAT = 1
 HAND_WEIGHT = 6.0  # one hand label outweighs several weak ones (weak weights are <= 1)
 THRESHOLD_SHRINK = 0.5  # weight of hand-label-tuned thresholds against prevalence ones
+BARE_SHARE = 0.3  # share of training rows also seen without context (see with_bare_copies)
 
 
 @dataclass
@@ -258,9 +259,25 @@ def _stance_classifier(C: float) -> LogisticRegression:
     return LogisticRegression(C=C, tol=1e-3, max_iter=500, class_weight="balanced")
 
 
+def with_bare_copies(train: TrainingSet, share: float = BARE_SHARE, seed: int = 0) -> TrainingSet:
+    """`train` plus copies of a random `share` of its rows stripped of all context.
+
+    Without them a sentence classified on its own (no section, no neighbours) is
+    scored by weights learnt only alongside section features, and its stance
+    collapses (macro-F1 0.59 instead of 0.79 on the gold sentences stripped bare).
+    """
+    rows = np.flatnonzero(np.random.default_rng(seed).random(len(train)) < share)
+    if not len(rows):
+        return train
+    bare = train.subset(rows)
+    bare.items = [Item(text=it.text, letter=it.letter) for it in bare.items]
+    return TrainingSet.concat([train, bare])
+
+
 def _fit_pipelines(
     train: TrainingSet, codebook: Codebook, *, C: float = 2.0, self_train: bool = True
 ) -> tuple[Pipeline, Pipeline]:
+    train = with_bare_copies(train)
     features = SentenceFeatures(codebook).fit(train.items)
     X = features.transform(train.items)
     themes_y, themes_w = train.themes.copy(), train.theme_weight.copy()

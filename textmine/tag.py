@@ -12,10 +12,11 @@ corpus sentence.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,16 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text).strip()
 
 
+@functools.lru_cache(maxsize=4096)
+def _file_name(source: str) -> str:
+    return Path(source).name
+
+
+def _grams(n: str, k: int = 4) -> list[tuple[str, ...]]:
+    words = n.split()
+    return [tuple(words[i : i + k]) for i in range(len(words) - k + 1)]
+
+
 class PassageMatcher:
     """Find a sentence's passage in the corpus, to give it the passage's context.
 
@@ -85,21 +96,30 @@ class PassageMatcher:
         self.items = items_from_rows(self.rows)
         self.by_letter: dict[str, list[int]] = defaultdict(list)
         self.exact: dict[tuple[str, str], int] = {}
+        self.global_exact: dict[str, int] = {}
+        # File name -> letter id, so that an unmatched sentence still groups with its letter.
+        self.letter_ids: dict[str, str] = {}
         for i, r in enumerate(self.rows):
             keys = {r["letter_id"]}
             if r.get("source"):
-                keys.add(Path(r["source"]).name)
+                name = _file_name(r["source"])
+                self.letter_ids[name] = r["letter_id"]
+                keys.add(name)
+            n = _norm(r["text"])
+            self.global_exact.setdefault(n, i)
             for key in keys:
                 self.by_letter[key].append(i)
-                self.exact.setdefault((key, _norm(r["text"])), i)
-        self.global_exact = {_norm(r["text"]): i for i, r in enumerate(self.rows)}
-        # File name -> letter id, so that an unmatched sentence still groups with its letter.
-        self.letter_ids = {
-            Path(r["source"]).name: r["letter_id"] for r in self.rows if r.get("source")
-        }
+                self.exact.setdefault((key, n), i)
+        self.text_of = {r["passage_id"]: r["text"] for r in self.rows}
+        self._shingles: dict[tuple[str, ...], list[int]] | None = None  # built when needed
+        self._sizes: list[int] = []
 
     def find(self, text: str, letter: str | None) -> int | None:
-        """Index of the best matching passage, or None when nothing is close enough."""
+        """Index of the best matching passage, or None when nothing is close enough.
+
+        Without a letter the sentence is looked up in the whole corpus: exactly, then
+        among the few passages sharing most of its word 4-grams.
+        """
         n = _norm(text)
         if letter:
             letter = Path(letter).name
@@ -109,7 +129,7 @@ class PassageMatcher:
         else:
             if n in self.global_exact:
                 return self.global_exact[n]
-            return None
+            return self._find_anywhere(n)
         best, best_i = 0.0, None
         for i in candidates:
             m = _norm(self.rows[i]["text"])
@@ -125,6 +145,30 @@ class PassageMatcher:
             if score > best:
                 best, best_i = score, i
         return best_i if best >= 0.6 else None
+
+    def _find_anywhere(self, n: str) -> int | None:
+        """The passage sharing most of normalised text `n`'s word 4-grams, if it shares
+        at least 60% of the shorter one's (a sentence cut differently, a heading merged
+        in). Counting shared 4-grams keeps this fast enough for `classify`."""
+        if self._shingles is None:
+            index: dict[tuple[str, ...], list[int]] = defaultdict(list)
+            sizes = []
+            for i, r in enumerate(self.rows):
+                grams = set(_grams(_norm(r["text"])))
+                sizes.append(len(grams))
+                for g in grams:
+                    index[g].append(i)
+            self._shingles, self._sizes = index, sizes
+        grams = set(_grams(n))
+        votes: Counter[int] = Counter()
+        for g in grams:
+            hits = self._shingles.get(g, ())
+            if len(hits) <= 20:  # a 4-gram in many passages is boilerplate, not evidence
+                votes.update(hits)
+        if not votes:
+            return None
+        i, v = votes.most_common(1)[0]
+        return i if v >= 2 and v >= 0.6 * min(len(grams), self._sizes[i]) else None
 
     def item_for(self, text: str, letter: str | None) -> tuple[Item, str | None]:
         """An Item for `text` with its passage's context (if found) and the passage id."""
@@ -348,7 +392,8 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
     return rec
 
 
-def _item(rec: dict[str, Any], matcher: PassageMatcher | None) -> Item:
+def _item(rec: dict[str, Any], matcher: PassageMatcher | None) -> tuple[Item, str | None]:
+    """The record as an Item, and its corpus passage id when it was looked up and found."""
     context = rec.get("context")
     prev_text = rec.get("prev_text") or (context if isinstance(context, str) else "") or ""
     item = Item(
@@ -359,10 +404,28 @@ def _item(rec: dict[str, Any], matcher: PassageMatcher | None) -> Item:
         next_text=rec.get("next_text") or "",
         letter=rec.get("letter"),
     )
-    if matcher is not None and rec.get("letter") and item.section is None:
-        found, _ = matcher.item_for(rec["text"], rec["letter"])
-        return found
-    return item
+    given = item.section or item.heading or item.prev_text or item.next_text
+    if matcher is not None and not given:
+        # A corpus sentence is read in its letter, as `tag` read it; any other
+        # sentence from its words alone.
+        found, pid = matcher.item_for(rec["text"], rec.get("letter"))
+        # Only a verbatim passage can share that passage's result.
+        return found, pid if pid and matcher.text_of.get(pid) == rec["text"] else None
+    return item, None
+
+
+def stored_results(corpus: Corpus, version: str) -> dict[str, str]:
+    """classify's output (without the id) for every passage tagged by model `version`."""
+    with corpus.reading() as con:
+        rows = con.execute(
+            "SELECT passage_id, themes, stance, scores FROM tags WHERE model_version = ?",
+            (version,),
+        ).fetchall()
+    return {
+        r["passage_id"]: f'"themes": {r["themes"]}, "stance": {json.dumps(r["stance"])}, '
+        f'"scores": {r["scores"]}'
+        for r in rows
+    }
 
 
 def classify_lines(
@@ -370,31 +433,57 @@ def classify_lines(
     model: TaggerModel,
     *,
     matcher: PassageMatcher | None = None,
+    known: dict[str, str] | None = None,
     batch: int = 5000,
 ) -> Iterator[str]:
     """JSONL in, JSONL out, in order: {"id", "themes", "stance", "scores"} per input line.
 
     Optional input fields "section", "heading", "context" (or "prev_text"/"next_text")
-    and "letter" (matched to the corpus when a matcher is given) add context; a bare
-    {"id", "text"} is classified from its words alone. Blank lines are skipped. A line
-    that is not a JSON object with a text raises ClassifyInputError naming the line,
-    after the lines before it have been written.
+    give the context. Without them, and with a matcher, the sentence is looked up in
+    the corpus (in its "letter" if named, else everywhere) and a corpus sentence gets
+    its passage's context, so it is tagged as `tag` tagged it (`known`, from
+    `stored_results`, saves recomputing passages already tagged by this model); a
+    sentence found nowhere is classified from its words alone. Blank lines are
+    skipped. A line that is not a JSON object with a text raises ClassifyInputError
+    naming the line, after the lines before it have been written.
     """
-    pending: list[tuple[Any, Item]] = []
+    pending: list[tuple[Any, Item, str | None]] = []
     ids = model.theme_ids
+    done: dict[str, str] = dict(known or {})
     # The scores object is the same for every line but its numbers: format it from a
     # template rather than through json.dumps (a third of the time otherwise).
     template = "{" + ", ".join(f"{json.dumps(k)}: %r" for k in model.score_keys) + "}"
     stances = [json.dumps(s) for s in STANCES]
 
+    def body(flags: list[bool], k: int, row: list[float]) -> str:
+        themes = ", ".join(f'"{t}"' for t, on in zip(ids, flags) if on)
+        return f'"themes": [{themes}], "stance": {stances[k]}, "scores": {template % tuple(row)}'
+
     def flush() -> Iterator[str]:
-        tagged, stance_idx, values = model.predict_lists([it for _, it in pending])
-        for (rid, _), flags, k, row in zip(pending, tagged, stance_idx, values, strict=True):
-            themes = ", ".join(f'"{t}"' for t, on in zip(ids, flags) if on)
-            yield (
-                f'{{"id": {json.dumps(rid)}, "themes": [{themes}], "stance": {stances[k]}, '
-                f'"scores": {template % tuple(row)}}}'
-            )
+        # Each corpus passage is computed once; everything else line by line.
+        todo: list[Item] = []
+        slot: list[int | str] = []
+        for _, it, pid in pending:
+            if pid is None:
+                slot.append(len(todo))
+                todo.append(it)
+            else:
+                if pid not in done:
+                    done[pid] = ""
+                    slot.append(len(todo))
+                    todo.append(it)
+                else:
+                    slot.append(pid)
+        tagged, stance_idx, values = model.predict_lists(todo)
+        bodies = [body(f, k, r) for f, k, r in zip(tagged, stance_idx, values, strict=True)]
+        for (rid, _, pid), where in zip(pending, slot, strict=True):
+            if isinstance(where, int):
+                text = bodies[where]
+                if pid is not None:
+                    done[pid] = text
+            else:
+                text = done[where]
+            yield f'{{"id": {json.dumps(rid)}, {text}}}'
         pending.clear()
 
     for no, line in enumerate(lines, 1):
@@ -405,7 +494,7 @@ def classify_lines(
         except ClassifyInputError:
             yield from flush()
             raise
-        pending.append((rec.get("id"), _item(rec, matcher)))
+        pending.append((rec.get("id"), *_item(rec, matcher)))
         if len(pending) >= batch:
             yield from flush()
     if pending:

@@ -90,8 +90,10 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
     """Classify sentences: JSONL {"id", "text"} on stdin, JSONL
     {"id", "themes", "stance", "scores"} on stdout, one line per input line, in order.
 
-    Optional fields "section", "heading", "context" and "letter" (a letter id or PDF
-    file name: the sentence is looked up in that letter) add context.
+    A sentence of a corpus letter is read in its letter (section, heading,
+    neighbouring sentences), as `sendlens tag` read it; "letter" (a letter id or PDF
+    file name) narrows the search to that letter. Other sentences are classified from
+    their words alone, unless "section", "heading" or "context" give their context.
     """
     from textmine.codebook import CodebookError
     from textmine.tag import (
@@ -101,21 +103,24 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
         classify_lines,
         corpus_rows,
         ensure_model,
+        stored_results,
     )
 
     store = open_corpus(corpus)
     try:
-        _, model, reasons = ensure_model(store)
+        version, model, reasons = ensure_model(store)
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
     if reasons:
         typer.echo(f"trained a new model first: {'; '.join(reasons)}", err=True)
-    # Lines naming their "letter" get the matching corpus passage's context.
+    # Corpus sentences get their passage's context (and its stored tags when this
+    # model tagged it); other sentences are classified from their words.
     rows = corpus_rows(store)
     matcher = PassageMatcher(rows) if rows else None
+    known = stored_results(store, version)
     out = sys.stdout
     try:
-        for line in classify_lines(sys.stdin, model, matcher=matcher):
+        for line in classify_lines(sys.stdin, model, matcher=matcher, known=known):
             out.write(line + "\n")
     except ClassifyInputError as exc:
         out.flush()
@@ -199,6 +204,10 @@ def _print(result: dict, title: str, as_json: bool) -> None:
         typer.echo(f"  {s:9} " + " ".join(f"{v:5d}" for v in row))
     typer.echo(f"stance macro-F1 {result['stance_macro_f1']:.3f}  accuracy "
                f"{result['stance_accuracy']:.3f}")
+    if bare := result.get("without_context"):
+        typer.echo(f"the same sentences read alone (no section, no neighbours): theme "
+                   f"macro-F1 {bare['theme_macro_f1']:.3f}, stance macro-F1 "
+                   f"{bare['stance_macro_f1']:.3f}")
 
 
 def register(app: typer.Typer) -> None:
