@@ -61,6 +61,15 @@ def test_leadership_yields_to_a_more_specific_theme(matcher: PatternMatcher) -> 
     assert "joint_commissioning" in themes_of(matcher, general)
 
 
+def test_commissioning_is_leadership_even_beside_a_specific_theme(
+    matcher: PatternMatcher,
+) -> None:
+    # Core patterns never yield: the sentence is about commissioning *and* about AP.
+    text = "The commissioning of alternative provision is not well defined."
+    assert themes_of(matcher, text) == {"inclusion", "joint_commissioning"}
+    assert themes_of(matcher, "Leaders work together on alternative provision.") == {"inclusion"}
+
+
 def test_normalise_straightens_quotes_and_spaces() -> None:
     assert normalise("Children\u2019s  SERVICES\n") == "children's services"
 

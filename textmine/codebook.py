@@ -40,6 +40,7 @@ class Theme:
     related: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     yields_to_others: bool = False
+    core_patterns: tuple[str, ...] = ()  # strong evidence that never yields
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
                 related=_strings(entry.get("related"), f"{where}.related"),
                 exclude=_strings(entry.get("exclude"), f"{where}.exclude"),
                 yields_to_others=bool(entry.get("yields_to_others", False)),
+                core_patterns=_strings(entry.get("core_patterns"), f"{where}.core_patterns"),
             )
         )
     if not themes:

@@ -79,6 +79,7 @@ class PatternMatcher:
         self._strong = [_alternation(t.patterns) for t in codebook.themes]
         self._related = [_alternation(t.related) for t in codebook.themes]
         self._exclude = [_alternation(t.exclude) for t in codebook.themes]
+        self._core = [_alternation(t.core_patterns) for t in codebook.themes]
         cues = codebook.stance
         self._stance = [
             _alternation(cues.positive),
@@ -111,6 +112,10 @@ class PatternMatcher:
             best_other = out[:, ~self.yields].max(axis=1)
             for j in np.flatnonzero(self.yields):
                 out[:, j] = np.where(best_other >= np.maximum(out[:, j], 1e-9), 0.0, out[:, j])
+                if self._core[j] is not None:
+                    # "commissioning of alternative provision" is still about commissioning.
+                    core = _count_hits(self._core[j], joined, starts)
+                    out[:, j] = np.maximum(out[:, j], np.minimum(core, 1.0))
         return out
 
     def stance_cues(self, texts: Sequence[str]) -> np.ndarray:
