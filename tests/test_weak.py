@@ -137,3 +137,19 @@ def test_custom_codebook_theme_gets_weak_labels(tmp_path) -> None:
 \nstance:""", 1)
     m = PatternMatcher(parse_codebook(text, tmp_path / "c.yaml"))
     assert "transport" in themes_of(m, "Transport arrangements are unreliable.")
+
+
+def test_the_icb_reorganisation_sentence_is_about_no_theme(matcher: PatternMatcher) -> None:
+    # Every 2023 report's context says who commissions health services now; tagging it
+    # health_input put a health mark on every area in the theme tables.
+    text = ("In July 2022, NHS Exampleshire Integrated Care Board (ICB) became responsible "
+            "for the commissioning of health services in Exampleshire.")
+    assert themes_of(matcher, text) == set()
+    assert "health_input" in themes_of(matcher, "Health services give timely advice.")
+
+
+def test_plans_for_adulthood_are_not_ehc_plans(matcher: PatternMatcher) -> None:
+    assert themes_of(matcher, "Too often, plans for adulthood are made late.") == {
+        "post16_transition"
+    }
+    assert "ehc_plans" in themes_of(matcher, "Their plans are out of date.")
