@@ -15,7 +15,6 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
 import resource
 import sys
@@ -23,32 +22,18 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import letters_dir, pin_one_core
+
 from sendlens.importer import collect_pdfs, import_paths
 from sendlens.store import Corpus
 
-REPO = Path(__file__).resolve().parent.parent
 TARGET = 20.0  # letters per second
-
-
-def default_letters() -> Path:
-    shared = Path(os.environ.get("SENDLENS_SHARED", REPO.parent / "shared"))
-    return shared / "letters"
 
 
 def peak_rss_mb() -> float:
     # ru_maxrss is in KiB on Linux and bytes on macOS.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def pin_one_core() -> str:
-    """Run on one CPU, so the figure does not depend on how many the machine has."""
-    if not hasattr(os, "sched_setaffinity"):
-        return "--one-core: CPU pinning is not available on this platform; not pinned"
-    cpu = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpu})
-    return (f"--one-core: pinned to CPU {cpu}. The import is single-process and "
-            "single-threaded anyway, so this mostly removes noise from other work.")
 
 
 def time_import(letters: Path, root: Path, profile: bool) -> tuple[int, float, float, str]:
@@ -144,7 +129,7 @@ def time_aggregate(root: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("letters", nargs="?", type=Path, default=default_letters(),
+    parser.add_argument("letters", nargs="?", type=Path, default=letters_dir(),
                         help="folder of PDFs (default ../shared/letters)")
     parser.add_argument("--one-core", action="store_true", help="pin the process to one CPU")
     parser.add_argument("--profile", action="store_true", help="print cProfile hot spots")
@@ -157,7 +142,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     if args.one_core:
-        print(pin_one_core())
+        cpu = pin_one_core()
+        print("--one-core: CPU pinning is not available on this platform; not pinned"
+              if cpu is None else f"--one-core: pinned to CPU {cpu}. The import is "
+              "single-process and single-threaded anyway, so this mostly removes noise "
+              "from other work.")
     n_files = sum(1 for _ in collect_pdfs([args.letters]))
     with tempfile.TemporaryDirectory(prefix="sendlens-bench-") as tmp:
         root = Path(tmp) / "corpus"

@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("import_speed.py", ["--one-core"]),
     ("classify_speed.py", []),
+    ("classify_speed.py", ["--lookup"]),
     ("train_time.py", []),
     ("scrape_local.py", []),
     ("app_first_paint.py", []),

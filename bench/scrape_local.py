@@ -18,6 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from common import shared_dir  # noqa: E402
 from sitefixture import build_site, read_manifest, serve  # noqa: E402
 
 from scraper.scrape import scrape  # noqa: E402
@@ -28,7 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--letters", type=int, default=55)
-    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    ap.add_argument("--shared", type=Path, default=shared_dir())
     args = ap.parse_args()
     site = build_site(read_manifest(args.shared / "letters")[: args.letters])
     with serve(site) as base, tempfile.TemporaryDirectory() as tmp:

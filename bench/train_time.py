@@ -13,30 +13,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from common import letters_dir, pin_one_core
+
 from sendlens.importer import import_paths
 from sendlens.store import Corpus
 from textmine.tag import train
 
-REPO = Path(__file__).resolve().parent.parent
 TARGET = 30.0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--letters", type=Path,
-                        default=Path(os.environ.get("SENDLENS_SHARED", REPO.parent / "shared"))
-                        / "letters")
+    parser.add_argument("--letters", type=Path, default=letters_dir())
     parser.add_argument("--labels", type=Path, action="append", default=[])
     parser.add_argument("--check", action="store_true", help=f"exit 1 over {TARGET:.0f} s")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    pin_one_core()
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Corpus.open(Path(tmp) / "corpus")
         import_paths(corpus, [args.letters], progress=False)
