@@ -123,7 +123,10 @@ class ScrapeSummary:
         lines.append(f"  new: {len(self.new)}")
         lines.append(f"  already held: {self.already_held + len(self.duplicates)}")
         if self.skipped:
-            lines.append(f"  downloaded but not imported: {len(self.skipped)}")
+            lines.append(
+                f"  downloaded but not imported (not fetched again unless you run with "
+                f"--retry-skipped, e.g. after upgrading sendlens): {len(self.skipped)}"
+            )
             for r in self.skipped:
                 lines.append(f"    {r.url}: {r.error}")
         lines.append(f"  failed: {len(self.failed)}")
@@ -158,13 +161,15 @@ INTERRUPTED = "interrupted (Ctrl-C); everything imported so far is kept, run aga
 # --- Corpus access ---------------------------------------------------------------
 
 
-def held_file_ids(corpus: Corpus) -> set[str]:
-    """File ids the corpus already holds (never downloaded again)."""
+def held_file_ids(corpus: Corpus, *, retry_skipped: bool = False) -> set[str]:
+    """File ids the corpus already holds (never downloaded again); with
+    ``retry_skipped``, not those an earlier run downloaded but could not import."""
+    statuses = [s for s in HELD_STATUSES if not (retry_skipped and s == "skipped")]
     conn = corpus.connect()
     try:
-        marks = ",".join("?" * len(HELD_STATUSES))
+        marks = ",".join("?" * len(statuses))
         sql = f"SELECT file_id FROM fetches WHERE status IN ({marks})"
-        return {str(r[0]) for r in conn.execute(sql, HELD_STATUSES)}
+        return {str(r[0]) for r in conn.execute(sql, statuses)}
     finally:
         conn.close()
 
@@ -340,11 +345,13 @@ def scrape(
     rows: int = site.SEARCH_ROWS,
     session: PoliteSession | None = None,
     log: Callable[[str], None] | None = None,
+    retry_skipped: bool = False,
 ) -> ScrapeSummary:
     """Scrape the Ofsted reports site (and GOV.UK) for SEND letters into ``corpus``.
 
     ``gov_uk_url``: the GOV.UK publication page for pre-2017 letters; ``"auto"``
     reads the real page only when ``base_url`` is the real Ofsted site, None skips it.
+    ``retry_skipped``: download again files an earlier run could not import.
     Fatal problems (site structure changed, site down, robots.txt, Ctrl-C) do not
     raise: they stop the run and are reported in ``summary.error``; use
     ``summary.exit_code`` for the process status.
@@ -373,7 +380,7 @@ def scrape(
         gov_uk_url = site.GOV_UK_PUBLICATION_URL if base_url == site.DEFAULT_BASE_URL else None
     tmp_path: Path | None = None
     try:
-        held = held_file_ids(corpus)
+        held = held_file_ids(corpus, retry_skipped=retry_skipped)
         if not dry_run:
             _clear_stale_tmp(corpus)
 

@@ -570,3 +570,28 @@ def test_an_unreachable_site_is_a_clear_stop(corpus: Corpus) -> None:
     summary = scrape(corpus, base_url=base, **{**FAST, "retries": 1})
     assert summary.error and f"{base}/robots.txt" in summary.error
     assert "ConnectionError" in summary.error and summary.exit_code == 1
+
+
+def test_retry_skipped_fetches_again_what_an_older_version_could_not_import(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    scrape(corpus, base_url=base, **FAST)
+    # As if an older parser had declined this letter: fetched, recorded, not imported.
+    report = site.providers[2].reports[0]
+    with corpus.transaction() as con:  # foreign keys on: sections and passages go too
+        con.execute("DELETE FROM letters WHERE sha256 = ?", (sha(report.body),))
+        con.execute("UPDATE fetches SET status = 'skipped', letter_id = NULL,"
+                    " error = 'not a SEND letter' WHERE file_id = ?", (report.file_id,))
+    corpus.pdf_path_for(sha(report.body)).unlink()
+    before = len(site.file_hits())
+
+    plain = scrape(corpus, base_url=base, **FAST)
+    assert len(site.file_hits()) == before and plain.new == []
+
+    retried = scrape(corpus, base_url=base, retry_skipped=True, **FAST)
+    assert retried.error is None, retried.render()
+    assert [h.path[len(FILE_PATH):] for h in site.file_hits()[before:]] == [report.file_id]
+    assert [r.file_id for r in retried.new] == [report.file_id]
+    assert fetches(corpus)[report.file_id]["status"] == "imported"
+    assert rows(corpus, "SELECT 1 FROM letters WHERE sha256 = ?", sha(report.body))
+    assert_corpus_clean(corpus)

@@ -26,6 +26,10 @@ def scrape_cmd(
         None, "--labels-config", envvar="SENDLENS_LABELS_CONFIG",
         help="TOML/YAML file extending the rule that picks SEND report labels.",
     ),
+    retry_skipped: bool = typer.Option(
+        False, "--retry-skipped",
+        help="Download again the letters earlier runs could not import (after an upgrade).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
     corpus: Path | None = CorpusOption,
 ) -> None:
@@ -50,6 +54,7 @@ def scrape_cmd(
             delay=delay,
             progress=not quiet,
             labels_config=labels_config,
+            retry_skipped=retry_skipped,
         )
     except (ValueError, CorpusError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
