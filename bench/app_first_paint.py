@@ -1,15 +1,26 @@
 """First paint of every app page on the real reports and on a synthetic 10x corpus.
 
     python bench/app_first_paint.py [--letters DIR] [--out bench/out] [--shots DIR]
+                                    [--repeat N] [--pages overview,compare,...]
 
-For each corpus and page, a fresh `sendlens app` server is started (cold caches), the
-page is opened in headless Chromium and timed from navigation until the page is drawn:
-the app's `#painted-<page>` marker (written after the page's last element) is in the
-DOM *and* every visible chart has its SVG/canvas and every visible data grid its canvas.
-Then it is opened again (warm server caches). Every visit is a new browser context, so
-the browser's own cache is empty each time, as on a researcher's first visit: "warm"
-means warm on the server only. Results go to bench/out/app_first_paint.json. Target:
-cold first paint <= 2 s on the 55 reports and <= 3 s on the 10x corpus.
+For each corpus and page, a fresh `sendlens app` server is started (it computes every
+page's first view into its caches before it serves: the time until it answers is
+reported as `start_s`), the page is opened in headless Chromium and timed from
+navigation until the page is drawn: the app's `#painted-<page>` marker (written after
+the page's last element) is in the DOM, nothing left over from a previous page is shown,
+*and* every visible chart has its SVG/canvas and every visible data grid its canvas.
+That is the cold first paint, the headline figure. Then it is opened again (`warm_s`:
+the second visitor). Every visit is a new browser context, so the browser's own cache
+is empty each time, as on a researcher's first visit: "warm" means warm on the server
+only. With --repeat N each figure is the median of N (N fresh servers for cold).
+
+Then, in one session on one fresh server, the researcher's usual case: Overview is
+opened, and every page is chosen in turn from the sidebar's Page radio (and Overview
+again last), timed from the click until that page is drawn (`switch_s`). The browser
+has by then loaded Streamlit and whatever earlier pages needed.
+
+Results go to bench/out/app_first_paint.json. Target: cold first paint <= 2 s on the
+55 reports and <= 3 s on the 10x corpus.
 
 The same is measured, in the same run, for a trivial Streamlit page (a title, a line of
 text, the marker) served with the same options: the floor set by loading Streamlit's
@@ -34,6 +45,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -173,7 +185,7 @@ st.html('<span id="painted-hello"></span>')
 
 def _serve(corpus: Path | None, hello: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """`sendlens app` on the corpus, or `streamlit run` of the hello page with the same
-    server options."""
+    server options. Returns once the server answers (after its cache warm-up)."""
     port = _free_port()
     if hello is not None:
         from sendlens.commands.app import streamlit_args
@@ -197,12 +209,20 @@ def _serve(corpus: Path | None, hello: Path | None = None) -> tuple[subprocess.P
     raise RuntimeError("the app did not start")
 
 
-# True once every visible chart and data grid has drawn (hidden ones never draw).
+# True once every visible chart and data grid has drawn (hidden ones never draw) and no
+# element of the previous page is still shown (Streamlit marks those stale until the
+# new page's script run has finished).
 DRAWN = """() => {
   const visible = (sel) => [...document.querySelectorAll(sel)].filter(e => e.checkVisibility());
   return visible('[data-testid=stVegaLiteChart]').every(e => e.querySelector('svg, canvas'))
-      && visible('[data-testid=stDataFrame]').every(e => e.querySelector('canvas'));
+      && visible('[data-testid=stDataFrame]').every(e => e.querySelector('canvas'))
+      && visible('[data-stale=true]').length === 0;
 }"""
+
+
+def _drawn(tab: Any, page: str) -> None:
+    tab.wait_for_selector(f"#painted-{page}", state="attached", timeout=60_000)
+    tab.wait_for_function(DRAWN, timeout=60_000, polling=20)
 
 
 def _open(browser: Any, url: str, page: str, shot: Path | None = None) -> float:
@@ -211,8 +231,7 @@ def _open(browser: Any, url: str, page: str, shot: Path | None = None) -> float:
     try:
         start = time.perf_counter()
         tab.goto(f"{url}/?page={page}")
-        tab.wait_for_selector(f"#painted-{page}", state="attached", timeout=60_000)
-        tab.wait_for_function(DRAWN, timeout=60_000, polling=20)
+        _drawn(tab, page)
         elapsed = time.perf_counter() - start
         if shot is not None:
             time.sleep(1.0)  # let charts finish their transition before the picture
@@ -222,31 +241,99 @@ def _open(browser: Any, url: str, page: str, shot: Path | None = None) -> float:
         tab.close()
 
 
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 2)
+
+
 def measure(corpus: Path | None, shots: Path | None = None,
-            pages: tuple[str, ...] = PAGES, hello: Path | None = None,
-            ) -> dict[str, dict[str, float]]:
-    """Cold (fresh server) and warm (second visit) first paint of every page, seconds;
-    with `hello`, of the trivial page instead (once per name in `pages`)."""
+            pages: tuple[str, ...] = PAGES, hello: Path | None = None, repeat: int = 1,
+            ) -> dict[str, dict[str, Any]]:
+    """Cold (fresh server) and warm (second visit) first paint of every page, seconds,
+    and the server's start time; with `hello`, of the trivial page instead (once per
+    name in `pages`). Medians of `repeat` runs."""
     from playwright.sync_api import sync_playwright
 
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict[str, Any]] = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=LAUNCH_ARGS)
         try:
             for name in pages:
                 page = "hello" if hello is not None else name
-                proc, url = _serve(corpus, hello)
+                colds, warms, starts = [], [], []
+                for i in range(repeat):
+                    started = time.perf_counter()
+                    proc, url = _serve(corpus, hello)
+                    starts.append(time.perf_counter() - started)
+                    try:
+                        colds.append(_open(browser, url, page))
+                        shot = shots / f"{page}.png" if shots is not None and i == 0 else None
+                        warms.append(_open(browser, url, page, shot))
+                    finally:
+                        os.killpg(proc.pid, signal.SIGTERM)
+                        proc.wait(timeout=10)
+                out[name] = {"cold_s": _median(colds), "warm_s": _median(warms),
+                             "start_s": _median(starts)}
+                if repeat > 1:
+                    out[name]["cold_runs_s"] = [round(c, 2) for c in colds]
+                print(f"  {name:<9} cold {out[name]['cold_s']:5.2f} s  warm "
+                      f"{out[name]['warm_s']:5.2f} s  (server start {out[name]['start_s']:.1f} s"
+                      + (f"; cold runs {out[name]['cold_runs_s']}" if repeat > 1 else "")
+                      + ")", flush=True)
+        finally:
+            browser.close()
+    return out
+
+
+def _page_labels() -> dict[str, str]:
+    """The page names as the sidebar shows them. Importing the app outside a server logs
+    a harmless warning per cached function: keep the bench's output readable."""
+    import importlib
+    import logging
+
+    importlib.import_module("streamlit.runtime.caching.cache_data_api")  # sets its level
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
+    from sendlens.app_main import PAGES as LABELS
+
+    return dict(LABELS)
+
+
+def switches(corpus: Path, pages: tuple[str, ...] = PAGES, repeat: int = 1,
+             ) -> dict[str, float]:
+    """Seconds from a click on a page's name in the sidebar until that page is drawn, in
+    one browser session (Overview first, every page in turn, then Overview again);
+    medians of `repeat` sessions, each on a fresh server."""
+    from playwright.sync_api import sync_playwright
+
+    labels = _page_labels()
+
+    order = [p for p in pages if p != "overview"] + ["overview"]
+    runs: dict[str, list[float]] = {p: [] for p in order}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=LAUNCH_ARGS)
+        try:
+            for _ in range(repeat):
+                proc, url = _serve(corpus)
+                tab = browser.new_page(viewport={"width": 1440, "height": 1000})
                 try:
-                    cold = _open(browser, url, page)
-                    warm = _open(browser, url, page,
-                                 shots / f"{page}.png" if shots is not None else None)
-                    out[name] = {"cold_s": round(cold, 2), "warm_s": round(warm, 2)}
-                    print(f"  {name:<9} cold {cold:5.2f} s  warm {warm:5.2f} s", flush=True)
+                    tab.goto(f"{url}/?page=overview")
+                    _drawn(tab, "overview")
+                    sidebar = tab.locator("[data-testid=stSidebar]")
+                    for page in order:
+                        option = sidebar.get_by_text(labels[page], exact=True)
+                        option.wait_for(timeout=60_000)
+                        start = time.perf_counter()
+                        option.click()
+                        _drawn(tab, page)
+                        runs[page].append(time.perf_counter() - start)
                 finally:
+                    tab.close()
                     os.killpg(proc.pid, signal.SIGTERM)
                     proc.wait(timeout=10)
         finally:
             browser.close()
+    out = {page: _median(v) for page, v in runs.items()}
+    print("  switch from the sidebar: " + ", ".join(f"{k} {v:.2f} s" for k, v in out.items()),
+          flush=True)
     return out
 
 
@@ -265,15 +352,31 @@ def main() -> None:
                         help="Save a screenshot of every page (55-report corpus) here. They "
                              "show real letters' text: look, do not commit them.")
     parser.add_argument("--factor", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="Median of this many runs of every figure (default 1).")
+    parser.add_argument("--pages", default=",".join(PAGES),
+                        help="Comma-separated pages to measure (default: all).")
+    parser.add_argument("--only", choices=("x1", "scaled"), default=None,
+                        help="Measure one corpus only (the 55 reports or the scaled one).")
     args = parser.parse_args()
+    wanted = tuple(p for p in args.pages.split(",") if p in PAGES)
     real = build_real(args.letters, args.work / "x1")
-    scaled = build_scaled(real, args.work / f"x{args.factor}", args.factor)
+    scaled_dir = args.work / f"x{args.factor}"
+    if args.only != "x1" and (args.only is None or not (scaled_dir / "sendlens.db").exists()
+                              or Corpus.open(scaled_dir).counts()["letters"]
+                              != args.factor * real.counts()["letters"]):
+        scaled = build_scaled(real, scaled_dir, args.factor)
+    else:
+        scaled = Corpus.open(scaled_dir) if args.only == "scaled" else real
     results: dict[str, Any] = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
     hello = args.work / "hello" / "hello.py"
     hello.parent.mkdir(parents=True, exist_ok=True)
     hello.write_text(HELLO)
-    for name, corpus, budget, shots in (("x1", real, 2.0, args.shots),
-                                        (f"x{args.factor}", scaled, 3.0, None)):
+    corpora = [("x1", real, 2.0, args.shots), (f"x{args.factor}", scaled, 3.0, None)]
+    if args.only:
+        corpora = corpora[:1] if args.only == "x1" else corpora[1:]
+    results["repeat"] = args.repeat
+    for name, corpus, budget, shots in corpora:
         counts = corpus.counts()
         load_before = os.getloadavg()
         print(f"{name}: {counts['letters']} letters, {counts['passages']} passages; load "
@@ -282,18 +385,25 @@ def main() -> None:
         floor = measure(None, pages=("hello-1", "hello-2", "hello-3"), hello=hello)
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
-        pages = measure(corpus.root, shots)
-        worst = max(v["cold_s"] for v in pages.values())
-        worst_warm = max(v["warm_s"] for v in pages.values())
+        pages = measure(corpus.root, shots, wanted, repeat=args.repeat)
+        switch = switches(corpus.root, wanted, repeat=args.repeat)
+        for page, seconds in switch.items():
+            pages.setdefault(page, {})["switch_s"] = seconds
+        worst = max(v.get("cold_s", 0.0) for v in pages.values())
+        worst_warm = max(v.get("warm_s", 0.0) for v in pages.values())
+        worst_switch = max(switch.values())
         floor_cold = max(v["cold_s"] for v in floor.values())
         results[name] = {"letters": counts["letters"], "passages": counts["passages"],
                          "budget_s": budget, "worst_cold_s": worst, "worst_warm_s": worst_warm,
-                         "hello_worst_cold_s": floor_cold, "hello": floor,
+                         "worst_switch_s": worst_switch,
+                         "hello_worst_cold_s": floor_cold,
+                         "hello_median_cold_s": _median([v["cold_s"] for v in floor.values()]),
+                         "hello": floor,
                          "load_average_before": load_before,
                          "load_average_after": os.getloadavg(), "pages": pages}
-        print(f"  worst cold first paint {worst:.2f} s, warm {worst_warm:.2f} s (budget "
-              f"{budget:.0f} s); trivial page {floor_cold:.2f} s; load average "
-              f"{os.getloadavg()[0]:.1f}", flush=True)
+        print(f"  worst cold first paint {worst:.2f} s, warm {worst_warm:.2f} s, switch "
+              f"{worst_switch:.2f} s (budget {budget:.0f} s cold); trivial page "
+              f"{floor_cold:.2f} s; load average {os.getloadavg()[0]:.1f}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "app_first_paint.json").write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out / 'app_first_paint.json'}")
