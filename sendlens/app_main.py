@@ -185,6 +185,28 @@ def md_table(frame: pd.DataFrame, columns: dict[str, str], *,
     st.markdown("\n".join(lines))
 
 
+def figures(items: dict[str, str]) -> None:
+    """Key figures in a row, drawn like st.metric (a label over a large number) but as one
+    HTML element: st.metric makes the browser fetch its own code and a number-formatting
+    library (~55 kB) before the page is drawn, and lays out each figure as an element."""
+    cells = "".join(
+        '<div style="flex: 1 1 8rem; min-width: 7rem;">'
+        f'<dt style="font-size: 0.875rem; opacity: 0.75;">{html.escape(label)}</dt>'
+        f'<dd style="margin: 0; font-size: 2.25rem; line-height: 1.4;">{html.escape(value)}</dd>'
+        "</div>" for label, value in items.items())
+    st.html('<dl style="display: flex; flex-wrap: wrap; gap: 1rem; margin: 0; padding: 0;">'
+            f"{cells}</dl>")
+
+
+def when(timestamp: str | None) -> str | None:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM' for Markdown. Not only shorter: the Markdown
+    renderer fetches a 260 kB emoji library as soon as a text has ':word:' in it, as
+    'T22:31:37' has."""
+    if not timestamp:
+        return timestamp
+    return timestamp.replace("T", " ")[:16]
+
+
 def lazy_expander(label: str, key: str, *, expanded: bool = False) -> Any:
     """An expander whose content is only built (and sent) while it is open: a closed
     expander's data grid still makes the browser load the grid code before the page is
@@ -369,12 +391,10 @@ def page_overview(ctx: Ctx) -> None:
     s = ctx.status
     st.title("Overview")
     st.caption(f"Corpus `{ctx.path}`")
-    c = st.columns(5)
-    c[0].metric("Letters", f"{s.letters:,}")
-    c[1].metric("Areas", f"{s.areas:,}")
-    c[2].metric("Passages", f"{s.passages:,}")
-    c[3].metric("Tagged passages", f"{s.tagged / s.passages:.0%}" if s.passages else "–")
-    c[4].metric("Hand labels", f"{s.labels:,}")
+    figures({"Letters": f"{s.letters:,}", "Areas": f"{s.areas:,}",
+             "Passages": f"{s.passages:,}",
+             "Tagged passages": f"{s.tagged / s.passages:.0%}" if s.passages else "–",
+             "Hand labels": f"{s.labels:,}"})
     data = ad.overview(ctx.path, ctx.stamp)
     left, right = st.columns(2)
     with left:
@@ -388,7 +408,7 @@ def page_overview(ctx: Ctx) -> None:
         st.subheader("Model")
         if s.model:
             st.markdown(f"Current model **`{s.model['version']}`**, trained "
-                        f"{s.model['created_at']}.")
+                        f"{when(s.model['created_at'])}.")
             quality = ad.model_quality(s.model)
             if quality:
                 md_table(pd.DataFrame({"measure": list(quality),
@@ -401,10 +421,9 @@ def page_overview(ctx: Ctx) -> None:
             st.markdown("No model yet: run `sendlens tag` to train one and tag the passages.")
     with right:
         st.subheader("Last updates")
-        st.markdown(
-            f"- Last scrape: **{s.last_scrape or 'never (letters were imported from files)'}**\n"
-            f"- Last import: **{s.last_import or '–'}**"
-        )
+        scraped = when(s.last_scrape) or "never (letters were imported from files)"
+        imported = when(s.last_import) or "–"
+        st.markdown(f"- Last scrape: **{scraped}**\n- Last import: **{imported}**")
         recent = data["recent"].assign(imported_at=data["recent"]["imported_at"].str[:10])
         md_table(recent, {"area": "Area", "framework_name": "Framework",
                           "inspection_start": "Inspection began",
@@ -851,17 +870,22 @@ def page_themes(ctx: Ctx) -> None:
         show_error(exc)
         return
     counts = frame["stance"].value_counts() if len(frame) else pd.Series(dtype=int)
-    m = st.columns(6)
-    m[0].metric("Passages", f"{len(frame):,}")
-    m[1].metric("Letters", f"{frame['letter_id'].nunique() if len(frame) else 0:,}")
-    for i, s in enumerate(ad.STANCES, start=2):
-        m[i].metric(s.capitalize(), f"{int(counts.get(s, 0)):,}")
+    figures({"Passages": f"{len(frame):,}",
+             "Letters": f"{frame['letter_id'].nunique() if len(frame) else 0:,}",
+             **{s.capitalize(): f"{int(counts.get(s, 0)):,}" for s in ad.STANCES}})
     if frame.empty:
         st.info("No passages match. Loosen the filters or the search words.")
         return
-    st.caption("Click a column header to sort; the last column opens the letter at that "
-               "passage.")
-    evidence_table(frame, "theme-evidence", height=560)
+    # Quotes first, the sortable table on request: a data grid makes the browser fetch
+    # and compile ~1.5 MB of grid code before the page is drawn (as on Compare areas).
+    with st.container(height=560, key="theme-cards"):
+        evidence_cards(frame)
+    box = lazy_expander("All passages as a sortable table", "theme-table")
+    if box is not None:
+        with box:
+            st.caption("Click a column header to sort; the last column opens the letter at "
+                       "that passage.")
+            evidence_table(frame, "theme-evidence", height=560)
     downloads(frame, f"evidence-{theme}".replace(" ", "_"), "themes")
 
 

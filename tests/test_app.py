@@ -8,6 +8,7 @@ depend on the model), plus a models row with a measured figure.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -87,8 +88,6 @@ def evidence_of(at: AppTest):  # noqa: ANN201 - a DataFrame
 
 def md_tables(at: AppTest) -> list[list[dict[str, str]]]:
     """The Markdown tables on the page as rows of {header: cell}, escapes removed."""
-    import re
-
     out = []
     for m in at.markdown:
         lines = [ln for ln in m.value.splitlines() if ln.startswith("|")]
@@ -106,6 +105,14 @@ def open_expander(at: AppTest, key: str) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def figures_of(at: AppTest) -> dict[str, str]:
+    """The key figures on the page (app_main.figures: <dt>label</dt><dd>value</dd>)."""
+    out: dict[str, str] = {}
+    for h in at.get("html"):
+        out.update(re.findall(r"<dt[^>]*>(.*?)</dt><dd[^>]*>(.*?)</dd>", str(h.proto.body)))
+    return out
 
 
 def letters_caption(at: AppTest) -> str:
@@ -133,14 +140,17 @@ def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyP
                                    facts: dict) -> None:
     at = run(corpus_dir, monkeypatch)
     assert at.title[0].value == "Overview"
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = figures_of(at)
     assert metrics["Letters"] == "4"
     assert metrics["Tagged passages"] == "100%"
     assert "test-1" in texts(at)
     quality = {r["Measure"]: r["Value"] for r in md_tables(at)[0]}
     assert quality["theme_macro_f1"] == "0.810"
-    # No data grid on the first page: small tables are drawn as Markdown (first paint).
-    assert not at.dataframe
+    # No data grid nor st.metric on the first page: small tables are drawn as Markdown,
+    # figures as one HTML element (each would load code of its own before first paint).
+    assert not at.dataframe and not at.metric
+    # No ':word:' in Markdown (a timestamp's 'T22:31:37'): it loads an emoji library.
+    assert not re.search(r":(?!material/)[\w+-][\w_+-]*:", "\n".join(m.value for m in at.markdown))
     recent = md_tables(at)[1]
     assert len(recent) == 4 and {r["Area"] for r in recent} == set(
         facts["areas"])  # type: ignore[arg-type]
@@ -233,9 +243,12 @@ def test_theme_explorer_search_and_stance(
 ) -> None:
     at = run(corpus_dir, monkeypatch, page="themes", theme="health_input")
     total = sum(n for n, _ in facts["health"].values())
-    metrics = {m.label: m.value for m in at.metric}
+    metrics = figures_of(at)
     assert metrics["Passages"] == f"{total:,}"
     assert metrics["Letters"] == "4"
+    assert not at.dataframe  # quotes first; the sortable table is built once opened
+    assert "read in letter" in texts(at)
+    open_expander(at, "theme-table")
     at.selectbox(key="stance").set_value("negative").run()
     negatives = sum(neg for _, neg in facts["health"].values())
     assert len(evidence_of(at)) == negatives
@@ -395,7 +408,8 @@ def test_long_evidence_table_sends_the_first_rows_until_asked(
     import sendlens.app_main as app_main
 
     monkeypatch.setattr(app_main, "TABLE_ROWS", 5)  # the page script shares this module
-    at = run(corpus_dir, monkeypatch, page="themes", theme="health_input")
+    at = open_expander(run(corpus_dir, monkeypatch, page="themes", theme="health_input"),
+                       "theme-table")
     total = sum(n for n, _ in facts["health"].values())
     assert total > 5
     assert len(evidence_of(at)) == 5
