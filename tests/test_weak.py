@@ -121,6 +121,14 @@ def test_contrast_with_both_polarities_is_mixed(matcher: PatternMatcher) -> None
     assert stance_of(matcher, text, "experience") == "mixed"
 
 
+def test_a_weakness_known_and_acted_on_is_mixed(matcher: PatternMatcher) -> None:
+    # The codebook: mixed when the action is credited, negative when the weakness is
+    # the point.
+    text = "Leaders are aware of these waits and are working with therapists to cut them."
+    assert stance_of(matcher, text, "weaknesses") == "mixed"
+    assert stance_of(matcher, "Leaders are aware of these long waits.", "weaknesses") == "negative"
+
+
 def test_recommendations_are_negative(matcher: PatternMatcher) -> None:
     assert stance_of(matcher, "Leaders should improve the timeliness of plans.",
                      "actions") == "negative"

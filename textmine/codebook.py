@@ -50,6 +50,7 @@ class StanceCues:
     negative: tuple[str, ...]
     contrast: tuple[str, ...]
     neutral: tuple[str, ...]
+    credited_action: tuple[str, ...] = ()  # a weakness known and acted on: mixed
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         negative=_strings(st.get("negative"), f"{path}: stance.negative"),
         contrast=_strings(st.get("contrast"), f"{path}: stance.contrast"),
         neutral=_strings(st.get("neutral"), f"{path}: stance.neutral"),
+        credited_action=_strings(st.get("credited_action"), f"{path}: stance.credited_action"),
     )
     return Codebook(
         path=path,

@@ -87,6 +87,7 @@ class PatternMatcher:
             _alternation(cues.contrast),
             _alternation(cues.neutral),
         ]
+        self._credited = _alternation(cues.credited_action)
         self.section_priors = cues.section_priors
 
     def prepare(self, texts: Sequence[str]) -> list[str]:
@@ -121,13 +122,17 @@ class PatternMatcher:
     def stance_cues(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 5) counts of positive, negative, contrast and neutral cues, and a 0/1
         concession flag: a contrast inside the sentence whose two sides differ in
-        polarity ("Although X is in place, Y is too slow")."""
+        polarity ("Although X is in place, Y is too slow"), or a weakness that leaders
+        know of and are acting on (the codebook's credited_action cues)."""
         norm = [normalise(t) for t in texts]
         joined, starts = _join(norm)
         counts = np.stack([_count_hits(rx, joined, starts) for rx in self._stance], axis=1)
         concession = np.zeros((len(norm), 1), dtype=np.float32)
         for i in np.flatnonzero(counts[:, 2] > 0):
             concession[i, 0] = float(self._concession(norm[i]))
+        if self._credited is not None:
+            credited = _count_hits(self._credited, joined, starts) > 0
+            concession[credited, 0] = 1.0
         return np.hstack([counts, concession])
 
     def _concession(self, text: str) -> bool:
