@@ -555,8 +555,7 @@ def test_all_55_real_letters(manifest: list[ManifestRow], tmp_path: Path) -> Non
         assert len([h for h in site.hits if h.path == "/search"]) == 4
         again = scrape(corpus, base_url=base, **{**FAST, "rows": 20})
     assert again.already_held == 55 and again.new == []
-    assert len(site.file_hits()) == 55
-    assert took < 30
+    assert len(site.file_hits()) == 55  # how fast: python bench/scrape_local.py
 
 
 def test_a_bad_base_url_is_a_clear_error(corpus: Corpus) -> None:
