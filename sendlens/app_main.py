@@ -85,8 +85,14 @@ def short_theme(name: str) -> str:
 
 
 def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False) -> None:
-    """Seed a widget's state from the URL the first time the page is shown."""
+    """Seed a widget's state from the URL the first time the page is shown.
+
+    Afterwards the value is re-assigned to itself on every run: that makes it state the
+    script owns, so it survives runs in which its widget is not drawn (a closed lazy
+    expander); Streamlit would otherwise reset a widget's value when it is not drawn.
+    """
     if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
         return
     if multi:
         values = [v for part in st.query_params.get_all(key) for v in part.split(",") if v]
@@ -503,17 +509,29 @@ def page_compare(ctx: Ctx) -> None:
     q_init("metric", "net_stance", tuple(METRICS))
     q_init("sort", "name", ("name", *themes))
     q_init("th", [], themes, multi=True)
-    a, b, c, d = st.columns([1, 1.4, 1.4, 2])
+    a, b = st.columns([1, 1.4])
     a.radio("Rows", ["area", "region"], key="by", horizontal=True,
             format_func=lambda v: {"area": "Areas", "region": "Regions"}[v])
     b.radio("Colour", list(METRICS), key="metric",
             format_func=lambda v: {"net_stance": "Net stance",
                                    "share_negative": "Share negative"}[v],
             horizontal=True, help="\n\n".join(METRICS.values()))
-    c.selectbox("Sort rows by", ["name", *themes], key="sort",
-                format_func=lambda v: "Name" if v == "name" else f"{ctx.short(v)} (most negative"
-                " first)")
-    d.multiselect("Themes", themes, key="th", format_func=ctx.theme, placeholder="All themes")
+    # Like the filters, built only while open: a selectbox and a multiselect each make
+    # the browser fetch their code before the heatmap is drawn.
+    sort_name = {"name": "Name", **{t: f"{ctx.short(t)} (most negative first)" for t in themes}}
+    changed = st.session_state["sort"] != "name" or bool(st.session_state["th"])
+    view = lazy_expander("Row order and themes", "c_view", expanded=changed)
+    if view is not None:
+        with view:
+            c, d = st.columns([1.4, 2])
+            c.selectbox("Sort rows by", ["name", *themes], key="sort",
+                        format_func=sort_name.get)
+            d.multiselect("Themes", themes, key="th", format_func=ctx.theme,
+                          placeholder="All themes")
+    elif changed:
+        st.caption(f"Rows sorted by {sort_name.get(st.session_state['sort'], 'name')}; "
+                   + (f"{len(st.session_state['th'])} themes" if st.session_state["th"]
+                      else "all themes") + " (open Row order and themes to change).")
     q_sync(defaults)
     filters = _filters(ctx, "c_")
     by, metric = st.session_state["by"], st.session_state["metric"]
@@ -586,10 +604,16 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
     q_init("cell_stance", ALL, (ALL, *ad.STANCES))
     if st.session_state["cell_row"] not in rows and rows:
         st.session_state["cell_row"] = rows[0]
-    e1, e2, e3 = st.columns([3, 3, 2])
-    e1.selectbox(by.capitalize(), rows, key="cell_row")
-    e2.selectbox("Theme", themes, key="cell_theme", format_func=ctx.short)
-    e3.selectbox("Stance", [ALL, *ad.STANCES], key="cell_stance")
+    # Clicking a cell is the usual way; the selectboxes (the way without a mouse) are
+    # built only while their expander is open, so that their code does not delay the
+    # first paint. The stance radio reuses code the sidebar has already loaded.
+    pick = lazy_expander(f"Choose the {by} and theme without the mouse", "cell_pick")
+    if pick is not None:
+        with pick:
+            e1, e2 = st.columns(2)
+            e1.selectbox(by.capitalize(), rows, key="cell_row")
+            e2.selectbox("Theme", themes, key="cell_theme", format_func=ctx.short)
+    st.radio("Stance", [ALL, *ad.STANCES], key="cell_stance", horizontal=True)
     q_sync({"cell_row": None, "cell_theme": None, "cell_stance": ALL})
     row, theme = st.session_state["cell_row"], st.session_state["cell_theme"]
     stance = st.session_state["cell_stance"]

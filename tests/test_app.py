@@ -161,8 +161,11 @@ def test_compare_evidence_follows_the_chosen_cell(
 ) -> None:
     at = run(corpus_dir, monkeypatch, page="compare")
     assert at.title[0].value == "Compare areas"
+    # No selectbox or multiselect on the first view: each would delay the first paint.
+    assert not at.selectbox and not at.multiselect
     area = facts["areas"][1]
     n, neg = facts["health"][area]
+    open_expander(at, "cell_pick")
     at.selectbox(key="cell_row").set_value(area)
     at.selectbox(key="cell_theme").set_value("health_input")
     at.run()
@@ -177,7 +180,7 @@ def test_compare_evidence_follows_the_chosen_cell(
     assert len(table) == n
     assert table["citation"].str.startswith(area).all()
     # Choosing a stance narrows the evidence.
-    at.selectbox(key="cell_stance").set_value("negative").run()
+    at.radio(key="cell_stance").set_value("negative").run()
     assert len(evidence_of(at)) == neg
     assert at.query_params["cell_stance"] in ("negative", ["negative"])  # shareable URL
 
@@ -192,8 +195,15 @@ def test_compare_filters_change_the_numbers(
     areas = at.multiselect(key="c_areas")
     areas.set_value(areas.options[:2]).run()
     assert letters_caption(at).startswith("2 letters")
+    # Closing the expander keeps what was chosen in it, run after run.
+    at.session_state["c_filters"] = False
+    at.run()
+    at.run()
+    assert letters_caption(at).startswith("2 letters")
+    open_expander(at, "c_filters")
     # Only the weaknesses sections: every passage of the cell is then negative.
     at.multiselect(key="c_sec").set_value(["weaknesses"]).run()
+    open_expander(at, "cell_pick")
     at.selectbox(key="cell_theme").set_value("health_input").run()
     table = evidence_of(open_expander(at, "cell-table"))
     assert len(table) and set(table["stance"]) == {"negative"}
@@ -223,8 +233,26 @@ def test_compare_state_comes_from_the_url(
     at = run(corpus_dir, monkeypatch, page="compare", by="area", metric="share_negative",
              cell_row=area, cell_theme="ehc_plans")
     assert at.radio(key="metric").value == "share_negative"
+    assert f"{area} · " in texts(at) and "passages in" in texts(at)  # that cell's evidence
+    open_expander(at, "cell_pick")
     assert at.selectbox(key="cell_row").value == area
     assert at.selectbox(key="cell_theme").value == "ehc_plans"
+
+
+def test_compare_row_order_and_themes_outlive_their_expander(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare")
+    open_expander(at, "c_view")
+    at.multiselect(key="th").set_value(["health_input", "ehc_plans"])
+    at.selectbox(key="sort").set_value("health_input").run()
+    assert at.query_params["sort"] in ("health_input", ["health_input"])
+    at.session_state["c_view"] = False
+    at.run()
+    assert not at.selectbox and not at.multiselect
+    assert "Rows sorted by" in texts(at) and "2 themes" in texts(at)
+    at.run()
+    assert at.session_state["th"] == ["health_input", "ehc_plans"]
 
 
 def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict) -> None:
