@@ -157,6 +157,10 @@ def test_a_bare_corpus_sentence_is_classified_in_its_letter_as_tag_did(corpus: P
         (json.loads(r["themes"]), r["stance"]) for r in differ
     ]
     assert [o["scores"] for o in out] == [json.loads(r["scores"]) for r in differ]
+    # A sentence given twice in one input, tagged or not yet, comes out the same twice.
+    code, twice, err = classify(corpus, stdin * 2)
+    assert code == 0, err
+    assert twice == lines * 2
 
 
 def test_a_corpus_sentence_cut_differently_still_gets_its_context(corpus: Path) -> None:

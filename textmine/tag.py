@@ -99,13 +99,13 @@ class PassageMatcher:
         self.global_exact: dict[str, int] = {}
         # File name -> letter id, so that an unmatched sentence still groups with its letter.
         self.letter_ids: dict[str, str] = {}
-        for i, r in enumerate(self.rows):
+        self.norms = [_norm(r["text"]) for r in self.rows]  # normalised once, matched often
+        for i, (r, n) in enumerate(zip(self.rows, self.norms, strict=True)):
             keys = {r["letter_id"]}
             if r.get("source"):
                 name = _file_name(r["source"])
                 self.letter_ids[name] = r["letter_id"]
                 keys.add(name)
-            n = _norm(r["text"])
             self.global_exact.setdefault(n, i)
             for key in keys:
                 self.by_letter[key].append(i)
@@ -122,7 +122,7 @@ class PassageMatcher:
         """
         n = _norm(text)
         if letter:
-            letter = Path(letter).name
+            letter = _file_name(letter)
             if (letter, n) in self.exact:
                 return self.exact[(letter, n)]
             candidates = self.by_letter.get(letter, [])
@@ -132,7 +132,7 @@ class PassageMatcher:
             return self._find_anywhere(n)
         best, best_i = 0.0, None
         for i in candidates:
-            m = _norm(self.rows[i]["text"])
+            m = self.norms[i]
             if not m:
                 continue
             if m in n or n in m:
@@ -153,8 +153,8 @@ class PassageMatcher:
         if self._shingles is None:
             index: dict[tuple[str, ...], list[int]] = defaultdict(list)
             sizes = []
-            for i, r in enumerate(self.rows):
-                grams = set(_grams(_norm(r["text"])))
+            for i, m in enumerate(self.norms):
+                grams = set(_grams(m))
                 sizes.append(len(grams))
                 for g in grams:
                     index[g].append(i)
@@ -174,7 +174,7 @@ class PassageMatcher:
         """An Item for `text` with its passage's context (if found) and the passage id."""
         i = self.find(text, letter)
         if i is None:
-            key = Path(letter).name if letter else None
+            key = _file_name(letter) if letter else None
             return Item(text=text, letter=self.letter_ids.get(key or "", letter)), None
         ctx = self.items[i]
         item = Item(
@@ -422,10 +422,14 @@ def stored_results(corpus: Corpus, version: str) -> dict[str, str]:
             (version,),
         ).fetchall()
     return {
-        r["passage_id"]: f'"themes": {r["themes"]}, "stance": {json.dumps(r["stance"])}, '
-        f'"scores": {r["scores"]}'
+        r["passage_id"]: _result_body(r["themes"], json.dumps(r["stance"]), r["scores"])
         for r in rows
     }
+
+
+def _result_body(themes: str, stance: str, scores: str) -> str:
+    """A classify output line without its id, from the three fields already as JSON."""
+    return f'"themes": {themes}, "stance": {stance}, "scores": {scores}'
 
 
 def classify_lines(
@@ -457,32 +461,28 @@ def classify_lines(
 
     def body(flags: list[bool], k: int, row: list[float]) -> str:
         themes = ", ".join(f'"{t}"' for t, on in zip(ids, flags) if on)
-        return f'"themes": [{themes}], "stance": {stances[k]}, "scores": {template % tuple(row)}'
+        return _result_body(f"[{themes}]", stances[k], template % tuple(row))
 
     def flush() -> Iterator[str]:
         # Each corpus passage is computed once; everything else line by line.
         todo: list[Item] = []
-        slot: list[int | str] = []
+        scheduled: dict[str, int] = {}  # passage id -> its row in todo
+        slots: list[int | None] = []  # row in todo, or None: already in `done`
         for _, it, pid in pending:
-            if pid is None:
-                slot.append(len(todo))
-                todo.append(it)
+            if pid in done:
+                slots.append(None)
+            elif pid is not None and pid in scheduled:
+                slots.append(scheduled[pid])
             else:
-                if pid not in done:
-                    done[pid] = ""
-                    slot.append(len(todo))
-                    todo.append(it)
-                else:
-                    slot.append(pid)
+                if pid is not None:
+                    scheduled[pid] = len(todo)
+                slots.append(len(todo))
+                todo.append(it)
         tagged, stance_idx, values = model.predict_lists(todo)
         bodies = [body(f, k, r) for f, k, r in zip(tagged, stance_idx, values, strict=True)]
-        for (rid, _, pid), where in zip(pending, slot, strict=True):
-            if isinstance(where, int):
-                text = bodies[where]
-                if pid is not None:
-                    done[pid] = text
-            else:
-                text = done[where]
+        done.update((pid, bodies[row]) for pid, row in scheduled.items())
+        for (rid, _, pid), row in zip(pending, slots, strict=True):
+            text = done[pid] if row is None else bodies[row]
             yield f'{{"id": {json.dumps(rid)}, {text}}}'
         pending.clear()
 
