@@ -22,7 +22,6 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from sendlens.store import Corpus
 from textmine.codebook import STANCES, Codebook, load_codebook
-from textmine.features import Item
 from textmine.model import HAND_WEIGHT, TaggerModel, group_folds, train_model
 from textmine.tag import PassageMatcher, TaggingError, corpus_rows, hand_set, read_labels
 
@@ -92,11 +91,6 @@ def _gold(corpus: Corpus, gold: Path, codebook: Codebook) -> tuple[list[dict], P
     return records, PassageMatcher(rows)
 
 
-def _bare(item: Item) -> Item:
-    """The sentence alone, as `classify` reads a sentence it cannot find in the corpus."""
-    return Item(text=item.text, letter=item.letter)
-
-
 def evaluate_model(
     model: TaggerModel, records: Sequence[dict[str, Any]], matcher: PassageMatcher
 ) -> dict[str, Any]:
@@ -105,7 +99,7 @@ def evaluate_model(
     found = [matcher.item_for(r["text"], r.get("letter")) for r in records]
     result = _metrics(model.theme_ids, records, model.predict([it for it, _ in found]))
     result["without_context"] = _metrics(
-        model.theme_ids, records, model.predict([_bare(it) for it, _ in found])
+        model.theme_ids, records, model.predict([it.alone() for it, _ in found])
     )
     result["matched_to_corpus"] = sum(pid is not None for _, pid in found)
     result["letters"] = len({r.get("letter") for r in records})
@@ -146,7 +140,7 @@ def cross_validate_gold(
         model = train_model(matcher.items, codebook, hand)
         held = [matcher.item_for(records[i]["text"], records[i].get("letter"))[0] for i in rows]
         for i, p, b in zip(
-            rows, model.predict(held), model.predict([_bare(h) for h in held]), strict=True
+            rows, model.predict(held), model.predict([h.alone() for h in held]), strict=True
         ):
             preds[i], bare[i] = p, b
     result = _metrics(codebook.theme_ids, records, preds)

@@ -39,6 +39,11 @@ class Item:
     next_text: str = ""
     letter: str | None = None
 
+    def alone(self) -> Item:
+        """The sentence without its context, as `classify` reads a sentence it cannot
+        find in the corpus."""
+        return Item(text=self.text, letter=self.letter)
+
 
 def items_from_rows(rows: Sequence[dict]) -> list[Item]:
     """Items from passage rows of one or more letters, ordered by (letter_id, seq).

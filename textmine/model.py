@@ -272,7 +272,7 @@ def with_bare_copies(train: TrainingSet, share: float = BARE_SHARE, seed: int = 
     if not len(rows):
         return train
     bare = train.subset(rows)
-    bare.items = [Item(text=it.text, letter=it.letter) for it in bare.items]
+    bare.items = [it.alone() for it in bare.items]
     return TrainingSet.concat([train, bare])
 
 
