@@ -97,7 +97,8 @@ class PatternMatcher:
         return norm
 
     def theme_scores(self, texts: Sequence[str], prepared: bool = False) -> np.ndarray:
-        """(n, themes) pattern evidence: strong hits count 1, related hits 0.5."""
+        """(n, themes) pattern evidence: strong hits count 1, related hits 0.5; a theme's
+        core pattern gives it at least 1, even where it yields to another theme."""
         norm = list(texts) if prepared else self.prepare(texts)
         joined, starts = _join(norm)
         out = np.zeros((len(norm), len(self.theme_ids)), dtype=np.float32)
@@ -113,10 +114,12 @@ class PatternMatcher:
             best_other = out[:, ~self.yields].max(axis=1)
             for j in np.flatnonzero(self.yields):
                 out[:, j] = np.where(best_other >= np.maximum(out[:, j], 1e-9), 0.0, out[:, j])
-                if self._core[j] is not None:
-                    # "commissioning of alternative provision" is still about commissioning.
-                    core = _count_hits(self._core[j], joined, starts)
-                    out[:, j] = np.maximum(out[:, j], np.minimum(core, 1.0))
+        for j, core in enumerate(self._core):
+            if core is not None:
+                # A core hit is strong evidence whatever else the sentence is about:
+                # "commissioning of alternative provision" is still about commissioning.
+                hits = _count_hits(core, joined, starts)
+                out[:, j] = np.maximum(out[:, j], np.minimum(hits, 1.0))
         return out
 
     def stance_cues(self, texts: Sequence[str]) -> np.ndarray:
