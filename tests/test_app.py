@@ -498,6 +498,26 @@ def test_app_command_serves_in_process_with_modules_loaded(
     assert "no corpus at" in result.output  # an empty folder is explained, not an error
 
 
+def test_first_visitor_skips_streamlits_direct_run_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit checks once per process whether it runs in a REPL, with inspect.stack(),
+    on the first element of the first page: 0.2 s of the first visitor's wait. `sendlens
+    app` settles it before serving. Fails if a Streamlit release moves the check."""
+    import inspect
+
+    import streamlit.delta_generator as delta_generator
+
+    from sendlens.commands.app import skip_direct_run_check
+
+    monkeypatch.setattr(delta_generator, "_use_warning_has_been_displayed", False)
+    skip_direct_run_check()
+
+    def stack(*args: object, **kwargs: object) -> list[object]:
+        raise AssertionError("inspect.stack() was called on the first element")
+
+    monkeypatch.setattr(inspect, "stack", stack)
+    delta_generator._maybe_print_use_warning()
+
+
 def test_warm_prepares_every_page_first_view(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -86,6 +86,20 @@ def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> float:
     return time.perf_counter() - started
 
 
+def skip_direct_run_check() -> None:
+    """Spare the first visitor Streamlit's once-per-process check for "not run with
+    `streamlit run`": it calls inspect.stack(), which resolves the path of every loaded
+    module (~1,500 here) and took 0.17-0.25 s of the first page's script run. The server
+    started below is `streamlit run`, so the warning it looks for cannot apply. A private
+    flag: if a Streamlit release drops it, setting it is harmless and the check runs."""
+    try:
+        import streamlit.delta_generator as delta_generator
+
+        delta_generator._use_warning_has_been_displayed = True  # noqa: SLF001
+    except ImportError:  # pragma: no cover - Streamlit is a dependency
+        pass
+
+
 def warm_caches(root: Path) -> float:
     """Compute every page's first view (queries and chart specs) into the app's caches
     before serving; returns the seconds it took. Any error is left for the page to show
@@ -126,6 +140,7 @@ def app_cmd(
                    err=True)
     os.environ["SENDLENS_CORPUS"] = str(root)  # read by the page script, in this process
     seconds = warm_imports()
+    skip_direct_run_check()
     cached = warm_caches(root)
     typer.echo(f"sendlens app on http://{host}:{port} (corpus {root}; modules loaded in "
                f"{seconds:.1f} s, pages prepared in {cached:.1f} s); Ctrl-C to stop",
