@@ -12,7 +12,10 @@ the page's last element) is in the DOM, nothing left over from a previous page i
 That is the cold first paint, the headline figure. Then it is opened again (`warm_s`:
 the second visitor). Every visit is a new browser context, so the browser's own cache
 is empty each time, as on a researcher's first visit: "warm" means warm on the server
-only. With --repeat N each figure is the median of N (N fresh servers for cold).
+only. Then `returning_s`: a researcher who has used the app in this browser before
+opens the page in a new tab (a new session; Streamlit's files come from the browser's
+cache, where they are kept as immutable). With --repeat N each figure is the median of N
+(N fresh servers for cold).
 
 Then, in one session on one fresh server, the researcher's usual case: Overview is
 opened, and every page is chosen in turn from the sidebar's Page radio (and Overview
@@ -241,6 +244,25 @@ def _open(browser: Any, url: str, page: str, shot: Path | None = None) -> float:
         tab.close()
 
 
+def _open_returning(browser: Any, url: str, page: str) -> float:
+    """A researcher who has used the app in this browser before: Overview is opened and
+    closed first, so Streamlit's files are in the browser's HTTP cache (they are served as
+    immutable), then the page is opened in a new tab (a new session) and timed."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    try:
+        first = context.new_page()
+        first.goto(f"{url}/?page=overview")
+        _drawn(first, "overview")
+        first.close()
+        tab = context.new_page()
+        start = time.perf_counter()
+        tab.goto(f"{url}/?page={page}")
+        _drawn(tab, page)
+        return time.perf_counter() - start
+    finally:
+        context.close()
+
+
 def _median(values: list[float]) -> float:
     return round(statistics.median(values), 2)
 
@@ -259,7 +281,7 @@ def measure(corpus: Path | None, shots: Path | None = None,
         try:
             for name in pages:
                 page = "hello" if hello is not None else name
-                colds, warms, starts = [], [], []
+                colds, warms, returns, starts = [], [], [], []
                 for i in range(repeat):
                     started = time.perf_counter()
                     proc, url = _serve(corpus, hello)
@@ -268,15 +290,21 @@ def measure(corpus: Path | None, shots: Path | None = None,
                         colds.append(_open(browser, url, page))
                         shot = shots / f"{page}.png" if shots is not None and i == 0 else None
                         warms.append(_open(browser, url, page, shot))
+                        if hello is None:
+                            returns.append(_open_returning(browser, url, page))
                     finally:
                         os.killpg(proc.pid, signal.SIGTERM)
                         proc.wait(timeout=10)
                 out[name] = {"cold_s": _median(colds), "warm_s": _median(warms),
                              "start_s": _median(starts)}
+                if returns:
+                    out[name]["returning_s"] = _median(returns)
                 if repeat > 1:
                     out[name]["cold_runs_s"] = [round(c, 2) for c in colds]
                 print(f"  {name:<9} cold {out[name]['cold_s']:5.2f} s  warm "
-                      f"{out[name]['warm_s']:5.2f} s  (server start {out[name]['start_s']:.1f} s"
+                      f"{out[name]['warm_s']:5.2f} s"
+                      + (f"  returning {out[name]['returning_s']:5.2f} s" if returns else "")
+                      + f"  (server start {out[name]['start_s']:.1f} s"
                       + (f"; cold runs {out[name]['cold_runs_s']}" if repeat > 1 else "")
                       + ")", flush=True)
         finally:
@@ -392,18 +420,21 @@ def main() -> None:
         worst = max(v.get("cold_s", 0.0) for v in pages.values())
         worst_warm = max(v.get("warm_s", 0.0) for v in pages.values())
         worst_switch = max(switch.values())
+        worst_returning = max(v.get("returning_s", 0.0) for v in pages.values())
         floor_cold = max(v["cold_s"] for v in floor.values())
         results[name] = {"letters": counts["letters"], "passages": counts["passages"],
                          "budget_s": budget, "worst_cold_s": worst, "worst_warm_s": worst_warm,
                          "worst_switch_s": worst_switch,
+                         "worst_returning_s": worst_returning,
                          "hello_worst_cold_s": floor_cold,
                          "hello_median_cold_s": _median([v["cold_s"] for v in floor.values()]),
                          "hello": floor,
                          "load_average_before": load_before,
                          "load_average_after": os.getloadavg(), "pages": pages}
-        print(f"  worst cold first paint {worst:.2f} s, warm {worst_warm:.2f} s, switch "
-              f"{worst_switch:.2f} s (budget {budget:.0f} s cold); trivial page "
-              f"{floor_cold:.2f} s; load average {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"  worst cold first paint {worst:.2f} s, warm {worst_warm:.2f} s, returning "
+              f"visitor {worst_returning:.2f} s, switch {worst_switch:.2f} s (budget "
+              f"{budget:.0f} s cold); trivial page {floor_cold:.2f} s; load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "app_first_paint.json").write_text(json.dumps(results, indent=2))
     print(f"wrote {args.out / 'app_first_paint.json'}")
