@@ -518,6 +518,30 @@ def test_first_visitor_skips_streamlits_direct_run_check(monkeypatch: pytest.Mon
     delta_generator._maybe_print_use_warning()
 
 
+def test_app_server_connections_are_no_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit's server accepted connections with Nagle's algorithm on, so each response
+    after the first on a kept-alive connection waited 40 ms for the browser's delayed ACK.
+    `sendlens app` binds its socket so that accepted connections are TCP_NODELAY. Fails if
+    a Streamlit release moves the function it wraps."""
+    import socket
+
+    from streamlit.web.server.starlette import starlette_server
+
+    from sendlens.commands.app import no_delay_connections
+
+    monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)
+    no_delay_connections()
+    listener = starlette_server._bind_socket("127.0.0.1", 0, 8)
+    listener.setblocking(True)
+    try:
+        with socket.create_connection(listener.getsockname()[:2]):
+            conn, _ = listener.accept()
+            with conn:
+                assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        listener.close()
+
+
 def test_warm_prepares_every_page_first_view(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
