@@ -26,9 +26,11 @@ Results go to bench/out/app_first_paint.json. Target: cold first paint <= 2 s on
 55 reports and <= 3 s on the 10x corpus.
 
 The same is measured, in the same run, for a trivial Streamlit page (a title, a line of
-text, the marker) served with the same options: the floor set by loading Streamlit's
-own front end on this machine, which makes a figure taken on a loaded machine
-interpretable. The load average is recorded before and after each corpus.
+text, the marker) served with the same options and settings: the floor set by loading
+Streamlit's own front end on this machine, which makes a figure taken on a loaded machine
+interpretable. Then for that page with one selectbox: the floor of any page with a form
+widget (selectbox, radio, text input and multiselect share their code), which every page
+of the app has. The load average is recorded before and after each corpus.
 
 Corpora for measuring the app: the real reports, tagged, and a synthetic 10x copy.
 
@@ -184,16 +186,30 @@ st.title("hello")
 st.markdown("A trivial page: what loading Streamlit's front end alone costs.")
 st.html('<span id="painted-hello"></span>')
 """
+# The same page with one selectbox: what the code of Streamlit's form widgets (selectbox,
+# radio, text input, multiselect share it) adds before a page that has one can be drawn.
+HELLO_SELECT = HELLO.replace('st.title("hello")\n',
+                             'st.title("hello")\nst.selectbox("Area", ["A", "B", "C"])\n')
+# Serves a hello page as `sendlens app` serves the app: Streamlit's CLI in-process, after
+# the same server settings, so that the floor is comparable.
+SERVE_HELLO = """import sys
+from streamlit.web import cli
+from sendlens.commands.app import no_delay_connections, skip_direct_run_check
+skip_direct_run_check()
+no_delay_connections()
+cli.main.main(args=sys.argv[1:], prog_name="streamlit", standalone_mode=False)
+"""
 
 
 def _serve(corpus: Path | None, hello: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """`sendlens app` on the corpus, or `streamlit run` of the hello page with the same
-    server options. Returns once the server answers (after its cache warm-up)."""
+    """`sendlens app` on the corpus, or `streamlit run` of a hello page with the same
+    server options and settings. Returns once the server answers (after its cache
+    warm-up)."""
     port = _free_port()
     if hello is not None:
         from sendlens.commands.app import streamlit_args
 
-        cmd = [sys.executable, "-m", "streamlit",
+        cmd = [sys.executable, "-c", SERVE_HELLO,
                *streamlit_args(hello, port=port, host="localhost", headless=True)]
     else:
         cmd = [sys.executable, "-m", "sendlens.cli", "app", "--corpus", str(corpus), "--port",
@@ -400,6 +416,8 @@ def main() -> None:
     hello = args.work / "hello" / "hello.py"
     hello.parent.mkdir(parents=True, exist_ok=True)
     hello.write_text(HELLO)
+    hello_select = hello.with_name("hello_select.py")
+    hello_select.write_text(HELLO_SELECT)
     corpora = [("x1", real, 2.0, args.shots), (f"x{args.factor}", scaled, 3.0, None)]
     if args.only:
         corpora = corpora[:1] if args.only == "x1" else corpora[1:]
@@ -411,6 +429,10 @@ def main() -> None:
               f"average {load_before[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
         print("  trivial Streamlit page (the floor on this machine now):", flush=True)
         floor = measure(None, pages=("hello-1", "hello-2", "hello-3"), hello=hello)
+        print("  the same page with one selectbox (the floor of a page with a form widget):",
+              flush=True)
+        widget_floor = measure(None, pages=("select-1", "select-2", "select-3"),
+                               hello=hello_select)
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
         pages = measure(corpus.root, shots, wanted, repeat=args.repeat)
@@ -429,11 +451,16 @@ def main() -> None:
                          "hello_worst_cold_s": floor_cold,
                          "hello_median_cold_s": _median([v["cold_s"] for v in floor.values()]),
                          "hello": floor,
+                         "hello_select_median_cold_s": _median(
+                             [v["cold_s"] for v in widget_floor.values()]),
+                         "hello_select": widget_floor,
                          "load_average_before": load_before,
                          "load_average_after": os.getloadavg(), "pages": pages}
         print(f"  worst cold first paint {worst:.2f} s, warm {worst_warm:.2f} s, returning "
               f"visitor {worst_returning:.2f} s, switch {worst_switch:.2f} s (budget "
-              f"{budget:.0f} s cold); trivial page {floor_cold:.2f} s; load average "
+              f"{budget:.0f} s cold); trivial page {results[name]['hello_median_cold_s']:.2f}"
+              f" s, with a selectbox "
+              f"{results[name]['hello_select_median_cold_s']:.2f} s (medians); load average "
               f"{os.getloadavg()[0]:.1f}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "app_first_paint.json").write_text(json.dumps(results, indent=2))
