@@ -525,9 +525,10 @@ def test_app_server_connections_are_no_delay(monkeypatch: pytest.MonkeyPatch) ->
     a Streamlit release moves the function it wraps."""
     import socket
 
-    from streamlit.web.server.starlette import starlette_server
-
     from sendlens.commands.app import no_delay_connections
+
+    # Streamlit releases before its Starlette server are served by Tornado, which sets it.
+    starlette_server = pytest.importorskip("streamlit.web.server.starlette.starlette_server")
 
     monkeypatch.setattr(starlette_server, "_bind_socket", starlette_server._bind_socket)
     no_delay_connections()

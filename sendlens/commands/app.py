@@ -108,9 +108,10 @@ def no_delay_connections() -> None:
     the TCP protocol, so asyncio does not set TCP_NODELAY on the connections it accepts:
     every response after the first on a kept-alive connection then waits for the
     browser's delayed ACK, 40 ms each (59 of Streamlit's files fetched over one connection:
-    2.55 s, 0.11 s with this). Linux and macOS copy the option from the listening socket
-    to accepted ones. A private function: if a Streamlit release drops it, nothing
-    changes."""
+    2.55 s, 0.11 s with this; on the 2-core bench machine, where the CPU is the limit,
+    first paint did not change measurably). Linux and macOS copy the option from the
+    listening socket to accepted ones. A private function: if a Streamlit release drops
+    it, nothing changes."""
     try:
         from streamlit.web.server.starlette import starlette_server
     except ImportError:  # an older Streamlit, served by Tornado
