@@ -315,5 +315,6 @@ class Corpus:
             raise
         return dest
 
+
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -22,7 +22,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from sendlens.store import Corpus
 from textmine.codebook import STANCES, Codebook, load_codebook
-from textmine.model import HAND_WEIGHT, TaggerModel, group_folds, train_model
+from textmine.model import BARE_SHARE, HAND_WEIGHT, TaggerModel, group_folds, train_model
 from textmine.tag import PassageMatcher, TaggingError, corpus_rows, hand_set, read_labels
 
 
@@ -226,9 +226,9 @@ def model_card(
         "one for stance over TF-IDF word 1-2-grams of the sentence, word unigrams of the "
         "previous and next sentences and the heading (separate vocabularies), and the "
         "canonical section. One round of self-training replaces uncertain weak labels "
-        "with the model's confident predictions. A random 30% of the training sentences "
-        "are also seen stripped of all context, so that a sentence classified on its own "
-        "is still scored sensibly.",
+        "with the model's confident predictions. A random "
+        f"{BARE_SHARE:.0%} of the training sentences are also seen stripped of all "
+        "context, so that a sentence classified on its own is still scored sensibly.",
         "- **Hand labels** (`sendlens train --labels FILE.jsonl`, corrections saved in "
         f"the app) are added with a weight of {HAND_WEIGHT:g} weak labels each. Each "
         "theme's threshold makes its share of tagged corpus sentences match its share "
