@@ -737,9 +737,9 @@ def _follow_cell(event: Any, by: str) -> None:
 
 def page_area(ctx: Ctx) -> None:
     st.title("Area profile")
-    counts = ad.letters(ctx.path, ctx.stamp).groupby("area").size()
+    counts = _letters_per_area(ctx)
     areas = list(ctx.options.areas)
-    q_init("area", _default_area(ctx), areas)
+    q_init("area", _default_area(ctx, counts), areas)
     st.selectbox("Area", areas, key="area",
                  format_func=lambda a: f"{a} ({counts.get(a, 0)} letters)")
     q_sync({"area": None})
@@ -803,9 +803,12 @@ def page_area(ctx: Ctx) -> None:
     downloads(diff[cols], f"change-{area}".replace(" ", "_"), "diff")
 
 
-def _default_area(ctx: Ctx) -> str:
+def _letters_per_area(ctx: Ctx) -> pd.Series:
+    return ad.letters(ctx.path, ctx.stamp).groupby("area").size()
+
+
+def _default_area(ctx: Ctx, counts: pd.Series) -> str:
     # The area with the most letters: the one whose profile shows the most change.
-    counts = ad.letters(ctx.path, ctx.stamp).groupby("area").size()
     return str(counts.idxmax()) if len(counts) else ctx.options.areas[0]
 
 
@@ -1130,8 +1133,8 @@ def warm(path: str) -> float:
     outcome_bars_spec()
     letters = ad.letters(path, stamp)
     ad.letter_view(path, stamp, str(letters["letter_id"].iloc[0]))  # Letter reader
-    ad.labels(path, ad.stamp(path))  # Label
-    area = _default_area(ctx)
+    ad.labels(path, stamp)  # Label
+    area = _default_area(ctx, _letters_per_area(ctx))
     mine = ad.area_letters(path, stamp, area)
     themes = list(ctx.options.themes)
     if not status.is_tagged or not themes:
