@@ -244,14 +244,19 @@ def _drawn(tab: Any, page: str) -> None:
     tab.wait_for_function(DRAWN, timeout=60_000, polling=20)
 
 
+def _visit(tab: Any, url: str, page: str) -> float:
+    """Seconds from opening `page` in `tab` until it is drawn."""
+    start = time.perf_counter()
+    tab.goto(f"{url}/?page={page}")
+    _drawn(tab, page)
+    return time.perf_counter() - start
+
+
 def _open(browser: Any, url: str, page: str, shot: Path | None = None) -> float:
     # browser.new_page() makes a new context: an empty HTTP cache, like a first visit.
     tab = browser.new_page(viewport={"width": 1440, "height": 1000})
     try:
-        start = time.perf_counter()
-        tab.goto(f"{url}/?page={page}")
-        _drawn(tab, page)
-        elapsed = time.perf_counter() - start
+        elapsed = _visit(tab, url, page)
         if shot is not None:
             time.sleep(1.0)  # let charts finish their transition before the picture
             tab.screenshot(path=str(shot))
@@ -267,14 +272,9 @@ def _open_returning(browser: Any, url: str, page: str) -> float:
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     try:
         first = context.new_page()
-        first.goto(f"{url}/?page=overview")
-        _drawn(first, "overview")
+        _visit(first, url, "overview")
         first.close()
-        tab = context.new_page()
-        start = time.perf_counter()
-        tab.goto(f"{url}/?page={page}")
-        _drawn(tab, page)
-        return time.perf_counter() - start
+        return _visit(context.new_page(), url, page)
     finally:
         context.close()
 
@@ -331,12 +331,10 @@ def measure(corpus: Path | None, shots: Path | None = None,
 def _page_labels() -> dict[str, str]:
     """The page names as the sidebar shows them. Importing the app outside a server logs
     a harmless warning per cached function: keep the bench's output readable."""
-    import importlib
-    import logging
+    from sendlens.commands.app import quiet_cache_warnings
 
-    importlib.import_module("streamlit.runtime.caching.cache_data_api")  # sets its level
-    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
-    from sendlens.app_main import PAGES as LABELS
+    with quiet_cache_warnings():
+        from sendlens.app_main import PAGES as LABELS
 
     return dict(LABELS)
 

@@ -61,7 +61,7 @@ def app_script() -> Path:
 
 
 @contextmanager
-def _quiet_cache_warnings() -> Iterator[None]:
+def quiet_cache_warnings() -> Iterator[None]:
     # Decorating or calling a cached function before the server exists logs "No runtime
     # found" warnings that are harmless here: the server's script runs find the same
     # in-memory caches (they are per process, keyed by function).
@@ -79,7 +79,7 @@ def warm_imports(modules: tuple[str, ...] = WARM_MODULES) -> float:
     """Import the page modules now; returns the seconds it took. A module that fails to
     import is left for the page to report (with its traceback) when it is opened."""
     started = time.perf_counter()
-    with _quiet_cache_warnings():
+    with quiet_cache_warnings():
         for name in modules:
             try:
                 importlib.import_module(name)
@@ -135,7 +135,7 @@ def warm_caches(root: Path) -> float:
     before serving; returns the seconds it took. Any error is left for the page to show
     when it is opened."""
     started = time.perf_counter()
-    with _quiet_cache_warnings():
+    with quiet_cache_warnings():
         try:
             from sendlens.app_main import warm
 
