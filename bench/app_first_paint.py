@@ -58,6 +58,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from common import REPO, letters_dir
+
 from sendlens.store import Corpus, now_iso
 
 FAKE_MODEL = "bench-keywords-1"
@@ -383,13 +385,11 @@ def main() -> None:
     import argparse
     import tempfile
 
-    repo = Path(__file__).resolve().parent.parent
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--letters", type=Path,
-                        default=repo.parent / "shared" / "letters" / "area-send-2023")
+    parser.add_argument("--letters", type=Path, default=letters_dir() / "area-send-2023")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "sendlens-bench")
-    parser.add_argument("--out", type=Path, default=repo / "bench" / "out")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     parser.add_argument("--shots", type=Path, default=None,
                         help="Save a screenshot of every page (55-report corpus) here. They "
                              "show real letters' text: look, do not commit them.")

@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 
 from app_first_paint import LAUNCH_ARGS, _drawn, _serve
-
-REPO = Path(__file__).resolve().parent.parent
+from common import REPO
 
 
 def build(corpus: Path) -> None:
