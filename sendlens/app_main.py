@@ -606,8 +606,9 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
         st.session_state["cell_row"] = rows[0]
     # Clicking a cell is the usual way; the selectboxes (the way without a mouse) are
     # built only while their expander is open, so that their code does not delay the
-    # first paint. The stance radio reuses code the sidebar has already loaded.
-    pick = lazy_expander(f"Choose the {by} and theme without the mouse", "cell_pick")
+    # first paint. The stance radio reuses code the sidebar has already loaded. A fixed
+    # label: one naming the rows would close the expander whenever Rows changes.
+    pick = lazy_expander("Choose the row and theme without the mouse", "cell_pick")
     if pick is not None:
         with pick:
             e1, e2 = st.columns(2)

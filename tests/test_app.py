@@ -573,3 +573,14 @@ def test_warm_prepares_every_page_first_view(
     for page in ("overview", "compare", "area", "themes", "reader", "label", "export"):
         run(work, monkeypatch, page=page)
         assert not calls, (page, calls)
+
+
+def test_compare_keyboard_picker_stays_open_when_rows_change(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare")
+    open_expander(at, "cell_pick")
+    at.radio(key="by").set_value("region").run()
+    assert not at.exception
+    # Still open, now offering regions: switching Rows does not close the picker.
+    assert at.selectbox(key="cell_row").label == "Region"
