@@ -30,7 +30,9 @@ text, the marker) served with the same options and settings: the floor set by lo
 Streamlit's own front end on this machine, which makes a figure taken on a loaded machine
 interpretable. Then for that page with one selectbox: the floor of any page with a form
 widget (selectbox, radio, text input and multiselect share their code), which every page
-of the app has. The load average is recorded before and after each corpus.
+of the app has. Then for that page with one small Vega-Lite chart as well (16 cells): the
+floor of a page with a chart (Overview, Compare areas, Area profile), which must also load
+and run Vega. The load average is recorded before and after each corpus.
 
 Corpora for measuring the app: the real reports, tagged, and a synthetic 10x copy.
 
@@ -192,11 +194,21 @@ st.html('<span id="painted-hello"></span>')
 # radio, text input, multiselect share it) adds before a page that has one can be drawn.
 HELLO_SELECT = HELLO.replace('st.title("hello")\n',
                              'st.title("hello")\nst.selectbox("Area", ["A", "B", "C"])\n')
+# And with one small chart: what Vega's code adds before a page with a chart is drawn.
+HELLO_CHART = HELLO_SELECT.replace('st.markdown(', """import pandas as pd
+
+cells = pd.DataFrame({"x": list("abcd") * 4, "y": [c for c in "pqrs" for _ in range(4)],
+                      "v": range(16)})
+st.vega_lite_chart(cells, {"mark": "rect", "encoding": {
+    "x": {"field": "x", "type": "nominal"}, "y": {"field": "y", "type": "nominal"},
+    "color": {"field": "v", "type": "quantitative"}}}, width="stretch")
+st.markdown(""", 1)
 # Serves a hello page as `sendlens app` serves the app: Streamlit's CLI in-process, after
 # the same server settings, so that the floor is comparable.
 SERVE_HELLO = """import sys
 from streamlit.web import cli
-from sendlens.commands.app import no_delay_connections, skip_direct_run_check
+from sendlens.commands.app import no_delay_connections, skip_direct_run_check, warm_imports
+warm_imports(("pandas", "pyarrow", "altair"))  # as the app does, for the chart page
 skip_direct_run_check()
 no_delay_connections()
 cli.main.main(args=sys.argv[1:], prog_name="streamlit", standalone_mode=False)
@@ -416,6 +428,8 @@ def main() -> None:
     hello.write_text(HELLO)
     hello_select = hello.with_name("hello_select.py")
     hello_select.write_text(HELLO_SELECT)
+    hello_chart = hello.with_name("hello_chart.py")
+    hello_chart.write_text(HELLO_CHART)
     corpora = [("x1", real, 2.0, args.shots), (f"x{args.factor}", scaled, 3.0, None)]
     if args.only:
         corpora = corpora[:1] if args.only == "x1" else corpora[1:]
@@ -431,6 +445,8 @@ def main() -> None:
               flush=True)
         widget_floor = measure(None, pages=("select-1", "select-2", "select-3"),
                                hello=hello_select)
+        print("  ... and one small chart (the floor of a page with a chart):", flush=True)
+        chart_floor = measure(None, pages=("chart-1", "chart-2", "chart-3"), hello=hello_chart)
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
         pages = measure(corpus.root, shots, wanted, repeat=args.repeat)
@@ -452,13 +468,17 @@ def main() -> None:
                          "hello_select_median_cold_s": _median(
                              [v["cold_s"] for v in widget_floor.values()]),
                          "hello_select": widget_floor,
+                         "hello_chart_median_cold_s": _median(
+                             [v["cold_s"] for v in chart_floor.values()]),
+                         "hello_chart": chart_floor,
                          "load_average_before": load_before,
                          "load_average_after": os.getloadavg(), "pages": pages}
         print(f"  worst cold first paint {worst:.2f} s, warm {worst_warm:.2f} s, returning "
               f"visitor {worst_returning:.2f} s, switch {worst_switch:.2f} s (budget "
               f"{budget:.0f} s cold); trivial page {results[name]['hello_median_cold_s']:.2f}"
               f" s, with a selectbox "
-              f"{results[name]['hello_select_median_cold_s']:.2f} s (medians); load average "
+              f"{results[name]['hello_select_median_cold_s']:.2f} s, and a chart "
+              f"{results[name]['hello_chart_median_cold_s']:.2f} s (medians); load average "
               f"{os.getloadavg()[0]:.1f}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "app_first_paint.json").write_text(json.dumps(results, indent=2))
