@@ -126,6 +126,47 @@ def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     assert "codebook changed" in edited.stderr
 
 
+def test_an_automatic_retrain_keeps_the_hand_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_model import synthetic_rows
+
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+               "stance": "neutral"} for r in synthetic_rows(3)[:12]]
+    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(x) + "\n" for x in labels))
+    monkeypatch.chdir(tmp_path)  # a relative path, as a researcher types it
+    runner = CliRunner()
+    env = {"SENDLENS_CODEBOOK": ""}
+    trained = runner.invoke(app, ["train", "--labels", "mine.jsonl", "--corpus", str(root)],
+                            env=env)
+    assert trained.exit_code == 0, trained.output
+    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    monkeypatch.chdir(root)  # elsewhere: the model names the file by its absolute path
+    edited = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert edited.exit_code == 0, edited.output
+    assert "codebook changed" in edited.stderr
+    assert f"with the hand labels it was trained on: {tmp_path / 'mine.jsonl'}" in edited.stderr
+    version = edited.stderr.split("with model ")[1].split()[0]
+    meta = json.loads((root / "models" / version / "meta.json").read_text())
+    assert meta["training"]["hand_labels"]["n"] == 12
+    # The same labels under another name are still recognised as training data.
+    (tmp_path / "copy.jsonl").write_bytes((tmp_path / "mine.jsonl").read_bytes())
+    ev = runner.invoke(app, ["evaluate", str(tmp_path / "copy.jsonl"), "--corpus", str(root)],
+                       env=env)
+    assert ev.exit_code == 0, ev.output
+    assert "use --cv" in ev.stderr
+    # Once the file is gone, a retrain says it trained without it.
+    (tmp_path / "mine.jsonl").unlink()
+    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# again\n")
+    again = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert again.exit_code == 0, again.output
+    assert "without hand labels that are no longer there" in again.stderr
+
+
 def _tagged_passages(corpus: Path) -> list[dict]:
     result = CliRunner().invoke(app, ["tag", "--corpus", str(corpus)])
     assert result.exit_code == 0, result.output

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import json
 import re
 import time
@@ -288,7 +289,10 @@ def train(
     hand = hand_set(records, matcher, codebook)
     say(0.2, f"training on {len(rows)} passages and {len(records)} hand labels")
     model = train_model(matcher.items, codebook, hand)
-    model.meta["training"]["label_files"] = [str(p) for p in label_files]
+    # Absolute paths and content hashes: an automatic retrain finds the files again, and
+    # `evaluate` recognises them from any working directory, or under another name.
+    model.meta["training"]["label_files"] = [str(Path(p).resolve()) for p in label_files]
+    model.meta["training"]["label_sha256"] = [file_sha256(Path(p)) for p in label_files]
     version = model_version(model.meta)
     directory = corpus.model_dir / version
     save_model(model, directory)
@@ -332,8 +336,30 @@ def ensure_model(
     reasons = ["no model yet"] if found is None else staleness(found[1].meta, codebook)
     if found is not None and not reasons:
         return found[0], found[1], []
-    result = train(corpus, codebook=codebook, progress=progress)
+    kept, gone = previous_label_files(None if found is None else found[1].meta)
+    if kept:
+        reasons.append("with the hand labels it was trained on: "
+                       + ", ".join(str(p) for p in kept))
+    if gone:
+        reasons.append("without hand labels that are no longer there: " + ", ".join(gone))
+    result = train(corpus, kept, codebook=codebook, progress=progress)
     return result.version, load_model(result.path), reasons
+
+
+def previous_label_files(meta: dict[str, Any] | None) -> tuple[list[Path], list[str]]:
+    """The hand-label files a model was trained on: (those still there, those gone).
+    A retrain trains on them again: they are the researcher's work, not to be dropped."""
+    previous = [] if meta is None else meta.get("training", {}).get("label_files", [])
+    kept = [Path(p) for p in previous if Path(p).is_file()]
+    return kept, [p for p in previous if not Path(p).is_file()]
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (TaggingError naming it when it cannot be read)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise TaggingError(f"cannot read labels file {path}: {exc}") from exc
 
 
 @dataclass
@@ -372,8 +398,11 @@ def tag_corpus(corpus: Corpus, *, progress: Progress | None = None) -> TagReport
 
 
 def retrain(corpus: Corpus, progress: Progress | None = None) -> TagReport:
-    """Train with the stored labels and re-tag the corpus (the app's 'retrain' button)."""
-    train(corpus, progress=progress)
+    """Train with the stored labels (and the label files the current model was trained
+    on, where still there) and re-tag the corpus (the app's 'retrain' button)."""
+    found = current_model(corpus)
+    kept, _ = previous_label_files(None if found is None else found[1].meta)
+    train(corpus, kept, progress=progress)
     return tag_corpus(corpus, progress=progress)
 
 

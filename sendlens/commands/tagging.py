@@ -154,7 +154,7 @@ def evaluate_cmd(
         no_label_evaluation,
         write_model_card,
     )
-    from textmine.tag import TaggingError, ensure_model
+    from textmine.tag import TaggingError, ensure_model, file_sha256
 
     store = open_corpus(corpus)
     try:
@@ -173,8 +173,9 @@ def evaluate_cmd(
             title = "trained with no hand labels"
         else:
             version, model, _ = ensure_model(store)
-            used = [Path(p).resolve() for p in model.meta["training"].get("label_files", [])]
-            if gold.resolve() in used:
+            training = model.meta["training"]
+            used = [Path(p).resolve() for p in training.get("label_files", [])]
+            if gold.resolve() in used or file_sha256(gold) in training.get("label_sha256", []):
                 typer.secho(
                     f"warning: model {version} was trained on {gold}; use --cv for honest "
                     "figures", fg="yellow", err=True,
