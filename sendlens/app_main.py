@@ -416,13 +416,15 @@ def page_overview(ctx: Ctx) -> None:
             st.markdown(f"Current model **`{s.model['version']}`**, trained "
                         f"{when(s.model['created_at'])}.")
             quality = ad.model_quality(s.model)
-            if quality:
-                md_table(pd.DataFrame({"measure": list(quality),
-                                       "value": list(quality.values())}),
-                         {"measure": "Measure", "value": "Value"}, formats={"value": ".3f"})
+            if len(quality):
+                md_table(quality, {"how": "Measured on", **ad.QUALITY_COLUMNS},
+                         formats=dict.fromkeys(ad.QUALITY_COLUMNS, ".3f"))
             else:
-                st.caption("No measured quality is stored with this model "
-                           "(run `sendlens evaluate`).")
+                st.caption("No measured quality is stored with this model yet: "
+                           "`sendlens evaluate GOLD.jsonl` scores it on hand labels it was "
+                           "not trained on, `sendlens evaluate GOLD.jsonl --cv` on those it "
+                           "was trained on, and records the figures here. The model card "
+                           "(docs/MODEL_CARD.md) has the project's own figures.")
         else:
             st.markdown("No model yet: run `sendlens tag` to train one and tag the passages.")
     with right:

@@ -179,23 +179,24 @@ def _json(text: str | None, default: Any) -> Any:
         return default
 
 
-def model_quality(model: dict[str, Any] | None) -> dict[str, float]:
-    """The measured figures stored in a model's meta (any numeric *f1*/*accuracy* entry)."""
-    if not model:
-        return {}
-    out: dict[str, float] = {}
+QUALITY_COLUMNS = {"theme_macro_f1": "Theme macro-F1", "theme_micro_f1": "Theme micro-F1",
+                   "stance_macro_f1": "Stance macro-F1", "stance_accuracy": "Stance accuracy"}
 
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            low = prefix.lower()
-            if any(w in low for w in ("f1", "accuracy", "precision", "recall", "kappa")):
-                out[prefix] = float(value)
 
-    walk("", model.get("meta", {}))
-    return out
+def model_quality(model: dict[str, Any] | None) -> pd.DataFrame:
+    """The measurements stored with a model by `sendlens evaluate` (meta "quality"): one
+    row per setting, saying how and on what it was measured."""
+    rows = []
+    for setting, entry in ((model or {}).get("meta", {}).get("quality") or {}).items():
+        if not isinstance(entry, dict):
+            continue
+        how = f"{setting}: {entry.get('gold', '?')}, {entry.get('sentences', '?')} sentences"
+        if entry.get("folds"):
+            how += f", {entry['folds']} folds"
+        if entry.get("measured_at"):
+            how += f" ({str(entry['measured_at'])[:10]})"
+        rows.append({"how": how, **{k: entry.get(k) for k in QUALITY_COLUMNS}})
+    return pd.DataFrame(rows, columns=["how", *QUALITY_COLUMNS])
 
 
 # --- letters and the overview ------------------------------------------------------------

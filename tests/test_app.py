@@ -38,7 +38,9 @@ def _tag(corpus: Corpus) -> None:
                         (r["passage_id"], json.dumps(themes), stance, "{}", "test-1", now_iso()))
         con.execute(
             "INSERT INTO models VALUES ('test-1', ?, 'models/test-1', ?, 1)",
-            (now_iso(), json.dumps({"theme_macro_f1": 0.81, "stance_accuracy": 0.7})),
+            (now_iso(), json.dumps({"quality": {"cross-validation": {
+                "theme_macro_f1": 0.81, "stance_accuracy": 0.7, "gold": "mine.jsonl",
+                "sentences": 40, "folds": 5, "measured_at": now_iso()}}})),
         )
 
 
@@ -144,8 +146,10 @@ def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyP
     assert metrics["Letters"] == "4"
     assert metrics["Tagged passages"] == "100%"
     assert "test-1" in texts(at)
-    quality = {r["Measure"]: r["Value"] for r in md_tables(at)[0]}
-    assert quality["theme_macro_f1"] == "0.810"
+    # The model's measured quality, as `sendlens evaluate` recorded it, and how.
+    quality = md_tables(at)[0][0]
+    assert quality["Theme macro-F1"] == "0.810" and quality["Stance accuracy"] == "0.700"
+    assert quality["Measured on"].startswith("cross-validation: mine.jsonl, 40 sentences, 5 folds")
     # No data grid nor st.metric on the first page: small tables are drawn as Markdown,
     # figures as one HTML element (each would load code of its own before first paint).
     assert not at.dataframe and not at.metric

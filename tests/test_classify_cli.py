@@ -121,9 +121,14 @@ def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     same = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert "trained a new model first" not in same.stderr
     (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    # `info` reports the model as stale before anything is retrained.
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
+    assert "stale: codebook changed" in info.stdout
     edited = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert edited.exit_code == 0
     assert "codebook changed" in edited.stderr
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
+    assert "stale" not in info.stdout and "older model" not in info.stdout
 
 
 def test_an_automatic_retrain_keeps_the_hand_labels(
@@ -165,6 +170,54 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     again = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert again.exit_code == 0, again.output
     assert "without hand labels that are no longer there" in again.stderr
+
+
+def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) -> None:
+    from test_model import synthetic_rows
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    rows = synthetic_rows(3)
+
+    def labels(name: str, picked: list[dict]) -> Path:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
+                                            "themes": [r["theme"]], "stance": "neutral"}) + "\n"
+                                for r in picked))
+        return path
+
+    mine, other = labels("mine.jsonl", rows[0::7]), labels("other.jsonl", rows[3::7])
+    runner = CliRunner()
+    env = {"SENDLENS_CODEBOOK": ""}
+    trained = runner.invoke(app, ["train", "--labels", str(mine), "--corpus", str(root)],
+                            env=env)
+    assert trained.exit_code == 0, trained.output
+    version = trained.stdout.split()[-1]
+
+    def quality() -> dict:
+        meta = json.loads((root / "models" / version / "meta.json").read_text())
+        return meta.get("quality", {})
+
+    # On its own training labels: flagged, and not recorded as the model's quality.
+    same = runner.invoke(app, ["evaluate", str(mine), "--corpus", str(root)], env=env)
+    assert "use --cv" in same.stderr and quality() == {}
+    held = runner.invoke(app, ["evaluate", str(other), "--corpus", str(root)], env=env)
+    assert held.exit_code == 0, held.output
+    assert f"recorded with model {version}" in held.stderr
+    got = quality()["held-out labels"]
+    assert got["gold"] == "other.jsonl" and got["sentences"] == len(rows[3::7])
+    assert f"theme macro-F1 {got['theme_macro_f1']:.3f}" in held.stdout
+    # Cross-validating the labels it was trained on measures this model too.
+    cv = runner.invoke(app, ["evaluate", str(mine), "--cv", "--folds", "3", "--corpus",
+                             str(root)], env=env)
+    assert cv.exit_code == 0, cv.output
+    assert quality()["cross-validation"]["folds"] == 3
+    # The app reads the same figures from the database.
+    from sendlens import appdata
+
+    status = appdata.status(str(root), appdata.stamp(str(root)))
+    table = appdata.model_quality(status.model)
+    assert sorted(table["how"].str.split(":").str[0]) == ["cross-validation", "held-out labels"]
 
 
 def _tagged_passages(corpus: Path) -> list[dict]:

@@ -10,6 +10,7 @@ Two settings are measured, matching how sendlens is used:
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from collections.abc import Sequence
@@ -317,6 +318,40 @@ def _without_context_section(
                 f"| {bare['stance_accuracy']:.3f} |"
             )
     return out + [""]
+
+
+# What `record_quality` keeps of a result: the headline figures.
+QUALITY_KEYS = ("theme_macro_f1", "theme_micro_f1", "stance_macro_f1", "stance_accuracy")
+
+
+def record_quality(
+    corpus: Corpus, version: str, setting: str, gold: Path, result: dict[str, Any]
+) -> None:
+    """Store a measurement with model `version` (its meta, in the database and in its
+    meta.json), so that the app's Overview can show the current model's measured quality.
+    `setting` says how it was measured ("held-out labels", "cross-validation")."""
+    from sendlens.store import now_iso
+
+    entry = {k: round(float(result[k]), 4) for k in QUALITY_KEYS if k in result}
+    entry.update(gold=gold.name, sentences=int(result.get("n", 0)),
+                 letters=int(result.get("letters", 0)), measured_at=now_iso())
+    if "folds" in result:
+        entry["folds"] = int(result["folds"])
+    with corpus.transaction() as con:
+        row = con.execute("SELECT path, meta FROM models WHERE version = ?",
+                          (version,)).fetchone()
+        if row is None:
+            raise TaggingError(f"no model {version} in the corpus")
+        meta = json.loads(row["meta"] or "{}")
+        meta.setdefault("quality", {})[setting] = entry
+        con.execute("UPDATE models SET meta = ? WHERE version = ?", (json.dumps(meta), version))
+        directory = Path(row["path"])
+        directory = directory if directory.is_absolute() else corpus.root / directory
+        if (directory / "meta.json").is_file():
+            # Replaced whole, inside the transaction: a failure leaves both as they were.
+            tmp = directory / "meta.json.tmp"
+            tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+            tmp.replace(directory / "meta.json")
 
 
 def write_model_card(

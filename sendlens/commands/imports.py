@@ -10,6 +10,7 @@ import typer
 from sendlens.commands import CorpusOption, open_corpus
 from sendlens.export import FORMATS, format_from_name, letters_frame, passages_frame, write_table
 from sendlens.importer import import_paths
+from sendlens.store import Corpus
 
 
 class What(StrEnum):
@@ -113,6 +114,7 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
             "SELECT framework, outcome, count(*) n FROM letters GROUP BY 1, 2 ORDER BY 1, 2"
         ):
             typer.echo(f"  {row['framework']:<16} {row['outcome'] or '?':<26} {row['n']}")
+    _model_info(store)
     if counts["tags"]:
         from textmine.aggregate import ehc_plans_actions_share
 
@@ -124,6 +126,40 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
                 f"passage in their actions sections (Ofsted, June 2025: EHC plan timeliness "
                 f"or quality an area for improvement in {check['published_share']:.0%})"
             )
+
+
+def _model_info(store: Corpus) -> None:
+    """The current model, whether it is stale, and whether the tags are its own."""
+    import json
+
+    from textmine.codebook import CodebookError, load_codebook
+    from textmine.model import staleness
+
+    with store.reading() as con:
+        row = con.execute("SELECT version, meta FROM models WHERE is_current = 1"
+                          " ORDER BY created_at DESC").fetchone()
+        if row is None:
+            typer.echo("model: none yet (`sendlens tag` trains one and tags the passages)")
+            return
+        older = con.execute("SELECT count(*) FROM tags WHERE model_version != ?",
+                            (row["version"],)).fetchone()[0]
+    meta = json.loads(row["meta"] or "{}")
+    hand = meta.get("training", {}).get("hand_labels", {}).get("n", 0)
+    typer.echo(f"model: {row['version']} ({hand} hand labels)")
+    for setting, q in (meta.get("quality") or {}).items():
+        typer.echo(f"  measured ({setting}, {q.get('gold')}): theme macro-F1 "
+                   f"{q.get('theme_macro_f1', float('nan')):.3f}, stance macro-F1 "
+                   f"{q.get('stance_macro_f1', float('nan')):.3f}")
+    try:
+        reasons = staleness(meta, load_codebook(corpus=store.root))
+    except CodebookError as exc:
+        reasons = [str(exc)]
+    if reasons:
+        typer.secho(f"  stale: {'; '.join(reasons)}; `sendlens tag` retrains and re-tags",
+                    fg="yellow")
+    if older:
+        typer.secho(f"  {older} passages carry tags of an older model; `sendlens tag` "
+                    "re-tags them", fg="yellow")
 
 
 def register(app: typer.Typer) -> None:

@@ -64,6 +64,7 @@ def train_cmd(
         f"{result.seconds:.1f} s; thresholds tuned on {tr['threshold_tuning']}",
         err=True,
     )
+    typer.echo("the passages keep their old tags until `sendlens tag` re-tags them", err=True)
     typer.echo(result.version)
 
 
@@ -152,11 +153,22 @@ def evaluate_cmd(
         cross_validate_gold,
         evaluate_gold,
         no_label_evaluation,
+        record_quality,
         write_model_card,
     )
-    from textmine.tag import TaggingError, ensure_model, file_sha256
+    from textmine.tag import TaggingError, current_model, ensure_model, file_sha256
 
     store = open_corpus(corpus)
+
+    def record_cv(result: dict) -> None:
+        # A cross-validation of these labels measures the current model only if it was
+        # trained on them.
+        found = current_model(store)
+        if found and file_sha256(gold) in found[1].meta["training"].get("label_sha256", []):
+            record_quality(store, found[0], "cross-validation", gold, result)
+            typer.echo(f"recorded with model {found[0]} (shown on the app's Overview)",
+                       err=True)
+
     try:
         if card:
             figures = write_model_card(store, gold, output, folds=folds)
@@ -164,10 +176,12 @@ def evaluate_cmd(
             _print(figures["no_labels"], "no hand labels", as_json)
             if figures["with_labels"]:
                 _print(figures["with_labels"], "hand labels, grouped CV", as_json)
+                record_cv(figures["with_labels"])
             return
         if cv:
             result = cross_validate_gold(store, gold, folds=folds)
             title = f"hand labels, {folds}-fold CV grouped by letter"
+            record_cv(result)
         elif no_labels:
             result = no_label_evaluation(store, gold)
             title = "trained with no hand labels"
@@ -175,13 +189,19 @@ def evaluate_cmd(
             version, model, _ = ensure_model(store)
             training = model.meta["training"]
             used = [Path(p).resolve() for p in training.get("label_files", [])]
-            if gold.resolve() in used or file_sha256(gold) in training.get("label_sha256", []):
+            seen = gold.resolve() in used or file_sha256(gold) in training.get(
+                "label_sha256", [])
+            if seen:
                 typer.secho(
                     f"warning: model {version} was trained on {gold}; use --cv for honest "
                     "figures", fg="yellow", err=True,
                 )
             result = evaluate_gold(store, model, gold)
             title = f"model {version}"
+            if not seen:  # figures on labels it never saw: its measured quality
+                record_quality(store, version, "held-out labels", gold, result)
+                typer.echo(f"recorded with model {version} (shown on the app's Overview)",
+                           err=True)
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
     _print(result, title, as_json)
