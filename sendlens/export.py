@@ -113,13 +113,14 @@ def write_table(frame: pd.DataFrame, fmt: str, dest: Path | str | None) -> None:
 
 
 def format_from_name(dest: Path | str | None, given: str | None) -> str:
-    """The format asked for, else the file's suffix, else CSV."""
+    """The format asked for, else the file's suffix, else CSV. An unknown suffix is
+    returned as it is, for the caller to refuse: "out.xls" must not quietly get CSV."""
     if given:
         return given
     if dest is not None and str(dest) != "-":
         suffix = Path(dest).suffix.lower().lstrip(".")
-        if suffix in FORMATS:
-            return suffix
         if suffix == "markdown":
             return "md"
+        if suffix:
+            return suffix
     return "csv"

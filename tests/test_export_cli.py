@@ -133,6 +133,37 @@ def test_unknown_format_is_refused(corpus: Corpus, tmp_path: Path) -> None:
     assert not (tmp_path / "x.docx").exists()
 
 
+def test_an_unknown_file_suffix_is_refused_not_written_as_csv(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    result = export(corpus, "letters", "-o", str(tmp_path / "letters.xls"))
+    assert result.exit_code == 2
+    assert "unknown format 'xls' (from the file name" in result.output
+    assert not (tmp_path / "letters.xls").exists()
+    # No suffix at all still means CSV.
+    assert export(corpus, "letters", "-o", str(tmp_path / "letters")).exit_code == 0
+    assert read(tmp_path.joinpath("letters").rename(tmp_path / "l.csv")).shape[0] == 5
+
+
+@pytest.mark.parametrize("args", [["letters", "--stance", "negative"],
+                                  ["passages", "--theme", "ehc_plans"],
+                                  ["themes", "--theme", "ehc_plans"],
+                                  ["evidence", "--theme", "ehc_plans", "--by", "region"]])
+def test_an_option_that_does_not_apply_is_refused(corpus: Corpus, args: list[str]) -> None:
+    result = export(corpus, *args)
+    assert result.exit_code == 2
+    assert f"does not apply to `export {args[0]}`" in result.output
+
+
+def test_export_passages_of_one_section(corpus: Corpus) -> None:
+    result = export(corpus, "passages", "--section", "actions", "--section", "strengths")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(io.StringIO(result.stdout))
+    assert len(frame) and set(frame["section"]) == {"actions", "strengths"}
+    bad = export(corpus, "passages", "--section", "actoins")
+    assert bad.exit_code == 2 and "unknown section 'actoins'" in bad.output
+
+
 def test_evidence_needs_a_theme(corpus: Corpus) -> None:
     result = export(corpus, "evidence")
     assert result.exit_code == 2

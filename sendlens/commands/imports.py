@@ -58,31 +58,56 @@ def export_cmd(
     output: str | None = typer.Option(
         None, "--output", "-o", help="File to write, or - for stdout."
     ),
-    by: GroupBy = typer.Option(GroupBy.area, "--by", help="themes: group rows by this."),
+    by: GroupBy | None = typer.Option(
+        None, "--by", help="themes: group rows by this (default: area)."
+    ),
     section: list[str] = typer.Option(
-        [], "--section", help="themes/evidence: only passages in these canonical sections."
+        [], "--section",
+        help="passages/themes/evidence: only passages in this canonical section; repeatable.",
     ),
     theme: str | None = typer.Option(None, "--theme", help="evidence: the theme."),
     stance: str | None = typer.Option(None, "--stance", help="evidence: only this stance."),
     corpus: Path | None = CorpusOption,
 ) -> None:
     """Export a table: letters, passages, themes (area × theme) or evidence."""
+    given = {"--by": by is not None, "--section": bool(section), "--theme": theme is not None,
+             "--stance": stance is not None}
+    applies = {What.letters: (), What.passages: ("--section",),
+               What.themes: ("--by", "--section"),
+               What.evidence: ("--section", "--theme", "--stance")}[what]
+    if ignored := [o for o, on in given.items() if on and o not in applies]:
+        # An option that would be silently ignored gives a table the user did not ask for.
+        typer.secho(f"error: {', '.join(ignored)} does not apply to `export {what.value}`"
+                    + (f" (it takes {', '.join(applies)})" if applies else ""),
+                    fg="red", err=True)
+        raise typer.Exit(2)
+    asked = fmt
     fmt = format_from_name(output, fmt)
     if fmt not in FORMATS:
-        typer.secho(f"error: unknown format {fmt!r}; choose {', '.join(FORMATS)}", fg="red",
-                    err=True)
+        source = "" if asked else f" (from the file name {output})"
+        typer.secho(f"error: unknown format {fmt!r}{source}; choose {', '.join(FORMATS)} "
+                    "(--format, or the output file's suffix)", fg="red", err=True)
         raise typer.Exit(2)
     store = open_corpus(corpus)
     if what is What.letters:
         frame = letters_frame(store)
     elif what is What.passages:
         frame = passages_frame(store)
+        if section:
+            from textmine.aggregate import SECTIONS
+
+            if bad := [s for s in section if s not in SECTIONS]:
+                typer.secho(f"error: unknown section {', '.join(map(repr, bad))}: choose "
+                            f"{', '.join(SECTIONS)}", fg="red", err=True)
+                raise typer.Exit(2)
+            frame = frame[frame["section"].isin(section)]
     else:
         from textmine import aggregate
 
         try:
             if what is What.themes:
-                frame = aggregate.theme_table(store, by=by.value, sections=section or None)
+                frame = aggregate.theme_table(store, by=(by or GroupBy.area).value,
+                                              sections=section or None)
             else:
                 if not theme:
                     typer.secho("error: export evidence needs --theme", fg="red", err=True)
