@@ -4,7 +4,7 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-CORPUS ?= corpus
+CORPUS ?= $(or $(SENDLENS_CORPUS),corpus)
 LETTERS ?=
 PORT ?= 8501
 
@@ -24,7 +24,7 @@ run: app
 
 corpus: $(BIN)/.installed
 ifneq ($(strip $(LETTERS)),)
-	# Exit code 1 means some files were skipped (listed above); the rest is imported.
+	# Exit code 1: some files were skipped (each is named with its reason); the rest is imported.
 	$(BIN)/sendlens import "$(LETTERS)" --corpus "$(CORPUS)" || [ $$? -eq 1 ]
 else
 	$(BIN)/sendlens scrape --corpus "$(CORPUS)"
