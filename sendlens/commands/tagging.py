@@ -21,7 +21,7 @@ def themes_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the themes as JSON."),
 ) -> None:
     """List the codebook's themes (the file in force: $SENDLENS_CODEBOOK,
-    <corpus>/codebook.yaml, or the packaged one)."""
+    the corpus folder's codebook.yaml, or the packaged one)."""
     from textmine.codebook import CodebookError, load_codebook
 
     try:
