@@ -160,7 +160,13 @@ class Corpus:
         elif not root.is_dir():
             raise CorpusError(f"{root}: not a folder")
         corpus = cls(root)
-        corpus._migrate()
+        try:
+            corpus._migrate()
+        except sqlite3.DatabaseError as exc:  # not SQLite, truncated, or encrypted
+            raise CorpusError(
+                f"{corpus.db_path}: not a usable sendlens database ({exc}); restore it from "
+                "a backup, or move it away and rebuild the corpus (`sendlens import`)"
+            ) from exc
         return corpus
 
     # --- paths ---------------------------------------------------------------

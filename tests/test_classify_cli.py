@@ -72,7 +72,8 @@ def test_bad_json_line_is_named_and_earlier_lines_are_kept(corpus: Path) -> None
     stdin = json.dumps({"id": 1, "text": "Short breaks work well."}) + "\n{not json\n"
     code, lines, err = classify(corpus, stdin)
     assert code == 2
-    assert "line 2" in err and "not valid JSON" in err
+    assert "line 2: not valid JSON (Expecting property name enclosed in double quotes at " \
+        "column 2)" in err
     assert [json.loads(x)["id"] for x in lines] == [1]
 
 
@@ -218,6 +219,11 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     status = appdata.status(str(root), appdata.stamp(str(root)))
     table = appdata.model_quality(status.model)
     assert sorted(table["how"].str.split(":").str[0]) == ["cross-validation", "held-out labels"]
+    # Gold sentences the corpus does not hold are read alone, and evaluate says so.
+    stray = labels("stray.jsonl", [{**rows[0], "text": "Short breaks are too few."}, rows[1]])
+    alone = runner.invoke(app, ["evaluate", str(stray), "--corpus", str(root)], env=env)
+    assert alone.exit_code == 0, alone.output
+    assert "1 of the 2 sentences were not found in this corpus" in alone.stderr
 
 
 def _tagged_passages(corpus: Path) -> list[dict]:

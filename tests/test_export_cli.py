@@ -203,6 +203,14 @@ def test_info_summarises_the_corpus_and_the_ehc_plans_check(corpus: Corpus) -> N
     assert "EHC plans check:" in result.output and "69%" in result.output
 
 
+def test_a_corrupt_database_is_named_and_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "sendlens.db").write_bytes(b"not a database at all")
+    result = runner.invoke(app, ["info", "--corpus", str(tmp_path)])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'sendlens.db'}: not a usable sendlens database" in result.output
+    assert (tmp_path / "sendlens.db").read_bytes() == b"not a database at all"
+
+
 def test_info_on_a_missing_corpus_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["info", "--corpus", str(tmp_path / "nowhere")])
     assert result.exit_code == 2

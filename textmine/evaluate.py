@@ -146,6 +146,8 @@ def cross_validate_gold(
             preds[i], bare[i] = p, b
     result = _metrics(codebook.theme_ids, records, preds)
     result["without_context"] = _metrics(codebook.theme_ids, records, bare)
+    result["matched_to_corpus"] = sum(
+        matcher.item_for(r["text"], r.get("letter"))[1] is not None for r in records)
     result["folds"] = folds
     result["letters"] = len(set(groups))
     return result

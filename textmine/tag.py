@@ -192,6 +192,11 @@ class PassageMatcher:
 # --- hand labels --------------------------------------------------------------------------
 
 
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """What is wrong and where in the line: "Invalid control character at column 12"."""
+    return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+
+
 def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, Any]]:
     """Records of a JSONL labels file ({"letter", "text", "themes", "stance"} a line)."""
     known = set(codebook.theme_ids) if codebook else None
@@ -206,7 +211,7 @@ def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, 
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise TaggingError(f"{path}, line {no}: not valid JSON ({exc.msg})") from exc
+            raise TaggingError(f"{path}, line {no}: not valid JSON ({json_problem(exc)})") from exc
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
             raise TaggingError(f"{path}, line {no}: expected an object with a \"text\"")
         themes = rec.get("themes") or []
@@ -413,7 +418,7 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
     try:
         rec = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise ClassifyInputError(f"line {no}: not valid JSON ({exc.msg})") from exc
+        raise ClassifyInputError(f"line {no}: not valid JSON ({json_problem(exc)})") from exc
     if not isinstance(rec, dict):
         raise ClassifyInputError(f"line {no}: expected a JSON object")
     if not isinstance(rec.get("text"), str):
