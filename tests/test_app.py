@@ -502,6 +502,30 @@ def test_app_command_serves_in_process_with_modules_loaded(
     assert "no corpus at" in result.output  # an empty folder is explained, not an error
 
 
+def test_app_command_refuses_a_port_in_use(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from streamlit.web import cli as streamlit_cli
+    from typer.testing import CliRunner
+
+    from sendlens.cli import app as cli_app
+
+    def fake_main(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr(streamlit_cli.main, "main", fake_main)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli_app, ["app", "--corpus", str(tmp_path), "--port",
+                                              str(port), "--host", "127.0.0.1", "--headless"])
+    assert result.exit_code == 2
+    assert f"cannot serve on 127.0.0.1:{port}: the port is in use" in result.output
+    assert "sendlens app on http" not in result.output  # no URL that would not answer
+
+
 def test_first_visitor_skips_streamlits_direct_run_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """Streamlit checks once per process whether it runs in a REPL, with inspect.stack(),
     on the first element of the first page: 0.2 s of the first visitor's wait. `sendlens

@@ -9,6 +9,7 @@ process, so the first visitor no longer waits for them.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import logging
 import os
@@ -145,6 +146,23 @@ def warm_caches(root: Path) -> float:
     return time.perf_counter() - started
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why the app could not listen on host:port (e.g. another app has it), else None."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"unknown host ({exc})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        # As a server binds: a port left in TIME_WAIT by a stopped app is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return "the port is in use" if exc.errno == errno.EADDRINUSE else str(exc)
+    return None
+
+
 def streamlit_args(script: Path, *, port: int, host: str, headless: bool) -> list[str]:
     """Arguments for Streamlit's own CLI (`streamlit <args>`)."""
     args = ["run", str(script), "--server.port", str(port), "--server.address", host,
@@ -164,6 +182,11 @@ def app_cmd(
 ) -> None:
     """Open the app in the browser: compare areas and themes, read the evidence, label."""
     root = corpus_path(corpus).resolve()
+    if problem := port_problem(host, port):
+        # Checked before the minute of warming up, and before announcing a URL.
+        typer.secho(f"error: cannot serve on {host}:{port}: {problem}; choose another port "
+                    "with --port", fg="red", err=True)
+        raise typer.Exit(2)
     if not (root / "sendlens.db").is_file():
         # Not an error: the app shows a start page explaining how to fill the corpus.
         typer.echo(f"note: no corpus at {root} yet; the app will show how to create one",
