@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from scraper.extract import ExtractError, extract_pdf
@@ -17,6 +19,8 @@ from textmine.areas import lookup_area
 from textmine.segment import segment
 
 MANIFEST_NAME = "manifest.csv"
+NO_PDFS = "no PDF files found in this folder or its subfolders"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -35,6 +39,9 @@ class ImportOutcome:
 class ImportReport:
     outcomes: list[ImportOutcome] = field(default_factory=list)
     interrupted: bool = False
+    # Problems that did not stop an import (a manifest.csv row that could not be
+    # used, by file and line): the summary shows them so none goes unnoticed.
+    warnings: list[str] = field(default_factory=list)
 
     def by_status(self, status: str) -> list[ImportOutcome]:
         return [o for o in self.outcomes if o.status == status]
@@ -51,6 +58,7 @@ class ImportReport:
             + (" (interrupted: run the same command again to carry on)" if self.interrupted else "")
         ]
         lines += [f"  skipped {o.path}: {o.reason}" for o in self.skipped]
+        lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
 
@@ -169,41 +177,143 @@ class ImportItem:
     source: str | None = None
 
 
-def _read_manifest(folder: Path) -> dict[Path, ImportItem]:
-    """Optional manifest.csv beside the PDFs: file, ofsted_urn, published/file_date, url."""
+def _shown(path: Path) -> str:
+    """`path` relative to the working folder when it is inside it, else absolute."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _manifest_date(text: str) -> str | None:
+    """ISO date of a manifest's 'D Month YYYY' or 'YYYY-MM-DD'; None if not a real date."""
+    if _ISO_DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text).isoformat()
+        except ValueError:  # 2017-02-31
+            return None
+    return parse_date(text)
+
+
+def _manifest_row(
+    cells: list[str], columns: list[str], folder: Path, where: str, warnings: list[str]
+) -> ImportItem | None:
+    """One manifest row as an ImportItem; None (with a warning) when it cannot be used.
+
+    A value that is wrong (a date, a URN) is dropped with a warning and the rest of
+    the row still used: a bad manifest row never keeps the PDF itself out.
+    """
+    if len(cells) != len(columns):
+        hint = " (a value with a comma needs quotes)" if len(cells) > len(columns) else ""
+        warnings.append(
+            f"{where}: {len(cells)} fields where the header has {len(columns)}{hint}; "
+            "the row is ignored"
+        )
+        return None
+    row = {col: cell.strip() for col, cell in zip(columns, cells, strict=True) if col}
+    name = row.get("file") or row.get("path")
+    if not name:
+        warnings.append(f"{where}: no file name; the row is ignored")
+        return None
+    path = (folder / name).resolve()
+    if not path.is_file():
+        warnings.append(f"{where}: file {name!r} not found ({_shown(path)}); the row is ignored")
+        return None
+    when_col = "published" if row.get("published") else "file_date"
+    when = row.get(when_col, "")
+    published = _manifest_date(when) if when else None
+    if when and published is None:
+        warnings.append(f"{where}: {when_col} {when!r} is not a date; using the date in the letter")
+    urn_col = "ofsted_urn" if row.get("ofsted_urn") else "urn"
+    urn = row.get(urn_col, "")
+    if urn and not (urn.isascii() and urn.isdigit()):
+        # A wrong URN would tie the letter to no council (or the wrong one): not stored.
+        warnings.append(
+            f"{where}: {urn_col} {urn!r} is not an Ofsted URN (digits only); not stored"
+        )
+        urn = ""
+    return ImportItem(path, ofsted_urn=urn or None, published=published,
+                      source=row.get("url") or None)
+
+
+def _read_manifest(folder: Path, warnings: list[str]) -> dict[Path, ImportItem]:
+    """Optional manifest.csv beside the PDFs: file, ofsted_urn, published/file_date, url.
+
+    Every problem (a malformed row, a missing file, a bad date or URN) is added to
+    `warnings` as "<manifest> line N: what was wrong", and the good rows still count.
+    """
     manifest = folder / MANIFEST_NAME
     if not manifest.is_file():
         return {}
+    shown = _shown(manifest)
     items: dict[Path, ImportItem] = {}
-    with open(manifest, newline="", encoding="utf-8-sig") as fh:
-        for row in csv.DictReader(fh):
-            name = row.get("file") or row.get("path")
-            if not name:
-                continue
-            path = (folder / name).resolve()
-            when = row.get("published") or row.get("file_date") or ""
-            items[path] = ImportItem(
-                path,
-                ofsted_urn=(row.get("ofsted_urn") or row.get("urn") or None),
-                published=parse_date(when) or (when if len(when) == 10 else None),
-                source=row.get("url") or None,
-            )
+    first_line: dict[Path, int] = {}
+    columns: list[str] | None = None
+    try:
+        with open(manifest, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            for cells in reader:
+                line = reader.line_num
+                if not any(c.strip() for c in cells):
+                    continue  # blank rows, as spreadsheets leave at the end
+                if columns is None:
+                    # "File" or " published" from a spreadsheet mean the same columns.
+                    columns = [c.strip().lower() for c in cells]
+                    if not {"file", "path"} & set(columns):
+                        warnings.append(
+                            f"{shown} line {line}: no 'file' column (the header is "
+                            f"{', '.join(cells)}); the manifest is ignored"
+                        )
+                        return {}
+                    continue
+                item = _manifest_row(cells, columns, folder, f"{shown} line {line}", warnings)
+                if item is None:
+                    continue
+                if item.path in items:
+                    warnings.append(
+                        f"{shown} line {line}: {_shown(item.path)} is already described on "
+                        f"line {first_line[item.path]}; this row is ignored"
+                    )
+                    continue
+                items[item.path] = item
+                first_line[item.path] = line
+        if columns is None:
+            warnings.append(f"{shown}: the file is empty; ignored")
+    except UnicodeDecodeError:
+        warnings.append(f"{shown}: not UTF-8 text (save it as CSV UTF-8); the manifest is ignored")
+        return {}
+    except csv.Error as exc:
+        warnings.append(
+            f"{shown} line {reader.line_num}: {exc}; this row and the rest of the manifest "
+            "are ignored"
+        )
+    except OSError as exc:
+        warnings.append(f"{shown}: cannot read: {exc.strerror or exc}; the manifest is ignored")
+        return {}
     return items
 
 
-def collect_pdfs(paths: Iterable[Path | str]) -> Iterator[ImportItem]:
+def collect_pdfs(
+    paths: Iterable[Path | str],
+    *,
+    warnings: list[str] | None = None,
+    empty_folders: list[Path] | None = None,
+) -> Iterator[ImportItem]:
     """Every PDF named or found (recursively) under the given paths, once, sorted.
 
-    A manifest.csv in the PDF's folder or up to two folders above it describes it.
+    A manifest.csv in the PDF's folder or up to two folders above it describes it;
+    its problems go to `warnings`. Folders given that hold no PDF at all go to
+    `empty_folders`, so the caller can say so rather than import nothing quietly.
     """
     seen: set[Path] = set()
     manifests: dict[Path, dict[Path, ImportItem]] = {}
+    notes: list[str] = [] if warnings is None else warnings
 
     def describe(pdf: Path) -> ImportItem:
         key = pdf.resolve()
         for folder in list(key.parents)[:3]:
             if folder not in manifests:
-                manifests[folder] = _read_manifest(folder)
+                manifests[folder] = _read_manifest(folder, notes)
             if key in manifests[folder]:
                 return manifests[folder][key]
         return ImportItem(pdf)
@@ -212,6 +322,8 @@ def collect_pdfs(paths: Iterable[Path | str]) -> Iterator[ImportItem]:
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".pdf")
+            if not found and empty_folders is not None:
+                empty_folders.append(path)
         else:
             found = [path]
         for pdf in found:
@@ -229,8 +341,12 @@ def import_paths(
     progress: bool = True,
 ) -> ImportReport:
     """Import every PDF under `paths`. Ctrl-C stops between letters, keeping what is done."""
-    items = list(collect_pdfs(paths))
     report = ImportReport()
+    empty: list[Path] = []
+    items = list(collect_pdfs(paths, warnings=report.warnings, empty_folders=empty))
+    for folder in empty:
+        # Skipped like a missing path: importing nothing from a folder is not success.
+        report.outcomes.append(ImportOutcome(str(folder), "skipped", NO_PDFS))
     missing = [i for i in items if not i.path.exists()]
     for item in missing:
         report.outcomes.append(ImportOutcome(str(item.path), "skipped", "no such file"))

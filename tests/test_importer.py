@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sitefixture import letter_2016_pdf
 from typer.testing import CliRunner
 
 from sendlens.cli import app
@@ -140,3 +141,30 @@ def test_a_killed_import_resumes_without_loss_or_duplicates(
     assert len(report.by_status("imported")) == 55 - done
     assert len(report.by_status("duplicate")) == done
     assert corpus.counts()["letters"] == 55
+
+
+def test_a_folder_without_pdfs_is_named_and_the_exit_code_says_so(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    notes = tmp_path / "notes"
+    (notes / "sub").mkdir(parents=True)
+    (notes / "sub" / "readme.txt").write_text("letters go here")
+    (notes / "manifest.csv").write_text("file,published\n")
+    runner = CliRunner()
+    corpus_args = ["--corpus", str(tmp_path / "c"), "-q"]
+
+    result = runner.invoke(app, ["import", str(empty), str(notes), *corpus_args])
+
+    assert result.exit_code == 1, result.output
+    assert f"skipped {empty}: no PDF files found in this folder or its subfolders" in result.output
+    assert f"skipped {notes}: no PDF files found in this folder or its subfolders" in result.output
+
+    # A folder that holds PDFs is imported; the empty one beside it is still named.
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    (letters / "kestrelbury.pdf").write_bytes(letter_2016_pdf("Kestrelbury"))
+    mixed = runner.invoke(app, ["import", str(letters), str(empty), *corpus_args])
+    assert mixed.exit_code == 1, mixed.output
+    assert "imported 1, already in the corpus 0, skipped 1" in mixed.output
+    assert f"skipped {empty}: no PDF files found" in mixed.output
+    assert str(letters) + ":" not in mixed.output

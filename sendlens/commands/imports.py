@@ -38,8 +38,9 @@ def import_cmd(
     """Import inspection PDFs into the corpus (skips files already there).
 
     A manifest.csv beside the PDFs (columns file, ofsted_urn, file_date or published,
-    url) adds what the letters do not say themselves. Exit code 1 when any file
-    was skipped, 130 when interrupted.
+    url) adds what the letters do not say themselves; a row it cannot use is reported
+    (file and line) and the PDF still imported. Exit code 1 when any file was skipped or
+    a folder given holds no PDF, 130 when interrupted.
     """
     store = open_corpus(corpus, create=True)
     report = import_paths(store, paths, progress=not quiet)

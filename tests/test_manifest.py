@@ -1,0 +1,184 @@
+"""manifest.csv beside imported PDFs: every row that cannot be used is reported by line.
+
+The letters are the invented fixture letters (tests/fixtures/letters), rendered to PDF.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fixtures.make_pdfs import LETTERS_DIR, render_file
+from typer.testing import CliRunner
+
+from sendlens.cli import app
+from sendlens.importer import collect_pdfs
+from sendlens.store import Corpus
+
+# name in the test folder -> fixture letter (its own date, from its golden file)
+LETTERS = {
+    "kestrelbury.pdf": "send2016_nowsoa_kestrelbury",  # dated 9 January 2018
+    "harrowdale.pdf": "send2016_wsoa_harrowdale",  # dated 25 May 2017
+    "ashmere.pdf": "revisit2018_all_ashmere",  # dated 3 September 2019
+}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    out = tmp_path_factory.mktemp("rendered")
+    return {
+        name: render_file(LETTERS_DIR / f"{stem}.txt", out / name).read_bytes()
+        for name, stem in LETTERS.items()
+    }
+
+
+@pytest.fixture
+def folder(tmp_path: Path, rendered: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tmp_path/letters with the three PDFs; the working folder is tmp_path."""
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    for name, data in rendered.items():
+        (letters / name).write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    return letters
+
+
+def letters_by_area(corpus_dir: Path) -> dict[str, sqlite3.Row]:
+    con = Corpus.open(corpus_dir).connect()
+    try:
+        sql = "SELECT area, ofsted_urn, published, source FROM letters"
+        return {r["area"]: r for r in con.execute(sql)}
+    finally:
+        con.close()
+
+
+def test_bad_manifest_rows_are_reported_by_line_and_the_pdfs_still_imported(
+    folder: Path, tmp_path: Path
+) -> None:
+    (folder / "manifest.csv").write_text(
+        "file,ofsted_urn,published,url\n"
+        "kestrelbury.pdf,80999,31 February 2017,https://example.org/k.pdf\n"
+        "harrowdale.pdf,abc,2017-06-01,\n"
+        "gone.pdf,80998,1 March 2018,\n"
+        "ashmere.pdf,80997,4 October 2019,,surplus\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(
+        app, ["import", "letters", "--corpus", str(tmp_path / "corpus"), "-q"]
+    )
+
+    # A manifest problem is a warning, not a skipped file.
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "imported 3, already in the corpus 0, skipped 0" in out
+    assert (
+        "warning: letters/manifest.csv line 2: published '31 February 2017' is not a date; "
+        "using the date in the letter" in out
+    )
+    assert (
+        "warning: letters/manifest.csv line 3: ofsted_urn 'abc' is not an Ofsted URN "
+        "(digits only); not stored" in out
+    )
+    assert "warning: letters/manifest.csv line 4: file 'gone.pdf' not found" in out
+    assert (
+        "warning: letters/manifest.csv line 5: 5 fields where the header has 4 "
+        "(a value with a comma needs quotes); the row is ignored" in out
+    )
+    assert out.count("warning:") == 4
+
+    got = letters_by_area(tmp_path / "corpus")
+    assert set(got) == {"Kestrelbury", "Harrowdale", "Ashmere"}
+    # Bad date: the letter's own date; the rest of the row still used.
+    assert got["Kestrelbury"]["published"] == "2018-01-09"
+    assert got["Kestrelbury"]["ofsted_urn"] == "80999"
+    assert got["Kestrelbury"]["source"] == "https://example.org/k.pdf"
+    # Bad URN: not stored; the row's good date is.
+    assert got["Harrowdale"]["ofsted_urn"] is None
+    assert got["Harrowdale"]["published"] == "2017-06-01"
+    # Malformed row: nothing of it used, the PDF imported on its own.
+    assert got["Ashmere"]["ofsted_urn"] is None
+    assert got["Ashmere"]["published"] == "2019-09-03"
+
+
+def test_manifest_problems_of_every_kind_name_their_line(folder: Path) -> None:
+    (folder / "manifest.csv").write_text(
+        "File, Published ,urn\n"  # header cells as a spreadsheet may write them
+        "kestrelbury.pdf,2017-02-31,\n"
+        ",1 May 2017,80999\n"
+        ",,\n"  # blank row: nothing to say
+        "harrowdale.pdf,1 June 2017,80.5\n"
+        "harrowdale.pdf,2 June 2017,80996\n"
+        "ashmere.pdf\n",
+        encoding="utf-8",
+    )
+    warnings: list[str] = []
+    items = {i.path.name: i for i in collect_pdfs([folder], warnings=warnings)}
+
+    where = "letters/manifest.csv line"
+    assert warnings == [
+        f"{where} 2: published '2017-02-31' is not a date; using the date in the letter",
+        f"{where} 3: no file name; the row is ignored",
+        f"{where} 5: urn '80.5' is not an Ofsted URN (digits only); not stored",
+        f"{where} 6: letters/harrowdale.pdf is already described on line 5; "
+        "this row is ignored",
+        f"{where} 7: 1 fields where the header has 3; the row is ignored",
+    ]
+    assert items["kestrelbury.pdf"].published is None
+    assert (items["harrowdale.pdf"].published, items["harrowdale.pdf"].ofsted_urn) == (
+        "2017-06-01",
+        None,
+    )
+    assert items["ashmere.pdf"].published is None
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\nname,published\nkestrelbury.pdf,1 May 2017\n",
+         "letters/manifest.csv line 2: no 'file' column (the header is name, published); "
+         "the manifest is ignored"),
+        (b"file,published\nkestrelbury.pdf,1 Ma\xefi 2017\n",
+         "letters/manifest.csv: not UTF-8 text (save it as CSV UTF-8); the manifest is ignored"),
+        (b"", "letters/manifest.csv: the file is empty; ignored"),
+    ],
+    ids=["no-file-column", "not-utf8", "empty"],
+)
+def test_an_unusable_manifest_is_reported(folder: Path, content: bytes, expected: str) -> None:
+    (folder / "manifest.csv").write_bytes(content)
+    warnings: list[str] = []
+    items = list(collect_pdfs([folder], warnings=warnings))
+    assert warnings == [expected]
+    assert len(items) == 3 and all(i.published is None for i in items)
+
+
+def test_a_good_manifest_says_nothing(folder: Path) -> None:
+    (folder / "manifest.csv").write_text(
+        "file,ofsted_urn,file_date\nkestrelbury.pdf,80999,15 may 2024\n"
+        "harrowdale.pdf,,2017-06-01\n",
+        encoding="utf-8",
+    )
+    warnings: list[str] = []
+    items = {i.path.name: i for i in collect_pdfs([folder], warnings=warnings)}
+    assert warnings == []
+    assert (items["kestrelbury.pdf"].ofsted_urn, items["kestrelbury.pdf"].published) == (
+        "80999",
+        "2024-05-15",
+    )
+    assert items["harrowdale.pdf"].published == "2017-06-01"
+
+
+def test_a_row_the_csv_reader_rejects_ends_the_manifest_there(folder: Path) -> None:
+    (folder / "manifest.csv").write_text(
+        "file,published\nkestrelbury.pdf,1 May 2017\n"
+        f'harrowdale.pdf,"{"x" * 200_000}"\nashmere.pdf,1 June 2017\n',
+        encoding="utf-8",
+    )
+    warnings: list[str] = []
+    items = {i.path.name: i for i in collect_pdfs([folder], warnings=warnings)}
+    assert warnings == [
+        "letters/manifest.csv line 3: field larger than field limit (131072); "
+        "this row and the rest of the manifest are ignored"
+    ]
+    assert items["kestrelbury.pdf"].published == "2017-05-01"
+    assert items["ashmere.pdf"].published is None
