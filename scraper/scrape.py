@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,6 +74,8 @@ class ScrapeSummary:
     already_held: int = 0
     duplicates: list[FetchRecord] = field(default_factory=list)  # content already held
     skipped: list[FetchRecord] = field(default_factory=list)  # importer declined
+    # Held (so not fetched again) but never imported: an earlier run's ``skipped``.
+    held_unimported: list[FetchRecord] = field(default_factory=list)
     would_download: list[FetchRecord] = field(default_factory=list)  # dry run
     failed: list[Failure] = field(default_factory=list)
     unknown_labels: list[Failure] = field(default_factory=list)  # reason = the label
@@ -121,14 +123,23 @@ class ScrapeSummary:
                     f"    {r.council or '?'}: {r.label} ({r.published or 'no date'}) {r.url}"
                 )
         lines.append(f"  new: {len(self.new)}")
-        lines.append(f"  already held: {self.already_held + len(self.duplicates)}")
-        if self.skipped:
+        held = f"  already held: {self.already_held + len(self.duplicates)}"
+        if self.held_unimported:
+            held += f" ({len(self.held_unimported)} of them never imported, listed below)"
+        lines.append(held)
+        not_imported = len(self.skipped) + len(self.held_unimported)
+        if not_imported:
+            # Listed on every run, not only the one that downloaded them: otherwise a
+            # plain re-run would hide them inside "already held".
             lines.append(
                 f"  downloaded but not imported (not fetched again unless you run with "
-                f"--retry-skipped, e.g. after upgrading sendlens): {len(self.skipped)}"
+                f"--retry-skipped, e.g. after upgrading sendlens): {not_imported}"
             )
             for r in self.skipped:
                 lines.append(f"    {r.url}: {r.error}")
+            for r in self.held_unimported:
+                when = f"downloaded {r.retrieved_at[:10]}" if r.retrieved_at else "earlier run"
+                lines.append(f"    {r.url}: {r.error or 'not imported'} ({when})")
         lines.append(f"  failed: {len(self.failed)}")
         for f in self.failed:
             lines.append(f"    {f.url}: {f.reason}")
@@ -172,6 +183,18 @@ def held_file_ids(corpus: Corpus, *, retry_skipped: bool = False) -> set[str]:
         return {str(r[0]) for r in conn.execute(sql, statuses)}
     finally:
         conn.close()
+
+
+def unimported_fetches(corpus: Corpus) -> dict[str, FetchRecord]:
+    """Files an earlier run downloaded but could not import, by file id, with why."""
+    names = [f.name for f in fields(FetchRecord)]
+    conn = corpus.connect()
+    try:
+        sql = f"SELECT {', '.join(names)} FROM fetches WHERE status = 'skipped'"
+        rows = conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+    return {str(r[0]): FetchRecord(**dict(zip(names, r, strict=True))) for r in rows}
 
 
 def _tmp_dir(corpus: Corpus) -> Path:
@@ -381,6 +404,8 @@ def scrape(
     tmp_path: Path | None = None
     try:
         held = held_file_ids(corpus, retry_skipped=retry_skipped)
+        # With --retry-skipped these are downloaded again, so not "held" this run.
+        unimported = {} if retry_skipped else unimported_fetches(corpus)
         if not dry_run:
             _clear_stale_tmp(corpus)
 
@@ -454,6 +479,8 @@ def scrape(
                 summary.before_since += 1
             elif pub.file_id in held:
                 summary.already_held += 1
+                if pub.file_id in unimported:
+                    summary.held_unimported.append(unimported[pub.file_id])
             else:
                 fresh.append(pub)
         summary.send_found = len(seen_ids)

@@ -594,3 +594,51 @@ def test_retry_skipped_fetches_again_what_an_older_version_could_not_import(
     assert fetches(corpus)[report.file_id]["status"] == "imported"
     assert rows(corpus, "SELECT 1 FROM letters WHERE sha256 = ?", sha(report.body))
     assert_corpus_clean(corpus)
+
+
+def declined_file_site() -> Site:
+    """One council with two SEND-labelled files: a letter, and one the importer declines."""
+    council = Provider("80999", "Testshire")
+    council.reports += [
+        Report("50999100", "Joint local area SEND inspection", date(2017, 6, 21),
+               letter_2016_pdf("Testshire"), True),
+        Report("50999101", "Area SEND full inspection", date(2024, 3, 1),
+               decoy_pdf("Focused visit", "Testshire"), True),
+    ]
+    return Site(providers=[council])
+
+
+def test_files_downloaded_but_not_imported_are_listed_on_every_run(corpus: Corpus) -> None:
+    site = declined_file_site()
+    hint = (
+        "downloaded but not imported (not fetched again unless you run with "
+        "--retry-skipped, e.g. after upgrading sendlens): 1"
+    )
+    with serve(site) as base:
+        declined = f"{base}{FILE_PATH}50999101"
+        first = scrape(corpus, base_url=base, **FAST)
+        assert [r.url for r in first.new] == [f"{base}{FILE_PATH}50999100"]
+        assert hint in first.render()
+        assert f"    {declined}: not a SEND inspection letter" in first.render()
+
+        again = scrape(corpus, base_url=base, **FAST)
+        dry = scrape(corpus, base_url=base, dry_run=True, **FAST)
+        assert len(site.file_hits()) == 2  # neither run fetched anything again
+        for summary in (again, dry):
+            text = summary.render()
+            assert "already held: 2 (1 of them never imported, listed below)" in text
+            assert hint in text
+            listed = [line for line in text.splitlines() if declined in line]
+            assert len(listed) == 1, text
+            assert listed[0].startswith(f"    {declined}: not a SEND inspection letter")
+            assert "(downloaded 20" in listed[0]
+            assert f"{FILE_PATH}50999100" not in text  # the imported letter is not listed
+
+        # --retry-skipped downloads it again: listed once, as this run's.
+        retried = scrape(corpus, base_url=base, retry_skipped=True, **FAST)
+        text = retried.render()
+        assert len(site.file_hits()) == 3
+        assert retried.held_unimported == [] and hint in text
+        assert [line for line in text.splitlines() if declined in line] == [
+            f"    {declined}: {retried.skipped[0].error}"
+        ]

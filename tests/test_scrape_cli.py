@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from conftest import require_shared
-from sitefixture import build_site, read_manifest, serve
+from sitefixture import (
+    FILE_PATH,
+    Provider,
+    Report,
+    Site,
+    build_site,
+    decoy_pdf,
+    letter_2016_pdf,
+    read_manifest,
+    serve,
+)
 from typer.testing import CliRunner
 
 from sendlens.cli import app
@@ -36,3 +47,25 @@ def test_bad_base_url_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "ftp://example" in result.output
+
+
+def test_every_run_names_the_files_it_holds_but_could_not_import(tmp_path: Path) -> None:
+    council = Provider("80999", "Testshire")
+    council.reports += [
+        Report("50999100", "Joint local area SEND inspection", date(2017, 6, 21),
+               letter_2016_pdf("Testshire"), True),
+        # Labelled as a SEND letter, but the importer declines what it holds.
+        Report("50999101", "Area SEND full inspection", date(2024, 3, 1),
+               decoy_pdf("Focused visit", "Testshire"), True),
+    ]
+    runner = CliRunner()
+    with serve(Site(providers=[council])) as base:
+        args = ["scrape", "--base-url", base, "--delay", "0", "-q",
+                "--corpus", str(tmp_path / "corpus")]
+        declined = f"{base}{FILE_PATH}50999101"
+        for run in ("first", "plain re-run"):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 0, (run, result.output)
+            assert "--retry-skipped, e.g. after upgrading sendlens): 1" in result.output, run
+            assert f"{declined}: not a SEND inspection letter" in result.output, run
+        assert "already held: 2 (1 of them never imported, listed below)" in result.output
