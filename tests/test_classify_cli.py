@@ -223,7 +223,7 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     stray = labels("stray.jsonl", [{**rows[0], "text": "Short breaks are too few."}, rows[1]])
     alone = runner.invoke(app, ["evaluate", str(stray), "--corpus", str(root)], env=env)
     assert alone.exit_code == 0, alone.output
-    assert "1 of the 2 sentences were not found in this corpus" in alone.stderr
+    assert "1 of the 2 sentences was not found in this corpus" in alone.stderr
 
 
 def _tagged_passages(corpus: Path) -> list[dict]:

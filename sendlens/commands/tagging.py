@@ -214,9 +214,11 @@ def _print(result: dict, title: str, as_json: bool) -> None:
     typer.echo(f"== {title}: {result['n']} sentences")
     if (found := result.get("matched_to_corpus")) is not None and found < result["n"]:
         # Sentences of letters missing from the corpus lose their context: lower scores.
-        typer.secho(f"note: {result['n'] - found} of the {result['n']} sentences were not "
-                    "found in this corpus's letters and were read alone, without their "
-                    "section and neighbours", fg="yellow", err=True)
+        missing = result["n"] - found
+        typer.secho(f"note: {missing} of the {result['n']} sentences "
+                    f"{'was' if missing == 1 else 'were'} not found in this corpus's letters "
+                    "and read alone, without their section and neighbours", fg="yellow",
+                    err=True)
     typer.echo(f"{'theme':22} {'P':>6} {'R':>6} {'F1':>6} {'n':>5}")
     for t, m in result["themes"].items():
         typer.echo(
