@@ -261,6 +261,13 @@ def test_a_bare_corpus_sentence_is_classified_in_its_letter_as_tag_did(corpus: P
     code, twice, err = classify(corpus, stdin * 2)
     assert code == 0, err
     assert twice == lines * 2
+    # A letter the corpus does not hold is named once, and the sentences are still found.
+    wrong = "".join(json.dumps({"id": r["passage_id"], "text": r["text"],
+                                "letter": "nope.pdf"}) + "\n" for r in differ)
+    code, found, err = classify(corpus, wrong)
+    assert code == 0, err
+    assert found == lines
+    assert err.count("letter 'nope.pdf' is not in the corpus") == 1 and "stdin line 1" in err
 
 
 def test_a_corpus_sentence_cut_differently_still_gets_its_context(corpus: Path) -> None:

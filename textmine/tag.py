@@ -118,11 +118,12 @@ class PassageMatcher:
     def find(self, text: str, letter: str | None) -> int | None:
         """Index of the best matching passage, or None when nothing is close enough.
 
-        Without a letter the sentence is looked up in the whole corpus: exactly, then
-        among the few passages sharing most of its word 4-grams.
+        Without a letter, or with one the corpus does not hold, the sentence is looked
+        up in the whole corpus: exactly, then among the few passages sharing most of its
+        word 4-grams.
         """
         n = _norm(text)
-        if letter:
+        if letter and self.knows(letter):
             letter = _file_name(letter)
             if (letter, n) in self.exact:
                 return self.exact[(letter, n)]
@@ -146,6 +147,10 @@ class PassageMatcher:
             if score > best:
                 best, best_i = score, i
         return best_i if best >= 0.6 else None
+
+    def knows(self, letter: str) -> bool:
+        """Whether the corpus holds this letter (by letter id or PDF file name)."""
+        return _file_name(letter) in self.by_letter
 
     def _find_anywhere(self, n: str) -> int | None:
         """The passage sharing most of normalised text `n`'s word 4-grams, if it shares
@@ -473,6 +478,7 @@ def classify_lines(
     matcher: PassageMatcher | None = None,
     known: dict[str, str] | None = None,
     batch: int = 5000,
+    warn: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
     """JSONL in, JSONL out, in order: {"id", "themes", "stance", "scores"} per input line.
 
@@ -483,8 +489,10 @@ def classify_lines(
     `stored_results`, saves recomputing passages already tagged by this model); a
     sentence found nowhere is classified from its words alone. Blank lines are
     skipped. A line that is not a JSON object with a text raises ClassifyInputError
-    naming the line, after the lines before it have been written.
+    naming the line, after the lines before it have been written. `warn` is told, once
+    per letter, of a "letter" the corpus does not hold (then searched everywhere).
     """
+    unknown_letters: set[str] = set()
     pending: list[tuple[Any, Item, str | None]] = []
     ids = model.theme_ids
     done: dict[str, str] = dict(known or {})
@@ -528,6 +536,12 @@ def classify_lines(
         except ClassifyInputError:
             yield from flush()
             raise
+        letter = rec.get("letter")
+        if (warn is not None and matcher is not None and isinstance(letter, str)
+                and letter not in unknown_letters and not matcher.knows(letter)):
+            unknown_letters.add(letter)
+            warn(f"line {no}: letter {letter!r} is not in the corpus; its sentences are "
+                 "looked up in every letter")
         pending.append((rec.get("id"), *_item(rec, matcher)))
         if len(pending) >= batch:
             yield from flush()

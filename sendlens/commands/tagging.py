@@ -121,7 +121,10 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
     known = stored_results(store, version)
     out = sys.stdout
     try:
-        for line in classify_lines(sys.stdin, model, matcher=matcher, known=known):
+        def warn(message: str) -> None:
+            typer.secho(f"warning: stdin {message}", fg="yellow", err=True)
+
+        for line in classify_lines(sys.stdin, model, matcher=matcher, known=known, warn=warn):
             out.write(line + "\n")
     except ClassifyInputError as exc:
         out.flush()
