@@ -97,18 +97,28 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False) 
     if multi:
         values = [v for part in st.query_params.get_all(key) for v in part.split(",") if v]
         if allowed is not None:
+            _ignored(key, [v for v in values if v not in allowed])
             values = [v for v in values if v in allowed]
         st.session_state[key] = values or list(default)
         return
     value: Any = st.query_params.get(key)
+    given = value
     if value is not None and isinstance(default, date):
         try:
             value = date.fromisoformat(value)
         except ValueError:
             value = None
     if value is None or (allowed is not None and value not in allowed):
+        if given not in (None, ""):
+            _ignored(key, [given])
         value = default
     st.session_state[key] = value
+
+
+def _ignored(key: str, values: list[str]) -> None:
+    # A link's value this corpus does not have (an area, a letter...): said, not hidden.
+    if values:
+        st.session_state.setdefault("_ignored_link", []).extend(f"{key}={v}" for v in values)
 
 
 def q_sync(defaults: dict[str, Any]) -> None:
@@ -464,6 +474,10 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
     q_init(f"{prefix}from", d_min)
     q_init(f"{prefix}to", d_max)
     s = st.session_state
+    for k in (f"{prefix}from", f"{prefix}to"):
+        # A link made before the corpus changed may hold a date outside its range: the
+        # date picker would refuse it with an exception.
+        s[k] = min(max(s[k], d_min), d_max)
     active = [FILTER_NAMES[k[len(prefix):]] for k, default in keys.items() if s[k] != default]
     # A fixed label (a changing one would close the expander): the active filters are
     # named in the caption beside it instead.
@@ -547,6 +561,9 @@ def page_compare(ctx: Ctx) -> None:
     if shown.empty:
         st.info("No tagged letters match these filters.")
         return
+    if chosen and st.session_state["sort"] not in ("name", *chosen):
+        st.caption(f"Rows are in name order: {ctx.short(st.session_state['sort'])}, the theme "
+                   "to sort by, is not among the themes chosen.")
     if total_rows > MAX_ROWS:
         st.caption(f"Showing the first {MAX_ROWS} of {total_rows} {by}s in this order; pick "
                    "areas in Filters, sort by a theme, or compare regions.")
@@ -606,6 +623,9 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
     q_init("cell_stance", ALL, (ALL, *ad.STANCES))
     if st.session_state["cell_row"] not in rows and rows:
         st.session_state["cell_row"] = rows[0]
+    if chosen and st.session_state["cell_theme"] not in chosen:
+        # The evidence always belongs to a cell the heatmap shows.
+        st.session_state["cell_theme"] = chosen[0]
     # Clicking a cell is the usual way; the selectboxes (the way without a mouse) are
     # built only while their expander is open, so that their code does not delay the
     # first paint. The stance radio reuses code the sidebar has already loaded. A fixed
@@ -638,7 +658,11 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
         show_error(exc)
         return None
     if ev.empty:
-        st.info("No passages: this theme is not mentioned here with these filters.")
+        if stance != ALL and len(cell) and int(cell.iloc[0]["passages"]):
+            st.info(f"No {stance} passages in this cell; choose another stance to read its "
+                    f"{int(cell.iloc[0]['passages'])} passages.")
+        else:
+            st.info("No passages: this theme is not mentioned here with these filters.")
         return ev
     with st.container(height=620, key="cell-cards"):
         evidence_cards(ev)
@@ -649,7 +673,8 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str) -> list[str
     rows = sorted(table[by].astype(str).unique())
     if sort == "name" or sort not in set(table["theme"]):
         return rows
-    sub = table[table["theme"] == sort].set_index(table[by].astype(str))
+    sub = table[table["theme"] == sort]
+    sub = sub.set_index(sub[by].astype(str))
     # Most criticised first: high share negative / low net stance; unmentioned last.
     key = sub["share_negative"] if metric == "share_negative" else -sub["net_stance"]
     return list(key.sort_values(ascending=False, na_position="last").index)
@@ -779,6 +804,11 @@ def page_area(ctx: Ctx) -> None:
     ids = list(mine["letter_id"])
     q_init("a", ids[-2], ids)
     q_init("b", ids[-1], ids)
+    # Letters chosen for another area (state or link) give way to this area's last two.
+    if st.session_state["a"] not in ids:
+        st.session_state["a"] = ids[-2]
+    if st.session_state["b"] not in ids:
+        st.session_state["b"] = ids[-1]
     c1, c2 = st.columns(2)
     c1.selectbox("Earlier letter", ids, key="a", format_func=labels.get)
     c2.selectbox("Later letter", ids, key="b", format_func=labels.get)
@@ -787,6 +817,9 @@ def page_area(ctx: Ctx) -> None:
     if a == b:
         st.info("Pick two different letters.")
         return
+    if ids.index(a) > ids.index(b):  # `mine` is in date order
+        a, b = b, a
+        st.caption("The letters are compared in date order: earlier, then later.")
     try:
         diff = ad.compare_letters(ctx.path, ctx.stamp, a, b)
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
@@ -839,7 +872,10 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
         color=alt.condition("datum.passages > 0",
                             alt.Color("net_stance:Q", scale=alt.Scale(scheme="redblue",
                                                                       domain=[-1, 1]),
-                                      title="Net stance"),
+                                      title="Net stance",
+                                      # No taller than the rows, or a short chart cuts it.
+                                      legend=alt.Legend(gradientLength=max(
+                                          40, 44 * len(letters_order) - 24))),
                             alt.value("#f3f3f3")))
     text = chart.mark_text(fontSize=11).encode(
         text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")))
@@ -899,13 +935,23 @@ def page_themes(ctx: Ctx) -> None:
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
         return
-    counts = frame["stance"].value_counts() if len(frame) else pd.Series(dtype=int)
-    figures({"Passages": f"{len(frame):,}",
-             "Letters": f"{frame['letter_id'].nunique() if len(frame) else 0:,}",
+    if theme == ALL:
+        # A search lists its best matches only: the figures count every match.
+        counts = ad.search_counts(ctx.path, ctx.stamp, query, filters,
+                                  None if stance == ALL else stance)
+        total, letters = counts["passages"], counts["letters"]
+    else:
+        counts = frame["stance"].value_counts().to_dict() if len(frame) else {}
+        total, letters = len(frame), frame["letter_id"].nunique() if len(frame) else 0
+    figures({"Passages": f"{total:,}", "Letters": f"{letters:,}",
              **{s.capitalize(): f"{int(counts.get(s, 0)):,}" for s in ad.STANCES}})
     if frame.empty:
         st.info("No passages match. Loosen the filters or the search words.")
         return
+    if len(frame) < total:
+        st.caption(f"Listing the {len(frame):,} best matches of {total:,} (the table and the "
+                   "downloads hold these): add words or filters, or pick a theme, to see "
+                   "the rest.")
     # Quotes first, the sortable table on request: a data grid makes the browser fetch
     # and compile ~1.5 MB of grid code before the page is drawn (as on Compare areas).
     with st.container(height=560, key="theme-cards"):
@@ -996,13 +1042,18 @@ def page_label(ctx: Ctx) -> None:
         if hits.empty:
             st.info("No passage matches those words.")
         else:
+            total = ad.search_counts(ctx.path, ctx.stamp, st.session_state["lq"],
+                                     ad.Filters())["passages"]
+            shown = (f"{total} matching passages" if total <= len(hits) else
+                     f"The {len(hits)} best of {total:,} matching passages (add words to "
+                     "narrow them)")
             choice = st.selectbox(
-                f"{len(hits)} matching passages", list(hits["passage_id"]), key="pick",
+                shown, list(hits["passage_id"]), key="pick",
                 format_func=lambda p: _snippet(hits, p))
             pid = choice or ""
     row = ad.passage(ctx.path, ctx.stamp, pid) if pid else None
     if pid and row is None:
-        st.warning(f"No passage {pid!r} in this corpus.")
+        st.warning(f"No passage {md(pid)} in this corpus.")  # typed or from a link: escaped
     if row:
         link = page_url("reader", letter=row["letter_id"], focus=pid)
         st.markdown(f"**{md(row['area'])}**, {ad.framework_name(row['framework'])}, "
@@ -1061,8 +1112,8 @@ def run_retrain(ctx: Ctx, corrections: int) -> None:
         box.update(label=f"New model {result.version}", state="complete", expanded=False)
     st.session_state["retrained"] = (
         f"New model **{result.version}**, trained with {corrections:,} saved "
-        f"correction{'s' if corrections != 1 else ''}; {result.passages:,} passages re-tagged "
-        f"in {result.seconds:.0f} s. Every page now shows the new tags.")
+        f"correction{'s' if corrections != 1 else ''}; {result.passages:,} passages re-tagged; "
+        f"{result.seconds:.0f} s in all. Every page now shows the new tags.")
     st.rerun()
 
 
@@ -1189,6 +1240,9 @@ def main() -> None:
     ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
               names=ad.theme_names(path, stamp))
     PAGE_FUNCS[page](ctx)
+    if ignored := st.session_state.pop("_ignored_link", None):
+        st.sidebar.warning("Not in this corpus, so ignored from the link: "
+                           + "; ".join(md(v) for v in ignored), icon=":material/link_off:")
     painted(page)
 
 

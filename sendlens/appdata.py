@@ -16,6 +16,7 @@ import html
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -415,13 +416,12 @@ def fts_query(text: str) -> str:
     return " ".join(parts)
 
 
-@st.cache_data(show_spinner=False)
-def search_passages(path: str, stamp_: tuple[int, ...], query: str, filters: Filters,
-                    stance: str | None = None, limit: int = 2000) -> pd.DataFrame:
-    """Full-text search over all passages (tagged or not), newest letters first."""
+def _search_where(query: str, filters: Filters,
+                  stance: str | None) -> tuple[list[str], list[Any]] | None:
+    """The WHERE clauses and parameters of a full-text search; None for an empty query."""
     match = fts_query(query)
     if not match:
-        return pd.DataFrame(columns=SEARCH_COLUMNS)
+        return None
     where, params = ["passages_fts MATCH ?"], [match]
     for column, values in (("l.area", filters.areas), ("l.region", filters.regions),
                            ("l.framework", filters.frameworks), ("l.outcome", filters.outcomes),
@@ -442,13 +442,28 @@ def search_passages(path: str, stamp_: tuple[int, ...], query: str, filters: Fil
         where.append("EXISTS (SELECT 1 FROM json_each(t.themes) j WHERE j.value IN "
                      f"({','.join('?' * len(filters.themes))}))")
         params += list(filters.themes)
+    return where, params
+
+
+_SEARCH_FROM = """FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
+            JOIN letters l USING (letter_id) LEFT JOIN tags t USING (passage_id)"""
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def search_passages(path: str, stamp_: tuple[int, ...], query: str, filters: Filters,
+                    stance: str | None = None, limit: int = 2000) -> pd.DataFrame:
+    """Full-text search over all passages (tagged or not), best matches first, at most
+    `limit` of them (search_counts counts them all)."""
+    found = _search_where(query, filters, stance)
+    if found is None:
+        return pd.DataFrame(columns=SEARCH_COLUMNS)
+    where, params = found
     frame = _frame(
         path,
         f"""SELECT l.area, l.framework, l.inspection_start, l.inspection_end, l.published,
                    p.section, p.passage_id,
                    t.stance, t.themes, p.text, p.letter_id, bm25(passages_fts) AS rank
-            FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
-            JOIN letters l USING (letter_id) LEFT JOIN tags t USING (passage_id)
+            {_SEARCH_FROM}
             WHERE {' AND '.join(where)} ORDER BY rank LIMIT {int(limit)}""",
         params,
     )
@@ -457,6 +472,32 @@ def search_passages(path: str, stamp_: tuple[int, ...], query: str, filters: Fil
     frame["themes"] = frame["themes"].map(lambda s: ", ".join(_json(s, [])))
     frame["citation"] = [_aggregate().citation(r) for r in frame.to_dict("records")]
     return frame[SEARCH_COLUMNS]
+
+
+@st.cache_data(show_spinner=False, max_entries=50)
+def search_counts(path: str, stamp_: tuple[int, ...], query: str, filters: Filters,
+                  stance: str | None = None) -> dict[str, int]:
+    """Every match of a full-text search counted, not only the passages shown:
+    {"passages", "letters", and one count per stance ("untagged" for the rest)}."""
+    found = _search_where(query, filters, stance)
+    out = {"passages": 0, "letters": 0, **dict.fromkeys(STANCES, 0), "untagged": 0}
+    if found is None:
+        return out
+    where, params = found
+    frame = _frame(
+        path,
+        f"""SELECT coalesce(t.stance, 'untagged') AS stance, count(*) AS n,
+                   count(DISTINCT p.letter_id) AS letters
+            {_SEARCH_FROM} WHERE {' AND '.join(where)} GROUP BY 1""",
+        params,
+    )
+    for row in frame.to_dict("records"):
+        out[str(row["stance"])] = out.get(str(row["stance"]), 0) + int(row["n"])
+        out["passages"] += int(row["n"])
+    letters = _frame(path, f"SELECT count(DISTINCT p.letter_id) AS n {_SEARCH_FROM} "
+                           f"WHERE {' AND '.join(where)}", params)
+    out["letters"] = int(letters["n"].iloc[0]) if len(letters) else 0
+    return out
 
 
 SEARCH_COLUMNS = ["citation", "area", "framework", "inspection_start", "letter_id", "section",
@@ -667,6 +708,7 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
         raise AppDataError(f"the tagger (textmine.tag) is not available: {exc}") from exc
     if not corpus_for(path).db_path.is_file():
         raise AppDataError(f"{path}: no corpus database here")
+    started = time.perf_counter()
     try:
         report = retrain_corpus(corpus_for(path), progress)
     except (TaggingError, ValueError) as exc:  # e.g. no passages, a label on no theme
@@ -674,5 +716,6 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
     finally:
         # Even a failed run may have registered a model; never show a half-stale view.
         st.cache_data.clear()
+    # The whole run (training and tagging), as the researcher waited for it.
     return Retrained(version=report.version, passages=report.passages,
-                     seconds=report.seconds)
+                     seconds=time.perf_counter() - started)

@@ -612,3 +612,65 @@ def test_compare_keyboard_picker_stays_open_when_rows_change(
     assert not at.exception
     # Still open, now offering regions: switching Rows does not close the picker.
     assert at.selectbox(key="cell_row").label == "Region"
+
+
+def test_compare_sorted_by_a_theme_puts_the_most_criticised_first(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare", sort="health_input")
+    assert not at.error, [e.value for e in at.error]  # it failed with "Length mismatch"
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    order = spec["layer"][0]["encoding"]["y"]["sort"]
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    net = dict(con.execute(
+        "SELECT l.area, avg((t.stance = 'positive') - (t.stance = 'negative')) FROM tags t"
+        " JOIN passages p USING (passage_id) JOIN letters l USING (letter_id)"
+        " WHERE EXISTS (SELECT 1 FROM json_each(t.themes) WHERE value = 'health_input')"
+        " GROUP BY l.area").fetchall())
+    con.close()
+    assert len(order) == 4 and [net[a] for a in order] == sorted(net.values())  # lowest first
+
+
+def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dates outside the corpus's range (an old link) raised in the date pickers.
+    at = run(corpus_dir, monkeypatch, page="compare", c_from="2099-01-01", c_to="1999-01-01")
+    assert not at.error, [e.value for e in at.error]
+    open_expander(at, "c_filters")  # the date pickers take the dates clamped to the corpus
+    assert at.date_input(key="c_from").value.year < 2099
+    assert at.date_input(key="c_to").value.year > 1999
+    at = run(corpus_dir, monkeypatch, page="compare", cell_row="Nowhere", th="nope")
+    warned = " ".join(w.value for w in at.sidebar.warning).replace("\\", "")  # Markdown
+    assert "cell_row=Nowhere" in warned and "th=nope" in warned
+    reader = run(corpus_dir, monkeypatch, page="reader", letter="nope")
+    assert "letter=nope" in " ".join(w.value for w in reader.sidebar.warning)
+    # A passage id from a link is shown escaped: no link is made of it.
+    label = run(corpus_dir, monkeypatch, page="label", pid="[click](https://example.com)")
+    shown = " ".join(w.value for w in label.warning)
+    assert "No passage \\[click\\]" in shown
+
+
+def test_compare_evidence_stays_within_the_chosen_themes(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare", cell_theme="local_offer")
+    open_expander(at, "c_view")
+    at.multiselect(key="th").set_value(["health_input"]).run()
+    assert at.session_state["cell_theme"] == "health_input"
+    assert "passages in" in texts(at)  # the cell's summary line, for a cell on the chart
+
+
+def test_search_figures_count_every_match_not_only_those_listed(corpus_dir: Path) -> None:
+    from sendlens import appdata as ad
+
+    path = str(corpus_dir)
+    stamp = ad.stamp(path)
+    listed = ad.search_passages(path, stamp, "the", ad.Filters(), limit=5)
+    counts = ad.search_counts(path, stamp, "the", ad.Filters())
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    every = con.execute("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH 'the'"
+                        ).fetchone()[0]
+    con.close()
+    assert len(listed) == 5 and counts["passages"] == every > 5
+    assert sum(counts[s] for s in (*ad.STANCES, "untagged")) == every
