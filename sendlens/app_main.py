@@ -363,7 +363,8 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
         )
     st.html("".join(cards))
     if len(frame) > limit:
-        st.caption(f"…and {len(frame) - limit} more in the table below.")
+        st.caption(f"…and {len(frame) - limit:,} more in the sortable table (open it below) "
+                   "and in the downloads.")
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -962,7 +963,11 @@ def page_themes(ctx: Ctx) -> None:
             st.caption("Click a column header to sort; the last column opens the letter at "
                        "that passage.")
             evidence_table(frame, "theme-evidence", height=560)
-    downloads(frame, f"evidence-{theme}".replace(" ", "_"), "themes")
+    # Named after what was asked, so two different downloads do not share a name.
+    name = "-".join(["evidence", "any-theme" if theme == ALL else theme,
+                     *([stance] if stance != ALL else []),
+                     *([re.sub(r"\W+", "_", query).strip("_")[:40]] if query else [])])
+    downloads(frame, name, "themes")
 
 
 def page_reader(ctx: Ctx) -> None:
