@@ -92,14 +92,23 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False) 
     expander); Streamlit would otherwise reset a widget's value when it is not drawn.
     """
     if key in st.session_state:
-        st.session_state[key] = st.session_state[key]
+        st.session_state[key] = st.session_state[_KEPT + key] = st.session_state[key]
+        return
+    if key not in st.query_params and _KEPT + key in st.session_state:
+        # Back on a page in this session (its widgets' state was dropped while away):
+        # the choices made on it before, not the defaults.
+        kept = st.session_state[_KEPT + key]
+        if allowed is not None:
+            kept = [v for v in kept if v in allowed] if multi else (
+                kept if kept in allowed else default)
+        st.session_state[key] = kept
         return
     if multi:
         values = [v for part in st.query_params.get_all(key) for v in part.split(",") if v]
         if allowed is not None:
             _ignored(key, [v for v in values if v not in allowed])
             values = [v for v in values if v in allowed]
-        st.session_state[key] = values or list(default)
+        st.session_state[key] = st.session_state[_KEPT + key] = values or list(default)
         return
     value: Any = st.query_params.get(key)
     given = value
@@ -112,7 +121,11 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False) 
         if given not in (None, ""):
             _ignored(key, [given])
         value = default
-    st.session_state[key] = value
+    st.session_state[key] = st.session_state[_KEPT + key] = value
+
+
+# A copy of each URL-backed choice that Streamlit does not drop with the widget.
+_KEPT = "_kept_"
 
 
 def _ignored(key: str, values: list[str]) -> None:

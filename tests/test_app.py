@@ -674,3 +674,18 @@ def test_search_figures_count_every_match_not_only_those_listed(corpus_dir: Path
     con.close()
     assert len(listed) == 5 and counts["passages"] == every > 5
     assert sum(counts[s] for s in (*ad.STANCES, "untagged")) == every
+
+
+def test_choices_on_a_page_survive_a_visit_to_another_page(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare", by="region", c_sec="weaknesses",
+             cell_stance="negative")
+    at.radio(key="page").set_value("overview").run()
+    assert at.title[0].value == "Overview" and "by" not in at.query_params
+    at.radio(key="page").set_value("compare").run()
+    assert not at.exception
+    assert at.radio(key="by").value == "region"
+    assert at.radio(key="cell_stance").value == "negative"
+    assert at.session_state["c_sec"] == ["weaknesses"]
+    assert at.query_params["by"] in ("region", ["region"])  # and the URL says so again
