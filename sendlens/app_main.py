@@ -589,7 +589,10 @@ def page_compare(ctx: Ctx) -> None:
     left, right = st.columns([3, 2], gap="medium")
     with left:
         spec, data = _heatmap(shown, by, metric, order)
-        event = show_chart(spec, data, on_select="rerun", selection_mode="cell", key="heatmap")
+        # A new key after a choice made without the mouse: the chart drops its outline of
+        # the clicked cell, which would otherwise disagree with the evidence shown.
+        event = show_chart(spec, data, on_select="rerun", selection_mode="cell",
+                           key=f"heatmap-{st.session_state.get('_heatmap_gen', 0)}")
     _follow_cell(event, by)
     with right:
         ev = _cell_evidence(ctx, shown, by, list(order), chosen, filters)
@@ -648,8 +651,9 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
     if pick is not None:
         with pick:
             e1, e2 = st.columns(2)
-            e1.selectbox(by.capitalize(), rows, key="cell_row")
-            e2.selectbox("Theme", themes, key="cell_theme", format_func=ctx.short)
+            e1.selectbox(by.capitalize(), rows, key="cell_row", on_change=_picked_by_keyboard)
+            e2.selectbox("Theme", themes, key="cell_theme", format_func=ctx.short,
+                         on_change=_picked_by_keyboard)
     st.radio("Stance", [ALL, *ad.STANCES], key="cell_stance", horizontal=True)
     q_sync({"cell_row": None, "cell_theme": None, "cell_stance": ALL})
     row, theme = st.session_state["cell_row"], st.session_state["cell_theme"]
@@ -758,6 +762,13 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
     if canvas:
         chart = chart.properties(usermeta={"embedOptions": {"renderer": "canvas"}})
     return chart_spec(chart)
+
+
+def _picked_by_keyboard() -> None:
+    # The clicked cell no longer matches: a fresh chart, and the next click counts even
+    # if it is the cell clicked before.
+    st.session_state["_heatmap_gen"] = st.session_state.get("_heatmap_gen", 0) + 1
+    st.session_state["_last_cell"] = None
 
 
 def _follow_cell(event: Any, by: str) -> None:

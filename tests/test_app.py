@@ -689,3 +689,16 @@ def test_choices_on_a_page_survive_a_visit_to_another_page(
     assert at.radio(key="cell_stance").value == "negative"
     assert at.session_state["c_sec"] == ["weaknesses"]
     assert at.query_params["by"] in ("region", ["region"])  # and the URL says so again
+
+
+def test_a_cell_chosen_without_the_mouse_resets_the_charts_click(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
+) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare")
+    before = at.get("vega_lite_chart")[0].proto.id
+    open_expander(at, "cell_pick")
+    at.selectbox(key="cell_row").set_value(facts["areas"][2]).run()
+    # A new chart element: the outline of a cell clicked earlier is not kept beside
+    # evidence for another cell, and clicking that cell again is a new click.
+    assert at.get("vega_lite_chart")[0].proto.id != before
+    assert f"{facts['areas'][2]} · " in texts(at)
