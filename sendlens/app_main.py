@@ -1108,19 +1108,23 @@ def page_label(ctx: Ctx) -> None:
                     st.error(f"Could not save: {exc}")
     stamp = ad.stamp(ctx.path)  # a label just saved changes the stamp
     saved = ad.labels(ctx.path, stamp)
-    st.subheader(f"Corrections saved ({len(saved)})")
+    # A passage corrected twice counts once: its newest correction is the one used.
+    passages = saved["passage_id"].fillna(saved["text"]).nunique() if len(saved) else 0
+    st.subheader(f"Corrections saved ({passages} passage{'' if passages == 1 else 's'})")
     if len(saved):
         st.dataframe(saved[["created_at", "passage_id", "themes", "stance", "source", "text"]],
                      hide_index=True, height=240)
     st.subheader("Retrain")
     st.caption("Trains a new model from the codebook's weak labels plus your corrections, "
-               "then re-tags every passage. This can take a minute.")
+               "then re-tags every passage; a corrected passage keeps your correction as "
+               "its tag. This can take a minute."
+               + ("" if len(saved) else " Save a correction above first."))
     done = st.session_state.pop("retrained", None)
     if done:  # set just before the rerun that redrew the app with the new tags
         st.success(done, icon=":material/check_circle:")
     if st.button("Retrain the model and re-tag", disabled=saved.empty, key="retrain",
                  icon=":material/model_training:"):
-        run_retrain(ctx, len(saved))
+        run_retrain(ctx, passages)
 
 
 def run_retrain(ctx: Ctx, corrections: int) -> None:
@@ -1140,8 +1144,8 @@ def run_retrain(ctx: Ctx, corrections: int) -> None:
             return
         box.update(label=f"New model {result.version}", state="complete", expanded=False)
     st.session_state["retrained"] = (
-        f"New model **{result.version}**, trained with {corrections:,} saved "
-        f"correction{'s' if corrections != 1 else ''}; {result.passages:,} passages re-tagged; "
+        f"New model **{result.version}**, trained with the corrections of {corrections:,} "
+        f"passage{'s' if corrections != 1 else ''}; {result.passages:,} passages re-tagged; "
         f"{result.seconds:.0f} s in all. Every page now shows the new tags.")
     st.rerun()
 

@@ -160,7 +160,8 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
             areas=one("SELECT count(DISTINCT area) FROM letters"),
             passages=one("SELECT count(*) FROM passages"),
             tagged=one("SELECT count(*) FROM tags"),
-            labels=one("SELECT count(*) FROM labels"),
+            # Passages corrected (one counted once, however often it was corrected).
+            labels=one("SELECT count(DISTINCT coalesce(passage_id, text)) FROM labels"),
             last_scrape=scrape[0] if scrape else None,
             last_import=one("SELECT max(imported_at) FROM letters"),
             model=model,

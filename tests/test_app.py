@@ -343,7 +343,7 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     pid = con.execute("SELECT passage_id FROM tags WHERE themes = '[]' LIMIT 1").fetchone()[0]
     con.close()
     at = run(work, monkeypatch, page="label", pid=pid)
-    assert "Corrections saved (0)" in [s.value for s in at.subheader]
+    assert "Corrections saved (0 passages)" in [s.value for s in at.subheader]
     at.multiselect(key=f"lt-{pid}").set_value(["co_production"])
     at.radio(key=f"ls-{pid}").set_value("mixed")
     at.button[0].click().run()  # the form's submit button
@@ -353,7 +353,7 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     row = con.execute("SELECT passage_id, themes, stance, source FROM labels").fetchone()
     con.close()
     assert row == (pid, '["co_production"]', "mixed", "app")
-    assert "Corrections saved (1)" in [s.value for s in at.subheader]
+    assert "Corrections saved (1 passage)" in [s.value for s in at.subheader]
 
 
 def test_export_offers_every_format(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -428,7 +428,14 @@ def test_label_retrain_uses_the_correction_and_retags(
     assert version != "test-1"
     assert tagged == {version: passages}  # every passage re-tagged by the new model
     done = " ".join(s.value for s in at.success)
-    assert version in done and "1 saved correction" in done
+    assert version in done and "the corrections of 1 passage;" in done
+    # The corrected passage is tagged as corrected, whatever the model would say.
+    con = sqlite3.connect(work / "sendlens.db")
+    themes, stance = con.execute("SELECT themes, stance FROM tags WHERE passage_id = ?",
+                                 (pid,)).fetchone()
+    con.close()
+    assert sorted(json.loads(themes)) == ["co_production", "health_input"]
+    assert stance == "negative"
     # The redrawn page already reads the new tags (no stale cache).
     assert f"Model ({version})" in texts(at)
     assert version in texts(run(work, monkeypatch))  # Overview names the new model

@@ -251,6 +251,15 @@ def stored_labels(corpus: Corpus) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
+def corrected_passages(corpus: Corpus) -> dict[str, dict[str, Any]]:
+    """Passage id -> its newest correction saved in the app ({"themes", "stance"})."""
+    with corpus.reading() as con:
+        rows = con.execute("SELECT passage_id, themes, stance FROM labels"
+                           " WHERE passage_id IS NOT NULL ORDER BY id").fetchall()
+    return {r["passage_id"]: {"themes": json.loads(r["themes"] or "[]"), "stance": r["stance"]}
+            for r in rows}
+
+
 def hand_set(
     records: Sequence[dict[str, Any]], matcher: PassageMatcher, codebook: Codebook
 ) -> TrainingSet | None:
@@ -390,8 +399,15 @@ def tag_corpus(corpus: Corpus, *, progress: Progress | None = None) -> TagReport
     version, model, reasons = ensure_model(corpus, progress=progress)
     say = progress or (lambda _f, _m: None)
     say(0.7, "tagging passages")
+    corrections = corrected_passages(corpus)
     ids, items = corpus_items(corpus)
     predictions = model.predict(items)
+    # A passage a researcher corrected in the app keeps the correction as its tag: the
+    # model learns from it, but one label among thousands need not flip its prediction.
+    for i, pid in enumerate(ids):
+        if (fixed := corrections.get(pid)) is not None:
+            predictions[i] = {**predictions[i], "themes": fixed["themes"],
+                              "stance": fixed["stance"] or predictions[i]["stance"]}
     stamp = now_iso()
     with corpus.transaction() as con:
         con.execute("DELETE FROM tags WHERE passage_id NOT IN (SELECT passage_id FROM passages)")
