@@ -1174,8 +1174,15 @@ def page_export(ctx: Ctx) -> None:
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
         return
-    md_table(table.head(8), {c: c for c in table.columns},
+    # A preview narrow enough for the page; the downloads have every column.
+    preview = {c: h for c, h in {by: by, "theme": "theme", "letters": "letters",
+                                 "passages": "passages", "positive": "positive",
+                                 "negative": "negative", "share_negative": "share negative",
+                                 "net_stance": "net stance"}.items() if c in table}
+    md_table(table.head(8), preview,
              formats={c: ".2f" for c in ("share_negative", "net_stance") if c in table})
+    st.caption(f"The first {min(8, len(table))} of {len(table):,} rows and "
+               f"{len(preview)} of its {len(table.columns)} columns; the downloads hold all.")
     downloads(table, f"themes-by-{by}", "x-table")
     st.subheader("Evidence for a theme")
     themes = list(ctx.options.themes)
