@@ -1114,6 +1114,19 @@ def page_label(ctx: Ctx) -> None:
     if len(saved):
         st.dataframe(saved[["created_at", "passage_id", "themes", "stance", "source", "text"]],
                      hide_index=True, height=240)
+        gone = st.selectbox(
+            "Remove a correction saved by mistake", [None, *saved["id"]], key="unlabel",
+            format_func=lambda i: "–" if i is None else " · ".join(map(str, saved.set_index(
+                "id").loc[i, ["created_at", "passage_id", "stance", "themes"]])))
+        if gone is not None and st.button("Remove it", key="unlabel-go",
+                                          icon=":material/delete:"):
+            try:
+                ad.delete_label(ctx.path, gone)
+            except (ad.AppDataError, OSError) as exc:
+                st.error(f"Could not remove it: {exc}")
+            else:
+                st.session_state.pop("unlabel", None)
+                st.rerun()
     st.subheader("Retrain")
     st.caption("Trains a new model from the codebook's weak labels plus your corrections, "
                "then re-tags every passage; a corrected passage keeps your correction as "

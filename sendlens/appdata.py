@@ -683,6 +683,13 @@ def save_label(path: str, passage_id: str, themes: list[str], stance: str) -> in
         return int(cur.lastrowid or 0)
 
 
+def delete_label(path: str, label_id: int) -> None:
+    """Remove one saved correction (a mistaken one); the next retrain goes without it."""
+    with corpus_for(path).transaction() as con:
+        if con.execute("DELETE FROM labels WHERE id = ?", (int(label_id),)).rowcount != 1:
+            raise AppDataError(f"no saved correction {label_id} in this corpus")
+
+
 # textmine.tag.Progress: (fraction done 0..1, what is happening). Not imported from
 # there, as importing the tagger loads scikit-learn, which no page view needs.
 Progress = Callable[[float, str], None]

@@ -354,6 +354,15 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     con.close()
     assert row == (pid, '["co_production"]', "mixed", "app")
     assert "Corrections saved (1 passage)" in [s.value for s in at.subheader]
+    # A correction saved by mistake can be removed.
+    label_id = at.selectbox(key="unlabel").options[1]
+    at.selectbox(key="unlabel").set_value(label_id).run()
+    at.button(key="unlabel-go").click().run()
+    assert not at.exception
+    assert "Corrections saved (0 passages)" in [s.value for s in at.subheader]
+    con = sqlite3.connect(work / "sendlens.db")
+    assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0
+    con.close()
 
 
 def test_export_offers_every_format(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
