@@ -718,3 +718,31 @@ def test_a_cell_chosen_without_the_mouse_resets_the_charts_click(
     # evidence for another cell, and clicking that cell again is a new click.
     assert at.get("vega_lite_chart")[0].proto.id != before
     assert f"{facts['areas'][2]} · " in texts(at)
+
+
+def test_area_profile_compares_an_areas_letters_in_date_order(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict, tmp_path: Path
+) -> None:
+    import shutil
+
+    work = tmp_path / "two"
+    shutil.copytree(corpus_dir, work)
+    areas = facts["areas"]
+    con = sqlite3.connect(work / "sendlens.db")
+    # Two areas with two letters each.
+    con.execute("UPDATE letters SET area = ? WHERE area = ?", (areas[0], areas[1]))
+    con.execute("UPDATE letters SET area = ? WHERE area = ?", (areas[2], areas[3]))
+    ids = {a: [r[0] for r in con.execute(
+        "SELECT letter_id FROM letters WHERE area = ? ORDER BY inspection_start", (a,))]
+        for a in (areas[0], areas[2])}
+    con.commit()
+    con.close()
+    # A link naming the letters the wrong way round: compared in date order.
+    at = run(work, monkeypatch, page="area", area=areas[0], a=ids[areas[0]][1],
+             b=ids[areas[0]][0])
+    assert "compared in date order" in texts(at)
+    # Another area: its own two letters, not the first area's (which it does not have).
+    at.selectbox(key="area").set_value(areas[2]).run()
+    assert not at.exception
+    assert {at.selectbox(key="a").value, at.selectbox(key="b").value} == set(ids[areas[2]])
+    assert "Pick two different letters" not in texts(at)
