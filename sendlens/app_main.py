@@ -1126,16 +1126,23 @@ def page_label(ctx: Ctx) -> None:
                 st.error(f"Could not remove it: {exc}")
             else:
                 st.session_state.pop("unlabel", None)
+                st.session_state["unlabelled"] = True
                 st.rerun()
+    if st.session_state.pop("unlabelled", False):
+        st.success("Removed. Retrain to take it out of the model and the passage's tag.")
     st.subheader("Retrain")
+    # Also without corrections when the model learnt from some (one was just removed).
+    learnt = ((ctx.status.model or {}).get("meta", {}).get("training", {})
+              .get("hand_labels", {}).get("n", 0))
+    can_retrain = bool(len(saved) or learnt)
     st.caption("Trains a new model from the codebook's weak labels plus your corrections, "
                "then re-tags every passage; a corrected passage keeps your correction as "
                "its tag. This can take a minute."
-               + ("" if len(saved) else " Save a correction above first."))
+               + ("" if can_retrain else " Save a correction above first."))
     done = st.session_state.pop("retrained", None)
     if done:  # set just before the rerun that redrew the app with the new tags
         st.success(done, icon=":material/check_circle:")
-    if st.button("Retrain the model and re-tag", disabled=saved.empty, key="retrain",
+    if st.button("Retrain the model and re-tag", disabled=not can_retrain, key="retrain",
                  icon=":material/model_training:"):
         run_retrain(ctx, passages)
 
@@ -1159,7 +1166,8 @@ def run_retrain(ctx: Ctx, corrections: int) -> None:
     st.session_state["retrained"] = (
         f"New model **{result.version}**, trained with the corrections of {corrections:,} "
         f"passage{'s' if corrections != 1 else ''}; {result.passages:,} passages re-tagged; "
-        f"{result.seconds:.0f} s in all. Every page now shows the new tags.")
+        f"{result.seconds:.0f} s in all. Every page now shows the new tags."
+        + "".join(f"\n\n{md(n.capitalize())}." for n in result.notes))
     st.rerun()
 
 

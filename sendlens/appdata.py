@@ -700,6 +700,7 @@ class Retrained:
     version: str
     passages: int
     seconds: float
+    notes: tuple[str, ...] = ()  # e.g. label files the old model had that are gone
 
 
 def retrain(path: str, progress: Progress | None = None) -> Retrained:
@@ -726,4 +727,4 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
         st.cache_data.clear()
     # The whole run (training and tagging), as the researcher waited for it.
     return Retrained(version=report.version, passages=report.passages,
-                     seconds=time.perf_counter() - started)
+                     seconds=time.perf_counter() - started, notes=tuple(report.trained))

@@ -448,6 +448,12 @@ def test_label_retrain_uses_the_correction_and_retags(
     # The redrawn page already reads the new tags (no stale cache).
     assert f"Model ({version})" in texts(at)
     assert version in texts(run(work, monkeypatch))  # Overview names the new model
+    # Removing that correction leaves Retrain available: the model still holds it.
+    at = run(work, monkeypatch, page="label")
+    at.selectbox(key="unlabel").set_value(at.selectbox(key="unlabel").options[1]).run()
+    at.button(key="unlabel-go").click().run()
+    assert "Corrections saved (0 passages)" in [s.value for s in at.subheader]
+    assert not at.button(key="retrain").disabled
 
 
 def test_long_evidence_table_sends_the_first_rows_until_asked(

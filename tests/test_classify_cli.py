@@ -165,6 +165,17 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
                        env=env)
     assert ev.exit_code == 0, ev.output
     assert "use --cv" in ev.stderr
+    # A theme removed from the codebook does not stop a retrain on labels naming it.
+    import yaml
+
+    book = yaml.safe_load(PACKAGED_CODEBOOK.read_text())
+    dropped = labels[0]["themes"][0]
+    book["themes"] = [t for t in book["themes"] if t["id"] != dropped]
+    (root / "codebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
+    fewer = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert fewer.exit_code == 0, fewer.output
+    named = sum(x["themes"] == [dropped] for x in labels)
+    assert f"{named} of those labels name a theme the codebook no longer has" in fewer.stderr
     # Once the file is gone, a retrain says it trained without it.
     (tmp_path / "mine.jsonl").unlink()
     (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# again\n")
@@ -224,6 +235,45 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     alone = runner.invoke(app, ["evaluate", str(stray), "--corpus", str(root)], env=env)
     assert alone.exit_code == 0, alone.output
     assert "1 of the 2 sentences was not found in this corpus" in alone.stderr
+    # A model from before label hashes (its files named as typed): its own labels are
+    # recognised by name, and nothing it is scored on is recorded as held out.
+    import sqlite3
+
+    con = sqlite3.connect(root / "sendlens.db")
+    meta = json.loads(con.execute("SELECT meta FROM models WHERE version = ?",
+                                  (version,)).fetchone()[0])
+    meta["training"]["label_files"] = ["mine.jsonl"]
+    del meta["training"]["label_sha256"]
+    meta.pop("quality", None)
+    con.execute("UPDATE models SET meta = ? WHERE version = ?", (json.dumps(meta), version))
+    con.commit()
+    con.close()
+    (root / "models" / version / "meta.json").write_text(json.dumps(meta))
+    old = runner.invoke(app, ["evaluate", str(mine), "--corpus", str(root)], env=env)
+    assert "use --cv" in old.stderr and "recorded with" not in old.stderr
+    old = runner.invoke(app, ["evaluate", str(other), "--corpus", str(root)], env=env)
+    assert old.exit_code == 0 and "not recorded" in old.stderr and quality() == {}
+
+
+def test_a_correction_is_the_passages_tag_within_the_codebooks_themes(tmp_path: Path) -> None:
+    import sqlite3
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    con = sqlite3.connect(root / "sendlens.db")
+    pid, text = con.execute("SELECT passage_id, text FROM passages LIMIT 1").fetchone()
+    # Saved in the app, naming a theme since removed from the codebook.
+    con.execute("INSERT INTO labels(passage_id, text, themes, stance, source, created_at)"
+                " VALUES (?, ?, '[\"gone_theme\", \"local_offer\"]', 'mixed', 'app', '')",
+                (pid, text))
+    con.commit()
+    tagged = CliRunner().invoke(app, ["tag", "--corpus", str(root)],
+                                env={"SENDLENS_CODEBOOK": ""})
+    assert tagged.exit_code == 0, tagged.output
+    themes, stance = con.execute("SELECT themes, stance FROM tags WHERE passage_id = ?",
+                                 (pid,)).fetchone()
+    con.close()
+    assert json.loads(themes) == ["local_offer"] and stance == "mixed"
 
 
 def _tagged_passages(corpus: Path) -> list[dict]:

@@ -288,6 +288,7 @@ def train(
     label_files: Sequence[Path] = (),
     *,
     use_stored_labels: bool = True,
+    lenient: bool = False,
     codebook: Codebook | None = None,
     progress: Progress | None = None,
 ) -> TrainResult:
@@ -302,7 +303,9 @@ def train(
     matcher = PassageMatcher(rows)
     records: list[dict[str, Any]] = []
     for path in label_files:
-        records += read_labels(Path(path), codebook)
+        # Lenient (a retrain after a codebook edit): labels of a theme the codebook no
+        # longer has lose that theme instead of stopping the run (hand_set drops it).
+        records += read_labels(Path(path), None if lenient else codebook)
     if use_stored_labels:
         records += stored_labels(corpus)
     hand = hand_set(records, matcher, codebook)
@@ -356,13 +359,24 @@ def ensure_model(
     if found is not None and not reasons:
         return found[0], found[1], []
     kept, gone = previous_label_files(None if found is None else found[1].meta)
-    if kept:
-        reasons.append("with the hand labels it was trained on: "
-                       + ", ".join(str(p) for p in kept))
-    if gone:
-        reasons.append("without hand labels that are no longer there: " + ", ".join(gone))
-    result = train(corpus, kept, codebook=codebook, progress=progress)
+    reasons += label_file_notes(kept, gone, codebook)
+    result = train(corpus, kept, codebook=codebook, progress=progress, lenient=True)
     return result.version, load_model(result.path), reasons
+
+
+def label_file_notes(kept: Sequence[Path], gone: Sequence[str], codebook: Codebook) -> list[str]:
+    """What a retrain says of the label files it trains on again."""
+    notes = []
+    if kept:
+        notes.append("with the hand labels it was trained on: " + ", ".join(map(str, kept)))
+        known = set(codebook.theme_ids)
+        stale = sum(bool(set(r["themes"]) - known) for p in kept for r in read_labels(p))
+        if stale:
+            notes.append(f"{stale} of those labels name a theme the codebook no longer has "
+                         "(that theme is left out)")
+    if gone:
+        notes.append("without hand labels that are no longer there: " + ", ".join(gone))
+    return notes
 
 
 def previous_label_files(meta: dict[str, Any] | None) -> tuple[list[Path], list[str]]:
@@ -406,7 +420,8 @@ def tag_corpus(corpus: Corpus, *, progress: Progress | None = None) -> TagReport
     # model learns from it, but one label among thousands need not flip its prediction.
     for i, pid in enumerate(ids):
         if (fixed := corrections.get(pid)) is not None:
-            predictions[i] = {**predictions[i], "themes": fixed["themes"],
+            themes = [t for t in fixed["themes"] if t in model.theme_ids]  # none removed
+            predictions[i] = {**predictions[i], "themes": themes,
                               "stance": fixed["stance"] or predictions[i]["stance"]}
     stamp = now_iso()
     with corpus.transaction() as con:
@@ -427,9 +442,12 @@ def retrain(corpus: Corpus, progress: Progress | None = None) -> TagReport:
     """Train with the stored labels (and the label files the current model was trained
     on, where still there) and re-tag the corpus (the app's 'retrain' button)."""
     found = current_model(corpus)
-    kept, _ = previous_label_files(None if found is None else found[1].meta)
-    train(corpus, kept, progress=progress)
-    return tag_corpus(corpus, progress=progress)
+    kept, gone = previous_label_files(None if found is None else found[1].meta)
+    notes = label_file_notes(kept, gone, load_codebook(corpus=corpus.root))
+    train(corpus, kept, progress=progress, lenient=True)
+    report = tag_corpus(corpus, progress=progress)
+    report.trained[:0] = notes  # shown by the app beside the new model
+    return report
 
 
 # --- classify -----------------------------------------------------------------------------

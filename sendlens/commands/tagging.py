@@ -192,8 +192,11 @@ def evaluate_cmd(
             version, model, _ = ensure_model(store)
             training = model.meta["training"]
             used = [Path(p).resolve() for p in training.get("label_files", [])]
+            # A model from before label hashes named its files as typed (maybe relative):
+            # match those by name, and never record its figures as held-out.
+            legacy = bool(used) and "label_sha256" not in training
             seen = gold.resolve() in used or file_sha256(gold) in training.get(
-                "label_sha256", [])
+                "label_sha256", []) or (legacy and gold.name in {p.name for p in used})
             if seen:
                 typer.secho(
                     f"warning: model {version} was trained on {gold}; use --cv for honest "
@@ -201,9 +204,13 @@ def evaluate_cmd(
                 )
             result = evaluate_gold(store, model, gold)
             title = f"model {version}"
-            if not seen:  # figures on labels it never saw: its measured quality
+            if not seen and not legacy:  # labels it never saw: its measured quality
                 record_quality(store, version, "held-out labels", gold, result)
                 typer.echo(f"recorded with model {version} (shown on the app's Overview)",
+                           err=True)
+            elif legacy:
+                typer.echo(f"not recorded: model {version} predates label-file hashes, so "
+                           "its training labels cannot be told apart; retrain to record",
                            err=True)
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
