@@ -436,3 +436,16 @@ def build_site(rows: list[ManifestRow], *, decoys: bool = True) -> Site:
             )
         site.providers.append(prov)
     return site
+
+
+def declined_file_site() -> Site:
+    """One council with two SEND-labelled files: a letter (file 50999100), and one the
+    importer declines (file 50999101, a focused visit under a SEND label)."""
+    council = Provider("80999", "Testshire")
+    council.reports += [
+        Report("50999100", "Joint local area SEND inspection", date(2017, 6, 21),
+               letter_2016_pdf("Testshire"), True),
+        Report("50999101", "Area SEND full inspection", date(2024, 3, 1),
+               decoy_pdf("Focused visit", "Testshire"), True),
+    ]
+    return Site(providers=[council])

@@ -27,6 +27,7 @@ from sitefixture import (
     Report,
     Site,
     build_site,
+    declined_file_site,
     decoy_pdf,
     letter_2016_pdf,
     read_manifest,
@@ -594,18 +595,6 @@ def test_retry_skipped_fetches_again_what_an_older_version_could_not_import(
     assert fetches(corpus)[report.file_id]["status"] == "imported"
     assert rows(corpus, "SELECT 1 FROM letters WHERE sha256 = ?", sha(report.body))
     assert_corpus_clean(corpus)
-
-
-def declined_file_site() -> Site:
-    """One council with two SEND-labelled files: a letter, and one the importer declines."""
-    council = Provider("80999", "Testshire")
-    council.reports += [
-        Report("50999100", "Joint local area SEND inspection", date(2017, 6, 21),
-               letter_2016_pdf("Testshire"), True),
-        Report("50999101", "Area SEND full inspection", date(2024, 3, 1),
-               decoy_pdf("Focused visit", "Testshire"), True),
-    ]
-    return Site(providers=[council])
 
 
 def test_files_downloaded_but_not_imported_are_listed_on_every_run(corpus: Corpus) -> None:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from conftest import require_shared
 from sitefixture import (
     FILE_PATH,
-    Provider,
-    Report,
-    Site,
     build_site,
-    decoy_pdf,
-    letter_2016_pdf,
+    declined_file_site,
     read_manifest,
     serve,
 )
@@ -50,16 +45,8 @@ def test_bad_base_url_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_every_run_names_the_files_it_holds_but_could_not_import(tmp_path: Path) -> None:
-    council = Provider("80999", "Testshire")
-    council.reports += [
-        Report("50999100", "Joint local area SEND inspection", date(2017, 6, 21),
-               letter_2016_pdf("Testshire"), True),
-        # Labelled as a SEND letter, but the importer declines what it holds.
-        Report("50999101", "Area SEND full inspection", date(2024, 3, 1),
-               decoy_pdf("Focused visit", "Testshire"), True),
-    ]
     runner = CliRunner()
-    with serve(Site(providers=[council])) as base:
+    with serve(declined_file_site()) as base:
         args = ["scrape", "--base-url", base, "--delay", "0", "-q",
                 "--corpus", str(tmp_path / "corpus")]
         declined = f"{base}{FILE_PATH}50999101"
