@@ -485,19 +485,17 @@ def search_counts(path: str, stamp_: tuple[int, ...], query: str, filters: Filte
     if found is None:
         return out
     where, params = found
+    # One pass over the matches: per-stance counts and distinct letters together.
+    per_stance = ", ".join(f"sum(t.stance IS '{s}') AS {s}" for s in STANCES)
     frame = _frame(
         path,
-        f"""SELECT coalesce(t.stance, 'untagged') AS stance, count(*) AS n,
-                   count(DISTINCT p.letter_id) AS letters
-            {_SEARCH_FROM} WHERE {' AND '.join(where)} GROUP BY 1""",
+        f"""SELECT count(*) AS passages, count(DISTINCT p.letter_id) AS letters,
+                   {per_stance}, sum(t.stance IS NULL) AS untagged
+            {_SEARCH_FROM} WHERE {' AND '.join(where)}""",
         params,
     )
-    for row in frame.to_dict("records"):
-        out[str(row["stance"])] = out.get(str(row["stance"]), 0) + int(row["n"])
-        out["passages"] += int(row["n"])
-    letters = _frame(path, f"SELECT count(DISTINCT p.letter_id) AS n {_SEARCH_FROM} "
-                           f"WHERE {' AND '.join(where)}", params)
-    out["letters"] = int(letters["n"].iloc[0]) if len(letters) else 0
+    if len(frame):
+        out.update({k: 0 if pd.isna(v) else int(v) for k, v in frame.iloc[0].items()})
     return out
 
 
