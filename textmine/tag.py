@@ -281,6 +281,8 @@ class TrainResult:
     path: Path
     meta: dict[str, Any]
     seconds: float
+    # Labels from files naming a theme the codebook no longer has (lenient training).
+    removed_theme_labels: int = 0
 
 
 def train(
@@ -306,6 +308,8 @@ def train(
         # Lenient (a retrain after a codebook edit): labels of a theme the codebook no
         # longer has lose that theme instead of stopping the run (hand_set drops it).
         records += read_labels(Path(path), None if lenient else codebook)
+    known = set(codebook.theme_ids)
+    removed = sum(bool(set(r["themes"]) - known) for r in records)
     if use_stored_labels:
         records += stored_labels(corpus)
     hand = hand_set(records, matcher, codebook)
@@ -327,7 +331,7 @@ def train(
             (version, model.meta["created_at"], f"models/{version}", json.dumps(model.meta)),
         )
     say(0.6, f"model {version} saved")
-    return TrainResult(version, directory, model.meta, time.time() - started)
+    return TrainResult(version, directory, model.meta, time.time() - started, removed)
 
 
 def current_model(corpus: Corpus) -> tuple[str, TaggerModel] | None:
@@ -358,25 +362,28 @@ def ensure_model(
     reasons = ["no model yet"] if found is None else staleness(found[1].meta, codebook)
     if found is not None and not reasons:
         return found[0], found[1], []
-    kept, gone = previous_label_files(None if found is None else found[1].meta)
-    reasons += label_file_notes(kept, gone, codebook)
+    result, notes = train_again(corpus, None if found is None else found[1].meta,
+                                codebook=codebook, progress=progress)
+    return result.version, load_model(result.path), reasons + notes
+
+
+def train_again(
+    corpus: Corpus, meta: dict[str, Any] | None, *, codebook: Codebook | None = None,
+    progress: Progress | None = None,
+) -> tuple[TrainResult, list[str]]:
+    """Train a new model on the label files the model with `meta` was trained on (where
+    still there) and the stored corrections; returns it with what to say of those files."""
+    kept, gone = previous_label_files(meta)
     result = train(corpus, kept, codebook=codebook, progress=progress, lenient=True)
-    return result.version, load_model(result.path), reasons
-
-
-def label_file_notes(kept: Sequence[Path], gone: Sequence[str], codebook: Codebook) -> list[str]:
-    """What a retrain says of the label files it trains on again."""
     notes = []
     if kept:
         notes.append("with the hand labels it was trained on: " + ", ".join(map(str, kept)))
-        known = set(codebook.theme_ids)
-        stale = sum(bool(set(r["themes"]) - known) for p in kept for r in read_labels(p))
-        if stale:
-            notes.append(f"{stale} of those labels name a theme the codebook no longer has "
-                         "(that theme is left out)")
+    if result.removed_theme_labels:
+        notes.append(f"{result.removed_theme_labels} of those labels name a theme the "
+                     "codebook no longer has (that theme is left out)")
     if gone:
         notes.append("without hand labels that are no longer there: " + ", ".join(gone))
-    return notes
+    return result, notes
 
 
 def previous_label_files(meta: dict[str, Any] | None) -> tuple[list[Path], list[str]]:
@@ -442,9 +449,8 @@ def retrain(corpus: Corpus, progress: Progress | None = None) -> TagReport:
     """Train with the stored labels (and the label files the current model was trained
     on, where still there) and re-tag the corpus (the app's 'retrain' button)."""
     found = current_model(corpus)
-    kept, gone = previous_label_files(None if found is None else found[1].meta)
-    notes = label_file_notes(kept, gone, load_codebook(corpus=corpus.root))
-    train(corpus, kept, progress=progress, lenient=True)
+    _, notes = train_again(corpus, None if found is None else found[1].meta,
+                           progress=progress)
     report = tag_corpus(corpus, progress=progress)
     report.trained[:0] = notes  # shown by the app beside the new model
     return report
