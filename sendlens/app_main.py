@@ -1114,10 +1114,11 @@ def page_label(ctx: Ctx) -> None:
     if len(saved):
         st.dataframe(saved[["created_at", "passage_id", "themes", "stance", "source", "text"]],
                      hide_index=True, height=240)
+        described = {r.id: f"{r.created_at} · {r.passage_id} · {r.stance} · {r.themes}"
+                     for r in saved.itertuples()}
         gone = st.selectbox(
             "Remove a correction saved by mistake", [None, *saved["id"]], key="unlabel",
-            format_func=lambda i: "–" if i is None else " · ".join(map(str, saved.set_index(
-                "id").loc[i, ["created_at", "passage_id", "stance", "themes"]])))
+            format_func=lambda i: "–" if i is None else described[i])
         if gone is not None and st.button("Remove it", key="unlabel-go",
                                           icon=":material/delete:"):
             try:
