@@ -133,21 +133,21 @@ def cross_validate_gold(
     codebook = codebook or load_codebook(corpus=corpus.root)
     records, matcher = _gold(corpus, gold, codebook)
     groups = [str(r.get("letter") or f"row{i}") for i, r in enumerate(records)]
+    found = [matcher.item_for(r["text"], r.get("letter")) for r in records]  # looked up once
     preds: list[dict[str, Any]] = [{} for _ in records]
     bare: list[dict[str, Any]] = [{} for _ in records]
     for rows in group_folds(groups, folds):
         rest = np.setdiff1d(np.arange(len(records)), rows)
         hand = hand_set([records[i] for i in rest], matcher, codebook)
         model = train_model(matcher.items, codebook, hand)
-        held = [matcher.item_for(records[i]["text"], records[i].get("letter"))[0] for i in rows]
+        held = [found[i][0] for i in rows]
         for i, p, b in zip(
             rows, model.predict(held), model.predict([h.alone() for h in held]), strict=True
         ):
             preds[i], bare[i] = p, b
     result = _metrics(codebook.theme_ids, records, preds)
     result["without_context"] = _metrics(codebook.theme_ids, records, bare)
-    result["matched_to_corpus"] = sum(
-        matcher.item_for(r["text"], r.get("letter"))[1] is not None for r in records)
+    result["matched_to_corpus"] = sum(pid is not None for _, pid in found)
     result["folds"] = folds
     result["letters"] = len(set(groups))
     return result
