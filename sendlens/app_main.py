@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import os
 import re
 import time
@@ -244,6 +245,25 @@ def lazy_expander(label: str, key: str, *, expanded: bool = False) -> Any:
     `expanded` is the state the first time it is shown."""
     box = st.expander(label, expanded=expanded, key=key, on_change="rerun")
     return box if box.open else None
+
+
+def scroll_to(element_id: str) -> None:
+    """Scroll the page so that the element with this id is in view, once it is drawn.
+
+    The script is ours alone: the id goes in as a JSON string with "<" escaped, so no
+    letter text or link value can end the script or add to it."""
+    target = json.dumps(element_id).replace("<", "\\u003c")
+    st.html(
+        "<script>(function () {"
+        f"  var id = {target}, tries = 0;"
+        "  (function look() {"
+        "    var el = document.getElementById(id);"
+        "    if (el) { el.scrollIntoView({block: 'center'}); }"
+        "    else if (tries++ < 50) { setTimeout(look, 100); }"
+        "  })();"
+        "})();</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def show_error(exc: Exception) -> None:
@@ -1030,9 +1050,11 @@ def page_reader(ctx: Ctx) -> None:
         for s, c in ad.STANCE_COLOURS.items())
     st.html(f'<div style="font-size:0.9em">Highlight colour = stance: {legend}. '
             "Hover a highlight for its themes and passage id.</div>")
+    linked = False
     if focus:
         row = view.passages[view.passages["passage_id"] == focus]
-        if len(row):
+        linked = len(row) > 0
+        if linked:
             p = row.iloc[0]
             st.info(f"Linked passage {md(focus)} ({md(p['section'])}; "
                     f"{', '.join(ctx.theme(t) for t in p['themes']) or 'no theme'}; "
@@ -1044,6 +1066,8 @@ def page_reader(ctx: Ctx) -> None:
             md_table(sections, {"canonical": "Section", "heading": "Heading in the letter"})
     st.html(ad.highlight_html(view, ctx.names, focus=focus or None,
                               themes=st.session_state["hl"], stances=st.session_state["hs"]))
+    if linked:
+        scroll_to(f"p-{focus}")
     box = lazy_expander("Passages and their tags as a table", "r-passages")
     if box is not None:
         with box:

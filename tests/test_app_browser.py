@@ -125,6 +125,20 @@ def _cell_count(corpus_dir: Path, area: str, theme: str) -> int:
         con.close()
 
 
+def _last_tagged_passage(corpus_dir: Path) -> tuple[str, str]:
+    """The letter with the most passages and its last passage that has a theme."""
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    try:
+        letter = con.execute("SELECT letter_id FROM passages GROUP BY letter_id"
+                             " ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+        last = con.execute(
+            "SELECT passage_id FROM passages JOIN tags USING (passage_id) WHERE letter_id = ?"
+            " AND themes != '[]' ORDER BY seq DESC LIMIT 1", (letter,)).fetchone()[0]
+    finally:
+        con.close()
+    return letter, last
+
+
 def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -176,6 +190,14 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
             expect(page.locator(f"mark#p-{focus}")).to_have_count(1, timeout=30_000)
             assert page.locator("script", has_text="alert").count() == 0
             page.screenshot(path=str(ARTIFACTS / "reader-linked-passage.png"))
+
+            # A link to a passage far down its letter scrolls the reader to it.
+            letter, last = _last_tagged_passage(corpus_dir)
+            page.goto(f"{server}/?page=reader&letter={letter}&focus={last}")
+            page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
+            mark = page.locator(f"mark#p-{last}")
+            expect(mark).to_be_in_viewport(timeout=30_000)
+            assert page.evaluate("document.querySelector('.stMain').scrollTop") > 500
         finally:
             browser.close()
 
