@@ -334,6 +334,17 @@ def train(
     return TrainResult(version, directory, model.meta, time.time() - started, removed)
 
 
+def current_meta(corpus: Corpus) -> tuple[str, dict[str, Any]] | None:
+    """The current model's version and metadata, without loading its pipelines."""
+    with corpus.reading() as con:
+        row = con.execute(
+            "SELECT version, meta FROM models WHERE is_current = 1 ORDER BY created_at DESC"
+        ).fetchone()
+    if row is None:
+        return None
+    return row["version"], json.loads(row["meta"] or "{}")
+
+
 def current_model(corpus: Corpus) -> tuple[str, TaggerModel] | None:
     """The current model (version, model), or None when there is none on disk."""
     with corpus.reading() as con:

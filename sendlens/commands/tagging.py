@@ -159,15 +159,15 @@ def evaluate_cmd(
         record_quality,
         write_model_card,
     )
-    from textmine.tag import TaggingError, current_model, ensure_model, file_sha256
+    from textmine.tag import TaggingError, current_meta, ensure_model, file_sha256
 
     store = open_corpus(corpus)
 
     def record_cv(result: dict) -> None:
         # A cross-validation of these labels measures the current model only if it was
         # trained on them.
-        found = current_model(store)
-        if found and file_sha256(gold) in found[1].meta["training"].get("label_sha256", []):
+        found = current_meta(store)
+        if found and file_sha256(gold) in found[1].get("training", {}).get("label_sha256", []):
             record_quality(store, found[0], "cross-validation", gold, result)
             typer.echo(f"recorded with model {found[0]} (shown on the app's Overview)",
                        err=True)
