@@ -837,7 +837,8 @@ def page_area(ctx: Ctx) -> None:
     hist = _with_labels(ctx, hist)
     st.subheader("Theme profile of each letter")
     st.caption("Colour = net stance ((positive − negative) / passages, blue = positive, "
-               "red = negative); number = passages on the theme.")
+               "red = negative); number = passages on the theme. Click a cell to read "
+               "its passages, highlighted in the letter.")
     show_chart(profile_spec(tuple(dict.fromkeys(hist["letter"])),
                             tuple(dict.fromkeys(hist["theme_short"]))), hist)
     st.subheader("What changed between inspections")
@@ -900,6 +901,9 @@ def _with_labels(ctx: Ctx, hist: pd.DataFrame) -> pd.DataFrame:
                           f"{ad.framework_name(r['framework'])}", axis=1),
         theme_name=hist["theme"].map(ctx.theme),
         theme_short=hist["theme"].map(ctx.short),
+        # A cell's passages: its letter in the reader, that theme highlighted.
+        read=[page_url("reader", letter=lid, hl=t)
+              for lid, t in zip(hist["letter_id"], hist["theme"], strict=True)],
     )
 
 
@@ -921,7 +925,8 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
                                       # No taller than the rows, or a short chart cuts it.
                                       legend=alt.Legend(gradientLength=max(
                                           40, 44 * len(letters_order) - 24))),
-                            alt.value("#f3f3f3")))
+                            alt.value("#f3f3f3")),
+        href=alt.condition("datum.passages > 0", alt.Href("read:N"), alt.value(None)))
     text = chart.mark_text(fontSize=11).encode(
         text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")))
     # A fixed step per letter: a one-letter area still gets a legible row and legend.

@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -198,6 +199,20 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
             mark = page.locator(f"mark#p-{last}")
             expect(mark).to_be_in_viewport(timeout=30_000)
             assert page.evaluate("document.querySelector('.stMain').scrollTop") > 500
+
+            # Area profile: a letter x theme cell opens that letter with the theme's
+            # passages highlighted.
+            page.goto(f"{server}/?page=area&area={quote(area)}")
+            page.wait_for_selector("#painted-area", state="attached", timeout=60_000)
+            cell = page.locator('[data-testid=stVegaLiteChart] path[aria-label*="theme_short: '
+                                'Health input;"]')
+            expect(cell).to_have_count(1, timeout=30_000)
+            cell.click(position={"x": 4, "y": 4})
+            page.wait_for_url("**page=reader**", timeout=30_000)
+            assert "hl=health_input" in page.url
+            page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
+            expect(page.locator("mark[title*='Health input']").first).to_be_attached(
+                timeout=30_000)
         finally:
             browser.close()
 
