@@ -358,25 +358,13 @@ def evidence(path: str, stamp_: tuple[int, ...], theme: str, stance: str | None,
              filters: Filters, group_by: str | None = None, group: str | None = None,
              search: str = "") -> pd.DataFrame:
     """The passages behind a number: one theme (and stance), optionally one heatmap row."""
-    kwargs = filters.kwargs(themes=False)
-    if group_by and group is not None:
-        kwargs = _narrow_to_group(path, stamp_, kwargs, group_by, group)
-    frame = _aggregate().evidence(corpus_for(path), theme=theme, stance=stance or None, **kwargs)
-    if group_by == "year" and group is not None:
-        frame = frame[frame["inspection_start"].astype(str).str[:4] == str(group)]
+    cell = (group_by, group) if group_by and group is not None else None
+    frame = _aggregate().evidence(corpus_for(path), theme=theme, stance=stance or None,
+                                  group=cell, **filters.kwargs(themes=False))
     if search.strip():
         hits = fts_passage_ids(path, stamp_, search)
         frame = frame[frame["passage_id"].isin(hits)]
     return frame.reset_index(drop=True)
-
-
-def _narrow_to_group(path: str, stamp_: tuple[int, ...], kwargs: dict[str, Any],
-                     group_by: str, group: str) -> dict[str, Any]:
-    key = {"area": "areas", "region": "regions", "framework": "frameworks",
-           "outcome": "outcomes"}.get(group_by)
-    if key:
-        kwargs = {**kwargs, key: [group]}
-    return kwargs
 
 
 @st.cache_data(show_spinner=False)

@@ -14,10 +14,10 @@ FORMATS = ("csv", "parquet", "xlsx", "md", "tex")
 BINARY_FORMATS = {"parquet", "xlsx"}
 
 LETTER_COLUMNS = [
-    "letter_id", "area", "ofsted_urn", "la_code", "region", "framework", "inspection_start",
-    "inspection_end", "published", "letter_date", "previous_inspection", "outcome",
-    "weaknesses_progress", "weaknesses_total", "next_inspection", "source", "sha256",
-    "n_pages", "n_passages", "imported_at",
+    "letter_id", "area", "area_published", "ofsted_urn", "la_code", "region", "framework",
+    "inspection_start", "inspection_end", "published", "letter_date", "previous_inspection",
+    "outcome", "weaknesses_progress", "weaknesses_total", "next_inspection", "source",
+    "sha256", "n_pages", "n_passages", "imported_at",
 ]
 
 

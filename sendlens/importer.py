@@ -126,14 +126,17 @@ def _import_pdf(
     clean_text = doc.text
     with corpus.transaction(con) as db:
         db.execute(
-            """INSERT INTO letters (letter_id, sha256, area, ofsted_urn, la_code, region,
-                framework, title, inspection_start, inspection_end, published, letter_date,
-                previous_inspection, outcome, weaknesses_total, weaknesses_progress,
-                next_inspection, source, pdf_path, n_pages, n_passages, clean_text,
-                imported_at, parser_version)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            """INSERT INTO letters (letter_id, sha256, area, area_published, ofsted_urn,
+                la_code, region, framework, title, inspection_start, inspection_end,
+                published, letter_date, previous_inspection, outcome, weaknesses_total,
+                weaknesses_progress, next_inspection, source, pdf_path, n_pages, n_passages,
+                clean_text, imported_at, parser_version)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
-                letter_id, sha, letter.area, ofsted_urn, la.la_code if la else None,
+                # One name per authority ("Durham" and "County Durham" are one row of an
+                # area table); the letter's own spelling is kept beside it.
+                letter_id, sha, la.name if la else letter.area, letter.area, ofsted_urn,
+                la.la_code if la else None,
                 la.region if la else None, letter.framework, letter.title,
                 letter.inspection_start, letter.inspection_end,
                 published or letter.published or letter.letter_date, letter.letter_date,

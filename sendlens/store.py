@@ -20,7 +20,7 @@ from pathlib import Path
 
 from scraper.records import FetchRecord
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "sendlens.db"
 
 SCHEMA = """
@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS letters (
     letter_id TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL UNIQUE,
     area TEXT NOT NULL,
+    area_published TEXT,
     ofsted_urn TEXT,
     la_code TEXT,
     region TEXT,
@@ -234,10 +235,13 @@ class Corpus:
                 raise CorpusError(
                     f"{self.db_path}: made by a newer sendlens (schema {row['value']}); upgrade"
                 )
-            con.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
+            with self.transaction(con):
+                if row and int(row["value"]) < 2:
+                    _canonical_area_names(con)
+                con.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
         except sqlite3.DatabaseError as exc:
             raise CorpusError(f"{self.db_path}: not a usable sendlens database ({exc})") from exc
         finally:
@@ -324,3 +328,20 @@ class Corpus:
 
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _canonical_area_names(con: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: `area` becomes the local authority's name from the lookup table
+    (one name per authority, whatever the letter's spelling); the name as published
+    moves to `area_published`."""
+    from textmine.areas import lookup_area
+
+    columns = {r["name"] for r in con.execute("PRAGMA table_info(letters)")}
+    if "area_published" not in columns:
+        con.execute("ALTER TABLE letters ADD COLUMN area_published TEXT")
+    con.execute("UPDATE letters SET area_published = area WHERE area_published IS NULL")
+    for row in con.execute("SELECT DISTINCT la_code FROM letters WHERE la_code IS NOT NULL"):
+        la = lookup_area(code=row["la_code"])
+        if la is not None:
+            con.execute("UPDATE letters SET area = ? WHERE la_code = ?",
+                        (la.name, row["la_code"]))

@@ -168,3 +168,37 @@ def test_a_folder_without_pdfs_is_named_and_the_exit_code_says_so(tmp_path: Path
     assert "imported 1, already in the corpus 0, skipped 1" in mixed.output
     assert f"skipped {empty}: no PDF files found" in mixed.output
     assert str(letters) + ":" not in mixed.output
+
+
+def test_an_authority_has_one_name_whatever_the_letter_calls_it(
+    corpus: Corpus, letters_dir: Path
+) -> None:
+    # The report calls the area "Durham"; the lookup table's name is "County Durham", and
+    # a 2016-framework letter may use either: an area table must not split them.
+    import_pdf(corpus, letters_dir / "80465_durham__03-september-2024.pdf")
+    with corpus.reading() as con:
+        row = con.execute("SELECT area, area_published, la_code FROM letters").fetchone()
+    assert dict(row) == {"area": "County Durham", "area_published": "Durham", "la_code": "840"}
+    out = CliRunner().invoke(app, ["export", "letters", "-f", "csv", "--corpus",
+                                   str(corpus.root)])
+    assert out.exit_code == 0, out.output
+    header, first = out.stdout.splitlines()[:2]
+    assert header.startswith("letter_id,area,area_published,")
+    assert ",County Durham,Durham," in first
+
+
+def test_a_schema_1_corpus_is_upgraded_to_one_name_per_authority(
+    corpus: Corpus, letters_dir: Path
+) -> None:
+    import_pdf(corpus, letters_dir / "80465_durham__03-september-2024.pdf")
+    import_pdf(corpus, letters_dir / "80428_bedford__04-february-2025.pdf")
+    with corpus.transaction() as con:  # as sendlens 0.1 left it: names as published
+        con.execute("UPDATE letters SET area = area_published")
+        con.execute("ALTER TABLE letters DROP COLUMN area_published")
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    upgraded = Corpus.open(corpus.root)
+    with upgraded.reading() as con:
+        rows = {tuple(r) for r in con.execute("SELECT area, area_published FROM letters")}
+        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert rows == {("County Durham", "Durham"), ("Bedford", "Bedford Borough")}
+    assert version[0] == "2"

@@ -514,10 +514,14 @@ def evidence(
     theme: str,
     stance: str | None = None,
     sections: str | Iterable[str] | None = None,
+    group: tuple[str, str | int] | None = None,
     **filters: Any,
 ) -> pd.DataFrame:
     """The passages behind a theme_table cell, each with a citation a reader can check.
 
+    `group` = (by, value) keeps the passages of one theme_table row, grouped exactly as
+    the table groups them (`("year", 2024)` places a letter as the table does;
+    `("area", "Dorset")` is that row's name, not every name the filters resolve to).
     Ordered by area, date and position in the letter. `theme_score` is the tagger's
     probability for the theme where its scores give one (NaN otherwise).
     """
@@ -529,6 +533,12 @@ def evidence(
         where = _where(con, sections=sections, **filters)
         conditions = [where.sql, "EXISTS (SELECT 1 FROM json_each(t.themes) WHERE value = ?)"]
         params = [*where.params, theme]
+        if group is not None:
+            by, value = group
+            if by not in GROUPS:
+                raise ValueError(f"unknown grouping {by!r}: choose one of {', '.join(GROUPS)}")
+            conditions.append(f"COALESCE(CAST({GROUPS[by]} AS TEXT), '{UNKNOWN}') = ?")
+            params.append(str(value))
         if stance is not None:
             conditions.append("t.stance = ?")
             params.append(stance)
