@@ -85,8 +85,13 @@ def short_theme(name: str) -> str:
 # --- URL query state ---------------------------------------------------------------------
 
 
-def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False) -> None:
+def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False,
+           alias: Callable[[str], str | None] | None = None) -> None:
     """Seed a widget's state from the URL the first time the page is shown.
+
+    `alias` maps a link's value that is not among `allowed` to one that is (an area's
+    other spelling to the name the corpus uses); values it cannot map are ignored, and
+    said so in the sidebar.
 
     Afterwards the value is re-assigned to itself on every run: that makes it state the
     script owns, so it survives runs in which its widget is not drawn (a closed lazy
@@ -106,6 +111,8 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False) 
         return
     if multi:
         values = [v for part in st.query_params.get_all(key) for v in part.split(",") if v]
+        if allowed is not None and alias is not None:
+            values = [v if v in allowed else (alias(v) or v) for v in values]
         if allowed is not None:
             _ignored(key, [v for v in values if v not in allowed])
             values = [v for v in values if v in allowed]
@@ -113,6 +120,8 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False) 
         return
     value: Any = st.query_params.get(key)
     given = value
+    if value is not None and allowed is not None and alias is not None and value not in allowed:
+        value = alias(value) or value
     if value is not None and isinstance(default, date):
         try:
             value = date.fromisoformat(value)
@@ -500,7 +509,7 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
     keys = {f"{prefix}areas": [], f"{prefix}regions": [], f"{prefix}fw": [],
             f"{prefix}out": [], f"{prefix}sec": [], f"{prefix}from": d_min,
             f"{prefix}to": d_max}
-    q_init(f"{prefix}areas", [], o.areas, multi=True)
+    q_init(f"{prefix}areas", [], o.areas, multi=True, alias=ad.area_name)
     q_init(f"{prefix}regions", [], o.regions, multi=True)
     q_init(f"{prefix}fw", [], o.frameworks, multi=True)
     q_init(f"{prefix}out", [], o.outcomes, multi=True)
@@ -812,7 +821,7 @@ def page_area(ctx: Ctx) -> None:
     st.title("Area profile")
     counts = _letters_per_area(ctx)
     areas = list(ctx.options.areas)
-    q_init("area", _default_area(ctx, counts), areas)
+    q_init("area", _default_area(ctx, counts), areas, alias=ad.area_name)
     st.selectbox("Area", areas, key="area",
                  format_func=lambda a: f"{a} ({counts.get(a, 0)} letters)")
     q_sync({"area": None})

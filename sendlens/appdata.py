@@ -82,6 +82,15 @@ def stamp(path: str | Path) -> tuple[int, int, int, int]:
     return out[0], out[1], out[2], out[3]
 
 
+def area_name(name: str) -> str | None:
+    """The name the corpus stores for an area typed or linked another way ("Durham",
+    "Bedford Borough"), or None when the lookup table does not know it."""
+    from textmine.areas import lookup_area
+
+    la = lookup_area(name)
+    return la.name if la else None
+
+
 def corpus_for(path: str | Path) -> Corpus:
     # Not Corpus.open(): that migrates the schema, which is a write.
     return Corpus(Path(path))

@@ -673,6 +673,20 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     assert "No passage \\[click\\]" in shown
 
 
+def test_a_link_may_name_an_area_as_its_letter_prints_it(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
+) -> None:
+    # The report names "Bedford Borough"; the corpus calls the authority "Bedford".
+    assert "Bedford" in facts["areas"]
+    at = run(corpus_dir, monkeypatch, page="area", area="Bedford Borough")
+    assert at.selectbox(key="area").value == "Bedford"
+    assert not at.sidebar.warning
+    at = run(corpus_dir, monkeypatch, page="compare", c_areas="Bedford Borough,Nowhere")
+    assert at.session_state["c_areas"] == ["Bedford"]
+    warned = " ".join(w.value for w in at.sidebar.warning).replace("\\", "")  # Markdown
+    assert "c_areas=Nowhere" in warned and "Bedford" not in warned
+
+
 def test_compare_evidence_stays_within_the_chosen_themes(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
