@@ -112,7 +112,7 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False,
     if multi:
         values = [v for part in st.query_params.get_all(key) for v in part.split(",") if v]
         if allowed is not None and alias is not None:
-            values = [v if v in allowed else (alias(v) or v) for v in values]
+            values = list(dict.fromkeys(v if v in allowed else (alias(v) or v) for v in values))
         if allowed is not None:
             _ignored(key, [v for v in values if v not in allowed])
             values = [v for v in values if v in allowed]
@@ -664,7 +664,8 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
     """The passages behind one cell; the selectboxes also work without a mouse."""
     themes = list(ctx.options.themes)
     st.subheader("Evidence behind a cell")
-    q_init("cell_row", rows[0] if rows else None, rows)
+    q_init("cell_row", rows[0] if rows else None, rows,
+           alias=ad.area_name if by == "area" else None)
     q_init("cell_theme", (chosen or themes or [None])[0], themes)
     q_init("cell_stance", ALL, (ALL, *ad.STANCES))
     if st.session_state["cell_row"] not in rows and rows:
@@ -925,6 +926,8 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
         y=alt.Y("letter:N", title=None, sort=list(letters_order), axis=alt.Axis(labelLimit=360)),
         tooltip=["letter:N", "theme_name:N", "passages:Q", "positive:Q", "negative:Q",
                  "mixed:Q", "neutral:Q", alt.Tooltip("net_stance:Q", format="+.2f")],
+        # On both layers: the number in a cell's centre is where people click.
+        href=alt.condition("datum.passages > 0", alt.Href("read:N"), alt.value(None)),
     )
     rect = chart.mark_rect(stroke="white").encode(
         color=alt.condition("datum.passages > 0",
@@ -934,8 +937,7 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
                                       # No taller than the rows, or a short chart cuts it.
                                       legend=alt.Legend(gradientLength=max(
                                           40, 44 * len(letters_order) - 24))),
-                            alt.value("#f3f3f3")),
-        href=alt.condition("datum.passages > 0", alt.Href("read:N"), alt.value(None)))
+                            alt.value("#f3f3f3")))
     text = chart.mark_text(fontSize=11).encode(
         text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")))
     # A fixed step per letter: a one-letter area still gets a legible row and legend.

@@ -399,6 +399,26 @@ def test_area_history_spans_a_reorganisation(untagged: Corpus) -> None:
     assert "Northamptonshire" not in set(cornwall["area"])
 
 
+def test_area_history_takes_no_letters_of_a_current_namesake(untagged: Corpus) -> None:
+    # The former Dorset county (835) is a predecessor of Bournemouth, Christchurch and
+    # Poole, and shares its name with the current Dorset (838): Dorset's 2024 report is
+    # not part of BCP's history, but the former Poole's letter is.
+    with untagged.transaction() as con:
+        for lid, area, code, start in (("0123456789ab", "Bournemouth, Christchurch and Poole",
+                                        "839", "2024-01-08"),
+                                       ("0123456789ac", "Poole", "836", "2017-03-06")):
+            con.execute(
+                "INSERT INTO letters (letter_id, sha256, area, la_code, region, framework,"
+                " inspection_start, clean_text, imported_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (lid, lid * 5, area, code, "South West", "area_send_2023", start, "",
+                 now_iso()),
+            )
+    insert_tags(untagged, TAG_PLAN)
+    history = aggregate.area_history(untagged, "BCP")
+    assert history.drop_duplicates("letter_id")["area"].tolist() == [
+        "Poole", "Bournemouth, Christchurch and Poole"]
+
+
 def test_compare_letters(corpus: Corpus) -> None:
     diff = aggregate.compare_letters(
         corpus, letter_id(corpus, "Cornwall"), letter_id(corpus, "Dorset")

@@ -681,8 +681,10 @@ def test_a_link_may_name_an_area_as_its_letter_prints_it(
     at = run(corpus_dir, monkeypatch, page="area", area="Bedford Borough")
     assert at.selectbox(key="area").value == "Bedford"
     assert not at.sidebar.warning
-    at = run(corpus_dir, monkeypatch, page="compare", c_areas="Bedford Borough,Nowhere")
+    at = run(corpus_dir, monkeypatch, page="compare", cell_row="Bedford Borough",
+             c_areas="Bedford Borough,Nowhere,Bedford")
     assert at.session_state["c_areas"] == ["Bedford"]
+    assert at.session_state["cell_row"] == "Bedford"
     warned = " ".join(w.value for w in at.sidebar.warning).replace("\\", "")  # Markdown
     assert "c_areas=Nowhere" in warned and "Bedford" not in warned
 

@@ -6,10 +6,12 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -187,18 +189,61 @@ def test_an_authority_has_one_name_whatever_the_letter_calls_it(
     assert ",County Durham,Durham," in first
 
 
+def _as_schema_1(corpus: Corpus) -> None:
+    """Turn the corpus back into what sendlens 0.1 left: names as published, schema 1."""
+    with corpus.transaction() as con:
+        con.execute("UPDATE letters SET area = area_published")
+        con.execute("ALTER TABLE letters DROP COLUMN area_published")
+        con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+
+
+def _names_and_version(root: Path) -> tuple[set[tuple[str, str]], str]:
+    con = sqlite3.connect(root / "sendlens.db")
+    try:
+        rows = {tuple(r) for r in con.execute("SELECT area, area_published FROM letters")}
+        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    finally:
+        con.close()
+    return rows, version[0]
+
+
 def test_a_schema_1_corpus_is_upgraded_to_one_name_per_authority(
     corpus: Corpus, letters_dir: Path
 ) -> None:
     import_pdf(corpus, letters_dir / "80465_durham__03-september-2024.pdf")
     import_pdf(corpus, letters_dir / "80428_bedford__04-february-2025.pdf")
-    with corpus.transaction() as con:  # as sendlens 0.1 left it: names as published
-        con.execute("UPDATE letters SET area = area_published")
-        con.execute("ALTER TABLE letters DROP COLUMN area_published")
-        con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    upgraded = Corpus.open(corpus.root)
-    with upgraded.reading() as con:
-        rows = {tuple(r) for r in con.execute("SELECT area, area_published FROM letters")}
-        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    _as_schema_1(corpus)
+    Corpus.open(corpus.root)
+    rows, version = _names_and_version(corpus.root)
     assert rows == {("County Durham", "Durham"), ("Bedford", "Bedford Borough")}
-    assert version[0] == "2"
+    assert version == "2"
+
+
+def test_sendlens_app_upgrades_an_old_corpus_before_serving_it(
+    corpus: Corpus, letters_dir: Path
+) -> None:
+    # The pages open the corpus read-only, so the command itself must upgrade it.
+    import_pdf(corpus, letters_dir / "80465_durham__03-september-2024.pdf")
+    _as_schema_1(corpus)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sendlens.cli", "app", "--corpus", str(corpus.root), "--port",
+         str(port), "--headless"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health",
+                                            timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert _names_and_version(corpus.root) == ({("County Durham", "Durham")}, "2")

@@ -606,12 +606,13 @@ def _history_areas(con: sqlite3.Connection, area: str) -> list[str]:
     names = _resolve_areas(con, [area])
     la = lookup_area(names[0])
     if la is not None:
-        stored = {r[0] for r in con.execute("SELECT DISTINCT area FROM letters")}
         for former in load_local_authorities():
             if not former.is_current and la.name in former.successors:
-                names += [a for a in stored
-                          if normalise_area_name(a) == normalise_area_name(former.name)
-                          and a not in names]
+                # By code, not name: the former Dorset shares its name with the current
+                # Dorset, whose letters are not Bournemouth, Christchurch and Poole's.
+                rows = con.execute("SELECT DISTINCT area FROM letters WHERE la_code = ?",
+                                   (former.la_code,))
+                names += [r[0] for r in rows if r[0] not in names]
     return names
 
 

@@ -335,12 +335,17 @@ def train(
 
 
 def current_meta(corpus: Corpus) -> tuple[str, dict[str, Any]] | None:
-    """The current model's version and metadata, without loading its pipelines."""
+    """The current model's version and metadata, without loading its pipelines (None, as
+    for current_model, when there is none on disk)."""
     with corpus.reading() as con:
         row = con.execute(
-            "SELECT version, meta FROM models WHERE is_current = 1 ORDER BY created_at DESC"
+            "SELECT version, path, meta FROM models WHERE is_current = 1"
+            " ORDER BY created_at DESC"
         ).fetchone()
     if row is None:
+        return None
+    path = Path(row["path"])
+    if not (path if path.is_absolute() else corpus.root / path).joinpath("model.joblib").is_file():
         return None
     return row["version"], json.loads(row["meta"] or "{}")
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import typer
 
-from sendlens.commands import CorpusOption, corpus_path
+from sendlens.commands import CorpusOption, corpus_path, open_corpus
 
 # Imported before the server starts; each is what some page imports on its first run.
 WARM_MODULES: tuple[str, ...] = (
@@ -191,6 +191,10 @@ def app_cmd(
         # Not an error: the app shows a start page explaining how to fill the corpus.
         typer.echo(f"note: no corpus at {root} yet; the app will show how to create one",
                    err=True)
+    else:
+        # Opened once here, before the pages open it read-only: a corpus made by an older
+        # sendlens is upgraded (one transaction), and a damaged one is named now.
+        open_corpus(root)
     os.environ["SENDLENS_CORPUS"] = str(root)  # read by the page script, in this process
     seconds = warm_imports()
     skip_direct_run_check()
