@@ -906,7 +906,7 @@ def _default_area(ctx: Ctx, counts: pd.Series) -> str:
 
 def _with_labels(ctx: Ctx, hist: pd.DataFrame) -> pd.DataFrame:
     """An area's history with the readable letter and theme labels the chart shows."""
-    return hist.assign(
+    hist = hist.assign(
         letter=hist.apply(lambda r: f"{r['inspection_start'] or r['year']} · "
                           f"{ad.framework_name(r['framework'])}", axis=1),
         theme_name=hist["theme"].map(ctx.theme),
@@ -915,6 +915,12 @@ def _with_labels(ctx: Ctx, hist: pd.DataFrame) -> pd.DataFrame:
         read=[page_url("reader", letter=lid, hl=t)
               for lid, t in zip(hist["letter_id"], hist["theme"], strict=True)],
     )
+    # What a screen reader says of a cell (by default it would read every field, the
+    # link's URL included).
+    return hist.assign(description=[
+        f"{r.letter}; {r.theme_name}: {r.passages} passages"
+        + ("" if pd.isna(r.net_stance) else f", net stance {r.net_stance:+.2f}")
+        for r in hist.itertuples()])
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
@@ -926,6 +932,7 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
         y=alt.Y("letter:N", title=None, sort=list(letters_order), axis=alt.Axis(labelLimit=360)),
         tooltip=["letter:N", "theme_name:N", "passages:Q", "positive:Q", "negative:Q",
                  "mixed:Q", "neutral:Q", alt.Tooltip("net_stance:Q", format="+.2f")],
+        description="description:N",
         # On both layers: the number in a cell's centre is where people click.
         href=alt.condition("datum.passages > 0", alt.Href("read:N"), alt.value(None)),
     )

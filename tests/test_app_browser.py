@@ -204,9 +204,10 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
             # passages highlighted.
             page.goto(f"{server}/?page=area&area={quote(area)}")
             page.wait_for_selector("#painted-area", state="attached", timeout=60_000)
-            cell = page.locator('[data-testid=stVegaLiteChart] path[aria-label*="theme_short: '
-                                'Health input;"]')
+            cell = page.locator('[data-testid=stVegaLiteChart] path[aria-label*="; Health input'
+                                ' into"]')
             expect(cell).to_have_count(1, timeout=30_000)
+            assert "?page=" not in (cell.get_attribute("aria-label") or "")
             box = cell.bounding_box()
             assert box
             # The centre, where the count is drawn over the cell: people click there.
