@@ -419,6 +419,30 @@ def test_area_history_takes_no_letters_of_a_current_namesake(untagged: Corpus) -
         "Poole", "Bournemouth, Christchurch and Poole"]
 
 
+def test_an_area_spelled_two_ways_is_one_row_and_one_history(
+    tmp_path: Path, letters_dir: Path
+) -> None:
+    # A 2016-framework letter for "County Durham" (an invented fixture letter under that
+    # name) and the 2024 report, which says "Durham".
+    from fixtures.make_pdfs import LETTERS_DIR, parse_markup, render
+
+    text = (LETTERS_DIR / "send2016_nowsoa_kestrelbury.txt").read_text(encoding="utf-8")
+    old = tmp_path / "county-durham-2016.pdf"
+    render(parse_markup(text.replace("Kestrelbury", "County Durham"))).output(str(old))
+    corpus = Corpus.open(tmp_path / "c")
+    report = import_paths(corpus, [old, letters_dir / "80465_durham__03-september-2024.pdf"],
+                          progress=False)
+    assert not report.skipped, report.summary()
+    with corpus.transaction() as con:
+        con.execute("INSERT INTO tags SELECT passage_id, '[]', 'neutral', '{}', 'hand', ?"
+                    " FROM passages", (now_iso(),))
+    table = aggregate.theme_table(corpus, by="area")
+    assert set(table["area"]) == {"County Durham"}
+    assert set(table["letters"]) == {2}
+    history = aggregate.area_history(corpus, "Durham").drop_duplicates("letter_id")
+    assert history["framework"].tolist() == ["send_2016", "area_send_2023"]
+
+
 def test_compare_letters(corpus: Corpus) -> None:
     diff = aggregate.compare_letters(
         corpus, letter_id(corpus, "Cornwall"), letter_id(corpus, "Dorset")
