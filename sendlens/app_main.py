@@ -1089,8 +1089,15 @@ def page_reader(ctx: Ctx) -> None:
             md_table(sections, {"canonical": "Section", "heading": "Heading in the letter"})
     st.html(ad.highlight_html(view, ctx.names, focus=focus or None,
                               themes=st.session_state["hl"], stances=st.session_state["hs"]))
+    arrived = not st.session_state.get("_reader_shown")
+    st.session_state["_reader_shown"] = True
     if linked:
         scroll_to(f"p-{focus}")
+    elif arrived and st.session_state["hl"]:
+        # Opened from a link naming themes (an Area profile cell): to their first passage.
+        first = ad.first_highlighted(view, st.session_state["hl"], st.session_state["hs"])
+        if first:
+            scroll_to(f"p-{first}")
     box = lazy_expander("Passages and their tags as a table", "r-passages")
     if box is not None:
         with box:

@@ -561,16 +561,9 @@ def letter_view(path: str, stamp_: tuple[int, ...], letter_id: str) -> LetterVie
     return LetterView(letter=letter, text=text, sections=sections, passages=passages)
 
 
-def highlight_html(view: LetterView, names: dict[str, str], *, focus: str | None = None,
-                   themes: Iterable[str] = (), stances: Iterable[str] = ()) -> str:
-    """The letter as HTML: every character of letter text escaped, tagged passages in <mark>.
-
-    Only passages with a theme in `themes` (all tagged ones when empty) and a stance in
-    `stances` (all when empty) are highlighted; `focus` gets an outline and an anchor.
-    """
+def _highlighted(view: LetterView, themes: Iterable[str], stances: Iterable[str]) -> list[Any]:
+    """The passages highlight_html highlights, in text order."""
     want_themes, want_stances = set(themes), set(stances)
-    text = view.text
-    sections = sorted(view.sections.itertuples(), key=lambda s: int(s.char_start))
     spans = [
         p for p in view.passages.itertuples()
         if p.themes  # a passage on no theme is left plain, or the page is all highlight
@@ -578,6 +571,26 @@ def highlight_html(view: LetterView, names: dict[str, str], *, focus: str | None
         and (not want_stances or p.stance in want_stances)
     ]
     spans.sort(key=lambda p: int(p.char_start))
+    return spans
+
+
+def first_highlighted(view: LetterView, themes: Iterable[str] = (),
+                      stances: Iterable[str] = ()) -> str | None:
+    """The passage id of the first passage highlight_html highlights, if any."""
+    spans = _highlighted(view, themes, stances)
+    return str(spans[0].passage_id) if spans else None
+
+
+def highlight_html(view: LetterView, names: dict[str, str], *, focus: str | None = None,
+                   themes: Iterable[str] = (), stances: Iterable[str] = ()) -> str:
+    """The letter as HTML: every character of letter text escaped, tagged passages in <mark>.
+
+    Only passages with a theme in `themes` (all tagged ones when empty) and a stance in
+    `stances` (all when empty) are highlighted; `focus` gets an outline and an anchor.
+    """
+    text = view.text
+    sections = sorted(view.sections.itertuples(), key=lambda s: int(s.char_start))
+    spans = _highlighted(view, themes, stances)
     parts: list[str] = []
     pos, next_section = 0, 0
 

@@ -215,8 +215,10 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
             page.wait_for_url("**page=reader**", timeout=30_000)
             assert "hl=health_input" in page.url
             page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
-            expect(page.locator("mark[title*='Health input']").first).to_be_attached(
+            # ... and scrolled to the first of them.
+            expect(page.locator("mark[title*='Health input']").first).to_be_in_viewport(
                 timeout=30_000)
+            assert page.evaluate("document.querySelector('.stMain').scrollTop") > 200
         finally:
             browser.close()
 
