@@ -881,14 +881,21 @@ def page_area(ctx: Ctx) -> None:
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
         return
-    diff = diff.assign(theme_name=diff["theme"].map(ctx.theme))
+    diff = diff.assign(
+        theme_name=diff["theme"].map(ctx.theme),
+        # The passages behind each count: that letter, the theme highlighted.
+        read_a=[page_url("reader", letter=a, hl=t) for t in diff["theme"]],
+        read_b=[page_url("reader", letter=b, hl=t) for t in diff["theme"]],
+    )
     show_chart(change_bars_spec(len(diff)), diff.dropna(subset=["net_stance_change"]))
     cols = ["theme_name", "passages_a", "passages_b", "passages_change", "net_stance_a",
             "net_stance_b", "net_stance_change"]
     md_table(diff, {"theme_name": "Theme", "passages_a": "Passages (earlier)",
                     "passages_b": "Passages (later)", "passages_change": "Change",
                     "net_stance_a": "Net stance (earlier)", "net_stance_b": "Net stance (later)",
-                    "net_stance_change": "Change in net stance"},
+                    "net_stance_change": "Change in net stance", "read_a": "Earlier letter",
+                    "read_b": "Later letter"},
+             links={"read_a": "read ↗", "read_b": "read ↗"},
              formats={"passages_a": ".0f", "passages_b": ".0f", "passages_change": "+.0f",
                       **{c: "+.2f" for c in (
                  "net_stance_a", "net_stance_b", "net_stance_change")}})

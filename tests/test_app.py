@@ -763,6 +763,13 @@ def test_area_profile_compares_an_areas_letters_in_date_order(
     at = run(work, monkeypatch, page="area", area=areas[0], a=ids[areas[0]][1],
              b=ids[areas[0]][0])
     assert "compared in date order" in texts(at)
+    # Each theme's counts lead to that letter's passages on the theme.
+    change = md_tables(at)[-1]
+    first = change[0]
+    earlier, later = ids[areas[0]]
+    theme = re.search(r"hl=(\w+)", first["Earlier letter"]).group(1)
+    assert first["Earlier letter"] == f"[read ↗](?page=reader&letter={earlier}&hl={theme})"
+    assert first["Later letter"] == f"[read ↗](?page=reader&letter={later}&hl={theme})"
     # Another area: its own two letters, not the first area's (which it does not have).
     at.selectbox(key="area").set_value(areas[2]).run()
     assert not at.exception
