@@ -824,7 +824,8 @@ def page_area(ctx: Ctx) -> None:
     areas = list(ctx.options.areas)
     q_init("area", _default_area(ctx, counts), areas, alias=ad.area_name)
     st.selectbox("Area", areas, key="area",
-                 format_func=lambda a: f"{a} ({counts.get(a, 0)} letters)")
+                 format_func=lambda a: f"{a} ({counts.get(a, 0)} letter"
+                                       f"{'' if counts.get(a, 0) == 1 else 's'})")
     q_sync({"area": None})
     area = st.session_state["area"]
     mine = ad.area_letters(ctx.path, ctx.stamp, area)
@@ -887,7 +888,8 @@ def page_area(ctx: Ctx) -> None:
         read_a=[page_url("reader", letter=a, hl=t) for t in diff["theme"]],
         read_b=[page_url("reader", letter=b, hl=t) for t in diff["theme"]],
     )
-    show_chart(change_bars_spec(len(diff)), diff.dropna(subset=["net_stance_change"]))
+    bars = diff.dropna(subset=["net_stance_change"])
+    show_chart(change_bars_spec(tuple(bars["theme_name"])), bars)
     cols = ["theme_name", "passages_a", "passages_b", "passages_change", "net_stance_a",
             "net_stance_b", "net_stance_change"]
     md_table(diff, {"theme_name": "Theme", "passages_a": "Passages (earlier)",
@@ -959,10 +961,13 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
 
 
 @st.cache_data(show_spinner=False, max_entries=50)
-def change_bars_spec(rows: int) -> dict[str, Any]:
-    """Change in net stance per theme between two letters (Area profile)."""
+def change_bars_spec(theme_order: tuple[str, ...]) -> dict[str, Any]:
+    """Change in net stance per theme between two letters (Area profile), in the order of
+    the table beneath it."""
+    rows = len(theme_order)
     return chart_spec(alt.Chart(chart_data()).mark_bar().encode(
-        y=alt.Y("theme_name:N", title=None, axis=alt.Axis(labelLimit=360)),
+        y=alt.Y("theme_name:N", title=None, sort=list(theme_order),
+                axis=alt.Axis(labelLimit=360)),
         x=alt.X("net_stance_change:Q", title="Change in net stance (later − earlier)",
                 scale=alt.Scale(domain=[-2, 2])),
         color=alt.condition("datum.net_stance_change > 0", alt.value(ad.STANCE_COLOURS[
@@ -1034,8 +1039,8 @@ def page_themes(ctx: Ctx) -> None:
     box = lazy_expander("All passages as a sortable table", "theme-table")
     if box is not None:
         with box:
-            st.caption("Click a column header to sort; the last column opens the letter at "
-                       "that passage.")
+            st.caption("Click a column header to sort; the Letter column opens the letter at "
+                       "that passage. The downloads keep the order of the quotes above.")
             evidence_table(frame, "theme-evidence", height=560)
     # Named after what was asked, so two different downloads do not share a name.
     name = "-".join(["evidence", "any-theme" if theme == ALL else theme,
@@ -1227,8 +1232,11 @@ def run_retrain(ctx: Ctx, corrections: int) -> None:
         box.update(label=f"New model {result.version}", state="complete", expanded=False)
     st.session_state["retrained"] = (
         f"New model **{result.version}**, trained with the corrections of {corrections:,} "
-        f"passage{'s' if corrections != 1 else ''}; {result.passages:,} passages re-tagged; "
-        f"{result.seconds:.0f} s in all. Every page now shows the new tags."
+        f"passage{'s' if corrections != 1 else ''}; {result.passages:,} passages re-tagged "
+        f"in {result.seconds:.0f} s. Every page now shows the new tags: "
+        f"{result.changed:,} passage{'s' if result.changed != 1 else ''} changed themes or "
+        "stance, so figures noted before may differ (tables and exports carry the model "
+        "version). Run `sendlens evaluate` to measure the new model's quality."
         + "".join(f"\n\n{md(n.capitalize())}." for n in result.notes))
     st.rerun()
 

@@ -709,6 +709,12 @@ class Retrained:
     passages: int
     seconds: float
     notes: tuple[str, ...] = ()  # e.g. label files the old model had that are gone
+    changed: int = 0  # passages whose themes or stance differ from before
+
+
+def _tag_snapshot(path: str) -> dict[str, tuple[str, str]]:
+    return {r["passage_id"]: (r["themes"], r["stance"])
+            for r in _rows(path, "SELECT passage_id, themes, stance FROM tags")}
 
 
 def retrain(path: str, progress: Progress | None = None) -> Retrained:
@@ -726,6 +732,7 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
     if not corpus_for(path).db_path.is_file():
         raise AppDataError(f"{path}: no corpus database here")
     started = time.perf_counter()
+    before = _tag_snapshot(path)
     try:
         report = retrain_corpus(corpus_for(path), progress)
     except (TaggingError, ValueError) as exc:  # e.g. no passages, a label on no theme
@@ -734,5 +741,9 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
         # Even a failed run may have registered a model; never show a half-stale view.
         st.cache_data.clear()
     # The whole run (training and tagging), as the researcher waited for it.
-    return Retrained(version=report.version, passages=report.passages,
-                     seconds=time.perf_counter() - started, notes=tuple(report.trained))
+    seconds = time.perf_counter() - started
+    # Themes are stored as JSON lists in codebook order, so equal lists are equal text.
+    after = _tag_snapshot(path)
+    changed = sum(1 for pid, tags in after.items() if before.get(pid, tags) != tags)
+    return Retrained(version=report.version, passages=report.passages, seconds=seconds,
+                     notes=tuple(report.trained), changed=changed)

@@ -426,6 +426,9 @@ def test_label_retrain_uses_the_correction_and_retags(
         return real(path, tee)
 
     monkeypatch.setattr(appdata, "retrain", spy)
+    con = sqlite3.connect(work / "sendlens.db")
+    before = {r[0]: r[1:] for r in con.execute("SELECT passage_id, themes, stance FROM tags")}
+    con.close()
     at.button(key="retrain").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert steps and steps == sorted(steps) and steps[-1] == 1.0
@@ -438,6 +441,12 @@ def test_label_retrain_uses_the_correction_and_retags(
     assert tagged == {version: passages}  # every passage re-tagged by the new model
     done = " ".join(s.value for s in at.success)
     assert version in done and "the corrections of 1 passage;" in done
+    # ... and says how many passages' tags the retrain changed.
+    con = sqlite3.connect(work / "sendlens.db")
+    changed = sum(1 for r in con.execute("SELECT passage_id, themes, stance FROM tags")
+                  if before[r[0]] != r[1:])
+    con.close()
+    assert changed > 0 and f"{changed:,} passage{'s' if changed != 1 else ''} changed" in done
     # The corrected passage is tagged as corrected, whatever the model would say.
     con = sqlite3.connect(work / "sendlens.db")
     themes, stance = con.execute("SELECT themes, stance FROM tags WHERE passage_id = ?",
