@@ -1025,6 +1025,14 @@ def page_themes(ctx: Ctx) -> None:
         total, letters = len(frame), frame["letter_id"].nunique() if len(frame) else 0
     figures({"Passages": f"{total:,}", "Letters": f"{letters:,}",
              **{s.capitalize(): f"{int(counts.get(s, 0)):,}" for s in ad.STANCES}})
+    if theme != ALL and query:
+        # The search is narrowed to one theme: say what it finds on any other.
+        anywhere = ad.search_counts(ctx.path, ctx.stamp, query, filters,
+                                    None if stance == ALL else stance)["passages"]
+        if anywhere > total:
+            st.button(f"These words are in {anywhere:,} passages on any theme: search them all",
+                      key="search-all-themes", icon=":material/search:",
+                      on_click=lambda: st.session_state.update(theme=ALL))
     if frame.empty:
         st.info("No passages match. Loosen the filters or the search words.")
         return

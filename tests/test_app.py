@@ -288,10 +288,20 @@ def test_theme_explorer_search_and_stance(
     found = evidence_of(at)
     assert len(found) < negatives
     assert found["text"].str.contains("therap", case=False).all()
-    # Any theme: plain full-text search over every passage.
-    at.selectbox(key="theme").set_value("(all)").run()
-    assert evidence_of(at)["text"].str.contains(
-        "therap", case=False).all()
+    # The words occur beyond this theme: one click searches every passage.
+    at.selectbox(key="stance").set_value("(all)").run()
+    found = evidence_of(at)
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    anywhere = con.execute("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH"
+                           " 'therapy'").fetchone()[0]
+    con.close()
+    assert anywhere > len(found)
+    wider = at.button(key="search-all-themes")
+    assert f"in {anywhere:,} passages on any theme" in wider.label
+    wider.click().run()
+    assert at.selectbox(key="theme").value == "(all)"
+    assert figures_of(at)["Passages"] == f"{anywhere:,}"
+    assert evidence_of(at)["text"].str.contains("therap", case=False).all()
 
 
 def test_letter_reader_escapes_and_highlights(
