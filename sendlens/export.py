@@ -94,10 +94,28 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     if fmt == "parquet":
         frame.to_parquet(buf, index=False)
     elif fmt == "xlsx":
-        frame.to_excel(buf, index=False, engine="openpyxl")
+        _with_dates(frame).to_excel(buf, index=False, engine="openpyxl")
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     return buf.getvalue()
+
+
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns holding only ISO dates (or blanks) as dates, so that a spreadsheet sorts
+    and filters them as dates rather than text."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        textual = values.dtype == object or pd.api.types.is_string_dtype(values)
+        if not textual or not values.notna().any():
+            continue
+        present = values.dropna()
+        if present.map(type).eq(str).all() and present.str.match(_ISO_DATE).all():
+            out[column] = pd.to_datetime(values, format="%Y-%m-%d").dt.date
+    return out
 
 
 def write_table(frame: pd.DataFrame, fmt: str, dest: Path | str | None) -> None:

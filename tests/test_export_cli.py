@@ -70,6 +70,23 @@ def test_export_letters_round_trips(corpus: Corpus, tmp_path: Path, suffix: str)
     assert str(cornwall["inspection_end"])[:10] == "2023-02-10"
 
 
+def test_xlsx_dates_are_dates(corpus: Corpus, tmp_path: Path) -> None:
+    # A spreadsheet sorts and filters them by date, not as text.
+    import datetime
+
+    from openpyxl import load_workbook
+
+    out = tmp_path / "letters.xlsx"
+    assert export(corpus, "letters", "-o", str(out)).exit_code == 0
+    sheet = load_workbook(out).active
+    header = [c.value for c in sheet[1]]
+    starts = [row[header.index("inspection_start")].value for row in sheet.iter_rows(min_row=2)]
+    assert all(isinstance(v, datetime.datetime | datetime.date) for v in starts), starts
+    # Not every text column is taken for dates: ids and areas stay text.
+    assert all(isinstance(row[header.index("letter_id")].value, str)
+               for row in sheet.iter_rows(min_row=2))
+
+
 def test_export_letters_markdown_to_stdout(corpus: Corpus) -> None:
     result = export(corpus, "letters", "--format", "md")
     assert result.exit_code == 0, result.output
