@@ -84,10 +84,20 @@ class Site:
     file_delay: float = 0.0  # seconds before every file response (slow site)
     faults: dict[str, deque[Fault]] = field(default_factory=dict)
     always: dict[str, Fault] = field(default_factory=dict)  # path prefix -> fault every time
-    hits: list[Hit] = field(default_factory=list)
+    recorded: list[Hit] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def hits(self) -> list[Hit]:
+        """Every request answered so far. A request is recorded just after its answer is
+        sent, so a client can return first: wait (up to 2 s) until none is in flight."""
+        deadline = time.monotonic() + 2.0
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
+        with self.lock:
+            return list(self.recorded)
 
     def fault(self, path: str, *faults: Fault) -> None:
         self.faults.setdefault(path, deque()).extend(faults)
@@ -143,7 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with site.lock:
                 site.in_flight -= 1
-                site.hits.append(
+                site.recorded.append(
                     Hit(
                         parts.path,
                         parts.query,
