@@ -1161,8 +1161,13 @@ def page_label(ctx: Ctx) -> None:
         link = page_url("reader", letter=row["letter_id"], focus=pid)
         st.markdown(f"**{md(row['area'])}**, {ad.framework_name(row['framework'])}, "
                     f"{row['inspection_start'] or 'undated'} · section `{md(row['section'])}` · "
-                    f"[read in the letter]({link})")
+                    f"passage `{md(pid)}` · [read in the letter]({link})")
+        # The codebook judges a sentence in its context ("As a result, ...").
+        if row["prev_text"]:
+            st.caption(f"Before: {md(row['prev_text'])}")
         st.text(row["text"])  # st.text never interprets markup
+        if row["next_text"]:
+            st.caption(f"After: {md(row['next_text'])}")
         current = ", ".join(ctx.theme(t) for t in row["themes"]) or "none"
         st.caption(f"Model ({row['model_version'] or 'untagged'}): themes {current}; "
                    f"stance {row['stance'] or '–'}")

@@ -653,7 +653,11 @@ def passage(path: str, stamp_: tuple[int, ...], passage_id: str) -> dict[str, An
     rows = _rows(
         path,
         """SELECT p.passage_id, p.letter_id, p.section, p.heading, p.text, l.area, l.framework,
-                  l.inspection_start, t.themes, t.stance, t.model_version
+                  l.inspection_start, t.themes, t.stance, t.model_version,
+                  (SELECT q.text FROM passages q WHERE q.letter_id = p.letter_id
+                   AND q.seq = p.seq - 1) AS prev_text,
+                  (SELECT q.text FROM passages q WHERE q.letter_id = p.letter_id
+                   AND q.seq = p.seq + 1) AS next_text
            FROM passages p JOIN letters l USING (letter_id)
            LEFT JOIN tags t USING (passage_id) WHERE p.passage_id = ?""",
         (passage_id,),

@@ -350,10 +350,17 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     work = tmp_path / "c"
     shutil.copytree(corpus_dir, work)  # this test writes a label: keep the shared corpus clean
     con = sqlite3.connect(work / "sendlens.db")
-    pid = con.execute("SELECT passage_id FROM tags WHERE themes = '[]' LIMIT 1").fetchone()[0]
+    pid, letter, seq = con.execute(
+        "SELECT passage_id, letter_id, seq FROM tags JOIN passages USING (passage_id)"
+        " WHERE themes = '[]' AND seq > 1 LIMIT 1").fetchone()
+    before, after = (con.execute("SELECT text FROM passages WHERE letter_id = ? AND seq = ?",
+                                 (letter, n)).fetchone()[0] for n in (seq - 1, seq + 1))
     con.close()
     at = run(work, monkeypatch, page="label", pid=pid)
     assert "Corrections saved (0 passages)" in [s.value for s in at.subheader]
+    # The passage is shown between its neighbours, as the codebook reads it.
+    captions = [re.sub(r"\\(.)", r"\1", c.value) for c in at.caption]
+    assert f"Before: {before}" in captions and f"After: {after}" in captions
     at.multiselect(key=f"lt-{pid}").set_value(["co_production"])
     at.radio(key=f"ls-{pid}").set_value("mixed")
     at.button[0].click().run()  # the form's submit button
