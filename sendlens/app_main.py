@@ -927,8 +927,9 @@ def _with_labels(ctx: Ctx, hist: pd.DataFrame) -> pd.DataFrame:
     # What a screen reader says of a cell (by default it would read every field, the
     # link's URL included).
     return hist.assign(description=[
-        f"{r.letter}; {r.theme_name}: {r.passages} passages"
-        + ("" if pd.isna(r.net_stance) else f", net stance {r.net_stance:+.2f}")
+        f"{r.letter}; {r.theme_name}: " + (
+            "not tagged" if pd.isna(r.passages) else f"{int(r.passages)} passages"
+            + ("" if pd.isna(r.net_stance) else f", net stance {r.net_stance:+.2f}"))
         for r in hist.itertuples()])
 
 
@@ -1248,8 +1249,8 @@ def run_retrain(ctx: Ctx, corrections: int) -> None:
         f"passage{'s' if corrections != 1 else ''}; {result.passages:,} passages re-tagged "
         f"in {result.seconds:.0f} s. Every page now shows the new tags: "
         f"{result.changed:,} passage{'s' if result.changed != 1 else ''} changed themes or "
-        "stance, so figures noted before may differ (tables and exports carry the model "
-        "version). Run `sendlens evaluate` to measure the new model's quality."
+        "stance, so figures noted before may differ (exported passages name the model "
+        "that tagged them). Run `sendlens evaluate` to measure the new model's quality."
         + "".join(f"\n\n{md(n.capitalize())}." for n in result.notes))
     st.rerun()
 
