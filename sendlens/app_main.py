@@ -723,9 +723,12 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str) -> list[str
         return rows
     sub = table[table["theme"] == sort]
     sub = sub.set_index(sub[by].astype(str))
-    # Most criticised first: high share negative / low net stance; unmentioned last.
+    # Most criticised first: high share negative / low net stance; unmentioned last. Ties
+    # (often 100% of a handful) go to the row with more passages: more evidence first.
     key = sub["share_negative"] if metric == "share_negative" else -sub["net_stance"]
-    return list(key.sort_values(ascending=False, na_position="last").index)
+    ranked = pd.DataFrame({"key": key, "passages": sub["passages"]}).sort_values(
+        ["key", "passages"], ascending=[False, False], na_position="last", kind="stable")
+    return list(ranked.index)
 
 
 def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str]) -> tuple[

@@ -801,3 +801,17 @@ def test_area_profile_compares_an_areas_letters_in_date_order(
     assert not at.exception
     assert {at.selectbox(key="a").value, at.selectbox(key="b").value} == set(ids[areas[2]])
     assert "Pick two different letters" not in texts(at)
+
+
+def test_equally_criticised_rows_put_more_evidence_first() -> None:
+    # 100% negative from 9 passages ranks above 100% from 2, and both above 50%.
+    import pandas as pd
+
+    from sendlens import app_main
+
+    table = pd.DataFrame({
+        "area": ["Few", "Many", "Half"], "theme": ["ehc_plans"] * 3,
+        "passages": [2, 9, 10], "share_negative": [1.0, 1.0, 0.5],
+        "net_stance": [-1.0, -1.0, -0.5]})
+    for metric in ("share_negative", "net_stance"):
+        assert app_main._row_order(table, "area", metric, "ehc_plans") == ["Many", "Few", "Half"]
