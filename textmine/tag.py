@@ -334,9 +334,9 @@ def train(
     return TrainResult(version, directory, model.meta, time.time() - started, removed)
 
 
-def current_meta(corpus: Corpus) -> tuple[str, dict[str, Any]] | None:
-    """The current model's version and metadata, without loading its pipelines (None, as
-    for current_model, when there is none on disk)."""
+def _current(corpus: Corpus) -> tuple[str, Path, str | None] | None:
+    """The current model's (version, directory, stored meta JSON), or None when there is
+    none on disk."""
     with corpus.reading() as con:
         row = con.execute(
             "SELECT version, path, meta FROM models WHERE is_current = 1"
@@ -345,25 +345,24 @@ def current_meta(corpus: Corpus) -> tuple[str, dict[str, Any]] | None:
     if row is None:
         return None
     path = Path(row["path"])
-    if not (path if path.is_absolute() else corpus.root / path).joinpath("model.joblib").is_file():
-        return None
-    return row["version"], json.loads(row["meta"] or "{}")
-
-
-def current_model(corpus: Corpus) -> tuple[str, TaggerModel] | None:
-    """The current model (version, model), or None when there is none on disk."""
-    with corpus.reading() as con:
-        row = con.execute(
-            "SELECT version, path FROM models WHERE is_current = 1 ORDER BY created_at DESC"
-        ).fetchone()
-    if row is None:
-        return None
-    path = Path(row["path"])
     if not path.is_absolute():
         path = corpus.root / path
     if not (path / "model.joblib").is_file():
         return None
-    return row["version"], load_model(path)
+    return row["version"], path, row["meta"]
+
+
+def current_meta(corpus: Corpus) -> tuple[str, dict[str, Any]] | None:
+    """The current model's version and metadata, without loading its pipelines (None, as
+    for current_model, when there is none on disk)."""
+    found = _current(corpus)
+    return None if found is None else (found[0], json.loads(found[2] or "{}"))
+
+
+def current_model(corpus: Corpus) -> tuple[str, TaggerModel] | None:
+    """The current model (version, model), or None when there is none on disk."""
+    found = _current(corpus)
+    return None if found is None else (found[0], load_model(found[1]))
 
 
 def ensure_model(
@@ -464,9 +463,8 @@ def tag_corpus(corpus: Corpus, *, progress: Progress | None = None) -> TagReport
 def retrain(corpus: Corpus, progress: Progress | None = None) -> TagReport:
     """Train with the stored labels (and the label files the current model was trained
     on, where still there) and re-tag the corpus (the app's 'retrain' button)."""
-    found = current_model(corpus)
-    _, notes = train_again(corpus, None if found is None else found[1].meta,
-                           progress=progress)
+    found = current_meta(corpus)  # only its label files are needed, not its pipelines
+    _, notes = train_again(corpus, None if found is None else found[1], progress=progress)
     report = tag_corpus(corpus, progress=progress)
     report.trained[:0] = notes  # shown by the app beside the new model
     return report
