@@ -227,6 +227,8 @@ class Corpus:
                 con.close()
 
     def _migrate(self) -> None:
+        # A damaged database raises sqlite3.DatabaseError, which open() turns into one
+        # CorpusError whether it shows on connecting or on reading the schema.
         con = self.connect()
         try:
             con.executescript(SCHEMA)
@@ -242,8 +244,6 @@ class Corpus:
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
-        except sqlite3.DatabaseError as exc:
-            raise CorpusError(f"{self.db_path}: not a usable sendlens database ({exc})") from exc
         finally:
             con.close()
 
