@@ -1000,6 +1000,7 @@ def page_themes(ctx: Ctx) -> None:
     filters = _filters(ctx, "t_")
     theme, stance, query = (st.session_state["theme"], st.session_state["stance"],
                             st.session_state["q"].strip())
+    only = None if stance == ALL else stance  # the data layer's "any stance"
     if theme != ALL and ctx.theme(theme):
         definition = ad.theme_definitions(ctx.path).get(theme)
         if definition:
@@ -1009,20 +1010,17 @@ def page_themes(ctx: Ctx) -> None:
             if not query:
                 st.info("Type words to search all passages, or pick a theme.")
                 return
-            frame = ad.search_passages(ctx.path, ctx.stamp, query, filters,
-                                       None if stance == ALL else stance)
+            frame = ad.search_passages(ctx.path, ctx.stamp, query, filters, only)
         else:
             if not_tagged(ctx):
                 return
-            frame = ad.evidence(ctx.path, ctx.stamp, theme, None if stance == ALL else stance,
-                                filters, search=query)
+            frame = ad.evidence(ctx.path, ctx.stamp, theme, only, filters, search=query)
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
         return
     if theme == ALL:
         # A search lists its best matches only: the figures count every match.
-        counts = ad.search_counts(ctx.path, ctx.stamp, query, filters,
-                                  None if stance == ALL else stance)
+        counts = ad.search_counts(ctx.path, ctx.stamp, query, filters, only)
         total, letters = counts["passages"], counts["letters"]
     else:
         counts = frame["stance"].value_counts().to_dict() if len(frame) else {}
@@ -1031,8 +1029,7 @@ def page_themes(ctx: Ctx) -> None:
              **{s.capitalize(): f"{int(counts.get(s, 0)):,}" for s in ad.STANCES}})
     if theme != ALL and query:
         # The search is narrowed to one theme: say what it finds on any other.
-        anywhere = ad.search_counts(ctx.path, ctx.stamp, query, filters,
-                                    None if stance == ALL else stance)["passages"]
+        anywhere = ad.search_counts(ctx.path, ctx.stamp, query, filters, only)["passages"]
         if anywhere > total:
             st.button(f"These words are in {anywhere:,} passages on any theme: search them all",
                       key="search-all-themes", icon=":material/search:",
