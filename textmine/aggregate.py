@@ -187,6 +187,11 @@ def _validated(values: list[str] | None, allowed: Sequence[str], what: str) -> l
     return values
 
 
+def checked_sections(sections: str | Iterable[str] | None) -> list[str] | None:
+    """The canonical sections asked for, or ValueError naming any the letters lack."""
+    return _validated(_as_list(sections), SECTIONS, "section")
+
+
 def _resolve_areas(con: sqlite3.Connection, names: Sequence[str]) -> list[str]:
     """Area names as stored, for names as a user types them ("bedford", "Bristol, City of")."""
     stored = con.execute("SELECT DISTINCT area, la_code FROM letters").fetchall()
@@ -261,7 +266,7 @@ def _where(
     if date_to is not None:
         letter_sql.append(f"{_DATE_SQL} <= ?")
         params.append(_iso(date_to, "date_to"))
-    if (sc := _validated(_as_list(sections), SECTIONS, "section")) is not None:
+    if (sc := checked_sections(sections)) is not None:
         where.passages.append(_in("p.section", sc))
         where.passage_params += sc
     return where

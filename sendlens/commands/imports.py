@@ -95,12 +95,13 @@ def export_cmd(
     elif what is What.passages:
         frame = passages_frame(store)
         if section:
-            from textmine.aggregate import SECTIONS
+            from textmine.aggregate import checked_sections
 
-            if bad := [s for s in section if s not in SECTIONS]:
-                typer.secho(f"error: unknown section {', '.join(map(repr, bad))}: choose "
-                            f"{', '.join(SECTIONS)}", fg="red", err=True)
-                raise typer.Exit(2)
+            try:
+                checked_sections(section)
+            except ValueError as exc:
+                typer.secho(f"error: {exc}", fg="red", err=True)
+                raise typer.Exit(2) from exc
             frame = frame[frame["section"].isin(section)]
     else:
         from textmine import aggregate
