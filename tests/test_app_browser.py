@@ -13,17 +13,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from appserver import served_app
 
 from sendlens.store import Corpus, now_iso
 
@@ -52,12 +48,6 @@ def _need_browser() -> None:
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def corpus_dir(tmp_path_factory: pytest.TempPathFactory, real_pdfs: list[Path]) -> Path:
     _need_browser()
@@ -83,35 +73,8 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory, real_pdfs: list[Path]) 
 @pytest.fixture(scope="module")
 def server(corpus_dir: Path) -> Iterator[str]:
     """`sendlens app` on a free port; yields its URL, stops it afterwards."""
-    port = _free_port()
-    log = open(corpus_dir / "server.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sendlens.cli", "app", "--corpus", str(corpus_dir),
-         "--port", str(port), "--headless"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://localhost:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail("the app did not start:\n" + (corpus_dir / "server.log").read_text())
-            time.sleep(0.3)
+    with served_app(corpus_dir, corpus_dir / "server.log") as url:
         yield url
-    finally:
-        os.killpg(proc.pid, 15)  # our own process group only (start_new_session)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-        log.close()
 
 
 def _cell_count(corpus_dir: Path, area: str, theme: str) -> int:

@@ -6,15 +6,14 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from appserver import served_app
 from sitefixture import letter_2016_pdf
 from typer.testing import CliRunner
 
@@ -225,25 +224,6 @@ def test_sendlens_app_upgrades_an_old_corpus_before_serving_it(
     # The pages open the corpus read-only, so the command itself must upgrade it.
     import_pdf(corpus, letters_dir / "80465_durham__03-september-2024.pdf")
     _as_schema_1(corpus)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sendlens.cli", "app", "--corpus", str(corpus.root), "--port",
-         str(port), "--headless"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health",
-                                            timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.3)
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
+    with served_app(corpus.root, corpus.root.parent / "app.log"):
+        pass  # it answered its health check: it has upgraded and is serving
     assert _names_and_version(corpus.root) == ({("County Durham", "Durham")}, "2")
