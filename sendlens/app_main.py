@@ -615,16 +615,18 @@ def page_compare(ctx: Ctx) -> None:
         f"{METRICS[metric].lower()}; number = passages on the theme (blank: never mentioned). "
         "**Click a cell** to read the passages behind it."
     )
+    # A new key after a choice made without the mouse: the next click counts even if it
+    # is the cell clicked before (a chart's selection outlives its data).
+    key = f"heatmap-{st.session_state.get('_heatmap_gen', 0)}"
+    # The cell is settled before the chart is drawn, so that the chart outlines the cell
+    # whose evidence is shown, however it was chosen (click, keyboard or link).
+    cell = _current_cell(ctx, by, list(order), chosen, st.session_state.get(key))
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        spec, data = _heatmap(shown, by, metric, order)
-        # A new key after a choice made without the mouse: the chart drops its outline of
-        # the clicked cell, which would otherwise disagree with the evidence shown.
-        event = show_chart(spec, data, on_select="rerun", selection_mode="cell",
-                           key=f"heatmap-{st.session_state.get('_heatmap_gen', 0)}")
-    _follow_cell(event, by)
+        spec, data = _heatmap(shown, by, metric, order, cell)
+        show_chart(spec, data, on_select="rerun", selection_mode="cell", key=key)
     with right:
-        ev = _cell_evidence(ctx, shown, by, list(order), chosen, filters)
+        ev = _cell_evidence(ctx, shown, by, list(order), filters)
     # A fixed label: a label that changed with the cell would close the expander.
     box = None if ev is None else lazy_expander(
         "All passages of this cell as a sortable table", "cell-table")
@@ -659,20 +661,28 @@ def _compare_view(ctx: Ctx, by: str, metric: str, sort: str, chosen: tuple[str, 
     return table[table[by].isin(order[:MAX_ROWS])], order[:MAX_ROWS], len(order)
 
 
-def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
-                   chosen: tuple[str, ...], filters: ad.Filters) -> pd.DataFrame | None:
-    """The passages behind one cell; the selectboxes also work without a mouse."""
+def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
+                  event: Any) -> tuple[str | None, str | None]:
+    """The (row, theme) whose evidence is shown: from the link, the heatmap's latest
+    click (`event`, its selection state) or the selectboxes, always a cell on show."""
     themes = list(ctx.options.themes)
-    st.subheader("Evidence behind a cell")
     q_init("cell_row", rows[0] if rows else None, rows,
            alias=ad.area_name if by == "area" else None)
     q_init("cell_theme", (chosen or themes or [None])[0], themes)
-    q_init("cell_stance", ALL, (ALL, *ad.STANCES))
+    _follow_cell(event, by)
     if st.session_state["cell_row"] not in rows and rows:
         st.session_state["cell_row"] = rows[0]
     if chosen and st.session_state["cell_theme"] not in chosen:
-        # The evidence always belongs to a cell the heatmap shows.
         st.session_state["cell_theme"] = chosen[0]
+    return st.session_state["cell_row"], st.session_state["cell_theme"]
+
+
+def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
+                   filters: ad.Filters) -> pd.DataFrame | None:
+    """The passages behind the current cell; the selectboxes also work without a mouse."""
+    themes = list(ctx.options.themes)
+    st.subheader("Evidence behind a cell")
+    q_init("cell_stance", ALL, (ALL, *ad.STANCES))
     # Clicking a cell is the usual way; the selectboxes (the way without a mouse) are
     # built only while their expander is open, so that their code does not delay the
     # first paint. The stance radio reuses code the sidebar has already loaded. A fixed
@@ -731,10 +741,12 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str) -> list[str
     return list(ranked.index)
 
 
-def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str]) -> tuple[
+def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
+             cell: tuple[str | None, str | None] = (None, None)) -> tuple[
         dict[str, Any], pd.DataFrame]:
-    """The heatmap's (cached) spec and its data."""
+    """The heatmap's (cached) spec and its data; `cell` (row, theme) is outlined."""
     frame = frame.assign(**{by: frame[by].astype(str)})
+    frame["current"] = (frame[by] == cell[0]) & (frame["theme"] == cell[1])
     theme_order = tuple(dict.fromkeys(frame["theme_short"]))
     return heatmap_spec(by, metric, tuple(order), theme_order,
                         len(frame) > CANVAS_CELLS), frame
@@ -771,9 +783,11 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
     ]
     cell = alt.selection_point(name="cell", fields=[by, "theme"], on="click", clear=False)
     rect = base.mark_rect().encode(
-        # The clicked cell gets a dark outline; the others a thin white grid line.
-        stroke=alt.condition(cell, alt.value("#111"), alt.value("white"), empty=False),
-        strokeWidth=alt.condition(cell, alt.value(2.5), alt.value(1), empty=False),
+        # The cell whose evidence is shown gets a dark outline, the others a thin white
+        # grid line. Drawn from the data, not the click selection: a cell can also be
+        # chosen with the keyboard or by a link.
+        stroke=alt.condition("datum.current", alt.value("#111"), alt.value("white")),
+        strokeWidth=alt.condition("datum.current", alt.value(2.5), alt.value(1)),
         color=alt.condition("datum.passages > 0",
                             alt.Color(f"{metric}:Q", scale=scale, title=title,
                                       legend=alt.Legend(
@@ -811,6 +825,8 @@ def _follow_cell(event: Any, by: str) -> None:
     except AttributeError:
         return
     if not picked:
+        # No selection (a fresh chart): a click on any cell, even the current one, is new.
+        st.session_state["_last_cell"] = None
         return
     point = picked[0]
     if point.get(by) is not None and point.get("theme") is not None:

@@ -12,6 +12,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sendlens.store import Corpus, now_iso
@@ -762,10 +763,23 @@ def test_a_cell_chosen_without_the_mouse_resets_the_charts_click(
     before = at.get("vega_lite_chart")[0].proto.id
     open_expander(at, "cell_pick")
     at.selectbox(key="cell_row").set_value(facts["areas"][2]).run()
-    # A new chart element: the outline of a cell clicked earlier is not kept beside
-    # evidence for another cell, and clicking that cell again is a new click.
+    # A new chart element: clicking the cell clicked earlier is a new click.
     assert at.get("vega_lite_chart")[0].proto.id != before
     assert f"{facts['areas'][2]} · " in texts(at)
+    # The heatmap outlines the cell now shown, and only that one (its data says which).
+    data = chart_data(at)
+    current = data[data["current"]]
+    assert list(zip(current["area"], current["theme"])) == [
+        (facts["areas"][2], at.session_state["cell_theme"])]
+
+
+def chart_data(at: AppTest, n: int = 0) -> pd.DataFrame:
+    """The data the n-th Vega-Lite chart of the page was sent with."""
+    import pyarrow as pa
+
+    proto = at.get("vega_lite_chart")[n].proto
+    (named,) = proto.datasets
+    return pa.ipc.open_stream(named.data.data).read_pandas()
 
 
 def test_area_profile_compares_an_areas_letters_in_date_order(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -142,8 +143,27 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
             cards = page.locator(".st-key-cell-cards")
             expect(cards).to_contain_text("read in letter", timeout=30_000)
             assert "cell_row=" in page.url  # the view can be shared as a link
+            # The heatmap outlines the cell whose evidence is shown, and only that one.
+            outlined = page.locator(
+                '[data-testid=stVegaLiteChart] .mark-rect path[stroke="#111"]')
+            expect(outlined).to_have_count(1, timeout=30_000)
+            expect(outlined).to_have_attribute(
+                "aria-label", re.compile(f"^theme_short: Health input; area: {area};"))
             page.mouse.move(5, 5)  # no tooltip over the chart in the screenshot
             page.screenshot(path=str(ARTIFACTS / "compare-cell-evidence.png"))
+
+            # A shared link to another cell: that cell is outlined, not the first one.
+            other = areas[1]
+            page.goto(f"{server}/?page=compare&cell_row={quote(other)}&cell_theme=ehc_plans")
+            page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
+            expect(outlined).to_have_count(1, timeout=30_000)
+            expect(outlined).to_have_attribute(
+                "aria-label", re.compile(f"^theme_short: EHC needs assessment; area: {other};"))
+            page.get_by_text(f"{other} · EHC needs assessment and plans").wait_for(
+                timeout=30_000)
+            page.goto(server + "/?page=compare&cell_row=" + quote(area)
+                      + "&cell_theme=health_input")
+            page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
 
             # Follow one passage to the letter it came from.
             href = cards.locator("a").first.get_attribute("href")
