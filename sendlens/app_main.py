@@ -536,9 +536,8 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
             b.multiselect("Outcomes", o.outcomes, key=f"{prefix}out",
                           format_func=ad.outcome_name, placeholder="All outcomes")
             c.multiselect("Sections of the letter", o.sections, key=f"{prefix}sec",
-                          placeholder="All sections",
-                          help="Compare like with like across frameworks, e.g. only "
-                               "`weaknesses`.")
+                          format_func=ad.section_name, placeholder="All sections",
+                          help=ad.SECTION_HELP)
             c1, c2 = c.columns(2)
             c1.date_input("Inspected from", key=f"{prefix}from", min_value=d_min,
                           max_value=d_max, format="YYYY-MM-DD")
@@ -1289,7 +1288,8 @@ def page_export(ctx: Ctx) -> None:
     a, b = st.columns(2)
     by = a.selectbox("Rows", ["area", "region", "framework", "year", "outcome"], key="x_by")
     sections = b.multiselect("Sections", ctx.options.sections, key="x_sec",
-                             placeholder="All sections")
+                             format_func=ad.section_name, placeholder="All sections",
+                             help=ad.SECTION_HELP)
     try:
         table = ad.theme_table(ctx.path, ctx.stamp, by, ad.Filters(sections=tuple(sections)))
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:

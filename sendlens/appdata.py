@@ -49,6 +49,28 @@ OUTCOME_NAMES: dict[str, str] = {
     "sufficient_progress": "Sufficient progress",
     "insufficient_progress": "Insufficient progress",
 }
+# Canonical sections in plain words (the codes are what --section takes on the command line).
+SECTION_NAMES: dict[str, str] = {
+    "context": "Context",
+    "experience": "Experience of families",
+    "strengths": "Strengths",
+    "weaknesses": "Weaknesses",
+    "actions": "Actions required",
+    "main_findings": "Main findings",
+    "boilerplate": "Boilerplate",
+}
+# Which headings of each framework a section gathers: what makes formats comparable.
+SECTION_HELP = (
+    "Compare like with like across frameworks. **Strengths**: 'Strengths' (2016) and "
+    "'What is the area partnership doing that is effective?' (2023). **Weaknesses**: "
+    "'Areas for development' (2016) and 'What does the area partnership need to do "
+    "better?' (2023). **Actions required**: the written statement of action (2016), "
+    "'Areas for improvement' and 'Areas for priority action' (2023), next steps "
+    "(revisits, monitoring). **Main findings**: main findings, the outcome, and a revisit's "
+    "findings on each weakness. **Experience of families**: 'What is it like to be a child "
+    "or young person with SEND in this area?' (2023). The codes in brackets are the "
+    "`--section` values of `sendlens export`."
+)
 # Stance colours shared by charts and highlighting (colour-blind-safe red/blue pair).
 STANCE_COLOURS: dict[str, str] = {
     "positive": "#2166ac",
@@ -243,6 +265,11 @@ def framework_name(value: str | None) -> str:
 
 def outcome_name(value: str | None) -> str:
     return OUTCOME_NAMES.get(value or "", value or "not stated")
+
+
+def section_name(value: str) -> str:
+    """'Weaknesses (weaknesses)': the plain name and the code the command line takes."""
+    return f"{SECTION_NAMES.get(value, value)} ({value})"
 
 
 @dataclass(frozen=True)

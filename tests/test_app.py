@@ -206,7 +206,9 @@ def test_compare_filters_change_the_numbers(
     at.run()
     assert letters_caption(at).startswith("2 letters")
     open_expander(at, "c_filters")
-    # Only the weaknesses sections: every passage of the cell is then negative.
+    # Only the weaknesses sections: every passage of the cell is then negative. The
+    # sections are offered by name, with the code the command line takes.
+    assert "Weaknesses (weaknesses)" in at.multiselect(key="c_sec").options
     at.multiselect(key="c_sec").set_value(["weaknesses"]).run()
     open_expander(at, "cell_pick")
     at.selectbox(key="cell_theme").set_value("health_input").run()
