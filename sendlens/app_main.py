@@ -41,6 +41,9 @@ METRICS = {
     "net_stance": "Net stance: (positive − negative) / passages",
     "share_negative": "Share of passages that are negative",
 }
+# Rows ranked on a theme need this many passages on it by default (Compare's "Rank rows
+# with at least"); a share of 1 or 2 passages is no basis for "most criticised".
+MIN_RANKED = 3
 MAX_ROWS = 60  # heatmap rows readable on a laptop; beyond that ask for a narrower choice
 # Heatmaps with more cells are drawn on a canvas: as SVG, 55 areas x 8 themes (twice that
 # in marks, with the numbers) cost the browser ~0.7 s more to first paint. Smaller ones
@@ -127,6 +130,8 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False,
             value = date.fromisoformat(value)
         except ValueError:
             value = None
+    elif value is not None and type(default) is int:
+        value = int(value) if value.isdigit() else None
     if value is None or (allowed is not None and value not in allowed):
         if given not in (None, ""):
             _ignored(key, [given])
@@ -562,11 +567,13 @@ def page_compare(ctx: Ctx) -> None:
     if not_tagged(ctx):
         return
     themes = list(ctx.options.themes) or []
-    defaults = {"by": "area", "metric": "net_stance", "sort": "name", "th": []}
+    defaults = {"by": "area", "metric": "net_stance", "sort": "name", "th": [],
+                "min": MIN_RANKED}
     q_init("by", "area", ("area", "region"))
     q_init("metric", "net_stance", tuple(METRICS))
     q_init("sort", "name", ("name", *themes))
     q_init("th", [], themes, multi=True)
+    q_init("min", MIN_RANKED, range(1, 101))
     a, b = st.columns([1, 1.4])
     a.radio("Rows", ["area", "region"], key="by", horizontal=True,
             format_func=lambda v: {"area": "Areas", "region": "Regions"}[v])
@@ -581,9 +588,13 @@ def page_compare(ctx: Ctx) -> None:
     view = lazy_expander("Row order and themes", "c_view", expanded=changed)
     if view is not None:
         with view:
-            c, d = st.columns([1.4, 2])
+            c, m, d = st.columns([1.4, 0.8, 2])
             c.selectbox("Sort rows by", ["name", *themes], key="sort",
                         format_func=sort_name.get)
+            m.number_input("Rank rows with at least", min_value=1, max_value=100, step=1,
+                           key="min", help="passages on the theme sorted by; rows with "
+                           "fewer follow the ranked ones, so that 1 negative passage of 1 "
+                           "does not top the list as 100% negative.")
             d.multiselect("Themes", themes, key="th", format_func=ctx.theme,
                           placeholder="All themes")
     elif changed:
@@ -596,7 +607,7 @@ def page_compare(ctx: Ctx) -> None:
     chosen = tuple(st.session_state["th"])
     try:
         shown, order, total_rows = _compare_view(ctx, by, metric, st.session_state["sort"],
-                                                 chosen, filters)
+                                                 chosen, filters, st.session_state["min"])
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
         return
@@ -606,6 +617,9 @@ def page_compare(ctx: Ctx) -> None:
     if chosen and st.session_state["sort"] not in ("name", *chosen):
         st.caption(f"Rows are in name order: {ctx.short(st.session_state['sort'])}, the theme "
                    "to sort by, is not among the themes chosen.")
+    elif st.session_state["sort"] != "name" and st.session_state["min"] > 1:
+        st.caption(f"Rows with fewer than {st.session_state['min']} passages on "
+                   f"{ctx.short(st.session_state['sort'])} come after the ranked rows.")
     if total_rows > MAX_ROWS:
         st.caption(f"Showing the first {MAX_ROWS} of {total_rows} {by}s in this order; pick "
                    "areas in Filters, sort by a theme, or compare regions.")
@@ -648,7 +662,8 @@ def page_compare(ctx: Ctx) -> None:
 
 
 def _compare_view(ctx: Ctx, by: str, metric: str, sort: str, chosen: tuple[str, ...],
-                  filters: ad.Filters) -> tuple[pd.DataFrame, list[str], int]:
+                  filters: ad.Filters, min_passages: int = MIN_RANKED) -> tuple[
+        pd.DataFrame, list[str], int]:
     """The heatmap's cells (at most MAX_ROWS rows), its row order and how many rows
     there are in all."""
     table = ad.theme_table(ctx.path, ctx.stamp, by, replace(filters, themes=chosen))
@@ -656,7 +671,7 @@ def _compare_view(ctx: Ctx, by: str, metric: str, sort: str, chosen: tuple[str, 
         return table, [], 0
     table = table.assign(theme_name=table["theme"].map(ctx.theme),
                          theme_short=table["theme"].map(ctx.short))
-    order = _row_order(table, by, metric, sort)
+    order = _row_order(table, by, metric, sort, min_passages)
     return table[table[by].isin(order[:MAX_ROWS])], order[:MAX_ROWS], len(order)
 
 
@@ -726,7 +741,14 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
     return ev
 
 
-def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str) -> list[str]:
+def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str,
+               min_passages: int = 1) -> list[str]:
+    """Rows by name, or most criticised on the theme `sort` first.
+
+    Rows with fewer than `min_passages` passages on that theme follow the ranked ones
+    (in the same order among themselves): one negative passage out of one is 100%
+    negative, and would otherwise top the ranking.
+    """
     rows = sorted(table[by].astype(str).unique())
     if sort == "name" or sort not in set(table["theme"]):
         return rows
@@ -735,8 +757,10 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str) -> list[str
     # Most criticised first: high share negative / low net stance; unmentioned last. Ties
     # (often 100% of a handful) go to the row with more passages: more evidence first.
     key = sub["share_negative"] if metric == "share_negative" else -sub["net_stance"]
-    ranked = pd.DataFrame({"key": key, "passages": sub["passages"]}).sort_values(
-        ["key", "passages"], ascending=[False, False], na_position="last", kind="stable")
+    ranked = pd.DataFrame({"key": key, "passages": sub["passages"],
+                           "few": sub["passages"] < min_passages}).sort_values(
+        ["few", "key", "passages"], ascending=[True, False, False], na_position="last",
+        kind="stable")
     return list(ranked.index)
 
 

@@ -831,3 +831,19 @@ def test_equally_criticised_rows_put_more_evidence_first() -> None:
         "net_stance": [-1.0, -1.0, -0.5]})
     for metric in ("share_negative", "net_stance"):
         assert app_main._row_order(table, "area", metric, "ehc_plans") == ["Many", "Few", "Half"]
+        # With a minimum of 3 passages, the 2-passage row is not ranked: it comes last.
+        assert app_main._row_order(table, "area", metric, "ehc_plans", 3) == [
+            "Many", "Half", "Few"]
+
+
+def test_compare_ranks_only_rows_with_enough_passages(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare", sort="health_input", min="1000")
+    assert "min=1000" in " ".join(w.value for w in at.sidebar.warning)  # said, not used
+    open_expander(at, "c_view")
+    assert at.number_input(key="min").value == 3
+    at.number_input(key="min").set_value(50).run()
+    assert not at.exception
+    assert at.query_params["min"] in ("50", ["50"])  # shareable
+    assert "fewer than 50 passages on Health input come after" in texts(at)
