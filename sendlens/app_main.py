@@ -592,9 +592,9 @@ def page_compare(ctx: Ctx) -> None:
             c.selectbox("Sort rows by", ["name", *themes], key="sort",
                         format_func=sort_name.get)
             m.number_input("Rank rows with at least", min_value=1, max_value=100, step=1,
-                           key="min", help="passages on the theme sorted by; rows with "
-                           "fewer follow the ranked ones, so that 1 negative passage of 1 "
-                           "does not top the list as 100% negative.")
+                           key="min", help="Passages on the theme the rows are sorted "
+                           "by. Rows with fewer follow the ranked ones, so that 1 negative "
+                           "passage of 1 does not top the list as 100% negative.")
             d.multiselect("Themes", themes, key="th", format_func=ctx.theme,
                           placeholder="All themes")
     elif changed:
