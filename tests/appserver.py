@@ -23,15 +23,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(corpus: Path, log: Path) -> Iterator[str]:
-    """Start `sendlens app --corpus corpus`, wait until it answers its health check, and
-    yield its URL; the test fails with the server's output (in `log`) if it does not."""
+def served_app(corpus: Path, log: Path, *, headless: bool = True,
+               env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `sendlens app --corpus corpus` (with `env` added to the environment), wait
+    until it answers its health check, and yield its URL; the test fails with the
+    server's output (in `log`) if it does not."""
     port = free_port()
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sendlens.cli", "app", "--corpus", str(corpus),
-             "--port", str(port), "--headless"],
+             "--port", str(port), *(["--headless"] if headless else [])],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
         url = f"http://localhost:{port}"
         try:

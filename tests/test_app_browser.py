@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -204,6 +205,46 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
             assert page.evaluate("document.querySelector('.stMain').scrollTop") > 200
         finally:
             browser.close()
+
+
+def test_app_as_a_user_starts_it_opens_the_browser_and_offers_no_installs(
+    corpus_dir: Path, tmp_path: Path
+) -> None:
+    # Started the way a researcher does (not headless), on a machine with an AI coding
+    # agent's folder in $HOME: Streamlit would then print, and show in the page, a nudge
+    # to install its "agent skills" into the app's folder.
+    from playwright.sync_api import sync_playwright
+
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    opened = tmp_path / "opened.txt"
+    # The desktop's "open this URL" command, standing in for the researcher's browser.
+    opener = bin_dir / "xdg-open"
+    opener.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    opener.chmod(0o755)
+    log = tmp_path / "app.log"
+    env = {"HOME": str(home), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    with served_app(corpus_dir, log, headless=False, env=env) as server:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1440, "height": 1000})
+                page.goto(server + "/")
+                page.wait_for_selector("#painted-overview", state="attached", timeout=60_000)
+                page.wait_for_timeout(3000)  # the nudge came a moment after the page
+                assert page.get_by_text("Install", exact=True).count() == 0
+                assert page.get_by_text("skills").count() == 0
+            finally:
+                browser.close()
+        deadline = time.monotonic() + 10
+        while not opened.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert opened.read_text().startswith("http://localhost:")  # the browser was opened
+    printed = log.read_text()
+    assert "sendlens app on http://localhost:" in printed
+    assert "skills" not in printed
 
 
 def test_chromium_path_documented() -> None:

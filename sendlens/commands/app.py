@@ -48,6 +48,11 @@ SERVER_OPTIONS: dict[str, str] = {
     "runner.fastReruns": "true",
     # Uploads are not offered: keep the server's own limit small all the same.
     "server.maxUploadSize": "1",
+    # Streamlit's welcome text; sendlens prints its own line with the URL. Hiding it also
+    # withholds Streamlit's "install agent skills" nudge (shown when ~/.claude, ~/.cursor...
+    # exist), whose button would write files into the app's folder: the app writes
+    # nothing but labels.
+    "logger.hideWelcomeMessage": "true",
 }
 
 
