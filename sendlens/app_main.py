@@ -165,6 +165,12 @@ def q_sync(defaults: dict[str, Any]) -> None:
             st.query_params[key] = str(value)
 
 
+def counted(n: Any, noun: str) -> str:
+    """'1 letter', '2 letters', '6,754 passages'."""
+    n = int(n)
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def md(text: object) -> str:
     """Letter-derived text made inert for st.markdown: markup characters are escaped."""
     return ad.escape_markdown(str(text))
@@ -624,7 +630,7 @@ def page_compare(ctx: Ctx) -> None:
         st.caption(f"Showing the first {MAX_ROWS} of {total_rows} {by}s in this order; pick "
                    "areas in Filters, sort by a theme, or compare regions.")
     st.caption(
-        f"{int(shown.drop_duplicates(by)['letters'].sum())} letters. Colour = "
+        f"{counted(shown.drop_duplicates(by)['letters'].sum(), 'letter')}. Colour = "
         f"{METRICS[metric].lower()}; number = passages on the theme (blank: never mentioned). "
         "**Click a cell** to read the passages behind it."
     )
@@ -718,8 +724,8 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
     if len(cell):
         r = cell.iloc[0]
         st.markdown(
-            f"**{md(row)} · {ctx.theme(theme)}**: {int(r['passages'])} passages in "
-            f"{int(r['letters_mentioning'])} of {int(r['letters'])} letters: "
+            f"**{md(row)} · {ctx.theme(theme)}**: {counted(r['passages'], 'passage')} in "
+            f"{int(r['letters_mentioning'])} of {counted(r['letters'], 'letter')}: "
             f"{int(r['positive'])} positive, {int(r['negative'])} negative, "
             f"{int(r['mixed'])} mixed, {int(r['neutral'])} neutral."
         )
@@ -1417,8 +1423,8 @@ def main() -> None:
         st.markdown("### sendlens")
         st.radio("Page", list(PAGES), key="page", format_func=PAGES.get,
                  on_change=_on_page_change, label_visibility="collapsed")
-        st.caption(f"{status.letters:,} letters · {status.areas:,} areas · "
-                   f"{status.passages:,} passages\n\nCorpus: `{path}`")
+        st.caption(f"{counted(status.letters, 'letter')} · {counted(status.areas, 'area')} · "
+                   f"{counted(status.passages, 'passage')}\n\nCorpus: `{path}`")
     page = st.session_state["page"]
     if st.query_params.get("page") != page:
         st.query_params["page"] = page

@@ -120,7 +120,7 @@ def figures_of(at: AppTest) -> dict[str, str]:
 
 def letters_caption(at: AppTest) -> str:
     """Compare areas' caption under the controls: '<n> letters. Colour = ...'."""
-    return next(c.value for c in at.caption if " letters. Colour = " in c.value)
+    return next(c.value for c in at.caption if re.search(r" letters?\. Colour = ", c.value))
 
 
 def texts(at: AppTest) -> str:
@@ -178,7 +178,7 @@ def test_compare_evidence_follows_the_chosen_cell(
     assert not at.dataframe  # the sortable table is only built once its expander is opened
     open_expander(at, "cell-table")
     summary = texts(at)
-    assert f"{n} passages in 1 of 1 letters" in summary
+    assert f"{n} passages in 1 of 1 letter:" in summary
     assert f"{neg} negative" in summary
     # The table of the cell lists exactly those passages, each with a citation.
     table = evidence_of(at)
@@ -222,14 +222,14 @@ def test_compare_filters_from_a_link_open_and_outlive_the_expander(
     area = facts["areas"][0]
     at = run(corpus_dir, monkeypatch, page="compare", c_areas=area)
     assert at.multiselect(key="c_areas").value == [area]  # a link's filters are shown open
-    assert letters_caption(at).startswith("1 letters")
+    assert letters_caption(at).startswith("1 letter.")
     at.session_state["c_filters"] = False  # close the expander: the filter stays
     at.run()
     assert "c_areas" not in [m.key for m in at.multiselect]
-    assert letters_caption(at).startswith("1 letters")
+    assert letters_caption(at).startswith("1 letter.")
     assert "Filtered by areas" in texts(at)
     at.run()  # and on every later rerun, as in the URL
-    assert letters_caption(at).startswith("1 letters")
+    assert letters_caption(at).startswith("1 letter.")
     assert at.query_params["c_areas"] in (area, [area])
 
 
