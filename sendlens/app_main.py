@@ -999,9 +999,12 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
                             alt.Color("net_stance:Q", scale=alt.Scale(scheme="redblue",
                                                                       domain=[-1, 1]),
                                       title="Net stance",
-                                      # No taller than the rows, or a short chart cuts it.
-                                      legend=alt.Legend(gradientLength=max(
-                                          40, 44 * len(letters_order) - 24))),
+                                      # Below the chart: beside one or two rows a
+                                      # vertical legend had no room for its labels.
+                                      legend=alt.Legend(orient="bottom",
+                                                        direction="horizontal",
+                                                        gradientLength=200,
+                                                        format="+.1f")),
                             alt.value("#f3f3f3")))
     text = chart.mark_text(fontSize=11).encode(
         text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")))
