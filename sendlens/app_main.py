@@ -1319,7 +1319,8 @@ def page_export(ctx: Ctx) -> None:
         return
     st.subheader("Themes table")
     a, b = st.columns(2)
-    by = a.selectbox("Rows", ["area", "region", "framework", "year", "outcome"], key="x_by")
+    by = a.selectbox("Rows", ["area", "region", "framework", "year", "outcome"], key="x_by",
+                     format_func=lambda v: f"one per {v}")
     sections = b.multiselect("Sections", ctx.options.sections, key="x_sec",
                              format_func=ad.section_name, placeholder="All sections",
                              help=ad.SECTION_HELP)

@@ -666,10 +666,10 @@ def escape_markdown(text: str) -> str:
 def _section_marker(section: Any) -> str:
     # The heading itself is part of the letter text; the marker only names the canonical
     # section the parser assigned, so a reader sees how the letter was cut up.
-    canonical = html.escape(str(section.canonical))
+    name = html.escape(section_name(str(section.canonical)))
     return (f'<div style="margin: 1.2em 0 0.2em; border-top: 1px solid #ccc; font-size: 0.75em;'
-            f' color: #666; text-transform: uppercase; letter-spacing: 0.05em;">'
-            f"section: {canonical}</div>")
+            f' color: #666; letter-spacing: 0.05em;">'
+            f"Section: {name}</div>")
 
 
 # --- labels and retraining -----------------------------------------------------------------

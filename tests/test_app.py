@@ -319,7 +319,7 @@ def test_letter_reader_escapes_and_highlights(
     assert at.selectbox(key="letter").value == letter_id
     body = max((str(h.proto.body) for h in at.get("html")), key=len)
     assert f'id="p-{passage_id}"' in body and "outline" in body
-    assert "<mark" in body and "section: " in body
+    assert "<mark" in body and "Section: Strengths (strengths)" in body
     assert "Linked passage" in texts(at)
 
 
