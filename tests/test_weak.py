@@ -116,6 +116,14 @@ def test_cues_override_the_section_prior(matcher: PatternMatcher) -> None:
                      "weaknesses") == "positive"
 
 
+def test_a_request_to_improve_is_negative(matcher: PatternMatcher) -> None:
+    # The codebook: a recommendation names a shortfall. Under a findings heading (its
+    # prior evenly split) such formal requests had no cue and came out positive.
+    for text in ("The inspectorates ask that the partnership revises its plan.",
+                 "The regulator requires the council to submit an improvement plan."):
+        assert stance_of(matcher, text, "main_findings") == "negative", text
+
+
 def test_contrast_with_both_polarities_is_mixed(matcher: PatternMatcher) -> None:
     text = "Although the service works well, waiting times are too long."
     assert stance_of(matcher, text, "experience") == "mixed"
