@@ -207,6 +207,24 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
             browser.close()
 
 
+def test_a_browser_in_dark_mode_gets_the_light_page_the_colours_were_chosen_for(
+    server: str
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(color_scheme="dark")
+            page.goto(server + "/?page=reader")
+            page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
+            background = page.evaluate(
+                "getComputedStyle(document.querySelector('.stApp')).backgroundColor")
+            assert background == "rgb(255, 255, 255)"
+        finally:
+            browser.close()
+
+
 def test_app_as_a_user_starts_it_opens_the_browser_and_offers_no_installs(
     corpus_dir: Path, tmp_path: Path
 ) -> None:

@@ -53,6 +53,9 @@ SERVER_OPTIONS: dict[str, str] = {
     # exist), whose button would write files into the app's folder: the app writes
     # nothing but labels.
     "logger.hideWelcomeMessage": "true",
+    # The letter highlights, evidence cards and heatmap outlines are drawn in colours
+    # chosen for a light page; a browser set to dark mode would otherwise get a dark one.
+    "theme.base": "light",
 }
 
 
