@@ -596,7 +596,7 @@ def page_compare(ctx: Ctx) -> None:
         with view:
             c, m, d = st.columns([1.4, 0.8, 2])
             c.selectbox("Sort rows by", ["name", *themes], key="sort",
-                        format_func=sort_name.get)
+                        format_func=sort_name.get, on_change=_sorted_anew)
             m.number_input("Rank rows with at least", min_value=1, max_value=100, step=1,
                            key="min", help="Passages on the theme the rows are sorted "
                            "by. Rows with fewer follow the ranked ones, so that 1 negative "
@@ -639,7 +639,8 @@ def page_compare(ctx: Ctx) -> None:
     key = f"heatmap-{st.session_state.get('_heatmap_gen', 0)}"
     # The cell is settled before the chart is drawn, so that the chart outlines the cell
     # whose evidence is shown, however it was chosen (click, keyboard or link).
-    cell = _current_cell(ctx, by, list(order), chosen, st.session_state.get(key))
+    cell = _current_cell(ctx, by, list(order), chosen, st.session_state.get(key),
+                         st.session_state["sort"])
     left, right = st.columns([3, 2], gap="medium")
     with left:
         spec, data = _heatmap(shown, by, metric, order, cell)
@@ -682,14 +683,20 @@ def _compare_view(ctx: Ctx, by: str, metric: str, sort: str, chosen: tuple[str, 
 
 
 def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
-                  event: Any) -> tuple[str | None, str | None]:
+                  event: Any, sort: str = "name") -> tuple[str | None, str | None]:
     """The (row, theme) whose evidence is shown: from the link, the heatmap's latest
-    click (`event`, its selection state) or the selectboxes, always a cell on show."""
+    click (`event`, its selection state) or the selectboxes, always a cell on show.
+    Rows sorted by a theme start on the top row's cell of that theme."""
     themes = list(ctx.options.themes)
+    ranked = sort in themes and (not chosen or sort in chosen)
     q_init("cell_row", rows[0] if rows else None, rows,
            alias=ad.area_name if by == "area" else None)
-    q_init("cell_theme", (chosen or themes or [None])[0], themes)
+    q_init("cell_theme", sort if ranked else (chosen or themes or [None])[0], themes)
     _follow_cell(event, by)
+    if st.session_state.pop("_sorted_anew", False) and rows:
+        st.session_state["cell_row"] = rows[0]
+        if ranked:
+            st.session_state["cell_theme"] = sort
     if st.session_state["cell_row"] not in rows and rows:
         st.session_state["cell_row"] = rows[0]
     if chosen and st.session_state["cell_theme"] not in chosen:
@@ -838,6 +845,11 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
     if canvas:
         chart = chart.properties(usermeta={"embedOptions": {"renderer": "canvas"}})
     return chart_spec(chart)
+
+
+def _sorted_anew() -> None:
+    # A new ranking: show the evidence of its top row (see _current_cell).
+    st.session_state["_sorted_anew"] = True
 
 
 def _picked_by_keyboard() -> None:
@@ -1209,8 +1221,11 @@ def page_label(ctx: Ctx) -> None:
     if row:
         link = page_url("reader", letter=row["letter_id"], focus=pid)
         st.markdown(f"**{md(row['area'])}**, {ad.framework_name(row['framework'])}, "
-                    f"{row['inspection_start'] or 'undated'} · section `{md(row['section'])}` · "
-                    f"passage `{md(pid)}` · [read in the letter]({link})")
+                    f"{row['inspection_start'] or 'undated'} · section "
+                    f"{md(ad.section_name(row['section']))} · "
+                    # Markdown escapes are not undone inside a code span: the id as stored
+                    # (hex digits and a dash), so that it can be copied.
+                    f"passage `{row['passage_id']}` · [read in the letter]({link})")
         # The codebook judges a sentence in its context ("As a result, ...").
         if row["prev_text"]:
             st.caption(f"Before: {md(row['prev_text'])}")

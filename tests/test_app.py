@@ -364,6 +364,8 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     # The passage is shown between its neighbours, as the codebook reads it.
     captions = [re.sub(r"\\(.)", r"\1", c.value) for c in at.caption]
     assert f"Before: {before}" in captions and f"After: {after}" in captions
+    # The id is shown as it can be copied (it once read "abc\-0001": escaped in code).
+    assert f"passage `{pid}`" in texts(at)
     at.multiselect(key=f"lt-{pid}").set_value(["co_production"])
     at.radio(key=f"ls-{pid}").set_value("mixed")
     at.button[0].click().run()  # the form's submit button
@@ -834,6 +836,24 @@ def test_equally_criticised_rows_put_more_evidence_first() -> None:
         # With a minimum of 3 passages, the 2-passage row is not ranked: it comes last.
         assert app_main._row_order(table, "area", metric, "ehc_plans", 3) == [
             "Many", "Half", "Few"]
+
+
+def test_a_ranking_opens_the_evidence_of_its_top_row(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def top_row(at: AppTest) -> str:
+        spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+        return spec["layer"][0]["encoding"]["y"]["sort"][0]
+
+    at = run(corpus_dir, monkeypatch, page="compare", sort="health_input")  # from a link
+    assert (at.session_state["cell_row"], at.session_state["cell_theme"]) == (
+        top_row(at), "health_input")
+    at = run(corpus_dir, monkeypatch, page="compare")
+    open_expander(at, "c_view")
+    at.selectbox(key="sort").set_value("ehc_plans").run()  # chosen on the page
+    assert (at.session_state["cell_row"], at.session_state["cell_theme"]) == (
+        top_row(at), "ehc_plans")
+    assert f"{top_row(at)} · EHC needs assessment" in texts(at)
 
 
 def test_compare_ranks_only_rows_with_enough_passages(
