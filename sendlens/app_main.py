@@ -1286,6 +1286,8 @@ def page_label(ctx: Ctx) -> None:
     done = st.session_state.pop("retrained", None)
     if done:  # set just before the rerun that redrew the app with the new tags
         st.success(done, icon=":material/check_circle:")
+    # Kept for the session: reviewing them may take several reruns of this page.
+    _retrain_changes(st.session_state.get("retrained_changes"), expanded=bool(done))
     if st.button("Retrain the model and re-tag", disabled=not can_retrain, key="retrain",
                  icon=":material/model_training:"):
         run_retrain(ctx, passages)
@@ -1315,7 +1317,35 @@ def run_retrain(ctx: Ctx, corrections: int) -> None:
         "stance, so figures noted before may differ (exported passages name the model "
         "that tagged them). Run `sendlens evaluate` to measure the new model's quality."
         + "".join(f"\n\n{md(n.capitalize())}." for n in result.notes))
+    st.session_state["retrained_changes"] = (result.changed, result.changes)
     st.rerun()
+
+
+def _retrain_changes(found: tuple[int, pd.DataFrame] | None, *, expanded: bool) -> None:
+    """Which passages the last retrain changed, before and after: one correction can move
+    passages far from it, and a researcher needs to see which."""
+    if not found or not found[0]:
+        return
+    total, changes = found
+    with st.expander(f"The {counted(total, 'passage')} whose tags the last retrain changed",
+                     expanded=expanded):
+        if len(changes) < total:
+            st.caption(f"The first {len(changes):,} of {total:,}, in letter order.")
+        shown = changes.assign(open=[page_url("reader", letter=lid, focus=pid) for lid, pid
+                                     in zip(changes["letter_id"], changes["passage_id"])])
+        st.dataframe(
+            shown[["area", "section", "before", "after", "text", "open"]], hide_index=True,
+            key="retrain-changes", row_height=64,
+            column_config={
+                "area": st.column_config.TextColumn("Area", width="small"),
+                "section": st.column_config.TextColumn("Section", width="small"),
+                "before": st.column_config.TextColumn("Before (stance · themes)", width="medium"),
+                "after": st.column_config.TextColumn("After", width="medium"),
+                "text": st.column_config.TextColumn("Passage", width="large"),
+                "open": st.column_config.LinkColumn("Letter", display_text="read ↗",
+                                                    width="small"),
+            })
+        downloads(changes.drop(columns=["letter_id"]), "retrain-changes", "retrain-changes")
 
 
 def _snippet(hits: pd.DataFrame, pid: str) -> str:

@@ -741,6 +741,11 @@ class Retrained:
     seconds: float
     notes: tuple[str, ...] = ()  # e.g. label files the old model had that are gone
     changed: int = 0  # passages whose themes or stance differ from before
+    # Those passages (at most MAX_CHANGES), with their tags before and after.
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+MAX_CHANGES = 2000  # a codebook edit can change thousands; the table shows the first
 
 
 def _tag_snapshot(path: str) -> dict[str, tuple[str, str]]:
@@ -775,6 +780,29 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
     seconds = time.perf_counter() - started
     # Themes are stored as JSON lists in codebook order, so equal lists are equal text.
     after = _tag_snapshot(path)
-    changed = sum(1 for pid, tags in after.items() if before.get(pid, tags) != tags)
+    ids = [pid for pid, tags in after.items() if before.get(pid, tags) != tags]
     return Retrained(version=report.version, passages=report.passages, seconds=seconds,
-                     notes=tuple(report.trained), changed=changed)
+                     notes=tuple(report.trained), changed=len(ids),
+                     changes=_changes(path, ids[:MAX_CHANGES], before, after))
+
+
+def _tags_text(tags: tuple[str, str]) -> str:
+    themes = ", ".join(json.loads(tags[0] or "[]")) or "no theme"
+    return f"{tags[1]} · {themes}"
+
+
+def _changes(path: str, ids: list[str], before: dict[str, tuple[str, str]],
+             after: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """The passages a retrain changed, in letter order, with their tags before and after
+    (stance · themes), so that a researcher can review what one correction moved."""
+    columns = ["passage_id", "letter_id", "area", "section", "text", "before", "after"]
+    rows = []
+    for chunk in range(0, len(ids), 500):  # SQLite's limit on bound parameters
+        part = ids[chunk:chunk + 500]
+        rows += _rows(path, "SELECT p.passage_id, p.letter_id, l.area, p.section, p.text"
+                      " FROM passages p JOIN letters l USING (letter_id) WHERE p.passage_id IN"
+                      f" ({','.join('?' * len(part))})", part)
+    for r in rows:
+        r["before"] = _tags_text(before[r["passage_id"]])
+        r["after"] = _tags_text(after[r["passage_id"]])
+    return pd.DataFrame(rows, columns=columns).sort_values("passage_id", ignore_index=True)

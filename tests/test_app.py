@@ -469,6 +469,19 @@ def test_label_retrain_uses_the_correction_and_retags(
                   if before[r[0]] != r[1:])
     con.close()
     assert changed > 0 and f"{changed:,} passage{'s' if changed != 1 else ''} changed" in done
+    # ... and which: each with its tags before and after, to review what moved.
+    listed = next(f.value for f in at.dataframe if "before" in f.value.columns)
+    assert len(listed) == changed
+    con = sqlite3.connect(work / "sendlens.db")
+    row = listed.iloc[0]
+    pid_changed = con.execute("SELECT passage_id FROM passages WHERE text = ?",
+                              (row["text"],)).fetchone()[0]
+    themes_now, stance_now = con.execute(
+        "SELECT themes, stance FROM tags WHERE passage_id = ?", (pid_changed,)).fetchone()
+    con.close()
+    assert row["after"] == f"{stance_now} · " + (", ".join(json.loads(themes_now)) or "no theme")
+    assert row["before"].startswith(before[pid_changed][1] + " · ")
+    assert row["before"] != row["after"]
     # The corrected passage is tagged as corrected, whatever the model would say.
     con = sqlite3.connect(work / "sendlens.db")
     themes, stance = con.execute("SELECT themes, stance FROM tags WHERE passage_id = ?",
