@@ -589,7 +589,10 @@ def page_compare(ctx: Ctx) -> None:
             horizontal=True, help="\n\n".join(METRICS.values()))
     # Like the filters, built only while open: a selectbox and a multiselect each make
     # the browser fetch their code before the heatmap is drawn.
-    sort_name = {"name": "Name", **{t: f"{ctx.short(t)} (most negative first)" for t in themes}}
+    # Says what the ranking is by: the colour's measure, not the number of criticisms.
+    order_by = ("highest share negative first" if st.session_state["metric"] == "share_negative"
+                else "lowest net stance first")
+    sort_name = {"name": "Name", **{t: f"{ctx.short(t)} ({order_by})" for t in themes}}
     changed = st.session_state["sort"] != "name" or bool(st.session_state["th"])
     view = lazy_expander("Row order and themes", "c_view", expanded=changed)
     if view is not None:
