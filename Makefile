@@ -22,9 +22,11 @@ $(BIN)/.installed-dev: $(BIN)/.installed
 
 run: app
 
+# With LETTERS, a mistyped folder stops here; import's exit code 1 (some files skipped,
+# each named with its reason) does not: the rest is imported.
 corpus: $(BIN)/.installed
 ifneq ($(strip $(LETTERS)),)
-	# Exit code 1: some files were skipped (each is named with its reason); the rest is imported.
+	@[ -e "$(LETTERS)" ] || { echo "error: LETTERS=$(LETTERS): no such file or folder" >&2; exit 2; }
 	$(BIN)/sendlens import "$(LETTERS)" --corpus "$(CORPUS)" || [ $$? -eq 1 ]
 else
 	$(BIN)/sendlens scrape --corpus "$(CORPUS)"
