@@ -191,14 +191,23 @@ def _on_page_change() -> None:
 
 
 def downloads(frame: pd.DataFrame, name: str, key: str) -> None:
-    """CSV / Excel / Markdown buttons for exactly the table shown."""
+    """CSV / Excel / Markdown buttons for exactly the table shown. The Excel file's
+    'About' sheet names the table, the view it came from (a link with its filters), the
+    corpus and the model."""
     cols = st.columns(len(EXPORT_FORMATS) + 2)
     cols[0].caption(f"Download {len(frame):,} rows:")
+    view = "?" + urlencode({k: st.query_params.get(k) for k in st.query_params})
+    path = corpus_dir()
+
+    def render(fmt: str) -> bytes:
+        about = ad.provenance(path, table=name, view=view) if fmt == "xlsx" else None
+        return table_bytes(frame, fmt, about)
+
     for i, (fmt, label) in enumerate(EXPORT_FORMATS.items(), start=1):
         cols[i].download_button(
             label,
             # Deferred: Excel for tens of thousands of rows takes seconds, only on click.
-            data=lambda fmt=fmt: table_bytes(frame, fmt),
+            data=lambda fmt=fmt: render(fmt),
             file_name=f"{name}.{fmt}",
             mime=MIME[fmt],
             key=f"dl-{key}-{fmt}",

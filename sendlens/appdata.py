@@ -125,6 +125,18 @@ def _connect(path: str | Path) -> sqlite3.Connection:
     return corpus.connect(readonly=True)
 
 
+def provenance(path: str, **what: str | None) -> dict[str, str]:
+    """The 'About' sheet of a table downloaded as XLSX (sendlens.export.provenance),
+    read through the app's read-only connection."""
+    from sendlens.export import provenance as about
+
+    con = _connect(path)
+    try:
+        return about(con, corpus_for(path).root, **what)
+    finally:
+        con.close()
+
+
 def _rows(path: str | Path, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
     con = _connect(path)
     try:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from sendlens.store import Corpus
+from sendlens import __version__
+from sendlens.store import Corpus, now_iso
 
 FORMATS = ("csv", "parquet", "xlsx", "md", "tex")
 BINARY_FORMATS = {"parquet", "xlsx"}
@@ -82,8 +84,12 @@ def _latex(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """The table rendered in `fmt` (used by the CLI and the app's download buttons)."""
+def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = None) -> bytes:
+    """The table rendered in `fmt` (used by the CLI and the app's download buttons).
+
+    `about` (what the table is, its filters, the corpus and model) goes into an XLSX file
+    as a second sheet, "About", so that a spreadsheet passed on still says what it holds;
+    the other formats stay plain tables for programs and papers."""
     if fmt == "csv":
         return frame.to_csv(index=False).encode("utf-8")
     if fmt in ("md", "tex"):
@@ -94,7 +100,11 @@ def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     if fmt == "parquet":
         frame.to_parquet(buf, index=False)
     elif fmt == "xlsx":
-        _with_dates(frame).to_excel(buf, index=False, engine="openpyxl")
+        with pd.ExcelWriter(buf, engine="openpyxl") as book:
+            _with_dates(frame).to_excel(book, index=False, sheet_name="Table")
+            if about:
+                pd.DataFrame(list(about.items()), columns=["", ""]).to_excel(
+                    book, index=False, header=False, sheet_name="About")
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     return buf.getvalue()
@@ -118,9 +128,10 @@ def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_table(frame: pd.DataFrame, fmt: str, dest: Path | str | None) -> None:
+def write_table(frame: pd.DataFrame, fmt: str, dest: Path | str | None,
+                about: dict[str, str] | None = None) -> None:
     """Write to a file, or to stdout when `dest` is None or '-'."""
-    data = table_bytes(frame, fmt)
+    data = table_bytes(frame, fmt, about)
     if dest is None or str(dest) == "-":
         if fmt in BINARY_FORMATS and sys.stdout.isatty():
             raise ValueError(f"{fmt} is binary: give -o FILE rather than writing to a terminal")
@@ -128,6 +139,20 @@ def write_table(frame: pd.DataFrame, fmt: str, dest: Path | str | None) -> None:
         sys.stdout.flush()
         return
     Path(dest).write_bytes(data)
+
+
+def provenance(con: sqlite3.Connection, root: Path | str, **what: str | None) -> dict[str, str]:
+    """What an exported table is (the given fields, blanks left out), when, from which
+    corpus (`con` reads its database in `root`), tagged by which model, by which sendlens:
+    the XLSX 'About' sheet."""
+    # The models whose tags the corpus holds (more than one after a partial re-tag).
+    models = [r[0] for r in con.execute(
+        "SELECT DISTINCT model_version FROM tags ORDER BY model_version")]
+    about = {k: str(v) for k, v in what.items() if v not in (None, "", [])}
+    about.update({"exported": now_iso(), "corpus": str(root),
+                  "model": ", ".join(models) or "none (not tagged)",
+                  "sendlens": __version__})
+    return about
 
 
 def format_from_name(dest: Path | str | None, given: str | None) -> str:

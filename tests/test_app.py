@@ -7,6 +7,7 @@ depend on the model), plus a models row with a measured figure.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import sqlite3
@@ -880,3 +881,22 @@ def test_compare_ranks_only_rows_with_enough_passages(
     assert not at.exception
     assert at.query_params["min"] in ("50", ["50"])  # shareable
     assert "fewer than 50 passages on Health input come after" in texts(at)
+
+
+def test_an_excel_download_says_what_it_holds(corpus_dir: Path) -> None:
+    # What the app's Excel buttons put in the file's 'About' sheet: the view it came from
+    # (a link holding its filters) and the model that tagged it; read without writing.
+    import openpyxl
+
+    from sendlens import appdata as ad
+    from sendlens.export import table_bytes
+
+    before = (corpus_dir / "sendlens.db").stat().st_mtime_ns
+    about = ad.provenance(str(corpus_dir), table="themes-by-area", view="?page=compare&by=area")
+    book = openpyxl.load_workbook(io.BytesIO(table_bytes(pd.DataFrame({"a": [1]}), "xlsx",
+                                                         about)))
+    assert book.sheetnames == ["Table", "About"]
+    sheet = {r[0]: r[1] for r in book["About"].iter_rows(values_only=True)}
+    assert sheet["table"] == "themes-by-area" and sheet["view"] == "?page=compare&by=area"
+    assert sheet["model"] == "test-1" and sheet["corpus"] == str(corpus_dir)
+    assert (corpus_dir / "sendlens.db").stat().st_mtime_ns == before

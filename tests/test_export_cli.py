@@ -143,6 +143,24 @@ def test_export_evidence(corpus: Corpus, tmp_path: Path) -> None:
                                             "6–10 Feb 2023, ").sum() == 3
 
 
+def test_xlsx_says_what_it_holds(corpus: Corpus, tmp_path: Path) -> None:
+    # A spreadsheet passed on to a colleague still names its table, filters and model.
+    out = tmp_path / "themes.xlsx"
+    result = export(corpus, "themes", "--section", "weaknesses", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    sheets = pd.read_excel(out, sheet_name=None, header=None)
+    assert list(sheets) == ["Table", "About"]
+    about = dict(sheets["About"].itertuples(index=False))
+    with corpus.reading() as con:
+        (model,) = {r[0] for r in con.execute("SELECT model_version FROM tags")}
+    assert {k: about[k] for k in ("table", "by", "sections", "model", "corpus")} == {
+        "table": "themes", "by": "area", "sections": "weaknesses", "model": model,
+        "corpus": str(corpus.root)}
+    assert "theme" not in about and "stance" not in about  # options not given: left out
+    assert len(pd.read_excel(out)) == len(read_markdown(
+        export(corpus, "themes", "--section", "weaknesses", "-f", "md").stdout))
+
+
 def test_unknown_format_is_refused(corpus: Corpus, tmp_path: Path) -> None:
     result = export(corpus, "letters", "--format", "docx", "-o", str(tmp_path / "x.docx"))
     assert result.exit_code == 2

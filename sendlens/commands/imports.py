@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 
 from sendlens.commands import CorpusOption, open_corpus
-from sendlens.export import FORMATS, format_from_name, letters_frame, passages_frame, write_table
+from sendlens.export import (
+    FORMATS,
+    format_from_name,
+    letters_frame,
+    passages_frame,
+    provenance,
+    write_table,
+)
 from sendlens.importer import import_paths
 from sendlens.store import Corpus
 
@@ -120,8 +127,12 @@ def export_cmd(
             # Not tagged yet, or an unknown theme, section or stance: say which.
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from exc
+    with store.reading() as con:
+        about = provenance(con, store.root, table=what.value,
+                           by=(by or GroupBy.area).value if what is What.themes else None,
+                           sections=", ".join(section), theme=theme, stance=stance)
     try:
-        write_table(frame, fmt, output)
+        write_table(frame, fmt, output, about)
     except (ValueError, OSError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
