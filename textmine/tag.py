@@ -482,6 +482,9 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
         raise ClassifyInputError(f"line {no}: expected a JSON object")
     if not isinstance(rec.get("text"), str):
         raise ClassifyInputError(f"line {no}: expected a \"text\" string")
+    if not rec["text"].strip():
+        # A model scores even nothing (it came out "positive"): say so instead.
+        raise ClassifyInputError(f"line {no}: \"text\" is empty")
     return rec
 
 
