@@ -149,7 +149,7 @@ def provenance(con: sqlite3.Connection, root: Path | str, **what: str | None) ->
     models = [r[0] for r in con.execute(
         "SELECT DISTINCT model_version FROM tags ORDER BY model_version")]
     about = {k: str(v) for k, v in what.items() if v not in (None, "", [])}
-    about.update({"exported": now_iso(), "corpus": str(root),
+    about.update({"exported": now_iso(), "corpus": str(Path(root).resolve()),
                   "model": ", ".join(models) or "none (not tagged)",
                   "sendlens": __version__})
     return about
