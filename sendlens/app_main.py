@@ -381,9 +381,7 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420) -> None:
             st.caption(f"The table shows the first {TABLE_ROWS:,} of {total:,} passages; the "
                        "downloads hold them all.")
             frame = frame.head(TABLE_ROWS)
-    shown = frame.copy()
-    shown["open"] = [page_url("reader", letter=lid, focus=pid)
-                     for lid, pid in zip(shown["letter_id"], shown["passage_id"])]
+    shown = with_reader_links(frame)
     cols = [c for c in ("area", "inspection_start", "section", "stance", "text", "open",
                         "themes", "citation") if c in shown.columns]
     st.dataframe(
@@ -392,17 +390,31 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420) -> None:
         height=height,
         key=key,
         row_height=64,  # room for the passage to wrap onto two or three lines
-        column_config={
-            "area": st.column_config.TextColumn("Area", width="small"),
-            "inspection_start": st.column_config.TextColumn("Inspected", width="small"),
-            "section": st.column_config.TextColumn("Section", width="small"),
-            "stance": st.column_config.TextColumn("Stance", width="small"),
-            "text": st.column_config.TextColumn("Passage", width="large"),
-            "open": st.column_config.LinkColumn("Letter", display_text="read ↗", width="small"),
-            "themes": st.column_config.TextColumn("Themes", width="small"),
-            "citation": st.column_config.TextColumn("Citation", width="medium"),
-        },
+        column_config=passage_columns(),
     )
+
+
+def with_reader_links(frame: pd.DataFrame) -> pd.DataFrame:
+    """Passages (letter_id, passage_id) with an `open` column: each one's place in the
+    Letter reader."""
+    return frame.assign(open=[page_url("reader", letter=lid, focus=pid)
+                              for lid, pid in zip(frame["letter_id"], frame["passage_id"])])
+
+
+def passage_columns(**extra: Any) -> dict[str, Any]:
+    """How a table of passages shows its columns (with_reader_links's `open` as a link),
+    plus `extra` ones."""
+    return {
+        "area": st.column_config.TextColumn("Area", width="small"),
+        "inspection_start": st.column_config.TextColumn("Inspected", width="small"),
+        "section": st.column_config.TextColumn("Section", width="small"),
+        "stance": st.column_config.TextColumn("Stance", width="small"),
+        "text": st.column_config.TextColumn("Passage", width="large"),
+        "open": st.column_config.LinkColumn("Letter", display_text="read ↗", width="small"),
+        "themes": st.column_config.TextColumn("Themes", width="small"),
+        "citation": st.column_config.TextColumn("Citation", width="medium"),
+        **extra,
+    }
 
 
 def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
@@ -896,8 +908,7 @@ def page_area(ctx: Ctx) -> None:
     areas = list(ctx.options.areas)
     q_init("area", _default_area(ctx, counts), areas, alias=ad.area_name)
     st.selectbox("Area", areas, key="area",
-                 format_func=lambda a: f"{a} ({counts.get(a, 0)} letter"
-                                       f"{'' if counts.get(a, 0) == 1 else 's'})")
+                 format_func=lambda a: f"{a} ({counted(counts.get(a, 0), 'letter')})")
     q_sync({"area": None})
     area = st.session_state["area"]
     mine = ad.area_letters(ctx.path, ctx.stamp, area)
@@ -1322,10 +1333,10 @@ def run_retrain(ctx: Ctx, corrections: int) -> None:
             return
         box.update(label=f"New model {result.version}", state="complete", expanded=False)
     st.session_state["retrained"] = (
-        f"New model **{result.version}**, trained with the corrections of {corrections:,} "
-        f"passage{'s' if corrections != 1 else ''}; {result.passages:,} passages re-tagged "
+        f"New model **{result.version}**, trained with the corrections of "
+        f"{counted(corrections, 'passage')}; {result.passages:,} passages re-tagged "
         f"in {result.seconds:.0f} s. Every page now shows the new tags: "
-        f"{result.changed:,} passage{'s' if result.changed != 1 else ''} changed themes or "
+        f"{counted(result.changed, 'passage')} changed themes or "
         "stance, so figures noted before may differ (exported passages name the model "
         "that tagged them). Run `sendlens evaluate` to measure the new model's quality."
         + "".join(f"\n\n{md(n.capitalize())}." for n in result.notes))
@@ -1343,20 +1354,12 @@ def _retrain_changes(found: tuple[int, pd.DataFrame] | None, *, expanded: bool) 
                      expanded=expanded):
         if len(changes) < total:
             st.caption(f"The first {len(changes):,} of {total:,}, in letter order.")
-        shown = changes.assign(open=[page_url("reader", letter=lid, focus=pid) for lid, pid
-                                     in zip(changes["letter_id"], changes["passage_id"])])
         st.dataframe(
-            shown[["area", "section", "before", "after", "text", "open"]], hide_index=True,
-            key="retrain-changes", row_height=64,
-            column_config={
-                "area": st.column_config.TextColumn("Area", width="small"),
-                "section": st.column_config.TextColumn("Section", width="small"),
-                "before": st.column_config.TextColumn("Before (stance · themes)", width="medium"),
-                "after": st.column_config.TextColumn("After", width="medium"),
-                "text": st.column_config.TextColumn("Passage", width="large"),
-                "open": st.column_config.LinkColumn("Letter", display_text="read ↗",
-                                                    width="small"),
-            })
+            with_reader_links(changes)[["area", "section", "before", "after", "text", "open"]],
+            hide_index=True, key="retrain-changes", row_height=64,
+            column_config=passage_columns(
+                before=st.column_config.TextColumn("Before (stance · themes)", width="medium"),
+                after=st.column_config.TextColumn("After", width="medium")))
         downloads(changes.drop(columns=["letter_id"]), "retrain-changes", "retrain-changes")
 
 
