@@ -1276,7 +1276,7 @@ def page_label(ctx: Ctx) -> None:
     saved = ad.labels(ctx.path, stamp)
     # A passage corrected twice counts once: its newest correction is the one used.
     passages = saved["passage_id"].fillna(saved["text"]).nunique() if len(saved) else 0
-    st.subheader(f"Corrections saved ({passages} passage{'' if passages == 1 else 's'})")
+    st.subheader(f"Corrections saved ({counted(passages, 'passage')})")
     if len(saved):
         st.dataframe(saved[["created_at", "passage_id", "themes", "stance", "source", "text"]],
                      hide_index=True, height=240)
