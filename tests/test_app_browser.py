@@ -17,7 +17,9 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -79,6 +81,23 @@ def server(corpus_dir: Path) -> Iterator[str]:
         yield url
 
 
+@contextmanager
+def browser_page(url: str, painted: str, **options: Any) -> Iterator[Any]:
+    """A headless Chromium tab (1440 x 1000 unless `options` say otherwise, as do any
+    other new_page options) opened at `url`, once the app has drawn page `painted`."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(**{"viewport": {"width": 1440, "height": 1000}, **options})
+            page.goto(url)
+            page.wait_for_selector(f"#painted-{painted}", state="attached", timeout=60_000)
+            yield page
+        finally:
+            browser.close()
+
+
 def _cell_count(corpus_dir: Path, area: str, theme: str) -> int:
     con = sqlite3.connect(corpus_dir / "sendlens.db")
     try:
@@ -106,7 +125,7 @@ def _last_tagged_passage(corpus_dir: Path) -> tuple[str, str]:
 
 
 def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
     con = sqlite3.connect(corpus_dir / "sendlens.db")
@@ -116,113 +135,97 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
     expected = _cell_count(corpus_dir, area, "health_input")
     assert expected > 0
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
-            page.goto(server + "/")
-            page.wait_for_selector("#painted-overview", state="attached", timeout=60_000)
-            # Both Overview charts draw their bars (their data arrives beside the spec).
-            charts = page.locator("[data-testid=stVegaLiteChart]")
-            expect(charts).to_have_count(2, timeout=30_000)
-            for i in range(2):
-                expect(charts.nth(i).locator(".mark-rect path").first).to_be_attached(
-                    timeout=30_000)
-            page.get_by_text("Compare areas", exact=True).first.click()
-            page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
-            assert "page=compare" in page.url
-            cell = page.locator(
-                f'[data-testid=stVegaLiteChart] path[aria-label^="theme_short: Health input;'
-                f' area: {area};"]'
-            )
-            expect(cell).to_have_count(1, timeout=30_000)
-            # Click near the cell's corner: its centre is covered by the count label.
-            cell.click(position={"x": 4, "y": 4})
-            summary = page.locator("[data-testid=stMarkdownContainer]",
-                                   has_text=f"{area} · Health input").first
-            expect(summary).to_contain_text(f"{expected} passages", timeout=30_000)
-            cards = page.locator(".st-key-cell-cards")
-            expect(cards).to_contain_text("read in letter", timeout=30_000)
-            assert "cell_row=" in page.url  # the view can be shared as a link
-            # The heatmap outlines the cell whose evidence is shown, and only that one.
-            outlined = page.locator(
-                '[data-testid=stVegaLiteChart] .mark-rect path[stroke="#111"]')
-            expect(outlined).to_have_count(1, timeout=30_000)
-            expect(outlined).to_have_attribute(
-                "aria-label", re.compile(f"^theme_short: Health input; area: {area};"))
-            page.mouse.move(5, 5)  # no tooltip over the chart in the screenshot
-            page.screenshot(path=str(ARTIFACTS / "compare-cell-evidence.png"))
-
-            # A shared link to another cell: that cell is outlined, not the first one.
-            other = areas[1]
-            page.goto(f"{server}/?page=compare&cell_row={quote(other)}&cell_theme=ehc_plans")
-            page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
-            expect(outlined).to_have_count(1, timeout=30_000)
-            expect(outlined).to_have_attribute(
-                "aria-label", re.compile(f"^theme_short: EHC needs assessment; area: {other};"))
-            page.get_by_text(f"{other} · EHC needs assessment and plans").wait_for(
+    with browser_page(server + "/", "overview") as page:
+        # Both Overview charts draw their bars (their data arrives beside the spec).
+        charts = page.locator("[data-testid=stVegaLiteChart]")
+        expect(charts).to_have_count(2, timeout=30_000)
+        for i in range(2):
+            expect(charts.nth(i).locator(".mark-rect path").first).to_be_attached(
                 timeout=30_000)
-            page.goto(server + "/?page=compare&cell_row=" + quote(area)
-                      + "&cell_theme=health_input")
-            page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
+        page.get_by_text("Compare areas", exact=True).first.click()
+        page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
+        assert "page=compare" in page.url
+        cell = page.locator(
+            f'[data-testid=stVegaLiteChart] path[aria-label^="theme_short: Health input;'
+            f' area: {area};"]'
+        )
+        expect(cell).to_have_count(1, timeout=30_000)
+        # Click near the cell's corner: its centre is covered by the count label.
+        cell.click(position={"x": 4, "y": 4})
+        summary = page.locator("[data-testid=stMarkdownContainer]",
+                               has_text=f"{area} · Health input").first
+        expect(summary).to_contain_text(f"{expected} passages", timeout=30_000)
+        cards = page.locator(".st-key-cell-cards")
+        expect(cards).to_contain_text("read in letter", timeout=30_000)
+        assert "cell_row=" in page.url  # the view can be shared as a link
+        # The heatmap outlines the cell whose evidence is shown, and only that one.
+        outlined = page.locator(
+            '[data-testid=stVegaLiteChart] .mark-rect path[stroke="#111"]')
+        expect(outlined).to_have_count(1, timeout=30_000)
+        expect(outlined).to_have_attribute(
+            "aria-label", re.compile(f"^theme_short: Health input; area: {area};"))
+        page.mouse.move(5, 5)  # no tooltip over the chart in the screenshot
+        page.screenshot(path=str(ARTIFACTS / "compare-cell-evidence.png"))
 
-            # Follow one passage to the letter it came from.
-            href = cards.locator("a").first.get_attribute("href")
-            assert href and "page=reader" in href and "focus=" in href
-            page.goto(server + "/" + href)
-            page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
-            focus = href.split("focus=")[1].split("&")[0]
-            expect(page.locator(f"mark#p-{focus}")).to_have_count(1, timeout=30_000)
-            assert page.locator("script", has_text="alert").count() == 0
-            page.screenshot(path=str(ARTIFACTS / "reader-linked-passage.png"))
+        # A shared link to another cell: that cell is outlined, not the first one.
+        other = areas[1]
+        page.goto(f"{server}/?page=compare&cell_row={quote(other)}&cell_theme=ehc_plans")
+        page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
+        expect(outlined).to_have_count(1, timeout=30_000)
+        expect(outlined).to_have_attribute(
+            "aria-label", re.compile(f"^theme_short: EHC needs assessment; area: {other};"))
+        page.get_by_text(f"{other} · EHC needs assessment and plans").wait_for(
+            timeout=30_000)
+        page.goto(server + "/?page=compare&cell_row=" + quote(area)
+                  + "&cell_theme=health_input")
+        page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
 
-            # A link to a passage far down its letter scrolls the reader to it.
-            letter, last = _last_tagged_passage(corpus_dir)
-            page.goto(f"{server}/?page=reader&letter={letter}&focus={last}")
-            page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
-            mark = page.locator(f"mark#p-{last}")
-            expect(mark).to_be_in_viewport(timeout=30_000)
-            assert page.evaluate("document.querySelector('.stMain').scrollTop") > 500
+        # Follow one passage to the letter it came from.
+        href = cards.locator("a").first.get_attribute("href")
+        assert href and "page=reader" in href and "focus=" in href
+        page.goto(server + "/" + href)
+        page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
+        focus = href.split("focus=")[1].split("&")[0]
+        expect(page.locator(f"mark#p-{focus}")).to_have_count(1, timeout=30_000)
+        assert page.locator("script", has_text="alert").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "reader-linked-passage.png"))
 
-            # Area profile: a letter x theme cell opens that letter with the theme's
-            # passages highlighted.
-            page.goto(f"{server}/?page=area&area={quote(area)}")
-            page.wait_for_selector("#painted-area", state="attached", timeout=60_000)
-            cell = page.locator('[data-testid=stVegaLiteChart] path[aria-label*="; Health input'
-                                ' into"]')
-            expect(cell).to_have_count(1, timeout=30_000)
-            assert "?page=" not in (cell.get_attribute("aria-label") or "")
-            box = cell.bounding_box()
-            assert box
-            # The centre, where the count is drawn over the cell: people click there.
-            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-            page.wait_for_url("**page=reader**", timeout=30_000)
-            assert "hl=health_input" in page.url
-            page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
-            # ... and scrolled to the first of them.
-            expect(page.locator("mark[title*='Health input']").first).to_be_in_viewport(
-                timeout=30_000)
-            assert page.evaluate("document.querySelector('.stMain').scrollTop") > 200
-        finally:
-            browser.close()
+        # A link to a passage far down its letter scrolls the reader to it.
+        letter, last = _last_tagged_passage(corpus_dir)
+        page.goto(f"{server}/?page=reader&letter={letter}&focus={last}")
+        page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
+        mark = page.locator(f"mark#p-{last}")
+        expect(mark).to_be_in_viewport(timeout=30_000)
+        assert page.evaluate("document.querySelector('.stMain').scrollTop") > 500
+
+        # Area profile: a letter x theme cell opens that letter with the theme's
+        # passages highlighted.
+        page.goto(f"{server}/?page=area&area={quote(area)}")
+        page.wait_for_selector("#painted-area", state="attached", timeout=60_000)
+        cell = page.locator('[data-testid=stVegaLiteChart] path[aria-label*="; Health input'
+                            ' into"]')
+        expect(cell).to_have_count(1, timeout=30_000)
+        assert "?page=" not in (cell.get_attribute("aria-label") or "")
+        box = cell.bounding_box()
+        assert box
+        # The centre, where the count is drawn over the cell: people click there.
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_url("**page=reader**", timeout=30_000)
+        assert "hl=health_input" in page.url
+        page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
+        # ... and scrolled to the first of them.
+        expect(page.locator("mark[title*='Health input']").first).to_be_in_viewport(
+            timeout=30_000)
+        assert page.evaluate("document.querySelector('.stMain').scrollTop") > 200
 
 
 def test_a_browser_in_dark_mode_gets_the_light_page_the_colours_were_chosen_for(
     server: str
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
-            page = browser.new_page(color_scheme="dark")
-            page.goto(server + "/?page=reader")
-            page.wait_for_selector("#painted-reader", state="attached", timeout=60_000)
-            background = page.evaluate(
-                "getComputedStyle(document.querySelector('.stApp')).backgroundColor")
-            assert background == "rgb(255, 255, 255)"
-        finally:
-            browser.close()
+    with browser_page(server + "/?page=reader", "reader", color_scheme="dark") as page:
+        background = page.evaluate(
+            "getComputedStyle(document.querySelector('.stApp')).backgroundColor")
+        assert background == "rgb(255, 255, 255)"
 
 
 def test_app_as_a_user_starts_it_opens_the_browser_and_offers_no_installs(
@@ -231,8 +234,6 @@ def test_app_as_a_user_starts_it_opens_the_browser_and_offers_no_installs(
     # Started the way a researcher does (not headless), on a machine with an AI coding
     # agent's folder in $HOME: Streamlit would then print, and show in the page, a nudge
     # to install its "agent skills" into the app's folder.
-    from playwright.sync_api import sync_playwright
-
     home = tmp_path / "home"
     (home / ".claude").mkdir(parents=True)
     bin_dir = tmp_path / "bin"
@@ -245,17 +246,10 @@ def test_app_as_a_user_starts_it_opens_the_browser_and_offers_no_installs(
     log = tmp_path / "app.log"
     env = {"HOME": str(home), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     with served_app(corpus_dir, log, headless=False, env=env) as server:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1440, "height": 1000})
-                page.goto(server + "/")
-                page.wait_for_selector("#painted-overview", state="attached", timeout=60_000)
-                page.wait_for_timeout(3000)  # the nudge came a moment after the page
-                assert page.get_by_text("Install", exact=True).count() == 0
-                assert page.get_by_text("skills").count() == 0
-            finally:
-                browser.close()
+        with browser_page(server + "/", "overview") as page:
+            page.wait_for_timeout(3000)  # the nudge came a moment after the page
+            assert page.get_by_text("Install", exact=True).count() == 0
+            assert page.get_by_text("skills").count() == 0
         deadline = time.monotonic() + 10
         while not opened.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
