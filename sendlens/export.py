@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from sendlens import __version__
-from sendlens.store import Corpus, now_iso
+from sendlens.store import ISO_DATE, Corpus, now_iso
 
 FORMATS = ("csv", "parquet", "xlsx", "md", "tex")
 BINARY_FORMATS = {"parquet", "xlsx"}
@@ -110,9 +110,6 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     return buf.getvalue()
 
 
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-
-
 def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
     """Columns holding only ISO dates (or blanks) as dates, so that a spreadsheet sorts
     and filters them as dates rather than text."""
@@ -123,7 +120,7 @@ def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
         if not textual or not values.notna().any():
             continue
         present = values.dropna()
-        if present.map(type).eq(str).all() and present.str.match(_ISO_DATE).all():
+        if present.map(type).eq(str).all() and present.str.fullmatch(ISO_DATE).all():
             out[column] = pd.to_datetime(values, format="%Y-%m-%d").dt.date
     return out
 

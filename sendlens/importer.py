@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -14,13 +13,12 @@ from pathlib import Path
 from scraper.extract import ExtractError, extract_pdf
 from scraper.parse import PARSER_VERSION, NotASendLetter, parse_date, parse_document
 from scraper.records import FetchRecord
-from sendlens.store import Corpus, now_iso
+from sendlens.store import ISO_DATE, Corpus, now_iso
 from textmine.areas import lookup_area
 from textmine.segment import segment
 
 MANIFEST_NAME = "manifest.csv"
 NO_PDFS = "no PDF files found in this folder or its subfolders"
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -190,7 +188,7 @@ def _shown(path: Path) -> str:
 
 def _manifest_date(text: str) -> str | None:
     """ISO date of a manifest's 'D Month YYYY' or 'YYYY-MM-DD'; None if not a real date."""
-    if _ISO_DATE.fullmatch(text):
+    if ISO_DATE.fullmatch(text):
         try:
             return date.fromisoformat(text).isoformat()
         except ValueError:  # 2017-02-31

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -139,6 +140,10 @@ CREATE TABLE IF NOT EXISTS models (
 
 class CorpusError(Exception):
     """A corpus that cannot be opened or used: the message says why."""
+
+
+# How the store writes a date (inspection dates, publication dates): YYYY-MM-DD.
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def now_iso() -> str:
