@@ -219,14 +219,9 @@ class TaggerModel:
         """Themes, stance and scores for each item, in order."""
         tagged, stance_idx, values = self.predict_lists(items)
         keys = self.score_keys
-        ids = self.theme_ids
         return [
-            {
-                "themes": [t for t, on in zip(ids, flags) if on],
-                "stance": STANCES[k],
-                "scores": dict(zip(keys, row)),
-            }
-            for flags, k, row in zip(tagged, stance_idx, values)
+            {"themes": list(themes), "stance": STANCES[k], "scores": dict(zip(keys, row))}
+            for themes, k, row in zip(tagged, stance_idx, values)
         ]
 
     @property
@@ -236,17 +231,31 @@ class TaggerModel:
 
     def predict_lists(
         self, items: Sequence[Item]
-    ) -> tuple[list[list[bool]], list[int], list[list[float]]]:
-        """(theme on/off flags, stance index, rounded scores) per item, as plain lists.
+    ) -> tuple[list[tuple[str, ...]], list[int], list[list[float]]]:
+        """(themes, stance index, rounded scores) per item, as plain lists.
 
-        Rounded in numpy and converted once: per-item Python work dominates at the
-        speeds classify needs.
+        Worked out in numpy and converted once: per-item Python work dominates at the
+        speeds classify needs. Items with the same themes share one tuple.
         """
         theme_p, stance_p = self.scores(items)
-        tagged = (theme_p >= self.thresholds).tolist()
+        # Few distinct theme sets occur: name each once, then index.
+        tagged = _theme_sets(theme_p >= self.thresholds, self.theme_ids)
         stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1).tolist()
         values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
         return tagged, stance_idx, values
+
+
+def _theme_sets(on: np.ndarray, theme_ids: Sequence[str]) -> list[tuple[str, ...]]:
+    """The themes switched on in each row of `on` (n, T), one shared tuple per set."""
+    if on.shape[1] <= 62:
+        # Each row as a bit pattern: unique integers sort far faster than unique rows.
+        codes = on.astype(np.int64) @ (np.int64(1) << np.arange(on.shape[1], dtype=np.int64))
+        uniq, which = np.unique(codes, return_inverse=True)
+        combos = (uniq[:, None] >> np.arange(on.shape[1]) & 1).astype(bool)
+    else:
+        combos, which = np.unique(on, axis=0, return_inverse=True)
+    names = [tuple(t for t, flag in zip(theme_ids, row) if flag) for row in combos.tolist()]
+    return list(map(names.__getitem__, which.reshape(-1).tolist()))
 
 
 def _align_stance(clf: Any, p: np.ndarray) -> np.ndarray:

@@ -551,16 +551,18 @@ def classify_lines(
     """
     unknown_letters: set[str] = set()
     pending: list[tuple[Any, Item, str | None]] = []
-    ids = model.theme_ids
     done: dict[str, str] = dict(known or {})
     # The scores object is the same for every line but its numbers: format it from a
     # template rather than through json.dumps (a third of the time otherwise).
     template = "{" + ", ".join(f"{json.dumps(k)}: %r" for k in model.score_keys) + "}"
     stances = [json.dumps(s) for s in STANCES]
 
-    def body(flags: list[bool], k: int, row: list[float]) -> str:
-        themes = ", ".join(f'"{t}"' for t, on in zip(ids, flags) if on)
-        return _result_body(f"[{themes}]", stances[k], template % tuple(row))
+    as_json: dict[tuple[str, ...], str] = {}  # a theme list as JSON, made once per list
+
+    def body(themes: tuple[str, ...], k: int, row: list[float]) -> str:
+        if (listed := as_json.get(themes)) is None:
+            listed = as_json[themes] = json.dumps(list(themes))
+        return _result_body(listed, stances[k], template % tuple(row))
 
     def flush() -> Iterator[str]:
         # Each corpus passage is computed once; everything else line by line.

@@ -33,11 +33,17 @@ _ANAPHORA = re.compile(
 )
 
 
-def normalise(text: str) -> str:
-    """Lower-case, straight quotes, single spaces: the form all patterns are matched on."""
+def fold(text: str) -> str:
+    """Lower-case, straight quotes and plain hyphens: `normalise` without the spacing."""
+    # Chained replaces: str.translate is several times slower on a long batch.
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\ufffe", "")
     text = text.replace("\u2013", "-").replace("\u2014", "-").replace("\u00ad", "")
-    return " ".join(text.lower().split())
+    return text.lower()
+
+
+def normalise(text: str) -> str:
+    """Lower-case, straight quotes, single spaces: the form all patterns are matched on."""
+    return " ".join(fold(text).split())
 
 
 def _alternation(patterns: Sequence[str]) -> re.Pattern[str] | None:

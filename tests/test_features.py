@@ -1,0 +1,78 @@
+"""Sentence features: the batch TF-IDF must equal scikit-learn's and not depend on the batch."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from textmine.features import FastTfidf, Item, SentenceFeatures
+from textmine.model import _theme_sets
+from textmine.weak import normalise
+
+# Invented sentences in the letters' register, with the characters normalise() folds.
+TEXTS = [
+    "Waiting times for speech and language therapy are too long.",
+    "Leaders\u2019 plans to reduce waiting times have not yet had an impact.",
+    "The parent carer forum is a strong, equal partner in co\u00adproduction.",
+    "Co-produced plans reflect children\u2019s views \u2013 and their wishes.",
+    "However, waiting times for autism assessments remain too long.",
+    "",
+    "Young people\u2019s post-16 options are limited; some are NEET.",
+    "However, the parent carer forum says families\u2019 views are not heard.",
+    "Speech and language therapy is timely for children in special schools.",
+]
+
+
+def test_matches_scikit_learn_tfidf() -> None:
+    ours = FastTfidf(ngrams=2, min_df=2)
+    theirs = TfidfVectorizer(analyzer=ours._grams, min_df=2, sublinear_tf=True)
+    texts = [normalise(t) for t in TEXTS]
+    ours.fit(texts)
+    expected = theirs.fit_transform(texts)
+    assert ours.vocabulary_ == theirs.vocabulary_
+    assert "<s> however" in ours.vocabulary_  # a sentence-initial word is its own feature
+    np.testing.assert_allclose(ours.transform(texts).toarray(), expected.toarray())
+    # transform normalises raw text itself, as the features pass it.
+    np.testing.assert_allclose(ours.transform(TEXTS).toarray(), expected.toarray())
+
+
+@pytest.mark.parametrize("ngrams", [1, 2])
+def test_rows_do_not_depend_on_the_batch(ngrams: int) -> None:
+    tfidf = FastTfidf(ngrams=ngrams, min_df=1).fit([normalise(t) for t in TEXTS])
+    odd = ["", "   ", "therapy\x00waiting times", "\u2013however\u2013", "x"]
+    batch = TEXTS + odd
+    whole = tfidf.transform(batch).toarray()
+    one_by_one = np.vstack([tfidf.transform([t]).toarray() for t in batch])
+    np.testing.assert_allclose(whole, one_by_one)
+    assert not whole[len(TEXTS)].any()  # an empty text is an empty row
+    assert tfidf.transform([]).shape == (0, len(tfidf.vocabulary_))
+
+
+def test_pickled_features_transform_the_same() -> None:
+    items = [Item(text=t, section="weaknesses", prev_text=TEXTS[i - 1]) for i, t in
+             enumerate(TEXTS)]
+    features = SentenceFeatures().fit(items)
+    before = features.transform(items)
+    size = len(pickle.dumps(features))
+    again = pickle.loads(pickle.dumps(features))
+    assert len(pickle.dumps(features)) == size  # the lookup built by transform is not saved
+    assert abs(again.transform(items) - before).max() == 0
+
+
+@pytest.mark.parametrize("n_themes", [0, 3, 70])
+def test_theme_sets_name_each_row(n_themes: int) -> None:
+    ids = [f"theme{j}" for j in range(n_themes)]
+    on = np.random.default_rng(1).random((40, n_themes)) < 0.3
+    expected = [tuple(t for t, flag in zip(ids, row) if flag) for row in on]
+    assert _theme_sets(on, ids) == expected
+
+
+def test_refit_forgets_the_old_vocabulary() -> None:
+    tfidf = FastTfidf(ngrams=2, min_df=1).fit(TEXTS[:3])
+    tfidf.transform(TEXTS)
+    refit = tfidf.fit(TEXTS[3:]).transform(TEXTS).toarray()
+    fresh = FastTfidf(ngrams=2, min_df=1).fit(TEXTS[3:]).transform(TEXTS).toarray()
+    np.testing.assert_allclose(refit, fresh)
