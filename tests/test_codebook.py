@@ -35,7 +35,16 @@ def test_packaged_codebook_has_the_eight_themes_and_stance_cues() -> None:
     assert all(t.definition and t.patterns for t in cb.themes)
     assert cb.stance.section_priors["strengths"]["positive"] > 0.5
     assert cb.stance.section_priors["actions"]["negative"] > 0.5
+    assert cb.stance.recommendation_sections == ("actions",)
     assert cb.stance.contrast and cb.stance.positive and cb.stance.negative
+
+
+def test_an_unknown_recommendation_section_is_named(tmp_path: Path) -> None:
+    text = PACKAGED_CODEBOOK.read_text().replace("recommendation_sections: [actions]",
+                                                 "recommendation_sections: [action]", 1)
+    with pytest.raises(CodebookError, match=r"recommendation_sections: unknown section "
+                       r"'action' \(sections: .*actions"):
+        parse_codebook(text, tmp_path / "codebook.yaml")
 
 
 def test_bad_regex_is_reported_with_theme_and_pattern(tmp_path: Path) -> None:

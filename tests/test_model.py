@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +132,24 @@ def test_model_round_trips_through_disk_with_metadata(trained: tuple, tmp_path: 
     assert meta["training"]["corpus_letters"] == 6
     assert "scikit-learn" in meta["versions"]
     assert set(meta["thresholds"]) == set(cb.theme_ids)
+
+
+def test_a_recommendation_is_negative_however_it_is_worded(trained: tuple,
+                                                           tmp_path: Path) -> None:
+    """The codebook calls a recommendation negative: in an actions section, a bullet
+    worded as praise ("... work well and are timely") is not tagged positive."""
+    _, _, model = trained
+    item = Item("Short breaks work well and are timely for families.", section="actions")
+    without_rule = replace(model, recommendation_sections=())
+    [read] = without_rule.predict([item])
+    assert read["stance"] == "positive"  # what the words say
+    [advice] = model.predict([item])
+    assert advice["stance"] == "negative"
+    assert advice["scores"] == read["scores"]  # the model's own scores are kept
+    assert model.predict([replace(item, section="strengths")])[0]["stance"] == "positive"
+    save_model(model, tmp_path / "m")
+    assert load_model(tmp_path / "m").predict([item]) == [advice]
+    assert model.meta["recommendation_sections"] == ["actions"]
 
 
 def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:

@@ -51,6 +51,9 @@ class StanceCues:
     contrast: tuple[str, ...]
     neutral: tuple[str, ...]
     credited_action: tuple[str, ...] = ()  # a weakness known and acted on: mixed
+    # Sections that hold only recommendations: a positive or mixed prediction there is
+    # made negative (the codebook calls a recommendation negative whatever its words).
+    recommendation_sections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,18 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
             re.compile(v)
         except re.error as exc:
             raise CodebookError(f"{where}: bad regular expression {v!r}: {exc}") from exc
+    return tuple(value)
+
+
+def _sections(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CodebookError(f"{where}: expected a list of section names")
+    unknown = [v for v in value if v not in SECTIONS]
+    if unknown:
+        raise CodebookError(f"{where}: unknown section {unknown[0]!r} (sections: "
+                            f"{', '.join(SECTIONS)})")
     return tuple(value)
 
 
@@ -163,6 +178,8 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         contrast=_strings(st.get("contrast"), f"{path}: stance.contrast"),
         neutral=_strings(st.get("neutral"), f"{path}: stance.neutral"),
         credited_action=_strings(st.get("credited_action"), f"{path}: stance.credited_action"),
+        recommendation_sections=_sections(
+            st.get("recommendation_sections"), f"{path}: stance.recommendation_sections"),
     )
     return Codebook(
         path=path,

@@ -232,6 +232,10 @@ def model_card(
         "with the model's confident predictions. A random "
         f"{BARE_SHARE:.0%} of the training sentences are also seen stripped of all "
         "context, so that a sentence classified on its own is still scored sensibly.",
+        "- **Recommendations are negative.** In the codebook's recommendation sections "
+        "(`actions`: areas for improvement or priority action, next steps) a sentence "
+        "the model reads as positive or mixed is tagged negative, as the codebook "
+        "defines a recommendation; its scores stay the model's.",
         "- **Hand labels** (`sendlens train --labels FILE.jsonl`, corrections saved in "
         f"the app) are added with a weight of {HAND_WEIGHT:g} weak labels each. Each "
         "theme's threshold makes its share of tagged corpus sentences match its share "

@@ -201,6 +201,8 @@ class TaggerModel:
     stance: Pipeline
     stance_bias: np.ndarray = field(default_factory=lambda: np.zeros(len(STANCES)))
     meta: dict[str, Any] = field(default_factory=dict)
+    # The codebook's recommendation sections: a positive or mixed stance there is negative.
+    recommendation_sections: tuple[str, ...] = ()
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -240,9 +242,17 @@ class TaggerModel:
         theme_p, stance_p = self.scores(items)
         # Few distinct theme sets occur: name each once, then index.
         tagged = _theme_sets(theme_p >= self.thresholds, self.theme_ids)
-        stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1).tolist()
+        stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1)
+        if self.recommendation_sections:
+            advice = np.fromiter((it.section in self.recommendation_sections for it in items),
+                                 bool, len(items))
+            stance_idx[advice & np.isin(stance_idx, _CREDITING)] = _NEGATIVE
         values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
-        return tagged, stance_idx, values
+        return tagged, stance_idx.tolist(), values
+
+
+_NEGATIVE = STANCES.index("negative")
+_CREDITING = [STANCES.index("positive"), STANCES.index("mixed")]
 
 
 def _theme_sets(on: np.ndarray, theme_ids: Sequence[str]) -> list[tuple[str, ...]]:
@@ -459,7 +469,8 @@ def train_model(
     has_hand = hand is not None and len(hand) > 0
     train = TrainingSet.concat([weak, hand]) if has_hand else weak
     themes, stance = _fit_pipelines(train, codebook)
-    model = TaggerModel(codebook.theme_ids, themes, stance)
+    model = TaggerModel(codebook.theme_ids, themes, stance,
+                        recommendation_sections=codebook.stance.recommendation_sections)
     tuning = "prevalence of weak labels over the corpus"
     scores, _ = model.scores(list(corpus_items))
     by_prevalence = prevalence_thresholds(scores, weak.themes)
@@ -484,6 +495,7 @@ def train_model(
     model.meta["stance_bias"] = {
         s: float(b) for s, b in zip(STANCES, model.stance_bias, strict=True)
     }
+    model.meta["recommendation_sections"] = list(model.recommendation_sections)
     return model
 
 
@@ -549,6 +561,7 @@ def save_model(model: TaggerModel, directory: Path) -> Path:
             "themes": model.themes,
             "stance": model.stance,
             "stance_bias": model.stance_bias,
+            "recommendation_sections": model.recommendation_sections,
         },
         directory / "model.joblib",
         compress=3,
@@ -562,7 +575,8 @@ def load_model(directory: Path) -> TaggerModel:
     blob = joblib.load(directory / "model.joblib")
     meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
     return TaggerModel(
-        blob["theme_ids"], blob["themes"], blob["stance"], np.asarray(blob["stance_bias"]), meta
+        blob["theme_ids"], blob["themes"], blob["stance"], np.asarray(blob["stance_bias"]), meta,
+        tuple(blob.get("recommendation_sections", ())),  # absent from models before it
     )
 
 
