@@ -43,6 +43,9 @@ MODEL_FORMAT = 1
 HAND_WEIGHT = 12.0
 THRESHOLD_SHRINK = 0.5  # weight of hand-label-tuned thresholds against prevalence ones
 BARE_SHARE = 0.3  # share of training rows also seen without context (see with_bare_copies)
+# A recommendation is negative: these stances become negative in recommendation sections.
+_CREDITING = [STANCES.index("positive"), STANCES.index("mixed")]
+_NEGATIVE = STANCES.index("negative")
 
 
 @dataclass
@@ -249,10 +252,6 @@ class TaggerModel:
             stance_idx[advice & np.isin(stance_idx, _CREDITING)] = _NEGATIVE
         values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
         return tagged, stance_idx.tolist(), values
-
-
-_NEGATIVE = STANCES.index("negative")
-_CREDITING = [STANCES.index("positive"), STANCES.index("mixed")]
 
 
 def _theme_sets(on: np.ndarray, theme_ids: Sequence[str]) -> list[tuple[str, ...]]:
