@@ -47,6 +47,30 @@ def test_an_unknown_recommendation_section_is_named(tmp_path: Path) -> None:
         parse_codebook(text, tmp_path / "codebook.yaml")
 
 
+def test_a_key_given_twice_or_misspelt_is_an_error_not_ignored(tmp_path: Path) -> None:
+    packaged = PACKAGED_CODEBOOK.read_text()
+    # YAML keeps the last of two equal keys: the first list would be lost.
+    twice = packaged.replace("    exclude_note: a family",
+                             "    related: [x]\n    exclude_note: a family", 1)
+    second = twice.splitlines().index("    related:") + 1
+    with pytest.raises(CodebookError,
+                       match=rf"(?s)not valid YAML.*'related' given twice.*line {second},"):
+        parse_codebook(twice, tmp_path / "codebook.yaml")
+    misspelt = packaged.replace("    related:\n", "    relatd:\n", 1)
+    with pytest.raises(CodebookError, match=r"theme co_production: unknown key 'relatd'"):
+        parse_codebook(misspelt, tmp_path / "codebook.yaml")
+    stance = packaged.replace("  contrast:\n", "  contrasts:\n", 1)
+    with pytest.raises(CodebookError, match=r"stance: unknown key 'contrasts'"):
+        parse_codebook(stance, tmp_path / "codebook.yaml")
+
+
+def test_notes_in_words_are_not_patterns() -> None:
+    cb = load_codebook(PACKAGED_CODEBOOK)
+    assert cb.theme("co_production").exclude_note.startswith("a family merely named")
+    assert cb.theme("co_production").exclude == ()
+    assert cb.theme("health_input").exclude_note and cb.theme("health_input").exclude
+
+
 def test_bad_regex_is_reported_with_theme_and_pattern(tmp_path: Path) -> None:
     text = PACKAGED_CODEBOOK.read_text().replace('"local offer"', '"local (offer"', 1)
     with pytest.raises(CodebookError, match=r"theme local_offer.*local \(offer"):

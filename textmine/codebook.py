@@ -125,14 +125,45 @@ def _priors(value: Any, where: str) -> dict[str, dict[str, float]]:
     return out
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error (YAML
+    itself keeps the last silently: a second `exclude:` would replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice in one mapping", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+# What each level of the file may hold: a misspelt key ("relatd:") is an error, not a
+# silently ignored list.
+TOP_KEYS = {"version", "ignore", "themes", "stance"}
+THEME_KEYS = {"id", "name", "definition", "include", "exclude_note", "patterns", "related",
+              "exclude", "yields_to_others", "core_patterns"}
+STANCE_KEYS = {"section_priors", "positive", "negative", "contrast", "neutral",
+               "credited_action", "recommendation_sections"}
+
+
+def _unknown_keys(mapping: dict, allowed: set[str], where: str) -> None:
+    if unknown := sorted(str(k) for k in set(mapping) - allowed):
+        raise CodebookError(f"{where}: unknown key {unknown[0]!r} (expected one of "
+                            f"{', '.join(sorted(allowed))})")
+
+
 def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
     """Validate codebook YAML text; raise CodebookError naming the bad entry."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as exc:
         raise CodebookError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("themes"), list):
         raise CodebookError(f"{path}: expected a mapping with a 'themes' list")
+    _unknown_keys(data, TOP_KEYS, f"{path}")
     themes: list[Theme] = []
     seen: set[str] = set()
     for i, entry in enumerate(data["themes"]):
@@ -146,6 +177,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
             raise CodebookError(f"{where}: duplicate theme id {tid!r}")
         seen.add(tid)
         where = f"{path}: theme {tid}"
+        _unknown_keys(entry, THEME_KEYS, where)
         for key in ("name", "definition"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 raise CodebookError(f"{where}: missing {key}")
@@ -171,6 +203,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
     st = data.get("stance") or {}
     if not isinstance(st, dict):
         raise CodebookError(f"{path}: stance must be a mapping")
+    _unknown_keys(st, STANCE_KEYS, f"{path}: stance")
     stance = StanceCues(
         section_priors=_priors(st.get("section_priors"), f"{path}: stance.section_priors"),
         positive=_strings(st.get("positive"), f"{path}: stance.positive"),
