@@ -202,7 +202,10 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
                                 for r in picked))
         return path
 
-    mine, other = labels("mine.jsonl", rows[0::7]), labels("other.jsonl", rows[3::7])
+    # Held-out labels: other sentences (the invented letters repeat some sentences).
+    taken = {(r["letter_id"], r["text"]) for r in rows[0::7]}
+    unseen = [r for r in rows[3::7] if (r["letter_id"], r["text"]) not in taken]
+    mine, other = labels("mine.jsonl", rows[0::7]), labels("other.jsonl", unseen)
     runner = CliRunner()
     env = {"SENDLENS_CODEBOOK": ""}
     trained = runner.invoke(app, ["train", "--labels", str(mine), "--corpus", str(root)],
@@ -221,8 +224,19 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     assert held.exit_code == 0, held.output
     assert f"recorded with model {version}" in held.stderr
     got = quality()["held-out labels"]
-    assert got["gold"] == "other.jsonl" and got["sentences"] == len(rows[3::7])
+    assert got["gold"] == "other.jsonl" and got["sentences"] == len(unseen) > 10
     assert f"theme macro-F1 {got['theme_macro_f1']:.3f}" in held.stdout
+    # A copy of its training labels under another name (a blank line more), or a file
+    # mixing some of them with others, is not held out either: flagged, not recorded.
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(mine.read_text() + "\n")
+    some = labels("some.jsonl", rows[0::7][:2] + unseen[:1])
+    for path, shared, total in ((copy, len(rows[0::7]), len(rows[0::7])), (some, 2, 3)):
+        out = runner.invoke(app, ["evaluate", str(path), "--corpus", str(root)], env=env)
+        assert out.exit_code == 0, out.output
+        assert f"trained on {shared} of the {total} sentences" in out.stderr
+        assert "recorded with" not in out.stderr
+    assert quality()["held-out labels"]["gold"] == "other.jsonl"
     # Cross-validating the labels it was trained on measures this model too.
     cv = runner.invoke(app, ["evaluate", str(mine), "--cv", "--folds", "3", "--corpus",
                              str(root)], env=env)
@@ -257,6 +271,26 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     assert "use --cv" in old.stderr and "recorded with" not in old.stderr
     old = runner.invoke(app, ["evaluate", str(other), "--corpus", str(root)], env=env)
     assert old.exit_code == 0 and "not recorded" in old.stderr and quality() == {}
+
+
+def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path: Path) -> None:
+    """'theme' for 'themes' read as "about no theme" at a hand label's weight: refused."""
+    good = {"letter": "x.pdf", "text": "Short breaks are too few.", "themes": ["social_care"],
+            "stance": "negative"}
+    runner = CliRunner()
+    for bad, message in (({"theme": ["social_care"]}, "unknown key 'theme'; did you mean "
+                          "'themes'?"),
+                         ({"Stance": "negative"}, "unknown key 'Stance'; did you mean "
+                          "'stance'?"),
+                         ({}, 'no "themes"')):
+        line = {k: v for k, v in good.items() if k not in ("themes", "stance")} | bad
+        if "Stance" in bad:
+            line["themes"] = good["themes"]
+        path = tmp_path / "labels.jsonl"
+        path.write_text(json.dumps(good) + "\n" + json.dumps(line) + "\n")
+        result = runner.invoke(app, ["train", "--labels", str(path), "--corpus", str(corpus)])
+        assert result.exit_code != 0
+        assert f"{path}, line 2: {message}" in result.output
 
 
 def test_a_correction_is_the_passages_tag_within_the_codebooks_themes(tmp_path: Path) -> None:

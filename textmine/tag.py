@@ -202,6 +202,18 @@ def json_problem(exc: json.JSONDecodeError) -> str:
     return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
 
 
+LABEL_KEYS = ("letter", "text", "themes", "stance")
+
+
+def _near_key(key: str) -> str | None:
+    """The label key `key` was probably meant to be ("Themes", "theme", "stances")."""
+    k = key.strip().lower()
+    for known in LABEL_KEYS:
+        if k in (known, known.rstrip("s"), known + "s"):
+            return known
+    return None
+
+
 def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, Any]]:
     """Records of a JSONL labels file ({"letter", "text", "themes", "stance"} a line)."""
     known = set(codebook.theme_ids) if codebook else None
@@ -219,7 +231,15 @@ def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, 
             raise TaggingError(f"{path}, line {no}: not valid JSON ({json_problem(exc)})") from exc
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
             raise TaggingError(f"{path}, line {no}: expected an object with a \"text\"")
-        themes = rec.get("themes") or []
+        for key in rec:
+            # "theme" or "Stance" would otherwise read as "no theme" at a hand label's weight.
+            if key not in LABEL_KEYS and (near := _near_key(key)):
+                raise TaggingError(f"{path}, line {no}: unknown key {key!r}; did you mean "
+                                   f"{near!r}?")
+        if "themes" not in rec:
+            raise TaggingError(f"{path}, line {no}: no \"themes\" (a list of theme ids, [] "
+                               "for a sentence about none)")
+        themes = rec["themes"] or []
         if not isinstance(themes, list):
             raise TaggingError(f"{path}, line {no}: \"themes\" must be a list")
         if known is not None and (unknown := set(themes) - known):
@@ -319,6 +339,9 @@ def train(
     # `evaluate` recognises them from any working directory, or under another name.
     model.meta["training"]["label_files"] = [str(Path(p).resolve()) for p in label_files]
     model.meta["training"]["label_sha256"] = [file_sha256(Path(p)) for p in label_files]
+    # ... and each labelled sentence, so that a copy, subset or edit of the files (or a
+    # passage corrected in the app) is not taken for held-out labels.
+    model.meta["training"]["label_texts"] = sorted({label_key(r) for r in records})
     version = model_version(model.meta)
     directory = corpus.model_dir / version
     save_model(model, directory)
@@ -407,6 +430,34 @@ def previous_label_files(meta: dict[str, Any] | None) -> tuple[list[Path], list[
     previous = [] if meta is None else meta.get("training", {}).get("label_files", [])
     kept = [Path(p) for p in previous if Path(p).is_file()]
     return kept, [p for p in previous if not Path(p).is_file()]
+
+
+def label_key(record: dict[str, Any]) -> str:
+    """A short fingerprint of a labelled sentence, blind to case, spacing and punctuation,
+    with its letter's (file) name when the label gives one: "<sentence>:<letter>"."""
+    sentence = hashlib.sha1(_norm(record["text"]).encode("utf-8")).hexdigest()[:16]
+    letter = Path(str(record.get("letter") or "")).name
+    return sentence + ":" + (hashlib.sha1(letter.encode("utf-8")).hexdigest()[:8]
+                             if letter else "")
+
+
+def trained_on(meta: dict[str, Any], records: Sequence[dict[str, Any]]) -> int | None:
+    """How many of `records` (labelled sentences) the model of `meta` was trained on: the
+    same sentence of the same letter (or either with no letter named). None for a model
+    from before these fingerprints were kept."""
+    keys = meta.get("training", {}).get("label_texts")
+    if keys is None:
+        return None
+    letters: defaultdict[str, set[str]] = defaultdict(set)
+    for key in keys:
+        sentence, _, letter = key.partition(":")
+        letters[sentence].add(letter)
+    count = 0
+    for r in records:
+        sentence, _, letter = label_key(r).partition(":")
+        seen = letters.get(sentence, set())
+        count += bool(seen) and (not letter or "" in seen or letter in seen)
+    return count
 
 
 def file_sha256(path: Path) -> str:

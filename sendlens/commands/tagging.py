@@ -159,7 +159,14 @@ def evaluate_cmd(
         record_quality,
         write_model_card,
     )
-    from textmine.tag import TaggingError, current_meta, ensure_model, file_sha256
+    from textmine.tag import (
+        TaggingError,
+        current_meta,
+        ensure_model,
+        file_sha256,
+        read_labels,
+        trained_on,
+    )
 
     store = open_corpus(corpus)
 
@@ -197,21 +204,33 @@ def evaluate_cmd(
             legacy = bool(used) and "label_sha256" not in training
             seen = gold.resolve() in used or file_sha256(gold) in training.get(
                 "label_sha256", []) or (legacy and gold.name in {p.name for p in used})
+            records = read_labels(gold)
+            shared = trained_on(model.meta, records)
+            # Nor one from before sentence fingerprints, if it had hand labels at all.
+            legacy |= shared is None and training.get("hand_labels", {}).get("n", 0) > 0
             if seen:
                 typer.secho(
                     f"warning: model {version} was trained on {gold}; use --cv for honest "
                     "figures", fg="yellow", err=True,
                 )
+            elif shared:
+                # A copy, subset or edit of the training labels is not held out either.
+                typer.secho(
+                    f"warning: model {version} was trained on {shared} of the "
+                    f"{len(records)} sentences in {gold}, so its figures here are not "
+                    "held-out and are not recorded; use --cv, or labels of other sentences",
+                    fg="yellow", err=True,
+                )
             result = evaluate_gold(store, model, gold)
             title = f"model {version}"
-            if not seen and not legacy:  # labels it never saw: its measured quality
+            if not seen and not legacy and not shared:  # labels it never saw: its quality
                 record_quality(store, version, "held-out labels", gold, result)
                 typer.echo(f"recorded with model {version} (shown on the app's Overview)",
                            err=True)
             elif legacy:
-                typer.echo(f"not recorded: model {version} predates label-file hashes, so "
-                           "its training labels cannot be told apart; retrain to record",
-                           err=True)
+                typer.echo(f"not recorded: model {version} predates the fingerprints of "
+                           "its training labels, so they cannot be told apart from these; "
+                           "retrain to record", err=True)
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
     _print(result, title, as_json)
