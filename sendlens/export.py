@@ -153,14 +153,18 @@ def provenance(con: sqlite3.Connection, root: Path | str, **what: str | None) ->
 
 
 def format_from_name(dest: Path | str | None, given: str | None) -> str:
-    """The format asked for, else the file's suffix, else CSV. An unknown suffix is
-    returned as it is, for the caller to refuse: "out.xls" must not quietly get CSV."""
-    if given:
-        return given
+    """The format asked for (any case), else the file's suffix, else CSV. An unknown
+    suffix is returned as it is, for the caller to refuse: "out.xls" must not quietly get
+    CSV. A format that contradicts a known suffix ("-f csv -o t.xlsx") is a ValueError:
+    the file would not open as what its name says."""
+    suffix = ""
     if dest is not None and str(dest) != "-":
         suffix = Path(dest).suffix.lower().lstrip(".")
-        if suffix == "markdown":
-            return "md"
-        if suffix:
-            return suffix
-    return "csv"
+        suffix = "md" if suffix == "markdown" else suffix
+    if given:
+        given = given.lower()
+        if suffix in FORMATS and given in FORMATS and suffix != given:
+            raise ValueError(f"--format {given} does not match the file name {dest} (a "
+                             f".{suffix} file); change one of them")
+        return given
+    return suffix or "csv"

@@ -125,15 +125,26 @@ def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     assert first.exit_code == 0 and "no model yet" in first.stderr
     same = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert "trained a new model first" not in same.stderr
-    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    transport = ("  - id: transport\n    name: Home to school transport\n    definition: "
+                 "Travel to school.\n    patterns: [\"transport\"]\n\nstance:\n")
+    (root / "codebook.yaml").write_text(
+        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + transport, 1))
     # `info` reports the model as stale before anything is retrained.
     info = runner.invoke(app, ["info", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert "stale: codebook changed" in info.stdout
+    # ... and so does a table counted from its tags, where the new theme counts 0.
+    table = runner.invoke(app, ["export", "themes", "-f", "csv", "--corpus", str(root)],
+                          env={"SENDLENS_CODEBOOK": ""})
+    assert table.exit_code == 0 and "transport" in table.stdout
+    assert "which is stale" in table.stderr and "theme(s) transport" in table.stderr
     edited = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert edited.exit_code == 0
     assert "codebook changed" in edited.stderr
     info = runner.invoke(app, ["info", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert "stale" not in info.stdout and "older model" not in info.stdout
+    table = runner.invoke(app, ["export", "themes", "-f", "csv", "--corpus", str(root)],
+                          env={"SENDLENS_CODEBOOK": ""})
+    assert table.exit_code == 0 and "warning" not in table.stderr
 
 
 def test_an_automatic_retrain_keeps_the_hand_labels(
@@ -371,3 +382,11 @@ def test_a_corpus_sentence_cut_differently_still_gets_its_context(corpus: Path) 
     assert matcher.find("Areas for improvement " + text, None) == long
     assert matcher.find(" ".join(text.split()[1:]), None) == long
     assert matcher.find("Inspectors visited a cafe run by young people on Tuesday.", None) is None
+
+
+def test_cross_validation_needs_two_folds(corpus: Path, tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"text": "Short breaks are too few.", "themes": []}) + "\n")
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "--cv", "--folds", "0",
+                                      "--corpus", str(corpus)])
+    assert result.exit_code == 2 and "--folds" in result.output  # not a traceback

@@ -180,6 +180,19 @@ def test_an_unknown_file_suffix_is_refused_not_written_as_csv(
     assert read(tmp_path.joinpath("letters").rename(tmp_path / "l.csv")).shape[0] == 5
 
 
+def test_a_format_that_contradicts_the_file_name_is_refused(corpus: Corpus,
+                                                           tmp_path: Path) -> None:
+    # CSV in a file named .xlsx would not open in Excel.
+    result = export(corpus, "letters", "--format", "csv", "-o", str(tmp_path / "t.xlsx"))
+    assert result.exit_code == 2
+    assert "--format csv does not match the file name" in result.output
+    assert not (tmp_path / "t.xlsx").exists()
+    # The format's case does not matter, any more than the suffix's.
+    assert export(corpus, "letters", "--format", "CSV", "-o", str(tmp_path / "t.CSV")
+                  ).exit_code == 0
+    assert read(tmp_path.joinpath("t.CSV").rename(tmp_path / "t.csv")).shape[0] == 5
+
+
 @pytest.mark.parametrize("args", [["letters", "--stance", "negative"],
                                   ["passages", "--theme", "ehc_plans"],
                                   ["themes", "--theme", "ehc_plans"],

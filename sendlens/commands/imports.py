@@ -90,7 +90,11 @@ def export_cmd(
                     fg="red", err=True)
         raise typer.Exit(2)
     asked = fmt
-    fmt = format_from_name(output, fmt)
+    try:
+        fmt = format_from_name(output, fmt)
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
     if fmt not in FORMATS:
         source = "" if asked else f" (from the file name {output})"
         typer.secho(f"error: unknown format {fmt!r}{source}; choose {', '.join(FORMATS)} "
@@ -127,6 +131,8 @@ def export_cmd(
             # Not tagged yet, or an unknown theme, section or stance: say which.
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from exc
+    if what is not What.letters:
+        _warn_if_stale(store)
     with store.reading() as con:
         about = provenance(con, store.root, table=what.value,
                            by=(by or GroupBy.area).value if what is What.themes else None,
@@ -146,7 +152,8 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
     counts = store.counts()
     typer.echo(f"corpus: {store.root.resolve()}")
     for key, value in counts.items():
-        typer.echo(f"  {key}: {value}")
+        # Hand-label files are counted with the model below; these are the app's.
+        typer.echo(f"  {'labels saved in the app' if key == 'labels' else key}: {value}")
     with store.reading() as con:
         for row in con.execute(
             "SELECT framework, outcome, count(*) n FROM letters GROUP BY 1, 2 ORDER BY 1, 2"
@@ -166,8 +173,9 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
             )
 
 
-def _model_info(store: Corpus) -> None:
-    """The current model, whether it is stale, and whether the tags are its own."""
+def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
+    """(version, meta, reasons it is stale, passages tagged by another model) of the
+    current model; None when there is none."""
     import json
 
     from textmine.codebook import CodebookError, load_codebook
@@ -177,27 +185,56 @@ def _model_info(store: Corpus) -> None:
         row = con.execute("SELECT version, meta FROM models WHERE is_current = 1"
                           " ORDER BY created_at DESC").fetchone()
         if row is None:
-            typer.echo("model: none yet (`sendlens tag` trains one and tags the passages)")
-            return
+            return None
         older = con.execute("SELECT count(*) FROM tags WHERE model_version != ?",
                             (row["version"],)).fetchone()[0]
     meta = json.loads(row["meta"] or "{}")
+    try:
+        codebook = load_codebook(corpus=store.root)
+    except CodebookError as exc:
+        return row["version"], meta, [str(exc)], older
+    reasons = staleness(meta, codebook)
+    if missing := [t for t in codebook.theme_ids if t not in meta.get("themes", [])]:
+        reasons.append(f"it does not know the codebook's theme(s) {', '.join(missing)}, "
+                       "which its tags therefore never name")
+    return row["version"], meta, reasons, older
+
+
+def _model_info(store: Corpus) -> None:
+    """The current model, whether it is stale, and whether the tags are its own."""
+    found = _current_model(store)
+    if found is None:
+        typer.echo("model: none yet (`sendlens tag` trains one and tags the passages)")
+        return
+    version, meta, reasons, older = found
     hand = meta.get("training", {}).get("hand_labels", {}).get("n", 0)
-    typer.echo(f"model: {row['version']} ({hand} hand labels)")
+    typer.echo(f"model: {version} ({hand} hand labels)")
     for setting, q in (meta.get("quality") or {}).items():
         typer.echo(f"  measured ({setting}, {q.get('gold')}): theme macro-F1 "
                    f"{q.get('theme_macro_f1', float('nan')):.3f}, stance macro-F1 "
                    f"{q.get('stance_macro_f1', float('nan')):.3f}")
-    try:
-        reasons = staleness(meta, load_codebook(corpus=store.root))
-    except CodebookError as exc:
-        reasons = [str(exc)]
     if reasons:
         typer.secho(f"  stale: {'; '.join(reasons)}; `sendlens tag` retrains and re-tags",
                     fg="yellow")
     if older:
         typer.secho(f"  {older} passages carry tags of an older model; `sendlens tag` "
                     "re-tags them", fg="yellow")
+
+
+def _warn_if_stale(store: Corpus) -> None:
+    """Tags from a model that no longer matches the codebook make a table that looks right
+    and is not (a new theme counts 0 everywhere): say so beside it."""
+    found = _current_model(store)
+    if found is None:
+        return
+    version, _, reasons, older = found
+    if reasons:
+        typer.secho(f"warning: these tags are from model {version}, which is stale: "
+                    f"{'; '.join(reasons)}. Run `sendlens tag` first to count by the "
+                    "codebook as it is now.", fg="yellow", err=True)
+    elif older:
+        typer.secho(f"warning: {older} passages carry tags of an older model than "
+                    f"{version}; `sendlens tag` re-tags them", fg="yellow", err=True)
 
 
 def register(app: typer.Typer) -> None:

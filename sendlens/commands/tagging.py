@@ -137,7 +137,7 @@ def evaluate_cmd(
     cv: bool = typer.Option(
         False, "--cv", help="Cross-validate grouped by letter, training on the other folds' labels."
     ),
-    folds: int = typer.Option(5, "--folds", help="Number of folds for --cv."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Number of folds for --cv."),
     no_labels: bool = typer.Option(
         False, "--no-labels", help="Train a fresh model with no hand labels and score it."
     ),
