@@ -56,6 +56,10 @@ class ImportReport:
             + (" (interrupted: run the same command again to carry on)" if self.interrupted else "")
         ]
         lines += [f"  skipped {o.path}: {o.reason}" for o in self.skipped]
+        # Kept (it is a SEND letter), but nothing of it can be tagged or counted.
+        lines += [f"  warning: {o.path}: imported, but no sentences were found in its text "
+                  "(it will not be tagged or counted in any table)"
+                  for o in self.by_status("imported") if not o.n_passages]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 

@@ -227,3 +227,14 @@ def test_sendlens_app_upgrades_an_old_corpus_before_serving_it(
     with served_app(corpus.root, corpus.root.parent / "app.log"):
         pass  # it answered its health check: it has upgraded and is serving
     assert _names_and_version(corpus.root) == ({("County Durham", "Durham")}, "2")
+
+
+def test_a_letter_with_no_sentences_is_imported_with_a_warning() -> None:
+    from sendlens.importer import ImportOutcome, ImportReport
+
+    report = ImportReport([ImportOutcome("a.pdf", "imported", n_passages=12),
+                           ImportOutcome("scan.pdf", "imported", n_passages=0)])
+    lines = report.summary().splitlines()
+    assert lines[0].startswith("imported 2,")
+    assert lines[1:] == ["  warning: scan.pdf: imported, but no sentences were found in its "
+                         "text (it will not be tagged or counted in any table)"]

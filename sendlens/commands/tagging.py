@@ -89,7 +89,8 @@ def tag_cmd(corpus: Path | None = CorpusOption) -> None:
 
 def classify_cmd(corpus: Path | None = CorpusOption) -> None:
     """Classify sentences: JSONL {"id", "text"} on stdin, JSONL
-    {"id", "themes", "stance", "scores"} on stdout, one line per input line, in order.
+    {"id", "themes", "stance", "scores"} on stdout, one line per input line, in order
+    (blank lines are skipped).
 
     A sentence of a corpus letter is read in its letter (section, heading,
     neighbouring sentences), as `sendlens tag` read it; "letter" (a letter id or PDF
