@@ -94,10 +94,12 @@ class ScrapeSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all well, 1 some letters failed or the run stopped, 130 interrupted."""
+        """0 all well, 1 some letters failed, an --area matched nothing (a script would
+        otherwise take "no letters" for "none published") or the run stopped, 130
+        interrupted."""
         if self.error == INTERRUPTED:
             return 130
-        return 0 if self.ok else 1
+        return 0 if self.ok and not self.unmatched_areas else 1
 
     def render(self) -> str:
         lines = ["sendlens scrape" + (" (dry run)" if self.dry_run else "") + ":"]
@@ -566,6 +568,9 @@ def _select(
         if kind == "send" or trusted:  # every GOV.UK attachment there is a SEND letter
             keep.append(pub)
             found_areas.add(_area_key(pub.provider_urn, pub.council))
+            # A running count, for a run interrupted while listing; replaced by the count
+            # without letters listed on two provider records once the listing is done.
+            summary.send_found += 1
         elif kind == "unknown":
             summary.unknown_labels.append(Failure(pub.url, pub.label, pub.council, pub.file_id))
         else:

@@ -406,6 +406,28 @@ def test_ctrl_c_keeps_what_was_imported(
     assert_corpus_clean(corpus)
 
 
+def test_ctrl_c_while_listing_reports_the_letters_found_so_far(
+    site: Site, base: str, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scraper.scrape as mod
+
+    real = mod.site.parse_provider_page
+    calls = {"n": 0}
+
+    def interrupt_on_fourth(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mod.site, "parse_provider_page", interrupt_on_fourth)
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert summary.exit_code == 130 and summary.providers_seen == 3
+    # It said "SEND letters found: 0" beside the other reports it had counted.
+    assert 0 < summary.send_found < len(site.send_reports())
+    assert f"SEND letters found: {summary.send_found}" in summary.render()
+
+
 # --- choosing what to fetch -------------------------------------------------------------
 
 
@@ -436,6 +458,7 @@ def test_since_and_areas_narrow_the_scrape(site: Site, base: str, corpus: Corpus
 
     summary = scrape(corpus, base_url=base, areas=["Nowhereshire"], dry_run=True, **FAST)
     assert summary.unmatched_areas == ["Nowhereshire"]
+    assert summary.exit_code == 1  # a mistyped area is not "no letters published"
 
 
 def test_labels_config_extends_the_rule(

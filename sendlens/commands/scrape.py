@@ -37,7 +37,8 @@ def scrape_cmd(
 
     Polite (one request at a time, a delay between requests, robots.txt obeyed)
     and incremental: files already held are not downloaded again. Exit code 1
-    when some letters failed or the run stopped, 130 when interrupted.
+    when some letters failed, an --area matched no council or the run stopped, 130
+    when interrupted.
     """
     from scraper import site
     from scraper.scrape import scrape
