@@ -390,3 +390,25 @@ def test_cross_validation_needs_two_folds(corpus: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["evaluate", str(gold), "--cv", "--folds", "0",
                                       "--corpus", str(corpus)])
     assert result.exit_code == 2 and "--folds" in result.output  # not a traceback
+
+
+def test_a_passage_corrected_in_the_app_is_not_held_out(tmp_path: Path) -> None:
+    """The app names a corrected passage's letter by id, a label file by PDF name: the
+    same labelled sentence all the same."""
+    from test_model import synthetic_rows
+
+    from sendlens import appdata
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=2)
+    row = synthetic_rows(2)[20]
+    appdata.save_label(str(root), row["passage_id"], [row["theme"]], "negative")
+    runner, env = CliRunner(), {"SENDLENS_CODEBOOK": ""}
+    assert runner.invoke(app, ["train", "--corpus", str(root)], env=env).exit_code == 0
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"letter": f"{row['letter_id']}.pdf", "text": row["text"],
+                                "themes": [row["theme"]], "stance": "negative"}) + "\n")
+    out = runner.invoke(app, ["evaluate", str(gold), "--corpus", str(root)], env=env)
+    assert out.exit_code == 0, out.output
+    assert "trained on 1 of the 1 sentences" in out.stderr
+    assert "recorded with" not in out.stderr

@@ -341,7 +341,8 @@ def train(
     model.meta["training"]["label_sha256"] = [file_sha256(Path(p)) for p in label_files]
     # ... and each labelled sentence, so that a copy, subset or edit of the files (or a
     # passage corrected in the app) is not taken for held-out labels.
-    model.meta["training"]["label_texts"] = sorted({label_key(r) for r in records})
+    model.meta["training"]["label_texts"] = sorted(
+        {label_key(r, matcher.letter_ids) for r in records})
     version = model_version(model.meta)
     directory = corpus.model_dir / version
     save_model(model, directory)
@@ -432,16 +433,26 @@ def previous_label_files(meta: dict[str, Any] | None) -> tuple[list[Path], list[
     return kept, [p for p in previous if not Path(p).is_file()]
 
 
-def label_key(record: dict[str, Any]) -> str:
+def letter_ids(corpus: Corpus) -> dict[str, str]:
+    """PDF file name -> letter id, for every letter of the corpus."""
+    with corpus.reading() as con:
+        rows = con.execute("SELECT letter_id, source FROM letters").fetchall()
+    return {_file_name(r["source"]): r["letter_id"] for r in rows if r["source"]}
+
+
+def label_key(record: dict[str, Any], ids: dict[str, str]) -> str:
     """A short fingerprint of a labelled sentence, blind to case, spacing and punctuation,
-    with its letter's (file) name when the label gives one: "<sentence>:<letter>"."""
+    with its letter when the label names one (by file name or letter id, as `ids` maps
+    them: a label file and the app name the same letter differently)."""
     sentence = hashlib.sha1(_norm(record["text"]).encode("utf-8")).hexdigest()[:16]
-    letter = Path(str(record.get("letter") or "")).name
+    letter = str(record.get("letter") or "")
+    letter = ids.get(_file_name(letter), letter) if letter else ""
     return sentence + ":" + (hashlib.sha1(letter.encode("utf-8")).hexdigest()[:8]
                              if letter else "")
 
 
-def trained_on(meta: dict[str, Any], records: Sequence[dict[str, Any]]) -> int | None:
+def trained_on(meta: dict[str, Any], records: Sequence[dict[str, Any]],
+               ids: dict[str, str]) -> int | None:
     """How many of `records` (labelled sentences) the model of `meta` was trained on: the
     same sentence of the same letter (or either with no letter named). None for a model
     from before these fingerprints were kept."""
@@ -454,7 +465,7 @@ def trained_on(meta: dict[str, Any], records: Sequence[dict[str, Any]]) -> int |
         letters[sentence].add(letter)
     count = 0
     for r in records:
-        sentence, _, letter = label_key(r).partition(":")
+        sentence, _, letter = label_key(r, ids).partition(":")
         seen = letters.get(sentence, set())
         count += bool(seen) and (not letter or "" in seen or letter in seen)
     return count

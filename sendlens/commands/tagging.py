@@ -165,6 +165,7 @@ def evaluate_cmd(
         current_meta,
         ensure_model,
         file_sha256,
+        letter_ids,
         read_labels,
         trained_on,
     )
@@ -206,7 +207,7 @@ def evaluate_cmd(
             seen = gold.resolve() in used or file_sha256(gold) in training.get(
                 "label_sha256", []) or (legacy and gold.name in {p.name for p in used})
             records = read_labels(gold)
-            shared = trained_on(model.meta, records)
+            shared = trained_on(model.meta, records, letter_ids(store))
             # Nor one from before sentence fingerprints, if it had hand labels at all.
             legacy |= shared is None and training.get("hand_labels", {}).get("n", 0) > 0
             if seen:
