@@ -424,8 +424,9 @@ def scrape(
                     targets.append((site.ProviderLink(urn, name, url), True))
         if wanted:
             targets = [t for t in targets if _wanted(wanted, t[0].urn, t[0].name)]
+            # Second provider records count, and so does the GOV.UK page (below).
             summary.unmatched_areas = [
-                w for w in wanted if not any(_wanted([w], p.urn, p.name) for p in providers)
+                w for w in wanted if not any(_wanted([w], p.urn, p.name) for p, _ in targets)
             ]
         councils = {_area_key(p.urn, p.name): p.name for p, extra in targets if not extra}
 
@@ -466,6 +467,10 @@ def scrape(
             pubs = site.parse_gov_uk_page(html, gov_uk_url)
             if wanted:
                 pubs = [p for p in pubs if _wanted(wanted, None, p.council)]
+                summary.unmatched_areas = [
+                    w for w in summary.unmatched_areas
+                    if not any(_wanted([w], None, p.council) for p in pubs)
+                ]
             candidates.extend(_select(pubs, rule, summary, found_areas, trusted=True))
 
         summary.areas_without_send = sorted(

@@ -528,6 +528,10 @@ def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Co
         "/537527/Joint_local_area_SEND_inspection_in_Bolton.pdf"
     )
     assert all(got[f]["status"] != "failed" for f in ("govuk-537527", "govuk-571088"))
+    # An area only the GOV.UK page has is matched, not reported as unknown.
+    only = scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}",
+                  areas=["Herefordshire"], dry_run=True, **FAST)
+    assert only.unmatched_areas == [] and only.exit_code == 0, only.render()
     # --since after the GOV.UK years skips the page entirely.
     n = len(site.hits)
     scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}", since=date(2020, 1, 1), **FAST)
@@ -559,6 +563,10 @@ def test_second_provider_records_are_read_when_they_exist(
     assert len(summary.extra_providers_missing) == len(sitemod.EXTRA_PROVIDERS) - 1
     assert fetches(corpus)["2680001"]["provider_urn"] == "302"
     assert "second provider records" in summary.render()
+    # Asked for by the second record's code: matched there, not reported as unknown.
+    again = scrape(corpus, base_url=base, areas=["302"], dry_run=True,
+                   **{**FAST, "extra_providers": True})
+    assert again.unmatched_areas == [] and again.exit_code == 0, again.render()
 
 
 # --- scale --------------------------------------------------------------------------------
