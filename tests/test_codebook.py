@@ -64,6 +64,17 @@ def test_a_key_given_twice_or_misspelt_is_an_error_not_ignored(tmp_path: Path) -
         parse_codebook(stance, tmp_path / "codebook.yaml")
 
 
+def test_yaml_merge_keys_still_work_and_odd_keys_are_errors(tmp_path: Path) -> None:
+    packaged = PACKAGED_CODEBOOK.read_text()
+    merged = packaged.replace("  - id: co_production\n",
+                              "  - <<: {yields_to_others: false}\n    id: co_production\n", 1)
+    assert parse_codebook(merged, tmp_path / "c.yaml").theme_ids == THEMES
+    odd = packaged.replace("  - id: co_production\n", "  - ? [a, b]\n    : 1\n"
+                           "    id: co_production\n", 1)
+    with pytest.raises(CodebookError, match="(?s)not valid YAML.*unhashable key"):
+        parse_codebook(odd, tmp_path / "c.yaml")
+
+
 def test_notes_in_words_are_not_patterns() -> None:
     cb = load_codebook(PACKAGED_CODEBOOK)
     assert cb.theme("co_production").exclude_note.startswith("a family merely named")

@@ -55,10 +55,10 @@ def test_pickled_features_transform_the_same() -> None:
     items = [Item(text=t, section="weaknesses", prev_text=TEXTS[i - 1]) for i, t in
              enumerate(TEXTS)]
     features = SentenceFeatures().fit(items)
-    before = features.transform(items)
     size = len(pickle.dumps(features))
-    again = pickle.loads(pickle.dumps(features))
+    before = features.transform(items)
     assert len(pickle.dumps(features)) == size  # the lookup built by transform is not saved
+    again = pickle.loads(pickle.dumps(features))
     assert abs(again.transform(items) - before).max() == 0
 
 

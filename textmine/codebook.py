@@ -103,6 +103,8 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
 def _sections(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
+    if isinstance(value, str):  # one section, as the other lists may be given
+        value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise CodebookError(f"{where}: expected a list of section names")
     unknown = [v for v in value if v not in SECTIONS]
@@ -130,13 +132,14 @@ class _StrictLoader(yaml.SafeLoader):
     itself keeps the last silently: a second `exclude:` would replace the first)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: set[Any] = set()
+        self.flatten_mapping(node)  # merge keys (<<: *anchor) as the safe loader has them
+        seen: list[Any] = []
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+            if key in seen:  # a list, as a key may be unhashable (reported by YAML itself)
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} given twice in one mapping", key_node.start_mark)
-            seen.add(key)
+            seen.append(key)
         return super().construct_mapping(node, deep=deep)
 
 

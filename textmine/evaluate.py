@@ -162,6 +162,7 @@ def no_label_evaluation(corpus: Corpus, gold: Path) -> dict[str, Any]:
     result = evaluate_model(model, records, matcher)
     result["train_seconds"] = round(time.time() - started, 1)
     result["thresholds"] = model.meta.get("thresholds", {})
+    result["recommendation_sections"] = model.meta.get("recommendation_sections", [])
     result["training"] = model.meta.get("training", {})
     return result
 
@@ -204,6 +205,7 @@ def model_card(
 ) -> str:
     """The model card as Markdown (docs/MODEL_CARD.md)."""
     training = no_labels.get("training", {})
+    advice = ", ".join(f"`{x}`" for x in no_labels.get("recommendation_sections", [])) or "none"
     out = [
         "# Model card: sendlens theme and stance tagger",
         "",
@@ -233,9 +235,8 @@ def model_card(
         f"{BARE_SHARE:.0%} of the training sentences are also seen stripped of all "
         "context, so that a sentence classified on its own is still scored sensibly.",
         "- **Recommendations are negative.** In the codebook's recommendation sections "
-        "(`actions`: areas for improvement or priority action, next steps) a sentence "
-        "the model reads as positive or mixed is tagged negative, as the codebook "
-        "defines a recommendation; its scores stay the model's.",
+        f"({advice}) a sentence the model reads as positive or mixed is tagged negative, "
+        "as the codebook defines a recommendation; its scores stay the model's.",
         "- **Hand labels** (`sendlens train --labels FILE.jsonl`, corrections saved in "
         f"the app) are added with a weight of {HAND_WEIGHT:g} weak labels each. Each "
         "theme's threshold makes its share of tagged corpus sentences match its share "
