@@ -56,3 +56,13 @@ def test_every_run_names_the_files_it_holds_but_could_not_import(tmp_path: Path)
             assert "--retry-skipped, e.g. after upgrading sendlens): 1" in result.output, run
             assert f"{declined}: not a SEND inspection letter" in result.output, run
         assert "already held: 2 (1 of them never imported, listed below)" in result.output
+
+
+def test_a_dry_run_lists_the_letters_and_leaves_no_corpus_behind(tmp_path: Path) -> None:
+    corpus_dir = tmp_path / "corpus"
+    with serve(declined_file_site()) as base:
+        result = CliRunner().invoke(app, ["scrape", "--dry-run", "--base-url", base, "--delay",
+                                          "0", "-q", "--corpus", str(corpus_dir)])
+    assert result.exit_code == 0, result.output
+    assert "would download: 2" in result.output
+    assert not corpus_dir.exists()

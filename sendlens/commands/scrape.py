@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -42,21 +44,25 @@ def scrape_cmd(
     """
     from scraper import site
     from scraper.scrape import scrape
-    from sendlens.store import Corpus, CorpusError
+    from sendlens.store import DB_NAME, Corpus, CorpusError
 
+    path = corpus_path(corpus)
     try:
-        store = Corpus.open(corpus_path(corpus))
-        summary = scrape(
-            store,
-            base_url=base_url or site.DEFAULT_BASE_URL,
-            since=since.date() if since else None,
-            areas=area or None,
-            dry_run=dry_run,
-            delay=delay,
-            progress=not quiet,
-            labels_config=labels_config,
-            retry_skipped=retry_skipped,
-        )
+        with contextlib.ExitStack() as stack:
+            if dry_run and not (path / DB_NAME).exists():
+                # Nothing is held yet, so all would be new: a dry run leaves no corpus.
+                path = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            summary = scrape(
+                Corpus.open(path),
+                base_url=base_url or site.DEFAULT_BASE_URL,
+                since=since.date() if since else None,
+                areas=area or None,
+                dry_run=dry_run,
+                delay=delay,
+                progress=not quiet,
+                labels_config=labels_config,
+                retry_skipped=retry_skipped,
+            )
     except (ValueError, CorpusError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
