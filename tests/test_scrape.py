@@ -384,21 +384,25 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(
     assert_corpus_clean(corpus)
 
 
+def interrupted_on_call(n: int, real: Any) -> Any:
+    """`real`, except that its n-th call raises KeyboardInterrupt (a Ctrl-C there)."""
+    calls = {"n": 0}
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
 def test_ctrl_c_keeps_what_was_imported(
     site: Site, base: str, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import scraper.scrape as mod
 
-    real = mod.download_to
-    calls = {"n": 0}
-
-    def interrupt_on_third(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(mod, "download_to", interrupt_on_third)
+    monkeypatch.setattr(mod, "download_to", interrupted_on_call(3, mod.download_to))
     summary = scrape(corpus, base_url=base, **FAST)
     assert summary.error and "interrupted" in summary.error and summary.exit_code == 130
     assert len(summary.new) == 2
@@ -411,16 +415,8 @@ def test_ctrl_c_while_listing_reports_the_letters_found_so_far(
 ) -> None:
     import scraper.scrape as mod
 
-    real = mod.site.parse_provider_page
-    calls = {"n": 0}
-
-    def interrupt_on_fourth(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(mod.site, "parse_provider_page", interrupt_on_fourth)
+    monkeypatch.setattr(mod.site, "parse_provider_page",
+                        interrupted_on_call(4, mod.site.parse_provider_page))
     summary = scrape(corpus, base_url=base, **FAST)
     assert summary.exit_code == 130 and summary.providers_seen == 3
     # It said "SEND letters found: 0" beside the other reports it had counted.
