@@ -587,7 +587,10 @@ def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
     if meta.get("codebook_sha256") != codebook.sha256:
         reasons.append(f"codebook changed since training ({codebook.path})")
     if meta.get("themes") != codebook.theme_ids:
-        reasons.append("theme list differs from the codebook")
+        missing = [t for t in codebook.theme_ids if t not in meta.get("themes", [])]
+        reasons.append("theme list differs from the codebook" + (
+            f": it does not know the codebook's theme(s) {', '.join(missing)}, which its "
+            "tags therefore never name" if missing else ""))
     trained_with = meta.get("versions", {}).get("scikit-learn")
     if trained_with and trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         reasons.append(f"trained with scikit-learn {trained_with}, running {sklearn.__version__}")

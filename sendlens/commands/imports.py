@@ -193,13 +193,7 @@ def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
         codebook = load_codebook(corpus=store.root)
     except CodebookError as exc:
         return row["version"], meta, [str(exc)], older
-    reasons = staleness(meta, codebook)
-    if missing := [t for t in codebook.theme_ids if t not in meta.get("themes", [])]:
-        # Says which themes, where staleness() says only that the lists differ.
-        reasons = [r for r in reasons if not r.startswith("theme list differs")]
-        reasons.append(f"it does not know the codebook's theme(s) {', '.join(missing)}, "
-                       "which its tags therefore never name")
-    return row["version"], meta, reasons, older
+    return row["version"], meta, staleness(meta, codebook), older
 
 
 def _model_info(store: Corpus) -> None:
