@@ -47,6 +47,16 @@ def test_an_unknown_recommendation_section_is_named(tmp_path: Path) -> None:
         parse_codebook(text, tmp_path / "codebook.yaml")
 
 
+@pytest.mark.parametrize("value", ["0", "yes", "four", "50"])
+def test_a_negation_scope_that_is_not_a_word_count_is_named(tmp_path: Path,
+                                                            value: str) -> None:
+    text = PACKAGED_CODEBOOK.read_text().replace("negation_scope: 4",
+                                                 f"negation_scope: {value}", 1)
+    with pytest.raises(CodebookError, match=r"stance.negation_scope: expected a number of "
+                       r"words from 1 to 20"):
+        parse_codebook(text, tmp_path / "codebook.yaml")
+
+
 def test_a_key_given_twice_or_misspelt_is_an_error_not_ignored(tmp_path: Path) -> None:
     packaged = PACKAGED_CODEBOOK.read_text()
     # YAML keeps the last of two equal keys: the first list would be lost.

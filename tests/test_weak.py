@@ -137,6 +137,24 @@ def test_a_weakness_known_and_acted_on_is_mixed(matcher: PatternMatcher) -> None
     assert stance_of(matcher, "Leaders are aware of these long waits.", "weaknesses") == "negative"
 
 
+def test_praise_words_after_a_negation_do_not_make_a_sentence_positive(
+    matcher: PatternMatcher,
+) -> None:
+    # Two praise words and one "not": counted plainly, the weak label was positive, and
+    # the model learnt that failings in the experience section read positive.
+    for text in ("Their needs are not identified quickly or accurately enough.",
+                 "Families don't receive useful or timely support.",
+                 "Children do not benefit from a robust approach to identifying needs."):
+        assert stance_of(matcher, text, "experience") == "negative", text
+    # The scope ends at a comma or a contrast word; praise beyond it still counts.
+    cues = matcher.stance_cues(["Needs are not missed, and support is timely and effective.",
+                                "Not only is the service effective, it is also timely."])
+    assert cues[:, 0].tolist() == [2, 2]
+    # A concession keeps its praise (the codebook calls it mixed), in the scope or not.
+    text = "Although the forum is effective, leaders do not act on its advice quickly."
+    assert matcher.stance_cues([text])[0, 0] == 2
+
+
 def test_recommendations_are_negative(matcher: PatternMatcher) -> None:
     assert stance_of(matcher, "Leaders should improve the timeliness of plans.",
                      "actions") == "negative"

@@ -51,6 +51,10 @@ class StanceCues:
     contrast: tuple[str, ...]
     neutral: tuple[str, ...]
     credited_action: tuple[str, ...] = ()  # a weakness known and acted on: mixed
+    # Words that negate the praise words after them ("not identified quickly"), and how
+    # many words on a negation reaches.
+    negation: tuple[str, ...] = ()
+    negation_scope: int = 4
     # Sections that hold only recommendations: a positive or mixed prediction there is
     # made negative (the codebook calls a recommendation negative whatever its words).
     recommendation_sections: tuple[str, ...] = ()
@@ -114,6 +118,13 @@ def _sections(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _scope(value: Any, where: str) -> int:
+    # bool is an int to Python, but "negation_scope: yes" is a mistake.
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20:
+        raise CodebookError(f"{where}: expected a number of words from 1 to 20, got {value!r}")
+    return value
+
+
 def _priors(value: Any, where: str) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for section, dist in (value or {}).items():
@@ -149,7 +160,7 @@ TOP_KEYS = {"version", "ignore", "themes", "stance"}
 THEME_KEYS = {"id", "name", "definition", "include", "exclude_note", "patterns", "related",
               "exclude", "yields_to_others", "core_patterns"}
 STANCE_KEYS = {"section_priors", "positive", "negative", "contrast", "neutral",
-               "credited_action", "recommendation_sections"}
+               "credited_action", "negation", "negation_scope", "recommendation_sections"}
 
 
 def _unknown_keys(mapping: dict, allowed: set[str], where: str) -> None:
@@ -214,6 +225,8 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         contrast=_strings(st.get("contrast"), f"{path}: stance.contrast"),
         neutral=_strings(st.get("neutral"), f"{path}: stance.neutral"),
         credited_action=_strings(st.get("credited_action"), f"{path}: stance.credited_action"),
+        negation=_strings(st.get("negation"), f"{path}: stance.negation"),
+        negation_scope=_scope(st.get("negation_scope", 4), f"{path}: stance.negation_scope"),
         recommendation_sections=_sections(
             st.get("recommendation_sections"), f"{path}: stance.recommendation_sections"),
     )

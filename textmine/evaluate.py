@@ -226,7 +226,9 @@ def model_card(
         "anaphoric sentences following a match); sentences with no evidence near them are "
         "negatives. Stance comes from cue lexicons (positive, negative, contrast markers "
         "for mixed) combined with the prior of the section the sentence sits in "
-        "(strengths lean positive, weaknesses and actions negative, context neutral).",
+        "(strengths lean positive, weaknesses and actions negative, context neutral); a "
+        "praise word a few words after a negation (\"not identified quickly\") is not "
+        "counted as praise.",
         "- **Discriminative model.** One logistic regression per theme and a multinomial "
         "one for stance over TF-IDF word 1-2-grams of the sentence, word unigrams of the "
         "previous and next sentences and the heading (separate vocabularies), and the "

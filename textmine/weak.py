@@ -75,6 +75,40 @@ def _join(texts: Sequence[str]) -> tuple[str, np.ndarray]:
     return _SEP.join(texts), starts
 
 
+def _negation_scopes(
+    negators: Sequence[str], contrast: Sequence[str], words: int
+) -> re.Pattern[str] | None:
+    """A pattern whose group 1 is the scope of a negation: up to `words` words after it,
+    ending at punctuation, a contrast word or the end of the sentence."""
+    neg = _alternation(negators)
+    if neg is None:
+        return None
+    stop = "|".join(f"(?:{p})" for p in contrast) or r"(?!)"
+    # Single spaces only: texts are normalised, and the newline joining a batch ends a scope.
+    return re.compile(neg.pattern + rf"((?: (?!(?:{stop})(?!\w))[\w'-]+){{1,{words}}})")
+
+
+def _hits_in_spans(
+    rx: re.Pattern[str], spans: re.Pattern[str], joined: str, starts: np.ndarray
+) -> np.ndarray:
+    """How many matches of `rx` in each text of a joined batch start inside a group-1
+    span of `spans`."""
+    bounds = [(m.start(1), m.end(1)) for m in spans.finditer(joined)]
+    counts = np.zeros(len(starts), dtype=np.float32)
+    if not bounds:
+        return counts
+    lo = np.array([b[0] for b in bounds])
+    hi = np.array([b[1] for b in bounds])
+    pos = np.array([m.start() for m in rx.finditer(joined)], dtype=np.int64)
+    if not len(pos):
+        return counts
+    # Scopes do not overlap much; the latest scope starting at or before a hit decides.
+    k = np.searchsorted(lo, pos, side="right") - 1
+    inside = (k >= 0) & (pos < hi[np.maximum(k, 0)])
+    np.add.at(counts, np.searchsorted(starts, pos[inside], side="right") - 1, 1.0)
+    return counts
+
+
 class PatternMatcher:
     """The codebook's regular expressions, compiled once and applied to batches."""
 
@@ -94,6 +128,7 @@ class PatternMatcher:
             _alternation(cues.neutral),
         ]
         self._credited = _alternation(cues.credited_action)
+        self._negated = _negation_scopes(cues.negation, cues.contrast, cues.negation_scope)
         self.section_priors = cues.section_priors
 
     def prepare(self, texts: Sequence[str]) -> list[str]:
@@ -142,6 +177,10 @@ class PatternMatcher:
         if self._credited is not None:
             credited = _count_hits(self._credited, joined, starts) > 0
             concession[credited, 0] = 1.0
+        if self._negated is not None and self._stance[0] is not None:
+            negated = _hits_in_spans(self._stance[0], self._negated, joined, starts)
+            # A concession keeps its praise: "although X is good, Y is not timely" is mixed.
+            counts[:, 0] -= np.where(concession[:, 0] > 0, 0.0, negated)
         return np.hstack([counts, concession])
 
     def _concession(self, text: str) -> bool:
