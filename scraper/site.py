@@ -35,6 +35,8 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
+from sendlens.textfile import TextFileError, read_utf8
+
 # --- Ofsted reports site ---------------------------------------------------------
 
 DEFAULT_BASE_URL = "https://reports.ofsted.gov.uk"
@@ -211,9 +213,10 @@ def load_label_rule(path: str | Path | None = None) -> LabelRule:
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise LabelsConfigError(f"{path}: labels config file not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_utf8(path, "labels config")
+    except TextFileError as exc:
+        raise LabelsConfigError(str(exc)) from exc
     try:
         if path.suffix.lower() in {".yaml", ".yml"}:
             import yaml

@@ -159,12 +159,13 @@ class Corpus:
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Corpus:
         root = Path(path)
-        if not root.exists():
-            if not create:
-                raise CorpusError(f"{root}: no corpus here (run `sendlens import` or `scrape`)")
-            root.mkdir(parents=True)
-        elif not root.is_dir():
+        if root.exists() and not root.is_dir():
             raise CorpusError(f"{root}: not a folder")
+        # Only import and scrape make a corpus: a command that reads one must not turn
+        # any folder it is pointed at (a folder of PDFs, say) into an empty corpus.
+        if not create and not (root / DB_NAME).is_file():
+            raise CorpusError(f"{root}: no corpus here (run `sendlens import` or `scrape`)")
+        root.mkdir(parents=True, exist_ok=True)
         corpus = cls(root)
         try:
             corpus._migrate()

@@ -304,6 +304,25 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
         assert f"{path}, line 2: {message}" in result.output
 
 
+def test_a_labels_file_that_is_not_utf8_or_missing_is_named_not_a_traceback(
+        corpus: Path, tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    good = json.dumps({"text": "Short breaks are too few.", "themes": ["social_care"]})
+    path.write_bytes(good.encode() + b'\n{"text": "Caf\xe9 drop-ins help.", "themes": []}\n')
+    runner = CliRunner()
+    for command in (["train", "--labels", str(path)], ["evaluate", str(path)]):
+        result = runner.invoke(app, [*command, "--corpus", str(corpus)])
+        assert result.exit_code == 2, result.output
+        assert f"labels file {path}, line 2: not UTF-8 text (byte 0xe9)" in result.output
+        assert "Traceback" not in result.output
+    result = runner.invoke(app, ["train", "--labels", str(tmp_path / "nope.jsonl"),
+                                 "--corpus", str(corpus)])
+    assert result.exit_code == 2 and "nope.jsonl: no such file" in result.output
+    # A byte-order mark, as Windows editors write, is not an error.
+    path.write_bytes(b"\xef\xbb\xbf" + good.encode() + b"\n")
+    assert runner.invoke(app, ["evaluate", str(path), "--corpus", str(corpus)]).exit_code == 0
+
+
 def test_a_correction_is_the_passages_tag_within_the_codebooks_themes(tmp_path: Path) -> None:
     import sqlite3
 

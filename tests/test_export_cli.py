@@ -225,6 +225,19 @@ def test_missing_corpus_is_a_clear_error(tmp_path: Path) -> None:
     assert not (tmp_path / "nowhere").exists()  # export never creates a corpus
 
 
+@pytest.mark.parametrize("command", [["export", "letters"], ["info"], ["tag"], ["train"]])
+def test_a_folder_that_is_not_a_corpus_is_refused_and_left_as_it_was(
+        tmp_path: Path, command: list[str]) -> None:
+    # Pointing --corpus at the folder of PDFs by mistake made it an empty corpus.
+    pdfs = tmp_path / "letters"
+    pdfs.mkdir()
+    (pdfs / "a.pdf").write_bytes(b"%PDF-1.4\n")
+    result = CliRunner().invoke(app, [*command, "--corpus", str(pdfs)])
+    assert result.exit_code == 2, result.output
+    assert "no corpus here" in result.output
+    assert sorted(p.name for p in pdfs.iterdir()) == ["a.pdf"]
+
+
 def test_untagged_corpus_says_to_run_tag(corpus: Corpus, tmp_path: Path) -> None:
     shutil.copytree(corpus.root, tmp_path / "c")
     copy = Corpus.open(tmp_path / "c")

@@ -79,6 +79,14 @@ def test_cli_exit_code_says_something_was_skipped(real_pdfs: list[Path], tmp_pat
     assert ok.exit_code == 0 and "already in the corpus 1" in ok.output
 
 
+def test_importing_only_missing_paths_makes_no_corpus(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["import", str(tmp_path / "Downloads" / "letters"),
+                                      "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 2
+    assert "no such file or folder" in result.output and "letters" in result.output
+    assert not (tmp_path / "c").exists()
+
+
 def test_missing_path_is_reported(corpus: Corpus, tmp_path: Path) -> None:
     report = import_paths(corpus, [tmp_path / "nope.pdf"], progress=False)
     assert [(o.status, o.reason) for o in report.outcomes] == [("skipped", "no such file")]

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from scraper.records import CANONICAL_SECTIONS
+from sendlens.textfile import TextFileError, read_utf8
 
 PACKAGED_CODEBOOK = Path(__file__).with_name("codebook.yaml")
 STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
@@ -243,7 +244,7 @@ def load_codebook(path: Path | None = None, *, corpus: Path | None = None) -> Co
     """Load and validate a codebook (default: the one in force for `corpus`)."""
     path = Path(path) if path is not None else codebook_path(corpus)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CodebookError(f"cannot read codebook {path}: {exc}") from exc
+        text = read_utf8(path, "codebook")
+    except TextFileError as exc:
+        raise CodebookError(str(exc)) from exc
     return parse_codebook(text, path)

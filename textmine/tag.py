@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sendlens.store import Corpus, now_iso
+from sendlens.textfile import TextFileError, read_utf8
 from textmine.codebook import STANCES, Codebook, load_codebook
 from textmine.features import Item, items_from_rows
 from textmine.model import (
@@ -219,9 +220,9 @@ def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, 
     known = set(codebook.theme_ids) if codebook else None
     out = []
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise TaggingError(f"cannot read labels file {path}: {exc}") from exc
+        lines = read_utf8(path, "labels file").splitlines()
+    except TextFileError as exc:
+        raise TaggingError(str(exc)) from exc
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue

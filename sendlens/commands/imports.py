@@ -49,6 +49,11 @@ def import_cmd(
     (file and line) and the PDF still imported. Exit code 1 when any file was skipped or
     a folder given holds no PDF, 130 when interrupted.
     """
+    if not any(p.exists() for p in paths):
+        # Checked before the corpus is made: a typo should not leave an empty corpus behind.
+        typer.secho("error: no such file or folder: " + ", ".join(str(p) for p in paths),
+                    fg="red", err=True)
+        raise typer.Exit(2)
     store = open_corpus(corpus, create=True)
     report = import_paths(store, paths, progress=not quiet)
     typer.echo(report.summary(), err=True)
