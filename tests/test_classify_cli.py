@@ -87,6 +87,23 @@ def test_a_line_without_text_is_an_error_naming_the_line(corpus: Path) -> None:
     assert len(out) == 1  # the line before it was written
 
 
+def test_input_that_is_not_utf8_or_lacks_an_id_or_names_no_section_is_refused_by_line(
+        corpus: Path) -> None:
+    ok = b'{"id": 1, "text": "Fine."}\n'
+    runner = CliRunner()
+    for bad, message in ((b'{"id": 2, "text": "Caf\xe9 drop-ins help."}', "line 2: not UTF-8 text"),
+                         (b'{"text": "No id here."}', 'line 2: no "id"'),
+                         (b'{"id": 2, "text": "Plans are late.", "section": "weakness"}',
+                          "line 2: unknown section 'weakness' (sections: context, ")):
+        result = runner.invoke(app, ["classify", "--corpus", str(corpus)], input=ok + bad + b"\n")
+        assert result.exit_code == 2, result.output
+        assert message in result.stderr
+        assert len(result.stdout.splitlines()) == 1  # the line before it was written
+    # A byte-order mark before the first line is not an error.
+    result = runner.invoke(app, ["classify", "--corpus", str(corpus)], input=b"\xef\xbb\xbf" + ok)
+    assert result.exit_code == 0 and json.loads(result.stdout)["id"] == 1
+
+
 def test_classify_trains_first_when_the_corpus_has_no_model(tmp_path: Path) -> None:
     root = tmp_path / "fresh"
     build_corpus(root, n_letters=3)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import Corpus, now_iso
 from sendlens.textfile import TextFileError, read_utf8
 from textmine.codebook import STANCES, Codebook, load_codebook
@@ -537,17 +538,33 @@ def retrain(corpus: Corpus, progress: Progress | None = None) -> TagReport:
 
 
 def _parse_line(no: int, line: str) -> dict[str, Any]:
+    if no == 1:
+        line = line.removeprefix("\ufeff")  # a byte-order mark, as Windows editors write
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # Bytes that are not UTF-8 reach us as lone surrogates: the text is garbled.
+            raise ClassifyInputError(f"line {no}: not UTF-8 text (character {exc.start + 1})"
+                                     ) from None
     try:
         rec = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ClassifyInputError(f"line {no}: not valid JSON ({json_problem(exc)})") from exc
     if not isinstance(rec, dict):
         raise ClassifyInputError(f"line {no}: expected a JSON object")
+    if "id" not in rec:
+        # Output lines are matched to input by id: without one, results cannot be joined.
+        raise ClassifyInputError(f"line {no}: no \"id\" (any JSON value naming the sentence)")
     if not isinstance(rec.get("text"), str):
         raise ClassifyInputError(f"line {no}: expected a \"text\" string")
     if not rec["text"].strip():
         # A model scores even nothing (it came out "positive"): say so instead.
         raise ClassifyInputError(f"line {no}: \"text\" is empty")
+    section = rec.get("section")
+    if section is not None and section not in CANONICAL_SECTIONS:
+        raise ClassifyInputError(f"line {no}: unknown section {section!r} (sections: "
+                                 f"{', '.join(CANONICAL_SECTIONS)})")
     return rec
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -125,7 +126,12 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
         def warn(message: str) -> None:
             typer.secho(f"warning: stdin {message}", fg="yellow", err=True)
 
-        for line in classify_lines(sys.stdin, model, matcher=matcher, known=known, warn=warn):
+        # UTF-8 whatever the locale; bytes that are not UTF-8 become lone surrogates,
+        # which classify_lines reports by line instead of a decoding traceback.
+        raw = getattr(sys.stdin, "buffer", None)
+        stdin = (io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape")
+                 if raw is not None else sys.stdin)
+        for line in classify_lines(stdin, model, matcher=matcher, known=known, warn=warn):
             out.write(line + "\n")
     except ClassifyInputError as exc:
         out.flush()
