@@ -340,6 +340,20 @@ def test_a_labels_file_that_is_not_utf8_or_missing_is_named_not_a_traceback(
     assert runner.invoke(app, ["evaluate", str(path), "--corpus", str(corpus)]).exit_code == 0
 
 
+def test_a_broken_codebook_is_not_blamed_on_the_model(corpus: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "codebook.yaml"
+    bad.write_text("themes: [\n")
+    runner = CliRunner()
+    env = {"SENDLENS_CODEBOOK": str(bad)}
+    info = runner.invoke(app, ["info", "--corpus", str(corpus)], env=env)
+    assert info.exit_code == 0
+    assert "Fix the codebook" in info.output and str(bad) in info.output
+    assert "retrains" not in info.output  # retraining cannot help: it needs the codebook
+    export = runner.invoke(app, ["export", "passages", "-o", "-", "--corpus", str(corpus)],
+                           env=env)
+    assert "Fix the codebook" in export.stderr and "Run `sendlens tag`" not in export.stderr
+
+
 def test_a_correction_is_the_passages_tag_within_the_codebooks_themes(tmp_path: Path) -> None:
     import sqlite3
 

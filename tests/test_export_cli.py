@@ -250,6 +250,21 @@ def test_untagged_corpus_says_to_run_tag(corpus: Corpus, tmp_path: Path) -> None
     assert export(copy, "letters").exit_code == 0  # tables that need no tags still work
 
 
+def test_letters_imported_after_tagging_are_named_as_missing_from_the_tables(
+        corpus: Corpus) -> None:
+    # Bury is imported but not tagged, as a letter imported after `sendlens tag` is.
+    with corpus.reading() as con:
+        n = con.execute("SELECT count(*) FROM passages JOIN letters USING (letter_id)"
+                        " WHERE area = 'Bury'").fetchone()[0]
+    result = export(corpus, "themes")
+    assert result.exit_code == 0
+    assert f"1 letter ({n} passages) not tagged yet are left out of this table" in result.stderr
+    assert "have no tags in this table" in export(corpus, "passages").stderr
+    info = CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
+    assert f"{n} passages of 1 letter not tagged yet" in info.output
+    assert "not tagged" not in export(corpus, "letters").stderr  # a table without tags
+
+
 def test_unknown_theme_is_a_clear_error(corpus: Corpus) -> None:
     result = export(corpus, "evidence", "--theme", "ehc")
     assert result.exit_code == 2

@@ -137,7 +137,7 @@ def export_cmd(
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from exc
     if what is not What.letters:
-        _warn_if_stale(store)
+        _warn_if_stale(store, listed=what is What.passages)
     with store.reading() as con:
         about = provenance(con, store.root, table=what.value,
                            by=(by or GroupBy.area).value if what is What.themes else None,
@@ -165,6 +165,9 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
         ):
             typer.echo(f"  {row['framework']:<16} {row['outcome'] or '?':<26} {row['n']}")
     _model_info(store)
+    if counts["tags"] and (untagged := _untagged(store))[0]:
+        typer.secho(f"{_n(untagged[0], 'passage')} of {_n(untagged[1], 'letter')} not tagged "
+                    "yet (tables leave them out); `sendlens tag` tags them", fg="yellow")
     if counts["tags"]:
         from textmine.aggregate import ehc_plans_actions_share
 
@@ -180,10 +183,11 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
 
 def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
     """(version, meta, reasons it is stale, passages tagged by another model) of the
-    current model; None when there is none."""
+    current model; None when there is none. A codebook that cannot be read raises
+    CodebookError: no retraining fixes that."""
     import json
 
-    from textmine.codebook import CodebookError, load_codebook
+    from textmine.codebook import load_codebook
     from textmine.model import staleness
 
     with store.reading() as con:
@@ -194,26 +198,49 @@ def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
         older = con.execute("SELECT count(*) FROM tags WHERE model_version != ?",
                             (row["version"],)).fetchone()[0]
     meta = json.loads(row["meta"] or "{}")
-    try:
-        codebook = load_codebook(corpus=store.root)
-    except CodebookError as exc:
-        return row["version"], meta, [str(exc)], older
-    return row["version"], meta, staleness(meta, codebook), older
+    return row["version"], meta, staleness(meta, load_codebook(corpus=store.root)), older
+
+
+def _untagged(store: Corpus) -> tuple[int, int]:
+    """(passages, letters) with no tags: imported after the last `sendlens tag`."""
+    with store.reading() as con:
+        row = con.execute("SELECT count(*), count(DISTINCT p.letter_id) FROM passages p"
+                          " LEFT JOIN tags t USING (passage_id)"
+                          " WHERE t.passage_id IS NULL").fetchone()
+    return int(row[0]), int(row[1])
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _codebook_problem(exc: Exception) -> str:
+    return (f"{exc}. Fix the codebook (or unset SENDLENS_CODEBOOK) before `sendlens tag`: "
+            "no model can be trained or checked without it")
 
 
 def _model_info(store: Corpus) -> None:
     """The current model, whether it is stale, and whether the tags are its own."""
-    found = _current_model(store)
+    from textmine.codebook import CodebookError
+
+    try:
+        found = _current_model(store)
+    except CodebookError as exc:
+        typer.secho(f"model: cannot be checked: {_codebook_problem(exc)}", fg="red")
+        return
     if found is None:
         typer.echo("model: none yet (`sendlens tag` trains one and tags the passages)")
         return
     version, meta, reasons, older = found
     hand = meta.get("training", {}).get("hand_labels", {}).get("n", 0)
     typer.echo(f"model: {version} ({hand} hand labels)")
-    for setting, q in (meta.get("quality") or {}).items():
+    quality = meta.get("quality") or {}
+    for setting, q in quality.items():
         typer.echo(f"  measured ({setting}, {q.get('gold')}): theme macro-F1 "
                    f"{q.get('theme_macro_f1', float('nan')):.3f}, stance macro-F1 "
                    f"{q.get('stance_macro_f1', float('nan')):.3f}")
+    if not quality:
+        typer.echo("  quality not measured yet (`sendlens evaluate GOLD.jsonl` records it)")
     if reasons:
         typer.secho(f"  stale: {'; '.join(reasons)}; `sendlens tag` retrains and re-tags",
                     fg="yellow")
@@ -222,20 +249,33 @@ def _model_info(store: Corpus) -> None:
                     "re-tags them", fg="yellow")
 
 
-def _warn_if_stale(store: Corpus) -> None:
+def _warn_if_stale(store: Corpus, *, listed: bool = False) -> None:
     """Tags from a model that no longer matches the codebook make a table that looks right
-    and is not (a new theme counts 0 everywhere): say so beside it."""
-    found = _current_model(store)
-    if found is None:
-        return
-    version, _, reasons, older = found
-    if reasons:
-        typer.secho(f"warning: these tags are from model {version}, which is stale: "
-                    f"{'; '.join(reasons)}. Run `sendlens tag` first to count by the "
-                    "codebook as it is now.", fg="yellow", err=True)
-    elif older:
-        typer.secho(f"warning: {older} passages carry tags of an older model than "
-                    f"{version}; `sendlens tag` re-tags them", fg="yellow", err=True)
+    and is not (a new theme counts 0 everywhere), and letters not yet tagged are missing
+    from it: say so beside it."""
+    from textmine.codebook import CodebookError
+
+    try:
+        found = _current_model(store)
+    except CodebookError as exc:
+        typer.secho(f"warning: the tags cannot be checked against the codebook: "
+                    f"{_codebook_problem(exc)}", fg="yellow", err=True)
+        found = None
+    if found is not None:
+        version, _, reasons, older = found
+        if reasons:
+            typer.secho(f"warning: these tags are from model {version}, which is stale: "
+                        f"{'; '.join(reasons)}. Run `sendlens tag` first to count by the "
+                        "codebook as it is now.", fg="yellow", err=True)
+        elif older:
+            typer.secho(f"warning: {older} passages carry tags of an older model than "
+                        f"{version}; `sendlens tag` re-tags them", fg="yellow", err=True)
+    passages, letters = _untagged(store)
+    if passages:
+        fate = ("have no tags in this table" if listed  # passages: listed, untagged
+                else "are left out of this table")
+        typer.secho(f"warning: {_n(letters, 'letter')} ({_n(passages, 'passage')}) not tagged "
+                    f"yet {fate}; run `sendlens tag` first", fg="yellow", err=True)
 
 
 def register(app: typer.Typer) -> None:
