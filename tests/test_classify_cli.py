@@ -354,6 +354,38 @@ def test_a_broken_codebook_is_not_blamed_on_the_model(corpus: Path, tmp_path: Pa
     assert "Fix the codebook" in export.stderr and "Run `sendlens tag`" not in export.stderr
 
 
+def test_ctrl_c_during_tag_says_so_and_keeps_the_tags(corpus: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import sqlite3
+
+    from textmine.model import TaggerModel
+
+    root = tmp_path / "copy"
+    shutil.copytree(corpus, root)
+    runner = CliRunner()
+    assert runner.invoke(app, ["tag", "-q", "--corpus", str(root)]).exit_code == 0
+    con = sqlite3.connect(root / "sendlens.db")
+    before = con.execute("SELECT passage_id, themes, stance FROM tags ORDER BY 1").fetchall()
+    con.execute("DELETE FROM tags WHERE rowid % 2 = 0")  # half of them to do again
+    con.commit()
+    kept = con.execute("SELECT passage_id FROM tags").fetchall()
+
+    def interrupted(self: TaggerModel, items: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TaggerModel, "predict_lists", interrupted)
+    result = runner.invoke(app, ["tag", "-q", "--corpus", str(root)])
+    assert result.exit_code == 130
+    assert "interrupted: nothing is half-written" in result.stderr
+    assert "sendlens tag` again" in result.stderr
+    assert con.execute("SELECT passage_id FROM tags").fetchall() == kept
+    monkeypatch.undo()
+    assert runner.invoke(app, ["tag", "-q", "--corpus", str(root)]).exit_code == 0
+    after = con.execute("SELECT passage_id, themes, stance FROM tags ORDER BY 1").fetchall()
+    assert after == before
+
+
 def test_a_correction_is_the_passages_tag_within_the_codebooks_themes(tmp_path: Path) -> None:
     import sqlite3
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -15,6 +17,35 @@ from sendlens.commands import CorpusOption, corpus_path, open_corpus
 def _fail(message: str, code: int = 2) -> typer.Exit:
     typer.secho(f"error: {message}", fg="red", err=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def _stages(what: str, quiet: bool) -> Iterator[Callable[[float, str], None] | None]:
+    """A progress bar over the stages of training and tagging (on stderr), and a clear
+    word on Ctrl-C: each stage writes in one transaction, so nothing is half done."""
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=100, desc=what, leave=False, bar_format="{desc}: {percentage:3.0f}%|"
+                   "{bar}| {elapsed}")
+
+    def say(fraction: float, message: str) -> None:
+        if bar is not None:
+            bar.set_description_str(f"{what}: {message}")
+            bar.update(max(0, round(fraction * 100) - bar.n))
+
+    try:
+        yield say if bar is not None else None
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        raise _fail(f"interrupted: nothing is half-written (a model and a round of tags "
+                    f"are each saved in one transaction); run `sendlens {what}` again to "
+                    "finish", 130) from None
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def themes_cmd(
@@ -48,6 +79,7 @@ def train_cmd(
         False, "--no-stored-labels", help="Ignore corrections saved in the app."
     ),
     corpus: Path | None = CorpusOption,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train the theme and stance models from the corpus (+ hand labels) and make them current."""
     from textmine.codebook import CodebookError
@@ -55,7 +87,8 @@ def train_cmd(
 
     store = open_corpus(corpus)
     try:
-        result = train(store, labels, use_stored_labels=not no_stored)
+        with _stages("train", quiet) as progress:
+            result = train(store, labels, use_stored_labels=not no_stored, progress=progress)
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
     tr = result.meta["training"]
@@ -69,14 +102,18 @@ def train_cmd(
     typer.echo(result.version)
 
 
-def tag_cmd(corpus: Path | None = CorpusOption) -> None:
+def tag_cmd(
+    corpus: Path | None = CorpusOption,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
     """Tag every passage (training a model first when there is none or it is stale)."""
     from textmine.codebook import CodebookError
     from textmine.tag import TaggingError, tag_corpus
 
     store = open_corpus(corpus)
     try:
-        report = tag_corpus(store)
+        with _stages("tag", quiet) as progress:
+            report = tag_corpus(store, progress=progress)
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
     if report.trained:
