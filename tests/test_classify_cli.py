@@ -281,6 +281,10 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     alone = runner.invoke(app, ["evaluate", str(stray), "--corpus", str(root)], env=env)
     assert alone.exit_code == 0, alone.output
     assert "1 of the 2 sentences was not found in this corpus" in alone.stderr
+    # A spot check of 2 sentences does not replace the figure measured on many more.
+    assert (f"not recorded: model {version} already has a held-out labels figure from "
+            f"other.jsonl ({len(unseen)} sentences") in alone.stderr
+    assert quality()["held-out labels"]["gold"] == "other.jsonl"
     # A model from before label hashes (its files named as typed): its own labels are
     # recognised by name, and nothing it is scored on is recorded as held out.
     import sqlite3
@@ -472,6 +476,22 @@ def test_cross_validation_needs_two_folds(corpus: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["evaluate", str(gold), "--cv", "--folds", "0",
                                       "--corpus", str(corpus)])
     assert result.exit_code == 2 and "--folds" in result.output  # not a traceback
+    # Folds hold whole letters: more folds than letters is refused, not run short.
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "--cv", "--folds", "3",
+                                      "--corpus", str(corpus)])
+    assert result.exit_code == 2
+    assert "3 folds, but the labels come from 1 letter: cross-validation by letter needs " \
+        "labels from at least 2" in result.output
+
+
+def test_evaluate_refuses_an_output_path_without_model_card(corpus: Path,
+                                                            tmp_path: Path) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"text": "Short breaks are too few.", "themes": []}) + "\n")
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "-o", str(tmp_path / "out.md"),
+                                      "--corpus", str(corpus)])
+    assert result.exit_code == 2 and "needs --model-card" in result.output
+    assert not (tmp_path / "out.md").exists()
 
 
 def test_a_passage_corrected_in_the_app_is_not_held_out(tmp_path: Path) -> None:

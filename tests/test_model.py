@@ -201,3 +201,21 @@ def test_group_folds_never_split_a_letter() -> None:
         letters = {groups[i] for i in f}
         for g in letters:
             assert sum(groups[i] == g for i in f) == groups.count(g)
+
+
+def test_macro_f1_runs_over_the_labels_that_occur_not_over_absent_ones() -> None:
+    from textmine.evaluate import compute_metrics
+
+    themes = ["ehc_plans", "local_offer", "social_care"]
+    m = compute_metrics(themes, [["ehc_plans"], ["social_care"]], [["ehc_plans"], ["social_care"]],
+                        ["negative", "positive"], ["negative", "positive"])
+    # A small file with no local_offer sentence and no mixed or neutral one: all right.
+    assert m["theme_macro_f1"] == 1.0 and m["stance_macro_f1"] == 1.0
+    assert m["macro_over"] == {"themes": ["ehc_plans", "social_care"],
+                               "stances": ["positive", "negative"]}
+    # Predicting a theme or stance the file never has still costs.
+    m = compute_metrics(themes, [["ehc_plans"], ["social_care"]],
+                        [["ehc_plans", "local_offer"], ["social_care"]],
+                        ["negative", "positive"], ["negative", "mixed"])
+    assert m["theme_macro_f1"] == round(2 / 3, 3)
+    assert "mixed" in m["macro_over"]["stances"] and m["stance_macro_f1"] < 1.0

@@ -52,13 +52,17 @@ def compute_metrics(
         }
         for j, t in enumerate(ids)
     }
-    present = [j for j in range(len(ids)) if support[j] > 0]
+    # Macro averages run over the labels that occur in the gold file or the predictions
+    # (as scikit-learn's own default): a small file without a theme or stance must not
+    # score it 0, while predicting a label the file never has still costs.
+    present = [j for j in range(len(ids)) if support[j] > 0 or P[:, j].any()]
     macro = float(np.mean([f[j] for j in present])) if present else 0.0
     micro = float(f1_score(Y, P, average="micro", zero_division=0)) if len(Y) else 0.0
     known = [i for i, s in enumerate(true_stance) if s in STANCES]
     st_true = [true_stance[i] for i in known]
     st_pred = [pred_stance[i] for i in known]
     labels = list(STANCES)
+    occurring = [s for s in labels if s in set(st_true) | set(st_pred)]
     cm = confusion_matrix(st_true, st_pred, labels=labels) if known else np.zeros((4, 4), int)
     sp, sr, sf, ss = precision_recall_fscore_support(
         st_true, st_pred, labels=labels, average=None, zero_division=0
@@ -75,8 +79,9 @@ def compute_metrics(
         },
         "stance_confusion": {"labels": labels, "matrix": cm.tolist()},
         "stance_macro_f1": round(
-            float(f1_score(st_true, st_pred, labels=labels, average="macro", zero_division=0)), 3
-        ) if known else 0.0,
+            float(f1_score(st_true, st_pred, labels=occurring, average="macro", zero_division=0)),
+            3) if known else 0.0,
+        "macro_over": {"themes": [ids[j] for j in present], "stances": occurring},
         "stance_accuracy": round(float(np.mean(np.array(st_true) == np.array(st_pred))), 3)
         if known else 0.0,
     }
@@ -133,6 +138,12 @@ def cross_validate_gold(
     codebook = codebook or load_codebook(corpus=corpus.root)
     records, matcher = _gold(corpus, gold, codebook)
     groups = [str(r.get("letter") or f"row{i}") for i, r in enumerate(records)]
+    if folds > (n_groups := len(set(groups))):
+        # Each fold holds whole letters: more folds than letters would leave some empty.
+        raise TaggingError(
+            f"{gold}: {folds} folds, but the labels come from {n_groups} letter"
+            + (f"s; use --folds {n_groups} or fewer" if n_groups > 1 else
+               ": cross-validation by letter needs labels from at least 2"))
     found = [matcher.item_for(r["text"], r.get("letter")) for r in records]  # looked up once
     preds: list[dict[str, Any]] = [{} for _ in records]
     bare: list[dict[str, Any]] = [{} for _ in records]
@@ -335,10 +346,14 @@ QUALITY_KEYS = ("theme_macro_f1", "theme_micro_f1", "stance_macro_f1", "stance_a
 
 def record_quality(
     corpus: Corpus, version: str, setting: str, gold: Path, result: dict[str, Any]
-) -> None:
+) -> str | None:
     """Store a measurement with model `version` (its meta, in the database and in its
     meta.json), so that the app's Overview can show the current model's measured quality.
-    `setting` says how it was measured ("held-out labels", "cross-validation")."""
+    `setting` says how it was measured ("held-out labels", "cross-validation").
+
+    A figure from another file with more sentences is kept (a 20-line spot check must not
+    replace the figure of a 300-line gold set): then nothing is stored and the reason is
+    returned."""
     from sendlens.store import now_iso
 
     entry = {k: round(float(result[k]), 4) for k in QUALITY_KEYS if k in result}
@@ -352,6 +367,11 @@ def record_quality(
         if row is None:
             raise TaggingError(f"no model {version} in the corpus")
         meta = json.loads(row["meta"] or "{}")
+        before = meta.get("quality", {}).get(setting)
+        if (before and before.get("gold") != entry["gold"]
+                and before.get("sentences", 0) > entry["sentences"]):
+            return (f"model {version} already has a {setting} figure from {before['gold']} "
+                    f"({before['sentences']} sentences, more than these {entry['sentences']})")
         meta.setdefault("quality", {})[setting] = entry
         con.execute("UPDATE models SET meta = ? WHERE version = ?", (json.dumps(meta), version))
         directory = Path(row["path"])
@@ -361,6 +381,7 @@ def record_quality(
             tmp = directory / "meta.json.tmp"
             tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
             tmp.replace(directory / "meta.json")
+    return None
 
 
 def write_model_card(

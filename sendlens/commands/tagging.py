@@ -188,8 +188,9 @@ def evaluate_cmd(
     card: bool = typer.Option(
         False, "--model-card", help="Measure both settings and write the model card."
     ),
-    output: Path = typer.Option(
-        Path("docs/MODEL_CARD.md"), "--output", "-o", help="Model card path (--model-card)."
+    output: Path | None = typer.Option(
+        None, "--output", "-o",
+        help="Model card path (--model-card; default docs/MODEL_CARD.md).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
     corpus: Path | None = CorpusOption,
@@ -213,6 +214,10 @@ def evaluate_cmd(
         trained_on,
     )
 
+    if output is not None and not card:
+        raise _fail("--output is the model card's path: it needs --model-card (use --json "
+                    "and a redirect to save the figures)")
+    output = output or Path("docs/MODEL_CARD.md")
     store = open_corpus(corpus)
 
     def record_cv(result: dict) -> None:
@@ -220,9 +225,8 @@ def evaluate_cmd(
         # trained on them.
         found = current_meta(store)
         if found and file_sha256(gold) in found[1].get("training", {}).get("label_sha256", []):
-            record_quality(store, found[0], "cross-validation", gold, result)
-            typer.echo(f"recorded with model {found[0]} (shown on the app's Overview)",
-                       err=True)
+            _recorded(record_quality(store, found[0], "cross-validation", gold, result),
+                      found[0])
 
     try:
         if card:
@@ -235,7 +239,7 @@ def evaluate_cmd(
             return
         if cv:
             result = cross_validate_gold(store, gold, folds=folds)
-            title = f"hand labels, {folds}-fold CV grouped by letter"
+            title = f"hand labels, {result['folds']}-fold CV grouped by letter"
             record_cv(result)
         elif no_labels:
             result = no_label_evaluation(store, gold)
@@ -269,9 +273,8 @@ def evaluate_cmd(
             result = evaluate_gold(store, model, gold)
             title = f"model {version}"
             if not seen and not legacy and not shared:  # labels it never saw: its quality
-                record_quality(store, version, "held-out labels", gold, result)
-                typer.echo(f"recorded with model {version} (shown on the app's Overview)",
-                           err=True)
+                _recorded(record_quality(store, version, "held-out labels", gold, result),
+                          version)
             elif legacy:
                 typer.echo(f"not recorded: model {version} predates the fingerprints of "
                            "its training labels, so they cannot be told apart from these; "
@@ -279,6 +282,13 @@ def evaluate_cmd(
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
     _print(result, title, as_json)
+
+
+def _recorded(refused: str | None, version: str) -> None:
+    if refused:
+        typer.echo(f"not recorded: {refused}", err=True)
+    else:
+        typer.echo(f"recorded with model {version} (shown on the app's Overview)", err=True)
 
 
 def _print(result: dict, title: str, as_json: bool) -> None:
@@ -298,14 +308,22 @@ def _print(result: dict, title: str, as_json: bool) -> None:
         typer.echo(
             f"{t:22} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['support']:5d}"
         )
+    over = result.get("macro_over", {})
+    left_out = [t for t in result["themes"] if t not in over.get("themes", result["themes"])]
     typer.echo(f"theme macro-F1 {result['theme_macro_f1']:.3f}  micro-F1 "
-               f"{result['theme_micro_f1']:.3f}")
+               f"{result['theme_micro_f1']:.3f}"
+               + (f"  (macro over {len(result['themes']) - len(left_out)} themes: "
+                  f"{', '.join(left_out)} neither in the labels nor predicted)"
+                  if left_out else ""))
     labels = result["stance_confusion"]["labels"]
     typer.echo("stance confusion (rows gold, columns predicted): " + " ".join(labels))
     for s, row in zip(labels, result["stance_confusion"]["matrix"], strict=True):
         typer.echo(f"  {s:9} " + " ".join(f"{v:5d}" for v in row))
+    absent = [s for s in labels if s not in over.get("stances", labels)]
     typer.echo(f"stance macro-F1 {result['stance_macro_f1']:.3f}  accuracy "
-               f"{result['stance_accuracy']:.3f}")
+               f"{result['stance_accuracy']:.3f}"
+               + (f"  (macro over {', '.join(over['stances'])}: {', '.join(absent)} neither "
+                  "in the labels nor predicted)" if absent else ""))
     if bare := result.get("without_context"):
         typer.echo(f"the same sentences read alone (no section, no neighbours): theme "
                    f"macro-F1 {bare['theme_macro_f1']:.3f}, stance macro-F1 "
