@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -135,7 +136,21 @@ def write_table(frame: pd.DataFrame, fmt: str, dest: Path | str | None,
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    Path(dest).write_bytes(data)
+    dest = Path(dest)
+    if dest.is_dir():
+        raise ValueError(f"{dest} is a folder: give a file name (e.g. {dest / ('table.' + fmt)})")
+    if not dest.parent.is_dir():
+        raise ValueError(f"cannot write {dest}: there is no folder {dest.parent}")
+    # Written beside it and renamed: an interrupted export never leaves half a file
+    # where a complete one was.
+    tmp = dest.with_name(f".{dest.name}.part")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise ValueError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)  # gone after the rename; left only by a failure
 
 
 def provenance(con: sqlite3.Connection, root: Path | str, **what: str | None) -> dict[str, str]:

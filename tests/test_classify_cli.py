@@ -325,6 +325,24 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
         assert f"{path}, line 2: {message}" in result.output
 
 
+def test_train_warns_of_labels_naming_a_letter_the_corpus_lacks(corpus: Path,
+                                                               tmp_path: Path) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps({"letter": "80999_nowhere.pdf", "text": "Short breaks are too "
+                                "few.", "themes": ["social_care"]}) + "\n")
+    result = CliRunner().invoke(app, ["train", "-q", "--labels", str(path), "--corpus",
+                                      str(tmp_path / "c")])
+    assert result.exit_code == 2  # no corpus there: nothing trained
+    import shutil
+
+    shutil.copytree(corpus, tmp_path / "c")
+    result = CliRunner().invoke(app, ["train", "-q", "--labels", str(path), "--corpus",
+                                      str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert "the labels name 1 letter(s) the corpus does not hold (80999_nowhere.pdf)" in \
+        result.stderr
+
+
 def test_a_labels_file_that_is_not_utf8_or_missing_is_named_not_a_traceback(
         corpus: Path, tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"

@@ -87,6 +87,19 @@ def test_xlsx_dates_are_dates(corpus: Corpus, tmp_path: Path) -> None:
                for row in sheet.iter_rows(min_row=2))
 
 
+def test_an_output_path_that_cannot_be_written_is_explained(corpus: Corpus,
+                                                            tmp_path: Path) -> None:
+    result = export(corpus, "letters", "-o", str(tmp_path / "nodir" / "letters.csv"))
+    assert result.exit_code == 2
+    assert f"there is no folder {tmp_path / 'nodir'}" in result.output
+    assert "Errno" not in result.output
+    result = export(corpus, "letters", "-o", str(tmp_path), "--format", "csv")
+    assert result.exit_code == 2 and "is a folder: give a file name" in result.output
+    # A good export leaves only the file, no temporary beside it.
+    assert export(corpus, "letters", "-o", str(tmp_path / "ok.csv")).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.csv"]
+
+
 def test_export_letters_markdown_to_stdout(corpus: Corpus) -> None:
     result = export(corpus, "letters", "--format", "md")
     assert result.exit_code == 0, result.output

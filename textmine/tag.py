@@ -305,6 +305,9 @@ class TrainResult:
     seconds: float
     # Labels from files naming a theme the codebook no longer has (lenient training).
     removed_theme_labels: int = 0
+    # Letters the label files name that the corpus does not hold: their sentences were
+    # looked up in every letter, or read alone.
+    unknown_letters: tuple[str, ...] = ()
 
 
 def train(
@@ -332,6 +335,8 @@ def train(
         records += read_labels(Path(path), None if lenient else codebook)
     known = set(codebook.theme_ids)
     removed = sum(bool(set(r["themes"]) - known) for r in records)
+    unknown = tuple(sorted({r["letter"] for r in records if isinstance(r.get("letter"), str)
+                            and not matcher.knows(r["letter"])}))
     if use_stored_labels:
         records += stored_labels(corpus)
     hand = hand_set(records, matcher, codebook)
@@ -357,7 +362,7 @@ def train(
             (version, model.meta["created_at"], f"models/{version}", json.dumps(model.meta)),
         )
     say(0.6, f"model {version} saved")
-    return TrainResult(version, directory, model.meta, time.time() - started, removed)
+    return TrainResult(version, directory, model.meta, time.time() - started, removed, unknown)
 
 
 def _current(corpus: Corpus) -> tuple[str, Path, str | None] | None:

@@ -91,6 +91,13 @@ def train_cmd(
             result = train(store, labels, use_stored_labels=not no_stored, progress=progress)
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
+    if result.unknown_letters:
+        shown = ", ".join(result.unknown_letters[:3]) + (
+            f" and {len(result.unknown_letters) - 3} more" if len(result.unknown_letters) > 3
+            else "")
+        typer.secho(f"warning: the labels name {len(result.unknown_letters)} letter(s) the "
+                    f"corpus does not hold ({shown}); their sentences were looked up in every "
+                    "letter, and read alone where not found", fg="yellow", err=True)
     tr = result.meta["training"]
     typer.echo(
         f"model {result.version}: {tr['corpus_sentences']} sentences from "
