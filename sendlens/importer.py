@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scraper.extract import ExtractError, extract_pdf
 from scraper.parse import PARSER_VERSION, NotASendLetter, parse_date, parse_document
@@ -18,6 +20,11 @@ from textmine.areas import lookup_area
 from textmine.segment import segment
 
 MANIFEST_NAME = "manifest.csv"
+# Columns a manifest may give ("path"/"urn" are older names of "file"/"ofsted_urn"), and
+# columns for people that are not read (the shared manifest has the area and framework).
+MANIFEST_COLUMNS = frozenset({"file", "path", "ofsted_urn", "urn", "published", "file_date",
+                              "url", "sha256"})
+MANIFEST_NOTES = frozenset({"area", "framework", "title", "notes", "note", "comment"})
 NO_PDFS = "no PDF files found in this folder or its subfolders"
 
 
@@ -200,6 +207,14 @@ def _manifest_date(text: str) -> str | None:
     return parse_date(text)
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _manifest_row(
     cells: list[str], columns: list[str], folder: Path, where: str, warnings: list[str]
 ) -> ImportItem | None:
@@ -208,13 +223,14 @@ def _manifest_row(
     A value that is wrong (a date, a URN) is dropped with a warning and the rest of
     the row still used: a bad manifest row never keeps the PDF itself out.
     """
-    if len(cells) != len(columns):
-        hint = " (a value with a comma needs quotes)" if len(cells) > len(columns) else ""
+    if len(cells) > len(columns):
         warnings.append(
-            f"{where}: {len(cells)} fields where the header has {len(columns)}{hint}; "
-            "the row is ignored"
+            f"{where}: {len(cells)} fields where the header has {len(columns)} (a value with "
+            "a comma needs quotes); the row is ignored"
         )
         return None
+    # Fewer fields: the optional ones at the end were left off (as hand-edited files do).
+    cells = cells + [""] * (len(columns) - len(cells))
     row = {col: cell.strip() for col, cell in zip(columns, cells, strict=True) if col}
     name = row.get("file") or row.get("path")
     if not name:
@@ -228,7 +244,8 @@ def _manifest_row(
     when = row.get(when_col, "")
     published = _manifest_date(when) if when else None
     if when and published is None:
-        warnings.append(f"{where}: {when_col} {when!r} is not a date; using the date in the letter")
+        warnings.append(f"{where}: {when_col} {when!r} is not a date (e.g. 2024-05-15 or "
+                        "15 May 2024); the letter's own date is used, if it has one")
     urn_col = "ofsted_urn" if row.get("ofsted_urn") else "urn"
     urn = row.get(urn_col, "")
     if urn and not (urn.isascii() and urn.isdigit()):
@@ -237,8 +254,16 @@ def _manifest_row(
             f"{where}: {urn_col} {urn!r} is not an Ofsted URN (digits only); not stored"
         )
         urn = ""
-    return ImportItem(path, ofsted_urn=urn or None, published=published,
-                      source=row.get("url") or None)
+    url = row.get("url", "")
+    if url and urlsplit(url).scheme not in ("http", "https"):
+        warnings.append(f"{where}: url {url!r} is not a web address (http:// or https://); "
+                        "not stored")
+        url = ""
+    if (want := row.get("sha256", "").lower()) and want != _file_sha256(path):
+        # The manifest describes another version of the file (re-downloaded, edited).
+        warnings.append(f"{where}: {name} does not match its sha256 in the manifest "
+                        f"({want[:12]}...): it is not the file the manifest lists")
+    return ImportItem(path, ofsted_urn=urn or None, published=published, source=url or None)
 
 
 def _read_manifest(folder: Path, warnings: list[str]) -> dict[Path, ImportItem]:
@@ -270,6 +295,13 @@ def _read_manifest(folder: Path, warnings: list[str]) -> dict[Path, ImportItem]:
                             f"{', '.join(cells)}); the manifest is ignored"
                         )
                         return {}
+                    for col in columns:
+                        if col and col not in MANIFEST_COLUMNS | MANIFEST_NOTES:
+                            near = difflib.get_close_matches(col, sorted(MANIFEST_COLUMNS), 1)
+                            hint = f"did you mean {near[0]!r}? " if near else ""
+                            warnings.append(f"{shown} line {line}: column {col!r} is not "
+                                            f"read ({hint}sendlens reads "
+                                            f"{', '.join(sorted(MANIFEST_COLUMNS))})")
                     continue
                 item = _manifest_row(cells, columns, folder, f"{shown} line {line}", warnings)
                 if item is None:

@@ -73,8 +73,8 @@ def test_bad_manifest_rows_are_reported_by_line_and_the_pdfs_still_imported(
     out = result.output
     assert "imported 3, already in the corpus 0, skipped 0" in out
     assert (
-        "warning: letters/manifest.csv line 2: published '31 February 2017' is not a date; "
-        "using the date in the letter" in out
+        "warning: letters/manifest.csv line 2: published '31 February 2017' is not a date "
+        "(e.g. 2024-05-15 or 15 May 2024); the letter's own date is used, if it has one" in out
     )
     assert (
         "warning: letters/manifest.csv line 3: ofsted_urn 'abc' is not an Ofsted URN "
@@ -117,12 +117,12 @@ def test_manifest_problems_of_every_kind_name_their_line(folder: Path) -> None:
 
     where = "letters/manifest.csv line"
     assert warnings == [
-        f"{where} 2: published '2017-02-31' is not a date; using the date in the letter",
+        f"{where} 2: published '2017-02-31' is not a date (e.g. 2024-05-15 or 15 May 2024); "
+        "the letter's own date is used, if it has one",
         f"{where} 3: no file name; the row is ignored",
         f"{where} 5: urn '80.5' is not an Ofsted URN (digits only); not stored",
         f"{where} 6: letters/harrowdale.pdf is already described on line 5; "
         "this row is ignored",
-        f"{where} 7: 1 fields where the header has 3; the row is ignored",
     ]
     assert items["kestrelbury.pdf"].published is None
     assert (items["harrowdale.pdf"].published, items["harrowdale.pdf"].ofsted_urn) == (
@@ -130,6 +130,33 @@ def test_manifest_problems_of_every_kind_name_their_line(folder: Path) -> None:
         None,
     )
     assert items["ashmere.pdf"].published is None
+
+
+def test_misspelt_columns_bad_urls_and_wrong_hashes_are_named(folder: Path) -> None:
+    import hashlib
+
+    good = hashlib.sha256((folder / "harrowdale.pdf").read_bytes()).hexdigest()
+    (folder / "manifest.csv").write_text(
+        "file,ofsted_urn,urll,url,sha256,area\n"
+        f"harrowdale.pdf,80996,x,https://example.org/h.pdf,{good},Harrowdale\n"
+        f"kestrelbury.pdf,80999,x,notaurl,{'0' * 64},Kestrelbury\n"
+        "ashmere.pdf,80997\n",  # trailing optional fields left off: still read
+        encoding="utf-8",
+    )
+    warnings: list[str] = []
+    items = {i.path.name: i for i in collect_pdfs([folder], warnings=warnings)}
+    where = "letters/manifest.csv line"
+    assert warnings == [
+        f"{where} 1: column 'urll' is not read (did you mean 'url'? sendlens reads file, "
+        "file_date, ofsted_urn, path, published, sha256, url, urn)",
+        f"{where} 3: url 'notaurl' is not a web address (http:// or https://); not stored",
+        f"{where} 3: kestrelbury.pdf does not match its sha256 in the manifest (000000000000"
+        "...): it is not the file the manifest lists",
+    ]
+    assert items["harrowdale.pdf"].source == "https://example.org/h.pdf"
+    assert items["kestrelbury.pdf"].source is None
+    assert items["kestrelbury.pdf"].ofsted_urn == "80999"  # the rest of the row still used
+    assert items["ashmere.pdf"].ofsted_urn == "80997"
 
 
 @pytest.mark.parametrize(
