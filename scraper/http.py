@@ -19,6 +19,7 @@ switched on its own::
 from __future__ import annotations
 
 import email.utils
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -158,6 +159,11 @@ class Retry:
             try:
                 resp = self.inner.get(url, stream=stream)
             except (requests.Timeout, requests.ConnectionError) as exc:
+                if _unresolvable(exc):
+                    # No network, or a mistyped host: waiting will not fix either.
+                    host = urlsplit(url).hostname
+                    raise HttpError(url, f"cannot resolve the host name {host!r} (no network "
+                                    "connection, or a mistyped address); not retried") from exc
                 problem = f"{type(exc).__name__}: {exc}"
             else:
                 if resp.status_code not in self.statuses:
@@ -179,6 +185,22 @@ class Retry:
             if self.log:
                 self.log(f"{url}: {problem}; retry {attempt}/{self.retries} in {wait:.1f}s")
             self.sleep(wait)
+
+
+def _unresolvable(exc: BaseException) -> bool:
+    """Did the request fail because the host name does not resolve (DNS)?"""
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen or not isinstance(e, BaseException):
+            continue
+        seen.add(id(e))
+        # urllib3 wraps socket.gaierror as NameResolutionError, inside MaxRetryError.
+        if isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError":
+            return True
+        stack += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+    return False
 
 
 @dataclass

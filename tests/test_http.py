@@ -121,6 +121,14 @@ def test_retry_gives_up_with_a_clear_error(site: Site, base: str) -> None:
     assert "HTTP 503" in str(err.value) and "gave up after 3 attempts" in str(err.value)
 
 
+def test_a_host_name_that_does_not_resolve_is_not_retried() -> None:
+    # ".invalid" never resolves (RFC 2606): as offline, or with a mistyped --base-url.
+    sleeps = Sleeps()
+    with pytest.raises(HttpError, match=r"cannot resolve the host name 'reports\.invalid'"):
+        Retry(Transport(), retries=4, sleep=sleeps).get("http://reports.invalid/search")
+    assert sleeps.waits == []
+
+
 def test_404_is_an_answer_not_retried(site: Site, base: str) -> None:
     sleeps = Sleeps()
     assert Retry(Transport(), sleep=sleeps).get(f"{base}/provider/44/999").status_code == 404
