@@ -23,6 +23,7 @@ The SEND label rule can be extended without code: point ``--labels-config`` or
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -170,6 +171,10 @@ def _compile(pattern: str, source: str) -> re.Pattern[str]:
         raise LabelsConfigError(f"{source}: bad regular expression {pattern!r}: {exc}") from exc
 
 
+LABELS_CONFIG_KEYS = frozenset({"replace_defaults", "send", "ignore", "mentions_send",
+                                "extra_providers"})
+
+
 def load_label_rule(path: str | Path | None = None) -> LabelRule:
     """The default rule, extended (or replaced) by a TOML/YAML file.
 
@@ -187,6 +192,13 @@ def load_label_rule(path: str | Path | None = None) -> LabelRule:
     path = Path(path)
     data = _read_config(path)
     src = str(path)
+    for key in data:
+        if key not in LABELS_CONFIG_KEYS:
+            # A misspelt key ("sned") would silently add no rule at all.
+            near = difflib.get_close_matches(str(key), sorted(LABELS_CONFIG_KEYS), 1)
+            raise LabelsConfigError(f"{src}: unknown key {key!r}" + (
+                f"; did you mean {near[0]!r}?" if near else
+                f" (keys: {', '.join(sorted(LABELS_CONFIG_KEYS))})"))
     if data.get("replace_defaults"):
         send, extra = [], {}
     # Rules from the file go first so they can refine the defaults.

@@ -488,6 +488,17 @@ def test_label_rule_defaults_and_config_files(tmp_path: Path) -> None:
     bad.write_text('[[send]]\npattern = "(unclosed"\n')
     with pytest.raises(sitemod.LabelsConfigError, match="bad.toml.*bad regular expression"):
         sitemod.load_label_rule(bad)
+    # A misspelt key, a file that is not UTF-8 or not there: named, not ignored.
+    bad.write_text('[[sned]]\npattern = "area SEND interim visit"\n')
+    with pytest.raises(sitemod.LabelsConfigError,
+                       match=r"bad.toml: unknown key 'sned'; did you mean 'send'\?"):
+        sitemod.load_label_rule(bad)
+    bad.write_bytes(b'[[send]]\npattern = "caf\xe9"\n')
+    with pytest.raises(sitemod.LabelsConfigError, match=r"labels config .*bad.toml, line 2: "
+                       r"not UTF-8 text \(byte 0xe9\)"):
+        sitemod.load_label_rule(bad)
+    with pytest.raises(sitemod.LabelsConfigError, match=r"nope.toml: no such file"):
+        sitemod.load_label_rule(tmp_path / "nope.toml")
 
 
 def test_labels_config_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
