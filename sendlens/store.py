@@ -13,7 +13,12 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; concurrent runs there may both train
+    fcntl = None  # type: ignore[assignment]
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +28,8 @@ from scraper.records import FetchRecord
 
 SCHEMA_VERSION = 2
 DB_NAME = "sendlens.db"
+LOCK_NAME = "models.lock"  # see Corpus.model_lock
+_HELD_LOCKS: dict[str, int] = {}  # corpus root -> depth of model_lock held in this process
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -231,6 +238,33 @@ class Corpus:
         finally:
             if own:
                 con.close()
+
+    @contextmanager
+    def model_lock(self, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+        """Held while a model is trained or the corpus tagged, so that a second `tag`,
+        `train` or the app's retrain waits for the first instead of training the same
+        model again. Re-entrant within a process; `waiting` is called before blocking."""
+        key = str(self.root.resolve())
+        if _HELD_LOCKS.get(key, 0) or fcntl is None:  # held by this process, or no flock
+            _HELD_LOCKS[key] = _HELD_LOCKS.get(key, 0) + 1
+            try:
+                yield
+            finally:
+                _HELD_LOCKS[key] -= 1
+            return
+        with open(self.root / LOCK_NAME, "a+b") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if waiting is not None:
+                    waiting()
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            _HELD_LOCKS[key] = 1
+            try:
+                yield
+            finally:
+                _HELD_LOCKS[key] = 0
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _migrate(self) -> None:
         # A damaged database raises sqlite3.DatabaseError, which open() turns into one

@@ -408,6 +408,29 @@ def test_ctrl_c_during_tag_says_so_and_keeps_the_tags(corpus: Path, tmp_path: Pa
     assert after == before
 
 
+def test_two_tag_runs_at_once_train_one_model_not_two(corpus: Path, tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "copy"
+    shutil.copytree(corpus, root)
+    # An edited codebook makes the model stale: each run would train a new one.
+    edited = tmp_path / "codebook.yaml"
+    edited.write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    env = {**os.environ, "SENDLENS_CODEBOOK": str(edited)}
+    cmd = [sys.executable, "-m", "sendlens.cli", "tag", "-q", "--corpus", str(root)]
+    runs = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    errs = [p.communicate(timeout=300)[1] for p in runs]
+    assert [p.returncode for p in runs] == [0, 0], errs
+    # The second waits for the first, then finds its model current.
+    assert sum("trained a new model first" in e for e in errs) == 1, errs
+
+
 def test_a_correction_is_the_passages_tag_within_the_codebooks_themes(tmp_path: Path) -> None:
     import sqlite3
 

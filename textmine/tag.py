@@ -320,6 +320,20 @@ def train(
     progress: Progress | None = None,
 ) -> TrainResult:
     """Train on the corpus (+ hand labels), save under models/<version>/, make it current."""
+    with _model_lock(corpus, progress):
+        return _train(corpus, label_files, use_stored_labels=use_stored_labels,
+                      lenient=lenient, codebook=codebook, progress=progress)
+
+
+def _train(
+    corpus: Corpus,
+    label_files: Sequence[Path],
+    *,
+    use_stored_labels: bool,
+    lenient: bool,
+    codebook: Codebook | None,
+    progress: Progress | None,
+) -> TrainResult:
     started = time.time()
     codebook = codebook or load_codebook(corpus=corpus.root)
     say = progress or (lambda _f, _m: None)
@@ -408,9 +422,23 @@ def ensure_model(
     reasons = ["no model yet"] if found is None else staleness(found[1].meta, codebook)
     if found is not None and not reasons:
         return found[0], found[1], []
-    result, notes = train_again(corpus, None if found is None else found[1].meta,
-                                codebook=codebook, progress=progress)
+    with _model_lock(corpus, progress):
+        # Looked at again: a run this one waited for may have trained it meanwhile.
+        found = current_model(corpus)
+        reasons = ["no model yet"] if found is None else staleness(found[1].meta, codebook)
+        if found is not None and not reasons:
+            return found[0], found[1], []
+        result, notes = train_again(corpus, None if found is None else found[1].meta,
+                                    codebook=codebook, progress=progress)
     return result.version, load_model(result.path), reasons + notes
+
+
+def _model_lock(corpus: Corpus, progress: Progress | None) -> Any:
+    """corpus.model_lock, saying so when another run holds it."""
+    def waiting() -> None:
+        if progress is not None:
+            progress(0.0, "waiting for another sendlens run on this corpus to finish")
+    return corpus.model_lock(waiting)
 
 
 def train_again(
@@ -500,6 +528,11 @@ def tag_corpus(corpus: Corpus, *, progress: Progress | None = None) -> TagReport
     Idempotent: each passage's row in `tags` is replaced, so re-tagging with the same
     model gives the same table.
     """
+    with _model_lock(corpus, progress):
+        return _tag_corpus(corpus, progress)
+
+
+def _tag_corpus(corpus: Corpus, progress: Progress | None) -> TagReport:
     started = time.time()
     version, model, reasons = ensure_model(corpus, progress=progress)
     say = progress or (lambda _f, _m: None)
@@ -532,9 +565,10 @@ def tag_corpus(corpus: Corpus, *, progress: Progress | None = None) -> TagReport
 def retrain(corpus: Corpus, progress: Progress | None = None) -> TagReport:
     """Train with the stored labels (and the label files the current model was trained
     on, where still there) and re-tag the corpus (the app's 'retrain' button)."""
-    found = current_meta(corpus)  # only its label files are needed, not its pipelines
-    _, notes = train_again(corpus, None if found is None else found[1], progress=progress)
-    report = tag_corpus(corpus, progress=progress)
+    with _model_lock(corpus, progress):
+        found = current_meta(corpus)  # only its label files are needed, not its pipelines
+        _, notes = train_again(corpus, None if found is None else found[1], progress=progress)
+        report = tag_corpus(corpus, progress=progress)
     report.trained[:0] = notes  # shown by the app beside the new model
     return report
 
