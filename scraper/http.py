@@ -149,9 +149,12 @@ class Retry:
     sleep: Callable[[float], None] = time.sleep
     log: Callable[[str], None] | None = None
     retries_made: int = 0
+    # Hosts that have answered: for them a failed name lookup is a passing DNS hiccup.
+    reached: set[str] = field(default_factory=set)
 
     def get(self, url: str, *, stream: bool = False) -> requests.Response:
         attempt = 0
+        host = urlsplit(url).hostname or ""
         while True:
             problem: str
             wait = min(self.backoff * (2**attempt), self.max_backoff)
@@ -159,13 +162,13 @@ class Retry:
             try:
                 resp = self.inner.get(url, stream=stream)
             except (requests.Timeout, requests.ConnectionError) as exc:
-                if _unresolvable(exc):
+                if host not in self.reached and _unresolvable(exc):
                     # No network, or a mistyped host: waiting will not fix either.
-                    host = urlsplit(url).hostname
                     raise HttpError(url, f"cannot resolve the host name {host!r} (no network "
                                     "connection, or a mistyped address); not retried") from exc
                 problem = f"{type(exc).__name__}: {exc}"
             else:
+                self.reached.add(host)
                 if resp.status_code not in self.statuses:
                     return resp
                 status = resp.status_code

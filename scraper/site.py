@@ -19,6 +19,9 @@ The SEND label rule can be extended without code: point ``--labels-config`` or
     [[extra_providers]]               # provider pages the search does not list
     urn = "302"
     name = "Barnet"
+
+and ``mentions_send = "<regex>"`` replaces the pattern that flags an unknown label as
+mentioning SEND (reported rather than dropped).
 """
 
 from __future__ import annotations

@@ -259,10 +259,19 @@ def _manifest_row(
         warnings.append(f"{where}: url {url!r} is not a web address (http:// or https://); "
                         "not stored")
         url = ""
-    if (want := row.get("sha256", "").lower()) and want != _file_sha256(path):
-        # The manifest describes another version of the file (re-downloaded, edited).
-        warnings.append(f"{where}: {name} does not match its sha256 in the manifest "
-                        f"({want[:12]}...): it is not the file the manifest lists")
+    if want := row.get("sha256", "").lower():
+        try:
+            have = _file_sha256(path)
+        except OSError as exc:
+            warnings.append(f"{where}: cannot read {name} to check its sha256 "
+                            f"({exc.strerror or exc})")
+            have = want
+        if want != have:
+            # Another version of the file (re-downloaded, edited): the row may still
+            # describe the same letter, so its values are kept, and the user told.
+            warnings.append(f"{where}: {name} does not match its sha256 in the manifest "
+                            f"({want[:12]}...): it is not the file the manifest lists; the "
+                            "row's other values are still used")
     return ImportItem(path, ofsted_urn=urn or None, published=published, source=url or None)
 
 

@@ -13,6 +13,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import threading
 
 try:
     import fcntl
@@ -29,7 +30,7 @@ from scraper.records import FetchRecord
 SCHEMA_VERSION = 2
 DB_NAME = "sendlens.db"
 LOCK_NAME = "models.lock"  # see Corpus.model_lock
-_HELD_LOCKS: dict[str, int] = {}  # corpus root -> depth of model_lock held in this process
+_HELD_LOCKS: dict[tuple[str, int], int] = {}  # (corpus root, thread) -> model_lock depth
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -242,16 +243,19 @@ class Corpus:
     @contextmanager
     def model_lock(self, waiting: Callable[[], None] | None = None) -> Iterator[None]:
         """Held while a model is trained or the corpus tagged, so that a second `tag`,
-        `train` or the app's retrain waits for the first instead of training the same
-        model again. Re-entrant within a process; `waiting` is called before blocking."""
-        key = str(self.root.resolve())
-        if _HELD_LOCKS.get(key, 0) or fcntl is None:  # held by this process, or no flock
+        `train` or the app's retrain (another process, or another app session's thread)
+        waits for the first. Re-entrant within a thread; `waiting` is called before
+        blocking. Without flock (Windows) it does not exclude anything."""
+        key = (str(self.root.resolve()), threading.get_ident())
+        if _HELD_LOCKS.get(key, 0) or fcntl is None:  # held by this thread, or no flock
             _HELD_LOCKS[key] = _HELD_LOCKS.get(key, 0) + 1
             try:
                 yield
             finally:
                 _HELD_LOCKS[key] -= 1
             return
+        # Each acquisition opens the file anew: flock excludes other open files, so
+        # other threads of this process block here too.
         with open(self.root / LOCK_NAME, "a+b") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -263,7 +267,7 @@ class Corpus:
             try:
                 yield
             finally:
-                _HELD_LOCKS[key] = 0
+                del _HELD_LOCKS[key]
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _migrate(self) -> None:

@@ -25,8 +25,9 @@ def read_utf8(path: Path | str, what: str) -> str:
         raise TextFileError(f"{what} {path}: a folder, not a file") from None
     except OSError as exc:
         raise TextFileError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
+    data = data.removeprefix(b"\xef\xbb\xbf")  # before decoding: positions stay the file's
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise TextFileError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def test_a_line_without_text_is_an_error_naming_the_line(corpus: Path) -> None:
     assert len(out) == 1  # the line before it was written
 
 
-def test_input_that_is_not_utf8_or_lacks_an_id_or_names_no_section_is_refused_by_line(
+def test_input_that_is_not_utf8_or_lacks_an_id_or_names_an_unknown_section_is_refused(
         corpus: Path) -> None:
     ok = b'{"id": 1, "text": "Fine."}\n'
     runner = CliRunner()
@@ -357,6 +358,10 @@ def test_a_labels_file_that_is_not_utf8_or_missing_is_named_not_a_traceback(
     result = runner.invoke(app, ["train", "--labels", str(tmp_path / "nope.jsonl"),
                                  "--corpus", str(corpus)])
     assert result.exit_code == 2 and "nope.jsonl: no such file" in result.output
+    # After a byte-order mark the line and byte named are still the right ones.
+    path.write_bytes(b"\xef\xbb\xbf" + good.encode() + b'\n{"text": "Caf\xe9"}\n')
+    result = runner.invoke(app, ["train", "--labels", str(path), "--corpus", str(corpus)])
+    assert "line 2: not UTF-8 text (byte 0xe9)" in result.output
     # A byte-order mark, as Windows editors write, is not an error.
     path.write_bytes(b"\xef\xbb\xbf" + good.encode() + b"\n")
     assert runner.invoke(app, ["evaluate", str(path), "--corpus", str(corpus)]).exit_code == 0
@@ -408,11 +413,45 @@ def test_ctrl_c_during_tag_says_so_and_keeps_the_tags(corpus: Path, tmp_path: Pa
     assert after == before
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the model lock needs flock")
+def test_the_model_lock_excludes_other_threads_and_is_reentrant(tmp_path: Path) -> None:
+    # The app serves each session on its own thread: two retrains must not overlap.
+    import threading
+    import time
+
+    from sendlens.store import Corpus
+
+    store = Corpus.open(tmp_path / "c")
+    inside, most, waited = [0], [0], []
+    started = threading.Event()
+
+    def run(name: str) -> None:
+        with store.model_lock(lambda: waited.append(name)), store.model_lock():
+            started.set()
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            time.sleep(0.3)
+            inside[0] -= 1
+
+    first = threading.Thread(target=run, args=("first",))
+    first.start()
+    started.wait(5)
+    second = threading.Thread(target=run, args=("second",))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert most[0] == 1 and waited == ["second"]
+    # Released for good: another taker gets it at once.
+    with store.model_lock(lambda: waited.append("third")):
+        pass
+    assert waited == ["second"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the model lock needs flock")
 def test_two_tag_runs_at_once_train_one_model_not_two(corpus: Path, tmp_path: Path) -> None:
     import os
     import shutil
     import subprocess
-    import sys
 
     from textmine.codebook import PACKAGED_CODEBOOK
 

@@ -127,6 +127,17 @@ def test_a_host_name_that_does_not_resolve_is_not_retried() -> None:
     with pytest.raises(HttpError, match=r"cannot resolve the host name 'reports\.invalid'"):
         Retry(Transport(), retries=4, sleep=sleeps).get("http://reports.invalid/search")
     assert sleeps.waits == []
+    # Once the host has answered, a failed lookup is a passing DNS hiccup: retried.
+    retry = Retry(Transport(), retries=2, backoff=0.01, sleep=sleeps, reached={"reports.invalid"})
+    with pytest.raises(HttpError, match="gave up after 3 attempts"):
+        retry.get("http://reports.invalid/search")
+    assert len(sleeps.waits) == 2
+
+
+def test_a_host_that_answered_is_remembered(site: Site, base: str) -> None:
+    retry = Retry(Transport(), sleep=Sleeps())
+    retry.get(f"{base}/provider/44/80454")
+    assert retry.reached == {"127.0.0.1"}
 
 
 def test_404_is_an_answer_not_retried(site: Site, base: str) -> None:

@@ -151,7 +151,7 @@ def test_misspelt_columns_bad_urls_and_wrong_hashes_are_named(folder: Path) -> N
         "file_date, ofsted_urn, path, published, sha256, url, urn)",
         f"{where} 3: url 'notaurl' is not a web address (http:// or https://); not stored",
         f"{where} 3: kestrelbury.pdf does not match its sha256 in the manifest (000000000000"
-        "...): it is not the file the manifest lists",
+        "...): it is not the file the manifest lists; the row's other values are still used",
     ]
     assert items["harrowdale.pdf"].source == "https://example.org/h.pdf"
     assert items["kestrelbury.pdf"].source is None

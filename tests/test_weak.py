@@ -146,10 +146,13 @@ def test_praise_words_after_a_negation_do_not_make_a_sentence_positive(
                  "Families don't receive useful or timely support.",
                  "Children do not benefit from a robust approach to identifying needs."):
         assert stance_of(matcher, text, "experience") == "negative", text
+    assert stance_of(matcher, "Plans are neither timely nor accurate.", "experience") == \
+        "negative"
     # The scope ends at a comma or a contrast word; praise beyond it still counts.
     cues = matcher.stance_cues(["Needs are not missed, and support is timely and effective.",
-                                "Not only is the service effective, it is also timely."])
-    assert cues[:, 0].tolist() == [2, 2]
+                                "Not only is the service effective, it is also timely.",
+                                "Plans are not late but clear and useful."])
+    assert cues[:, 0].tolist() == [2, 2, 2]
     # A concession keeps its praise (the codebook calls it mixed), in the scope or not.
     text = "Although the forum is effective, leaders do not act on its advice quickly."
     assert matcher.stance_cues([text])[0, 0] == 2

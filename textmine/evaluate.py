@@ -143,7 +143,8 @@ def cross_validate_gold(
         raise TaggingError(
             f"{gold}: {folds} folds, but the labels come from {n_groups} letter"
             + (f"s; use --folds {n_groups} or fewer" if n_groups > 1 else
-               ": cross-validation by letter needs labels from at least 2"))
+               ": cross-validation by letter needs labels from at least 2")
+            + " (a label with no \"letter\" counts as a letter of its own)")
     found = [matcher.item_for(r["text"], r.get("letter")) for r in records]  # looked up once
     preds: list[dict[str, Any]] = [{} for _ in records]
     bare: list[dict[str, Any]] = [{} for _ in records]

@@ -601,6 +601,8 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
         # A model scores even nothing (it came out "positive"): say so instead.
         raise ClassifyInputError(f"line {no}: \"text\" is empty")
     section = rec.get("section")
+    if section == "":  # as conversions from CSV write a blank cell
+        rec["section"] = section = None
     if section is not None and section not in CANONICAL_SECTIONS:
         raise ClassifyInputError(f"line {no}: unknown section {section!r} (sections: "
                                  f"{', '.join(CANONICAL_SECTIONS)})")
