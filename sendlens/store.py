@@ -14,11 +14,6 @@ import re
 import sqlite3
 import tempfile
 import threading
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; concurrent runs there may both train
-    fcntl = None  # type: ignore[assignment]
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scraper.records import FetchRecord
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; concurrent runs there may both train
+    fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 2
 DB_NAME = "sendlens.db"
