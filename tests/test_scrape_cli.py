@@ -66,3 +66,21 @@ def test_a_dry_run_lists_the_letters_and_leaves_no_corpus_behind(tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert "would download: 2" in result.output
     assert not corpus_dir.exists()
+
+
+def test_a_first_scrape_that_fetches_nothing_leaves_no_corpus(tmp_path: Path) -> None:
+    # Offline or a mistyped --base-url: `info` would otherwise report an empty corpus.
+    fresh = tmp_path / "corpus"
+    result = CliRunner().invoke(app, ["scrape", "--base-url", "http://reports.invalid",
+                                      "-q", "--corpus", str(fresh)])
+    assert "cannot resolve the host name 'reports.invalid'" in result.output
+    assert "no corpus was left at" in result.output
+    assert not fresh.exists()
+    # A corpus that was there before is never removed, even an empty one.
+    from sendlens.store import Corpus
+
+    Corpus.open(tmp_path / "kept")
+    result = CliRunner().invoke(app, ["scrape", "--base-url", "http://reports.invalid",
+                                      "-q", "--corpus", str(tmp_path / "kept")])
+    assert "no corpus was left" not in result.output
+    assert (tmp_path / "kept" / "sendlens.db").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import typer
 
 from sendlens.commands import CorpusOption, corpus_path
+from sendlens.store import DB_NAME
 
 
 def scrape_cmd(
@@ -44,9 +46,10 @@ def scrape_cmd(
     """
     from scraper import site
     from scraper.scrape import scrape
-    from sendlens.store import DB_NAME, Corpus, CorpusError
+    from sendlens.store import Corpus, CorpusError
 
     path = corpus_path(corpus)
+    made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
     try:
         with contextlib.ExitStack() as stack:
             if dry_run and not (path / DB_NAME).exists():
@@ -65,9 +68,39 @@ def scrape_cmd(
             )
     except (ValueError, CorpusError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
+        _tidy(path, made, dry_run)
         raise typer.Exit(2) from exc
     typer.echo(summary.render(), err=True)
+    _tidy(path, made, dry_run)
     raise typer.Exit(summary.exit_code)
+
+
+def _tidy(path: Path, made: tuple[bool, bool], dry_run: bool) -> None:
+    # A first scrape that fetched nothing (offline, a mistyped --base-url) leaves no
+    # empty corpus behind for `info` and the app to report as 0 letters.
+    if made[1] and not dry_run and _remove_if_empty(path, made_folder=made[0]):
+        typer.echo(f"nothing was fetched, so no corpus was left at {path}", err=True)
+
+
+def _remove_if_empty(path: Path, *, made_folder: bool) -> bool:
+    """Remove the corpus this run created at `path` if it holds nothing at all (no letter,
+    no fetch); True when removed. Only the files sendlens makes are touched."""
+    from sendlens.store import LOCK_NAME, Corpus
+
+    if not (path / DB_NAME).is_file():
+        return False
+    try:
+        if any(Corpus(path).counts().values()):
+            return False
+    except sqlite3.Error:
+        return False
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME):
+        (path / name).unlink(missing_ok=True)
+    for sub in ("tmp", "pdfs", "models", ""):
+        if sub or made_folder:
+            with contextlib.suppress(OSError):  # not empty: someone else's files stay
+                (path / sub).rmdir()
+    return True
 
 
 def register(app: typer.Typer) -> None:
