@@ -13,7 +13,7 @@ from fixtures.make_pdfs import LETTERS_DIR, render_file
 from typer.testing import CliRunner
 
 from sendlens.cli import app
-from sendlens.importer import collect_pdfs
+from sendlens.importer import ImportItem, collect_pdfs
 from sendlens.store import Corpus
 
 # name in the test folder -> fixture letter (its own date, from its golden file)
@@ -51,6 +51,19 @@ def letters_by_area(corpus_dir: Path) -> dict[str, sqlite3.Row]:
         return {r["area"]: r for r in con.execute(sql)}
     finally:
         con.close()
+
+
+def read_manifest(folder: Path, content: str | bytes) -> tuple[dict[str, ImportItem], list[str]]:
+    """Write `content` as the folder's manifest.csv; the PDFs collected (by file name) and
+    the warnings collecting them gave."""
+    path = folder / "manifest.csv"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    warnings: list[str] = []
+    items = {i.path.name: i for i in collect_pdfs([folder], warnings=warnings)}
+    return items, warnings
 
 
 def test_bad_manifest_rows_are_reported_by_line_and_the_pdfs_still_imported(
@@ -102,7 +115,8 @@ def test_bad_manifest_rows_are_reported_by_line_and_the_pdfs_still_imported(
 
 
 def test_manifest_problems_of_every_kind_name_their_line(folder: Path) -> None:
-    (folder / "manifest.csv").write_text(
+    items, warnings = read_manifest(
+        folder,
         "File, Published ,urn\n"  # header cells as a spreadsheet may write them
         "kestrelbury.pdf,2017-02-31,\n"
         ",1 May 2017,80999\n"
@@ -110,10 +124,7 @@ def test_manifest_problems_of_every_kind_name_their_line(folder: Path) -> None:
         "harrowdale.pdf,1 June 2017,80.5\n"
         "harrowdale.pdf,2 June 2017,80996\n"
         "ashmere.pdf\n",
-        encoding="utf-8",
     )
-    warnings: list[str] = []
-    items = {i.path.name: i for i in collect_pdfs([folder], warnings=warnings)}
 
     where = "letters/manifest.csv line"
     assert warnings == [
@@ -136,15 +147,13 @@ def test_misspelt_columns_bad_urls_and_wrong_hashes_are_named(folder: Path) -> N
     import hashlib
 
     good = hashlib.sha256((folder / "harrowdale.pdf").read_bytes()).hexdigest()
-    (folder / "manifest.csv").write_text(
+    items, warnings = read_manifest(
+        folder,
         "file,ofsted_urn,urll,url,sha256,area\n"
         f"harrowdale.pdf,80996,x,https://example.org/h.pdf,{good},Harrowdale\n"
         f"kestrelbury.pdf,80999,x,notaurl,{'0' * 64},Kestrelbury\n"
         "ashmere.pdf,80997\n",  # trailing optional fields left off: still read
-        encoding="utf-8",
     )
-    warnings: list[str] = []
-    items = {i.path.name: i for i in collect_pdfs([folder], warnings=warnings)}
     where = "letters/manifest.csv line"
     assert warnings == [
         f"{where} 1: column 'urll' is not read (did you mean 'url'? sendlens reads file, "
@@ -172,21 +181,17 @@ def test_misspelt_columns_bad_urls_and_wrong_hashes_are_named(folder: Path) -> N
     ids=["no-file-column", "not-utf8", "empty"],
 )
 def test_an_unusable_manifest_is_reported(folder: Path, content: bytes, expected: str) -> None:
-    (folder / "manifest.csv").write_bytes(content)
-    warnings: list[str] = []
-    items = list(collect_pdfs([folder], warnings=warnings))
+    items, warnings = read_manifest(folder, content)
     assert warnings == [expected]
-    assert len(items) == 3 and all(i.published is None for i in items)
+    assert len(items) == 3 and all(i.published is None for i in items.values())
 
 
 def test_a_good_manifest_says_nothing(folder: Path) -> None:
-    (folder / "manifest.csv").write_text(
+    items, warnings = read_manifest(
+        folder,
         "file,ofsted_urn,file_date\nkestrelbury.pdf,80999,15 may 2024\n"
         "harrowdale.pdf,,2017-06-01\n",
-        encoding="utf-8",
     )
-    warnings: list[str] = []
-    items = {i.path.name: i for i in collect_pdfs([folder], warnings=warnings)}
     assert warnings == []
     assert (items["kestrelbury.pdf"].ofsted_urn, items["kestrelbury.pdf"].published) == (
         "80999",
@@ -196,13 +201,11 @@ def test_a_good_manifest_says_nothing(folder: Path) -> None:
 
 
 def test_a_row_the_csv_reader_rejects_ends_the_manifest_there(folder: Path) -> None:
-    (folder / "manifest.csv").write_text(
+    items, warnings = read_manifest(
+        folder,
         "file,published\nkestrelbury.pdf,1 May 2017\n"
         f'harrowdale.pdf,"{"x" * 200_000}"\nashmere.pdf,1 June 2017\n',
-        encoding="utf-8",
     )
-    warnings: list[str] = []
-    items = {i.path.name: i for i in collect_pdfs([folder], warnings=warnings)}
     assert warnings == [
         "letters/manifest.csv line 3: field larger than field limit (131072); "
         "this row and the rest of the manifest are ignored"
