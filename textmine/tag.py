@@ -418,14 +418,17 @@ def ensure_model(
     Returns (version, model, reasons it was (re)trained: empty when it was current).
     """
     codebook = load_codebook(corpus=corpus.root)
-    found = current_model(corpus)
-    reasons = ["no model yet"] if found is None else staleness(found[1].meta, codebook)
+
+    def current() -> tuple[tuple[str, TaggerModel] | None, list[str]]:
+        found = current_model(corpus)
+        return found, ["no model yet"] if found is None else staleness(found[1].meta, codebook)
+
+    found, reasons = current()
     if found is not None and not reasons:
         return found[0], found[1], []
     with _model_lock(corpus, progress):
         # Looked at again: a run this one waited for may have trained it meanwhile.
-        found = current_model(corpus)
-        reasons = ["no model yet"] if found is None else staleness(found[1].meta, codebook)
+        found, reasons = current()
         if found is not None and not reasons:
             return found[0], found[1], []
         result, notes = train_again(corpus, None if found is None else found[1].meta,
