@@ -55,16 +55,19 @@ def _alternation(patterns: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?=[\w(])(?:" + body + r")(?!\w)")
 
 
+def _per_text(positions: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """How many of `positions` (offsets in a batch joined by _SEP) fall in each text."""
+    counts = np.zeros(len(starts), dtype=np.float32)
+    if len(positions):
+        np.add.at(counts, np.searchsorted(starts, positions, side="right") - 1, 1.0)
+    return counts
+
+
 def _count_hits(rx: re.Pattern[str] | None, joined: str, starts: np.ndarray) -> np.ndarray:
     """How many matches of `rx` fall in each text of a batch joined by _SEP."""
-    counts = np.zeros(len(starts), dtype=np.float32)
     if rx is None or not len(starts):
-        return counts
-    positions = [m.start() for m in rx.finditer(joined)]
-    if positions:
-        idx = np.searchsorted(starts, np.asarray(positions), side="right") - 1
-        np.add.at(counts, idx, 1.0)
-    return counts
+        return np.zeros(len(starts), dtype=np.float32)
+    return _per_text(np.array([m.start() for m in rx.finditer(joined)], dtype=np.int64), starts)
 
 
 def _join(texts: Sequence[str]) -> tuple[str, np.ndarray]:
@@ -94,19 +97,14 @@ def _hits_in_spans(
     """How many matches of `rx` in each text of a joined batch start inside a group-1
     span of `spans`."""
     bounds = [(m.start(1), m.end(1)) for m in spans.finditer(joined)]
-    counts = np.zeros(len(starts), dtype=np.float32)
-    if not bounds:
-        return counts
+    pos = np.array([m.start() for m in rx.finditer(joined)] if bounds else [], dtype=np.int64)
+    if not len(pos):
+        return np.zeros(len(starts), dtype=np.float32)
     lo = np.array([b[0] for b in bounds])
     hi = np.array([b[1] for b in bounds])
-    pos = np.array([m.start() for m in rx.finditer(joined)], dtype=np.int64)
-    if not len(pos):
-        return counts
     # Scopes do not overlap much; the latest scope starting at or before a hit decides.
     k = np.searchsorted(lo, pos, side="right") - 1
-    inside = (k >= 0) & (pos < hi[np.maximum(k, 0)])
-    np.add.at(counts, np.searchsorted(starts, pos[inside], side="right") - 1, 1.0)
-    return counts
+    return _per_text(pos[(k >= 0) & (pos < hi[np.maximum(k, 0)])], starts)
 
 
 class PatternMatcher:
