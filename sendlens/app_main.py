@@ -502,8 +502,10 @@ def page_overview(ctx: Ctx) -> None:
                         f"{when(s.model['created_at'])}.")
             quality = ad.model_quality(s.model)
             if len(quality):
-                md_table(quality, {"how": "Measured on", **ad.QUALITY_COLUMNS},
-                         formats=dict.fromkeys(ad.QUALITY_COLUMNS, ".3f"))
+                md_table(quality, {"how": "Measured on", **ad.QUALITY_COLUMNS})
+                if quality[list(ad.QUALITY_COLUMNS)].map(
+                        lambda v: isinstance(v, str) and "(" in v).any().any():
+                    st.caption("In brackets: 95% intervals from resampling the letters.")
             else:
                 st.caption("No measured quality is stored with this model yet: "
                            "`sendlens evaluate GOLD.jsonl` scores it on hand labels it was "

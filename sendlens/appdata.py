@@ -240,8 +240,21 @@ def model_quality(model: dict[str, Any] | None) -> pd.DataFrame:
             how += f", {entry['folds']} folds"
         if entry.get("measured_at"):
             how += f" ({str(entry['measured_at'])[:10]})"
-        rows.append({"how": how, **{k: entry.get(k) for k in QUALITY_COLUMNS}})
+        spread = entry.get("intervals") or {}
+        rows.append({"how": how, **{k: _with_interval(entry.get(k), spread.get(k))
+                                    for k in QUALITY_COLUMNS}})
     return pd.DataFrame(rows, columns=["how", *QUALITY_COLUMNS])
+
+
+def _with_interval(value: Any, spread: Any) -> str | None:
+    """"0.833 (0.80–0.86)": the figure and its 95% interval over letters, when stored.
+    (textmine.evaluate.interval_text's twin: importing it would load scikit-learn into
+    the app's server before its first page.)"""
+    if not isinstance(value, int | float):
+        return None
+    if isinstance(spread, list) and len(spread) == 2:
+        return f"{value:.3f} ({spread[0]:.2f}–{spread[1]:.2f})"
+    return f"{value:.3f}"
 
 
 # --- letters and the overview ------------------------------------------------------------

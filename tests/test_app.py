@@ -42,6 +42,7 @@ def _tag(corpus: Corpus) -> None:
             "INSERT INTO models VALUES ('test-1', ?, 'models/test-1', ?, 1)",
             (now_iso(), json.dumps({"quality": {"cross-validation": {
                 "theme_macro_f1": 0.81, "stance_accuracy": 0.7, "gold": "mine.jsonl",
+                "intervals": {"theme_macro_f1": [0.74, 0.872]},
                 "sentences": 40, "folds": 5, "measured_at": now_iso()}}})),
         )
 
@@ -150,7 +151,10 @@ def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyP
     assert "test-1" in texts(at)
     # The model's measured quality, as `sendlens evaluate` recorded it, and how.
     quality = md_tables(at)[0][0]
-    assert quality["Theme macro-F1"] == "0.810" and quality["Stance accuracy"] == "0.700"
+    # With its 95% interval over letters where one was measured.
+    assert quality["Theme macro-F1"] == "0.810 (0.74–0.87)"
+    assert quality["Stance accuracy"] == "0.700"
+    assert "In brackets: 95% intervals from resampling the letters." in texts(at)
     assert quality["Measured on"].startswith("cross-validation: mine.jsonl, 40 sentences, 5 folds")
     # No data grid nor st.metric on the first page: small tables are drawn as Markdown,
     # figures as one HTML element (each would load code of its own before first paint).

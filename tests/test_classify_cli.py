@@ -255,6 +255,13 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     got = quality()["held-out labels"]
     assert got["gold"] == "other.jsonl" and got["sentences"] == len(unseen) > 10
     assert f"theme macro-F1 {got['theme_macro_f1']:.3f}" in held.stdout
+    # Labels from 3 letters are too few to say how far the figure could move on others.
+    assert len({r["letter_id"] for r in unseen}) == 3
+    assert "intervals" not in got and "95% intervals" not in held.stdout
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert (f"measured (held-out labels, other.jsonl): theme macro-F1 "
+            f"{got['theme_macro_f1']:.3f}, stance macro-F1 {got['stance_macro_f1']:.3f}"
+            in info.stdout), info.stdout
     # A copy of its training labels under another name (a blank line more), or a file
     # mixing some of them with others, is not held out either: flagged, not recorded.
     copy = tmp_path / "copy.jsonl"

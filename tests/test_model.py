@@ -219,3 +219,29 @@ def test_macro_f1_runs_over_the_labels_that_occur_not_over_absent_ones() -> None
                         ["negative", "positive"], ["negative", "mixed"])
     assert m["theme_macro_f1"] == round(2 / 3, 3)
     assert "mixed" in m["macro_over"]["stances"] and m["stance_macro_f1"] < 1.0
+
+
+def test_intervals_resample_letters_and_widen_when_letters_disagree() -> None:
+    from textmine.evaluate import compute_metrics, letter_intervals
+
+    themes = ["ehc_plans", "social_care"]
+    letters = [f"L{i}" for i in range(10) for _ in range(4)]
+    gold = [["ehc_plans"], ["social_care"], [], ["ehc_plans"]] * 10
+    stance = ["negative", "positive", "neutral", "negative"] * 10
+    # Every letter tagged perfectly: the figure cannot move, whatever letters are drawn.
+    same = letter_intervals(themes, letters, gold, gold, stance, stance)
+    assert same == {k: [1.0, 1.0] for k in ("theme_macro_f1", "theme_micro_f1",
+                                            "stance_macro_f1", "stance_accuracy")}
+    # Half the letters tagged wrong: the point figure sits inside a wide interval.
+    pred = [g if int(lt[1:]) < 5 else ["social_care"] for g, lt in zip(gold, letters)]
+    guess = [s if int(lt[1:]) < 5 else "positive" for s, lt in zip(stance, letters)]
+    wide = letter_intervals(themes, letters, gold, pred, stance, guess)
+    point = compute_metrics(themes, gold, pred, stance, guess)
+    for key in ("theme_macro_f1", "stance_accuracy"):
+        lo, hi = wide[key]
+        assert lo < point[key] < hi and hi - lo > 0.1
+    # The same seed gives the same interval: the model card is reproducible.
+    assert wide == letter_intervals(themes, letters, gold, pred, stance, guess)
+    # Too few letters to say anything about other letters.
+    assert letter_intervals(themes, letters[:16], gold[:16], pred[:16], stance[:16],
+                            guess[:16]) is None

@@ -8,6 +8,7 @@ so that a regression, not noise, fails the test.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,10 @@ def test_tag_trains_without_labels_and_beats_keyword_matching(
     assert result["theme_macro_f1"] >= 0.74, result
     assert result["stance_macro_f1"] >= 0.72, result
     assert all(m["f1"] >= 0.45 for m in result["themes"].values()), result["themes"]
+    # 28 letters: an interval over letters around each headline figure, a few points wide.
+    for key in ("theme_macro_f1", "stance_macro_f1"):
+        lo, hi = result["intervals"][key]
+        assert lo < result[key] < hi and 0.02 < hi - lo < 0.25, (key, lo, hi)
     # Read alone (classify of a sentence not in the corpus), stance must not collapse:
     # it fell to 0.55 before the model also trained on sentences stripped of context.
     alone = result["without_context"]
@@ -92,4 +97,5 @@ def test_train_with_hand_labels_records_them_and_tunes_thresholds(
     )
     assert ev.exit_code == 0, ev.output
     assert "use --cv" in ev.stderr
-    assert "theme macro-F1" in ev.stdout
+    assert re.search(r"theme macro-F1 \d\.\d{3} \(\d\.\d\d-\d\.\d\d\)", ev.stdout), ev.stdout
+    assert "95% intervals from resampling the letters" in ev.stdout

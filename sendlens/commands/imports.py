@@ -235,10 +235,14 @@ def _model_info(store: Corpus) -> None:
     hand = meta.get("training", {}).get("hand_labels", {}).get("n", 0)
     typer.echo(f"model: {version} ({hand} hand labels)")
     quality = meta.get("quality") or {}
+    from textmine.evaluate import interval_text
+
     for setting, q in quality.items():
+        figure = {k: f"{q.get(k, float('nan')):.3f}"
+                  + interval_text((q.get("intervals") or {}).get(k))
+                  for k in ("theme_macro_f1", "stance_macro_f1")}
         typer.echo(f"  measured ({setting}, {q.get('gold')}): theme macro-F1 "
-                   f"{q.get('theme_macro_f1', float('nan')):.3f}, stance macro-F1 "
-                   f"{q.get('stance_macro_f1', float('nan')):.3f}")
+                   f"{figure['theme_macro_f1']}, stance macro-F1 {figure['stance_macro_f1']}")
     if not quality:
         typer.echo("  quality not measured yet (`sendlens evaluate GOLD.jsonl` records it)")
     if reasons:

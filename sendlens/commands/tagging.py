@@ -299,6 +299,8 @@ def _recorded(refused: str | None, version: str) -> None:
 
 
 def _print(result: dict, title: str, as_json: bool) -> None:
+    from textmine.evaluate import interval_text
+
     if as_json:
         typer.echo(json.dumps({"setting": title, **result}, indent=2))
         return
@@ -317,8 +319,13 @@ def _print(result: dict, title: str, as_json: bool) -> None:
         )
     over = result.get("macro_over", {})
     left_out = [t for t in result["themes"] if t not in over.get("themes", result["themes"])]
-    typer.echo(f"theme macro-F1 {result['theme_macro_f1']:.3f}  micro-F1 "
-               f"{result['theme_micro_f1']:.3f}"
+    spread = result.get("intervals") or {}
+
+    def interval(key: str) -> str:
+        return interval_text(spread.get(key))
+
+    typer.echo(f"theme macro-F1 {result['theme_macro_f1']:.3f}{interval('theme_macro_f1')}  "
+               f"micro-F1 {result['theme_micro_f1']:.3f}{interval('theme_micro_f1')}"
                + (f"  (macro over {len(result['themes']) - len(left_out)} themes: "
                   f"{', '.join(left_out)} neither in the labels nor predicted)"
                   if left_out else ""))
@@ -327,10 +334,14 @@ def _print(result: dict, title: str, as_json: bool) -> None:
     for s, row in zip(labels, result["stance_confusion"]["matrix"], strict=True):
         typer.echo(f"  {s:9} " + " ".join(f"{v:5d}" for v in row))
     absent = [s for s in labels if s not in over.get("stances", labels)]
-    typer.echo(f"stance macro-F1 {result['stance_macro_f1']:.3f}  accuracy "
-               f"{result['stance_accuracy']:.3f}"
+    typer.echo(f"stance macro-F1 {result['stance_macro_f1']:.3f}"
+               f"{interval('stance_macro_f1')}  accuracy {result['stance_accuracy']:.3f}"
+               f"{interval('stance_accuracy')}"
                + (f"  (macro over {', '.join(over['stances'])}: {', '.join(absent)} neither "
                   "in the labels nor predicted)" if absent else ""))
+    if spread:
+        typer.echo("(in brackets: 95% intervals from resampling the letters, i.e. how much "
+                   "the figure could differ on other letters like these)")
     if bare := result.get("without_context"):
         typer.echo(f"the same sentences read alone (no section, no neighbours): theme "
                    f"macro-F1 {bare['theme_macro_f1']:.3f}, stance macro-F1 "
