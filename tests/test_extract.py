@@ -1,0 +1,39 @@
+"""PDF text to paragraphs: line breaks told apart from paragraph breaks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fpdf import FPDF
+
+from scraper.extract import extract_pdf
+
+SHORT = [
+    "Main findings",
+    "Leaders know the area well.",
+    "Strengths",
+    "Needs are identified early.",
+    "Areas for development",
+    "Waiting times are too long.",
+    "The local offer is out of date.",
+    "Yours sincerely",
+]
+LONG = ("Between 6 June and 10 June, inspectors visited the local area to judge how well "
+        "it identifies and meets the needs of children and young people with special "
+        "educational needs and disabilities, and spoke with families and leaders.")
+
+
+def test_a_page_of_one_line_paragraphs_keeps_them_apart(tmp_path: Path) -> None:
+    # Most paragraphs here are one line, so the gaps between paragraphs outnumber the
+    # gaps between lines: the page's usual gap is not its line spacing. Glyphs of
+    # different heights (capitals, x-height) must not blur the two either.
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for text in [SHORT[0], LONG, *SHORT[1:]]:
+        pdf.multi_cell(0, 6, text)
+        pdf.ln(3)
+    path = tmp_path / "short.pdf"
+    path.write_bytes(bytes(pdf.output()))
+    got = [p.text for p in extract_pdf(path).paragraphs]
+    assert got == [SHORT[0], LONG, *SHORT[1:]]
