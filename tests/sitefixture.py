@@ -340,13 +340,19 @@ def serve(site: Site) -> Iterator[str]:
 
 
 def make_pdf(title: str, paragraphs: list[str]) -> bytes:
-    """A small text PDF made with fpdf2 (decoys and synthetic old letters)."""
+    """A small text PDF made with fpdf2 (decoys and synthetic old letters), in the
+    fixtures' vendored Unicode font: the core fonts cannot draw a bullet."""
+    from fixtures.make_pdfs import font_paths
+
+    regular, bold = font_paths()
     pdf = FPDF()
+    pdf.add_font("Body", "", str(regular))
+    pdf.add_font("Body", "B", str(bold))
     pdf.set_auto_page_break(True, margin=15)
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 14)
+    pdf.set_font("Body", "B", 14)
     pdf.multi_cell(0, 8, title)
-    pdf.set_font("Helvetica", size=11)
+    pdf.set_font("Body", size=11)
     for para in paragraphs:
         pdf.ln(3)
         pdf.multi_cell(0, 6, para)
@@ -366,29 +372,49 @@ def decoy_pdf(kind: str, area: str) -> bytes:
 
 
 def letter_2016_pdf(area: str, weak: bool = False) -> bytes:
-    """A synthetic joint local area SEND inspection letter (format 1 of the site notes)."""
+    """A synthetic joint local area SEND inspection letter (format 1 of the site notes).
+
+    Laid out as the real ones are: paragraphs of several lines, so that the extractor
+    can tell a line break from a paragraph break (a page of one-line paragraphs has no
+    line spacing to compare the gaps with)."""
     paras = [
-        "Dear Director of Children's Services",
+        "Dear Director of Children's Services and Accountable Officer of the Clinical "
+        "Commissioning Group",
         f"Between 6 June 2016 and 10 June 2016, Ofsted and the Care Quality Commission "
         f"(CQC) conducted a joint inspection of the local area of {area} to judge the "
         "effectiveness of the area in implementing the disability and special educational "
         "needs reforms as set out in the Children and Families Act 2014.",
+        "The inspection was led by one of Her Majesty's Inspectors from Ofsted, with a team "
+        "of inspectors including an Ofsted inspector and a children's services inspector "
+        "from the CQC. Inspectors spoke with children and young people, parents and carers, "
+        "and local authority and National Health Service officers.",
         "Main findings",
-        "- Leaders know the strengths and weaknesses of the area well.",
+        "\u2022 Leaders know the strengths and weaknesses of the area well and have shared "
+        "their evaluation with parents, who describe communication as open and honest.",
+        "\u2022 Waiting times for assessments by the autism pathway are too long, and families "
+        "told inspectors that they receive little support while they wait.",
         "The effectiveness of the local area in identifying children and young people's "
         "special educational needs and/or disabilities",
         "Strengths",
-        "- Needs are identified early by health visitors.",
+        "\u2022 Needs are identified early by health visitors, who complete developmental "
+        "checks at two years of age for almost all children in the area.",
+        "\u2022 Early years settings make good use of the advice of specialist teachers to "
+        "adapt their provision for young children with emerging needs.",
         "Areas for development",
-        "- Waiting times for assessments are too long.",
+        "\u2022 Waiting times for speech and language therapy assessments are too long for "
+        "school-age children, and parents are not kept informed of progress.",
+        "\u2022 The local offer website is not well known by families and much of the "
+        "information on it about post-16 options is out of date.",
         "Yours sincerely",
         "A Inspector",
     ]
     if weak:
         paras.insert(
-            2,
-            "A Written Statement of Action is required because of significant "
-            "areas of weakness in the local area's practice.",
+            3,
+            "As a result of the findings of this inspection and in accordance with the "
+            "Children Act 2004, Her Majesty's Chief Inspector has determined that a "
+            "Written Statement of Action is required because of significant areas of "
+            "weakness in the local area's practice.",
         )
     return make_pdf(f"Joint local area SEND inspection in {area}", paras)
 

@@ -535,6 +535,19 @@ def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Co
         "/537527/Joint_local_area_SEND_inspection_in_Bolton.pdf"
     )
     assert all(got[f]["status"] != "failed" for f in ("govuk-537527", "govuk-571088"))
+    # Imported as 2016-framework letters, read into their sections: the judgement and the
+    # strengths and areas for development a researcher compares across frameworks.
+    with corpus.reading() as con:
+        letters = {r["area"]: dict(r) for r in con.execute(
+            "SELECT area, framework, outcome, n_passages FROM letters")}
+        sections = {tuple(r) for r in con.execute(
+            "SELECT l.area, p.section FROM passages p JOIN letters l USING (letter_id)")}
+    assert {a: (letters[a]["framework"], letters[a]["outcome"])
+            for a in ("Bolton", "Herefordshire")} == {
+        "Bolton": ("send_2016", "no_wsoa"), "Herefordshire": ("send_2016", "wsoa_required")}
+    assert all(letters[a]["n_passages"] >= 6 for a in ("Bolton", "Herefordshire")), letters
+    assert {("Bolton", "strengths"), ("Bolton", "weaknesses"),
+            ("Herefordshire", "weaknesses")} <= sections
     # An area only the GOV.UK page has is matched, not reported as unknown.
     only = scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}",
                   areas=["Herefordshire"], dry_run=True, **FAST)
