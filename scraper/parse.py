@@ -13,7 +13,9 @@ from datetime import date
 
 from scraper.records import Letter, Paragraph, Section
 
-PARSER_VERSION = "1"
+# Stored with each letter: which extraction and parsing produced its text and passages.
+# 2: paragraph breaks found on pages of one-line paragraphs.
+PARSER_VERSION = "2"
 
 
 class NotASendLetter(ValueError):
