@@ -111,7 +111,8 @@ def letter_intervals(
     names = sorted(set(groups))
     if len(names) < MIN_INTERVAL_LETTERS:
         return None
-    where = np.array([names.index(g) for g in groups])
+    index = {g: i for i, g in enumerate(names)}
+    where = np.array([index[g] for g in groups])
     ids, stances = list(theme_ids), list(STANCES)
     # Per-letter counts, then each resample's counts as a weighted sum of the letters'.
     Y = np.array([[t in set(ts) for t in ids] for ts in true_themes], bool).reshape(-1, len(ids))
@@ -270,11 +271,11 @@ def _interval(result: dict[str, Any], key: str) -> str:
     return interval_text((result.get("intervals") or {}).get(key))
 
 
-def interval_text(spread: Any, dash: str = "-") -> str:
+def interval_text(spread: Any) -> str:
     """" (0.80-0.86)" for a stored [low, high] interval; "" when there is none."""
     if not (isinstance(spread, list | tuple) and len(spread) == 2):
         return ""
-    return f" ({spread[0]:.2f}{dash}{spread[1]:.2f})"
+    return f" ({spread[0]:.2f}-{spread[1]:.2f})"
 
 
 def _stance_table(result: dict[str, Any]) -> list[str]:
