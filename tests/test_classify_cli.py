@@ -351,6 +351,19 @@ def test_train_warns_of_labels_naming_a_letter_the_corpus_lacks(corpus: Path,
         result.stderr
 
 
+def test_an_empty_labels_file_trains_nothing(corpus: Path, tmp_path: Path) -> None:
+    # A model without hand labels must not quietly replace one trained on them.
+    current = sorted(p.name for p in (corpus / "models").iterdir())
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n")
+    result = CliRunner().invoke(app, ["train", "-q", "--labels", str(path), "--corpus",
+                                      str(corpus)])
+    assert result.exit_code == 2, result.output
+    assert f"{path}: no labelled sentences" in result.output and "nothing was trained" in \
+        result.output
+    assert sorted(p.name for p in (corpus / "models").iterdir()) == current
+
+
 def test_a_labels_file_that_is_not_utf8_or_missing_is_named_not_a_traceback(
         corpus: Path, tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"

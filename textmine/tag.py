@@ -346,7 +346,13 @@ def _train(
     for path in label_files:
         # Lenient (a retrain after a codebook edit): labels of a theme the codebook no
         # longer has lose that theme instead of stopping the run (hand_set drops it).
-        records += read_labels(Path(path), None if lenient else codebook)
+        found = read_labels(Path(path), None if lenient else codebook)
+        if not found:
+            # Asked for hand labels and given none: a model without them must not quietly
+            # replace the current one (which may have been trained on many).
+            raise TaggingError(f"{path}: no labelled sentences (one JSON object a line, "
+                               "as in dev.jsonl); nothing was trained")
+        records += found
     known = set(codebook.theme_ids)
     removed = sum(bool(set(r["themes"]) - known) for r in records)
     unknown = tuple(sorted({r["letter"] for r in records if isinstance(r.get("letter"), str)
