@@ -479,9 +479,12 @@ def test_ehc_plans_actions_share(corpus: Corpus) -> None:
         lambda c: aggregate.ehc_plans_actions_share(c),
     ],
 )
-def test_not_tagged(untagged: Corpus, call) -> None:
+def test_not_tagged(untagged: Corpus, call, tmp_path: Path) -> None:
     with pytest.raises(NotTagged, match=r"no passages are tagged yet: run `sendlens tag`"):
         call(untagged)
+    # With no passages at all, tagging is not the next step: importing is.
+    with pytest.raises(NotTagged, match=r"the corpus has no passages yet: import letters"):
+        call(Corpus.open(tmp_path / "empty"))
 
 
 # --- scale ----------------------------------------------------------------------------------

@@ -87,6 +87,29 @@ def test_importing_only_missing_paths_makes_no_corpus(tmp_path: Path) -> None:
     assert not (tmp_path / "c").exists()
 
 
+def test_importing_only_files_that_are_not_letters_makes_no_corpus(tmp_path: Path) -> None:
+    (tmp_path / "empty.pdf").write_bytes(b"")
+    (tmp_path / "notes.pdf").write_text("meeting notes")
+    runner = CliRunner()
+    for target in ("c", "kept"):
+        if target == "kept":
+            (tmp_path / "kept").mkdir()  # a folder the user made: emptied, not removed
+        result = runner.invoke(app, ["import", str(tmp_path / "empty.pdf"),
+                                     str(tmp_path / "notes.pdf"), "--corpus",
+                                     str(tmp_path / target), "-q"])
+        assert result.exit_code == 1, result.output
+        assert "empty file (0 bytes)" in result.output and "not a PDF" in result.output
+        assert f"nothing was imported, so no corpus was left at {tmp_path / target}" in \
+            result.output
+    assert not (tmp_path / "c").exists()
+    assert (tmp_path / "kept").is_dir() and not any((tmp_path / "kept").iterdir())
+    # Into a corpus that was there before, nothing is removed.
+    Corpus.open(tmp_path / "before")
+    runner.invoke(app, ["import", str(tmp_path / "empty.pdf"), "--corpus",
+                        str(tmp_path / "before"), "-q"])
+    assert (tmp_path / "before" / "sendlens.db").is_file()
+
+
 def test_missing_path_is_reported(corpus: Corpus, tmp_path: Path) -> None:
     report = import_paths(corpus, [tmp_path / "nope.pdf"], progress=False)
     assert [(o.status, o.reason) for o in report.outcomes] == [("skipped", "no such file")]

@@ -278,6 +278,10 @@ def _sql_and(conditions: Sequence[str]) -> str:
 
 def _require_tags(con: sqlite3.Connection) -> None:
     if con.execute("SELECT 1 FROM tags LIMIT 1").fetchone() is None:
+        if con.execute("SELECT 1 FROM passages LIMIT 1").fetchone() is None:
+            # `tag` would only say the same: the letters come first.
+            raise NotTagged("the corpus has no passages yet: import letters first "
+                            "(`sendlens import` or `sendlens scrape`), then `sendlens tag`")
         raise NotTagged("no passages are tagged yet: run `sendlens tag`")
 
 

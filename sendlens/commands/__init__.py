@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from pathlib import Path
 
 import typer
 
-from sendlens.store import Corpus, CorpusError
+from sendlens.store import DB_NAME, LOCK_NAME, Corpus, CorpusError
 
 DEFAULT_CORPUS = Path("corpus")
 
@@ -35,3 +37,22 @@ def open_corpus(value: Path | None, *, create: bool = False) -> Corpus:
     except CorpusError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
+
+
+def remove_if_empty(path: Path, *, made_folder: bool) -> bool:
+    """Remove the corpus this run created at `path` if it holds nothing at all (no letter,
+    no fetch); True when removed. Only the files sendlens makes are touched."""
+    if not (path / DB_NAME).is_file():
+        return False
+    try:
+        if any(Corpus(path).counts().values()):
+            return False
+    except sqlite3.Error:
+        return False
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME):
+        (path / name).unlink(missing_ok=True)
+    for sub in ("tmp", "pdfs", "models", ""):
+        if sub or made_folder:
+            with contextlib.suppress(OSError):  # not empty: someone else's files stay
+                (path / sub).rmdir()
+    return True

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from sendlens.commands import CorpusOption, open_corpus
+from sendlens.commands import CorpusOption, corpus_path, open_corpus, remove_if_empty
 from sendlens.export import (
     FORMATS,
     format_from_name,
@@ -17,7 +17,7 @@ from sendlens.export import (
     write_table,
 )
 from sendlens.importer import import_paths
-from sendlens.store import Corpus
+from sendlens.store import DB_NAME, Corpus
 
 
 class What(StrEnum):
@@ -54,9 +54,14 @@ def import_cmd(
         typer.secho("error: no such file or folder: " + ", ".join(str(p) for p in paths),
                     fg="red", err=True)
         raise typer.Exit(2)
+    path = corpus_path(corpus)
+    made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
     store = open_corpus(corpus, create=True)
     report = import_paths(store, paths, progress=not quiet)
     typer.echo(report.summary(), err=True)
+    # Only unreadable or non-letter files: no empty corpus for `info` or `tag` to find.
+    if made[1] and remove_if_empty(path, made_folder=made[0]):
+        typer.echo(f"nothing was imported, so no corpus was left at {path}", err=True)
     if report.interrupted:
         raise typer.Exit(130)
     if report.skipped:

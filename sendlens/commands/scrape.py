@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import tempfile
 from datetime import datetime
 from pathlib import Path
 
 import typer
 
-from sendlens.commands import CorpusOption, corpus_path
+from sendlens.commands import CorpusOption, corpus_path, remove_if_empty
 from sendlens.store import DB_NAME
 
 
@@ -78,29 +77,8 @@ def scrape_cmd(
 def _tidy(path: Path, made: tuple[bool, bool], dry_run: bool) -> None:
     # A first scrape that fetched nothing (offline, a mistyped --base-url) leaves no
     # empty corpus behind for `info` and the app to report as 0 letters.
-    if made[1] and not dry_run and _remove_if_empty(path, made_folder=made[0]):
+    if made[1] and not dry_run and remove_if_empty(path, made_folder=made[0]):
         typer.echo(f"nothing was fetched, so no corpus was left at {path}", err=True)
-
-
-def _remove_if_empty(path: Path, *, made_folder: bool) -> bool:
-    """Remove the corpus this run created at `path` if it holds nothing at all (no letter,
-    no fetch); True when removed. Only the files sendlens makes are touched."""
-    from sendlens.store import LOCK_NAME, Corpus
-
-    if not (path / DB_NAME).is_file():
-        return False
-    try:
-        if any(Corpus(path).counts().values()):
-            return False
-    except sqlite3.Error:
-        return False
-    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME):
-        (path / name).unlink(missing_ok=True)
-    for sub in ("tmp", "pdfs", "models", ""):
-        if sub or made_folder:
-            with contextlib.suppress(OSError):  # not empty: someone else's files stay
-                (path / sub).rmdir()
-    return True
 
 
 def register(app: typer.Typer) -> None:
