@@ -150,6 +150,13 @@ def test_a_recommendation_is_negative_however_it_is_worded(trained: tuple,
     save_model(model, tmp_path / "m")
     assert load_model(tmp_path / "m").predict([item]) == [advice]
     assert model.meta["recommendation_sections"] == ["actions"]
+    # Read alone (classify of a sentence with no section), the wording says it.
+    asked = Item("Leaders must make sure short breaks work well and are timely for families.")
+    assert without_rule.predict([asked])[0]["stance"] == "positive"
+    assert model.predict([asked])[0]["stance"] == "negative"
+    # Praise that merely contains "need to" is not a recommendation.
+    met = Item("Young people who need to travel have short breaks that work well.")
+    assert model.predict([met])[0]["stance"] == "positive"
 
 
 def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:

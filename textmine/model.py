@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,12 @@ BARE_SHARE = 0.3  # share of training rows also seen without context (see with_b
 # A recommendation is negative: these stances become negative in recommendation sections.
 _CREDITING = [STANCES.index("positive"), STANCES.index("mixed")]
 _NEGATIVE = STANCES.index("negative")
+_POSITIVE = STANCES.index("positive")
+# A recommendation's wording: an agent of the area, then "should", "must", "need(s) to".
+_RECOMMENDATION = re.compile(
+    r"(?:[\w'’-]+,?\s+){0,6}?(?:leaders?|partnership|partners|authority|council|icb|board|"
+    r"area|commissioners|services|they)\s+(?:should|must|needs? to)\b(?!\s+not\b)",
+    re.IGNORECASE)
 
 
 @dataclass
@@ -250,6 +257,12 @@ class TaggerModel:
             advice = np.fromiter((it.section in self.recommendation_sections for it in items),
                                  bool, len(items))
             stance_idx[advice & np.isin(stance_idx, _CREDITING)] = _NEGATIVE
+            # Read alone, a sentence worded as a recommendation ("Leaders should ensure
+            # that support is timely") is one too: its praise words are what is asked for.
+            alone = np.fromiter((not it.section and not it.heading and stance_idx[i] == _POSITIVE
+                                 and _RECOMMENDATION.match(it.text) is not None
+                                 for i, it in enumerate(items)), bool, len(items))
+            stance_idx[alone] = _NEGATIVE
         values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
         return tagged, stance_idx.tolist(), values
 

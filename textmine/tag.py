@@ -596,7 +596,8 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
             raise ClassifyInputError(f"line {no}: not UTF-8 text (character {exc.start + 1})"
                                      ) from None
     try:
-        rec = json.loads(line)
+        # Without its line end: a string cut short is "unterminated", not a control char.
+        rec = json.loads(line.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         raise ClassifyInputError(f"line {no}: not valid JSON ({json_problem(exc)})") from exc
     if not isinstance(rec, dict):
@@ -616,6 +617,23 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
         raise ClassifyInputError(f"line {no}: unknown section {section!r} (sections: "
                                  f"{', '.join(CANONICAL_SECTIONS)})")
     return rec
+
+
+# The fields classify reads; others (a gold file's "themes", the user's own) pass unread.
+CLASSIFY_FIELDS = ("id", "text", "letter", "section", "heading", "context", "prev_text",
+                   "next_text")
+
+
+def _misspelt_fields(rec: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, the field it looks like) for keys one typo away from a field classify reads:
+    "sectoin" would otherwise be ignored and the sentence read without its section."""
+    out = []
+    for key in rec:
+        if isinstance(key, str) and key not in CLASSIFY_FIELDS:
+            close = difflib.get_close_matches(key.lower(), CLASSIFY_FIELDS, n=1, cutoff=0.75)
+            if close and close[0] not in rec:
+                out.append((key, close[0]))
+    return out
 
 
 def _item(rec: dict[str, Any], matcher: PassageMatcher | None) -> tuple[Item, str | None]:
@@ -677,9 +695,11 @@ def classify_lines(
     sentence found nowhere is classified from its words alone. Blank lines are
     skipped. A line that is not a JSON object with a text raises ClassifyInputError
     naming the line, after the lines before it have been written. `warn` is told, once
-    per letter, of a "letter" the corpus does not hold (then searched everywhere).
+    per letter, of a "letter" the corpus does not hold (then searched everywhere), and
+    once per field of a field name one typo away from one it reads ("sectoin").
     """
     unknown_letters: set[str] = set()
+    misspelt: set[str] = set()
     pending: list[tuple[Any, Item, str | None]] = []
     done: dict[str, str] = dict(known or {})
     # The scores object is the same for every line but its numbers: format it from a
@@ -725,6 +745,12 @@ def classify_lines(
         except ClassifyInputError:
             yield from flush()
             raise
+        if warn is not None:
+            for key, meant in _misspelt_fields(rec):
+                if key not in misspelt:
+                    misspelt.add(key)
+                    warn(f"line {no}: field {key!r} is not read (did you mean {meant!r}?); "
+                         f"classify reads {', '.join(CLASSIFY_FIELDS)}")
         letter = rec.get("letter")
         if (warn is not None and matcher is not None and isinstance(letter, str)
                 and letter not in unknown_letters and not matcher.knows(letter)):
