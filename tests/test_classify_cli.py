@@ -78,6 +78,23 @@ def test_bad_json_line_is_named_and_earlier_lines_are_kept(corpus: Path) -> None
     assert [json.loads(x)["id"] for x in lines] == [1]
 
 
+def test_a_line_cut_short_is_named_as_unterminated(corpus: Path) -> None:
+    code, lines, err = classify(corpus, '{"id": 1, "text": "Short breaks\n')
+    assert code == 2 and lines == []
+    assert "line 1: not valid JSON (Unterminated string starting at column 19)" in err
+
+
+def test_a_misspelt_field_is_warned_of_once_and_other_fields_pass(corpus: Path) -> None:
+    rows = [{"id": i, "text": "Leaders should improve short breaks.", "sectoin": "actions",
+             "themes": ["social_care"], "my_note": "x"} for i in range(3)]
+    code, lines, err = classify(corpus, "".join(json.dumps(r) + "\n" for r in rows))
+    assert code == 0 and len(lines) == 3
+    assert err.count("field 'sectoin' is not read (did you mean 'section'?)") == 1
+    assert "line 1: field 'sectoin'" in err
+    # A gold file's own fields, or the user's, are not typos.
+    assert "themes" not in err and "my_note" not in err
+
+
 def test_a_line_without_text_is_an_error_naming_the_line(corpus: Path) -> None:
     code, _, err = classify(corpus, '{"id": 1, "text": "Fine."}\n\n{"id": 2}\n')
     assert code == 2
