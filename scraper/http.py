@@ -48,6 +48,10 @@ class HttpError(RuntimeError):
         self.status = status
 
 
+class HostUnreachable(HttpError):
+    """The host's name does not resolve: no network, or a mistyped address."""
+
+
 class RobotsDisallowed(HttpError):
     """robots.txt forbids sendlens from fetching this URL."""
 
@@ -164,7 +168,7 @@ class Retry:
             except (requests.Timeout, requests.ConnectionError) as exc:
                 if host not in self.reached and _unresolvable(exc):
                     # No network, or a mistyped host: waiting will not fix either.
-                    raise HttpError(url, f"cannot resolve the host name {host!r} (no network "
+                    raise HostUnreachable(url, f"cannot resolve the host name {host!r} (no network "
                                     "connection, or a mistyped address); not retried") from exc
                 problem = f"{type(exc).__name__}: {exc}"
             else:
@@ -233,6 +237,8 @@ class Robots:
         parser = RobotFileParser(robots_url)
         try:
             resp = self.inner.get(robots_url)
+        except HostUnreachable:
+            raise  # no network: nothing to do with robots.txt
         except HttpError as exc:
             # RFC 9309: an unreachable robots.txt (5xx) means assume full disallow.
             raise RobotsDisallowed(

@@ -31,7 +31,7 @@ import requests
 from tqdm import tqdm
 
 from scraper import site
-from scraper.http import HttpError, PoliteSession, SiteUnavailable, build_session
+from scraper.http import HostUnreachable, HttpError, PoliteSession, SiteUnavailable, build_session
 from scraper.records import FetchRecord
 from textmine.areas import lookup_area
 
@@ -87,6 +87,7 @@ class ScrapeSummary:
     bytes_downloaded: int = 0
     elapsed: float = 0.0
     error: str | None = None  # why the run stopped early, if it did
+    offline: bool = False  # it stopped because a host's name did not resolve
 
     @property
     def ok(self) -> bool:
@@ -105,6 +106,9 @@ class ScrapeSummary:
         lines = ["sendlens scrape" + (" (dry run)" if self.dry_run else "") + ":"]
         if self.error:
             lines.append(f"  STOPPED: {self.error}")
+        if self.offline:
+            lines.append("  Without internet, import the PDFs you have instead: "
+                         "`sendlens import FOLDER` (or `make run LETTERS=FOLDER`)")
         extra = ""
         if self.extra_providers_found or self.extra_providers_missing:
             extra = (
@@ -547,6 +551,7 @@ def scrape(
         summary.error = INTERRUPTED
     except (site.SiteStructureError, HttpError) as exc:
         summary.error = str(exc)
+        summary.offline = isinstance(exc, HostUnreachable)
     finally:
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)  # a partial download never stays behind

@@ -295,6 +295,7 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
                              str(root)], env=env)
     assert cv.exit_code == 0, cv.output
     assert quality()["cross-validation"]["folds"] == 3
+    assert "evaluate: fold 3 of 3" in cv.stderr  # a minute or more on a real corpus: shown
     # The app reads the same figures from the database.
     from sendlens import appdata
 

@@ -24,7 +24,14 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 from sendlens.store import Corpus
 from textmine.codebook import STANCES, Codebook, load_codebook
 from textmine.model import BARE_SHARE, HAND_WEIGHT, TaggerModel, group_folds, train_model
-from textmine.tag import PassageMatcher, TaggingError, corpus_rows, hand_set, read_labels
+from textmine.tag import (
+    PassageMatcher,
+    Progress,
+    TaggingError,
+    corpus_rows,
+    hand_set,
+    read_labels,
+)
 
 
 def compute_metrics(
@@ -202,9 +209,11 @@ def evaluate_gold(corpus: Corpus, model: TaggerModel, gold: Path) -> dict[str, A
 
 
 def cross_validate_gold(
-    corpus: Corpus, gold: Path, *, folds: int = 5, codebook: Codebook | None = None
+    corpus: Corpus, gold: Path, *, folds: int = 5, codebook: Codebook | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Grouped-by-letter CV: train on corpus + other folds' gold, score held-out letters."""
+    """Grouped-by-letter CV: train on corpus + other folds' gold, score held-out letters.
+    `progress` is told (fraction done, what is happening) before each fold."""
     codebook = codebook or load_codebook(corpus=corpus.root)
     records, matcher = _gold(corpus, gold, codebook)
     groups = [str(r.get("letter") or f"row{i}") for i, r in enumerate(records)]
@@ -218,7 +227,9 @@ def cross_validate_gold(
     found = [matcher.item_for(r["text"], r.get("letter")) for r in records]  # looked up once
     preds: list[dict[str, Any]] = [{} for _ in records]
     bare: list[dict[str, Any]] = [{} for _ in records]
-    for rows in group_folds(groups, folds):
+    for k, rows in enumerate(group_folds(groups, folds)):
+        if progress is not None:
+            progress(k / folds, f"fold {k + 1} of {folds}")
         rest = np.setdiff1d(np.arange(len(records)), rows)
         hand = hand_set([records[i] for i in rest], matcher, codebook)
         model = train_model(matcher.items, codebook, hand)
@@ -235,10 +246,14 @@ def cross_validate_gold(
     return result
 
 
-def no_label_evaluation(corpus: Corpus, gold: Path) -> dict[str, Any]:
+def no_label_evaluation(
+    corpus: Corpus, gold: Path, progress: Progress | None = None
+) -> dict[str, Any]:
     """Train from the corpus alone (no hand labels at all) and score on the gold file."""
     codebook = load_codebook(corpus=corpus.root)
     records, matcher = _gold(corpus, gold, codebook)
+    if progress is not None:
+        progress(0.0, "training without hand labels")
     started = time.time()
     model = train_model(matcher.items, codebook, None)
     result = evaluate_model(model, records, matcher)
@@ -485,10 +500,20 @@ def write_model_card(
     cv: bool = True,
     folds: int = 5,
     command: str = "sendlens evaluate GOLD --model-card",
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Measure both settings and write the model card; returns the figures."""
-    no_labels = no_label_evaluation(corpus, gold)
-    with_labels = cross_validate_gold(corpus, gold, folds=folds) if cv else None
+    # One training without labels, then one per fold: share the bar out by trainings.
+    share = 1 / (1 + folds) if cv else 1.0
+
+    def part(start: float, size: float) -> Progress | None:
+        if progress is None:
+            return None
+        return lambda f, m: progress(start + f * size, m)
+
+    no_labels = no_label_evaluation(corpus, gold, part(0.0, share))
+    with_labels = (cross_validate_gold(corpus, gold, folds=folds,
+                                       progress=part(share, 1 - share)) if cv else None)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(
         model_card(no_labels, with_labels, gold=gold, command=command), encoding="utf-8"
