@@ -20,8 +20,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    # Docstrings are wrapped in the source: Markdown joins a paragraph's lines again.
-    rich_markup_mode="markdown",
+    # Click's own help layout: Typer's rich one gives every flag a "<bool>" value it does
+    # not take (with Click 8.2+). Click re-wraps each paragraph of a docstring too.
+    rich_markup_mode=None,
 )
 
 

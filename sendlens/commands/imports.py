@@ -37,7 +37,8 @@ class GroupBy(StrEnum):
 
 def import_cmd(
     paths: list[Path] = typer.Argument(
-        ..., help="PDF files and/or folders (searched recursively)."
+        ..., help="PDF files and/or folders (searched recursively).", metavar="PATH",
+        show_default=False,
     ),
     corpus: Path | None = CorpusOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -69,7 +70,8 @@ def import_cmd(
 
 
 def export_cmd(
-    what: What = typer.Argument(..., help="letters, passages, themes or evidence."),
+    what: What = typer.Argument(..., help="letters, passages, themes or evidence.",
+                                metavar="TABLE"),
     fmt: str | None = typer.Option(
         None, "--format", "-f", help=f"One of {', '.join(FORMATS)} (default: from -o, else csv)."
     ),

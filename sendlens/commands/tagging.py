@@ -185,7 +185,8 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
 
 
 def evaluate_cmd(
-    gold: Path = typer.Argument(..., help="JSONL hand labels to score against."),
+    gold: Path = typer.Argument(..., help="JSONL hand labels to score against.",
+                                metavar="GOLD.jsonl"),
     cv: bool = typer.Option(
         False, "--cv", help="Cross-validate grouped by letter, training on the other folds' labels."
     ),
