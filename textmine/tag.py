@@ -630,10 +630,17 @@ def _misspelt_fields(rec: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     for key in rec:
         if isinstance(key, str) and key not in CLASSIFY_FIELDS:
-            close = difflib.get_close_matches(key.lower(), CLASSIFY_FIELDS, n=1, cutoff=0.75)
-            if close and close[0] not in rec:
-                out.append((key, close[0]))
+            meant = _field_like(key)
+            if meant and meant not in rec:
+                out.append((key, meant))
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _field_like(key: str) -> str | None:
+    # Cached: a file's extra fields (a gold file's "themes") recur on every line.
+    close = difflib.get_close_matches(key.lower(), CLASSIFY_FIELDS, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 def _item(rec: dict[str, Any], matcher: PassageMatcher | None) -> tuple[Item, str | None]:
