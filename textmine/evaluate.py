@@ -349,7 +349,9 @@ def model_card(
         "context, so that a sentence classified on its own is still scored sensibly.",
         "- **Recommendations are negative.** In the codebook's recommendation sections "
         f"({advice}) a sentence the model reads as positive or mixed is tagged negative, "
-        "as the codebook defines a recommendation; its scores stay the model's.",
+        "as the codebook defines a recommendation; its scores stay the model's. So is a "
+        "sentence read with no section that is worded as one (\"Leaders must make sure "
+        "...\") and read as positive.",
         "- **Hand labels** (`sendlens train --labels FILE.jsonl`, corrections saved in "
         f"the app) are added with a weight of {HAND_WEIGHT:g} weak labels each. Each "
         "theme's threshold makes its share of tagged corpus sentences match its share "
