@@ -247,14 +247,10 @@ def model_quality(model: dict[str, Any] | None) -> pd.DataFrame:
 
 
 def _with_interval(value: Any, spread: Any) -> str | None:
-    """"0.833 (0.80–0.86)": the figure and its 95% interval over letters, when stored.
-    (textmine.evaluate.interval_text's twin: importing it would load scikit-learn into
-    the app's server before its first page.)"""
-    if not isinstance(value, int | float):
-        return None
-    if isinstance(spread, list) and len(spread) == 2:
-        return f"{value:.3f} ({spread[0]:.2f}–{spread[1]:.2f})"
-    return f"{value:.3f}"
+    """"0.833 (0.80-0.86)": the figure and its 95% interval over letters, when stored."""
+    from textmine.intervals import interval_text
+
+    return f"{value:.3f}{interval_text(spread)}" if isinstance(value, int | float) else None
 
 
 # --- letters and the overview ------------------------------------------------------------

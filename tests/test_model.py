@@ -154,7 +154,12 @@ def test_a_recommendation_is_negative_however_it_is_worded(trained: tuple,
     asked = Item("Leaders must make sure short breaks work well and are timely for families.")
     assert without_rule.predict([asked])[0]["stance"] == "positive"
     assert model.predict([asked])[0]["stance"] == "negative"
-    # Praise that merely contains "need to" is not a recommendation.
+    # Sentences that merely contain "need to" or "should" are not recommendations: the
+    # rule leaves them as the model reads them.
+    for text in ("Young people who need to travel have short breaks that work well.",
+                 "Leaders have identified the areas that they need to improve.",
+                 "Leaders know what they need to do and short breaks work well."):
+        assert model.predict([Item(text)]) == without_rule.predict([Item(text)]), text
     met = Item("Young people who need to travel have short breaks that work well.")
     assert model.predict([met])[0]["stance"] == "positive"
 
@@ -229,7 +234,8 @@ def test_macro_f1_runs_over_the_labels_that_occur_not_over_absent_ones() -> None
 
 
 def test_intervals_resample_letters_and_widen_when_letters_disagree() -> None:
-    from textmine.evaluate import compute_metrics, letter_intervals
+    from textmine.evaluate import compute_metrics
+    from textmine.intervals import letter_intervals
 
     themes = ["ehc_plans", "social_care"]
     letters = [f"L{i}" for i in range(10) for _ in range(4)]
@@ -252,3 +258,28 @@ def test_intervals_resample_letters_and_widen_when_letters_disagree() -> None:
     # Too few letters to say anything about other letters.
     assert letter_intervals(themes, letters[:16], gold[:16], pred[:16], stance[:16],
                             guess[:16]) is None
+    # Nor about a label's letter when it names none: resampling it alone is not by letter.
+    assert letter_intervals(themes, [None, *letters[1:]], gold, pred, stance, guess) is None
+
+
+def test_intervals_agree_with_the_point_figures_and_skip_what_a_draw_cannot_measure() -> None:
+    from textmine.evaluate import compute_metrics
+    from textmine.intervals import letter_intervals
+
+    themes = ["ehc_plans", "social_care", "local_offer"]
+    # Ten letters alike (each right on some sentences, wrong on others): any draw of
+    # them scores exactly what all of them score together.
+    gold = [["ehc_plans"], ["social_care"], [], ["ehc_plans", "local_offer"]] * 10
+    pred = [["ehc_plans"], ["ehc_plans"], ["local_offer"], ["ehc_plans"]] * 10
+    stance = ["negative", "positive", "neutral", "mixed"] * 10
+    guess = ["negative", "negative", "neutral", "positive"] * 10
+    letters = [f"L{i}" for i in range(10) for _ in range(4)]
+    point = compute_metrics(themes, gold, pred, stance, guess)
+    spread = letter_intervals(themes, letters, gold, pred, stance, guess)
+    for key, (lo, hi) in spread.items():
+        assert lo == hi == round(point[key], 3), key
+    # Stance labelled in one letter only, all right: draws without that letter measure
+    # no stance and are left out, rather than scored 0.
+    only_one = [s if lt == "L0" else None for s, lt in zip(stance, letters)]
+    spread = letter_intervals(themes, letters, gold, pred, only_one, stance)
+    assert spread["stance_accuracy"] == [1.0, 1.0]

@@ -23,6 +23,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from sendlens.store import Corpus
 from textmine.codebook import STANCES, Codebook, load_codebook
+from textmine.intervals import INTERVAL_REPS, interval_text, letter_intervals
 from textmine.model import BARE_SHARE, HAND_WEIGHT, TaggerModel, group_folds, train_model
 from textmine.tag import (
     PassageMatcher,
@@ -92,72 +93,6 @@ def compute_metrics(
         "stance_accuracy": round(float(np.mean(np.array(st_true) == np.array(st_pred))), 3)
         if known else 0.0,
     }
-
-
-INTERVAL_REPS = 2000
-MIN_INTERVAL_LETTERS = 5
-
-
-def letter_intervals(
-    theme_ids: Sequence[str],
-    letters: Sequence[str | None],
-    true_themes: Sequence[Sequence[str]],
-    pred_themes: Sequence[Sequence[str]],
-    true_stance: Sequence[str | None],
-    pred_stance: Sequence[str],
-    *,
-    reps: int = INTERVAL_REPS,
-    seed: int = 0,
-) -> dict[str, list[float]] | None:
-    """95% intervals of the headline figures, by resampling whole letters with
-    replacement (sentences of one letter share its author and wording, so resampling
-    sentences would understate the spread). Macro averages follow `compute_metrics`:
-    over the labels that occur in each resample. None below MIN_INTERVAL_LETTERS letters.
-    A label with no letter counts as a letter of its own."""
-    groups = [str(g) if g else f"\0{i}" for i, g in enumerate(letters)]
-    names = sorted(set(groups))
-    if len(names) < MIN_INTERVAL_LETTERS:
-        return None
-    index = {g: i for i, g in enumerate(names)}
-    where = np.array([index[g] for g in groups])
-    ids, stances = list(theme_ids), list(STANCES)
-    # Per-letter counts, then each resample's counts as a weighted sum of the letters'.
-    Y = np.array([[t in set(ts) for t in ids] for ts in true_themes], bool).reshape(-1, len(ids))
-    P = np.array([[t in set(ts) for t in ids] for ts in pred_themes], bool).reshape(-1, len(ids))
-    per_letter = np.zeros((len(names), 3, len(ids)))
-    for k, block in enumerate((Y & P, ~Y & P, Y & ~P)):  # tp, fp, fn
-        np.add.at(per_letter[:, k], where, block)
-    confusion = np.zeros((len(names), len(stances), len(stances)))
-    for i, (t, p) in enumerate(zip(true_stance, pred_stance, strict=True)):
-        if t in stances and p in stances:
-            confusion[where[i], stances.index(t), stances.index(p)] += 1
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(names), size=(reps, len(names)))
-    weights = np.zeros((reps, len(names)))
-    np.add.at(weights, (np.repeat(np.arange(reps), len(names)), draws.ravel()), 1)
-
-    def macro(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
-        denom = 2 * tp + fp + fn
-        f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-        present = denom > 0  # in the gold labels or the predictions of this resample
-        return (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
-
-    tp, fp, fn = (np.einsum("rl,lt->rt", weights, per_letter[:, k]) for k in range(3))
-    micro_denom = 2 * tp.sum(1) + fp.sum(1) + fn.sum(1)
-    cm = np.einsum("rl,lij->rij", weights, confusion)
-    diag = np.diagonal(cm, axis1=1, axis2=2)
-    total = cm.sum(axis=(1, 2))
-    figures = {
-        "theme_macro_f1": macro(tp, fp, fn),
-        "theme_micro_f1": np.divide(2 * tp.sum(1), micro_denom, out=np.zeros(reps),
-                                    where=micro_denom > 0),
-        "stance_macro_f1": macro(diag, cm.sum(axis=1) - diag, cm.sum(axis=2) - diag),
-        "stance_accuracy": np.divide(diag.sum(1), total, out=np.zeros(reps), where=total > 0),
-    }
-    if not confusion.any():
-        del figures["stance_macro_f1"], figures["stance_accuracy"]
-    return {k: [round(float(v), 3) for v in np.percentile(x, [2.5, 97.5])]
-            for k, x in figures.items()}
 
 
 def _gold(corpus: Corpus, gold: Path, codebook: Codebook) -> tuple[list[dict], PassageMatcher]:
@@ -284,13 +219,6 @@ def _theme_table(result: dict[str, Any]) -> list[str]:
 
 def _interval(result: dict[str, Any], key: str) -> str:
     return interval_text((result.get("intervals") or {}).get(key))
-
-
-def interval_text(spread: Any) -> str:
-    """" (0.80-0.86)" for a stored [low, high] interval; "" when there is none."""
-    if not (isinstance(spread, list | tuple) and len(spread) == 2):
-        return ""
-    return f" ({spread[0]:.2f}-{spread[1]:.2f})"
 
 
 def _stance_table(result: dict[str, Any]) -> list[str]:

@@ -82,7 +82,7 @@ def export_cmd(
         None, "--by", help="themes: group rows by this (default: area)."
     ),
     section: list[str] = typer.Option(
-        [], "--section",
+        [], "--section", metavar="SECTION",
         help="passages/themes/evidence: only passages in this canonical section; repeatable.",
     ),
     theme: str | None = typer.Option(None, "--theme", help="evidence: the theme."),
@@ -242,7 +242,7 @@ def _model_info(store: Corpus) -> None:
     hand = meta.get("training", {}).get("hand_labels", {}).get("n", 0)
     typer.echo(f"model: {version} ({hand} hand labels)")
     quality = meta.get("quality") or {}
-    from textmine.evaluate import interval_text
+    from textmine.intervals import interval_text
 
     for setting, q in quality.items():
         figure = {k: f"{q.get(k, float('nan')):.3f}"

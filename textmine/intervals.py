@@ -1,0 +1,91 @@
+"""How far a figure measured on hand labels could move on other letters: 95% intervals
+from resampling whole letters (a bootstrap over letters), and how they are written.
+
+Kept free of scikit-learn so that the app's server can format stored intervals without
+loading it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from textmine.codebook import STANCES
+
+INTERVAL_REPS = 2000
+MIN_INTERVAL_LETTERS = 5
+
+
+def letter_intervals(
+    theme_ids: Sequence[str],
+    letters: Sequence[str | None],
+    true_themes: Sequence[Sequence[str]],
+    pred_themes: Sequence[Sequence[str]],
+    true_stance: Sequence[str | None],
+    pred_stance: Sequence[str],
+    *,
+    reps: int = INTERVAL_REPS,
+    seed: int = 0,
+) -> dict[str, list[float]] | None:
+    """95% intervals of the headline figures, by resampling whole letters with
+    replacement (sentences of one letter share its author and wording, so resampling
+    sentences would understate the spread). Macro averages follow
+    `evaluate.compute_metrics`: over the labels that occur in each resample.
+
+    None when a label names no letter (its letter cannot be resampled whole) or the
+    labels come from fewer than MIN_INTERVAL_LETTERS letters. A figure a resample cannot
+    measure (no stance label drawn) is left out of that figure's interval, not counted 0.
+    """
+    if any(not g for g in letters):
+        return None
+    names = sorted({str(g) for g in letters})
+    if len(names) < MIN_INTERVAL_LETTERS:
+        return None
+    index = {g: i for i, g in enumerate(names)}
+    where = np.array([index[str(g)] for g in letters])
+    ids, stances = list(theme_ids), list(STANCES)
+    # Per-letter counts, then each resample's counts as a weighted sum of the letters'.
+    Y = np.array([[t in set(ts) for t in ids] for ts in true_themes], bool).reshape(-1, len(ids))
+    P = np.array([[t in set(ts) for t in ids] for ts in pred_themes], bool).reshape(-1, len(ids))
+    per_letter = np.zeros((len(names), 3, len(ids)))
+    for k, block in enumerate((Y & P, ~Y & P, Y & ~P)):  # tp, fp, fn
+        np.add.at(per_letter[:, k], where, block)
+    confusion = np.zeros((len(names), len(stances), len(stances)))
+    for i, (t, p) in enumerate(zip(true_stance, pred_stance, strict=True)):
+        if t in stances and p in stances:
+            confusion[where[i], stances.index(t), stances.index(p)] += 1
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(names), size=(reps, len(names)))
+    weights = np.zeros((reps, len(names)))
+    np.add.at(weights, (np.repeat(np.arange(reps), len(names)), draws.ravel()), 1)
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        # NaN where nothing was there to measure.
+        return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
+
+    def macro(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+        denom = 2 * tp + fp + fn
+        present = denom > 0  # in the gold labels or the predictions of this resample
+        f1 = np.where(present, ratio(2 * tp, denom), 0.0)
+        return ratio(f1.sum(axis=1), present.sum(axis=1).astype(float))
+
+    tp, fp, fn = (np.einsum("rl,lt->rt", weights, per_letter[:, k]) for k in range(3))
+    cm = np.einsum("rl,lij->rij", weights, confusion)
+    diag = np.diagonal(cm, axis1=1, axis2=2)
+    figures = {
+        "theme_macro_f1": macro(tp, fp, fn),
+        "theme_micro_f1": ratio(2 * tp.sum(1), 2 * tp.sum(1) + fp.sum(1) + fn.sum(1)),
+        "stance_macro_f1": macro(diag, cm.sum(axis=1) - diag, cm.sum(axis=2) - diag),
+        "stance_accuracy": ratio(diag.sum(1), cm.sum(axis=(1, 2))),
+    }
+    return {k: [round(float(v), 3) for v in np.nanpercentile(x, [2.5, 97.5])]
+            for k, x in figures.items() if np.isfinite(x).any()}
+
+
+def interval_text(spread: Any) -> str:
+    """" (0.80-0.86)" for a stored [low, high] interval; "" when there is none."""
+    if not (isinstance(spread, list | tuple) and len(spread) == 2):
+        return ""
+    return f" ({spread[0]:.2f}-{spread[1]:.2f})"
