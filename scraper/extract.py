@@ -178,11 +178,14 @@ def _is_continuation(prev: str, line: _Line, base_left: float) -> bool:
 def _line_spacing(gaps: list[float]) -> float:
     """The page's spacing between lines of one paragraph: the smallest gap shared by at
     least a fifth of them. Not the median: on a page of short paragraphs the gaps between
-    paragraphs outnumber those inside one, and would pass for line spacing."""
+    paragraphs outnumber those inside one, and would pass for line spacing. Gaps well
+    under the median (a few lines of small print: an address, a footnote) are not the
+    body's spacing."""
     if not gaps:
         return 14.0
     need = max(2, len(gaps) // 5)
-    for g in sorted(gaps):
+    floor = 0.6 * statistics.median(gaps)
+    for g in sorted(x for x in gaps if x >= floor):
         near = [x for x in gaps if abs(x - g) <= 1.0]
         if len(near) >= need:
             return statistics.median(near)

@@ -37,3 +37,25 @@ def test_a_page_of_one_line_paragraphs_keeps_them_apart(tmp_path: Path) -> None:
     path.write_bytes(bytes(pdf.output()))
     got = [p.text for p in extract_pdf(path).paragraphs]
     assert got == [SHORT[0], LONG, *SHORT[1:]]
+
+
+def test_a_few_lines_of_small_print_do_not_set_the_line_spacing(tmp_path: Path) -> None:
+    # An address block in small type, tightly spaced, under two wrapped paragraphs: its
+    # gaps are the smallest on the page, but not the body's line spacing. Every word is
+    # capitalised, so no wrapped line is rejoined for starting in lower case.
+    names = ("Inspectors Met Ofsted, CQC, Testshire County Council, NHS Testshire Integrated "
+             "Care Board, Testshire Parent Carer Forum, Testshire SENDIASS, Testshire "
+             "College, Testshire Youth Council And Testshire Early Years Panel Members.")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for text in (names, names):
+        pdf.multi_cell(0, 6, text)
+        pdf.ln(4)
+    pdf.set_font("Helvetica", size=7)
+    for line in ("County Hall", "High Street", "Testshire TS1 1AA"):
+        pdf.multi_cell(0, 3, line, new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "address.pdf"
+    path.write_bytes(bytes(pdf.output()))
+    got = [p.text for p in extract_pdf(path).paragraphs]
+    assert got[:2] == [names, names]
