@@ -226,6 +226,11 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     assert fewer.exit_code == 0, fewer.output
     named = sum(x["themes"] == [dropped] for x in labels)
     assert f"{named} of those labels name a theme the codebook no longer has" in fewer.stderr
+    # An emptied file does not stop a retrain either (only `train --labels` refuses one).
+    (tmp_path / "mine.jsonl").write_text("")
+    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# emptied\n")
+    emptied = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert emptied.exit_code == 0, emptied.output
     # Once the file is gone, a retrain says it trained without it.
     (tmp_path / "mine.jsonl").unlink()
     (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# again\n")

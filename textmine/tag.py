@@ -347,9 +347,10 @@ def _train(
         # Lenient (a retrain after a codebook edit): labels of a theme the codebook no
         # longer has lose that theme instead of stopping the run (hand_set drops it).
         found = read_labels(Path(path), None if lenient else codebook)
-        if not found:
+        if not found and not lenient:
             # Asked for hand labels and given none: a model without them must not quietly
-            # replace the current one (which may have been trained on many).
+            # replace the current one (which may have been trained on many). A retrain
+            # (lenient) takes the files as they are now, as it does a removed one.
             raise TaggingError(f"{path}: no labelled sentences (one JSON object a line, "
                                "as in dev.jsonl); nothing was trained")
         records += found
