@@ -48,10 +48,13 @@ BARE_SHARE = 0.3  # share of training rows also seen without context (see with_b
 _CREDITING = [STANCES.index("positive"), STANCES.index("mixed")]
 _NEGATIVE = STANCES.index("negative")
 _POSITIVE = STANCES.index("positive")
-# A recommendation's wording: an agent of the area, then "should", "must", "need(s) to".
+# A recommendation's wording: the sentence's subject, an agent of the area, then
+# "should", "must", "need(s) to" ("Leaders across the partnership should ..."). Not in a
+# clause of its own ("Leaders know what they need to do" is no recommendation).
 _RECOMMENDATION = re.compile(
-    r"(?:[\w'’-]+,?\s+){0,6}?(?:leaders?|partnership|partners|authority|council|icb|board|"
-    r"area|commissioners|services|they)\s+(?:should|must|needs? to)\b(?!\s+not\b)",
+    r"(?:(?:(?!(?:that|what|which|who|whom|where|how|when|if|because|whether|once)\b)"
+    r"[\w'’-]+,?\s+){0,6}?(?:leaders?|partnership|partners|authority|council|icb|board|"
+    r"area|commissioners|services)|they)\s+(?:should|must|needs? to)\b(?!\s+not\b)",
     re.IGNORECASE)
 
 
