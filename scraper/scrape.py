@@ -107,7 +107,7 @@ class ScrapeSummary:
         if self.error:
             lines.append(f"  STOPPED: {self.error}")
         if self.offline:
-            lines.append("  Without internet, import the PDFs you have instead: "
+            lines.append("  If you are offline, import the PDFs you have instead: "
                          "`sendlens import FOLDER` (or `make run LETTERS=FOLDER`)")
         extra = ""
         if self.extra_providers_found or self.extra_providers_missing:
@@ -551,7 +551,8 @@ def scrape(
         summary.error = INTERRUPTED
     except (site.SiteStructureError, HttpError) as exc:
         summary.error = str(exc)
-        summary.offline = isinstance(exc, HostUnreachable)
+        # No host answered at all: offline (or every address mistyped), not one bad host.
+        summary.offline = isinstance(exc, HostUnreachable) and not session.retry.reached
     finally:
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)  # a partial download never stays behind

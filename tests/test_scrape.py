@@ -558,6 +558,14 @@ def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Co
     assert GOV_UK_PAGE not in {h.path for h in site.hits[n:]}
 
 
+def test_one_unresolvable_host_after_the_site_answered_is_not_called_offline(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    summary = scrape(corpus, base_url=base, gov_uk_url="http://govuk.invalid/letters", **FAST)
+    assert summary.error and "cannot resolve the host name 'govuk.invalid'" in summary.error
+    assert not summary.offline and "If you are offline" not in summary.render()
+
+
 def test_gov_uk_page_without_attachments_is_an_error(site: Site, base: str, corpus: Corpus) -> None:
     summary = scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}", **FAST)
     assert summary.error and GOV_UK_PAGE in summary.error and "attachment" in summary.error

@@ -74,7 +74,7 @@ def test_a_first_scrape_that_fetches_nothing_leaves_no_corpus(tmp_path: Path) ->
     result = CliRunner().invoke(app, ["scrape", "--base-url", "http://reports.invalid",
                                       "-q", "--corpus", str(fresh)])
     assert "cannot resolve the host name 'reports.invalid'" in result.output
-    assert "Without internet, import the PDFs you have instead: `sendlens import FOLDER`" \
+    assert "If you are offline, import the PDFs you have instead: `sendlens import FOLDER`" \
         in result.output
     assert "no corpus was left at" in result.output
     assert not fresh.exists()
