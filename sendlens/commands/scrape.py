@@ -21,7 +21,8 @@ def scrape_cmd(
         None, "--since", formats=["%Y-%m-%d"], help="Only letters published on or after DATE."
     ),
     area: list[str] = typer.Option(
-        [], "--area", help="Only these councils (name or Ofsted URN); repeat for more."
+        [], "--area", help="Only these councils (name or Ofsted URN); repeat for more.",
+        metavar="AREA",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be fetched."),
     delay: float = typer.Option(1.0, "--delay", min=0.0, help="Seconds between requests."),

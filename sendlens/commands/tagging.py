@@ -74,7 +74,8 @@ def themes_cmd(
 
 def train_cmd(
     labels: list[Path] = typer.Option(
-        [], "--labels", help="JSONL hand labels (dev.jsonl format); repeatable."
+        [], "--labels", help="JSONL hand labels (dev.jsonl format); repeatable.",
+        metavar="FILE",
     ),
     no_stored: bool = typer.Option(
         False, "--no-stored-labels", help="Ignore corrections saved in the app."
@@ -208,7 +209,7 @@ def evaluate_cmd(
     """Per-theme precision/recall/F1, macro/micro F1, stance confusion and macro-F1.
 
     --cv trains one model per fold and --no-labels one more (--model-card both): about
-    10-20 s each on the 55 reports."""
+    10 s each on the 55 reports, so about a minute for --cv or --model-card."""
     from textmine.codebook import CodebookError
     from textmine.evaluate import (
         cross_validate_gold,
@@ -310,7 +311,7 @@ def _recorded(refused: str | None, version: str) -> None:
 
 
 def _print(result: dict, title: str, as_json: bool) -> None:
-    from textmine.evaluate import interval_text
+    from textmine.intervals import interval_text
 
     if as_json:
         typer.echo(json.dumps({"setting": title, **result}, indent=2))
