@@ -484,7 +484,8 @@ def page_overview(ctx: Ctx) -> None:
     st.caption(f"Corpus `{ctx.path}`")
     figures({"Letters": f"{s.letters:,}", "Areas": f"{s.areas:,}",
              "Passages": f"{s.passages:,}",
-             "Tagged passages": f"{s.tagged / s.passages:.0%}" if s.passages else "–",
+             "Passages tagged": f"{s.tagged / s.passages:.0%}" if s.passages else "–",
+             "With a theme": f"{s.themed / s.tagged:.0%}" if s.tagged else "–",
              "Hand labels": f"{s.labels:,}"})
     data = ad.overview(ctx.path, ctx.stamp)
     left, right = st.columns(2)
@@ -500,6 +501,11 @@ def page_overview(ctx: Ctx) -> None:
         if s.model:
             st.markdown(f"Current model **`{s.model['version']}`**, trained "
                         f"{when(s.model['created_at'])}.")
+            if s.older_tags:
+                st.warning(f"{counted(s.older_tags, 'tagged passage')} of {s.tagged:,} "
+                           "still carry the tags of an earlier model, and every table and "
+                           "chart shows those. Run `sendlens tag` to tag them with the "
+                           "current model.")
             quality = ad.model_quality(s.model)
             if len(quality):
                 md_table(quality, {"how": "Measured on", **ad.QUALITY_COLUMNS})
@@ -519,7 +525,10 @@ def page_overview(ctx: Ctx) -> None:
         scraped = when(s.last_scrape) or "never (letters were imported from files)"
         imported = when(s.last_import) or "–"
         st.markdown(f"- Last scrape: **{scraped}**\n- Last import: **{imported}**")
-        recent = data["recent"].assign(imported_at=data["recent"]["imported_at"].str[:10])
+        # Non-breaking hyphens: a narrow column must not wrap a date inside it.
+        recent = data["recent"].assign(
+            imported_at=data["recent"]["imported_at"].str[:10].str.replace("-", "\u2011"))
+        st.caption(f"The {len(recent)} letters imported last:")
         md_table(recent, {"area": "Area", "framework_name": "Framework",
                           "inspection_start": "Inspection began",
                           "outcome_name": "Outcome", "imported_at": "Imported"})

@@ -161,6 +161,10 @@ class Status:
     areas: int = 0
     passages: int = 0
     tagged: int = 0
+    themed: int = 0  # tagged passages with at least one theme
+    # Tagged passages whose tags come from a model other than `model` (e.g. one trained
+    # by `classify` or `train` since the last `tag`): the tables still show those tags.
+    older_tags: int = 0
     labels: int = 0
     last_scrape: str | None = None
     last_import: str | None = None
@@ -203,6 +207,9 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
             areas=one("SELECT count(DISTINCT area) FROM letters"),
             passages=one("SELECT count(*) FROM passages"),
             tagged=one("SELECT count(*) FROM tags"),
+            themed=one("SELECT count(*) FROM tags WHERE themes NOT IN ('[]', '')"),
+            older_tags=con.execute("SELECT count(*) FROM tags WHERE model_version != ?",
+                                   (model["version"],)).fetchone()[0] if model else 0,
             # Passages corrected (one counted once, however often it was corrected).
             labels=one("SELECT count(DISTINCT coalesce(passage_id, text)) FROM labels"),
             last_scrape=scrape[0] if scrape else None,

@@ -141,13 +141,39 @@ def test_empty_corpus_shows_start_page(tmp_path: Path, monkeypatch: pytest.Monke
     assert not at.error
 
 
+def test_overview_warns_when_the_tags_are_an_earlier_models(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `classify` or `train` made a newer model current, and nothing re-tagged since.
+    import shutil
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE models SET is_current = 0")
+        con.execute("INSERT INTO models VALUES ('test-2', ?, 'models/test-2', '{}', 1)",
+                    (now_iso(),))
+        n = con.execute("SELECT count(*) FROM tags").fetchone()[0]
+    at = run(copy, monkeypatch)
+    assert "Current model **`test-2`**" in texts(at)
+    [warning] = at.warning
+    assert warning.value.startswith(f"{n:,} tagged passages of {n:,} still carry the tags "
+                                    "of an earlier model")
+    assert "Run `sendlens tag`" in warning.value
+
+
 def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                    facts: dict) -> None:
     at = run(corpus_dir, monkeypatch)
     assert at.title[0].value == "Overview"
     metrics = figures_of(at)
     assert metrics["Letters"] == "4"
-    assert metrics["Tagged passages"] == "100%"
+    assert metrics["Passages tagged"] == "100%"
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    themed, tagged = con.execute("SELECT sum(themes != '[]'), count(*) FROM tags").fetchone()
+    con.close()
+    assert 0 < themed < tagged  # the fixture's tags leave some passages without a theme
+    assert metrics["With a theme"] == f"{themed / tagged:.0%}"
+    assert not at.warning  # every passage tagged by the current model
     assert "test-1" in texts(at)
     # The model's measured quality, as `sendlens evaluate` recorded it, and how.
     quality = md_tables(at)[0][0]
