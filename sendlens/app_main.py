@@ -1034,8 +1034,14 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
         x=alt.X("theme_short:N", title=None, sort=list(theme_order),
                 axis=alt.Axis(orient="top", labelAngle=-35, labelLimit=220, labelOverlap=False)),
         y=alt.Y("letter:N", title=None, sort=list(letters_order), axis=alt.Axis(labelLimit=360)),
-        tooltip=["letter:N", "theme_name:N", "passages:Q", "positive:Q", "negative:Q",
-                 "mixed:Q", "neutral:Q", alt.Tooltip("net_stance:Q", format="+.2f")],
+        tooltip=[alt.Tooltip("letter:N", title="Letter"),
+                 alt.Tooltip("theme_name:N", title="Theme"),
+                 alt.Tooltip("passages:Q", title="Passages"),
+                 alt.Tooltip("positive:Q", title="Positive"),
+                 alt.Tooltip("negative:Q", title="Negative"),
+                 alt.Tooltip("mixed:Q", title="Mixed"),
+                 alt.Tooltip("neutral:Q", title="Neutral"),
+                 alt.Tooltip("net_stance:Q", format="+.2f", title="Net stance")],
         description="description:N",
         # On both layers: the number in a cell's centre is where people click.
         href=alt.condition("datum.passages > 0", alt.Href("read:N"), alt.value(None)),
@@ -1053,7 +1059,10 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
                                                         format="+.1f")),
                             alt.value("#f3f3f3")))
     text = chart.mark_text(fontSize=11).encode(
-        text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")))
+        text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")),
+        # White on the dark ends of the scale, as on Compare areas.
+        color=alt.condition("abs(datum.net_stance) > 0.55", alt.value("white"),
+                            alt.value("#222")))
     # A fixed step per letter: a one-letter area still gets a legible row and legend.
     return chart_spec((rect + text).properties(height=alt.Step(44)))
 

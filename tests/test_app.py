@@ -302,6 +302,13 @@ def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: 
     assert len(letters) == 1  # one letter per area in this corpus
     assert letters[0]["Letter"].startswith("[read ↗](?page=reader&letter=")
     assert "nothing to compare yet" in texts(at)
+    # The profile's numbers stay legible on its dark cells, and its tooltip speaks plainly.
+    [chart] = at.get("vega_lite_chart")
+    spec = json.loads(chart.proto.spec)
+    text = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "text")
+    assert text["encoding"]["color"]["condition"]["value"] == "white"
+    titles = [t.get("title") for t in spec["layer"][0]["encoding"]["tooltip"]]
+    assert titles[:3] == ["Letter", "Theme", "Passages"] and "Net stance" in titles
 
 
 def test_theme_explorer_search_and_stance(
