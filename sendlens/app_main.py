@@ -534,6 +534,10 @@ def page_overview(ctx: Ctx) -> None:
                           "outcome_name": "Outcome", "imported_at": "Imported"})
 
 
+# Column headers in words, for the tables the app shows (downloads keep the keys).
+TABLE_HEADERS = {"la_code": "LA code", "letters_mentioning": "Letters mentioning",
+                 "share_negative": "Share negative", "net_stance": "Net stance"}
+
 FILTER_NAMES = {"areas": "areas", "regions": "regions", "fw": "frameworks",
                 "out": "outcomes", "sec": "sections", "from": "from", "to": "to"}
 
@@ -696,10 +700,15 @@ def page_compare(ctx: Ctx) -> None:
         with box:
             cols = [by, "theme", "letters", "letters_mentioning", "passages", "positive",
                 "negative", "mixed", "neutral", "share_negative", "net_stance"]
-            st.dataframe(shown[cols], hide_index=True,
-                         column_config={"share_negative": st.column_config.NumberColumn(
-                             format="%.2f"), "net_stance": st.column_config.NumberColumn(
-                             format="%+.2f")})
+            # Names in words on screen; the downloads keep the column keys of the CLI's
+            # exports, which scripts read.
+            st.dataframe(shown[cols].assign(theme=shown["theme"].map(ctx.theme)),
+                         hide_index=True, column_config={
+                             **{c: TABLE_HEADERS.get(c, c.capitalize()) for c in cols},
+                             "share_negative": st.column_config.NumberColumn(
+                                 "Share negative", format="%.2f"),
+                             "net_stance": st.column_config.NumberColumn(
+                                 "Net stance", format="%+.2f")})
             downloads(shown[cols], f"themes-by-{by}", "table")
 
 
@@ -1410,11 +1419,10 @@ def page_export(ctx: Ctx) -> None:
         show_error(exc)
         return
     # A preview narrow enough for the page; the downloads have every column.
-    preview = {c: h for c, h in {by: by, "theme": "theme", "letters": "letters",
-                                 "passages": "passages", "positive": "positive",
-                                 "negative": "negative", "share_negative": "share negative",
-                                 "net_stance": "net stance"}.items() if c in table}
-    md_table(table.head(8), preview,
+    preview = {c: TABLE_HEADERS.get(c, c.capitalize())
+               for c in (by, "theme", "letters", "passages", "positive", "negative",
+                         "share_negative", "net_stance") if c in table}
+    md_table(table.head(8).assign(theme=table["theme"].head(8).map(ctx.theme)), preview,
              formats={c: ".2f" for c in ("share_negative", "net_stance") if c in table})
     st.caption(f"The first {min(8, len(table))} of {len(table):,} rows and "
                f"{len(preview)} of its {len(table.columns)} columns; the downloads hold all.")

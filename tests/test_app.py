@@ -221,6 +221,14 @@ def test_compare_evidence_follows_the_chosen_cell(
     assert at.query_params["cell_stance"] in ("negative", ["negative"])  # shareable URL
 
 
+def test_compare_numbers_behind_the_chart_are_named_in_words(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = open_expander(run(corpus_dir, monkeypatch, page="compare"), "cell-numbers")
+    [table] = [f.value for f in at.dataframe if "net_stance" in f.value.columns]
+    assert "Health input into identification, assessment and plans" in set(table["theme"])
+    assert "health_input" not in set(table["theme"])
+
+
 def test_compare_filters_change_the_numbers(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -430,6 +438,17 @@ def test_export_offers_every_format(corpus_dir: Path, monkeypatch: pytest.Monkey
     labels = [b.proto.label for b in at.get("download_button")]
     for fmt in ("CSV", "Excel", "Markdown"):
         assert labels.count(fmt) == 3  # letters, themes table, evidence
+    # The preview speaks in words: theme names and headers, not the export's keys.
+    [preview] = [t for t in md_tables(at) if "Theme" in t[0]]
+    assert list(preview[0])[:3] == ["Area", "Theme", "Letters"]
+    assert "Share negative" in preview[0] and "Net stance" in preview[0]
+    assert {row["Theme"] for row in preview} <= {
+        "Co-production and engagement with families",
+        "Health input into identification, assessment and plans",
+        "The Local Offer and information for families",
+        "Preparation for adulthood and post-16 transition",
+        "EHC needs assessment and plans", "Strategic leadership and joint commissioning",
+        "Inclusion, SEN support and school experience", "Social care and short breaks"}
 
 
 def test_every_page_runs_without_tags(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
