@@ -1219,7 +1219,10 @@ def page_reader(ctx: Ctx) -> None:
     box = lazy_expander("Sections of the letter", "r-sections")
     if box is not None:
         with box:
-            md_table(sections, {"canonical": "Section", "heading": "Heading in the letter"})
+            md_table(sections.assign(
+                canonical=sections["canonical"].map(ad.section_name),
+                heading=sections["heading"].fillna("").replace("", "(the letter's opening)")),
+                {"canonical": "Section", "heading": "Heading in the letter"})
     st.html(ad.highlight_html(view, ctx.names, focus=focus or None,
                               themes=st.session_state["hl"], stances=st.session_state["hs"]))
     arrived = not st.session_state.get("_reader_shown")

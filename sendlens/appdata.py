@@ -653,9 +653,15 @@ def highlight_html(view: LetterView, names: dict[str, str], *, focus: str | None
         # Text up to `upto`, with a heading marker wherever a section starts.
         nonlocal pos, next_section
         while next_section < len(sections) and int(sections[next_section].char_start) <= upto:
-            at = max(pos, int(sections[next_section].char_start))
+            section = sections[next_section]
+            at = max(pos, int(section.char_start))
             parts.append(html.escape(text[pos:at]))
-            parts.append(_section_marker(sections[next_section]))
+            parts.append(_section_marker(section))
+            # The letter's own heading, in bold, so the letter can be scanned by them.
+            heading = str(section.heading or "").strip()
+            if heading and text.startswith(heading, at) and at + len(heading) <= upto:
+                parts.append(f"<strong>{html.escape(heading)}</strong>")
+                at += len(heading)
             pos, next_section = at, next_section + 1
         parts.append(html.escape(text[pos:upto]))
         pos = upto
@@ -694,7 +700,7 @@ def escape_markdown(text: str) -> str:
 def _section_marker(section: Any) -> str:
     # The heading itself is part of the letter text; the marker only names the canonical
     # section the parser assigned, so a reader sees how the letter was cut up.
-    name = html.escape(section_name(str(section.canonical)))
+    name = html.escape(SECTION_NAMES.get(str(section.canonical), str(section.canonical)))
     return (f'<div style="margin: 1.2em 0 0.2em; border-top: 1px solid #ccc; font-size: 0.75em;'
             f' color: #666; letter-spacing: 0.05em;">'
             f"Section: {name}</div>")

@@ -7,6 +7,7 @@ depend on the model), plus a models row with a measured figure.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -365,7 +366,13 @@ def test_letter_reader_escapes_and_highlights(
     assert at.selectbox(key="letter").value == letter_id
     body = max((str(h.proto.body) for h in at.get("html")), key=len)
     assert f'id="p-{passage_id}"' in body and "outline" in body
-    assert "<mark" in body and "Section: Strengths (strengths)" in body
+    assert "<mark" in body and "Section: Strengths</div>" in body
+    # The letter's own headings stand out from its text.
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    heading = con.execute("SELECT heading FROM sections WHERE letter_id = ? AND canonical ="
+                          " 'strengths'", (letter_id,)).fetchone()[0]
+    con.close()
+    assert f"<strong>{html.escape(heading)}</strong>" in body
     assert "Linked passage" in texts(at)
 
 
@@ -390,6 +397,8 @@ def test_highlight_escapes_letter_text() -> None:
     assert "<b>poor</b>" not in out and "&lt;b&gt;poor&lt;/b&gt;" in out
     assert "Health &lt;input&gt;" in out and "&amp; slow" in out
     assert out.count("<mark") == 1
+    # A heading in bold is escaped like the rest (this one is not the text's start).
+    assert "<strong>" not in out and "<i>" not in out
 
 
 def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
@@ -585,7 +594,9 @@ def test_reader_tables_are_built_only_when_opened(
     con.close()
     at = run(corpus_dir, monkeypatch, page="reader", letter=letter_id)
     assert not at.dataframe and not md_tables(at)
-    assert len(md_tables(open_expander(at, "r-sections"))[0]) == sections
+    table = md_tables(open_expander(at, "r-sections"))[0]
+    assert len(table) == sections
+    assert all(row["Section"].endswith(")") and row["Heading in the letter"] for row in table)
     passages = open_expander(at, "r-passages").dataframe[0].value
     assert len(passages) == n and passages["passage_id"].str.startswith(letter_id).all()
 
