@@ -1105,7 +1105,7 @@ def page_themes(ctx: Ctx) -> None:
                 format_func=lambda t: "Any theme (search only)" if t == ALL else ctx.theme(t))
     b.selectbox("Stance", [ALL, *ad.STANCES], key="stance")
     c.text_input("Full-text search", key="q", max_chars=ad.MAX_FTS_QUERY,
-                 placeholder='e.g. waiting times, "speech and language", therap*',
+                 placeholder='e.g. waiting times, therap*',
                  help="Every word must occur (stemmed: 'delay' finds 'delays'); "
                       "\"quotes\" for a phrase; * at the end of a word for a prefix.")
     q_sync({"theme": themes[0] if themes else ALL, "stance": ALL, "q": ""})
@@ -1140,7 +1140,9 @@ def page_themes(ctx: Ctx) -> None:
     figures({"Passages": f"{total:,}", "Letters": f"{letters:,}",
              **{s.capitalize(): f"{int(counts.get(s, 0)):,}" for s in ad.STANCES}})
     if theme != ALL and query:
-        # The search is narrowed to one theme: say what it finds on any other.
+        # The search is narrowed to one theme: say so, and what it finds on any other.
+        st.caption(f"Searching only the passages on {md(ctx.theme(theme))}; choose "
+                   "\"Any theme (search only)\" to search every passage.")
         anywhere = ad.search_counts(ctx.path, ctx.stamp, query, filters, only)["passages"]
         if anywhere > total:
             st.button(f"These words are in {anywhere:,} passages on any theme: search them all",

@@ -337,6 +337,7 @@ def test_theme_explorer_search_and_stance(
     at.text_input(key="q").set_value("therapy").run()
     found = evidence_of(at)
     assert len(found) < negatives
+    assert "Searching only the passages on Health input" in texts(at)
     assert found["text"].str.contains("therap", case=False).all()
     # The words occur beyond this theme: one click searches every passage.
     at.selectbox(key="stance").set_value("(all)").run()
