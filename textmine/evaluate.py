@@ -105,6 +105,11 @@ def _gold(corpus: Corpus, gold: Path, codebook: Codebook) -> tuple[list[dict], P
     return records, PassageMatcher(rows)
 
 
+def _letter_groups(records: Sequence[dict[str, Any]]) -> list[str]:
+    """Each label's letter; a label that names none counts as a letter of its own."""
+    return [str(r.get("letter") or f"row{i}") for i, r in enumerate(records)]
+
+
 def evaluate_model(
     model: TaggerModel, records: Sequence[dict[str, Any]], matcher: PassageMatcher
 ) -> dict[str, Any]:
@@ -116,7 +121,7 @@ def evaluate_model(
         model.theme_ids, records, model.predict([it.alone() for it, _ in found])
     )
     result["matched_to_corpus"] = sum(pid is not None for _, pid in found)
-    result["letters"] = len({r.get("letter") for r in records})
+    result["letters"] = len(set(_letter_groups(records)))
     return result
 
 
@@ -151,7 +156,7 @@ def cross_validate_gold(
     `progress` is told (fraction done, what is happening) before each fold."""
     codebook = codebook or load_codebook(corpus=corpus.root)
     records, matcher = _gold(corpus, gold, codebook)
-    groups = [str(r.get("letter") or f"row{i}") for i, r in enumerate(records)]
+    groups = _letter_groups(records)
     if folds > (n_groups := len(set(groups))):
         # Each fold holds whole letters: more folds than letters would leave some empty.
         raise TaggingError(
