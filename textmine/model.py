@@ -262,10 +262,11 @@ class TaggerModel:
             stance_idx[advice & np.isin(stance_idx, _CREDITING)] = _NEGATIVE
             # Read alone, a sentence worded as a recommendation ("Leaders should ensure
             # that support is timely") is one too: its praise words are what is asked for.
-            alone = np.fromiter((not it.section and not it.heading and stance_idx[i] == _POSITIVE
-                                 and _RECOMMENDATION.match(it.text) is not None
-                                 for i, it in enumerate(items)), bool, len(items))
-            stance_idx[alone] = _NEGATIVE
+            # Only positive rows are looked at: classify's hot path runs through here.
+            for i in np.flatnonzero(stance_idx == _POSITIVE):
+                it = items[i]
+                if not it.section and not it.heading and _RECOMMENDATION.match(it.text):
+                    stance_idx[i] = _NEGATIVE
         values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
         return tagged, stance_idx.tolist(), values
 
