@@ -229,6 +229,7 @@ def _codebook_problem(exc: Exception) -> str:
 def _model_info(store: Corpus) -> None:
     """The current model, whether it is stale, and whether the tags are its own."""
     from textmine.codebook import CodebookError
+    from textmine.intervals import interval_text
 
     try:
         found = _current_model(store)
@@ -242,8 +243,6 @@ def _model_info(store: Corpus) -> None:
     hand = meta.get("training", {}).get("hand_labels", {}).get("n", 0)
     typer.echo(f"model: {version} ({hand} hand labels)")
     quality = meta.get("quality") or {}
-    from textmine.intervals import interval_text
-
     for setting, q in quality.items():
         figure = {k: f"{q.get(k, float('nan')):.3f}"
                   + interval_text((q.get("intervals") or {}).get(k))
