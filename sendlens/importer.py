@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ MANIFEST_COLUMNS = frozenset({"file", "path", "ofsted_urn", "urn", "published", 
                               "url", "sha256"})
 MANIFEST_NOTES = frozenset({"area", "framework", "title", "notes", "note", "comment"})
 NO_PDFS = "no PDF files found in this folder or its subfolders"
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -187,6 +189,10 @@ class ImportItem:
     ofsted_urn: str | None = None
     published: str | None = None
     source: str | None = None
+    # The manifest's sha256 for the file and the row that gave it ("<manifest> line N"):
+    # checked against the hash the import computes anyway, so no file is read twice.
+    sha256: str | None = None
+    described_at: str | None = None
 
 
 def _shown(path: Path) -> str:
@@ -205,14 +211,6 @@ def _manifest_date(text: str) -> str | None:
         except ValueError:  # 2017-02-31
             return None
     return parse_date(text)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _manifest_row(
@@ -259,20 +257,13 @@ def _manifest_row(
         warnings.append(f"{where}: url {url!r} is not a web address (http:// or https://); "
                         "not stored")
         url = ""
-    if want := row.get("sha256", "").lower():
-        try:
-            have = _file_sha256(path)
-        except OSError as exc:
-            warnings.append(f"{where}: cannot read {name} to check its sha256 "
-                            f"({exc.strerror or exc})")
-            have = want
-        if want != have:
-            # Another version of the file (re-downloaded, edited): the row may still
-            # describe the same letter, so its values are kept, and the user told.
-            warnings.append(f"{where}: {name} does not match its sha256 in the manifest "
-                            f"({want[:12]}...): it is not the file the manifest lists; the "
-                            "row's other values are still used")
-    return ImportItem(path, ofsted_urn=urn or None, published=published, source=url or None)
+    want = row.get("sha256", "").lower()
+    if want and not SHA256.fullmatch(want):
+        warnings.append(f"{where}: sha256 {row['sha256']!r} is not a SHA-256 (64 hexadecimal "
+                        "characters); not checked")
+        want = ""
+    return ImportItem(path, ofsted_urn=urn or None, published=published, source=url or None,
+                      sha256=want or None, described_at=where)
 
 
 def _read_manifest(folder: Path, warnings: list[str]) -> dict[Path, ImportItem]:
@@ -414,6 +405,13 @@ def import_paths(
                 con=con,
             )
             report.outcomes.append(outcome)
+            if item.sha256 and outcome.sha256 and item.sha256 != outcome.sha256:
+                # Another version of the file (re-downloaded, edited): the row may still
+                # describe the same letter, so its values are kept, and the user told.
+                report.warnings.append(
+                    f"{item.described_at}: {item.path.name} does not match its sha256 in the "
+                    f"manifest ({item.sha256[:12]}...): it is not the file the manifest lists; "
+                    "the row's other values are still used")
             if bar is not None:
                 bar.update(1)
     except KeyboardInterrupt:

@@ -143,28 +143,45 @@ def test_manifest_problems_of_every_kind_name_their_line(folder: Path) -> None:
     assert items["ashmere.pdf"].published is None
 
 
-def test_misspelt_columns_bad_urls_and_wrong_hashes_are_named(folder: Path) -> None:
+def test_misspelt_columns_bad_urls_and_wrong_hashes_are_named(
+    folder: Path, tmp_path: Path
+) -> None:
     import hashlib
 
     good = hashlib.sha256((folder / "harrowdale.pdf").read_bytes()).hexdigest()
-    items, warnings = read_manifest(
-        folder,
+    manifest = (
         "file,ofsted_urn,urll,url,sha256,area\n"
-        f"harrowdale.pdf,80996,x,https://example.org/h.pdf,{good},Harrowdale\n"
+        f"harrowdale.pdf,80996,x,https://example.org/h.pdf,{good.upper()},Harrowdale\n"
         f"kestrelbury.pdf,80999,x,notaurl,{'0' * 64},Kestrelbury\n"
-        "ashmere.pdf,80997\n",  # trailing optional fields left off: still read
+        "ashmere.pdf,80997,,,abc123\n"
     )
+    items, warnings = read_manifest(folder, manifest)
     where = "letters/manifest.csv line"
     assert warnings == [
         f"{where} 1: column 'urll' is not read (did you mean 'url'? sendlens reads file, "
         "file_date, ofsted_urn, path, published, sha256, url, urn)",
         f"{where} 3: url 'notaurl' is not a web address (http:// or https://); not stored",
-        f"{where} 3: kestrelbury.pdf does not match its sha256 in the manifest (000000000000"
-        "...): it is not the file the manifest lists; the row's other values are still used",
+        f"{where} 4: sha256 'abc123' is not a SHA-256 (64 hexadecimal characters); not checked",
     ]
     assert items["harrowdale.pdf"].source == "https://example.org/h.pdf"
     assert items["kestrelbury.pdf"].source is None
     assert items["kestrelbury.pdf"].ofsted_urn == "80999"  # the rest of the row still used
+    assert items["ashmere.pdf"].ofsted_urn == "80997"
+
+    # The hash is compared when the file is imported (and hashed) anyway.
+    result = CliRunner().invoke(app, ["import", "letters", "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("does not match its sha256") == 1
+    assert (
+        f"{where} 3: kestrelbury.pdf does not match its sha256 in the manifest (000000000000"
+        "...): it is not the file the manifest lists; the row's other values are still used"
+    ) in result.output
+    assert letters_by_area(tmp_path / "c")["Kestrelbury"]["ofsted_urn"] == "80999"
+
+
+def test_short_manifest_rows_keep_the_values_given(folder: Path) -> None:
+    items, warnings = read_manifest(folder, "file,ofsted_urn,sha256\nashmere.pdf,80997\n")
+    assert warnings == []
     assert items["ashmere.pdf"].ofsted_urn == "80997"
 
 
