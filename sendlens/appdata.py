@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from sendlens.store import DB_NAME, Corpus, now_iso
+from sendlens.store import DB_NAME, Corpus, now_iso, tags_of_other_models
 
 STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
 SECTIONS: tuple[str, ...] = (
@@ -208,8 +208,7 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
             passages=one("SELECT count(*) FROM passages"),
             tagged=one("SELECT count(*) FROM tags"),
             themed=one("SELECT count(*) FROM tags WHERE themes NOT IN ('[]', '')"),
-            older_tags=con.execute("SELECT count(*) FROM tags WHERE model_version != ?",
-                                   (model["version"],)).fetchone()[0] if model else 0,
+            older_tags=tags_of_other_models(con, model["version"]) if model else 0,
             # Passages corrected (one counted once, however often it was corrected).
             labels=one("SELECT count(DISTINCT coalesce(passage_id, text)) FROM labels"),
             last_scrape=scrape[0] if scrape else None,

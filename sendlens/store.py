@@ -370,6 +370,12 @@ class Corpus:
         return dest
 
 
+def tags_of_other_models(con: sqlite3.Connection, version: str) -> int:
+    """Passages whose tags come from a model other than `version` (the current one)."""
+    sql = "SELECT count(*) FROM tags WHERE model_version != ?"
+    return int(con.execute(sql, (version,)).fetchone()[0])
+
+
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 

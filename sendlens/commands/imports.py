@@ -194,6 +194,7 @@ def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
     CodebookError: no retraining fixes that."""
     import json
 
+    from sendlens.store import tags_of_other_models
     from textmine.codebook import load_codebook
     from textmine.model import staleness
 
@@ -202,8 +203,7 @@ def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
                           " ORDER BY created_at DESC").fetchone()
         if row is None:
             return None
-        older = con.execute("SELECT count(*) FROM tags WHERE model_version != ?",
-                            (row["version"],)).fetchone()[0]
+        older = tags_of_other_models(con, row["version"])
     meta = json.loads(row["meta"] or "{}")
     return row["version"], meta, staleness(meta, load_codebook(corpus=store.root)), older
 
