@@ -14,6 +14,7 @@ from test_model import build_corpus
 from typer.testing import CliRunner
 
 from sendlens.cli import app
+from sendlens.store import Corpus
 from textmine.codebook import STANCES, load_codebook
 
 
@@ -180,6 +181,40 @@ def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     table = runner.invoke(app, ["export", "themes", "-f", "csv", "--corpus", str(root)],
                           env={"SENDLENS_CODEBOOK": ""})
     assert table.exit_code == 0 and "warning" not in table.stderr
+
+
+def test_tags_left_by_an_older_model_are_pointed_out(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    runner = CliRunner()
+    env = {"SENDLENS_CODEBOOK": ""}
+    assert runner.invoke(app, ["tag", "--corpus", str(root)], env=env).exit_code == 0
+    # `train` makes a new current model, but the tables still count the old one's tags.
+    assert runner.invoke(app, ["train", "--corpus", str(root)], env=env).exit_code == 0
+    n = Corpus.open(root).counts()["passages"]
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert f"{n} passages carry tags of an older model" in info.stdout
+    table = runner.invoke(app, ["export", "themes", "-f", "csv", "--corpus", str(root)], env=env)
+    assert table.exit_code == 0 and f"warning: {n} passages carry tags of an older" in table.stderr
+    assert runner.invoke(app, ["tag", "--corpus", str(root)], env=env).exit_code == 0
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert "older model" not in info.stdout
+
+
+def test_models_trained_in_the_same_second_get_their_own_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=2)
+    frozen = time.gmtime()
+    monkeypatch.setattr(time, "gmtime", lambda *_: frozen)
+    env = {"SENDLENS_CODEBOOK": ""}
+    runs = [CliRunner().invoke(app, ["train", "--corpus", str(root)], env=env) for _ in range(3)]
+    versions = [r.stdout.strip() for r in runs]
+    assert versions[1:] == [f"{versions[0]}.2", f"{versions[0]}.3"]
+    assert sorted(p.name for p in (root / "models").iterdir()) == versions
 
 
 def test_an_automatic_retrain_keeps_the_hand_labels(

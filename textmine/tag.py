@@ -371,7 +371,7 @@ def _train(
     # passage corrected in the app) is not taken for held-out labels.
     model.meta["training"]["label_texts"] = sorted(
         {label_key(r, matcher.letter_ids) for r in records})
-    version = model_version(model.meta)
+    version = _unused_version(corpus, model_version(model.meta))
     directory = corpus.model_dir / version
     save_model(model, directory)
     with corpus.transaction() as con:
@@ -384,6 +384,21 @@ def _train(
         )
     say(0.6, f"model {version} saved")
     return TrainResult(version, directory, model.meta, time.time() - started, removed, unknown)
+
+
+def _unused_version(corpus: Corpus, version: str) -> str:
+    """`version`, or `version.2`, `.3`...: two models trained in the same second (a script
+    running `tag` then `train`) must not share a version, or the first one's tags would be
+    taken for the second's."""
+    with corpus.reading() as con:
+        taken = {row[0] for row in con.execute(
+            "SELECT version FROM models WHERE version = ? OR version LIKE ?",
+            (version, f"{version}.%"))}
+    candidate, n = version, 1
+    while candidate in taken or (corpus.model_dir / candidate).exists():
+        n += 1
+        candidate = f"{version}.{n}"
+    return candidate
 
 
 def _current(corpus: Corpus) -> tuple[str, Path, str | None] | None:
