@@ -55,6 +55,12 @@ def test_one_output_line_per_input_line_in_order_with_ids(corpus: Path) -> None:
     assert out[1]["stance"] == "negative"
 
 
+def test_a_sentence_with_no_known_word_is_neutral_not_the_prior(corpus: Path) -> None:
+    code, lines, err = classify(corpus, '{"id": 1, "text": "ok"}\n{"id": 2, "text": "Xq zzv."}\n')
+    assert code == 0, err
+    assert [(o["themes"], o["stance"]) for o in map(json.loads, lines)] == [([], "neutral")] * 2
+
+
 def test_optional_context_fields_are_accepted(corpus: Path) -> None:
     line = json.dumps({"id": 7, "text": "This has improved.", "section": "strengths",
                        "heading": "What is the area partnership doing that is effective?",

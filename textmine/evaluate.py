@@ -284,7 +284,8 @@ def model_card(
         f"({advice}) a sentence the model reads as positive or mixed is tagged negative, "
         "as the codebook defines a recommendation; its scores stay the model's. So is a "
         "sentence read with no section that is worded as one (\"Leaders must make sure "
-        "...\") and read as positive.",
+        "...\") and read as positive. A sentence with not one word the model knows "
+        "(\"ok\") is neutral: its scores are the classes' priors alone.",
         "- **Hand labels** (`sendlens train --labels FILE.jsonl`, corrections saved in "
         f"the app) are added with a weight of {HAND_WEIGHT:g} weak labels each. Each "
         "theme's threshold makes its share of tagged corpus sentences match its share "

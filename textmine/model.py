@@ -48,6 +48,7 @@ BARE_SHARE = 0.3  # share of training rows also seen without context (see with_b
 _CREDITING = [STANCES.index("positive"), STANCES.index("mixed")]
 _NEGATIVE = STANCES.index("negative")
 _POSITIVE = STANCES.index("positive")
+_NEUTRAL = STANCES.index("neutral")
 # A recommendation's wording: the sentence's subject, an agent of the area, then
 # "should", "must", "need(s) to" ("Leaders across the partnership should ..."). Not in a
 # clause of its own ("Leaders know what they need to do" is no recommendation).
@@ -223,12 +224,19 @@ class TaggerModel:
 
     def scores(self, items: Sequence[Item]) -> tuple[np.ndarray, np.ndarray]:
         """(theme scores (n, T), stance probabilities (n, 4)); features computed once."""
+        theme_p, stance_p, _ = self._scores(items)
+        return theme_p, stance_p
+
+    def _scores(self, items: Sequence[Item]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """scores(), and which items have no word the model knows."""
         if not items:
-            return np.zeros((0, len(self.theme_ids))), np.zeros((0, len(STANCES)))
+            return (np.zeros((0, len(self.theme_ids))), np.zeros((0, len(STANCES))),
+                    np.zeros(0, bool))
         X = self.themes.named_steps["features"].transform(items)
         theme_p = self.themes.named_steps["clf"].predict_proba(X)
         stance_p = self.stance.named_steps["clf"].predict_proba(X)
-        return theme_p, _align_stance(self.stance.named_steps["clf"], stance_p)
+        unknown = np.diff(X.indptr) == 0 if hasattr(X, "indptr") else ~np.asarray(X).any(1)
+        return theme_p, _align_stance(self.stance.named_steps["clf"], stance_p), unknown
 
     def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:
         """Themes, stance and scores for each item, in order."""
@@ -252,10 +260,13 @@ class TaggerModel:
         Worked out in numpy and converted once: per-item Python work dominates at the
         speeds classify needs. Items with the same themes share one tuple.
         """
-        theme_p, stance_p = self.scores(items)
+        theme_p, stance_p, unknown = self._scores(items)
         # Few distinct theme sets occur: name each once, then index.
         tagged = _theme_sets(theme_p >= self.thresholds, self.theme_ids)
         stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1)
+        # Not one known word ("ok", a name): the stance would be the classes' prior alone,
+        # which is positive; with no evidence the sentence has no judgement to report.
+        stance_idx[unknown] = _NEUTRAL
         if self.recommendation_sections:
             advice = np.fromiter((it.section in self.recommendation_sections for it in items),
                                  bool, len(items))
