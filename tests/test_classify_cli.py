@@ -377,6 +377,36 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     assert old.exit_code == 0 and "not recorded" in old.stderr and quality() == {}
 
 
+def test_a_theme_the_gold_file_never_labels_is_not_scored_zero(tmp_path: Path) -> None:
+    from test_model import synthetic_rows
+
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    # A theme added after the labelling, which the model gives to many sentences.
+    extra = ("  - id: transport\n    name: Home to school transport\n    definition: "
+             "Travel.\n    patterns: [\"council|inspectors\"]\n\nstance:\n")
+    (root / "codebook.yaml").write_text(
+        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + extra, 1))
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(
+        json.dumps({"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+                    "stance": "neutral"}) + "\n" for r in synthetic_rows(3)[::5]))
+    runner = CliRunner()
+    env = {"SENDLENS_CODEBOOK": ""}
+    assert runner.invoke(app, ["tag", "--corpus", str(root)], env=env).exit_code == 0
+    result = runner.invoke(app, ["evaluate", str(gold), "--json", "--corpus", str(root)],
+                           env=env)
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["unlabelled_predictions"]["transport"] > 0
+    assert "transport" not in got["macro_over"]["themes"]
+    scored = [got["themes"][t]["f1"] for t in got["macro_over"]["themes"]]
+    assert got["theme_macro_f1"] == pytest.approx(sum(scored) / len(scored), abs=0.001)
+    assert "the labels never have transport, but the model gave it" in result.stderr
+
+
 def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path: Path) -> None:
     """'theme' for 'themes' read as "about no theme" at a hand label's weight: refused."""
     good = {"letter": "x.pdf", "text": "Short breaks are too few.", "themes": ["social_care"],

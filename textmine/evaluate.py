@@ -60,10 +60,11 @@ def compute_metrics(
         }
         for j, t in enumerate(ids)
     }
-    # Macro averages run over the labels that occur in the gold file or the predictions
-    # (as scikit-learn's own default): a small file without a theme or stance must not
-    # score it 0, while predicting a label the file never has still costs.
-    present = [j for j in range(len(ids)) if support[j] > 0 or P[:, j].any()]
+    # Theme macro-F1 runs over the themes the gold file labels: a file without a theme
+    # (a small file, or one labelled before a theme was added to the codebook) cannot
+    # score it, and would score it 0. Predictions of such a theme still cost micro-F1.
+    # Stances are fixed: a stance predicted that the file never has costs macro-F1 too.
+    present = [j for j in range(len(ids)) if support[j] > 0]
     macro = float(np.mean([f[j] for j in present])) if present else 0.0
     micro = float(f1_score(Y, P, average="micro", zero_division=0)) if len(Y) else 0.0
     known = [i for i, s in enumerate(true_stance) if s in STANCES]
@@ -90,6 +91,9 @@ def compute_metrics(
             float(f1_score(st_true, st_pred, labels=occurring, average="macro", zero_division=0)),
             3) if known else 0.0,
         "macro_over": {"themes": [ids[j] for j in present], "stances": occurring},
+        # Themes the file never labels, and how often the model gave them anyway.
+        "unlabelled_predictions": {ids[j]: int(P[:, j].sum()) for j in range(len(ids))
+                                   if not support[j] and P[:, j].any()},
         "stance_accuracy": round(float(np.mean(np.array(st_true) == np.array(st_pred))), 3)
         if known else 0.0,
     }

@@ -32,7 +32,8 @@ def letter_intervals(
     """95% intervals of the headline figures, by resampling whole letters with
     replacement (sentences of one letter share its author and wording, so resampling
     sentences would understate the spread). Macro averages follow
-    `evaluate.compute_metrics`: over the labels that occur in each resample.
+    `evaluate.compute_metrics` on each resample: over the themes its gold labels have,
+    and the stances its labels or predictions have.
 
     None when a label names no letter (its letter cannot be resampled whole) or the
     labels come from fewer than MIN_INTERVAL_LETTERS letters. A figure a resample cannot
@@ -65,9 +66,10 @@ def letter_intervals(
         # NaN where nothing was there to measure.
         return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
 
-    def macro(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    def macro(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, *, gold_only: bool) -> np.ndarray:
         denom = 2 * tp + fp + fn
-        present = denom > 0  # in the gold labels or the predictions of this resample
+        # In this resample's gold labels (themes), or in its labels or predictions (stances).
+        present = (tp + fn > 0) if gold_only else denom > 0
         f1 = np.where(present, ratio(2 * tp, denom), 0.0)
         return ratio(f1.sum(axis=1), present.sum(axis=1).astype(float))
 
@@ -75,9 +77,10 @@ def letter_intervals(
     cm = np.einsum("rl,lij->rij", weights, confusion)
     diag = np.diagonal(cm, axis1=1, axis2=2)
     figures = {
-        "theme_macro_f1": macro(tp, fp, fn),
+        "theme_macro_f1": macro(tp, fp, fn, gold_only=True),
         "theme_micro_f1": ratio(2 * tp.sum(1), 2 * tp.sum(1) + fp.sum(1) + fn.sum(1)),
-        "stance_macro_f1": macro(diag, cm.sum(axis=1) - diag, cm.sum(axis=2) - diag),
+        "stance_macro_f1": macro(diag, cm.sum(axis=1) - diag, cm.sum(axis=2) - diag,
+                                 gold_only=False),
         "stance_accuracy": ratio(diag.sum(1), cm.sum(axis=(1, 2))),
     }
     return {k: [round(float(v), 3) for v in np.nanpercentile(x, [2.5, 97.5])]
