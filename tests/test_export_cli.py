@@ -156,6 +156,23 @@ def test_export_evidence(corpus: Corpus, tmp_path: Path) -> None:
                                             "6–10 Feb 2023, ").sum() == 3
 
 
+def test_evidence_takes_several_stances_but_one_theme(corpus: Corpus) -> None:
+    def rows(*args: str) -> pd.DataFrame:
+        result = export(corpus, "evidence", "--theme", "ehc_plans", *args)
+        assert result.exit_code == 0, result.output
+        return pd.read_csv(io.StringIO(result.stdout))
+
+    negative, positive = rows("--stance", "negative"), rows("--stance", "positive")
+    both = rows("--stance", "negative", "--stance", "positive")
+    assert len(negative) and len(positive)
+    assert len(both) == len(negative) + len(positive)
+    assert set(both["stance"]) == {"negative", "positive"}
+    # A second theme used to replace the first without a word.
+    two = export(corpus, "evidence", "--theme", "ehc_plans", "--theme", "local_offer")
+    assert two.exit_code == 2
+    assert "takes one --theme (given ehc_plans, local_offer)" in two.output
+
+
 def test_xlsx_says_what_it_holds(corpus: Corpus, tmp_path: Path) -> None:
     # A spreadsheet passed on to a colleague still names its table, filters and model.
     out = tmp_path / "themes.xlsx"

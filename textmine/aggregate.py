@@ -521,7 +521,7 @@ def evidence(
     corpus: Corpus,
     *,
     theme: str,
-    stance: str | None = None,
+    stance: str | Iterable[str] | None = None,
     sections: str | Iterable[str] | None = None,
     group: tuple[str, str | int] | None = None,
     **filters: Any,
@@ -532,10 +532,13 @@ def evidence(
     the table groups them (`("year", 2024)` places a letter as the table does;
     `("area", "Dorset")` is that row's name, not every name the filters resolve to).
     Ordered by area, date and position in the letter. `theme_score` is the tagger's
-    probability for the theme where its scores give one (NaN otherwise).
+    probability for the theme where its scores give one (NaN otherwise). `stance` is one
+    stance or several (passages of any of them).
     """
-    if stance is not None and stance not in STANCES:
-        raise ValueError(f"unknown stance {stance!r}: choose one of {', '.join(STANCES)}")
+    stances = [stance] if isinstance(stance, str) else list(stance or ())
+    for one in stances:
+        if one not in STANCES:
+            raise ValueError(f"unknown stance {one!r}: choose one of {', '.join(STANCES)}")
     with corpus.reading() as con:
         _require_tags(con)
         _check_theme(theme, _known_themes(con, corpus))
@@ -548,9 +551,9 @@ def evidence(
                 raise ValueError(f"unknown grouping {by!r}: choose one of {', '.join(GROUPS)}")
             conditions.append(f"COALESCE(CAST({GROUPS[by]} AS TEXT), '{UNKNOWN}') = ?")
             params.append(str(value))
-        if stance is not None:
-            conditions.append("t.stance = ?")
-            params.append(stance)
+        if stances:
+            conditions.append(f"t.stance IN ({', '.join('?' * len(stances))})")
+            params += stances
         rows = con.execute(
             f"""SELECT l.area, l.region, l.framework, l.outcome, l.inspection_start,
                        l.inspection_end, l.published, p.letter_id, p.section, p.heading,

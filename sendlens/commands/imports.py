@@ -85,13 +85,16 @@ def export_cmd(
         [], "--section", metavar="SECTION",
         help="passages/themes/evidence: only passages in this canonical section; repeatable.",
     ),
-    theme: str | None = typer.Option(None, "--theme", help="evidence: the theme."),
-    stance: str | None = typer.Option(None, "--stance", help="evidence: only this stance."),
+    themes: list[str] = typer.Option([], "--theme", metavar="THEME",
+                                     help="evidence: the theme."),
+    stance: list[str] = typer.Option(
+        [], "--stance", metavar="STANCE", help="evidence: only this stance; repeatable."
+    ),
     corpus: Path | None = CorpusOption,
 ) -> None:
     """Export a table: letters, passages, themes (area × theme) or evidence."""
-    given = {"--by": by is not None, "--section": bool(section), "--theme": theme is not None,
-             "--stance": stance is not None}
+    given = {"--by": by is not None, "--section": bool(section), "--theme": bool(themes),
+             "--stance": bool(stance)}
     applies = {What.letters: (), What.passages: ("--section",),
                What.themes: ("--by", "--section"),
                What.evidence: ("--section", "--theme", "--stance")}[what]
@@ -101,6 +104,12 @@ def export_cmd(
                     + (f" (it takes {', '.join(applies)})" if applies else ""),
                     fg="red", err=True)
         raise typer.Exit(2)
+    if len(set(themes)) > 1:
+        # Each row's theme_score is for the one theme asked about.
+        typer.secho(f"error: export evidence takes one --theme (given {', '.join(themes)}): "
+                    "export each theme to its own file", fg="red", err=True)
+        raise typer.Exit(2)
+    theme = themes[0] if themes else None
     asked = fmt
     try:
         fmt = format_from_name(output, fmt)
@@ -137,7 +146,7 @@ def export_cmd(
                 if not theme:
                     typer.secho("error: export evidence needs --theme", fg="red", err=True)
                     raise typer.Exit(2)
-                frame = aggregate.evidence(store, theme=theme, stance=stance,
+                frame = aggregate.evidence(store, theme=theme, stance=stance or None,
                                            sections=section or None)
         except (aggregate.NotTagged, ValueError) as exc:
             # Not tagged yet, or an unknown theme, section or stance: say which.
@@ -148,7 +157,8 @@ def export_cmd(
     with store.reading() as con:
         about = provenance(con, store.root, table=what.value,
                            by=(by or GroupBy.area).value if what is What.themes else None,
-                           sections=", ".join(section), theme=theme, stance=stance)
+                           sections=", ".join(section), theme=theme,
+                           stance=", ".join(dict.fromkeys(stance)) or None)
     try:
         write_table(frame, fmt, output, about)
     except (ValueError, OSError) as exc:
