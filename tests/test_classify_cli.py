@@ -678,7 +678,7 @@ def test_cross_validation_needs_two_folds(corpus: Path, tmp_path: Path) -> None:
         "labels from at least 2" in result.output
 
 
-def test_evaluate_refuses_an_output_path_without_model_card(corpus: Path,
+def test_evaluate_refuses_options_that_need_cv_or_model_card(corpus: Path,
                                                             tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
     gold.write_text(json.dumps({"text": "Short breaks are too few.", "themes": []}) + "\n")
@@ -686,6 +686,10 @@ def test_evaluate_refuses_an_output_path_without_model_card(corpus: Path,
                                       "--corpus", str(corpus)])
     assert result.exit_code == 2 and "needs --model-card" in result.output
     assert not (tmp_path / "out.md").exists()
+    # --folds without --cv would print the model's own scores, easily taken for CV.
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "--folds", "3",
+                                      "--corpus", str(corpus)])
+    assert result.exit_code == 2 and "--folds is for cross-validation" in result.output
 
 
 def test_a_passage_corrected_in_the_app_is_not_held_out(tmp_path: Path) -> None:

@@ -191,7 +191,9 @@ def evaluate_cmd(
     cv: bool = typer.Option(
         False, "--cv", help="Cross-validate grouped by letter, training on the other folds' labels."
     ),
-    folds: int = typer.Option(5, "--folds", min=2, help="Number of folds for --cv."),
+    folds: int | None = typer.Option(
+        None, "--folds", min=2, help="Number of folds for --cv or --model-card (default 5)."
+    ),
     no_labels: bool = typer.Option(
         False, "--no-labels", help="Train a fresh model with no hand labels and score it."
     ),
@@ -231,6 +233,10 @@ def evaluate_cmd(
     if output is not None and not card:
         raise _fail("--output is the model card's path: it needs --model-card (use --json "
                     "and a redirect to save the figures)")
+    if folds is not None and not (cv or card):
+        # Without them the figures are the current model's on these labels, not CV.
+        raise _fail("--folds is for cross-validation: it needs --cv (or --model-card)")
+    folds = folds or 5
     output = output or Path("docs/MODEL_CARD.md")
     store = open_corpus(corpus)
 
