@@ -659,6 +659,10 @@ def test_app_command_refuses_a_port_in_use(tmp_path: Path,
     assert result.exit_code == 2
     assert f"cannot serve on 127.0.0.1:{port}: the port is in use" in result.output
     assert "sendlens app on http" not in result.output  # no URL that would not answer
+    # A port that cannot exist (0 would be a random one, not the URL printed).
+    for bad in ("99999", "0"):
+        result = CliRunner().invoke(cli_app, ["app", "--corpus", str(tmp_path), "--port", bad])
+        assert result.exit_code == 2 and "Invalid value for '--port'" in result.output
 
 
 def test_first_visitor_skips_streamlits_direct_run_check(monkeypatch: pytest.MonkeyPatch) -> None:

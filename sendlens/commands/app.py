@@ -182,7 +182,8 @@ def streamlit_args(script: Path, *, port: int, host: str, headless: bool) -> lis
 
 def app_cmd(
     corpus: Path | None = CorpusOption,
-    port: int = typer.Option(8501, "--port", "-p", help="Port to serve the app on."),
+    port: int = typer.Option(8501, "--port", "-p", min=1, max=65535,
+                             help="Port to serve the app on."),
     host: str = typer.Option("localhost", "--host", help="Address to listen on."),
     headless: bool = typer.Option(
         False, "--headless", help="Do not open a browser window (servers, tests)."
