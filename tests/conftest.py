@@ -19,11 +19,23 @@ def require_shared(*parts: str) -> Path:
     """Path inside ../shared, or skip (fail under CI=true) when it is missing."""
     path = shared_dir().joinpath(*parts)
     if not path.exists():
-        reason = f"{path} is missing: these tests need the real letters in ../shared"
+        reason = (f"{path} is missing: these tests need ../shared beside the repository "
+                  "(or SENDLENS_SHARED set to it)")
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason + " (CI=true: ../shared must be present)")
         pytest.skip(reason)
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Why tests were skipped, one line per reason (-rs would give one per test)."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple)
+                     else report.longrepr).removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"skipped {n}: {reason}")
 
 
 @pytest.fixture(scope="session")
