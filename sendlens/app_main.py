@@ -501,7 +501,8 @@ def page_overview(ctx: Ctx) -> None:
         if s.model:
             st.markdown(f"Current model **`{s.model['version']}`**, trained "
                         f"{when(s.model['created_at'])}.")
-            if s.older_tags:
+            job = ad.retrain_job(ctx.path)
+            if s.older_tags and (job is None or job.done):  # a running retrain says so itself
                 st.warning(f"{counted(s.older_tags, 'tagged passage')} of {s.tagged:,} "
                            "still carry the tags of an earlier model, and every table and "
                            "chart shows those. Run `sendlens tag` to tag them with the "
@@ -1345,30 +1346,37 @@ def page_label(ctx: Ctx) -> None:
         st.success(done, icon=":material/check_circle:")
     # Kept for the session: reviewing them may take several reruns of this page.
     _retrain_changes(st.session_state.get("retrained_changes"), expanded=bool(done))
-    if st.button("Retrain the model and re-tag", disabled=not can_retrain, key="retrain",
+    job = ad.retrain_job(ctx.path)
+    if st.button("Retrain the model and re-tag", key="retrain",
+                 disabled=not can_retrain or (job is not None and not job.done),
                  icon=":material/model_training:"):
-        run_retrain(ctx, passages)
+        job = ad.start_retrain(ctx.path, passages)
+    if job is not None:
+        # Started here, or still running (or finished unseen) since the page was left.
+        follow_retrain(ctx, job)
 
 
-def run_retrain(ctx: Ctx, corrections: int) -> None:
-    """Run the retraining with a live progress bar; on success rerun the whole app, so the
-    sidebar, the model on Overview and every page use the new model's tags."""
+def follow_retrain(ctx: Ctx, job: ad.RetrainJob) -> None:
+    """Show the background retrain's progress until it ends; on success rerun the whole
+    app, so the sidebar, the model on Overview and every page use the new model's tags."""
     with st.status("Retraining the model…", expanded=True) as box:
         bar = st.progress(0.0, text="Starting…")
-
-        def progress(fraction: float, message: str) -> None:
-            bar.progress(min(max(fraction, 0.0), 1.0), text=message.capitalize())
-
-        try:
-            result = ad.retrain(ctx.path, progress)
-        except ad.AppDataError as exc:
+        while True:
+            done = job.done  # read first: the last progress is then already recorded
+            bar.progress(min(max(job.fraction, 0.0), 1.0), text=job.message.capitalize())
+            if done:
+                break
+            time.sleep(0.2)
+        ad.forget_retrain(ctx.path, job)
+        if job.result is None:
             box.update(label="Retraining failed", state="error")
-            show_error(exc)
+            show_error(ad.AppDataError(job.error or "retraining failed"))
             return
+        result = job.result
         box.update(label=f"New model {result.version}", state="complete", expanded=False)
     st.session_state["retrained"] = (
         f"New model **{result.version}**, trained with the corrections of "
-        f"{counted(corrections, 'passage')}; {result.passages:,} passages re-tagged "
+        f"{counted(job.corrections, 'passage')}; {result.passages:,} passages re-tagged "
         f"in {result.seconds:.0f} s. Every page now shows the new tags: "
         f"{counted(result.changed, 'passage')} changed themes or "
         "stance, so figures noted before may differ (exported passages name the model "
@@ -1522,6 +1530,9 @@ def main() -> None:
                  on_change=_on_page_change, label_visibility="collapsed")
         st.caption(f"{counted(status.letters, 'letter')} · {counted(status.areas, 'area')} · "
                    f"{counted(status.passages, 'passage')}\n\nCorpus: `{path}`")
+        if (job := ad.retrain_job(path)) is not None and not job.done:
+            st.info(f"Retraining ({job.message}): the pages show the old tags until it "
+                    "ends. The Label page follows it.", icon=":material/model_training:")
     page = st.session_state["page"]
     if st.query_params.get("page") != page:
         st.query_params["page"] = page

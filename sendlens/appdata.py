@@ -16,6 +16,7 @@ import html
 import json
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -817,6 +818,67 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
     return Retrained(version=report.version, passages=report.passages, seconds=seconds,
                      notes=tuple(report.trained), changed=len(ids),
                      changes=_changes(path, ids[:MAX_CHANGES], before, after))
+
+
+@dataclass
+class RetrainJob:
+    """A retrain running in a thread of its own, so that leaving the page (which stops the
+    page's script) does not stop it halfway: a new model saved, the passages not re-tagged.
+    Shared by every session of the server, so another tab sees it running too."""
+
+    corrections: int  # passages corrected when it started, for the message at the end
+    fraction: float = 0.0
+    message: str = "starting"
+    result: Retrained | None = None
+    error: str | None = None
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def done(self) -> bool:
+        return self.finished.is_set()
+
+    def progress(self, fraction: float, message: str) -> None:
+        self.fraction, self.message = fraction, message
+
+
+_JOBS: dict[str, RetrainJob] = {}
+_JOBS_LOCK = threading.Lock()
+
+
+def start_retrain(path: str, corrections: int) -> RetrainJob:
+    """Start `retrain(path)` in the background, or return the one already running."""
+    with _JOBS_LOCK:
+        job = _JOBS.get(path)
+        if job is not None and not job.done:
+            return job
+        job = _JOBS[path] = RetrainJob(corrections)
+
+    def work() -> None:
+        try:
+            job.result = retrain(path, job.progress)
+        except AppDataError as exc:
+            job.error = str(exc)
+        except Exception as exc:  # reported on the page, not lost in a thread
+            job.error = f"retraining failed: {type(exc).__name__}: {exc}"
+        finally:
+            job.finished.set()
+
+    # Not a daemon: stopping the server lets a retrain finish rather than half-tag.
+    threading.Thread(target=work, name=f"sendlens-retrain {path}").start()
+    return job
+
+
+def retrain_job(path: str) -> RetrainJob | None:
+    """The retrain running on this corpus, or finished and not yet reported."""
+    with _JOBS_LOCK:
+        return _JOBS.get(path)
+
+
+def forget_retrain(path: str, job: RetrainJob) -> None:
+    """Reported: the next retrain_job(path) is None (unless another one started)."""
+    with _JOBS_LOCK:
+        if _JOBS.get(path) is job and job.done:
+            del _JOBS[path]
 
 
 def _tags_text(tags: tuple[str, str]) -> str:

@@ -567,6 +567,53 @@ def test_label_retrain_uses_the_correction_and_retags(
     assert not at.button(key="retrain").disabled
 
 
+def test_a_retrain_goes_on_when_its_page_is_left_and_reports_on_return(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Leaving the Label page stops its script: the retrain runs in a thread of its own,
+    so it still re-tags every passage, and the Label page reports it afterwards."""
+    import shutil
+    import threading
+
+    from sendlens import appdata
+
+    pytest.importorskip("sklearn")
+    work = tmp_path / "c"
+    shutil.copytree(corpus_dir, work)
+    saved, release = threading.Event(), threading.Event()
+    real = appdata.retrain
+
+    def held(path: str, progress: appdata.Progress | None = None) -> appdata.Retrained:
+        assert progress is not None
+
+        def hold_once_saved(fraction: float, message: str) -> None:
+            progress(fraction, message)
+            if "saved" in message:  # the new model is current, the tags still the old
+                saved.set()
+                assert release.wait(60)
+
+        return real(path, hold_once_saved)
+
+    monkeypatch.setattr(appdata, "retrain", held)
+    job = appdata.start_retrain(str(work), 0)  # what the button does
+    assert saved.wait(120)
+    # Meanwhile on another page: the sidebar says a retrain is running.
+    at = run(work, monkeypatch, page="overview")
+    assert any("Retraining (model" in i.value and "saved)" in i.value for i in at.info)
+    assert not any("earlier model" in w.value for w in at.warning)  # not "run sendlens tag"
+    assert appdata.start_retrain(str(work), 0) is job  # a second click joins the first
+    release.set()
+    assert job.finished.wait(120) and job.error is None
+    con = sqlite3.connect(work / "sendlens.db")
+    version = con.execute("SELECT version FROM models WHERE is_current = 1").fetchone()[0]
+    tagged = dict(con.execute("SELECT model_version, count(*) FROM tags GROUP BY 1"))
+    con.close()
+    assert list(tagged) == [version] and version != "test-1"
+    at = run(work, monkeypatch, page="label")
+    assert version in " ".join(s.value for s in at.success)
+    assert appdata.retrain_job(str(work)) is None  # reported once
+
+
 def test_long_evidence_table_sends_the_first_rows_until_asked(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
 ) -> None:
