@@ -282,10 +282,20 @@ def _read_manifest(folder: Path, warnings: list[str]) -> dict[Path, ImportItem]:
     try:
         with open(manifest, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
+            end = 0
             for cells in reader:
-                line = reader.line_num
+                start, end = end + 1, reader.line_num
+                line = start
                 if not any(c.strip() for c in cells):
                     continue  # blank rows, as spreadsheets leave at the end
+                if end > start and columns is not None and any(
+                        "\n" in cell for col, cell in zip(columns, cells)
+                        if col not in MANIFEST_NOTES):
+                    # A quote left open runs the row on into the next lines.
+                    warnings.append(
+                        f"{shown} line {start}: a quote (\") is not closed on the line, so "
+                        f"lines {start}-{end} were read as one row; they are ignored")
+                    continue
                 if columns is None:
                     # "File" or " published" from a spreadsheet mean the same columns.
                     columns = [c.strip().lower() for c in cells]

@@ -217,6 +217,25 @@ def test_a_good_manifest_says_nothing(folder: Path) -> None:
     assert items["harrowdale.pdf"].published == "2017-06-01"
 
 
+def test_a_quote_left_open_is_named_at_its_line(folder: Path) -> None:
+    items, warnings = read_manifest(
+        folder,
+        "file,ofsted_urn,published,notes\n"
+        'kestrelbury.pdf,80999,"1 May 2017\n'  # the quote is never closed on its line
+        "harrowdale.pdf,80996,2017-06-01,\n"
+        'ashmere.pdf,80997",2019-09-03,"a note\nover two lines"\n',
+    )
+    assert warnings == [
+        'letters/manifest.csv line 2: a quote (") is not closed on the line, so lines 2-5 '
+        "were read as one row; they are ignored"
+    ]
+    assert items["kestrelbury.pdf"].ofsted_urn is None
+    # A note may hold a line break: that is not a quote left open.
+    items, warnings = read_manifest(
+        folder, 'file,ofsted_urn,notes\nashmere.pdf,80997,"a note\nover two lines"\n')
+    assert warnings == [] and items["ashmere.pdf"].ofsted_urn == "80997"
+
+
 def test_a_row_the_csv_reader_rejects_ends_the_manifest_there(folder: Path) -> None:
     items, warnings = read_manifest(
         folder,
