@@ -8,6 +8,7 @@ import hashlib
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -65,6 +66,9 @@ class ImportReport:
             + (" (interrupted: run the same command again to carry on)" if self.interrupted else "")
         ]
         lines += [f"  skipped {o.path}: {o.reason}" for o in self.skipped]
+        # A copy under another name (re-imports of the same file are not listed).
+        lines += [f"  already in the corpus: {o.path} is {o.reason}"
+                  for o in self.by_status("duplicate") if o.reason.startswith("the same file as")]
         # Kept (it is a SEND letter), but nothing of it can be tagged or counted.
         lines += [f"  warning: {o.path}: imported, but no sentences were found in its text "
                   "(it will not be tagged or counted in any table)"
@@ -96,6 +100,26 @@ def import_pdf(
     return outcome
 
 
+SAME_FILE = "same file already imported"
+
+
+def _duplicate_of(
+    corpus: Corpus, letter_id: str, path: Path, con: sqlite3.Connection | None
+) -> str:
+    """Why `path` is a duplicate: SAME_FILE, or the other local file it copies."""
+    with corpus.reading() if con is None else nullcontext(con) as db:
+        row = db.execute("SELECT source FROM letters WHERE letter_id = ?",
+                         (letter_id,)).fetchone()
+    stored = row[0] if row else None
+    if not stored or "://" in stored:
+        return SAME_FILE
+    try:
+        elsewhere = Path(stored).resolve() != path.resolve()
+    except OSError:
+        elsewhere = stored != str(path)
+    return f"the same file as {stored}" if elsewhere else SAME_FILE
+
+
 def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
     fetch.sha256 = outcome.sha256 or fetch.sha256
     fetch.letter_id = outcome.letter_id
@@ -119,7 +143,8 @@ def _import_pdf(
     sha = hashlib.sha256(data).hexdigest()
     existing = corpus.letter_id_for_sha256(sha, con)
     if existing:
-        return ImportOutcome(str(path), "duplicate", "same file already imported", existing, sha)
+        return ImportOutcome(str(path), "duplicate", _duplicate_of(corpus, existing, path, con),
+                             existing, sha)
     try:
         extracted = extract_pdf(path, data)
         doc = parse_document(extracted.paragraphs)
