@@ -225,15 +225,17 @@ def test_macro_f1_runs_over_the_labels_that_occur_not_over_absent_ones() -> None
     assert m["theme_macro_f1"] == 1.0 and m["stance_macro_f1"] == 1.0
     assert m["macro_over"] == {"themes": ["ehc_plans", "social_care"],
                                "stances": ["positive", "negative"]}
-    # A theme the file never labels (e.g. added to the codebook after the labelling) is
-    # not scored 0 in macro-F1; predicting it costs micro-F1, and is reported.
-    m = compute_metrics(themes, [["ehc_plans"], ["social_care"]],
-                        [["ehc_plans", "local_offer"], ["social_care"]],
-                        ["negative", "positive"], ["negative", "mixed"])
+    # Predicting a theme or stance the file never has still costs: its labels rule it out.
+    gold, pred = [["ehc_plans"], ["social_care"]], [["ehc_plans", "local_offer"], ["social_care"]]
+    m = compute_metrics(themes, gold, pred, ["negative", "positive"], ["negative", "mixed"])
+    assert m["theme_macro_f1"] == round(2 / 3, 3) and m["unlabelled_predictions"] == {}
+    assert "mixed" in m["macro_over"]["stances"] and m["stance_macro_f1"] < 1.0
+    # ... unless the theme was added to the codebook after the labelling: then its
+    # predictions cost micro-F1 only, and are reported.
+    m = compute_metrics(themes, gold, pred, ["negative", "positive"], ["negative", "positive"],
+                        added_themes={"local_offer"})
     assert m["theme_macro_f1"] == 1.0 and m["theme_micro_f1"] == 0.8
     assert m["unlabelled_predictions"] == {"local_offer": 1}
-    # A stance the file never has still costs: the four stances are fixed.
-    assert "mixed" in m["macro_over"]["stances"] and m["stance_macro_f1"] < 1.0
 
 
 def test_intervals_resample_letters_and_widen_when_letters_disagree() -> None:
@@ -263,6 +265,14 @@ def test_intervals_resample_letters_and_widen_when_letters_disagree() -> None:
                             guess[:16]) is None
     # Nor about a label's letter when it names none: resampling it alone is not by letter.
     assert letter_intervals(themes, [None, *letters[1:]], gold, pred, stance, guess) is None
+    # A theme added to the codebook after the labelling, given to every sentence: left
+    # out of the theme macro-F1 interval as it is of the point figure.
+    extended = [*themes, "transport"]
+    more = [[*p, "transport"] for p in pred]
+    assert letter_intervals(extended, letters, gold, more, stance, guess,
+                            added_themes={"transport"})["theme_macro_f1"] == wide["theme_macro_f1"]
+    counted = letter_intervals(extended, letters, gold, more, stance, guess)["theme_macro_f1"]
+    assert counted[1] < wide["theme_macro_f1"][1]  # otherwise it counts 0 in every draw
 
 
 def test_intervals_agree_with_the_point_figures_and_skip_what_a_draw_cannot_measure() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import sklearn
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from sendlens.store import Corpus
-from textmine.codebook import STANCES, Codebook, load_codebook
+from textmine.codebook import PACKAGED_CODEBOOK, STANCES, Codebook, load_codebook
 from textmine.intervals import INTERVAL_REPS, interval_text, letter_intervals
 from textmine.model import BARE_SHARE, HAND_WEIGHT, TaggerModel, group_folds, train_model
 from textmine.tag import (
@@ -41,8 +41,14 @@ def compute_metrics(
     pred_themes: Sequence[Sequence[str]],
     true_stance: Sequence[str | None],
     pred_stance: Sequence[str],
+    *,
+    added_themes: Collection[str] = (),
 ) -> dict[str, Any]:
-    """Per-theme P/R/F1, macro and micro F1, stance confusion matrix and macro-F1."""
+    """Per-theme P/R/F1, macro and micro F1, stance confusion matrix and macro-F1.
+
+    `added_themes`: themes the gold file could not have been labelled with (added to
+    the codebook after it), left out of macro-F1 unless the file has them.
+    """
     ids = list(theme_ids)
 
     def indicator(lists: Sequence[Sequence[str]]) -> np.ndarray:
@@ -60,11 +66,14 @@ def compute_metrics(
         }
         for j, t in enumerate(ids)
     }
-    # Theme macro-F1 runs over the themes the gold file labels: a file without a theme
-    # (a small file, or one labelled before a theme was added to the codebook) cannot
-    # score it, and would score it 0. Predictions of such a theme still cost micro-F1.
-    # Stances are fixed: a stance predicted that the file never has costs macro-F1 too.
-    present = [j for j in range(len(ids)) if support[j] > 0]
+    # Macro averages run over the labels that occur in the gold file or the predictions
+    # (as scikit-learn's own default): a small file without a theme or stance must not
+    # score it 0, while predicting a label the file rules out ("themes": []) still costs.
+    # A theme added to the codebook after the labelling is not ruled out by the file:
+    # its predictions cost micro-F1 only, and are reported.
+    added = set(added_themes)
+    present = [j for j in range(len(ids))
+               if support[j] > 0 or (P[:, j].any() and ids[j] not in added)]
     macro = float(np.mean([f[j] for j in present])) if present else 0.0
     micro = float(f1_score(Y, P, average="micro", zero_division=0)) if len(Y) else 0.0
     known = [i for i, s in enumerate(true_stance) if s in STANCES]
@@ -93,10 +102,16 @@ def compute_metrics(
         "macro_over": {"themes": [ids[j] for j in present], "stances": occurring},
         # Themes the file never labels, and how often the model gave them anyway.
         "unlabelled_predictions": {ids[j]: int(P[:, j].sum()) for j in range(len(ids))
-                                   if not support[j] and P[:, j].any()},
+                                   if not support[j] and P[:, j].any() and ids[j] in added},
         "stance_accuracy": round(float(np.mean(np.array(st_true) == np.array(st_pred))), 3)
         if known else 0.0,
     }
+
+
+def added_themes(theme_ids: Sequence[str]) -> set[str]:
+    """Themes not in sendlens's own codebook: a researcher's additions, which gold files
+    labelled with the shared codebook's themes (dev.jsonl) cannot have."""
+    return set(theme_ids) - set(load_codebook(PACKAGED_CODEBOOK).theme_ids)
 
 
 def _gold(corpus: Corpus, gold: Path, codebook: Codebook) -> tuple[list[dict], PassageMatcher]:
@@ -138,8 +153,10 @@ def _metrics(
         [r.get("stance") for r in records],
         [p["stance"] for p in preds],
     )
-    result = compute_metrics(theme_ids, *columns)
-    intervals = letter_intervals(theme_ids, [r.get("letter") for r in records], *columns)
+    added = added_themes(theme_ids)
+    result = compute_metrics(theme_ids, *columns, added_themes=added)
+    intervals = letter_intervals(theme_ids, [r.get("letter") for r in records], *columns,
+                                 added_themes=added)
     if intervals:
         result["intervals"] = intervals
     return result

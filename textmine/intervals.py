@@ -7,7 +7,7 @@ loading it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,12 +28,13 @@ def letter_intervals(
     *,
     reps: int = INTERVAL_REPS,
     seed: int = 0,
+    added_themes: Collection[str] = (),
 ) -> dict[str, list[float]] | None:
     """95% intervals of the headline figures, by resampling whole letters with
     replacement (sentences of one letter share its author and wording, so resampling
     sentences would understate the spread). Macro averages follow
-    `evaluate.compute_metrics` on each resample: over the themes its gold labels have,
-    and the stances its labels or predictions have.
+    `evaluate.compute_metrics` on each resample: over the labels its gold labels or
+    predictions have (a theme in `added_themes`: only if its gold labels have it).
 
     None when a label names no letter (its letter cannot be resampled whole) or the
     labels come from fewer than MIN_INTERVAL_LETTERS letters. A figure a resample cannot
@@ -66,10 +67,12 @@ def letter_intervals(
         # NaN where nothing was there to measure.
         return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
 
-    def macro(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, *, gold_only: bool) -> np.ndarray:
+    def macro(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray,
+              gold_only: np.ndarray | bool = False) -> np.ndarray:
         denom = 2 * tp + fp + fn
-        # In this resample's gold labels (themes), or in its labels or predictions (stances).
-        present = (tp + fn > 0) if gold_only else denom > 0
+        # In this resample's gold labels or predictions; only its gold labels for a
+        # `gold_only` label (a theme added to the codebook after the labelling).
+        present = np.where(gold_only, tp + fn > 0, denom > 0)
         f1 = np.where(present, ratio(2 * tp, denom), 0.0)
         return ratio(f1.sum(axis=1), present.sum(axis=1).astype(float))
 
@@ -77,10 +80,9 @@ def letter_intervals(
     cm = np.einsum("rl,lij->rij", weights, confusion)
     diag = np.diagonal(cm, axis1=1, axis2=2)
     figures = {
-        "theme_macro_f1": macro(tp, fp, fn, gold_only=True),
+        "theme_macro_f1": macro(tp, fp, fn, np.isin(ids, list(added_themes))),
         "theme_micro_f1": ratio(2 * tp.sum(1), 2 * tp.sum(1) + fp.sum(1) + fn.sum(1)),
-        "stance_macro_f1": macro(diag, cm.sum(axis=1) - diag, cm.sum(axis=2) - diag,
-                                 gold_only=False),
+        "stance_macro_f1": macro(diag, cm.sum(axis=1) - diag, cm.sum(axis=2) - diag),
         "stance_accuracy": ratio(diag.sum(1), cm.sum(axis=(1, 2))),
     }
     return {k: [round(float(v), 3) for v in np.nanpercentile(x, [2.5, 97.5])]

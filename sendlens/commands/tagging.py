@@ -319,16 +319,19 @@ def _recorded(refused: str | None, version: str) -> None:
 def _print(result: dict, title: str, as_json: bool) -> None:
     from textmine.intervals import interval_text
 
+    if not as_json:
+        typer.echo(f"== {title}: {result['n']} sentences")
     if unlabelled := result.get("unlabelled_predictions"):
         given = ", ".join(f"{t} {n} times" for t, n in unlabelled.items())
-        typer.secho(f"note: the labels never have {', '.join(unlabelled)}, but the model "
-                    f"gave {'it' if len(unlabelled) == 1 else 'them'} ({given}): left out of "
-                    "macro-F1, counted in micro-F1 (was the file labelled before the theme "
-                    "was in the codebook?)", fg="yellow", err=True)
+        one = len(unlabelled) == 1
+        typer.secho(f"note: {', '.join(unlabelled)} (added to the codebook) "
+                    f"{'is' if one else 'are'} in none of the labels, but the model gave "
+                    f"{'it' if one else 'them'}"
+                    f" ({given}): counted in micro-F1, left out of macro-F1, as the labels "
+                    "were not made with it", fg="yellow", err=True)
     if as_json:
         typer.echo(json.dumps({"setting": title, **result}, indent=2))
         return
-    typer.echo(f"== {title}: {result['n']} sentences")
     if (found := result.get("matched_to_corpus")) is not None and found < result["n"]:
         # Sentences of letters missing from the corpus lose their context: lower scores.
         missing = result["n"] - found
@@ -350,8 +353,9 @@ def _print(result: dict, title: str, as_json: bool) -> None:
 
     typer.echo(f"theme macro-F1 {result['theme_macro_f1']:.3f}{interval('theme_macro_f1')}  "
                f"micro-F1 {result['theme_micro_f1']:.3f}{interval('theme_micro_f1')}"
-               + (f"  (macro over the {len(result['themes']) - len(left_out)} themes in the "
-                  f"labels: not {', '.join(left_out)})" if left_out else ""))
+               + (f"  (macro over {len(result['themes']) - len(left_out)} of the "
+                  f"{len(result['themes'])} themes: not {', '.join(left_out)})"
+                  if left_out else ""))
     labels = result["stance_confusion"]["labels"]
     typer.echo("stance confusion (rows gold, columns predicted): " + " ".join(labels))
     for s, row in zip(labels, result["stance_confusion"]["matrix"], strict=True):
