@@ -113,11 +113,12 @@ def _duplicate_of(
     stored = row[0] if row else None
     if not stored or "://" in stored:
         return SAME_FILE
-    try:
-        elsewhere = Path(stored).resolve() != path.resolve()
-    except OSError:
-        elsewhere = stored != str(path)
-    return f"the same file as {stored}" if elsewhere else SAME_FILE
+    before = Path(stored)
+    # Sources are stored absolute; a relative one (older corpora) was relative to a
+    # working folder no longer known, so only its file name can be compared.
+    elsewhere = (before != path.resolve() if before.is_absolute()
+                 else before.name != path.name)
+    return f"the same file as {stored} (imported before)" if elsewhere else SAME_FILE
 
 
 def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
@@ -177,7 +178,9 @@ def _import_pdf(
                 letter.inspection_start, letter.inspection_end,
                 published or letter.published or letter.letter_date, letter.letter_date,
                 letter.previous_inspection, letter.outcome, letter.weaknesses_total,
-                letter.weaknesses_progress, letter.next_inspection, source or str(path),
+                letter.weaknesses_progress, letter.next_inspection,
+                # Absolute: a path relative to the folder of that day's import means nothing later.
+                source or str(path.resolve()),
                 str(stored.relative_to(corpus.root)), extracted.n_pages, len(passages),
                 clean_text, now_iso(), PARSER_VERSION,
             ),

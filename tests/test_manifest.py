@@ -236,16 +236,20 @@ def test_a_quote_left_open_is_named_at_its_line(folder: Path) -> None:
     assert warnings == [] and items["ashmere.pdf"].ofsted_urn == "80997"
 
 
-def test_a_copy_under_another_name_is_named_once_imported(folder: Path, tmp_path: Path) -> None:
+def test_a_copy_under_another_name_is_named_once_imported(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (folder / "zz-copy.pdf").write_bytes((folder / "ashmere.pdf").read_bytes())
     args = ["import", "letters", "--corpus", str(tmp_path / "c"), "-q"]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     assert "imported 3, already in the corpus 1, skipped 0" in first.output
     assert ("already in the corpus: letters/zz-copy.pdf is the same file as "
-            "letters/ashmere.pdf") in first.output
-    # Importing the same folder again: every file is already there, and none is a copy.
-    again = CliRunner().invoke(app, args)
+            f"{folder / 'ashmere.pdf'} (imported before)") in first.output
+    # Importing the same folder again, from another working folder: every file is
+    # already there, and none is a copy.
+    monkeypatch.chdir(folder)
+    again = CliRunner().invoke(app, ["import", ".", *args[2:]])
     assert "already in the corpus 4" in again.output
     assert again.output.count("is the same file as") == 1  # only zz-copy.pdf, still
 
