@@ -307,19 +307,21 @@ def _read_manifest(folder: Path, warnings: list[str]) -> dict[Path, ImportItem]:
     items: dict[Path, ImportItem] = {}
     first_line: dict[Path, int] = {}
     columns: list[str] | None = None
+    end = 0  # the last line of the last row read
     try:
         with open(manifest, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            end = 0
+            # strict: a quote still open at the end of the file is an error, not a value.
+            reader = csv.reader(fh, strict=True)
             for cells in reader:
                 start, end = end + 1, reader.line_num
                 line = start
                 if not any(c.strip() for c in cells):
                     continue  # blank rows, as spreadsheets leave at the end
                 if end > start and columns is not None and any(
-                        "\n" in cell for col, cell in zip(columns, cells)
-                        if col not in MANIFEST_NOTES):
-                    # A quote left open runs the row on into the next lines.
+                        "\n" in cell and (col not in MANIFEST_NOTES or ".pdf" in cell.lower())
+                        for col, cell in zip(columns, cells)):
+                    # A quote left open runs the row on into the next lines (a note may
+                    # hold a line break, but not the next row's PDF).
                     warnings.append(
                         f"{shown} line {start}: a quote (\") is not closed on the line, so "
                         f"lines {start}-{end} were read as one row; they are ignored")
@@ -358,8 +360,11 @@ def _read_manifest(folder: Path, warnings: list[str]) -> dict[Path, ImportItem]:
         warnings.append(f"{shown}: not UTF-8 text (save it as CSV UTF-8); the manifest is ignored")
         return {}
     except csv.Error as exc:
+        if "unexpected end of data" in str(exc) or "expected after" in str(exc):
+            exc = csv.Error('the quotes (") from this line on do not pair up: a quote left '
+                            'open, or one inside a value not written as ""')
         warnings.append(
-            f"{shown} line {reader.line_num}: {exc}; this row and the rest of the manifest "
+            f"{shown} line {end + 1}: {exc}; this row and the rest of the manifest "
             "are ignored"
         )
     except OSError as exc:

@@ -230,6 +230,33 @@ def test_a_quote_left_open_is_named_at_its_line(folder: Path) -> None:
         "were read as one row; they are ignored"
     ]
     assert items["kestrelbury.pdf"].ofsted_urn is None
+    # In a note too, where the next rows are read into the note ...
+    items, warnings = read_manifest(
+        folder,
+        'file,ofsted_urn,notes\nkestrelbury.pdf,80999,"a note never closed\n'
+        'harrowdale.pdf,80996,see ""x"""\nashmere.pdf,80997,\n')
+    assert warnings == [
+        'letters/manifest.csv line 2: a quote (") is not closed on the line, so lines 2-3 '
+        "were read as one row; they are ignored"
+    ]
+    assert items["ashmere.pdf"].ofsted_urn == "80997"
+    # ... until a stray quote, where the reader gives up ...
+    items, warnings = read_manifest(
+        folder,
+        'file,ofsted_urn,notes\nkestrelbury.pdf,80999,"a note never closed\n'
+        'harrowdale.pdf,80996,\nashmere.pdf,80997,"fine"\n')
+    unpaired = ('the quotes (") from this line on do not pair up: a quote left open, or one '
+                'inside a value not written as ""; this row and the rest of the manifest are '
+                "ignored")
+    assert warnings == [f"letters/manifest.csv line 2: {unpaired}"]
+    # ... or to the end of the file.
+    items, warnings = read_manifest(
+        folder,
+        'file,ofsted_urn,notes\nkestrelbury.pdf,80999,fine\nharrowdale.pdf,80996,"oops\n'
+        "ashmere.pdf,80997,\n")
+    assert warnings == [f"letters/manifest.csv line 3: {unpaired}"]
+    assert items["kestrelbury.pdf"].ofsted_urn == "80999"
+    assert items["ashmere.pdf"].ofsted_urn is None
     # A note may hold a line break: that is not a quote left open.
     items, warnings = read_manifest(
         folder, 'file,ofsted_urn,notes\nashmere.pdf,80997,"a note\nover two lines"\n')
