@@ -53,6 +53,9 @@ CANVAS_CELLS = 200
 # Rows of an evidence table sent to the browser until the user asks for all of them: a
 # theme on the 10x corpus has >10,000 passages (~7 MB) and the grid draws ~15 at a time.
 TABLE_ROWS = 500
+# Session key: the background retrain this session started or saw running, reported
+# once (sidebar, then the Label page) when it ends.
+RETRAIN_WATCH = "retrain_watch"
 EXPORT_FORMATS = {"csv": "CSV", "xlsx": "Excel", "md": "Markdown"}
 MIME = {
     "csv": "text/csv",
@@ -1347,16 +1350,18 @@ def page_label(ctx: Ctx) -> None:
     # Kept for the session: reviewing them may take several reruns of this page.
     _retrain_changes(st.session_state.get("retrained_changes"), expanded=bool(done))
     job = ad.retrain_job(ctx.path)
+    running = job is not None and not job.done
     if st.button("Retrain the model and re-tag", key="retrain",
-                 disabled=not can_retrain or (job is not None and not job.done),
-                 icon=":material/model_training:"):
+                 disabled=not can_retrain or running, icon=":material/model_training:"):
         job = ad.start_retrain(ctx.path, passages)
-    if job is not None:
-        # Started here, or still running (or finished unseen) since the page was left.
-        follow_retrain(ctx, job)
+        running = True
+    if job is not None and (running or st.session_state.get(RETRAIN_WATCH) is job):
+        # Started here, or running (or finished, seen running) since the page was left.
+        st.session_state[RETRAIN_WATCH] = job
+        follow_retrain(job)
 
 
-def follow_retrain(ctx: Ctx, job: ad.RetrainJob) -> None:
+def follow_retrain(job: ad.RetrainJob) -> None:
     """Show the background retrain's progress until it ends; on success rerun the whole
     app, so the sidebar, the model on Overview and every page use the new model's tags."""
     with st.status("Retraining the model…", expanded=True) as box:
@@ -1367,7 +1372,7 @@ def follow_retrain(ctx: Ctx, job: ad.RetrainJob) -> None:
             if done:
                 break
             time.sleep(0.2)
-        ad.forget_retrain(ctx.path, job)
+        st.session_state.pop(RETRAIN_WATCH, None)  # reported here, once
         if job.result is None:
             box.update(label="Retraining failed", state="error")
             show_error(ad.AppDataError(job.error or "retraining failed"))
@@ -1531,8 +1536,15 @@ def main() -> None:
         st.caption(f"{counted(status.letters, 'letter')} · {counted(status.areas, 'area')} · "
                    f"{counted(status.passages, 'passage')}\n\nCorpus: `{path}`")
         if (job := ad.retrain_job(path)) is not None and not job.done:
-            st.info(f"Retraining ({job.message}): the pages show the old tags until it "
-                    "ends. The Label page follows it.", icon=":material/model_training:")
+            st.session_state[RETRAIN_WATCH] = job  # seen running: its end is reported here
+            retrain_notice(job)
+        elif job is not None and st.session_state.get(RETRAIN_WATCH) is job:
+            if job.result is not None:
+                st.success(f"Retrained: model {job.result.version}; every page shows its tags. "
+                           "The Label page lists the passages it changed.",
+                           icon=":material/check_circle:")
+            else:
+                st.error("Retraining failed: the Label page says why.")
     page = st.session_state["page"]
     if st.query_params.get("page") != page:
         st.query_params["page"] = page
@@ -1543,6 +1555,15 @@ def main() -> None:
         st.sidebar.warning("Not in this corpus, so ignored from the link: "
                            + "; ".join(md(v) for v in ignored), icon=":material/link_off:")
     painted(page)
+
+
+@st.fragment(run_every=1.0)
+def retrain_notice(job: ad.RetrainJob) -> None:
+    """While a retrain runs: say so, and redraw the whole app (new tags) when it ends."""
+    if job.done:
+        st.rerun(scope="app")
+    st.info(f"Retraining ({job.message}): the pages show the old tags until it ends.",
+            icon=":material/model_training:")
 
 
 def painted(page: str) -> None:

@@ -16,6 +16,7 @@ import html
 import json
 import re
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -865,20 +866,15 @@ def start_retrain(path: str, corrections: int) -> RetrainJob:
 
     # Not a daemon: stopping the server lets a retrain finish rather than half-tag.
     threading.Thread(target=work, name=f"sendlens-retrain {path}").start()
+    print(f"sendlens: retraining {path} in the background (started in the app); stopping "
+          "the server now waits for it to finish", file=sys.stderr, flush=True)
     return job
 
 
 def retrain_job(path: str) -> RetrainJob | None:
-    """The retrain running on this corpus, or finished and not yet reported."""
+    """The last retrain started on this corpus by this server: running or finished."""
     with _JOBS_LOCK:
         return _JOBS.get(path)
-
-
-def forget_retrain(path: str, job: RetrainJob) -> None:
-    """Reported: the next retrain_job(path) is None (unless another one started)."""
-    with _JOBS_LOCK:
-        if _JOBS.get(path) is job and job.done:
-            del _JOBS[path]
 
 
 def _tags_text(tags: tuple[str, str]) -> str:
