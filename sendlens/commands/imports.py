@@ -104,9 +104,10 @@ def export_cmd(
                     + (f" (it takes {', '.join(applies)})" if applies else ""),
                     fg="red", err=True)
         raise typer.Exit(2)
-    if len(set(themes)) > 1:
+    if len(given_themes := list(dict.fromkeys(themes))) > 1:
         # Each row's theme_score is for the one theme asked about.
-        typer.secho(f"error: export evidence takes one --theme (given {', '.join(themes)}): "
+        typer.secho(f"error: export evidence takes one --theme (given "
+                    f"{', '.join(given_themes)}): "
                     "export each theme to its own file", fg="red", err=True)
         raise typer.Exit(2)
     theme = themes[0] if themes else None
