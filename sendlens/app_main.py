@@ -193,17 +193,25 @@ def _on_page_change() -> None:
 # --- small shared pieces -----------------------------------------------------------------
 
 
-def downloads(frame: pd.DataFrame, name: str, key: str) -> None:
+def downloads(frame: pd.DataFrame, name: str, key: str,
+              options: dict[str, str] | None = None) -> None:
     """CSV / Excel / Markdown buttons for exactly the table shown. The Excel file's
     'About' sheet names the table, the view it came from (a link with its filters), the
-    corpus and the model."""
+    options chosen on the page that the link does not hold, the corpus and the model."""
     cols = st.columns(len(EXPORT_FORMATS) + 2)
     cols[0].caption(f"Download {len(frame):,} rows:")
-    view = "?" + urlencode({k: st.query_params.get(k) for k in st.query_params})
+    query = urlencode({k: st.query_params.get(k) for k in st.query_params})
+    try:
+        base = (st.context.url or "").split("?")[0]
+    except Exception:  # noqa: BLE001 - no browser behind this run (AppTest)
+        base = ""
+    view = f"{base}?{query}"
     path = corpus_dir()
+    chosen = {k: v for k, v in (options or {}).items() if v}
 
     def render(fmt: str) -> bytes:
-        about = ad.provenance(path, table=name, view=view) if fmt == "xlsx" else None
+        about = (ad.provenance(path, table=name, view=view, **chosen) if fmt == "xlsx"
+                 else None)
         return table_bytes(frame, fmt, about)
 
     for i, (fmt, label) in enumerate(EXPORT_FORMATS.items(), start=1):
@@ -702,13 +710,16 @@ def page_compare(ctx: Ctx) -> None:
     box = lazy_expander("The numbers behind the chart", "cell-numbers")
     if box is not None:
         with box:
-            cols = [by, "theme", "letters", "letters_mentioning", "passages", "positive",
-                "negative", "mixed", "neutral", "share_negative", "net_stance"]
+            # The columns of `sendlens export themes`, in its order.
+            cols = [by, "theme", "letters", "letters_mentioning", "share_letters", "passages",
+                    "positive", "negative", "mixed", "neutral", "share_negative", "net_stance"]
             # Names in words on screen; the downloads keep the column keys of the CLI's
             # exports, which scripts read.
             st.dataframe(shown[cols].assign(theme=shown["theme"].map(ctx.theme)),
                          hide_index=True, column_config={
                              **{c: TABLE_HEADERS.get(c, c.capitalize()) for c in cols},
+                             "share_letters": st.column_config.NumberColumn(
+                                 "Share of letters", format="%.2f"),
                              "share_negative": st.column_config.NumberColumn(
                                  "Share negative", format="%.2f"),
                              "net_stance": st.column_config.NumberColumn(
@@ -1421,16 +1432,24 @@ def page_export(ctx: Ctx) -> None:
     st.markdown("Download the corpus tables. Every table shown on the other pages also has "
                 "its own download buttons, with the filters you chose there.")
     st.subheader("Letters")
-    downloads(ad.letters(ctx.path, ctx.stamp).drop(columns=["label"]), "letters", "letters")
+    # The same table as `sendlens export letters`.
+    downloads(ad.letters_table(ctx.path, ctx.stamp), "letters", "letters")
     if not_tagged(ctx):
         return
+    # In the URL, as on the other pages: the About sheet's link reproduces the view.
+    groupings = ("area", "region", "framework", "year", "outcome")
+    themes = list(ctx.options.themes)
+    q_init("x_sec", [], ctx.options.sections, multi=True)
+    q_init("x_by", "area", groupings)
+    q_init("x_theme", themes[0] if themes else None, themes)
+    q_init("x_stance", ALL, (ALL, *ad.STANCES))
+    sections = st.multiselect("Sections (for both tables below)", ctx.options.sections,
+                              key="x_sec", format_func=ad.section_name,
+                              placeholder="All sections", help=ad.SECTION_HELP)
+    picked = "-".join(sections)
     st.subheader("Themes table")
-    a, b = st.columns(2)
-    by = a.selectbox("Rows", ["area", "region", "framework", "year", "outcome"], key="x_by",
-                     format_func=lambda v: f"one per {v}")
-    sections = b.multiselect("Sections", ctx.options.sections, key="x_sec",
-                             format_func=ad.section_name, placeholder="All sections",
-                             help=ad.SECTION_HELP)
+    by = st.selectbox("Rows", groupings, key="x_by", format_func=lambda v: f"one per {v}")
+    q_sync({"x_sec": [], "x_by": "area"})  # before the downloads read the URL
     try:
         table = ad.theme_table(ctx.path, ctx.stamp, by, ad.Filters(sections=tuple(sections)))
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
@@ -1444,15 +1463,18 @@ def page_export(ctx: Ctx) -> None:
              formats={c: ".2f" for c in ("share_negative", "net_stance") if c in table})
     st.caption(f"The first {min(8, len(table))} of {len(table):,} rows and "
                f"{len(preview)} of its {len(table.columns)} columns; the downloads hold all.")
-    downloads(table, f"themes-by-{by}", "x-table")
+    downloads(table, "-".join(filter(None, ["themes-by", by, picked])), "x-table",
+              {"by": by, "sections": ", ".join(sections)})
     st.subheader("Evidence for a theme")
-    themes = list(ctx.options.themes)
     c, d = st.columns(2)
     theme = c.selectbox("Theme", themes, key="x_theme", format_func=ctx.theme)
     stance = d.selectbox("Stance", [ALL, *ad.STANCES], key="x_stance")
+    q_sync({"x_theme": themes[0] if themes else None, "x_stance": ALL})
     ev = ad.evidence(ctx.path, ctx.stamp, theme, None if stance == ALL else stance,
                      ad.Filters(sections=tuple(sections)))
-    downloads(ev, f"evidence-{theme}", "x-evidence")
+    only = "" if stance == ALL else stance
+    downloads(ev, "-".join(filter(None, ["evidence", theme, only, picked])), "x-evidence",
+              {"theme": theme, "stance": only, "sections": ", ".join(sections)})
 
 
 PAGE_FUNCS: dict[str, Callable[[Ctx], None]] = {
@@ -1509,6 +1531,7 @@ def warm(path: str) -> float:
     # Theme explorer and Export.
     ad.theme_definitions(path)
     ad.evidence(path, stamp, themes[0], None, ad.Filters(), search="")
+    ad.letters_table(path, stamp)
     ad.theme_table(path, stamp, "area", ad.Filters(sections=()))
     ad.evidence(path, stamp, themes[0], None, ad.Filters(sections=()))
     return time.perf_counter() - started

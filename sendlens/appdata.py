@@ -283,6 +283,14 @@ def letters(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
     return frame
 
 
+@st.cache_data(show_spinner=False)
+def letters_table(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
+    """Every letter with every column of `sendlens export letters`."""
+    from sendlens.export import letters_frame
+
+    return letters_frame(corpus_for(path))
+
+
 def letter_label(row: Any) -> str:
     date = row["inspection_start"] or "undated"
     return f"{row['area']}, {date} ({FRAMEWORK_NAMES.get(row['framework'], row['framework'])})"

@@ -219,6 +219,38 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
         assert page.evaluate("document.querySelector('.stMain').scrollTop") > 200
 
 
+def test_export_downloads_say_what_they_hold(server: str, corpus_dir: Path,
+                                             tmp_path: Path) -> None:
+    import pandas as pd
+
+    from sendlens.export import LETTER_COLUMNS
+
+    view = "/?page=export&x_sec=weaknesses&x_theme=health_input&x_stance=negative"
+    with browser_page(server + view, "export") as page:
+
+        def download(nth: int, label: str) -> Path:
+            with page.expect_download(timeout=30_000) as got:
+                page.get_by_role("button", name=label).nth(nth).click()
+            path = tmp_path / got.value.suggested_filename
+            got.value.save_as(path)
+            return path
+
+        letters = download(0, "CSV")  # the letters table, as `sendlens export letters`
+        assert letters.name == "letters.csv"
+        assert list(pd.read_csv(letters).columns) == LETTER_COLUMNS
+        evidence = download(2, "Excel")  # letters, themes table, then evidence
+        assert evidence.name == "evidence-health_input-negative-weaknesses.xlsx"
+        table = pd.read_excel(evidence, sheet_name="Table")
+        assert len(table) and set(table["stance"]) == {"negative"}
+        assert set(table["section"]) == {"weaknesses"}
+        about = dict(pd.read_excel(evidence, sheet_name="About", header=None)
+                     .itertuples(index=False))
+        assert (about["theme"], about["stance"], about["sections"]) == (
+            "health_input", "negative", "weaknesses")
+        # The link reproduces the view it was downloaded from.
+        assert about["view"].startswith(server) and "x_sec=weaknesses" in about["view"]
+
+
 def test_a_browser_in_dark_mode_gets_the_light_page_the_colours_were_chosen_for(
     server: str
 ) -> None:
