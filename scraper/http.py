@@ -52,6 +52,10 @@ class HostUnreachable(HttpError):
     """The host's name does not resolve: no network, or a mistyped address."""
 
 
+class ConnectionRefused(HostUnreachable):
+    """The host refused the connection: nothing listens on that port."""
+
+
 class RobotsDisallowed(HttpError):
     """robots.txt forbids sendlens from fetching this URL."""
 
@@ -170,6 +174,13 @@ class Retry:
                     # No network, or a mistyped host: waiting will not fix either.
                     raise HostUnreachable(url, f"cannot resolve the host name {host!r} (no network "
                                     "connection, or a mistyped address); not retried") from exc
+                if host not in self.reached and _refused(exc):
+                    # Nothing listens there (a wrong port, a mirror not started). A host that
+                    # has answered before may be restarting: that is retried below.
+                    where = urlsplit(url).netloc
+                    raise ConnectionRefused(url, f"connection refused by {where} (nothing is "
+                                          "listening there: is the address right, and the "
+                                          "server running?); not retried") from exc
                 problem = f"{type(exc).__name__}: {exc}"
             else:
                 self.reached.add(host)
@@ -194,8 +205,8 @@ class Retry:
             self.sleep(wait)
 
 
-def _unresolvable(exc: BaseException) -> bool:
-    """Did the request fail because the host name does not resolve (DNS)?"""
+def _caused_by(exc: BaseException, test: Callable[[BaseException], bool]) -> bool:
+    """Is `test` true of `exc` or of anything it wraps (urllib3 nests its errors)?"""
     seen: set[int] = set()
     stack: list[object] = [exc]
     while stack:
@@ -203,11 +214,22 @@ def _unresolvable(exc: BaseException) -> bool:
         if id(e) in seen or not isinstance(e, BaseException):
             continue
         seen.add(id(e))
-        # urllib3 wraps socket.gaierror as NameResolutionError, inside MaxRetryError.
-        if isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError":
+        if test(e):
             return True
         stack += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
     return False
+
+
+def _unresolvable(exc: BaseException) -> bool:
+    """Did the request fail because the host name does not resolve (DNS)?"""
+    # urllib3 wraps socket.gaierror as NameResolutionError, inside MaxRetryError.
+    return _caused_by(exc, lambda e: isinstance(e, socket.gaierror)
+                      or type(e).__name__ == "NameResolutionError")
+
+
+def _refused(exc: BaseException) -> bool:
+    """Did the host refuse the connection (nothing listening on that port)?"""
+    return _caused_by(exc, lambda e: isinstance(e, ConnectionRefusedError))
 
 
 @dataclass

@@ -31,7 +31,14 @@ import requests
 from tqdm import tqdm
 
 from scraper import site
-from scraper.http import HostUnreachable, HttpError, PoliteSession, SiteUnavailable, build_session
+from scraper.http import (
+    ConnectionRefused,
+    HostUnreachable,
+    HttpError,
+    PoliteSession,
+    SiteUnavailable,
+    build_session,
+)
 from scraper.records import FetchRecord
 from textmine.areas import lookup_area
 
@@ -552,7 +559,10 @@ def scrape(
     except (site.SiteStructureError, HttpError) as exc:
         summary.error = str(exc)
         # No host answered at all: offline (or every address mistyped), not one bad host.
-        summary.offline = isinstance(exc, HostUnreachable) and not session.retry.reached
+        # A refusal comes from a network that works: no "offline" advice then.
+        summary.offline = (isinstance(exc, HostUnreachable)
+                           and not isinstance(exc, ConnectionRefused)
+                           and not session.retry.reached)
     finally:
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)  # a partial download never stays behind

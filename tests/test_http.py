@@ -12,6 +12,7 @@ from sitefixture import Fault, Provider, Site, serve
 
 from scraper.http import (
     USER_AGENT,
+    ConnectionRefused,
     FailureLimit,
     HttpError,
     Retry,
@@ -131,6 +132,23 @@ def test_a_host_name_that_does_not_resolve_is_not_retried() -> None:
     retry = Retry(Transport(), retries=2, backoff=0.01, sleep=sleeps, reached={"reports.invalid"})
     with pytest.raises(HttpError, match="gave up after 3 attempts"):
         retry.get("http://reports.invalid/search")
+    assert len(sleeps.waits) == 2
+
+
+def test_a_port_nothing_listens_on_is_not_retried(site: Site, base: str) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a free port: nothing listens on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sleeps = Sleeps()
+    with pytest.raises(ConnectionRefused, match=f"connection refused by 127.0.0.1:{port}"):
+        Retry(Transport(), retries=4, sleep=sleeps).get(f"http://127.0.0.1:{port}/search")
+    assert sleeps.waits == []
+    # A host that has answered before may be restarting: retried.
+    retry = Retry(Transport(), retries=2, backoff=0.01, sleep=sleeps, reached={"127.0.0.1"})
+    with pytest.raises(HttpError, match="gave up after 3 attempts"):
+        retry.get(f"http://127.0.0.1:{port}/search")
     assert len(sleeps.waits) == 2
 
 

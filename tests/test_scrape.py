@@ -628,7 +628,9 @@ def test_an_unreachable_site_is_a_clear_stop(corpus: Corpus) -> None:
         pass  # the port is free again: nothing listens there now
     summary = scrape(corpus, base_url=base, **{**FAST, "retries": 1})
     assert summary.error and f"{base}/robots.txt" in summary.error
-    assert "ConnectionError" in summary.error and summary.exit_code == 1
+    assert "connection refused by 127.0.0.1:" in summary.error and summary.exit_code == 1
+    # The network works: no advice to import offline instead.
+    assert not summary.offline and "If you are offline" not in summary.render()
 
 
 def test_retry_skipped_fetches_again_what_an_older_version_could_not_import(
