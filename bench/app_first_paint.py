@@ -60,7 +60,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from common import REPO, letters_dir
+from common import REPO, letters_dir, need_folder
 
 from sendlens.store import Corpus, now_iso
 
@@ -413,6 +413,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("x1", "scaled"), default=None,
                         help="Measure one corpus only (the 55 reports or the scaled one).")
     args = parser.parse_args()
+    need_folder(args.letters, "--letters")
     wanted = tuple(p for p in args.pages.split(",") if p in PAGES)
     real = build_real(args.letters, args.work / "x1")
     scaled_dir = args.work / f"x{args.factor}"

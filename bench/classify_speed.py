@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import letters_dir, pin_one_core
+from common import letters_dir, need_folder, pin_one_core
 
 from sendlens.importer import import_paths
 from sendlens.store import Corpus
@@ -54,6 +54,7 @@ def main() -> int:
                         help="look bare lines up in the corpus, as `sendlens classify` does")
     parser.add_argument("--check", action="store_true", help=f"exit 1 below {TARGET:.0f}/s")
     args = parser.parse_args()
+    need_folder(args.letters, "--letters")
     pin_one_core()
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Corpus.open(Path(tmp) / "corpus")

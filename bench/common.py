@@ -17,6 +17,14 @@ def letters_dir() -> Path:
     return shared_dir() / "letters"
 
 
+def need_folder(path: Path, option: str) -> Path:
+    """`path`, or exit with a message (not a traceback) saying how to point at it."""
+    if not Path(path).is_dir():
+        raise SystemExit(f"error: {path} is not a folder: the benchmarks read the real letters "
+                         f"in ../shared beside the checkout (set SENDLENS_SHARED, or {option})")
+    return Path(path)
+
+
 def pin_one_core() -> int | None:
     """Run on one CPU (the targets are per core); the CPU, or None where the OS can't."""
     if not hasattr(os, "sched_setaffinity"):

@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from common import shared_dir  # noqa: E402
+from common import need_folder, shared_dir  # noqa: E402
 from sitefixture import build_site, read_manifest, serve  # noqa: E402
 
 from scraper.scrape import scrape  # noqa: E402
@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--letters", type=int, default=55)
     ap.add_argument("--shared", type=Path, default=shared_dir())
     args = ap.parse_args()
+    need_folder(args.shared / "letters", "--shared")
     site = build_site(read_manifest(args.shared / "letters")[: args.letters])
     with serve(site) as base, tempfile.TemporaryDirectory() as tmp:
         corpus = Corpus.open(Path(tmp) / "corpus")

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import letters_dir, pin_one_core
+from common import letters_dir, need_folder, pin_one_core
 
 from sendlens.importer import import_paths
 from sendlens.store import Corpus
@@ -33,6 +33,7 @@ def main() -> int:
     parser.add_argument("--labels", type=Path, action="append", default=[])
     parser.add_argument("--check", action="store_true", help=f"exit 1 over {TARGET:.0f} s")
     args = parser.parse_args()
+    need_folder(args.letters, "--letters")
     pin_one_core()
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Corpus.open(Path(tmp) / "corpus")
