@@ -53,6 +53,7 @@ CANVAS_CELLS = 200
 # Rows of an evidence table sent to the browser until the user asks for all of them: a
 # theme on the 10x corpus has >10,000 passages (~7 MB) and the grid draws ~15 at a time.
 TABLE_ROWS = 500
+ICON = Path(__file__).with_name("icon.png")
 # Session key: the background retrain this session started or saw running, reported
 # once (sidebar, then the Label page) when it ends.
 RETRAIN_WATCH = "retrain_watch"
@@ -353,7 +354,7 @@ def show_chart(spec: dict[str, Any], data: pd.DataFrame, **kwargs: Any) -> Any:
     digest.update(pd.util.hash_pandas_object(data, index=False).to_numpy().tobytes())
     name = "data-" + digest.hexdigest()[:16]
     spec = {**spec, "data": {"name": name}, "datasets": {name: data}}
-    return st.vega_lite_chart(spec=spec, width="stretch", **kwargs)
+    return st.vega_lite_chart(spec=spec, **{"width": "stretch", **kwargs})
 
 
 @st.cache_data(show_spinner=False)
@@ -372,7 +373,13 @@ def year_bars_spec() -> dict[str, Any]:
 def outcome_bars_spec() -> dict[str, Any]:
     """Letters by outcome, coloured by framework (Overview)."""
     return chart_spec(alt.Chart(chart_data()).mark_bar().encode(
-        y=alt.Y("outcome_name:N", title=None, sort="-x", axis=alt.Axis(labelLimit=320)),
+        # Long names on two lines (broken at the first space after 16 characters): on one
+        # line they took all of a narrow window's column and left no room for the bars.
+        y=alt.Y("outcome_name:N", title=None, sort="-x", axis=alt.Axis(
+            labelLimit=200, labelExpr=(
+                "indexof(slice(datum.label, 16), ' ') < 0 ? datum.label : "
+                "[slice(datum.label, 0, 16 + indexof(slice(datum.label, 16), ' ')), "
+                "slice(datum.label, 17 + indexof(slice(datum.label, 16), ' '))]"))),
         x=alt.X("letters:Q", title="Letters"),
         color=alt.Color("framework_name:N", title="Framework", legend=None),
         tooltip=["framework_name:N", "outcome_name:N", "letters:Q"],
@@ -693,9 +700,12 @@ def page_compare(ctx: Ctx) -> None:
     cell = _current_cell(ctx, by, list(order), chosen, st.session_state.get(key),
                          st.session_state["sort"])
     left, right = st.columns([3, 2], gap="medium")
-    with left:
+    with left, st.container(key="heatmap-box"):
         spec, data = _heatmap(shown, by, metric, order, cell)
-        show_chart(spec, data, on_select="rerun", selection_mode="cell", key=key)
+        # Wider than a narrow window's column: scrolled there, not drawn over the evidence.
+        st.html("<style>.st-key-heatmap-box { overflow-x: auto; }</style>")
+        show_chart(spec, data, on_select="rerun", selection_mode="cell", key=key,
+                   width="content")
     with right:
         ev = _cell_evidence(ctx, shown, by, list(order), filters)
     # A fixed label: a label that changed with the cell would close the expander.
@@ -900,7 +910,9 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
         color=alt.condition(strong, alt.value("white"), alt.value("#222")),
         tooltip=tooltip,
     )
-    chart = (rect + text).properties(height=alt.Step(22))
+    # Cells of a fixed size: stretched to a narrow column they became too thin to read.
+    chart = (rect + text).properties(width=alt.Step(40), height=alt.Step(22),
+                                     autosize=alt.AutoSizeParams(type="pad"))
     if canvas:
         chart = chart.properties(usermeta={"embedOptions": {"renderer": "canvas"}})
     return chart_spec(chart)
@@ -1542,8 +1554,9 @@ def corpus_dir() -> str:
 
 
 def main() -> None:
-    st.set_page_config(page_title="sendlens", page_icon=":material/travel_explore:",
-                       layout="wide")
+    # A file of the package: a Material icon is fetched from Google's font server,
+    # which fails (and logs an error on every page) offline.
+    st.set_page_config(page_title="sendlens", page_icon=str(ICON), layout="wide")
     path = corpus_dir()
     stamp = ad.stamp(path)
     status = ad.status(path, stamp)
