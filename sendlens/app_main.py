@@ -504,7 +504,8 @@ def page_overview(ctx: Ctx) -> None:
              "Passages": f"{s.passages:,}",
              "Passages tagged": f"{s.tagged / s.passages:.0%}" if s.passages else "–",
              "With a theme": f"{s.themed / s.tagged:.0%}" if s.tagged else "–",
-             "Hand labels": f"{s.labels:,}"})
+             # The model's own count of hand labels (label files too) is under Model.
+             "Corrections saved": f"{s.labels:,}"})
     data = ad.overview(ctx.path, ctx.stamp)
     left, right = st.columns(2)
     with left:
