@@ -133,6 +133,14 @@ def texts(at: AppTest) -> str:
     return "\n".join(parts)
 
 
+def test_the_page_icon_is_a_file_of_the_package() -> None:
+    # Streamlit takes a missing path for a URL without a word; offline, the Material icon
+    # it replaced was fetched from Google (an error on every page).
+    import sendlens.app_main as app_main
+
+    assert app_main.ICON.is_file() and app_main.ICON.read_bytes().startswith(b"\x89PNG")
+
+
 def test_empty_corpus_shows_start_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run(tmp_path / "nothing-here", monkeypatch)
     assert at.title[0].value == "sendlens"
