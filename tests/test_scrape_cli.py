@@ -36,6 +36,23 @@ def test_scrape_command_imports_then_fetches_nothing_new(tmp_path: Path) -> None
     assert Corpus.open(corpus_dir).get_meta("last_scrape")
 
 
+def test_since_keeps_later_letters_and_names_a_bad_date(tmp_path: Path) -> None:
+    rows = read_manifest(require_shared("letters"))[:4]
+    since = sorted(r.published for r in rows)[2]
+    later = sum(r.published >= since for r in rows)
+    runner = CliRunner()
+    bad = runner.invoke(app, ["scrape", "--since", "2024-13-01", "--corpus", str(tmp_path)])
+    assert bad.exit_code == 2
+    assert "'2024-13-01' is not a date: write it as YYYY-MM-DD" in bad.output
+    with serve(build_site(rows)) as base:
+        result = runner.invoke(app, ["scrape", "--base-url", base, "--delay", "0", "-q",
+                                     "--since", since.isoformat(),
+                                     "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert 0 < later < len(rows)
+    assert Corpus.open(tmp_path / "c").counts()["letters"] == later
+
+
 def test_bad_base_url_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["scrape", "--base-url", "ftp://example", "--corpus", str(tmp_path / "c")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -13,12 +13,21 @@ from sendlens.commands import CorpusOption, corpus_path, remove_if_empty
 from sendlens.store import DB_NAME
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. "
+                                 "2024-05-15") from None
+
+
 def scrape_cmd(
     base_url: str | None = typer.Option(
         None, "--base-url", help="Point the search and provider pages at another host."
     ),
-    since: datetime | None = typer.Option(
-        None, "--since", formats=["%Y-%m-%d"], help="Only letters published on or after DATE."
+    since: date | None = typer.Option(
+        None, "--since", parser=lambda text: _iso_date(text), metavar="DATE",
+        help="Only letters published on or after DATE (YYYY-MM-DD).",
     ),
     area: list[str] = typer.Option(
         [], "--area", help="Only these councils (name or Ofsted URN); repeat for more.",
@@ -58,7 +67,7 @@ def scrape_cmd(
             summary = scrape(
                 Corpus.open(path),
                 base_url=base_url or site.DEFAULT_BASE_URL,
-                since=since.date() if since else None,
+                since=since,
                 areas=area or None,
                 dry_run=dry_run,
                 delay=delay,
