@@ -587,7 +587,17 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
     for k in (f"{prefix}from", f"{prefix}to"):
         # A link made before the corpus changed may hold a date outside its range: the
         # date picker would refuse it with an exception.
-        s[k] = min(max(s[k], d_min), d_max)
+        kept = min(max(s[k], d_min), d_max)
+        if kept != s[k]:
+            s.setdefault("_link_notes", []).append(
+                f"The link's {k}={s[k]} is outside the letters' dates ({d_min} to "
+                f"{d_max}): {kept} is used")
+            s[k] = kept
+    if s[f"{prefix}from"] > s[f"{prefix}to"]:
+        # Reversed dates select nothing: read them the way round they must have meant.
+        s[f"{prefix}from"], s[f"{prefix}to"] = s[f"{prefix}to"], s[f"{prefix}from"]
+        s.setdefault("_link_notes", []).append(
+            "'Inspected from' came after 'to': the two dates were swapped")
     active = [FILTER_NAMES[k[len(prefix):]] for k, default in keys.items() if s[k] != default]
     # A fixed label (a changing one would close the expander): the active filters are
     # named in the caption beside it instead.
@@ -1588,6 +1598,8 @@ def main() -> None:
     ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
               names=ad.theme_names(path, stamp))
     PAGE_FUNCS[page](ctx)
+    if notes := st.session_state.pop("_link_notes", None):
+        st.sidebar.info(". ".join(md(n) for n in notes) + ".", icon=":material/date_range:")
     if ignored := st.session_state.pop("_ignored_link", None):
         st.sidebar.warning("Not in this corpus, so ignored from the link: "
                            + "; ".join(md(v) for v in ignored), icon=":material/link_off:")

@@ -839,9 +839,15 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     # Dates outside the corpus's range (an old link) raised in the date pickers.
     at = run(corpus_dir, monkeypatch, page="compare", c_from="2099-01-01", c_to="1999-01-01")
     assert not at.error, [e.value for e in at.error]
+    # ... says so, and reads reversed dates the right way round, not as "no letters".
+    told = " ".join(i.value for i in at.sidebar.info).replace("\\", "")
+    assert "The link's c_from=2099-01-01 is outside the letters' dates" in told
+    assert "the two dates were swapped" in told
+    assert "No tagged letters match" not in texts(at)
     open_expander(at, "c_filters")  # the date pickers take the dates clamped to the corpus
     assert at.date_input(key="c_from").value.year < 2099
     assert at.date_input(key="c_to").value.year > 1999
+    assert at.date_input(key="c_from").value < at.date_input(key="c_to").value
     at = run(corpus_dir, monkeypatch, page="compare", cell_row="Nowhere", th="nope")
     warned = " ".join(w.value for w in at.sidebar.warning).replace("\\", "")  # Markdown
     assert "cell_row=Nowhere" in warned and "th=nope" in warned
