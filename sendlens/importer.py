@@ -8,7 +8,6 @@ import hashlib
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -103,14 +102,9 @@ def import_pdf(
 SAME_FILE = "same file already imported"
 
 
-def _duplicate_of(
-    corpus: Corpus, letter_id: str, path: Path, con: sqlite3.Connection | None
-) -> str:
-    """Why `path` is a duplicate: SAME_FILE, or the other local file it copies."""
-    with corpus.reading() if con is None else nullcontext(con) as db:
-        row = db.execute("SELECT source FROM letters WHERE letter_id = ?",
-                         (letter_id,)).fetchone()
-    stored = row[0] if row else None
+def _duplicate_of(stored: str | None, path: Path) -> str:
+    """Why `path` is a duplicate of the letter imported from `stored`: SAME_FILE, or the
+    other local file it copies."""
     if not stored or "://" in stored:
         return SAME_FILE
     before = Path(stored)
@@ -142,10 +136,9 @@ def _import_pdf(
     except OSError as exc:
         return ImportOutcome(str(path), "skipped", f"cannot read: {exc.strerror or exc}")
     sha = hashlib.sha256(data).hexdigest()
-    existing = corpus.letter_id_for_sha256(sha, con)
-    if existing:
-        return ImportOutcome(str(path), "duplicate", _duplicate_of(corpus, existing, path, con),
-                             existing, sha)
+    if existing := corpus.letter_with_sha256(sha, con):
+        letter_id, stored = existing
+        return ImportOutcome(str(path), "duplicate", _duplicate_of(stored, path), letter_id, sha)
     try:
         extracted = extract_pdf(path, data)
         doc = parse_document(extracted.paragraphs)

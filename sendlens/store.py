@@ -297,14 +297,16 @@ class Corpus:
             row = con.execute("SELECT 1 FROM letters WHERE sha256=?", (sha256,)).fetchone()
         return row is not None
 
-    def letter_id_for_sha256(
+    def letter_with_sha256(
         self, sha256: str, con: sqlite3.Connection | None = None
-    ) -> str | None:
+    ) -> tuple[str, str | None] | None:
+        """(letter_id, source) of the letter whose PDF has this hash, if there is one."""
         if con is not None:
-            row = con.execute("SELECT letter_id FROM letters WHERE sha256=?", (sha256,)).fetchone()
-            return row["letter_id"] if row else None
+            row = con.execute("SELECT letter_id, source FROM letters WHERE sha256=?",
+                              (sha256,)).fetchone()
+            return (row["letter_id"], row["source"]) if row else None
         with self.reading() as own:
-            return self.letter_id_for_sha256(sha256, own)
+            return self.letter_with_sha256(sha256, own)
 
     def record_fetch(self, rec: FetchRecord, con: sqlite3.Connection | None = None) -> None:
         """Write what the scraper knows of a file (in `con`'s transaction when given)."""
