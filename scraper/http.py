@@ -49,6 +49,10 @@ class HttpError(RuntimeError):
 
 
 class HostUnreachable(HttpError):
+    """No connection could be made to a host that has never answered: not retried."""
+
+
+class NameNotResolved(HostUnreachable):
     """The host's name does not resolve: no network, or a mistyped address."""
 
 
@@ -172,8 +176,9 @@ class Retry:
             except (requests.Timeout, requests.ConnectionError) as exc:
                 if host not in self.reached and _unresolvable(exc):
                     # No network, or a mistyped host: waiting will not fix either.
-                    raise HostUnreachable(url, f"cannot resolve the host name {host!r} (no network "
-                                    "connection, or a mistyped address); not retried") from exc
+                    raise NameNotResolved(url, f"cannot resolve the host name {host!r} (no "
+                                          "network connection, or a mistyped address); not "
+                                          "retried") from exc
                 if host not in self.reached and _refused(exc):
                     # Nothing listens there (a wrong port, a mirror not started). A host that
                     # has answered before may be restarting: that is retried below.

@@ -32,9 +32,8 @@ from tqdm import tqdm
 
 from scraper import site
 from scraper.http import (
-    ConnectionRefused,
-    HostUnreachable,
     HttpError,
+    NameNotResolved,
     PoliteSession,
     SiteUnavailable,
     build_session,
@@ -559,10 +558,7 @@ def scrape(
     except (site.SiteStructureError, HttpError) as exc:
         summary.error = str(exc)
         # No host answered at all: offline (or every address mistyped), not one bad host.
-        # A refusal comes from a network that works: no "offline" advice then.
-        summary.offline = (isinstance(exc, HostUnreachable)
-                           and not isinstance(exc, ConnectionRefused)
-                           and not session.retry.reached)
+        summary.offline = isinstance(exc, NameNotResolved) and not session.retry.reached
     finally:
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)  # a partial download never stays behind
