@@ -201,12 +201,9 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
     options chosen on the page that the link does not hold, the corpus and the model."""
     cols = st.columns(len(EXPORT_FORMATS) + 2)
     cols[0].caption(f"Download {len(frame):,} rows:")
-    query = urlencode({k: st.query_params.get(k) for k in st.query_params})
-    try:
-        base = (st.context.url or "").split("?")[0]
-    except Exception:  # noqa: BLE001 - no browser behind this run (AppTest)
-        base = ""
-    view = f"{base}?{query}"
+    # st.context.url is None with no browser behind the run (AppTest).
+    base = (st.context.url or "").split("?")[0]
+    view = f"{base}?{urlencode({k: st.query_params.get(k) for k in st.query_params})}"
     path = corpus_dir()
     chosen = {k: v for k, v in (options or {}).items() if v}
 

@@ -235,7 +235,7 @@ class TaggerModel:
         X = self.themes.named_steps["features"].transform(items)
         theme_p = self.themes.named_steps["clf"].predict_proba(X)
         stance_p = self.stance.named_steps["clf"].predict_proba(X)
-        unknown = np.diff(X.indptr) == 0 if hasattr(X, "indptr") else ~np.asarray(X).any(1)
+        unknown = np.diff(X.indptr) == 0  # SentenceFeatures gives CSR: rows with no entry
         return theme_p, _align_stance(self.stance.named_steps["clf"], stance_p), unknown
 
     def predict(self, items: Sequence[Item]) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ def scrape_cmd(
         None, "--base-url", help="Point the search and provider pages at another host."
     ),
     since: date | None = typer.Option(
-        None, "--since", parser=lambda text: _iso_date(text), metavar="DATE",
+        None, "--since", parser=_iso_date, metavar="DATE",
         help="Only letters published on or after DATE (YYYY-MM-DD).",
     ),
     area: list[str] = typer.Option(
