@@ -273,11 +273,7 @@ LETTER_COLUMNS = [
 @st.cache_data(show_spinner=False)
 def letters(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
     """One row per letter (no text), ordered by area and date, with a readable label."""
-    frame = _frame(
-        path,
-        f"SELECT {', '.join(LETTER_COLUMNS)} FROM letters ORDER BY area, inspection_start",
-        columns=LETTER_COLUMNS,
-    )
+    frame = letters_table(path, stamp_)[LETTER_COLUMNS].copy()
     frame["year"] = frame["inspection_start"].str[:4]
     frame["label"] = frame.apply(letter_label, axis=1)
     return frame
@@ -285,10 +281,11 @@ def letters(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def letters_table(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
-    """Every letter with every column of `sendlens export letters`."""
-    from sendlens.export import letters_frame
+    """Every letter with every column of `sendlens export letters`, read as it reads them."""
+    from sendlens.export import LETTER_COLUMNS as EXPORTED
+    from sendlens.export import LETTERS_SQL
 
-    return letters_frame(corpus_for(path))
+    return _frame(path, LETTERS_SQL, columns=EXPORTED)
 
 
 def letter_label(row: Any) -> str:

@@ -24,13 +24,15 @@ LETTER_COLUMNS = [
 ]
 
 
+# The letters table (the app reads it through its own read-only connection).
+LETTERS_SQL = (f"SELECT {', '.join(LETTER_COLUMNS)} FROM letters"
+               " ORDER BY area, inspection_start, letter_id")
+
+
 def letters_frame(corpus: Corpus) -> pd.DataFrame:
     """One row per letter, ordered by area and date."""
-    cols = ", ".join(LETTER_COLUMNS)
     with corpus.reading() as con:
-        rows = con.execute(
-            f"SELECT {cols} FROM letters ORDER BY area, inspection_start, letter_id"
-        ).fetchall()
+        rows = con.execute(LETTERS_SQL).fetchall()
     return pd.DataFrame([dict(r) for r in rows], columns=LETTER_COLUMNS)
 
 
