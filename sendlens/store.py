@@ -164,6 +164,9 @@ class Corpus:
 
     root: Path
 
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)  # Corpus("corpus") would otherwise fail on its first path
+
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Corpus:
         root = Path(path)

@@ -157,7 +157,7 @@ def test_a_recommendation_is_negative_however_it_is_worded(trained: tuple,
     # Sentences that merely contain "need to" or "should" are not recommendations: the
     # rule leaves them as the model reads them.
     for text in ("Young people who need to travel have short breaks that work well.",
-                 "Leaders have identified the areas that they need to improve.",
+                 "Leaders have found the services that they need to improve.",
                  "Leaders know what they need to do and short breaks work well."):
         assert model.predict([Item(text)]) == without_rule.predict([Item(text)]), text
     met = Item("Young people who need to travel have short breaks that work well.")

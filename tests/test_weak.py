@@ -142,7 +142,7 @@ def test_praise_words_after_a_negation_do_not_make_a_sentence_positive(
 ) -> None:
     # Two praise words and one "not": counted plainly, the weak label was positive, and
     # the model learnt that failings in the experience section read positive.
-    for text in ("Their needs are not identified quickly or accurately enough.",
+    for text in ("Pupils' needs are not assessed quickly or accurately enough.",
                  "Families don't receive useful or timely support.",
                  "Children do not benefit from a robust approach to identifying needs."):
         assert stance_of(matcher, text, "experience") == "negative", text

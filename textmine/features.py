@@ -50,8 +50,8 @@ class Item:
 def items_from_rows(rows: Sequence[dict]) -> list[Item]:
     """Items from passage rows of one or more letters, ordered by (letter_id, seq).
 
-    Neighbours are taken within the same letter and the same paragraph-or-section, so a
-    heading change does not leak context across sections.
+    Neighbours are taken within the same letter and section, so context does not leak
+    across sections (limiting them to the paragraph measured no better: docs/EXPERIMENTS.md).
     """
     items: list[Item] = []
     for i, r in enumerate(rows):
