@@ -280,6 +280,54 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     assert "without hand labels that are no longer there" in again.stderr
 
 
+def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so(
+    tmp_path: Path,
+) -> None:
+    from test_model import synthetic_rows
+
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=4)
+    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+               "stance": "neutral"} for r in synthetic_rows(4)]
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("".join(json.dumps(x) + "\n" for x in labels))
+    runner = CliRunner()
+    env = {"SENDLENS_CODEBOOK": ""}
+
+    def train(*extra: str) -> dict:
+        result = runner.invoke(app, ["train", "--labels", str(mine), "--corpus", str(root),
+                                     "-q", *extra], env=env)
+        assert result.exit_code == 0, result.output
+        version = result.stdout.strip().splitlines()[-1]
+        return json.loads((root / "models" / version / "meta.json").read_text())
+
+    plain, tuned = train(), train("--tune-thresholds", "2")
+    assert plain["training"]["tune_folds"] == 0
+    assert tuned["training"]["tune_folds"] == 2
+    assert "held-out hand labels (2-fold cross-validation" in tuned["training"][
+        "threshold_tuning"]
+    assert tuned["thresholds"] != plain["thresholds"]
+    # Each fold holds whole letters: more folds than labelled letters is refused.
+    too_many = runner.invoke(app, ["train", "--labels", str(mine), "--tune-thresholds", "5",
+                                   "--corpus", str(root)], env=env)
+    assert too_many.exit_code == 2
+    assert "needs hand labels from at least 5 letters; these come from 4" in too_many.stderr
+    # A retrain after a codebook edit tunes them again.
+    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    retrained = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert retrained.exit_code == 0, retrained.output
+    assert "thresholds tuned on them by 2-fold cross-validation" in retrained.stderr
+    version = retrained.stderr.split("with model ")[1].split()[0]
+    meta = json.loads((root / "models" / version / "meta.json").read_text())
+    assert meta["training"]["tune_folds"] == 2
+    # evaluate measures the option by cross-validation only.
+    alone = runner.invoke(app, ["evaluate", str(mine), "--tune-thresholds", "2",
+                                "--corpus", str(root)], env=env)
+    assert alone.exit_code == 2 and "needs --cv" in alone.stderr
+
+
 def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) -> None:
     from test_model import synthetic_rows
 

@@ -26,3 +26,26 @@ def test_every_command_is_listed_and_its_flags_take_no_value() -> None:
         options = [ln for ln in result.output.splitlines() if ln.lstrip().startswith("-")]
         assert not any("<list[" in ln for ln in options), (command, result.output)
         assert re.search(r"^\s+--help\s+Show this message", result.output, re.M), command
+
+
+def test_the_readme_lists_every_option_of_every_command_and_no_other() -> None:
+    """The README's table of commands is what a researcher reads first: an option added
+    to a command (or dropped from one) must show there too."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(0) for m in
+            re.finditer(r"(?m)^\| `sendlens (\w+)[^`]*`.*$", readme)}
+    runner = CliRunner()
+    for command in COMMANDS:
+        assert command in rows, f"README has no row for `sendlens {command}`"
+        # The synopsis, or the description for options of a part (`export themes --by`).
+        shown = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", rows[command]))
+        help_text = runner.invoke(app, [command, "--help"]).output
+        for short, long in re.findall(r"(?m)^\s+(?:(-\w), )?(--[a-z][\w-]*)", help_text):
+            if long in ("--help", "--corpus"):  # every command's, documented once above
+                continue
+            assert long in shown or short in shown, (command, long, rows[command][:200])
+        offered = set(re.findall(r"(?m)^\s+(?:(-\w), )?(--[a-z][\w-]*)", help_text))
+        known = {o for pair in offered for o in pair if o}
+        assert shown <= known | {"--corpus"}, (command, shown - known)

@@ -171,10 +171,12 @@ def evaluate_gold(corpus: Corpus, model: TaggerModel, gold: Path) -> dict[str, A
 
 def cross_validate_gold(
     corpus: Corpus, gold: Path, *, folds: int = 5, codebook: Codebook | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, tune_folds: int = 0,
 ) -> dict[str, Any]:
     """Grouped-by-letter CV: train on corpus + other folds' gold, score held-out letters.
-    `progress` is told (fraction done, what is happening) before each fold."""
+    `progress` is told (fraction done, what is happening) before each fold. With
+    `tune_folds`, each fold's model tunes its thresholds on its own training labels by an
+    inner cross-validation, as `sendlens train --tune-thresholds` does."""
     codebook = codebook or load_codebook(corpus=corpus.root)
     records, matcher = _gold(corpus, gold, codebook)
     groups = _letter_groups(records)
@@ -193,7 +195,7 @@ def cross_validate_gold(
             progress(k / folds, f"fold {k + 1} of {folds}")
         rest = np.setdiff1d(np.arange(len(records)), rows)
         hand = hand_set([records[i] for i in rest], matcher, codebook)
-        model = train_model(matcher.items, codebook, hand)
+        model = train_model(matcher.items, codebook, hand, tune_folds=tune_folds)
         held = [found[i][0] for i in rows]
         for i, p, b in zip(
             rows, model.predict(held), model.predict([h.alone() for h in held]), strict=True
@@ -203,6 +205,7 @@ def cross_validate_gold(
     result["without_context"] = _metrics(codebook.theme_ids, records, bare)
     result["matched_to_corpus"] = sum(pid is not None for _, pid in found)
     result["folds"] = folds
+    result["tune_folds"] = tune_folds
     result["letters"] = len(set(groups))
     return result
 
@@ -310,9 +313,11 @@ def model_card(
         "- **Hand labels** (`sendlens train --labels FILE.jsonl`, corrections saved in "
         f"the app) are added with a weight of {HAND_WEIGHT:g} weak labels each. Each "
         "theme's threshold makes its share of tagged corpus sentences match its share "
-        "under the weak labels, with or without hand labels: tuning thresholds on a few "
-        "hundred hand labels by an inner cross-validation gave noisy optima, lower "
-        "held-out F1 and several times the training time.",
+        "under the weak labels, with or without hand labels. Thresholds tuned on held-out "
+        "hand labels by an inner cross-validation grouped by letter are an option "
+        "(`sendlens train --tune-thresholds K`; measure them with `sendlens evaluate --cv "
+        "--tune-thresholds K`), not the default: on a few hundred labels they gave noisy "
+        "optima, lower held-out F1 and several times the training time.",
         "",
         f"Corpus used here: {training.get('corpus_sentences', '?')} sentences from "
         f"{training.get('corpus_letters', '?')} letters; training took "

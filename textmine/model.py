@@ -487,9 +487,10 @@ def train_model(
 
     Thresholds match each theme's weak-label prevalence over the corpus. With
     `tune_folds` > 1 and hand labels from several letters they are instead tuned on the
-    hand labels by an inner grouped cross-validation (`tune_folds` extra fits). That is
-    off by default: on the gold set's grouped CV it lost theme macro-F1 (0.792 against
-    0.805 for prevalence thresholds, stance 0.806 either way) and took 2-3x as long.
+    hand labels held out by an inner grouped cross-validation (`tune_folds` extra fits),
+    shrunk halfway to the prevalence ones (`sendlens train --tune-thresholds K`). That is
+    off by default: with dev.jsonl's 332 labels it lost theme macro-F1 in grouped CV
+    (0.820 against 0.833, stance 0.825 against 0.833, measured 2026-12-04) and takes K + 1 times as long.
     """
     started = time.time()
     weak = weak_training_set(corpus_items, codebook)
@@ -514,8 +515,10 @@ def train_model(
         )
         known = cv.truth_stance >= 0
         model.stance_bias = stance_bias_for(cv.stance_probs[known], cv.truth_stance[known])
-        tuning = f"F1 on hand labels, {tune_folds}-fold cross-validation grouped by letter"
+        tuning = (f"F1 on held-out hand labels ({tune_folds}-fold cross-validation grouped "
+                  "by letter), shrunk halfway to the prevalence of weak labels")
     model.meta = build_meta(codebook, weak, hand, tuning, time.time() - started)
+    model.meta["training"]["tune_folds"] = tune_folds if tuning.startswith("F1") else 0
     model.meta["thresholds"] = {
         t: float(v) for t, v in zip(codebook.theme_ids, model.thresholds, strict=True)
     }

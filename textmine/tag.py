@@ -318,11 +318,17 @@ def train(
     lenient: bool = False,
     codebook: Codebook | None = None,
     progress: Progress | None = None,
+    tune_folds: int = 0,
 ) -> TrainResult:
-    """Train on the corpus (+ hand labels), save under models/<version>/, make it current."""
+    """Train on the corpus (+ hand labels), save under models/<version>/, make it current.
+
+    With `tune_folds` K >= 2 the theme thresholds are tuned on the hand labels by a
+    K-fold cross-validation grouped by letter (see `train_model`), which needs labels
+    from at least K letters."""
     with _model_lock(corpus, progress):
         return _train(corpus, label_files, use_stored_labels=use_stored_labels,
-                      lenient=lenient, codebook=codebook, progress=progress)
+                      lenient=lenient, codebook=codebook, progress=progress,
+                      tune_folds=tune_folds)
 
 
 def _train(
@@ -333,6 +339,7 @@ def _train(
     lenient: bool,
     codebook: Codebook | None,
     progress: Progress | None,
+    tune_folds: int = 0,
 ) -> TrainResult:
     started = time.time()
     codebook = codebook or load_codebook(corpus=corpus.root)
@@ -361,8 +368,16 @@ def _train(
     if use_stored_labels:
         records += stored_labels(corpus)
     hand = hand_set(records, matcher, codebook)
-    say(0.2, f"training on {len(rows)} passages and {len(records)} hand labels")
-    model = train_model(matcher.items, codebook, hand)
+    n_letters = 0 if hand is None else len({it.letter for it in hand.items if it.letter})
+    if tune_folds and n_letters < tune_folds and not lenient:
+        # Each fold holds whole letters. (A retrain, lenient, tunes on what is left.)
+        raise TaggingError(
+            f"tuning thresholds by {tune_folds}-fold cross-validation needs hand labels from "
+            f"at least {tune_folds} letters; these come from {n_letters} (a label with no "
+            "\"letter\" is looked up in the corpus); nothing was trained")
+    say(0.2, f"training on {len(rows)} passages and {len(records)} hand labels"
+        + (f", thresholds tuned by {tune_folds}-fold cross-validation" if tune_folds else ""))
+    model = train_model(matcher.items, codebook, hand, tune_folds=tune_folds)
     # Absolute paths and content hashes: an automatic retrain finds the files again, and
     # `evaluate` recognises them from any working directory, or under another name.
     model.meta["training"]["label_files"] = [str(Path(p).resolve()) for p in label_files]
@@ -473,10 +488,14 @@ def train_again(
     """Train a new model on the label files the model with `meta` was trained on (where
     still there) and the stored corrections; returns it with what to say of those files."""
     kept, gone = previous_label_files(meta)
-    result = train(corpus, kept, codebook=codebook, progress=progress, lenient=True)
+    tune_folds = int((meta or {}).get("training", {}).get("tune_folds") or 0)
+    result = train(corpus, kept, codebook=codebook, progress=progress, lenient=True,
+                   tune_folds=tune_folds)
     notes = []
     if kept:
         notes.append("with the hand labels it was trained on: " + ", ".join(map(str, kept)))
+    if tune_folds:
+        notes.append(f"thresholds tuned on them by {tune_folds}-fold cross-validation, as before")
     if result.removed_theme_labels:
         notes.append(f"{result.removed_theme_labels} of those labels name a theme the "
                      "codebook no longer has (that theme is left out)")
