@@ -67,7 +67,8 @@ class ImportReport:
         lines += [f"  skipped {o.path}: {o.reason}" for o in self.skipped]
         # A copy under another name (re-imports of the same file are not listed).
         lines += [f"  already in the corpus: {o.path} is {o.reason}"
-                  for o in self.by_status("duplicate") if o.reason.startswith("the same file as")]
+                  for o in self.by_status("duplicate")
+                  if o.reason.startswith(("the same file as", "another copy of"))]
         # Kept (it is a SEND letter), but nothing of it can be tagged or counted.
         lines += [f"  warning: {o.path}: imported, but no sentences were found in its text "
                   "(it will not be tagged or counted in any table)"
@@ -150,6 +151,19 @@ def _import_pdf(
     letter = doc.letter
     letter_id = sha[:12]
     la = lookup_area(letter.area, urn=ofsted_urn)
+    area = la.name if la else letter.area
+    if letter.inspection_start and (
+        held := corpus.letter_of_inspection(area, letter.framework, letter.inspection_start, con)
+    ):
+        # Other bytes, same inspection (a re-saved or re-published copy): a second letter
+        # would count the inspection twice in every table.
+        other, stored = held
+        return ImportOutcome(
+            str(path), "duplicate",
+            f"another copy of the report on the same inspection as {stored or other} ({area}, "
+            f"{letter.framework}, begun {letter.inspection_start}): not imported, so that the "
+            "inspection is not counted twice",
+            other, sha)
     if la and not ofsted_urn and la.ofsted_urn:
         ofsted_urn = la.ofsted_urn
     stored = corpus.store_pdf(data, sha)
@@ -165,7 +179,7 @@ def _import_pdf(
             (
                 # One name per authority ("Durham" and "County Durham" are one row of an
                 # area table); the letter's own spelling is kept beside it.
-                letter_id, sha, la.name if la else letter.area, letter.area, ofsted_urn,
+                letter_id, sha, area, letter.area, ofsted_urn,
                 la.la_code if la else None,
                 la.region if la else None, letter.framework, letter.title,
                 letter.inspection_start, letter.inspection_end,

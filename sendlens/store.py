@@ -311,6 +311,20 @@ class Corpus:
         with self.reading() as own:
             return self.letter_with_sha256(sha256, own)
 
+    def letter_of_inspection(
+        self, area: str, framework: str, inspection_start: str,
+        con: sqlite3.Connection | None = None,
+    ) -> tuple[str, str | None] | None:
+        """(letter_id, source) of a letter already held for this area's inspection of this
+        framework that began on this date, if there is one."""
+        sql = ("SELECT letter_id, source FROM letters WHERE area=? AND framework=? AND "
+               "inspection_start=? ORDER BY imported_at LIMIT 1")
+        if con is not None:
+            row = con.execute(sql, (area, framework, inspection_start)).fetchone()
+            return (row["letter_id"], row["source"]) if row else None
+        with self.reading() as own:
+            return self.letter_of_inspection(area, framework, inspection_start, own)
+
     def record_fetch(self, rec: FetchRecord, con: sqlite3.Connection | None = None) -> None:
         """Write what the scraper knows of a file (in `con`'s transaction when given)."""
         sql = (

@@ -45,6 +45,23 @@ def test_importing_the_same_file_twice_adds_nothing(corpus: Corpus, real_pdfs: l
     assert stored[0].read_bytes() == real_pdfs[0].read_bytes()
 
 
+def test_another_copy_of_a_report_already_held_is_not_counted_twice(
+    corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    first = import_pdf(corpus, real_pdfs[0])
+    resaved = tmp_path / "resaved.pdf"
+    # Other bytes (a PDF re-saved, or published again), the same inspection.
+    resaved.write_bytes(real_pdfs[0].read_bytes() + b"\n% re-saved\n")
+    report = import_paths(corpus, [resaved], progress=False)
+    (again,) = report.outcomes
+    assert again.status == "duplicate" and again.letter_id == first.letter_id
+    assert again.sha256 != first.sha256
+    assert _letter_count(corpus) == 1
+    assert f"another copy of the report on the same inspection as {real_pdfs[0].resolve()}" \
+        in report.summary()
+    assert not any(p.stem == again.sha256 for p in (corpus.root / "pdfs").rglob("*.pdf"))
+
+
 def test_bad_files_are_skipped_by_name_with_a_reason(
     corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
 ) -> None:

@@ -490,7 +490,8 @@ def train_model(
     hand labels held out by an inner grouped cross-validation (`tune_folds` extra fits),
     shrunk halfway to the prevalence ones (`sendlens train --tune-thresholds K`). That is
     off by default: with dev.jsonl's 332 labels it lost theme macro-F1 in grouped CV
-    (0.820 against 0.833, stance 0.825 against 0.833, measured 2026-12-04) and takes K + 1 times as long.
+    (0.820 against 0.833, stance 0.825 against 0.833, measured 2026-12-04) and takes
+    K + 1 times as long.
     """
     started = time.time()
     weak = weak_training_set(corpus_items, codebook)
