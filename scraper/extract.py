@@ -175,6 +175,29 @@ def _is_continuation(prev: str, line: _Line, base_left: float) -> bool:
     return line.left > base_left + 8 and not line.text[:1].isdigit()
 
 
+# Words a sentence does not end on: a paragraph whose text stops at one (or at a comma)
+# was cut by a wide gap inside a sentence, not ended.
+_DANGLING_RE = re.compile(
+    r"(?:,|\b(?:a|an|and|as|at|between|by|for|from|in|including|into|its|of|on|or|than|"
+    r"that|the|their|to|which|who|with))$", re.IGNORECASE)
+
+
+# A full stop and a new sentence inside a paragraph: prose, not a heading or an address.
+_PROSE_RE = re.compile(r"\w[.?!][\"'’”)]* +[A-Z]")
+
+
+def _runs_on(prev: str, line: _Line, prev_line: _Line) -> bool:
+    """Does `line`, after a gap that would start a paragraph, carry on the sentence that
+    `prev` (the paragraph so far) leaves open? Some reports leave an empty line inside a
+    sentence ("... including the" / "Parent Carer Forum ..."). Only at the same indent,
+    and only after prose: a heading, or an address block's unpunctuated lines, is
+    followed by a gap too."""
+    prev = prev.rstrip()
+    if _SENTENCE_END_RE.search(prev) or abs(line.left - prev_line.left) > 3:
+        return False
+    return bool(_DANGLING_RE.search(prev)) or bool(_PROSE_RE.search(prev))
+
+
 def _line_spacing(gaps: list[float]) -> float:
     """The page's spacing between lines of one paragraph: the smallest gap shared by at
     least a fifth of them. Not the median: on a page of short paragraphs the gaps between
@@ -212,7 +235,8 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
             else:
                 gap = prev_line.top - line.top
                 outdented = line.left < prev_line.left - 30
-                new_para = bullet or gap > usual * 1.45 or gap < -2 or outdented
+                new_para = bullet or gap < -2 or outdented or (
+                    gap > usual * 1.45 and not _runs_on(paragraphs[-1][0], line, prev_line))
             if new_para or not paragraphs:
                 paragraphs.append([text, line.page, "bullet" if bullet else "text"])
             else:

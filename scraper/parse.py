@@ -15,7 +15,8 @@ from scraper.records import Letter, Paragraph, Section
 
 # Stored with each letter: which extraction and parsing produced its text and passages.
 # 2: paragraph breaks found on pages of one-line paragraphs.
-PARSER_VERSION = "2"
+# 3: a sentence cut by an empty line stays one paragraph.
+PARSER_VERSION = "3"
 
 
 class NotASendLetter(ValueError):

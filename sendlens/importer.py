@@ -7,7 +7,7 @@ import difflib
 import hashlib
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from scraper.extract import ExtractError, extract_pdf
 from scraper.parse import PARSER_VERSION, NotASendLetter, parse_date, parse_document
-from scraper.records import FetchRecord
+from scraper.records import FetchRecord, Letter, Passage
 from sendlens.store import ISO_DATE, Corpus, now_iso
 from textmine.areas import lookup_area
 from textmine.segment import segment
@@ -192,22 +192,7 @@ def _import_pdf(
                 clean_text, now_iso(), PARSER_VERSION,
             ),
         )
-        db.executemany(
-            "INSERT INTO sections VALUES (?,?,?,?,?,?)",
-            [
-                (letter_id, i + 1, s.canonical, s.heading, s.char_start, s.char_end)
-                for i, s in enumerate(letter.sections)
-            ],
-        )
-        db.executemany(
-            "INSERT INTO passages (passage_id, letter_id, seq, section, heading, paragraph,"
-            " char_start, char_end, text) VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (f"{letter_id}-{p.seq:04d}", letter_id, p.seq, p.section, p.heading,
-                 p.paragraph, p.char_start, p.char_end, p.text)
-                for p in passages
-            ],
-        )
+        _write_structure(db, letter_id, letter, passages)
         outcome = ImportOutcome(
             str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
             len(passages),
@@ -216,6 +201,157 @@ def _import_pdf(
             _mark_fetch(fetch, outcome)
             corpus.record_fetch(fetch, db)
     return outcome
+
+
+def _write_structure(db: sqlite3.Connection, letter_id: str, letter: Letter,
+                     passages: Sequence[Passage] | None) -> None:
+    """A letter's sections and passages, replacing any (a replaced passage's tags go with
+    it). With `passages` None the passages (and their tags) are kept."""
+    db.execute("DELETE FROM sections WHERE letter_id=?", (letter_id,))
+    db.executemany(
+        "INSERT INTO sections VALUES (?,?,?,?,?,?)",
+        [
+            (letter_id, i + 1, s.canonical, s.heading, s.char_start, s.char_end)
+            for i, s in enumerate(letter.sections)
+        ],
+    )
+    if passages is None:
+        return
+    db.execute("DELETE FROM passages WHERE letter_id=?", (letter_id,))
+    db.executemany(
+        "INSERT INTO passages (passage_id, letter_id, seq, section, heading, paragraph,"
+        " char_start, char_end, text) VALUES (?,?,?,?,?,?,?,?,?)",
+        [
+            (f"{letter_id}-{p.seq:04d}", letter_id, p.seq, p.section, p.heading,
+             p.paragraph, p.char_start, p.char_end, p.text)
+            for p in passages
+        ],
+    )
+
+
+# --- reading letters again with a newer parser -----------------------------------------
+
+
+@dataclass
+class ReparseReport:
+    letters: int = 0  # read again
+    changed: int = 0  # of those, letters whose passages changed (their tags are cleared)
+    passages_before: int = 0
+    passages_after: int = 0
+    labels_moved: int = 0  # corrections that follow their sentence to its new passage
+    labels_unplaced: int = 0  # corrections whose sentence is gone (kept as text labels)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (letter, reason)
+    interrupted: bool = False
+
+    def summary(self) -> str:
+        if not self.letters and not self.failed:
+            return f"every letter was read by the current parser (version {PARSER_VERSION})"
+        lines = [
+            f"read {self.letters} letters again with parser version {PARSER_VERSION}: the "
+            f"passages of {self.changed} changed ({self.passages_before} passages before, "
+            f"{self.passages_after} now)"
+            + ("; run `sendlens tag` to tag them" if self.changed else "")
+            + (" (interrupted: run the same command again to carry on)"
+               if self.interrupted else "")
+        ]
+        if self.labels_moved or self.labels_unplaced:
+            lines.append(
+                f"  corrections made in the app: {self.labels_moved} moved with their "
+                f"sentence to its new passage, {self.labels_unplaced} whose sentence is no "
+                "longer a passage of its own kept for training by their text")
+        lines += [f"  not read again: {who}: {why}" for who, why in self.failed]
+        return "\n".join(lines)
+
+
+def outdated_letters(corpus: Corpus) -> list[str]:
+    """Ids of the letters read by another version of the parser than this one."""
+    with corpus.reading() as con:
+        return [r[0] for r in con.execute(
+            "SELECT letter_id FROM letters WHERE parser_version IS NOT ? ORDER BY letter_id",
+            (PARSER_VERSION,))]
+
+
+def reparse_letters(corpus: Corpus, *, progress: bool = True) -> ReparseReport:
+    """Read every outdated letter again from the PDF the corpus keeps, one transaction per
+    letter: its text, metadata the letter states, sections and passages are replaced;
+    tags of changed passages are cleared (for `tag`), and corrections follow their
+    sentence. Ctrl-C stops between letters."""
+    report = ReparseReport()
+    todo = outdated_letters(corpus)
+    bar = None
+    if progress and len(todo) > 1:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), unit="letter", desc="read again", leave=False)
+    con = corpus.connect()
+    try:
+        for letter_id in todo:
+            _reparse_one(corpus, con, letter_id, report)
+            if bar is not None:
+                bar.update(1)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        con.close()
+        if bar is not None:
+            bar.close()
+    return report
+
+
+def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
+                 report: ReparseReport) -> None:
+    row = con.execute("SELECT * FROM letters WHERE letter_id=?", (letter_id,)).fetchone()
+    who = row["source"] or letter_id
+    pdf = corpus.root / (row["pdf_path"] or "")
+    try:
+        data = pdf.read_bytes()
+        extracted = extract_pdf(pdf, data)
+        doc = parse_document(extracted.paragraphs)
+    except OSError as exc:
+        report.failed.append((who, f"cannot read its stored PDF {pdf}: {exc.strerror or exc}"))
+        return
+    except (ExtractError, NotASendLetter) as exc:
+        report.failed.append((who, str(exc).split(": ", 1)[-1]))
+        return
+    passages = segment(doc)
+    letter = doc.letter
+    old = [tuple(r) for r in con.execute(
+        "SELECT seq, section, heading, paragraph, char_start, char_end, text FROM passages"
+        " WHERE letter_id=? ORDER BY seq", (letter_id,))]
+    new = [(p.seq, p.section, p.heading, p.paragraph, p.char_start, p.char_end, p.text)
+           for p in passages]
+    la = lookup_area(letter.area, urn=row["ofsted_urn"])
+    with corpus.transaction(con) as db:
+        if old != new:
+            labels = db.execute(
+                "SELECT id, text FROM labels WHERE passage_id IN "
+                "(SELECT passage_id FROM passages WHERE letter_id=?)", (letter_id,)).fetchall()
+            _write_structure(db, letter_id, letter, passages)
+            by_text = {p.text: f"{letter_id}-{p.seq:04d}" for p in reversed(passages)}
+            for label in labels:
+                moved = by_text.get(label["text"])
+                db.execute("UPDATE labels SET passage_id=? WHERE id=?", (moved, label["id"]))
+                report.labels_moved += moved is not None
+                report.labels_unplaced += moved is None
+            report.changed += 1
+        else:  # the same passages: they keep their tags
+            _write_structure(db, letter_id, letter, None)
+        db.execute(
+            """UPDATE letters SET area=?, area_published=?, la_code=?, region=?, framework=?,
+                title=?, inspection_start=?, inspection_end=?, letter_date=?,
+                previous_inspection=?, outcome=?, weaknesses_total=?, weaknesses_progress=?,
+                next_inspection=?, n_pages=?, n_passages=?, clean_text=?, parser_version=?
+               WHERE letter_id=?""",
+            (la.name if la else letter.area, letter.area, la.la_code if la else None,
+             la.region if la else None, letter.framework, letter.title,
+             letter.inspection_start, letter.inspection_end, letter.letter_date,
+             letter.previous_inspection, letter.outcome, letter.weaknesses_total,
+             letter.weaknesses_progress, letter.next_inspection, extracted.n_pages,
+             len(passages), doc.text, PARSER_VERSION, letter_id),
+        )
+    report.letters += 1
+    report.passages_before += len(old)
+    report.passages_after += len(new)
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,39 @@ def test_a_few_lines_of_small_print_do_not_set_the_line_spacing(tmp_path: Path) 
     path.write_bytes(bytes(pdf.output()))
     got = [p.text for p in extract_pdf(path).paragraphs]
     assert got[:2] == [names, names]
+
+
+def test_a_sentence_broken_by_an_empty_line_stays_one_paragraph(tmp_path: Path) -> None:
+    # Some reports leave an empty line inside a sentence; a gap after a heading, or after
+    # an unpunctuated block such as an address, still starts a paragraph.
+    pieces = [
+        "Information about this inspection",
+        "Leaders meet often. Most partners, including the",  # cut after "the"
+        "Testshire Parent Carer Forum, agree that support is improving.",
+        "Leaders plan well. Funding pays for a team for ages",  # cut, no dangling word
+        "Fourteen To Twenty Five.",
+        "County Hall, High Street, Testshire TS1 1AA",
+        "Strengths",
+    ]
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    body = " ".join([LONG] * 4)
+    for _ in range(3):  # long wrapped paragraphs set the page's line spacing
+        pdf.multi_cell(0, 6, body, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(6)
+    for text in pieces:
+        pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(6)  # one empty line after every piece, ended or not
+    path = tmp_path / "gap.pdf"
+    path.write_bytes(bytes(pdf.output()))
+    got = [p.text for p in extract_pdf(path).paragraphs]
+    assert got == [
+        body, body, body,
+        "Information about this inspection",
+        "Leaders meet often. Most partners, including the Testshire Parent Carer Forum, "
+        "agree that support is improving.",
+        "Leaders plan well. Funding pays for a team for ages Fourteen To Twenty Five.",
+        "County Hall, High Street, Testshire TS1 1AA",
+        "Strengths",
+    ]

@@ -286,3 +286,81 @@ def test_a_letter_with_no_sentences_is_imported_with_a_warning() -> None:
     assert lines[0].startswith("imported 2,")
     assert lines[1:] == ["  warning: scan.pdf: imported, but no sentences were found in its "
                          "text (it will not be tagged or counted in any table)"]
+
+
+def test_letters_read_by_an_older_parser_are_read_again_keeping_tags_and_corrections(
+    real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    root = tmp_path / "corpus"
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", *map(str, real_pdfs[:2]), "--corpus", str(root),
+                               "-q"]).exit_code == 0
+    corpus = Corpus.open(root)
+    with corpus.transaction() as con:
+        (a, b) = [r[0] for r in con.execute("SELECT letter_id FROM letters ORDER BY letter_id")]
+        expected = [tuple(r) for r in con.execute(
+            "SELECT passage_id, text FROM passages WHERE letter_id=? ORDER BY seq", (a,))]
+        # What an older parser left: letter `a`'s 3rd sentence cut in two (so every later
+        # passage one further on), a correction on its 10th, and tags on both letters.
+        con.execute("UPDATE passages SET seq = seq + 1, passage_id = 'x' || passage_id "
+                    "WHERE letter_id=? AND seq >= 3", (a,))
+        con.execute("UPDATE passages SET passage_id = letter_id || '-' || printf('%04d', seq) "
+                    "WHERE passage_id LIKE 'x%'")
+        third = expected[2][1]
+        cut = third.index(" ", len(third) // 2)
+        con.execute("UPDATE passages SET text=? WHERE passage_id=?", (third[:cut], f"{a}-0004"))
+        con.execute("INSERT INTO passages (passage_id, letter_id, seq, section, heading, "
+                    "paragraph, char_start, char_end, text) SELECT ?, letter_id, 3, section, "
+                    "heading, paragraph, char_start, char_end, ? FROM passages WHERE "
+                    "passage_id=?", (f"{a}-0003", third[cut + 1:], f"{a}-0004"))
+        con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source, "
+                    "created_at) VALUES (?, ?, ?, '[\"inclusion\"]', 'negative', 'app', 'x')",
+                    (f"{a}-0011", a, expected[9][1]))
+        con.execute("INSERT INTO tags SELECT passage_id, '[]', 'neutral', '{}', 'm', 'x' "
+                    "FROM passages")
+        con.execute("UPDATE letters SET parser_version='1'")
+    info = runner.invoke(app, ["info", "--corpus", str(root)])
+    assert "2 letters read by an older version of sendlens's parser" in info.stdout
+
+    result = runner.invoke(app, ["import", "--reparse", "--corpus", str(root), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "read 2 letters again" in result.stderr and "the passages of 1 changed" in result.stderr
+    assert "1 moved with their sentence to its new passage" in result.stderr
+    with corpus.reading() as con:
+        assert [tuple(r) for r in con.execute(
+            "SELECT passage_id, text FROM passages WHERE letter_id=? ORDER BY seq", (a,))
+        ] == expected
+        assert con.execute("SELECT passage_id FROM labels").fetchone()[0] == expected[9][0]
+        tagged = dict(con.execute("SELECT p.letter_id, count(t.passage_id) FROM passages p "
+                                  "LEFT JOIN tags t USING (passage_id) GROUP BY 1").fetchall())
+        n_b = con.execute("SELECT count(*) FROM passages WHERE letter_id=?", (b,)).fetchone()[0]
+        # The letter whose passages changed waits for `tag`; the other keeps its tags.
+        assert tagged == {a: 0, b: n_b}
+        hits = con.execute("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?",
+                           (f'"{third.split()[-1]}"',)).fetchone()[0]
+        assert hits >= 1  # the search index follows the new passages
+    info = runner.invoke(app, ["info", "--corpus", str(root)])
+    assert "older version" not in info.stdout and "not tagged yet" in info.stdout
+    again = runner.invoke(app, ["import", "--reparse", "--corpus", str(root), "-q"])
+    assert again.exit_code == 0 and "every letter was read by the current parser" in again.stderr
+
+    # A stored PDF that has gone: the letter is named, kept as it was, exit code 1.
+    with corpus.transaction() as con:
+        con.execute("UPDATE letters SET parser_version='1' WHERE letter_id=?", (b,))
+        stored = root / con.execute("SELECT pdf_path FROM letters WHERE letter_id=?",
+                                    (b,)).fetchone()[0]
+    stored.unlink()
+    gone = runner.invoke(app, ["import", "--reparse", "--corpus", str(root), "-q"])
+    assert gone.exit_code == 1
+    assert f"not read again: {real_pdfs[1].resolve()}" in gone.stderr \
+        or f"not read again: {real_pdfs[0].resolve()}" in gone.stderr
+    assert "cannot read its stored PDF" in gone.stderr
+    with corpus.reading() as con:
+        assert con.execute("SELECT count(*) FROM passages WHERE letter_id=?",
+                           (b,)).fetchone()[0] == n_b
+
+
+def test_import_needs_paths_or_reparse(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["import", "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 2 and "give PDF files or folders" in result.stderr
+    assert not (tmp_path / "c").exists()

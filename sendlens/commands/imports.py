@@ -16,7 +16,7 @@ from sendlens.export import (
     provenance,
     write_table,
 )
-from sendlens.importer import import_paths
+from sendlens.importer import import_paths, outdated_letters, reparse_letters
 from sendlens.store import DB_NAME, Corpus
 
 
@@ -37,19 +37,34 @@ class GroupBy(StrEnum):
 
 def import_cmd(
     paths: list[Path] = typer.Argument(
-        ..., help="PDF files and/or folders (searched recursively).", metavar="PATH",
+        None, help="PDF files and/or folders (searched recursively).", metavar="PATH...",
         show_default=False,
+    ),
+    reparse: bool = typer.Option(
+        False, "--reparse",
+        help="Also read again, from the PDFs the corpus keeps, the letters an older version "
+        "of sendlens read (`sendlens info` says when there are any).",
     ),
     corpus: Path | None = CorpusOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Import inspection PDFs into the corpus (skips files already there).
 
-    A manifest.csv beside the PDFs (columns file, ofsted_urn, file_date or published,
-    url) adds what the letters do not say themselves; a row it cannot use is reported
-    (file and line) and the PDF still imported. Exit code 1 when any file was skipped or
-    a folder given holds no PDF, 130 when interrupted.
+    A manifest.csv beside the PDFs (columns file, ofsted_urn, file_date or published, url,
+    sha256; path and urn are older names of file and ofsted_urn) adds what the letters do
+    not say themselves; a row it cannot use is reported (file and line) and the PDF still
+    imported. Exit code 1 when any file was skipped, a folder given holds no PDF or a
+    letter could not be read again, 130 when interrupted.
     """
+    paths = paths or []
+    if reparse and not paths:
+        store = open_corpus(corpus)
+        _reparse(store, quiet)
+        return
+    if not paths:
+        typer.secho("error: give PDF files or folders to import (or --reparse)", fg="red",
+                    err=True)
+        raise typer.Exit(2)
     if not any(p.exists() for p in paths):
         # Checked before the corpus is made: a typo should not leave an empty corpus behind.
         typer.secho("error: no such file or folder: " + ", ".join(str(p) for p in paths),
@@ -65,7 +80,18 @@ def import_cmd(
         typer.echo(f"nothing was imported, so no corpus was left at {path}", err=True)
     if report.interrupted:
         raise typer.Exit(130)
+    if reparse:
+        _reparse(store, quiet)
     if report.skipped:
+        raise typer.Exit(1)
+
+
+def _reparse(store: Corpus, quiet: bool) -> None:
+    report = reparse_letters(store, progress=not quiet)
+    typer.echo(report.summary(), err=True)
+    if report.interrupted:
+        raise typer.Exit(130)
+    if report.failed:
         raise typer.Exit(1)
 
 
@@ -182,8 +208,16 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
             "SELECT framework, outcome, count(*) n FROM letters GROUP BY 1, 2 ORDER BY 1, 2"
         ):
             typer.echo(f"  {row['framework']:<16} {row['outcome'] or '?':<26} {row['n']}")
-    _model_info(store)
-    if counts["tags"] and (untagged := _untagged(store))[0]:
+    has_model = _model_info(store)
+    if outdated := outdated_letters(store):
+        typer.secho(f"{_n(len(outdated), 'letter')} read by an older version of sendlens's "
+                    "parser: `sendlens import --reparse` reads them again (with its fixes) "
+                    "from the PDFs the corpus keeps", fg="yellow")
+    untagged = _untagged(store)
+    if untagged[0] and not counts["tags"] and has_model:
+        typer.secho("no passage is tagged yet (the tables are empty until then); "
+                    "`sendlens tag` tags them", fg="yellow")
+    elif untagged[0] and counts["tags"]:
         typer.secho(f"{_n(untagged[0], 'passage')} of {_n(untagged[1], 'letter')} not tagged "
                     "yet (tables leave them out); `sendlens tag` tags them", fg="yellow")
     if counts["tags"]:
@@ -237,8 +271,9 @@ def _codebook_problem(exc: Exception) -> str:
             "no model can be trained or checked without it")
 
 
-def _model_info(store: Corpus) -> None:
-    """The current model, whether it is stale, and whether the tags are its own."""
+def _model_info(store: Corpus) -> bool:
+    """The current model, whether it is stale, and whether the tags are its own; whether
+    there is a current model (False when the codebook cannot be read)."""
     from textmine.codebook import CodebookError
     from textmine.intervals import interval_text
 
@@ -246,10 +281,10 @@ def _model_info(store: Corpus) -> None:
         found = _current_model(store)
     except CodebookError as exc:
         typer.secho(f"model: cannot be checked: {_codebook_problem(exc)}", fg="red")
-        return
+        return False
     if found is None:
         typer.echo("model: none yet (`sendlens tag` trains one and tags the passages)")
-        return
+        return False
     version, meta, reasons, older = found
     hand = meta.get("training", {}).get("hand_labels", {}).get("n", 0)
     typer.echo(f"model: {version} ({hand} hand labels)")
@@ -268,6 +303,7 @@ def _model_info(store: Corpus) -> None:
     if older:
         typer.secho(f"  {older} passages carry tags of an older model; `sendlens tag` "
                     "re-tags them", fg="yellow")
+    return True
 
 
 def _warn_if_stale(store: Corpus, *, listed: bool = False) -> None:
