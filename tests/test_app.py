@@ -720,7 +720,15 @@ def test_app_command_refuses_a_port_in_use(tmp_path: Path,
         result = CliRunner().invoke(cli_app, ["app", "--corpus", str(tmp_path), "--port",
                                               str(port), "--host", "127.0.0.1", "--headless"])
     assert result.exit_code == 2
-    assert f"cannot serve on 127.0.0.1:{port}: the port is in use" in result.output
+    assert f"cannot serve on 127.0.0.1:{port}: the port is in use; choose another port " \
+        "with --port" in result.output
+    # A host that is no name, or not this machine's: the advice is about --host.
+    for host, why in (("256.1.1.1", "unknown host"),
+                      ("192.0.2.1", "192.0.2.1 is not an address of this machine")):
+        result = CliRunner().invoke(cli_app, ["app", "--corpus", str(tmp_path), "--host", host,
+                                              "--headless"])
+        assert result.exit_code == 2 and why in result.output, result.output
+        assert "--host" in result.output and "--port" not in result.output
     assert "sendlens app on http" not in result.output  # no URL that would not answer
     # A port that cannot exist (0 would be a random one, not the URL printed).
     for bad in ("99999", "0"):

@@ -155,11 +155,12 @@ def warm_caches(root: Path) -> float:
 
 
 def port_problem(host: str, port: int) -> str | None:
-    """Why the app could not listen on host:port (e.g. another app has it), else None."""
+    """Why the app could not listen on host:port (e.g. another app has it), and which
+    option to change; None when it can."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        return f"unknown host ({exc})"
+        return f"unknown host ({exc}); give a name or address of this machine with --host"
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:
         # As a server binds: a port left in TIME_WAIT by a stopped app is free.
@@ -167,7 +168,12 @@ def port_problem(host: str, port: int) -> str | None:
         try:
             probe.bind(address)
         except OSError as exc:
-            return "the port is in use" if exc.errno == errno.EADDRINUSE else str(exc)
+            if exc.errno == errno.EADDRINUSE:
+                return "the port is in use; choose another port with --port"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return (f"{host} is not an address of this machine ({exc.strerror}); "
+                        "choose one with --host (localhost, or 0.0.0.0 for every address)")
+            return f"{exc.strerror or exc}; choose another port with --port"
     return None
 
 
@@ -193,8 +199,7 @@ def app_cmd(
     root = corpus_path(corpus).resolve()
     if problem := port_problem(host, port):
         # Checked before the minute of warming up, and before announcing a URL.
-        typer.secho(f"error: cannot serve on {host}:{port}: {problem}; choose another port "
-                    "with --port", fg="red", err=True)
+        typer.secho(f"error: cannot serve on {host}:{port}: {problem}", fg="red", err=True)
         raise typer.Exit(2)
     if not (root / "sendlens.db").is_file():
         # Not an error: the app shows a start page explaining how to fill the corpus.
