@@ -393,7 +393,8 @@ def scrape(
     """
     from sendlens.importer import import_pdf
 
-    for name, url in (("base_url", base_url), ("gov_uk_url", gov_uk_url)):
+    # Named as the command line names them (`gov_uk_url` has no option: it is the API's).
+    for name, url in (("--base-url", base_url), ("gov_uk_url", gov_uk_url)):
         if url and url != AUTO:
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:

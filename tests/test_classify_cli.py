@@ -464,6 +464,8 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
                           "'themes'?"),
                          ({"Stance": "negative"}, "unknown key 'Stance'; did you mean "
                           "'stance'?"),
+                         ({"themes": ["socal_care"]}, "unknown theme 'socal_care' (did you "
+                          "mean 'social_care'?); the codebook's themes: co_production,"),
                          ({}, 'no "themes"')):
         line = {k: v for k, v in good.items() if k not in ("themes", "stance")} | bad
         if "Stance" in bad:
@@ -473,6 +475,12 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
         result = runner.invoke(app, ["train", "--labels", str(path), "--corpus", str(corpus)])
         assert result.exit_code != 0
         assert f"{path}, line 2: {message}" in result.output
+    # A missing file is named alike by every command that reads labels.
+    for command in (["train", "--labels"], ["evaluate"]):
+        result = runner.invoke(app, [*command, str(tmp_path / "nope.jsonl"), "--corpus",
+                                     str(corpus)])
+        assert result.exit_code == 2, command
+        assert f"labels file {tmp_path / 'nope.jsonl'}: no such file" in result.stderr, command
 
 
 def test_train_warns_of_labels_naming_a_letter_the_corpus_lacks(corpus: Path,

@@ -619,7 +619,7 @@ def test_all_55_real_letters(manifest: list[ManifestRow], tmp_path: Path) -> Non
 
 
 def test_a_bad_base_url_is_a_clear_error(corpus: Corpus) -> None:
-    with pytest.raises(ValueError, match="base_url 'reports.ofsted.gov.uk' is not an http"):
+    with pytest.raises(ValueError, match="--base-url 'reports.ofsted.gov.uk' is not an http"):
         scrape(corpus, base_url="reports.ofsted.gov.uk", **FAST)
 
 

@@ -245,7 +245,11 @@ def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, 
         if not isinstance(themes, list):
             raise TaggingError(f"{path}, line {no}: \"themes\" must be a list")
         if known is not None and (unknown := set(themes) - known):
-            raise TaggingError(f"{path}, line {no}: unknown theme(s) {sorted(unknown)}")
+            hints = [f"{t!r} (did you mean {near[0]!r}?)"
+                     if (near := difflib.get_close_matches(str(t), known, n=1)) else repr(t)
+                     for t in sorted(unknown, key=str)]
+            raise TaggingError(f"{path}, line {no}: unknown theme {', '.join(hints)}; the "
+                               f"codebook's themes: {', '.join(sorted(known))}")
         stance = rec.get("stance")
         if stance is not None and stance not in STANCES:
             raise TaggingError(f"{path}, line {no}: unknown stance {stance!r}")
@@ -554,8 +558,13 @@ def file_sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes (TaggingError naming it when it cannot be read)."""
     try:
         return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise TaggingError(f"labels file {path}: no such file") from None
+    except IsADirectoryError:
+        raise TaggingError(f"labels file {path}: a folder, not a file") from None
     except OSError as exc:
-        raise TaggingError(f"cannot read labels file {path}: {exc}") from exc
+        raise TaggingError(f"labels file {path}: cannot read it ({exc.strerror or exc})"
+                           ) from None
 
 
 @dataclass
