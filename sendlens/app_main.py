@@ -359,7 +359,8 @@ def year_bars_spec() -> dict[str, Any]:
     """Letters by year of inspection, stacked by framework (Overview)."""
     return chart_spec(alt.Chart(chart_data()).mark_bar().encode(
         x=alt.X("year:O", title="Year inspection began", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("letters:Q", title="Letters"),
+        # Whole letters: a corpus of two letters otherwise had ticks at 0.5, 1.5...
+        y=alt.Y("letters:Q", title="Letters", axis=alt.Axis(tickMinStep=1, format="d")),
         color=alt.Color("framework_name:N", title="Framework",
                         legend=alt.Legend(orient="bottom", columns=1)),
         tooltip=["year:O", "framework_name:N", "letters:Q"],
@@ -377,7 +378,7 @@ def outcome_bars_spec() -> dict[str, Any]:
                 "indexof(slice(datum.label, 16), ' ') < 0 ? datum.label : "
                 "[slice(datum.label, 0, 16 + indexof(slice(datum.label, 16), ' ')), "
                 "slice(datum.label, 17 + indexof(slice(datum.label, 16), ' '))]"))),
-        x=alt.X("letters:Q", title="Letters"),
+        x=alt.X("letters:Q", title="Letters", axis=alt.Axis(tickMinStep=1, format="d")),
         color=alt.Color("framework_name:N", title="Framework", legend=None),
         tooltip=["framework_name:N", "outcome_name:N", "letters:Q"],
     ).properties(height=300))
