@@ -24,7 +24,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 from sendlens.store import Corpus
 from textmine.codebook import PACKAGED_CODEBOOK, STANCES, Codebook, load_codebook
 from textmine.intervals import INTERVAL_REPS, interval_text, letter_intervals
-from textmine.model import BARE_SHARE, HAND_WEIGHT, TaggerModel, group_folds, train_model
+from textmine.model import BARE_WEIGHT, HAND_WEIGHT, TaggerModel, group_folds, train_model
 from textmine.tag import (
     PassageMatcher,
     Progress,
@@ -301,9 +301,9 @@ def model_card(
         "one for stance over TF-IDF word 1-2-grams of the sentence, word unigrams of the "
         "previous and next sentences and the heading (separate vocabularies), and the "
         "canonical section. One round of self-training replaces uncertain weak labels "
-        "with the model's confident predictions. A random "
-        f"{BARE_SHARE:.0%} of the training sentences are also seen stripped of all "
-        "context, so that a sentence classified on its own is still scored sensibly.",
+        "with the model's confident predictions. Every training sentence is also seen "
+        f"stripped of all context, at {BARE_WEIGHT:g} of its weight, so that a sentence "
+        "classified on its own is still scored sensibly.",
         "- **Recommendations are negative.** In the codebook's recommendation sections "
         f"({advice}) a sentence the model reads as positive or mixed is tagged negative, "
         "as the codebook defines a recommendation; its scores stay the model's. So is a "
