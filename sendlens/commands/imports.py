@@ -81,14 +81,15 @@ def import_cmd(
     if report.interrupted:
         raise typer.Exit(130)
     if reparse:
-        _reparse(store, quiet)
+        _reparse(store, quiet, alone=False)
     if report.skipped:
         raise typer.Exit(1)
 
 
-def _reparse(store: Corpus, quiet: bool) -> None:
+def _reparse(store: Corpus, quiet: bool, *, alone: bool = True) -> None:
     report = reparse_letters(store, progress=not quiet)
-    typer.echo(report.summary(), err=True)
+    if report.letters or report.failed or alone:  # after an import, only news
+        typer.echo(report.summary(), err=True)
     if report.interrupted:
         raise typer.Exit(130)
     if report.failed:
