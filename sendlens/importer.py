@@ -278,6 +278,8 @@ def reparse_letters(corpus: Corpus, *, progress: bool = True) -> ReparseReport:
     sentence. Ctrl-C stops between letters."""
     report = ReparseReport()
     todo = outdated_letters(corpus)
+    if not todo:
+        return report
     bar = None
     if progress and len(todo) > 1:
         from tqdm import tqdm
@@ -285,10 +287,13 @@ def reparse_letters(corpus: Corpus, *, progress: bool = True) -> ReparseReport:
         bar = tqdm(total=len(todo), unit="letter", desc="read again", leave=False)
     con = corpus.connect()
     try:
-        for letter_id in todo:
-            _reparse_one(corpus, con, letter_id, report)
-            if bar is not None:
-                bar.update(1)
+        # Passage ids are reused for new text: a `tag` or retrain running meanwhile would
+        # write the old sentences' tags onto them. They hold this lock too.
+        with corpus.model_lock():
+            for letter_id in todo:
+                _reparse_one(corpus, con, letter_id, report)
+                if bar is not None:
+                    bar.update(1)
     except KeyboardInterrupt:
         report.interrupted = True
     finally:
@@ -302,7 +307,11 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
                  report: ReparseReport) -> None:
     row = con.execute("SELECT * FROM letters WHERE letter_id=?", (letter_id,)).fetchone()
     who = row["source"] or letter_id
-    pdf = corpus.root / (row["pdf_path"] or "")
+    if not row["pdf_path"]:
+        report.failed.append((who, "the corpus keeps no copy of its PDF; import the file "
+                                   "again into a new corpus to read it with this version"))
+        return
+    pdf = corpus.root / row["pdf_path"]
     try:
         data = pdf.read_bytes()
         extracted = extract_pdf(pdf, data)

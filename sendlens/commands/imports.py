@@ -76,11 +76,12 @@ def import_cmd(
     report = import_paths(store, paths, progress=not quiet)
     typer.echo(report.summary(), err=True)
     # Only unreadable or non-letter files: no empty corpus for `info` or `tag` to find.
-    if made[1] and remove_if_empty(path, made_folder=made[0]):
+    removed = made[1] and remove_if_empty(path, made_folder=made[0])
+    if removed:
         typer.echo(f"nothing was imported, so no corpus was left at {path}", err=True)
     if report.interrupted:
         raise typer.Exit(130)
-    if reparse:
+    if reparse and not removed:  # a corpus just made holds nothing older to read again
         _reparse(store, quiet, alone=False)
     if report.skipped:
         raise typer.Exit(1)
