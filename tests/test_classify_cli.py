@@ -314,6 +314,12 @@ def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so
                                    "--corpus", str(root)], env=env)
     assert too_many.exit_code == 2
     assert "needs hand labels from at least 5 letters; these come from 4" in too_many.stderr
+    # A cross-validation that sets thresholds otherwise does not measure the current model.
+    cv = runner.invoke(app, ["evaluate", str(mine), "--cv", "--folds", "2", "-q",
+                             "--corpus", str(root)], env=env)
+    assert cv.exit_code == 0, cv.output
+    assert "was trained with --tune-thresholds 2; run the cross-validation the same way" \
+        in cv.stderr
     # A retrain after a codebook edit tunes them again.
     (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
     retrained = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
@@ -326,6 +332,13 @@ def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so
     alone = runner.invoke(app, ["evaluate", str(mine), "--tune-thresholds", "2",
                                 "--corpus", str(root)], env=env)
     assert alone.exit_code == 2 and "needs --cv" in alone.stderr
+    # Without its labels a retrain cannot tune, and says so instead of claiming it did.
+    mine.unlink()
+    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# again\n")
+    untuned = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert untuned.exit_code == 0, untuned.output
+    assert "thresholds not tuned by 2-fold cross-validation as before" in untuned.stderr
+    assert "thresholds tuned on them" not in untuned.stderr
 
 
 def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) -> None:

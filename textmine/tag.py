@@ -382,6 +382,7 @@ def _train(
     say(0.2, f"training on {len(rows)} passages and {len(records)} hand labels"
         + (f", thresholds tuned by {tune_folds}-fold cross-validation" if tune_folds else ""))
     model = train_model(matcher.items, codebook, hand, tune_folds=tune_folds)
+    model.meta["training"]["tune_folds_asked"] = tune_folds
     # Absolute paths and content hashes: an automatic retrain finds the files again, and
     # `evaluate` recognises them from any working directory, or under another name.
     model.meta["training"]["label_files"] = [str(Path(p).resolve()) for p in label_files]
@@ -492,14 +493,23 @@ def train_again(
     """Train a new model on the label files the model with `meta` was trained on (where
     still there) and the stored corrections; returns it with what to say of those files."""
     kept, gone = previous_label_files(meta)
-    tune_folds = int((meta or {}).get("training", {}).get("tune_folds") or 0)
+    training = (meta or {}).get("training", {})
+    tune_folds = int(training.get("tune_folds_asked", training.get("tune_folds")) or 0)
     result = train(corpus, kept, codebook=codebook, progress=progress, lenient=True,
                    tune_folds=tune_folds)
     notes = []
     if kept:
         notes.append("with the hand labels it was trained on: " + ", ".join(map(str, kept)))
-    if tune_folds:
-        notes.append(f"thresholds tuned on them by {tune_folds}-fold cross-validation, as before")
+    tuned = int(result.meta["training"].get("tune_folds") or 0)
+    if tuned:
+        notes.append(f"thresholds tuned on them by {tuned}-fold cross-validation, as before")
+    elif tune_folds:
+        # Too few labelled letters left (a file gone): said; the model records the setting
+        # asked for (tune_folds_asked), so that a later retrain with labels from enough
+        # letters (corrections made in the app) tunes again.
+        notes.append(f"thresholds not tuned by {tune_folds}-fold cross-validation as before: "
+                     "the hand labels left come from too few letters; they match the weak "
+                     "labels' prevalence")
     if result.removed_theme_labels:
         notes.append(f"{result.removed_theme_labels} of those labels name a theme the "
                      "codebook no longer has (that theme is left out)")

@@ -265,11 +265,16 @@ def evaluate_cmd(
         # trained on them.
         found = current_meta(store)
         training = found[1].get("training", {}) if found else {}
-        if int(training.get("tune_folds") or 0) != (tune or 0):
-            return  # measures models whose thresholds are set otherwise than the current one's
-        if found and file_sha256(gold) in training.get("label_sha256", []):
-            _recorded(record_quality(store, found[0], "cross-validation", gold, result),
-                      found[0])
+        if not found or file_sha256(gold) not in training.get("label_sha256", []):
+            return
+        current = int(training.get("tune_folds") or 0)
+        if current != (tune or 0):
+            # The folds' models set their thresholds otherwise than the current model.
+            how = (f"--tune-thresholds {current}" if current else "no --tune-thresholds")
+            _recorded(f"the current model {found[0]} was trained with {how}; run the "
+                      "cross-validation the same way to record it", found[0])
+            return
+        _recorded(record_quality(store, found[0], "cross-validation", gold, result), found[0])
 
     stopped = ("interrupted: nothing was recorded and no file written; the figures need "
                "the whole run")
