@@ -722,8 +722,18 @@ def test_app_command_refuses_a_port_in_use(tmp_path: Path,
     assert result.exit_code == 2
     assert f"cannot serve on 127.0.0.1:{port}: the port is in use; choose another port " \
         "with --port" in result.output
-    # A host that is no name, or not this machine's: the advice is about --host.
-    for host, why in (("256.1.1.1", "unknown host"),
+    # A host that is no name, or not this machine's: the advice is about --host. The
+    # resolver answers "no such name" here without asking a DNS server (offline, or one
+    # that answers every name, would make the test slow or wrong).
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: str, *args: object, **kwargs: object) -> object:
+        if host == "no-such-host.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    for host, why in (("no-such-host.invalid", "unknown host"),
                       ("192.0.2.1", "192.0.2.1 is not an address of this machine")):
         result = CliRunner().invoke(cli_app, ["app", "--corpus", str(tmp_path), "--host", host,
                                               "--headless"])
