@@ -303,7 +303,9 @@ def model_card(
         "canonical section. One round of self-training replaces uncertain weak labels "
         "with the model's confident predictions. Every training sentence is also seen "
         f"stripped of all context, at {BARE_WEIGHT:g} of its weight, so that a sentence "
-        "classified on its own is still scored sensibly.",
+        "classified on its own is still scored sensibly; the self-training round counts "
+        "these copies' labels as uncertain, since they came partly from the context the "
+        "copies lack.",
         "- **Recommendations are negative.** In the codebook's recommendation sections "
         f"({advice}) a sentence the model reads as positive or mixed is tagged negative, "
         "as the codebook defines a recommendation; its scores stay the model's. So is a "
