@@ -139,6 +139,11 @@ class ScrapeSummary:
         if self.held_unimported:
             held += f" ({len(self.held_unimported)} of them never imported, listed below)"
         lines.append(held)
+        # Another file of a report already held (re-published, say): kept out of the
+        # counts, and named, since the newer file's text is not the one in the corpus.
+        for r in self.duplicates:
+            if r.error:
+                lines.append(f"    {r.url}: {r.error}")
         not_imported = len(self.skipped) + len(self.held_unimported)
         if not_imported:
             # Listed on every run, not only the one that downloaded them: otherwise a

@@ -120,7 +120,9 @@ def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
     fetch.sha256 = outcome.sha256 or fetch.sha256
     fetch.letter_id = outcome.letter_id
     fetch.status = outcome.status
-    fetch.error = outcome.reason if outcome.status == "skipped" else None
+    # Kept for a copy of a report already held too: the scrape's summary says why.
+    fetch.error = (outcome.reason if outcome.status == "skipped"
+                   or outcome.reason.startswith("another copy") else None)
 
 
 def _import_pdf(

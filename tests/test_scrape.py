@@ -203,6 +203,23 @@ def test_same_content_under_a_new_file_id_is_held_once(
     assert len(site.file_hits()) == n
 
 
+def test_a_republished_copy_of_a_report_held_is_named_and_not_counted_twice(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    scrape(corpus, base_url=base, **FAST)
+    prov = site.providers[1]
+    first = prov.reports[0]
+    # The same report published again as another file: other bytes, the same inspection.
+    body = Path(first.body).read_bytes() + b"\n% republished\n"
+    prov.reports.append(Report("51000001", "Area SEND full inspection", first.published,
+                               body, True))
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert [r.file_id for r in summary.duplicates] == ["51000001"]
+    assert len(rows(corpus, "SELECT 1 FROM letters")) == len(site.send_reports()) - 1
+    text = summary.render()
+    assert "/v1/file/51000001: another copy of the report on the same inspection as" in text
+
+
 # --- faults --------------------------------------------------------------------------
 
 
