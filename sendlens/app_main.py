@@ -543,6 +543,11 @@ def page_overview(ctx: Ctx) -> None:
         scraped = when(s.last_scrape) or "never (letters were imported from files)"
         imported = when(s.last_import) or "–"
         st.markdown(f"- Last scrape: **{scraped}**\n- Last import: **{imported}**")
+        if s.outdated:
+            st.warning(f"{counted(s.outdated, 'letter')} {'was' if s.outdated == 1 else 'were'} "
+                       "read by an older version of sendlens. `sendlens import --reparse` "
+                       "reads them again with its fixes, then `sendlens tag` tags what "
+                       "changed.")
         # Non-breaking hyphens: a narrow column must not wrap a date inside it.
         recent = data["recent"].assign(
             imported_at=data["recent"]["imported_at"].str[:10].str.replace("-", "\u2011"))

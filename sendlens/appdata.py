@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from scraper.parse import PARSER_VERSION
 from sendlens.store import DB_NAME, Corpus, now_iso, tags_of_other_models
 
 STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
@@ -168,6 +169,7 @@ class Status:
     # by `classify` or `train` since the last `tag`): the tables still show those tags.
     older_tags: int = 0
     labels: int = 0
+    outdated: int = 0  # letters read by another version of the parser (import --reparse)
     last_scrape: str | None = None
     last_import: str | None = None
     model: dict[str, Any] | None = None
@@ -213,6 +215,8 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
             older_tags=tags_of_other_models(con, model["version"]) if model else 0,
             # Passages corrected (one counted once, however often it was corrected).
             labels=one("SELECT count(DISTINCT coalesce(passage_id, text)) FROM labels"),
+            outdated=con.execute("SELECT count(*) FROM letters WHERE parser_version IS NOT ?",
+                                 (PARSER_VERSION,)).fetchone()[0],
             last_scrape=scrape[0] if scrape else None,
             last_import=one("SELECT max(imported_at) FROM letters"),
             model=model,

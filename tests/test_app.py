@@ -150,6 +150,21 @@ def test_empty_corpus_shows_start_page(tmp_path: Path, monkeypatch: pytest.Monke
     assert not at.error
 
 
+def test_overview_says_when_letters_were_read_by_an_older_sendlens(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    assert not any("older version" in w.value for w in run(corpus_dir, monkeypatch).warning)
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE letters SET parser_version = '1' WHERE rowid = "
+                    "(SELECT min(rowid) FROM letters)")
+    [warning] = run(copy, monkeypatch).warning
+    assert warning.value.startswith("1 letter was read by an older version of sendlens")
+    assert "`sendlens import --reparse`" in warning.value
+
+
 def test_overview_warns_when_the_tags_are_an_earlier_models(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `classify` or `train` made a newer model current, and nothing re-tagged since.
