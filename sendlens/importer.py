@@ -275,9 +275,10 @@ def outdated_letters(corpus: Corpus) -> list[str]:
 
 def reparse_letters(corpus: Corpus, *, progress: bool = True) -> ReparseReport:
     """Read every outdated letter again from the PDF the corpus keeps, one transaction per
-    letter: its text, metadata the letter states, sections and passages are replaced;
-    tags of changed passages are cleared (for `tag`), and corrections follow their
-    sentence. Ctrl-C stops between letters."""
+    letter: its text, metadata the letter states, sections and passages are replaced. A
+    letter whose passages changed loses its tags (for `tag` to redo) and its corrections
+    follow their sentence; one whose passages did not keeps them. Ctrl-C stops between
+    letters."""
     report = ReparseReport()
     todo = outdated_letters(corpus)
     if not todo:

@@ -498,10 +498,9 @@ def train_model(
     `tune_folds` > 1 and hand labels from several letters they are instead tuned on the
     hand labels held out by an inner grouped cross-validation (`tune_folds` extra fits),
     shrunk halfway to the prevalence ones (`sendlens train --tune-thresholds K`). That is
-    off by default: with dev.jsonl's 332 labels it lost theme macro-F1 in grouped CV
-    (0.824 against 0.827, stance 0.828 against 0.831; read alone, stance 0.771 against
-    0.829; measured 2026-12-04) and takes
-    K + 1 times as long.
+    off by default: with dev.jsonl's 332 labels it scored no better in grouped CV (theme
+    macro-F1 0.824 against 0.827, stance 0.828 against 0.831; read alone, stance 0.771
+    against 0.829; measured 2026-12-04) and takes K + 1 times as long.
     """
     started = time.time()
     weak = weak_training_set(corpus_items, codebook)

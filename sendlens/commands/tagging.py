@@ -92,9 +92,9 @@ def train_cmd(
     """Train the theme and stance models from the corpus (+ hand labels) and make them current.
 
     By default each theme's threshold makes its share of tagged corpus sentences match its
-    share under the weak labels: with dev.jsonl's 332 labels that scored higher in grouped
-    cross-validation than thresholds tuned on the labels (--tune-thresholds), which may
-    pay with more labels. Measure both with `sendlens evaluate --cv`."""
+    share under the weak labels: with dev.jsonl's 332 labels that scored a little higher in
+    grouped cross-validation than thresholds tuned on the labels (--tune-thresholds),
+    which may pay with more labels. Measure both with `sendlens evaluate --cv`."""
     from textmine.codebook import CodebookError
     from textmine.tag import TaggingError, train
 
