@@ -324,7 +324,7 @@ def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so
     (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
     retrained = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert retrained.exit_code == 0, retrained.output
-    assert "thresholds tuned on them by 2-fold cross-validation" in retrained.stderr
+    assert "thresholds tuned on the hand labels by 2-fold cross-validation" in retrained.stderr
     version = retrained.stderr.split("with model ")[1].split()[0]
     meta = json.loads((root / "models" / version / "meta.json").read_text())
     assert meta["training"]["tune_folds"] == 2
@@ -338,7 +338,7 @@ def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so
     untuned = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert untuned.exit_code == 0, untuned.output
     assert "thresholds not tuned by 2-fold cross-validation as before" in untuned.stderr
-    assert "thresholds tuned on them" not in untuned.stderr
+    assert "thresholds tuned on the hand labels" not in untuned.stderr
 
 
 def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) -> None:

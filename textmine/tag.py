@@ -502,7 +502,8 @@ def train_again(
         notes.append("with the hand labels it was trained on: " + ", ".join(map(str, kept)))
     tuned = int(result.meta["training"].get("tune_folds") or 0)
     if tuned:
-        notes.append(f"thresholds tuned on them by {tuned}-fold cross-validation, as before")
+        notes.append(f"thresholds tuned on the hand labels by {tuned}-fold cross-validation, "
+                     "as before")
     elif tune_folds:
         # Too few labelled letters left (a file gone): said; the model records the setting
         # asked for (tune_folds_asked), so that a later retrain with labels from enough
