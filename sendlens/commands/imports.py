@@ -36,8 +36,8 @@ class GroupBy(StrEnum):
 
 
 def import_cmd(
-    paths: list[Path] = typer.Argument(
-        None, help="PDF files and/or folders (searched recursively).", metavar="PATH...",
+    paths: list[Path] | None = typer.Argument(
+        None, help="PDF files and/or folders (searched recursively).", metavar="PATH",
         show_default=False,
     ),
     reparse: bool = typer.Option(
