@@ -7,17 +7,24 @@ import difflib
 import hashlib
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from scraper.extract import ExtractError, extract_pdf
-from scraper.parse import PARSER_VERSION, NotASendLetter, parse_date, parse_document
+from scraper.parse import (
+    PARSER_VERSION,
+    NotASendLetter,
+    ParsedDocument,
+    parse_date,
+    parse_document,
+)
 from scraper.records import FetchRecord, Letter, Passage
 from sendlens.store import ISO_DATE, Corpus, now_iso
-from textmine.areas import lookup_area
+from textmine.areas import LocalAuthority, lookup_area
 from textmine.segment import segment
 
 MANIFEST_NAME = "manifest.csv"
@@ -169,31 +176,17 @@ def _import_pdf(
     if la and not ofsted_urn and la.ofsted_urn:
         ofsted_urn = la.ofsted_urn
     stored = corpus.store_pdf(data, sha)
-    clean_text = doc.text
+    columns = {
+        "letter_id": letter_id, "sha256": sha, "ofsted_urn": ofsted_urn,
+        "published": published or letter.published or letter.letter_date,
+        # Absolute: a path relative to the folder of that day's import means nothing later.
+        "source": source or str(path.resolve()),
+        "pdf_path": str(stored.relative_to(corpus.root)), "imported_at": now_iso(),
+        **_read_columns(doc, la, extracted.n_pages, len(passages)),
+    }
     with corpus.transaction(con) as db:
-        db.execute(
-            """INSERT INTO letters (letter_id, sha256, area, area_published, ofsted_urn,
-                la_code, region, framework, title, inspection_start, inspection_end,
-                published, letter_date, previous_inspection, outcome, weaknesses_total,
-                weaknesses_progress, next_inspection, source, pdf_path, n_pages, n_passages,
-                clean_text, imported_at, parser_version)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            (
-                # One name per authority ("Durham" and "County Durham" are one row of an
-                # area table); the letter's own spelling is kept beside it.
-                letter_id, sha, area, letter.area, ofsted_urn,
-                la.la_code if la else None,
-                la.region if la else None, letter.framework, letter.title,
-                letter.inspection_start, letter.inspection_end,
-                published or letter.published or letter.letter_date, letter.letter_date,
-                letter.previous_inspection, letter.outcome, letter.weaknesses_total,
-                letter.weaknesses_progress, letter.next_inspection,
-                # Absolute: a path relative to the folder of that day's import means nothing later.
-                source or str(path.resolve()),
-                str(stored.relative_to(corpus.root)), extracted.n_pages, len(passages),
-                clean_text, now_iso(), PARSER_VERSION,
-            ),
-        )
+        db.execute(f"INSERT INTO letters ({', '.join(columns)}) "
+                   f"VALUES ({', '.join('?' * len(columns))})", tuple(columns.values()))
         _write_structure(db, letter_id, letter, passages)
         outcome = ImportOutcome(
             str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
@@ -203,6 +196,26 @@ def _import_pdf(
             _mark_fetch(fetch, outcome)
             corpus.record_fetch(fetch, db)
     return outcome
+
+
+def _read_columns(doc: ParsedDocument, la: LocalAuthority | None, n_pages: int,
+                  n_passages: int) -> dict[str, object]:
+    """The letters table's columns that come from reading the PDF (an import writes them,
+    a reparse rewrites them)."""
+    letter = doc.letter
+    return {
+        # One name per authority ("Durham" and "County Durham" are one row of an area
+        # table); the letter's own spelling is kept beside it.
+        "area": la.name if la else letter.area, "area_published": letter.area,
+        "la_code": la.la_code if la else None, "region": la.region if la else None,
+        "framework": letter.framework, "title": letter.title,
+        "inspection_start": letter.inspection_start, "inspection_end": letter.inspection_end,
+        "letter_date": letter.letter_date, "previous_inspection": letter.previous_inspection,
+        "outcome": letter.outcome, "weaknesses_total": letter.weaknesses_total,
+        "weaknesses_progress": letter.weaknesses_progress,
+        "next_inspection": letter.next_inspection, "n_pages": n_pages,
+        "n_passages": n_passages, "clean_text": doc.text, "parser_version": PARSER_VERSION,
+    }
 
 
 def _write_structure(db: sqlite3.Connection, letter_id: str, letter: Letter,
@@ -273,6 +286,26 @@ def outdated_letters(corpus: Corpus) -> list[str]:
             (PARSER_VERSION,))]
 
 
+@contextmanager
+def _letter_run(corpus: Corpus, n: int, desc: str, progress: bool
+                ) -> Iterator[tuple[sqlite3.Connection, Callable[[], None]]]:
+    """One connection for a run over `n` letters (closing a WAL connection costs a
+    checkpoint), and a function to call after each letter: it moves the progress bar
+    shown for more than one."""
+    bar = None
+    if progress and n > 1:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, unit="letter", desc=desc, leave=False)
+    con = corpus.connect()
+    try:
+        yield con, (lambda: None) if bar is None else (lambda: bar.update(1))
+    finally:
+        con.close()
+        if bar is not None:
+            bar.close()
+
+
 def reparse_letters(corpus: Corpus, *, progress: bool = True) -> ReparseReport:
     """Read every outdated letter again from the PDF the corpus keeps, one transaction per
     letter: its text, metadata the letter states, sections and passages are replaced. A
@@ -283,26 +316,16 @@ def reparse_letters(corpus: Corpus, *, progress: bool = True) -> ReparseReport:
     todo = outdated_letters(corpus)
     if not todo:
         return report
-    bar = None
-    if progress and len(todo) > 1:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="letter", desc="read again", leave=False)
-    con = corpus.connect()
     try:
         # Passage ids are reused for new text: a `tag` or retrain running meanwhile would
         # write the old sentences' tags onto them. They hold this lock too.
-        with corpus.model_lock():
+        with _letter_run(corpus, len(todo), "read again", progress) as (con, tick), \
+                corpus.model_lock():
             for letter_id in todo:
                 _reparse_one(corpus, con, letter_id, report)
-                if bar is not None:
-                    bar.update(1)
+                tick()
     except KeyboardInterrupt:
         report.interrupted = True
-    finally:
-        con.close()
-        if bar is not None:
-            bar.close()
     return report
 
 
@@ -348,19 +371,9 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
             report.changed += 1
         else:  # the same passages: they keep their tags
             _write_structure(db, letter_id, letter, None)
-        db.execute(
-            """UPDATE letters SET area=?, area_published=?, la_code=?, region=?, framework=?,
-                title=?, inspection_start=?, inspection_end=?, letter_date=?,
-                previous_inspection=?, outcome=?, weaknesses_total=?, weaknesses_progress=?,
-                next_inspection=?, n_pages=?, n_passages=?, clean_text=?, parser_version=?
-               WHERE letter_id=?""",
-            (la.name if la else letter.area, letter.area, la.la_code if la else None,
-             la.region if la else None, letter.framework, letter.title,
-             letter.inspection_start, letter.inspection_end, letter.letter_date,
-             letter.previous_inspection, letter.outcome, letter.weaknesses_total,
-             letter.weaknesses_progress, letter.next_inspection, extracted.n_pages,
-             len(passages), doc.text, PARSER_VERSION, letter_id),
-        )
+        columns = _read_columns(doc, la, extracted.n_pages, len(passages))
+        db.execute(f"UPDATE letters SET {', '.join(f'{c}=?' for c in columns)} "
+                   "WHERE letter_id=?", (*columns.values(), letter_id))
     report.letters += 1
     report.passages_before += len(old)
     report.passages_after += len(new)
@@ -586,36 +599,27 @@ def import_paths(
     for item in missing:
         report.outcomes.append(ImportOutcome(str(item.path), "skipped", "no such file"))
     todo = [i for i in items if i.path.exists()]
-    bar = None
-    if progress and len(todo) > 1:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="letter", desc="import", leave=False)
-    con = corpus.connect()
     try:
-        for item in todo:
-            outcome = import_pdf(
-                corpus,
-                item.path,
-                source=item.source or source,
-                ofsted_urn=item.ofsted_urn,
-                published=item.published,
-                con=con,
-            )
-            report.outcomes.append(outcome)
-            if item.sha256 and outcome.sha256 and item.sha256 != outcome.sha256:
-                # Another version of the file (re-downloaded, edited): the row may still
-                # describe the same letter, so its values are kept, and the user told.
-                report.warnings.append(
-                    f"{item.described_at}: {item.path.name} does not match its sha256 in the "
-                    f"manifest ({item.sha256[:12]}...): it is not the file the manifest lists; "
-                    "the row's other values are still used")
-            if bar is not None:
-                bar.update(1)
+        with _letter_run(corpus, len(todo), "import", progress) as (con, tick):
+            for item in todo:
+                outcome = import_pdf(
+                    corpus,
+                    item.path,
+                    source=item.source or source,
+                    ofsted_urn=item.ofsted_urn,
+                    published=item.published,
+                    con=con,
+                )
+                report.outcomes.append(outcome)
+                if item.sha256 and outcome.sha256 and item.sha256 != outcome.sha256:
+                    # Another version of the file (re-downloaded, edited): the row may
+                    # still describe the same letter, so its values are kept, and the
+                    # user told.
+                    report.warnings.append(
+                        f"{item.described_at}: {item.path.name} does not match its sha256 in "
+                        f"the manifest ({item.sha256[:12]}...): it is not the file the "
+                        "manifest lists; the row's other values are still used")
+                tick()
     except KeyboardInterrupt:
         report.interrupted = True
-    finally:
-        con.close()
-        if bar is not None:
-            bar.close()
     return report

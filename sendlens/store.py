@@ -304,12 +304,7 @@ class Corpus:
         self, sha256: str, con: sqlite3.Connection | None = None
     ) -> tuple[str, str | None] | None:
         """(letter_id, source) of the letter whose PDF has this hash, if there is one."""
-        if con is not None:
-            row = con.execute("SELECT letter_id, source FROM letters WHERE sha256=?",
-                              (sha256,)).fetchone()
-            return (row["letter_id"], row["source"]) if row else None
-        with self.reading() as own:
-            return self.letter_with_sha256(sha256, own)
+        return self._first_letter("sha256=?", (sha256,), con)
 
     def letter_of_inspection(
         self, area: str, framework: str, inspection_start: str,
@@ -317,13 +312,18 @@ class Corpus:
     ) -> tuple[str, str | None] | None:
         """(letter_id, source) of a letter already held for this area's inspection of this
         framework that began on this date, if there is one."""
-        sql = ("SELECT letter_id, source FROM letters WHERE area=? AND framework=? AND "
-               "inspection_start=? ORDER BY imported_at LIMIT 1")
-        if con is not None:
-            row = con.execute(sql, (area, framework, inspection_start)).fetchone()
-            return (row["letter_id"], row["source"]) if row else None
-        with self.reading() as own:
-            return self.letter_of_inspection(area, framework, inspection_start, own)
+        return self._first_letter("area=? AND framework=? AND inspection_start=?",
+                                  (area, framework, inspection_start), con)
+
+    def _first_letter(self, where: str, args: tuple[str, ...],
+                      con: sqlite3.Connection | None) -> tuple[str, str | None] | None:
+        """(letter_id, source) of the first letter imported that matches `where`."""
+        if con is None:
+            with self.reading() as own:
+                return self._first_letter(where, args, own)
+        row = con.execute(f"SELECT letter_id, source FROM letters WHERE {where} "
+                          "ORDER BY imported_at LIMIT 1", args).fetchone()
+        return (row["letter_id"], row["source"]) if row else None
 
     def record_fetch(self, rec: FetchRecord, con: sqlite3.Connection | None = None) -> None:
         """Write what the scraper knows of a file (in `con`'s transaction when given)."""
