@@ -28,7 +28,13 @@ import pandas as pd
 import streamlit as st
 
 from scraper.parse import PARSER_VERSION
-from sendlens.store import DB_NAME, Corpus, now_iso, tags_of_other_models
+from sendlens.store import (
+    DB_NAME,
+    Corpus,
+    letters_read_otherwise,
+    now_iso,
+    tags_of_other_models,
+)
 
 STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
 SECTIONS: tuple[str, ...] = (
@@ -215,8 +221,7 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
             older_tags=tags_of_other_models(con, model["version"]) if model else 0,
             # Passages corrected (one counted once, however often it was corrected).
             labels=one("SELECT count(DISTINCT coalesce(passage_id, text)) FROM labels"),
-            outdated=con.execute("SELECT count(*) FROM letters WHERE parser_version IS NOT ?",
-                                 (PARSER_VERSION,)).fetchone()[0],
+            outdated=len(letters_read_otherwise(con, PARSER_VERSION)),
             last_scrape=scrape[0] if scrape else None,
             last_import=one("SELECT max(imported_at) FROM letters"),
             model=model,

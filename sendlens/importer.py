@@ -23,7 +23,7 @@ from scraper.parse import (
     parse_document,
 )
 from scraper.records import FetchRecord, Letter, Passage
-from sendlens.store import ISO_DATE, Corpus, now_iso
+from sendlens.store import ISO_DATE, Corpus, letters_read_otherwise, now_iso
 from textmine.areas import LocalAuthority, lookup_area
 from textmine.segment import segment
 
@@ -281,9 +281,7 @@ class ReparseReport:
 def outdated_letters(corpus: Corpus) -> list[str]:
     """Ids of the letters read by another version of the parser than this one."""
     with corpus.reading() as con:
-        return [r[0] for r in con.execute(
-            "SELECT letter_id FROM letters WHERE parser_version IS NOT ? ORDER BY letter_id",
-            (PARSER_VERSION,))]
+        return letters_read_otherwise(con, PARSER_VERSION)
 
 
 @contextmanager

@@ -395,6 +395,13 @@ def tags_of_other_models(con: sqlite3.Connection, version: str) -> int:
     return int(con.execute(sql, (version,)).fetchone()[0])
 
 
+def letters_read_otherwise(con: sqlite3.Connection, parser_version: str) -> list[str]:
+    """Ids of the letters read by another version of the parser than `parser_version`
+    (the importer's, passed in so that the app need not load the PDF reader)."""
+    sql = "SELECT letter_id FROM letters WHERE parser_version IS NOT ? ORDER BY letter_id"
+    return [r[0] for r in con.execute(sql, (parser_version,))]
+
+
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
