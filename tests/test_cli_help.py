@@ -42,11 +42,11 @@ def test_the_readme_lists_every_option_of_every_command_and_no_other() -> None:
         # The synopsis, or the description for options of a part (`export themes --by`).
         shown = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", rows[command]))
         help_text = runner.invoke(app, [command, "--help"]).output
-        for short, long in re.findall(r"(?m)^\s+(?:(-\w), )?(--[a-z][\w-]*)", help_text):
+        offered = re.findall(r"(?m)^\s+(?:(-\w), )?(--[a-z][\w-]*)", help_text)
+        for short, long in offered:
             if long in ("--help", "--corpus"):  # every command's, documented once above
                 continue
             assert long in shown or short in shown, (command, long, rows[command][:200])
-        offered = set(re.findall(r"(?m)^\s+(?:(-\w), )?(--[a-z][\w-]*)", help_text))
         known = {o for pair in offered for o in pair if o}
         # Not counting another command's options named with it ("`import --reparse`").
         others = "|".join(c for c in COMMANDS if c != command)
