@@ -1022,17 +1022,10 @@ def page_area(ctx: Ctx) -> None:
         a, b = b, a
         st.caption("The letters are compared in date order: earlier, then later.")
     try:
-        diff = ad.compare_letters(ctx.path, ctx.stamp, a, b)
+        diff, bars = _change(ctx, a, b)
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
         return
-    diff = diff.assign(
-        theme_name=diff["theme"].map(ctx.theme),
-        # The passages behind each count: that letter, the theme highlighted.
-        read_a=[page_url("reader", letter=a, hl=t) for t in diff["theme"]],
-        read_b=[page_url("reader", letter=b, hl=t) for t in diff["theme"]],
-    )
-    bars = diff.dropna(subset=["net_stance_change"])
     show_chart(change_bars_spec(tuple(bars["theme_name"])), bars)
     cols = ["theme_name", "passages_a", "passages_b", "passages_change", "net_stance_a",
             "net_stance_b", "net_stance_change"]
@@ -1113,8 +1106,25 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
         # White on the dark ends of the scale, as on Compare areas.
         color=alt.condition("abs(datum.net_stance) > 0.55", alt.value("white"),
                             alt.value("#222")))
-    # A fixed step per letter: a one-letter area still gets a legible row and legend.
-    return chart_spec((rect + text).properties(height=alt.Step(44)))
+    # 44 px per letter: a one-letter area still gets a legible row and legend. Only the
+    # width fits the page ("fit-x"), and the height is in pixels: with a step height
+    # Streamlit's theme (fit both ways) made Vega warn in the console that it drops fit-y.
+    return chart_spec((rect + text).properties(
+        height=44 * len(letters_order),
+        autosize=alt.AutoSizeParams(type="fit-x", contains="padding")))
+
+
+def _change(ctx: Ctx, a: str, b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Letters a and b (earlier, later) compared theme by theme, and the themes both
+    letters have passages on, which the chart draws."""
+    diff = ad.compare_letters(ctx.path, ctx.stamp, a, b)
+    diff = diff.assign(
+        theme_name=diff["theme"].map(ctx.theme),
+        # The passages behind each count: that letter, the theme highlighted.
+        read_a=[page_url("reader", letter=a, hl=t) for t in diff["theme"]],
+        read_b=[page_url("reader", letter=b, hl=t) for t in diff["theme"]],
+    )
+    return diff, diff.dropna(subset=["net_stance_change"])
 
 
 @st.cache_data(show_spinner=False, max_entries=50)
@@ -1553,7 +1563,7 @@ def warm(path: str) -> float:
     profile_spec(tuple(dict.fromkeys(hist["letter"])), tuple(dict.fromkeys(hist["theme_short"])))
     if len(mine) >= 2:
         ids = list(mine["letter_id"])
-        change_bars_spec(len(ad.compare_letters(path, stamp, ids[-2], ids[-1])))
+        change_bars_spec(tuple(_change(ctx, ids[-2], ids[-1])[1]["theme_name"]))
     # Theme explorer and Export.
     ad.theme_definitions(path)
     ad.evidence(path, stamp, themes[0], None, ad.Filters(), search="")

@@ -806,11 +806,15 @@ def test_app_server_connections_are_no_delay(monkeypatch: pytest.MonkeyPatch) ->
         listener.close()
 
 
+@pytest.mark.parametrize("revisited", [False, True], ids=["one-letter-areas", "revisited-area"])
 def test_warm_prepares_every_page_first_view(
-    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, facts: dict,
+    revisited: bool,
 ) -> None:
     """`sendlens app` runs app_main.warm before serving: afterwards the first view of every
-    page reads only the caches (no SQL, no aggregation, no codebook, no chart building)."""
+    page reads only the caches (no SQL, no aggregation, no codebook, no chart building).
+    Also when the Area profile opens on an area with two letters, and so draws the change
+    between them."""
     import shutil
 
     import sendlens.app_main as app_main
@@ -819,6 +823,11 @@ def test_warm_prepares_every_page_first_view(
 
     work = tmp_path / "warm"  # a path of its own: nothing of it is cached yet
     shutil.copytree(corpus_dir, work)
+    if revisited:
+        con = sqlite3.connect(work / "sendlens.db")
+        con.execute("UPDATE letters SET area = ? WHERE area = ?", facts["areas"][:2])
+        con.commit()
+        con.close()
     before = appdata.stamp(str(work))
     assert app_main.warm(str(work)) > 0
     assert appdata.stamp(str(work)) == before  # warming only reads
