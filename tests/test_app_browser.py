@@ -219,6 +219,42 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
         assert page.evaluate("document.querySelector('.stMain').scrollTop") > 200
 
 
+# Each page and the charts it draws (every area of the test corpus has one letter).
+PAGES = {"overview": 2, "compare": 1, "area": 1, "themes": 0, "reader": 0, "label": 0,
+         "export": 0}
+
+
+@pytest.mark.parametrize("width", [1440, 420], ids=["desktop", "phone"])
+def test_every_page_draws_its_charts_without_console_complaints(server: str,
+                                                                width: int) -> None:
+    """Each page, opened by a link, draws every chart at a readable size, with nothing in
+    the browser's console: Vega reports there what it could not draw as asked."""
+    from playwright.sync_api import expect
+
+    with browser_page(server + "/", "overview",
+                      viewport={"width": width, "height": 1000}) as page:
+        said: list[str] = []
+        page.on("console", lambda m: said.append(f"{m.type}: {m.text}")
+                if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: said.append(f"page error: {e}"))
+        for name, n_charts in PAGES.items():
+            page.goto(f"{server}/?page={name}")
+            page.wait_for_selector(f"#painted-{name}", state="attached", timeout=60_000)
+            charts = page.locator("[data-testid=stVegaLiteChart]")
+            expect(charts).to_have_count(n_charts, timeout=30_000)
+            for i in range(n_charts):
+                # The marks (bars, cells) as drawn: a collapsed chart is a strip of axis
+                # labels with its marks squeezed to a few pixels.
+                marks = charts.nth(i).locator(".mark-rect").first
+                expect(marks).to_be_attached(timeout=30_000)
+                box = marks.bounding_box()
+                assert box and box["height"] >= 30 and box["width"] >= 60, (name, i, box)
+            page.wait_for_timeout(300)  # Vega warns as it lays the chart out
+            assert page.locator("[data-testid=stException]").count() == 0, name
+            assert not said, (name, said)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+
+
 def test_export_downloads_say_what_they_hold(server: str, corpus_dir: Path,
                                              tmp_path: Path) -> None:
     import pandas as pd
