@@ -256,6 +256,9 @@ class ReparseReport:
     labels_moved: int = 0  # corrections that follow their sentence to its new passage
     labels_unplaced: int = 0  # corrections whose sentence is gone (kept as text labels)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (letter, reason)
+    # (letter, other, what): letters that now read as the report of an inspection that
+    # another letter of the corpus is already the report of.
+    same_inspection: list[tuple[str, str, str]] = field(default_factory=list)
     interrupted: bool = False
 
     def summary(self) -> str:
@@ -275,6 +278,10 @@ class ReparseReport:
                 f"sentence to its new passage, {self.labels_unplaced} whose sentence is no "
                 "longer a passage of its own kept for training by their text")
         lines += [f"  not read again: {who}: {why}" for who, why in self.failed]
+        lines += [f"  warning: {who} now reads as a report on the same inspection as {other} "
+                  f"({what}): both are kept, and the inspection counts twice in the tables; "
+                  "build the corpus again without one of the two files"
+                  for who, other, what in self.same_inspection]
         return "\n".join(lines)
 
 
@@ -372,6 +379,18 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
         columns = _read_columns(doc, la, extracted.n_pages, len(passages))
         db.execute(f"UPDATE letters SET {', '.join(f'{c}=?' for c in columns)} "
                    "WHERE letter_id=?", (*columns.values(), letter_id))
+        # The import keeps a second report of one inspection out; a letter read anew can
+        # still become one (its area or inspection date read right at last). Said, not
+        # deleted: which copy to keep is the researcher's call.
+        start = columns.get("inspection_start")
+        same = start and db.execute(
+            "SELECT letter_id, source FROM letters WHERE area=? AND framework=? AND "
+            "inspection_start=? AND letter_id != ? ORDER BY imported_at LIMIT 1",
+            (columns["area"], columns["framework"], start, letter_id)).fetchone()
+        if same:
+            report.same_inspection.append((who, same["source"] or same["letter_id"],
+                                           f"{columns['area']}, {columns['framework']}, "
+                                           f"begun {start}"))
     report.letters += 1
     report.passages_before += len(old)
     report.passages_after += len(new)

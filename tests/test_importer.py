@@ -367,6 +367,35 @@ def test_letters_read_by_an_older_parser_are_read_again_keeping_tags_and_correct
                            (b,)).fetchone()[0] == n_b
 
 
+def test_a_letter_read_again_as_another_letters_inspection_is_named(
+    real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    # An older parser misread letter a's area, so the import let in b, another copy of the
+    # report on a's inspection (here: b is given a's inspection). Read again, a is that
+    # inspection's report too: both are named, nothing is deleted.
+    root = tmp_path / "corpus"
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", *map(str, real_pdfs[:2]), "--corpus", str(root),
+                               "-q"]).exit_code == 0
+    corpus = Corpus.open(root)
+    with corpus.transaction() as con:
+        a, b = [tuple(r) for r in con.execute(
+            "SELECT letter_id, area, framework, inspection_start, source FROM letters "
+            "ORDER BY letter_id")]
+        con.execute("UPDATE letters SET area=?, framework=?, inspection_start=? "
+                    "WHERE letter_id=?", (*a[1:4], b[0]))
+        con.execute("UPDATE letters SET area='Misread', parser_version='1' WHERE letter_id=?",
+                    (a[0],))
+    result = runner.invoke(app, ["import", "--reparse", "--corpus", str(root), "-q"])
+    assert result.exit_code == 0, result.output
+    assert (f"warning: {a[4]} now reads as a report on the same inspection as {b[4]} "
+            f"({a[1]}, {a[2]}, begun {a[3]})") in result.stderr
+    with corpus.reading() as con:
+        assert con.execute("SELECT count(*) FROM letters").fetchone()[0] == 2
+        assert con.execute("SELECT area FROM letters WHERE letter_id=?",
+                           (a[0],)).fetchone()[0] == a[1]
+
+
 def test_import_needs_paths_or_reparse(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["import", "--corpus", str(tmp_path / "c")])
     assert result.exit_code == 2 and "give PDF files or folders" in result.stderr
