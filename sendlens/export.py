@@ -139,18 +139,44 @@ def write_table(frame: pd.DataFrame, fmt: str, dest: Path | str | None,
         sys.stdout.flush()
         return
     dest = Path(dest)
+    check_destination(dest, "table." + fmt)
+    write_file(dest, data)
+
+
+class OutputError(ValueError):
+    """A file that cannot be written where it was asked for; the message names it."""
+
+
+def check_destination(dest: Path, example: str) -> None:
+    """Refuse, before any work, a file path that cannot be written: a folder (`example`
+    is a file name to suggest in it) or a path whose folder does not exist."""
     if dest.is_dir():
-        raise ValueError(f"{dest} is a folder: give a file name (e.g. {dest / ('table.' + fmt)})")
+        raise OutputError(f"{dest} is a folder: give a file name (e.g. {dest / example})")
     if not dest.parent.is_dir():
-        raise ValueError(f"cannot write {dest}: there is no folder {dest.parent}")
+        raise OutputError(f"cannot write {dest}: there is no folder {dest.parent}")
+
+
+def write_file(dest: Path, data: bytes) -> None:
+    """Write `data` to the file `dest` names, whole or not at all; errors name the file."""
+    try:
+        if dest.exists() and not dest.is_file():
+            # A device or pipe (/dev/stdout, a fifo): written to, never replaced.
+            with open(dest, "wb") as out:
+                out.write(data)
+            return
+    except OSError as exc:
+        raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
+    # Through a symbolic link to the file it points to: renaming over the link would
+    # replace the link and leave its file as it was.
+    target = dest.resolve() if dest.is_symlink() else dest
     # Written beside it and renamed: an interrupted export never leaves half a file
     # where a complete one was.
-    tmp = dest.with_name(f".{dest.name}.part")
+    tmp = target.with_name(f".{target.name}.part")
     try:
         tmp.write_bytes(data)
-        os.replace(tmp, dest)
+        os.replace(tmp, target)
     except OSError as exc:
-        raise ValueError(f"cannot write {dest}: {exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)  # gone after the rename; left only by a failure
 

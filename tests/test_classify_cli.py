@@ -759,6 +759,13 @@ def test_evaluate_refuses_options_that_need_cv_or_model_card(corpus: Path,
     result = CliRunner().invoke(app, ["evaluate", str(gold), "--folds", "3",
                                       "--corpus", str(corpus)])
     assert result.exit_code == 2 and "--folds is for cross-validation" in result.output
+    # A mistyped folder for the card: said at once, before a minute of training, and no
+    # folder made for it.
+    missing = tmp_path / "docz" / "card.md"
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "--model-card", "-o",
+                                      str(missing), "--corpus", str(corpus)])
+    assert result.exit_code == 2 and f"there is no folder {missing.parent}" in result.output
+    assert not missing.parent.exists()
 
 
 def test_a_passage_corrected_in_the_app_is_not_held_out(tmp_path: Path) -> None:

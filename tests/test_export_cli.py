@@ -100,6 +100,34 @@ def test_an_output_path_that_cannot_be_written_is_explained(corpus: Corpus,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.csv"]
 
 
+def test_an_export_goes_through_a_link_or_into_a_pipe_never_over_it(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    import os
+    import threading
+
+    # A link to a shared file: the file gets the table, the link stays a link.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "letters.csv").write_text("old\n")
+    link = tmp_path / "letters.csv"
+    link.symlink_to(shared / "letters.csv")
+    assert export(corpus, "letters", "-o", str(link)).exit_code == 0
+    assert link.is_symlink()
+    assert (shared / "letters.csv").read_text().startswith("letter_id,")
+    assert sorted(p.name for p in shared.iterdir()) == ["letters.csv"]
+    # A named pipe (as /dev/stdout or a device would be): read from, not replaced.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    assert export(corpus, "letters", "-o", str(fifo), "--format", "csv").exit_code == 0
+    reader.join(timeout=30)
+    assert got and got[0].startswith(b"letter_id,")
+    assert fifo.is_fifo()
+
+
 def test_export_letters_markdown_to_stdout(corpus: Corpus) -> None:
     result = export(corpus, "letters", "--format", "md")
     assert result.exit_code == 0, result.output

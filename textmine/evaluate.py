@@ -478,8 +478,9 @@ def write_model_card(
     no_labels = no_label_evaluation(corpus, gold, part(0.0, share))
     with_labels = (cross_validate_gold(corpus, gold, folds=folds,
                                        progress=part(share, 1 - share)) if cv else None)
+    from sendlens.export import write_file
+
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(
-        model_card(no_labels, with_labels, gold=gold, command=command), encoding="utf-8"
-    )
+    write_file(output, model_card(no_labels, with_labels, gold=gold,
+                                  command=command).encode("utf-8"))
     return {"no_labels": no_labels, "with_labels": with_labels}

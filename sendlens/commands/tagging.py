@@ -229,6 +229,7 @@ def evaluate_cmd(
 
     --cv trains one model per fold and --no-labels one more (--model-card both): about
     10 s each on the 55 reports, so about a minute for --cv or --model-card."""
+    from sendlens.export import OutputError, check_destination
     from textmine.codebook import CodebookError
     from textmine.evaluate import (
         cross_validate_gold,
@@ -257,6 +258,13 @@ def evaluate_cmd(
         raise _fail("--tune-thresholds measures tuned thresholds by cross-validation: it "
                     "needs --cv (the model card measures the default thresholds)")
     folds = folds or 5
+    if output is not None:
+        # Before the minute of training: a mistyped folder is said at once (the default,
+        # docs/, is made when missing).
+        try:
+            check_destination(output, "MODEL_CARD.md")
+        except OutputError as exc:
+            raise _fail(str(exc)) from None
     output = output or Path("docs/MODEL_CARD.md")
     store = open_corpus(corpus)
 
@@ -334,7 +342,7 @@ def evaluate_cmd(
                 typer.echo(f"not recorded: model {version} predates the fingerprints of "
                            "its training labels, so they cannot be told apart from these; "
                            "retrain to record", err=True)
-    except (TaggingError, CodebookError) as exc:
+    except (TaggingError, CodebookError, OutputError) as exc:
         raise _fail(str(exc)) from exc
     _print(result, title, as_json)
 
