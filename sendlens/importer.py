@@ -47,6 +47,8 @@ class ImportOutcome:
     area: str | None = None
     framework: str | None = None
     n_passages: int = 0
+    # Columns of a letter already held that this import filled in (they were empty).
+    filled: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,6 +78,9 @@ class ImportReport:
         lines += [f"  already in the corpus: {o.path} is {o.reason}"
                   for o in self.by_status("duplicate")
                   if o.reason.startswith(("the same file as", "another copy of"))]
+        lines += [f"  already in the corpus: {o.path}: its {' and '.join(o.filled)} (empty "
+                  "until now) filled in from the manifest"
+                  for o in self.by_status("duplicate") if o.filled]
         # Kept (it is a SEND letter), but nothing of it can be tagged or counted.
         lines += [f"  warning: {o.path}: imported, but no sentences were found in its text "
                   "(it will not be tagged or counted in any table)"
@@ -123,6 +128,23 @@ def _duplicate_of(stored: str | None, path: Path) -> str:
     return f"the same file as {stored} (imported before)" if elsewhere else SAME_FILE
 
 
+def _fill_in(corpus: Corpus, con: sqlite3.Connection | None, letter_id: str,
+             **values: str | None) -> tuple[str, ...]:
+    """Give a held letter the values it lacks (a manifest read after the letter was
+    imported without one); a value it has is never overwritten. Returns the columns set."""
+    given = {k: v for k, v in values.items() if v}
+    if not given:
+        return ()
+    with corpus.transaction(con) as db:
+        row = db.execute(f"SELECT {', '.join(given)} FROM letters WHERE letter_id=?",
+                         (letter_id,)).fetchone()
+        empty = {k: v for k, v in given.items() if not row[k]}
+        if empty:
+            db.execute(f"UPDATE letters SET {', '.join(f'{k}=?' for k in empty)} "
+                       "WHERE letter_id=?", (*empty.values(), letter_id))
+    return tuple(empty)
+
+
 def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
     fetch.sha256 = outcome.sha256 or fetch.sha256
     fetch.letter_id = outcome.letter_id
@@ -148,7 +170,9 @@ def _import_pdf(
     sha = hashlib.sha256(data).hexdigest()
     if existing := corpus.letter_with_sha256(sha, con):
         letter_id, stored = existing
-        return ImportOutcome(str(path), "duplicate", _duplicate_of(stored, path), letter_id, sha)
+        filled = _fill_in(corpus, con, letter_id, ofsted_urn=ofsted_urn, published=published)
+        return ImportOutcome(str(path), "duplicate", _duplicate_of(stored, path), letter_id, sha,
+                             filled=filled)
     try:
         extracted = extract_pdf(path, data)
         doc = parse_document(extracted.paragraphs)

@@ -293,3 +293,27 @@ def test_a_row_the_csv_reader_rejects_ends_the_manifest_there(folder: Path) -> N
     ]
     assert items["kestrelbury.pdf"].published == "2017-05-01"
     assert items["ashmere.pdf"].published is None
+
+
+def test_a_manifest_read_later_fills_in_what_held_letters_lack(folder: Path,
+                                                               tmp_path: Path) -> None:
+    # Imported first without a manifest, then again with one: the letters are not
+    # imported twice, but their empty fields take the manifest's values; a value they
+    # have (the letter's own date) is kept.
+    corpus = str(tmp_path / "corpus")
+    assert CliRunner().invoke(app, ["import", "letters", "--corpus", corpus, "-q"]
+                              ).exit_code == 0
+    assert letters_by_area(tmp_path / "corpus")["Kestrelbury"]["ofsted_urn"] is None
+    (folder / "manifest.csv").write_text(
+        "file,ofsted_urn,published\nkestrelbury.pdf,80999,2018-02-01\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["import", "letters", "--corpus", corpus, "-q"])
+    assert result.exit_code == 0, result.output
+    assert "imported 0, already in the corpus 3, skipped 0" in result.output
+    assert (f"already in the corpus: {folder / 'kestrelbury.pdf'}: its ofsted_urn (empty "
+            "until now) filled in from the manifest") in result.output
+    got = letters_by_area(tmp_path / "corpus")
+    assert got["Kestrelbury"]["ofsted_urn"] == "80999"
+    assert got["Kestrelbury"]["published"] == "2018-01-09"
+    assert got["Harrowdale"]["ofsted_urn"] is None
+    again = CliRunner().invoke(app, ["import", "letters", "--corpus", corpus, "-q"])
+    assert "filled in" not in again.output
