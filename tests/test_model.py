@@ -238,6 +238,17 @@ def test_macro_f1_runs_over_the_labels_that_occur_not_over_absent_ones() -> None
     assert m["unlabelled_predictions"] == {"local_offer": 1}
 
 
+def test_an_interval_is_written_around_its_figure() -> None:
+    from textmine.intervals import interval_text
+
+    # Rounded outwards, so that the printed interval holds the printed figure
+    # ("0.999 (1.00-1.00)" said the figure was outside it).
+    assert interval_text([0.9985, 1.0]) == " (0.99-1.00)"
+    assert interval_text([0.74, 0.872]) == " (0.74-0.88)"
+    assert interval_text([0.8, 0.86]) == " (0.80-0.86)"  # exact values stay as they are
+    assert interval_text(None) == ""
+
+
 def test_intervals_resample_letters_and_widen_when_letters_disagree() -> None:
     from textmine.evaluate import compute_metrics
     from textmine.intervals import letter_intervals

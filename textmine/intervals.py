@@ -7,6 +7,7 @@ loading it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -93,4 +94,7 @@ def interval_text(spread: Any) -> str:
     """" (0.80-0.86)" for a stored [low, high] interval; "" when there is none."""
     if not (isinstance(spread, list | tuple) and len(spread) == 2):
         return ""
-    return f" ({spread[0]:.2f}-{spread[1]:.2f})"
+    # Rounded outwards: to the nearest, a figure of 0.999 got the interval "(1.00-1.00)".
+    low = math.floor(round(spread[0] * 100, 6)) / 100
+    high = math.ceil(round(spread[1] * 100, 6)) / 100
+    return f" ({low:.2f}-{high:.2f})"
