@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from sendlens.store import Corpus
 
 AUTO = "auto"  # gov_uk_url default: the GOV.UK page only when scraping the real site
-HELD_STATUSES = ("imported", "duplicate", "skipped")  # never downloaded again
+HELD_STATUSES = ("imported", "replaced", "duplicate", "skipped")  # never downloaded again
 TMP_PREFIX = "scrape-"
 MIN_PDF_BYTES = 1024
 MAX_PDF_BYTES = 100 * 1024 * 1024
@@ -79,6 +79,9 @@ class ScrapeSummary:
     new: list[FetchRecord] = field(default_factory=list)
     already_held: int = 0
     duplicates: list[FetchRecord] = field(default_factory=list)  # content already held
+    # A later publication of a report held (a corrected report): its text replaced the
+    # held letter's.
+    replaced: list[FetchRecord] = field(default_factory=list)
     skipped: list[FetchRecord] = field(default_factory=list)  # importer declined
     # Held (so not fetched again) but never imported: an earlier run's ``skipped``.
     held_unimported: list[FetchRecord] = field(default_factory=list)
@@ -135,12 +138,16 @@ class ScrapeSummary:
                     f"    {r.council or '?'}: {r.label} ({r.published or 'no date'}) {r.url}"
                 )
         lines.append(f"  new: {len(self.new)}")
+        if self.replaced:
+            lines.append(f"  replaced (published again later, so taken for a corrected "
+                         f"report): {len(self.replaced)}")
+            lines += [f"    {r.url}: {r.error}" for r in self.replaced]
         held = f"  already held: {self.already_held + len(self.duplicates)}"
         if self.held_unimported:
             held += f" ({len(self.held_unimported)} of them never imported, listed below)"
         lines.append(held)
-        # Another file of a report already held (re-published, say): kept out of the
-        # counts, and named, since the newer file's text is not the one in the corpus.
+        # Another file of a report already held, not published later (re-saved, say): kept
+        # out of the counts, and named, since its text is not the one in the corpus.
         for r in self.duplicates:
             if r.error:
                 lines.append(f"    {r.url}: {r.error}")
@@ -552,8 +559,11 @@ def scrape(
                 ofsted_urn=pub.provider_urn,
                 published=pub.published.isoformat() if pub.published else None,
                 fetch=rec,
+                # The site lists a corrected report as a new publication of it.
+                replace="newer",
             )
-            {"imported": summary.new, "duplicate": summary.duplicates}.get(
+            {"imported": summary.new, "replaced": summary.replaced,
+             "duplicate": summary.duplicates}.get(
                 outcome.status, summary.skipped
             ).append(rec)
             tmp_path.unlink(missing_ok=True)

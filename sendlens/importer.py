@@ -8,10 +8,11 @@ import hashlib
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from scraper.extract import ExtractError, extract_pdf
@@ -33,6 +34,8 @@ MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = frozenset({"file", "path", "ofsted_urn", "urn", "published", "file_date",
                               "url", "sha256"})
 MANIFEST_NOTES = frozenset({"area", "framework", "title", "notes", "note", "comment"})
+# When another file of the report on a held inspection replaces the held letter's text.
+Replace = Literal["never", "newer", "always"]
 NO_PDFS = "no PDF files found in this folder or its subfolders"
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -40,7 +43,7 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 @dataclass
 class ImportOutcome:
     path: str
-    status: str  # "imported", "duplicate" or "skipped"
+    status: str  # "imported", "replaced", "duplicate" or "skipped"
     reason: str = ""
     letter_id: str | None = None
     sha256: str | None = None
@@ -69,11 +72,14 @@ class ImportReport:
     def summary(self) -> str:
         lines = [
             f"imported {len(self.by_status('imported'))}, "
-            f"already in the corpus {len(self.by_status('duplicate'))}, "
+            + (f"replaced {len(self.by_status('replaced'))}, "
+               if self.by_status("replaced") else "")
+            + f"already in the corpus {len(self.by_status('duplicate'))}, "
             f"skipped {len(self.skipped)}"
             + (" (interrupted: run the same command again to carry on)" if self.interrupted else "")
         ]
         lines += [f"  skipped {o.path}: {o.reason}" for o in self.skipped]
+        lines += [f"  replaced: {o.path} {o.reason}" for o in self.by_status("replaced")]
         # A copy under another name (re-imports of the same file are not listed).
         lines += [f"  already in the corpus: {o.path} is {o.reason}"
                   for o in self.by_status("duplicate")
@@ -98,15 +104,22 @@ def import_pdf(
     published: str | None = None,
     con: sqlite3.Connection | None = None,
     fetch: FetchRecord | None = None,
+    replace: Replace = "never",
 ) -> ImportOutcome:
     """Import one PDF. Never raises for a bad document: the outcome says why it was skipped.
 
     `con` (from `corpus.connect()`) lets a batch reuse one connection. `fetch` (from
     the scraper) is recorded with the outcome, in the same transaction as the letter,
     so a killed scrape never holds a letter without knowing it fetched it.
+
+    Another file of the report on an inspection already held (same area, framework and
+    start date) is not imported, unless `replace` is "always", or "newer" and it was
+    `published` after the held letter: then it replaces the held letter's text (a
+    corrected report published again), which keeps its id and its corrections.
     """
-    outcome = _import_pdf(corpus, Path(path), source, ofsted_urn, published, con, fetch)
-    if fetch is not None and outcome.status != "imported":
+    outcome = _import_pdf(corpus, Path(path), source, ofsted_urn, published, con, fetch,
+                          replace)
+    if fetch is not None and outcome.status not in ("imported", "replaced"):
         _mark_fetch(fetch, outcome)
         corpus.record_fetch(fetch, con)
     return outcome
@@ -149,8 +162,9 @@ def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
     fetch.sha256 = outcome.sha256 or fetch.sha256
     fetch.letter_id = outcome.letter_id
     fetch.status = outcome.status
-    # Kept for a copy of a report already held too: the scrape's summary says why.
-    fetch.error = (outcome.reason if outcome.status == "skipped"
+    # Kept for a copy of a report already held, and one that replaced it, too: the
+    # scrape's summary says why.
+    fetch.error = (outcome.reason if outcome.status in ("skipped", "replaced")
                    or outcome.reason.startswith("another copy") else None)
 
 
@@ -162,6 +176,7 @@ def _import_pdf(
     published: str | None,
     con: sqlite3.Connection | None,
     fetch: FetchRecord | None,
+    replace: Replace = "never",
 ) -> ImportOutcome:
     try:
         data = path.read_bytes()
@@ -191,6 +206,11 @@ def _import_pdf(
         # Other bytes, same inspection (a re-saved or re-published copy): a second letter
         # would count the inspection twice in every table.
         other, stored = held
+        if replace == "always" or (replace == "newer" and _published_later(
+                corpus, con, other, published or letter.published or letter.letter_date)):
+            return _replace_letter(corpus, con, other, path, data, sha, doc, passages,
+                                   extracted.n_pages, la, source=source,
+                                   ofsted_urn=ofsted_urn, published=published, fetch=fetch)
         return ImportOutcome(
             str(path), "duplicate",
             f"another copy of the report on the same inspection as {stored or other} ({area}, "
@@ -220,6 +240,94 @@ def _import_pdf(
             _mark_fetch(fetch, outcome)
             corpus.record_fetch(fetch, db)
     return outcome
+
+
+def _published_later(corpus: Corpus, con: sqlite3.Connection | None, letter_id: str,
+                     published: str | None) -> bool:
+    """Whether `published` is a later date than the held letter's publication date (a
+    held letter with none is taken as older)."""
+    if not published:
+        return False
+    with (nullcontext(con) if con is not None else corpus.reading()) as db:
+        row = db.execute("SELECT published FROM letters WHERE letter_id=?",
+                         (letter_id,)).fetchone()
+    return not (row and row["published"]) or published > row["published"]
+
+
+def _replace_letter(
+    corpus: Corpus, con: sqlite3.Connection | None, letter_id: str, path: Path, data: bytes,
+    sha: str, doc: ParsedDocument, passages: Sequence[Passage], n_pages: int,
+    la: LocalAuthority | None, *, source: str | None, ofsted_urn: str | None,
+    published: str | None, fetch: FetchRecord | None,
+) -> ImportOutcome:
+    """Give a held letter the text of another file of its report: its PDF, hash, source and
+    what it states are the new file's; passages that changed lose their tags (for `tag`
+    to redo) and corrections follow their sentence, as in a reparse."""
+    letter = doc.letter
+    stored = corpus.store_pdf(data, sha)
+    # Passage ids are reused for new text: a `tag` or retrain running meanwhile would
+    # write the old sentences' tags onto them. They hold this lock too.
+    with corpus.model_lock(), corpus.transaction(con) as db:
+        old = db.execute("SELECT source, pdf_path, published, ofsted_urn FROM letters "
+                         "WHERE letter_id=?", (letter_id,)).fetchone()
+        changed, moved, unplaced = _rewrite_passages(db, letter_id, letter, passages)
+        columns = {
+            **_read_columns(doc, la, n_pages, len(passages)),
+            "sha256": sha, "source": source or str(path.resolve()),
+            "pdf_path": str(stored.relative_to(corpus.root)), "imported_at": now_iso(),
+            "published": published or letter.published or letter.letter_date
+            or old["published"],
+            "ofsted_urn": ofsted_urn or old["ofsted_urn"] or (la.ofsted_urn if la else None),
+        }
+        db.execute(f"UPDATE letters SET {', '.join(f'{c}=?' for c in columns)} "
+                   "WHERE letter_id=?", (*columns.values(), letter_id))
+        was = old["source"] or letter_id
+        reason = (
+            f"replaces {was}"
+            + (f" (published {old['published']})" if old["published"] else "")
+            + f" as the report on the same inspection ({columns['area']}, {letter.framework},"
+            f" begun {letter.inspection_start}): "
+            + (f"its passages changed ({len(passages)} now) and have no tags until "
+               "`sendlens tag`" if changed else "its passages are the same")
+            + (f"; corrections made in the app: {moved} moved with their sentence, "
+               f"{unplaced} whose sentence is no longer a passage of its own kept for "
+               "training by their text" if moved or unplaced else ""))
+        outcome = ImportOutcome(str(path), "replaced", reason, letter_id, sha, letter.area,
+                                letter.framework, len(passages))
+        if fetch is not None:
+            _mark_fetch(fetch, outcome)
+            corpus.record_fetch(fetch, db)
+    if old["pdf_path"] and old["pdf_path"] != columns["pdf_path"]:
+        # No letter keeps it now. Removed after the commit: a crash in between leaves a
+        # stray file, never a letter without its PDF.
+        (corpus.root / old["pdf_path"]).unlink(missing_ok=True)
+    return outcome
+
+
+def _rewrite_passages(db: sqlite3.Connection, letter_id: str, letter: Letter,
+                      passages: Sequence[Passage]) -> tuple[bool, int, int]:
+    """A letter read again (or from another file of it): its sections, and its passages
+    when they differ, replaced (their tags go with them). Returns (whether the passages
+    changed, corrections moved with their sentence, corrections whose sentence is gone)."""
+    old = [tuple(r) for r in db.execute(
+        "SELECT seq, section, heading, paragraph, char_start, char_end, text FROM passages"
+        " WHERE letter_id=? ORDER BY seq", (letter_id,))]
+    new = [(p.seq, p.section, p.heading, p.paragraph, p.char_start, p.char_end, p.text)
+           for p in passages]
+    if old == new:  # the same passages: they keep their tags
+        _write_structure(db, letter_id, letter, None)
+        return False, 0, 0
+    labels = db.execute(
+        "SELECT id, text FROM labels WHERE passage_id IN "
+        "(SELECT passage_id FROM passages WHERE letter_id=?)", (letter_id,)).fetchall()
+    _write_structure(db, letter_id, letter, passages)
+    by_text = {p.text: f"{letter_id}-{p.seq:04d}" for p in reversed(passages)}
+    moved = 0
+    for label in labels:
+        target = by_text.get(label["text"])
+        db.execute("UPDATE labels SET passage_id=? WHERE id=?", (target, label["id"]))
+        moved += target is not None
+    return True, moved, len(labels) - moved
 
 
 def _read_columns(doc: ParsedDocument, la: LocalAuthority | None, n_pages: int,
@@ -379,27 +487,14 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
         return
     passages = segment(doc)
     letter = doc.letter
-    old = [tuple(r) for r in con.execute(
-        "SELECT seq, section, heading, paragraph, char_start, char_end, text FROM passages"
-        " WHERE letter_id=? ORDER BY seq", (letter_id,))]
-    new = [(p.seq, p.section, p.heading, p.paragraph, p.char_start, p.char_end, p.text)
-           for p in passages]
+    n_before = con.execute("SELECT count(*) FROM passages WHERE letter_id=?",
+                           (letter_id,)).fetchone()[0]
     la = lookup_area(letter.area, urn=row["ofsted_urn"])
     with corpus.transaction(con) as db:
-        if old != new:
-            labels = db.execute(
-                "SELECT id, text FROM labels WHERE passage_id IN "
-                "(SELECT passage_id FROM passages WHERE letter_id=?)", (letter_id,)).fetchall()
-            _write_structure(db, letter_id, letter, passages)
-            by_text = {p.text: f"{letter_id}-{p.seq:04d}" for p in reversed(passages)}
-            for label in labels:
-                moved = by_text.get(label["text"])
-                db.execute("UPDATE labels SET passage_id=? WHERE id=?", (moved, label["id"]))
-                report.labels_moved += moved is not None
-                report.labels_unplaced += moved is None
-            report.changed += 1
-        else:  # the same passages: they keep their tags
-            _write_structure(db, letter_id, letter, None)
+        changed, moved, unplaced = _rewrite_passages(db, letter_id, letter, passages)
+        report.changed += changed
+        report.labels_moved += moved
+        report.labels_unplaced += unplaced
         columns = _read_columns(doc, la, extracted.n_pages, len(passages))
         db.execute(f"UPDATE letters SET {', '.join(f'{c}=?' for c in columns)} "
                    "WHERE letter_id=?", (*columns.values(), letter_id))
@@ -416,8 +511,8 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
                                            f"{columns['area']}, {columns['framework']}, "
                                            f"begun {start}"))
     report.letters += 1
-    report.passages_before += len(old)
-    report.passages_after += len(new)
+    report.passages_before += n_before
+    report.passages_after += len(passages)
 
 
 @dataclass(frozen=True)
@@ -628,8 +723,10 @@ def import_paths(
     *,
     source: str | None = None,
     progress: bool = True,
+    replace: Replace = "never",
 ) -> ImportReport:
-    """Import every PDF under `paths`. Ctrl-C stops between letters, keeping what is done."""
+    """Import every PDF under `paths`. Ctrl-C stops between letters, keeping what is done.
+    `replace` as for `import_pdf`."""
     report = ImportReport()
     empty: list[Path] = []
     items = list(collect_pdfs(paths, warnings=report.warnings, empty_folders=empty))
@@ -650,6 +747,7 @@ def import_paths(
                     ofsted_urn=item.ofsted_urn,
                     published=item.published,
                     con=con,
+                    replace=replace,
                 )
                 report.outcomes.append(outcome)
                 if item.sha256 and outcome.sha256 and item.sha256 != outcome.sha256:

@@ -371,8 +371,9 @@ def decoy_pdf(kind: str, area: str) -> bytes:
     )
 
 
-def letter_2016_pdf(area: str, weak: bool = False) -> bytes:
-    """A synthetic joint local area SEND inspection letter (format 1 of the site notes).
+def letter_2016_pdf(area: str, weak: bool = False, corrected: bool = False) -> bytes:
+    """A synthetic joint local area SEND inspection letter (format 1 of the site notes);
+    `corrected`: the same letter published again with one sentence put right.
 
     Laid out as the real ones are: paragraphs of several lines, so that the extractor
     can tell a line break from a paragraph break (a page of one-line paragraphs has no
@@ -392,7 +393,10 @@ def letter_2016_pdf(area: str, weak: bool = False) -> bytes:
         "\u2022 Leaders know the strengths and weaknesses of the area well and have shared "
         "their evaluation with parents, who describe communication as open and honest.",
         "\u2022 Waiting times for assessments by the autism pathway are too long, and families "
-        "told inspectors that they receive little support while they wait.",
+        "told inspectors that they receive little support while they wait."
+        if not corrected else
+        "\u2022 Waiting times for assessments by the autism pathway are too long for children "
+        "over five, and families told inspectors that they receive little support.",
         "The effectiveness of the local area in identifying children and young people's "
         "special educational needs and/or disabilities",
         "Strengths",

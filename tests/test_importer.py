@@ -410,3 +410,60 @@ def test_import_needs_paths_or_reparse(tmp_path: Path) -> None:
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     assert "no corpus was left" in result.stderr
     assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_a_corrected_report_replaces_the_one_held_only_when_asked(tmp_path: Path) -> None:
+    first = tmp_path / "kestrelbury.pdf"
+    first.write_bytes(letter_2016_pdf("Kestrelbury"))
+    fixed = tmp_path / "kestrelbury-corrected.pdf"
+    fixed.write_bytes(letter_2016_pdf("Kestrelbury", corrected=True))
+    root = tmp_path / "corpus"
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", str(first), "--corpus", str(root), "-q"]).exit_code == 0
+    corpus = Corpus.open(root)
+    with corpus.transaction() as con:
+        letter_id, old_pdf = con.execute("SELECT letter_id, pdf_path FROM letters").fetchone()
+        passages = dict(con.execute("SELECT text, passage_id FROM passages"))
+        kept = next(t for t in passages if t.startswith("Leaders know"))
+        gone = next(t for t in passages if t.startswith("Waiting times for assessments by"))
+        for text in (kept, gone):  # corrections made in the app
+            con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source,"
+                        " created_at) VALUES (?, ?, ?, '[]', 'positive', 'app', 'x')",
+                        (passages[text], letter_id, text))
+        con.execute("INSERT INTO tags SELECT passage_id, '[]', 'neutral', '{}', 'm', 'x' "
+                    "FROM passages")
+
+    def texts() -> list[str]:
+        with corpus.reading() as con:
+            return [r[0] for r in con.execute("SELECT text FROM passages ORDER BY seq")]
+
+    plain = runner.invoke(app, ["import", str(fixed), "--corpus", str(root), "-q"])
+    assert plain.exit_code == 0, plain.output
+    assert "another copy of the report on the same inspection" in plain.stderr
+    assert gone in texts()
+
+    result = runner.invoke(app, ["import", str(fixed), "--replace", "--corpus", str(root), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "imported 0, replaced 1," in result.stderr
+    assert f"replaced: {fixed} replaces {first.resolve()} (published " in result.stderr
+    assert "as the report on the same inspection (Kestrelbury, " in result.stderr
+    assert "corrections made in the app: 1 moved with their sentence, 1 whose sentence" \
+        in result.stderr
+    now = texts()
+    assert gone not in now and kept in now
+    assert any("over five" in t for t in now)
+    with corpus.reading() as con:
+        row = con.execute("SELECT letter_id, sha256, source, pdf_path FROM letters").fetchone()
+        assert tuple(row)[:3] == (letter_id, hashlib.sha256(fixed.read_bytes()).hexdigest(),
+                                  str(fixed.resolve()))
+        assert con.execute("SELECT count(*) FROM tags").fetchone()[0] == 0  # tag again
+        labels = dict(con.execute("SELECT text, passage_id FROM labels"))
+        assert labels[gone] is None  # kept for training by its text
+        assert con.execute("SELECT text FROM passages WHERE passage_id=?",
+                           (labels[kept],)).fetchone()[0] == kept
+    assert (root / row["pdf_path"]).read_bytes() == fixed.read_bytes()
+    assert not (root / old_pdf).exists()
+    # The original file is now the other copy: left out, not swapped back.
+    again = runner.invoke(app, ["import", str(first), "--corpus", str(root), "-q"])
+    assert again.exit_code == 0 and "another copy" in again.stderr
+    assert gone not in texts()

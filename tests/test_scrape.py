@@ -220,6 +220,43 @@ def test_a_republished_copy_of_a_report_held_is_named_and_not_counted_twice(
     assert "/v1/file/51000001: another copy of the report on the same inspection as" in text
 
 
+def test_a_report_published_again_later_replaces_the_one_held(
+    site: Site, base: str, corpus: Corpus, tmp_path: Path
+) -> None:
+    prov = site.providers[0]
+    old = next(r for r in prov.reports if r.file_id == "2701999")
+    scrape(corpus, base_url=base, **FAST)
+    corrected = Report("2702000", old.label, date(2017, 7, 5),
+                       letter_2016_pdf(prov.name, corrected=True), True)
+    prov.reports.insert(0, corrected)  # newest first, as the site lists them
+
+    def texts(c: Corpus) -> str:
+        return " ".join(r[0] for r in rows(c, "SELECT text FROM passages"))
+
+    n_letters = len(rows(corpus, "SELECT 1 FROM letters"))
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert [r.file_id for r in summary.replaced] == ["2702000"] and summary.new == []
+    assert len(rows(corpus, "SELECT 1 FROM letters")) == n_letters
+    assert "over five" in texts(corpus)
+    (letter,) = rows(corpus, "SELECT * FROM letters WHERE sha256=?", sha(corrected.body))
+    assert letter["published"] == "2017-07-05" and letter["source"].endswith("/2702000")
+    assert fetches(corpus)["2702000"]["status"] == "replaced"
+    text = summary.render()
+    assert "replaced (published again later, so taken for a corrected report): 1" in text
+    assert f"/2702000: replaces {base}" in text
+    n = len(site.file_hits())
+    scrape(corpus, base_url=base, **FAST)
+    assert len(site.file_hits()) == n  # held from now on
+    # A first scrape that finds both holds the later one, whichever it reads first.
+    others = [r for r in prov.reports if r not in (old, corrected)]
+    for n_order, pair in enumerate(([corrected, old], [old, corrected])):
+        prov.reports[:] = pair + others
+        fresh = Corpus.open(tmp_path / f"fresh{n_order}")
+        scrape(fresh, base_url=base, **FAST)
+        assert "over five" in texts(fresh)
+        assert len(rows(fresh, "SELECT 1 FROM letters")) == n_letters
+
+
 # --- faults --------------------------------------------------------------------------
 
 

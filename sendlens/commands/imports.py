@@ -45,6 +45,12 @@ def import_cmd(
         help="Also read again, from the PDFs the corpus keeps, the letters an older version "
         "of sendlens read (`sendlens info` says when there are any).",
     ),
+    replace: bool = typer.Option(
+        False, "--replace",
+        help="A file that is another copy of the report on an inspection the corpus holds "
+        "(a corrected report published again) replaces the held letter's text instead of "
+        "being left out; the letter keeps its corrections.",
+    ),
     corpus: Path | None = CorpusOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -73,7 +79,8 @@ def import_cmd(
     path = corpus_path(corpus)
     made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
     store = open_corpus(corpus, create=True)
-    report = import_paths(store, paths, progress=not quiet)
+    report = import_paths(store, paths, progress=not quiet,
+                          replace="always" if replace else "never")
     typer.echo(report.summary(), err=True)
     # Only unreadable or non-letter files: no empty corpus for `info` or `tag` to find.
     removed = made[1] and remove_if_empty(path, made_folder=made[0])
