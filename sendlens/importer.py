@@ -7,8 +7,9 @@ import difflib
 import hashlib
 import re
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -34,8 +35,13 @@ MANIFEST_NAME = "manifest.csv"
 MANIFEST_COLUMNS = frozenset({"file", "path", "ofsted_urn", "urn", "published", "file_date",
                               "url", "sha256"})
 MANIFEST_NOTES = frozenset({"area", "framework", "title", "notes", "note", "comment"})
-# When another file of the report on a held inspection replaces the held letter's text.
-Replace = Literal["never", "newer", "always"]
+# When another file of the report on a held inspection replaces the held letter's text:
+# never; when published later ("newer", the scraper: the site dates every file); unless
+# published earlier ("not-older", `import --replace`: a file of unknown date is taken as
+# the one the user means).
+Replace = Literal["never", "newer", "not-older"]
+# Reasons of a duplicate that are worth naming in a summary (not a plain re-import).
+COPY_REASONS = ("the same file as", "another copy of", "an earlier file of")
 NO_PDFS = "no PDF files found in this folder or its subfolders"
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -83,7 +89,7 @@ class ImportReport:
         # A copy under another name (re-imports of the same file are not listed).
         lines += [f"  already in the corpus: {o.path} is {o.reason}"
                   for o in self.by_status("duplicate")
-                  if o.reason.startswith(("the same file as", "another copy of"))]
+                  if o.reason.startswith(COPY_REASONS)]
         lines += [f"  already in the corpus: {o.path}: its {' and '.join(o.filled)} (empty "
                   "until now) filled in from the manifest"
                   for o in self.by_status("duplicate") if o.filled]
@@ -113,9 +119,9 @@ def import_pdf(
     so a killed scrape never holds a letter without knowing it fetched it.
 
     Another file of the report on an inspection already held (same area, framework and
-    start date) is not imported, unless `replace` is "always", or "newer" and it was
-    `published` after the held letter: then it replaces the held letter's text (a
-    corrected report published again), which keeps its id and its corrections.
+    start date) is not imported, unless `replace` (see `Replace`) lets it replace the held
+    letter's text (a corrected report published again); the letter keeps its id, and its
+    corrections follow their sentence. A file replaced so is never imported again.
     """
     outcome = _import_pdf(corpus, Path(path), source, ofsted_urn, published, con, fetch,
                           replace)
@@ -165,7 +171,7 @@ def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
     # Kept for a copy of a report already held, and one that replaced it, too: the
     # scrape's summary says why.
     fetch.error = (outcome.reason if outcome.status in ("skipped", "replaced")
-                   or outcome.reason.startswith("another copy") else None)
+                   or outcome.reason.startswith(COPY_REASONS[1:]) else None)
 
 
 def _import_pdf(
@@ -188,6 +194,12 @@ def _import_pdf(
         filled = _fill_in(corpus, con, letter_id, ofsted_urn=ofsted_urn, published=published)
         return ImportOutcome(str(path), "duplicate", _duplicate_of(stored, path), letter_id, sha,
                              filled=filled)
+    if gone := corpus.replaced_file(sha, con):
+        letter_id, now_from, when = gone
+        return ImportOutcome(
+            str(path), "duplicate",
+            f"an earlier file of the report now read from {now_from or letter_id}, which "
+            f"replaced it on {when[:10]}: not imported again", letter_id, sha)
     try:
         extracted = extract_pdf(path, data)
         doc = parse_document(extracted.paragraphs)
@@ -206,8 +218,8 @@ def _import_pdf(
         # Other bytes, same inspection (a re-saved or re-published copy): a second letter
         # would count the inspection twice in every table.
         other, stored = held
-        if replace == "always" or (replace == "newer" and _published_later(
-                corpus, con, other, published or letter.published or letter.letter_date)):
+        if _replaces(corpus, con, other, published or letter.published or letter.letter_date,
+                     replace):
             return _replace_letter(corpus, con, other, path, data, sha, doc, passages,
                                    extracted.n_pages, la, source=source,
                                    ofsted_urn=ofsted_urn, published=published, fetch=fetch)
@@ -242,16 +254,18 @@ def _import_pdf(
     return outcome
 
 
-def _published_later(corpus: Corpus, con: sqlite3.Connection | None, letter_id: str,
-                     published: str | None) -> bool:
-    """Whether `published` is a later date than the held letter's publication date (a
-    held letter with none is taken as older)."""
-    if not published:
+def _replaces(corpus: Corpus, con: sqlite3.Connection | None, letter_id: str,
+              published: str | None, replace: Replace) -> bool:
+    """Whether a file `published` then replaces the held letter's text (dates are ISO)."""
+    if replace == "never":
         return False
     with (nullcontext(con) if con is not None else corpus.reading()) as db:
         row = db.execute("SELECT published FROM letters WHERE letter_id=?",
                          (letter_id,)).fetchone()
-    return not (row and row["published"]) or published > row["published"]
+    held = row["published"] if row else None
+    if replace == "newer":
+        return bool(published) and (not held or published > held)
+    return not (published and held and held > published)
 
 
 def _replace_letter(
@@ -267,14 +281,18 @@ def _replace_letter(
     stored = corpus.store_pdf(data, sha)
     # Passage ids are reused for new text: a `tag` or retrain running meanwhile would
     # write the old sentences' tags onto them. They hold this lock too.
-    with corpus.model_lock(), corpus.transaction(con) as db:
-        old = db.execute("SELECT source, pdf_path, published, ofsted_urn FROM letters "
-                         "WHERE letter_id=?", (letter_id,)).fetchone()
+    with corpus.model_lock(_say_waiting), corpus.transaction(con) as db:
+        old = db.execute("SELECT sha256, source, pdf_path, published, ofsted_urn FROM "
+                         "letters WHERE letter_id=?", (letter_id,)).fetchone()
+        db.execute("INSERT OR REPLACE INTO replaced_files VALUES (?,?,?,?,?)",
+                   (old["sha256"], letter_id, old["source"], old["published"], now_iso()))
         changed, moved, unplaced = _rewrite_passages(db, letter_id, letter, passages)
         columns = {
             **_read_columns(doc, la, n_pages, len(passages)),
             "sha256": sha, "source": source or str(path.resolve()),
-            "pdf_path": str(stored.relative_to(corpus.root)), "imported_at": now_iso(),
+            # imported_at stays: it orders the letters of an inspection (the first is the
+            # one a copy is compared with).
+            "pdf_path": str(stored.relative_to(corpus.root)),
             "published": published or letter.published or letter.letter_date
             or old["published"],
             "ofsted_urn": ofsted_urn or old["ofsted_urn"] or (la.ofsted_urn if la else None),
@@ -300,8 +318,16 @@ def _replace_letter(
     if old["pdf_path"] and old["pdf_path"] != columns["pdf_path"]:
         # No letter keeps it now. Removed after the commit: a crash in between leaves a
         # stray file, never a letter without its PDF.
-        (corpus.root / old["pdf_path"]).unlink(missing_ok=True)
+        gone = corpus.root / old["pdf_path"]
+        gone.unlink(missing_ok=True)
+        with suppress(OSError):  # its folder, if it held only that file
+            gone.parent.rmdir()
     return outcome
+
+
+def _say_waiting() -> None:
+    print("waiting for another sendlens run on this corpus (tag or train) to finish before "
+          "replacing a letter's text", file=sys.stderr)
 
 
 def _rewrite_passages(db: sqlite3.Connection, letter_id: str, letter: Letter,
@@ -317,17 +343,22 @@ def _rewrite_passages(db: sqlite3.Connection, letter_id: str, letter: Letter,
     if old == new:  # the same passages: they keep their tags
         _write_structure(db, letter_id, letter, None)
         return False, 0, 0
+    # With the corrections of this letter whose sentence an earlier change took away: it
+    # may be back.
     labels = db.execute(
-        "SELECT id, text FROM labels WHERE passage_id IN "
-        "(SELECT passage_id FROM passages WHERE letter_id=?)", (letter_id,)).fetchall()
+        "SELECT id, text, passage_id IS NOT NULL AS placed FROM labels WHERE passage_id IN "
+        "(SELECT passage_id FROM passages WHERE letter_id=?) "
+        "OR (passage_id IS NULL AND letter=?)", (letter_id, letter_id)).fetchall()
     _write_structure(db, letter_id, letter, passages)
     by_text = {p.text: f"{letter_id}-{p.seq:04d}" for p in reversed(passages)}
-    moved = 0
+    moved = unplaced = 0
     for label in labels:
         target = by_text.get(label["text"])
-        db.execute("UPDATE labels SET passage_id=? WHERE id=?", (target, label["id"]))
+        if target is not None or label["placed"]:
+            db.execute("UPDATE labels SET passage_id=? WHERE id=?", (target, label["id"]))
         moved += target is not None
-    return True, moved, len(labels) - moved
+        unplaced += target is None and label["placed"]
+    return True, moved, unplaced
 
 
 def _read_columns(doc: ParsedDocument, la: LocalAuthority | None, n_pages: int,

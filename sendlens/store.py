@@ -115,6 +115,16 @@ CREATE TABLE IF NOT EXISTS fetches (
     error TEXT
 );
 
+-- Files whose text a later file of the same report replaced (a corrected report): known,
+-- so that importing one again neither adds it nor swaps the text back.
+CREATE TABLE IF NOT EXISTS replaced_files (
+    sha256 TEXT PRIMARY KEY,
+    letter_id TEXT NOT NULL,
+    source TEXT,
+    published TEXT,
+    replaced_at TEXT NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS tags (
     passage_id TEXT PRIMARY KEY REFERENCES passages(passage_id) ON DELETE CASCADE,
     themes TEXT NOT NULL,
@@ -305,6 +315,19 @@ class Corpus:
     ) -> tuple[str, str | None] | None:
         """(letter_id, source) of the letter whose PDF has this hash, if there is one."""
         return self._first_letter("sha256=?", (sha256,), con)
+
+    def replaced_file(
+        self, sha256: str, con: sqlite3.Connection | None = None
+    ) -> tuple[str, str | None, str] | None:
+        """(letter_id, the letter's source now, when) for a file a later file of its report
+        replaced."""
+        if con is None:
+            with self.reading() as own:
+                return self.replaced_file(sha256, own)
+        row = con.execute(
+            "SELECT r.letter_id, l.source, r.replaced_at FROM replaced_files r "
+            "JOIN letters l USING (letter_id) WHERE r.sha256=?", (sha256,)).fetchone()
+        return (row[0], row[1], row[2]) if row else None
 
     def letter_of_inspection(
         self, area: str, framework: str, inspection_start: str,

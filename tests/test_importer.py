@@ -463,7 +463,50 @@ def test_a_corrected_report_replaces_the_one_held_only_when_asked(tmp_path: Path
                            (labels[kept],)).fetchone()[0] == kept
     assert (root / row["pdf_path"]).read_bytes() == fixed.read_bytes()
     assert not (root / old_pdf).exists()
-    # The original file is now the other copy: left out, not swapped back.
-    again = runner.invoke(app, ["import", str(first), "--corpus", str(root), "-q"])
-    assert again.exit_code == 0 and "another copy" in again.stderr
+    assert not (root / old_pdf).parent.exists()  # no empty folder left either
+    # The file replaced is known: importing both again, with --replace or not, swaps
+    # nothing back (nor clears a tag).
+    both = tmp_path / "both"
+    both.mkdir()
+    for f in (first, fixed):
+        shutil.copy(f, both / f.name)
+    with corpus.transaction() as con:
+        con.execute("INSERT INTO tags SELECT passage_id, '[]', 'neutral', '{}', 'm', 'x' "
+                    "FROM passages")
+    for _ in range(2):
+        again = runner.invoke(app, ["import", str(both), "--replace", "--corpus", str(root),
+                                    "-q"])
+        assert again.exit_code == 0, again.output
+        assert "imported 0, already in the corpus 2, skipped 0" in again.stderr
+        assert (f"{both / first.name} is an earlier file of the report now read from "
+                f"{fixed.resolve()}, which replaced it on ") in again.stderr
     assert gone not in texts()
+    assert corpus.counts()["tags"] == len(texts())
+    # A third file restores the first text (the correction withdrawn): the correction
+    # whose sentence had gone finds it again.
+    third = tmp_path / "kestrelbury-third.pdf"
+    third.write_bytes(first.read_bytes() + b"\n% re-saved\n")
+    result = runner.invoke(app, ["import", str(third), "--replace", "--corpus", str(root), "-q"])
+    assert "replaced 1," in result.stderr and "2 moved with their sentence" in result.stderr
+    assert gone in texts()
+    with corpus.reading() as con:
+        assert con.execute("SELECT count(*) FROM labels WHERE passage_id IS NULL"
+                           ).fetchone()[0] == 0
+
+
+def test_replace_keeps_a_report_published_later_than_the_file_given(tmp_path: Path) -> None:
+    letters = tmp_path / "letters"
+    letters.mkdir()
+    (letters / "a.pdf").write_bytes(letter_2016_pdf("Kestrelbury", corrected=True))
+    (letters / "b.pdf").write_bytes(letter_2016_pdf("Kestrelbury"))
+    (letters / "manifest.csv").write_text(
+        "file,published\na.pdf,2016-08-01\nb.pdf,2016-07-01\n")
+    root = tmp_path / "corpus"
+    result = CliRunner().invoke(app, ["import", str(letters), "--replace", "--corpus",
+                                      str(root), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "imported 1, already in the corpus 1," in result.stderr
+    assert "b.pdf is another copy of the report on the same inspection" in result.stderr
+    with Corpus.open(root).reading() as con:
+        assert con.execute("SELECT published FROM letters").fetchone()[0] == "2016-08-01"
+        assert "over five" in " ".join(r[0] for r in con.execute("SELECT text FROM passages"))

@@ -49,7 +49,8 @@ def import_cmd(
         False, "--replace",
         help="A file that is another copy of the report on an inspection the corpus holds "
         "(a corrected report published again) replaces the held letter's text instead of "
-        "being left out; the letter keeps its corrections.",
+        "being left out, unless the held one was published later (by the manifest's or "
+        "the letters' dates); corrections made in the app follow their sentence.",
     ),
     corpus: Path | None = CorpusOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -80,7 +81,7 @@ def import_cmd(
     made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
     store = open_corpus(corpus, create=True)
     report = import_paths(store, paths, progress=not quiet,
-                          replace="always" if replace else "never")
+                          replace="not-older" if replace else "never")
     typer.echo(report.summary(), err=True)
     # Only unreadable or non-letter files: no empty corpus for `info` or `tag` to find.
     removed = made[1] and remove_if_empty(path, made_folder=made[0])
