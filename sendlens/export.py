@@ -173,7 +173,13 @@ def write_file(dest: Path, data: bytes) -> None:
     # where a complete one was.
     tmp = target.with_name(f".{target.name}.part")
     try:
-        tmp.write_bytes(data)
+        try:
+            tmp.write_bytes(data)
+        except OSError as exc:
+            # Said so: "No such file or directory" about a file that exists (in /proc,
+            # say) would puzzle anyone.
+            raise OutputError(f"cannot write {dest}: cannot make a new file in {tmp.parent} "
+                              f"to write it through ({exc.strerror or exc})") from None
         os.replace(tmp, target)
     except OSError as exc:
         raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None

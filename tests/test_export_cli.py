@@ -98,6 +98,10 @@ def test_an_output_path_that_cannot_be_written_is_explained(corpus: Corpus,
     # A good export leaves only the file, no temporary beside it.
     assert export(corpus, "letters", "-o", str(tmp_path / "ok.csv")).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.csv"]
+    if Path("/proc/version").is_file():  # a file in a folder where no file can be made
+        result = export(corpus, "letters", "-o", "/proc/version", "--format", "csv")
+        assert result.exit_code == 2
+        assert "cannot make a new file in /proc to write it through" in result.output
 
 
 def test_an_export_goes_through_a_link_or_into_a_pipe_never_over_it(
