@@ -464,6 +464,9 @@ def test_a_corrected_report_replaces_the_one_held_only_when_asked(tmp_path: Path
     assert (root / row["pdf_path"]).read_bytes() == fixed.read_bytes()
     assert not (root / old_pdf).exists()
     assert not (root / old_pdf).parent.exists()  # no empty folder left either
+    info = runner.invoke(app, ["info", "--corpus", str(root)])
+    assert "1 letter read from a later file of the report than the one first imported" \
+        in info.stdout
     # The file replaced is known: importing both again, with --replace or not, swaps
     # nothing back (nor clears a tag).
     both = tmp_path / "both"

@@ -218,6 +218,12 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
             "SELECT framework, outcome, count(*) n FROM letters GROUP BY 1, 2 ORDER BY 1, 2"
         ):
             typer.echo(f"  {row['framework']:<16} {row['outcome'] or '?':<26} {row['n']}")
+        replaced = con.execute("SELECT count(DISTINCT letter_id) FROM replaced_files "
+                               "WHERE letter_id IN (SELECT letter_id FROM letters)"
+                               ).fetchone()[0]
+    if replaced:
+        typer.echo(f"  {_n(replaced, 'letter')} read from a later file of the report than the "
+                   "one first imported (a corrected report published again)")
     has_model = _model_info(store)
     if outdated := outdated_letters(store):
         typer.secho(f"{_n(len(outdated), 'letter')} read by an older version of sendlens's "
