@@ -159,9 +159,14 @@ def _fill_in(corpus: Corpus, con: sqlite3.Connection | None, letter_id: str,
                          (letter_id,)).fetchone()
         empty = {k: v for k, v in given.items() if not row[k]}
         if empty:
-            db.execute(f"UPDATE letters SET {', '.join(f'{k}=?' for k in empty)} "
-                       "WHERE letter_id=?", (*empty.values(), letter_id))
+            _set_columns(db, letter_id, empty)
     return tuple(empty)
+
+
+def _set_columns(db: sqlite3.Connection, letter_id: str, columns: dict[str, object]) -> None:
+    """Set these columns of a letter's row."""
+    db.execute(f"UPDATE letters SET {', '.join(f'{c}=?' for c in columns)} "
+               "WHERE letter_id=?", (*columns.values(), letter_id))
 
 
 def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
@@ -210,6 +215,8 @@ def _import_pdf(
     passages = segment(doc)
     letter = doc.letter
     letter_id = sha[:12]
+    # The manifest's or the site's date, else the letter's own.
+    published = published or letter.published or letter.letter_date
     la = lookup_area(letter.area, urn=ofsted_urn)
     area = la.name if la else letter.area
     if letter.inspection_start and (
@@ -218,8 +225,7 @@ def _import_pdf(
         # Other bytes, same inspection (a re-saved or re-published copy): a second letter
         # would count the inspection twice in every table.
         other, stored = held
-        if _replaces(corpus, con, other, published or letter.published or letter.letter_date,
-                     replace):
+        if _replaces(corpus, con, other, published, replace):
             return _replace_letter(corpus, con, other, path, data, sha, doc, passages,
                                    extracted.n_pages, la, source=source,
                                    ofsted_urn=ofsted_urn, published=published, fetch=fetch)
@@ -234,7 +240,7 @@ def _import_pdf(
     stored = corpus.store_pdf(data, sha)
     columns = {
         "letter_id": letter_id, "sha256": sha, "ofsted_urn": ofsted_urn,
-        "published": published or letter.published or letter.letter_date,
+        "published": published,
         # Absolute: a path relative to the folder of that day's import means nothing later.
         "source": source or str(path.resolve()),
         "pdf_path": str(stored.relative_to(corpus.root)), "imported_at": now_iso(),
@@ -293,12 +299,10 @@ def _replace_letter(
             # imported_at stays: it orders the letters of an inspection (the first is the
             # one a copy is compared with).
             "pdf_path": str(stored.relative_to(corpus.root)),
-            "published": published or letter.published or letter.letter_date
-            or old["published"],
+            "published": published or old["published"],
             "ofsted_urn": ofsted_urn or old["ofsted_urn"] or (la.ofsted_urn if la else None),
         }
-        db.execute(f"UPDATE letters SET {', '.join(f'{c}=?' for c in columns)} "
-                   "WHERE letter_id=?", (*columns.values(), letter_id))
+        _set_columns(db, letter_id, columns)
         was = old["source"] or letter_id
         reason = (
             f"replaces {was}"
@@ -527,18 +531,15 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
         report.labels_moved += moved
         report.labels_unplaced += unplaced
         columns = _read_columns(doc, la, extracted.n_pages, len(passages))
-        db.execute(f"UPDATE letters SET {', '.join(f'{c}=?' for c in columns)} "
-                   "WHERE letter_id=?", (*columns.values(), letter_id))
+        _set_columns(db, letter_id, columns)
         # The import keeps a second report of one inspection out; a letter read anew can
         # still become one (its area or inspection date read right at last). Said, not
         # deleted: which copy to keep is the researcher's call.
         start = columns.get("inspection_start")
-        same = start and db.execute(
-            "SELECT letter_id, source FROM letters WHERE area=? AND framework=? AND "
-            "inspection_start=? AND letter_id != ? ORDER BY imported_at LIMIT 1",
-            (columns["area"], columns["framework"], start, letter_id)).fetchone()
+        same = start and corpus.letter_of_inspection(
+            columns["area"], columns["framework"], start, db, other_than=letter_id)
         if same:
-            report.same_inspection.append((who, same["source"] or same["letter_id"],
+            report.same_inspection.append((who, same[1] or same[0],
                                            f"{columns['area']}, {columns['framework']}, "
                                            f"begun {start}"))
     report.letters += 1

@@ -331,12 +331,13 @@ class Corpus:
 
     def letter_of_inspection(
         self, area: str, framework: str, inspection_start: str,
-        con: sqlite3.Connection | None = None,
+        con: sqlite3.Connection | None = None, *, other_than: str = "",
     ) -> tuple[str, str | None] | None:
         """(letter_id, source) of a letter already held for this area's inspection of this
-        framework that began on this date, if there is one."""
-        return self._first_letter("area=? AND framework=? AND inspection_start=?",
-                                  (area, framework, inspection_start), con)
+        framework that began on this date, if there is one (other than letter `other_than`)."""
+        return self._first_letter(
+            "area=? AND framework=? AND inspection_start=? AND letter_id != ?",
+            (area, framework, inspection_start, other_than), con)
 
     def _first_letter(self, where: str, args: tuple[str, ...],
                       con: sqlite3.Connection | None) -> tuple[str, str | None] | None:
