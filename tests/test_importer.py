@@ -31,6 +31,21 @@ def _letter_count(corpus: Corpus) -> int:
     return corpus.counts()["letters"]
 
 
+def _cli_import(pdfs: list[Path], tmp_path: Path) -> tuple[Path, CliRunner, Corpus]:
+    """`sendlens import` of `pdfs` into a new corpus (it must succeed)."""
+    root = tmp_path / "corpus"
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", *map(str, pdfs), "--corpus", str(root),
+                               "-q"]).exit_code == 0
+    return root, runner, Corpus.open(root)
+
+
+def _tag_every_passage(con: sqlite3.Connection) -> None:
+    """A stand-in tag on every passage, to see which tags an operation keeps."""
+    con.execute("INSERT INTO tags SELECT passage_id, '[]', 'neutral', '{}', 'm', 'x' "
+                "FROM passages")
+
+
 def test_importing_the_same_file_twice_adds_nothing(corpus: Corpus, real_pdfs: list[Path],
                                                     tmp_path: Path) -> None:
     first = import_pdf(corpus, real_pdfs[0])
@@ -291,11 +306,7 @@ def test_a_letter_with_no_sentences_is_imported_with_a_warning() -> None:
 def test_letters_read_by_an_older_parser_are_read_again_keeping_tags_and_corrections(
     real_pdfs: list[Path], tmp_path: Path
 ) -> None:
-    root = tmp_path / "corpus"
-    runner = CliRunner()
-    assert runner.invoke(app, ["import", *map(str, real_pdfs[:2]), "--corpus", str(root),
-                               "-q"]).exit_code == 0
-    corpus = Corpus.open(root)
+    root, runner, corpus = _cli_import(real_pdfs[:2], tmp_path)
     with corpus.transaction() as con:
         (a, b) = [r[0] for r in con.execute("SELECT letter_id FROM letters ORDER BY letter_id")]
         expected = [tuple(r) for r in con.execute(
@@ -316,8 +327,7 @@ def test_letters_read_by_an_older_parser_are_read_again_keeping_tags_and_correct
         con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source, "
                     "created_at) VALUES (?, ?, ?, '[\"inclusion\"]', 'negative', 'app', 'x')",
                     (f"{a}-0011", a, expected[9][1]))
-        con.execute("INSERT INTO tags SELECT passage_id, '[]', 'neutral', '{}', 'm', 'x' "
-                    "FROM passages")
+        _tag_every_passage(con)
         con.execute("UPDATE letters SET parser_version='1'")
     info = runner.invoke(app, ["info", "--corpus", str(root)])
     assert "2 letters read by an older version of sendlens's parser" in info.stdout
@@ -373,11 +383,7 @@ def test_a_letter_read_again_as_another_letters_inspection_is_named(
     # An older parser misread letter a's area, so the import let in b, another copy of the
     # report on a's inspection (here: b is given a's inspection). Read again, a is that
     # inspection's report too: both are named, nothing is deleted.
-    root = tmp_path / "corpus"
-    runner = CliRunner()
-    assert runner.invoke(app, ["import", *map(str, real_pdfs[:2]), "--corpus", str(root),
-                               "-q"]).exit_code == 0
-    corpus = Corpus.open(root)
+    root, runner, corpus = _cli_import(real_pdfs[:2], tmp_path)
     with corpus.transaction() as con:
         a, b = [tuple(r) for r in con.execute(
             "SELECT letter_id, area, framework, inspection_start, source FROM letters "
@@ -417,10 +423,7 @@ def test_a_corrected_report_replaces_the_one_held_only_when_asked(tmp_path: Path
     first.write_bytes(letter_2016_pdf("Kestrelbury"))
     fixed = tmp_path / "kestrelbury-corrected.pdf"
     fixed.write_bytes(letter_2016_pdf("Kestrelbury", corrected=True))
-    root = tmp_path / "corpus"
-    runner = CliRunner()
-    assert runner.invoke(app, ["import", str(first), "--corpus", str(root), "-q"]).exit_code == 0
-    corpus = Corpus.open(root)
+    root, runner, corpus = _cli_import([first], tmp_path)
     with corpus.transaction() as con:
         letter_id, old_pdf = con.execute("SELECT letter_id, pdf_path FROM letters").fetchone()
         passages = dict(con.execute("SELECT text, passage_id FROM passages"))
@@ -430,8 +433,7 @@ def test_a_corrected_report_replaces_the_one_held_only_when_asked(tmp_path: Path
             con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source,"
                         " created_at) VALUES (?, ?, ?, '[]', 'positive', 'app', 'x')",
                         (passages[text], letter_id, text))
-        con.execute("INSERT INTO tags SELECT passage_id, '[]', 'neutral', '{}', 'm', 'x' "
-                    "FROM passages")
+        _tag_every_passage(con)
 
     def texts() -> list[str]:
         with corpus.reading() as con:
@@ -474,8 +476,7 @@ def test_a_corrected_report_replaces_the_one_held_only_when_asked(tmp_path: Path
     for f in (first, fixed):
         shutil.copy(f, both / f.name)
     with corpus.transaction() as con:
-        con.execute("INSERT INTO tags SELECT passage_id, '[]', 'neutral', '{}', 'm', 'x' "
-                    "FROM passages")
+        _tag_every_passage(con)
     for _ in range(2):
         again = runner.invoke(app, ["import", str(both), "--replace", "--corpus", str(root),
                                     "-q"])
