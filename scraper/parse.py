@@ -16,7 +16,8 @@ from scraper.records import Letter, Paragraph, Section
 # Stored with each letter: which extraction and parsing produced its text and passages.
 # 2: paragraph breaks found on pages of one-line paragraphs.
 # 3: a sentence cut by an empty line stays one paragraph.
-PARSER_VERSION = "3"
+# 4: a 2023-framework report's "Inspection outcome" is its own section, `outcome`.
+PARSER_VERSION = "4"
 
 
 class NotASendLetter(ValueError):
@@ -148,7 +149,8 @@ def _h(pattern: str, canonical: str, **kw: bool) -> HeadingRule:
 
 
 _COMMON_2023 = [
-    _h(r"(monitoring )?inspection outcome", "main_findings", embedded=True),
+    # The judgement and what follows from it, in the inspectorates' fixed wording.
+    _h(r"(monitoring )?inspection outcome", "outcome", embedded=True),
     _h(r"information about the local area partnership", "context", embedded=True),
     _h(r"what is it like (to be|for) (a )?(child|children)[^?]*\?", "experience", embedded=True),
     _h(r"what is the (local )?area partnership doing that is effective\??", "strengths",

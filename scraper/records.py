@@ -18,6 +18,7 @@ CANONICAL_SECTIONS = (
     "weaknesses",
     "actions",
     "main_findings",
+    "outcome",
     "boilerplate",
 )
 OUTCOMES = (

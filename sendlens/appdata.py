@@ -28,6 +28,7 @@ import pandas as pd
 import streamlit as st
 
 from scraper.parse import PARSER_VERSION
+from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import (
     DB_NAME,
     Corpus,
@@ -37,9 +38,7 @@ from sendlens.store import (
 )
 
 STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
-SECTIONS: tuple[str, ...] = (
-    "context", "experience", "strengths", "weaknesses", "actions", "main_findings", "boilerplate",
-)
+SECTIONS: tuple[str, ...] = CANONICAL_SECTIONS
 FRAMEWORK_NAMES: dict[str, str] = {
     "send_2016": "2016 joint local area SEND inspection",
     "revisit_2018": "2018 revisit",
@@ -66,6 +65,7 @@ SECTION_NAMES: dict[str, str] = {
     "weaknesses": "Weaknesses",
     "actions": "Actions required",
     "main_findings": "Main findings",
+    "outcome": "Inspection outcome",
     "boilerplate": "Boilerplate",
 }
 # Which headings of each framework a section gathers: what makes formats comparable.
@@ -75,9 +75,11 @@ SECTION_HELP = (
     "'Areas for development' (2016) and 'What does the area partnership need to do "
     "better?' (2023). **Actions required**: the written statement of action (2016), "
     "'Areas for improvement' and 'Areas for priority action' (2023), next steps "
-    "(revisits, monitoring). **Main findings**: main findings, the outcome, and a revisit's "
-    "findings on each weakness. **Experience of families**: 'What is it like to be a child "
-    "or young person with SEND in this area?' (2023). The codes in brackets are the "
+    "(revisits, monitoring). **Main findings**: main findings (2016), a revisit's "
+    "findings on each weakness, a monitoring inspection's progress. **Inspection outcome**: "
+    "the 2023 reports' outcome in the inspectorates' fixed wording (given no theme). "
+    "**Experience of families**: 'What is it like to be a child or young person with SEND "
+    "in this area?' (2023). The codes in brackets are the "
     "`--section` values of `sendlens export`."
 )
 # Stance colours shared by charts and highlighting (colour-blind-safe red/blue pair).

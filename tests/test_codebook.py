@@ -36,7 +36,22 @@ def test_packaged_codebook_has_the_eight_themes_and_stance_cues() -> None:
     assert cb.stance.section_priors["strengths"]["positive"] > 0.5
     assert cb.stance.section_priors["actions"]["negative"] > 0.5
     assert cb.stance.recommendation_sections == ("actions",)
+    assert cb.stance.neutral_sections == ("context",)
+    assert cb.fixed_wording_sections == ("outcome",)
     assert cb.stance.contrast and cb.stance.positive and cb.stance.negative
+
+
+@pytest.mark.parametrize("key, where, good, bad", [
+    ("fixed_wording_sections", "fixed_wording_sections", "outcome", "outcomes"),
+    ("neutral_sections", "stance.neutral_sections", "context", "contexts"),
+])
+def test_an_unknown_section_in_a_section_rule_is_named(key: str, where: str, good: str,
+                                                       bad: str, tmp_path: Path) -> None:
+    text = PACKAGED_CODEBOOK.read_text()
+    assert f"{key}: [{good}]" in text
+    with pytest.raises(CodebookError, match=rf"{where}: unknown section '{bad}'"):
+        parse_codebook(text.replace(f"{key}: [{good}]", f"{key}: [{bad}]", 1),
+                       tmp_path / "codebook.yaml")
 
 
 def test_an_unknown_recommendation_section_is_named(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from test_aggregate import build_tagged_corpus
 from typer.testing import CliRunner
 
+from scraper.records import CANONICAL_SECTIONS
 from sendlens.cli import app
 from sendlens.store import Corpus
 
@@ -153,8 +154,8 @@ def test_export_passages_offsets_index_the_clean_text(corpus: Corpus, tmp_path: 
     for row in frame.itertuples():
         assert clean[row.letter_id][row.char_start:row.char_end] == row.text, row.passage_id
     assert frame["passage_id"].is_unique
-    assert set(frame["section"]) <= {"context", "experience", "strengths", "weaknesses",
-                                      "actions", "main_findings", "boilerplate"}
+    # Boilerplate (letterhead, sign-off) is never made into passages.
+    assert set(frame["section"]) <= set(CANONICAL_SECTIONS) - {"boilerplate"}
 
 
 def test_export_themes_by_region_as_latex(corpus: Corpus) -> None:

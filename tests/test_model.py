@@ -134,6 +134,27 @@ def test_model_round_trips_through_disk_with_metadata(trained: tuple, tmp_path: 
     assert set(meta["thresholds"]) == set(cb.theme_ids)
 
 
+def test_fixed_wording_gets_no_theme_and_a_description_is_neutral(trained: tuple,
+                                                                   tmp_path: Path) -> None:
+    """The codebook's section rules: the inspectorates' fixed wording (a 2023 report's
+    outcome block) is about no theme, and background is description, not judgement."""
+    _, _, model = trained
+    assert model.fixed_wording_sections == ("outcome",)
+    assert model.neutral_sections == ("context",)
+    text = "Short breaks do not work well and families wait too long."
+    [read] = model.predict([Item(text, section="weaknesses")])
+    assert "social_care" in read["themes"] and read["stance"] == "negative"
+    [fixed] = model.predict([Item(text, section="outcome")])
+    assert fixed["themes"] == [] and fixed["stance"] == "negative"
+    [background] = model.predict([Item(text, section="context")])
+    assert "social_care" in background["themes"] and background["stance"] == "neutral"
+    save_model(model, tmp_path / "m")
+    assert load_model(tmp_path / "m").predict([Item(text, section="outcome"),
+                                               Item(text, section="context")]) == [
+        fixed, background]
+    assert model.meta["fixed_wording_sections"] == ["outcome"]
+
+
 def test_a_recommendation_is_negative_however_it_is_worded(trained: tuple,
                                                            tmp_path: Path) -> None:
     """The codebook calls a recommendation negative: in an actions section, a bullet

@@ -32,7 +32,7 @@ def corpus(real_pdfs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> C
 
 
 def test_tag_trains_without_labels_and_beats_keyword_matching(
-    corpus: Corpus, gold_dir: Path
+    corpus: Corpus, gold_dir: Path, real_pdfs: list[Path]
 ) -> None:
     report = tag_corpus(corpus)
     assert report.trained == ["no model yet"]
@@ -62,6 +62,22 @@ def test_tag_trains_without_labels_and_beats_keyword_matching(
     alone = result["without_context"]
     assert alone["theme_macro_f1"] >= 0.70, alone
     assert alone["stance_macro_f1"] >= 0.72, alone
+
+    # Every report's outcome block is the inspectorates' fixed wording: it is a section
+    # of its own and counts towards no theme (the request to update the strategic plan
+    # had made one or two negative joint_commissioning passages in every report).
+    with corpus.reading() as con:
+        blocks = con.execute(
+            "SELECT count(DISTINCT p.letter_id), count(*), sum(t.themes != '[]'),"
+            " sum(p.text LIKE '%strategic plan%') FROM passages p"
+            " JOIN tags t USING (passage_id) WHERE p.section = 'outcome'").fetchone()
+        background = dict(con.execute(
+            "SELECT t.stance, count(*) FROM passages p JOIN tags t USING (passage_id)"
+            " WHERE p.section = 'context' GROUP BY t.stance").fetchall())
+    letters, passages, themed, plans = blocks
+    assert letters == len(real_pdfs) and passages >= 3 * letters and plans >= 30, blocks
+    assert themed == 0, blocks
+    assert set(background) == {"neutral"}, background
 
 
 def test_retagging_with_the_same_model_changes_nothing(corpus: Corpus) -> None:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import Corpus
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
 
@@ -51,10 +52,7 @@ __all__ = [
 ]
 
 STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
-SECTIONS: tuple[str, ...] = (
-    "context", "experience", "strengths", "weaknesses", "actions", "main_findings",
-    "boilerplate",
-)
+SECTIONS: tuple[str, ...] = CANONICAL_SECTIONS
 FRAMEWORK_LABELS: dict[str, str] = {
     "send_2016": "Local area SEND inspection (2016 framework)",
     "revisit_2018": "Local area SEND revisit (2016 framework)",

@@ -59,6 +59,9 @@ class StanceCues:
     # Sections that hold only recommendations: a positive or mixed prediction there is
     # made negative (the codebook calls a recommendation negative whatever its words).
     recommendation_sections: tuple[str, ...] = ()
+    # Sections of description only (an area's background, how the inspection was done):
+    # every sentence there is tagged neutral.
+    neutral_sections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class Codebook:
     themes: tuple[Theme, ...]
     stance: StanceCues
     ignore: tuple[str, ...] = field(default=())
+    # Sections in the inspectorates' fixed wording, the same in every report: they say
+    # nothing about a theme, so their sentences are tagged with none.
+    fixed_wording_sections: tuple[str, ...] = ()
 
     @property
     def theme_ids(self) -> list[str]:
@@ -157,11 +163,12 @@ class _StrictLoader(yaml.SafeLoader):
 
 # What each level of the file may hold: a misspelt key ("relatd:") is an error, not a
 # silently ignored list.
-TOP_KEYS = {"version", "ignore", "themes", "stance"}
+TOP_KEYS = {"version", "ignore", "themes", "stance", "fixed_wording_sections"}
 THEME_KEYS = {"id", "name", "definition", "include", "exclude_note", "patterns", "related",
               "exclude", "yields_to_others", "core_patterns"}
 STANCE_KEYS = {"section_priors", "positive", "negative", "contrast", "neutral",
-               "credited_action", "negation", "negation_scope", "recommendation_sections"}
+               "credited_action", "negation", "negation_scope", "recommendation_sections",
+               "neutral_sections"}
 
 
 def _unknown_keys(mapping: dict, allowed: set[str], where: str) -> None:
@@ -230,6 +237,8 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         negation_scope=_scope(st.get("negation_scope", 4), f"{path}: stance.negation_scope"),
         recommendation_sections=_sections(
             st.get("recommendation_sections"), f"{path}: stance.recommendation_sections"),
+        neutral_sections=_sections(
+            st.get("neutral_sections"), f"{path}: stance.neutral_sections"),
     )
     return Codebook(
         path=path,
@@ -237,6 +246,8 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         themes=tuple(themes),
         stance=stance,
         ignore=_strings(data.get("ignore"), f"{path}: ignore"),
+        fixed_wording_sections=_sections(
+            data.get("fixed_wording_sections"), f"{path}: fixed_wording_sections"),
     )
 
 

@@ -217,6 +217,9 @@ class TaggerModel:
     meta: dict[str, Any] = field(default_factory=dict)
     # The codebook's recommendation sections: a positive or mixed stance there is negative.
     recommendation_sections: tuple[str, ...] = ()
+    # Its sections of description (stance neutral) and of fixed wording (no theme).
+    neutral_sections: tuple[str, ...] = ()
+    fixed_wording_sections: tuple[str, ...] = ()
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -278,6 +281,12 @@ class TaggerModel:
                 it = items[i]
                 if not it.section and not it.heading and _RECOMMENDATION.match(it.text):
                     stance_idx[i] = _NEGATIVE
+        if self.neutral_sections or self.fixed_wording_sections:
+            for i, it in enumerate(items):
+                if it.section in self.neutral_sections:
+                    stance_idx[i] = _NEUTRAL
+                elif it.section in self.fixed_wording_sections:
+                    tagged[i] = ()
         values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
         return tagged, stance_idx.tolist(), values
 
@@ -508,7 +517,9 @@ def train_model(
     train = TrainingSet.concat([weak, hand]) if has_hand else weak
     themes, stance = _fit_pipelines(train, codebook)
     model = TaggerModel(codebook.theme_ids, themes, stance,
-                        recommendation_sections=codebook.stance.recommendation_sections)
+                        recommendation_sections=codebook.stance.recommendation_sections,
+                        neutral_sections=codebook.stance.neutral_sections,
+                        fixed_wording_sections=codebook.fixed_wording_sections)
     tuning = "prevalence of weak labels over the corpus"
     scores, _ = model.scores(list(corpus_items))
     by_prevalence = prevalence_thresholds(scores, weak.themes)
@@ -536,6 +547,8 @@ def train_model(
         s: float(b) for s, b in zip(STANCES, model.stance_bias, strict=True)
     }
     model.meta["recommendation_sections"] = list(model.recommendation_sections)
+    model.meta["neutral_sections"] = list(model.neutral_sections)
+    model.meta["fixed_wording_sections"] = list(model.fixed_wording_sections)
     return model
 
 
@@ -602,6 +615,8 @@ def save_model(model: TaggerModel, directory: Path) -> Path:
             "stance": model.stance,
             "stance_bias": model.stance_bias,
             "recommendation_sections": model.recommendation_sections,
+            "neutral_sections": model.neutral_sections,
+            "fixed_wording_sections": model.fixed_wording_sections,
         },
         directory / "model.joblib",
         compress=3,
@@ -616,7 +631,10 @@ def load_model(directory: Path) -> TaggerModel:
     meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
     return TaggerModel(
         blob["theme_ids"], blob["themes"], blob["stance"], np.asarray(blob["stance_bias"]), meta,
-        tuple(blob.get("recommendation_sections", ())),  # absent from models before it
+        # Each absent from models saved before it.
+        tuple(blob.get("recommendation_sections", ())),
+        tuple(blob.get("neutral_sections", ())),
+        tuple(blob.get("fixed_wording_sections", ())),
     )
 
 
