@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sqlite3
 import sys
 from pathlib import Path
@@ -33,7 +34,11 @@ def letters_frame(corpus: Corpus) -> pd.DataFrame:
     """One row per letter, ordered by area and date."""
     with corpus.reading() as con:
         rows = con.execute(LETTERS_SQL).fetchall()
-    return pd.DataFrame([dict(r) for r in rows], columns=LETTER_COLUMNS)
+    frame = pd.DataFrame([dict(r) for r in rows], columns=LETTER_COLUMNS)
+    # Counts stay whole numbers where some letters have none (only revisits have them):
+    # plain int columns would turn into floats ("3.0") around the blanks.
+    counts = ["weaknesses_progress", "weaknesses_total", "n_pages", "n_passages"]
+    return frame.astype({c: "Int64" for c in counts})
 
 
 def passages_frame(corpus: Corpus) -> pd.DataFrame:
@@ -58,12 +63,20 @@ def passages_frame(corpus: Corpus) -> pd.DataFrame:
     return frame
 
 
+def _cell(value: object) -> str:
+    """A cell of a table for reading: blank for missing, shares to three decimals."""
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
 def _markdown(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (no extra dependency)."""
 
     def cell(value: object) -> str:
-        text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
+        return _cell(value).replace("|", "\\|").replace("\n", " ")
 
     head = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
@@ -71,19 +84,33 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body]) + "\n"
 
 
-def _latex(frame: pd.DataFrame) -> str:
-    def esc(value: object) -> str:
-        text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
-                     ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):
-            text = text.replace(a, b)
-        return text
+# One pass, so that the braces of one replacement are not escaped by the next.
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+}
+_LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
 
-    cols = "l" * len(frame.columns)
-    lines = [f"\\begin{{tabular}}{{{cols}}}", "\\hline",
-             " & ".join(esc(c) for c in frame.columns) + r" \\", "\\hline"]
-    lines += [" & ".join(esc(v) for v in row) + r" \\" for row in frame.itertuples(index=False)]
-    lines += ["\\hline", "\\end{tabular}"]
+
+def _latex(frame: pd.DataFrame) -> str:
+    """A longtable (it breaks across pages and repeats its header), text columns wrapped.
+
+    Needs `\\usepackage{longtable,array}` in the document's preamble."""
+
+    def esc(value: object) -> str:
+        return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], _cell(value).replace("\n", " "))
+
+    rows = [[esc(v) for v in row] for row in frame.itertuples(index=False)]
+    # Columns of sentences or citations wrap in a paragraph column; the rest stay one line.
+    wide = [i for i in range(len(frame.columns)) if max((len(r[i]) for r in rows), default=0) > 40]
+    share = f"{0.9 / len(wide):.2f}" if wide else ""
+    spec = "".join(f">{{\\raggedright\\arraybackslash}}p{{{share}\\linewidth}}" if i in wide
+                   else "l" for i in range(len(frame.columns)))
+    head = " & ".join(esc(c) for c in frame.columns) + r" \\"
+    lines = ["% needs \\usepackage{longtable,array}", f"\\begin{{longtable}}{{{spec}}}",
+             "\\hline", head, "\\hline", "\\endhead"]
+    lines += [" & ".join(r) + r" \\" for r in rows]
+    lines += ["\\hline", "\\end{longtable}"]
     return "\n".join(lines) + "\n"
 
 
@@ -97,8 +124,7 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
         return frame.to_csv(index=False).encode("utf-8")
     if fmt in ("md", "tex"):
         # Tables for reading (papers, notes): shares to three decimals.
-        readable = frame.round(3)
-        return (_markdown(readable) if fmt == "md" else _latex(readable)).encode("utf-8")
+        return (_markdown(frame) if fmt == "md" else _latex(frame)).encode("utf-8")
     buf = io.BytesIO()
     if fmt == "parquet":
         frame.to_parquet(buf, index=False)

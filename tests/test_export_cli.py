@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from scraper.records import CANONICAL_SECTIONS
 from sendlens.cli import app
+from sendlens.export import table_bytes
 from sendlens.store import Corpus
 
 LETTER_COLUMNS = [
@@ -162,11 +163,56 @@ def test_export_themes_by_region_as_latex(corpus: Corpus) -> None:
     result = export(corpus, "themes", "--by", "region", "--format", "tex")
     assert result.exit_code == 0, result.output
     tex = result.stdout
-    assert tex.startswith("\\begin{tabular}") and tex.rstrip().endswith("\\end{tabular}")
+    # A longtable breaks across pages, which a 440-row area table needs.
+    assert tex.startswith("% needs \\usepackage{longtable,array}\n\\begin{longtable}{")
+    assert tex.rstrip().endswith("\\end{longtable}") and "\\endhead" in tex
     assert "region & theme & letters & letters\\_mentioning" in tex
-    # South West x EHC plans: Cornwall and Dorset, 5 passages, 2 positive, 3 negative.
-    assert "South West & ehc\\_plans & 2 & 2 & 1.0 & 5 & 2 & 3 & 0 & 0 & 0.6 & -0.2 \\\\" in tex
+    # South West x EHC plans: Cornwall and Dorset, 5 passages, 2 positive, 3 negative;
+    # shares to three decimals, counts whole.
+    assert ("South West & ehc\\_plans & 2 & 2 & 1.000 & 5 & 2 & 3 & 0 & 0 & 0.600 & -0.200 \\\\"
+            in tex)
     assert "North West" not in tex  # Bury is untagged
+
+
+def test_latex_cells_escape_every_special_character_once() -> None:
+    frame = pd.DataFrame({"a_b": ["C:\\x ~t^h {b} 50% & #1 $2"], "n": [3]})
+    tex = table_bytes(frame, "tex").decode()
+    assert ("C:\\textbackslash{}x \\textasciitilde{}t\\textasciicircum{}h \\{b\\} 50\\% \\& "
+            "\\#1 \\$2 & 3 \\\\") in tex
+    assert "a\\_b & n \\\\" in tex
+    # A column of sentences wraps in a paragraph column; a short one stays on one line.
+    sentence = "Families told inspectors that they did not know where to find help."
+    tex = table_bytes(pd.DataFrame({"area": ["Dorset"], "text": [sentence]}), "tex").decode()
+    assert "\\begin{longtable}{l>{\\raggedright\\arraybackslash}p{0.90\\linewidth}}" in tex
+
+
+def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Path) -> None:
+    def table(*args: str) -> pd.DataFrame:
+        result = export(corpus, *args)
+        assert result.exit_code == 0, result.output
+        return pd.read_csv(io.StringIO(result.stdout))
+
+    assert set(table("themes", "--outcome", "positive")["area"]) == {"Brighton and Hove", "Dorset"}
+    assert set(table("themes", "--region", "South West", "--from", "2024-01-01")["area"]) == {
+        "Dorset"}
+    assert set(table("themes", "--area", "Cornwall", "--area", "Dorset")["area"]) == {
+        "Cornwall", "Dorset"}
+    assert set(table("themes", "--to", "2023-12-31", "--framework", "area_send_2023")[
+        "area"]) == {"Cornwall", "Brighton and Hove"}
+    cornwall = table("evidence", "--theme", "ehc_plans", "--area", "Cornwall")
+    assert len(cornwall) == 4 and set(cornwall["area"]) == {"Cornwall"}
+    # The filters are written into the spreadsheet's About sheet, with the warning that
+    # an untagged letter (Bury) is left out.
+    out = tmp_path / "themes.xlsx"
+    assert export(corpus, "themes", "--region", "South West", "--outcome", "positive",
+                  "-o", str(out)).exit_code == 0
+    about = dict(pd.read_excel(out, sheet_name="About", header=None).values.tolist())
+    assert (about["region"], about["outcome"]) == ("South West", "positive")
+    assert "1 letter" in about["warnings"] and "left out of this table" in about["warnings"]
+    # A wrong value is named; a filter that does not apply to the table is refused.
+    bad = export(corpus, "themes", "--outcome", "good")
+    assert bad.exit_code == 2 and "good" in bad.output
+    assert export(corpus, "letters", "--area", "Dorset").exit_code == 2
 
 
 def test_export_themes_sections_option(corpus: Corpus) -> None:

@@ -126,14 +126,38 @@ def export_cmd(
     stance: list[str] = typer.Option(
         [], "--stance", metavar="STANCE", help="evidence: only this stance; repeatable."
     ),
+    framework: list[str] = typer.Option(
+        [], "--framework", metavar="CODE",
+        help="themes/evidence: only letters of this framework (area_send_2023...); repeatable.",
+    ),
+    outcome: list[str] = typer.Option(
+        [], "--outcome", metavar="CODE",
+        help="themes/evidence: only letters with this outcome (positive...); repeatable.",
+    ),
+    area: list[str] = typer.Option(
+        [], "--area", metavar="NAME", help="themes/evidence: only this area; repeatable."
+    ),
+    region: list[str] = typer.Option(
+        [], "--region", metavar="NAME", help="themes/evidence: only this region; repeatable."
+    ),
+    date_from: str | None = typer.Option(
+        None, "--from", metavar="YYYY-MM-DD",
+        help="themes/evidence: only inspections that started on or after this date.",
+    ),
+    date_to: str | None = typer.Option(
+        None, "--to", metavar="YYYY-MM-DD",
+        help="themes/evidence: only inspections that started on or before this date.",
+    ),
     corpus: Path | None = CorpusOption,
 ) -> None:
     """Export a table: letters, passages, themes (area × theme) or evidence."""
+    letter_filters = {"--framework": framework, "--outcome": outcome, "--area": area,
+                      "--region": region, "--from": date_from, "--to": date_to}
     given = {"--by": by is not None, "--section": bool(section), "--theme": bool(themes),
-             "--stance": bool(stance)}
+             "--stance": bool(stance), **{o: bool(v) for o, v in letter_filters.items()}}
     applies = {What.letters: (), What.passages: ("--section",),
-               What.themes: ("--by", "--section"),
-               What.evidence: ("--section", "--theme", "--stance")}[what]
+               What.themes: ("--by", "--section", *letter_filters),
+               What.evidence: ("--section", "--theme", "--stance", *letter_filters)}[what]
     if ignored := [o for o, on in given.items() if on and o not in applies]:
         # An option that would be silently ignored gives a table the user did not ask for.
         typer.secho(f"error: {', '.join(ignored)} does not apply to `export {what.value}`"
@@ -175,27 +199,34 @@ def export_cmd(
     else:
         from textmine import aggregate
 
+        # Several letters' filters are any of them; the filters together, all of them.
+        filters = {"frameworks": framework or None, "outcomes": outcome or None,
+                   "areas": area or None, "regions": region or None,
+                   "date_from": date_from, "date_to": date_to}
         try:
             if what is What.themes:
                 frame = aggregate.theme_table(store, by=(by or GroupBy.area).value,
-                                              sections=section or None)
+                                              sections=section or None, **filters)
             else:
                 if not theme:
                     typer.secho("error: export evidence needs --theme", fg="red", err=True)
                     raise typer.Exit(2)
                 frame = aggregate.evidence(store, theme=theme, stance=stance or None,
-                                           sections=section or None)
+                                           sections=section or None, **filters)
         except (aggregate.NotTagged, ValueError) as exc:
             # Not tagged yet, or an unknown theme, section or stance: say which.
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from exc
-    if what is not What.letters:
-        _warn_if_stale(store, listed=what is What.passages)
+    warnings = [] if what is What.letters else _warn_if_stale(store,
+                                                              listed=what is What.passages)
     with store.reading() as con:
         about = provenance(con, store.root, table=what.value,
                            by=(by or GroupBy.area).value if what is What.themes else None,
                            sections=", ".join(section), theme=theme,
-                           stance=", ".join(dict.fromkeys(stance)) or None)
+                           stance=", ".join(dict.fromkeys(stance)) or None,
+                           **{o.lstrip("-"): ", ".join(v) if isinstance(v, list) else v
+                              for o, v in letter_filters.items() if v},
+                           warnings=" ".join(warnings) or None)
     try:
         write_table(frame, fmt, output, about)
     except (ValueError, OSError) as exc:
@@ -322,33 +353,38 @@ def _model_info(store: Corpus) -> bool:
     return True
 
 
-def _warn_if_stale(store: Corpus, *, listed: bool = False) -> None:
+def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
     """Tags from a model that no longer matches the codebook make a table that looks right
     and is not (a new theme counts 0 everywhere), and letters not yet tagged are missing
-    from it: say so beside it."""
+    from it: say so beside it. Returns the warnings, for the XLSX file's About sheet."""
     from textmine.codebook import CodebookError
+
+    said: list[str] = []
+
+    def warn(message: str) -> None:
+        said.append(message)
+        typer.secho(f"warning: {message}", fg="yellow", err=True)
 
     try:
         found = _current_model(store)
     except CodebookError as exc:
-        typer.secho(f"warning: the tags cannot be checked against the codebook: "
-                    f"{_codebook_problem(exc)}", fg="yellow", err=True)
+        warn(f"the tags cannot be checked against the codebook: {_codebook_problem(exc)}")
         found = None
     if found is not None:
         version, _, reasons, older = found
         if reasons:
-            typer.secho(f"warning: these tags are from model {version}, which is stale: "
-                        f"{'; '.join(reasons)}. Run `sendlens tag` first to count by the "
-                        "codebook as it is now.", fg="yellow", err=True)
+            warn(f"these tags are from model {version}, which is stale: {'; '.join(reasons)}. "
+                 "Run `sendlens tag` first to count by the codebook as it is now.")
         elif older:
-            typer.secho(f"warning: {older} passages carry tags of an older model than "
-                        f"{version}; `sendlens tag` re-tags them", fg="yellow", err=True)
+            warn(f"{older} passages carry tags of an older model than {version}; "
+                 "`sendlens tag` re-tags them")
     passages, letters = _untagged(store)
     if passages:
         fate = ("have no tags in this table" if listed  # passages: listed, untagged
                 else "are left out of this table")
-        typer.secho(f"warning: {_n(letters, 'letter')} ({_n(passages, 'passage')}) not tagged "
-                    f"yet {fate}; run `sendlens tag` first", fg="yellow", err=True)
+        warn(f"{_n(letters, 'letter')} ({_n(passages, 'passage')}) not tagged yet {fate}; "
+             "run `sendlens tag` first")
+    return said
 
 
 def register(app: typer.Typer) -> None:
