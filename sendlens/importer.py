@@ -215,6 +215,7 @@ def _import_pdf(
     passages = segment(doc)
     letter = doc.letter
     letter_id = sha[:12]
+    given_published = published
     # The manifest's or the site's date, else the letter's own.
     published = published or letter.published or letter.letter_date
     la = lookup_area(letter.area, urn=ofsted_urn)
@@ -237,27 +238,49 @@ def _import_pdf(
             other, sha)
     if la and not ofsted_urn and la.ofsted_urn:
         ofsted_urn = la.ofsted_urn
-    stored = corpus.store_pdf(data, sha)
-    columns = {
-        "letter_id": letter_id, "sha256": sha, "ofsted_urn": ofsted_urn,
-        "published": published,
-        # Absolute: a path relative to the folder of that day's import means nothing later.
-        "source": source or str(path.resolve()),
-        "pdf_path": str(stored.relative_to(corpus.root)), "imported_at": now_iso(),
-        **_read_columns(doc, la, extracted.n_pages, len(passages)),
-    }
-    with corpus.transaction(con) as db:
-        db.execute(f"INSERT INTO letters ({', '.join(columns)}) "
-                   f"VALUES ({', '.join('?' * len(columns))})", tuple(columns.values()))
-        _write_structure(db, letter_id, letter, passages)
-        outcome = ImportOutcome(
-            str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
-            len(passages),
-        )
-        if fetch is not None:
-            _mark_fetch(fetch, outcome)
-            corpus.record_fetch(fetch, db)
+    pdf = corpus.pdf_path_for(sha)
+    new_file = not pdf.exists()
+    try:
+        with corpus.transaction(con) as db:
+            # Asked again under the write lock: another run (an import in a second
+            # terminal, a scrape) may have taken this file or inspection since.
+            if corpus.letter_with_sha256(sha, db) or (letter.inspection_start and
+                                                      corpus.letter_of_inspection(
+                    area, letter.framework, letter.inspection_start, db)):
+                raise _TakenMeanwhile
+            # Stored in the transaction, so that a failed write leaves no file behind.
+            stored = corpus.store_pdf(data, sha)
+            columns = {
+                "letter_id": letter_id, "sha256": sha, "ofsted_urn": ofsted_urn,
+                "published": published,
+                # Absolute: a path relative to that day's folder means nothing later.
+                "source": source or str(path.resolve()),
+                "pdf_path": str(stored.relative_to(corpus.root)), "imported_at": now_iso(),
+                **_read_columns(doc, la, extracted.n_pages, len(passages)),
+            }
+            db.execute(f"INSERT INTO letters ({', '.join(columns)}) "
+                       f"VALUES ({', '.join('?' * len(columns))})", tuple(columns.values()))
+            _write_structure(db, letter_id, letter, passages)
+            outcome = ImportOutcome(
+                str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
+                len(passages),
+            )
+            if fetch is not None:
+                _mark_fetch(fetch, outcome)
+                corpus.record_fetch(fetch, db)
+    except _TakenMeanwhile:
+        # Now the checks above find the other letter and say what it is.
+        return _import_pdf(corpus, path, source, ofsted_urn, given_published, con, fetch,
+                           replace)
+    except BaseException:
+        if new_file:
+            pdf.unlink(missing_ok=True)
+        raise
     return outcome
+
+
+class _TakenMeanwhile(Exception):
+    """Another run imported this file, or another of its inspection, after the checks."""
 
 
 def _replaces(corpus: Corpus, con: sqlite3.Connection | None, letter_id: str,

@@ -246,7 +246,8 @@ class Corpus:
             try:
                 yield con
             except BaseException:
-                con.execute("ROLLBACK")
+                if con.in_transaction:  # SQLite has rolled back itself after some errors
+                    con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
         finally:

@@ -161,6 +161,9 @@ def test_a_failure_mid_letter_leaves_the_corpus_as_before_that_letter(
     with pytest.raises(sqlite3.IntegrityError, match="injected"):
         import_pdf(corpus, real_pdfs[1])
     assert corpus.counts() == before
+    # Nor is its PDF left in the store, unreferenced.
+    sha = hashlib.sha256(real_pdfs[1].read_bytes()).hexdigest()
+    assert not corpus.pdf_path_for(sha).exists()
     with corpus.transaction() as con:
         con.execute("DROP TRIGGER fail_mid_letter")
     assert import_pdf(corpus, real_pdfs[1]).status == "imported"
@@ -205,6 +208,37 @@ def test_a_killed_import_resumes_without_loss_or_duplicates(
     assert len(report.by_status("imported")) == 55 - done
     assert len(report.by_status("duplicate")) == done
     assert corpus.counts()["letters"] == 55
+
+
+def test_two_imports_at_once_count_each_inspection_once(
+    real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """A scrape in one terminal and an import in another: each checks for the file and
+    its inspection again under the write lock, so neither adds a second copy."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    for pdf in real_pdfs[:20]:
+        (first / pdf.name).write_bytes(pdf.read_bytes())
+        # Other bytes, the same report: only the same-inspection check keeps it out.
+        (second / pdf.name).write_bytes(pdf.read_bytes() + b"\n% re-saved\n")
+    target = tmp_path / "corpus"
+    Corpus.open(target)  # made first, so that neither run makes it while the other looks
+    cmd = [sys.executable, "-m", "sendlens.cli", "import", "--corpus", str(target), "-q"]
+    runs = [subprocess.Popen([*cmd, str(folder)], stderr=subprocess.PIPE, text=True)
+            for folder in (first, second, first, second)]
+    errors = [run.communicate(timeout=300)[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0, 0], errors
+    assert not any("Traceback" in e for e in errors), errors
+    corpus = Corpus.open(target)
+    with corpus.reading() as con:
+        inspections = con.execute("SELECT count(*), count(DISTINCT area || inspection_start)"
+                                  " FROM letters").fetchone()
+        held = {r[0] for r in con.execute("SELECT pdf_path FROM letters")}
+    assert tuple(inspections) == (20, 20)
+    # No PDF in the store that no letter points to.
+    stored = {str(p.relative_to(target)) for p in (target / "pdfs").rglob("*.pdf")}
+    assert stored == held
 
 
 def test_a_folder_without_pdfs_is_named_and_the_exit_code_says_so(tmp_path: Path) -> None:
