@@ -7,12 +7,17 @@ tagger and the app can each own their commands.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import pkgutil
+import sqlite3
+import sys
+from pathlib import Path
 
 import typer
 
 from sendlens import __version__, commands
+from sendlens.store import DB_NAME, database_problem
 
 app = typer.Typer(
     name="sendlens",
@@ -46,7 +51,33 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
 
 
 def main() -> None:
-    app()
+    # Failures of the disk or the database in the middle of a command: one line that
+    # names the file, not a traceback (what was committed before is kept).
+    try:
+        app()
+    except sqlite3.DatabaseError as exc:
+        db = commands.corpus_path(_given_corpus(sys.argv[1:])) / DB_NAME
+        typer.secho(f"error: {database_problem(exc, db)}", fg="red", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EIO, errno.EDQUOT):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        hint = ("free some space and run the command again" if exc.errno in
+                (errno.ENOSPC, errno.EDQUOT) else "check the permissions and the disk")
+        typer.secho(f"error: {where}{exc.strerror or exc}; {hint} (what was done before "
+                    "is kept)", fg="red", err=True)
+        sys.exit(2)
+
+
+def _given_corpus(args: list[str]) -> Path | None:
+    """The --corpus of a command line, for naming the database in an error."""
+    for i, arg in enumerate(args):
+        if arg == "--corpus" and i + 1 < len(args):
+            return Path(args[i + 1])
+        if arg.startswith("--corpus="):
+            return Path(arg.split("=", 1)[1])
+    return None
 
 
 if __name__ == "__main__":

@@ -25,7 +25,13 @@ from scraper.parse import (
     parse_document,
 )
 from scraper.records import FetchRecord, Letter, Passage
-from sendlens.store import ISO_DATE, Corpus, letters_read_otherwise, now_iso
+from sendlens.store import (
+    ISO_DATE,
+    Corpus,
+    database_problem,
+    letters_read_otherwise,
+    now_iso,
+)
 from textmine.areas import LocalAuthority, lookup_area
 from textmine.segment import segment
 
@@ -64,6 +70,8 @@ class ImportOutcome:
 class ImportReport:
     outcomes: list[ImportOutcome] = field(default_factory=list)
     interrupted: bool = False
+    # Why the run stopped before the end (a full disk, a store it cannot write), if it did.
+    stopped: str = ""
     # Problems that did not stop an import (a manifest.csv row that could not be
     # used, by file and line): the summary shows them so none goes unnoticed.
     warnings: list[str] = field(default_factory=list)
@@ -84,6 +92,9 @@ class ImportReport:
             f"skipped {len(self.skipped)}"
             + (" (interrupted: run the same command again to carry on)" if self.interrupted else "")
         ]
+        if self.stopped:
+            lines.append(f"  stopped before the end: {self.stopped}; the letters imported "
+                         "before are kept: run the same command again once that is fixed")
         lines += [f"  skipped {o.path}: {o.reason}" for o in self.skipped]
         lines += [f"  replaced: {o.path} {o.reason}" for o in self.by_status("replaced")]
         # A copy under another name (re-imports of the same file are not listed).
@@ -274,7 +285,8 @@ def _import_pdf(
                            replace)
     except BaseException:
         if new_file:
-            pdf.unlink(missing_ok=True)
+            with suppress(OSError):  # the store's own failure is the one to report
+                pdf.unlink(missing_ok=True)
         raise
     return outcome
 
@@ -816,4 +828,8 @@ def import_paths(
                 tick()
     except KeyboardInterrupt:
         report.interrupted = True
+    except sqlite3.OperationalError as exc:  # disk full, database read-only or locked
+        report.stopped = database_problem(exc, corpus.db_path)
+    except OSError as exc:  # writing a PDF into the store
+        report.stopped = f"{exc.filename or corpus.root}: {exc.strerror or exc}"
     return report

@@ -160,6 +160,35 @@ class CorpusError(Exception):
     """A corpus that cannot be opened or used: the message says why."""
 
 
+# SQLite's primary result codes (the low byte of an extended code) that say why.
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT = 3, 8, 10, 11
+_SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 13, 14, 26
+
+
+def database_problem(exc: sqlite3.Error, db_path: Path | str | None = None) -> str:
+    """What went wrong with a corpus database, in words that point at the fix: a full
+    disk or a folder that cannot be written is no reason to throw a corpus away."""
+    where = f"{db_path}: " if db_path else "the corpus database: "
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary == _SQLITE_FULL:
+        return (f"{where}the disk is full ({exc}); nothing was changed by the step that "
+                "failed: free some space and run the command again")
+    if primary in (_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_CANTOPEN):
+        return (f"{where}cannot be written ({exc}): sendlens needs to write in the corpus "
+                "folder, even to read it (SQLite's journal). Check its permissions, or copy "
+                "the folder somewhere you can write and use --corpus")
+    if primary == _SQLITE_IOERR:
+        return (f"{where}the disk could not be read or written ({exc}); if the disk is "
+                "full or was unplugged, fix that and run the command again")
+    damaged = ("restore it from a backup, or move it away and rebuild the corpus (`sendlens "
+               "import`; the PDFs in its pdfs/ folder are kept, corrections made in the app "
+               "are not)")
+    if primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return f"{where}damaged, not a usable sendlens database ({exc}); {damaged}"
+    return f"{where}not a usable sendlens database ({exc}); {damaged}"
+
+
 # How the store writes a date (inspection dates, publication dates): YYYY-MM-DD.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -190,11 +219,8 @@ class Corpus:
         corpus = cls(root)
         try:
             corpus._migrate()
-        except sqlite3.DatabaseError as exc:  # not SQLite, truncated, or encrypted
-            raise CorpusError(
-                f"{corpus.db_path}: not a usable sendlens database ({exc}); restore it from "
-                "a backup, or move it away and rebuild the corpus (`sendlens import`)"
-            ) from exc
+        except sqlite3.DatabaseError as exc:  # not SQLite, truncated, read-only, disk full
+            raise CorpusError(database_problem(exc, corpus.db_path)) from exc
         return corpus
 
     # --- paths ---------------------------------------------------------------

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from sendlens.cli import app
 from sendlens.importer import import_paths, import_pdf
-from sendlens.store import Corpus
+from sendlens.store import Corpus, CorpusError, database_problem
 
 
 @pytest.fixture()
@@ -239,6 +239,74 @@ def test_two_imports_at_once_count_each_inspection_once(
     # No PDF in the store that no letter points to.
     stored = {str(p.relative_to(target)) for p in (target / "pdfs").rglob("*.pdf")}
     assert stored == held
+
+
+def test_a_store_that_cannot_be_written_stops_the_import_with_a_summary(
+    real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """A failure of the disk, not of a letter (here: a file where the store needs a
+    folder): the run stops, says where and why, keeps what it imported, exit code 2."""
+    target = tmp_path / "corpus"
+    shas = [hashlib.sha256(p.read_bytes()).hexdigest() for p in real_pdfs[:3]]
+    Corpus.open(target)
+    (target / "pdfs").mkdir()
+    (target / "pdfs" / shas[1][:2]).write_text("in the way")
+    result = CliRunner().invoke(app, ["import", *map(str, real_pdfs[:3]), "--corpus",
+                                      str(target), "-q"])
+    assert result.exit_code == 2, result.output
+    assert "imported 1, " in result.output
+    assert f"stopped before the end: {target / 'pdfs' / shas[1][:2]}" in result.output
+    assert "run the same command again once that is fixed" in result.output
+    assert "Traceback" not in result.output
+    (target / "pdfs" / shas[1][:2]).unlink()
+    again = CliRunner().invoke(app, ["import", *map(str, real_pdfs[:3]), "--corpus",
+                                     str(target), "-q"])
+    assert again.exit_code == 0 and "imported 2, already in the corpus 1" in again.output
+
+
+def test_a_database_problem_is_told_by_its_cause(tmp_path: Path) -> None:
+    """A read-only folder or a full disk is no reason to throw a corpus away: only a
+    damaged file gets the advice to restore or rebuild it."""
+    db = tmp_path / "x.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE t (x)")
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as readonly:
+        con.execute("INSERT INTO t VALUES (1)")
+    con.close()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA max_page_count = 2")  # as if the disk were full
+    with pytest.raises(sqlite3.OperationalError) as full:
+        con.execute("INSERT INTO t VALUES (?)", ("x" * 20_000,))
+    con.close()
+    told = {"readonly": database_problem(readonly.value, db),
+            "full": database_problem(full.value, db)}
+    assert "cannot be written" in told["readonly"] and "permissions" in told["readonly"]
+    assert "the disk is full" in told["full"] and "run the command again" in told["full"]
+    assert not any("rebuild" in t for t in told.values()), told
+    junk = tmp_path / "corpus" / "sendlens.db"
+    junk.parent.mkdir()
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(CorpusError, match=r"damaged, not a usable sendlens database .*"
+                       r"rebuild the corpus .*the PDFs in its pdfs/ folder are kept"):
+        Corpus.open(junk.parent)
+
+
+def test_a_database_damaged_inside_is_named_without_a_traceback(
+    real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    target = tmp_path / "corpus"
+    import_paths(Corpus.open(target), real_pdfs[:3], progress=False)
+    db = target / "sendlens.db"
+    with open(db, "r+b") as fh:  # pages overwritten past the header (a bad disk sector)
+        for page in range(3, db.stat().st_size // 4096, 3):
+            fh.seek(page * 4096)
+            fh.write(b"\xff" * 4096)
+    run = subprocess.run([sys.executable, "-m", "sendlens.cli", "info", "--corpus",
+                          str(target)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert f"error: {db}: damaged" in run.stderr and "pdfs/ folder are kept" in run.stderr
 
 
 def test_a_folder_without_pdfs_is_named_and_the_exit_code_says_so(tmp_path: Path) -> None:
