@@ -189,6 +189,22 @@ def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     assert table.exit_code == 0 and "warning" not in table.stderr
 
 
+def test_a_damaged_model_file_is_named_and_a_new_model_trained(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    runner = CliRunner()
+    assert runner.invoke(app, ["train", "--corpus", str(root)]).exit_code == 0
+    [folder] = (root / "models").iterdir()
+    (folder / "model.joblib").write_bytes(b"")  # cut short: a full disk, a bad copy
+    info = runner.invoke(app, ["info", "--corpus", str(root)])
+    assert f"the model in {folder} cannot be read (EOFError: the file is empty" in info.stdout
+    code, lines, err = classify(root, '{"id": 1, "text": "Direct payments are flexible."}\n')
+    assert code == 0, err
+    assert f"trained a new model first: the model in {folder} cannot be read" in err
+    assert json.loads(lines[0])["id"] == 1
+    assert "cannot be read" not in runner.invoke(app, ["info", "--corpus", str(root)]).stdout
+
+
 def test_tags_left_by_an_older_model_are_pointed_out(tmp_path: Path) -> None:
     root = tmp_path / "corpus"
     build_corpus(root, n_letters=3)

@@ -392,7 +392,7 @@ def test_a_corrupt_database_is_named_and_left_alone(tmp_path: Path) -> None:
     (tmp_path / "sendlens.db").write_bytes(b"not a database at all")
     result = runner.invoke(app, ["info", "--corpus", str(tmp_path)])
     assert result.exit_code == 2
-    assert f"{tmp_path / 'sendlens.db'}: not a usable sendlens database" in result.output
+    assert f"{tmp_path / 'sendlens.db'}: damaged, not a usable sendlens database" in result.output
     assert (tmp_path / "sendlens.db").read_bytes() == b"not a database at all"
 
 

@@ -19,6 +19,7 @@ from sendlens.store import Corpus, now_iso
 from textmine.codebook import load_codebook, parse_codebook
 from textmine.features import Item
 from textmine.model import (
+    ModelFileError,
     f1_thresholds,
     group_folds,
     hand_training_set,
@@ -132,6 +133,27 @@ def test_model_round_trips_through_disk_with_metadata(trained: tuple, tmp_path: 
     assert meta["training"]["corpus_letters"] == 6
     assert "scikit-learn" in meta["versions"]
     assert set(meta["thresholds"]) == set(cb.theme_ids)
+
+
+def test_a_model_is_saved_whole_or_not_at_all(trained: tuple, tmp_path: Path) -> None:
+    _, _, model = trained
+    folder = tmp_path / "models" / "v1"
+    # What a run killed while saving left behind: cleared by the next save.
+    (tmp_path / "models" / ".partial-v0").mkdir(parents=True)
+    save_model(model, folder)
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["v1"]
+    assert sorted(p.name for p in folder.iterdir()) == ["meta.json", "model.joblib"]
+
+    class Unsaveable:  # a model part that cannot be pickled fails the save half-way
+        def __reduce__(self) -> tuple:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        save_model(replace(model, stance_bias=Unsaveable()), folder.with_name("v2"))
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["v1"]
+    (folder / "meta.json").unlink()
+    with pytest.raises(ModelFileError, match=rf"the model in {folder}/meta.json cannot be read"):
+        load_model(folder)
 
 
 def test_fixed_wording_gets_no_theme_and_a_description_is_neutral(trained: tuple,

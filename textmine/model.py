@@ -14,8 +14,10 @@ an inner grouped CV is available (`tune_folds`) but held-out F1 was lower.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -605,37 +607,65 @@ def model_version(meta: dict[str, Any]) -> str:
     return f"{stamp.rstrip('Z')}-{meta.get('codebook_sha256', '')[:8]}"
 
 
+class ModelFileError(RuntimeError):
+    """A saved model that cannot be read (truncated, damaged, a file missing)."""
+
+
 def save_model(model: TaggerModel, directory: Path) -> Path:
-    """Write pipelines (joblib) and meta.json into `directory`; return it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    joblib.dump(
-        {
-            "theme_ids": model.theme_ids,
-            "themes": model.themes,
-            "stance": model.stance,
-            "stance_bias": model.stance_bias,
-            "recommendation_sections": model.recommendation_sections,
-            "neutral_sections": model.neutral_sections,
-            "fixed_wording_sections": model.fixed_wording_sections,
-        },
-        directory / "model.joblib",
-        compress=3,
-    )
-    (directory / "meta.json").write_text(json.dumps(model.meta, indent=2), encoding="utf-8")
+    """Write pipelines (joblib) and meta.json into `directory`; return it.
+
+    Written beside it first and renamed into place, so that a run killed while saving
+    (or a full disk) leaves no half-written model, only a `.partial-*` folder that the
+    next save clears."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    for old in directory.parent.glob(".partial-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    tmp = directory.with_name(f".partial-{directory.name}")
+    tmp.mkdir()
+    try:
+        joblib.dump(
+            {
+                "theme_ids": model.theme_ids,
+                "themes": model.themes,
+                "stance": model.stance,
+                "stance_bias": model.stance_bias,
+                "recommendation_sections": model.recommendation_sections,
+                "neutral_sections": model.neutral_sections,
+                "fixed_wording_sections": model.fixed_wording_sections,
+            },
+            tmp / "model.joblib",
+            compress=3,
+        )
+        (tmp / "meta.json").write_text(json.dumps(model.meta, indent=2), encoding="utf-8")
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return directory
 
 
 def load_model(directory: Path) -> TaggerModel:
-    """Read a model written by save_model."""
-    blob = joblib.load(directory / "model.joblib")
-    meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-    return TaggerModel(
-        blob["theme_ids"], blob["themes"], blob["stance"], np.asarray(blob["stance_bias"]), meta,
-        # Each absent from models saved before it.
-        tuple(blob.get("recommendation_sections", ())),
-        tuple(blob.get("neutral_sections", ())),
-        tuple(blob.get("fixed_wording_sections", ())),
-    )
+    """Read a model written by save_model (ModelFileError, naming the file, when it
+    cannot be read)."""
+    try:
+        blob = joblib.load(directory / "model.joblib")
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        return TaggerModel(
+            blob["theme_ids"], blob["themes"], blob["stance"], np.asarray(blob["stance_bias"]),
+            meta,
+            # Each absent from models saved before it.
+            tuple(blob.get("recommendation_sections", ())),
+            tuple(blob.get("neutral_sections", ())),
+            tuple(blob.get("fixed_wording_sections", ())),
+        )
+    except Exception as exc:  # noqa: BLE001 - unpickling a damaged file raises anything
+        what = f"{exc.filename}" if isinstance(exc, OSError) and exc.filename else str(directory)
+        raise ModelFileError(
+            f"the model in {what} cannot be read ({type(exc).__name__}: "
+            f"{str(exc) or 'the file is empty or cut short'}); "
+            "a new one is trained by `sendlens tag` or `train`") from exc
 
 
 def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:

@@ -29,6 +29,7 @@ from sendlens.textfile import TextFileError, read_utf8
 from textmine.codebook import STANCES, Codebook, load_codebook
 from textmine.features import Item, items_from_rows
 from textmine.model import (
+    ModelFileError,
     TaggerModel,
     TrainingSet,
     hand_training_set,
@@ -462,7 +463,10 @@ def ensure_model(
     codebook = load_codebook(corpus=corpus.root)
 
     def current() -> tuple[tuple[str, TaggerModel] | None, list[str]]:
-        found = current_model(corpus)
+        try:
+            found = current_model(corpus)
+        except ModelFileError as exc:  # damaged on disk: trained again, as if none
+            return None, [str(exc).split("; a new one")[0]]
         return found, ["no model yet"] if found is None else staleness(found[1].meta, codebook)
 
     found, reasons = current()

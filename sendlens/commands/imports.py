@@ -338,6 +338,15 @@ def _model_info(store: Corpus) -> bool:
     version, meta, reasons, older = found
     hand = meta.get("training", {}).get("hand_labels", {}).get("n", 0)
     typer.echo(f"model: {version} ({hand} hand labels)")
+    from textmine.model import ModelFileError
+    from textmine.tag import current_model
+
+    try:  # its files: the database may name a model whose folder was damaged or removed
+        if current_model(store) is None:
+            typer.secho("  its files are missing from the corpus's models folder; "
+                        "`sendlens tag` trains a new one", fg="yellow")
+    except ModelFileError as exc:
+        typer.secho(f"  {exc}", fg="yellow")
     quality = meta.get("quality") or {}
     for setting, q in quality.items():
         figure = {k: f"{q.get(k, float('nan')):.3f}"
