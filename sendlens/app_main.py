@@ -250,7 +250,9 @@ def md_table(frame: pd.DataFrame, columns: dict[str, str], *,
              "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(c, row[c]) for c in columns) + " |"
               for row in frame.to_dict("records")]
-    st.markdown("\n".join(lines))
+    # On a phone a wide table scrolls by itself, not the whole page with it.
+    st.markdown('<div style="overflow-x: auto">\n\n' + "\n".join(lines) + "\n\n</div>",
+                unsafe_allow_html=True)
 
 
 def figures(items: dict[str, str]) -> None:

@@ -253,6 +253,10 @@ def test_every_page_draws_its_charts_without_console_complaints(server: str,
             assert page.locator("[data-testid=stException]").count() == 0, name
             assert not said, (name, said)
             assert page.evaluate("document.documentElement.scrollWidth") <= width, name
+            # Nor does the main area pan sideways: a wide table scrolls by itself.
+            main = page.evaluate("[document.querySelector('.stMain').scrollWidth,"
+                                 " document.querySelector('.stMain').clientWidth]")
+            assert main[0] <= main[1], (name, main)
 
 
 def test_export_downloads_say_what_they_hold(server: str, corpus_dir: Path,
