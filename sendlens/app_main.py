@@ -725,14 +725,17 @@ def page_compare(ctx: Ctx) -> None:
     with right:
         ev = _cell_evidence(ctx, shown, by, list(order), filters)
     # A fixed label: a label that changed with the cell would close the expander.
-    box = None if ev is None else lazy_expander(
+    box = None if ev is None or ev.empty else lazy_expander(
         "All passages of this cell as a sortable table", "cell-table")
     if box is not None:
         with box:
             evidence_table(ev, "cell-evidence")
-            downloads(ev, "evidence-{}-{}".format(st.session_state["cell_row"],
-                                                  st.session_state["cell_theme"])
-                      .replace(" ", "_"), "cell")
+            # Named for the stance shown too: the negative passages of a cell are not all.
+            stance = st.session_state.get("cell_stance", ALL)
+            downloads(ev, "-".join(["evidence", st.session_state["cell_row"],
+                                    st.session_state["cell_theme"],
+                                    *([stance] if stance != ALL else [])]).replace(" ", "_"),
+                      "cell")
     box = lazy_expander("The numbers behind the chart", "cell-numbers")
     if box is not None:
         with box:
@@ -1318,7 +1321,7 @@ def page_label(ctx: Ctx) -> None:
         else:
             total = ad.search_counts(ctx.path, ctx.stamp, st.session_state["lq"],
                                      ad.Filters())["passages"]
-            shown = (f"{total} matching passages" if total <= len(hits) else
+            shown = (counted(total, "matching passage") if total <= len(hits) else
                      f"The {len(hits)} best of {total:,} matching passages (add words to "
                      "narrow them)")
             choice = st.selectbox(
@@ -1498,7 +1501,8 @@ def page_export(ctx: Ctx) -> None:
                for c in (by, "theme", "letters", "passages", "positive", "negative",
                          "share_negative", "net_stance") if c in table}
     md_table(table.head(8).assign(theme=table["theme"].head(8).map(ctx.theme)), preview,
-             formats={c: ".2f" for c in ("share_negative", "net_stance") if c in table})
+             formats={c: f for c, f in (("share_negative", ".2f"), ("net_stance", "+.2f"))
+                      if c in table})
     st.caption(f"The first {min(8, len(table))} of {len(table):,} rows and "
                f"{len(preview)} of its {len(table.columns)} columns; the downloads hold all.")
     downloads(table, "-".join(filter(None, ["themes-by", by, picked])), "x-table",
