@@ -442,6 +442,7 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
     for row in frame.head(limit).itertuples():
         colour = ad.STANCE_COLOURS.get(row.stance, "#8c8c8c")
         link = page_url("reader", letter=row.letter_id, focus=row.passage_id)
+        fix = page_url("label", pid=row.passage_id)
         # Letter text is escaped before it goes into HTML (st.html also sanitises).
         cards.append(
             f'<div style="border-left: 4px solid {colour}; padding: 2px 10px; '
@@ -451,6 +452,8 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
             f'<b style="color: {colour};">{html.escape(str(row.stance))}</b> · '
             f"{html.escape(str(row.citation))} · "
             f'<a href="{html.escape(link, quote=True)}" target="_blank">read in letter ↗</a>'
+            # A wrong tag is corrected on the Label page: one click from the evidence.
+            f' · <a href="{html.escape(fix, quote=True)}" target="_blank">correct the tag ↗</a>'
             f"</div></div>"
         )
     st.html("".join(cards))

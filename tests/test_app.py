@@ -353,6 +353,9 @@ def test_theme_explorer_search_and_stance(
     assert metrics["Letters"] == "4"
     assert not at.dataframe  # quotes first; the sortable table is built once opened
     assert "read in letter" in texts(at)
+    # Each quote leads to the Label page, where its tag can be corrected.
+    assert re.search(r'href="\?page=label&amp;pid=[0-9a-f]{12}-\d{4}"[^>]*>correct the tag',
+                     texts(at))
     open_expander(at, "theme-table")
     at.selectbox(key="stance").set_value("negative").run()
     negatives = sum(neg for _, neg in facts["health"].values())
