@@ -1351,18 +1351,33 @@ def page_label(ctx: Ctx) -> None:
         current = ", ".join(ctx.theme(t) for t in row["themes"]) or "none"
         st.caption(f"Model ({row['model_version'] or 'untagged'}): themes {current}; "
                    f"stance {row['stance'] or '–'}")
+        # A correction saved before (the newest counts): shown, and the form starts from it.
+        saved = ad.labels(ctx.path, ad.stamp(ctx.path))
+        yours = saved[saved["passage_id"] == pid].head(1)
+        start_themes, start_stance = list(row["themes"]), row["stance"]
+        if len(yours):
+            mine = yours.iloc[0]
+            start_themes, start_stance = [t for t in mine["themes"].split(", ") if t], \
+                mine["stance"]
+            applied = (sorted(start_themes) == sorted(row["themes"])
+                       and start_stance == row["stance"])
+            st.info(f"Your correction, saved {when(mine['created_at'])}: themes "
+                    f"{', '.join(ctx.theme(t) for t in start_themes) or 'none'}; stance "
+                    f"{start_stance}. " + ("It is the passage's tag." if applied else
+                                           "It becomes the passage's tag when you retrain "
+                                           "(below)."))
         themes = list(ctx.options.themes)
         with st.form(f"label-{pid}"):
             chosen = st.multiselect("Themes", themes,
-                                    default=[t for t in row["themes"] if t in themes],
+                                    default=[t for t in start_themes if t in themes],
                                     format_func=ctx.theme, key=f"lt-{pid}")
             stance = st.radio("Stance", list(ad.STANCES), horizontal=True, key=f"ls-{pid}",
-                              index=list(ad.STANCES).index(row["stance"])
-                              if row["stance"] in ad.STANCES else 3)
+                              index=list(ad.STANCES).index(start_stance)
+                              if start_stance in ad.STANCES else 3)
             if st.form_submit_button("Save correction", type="primary"):
                 try:
                     ad.save_label(ctx.path, pid, chosen, stance)
-                    st.success("Saved. It is used the next time you retrain.")
+                    st.rerun()  # drawn again with the correction shown above the form
                 except (ad.AppDataError, OSError) as exc:
                     st.error(f"Could not save: {exc}")
     stamp = ad.stamp(ctx.path)  # a label just saved changes the stamp
