@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import difflib
 import hashlib
+import os
 import re
 import sqlite3
 import sys
@@ -749,12 +750,14 @@ def collect_pdfs(
     *,
     warnings: list[str] | None = None,
     empty_folders: list[Path] | None = None,
+    unreadable: list[tuple[Path, str]] | None = None,
 ) -> Iterator[ImportItem]:
     """Every PDF named or found (recursively) under the given paths, once, sorted.
 
     A manifest.csv in the PDF's folder or up to two folders above it describes it;
     its problems go to `warnings`. Folders given that hold no PDF at all go to
-    `empty_folders`, so the caller can say so rather than import nothing quietly.
+    `empty_folders`, and folders that cannot be listed (with why) to `unreadable`, so
+    the caller can say so rather than import less quietly.
     """
     seen: set[Path] = set()
     manifests: dict[Path, dict[Path, ImportItem]] = {}
@@ -772,7 +775,7 @@ def collect_pdfs(
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".pdf")
+            found = sorted(_pdfs_under(path, unreadable))
             if not found and empty_folders is not None:
                 empty_folders.append(path)
         else:
@@ -782,6 +785,28 @@ def collect_pdfs(
             if key not in seen:
                 seen.add(key)
                 yield describe(pdf) if pdf.exists() else ImportItem(pdf)
+
+
+def _pdfs_under(folder: Path, unreadable: list[tuple[Path, str]] | None) -> Iterator[Path]:
+    """The PDFs in `folder` and below (links to folders followed once each); a folder that
+    cannot be listed goes to `unreadable` (Path.rglob passed over it without a word)."""
+    visited: set[str] = set()
+
+    def failed(exc: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((Path(exc.filename or folder), exc.strerror or str(exc)))
+
+    for top, dirs, files in os.walk(folder, onerror=failed, followlinks=True):
+        real = os.path.realpath(top)
+        if real in visited:  # a link back up the tree
+            dirs[:] = []
+            continue
+        visited.add(real)
+        dirs.sort()
+        for name in files:
+            candidate = Path(top) / name
+            if name.lower().endswith(".pdf") and candidate.is_file():
+                yield candidate
 
 
 def import_paths(
@@ -796,10 +821,16 @@ def import_paths(
     `replace` as for `import_pdf`."""
     report = ImportReport()
     empty: list[Path] = []
-    items = list(collect_pdfs(paths, warnings=report.warnings, empty_folders=empty))
+    unreadable: list[tuple[Path, str]] = []
+    items = list(collect_pdfs(paths, warnings=report.warnings, empty_folders=empty,
+                              unreadable=unreadable))
     for folder in empty:
         # Skipped like a missing path: importing nothing from a folder is not success.
         report.outcomes.append(ImportOutcome(str(folder), "skipped", NO_PDFS))
+    for folder, why in unreadable:
+        report.outcomes.append(ImportOutcome(
+            str(folder), "skipped", f"cannot list this folder ({why}): no PDF in it was "
+            "imported"))
     missing = [i for i in items if not i.path.exists()]
     for item in missing:
         report.outcomes.append(ImportOutcome(str(item.path), "skipped", "no such file"))

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -309,6 +310,41 @@ def test_a_database_damaged_inside_is_named_without_a_traceback(
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
     assert f"error: {db}: damaged" in run.stderr and "pdfs/ folder are kept" in run.stderr
+
+
+def test_a_folder_that_cannot_be_listed_is_named_not_passed_over(
+    real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """A subfolder the user may not read held a letter that was left out without a word.
+    Root reads every folder, so as root the import runs as `nobody`."""
+    as_user: list[str] = []
+    base = tmp_path
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("as root, this needs setpriv to run the import as another user")
+        as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        base = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's folders are root's alone
+        base.chmod(0o777)
+    try:
+        letters = base / "letters"
+        (letters / "locked").mkdir(parents=True)
+        shutil.copy(real_pdfs[0], letters / real_pdfs[0].name)
+        shutil.copy(real_pdfs[1], letters / "locked" / real_pdfs[1].name)
+        for path in (letters, letters / real_pdfs[0].name):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (letters / "locked").chmod(0)
+        corpus = base / "corpus"
+        run = subprocess.run(
+            [*as_user, sys.executable, "-m", "sendlens.cli", "import", str(letters),
+             "--corpus", str(corpus), "-q"], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 1, run.stderr
+        assert "imported 1, already in the corpus 0, skipped 1" in run.stderr
+        assert (f"skipped {letters / 'locked'}: cannot list this folder (Permission denied)"
+                in run.stderr)
+    finally:
+        (base / "letters" / "locked").chmod(0o755)
+        if base != tmp_path:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def test_a_folder_without_pdfs_is_named_and_the_exit_code_says_so(tmp_path: Path) -> None:
