@@ -223,7 +223,8 @@ def no_label_evaluation(
     result = evaluate_model(model, records, matcher)
     result["train_seconds"] = round(time.time() - started, 1)
     result["thresholds"] = model.meta.get("thresholds", {})
-    result["recommendation_sections"] = model.meta.get("recommendation_sections", [])
+    for key in ("recommendation_sections", "neutral_sections", "fixed_wording_sections"):
+        result[key] = model.meta.get(key, [])
     result["training"] = model.meta.get("training", {})
     return result
 
@@ -273,7 +274,11 @@ def model_card(
 ) -> str:
     """The model card as Markdown (docs/MODEL_CARD.md)."""
     training = no_labels.get("training", {})
-    advice = ", ".join(f"`{x}`" for x in no_labels.get("recommendation_sections", [])) or "none"
+
+    def named(key: str) -> str:
+        return ", ".join(f"`{x}`" for x in no_labels.get(key, [])) or "none"
+
+    advice = named("recommendation_sections")
     out = [
         "# Model card: sendlens theme and stance tagger",
         "",
@@ -312,6 +317,11 @@ def model_card(
         "sentence read with no section that is worded as one (\"Leaders must make sure "
         "...\") and read as positive. A sentence with not one word the model knows "
         "(\"ok\") is neutral: its scores are the classes' priors alone.",
+        "- **Background and fixed wording.** A sentence of the codebook's description "
+        f"sections ({named('neutral_sections')}) is tagged neutral, and one of its "
+        f"fixed-wording sections ({named('fixed_wording_sections')}: the 2023 reports' "
+        "\"Inspection outcome\", the same words in every report) gets no theme; the gold "
+        "labels hold no sentence of that block.",
         "- **Hand labels** (`sendlens train --labels FILE.jsonl`, corrections saved in "
         f"the app) are added with a weight of {HAND_WEIGHT:g} weak labels each. Each "
         "theme's threshold makes its share of tagged corpus sentences match its share "
