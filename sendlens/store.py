@@ -163,6 +163,7 @@ class CorpusError(Exception):
 # SQLite's primary result codes (the low byte of an extended code) that say why.
 _SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT = 3, 8, 10, 11
 _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 13, 14, 26
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 def database_problem(exc: sqlite3.Error, db_path: Path | str | None = None) -> str:
@@ -178,6 +179,9 @@ def database_problem(exc: sqlite3.Error, db_path: Path | str | None = None) -> s
         return (f"{where}cannot be written ({exc}): sendlens needs to write in the corpus "
                 "folder, even to read it (SQLite's journal). Check its permissions, or copy "
                 "the folder somewhere you can write and use --corpus")
+    if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return (f"{where}busy ({exc}): another sendlens run kept it locked for longer than "
+                "sendlens waits; run the command again when that run has finished")
     if primary == _SQLITE_IOERR:
         return (f"{where}the disk could not be read or written ({exc}); if the disk is "
                 "full or was unplugged, fix that and run the command again")

@@ -280,8 +280,18 @@ def test_a_database_problem_is_told_by_its_cause(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError) as full:
         con.execute("INSERT INTO t VALUES (?)", ("x" * 20_000,))
     con.close()
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("BEGIN EXCLUSIVE")  # another run holding the database
+    other = sqlite3.connect(db, timeout=0)
+    with pytest.raises(sqlite3.OperationalError) as busy:
+        other.execute("SELECT count(*) FROM t")
+    other.close()
+    con.execute("ROLLBACK")
+    con.close()
     told = {"readonly": database_problem(readonly.value, db),
-            "full": database_problem(full.value, db)}
+            "full": database_problem(full.value, db),
+            "busy": database_problem(busy.value, db)}
+    assert "another sendlens run kept it locked" in told["busy"]
     assert "cannot be written" in told["readonly"] and "permissions" in told["readonly"]
     assert "the disk is full" in told["full"] and "run the command again" in told["full"]
     assert not any("rebuild" in t for t in told.values()), told
