@@ -83,9 +83,13 @@ class Ctx:
 
 
 def short_theme(name: str) -> str:
-    """'Health input into identification, assessment and plans' -> 'Health input into
-    identification': an axis label that fits, the full name goes into tooltips."""
+    """'Health input into identification, assessment and plans' -> 'Health input': an axis
+    label that fits, the full name goes into tooltips."""
     head = re.split(r",| and | into ", name)[0].strip()
+    # A number in what is cut is what people look for ("post-16 transition"): kept.
+    numbered = re.findall(r"[\w-]*\d[\w-]*", name[len(head):])
+    if numbered and len(f"{head}, {numbered[0]}") <= 34:
+        head = f"{head}, {numbered[0]}"
     return head if len(head) <= 34 else head[:32] + "…"
 
 

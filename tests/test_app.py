@@ -493,6 +493,16 @@ def test_export_offers_every_format(corpus_dir: Path, monkeypatch: pytest.Monkey
         "Inclusion, SEN support and school experience", "Social care and short breaks"}
 
 
+def test_short_theme_names_keep_what_people_search_for() -> None:
+    from sendlens.app_main import short_theme
+
+    assert short_theme("Preparation for adulthood and post-16 transition") == \
+        "Preparation for adulthood, post-16"
+    assert short_theme("Health input into identification, assessment and plans") == \
+        "Health input"
+    assert short_theme("Social care and short breaks") == "Social care"
+
+
 def test_every_page_runs_without_tags(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                       tmp_path: Path) -> None:
     import shutil
