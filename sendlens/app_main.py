@@ -751,8 +751,12 @@ def page_compare(ctx: Ctx) -> None:
                     "positive", "negative", "mixed", "neutral", "share_negative", "net_stance"]
             # Names in words on screen; the downloads keep the column keys of the CLI's
             # exports, which scripts read.
+            # On screen the chart's measures come first, not off to the right.
+            first = [by, "theme", "share_negative", "net_stance", "passages"]
             st.dataframe(shown[cols].assign(theme=shown["theme"].map(ctx.theme)),
-                         hide_index=True, column_config={
+                         hide_index=True,
+                         column_order=first + [c for c in cols if c not in first],
+                         column_config={
                              **{c: TABLE_HEADERS.get(c, c.capitalize()) for c in cols},
                              "share_letters": st.column_config.NumberColumn(
                                  "Share of letters", format="%.2f"),

@@ -248,9 +248,13 @@ def test_compare_evidence_follows_the_chosen_cell(
 def test_compare_numbers_behind_the_chart_are_named_in_words(
         corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_expander(run(corpus_dir, monkeypatch, page="compare"), "cell-numbers")
-    [table] = [f.value for f in at.dataframe if "net_stance" in f.value.columns]
+    [grid] = [f for f in at.dataframe if "net_stance" in f.value.columns]
+    table = grid.value
     assert "Health input into identification, assessment and plans" in set(table["theme"])
     assert "health_input" not in set(table["theme"])
+    # The chart's measures are shown next to the theme, not off to the right.
+    assert list(grid.proto.column_order)[:4] == ["area", "theme", "share_negative",
+                                                  "net_stance"]
 
 
 def test_compare_filters_change_the_numbers(
