@@ -788,7 +788,10 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
     Rows sorted by a theme start on the top row's cell of that theme."""
     themes = list(ctx.options.themes)
     ranked = sort in themes and (not chosen or sort in chosen)
-    q_init("cell_row", rows[0] if rows else None, rows,
+    # An area of the corpus that the filters leave out is taken from a link, then
+    # replaced below with a note; only a name the corpus lacks is "ignored".
+    known = [*rows, *(a for a in ctx.options.areas if a not in rows)] if by == "area" else rows
+    q_init("cell_row", rows[0] if rows else None, known,
            alias=ad.area_name if by == "area" else None)
     q_init("cell_theme", sort if ranked else (chosen or themes or [None])[0], themes)
     _follow_cell(event, by)
@@ -797,6 +800,11 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
         if ranked:
             st.session_state["cell_theme"] = sort
     if st.session_state["cell_row"] not in rows and rows:
+        # Filtered out (a link's date range, say): another cell, and said so, so that a
+        # shared link does not silently show other evidence than it was sent for.
+        st.session_state.setdefault("_link_notes", []).append(
+            f"{st.session_state['cell_row']} is not among the rows shown with these filters: "
+            f"the evidence is {rows[0]}'s")
         st.session_state["cell_row"] = rows[0]
     if chosen and st.session_state["cell_theme"] not in chosen:
         st.session_state["cell_theme"] = chosen[0]

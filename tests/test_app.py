@@ -924,6 +924,20 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     assert "No passage \\[click\\]" in shown
 
 
+def test_a_link_to_a_cell_the_filters_leave_out_says_so(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
+) -> None:
+    area = facts["areas"][0]
+    # Only the other areas: the linked row is not on the chart.
+    others = ",".join(a for a in facts["areas"] if a != area)
+    at = run(corpus_dir, monkeypatch, page="compare", cell_row=area,
+             cell_theme="health_input", c_areas=others)
+    told = " ".join(i.value for i in at.sidebar.info).replace("\\", "")
+    assert f"{area} is not among the rows shown with these filters" in told
+    assert at.session_state["cell_row"] != area
+    assert not at.sidebar.warning  # it is in the corpus: not "ignored"
+
+
 def test_a_link_may_name_an_area_as_its_letter_prints_it(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
 ) -> None:
