@@ -669,6 +669,33 @@ def test_two_tag_runs_at_once_train_one_model_not_two(corpus: Path, tmp_path: Pa
     assert sum("trained a new model first" in e for e in errs) == 1, errs
 
 
+def test_a_quiet_tag_that_waits_for_another_run_says_so(corpus: Path, tmp_path: Path) -> None:
+    import os
+    import select
+    import shutil
+    import subprocess
+
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "copy"
+    shutil.copytree(corpus, root)
+    edited = tmp_path / "codebook.yaml"  # a stale model: the run must take the lock
+    edited.write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    env = {**os.environ, "SENDLENS_CODEBOOK": str(edited)}
+    with Corpus.open(root).model_lock():  # another run training
+        run = subprocess.Popen([sys.executable, "-m", "sendlens.cli", "tag", "-q", "--corpus",
+                                str(root)], env=env, stderr=subprocess.PIPE, text=True)
+        assert run.stderr is not None
+        # Without a word it would wait for the lock for ever: give it a minute to speak.
+        ready, _, _ = select.select([run.stderr], [], [], 60)
+        first = run.stderr.readline() if ready else ""
+        if not ready:
+            run.kill()
+        assert "waiting for another sendlens run on this corpus" in first, first
+    rest = run.communicate(timeout=300)[1]
+    assert run.returncode == 0, rest
+
+
 def test_a_correction_is_the_passages_tag_within_the_codebooks_themes(tmp_path: Path) -> None:
     import sqlite3
 

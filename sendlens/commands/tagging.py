@@ -35,9 +35,12 @@ def _stages(what: str, quiet: bool, *, on_interrupt: str | None = None
         if bar is not None:
             bar.set_description_str(f"{what}: {message}")
             bar.update(max(0, round(fraction * 100) - bar.n))
+        elif message.startswith("waiting"):
+            # Quiet means no bar, not a run that blocks without a word.
+            typer.echo(f"{what}: {message}", err=True)
 
     try:
-        yield say if bar is not None else None
+        yield say
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
