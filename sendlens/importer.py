@@ -65,6 +65,8 @@ class ImportOutcome:
     n_passages: int = 0
     # Columns of a letter already held that this import filled in (they were empty).
     filled: tuple[str, ...] = ()
+    # Sections every report of its framework has that this one lacks (a file cut short).
+    missing: tuple[str, ...] = ()
 
 
 @dataclass
@@ -109,6 +111,10 @@ class ImportReport:
         lines += [f"  warning: {o.path}: imported, but no sentences were found in its text "
                   "(it will not be tagged or counted in any table)"
                   for o in self.by_status("imported") if not o.n_passages]
+        lines += [f"  warning: {o.path}: imported, but it has no {' or '.join(o.missing)} "
+                  "section, which every report of its kind has: the file may be incomplete "
+                  "(check it; `sendlens import --replace FILE` takes the complete one)"
+                  for o in self.by_status("imported") if o.n_passages and o.missing]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -246,7 +252,8 @@ def _import_pdf(
             str(path), "duplicate",
             f"another copy of the report on the same inspection as {stored or other} ({area}, "
             f"{letter.framework}, begun {letter.inspection_start}): not imported, so that the "
-            "inspection is not counted twice",
+            "inspection is not counted twice"
+            + _compared(corpus, con, other, extracted.n_pages, len(passages)),
             other, sha)
     if la and not ofsted_urn and la.ofsted_urn:
         ofsted_urn = la.ofsted_urn
@@ -275,7 +282,7 @@ def _import_pdf(
             _write_structure(db, letter_id, letter, passages)
             outcome = ImportOutcome(
                 str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
-                len(passages),
+                len(passages), missing=_missing_sections(letter.framework, passages),
             )
             if fetch is not None:
                 _mark_fetch(fetch, outcome)
@@ -292,8 +299,32 @@ def _import_pdf(
     return outcome
 
 
+# The sections with passages that every report of a framework has (all 55 reports of
+# 2023-2025 have these); a file that lacks one is most likely cut short.
+EXPECTED_SECTIONS = {"area_send_2023": ("experience", "strengths", "weaknesses", "actions")}
+
+
+def _missing_sections(framework: str, passages: Sequence[Passage]) -> tuple[str, ...]:
+    present = {p.section for p in passages}
+    return tuple(s for s in EXPECTED_SECTIONS.get(framework, ()) if s not in present)
+
+
 class _TakenMeanwhile(Exception):
     """Another run imported this file, or another of its inspection, after the checks."""
+
+
+def _compared(corpus: Corpus, con: sqlite3.Connection | None, letter_id: str,
+              n_pages: int, n_passages: int) -> str:
+    """What tells two files of one report apart, when their lengths differ: the held one
+    may be cut short, or an earlier version."""
+    with (nullcontext(con) if con is not None else corpus.reading()) as db:
+        row = db.execute("SELECT n_pages, n_passages FROM letters WHERE letter_id=?",
+                         (letter_id,)).fetchone()
+    if row is None or (row["n_pages"], row["n_passages"]) == (n_pages, n_passages):
+        return ""
+    return (f" (the one held has {row['n_pages']} pages and {row['n_passages']} passages, "
+            f"this file {n_pages} and {n_passages}: if this is the complete or corrected "
+            "report, `sendlens import --replace` takes it instead)")
 
 
 def _replaces(corpus: Corpus, con: sqlite3.Connection | None, letter_id: str,

@@ -78,6 +78,36 @@ def test_another_copy_of_a_report_already_held_is_not_counted_twice(
     assert not any(p.stem == again.sha256 for p in (corpus.root / "pdfs").rglob("*.pdf"))
 
 
+def test_a_report_cut_short_is_imported_with_a_warning_that_names_the_fix(
+    real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """A valid PDF of a report's first pages reads as a whole letter: it is imported,
+    but the summary says which sections are missing, and the complete file, kept out
+    as another copy, is told apart by its length, with the command that takes it."""
+    import pypdfium2 as pdfium
+
+    full = real_pdfs[0]
+    cut = tmp_path / "first-pages.pdf"
+    source = pdfium.PdfDocument(full)
+    short = pdfium.PdfDocument.new()
+    short.import_pages(source, [0, 1])
+    short.save(cut)
+    short.close()
+    source.close()
+    corpus = Corpus.open(tmp_path / "corpus")
+    first = import_paths(corpus, [cut], progress=False)
+    [outcome] = first.outcomes
+    assert outcome.status == "imported" and outcome.missing, outcome
+    assert "section, which every report of its kind has: the file may be incomplete" in \
+        first.summary()
+    second = import_paths(corpus, [full], progress=False)
+    assert "the one held has 2 pages" in second.summary()
+    assert "`sendlens import --replace` takes it instead" in second.summary()
+    # The complete report of the 55 has every section: no warning.
+    whole = import_paths(Corpus.open(tmp_path / "other"), [full], progress=False)
+    assert not whole.outcomes[0].missing and "incomplete" not in whole.summary()
+
+
 def test_bad_files_are_skipped_by_name_with_a_reason(
     corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
 ) -> None:
