@@ -1434,8 +1434,14 @@ def page_label(ctx: Ctx) -> None:
     if done:  # set just before the rerun that redrew the app with the new tags
         st.success(done, icon=":material/check_circle:")
     # Kept for the session: reviewing them may take several reruns of this page.
-    _retrain_changes(st.session_state.get("retrained_changes"), expanded=bool(done))
     job = ad.retrain_job(ctx.path)
+    # Kept for the session; after a reload, or in another tab, the server's last retrain.
+    found = st.session_state.get("retrained_changes") or (
+        (job.result.changed, job.result.changes) if job is not None and job.done
+        and job.result is not None else None)
+    _retrain_changes(found, expanded=bool(done),
+                     corrected=set(saved["passage_id"].dropna()) if len(saved) else set(),
+                     name=ctx.short)
     running = job is not None and not job.done
     if st.button("Retrain the model and re-tag", key="retrain",
                  disabled=not can_retrain or running, icon=":material/model_training:"):
@@ -1477,9 +1483,11 @@ def follow_retrain(job: ad.RetrainJob) -> None:
     st.rerun()
 
 
-def _retrain_changes(found: tuple[int, pd.DataFrame] | None, *, expanded: bool) -> None:
+def _retrain_changes(found: tuple[int, pd.DataFrame] | None, *, expanded: bool,
+                     corrected: set[str], name: Callable[[str], str]) -> None:
     """Which passages the last retrain changed, before and after: one correction can move
-    passages far from it, and a researcher needs to see which."""
+    passages far from it, and a researcher needs to see which (and which were their own
+    corrections)."""
     if not found or not found[0]:
         return
     total, changes = found
@@ -1487,10 +1495,22 @@ def _retrain_changes(found: tuple[int, pd.DataFrame] | None, *, expanded: bool) 
                      expanded=expanded):
         if len(changes) < total:
             st.caption(f"The first {len(changes):,} of {total:,}, in letter order.")
+        def in_words(tags: str) -> str:  # "negative · ehc_plans, inclusion"
+            stance, _, themes = tags.partition(" · ")
+            if themes == "no theme":
+                return tags
+            return f"{stance} · " + ", ".join(name(t) for t in themes.split(", "))
+
+        shown = with_reader_links(changes).assign(
+            yours=changes["passage_id"].isin(corrected).map({True: "yes", False: ""}),
+            before=changes["before"].map(in_words), after=changes["after"].map(in_words))
         st.dataframe(
-            with_reader_links(changes)[["area", "section", "before", "after", "text", "open"]],
+            shown[["area", "section", "yours", "before", "after", "text", "open"]],
             hide_index=True, key="retrain-changes", row_height=64,
             column_config=passage_columns(
+                yours=st.column_config.TextColumn(
+                    "Your correction", width="small",
+                    help="The passage is one you corrected: its tag is your correction"),
                 before=st.column_config.TextColumn("Before (stance · themes)", width="medium"),
                 after=st.column_config.TextColumn("After", width="medium")))
         downloads(changes.drop(columns=["letter_id"]), "retrain-changes", "retrain-changes")

@@ -912,4 +912,6 @@ def _changes(path: str, ids: list[str], before: dict[str, tuple[str, str]],
     for r in rows:
         r["before"] = _tags_text(before[r["passage_id"]])
         r["after"] = _tags_text(after[r["passage_id"]])
-    return pd.DataFrame(rows, columns=columns).sort_values("passage_id", ignore_index=True)
+    # Letter order: by area, then by place in the letter (ids are <letter>-<seq>).
+    return pd.DataFrame(rows, columns=columns).sort_values(["area", "passage_id"],
+                                                           ignore_index=True)

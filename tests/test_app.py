@@ -592,9 +592,22 @@ def test_label_retrain_uses_the_correction_and_retags(
     themes_now, stance_now = con.execute(
         "SELECT themes, stance FROM tags WHERE passage_id = ?", (pid_changed,)).fetchone()
     con.close()
-    assert row["after"] == f"{stance_now} · " + (", ".join(json.loads(themes_now)) or "no theme")
+    from sendlens.app_main import short_theme
+    from textmine.aggregate import theme_names
+
+    names = theme_names(Corpus.open(work))  # the themes in words, as on the other pages
+    assert row["after"] == f"{stance_now} · " + (
+        ", ".join(short_theme(names[t]) for t in json.loads(themes_now)) or "no theme")
     assert row["before"].startswith(before[pid_changed][1] + " · ")
     assert row["before"] != row["after"]
+    # Your own corrections are marked among them.
+    mine = listed[listed["open"].str.contains(pid)]  # its link opens the letter there
+    assert list(mine["yours"]) == ["yes"]  # its tag became the correction
+    assert (listed["yours"] == "yes").sum() == 1
+    # A reload (a new session) still lists them: the server keeps its last retrain.
+    again = run(work, monkeypatch, page="label")
+    assert any("last retrain changed" in e.label for e in again.expander), [
+        e.label for e in again.expander]
     # The corrected passage is tagged as corrected, whatever the model would say.
     con = sqlite3.connect(work / "sendlens.db")
     themes, stance = con.execute("SELECT themes, stance FROM tags WHERE passage_id = ?",
