@@ -291,18 +291,22 @@ def lazy_expander(label: str, key: str, *, expanded: bool = False) -> Any:
     return box if box.open else None
 
 
-def scroll_to(element_id: str) -> None:
-    """Scroll the page so that the element with this id is in view, once it is drawn.
+def scroll_to(element_id: str, *, if_hidden: bool = False) -> None:
+    """Scroll the page so that the element with this id is in view, once it is drawn
+    (with `if_hidden`, only when it is not wholly in view: on a phone, below a tall chart).
 
     The script is ours alone: the id goes in as a JSON string with "<" escaped, so no
     letter text or link value can end the script or add to it."""
     target = json.dumps(element_id).replace("<", "\\u003c")
+    hidden = ("var r = el.getBoundingClientRect(); if (r.top >= 0"
+              " && r.bottom <= window.innerHeight) { return; }" if if_hidden else "")
+    block = "start" if if_hidden else "center"  # a heading at the top; a passage mid-page
     st.html(
         "<script>(function () {"
         f"  var id = {target}, tries = 0;"
         "  (function look() {"
         "    var el = document.getElementById(id);"
-        "    if (el) { el.scrollIntoView({block: 'center'}); }"
+        f"    if (el) {{ {hidden} el.scrollIntoView({{block: '{block}'}}); }}"
         "    else if (tries++ < 50) { setTimeout(look, 100); }"
         "  })();"
         "})();</script>",
@@ -815,7 +819,10 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
                    filters: ad.Filters) -> pd.DataFrame | None:
     """The passages behind the current cell; the selectboxes also work without a mouse."""
     themes = list(ctx.options.themes)
-    st.subheader("Evidence behind a cell")
+    st.subheader("Evidence behind a cell", anchor="cell-evidence")
+    if st.session_state.pop("_clicked_cell", False):
+        # On a phone the evidence sits under the whole chart: brought into view.
+        scroll_to("cell-evidence", if_hidden=True)
     q_init("cell_stance", ALL, (ALL, *ad.STANCES))
     # Clicking a cell is the usual way; the selectboxes (the way without a mouse) are
     # built only while their expander is open, so that their code does not delay the
@@ -985,6 +992,7 @@ def _follow_cell(event: Any, by: str) -> None:
         if last != now:  # only a new click overrides what the selectboxes say
             st.session_state["_last_cell"] = now
             st.session_state["cell_row"], st.session_state["cell_theme"] = now
+            st.session_state["_clicked_cell"] = True
 
 
 def page_area(ctx: Ctx) -> None:

@@ -219,6 +219,30 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
         assert page.evaluate("document.querySelector('.stMain').scrollTop") > 200
 
 
+def test_on_a_phone_a_clicked_cell_brings_its_evidence_into_view(server: str,
+                                                                 corpus_dir: Path) -> None:
+    """On a narrow screen the evidence sits under the whole chart: a click that changed
+    nothing in view would look broken."""
+    from playwright.sync_api import expect
+
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    areas = [r[0] for r in con.execute("SELECT area FROM letters ORDER BY area")]
+    con.close()
+    with browser_page(server + "/?page=compare", "compare",
+                      viewport={"width": 400, "height": 300}) as page:
+        heading = page.locator("#cell-evidence")
+        expect(heading).to_be_attached(timeout=30_000)
+        cell = page.locator(
+            f'[data-testid=stVegaLiteChart] path[aria-label^="theme_short: Health input;'
+            f' area: {areas[2]};"]')
+        cell.scroll_into_view_if_needed()
+        expect(heading).not_to_be_in_viewport(ratio=1)
+        cell.click(position={"x": 4, "y": 4})
+        expect(page.get_by_text(f"{areas[2]} · Health input").first).to_be_attached(
+            timeout=30_000)
+        expect(heading).to_be_in_viewport(ratio=1, timeout=30_000)
+
+
 # Each page and the charts it draws (every area of the test corpus has one letter).
 PAGES = {"overview": 2, "compare": 1, "area": 1, "themes": 0, "reader": 0, "label": 0,
          "export": 0}
