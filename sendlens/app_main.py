@@ -1026,8 +1026,12 @@ def page_area(ctx: Ctx) -> None:
     st.caption("Colour = net stance ((positive − negative) / passages, blue = positive, "
                "red = negative); number = passages on the theme. Click a cell to read "
                "its passages, highlighted in the letter.")
-    show_chart(profile_spec(tuple(dict.fromkeys(hist["letter"])),
-                            tuple(dict.fromkeys(hist["theme_short"]))), hist)
+    with st.container(key="profile-box"):
+        # Wider than a phone: scrolled sideways in its box, not squeezed.
+        st.html("<style>.st-key-profile-box { overflow-x: auto; }</style>")
+        show_chart(profile_spec(tuple(dict.fromkeys(hist["letter"])),
+                                tuple(dict.fromkeys(hist["theme_short"]))), hist,
+                   width="content")
     st.subheader("What changed between inspections")
     if len(mine) < 2:
         st.info(f"{md(area)} has one letter in this corpus, so there is nothing to compare yet. "
@@ -1138,12 +1142,14 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
         # White on the dark ends of the scale, as on Compare areas.
         color=alt.condition("abs(datum.net_stance) > 0.55", alt.value("white"),
                             alt.value("#222")))
-    # 44 px per letter: a one-letter area still gets a legible row and legend. Only the
-    # width fits the page ("fit-x"), and the height is in pixels: with a step height
-    # Streamlit's theme (fit both ways) made Vega warn in the console that it drops fit-y.
+    # 44 px per letter: a one-letter area still gets a legible row and legend. Columns
+    # of a fixed width, as on Compare areas: fitted to a phone's width, eight themes
+    # beside the letters' names got 24 px each and their labels ran into one another.
+    # The height is in pixels: with a step height Streamlit's theme (fit both ways) made
+    # Vega warn in the console that it drops fit-y.
     return chart_spec((rect + text).properties(
-        height=44 * len(letters_order),
-        autosize=alt.AutoSizeParams(type="fit-x", contains="padding")))
+        width=alt.Step(56), height=44 * len(letters_order),
+        autosize=alt.AutoSizeParams(type="pad")))
 
 
 def _change(ctx: Ctx, a: str, b: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -219,7 +219,7 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
         assert page.evaluate("document.querySelector('.stMain').scrollTop") > 200
 
 
-def test_on_a_phone_a_clicked_cell_brings_its_evidence_into_view(server: str,
+def test_on_a_phone_evidence_comes_into_view_and_charts_keep_their_size(server: str,
                                                                  corpus_dir: Path) -> None:
     """On a narrow screen the evidence sits under the whole chart: a click that changed
     nothing in view would look broken."""
@@ -241,6 +241,17 @@ def test_on_a_phone_a_clicked_cell_brings_its_evidence_into_view(server: str,
         expect(page.get_by_text(f"{areas[2]} · Health input").first).to_be_attached(
             timeout=30_000)
         expect(heading).to_be_in_viewport(ratio=1, timeout=30_000)
+
+        # Area profile's cells keep a readable width: the chart scrolls in its box.
+        page.goto(f"{server}/?page=area&area={quote(areas[0])}")
+        page.wait_for_selector("#painted-area", state="attached", timeout=60_000)
+        first = page.locator("[data-testid=stVegaLiteChart] .mark-rect path").first
+        expect(first).to_be_attached(timeout=30_000)
+        box = first.bounding_box()
+        assert box and box["width"] >= 40, box
+        main = page.evaluate("[document.querySelector('.stMain').scrollWidth,"
+                             " document.querySelector('.stMain').clientWidth]")
+        assert main[0] <= main[1], main
 
 
 # Each page and the charts it draws (every area of the test corpus has one letter).
