@@ -174,6 +174,20 @@ def test_export_themes_by_region_as_latex(corpus: Corpus) -> None:
     assert "North West" not in tex  # Bury is untagged
 
 
+def test_themes_by_region_and_outcome_come_in_a_readers_order(corpus: Corpus) -> None:
+    from textmine.areas import REGIONS
+
+    def groups(by: str) -> list[str]:
+        result = export(corpus, "themes", "--by", by)
+        assert result.exit_code == 0, result.output
+        return list(dict.fromkeys(pd.read_csv(io.StringIO(result.stdout))[by]))
+
+    regions = groups("region")
+    assert len(regions) > 1 and regions == sorted(regions, key=REGIONS.index)  # N to S
+    outcomes = groups("outcome")  # best to worst, not the alphabet's order
+    assert outcomes.index("positive") < outcomes.index("inconsistent")
+
+
 def test_latex_cells_escape_every_special_character_once() -> None:
     frame = pd.DataFrame({"a_b": ["C:\\x ~t^h {b} 50% & #1 $2"], "n": [3]})
     tex = table_bytes(frame, "tex").decode()

@@ -431,6 +431,16 @@ def _theme_list(con: sqlite3.Connection, corpus: Corpus, themes: Iterable[str] |
     return chosen
 
 
+_GROUP_ORDER: dict[str, list[str]] = {
+    "region": [*REGIONS, UNKNOWN],
+    "outcome": ["positive", "inconsistent", "systemic_failings", "no_wsoa", "wsoa_required",
+                "sufficient_progress_all", "sufficient_progress_some",
+                "sufficient_progress_none", "sufficient_progress", "insufficient_progress",
+                UNKNOWN],
+    "framework": list(FRAMEWORK_LABELS),
+}
+
+
 def theme_table(
     corpus: Corpus,
     *,
@@ -454,6 +464,12 @@ def theme_table(
         theme_ids = _theme_list(con, corpus, themes)
         groups = _group_letters(con, GROUPS[by], where)
         counts = _cell_counts(con, GROUPS[by], where)
+    if by in _GROUP_ORDER:
+        # Regions north to south, outcomes from best to worst, frameworks by age: the
+        # order a reader expects, not the alphabet's.
+        rank = {v: i for i, v in enumerate(_GROUP_ORDER[by])}
+        groups = groups.sort_values("group", key=lambda s: s.map(lambda v: rank.get(v, len(rank))),
+                                    kind="stable", ignore_index=True)
     table = _grid(counts, groups["group"], theme_ids).merge(groups, on="group", how="left")
     table["share_letters"] = table["letters_mentioning"] / table["letters"].where(
         table["letters"] > 0
