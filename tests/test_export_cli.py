@@ -400,6 +400,8 @@ def test_info_summarises_the_corpus_and_the_ehc_plans_check(corpus: Corpus) -> N
     letters = corpus.counts()["letters"]
     assert f"letters: {letters}" in result.output
     assert "EHC plans check:" in result.output and "69%" in result.output
+    # ... and says that the two figures measure different things.
+    assert "Not the same measure: every recommendation is negative" in result.output
 
 
 def test_a_corrupt_database_is_named_and_left_alone(tmp_path: Path) -> None:

@@ -279,7 +279,10 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
                 f"EHC plans check: {check['letters_flagged']} of {check['letters']} "
                 f"2023-framework reports ({check['share']:.0%}) have a negative ehc_plans "
                 f"passage in their actions sections (Ofsted, June 2025: EHC plan timeliness "
-                f"or quality an area for improvement in {check['published_share']:.0%})"
+                f"or quality an area for improvement in {check['published_share']:.0%}). "
+                "Not the same measure: every recommendation is negative, so this counts any "
+                "recommendation that mentions EHC assessment or plans, including annual "
+                "reviews and plans named inside another recommendation"
             )
 
 
