@@ -157,6 +157,21 @@ def test_train_and_tag_are_idempotent_and_export_carries_tags(corpus: Path) -> N
     assert any("social_care" in json.loads(r["themes"]) for r in rows1)
 
 
+def test_training_shows_its_stages_as_it_goes(corpus: Path, tmp_path: Path) -> None:
+    """The bar moves through the fit, which is most of the run (it sat at 5%)."""
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(corpus, root)
+    result = CliRunner().invoke(app, ["train", "--corpus", str(root)])
+    assert result.exit_code == 0, result.output
+    shown = result.stderr
+    stages = ["reading passages", "weak labels from the codebook",
+              "fitting the theme and stance models", "self-training", "threshold", "saved"]
+    at = [shown.find(stage) for stage in stages]
+    assert all(i >= 0 for i in at) and at == sorted(at), dict(zip(stages, at))
+
+
 def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     from textmine.codebook import PACKAGED_CODEBOOK
 

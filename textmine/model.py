@@ -19,7 +19,7 @@ import platform
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -341,11 +341,15 @@ def with_bare_copies(train: TrainingSet, weight: float = BARE_WEIGHT) -> Trainin
 
 
 def _fit_pipelines(
-    train: TrainingSet, codebook: Codebook, *, C: float = 2.0, self_train: bool = True
+    train: TrainingSet, codebook: Codebook, *, C: float = 2.0, self_train: bool = True,
+    say: Callable[[float, str], None] | None = None,
 ) -> tuple[Pipeline, Pipeline]:
+    say = say or (lambda _f, _m: None)
     train = with_bare_copies(train)
+    say(0.1, "reading the sentences' words and context")
     features = SentenceFeatures(codebook).fit(train.items)
     X = features.transform(train.items)
+    say(0.3, "fitting the theme and stance models")
     themes_y, themes_w = train.themes.copy(), train.theme_weight.copy()
     clf = MultiThemeClassifier(C=C).fit(X, themes_y, themes_w)
     stance_rows = np.flatnonzero(train.stance >= 0)
@@ -354,6 +358,7 @@ def _fit_pipelines(
         X[stance_rows], train.stance[stance_rows], sample_weight=train.stance_weight[stance_rows]
     )
     if self_train:
+        say(0.6, "self-training: confident predictions relabel uncertain weak labels")
         clf, sclf = _self_train(X, train, clf, sclf, C)
     themes = Pipeline([("features", features), ("clf", clf)])
     stance = Pipeline([("features", features), ("clf", sclf)])
@@ -502,6 +507,7 @@ def train_model(
     hand: TrainingSet | None = None,
     *,
     tune_folds: int = 0,
+    progress: Callable[[float, str], None] | None = None,
 ) -> TaggerModel:
     """Train theme and stance pipelines from the corpus, plus hand labels if given.
 
@@ -514,10 +520,13 @@ def train_model(
     against 0.829; measured 2026-12-04) and takes K + 1 times as long.
     """
     started = time.time()
+    say = progress or (lambda _f, _m: None)
+    say(0.0, "weak labels from the codebook's patterns and the sections")
     weak = weak_training_set(corpus_items, codebook)
     has_hand = hand is not None and len(hand) > 0
     train = TrainingSet.concat([weak, hand]) if has_hand else weak
-    themes, stance = _fit_pipelines(train, codebook)
+    themes, stance = _fit_pipelines(train, codebook, say=say)
+    say(0.9, "setting each theme's threshold")
     model = TaggerModel(codebook.theme_ids, themes, stance,
                         recommendation_sections=codebook.stance.recommendation_sections,
                         neutral_sections=codebook.stance.neutral_sections,

@@ -382,7 +382,9 @@ def _train(
             "\"letter\" is looked up in the corpus); nothing was trained")
     say(0.2, f"training on {len(rows)} passages and {len(records)} hand labels"
         + (f", thresholds tuned by {tune_folds}-fold cross-validation" if tune_folds else ""))
-    model = train_model(matcher.items, codebook, hand, tune_folds=tune_folds)
+    # Training is most of the run: its stages move the bar from 20% to 55%.
+    model = train_model(matcher.items, codebook, hand, tune_folds=tune_folds,
+                        progress=lambda f, m: say(0.2 + 0.35 * f, m))
     model.meta["training"]["tune_folds_asked"] = tune_folds
     # Absolute paths and content hashes: an automatic retrain finds the files again, and
     # `evaluate` recognises them from any working directory, or under another name.

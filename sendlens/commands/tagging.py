@@ -33,8 +33,11 @@ def _stages(what: str, quiet: bool, *, on_interrupt: str | None = None
 
     def say(fraction: float, message: str) -> None:
         if bar is not None:
-            bar.set_description_str(f"{what}: {message}")
+            bar.set_description_str(f"{what}: {message}", refresh=False)
             bar.update(max(0, round(fraction * 100) - bar.n))
+            # Drawn now: tqdm skips a redraw within 0.1 s of the last, and the next
+            # call may be many seconds away (the whole fit sat at "5%").
+            bar.refresh()
         elif message.startswith("waiting"):
             # Quiet means no bar, not a run that blocks without a word.
             typer.echo(f"{what}: {message}", err=True)
