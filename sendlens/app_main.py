@@ -394,7 +394,8 @@ def outcome_bars_spec() -> dict[str, Any]:
     ).properties(height=300))
 
 
-def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420) -> None:
+def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420,
+                   name: Callable[[str], str] | None = None) -> None:
     """Passages with their citation and a link to the letter, escaped by the data grid.
 
     Only the first TABLE_ROWS rows go to the browser unless the user asks for all (the
@@ -408,16 +409,17 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420) -> None:
                        "downloads hold them all.")
             frame = frame.head(TABLE_ROWS)
     shown = with_reader_links(frame)
+    if name is not None and "themes" in shown.columns:  # in words, as on the other pages
+        # Evidence tables hold "ehc_plans, inclusion" (as `export evidence` writes them).
+        shown["themes"] = shown["themes"].map(
+            lambda ts: ", ".join(name(t) for t in (ts.split(", ") if isinstance(ts, str)
+                                                   else ts) if t))
     cols = [c for c in ("area", "inspection_start", "section", "stance", "text", "open",
                         "themes", "citation") if c in shown.columns]
-    st.dataframe(
-        shown[cols],
-        hide_index=True,
-        height=height,
-        key=key,
-        row_height=64,  # room for the passage to wrap onto two or three lines
-        column_config=passage_columns(),
-    )
+    # One line a row: the grid does not wrap text (taller rows only left space empty);
+    # the quotes above, the downloads and the letter hold each passage whole.
+    st.dataframe(shown[cols], hide_index=True, height=height, key=key,
+                 column_config=passage_columns())
 
 
 def with_reader_links(frame: pd.DataFrame) -> pd.DataFrame:
@@ -437,7 +439,7 @@ def passage_columns(**extra: Any) -> dict[str, Any]:
         "stance": st.column_config.TextColumn("Stance", width="small"),
         "text": st.column_config.TextColumn("Passage", width="large"),
         "open": st.column_config.LinkColumn("Letter", display_text="read ↗", width="small"),
-        "themes": st.column_config.TextColumn("Themes", width="small"),
+        "themes": st.column_config.TextColumn("Themes", width="medium"),
         "citation": st.column_config.TextColumn("Citation", width="medium"),
         **extra,
     }
@@ -740,7 +742,7 @@ def page_compare(ctx: Ctx) -> None:
         "All passages of this cell as a sortable table", "cell-table")
     if box is not None:
         with box:
-            evidence_table(ev, "cell-evidence")
+            evidence_table(ev, "cell-evidence", name=ctx.short)
             # Named for the stance shown too: the negative passages of a cell are not all.
             stance = st.session_state.get("cell_stance", ALL)
             downloads(ev, "-".join(["evidence", st.session_state["cell_row"],
@@ -1253,7 +1255,7 @@ def page_themes(ctx: Ctx) -> None:
         with box:
             st.caption("Click a column header to sort; the Letter column opens the letter at "
                        "that passage. The downloads keep the order of the quotes above.")
-            evidence_table(frame, "theme-evidence", height=560)
+            evidence_table(frame, "theme-evidence", height=560, name=ctx.short)
     # Named after what was asked, so two different downloads do not share a name.
     name = "-".join(["evidence", "any-theme" if theme == ALL else theme,
                      *([stance] if stance != ALL else []),
@@ -1520,7 +1522,7 @@ def _retrain_changes(found: tuple[int, pd.DataFrame] | None, *, expanded: bool,
             before=changes["before"].map(in_words), after=changes["after"].map(in_words))
         st.dataframe(
             shown[["area", "section", "yours", "before", "after", "text", "open"]],
-            hide_index=True, key="retrain-changes", row_height=64,
+            hide_index=True, key="retrain-changes",
             column_config=passage_columns(
                 yours=st.column_config.TextColumn(
                     "Your correction", width="small",

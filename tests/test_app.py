@@ -361,6 +361,10 @@ def test_theme_explorer_search_and_stance(
     assert re.search(r'href="\?page=label&amp;pid=[0-9a-f]{12}-\d{4}"[^>]*>correct the tag',
                      texts(at))
     open_expander(at, "theme-table")
+    # Themes in words in the table too, not the ids of the command line.
+    table = evidence_of(at)
+    assert table["themes"].str.contains("Health input").all()
+    assert not table["themes"].str.contains("health_input").any()
     at.selectbox(key="stance").set_value("negative").run()
     negatives = sum(neg for _, neg in facts["health"].values())
     assert len(evidence_of(at)) == negatives
