@@ -1418,8 +1418,21 @@ def page_label(ctx: Ctx) -> None:
     passages = saved["passage_id"].fillna(saved["text"]).nunique() if len(saved) else 0
     st.subheader(f"Corrections saved ({counted(passages, 'passage')})")
     if len(saved):
-        st.dataframe(saved[["created_at", "passage_id", "themes", "stance", "source", "text"]],
-                     hide_index=True, height=240)
+        # Words, local-looking times and as many rows as there are (up to 6 before it
+        # scrolls): a fixed 240 px drew one correction over five empty rows.
+        listed = saved.assign(
+            created_at=saved["created_at"].map(when),
+            themes=saved["themes"].map(lambda ts: ", ".join(
+                ctx.short(t) for t in ts.split(", ") if t) or "none"))
+        st.dataframe(listed[["created_at", "passage_id", "themes", "stance", "source", "text"]],
+                     hide_index=True, height=38 + 35 * min(len(listed), 6),
+                     column_config={
+                         "created_at": st.column_config.TextColumn("Saved", width="small"),
+                         "passage_id": st.column_config.TextColumn("Passage", width="small"),
+                         "themes": st.column_config.TextColumn("Themes", width="medium"),
+                         "stance": st.column_config.TextColumn("Stance", width="small"),
+                         "source": st.column_config.TextColumn("From", width="small"),
+                         "text": st.column_config.TextColumn("Text", width="large")})
         described = {r.id: f"{r.created_at} · {r.passage_id} · {r.stance} · {r.themes}"
                      for r in saved.itertuples()}
         gone = st.selectbox(

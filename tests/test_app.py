@@ -472,6 +472,9 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     con.close()
     assert row == (pid, '["co_production"]', "mixed", "app")
     assert "Corrections saved (1 passage)" in [s.value for s in at.subheader]
+    [saved] = [f.value for f in at.dataframe if "created_at" in f.value.columns]
+    assert saved["themes"].tolist() == ["Co-production"]  # in words, as elsewhere
+    assert "T" not in saved["created_at"].iloc[0]  # '2026-12-04 15:40', not ISO
     # A correction saved by mistake can be removed.
     label_id = at.selectbox(key="unlabel").options[1]
     at.selectbox(key="unlabel").set_value(label_id).run()
