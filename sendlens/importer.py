@@ -75,6 +75,8 @@ class ImportReport:
     interrupted: bool = False
     # Why the run stopped before the end (a full disk, a store it cannot write), if it did.
     stopped: str = ""
+    # Stray files an interrupted run had left in the PDF store, removed first.
+    swept: int = 0
     # Problems that did not stop an import (a manifest.csv row that could not be
     # used, by file and line): the summary shows them so none goes unnoticed.
     warnings: list[str] = field(default_factory=list)
@@ -95,6 +97,9 @@ class ImportReport:
             f"skipped {len(self.skipped)}"
             + (" (interrupted: run the same command again to carry on)" if self.interrupted else "")
         ]
+        if self.swept:
+            lines.append(f"  removed {self.swept} stray file(s) an interrupted run had left "
+                         "in the corpus's PDF store")
         if self.stopped:
             lines.append(f"  stopped before the end: {self.stopped}; the letters imported "
                          "before are kept: run the same command again once that is fixed")
@@ -867,6 +872,8 @@ def import_paths(
         report.outcomes.append(ImportOutcome(str(item.path), "skipped", "no such file"))
     todo = [i for i in items if i.path.exists()]
     try:
+        if todo:
+            report.swept = corpus.sweep_pdfs()
         with _letter_run(corpus, len(todo), "import", progress) as (con, tick):
             for item in todo:
                 outcome = import_pdf(

@@ -422,6 +422,25 @@ class Corpus:
             con.close()
 
     # --- files ---------------------------------------------------------------------
+    def sweep_pdfs(self) -> int:
+        """Remove PDFs in the store that no letter points to, and half-written copies:
+        what a run killed between writing a file and committing its letter leaves. Under
+        the write lock, as every import stores its PDF inside its letter's transaction,
+        so no other run's file can be caught between the two. Returns how many."""
+        if not self.pdf_dir.is_dir():
+            return 0
+        removed = 0
+        with self.transaction() as con:
+            held = {self.root / r[0] for r in con.execute(
+                "SELECT pdf_path FROM letters WHERE pdf_path IS NOT NULL")}
+            for path in self.pdf_dir.glob("*/*"):
+                stray = path.name.startswith(".partial-") or (
+                    path.suffix == ".pdf" and path not in held)
+                if stray and path.is_file():
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
     def store_pdf(self, data: bytes, sha256: str) -> Path:
         """Write a PDF's bytes into the content-addressed store (atomic); return its path.
 

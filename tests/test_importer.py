@@ -241,6 +241,26 @@ def test_a_killed_import_resumes_without_loss_or_duplicates(
     assert corpus.counts()["letters"] == 55
 
 
+def test_stray_files_a_killed_run_left_in_the_store_are_swept(
+    corpus: Corpus, real_pdfs: list[Path]
+) -> None:
+    first = import_pdf(corpus, real_pdfs[0])
+    kept = corpus.pdf_path_for(first.sha256)
+    # A PDF stored by a run killed before its letter was committed, and a half-written copy.
+    stray = corpus.pdf_path_for("ab" + "0" * 62)
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"%PDF-1.7 cut short")
+    partial = kept.parent / ".partial-x1.tmp"
+    partial.write_bytes(b"%PDF")
+    report = import_paths(corpus, [real_pdfs[1]], progress=False)
+    assert report.swept == 2 and "removed 2 stray file(s)" in report.summary()
+    assert not stray.exists() and not partial.exists() and kept.exists()
+    assert corpus.counts()["letters"] == 2
+    with corpus.reading() as con:
+        for (path,) in con.execute("SELECT pdf_path FROM letters"):
+            assert (corpus.root / path).is_file()
+
+
 def test_two_imports_at_once_count_each_inspection_once(
     real_pdfs: list[Path], tmp_path: Path
 ) -> None:
