@@ -476,8 +476,8 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
 
 
 def start_page(status: ad.Status) -> None:
-    st.title("sendlens")
-    st.subheader("No letters in this corpus yet")
+    st.title("sendlens", anchor=False)
+    st.subheader("No letters in this corpus yet", anchor=False)
     if status.error:
         st.error(f"The corpus at `{status.path}` cannot be read: {status.error}")
     st.markdown(
@@ -511,7 +511,9 @@ def not_tagged(ctx: Ctx) -> bool:
 
 def page_overview(ctx: Ctx) -> None:
     s = ctx.status
-    st.title("Overview")
+    # anchor=False on headings: Streamlit's "link to heading" icon was one more Tab stop
+    # each for a keyboard user (only the evidence heading, scrolled to, keeps an anchor).
+    st.title("Overview", anchor=False)
     st.caption(f"Corpus `{ctx.path}`")
     figures({"Letters": f"{s.letters:,}", "Areas": f"{s.areas:,}",
              "Passages": f"{s.passages:,}",
@@ -522,14 +524,14 @@ def page_overview(ctx: Ctx) -> None:
     data = ad.overview(ctx.path, ctx.stamp)
     left, right = st.columns(2)
     with left:
-        st.subheader("Letters by year of inspection")
+        st.subheader("Letters by year of inspection", anchor=False)
         show_chart(year_bars_spec(), data["by_year"])
     with right:
-        st.subheader("Outcomes")
+        st.subheader("Outcomes", anchor=False)
         show_chart(outcome_bars_spec(), data["by_outcome"])
     left, right = st.columns(2)
     with left:
-        st.subheader("Model")
+        st.subheader("Model", anchor=False)
         if s.model:
             st.markdown(f"Current model **`{s.model['version']}`**, trained "
                         f"{when(s.model['created_at'])}.")
@@ -554,7 +556,7 @@ def page_overview(ctx: Ctx) -> None:
         else:
             st.markdown("No model yet: run `sendlens tag` to train one and tag the passages.")
     with right:
-        st.subheader("Last updates")
+        st.subheader("Last updates", anchor=False)
         scraped = when(s.last_scrape) or "never (letters were imported from files)"
         imported = when(s.last_import) or "–"
         st.markdown(f"- Last scrape: **{scraped}**\n- Last import: **{imported}**")
@@ -653,7 +655,7 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
 
 
 def page_compare(ctx: Ctx) -> None:
-    st.title("Compare areas")
+    st.title("Compare areas", anchor=False)
     if not_tagged(ctx):
         return
     themes = list(ctx.options.themes) or []
@@ -998,7 +1000,7 @@ def _follow_cell(event: Any, by: str) -> None:
 
 
 def page_area(ctx: Ctx) -> None:
-    st.title("Area profile")
+    st.title("Area profile", anchor=False)
     counts = _letters_per_area(ctx)
     areas = list(ctx.options.areas)
     q_init("area", _default_area(ctx, counts), areas, alias=ad.area_name)
@@ -1007,7 +1009,7 @@ def page_area(ctx: Ctx) -> None:
     q_sync({"area": None})
     area = st.session_state["area"]
     mine = ad.area_letters(ctx.path, ctx.stamp, area)
-    st.subheader(f"Letters for {md(area)}")
+    st.subheader(f"Letters for {md(area)}", anchor=False)
     shown = mine.assign(
         framework=mine["framework"].map(ad.framework_name),
         outcome=mine["outcome"].map(ad.outcome_name),
@@ -1024,7 +1026,7 @@ def page_area(ctx: Ctx) -> None:
         show_error(exc)
         return
     hist = _with_labels(ctx, hist)
-    st.subheader("Theme profile of each letter")
+    st.subheader("Theme profile of each letter", anchor=False)
     st.caption("Colour = net stance ((positive − negative) / passages, blue = positive, "
                "red = negative); number = passages on the theme. Click a cell to read "
                "its passages, highlighted in the letter.")
@@ -1034,7 +1036,7 @@ def page_area(ctx: Ctx) -> None:
         show_chart(profile_spec(tuple(dict.fromkeys(hist["letter"])),
                                 tuple(dict.fromkeys(hist["theme_short"]))), hist,
                    width="content")
-    st.subheader("What changed between inspections")
+    st.subheader("What changed between inspections", anchor=False)
     if len(mine) < 2:
         st.info(f"{md(area)} has one letter in this corpus, so there is nothing to compare yet. "
                 "Import its earlier letters (e.g. the 2016-framework inspection) to see change.")
@@ -1186,7 +1188,7 @@ def change_bars_spec(theme_order: tuple[str, ...]) -> dict[str, Any]:
 
 
 def page_themes(ctx: Ctx) -> None:
-    st.title("Theme explorer")
+    st.title("Theme explorer", anchor=False)
     themes = list(ctx.options.themes)
     q_init("theme", themes[0] if themes else ALL, (ALL, *themes))
     q_init("stance", ALL, (ALL, *ad.STANCES))
@@ -1264,7 +1266,7 @@ def page_themes(ctx: Ctx) -> None:
 
 
 def page_reader(ctx: Ctx) -> None:
-    st.title("Letter reader")
+    st.title("Letter reader", anchor=False)
     frame = ad.letters(ctx.path, ctx.stamp)
     ids = list(frame["letter_id"])
     labels = dict(zip(frame["letter_id"], frame["label"]))
@@ -1337,7 +1339,7 @@ def page_reader(ctx: Ctx) -> None:
 
 
 def page_label(ctx: Ctx) -> None:
-    st.title("Label")
+    st.title("Label", anchor=False)
     st.markdown("Correct the themes or stance the model gave a passage. Corrections are saved "
                 "in the corpus (table `labels`) and used the next time the model is trained.")
     q_init("pid", "")
@@ -1416,7 +1418,7 @@ def page_label(ctx: Ctx) -> None:
     saved = ad.labels(ctx.path, stamp)
     # A passage corrected twice counts once: its newest correction is the one used.
     passages = saved["passage_id"].fillna(saved["text"]).nunique() if len(saved) else 0
-    st.subheader(f"Corrections saved ({counted(passages, 'passage')})")
+    st.subheader(f"Corrections saved ({counted(passages, 'passage')})", anchor=False)
     if len(saved):
         # Words, local-looking times and as many rows as there are (up to 6 before it
         # scrolls): a fixed 240 px drew one correction over five empty rows.
@@ -1450,7 +1452,7 @@ def page_label(ctx: Ctx) -> None:
                 st.rerun()
     if st.session_state.pop("unlabelled", False):
         st.success("Removed. Retrain to take it out of the model and the passage's tag.")
-    st.subheader("Retrain")
+    st.subheader("Retrain", anchor=False)
     # Also without corrections when the model learnt from some (one was just removed).
     learnt = ((ctx.status.model or {}).get("meta", {}).get("training", {})
               .get("hand_labels", {}).get("n", 0))
@@ -1552,10 +1554,10 @@ def _snippet(hits: pd.DataFrame, pid: str) -> str:
 
 
 def page_export(ctx: Ctx) -> None:
-    st.title("Export")
+    st.title("Export", anchor=False)
     st.markdown("Download the corpus tables. Every table shown on the other pages also has "
                 "its own download buttons, with the filters you chose there.")
-    st.subheader("Letters")
+    st.subheader("Letters", anchor=False)
     # The same table as `sendlens export letters`.
     downloads(ad.letters_table(ctx.path, ctx.stamp), "letters", "letters")
     if not_tagged(ctx):
@@ -1571,7 +1573,7 @@ def page_export(ctx: Ctx) -> None:
                               key="x_sec", format_func=ad.section_name,
                               placeholder="All sections", help=ad.SECTION_HELP)
     picked = "-".join(sections)
-    st.subheader("Themes table")
+    st.subheader("Themes table", anchor=False)
     by = st.selectbox("Rows", groupings, key="x_by", format_func=lambda v: f"one per {v}")
     q_sync({"x_sec": [], "x_by": "area"})  # before the downloads read the URL
     try:
@@ -1590,7 +1592,7 @@ def page_export(ctx: Ctx) -> None:
                f"{len(preview)} of its {len(table.columns)} columns; the downloads hold all.")
     downloads(table, "-".join(filter(None, ["themes-by", by, picked])), "x-table",
               {"by": by, "sections": ", ".join(sections)})
-    st.subheader("Evidence for a theme")
+    st.subheader("Evidence for a theme", anchor=False)
     c, d = st.columns(2)
     theme = c.selectbox("Theme", themes, key="x_theme", format_func=ctx.theme)
     stance = d.selectbox("Stance", [ALL, *ad.STANCES], key="x_stance")

@@ -531,6 +531,19 @@ def test_every_page_runs_without_tags(corpus_dir: Path, monkeypatch: pytest.Monk
             assert "sendlens tag" in texts(at), page
 
 
+def test_headings_are_not_tab_stops_of_their_own(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamlit gives every heading a "link to heading" anchor, one more Tab press each
+    for a keyboard user; only the evidence heading, which the page scrolls to, keeps one."""
+    for page in ("overview", "compare", "area", "themes", "reader", "label", "export"):
+        at = run(corpus_dir, monkeypatch, page=page)
+        headings = [*at.title, *at.subheader]
+        assert headings, page
+        linked = [h.value for h in headings if not h.proto.hide_anchor]
+        assert linked == (["Evidence behind a cell"] if page == "compare" else []), page
+
+
 def test_label_retrain_uses_the_correction_and_retags(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
