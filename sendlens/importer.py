@@ -356,10 +356,12 @@ def _replace_letter(
     what it states are the new file's; passages that changed lose their tags (for `tag`
     to redo) and corrections follow their sentence, as in a reparse."""
     letter = doc.letter
-    stored = corpus.store_pdf(data, sha)
     # Passage ids are reused for new text: a `tag` or retrain running meanwhile would
     # write the old sentences' tags onto them. They hold this lock too.
     with corpus.model_lock(_say_waiting), corpus.transaction(con) as db:
+        # Stored under the write lock, as every import does: another run's sweep of stray
+        # files then never sees it before its letter points to it.
+        stored = corpus.store_pdf(data, sha)
         old = db.execute("SELECT sha256, source, pdf_path, published, ofsted_urn FROM "
                          "letters WHERE letter_id=?", (letter_id,)).fetchone()
         db.execute("INSERT OR REPLACE INTO replaced_files VALUES (?,?,?,?,?)",
