@@ -763,6 +763,9 @@ def save_label(path: str, passage_id: str, themes: list[str], stance: str) -> in
     if row is None:
         raise AppDataError(f"no passage {passage_id!r} in this corpus")
     corpus = corpus_for(path)
+    if corpus.readonly:
+        raise AppDataError(f"the corpus at {corpus.root} is read-only here (no permission to "
+                           "write in its folder), so corrections cannot be saved in it")
     with corpus.transaction() as con:
         cur = con.execute(
             "INSERT INTO labels(passage_id, letter, text, themes, stance, source, created_at)"

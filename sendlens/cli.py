@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 
 from sendlens import __version__, commands
-from sendlens.store import DB_NAME, database_problem
+from sendlens.store import DB_NAME, CorpusError, database_problem
 
 app = typer.Typer(
     name="sendlens",
@@ -55,6 +55,9 @@ def main() -> None:
     # names the file, not a traceback (what was committed before is kept).
     try:
         app()
+    except CorpusError as exc:  # found after the corpus opened (one read-only, say)
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
     except sqlite3.DatabaseError as exc:
         db = commands.corpus_path(_given_corpus(sys.argv[1:])) / DB_NAME
         typer.secho(f"error: {database_problem(exc, db)}", fg="red", err=True)

@@ -176,9 +176,9 @@ def database_problem(exc: sqlite3.Error, db_path: Path | str | None = None) -> s
         return (f"{where}the disk is full ({exc}); nothing was changed by the step that "
                 "failed: free some space and run the command again")
     if primary in (_SQLITE_READONLY, _SQLITE_PERM, _SQLITE_CANTOPEN):
-        return (f"{where}cannot be written ({exc}): sendlens needs to write in the corpus "
-                "folder, even to read it (SQLite's journal). Check its permissions, or copy "
-                "the folder somewhere you can write and use --corpus")
+        return (f"{where}cannot be written ({exc}): check the corpus folder's permissions, "
+                "or copy the folder somewhere you can write and use --corpus (a corpus you "
+                "may only read is still read by `info`, `export`, `classify` and the app)")
     if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
         return (f"{where}busy ({exc}): another sendlens run kept it locked for longer than "
                 "sendlens waits; run the command again when that run has finished")
@@ -222,10 +222,35 @@ class Corpus:
         root.mkdir(parents=True, exist_ok=True)
         corpus = cls(root)
         try:
-            corpus._migrate()
+            if corpus.readonly:
+                corpus._check_schema()
+            else:
+                corpus._migrate()
         except sqlite3.DatabaseError as exc:  # not SQLite, truncated, read-only, disk full
             raise CorpusError(database_problem(exc, corpus.db_path)) from exc
         return corpus
+
+    @property
+    def readonly(self) -> bool:
+        """A corpus this user may read but not write (a shared folder): it is read through
+        immutable connections, as SQLite's journal could not be written beside it."""
+        return self.db_path.is_file() and not (
+            os.access(self.root, os.W_OK) and os.access(self.db_path, os.W_OK))
+
+    def _check_schema(self) -> None:
+        """A read-only corpus cannot be upgraded: one of another schema is refused."""
+        con = self.connect(readonly=True)
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        finally:
+            con.close()
+        version = int(row["value"]) if row else 0
+        if version != SCHEMA_VERSION:
+            raise CorpusError(
+                f"{self.db_path}: made by {'a newer' if version > SCHEMA_VERSION else 'an older'}"
+                f" sendlens (schema {version}) and read-only here, so it cannot be "
+                + ("read; upgrade sendlens" if version > SCHEMA_VERSION else
+                   "upgraded; copy the folder somewhere you can write and use --corpus"))
 
     # --- paths ---------------------------------------------------------------
     @property
@@ -251,8 +276,11 @@ class Corpus:
 
     # --- connections -----------------------------------------------------------
     def connect(self, *, readonly: bool = False) -> sqlite3.Connection:
-        if readonly:
-            uri = f"file:{self.db_path.resolve()}?mode=ro"
+        if readonly or self.readonly:
+            # Immutable where the folder cannot be written: a WAL database is otherwise
+            # unreadable without creating its -shm file beside it.
+            uri = (f"file:{self.db_path.resolve()}?mode=ro"
+                   + ("&immutable=1" if self.readonly else ""))
             con = sqlite3.connect(uri, uri=True, check_same_thread=False)
         else:
             con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
@@ -290,6 +318,11 @@ class Corpus:
         `train` or the app's retrain (another process, or another app session's thread)
         waits for the first. Re-entrant within a thread; `waiting` is called before
         blocking. Without flock (Windows) it does not exclude anything."""
+        if self.readonly:  # only runs that write take it
+            raise CorpusError(
+                f"{self.root}: this corpus is read-only here (no permission to write in its "
+                "folder): `info`, `export`, `classify` and the app read it; to tag, train or "
+                "import, copy the folder somewhere you can write and use --corpus")
         key = (str(self.root.resolve()), threading.get_ident())
         if _HELD_LOCKS.get(key, 0) or fcntl is None:  # held by this thread, or no flock
             _HELD_LOCKS[key] = _HELD_LOCKS.get(key, 0) + 1

@@ -407,6 +407,47 @@ def test_a_folder_that_cannot_be_listed_is_named_not_passed_over(
             shutil.rmtree(base, ignore_errors=True)
 
 
+def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
+    real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """A corpus on a shared, read-only folder: SQLite could not open it without writing its
+    journal beside it. It is read through immutable connections; writing is refused, named."""
+    as_user: list[str] = []
+    base = tmp_path
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("as root, this needs setpriv to run sendlens as another user")
+        as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        base = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's folders are root's alone
+        base.chmod(0o755)
+    target = base / "corpus"
+    try:
+        assert CliRunner().invoke(app, ["import", *map(str, real_pdfs[:2]), "--corpus",
+                                        str(target), "-q"]).exit_code == 0
+        assert CliRunner().invoke(app, ["tag", "--corpus", str(target), "-q"]).exit_code == 0
+        before = (target / "sendlens.db").read_bytes()
+        for path in (target, *target.rglob("*")):
+            path.chmod(0o555 if path.is_dir() else 0o444)
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([*as_user, sys.executable, "-m", "sendlens.cli", *args,
+                                   "--corpus", str(target)], capture_output=True, text=True,
+                                  timeout=120, env={**os.environ, "HOME": str(base)})
+
+        info = run("info")
+        assert info.returncode == 0 and "letters: 2" in info.stdout, info.stderr
+        table = run("export", "themes", "--by", "region", "-f", "csv")
+        assert table.returncode == 0 and table.stdout.startswith("region,theme"), table.stderr
+        tag = run("tag", "-q")
+        assert tag.returncode == 2 and "read-only here" in tag.stderr, tag.stderr
+        assert (target / "sendlens.db").read_bytes() == before
+    finally:
+        for path in (target, *target.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        if base != tmp_path:
+            shutil.rmtree(base, ignore_errors=True)
+
+
 def test_a_folder_without_pdfs_is_named_and_the_exit_code_says_so(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
