@@ -721,7 +721,9 @@ def page_compare(ctx: Ctx) -> None:
     st.caption(
         f"{counted(shown.drop_duplicates(by)['letters'].sum(), 'letter')}. Colour = "
         f"{METRICS[metric].lower()}; number = passages on the theme (blank: never mentioned). "
-        "**Click a cell** to read the passages behind it."
+        "**Click a cell** to read the passages behind it, or choose the row and theme "
+        "under \"Evidence behind a cell\" (keyboard, screen reader); the numbers are also "
+        "in a table below the chart."
     )
     # A new key after a choice made without the mouse: the next click counts even if it
     # is the cell clicked before (a chart's selection outlives its data).

@@ -248,6 +248,8 @@ def test_compare_evidence_follows_the_chosen_cell(
 def test_compare_numbers_behind_the_chart_are_named_in_words(
         corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_expander(run(corpus_dir, monkeypatch, page="compare"), "cell-numbers")
+    # The chart is a picture to a screen reader: its caption names the other ways in.
+    assert "(keyboard, screen reader); the numbers are also in a table" in texts(at)
     [grid] = [f for f in at.dataframe if "net_stance" in f.value.columns]
     table = grid.value
     assert "Health input into identification, assessment and plans" in set(table["theme"])
