@@ -382,7 +382,10 @@ def overview(path: str, stamp_: tuple[int, ...]) -> dict[str, pd.DataFrame]:
                .reset_index(name="letters"))
     by_outcome = (frame.groupby(["framework_name", "outcome_name"]).size()
                   .reset_index(name="letters"))
-    recent = (frame.sort_values("imported_at", ascending=False)
+    # Letters imported in one run share a time: then the latest inspections, by area.
+    recent = (frame.sort_values(["imported_at", "inspection_start", "area"],
+                                ascending=[False, False, True], kind="stable",
+                                na_position="last")
               .head(10)[["area", "framework_name", "inspection_start", "outcome_name",
                          "imported_at"]])
     return {"by_year": by_year, "by_outcome": by_outcome, "recent": recent}

@@ -533,6 +533,15 @@ def test_every_page_runs_without_tags(corpus_dir: Path, monkeypatch: pytest.Monk
             assert "sendlens tag" in texts(at), page
 
 
+def test_overview_lists_the_letters_imported_last_in_a_stable_order(corpus_dir: Path) -> None:
+    from sendlens import appdata
+
+    recent = appdata.overview(str(corpus_dir), appdata.stamp(str(corpus_dir)))["recent"]
+    keys = list(zip(recent["imported_at"], recent["inspection_start"].fillna("")))
+    # Newest import first; within one import, the latest inspection first.
+    assert keys == sorted(keys, reverse=True), keys
+
+
 def test_headings_are_not_tab_stops_of_their_own(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
