@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -372,19 +373,29 @@ def test_a_database_damaged_inside_is_named_without_a_traceback(
     assert f"error: {db}: damaged" in run.stderr and "pdfs/ folder are kept" in run.stderr
 
 
+@pytest.fixture()
+def not_root(tmp_path: Path) -> Iterator[tuple[list[str], Path]]:
+    """(the command prefix, a folder) to run sendlens as a user whom permissions bind. Root
+    reads and writes everything, so as root commands run as `nobody`, in a folder of
+    /tmp that `nobody` may use (pytest's folders are root's alone)."""
+    if os.geteuid() != 0:
+        yield [], tmp_path
+        return
+    if not shutil.which("setpriv"):
+        pytest.skip("as root, this needs setpriv to run sendlens as another user")
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    base.chmod(0o777)
+    try:
+        yield ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"], base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def test_a_folder_that_cannot_be_listed_is_named_not_passed_over(
-    real_pdfs: list[Path], tmp_path: Path
+    real_pdfs: list[Path], not_root: tuple[list[str], Path]
 ) -> None:
-    """A subfolder the user may not read held a letter that was left out without a word.
-    Root reads every folder, so as root the import runs as `nobody`."""
-    as_user: list[str] = []
-    base = tmp_path
-    if os.geteuid() == 0:
-        if not shutil.which("setpriv"):
-            pytest.skip("as root, this needs setpriv to run the import as another user")
-        as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-        base = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's folders are root's alone
-        base.chmod(0o777)
+    """A subfolder the user may not read held a letter that was left out without a word."""
+    as_user, base = not_root
     try:
         letters = base / "letters"
         (letters / "locked").mkdir(parents=True)
@@ -403,23 +414,14 @@ def test_a_folder_that_cannot_be_listed_is_named_not_passed_over(
                 in run.stderr)
     finally:
         (base / "letters" / "locked").chmod(0o755)
-        if base != tmp_path:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
-    real_pdfs: list[Path], tmp_path: Path
+    real_pdfs: list[Path], not_root: tuple[list[str], Path]
 ) -> None:
     """A corpus on a shared, read-only folder: SQLite could not open it without writing its
     journal beside it. It is read through immutable connections; writing is refused, named."""
-    as_user: list[str] = []
-    base = tmp_path
-    if os.geteuid() == 0:
-        if not shutil.which("setpriv"):
-            pytest.skip("as root, this needs setpriv to run sendlens as another user")
-        as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-        base = Path(tempfile.mkdtemp(dir="/tmp"))  # pytest's folders are root's alone
-        base.chmod(0o755)
+    as_user, base = not_root
     target = base / "corpus"
     try:
         assert CliRunner().invoke(app, ["import", *map(str, real_pdfs[:2]), "--corpus",
@@ -444,8 +446,6 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
     finally:
         for path in (target, *target.rglob("*")):
             path.chmod(0o755 if path.is_dir() else 0o644)
-        if base != tmp_path:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 def test_a_folder_without_pdfs_is_named_and_the_exit_code_says_so(tmp_path: Path) -> None:
