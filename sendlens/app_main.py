@@ -13,7 +13,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -91,6 +91,13 @@ def short_theme(name: str) -> str:
     if numbered and len(f"{head}, {numbered[0]}") <= 34:
         head = f"{head}, {numbered[0]}"
     return head if len(head) <= 34 else head[:32] + "…"
+
+
+def theme_words(themes: str | Iterable[str], name: Callable[[str], str]) -> str:
+    """Theme ids in words: a list, or "ehc_plans, inclusion" as the corpus's evidence and
+    label tables hold them ("" for none)."""
+    ids = themes.split(", ") if isinstance(themes, str) else themes
+    return ", ".join(name(t) for t in ids if t)
 
 
 # --- URL query state ---------------------------------------------------------------------
@@ -410,10 +417,7 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420,
             frame = frame.head(TABLE_ROWS)
     shown = with_reader_links(frame)
     if name is not None and "themes" in shown.columns:  # in words, as on the other pages
-        # Evidence tables hold "ehc_plans, inclusion" (as `export evidence` writes them).
-        shown["themes"] = shown["themes"].map(
-            lambda ts: ", ".join(name(t) for t in (ts.split(", ") if isinstance(ts, str)
-                                                   else ts) if t))
+        shown["themes"] = shown["themes"].map(lambda ts: theme_words(ts, name))
     cols = [c for c in ("area", "inspection_start", "section", "stance", "text", "open",
                         "themes", "citation") if c in shown.columns]
     # One line a row: the grid does not wrap text (taller rows only left space empty);
@@ -1352,6 +1356,8 @@ def page_label(ctx: Ctx) -> None:
     b.text_input("…or by passage id", key="pid", placeholder="e.g. 3f2a9c0d1e4b-0042")
     q_sync({"pid": "", "lq": ""})
     pid = st.session_state["pid"].strip()
+    # Saving or removing a correction reruns the page, so the stamp of this run is current.
+    saved = ad.labels(ctx.path, ctx.stamp)
     if st.session_state["lq"].strip() and not pid:
         hits = ad.search_passages(ctx.path, ctx.stamp, st.session_state["lq"], ad.Filters(),
                                   limit=50)
@@ -1384,11 +1390,10 @@ def page_label(ctx: Ctx) -> None:
         st.text(row["text"])  # st.text never interprets markup
         if row["next_text"]:
             st.caption(f"After: {md(row['next_text'])}")
-        current = ", ".join(ctx.theme(t) for t in row["themes"]) or "none"
+        current = theme_words(row["themes"], ctx.theme) or "none"
         st.caption(f"Model ({row['model_version'] or 'untagged'}): themes {current}; "
                    f"stance {row['stance'] or '–'}")
         # A correction saved before (the newest counts): shown, and the form starts from it.
-        saved = ad.labels(ctx.path, ad.stamp(ctx.path))
         yours = saved[saved["passage_id"] == pid].head(1)
         start_themes, start_stance = list(row["themes"]), row["stance"]
         if len(yours):
@@ -1398,7 +1403,7 @@ def page_label(ctx: Ctx) -> None:
             applied = (sorted(start_themes) == sorted(row["themes"])
                        and start_stance == row["stance"])
             st.info(f"Your correction, saved {when(mine['created_at'])}: themes "
-                    f"{', '.join(ctx.theme(t) for t in start_themes) or 'none'}; stance "
+                    f"{theme_words(start_themes, ctx.theme) or 'none'}; stance "
                     f"{start_stance}. " + ("It is the passage's tag." if applied else
                                            "It becomes the passage's tag when you retrain "
                                            "(below)."))
@@ -1416,8 +1421,6 @@ def page_label(ctx: Ctx) -> None:
                     st.rerun()  # drawn again with the correction shown above the form
                 except (ad.AppDataError, OSError) as exc:
                     st.error(f"Could not save: {exc}")
-    stamp = ad.stamp(ctx.path)  # a label just saved changes the stamp
-    saved = ad.labels(ctx.path, stamp)
     # A passage corrected twice counts once: its newest correction is the one used.
     passages = saved["passage_id"].fillna(saved["text"]).nunique() if len(saved) else 0
     st.subheader(f"Corrections saved ({counted(passages, 'passage')})", anchor=False)
@@ -1426,17 +1429,13 @@ def page_label(ctx: Ctx) -> None:
         # scrolls): a fixed 240 px drew one correction over five empty rows.
         listed = saved.assign(
             created_at=saved["created_at"].map(when),
-            themes=saved["themes"].map(lambda ts: ", ".join(
-                ctx.short(t) for t in ts.split(", ") if t) or "none"))
+            themes=saved["themes"].map(lambda ts: theme_words(ts, ctx.short) or "none"))
         st.dataframe(listed[["created_at", "passage_id", "themes", "stance", "source", "text"]],
                      hide_index=True, height=38 + 35 * min(len(listed), 6),
-                     column_config={
-                         "created_at": st.column_config.TextColumn("Saved", width="small"),
-                         "passage_id": st.column_config.TextColumn("Passage", width="small"),
-                         "themes": st.column_config.TextColumn("Themes", width="medium"),
-                         "stance": st.column_config.TextColumn("Stance", width="small"),
-                         "source": st.column_config.TextColumn("From", width="small"),
-                         "text": st.column_config.TextColumn("Text", width="large")})
+                     column_config=passage_columns(
+                         created_at=st.column_config.TextColumn("Saved", width="small"),
+                         passage_id=st.column_config.TextColumn("Passage id", width="small"),
+                         source=st.column_config.TextColumn("From", width="small")))
         described = {r.id: f"{r.created_at} · {r.passage_id} · {r.stance} · {r.themes}"
                      for r in saved.itertuples()}
         gone = st.selectbox(
@@ -1532,7 +1531,7 @@ def _retrain_changes(found: tuple[int, pd.DataFrame] | None, *, expanded: bool,
             stance, _, themes = tags.partition(" · ")
             if themes == "no theme":
                 return tags
-            return f"{stance} · " + ", ".join(name(t) for t in themes.split(", "))
+            return f"{stance} · {theme_words(themes, name)}"
 
         shown = with_reader_links(changes).assign(
             yours=changes["passage_id"].isin(corrected).map({True: "yes", False: ""}),
