@@ -617,7 +617,12 @@ def model_version(meta: dict[str, Any]) -> str:
 
 
 class ModelFileError(RuntimeError):
-    """A saved model that cannot be read (truncated, damaged, a file missing)."""
+    """A saved model that cannot be read (truncated, damaged, a file missing). `problem`
+    says what is wrong; the message adds what to do about it."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"{problem}; a new one is trained by `sendlens tag` or `train`")
+        self.problem = problem
 
 
 def save_model(model: TaggerModel, directory: Path) -> Path:
@@ -673,8 +678,7 @@ def load_model(directory: Path) -> TaggerModel:
         what = f"{exc.filename}" if isinstance(exc, OSError) and exc.filename else str(directory)
         raise ModelFileError(
             f"the model in {what} cannot be read ({type(exc).__name__}: "
-            f"{str(exc) or 'the file is empty or cut short'}); "
-            "a new one is trained by `sendlens tag` or `train`") from exc
+            f"{str(exc) or 'the file is empty or cut short'})") from exc
 
 
 def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:

@@ -468,7 +468,7 @@ def ensure_model(
         try:
             found = current_model(corpus)
         except ModelFileError as exc:  # damaged on disk: trained again, as if none
-            return None, [str(exc).split("; a new one")[0]]
+            return None, [exc.problem]
         return found, ["no model yet"] if found is None else staleness(found[1].meta, codebook)
 
     found, reasons = current()
