@@ -12,7 +12,6 @@ import importlib
 import pkgutil
 import sqlite3
 import sys
-from pathlib import Path
 
 import typer
 
@@ -59,7 +58,7 @@ def main() -> None:
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)
     except sqlite3.DatabaseError as exc:
-        db = commands.corpus_path(_given_corpus(sys.argv[1:])) / DB_NAME
+        db = (commands.chosen or commands.corpus_path(None)) / DB_NAME
         typer.secho(f"error: {database_problem(exc, db)}", fg="red", err=True)
         sys.exit(2)
     except OSError as exc:
@@ -71,16 +70,6 @@ def main() -> None:
         typer.secho(f"error: {where}{exc.strerror or exc}; {hint} (what was done before "
                     "is kept)", fg="red", err=True)
         sys.exit(2)
-
-
-def _given_corpus(args: list[str]) -> Path | None:
-    """The --corpus of a command line, for naming the database in an error."""
-    for i, arg in enumerate(args):
-        if arg == "--corpus" and i + 1 < len(args):
-            return Path(args[i + 1])
-        if arg.startswith("--corpus="):
-            return Path(arg.split("=", 1)[1])
-    return None
 
 
 if __name__ == "__main__":

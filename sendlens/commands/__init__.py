@@ -22,12 +22,16 @@ CorpusOption = typer.Option(
 )
 
 
+# The corpus this run chose, so that an error raised after it opened can name it.
+chosen: Path | None = None
+
+
 def corpus_path(value: Path | None) -> Path:
     """The corpus folder chosen by --corpus, $SENDLENS_CORPUS or the default."""
-    if value is not None:
-        return value
+    global chosen
     env = os.environ.get("SENDLENS_CORPUS")
-    return Path(env) if env else DEFAULT_CORPUS
+    chosen = value if value is not None else Path(env) if env else DEFAULT_CORPUS
+    return chosen
 
 
 def open_corpus(value: Path | None, *, create: bool = False) -> Corpus:
