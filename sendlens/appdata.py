@@ -36,8 +36,8 @@ from sendlens.store import (
     now_iso,
     tags_of_other_models,
 )
+from textmine.codebook import STANCES
 
-STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
 SECTIONS: tuple[str, ...] = CANONICAL_SECTIONS
 FRAMEWORK_NAMES: dict[str, str] = {
     "send_2016": "2016 joint local area SEND inspection",

@@ -34,6 +34,7 @@ import pyarrow as pa
 from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import Corpus
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
+from textmine.codebook import STANCES
 
 __all__ = [
     "GROUPS",
@@ -51,7 +52,6 @@ __all__ = [
     "theme_table",
 ]
 
-STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
 SECTIONS: tuple[str, ...] = CANONICAL_SECTIONS
 FRAMEWORK_LABELS: dict[str, str] = {
     "send_2016": "Local area SEND inspection (2016 framework)",
