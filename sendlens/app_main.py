@@ -53,6 +53,9 @@ CANVAS_CELLS = 200
 # Rows of an evidence table sent to the browser until the user asks for all of them: a
 # theme on the 10x corpus has >10,000 passages (~7 MB) and the grid draws ~15 at a time.
 TABLE_ROWS = 500
+# Rows of passage tables: taller than 4rem the data grid wraps text, and four lines of
+# a 440 px column hold about 95 % of the passages (any of them opens whole on a click).
+PASSAGE_ROW_PX = 88
 ICON = Path(__file__).with_name("icon.png")
 # Session key: the background retrain this session started or saw running, reported
 # once (sidebar, then the Label page) when it ends.
@@ -401,7 +404,7 @@ def outcome_bars_spec() -> dict[str, Any]:
     ).properties(height=300))
 
 
-def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420,
+def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 460,
                    name: Callable[[str], str] | None = None) -> None:
     """Passages with their citation and a link to the letter, escaped by the data grid.
 
@@ -420,10 +423,8 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 420,
         shown["themes"] = shown["themes"].map(lambda ts: theme_words(ts, name))
     cols = [c for c in ("area", "inspection_start", "section", "stance", "text", "open",
                         "themes", "citation") if c in shown.columns]
-    # One line a row: the grid does not wrap text (taller rows only left space empty);
-    # the quotes above, the downloads and the letter hold each passage whole.
     st.dataframe(shown[cols], hide_index=True, height=height, key=key,
-                 column_config=passage_columns())
+                 row_height=PASSAGE_ROW_PX, column_config=passage_columns())
 
 
 def with_reader_links(frame: pd.DataFrame) -> pd.DataFrame:
@@ -437,12 +438,14 @@ def passage_columns(**extra: Any) -> dict[str, Any]:
     """How a table of passages shows its columns (with_reader_links's `open` as a link),
     plus `extra` ones."""
     return {
-        "area": st.column_config.TextColumn("Area", width="small"),
-        "inspection_start": st.column_config.TextColumn("Inspected", width="small"),
-        "section": st.column_config.TextColumn("Section", width="small"),
-        "stance": st.column_config.TextColumn("Stance", width="small"),
-        "text": st.column_config.TextColumn("Passage", width="large"),
-        "open": st.column_config.LinkColumn("Letter", display_text="read ↗", width="small"),
+        # Wide enough for a date or a section name whole: rows wrap, and "small" broke
+        # such words in two.
+        "area": st.column_config.TextColumn("Area", width=120),
+        "inspection_start": st.column_config.TextColumn("Inspected", width=90),
+        "section": st.column_config.TextColumn("Section", width=95),
+        "stance": st.column_config.TextColumn("Stance", width=72),
+        "text": st.column_config.TextColumn("Passage", width=440),
+        "open": st.column_config.LinkColumn("Letter", display_text="read ↗", width=60),
         "themes": st.column_config.TextColumn("Themes", width="medium"),
         "citation": st.column_config.TextColumn("Citation", width="medium"),
         **extra,
@@ -1425,13 +1428,14 @@ def page_label(ctx: Ctx) -> None:
     passages = saved["passage_id"].fillna(saved["text"]).nunique() if len(saved) else 0
     st.subheader(f"Corrections saved ({counted(passages, 'passage')})", anchor=False)
     if len(saved):
-        # Words, local-looking times and as many rows as there are (up to 6 before it
+        # Words, local-looking times and as many rows as there are (up to 5 before it
         # scrolls): a fixed 240 px drew one correction over five empty rows.
         listed = saved.assign(
             created_at=saved["created_at"].map(when),
             themes=saved["themes"].map(lambda ts: theme_words(ts, ctx.short) or "none"))
         st.dataframe(listed[["created_at", "passage_id", "themes", "stance", "source", "text"]],
-                     hide_index=True, height=38 + 35 * min(len(listed), 6),
+                     hide_index=True, row_height=PASSAGE_ROW_PX,
+                     height=38 + (PASSAGE_ROW_PX + 1) * min(len(listed), 5),
                      column_config=passage_columns(
                          created_at=st.column_config.TextColumn("Saved", width="small"),
                          passage_id=st.column_config.TextColumn("Passage id", width="small"),
@@ -1538,7 +1542,7 @@ def _retrain_changes(found: tuple[int, pd.DataFrame] | None, *, expanded: bool,
             before=changes["before"].map(in_words), after=changes["after"].map(in_words))
         st.dataframe(
             shown[["area", "section", "yours", "before", "after", "text", "open"]],
-            hide_index=True, key="retrain-changes",
+            hide_index=True, key="retrain-changes", row_height=PASSAGE_ROW_PX,
             column_config=passage_columns(
                 yours=st.column_config.TextColumn(
                     "Your correction", width="small",

@@ -363,6 +363,10 @@ def test_theme_explorer_search_and_stance(
     assert re.search(r'href="\?page=label&amp;pid=[0-9a-f]{12}-\d{4}"[^>]*>correct the tag',
                      texts(at))
     open_expander(at, "theme-table")
+    # Rows tall enough that the grid wraps a passage (it wraps only above 4rem = 64 px)
+    # instead of cutting it off after one line.
+    [grid] = [f for f in at.dataframe if "citation" in f.value.columns]
+    assert grid.proto.row_height > 64
     # Themes in words in the table too, not the ids of the command line.
     table = evidence_of(at)
     assert table["themes"].str.contains("Health input").all()
