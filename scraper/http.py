@@ -3,15 +3,20 @@
 Each layer wraps the one below and does one thing, so each can be tested and
 switched on its own::
 
-    FailureLimit( Robots( Retry( Throttle( Transport ) ) ) )
+    FailureLimit( Redirects( Robots( Retry( Throttle( Transport ) ) ) ) )
 
-- ``Transport``: one ``requests`` call with a timeout and an honest User-Agent.
+- ``Transport``: one ``requests`` call with a timeout and an honest User-Agent; it
+  never follows redirects itself (``Redirects`` does, through the layers below).
 - ``Throttle``: one request at a time, and at least ``delay`` seconds between the
   end of one request and the start of the next (so retries are spaced too).
-- ``Retry``: 429, 5xx, timeouts and connection errors are retried with exponential
-  back-off; ``Retry-After`` is honoured (up to a cap, beyond which we give up).
+- ``Retry``: 429, 5xx, timeouts, connection errors and bodies cut off or badly
+  compressed are retried with exponential back-off; ``Retry-After`` is honoured (up
+  to a cap, beyond which we give up). Any other ``requests`` error (an invalid URL,
+  say) becomes an :class:`HttpError` naming the URL.
 - ``Robots``: robots.txt of every host is read once and obeyed, including its
   ``Crawl-delay``.
+- ``Redirects``: a redirect is followed (at most ``MAX_REDIRECTS`` hops) as a new
+  request, so every hop is throttled, retried and checked against robots.txt.
 - ``FailureLimit``: after N consecutive failed requests the site is considered down
   and :class:`SiteUnavailable` stops the run with a clear message.
 """
@@ -25,10 +30,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
 import requests
+from urllib3.exceptions import LocationValueError
 
 from sendlens import __version__
 
@@ -36,6 +42,8 @@ PROJECT_URL = "https://github.com/sendlens/sendlens"
 USER_AGENT = f"sendlens/{__version__} (+{PROJECT_URL})"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
 
 
 class HttpError(RuntimeError):
@@ -58,6 +66,10 @@ class NameNotResolved(HostUnreachable):
 
 class ConnectionRefused(HostUnreachable):
     """The host refused the connection: nothing listens on that port."""
+
+
+class BadUrl(HttpError):
+    """The URL itself cannot be requested (no host, an invalid host name, ...)."""
 
 
 class RobotsDisallowed(HttpError):
@@ -86,7 +98,23 @@ class Transport:
 
     def get(self, url: str, *, stream: bool = False) -> requests.Response:
         self.requests_made += 1
-        return self.session.get(url, timeout=self.timeout, stream=stream, allow_redirects=True)
+        # Streamed responses are files: ask for them uncompressed, so that the bytes
+        # received can be checked against Content-Length.
+        headers = {"Accept-Encoding": "identity"} if stream else None
+        try:
+            return self.session.get(url, timeout=self.timeout, stream=stream,
+                                    headers=headers, allow_redirects=False)
+        except requests.Timeout as exc:
+            # urllib3's text ("HTTPConnectionPool(host=...): Read timed out. (read
+            # timeout=60)") says less than this; the type is kept for the layers above.
+            raise type(exc)(self._timeout_text(exc), request=exc.request) from exc
+
+    def _timeout_text(self, exc: requests.Timeout) -> str:
+        connect, read = (self.timeout if isinstance(self.timeout, tuple)
+                         else (self.timeout, self.timeout))
+        if isinstance(exc, requests.ConnectTimeout):
+            return f"could not connect within {connect:g} s"
+        return f"no answer within {read:g} s"
 
 
 @dataclass
@@ -171,9 +199,10 @@ class Retry:
             problem: str
             wait = min(self.backoff * (2**attempt), self.max_backoff)
             status: int | None = None
+            asked: float | None = None
             try:
                 resp = self.inner.get(url, stream=stream)
-            except (requests.Timeout, requests.ConnectionError) as exc:
+            except (requests.Timeout, requests.ConnectionError, *_BODY_ERRORS) as exc:
                 if host not in self.reached and _unresolvable(exc):
                     # No network, or a mistyped host: waiting will not fix either.
                     raise NameNotResolved(url, f"cannot resolve the host name {host!r} (no "
@@ -186,7 +215,15 @@ class Retry:
                     raise ConnectionRefused(url, f"connection refused by {where} (nothing is "
                                           "listening there: is the address right, and the "
                                           "server running?); not retried") from exc
-                problem = f"{type(exc).__name__}: {exc}"
+                problem = _describe(exc)
+            except (requests.RequestException, LocationValueError) as exc:
+                # Not a passing problem (an invalid URL, say): no retry, and an HttpError
+                # naming the URL rather than a traceback or a bare ValueError.
+                kind = BadUrl if isinstance(exc, (requests.exceptions.InvalidURL,
+                                                  requests.exceptions.MissingSchema,
+                                                  requests.exceptions.InvalidSchema,
+                                                  LocationValueError)) else HttpError
+                raise kind(url, _describe(exc)) from exc
             else:
                 self.reached.add(host)
                 if resp.status_code not in self.statuses:
@@ -206,8 +243,28 @@ class Retry:
             attempt += 1
             self.retries_made += 1
             if self.log:
-                self.log(f"{url}: {problem}; retry {attempt}/{self.retries} in {wait:.1f}s")
+                why = f" (Retry-After: {asked:.3g} s)" if asked is not None else ""
+                self.log(f"{problem} from {url}; waiting {wait:.3g} s{why}, "
+                         f"then retry {attempt} of {self.retries}")
             self.sleep(wait)
+
+
+# A body cut off, or compressed wrongly: the next attempt may well get it whole.
+_BODY_ERRORS = (requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError)
+
+
+def _describe(exc: BaseException) -> str:
+    """A plain account of a requests error (the URL is named by the caller)."""
+    if isinstance(exc, requests.Timeout):
+        return str(exc)  # Transport's own words ("no answer within 60 s")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut off before its end"
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return "the answer's compressed body is broken (cannot be decompressed)"
+    if isinstance(exc, (requests.exceptions.InvalidURL, LocationValueError)):
+        return f"not a URL that can be requested ({exc})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _caused_by(exc: BaseException, test: Callable[[BaseException], bool]) -> bool:
@@ -252,20 +309,30 @@ class Robots:
         return self.inner.get(url, stream=stream)
 
     def allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+        except ValueError as exc:
+            raise BadUrl(url, f"not a URL that can be requested ({exc})") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BadUrl(url, "not a URL that can be requested (no http(s) host)")
         origin = f"{parts.scheme}://{parts.netloc}"
         parser = self._parsers.get(origin)
         if parser is None:
-            parser = self._parsers[origin] = self._load(origin)
+            try:
+                parser = self._parsers[origin] = self._load(origin)
+            except BadUrl as exc:  # the URL's host is at fault: name the URL asked for
+                raise BadUrl(url, exc.problem) from exc
         return parser.can_fetch(self.user_agent, url)
 
     def _load(self, origin: str) -> RobotFileParser:
         robots_url = urlunsplit((*urlsplit(origin)[:2], "/robots.txt", "", ""))
         parser = RobotFileParser(robots_url)
         try:
-            resp = self.inner.get(robots_url)
-        except HostUnreachable:
-            raise  # no network: nothing to do with robots.txt
+            # RFC 9309: follow at least five redirects for robots.txt.
+            resp = follow_redirects(self.inner, robots_url)
+        except (HostUnreachable, BadUrl):
+            raise  # no network, or no such host: nothing to do with robots.txt
         except HttpError as exc:
             # RFC 9309: an unreachable robots.txt (5xx) means assume full disallow.
             raise RobotsDisallowed(
@@ -281,6 +348,36 @@ class Robots:
         return parser
 
 
+def follow_redirects(
+    fetcher: Fetcher, url: str, *, stream: bool = False, limit: int = MAX_REDIRECTS
+) -> requests.Response:
+    """GET ``url`` through ``fetcher``, following up to ``limit`` redirects, each hop
+    a request of its own (so throttled, retried and robots-checked like any other)."""
+    hops = 0
+    while True:
+        resp = fetcher.get(url, stream=stream)
+        location = resp.headers.get("Location")
+        if resp.status_code not in REDIRECT_STATUSES or not location:
+            return resp
+        resp.close()
+        if hops >= limit:
+            raise HttpError(url, f"redirected more than {limit} times (a redirect loop?); "
+                            f"last to {location}", resp.status_code)
+        hops += 1
+        url = urljoin(url, location)
+
+
+@dataclass
+class Redirects:
+    """Follow redirects (at most ``limit``) through the layers below."""
+
+    inner: Fetcher
+    limit: int = MAX_REDIRECTS
+
+    def get(self, url: str, *, stream: bool = False) -> requests.Response:
+        return follow_redirects(self.inner, url, stream=stream, limit=self.limit)
+
+
 @dataclass
 class FailureLimit:
     """Stop the run after ``limit`` consecutive failed requests."""
@@ -293,8 +390,8 @@ class FailureLimit:
     def get(self, url: str, *, stream: bool = False) -> requests.Response:
         try:
             resp = self.inner.get(url, stream=stream)
-        except RobotsDisallowed:
-            raise
+        except (RobotsDisallowed, BadUrl):
+            raise  # an answer about this URL, not a sign the site is unwell
         except HttpError as exc:
             self.failed(exc.url, exc.problem)
             raise
@@ -367,5 +464,5 @@ def build_session(
             throttle.delay = max(throttle.delay, crawl_delay)
 
         robots = top = Robots(retry, user_agent=user_agent, on_crawl_delay=slow_down)
-    failures = FailureLimit(top, limit=max_consecutive_failures)
+    failures = FailureLimit(Redirects(top), limit=max_consecutive_failures)
     return PoliteSession(transport, throttle, retry, robots, failures)

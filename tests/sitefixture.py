@@ -11,6 +11,7 @@ is logged with its start and end time so tests can measure politeness.
 from __future__ import annotations
 
 import csv
+import gzip
 import threading
 import time
 from collections import deque
@@ -37,6 +38,7 @@ class Report:
     published: date
     body: bytes | Path  # the file served at /v1/file/<file_id>
     send: bool  # whether sendlens should download it
+    href: str | None = None  # the link as the provider page gives it (default: the file)
 
 
 @dataclass
@@ -63,16 +65,22 @@ class Hit:
     end: float
     status: int
     user_agent: str
+    accept_encoding: str = ""
 
 
 @dataclass
 class Fault:
     """What to do instead of (or before) the normal answer to one request."""
 
-    kind: str  # status | slow | truncate | truncate_nolength | html | drop
+    # status | slow | truncate | truncate_nolength | html | drop | redirect (to `location`)
+    # | gzip (compressed when the client accepts it, as real servers do) | gzip_always
+    # | bad_gzip (Content-Encoding: gzip, body not gzip) | ctype (a 200 of type `ctype`)
+    kind: str
     status: int = 503
     retry_after: str | None = None
     seconds: float = 0.0
+    location: str = ""
+    ctype: str = "application/json"
 
 
 @dataclass
@@ -81,6 +89,7 @@ class Site:
     attachments: list[Attachment] = field(default_factory=list)
     robots: str = "User-agent: *\nDisallow: /admin/\n"
     structure: str = "normal"  # normal | no-provider-links | no-publication-class
+    search_cap: int = 100  # most results a search page holds, whatever `rows` asks
     file_delay: float = 0.0  # seconds before every file response (slow site)
     faults: dict[str, deque[Fault]] = field(default_factory=dict)
     always: dict[str, Fault] = field(default_factory=dict)  # path prefix -> fault every time
@@ -161,6 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
                         time.monotonic(),
                         status,
                         self.headers.get("User-Agent", ""),
+                        self.headers.get("Accept-Encoding", ""),
                     )
                 )
 
@@ -173,6 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
                 fault = queue.popleft()
         if fault is None:
             fault = next((f for p, f in site.always.items() if path.startswith(p)), None)
+        self._fault = fault  # body faults (truncate, gzip, ctype) are applied by _send
         if fault is not None:
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
@@ -188,6 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
                     b"<!DOCTYPE html><html><body><h1>Sorry, there is a problem</h1></body></html>"
                 )
                 return self._send(200, page)
+            elif fault.kind == "redirect":
+                return self._send(302, b"", headers={"Location": fault.location})
 
         if path == "/robots.txt":
             return self._send(200, site.robots.encode(), ctype="text/plain")
@@ -216,17 +229,6 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(404, b"<html><body>Not found</body></html>")
 
     def _file(self, body: bytes, fault: Fault | None) -> int:
-        if fault and fault.kind == "truncate":
-            # Promise the whole file, send half, hang up.
-            self.send_response(200)
-            self.send_header("Content-Type", "application/pdf")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            return 200
         if fault and fault.kind == "truncate_nolength":
             self.send_response(200)
             self.send_header("Content-Type", "application/pdf")
@@ -246,11 +248,31 @@ class _Handler(BaseHTTPRequestHandler):
         ctype: str = "text/html; charset=utf-8",
         headers: dict[str, str] | None = None,
     ) -> int:
+        fault = getattr(self, "_fault", None) if status == 200 else None
+        kind = fault.kind if fault else ""
+        headers = dict(headers or {})
+        if kind == "ctype":
+            ctype = fault.ctype  # type: ignore[union-attr]
+        accepts_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
+        if kind == "gzip_always" or (kind == "gzip" and accepts_gzip):
+            body = gzip.compress(body)
+            headers["Content-Encoding"] = "gzip"
+        elif kind == "bad_gzip":
+            headers["Content-Encoding"] = "gzip"
+            body = b"\x1f\x8b\x08\x00 this is not gzip " + body[:200]
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
+        for k, v in headers.items():
             self.send_header(k, v)
+        if kind == "truncate":
+            # Promise the whole body, send half, hang up.
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return status
         self.end_headers()
         self.wfile.write(body)
         return status
@@ -262,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _search(self, site: Site, query: dict[str, list[str]]) -> str:
         start = int(query.get("start", ["0"])[0])
-        rows = min(int(query.get("rows", ["100"])[0]), 100)  # the site's cap
+        rows = min(int(query.get("rows", ["100"])[0]), site.search_cap)  # the site's cap
         right_kind = query.get("level_1_types") == ["3"] and query.get("level_2_types[]") == ["12"]
         listed = [p for p in site.providers if p.listed] if right_kind else []
         page = listed[start : start + rows]
@@ -290,8 +312,9 @@ class _Handler(BaseHTTPRequestHandler):
         for r in sorted(prov.reports, key=lambda r: r.published, reverse=True):
             when = f"{r.published.day:02d} {r.published:%B %Y}"
             cls = "" if site.structure == "no-publication-class" else ' class="publication-link"'
+            href = escape(r.href) if r.href is not None else f"{base}{FILE_PATH}{r.file_id}"
             items.append(
-                f'<li class="timeline__day"><a{cls} href="{base}{FILE_PATH}{r.file_id}">'
+                f'<li class="timeline__day"><a{cls} href="{href}">'
                 f'{escape(r.label)}<span class="nonvisual">{escape(r.label)}, pdf - {when}</span>'
                 f"</a></li>"
             )

@@ -12,6 +12,7 @@ from sitefixture import Fault, Provider, Site, serve
 
 from scraper.http import (
     USER_AGENT,
+    BadUrl,
     ConnectionRefused,
     FailureLimit,
     HttpError,
@@ -218,3 +219,56 @@ def test_a_success_resets_the_failure_count(site: Site, base: str) -> None:
 def test_build_session_rejects_nonsense() -> None:
     with pytest.raises(ValueError):
         build_session(delay=-1)
+
+
+def test_a_page_cut_off_mid_body_is_read_again(site: Site, base: str) -> None:
+    site.fault("/provider/44/80454", Fault("truncate"))
+    sleeps = Sleeps()
+    resp = Retry(Transport(), backoff=0.01, sleep=sleeps).get(f"{base}/provider/44/80454")
+    assert resp.status_code == 200 and "Cornwall" in resp.text
+    assert len(sleeps.waits) == 1
+
+
+def test_a_broken_compressed_body_is_retried_then_named(site: Site, base: str) -> None:
+    site.always["/provider/"] = Fault("bad_gzip")
+    with pytest.raises(HttpError, match=r"/provider/44/80454: the answer's compressed body is "
+                       r"broken .*gave up after 2 attempts"):
+        Retry(Transport(), retries=1, backoff=0, sleep=Sleeps()).get(f"{base}/provider/44/80454")
+
+
+def test_an_invalid_url_is_an_http_error_naming_it_not_retried() -> None:
+    for url in ("http://files..ofsted.gov.uk/v1/file/1", "http:///v1/file/1"):
+        with pytest.raises(BadUrl, match="not a URL that can be requested") as err:
+            build_session(delay=0, backoff=0).get(url)
+        assert err.value.url == url and not isinstance(err.value, ValueError)
+
+
+def test_no_answer_in_time_is_said_plainly(site: Site, base: str) -> None:
+    site.always["/provider/"] = Fault("slow", seconds=0.5)
+    retry = Retry(Transport(timeout=(1.0, 0.2)), retries=0, sleep=Sleeps())
+    with pytest.raises(HttpError) as err:
+        retry.get(f"{base}/provider/44/80454")
+    assert str(err.value) == (f"{base}/provider/44/80454: no answer within 0.2 s "
+                              "(gave up after 1 attempts)")
+
+
+def test_redirects_are_followed_through_robots_and_the_throttle(site: Site, base: str) -> None:
+    site.robots = "User-agent: *\nDisallow: /provider/44/666\n"
+    site.fault("/provider/44/1", Fault("redirect", location="/provider/44/80454"))
+    session = build_session(delay=0.05)
+    resp = session.get(f"{base}/provider/44/1")
+    assert resp.status_code == 200 and "Cornwall" in resp.text
+    hops = [h for h in site.hits if h.path.startswith("/provider/")]
+    assert [h.path for h in hops] == ["/provider/44/1", "/provider/44/80454"]
+    assert hops[1].start - hops[0].end >= 0.04  # the hop waited its turn
+    # A hop robots.txt forbids is not fetched.
+    site.fault("/provider/44/2", Fault("redirect", location="/provider/44/666"))
+    with pytest.raises(RobotsDisallowed, match="/provider/44/666"):
+        session.get(f"{base}/provider/44/2")
+    assert not any(h.path == "/provider/44/666" for h in site.hits)
+    # A loop ends after a few hops, each one a request counted.
+    site.always["/provider/44/3"] = Fault("redirect", location="/provider/44/3")
+    before = session.requests_made
+    with pytest.raises(HttpError, match=r"/provider/44/3: redirected more than 5 times"):
+        session.get(f"{base}/provider/44/3")
+    assert session.requests_made - before == 6
