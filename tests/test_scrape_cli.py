@@ -7,6 +7,7 @@ from pathlib import Path
 from conftest import require_shared
 from sitefixture import (
     FILE_PATH,
+    Fault,
     build_site,
     declined_file_site,
     read_manifest,
@@ -103,3 +104,19 @@ def test_a_first_scrape_that_fetches_nothing_leaves_no_corpus(tmp_path: Path) ->
                                       "-q", "--corpus", str(tmp_path / "kept")])
     assert "no corpus was left" not in result.output
     assert (tmp_path / "kept" / "sendlens.db").is_file()
+
+
+def test_retries_and_waits_are_told_unless_quiet(tmp_path: Path) -> None:
+    site = build_site(read_manifest(require_shared("letters"))[:1])
+    runner = CliRunner()
+    with serve(site) as base:
+        for quiet in (False, True):
+            site.fault("/search", Fault("status", 429, retry_after="1"))
+            args = ["scrape", "--base-url", base, "--delay", "0",
+                    "--corpus", str(tmp_path / "corpus")] + (["-q"] if quiet else [])
+            result = runner.invoke(app, args)
+            assert result.exit_code == 0, result.output
+            told = (f"HTTP 429 Too Many Requests from {base}/search?" in result.output
+                    and "; waiting 2 s (Retry-After: 1 s), then retry 1 of 4" in result.output)
+            assert told is not quiet, result.output
+            assert "requests: " in result.output and "(retries 1)" in result.output

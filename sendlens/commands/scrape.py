@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -43,7 +44,10 @@ def scrape_cmd(
         False, "--retry-skipped",
         help="Download again the letters earlier runs could not import (after an upgrade).",
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q",
+        help="No progress bars, and no line for each retry (the summary counts them).",
+    ),
     corpus: Path | None = CorpusOption,
 ) -> None:
     """Scrape the Ofsted reports site (and GOV.UK) for SEND letters and import them.
@@ -74,6 +78,7 @@ def scrape_cmd(
                 progress=not quiet,
                 labels_config=labels_config,
                 retry_skipped=retry_skipped,
+                log=None if quiet else _note,
             )
     except (ValueError, CorpusError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
@@ -82,6 +87,13 @@ def scrape_cmd(
     typer.echo(summary.render(), err=True)
     _tidy(path, made, dry_run)
     raise typer.Exit(summary.exit_code)
+
+
+def _note(message: str) -> None:
+    """A retry or a wait, printed above the progress bars (not through them)."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
 
 
 def _tidy(path: Path, made: tuple[bool, bool], dry_run: bool) -> None:
