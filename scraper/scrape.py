@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -32,14 +33,22 @@ from tqdm import tqdm
 
 from scraper import site
 from scraper.http import (
+    RETRY_STATUSES,
+    BadUrl,
     HttpError,
     NameNotResolved,
     PoliteSession,
+    RobotsDisallowed,
     SiteUnavailable,
     build_session,
 )
 from scraper.records import FetchRecord
 from textmine.areas import lookup_area
+
+try:
+    import fcntl
+except ImportError:  # Windows: stale partial files are told by their age instead
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from sendlens.store import Corpus
@@ -50,11 +59,22 @@ TMP_PREFIX = "scrape-"
 MIN_PDF_BYTES = 1024
 MAX_PDF_BYTES = 100 * 1024 * 1024
 DOWNLOAD_DEADLINE = 300.0  # seconds for one file, against servers that drip bytes
-EMPTY_PROVIDERS_LIMIT = 3  # this many providers in a row with no reports = page changed
+# This many provider pages in a row empty or unreadable, before any listed a report,
+# means the page changed; after some did, it takes a longer run (the site is unwell).
+EMPTY_PROVIDERS_LIMIT = 3
+BAD_PROVIDERS_LIMIT = 10
+STALE_TMP_SECONDS = 6 * 3600  # without flock: a partial download untouched this long
 
 
 class BadDownload(Exception):
-    """A response that must not reach the corpus (truncated, not a PDF, ...)."""
+    """A response that must not reach the corpus (truncated, not a PDF, ...).
+
+    ``transient``: the transfer broke (connection lost, no answer in time), which says
+    more about the site's health than about the file."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass
@@ -88,6 +108,8 @@ class ScrapeSummary:
     would_download: list[FetchRecord] = field(default_factory=list)  # dry run
     failed: list[Failure] = field(default_factory=list)
     unknown_labels: list[Failure] = field(default_factory=list)  # reason = the label
+    # SEND-ish labels whose link is to no address sendlens knows: reason = the label
+    unrecognised_links: list[Failure] = field(default_factory=list)
     empty_providers: list[str] = field(default_factory=list)
     areas_without_send: list[str] = field(default_factory=list)
     unmatched_areas: list[str] = field(default_factory=list)
@@ -174,6 +196,13 @@ class ScrapeSummary:
             )
             for f in self.unknown_labels:
                 lines.append(f"    {f.reason!r} for {f.council or '?'}: {f.url}")
+        if self.unrecognised_links:
+            lines.append(
+                f"  reports labelled as SEND letters whose link is not to a file address "
+                f"sendlens knows (not downloaded): {len(self.unrecognised_links)}"
+            )
+            for f in self.unrecognised_links:
+                lines.append(f"    {f.reason!r} for {f.council or '?'}: {f.url}")
         if self.areas_without_send:
             lines.append(f"  areas with no SEND letter found: {len(self.areas_without_send)}")
             lines.append("    " + ", ".join(self.areas_without_send))
@@ -194,6 +223,16 @@ INTERRUPTED = "interrupted (Ctrl-C); everything imported so far is kept, run aga
 
 
 # --- Corpus access ---------------------------------------------------------------
+
+
+def failed_file_ids(corpus: Corpus) -> set[str]:
+    """File ids whose last download failed (tried again, after the new ones)."""
+    conn = corpus.connect()
+    try:
+        return {str(r[0]) for r in conn.execute("SELECT file_id FROM fetches WHERE status = "
+                                                 "'failed'")}
+    finally:
+        conn.close()
 
 
 def held_file_ids(corpus: Corpus, *, retry_skipped: bool = False) -> set[str]:
@@ -233,8 +272,8 @@ def _tmp_dir(corpus: Corpus) -> Path:
 def check_pdf(path: Path, expected_length: int | None = None) -> int:
     """Raise BadDownload unless ``path`` is a whole PDF that opens; return its pages."""
     size = path.stat().st_size
-    if expected_length is not None and size != expected_length:
-        raise BadDownload(f"truncated: {size} of {expected_length} bytes")
+    if expected_length is not None:
+        _check_length(size, expected_length)
     with path.open("rb") as fh:
         head = fh.read(1024)
         fh.seek(max(0, size - 2048))
@@ -263,6 +302,16 @@ def check_pdf(path: Path, expected_length: int | None = None) -> int:
     if pages < 1:
         raise BadDownload("the PDF has no pages")
     return pages
+
+
+def _check_length(received: int, announced: int) -> None:
+    """The bytes received against the Content-Length the server announced."""
+    if received < announced:
+        raise BadDownload(f"truncated: {received} bytes received, {announced} announced "
+                          "(Content-Length)")
+    if received > announced:
+        raise BadDownload(f"longer than announced: {received} bytes received, {announced} "
+                          "announced (Content-Length)")
 
 
 def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]:
@@ -302,13 +351,35 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
                 fh.flush()
                 os.fsync(fh.fileno())
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise BadDownload(f"truncated: connection broke after {size} bytes ({exc})") from exc
+            raise BadDownload(f"truncated: the connection broke after {size} bytes",
+                              transient=True) from exc
         except requests.Timeout as exc:
-            raise BadDownload(f"timed out after {size} bytes") from exc
+            raise BadDownload(f"the server stopped sending after {size} bytes (timed out)",
+                              transient=True) from exc
+        except requests.exceptions.ContentDecodingError as exc:
+            raise BadDownload("the compressed body is broken (cannot be decompressed) after "
+                              f"{size} bytes", transient=True) from exc
+        except requests.RequestException as exc:
+            raise BadDownload(f"failed after {size} bytes: {type(exc).__name__}: {exc}",
+                              transient=True) from exc
+        # Content-Length counts the bytes sent, compressed or not (a server may compress
+        # although asked not to): compare those, not the decoded size.
+        received = _bytes_on_wire(resp, size)
     finally:
         resp.close()
-    check_pdf(dest, expected)
+    if expected is not None:
+        _check_length(received, expected)
+    check_pdf(dest)
     return digest.hexdigest(), size
+
+
+def _bytes_on_wire(resp: requests.Response, decoded: int) -> int:
+    """Bytes of the body as sent (before any Content-Encoding was undone)."""
+    tell = getattr(resp.raw, "tell", None)
+    try:
+        return int(tell()) if callable(tell) else decoded
+    except (OSError, ValueError, TypeError):
+        return decoded
 
 
 # --- Discovery -------------------------------------------------------------------
@@ -337,8 +408,9 @@ def discover_providers(
     """Every council listed by the paginated children's services search."""
     providers: dict[str, site.ProviderLink] = {}
     previous: list[str] | None = None
+    start = 0
     for page in range(site.SEARCH_MAX_PAGES):
-        url = site.search_url(base_url, page * rows, rows)
+        url = site.search_url(base_url, start, rows)
         html = _get_html(session, url)
         assert html is not None
         links = site.parse_search_page(html, url)
@@ -358,10 +430,33 @@ def discover_providers(
         previous = urns
         for p in links:
             providers.setdefault(p.urn, p)
+        # By what the page held, not by `rows`: a site that caps pages lower than we
+        # asked would otherwise skip the councils between its cap and `rows`.
+        start += len(links)
     raise site.SiteStructureError(
         site.search_url(base_url, 0, rows),
         f"more than {site.SEARCH_MAX_PAGES} search pages: pagination is not ending",
     )
+
+
+def _check_bad_run(bad_run: int, any_reports: bool, url: str, problem: str) -> None:
+    """Empty or unreadable provider pages are reported one by one; only a run of them
+    at the start (no page has listed a report yet), or a long run later, means the
+    pages changed or the site is down rather than a few councils without reports."""
+    limit = EMPTY_PROVIDERS_LIMIT if not any_reports else BAD_PROVIDERS_LIMIT
+    if bad_run >= limit:
+        raise site.SiteStructureError(
+            url,
+            f"{bad_run} provider pages in a row were empty or unreadable (last: {problem}): "
+            "the provider page structure has probably changed, or the site is unwell",
+        )
+
+
+def gov_uk_page_for(base_url: str) -> str | None:
+    """The GOV.UK page of the first letters, when ``base_url`` is the real Ofsted site
+    (however it is spelt: a trailing slash, capitals in the scheme or host)."""
+    return site.GOV_UK_PUBLICATION_URL if site.same_site(base_url, site.DEFAULT_BASE_URL) \
+        else None
 
 
 def _since_ok(pub: site.Publication, since: date | None) -> bool:
@@ -425,14 +520,17 @@ def scrape(
             log=log,
         )
     if gov_uk_url == AUTO:
-        gov_uk_url = site.GOV_UK_PUBLICATION_URL if base_url == site.DEFAULT_BASE_URL else None
+        gov_uk_url = gov_uk_page_for(base_url)
     tmp_path: Path | None = None
+    tmp_lock: int | None = None
     try:
         held = held_file_ids(corpus, retry_skipped=retry_skipped)
         # With --retry-skipped these are downloaded again, so not "held" this run.
         unimported = {} if retry_skipped else unimported_fetches(corpus)
+        failed_before = failed_file_ids(corpus)
         if not dry_run:
             _clear_stale_tmp(corpus)
+            corpus.sweep_pdfs()  # half-written copies a killed run left in the store
 
         # Phase 1: discover.
         providers = discover_providers(session, base_url, rows)
@@ -454,34 +552,40 @@ def scrape(
         councils = {_area_key(p.urn, p.name): p.name for p, extra in targets if not extra}
 
         candidates: list[site.Publication] = []
-        empty_run = 0
+        bad_run = 0  # listed provider pages in a row that were empty or not HTML
+        any_reports = False
         for prov, is_extra in _bar(targets, "providers", "page", progress):
             try:
                 html = _get_html(session, prov.url, optional=is_extra)
             except SiteUnavailable:
                 raise
             except HttpError as exc:  # one bad page: report it, carry on with the rest
+                # (a site that keeps failing is stopped by the session's FailureLimit)
                 summary.failed.append(Failure(prov.url, exc.problem, prov.name))
+                continue
+            except site.SiteStructureError as exc:  # not HTML: the same, but counted
+                summary.failed.append(Failure(prov.url, exc.problem, prov.name))
+                bad_run += 0 if is_extra else 1
+                _check_bad_run(bad_run, any_reports, prov.url, exc.problem)
                 continue
             if html is None:
                 summary.extra_providers_missing.append(f"{prov.name} ({prov.urn})")
                 continue
-            pubs = site.parse_provider_page(html, prov.url, prov.urn, prov.name)
+            odd_links: list[tuple[str, str]] = []
+            pubs = site.parse_provider_page(html, prov.url, prov.urn, prov.name, odd_links)
+            for label, url in odd_links:
+                if rule.classify(label)[0] != "other":
+                    summary.unrecognised_links.append(Failure(url, label, prov.name))
             if is_extra:
                 summary.extra_providers_found += 1
             else:
                 summary.providers_seen += 1
             if not pubs:
                 summary.empty_providers.append(f"{prov.name} ({prov.urn})")
-                empty_run += 0 if is_extra else 1
-                if empty_run >= EMPTY_PROVIDERS_LIMIT:
-                    raise site.SiteStructureError(
-                        prov.url,
-                        f"{empty_run} provider pages in a row list no reports: "
-                        "the provider page structure has probably changed",
-                    )
+                bad_run += 0 if is_extra else 1
+                _check_bad_run(bad_run, any_reports, prov.url, "lists no reports")
                 continue
-            empty_run = 0
+            bad_run, any_reports = 0, True
             candidates.extend(_select(pubs, rule, summary, found_areas))
 
         if gov_uk_url and (since is None or since <= site.GOV_UK_LATEST_PUBLISHED):
@@ -514,6 +618,9 @@ def scrape(
             else:
                 fresh.append(pub)
         summary.send_found = len(seen_ids)
+        # Files that failed on an earlier run go last (in page order), so that a few dead
+        # links cannot keep every later run from reaching the letters after them.
+        fresh.sort(key=lambda p: p.file_id in failed_before)
 
         # Phase 2: download, check, import, record.
         if dry_run:
@@ -523,7 +630,7 @@ def scrape(
         failed_in_a_row = 0
         for pub in _bar(fresh, "downloads", "pdf", progress):
             rec = _record(pub)
-            tmp_path = tmp_dir / f"{TMP_PREFIX}{pub.file_id}.part"
+            tmp_path, tmp_lock = _new_tmp(tmp_dir, pub.file_id)
             try:
                 sha, size = _download_with_retries(
                     session, pub.url, tmp_path, download_attempts, backoff
@@ -531,13 +638,20 @@ def scrape(
             except (HttpError, BadDownload) as exc:
                 if isinstance(exc, SiteUnavailable):
                     raise
+                tmp_path.unlink(missing_ok=True)
+                tmp_path = None
+                _unlock(tmp_lock)
+                tmp_lock = None
                 reason = exc.problem if isinstance(exc, HttpError) else str(exc)
                 rec.status, rec.error = "failed", reason
                 corpus.record_fetch(rec)
                 summary.failed.append(Failure(pub.url, reason, pub.council, pub.file_id))
+                if not _transient(exc):
+                    # A definite answer about this file (404, not a PDF, a bad URL): it
+                    # says nothing of the site's health, so it does not count.
+                    continue
                 failed_in_a_row += 1
                 if failed_in_a_row >= max_consecutive_failures:
-                    # Every file answered but none was a PDF: the site is not well.
                     raise SiteUnavailable(
                         pub.url,
                         f"{failed_in_a_row} downloads failed in a row, giving up "
@@ -568,6 +682,8 @@ def scrape(
             ).append(rec)
             tmp_path.unlink(missing_ok=True)
             tmp_path = None
+            _unlock(tmp_lock)
+            tmp_lock = None
         corpus.set_meta("last_scrape", datetime.now(UTC).isoformat(timespec="seconds"))
     except KeyboardInterrupt:
         summary.error = INTERRUPTED
@@ -578,6 +694,7 @@ def scrape(
     finally:
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)  # a partial download never stays behind
+        _unlock(tmp_lock)
         summary.requests = session.requests_made
         summary.retries = session.retry.retries_made
         summary.elapsed = time.monotonic() - started
@@ -646,9 +763,11 @@ def _download_with_retries(
         try:
             result = download_to(session, url, dest)
         except BadDownload as exc:
-            dest.unlink(missing_ok=True)
+            # Kept (emptied by the next attempt), so that this run's lock on it holds.
             if attempt == attempts:
-                raise BadDownload(f"{exc} (after {attempts} attempts)") from exc
+                dest.unlink(missing_ok=True)
+                raise BadDownload(f"{exc} (after {attempts} attempts)",
+                                  transient=exc.transient) from exc
             session.retry.retries_made += 1  # counted with the HTTP retries in the summary
             time.sleep(backoff * 2 ** (attempt - 1))
         except BaseException:
@@ -659,9 +778,53 @@ def _download_with_retries(
     raise AssertionError("unreachable")
 
 
+def _transient(exc: Exception) -> bool:
+    """A failure that says the site may be unwell (5xx or 429 after retries, no answer,
+    a broken connection) rather than something definite about this one file."""
+    if isinstance(exc, BadDownload):
+        return exc.transient
+    if isinstance(exc, (RobotsDisallowed, BadUrl)):
+        return False
+    return isinstance(exc, HttpError) and (exc.status is None or exc.status in RETRY_STATUSES)
+
+
+def _new_tmp(tmp_dir: Path, file_id: str) -> tuple[Path, int | None]:
+    """A temporary file of this run's own, locked while the run uses it, so that
+    another scrape of the same corpus neither writes to it nor clears it away."""
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=f"{TMP_PREFIX}{file_id}-", suffix=".part")
+    if fcntl is None:
+        os.close(fd)
+        return Path(name), None
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return Path(name), fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing the file releases its lock
+
+
 def _clear_stale_tmp(corpus: Corpus) -> None:
-    """Partial downloads left by a killed run (only ours, by prefix)."""
+    """Partial downloads left by a killed run (only ours, by prefix): those no live run
+    holds locked (a killed process's locks go with it). Without flock (Windows), those
+    not written to for STALE_TMP_SECONDS."""
     tmp = Path(corpus.tmp_dir)
-    if tmp.is_dir():
-        for path in tmp.glob(f"{TMP_PREFIX}*.part"):
+    if not tmp.is_dir():
+        return
+    for path in tmp.glob(f"{TMP_PREFIX}*.part"):
+        try:
+            if fcntl is None:
+                if time.time() - path.stat().st_mtime > STALE_TMP_SECONDS:
+                    path.unlink(missing_ok=True)
+                continue
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue  # gone already, or not ours to read
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # another scrape is writing it
+        else:
             path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)

@@ -319,13 +319,20 @@ def _label_of(a: Tag) -> tuple[str, date | None]:
 
 
 def parse_provider_page(
-    html: str, page_url: str, urn: str | None, council: str | None
+    html: str,
+    page_url: str,
+    urn: str | None,
+    council: str | None,
+    unrecognised: list[tuple[str, str]] | None = None,
 ) -> list[Publication]:
     """Every publication on a provider page (all report types, newest first).
 
-    Raises SiteStructureError when the page links to files but not through the
-    publication-link anchors, or when those anchors carry no file id: both mean the
-    page changed. A page with no files at all returns [] (the caller decides).
+    A publication linked to a GOV.UK attachment is kept (as ``govuk-<id>``); one linked
+    to any other address is left out and, with ``unrecognised``, added to it as
+    (label, URL) for the caller to report. Raises SiteStructureError when the page
+    links to files but not through the publication-link anchors, or when none of
+    those anchors carries a file id: both mean the page changed. A page with no files
+    at all returns [] (the caller decides).
     """
     soup = BeautifulSoup(html, "html.parser")
     anchors = soup.select(PUBLICATION_LINK_SELECTOR)
@@ -340,12 +347,20 @@ def parse_provider_page(
     pubs: list[Publication] = []
     for a in anchors:
         href = str(a.get("href", "")).strip()
-        url = urljoin(page_url, href)
-        m = OFSTED_FILE_ID_RE.search(urlsplit(url).path)
-        if not m:
-            continue
         label, published = _label_of(a)
-        pubs.append(Publication(m["id"], url, label, published, urn, council))
+        try:
+            url = urljoin(page_url, href)
+            path = urlsplit(url).path
+        except ValueError:  # "http://[bad": not even a URL
+            url, path = href, ""
+        m = OFSTED_FILE_ID_RE.search(path)
+        g = GOV_UK_FILE_ID_RE.search(path)
+        if m:
+            pubs.append(Publication(m["id"], url, label, published, urn, council))
+        elif g:
+            pubs.append(Publication(f"govuk-{g['id']}", url, label, published, urn, council))
+        elif unrecognised is not None:
+            unrecognised.append((label, url))
     if not pubs:
         raise SiteStructureError(
             page_url,
@@ -387,6 +402,21 @@ def parse_gov_uk_page(html: str, page_url: str) -> list[Publication]:
             "the GOV.UK publication page structure has changed",
         )
     return list(pubs.values())
+
+
+def same_site(a: str, b: str) -> bool:
+    """Whether two base URLs name the same site: scheme and host in any case, the
+    default port written or not, a trailing slash or none."""
+    def key(url: str) -> tuple[str, str, int | None, str]:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port or {"http": 80, "https": 443}.get(scheme)
+        except ValueError:
+            port = None
+        return scheme, (parts.hostname or "").lower(), port, parts.path.rstrip("/")
+
+    return key(a) == key(b)
 
 
 def normalise_area(name: str) -> str:

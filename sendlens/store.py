@@ -489,11 +489,30 @@ class Corpus:
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
+                out.flush()
+                # On disk before the rename, and the rename on disk before the letter's
+                # commit: else a power cut could leave a letter pointing at an empty file.
+                os.fsync(out.fileno())
             os.replace(tmp, dest)
+            _fsync_dir(dest.parent)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         return dest
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # Windows: a folder cannot be opened, nor needs to be
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on a folder: nothing more can be done
+    finally:
+        os.close(fd)
 
 
 def tags_of_other_models(con: sqlite3.Connection, version: str) -> int:

@@ -19,6 +19,7 @@ import pytest
 from conftest import require_shared
 from sitefixture import (
     FILE_PATH,
+    GOV_UK_FILES,
     GOV_UK_PAGE,
     Attachment,
     Fault,
@@ -35,7 +36,7 @@ from sitefixture import (
 )
 
 from scraper import site as sitemod
-from scraper.scrape import ScrapeSummary, check_pdf, scrape
+from scraper.scrape import BadDownload, ScrapeSummary, check_pdf, scrape
 from sendlens.store import Corpus
 
 FAST: dict[str, Any] = {
@@ -316,12 +317,49 @@ def test_a_site_that_keeps_failing_stops_with_a_summary(
     assert site.file_hits() == []
 
 
-def test_files_that_are_never_pdfs_stop_the_run(site: Site, base: str, corpus: Corpus) -> None:
-    site.always[FILE_PATH] = Fault("html")
+def test_files_whose_transfer_keeps_breaking_stop_the_run(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    site.always[FILE_PATH] = Fault("truncate")
     summary = scrape(corpus, base_url=base, **{**FAST, "max_consecutive_failures": 2})
     assert summary.error and "2 downloads failed in a row" in summary.error
+    assert "truncated: the connection broke" in summary.error
     assert rows(corpus, "SELECT count(*) FROM letters")[0][0] == 0
     assert_corpus_clean(corpus)
+
+
+def test_dead_file_links_do_not_stop_the_run_and_are_tried_last(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # Six dead links (404), listed first (newest), before every real letter.
+    dead = [Report(f"5100010{i}", "Area SEND full inspection", date(2025, 1, 1 + i), b"", True)
+            for i in range(6)]
+    site.providers[0].reports += dead
+    for r in dead:
+        site.always[FILE_PATH + r.file_id] = Fault("status", 404)
+    summary = scrape(corpus, base_url=base, **FAST)
+
+    assert summary.error is None, summary.render()
+    assert summary.exit_code == 1
+    got = fetches(corpus)
+    alive = [r for r in site.send_reports() if r not in dead]
+    assert all(got[r.file_id]["status"] != "failed" for r in alive)
+    assert {f.file_id: f.reason for f in summary.failed} == {
+        r.file_id: "HTTP 404 Not Found" for r in dead}
+    text = summary.render()
+    assert "failed: 6" in text and f"    {base}{FILE_PATH}{dead[0].file_id}: HTTP 404" in text
+
+    # A later run fetches a new letter before trying the dead links again.
+    new = Report("51000200", "Area SEND full inspection", date(2025, 2, 1),
+                 site.providers[0].reports[0].body, True)
+    site.providers[5].reports.append(new)
+    t0 = time.monotonic()
+    again = scrape(corpus, base_url=base, **FAST)
+    tried = [h.path[len(FILE_PATH):] for h in sorted(site.file_hits(), key=lambda h: h.start)
+             if h.start >= t0]
+    assert tried == [new.file_id] + [r.file_id for r in sorted(dead, key=lambda r: r.published,
+                                                               reverse=True)]
+    assert again.error is None and len(again.failed) == 6
 
 
 def test_changed_search_page_is_an_error_naming_the_url(
@@ -746,3 +784,194 @@ def test_files_downloaded_but_not_imported_are_listed_on_every_run(corpus: Corpu
         assert [line for line in text.splitlines() if declined in line] == [
             f"    {declined}: {retried.skipped[0].error}"
         ]
+
+
+# --- transport problems, per page and per file -------------------------------------------
+
+
+def test_transport_problems_are_reported_per_page_and_per_file(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    files = [p.reports[0] for p in site.providers[:6]]
+    # A provider page cut off mid-body once: read again, its letter imported.
+    site.fault(f"/provider/44/{site.providers[0].urn}", Fault("truncate"))
+    # A file behind one redirect: followed (through robots.txt and the throttle).
+    moved = FILE_PATH + files[1].file_id
+    site.fault(moved, Fault("redirect", location=moved))
+    # A redirect loop, a body that is not the gzip it claims, and a link that is no URL.
+    loop = FILE_PATH + files[2].file_id
+    site.always[loop] = Fault("redirect", location=loop)
+    site.always[FILE_PATH + files[3].file_id] = Fault("bad_gzip")
+    bad_url = "http://files..ofsted.gov.uk/v1/file/51000300"
+    site.providers[4].reports.append(
+        Report("51000300", "Area SEND full inspection", date(2025, 1, 1), b"", True,
+               href=bad_url))
+
+    summary = scrape(corpus, base_url=base, **FAST)
+
+    assert summary.error is None, summary.render()
+    got = fetches(corpus)
+    for r in (files[0], files[1], files[4], files[5]):
+        assert got[r.file_id]["status"] == "imported", got[r.file_id]["error"]
+    bad = {f.url: f.reason for f in summary.failed}
+    assert set(bad) == {f"{base}{loop}", f"{base}{FILE_PATH}{files[3].file_id}", bad_url}
+    assert bad[f"{base}{loop}"].startswith("redirected more than 5 times (a redirect loop?)")
+    assert "compressed body is broken" in bad[f"{base}{FILE_PATH}{files[3].file_id}"]
+    assert bad[bad_url].startswith("not a URL that can be requested")
+    assert summary.exit_code == 1
+    text = summary.render()
+    assert f"    {bad_url}: not a URL that can be requested" in text
+    assert_corpus_clean(corpus)
+
+
+def test_a_compressed_pdf_is_received_whole(site: Site, base: str, corpus: Corpus) -> None:
+    files = [p.reports[0] for p in site.providers[:2]]
+    site.always[FILE_PATH + files[0].file_id] = Fault("gzip")  # compressed if accepted
+    site.always[FILE_PATH + files[1].file_id] = Fault("gzip_always")  # compressed anyway
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert summary.error is None and summary.failed == [], summary.render()
+    got = fetches(corpus)
+    assert all(got[r.file_id]["status"] == "imported" for r in files)
+    assert all(got[r.file_id]["sha256"] == sha(r.body) for r in files)
+    assert {h.accept_encoding for h in site.file_hits()} == {"identity"}
+
+
+def test_length_messages_say_what_was_received_and_announced(tmp_path: Path) -> None:
+    path = tmp_path / "f.pdf"
+    path.write_bytes(b"%PDF-1.4\n" + b"x" * 2000 + b"\n%%EOF\n")
+    size = path.stat().st_size
+    with pytest.raises(BadDownload, match=rf"^truncated: {size} bytes received, "
+                       rf"{size + 10} announced \(Content-Length\)$"):
+        check_pdf(path, size + 10)
+    with pytest.raises(BadDownload, match=rf"^longer than announced: {size} bytes received, "
+                       rf"{size - 10} announced"):
+        check_pdf(path, size - 10)
+
+
+# --- listing ------------------------------------------------------------------------------
+
+
+def test_a_site_that_caps_pages_below_rows_loses_no_council(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    site.search_cap = 2  # we ask for 3 a page
+    summary = scrape(corpus, base_url=base, dry_run=True, **FAST)
+    assert summary.error is None and summary.providers_seen == 7
+    assert "providers seen: 7" in summary.render()
+
+
+def test_empty_and_non_html_provider_pages_are_reported_not_fatal(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    emptied = site.providers[1:4]
+    for p in emptied:
+        p.reports = []
+    odd = site.providers[4]
+    site.always[f"/provider/44/{odd.urn}"] = Fault("ctype", ctype="application/json")
+    summary = scrape(corpus, base_url=base, **FAST)
+
+    assert summary.error is None, summary.render()
+    assert summary.empty_providers[:3] == [f"{p.name} ({p.urn})" for p in emptied]
+    (failure,) = summary.failed
+    assert failure.url == f"{base}/provider/44/{odd.urn}"
+    assert failure.reason == "expected an HTML page, got application/json"
+    kept = [site.providers[0], site.providers[5]]
+    assert {r.provider_urn for r in summary.new} == {p.urn for p in kept}
+    assert summary.exit_code == 1
+    assert f"    {base}/provider/44/{odd.urn}: expected an HTML page" in summary.render()
+
+    # Before any page has listed a report, a run of empty pages still means a change.
+    for p in site.providers:
+        p.reports = []
+    stopped = scrape(corpus, base_url=base, **FAST)
+    assert stopped.error and "3 provider pages in a row were empty or unreadable" in stopped.error
+
+
+def test_send_links_to_unknown_addresses_are_reported_and_gov_uk_ones_fetched(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    elsewhere = "https://example.org/letters/send-letter.pdf"
+    site.providers[2].reports.append(
+        Report("x1", "Local area SEND inspection", date(2017, 5, 1), b"", True, href=elsewhere))
+    site.attachments = [Attachment("537527", "Joint_local_area_SEND_inspection_in_Bolton.pdf",
+                                   "Joint local area SEND inspection in Bolton",
+                                   letter_2016_pdf("Bolton"))]
+    site.providers[3].reports.append(Report(
+        "x2", "Local area SEND inspection", date(2016, 7, 1), b"", True,
+        href=f"{base}{GOV_UK_FILES}537527/Joint_local_area_SEND_inspection_in_Bolton.pdf"))
+    summary = scrape(corpus, base_url=base, **FAST)
+
+    assert summary.error is None, summary.render()
+    assert [(f.url, f.reason) for f in summary.unrecognised_links] == [
+        (elsewhere, "Local area SEND inspection")]
+    text = summary.render()
+    assert f"'Local area SEND inspection' for {site.providers[2].name}: {elsewhere}" in text
+    assert fetches(corpus)["govuk-537527"]["status"] != "failed"
+
+
+def test_the_gov_uk_page_is_read_however_the_real_site_is_spelt() -> None:
+    from scraper.scrape import gov_uk_page_for
+
+    for spelt in ("https://reports.ofsted.gov.uk", "https://reports.ofsted.gov.uk/",
+                  "HTTPS://Reports.Ofsted.gov.uk:443/"):
+        assert gov_uk_page_for(spelt) == sitemod.GOV_UK_PUBLICATION_URL, spelt
+    assert gov_uk_page_for("http://127.0.0.1:8000/") is None
+
+
+# --- temporary files ------------------------------------------------------------------------
+
+
+def test_another_scrapes_partial_downloads_are_left_alone(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    import fcntl
+
+    tmp = corpus.tmp_dir
+    first = site.providers[0].reports[0].file_id
+    # What another live run is writing (the name this run once used for the same file),
+    # held locked as that run holds it; and what a killed run left.
+    live = tmp / f"scrape-{first}.part"
+    live.write_bytes(b"%PDF-1.4 half of it")
+    stale = tmp / "scrape-12345.part"
+    stale.write_bytes(b"%PDF-1.4 left by a killed run")
+    with live.open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        summary = scrape(corpus, base_url=base, **FAST)
+        assert live.read_bytes() == b"%PDF-1.4 half of it"
+    assert summary.error is None and summary.failed == [], summary.render()
+    assert fetches(corpus)[first]["status"] == "imported"
+    assert not stale.exists()
+    scrape(corpus, base_url=base, **FAST)  # no run holds it now: cleared
+    assert_corpus_clean(corpus)
+
+
+def test_half_written_copies_in_the_store_are_cleared_by_a_scrape(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    left = corpus.pdf_dir / "ab" / ".partial-k1ll3d.tmp"
+    left.parent.mkdir(parents=True)
+    left.write_bytes(b"%PDF-1.4 half")
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert summary.error is None
+    assert not left.exists()
+    assert_corpus_clean(corpus)
+
+
+def test_a_stored_pdf_is_synced_before_and_after_its_rename(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stat
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        mode = os.fstat(fd).st_mode
+        synced.append("folder" if stat.S_ISDIR(mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    data = b"%PDF-1.4 " + b"x" * 2000
+    path = corpus.store_pdf(data, hashlib.sha256(data).hexdigest())
+    assert path.read_bytes() == data
+    assert synced == ["file", "folder"]
