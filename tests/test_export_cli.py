@@ -223,6 +223,13 @@ def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Pat
     about = dict(pd.read_excel(out, sheet_name="About", header=None).values.tolist())
     assert (about["region"], about["outcome"]) == ("South West", "positive")
     assert "1 letter" in about["warnings"] and "left out of this table" in about["warnings"]
+    # Filters no letter matches give the header alone, and say why it is empty.
+    none = export(corpus, "themes", "--framework", "send_2016")
+    assert none.exit_code == 0 and none.stdout.count("\n") == 1
+    assert "no tagged letter matches --framework send_2016" in none.stderr
+    none = export(corpus, "evidence", "--theme", "ehc_plans", "--area", "Cornwall",
+                  "--stance", "mixed", "--stance", "neutral")
+    assert none.stdout.count("\n") == 1 and "no tagged passage matches" in none.stderr
     # A wrong value is named; a filter that does not apply to the table is refused.
     bad = export(corpus, "themes", "--outcome", "good")
     assert bad.exit_code == 2 and "good" in bad.output

@@ -222,6 +222,17 @@ def export_cmd(
             raise typer.Exit(2) from exc
     warnings = [] if what is What.letters else _warn_if_stale(store,
                                                               listed=what is What.passages)
+    if frame.empty and what in (What.themes, What.evidence):
+        # A header alone looks like a failed export: say why it is empty.
+        options = [*letter_filters.items(), ("--section", section)]
+        if what is What.evidence:
+            options += [("--theme", theme), ("--stance", stance)]
+        asked = " ".join(f"{o} {', '.join(v) if isinstance(v, list) else v}"
+                         for o, v in options if v)
+        empty = (f"no tagged {'letter' if what is What.themes else 'passage'} matches "
+                 f"{asked}" if asked else "no letter is tagged yet")
+        typer.secho(f"warning: {empty}: the table is empty", fg="yellow", err=True)
+        warnings.append(f"{empty}: the table is empty")
     with store.reading() as con:
         about = provenance(con, store.root, table=what.value,
                            by=(by or GroupBy.area).value if what is What.themes else None,
