@@ -679,7 +679,11 @@ def page_compare(ctx: Ctx) -> None:
     b.radio("Colour", list(METRICS), key="metric",
             format_func=lambda v: {"net_stance": "Net stance",
                                    "share_negative": "Share negative"}[v],
-            horizontal=True, help="\n\n".join(METRICS.values()))
+            horizontal=True, help="\n\n".join([
+                *METRICS.values(),
+                "Pooled over the passages of a row's letters. The background (context) "
+                "section's passages are always neutral and pull both towards 0: to compare "
+                "judgements only, pick the other sections under Filters."]))
     # Like the filters, built only while open: a selectbox and a multiselect each make
     # the browser fetch their code before the heatmap is drawn.
     # Says what the ranking is by: the colour's measure, not the number of criticisms.
