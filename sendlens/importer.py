@@ -241,7 +241,8 @@ def _import_pdf(
     given_published = published
     # The manifest's or the site's date, else the letter's own.
     published = published or letter.published or letter.letter_date
-    la = lookup_area(letter.area, urn=ofsted_urn)
+    # Dated, so that a letter from before a reorganisation goes to the council of its day.
+    la = lookup_area(letter.area, urn=ofsted_urn, on=letter.inspection_start or published)
     area = la.name if la else letter.area
     if letter.inspection_start and (
         held := corpus.letter_of_inspection(area, letter.framework, letter.inspection_start, con)
@@ -598,7 +599,8 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
     letter = doc.letter
     n_before = con.execute("SELECT count(*) FROM passages WHERE letter_id=?",
                            (letter_id,)).fetchone()[0]
-    la = lookup_area(letter.area, urn=row["ofsted_urn"])
+    la = lookup_area(letter.area, urn=row["ofsted_urn"],
+                     on=letter.inspection_start or row["published"])
     with corpus.transaction(con) as db:
         changed, moved, unplaced = _rewrite_passages(db, letter_id, letter, passages)
         report.changed += changed

@@ -188,6 +188,23 @@ def test_dorset_means_the_current_council_but_old_dorset_is_reachable() -> None:
     assert lookup_area(code="E10000009").la_code == "835"
 
 
+def test_a_letter_from_before_a_reorganisation_goes_to_the_council_of_its_day() -> None:
+    # Dorset County Council gave way to Dorset Council and BCP on 1 April 2019: its 2017
+    # inspection and 2019 revisit are the old county's, whichever URN the site files them
+    # under, and count in Bournemouth, Christchurch and Poole's history.
+    assert lookup_area("Dorset", on="2017-01-23").la_code == "835"
+    assert lookup_area("Dorset County Council", urn="2532283", on="2019-02-04").la_code == "835"
+    assert lookup_area("Dorset", on="2019-04-01").la_code == "838"
+    assert lookup_area("Dorset", on="2024-03-11").la_code == "838"
+    assert lookup_area("Dorset County Council", urn="80463").la_code == "835"
+    # A council that was never reorganised is the same whatever the date.
+    assert lookup_area("Cornwall", on="2016-06-01").la_code == "908"
+    assert lookup_area("Cumbria", on="2019-03-18").la_code == "909"
+    former = [la for la in load_local_authorities() if not la.is_current]
+    assert all(la.ended for la in former)
+    assert all(la.ended is None for la in load_local_authorities() if la.is_current)
+
+
 def test_former_authorities_resolve_by_name() -> None:
     for name in ["Northamptonshire", "Northants", "Cumbria", "Bournemouth", "Poole"]:
         la = lookup_area(name)

@@ -20,6 +20,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from importlib import resources
 
@@ -57,6 +58,7 @@ class LocalAuthority:
     region: str  # one of REGIONS
     status: str  # "current" or "former"
     successors: tuple[str, ...]  # names of current successors (former rows only)
+    ended: str | None  # ISO date a former authority gave way to its successors
     ofsted_urn: str | None  # Ofsted provider URN where known
     aliases: tuple[str, ...]
 
@@ -127,6 +129,7 @@ def _table() -> tuple[LocalAuthority, ...]:
             region=row["region"].strip(),
             status=row["status"].strip(),
             successors=_split(row["successors"]),
+            ended=row["ended"].strip() or None,
             ofsted_urn=row["ofsted_urn"].strip() or None,
             aliases=_split(row["aliases"]),
         )
@@ -160,21 +163,31 @@ def _indexes() -> tuple[_Index, _Index, _Index]:
 
 
 def lookup_area(
-    name: str | None = None, *, urn: str | int | None = None, code: str | None = None
+    name: str | None = None, *, urn: str | int | None = None, code: str | None = None,
+    on: str | date | None = None,
 ) -> LocalAuthority | None:
     """The local authority for an Ofsted URN, a DfE/ONS code, or a published name.
 
     Tried in that order; a URN or code not in the table falls through to the name.
+    `on` (the inspection's date) picks the former authority of that name while it
+    existed: "Dorset" in 2017 is the old county council, not today's Dorset Council.
     Returns None when nothing matches: callers decide whether that is an error.
     """
     by_urn, by_code, by_name = _indexes()
     if urn is not None and (la := by_urn.get(str(urn).strip())):
-        return la
-    if code is not None and (la := by_code.get(code.strip().upper())):
-        return la
-    if name:
-        return by_name.get(normalise_area_name(name))
-    return None
+        found: LocalAuthority | None = la
+    elif code is not None and (la := by_code.get(code.strip().upper())):
+        found = la
+    else:
+        found = by_name.get(normalise_area_name(name)) if name else None
+    if found is not None and found.is_current and name and on is not None:
+        key = normalise_area_name(name)
+        for former in _table():
+            if (former.ended and str(on)[:10] < former.ended
+                    and found.name in former.successors
+                    and key in {normalise_area_name(v) for v in (former.name, *former.aliases)}):
+                return former
+    return found
 
 
 def region_for(name: str | None, urn: str | int | None = None) -> str | None:
