@@ -90,7 +90,8 @@ GOV_UK_LATEST_PUBLISHED = date(2017, 3, 31)
 
 # Ofsted's 2022 statistics link these 22 areas to /provider/44/<DfE LA code> rather
 # than to the 80xxx URN the search lists; old SEND letters may sit on that second
-# page. Unconfirmed, so a missing page (404) is noted, not treated as an error.
+# page. Unconfirmed, so a missing page (404) is noted, not treated as an error; the
+# same goes for the records of former councils at the end.
 EXTRA_PROVIDERS: dict[str, str] = {
     "302": "Barnet",
     "303": "Bexley",
@@ -114,6 +115,10 @@ EXTRA_PROVIDERS: dict[str, str] = {
     "815": "North Yorkshire",
     "891": "Nottinghamshire",
     "879": "Plymouth",
+    # Councils since reorganised, whose pages the search (of current councils) may no
+    # longer list: the ADCS table links their 2017-2019 letters to these records.
+    "80463": "Dorset County Council",
+    "80457": "Cumbria County Council",
 }
 
 # --- The SEND label rule ---------------------------------------------------------

@@ -663,6 +663,33 @@ def test_gov_uk_page_without_attachments_is_an_error(site: Site, base: str, corp
     assert summary.error and GOV_UK_PAGE in summary.error and "attachment" in summary.error
 
 
+def test_a_former_councils_letters_are_fetched_and_filed_under_it(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # The old Dorset County Council's record, which the search of current councils does
+    # not list: its 2016 letter is fetched, and filed under the county (835), not under
+    # today's Dorset Council (838), whose name it shares.
+    today = site.providers[0]
+    assert today.name == "Dorset"
+    old = Provider("80463", "Dorset County Council", listed=False)
+    # The site fixture's 2016 Dorset letter moves to the old county's page.
+    [letter] = [r for r in today.reports if r.file_id == "2701999"]
+    today.reports.remove(letter)
+    old.reports.append(letter)
+    site.providers.append(old)
+    summary = scrape(corpus, base_url=base, **{**FAST, "extra_providers": True})
+    assert summary.error is None, summary.render()
+    fetched = fetches(corpus)["2701999"]
+    assert fetched["status"] == "imported"
+    with corpus.reading() as con:
+        old_county = con.execute("SELECT area, la_code, ofsted_urn FROM letters WHERE "
+                                 "letter_id = ?", (fetched["letter_id"],)).fetchone()
+        today = con.execute("SELECT la_code FROM letters WHERE area = 'Dorset' AND "
+                            "letter_id != ?", (fetched["letter_id"],)).fetchall()
+    assert tuple(old_county) == ("Dorset", "835", "80463")
+    assert [r[0] for r in today] == ["838"]  # the 2024 report of the site's current Dorset
+
+
 def test_second_provider_records_are_read_when_they_exist(
     site: Site, base: str, corpus: Corpus
 ) -> None:
