@@ -230,6 +230,12 @@ def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Pat
     none = export(corpus, "evidence", "--theme", "ehc_plans", "--area", "Cornwall",
                   "--stance", "mixed", "--stance", "neutral")
     assert none.stdout.count("\n") == 1 and "no tagged passage matches" in none.stderr
+    # A date is named by its option, and a range that is empty by construction refused.
+    bad = export(corpus, "themes", "--from", "2024-13-01")
+    assert bad.exit_code == 2 and "'--from': '2024-13-01' is not a date" in bad.output
+    bad = export(corpus, "evidence", "--theme", "ehc_plans", "--from", "2025-01-01",
+                 "--to", "2024-01-01")
+    assert bad.exit_code == 2 and "--from 2025-01-01 is after --to 2024-01-01" in bad.output
     # A wrong value is named; a filter that does not apply to the table is refused.
     bad = export(corpus, "themes", "--outcome", "good")
     assert bad.exit_code == 2 and "good" in bad.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -24,6 +25,15 @@ CorpusOption = typer.Option(
 
 # The corpus this run chose, so that an error raised after it opened can name it.
 chosen: Path | None = None
+
+
+def iso_date(text: str) -> date:
+    """A date option's value (`--since`, `--from`, `--to`), or a message naming the format."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. "
+                                 "2024-05-15") from None
 
 
 def corpus_path(value: Path | None) -> Path:

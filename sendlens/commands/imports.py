@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 
-from sendlens.commands import CorpusOption, corpus_path, open_corpus, remove_if_empty
+from sendlens.commands import (
+    CorpusOption,
+    corpus_path,
+    iso_date,
+    open_corpus,
+    remove_if_empty,
+)
 from sendlens.export import (
     FORMATS,
     format_from_name,
@@ -143,19 +150,25 @@ def export_cmd(
     region: list[str] = typer.Option(
         [], "--region", metavar="NAME", help="themes/evidence: only this region; repeatable."
     ),
-    date_from: str | None = typer.Option(
-        None, "--from", metavar="YYYY-MM-DD",
+    date_from: date | None = typer.Option(
+        None, "--from", metavar="YYYY-MM-DD", parser=iso_date,
         help="themes/evidence: only inspections that started on or after this date.",
     ),
-    date_to: str | None = typer.Option(
-        None, "--to", metavar="YYYY-MM-DD",
+    date_to: date | None = typer.Option(
+        None, "--to", metavar="YYYY-MM-DD", parser=iso_date,
         help="themes/evidence: only inspections that started on or before this date.",
     ),
     corpus: Path | None = CorpusOption,
 ) -> None:
     """Export a table: letters, passages, themes (area × theme) or evidence."""
     letter_filters = {"--framework": framework, "--outcome": outcome, "--area": area,
-                      "--region": region, "--from": date_from, "--to": date_to}
+                      "--region": region,
+                      "--from": date_from.isoformat() if date_from else None,
+                      "--to": date_to.isoformat() if date_to else None}
+    if date_from and date_to and date_from > date_to:
+        typer.secho(f"error: --from {date_from} is after --to {date_to}: no inspection can "
+                    "start in that range", fg="red", err=True)
+        raise typer.Exit(2)
     given = {"--by": by is not None, "--section": bool(section), "--theme": bool(themes),
              "--stance": bool(stance), **{o: bool(v) for o, v in letter_filters.items()}}
     applies = {What.letters: (), What.passages: ("--section",),

@@ -10,16 +10,8 @@ from pathlib import Path
 
 import typer
 
-from sendlens.commands import CorpusOption, corpus_path, remove_if_empty
+from sendlens.commands import CorpusOption, corpus_path, iso_date, remove_if_empty
 from sendlens.store import DB_NAME
-
-
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. "
-                                 "2024-05-15") from None
 
 
 def scrape_cmd(
@@ -27,7 +19,7 @@ def scrape_cmd(
         None, "--base-url", help="Point the search and provider pages at another host."
     ),
     since: date | None = typer.Option(
-        None, "--since", parser=_iso_date, metavar="DATE",
+        None, "--since", parser=iso_date, metavar="DATE",
         help="Only letters published on or after DATE (YYYY-MM-DD).",
     ),
     area: list[str] = typer.Option(
