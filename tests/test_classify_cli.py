@@ -91,6 +91,12 @@ def test_a_line_cut_short_is_named_as_unterminated(corpus: Path) -> None:
     assert "line 1: not valid JSON (Unterminated string starting at column 19)" in err
 
 
+def test_plain_text_instead_of_json_is_told_what_a_line_should_be(corpus: Path) -> None:
+    code, lines, err = classify(corpus, "Plans are late.\n")
+    assert code == 2 and lines == []
+    assert 'line 1: not valid JSON' in err and '{"id": 1, "text": "..."}' in err
+
+
 def test_a_misspelt_field_is_warned_of_once_and_other_fields_pass(corpus: Path) -> None:
     rows = [{"id": i, "text": "Leaders should improve short breaks.", "sectoin": "actions",
              "themes": ["social_care"], "my_note": "x"} for i in range(3)]
@@ -510,6 +516,8 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
                           "'stance'?"),
                          ({"themes": ["socal_care"]}, "unknown theme 'socal_care' (did you "
                           "mean 'social_care'?); the codebook's themes: co_production,"),
+                         ({"themes": ["social_care"], "stance": "good"}, "unknown stance "
+                          "'good'; choose positive, negative, mixed, neutral"),
                          ({}, 'no "themes"')):
         line = {k: v for k, v in good.items() if k not in ("themes", "stance")} | bad
         if "Stance" in bad:

@@ -253,7 +253,8 @@ def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, 
                                f"codebook's themes: {', '.join(sorted(known))}")
         stance = rec.get("stance")
         if stance is not None and stance not in STANCES:
-            raise TaggingError(f"{path}, line {no}: unknown stance {stance!r}")
+            raise TaggingError(f"{path}, line {no}: unknown stance {stance!r}; choose "
+                               f"{', '.join(STANCES)}")
         out.append(
             {"letter": rec.get("letter"), "text": rec["text"], "themes": themes, "stance": stance}
         )
@@ -660,9 +661,10 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
         # Without its line end: a string cut short is "unterminated", not a control char.
         rec = json.loads(line.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
-        raise ClassifyInputError(f"line {no}: not valid JSON ({json_problem(exc)})") from exc
+        raise ClassifyInputError(f"line {no}: not valid JSON ({json_problem(exc)}); {ONE_LINE}"
+                                 ) from exc
     if not isinstance(rec, dict):
-        raise ClassifyInputError(f"line {no}: expected a JSON object")
+        raise ClassifyInputError(f"line {no}: expected a JSON object; {ONE_LINE}")
     if "id" not in rec:
         # Output lines are matched to input by id: without one, results cannot be joined.
         raise ClassifyInputError(f"line {no}: no \"id\" (any JSON value naming the sentence)")
@@ -680,6 +682,8 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
     return rec
 
 
+# What a line of classify's input looks like, for the messages about one that is not.
+ONE_LINE = 'each line must be one JSON object such as {"id": 1, "text": "..."}'
 # The fields classify reads; others (a gold file's "themes", the user's own) pass unread.
 CLASSIFY_FIELDS = ("id", "text", "letter", "section", "heading", "context", "prev_text",
                    "next_text")
