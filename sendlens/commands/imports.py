@@ -68,8 +68,9 @@ def import_cmd(
     sha256; path and urn are older names of file and ofsted_urn) adds what the letters do
     not say themselves; a row it cannot use is reported (file and line) and the PDF still
     imported. Exit code 1 when any file was skipped, a folder given holds no PDF or a
-    letter could not be read again, 2 when the run stopped early (a full disk, a corpus
-    it cannot write: the summary says which), 130 when interrupted.
+    letter could not be read again, 2 when no path given exists or the run stopped early
+    (a full disk, a corpus it cannot write: the summary says which), 130 when
+    interrupted.
     """
     paths = paths or []
     if reparse and not paths:

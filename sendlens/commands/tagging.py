@@ -160,7 +160,8 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
     A sentence of a corpus letter is read in its letter (section, heading,
     neighbouring sentences), as `sendlens tag` read it; "letter" (a letter id or PDF
     file name) narrows the search to that letter. Other sentences are classified from
-    their words alone, unless "section", "heading" or "context" give their context.
+    their words alone, unless "section", "heading" or "context" (the sentence before
+    it; or "prev_text" and "next_text", the sentences either side) give their context.
     """
     from textmine.codebook import CodebookError
     from textmine.tag import (
@@ -296,7 +297,7 @@ def evaluate_cmd(
         if card:
             with _stages("evaluate", quiet, on_interrupt=stopped) as progress:
                 figures = write_model_card(store, gold, output, folds=folds, progress=progress)
-            typer.echo(f"wrote {output}", err=True)
+            typer.echo(f"wrote {Path(output).resolve()}", err=True)
             _print(figures["no_labels"], "no hand labels", as_json)
             if figures["with_labels"]:
                 _print(figures["with_labels"], "hand labels, grouped CV", as_json)
