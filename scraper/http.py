@@ -393,11 +393,14 @@ class FailureLimit:
         except (RobotsDisallowed, BadUrl):
             raise  # an answer about this URL, not a sign the site is unwell
         except HttpError as exc:
-            self.failed(exc.url, exc.problem)
+            # Only what may pass (no answer, 429 or 5xx after retries) says the site is
+            # unwell; a redirect loop or a 501 is a definite answer about this URL.
+            if exc.status is None or exc.status in RETRY_STATUSES:
+                self.failed(exc.url, exc.problem)
             raise
-        if resp.status_code >= 500:
+        if resp.status_code in RETRY_STATUSES:
             self.failed(url, f"HTTP {resp.status_code}")
-        else:
+        elif resp.status_code < 500:
             self.succeeded()
         return resp
 

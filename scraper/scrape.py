@@ -628,6 +628,7 @@ def scrape(
             return summary
         tmp_dir = _tmp_dir(corpus)
         failed_in_a_row = 0
+        any_whole = False  # a file of this run came whole (a PDF)
         for pub in _bar(fresh, "downloads", "pdf", progress):
             rec = _record(pub)
             tmp_path, tmp_lock = _new_tmp(tmp_dir, pub.file_id)
@@ -640,15 +641,17 @@ def scrape(
                     raise
                 tmp_path.unlink(missing_ok=True)
                 tmp_path = None
-                _unlock(tmp_lock)
-                tmp_lock = None
+                lock, tmp_lock = tmp_lock, None  # cleared first: a Ctrl-C must not close it twice
+                _unlock(lock)
                 reason = exc.problem if isinstance(exc, HttpError) else str(exc)
                 rec.status, rec.error = "failed", reason
                 corpus.record_fetch(rec)
                 summary.failed.append(Failure(pub.url, reason, pub.council, pub.file_id))
-                if not _transient(exc):
-                    # A definite answer about this file (404, not a PDF, a bad URL): it
-                    # says nothing of the site's health, so it does not count.
+                # A definite answer about this file (404, a bad URL) says nothing of the
+                # site's health, so it does not count; nor does a file that is not a PDF
+                # once another came whole. Before that, every file answering with a page
+                # (a maintenance page for every URL) means the site is not well.
+                if not (_transient(exc) or (isinstance(exc, BadDownload) and not any_whole)):
                     continue
                 failed_in_a_row += 1
                 if failed_in_a_row >= max_consecutive_failures:
@@ -660,7 +663,7 @@ def scrape(
                 continue
             finally:
                 summary.requests = session.requests_made
-            failed_in_a_row = 0
+            failed_in_a_row, any_whole = 0, True
             summary.bytes_downloaded += size
             rec.sha256 = sha
             rec.retrieved_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -682,8 +685,8 @@ def scrape(
             ).append(rec)
             tmp_path.unlink(missing_ok=True)
             tmp_path = None
-            _unlock(tmp_lock)
-            tmp_lock = None
+            lock, tmp_lock = tmp_lock, None
+            _unlock(lock)
         corpus.set_meta("last_scrape", datetime.now(UTC).isoformat(timespec="seconds"))
     except KeyboardInterrupt:
         summary.error = INTERRUPTED

@@ -362,6 +362,42 @@ def test_dead_file_links_do_not_stop_the_run_and_are_tried_last(
     assert again.error is None and len(again.failed) == 6
 
 
+def test_files_that_loop_or_answer_501_are_dead_links_not_a_site_down(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # Definite answers about one file each, listed before every real letter: the session's
+    # own failure count must not take them for a site that is down either.
+    dead = [Report(f"5100030{i}", "Area SEND full inspection", date(2025, 1, 1 + i), b"", True)
+            for i in range(6)]
+    site.providers[0].reports += dead
+    for r in dead[:3]:
+        site.always[FILE_PATH + r.file_id] = Fault("redirect", location=FILE_PATH + r.file_id)
+    for r in dead[3:]:
+        site.always[FILE_PATH + r.file_id] = Fault("status", 501)
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert summary.error is None, summary.render()
+    reasons = {f.file_id: f.reason for f in summary.failed}
+    assert set(reasons) == {r.file_id for r in dead}
+    assert all("redirect loop" in reasons[r.file_id] for r in dead[:3])
+    assert all("HTTP 501" in reasons[r.file_id] for r in dead[3:])
+    got = fetches(corpus)
+    assert all(got[r.file_id]["status"] != "failed" for r in site.send_reports()
+               if r not in dead)
+
+
+def test_a_site_that_answers_every_file_with_a_page_stops(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # A maintenance page for every URL: no file has come whole, so the files that are
+    # not PDFs say the site is not well, and the run stops instead of trying them all.
+    site.always[FILE_PATH] = Fault("html")
+    summary = scrape(corpus, base_url=base, **{**FAST, "max_consecutive_failures": 2})
+    assert summary.error and "2 downloads failed in a row" in summary.error, summary.render()
+    assert "HTML" in summary.error
+    assert len(summary.failed) == 2
+    assert rows(corpus, "SELECT count(*) FROM letters")[0][0] == 0
+
+
 def test_changed_search_page_is_an_error_naming_the_url(
     site: Site, base: str, corpus: Corpus
 ) -> None:
@@ -970,6 +1006,20 @@ def test_another_scrapes_partial_downloads_are_left_alone(
     assert not stale.exists()
     scrape(corpus, base_url=base, **FAST)  # no run holds it now: cleared
     assert_corpus_clean(corpus)
+
+
+def test_a_runs_own_partial_download_is_locked_against_another_runs_tidying(
+    corpus: Corpus
+) -> None:
+    from scraper.scrape import _clear_stale_tmp, _new_tmp, _unlock
+
+    mine, lock = _new_tmp(corpus.tmp_dir, "2701999")
+    mine.write_bytes(b"%PDF-1.4 half of it")
+    _clear_stale_tmp(corpus)  # what a second scrape does as it starts
+    assert mine.read_bytes() == b"%PDF-1.4 half of it"
+    _unlock(lock)  # the run ended (or was killed): nobody holds it now
+    _clear_stale_tmp(corpus)
+    assert not mine.exists()
 
 
 def test_half_written_copies_in_the_store_are_cleared_by_a_scrape(
