@@ -17,7 +17,8 @@ from scraper.records import Letter, Paragraph, Section
 # 2: paragraph breaks found on pages of one-line paragraphs.
 # 3: a sentence cut by an empty line stays one paragraph.
 # 4: a 2023-framework report's "Inspection outcome" is its own section, `outcome`.
-PARSER_VERSION = "4"
+# 5: a letter from before a reorganisation is filed under the council of its day.
+PARSER_VERSION = "5"
 
 
 class NotASendLetter(ValueError):

@@ -197,6 +197,9 @@ def test_a_letter_from_before_a_reorganisation_goes_to_the_council_of_its_day() 
     assert lookup_area("Dorset", on="2019-04-01").la_code == "838"
     assert lookup_area("Dorset", on="2024-03-11").la_code == "838"
     assert lookup_area("Dorset County Council", urn="80463").la_code == "835"
+    # No date (an empty or foreign-format one) decides nothing: the current council.
+    assert lookup_area("Dorset", on="").la_code == "838"
+    assert lookup_area("Dorset", on="17/05/2017").la_code == "838"
     # A council that was never reorganised is the same whatever the date.
     assert lookup_area("Cornwall", on="2016-06-01").la_code == "908"
     assert lookup_area("Cumbria", on="2019-03-18").la_code == "909"

@@ -33,6 +33,26 @@ def _letter_count(corpus: Corpus) -> int:
     return corpus.counts()["letters"]
 
 
+def test_a_letter_from_before_a_reorganisation_is_filed_under_the_council_of_its_day(
+    tmp_path: Path,
+) -> None:
+    # "Dorset" inspected in June 2016 is the old county council (835), not today's
+    # Dorset Council (838), which took over in April 2019; a letter an older sendlens
+    # filed under today's council is filed again by --reparse.
+    pdf = tmp_path / "dorset-2016.pdf"
+    pdf.write_bytes(letter_2016_pdf("Dorset"))
+    root, runner, corpus = _cli_import([pdf], tmp_path)
+    with corpus.reading() as con:
+        assert tuple(con.execute("SELECT area, la_code FROM letters").fetchone()) == (
+            "Dorset", "835")
+    with corpus.transaction() as con:
+        con.execute("UPDATE letters SET la_code = '838', parser_version = '4'")
+    result = runner.invoke(app, ["import", "--reparse", "--corpus", str(root), "-q"])
+    assert result.exit_code == 0, result.output
+    with corpus.reading() as con:
+        assert con.execute("SELECT la_code FROM letters").fetchone()[0] == "835"
+
+
 def _cli_import(pdfs: list[Path], tmp_path: Path) -> tuple[Path, CliRunner, Corpus]:
     """`sendlens import` of `pdfs` into a new corpus (it must succeed)."""
     root = tmp_path / "corpus"

@@ -180,14 +180,25 @@ def lookup_area(
         found = la
     else:
         found = by_name.get(normalise_area_name(name)) if name else None
-    if found is not None and found.is_current and name and on is not None:
+    when = _iso_day(on)
+    if found is not None and found.is_current and name and when is not None:
         key = normalise_area_name(name)
         for former in _table():
-            if (former.ended and str(on)[:10] < former.ended
+            if (former.ended and when < former.ended
                     and found.name in former.successors
                     and key in {normalise_area_name(v) for v in (former.name, *former.aliases)}):
                 return former
     return found
+
+
+def _iso_day(value: str | date | None) -> str | None:
+    """`value` as YYYY-MM-DD, or None when it is no date (then no date decides)."""
+    if isinstance(value, date):
+        return value.isoformat()[:10]
+    try:
+        return date.fromisoformat(str(value or "")[:10]).isoformat()
+    except ValueError:
+        return None
 
 
 def region_for(name: str | None, urn: str | int | None = None) -> str | None:
