@@ -38,8 +38,8 @@ PAGES: dict[str, str] = {
 }
 ALL = "(all)"
 METRICS = {
-    "net_stance": "Net stance: (positive − negative) / passages",
-    "share_negative": "Share of passages that are negative",
+    "net_stance": "Net stance: (positive − negative) / passages that judge the theme",
+    "share_negative": "Share of the passages judging the theme that are negative",
 }
 # Rows ranked on a theme need this many passages on it by default (Compare's "Rank rows
 # with at least"); a share of 1 or 2 passages is no basis for "most criticised".
@@ -681,9 +681,9 @@ def page_compare(ctx: Ctx) -> None:
                                    "share_negative": "Share negative"}[v],
             horizontal=True, help="\n\n".join([
                 *METRICS.values(),
-                "Pooled over the passages of a row's letters. The background (context) "
-                "section's passages are always neutral and pull both towards 0: to compare "
-                "judgements only, pick the other sections under Filters."]))
+                "Pooled over the passages of a row's letters. Neutral passages (the "
+                "background, descriptions) are counted in the number but not in the "
+                "colour: they judge nothing."]))
     # Like the filters, built only while open: a selectbox and a multiselect each make
     # the browser fetch their code before the heatmap is drawn.
     # Says what the ranking is by: the colour's measure, not the number of criticisms.
@@ -698,9 +698,10 @@ def page_compare(ctx: Ctx) -> None:
             c.selectbox("Sort rows by", ["name", *themes], key="sort",
                         format_func=sort_name.get, on_change=_sorted_anew)
             m.number_input("Rank rows with at least", min_value=1, max_value=100, step=1,
-                           key="min", help="Passages on the theme the rows are sorted "
-                           "by. Rows with fewer follow the ranked ones, so that 1 negative "
-                           "passage of 1 does not top the list as 100% negative.")
+                           key="min", help="Passages judging the theme the rows are "
+                           "sorted by (positive, negative or mixed). Rows with fewer follow "
+                           "the ranked ones, so that 1 negative passage of 1 does not top "
+                           "the list as 100% negative.")
             d.multiselect("Themes", themes, key="th", format_func=ctx.theme,
                           placeholder="All themes")
     elif changed:
@@ -724,7 +725,7 @@ def page_compare(ctx: Ctx) -> None:
         st.caption(f"Rows are in name order: {ctx.short(st.session_state['sort'])}, the theme "
                    "to sort by, is not among the themes chosen.")
     elif st.session_state["sort"] != "name" and st.session_state["min"] > 1:
-        st.caption(f"Rows with fewer than {st.session_state['min']} passages on "
+        st.caption(f"Rows with fewer than {st.session_state['min']} passages judging "
                    f"{ctx.short(st.session_state['sort'])} come after the ranked rows.")
     if total_rows > MAX_ROWS:
         st.caption(f"Showing the first {MAX_ROWS} of {total_rows} {by}s in this order; pick "
@@ -889,7 +890,8 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str,
                min_passages: int = 1) -> list[str]:
     """Rows by name, or most criticised on the theme `sort` first.
 
-    Rows with fewer than `min_passages` passages on that theme follow the ranked ones
+    Rows with fewer than `min_passages` passages judging that theme (positive, negative
+    or mixed: the measures' denominator) follow the ranked ones
     (in the same order among themselves): one negative passage out of one is 100%
     negative, and would otherwise top the ranking.
     """
@@ -901,8 +903,10 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str,
     # Most criticised first: high share negative / low net stance; unmentioned last. Ties
     # (often 100% of a handful) go to the row with more passages: more evidence first.
     key = sub["share_negative"] if metric == "share_negative" else -sub["net_stance"]
-    ranked = pd.DataFrame({"key": key, "passages": sub["passages"],
-                           "few": sub["passages"] < min_passages}).sort_values(
+    # The measures' own denominator: neutral passages judge nothing.
+    judging = sub["positive"] + sub["negative"] + sub["mixed"]
+    ranked = pd.DataFrame({"key": key, "passages": judging,
+                           "few": judging < min_passages}).sort_values(
         ["few", "key", "passages"], ascending=[True, False, False], na_position="last",
         kind="stable")
     return list(ranked.index)
@@ -1040,7 +1044,8 @@ def page_area(ctx: Ctx) -> None:
         return
     hist = _with_labels(ctx, hist)
     st.subheader("Theme profile of each letter", anchor=False)
-    st.caption("Colour = net stance ((positive − negative) / passages, blue = positive, "
+    st.caption("Colour = net stance ((positive − negative) / passages judging the theme, "
+               "blue = positive, "
                "red = negative); number = passages on the theme. Click a cell to read "
                "its passages, highlighted in the letter.")
     with st.container(key="profile-box"):

@@ -183,11 +183,37 @@ def test_theme_table_by_region_counts(corpus: Corpus) -> None:
     em = cell(table, "region", "East Midlands", "ehc_plans")
     assert (em["passages"], em["negative"], em["mixed"]) == (2, 1, 1)
     assert em["net_stance"] == pytest.approx(-0.5)
+    # A neutral passage is counted but judges nothing: no share to give.
     se = cell(table, "region", "South East", "social_care")
-    assert (se["passages"], se["neutral"], se["net_stance"]) == (1, 1, 0.0)
+    assert (se["passages"], se["neutral"]) == (1, 1)
+    assert math.isnan(se["share_negative"]) and math.isnan(se["net_stance"])
     # Bury's letter is untagged: its region has no row rather than a row of zeros.
     assert "North West" not in set(table["region"])
     assert table["net_stance"].dropna().between(-1, 1).all()
+
+
+def test_shares_are_of_the_passages_that_judge_the_theme(corpus: Corpus) -> None:
+    # Brighton and Hove's one social care passage is neutral (a description); make one
+    # of its weaknesses a negative one. The share is 1 of the 1 passage that judges,
+    # not 1 of 2: a description does not halve a criticism.
+    with corpus.transaction() as con:
+        lid = letter_id(corpus, "Brighton and Hove")
+        extra = con.execute("SELECT passage_id FROM passages WHERE letter_id = ? AND "
+                            "section = 'weaknesses' ORDER BY seq LIMIT 1", (lid,)).fetchone()[0]
+        before = con.execute("SELECT themes, stance FROM tags WHERE passage_id = ?",
+                             (extra,)).fetchone()
+        con.execute("UPDATE tags SET themes = '[\"social_care\"]', stance = 'negative' "
+                    "WHERE passage_id = ?", (extra,))
+    try:
+        se = cell(aggregate.theme_table(corpus, by="region"), "region", "South East",
+                  "social_care")
+        assert (se["passages"], se["negative"], se["neutral"]) == (2, 1, 1)
+        assert se["share_negative"] == pytest.approx(1.0)
+        assert se["net_stance"] == pytest.approx(-1.0)
+    finally:
+        with corpus.transaction() as con:
+            con.execute("UPDATE tags SET themes = ?, stance = ? WHERE passage_id = ?",
+                        (before[0], before[1], extra))
 
 
 def test_theme_table_has_zero_rows_for_unmentioned_themes(corpus: Corpus) -> None:

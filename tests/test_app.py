@@ -1109,13 +1109,16 @@ def test_equally_criticised_rows_put_more_evidence_first() -> None:
 
     from sendlens import app_main
 
+    # Few has 2 negative passages and 5 neutral ones: 2 passages judge the theme there.
     table = pd.DataFrame({
         "area": ["Few", "Many", "Half"], "theme": ["ehc_plans"] * 3,
-        "passages": [2, 9, 10], "share_negative": [1.0, 1.0, 0.5],
+        "passages": [7, 9, 10], "positive": [0, 0, 5], "negative": [2, 9, 5],
+        "mixed": [0, 0, 0], "share_negative": [1.0, 1.0, 0.5],
         "net_stance": [-1.0, -1.0, -0.5]})
     for metric in ("share_negative", "net_stance"):
         assert app_main._row_order(table, "area", metric, "ehc_plans") == ["Many", "Few", "Half"]
-        # With a minimum of 3 passages, the 2-passage row is not ranked: it comes last.
+        # With a minimum of 3 passages judging the theme, the row of 2 is not ranked
+        # (its neutral passages do not count): it comes last.
         assert app_main._row_order(table, "area", metric, "ehc_plans", 3) == [
             "Many", "Half", "Few"]
 
@@ -1148,7 +1151,7 @@ def test_compare_ranks_only_rows_with_enough_passages(
     at.number_input(key="min").set_value(50).run()
     assert not at.exception
     assert at.query_params["min"] in ("50", ["50"])  # shareable
-    assert "fewer than 50 passages on Health input come after" in texts(at)
+    assert "fewer than 50 passages judging Health input come after" in texts(at)
 
 
 def test_an_excel_download_says_what_it_holds(corpus_dir: Path) -> None:

@@ -10,8 +10,11 @@ Counting rules (the same everywhere, so that a table and its evidence agree):
   outcome, area, region, dates) and have at least one tagged passage in any
   section. The section filter narrows the passages counted, not this denominator:
   a letter without an `actions` section has simply not named the theme there;
-- `share_negative` = negative / passages and `net_stance` = (positive - negative) /
-  passages; both are NaN (blank in exports) for a theme a group never mentions.
+- `share_negative` = negative / judged and `net_stance` = (positive - negative) / judged,
+  where judged = positive + negative + mixed: the passages that judge the theme. Neutral
+  ones (the background `context` section, descriptions) are counted in `passages` but
+  would only pull both towards 0 by how much background a letter gives. Both are NaN
+  (blank in exports) where no passage judges the theme.
 """
 
 from __future__ import annotations
@@ -408,10 +411,16 @@ def _group_letters(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.D
     return pd.DataFrame.from_records([tuple(r) for r in rows], columns=["group", "letters"])
 
 
+def judged(frame: pd.DataFrame) -> pd.Series:
+    """Passages that judge the theme (positive, negative or mixed): the shares' denominator."""
+    return frame["positive"] + frame["negative"] + frame["mixed"]
+
+
 def _add_ratios(frame: pd.DataFrame) -> pd.DataFrame:
-    passages = frame["passages"].where(frame["passages"] > 0)
-    frame["share_negative"] = frame["negative"] / passages
-    frame["net_stance"] = (frame["positive"] - frame["negative"]) / passages
+    base = judged(frame)
+    base = base.where(base > 0)
+    frame["share_negative"] = frame["negative"] / base
+    frame["net_stance"] = (frame["positive"] - frame["negative"]) / base
     return frame
 
 
