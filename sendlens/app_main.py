@@ -1439,15 +1439,23 @@ def page_label(ctx: Ctx) -> None:
     if len(saved):
         # Words, local-looking times and as many rows as there are (up to 5 before it
         # scrolls): a fixed 240 px drew one correction over five empty rows.
+        # Newest first: a passage's first row is the correction in force, any later one
+        # is replaced by it (and kept, so that it can be looked back on or removed).
+        later = saved["passage_id"].fillna(saved["text"]).duplicated()
         listed = saved.assign(
             created_at=saved["created_at"].map(when),
-            themes=saved["themes"].map(lambda ts: theme_words(ts, ctx.short) or "none"))
-        st.dataframe(listed[["created_at", "passage_id", "themes", "stance", "source", "text"]],
+            themes=saved["themes"].map(lambda ts: theme_words(ts, ctx.short) or "none"),
+            used=later.map({False: "yes", True: "no: replaced by a newer one"}))
+        st.dataframe(listed[["created_at", "passage_id", "used", "themes", "stance", "source",
+                             "text"]],
                      hide_index=True, row_height=PASSAGE_ROW_PX,
                      height=38 + (PASSAGE_ROW_PX + 1) * min(len(listed), 5),
                      column_config=passage_columns(
                          created_at=st.column_config.TextColumn("Saved", width="small"),
                          passage_id=st.column_config.TextColumn("Passage id", width="small"),
+                         used=st.column_config.TextColumn(
+                             "In use", width=110, help="The newest correction of a passage "
+                             "is the one training uses"),
                          source=st.column_config.TextColumn("From", width="small")))
         described = {r.id: f"{r.created_at} · {r.passage_id} · {r.stance} · {r.themes}"
                      for r in saved.itertuples()}

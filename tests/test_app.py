@@ -481,11 +481,26 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     [saved] = [f.value for f in at.dataframe if "created_at" in f.value.columns]
     assert saved["themes"].tolist() == ["Co-production"]  # in words, as elsewhere
     assert "T" not in saved["created_at"].iloc[0]  # '2026-12-04 15:40', not ISO
+    # Corrected again: both are listed, and the table says which one training uses.
+    from typer.testing import CliRunner
+
+    from sendlens.cli import app as cli_app
+
+    at.multiselect(key=f"lt-{pid}").set_value(["social_care"])
+    at.button[0].click().run()
+    assert "Corrections saved (1 passage)" in [s.value for s in at.subheader]
+    [saved] = [f.value for f in at.dataframe if "created_at" in f.value.columns]
+    assert saved[["themes", "used"]].values.tolist() == [
+        ["Social care", "yes"], ["Co-production", "no: replaced by a newer one"]]
+    info = CliRunner().invoke(cli_app, ["info", "--corpus", str(work)])
+    assert "corrections saved in the app: 1 passage (2 saved; the newest of each passage " \
+        "is used)" in info.stdout
     # A correction saved by mistake can be removed.
-    label_id = at.selectbox(key="unlabel").options[1]
-    at.selectbox(key="unlabel").set_value(label_id).run()
-    at.button(key="unlabel-go").click().run()
-    assert not at.exception
+    for _ in range(2):
+        label_id = at.selectbox(key="unlabel").options[1]
+        at.selectbox(key="unlabel").set_value(label_id).run()
+        at.button(key="unlabel-go").click().run()
+        assert not at.exception
     assert "Corrections saved (0 passages)" in [s.value for s in at.subheader]
     con = sqlite3.connect(work / "sendlens.db")
     assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0

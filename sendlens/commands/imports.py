@@ -270,8 +270,17 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
     counts = store.counts()
     typer.echo(f"corpus: {store.root.resolve()}")
     for key, value in counts.items():
-        # Hand-label files are counted with the model below; these are the app's.
-        typer.echo(f"  {'labels saved in the app' if key == 'labels' else key}: {value}")
+        if key != "labels":
+            typer.echo(f"  {key}: {value}")
+            continue
+        # Hand-label files are counted with the model below; these are the app's, counted
+        # by passage as the app counts them (a passage's newest correction is the one used).
+        with store.reading() as con:
+            corrected = con.execute("SELECT count(DISTINCT coalesce(passage_id, text)) "
+                                    "FROM labels").fetchone()[0]
+        typer.echo(f"  corrections saved in the app: {_n(corrected, 'passage')}"
+                   + (f" ({value} saved; the newest of each passage is used)"
+                      if value != corrected else ""))
     with store.reading() as con:
         for row in con.execute(
             "SELECT framework, outcome, count(*) n FROM letters GROUP BY 1, 2 ORDER BY 1, 2"
