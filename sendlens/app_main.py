@@ -763,7 +763,8 @@ def page_compare(ctx: Ctx) -> None:
             stance = st.session_state.get("cell_stance", ALL)
             downloads(ev, "-".join(["evidence", st.session_state["cell_row"],
                                     st.session_state["cell_theme"],
-                                    *([stance] if stance != ALL else [])]).replace(" ", "_"),
+                                    *([stance] if stance != ALL else []),
+                                    *filters.sections]).replace(" ", "_"),
                       "cell")
     box = lazy_expander("The numbers behind the chart", "cell-numbers")
     if box is not None:
@@ -775,7 +776,13 @@ def page_compare(ctx: Ctx) -> None:
             # exports, which scripts read.
             # On screen the chart's measures come first, not off to the right.
             first = [by, "theme", "share_negative", "net_stance", "passages"]
-            st.dataframe(shown[cols].assign(theme=shown["theme"].map(ctx.theme)),
+            # Rows in the chart's order (a ranking stays a ranking), themes in its columns'.
+            place = {row: i for i, row in enumerate(order)}
+            column = {t: i for i, t in enumerate(ctx.options.themes)}
+            numbers = shown.assign(_row=shown[by].astype(str).map(place),
+                                   _col=shown["theme"].map(column)).sort_values(
+                ["_row", "_col"], kind="stable").drop(columns=["_row", "_col"])
+            st.dataframe(numbers[cols].assign(theme=numbers["theme"].map(ctx.theme)),
                          hide_index=True,
                          column_order=first + [c for c in cols if c not in first],
                          column_config={
@@ -786,7 +793,7 @@ def page_compare(ctx: Ctx) -> None:
                                  "Share negative", format="%.2f"),
                              "net_stance": st.column_config.NumberColumn(
                                  "Net stance", format="%+.2f")})
-            downloads(shown[cols], f"themes-by-{by}", "table")
+            downloads(numbers[cols], f"themes-by-{by}", "table")
 
 
 def _compare_view(ctx: Ctx, by: str, metric: str, sort: str, chosen: tuple[str, ...],

@@ -259,6 +259,18 @@ def test_compare_numbers_behind_the_chart_are_named_in_words(
                                                   "net_stance"]
 
 
+def test_compare_numbers_behind_a_ranking_are_in_its_order(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare", sort="health_input",
+             metric="share_negative", min="1")
+    chart_rows = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0][
+        "encoding"]["y"]["sort"]
+    assert chart_rows != sorted(chart_rows)  # a ranking, not the alphabet
+    at = open_expander(at, "cell-numbers")
+    [grid] = [f for f in at.dataframe if "net_stance" in f.value.columns]
+    assert list(dict.fromkeys(grid.value["area"])) == chart_rows
+
+
 def test_compare_filters_change_the_numbers(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
