@@ -1730,12 +1730,15 @@ def main() -> None:
         st.query_params["page"] = page
     ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
               names=ad.theme_names(path, stamp))
+    # What a link asked for and did not get is said above the page, where a phone shows
+    # it too (the sidebar is folded away there); the page finds it out as it is drawn.
+    notice = st.container()
     PAGE_FUNCS[page](ctx)
     if notes := st.session_state.pop("_link_notes", None):
-        st.sidebar.info(". ".join(md(n) for n in notes) + ".", icon=":material/date_range:")
+        notice.info(". ".join(md(n) for n in notes) + ".", icon=":material/date_range:")
     if ignored := st.session_state.pop("_ignored_link", None):
-        st.sidebar.warning("Not in this corpus, so ignored from the link: "
-                           + "; ".join(md(v) for v in ignored), icon=":material/link_off:")
+        notice.warning("Not in this corpus, so ignored from the link: "
+                       + "; ".join(md(v) for v in ignored), icon=":material/link_off:")
     painted(page)
 
 

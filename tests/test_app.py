@@ -980,7 +980,7 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     at = run(corpus_dir, monkeypatch, page="compare", c_from="2099-01-01", c_to="1999-01-01")
     assert not at.error, [e.value for e in at.error]
     # ... says so, and reads reversed dates the right way round, not as "no letters".
-    told = " ".join(i.value for i in at.sidebar.info).replace("\\", "")
+    told = " ".join(i.value for i in at.info).replace("\\", "")
     assert "The link's c_from=2099-01-01 is outside the letters' dates" in told
     assert "the two dates were swapped" in told
     assert "No tagged letters match" not in texts(at)
@@ -989,10 +989,10 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     assert at.date_input(key="c_to").value.year > 1999
     assert at.date_input(key="c_from").value < at.date_input(key="c_to").value
     at = run(corpus_dir, monkeypatch, page="compare", cell_row="Nowhere", th="nope")
-    warned = " ".join(w.value for w in at.sidebar.warning).replace("\\", "")  # Markdown
+    warned = " ".join(w.value for w in at.warning).replace("\\", "")  # Markdown
     assert "cell_row=Nowhere" in warned and "th=nope" in warned
     reader = run(corpus_dir, monkeypatch, page="reader", letter="nope")
-    assert "letter=nope" in " ".join(w.value for w in reader.sidebar.warning)
+    assert "letter=nope" in " ".join(w.value for w in reader.warning)
     # A passage id from a link is shown escaped: no link is made of it.
     label = run(corpus_dir, monkeypatch, page="label", pid="[click](https://example.com)")
     shown = " ".join(w.value for w in label.warning)
@@ -1007,10 +1007,10 @@ def test_a_link_to_a_cell_the_filters_leave_out_says_so(
     others = ",".join(a for a in facts["areas"] if a != area)
     at = run(corpus_dir, monkeypatch, page="compare", cell_row=area,
              cell_theme="health_input", c_areas=others)
-    told = " ".join(i.value for i in at.sidebar.info).replace("\\", "")
+    told = " ".join(i.value for i in at.info).replace("\\", "")
     assert f"{area} is not among the rows shown with these filters" in told
     assert at.session_state["cell_row"] != area
-    assert not at.sidebar.warning  # it is in the corpus: not "ignored"
+    assert not at.warning  # it is in the corpus: not "ignored"
 
 
 def test_a_link_may_name_an_area_as_its_letter_prints_it(
@@ -1020,12 +1020,12 @@ def test_a_link_may_name_an_area_as_its_letter_prints_it(
     assert "Bedford" in facts["areas"]
     at = run(corpus_dir, monkeypatch, page="area", area="Bedford Borough")
     assert at.selectbox(key="area").value == "Bedford"
-    assert not at.sidebar.warning
+    assert not at.warning
     at = run(corpus_dir, monkeypatch, page="compare", cell_row="Bedford Borough",
              c_areas="Bedford Borough,Nowhere,Bedford")
     assert at.session_state["c_areas"] == ["Bedford"]
     assert at.session_state["cell_row"] == "Bedford"
-    warned = " ".join(w.value for w in at.sidebar.warning).replace("\\", "")  # Markdown
+    warned = " ".join(w.value for w in at.warning).replace("\\", "")  # Markdown
     assert "c_areas=Nowhere" in warned and "Bedford" not in warned
 
 
@@ -1172,7 +1172,7 @@ def test_compare_ranks_only_rows_with_enough_passages(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = run(corpus_dir, monkeypatch, page="compare", sort="health_input", min="1000")
-    assert "min=1000" in " ".join(w.value for w in at.sidebar.warning)  # said, not used
+    assert "min=1000" in " ".join(w.value for w in at.warning)  # said, not used
     open_expander(at, "c_view")
     assert at.number_input(key="min").value == 3
     at.number_input(key="min").set_value(50).run()
