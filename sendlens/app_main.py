@@ -301,6 +301,16 @@ def lazy_expander(label: str, key: str, *, expanded: bool = False) -> Any:
     return box if box.open else None
 
 
+def sideways(box: str) -> None:
+    """Let the container keyed `box` scroll sideways, and say so on a narrow screen,
+    where the chart's right-hand columns are out of view and its scroll bar is under
+    its last row."""
+    st.html(f"<style>.st-key-{box} {{ overflow-x: auto; }} .sendlens-sideways {{ display: none; }}"
+            "@media (max-width: 700px) { .sendlens-sideways { display: block; } }</style>"
+            '<div class="sendlens-sideways" style="font-size: 0.85em; color: #555;">'
+            "Wider than the screen: swipe the chart sideways for the other columns →</div>")
+
+
 def scroll_to(element_id: str, *, if_hidden: bool = False) -> None:
     """Scroll the page so that the element with this id is in view, once it is drawn
     (with `if_hidden`, only when it is not wholly in view: on a phone, below a tall chart).
@@ -748,7 +758,7 @@ def page_compare(ctx: Ctx) -> None:
     with left, st.container(key="heatmap-box"):
         spec, data = _heatmap(shown, by, metric, order, cell)
         # Wider than a narrow window's column: scrolled there, not drawn over the evidence.
-        st.html("<style>.st-key-heatmap-box { overflow-x: auto; }</style>")
+        sideways("heatmap-box")
         show_chart(spec, data, on_select="rerun", selection_mode="cell", key=key,
                    width="content")
     with right:
@@ -1057,7 +1067,7 @@ def page_area(ctx: Ctx) -> None:
                "its passages, highlighted in the letter.")
     with st.container(key="profile-box"):
         # Wider than a phone: scrolled sideways in its box, not squeezed.
-        st.html("<style>.st-key-profile-box { overflow-x: auto; }</style>")
+        sideways("profile-box")
         show_chart(profile_spec(tuple(dict.fromkeys(hist["letter"])),
                                 tuple(dict.fromkeys(hist["theme_short"]))), hist,
                    width="content")
