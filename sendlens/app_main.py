@@ -1544,10 +1544,12 @@ def follow_retrain(job: ad.RetrainJob) -> None:
     st.session_state["retrained"] = (
         f"New model **{result.version}**, trained with the corrections of "
         f"{counted(job.corrections, 'passage')}; {result.passages:,} passages re-tagged "
-        f"in {result.seconds:.0f} s. Every page now shows the new tags: "
-        f"{counted(result.changed, 'passage')} changed themes or "
-        "stance, so figures noted before may differ (exported passages name the model "
-        "that tagged them). Run `sendlens evaluate` to measure the new model's quality."
+        f"in {result.seconds:.0f} s. "
+        + (f"Every page now shows the new tags: {counted(result.changed, 'passage')} changed "
+           "themes or stance, so figures noted before may differ (exported passages name "
+           "the model that tagged them). " if result.changed else
+           "No passage changed its themes or stance: the figures are as they were. ")
+        + "Run `sendlens evaluate` to measure the new model's quality."
         + "".join(f"\n\n{md(n.capitalize())}." for n in result.notes))
     st.session_state["retrained_changes"] = (result.changed, result.changes)
     st.rerun()

@@ -735,7 +735,11 @@ def test_a_retrain_goes_on_when_its_page_is_left_and_reports_on_return(
     at.run()
     assert any(f"Retrained: model {version}" in s.value for s in at.success)
     at.radio(key="page").set_value("label").run()
-    assert f"New model **{version}**" in " ".join(s.value for s in at.success)
+    said = " ".join(s.value for s in at.success)
+    assert f"New model **{version}**" in said
+    # It says whether any tag changed, not "0 passages changed..., figures may differ".
+    assert ("No passage changed its themes or stance" in said) == (job.result.changed == 0)
+    assert ("figures noted before may differ" in said) == (job.result.changed > 0)
     at.radio(key="page").set_value("overview").run()
     assert not any(version in s.value for s in at.success)
     # A session that never saw it is not told of "your corrections".
