@@ -502,11 +502,13 @@ def _search_where(query: str, filters: Filters,
         if values:
             where.append(f"{column} IN ({','.join('?' * len(values))})")
             params += list(values)
+    # Dated as the theme tables date a letter (its inspection, else its publication).
+    when = "COALESCE(l.inspection_start, l.published, l.letter_date)"
     if filters.date_from:
-        where.append("l.inspection_start >= ?")
+        where.append(f"{when} >= ?")
         params.append(filters.date_from)
     if filters.date_to:
-        where.append("l.inspection_start <= ?")
+        where.append(f"{when} <= ?")
         params.append(filters.date_to)
     if stance:
         where.append("t.stance = ?")
@@ -533,8 +535,8 @@ def search_passages(path: str, stamp_: tuple[int, ...], query: str, filters: Fil
     where, params = found
     frame = _frame(
         path,
-        f"""SELECT l.area, l.framework, l.inspection_start, l.inspection_end, l.published,
-                   p.section, p.passage_id,
+        f"""SELECT l.area, l.region, l.framework, l.outcome, l.inspection_start,
+                   l.inspection_end, l.published, p.section, p.heading, p.passage_id,
                    t.stance, t.themes, p.text, p.letter_id, bm25(passages_fts) AS rank
             {_SEARCH_FROM}
             WHERE {' AND '.join(where)} ORDER BY rank LIMIT {int(limit)}""",
@@ -571,7 +573,9 @@ def search_counts(path: str, stamp_: tuple[int, ...], query: str, filters: Filte
     return out
 
 
-SEARCH_COLUMNS = ["citation", "area", "framework", "inspection_start", "letter_id", "section",
+# The columns of `sendlens export evidence` but theme_score (a search spans every theme).
+SEARCH_COLUMNS = ["citation", "area", "region", "framework", "outcome", "inspection_start",
+                  "inspection_end", "published", "letter_id", "section", "heading",
                   "passage_id", "stance", "themes", "text"]
 
 

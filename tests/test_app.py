@@ -391,6 +391,12 @@ def test_theme_explorer_search_and_stance(
     assert len(found) < negatives
     assert "Searching only the passages on Health input" in texts(at)
     assert found["text"].str.contains("therap", case=False).all()
+    # Its downloads carry the columns of `sendlens export evidence` (bar theme_score).
+    from sendlens import appdata
+
+    searched = appdata.search_passages(str(corpus_dir), appdata.stamp(str(corpus_dir)),
+                                       "therapy", appdata.Filters())
+    assert {"region", "outcome", "inspection_end", "published", "heading"} <= set(searched)
     # The words occur beyond this theme: one click searches every passage.
     at.selectbox(key="stance").set_value("(all)").run()
     found = evidence_of(at)
