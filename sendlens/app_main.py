@@ -26,6 +26,7 @@ import streamlit as st
 
 from sendlens import appdata as ad
 from sendlens.export import table_bytes
+from sendlens.store import MAX_FTS_QUERY
 
 PAGES: dict[str, str] = {
     "overview": "Overview",
@@ -1232,7 +1233,7 @@ def page_themes(ctx: Ctx) -> None:
     a.selectbox("Theme", [*themes, ALL], key="theme",
                 format_func=lambda t: "Any theme (search only)" if t == ALL else ctx.theme(t))
     b.selectbox("Stance", [ALL, *ad.STANCES], key="stance")
-    c.text_input("Full-text search", key="q", max_chars=ad.MAX_FTS_QUERY,
+    c.text_input("Full-text search", key="q", max_chars=MAX_FTS_QUERY,
                  placeholder='e.g. waiting times, therap*',
                  help="Every word must occur (stemmed: 'delay' finds 'delays'); "
                       "\"quotes\" for a phrase; * at the end of a word for a prefix.")
@@ -1380,7 +1381,7 @@ def page_label(ctx: Ctx) -> None:
     q_init("pid", "")
     q_init("lq", "")
     a, b = st.columns([2, 1])
-    a.text_input("Find a passage by words", key="lq", max_chars=ad.MAX_FTS_QUERY,
+    a.text_input("Find a passage by words", key="lq", max_chars=MAX_FTS_QUERY,
                  placeholder="e.g. speech and language therapy")
     b.text_input("…or by passage id", key="pid", placeholder="e.g. 3f2a9c0d1e4b-0042")
     q_sync({"pid": "", "lq": ""})

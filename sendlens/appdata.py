@@ -32,6 +32,7 @@ from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import (
     DB_NAME,
     Corpus,
+    fts_query,
     letters_read_otherwise,
     now_iso,
     tags_of_other_models,
@@ -89,7 +90,6 @@ STANCE_COLOURS: dict[str, str] = {
     "mixed": "#e08214",
     "neutral": "#8c8c8c",
 }
-MAX_FTS_QUERY = 200
 
 
 class AppDataError(Exception):
@@ -466,27 +466,6 @@ def fts_passage_ids(path: str, stamp_: tuple[int, ...], query: str) -> set[str]:
     return {r["passage_id"] for r in rows}
 
 
-_WORD = re.compile(r'"[^"]+"|[\w\-\u2019\']+', re.UNICODE)
-
-
-def fts_query(text: str) -> str:
-    """A researcher's words as a safe FTS5 query: every word (or "quoted phrase") must occur.
-
-    Words are quoted, so FTS5 operators and punctuation typed by the user cannot
-    produce a syntax error; a trailing * on a word keeps prefix search.
-    """
-    parts: list[str] = []
-    for token in _WORD.findall(text[:MAX_FTS_QUERY]):
-        prefix = False
-        word = token.strip('"')
-        if text[text.find(token) + len(token):][:1] == "*":
-            prefix = True
-        word = word.replace('"', "")
-        if word.upper() in {"AND", "OR", "NOT", "NEAR"}:
-            continue
-        if word:
-            parts.append(f'"{word}"' + ("*" if prefix else ""))
-    return " ".join(parts)
 
 
 def _search_where(query: str, filters: Filters,

@@ -547,3 +547,29 @@ def _canonical_area_names(con: sqlite3.Connection) -> None:
         if la is not None:
             con.execute("UPDATE letters SET area = ? WHERE la_code = ?",
                         (la.name, row["la_code"]))
+
+
+# --- full-text search ----------------------------------------------------------------
+
+MAX_FTS_QUERY = 200  # characters of a search: longer input is cut, not refused
+_WORD = re.compile(r'"[^"]+"|[\w\-\u2019\']+', re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """A researcher's words as a safe FTS5 query: every word (or "quoted phrase") must occur.
+
+    Words are quoted, so FTS5 operators and punctuation typed by the user cannot
+    produce a syntax error; a trailing * on a word keeps prefix search.
+    """
+    parts: list[str] = []
+    for token in _WORD.findall(text[:MAX_FTS_QUERY]):
+        prefix = False
+        word = token.strip('"')
+        if text[text.find(token) + len(token):][:1] == "*":
+            prefix = True
+        word = word.replace('"', "")
+        if word.upper() in {"AND", "OR", "NOT", "NEAR"}:
+            continue
+        if word:
+            parts.append(f'"{word}"' + ("*" if prefix else ""))
+    return " ".join(parts)

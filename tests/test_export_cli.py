@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -230,6 +231,14 @@ def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Pat
     none = export(corpus, "evidence", "--theme", "ehc_plans", "--area", "Cornwall",
                   "--stance", "mixed", "--stance", "neutral")
     assert none.stdout.count("\n") == 1 and "no tagged passage matches" in none.stderr
+    # --words keeps the passages that hold the words, as the app's search finds them.
+    every = table("evidence", "--theme", "ehc_plans")
+    word = max(re.findall(r"[a-z]{6,}", every["text"].iloc[0].lower()), key=len)
+    found = table("evidence", "--theme", "ehc_plans", "--words", word)
+    assert 0 < len(found) <= len(every)
+    assert set(found["passage_id"]) <= set(every["passage_id"])
+    assert found["text"].str.lower().str.contains(word[:5]).all()  # stemmed: "plans" ~ "plan"
+    assert export(corpus, "evidence", "--theme", "ehc_plans", "--words", "***").exit_code == 2
     # A date is named by its option, and a range that is empty by construction refused.
     bad = export(corpus, "themes", "--from", "2024-13-01")
     assert bad.exit_code == 2 and "'--from': '2024-13-01' is not a date" in bad.output

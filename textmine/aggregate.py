@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from scraper.records import CANONICAL_SECTIONS
-from sendlens.store import Corpus
+from sendlens.store import Corpus, fts_query
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
 from textmine.codebook import STANCES
 
@@ -547,9 +547,13 @@ def evidence(
     stance: str | Iterable[str] | None = None,
     sections: str | Iterable[str] | None = None,
     group: tuple[str, str | int] | None = None,
+    words: str | None = None,
     **filters: Any,
 ) -> pd.DataFrame:
     """The passages behind a theme_table cell, each with a citation a reader can check.
+
+    `words` keeps the passages whose text holds every word (or "quoted phrase") of it,
+    as the app's full-text search reads them (stemmed: "breaks" finds "break").
 
     `group` = (by, value) keeps the passages of one theme_table row, grouped exactly as
     the table groups them (`("year", 2024)` places a letter as the table does;
@@ -577,6 +581,12 @@ def evidence(
         if stances:
             conditions.append(f"t.stance IN ({', '.join('?' * len(stances))})")
             params += stances
+        if words is not None:
+            if not (match := fts_query(words)):
+                raise ValueError(f"no word to search for in {words!r}")
+            conditions.append("p.rowid IN (SELECT rowid FROM passages_fts WHERE "
+                              "passages_fts MATCH ?)")
+            params.append(match)
         rows = con.execute(
             f"""SELECT l.area, l.region, l.framework, l.outcome, l.inspection_start,
                        l.inspection_end, l.published, p.letter_id, p.section, p.heading,

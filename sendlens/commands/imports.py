@@ -137,6 +137,11 @@ def export_cmd(
     stance: list[str] = typer.Option(
         [], "--stance", metavar="STANCE", help="evidence: only this stance; repeatable."
     ),
+    words: str | None = typer.Option(
+        None, "--words", metavar="TEXT",
+        help="evidence: only passages holding every word (or \"quoted phrase\"), as the "
+        "app's full-text search finds them.",
+    ),
     framework: list[str] = typer.Option(
         [], "--framework", metavar="CODE",
         help="themes/evidence: only letters of this framework (area_send_2023...); repeatable.",
@@ -171,10 +176,12 @@ def export_cmd(
                     "start in that range", fg="red", err=True)
         raise typer.Exit(2)
     given = {"--by": by is not None, "--section": bool(section), "--theme": bool(themes),
-             "--stance": bool(stance), **{o: bool(v) for o, v in letter_filters.items()}}
+             "--stance": bool(stance), "--words": words is not None,
+             **{o: bool(v) for o, v in letter_filters.items()}}
     applies = {What.letters: (), What.passages: ("--section",),
                What.themes: ("--by", "--section", *letter_filters),
-               What.evidence: ("--section", "--theme", "--stance", *letter_filters)}[what]
+               What.evidence: ("--section", "--theme", "--stance", "--words",
+                               *letter_filters)}[what]
     if ignored := [o for o, on in given.items() if on and o not in applies]:
         # An option that would be silently ignored gives a table the user did not ask for.
         typer.secho(f"error: {', '.join(ignored)} does not apply to `export {what.value}`"
@@ -229,7 +236,7 @@ def export_cmd(
                     typer.secho("error: export evidence needs --theme", fg="red", err=True)
                     raise typer.Exit(2)
                 frame = aggregate.evidence(store, theme=theme, stance=stance or None,
-                                           sections=section or None, **filters)
+                                           sections=section or None, words=words, **filters)
         except (aggregate.NotTagged, ValueError) as exc:
             # Not tagged yet, or an unknown theme, section or stance: say which.
             typer.secho(f"error: {exc}", fg="red", err=True)
@@ -240,7 +247,7 @@ def export_cmd(
         # A header alone looks like a failed export: say why it is empty.
         options = [*letter_filters.items(), ("--section", section)]
         if what is What.evidence:
-            options += [("--theme", theme), ("--stance", stance)]
+            options += [("--theme", theme), ("--stance", stance), ("--words", words)]
         asked = " ".join(f"{o} {', '.join(v) if isinstance(v, list) else v}"
                          for o, v in options if v)
         empty = (f"no tagged {'letter' if what is What.themes else 'passage'} matches "
@@ -251,7 +258,7 @@ def export_cmd(
         about = provenance(con, store.root, table=what.value,
                            by=(by or GroupBy.area).value if what is What.themes else None,
                            sections=", ".join(section), theme=theme,
-                           stance=", ".join(dict.fromkeys(stance)) or None,
+                           stance=", ".join(dict.fromkeys(stance)) or None, words=words,
                            **{o.lstrip("-"): ", ".join(v) if isinstance(v, list) else v
                               for o, v in letter_filters.items() if v},
                            warnings=" ".join(warnings) or None)
