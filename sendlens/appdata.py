@@ -466,8 +466,6 @@ def fts_passage_ids(path: str, stamp_: tuple[int, ...], query: str) -> set[str]:
     return {r["passage_id"] for r in rows}
 
 
-
-
 def _search_where(query: str, filters: Filters,
                   stance: str | None) -> tuple[list[str], list[Any]] | None:
     """The WHERE clauses and parameters of a full-text search; None for an empty query."""

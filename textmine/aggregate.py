@@ -411,13 +411,13 @@ def _group_letters(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.D
     return pd.DataFrame.from_records([tuple(r) for r in rows], columns=["group", "letters"])
 
 
-def judged(frame: pd.DataFrame) -> pd.Series:
+def _judged(frame: pd.DataFrame) -> pd.Series:
     """Passages that judge the theme (positive, negative or mixed): the shares' denominator."""
     return frame["positive"] + frame["negative"] + frame["mixed"]
 
 
 def _add_ratios(frame: pd.DataFrame) -> pd.DataFrame:
-    base = judged(frame)
+    base = _judged(frame)
     base = base.where(base > 0)
     frame["share_negative"] = frame["negative"] / base
     frame["net_stance"] = (frame["positive"] - frame["negative"]) / base
