@@ -177,6 +177,31 @@ def test_fixed_wording_gets_no_theme_and_a_description_is_neutral(trained: tuple
     assert model.meta["fixed_wording_sections"] == ["outcome"]
 
 
+def test_a_second_theme_needs_a_margin_over_its_threshold(trained: tuple,
+                                                          tmp_path: Path) -> None:
+    """A sentence's strongest theme needs its threshold; another beside it needs to pass
+    its own by SECOND_THEME_MARGIN (extras barely over the line were mostly wrong)."""
+    import numpy as np
+
+    from textmine.model import SECOND_THEME_MARGIN
+
+    _, _, model = trained
+    assert model.second_theme_margin == SECOND_THEME_MARGIN > 0
+    thr = model.thresholds
+    just = SECOND_THEME_MARGIN / 2
+    scores = np.tile(thr - 0.2, (3, 1))
+    scores[0, 0], scores[0, 1] = thr[0] + 0.3, thr[1] + just  # extra barely over: dropped
+    scores[1, 0], scores[1, 1] = thr[0] + 0.3, thr[1] + 2 * SECOND_THEME_MARGIN  # kept
+    scores[2, 1] = thr[1] + just  # alone, barely over: it is the strongest, kept
+    on = model._themes_on(scores)
+    assert on[0].tolist() == [True] + [False] * (len(thr) - 1)
+    assert on[1, :2].tolist() == [True, True] and on[2, 1] and on[2].sum() == 1
+    assert replace(model, second_theme_margin=0.0)._themes_on(scores)[0, 1]
+    save_model(model, tmp_path / "m")
+    assert load_model(tmp_path / "m").second_theme_margin == SECOND_THEME_MARGIN
+    assert model.meta["second_theme_margin"] == SECOND_THEME_MARGIN
+
+
 def test_a_recommendation_is_negative_however_it_is_worded(trained: tuple,
                                                            tmp_path: Path) -> None:
     """The codebook calls a recommendation negative: in an actions section, a bullet

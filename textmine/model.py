@@ -46,6 +46,10 @@ MODEL_FORMAT = 1
 HAND_WEIGHT = 12.0
 THRESHOLD_SHRINK = 0.5  # weight of hand-label-tuned thresholds against prevalence ones
 BARE_WEIGHT = 0.3  # weight of each training row's copy without context (see with_bare_copies)
+# A sentence's second (third...) theme needs its score this far above its threshold; its
+# strongest theme needs only the threshold. Most false themes are extras beside a right
+# one, barely over the threshold (docs/EXPERIMENTS.md).
+SECOND_THEME_MARGIN = 0.05
 # A recommendation is negative: these stances become negative in recommendation sections.
 _CREDITING = [STANCES.index("positive"), STANCES.index("mixed")]
 _NEGATIVE = STANCES.index("negative")
@@ -222,6 +226,8 @@ class TaggerModel:
     # Its sections of description (stance neutral) and of fixed wording (no theme).
     neutral_sections: tuple[str, ...] = ()
     fixed_wording_sections: tuple[str, ...] = ()
+    # See SECOND_THEME_MARGIN; 0 in models saved before it (each theme its threshold).
+    second_theme_margin: float = 0.0
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -267,7 +273,7 @@ class TaggerModel:
         """
         theme_p, stance_p, unknown = self._scores(items)
         # Few distinct theme sets occur: name each once, then index.
-        tagged = _theme_sets(theme_p >= self.thresholds, self.theme_ids)
+        tagged = _theme_sets(self._themes_on(theme_p), self.theme_ids)
         stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1)
         # Not one known word ("ok", a name): the stance would be the classes' prior alone,
         # which is positive; with no evidence the sentence has no judgement to report.
@@ -291,6 +297,18 @@ class TaggerModel:
                     tagged[i] = ()
         values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
         return tagged, stance_idx.tolist(), values
+
+
+    def _themes_on(self, theme_p: np.ndarray) -> np.ndarray:
+        """Which themes each row has: over its threshold, and a theme beside the row's
+        strongest one (by its lead over its threshold) by second_theme_margin more."""
+        lead = theme_p - self.thresholds
+        on = lead >= 0
+        if self.second_theme_margin > 0 and len(lead):
+            strongest = np.zeros_like(on)
+            strongest[np.arange(len(lead)), lead.argmax(axis=1)] = True
+            on &= strongest | (lead >= self.second_theme_margin)
+        return on
 
 
 def _theme_sets(on: np.ndarray, theme_ids: Sequence[str]) -> list[tuple[str, ...]]:
@@ -530,7 +548,8 @@ def train_model(
     model = TaggerModel(codebook.theme_ids, themes, stance,
                         recommendation_sections=codebook.stance.recommendation_sections,
                         neutral_sections=codebook.stance.neutral_sections,
-                        fixed_wording_sections=codebook.fixed_wording_sections)
+                        fixed_wording_sections=codebook.fixed_wording_sections,
+                        second_theme_margin=SECOND_THEME_MARGIN)
     tuning = "prevalence of weak labels over the corpus"
     scores, _ = model.scores(list(corpus_items))
     by_prevalence = prevalence_thresholds(scores, weak.themes)
@@ -560,6 +579,7 @@ def train_model(
     model.meta["recommendation_sections"] = list(model.recommendation_sections)
     model.meta["neutral_sections"] = list(model.neutral_sections)
     model.meta["fixed_wording_sections"] = list(model.fixed_wording_sections)
+    model.meta["second_theme_margin"] = model.second_theme_margin
     return model
 
 
@@ -646,6 +666,7 @@ def save_model(model: TaggerModel, directory: Path) -> Path:
                 "recommendation_sections": model.recommendation_sections,
                 "neutral_sections": model.neutral_sections,
                 "fixed_wording_sections": model.fixed_wording_sections,
+                "second_theme_margin": model.second_theme_margin,
             },
             tmp / "model.joblib",
             compress=3,
@@ -673,6 +694,7 @@ def load_model(directory: Path) -> TaggerModel:
             tuple(blob.get("recommendation_sections", ())),
             tuple(blob.get("neutral_sections", ())),
             tuple(blob.get("fixed_wording_sections", ())),
+            float(blob.get("second_theme_margin", 0.0)),
         )
     except Exception as exc:  # noqa: BLE001 - unpickling a damaged file raises anything
         what = f"{exc.filename}" if isinstance(exc, OSError) and exc.filename else str(directory)
