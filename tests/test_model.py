@@ -237,6 +237,9 @@ def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
     assert staleness(model.meta, cb) == []
     edited = parse_codebook(cb.path.read_text() + "\n# a researcher's note\n", cb.path)
     assert any("codebook changed" in r for r in staleness(model.meta, edited))
+    # A model an older sendlens trained decides otherwise (no second-theme margin).
+    assert staleness({**model.meta, "format": 1}, cb) == [
+        "trained by an older sendlens (model format 1; this one makes format 2)"]
 
 
 def test_hand_labels_outweigh_weak_labels() -> None:

@@ -40,7 +40,9 @@ from textmine.weak import (
     weak_theme_labels,
 )
 
-MODEL_FORMAT = 1
+# Raised when a model trained by an older sendlens decides differently from a new one,
+# so that `tag` retrains it. 2: a second theme needs SECOND_THEME_MARGIN.
+MODEL_FORMAT = 2
 # One hand label outweighs many weak ones (weak weights are <= 1). Grouped CV on
 # dev.jsonl: weights 3, 6, 12, 20 gave theme macro-F1 0.829, 0.829, 0.833, 0.831.
 HAND_WEIGHT = 12.0
@@ -707,7 +709,8 @@ def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
     """Reasons a model no longer matches the codebook or the libraries (empty: current)."""
     reasons = []
     if meta.get("format") != MODEL_FORMAT:
-        reasons.append(f"model format {meta.get('format')} != {MODEL_FORMAT}")
+        reasons.append(f"trained by an older sendlens (model format {meta.get('format')}; "
+                       f"this one makes format {MODEL_FORMAT})")
     if meta.get("codebook_sha256") != codebook.sha256:
         reasons.append(f"codebook changed since training ({codebook.path})")
     if meta.get("themes") != codebook.theme_ids:
