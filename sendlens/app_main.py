@@ -700,7 +700,7 @@ def page_compare(ctx: Ctx) -> None:
     # Says what the ranking is by: the colour's measure, not the number of criticisms.
     order_by = ("highest share negative first" if st.session_state["metric"] == "share_negative"
                 else "lowest net stance first")
-    sort_name = {"name": "Name", **{t: f"{ctx.short(t)} ({order_by})" for t in themes}}
+    sort_name = {"name": "Name", **{t: ctx.short(t) for t in themes}}
     changed = st.session_state["sort"] != "name" or bool(st.session_state["th"])
     view = lazy_expander("Row order and themes", "c_view", expanded=changed)
     if view is not None:
@@ -708,6 +708,8 @@ def page_compare(ctx: Ctx) -> None:
             c, m, d = st.columns([1.4, 0.8, 2])
             c.selectbox("Sort rows by", ["name", *themes], key="sort",
                         format_func=sort_name.get, on_change=_sorted_anew)
+            # Beside the box, not in each option: a theme's name and this did not fit.
+            c.caption(f"A theme ranks the rows, {order_by}.")
             m.number_input("Rank rows with at least", min_value=1, max_value=100, step=1,
                            key="min", help="Passages judging the theme the rows are "
                            "sorted by (positive, negative or mixed). Rows with fewer follow "
@@ -716,7 +718,9 @@ def page_compare(ctx: Ctx) -> None:
             d.multiselect("Themes", themes, key="th", format_func=ctx.theme,
                           placeholder="All themes")
     elif changed:
-        st.caption(f"Rows sorted by {sort_name.get(st.session_state['sort'], 'name')}; "
+        sort = st.session_state["sort"]
+        st.caption(f"Rows sorted by {sort_name.get(sort, 'name')}"
+                   + (f" ({order_by})" if sort in sort_name and sort != "name" else "") + "; "
                    + (f"{len(st.session_state['th'])} themes" if st.session_state["th"]
                       else "all themes") + " (open Row order and themes to change).")
     q_sync(defaults)

@@ -1189,6 +1189,9 @@ def test_compare_ranks_only_rows_with_enough_passages(
     assert not at.exception
     assert at.query_params["min"] in ("50", ["50"])  # shareable
     assert "fewer than 50 passages judging Health input come after" in texts(at)
+    # The box names the theme alone (theme and order did not fit); the order is beside it.
+    assert at.selectbox(key="sort").format_func("health_input") == "Health input"
+    assert "A theme ranks the rows, lowest net stance first." in texts(at)
 
 
 def test_an_excel_download_says_what_it_holds(corpus_dir: Path) -> None:
