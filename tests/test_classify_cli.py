@@ -434,6 +434,28 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
         assert f"trained on {shared} of the {total} sentences" in out.stderr
         assert "recorded with" not in out.stderr
     assert quality()["held-out labels"]["gold"] == "other.jsonl"
+    # ...unless the model is stale: the folds' models decide as this sendlens does, and an
+    # older sendlens's model otherwise, so the figure is not recorded with it.
+    import sqlite3
+
+    def set_format(value: int) -> None:
+        con = sqlite3.connect(root / "sendlens.db")
+        meta = json.loads(con.execute("SELECT meta FROM models WHERE version = ?",
+                                      (version,)).fetchone()[0])
+        con.execute("UPDATE models SET meta = ? WHERE version = ?",
+                    (json.dumps({**meta, "format": value}), version))
+        con.commit()
+        con.close()
+
+    from textmine.model import MODEL_FORMAT
+
+    set_format(1)
+    cv = runner.invoke(app, ["evaluate", str(mine), "--cv", "--folds", "3", "--corpus",
+                             str(root)], env=env)
+    assert cv.exit_code == 0, cv.output
+    assert f"not recorded: the current model {version} is stale" in cv.stderr
+    assert "cross-validation" not in quality()
+    set_format(MODEL_FORMAT)
     # Cross-validating the labels it was trained on measures this model too.
     cv = runner.invoke(app, ["evaluate", str(mine), "--cv", "--folds", "3", "--corpus",
                              str(root)], env=env)
@@ -457,8 +479,6 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     assert quality()["held-out labels"]["gold"] == "other.jsonl"
     # A model from before label hashes (its files named as typed): its own labels are
     # recognised by name, and nothing it is scored on is recorded as held out.
-    import sqlite3
-
     con = sqlite3.connect(root / "sendlens.db")
     meta = json.loads(con.execute("SELECT meta FROM models WHERE version = ?",
                                   (version,)).fetchone()[0])

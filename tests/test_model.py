@@ -240,6 +240,8 @@ def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
     # A model an older sendlens trained decides otherwise (no second-theme margin).
     assert staleness({**model.meta, "format": 1}, cb) == [
         "trained by an older sendlens (model format 1; this one makes format 2)"]
+    assert "trained by a newer sendlens (model format 3" in staleness(
+        {**model.meta, "format": 3}, cb)[0]
 
 
 def test_hand_labels_outweigh_weak_labels() -> None:

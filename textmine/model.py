@@ -535,9 +535,10 @@ def train_model(
     `tune_folds` > 1 and hand labels from several letters they are instead tuned on the
     hand labels held out by an inner grouped cross-validation (`tune_folds` extra fits),
     shrunk halfway to the prevalence ones (`sendlens train --tune-thresholds K`). That is
-    off by default: with dev.jsonl's 332 labels it scored no better in grouped CV (theme
-    macro-F1 0.824 against 0.827, stance 0.828 against 0.831; read alone, stance 0.771
-    against 0.829; measured 2026-12-04) and takes K + 1 times as long.
+    off by default: with dev.jsonl's 332 labels it scored lower in grouped CV (theme
+    macro-F1 0.826 against 0.839, stance 0.828 against 0.831; read alone, stance 0.771
+    against 0.829; measured 2026-12-04 with the second-theme margin, which the tuning
+    does not take into account) and takes K + 1 times as long.
     """
     started = time.time()
     say = progress or (lambda _f, _m: None)
@@ -708,9 +709,12 @@ def load_model(directory: Path) -> TaggerModel:
 def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
     """Reasons a model no longer matches the codebook or the libraries (empty: current)."""
     reasons = []
-    if meta.get("format") != MODEL_FORMAT:
-        reasons.append(f"trained by an older sendlens (model format {meta.get('format')}; "
-                       f"this one makes format {MODEL_FORMAT})")
+    made = meta.get("format")
+    if made != MODEL_FORMAT:
+        by = ("an older sendlens" if isinstance(made, int) and made < MODEL_FORMAT
+              else "a newer sendlens" if isinstance(made, int) else "an unknown program")
+        reasons.append(f"trained by {by} (model format {made}; this one makes format "
+                       f"{MODEL_FORMAT})")
     if meta.get("codebook_sha256") != codebook.sha256:
         reasons.append(f"codebook changed since training ({codebook.path})")
     if meta.get("themes") != codebook.theme_ids:
