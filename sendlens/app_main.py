@@ -747,7 +747,8 @@ def page_compare(ctx: Ctx) -> None:
                    "areas in Filters, sort by a theme, or compare regions.")
     st.caption(
         f"{counted(shown.drop_duplicates(by)['letters'].sum(), 'letter')}. Colour = "
-        f"{METRICS[metric].lower()}; number = passages on the theme (blank: never mentioned). "
+        f"{METRICS[metric].lower()}; number = passages on the theme (blank: never "
+        "mentioned; grey: mentioned, never judged). "
         "**Click a cell** to read the passages behind it, or choose the row and theme "
         "under \"Evidence behind a cell\" (keyboard, screen reader); the numbers are also "
         "in a table below the chart."
@@ -975,13 +976,15 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
         alt.Tooltip("share_negative:Q", format=".0%", title="Share negative"),
     ]
     cell = alt.selection_point(name="cell", fields=[by, "theme"], on="click", clear=False)
-    rect = base.mark_rect().encode(
+    # invalid=None: a cell whose passages are all neutral has no share (NaN) and is drawn
+    # grey like an empty one, not dropped from the chart.
+    rect = base.mark_rect(invalid=None).encode(
         # The cell whose evidence is shown gets a dark outline, the others a thin white
         # grid line. Drawn from the data, not the click selection: a cell can also be
         # chosen with the keyboard or by a link.
         stroke=alt.condition("datum.current", alt.value("#111"), alt.value("white")),
         strokeWidth=alt.condition("datum.current", alt.value(2.5), alt.value(1)),
-        color=alt.condition("datum.passages > 0",
+        color=alt.condition(f"isValid(datum.{metric})",
                             alt.Color(f"{metric}:Q", scale=scale, title=title,
                                       legend=alt.Legend(
                                           orient="right",
@@ -1169,8 +1172,8 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
         # On both layers: the number in a cell's centre is where people click.
         href=alt.condition("datum.passages > 0", alt.Href("read:N"), alt.value(None)),
     )
-    rect = chart.mark_rect(stroke="white").encode(
-        color=alt.condition("datum.passages > 0",
+    rect = chart.mark_rect(stroke="white", invalid=None).encode(
+        color=alt.condition("isValid(datum.net_stance)",
                             alt.Color("net_stance:Q", scale=alt.Scale(scheme="redblue",
                                                                       domain=[-1, 1]),
                                       title="Net stance",
@@ -1198,7 +1201,7 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
 
 def _change(ctx: Ctx, a: str, b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Letters a and b (earlier, later) compared theme by theme, and the themes both
-    letters have passages on, which the chart draws."""
+    letters judge (a passage not neutral), which the chart draws."""
     diff = ad.compare_letters(ctx.path, ctx.stamp, a, b)
     diff = diff.assign(
         theme_name=diff["theme"].map(ctx.theme),

@@ -699,7 +699,7 @@ def compare_letters(corpus: Corpus, letter_a: str, letter_b: str) -> pd.DataFram
     """Per theme: counts and net stance in letter A and in letter B, and B minus A.
 
     Columns: theme, passages_a, positive_a, negative_a, net_stance_a, the same with _b,
-    passages_change and net_stance_change (NaN where either letter never names the theme).
+    passages_change and net_stance_change (NaN where either letter never judges the theme).
     """
     with corpus.reading() as con:
         _require_tags(con)
