@@ -562,12 +562,11 @@ def fts_query(text: str) -> str:
     produce a syntax error; a trailing * on a word keeps prefix search.
     """
     parts: list[str] = []
-    for token in _WORD.findall(text[:MAX_FTS_QUERY]):
-        prefix = False
-        word = token.strip('"')
-        if text[text.find(token) + len(token):][:1] == "*":
-            prefix = True
-        word = word.replace('"', "")
+    text = text[:MAX_FTS_QUERY]
+    for found in _WORD.finditer(text):
+        # The * after this very token ("plan plan*": the second, not the first).
+        prefix = text[found.end():found.end() + 1] == "*"
+        word = found.group().strip('"').replace('"', "")
         if word.upper() in {"AND", "OR", "NOT", "NEAR"}:
             continue
         if word:

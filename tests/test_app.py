@@ -543,6 +543,16 @@ def test_export_offers_every_format(corpus_dir: Path, monkeypatch: pytest.Monkey
         "Inclusion, SEN support and school experience", "Social care and short breaks"}
 
 
+def test_search_words_are_quoted_and_a_star_belongs_to_its_own_word() -> None:
+    from sendlens.store import fts_query
+
+    # Operators and punctuation cannot break the query; each word is quoted.
+    assert fts_query('therap* "short breaks" OR a:b') == '"therap"* "short breaks" "a" "b"'
+    # The * after the second "plan" makes that one a prefix, not the first.
+    assert fts_query("plan plan*") == '"plan" "plan"*'
+    assert fts_query("***") == ""
+
+
 def test_short_theme_names_keep_what_people_search_for() -> None:
     from sendlens.app_main import short_theme
 
