@@ -300,7 +300,6 @@ class TaggerModel:
         values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
         return tagged, stance_idx.tolist(), values
 
-
     def _themes_on(self, theme_p: np.ndarray) -> np.ndarray:
         """Which themes each row has: over its threshold, and a theme beside the row's
         strongest one (by its lead over its threshold) by second_theme_margin more."""
