@@ -714,7 +714,7 @@ def page_compare(ctx: Ctx) -> None:
                            key="min", help="Passages judging the theme the rows are "
                            "sorted by (positive, negative or mixed). Rows with fewer follow "
                            "the ranked ones, so that 1 negative passage of 1 does not top "
-                           "the list as 100% negative.")
+                           "the list as 100% negative; cells with fewer are faded.")
             d.multiselect("Themes", themes, key="th", format_func=ctx.theme,
                           placeholder="All themes")
     elif changed:
@@ -748,7 +748,8 @@ def page_compare(ctx: Ctx) -> None:
     st.caption(
         f"{counted(shown.drop_duplicates(by)['letters'].sum(), 'letter')}. Colour = "
         f"{METRICS[metric].lower()}; number = passages on the theme (blank: never "
-        "mentioned; grey: mentioned, never judged). "
+        f"mentioned; grey: mentioned, never judged; faded: judged by fewer than "
+        f"{st.session_state['min']} passages, set in Row order and themes). "
         "**Click a cell** to read the passages behind it, or choose the row and theme "
         "under \"Evidence behind a cell\" (keyboard, screen reader); the numbers are also "
         "in a table below the chart."
@@ -762,7 +763,7 @@ def page_compare(ctx: Ctx) -> None:
                          st.session_state["sort"])
     left, right = st.columns([3, 2], gap="medium")
     with left, st.container(key="heatmap-box"):
-        spec, data = _heatmap(shown, by, metric, order, cell)
+        spec, data = _heatmap(shown, by, metric, order, cell, st.session_state["min"])
         # Wider than a narrow window's column: scrolled there, not drawn over the evidence.
         sideways("heatmap-box")
         show_chart(spec, data, on_select="rerun", selection_mode="cell", key=key,
@@ -936,19 +937,20 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str,
 
 
 def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
-             cell: tuple[str | None, str | None] = (None, None)) -> tuple[
-        dict[str, Any], pd.DataFrame]:
-    """The heatmap's (cached) spec and its data; `cell` (row, theme) is outlined."""
+             cell: tuple[str | None, str | None] = (None, None),
+             few: int = MIN_RANKED) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The heatmap's (cached) spec and its data; `cell` (row, theme) is outlined, and
+    cells judged by fewer than `few` passages are faded."""
     frame = frame.assign(**{by: frame[by].astype(str)})
     frame["current"] = (frame[by] == cell[0]) & (frame["theme"] == cell[1])
     theme_order = tuple(dict.fromkeys(frame["theme_short"]))
     return heatmap_spec(by, metric, tuple(order), theme_order,
-                        len(frame) > CANVAS_CELLS), frame
+                        len(frame) > CANVAS_CELLS, few), frame
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
 def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tuple[str, ...],
-                 canvas: bool) -> dict[str, Any]:
+                 canvas: bool, few: int = MIN_RANKED) -> dict[str, Any]:
     """Rows (areas or regions) x themes, coloured by `metric`, numbered by passages; a
     click selects a cell (selection `cell` over the row and theme fields)."""
     if metric == "net_stance":
@@ -984,6 +986,9 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
         # chosen with the keyboard or by a link.
         stroke=alt.condition("datum.current", alt.value("#111"), alt.value("white")),
         strokeWidth=alt.condition("datum.current", alt.value(2.5), alt.value(1)),
+        # A share of one or two judgements is shown, but faded: little evidence behind it.
+        opacity=alt.condition(f"datum.positive + datum.negative + datum.mixed < {int(few)}",
+                              alt.value(0.4), alt.value(1.0)),
         color=alt.condition(f"isValid(datum.{metric})",
                             alt.Color(f"{metric}:Q", scale=scale, title=title,
                                       legend=alt.Legend(

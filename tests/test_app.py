@@ -1199,6 +1199,10 @@ def test_compare_ranks_only_rows_with_enough_passages(
     assert not at.exception
     assert at.query_params["min"] in ("50", ["50"])  # shareable
     assert "fewer than 50 passages judging Health input come after" in texts(at)
+    # The same minimum fades the cells with less evidence behind their colour.
+    rect = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]
+    assert rect["encoding"]["opacity"]["condition"]["test"].endswith("< 50")
+    assert "faded: judged by fewer than 50 passages" in texts(at)
     # The box names the theme alone (theme and order did not fit); the order is beside it.
     assert at.selectbox(key="sort").format_func("health_input") == "Health input"
     assert "A theme ranks the rows, lowest net stance first." in texts(at)
