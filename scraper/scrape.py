@@ -189,20 +189,15 @@ class ScrapeSummary:
         lines.append(f"  failed: {len(self.failed)}")
         for f in self.failed:
             lines.append(f"    {f.url}: {f.reason}")
-        if self.unknown_labels:
-            lines.append(
-                f"  unknown report labels mentioning SEND (not downloaded; "
-                f"extend the rule with --labels-config): {len(self.unknown_labels)}"
-            )
-            for f in self.unknown_labels:
-                lines.append(f"    {f.reason!r} for {f.council or '?'}: {f.url}")
-        if self.unrecognised_links:
-            lines.append(
-                f"  reports labelled as SEND letters whose link is not to a file address "
-                f"sendlens knows (not downloaded): {len(self.unrecognised_links)}"
-            )
-            for f in self.unrecognised_links:
-                lines.append(f"    {f.reason!r} for {f.council or '?'}: {f.url}")
+        for title, labelled in (
+            ("unknown report labels mentioning SEND (not downloaded; extend the rule with "
+             "--labels-config)", self.unknown_labels),
+            ("reports labelled as SEND letters whose link is not to a file address sendlens "
+             "knows (not downloaded)", self.unrecognised_links),
+        ):
+            if labelled:
+                lines.append(f"  {title}: {len(labelled)}")
+                lines += [f"    {f.reason!r} for {f.council or '?'}: {f.url}" for f in labelled]
         if self.areas_without_send:
             lines.append(f"  areas with no SEND letter found: {len(self.areas_without_send)}")
             lines.append("    " + ", ".join(self.areas_without_send))
