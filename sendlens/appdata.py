@@ -443,27 +443,14 @@ def evidence(path: str, stamp_: tuple[int, ...], theme: str, stance: str | None,
              search: str = "") -> pd.DataFrame:
     """The passages behind a number: one theme (and stance), optionally one heatmap row."""
     cell = (group_by, group) if group_by and group is not None else None
+    # Searched as `export evidence --words` searches; typed characters that make no word
+    # ("***") match nothing.
+    words = search if fts_query(search) else None
     frame = _aggregate().evidence(corpus_for(path), theme=theme, stance=stance or None,
-                                  group=cell, **filters.kwargs(themes=False))
-    if search.strip():
-        hits = fts_passage_ids(path, stamp_, search)
-        frame = frame[frame["passage_id"].isin(hits)]
+                                  group=cell, words=words, **filters.kwargs(themes=False))
+    if search.strip() and words is None:
+        frame = frame.iloc[0:0]
     return frame.reset_index(drop=True)
-
-
-@st.cache_data(show_spinner=False)
-def fts_passage_ids(path: str, stamp_: tuple[int, ...], query: str) -> set[str]:
-    """Passages whose text matches a full-text query (FTS5, stemmed)."""
-    match = fts_query(query)
-    if not match:
-        return set()
-    rows = _rows(
-        path,
-        "SELECT p.passage_id FROM passages_fts f JOIN passages p ON p.rowid = f.rowid"
-        " WHERE passages_fts MATCH ?",
-        (match,),
-    )
-    return {r["passage_id"] for r in rows}
 
 
 def _search_where(query: str, filters: Filters,
