@@ -31,6 +31,7 @@ from scraper.parse import PARSER_VERSION
 from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import (
     DB_NAME,
+    LETTER_DATE_SQL,
     Corpus,
     fts_query,
     letters_read_otherwise,
@@ -467,12 +468,11 @@ def _search_where(query: str, filters: Filters,
             where.append(f"{column} IN ({','.join('?' * len(values))})")
             params += list(values)
     # Dated as the theme tables date a letter (its inspection, else its publication).
-    when = "COALESCE(l.inspection_start, l.published, l.letter_date)"
     if filters.date_from:
-        where.append(f"{when} >= ?")
+        where.append(f"{LETTER_DATE_SQL} >= ?")
         params.append(filters.date_from)
     if filters.date_to:
-        where.append(f"{when} <= ?")
+        where.append(f"{LETTER_DATE_SQL} <= ?")
         params.append(filters.date_to)
     if stance:
         where.append("t.stance = ?")

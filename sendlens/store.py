@@ -195,6 +195,9 @@ def database_problem(exc: sqlite3.Error, db_path: Path | str | None = None) -> s
 
 # How the store writes a date (inspection dates, publication dates): YYYY-MM-DD.
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The date a letter (table alias `l`) is placed at in tables, filters and searches: when
+# the inspection began, else when it was published, else the date it bears.
+LETTER_DATE_SQL = "COALESCE(l.inspection_start, l.published, l.letter_date)"
 
 
 def now_iso() -> str:

@@ -35,7 +35,7 @@ import pandas as pd
 import pyarrow as pa
 
 from scraper.records import CANONICAL_SECTIONS
-from sendlens.store import Corpus, fts_query
+from sendlens.store import LETTER_DATE_SQL, Corpus, fts_query
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
 from textmine.codebook import STANCES
 
@@ -71,13 +71,11 @@ OUTCOMES: tuple[str, ...] = (
 # improvement in 69% of 2023-framework full inspections (see ehc_plans_actions_share).
 PUBLISHED_EHC_ACTIONS_SHARE = 0.69
 
-# The date a letter is placed at: when the inspection began, else when it was published.
-_DATE_SQL = "COALESCE(l.inspection_start, l.published, l.letter_date)"
 GROUPS: dict[str, str] = {
     "area": "l.area",
     "region": "l.region",
     "framework": "l.framework",
-    "year": f"CAST(substr({_DATE_SQL}, 1, 4) AS INTEGER)",
+    "year": f"CAST(substr({LETTER_DATE_SQL}, 1, 4) AS INTEGER)",
     "outcome": "l.outcome",
 }
 UNKNOWN = "unknown"
@@ -262,10 +260,10 @@ def _where(
         letter_sql.append(_in_or_unknown("l.region", rg))
         params += [v for v in rg if v != UNKNOWN]
     if date_from is not None:
-        letter_sql.append(f"{_DATE_SQL} >= ?")
+        letter_sql.append(f"{LETTER_DATE_SQL} >= ?")
         params.append(_iso(date_from, "date_from"))
     if date_to is not None:
-        letter_sql.append(f"{_DATE_SQL} <= ?")
+        letter_sql.append(f"{LETTER_DATE_SQL} <= ?")
         params.append(_iso(date_to, "date_to"))
     if (sc := checked_sections(sections)) is not None:
         where.passages.append(_in("p.section", sc))
@@ -335,7 +333,7 @@ def load_tagged(
             f"""SELECT l.letter_id, {', '.join(f'l.{c}' for c in _LETTER_META[:5])},
                        {GROUPS['year']}, l.inspection_start
                 FROM letters l WHERE {_sql_and(where.letters)}
-                ORDER BY l.area, {_DATE_SQL}, l.letter_id""",
+                ORDER BY l.area, {LETTER_DATE_SQL}, l.letter_id""",
             where.letter_params,
         ).fetchall()
         # Letter metadata is fetched once per letter, not once per passage, and rows are
@@ -593,7 +591,7 @@ def evidence(
                        p.passage_id, t.stance, t.themes, t.scores, p.text
                 FROM {_TAGGED}
                 WHERE {_sql_and(conditions)}
-                ORDER BY l.area, {_DATE_SQL}, p.letter_id, p.seq""",
+                ORDER BY l.area, {LETTER_DATE_SQL}, p.letter_id, p.seq""",
             params,
         ).fetchall()
     records = []
@@ -684,7 +682,7 @@ def area_history(corpus: Corpus, area: str) -> pd.DataFrame:
                                ON t.passage_id = p.passage_id
                                WHERE p.letter_id = l.letter_id) AS tagged
                 FROM letters l WHERE {_in('l.area', names)}
-                ORDER BY {_DATE_SQL}, l.letter_id""",
+                ORDER BY {LETTER_DATE_SQL}, l.letter_id""",
             names,
         ).fetchall()
         letters = pd.DataFrame([dict(r) for r in rows])
