@@ -328,22 +328,32 @@ def test_files_whose_transfer_keeps_breaking_stop_the_run(
     assert_corpus_clean(corpus)
 
 
+def dead_links(site: Site, first_id: int) -> list[Report]:
+    """Six SEND reports listed first (newest) on the first council's page, before every
+    real letter; the caller makes their files fail."""
+    dead = [Report(str(first_id + i), "Area SEND full inspection", date(2025, 1, 1 + i), b"",
+                   True) for i in range(6)]
+    site.providers[0].reports += dead
+    return dead
+
+
+def assert_alive_fetched(site: Site, corpus: Corpus, dead: list[Report]) -> None:
+    got = fetches(corpus)
+    assert all(got[r.file_id]["status"] != "failed" for r in site.send_reports()
+               if r not in dead)
+
+
 def test_dead_file_links_do_not_stop_the_run_and_are_tried_last(
     site: Site, base: str, corpus: Corpus
 ) -> None:
-    # Six dead links (404), listed first (newest), before every real letter.
-    dead = [Report(f"5100010{i}", "Area SEND full inspection", date(2025, 1, 1 + i), b"", True)
-            for i in range(6)]
-    site.providers[0].reports += dead
+    dead = dead_links(site, 51000100)
     for r in dead:
         site.always[FILE_PATH + r.file_id] = Fault("status", 404)
     summary = scrape(corpus, base_url=base, **FAST)
 
     assert summary.error is None, summary.render()
     assert summary.exit_code == 1
-    got = fetches(corpus)
-    alive = [r for r in site.send_reports() if r not in dead]
-    assert all(got[r.file_id]["status"] != "failed" for r in alive)
+    assert_alive_fetched(site, corpus, dead)
     assert {f.file_id: f.reason for f in summary.failed} == {
         r.file_id: "HTTP 404 Not Found" for r in dead}
     text = summary.render()
@@ -367,9 +377,7 @@ def test_files_that_loop_or_answer_501_are_dead_links_not_a_site_down(
 ) -> None:
     # Definite answers about one file each, listed before every real letter: the session's
     # own failure count must not take them for a site that is down either.
-    dead = [Report(f"5100030{i}", "Area SEND full inspection", date(2025, 1, 1 + i), b"", True)
-            for i in range(6)]
-    site.providers[0].reports += dead
+    dead = dead_links(site, 51000300)
     for r in dead[:3]:
         site.always[FILE_PATH + r.file_id] = Fault("redirect", location=FILE_PATH + r.file_id)
     for r in dead[3:]:
@@ -380,9 +388,7 @@ def test_files_that_loop_or_answer_501_are_dead_links_not_a_site_down(
     assert set(reasons) == {r.file_id for r in dead}
     assert all("redirect loop" in reasons[r.file_id] for r in dead[:3])
     assert all("HTTP 501" in reasons[r.file_id] for r in dead[3:])
-    got = fetches(corpus)
-    assert all(got[r.file_id]["status"] != "failed" for r in site.send_reports()
-               if r not in dead)
+    assert_alive_fetched(site, corpus, dead)
 
 
 def test_a_site_that_answers_every_file_with_a_page_stops(
