@@ -38,6 +38,12 @@ PAGES: dict[str, str] = {
     "export": "Export",
 }
 ALL = "(all)"
+# The numbers table's shares and their 95% intervals (blank under 5 judging letters).
+SPREAD_HEADERS = {
+    "share_negative": "Share negative", "share_negative_low": "Share negative, from",
+    "share_negative_high": "Share negative, to", "net_stance": "Net stance",
+    "net_stance_low": "Net stance, from", "net_stance_high": "Net stance, to",
+}
 METRICS = {
     "net_stance": "Net stance: (positive − negative) / passages that judge the theme",
     "share_negative": "Share of the passages judging the theme that are negative",
@@ -788,11 +794,13 @@ def page_compare(ctx: Ctx) -> None:
         with box:
             # The columns of `sendlens export themes`, in its order.
             cols = [by, "theme", "letters", "letters_mentioning", "share_letters", "passages",
-                    "positive", "negative", "mixed", "neutral", "share_negative", "net_stance"]
+                    "positive", "negative", "mixed", "neutral", "share_negative",
+                    "share_negative_low", "share_negative_high", "net_stance",
+                    "net_stance_low", "net_stance_high"]
             # Names in words on screen; the downloads keep the column keys of the CLI's
             # exports, which scripts read.
             # On screen the chart's measures come first, not off to the right.
-            first = [by, "theme", "share_negative", "net_stance", "passages"]
+            first = [by, "theme", *SPREAD_HEADERS, "passages"]
             # Rows in the chart's order (a ranking stays a ranking), themes in its columns'.
             place = {row: i for i, row in enumerate(order)}
             column = {t: i for i, t in enumerate(ctx.options.themes)}
@@ -806,10 +814,13 @@ def page_compare(ctx: Ctx) -> None:
                              **{c: TABLE_HEADERS.get(c, c.capitalize()) for c in cols},
                              "share_letters": st.column_config.NumberColumn(
                                  "Share of letters", format="%.2f"),
-                             "share_negative": st.column_config.NumberColumn(
-                                 "Share negative", format="%.2f"),
-                             "net_stance": st.column_config.NumberColumn(
-                                 "Net stance", format="%+.2f")})
+                             **{c: st.column_config.NumberColumn(
+                                 name, format="%+.2f" if c.startswith("net") else "%.2f")
+                                for c, name in SPREAD_HEADERS.items()}})
+            if numbers["share_negative_low"].notna().any():
+                st.caption("From / to: a 95% interval, from resampling the group's letters "
+                           "(blank where fewer than 5 letters judge the theme). It leaves "
+                           "out the tagger's own errors.")
             downloads(numbers[cols], f"themes-by-{by}", "table")
 
 
@@ -943,16 +954,24 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
     cells judged by fewer than `few` passages are faded."""
     frame = frame.assign(**{by: frame[by].astype(str)})
     frame["current"] = (frame[by] == cell[0]) & (frame["theme"] == cell[1])
+    low, high = frame.get(f"{metric}_low"), frame.get(f"{metric}_high")
+    spread = low is not None and high is not None and bool(low.notna().any())
+    if spread:
+        # Written out here: a Vega expression per tooltip would cost the browser more.
+        fmt = "{:+.2f}" if metric == "net_stance" else "{:.0%}"
+        frame["spread"] = [f"{fmt.format(a)} to {fmt.format(b)}" if pd.notna(a) else ""
+                           for a, b in zip(low, high, strict=True)]
     theme_order = tuple(dict.fromkeys(frame["theme_short"]))
     return heatmap_spec(by, metric, tuple(order), theme_order,
-                        len(frame) > CANVAS_CELLS, few), frame
+                        len(frame) > CANVAS_CELLS, few, spread), frame
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
 def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tuple[str, ...],
-                 canvas: bool, few: int = MIN_RANKED) -> dict[str, Any]:
+                 canvas: bool, few: int = MIN_RANKED, spread: bool = False) -> dict[str, Any]:
     """Rows (areas or regions) x themes, coloured by `metric`, numbered by passages; a
-    click selects a cell (selection `cell` over the row and theme fields)."""
+    click selects a cell (selection `cell` over the row and theme fields). With `spread`
+    the tooltip gives the metric's 95% interval (the data's `spread` column)."""
     if metric == "net_stance":
         scale = alt.Scale(scheme="redblue", domain=[-1, 1])
         title = "Net stance"
@@ -976,6 +995,7 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
         alt.Tooltip("mixed:Q"), alt.Tooltip("neutral:Q"),
         alt.Tooltip("net_stance:Q", format="+.2f", title="Net stance"),
         alt.Tooltip("share_negative:Q", format=".0%", title="Share negative"),
+        *([alt.Tooltip("spread:N", title=f"{title}, 95% interval")] if spread else []),
     ]
     cell = alt.selection_point(name="cell", fields=[by, "theme"], on="click", clear=False)
     # invalid=None: a cell whose passages are all neutral has no share (NaN) and is drawn

@@ -114,6 +114,24 @@ def _latex(frame: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_intervals_inline(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each figure `x` with columns `x_low` and `x_high` written as one cell, "0.420
+    (0.330 to 0.510)", and those two columns dropped: a theme table with four interval
+    columns is too wide for a page."""
+    out = frame.copy()
+    for column in frame.columns:
+        low, high = f"{column}_low", f"{column}_high"
+        if low not in frame.columns or high not in frame.columns:
+            continue
+        out[column] = [
+            "" if pd.isna(v) else f"{v:.3f}" + ("" if pd.isna(a) or pd.isna(b)
+                                                 else f" ({a:.3f} to {b:.3f})")
+            for v, a, b in zip(frame[column], frame[low], frame[high], strict=True)
+        ]
+        out = out.drop(columns=[low, high])
+    return out
+
+
 def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = None) -> bytes:
     """The table rendered in `fmt` (used by the CLI and the app's download buttons).
 
@@ -123,7 +141,9 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     if fmt == "csv":
         return frame.to_csv(index=False).encode("utf-8")
     if fmt in ("md", "tex"):
-        # Tables for reading (papers, notes): shares to three decimals.
+        # Tables for reading (papers, notes): shares to three decimals, intervals beside
+        # them in one cell.
+        frame = with_intervals_inline(frame)
         return (_markdown(frame) if fmt == "md" else _latex(frame)).encode("utf-8")
     buf = io.BytesIO()
     if fmt == "parquet":

@@ -187,6 +187,9 @@ def test_theme_table_by_region_counts(corpus: Corpus) -> None:
     se = cell(table, "region", "South East", "social_care")
     assert (se["passages"], se["neutral"]) == (1, 1)
     assert math.isnan(se["share_negative"]) and math.isnan(se["net_stance"])
+    # Two letters a region: too few for an interval, left blank.
+    assert table[["share_negative_low", "share_negative_high", "net_stance_low",
+                  "net_stance_high"]].isna().all().all()
     # Bury's letter is untagged: its region has no row rather than a row of zeros.
     assert "North West" not in set(table["region"])
     assert table["net_stance"].dropna().between(-1, 1).all()
@@ -214,6 +217,29 @@ def test_shares_are_of_the_passages_that_judge_the_theme(corpus: Corpus) -> None
         with corpus.transaction() as con:
             con.execute("UPDATE tags SET themes = ?, stance = ? WHERE passage_id = ?",
                         (before[0], before[1], extra))
+
+
+def test_cell_intervals_come_from_whole_letters() -> None:
+    from textmine.intervals import pooled_share_intervals
+
+    # Five letters of 4 judged passages each: 2 negative in every letter, or all 10
+    # negatives in two letters. The share is 0.5 either way; only letters that disagree
+    # leave it uncertain.
+    agree = pooled_share_intervals([2] * 5, [2] * 5, [4] * 5, letters=5)
+    split = pooled_share_intervals([4, 4, 0, 0, 2], [0, 0, 4, 4, 2], [4] * 5, letters=5)
+    assert agree is not None and split is not None
+    assert agree["share_negative"] == pytest.approx((0.5, 0.5))
+    low, high = split["share_negative"]
+    assert low < 0.5 < high and high - low > 0.4
+    assert split["net_stance"][0] < 0 < split["net_stance"][1]
+    # The same counts give the same interval (a table re-exported does not change).
+    assert pooled_share_intervals([4, 4, 0, 0, 2], [0, 0, 4, 4, 2], [4] * 5, 5) == split
+    # Letters of the group that never judge the theme take draws too: the interval widens.
+    wider = pooled_share_intervals([4, 4, 0, 0, 2], [0, 0, 4, 4, 2], [4] * 5, letters=20)
+    assert wider is not None
+    assert wider["share_negative"][1] - wider["share_negative"][0] >= high - low - 0.05
+    # Under five judging letters there is no interval at all.
+    assert pooled_share_intervals([1] * 4, [1] * 4, [2] * 4, letters=30) is None
 
 
 def test_theme_table_has_zero_rows_for_unmentioned_themes(corpus: Corpus) -> None:

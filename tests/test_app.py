@@ -255,8 +255,9 @@ def test_compare_numbers_behind_the_chart_are_named_in_words(
     assert "Health input into identification, assessment and plans" in set(table["theme"])
     assert "health_input" not in set(table["theme"])
     # The chart's measures are shown next to the theme, not off to the right.
-    assert list(grid.proto.column_order)[:4] == ["area", "theme", "share_negative",
-                                                  "net_stance"]
+    assert list(grid.proto.column_order)[:8] == [
+        "area", "theme", "share_negative", "share_negative_low", "share_negative_high",
+        "net_stance", "net_stance_low", "net_stance_high"]
 
 
 def test_compare_numbers_behind_a_ranking_are_in_its_order(
@@ -1148,6 +1149,32 @@ def test_area_profile_compares_an_areas_letters_in_date_order(
     assert not at.exception
     assert {at.selectbox(key="a").value, at.selectbox(key="b").value} == set(ids[areas[2]])
     assert "Pick two different letters" not in texts(at)
+
+
+def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
+    import pandas as pd
+
+    from sendlens import app_main
+
+    table = pd.DataFrame({
+        "region": ["London", "North East"], "theme": ["ehc_plans"] * 2,
+        "theme_short": ["EHC plans"] * 2, "theme_name": ["EHC plans"] * 2,
+        "passages": [40, 3], "positive": [10, 1], "negative": [30, 2], "mixed": [0, 0],
+        "neutral": [0, 0], "letters": [12, 2], "letters_mentioning": [12, 2],
+        "share_negative": [0.75, 2 / 3], "share_negative_low": [0.62, None],
+        "share_negative_high": [0.86, None], "net_stance": [-0.5, -1 / 3],
+        "net_stance_low": [-0.76, None], "net_stance_high": [-0.28, None]})
+    spec, data = app_main._heatmap(table, "region", "share_negative", ["London", "North East"])
+    titles = [t.get("title") for t in spec["layer"][0]["encoding"]["tooltip"]]
+    assert "Share negative, 95% interval" in titles
+    assert list(data["spread"]) == ["62% to 86%", ""]  # two letters: no interval
+    spec, data = app_main._heatmap(table, "region", "net_stance", ["London", "North East"])
+    assert data["spread"][0] == "-0.76 to -0.28"
+    # By area (one letter each) there is never an interval: no empty tooltip line.
+    blank = table.assign(**{c: None for c in table if c.endswith(("_low", "_high"))})
+    spec, data = app_main._heatmap(blank, "region", "share_negative", ["London", "North East"])
+    assert "Share negative, 95% interval" not in [
+        t.get("title") for t in spec["layer"][0]["encoding"]["tooltip"]]
 
 
 def test_equally_criticised_rows_put_more_evidence_first() -> None:

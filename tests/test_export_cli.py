@@ -175,6 +175,19 @@ def test_export_themes_by_region_as_latex(corpus: Corpus) -> None:
     assert "North West" not in tex  # Bury is untagged
 
 
+def test_tables_for_reading_give_an_interval_beside_its_share() -> None:
+    frame = pd.DataFrame({"region": ["London", "North East"], "share_negative": [0.42, 0.5],
+                          "share_negative_low": [0.33, None],
+                          "share_negative_high": [0.51, None]})
+    md = table_bytes(frame, "md").decode()
+    assert md.splitlines()[0] == "| region | share_negative |"  # one column, not three
+    assert "| London | 0.420 (0.330 to 0.510) |" in md
+    assert "| North East | 0.500 |" in md  # no interval: the share alone
+    # Data formats keep the three numeric columns, for programs.
+    csv = table_bytes(frame, "csv").decode()
+    assert csv.splitlines()[0] == "region,share_negative,share_negative_low,share_negative_high"
+
+
 def test_themes_by_region_and_outcome_come_in_a_readers_order(corpus: Corpus) -> None:
     from textmine.areas import REGIONS
 

@@ -80,6 +80,24 @@ def test_tag_trains_without_labels_and_beats_keyword_matching(
     assert set(background) == {"neutral"}, background
 
 
+def test_theme_tables_give_intervals_where_enough_letters_judge(corpus: Corpus) -> None:
+    from textmine.aggregate import theme_table
+
+    tag_corpus(corpus)
+    # 55 reports by outcome (14 to 27 letters a group): every theme has an interval
+    # around its share; one letter an area: none, rather than one of zero width.
+    table = theme_table(corpus, by="outcome")
+    assert set(table["outcome"]) == {"positive", "inconsistent", "systemic_failings"}
+    for metric in ("share_negative", "net_stance"):
+        low, mid, high = (table[c] for c in (f"{metric}_low", metric, f"{metric}_high"))
+        assert low.notna().all() and (low <= mid).all() and (mid <= high).all(), table
+        assert ((high - low) > 0.02).all()
+    assert table["share_negative_low"].ge(0).all() and table["share_negative_high"].le(1).all()
+    by_area = theme_table(corpus, by="area")
+    assert by_area["share_negative"].notna().any()
+    assert by_area[["share_negative_low", "net_stance_high"]].isna().all().all()
+
+
 def test_retagging_with_the_same_model_changes_nothing(corpus: Corpus) -> None:
     def snapshot() -> list[tuple]:
         with corpus.reading() as con:

@@ -14,7 +14,9 @@ Counting rules (the same everywhere, so that a table and its evidence agree):
   where judged = positive + negative + mixed: the passages that judge the theme. Neutral
   ones (the background `context` section, descriptions) are counted in `passages` but
   would only pull both towards 0 by how much background a letter gives. Both are NaN
-  (blank in exports) where no passage judges the theme.
+  (blank in exports) where no passage judges the theme;
+- each share has a 95% interval (`_low`, `_high`) from resampling the group's letters
+  whole, NaN where fewer than MIN_INTERVAL_LETTERS letters judge the theme.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import LETTER_DATE_SQL, Corpus, fts_query
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
 from textmine.codebook import STANCES
+from textmine.intervals import MIN_INTERVAL_LETTERS, letter_draws, pooled_share_intervals
 
 __all__ = [
     "GROUPS",
@@ -84,6 +87,8 @@ _TAGGED = (
     " JOIN letters l ON l.letter_id = p.letter_id"
 )
 _COUNT_COLUMNS = ["passages", *STANCES]
+_INTERVAL_COLUMNS = ["share_negative_low", "share_negative_high", "net_stance_low",
+                     "net_stance_high"]
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
@@ -381,6 +386,15 @@ _COUNTS_SQL = """
     GROUP BY 1, 2
 """
 
+# The same per letter, for the cells' intervals: only passages that judge a theme.
+_LETTER_COUNTS_SQL = """
+    SELECT COALESCE({key}, '{unknown}'), j.value, sum(t.stance = 'positive'),
+           sum(t.stance = 'negative'), count(*)
+    FROM {tagged}, json_each(t.themes) j
+    WHERE {where} AND t.stance IN ('positive', 'negative', 'mixed')
+    GROUP BY 1, 2, p.letter_id
+"""
+
 
 def _cell_counts(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:
     """Per (group, theme): letters_mentioning, passages and a count per stance."""
@@ -393,6 +407,31 @@ def _cell_counts(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.Dat
         columns=["group", "theme", "letters_mentioning", *_COUNT_COLUMNS],
     )
     return frame.set_index(["group", "theme"])
+
+
+def _cell_intervals(con: sqlite3.Connection, key_sql: str, where: _Where,
+                    letters: dict[Any, int]) -> pd.DataFrame:
+    """Per (group, theme): 95% intervals of share_negative and net_stance from resampling
+    the group's letters (NaN where fewer than MIN_INTERVAL_LETTERS letters judge it)."""
+    per_letter: dict[tuple[Any, str], list[tuple[int, int, int]]] = {}
+    for group, theme, pos, neg, judged in con.execute(
+        _LETTER_COUNTS_SQL.format(key=key_sql, unknown=UNKNOWN, tagged=_TAGGED,
+                                  where=where.sql),
+        where.params,
+    ):
+        per_letter.setdefault((group, theme), []).append((pos, neg, judged))
+    records, draws = [], {}
+    for (group, theme), counts in per_letter.items():
+        pos, neg, judged = zip(*counts, strict=True)
+        n = letters.get(group, 0)
+        if len(counts) >= MIN_INTERVAL_LETTERS and n not in draws:
+            draws[n] = letter_draws(n)  # one set of resamples for a group's cells
+        spread = pooled_share_intervals(pos, neg, judged, n, draws=draws.get(n))
+        if spread is not None:
+            records.append((group, theme, *spread["share_negative"], *spread["net_stance"]))
+    return pd.DataFrame.from_records(
+        records, columns=["group", "theme", *_INTERVAL_COLUMNS]
+    ).astype(dict.fromkeys(_INTERVAL_COLUMNS, "float64")).set_index(["group", "theme"])
 
 
 def _group_letters(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:
@@ -459,7 +498,8 @@ def theme_table(
     """Per group (area, region, framework, year or outcome) and theme: letters and passages.
 
     Columns: <by>, theme, letters, letters_mentioning, share_letters, passages, positive,
-    negative, mixed, neutral, share_negative, net_stance. Every group has a row for every
+    negative, mixed, neutral, share_negative (and its interval, share_negative_low and
+    _high), net_stance (net_stance_low, _high). Every group has a row for every
     theme (zeros where it never names one), so heatmaps get a full grid. `filters` are
     those of `load_tagged` (frameworks, outcomes, areas, regions, date_from, date_to).
     """
@@ -471,6 +511,8 @@ def theme_table(
         theme_ids = _theme_list(con, corpus, themes)
         groups = _group_letters(con, GROUPS[by], where)
         counts = _cell_counts(con, GROUPS[by], where)
+        spreads = _cell_intervals(con, GROUPS[by], where,
+                                  dict(zip(groups["group"], groups["letters"], strict=True)))
     if by in _GROUP_ORDER:
         # Regions north to south, outcomes from best to worst, frameworks by age: the
         # order a reader expects, not the alphabet's.
@@ -481,11 +523,13 @@ def theme_table(
     table["share_letters"] = table["letters_mentioning"] / table["letters"].where(
         table["letters"] > 0
     )
-    table = _add_ratios(table).rename(columns={"group": by})
+    table = _add_ratios(table).join(spreads, on=["group", "theme"])
+    table = table.rename(columns={"group": by})
     if by == "year" and table[by].map(lambda v: isinstance(v, int)).all():
         table[by] = table[by].astype("int64")
     return table[[by, "theme", "letters", "letters_mentioning", "share_letters",
-                  *_COUNT_COLUMNS, "share_negative", "net_stance"]]
+                  *_COUNT_COLUMNS, "share_negative", "share_negative_low",
+                  "share_negative_high", "net_stance", "net_stance_low", "net_stance_high"]]
 
 
 # --- evidence -------------------------------------------------------------------------------

@@ -98,3 +98,47 @@ def interval_text(spread: Any) -> str:
     low = math.floor(round(spread[0] * 100, 6)) / 100
     high = math.ceil(round(spread[1] * 100, 6)) / 100
     return f" ({low:.2f}-{high:.2f})"
+
+
+def letter_draws(letters: int, *, reps: int = INTERVAL_REPS, seed: int = 0) -> np.ndarray:
+    """How often each of `letters` letters is drawn in each of `reps` resamples."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(letters, np.full(letters, 1 / letters), size=reps).astype(float)
+
+
+def pooled_share_intervals(
+    positive: Sequence[float],
+    negative: Sequence[float],
+    judged: Sequence[float],
+    letters: int,
+    *,
+    draws: np.ndarray | None = None,
+) -> dict[str, tuple[float, float]] | None:
+    """95% intervals of a theme table cell's `share_negative` and `net_stance`, by
+    resampling the group's `letters` whole (its passages share their letter's author).
+
+    The sequences hold one entry per letter that judges the theme (positive, negative
+    and positive+negative+mixed passages); the group's other letters judge nothing and
+    only take draws. The shares are pooled over the drawn letters, as the table pools
+    them. None when fewer than MIN_INTERVAL_LETTERS letters judge the theme: with one
+    letter a resample can only repeat its share, and with a handful the interval would
+    claim more than they show. `draws` (from `letter_draws(letters)`) can be shared by
+    the cells of one group.
+    """
+    pos, neg, den = (np.asarray(v, dtype=float) for v in (positive, negative, judged))
+    k = len(den)
+    if k < MIN_INTERVAL_LETTERS or letters < k:
+        return None
+    if draws is None:
+        draws = letter_draws(letters)
+    # Only the judging letters' columns count: the others add nothing to either sum.
+    weights = draws[:, :k]
+    total = weights @ den
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, (weights @ neg) / total, np.nan)
+        net = np.where(total > 0, (weights @ (pos - neg)) / total, np.nan)
+    out = {}
+    for name, values in (("share_negative", share), ("net_stance", net)):
+        low, high = np.nanpercentile(values, [2.5, 97.5])
+        out[name] = (float(low), float(high))
+    return out
