@@ -162,3 +162,51 @@ def test_themes_reports_a_broken_codebook_clearly(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["themes"], env={"SENDLENS_CODEBOOK": str(bad)})
     assert result.exit_code == 2
     assert "not valid YAML" in result.output
+
+
+# Each list of patterns is joined into one expression (textmine/weak.py): a pattern that
+# compiles alone can still break training, or match something else, once joined.
+@pytest.mark.parametrize("old, new, where, why", [
+    ('      - "local offer"\n', '      - "(?i)local offer"\n',
+     "theme local_offer.patterns", r"inline flags such as \(\?i\)"),
+    ('      - "lived experience"\n',
+     '      - "(?P<w>lived) experience"\n      - "(?P<w>lived) views"\n',
+     "theme co_production.patterns", "named groups"),
+    ('  negative:\n', '  negative:\n    - "(too) slow and \\\\1 late"\n',
+     "stance.negative", r"back-references such as \\1"),
+    ('ignore:\n', 'ignore:\n  - "(the )?(?(1)council|area)"\n',
+     "ignore", "conditional groups"),
+], ids=["inline-flag", "named-group-twice", "back-reference", "conditional"])
+def test_a_pattern_that_breaks_when_joined_is_named_with_its_list(
+        old: str, new: str, where: str, why: str, tmp_path: Path) -> None:
+    text = PACKAGED_CODEBOOK.read_text()
+    assert old in text
+    with pytest.raises(CodebookError, match=rf"c\.yaml: {where}: pattern '.*': {why}"):
+        parse_codebook(text.replace(old, new, 1), tmp_path / "c.yaml")
+
+
+def test_scoped_flags_groups_and_escaped_digits_are_still_accepted(tmp_path: Path) -> None:
+    # Only what breaks when joined is refused: "(?i:...)" stays inside its group, "[\1]"
+    # and "\101" are characters, "\(?(" is a literal bracket.
+    new = '      - "local offer"\n      - "(?i:info) (hub)s? [\\\\1(?] \\\\101 \\\\(?(x)"\n'
+    text = PACKAGED_CODEBOOK.read_text().replace('      - "local offer"\n', new, 1)
+    assert len(parse_codebook(text, tmp_path / "c.yaml").theme("local_offer").patterns) > 1
+
+
+@pytest.mark.parametrize("command", ["themes", "tag"])
+def test_themes_and_tag_report_an_unjoinable_pattern_not_a_traceback(
+        command: str, tmp_path: Path) -> None:
+    from test_model import build_corpus
+
+    corpus = tmp_path / "corpus"
+    build_corpus(corpus, n_letters=2)
+    (corpus / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text().replace(
+        '      - "parent carer (forum|council|panel)"\n',
+        '      - "(?i)parent carer forums?"\n', 1))
+    quiet = ["-q"] if command == "tag" else []
+    result = CliRunner().invoke(app, [command, "--corpus", str(corpus), *quiet],
+                                env={"SENDLENS_CODEBOOK": ""})
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert ("codebook.yaml: theme co_production.patterns: pattern '(?i)parent carer forums?': "
+            "inline flags") in result.output

@@ -96,6 +96,59 @@ def codebook_path(corpus: Path | None = None) -> Path:
     return PACKAGED_CODEBOOK
 
 
+def _tokens(pattern: str) -> list[str]:
+    """The pattern's tokens outside character classes: an escape is one token ("\\1"), a
+    class is dropped (in "[\\1(?]" nothing is a group, a flag or a reference)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+        elif c == "[":
+            i += 1
+            if i < n and pattern[i] == "^":
+                i += 1
+            if i < n and pattern[i] == "]":  # "[]...]": a leading ] is literal
+                i += 1
+            while i < n and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+            i += 1
+        else:
+            out.append(c)
+            i += 1
+    return out
+
+
+# Why a pattern that compiles alone cannot go into a list: weak.py joins each list into
+# one alternation "(?:p1)|(?:p2)|...", matched on lower-cased text.
+_JOINED = "the patterns of a list are joined into one expression"
+_OCTAL_PAIRS = {a + b for a in "01234567" for b in "01234567"}
+
+
+def _unjoinable(pattern: str) -> str | None:
+    """Why `pattern` (which compiles alone) breaks or misbehaves once joined, or None."""
+    if re.compile(pattern).groupindex:
+        return (f"named groups (?P<name>...) are not allowed ({_JOINED}, where two patterns "
+                "may not share a name); use (...) or (?:...)")
+    toks = _tokens(pattern)
+    text = "".join(t if len(t) == 1 else "_" for t in toks)  # escapes masked
+    for i, tok in enumerate(toks):
+        # "\1".."\99" refer to a group; three octal digits ("\101") are a character.
+        if len(tok) == 2 and tok[1] in "123456789" and not (
+                tok[1] in "1234567" and "".join(toks[i + 1:i + 3]) in _OCTAL_PAIRS):
+            return (f"back-references such as {tok} are not allowed ({_JOINED}, so group "
+                    "numbers shift and the reference points at another pattern's group)")
+    if "(?(" in text:
+        return f"conditional groups (?(n)...) are not allowed ({_JOINED}, so numbers shift)"
+    if m := re.search(r"\(\?[aiLmsux]+\)", text):
+        return (f"inline flags such as {m.group(0)} are not allowed ({_JOINED}, where a flag "
+                "would apply to every pattern or fail to compile; text is lower-cased before "
+                "matching, so write the pattern in lower case)")
+    return None
+
+
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -108,6 +161,13 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
             re.compile(v)
         except re.error as exc:
             raise CodebookError(f"{where}: bad regular expression {v!r}: {exc}") from exc
+        if reason := _unjoinable(v):
+            raise CodebookError(f"{where}: pattern {v!r}: {reason}")
+    try:  # as weak.py joins them: anything the checks above missed fails here, not in training
+        re.compile("|".join(f"(?:{v})" for v in value))
+    except re.error as exc:
+        raise CodebookError(f"{where}: the patterns do not compile when joined into one "
+                            f"expression: {exc}") from exc
     return tuple(value)
 
 
