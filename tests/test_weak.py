@@ -158,6 +158,18 @@ def test_praise_words_after_a_negation_do_not_make_a_sentence_positive(
     assert matcher.stance_cues([text])[0, 0] == 2
 
 
+def test_a_negation_pattern_with_a_group_of_its_own_still_negates(tmp_path) -> None:
+    # The scope of a negation was group 1 of the joined expression: a negator written
+    # "(not|never)" made its own word the scope, and the praise after it counted.
+    text = load_codebook().path.read_text()
+    old = "not(?! only)|never|cannot|no|nor|neither|\\\\w+n't"
+    assert old in text
+    grouped = parse_codebook(text.replace(old, "(not|never)(?! only)|cannot|no|nor|neither"),
+                             tmp_path / "c.yaml")
+    cues = PatternMatcher(grouped).stance_cues(["Families are not well supported."])
+    assert cues[0, 0] == 0 and cues[0, 1] == 1
+
+
 def test_recommendations_are_negative(matcher: PatternMatcher) -> None:
     assert stance_of(matcher, "Leaders should improve the timeliness of plans.",
                      "actions") == "negative"

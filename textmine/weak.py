@@ -81,22 +81,23 @@ def _join(texts: Sequence[str]) -> tuple[str, np.ndarray]:
 def _negation_scopes(
     negators: Sequence[str], contrast: Sequence[str], words: int
 ) -> re.Pattern[str] | None:
-    """A pattern whose group 1 is the scope of a negation: up to `words` words after it,
-    ending at punctuation, a contrast word or the end of the sentence."""
+    """A pattern whose group "scope" is the scope of a negation: up to `words` words
+    after it, ending at punctuation, a contrast word or the end of the sentence. Named,
+    because a negator like "(not|never)" has a group of its own that would be group 1."""
     neg = _alternation(negators)
     if neg is None:
         return None
     stop = "|".join(f"(?:{p})" for p in contrast) or r"(?!)"
     # Single spaces only: texts are normalised, and the newline joining a batch ends a scope.
-    return re.compile(neg.pattern + rf"((?: (?!(?:{stop})(?!\w))[\w'-]+){{1,{words}}})")
+    return re.compile(neg.pattern + rf"(?P<scope>(?: (?!(?:{stop})(?!\w))[\w'-]+){{1,{words}}})")
 
 
 def _hits_in_spans(
     rx: re.Pattern[str], spans: re.Pattern[str], joined: str, starts: np.ndarray
 ) -> np.ndarray:
-    """How many matches of `rx` in each text of a joined batch start inside a group-1
+    """How many matches of `rx` in each text of a joined batch start inside a "scope"
     span of `spans`."""
-    bounds = [(m.start(1), m.end(1)) for m in spans.finditer(joined)]
+    bounds = [(m.start("scope"), m.end("scope")) for m in spans.finditer(joined)]
     pos = np.array([m.start() for m in rx.finditer(joined)] if bounds else [], dtype=np.int64)
     if not len(pos):
         return np.zeros(len(starts), dtype=np.float32)
