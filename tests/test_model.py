@@ -380,3 +380,38 @@ def test_intervals_agree_with_the_point_figures_and_skip_what_a_draw_cannot_meas
     only_one = [s if lt == "L0" else None for s, lt in zip(stance, letters)]
     spread = letter_intervals(themes, letters, gold, pred, only_one, stance)
     assert spread["stance_accuracy"] == [1.0, 1.0]
+
+
+
+@pytest.mark.parametrize("with_stance", [0, 5])
+def test_tuning_on_hand_labels_with_few_or_no_stances_leaves_the_stance_bias_zero(
+    with_stance: int, tmp_path: Path,
+) -> None:
+    # Stance is optional in a label line: with none, tuning crashed on an empty array;
+    # with a handful, four offsets would be fitted to those few sentences.
+    from typer.testing import CliRunner
+
+    from sendlens.cli import app
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]]}
+              for r in synthetic_rows(3)[::4]]
+    for label in labels[:with_stance]:
+        label["stance"] = "neutral"
+    mine = tmp_path / "themes-only.jsonl"
+    mine.write_text("".join(json.dumps(x) + "\n" for x in labels))
+    runner, env = CliRunner(), {"SENDLENS_CODEBOOK": ""}
+    result = runner.invoke(app, ["train", "--labels", str(mine), "--tune-thresholds", "2",
+                                 "--corpus", str(root), "-q"], env=env)
+    assert result.exit_code == 0, result.output
+    version = result.stdout.strip().splitlines()[-1]
+    meta = json.loads((root / "models" / version / "meta.json").read_text())
+    assert meta["training"]["tune_folds"] == 2
+    assert set(meta["stance_bias"].values()) == {0.0}
+    assert f"no stance bias fitted ({with_stance} hand labels give a stance" in result.stderr
+    # evaluate's cross-validation trains each fold the same way.
+    cv = runner.invoke(app, ["evaluate", str(mine), "--cv", "--folds", "2",
+                             "--tune-thresholds", "2", "--corpus", str(root), "-q"], env=env)
+    assert cv.exit_code == 0, cv.output
+    assert "theme macro-F1" in cv.stdout
