@@ -267,6 +267,9 @@ def test_f1_thresholds_find_the_cut_that_separates_held_out_scores() -> None:
     assert 0.3 < t[0] <= 0.35
     # Too few positives to tune: keep the default rather than guess.
     assert f1_thresholds(scores, np.array([[1], [0], [0], [0], [0], [0]]))[0] == 0.5
+    # Rows not labelled for the theme (-1) are left out, not taken for positives.
+    unjudged = np.vstack([scores, [[0.15], [0.12]]])
+    assert f1_thresholds(unjudged, np.vstack([truth, [[-1], [-1]]]))[0] == t[0]
 
 
 def test_prevalence_thresholds_match_weak_label_rates() -> None:
@@ -415,3 +418,55 @@ def test_tuning_on_hand_labels_with_few_or_no_stances_leaves_the_stance_bias_zer
                              "--tune-thresholds", "2", "--corpus", str(root), "-q"], env=env)
     assert cv.exit_code == 0, cv.output
     assert "theme macro-F1" in cv.stdout
+
+
+def test_labels_made_before_a_theme_was_added_are_no_negatives_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # evaluate does not score a theme a labels file never gives (added to the codebook
+    # after it); training took every one of its sentences as a weight-12 "not transport".
+    import textmine.tag as tag
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "corpus"
+    corpus = build_corpus(root, n_letters=3)
+    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text().replace(
+        "\nstance:", "\n  - id: transport\n    name: Transport\n    definition: Travel to "
+        "school.\n    patterns: [\"direct payments\", \"transport\"]\n\nstance:", 1))
+    monkeypatch.delenv("SENDLENS_CODEBOOK", raising=False)
+    rows = synthetic_rows(3)
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
+                                       "themes": [r["theme"]]}) + "\n" for r in rows))
+    new = tmp_path / "new.jsonl"  # made after: it gives the theme, so it judged it
+    new.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
+                                       "themes": [r["theme"]] + ["transport"] * (i == 0)}) + "\n"
+                           for i, r in enumerate(rows[:2])))
+    seen: list = []
+
+    def capture(module: object) -> None:
+        train_model = module.train_model
+        monkeypatch.setattr(module, "train_model", lambda items, cb, hand, **kw:
+                            seen.append(hand) or train_model(items, cb, hand, **kw))
+
+    capture(tag)
+    result = tag.train(corpus, [old, new], use_stored_labels=False)
+    hand = seen.pop()
+    j = list(result.meta["thresholds"]).index("transport")
+    from_old, from_new = slice(0, len(rows)), slice(len(rows), None)
+    assert (hand.themes[from_old, j] == -1).all() and (hand.theme_weight[from_old, j] == 0).all()
+    assert hand.themes[from_new, j].tolist() == [1, 0]
+    assert (hand.theme_weight[from_new, j] > 0).all()
+    # Its other themes still count, positives and negatives.
+    assert (hand.themes[from_old, :j] >= 0).all() and (hand.theme_weight[from_old, :j] > 0).all()
+    # Tuned on the old file alone, the new theme keeps the threshold the weak labels give.
+    plain = tag.train(corpus, [old], use_stored_labels=False).meta["thresholds"]
+    tuned = tag.train(corpus, [old], use_stored_labels=False, tune_folds=2).meta["thresholds"]
+    assert tuned["transport"] == plain["transport"]
+    seen.clear()
+    # evaluate --cv trains its folds on the file the same way.
+    import textmine.evaluate as evaluate
+
+    capture(evaluate)
+    evaluate.cross_validate_gold(corpus, old, folds=2)
+    assert all((fold.themes[:, j] == -1).all() for fold in seen) and len(seen) == 2

@@ -8,9 +8,11 @@ metadata so that a model trained under another codebook is detected as stale.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,19 @@ class Codebook:
             if t.id == theme_id:
                 return t
         raise KeyError(theme_id)
+
+
+def added_themes(theme_ids: Sequence[str]) -> set[str]:
+    """Themes not in sendlens's own codebook: a researcher's additions, which label files
+    made with the shared codebook's themes (dev.jsonl) cannot have. A file that gives
+    such a theme to none of its sentences has not labelled it (see `evaluate` and
+    `train`)."""
+    return set(theme_ids) - set(_packaged_theme_ids())
+
+
+@functools.cache
+def _packaged_theme_ids() -> tuple[str, ...]:
+    return tuple(load_codebook(PACKAGED_CODEBOOK).theme_ids)
 
 
 def codebook_path(corpus: Path | None = None) -> Path:

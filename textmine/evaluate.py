@@ -22,7 +22,7 @@ import sklearn
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 from sendlens.store import Corpus
-from textmine.codebook import PACKAGED_CODEBOOK, STANCES, Codebook, load_codebook
+from textmine.codebook import STANCES, Codebook, added_themes, load_codebook
 from textmine.intervals import INTERVAL_REPS, interval_text, letter_intervals
 from textmine.model import (
     BARE_WEIGHT,
@@ -39,6 +39,7 @@ from textmine.tag import (
     corpus_rows,
     hand_set,
     read_labels,
+    unlabelled_themes,
 )
 
 
@@ -115,12 +116,6 @@ def compute_metrics(
     }
 
 
-def added_themes(theme_ids: Sequence[str]) -> set[str]:
-    """Themes not in sendlens's own codebook: a researcher's additions, which gold files
-    labelled with the shared codebook's themes (dev.jsonl) cannot have."""
-    return set(theme_ids) - set(load_codebook(PACKAGED_CODEBOOK).theme_ids)
-
-
 def _gold(corpus: Corpus, gold: Path, codebook: Codebook) -> tuple[list[dict], PassageMatcher]:
     records = read_labels(gold, codebook)
     if not records:
@@ -195,13 +190,16 @@ def cross_validate_gold(
                ": cross-validation by letter needs labels from at least 2")
             + " (a label with no \"letter\" counts as a letter of its own)")
     found = [matcher.item_for(r["text"], r.get("letter")) for r in records]  # looked up once
+    # The file as a whole decides which themes it labelled, not the part a fold holds.
+    unlabelled = unlabelled_themes(records, codebook)
     preds: list[dict[str, Any]] = [{} for _ in records]
     bare: list[dict[str, Any]] = [{} for _ in records]
     for k, rows in enumerate(group_folds(groups, folds)):
         if progress is not None:
             progress(k / folds, f"fold {k + 1} of {folds}")
         rest = np.setdiff1d(np.arange(len(records)), rows)
-        hand = hand_set([records[i] for i in rest], matcher, codebook)
+        hand = hand_set([records[i] for i in rest], matcher, codebook,
+                        unlabelled=[unlabelled] * len(rest))
         model = train_model(matcher.items, codebook, hand, tune_folds=tune_folds)
         held = [found[i][0] for i in rows]
         for i, p, b in zip(

@@ -19,7 +19,7 @@ import platform
 import re
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,17 +154,24 @@ def hand_training_set(
     stances: Sequence[str | None],
     codebook: Codebook,
     weight: float = HAND_WEIGHT,
+    *,
+    unlabelled: Sequence[Collection[str]] | None = None,
 ) -> TrainingSet:
-    """Hand labels as a training set; a missing stance abstains, unknown themes are ignored."""
+    """Hand labels as a training set; a missing stance abstains, unknown themes are ignored.
+    `unlabelled`: per item, themes its labeller did not judge, which abstain too."""
     ids = codebook.theme_ids
     y = np.array([[t in set(ts) for t in ids] for ts in themes], dtype=np.int8).reshape(
         len(items), len(ids)
     )
+    for i, skip in enumerate(unlabelled or ()):
+        for j, t in enumerate(ids):
+            if t in skip:
+                y[i, j] = -1
     st = np.array([STANCES.index(s) if s in STANCES else -1 for s in stances], dtype=np.int64)
     return TrainingSet(
         list(items),
         y,
-        np.full(y.shape, weight, dtype=np.float32),
+        np.where(y >= 0, weight, 0.0).astype(np.float32),
         st,
         np.where(st >= 0, weight, 0.0).astype(np.float32),
         np.ones(len(items), bool),
@@ -433,16 +440,18 @@ def prevalence_thresholds(scores: np.ndarray, weak: np.ndarray) -> np.ndarray:
 
 
 def f1_thresholds(scores: np.ndarray, truth: np.ndarray, default: float = 0.5) -> np.ndarray:
-    """Per-theme threshold maximising F1 on held-out scores (ties: closest to default)."""
+    """Per-theme threshold maximising F1 on held-out scores (ties: closest to default).
+    Rows whose truth is -1 (not labelled for that theme) are left out."""
     grid = np.round(np.arange(0.1, 0.91, 0.025), 3)
     out = np.full(scores.shape[1], default)
     for j in range(scores.shape[1]):
-        y = truth[:, j].astype(bool)
+        rows = truth[:, j] >= 0
+        y = truth[rows, j].astype(bool)
         if y.sum() < 2:
             continue
         best = (-1.0, 0.0)
         for t in grid:
-            pred = scores[:, j] >= t
+            pred = scores[rows, j] >= t
             tp = float((pred & y).sum())
             f1 = 2 * tp / max(pred.sum() + y.sum(), 1)
             key = (round(f1, 4), -abs(t - default))
@@ -568,9 +577,10 @@ def train_model(
         by_f1 = f1_thresholds(cv.theme_scores, cv.truth_themes)
         # A few hundred labels give noisy F1 optima: shrink them towards the prevalence
         # thresholds, which are estimated from thousands of corpus sentences.
-        themes.named_steps["clf"].thresholds_ = (
-            THRESHOLD_SHRINK * by_f1 + (1 - THRESHOLD_SHRINK) * by_prevalence
-        )
+        tuned = THRESHOLD_SHRINK * by_f1 + (1 - THRESHOLD_SHRINK) * by_prevalence
+        # A theme no hand label judges (added after the files were made) keeps its own.
+        judged = (cv.truth_themes >= 0).any(axis=0)
+        themes.named_steps["clf"].thresholds_ = np.where(judged, tuned, by_prevalence)
         tuning = (f"F1 on held-out hand labels ({tune_folds}-fold cross-validation grouped "
                   "by letter), shrunk halfway to the prevalence of weak labels")
         known = cv.truth_stance >= 0

@@ -18,7 +18,7 @@ import json
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import Corpus, now_iso
 from sendlens.textfile import TextFileError, read_utf8
-from textmine.codebook import STANCES, Codebook, load_codebook
+from textmine.codebook import STANCES, Codebook, added_themes, load_codebook
 from textmine.features import Item, items_from_rows
 from textmine.model import (
     ModelFileError,
@@ -288,16 +288,27 @@ def corrected_passages(corpus: Corpus) -> dict[str, dict[str, Any]]:
             for r in rows}
 
 
+def unlabelled_themes(records: Sequence[dict[str, Any]], codebook: Codebook) -> set[str]:
+    """Themes a labels file has not labelled: added to the codebook after it (not in
+    sendlens's own codebook) and given to none of its sentences. `evaluate` does not score
+    them on the file, and training takes no label for them from it."""
+    given = {t for r in records for t in r.get("themes") or []}
+    return added_themes(codebook.theme_ids) - given
+
+
 def hand_set(
-    records: Sequence[dict[str, Any]], matcher: PassageMatcher, codebook: Codebook
+    records: Sequence[dict[str, Any]], matcher: PassageMatcher, codebook: Codebook,
+    *, unlabelled: Sequence[Collection[str]] | None = None,
 ) -> TrainingSet | None:
-    """Hand-labelled records as a training set, each with its passage's context."""
+    """Hand-labelled records as a training set, each with its passage's context.
+    `unlabelled`: per record, the themes its file did not label (no label for them)."""
     if not records:
         return None
     known = set(codebook.theme_ids)
     items = [matcher.item_for(r["text"], r.get("letter"))[0] for r in records]
     themes = [[t for t in r.get("themes") or [] if t in known] for r in records]
-    return hand_training_set(items, themes, [r.get("stance") for r in records], codebook)
+    return hand_training_set(items, themes, [r.get("stance") for r in records], codebook,
+                             unlabelled=unlabelled)
 
 
 # --- models -------------------------------------------------------------------------------
@@ -356,6 +367,7 @@ def _train(
         raise TaggingError("the corpus has no passages: run `sendlens import` first")
     matcher = PassageMatcher(rows)
     records: list[dict[str, Any]] = []
+    unlabelled: list[set[str]] = []  # per record, the themes its file did not label
     for path in label_files:
         # Lenient (a retrain after a codebook edit): labels of a theme the codebook no
         # longer has lose that theme instead of stopping the run (hand_set drops it).
@@ -367,13 +379,19 @@ def _train(
             raise TaggingError(f"{path}: no labelled sentences (one JSON object a line, "
                                "as in dev.jsonl); nothing was trained")
         records += found
+        # A file made before a theme was added says nothing about it: its sentences must
+        # not become hand-weighted negatives for it (as `evaluate` does not score it).
+        unlabelled += [unlabelled_themes(found, codebook)] * len(found)
     known = set(codebook.theme_ids)
     removed = sum(bool(set(r["themes"]) - known) for r in records)
     unknown = tuple(sorted({r["letter"] for r in records if isinstance(r.get("letter"), str)
                             and not matcher.knows(r["letter"])}))
     if use_stored_labels:
-        records += stored_labels(corpus)
-    hand = hand_set(records, matcher, codebook)
+        # Corrections are made in the app, which offers every theme of the codebook.
+        stored = stored_labels(corpus)
+        records += stored
+        unlabelled += [set()] * len(stored)
+    hand = hand_set(records, matcher, codebook, unlabelled=unlabelled)
     n_letters = 0 if hand is None else len({it.letter for it in hand.items if it.letter})
     if tune_folds and n_letters < tune_folds and not lenient:
         # Each fold holds whole letters. (A retrain, lenient, tunes on what is left.)
