@@ -241,9 +241,12 @@ def weak_theme_labels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Combine pattern scores of a sentence and its neighbours into theme labels.
 
-    A strong own match is a confident positive; a related-only match or an anaphoric
-    sentence after a matching one is a weaker positive; a sentence with no evidence
-    in itself or its neighbours is a confident negative; the rest abstain.
+    A strong own match is a confident positive; an anaphoric sentence after a matching
+    one is a weaker positive (0.4). A related-only match is a negative at a low weight
+    (0.2): a hint alone is not enough to call the sentence about the theme, but not a
+    confident no either. A sentence with no evidence in itself or its neighbours is a
+    confident negative (1.0); one with none of its own next to a match is a less certain
+    negative (0.4).
     """
     labels = np.full(own.shape, -1, dtype=np.int8)
     weight = np.zeros(own.shape, dtype=np.float32)

@@ -90,7 +90,8 @@ def train_cmd(
         None, "--tune-thresholds", min=2, metavar="K",
         help="Tune each theme's threshold on the hand labels by K-fold cross-validation "
         "grouped by letter (K + 1 times as long), instead of matching the weak labels' "
-        "prevalence.",
+        "prevalence; the same held-out predictions fit a log-prior offset per stance (when "
+        "enough of the labels give a stance).",
     ),
     corpus: Path | None = CorpusOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
