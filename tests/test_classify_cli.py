@@ -317,6 +317,47 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     assert "without hand labels that are no longer there" in again.stderr
 
 
+def test_edited_labels_make_the_model_stale_and_a_retrain_keeps_its_settings(
+    tmp_path: Path
+) -> None:
+    from test_model import synthetic_rows
+
+    from sendlens import appdata
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    rows = synthetic_rows(3)
+    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+               "stance": "neutral"} for r in rows[:8]]
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("".join(json.dumps(x) + "\n" for x in labels))
+    env = {"SENDLENS_CODEBOOK": ""}
+    runner = CliRunner()
+    # A correction saved in the app, which this researcher chose to leave out.
+    with Corpus.open(root).reading() as con:
+        pid = con.execute("SELECT passage_id FROM passages ORDER BY seq DESC").fetchone()[0]
+    appdata.save_label(str(root), pid, [], "neutral")
+    trained = runner.invoke(app, ["train", "--labels", str(mine), "--no-stored-labels",
+                                  "--corpus", str(root)], env=env)
+    assert trained.exit_code == 0, trained.output
+    assert "stale" not in runner.invoke(app, ["info", "--corpus", str(root)], env=env).stdout
+    # More labels added to the file: the model no longer reflects it.
+    more = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+             "stance": "neutral"} for r in rows[8:14]]
+    mine.write_text(mine.read_text() + "".join(json.dumps(x) + "\n" for x in more))
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert f"hand labels changed since training ({mine})" in info.stdout
+    retag = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert retag.exit_code == 0, retag.output
+    assert "hand labels changed" in retag.stderr
+    assert "without the corrections saved in the app, as before" in retag.stderr
+    version = retag.stderr.split("with model ")[1].split()[0]
+    meta = json.loads((root / "models" / version / "meta.json").read_text())
+    # The file as it is now, still without the app's correction.
+    assert meta["training"]["hand_labels"]["n"] == 14
+    assert "stale" not in runner.invoke(app, ["info", "--corpus", str(root)], env=env).stdout
+
+
 def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so(
     tmp_path: Path,
 ) -> None:
@@ -456,6 +497,28 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     assert f"not recorded: the current model {version} is stale" in cv.stderr
     assert "cross-validation" not in quality()
     set_format(MODEL_FORMAT)
+
+    def edit_training(**changes: object) -> None:
+        con = sqlite3.connect(root / "sendlens.db")
+        meta = json.loads(con.execute("SELECT meta FROM models WHERE version = ?",
+                                      (version,)).fetchone()[0])
+        meta["training"].update(changes)
+        con.execute("UPDATE models SET meta = ? WHERE version = ?", (json.dumps(meta), version))
+        con.commit()
+        con.close()
+
+    # A model that also learnt from a correction saved in the app is not the one the
+    # folds measured (they train on the file alone): not recorded, and said why.
+    keys = json.loads(sqlite3.connect(root / "sendlens.db").execute(
+        "SELECT meta FROM models WHERE version = ?", (version,)).fetchone()[0])[
+        "training"]["label_texts"]
+    edit_training(label_texts=[*keys, "0123456789abcdef:"])
+    cv = runner.invoke(app, ["evaluate", str(mine), "--cv", "--folds", "3", "--corpus",
+                             str(root)], env=env)
+    assert cv.exit_code == 0, cv.output
+    assert "was trained on more hand labels than mine.jsonl" in cv.stderr
+    assert "cross-validation" not in quality()
+    edit_training(label_texts=keys)
     # Cross-validating the labels it was trained on measures this model too.
     cv = runner.invoke(app, ["evaluate", str(mine), "--cv", "--folds", "3", "--corpus",
                              str(root)], env=env)
@@ -845,6 +908,11 @@ def test_evaluate_refuses_options_that_need_cv_or_model_card(corpus: Path,
     result = CliRunner().invoke(app, ["evaluate", str(gold), "--folds", "3",
                                       "--corpus", str(corpus)])
     assert result.exit_code == 2 and "--folds is for cross-validation" in result.output
+    # --no-labels beside --cv was dropped without a word: a CV with labels was run.
+    for other in ("--cv", "--model-card"):
+        result = CliRunner().invoke(app, ["evaluate", str(gold), "--no-labels", other,
+                                          "--corpus", str(corpus)])
+        assert result.exit_code == 2 and "give one of them" in result.output
     # A mistyped folder for the card: said at once, before a minute of training, and no
     # folder made for it.
     missing = tmp_path / "docz" / "card.md"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -447,6 +448,9 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
         assert CliRunner().invoke(app, ["import", *map(str, real_pdfs[:2]), "--corpus",
                                         str(target), "-q"]).exit_code == 0
         assert CliRunner().invoke(app, ["tag", "--corpus", str(target), "-q"]).exit_code == 0
+        # The codebook edited after training: the model is stale, and cannot be retrained.
+        codebook = Path(__file__).parents[1] / "textmine" / "codebook.yaml"
+        (target / "codebook.yaml").write_text(codebook.read_text() + "\n# edited\n")
         before = (target / "sendlens.db").read_bytes()
         for path in (target, *target.rglob("*")):
             path.chmod(0o555 if path.is_dir() else 0o444)
@@ -462,6 +466,14 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
         assert table.returncode == 0 and table.stdout.startswith("region,theme"), table.stderr
         tag = run("tag", "-q")
         assert tag.returncode == 2 and "read-only here" in tag.stderr, tag.stderr
+        # Reading needs no new model: classify uses the stale one and says so.
+        classify = subprocess.run(
+            [*as_user, sys.executable, "-m", "sendlens.cli", "classify", "--corpus",
+             str(target)], input='{"id": 1, "text": "Waiting times for therapy are long."}\n',
+            capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(base)})
+        assert classify.returncode == 0, classify.stderr
+        assert json.loads(classify.stdout)["id"] == 1
+        assert "codebook changed" in classify.stderr and "read-only" in classify.stderr
         assert (target / "sendlens.db").read_bytes() == before
     finally:
         for path in (target, *target.rglob("*")):

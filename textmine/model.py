@@ -13,6 +13,7 @@ an inner grouped CV is available (`tune_folds`) but held-out F1 was lower.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -743,4 +744,19 @@ def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
     trained_with = meta.get("versions", {}).get("scikit-learn")
     if trained_with and trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         reasons.append(f"trained with scikit-learn {trained_with}, running {sklearn.__version__}")
+    # A new numpy major version may not read the model's arrays the same way.
+    trained_np = meta.get("versions", {}).get("numpy")
+    if trained_np and trained_np.split(".")[0] != np.__version__.split(".")[0]:
+        reasons.append(f"trained with numpy {trained_np}, running {np.__version__}")
+    # A label file edited since: a retrain reads it as it is now. (One that is gone is no
+    # reason: the model keeps what it learnt from it, and a retrain would lose that.)
+    training = meta.get("training", {})
+    for path, sha in zip(training.get("label_files", []), training.get("label_sha256", []),
+                         strict=False):
+        try:
+            now = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            continue
+        if now != sha:
+            reasons.append(f"hand labels changed since training ({path})")
     return reasons

@@ -405,6 +405,9 @@ def _train(
     model = train_model(matcher.items, codebook, hand, tune_folds=tune_folds,
                         progress=lambda f, m: say(0.2 + 0.35 * f, m))
     model.meta["training"]["tune_folds_asked"] = tune_folds
+    # Kept for a retrain (after a codebook edit, or the app's button): a model trained
+    # without the app's corrections is retrained without them.
+    model.meta["training"]["use_stored_labels"] = use_stored_labels
     # Absolute paths and content hashes: an automatic retrain finds the files again, and
     # `evaluate` recognises them from any working directory, or under another name.
     model.meta["training"]["label_files"] = [str(Path(p).resolve()) for p in label_files]
@@ -475,11 +478,14 @@ def current_model(corpus: Corpus) -> tuple[str, TaggerModel] | None:
 
 
 def ensure_model(
-    corpus: Corpus, *, progress: Progress | None = None
+    corpus: Corpus, *, progress: Progress | None = None,
+    on_stale: Callable[[list[str]], None] | None = None,
 ) -> tuple[str, TaggerModel, list[str]]:
     """The current model, training one first when there is none or it is stale.
 
     Returns (version, model, reasons it was (re)trained: empty when it was current).
+    With `on_stale`, a stale model in a corpus this user cannot write is used as it is,
+    after `on_stale(reasons)`, instead of failing: reading needs no new model.
     """
     codebook = load_codebook(corpus=corpus.root)
 
@@ -492,6 +498,9 @@ def ensure_model(
 
     found, reasons = current()
     if found is not None and not reasons:
+        return found[0], found[1], []
+    if corpus.readonly and found is not None and on_stale is not None:
+        on_stale(reasons)
         return found[0], found[1], []
     with _model_lock(corpus, progress):
         # Looked at again: a run this one waited for may have trained it meanwhile.
@@ -513,16 +522,20 @@ def _model_lock(corpus: Corpus, progress: Progress | None) -> Any:
 
 def train_again(
     corpus: Corpus, meta: dict[str, Any] | None, *, codebook: Codebook | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, use_stored_labels: bool | None = None,
 ) -> tuple[TrainResult, list[str]]:
     """Train a new model on the label files the model with `meta` was trained on (where
-    still there) and the stored corrections; returns it with what to say of those files."""
+    still there) and, as that model was (or as `use_stored_labels` says), the stored
+    corrections; returns it with what to say of those files."""
     kept, gone = previous_label_files(meta)
     training = (meta or {}).get("training", {})
     tune_folds = int(training.get("tune_folds_asked", training.get("tune_folds")) or 0)
+    stored = (bool(training.get("use_stored_labels", True)) if use_stored_labels is None
+              else use_stored_labels)
     result = train(corpus, kept, codebook=codebook, progress=progress, lenient=True,
-                   tune_folds=tune_folds)
-    notes = []
+                   tune_folds=tune_folds, use_stored_labels=stored)
+    notes = [] if stored else ["without the corrections saved in the app, as before "
+                               "(`sendlens train` to use them)"]
     if kept:
         notes.append("with the hand labels it was trained on: " + ", ".join(map(str, kept)))
     tuned = int(result.meta["training"].get("tune_folds") or 0)
@@ -656,7 +669,10 @@ def retrain(corpus: Corpus, progress: Progress | None = None) -> TagReport:
     on, where still there) and re-tag the corpus (the app's 'retrain' button)."""
     with _model_lock(corpus, progress):
         found = current_meta(corpus)  # only its label files are needed, not its pipelines
-        _, notes = train_again(corpus, None if found is None else found[1], progress=progress)
+        # The button is there to train on the corrections: used even if the model before
+        # was trained without them.
+        _, notes = train_again(corpus, None if found is None else found[1], progress=progress,
+                               use_stored_labels=True)
         report = tag_corpus(corpus, progress=progress)
     report.trained[:0] = notes  # shown by the app beside the new model
     return report

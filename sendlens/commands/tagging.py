@@ -154,6 +154,14 @@ def tag_cmd(
     )
 
 
+def _stale_warning(reasons: list[str]) -> None:
+    """A read-only corpus's stale model is used as it is (it cannot be retrained here)."""
+    typer.secho(f"warning: the corpus's model is out of date ({'; '.join(reasons)}) and "
+                "cannot be trained again here, as the corpus is read-only: using it as it "
+                "is; `sendlens tag` in a copy you can write trains a current one",
+                fg="yellow", err=True)
+
+
 def classify_cmd(corpus: Path | None = CorpusOption) -> None:
     """Classify sentences: JSONL {"id", "text"} on stdin, JSONL
     {"id", "themes", "stance", "scores"} on stdout, one line per input line, in order
@@ -178,7 +186,7 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
 
     store = open_corpus(corpus)
     try:
-        version, model, reasons = ensure_model(store)
+        version, model, reasons = ensure_model(store, on_stale=_stale_warning)
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
     if reasons:
@@ -253,6 +261,7 @@ def evaluate_cmd(
         current_meta,
         ensure_model,
         file_sha256,
+        label_key,
         letter_ids,
         read_labels,
         trained_on,
@@ -264,6 +273,10 @@ def evaluate_cmd(
     if folds is not None and not (cv or card):
         # Without them the figures are the current model's on these labels, not CV.
         raise _fail("--folds is for cross-validation: it needs --cv (or --model-card)")
+    if no_labels and (cv or card):
+        raise _fail("--no-labels scores a model trained without hand labels; --cv "
+                    "cross-validates one trained with them, and --model-card measures both: "
+                    "give one of them")
     if tune is not None and (card or not cv):
         raise _fail("--tune-thresholds measures tuned thresholds by cross-validation: it "
                     "needs --cv (the model card measures the default thresholds)")
@@ -284,6 +297,16 @@ def evaluate_cmd(
         found = current_meta(store)
         training = found[1].get("training", {}) if found else {}
         if not found or file_sha256(gold) not in training.get("label_sha256", []):
+            return
+        # The folds trained on these labels alone: a model that also had other label files
+        # or corrections saved in the app is another model.
+        keys = training.get("label_texts")
+        if len(training.get("label_sha256", [])) > 1 or (
+                keys is not None and set(keys) != {label_key(r, letter_ids(store))
+                                                   for r in read_labels(gold)}):
+            _recorded(f"the current model {found[0]} was trained on more hand labels than "
+                      f"{gold.name} (other files or corrections saved in the app); the "
+                      "cross-validation measured models trained on it alone", found[0])
             return
         # The folds' models decide as this sendlens does; a stale model does otherwise.
         if reasons := staleness(found[1], load_codebook(corpus=store.root)):
@@ -324,7 +347,7 @@ def evaluate_cmd(
                 result = no_label_evaluation(store, gold, progress)
             title = "trained with no hand labels"
         else:
-            version, model, _ = ensure_model(store)
+            version, model, _ = ensure_model(store, on_stale=_stale_warning)
             training = model.meta["training"]
             used = [Path(p).resolve() for p in training.get("label_files", [])]
             # A model from before label hashes named its files as typed (maybe relative):
