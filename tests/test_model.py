@@ -473,3 +473,21 @@ def test_labels_made_before_a_theme_was_added_are_no_negatives_for_it(
     capture(evaluate)
     evaluate.cross_validate_gold(corpus, old, folds=2)
     assert all((fold.themes[:, j] == -1).all() for fold in seen) and len(seen) == 2
+def test_a_correction_is_read_in_the_passage_it_was_made_on() -> None:
+    from textmine.tag import PassageMatcher, hand_set
+
+    # The same sentence twice in one letter: praise in one section, a weakness in another.
+    rows = [{**r, "text": "Plans are detailed."} if r["seq"] in (8, 30) else r
+            for r in synthetic_rows(1)]
+    first, second = (r for r in rows if r["text"] == "Plans are detailed.")
+    assert first["section"] != second["section"]
+    matcher = PassageMatcher(rows)
+    record = {"text": "Plans are detailed.", "letter": second["letter_id"],
+              "themes": ["ehc_plans"], "stance": "negative"}
+    corrected = hand_set([{**record, "passage_id": second["passage_id"]}], matcher,
+                         load_codebook())
+    assert corrected is not None and corrected.items[0].section == second["section"]
+    # A label file names no passage: the sentence is read where it first appears.
+    from_file = hand_set([record], matcher, load_codebook())
+    assert from_file is not None and from_file.items[0].section == first["section"]
+    assert matcher.others(first["passage_id"]) == [second["passage_id"]]

@@ -98,6 +98,33 @@ def test_theme_tables_give_intervals_where_enough_letters_judge(corpus: Corpus) 
     assert by_area[["share_negative_low", "net_stance_high"]].isna().all().all()
 
 
+def test_a_sentence_in_two_places_is_read_where_the_input_says(corpus: Corpus) -> None:
+    tag_corpus(corpus)
+    with corpus.reading() as con:
+        # A letter that repeats a sentence in two sections, tagged differently there.
+        repeated = con.execute(
+            "SELECT p.text, group_concat(p.passage_id) FROM passages p JOIN tags t"
+            " USING (passage_id) GROUP BY p.letter_id, p.text"
+            " HAVING count(*) = 2 AND count(DISTINCT t.stance || t.themes) = 2").fetchall()
+        assert repeated, "the real letters repeat a sentence somewhere"
+        text, ids = repeated[0]
+        first, second = sorted(ids.split(","))
+        tags = {r[0]: (json.loads(r[1]), r[2]) for r in con.execute(
+            "SELECT passage_id, themes, stance FROM tags WHERE passage_id IN (?, ?)",
+            (first, second))}
+    lines = [{"id": 1, "text": text, "passage_id": second}, {"id": 2, "text": text}]
+    result = CliRunner().invoke(app, ["classify", "--corpus", str(corpus.root)],
+                                input="".join(json.dumps(x) + "\n" for x in lines))
+    assert result.exit_code == 0, result.output
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (out[0]["themes"], out[0]["stance"]) == tags[second]  # the passage named
+    assert (out[1]["themes"], out[1]["stance"]) == tags[first]
+    # Without a passage id the choice is said, with the way to make it.
+    assert (f"line 2: the text is in more than one corpus passage ({first}, also {second})"
+            in result.stderr)
+    assert "line 1" not in result.stderr
+
+
 def test_retagging_with_the_same_model_changes_nothing(corpus: Corpus) -> None:
     def snapshot() -> list[tuple]:
         with corpus.reading() as con:

@@ -115,6 +115,12 @@ class PassageMatcher:
                 self.by_letter[key].append(i)
                 self.exact.setdefault((key, n), i)
         self.text_of = {r["passage_id"]: r["text"] for r in self.rows}
+        self.index_of = {r["passage_id"]: i for i, r in enumerate(self.rows)}
+        # Normalised text -> every passage that has it (most have one; a sentence repeated
+        # in a letter, or the same stock sentence in several letters, have more).
+        self.copies: dict[str, list[int]] = defaultdict(list)
+        for i, n in enumerate(self.norms):
+            self.copies[n].append(i)
         self._shingles: dict[tuple[str, ...], list[int]] | None = None  # built when needed
         self._sizes: list[int] = []
 
@@ -179,9 +185,22 @@ class PassageMatcher:
         i, v = votes.most_common(1)[0]
         return i if v >= 2 and v >= 0.6 * min(len(grams), self._sizes[i]) else None
 
-    def item_for(self, text: str, letter: str | None) -> tuple[Item, str | None]:
-        """An Item for `text` with its passage's context (if found) and the passage id."""
-        i = self.find(text, letter)
+    def others(self, passage_id: str, letter: str | None = None) -> list[str]:
+        """The other passages with the same text as `passage_id` (in `letter`, if named
+        and held): read in another context, the same words may be tagged otherwise."""
+        i = self.index_of[passage_id]
+        wanted = (self.letter_ids.get(_file_name(letter), _file_name(letter))
+                  if letter and self.knows(letter) else None)
+        return [self.rows[j]["passage_id"] for j in self.copies[self.norms[i]]
+                if j != i and (wanted is None or self.rows[j]["letter_id"] == wanted)]
+
+    def item_for(self, text: str, letter: str | None,
+                 passage_id: str | None = None) -> tuple[Item, str | None]:
+        """An Item for `text` with its passage's context (if found) and the passage id;
+        `passage_id`, when the corpus holds it, names the passage outright."""
+        i = self.index_of.get(passage_id) if passage_id else None
+        if i is None:
+            i = self.find(text, letter)
         if i is None:
             key = _file_name(letter) if letter else None
             return Item(text=text, letter=self.letter_ids.get(key or "", letter)), None
@@ -271,6 +290,7 @@ def stored_labels(corpus: Corpus) -> list[dict[str, Any]]:
     for r in rows:
         key = r["passage_id"] or f"text:{r['text']}"
         latest[key] = {
+            "passage_id": r["passage_id"],
             "letter": r["letter"],
             "text": r["text"],
             "themes": json.loads(r["themes"] or "[]"),
@@ -305,7 +325,10 @@ def hand_set(
     if not records:
         return None
     known = set(codebook.theme_ids)
-    items = [matcher.item_for(r["text"], r.get("letter"))[0] for r in records]
+    # A correction names its passage: a sentence that is in its letter twice gets the
+    # context of the one corrected, not of the first.
+    items = [matcher.item_for(r["text"], r.get("letter"), r.get("passage_id"))[0]
+             for r in records]
     themes = [[t for t in r.get("themes") or [] if t in known] for r in records]
     return hand_training_set(items, themes, [r.get("stance") for r in records], codebook,
                              unlabelled=unlabelled)
@@ -719,8 +742,8 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
 # What a line of classify's input looks like, for the messages about one that is not.
 ONE_LINE = 'each line must be one JSON object such as {"id": 1, "text": "..."}'
 # The fields classify reads; others (a gold file's "themes", the user's own) pass unread.
-CLASSIFY_FIELDS = ("id", "text", "letter", "section", "heading", "context", "prev_text",
-                   "next_text")
+CLASSIFY_FIELDS = ("id", "text", "letter", "passage_id", "section", "heading", "context",
+                   "prev_text", "next_text")
 
 
 def _misspelt_fields(rec: dict[str, Any]) -> list[tuple[str, str]]:
@@ -758,7 +781,9 @@ def _item(rec: dict[str, Any], matcher: PassageMatcher | None) -> tuple[Item, st
     if matcher is not None and not given:
         # A corpus sentence is read in its letter, as `tag` read it; any other
         # sentence from its words alone.
-        found, pid = matcher.item_for(rec["text"], rec.get("letter"))
+        named = rec.get("passage_id")
+        found, pid = matcher.item_for(rec["text"], rec.get("letter"),
+                                      named if isinstance(named, str) else None)
         # Only a verbatim passage can share that passage's result.
         return found, pid if pid and matcher.text_of.get(pid) == rec["text"] else None
     return item, None
@@ -806,6 +831,8 @@ def classify_lines(
     """
     unknown_letters: set[str] = set()
     misspelt: set[str] = set()
+    # Lines whose text is in more than one passage: (line, the passage read, the others).
+    ambiguous: list[tuple[int, str, list[str]]] = []
     pending: list[tuple[Any, Item, str | None]] = []
     done: dict[str, str] = dict(known or {})
     # The scores object is the same for every line but its numbers: format it from a
@@ -863,8 +890,20 @@ def classify_lines(
             unknown_letters.add(letter)
             warn(f"line {no}: letter {letter!r} is not in the corpus; its sentences are "
                  "looked up in every letter")
-        pending.append((rec.get("id"), *_item(rec, matcher)))
+        item, pid = _item(rec, matcher)
+        if (warn is not None and matcher is not None and pid is not None
+                and rec.get("passage_id") != pid
+                and (others := matcher.others(pid, letter if isinstance(letter, str) else None))):
+            ambiguous.append((no, pid, others))
+        pending.append((rec.get("id"), item, pid))
         if len(pending) >= batch:
             yield from flush()
     if pending:
         yield from flush()
+    if ambiguous and warn is not None:
+        no, pid, others = ambiguous[0]
+        more = f" and {len(ambiguous) - 1} more line(s)" if len(ambiguous) > 1 else ""
+        warn(f"line {no}{more}: the text is in more than one corpus passage ({pid}, also "
+             f"{', '.join(others[:3])}{' ...' if len(others) > 3 else ''}); read in the "
+             "first, whose context, and so tags, may differ from the others': give "
+             "\"passage_id\" (as `sendlens export passages` has it) or \"letter\" to choose")

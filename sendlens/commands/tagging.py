@@ -169,7 +169,9 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
 
     A sentence of a corpus letter is read in its letter (section, heading,
     neighbouring sentences), as `sendlens tag` read it; "letter" (a letter id or PDF
-    file name) narrows the search to that letter. Other sentences are classified from
+    file name) narrows the search to that letter, and "passage_id" names the passage (a
+    sentence the corpus holds twice is otherwise read where it first appears, with a
+    warning). Other sentences are classified from
     their words alone, unless "section", "heading" or "context" (the sentence before
     it; or "prev_text" and "next_text", the sentences either side) give their context.
     """
