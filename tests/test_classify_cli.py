@@ -536,9 +536,14 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     alone = runner.invoke(app, ["evaluate", str(stray), "--corpus", str(root)], env=env)
     assert alone.exit_code == 0, alone.output
     assert "1 of the 2 sentences was not found in this corpus" in alone.stderr
-    # A spot check of 2 sentences does not replace the figure measured on many more.
+    # Two sentences are a spot check, not the model's quality.
+    assert "not recorded: 2 labelled sentences are too few" in alone.stderr
+    # Nor do a dozen replace the figure measured on more.
+    part = labels("part.jsonl", unseen[:12])
+    out = runner.invoke(app, ["evaluate", str(part), "--corpus", str(root)], env=env)
+    assert out.exit_code == 0, out.output
     assert (f"not recorded: model {version} already has a held-out labels figure from "
-            f"other.jsonl ({len(unseen)} sentences") in alone.stderr
+            f"other.jsonl ({len(unseen)} sentences") in out.stderr
     assert quality()["held-out labels"]["gold"] == "other.jsonl"
     # A model from before label hashes (its files named as typed): its own labels are
     # recognised by name, and nothing it is scored on is recorded as held out.
@@ -601,7 +606,10 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
                           "mean 'social_care'?); the codebook's themes: co_production,"),
                          ({"themes": ["social_care"], "stance": "good"}, "unknown stance "
                           "'good'; choose positive, negative, mixed, neutral"),
-                         ({}, 'no "themes"')):
+                         ({}, 'no "themes"'),
+                         ({"text": " ", "themes": []}, '"text" is empty'),
+                         ({"themes": [["social_care"]]}, '"themes" must be a list of theme '
+                          'ids (strings)')):
         line = {k: v for k, v in good.items() if k not in ("themes", "stance")} | bad
         if "Stance" in bad:
             line["themes"] = good["themes"]
@@ -616,6 +624,55 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
                                      str(corpus)])
         assert result.exit_code == 2, command
         assert f"labels file {tmp_path / 'nope.jsonl'}: no such file" in result.stderr, command
+
+
+def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check(
+        tmp_path: Path) -> None:
+    """The file a model was trained on measures it after a theme is taken out of the
+    codebook (a retrain drops the theme too); a handful of lines is not its quality."""
+    import yaml
+    from test_model import synthetic_rows
+
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    rows = synthetic_rows(3)
+    book = yaml.safe_load(PACKAGED_CODEBOOK.read_text())
+    gone = "local_offer"
+    book["themes"] = [t for t in book["themes"] if t["id"] != gone]
+    (root / "codebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
+    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]]}
+              for r in rows[::5]]
+    path = tmp_path / "gold.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in labels))
+    named = sum(x["themes"] == [gone] for x in labels)
+    assert named and len(labels) >= 20
+    env = {"SENDLENS_CODEBOOK": ""}
+    runner = CliRunner()
+    assert runner.invoke(app, ["train", "--corpus", str(root)], env=env).exit_code == 0
+    result = runner.invoke(app, ["evaluate", str(path), "--corpus", str(root)], env=env)
+    assert result.exit_code == 0, result.output
+    assert (f"the labels name theme(s) the codebook no longer has: {gone} ({named} labels)"
+            in result.stderr)
+    assert gone not in result.stdout
+    # No stance in these labels: said, not scored 0, and only the themes recorded.
+    assert "stance: none of the labels gives one" in result.stdout
+    assert "recorded with model" in result.stderr
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert "stance macro-F1 not measured" in info.stdout
+    # A typo is still an error, not a theme dropped.
+    typo = tmp_path / "typo.jsonl"
+    typo.write_text(json.dumps({**labels[0], "themes": ["helth_input"]}) + "\n")
+    result = runner.invoke(app, ["evaluate", str(typo), "--corpus", str(root)], env=env)
+    assert result.exit_code == 2 and "did you mean 'health_input'?" in result.output
+    # Three sentences are a spot check: scored, not recorded as the model's quality.
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(json.dumps({**x, "stance": "neutral"}) + "\n"
+                           for x in labels[:3]))
+    result = runner.invoke(app, ["evaluate", str(few), "--corpus", str(root)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "not recorded: 3 labelled sentences are too few" in result.stderr
 
 
 def test_train_warns_of_labels_naming_a_letter_the_corpus_lacks(corpus: Path,

@@ -10,6 +10,7 @@ Two settings are measured, matching how sendlens is used:
 
 from __future__ import annotations
 
+import difflib
 import json
 import platform
 import time
@@ -95,6 +96,7 @@ def compute_metrics(
     ) if known else (np.zeros(4),) * 4
     return {
         "n": len(Y),
+        "stance_n": len(known),  # labels that give a stance: 0, and nothing was scored
         "themes": per_theme,
         "theme_macro_f1": round(macro, 3),
         "theme_micro_f1": round(micro, 3),
@@ -116,14 +118,38 @@ def compute_metrics(
     }
 
 
-def _gold(corpus: Corpus, gold: Path, codebook: Codebook) -> tuple[list[dict], PassageMatcher]:
-    records = read_labels(gold, codebook)
+def _gold(corpus: Corpus, gold: Path,
+          codebook: Codebook) -> tuple[list[dict], PassageMatcher, dict[str, int]]:
+    """The gold records, the corpus to find them in, and the themes left out of them
+    (theme id -> labels naming it): themes the codebook no longer has."""
+    records, dropped = _without_removed_themes(gold, codebook)
     if not records:
         raise TaggingError(f"{gold}: no labelled sentences")
     rows = corpus_rows(corpus)
     if not rows:
         raise TaggingError("the corpus has no passages: run `sendlens import` first")
-    return records, PassageMatcher(rows)
+    return records, PassageMatcher(rows), dropped
+
+
+def _without_removed_themes(gold: Path,
+                            codebook: Codebook) -> tuple[list[dict], dict[str, int]]:
+    """Labels whose themes the codebook no longer has lose those themes, as a retrain
+    drops them: the file a model was trained on can still measure it. A theme one typo
+    from the codebook's ("helth_input"), or a file naming none of its themes, is an error,
+    as `read_labels` with the codebook words it."""
+    records = read_labels(gold)
+    known = set(codebook.theme_ids)
+    named = {t for r in records for t in r["themes"]}
+    unknown = named - known
+    if not unknown:
+        return records, {}
+    typo = any(difflib.get_close_matches(t, known, n=1, cutoff=0.8) for t in unknown)
+    if typo or not named & known:
+        read_labels(gold, codebook)  # raises, naming the line and the theme
+    dropped = {t: sum(t in r["themes"] for r in records) for t in sorted(unknown)}
+    for r in records:
+        r["themes"] = [t for t in r["themes"] if t in known]
+    return records, dropped
 
 
 def _letter_groups(records: Sequence[dict[str, Any]]) -> list[str]:
@@ -167,8 +193,8 @@ def _metrics(
 def evaluate_gold(corpus: Corpus, model: TaggerModel, gold: Path) -> dict[str, Any]:
     """Held-out evaluation of `model` on a gold JSONL file."""
     codebook = load_codebook(corpus=corpus.root)
-    records, matcher = _gold(corpus, gold, codebook)
-    return evaluate_model(model, records, matcher)
+    records, matcher, dropped = _gold(corpus, gold, codebook)
+    return {**evaluate_model(model, records, matcher), "dropped_themes": dropped}
 
 
 def cross_validate_gold(
@@ -180,7 +206,7 @@ def cross_validate_gold(
     `tune_folds`, each fold's model tunes its thresholds on its own training labels by an
     inner cross-validation, as `sendlens train --tune-thresholds` does."""
     codebook = codebook or load_codebook(corpus=corpus.root)
-    records, matcher = _gold(corpus, gold, codebook)
+    records, matcher, dropped = _gold(corpus, gold, codebook)
     groups = _letter_groups(records)
     if folds > (n_groups := len(set(groups))):
         # Each fold holds whole letters: more folds than letters would leave some empty.
@@ -212,6 +238,7 @@ def cross_validate_gold(
     result["folds"] = folds
     result["tune_folds"] = tune_folds
     result["letters"] = len(set(groups))
+    result["dropped_themes"] = dropped
     return result
 
 
@@ -220,7 +247,7 @@ def no_label_evaluation(
 ) -> dict[str, Any]:
     """Train from the corpus alone (no hand labels at all) and score on the gold file."""
     codebook = load_codebook(corpus=corpus.root)
-    records, matcher = _gold(corpus, gold, codebook)
+    records, matcher, dropped = _gold(corpus, gold, codebook)
     if progress is not None:
         progress(0.0, "training without hand labels")
     started = time.time()
@@ -231,6 +258,7 @@ def no_label_evaluation(
     for key in ("recommendation_sections", "neutral_sections", "fixed_wording_sections"):
         result[key] = model.meta.get(key, [])
     result["training"] = model.meta.get("training", {})
+    result["dropped_themes"] = dropped
     return result
 
 
@@ -433,6 +461,8 @@ def _without_context_section(
 
 # What `record_quality` keeps of a result: the headline figures.
 QUALITY_KEYS = ("theme_macro_f1", "theme_micro_f1", "stance_macro_f1", "stance_accuracy")
+# Fewer labelled sentences than this are a spot check, not the model's quality.
+MIN_RECORDED = 10
 
 
 def record_quality(
@@ -447,9 +477,15 @@ def record_quality(
     returned."""
     from sendlens.store import now_iso
 
-    entry: dict[str, Any] = {k: round(float(result[k]), 4) for k in QUALITY_KEYS if k in result}
+    if int(result.get("n", 0)) < MIN_RECORDED:
+        return (f"{result.get('n', 0)} labelled sentences are too few to stand as the model's "
+                f"quality (it records a figure from {MIN_RECORDED} or more)")
+    # A file without stances measures the themes only: no stance figure of 0 is kept.
+    keys = [k for k in QUALITY_KEYS if k in result
+            and (result.get("stance_n", 1) or not k.startswith("stance"))]
+    entry: dict[str, Any] = {k: round(float(result[k]), 4) for k in keys}
     if result.get("intervals"):
-        entry["intervals"] = {k: v for k, v in result["intervals"].items() if k in QUALITY_KEYS}
+        entry["intervals"] = {k: v for k, v in result["intervals"].items() if k in keys}
     entry.update(gold=gold.name, sentences=int(result.get("n", 0)),
                  letters=int(result.get("letters", 0)), measured_at=now_iso())
     if "folds" in result:

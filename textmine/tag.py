@@ -253,6 +253,9 @@ def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, 
             raise TaggingError(f"{path}, line {no}: not valid JSON ({json_problem(exc)})") from exc
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
             raise TaggingError(f"{path}, line {no}: expected an object with a \"text\"")
+        if not rec["text"].strip():
+            raise TaggingError(f"{path}, line {no}: \"text\" is empty: a label needs the "
+                               "sentence it labels")
         for key in rec:
             # "theme" or "Stance" would otherwise read as "no theme" at a hand label's weight.
             if key not in LABEL_KEYS and (near := _near_key(key)):
@@ -262,8 +265,9 @@ def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, 
             raise TaggingError(f"{path}, line {no}: no \"themes\" (a list of theme ids, [] "
                                "for a sentence about none)")
         themes = rec["themes"] or []
-        if not isinstance(themes, list):
-            raise TaggingError(f"{path}, line {no}: \"themes\" must be a list")
+        if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
+            raise TaggingError(f"{path}, line {no}: \"themes\" must be a list of theme ids "
+                               "(strings), [] for a sentence about none")
         if known is not None and (unknown := set(themes) - known):
             hints = [f"{t!r} (did you mean {near[0]!r}?)"
                      if (near := difflib.get_close_matches(str(t), known, n=1)) else repr(t)

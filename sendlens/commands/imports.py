@@ -393,8 +393,8 @@ def _model_info(store: Corpus) -> bool:
         typer.secho(f"  {exc}", fg="yellow")
     quality = meta.get("quality") or {}
     for setting, q in quality.items():
-        figure = {k: f"{q.get(k, float('nan')):.3f}"
-                  + interval_text((q.get("intervals") or {}).get(k))
+        figure = {k: (f"{q[k]:.3f}" + interval_text((q.get("intervals") or {}).get(k))
+                      if isinstance(q.get(k), int | float) else "not measured")
                   for k in ("theme_macro_f1", "stance_macro_f1")}
         typer.echo(f"  measured ({setting}, {q.get('gold')}): theme macro-F1 "
                    f"{figure['theme_macro_f1']}, stance macro-F1 {figure['stance_macro_f1']}")

@@ -400,6 +400,11 @@ def _print(result: dict, title: str, as_json: bool) -> None:
 
     if not as_json:
         typer.echo(f"== {title}: {result['n']} sentences")
+    if dropped := result.get("dropped_themes"):
+        named = ", ".join(f"{t} ({n} label{'s' if n > 1 else ''})" for t, n in dropped.items())
+        typer.secho(f"note: the labels name theme(s) the codebook no longer has: {named}; "
+                    "left out of the scores, as a retrain leaves them out", fg="yellow",
+                    err=True)
     if unlabelled := result.get("unlabelled_predictions"):
         given = ", ".join(f"{t} {n} times" for t, n in unlabelled.items())
         one = len(unlabelled) == 1
@@ -435,16 +440,22 @@ def _print(result: dict, title: str, as_json: bool) -> None:
                + (f"  (macro over {len(result['themes']) - len(left_out)} of the "
                   f"{len(result['themes'])} themes: not {', '.join(left_out)})"
                   if left_out else ""))
-    labels = result["stance_confusion"]["labels"]
-    typer.echo("stance confusion (rows gold, columns predicted): " + " ".join(labels))
-    for s, row in zip(labels, result["stance_confusion"]["matrix"], strict=True):
+    if result.get("stance_n", 1) == 0:
+        typer.echo("stance: none of the labels gives one, so there is nothing to score")
+        labels = []
+    else:
+        labels = result["stance_confusion"]["labels"]
+        typer.echo("stance confusion (rows gold, columns predicted): " + " ".join(labels))
+    for s, row in zip(labels, result["stance_confusion"]["matrix"] if labels else [],
+                      strict=True):
         typer.echo(f"  {s:9} " + " ".join(f"{v:5d}" for v in row))
     absent = [s for s in labels if s not in over.get("stances", labels)]
-    typer.echo(f"stance macro-F1 {result['stance_macro_f1']:.3f}"
-               f"{interval('stance_macro_f1')}  accuracy {result['stance_accuracy']:.3f}"
-               f"{interval('stance_accuracy')}"
-               + (f"  (macro over {', '.join(over['stances'])}: {', '.join(absent)} neither "
-                  "in the labels nor predicted)" if absent else ""))
+    if labels:
+        typer.echo(f"stance macro-F1 {result['stance_macro_f1']:.3f}"
+                   f"{interval('stance_macro_f1')}  accuracy {result['stance_accuracy']:.3f}"
+                   f"{interval('stance_accuracy')}"
+                   + (f"  (macro over {', '.join(over['stances'])}: {', '.join(absent)} "
+                      "neither in the labels nor predicted)" if absent else ""))
     if spread:
         typer.echo("(in brackets: 95% intervals from resampling the letters, i.e. how much "
                    "the figure could differ on other letters like these)")
