@@ -7,12 +7,14 @@ query string, so a researcher can share exactly the view they are looking at.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -89,7 +91,18 @@ class Ctx:
         return self.names.get(theme_id, theme_id.replace("_", " ").capitalize())
 
     def short(self, theme_id: str) -> str:
-        return short_theme(self.theme(theme_id))
+        return _short_names(tuple(sorted(self.names.items()))).get(
+            theme_id, short_theme(self.theme(theme_id)))
+
+
+@functools.lru_cache(maxsize=8)
+def _short_names(names: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Theme id -> its short name, or its full name where two themes' short names are
+    alike ("Autism and ADHD ..." and "Autism and ..."): the chart's columns are drawn by
+    short name, so two alike would be drawn as one."""
+    short = {tid: short_theme(name) for tid, name in names}
+    counts = Counter(short.values())
+    return {tid: s if counts[s] == 1 else dict(names)[tid] for tid, s in short.items()}
 
 
 def short_theme(name: str) -> str:

@@ -1151,6 +1151,20 @@ def test_area_profile_compares_an_areas_letters_in_date_order(
     assert "Pick two different letters" not in texts(at)
 
 
+def test_themes_whose_short_names_are_alike_keep_their_full_names() -> None:
+    from sendlens import app_main
+
+    names = {"autism_a": "Autism and ADHD assessment",
+             "autism_b": "Autism and neurodevelopmental pathways",
+             "health_input": "Health input into identification, assessment and plans"}
+    ctx = app_main.Ctx(path="", stamp=(), status=None, options=None,  # type: ignore[arg-type]
+                       names=names)
+    # Two columns of the chart, not one drawn over the other.
+    assert ctx.short("autism_a") == "Autism and ADHD assessment"
+    assert ctx.short("autism_b") == "Autism and neurodevelopmental pathways"
+    assert ctx.short("health_input") == "Health input"
+
+
 def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
     import pandas as pd
 

@@ -136,6 +136,41 @@ def test_corpus_codebook_and_environment_override_the_packaged_one(
     assert codebook_path(tmp_path) == other
 
 
+def test_a_corpus_codebook_that_cannot_be_read_is_an_error_not_the_packaged_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A link to a shared drive that is not mounted: training on the packaged codebook
+    # instead would drop the researcher's themes without a word.
+    monkeypatch.delenv("SENDLENS_CODEBOOK", raising=False)
+    (tmp_path / "codebook.yaml").symlink_to(tmp_path / "unmounted" / "codebook.yaml")
+    with pytest.raises(CodebookError, match=r"codebook .*codebook.yaml: no such file"):
+        load_codebook(corpus=tmp_path)
+    (tmp_path / "codebook.yaml").unlink()
+    (tmp_path / "codebook.yaml").mkdir()
+    with pytest.raises(CodebookError, match="a folder, not a file"):
+        load_codebook(corpus=tmp_path)
+
+
+def test_a_pattern_matching_an_empty_text_and_a_name_given_twice_are_refused(
+        tmp_path: Path) -> None:
+    # "" matched before every "(": a theme on 69% of sentences with a bracket in them.
+    empty = PACKAGED_CODEBOOK.read_text().replace(
+        "\nstance:", NEW_THEME.replace('"transport"', '""') + "\nstance:", 1)
+    with pytest.raises(CodebookError, match=r"theme transport.patterns: pattern '' matches "
+                                            "an empty text"):
+        parse_codebook(empty, tmp_path / "c.yaml")
+    starred = empty.replace("- \"\"", '- "(speech)?"')
+    with pytest.raises(CodebookError, match="matches an empty text"):
+        parse_codebook(starred, tmp_path / "c.yaml")
+    # Two themes of one name would be one column of a chart, one choice in the app.
+    twice = PACKAGED_CODEBOOK.read_text().replace(
+        "\nstance:", NEW_THEME.replace("Home to school transport", "Social care and short "
+                                        "breaks") + "\nstance:", 1)
+    with pytest.raises(CodebookError, match="theme transport: the name 'Social care and short "
+                                            "breaks' is also theme social_care's"):
+        parse_codebook(twice, tmp_path / "c.yaml")
+
+
 def test_hash_changes_when_the_file_is_edited(tmp_path: Path) -> None:
     base = load_codebook(PACKAGED_CODEBOOK)
     edited = parse_codebook(PACKAGED_CODEBOOK.read_text() + "\n# note\n", tmp_path / "c.yaml")

@@ -106,7 +106,9 @@ def codebook_path(corpus: Path | None = None) -> Path:
     env = os.environ.get("SENDLENS_CODEBOOK")
     if env:
         return Path(env)
-    if corpus is not None and (Path(corpus) / "codebook.yaml").is_file():
+    # Anything by that name, even a folder or a link to a drive not mounted: loading it
+    # then says what is wrong, rather than quietly training on the packaged codebook.
+    if corpus is not None and os.path.lexists(Path(corpus) / "codebook.yaml"):
         return Path(corpus) / "codebook.yaml"
     return PACKAGED_CODEBOOK
 
@@ -178,6 +180,9 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
             raise CodebookError(f"{where}: bad regular expression {v!r}: {exc}") from exc
         if reason := _unjoinable(v):
             raise CodebookError(f"{where}: pattern {v!r}: {reason}")
+        if re.fullmatch(v, ""):
+            raise CodebookError(f"{where}: pattern {v!r} matches an empty text, so it would "
+                                "match in almost every sentence")
     try:  # as weak.py joins them: anything the checks above missed fails here, not in training
         re.compile("|".join(f"(?:{v})" for v in value))
     except re.error as exc:
@@ -263,6 +268,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
     _unknown_keys(data, TOP_KEYS, f"{path}")
     themes: list[Theme] = []
     seen: set[str] = set()
+    names: dict[str, str] = {}  # lower-cased name -> its theme's id
     for i, entry in enumerate(data["themes"]):
         where = f"{path}: themes[{i}]"
         if not isinstance(entry, dict):
@@ -278,6 +284,12 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         for key in ("name", "definition"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
                 raise CodebookError(f"{where}: missing {key}")
+        # Tables, charts and the app's pickers show the name: two alike are one column.
+        name = " ".join(entry["name"].split()).lower()
+        if name in names:
+            raise CodebookError(f"{where}: the name {entry['name'].strip()!r} is also theme "
+                                f"{names[name]}'s; give each theme a name of its own")
+        names[name] = tid
         patterns = _strings(entry.get("patterns"), f"{where}.patterns")
         if not patterns:
             raise CodebookError(f"{where}: needs at least one pattern to learn from")
