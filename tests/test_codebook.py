@@ -245,3 +245,14 @@ def test_themes_and_tag_report_an_unjoinable_pattern_not_a_traceback(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert ("codebook.yaml: theme co_production.patterns: pattern '(?i)parent carer forums?': "
             "inline flags") in result.output
+
+
+def test_a_pattern_with_capital_letters_is_refused_but_upper_case_escapes_are_not(
+        tmp_path: Path) -> None:
+    # Sentences are lower-cased before matching: "SENDIASS" would never match anything.
+    capital = PACKAGED_CODEBOOK.read_text().replace(
+        "\nstance:", NEW_THEME.replace('"transport"', '"SENDIASS"') + "\nstance:", 1)
+    with pytest.raises(CodebookError, match="pattern 'SENDIASS': capital letters never match"):
+        parse_codebook(capital, tmp_path / "c.yaml")
+    escapes = capital.replace('"SENDIASS"', r'"\\Wsendiass\\S*"')
+    assert "transport" in parse_codebook(escapes, tmp_path / "c.yaml").theme_ids

@@ -163,6 +163,9 @@ def _unjoinable(pattern: str) -> str | None:
         return (f"inline flags such as {m.group(0)} are not allowed ({_JOINED}, where a flag "
                 "would apply to every pattern or fail to compile; text is lower-cased before "
                 "matching, so write the pattern in lower case)")
+    if any(len(t) == 1 and t.isupper() for t in toks):
+        return ("capital letters never match: text is lower-cased before matching, so "
+                "write the pattern in lower case")
     return None
 
 
