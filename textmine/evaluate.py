@@ -359,7 +359,7 @@ def model_card(
         f"the app) are added with a weight of {HAND_WEIGHT:g} weak labels each. Each "
         "theme's threshold makes its share of tagged corpus sentences match its share "
         "under the weak labels (before the margin for a second theme, below), with or "
-        "without hand labels. Thresholds tuned on held-out "
+        "without hand labels. Thresholds (and per-stance prior offsets) tuned on held-out "
         "hand labels by an inner cross-validation grouped by letter are an option "
         "(`sendlens train --tune-thresholds K`; measure them with `sendlens evaluate --cv "
         "--tune-thresholds K`), not the default: on a few hundred labels they gave noisy "
