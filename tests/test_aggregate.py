@@ -228,7 +228,9 @@ def test_cell_intervals_come_from_whole_letters() -> None:
     agree = pooled_share_intervals([2] * 5, [2] * 5, [4] * 5, letters=5)
     split = pooled_share_intervals([4, 4, 0, 0, 2], [0, 0, 4, 4, 2], [4] * 5, letters=5)
     assert agree is not None and split is not None
-    assert agree["share_negative"] == pytest.approx((0.5, 0.5))
+    # Letters that all agree give no interval, not one of no width: resampling them
+    # cannot say how far the share could move (in `actions` every passage is negative).
+    assert all(math.isnan(v) for v in (*agree["share_negative"], *agree["net_stance"]))
     low, high = split["share_negative"]
     assert low < 0.5 < high and high - low > 0.4
     assert split["net_stance"][0] < 0 < split["net_stance"][1]
@@ -237,7 +239,7 @@ def test_cell_intervals_come_from_whole_letters() -> None:
     # Letters of the group that never judge the theme take draws too: the interval widens.
     wider = pooled_share_intervals([4, 4, 0, 0, 2], [0, 0, 4, 4, 2], [4] * 5, letters=20)
     assert wider is not None
-    assert wider["share_negative"][1] - wider["share_negative"][0] >= high - low - 0.05
+    assert wider["share_negative"][1] - wider["share_negative"][0] > high - low
     # Under five judging letters there is no interval at all.
     assert pooled_share_intervals([1] * 4, [1] * 4, [2] * 4, letters=30) is None
 

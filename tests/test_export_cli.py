@@ -451,3 +451,20 @@ def test_info_on_a_missing_corpus_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["info", "--corpus", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert "no corpus here" in result.output
+
+
+def test_themes_by_year_with_an_undated_letter_export_in_every_format(
+        corpus: Corpus, tmp_path: Path) -> None:
+    # A letter with no date is in the year "unknown": Parquet holds one type a column,
+    # and refused the mix of 2023 and "unknown".
+    shutil.copytree(corpus.root, tmp_path / "c")
+    copy = Corpus.open(tmp_path / "c")
+    with copy.transaction() as con:
+        con.execute("UPDATE letters SET inspection_start = NULL, inspection_end = NULL,"
+                    " published = NULL, letter_date = NULL WHERE area = 'Cornwall'")
+    for fmt in ("parquet", "xlsx", "csv"):
+        out = tmp_path / f"years.{fmt}"
+        result = export(copy, "themes", "--by", "year", "-o", str(out))
+        assert result.exit_code == 0, result.output
+        years = read(out)["year"].astype(str)
+        assert {"2023", "2024", "unknown"} <= set(years), (fmt, set(years))

@@ -40,7 +40,7 @@ from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import LETTER_DATE_SQL, Corpus, fts_query
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
 from textmine.codebook import STANCES
-from textmine.intervals import MIN_INTERVAL_LETTERS, letter_draws, pooled_share_intervals
+from textmine.intervals import MIN_INTERVAL_LETTERS, pooled_share_intervals
 
 __all__ = [
     "GROUPS",
@@ -386,13 +386,14 @@ _COUNTS_SQL = """
     GROUP BY 1, 2
 """
 
-# The same per letter, for the cells' intervals: only passages that judge a theme.
+# The same per letter: summed into the cells, and resampled for their intervals.
 _LETTER_COUNTS_SQL = """
-    SELECT COALESCE({key}, '{unknown}'), j.value, sum(t.stance = 'positive'),
-           sum(t.stance = 'negative'), count(*)
+    SELECT COALESCE({key}, '{unknown}'), j.value, count(*),
+           sum(t.stance = 'positive'), sum(t.stance = 'negative'), sum(t.stance = 'mixed'),
+           sum(t.stance = 'neutral')
     FROM {tagged}, json_each(t.themes) j
-    WHERE {where} AND t.stance IN ('positive', 'negative', 'mixed')
-    GROUP BY 1, 2, p.letter_id
+    WHERE {where}
+    GROUP BY 1, 2, p.letter_id ORDER BY 1, 2, p.letter_id
 """
 
 
@@ -409,29 +410,35 @@ def _cell_counts(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.Dat
     return frame.set_index(["group", "theme"])
 
 
-def _cell_intervals(con: sqlite3.Connection, key_sql: str, where: _Where,
-                    letters: dict[Any, int]) -> pd.DataFrame:
-    """Per (group, theme): 95% intervals of share_negative and net_stance from resampling
-    the group's letters (NaN where fewer than MIN_INTERVAL_LETTERS letters judge it)."""
-    per_letter: dict[tuple[Any, str], list[tuple[int, int, int]]] = {}
-    for group, theme, pos, neg, judged in con.execute(
+def _cells_and_intervals(con: sqlite3.Connection, key_sql: str, where: _Where,
+                         letters: dict[Any, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`_cell_counts` and, per (group, theme), 95% intervals of share_negative and
+    net_stance from resampling the group's letters (none where fewer than
+    MIN_INTERVAL_LETTERS letters judge the theme), from one pass over the tags."""
+    rows = [tuple(r) for r in con.execute(
         _LETTER_COUNTS_SQL.format(key=key_sql, unknown=UNKNOWN, tagged=_TAGGED,
                                   where=where.sql),
         where.params,
-    ):
-        per_letter.setdefault((group, theme), []).append((pos, neg, judged))
-    records, draws = [], {}
-    for (group, theme), counts in per_letter.items():
-        pos, neg, judged = zip(*counts, strict=True)
-        n = letters.get(group, 0)
-        if len(counts) >= MIN_INTERVAL_LETTERS and n not in draws:
-            draws[n] = letter_draws(n)  # one set of resamples for a group's cells
-        spread = pooled_share_intervals(pos, neg, judged, n, draws=draws.get(n))
+    )]
+    per_letter = pd.DataFrame.from_records(rows, columns=["group", "theme", *_COUNT_COLUMNS])
+    cells = per_letter.groupby(["group", "theme"], sort=False).agg(
+        letters_mentioning=("passages", "size"), **{c: (c, "sum") for c in _COUNT_COLUMNS})
+    judging: dict[tuple[Any, str], list[tuple[int, int, int]]] = {}
+    for group, theme, _, pos, neg, mixed, _ in rows:
+        if pos + neg + mixed:
+            judging.setdefault((group, theme), []).append((pos, neg, pos + neg + mixed))
+    records = []
+    for (group, theme), counts in judging.items():
+        if len(counts) < MIN_INTERVAL_LETTERS:
+            continue
+        pos, neg, judged = zip(*counts, strict=True)  # letters in letter id order
+        spread = pooled_share_intervals(pos, neg, judged, letters.get(group, 0))
         if spread is not None:
             records.append((group, theme, *spread["share_negative"], *spread["net_stance"]))
-    return pd.DataFrame.from_records(
+    spreads = pd.DataFrame.from_records(
         records, columns=["group", "theme", *_INTERVAL_COLUMNS]
     ).astype(dict.fromkeys(_INTERVAL_COLUMNS, "float64")).set_index(["group", "theme"])
+    return cells, spreads
 
 
 def _group_letters(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:
@@ -510,9 +517,8 @@ def theme_table(
         where = _where(con, sections=sections, **filters)
         theme_ids = _theme_list(con, corpus, themes)
         groups = _group_letters(con, GROUPS[by], where)
-        counts = _cell_counts(con, GROUPS[by], where)
-        spreads = _cell_intervals(con, GROUPS[by], where,
-                                  dict(zip(groups["group"], groups["letters"], strict=True)))
+        counts, spreads = _cells_and_intervals(
+            con, GROUPS[by], where, dict(zip(groups["group"], groups["letters"], strict=True)))
     if by in _GROUP_ORDER:
         # Regions north to south, outcomes from best to worst, frameworks by age: the
         # order a reader expects, not the alphabet's.
@@ -525,8 +531,11 @@ def theme_table(
     )
     table = _add_ratios(table).join(spreads, on=["group", "theme"])
     table = table.rename(columns={"group": by})
-    if by == "year" and table[by].map(lambda v: isinstance(v, int)).all():
-        table[by] = table[by].astype("int64")
+    if by == "year":
+        # Whole years as numbers; beside an "unknown" group (a letter with no date) all as
+        # text, as a Parquet or Excel column holds one type.
+        years = table[by].map(lambda v: isinstance(v, int)).all()
+        table[by] = table[by].astype("int64" if years else str)
     return table[[by, "theme", "letters", "letters_mentioning", "share_letters",
                   *_COUNT_COLUMNS, "share_negative", "share_negative_low",
                   "share_negative_high", "net_stance", "net_stance_low", "net_stance_high"]]

@@ -100,10 +100,16 @@ def interval_text(spread: Any) -> str:
     return f" ({low:.2f}-{high:.2f})"
 
 
-def letter_draws(letters: int, *, reps: int = INTERVAL_REPS, seed: int = 0) -> np.ndarray:
-    """How often each of `letters` letters is drawn in each of `reps` resamples."""
+def letter_draws(letters: int, columns: int | None = None, *, reps: int = INTERVAL_REPS,
+                 seed: int = 0) -> np.ndarray:
+    """How often each of the first `columns` (default: all) of `letters` letters is drawn
+    in each of `reps` resamples of `letters` draws: a multinomial with one category for
+    the rest, so a group of thousands of letters costs no more than its first few."""
+    k = letters if columns is None else min(columns, letters)
     rng = np.random.default_rng(seed)
-    return rng.multinomial(letters, np.full(letters, 1 / letters), size=reps).astype(float)
+    probs = np.full(k + 1, 1 / letters)
+    probs[-1] = max(0.0, 1 - k / letters)
+    return rng.multinomial(letters, probs, size=reps)[:, :k].astype(float)
 
 
 def pooled_share_intervals(
@@ -122,15 +128,17 @@ def pooled_share_intervals(
     only take draws. The shares are pooled over the drawn letters, as the table pools
     them. None when fewer than MIN_INTERVAL_LETTERS letters judge the theme: with one
     letter a resample can only repeat its share, and with a handful the interval would
-    claim more than they show. `draws` (from `letter_draws(letters)`) can be shared by
-    the cells of one group.
+    claim more than they show. An interval of no width (every letter agrees, as where a
+    rule fixes the stance) is left out too: resampling cannot say how far such a share
+    could move. `draws` (from `letter_draws(letters, k)` for k at least the number of
+    judging letters) can be shared by the cells of one group.
     """
     pos, neg, den = (np.asarray(v, dtype=float) for v in (positive, negative, judged))
     k = len(den)
     if k < MIN_INTERVAL_LETTERS or letters < k:
         return None
     if draws is None:
-        draws = letter_draws(letters)
+        draws = letter_draws(letters, k)
     # Only the judging letters' columns count: the others add nothing to either sum.
     weights = draws[:, :k]
     total = weights @ den
@@ -140,5 +148,5 @@ def pooled_share_intervals(
     out = {}
     for name, values in (("share_negative", share), ("net_stance", net)):
         low, high = np.nanpercentile(values, [2.5, 97.5])
-        out[name] = (float(low), float(high))
+        out[name] = (float(low), float(high)) if high - low > 1e-9 else (np.nan, np.nan)
     return out
