@@ -356,6 +356,13 @@ def test_edited_labels_make_the_model_stale_and_a_retrain_keeps_its_settings(
     # The file as it is now, still without the app's correction.
     assert meta["training"]["hand_labels"]["n"] == 14
     assert "stale" not in runner.invoke(app, ["info", "--corpus", str(root)], env=env).stdout
+    # A misspelt theme added to the file is refused by the retrain as by `train`, not
+    # dropped as if the codebook had lost it.
+    typo = {"letter": rows[20]["letter_id"], "text": rows[20]["text"], "themes": ["ehc_plan"]}
+    mine.write_text(mine.read_text() + json.dumps(typo) + "\n")
+    retag = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert retag.exit_code == 2, retag.output
+    assert "line 15: unknown theme 'ehc_plan' (did you mean 'ehc_plans'?)" in retag.output
 
 
 def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so(

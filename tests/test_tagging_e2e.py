@@ -93,6 +93,22 @@ def test_theme_tables_give_intervals_where_enough_letters_judge(corpus: Corpus) 
         assert low.notna().all() and (low <= mid).all() and (mid <= high).all(), table
         assert ((high - low) > 0.02).all()
     assert table["share_negative_low"].ge(0).all() and table["share_negative_high"].le(1).all()
+    # The SQL's per-letter counts are the letters' own: the same interval from counts
+    # taken passage by passage.
+    from textmine.aggregate import load_tagged
+    from textmine.intervals import pooled_share_intervals
+
+    tagged = load_tagged(corpus, outcomes=["inconsistent"])
+    on = tagged[tagged["themes"].map(lambda ts: "ehc_plans" in ts)
+                & tagged["stance"].isin(["positive", "negative", "mixed"])]
+    per = on.groupby("letter_id")["stance"].agg(
+        pos=lambda s: int((s == "positive").sum()), neg=lambda s: int((s == "negative").sum()),
+        judged="size").sort_index()
+    row = table[(table["outcome"] == "inconsistent") & (table["theme"] == "ehc_plans")].iloc[0]
+    expected = pooled_share_intervals(per["pos"], per["neg"], per["judged"], int(row["letters"]))
+    assert expected is not None
+    assert (row["share_negative_low"], row["share_negative_high"]) == pytest.approx(
+        expected["share_negative"])
     by_area = theme_table(corpus, by="area")
     assert by_area["share_negative"].notna().any()
     assert by_area[["share_negative_low", "net_stance_high"]].isna().all().all()
@@ -112,7 +128,9 @@ def test_a_sentence_in_two_places_is_read_where_the_input_says(corpus: Corpus) -
         tags = {r[0]: (json.loads(r[1]), r[2]) for r in con.execute(
             "SELECT passage_id, themes, stance FROM tags WHERE passage_id IN (?, ?)",
             (first, second))}
-    lines = [{"id": 1, "text": text, "passage_id": second}, {"id": 2, "text": text}]
+    lines = [{"id": 1, "text": text, "passage_id": second}, {"id": 2, "text": text},
+             # An id of another passage (an older import): not used, and said.
+             {"id": 3, "text": text, "passage_id": "000000000000-0001"}]
     result = CliRunner().invoke(app, ["classify", "--corpus", str(corpus.root)],
                                 input="".join(json.dumps(x) + "\n" for x in lines))
     assert result.exit_code == 0, result.output
@@ -120,8 +138,11 @@ def test_a_sentence_in_two_places_is_read_where_the_input_says(corpus: Corpus) -
     assert (out[0]["themes"], out[0]["stance"]) == tags[second]  # the passage named
     assert (out[1]["themes"], out[1]["stance"]) == tags[first]
     # Without a passage id the choice is said, with the way to make it.
-    assert (f"line 2: the text is in more than one corpus passage ({first}, also {second})"
-            in result.stderr)
+    assert (out[2]["themes"], out[2]["stance"]) == tags[first]
+    assert ("line 2 and 1 more line(s): the text is in more than one corpus passage "
+            f"({first}, also {second})" in result.stderr)
+    assert ("line 3: passage_id '000000000000-0001' is not a passage of this corpus with "
+            "that text" in result.stderr)
     assert "line 1" not in result.stderr
 
 

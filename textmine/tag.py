@@ -199,6 +199,8 @@ class PassageMatcher:
         """An Item for `text` with its passage's context (if found) and the passage id;
         `passage_id`, when the corpus holds it, names the passage outright."""
         i = self.index_of.get(passage_id) if passage_id else None
+        if i is not None and self.norms[i] != _norm(text):
+            i = None  # an id from another import, or a typo: looked up by its text
         if i is None:
             i = self.find(text, letter)
         if i is None:
@@ -236,9 +238,12 @@ def _near_key(key: str) -> str | None:
     return None
 
 
-def read_labels(path: Path, codebook: Codebook | None = None) -> list[dict[str, Any]]:
-    """Records of a JSONL labels file ({"letter", "text", "themes", "stance"} a line)."""
-    known = set(codebook.theme_ids) if codebook else None
+def read_labels(path: Path, codebook: Codebook | None = None,
+                removed: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Records of a JSONL labels file ({"letter", "text", "themes", "stance"} a line).
+    With a codebook, a theme it does not have is an error naming the line, unless it is
+    one of `removed` (themes taken out of the codebook since the labels were used)."""
+    known = set(codebook.theme_ids) | set(removed) if codebook else None
     out = []
     try:
         lines = read_utf8(path, "labels file").splitlines()
@@ -363,16 +368,18 @@ def train(
     codebook: Codebook | None = None,
     progress: Progress | None = None,
     tune_folds: int = 0,
+    removed_themes: Collection[str] = (),
 ) -> TrainResult:
     """Train on the corpus (+ hand labels), save under models/<version>/, make it current.
 
     With `tune_folds` K >= 2 the theme thresholds are tuned on the hand labels by a
     K-fold cross-validation grouped by letter (see `train_model`), which needs labels
-    from at least K letters."""
+    from at least K letters. `lenient` (a retrain) takes label files as they are now,
+    dropping from them the `removed_themes` (the codebook no longer has them)."""
     with _model_lock(corpus, progress):
         return _train(corpus, label_files, use_stored_labels=use_stored_labels,
                       lenient=lenient, codebook=codebook, progress=progress,
-                      tune_folds=tune_folds)
+                      tune_folds=tune_folds, removed_themes=removed_themes)
 
 
 def _train(
@@ -384,6 +391,7 @@ def _train(
     codebook: Codebook | None,
     progress: Progress | None,
     tune_folds: int = 0,
+    removed_themes: Collection[str] = (),
 ) -> TrainResult:
     started = time.time()
     codebook = codebook or load_codebook(corpus=corpus.root)
@@ -397,8 +405,9 @@ def _train(
     unlabelled: list[set[str]] = []  # per record, the themes its file did not label
     for path in label_files:
         # Lenient (a retrain after a codebook edit): labels of a theme the codebook no
-        # longer has lose that theme instead of stopping the run (hand_set drops it).
-        found = read_labels(Path(path), None if lenient else codebook)
+        # longer has lose that theme instead of stopping the run (hand_set drops it); any
+        # other unknown theme (a typo added to the file since) is still an error.
+        found = read_labels(Path(path), codebook, removed_themes if lenient else ())
         if not found and not lenient:
             # Asked for hand labels and given none: a model without them must not quietly
             # replace the current one (which may have been trained on many). A retrain
@@ -559,8 +568,10 @@ def train_again(
     tune_folds = int(training.get("tune_folds_asked", training.get("tune_folds")) or 0)
     stored = (bool(training.get("use_stored_labels", True)) if use_stored_labels is None
               else use_stored_labels)
+    codebook = codebook or load_codebook(corpus=corpus.root)
+    removed = set((meta or {}).get("themes") or ()) - set(codebook.theme_ids)
     result = train(corpus, kept, codebook=codebook, progress=progress, lenient=True,
-                   tune_folds=tune_folds, use_stored_labels=stored)
+                   tune_folds=tune_folds, use_stored_labels=stored, removed_themes=removed)
     notes = [] if stored else ["without the corrections saved in the app, as before "
                                "(`sendlens train` to use them)"]
     if kept:
@@ -769,8 +780,17 @@ def _field_like(key: str) -> str | None:
     return close[0] if close else None
 
 
-def _item(rec: dict[str, Any], matcher: PassageMatcher | None) -> tuple[Item, str | None]:
-    """The record as an Item, and its corpus passage id when it was looked up and found."""
+def _has_context(rec: dict[str, Any]) -> bool:
+    """Whether a classify line gives its own context (then it is not looked up)."""
+    context = rec.get("context")
+    return bool(rec.get("section") or rec.get("heading") or rec.get("prev_text")
+                or (context if isinstance(context, str) else "") or rec.get("next_text"))
+
+
+def _item(rec: dict[str, Any],
+          matcher: PassageMatcher | None) -> tuple[Item, str | None, str | None]:
+    """The record as an Item, its corpus passage id when it was looked up and found
+    verbatim (whose stored result it may share), and the passage it was read in."""
     context = rec.get("context")
     prev_text = rec.get("prev_text") or (context if isinstance(context, str) else "") or ""
     item = Item(
@@ -781,16 +801,15 @@ def _item(rec: dict[str, Any], matcher: PassageMatcher | None) -> tuple[Item, st
         next_text=rec.get("next_text") or "",
         letter=rec.get("letter"),
     )
-    given = item.section or item.heading or item.prev_text or item.next_text
-    if matcher is not None and not given:
+    if matcher is not None and not _has_context(rec):
         # A corpus sentence is read in its letter, as `tag` read it; any other
         # sentence from its words alone.
         named = rec.get("passage_id")
         found, pid = matcher.item_for(rec["text"], rec.get("letter"),
                                       named if isinstance(named, str) else None)
         # Only a verbatim passage can share that passage's result.
-        return found, pid if pid and matcher.text_of.get(pid) == rec["text"] else None
-    return item, None
+        return found, pid if pid and matcher.text_of.get(pid) == rec["text"] else None, pid
+    return item, None, None
 
 
 def stored_results(corpus: Corpus, version: str) -> dict[str, str]:
@@ -837,6 +856,7 @@ def classify_lines(
     misspelt: set[str] = set()
     # Lines whose text is in more than one passage: (line, the passage read, the others).
     ambiguous: list[tuple[int, str, list[str]]] = []
+    mismatched: list[tuple[int, Any]] = []  # lines whose passage_id was not used
     pending: list[tuple[Any, Item, str | None]] = []
     done: dict[str, str] = dict(known or {})
     # The scores object is the same for every line but its numbers: format it from a
@@ -894,16 +914,26 @@ def classify_lines(
             unknown_letters.add(letter)
             warn(f"line {no}: letter {letter!r} is not in the corpus; its sentences are "
                  "looked up in every letter")
-        item, pid = _item(rec, matcher)
-        if (warn is not None and matcher is not None and pid is not None
-                and rec.get("passage_id") != pid
-                and (others := matcher.others(pid, letter if isinstance(letter, str) else None))):
-            ambiguous.append((no, pid, others))
+        item, pid, read_in = _item(rec, matcher)
+        named = rec.get("passage_id")
+        if (warn is not None and matcher is not None and named is not None
+                and named != read_in and not _has_context(rec)):
+            mismatched.append((no, named))
+        if (warn is not None and matcher is not None and read_in is not None
+                and named != read_in
+                and (others := matcher.others(read_in,
+                                              letter if isinstance(letter, str) else None))):
+            ambiguous.append((no, read_in, others))
         pending.append((rec.get("id"), item, pid))
         if len(pending) >= batch:
             yield from flush()
     if pending:
         yield from flush()
+    if mismatched and warn is not None:
+        no, named = mismatched[0]
+        more = f" and {len(mismatched) - 1} more line(s)" if len(mismatched) > 1 else ""
+        warn(f"line {no}{more}: passage_id {named!r} is not a passage of this corpus with "
+             "that text (an id from another import?); the sentence was looked up by its text")
     if ambiguous and warn is not None:
         no, pid, others = ambiguous[0]
         more = f" and {len(ambiguous) - 1} more line(s)" if len(ambiguous) > 1 else ""
