@@ -474,6 +474,15 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
         assert classify.returncode == 0, classify.stderr
         assert json.loads(classify.stdout)["id"] == 1
         assert "codebook changed" in classify.stderr and "read-only" in classify.stderr
+        # evaluate shows its figures; only storing them with the model is left out.
+        gold = base / "gold.jsonl"
+        gold.write_text("".join(json.dumps({"text": t, "themes": [], "stance": "neutral"})
+                                + "\n" for t in ("Inspectors met leaders.",) * 12))
+        gold.chmod(0o644)
+        scored = run("evaluate", str(gold))
+        assert scored.returncode == 0, scored.stderr
+        assert "theme macro-F1" in scored.stdout
+        assert "not recorded: the corpus is read-only here" in scored.stderr
         assert (target / "sendlens.db").read_bytes() == before
     finally:
         for path in (target, *target.rglob("*")):

@@ -479,6 +479,9 @@ def record_quality(
     returned."""
     from sendlens.store import now_iso
 
+    if corpus.readonly:
+        return ("the corpus is read-only here, so the figures are shown but not stored "
+                "with the model")
     if int(result.get("n", 0)) < MIN_RECORDED:
         return (f"{result.get('n', 0)} labelled sentences are too few to stand as the model's "
                 f"quality (it records a figure from {MIN_RECORDED} or more)")
