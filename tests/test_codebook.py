@@ -256,3 +256,10 @@ def test_a_pattern_with_capital_letters_is_refused_but_upper_case_escapes_are_no
         parse_codebook(capital, tmp_path / "c.yaml")
     escapes = capital.replace('"SENDIASS"', r'"\\Wsendiass\\S*"')
     assert "transport" in parse_codebook(escapes, tmp_path / "c.yaml").theme_ids
+    # A class of capitals never matches either; a comment or a character named in
+    # capitals is no capital letter to match.
+    with pytest.raises(CodebookError, match="capital letters never match"):
+        parse_codebook(capital.replace('"SENDIASS"', '"[A-Z]+ plans"'), tmp_path / "c.yaml")
+    for fine in (r"(?#Note) plans", r"\\N{LATIN SMALL LETTER E}hc"):
+        book = capital.replace('"SENDIASS"', f'"{fine}"')
+        assert "transport" in parse_codebook(book, tmp_path / "c.yaml").theme_ids, fine

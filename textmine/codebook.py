@@ -121,9 +121,18 @@ def _tokens(pattern: str) -> list[str]:
     while i < n:
         c = pattern[i]
         if c == "\\":
+            if pattern.startswith("\\N{", i):  # a character by name: one token
+                end = pattern.find("}", i)
+                out.append("\\N")
+                i = n if end < 0 else end + 1
+                continue
             out.append(pattern[i:i + 2])
             i += 2
+        elif pattern.startswith("(?#", i):  # a comment, up to its ")"
+            end = pattern.find(")", i)
+            i = n if end < 0 else end + 1
         elif c == "[":
+            start = i
             i += 1
             if i < n and pattern[i] == "^":
                 i += 1
@@ -132,6 +141,7 @@ def _tokens(pattern: str) -> list[str]:
             while i < n and pattern[i] != "]":
                 i += 2 if pattern[i] == "\\" else 1
             i += 1
+            out.append(pattern[start:i])  # the class whole, for the capitals check
         else:
             out.append(c)
             i += 1
@@ -144,13 +154,27 @@ _JOINED = "the patterns of a list are joined into one expression"
 _OCTAL_PAIRS = {a + b for a in "01234567" for b in "01234567"}
 
 
+def _class_capitals(cls: str) -> bool:
+    """Whether a character class "[...]" names a capital letter itself (not by an escape
+    such as \\W)."""
+    i = 1
+    while i < len(cls) - 1:
+        if cls[i] == "\\":
+            i += 2
+            continue
+        if cls[i].isupper():
+            return True
+        i += 1
+    return False
+
+
 def _unjoinable(pattern: str) -> str | None:
     """Why `pattern` (which compiles alone) breaks or misbehaves once joined, or None."""
     if re.compile(pattern).groupindex:
         return (f"named groups (?P<name>...) are not allowed ({_JOINED}, where two patterns "
                 "may not share a name); use (...) or (?:...)")
     toks = _tokens(pattern)
-    text = "".join(t if len(t) == 1 else "_" for t in toks)  # escapes masked
+    text = "".join(t if len(t) == 1 else "_" for t in toks)  # escapes, classes masked
     for i, tok in enumerate(toks):
         # "\1".."\99" refer to a group; three octal digits ("\101") are a character.
         if len(tok) == 2 and tok[1] in "123456789" and not (
@@ -163,7 +187,8 @@ def _unjoinable(pattern: str) -> str | None:
         return (f"inline flags such as {m.group(0)} are not allowed ({_JOINED}, where a flag "
                 "would apply to every pattern or fail to compile; text is lower-cased before "
                 "matching, so write the pattern in lower case)")
-    if any(len(t) == 1 and t.isupper() for t in toks):
+    if any((len(t) == 1 and t.isupper()) or (t.startswith("[") and _class_capitals(t))
+           for t in toks):
         return ("capital letters never match: text is lower-cased before matching, so "
                 "write the pattern in lower case")
     return None
