@@ -91,18 +91,17 @@ class Ctx:
         return self.names.get(theme_id, theme_id.replace("_", " ").capitalize())
 
     def short(self, theme_id: str) -> str:
-        return _short_names(tuple(sorted(self.names.items()))).get(
-            theme_id, short_theme(self.theme(theme_id)))
+        found = self.short_names.get(theme_id)
+        return found if found is not None else short_theme(self.theme(theme_id))
 
-
-@functools.lru_cache(maxsize=8)
-def _short_names(names: tuple[tuple[str, str], ...]) -> dict[str, str]:
-    """Theme id -> its short name, or its full name where two themes' short names are
-    alike ("Autism and ADHD ..." and "Autism and ..."): the chart's columns are drawn by
-    short name, so two alike would be drawn as one."""
-    short = {tid: short_theme(name) for tid, name in names}
-    counts = Counter(short.values())
-    return {tid: s if counts[s] == 1 else dict(names)[tid] for tid, s in short.items()}
+    @functools.cached_property
+    def short_names(self) -> dict[str, str]:
+        """Theme id -> its short name, or its full name where two themes' short names are
+        alike ("Autism and ADHD ..." and "Autism and ..."): the chart's columns are drawn
+        by short name, so two alike would be drawn as one. Worked out once per run."""
+        short = {tid: short_theme(name) for tid, name in self.names.items()}
+        counts = Counter(short.values())
+        return {tid: s if counts[s] == 1 else self.names[tid] for tid, s in short.items()}
 
 
 def short_theme(name: str) -> str:
