@@ -40,7 +40,7 @@ from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import LETTER_DATE_SQL, Corpus, fts_query
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
 from textmine.codebook import STANCES
-from textmine.intervals import MIN_INTERVAL_LETTERS, pooled_share_intervals
+from textmine.intervals import MIN_INTERVAL_LETTERS, letter_draws, pooled_share_intervals
 
 __all__ = [
     "GROUPS",
@@ -415,6 +415,9 @@ def _cells_and_intervals(con: sqlite3.Connection, key_sql: str, where: _Where,
     """`_cell_counts` and, per (group, theme), 95% intervals of share_negative and
     net_stance from resampling the group's letters (none where fewer than
     MIN_INTERVAL_LETTERS letters judge the theme), from one pass over the tags."""
+    if max(letters.values(), default=0) < MIN_INTERVAL_LETTERS:
+        # No group could have an interval (by area, as a rule): counts alone are quicker.
+        return _cell_counts(con, key_sql, where), _spreads([])
     rows = [tuple(r) for r in con.execute(
         _LETTER_COUNTS_SQL.format(key=key_sql, unknown=UNKNOWN, tagged=_TAGGED,
                                   where=where.sql),
@@ -427,18 +430,29 @@ def _cells_and_intervals(con: sqlite3.Connection, key_sql: str, where: _Where,
     for group, theme, _, pos, neg, mixed, _ in rows:
         if pos + neg + mixed:
             judging.setdefault((group, theme), []).append((pos, neg, pos + neg + mixed))
-    records = []
+    # One set of resamples per group, as wide as its most widely judged theme needs: a
+    # theme judged by fewer letters takes its first columns (see letter_draws).
+    widest: dict[Any, int] = {}
+    for (group, _), counts in judging.items():
+        widest[group] = max(widest.get(group, 0), len(counts))
+    records, draws = [], {}
     for (group, theme), counts in judging.items():
         if len(counts) < MIN_INTERVAL_LETTERS:
             continue
+        n = letters.get(group, 0)
+        if group not in draws:
+            draws[group] = letter_draws(n, widest[group])
         pos, neg, judged = zip(*counts, strict=True)  # letters in letter id order
-        spread = pooled_share_intervals(pos, neg, judged, letters.get(group, 0))
+        spread = pooled_share_intervals(pos, neg, judged, n, draws=draws[group])
         if spread is not None:
             records.append((group, theme, *spread["share_negative"], *spread["net_stance"]))
-    spreads = pd.DataFrame.from_records(
+    return cells, _spreads(records)
+
+
+def _spreads(records: list[tuple[Any, ...]]) -> pd.DataFrame:
+    return pd.DataFrame.from_records(
         records, columns=["group", "theme", *_INTERVAL_COLUMNS]
     ).astype(dict.fromkeys(_INTERVAL_COLUMNS, "float64")).set_index(["group", "theme"])
-    return cells, spreads
 
 
 def _group_letters(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:

@@ -103,13 +103,20 @@ def interval_text(spread: Any) -> str:
 def letter_draws(letters: int, columns: int | None = None, *, reps: int = INTERVAL_REPS,
                  seed: int = 0) -> np.ndarray:
     """How often each of the first `columns` (default: all) of `letters` letters is drawn
-    in each of `reps` resamples of `letters` draws: a multinomial with one category for
-    the rest, so a group of thousands of letters costs no more than its first few."""
+    in each of `reps` resamples of `letters` draws with replacement.
+
+    Drawn letter by letter (each count binomial given those before it, which is the
+    multinomial), so a group of thousands of letters costs only the columns asked for,
+    and fewer columns are the first columns of more: the cells of a group can share one
+    set of draws and still get what a call for their own columns gives."""
     k = letters if columns is None else min(columns, letters)
     rng = np.random.default_rng(seed)
-    probs = np.full(k + 1, 1 / letters)
-    probs[-1] = max(0.0, 1 - k / letters)
-    return rng.multinomial(letters, probs, size=reps)[:, :k].astype(float)
+    out = np.zeros((reps, k))
+    left = np.full(reps, letters)
+    for j in range(k):
+        out[:, j] = drawn = rng.binomial(left, 1 / (letters - j))
+        left = left - drawn
+    return out
 
 
 def pooled_share_intervals(
@@ -145,8 +152,9 @@ def pooled_share_intervals(
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, (weights @ neg) / total, np.nan)
         net = np.where(total > 0, (weights @ (pos - neg)) / total, np.nan)
+    bounds = np.nanpercentile(np.vstack([share, net]), [2.5, 97.5], axis=1)  # one call
     out = {}
-    for name, values in (("share_negative", share), ("net_stance", net)):
-        low, high = np.nanpercentile(values, [2.5, 97.5])
-        out[name] = (float(low), float(high)) if high - low > 1e-9 else (np.nan, np.nan)
+    for j, name in enumerate(("share_negative", "net_stance")):
+        low, high = float(bounds[0, j]), float(bounds[1, j])
+        out[name] = (low, high) if high - low > 1e-9 else (np.nan, np.nan)
     return out
