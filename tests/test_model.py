@@ -202,6 +202,32 @@ def test_a_second_theme_needs_a_margin_over_its_threshold(trained: tuple,
     assert model.meta["second_theme_margin"] == SECOND_THEME_MARGIN
 
 
+def test_a_sentence_with_no_theme_takes_its_strongest_when_near_its_threshold(
+        trained: tuple, tmp_path: Path) -> None:
+    """Annotators give most sentences of the evaluative sections a theme: one whose
+    strongest theme falls just short of its threshold takes it; in a description section
+    (`context`), where many sentences are about nothing, it does not."""
+    import numpy as np
+
+    from textmine.model import FIRST_THEME_MARGIN
+
+    _, _, model = trained
+    assert model.first_theme_margin == FIRST_THEME_MARGIN > 0
+    thr = model.thresholds
+    scores = np.tile(thr - 0.5, (3, 1))
+    scores[0, 2] = thr[2] - FIRST_THEME_MARGIN / 2  # just short: taken
+    scores[0, 3] = thr[3] - FIRST_THEME_MARGIN * 0.9  # further short: not
+    scores[1, 2] = thr[2] - FIRST_THEME_MARGIN * 2  # far short: none
+    scores[2, 2] = thr[2] - FIRST_THEME_MARGIN / 2
+    on = model._themes_on(scores, lend=np.array([True, True, False]))
+    assert on[0].tolist() == [j == 2 for j in range(len(thr))]
+    assert not on[1].any() and not on[2].any()
+    assert not replace(model, first_theme_margin=0.0)._themes_on(scores)[0].any()
+    save_model(model, tmp_path / "m")
+    assert load_model(tmp_path / "m").first_theme_margin == FIRST_THEME_MARGIN
+    assert model.meta["first_theme_margin"] == FIRST_THEME_MARGIN
+
+
 def test_a_recommendation_is_negative_however_it_is_worded(trained: tuple,
                                                            tmp_path: Path) -> None:
     """The codebook calls a recommendation negative: in an actions section, a bullet
@@ -237,11 +263,12 @@ def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
     assert staleness(model.meta, cb) == []
     edited = parse_codebook(cb.path.read_text() + "\n# a researcher's note\n", cb.path)
     assert any("codebook changed" in r for r in staleness(model.meta, edited))
-    # A model an older sendlens trained decides otherwise (no second-theme margin).
-    assert staleness({**model.meta, "format": 1}, cb) == [
-        "trained by an older sendlens (model format 1; this one makes format 2)"]
-    assert "trained by a newer sendlens (model format 3" in staleness(
-        {**model.meta, "format": 3}, cb)[0]
+    # A model an older sendlens trained decides otherwise (no margins for a first or
+    # second theme).
+    assert staleness({**model.meta, "format": 2}, cb) == [
+        "trained by an older sendlens (model format 2; this one makes format 3)"]
+    assert "trained by a newer sendlens (model format 4" in staleness(
+        {**model.meta, "format": 4}, cb)[0]
     # Arrays saved by another numpy major version may not load the same.
     other = {**model.meta, "versions": {**model.meta["versions"], "numpy": "0.9.0"}}
     assert staleness(other, cb) == [f"trained with numpy 0.9.0, running {np.__version__}"]

@@ -42,8 +42,9 @@ from textmine.weak import (
 )
 
 # Raised when a model trained by an older sendlens decides differently from a new one,
-# so that `tag` retrains it. 2: a second theme needs SECOND_THEME_MARGIN.
-MODEL_FORMAT = 2
+# so that `tag` retrains it. 2: a second theme needs SECOND_THEME_MARGIN. 3: a sentence
+# with no theme may take its strongest (FIRST_THEME_MARGIN).
+MODEL_FORMAT = 3
 # One hand label outweighs many weak ones (weak weights are <= 1). Grouped CV on
 # dev.jsonl: weights 3, 6, 12, 20 gave theme macro-F1 0.829, 0.829, 0.833, 0.831.
 HAND_WEIGHT = 12.0
@@ -56,6 +57,11 @@ BARE_WEIGHT = 0.3  # weight of each training row's copy without context (see wit
 # strongest theme needs only the threshold. Most false themes are extras beside a right
 # one, barely over the threshold (docs/EXPERIMENTS.md).
 SECOND_THEME_MARGIN = 0.05
+# A sentence none of whose themes reaches its threshold takes its strongest when that is
+# within this of its threshold (not in description sections, where many sentences are
+# about no theme): annotators give a theme to about 87% of the sentences of the
+# evaluative sections, the thresholds alone to 78% (docs/EXPERIMENTS.md).
+FIRST_THEME_MARGIN = 0.1
 # A recommendation is negative: these stances become negative in recommendation sections.
 _CREDITING = [STANCES.index("positive"), STANCES.index("mixed")]
 _NEGATIVE = STANCES.index("negative")
@@ -241,6 +247,8 @@ class TaggerModel:
     fixed_wording_sections: tuple[str, ...] = ()
     # See SECOND_THEME_MARGIN; 0 in models saved before it (each theme its threshold).
     second_theme_margin: float = 0.0
+    # See FIRST_THEME_MARGIN; 0 in models saved before it.
+    first_theme_margin: float = 0.0
 
     @property
     def thresholds(self) -> np.ndarray:
@@ -286,7 +294,13 @@ class TaggerModel:
         """
         theme_p, stance_p, unknown = self._scores(items)
         # Few distinct theme sets occur: name each once, then index.
-        tagged = _theme_sets(self._themes_on(theme_p), self.theme_ids)
+        # A sentence may be lent its strongest theme unless it is background, or has no
+        # word the model knows (its scores are the priors alone).
+        lend = ~unknown
+        if self.first_theme_margin > 0 and self.neutral_sections:
+            lend &= np.fromiter((it.section not in self.neutral_sections for it in items),
+                                bool, len(items))
+        tagged = _theme_sets(self._themes_on(theme_p, lend), self.theme_ids)
         stance_idx = (np.log(stance_p + 1e-9) + self.stance_bias).argmax(axis=1)
         # Not one known word ("ok", a name): the stance would be the classes' prior alone,
         # which is positive; with no evidence the sentence has no judgement to report.
@@ -311,15 +325,25 @@ class TaggerModel:
         values = np.round(np.hstack([theme_p, stance_p]), 4).tolist()
         return tagged, stance_idx.tolist(), values
 
-    def _themes_on(self, theme_p: np.ndarray) -> np.ndarray:
+    def _themes_on(self, theme_p: np.ndarray, lend: np.ndarray | None = None) -> np.ndarray:
         """Which themes each row has: over its threshold, and a theme beside the row's
-        strongest one (by its lead over its threshold) by second_theme_margin more."""
+        strongest one (by its lead over its threshold) by second_theme_margin more; a row
+        with none takes its strongest if it is within first_theme_margin of its
+        threshold (only rows where `lend` is true, when given)."""
         lead = theme_p - self.thresholds
         on = lead >= 0
-        if self.second_theme_margin > 0 and len(lead):
+        if not len(lead):
+            return on
+        rows, best = np.arange(len(lead)), lead.argmax(axis=1)
+        if self.second_theme_margin > 0:
             strongest = np.zeros_like(on)
-            strongest[np.arange(len(lead)), lead.argmax(axis=1)] = True
+            strongest[rows, best] = True
             on &= strongest | (lead >= self.second_theme_margin)
+        if self.first_theme_margin > 0:
+            take = ~on.any(axis=1) & (lead[rows, best] >= -self.first_theme_margin)
+            if lend is not None:
+                take &= lend
+            on[rows[take], best[take]] = True
         return on
 
 
@@ -566,7 +590,8 @@ def train_model(
                         recommendation_sections=codebook.stance.recommendation_sections,
                         neutral_sections=codebook.stance.neutral_sections,
                         fixed_wording_sections=codebook.fixed_wording_sections,
-                        second_theme_margin=SECOND_THEME_MARGIN)
+                        second_theme_margin=SECOND_THEME_MARGIN,
+                        first_theme_margin=FIRST_THEME_MARGIN)
     tuning = "prevalence of weak labels over the corpus"
     scores, _ = model.scores(list(corpus_items))
     by_prevalence = prevalence_thresholds(scores, weak.themes)
@@ -602,6 +627,7 @@ def train_model(
     model.meta["neutral_sections"] = list(model.neutral_sections)
     model.meta["fixed_wording_sections"] = list(model.fixed_wording_sections)
     model.meta["second_theme_margin"] = model.second_theme_margin
+    model.meta["first_theme_margin"] = model.first_theme_margin
     return model
 
 
@@ -689,6 +715,7 @@ def save_model(model: TaggerModel, directory: Path) -> Path:
                 "neutral_sections": model.neutral_sections,
                 "fixed_wording_sections": model.fixed_wording_sections,
                 "second_theme_margin": model.second_theme_margin,
+                "first_theme_margin": model.first_theme_margin,
             },
             tmp / "model.joblib",
             compress=3,
@@ -717,6 +744,7 @@ def load_model(directory: Path) -> TaggerModel:
             tuple(blob.get("neutral_sections", ())),
             tuple(blob.get("fixed_wording_sections", ())),
             float(blob.get("second_theme_margin", 0.0)),
+            float(blob.get("first_theme_margin", 0.0)),
         )
     except Exception as exc:  # noqa: BLE001 - unpickling a damaged file raises anything
         what = f"{exc.filename}" if isinstance(exc, OSError) and exc.filename else str(directory)
