@@ -304,6 +304,11 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     assert fewer.exit_code == 0, fewer.output
     named = sum(x["themes"] == [dropped] for x in labels)
     assert f"{named} of those labels name a theme the codebook no longer has" in fewer.stderr
+    # ... nor does the next edit, though the model trained then no longer lists the theme.
+    (root / "codebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False) + "# again\n")
+    later = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert later.exit_code == 0, later.output
+    assert f"{named} of those labels name a theme the codebook no longer has" in later.stderr
     # An emptied file does not stop a retrain either (only `train --labels` refuses one).
     (tmp_path / "mine.jsonl").write_text("")
     (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# emptied\n")

@@ -444,6 +444,10 @@ def _train(
     # Kept for a retrain (after a codebook edit, or the app's button): a model trained
     # without the app's corrections is retrained without them.
     model.meta["training"]["use_stored_labels"] = use_stored_labels
+    # Themes taken out of the codebook that the label files still name: a later retrain
+    # drops them again (this model's theme list no longer has them to tell it).
+    named = {t for r in records for t in r.get("themes") or []}
+    model.meta["training"]["removed_themes"] = sorted(named & set(removed_themes))
     # Absolute paths and content hashes: an automatic retrain finds the files again, and
     # `evaluate` recognises them from any working directory, or under another name.
     model.meta["training"]["label_files"] = [str(Path(p).resolve()) for p in label_files]
@@ -569,7 +573,8 @@ def train_again(
     stored = (bool(training.get("use_stored_labels", True)) if use_stored_labels is None
               else use_stored_labels)
     codebook = codebook or load_codebook(corpus=corpus.root)
-    removed = set((meta or {}).get("themes") or ()) - set(codebook.theme_ids)
+    removed = (set((meta or {}).get("themes") or ())
+               | set(training.get("removed_themes") or ())) - set(codebook.theme_ids)
     result = train(corpus, kept, codebook=codebook, progress=progress, lenient=True,
                    tune_folds=tune_folds, use_stored_labels=stored, removed_themes=removed)
     notes = [] if stored else ["without the corrections saved in the app, as before "
