@@ -260,6 +260,7 @@ def test_a_pattern_with_capital_letters_is_refused_but_upper_case_escapes_are_no
     # capitals is no capital letter to match.
     with pytest.raises(CodebookError, match="capital letters never match"):
         parse_codebook(capital.replace('"SENDIASS"', '"[A-Z]+ plans"'), tmp_path / "c.yaml")
-    for fine in (r"(?#Note) plans", r"\\N{LATIN SMALL LETTER E}hc"):
+    for fine in (r"(?#Note) plans", r"\\N{LATIN SMALL LETTER E}hc", r"caf\\u00E9",
+                 r"[^A-Z]x", r"[a-zA-Z]+ plan"):
         book = capital.replace('"SENDIASS"', f'"{fine}"')
         assert "transport" in parse_codebook(book, tmp_path / "c.yaml").theme_ids, fine

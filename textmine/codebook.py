@@ -113,21 +113,28 @@ def codebook_path(corpus: Path | None = None) -> Path:
     return PACKAGED_CODEBOOK
 
 
+def _escape_len(pattern: str, i: int) -> int:
+    """Length of the escape starting at pattern[i] ("\\"): "\\x41", "\\u00e9",
+    "\\N{...}" whole, so that their hex digits or names are not read as letters."""
+    kind = pattern[i + 1:i + 2]
+    if kind == "N" and pattern.startswith("{", i + 2):
+        end = pattern.find("}", i)
+        return len(pattern) - i if end < 0 else end + 1 - i
+    return {"x": 4, "u": 6, "U": 10}.get(kind, 2)
+
+
 def _tokens(pattern: str) -> list[str]:
-    """The pattern's tokens outside character classes: an escape is one token ("\\1"), a
-    class is dropped (in "[\\1(?]" nothing is a group, a flag or a reference)."""
+    """The pattern's tokens: an escape is one token ("\\1", "\\u00e9"), a character
+    class is one token kept whole ("[\\1(?]": nothing in it is a group, a flag or a
+    reference), a comment "(?#...)" is dropped."""
     out: list[str] = []
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
         if c == "\\":
-            if pattern.startswith("\\N{", i):  # a character by name: one token
-                end = pattern.find("}", i)
-                out.append("\\N")
-                i = n if end < 0 else end + 1
-                continue
-            out.append(pattern[i:i + 2])
-            i += 2
+            step = _escape_len(pattern, i)
+            out.append(pattern[i:i + step])
+            i += step
         elif pattern.startswith("(?#", i):  # a comment, up to its ")"
             end = pattern.find(")", i)
             i = n if end < 0 else end + 1
@@ -139,7 +146,7 @@ def _tokens(pattern: str) -> list[str]:
             if i < n and pattern[i] == "]":  # "[]...]": a leading ] is literal
                 i += 1
             while i < n and pattern[i] != "]":
-                i += 2 if pattern[i] == "\\" else 1
+                i += _escape_len(pattern, i) if pattern[i] == "\\" else 1
             i += 1
             out.append(pattern[start:i])  # the class whole, for the capitals check
         else:
@@ -155,17 +162,21 @@ _OCTAL_PAIRS = {a + b for a in "01234567" for b in "01234567"}
 
 
 def _class_capitals(cls: str) -> bool:
-    """Whether a character class "[...]" names a capital letter itself (not by an escape
-    such as \\W)."""
+    """Whether a character class "[...]" could only match capital letters: it names some
+    itself (not by an escape) and no lower-case letter, and is not negated ("[^A-Z]"
+    matches lower case, "[a-zA-Z]" its lower half)."""
+    if cls.startswith("[^"):
+        return False
+    upper = lower = False
     i = 1
     while i < len(cls) - 1:
         if cls[i] == "\\":
-            i += 2
+            i += _escape_len(cls, i)
             continue
-        if cls[i].isupper():
-            return True
+        upper |= cls[i].isupper()
+        lower |= cls[i].islower()
         i += 1
-    return False
+    return upper and not lower
 
 
 def _unjoinable(pattern: str) -> str | None:
