@@ -831,8 +831,8 @@ def page_compare(ctx: Ctx) -> None:
                                 for c, name in SPREAD_HEADERS.items()}})
             if numbers["share_negative_low"].notna().any():
                 st.caption("From / to: a 95% interval, from resampling the group's letters "
-                           "(blank where fewer than 5 letters judge the theme). It leaves "
-                           "out the tagger's own errors.")
+                           "(blank where fewer than 5 letters judge the theme, or all of them "
+                           "agree). It leaves out the tagger's own errors.")
             downloads(numbers[cols], f"themes-by-{by}", "table")
 
 

@@ -223,6 +223,16 @@ def test_a_sentence_with_no_theme_takes_its_strongest_when_near_its_threshold(
     assert on[0].tolist() == [j == 2 for j in range(len(thr))]
     assert not on[1].any() and not on[2].any()
     assert not replace(model, first_theme_margin=0.0)._themes_on(scores)[0].any()
+    # Through predict: the same scores lend a theme in an evaluative section only, not to
+    # background (context), fixed wording (outcome) or a text with no known word.
+    items = [Item("a", section="strengths"), Item("b", section="context"),
+             Item("c", section="outcome"), Item("d", section="strengths")]
+    near = np.tile(thr - 0.5, (4, 1))
+    near[:, 2] = thr[2] - FIRST_THEME_MARGIN / 2
+    faked = replace(model)
+    faked._scores = lambda its: (near[:len(its)], np.full((len(its), 4), 0.25),  # type: ignore[method-assign]
+                                 np.array([False, False, False, True]))
+    assert [p["themes"] for p in faked.predict(items)] == [[model.theme_ids[2]], [], [], []]
     save_model(model, tmp_path / "m")
     assert load_model(tmp_path / "m").first_theme_margin == FIRST_THEME_MARGIN
     assert model.meta["first_theme_margin"] == FIRST_THEME_MARGIN

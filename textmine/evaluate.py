@@ -359,7 +359,7 @@ def model_card(
         "- **Hand labels** (`sendlens train --labels FILE.jsonl`, corrections saved in "
         f"the app) are added with a weight of {HAND_WEIGHT:g} weak labels each. Each "
         "theme's threshold makes its share of tagged corpus sentences match its share "
-        "under the weak labels (before the margin for a second theme, below), with or "
+        "under the weak labels (before the margins for a first and a second theme, below), with or "
         "without hand labels. Thresholds (and per-stance prior offsets) tuned on held-out "
         "hand labels by an inner cross-validation grouped by letter are an option "
         "(`sendlens train --tune-thresholds K`; measure them with `sendlens evaluate --cv "

@@ -567,7 +567,8 @@ def train_model(
 ) -> TaggerModel:
     """Train theme and stance pipelines from the corpus, plus hand labels if given.
 
-    Thresholds match each theme's weak-label prevalence over the corpus. With
+    Thresholds match each theme's weak-label prevalence over the corpus, before the
+    margins for a first and a second theme (FIRST_ and SECOND_THEME_MARGIN). With
     `tune_folds` > 1 and hand labels from several letters they are instead tuned on the
     hand labels held out by an inner grouped cross-validation (`tune_folds` extra fits),
     shrunk halfway to the prevalence ones (`sendlens train --tune-thresholds K`), and
