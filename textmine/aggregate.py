@@ -16,7 +16,8 @@ Counting rules (the same everywhere, so that a table and its evidence agree):
   would only pull both towards 0 by how much background a letter gives. Both are NaN
   (blank in exports) where no passage judges the theme;
 - each share has a 95% interval (`_low`, `_high`) from resampling the group's letters
-  whole, NaN where fewer than MIN_INTERVAL_LETTERS letters judge the theme.
+  whole, NaN where fewer than MIN_INTERVAL_LETTERS letters judge the theme or where they
+  all agree (no width).
 """
 
 from __future__ import annotations
