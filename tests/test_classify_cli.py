@@ -670,6 +670,7 @@ def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check
     assert gone not in result.stdout
     # No stance in these labels: said, not scored 0, and only the themes recorded.
     assert "stance: none of the labels gives one" in result.stdout
+    assert "stance macro-F1" not in result.stdout  # not a 0 for nothing measured
     assert "recorded with model" in result.stderr
     info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
     assert "stance macro-F1 not measured" in info.stdout

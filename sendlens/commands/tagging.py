@@ -461,8 +461,8 @@ def _print(result: dict, title: str, as_json: bool) -> None:
                    "the figure could differ on other letters like these)")
     if bare := result.get("without_context"):
         typer.echo(f"the same sentences read alone (no section, no neighbours): theme "
-                   f"macro-F1 {bare['theme_macro_f1']:.3f}, stance macro-F1 "
-                   f"{bare['stance_macro_f1']:.3f}")
+                   f"macro-F1 {bare['theme_macro_f1']:.3f}"
+                   + (f", stance macro-F1 {bare['stance_macro_f1']:.3f}" if labels else ""))
 
 
 def register(app: typer.Typer) -> None:
