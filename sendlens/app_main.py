@@ -40,12 +40,17 @@ PAGES: dict[str, str] = {
     "export": "Export",
 }
 ALL = "(all)"
-# The numbers table's shares and their 95% intervals (blank under 5 judging letters).
-SPREAD_HEADERS = {
-    "share_negative": "Share negative", "share_negative_low": "Share negative, from",
-    "share_negative_high": "Share negative, to", "net_stance": "Net stance",
-    "net_stance_low": "Net stance, from", "net_stance_high": "Net stance, to",
-}
+# A share's 95% interval in words, where there is none (the tooltip says why).
+NO_SPREAD = "none (under 5 letters judge it, or all agree)"
+
+
+def spread_text(low: Any, high: Any, metric: str, missing: str = "") -> str:
+    """A share's 95% interval as the chart writes its numbers: "19% to 46%", or
+    "−0.03 to +0.34" (minus signs as Vega writes them); `missing` where there is none."""
+    if pd.isna(low) or pd.isna(high):
+        return missing
+    fmt = "{:+.2f}" if metric == "net_stance" else "{:.0%}"
+    return f"{fmt.format(low)} to {fmt.format(high)}".replace("-", "\u2212")
 METRICS = {
     "net_stance": "Net stance: (positive − negative) / passages that judge the theme",
     "share_negative": "Share of the passages judging the theme that are negative",
@@ -810,29 +815,38 @@ def page_compare(ctx: Ctx) -> None:
                     "share_negative_low", "share_negative_high", "net_stance",
                     "net_stance_low", "net_stance_high"]
             # Names in words on screen; the downloads keep the column keys of the CLI's
-            # exports, which scripts read.
-            # On screen the chart's measures come first, not off to the right.
-            first = [by, "theme", *SPREAD_HEADERS, "passages"]
+            # exports, which scripts read. On screen the chart's measure comes first, then
+            # the other, each with its interval in words (blank where there is none).
+            other = "share_negative" if metric == "net_stance" else "net_stance"
+            first = [by, "theme", metric, f"{metric}_95", other, f"{other}_95", "passages"]
             # Rows in the chart's order (a ranking stays a ranking), themes in its columns'.
             place = {row: i for i, row in enumerate(order)}
             column = {t: i for i, t in enumerate(ctx.options.themes)}
             numbers = shown.assign(_row=shown[by].astype(str).map(place),
                                    _col=shown["theme"].map(column)).sort_values(
                 ["_row", "_col"], kind="stable").drop(columns=["_row", "_col"])
-            st.dataframe(numbers[cols].assign(theme=numbers["theme"].map(ctx.theme)),
+            spreads = {f"{m}_95": [spread_text(a, b, m) for a, b in zip(
+                numbers[f"{m}_low"], numbers[f"{m}_high"], strict=True)]
+                for m in ("share_negative", "net_stance")}
+            on_screen = [c for c in cols if not c.endswith(("_low", "_high"))]
+            st.dataframe(numbers[on_screen].assign(theme=numbers["theme"].map(ctx.theme),
+                                                   **spreads),
                          hide_index=True,
-                         column_order=first + [c for c in cols if c not in first],
+                         column_order=first + [c for c in on_screen if c not in first],
                          column_config={
-                             **{c: TABLE_HEADERS.get(c, c.capitalize()) for c in cols},
+                             **{c: TABLE_HEADERS.get(c, c.capitalize()) for c in on_screen},
                              "share_letters": st.column_config.NumberColumn(
                                  "Share of letters", format="%.2f"),
-                             **{c: st.column_config.NumberColumn(
-                                 name, format="%+.2f" if c.startswith("net") else "%.2f")
-                                for c, name in SPREAD_HEADERS.items()}})
-            if numbers["share_negative_low"].notna().any():
-                st.caption("From / to: a 95% interval, from resampling the group's letters "
-                           "(blank where fewer than 5 letters judge the theme, or all of them "
-                           "agree). It leaves out the tagger's own errors.")
+                             "share_negative": st.column_config.NumberColumn(
+                                 "Share negative", format="%.2f"),
+                             "net_stance": st.column_config.NumberColumn(
+                                 "Net stance", format="%+.2f"),
+                             "share_negative_95": "Share negative, 95% interval",
+                             "net_stance_95": "Net stance, 95% interval"})
+            st.caption("95% interval: from resampling the group's letters; blank where fewer "
+                       "than 5 letters judge the theme (an area's one or two letters), or all "
+                       "of them agree. It leaves out the tagger's own errors. The downloads "
+                       "give it as from / to columns.")
             downloads(numbers[cols], f"themes-by-{by}", "table")
 
 
@@ -970,8 +984,7 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
     spread = low is not None and high is not None and bool(low.notna().any())
     if spread:
         # Written out here: a Vega expression per tooltip would cost the browser more.
-        fmt = "{:+.2f}" if metric == "net_stance" else "{:.0%}"
-        frame["spread"] = [f"{fmt.format(a)} to {fmt.format(b)}" if pd.notna(a) else ""
+        frame["spread"] = [spread_text(a, b, metric, NO_SPREAD)
                            for a, b in zip(low, high, strict=True)]
     theme_order = tuple(dict.fromkeys(frame["theme_short"]))
     return heatmap_spec(by, metric, tuple(order), theme_order,

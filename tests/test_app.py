@@ -255,9 +255,13 @@ def test_compare_numbers_behind_the_chart_are_named_in_words(
     assert "Health input into identification, assessment and plans" in set(table["theme"])
     assert "health_input" not in set(table["theme"])
     # The chart's measures are shown next to the theme, not off to the right.
-    assert list(grid.proto.column_order)[:8] == [
-        "area", "theme", "share_negative", "share_negative_low", "share_negative_high",
-        "net_stance", "net_stance_low", "net_stance_high"]
+    # The chart's measure (net stance by default) first, each with its interval in words.
+    assert list(grid.proto.column_order)[:7] == [
+        "area", "theme", "net_stance", "net_stance_95", "share_negative", "share_negative_95",
+        "passages"]
+    # One letter an area: no interval, and blank rather than "None".
+    assert set(table["net_stance_95"]) == {""}
+    assert "share_negative_low" not in table.columns  # the downloads keep from / to
 
 
 def test_compare_numbers_behind_a_ranking_are_in_its_order(
@@ -1181,9 +1185,10 @@ def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
     spec, data = app_main._heatmap(table, "region", "share_negative", ["London", "North East"])
     titles = [t.get("title") for t in spec["layer"][0]["encoding"]["tooltip"]]
     assert "Share negative, 95% interval" in titles
-    assert list(data["spread"]) == ["62% to 86%", ""]  # two letters: no interval
+    # Two letters: no interval, and the tooltip says why rather than showing nothing.
+    assert list(data["spread"]) == ["62% to 86%", app_main.NO_SPREAD]
     spec, data = app_main._heatmap(table, "region", "net_stance", ["London", "North East"])
-    assert data["spread"][0] == "-0.76 to -0.28"
+    assert data["spread"][0] == "\u22120.76 to \u22120.28"  # minus signs as Vega's
     # By area (one letter each) there is never an interval: no empty tooltip line.
     blank = table.assign(**{c: None for c in table if c.endswith(("_low", "_high"))})
     spec, data = app_main._heatmap(blank, "region", "share_negative", ["London", "North East"])
