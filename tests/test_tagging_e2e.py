@@ -128,9 +128,13 @@ def test_a_sentence_in_two_places_is_read_where_the_input_says(corpus: Corpus) -
         tags = {r[0]: (json.loads(r[1]), r[2]) for r in con.execute(
             "SELECT passage_id, themes, stance FROM tags WHERE passage_id IN (?, ?)",
             (first, second))}
+        elsewhere = con.execute("SELECT letter_id FROM letters WHERE letter_id != ? LIMIT 1",
+                                (first.rsplit("-", 1)[0],)).fetchone()[0]
     lines = [{"id": 1, "text": text, "passage_id": second}, {"id": 2, "text": text},
              # An id of another passage (an older import): not used, and said.
-             {"id": 3, "text": text, "passage_id": "000000000000-0001"}]
+             {"id": 3, "text": text, "passage_id": "000000000000-0001"},
+             # A letter that does not hold the text: read alone, and said.
+             {"id": 4, "text": text, "letter": elsewhere}]
     result = CliRunner().invoke(app, ["classify", "--corpus", str(corpus.root)],
                                 input="".join(json.dumps(x) + "\n" for x in lines))
     assert result.exit_code == 0, result.output
@@ -139,10 +143,13 @@ def test_a_sentence_in_two_places_is_read_where_the_input_says(corpus: Corpus) -
     assert (out[1]["themes"], out[1]["stance"]) == tags[first]
     # Without a passage id the choice is said, with the way to make it.
     assert (out[2]["themes"], out[2]["stance"]) == tags[first]
-    assert ("line 2 and 1 more line(s): the text is in more than one corpus passage "
-            f"({first}, also {second})" in result.stderr)
-    assert ("line 3: passage_id '000000000000-0001' is not a passage of this corpus with "
-            "that text" in result.stderr)
+    assert ("lines 2 and 3: the text is in more than one corpus passage and was read in "
+            "the first" in result.stderr)
+    assert f"(line 2: {first}, also {second}; line 3: {first}, also {second})" in result.stderr
+    assert ("line 3: passage_id not a passage of this corpus with that text" in result.stderr
+            and "(line 3: '000000000000-0001')" in result.stderr)
+    assert (f"line 4: the text is not in the letter named, so it was read from its words "
+            f"alone (line 4: '{elsewhere}')" in result.stderr)
     assert "line 1" not in result.stderr
 
 

@@ -862,6 +862,7 @@ def classify_lines(
     # Lines whose text is in more than one passage: (line, the passage read, the others).
     ambiguous: list[tuple[int, str, list[str]]] = []
     mismatched: list[tuple[int, Any]] = []  # lines whose passage_id was not used
+    missing: list[tuple[int, str]] = []  # lines whose letter does not hold their text
     pending: list[tuple[Any, Item, str | None]] = []
     done: dict[str, str] = dict(known or {})
     # The scores object is the same for every line but its numbers: format it from a
@@ -924,6 +925,10 @@ def classify_lines(
         if (warn is not None and matcher is not None and named is not None
                 and named != read_in and not _has_context(rec)):
             mismatched.append((no, named))
+        if (warn is not None and matcher is not None and read_in is None
+                and isinstance(letter, str) and matcher.knows(letter)
+                and not _has_context(rec)):
+            missing.append((no, letter))
         if (warn is not None and matcher is not None and read_in is not None
                 and named != read_in
                 and (others := matcher.others(read_in,
@@ -934,15 +939,32 @@ def classify_lines(
             yield from flush()
     if pending:
         yield from flush()
-    if mismatched and warn is not None:
-        no, named = mismatched[0]
-        more = f" and {len(mismatched) - 1} more line(s)" if len(mismatched) > 1 else ""
-        warn(f"line {no}{more}: passage_id {named!r} is not a passage of this corpus with "
-             "that text (an id from another import?); the sentence was looked up by its text")
-    if ambiguous and warn is not None:
-        no, pid, others = ambiguous[0]
-        more = f" and {len(ambiguous) - 1} more line(s)" if len(ambiguous) > 1 else ""
-        warn(f"line {no}{more}: the text is in more than one corpus passage ({pid}, also "
-             f"{', '.join(others[:3])}{' ...' if len(others) > 3 else ''}); read in the "
-             "first, whose context, and so tags, may differ from the others': give "
-             "\"passage_id\" (as `sendlens export passages` has it) or \"letter\" to choose")
+    if warn is None:
+        return
+    if mismatched:
+        shown = "; ".join(f"line {no}: {named!r}" for no, named in mismatched[:3])
+        warn(f"{_lines(mismatched)}: passage_id not a passage of this corpus with that text "
+             f"(an id from another import?), so the sentence was looked up by its text "
+             f"({shown}{'; ...' if len(mismatched) > 3 else ''})")
+    if missing:
+        shown = "; ".join(f"line {no}: {letter!r}" for no, letter in missing[:3])
+        warn(f"{_lines(missing)}: the text is not in the letter named, so it was read from "
+             f"its words alone ({shown}{'; ...' if len(missing) > 3 else ''})")
+    if ambiguous:
+        shown = "; ".join(f"line {no}: {pid}, also {', '.join(others[:2])}"
+                          f"{' ...' if len(others) > 2 else ''}"
+                          for no, pid, others in ambiguous[:3])
+        warn(f"{_lines(ambiguous)}: the text is in more than one corpus passage and was read "
+             "in the first, whose context, and so tags, may differ from the others' "
+             f"({shown}{'; ...' if len(ambiguous) > 3 else ''}); give \"passage_id\" (as "
+             "`sendlens export passages` has it) or \"letter\" to choose")
+
+
+def _lines(found: Sequence[tuple[Any, ...]]) -> str:
+    """"line 4", "lines 4, 9 and 12", "lines 4, 9, 12 and 33 more": where a warning is."""
+    numbers = [str(f[0]) for f in found]
+    if len(numbers) == 1:
+        return f"line {numbers[0]}"
+    if len(numbers) <= 4:
+        return f"lines {', '.join(numbers[:-1])} and {numbers[-1]}"
+    return f"lines {', '.join(numbers[:3])} and {len(numbers) - 3} more"
