@@ -7,6 +7,7 @@ import os
 import re
 import sqlite3
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
@@ -92,17 +93,21 @@ _LATEX_SPECIAL = {
 _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
 
 
-def _latex(frame: pd.DataFrame) -> str:
-    """A longtable (it breaks across pages and repeats its header), text columns wrapped.
+def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> str:
+    """A longtable (it breaks across pages and repeats its header), text columns (and
+    the `wrap` columns) wrapped, `note` in a last row across the table.
 
     Needs `\\usepackage{longtable,array}` in the document's preamble."""
 
     def esc(value: object) -> str:
-        return _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], _cell(value).replace("\n", " "))
+        text = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], _cell(value).replace("\n", " "))
+        # A minus sign, not a hyphen, before a number ("-0.20"; not in "2024-03" or ids).
+        return _MINUS.sub("$-$", text)
 
     rows = [[esc(v) for v in row] for row in frame.itertuples(index=False)]
     # Columns of sentences or citations wrap in a paragraph column; the rest stay one line.
-    wide = [i for i in range(len(frame.columns)) if max((len(r[i]) for r in rows), default=0) > 40]
+    wide = [i for i, c in enumerate(frame.columns)
+            if c in wrap or max((len(r[i]) for r in rows), default=0) > 40]
     share = f"{0.9 / len(wide):.2f}" if wide else ""
     spec = "".join(f">{{\\raggedright\\arraybackslash}}p{{{share}\\linewidth}}" if i in wide
                    else "l" for i in range(len(frame.columns)))
@@ -110,8 +115,19 @@ def _latex(frame: pd.DataFrame) -> str:
     lines = ["% needs \\usepackage{longtable,array}", f"\\begin{{longtable}}{{{spec}}}",
              "\\hline", head, "\\hline", "\\endhead"]
     lines += [" & ".join(r) + r" \\" for r in rows]
-    lines += ["\\hline", "\\end{longtable}"]
+    lines += ["\\hline"]
+    if note:
+        lines += [f"\\multicolumn{{{len(frame.columns)}}}{{p{{0.9\\linewidth}}}}"
+                  f"{{\\footnotesize {esc(note)}}} \\\\"]
+    lines += ["\\end{longtable}"]
     return "\n".join(lines) + "\n"
+
+
+# Under a table for reading whose shares carry intervals in brackets.
+INTERVAL_NOTE = ("In brackets: 95% intervals from resampling the group's letters (whole letters "
+                 "drawn with replacement); none where fewer than 5 letters judge the theme or "
+                 "all of them agree. They leave out the tagger's own errors.")
+_MINUS = re.compile(r"(?<![\w.])-(?=\d)")
 
 
 def with_intervals_inline(frame: pd.DataFrame) -> pd.DataFrame:
@@ -142,9 +158,15 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
         return frame.to_csv(index=False).encode("utf-8")
     if fmt in ("md", "tex"):
         # Tables for reading (papers, notes): shares to three decimals, intervals beside
-        # them in one cell.
+        # them in one cell, and a line under the table that says what they are.
+        inlined = [c for c in frame.columns
+                   if f"{c}_low" in frame.columns and f"{c}_high" in frame.columns
+                   and frame[f"{c}_low"].notna().any()]
         frame = with_intervals_inline(frame)
-        return (_markdown(frame) if fmt == "md" else _latex(frame)).encode("utf-8")
+        note = INTERVAL_NOTE if inlined else ""
+        if fmt == "md":
+            return (_markdown(frame) + (f"\n*{note}*\n" if note else "")).encode("utf-8")
+        return _latex(frame, wrap=inlined, note=note).encode("utf-8")
     buf = io.BytesIO()
     if fmt == "parquet":
         frame.to_parquet(buf, index=False)

@@ -170,8 +170,9 @@ def test_export_themes_by_region_as_latex(corpus: Corpus) -> None:
     assert "region & theme & letters & letters\\_mentioning" in tex
     # South West x EHC plans: Cornwall and Dorset, 5 passages, 2 positive, 3 negative;
     # shares to three decimals, counts whole.
-    assert ("South West & ehc\\_plans & 2 & 2 & 1.000 & 5 & 2 & 3 & 0 & 0 & 0.600 & -0.200 \\\\"
-            in tex)
+    assert ("South West & ehc\\_plans & 2 & 2 & 1.000 & 5 & 2 & 3 & 0 & 0 & 0.600 & $-$0.200 \\\\"
+            in tex)  # a minus sign, not a hyphen
+    assert "In brackets" not in tex  # no cell has an interval: nothing to explain
     assert "North West" not in tex  # Bury is untagged
 
 
@@ -183,6 +184,7 @@ def test_tables_for_reading_give_an_interval_beside_its_share() -> None:
     assert md.splitlines()[0] == "| region | share_negative |"  # one column, not three
     assert "| London | 0.420 (0.330 to 0.510) |" in md
     assert "| North East | 0.500 |" in md  # no interval: the share alone
+    assert md.rstrip().endswith("They leave out the tagger's own errors.*")  # said what
     # Data formats keep the three numeric columns, for programs.
     csv = table_bytes(frame, "csv").decode()
     assert csv.splitlines()[0] == "region,share_negative,share_negative_low,share_negative_high"
