@@ -44,13 +44,15 @@ ALL = "(all)"
 NO_SPREAD = "none (under 5 letters judge it, or all agree)"
 
 
-def spread_text(low: Any, high: Any, metric: str, missing: str = "") -> str:
-    """A share's 95% interval as the chart writes its numbers: "19% to 46%", or
-    "−0.03 to +0.34" (minus signs as Vega writes them); `missing` where there is none."""
+def spread_text(low: Any, high: Any, metric: str, missing: str = "",
+                minus: str = "-") -> str:
+    """A share's 95% interval as its figure is written beside it: "19% to 46%", or
+    "-0.03 to +0.34" (`minus` "\u2212" in the chart's tooltip, as Vega writes its numbers);
+    `missing` where there is none."""
     if pd.isna(low) or pd.isna(high):
         return missing
     fmt = "{:+.2f}" if metric == "net_stance" else "{:.0%}"
-    return f"{fmt.format(low)} to {fmt.format(high)}".replace("-", "\u2212")
+    return f"{fmt.format(low)} to {fmt.format(high)}".replace("-", minus)
 METRICS = {
     "net_stance": "Net stance: (positive − negative) / passages that judge the theme",
     "share_negative": "Share of the passages judging the theme that are negative",
@@ -984,7 +986,7 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
     spread = low is not None and high is not None and bool(low.notna().any())
     if spread:
         # Written out here: a Vega expression per tooltip would cost the browser more.
-        frame["spread"] = [spread_text(a, b, metric, NO_SPREAD)
+        frame["spread"] = [spread_text(a, b, metric, NO_SPREAD, minus="\u2212")
                            for a, b in zip(low, high, strict=True)]
     theme_order = tuple(dict.fromkeys(frame["theme_short"]))
     return heatmap_spec(by, metric, tuple(order), theme_order,
