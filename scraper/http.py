@@ -378,6 +378,15 @@ class Redirects:
         return follow_redirects(self.inner, url, stream=stream, limit=self.limit)
 
 
+def site_unwell(exc: HttpError) -> bool:
+    """Whether a failed request says the site may be unwell: only what may pass (no
+    answer, 429 or 5xx after retries). robots.txt's refusal, a bad URL, a redirect loop
+    or a 501 is a definite answer about this URL."""
+    if isinstance(exc, (RobotsDisallowed, BadUrl)):
+        return False
+    return exc.status is None or exc.status in RETRY_STATUSES
+
+
 @dataclass
 class FailureLimit:
     """Stop the run after ``limit`` consecutive failed requests."""
@@ -390,12 +399,8 @@ class FailureLimit:
     def get(self, url: str, *, stream: bool = False) -> requests.Response:
         try:
             resp = self.inner.get(url, stream=stream)
-        except (RobotsDisallowed, BadUrl):
-            raise  # an answer about this URL, not a sign the site is unwell
         except HttpError as exc:
-            # Only what may pass (no answer, 429 or 5xx after retries) says the site is
-            # unwell; a redirect loop or a 501 is a definite answer about this URL.
-            if exc.status is None or exc.status in RETRY_STATUSES:
+            if site_unwell(exc):
                 self.failed(exc.url, exc.problem)
             raise
         if resp.status_code in RETRY_STATUSES:

@@ -33,14 +33,12 @@ from tqdm import tqdm
 
 from scraper import site
 from scraper.http import (
-    RETRY_STATUSES,
-    BadUrl,
     HttpError,
     NameNotResolved,
     PoliteSession,
-    RobotsDisallowed,
     SiteUnavailable,
     build_session,
+    site_unwell,
 )
 from scraper.records import FetchRecord
 from textmine.areas import lookup_area
@@ -222,18 +220,18 @@ INTERRUPTED = "interrupted (Ctrl-C); everything imported so far is kept, run aga
 
 def failed_file_ids(corpus: Corpus) -> set[str]:
     """File ids whose last download failed (tried again, after the new ones)."""
-    conn = corpus.connect()
-    try:
-        return {str(r[0]) for r in conn.execute("SELECT file_id FROM fetches WHERE status = "
-                                                 "'failed'")}
-    finally:
-        conn.close()
+    return _file_ids(corpus, ["failed"])
 
 
 def held_file_ids(corpus: Corpus, *, retry_skipped: bool = False) -> set[str]:
     """File ids the corpus already holds (never downloaded again); with
     ``retry_skipped``, not those an earlier run downloaded but could not import."""
-    statuses = [s for s in HELD_STATUSES if not (retry_skipped and s == "skipped")]
+    return _file_ids(corpus, [s for s in HELD_STATUSES
+                              if not (retry_skipped and s == "skipped")])
+
+
+def _file_ids(corpus: Corpus, statuses: Sequence[str]) -> set[str]:
+    """File ids whose last fetch has one of `statuses`."""
     conn = corpus.connect()
     try:
         marks = ",".join("?" * len(statuses))
@@ -781,9 +779,7 @@ def _transient(exc: Exception) -> bool:
     a broken connection) rather than something definite about this one file."""
     if isinstance(exc, BadDownload):
         return exc.transient
-    if isinstance(exc, (RobotsDisallowed, BadUrl)):
-        return False
-    return isinstance(exc, HttpError) and (exc.status is None or exc.status in RETRY_STATUSES)
+    return isinstance(exc, HttpError) and site_unwell(exc)
 
 
 def _new_tmp(tmp_dir: Path, file_id: str) -> tuple[Path, int | None]:
