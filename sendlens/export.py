@@ -130,22 +130,24 @@ INTERVAL_NOTE = ("In brackets: 95% intervals from resampling the group's letters
 _MINUS = re.compile(r"(?<![\w.])-(?=\d)")
 
 
-def with_intervals_inline(frame: pd.DataFrame) -> pd.DataFrame:
+def with_intervals_inline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Each figure `x` with columns `x_low` and `x_high` written as one cell, "0.420
     (0.330 to 0.510)", and those two columns dropped: a theme table with four interval
-    columns is too wide for a page."""
-    out = frame.copy()
+    columns is too wide for a page. Also returns the columns where some cell got one."""
+    out, inlined = frame.copy(), []
     for column in frame.columns:
         low, high = f"{column}_low", f"{column}_high"
         if low not in frame.columns or high not in frame.columns:
             continue
         out[column] = [
-            "" if pd.isna(v) else f"{v:.3f}" + ("" if pd.isna(a) or pd.isna(b)
-                                                 else f" ({a:.3f} to {b:.3f})")
+            _cell(v) + ("" if pd.isna(v) or pd.isna(a) or pd.isna(b)
+                        else f" ({_cell(a)} to {_cell(b)})")
             for v, a, b in zip(frame[column], frame[low], frame[high], strict=True)
         ]
         out = out.drop(columns=[low, high])
-    return out
+        if frame[low].notna().any():
+            inlined.append(column)
+    return out, inlined
 
 
 def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = None) -> bytes:
@@ -159,10 +161,7 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     if fmt in ("md", "tex"):
         # Tables for reading (papers, notes): shares to three decimals, intervals beside
         # them in one cell, and a line under the table that says what they are.
-        inlined = [c for c in frame.columns
-                   if f"{c}_low" in frame.columns and f"{c}_high" in frame.columns
-                   and frame[f"{c}_low"].notna().any()]
-        frame = with_intervals_inline(frame)
+        frame, inlined = with_intervals_inline(frame)
         note = INTERVAL_NOTE if inlined else ""
         if fmt == "md":
             return (_markdown(frame) + (f"\n*{note}*\n" if note else "")).encode("utf-8")
