@@ -202,3 +202,15 @@ def test_plans_for_adulthood_are_not_ehc_plans(matcher: PatternMatcher) -> None:
         "post16_transition"
     }
     assert "ehc_plans" in themes_of(matcher, "Their plans are out of date.")
+
+
+def test_achieving_well_is_attainment_but_achieving_outcomes_is_not(
+    matcher: PatternMatcher,
+) -> None:
+    # The codebook's inclusion covers educational progress and attainment, not every
+    # "achieve" (EHC plan targets met, aspirations for adult life).
+    assert "inclusion" in themes_of(matcher, "Pupils with SEN support achieve less well.")
+    assert "inclusion" not in themes_of(
+        matcher, "Leaders do not check whether the outcomes in plans are achieved.")
+    assert "inclusion" not in themes_of(
+        matcher, "The service helps young people achieve their aspirations.")
