@@ -952,6 +952,29 @@ def test_a_corpus_sentence_cut_differently_still_gets_its_context(corpus: Path) 
     assert matcher.find("Inspectors visited a cafe run by young people on Tuesday.", None) is None
 
 
+def test_a_similar_sentence_is_not_read_in_a_corpus_sentences_context(corpus: Path) -> None:
+    # "Families find X helpful." is not "Families do not find X helpful.": borrowing the
+    # criticism's neighbours and section would pull the praise towards negative.
+    from sendlens.store import Corpus
+    from textmine.tag import PassageMatcher, _norm, corpus_rows
+
+    rows = corpus_rows(Corpus.open(corpus))
+    matcher = PassageMatcher(rows)
+    held = {_norm(r["text"]) for r in rows}
+    i, r = next((i, r) for i, r in enumerate(rows) if " do not find " in r["text"]
+                and _norm(r["text"].replace("do not find", "find")) not in held)
+    praise = r["text"].replace("do not find", "find")
+    assert matcher.find(praise, r["letter_id"]) == i  # close enough for a hand label
+    assert matcher.find(praise, r["letter_id"], strict=True) is None
+    assert matcher.find(praise, None, strict=True) is None
+    line = json.dumps({"id": 1, "text": praise, "letter": r["letter_id"]}) + "\n"
+    code, out, err = classify(corpus, line)
+    assert code == 0, err
+    assert "the text is not in the letter named, so it was read from its words alone" in err
+    alone = json.dumps({"id": 1, "text": praise}) + "\n"
+    assert classify(corpus, alone)[1] == out
+
+
 def test_cross_validation_needs_two_folds(corpus: Path, tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
     gold.write_text(json.dumps({"text": "Short breaks are too few.", "themes": []}) + "\n")

@@ -87,6 +87,13 @@ def _grams(n: str, k: int = 4) -> list[tuple[str, ...]]:
     return [tuple(words[i : i + k]) for i in range(len(words) - k + 1)]
 
 
+def _nested(a: str, b: str, least: float = 0.8) -> bool:
+    """Whether normalised texts `a` and `b` are one inside the other, word for word, the
+    shorter at least `least` of the longer's length (a heading glued on, a word lost)."""
+    short, long = sorted((a, b), key=len)
+    return bool(short) and len(short) >= least * len(long) and f" {short} " in f" {long} "
+
+
 class PassageMatcher:
     """Find a sentence's passage in the corpus, to give it the passage's context.
 
@@ -124,12 +131,15 @@ class PassageMatcher:
         self._shingles: dict[tuple[str, ...], list[int]] | None = None  # built when needed
         self._sizes: list[int] = []
 
-    def find(self, text: str, letter: str | None) -> int | None:
+    def find(self, text: str, letter: str | None, *, strict: bool = False) -> int | None:
         """Index of the best matching passage, or None when nothing is close enough.
 
         Without a letter, or with one the corpus does not hold, the sentence is looked
         up in the whole corpus: exactly, then among the few passages sharing most of its
-        word 4-grams.
+        word 4-grams. `strict` (for `classify`, whose sentences need not come from the
+        corpus) takes only the same words, or one text wholly inside the other and at
+        least 80% of its length: a similar sentence ("is well established" against "is
+        not well established") is not the same sentence, and its context would mislead.
         """
         n = _norm(text)
         if letter and self.knows(letter):
@@ -140,7 +150,11 @@ class PassageMatcher:
         else:
             if n in self.global_exact:
                 return self.global_exact[n]
-            return self._find_anywhere(n)
+            i = self._find_anywhere(n)
+            return i if i is None or not strict or _nested(n, self.norms[i]) else None
+        if strict:
+            nested = [i for i in candidates if _nested(n, self.norms[i])]
+            return max(nested, key=lambda i: -abs(len(self.norms[i]) - len(n)), default=None)
         best, best_i = 0.0, None
         for i in candidates:
             m = self.norms[i]
@@ -194,15 +208,16 @@ class PassageMatcher:
         return [self.rows[j]["passage_id"] for j in self.copies[self.norms[i]]
                 if j != i and (wanted is None or self.rows[j]["letter_id"] == wanted)]
 
-    def item_for(self, text: str, letter: str | None,
-                 passage_id: str | None = None) -> tuple[Item, str | None]:
+    def item_for(self, text: str, letter: str | None, passage_id: str | None = None,
+                 *, strict: bool = False) -> tuple[Item, str | None]:
         """An Item for `text` with its passage's context (if found) and the passage id;
-        `passage_id`, when the corpus holds it, names the passage outright."""
+        `passage_id`, when the corpus holds it, names the passage outright. `strict` as
+        for `find`."""
         i = self.index_of.get(passage_id) if passage_id else None
         if i is not None and self.norms[i] != _norm(text):
             i = None  # an id from another import, or a typo: looked up by its text
         if i is None:
-            i = self.find(text, letter)
+            i = self.find(text, letter, strict=strict)
         if i is None:
             key = _file_name(letter) if letter else None
             return Item(text=text, letter=self.letter_ids.get(key or "", letter)), None
@@ -811,7 +826,7 @@ def _item(rec: dict[str, Any],
         # sentence from its words alone.
         named = rec.get("passage_id")
         found, pid = matcher.item_for(rec["text"], rec.get("letter"),
-                                      named if isinstance(named, str) else None)
+                                      named if isinstance(named, str) else None, strict=True)
         # Only a verbatim passage can share that passage's result.
         return found, pid if pid and matcher.text_of.get(pid) == rec["text"] else None, pid
     return item, None, None
