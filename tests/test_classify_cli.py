@@ -85,6 +85,18 @@ def test_bad_json_line_is_named_and_earlier_lines_are_kept(corpus: Path) -> None
     assert [json.loads(x)["id"] for x in lines] == [1]
 
 
+def test_a_field_of_the_wrong_type_is_named_and_earlier_lines_are_kept(corpus: Path) -> None:
+    # These were type errors from deep inside, and the good lines before them were lost.
+    ok = json.dumps({"id": 1, "text": "EHC plans are late."}) + "\n"
+    for field, value in (("prev_text", 5), ("heading", ["a"]), ("letter", 123)):
+        bad = json.dumps({"id": 2, "text": "Fine.", field: value}) + "\n"
+        code, lines, err = classify(corpus, ok + bad)
+        assert code == 2, field
+        assert f'line 2: "{field}" must be a string, not {json.dumps(value)}' in err
+        assert "Traceback" not in err
+        assert [json.loads(x)["id"] for x in lines] == [1]
+
+
 def test_a_line_cut_short_is_named_as_unterminated(corpus: Path) -> None:
     code, lines, err = classify(corpus, '{"id": 1, "text": "Short breaks\n')
     assert code == 2 and lines == []
@@ -621,7 +633,9 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
                          ({}, 'no "themes"'),
                          ({"text": " ", "themes": []}, '"text" is empty'),
                          ({"themes": [["social_care"]]}, '"themes" must be a list of theme '
-                          'ids (strings)')):
+                          'ids (strings)'),
+                         ({"themes": [], "letter": 123}, '"letter" must be a string (the '
+                          "letter's PDF file name or letter id), not 123")):
         line = {k: v for k, v in good.items() if k not in ("themes", "stance")} | bad
         if "Stance" in bad:
             line["themes"] = good["themes"]

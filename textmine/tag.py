@@ -294,6 +294,10 @@ def read_labels(path: Path, codebook: Codebook | None = None,
                      for t in sorted(unknown, key=str)]
             raise TaggingError(f"{path}, line {no}: unknown theme {', '.join(hints)}; the "
                                f"codebook's themes: {', '.join(sorted(known))}")
+        letter = rec.get("letter")
+        if letter is not None and not isinstance(letter, str):
+            raise TaggingError(f"{path}, line {no}: \"letter\" must be a string (the "
+                               f"letter's PDF file name or letter id), not {letter!r}")
         stance = rec.get("stance")
         if stance is not None and stance not in STANCES:
             raise TaggingError(f"{path}, line {no}: unknown stance {stance!r}; choose "
@@ -765,6 +769,12 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
     if not rec["text"].strip():
         # A model scores even nothing (it came out "positive"): say so instead.
         raise ClassifyInputError(f"line {no}: \"text\" is empty")
+    for key in CLASSIFY_FIELDS[2:]:
+        # A number for a letter's file name, a list for a heading: said here, by line,
+        # rather than as a type error from deep inside after the run has stopped.
+        if (value := rec.get(key)) is not None and not isinstance(value, str):
+            raise ClassifyInputError(f"line {no}: \"{key}\" must be a string, not "
+                                     f"{json.dumps(value)[:40]}")
     section = rec.get("section")
     if section == "":  # as conversions from CSV write a blank cell
         rec["section"] = section = None
