@@ -93,33 +93,62 @@ _LATEX_SPECIAL = {
 _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
 
 
-def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> str:
-    """A longtable (it breaks across pages and repeats its header), text columns (and
-    the `wrap` columns) wrapped, `note` in a last row across the table.
+# About how many characters of \footnotesize text fit across a page's \linewidth (345 pt
+# in the standard classes), and how many a column's padding (2\tabcolsep) takes.
+_TEX_LINE_CHARS = 80
+_TEX_PAD_CHARS = 1.5
 
-    Needs `\\usepackage{longtable,array}` in the document's preamble."""
+
+def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> str:
+    """A longtable (it breaks across pages and repeats its header) in \\footnotesize, text
+    columns (and the `wrap` columns) wrapped, `note` in a last row across the table.
+
+    Sized to the page: when every column fits on one line the short ones stay so and the
+    wrapped ones share the rest of the width; when they do not (a theme table with
+    intervals has 12 columns or more) every column wraps, in a width by its longest cell,
+    and headers break at their underscores. Needs `\\usepackage{longtable,array}`."""
 
     def esc(value: object) -> str:
         text = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], _cell(value).replace("\n", " "))
         # A minus sign, not a hyphen, before a number ("-0.20"; not in "2024-03" or ids).
         return _MINUS.sub("$-$", text)
 
+    cols = list(frame.columns)
+    n = len(cols)
+    cells = [[_cell(v).replace("\n", " ") for v in row] for row in frame.itertuples(index=False)]
     rows = [[esc(v) for v in row] for row in frame.itertuples(index=False)]
-    # Columns of sentences or citations wrap in a paragraph column; the rest stay one line.
-    wide = [i for i, c in enumerate(frame.columns)
-            if c in wrap or max((len(r[i]) for r in rows), default=0) > 40]
-    share = f"{0.9 / len(wide):.2f}" if wide else ""
-    spec = "".join(f">{{\\raggedright\\arraybackslash}}p{{{share}\\linewidth}}" if i in wide
-                   else "l" for i in range(len(frame.columns)))
-    head = " & ".join(esc(c) for c in frame.columns) + r" \\"
-    lines = ["% needs \\usepackage{longtable,array}", f"\\begin{{longtable}}{{{spec}}}",
-             "\\hline", head, "\\hline", "\\endhead"]
+    longest = [max((len(r[i]) for r in cells), default=0) for i in range(n)]
+    # Columns of sentences or citations wrap in a paragraph column.
+    wide = [c in wrap or longest[i] > 40 for i, c in enumerate(cols)]
+    # A header wraps at its spaces and underscores: its longest piece is its narrowest.
+    piece = [max(len(w) for w in re.split(r"[ _]", str(c))) for c in cols]
+    natural = [max(longest[i], piece[i], 1) for i in range(n)]
+    room = _TEX_LINE_CHARS - _TEX_PAD_CHARS * n
+    one_line = sum(natural[i] for i in range(n) if not wide[i])
+    wrapped = "\\raggedright\\arraybackslash"
+    # Wrapped columns share their width by their longest cell: a sentence gets more than
+    # a list of themes.
+    weights = [min(natural[i], 150 if wide[i] else 40) for i in range(n)]
+    spread = sum(weights[i] for i in range(n) if wide[i])
+    if one_line + 20 * sum(wide) <= room:
+        left = (room - one_line) / _TEX_LINE_CHARS
+        spec = "".join(f">{{{wrapped}}}p{{{left * weights[i] / spread:.2f}\\linewidth}}"
+                       if wide[i] else "l" for i in range(n))
+        heads = [esc(c) for c in cols]
+    else:
+        usable = f"\\dimexpr\\linewidth-{2 * n}\\tabcolsep\\relax"
+        spec = "".join(f">{{{wrapped}}}p{{{w / sum(weights):.3f}{usable}}}" for w in weights)
+        heads = [esc(c).replace("\\_", "\\_\\allowbreak{}") for c in cols]
+    # Half the usual padding between columns: a theme table has twelve of them.
+    lines = ["% needs \\usepackage{longtable,array}",
+             "\\begingroup\\footnotesize\\setlength{\\tabcolsep}{3pt}",
+             f"\\begin{{longtable}}{{{spec}}}", "\\hline", " & ".join(heads) + r" \\",
+             "\\hline", "\\endhead"]
     lines += [" & ".join(r) + r" \\" for r in rows]
     lines += ["\\hline"]
     if note:
-        lines += [f"\\multicolumn{{{len(frame.columns)}}}{{p{{0.9\\linewidth}}}}"
-                  f"{{\\footnotesize {esc(note)}}} \\\\"]
-    lines += ["\\end{longtable}"]
+        lines += [f"\\multicolumn{{{n}}}{{p{{0.9\\linewidth}}}}{{{esc(note)}}} \\\\"]
+    lines += ["\\end{longtable}", "\\endgroup"]
     return "\n".join(lines) + "\n"
 
 
@@ -128,6 +157,10 @@ INTERVAL_NOTE = ("In brackets: 95% intervals from resampling the group's letters
                  "drawn with replacement); none where fewer than 5 letters judge the theme or "
                  "all of them agree. They leave out the tagger's own errors.")
 _MINUS = re.compile(r"(?<![\w.])-(?=\d)")
+EVIDENCE_FOR_READING = ("citation", "stance", "themes", "text")
+EVIDENCE_NOTE = ("Citation: area, framework, inspection dates, section and passage id. The "
+                 "csv, xlsx and parquet exports also have region, outcome, publication date, "
+                 "letter id, heading and the theme's score.")
 
 
 def with_intervals_inline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -163,6 +196,11 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
         # them in one cell, and a line under the table that says what they are.
         frame, inlined = with_intervals_inline(frame)
         note = INTERVAL_NOTE if inlined else ""
+        if "citation" in frame.columns:
+            # Evidence: its citation already names the area, framework, dates, section and
+            # passage; sixteen columns cannot be read on a page (the data formats keep them).
+            frame = frame[[c for c in EVIDENCE_FOR_READING if c in frame.columns]]
+            note = EVIDENCE_NOTE
         if fmt == "md":
             return (_markdown(frame) + (f"\n*{note}*\n" if note else "")).encode("utf-8")
         return _latex(frame, wrap=inlined, note=note).encode("utf-8")

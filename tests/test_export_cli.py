@@ -165,9 +165,15 @@ def test_export_themes_by_region_as_latex(corpus: Corpus) -> None:
     assert result.exit_code == 0, result.output
     tex = result.stdout
     # A longtable breaks across pages, which a 440-row area table needs.
-    assert tex.startswith("% needs \\usepackage{longtable,array}\n\\begin{longtable}{")
-    assert tex.rstrip().endswith("\\end{longtable}") and "\\endhead" in tex
-    assert "region & theme & letters & letters\\_mentioning" in tex
+    assert tex.startswith("% needs \\usepackage{longtable,array}\n\\begingroup\\footnotesize"
+                          "\\setlength{\\tabcolsep}{3pt}\n\\begin{longtable}{")
+    assert tex.rstrip().endswith("\\end{longtable}\n\\endgroup") and "\\endhead" in tex
+    # Twelve columns do not fit on a line each: all wrap, within the page's width, and
+    # the headers break at their underscores.
+    assert "region & theme & letters & letters\\_\\allowbreak{}mentioning" in tex
+    widths = column_widths(tex)
+    assert len(widths) == 12 and all(w is not None for w in widths)
+    assert sum(widths) <= 1.0
     # South West x EHC plans: Cornwall and Dorset, 5 passages, 2 positive, 3 negative;
     # shares to three decimals, counts whole.
     assert ("South West & ehc\\_plans & 2 & 2 & 1.000 & 5 & 2 & 3 & 0 & 0 & 0.600 & $-$0.200 \\\\"
@@ -213,7 +219,27 @@ def test_latex_cells_escape_every_special_character_once() -> None:
     # A column of sentences wraps in a paragraph column; a short one stays on one line.
     sentence = "Families told inspectors that they did not know where to find help."
     tex = table_bytes(pd.DataFrame({"area": ["Dorset"], "text": [sentence]}), "tex").decode()
-    assert "\\begin{longtable}{l>{\\raggedright\\arraybackslash}p{0.90\\linewidth}}" in tex
+    area, text = column_widths(tex)
+    assert area is None and text is not None and 0.6 < text < 0.9
+    # Evidence for reading: its citation says where each sentence is, so the columns the
+    # citation repeats are left to the data formats, and a note says so.
+    evidence = pd.DataFrame([{"citation": "Dorset, ..., passage x-0001", "area": "Dorset",
+                              "framework": "area_send_2023", "passage_id": "x-0001",
+                              "stance": "negative", "themes": "ehc_plans", "text": sentence}])
+    tex = table_bytes(evidence, "tex").decode()
+    assert "citation & stance & themes & text \\\\" in tex and "area\\_send" not in tex
+    assert "also have region, outcome" in tex
+    widths = column_widths(tex)
+    assert widths[-1] == max(w or 0 for w in widths)  # the sentence gets the most room
+    assert "framework" in table_bytes(evidence, "csv").decode()
+
+
+def column_widths(tex: str) -> list[float | None]:
+    """Each column's width as a share of the line, None for one that stays on one line."""
+    spec = re.search(r"\\begin\{longtable\}\{(.*)\}\n", tex).group(1)
+    spec = spec.replace(">{\\raggedright\\arraybackslash}", "")
+    return [float(w) if w else None
+            for w in re.findall(r"p\{([0-9.]+)\\(?:linewidth|dimexpr[^}]*)\}|l", spec)]
 
 
 def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Path) -> None:
