@@ -221,7 +221,10 @@ class Corpus:
         # Only import and scrape make a corpus: a command that reads one must not turn
         # any folder it is pointed at (a folder of PDFs, say) into an empty corpus.
         if not create and not (root / DB_NAME).is_file():
-            raise CorpusError(f"{root}: no corpus here (run `sendlens import` or `scrape`)")
+            # The full path: run from the wrong folder, "corpus: no corpus here" hid where
+            # it looked, and how to look elsewhere.
+            raise CorpusError(f"{root.absolute()}: no corpus here (run `sendlens import` or "
+                              "`scrape`, or point to one with --corpus or $SENDLENS_CORPUS)")
         root.mkdir(parents=True, exist_ok=True)
         corpus = cls(root)
         try:

@@ -404,10 +404,18 @@ def test_evidence_needs_a_theme(corpus: Corpus) -> None:
     assert "needs --theme" in result.output
 
 
-def test_missing_corpus_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_corpus_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
     result = export(tmp_path / "nowhere", "letters")
     assert result.exit_code == 2
     assert "no corpus here" in result.output
+    # Run from the wrong folder, the default "corpus" is named by its full path.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SENDLENS_CORPUS", raising=False)
+    result = CliRunner().invoke(app, ["info"])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'corpus'}: no corpus here" in result.output
+    assert "--corpus or $SENDLENS_CORPUS" in result.output
     assert not (tmp_path / "nowhere").exists()  # export never creates a corpus
 
 
