@@ -327,14 +327,30 @@ def lazy_expander(label: str, key: str, *, expanded: bool = False) -> Any:
     return box if box.open else None
 
 
-def sideways(box: str) -> None:
-    """Let the container keyed `box` scroll sideways, and say so on a narrow screen,
-    where the chart's right-hand columns are out of view and its scroll bar is under
-    its last row."""
-    st.html(f"<style>.st-key-{box} {{ overflow-x: auto; }} .sendlens-sideways {{ display: none; }}"
-            "@media (max-width: 700px) { .sendlens-sideways { display: block; } }</style>"
+def sideways(box: str, needs: int) -> None:
+    """Let the container keyed `box` scroll sideways, with a scroll bar that stays in
+    view, and say so when the box is narrower than the `needs` pixels its chart takes
+    (a laptop with the sidebar open, a phone): the chart's right-hand columns are then
+    out of view, and overlay scroll bars show only while scrolling. A container query,
+    not the window's width: the sidebar, open or closed, changes the room."""
+    st.html(f"<style>.st-key-{box} {{ overflow-x: auto; container-type: inline-size; "
+            "scrollbar-width: thin; scrollbar-color: #bbb transparent; }"
+            f".st-key-{box}::-webkit-scrollbar {{ height: 8px; }}"
+            f".st-key-{box}::-webkit-scrollbar-thumb {{ background: #bbb; border-radius: 4px; }}"
+            f".st-key-{box} .sendlens-sideways {{ display: none; }}"
+            f"@container (max-width: {int(needs)}px) {{ .st-key-{box} .sendlens-sideways "
+            "{ display: block; } }</style>"
             '<div class="sendlens-sideways" style="font-size: 0.85em; color: #555;">'
-            "Wider than the screen: swipe the chart sideways for the other columns →</div>")
+            "Wider than this column: scroll the chart sideways for the other columns →</div>")
+
+
+def chart_width(labels: Iterable[str], columns: int, step: int, label_limit: int,
+                extra: int) -> int:
+    """About how many pixels a heatmap takes: its row labels (12 px type, cut at
+    `label_limit`), `columns` cells of `step` px, and `extra` (legend, the slanted
+    column labels' overhang)."""
+    longest = max((len(str(x)) for x in labels), default=0)
+    return min(label_limit, int(6.5 * longest)) + columns * step + extra
 
 
 def scroll_to(element_id: str, *, if_hidden: bool = False) -> None:
@@ -786,11 +802,22 @@ def page_compare(ctx: Ctx) -> None:
     # whose evidence is shown, however it was chosen (click, keyboard or link).
     cell = _current_cell(ctx, by, list(order), chosen, st.session_state.get(key),
                          st.session_state["sort"])
-    left, right = st.columns([3, 2], gap="medium")
+    needs = chart_width(order, shown["theme"].nunique(), 40, 240, 25)
+    share = 0.62  # of the row, the chart's column
+    # The evidence goes under the chart when the chart's column (`share` of the room) would
+    # be narrower than the chart: cut off beside the evidence, its last themes and legend
+    # were out of sight on a laptop with the sidebar open.
+    st.html("<style>.st-key-compare-cols { container-type: inline-size; }"
+            f"@container (max-width: {int(needs / share) + 16}px) {{"
+            " .st-key-compare-cols [data-testid='stHorizontalBlock'] { flex-wrap: wrap; }"
+            " .st-key-compare-cols [data-testid='stColumn'] { flex: 1 1 100% !important;"
+            " width: 100% !important; min-width: 100% !important; } }</style>")
+    with st.container(key="compare-cols"):
+        left, right = st.columns([share, 1 - share], gap="medium")
     with left, st.container(key="heatmap-box"):
         spec, data = _heatmap(shown, by, metric, order, cell, st.session_state["min"])
-        # Wider than a narrow window's column: scrolled there, not drawn over the evidence.
-        sideways("heatmap-box")
+        # Wider than a phone's column: scrolled there, not drawn over the evidence.
+        sideways("heatmap-box", needs)
         show_chart(spec, data, on_select="rerun", selection_mode="cell", key=key,
                    width="content")
     with right:
@@ -1038,11 +1065,13 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
                               alt.value(0.4), alt.value(1.0)),
         color=alt.condition(f"isValid(datum.{metric})",
                             alt.Color(f"{metric}:Q", scale=scale, title=title,
+                                      # Above the chart, across: beside it the key took
+                                      # 90 px a laptop's column did not have, and under
+                                      # 55 rows it was out of sight.
                                       legend=alt.Legend(
-                                          orient="right",
-                                          format="+.1f" if metric == "net_stance" else ".0%",
-                                          # No taller than the rows, or a short chart cuts it.
-                                          gradientLength=max(60, min(200, 22 * len(order) - 20)))),
+                                          orient="top", direction="horizontal",
+                                          titleOrient="left", gradientLength=160,
+                                          format="+.1f" if metric == "net_stance" else ".0%")),
                             alt.value("#f3f3f3")),
         tooltip=tooltip,
     ).add_params(cell)
@@ -1127,10 +1156,10 @@ def page_area(ctx: Ctx) -> None:
                "its passages, highlighted in the letter.")
     with st.container(key="profile-box"):
         # Wider than a phone: scrolled sideways in its box, not squeezed.
-        sideways("profile-box")
-        show_chart(profile_spec(tuple(dict.fromkeys(hist["letter"])),
-                                tuple(dict.fromkeys(hist["theme_short"]))), hist,
-                   width="content")
+        letters = tuple(dict.fromkeys(hist["letter"]))
+        themes = tuple(dict.fromkeys(hist["theme_short"]))
+        sideways("profile-box", chart_width(letters, len(themes), 56, 360, 100))
+        show_chart(profile_spec(letters, themes), hist, width="content")
     st.subheader("What changed between inspections", anchor=False)
     if len(mine) < 2:
         st.info(f"{md(area)} has one letter in this corpus, so there is nothing to compare yet. "

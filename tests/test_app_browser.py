@@ -254,6 +254,31 @@ def test_on_a_phone_evidence_comes_into_view_and_charts_keep_their_size(server: 
         assert main[0] <= main[1], main
 
 
+def test_on_a_laptop_the_heatmap_is_never_cut_off_without_a_word(server: str) -> None:
+    """With the sidebar open, a 1000 px window left the chart a column narrower than it:
+    its last themes and key were out of sight with no scroll bar in view."""
+
+    def layout(width: int) -> dict[str, Any]:
+        with browser_page(server + "/?page=compare", "compare",
+                          viewport={"width": width, "height": 900}) as page:
+            page.locator(".st-key-heatmap-box [data-testid=stVegaLiteChart]").first.wait_for()
+            return page.evaluate("""() => {
+                const box = document.querySelector('.st-key-heatmap-box');
+                const ev = document.querySelector('#cell-evidence').getBoundingClientRect();
+                return {fits: box.scrollWidth <= box.clientWidth,
+                        hint: getComputedStyle(box.querySelector('.sendlens-sideways'))
+                              .display !== 'none',
+                        beside: ev.left > box.getBoundingClientRect().right};
+            }""")
+
+    wide, laptop = layout(1440), layout(1000)
+    assert wide == {"fits": True, "hint": False, "beside": True}, wide
+    # Too narrow for both: the evidence goes under the chart, and the chart fits, or
+    # says that it scrolls.
+    assert not laptop["beside"], laptop
+    assert laptop["fits"] or laptop["hint"], laptop
+
+
 # Each page and the charts it draws (every area of the test corpus has one letter).
 PAGES = {"overview": 2, "compare": 1, "area": 1, "themes": 0, "reader": 0, "label": 0,
          "export": 0}
