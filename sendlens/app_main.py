@@ -911,6 +911,12 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
         st.session_state["cell_row"] = rows[0]
         if ranked:
             st.session_state["cell_theme"] = sort
+    was_by, st.session_state["_cell_by"] = st.session_state.get("_cell_by", by), by
+    if was_by != by and st.session_state["cell_row"] not in rows and rows:
+        # Rows switched between areas and regions: the same place (an area's region, a
+        # region's first area on show), not a note that a filter left the row out.
+        st.session_state["cell_row"] = _same_place(ctx, st.session_state["cell_row"],
+                                                   was_by, by, rows)
     if st.session_state["cell_row"] not in rows and rows:
         # Filtered out (a link's date range, say): another cell, and said so, so that a
         # shared link does not silently show other evidence than it was sent for.
@@ -921,6 +927,18 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
     if chosen and st.session_state["cell_theme"] not in chosen:
         st.session_state["cell_theme"] = chosen[0]
     return st.session_state["cell_row"], st.session_state["cell_theme"]
+
+
+def _same_place(ctx: Ctx, row: Any, was_by: str, by: str, rows: list[str]) -> str:
+    """The row of `rows` (grouped `by`) where `row`, a row grouped `was_by`, lies: an
+    area's region, a region's first area in `rows`; else the first row."""
+    letters = ad.letters(ctx.path, ctx.stamp)
+    if {was_by, by} <= set(letters.columns):
+        pairs = letters.loc[letters[was_by] == row, by].dropna()
+        for candidate in rows:
+            if candidate in set(pairs):
+                return candidate
+    return rows[0]
 
 
 def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],

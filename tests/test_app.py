@@ -981,6 +981,29 @@ def test_compare_keyboard_picker_stays_open_when_rows_change(
     assert at.selectbox(key="cell_row").label == "Region"
 
 
+def test_switching_rows_between_areas_and_regions_keeps_the_place(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
+) -> None:
+    # It said "<area> is not among the rows shown with these filters" with no filter set,
+    # and showed the first region's evidence.
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    area, region = con.execute("SELECT area, region FROM letters WHERE region IS NOT NULL"
+                               " ORDER BY area DESC LIMIT 1").fetchone()
+    con.close()
+    at = run(corpus_dir, monkeypatch, page="compare", cell_row=area, cell_theme="health_input")
+    at.radio(key="by").set_value("region").run()
+    assert not at.exception
+    assert "not among the rows" not in " ".join(i.value for i in at.info)
+    assert at.session_state["cell_row"] == region
+    assert at.session_state["cell_theme"] == "health_input"
+    at.radio(key="by").set_value("area").run()
+    assert "not among the rows" not in " ".join(i.value for i in at.info)
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    assert con.execute("SELECT region FROM letters WHERE area = ?",
+                       (at.session_state["cell_row"],)).fetchone()[0] == region
+    con.close()
+
+
 def test_compare_sorted_by_a_theme_puts_the_most_criticised_first(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
