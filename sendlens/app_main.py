@@ -234,11 +234,30 @@ def _on_page_change() -> None:
 # --- small shared pieces -----------------------------------------------------------------
 
 
+def filter_slug(filters: ad.Filters) -> str:
+    """The filters for a file name ("outcome_systemic_failings-from_2024-01-01"), "" for
+    none; a long one is "filtered-" and a short hash, so that two views differ still."""
+    parts = [f"{label}_{'+'.join(values)}" for label, values in (
+        ("area", filters.areas), ("region", filters.regions), ("framework", filters.frameworks),
+        ("outcome", filters.outcomes), ("section", filters.sections)) if values]
+    parts += [f"{word}_{day}" for word, day in (("from", filters.date_from),
+                                                ("to", filters.date_to)) if day]
+    slug = re.sub(r"[^\w.+-]+", "_", "-".join(parts))
+    if len(slug) <= 60:
+        return slug
+    return "filtered-" + hashlib.sha256(slug.encode()).hexdigest()[:6]
+
+
 def downloads(frame: pd.DataFrame, name: str, key: str,
-              options: dict[str, str] | None = None) -> None:
+              options: dict[str, str] | None = None,
+              filters: ad.Filters | None = None) -> None:
     """CSV / Excel / Markdown buttons for exactly the table shown. The Excel file's
     'About' sheet names the table, the view it came from (a link with its filters), the
-    options chosen on the page that the link does not hold, the corpus and the model."""
+    options chosen on the page that the link does not hold, the corpus and the model.
+    With `filters`, the file name says what they left out: a filtered table saved under
+    the unfiltered one's name was taken for it."""
+    if filters is not None and (slug := filter_slug(filters)):
+        name = f"{name}-{slug}"
     cols = st.columns(len(EXPORT_FORMATS) + 2)
     cols[0].caption(f"Download {len(frame):,} rows:")
     # st.context.url is None with no browser behind the run (AppTest).
@@ -832,9 +851,8 @@ def page_compare(ctx: Ctx) -> None:
             stance = st.session_state.get("cell_stance", ALL)
             downloads(ev, "-".join(["evidence", st.session_state["cell_row"],
                                     st.session_state["cell_theme"],
-                                    *([stance] if stance != ALL else []),
-                                    *filters.sections]).replace(" ", "_"),
-                      "cell")
+                                    *([stance] if stance != ALL else [])]).replace(" ", "_"),
+                      "cell", filters=filters)
     box = lazy_expander("The numbers behind the chart", "cell-numbers")
     if box is not None:
         with box:
@@ -876,7 +894,7 @@ def page_compare(ctx: Ctx) -> None:
                        "than 5 letters judge the theme (an area's one or two letters), or all "
                        "of them agree. It leaves out the tagger's own errors. The downloads "
                        "give it as from / to columns.")
-            downloads(numbers[cols], f"themes-by-{by}", "table")
+            downloads(numbers[cols], f"themes-by-{by}", "table", filters=filters)
 
 
 def _compare_view(ctx: Ctx, by: str, metric: str, sort: str, chosen: tuple[str, ...],

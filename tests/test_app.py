@@ -1294,3 +1294,20 @@ def test_an_excel_download_says_what_it_holds(corpus_dir: Path) -> None:
     assert sheet["table"] == "themes-by-area" and sheet["view"] == "?page=compare&by=area"
     assert sheet["model"] == "test-1" and sheet["corpus"] == str(corpus_dir)
     assert (corpus_dir / "sendlens.db").stat().st_mtime_ns == before
+
+
+def test_a_filtered_download_is_named_for_its_filters() -> None:
+    # A table of the systemic-failings letters was saved as themes-by-region.csv, the
+    # unfiltered table's name, and nothing in a CSV says what it holds.
+    from sendlens import app_main, appdata
+
+    assert app_main.filter_slug(appdata.Filters()) == ""
+    assert app_main.filter_slug(appdata.Filters(themes=("co_production",))) == ""
+    slug = app_main.filter_slug(appdata.Filters(outcomes=("systemic_failings",),
+                                                date_from="2024-01-01"))
+    assert slug == "outcome_systemic_failings-from_2024-01-01"
+    many = [appdata.Filters(areas=tuple(f"Area number {i}" for i in range(n)))
+            for n in (8, 9)]
+    long = [app_main.filter_slug(f) for f in many]
+    assert all(s.startswith("filtered-") and len(s) < 20 for s in long)
+    assert long[0] != long[1]
