@@ -153,6 +153,8 @@ def test_classify_trains_first_when_the_corpus_has_no_model(tmp_path: Path) -> N
     code, lines, err = classify(root, '{"id": 1, "text": "Direct payments are flexible."}\n')
     assert code == 0, err
     assert "trained a new model first" in err
+    # Said before the wait too, not only after it.
+    assert err.index("one is trained first") < err.index("trained a new model first")
     assert json.loads(lines[0])["id"] == 1
 
 
@@ -615,6 +617,10 @@ def test_a_theme_added_after_the_labelling_is_not_scored_zero(tmp_path: Path) ->
     scored = [got["themes"][t]["f1"] for t in got["macro_over"]["themes"]]
     assert got["theme_macro_f1"] == pytest.approx(sum(scored) / len(scored), abs=0.001)
     assert "transport (added to the codebook) is in none of the labels" in result.stderr
+    # The table says so too, rather than a row of zeros that reads as a failing theme.
+    table = runner.invoke(app, ["evaluate", str(gold), "--corpus", str(root)], env=env)
+    row = next(line for line in table.stdout.splitlines() if line.startswith("transport"))
+    assert "(not in the labels)" in row and "0.000" not in row
 
 
 def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path: Path) -> None:
@@ -1049,3 +1055,25 @@ def test_a_passage_corrected_in_the_app_is_not_held_out(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "trained on 1 of the 1 sentences" in out.stderr
     assert "recorded with" not in out.stderr
+
+
+def test_info_asks_for_cross_validation_of_a_model_trained_on_the_labels(
+        tmp_path: Path) -> None:
+    # It said "`sendlens evaluate GOLD.jsonl` records it"; on the training labels that
+    # records nothing and asks for --cv.
+    from test_model import synthetic_rows
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    labels = tmp_path / "mine.jsonl"
+    labels.write_text("".join(
+        json.dumps({"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+                    "stance": "neutral"}) + "\n" for r in synthetic_rows(3)[::7]))
+    runner = CliRunner()
+    assert runner.invoke(app, ["train", "--corpus", str(root)]).exit_code == 0
+    assert "`sendlens evaluate GOLD.jsonl` records it, on labels it was not trained on" in \
+        runner.invoke(app, ["info", "--corpus", str(root)]).stdout
+    assert runner.invoke(app, ["train", "--labels", str(labels), "--corpus",
+                               str(root)]).exit_code == 0
+    assert f"`sendlens evaluate {labels.resolve()} --cv` records it" in \
+        runner.invoke(app, ["info", "--corpus", str(root)]).stdout

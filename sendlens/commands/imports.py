@@ -399,7 +399,12 @@ def _model_info(store: Corpus) -> bool:
         typer.echo(f"  measured ({setting}, {q.get('gold')}): theme macro-F1 "
                    f"{figure['theme_macro_f1']}, stance macro-F1 {figure['stance_macro_f1']}")
     if not quality:
-        typer.echo("  quality not measured yet (`sendlens evaluate GOLD.jsonl` records it)")
+        files = meta.get("training", {}).get("label_files") or []
+        # Scored on its own training labels the figure would flatter it: `evaluate` then
+        # asks for --cv and records only that.
+        typer.echo("  quality not measured yet (`sendlens evaluate "
+                   + (f"{files[0]} --cv` records it" if files
+                      else "GOLD.jsonl` records it, on labels it was not trained on") + ")")
     if reasons:
         typer.secho(f"  stale: {'; '.join(reasons)}; `sendlens tag` retrains and re-tags",
                     fg="yellow")

@@ -187,12 +187,26 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
     )
 
     store = open_corpus(corpus)
+    told: list[str] = []
+
+    def training(fraction: float, what: str) -> None:
+        # Said before the wait (about 10 s on the 55 reports), not only after it.
+        if not told:
+            told.append(what)
+            typer.echo("no current model for this corpus and codebook, so one is trained "
+                       f"first ({what}) ...", err=True)
+
     try:
-        version, model, reasons = ensure_model(store, on_stale=_stale_warning)
+        version, model, reasons = ensure_model(store, progress=training,
+                                               on_stale=_stale_warning)
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
     if reasons:
         typer.echo(f"trained a new model first: {'; '.join(reasons)}", err=True)
+    if sys.stdin.isatty():
+        # Run with nothing piped in, it would wait silently for typing.
+        typer.echo('reading JSONL from the keyboard, one {"id": ..., "text": "..."} a line; '
+                   "Ctrl-D ends (usually: sendlens classify < in.jsonl > out.jsonl)", err=True)
     # Corpus sentences get their passage's context (and its stored tags when this
     # model tagged it); other sentences are classified from their words.
     rows = corpus_rows(store)
@@ -425,6 +439,10 @@ def _print(result: dict, title: str, as_json: bool) -> None:
                     err=True)
     typer.echo(f"{'theme':22} {'P':>6} {'R':>6} {'F1':>6} {'n':>5}")
     for t, m in result["themes"].items():
+        if t in (unlabelled or {}):
+            # Zeros here read as a theme the model gets wrong; the file never labels it.
+            typer.echo(f"{t:22} {'(not in the labels)':>20} {m['support']:5d}")
+            continue
         typer.echo(
             f"{t:22} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['support']:5d}"
         )
