@@ -526,6 +526,11 @@ def passage_columns(**extra: Any) -> dict[str, Any]:
 def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
     """The first passages as readable quotes: stance, text, citation and a link. One HTML
     element for all of them: forty elements cost the browser far more to lay out."""
+    if len(frame) > limit:
+        # Said first too: at the end of a scrolling box the note was missed, and the
+        # cards taken for every passage of the cell.
+        st.caption(f"The first {limit} of {len(frame):,} passages; all of them are in the "
+                   "sortable table below and in the downloads.")
     cards = []
     for row in frame.head(limit).itertuples():
         colour = ad.STANCE_COLOURS.get(row.stance, "#8c8c8c")
@@ -643,13 +648,14 @@ def page_overview(ctx: Ctx) -> None:
                        "read by an older version of sendlens. `sendlens import --reparse` "
                        "reads them again with its fixes, then `sendlens tag` tags what "
                        "changed.")
-        # Non-breaking hyphens: a narrow column must not wrap a date inside it.
-        recent = data["recent"].assign(
-            imported_at=data["recent"]["imported_at"].str[:10].str.replace("-", "\u2011"))
-        st.caption(f"The {len(recent)} letters imported last:")
-        md_table(recent, {"area": "Area", "framework_name": "Framework",
-                          "inspection_start": "Inspection began",
-                          "outcome_name": "Outcome", "imported_at": "Imported"})
+    # The page's full width: in the half-width column its last column was cut off.
+    # Non-breaking hyphens: a narrow screen must not wrap a date inside it.
+    recent = data["recent"].assign(
+        imported_at=data["recent"]["imported_at"].str[:10].str.replace("-", "\u2011"))
+    st.caption(f"The {len(recent)} letters imported last:")
+    md_table(recent, {"area": "Area", "framework_name": "Framework",
+                      "inspection_start": "Inspection began",
+                      "outcome_name": "Outcome", "imported_at": "Imported"})
 
 
 # Column headers in words, for the tables the app shows (downloads keep the keys).
@@ -964,6 +970,11 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
     """The passages behind the current cell; the selectboxes also work without a mouse."""
     themes = list(ctx.options.themes)
     st.subheader("Evidence behind a cell", anchor="cell-evidence")
+    # The colours are counts of a model's tags; a reviewer ranking areas took them as
+    # read. Said where the sentences are, which is where a wrong tag shows.
+    st.caption("Themes and stances are a model's tags, and some are wrong (its measured "
+               "quality: Overview, docs/MODEL_CARD.md). Read the sentences before relying "
+               "on a cell; a card's \"correct the tag\" link fixes one.")
     if st.session_state.pop("_clicked_cell", False):
         # On a phone the evidence sits under the whole chart: brought into view.
         scroll_to("cell-evidence", if_hidden=True)
@@ -993,6 +1004,9 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
             f"{int(r['letters_mentioning'])} of {counted(r['letters'], 'letter')}: "
             f"{int(r['positive'])} positive, {int(r['negative'])} negative, "
             f"{int(r['mixed'])} mixed, {int(r['neutral'])} neutral."
+            # From a row to the area's letters over time, without retyping its name.
+            + (f" [{md(row)}'s profile ↗]({page_url('area', area=row)})" if by == "area"
+               else "")
         )
     try:
         ev = ad.evidence(ctx.path, ctx.stamp, theme, None if stance == ALL else stance, filters,

@@ -216,6 +216,12 @@ def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyP
         facts["areas"])  # type: ignore[arg-type]
 
 
+def page_url_of(page: str, **params: str) -> str:
+    from sendlens.app_main import page_url
+
+    return page_url(page, **params)
+
+
 def test_compare_evidence_follows_the_chosen_cell(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
 ) -> None:
@@ -235,6 +241,7 @@ def test_compare_evidence_follows_the_chosen_cell(
     summary = texts(at)
     assert f"{n} passages in 1 of 1 letter:" in summary
     assert f"{neg} negative" in summary
+    assert f"({page_url_of('area', area=area)})" in summary  # on to the area's profile
     # The table of the cell lists exactly those passages, each with a citation.
     table = evidence_of(at)
     assert len(table) == n
