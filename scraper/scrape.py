@@ -16,6 +16,7 @@ everything it finished and the next run carries on from there.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import sys
@@ -111,6 +112,7 @@ class ScrapeSummary:
     empty_providers: list[str] = field(default_factory=list)
     areas_without_send: list[str] = field(default_factory=list)
     unmatched_areas: list[str] = field(default_factory=list)
+    area_suggestions: dict[str, str] = field(default_factory=dict)  # unmatched -> a near name
     requests: int = 0
     retries: int = 0
     bytes_downloaded: int = 0
@@ -200,7 +202,9 @@ class ScrapeSummary:
             lines.append(f"  areas with no SEND letter found: {len(self.areas_without_send)}")
             lines.append("    " + ", ".join(self.areas_without_send))
         if self.unmatched_areas:
-            lines.append("  --area matched no provider: " + ", ".join(self.unmatched_areas))
+            lines.append("  --area matched no provider: " + ", ".join(
+                f"{w} (did you mean {self.area_suggestions[w]}?)"
+                if w in self.area_suggestions else w for w in self.unmatched_areas))
         if self.empty_providers:
             lines.append("  provider pages with no reports: " + ", ".join(self.empty_providers))
         lines.append(
@@ -536,6 +540,7 @@ def scrape(
                 if urn not in listed:
                     url = site.provider_url(base_url, urn)
                     targets.append((site.ProviderLink(urn, name, url), True))
+        names = {t[0].name for t in targets}  # for suggestions: "Dorsett" -> Dorset
         if wanted:
             targets = [t for t in targets if _wanted(wanted, t[0].urn, t[0].name)]
             # Second provider records count, and so does the GOV.UK page (below).
@@ -585,6 +590,7 @@ def scrape(
             html = _get_html(session, gov_uk_url)
             assert html is not None
             pubs = site.parse_gov_uk_page(html, gov_uk_url)
+            names |= {p.council for p in pubs if p.council}
             if wanted:
                 pubs = [p for p in pubs if _wanted(wanted, None, p.council)]
                 summary.unmatched_areas = [
@@ -593,6 +599,9 @@ def scrape(
                 ]
             candidates.extend(_select(pubs, rule, summary, found_areas, trusted=True))
 
+        summary.area_suggestions = {
+            w: near[0] for w in summary.unmatched_areas
+            if (near := difflib.get_close_matches(w, sorted(names), n=1, cutoff=0.75))}
         summary.areas_without_send = sorted(
             name for key, name in councils.items() if key not in found_areas
         )

@@ -1077,3 +1077,20 @@ def test_info_asks_for_cross_validation_of_a_model_trained_on_the_labels(
                                str(root)]).exit_code == 0
     assert f"`sendlens evaluate {labels.resolve()} --cv` records it" in \
         runner.invoke(app, ["info", "--corpus", str(root)]).stdout
+
+
+def test_evaluate_names_the_sentences_it_could_not_find(corpus: Path, tmp_path: Path) -> None:
+    # "1 of the 332 sentences was not found" did not say which, nor so why.
+    from test_model import synthetic_rows
+
+    rows = synthetic_rows(6)[:3]
+    gold = tmp_path / "gold.jsonl"
+    lines = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+              "stance": "neutral"} for r in rows]
+    lines.append({"letter": "elsewhere.pdf", "text": "A sentence of a letter never imported.",
+                  "themes": [], "stance": "neutral"})
+    gold.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "--corpus", str(corpus)])
+    assert result.exit_code == 0, result.output
+    assert "1 of the 4 sentences was not found" in result.stderr
+    assert "elsewhere.pdf: A sentence of a letter never imported." in result.stderr

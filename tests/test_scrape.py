@@ -589,6 +589,11 @@ def test_since_and_areas_narrow_the_scrape(site: Site, base: str, corpus: Corpus
     summary = scrape(corpus, base_url=base, areas=["Nowhereshire"], dry_run=True, **FAST)
     assert summary.unmatched_areas == ["Nowhereshire"]
     assert summary.exit_code == 1  # a mistyped area is not "no letters published"
+    assert "did you mean" not in summary.render()  # nothing near it
+    typo = pick[0].name[:-1] + pick[0].name[-1] * 2  # "Dorsett"
+    summary = scrape(corpus, base_url=base, areas=[typo], dry_run=True, **FAST)
+    assert f"--area matched no provider: {typo} (did you mean {pick[0].name}?)" in \
+        summary.render()
 
 
 def test_labels_config_extends_the_rule(

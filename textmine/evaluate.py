@@ -169,8 +169,18 @@ def evaluate_model(
         model.theme_ids, records, model.predict([it.alone() for it, _ in found])
     )
     result["matched_to_corpus"] = sum(pid is not None for _, pid in found)
+    result["not_found"] = _not_found(records, found)
     result["letters"] = len(set(_letter_groups(records)))
     return result
+
+
+def _not_found(records: Sequence[dict[str, Any]],
+               found: Sequence[tuple[Any, str | None]]) -> list[str]:
+    """The sentences not found in the corpus, with their letter ("x.pdf: Plans are ..."),
+    so that a user can see why: a letter not imported, a sentence cut differently."""
+    return [(f"{r['letter']}: " if r.get("letter") else "") + r["text"][:70]
+            + ("..." if len(r["text"]) > 70 else "")
+            for r, (_, pid) in zip(records, found, strict=True) if pid is None]
 
 
 def _metrics(
@@ -236,6 +246,7 @@ def cross_validate_gold(
     result = _metrics(codebook.theme_ids, records, preds)
     result["without_context"] = _metrics(codebook.theme_ids, records, bare)
     result["matched_to_corpus"] = sum(pid is not None for _, pid in found)
+    result["not_found"] = _not_found(records, found)
     result["folds"] = folds
     result["tune_folds"] = tune_folds
     result["letters"] = len(set(groups))

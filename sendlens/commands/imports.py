@@ -277,6 +277,10 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
     counts = store.counts()
     typer.echo(f"corpus: {store.root.resolve()}")
     for key, value in counts.items():
+        if key == "fetches":
+            # A bare "fetches: 0" meant nothing to a user who had imported files.
+            typer.echo(f"  files downloaded by `sendlens scrape`: {value}")
+            continue
         if key != "labels":
             typer.echo(f"  {key}: {value}")
             continue

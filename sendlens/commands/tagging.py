@@ -435,8 +435,10 @@ def _print(result: dict, title: str, as_json: bool) -> None:
         missing = result["n"] - found
         typer.secho(f"note: {missing} of the {result['n']} sentences "
                     f"{'was' if missing == 1 else 'were'} not found in this corpus's letters "
-                    "and read alone, without their section and neighbours", fg="yellow",
-                    err=True)
+                    "and read alone, without their section and neighbours"
+                    + "".join(f"\n  {t}" for t in result.get("not_found", [])[:5])
+                    + ("\n  ..." if len(result.get("not_found", [])) > 5 else ""),
+                    fg="yellow", err=True)
     typer.echo(f"{'theme':22} {'P':>6} {'R':>6} {'F1':>6} {'n':>5}")
     for t, m in result["themes"].items():
         if t in (unlabelled or {}):
