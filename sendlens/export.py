@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import sqlite3
@@ -93,63 +94,104 @@ _LATEX_SPECIAL = {
 _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
 
 
-# About how many characters of \footnotesize text fit across a page's \linewidth (345 pt
-# in the standard classes), and how many a column's padding (2\tabcolsep) takes.
-_TEX_LINE_CHARS = 80
-_TEX_PAD_CHARS = 1.5
+# Layouts a LaTeX table is tried in, in order: type size, landscape page or not, and about
+# how many characters of that size fit across \linewidth (345 pt portrait, ~550 pt on a
+# landscape page of the standard classes). A column's padding (2\tabcolsep = 6 pt) takes
+# about TEX_PAD_CHARS characters.
+TEX_LAYOUTS = (("\\footnotesize", False, 80), ("\\scriptsize", False, 95),
+               ("\\footnotesize", True, 128), ("\\scriptsize", True, 150))
+TEX_PAD_CHARS = 1.5
+
+
+def tex_word(text: str) -> int:
+    """The longest piece of `text` LaTeX cannot break: cells and headers break at spaces,
+    and after the underscores of ids ("joint_commissioning"), where a break is allowed."""
+    return max((len(w) for w in re.split(r"[\s_]+", text)), default=0)
 
 
 def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> str:
-    """A longtable (it breaks across pages and repeats its header) in \\footnotesize, text
-    columns (and the `wrap` columns) wrapped, `note` in a last row across the table.
+    """A longtable (it breaks across pages and repeats its header), text columns (and
+    the `wrap` columns) wrapped, `note` in a last row across the table.
 
-    Sized to the page: when every column fits on one line the short ones stay so and the
-    wrapped ones share the rest of the width; when they do not (a theme table with
-    intervals has 12 columns or more) every column wraps, in a width by its longest cell,
-    and headers break at their underscores. Needs `\\usepackage{longtable,array}`."""
+    Sized to the page: every column at least as wide as its longest unbreakable word, in
+    the first of TEX_LAYOUTS where the columns fit. When every column fits on one line the
+    short ones stay so and the wrapped ones share the rest of the line; else every column
+    wraps, in a width that grows with its longest cell. A table too wide even for a
+    landscape page in \\scriptsize (21 columns of letters) says so in a comment. Needs
+    `\\usepackage{longtable,array}`, and pdflscape when it is set landscape."""
 
     def esc(value: object) -> str:
         text = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], _cell(value).replace("\n", " "))
         # A minus sign, not a hyphen, before a number ("-0.20"; not in "2024-03" or ids).
-        return _MINUS.sub("$-$", text)
+        return _MINUS.sub("$-$", text).replace("\\_", "\\_\\allowbreak{}")
 
-    cols = list(frame.columns)
+    cols = [str(c) for c in frame.columns]
     n = len(cols)
     cells = [[_cell(v).replace("\n", " ") for v in row] for row in frame.itertuples(index=False)]
     rows = [[esc(v) for v in row] for row in frame.itertuples(index=False)]
     longest = [max((len(r[i]) for r in cells), default=0) for i in range(n)]
     # Columns of sentences or citations wrap in a paragraph column.
     wide = [c in wrap or longest[i] > 40 for i, c in enumerate(cols)]
-    # A header wraps at its spaces and underscores: its longest piece is its narrowest.
-    piece = [max(len(w) for w in re.split(r"[ _]", str(c))) for c in cols]
-    natural = [max(longest[i], piece[i], 1) for i in range(n)]
-    room = _TEX_LINE_CHARS - _TEX_PAD_CHARS * n
-    one_line = sum(natural[i] for i in range(n) if not wide[i])
-    wrapped = "\\raggedright\\arraybackslash"
-    # Wrapped columns share their width by their longest cell: a sentence gets more than
-    # a list of themes.
+    least = [max([tex_word(c), 1] + [tex_word(r[i]) for r in cells]) for i, c in enumerate(cols)]
+    natural = [max(longest[i], len(c), 1) for i, c in enumerate(cols)]  # on one line
+    # Wrapped columns grow by their longest cell: a sentence gets more than a theme list.
     weights = [min(natural[i], 150 if wide[i] else 40) for i in range(n)]
-    spread = sum(weights[i] for i in range(n) if wide[i])
-    if one_line + 20 * sum(wide) <= room:
-        left = (room - one_line) / _TEX_LINE_CHARS
-        spec = "".join(f">{{{wrapped}}}p{{{left * weights[i] / spread:.2f}\\linewidth}}"
-                       if wide[i] else "l" for i in range(n))
-        heads = [esc(c) for c in cols]
-    else:
-        usable = f"\\dimexpr\\linewidth-{2 * n}\\tabcolsep\\relax"
-        spec = "".join(f">{{{wrapped}}}p{{{w / sum(weights):.3f}{usable}}}" for w in weights)
-        heads = [esc(c).replace("\\_", "\\_\\allowbreak{}") for c in cols]
+    size, landscape, spec, comment = _tex_layout(n, wide, least, natural, weights)
+    packages = "longtable,array" + (",pdflscape" if landscape else "")
     # Half the usual padding between columns: a theme table has twelve of them.
-    lines = ["% needs \\usepackage{longtable,array}",
-             "\\begingroup\\footnotesize\\setlength{\\tabcolsep}{3pt}",
-             f"\\begin{{longtable}}{{{spec}}}", "\\hline", " & ".join(heads) + r" \\",
-             "\\hline", "\\endhead"]
+    lines = [f"{comment}% needs \\usepackage{{{packages}}}",
+             *(["\\begin{landscape}"] if landscape else []),
+             f"\\begingroup{size}\\setlength{{\\tabcolsep}}{{3pt}}",
+             f"\\begin{{longtable}}{{{spec}}}", "\\hline", " & ".join(esc(c) for c in cols)
+             + r" \\", "\\hline", "\\endhead"]
     lines += [" & ".join(r) + r" \\" for r in rows]
     lines += ["\\hline"]
     if note:
         lines += [f"\\multicolumn{{{n}}}{{p{{0.9\\linewidth}}}}{{{esc(note)}}} \\\\"]
-    lines += ["\\end{longtable}", "\\endgroup"]
+    lines += ["\\end{longtable}", "\\endgroup", *(["\\end{landscape}"] if landscape else [])]
     return "\n".join(lines) + "\n"
+
+
+def _tex_layout(n: int, wide: list[bool], least: list[int], natural: list[int],
+                weights: list[int]) -> tuple[str, bool, str, str]:
+    """(type size, landscape or not, column spec, a comment when nothing fits) of the
+    first of TEX_LAYOUTS where `n` columns fit (see _latex)."""
+    wrapped = "\\raggedright\\arraybackslash"
+    for size, landscape, line in TEX_LAYOUTS:
+        room = line - TEX_PAD_CHARS * n
+        usable = f"\\dimexpr\\linewidth-{2 * n}\\tabcolsep\\relax"
+        one_line = sum(natural[i] for i in range(n) if not wide[i])
+        if one_line + sum(max(least[i], 20) for i in range(n) if wide[i]) <= room:
+            share = _tex_share(room - one_line, [i for i in range(n) if wide[i]],
+                               weights, least)
+            return size, landscape, "".join(
+                f">{{{wrapped}}}p{{{_up(share[i] / line)}\\linewidth}}" if wide[i] else "l"
+                for i in range(n)), ""
+        if sum(least) <= room:
+            share = _tex_share(room, list(range(n)), weights, least)
+            return size, landscape, "".join(
+                f">{{{wrapped}}}p{{{_up(share[i] / room)}{usable}}}" for i in range(n)), ""
+    return size, landscape, "".join(
+        f">{{{wrapped}}}p{{{_up(least[i] / room)}{usable}}}" for i in range(n)), (
+        f"% {n} columns are wider than a landscape page even in \\scriptsize: export "
+        "the csv or xlsx for this table, or fewer columns\n")
+
+
+def _up(share: float) -> str:
+    """A share of the line to three decimals, rounded up: rounded down, a column sized
+    to its longest word came out a hair narrower than it."""
+    return f"{math.ceil(share * 1000 - 1e-9) / 1000:.3f}"
+
+
+def _tex_share(total: float, columns: list[int], weights: list[int],
+               least: list[int]) -> dict[int, float]:
+    """`total` characters of width shared among `columns`: each its `least`, the rest in
+    proportion to how far its weight is above that (equally when none is)."""
+    extra = total - sum(least[i] for i in columns)
+    room = {i: max(weights[i] - least[i], 0) for i in columns}
+    spread = sum(room.values())
+    return {i: least[i] + extra * (room[i] / spread if spread else 1 / len(columns))
+            for i in columns}
 
 
 # Under a table for reading whose shares carry intervals in brackets.
@@ -159,8 +201,8 @@ INTERVAL_NOTE = ("In brackets: 95% intervals from resampling the group's letters
 _MINUS = re.compile(r"(?<![\w.])-(?=\d)")
 EVIDENCE_FOR_READING = ("citation", "stance", "themes", "text")
 EVIDENCE_NOTE = ("Citation: area, framework, inspection dates, section and passage id. The "
-                 "csv, xlsx and parquet exports also have region, outcome, publication date, "
-                 "letter id, heading and the theme's score.")
+                 "data formats (csv, xlsx) also have region, outcome, publication date, letter "
+                 "id and heading.")
 
 
 def with_intervals_inline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

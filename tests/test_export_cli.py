@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 
 from scraper.records import CANONICAL_SECTIONS
 from sendlens.cli import app
-from sendlens.export import table_bytes
+from sendlens.export import (
+    TEX_LAYOUTS,
+    TEX_PAD_CHARS,
+    _cell,
+    table_bytes,
+    tex_word,
+    with_intervals_inline,
+)
 from sendlens.store import Corpus
 
 LETTER_COLUMNS = [
@@ -164,20 +171,28 @@ def test_export_themes_by_region_as_latex(corpus: Corpus) -> None:
     result = export(corpus, "themes", "--by", "region", "--format", "tex")
     assert result.exit_code == 0, result.output
     tex = result.stdout
-    # A longtable breaks across pages, which a 440-row area table needs.
-    assert tex.startswith("% needs \\usepackage{longtable,array}\n\\begingroup\\footnotesize"
+    # A longtable breaks across pages, which a 440-row area table needs. Twelve columns
+    # do not fit across a portrait page, each at least its longest word wide: landscape.
+    assert tex.startswith("% needs \\usepackage{longtable,array,pdflscape}\n"
+                          "\\begin{landscape}\n\\begingroup\\footnotesize"
                           "\\setlength{\\tabcolsep}{3pt}\n\\begin{longtable}{")
-    assert tex.rstrip().endswith("\\end{longtable}\n\\endgroup") and "\\endhead" in tex
-    # Twelve columns do not fit on a line each: all wrap, within the page's width, and
-    # the headers break at their underscores.
+    assert tex.rstrip().endswith("\\end{longtable}\n\\endgroup\n\\end{landscape}")
+    assert "\\endhead" in tex
+    # All wrap, within the page's width, none narrower than its longest word, and the
+    # headers and ids break at their underscores.
     assert "region & theme & letters & letters\\_\\allowbreak{}mentioning" in tex
-    widths = column_widths(tex)
+    frame, _ = with_intervals_inline(
+        pd.read_csv(io.StringIO(export(corpus, "themes", "--by", "region").stdout)))
+    widths = column_chars(tex)
     assert len(widths) == 12 and all(w is not None for w in widths)
-    assert sum(widths) <= 1.0
+    assert sum(widths) <= page_chars(tex)
+    for column, width in zip(frame.columns, widths, strict=True):
+        words = [tex_word(column), *(tex_word(_cell(v)) for v in frame[column])]
+        assert width >= max(words) - 0.01, column
     # South West x EHC plans: Cornwall and Dorset, 5 passages, 2 positive, 3 negative;
     # shares to three decimals, counts whole.
-    assert ("South West & ehc\\_plans & 2 & 2 & 1.000 & 5 & 2 & 3 & 0 & 0 & 0.600 & $-$0.200 \\\\"
-            in tex)  # a minus sign, not a hyphen
+    assert ("South West & ehc\\_\\allowbreak{}plans & 2 & 2 & 1.000 & 5 & 2 & 3 & 0 & 0 & 0.600 & "
+            "$-$0.200 \\\\" in tex)  # a minus sign, not a hyphen
     assert "In brackets" not in tex  # no cell has an interval: nothing to explain
     assert "North West" not in tex  # Bury is untagged
 
@@ -215,12 +230,13 @@ def test_latex_cells_escape_every_special_character_once() -> None:
     tex = table_bytes(frame, "tex").decode()
     assert ("C:\\textbackslash{}x \\textasciitilde{}t\\textasciicircum{}h \\{b\\} 50\\% \\& "
             "\\#1 \\$2 & 3 \\\\") in tex
-    assert "a\\_b & n \\\\" in tex
+    assert "a\\_\\allowbreak{}b & n \\\\" in tex  # a header may break after an underscore
     # A column of sentences wraps in a paragraph column; a short one stays on one line.
     sentence = "Families told inspectors that they did not know where to find help."
     tex = table_bytes(pd.DataFrame({"area": ["Dorset"], "text": [sentence]}), "tex").decode()
-    area, text = column_widths(tex)
-    assert area is None and text is not None and 0.6 < text < 0.9
+    assert "\\begin{landscape}" not in tex and "pdflscape" not in tex  # fits a portrait page
+    area, text = column_chars(tex)
+    assert area is None and text is not None and 0.6 < text / page_chars(tex) < 0.95
     # Evidence for reading: its citation says where each sentence is, so the columns the
     # citation repeats are left to the data formats, and a note says so.
     evidence = pd.DataFrame([{"citation": "Dorset, ..., passage x-0001", "area": "Dorset",
@@ -229,17 +245,28 @@ def test_latex_cells_escape_every_special_character_once() -> None:
     tex = table_bytes(evidence, "tex").decode()
     assert "citation & stance & themes & text \\\\" in tex and "area\\_send" not in tex
     assert "also have region, outcome" in tex
-    widths = column_widths(tex)
+    widths = column_chars(tex)
     assert widths[-1] == max(w or 0 for w in widths)  # the sentence gets the most room
     assert "framework" in table_bytes(evidence, "csv").decode()
 
 
-def column_widths(tex: str) -> list[float | None]:
-    """Each column's width as a share of the line, None for one that stays on one line."""
+def page_chars(tex: str) -> float:
+    """How many characters of the table's type size fit across its page (TEX_LAYOUTS)."""
+    landscape = "\\begin{landscape}" in tex
+    size = re.search(r"\\begingroup(\\\w+)", tex).group(1)
+    return next(line for s, land, line in TEX_LAYOUTS if s == size and land == landscape)
+
+
+def column_chars(tex: str) -> list[float | None]:
+    """Each column's width in characters of its type size, None for one that stays on
+    one line."""
     spec = re.search(r"\\begin\{longtable\}\{(.*)\}\n", tex).group(1)
     spec = spec.replace(">{\\raggedright\\arraybackslash}", "")
-    return [float(w) if w else None
-            for w in re.findall(r"p\{([0-9.]+)\\(?:linewidth|dimexpr[^}]*)\}|l", spec)]
+    found = re.findall(r"p\{([0-9.]+)\\(linewidth|dimexpr[^}]*)\}|l", spec)
+    line = page_chars(tex)
+    room = line - TEX_PAD_CHARS * len(found)  # the width \dimexpr leaves after padding
+    return [None if not w else float(w) * (line if unit == "linewidth" else room)
+            for w, unit in found]
 
 
 def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Path) -> None:
