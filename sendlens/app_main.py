@@ -953,16 +953,19 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
     return st.session_state["cell_row"], st.session_state["cell_theme"]
 
 
-def _same_place(ctx: Ctx, row: Any, was_by: str, by: str, rows: list[str]) -> str:
+def _same_place(ctx: Ctx, row: Any, was_by: str, by: str, rows: list[str]) -> Any:
     """The row of `rows` (grouped `by`) where `row`, a row grouped `was_by`, lies: an
-    area's region, a region's first area in `rows`; else the first row."""
+    area's region, a region's first area in `rows`. Else `row` itself, which the caller
+    then replaces with a note (its areas are all past the rows shown, say)."""
     letters = ad.letters(ctx.path, ctx.stamp)
     if {was_by, by} <= set(letters.columns):
-        pairs = letters.loc[letters[was_by] == row, by].dropna()
+        # Letters with no region are the tables' "unknown" row.
+        both = letters[[was_by, by]].astype(object).fillna(ad.UNKNOWN_GROUP)
+        pairs = set(both.loc[both[was_by] == row, by])
         for candidate in rows:
-            if candidate in set(pairs):
+            if candidate in pairs:
                 return candidate
-    return rows[0]
+    return row
 
 
 def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],

@@ -416,6 +416,11 @@ class Filters:
         return out
 
 
+# The theme tables' row for letters with no value of the grouping (no region known):
+# textmine.aggregate.UNKNOWN, written out so that this module need not import it.
+UNKNOWN_GROUP = "unknown"
+
+
 def _aggregate() -> Any:
     try:
         from textmine import aggregate

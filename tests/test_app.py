@@ -1011,6 +1011,25 @@ def test_switching_rows_between_areas_and_regions_keeps_the_place(
     con.close()
 
 
+def test_switching_rows_finds_an_area_with_no_region_in_the_unknown_row(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    copy = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, copy)
+    con = sqlite3.connect(copy / "sendlens.db")
+    area = con.execute("SELECT area FROM letters ORDER BY area LIMIT 1").fetchone()[0]
+    with con:
+        con.execute("UPDATE letters SET region = NULL WHERE area = ?", (area,))
+    con.close()
+    at = run(copy, monkeypatch, page="compare", cell_row=area, cell_theme="health_input")
+    at.radio(key="by").set_value("region").run()
+    assert at.session_state["cell_row"] == "unknown"
+    at.radio(key="by").set_value("area").run()
+    assert at.session_state["cell_row"] == area
+
+
 def test_compare_sorted_by_a_theme_puts_the_most_criticised_first(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
