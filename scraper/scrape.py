@@ -599,9 +599,11 @@ def scrape(
                 ]
             candidates.extend(_select(pubs, rule, summary, found_areas, trusted=True))
 
+        # Compared in lower case ("burry" -> Bury), given back as the site spells it.
+        spelt = {name.lower(): name for name in sorted(names)}
         summary.area_suggestions = {
-            w: near[0] for w in summary.unmatched_areas
-            if (near := difflib.get_close_matches(w, sorted(names), n=1, cutoff=0.75))}
+            w: spelt[near[0]] for w in summary.unmatched_areas
+            if (near := difflib.get_close_matches(w.lower(), list(spelt), n=1, cutoff=0.75))}
         summary.areas_without_send = sorted(
             name for key, name in councils.items() if key not in found_areas
         )

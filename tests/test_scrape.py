@@ -590,7 +590,7 @@ def test_since_and_areas_narrow_the_scrape(site: Site, base: str, corpus: Corpus
     assert summary.unmatched_areas == ["Nowhereshire"]
     assert summary.exit_code == 1  # a mistyped area is not "no letters published"
     assert "did you mean" not in summary.render()  # nothing near it
-    typo = pick[0].name[:-1] + pick[0].name[-1] * 2  # "Dorsett"
+    typo = (pick[0].name[:-1] + pick[0].name[-1] * 2).lower()  # "dorsett"
     summary = scrape(corpus, base_url=base, areas=[typo], dry_run=True, **FAST)
     assert f"--area matched no provider: {typo} (did you mean {pick[0].name}?)" in \
         summary.render()

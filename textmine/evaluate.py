@@ -111,6 +111,9 @@ def compute_metrics(
             float(f1_score(st_true, st_pred, labels=occurring, average="macro", zero_division=0)),
             3) if known else 0.0,
         "macro_over": {"themes": [ids[j] for j in present], "stances": occurring},
+        # Themes added to the codebook after the labelling that the file never labels.
+        "unlabelled_themes": [ids[j] for j in range(len(ids))
+                              if not support[j] and ids[j] in added],
         # Themes the file never labels, and how often the model gave them anyway.
         "unlabelled_predictions": {ids[j]: int(P[:, j].sum()) for j in range(len(ids))
                                    if not support[j] and P[:, j].any() and ids[j] in added},

@@ -150,8 +150,7 @@ class PassageMatcher:
         else:
             if n in self.global_exact:
                 return self.global_exact[n]
-            i = self._find_anywhere(n)
-            return i if i is None or not strict or _nested(n, self.norms[i]) else None
+            return self._find_anywhere(n, strict=strict)
         if strict:
             nested = [i for i in candidates if _nested(n, self.norms[i])]
             return max(nested, key=lambda i: -abs(len(self.norms[i]) - len(n)), default=None)
@@ -175,10 +174,11 @@ class PassageMatcher:
         """Whether the corpus holds this letter (by letter id or PDF file name)."""
         return _file_name(letter) in self.by_letter
 
-    def _find_anywhere(self, n: str) -> int | None:
+    def _find_anywhere(self, n: str, *, strict: bool = False) -> int | None:
         """The passage sharing most of normalised text `n`'s word 4-grams, if it shares
         at least 60% of the shorter one's (a sentence cut differently, a heading merged
-        in). Counting shared 4-grams keeps this fast enough for `classify`."""
+        in); `strict`, the best sharing one that nests with `n` (see `find`). Counting
+        shared 4-grams keeps this fast enough for `classify`."""
         if self._shingles is None:
             index: dict[tuple[str, ...], list[int]] = defaultdict(list)
             sizes = []
@@ -196,6 +196,11 @@ class PassageMatcher:
                 votes.update(hits)
         if not votes:
             return None
+        if strict:
+            # Not only the top one: a longer passage with as many shared 4-grams may
+            # come first, and not nest, while the next one does.
+            return next((i for i, _ in votes.most_common(10) if _nested(n, self.norms[i])),
+                        None)
         i, v = votes.most_common(1)[0]
         return i if v >= 2 and v >= 0.6 * min(len(grams), self._sizes[i]) else None
 

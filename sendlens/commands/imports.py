@@ -271,6 +271,24 @@ def export_cmd(
         typer.echo(f"wrote {len(frame)} rows to {output}", err=True)
 
 
+def _how_to_measure(meta: dict) -> str:
+    """The evaluate command that would record this model's quality. Scored on its own
+    training labels the figure would flatter it: `evaluate` then records only a --cv of
+    them, run as the model was trained, and only when it was trained on that file alone."""
+    import shlex
+
+    training = meta.get("training", {})
+    files = training.get("label_files") or []
+    other = "`sendlens evaluate GOLD.jsonl` records it, on labels it was not trained on"
+    if len(files) != 1:
+        return other if not files else (
+            f"trained on {len(files)} label files: {other}")
+    tune = int(training.get("tune_folds") or 0)
+    return (f"`sendlens evaluate {shlex.quote(files[0])} --cv"
+            + (f" --tune-thresholds {tune}" if tune else "") + "` records it, if the model "
+            "was trained on that file alone (no corrections saved in the app); or " + other)
+
+
 def info_cmd(corpus: Path | None = CorpusOption) -> None:
     """What the corpus holds: letters by framework and outcome, passages, tags."""
     store = open_corpus(corpus)
@@ -403,12 +421,7 @@ def _model_info(store: Corpus) -> bool:
         typer.echo(f"  measured ({setting}, {q.get('gold')}): theme macro-F1 "
                    f"{figure['theme_macro_f1']}, stance macro-F1 {figure['stance_macro_f1']}")
     if not quality:
-        files = meta.get("training", {}).get("label_files") or []
-        # Scored on its own training labels the figure would flatter it: `evaluate` then
-        # asks for --cv and records only that.
-        typer.echo("  quality not measured yet (`sendlens evaluate "
-                   + (f"{files[0]} --cv` records it" if files
-                      else "GOLD.jsonl` records it, on labels it was not trained on") + ")")
+        typer.echo(f"  quality not measured yet ({_how_to_measure(meta)})")
     if reasons:
         typer.secho(f"  stale: {'; '.join(reasons)}; `sendlens tag` retrains and re-tags",
                     fg="yellow")

@@ -190,10 +190,13 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
     told: list[str] = []
 
     def training(fraction: float, what: str) -> None:
-        # Said before the wait (about 10 s on the 55 reports), not only after it.
-        if not told:
+        # Said before the wait (about 10 s on the 55 reports), not only after it. The
+        # first word may be a wait for another run, which may bring the model itself.
+        if what not in told and (not told or what.startswith("waiting")
+                                 or told[-1].startswith("waiting")):
             told.append(what)
-            typer.echo("no current model for this corpus and codebook, so one is trained "
+            typer.echo(f"{what} ..." if what.startswith("waiting") else
+                       "no current model for this corpus and codebook, so one is trained "
                        f"first ({what}) ...", err=True)
 
     try:
@@ -441,7 +444,7 @@ def _print(result: dict, title: str, as_json: bool) -> None:
                     fg="yellow", err=True)
     typer.echo(f"{'theme':22} {'P':>6} {'R':>6} {'F1':>6} {'n':>5}")
     for t, m in result["themes"].items():
-        if t in (unlabelled or {}):
+        if t in result.get("unlabelled_themes", ()):
             # Zeros here read as a theme the model gets wrong; the file never labels it.
             typer.echo(f"{t:22} {'(not in the labels)':>20} {m['support']:5d}")
             continue
