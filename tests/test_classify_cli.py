@@ -987,6 +987,13 @@ def test_a_similar_sentence_is_not_read_in_a_corpus_sentences_context(corpus: Pa
     assert matcher.find(praise, r["letter_id"]) == i  # close enough for a hand label
     assert matcher.find(praise, r["letter_id"], strict=True) is None
     assert matcher.find(praise, None, strict=True) is None
+    # The same sentence as a hand-label file gives it, its heading glued on, or a word
+    # hyphenated otherwise, is still found in the letter named.
+    glued = "Areas for improvement Areas for improvement " + r["text"]
+    assert matcher.find(glued, r["letter_id"], strict=True) == i
+    hyphen = next(k for k, x in enumerate(rows) if "co-production" in x["text"])
+    assert matcher.find(rows[hyphen]["text"].replace("co-production", "coproduction"),
+                        rows[hyphen]["letter_id"], strict=True) == hyphen
     line = json.dumps({"id": 1, "text": praise, "letter": r["letter_id"]}) + "\n"
     code, out, err = classify(corpus, line)
     assert code == 0, err

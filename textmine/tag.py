@@ -88,10 +88,15 @@ def _grams(n: str, k: int = 4) -> list[tuple[str, ...]]:
 
 
 def _nested(a: str, b: str, least: float = 0.8) -> bool:
-    """Whether normalised texts `a` and `b` are one inside the other, word for word, the
-    shorter at least `least` of the longer's length (a heading glued on, a word lost)."""
+    """Whether normalised texts `a` and `b` are the same words but for hyphens and spaces
+    ("neuro-developmental"), or one inside the other, word for word, the shorter at least
+    `least` of the longer's length (a heading glued on, a word lost at a page break)."""
     short, long = sorted((a, b), key=len)
-    return bool(short) and len(short) >= least * len(long) and f" {short} " in f" {long} "
+    if not short:
+        return False
+    if short.replace(" ", "") == long.replace(" ", ""):
+        return True
+    return len(short) >= least * len(long) and f" {short} " in f" {long} "
 
 
 class PassageMatcher:
@@ -137,9 +142,10 @@ class PassageMatcher:
         Without a letter, or with one the corpus does not hold, the sentence is looked
         up in the whole corpus: exactly, then among the few passages sharing most of its
         word 4-grams. `strict` (for `classify`, whose sentences need not come from the
-        corpus) takes only the same words, or one text wholly inside the other and at
-        least 80% of its length: a similar sentence ("is well established" against "is
-        not well established") is not the same sentence, and its context would mislead.
+        corpus) takes only the same words, or one text wholly inside the other (at least
+        80% of its length, or 40% in the letter named): a similar sentence ("is well
+        established" against "is not well established") is not the same sentence, and
+        its context would mislead.
         """
         n = _norm(text)
         if letter and self.knows(letter):
@@ -152,7 +158,10 @@ class PassageMatcher:
                 return self.global_exact[n]
             return self._find_anywhere(n, strict=strict)
         if strict:
-            nested = [i for i in candidates if _nested(n, self.norms[i])]
+            # Within the letter named, a sentence with its section's heading glued on
+            # (as hand-labelled files have them: "Areas for improvement Leaders ...") is
+            # still that sentence, however long the heading.
+            nested = [i for i in candidates if _nested(n, self.norms[i], least=0.4)]
             return max(nested, key=lambda i: -abs(len(self.norms[i]) - len(n)), default=None)
         best, best_i = 0.0, None
         for i in candidates:
