@@ -1605,13 +1605,15 @@ def page_label(ctx: Ctx) -> None:
             created_at=saved["created_at"].map(when),
             themes=saved["themes"].map(lambda ts: theme_words(ts, ctx.short) or "none"),
             used=later.map({False: "yes", True: "no: replaced by a newer one"}))
-        st.dataframe(listed[["created_at", "passage_id", "used", "themes", "stance", "source",
-                             "text"]],
+        # The passage first, its id last and whole: on a laptop the text was out of view
+        # and the id wrapped over three lines, hard to read or copy.
+        st.dataframe(listed[["created_at", "text", "themes", "stance", "used", "source",
+                             "passage_id"]],
                      hide_index=True, row_height=PASSAGE_ROW_PX,
                      height=38 + (PASSAGE_ROW_PX + 1) * min(len(listed), 5),
                      column_config=passage_columns(
                          created_at=st.column_config.TextColumn("Saved", width="small"),
-                         passage_id=st.column_config.TextColumn("Passage id", width="small"),
+                         passage_id=st.column_config.TextColumn("Passage id", width=150),
                          used=st.column_config.TextColumn(
                              "In use", width=110, help="The newest correction of a passage "
                              "is the one training uses"),
