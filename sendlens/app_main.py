@@ -1439,7 +1439,7 @@ def page_themes(ctx: Ctx) -> None:
     name = "-".join(["evidence", "any-theme" if theme == ALL else theme,
                      *([stance] if stance != ALL else []),
                      *([re.sub(r"\W+", "_", query).strip("_")[:40]] if query else [])])
-    downloads(frame, name, "themes")
+    downloads(frame, name, "themes", filters=filters)
 
 
 def page_reader(ctx: Ctx) -> None:
