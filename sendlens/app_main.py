@@ -666,6 +666,30 @@ FILTER_NAMES = {"areas": "areas", "regions": "regions", "fw": "frameworks",
                 "out": "outcomes", "sec": "sections", "from": "from", "to": "to"}
 
 
+# The pages with the shared filters, by the prefix of their keys.
+FILTER_PAGES = {"c_": "Compare areas", "t_": "Theme explorer"}
+
+
+def _carry_filters(prefix: str) -> None:
+    """On the first visit to a page with filters (none of its own set in this session or
+    in the link), take those last set on the other such page: a researcher who narrowed
+    Compare areas to the positive reports and opened the Theme explorer read every
+    report's passages, with nothing to say so. Said above the page when it happens."""
+    s = st.session_state
+    mine = [prefix + k for k in FILTER_NAMES]
+    if any(k in s or _KEPT + k in s or k in st.query_params for k in mine):
+        return
+    for other, page in FILTER_PAGES.items():
+        kept = {k: s[_KEPT + other + k] for k in FILTER_NAMES if _KEPT + other + k in s}
+        if other == prefix or not any(isinstance(v, list) and v for v in kept.values()):
+            continue
+        for k, v in kept.items():
+            s[prefix + k] = list(v) if isinstance(v, list) else v
+        s.setdefault("_link_notes", []).append(
+            f"The filters set on {page} are used here too (open Filters to change them)")
+        return
+
+
 def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
     """The shared filters; state kept in the URL.
 
@@ -680,6 +704,7 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
     keys = {f"{prefix}areas": [], f"{prefix}regions": [], f"{prefix}fw": [],
             f"{prefix}out": [], f"{prefix}sec": [], f"{prefix}from": d_min,
             f"{prefix}to": d_max}
+    _carry_filters(prefix)
     q_init(f"{prefix}areas", [], o.areas, multi=True, alias=ad.area_name)
     q_init(f"{prefix}regions", [], o.regions, multi=True)
     q_init(f"{prefix}fw", [], o.frameworks, multi=True)

@@ -1143,6 +1143,28 @@ def test_choices_on_a_page_survive_a_visit_to_another_page(
     assert at.query_params["by"] in ("region", ["region"])  # and the URL says so again
 
 
+def test_filters_set_on_compare_follow_to_the_theme_explorer_once(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Compare narrowed to some reports, then the Theme explorer listed every report's
+    # passages with nothing to say so.
+    at = run(corpus_dir, monkeypatch, page="compare", c_sec="weaknesses")
+    at.radio(key="page").set_value("themes").run()
+    assert not at.exception
+    assert at.session_state["t_sec"] == ["weaknesses"]
+    assert "filters set on Compare areas are used here too" in " ".join(
+        i.value for i in at.info)
+    assert at.query_params["t_sec"] in ("weaknesses", ["weaknesses"])  # a link keeps them
+    at.selectbox(key="theme").set_value("health_input").run()
+    table = evidence_of(open_expander(at, "theme-table"))
+    assert len(table) and set(table["section"]) == {"weaknesses"}
+    # Once the page has filters of its own, they are its own.
+    at.multiselect(key="t_sec").set_value([]).run()
+    at.radio(key="page").set_value("compare").run()
+    at.radio(key="page").set_value("themes").run()
+    assert at.session_state["t_sec"] == []
+
+
 def test_a_cell_chosen_without_the_mouse_resets_the_charts_click(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
 ) -> None:
