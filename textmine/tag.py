@@ -826,33 +826,30 @@ def _field_like(key: str) -> str | None:
 
 def _has_context(rec: dict[str, Any]) -> bool:
     """Whether a classify line gives its own context (then it is not looked up)."""
-    context = rec.get("context")
-    return bool(rec.get("section") or rec.get("heading") or rec.get("prev_text")
-                or (context if isinstance(context, str) else "") or rec.get("next_text"))
+    return bool(rec.get("section") or rec.get("heading") or rec.get("context")
+                or rec.get("prev_text") or rec.get("next_text"))
 
 
 def _item(rec: dict[str, Any],
-          matcher: PassageMatcher | None) -> tuple[Item, str | None, str | None]:
-    """The record as an Item, its corpus passage id when it was looked up and found
-    verbatim (whose stored result it may share), and the passage it was read in."""
-    context = rec.get("context")
-    prev_text = rec.get("prev_text") or (context if isinstance(context, str) else "") or ""
+          lookup: PassageMatcher | None) -> tuple[Item, str | None, str | None]:
+    """The record (a line `_parse_line` checked: its fields are strings) as an Item, its
+    corpus passage id when it was looked up in `lookup` and found verbatim (whose stored
+    result it may share), and the passage it was read in."""
+    if lookup is not None:
+        # A corpus sentence is read in its letter, as `tag` read it; any other
+        # sentence from its words alone.
+        found, pid = lookup.item_for(rec["text"], rec.get("letter"), rec.get("passage_id"),
+                                     strict=True)
+        # Only a verbatim passage can share that passage's result.
+        return found, pid if pid and lookup.text_of.get(pid) == rec["text"] else None, pid
     item = Item(
         text=rec["text"],
         section=rec.get("section"),
         heading=rec.get("heading"),
-        prev_text=prev_text,
+        prev_text=rec.get("prev_text") or rec.get("context") or "",
         next_text=rec.get("next_text") or "",
         letter=rec.get("letter"),
     )
-    if matcher is not None and not _has_context(rec):
-        # A corpus sentence is read in its letter, as `tag` read it; any other
-        # sentence from its words alone.
-        named = rec.get("passage_id")
-        found, pid = matcher.item_for(rec["text"], rec.get("letter"),
-                                      named if isinstance(named, str) else None, strict=True)
-        # Only a verbatim passage can share that passage's result.
-        return found, pid if pid and matcher.text_of.get(pid) == rec["text"] else None, pid
     return item, None, None
 
 
@@ -954,25 +951,23 @@ def classify_lines(
                     warn(f"line {no}: field {key!r} is not read (did you mean {meant!r}?); "
                          f"classify reads {', '.join(CLASSIFY_FIELDS)}")
         letter = rec.get("letter")
-        if (warn is not None and matcher is not None and isinstance(letter, str)
+        if (warn is not None and matcher is not None and letter is not None
                 and letter not in unknown_letters and not matcher.knows(letter)):
             unknown_letters.add(letter)
             warn(f"line {no}: letter {letter!r} is not in the corpus; its sentences are "
                  "looked up in every letter")
-        item, pid, read_in = _item(rec, matcher)
-        named = rec.get("passage_id")
-        if (warn is not None and matcher is not None and named is not None
-                and named != read_in and not _has_context(rec)):
-            mismatched.append((no, named))
-        if (warn is not None and matcher is not None and read_in is None
-                and isinstance(letter, str) and matcher.knows(letter)
-                and not _has_context(rec)):
-            missing.append((no, letter))
-        if (warn is not None and matcher is not None and read_in is not None
-                and named != read_in
-                and (others := matcher.others(read_in,
-                                              letter if isinstance(letter, str) else None))):
-            ambiguous.append((no, read_in, others))
+        # Looked up in the corpus unless the line gives its own context.
+        lookup = matcher if matcher is not None and not _has_context(rec) else None
+        item, pid, read_in = _item(rec, lookup)
+        if warn is not None and lookup is not None:
+            named = rec.get("passage_id")
+            if named is not None and named != read_in:
+                mismatched.append((no, named))
+            if read_in is None and letter is not None and lookup.knows(letter):
+                missing.append((no, letter))
+            if (read_in is not None and named != read_in
+                    and (others := lookup.others(read_in, letter))):
+                ambiguous.append((no, read_in, others))
         pending.append((rec.get("id"), item, pid))
         if len(pending) >= batch:
             yield from flush()
