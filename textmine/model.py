@@ -754,6 +754,12 @@ def load_model(directory: Path) -> TaggerModel:
             f"{str(exc) or 'the file is empty or cut short'})") from exc
 
 
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as label files are recorded in a model's metadata
+    (OSError when it cannot be read)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
     """Reasons a model no longer matches the codebook or the libraries (empty: current)."""
     reasons = []
@@ -783,7 +789,7 @@ def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
     for path, sha in zip(training.get("label_files", []), training.get("label_sha256", []),
                          strict=False):
         try:
-            now = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            now = file_digest(Path(path))
         except OSError:
             continue
         if now != sha:

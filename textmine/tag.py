@@ -32,6 +32,7 @@ from textmine.model import (
     ModelFileError,
     TaggerModel,
     TrainingSet,
+    file_digest,
     hand_training_set,
     load_model,
     model_version,
@@ -682,7 +683,7 @@ def trained_on(meta: dict[str, Any], records: Sequence[dict[str, Any]],
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes (TaggingError naming it when it cannot be read)."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return file_digest(Path(path))
     except FileNotFoundError:
         raise TaggingError(f"labels file {path}: no such file") from None
     except IsADirectoryError:
