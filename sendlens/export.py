@@ -120,15 +120,16 @@ def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> s
     landscape page in \\scriptsize (21 columns of letters) says so in a comment. Needs
     `\\usepackage{longtable,array}`, and pdflscape when it is set landscape."""
 
-    def esc(value: object) -> str:
-        text = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], _cell(value).replace("\n", " "))
+    def esc(text: str) -> str:
+        text = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], text.replace("\n", " "))
         # A minus sign, not a hyphen, before a number ("-0.20"; not in "2024-03" or ids).
         return _MINUS.sub("$-$", text).replace("\\_", "\\_\\allowbreak{}")
 
     cols = [str(c) for c in frame.columns]
     n = len(cols)
+    # Each cell formatted once: measured for the layout, then escaped.
     cells = [[_cell(v).replace("\n", " ") for v in row] for row in frame.itertuples(index=False)]
-    rows = [[esc(v) for v in row] for row in frame.itertuples(index=False)]
+    rows = [[esc(c) for c in row] for row in cells]
     longest = [max((len(r[i]) for r in cells), default=0) for i in range(n)]
     # Columns of sentences or citations wrap in a paragraph column.
     wide = [c in wrap or longest[i] > 40 for i, c in enumerate(cols)]
