@@ -82,8 +82,10 @@ def compute_metrics(
     # A theme added to the codebook after the labelling is not ruled out by the file:
     # its predictions cost micro-F1 only, and are reported.
     added = set(added_themes)
+    # Themes added to the codebook after the labelling that the file never labels.
+    unlabelled = [j for j in range(len(ids)) if not support[j] and ids[j] in added]
     present = [j for j in range(len(ids))
-               if support[j] > 0 or (P[:, j].any() and ids[j] not in added)]
+               if support[j] > 0 or (P[:, j].any() and j not in unlabelled)]
     macro = float(np.mean([f[j] for j in present])) if present else 0.0
     micro = float(f1_score(Y, P, average="micro", zero_division=0)) if len(Y) else 0.0
     known = [i for i, s in enumerate(true_stance) if s in STANCES]
@@ -111,12 +113,10 @@ def compute_metrics(
             float(f1_score(st_true, st_pred, labels=occurring, average="macro", zero_division=0)),
             3) if known else 0.0,
         "macro_over": {"themes": [ids[j] for j in present], "stances": occurring},
-        # Themes added to the codebook after the labelling that the file never labels.
-        "unlabelled_themes": [ids[j] for j in range(len(ids))
-                              if not support[j] and ids[j] in added],
+        "unlabelled_themes": [ids[j] for j in unlabelled],
         # Themes the file never labels, and how often the model gave them anyway.
-        "unlabelled_predictions": {ids[j]: int(P[:, j].sum()) for j in range(len(ids))
-                                   if not support[j] and P[:, j].any() and ids[j] in added},
+        "unlabelled_predictions": {ids[j]: int(P[:, j].sum()) for j in unlabelled
+                                   if P[:, j].any()},
         "stance_accuracy": round(float(np.mean(np.array(st_true) == np.array(st_pred))), 3)
         if known else 0.0,
     }
