@@ -29,6 +29,7 @@ import streamlit as st
 from sendlens import appdata as ad
 from sendlens.export import table_bytes
 from sendlens.store import MAX_FTS_QUERY
+from textmine.intervals import MIN_INTERVAL_LETTERS
 
 PAGES: dict[str, str] = {
     "overview": "Overview",
@@ -41,7 +42,7 @@ PAGES: dict[str, str] = {
 }
 ALL = "(all)"
 # A share's 95% interval in words, where there is none (the tooltip says why).
-NO_SPREAD = "none (under 5 letters judge it, or all agree)"
+NO_SPREAD = f"none (under {MIN_INTERVAL_LETTERS} letters judge it, or all agree)"
 
 
 def spread_text(low: Any, high: Any, metric: str, missing: str = "",
@@ -53,6 +54,8 @@ def spread_text(low: Any, high: Any, metric: str, missing: str = "",
         return missing
     fmt = "{:+.2f}" if metric == "net_stance" else "{:.0%}"
     return f"{fmt.format(low)} to {fmt.format(high)}".replace("-", minus)
+
+
 METRICS = {
     "net_stance": "Net stance: (positive − negative) / passages that judge the theme",
     "share_negative": "Share of the passages judging the theme that are negative",
@@ -922,7 +925,8 @@ def page_compare(ctx: Ctx) -> None:
                              "share_negative_95": "Share negative, 95% interval",
                              "net_stance_95": "Net stance, 95% interval"})
             st.caption("95% interval: from resampling the group's letters; blank where fewer "
-                       "than 5 letters judge the theme (an area's one or two letters), or all "
+                       f"than {MIN_INTERVAL_LETTERS} letters judge the theme (an area's one or "
+                       "two letters), or all "
                        "of them agree. It leaves out the tagger's own errors. The downloads "
                        "give it as from / to columns.")
             downloads(numbers[cols], f"themes-by-{by}", "table", filters=filters)

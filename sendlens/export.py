@@ -15,6 +15,7 @@ import pandas as pd
 
 from sendlens import __version__
 from sendlens.store import ISO_DATE, Corpus, now_iso
+from textmine.intervals import MIN_INTERVAL_LETTERS
 
 FORMATS = ("csv", "parquet", "xlsx", "md", "tex")
 BINARY_FORMATS = {"parquet", "xlsx"}
@@ -197,8 +198,9 @@ def _tex_share(total: float, columns: list[int], weights: list[int],
 
 # Under a table for reading whose shares carry intervals in brackets.
 INTERVAL_NOTE = ("In brackets: 95% intervals from resampling the group's letters (whole letters "
-                 "drawn with replacement); none where fewer than 5 letters judge the theme or "
-                 "all of them agree. They leave out the tagger's own errors.")
+                 f"drawn with replacement); none where fewer than {MIN_INTERVAL_LETTERS} "
+                 "letters judge the theme or all of them agree. They leave out the tagger's "
+                 "own errors.")
 _MINUS = re.compile(r"(?<![\w.])-(?=\d)")
 EVIDENCE_FOR_READING = ("citation", "stance", "themes", "text")
 EVIDENCE_NOTE = ("Citation: area, framework, inspection dates, section and passage id. The "
