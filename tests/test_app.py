@@ -1359,3 +1359,11 @@ def test_a_filtered_download_is_named_for_its_filters() -> None:
     long = [app_main.filter_slug(f) for f in many]
     assert all(s.startswith("filtered-") and len(s) < 20 for s in long)
     assert long[0] != long[1]
+
+
+def test_the_apps_unknown_row_is_the_theme_tables() -> None:
+    # Written out in appdata so that the app need not import aggregate: kept equal here.
+    from sendlens import appdata
+    from textmine import aggregate
+
+    assert appdata.UNKNOWN_GROUP == aggregate.UNKNOWN

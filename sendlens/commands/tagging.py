@@ -435,12 +435,12 @@ def _print(result: dict, title: str, as_json: bool) -> None:
         return
     if (found := result.get("matched_to_corpus")) is not None and found < result["n"]:
         # Sentences of letters missing from the corpus lose their context: lower scores.
-        missing = result["n"] - found
+        missing, named = result["n"] - found, result.get("not_found", [])
         typer.secho(f"note: {missing} of the {result['n']} sentences "
                     f"{'was' if missing == 1 else 'were'} not found in this corpus's letters "
                     "and read alone, without their section and neighbours"
-                    + "".join(f"\n  {t}" for t in result.get("not_found", [])[:5])
-                    + ("\n  ..." if len(result.get("not_found", [])) > 5 else ""),
+                    + "".join(f"\n  {t}" for t in named[:5]) + ("\n  ..." if len(named) > 5
+                                                               else ""),
                     fg="yellow", err=True)
     typer.echo(f"{'theme':22} {'P':>6} {'R':>6} {'F1':>6} {'n':>5}")
     for t, m in result["themes"].items():
