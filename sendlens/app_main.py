@@ -1598,7 +1598,10 @@ def page_label(ctx: Ctx) -> None:
         start_themes, start_stance = list(row["themes"]), row["stance"]
         if len(yours):
             mine = yours.iloc[0]
-            start_themes, start_stance = [t for t in mine["themes"].split(", ") if t], \
+            # A theme added to the codebook after the correction is the model's to give.
+            offered = mine["themes_offered"]
+            added = [t for t in row["themes"] if isinstance(offered, list) and t not in offered]
+            start_themes, start_stance = [t for t in mine["themes"].split(", ") if t] + added, \
                 mine["stance"]
             applied = (sorted(start_themes) == sorted(row["themes"])
                        and start_stance == row["stance"])

@@ -725,9 +725,13 @@ def passage(path: str, stamp_: tuple[int, ...], passage_id: str) -> dict[str, An
 
 @st.cache_data(show_spinner=False)
 def labels(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
-    cols = ["id", "passage_id", "letter", "themes", "stance", "source", "created_at", "text"]
+    cols = ["id", "passage_id", "letter", "themes", "stance", "source", "created_at", "text",
+            "themes_offered"]
     frame = _frame(path, f"SELECT {', '.join(cols)} FROM labels ORDER BY id DESC", columns=cols)
     frame["themes"] = frame["themes"].map(lambda s: ", ".join(_json(s, [])))
+    # A list, or None for a correction saved before sendlens recorded what it offered.
+    frame["themes_offered"] = frame["themes_offered"].map(
+        lambda s: _json(s, None) if isinstance(s, str) else None)
     return frame
 
 
@@ -742,12 +746,15 @@ def save_label(path: str, passage_id: str, themes: list[str], stance: str) -> in
     if corpus.readonly:
         raise AppDataError(f"the corpus at {corpus.root} is read-only here (no permission to "
                            "write in its folder), so corrections cannot be saved in it")
+    # The themes the form offered, which the correction judges: a theme added to the
+    # codebook later is not one this passage was said to lack.
+    offered = sorted(set(theme_names(path, stamp(path))) | set(themes)) or None
     with corpus.transaction() as con:
         cur = con.execute(
-            "INSERT INTO labels(passage_id, letter, text, themes, stance, source, created_at)"
-            " VALUES (?, ?, ?, ?, ?, 'app', ?)",
+            "INSERT INTO labels(passage_id, letter, text, themes, stance, source, created_at,"
+            " themes_offered) VALUES (?, ?, ?, ?, ?, 'app', ?, ?)",
             (passage_id, row["letter_id"], row["text"], json.dumps(sorted(themes)), stance,
-             now_iso()),
+             now_iso(), offered and json.dumps(offered)),
         )
         return int(cur.lastrowid or 0)
 

@@ -27,7 +27,7 @@ try:
 except ImportError:  # Windows: no flock; concurrent runs there may both train
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "sendlens.db"
 LOCK_NAME = "models.lock"  # see Corpus.model_lock
 _HELD_LOCKS: dict[tuple[str, int], int] = {}  # (corpus root, thread) -> model_lock depth
@@ -134,6 +134,9 @@ CREATE TABLE IF NOT EXISTS tags (
     tagged_at TEXT NOT NULL
 );
 
+-- themes_offered: the themes the correction's form offered (JSON list). It judges only
+-- those, so a theme added to the codebook later does not take it for a negative. NULL
+-- before schema 3 (such a correction judges every theme, as it always did).
 CREATE TABLE IF NOT EXISTS labels (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     passage_id TEXT,
@@ -142,7 +145,8 @@ CREATE TABLE IF NOT EXISTS labels (
     themes TEXT NOT NULL,
     stance TEXT,
     source TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    themes_offered TEXT
 );
 CREATE INDEX IF NOT EXISTS labels_passage ON labels(passage_id);
 
@@ -367,6 +371,10 @@ class Corpus:
             with self.transaction(con):
                 if row and int(row["value"]) < 2:
                     _canonical_area_names(con)
+                if "themes_offered" not in {c["name"] for c in con.execute(
+                        "PRAGMA table_info(labels)")}:
+                    # Schema 3; CREATE TABLE IF NOT EXISTS left an older table as it was.
+                    con.execute("ALTER TABLE labels ADD COLUMN themes_offered TEXT")
                 con.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),

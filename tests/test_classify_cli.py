@@ -1064,6 +1064,57 @@ def test_a_passage_corrected_in_the_app_is_not_held_out(tmp_path: Path) -> None:
     assert "recorded with" not in out.stderr
 
 
+def test_a_correction_saved_before_a_theme_was_added_leaves_that_theme_to_the_model(
+        tmp_path: Path) -> None:
+    """A correction judges the themes its form offered. Taken as judging a theme added to
+    the codebook later, it was a hand-weighted "not this theme", and its passage's tag
+    never showed the new theme."""
+    import sqlite3
+
+    from test_model import synthetic_rows
+
+    from sendlens import appdata
+    from textmine import tag
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    rows = {r["passage_id"]: r for r in synthetic_rows(3)}
+    before, after = "000000000000-0019", "000000000000-0022"  # both "Families value ..."
+    appdata.save_label(str(root), before, [rows[before]["theme"]], "positive")
+    extra = ("  - id: family_views\n    name: Families' views\n    definition: What "
+             "families value.\n    patterns: [\"families value\"]\n\nstance:\n")
+    (root / "codebook.yaml").write_text(
+        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + extra, 1))
+    appdata.save_label(str(root), after, [rows[after]["theme"]], "positive")
+    saved = {r["passage_id"]: r for r in tag.stored_labels(Corpus.open(root))}
+    assert "family_views" not in saved[before]["offered"]
+    assert "family_views" in saved[after]["offered"]
+
+    runner, env = CliRunner(), {"SENDLENS_CODEBOOK": ""}
+    result = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert result.exit_code == 0, result.output
+    con = sqlite3.connect(root / "sendlens.db")
+    tags = {pid: (json.loads(themes), json.loads(scores)["family_views"])
+            for pid, themes, scores in con.execute(
+                "SELECT passage_id, themes, scores FROM tags")}
+    con.close()
+    # The older correction keeps its theme and gains the new one from the model; the
+    # newer one was offered the new theme and left it out, so its passage goes without.
+    assert tags[before][0] == ["health_input", "family_views"]
+    assert tags[after][0] == ["local_offer"]
+    # Nor did training take the older one for a "not family_views": the same sentence in
+    # another letter scores as the uncorrected ones do (0.67 against 0.92 when it did).
+    # (The newer correction does say "not family_views": its twins score lower.)
+    twins = [p for p, r in rows.items() if r["text"] == rows[before]["text"] and p != before]
+    other_twins = [p for p, r in rows.items() if r["text"] == rows[after]["text"]]
+    others = [tags[p][1] for p, r in rows.items() if r["text"].startswith("Families value")
+              and p not in {before, *twins, *other_twins}]
+    assert twins and other_twins and others
+    assert min(tags[p][1] for p in twins) >= min(others) - 0.05
+    assert max(tags[p][1] for p in other_twins) < min(others) - 0.1
+
+
 def test_info_asks_for_cross_validation_of_a_model_trained_on_the_labels(
         tmp_path: Path) -> None:
     # It said "`sendlens evaluate GOLD.jsonl` records it"; on the training labels that

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from sendlens.cli import app
 from sendlens.importer import import_paths, import_pdf
-from sendlens.store import Corpus, CorpusError, database_problem
+from sendlens.store import SCHEMA_VERSION, Corpus, CorpusError, database_problem
 
 
 @pytest.fixture()
@@ -538,6 +538,7 @@ def _as_schema_1(corpus: Corpus) -> None:
     with corpus.transaction() as con:
         con.execute("UPDATE letters SET area = area_published")
         con.execute("ALTER TABLE letters DROP COLUMN area_published")
+        con.execute("ALTER TABLE labels DROP COLUMN themes_offered")
         con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
 
 
@@ -560,7 +561,25 @@ def test_a_schema_1_corpus_is_upgraded_to_one_name_per_authority(
     Corpus.open(corpus.root)
     rows, version = _names_and_version(corpus.root)
     assert rows == {("County Durham", "Durham"), ("Bedford", "Bedford Borough")}
-    assert version == "2"
+    assert version == str(SCHEMA_VERSION)
+
+
+def test_corrections_saved_by_an_older_sendlens_survive_the_upgrade(corpus: Corpus) -> None:
+    """Schema 3 records the themes a correction was offered; one saved before keeps
+    judging every theme, as it did."""
+    from textmine.tag import stored_labels
+
+    with corpus.transaction() as con:
+        con.execute("ALTER TABLE labels DROP COLUMN themes_offered")
+        con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source, "
+                    "created_at) VALUES ('a-0001', 'a', 'Plans are late.', '[\"ehc_plans\"]',"
+                    " 'negative', 'app', 'x')")
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    Corpus.open(corpus.root)
+    assert _names_and_version(corpus.root)[1] == str(SCHEMA_VERSION)
+    assert stored_labels(corpus) == [{"passage_id": "a-0001", "letter": "a",
+                                      "text": "Plans are late.", "themes": ["ehc_plans"],
+                                      "stance": "negative", "offered": None}]
 
 
 def test_sendlens_app_upgrades_an_old_corpus_before_serving_it(
@@ -571,7 +590,8 @@ def test_sendlens_app_upgrades_an_old_corpus_before_serving_it(
     _as_schema_1(corpus)
     with served_app(corpus.root, corpus.root.parent / "app.log"):
         pass  # it answered its health check: it has upgraded and is serving
-    assert _names_and_version(corpus.root) == ({("County Durham", "Durham")}, "2")
+    assert _names_and_version(corpus.root) == ({("County Durham", "Durham")},
+                                               str(SCHEMA_VERSION))
 
 
 def test_a_letter_with_no_sentences_is_imported_with_a_warning() -> None:

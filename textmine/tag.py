@@ -324,10 +324,13 @@ def read_labels(path: Path, codebook: Codebook | None = None,
 
 
 def stored_labels(corpus: Corpus) -> list[dict[str, Any]]:
-    """Corrections saved in the labels table; the newest label of a passage wins."""
+    """Corrections saved in the labels table; the newest label of a passage wins.
+    "offered": the themes the app offered beside it (None for one saved before sendlens
+    recorded them)."""
     with corpus.reading() as con:
         rows = con.execute(
-            "SELECT passage_id, letter, text, themes, stance FROM labels ORDER BY id"
+            "SELECT passage_id, letter, text, themes, stance, themes_offered FROM labels"
+            " ORDER BY id"
         ).fetchall()
     latest: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -338,17 +341,23 @@ def stored_labels(corpus: Corpus) -> list[dict[str, Any]]:
             "text": r["text"],
             "themes": json.loads(r["themes"] or "[]"),
             "stance": r["stance"],
+            "offered": None if r["themes_offered"] is None else json.loads(r["themes_offered"]),
         }
     return list(latest.values())
 
 
+def not_offered(record: dict[str, Any], theme_ids: Collection[str]) -> set[str]:
+    """The themes (of `theme_ids`, the codebook's) a correction was not offered, added to
+    the codebook after it was saved: it says nothing about them, so training takes no
+    label for them from it, and tagging leaves them to the model."""
+    offered = record.get("offered")
+    return set() if offered is None else set(theme_ids) - set(offered)
+
+
 def corrected_passages(corpus: Corpus) -> dict[str, dict[str, Any]]:
-    """Passage id -> its newest correction saved in the app ({"themes", "stance"})."""
-    with corpus.reading() as con:
-        rows = con.execute("SELECT passage_id, themes, stance FROM labels"
-                           " WHERE passage_id IS NOT NULL ORDER BY id").fetchall()
-    return {r["passage_id"]: {"themes": json.loads(r["themes"] or "[]"), "stance": r["stance"]}
-            for r in rows}
+    """Passage id -> its newest correction saved in the app ({"themes", "stance",
+    "offered"}, as stored_labels)."""
+    return {r["passage_id"]: r for r in stored_labels(corpus) if r["passage_id"]}
 
 
 def unlabelled_themes(records: Sequence[dict[str, Any]], codebook: Codebook) -> set[str]:
@@ -457,10 +466,9 @@ def _train(
     unknown = tuple(sorted({r["letter"] for r in records if isinstance(r.get("letter"), str)
                             and not matcher.knows(r["letter"])}))
     if use_stored_labels:
-        # Corrections are made in the app, which offers every theme of the codebook.
         stored = stored_labels(corpus)
         records += stored
-        unlabelled += [set()] * len(stored)
+        unlabelled += [not_offered(r, codebook.theme_ids) for r in stored]
     hand = hand_set(records, matcher, codebook, unlabelled=unlabelled)
     n_letters = 0 if hand is None else len({it.letter for it in hand.items if it.letter})
     if tune_folds and n_letters < tune_folds and not lenient:
@@ -723,7 +731,9 @@ def _tag_corpus(corpus: Corpus, progress: Progress | None) -> TagReport:
     # model learns from it, but one label among thousands need not flip its prediction.
     for i, pid in enumerate(ids):
         if (fixed := corrections.get(pid)) is not None:
-            themes = [t for t in fixed["themes"] if t in model.theme_ids]  # none removed
+            # A theme added since the correction was saved is the model's to give.
+            model_gives = set(predictions[i]["themes"]) & not_offered(fixed, model.theme_ids)
+            themes = [t for t in model.theme_ids if t in fixed["themes"] or t in model_gives]
             predictions[i] = {**predictions[i], "themes": themes,
                               "stance": fixed["stance"] or predictions[i]["stance"]}
     stamp = now_iso()
