@@ -137,6 +137,21 @@ def test_a_weakness_known_and_acted_on_is_mixed(matcher: PatternMatcher) -> None
     assert stance_of(matcher, "Leaders are aware of these long waits.", "weaknesses") == "negative"
 
 
+def test_doing_worse_than_others_is_negative_and_as_well_as_is_no_praise(
+    matcher: PatternMatcher,
+) -> None:
+    # In an experience section (its prior leaning positive) these had no negative cue
+    # and one "well": their weak labels, and the model's tags, were positive.
+    for text in ("Pupils with SEND are more likely to be permanently excluded than others.",
+                 "Children with EHC plans achieve less well in school than similar pupils.",
+                 "These pupils are more likely to have poor attendance."):
+        assert stance_of(matcher, text, "experience") == "negative", text
+    # "As well as" adds; "well" on its own still praises.
+    assert matcher.stance_cues(["Health staff, as well as teachers, attend the panel."])[
+        0, 0] == 0
+    assert matcher.stance_cues(["The panel works well."])[0, 0] == 1
+
+
 def test_praise_words_after_a_negation_do_not_make_a_sentence_positive(
     matcher: PatternMatcher,
 ) -> None:
