@@ -137,7 +137,7 @@ def test_a_weakness_known_and_acted_on_is_mixed(matcher: PatternMatcher) -> None
     assert stance_of(matcher, "Leaders are aware of these long waits.", "weaknesses") == "negative"
 
 
-def test_doing_worse_than_others_is_negative_and_as_well_as_is_no_praise(
+def test_doing_worse_and_work_left_to_do_are_negative_and_as_well_as_is_no_praise(
     matcher: PatternMatcher,
 ) -> None:
     # In an experience section (its prior leaning positive) these had no negative cue
@@ -145,6 +145,11 @@ def test_doing_worse_than_others_is_negative_and_as_well_as_is_no_praise(
     for text in ("Pupils with SEND are more likely to be permanently excluded than others.",
                  "Children with EHC plans achieve less well in school than similar pupils.",
                  "These pupils are more likely to have poor attendance."):
+        assert stance_of(matcher, text, "experience") == "negative", text
+    # Work left to do and harm done, often with a praise word beside them.
+    for text in ("There is more to do to join up the work of professionals.",
+                 "This has a significant negative impact on the well-being of pupils.",
+                 "Staff have little information about how best to support them."):
         assert stance_of(matcher, text, "experience") == "negative", text
     # "As well as" adds; "well" on its own still praises.
     assert matcher.stance_cues(["Health staff, as well as teachers, attend the panel."])[
