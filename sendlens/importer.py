@@ -250,6 +250,10 @@ def _import_pdf(
         # Other bytes, same inspection (a re-saved or re-published copy): a second letter
         # would count the inspection twice in every table.
         other, stored = held
+        if other == letter_id:
+            # This very file, imported by another run since the check above.
+            return ImportOutcome(str(path), "duplicate", _duplicate_of(stored, path), other,
+                                 sha)
         if _replaces(corpus, con, other, published, replace):
             return _replace_letter(corpus, con, other, path, data, sha, doc, passages,
                                    extracted.n_pages, la, source=source,

@@ -83,6 +83,22 @@ def test_importing_the_same_file_twice_adds_nothing(corpus: Corpus, real_pdfs: l
     assert stored[0].read_bytes() == real_pdfs[0].read_bytes()
 
 
+def test_a_file_another_run_imports_meanwhile_is_not_called_a_copy_of_itself(
+    corpus: Corpus, real_pdfs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two imports of one folder at once: the other run commits the file between this
+    # run's look-up by hash and its look-up by inspection. It said "another copy of the
+    # report on the same inspection as <the same path>".
+    first = import_pdf(corpus, real_pdfs[0])
+    monkeypatch.setattr(Corpus, "letter_with_sha256", lambda *_a, **_k: None)
+    report = import_paths(corpus, [real_pdfs[0]], progress=False)
+    (again,) = report.outcomes
+    assert again.status == "duplicate" and again.letter_id == first.letter_id
+    assert again.reason == "same file already imported"
+    assert "another copy" not in report.summary()
+    assert _letter_count(corpus) == 1
+
+
 def test_another_copy_of_a_report_already_held_is_not_counted_twice(
     corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
 ) -> None:
