@@ -104,6 +104,12 @@ def test_a_first_scrape_that_fetches_nothing_leaves_no_corpus(tmp_path: Path) ->
                                       "-q", "--corpus", str(tmp_path / "kept")])
     assert "no corpus was left" not in result.output
     assert (tmp_path / "kept" / "sendlens.db").is_file()
+    # Refused before any request: the error alone, no word of fetching, and no corpus.
+    result = CliRunner().invoke(app, ["scrape", "--labels-config", str(tmp_path / "no.toml"),
+                                      "-q", "--corpus", str(fresh)])
+    assert result.exit_code == 2
+    assert f"labels config {tmp_path / 'no.toml'}: no such file" in result.output
+    assert "fetched" not in result.output and not fresh.exists()
 
 
 def test_retries_and_waits_are_told_unless_quiet(tmp_path: Path) -> None:

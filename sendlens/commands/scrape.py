@@ -74,7 +74,8 @@ def scrape_cmd(
             )
     except (ValueError, CorpusError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
-        _tidy(path, made, dry_run)
+        # Refused before any request (a bad option or config): the error is the news.
+        _tidy(path, made, dry_run, say=False)
         raise typer.Exit(2) from exc
     typer.echo(summary.render(), err=True)
     _tidy(path, made, dry_run)
@@ -88,10 +89,10 @@ def _note(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
 
 
-def _tidy(path: Path, made: tuple[bool, bool], dry_run: bool) -> None:
+def _tidy(path: Path, made: tuple[bool, bool], dry_run: bool, *, say: bool = True) -> None:
     # A first scrape that fetched nothing (offline, a mistyped --base-url) leaves no
     # empty corpus behind for `info` and the app to report as 0 letters.
-    if made[1] and not dry_run and remove_if_empty(path, made_folder=made[0]):
+    if made[1] and not dry_run and remove_if_empty(path, made_folder=made[0]) and say:
         typer.echo(f"nothing was fetched, so no corpus was left at {path}", err=True)
 
 
