@@ -147,6 +147,30 @@ def test_input_that_is_not_utf8_or_lacks_an_id_or_names_an_unknown_section_is_re
     assert result.exit_code == 0 and json.loads(result.stdout)["id"] == 1
 
 
+def test_a_file_named_on_the_command_line_is_read_as_stdin_would_be(
+        corpus: Path, tmp_path: Path) -> None:
+    # `sendlens classify in.jsonl` was "Got unexpected extra argument(s)".
+    text = "".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in
+                   enumerate(["Short breaks work well.", "Plans are late."]))
+    given = tmp_path / "in.jsonl"
+    given.write_bytes(b"\xef\xbb\xbf" + text.encode())  # a BOM, as some editors save
+    runner = CliRunner()
+    piped = runner.invoke(app, ["classify", "--corpus", str(corpus)], input=text)
+    named = runner.invoke(app, ["classify", str(given), "--corpus", str(corpus)])
+    dash = runner.invoke(app, ["classify", "-", "--corpus", str(corpus)], input=text)
+    assert named.exit_code == 0, named.output
+    assert named.stdout == piped.stdout == dash.stdout and len(named.stdout.splitlines()) == 2
+    # Its errors name the file, and a mistyped name is told before any model is trained.
+    given.write_text(text + "{not json\n")
+    bad = runner.invoke(app, ["classify", str(given), "--corpus", str(corpus)])
+    assert bad.exit_code == 2 and f"{given} line 3: not valid JSON" in bad.stderr
+    missing = runner.invoke(app, ["classify", str(tmp_path / "nope.jsonl"), "--corpus",
+                                  str(tmp_path / "no-corpus")])
+    assert missing.exit_code == 2
+    assert f"{tmp_path / 'nope.jsonl'}: no such file" in missing.stderr
+    assert "trained" not in missing.stderr
+
+
 def test_classify_trains_first_when_the_corpus_has_no_model(tmp_path: Path) -> None:
     root = tmp_path / "fresh"
     build_corpus(root, n_letters=3)

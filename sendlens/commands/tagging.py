@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import typer
 
@@ -162,8 +163,13 @@ def _stale_warning(reasons: list[str]) -> None:
                 fg="yellow", err=True)
 
 
-def classify_cmd(corpus: Path | None = CorpusOption) -> None:
-    """Classify sentences: JSONL {"id", "text"} on stdin, JSONL
+def classify_cmd(
+    source: Path | None = typer.Argument(
+        None, metavar="[IN.jsonl]",
+        help="Read the sentences from this file instead of stdin ('-' for stdin)."),
+    corpus: Path | None = CorpusOption,
+) -> None:
+    """Classify sentences: JSONL {"id", "text"} on stdin (or in IN.jsonl), JSONL
     {"id", "themes", "stance", "scores"} on stdout, one line per input line, in order
     (blank lines are skipped).
 
@@ -175,6 +181,28 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
     their words alone, unless "section", "heading" or "context" (the sentence before
     it; or "prev_text" and "next_text", the sentences either side) give their context.
     """
+    # UTF-8 whatever the locale; bytes that are not UTF-8 become lone surrogates, which
+    # classify_lines reports by line instead of a decoding traceback.
+    if source is None or str(source) == "-":
+        raw = getattr(sys.stdin, "buffer", None)
+        _classify(sys.stdin if raw is None else
+                  io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape"),
+                  "stdin", corpus)
+        return
+    # Opened first: a mistyped file name is told at once, not after training a model.
+    try:
+        stream = open(source, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+    except FileNotFoundError:
+        raise _fail(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise _fail(f"{source}: a folder, not a JSONL file") from None
+    except OSError as exc:
+        raise _fail(f"{source}: cannot read it ({exc.strerror or exc})") from None
+    with stream:
+        _classify(stream, str(source), corpus)
+
+
+def _classify(stream: IO[str], name: str, corpus: Path | None) -> None:
     from textmine.codebook import CodebookError
     from textmine.tag import (
         ClassifyInputError,
@@ -206,7 +234,7 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
         raise _fail(str(exc)) from exc
     if reasons:
         typer.echo(f"trained a new model first: {'; '.join(reasons)}", err=True)
-    if sys.stdin.isatty():
+    if name == "stdin" and sys.stdin.isatty():
         # Run with nothing piped in, it would wait silently for typing.
         typer.echo('reading JSONL from the keyboard, one {"id": ..., "text": "..."} a line; '
                    "Ctrl-D ends (usually: sendlens classify < in.jsonl > out.jsonl)", err=True)
@@ -218,18 +246,13 @@ def classify_cmd(corpus: Path | None = CorpusOption) -> None:
     out = sys.stdout
     try:
         def warn(message: str) -> None:
-            typer.secho(f"warning: stdin {message}", fg="yellow", err=True)
+            typer.secho(f"warning: {name} {message}", fg="yellow", err=True)
 
-        # UTF-8 whatever the locale; bytes that are not UTF-8 become lone surrogates,
-        # which classify_lines reports by line instead of a decoding traceback.
-        raw = getattr(sys.stdin, "buffer", None)
-        stdin = (io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape")
-                 if raw is not None else sys.stdin)
-        for line in classify_lines(stdin, model, matcher=matcher, known=known, warn=warn):
+        for line in classify_lines(stream, model, matcher=matcher, known=known, warn=warn):
             out.write(line + "\n")
     except ClassifyInputError as exc:
         out.flush()
-        raise _fail(f"stdin {exc}") from exc
+        raise _fail(f"{name} {exc}") from exc
     out.flush()
 
 
