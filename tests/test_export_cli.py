@@ -492,6 +492,21 @@ def test_unknown_theme_is_a_clear_error(corpus: Corpus) -> None:
     assert "unknown theme 'ehc'" in result.output and "ehc_plans" in result.output
 
 
+def test_names_are_read_in_any_case_and_a_typo_gets_a_suggestion(corpus: Corpus) -> None:
+    # "--theme Health_Input" was refused while "--region london" was taken; a mistyped
+    # --by or table was "Value error, 'regions' is not one of ...", with no suggestion.
+    plain = export(corpus, "evidence", "--theme", "ehc_plans", "--stance", "negative")
+    shouted = export(corpus, "EVIDENCE", "--theme", "EHC_Plans", "--stance", "Negative")
+    assert shouted.exit_code == 0, shouted.output
+    assert shouted.stdout == plain.stdout and len(plain.stdout.splitlines()) > 1
+    by = export(corpus, "themes", "--by", "regions")
+    assert by.exit_code == 2
+    assert ("'regions' is not one of area, region, framework, year, outcome (did you mean "
+            "'region'?)") in by.output and "Value error" not in by.output
+    table = export(corpus, "lettrs")
+    assert table.exit_code == 2 and "(did you mean 'letters'?)" in table.output
+
+
 def test_info_summarises_the_corpus_and_the_ehc_plans_check(corpus: Corpus) -> None:
     result = CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
     assert result.exit_code == 0, result.output

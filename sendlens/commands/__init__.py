@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import sqlite3
+from collections.abc import Callable
 from datetime import date
+from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 
 from sendlens.store import DB_NAME, LOCK_NAME, Corpus, CorpusError
 
 DEFAULT_CORPUS = Path("corpus")
+E = TypeVar("E", bound=Enum)
 
 CorpusOption = typer.Option(
     None,
@@ -34,6 +39,21 @@ def iso_date(text: str) -> date:
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. "
                                  "2024-05-15") from None
+
+
+def one_of(kind: type[E]) -> Callable[[str], E]:
+    """A parser for an option or argument taking one of an enum's values: any case, and a
+    typo gets a suggestion ("'regions' is not one of ...; did you mean 'region'?")."""
+    def parse(text: str) -> E:
+        try:
+            return kind(text.strip().lower())
+        except ValueError:
+            names = [str(m.value) for m in kind]  # type: ignore[attr-defined]
+            near = difflib.get_close_matches(text.strip().lower(), names, n=1)
+            raise typer.BadParameter(
+                f"{text!r} is not one of {', '.join(names)}"
+                + (f" (did you mean {near[0]!r}?)" if near else "")) from None
+    return parse
 
 
 def corpus_path(value: Path | None) -> Path:

@@ -12,6 +12,7 @@ from sendlens.commands import (
     CorpusOption,
     corpus_path,
     iso_date,
+    one_of,
     open_corpus,
     remove_if_empty,
 )
@@ -118,7 +119,7 @@ def _reparse(store: Corpus, quiet: bool, *, alone: bool = True) -> None:
 
 def export_cmd(
     what: What = typer.Argument(..., help="letters, passages, themes or evidence.",
-                                metavar="TABLE"),
+                                metavar="TABLE", parser=one_of(What)),
     fmt: str | None = typer.Option(
         None, "--format", "-f", help=f"One of {', '.join(FORMATS)} (default: from -o, else csv)."
     ),
@@ -126,7 +127,8 @@ def export_cmd(
         None, "--output", "-o", help="File to write, or - for stdout."
     ),
     by: GroupBy | None = typer.Option(
-        None, "--by", help="themes: group rows by this (default: area)."
+        None, "--by", parser=one_of(GroupBy), metavar="<area|region|framework|year|outcome>",
+        help="themes: group rows by this (default: area)."
     ),
     section: list[str] = typer.Option(
         [], "--section", metavar="SECTION",
@@ -167,6 +169,10 @@ def export_cmd(
     corpus: Path | None = CorpusOption,
 ) -> None:
     """Export a table: letters, passages, themes (area × theme) or evidence."""
+    # Theme ids, stances and sections are lower case, as --by and --region are read in
+    # any case: "--theme Health_Input" was refused.
+    themes, stance, section = ([v.lower() for v in values] for values in (themes, stance,
+                                                                           section))
     letter_filters = {"--framework": framework, "--outcome": outcome, "--area": area,
                       "--region": region,
                       "--from": date_from.isoformat() if date_from else None,
