@@ -439,11 +439,6 @@ def _train(
     started = time.time()
     codebook = codebook or load_codebook(corpus=corpus.root)
     say = progress or (lambda _f, _m: None)
-    say(0.05, "reading passages")
-    rows = corpus_rows(corpus)
-    if not rows:
-        raise TaggingError("the corpus has no passages: run `sendlens import` first")
-    matcher = PassageMatcher(rows)
     records: list[dict[str, Any]] = []
     unlabelled: list[set[str]] = []  # per record, the themes its file did not label
     for path in label_files:
@@ -461,6 +456,12 @@ def _train(
         # A file made before a theme was added says nothing about it: its sentences must
         # not become hand-weighted negatives for it (as `evaluate` does not score it).
         unlabelled += [unlabelled_themes(found, codebook)] * len(found)
+    # The label files first: a mistyped name is told before any work is shown.
+    say(0.05, "reading passages")
+    rows = corpus_rows(corpus)
+    if not rows:
+        raise TaggingError("the corpus has no passages: run `sendlens import` first")
+    matcher = PassageMatcher(rows)
     known = set(codebook.theme_ids)
     removed = sum(bool(set(r["themes"]) - known) for r in records)
     unknown = tuple(sorted({r["letter"] for r in records if isinstance(r.get("letter"), str)
