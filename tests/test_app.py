@@ -525,6 +525,8 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     info = CliRunner().invoke(cli_app, ["info", "--corpus", str(work)])
     assert "corrections saved in the app: 1 passage (2 saved; the newest of each passage " \
         "is used)" in info.stdout
+    # Saved, but not in the model or the tables until a retrain: info says so.
+    assert "1 passage corrected since the current model was trained" in info.stdout
     # A correction saved by mistake can be removed.
     for _ in range(2):
         label_id = at.selectbox(key="unlabel").options[1]
@@ -666,6 +668,14 @@ def test_label_retrain_uses_the_correction_and_retags(
     assert tagged == {version: passages}  # every passage re-tagged by the new model
     done = " ".join(s.value for s in at.success)
     assert version in done and "the corrections of 1 passage;" in done
+    # `info` no longer says the correction waits for a retrain.
+    from typer.testing import CliRunner
+
+    from sendlens.cli import app as cli_app
+
+    info = CliRunner().invoke(cli_app, ["info", "--corpus", str(work)])
+    assert "corrections saved in the app: 1 passage" in info.stdout
+    assert "corrected since the current model" not in info.stdout
     # ... and says how many passages' tags the retrain changed.
     con = sqlite3.connect(work / "sendlens.db")
     changed = sum(1 for r in con.execute("SELECT passage_id, themes, stance FROM tags")

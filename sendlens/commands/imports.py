@@ -316,6 +316,11 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
         typer.echo(f"  corrections saved in the app: {_n(corrected, 'passage')}"
                    + (f" ({value} saved; the newest of each passage is used)"
                       if value != corrected else ""))
+        if pending := _corrections_since_training(store):
+            # Saved and counted above, but not yet in the model or the tables.
+            typer.secho(f"    {_n(pending, 'passage')} corrected since the current model was "
+                        "trained (or it was trained without them): the app's Retrain, or "
+                        "`sendlens train` then `sendlens tag`, uses them", fg="yellow")
     with store.reading() as con:
         for row in con.execute(
             "SELECT framework, outcome, count(*) n FROM letters GROUP BY 1, 2 ORDER BY 1, 2"
@@ -373,6 +378,26 @@ def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
         older = tags_of_other_models(con, row["version"])
     meta = json.loads(row["meta"] or "{}")
     return row["version"], meta, staleness(meta, load_codebook(corpus=store.root)), older
+
+
+def _corrections_since_training(store: Corpus) -> int:
+    """Passages whose newest correction the current model was not trained with (saved
+    after it, or all of them for a model trained with --no-stored-labels); 0 with no
+    model."""
+    import json
+
+    with store.reading() as con:
+        row = con.execute("SELECT meta FROM models WHERE is_current = 1"
+                          " ORDER BY created_at DESC").fetchone()
+        if row is None:
+            return 0
+        meta = json.loads(row["meta"] or "{}")
+        # Both stamps are UTC, written "...Z" and "...+00:00": compared to the second.
+        since = ("" if not meta.get("training", {}).get("use_stored_labels", True)
+                 else str(meta.get("created_at", ""))[:19])
+        return int(con.execute(
+            "SELECT count(DISTINCT coalesce(passage_id, text)) FROM labels"
+            " WHERE substr(created_at, 1, 19) > ?", (since,)).fetchone()[0])
 
 
 def _untagged(store: Corpus) -> tuple[int, int]:
