@@ -1620,7 +1620,7 @@ def page_label(ctx: Ctx) -> None:
                               if start_stance in ad.STANCES else 3)
             if st.form_submit_button("Save correction", type="primary"):
                 try:
-                    ad.save_label(ctx.path, pid, chosen, stance)
+                    ad.save_label(ctx.path, pid, chosen, stance, offered=themes)
                     st.rerun()  # drawn again with the correction shown above the form
                 except (ad.AppDataError, OSError) as exc:
                     st.error(f"Could not save: {exc}")

@@ -19,7 +19,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,11 @@ from sendlens.store import (
     DB_NAME,
     LETTER_DATE_SQL,
     Corpus,
+    CorpusError,
     fts_query,
     letters_read_otherwise,
     now_iso,
+    offered_column,
     tags_of_other_models,
 )
 from textmine.codebook import STANCES
@@ -727,7 +729,13 @@ def passage(path: str, stamp_: tuple[int, ...], passage_id: str) -> dict[str, An
 def labels(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
     cols = ["id", "passage_id", "letter", "themes", "stance", "source", "created_at", "text",
             "themes_offered"]
-    frame = _frame(path, f"SELECT {', '.join(cols)} FROM labels ORDER BY id DESC", columns=cols)
+    con = _connect(path)
+    try:
+        offered = offered_column(con)  # NULL in a corpus not yet upgraded to schema 3
+    finally:
+        con.close()
+    frame = _frame(path, f"SELECT {', '.join(cols[:-1])}, {offered} FROM labels ORDER BY id DESC",
+                   columns=cols)
     frame["themes"] = frame["themes"].map(lambda s: ", ".join(_json(s, [])))
     # A list, or None for a correction saved before sendlens recorded what it offered.
     frame["themes_offered"] = frame["themes_offered"].map(
@@ -735,8 +743,10 @@ def labels(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
     return frame
 
 
-def save_label(path: str, passage_id: str, themes: list[str], stance: str) -> int:
-    """Store a researcher's correction of one passage; the only write the app makes."""
+def save_label(path: str, passage_id: str, themes: list[str], stance: str,
+               offered: Sequence[str] | None = None) -> int:
+    """Store a researcher's correction of one passage; the only write the app makes.
+    `offered`: the themes the form offered (default: those the app offers now)."""
     if stance not in STANCES:
         raise AppDataError(f"unknown stance {stance!r}")
     row = passage(path, stamp(path), passage_id)
@@ -746,15 +756,21 @@ def save_label(path: str, passage_id: str, themes: list[str], stance: str) -> in
     if corpus.readonly:
         raise AppDataError(f"the corpus at {corpus.root} is read-only here (no permission to "
                            "write in its folder), so corrections cannot be saved in it")
+    # A write, so the corpus may be upgraded first (the app run without `sendlens app`).
+    try:
+        corpus = Corpus.open(corpus.root, create=False)
+    except CorpusError as exc:
+        raise AppDataError(str(exc)) from None
     # The themes the form offered, which the correction judges: a theme added to the
     # codebook later is not one this passage was said to lack.
-    offered = sorted(set(theme_names(path, stamp(path))) | set(themes)) or None
+    shown = theme_names(path, stamp(path)) if offered is None else offered
+    judged = json.dumps(sorted(set(shown) | set(themes)))
     with corpus.transaction() as con:
         cur = con.execute(
             "INSERT INTO labels(passage_id, letter, text, themes, stance, source, created_at,"
             " themes_offered) VALUES (?, ?, ?, ?, ?, 'app', ?, ?)",
             (passage_id, row["letter_id"], row["text"], json.dumps(sorted(themes)), stance,
-             now_iso(), offered and json.dumps(offered)),
+             now_iso(), judged),
         )
         return int(cur.lastrowid or 0)
 

@@ -28,6 +28,9 @@ except ImportError:  # Windows: no flock; concurrent runs there may both train
     fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 3
+# Older schemas a read-only corpus (which cannot be upgraded) is still read in: each later
+# one only added what readers do without (3: labels.themes_offered, read as NULL).
+READABLE_SCHEMAS = (2, 3)
 DB_NAME = "sendlens.db"
 LOCK_NAME = "models.lock"  # see Corpus.model_lock
 _HELD_LOCKS: dict[tuple[str, int], int] = {}  # (corpus root, thread) -> model_lock depth
@@ -204,6 +207,28 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 LETTER_DATE_SQL = "COALESCE(l.inspection_start, l.published, l.letter_date)"
 
 
+def offered_column(con: sqlite3.Connection) -> str:
+    """What to select for labels.themes_offered: the column, or NULL in a schema-2 corpus
+    read where it cannot be upgraded (read-only, or opened by the app's readers)."""
+    columns = {row[1] for row in con.execute("PRAGMA table_info(labels)")}
+    return "themes_offered" if "themes_offered" in columns else "NULL AS themes_offered"
+
+
+def _guess_themes_offered(con: sqlite3.Connection) -> None:
+    """Corrections saved before schema 3 were offered the themes of the model current
+    then: the current model's (and the correction's own) are the best guess. Left NULL
+    (judging every theme, as before) when there is no model."""
+    row = con.execute("SELECT meta FROM models WHERE is_current = 1"
+                      " ORDER BY created_at DESC").fetchone()
+    themes = json.loads(row[0] or "{}").get("themes") if row else None
+    if not themes:
+        return
+    for label_id, given in con.execute("SELECT id, themes FROM labels").fetchall():
+        offered = sorted(set(themes) | set(json.loads(given or "[]")))
+        con.execute("UPDATE labels SET themes_offered = ? WHERE id = ?",
+                    (json.dumps(offered), label_id))
+
+
 def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
@@ -255,7 +280,7 @@ class Corpus:
         finally:
             con.close()
         version = int(row["value"]) if row else 0
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_SCHEMAS:
             raise CorpusError(
                 f"{self.db_path}: made by {'a newer' if version > SCHEMA_VERSION else 'an older'}"
                 f" sendlens (schema {version}) and read-only here, so it cannot be "
@@ -371,10 +396,10 @@ class Corpus:
             with self.transaction(con):
                 if row and int(row["value"]) < 2:
                     _canonical_area_names(con)
-                if "themes_offered" not in {c["name"] for c in con.execute(
-                        "PRAGMA table_info(labels)")}:
+                if offered_column(con) != "themes_offered":
                     # Schema 3; CREATE TABLE IF NOT EXISTS left an older table as it was.
                     con.execute("ALTER TABLE labels ADD COLUMN themes_offered TEXT")
+                    _guess_themes_offered(con)
                 con.execute(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),

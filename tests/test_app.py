@@ -505,8 +505,15 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     assert again.radio(key=f"ls-{pid}").value == "mixed"
     con = sqlite3.connect(work / "sendlens.db")
     row = con.execute("SELECT passage_id, themes, stance, source FROM labels").fetchone()
+    offered = con.execute("SELECT themes_offered FROM labels").fetchone()[0]
     con.close()
     assert row == (pid, '["co_production"]', "mixed", "app")
+    # It judges the themes the form offered, and only those (see tag.not_offered).
+    from textmine.codebook import load_codebook
+
+    shown = at.multiselect(key=f"lt-{pid}").options  # in words
+    assert json.loads(offered) == sorted(load_codebook(corpus=work).theme_ids)
+    assert len(shown) == len(json.loads(offered))
     assert "Corrections saved (1 passage)" in [s.value for s in at.subheader]
     [saved] = [f.value for f in at.dataframe if "created_at" in f.value.columns]
     assert saved["themes"].tolist() == ["Co-production"]  # in words, as elsewhere

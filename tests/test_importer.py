@@ -90,7 +90,13 @@ def test_a_file_another_run_imports_meanwhile_is_not_called_a_copy_of_itself(
     # run's look-up by hash and its look-up by inspection. It said "another copy of the
     # report on the same inspection as <the same path>".
     first = import_pdf(corpus, real_pdfs[0])
-    monkeypatch.setattr(Corpus, "letter_with_sha256", lambda *_a, **_k: None)
+    real, calls = Corpus.letter_with_sha256, []
+
+    def not_yet_then_held(self: Corpus, *args: object, **kwargs: object) -> object:
+        calls.append(args)  # the first look-up runs before the other run's commit
+        return None if len(calls) == 1 else real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Corpus, "letter_with_sha256", not_yet_then_held)
     report = import_paths(corpus, [real_pdfs[0]], progress=False)
     (again,) = report.outcomes
     assert again.status == "duplicate" and again.letter_id == first.letter_id
@@ -467,6 +473,16 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
         # The codebook edited after training: the model is stale, and cannot be retrained.
         codebook = Path(__file__).parents[1] / "textmine" / "codebook.yaml"
         (target / "codebook.yaml").write_text(codebook.read_text() + "\n# edited\n")
+        # ... and made by the previous sendlens (schema 2, no labels.themes_offered), with
+        # a correction: read as it is, as it cannot be upgraded here.
+        con = sqlite3.connect(target / "sendlens.db")
+        con.execute("ALTER TABLE labels DROP COLUMN themes_offered")
+        con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source, "
+                    "created_at) SELECT passage_id, letter_id, text, '[]', 'neutral', 'app', "
+                    "'x' FROM passages LIMIT 1")
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        con.commit()
+        con.close()
         before = (target / "sendlens.db").read_bytes()
         for path in (target, *target.rglob("*")):
             path.chmod(0o555 if path.is_dir() else 0o444)
@@ -478,6 +494,7 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
 
         info = run("info")
         assert info.returncode == 0 and "letters: 2" in info.stdout, info.stderr
+        assert "corrections saved in the app: 1 passage" in info.stdout
         table = run("export", "themes", "--by", "region", "-f", "csv")
         assert table.returncode == 0 and table.stdout.startswith("region,theme"), table.stderr
         tag = run("tag", "-q")
@@ -591,11 +608,32 @@ def test_corrections_saved_by_an_older_sendlens_survive_the_upgrade(corpus: Corp
                     "created_at) VALUES ('a-0001', 'a', 'Plans are late.', '[\"ehc_plans\"]',"
                     " 'negative', 'app', 'x')")
         con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    # Read where it cannot be upgraded (the app's readers), the column reads as NULL.
+    assert stored_labels(corpus)[0]["offered"] is None
     Corpus.open(corpus.root)
     assert _names_and_version(corpus.root)[1] == str(SCHEMA_VERSION)
     assert stored_labels(corpus) == [{"passage_id": "a-0001", "letter": "a",
                                       "text": "Plans are late.", "themes": ["ehc_plans"],
-                                      "stance": "negative", "offered": None}]
+                                      "stance": "negative", "offered": None, "label_id": 1}]
+
+
+def test_an_upgrade_takes_the_current_models_themes_for_what_corrections_were_offered(
+        corpus: Corpus) -> None:
+    # Left NULL, every correction saved before the upgrade would still judge a theme added
+    # to the codebook after it.
+    from textmine.tag import stored_labels
+
+    with corpus.transaction() as con:
+        con.execute("ALTER TABLE labels DROP COLUMN themes_offered")
+        con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source, "
+                    "created_at) VALUES ('a-0001', 'a', 'Plans are late.', '[\"gone\"]',"
+                    " 'negative', 'app', 'x')")
+        con.execute("INSERT INTO models (version, created_at, path, meta, is_current) VALUES "
+                    "('m1', 'x', 'models/m1', ?, 1)",
+                    (json.dumps({"themes": ["local_offer", "ehc_plans"]}),))
+        con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    Corpus.open(corpus.root)
+    assert stored_labels(corpus)[0]["offered"] == ["ehc_plans", "gone", "local_offer"]
 
 
 def test_sendlens_app_upgrades_an_old_corpus_before_serving_it(

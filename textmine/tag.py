@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from scraper.records import CANONICAL_SECTIONS
-from sendlens.store import Corpus, now_iso
+from sendlens.store import Corpus, now_iso, offered_column
 from sendlens.textfile import TextFileError, read_utf8
 from textmine.codebook import STANCES, Codebook, added_themes, load_codebook
 from textmine.features import Item, items_from_rows
@@ -326,11 +326,11 @@ def read_labels(path: Path, codebook: Codebook | None = None,
 def stored_labels(corpus: Corpus) -> list[dict[str, Any]]:
     """Corrections saved in the labels table; the newest label of a passage wins.
     "offered": the themes the app offered beside it (None for one saved before sendlens
-    recorded them)."""
+    recorded them); "label_id": the row's id."""
     with corpus.reading() as con:
         rows = con.execute(
-            "SELECT passage_id, letter, text, themes, stance, themes_offered FROM labels"
-            " ORDER BY id"
+            "SELECT id, passage_id, letter, text, themes, stance, "
+            f"{offered_column(con)} FROM labels ORDER BY id"
         ).fetchall()
     latest: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -342,6 +342,7 @@ def stored_labels(corpus: Corpus) -> list[dict[str, Any]]:
             "themes": json.loads(r["themes"] or "[]"),
             "stance": r["stance"],
             "offered": None if r["themes_offered"] is None else json.loads(r["themes_offered"]),
+            "label_id": r["id"],
         }
     return list(latest.values())
 
@@ -466,10 +467,12 @@ def _train(
     removed = sum(bool(set(r["themes"]) - known) for r in records)
     unknown = tuple(sorted({r["letter"] for r in records if isinstance(r.get("letter"), str)
                             and not matcher.knows(r["letter"])}))
+    last_label = 0  # the newest correction read: `info` counts those saved after it
     if use_stored_labels:
         stored = stored_labels(corpus)
         records += stored
         unlabelled += [not_offered(r, codebook.theme_ids) for r in stored]
+        last_label = max((r["label_id"] for r in stored), default=0)
     hand = hand_set(records, matcher, codebook, unlabelled=unlabelled)
     n_letters = 0 if hand is None else len({it.letter for it in hand.items if it.letter})
     if tune_folds and n_letters < tune_folds and not lenient:
@@ -487,6 +490,7 @@ def _train(
     # Kept for a retrain (after a codebook edit, or the app's button): a model trained
     # without the app's corrections is retrained without them.
     model.meta["training"]["use_stored_labels"] = use_stored_labels
+    model.meta["training"]["last_label_id"] = last_label
     # Themes taken out of the codebook that the label files still name: a later retrain
     # drops them again (this model's theme list no longer has them to tell it).
     named = {t for r in records for t in r.get("themes") or []}
