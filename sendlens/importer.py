@@ -202,6 +202,18 @@ def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
                    or outcome.reason.startswith(COPY_REASONS[1:]) else None)
 
 
+def _held_file(corpus: Corpus, con: sqlite3.Connection | None, path: Path, sha: str,
+               ofsted_urn: str | None, published: str | None) -> ImportOutcome | None:
+    """The outcome for a file whose bytes the corpus already holds (giving its letter what
+    the manifest or site adds), or None when it holds no such file."""
+    if (existing := corpus.letter_with_sha256(sha, con)) is None:
+        return None
+    letter_id, stored = existing
+    filled = _fill_in(corpus, con, letter_id, ofsted_urn=ofsted_urn, published=published)
+    return ImportOutcome(str(path), "duplicate", _duplicate_of(stored, path), letter_id, sha,
+                         filled=filled)
+
+
 def _import_pdf(
     corpus: Corpus,
     path: Path,
@@ -217,11 +229,8 @@ def _import_pdf(
     except OSError as exc:
         return ImportOutcome(str(path), "skipped", f"cannot read: {exc.strerror or exc}")
     sha = hashlib.sha256(data).hexdigest()
-    if existing := corpus.letter_with_sha256(sha, con):
-        letter_id, stored = existing
-        filled = _fill_in(corpus, con, letter_id, ofsted_urn=ofsted_urn, published=published)
-        return ImportOutcome(str(path), "duplicate", _duplicate_of(stored, path), letter_id, sha,
-                             filled=filled)
+    if held_file := _held_file(corpus, con, path, sha, ofsted_urn, published):
+        return held_file
     if gone := corpus.replaced_file(sha, con):
         letter_id, now_from, when = gone
         return ImportOutcome(
@@ -250,10 +259,9 @@ def _import_pdf(
         # Other bytes, same inspection (a re-saved or re-published copy): a second letter
         # would count the inspection twice in every table.
         other, stored = held
-        if other == letter_id:
-            # This very file, imported by another run since the check above.
-            return ImportOutcome(str(path), "duplicate", _duplicate_of(stored, path), other,
-                                 sha)
+        if held_file := _held_file(corpus, con, path, sha, ofsted_urn, given_published):
+            # This very file, imported by another run since the look-up above.
+            return held_file
         if _replaces(corpus, con, other, published, replace):
             return _replace_letter(corpus, con, other, path, data, sha, doc, passages,
                                    extracted.n_pages, la, source=source,
