@@ -1141,6 +1141,37 @@ def test_a_correction_saved_before_a_theme_was_added_leaves_that_theme_to_the_mo
     assert max(tags[p][1] for p in other_twins) < min(others) - 0.1
 
 
+def test_info_counts_a_correction_saved_while_the_model_trained_as_waiting(
+        tmp_path: Path) -> None:
+    """The model is stamped when training ends, after it read the corrections: one saved
+    meanwhile (the app's retrain runs in the background) is older than the model and
+    still not in it."""
+    import sqlite3
+
+    from test_model import synthetic_rows
+
+    from sendlens import appdata
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=2)
+    rows = synthetic_rows(2)
+    appdata.save_label(str(root), rows[20]["passage_id"], [rows[20]["theme"]], "negative")
+    runner, env = CliRunner(), {"SENDLENS_CODEBOOK": ""}
+    assert runner.invoke(app, ["train", "--corpus", str(root)], env=env).exit_code == 0
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert "corrections saved in the app: 1 passage" in info.stdout
+    assert "corrected since the current model" not in info.stdout
+    con = sqlite3.connect(root / "sendlens.db")
+    con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source, "
+                "created_at) VALUES (?, ?, ?, '[]', 'neutral', 'app', "
+                "'2000-01-01T00:00:00+00:00')",
+                (rows[21]["passage_id"], rows[21]["letter_id"], rows[21]["text"]))
+    con.commit()
+    con.close()
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert "1 passage corrected since the current model was trained" in info.stdout
+
+
 def test_info_asks_for_cross_validation_of_a_model_trained_on_the_labels(
         tmp_path: Path) -> None:
     # It said "`sendlens evaluate GOLD.jsonl` records it"; on the training labels that

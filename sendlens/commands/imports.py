@@ -169,10 +169,10 @@ def export_cmd(
     corpus: Path | None = CorpusOption,
 ) -> None:
     """Export a table: letters, passages, themes (area × theme) or evidence."""
-    # Theme ids, stances and sections are lower case, as --by and --region are read in
-    # any case: "--theme Health_Input" was refused.
-    themes, stance, section = ([v.lower() for v in values] for values in (themes, stance,
-                                                                           section))
+    # Ids and codes are lower case, as --by and --region are read in any case: "--theme
+    # Health_Input" was refused.
+    themes, stance, section, framework, outcome = (
+        [v.lower() for v in values] for values in (themes, stance, section, framework, outcome))
     letter_filters = {"--framework": framework, "--outcome": outcome, "--area": area,
                       "--region": region,
                       "--from": date_from.isoformat() if date_from else None,
@@ -382,8 +382,8 @@ def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
 
 def _corrections_since_training(store: Corpus) -> int:
     """Passages whose newest correction the current model was not trained with (saved
-    after it, or all of them for a model trained with --no-stored-labels); 0 with no
-    model."""
+    after it read them, or all of them for a model trained with --no-stored-labels); 0
+    with no model."""
     import json
 
     with store.reading() as con:
@@ -392,12 +392,19 @@ def _corrections_since_training(store: Corpus) -> int:
         if row is None:
             return 0
         meta = json.loads(row["meta"] or "{}")
-        # Both stamps are UTC, written "...Z" and "...+00:00": compared to the second.
-        since = ("" if not meta.get("training", {}).get("use_stored_labels", True)
-                 else str(meta.get("created_at", ""))[:19])
-        return int(con.execute(
-            "SELECT count(DISTINCT coalesce(passage_id, text)) FROM labels"
-            " WHERE substr(created_at, 1, 19) > ?", (since,)).fetchone()[0])
+        training = meta.get("training", {})
+        if not training.get("use_stored_labels", True):
+            where, args = "1", ()
+        elif "last_label_id" in training:
+            # The newest correction it read: one saved while it trained is not in it.
+            where, args = "id > ?", (int(training["last_label_id"]),)
+        else:
+            # A model from before that was recorded: saved after it was made. Both stamps
+            # are UTC, written "...Z" and "...+00:00": compared to the second.
+            made = str(meta.get("created_at") or "")[:19]
+            where, args = "substr(created_at, 1, 19) > ?", (made,)
+        return int(con.execute("SELECT count(DISTINCT coalesce(passage_id, text)) FROM labels"
+                               f" WHERE {where}", args).fetchone()[0])
 
 
 def _untagged(store: Corpus) -> tuple[int, int]:
