@@ -495,8 +495,10 @@ def test_unknown_theme_is_a_clear_error(corpus: Corpus) -> None:
 def test_names_are_read_in_any_case_and_a_typo_gets_a_suggestion(corpus: Corpus) -> None:
     # "--theme Health_Input" was refused while "--region london" was taken; a mistyped
     # --by or table was "Value error, 'regions' is not one of ...", with no suggestion.
-    plain = export(corpus, "evidence", "--theme", "ehc_plans", "--stance", "negative")
-    shouted = export(corpus, "EVIDENCE", "--theme", "EHC_Plans", "--stance", "Negative")
+    plain = export(corpus, "evidence", "--theme", "ehc_plans", "--stance", "negative",
+                   "--framework", "area_send_2023")
+    shouted = export(corpus, "EVIDENCE", "--theme", "EHC_Plans", "--stance", "Negative",
+                     "--framework", "Area_SEND_2023")
     assert shouted.exit_code == 0, shouted.output
     assert shouted.stdout == plain.stdout and len(plain.stdout.splitlines()) > 1
     by = export(corpus, "themes", "--by", "regions")

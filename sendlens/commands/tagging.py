@@ -187,7 +187,7 @@ def classify_cmd(
         raw = getattr(sys.stdin, "buffer", None)
         _classify(sys.stdin if raw is None else
                   io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape"),
-                  "stdin", corpus)
+                  "stdin", corpus, keyboard=sys.stdin.isatty())
         return
     # Opened first: a mistyped file name is told at once, not after training a model.
     try:
@@ -199,10 +199,10 @@ def classify_cmd(
     except OSError as exc:
         raise _fail(f"{source}: cannot read it ({exc.strerror or exc})") from None
     with stream:
-        _classify(stream, str(source), corpus)
+        _classify(stream, str(source), corpus, keyboard=False)
 
 
-def _classify(stream: IO[str], name: str, corpus: Path | None) -> None:
+def _classify(stream: IO[str], name: str, corpus: Path | None, *, keyboard: bool) -> None:
     from textmine.codebook import CodebookError
     from textmine.tag import (
         ClassifyInputError,
@@ -234,7 +234,7 @@ def _classify(stream: IO[str], name: str, corpus: Path | None) -> None:
         raise _fail(str(exc)) from exc
     if reasons:
         typer.echo(f"trained a new model first: {'; '.join(reasons)}", err=True)
-    if name == "stdin" and sys.stdin.isatty():
+    if keyboard:
         # Run with nothing piped in, it would wait silently for typing.
         typer.echo('reading JSONL from the keyboard, one {"id": ..., "text": "..."} a line; '
                    "Ctrl-D ends (usually: sendlens classify < in.jsonl > out.jsonl)", err=True)
