@@ -151,10 +151,13 @@ def test_doing_worse_and_work_left_to_do_are_negative_and_as_well_as_is_no_prais
                  "This has a significant negative impact on the well-being of pupils.",
                  "Staff have little information about how best to support them."):
         assert stance_of(matcher, text, "experience") == "negative", text
-    # "As well as" adds; "well" on its own still praises.
-    assert matcher.stance_cues(["Health staff, as well as teachers, attend the panel."])[
-        0, 0] == 0
-    assert matcher.stance_cues(["The panel works well."])[0, 0] == 1
+    # "As well as" adds; "well" on its own still praises ("was well" is not "as well").
+    cues = matcher.stance_cues(["Health staff, as well as teachers, attend the panel.",
+                                "The event was well received.", "Families are well supported.",
+                                "Leaders mitigate the negative impact of waits.",
+                                "It has more to do with funding than with staff."])
+    assert cues[:, 0].tolist() == [0, 1, 1, 0, 0]
+    assert cues[:, 1].tolist() == [0, 0, 0, 0, 0]  # harm averted, or no work left to do
 
 
 def test_praise_words_after_a_negation_do_not_make_a_sentence_positive(
