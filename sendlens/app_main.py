@@ -1234,7 +1234,8 @@ def page_area(ctx: Ctx) -> None:
     st.subheader("Theme profile of each letter", anchor=False)
     st.caption("Colour = net stance ((positive − negative) / passages judging the theme, "
                "blue = positive, "
-               "red = negative); number = passages on the theme. Click a cell to read "
+               f"red = negative; faded: judged by fewer than {MIN_RANKED} passages, as on "
+               "Compare areas); number = passages on the theme. Click a cell to read "
                "its passages, highlighted in the letter.")
     with st.container(key="profile-box"):
         # Wider than a phone: scrolled sideways in its box, not squeezed.
@@ -1336,6 +1337,10 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
         href=alt.condition("datum.passages > 0", alt.Href("read:N"), alt.value(None)),
     )
     rect = chart.mark_rect(stroke="white", invalid=None).encode(
+        # Faded as on Compare areas: a net stance of one or two judgements says little.
+        opacity=alt.condition(
+            f"datum.positive + datum.negative + datum.mixed < {MIN_RANKED}",
+            alt.value(0.4), alt.value(1.0)),
         color=alt.condition("isValid(datum.net_stance)",
                             alt.Color("net_stance:Q", scale=alt.Scale(scheme="redblue",
                                                                       domain=[-1, 1]),

@@ -371,6 +371,13 @@ def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: 
     assert text["encoding"]["color"]["condition"]["value"] == "white"
     titles = [t.get("title") for t in spec["layer"][0]["encoding"]["tooltip"]]
     assert titles[:3] == ["Letter", "Theme", "Passages"] and "Net stance" in titles
+    # A cell judged by one or two passages is faded, as on Compare areas (it was drawn at
+    # full colour here and faded there).
+    rect = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rect")
+    from sendlens.app_main import MIN_RANKED
+
+    assert rect["encoding"]["opacity"]["condition"]["test"].endswith(f"< {MIN_RANKED}")
+    assert f"faded: judged by fewer than {MIN_RANKED} passages" in texts(at)
 
 
 def test_theme_explorer_search_and_stance(
