@@ -1688,8 +1688,12 @@ def page_label(ctx: Ctx) -> None:
     job = ad.retrain_job(ctx.path)
     # Kept for the session; after a reload, or in another tab, the server's last retrain.
     found = st.session_state.get("retrained_changes") or (
-        (job.result.changed, job.result.changes) if job is not None and job.done
-        and job.result is not None else None)
+        (job.result.changed, job.result.changes, job.result.version) if job is not None
+        and job.done and job.result is not None else None)
+    if found and ctx.status.model and found[2] != ctx.status.model["version"]:
+        # Another model has tagged the corpus since (`sendlens tag` after a codebook edit):
+        # the list compares tags no longer shown.
+        found = None
     _retrain_changes(found, expanded=bool(done),
                      corrected=set(saved["passage_id"].dropna()) if len(saved) else set(),
                      name=ctx.short)
@@ -1732,19 +1736,20 @@ def follow_retrain(job: ad.RetrainJob) -> None:
            "No passage changed its themes or stance: the figures are as they were. ")
         + "Run `sendlens evaluate` to measure the new model's quality."
         + "".join(f"\n\n{md(n.capitalize())}." for n in result.notes))
-    st.session_state["retrained_changes"] = (result.changed, result.changes)
+    st.session_state["retrained_changes"] = (result.changed, result.changes, result.version)
     st.rerun()
 
 
-def _retrain_changes(found: tuple[int, pd.DataFrame] | None, *, expanded: bool,
+def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: bool,
                      corrected: set[str], name: Callable[[str], str]) -> None:
     """Which passages the last retrain changed, before and after: one correction can move
     passages far from it, and a researcher needs to see which (and which were their own
     corrections)."""
     if not found or not found[0]:
         return
-    total, changes = found
-    with st.expander(f"The {counted(total, 'passage')} whose tags the last retrain changed",
+    total, changes, version = found
+    with st.expander(f"The {counted(total, 'passage')} whose tags the last retrain "
+                     f"(model {version}) changed",
                      expanded=expanded):
         if len(changes) < total:
             st.caption(f"The first {len(changes):,} of {total:,}, in letter order.")

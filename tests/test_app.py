@@ -720,8 +720,18 @@ def test_label_retrain_uses_the_correction_and_retags(
     assert (listed["yours"] == "yes").sum() == 1
     # A reload (a new session) still lists them: the server keeps its last retrain.
     again = run(work, monkeypatch, page="label")
-    assert any("last retrain changed" in e.label for e in again.expander), [
-        e.label for e in again.expander]
+    assert any(f"last retrain (model {version}) changed" in e.label
+               for e in again.expander), [e.label for e in again.expander]
+    # Once another model has tagged the corpus, that list compares tags no longer shown.
+    con = sqlite3.connect(work / "sendlens.db")
+    con.execute("UPDATE models SET is_current = 0")
+    con.execute("UPDATE models SET is_current = 1 WHERE version = 'test-1'")
+    con.commit()
+    gone = run(work, monkeypatch, page="label")
+    assert not any("last retrain" in e.label for e in gone.expander)
+    con.execute("UPDATE models SET is_current = (version = ?)", (version,))
+    con.commit()
+    con.close()
     # The corrected passage is tagged as corrected, whatever the model would say.
     con = sqlite3.connect(work / "sendlens.db")
     themes, stance = con.execute("SELECT themes, stance FROM tags WHERE passage_id = ?",
