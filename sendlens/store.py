@@ -139,7 +139,8 @@ CREATE TABLE IF NOT EXISTS tags (
 
 -- themes_offered: the themes the correction's form offered (JSON list). It judges only
 -- those, so a theme added to the codebook later does not take it for a negative. NULL
--- before schema 3 (such a correction judges every theme, as it always did).
+-- where that is not known (saved before schema 3, with no model to go by): such a
+-- correction judges every theme, as it always did.
 CREATE TABLE IF NOT EXISTS labels (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     passage_id TEXT,

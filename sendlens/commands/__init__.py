@@ -43,7 +43,7 @@ def iso_date(text: str) -> date:
 
 def one_of(kind: type[E]) -> Callable[[str], E]:
     """A parser for an option or argument taking one of an enum's values: any case, and a
-    typo gets a suggestion ("'regions' is not one of ...; did you mean 'region'?")."""
+    typo gets a suggestion ("'regions' is not one of ... (did you mean 'region'?)")."""
     def parse(text: str) -> E:
         try:
             return kind(text.strip().lower())
