@@ -1035,7 +1035,8 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
             f"**{md(row)} · {ctx.theme(theme)}**: {counted(r['passages'], 'passage')} in "
             f"{int(r['letters_mentioning'])} of {counted(r['letters'], 'letter')}: "
             f"{int(r['positive'])} positive, {int(r['negative'])} negative, "
-            f"{int(r['mixed'])} mixed, {int(r['neutral'])} neutral."
+            f"{int(r['mixed'])} mixed, {int(r['neutral'])} neutral"
+            + (" (listed last)." if int(r["neutral"]) else ".")
             # From a row to the area's letters over time, without retyping its name.
             + (f" [{md(row)}'s profile ↗]({page_url('area', area=row)})" if by == "area"
                else "")
@@ -1053,6 +1054,10 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
         else:
             st.info("No passages: this theme is not mentioned here with these filters.")
         return ev
+    # The passages behind the colour first: neutral ones (mostly the letters' background
+    # section, which comes first in each letter) judge nothing and led the list.
+    ev = ev.sort_values("stance", key=lambda s: s.eq("neutral"), kind="stable",
+                        ignore_index=True)
     with st.container(height=620, key="cell-cards"):
         evidence_cards(ev)
     return ev

@@ -246,6 +246,11 @@ def test_compare_evidence_follows_the_chosen_cell(
     table = evidence_of(at)
     assert len(table) == n
     assert table["citation"].str.startswith(area).all()
+    # Those behind the colour first: neutral passages (the background, first in a letter)
+    # judge nothing, and come last.
+    neutral = table["stance"].eq("neutral").tolist()
+    assert any(neutral) and neutral == sorted(neutral)
+    assert "neutral (listed last)." in summary
     # Choosing a stance narrows the evidence.
     at.radio(key="cell_stance").set_value("negative").run()
     assert len(evidence_of(at)) == neg
