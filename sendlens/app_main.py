@@ -375,6 +375,13 @@ def chart_width(labels: Iterable[str], columns: int, step: int, label_limit: int
     return min(label_limit, int(6.5 * longest)) + columns * step + extra
 
 
+def slant_overhang(last_label: str, step: int) -> int:
+    """How far the last column's label, slanted up at 35° from its cell's centre, reaches
+    past the chart's right edge (12 px type), with room to spare: a theme added to the
+    codebook with a long name ("Home to school transport") was cut off there."""
+    return max(25, int(6.5 * len(last_label) * 0.82) - step // 2 + 8)
+
+
 def scroll_to(element_id: str, *, if_hidden: bool = False) -> None:
     """Scroll the page so that the element with this id is in view, once it is drawn
     (with `if_hidden`, only when it is not wholly in view: on a phone, below a tall chart).
@@ -855,7 +862,9 @@ def page_compare(ctx: Ctx) -> None:
     # whose evidence is shown, however it was chosen (click, keyboard or link).
     cell = _current_cell(ctx, by, list(order), chosen, st.session_state.get(key),
                          st.session_state["sort"])
-    needs = chart_width(order, shown["theme"].nunique(), 40, 240, 25)
+    columns = list(dict.fromkeys(shown["theme_short"]))  # in the chart's order
+    needs = chart_width(order, len(columns), 40, 240,
+                        slant_overhang(columns[-1] if columns else "", 40))
     share = 0.62  # of the row, the chart's column
     # The evidence goes under the chart when the chart's column (`share` of the room) would
     # be narrower than the chart: cut off beside the evidence, its last themes and legend

@@ -257,6 +257,32 @@ def test_compare_evidence_follows_the_chosen_cell(
     assert at.query_params["cell_stance"] in ("negative", ["negative"])  # shareable URL
 
 
+def test_compare_makes_room_for_a_long_theme_name_added_to_the_codebook(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The last column's slanted label ran past the chart's edge and was cut off ("Home to
+    # school t"): the evidence now goes under the chart at a wider window instead.
+    import shutil
+
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    def stacks_below(corpus: Path) -> int:
+        at = run(corpus, monkeypatch, page="compare")
+        css = next(str(h.proto.body) for h in at.get("html")
+                   if "st-key-compare-cols" in str(h.proto.body))
+        return int(re.search(r"@container \(max-width: (\d+)px\)", css).group(1))
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    extra = ("  - id: transport\n    name: Home to school transport and travel assistance\n"
+             "    definition: Travel.\n    patterns: [\"home to school transport\"]\n\n"
+             "stance:\n")
+    (copy / "codebook.yaml").write_text(
+        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + extra, 1))
+    plain, longer = stacks_below(corpus_dir), stacks_below(copy)
+    # One more 40 px column, and the label's reach past it (about 100 px at 35°).
+    assert longer - plain > (40 + 60) / 0.62, (plain, longer)
+
+
 def test_compare_numbers_behind_the_chart_are_named_in_words(
         corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_expander(run(corpus_dir, monkeypatch, page="compare"), "cell-numbers")
