@@ -1663,7 +1663,8 @@ def page_label(ctx: Ctx) -> None:
                      hide_index=True, row_height=PASSAGE_ROW_PX,
                      height=38 + (PASSAGE_ROW_PX + 1) * min(len(listed), 5),
                      column_config=passage_columns(
-                         created_at=st.column_config.TextColumn("Saved", width="small"),
+                         # Wide enough for "2026-12-04 22:24" on one line.
+                         created_at=st.column_config.TextColumn("Saved", width=130),
                          passage_id=st.column_config.TextColumn("Passage id", width=150),
                          used=st.column_config.TextColumn(
                              "In use", width=110, help="The newest correction of a passage "
@@ -1766,7 +1767,8 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
                      f"(model {version}) changed",
                      expanded=expanded):
         if len(changes) < total:
-            st.caption(f"The first {len(changes):,} of {total:,}, in letter order.")
+            st.caption(f"The first {len(changes):,} of {total:,}, in letter order (your "
+                       "corrections among them first).")
         def in_words(tags: str) -> str:  # "negative · ehc_plans, inclusion"
             stance, _, themes = tags.partition(" · ")
             if themes == "no theme":
@@ -1776,15 +1778,19 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
         shown = with_reader_links(changes).assign(
             yours=changes["passage_id"].isin(corrected).map({True: "yes", False: ""}),
             before=changes["before"].map(in_words), after=changes["after"].map(in_words))
+        # Your own corrections first, then the passages they moved; the passage before
+        # its tags: on a laptop it was cut off at the right, behind a scroll.
+        shown = shown.sort_values("yours", ascending=False, kind="stable")
         st.dataframe(
-            shown[["area", "section", "yours", "before", "after", "text", "open"]],
+            shown[["area", "text", "before", "after", "yours", "section", "open"]],
             hide_index=True, key="retrain-changes", row_height=PASSAGE_ROW_PX,
             column_config=passage_columns(
+                text=st.column_config.TextColumn("Passage", width=360),
                 yours=st.column_config.TextColumn(
-                    "Your correction", width="small",
+                    "Yours", width=60,
                     help="The passage is one you corrected: its tag is your correction"),
-                before=st.column_config.TextColumn("Before (stance · themes)", width="medium"),
-                after=st.column_config.TextColumn("After", width="medium")))
+                before=st.column_config.TextColumn("Before (stance · themes)", width=180),
+                after=st.column_config.TextColumn("After", width=180)))
         downloads(changes.drop(columns=["letter_id"]), "retrain-changes", "retrain-changes")
 
 

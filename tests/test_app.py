@@ -749,6 +749,8 @@ def test_label_retrain_uses_the_correction_and_retags(
     mine = listed[listed["open"].str.contains(pid)]  # its link opens the letter there
     assert list(mine["yours"]) == ["yes"]  # its tag became the correction
     assert (listed["yours"] == "yes").sum() == 1
+    assert listed.iloc[0]["yours"] == "yes"  # first: it was buried in letter order
+    assert list(listed.columns[:2]) == ["area", "text"]  # the passage in view, not cut off
     # A reload (a new session) still lists them: the server keeps its last retrain.
     again = run(work, monkeypatch, page="label")
     assert any(f"last retrain (model {version}) changed" in e.label
