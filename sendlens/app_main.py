@@ -379,7 +379,8 @@ def slant_overhang(last_label: str, step: int) -> int:
     """How far the last column's label, slanted up at 35° from its cell's centre, reaches
     past the chart's right edge (12 px type), with room to spare: a theme added to the
     codebook with a long name ("Home to school transport") was cut off there."""
-    return max(25, int(6.5 * len(last_label) * 0.82) - step // 2 + 8)
+    # The axis cuts a label at 200 px (labelLimit).
+    return max(25, int(min(6.5 * len(last_label), 200) * 0.82) - step // 2 + 8)
 
 
 def scroll_to(element_id: str, *, if_hidden: bool = False) -> None:
@@ -1045,7 +1046,7 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
             f"{int(r['letters_mentioning'])} of {counted(r['letters'], 'letter')}: "
             f"{int(r['positive'])} positive, {int(r['negative'])} negative, "
             f"{int(r['mixed'])} mixed, {int(r['neutral'])} neutral"
-            + (" (listed last)." if int(r["neutral"]) else ".")
+            + (" (listed last)." if int(r["neutral"]) and stance == ALL else ".")
             # From a row to the area's letters over time, without retyping its name.
             + (f" [{md(row)}'s profile ↗]({page_url('area', area=row)})" if by == "area"
                else "")
@@ -1705,9 +1706,10 @@ def page_label(ctx: Ctx) -> None:
     found = st.session_state.get("retrained_changes") or (
         (job.result.changed, job.result.changes, job.result.version) if job is not None
         and job.done and job.result is not None else None)
-    if found and ctx.status.model and found[2] != ctx.status.model["version"]:
+    if found and (len(found) != 3 or ad.tags_not_of(ctx.path, ctx.stamp, found[2])):
         # Another model has tagged the corpus since (`sendlens tag` after a codebook edit):
-        # the list compares tags no longer shown.
+        # the list compares tags no longer shown. (A model trained but not yet tagging,
+        # `sendlens train`, leaves the tags, and the list, as they were.)
         found = None
     _retrain_changes(found, expanded=bool(done),
                      corrected=set(saved["passage_id"].dropna()) if len(saved) else set(),

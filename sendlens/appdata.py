@@ -726,6 +726,16 @@ def passage(path: str, stamp_: tuple[int, ...], passage_id: str) -> dict[str, An
 
 
 @st.cache_data(show_spinner=False)
+def tags_not_of(path: str, stamp_: tuple[int, ...], version: str) -> int:
+    """Passages whose tags come from a model other than `version`."""
+    con = _connect(path)
+    try:
+        return tags_of_other_models(con, version)
+    finally:
+        con.close()
+
+
+@st.cache_data(show_spinner=False)
 def labels(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
     cols = ["id", "passage_id", "letter", "themes", "stance", "source", "created_at", "text",
             "themes_offered"]

@@ -251,9 +251,10 @@ def test_compare_evidence_follows_the_chosen_cell(
     neutral = table["stance"].eq("neutral").tolist()
     assert any(neutral) and neutral == sorted(neutral)
     assert "neutral (listed last)." in summary
-    # Choosing a stance narrows the evidence.
+    # Choosing a stance narrows the evidence (and no neutral passage is listed to come last).
     at.radio(key="cell_stance").set_value("negative").run()
     assert len(evidence_of(at)) == neg
+    assert "(listed last)" not in texts(at)
     assert at.query_params["cell_stance"] in ("negative", ["negative"])  # shareable URL
 
 
@@ -281,6 +282,11 @@ def test_compare_makes_room_for_a_long_theme_name_added_to_the_codebook(
     plain, longer = stacks_below(corpus_dir), stacks_below(copy)
     # One more 40 px column, and the label's reach past it (about 100 px at 35°).
     assert longer - plain > (40 + 60) / 0.62, (plain, longer)
+    # No further than the axis draws a label (cut at 200 px): a full theme name of 60
+    # characters reaches as far as one of 31.
+    from sendlens.app_main import slant_overhang
+
+    assert slant_overhang("x" * 60, 40) == slant_overhang("x" * 31, 40)
 
 
 def test_compare_numbers_behind_the_chart_are_named_in_words(
@@ -755,14 +761,20 @@ def test_label_retrain_uses_the_correction_and_retags(
     again = run(work, monkeypatch, page="label")
     assert any(f"last retrain (model {version}) changed" in e.label
                for e in again.expander), [e.label for e in again.expander]
-    # Once another model has tagged the corpus, that list compares tags no longer shown.
+    # A model made current without tagging (`sendlens train`) leaves the tags, and the
+    # list; once another model has tagged the corpus, the list compares tags no longer
+    # shown, and goes.
     con = sqlite3.connect(work / "sendlens.db")
-    con.execute("UPDATE models SET is_current = 0")
-    con.execute("UPDATE models SET is_current = 1 WHERE version = 'test-1'")
+    con.execute("UPDATE models SET is_current = (version = 'test-1')")
+    con.commit()
+    kept = run(work, monkeypatch, page="label")
+    assert any("last retrain" in e.label for e in kept.expander)
+    con.execute("UPDATE tags SET model_version = 'test-1'")
     con.commit()
     gone = run(work, monkeypatch, page="label")
     assert not any("last retrain" in e.label for e in gone.expander)
     con.execute("UPDATE models SET is_current = (version = ?)", (version,))
+    con.execute("UPDATE tags SET model_version = ?", (version,))
     con.commit()
     con.close()
     # The corrected passage is tagged as corrected, whatever the model would say.
