@@ -21,6 +21,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("classify_speed.py", []),
     ("classify_speed.py", ["--lookup"]),
     ("train_time.py", []),
+    ("retrain_churn.py", []),
     ("scrape_local.py", []),
     ("app_first_paint.py", []),
 ]
