@@ -1666,6 +1666,9 @@ def page_label(ctx: Ctx) -> None:
                      column_config=passage_columns(
                          # Wide enough for "2026-12-04 22:24" on one line.
                          created_at=st.column_config.TextColumn("Saved", width=130),
+                         # Narrower than elsewhere: "In use" stays in view on a laptop.
+                         text=st.column_config.TextColumn("Passage", width=340),
+                         themes=st.column_config.TextColumn("Themes", width=170),
                          passage_id=st.column_config.TextColumn("Passage id", width=150),
                          used=st.column_config.TextColumn(
                              "In use", width=110, help="The newest correction of a passage "
