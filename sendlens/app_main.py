@@ -1790,12 +1790,13 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
             shown[["area", "text", "before", "after", "yours", "section", "open"]],
             hide_index=True, key="retrain-changes", row_height=PASSAGE_ROW_PX,
             column_config=passage_columns(
-                text=st.column_config.TextColumn("Passage", width=360),
+                # Area to Yours fit the page's column at 1366 px (about 870 px).
+                text=st.column_config.TextColumn("Passage", width=320),
                 yours=st.column_config.TextColumn(
                     "Yours", width=60,
                     help="The passage is one you corrected: its tag is your correction"),
-                before=st.column_config.TextColumn("Before (stance · themes)", width=180),
-                after=st.column_config.TextColumn("After", width=180)))
+                before=st.column_config.TextColumn("Before (stance · themes)", width=150),
+                after=st.column_config.TextColumn("After", width=150)))
         downloads(changes.drop(columns=["letter_id"]), "retrain-changes", "retrain-changes")
 
 
