@@ -13,18 +13,23 @@ class TextFileError(ValueError):
     """A file that cannot be read as UTF-8 text; the message names it."""
 
 
+def unreadable(what: str, path: Path | str, exc: OSError) -> str:
+    """Why a file could not be opened, in words: "labels file x.jsonl: no such file"."""
+    if isinstance(exc, FileNotFoundError):
+        return f"{what} {path}: no such file"
+    if isinstance(exc, IsADirectoryError):
+        return f"{what} {path}: a folder, not a file"
+    return f"{what} {path}: cannot read it ({exc.strerror or exc})"
+
+
 def read_utf8(path: Path | str, what: str) -> str:
     """The text of a UTF-8 file (a byte-order mark is dropped). `what` names the file's
     role in messages: "labels file", "codebook"..."""
     path = Path(path)
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise TextFileError(f"{what} {path}: no such file") from None
-    except IsADirectoryError:
-        raise TextFileError(f"{what} {path}: a folder, not a file") from None
     except OSError as exc:
-        raise TextFileError(f"{what} {path}: cannot read it ({exc.strerror or exc})") from None
+        raise TextFileError(unreadable(what, path, exc)) from None
     data = data.removeprefix(b"\xef\xbb\xbf")  # before decoding: positions stay the file's
     try:
         return data.decode("utf-8")

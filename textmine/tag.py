@@ -25,7 +25,7 @@ from typing import Any
 
 from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import Corpus, now_iso, offered_column
-from sendlens.textfile import TextFileError, read_utf8
+from sendlens.textfile import TextFileError, read_utf8, unreadable
 from textmine.codebook import STANCES, Codebook, added_themes, load_codebook
 from textmine.features import Item, items_from_rows
 from textmine.model import (
@@ -697,13 +697,8 @@ def file_sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes (TaggingError naming it when it cannot be read)."""
     try:
         return file_digest(Path(path))
-    except FileNotFoundError:
-        raise TaggingError(f"labels file {path}: no such file") from None
-    except IsADirectoryError:
-        raise TaggingError(f"labels file {path}: a folder, not a file") from None
     except OSError as exc:
-        raise TaggingError(f"labels file {path}: cannot read it ({exc.strerror or exc})"
-                           ) from None
+        raise TaggingError(unreadable("labels file", path, exc)) from None
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import IO
 import typer
 
 from sendlens.commands import CorpusOption, corpus_path, open_corpus
+from sendlens.textfile import unreadable
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -192,12 +193,8 @@ def classify_cmd(
     # Opened first: a mistyped file name is told at once, not after training a model.
     try:
         stream = open(source, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
-    except FileNotFoundError:
-        raise _fail(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise _fail(f"{source}: a folder, not a JSONL file") from None
     except OSError as exc:
-        raise _fail(f"{source}: cannot read it ({exc.strerror or exc})") from None
+        raise _fail(unreadable("input", source, exc)) from None
     with stream:
         _classify(stream, str(source), corpus, keyboard=False)
 
