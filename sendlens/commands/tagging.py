@@ -166,7 +166,7 @@ def _stale_warning(reasons: list[str]) -> None:
 
 def classify_cmd(
     source: Path | None = typer.Argument(
-        None, metavar="[IN.jsonl]",
+        None, metavar="IN.jsonl",
         help="Read the sentences from this file instead of stdin ('-' for stdin)."),
     corpus: Path | None = CorpusOption,
 ) -> None:
