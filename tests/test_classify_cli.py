@@ -681,7 +681,7 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
         assert result.exit_code == 2, command
         assert f"labels file {tmp_path / 'nope.jsonl'}: no such file" in result.stderr, command
         # Told before any work starts (a progress bar at "reading passages" came first).
-        assert "reading passages" not in result.stderr, command
+        assert result.stderr.startswith("error: labels file"), (command, result.stderr)
 
 
 def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check(

@@ -27,13 +27,15 @@ def _stages(what: str, quiet: bool, *, on_interrupt: str | None = None
     """A progress bar over the stages of training and tagging (on stderr), and a clear
     word on Ctrl-C: each stage writes in one transaction, so nothing is half done."""
     bar = None
-    if not quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=100, desc=what, leave=False, bar_format="{desc}: {percentage:3.0f}%|"
-                   "{bar}| {elapsed}")
 
     def say(fraction: float, message: str) -> None:
+        nonlocal bar
+        if bar is None and not quiet:
+            # Drawn at the first stage, not before: a mistyped labels file is told alone.
+            from tqdm import tqdm
+
+            bar = tqdm(total=100, desc=what, leave=False,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
         if bar is not None:
             bar.set_description_str(f"{what}: {message}", refresh=False)
             bar.update(max(0, round(fraction * 100) - bar.n))
