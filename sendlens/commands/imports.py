@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -364,34 +365,35 @@ def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
     """(version, meta, reasons it is stale, passages tagged by another model) of the
     current model; None when there is none. A codebook that cannot be read raises
     CodebookError: no retraining fixes that."""
-    import json
-
     from sendlens.store import tags_of_other_models
     from textmine.codebook import load_codebook
     from textmine.model import staleness
 
     with store.reading() as con:
-        row = con.execute("SELECT version, meta FROM models WHERE is_current = 1"
-                          " ORDER BY created_at DESC").fetchone()
-        if row is None:
+        if (found := _current_row(con)) is None:
             return None
-        older = tags_of_other_models(con, row["version"])
-    meta = json.loads(row["meta"] or "{}")
-    return row["version"], meta, staleness(meta, load_codebook(corpus=store.root)), older
+        version, meta = found
+        older = tags_of_other_models(con, version)
+    return version, meta, staleness(meta, load_codebook(corpus=store.root)), older
+
+
+def _current_row(con: sqlite3.Connection) -> tuple[str, dict] | None:
+    """(version, meta) of the current model in the models table; None when there is none."""
+    import json
+
+    row = con.execute("SELECT version, meta FROM models WHERE is_current = 1"
+                      " ORDER BY created_at DESC").fetchone()
+    return None if row is None else (row["version"], json.loads(row["meta"] or "{}"))
 
 
 def _corrections_since_training(store: Corpus) -> int:
     """Passages whose newest correction the current model was not trained with (saved
     after it read them, or all of them for a model trained with --no-stored-labels); 0
     with no model."""
-    import json
-
     with store.reading() as con:
-        row = con.execute("SELECT meta FROM models WHERE is_current = 1"
-                          " ORDER BY created_at DESC").fetchone()
-        if row is None:
+        if (found := _current_row(con)) is None:
             return 0
-        meta = json.loads(row["meta"] or "{}")
+        meta = found[1]
         training = meta.get("training", {})
         if not training.get("use_stored_labels", True):
             where, args = "1", ()
