@@ -366,6 +366,13 @@ def sideways(box: str, needs: int) -> None:
             "Wider than this column: scroll the chart sideways for the other columns →</div>")
 
 
+def faded(few: int) -> Any:
+    """A heatmap cell's opacity: a share or net stance of fewer than `few` judgements
+    (positive, negative or mixed passages) is shown, but faded: little evidence behind it."""
+    return alt.condition(f"datum.positive + datum.negative + datum.mixed < {int(few)}",
+                         alt.value(0.4), alt.value(1.0))
+
+
 def chart_width(labels: Iterable[str], columns: int, step: int, label_limit: int,
                 extra: int) -> int:
     """About how many pixels a heatmap takes: its row labels (12 px type, cut at
@@ -1157,9 +1164,7 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
         # chosen with the keyboard or by a link.
         stroke=alt.condition("datum.current", alt.value("#111"), alt.value("white")),
         strokeWidth=alt.condition("datum.current", alt.value(2.5), alt.value(1)),
-        # A share of one or two judgements is shown, but faded: little evidence behind it.
-        opacity=alt.condition(f"datum.positive + datum.negative + datum.mixed < {int(few)}",
-                              alt.value(0.4), alt.value(1.0)),
+        opacity=faded(few),
         color=alt.condition(f"isValid(datum.{metric})",
                             alt.Color(f"{metric}:Q", scale=scale, title=title,
                                       # Above the chart, across: beside it the key took
@@ -1352,10 +1357,7 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
         href=alt.condition("datum.passages > 0", alt.Href("read:N"), alt.value(None)),
     )
     rect = chart.mark_rect(stroke="white", invalid=None).encode(
-        # Faded as on Compare areas: a net stance of one or two judgements says little.
-        opacity=alt.condition(
-            f"datum.positive + datum.negative + datum.mixed < {MIN_RANKED}",
-            alt.value(0.4), alt.value(1.0)),
+        opacity=faded(MIN_RANKED),  # as on Compare areas
         color=alt.condition("isValid(datum.net_stance)",
                             alt.Color("net_stance:Q", scale=alt.Scale(scheme="redblue",
                                                                       domain=[-1, 1]),
