@@ -382,12 +382,12 @@ def chart_width(labels: Iterable[str], columns: int, step: int, label_limit: int
     return min(label_limit, int(6.5 * longest)) + columns * step + extra
 
 
-def slant_overhang(last_label: str, step: int) -> int:
+def slant_overhang(last_label: str, step: int, label_limit: int = 200) -> int:
     """How far the last column's label, slanted up at 35° from its cell's centre, reaches
-    past the chart's right edge (12 px type), with room to spare: a theme added to the
-    codebook with a long name ("Home to school transport") was cut off there."""
-    # The axis cuts a label at 200 px (labelLimit).
-    return max(25, int(min(6.5 * len(last_label), 200) * 0.82) - step // 2 + 8)
+    past the chart's right edge (12 px type, cut at the axis's `label_limit` px), with
+    room to spare: a theme added to the codebook with a long name ("Home to school
+    transport") was cut off there."""
+    return max(25, int(min(6.5 * len(last_label), label_limit) * 0.82) - step // 2 + 8)
 
 
 def scroll_to(element_id: str, *, if_hidden: bool = False) -> None:
@@ -1261,7 +1261,9 @@ def page_area(ctx: Ctx) -> None:
         # Wider than a phone: scrolled sideways in its box, not squeezed.
         letters = tuple(dict.fromkeys(hist["letter"]))
         themes = tuple(dict.fromkeys(hist["theme_short"]))
-        sideways("profile-box", chart_width(letters, len(themes), 56, 360, 100))
+        sideways("profile-box", chart_width(
+            letters, len(themes), 56, 360,
+            max(100, slant_overhang(themes[-1] if themes else "", 56, 220))))
         show_chart(profile_spec(letters, themes), hist, width="content")
     st.subheader("What changed between inspections", anchor=False)
     if len(mine) < 2:
