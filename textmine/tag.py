@@ -987,22 +987,28 @@ def classify_lines(
     if warn is None:
         return
     if mismatched:
-        shown = "; ".join(f"line {no}: {named!r}" for no, named in mismatched[:3])
+        shown = _examples([f"line {no}: {named!r}" for no, named in mismatched[:4]])
         warn(f"{_lines(mismatched)}: passage_id not a passage of this corpus with that text "
              f"(an id from another import?), so the sentence was looked up by its text "
-             f"({shown}{'; ...' if len(mismatched) > 3 else ''})")
+             f"({shown})")
     if missing:
-        shown = "; ".join(f"line {no}: {letter!r}" for no, letter in missing[:3])
+        shown = _examples([f"line {no}: {letter!r}" for no, letter in missing[:4]])
         warn(f"{_lines(missing)}: the text is not in the letter named, so it was read from "
-             f"its words alone ({shown}{'; ...' if len(missing) > 3 else ''})")
+             f"its words alone ({shown})")
     if ambiguous:
-        shown = "; ".join(f"line {no}: {pid}, also {', '.join(others[:2])}"
-                          f"{' ...' if len(others) > 2 else ''}"
-                          for no, pid, others in ambiguous[:3])
+        shown = _examples([f"line {no}: {pid}, also {', '.join(others[:2])}"
+                           f"{' ...' if len(others) > 2 else ''}"
+                           for no, pid, others in ambiguous[:4]])
         warn(f"{_lines(ambiguous)}: the text is in more than one corpus passage and was read "
              "in the first, whose context, and so tags, may differ from the others' "
-             f"({shown}{'; ...' if len(ambiguous) > 3 else ''}); give \"passage_id\" (as "
+             f"({shown}); give \"passage_id\" (as "
              "`sendlens export passages` has it) or \"letter\" to choose")
+
+
+def _examples(parts: Sequence[str]) -> str:
+    """The first three of a warning's cases, "; ..." after them when there are more (the
+    caller passes four at most: a fourth says there are more)."""
+    return "; ".join(parts[:3]) + ("; ..." if len(parts) > 3 else "")
 
 
 def _lines(found: Sequence[tuple[Any, ...]]) -> str:
