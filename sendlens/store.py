@@ -215,13 +215,19 @@ def offered_column(con: sqlite3.Connection) -> str:
     return "themes_offered" if "themes_offered" in columns else "NULL AS themes_offered"
 
 
+def current_model_row(con: sqlite3.Connection) -> sqlite3.Row | None:
+    """The current model's row of the models table (version, path, meta JSON); None when
+    there is none. The newest, should more than one be marked current."""
+    return con.execute("SELECT version, path, meta FROM models WHERE is_current = 1"
+                       " ORDER BY created_at DESC").fetchone()
+
+
 def _guess_themes_offered(con: sqlite3.Connection) -> None:
     """Corrections saved before schema 3 were offered the themes of the model current
     then: the current model's (and the correction's own) are the best guess. Left NULL
     (judging every theme, as before) when there is no model."""
-    row = con.execute("SELECT meta FROM models WHERE is_current = 1"
-                      " ORDER BY created_at DESC").fetchone()
-    themes = json.loads(row[0] or "{}").get("themes") if row else None
+    row = current_model_row(con)
+    themes = json.loads(row["meta"] or "{}").get("themes") if row else None
     if not themes:
         return
     for label_id, given in con.execute("SELECT id, themes FROM labels").fetchall():

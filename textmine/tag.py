@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from scraper.records import CANONICAL_SECTIONS
-from sendlens.store import Corpus, now_iso, offered_column
+from sendlens.store import Corpus, current_model_row, now_iso, offered_column
 from sendlens.textfile import TextFileError, read_utf8, unreadable
 from textmine.codebook import STANCES, Codebook, added_themes, load_codebook
 from textmine.features import Item, items_from_rows
@@ -537,10 +537,7 @@ def _current(corpus: Corpus) -> tuple[str, Path, str | None] | None:
     """The current model's (version, directory, stored meta JSON), or None when there is
     none on disk."""
     with corpus.reading() as con:
-        row = con.execute(
-            "SELECT version, path, meta FROM models WHERE is_current = 1"
-            " ORDER BY created_at DESC"
-        ).fetchone()
+        row = current_model_row(con)
     if row is None:
         return None
     path = Path(row["path"])

@@ -381,8 +381,9 @@ def _current_row(con: sqlite3.Connection) -> tuple[str, dict] | None:
     """(version, meta) of the current model in the models table; None when there is none."""
     import json
 
-    row = con.execute("SELECT version, meta FROM models WHERE is_current = 1"
-                      " ORDER BY created_at DESC").fetchone()
+    from sendlens.store import current_model_row
+
+    row = current_model_row(con)
     return None if row is None else (row["version"], json.loads(row["meta"] or "{}"))
 
 
