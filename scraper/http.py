@@ -354,12 +354,24 @@ def follow_redirects(
     """GET ``url`` through ``fetcher``, following up to ``limit`` redirects, each hop
     a request of its own (so throttled, retried and robots-checked like any other)."""
     hops = 0
+    asked = url
+    hops_made: list[requests.Response] = []
     while True:
-        resp = fetcher.get(url, stream=stream)
+        try:
+            resp = fetcher.get(url, stream=stream)
+        except HttpError as exc:
+            if url == asked:
+                raise
+            # Named by the URL asked for (the one in the summary and the corpus), with
+            # the hop that failed: robots.txt or a 404 of the other host, not this one's.
+            raise type(exc)(asked, f"{exc.problem} (after a redirect to {url})",
+                            exc.status) from exc
         location = resp.headers.get("Location")
         if resp.status_code not in REDIRECT_STATUSES or not location:
+            resp.history = hops_made  # as requests keeps them: callers can tell a redirect
             return resp
         resp.close()
+        hops_made.append(resp)
         if hops >= limit:
             raise HttpError(url, f"redirected more than {limit} times (a redirect loop?); "
                             f"last to {location}", resp.status_code)
@@ -469,6 +481,9 @@ def build_session(
 
         def slow_down(crawl_delay: float) -> None:
             # The site's own Crawl-delay wins when it asks for more than we planned.
+            if crawl_delay > throttle.delay and log is not None:
+                log(f"robots.txt asks for {crawl_delay:g} s between requests (Crawl-delay), "
+                    f"more than {throttle.delay:g} s: waiting that long")
             throttle.delay = max(throttle.delay, crawl_delay)
 
         robots = top = Robots(retry, user_agent=user_agent, on_crawl_delay=slow_down)

@@ -16,6 +16,7 @@ everything it finished and the next run carries on from there.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import os
@@ -82,6 +83,14 @@ class Failure:
     reason: str
     council: str | None = None
     file_id: str | None = None
+    label: str | None = None  # the report's label on the site, for a file
+
+    def describe(self) -> str:
+        """One summary line: whose page or which report, then the URL and what was wrong."""
+        what = self.council or "?"
+        if self.label:
+            what += f", {self.label!r}"
+        return f"{what}: {self.url}: {self.reason}"
 
 
 @dataclass
@@ -115,6 +124,8 @@ class ScrapeSummary:
     area_suggestions: dict[str, str] = field(default_factory=dict)  # unmatched -> a near name
     requests: int = 0
     retries: int = 0
+    delay_asked: float = 0.0  # --delay
+    delay_used: float = 0.0  # more when a robots.txt asked for a longer Crawl-delay
     bytes_downloaded: int = 0
     elapsed: float = 0.0
     error: str | None = None  # why the run stopped early, if it did
@@ -122,13 +133,15 @@ class ScrapeSummary:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.failed
+        # A file this run downloaded but could not import is a letter missing from the
+        # corpus, as `sendlens import` counts it (exit 1 there too).
+        return self.error is None and not self.failed and not self.skipped
 
     @property
     def exit_code(self) -> int:
-        """0 all well, 1 some letters failed, an --area matched nothing (a script would
-        otherwise take "no letters" for "none published") or the run stopped, 130
-        interrupted."""
+        """0 all well, 1 some letters failed or could not be imported, an --area matched
+        nothing (a script would otherwise take "no letters" for "none published") or the
+        run stopped, 130 interrupted."""
         if self.error == INTERRUPTED:
             return 130
         return 0 if self.ok and not self.unmatched_areas else 1
@@ -187,8 +200,7 @@ class ScrapeSummary:
                 when = f"downloaded {r.retrieved_at[:10]}" if r.retrieved_at else "earlier run"
                 lines.append(f"    {r.url}: {r.error or 'not imported'} ({when})")
         lines.append(f"  failed: {len(self.failed)}")
-        for f in self.failed:
-            lines.append(f"    {f.url}: {f.reason}")
+        lines += [f"    {f.describe()}" for f in self.failed]
         for title, labelled in (
             ("unknown report labels mentioning SEND (not downloaded; extend the rule with "
              "--labels-config)", self.unknown_labels),
@@ -207,6 +219,9 @@ class ScrapeSummary:
                 if w in self.area_suggestions else w for w in self.unmatched_areas))
         if self.empty_providers:
             lines.append("  provider pages with no reports: " + ", ".join(self.empty_providers))
+        if self.delay_used > self.delay_asked:
+            lines.append(f"  robots.txt asked for {self.delay_used:g} s between requests "
+                         f"(Crawl-delay), more than --delay {self.delay_asked:g}: waited that")
         lines.append(
             f"  requests: {self.requests} (retries {self.retries}), "
             f"downloaded {self.bytes_downloaded / 1e6:.1f} MB in {self.elapsed:.1f} s"
@@ -216,7 +231,8 @@ class ScrapeSummary:
     __str__ = render
 
 
-INTERRUPTED = "interrupted (Ctrl-C); everything imported so far is kept, run again to carry on"
+INTERRUPTED = ("interrupted (Ctrl-C or a TERM signal); everything imported so far is kept, "
+               "run again to carry on")
 
 
 # --- Corpus access ---------------------------------------------------------------
@@ -275,6 +291,8 @@ def check_pdf(path: Path, expected_length: int | None = None) -> int:
         head = fh.read(1024)
         fh.seek(max(0, size - 2048))
         tail = fh.read()
+    if size == 0:
+        raise BadDownload("an empty response (0 bytes)")
     if not head.startswith(b"%PDF-"):
         kind = (
             "an HTML page"
@@ -321,12 +339,11 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
     resp = session.get(url, stream=True)
     try:
         if resp.status_code != 200:
-            raise HttpError(
-                url, f"HTTP {resp.status_code} {resp.reason or ''}".strip(), resp.status_code
-            )
+            raise HttpError(url, _status(resp) + _via(url, resp), resp.status_code)
         ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if ctype in {"text/html", "application/xhtml+xml"}:
-            raise BadDownload(f"served an HTML page ({ctype}) instead of a PDF")
+            raise BadDownload(f"served an HTML page ({ctype}) instead of a PDF"
+                              + _via(url, resp))
         length_header = resp.headers.get("Content-Length")
         expected = int(length_header) if length_header and length_header.isdigit() else None
         if expected is not None and expected > MAX_PDF_BYTES:
@@ -348,10 +365,14 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
                 fh.flush()
                 os.fsync(fh.fileno())
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise BadDownload(f"truncated: the connection broke after {size} bytes",
+            # What reached us, not only the whole chunks written (a small file broken
+            # half way had "0 bytes").
+            got = max(size, _bytes_on_wire(resp, size))
+            raise BadDownload(f"truncated: the connection broke after {got} bytes",
                               transient=True) from exc
         except requests.Timeout as exc:
-            raise BadDownload(f"the server stopped sending after {size} bytes (timed out)",
+            got = max(size, _bytes_on_wire(resp, size))
+            raise BadDownload(f"the server stopped sending after {got} bytes (timed out)",
                               transient=True) from exc
         except requests.exceptions.ContentDecodingError as exc:
             raise BadDownload("the compressed body is broken (cannot be decompressed) after "
@@ -368,6 +389,15 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
         _check_length(received, expected)
     check_pdf(dest)
     return digest.hexdigest(), size
+
+
+def _status(resp: requests.Response) -> str:
+    return f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+
+
+def _via(url: str, resp: requests.Response) -> str:
+    """Where the answer came from, when a redirect took the request to another URL."""
+    return f" (after a redirect to {resp.url})" if resp.history else ""
 
 
 def _bytes_on_wire(resp: requests.Response, decoded: int) -> int:
@@ -388,9 +418,7 @@ def _get_html(session: PoliteSession, url: str, *, optional: bool = False) -> st
         if optional and resp.status_code in (404, 410):
             return None
         if resp.status_code != 200:
-            raise HttpError(
-                url, f"HTTP {resp.status_code} {resp.reason or ''}".strip(), resp.status_code
-            )
+            raise HttpError(url, _status(resp) + _via(url, resp), resp.status_code)
         ctype = resp.headers.get("Content-Type", "")
         if "html" not in ctype.lower():
             raise site.SiteStructureError(url, f"expected an HTML page, got {ctype or 'no type'}")
@@ -496,6 +524,7 @@ def scrape(
     ``summary.exit_code`` for the process status.
     """
     from sendlens.importer import import_pdf
+    from sendlens.store import CorpusError
 
     # Named as the command line names them (`gov_uk_url` has no option: it is the API's).
     for name, url in (("--base-url", base_url), ("gov_uk_url", gov_uk_url)):
@@ -504,7 +533,7 @@ def scrape(
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"{name} {url!r} is not an http(s) URL with a host")
     started = time.monotonic()
-    summary = ScrapeSummary(dry_run=dry_run)
+    summary = ScrapeSummary(dry_run=dry_run, delay_asked=delay, delay_used=delay)
     rule = site.load_label_rule(labels_config)
     own_session = session is None
     if session is None:
@@ -516,6 +545,16 @@ def scrape(
             max_consecutive_failures=max_consecutive_failures,
             log=log,
         )
+    # Refused before any request: a read-only corpus (found out otherwise only at the
+    # first download, after minutes of reading pages) or another scrape of it running.
+    scrape_lock = contextlib.ExitStack()
+    if not dry_run:
+        try:
+            scrape_lock.enter_context(corpus.scrape_lock())
+        except CorpusError:
+            if own_session:
+                session.close()
+            raise
     if gov_uk_url == AUTO:
         gov_uk_url = gov_uk_page_for(base_url)
     tmp_path: Path | None = None
@@ -551,6 +590,7 @@ def scrape(
 
         candidates: list[site.Publication] = []
         bad_run = 0  # listed provider pages in a row that were empty or not HTML
+        unread: set[str] = set()  # councils whose page failed: not known to have no letter
         any_reports = False
         for prov, is_extra in _bar(targets, "providers", "page", progress):
             try:
@@ -560,9 +600,11 @@ def scrape(
             except HttpError as exc:  # one bad page: report it, carry on with the rest
                 # (a site that keeps failing is stopped by the session's FailureLimit)
                 summary.failed.append(Failure(prov.url, exc.problem, prov.name))
+                unread.add(_area_key(prov.urn, prov.name))
                 continue
             except site.SiteStructureError as exc:  # not HTML: the same, but counted
                 summary.failed.append(Failure(prov.url, exc.problem, prov.name))
+                unread.add(_area_key(prov.urn, prov.name))
                 bad_run += 0 if is_extra else 1
                 _check_bad_run(bad_run, any_reports, prov.url, exc.problem)
                 continue
@@ -605,7 +647,7 @@ def scrape(
             w: spelt[near[0]] for w in summary.unmatched_areas
             if (near := difflib.get_close_matches(w.lower(), list(spelt), n=1, cutoff=0.75))}
         summary.areas_without_send = sorted(
-            name for key, name in councils.items() if key not in found_areas
+            name for key, name in councils.items() if key not in found_areas | unread
         )
         fresh: list[site.Publication] = []
         seen_ids: set[str] = set()
@@ -650,7 +692,8 @@ def scrape(
                 reason = exc.problem if isinstance(exc, HttpError) else str(exc)
                 rec.status, rec.error = "failed", reason
                 corpus.record_fetch(rec)
-                summary.failed.append(Failure(pub.url, reason, pub.council, pub.file_id))
+                summary.failed.append(
+                    Failure(pub.url, reason, pub.council, pub.file_id, pub.label))
                 # A definite answer about this file (404, a bad URL) says nothing of the
                 # site's health, so it does not count; nor does a file that is not a PDF
                 # once another came whole. Before that, every file answering with a page
@@ -698,7 +741,15 @@ def scrape(
         summary.error = str(exc)
         # No host answered at all: offline (or every address mistyped), not one bad host.
         summary.offline = isinstance(exc, NameNotResolved) and not session.retry.reached
+    except OSError as exc:
+        if exc.filename is None:  # not the disk's: a bug to see in full
+            raise
+        # The disk (full, a folder made read-only during the run): stop with the summary
+        # of what was done, naming the file.
+        summary.error = f"{exc.filename}: {exc.strerror or exc}; what was imported is kept"
     finally:
+        scrape_lock.close()
+        summary.delay_used = session.throttle.delay
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)  # a partial download never stays behind
         _unlock(tmp_lock)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import importlib
 import pkgutil
+import signal
 import sqlite3
 import sys
 
@@ -49,7 +50,14 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
     importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # A TERM signal (`kill`, `timeout`, a job scheduler) stops a run as Ctrl-C does: at a
+    # safe point, with its summary, and no partial download left behind.
+    signal.signal(signal.SIGTERM, _terminated)
     # Failures of the disk or the database in the middle of a command: one line that
     # names the file, not a traceback (what was committed before is kept).
     try:

@@ -33,6 +33,7 @@ SCHEMA_VERSION = 3
 READABLE_SCHEMAS = (2, 3)
 DB_NAME = "sendlens.db"
 LOCK_NAME = "models.lock"  # see Corpus.model_lock
+SCRAPE_LOCK_NAME = "scrape.lock"  # see Corpus.scrape_lock
 _HELD_LOCKS: dict[tuple[str, int], int] = {}  # (corpus root, thread) -> model_lock depth
 
 SCHEMA = """
@@ -360,11 +361,7 @@ class Corpus:
         `train` or the app's retrain (another process, or another app session's thread)
         waits for the first. Re-entrant within a thread; `waiting` is called before
         blocking. Without flock (Windows) it does not exclude anything."""
-        if self.readonly:  # only runs that write take it
-            raise CorpusError(
-                f"{self.root}: this corpus is read-only here (no permission to write in its "
-                "folder): `info`, `export`, `classify` and the app read it; to tag, train or "
-                "import, copy the folder somewhere you can write and use --corpus")
+        self.check_writable()  # only runs that write take it
         key = (str(self.root.resolve()), threading.get_ident())
         if _HELD_LOCKS.get(key, 0) or fcntl is None:  # held by this thread, or no flock
             _HELD_LOCKS[key] = _HELD_LOCKS.get(key, 0) + 1
@@ -387,6 +384,35 @@ class Corpus:
                 yield
             finally:
                 del _HELD_LOCKS[key]
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def check_writable(self) -> None:
+        """Refuse, before any work, a run that would write to a read-only corpus."""
+        if self.readonly:
+            raise CorpusError(
+                f"{self.root}: this corpus is read-only here (no permission to write in its "
+                "folder): `info`, `export`, `classify` and the app read it; to scrape, tag, "
+                "train or import, copy the folder somewhere you can write and use --corpus")
+
+    @contextmanager
+    def scrape_lock(self) -> Iterator[None]:
+        """Held by a scrape, so that a second scrape of the same corpus is refused at once
+        rather than fetching the same new files beside it (two requests in flight at
+        the site). Without flock (Windows) it does not exclude anything."""
+        self.check_writable()
+        if fcntl is None:
+            yield
+            return
+        with open(self.root / SCRAPE_LOCK_NAME, "a+b") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CorpusError(
+                    f"{self.root}: another `sendlens scrape` is running on this corpus; let "
+                    "it finish (or stop it) and run again if you need to") from None
+            try:
+                yield
+            finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _migrate(self) -> None:

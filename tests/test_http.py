@@ -189,11 +189,15 @@ def test_unreachable_robots_txt_means_do_not_crawl(site: Site, base: str) -> Non
 
 def test_crawl_delay_slows_the_throttle(site: Site, base: str) -> None:
     site.robots = "User-agent: *\nCrawl-delay: 3\n"
-    session = build_session(delay=0.0)
+    said: list[str] = []
+    session = build_session(delay=0.0, log=said.append)
     session.throttle.sleep = sleeps = Sleeps()
     session.get(f"{base}/provider/44/80454")
     assert session.throttle.delay == 3.0
     assert sleeps.waits and 2.9 <= sleeps.waits[0] <= 3.0  # waited before the page
+    # Said once, or a run that asked for --delay 0 would sit silent between requests.
+    assert said == ["robots.txt asks for 3 s between requests (Crawl-delay), more than 0 s: "
+                    "waiting that long"]
 
 
 def test_failure_limit_stops_after_consecutive_failures(site: Site, base: str) -> None:
@@ -263,8 +267,12 @@ def test_redirects_are_followed_through_robots_and_the_throttle(site: Site, base
     assert hops[1].start - hops[0].end >= 0.04  # the hop waited its turn
     # A hop robots.txt forbids is not fetched.
     site.fault("/provider/44/2", Fault("redirect", location="/provider/44/666"))
-    with pytest.raises(RobotsDisallowed, match="/provider/44/666"):
+    with pytest.raises(RobotsDisallowed) as refused:
         session.get(f"{base}/provider/44/2")
+    # Named by the URL asked for, and the hop robots.txt refused.
+    assert refused.value.url == f"{base}/provider/44/2"
+    assert refused.value.problem == ("robots.txt disallows fetching this URL for sendlens "
+                                     f"(after a redirect to {base}/provider/44/666)")
     assert not any(h.path == "/provider/44/666" for h in site.hits)
     # A loop ends after a few hops, each one a request counted.
     site.always["/provider/44/3"] = Fault("redirect", location="/provider/44/3")

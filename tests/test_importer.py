@@ -499,6 +499,9 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
         assert table.returncode == 0 and table.stdout.startswith("region,theme"), table.stderr
         tag = run("tag", "-q")
         assert tag.returncode == 2 and "read-only here" in tag.stderr, tag.stderr
+        # Refused before any request (nothing listens there: a request would say so).
+        scraped = run("scrape", "--base-url", "http://127.0.0.1:9", "-q")
+        assert scraped.returncode == 2 and "read-only here" in scraped.stderr, scraped.stderr
         # Reading needs no new model: classify uses the stale one and says so.
         classify = subprocess.run(
             [*as_user, sys.executable, "-m", "sendlens.cli", "classify", "--corpus",

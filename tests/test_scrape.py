@@ -36,8 +36,9 @@ from sitefixture import (
 )
 
 from scraper import site as sitemod
-from scraper.scrape import BadDownload, ScrapeSummary, check_pdf, scrape
-from sendlens.store import Corpus
+from scraper.http import build_session
+from scraper.scrape import BadDownload, ScrapeSummary, check_pdf, download_to, scrape
+from sendlens.store import Corpus, CorpusError
 
 FAST: dict[str, Any] = {
     "delay": 0,
@@ -357,7 +358,11 @@ def test_dead_file_links_do_not_stop_the_run_and_are_tried_last(
     assert {f.file_id: f.reason for f in summary.failed} == {
         r.file_id: "HTTP 404 Not Found" for r in dead}
     text = summary.render()
-    assert "failed: 6" in text and f"    {base}{FILE_PATH}{dead[0].file_id}: HTTP 404" in text
+    # Each failure names whose letter it is, so a researcher can look it up by hand.
+    council = site.providers[0].name
+    assert "failed: 6" in text and (
+        f"    {council}, 'Area SEND full inspection': {base}{FILE_PATH}{dead[0].file_id}: "
+        "HTTP 404") in text
 
     # A later run fetches a new letter before trying the dead links again.
     new = Report("51000200", "Area SEND full inspection", date(2025, 2, 1),
@@ -516,6 +521,46 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(
     assert len(letters) == len({r["sha256"] for r in letters})
     assert kept <= {r["sha256"] for r in letters}
     assert_corpus_clean(corpus)
+
+
+def test_a_term_signal_stops_the_command_like_ctrl_c(site: Site, base: str, tmp_path: Path) -> None:
+    """`kill`, `timeout` and job schedulers send TERM: the run stops at a safe point with
+    its summary, and leaves no partial download."""
+    site.file_delay = 0.4
+    path = tmp_path / "corpus"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sendlens.cli", "scrape", "--base-url", base, "--delay", "0",
+         "-q", "--corpus", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (path / "sendlens.db").exists() and rows(
+                    Corpus(path), "SELECT count(*) FROM letters")[0][0] >= 1:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "STOPPED: interrupted (Ctrl-C or a TERM signal)" in err and "new: " in err
+    assert not list((path / "tmp").glob("*.part"))
+    assert_corpus_clean(Corpus(path))
+
+
+def test_a_second_scrape_of_a_corpus_is_refused_before_any_request(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    with Corpus.open(corpus.root).scrape_lock():  # another run's hold on it
+        with pytest.raises(CorpusError, match="another `sendlens scrape` is running"):
+            scrape(corpus, base_url=base, **FAST)
+        assert site.hits == []
+        # Listing what would be fetched writes nothing, so it may run beside it.
+        assert scrape(corpus, base_url=base, dry_run=True, **FAST).would_download
+    assert len(scrape(corpus, base_url=base, **FAST).new) == len(site.send_reports())
 
 
 def interrupted_on_call(n: int, real: Any) -> Any:
@@ -834,12 +879,14 @@ def test_files_downloaded_but_not_imported_are_listed_on_every_run(corpus: Corpu
         declined = f"{base}{FILE_PATH}50999101"
         first = scrape(corpus, base_url=base, **FAST)
         assert [r.url for r in first.new] == [f"{base}{FILE_PATH}50999100"]
+        assert first.exit_code == 1  # a letter missing from the corpus, as import says
         assert hint in first.render()
         assert f"    {declined}: not a SEND inspection letter" in first.render()
 
         again = scrape(corpus, base_url=base, **FAST)
         dry = scrape(corpus, base_url=base, dry_run=True, **FAST)
         assert len(site.file_hits()) == 2  # neither run fetched anything again
+        assert again.exit_code == 0  # nothing went wrong in this run
         for summary in (again, dry):
             text = summary.render()
             assert "already held: 2 (1 of them never imported, listed below)" in text
@@ -880,6 +927,11 @@ def test_transport_problems_are_reported_per_page_and_per_file(
     site.providers[4].reports.append(
         Report("51000300", "Area SEND full inspection", date(2025, 1, 1), b"", True,
                href=bad_url))
+    # A file redirected to an address that is not there: the summary names that address.
+    site.providers[5].reports.append(
+        Report("51000301", "Area SEND full inspection", date(2025, 1, 2), b"", True))
+    gone = f"{base}/gone/51000301"
+    site.always[FILE_PATH + "51000301"] = Fault("redirect", location="/gone/51000301")
 
     summary = scrape(corpus, base_url=base, **FAST)
 
@@ -888,13 +940,15 @@ def test_transport_problems_are_reported_per_page_and_per_file(
     for r in (files[0], files[1], files[4], files[5]):
         assert got[r.file_id]["status"] == "imported", got[r.file_id]["error"]
     bad = {f.url: f.reason for f in summary.failed}
-    assert set(bad) == {f"{base}{loop}", f"{base}{FILE_PATH}{files[3].file_id}", bad_url}
+    assert set(bad) == {f"{base}{loop}", f"{base}{FILE_PATH}{files[3].file_id}", bad_url,
+                        f"{base}{FILE_PATH}51000301"}
+    assert bad[f"{base}{FILE_PATH}51000301"] == f"HTTP 404 Not Found (after a redirect to {gone})"
     assert bad[f"{base}{loop}"].startswith("redirected more than 5 times (a redirect loop?)")
     assert "compressed body is broken" in bad[f"{base}{FILE_PATH}{files[3].file_id}"]
     assert bad[bad_url].startswith("not a URL that can be requested")
     assert summary.exit_code == 1
     text = summary.render()
-    assert f"    {bad_url}: not a URL that can be requested" in text
+    assert f"'Area SEND full inspection': {bad_url}: not a URL that can be requested" in text
     assert_corpus_clean(corpus)
 
 
@@ -920,6 +974,28 @@ def test_length_messages_say_what_was_received_and_announced(tmp_path: Path) -> 
     with pytest.raises(BadDownload, match=rf"^longer than announced: {size} bytes received, "
                        rf"{size - 10} announced"):
         check_pdf(path, size - 10)
+
+
+def test_an_empty_or_broken_transfer_says_what_arrived(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    with pytest.raises(BadDownload, match=r"^an empty response \(0 bytes\)$"):
+        check_pdf(empty)
+    # A small file cut off half way: the bytes that came, not whole 64 KB chunks ("0").
+    body = b"%PDF-1.4\n" + b"x" * 20000
+    site = Site(providers=[Provider("80454", "Cornwall", [
+        Report("1000", "Area SEND full inspection", date(2025, 1, 1), body, True)])])
+    site.fault(FILE_PATH + "1000", Fault("truncate"))
+    with serve(site) as base, pytest.raises(BadDownload) as broke:
+        download_to(build_session(delay=0), f"{base}{FILE_PATH}1000", tmp_path / "f.part")
+    assert str(broke.value) == f"truncated: the connection broke after {len(body) // 2} bytes"
+
+
+def test_a_longer_crawl_delay_is_in_the_summary() -> None:
+    text = ScrapeSummary(delay_asked=0.5, delay_used=10).render()
+    assert ("robots.txt asked for 10 s between requests (Crawl-delay), more than --delay 0.5: "
+            "waited that") in text
+    assert "Crawl-delay" not in ScrapeSummary(delay_asked=1, delay_used=1).render()
 
 
 # --- listing ------------------------------------------------------------------------------
@@ -952,7 +1028,10 @@ def test_empty_and_non_html_provider_pages_are_reported_not_fatal(
     kept = [site.providers[0], site.providers[5]]
     assert {r.provider_urn for r in summary.new} == {p.urn for p in kept}
     assert summary.exit_code == 1
-    assert f"    {base}/provider/44/{odd.urn}: expected an HTML page" in summary.render()
+    text = summary.render()
+    assert f"    {odd.name}: {base}/provider/44/{odd.urn}: expected an HTML page" in text
+    # Its page could not be read: that is not "no SEND letter found" for the council.
+    assert odd.name not in summary.areas_without_send
 
     # Before any page has listed a report, a run of empty pages still means a change.
     for p in site.providers:

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import typer
 
-from sendlens.store import DB_NAME, LOCK_NAME, Corpus, CorpusError
+from sendlens.store import DB_NAME, LOCK_NAME, SCRAPE_LOCK_NAME, Corpus, CorpusError
 
 DEFAULT_CORPUS = Path("corpus")
 E = TypeVar("E", bound=Enum)
@@ -83,7 +83,7 @@ def remove_if_empty(path: Path, *, made_folder: bool) -> bool:
             return False
     except sqlite3.Error:
         return False
-    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME):
+    for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", LOCK_NAME, SCRAPE_LOCK_NAME):
         (path / name).unlink(missing_ok=True)
     for sub in ("tmp", "pdfs", "models", ""):
         if sub or made_folder:

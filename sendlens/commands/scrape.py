@@ -16,7 +16,10 @@ from sendlens.store import DB_NAME
 
 def scrape_cmd(
     base_url: str | None = typer.Option(
-        None, "--base-url", help="Point the search and provider pages at another host."
+        None, "--base-url", metavar="URL",
+        help="Read the search and provider pages from another host (a mirror, or a local "
+        "copy for testing) instead of the Ofsted reports site. The GOV.UK page of the "
+        "earliest letters is read only when scraping the real site.",
     ),
     since: date | None = typer.Option(
         None, "--since", parser=iso_date, metavar="DATE",
@@ -27,9 +30,16 @@ def scrape_cmd(
         metavar="AREA",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be fetched."),
-    delay: float = typer.Option(1.0, "--delay", min=0.0, help="Seconds between requests."),
+    delay: float = typer.Option(
+        1.0, "--delay", min=0.0, metavar="SECONDS",
+        help="Seconds between requests; a longer Crawl-delay in robots.txt wins.",
+    ),
+    timeout: float = typer.Option(
+        60.0, "--timeout", min=1.0, metavar="SECONDS",
+        help="Give up on a response after this many seconds without data (then retried).",
+    ),
     labels_config: Path | None = typer.Option(
-        None, "--labels-config", envvar="SENDLENS_LABELS_CONFIG",
+        None, "--labels-config", envvar="SENDLENS_LABELS_CONFIG", metavar="FILE",
         help="TOML/YAML file extending the rule that picks SEND report labels.",
     ),
     retry_skipped: bool = typer.Option(
@@ -45,9 +55,12 @@ def scrape_cmd(
     """Scrape the Ofsted reports site (and GOV.UK) for SEND letters and import them.
 
     Polite (one request at a time, a delay between requests, robots.txt obeyed)
-    and incremental: files already held are not downloaded again. Exit code 1
-    when some letters failed, an --area matched no council or the run stopped, 130
-    when interrupted.
+    and incremental: files already held are not downloaded again. The site is
+    https://reports.ofsted.gov.uk unless --base-url says otherwise. Exit code 1
+    when some letters failed or could not be imported, an --area matched no
+    council or the run stopped; 2 when refused before any request (a bad option,
+    a read-only corpus, another scrape of it running); 130 when interrupted
+    (Ctrl-C or a TERM signal).
     """
     from scraper import site
     from scraper.scrape import scrape
@@ -67,6 +80,7 @@ def scrape_cmd(
                 areas=area or None,
                 dry_run=dry_run,
                 delay=delay,
+                timeout=(10.0, timeout),
                 progress=not quiet,
                 labels_config=labels_config,
                 retry_skipped=retry_skipped,
