@@ -578,9 +578,9 @@ def train_model(
     per-stance log-prior offsets (`stance_bias_for`) are fitted on the same held-out
     predictions when at least MIN_STANCE_LABELS hand labels give a stance. That is
     off by default: with dev.jsonl's 332 labels it scored lower in grouped CV (theme
-    macro-F1 0.826 against 0.839, stance 0.828 against 0.831; read alone, stance 0.771
-    against 0.829; measured 2026-12-04 with the second-theme margin, which the tuning
-    does not take into account) and takes K + 1 times as long.
+    macro-F1 0.832 against 0.841, stance 0.820 against 0.832; read alone, stance 0.817
+    against 0.838; measured 2026-12-04 with both margins, which the tuning does not take
+    into account) and takes K + 1 times as long.
     """
     started = time.time()
     say = progress or (lambda _f, _m: None)
