@@ -23,14 +23,16 @@ $(BIN)/.installed-dev: $(BIN)/.installed
 run: app
 
 # With LETTERS, a mistyped folder stops here; import's exit code 1 (some files skipped,
-# each named with its reason) does not: the rest is imported. --reparse reads letters an
+# each named with its reason) does not: the rest is imported. Without it, a scrape that
+# could not fetch everything (offline, some letters failed: exit 1, said in its summary)
+# carries on with the corpus there is, if there is one. --reparse reads letters an
 # older sendlens imported again, so that a re-run picks up the parser's fixes.
 corpus: $(BIN)/.installed
 ifneq ($(strip $(LETTERS)),)
 	@[ -e "$(LETTERS)" ] || { echo "error: LETTERS=$(LETTERS): no such file or folder" >&2; exit 2; }
 	$(BIN)/sendlens import "$(LETTERS)" --reparse --corpus "$(CORPUS)" || [ $$? -eq 1 ]
 else
-	$(BIN)/sendlens scrape --corpus "$(CORPUS)"
+	$(BIN)/sendlens scrape --corpus "$(CORPUS)" || [ $$? -eq 1 -a -f "$(CORPUS)/sendlens.db" ]
 	$(BIN)/sendlens import --reparse --corpus "$(CORPUS)" || [ $$? -eq 1 ]
 endif
 
