@@ -151,6 +151,11 @@ def test_load_tagged_filters(corpus: Corpus) -> None:
     actions = aggregate.load_tagged(corpus, sections=["actions"])
     assert set(actions["section"]) == {"actions"}
     assert aggregate.load_tagged(corpus, frameworks=["send_2016"]).empty
+    # An authority with no letter here is an empty table like any filter that matches
+    # nothing (a script looping over every area must not stop at the first), and beside
+    # another area it takes nothing from it.
+    assert aggregate.load_tagged(corpus, areas=["Kent"]).empty
+    assert areas(areas=["Kent", "cornwall"]) == {"Cornwall"}
 
 
 @pytest.mark.parametrize(
@@ -160,6 +165,8 @@ def test_load_tagged_filters(corpus: Corpus) -> None:
         ({"frameworks": ["2023"]}, "unknown framework"),
         ({"regions": ["Wessex"]}, "unknown region"),
         ({"areas": ["Cornwal"]}, "did you mean Cornwall"),
+        ({"areas": ["Atlantis"]}, "no letters for area 'Atlantis'"),
+        ({"areas": ["Kentt"]}, "did you mean Kent"),  # from every authority, not only these
         ({"date_from": "1 Feb 2023"}, "ISO date"),
     ],
 )

@@ -197,8 +197,13 @@ def checked_sections(sections: str | Iterable[str] | None) -> list[str] | None:
     return _validated(_as_list(sections), SECTIONS, "section")
 
 
-def _resolve_areas(con: sqlite3.Connection, names: Sequence[str]) -> list[str]:
-    """Area names as stored, for names as a user types them ("bedford", "Bristol, City of")."""
+def _resolve_areas(con: sqlite3.Connection, names: Sequence[str], *,
+                   absent_ok: bool = False) -> list[str]:
+    """Area names as stored, for names as a user types them ("bedford", "Bristol, City of").
+
+    With `absent_ok`, an English local authority the corpus has no letter for is kept (as
+    the area table names it: it matches nothing), so that a filter on it gives an empty
+    table as other filters do, not an error; a name no table knows is still an error."""
     stored = con.execute("SELECT DISTINCT area, la_code FROM letters").fetchall()
     out: list[str] = []
     for name in names:
@@ -208,8 +213,13 @@ def _resolve_areas(con: sqlite3.Connection, names: Sequence[str]) -> list[str]:
             area for area, code in stored
             if normalise_area_name(area) == norm or (la is not None and code == la.la_code)
         ]
+        if not hits and absent_ok and la is not None:
+            hits = [la.name]
         if not hits:
-            close = difflib.get_close_matches(name, sorted({a for a, _ in stored}), n=3)
+            # A filter may name any authority, so suggest from them all ("Kentt": Kent).
+            pool = {a for a, _ in stored} | (
+                {la.name for la in load_local_authorities()} if absent_ok else set())
+            close = difflib.get_close_matches(name, sorted(pool), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ValueError(f"no letters for area {name!r} in the corpus{hint}")
         out += [h for h in hits if h not in out]
@@ -256,7 +266,7 @@ def _where(
         letter_sql.append(_in_or_unknown("l.outcome", oc))
         params += [v for v in oc if v != UNKNOWN]
     if (ar := _as_list(areas)) is not None:
-        resolved = _resolve_areas(con, ar)
+        resolved = _resolve_areas(con, ar, absent_ok=True)
         letter_sql.append(_in("l.area", resolved))
         params += resolved
     if (rg := _as_list(regions)) is not None:
