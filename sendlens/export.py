@@ -10,6 +10,7 @@ import sqlite3
 import sys
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -228,12 +229,29 @@ def with_intervals_inline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]
     return out, inlined
 
 
+# The `about` fields that narrow what a table counts, as a reader of the table names them.
+SCOPE_FIELDS = {"sections": "sections", "theme": "theme", "stance": "stance",
+                "words": "words", "framework": "framework", "outcome": "outcome",
+                "area": "area", "region": "region", "from": "from", "to": "to"}
+
+
+def scope_note(about: dict[str, str] | None) -> str:
+    """One sentence naming a table's filters and the model behind its tags ("" without)."""
+    if not about or about.get("table") not in ("themes", "evidence"):
+        return ""  # letters and passages list what there is: no counting to qualify
+    parts = [f"{label} {about[key]}" for key, label in SCOPE_FIELDS.items() if about.get(key)]
+    model = about.get("model")
+    said = f"Counted: {'; '.join(parts)}." if parts else "Counted: every tagged letter."
+    return said + (f" Tags of model {model}." if model else "")
+
+
 def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = None) -> bytes:
     """The table rendered in `fmt` (used by the CLI and the app's download buttons).
 
     `about` (what the table is, its filters, the corpus and model) goes into an XLSX file
     as a second sheet, "About", so that a spreadsheet passed on still says what it holds;
-    the other formats stay plain tables for programs and papers."""
+    the md and tex tables, for papers, say their filters and model in a line under the
+    table; csv and parquet stay plain tables for programs."""
     if fmt == "csv":
         return frame.to_csv(index=False).encode("utf-8")
     if fmt in ("md", "tex"):
@@ -246,6 +264,9 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
             # passage; sixteen columns cannot be read on a page (the data formats keep them).
             frame = frame[[c for c in EVIDENCE_FOR_READING if c in frame.columns]]
             note = EVIDENCE_NOTE
+        # Which letters and passages were counted goes with the table: an all-negative
+        # table of the weaknesses sections must not pass for one of whole letters.
+        note = " ".join(filter(None, [scope_note(about), note]))
         if fmt == "md":
             return (_markdown(frame) + (f"\n*{note}*\n" if note else "")).encode("utf-8")
         return _latex(frame, wrap=inlined, note=note).encode("utf-8")
@@ -255,12 +276,48 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     elif fmt == "xlsx":
         with pd.ExcelWriter(buf, engine="openpyxl") as book:
             _with_dates(frame).to_excel(book, index=False, sheet_name="Table")
+            _readable_sheet(book.sheets["Table"], frame, header=True)
             if about:
-                pd.DataFrame(list(about.items()), columns=["", ""]).to_excel(
-                    book, index=False, header=False, sheet_name="About")
+                notes = pd.DataFrame(list(about.items()), columns=["", ""])
+                notes.to_excel(book, index=False, header=False, sheet_name="About")
+                _readable_sheet(book.sheets["About"], notes, header=False)
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     return buf.getvalue()
+
+
+XLSX_MAX_WIDTH = 60  # characters; longer text (a passage, a citation) wraps within it
+XLSX_DECIMALS = "0.000"  # shown, as the md and tex tables round; the cell keeps all digits
+
+
+def _readable_sheet(ws: Any, frame: pd.DataFrame, *, header: bool) -> None:
+    """A sheet to read as it opens: columns as wide as their contents (up to
+    XLSX_MAX_WIDTH, wrapping longer text), the header row frozen with filters on it,
+    shares shown to three decimals."""
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+
+    first = 2 if header else 1
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for j, column in enumerate(frame.columns, start=1):
+        values = frame.iloc[:, j - 1]  # by position: the About sheet's columns are unnamed
+        lengths = pd.Series([0 if v is None or (isinstance(v, float) and math.isnan(v))
+                             else len(str(v)) for v in values], dtype=float)
+        # The 95th percentile, not the longest: one long passage would widen the column
+        # for every short one.
+        body = int(lengths.quantile(0.95)) if len(lengths) else 0
+        width = min(max(body, len(str(column)) if header else 0, 6) + 2, XLSX_MAX_WIDTH)
+        letter = get_column_letter(j)
+        ws.column_dimensions[letter].width = width
+        if pd.api.types.is_float_dtype(values):
+            for (cell,) in ws.iter_rows(min_row=first, min_col=j, max_col=j):
+                cell.number_format = XLSX_DECIMALS
+        elif int(lengths.max() if len(lengths) else 0) > XLSX_MAX_WIDTH:
+            for (cell,) in ws.iter_rows(min_row=first, min_col=j, max_col=j):
+                cell.alignment = wrap
+    if header and len(frame.columns):
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = ws.dimensions
 
 
 def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:

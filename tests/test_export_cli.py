@@ -50,7 +50,8 @@ def read(path: Path) -> pd.DataFrame:
 
 
 def read_markdown(text: str) -> pd.DataFrame:
-    lines = [line.strip().strip("|").split(" | ") for line in text.strip().splitlines()]
+    lines = [line.strip().strip("|").split(" | ") for line in text.strip().splitlines()
+             if line.startswith("|")]  # the table, not the lines under it
     header, _rule, *body = lines
     return pd.DataFrame(body, columns=[h.strip() for h in header])
 
@@ -95,6 +96,34 @@ def test_xlsx_dates_are_dates(corpus: Corpus, tmp_path: Path) -> None:
     # Not every text column is taken for dates: ids and areas stay text.
     assert all(isinstance(row[header.index("letter_id")].value, str)
                for row in sheet.iter_rows(min_row=2))
+
+
+def test_an_xlsx_table_is_readable_as_it_opens(corpus: Corpus, tmp_path: Path) -> None:
+    """Evidence in a spreadsheet: the header stays in view with filters on it, long text
+    wraps in a column of bounded width, shares show three decimals but keep every digit."""
+    from openpyxl import load_workbook
+
+    out = tmp_path / "evidence.xlsx"
+    assert export(corpus, "evidence", "--theme", "ehc_plans", "-o", str(out)).exit_code == 0
+    book = load_workbook(out)
+    sheet = book["Table"]
+    header = [c.value for c in sheet[1]]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == sheet.dimensions
+
+    def column(name: str) -> tuple[str, float]:
+        letter = sheet.cell(1, header.index(name) + 1).column_letter
+        return letter, sheet.column_dimensions[letter].width
+
+    text, text_width = column("text")
+    assert text_width == 60 and sheet[f"{text}2"].alignment.wrap_text
+    stance, stance_width = column("stance")
+    assert 6 < stance_width < 20 and not sheet[f"{stance}2"].alignment.wrap_text
+    score, _ = column("theme_score")
+    assert sheet[f"{score}2"].number_format == "0.000"
+    third = table_bytes(pd.DataFrame({"share_negative": [1 / 3]}), "xlsx")
+    assert pd.read_excel(io.BytesIO(third))["share_negative"][0] == 1 / 3  # digits kept
+    about = book["About"]
+    assert about.column_dimensions["A"].width >= len("table")
 
 
 def test_an_output_path_that_cannot_be_written_is_explained(corpus: Corpus,
@@ -370,8 +399,10 @@ def test_xlsx_says_what_it_holds(corpus: Corpus, tmp_path: Path) -> None:
         "table": "themes", "by": "area", "sections": "weaknesses", "model": model,
         "corpus": str(corpus.root)}
     assert "theme" not in about and "stance" not in about  # options not given: left out
-    assert len(pd.read_excel(out)) == len(read_markdown(
-        export(corpus, "themes", "--section", "weaknesses", "-f", "md").stdout))
+    md = export(corpus, "themes", "--section", "weaknesses", "-f", "md").stdout
+    assert len(pd.read_excel(out)) == len(read_markdown(md))
+    # Pasted into a paper, the table still says what it counted.
+    assert md.endswith(f"\n*Counted: sections weaknesses. Tags of model {model}.*\n")
 
 
 def test_unknown_format_is_refused(corpus: Corpus, tmp_path: Path) -> None:
