@@ -311,6 +311,14 @@ def test_theme_table_rejects_unknown_grouping_and_theme(corpus: Corpus) -> None:
         aggregate.theme_table(corpus, by="council")
     with pytest.raises(ValueError, match="unknown theme 'ehc'.*ehc_plans"):
         aggregate.theme_table(corpus, themes=["ehc"])
+    # The ids as people write them point to the id.
+    for typed, meant in [("coproduction", "co_production"), ("co-production", "co_production"),
+                         ("post16", "post16_transition"), ("socal_care", "social_care")]:
+        with pytest.raises(ValueError, match=f"'{typed}' \\(did you mean {meant}\\?\\)"):
+            aggregate.evidence(corpus, theme=typed)
+    with pytest.raises(ValueError) as nothing_near:
+        aggregate.evidence(corpus, theme="send")
+    assert "did you mean" not in str(nothing_near.value)
 
 
 def test_themes_fall_back_to_the_tags_without_a_codebook(

@@ -25,6 +25,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -147,7 +148,14 @@ def theme_names(corpus: Corpus) -> dict[str, str]:
 
 def _check_theme(theme: str, known: Sequence[str]) -> None:
     if theme not in known:
-        raise ValueError(f"unknown theme {theme!r}: choose one of {', '.join(known)}")
+        # "coproduction", "co-production", "post16": the id without its punctuation.
+        bare = {re.sub(r"[\W_]", "", k): k for k in known}
+        typed = re.sub(r"[\W_]", "", theme)
+        starts = [k for b, k in bare.items() if typed and b.startswith(typed)]
+        near = bare.get(typed) or (starts[0] if len(starts) == 1 else None) or next(
+            iter(difflib.get_close_matches(theme, known, n=1, cutoff=0.7)), None)
+        hint = f" (did you mean {near}?)" if near else ""
+        raise ValueError(f"unknown theme {theme!r}{hint}: choose one of {', '.join(known)}")
 
 
 # --- filters -------------------------------------------------------------------------------
