@@ -934,11 +934,11 @@ def page_compare(ctx: Ctx) -> None:
                          column_config={
                              **{c: TABLE_HEADERS.get(c, c.capitalize()) for c in on_screen},
                              "share_letters": st.column_config.NumberColumn(
-                                 "Share of letters", format="%.2f"),
+                                 "Share of letters", format="%.3f"),
                              "share_negative": st.column_config.NumberColumn(
-                                 "Share negative", format="%.2f"),
+                                 "Share negative", format="%.3f"),
                              "net_stance": st.column_config.NumberColumn(
-                                 "Net stance", format="%+.2f"),
+                                 "Net stance", format="%+.3f"),
                              "share_negative_95": "Share negative, 95% interval",
                              "net_stance_95": "Net stance, 95% interval"})
             st.caption("95% interval: from resampling the group's letters; blank where fewer "
