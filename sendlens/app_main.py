@@ -652,7 +652,9 @@ def page_overview(ctx: Ctx) -> None:
                 st.caption("No measured quality is stored with this model yet: "
                            "`sendlens evaluate GOLD.jsonl` scores it on hand labels it was "
                            "not trained on, `sendlens evaluate GOLD.jsonl --cv` on those it "
-                           "was trained on, and records the figures here. The model card "
+                           "was trained on (when they were all it was trained on: not with "
+                           "corrections saved here too), and records the figures here. The "
+                           "model card "
                            "(docs/MODEL_CARD.md) has the project's own figures.")
         else:
             st.markdown("No model yet: run `sendlens tag` to train one and tag the passages.")

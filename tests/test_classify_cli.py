@@ -567,6 +567,8 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
                              str(root)], env=env)
     assert cv.exit_code == 0, cv.output
     assert "was trained on more hand labels than mine.jsonl" in cv.stderr
+    # ... and how to get a model whose figures can be recorded.
+    assert f"sendlens train --labels {mine} --no-stored-labels" in " ".join(cv.stderr.split())
     assert "cross-validation" not in quality()
     edit_training(label_texts=keys)
     # Cross-validating the labels it was trained on measures this model too.

@@ -347,7 +347,10 @@ def evaluate_cmd(
                                                    for r in read_labels(gold)}):
             _recorded(f"the current model {found[0]} was trained on more hand labels than "
                       f"{gold.name} (other files or corrections saved in the app); the "
-                      "cross-validation measured models trained on it alone", found[0])
+                      "cross-validation measured models trained on it alone. To record "
+                      f"figures, train on it alone (`sendlens train --labels {gold} "
+                      "--no-stored-labels`; the corrections stay saved for a later `train`) "
+                      "and run this again", found[0])
             return
         # The folds' models decide as this sendlens does; a stale model does otherwise.
         if reasons := staleness(found[1], load_codebook(corpus=store.root)):
