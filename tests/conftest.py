@@ -21,10 +21,22 @@ def require_shared(*parts: str) -> Path:
     if not path.exists():
         reason = (f"{path} is missing: these tests need ../shared beside the repository "
                   "(or SENDLENS_SHARED set to it)")
-        if os.environ.get("CI", "").lower() == "true":
+        if _under_ci():
             pytest.fail(reason + " (CI=true: ../shared must be present)")
         pytest.skip(reason)
     return path
+
+
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI a missing ../shared stops the run at once with one message, a failure,
+    rather than a setup error repeated by every test that needs it."""
+    if _under_ci() and not shared_dir().is_dir():
+        pytest.exit(f"{shared_dir()} is missing: CI=true needs ../shared beside the "
+                    "repository (or SENDLENS_SHARED set to it)", returncode=1)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

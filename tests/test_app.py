@@ -1052,7 +1052,9 @@ def test_warm_prepares_every_page_first_view(
                          (app_main, "chart_spec"), (textmine.codebook, "load_codebook")):
         monkeypatch.setattr(module, name, spy(name, getattr(module, name)))
     for page in ("overview", "compare", "area", "themes", "reader", "label", "export"):
-        run(work, monkeypatch, page=page)
+        at = run(work, monkeypatch, page=page)
+        # A page that stopped early at an error would also have called nothing.
+        assert not at.error and len(at.markdown) > 0, page
         assert not calls, (page, calls)
 
 

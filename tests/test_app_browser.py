@@ -394,6 +394,5 @@ def test_app_as_a_user_starts_it_opens_the_browser_and_offers_no_installs(
 def test_chromium_path_documented() -> None:
     # The CI script installs exactly this binary; keep the test and the script in step.
     ci = Path(__file__).resolve().parent.parent / ".ci" / "run"
-    if ci.exists():
-        assert "chromium" in ci.read_text()
+    assert "chromium" in ci.read_text()
     assert shutil.which("chromium") in (None, str(CHROMIUM), "/bin/chromium")

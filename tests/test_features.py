@@ -14,7 +14,7 @@ from textmine.weak import normalise
 
 # Invented sentences in the letters' register, with the characters normalise() folds.
 TEXTS = [
-    "Waiting times for speech and language therapy are too long.",
+    "Families wait too long for speech and language therapy.",
     "Leaders\u2019 plans to reduce waiting times have not yet had an impact.",
     "The parent carer forum is a strong, equal partner in co\u00adproduction.",
     "Co-produced plans reflect children\u2019s views \u2013 and their wishes.",

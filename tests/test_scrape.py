@@ -537,9 +537,12 @@ def test_a_term_signal_stops_the_command_like_ctrl_c(site: Site, base: str, tmp_
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline and proc.poll() is None:
-            if (path / "sendlens.db").exists() and rows(
-                    Corpus(path), "SELECT count(*) FROM letters")[0][0] >= 1:
-                break
+            try:
+                if (path / "sendlens.db").exists() and rows(
+                        Corpus(path), "SELECT count(*) FROM letters")[0][0] >= 1:
+                    break
+            except sqlite3.OperationalError:
+                pass  # the run has made the file but not its tables yet
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=30)

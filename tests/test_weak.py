@@ -132,7 +132,7 @@ def test_contrast_with_both_polarities_is_mixed(matcher: PatternMatcher) -> None
 def test_a_weakness_known_and_acted_on_is_mixed(matcher: PatternMatcher) -> None:
     # The codebook: mixed when the action is credited, negative when the weakness is
     # the point.
-    text = "Leaders are aware of these waits and are working with therapists to cut them."
+    text = "Leaders know about the queue and are working with therapists to shorten it."
     assert stance_of(matcher, text, "weaknesses") == "mixed"
     assert stance_of(matcher, "Leaders are aware of these long waits.", "weaknesses") == "negative"
 
@@ -143,13 +143,13 @@ def test_doing_worse_and_work_left_to_do_are_negative_and_as_well_as_is_no_prais
     # In an experience section (its prior leaning positive) these had no negative cue
     # and one "well": their weak labels, and the model's tags, were positive.
     for text in ("Pupils with SEND are more likely to be permanently excluded than others.",
-                 "Children with EHC plans achieve less well in school than similar pupils.",
+                 "Pupils on SEN support achieve less well at school than their classmates.",
                  "These pupils are more likely to have poor attendance."):
         assert stance_of(matcher, text, "experience") == "negative", text
     # Work left to do and harm done, often with a praise word beside them.
     for text in ("There is more to do to join up the work of professionals.",
-                 "This has a significant negative impact on the well-being of pupils.",
-                 "Staff have little information about how best to support them."):
+                 "The gap has a negative impact on how well families cope.",
+                 "Teachers get little information on the help each child needs."):
         assert stance_of(matcher, text, "experience") == "negative", text
     # "As well as" adds; "well" on its own still praises ("was well" is not "as well").
     cues = matcher.stance_cues(["Health staff, as well as teachers, attend the panel.",
@@ -167,7 +167,7 @@ def test_praise_words_after_a_negation_do_not_make_a_sentence_positive(
     # the model learnt that failings in the experience section read positive.
     for text in ("Pupils' needs are not assessed quickly or accurately enough.",
                  "Families don't receive useful or timely support.",
-                 "Children do not benefit from a robust approach to identifying needs."):
+                 "Young people do not benefit from a robust way of spotting needs early."):
         assert stance_of(matcher, text, "experience") == "negative", text
     assert stance_of(matcher, "Plans are neither timely nor accurate.", "experience") == \
         "negative"
