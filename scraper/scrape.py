@@ -523,7 +523,7 @@ def scrape(
     raise: they stop the run and are reported in ``summary.error``; use
     ``summary.exit_code`` for the process status.
     """
-    from sendlens.importer import import_pdf
+    from sendlens.importer import InterruptedAfterImport, import_pdf
     from sendlens.store import CorpusError
 
     # Named as the command line names them (`gov_uk_url` has no option: it is the API's).
@@ -716,20 +716,21 @@ def scrape(
             rec.retrieved_at = datetime.now(UTC).isoformat(timespec="seconds")
             # The fetch is recorded in the letter's own transaction: a kill between
             # the two can never make the next run download the letter again.
-            outcome = import_pdf(
-                corpus,
-                tmp_path,
-                source=pub.url,
-                ofsted_urn=pub.provider_urn,
-                published=pub.published.isoformat() if pub.published else None,
-                fetch=rec,
-                # The site lists a corrected report as a new publication of it.
-                replace="newer",
-            )
-            {"imported": summary.new, "replaced": summary.replaced,
-             "duplicate": summary.duplicates}.get(
-                outcome.status, summary.skipped
-            ).append(rec)
+            try:
+                outcome = import_pdf(
+                    corpus,
+                    tmp_path,
+                    source=pub.url,
+                    ofsted_urn=pub.provider_urn,
+                    published=pub.published.isoformat() if pub.published else None,
+                    fetch=rec,
+                    # The site lists a corrected report as a new publication of it.
+                    replace="newer",
+                )
+            except InterruptedAfterImport as stop:  # it is in: counted, then the stop
+                _count(summary, stop.outcome.status, rec)
+                raise
+            _count(summary, outcome.status, rec)
             tmp_path.unlink(missing_ok=True)
             tmp_path = None
             lock, tmp_lock = tmp_lock, None
@@ -759,6 +760,11 @@ def scrape(
         if own_session:
             session.close()
     return summary
+
+
+def _count(summary: ScrapeSummary, status: str, rec: FetchRecord) -> None:
+    {"imported": summary.new, "replaced": summary.replaced,
+     "duplicate": summary.duplicates}.get(status, summary.skipped).append(rec)
 
 
 def _select(

@@ -309,12 +309,34 @@ def _import_pdf(
         # Now the checks above find the other letter and say what it is.
         return _import_pdf(corpus, path, source, ofsted_urn, given_published, con, fetch,
                            replace)
-    except BaseException:
+    except BaseException as exc:
+        if _committed(corpus, sha):
+            # Ctrl-C or TERM just after the COMMIT: the letter is in, so its PDF stays
+            # (removed, nothing would bring it back), and the run counts it.
+            if isinstance(exc, KeyboardInterrupt):
+                raise InterruptedAfterImport(outcome) from exc
+            raise
         if new_file:
             with suppress(OSError):  # the store's own failure is the one to report
                 pdf.unlink(missing_ok=True)
         raise
     return outcome
+
+
+class InterruptedAfterImport(KeyboardInterrupt):
+    """An interrupt that came once the letter was committed: `outcome` is what was done."""
+
+    def __init__(self, outcome: ImportOutcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+def _committed(corpus: Corpus, sha: str) -> bool:
+    """Whether a letter with this PDF is in the corpus (read afresh, after the write)."""
+    try:
+        return corpus.letter_with_sha256(sha) is not None
+    except (sqlite3.Error, OSError):
+        return False
 
 
 # The sections with passages that every report of a framework has (all 55 reports of
@@ -911,7 +933,9 @@ def import_paths(
                         f"the manifest ({item.sha256[:12]}...): it is not the file the "
                         "manifest lists; the row's other values are still used")
                 tick()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, InterruptedAfterImport):
+            report.outcomes.append(exc.outcome)
         report.interrupted = True
     except sqlite3.OperationalError as exc:  # disk full, database read-only or locked
         report.stopped = database_problem(exc, corpus.db_path)

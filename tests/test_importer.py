@@ -69,6 +69,34 @@ def _tag_every_passage(con: sqlite3.Connection) -> None:
                 "FROM passages")
 
 
+def test_an_interrupt_just_after_a_letter_is_committed_keeps_its_pdf_and_counts_it(
+    corpus: Corpus, real_pdfs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C or TERM lands as the COMMIT returns: the letter is in, so its stored PDF must
+    stay (removed, no later run could bring it back) and the run must count it."""
+    from contextlib import contextmanager
+
+    real = Corpus.transaction
+    commits = {"n": 0}
+
+    @contextmanager
+    def interrupted_after_second(self: Corpus, con: sqlite3.Connection | None = None):
+        with real(self, con) as db:
+            yield db
+        commits["n"] += 1
+        if commits["n"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Corpus, "transaction", interrupted_after_second)
+    report = import_paths(corpus, real_pdfs[:4], progress=False)
+    assert report.interrupted
+    with corpus.reading() as con:
+        stored = con.execute("SELECT letter_id, pdf_path FROM letters").fetchall()
+    assert len(stored) == 2
+    assert len([o for o in report.outcomes if o.status == "imported"]) == 2
+    assert all((corpus.root / row["pdf_path"]).is_file() for row in stored)
+
+
 def test_importing_the_same_file_twice_adds_nothing(corpus: Corpus, real_pdfs: list[Path],
                                                     tmp_path: Path) -> None:
     first = import_pdf(corpus, real_pdfs[0])
