@@ -306,6 +306,8 @@ class ParsedDocument:
     heading_paras: set[int] = field(default_factory=set)  # indexes that are headings
     # Revisits: one heading per area of significant weakness reported on.
     weakness_headings: list[str] = field(default_factory=list)
+    # (page, title) of letter titles after the first: a file holding several letters.
+    later_titles: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -596,6 +598,9 @@ def parse_document(paragraphs: list[Paragraph]) -> ParsedDocument:
     framework = detect_framework(head[:5000])
     paragraphs = _merge_split_title(paragraphs)
     doc = assign_sections(framework, paragraphs)
+    # A title past the first page's opening (none in the 55 real reports) is another
+    # letter bound into the same file: only the first is read, so the importer says so.
+    doc.later_titles = [(p.page, p.text) for p in paragraphs[6:] if _match_title(p.text)]
     parse_metadata(doc)
     doc.letter.sections = section_spans(doc)
     if not doc.letter.area:

@@ -67,6 +67,8 @@ class ImportOutcome:
     filled: tuple[str, ...] = ()
     # Sections every report of its framework has that this one lacks (a file cut short).
     missing: tuple[str, ...] = ()
+    # Signs that the file holds more than this letter (only the first letter is read).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass
@@ -120,6 +122,8 @@ class ImportReport:
                   "section, which every report of its kind has: the file may be incomplete "
                   "(check it; `sendlens import --replace FILE` takes the complete one)"
                   for o in self.by_status("imported") if o.n_passages and o.missing]
+        lines += [f"  warning: {o.path}: imported, but {note}"
+                  for o in self.by_status("imported") for note in o.notes]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -301,6 +305,7 @@ def _import_pdf(
             outcome = ImportOutcome(
                 str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
                 len(passages), missing=_missing_sections(letter.framework, passages),
+                notes=_more_than_a_letter(doc, extracted.n_pages),
             )
             if fetch is not None:
                 _mark_fetch(fetch, outcome)
@@ -321,6 +326,26 @@ def _import_pdf(
                 pdf.unlink(missing_ok=True)
         raise
     return outcome
+
+
+# Far more pages than any letter has (the 55 reports of 2023-2025 have 7 to 12).
+MAX_LETTER_PAGES = 40
+
+
+def _more_than_a_letter(doc: ParsedDocument, n_pages: int) -> tuple[str, ...]:
+    """Why a file may hold more than the one letter read from it (several bound together)."""
+    notes = []
+    if doc.later_titles:
+        page, title = doc.later_titles[0]
+        more = len(doc.later_titles)
+        notes.append(
+            f"it seems to hold {more + 1} letters (another title on page {page}: "
+            f"{title[:80]!r}): only the first is read; split the file into one PDF per "
+            "letter and import those")
+    if n_pages > MAX_LETTER_PAGES:
+        notes.append(f"it has {n_pages} pages, far more than a letter (under "
+                     f"{MAX_LETTER_PAGES}): only the first letter in it is read")
+    return tuple(notes)
 
 
 class InterruptedAfterImport(KeyboardInterrupt):

@@ -97,6 +97,28 @@ def test_an_interrupt_just_after_a_letter_is_committed_keeps_its_pdf_and_counts_
     assert all((corpus.root / row["pdf_path"]).is_file() for row in stored)
 
 
+def test_a_file_of_several_letters_bound_together_is_named(
+    corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """Only a file's first letter is read: one holding three must not pass for one."""
+    import pypdfium2 as pdfium
+
+    bound = pdfium.PdfDocument.new()
+    for path in real_pdfs[:3]:
+        bound.import_pages(pdfium.PdfDocument(str(path)))
+    combined = tmp_path / "three_letters.pdf"
+    bound.save(str(combined))
+    report = import_paths(corpus, [combined], progress=False)
+    (outcome,) = report.outcomes
+    assert outcome.status == "imported"
+    text = report.summary()
+    assert f"warning: {combined}: imported, but it seems to hold 3 letters" in text
+    assert "only the first is read; split the file" in text
+    # A single real report draws no such warning.
+    single = import_paths(corpus, real_pdfs[3:4], progress=False)
+    assert single.outcomes[0].notes == () and "warning" not in single.summary()
+
+
 def test_importing_the_same_file_twice_adds_nothing(corpus: Corpus, real_pdfs: list[Path],
                                                     tmp_path: Path) -> None:
     first = import_pdf(corpus, real_pdfs[0])
