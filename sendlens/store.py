@@ -426,6 +426,11 @@ class Corpus:
                 raise CorpusError(
                     f"{self.db_path}: made by a newer sendlens (schema {row['value']}); upgrade"
                 )
+            if (row and int(row["value"]) == SCHEMA_VERSION
+                    and offered_column(con) == "themes_offered"):
+                # Up to date: nothing written, so a corpus on a full disk still opens for
+                # `info`, `export` and the app to read.
+                return
             with self.transaction(con):
                 if row and int(row["value"]) < 2:
                     _canonical_area_names(con)

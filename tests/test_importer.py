@@ -638,6 +638,18 @@ def _names_and_version(root: Path) -> tuple[set[tuple[str, str]], str]:
     return rows, version[0]
 
 
+def test_opening_an_up_to_date_corpus_writes_nothing(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a full disk `info`, `export` and the app must still open the corpus: an open
+    that wrote its schema version every time failed there ("the disk is full")."""
+    def no_writes(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a write transaction on opening an up-to-date corpus")
+
+    monkeypatch.setattr(Corpus, "transaction", no_writes)
+    assert Corpus.open(corpus.root).counts()["letters"] == 0
+
+
 def test_a_schema_1_corpus_is_upgraded_to_one_name_per_authority(
     corpus: Corpus, letters_dir: Path
 ) -> None:
