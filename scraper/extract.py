@@ -70,6 +70,10 @@ def check_pdf_bytes(data: bytes, name: str) -> None:
         raise ExtractError(f"{name}: empty file (0 bytes)")
     if not data.lstrip()[:5] == b"%PDF-":
         head = data[:40].decode("latin-1", "replace").strip()
+        if sum(c.isprintable() or c in "\r\n\t" for c in head) < 0.9 * len(head):
+            # A binary file (a program, a zip, an image): its bytes would say nothing.
+            raise ExtractError(f"{name}: not a PDF (a binary file starting with bytes "
+                               f"{data[:8].hex(' ')})")
         raise ExtractError(f"{name}: not a PDF (starts with {head!r})")
     if b"%%EOF" not in data[-2048:]:
         raise ExtractError(f"{name}: truncated PDF (no %%EOF marker at the end)")

@@ -850,20 +850,23 @@ def collect_pdfs(
     warnings: list[str] | None = None,
     empty_folders: list[Path] | None = None,
     unreadable: list[tuple[Path, str]] | None = None,
+    skip: Path | None = None,
 ) -> Iterator[ImportItem]:
     """Every PDF named or found (recursively) under the given paths, once, sorted.
 
     A manifest.csv in the PDF's folder or up to two folders above it describes it;
     its problems go to `warnings`. Folders given that hold no PDF at all go to
     `empty_folders`, and folders that cannot be listed (with why) to `unreadable`, so
-    the caller can say so rather than import less quietly.
+    the caller can say so rather than import less quietly. Folders are not searched
+    below `skip` (the corpus: `sendlens import .` beside it must not read its PDF store).
+    A link to nothing, or a loop of links, is yielded for the caller to name.
     """
     seen: set[Path] = set()
     manifests: dict[Path, dict[Path, ImportItem]] = {}
     notes: list[str] = [] if warnings is None else warnings
 
     def describe(pdf: Path) -> ImportItem:
-        key = pdf.resolve()
+        key = _real(pdf)
         for folder in list(key.parents)[:3]:
             if folder not in manifests:
                 manifests[folder] = _read_manifest(folder, notes)
@@ -874,22 +877,29 @@ def collect_pdfs(
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(_pdfs_under(path, unreadable))
+            found = sorted(_pdfs_under(path, unreadable, skip))
             if not found and empty_folders is not None:
                 empty_folders.append(path)
         else:
             found = [path]
         for pdf in found:
-            key = pdf.resolve()
+            key = _real(pdf)
             if key not in seen:
                 seen.add(key)
                 yield describe(pdf) if pdf.exists() else ImportItem(pdf)
 
 
-def _pdfs_under(folder: Path, unreadable: list[tuple[Path, str]] | None) -> Iterator[Path]:
+def _real(path: Path) -> Path:
+    """The path with links followed; unlike Path.resolve, a loop of links is no error
+    (the file is then named as missing, not a traceback)."""
+    return Path(os.path.realpath(path))
+
+
+def _pdfs_under(folder: Path, unreadable: list[tuple[Path, str]] | None,
+                skip: Path | None = None) -> Iterator[Path]:
     """The PDFs in `folder` and below (links to folders followed once each); a folder that
     cannot be listed goes to `unreadable` (Path.rglob passed over it without a word)."""
-    visited: set[str] = set()
+    visited: set[str] = {os.path.realpath(skip)} if skip is not None else set()
 
     def failed(exc: OSError) -> None:
         if unreadable is not None:
@@ -904,7 +914,9 @@ def _pdfs_under(folder: Path, unreadable: list[tuple[Path, str]] | None) -> Iter
         dirs.sort()
         for name in files:
             candidate = Path(top) / name
-            if name.lower().endswith(".pdf") and candidate.is_file():
+            # A link that leads nowhere is yielded too, to be named as skipped.
+            if name.lower().endswith(".pdf") and (candidate.is_file()
+                                                  or candidate.is_symlink()):
                 yield candidate
 
 
@@ -922,7 +934,7 @@ def import_paths(
     empty: list[Path] = []
     unreadable: list[tuple[Path, str]] = []
     items = list(collect_pdfs(paths, warnings=report.warnings, empty_folders=empty,
-                              unreadable=unreadable))
+                              unreadable=unreadable, skip=corpus.root))
     for folder in empty:
         # Skipped like a missing path: importing nothing from a folder is not success.
         report.outcomes.append(ImportOutcome(str(folder), "skipped", NO_PDFS))
@@ -932,7 +944,9 @@ def import_paths(
             "imported"))
     missing = [i for i in items if not i.path.exists()]
     for item in missing:
-        report.outcomes.append(ImportOutcome(str(item.path), "skipped", "no such file"))
+        report.outcomes.append(ImportOutcome(
+            str(item.path), "skipped", "a link to a file that is not there (or a loop of "
+            "links)" if item.path.is_symlink() else "no such file"))
     todo = [i for i in items if i.path.exists()]
     try:
         if todo:

@@ -119,6 +119,29 @@ def test_a_file_of_several_letters_bound_together_is_named(
     assert single.outcomes[0].notes == () and "warning" not in single.summary()
 
 
+def test_links_to_nothing_are_named_and_the_corpus_own_store_is_not_searched(
+    real_pdfs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(real_pdfs[0], work / "letter.pdf")
+    (work / "gone.pdf").symlink_to(work / "deleted.pdf")
+    (work / "loop.pdf").symlink_to(work / "loop.pdf")
+    monkeypatch.chdir(work)
+    corpus = Corpus.open(work / "corpus")  # the default place: inside the folder imported
+    # A loop named on the command line was a traceback, and nothing was imported.
+    first = import_paths(corpus, ["loop.pdf", "letter.pdf"], progress=False)
+    assert [o.status for o in first.outcomes] == ["skipped", "imported"]
+    assert first.outcomes[0].reason == "a link to a file that is not there (or a loop of links)"
+    # The folder: its links named, its one letter held, the corpus's store not read.
+    again = import_paths(corpus, ["."], progress=False)
+    reasons = {Path(o.path).name: (o.status, o.reason) for o in again.outcomes}
+    assert reasons == {
+        "gone.pdf": ("skipped", "a link to a file that is not there (or a loop of links)"),
+        "loop.pdf": ("skipped", "a link to a file that is not there (or a loop of links)"),
+        "letter.pdf": ("duplicate", reasons["letter.pdf"][1])}
+
+
 def test_importing_the_same_file_twice_adds_nothing(corpus: Corpus, real_pdfs: list[Path],
                                                     tmp_path: Path) -> None:
     first = import_pdf(corpus, real_pdfs[0])
@@ -211,10 +234,14 @@ def test_bad_files_are_skipped_by_name_with_a_reason(
     (bad / "error-page.pdf").write_text("<html><body>Service unavailable</body></html>")
     data = real_pdfs[1].read_bytes()
     (bad / "truncated.pdf").write_bytes(data[: len(data) // 3])
+    (bad / "program.pdf").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8)
     shutil.copy(real_pdfs[2], bad / "good.pdf")
     report = import_paths(corpus, [bad], progress=False)
     reasons = {Path(o.path).name: o.reason for o in report.skipped}
-    assert set(reasons) == {"empty.pdf", "error-page.pdf", "truncated.pdf"}
+    assert set(reasons) == {"empty.pdf", "error-page.pdf", "truncated.pdf", "program.pdf"}
+    # A binary file's first bytes in hex, not as mangled characters.
+    assert reasons["program.pdf"].endswith(
+        "not a PDF (a binary file starting with bytes 7f 45 4c 46 02 01 01 00)")
     assert "empty" in reasons["empty.pdf"]
     assert "not a PDF" in reasons["error-page.pdf"] and "<html>" in reasons["error-page.pdf"]
     assert "truncated" in reasons["truncated.pdf"]
@@ -505,6 +532,18 @@ def test_a_folder_that_cannot_be_listed_is_named_not_passed_over(
         assert "imported 1, already in the corpus 0, skipped 1" in run.stderr
         assert (f"skipped {letters / 'locked'}: cannot list this folder (Permission denied)"
                 in run.stderr)
+        # A file the user may not read, named on the command line, is skipped the same way
+        # (the command used to refuse everything for it).
+        secret = base / "secret.pdf"
+        shutil.copy(real_pdfs[2], secret)
+        secret.chmod(0)
+        named = subprocess.run(
+            [*as_user, sys.executable, "-m", "sendlens.cli", "import", str(secret),
+             str(real_pdfs[3]), "--corpus", str(corpus), "-q"],
+            capture_output=True, text=True, timeout=120)
+        assert named.returncode == 1, named.stderr
+        assert "imported 1, already in the corpus 0, skipped 1" in named.stderr
+        assert f"skipped {secret}: cannot read: Permission denied" in named.stderr
     finally:
         (base / "letters" / "locked").chmod(0o755)
 

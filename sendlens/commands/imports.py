@@ -48,6 +48,9 @@ def import_cmd(
     paths: list[Path] | None = typer.Argument(
         None, help="PDF files and/or folders (searched recursively).", metavar="PATH",
         show_default=False,
+        # An unreadable file is skipped with its reason like one found in a folder; Click
+        # would refuse the whole command for it.
+        readable=False,
     ),
     reparse: bool = typer.Option(
         False, "--reparse",
