@@ -305,7 +305,8 @@ def _import_pdf(
             outcome = ImportOutcome(
                 str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
                 len(passages), missing=_missing_sections(letter.framework, passages),
-                notes=_more_than_a_letter(doc, extracted.n_pages),
+                notes=_more_than_a_letter(doc, extracted.n_pages)
+                + _date_before_inspection(given_published, letter.inspection_start),
             )
             if fetch is not None:
                 _mark_fetch(fetch, outcome)
@@ -346,6 +347,15 @@ def _more_than_a_letter(doc: ParsedDocument, n_pages: int) -> tuple[str, ...]:
         notes.append(f"it has {n_pages} pages, far more than a letter (under "
                      f"{MAX_LETTER_PAGES}): only the first letter in it is read")
     return tuple(notes)
+
+
+def _date_before_inspection(published: str | None, start: str | None) -> tuple[str, ...]:
+    """A publication date given (a manifest's, the site's) that precedes the inspection:
+    kept, as given, but most likely another letter's row or a typing slip."""
+    if published and start and published < start:
+        return (f"its publication date {published} (from the manifest or the site) is "
+                f"before the inspection began ({start}): check it",)
+    return ()
 
 
 class InterruptedAfterImport(KeyboardInterrupt):
@@ -720,6 +730,8 @@ def _manifest_row(
     A value that is wrong (a date, a URN) is dropped with a warning and the rest of
     the row still used: a bad manifest row never keeps the PDF itself out.
     """
+    if len(cells) > len(columns) and not any(c.strip() for c in cells[len(columns):]):
+        cells = cells[:len(columns)]  # empty cells after the last column, as spreadsheets save
     if len(cells) > len(columns):
         warnings.append(
             f"{where}: {len(cells)} fields where the header has {len(columns)} (a value with "
@@ -801,11 +813,19 @@ def _read_manifest(folder: Path, warnings: list[str]) -> dict[Path, ImportItem]:
                     # "File" or " published" from a spreadsheet mean the same columns.
                     columns = [c.strip().lower() for c in cells]
                     if not {"file", "path"} & set(columns):
+                        kind = next((f" (it looks {name}-separated: save it with commas)"
+                                     for sep, name in ((";", "semicolon"), ("\t", "tab"))
+                                     if len(cells) == 1 and sep in cells[0]), "")
                         warnings.append(
                             f"{shown} line {line}: no 'file' column (the header is "
-                            f"{', '.join(cells)}); the manifest is ignored"
+                            f"{', '.join(cells)}){kind}; the manifest is ignored"
                         )
                         return {}
+                    twice = sorted({c for c in columns if c and columns.count(c) > 1})
+                    if twice:
+                        warnings.append(
+                            f"{shown} line {line}: column {', '.join(map(repr, twice))} "
+                            "appears twice in the header; the last one of each is read")
                     for col in columns:
                         if col and col not in MANIFEST_COLUMNS | MANIFEST_NOTES:
                             near = difflib.get_close_matches(col, sorted(MANIFEST_COLUMNS), 1)

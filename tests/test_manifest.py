@@ -185,6 +185,32 @@ def test_short_manifest_rows_keep_the_values_given(folder: Path) -> None:
     assert items["ashmere.pdf"].ofsted_urn == "80997"
 
 
+def test_empty_cells_after_the_last_column_are_no_surplus(folder: Path) -> None:
+    # As a spreadsheet saves a row once a cell beyond the header was touched.
+    items, warnings = read_manifest(folder, "file,ofsted_urn\nashmere.pdf,80997,,,\n")
+    assert warnings == []
+    assert items["ashmere.pdf"].ofsted_urn == "80997"
+
+
+def test_a_column_named_twice_is_said_and_the_last_read(folder: Path) -> None:
+    items, warnings = read_manifest(
+        folder, "file,published,published\nashmere.pdf,2019-01-01,2019-10-04\n")
+    assert warnings == ["letters/manifest.csv line 1: column 'published' appears twice in "
+                        "the header; the last one of each is read"]
+    assert items["ashmere.pdf"].published == "2019-10-04"
+
+
+def test_a_publication_date_before_the_inspection_is_questioned(
+    folder: Path, tmp_path: Path
+) -> None:
+    (folder / "manifest.csv").write_text("file,published\nashmere.pdf,2001-01-01\n")
+    result = CliRunner().invoke(app, ["import", "letters", "--corpus",
+                                      str(tmp_path / "corpus"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert ("ashmere.pdf: imported, but its publication date 2001-01-01 (from the manifest "
+            "or the site) is before the inspection began" in " ".join(result.output.split()))
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
@@ -194,8 +220,11 @@ def test_short_manifest_rows_keep_the_values_given(folder: Path) -> None:
         (b"file,published\nkestrelbury.pdf,1 Ma\xefi 2017\n",
          "letters/manifest.csv: not UTF-8 text (save it as CSV UTF-8); the manifest is ignored"),
         (b"", "letters/manifest.csv: the file is empty; ignored"),
+        (b"file;published\nkestrelbury.pdf;1 May 2017\n",
+         "letters/manifest.csv line 1: no 'file' column (the header is file;published) (it "
+         "looks semicolon-separated: save it with commas); the manifest is ignored"),
     ],
-    ids=["no-file-column", "not-utf8", "empty"],
+    ids=["no-file-column", "not-utf8", "empty", "semicolons"],
 )
 def test_an_unusable_manifest_is_reported(folder: Path, content: bytes, expected: str) -> None:
     items, warnings = read_manifest(folder, content)
