@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import altair as alt
 import pandas as pd
@@ -264,7 +264,10 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
     cols = st.columns(len(EXPORT_FORMATS) + 2)
     cols[0].caption(f"Download {len(frame):,} rows:")
     # st.context.url is None with no browser behind the run (AppTest).
-    base = (st.context.url or "").split("?")[0]
+    parts = urlsplit(st.context.url or "")
+    # "http://host:8501/?page=..." (the path at least "/", as a browser writes it)
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", "", "")) if parts.netloc \
+        else ""
     view = f"{base}?{urlencode({k: st.query_params.get(k) for k in st.query_params})}"
     path = corpus_dir()
     chosen = {k: v for k, v in (options or {}).items() if v}
@@ -1121,9 +1124,21 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
         # Written out here: a Vega expression per tooltip would cost the browser more.
         frame["spread"] = [spread_text(a, b, metric, NO_SPREAD, minus="\u2212")
                            for a, b in zip(low, high, strict=True)]
+    # The tooltip's figures as words: Vega writes a missing one as "null".
+    frame["net_stance_tip"] = [_tip(v, "{:+.2f}", n) for v, n in
+                               zip(frame["net_stance"], frame["passages"], strict=True)]
+    frame["share_negative_tip"] = [_tip(v, "{:.0%}", n) for v, n in
+                                   zip(frame["share_negative"], frame["passages"], strict=True)]
     theme_order = tuple(dict.fromkeys(frame["theme_short"]))
     return heatmap_spec(by, metric, tuple(order), theme_order,
                         len(frame) > CANVAS_CELLS, few, spread), frame
+
+
+def _tip(value: Any, fmt: str, passages: Any) -> str:
+    """A cell's measure for its tooltip, or why it has none."""
+    if pd.notna(value):
+        return fmt.format(value).replace("-", "\u2212")
+    return "none: not mentioned" if not passages else "none: every passage is neutral"
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
@@ -1153,8 +1168,8 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
         alt.Tooltip("letters:Q", title="Letters"),
         alt.Tooltip("positive:Q"), alt.Tooltip("negative:Q"),
         alt.Tooltip("mixed:Q"), alt.Tooltip("neutral:Q"),
-        alt.Tooltip("net_stance:Q", format="+.2f", title="Net stance"),
-        alt.Tooltip("share_negative:Q", format=".0%", title="Share negative"),
+        alt.Tooltip("net_stance_tip:N", title="Net stance"),
+        alt.Tooltip("share_negative_tip:N", title="Share negative"),
         *([alt.Tooltip("spread:N", title=f"{title}, 95% interval")] if spread else []),
     ]
     cell = alt.selection_point(name="cell", fields=[by, "theme"], on="click", clear=False)
@@ -1774,9 +1789,14 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
     if not found or not found[0]:
         return
     total, changes, version = found
-    with st.expander(f"The {counted(total, 'passage')} whose tags the last retrain "
-                     f"(model {version}) changed",
-                     expanded=expanded):
+    # Your corrections come first in `changes`, so all of them are in it: the rest of the
+    # total are passages the model re-drew on its own, in any letter.
+    others = total - int(changes["passage_id"].isin(corrected).sum())
+    label = (f"The {counted(total, 'passage')} whose tags the last retrain (model {version}) "
+             "changed" + (f": {counted(others, 'passage')} you did not correct, in letters "
+                          "of any area; check them" if others else ""))
+    # Open while it lists passages nobody looked at: closed, they went unnoticed.
+    with st.expander(label, expanded=expanded or others > 0):
         if len(changes) < total:
             st.caption(f"The first {len(changes):,} of {total:,}, in letter order (your "
                        "corrections among them first).")

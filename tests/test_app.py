@@ -761,6 +761,12 @@ def test_label_retrain_uses_the_correction_and_retags(
     again = run(work, monkeypatch, page="label")
     assert any(f"last retrain (model {version}) changed" in e.label
                for e in again.expander), [e.label for e in again.expander]
+    # Passages the model re-drew beyond the correction are counted, and the list stays
+    # open on the return, not folded away where they went unnoticed.
+    (box,) = [e for e in again.expander if "last retrain" in e.label]
+    assert changed > 1  # this correction moves other passages too
+    assert f"{changed - 1:,} passage{'s' if changed != 2 else ''} you did not correct" \
+        in box.label and box.proto.expanded
     # A model made current without tagging (`sendlens train`) leaves the tags, and the
     # list; once another model has tagged the corpus, the list compares tags no longer
     # shown, and goes.
@@ -1346,6 +1352,16 @@ def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
     spec, data = app_main._heatmap(blank, "region", "share_negative", ["London", "North East"])
     assert "Share negative, 95% interval" not in [
         t.get("title") for t in spec["layer"][0]["encoding"]["tooltip"]]
+    # A cell no passage judges says so in words, not "null" as Vega writes a missing value.
+    unjudged = table.assign(passages=[0, 2], positive=0, negative=0, neutral=[0, 2],
+                            share_negative=None, net_stance=None)
+    spec, data = app_main._heatmap(unjudged, "region", "net_stance", ["London", "North East"])
+    assert list(data["net_stance_tip"]) == ["none: not mentioned",
+                                            "none: every passage is neutral"]
+    tips = {t.get("field") for t in spec["layer"][0]["encoding"]["tooltip"]}
+    assert {"net_stance_tip", "share_negative_tip"} <= tips
+    assert list(app_main._heatmap(table, "region", "net_stance", ["London", "North East"])[1]
+                ["net_stance_tip"]) == ["\u22120.50", "\u22120.33"]
 
 
 def test_equally_criticised_rows_put_more_evidence_first() -> None:
