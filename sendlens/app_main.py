@@ -41,6 +41,7 @@ PAGES: dict[str, str] = {
     "export": "Export",
 }
 ALL = "(all)"
+EXPORT_PREVIEW_ROWS = 24  # the Export page's preview of a themes table
 # A share's 95% interval in words, where there is none (the tooltip says why).
 NO_SPREAD = f"none (under {MIN_INTERVAL_LETTERS} letters judge it, or all agree)"
 
@@ -1853,8 +1854,16 @@ def page_export(ctx: Ctx) -> None:
                               placeholder="All sections", help=ad.SECTION_HELP)
     picked = "-".join(sections)
     st.subheader("Themes table", anchor=False)
-    by = st.selectbox("Rows", groupings, key="x_by", format_func=lambda v: f"one per {v}")
-    q_sync({"x_sec": [], "x_by": "area"})  # before the downloads read the URL
+    q_init("x_pt", ALL, (ALL, *themes))
+    rows_col, theme_col = st.columns(2)
+    by = rows_col.selectbox("Rows", groupings, key="x_by",
+                            format_func=lambda v: f"one per {v}")
+    # One theme across the groups (post-16 by outcome, say) fits the preview; all themes
+    # of all groups did not, and showed only the first group's.
+    one = theme_col.selectbox("Preview", [ALL, *themes], key="x_pt",
+                              format_func=lambda t: "every theme" if t == ALL
+                              else f"only {ctx.theme(t)}")
+    q_sync({"x_sec": [], "x_by": "area", "x_pt": ALL})  # before the downloads read the URL
     try:
         table = ad.theme_table(ctx.path, ctx.stamp, by, ad.Filters(sections=tuple(sections)))
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
@@ -1864,11 +1873,17 @@ def page_export(ctx: Ctx) -> None:
     preview = {c: TABLE_HEADERS.get(c, c.capitalize())
                for c in (by, "theme", "letters", "passages", "positive", "negative",
                          "share_negative", "net_stance") if c in table}
-    md_table(table.head(8).assign(theme=table["theme"].head(8).map(ctx.theme)), preview,
-             formats={c: f for c, f in (("share_negative", ".2f"), ("net_stance", "+.2f"))
+    shown = table if one == ALL else table[table["theme"] == one]
+    head = shown.head(EXPORT_PREVIEW_ROWS)
+    named = {"outcome": ad.outcome_name, "framework": ad.framework_name}.get(by)
+    head = head.assign(theme=head["theme"].map(ctx.theme),
+                       **({by: head[by].map(named)} if named else {}))
+    md_table(head, preview,
+             formats={c: f for c, f in (("share_negative", ".3f"), ("net_stance", "+.3f"))
                       if c in table})
-    st.caption(f"The first {min(8, len(table))} of {len(table):,} rows and "
-               f"{len(preview)} of its {len(table.columns)} columns; the downloads hold all.")
+    st.caption(f"{'The first ' if len(head) < len(shown) else ''}{len(head):,} of "
+               f"{len(table):,} rows and {len(preview)} of its {len(table.columns)} columns; "
+               "the downloads hold all.")
     downloads(table, "-".join(filter(None, ["themes-by", by, picked])), "x-table",
               {"by": by, "sections": ", ".join(sections)})
     st.subheader("Evidence for a theme", anchor=False)

@@ -606,6 +606,16 @@ def test_export_offers_every_format(corpus_dir: Path, monkeypatch: pytest.Monkey
         "Preparation for adulthood and post-16 transition",
         "EHC needs assessment and plans", "Strategic leadership and joint commissioning",
         "Inclusion, SEN support and school experience", "Social care and short breaks"}
+    # One theme across the outcomes: every outcome's row in view, named in words.
+    at = run(corpus_dir, monkeypatch, page="export", x_by="outcome",
+             x_pt="post16_transition")
+    [preview] = [t for t in md_tables(at) if "Theme" in t[0]]
+    assert {row["Theme"] for row in preview} == {
+        "Preparation for adulthood and post-16 transition"}
+    outcomes = [row["Outcome"] for row in preview]
+    assert len(outcomes) == len(set(outcomes)) >= 2
+    assert not {"positive", "inconsistent", "systemic_failings"} & set(outcomes)
+    assert at.query_params["x_pt"] == "post16_transition"  # the view is in the link
 
 
 def test_search_words_are_quoted_and_a_star_belongs_to_its_own_word() -> None:
