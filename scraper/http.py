@@ -373,8 +373,8 @@ def follow_redirects(
         resp.close()
         hops_made.append(resp)
         if hops >= limit:
-            raise HttpError(url, f"redirected more than {limit} times (a redirect loop?); "
-                            f"last to {location}", resp.status_code)
+            raise HttpError(asked, f"redirected more than {limit} times (a redirect loop?); "
+                            f"last to {urljoin(url, location)}", resp.status_code)
         hops += 1
         url = urljoin(url, location)
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import hashlib
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -51,8 +53,12 @@ except ImportError:  # Windows: stale partial files are told by their age instea
     fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
+    from sendlens.importer import ImportOutcome
     from sendlens.store import Corpus
 
+# Failures of the disk, not of the code: a scrape stops on them with its summary.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO,
+                         errno.EPERM})
 AUTO = "auto"  # gov_uk_url default: the GOV.UK page only when scraping the real site
 HELD_STATUSES = ("imported", "replaced", "duplicate", "skipped")  # never downloaded again
 TMP_PREFIX = "scrape-"
@@ -87,10 +93,8 @@ class Failure:
 
     def describe(self) -> str:
         """One summary line: whose page or which report, then the URL and what was wrong."""
-        what = self.council or "?"
-        if self.label:
-            what += f", {self.label!r}"
-        return f"{what}: {self.url}: {self.reason}"
+        what = ", ".join(filter(None, [self.council, repr(self.label) if self.label else None]))
+        return f"{what + ': ' if what else ''}{self.url}: {self.reason}"
 
 
 @dataclass
@@ -118,6 +122,7 @@ class ScrapeSummary:
     unknown_labels: list[Failure] = field(default_factory=list)  # reason = the label
     # SEND-ish labels whose link is to no address sendlens knows: reason = the label
     unrecognised_links: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # letters imported with a doubt
     empty_providers: list[str] = field(default_factory=list)
     areas_without_send: list[str] = field(default_factory=list)
     unmatched_areas: list[str] = field(default_factory=list)
@@ -201,6 +206,9 @@ class ScrapeSummary:
                 lines.append(f"    {r.url}: {r.error or 'not imported'} ({when})")
         lines.append(f"  failed: {len(self.failed)}")
         lines += [f"    {f.describe()}" for f in self.failed]
+        if self.warnings:
+            lines.append(f"  imported with a warning: {len(self.warnings)}")
+            lines += [f"    {w}" for w in self.warnings]
         for title, labelled in (
             ("unknown report labels mentioning SEND (not downloaded; extend the rule with "
              "--labels-config)", self.unknown_labels),
@@ -339,11 +347,11 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
     resp = session.get(url, stream=True)
     try:
         if resp.status_code != 200:
-            raise HttpError(url, _status(resp) + _via(url, resp), resp.status_code)
+            raise HttpError(url, _status(resp) + _via(resp), resp.status_code)
         ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if ctype in {"text/html", "application/xhtml+xml"}:
             raise BadDownload(f"served an HTML page ({ctype}) instead of a PDF"
-                              + _via(url, resp))
+                              + _via(resp))
         length_header = resp.headers.get("Content-Length")
         expected = int(length_header) if length_header and length_header.isdigit() else None
         if expected is not None and expected > MAX_PDF_BYTES:
@@ -395,7 +403,7 @@ def _status(resp: requests.Response) -> str:
     return f"HTTP {resp.status_code} {resp.reason or ''}".strip()
 
 
-def _via(url: str, resp: requests.Response) -> str:
+def _via(resp: requests.Response) -> str:
     """Where the answer came from, when a redirect took the request to another URL."""
     return f" (after a redirect to {resp.url})" if resp.history else ""
 
@@ -418,7 +426,7 @@ def _get_html(session: PoliteSession, url: str, *, optional: bool = False) -> st
         if optional and resp.status_code in (404, 410):
             return None
         if resp.status_code != 200:
-            raise HttpError(url, _status(resp) + _via(url, resp), resp.status_code)
+            raise HttpError(url, _status(resp) + _via(resp), resp.status_code)
         ctype = resp.headers.get("Content-Type", "")
         if "html" not in ctype.lower():
             raise site.SiteStructureError(url, f"expected an HTML page, got {ctype or 'no type'}")
@@ -524,7 +532,7 @@ def scrape(
     ``summary.exit_code`` for the process status.
     """
     from sendlens.importer import InterruptedAfterImport, import_pdf
-    from sendlens.store import CorpusError
+    from sendlens.store import database_problem
 
     # Named as the command line names them (`gov_uk_url` has no option: it is the API's).
     for name, url in (("--base-url", base_url), ("gov_uk_url", gov_uk_url)):
@@ -545,21 +553,16 @@ def scrape(
             max_consecutive_failures=max_consecutive_failures,
             log=log,
         )
-    # Refused before any request: a read-only corpus (found out otherwise only at the
-    # first download, after minutes of reading pages) or another scrape of it running.
-    scrape_lock = contextlib.ExitStack()
-    if not dry_run:
-        try:
-            scrape_lock.enter_context(corpus.scrape_lock())
-        except CorpusError:
-            if own_session:
-                session.close()
-            raise
     if gov_uk_url == AUTO:
         gov_uk_url = gov_uk_page_for(base_url)
     tmp_path: Path | None = None
     tmp_lock: int | None = None
+    scrape_lock = contextlib.ExitStack()
     try:
+        # Refused before any request: a read-only corpus (found out otherwise only at the
+        # first download, after minutes of reading pages) or another scrape of it running.
+        if not dry_run:
+            scrape_lock.enter_context(corpus.scrape_lock())
         held = held_file_ids(corpus, retry_skipped=retry_skipped)
         # With --retry-skipped these are downloaded again, so not "held" this run.
         unimported = {} if retry_skipped else unimported_fetches(corpus)
@@ -728,9 +731,9 @@ def scrape(
                     replace="newer",
                 )
             except InterruptedAfterImport as stop:  # it is in: counted, then the stop
-                _count(summary, stop.outcome.status, rec)
+                _count(summary, stop.outcome, rec)
                 raise
-            _count(summary, outcome.status, rec)
+            _count(summary, outcome, rec)
             tmp_path.unlink(missing_ok=True)
             tmp_path = None
             lock, tmp_lock = tmp_lock, None
@@ -742,12 +745,15 @@ def scrape(
         summary.error = str(exc)
         # No host answered at all: offline (or every address mistyped), not one bad host.
         summary.offline = isinstance(exc, NameNotResolved) and not session.retry.reached
+    except sqlite3.OperationalError as exc:  # the database: disk full, locked, read-only
+        summary.error = f"{database_problem(exc, corpus.db_path)}; what was imported is kept"
     except OSError as exc:
-        if exc.filename is None:  # not the disk's: a bug to see in full
+        if exc.errno not in DISK_ERRNOS:  # not the disk's: a bug to see in full
             raise
         # The disk (full, a folder made read-only during the run): stop with the summary
         # of what was done, naming the file.
-        summary.error = f"{exc.filename}: {exc.strerror or exc}; what was imported is kept"
+        where = exc.filename or tmp_path or corpus.root
+        summary.error = f"{where}: {exc.strerror or exc}; what was imported is kept"
     finally:
         scrape_lock.close()
         summary.delay_used = session.throttle.delay
@@ -762,9 +768,17 @@ def scrape(
     return summary
 
 
-def _count(summary: ScrapeSummary, status: str, rec: FetchRecord) -> None:
+def _count(summary: ScrapeSummary, outcome: ImportOutcome, rec: FetchRecord) -> None:
     {"imported": summary.new, "replaced": summary.replaced,
-     "duplicate": summary.duplicates}.get(status, summary.skipped).append(rec)
+     "duplicate": summary.duplicates}.get(outcome.status, summary.skipped).append(rec)
+    # What the import warned of (several letters in one file, a date before the
+    # inspection, sections missing) is said here too, or a scrape would hide it.
+    if outcome.status == "imported":
+        notes = [*outcome.notes, *([f"it has no {' or '.join(outcome.missing)} section, "
+                                    "which every report of its kind has: the file may be "
+                                    "incomplete"] if outcome.missing else [])]
+        summary.warnings += [f"{rec.council or '?'}, {rec.label!r}: {rec.url}: {n}"
+                             for n in notes]
 
 
 def _select(

@@ -50,18 +50,31 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
     importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
 
 
-def _terminated(signum: int, frame: object) -> None:
+INTERRUPTED_EXIT = 130  # as a shell reports a command stopped by Ctrl-C
+_interrupted = False
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    global _interrupted
+    _interrupted = True
     raise KeyboardInterrupt
 
 
 def main() -> None:
     # A TERM signal (`kill`, `timeout`, a job scheduler) stops a run as Ctrl-C does: at a
     # safe point, with its summary, and no partial download left behind.
-    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     # Failures of the disk or the database in the middle of a command: one line that
     # names the file, not a traceback (what was committed before is kept).
     try:
         app()
+    except SystemExit as exc:
+        # Click ends a command that does not catch the interrupt (export, info...) with
+        # "Aborted!" and exit 1, the code of "some files failed": say 130, as a shell does.
+        if _interrupted and exc.code == 1:
+            sys.exit(INTERRUPTED_EXIT)
+        raise
     except CorpusError as exc:  # found after the corpus opened (one read-only, say)
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(2)

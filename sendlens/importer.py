@@ -281,6 +281,7 @@ def _import_pdf(
         ofsted_urn = la.ofsted_urn
     pdf = corpus.pdf_path_for(sha)
     new_file = not pdf.exists()
+    outcome: ImportOutcome | None = None  # set inside the transaction, just before COMMIT
     try:
         with corpus.transaction(con) as db:
             # Asked again under the write lock: another run (an import in a second
@@ -316,7 +317,11 @@ def _import_pdf(
         return _import_pdf(corpus, path, source, ofsted_urn, given_published, con, fetch,
                            replace)
     except BaseException as exc:
+        # (Without an outcome the interrupt came before this run wrote anything: a letter
+        # with this PDF is another run's, whose file is not ours to remove either.)
         if _committed(corpus, sha):
+            if outcome is None:
+                raise
             # Ctrl-C or TERM just after the COMMIT: the letter is in, so its PDF stays
             # (removed, nothing would bring it back), and the run counts it.
             if isinstance(exc, KeyboardInterrupt):
@@ -326,6 +331,7 @@ def _import_pdf(
             with suppress(OSError):  # the store's own failure is the one to report
                 pdf.unlink(missing_ok=True)
         raise
+    assert outcome is not None  # the transaction completed
     return outcome
 
 

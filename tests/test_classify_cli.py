@@ -1211,3 +1211,31 @@ def test_evaluate_names_the_sentences_it_could_not_find(corpus: Path, tmp_path: 
     assert result.exit_code == 0, result.output
     assert "1 of the 4 sentences was not found" in result.stderr
     assert "elsewhere.pdf: A sentence of a letter never imported." in result.stderr
+
+
+
+def test_a_term_signal_ends_any_command_with_the_interrupted_exit_code(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An export stopped by `kill` (or `timeout`) while it works: 130 as for Ctrl-C, not 1
+    ("some files failed", Click's "Aborted!") nor death by the signal."""
+    import os
+    import signal
+
+    from sendlens import cli
+    from textmine import aggregate
+
+    def killed(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # handled by the time this returns
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    monkeypatch.setattr(aggregate, "theme_table", killed)
+    monkeypatch.setattr(cli, "_interrupted", False)
+    monkeypatch.setattr(sys, "argv", ["sendlens", "export", "themes", "--corpus", str(corpus)])
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert ended.value.code == cli.INTERRUPTED_EXIT == 130

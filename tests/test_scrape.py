@@ -979,6 +979,58 @@ def test_length_messages_say_what_was_received_and_announced(tmp_path: Path) -> 
         check_pdf(path, size - 10)
 
 
+def test_what_an_import_warns_of_is_in_the_scrape_summary(
+    manifest: list[ManifestRow], tmp_path: Path
+) -> None:
+    """A file of two letters bound together, served as one report: the import's warning
+    that only the first is read reaches the scrape's summary."""
+    import pypdfium2 as pdfium
+
+    bound = pdfium.PdfDocument.new()
+    for row in manifest[:2]:
+        bound.import_pages(pdfium.PdfDocument(str(row.path)))
+    path = tmp_path / "bound.pdf"
+    bound.save(str(path))
+    site = build_site(manifest[:1], decoys=False)
+    site.providers[0].reports[0].body = path
+    with serve(site) as base:
+        summary = scrape(Corpus.open(tmp_path / "c"), base_url=base, **FAST)
+    assert len(summary.new) == 1
+    text = summary.render()
+    assert "imported with a warning: 1" in text
+    assert f"{manifest[0].area}, 'Area SEND full inspection': " in text
+    assert "it seems to hold 2 letters" in text
+
+
+def test_a_full_disk_stops_the_scrape_with_its_summary(
+    site: Site, base: str, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import scraper.scrape as mod
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")  # as a write gives it
+
+    monkeypatch.setattr(mod, "download_to", _nth_call(2, mod.download_to, full))
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert summary.error and "No space left on device; what was imported is kept" in \
+        summary.error
+    assert summary.exit_code == 1 and len(summary.new) == 1
+    assert "STOPPED: " in summary.render()
+    assert_corpus_clean(corpus)
+
+
+def _nth_call(n: int, real: Any, instead: Any) -> Any:
+    calls = {"n": 0}
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        return instead(*args, **kwargs) if calls["n"] == n else real(*args, **kwargs)
+
+    return wrapper
+
+
 def test_an_empty_or_broken_transfer_says_what_arrived(tmp_path: Path) -> None:
     empty = tmp_path / "empty.pdf"
     empty.write_bytes(b"")
