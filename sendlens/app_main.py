@@ -271,11 +271,18 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
         else ""
     view = f"{base}?{urlencode({k: st.query_params.get(k) for k in st.query_params})}"
     path = corpus_dir()
-    chosen = {k: v for k, v in (options or {}).items() if v}
+    # The filters by name too (the link holds them, but a pasted table has no link).
+    narrowed = {} if filters is None else {
+        "area": ", ".join(filters.areas), "region": ", ".join(filters.regions),
+        "framework": ", ".join(filters.frameworks), "outcome": ", ".join(filters.outcomes),
+        "sections": ", ".join(filters.sections), "from": filters.date_from,
+        "to": filters.date_to}
+    chosen = {k: v for k, v in {**narrowed, **(options or {})}.items() if v}
 
     def render(fmt: str) -> bytes:
-        about = (ad.provenance(path, table=name, view=view, **chosen) if fmt == "xlsx"
-                 else None)
+        # The Excel file's About sheet; the Markdown table's line under it (csv: plain).
+        about = (ad.provenance(path, table=name, view=view, **chosen)
+                 if fmt in ("xlsx", "md") else None)
         return table_bytes(frame, fmt, about)
 
     for i, (fmt, label) in enumerate(EXPORT_FORMATS.items(), start=1):
@@ -1126,7 +1133,7 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
         frame["spread"] = [spread_text(a, b, metric, NO_SPREAD, minus="\u2212")
                            for a, b in zip(low, high, strict=True)]
     # The tooltip's figures as words: Vega writes a missing one as "null".
-    frame["net_stance_tip"] = [_tip(v, "{:+.2f}", n) for v, n in
+    frame["net_stance_tip"] = [_tip(v, "{:+.3f}", n) for v, n in
                                zip(frame["net_stance"], frame["passages"], strict=True)]
     frame["share_negative_tip"] = [_tip(v, "{:.0%}", n) for v, n in
                                    zip(frame["share_negative"], frame["passages"], strict=True)]
@@ -1790,8 +1797,8 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
     if not found or not found[0]:
         return
     total, changes, version = found
-    # Your corrections come first in `changes`, so all of them are in it: the rest of the
-    # total are passages the model re-drew on its own, in any letter.
+    # Your corrections come first in `changes` (appdata.retrain), so all of them are in
+    # it: the rest of the total are passages the model re-drew on its own, in any letter.
     others = total - int(changes["passage_id"].isin(corrected).sum())
     label = (f"The {counted(total, 'passage')} whose tags the last retrain (model {version}) "
              "changed" + (f": {counted(others, 'passage')} you did not correct, in letters "

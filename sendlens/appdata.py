@@ -844,6 +844,10 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
     # Themes are stored as JSON lists in codebook order, so equal lists are equal text.
     after = _tag_snapshot(path)
     ids = [pid for pid, tags in after.items() if before.get(pid, tags) != tags]
+    # The corrected passages first (stable: letter order within each), so that the list,
+    # cut at MAX_CHANGES, holds all of them and the Label page can count the others.
+    mine = {r["passage_id"] for r in _rows(path, "SELECT passage_id FROM labels")}
+    ids.sort(key=lambda pid: pid not in mine)
     return Retrained(version=report.version, passages=report.passages, seconds=seconds,
                      notes=tuple(report.trained), changed=len(ids),
                      changes=_changes(path, ids[:MAX_CHANGES], before, after))

@@ -230,19 +230,21 @@ def with_intervals_inline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]
 
 
 # The `about` fields that narrow what a table counts, as a reader of the table names them.
-SCOPE_FIELDS = {"sections": "sections", "theme": "theme", "stance": "stance",
-                "words": "words", "framework": "framework", "outcome": "outcome",
-                "area": "area", "region": "region", "from": "from", "to": "to"}
+SCOPE_FIELDS = ("sections", "theme", "stance", "words", "framework", "outcome", "area",
+                "region", "from", "to")
 
 
 def scope_note(about: dict[str, str] | None) -> str:
     """One sentence naming a table's filters and the model behind its tags ("" without)."""
-    if not about or about.get("table") not in ("themes", "evidence"):
+    # The CLI's tables are "themes" and "evidence"; the app's are named for their view
+    # ("themes-by-region", "evidence-Cornwall-ehc_plans").
+    if not about or not str(about.get("table", "")).startswith(("themes", "evidence")):
         return ""  # letters and passages list what there is: no counting to qualify
-    parts = [f"{label} {about[key]}" for key, label in SCOPE_FIELDS.items() if about.get(key)]
-    model = about.get("model")
+    parts = [f"{key} {about[key]}" for key in SCOPE_FIELDS if about.get(key)]
+    model = about.get("model", "")
     said = f"Counted: {'; '.join(parts)}." if parts else "Counted: every tagged letter."
-    return said + (f" Tags of model {model}." if model else "")
+    return said + (f" Tags of model {model}." if model and not model.startswith("none")
+                   else "")
 
 
 def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = None) -> bytes:

@@ -165,7 +165,7 @@ def test_load_tagged_filters(corpus: Corpus) -> None:
         ({"frameworks": ["2023"]}, "unknown framework"),
         ({"regions": ["Wessex"]}, "unknown region"),
         ({"areas": ["Cornwal"]}, "did you mean Cornwall"),
-        ({"areas": ["Atlantis"]}, "no letters for area 'Atlantis'"),
+        ({"areas": ["Atlantis"]}, "no area 'Atlantis' in the corpus or the table of English"),
         ({"areas": ["Kentt"]}, "did you mean Kent"),  # from every authority, not only these
         ({"date_from": "1 Feb 2023"}, "ISO date"),
     ],

@@ -1371,7 +1371,7 @@ def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
     tips = {t.get("field") for t in spec["layer"][0]["encoding"]["tooltip"]}
     assert {"net_stance_tip", "share_negative_tip"} <= tips
     assert list(app_main._heatmap(table, "region", "net_stance", ["London", "North East"])[1]
-                ["net_stance_tip"]) == ["\u22120.50", "\u22120.33"]
+                ["net_stance_tip"]) == ["\u22120.500", "\u22120.333"]
 
 
 def test_equally_criticised_rows_put_more_evidence_first() -> None:

@@ -580,3 +580,16 @@ def test_themes_by_year_with_an_undated_letter_export_in_every_format(
         assert result.exit_code == 0, result.output
         years = read(out)["year"].astype(str)
         assert {"2023", "2024", "unknown"} <= set(years), (fmt, set(years))
+
+
+def test_the_line_under_a_table_names_the_app_view_filters_and_no_missing_model() -> None:
+    frame = pd.DataFrame({"region": ["London"], "theme": ["ehc_plans"], "passages": [3]})
+    # As the app names its downloads, with the filters of its view.
+    md = table_bytes(frame, "md", {"table": "themes-by-region", "outcome": "systemic_failings",
+                                   "area": "Cornwall, Dorset", "model": "m1"}).decode()
+    assert md.endswith("\n*Counted: outcome systemic_failings; area Cornwall, Dorset. Tags of "
+                       "model m1.*\n")
+    untagged = table_bytes(frame, "md", {"table": "themes", "model": "none (not tagged)"})
+    assert untagged.decode().endswith("\n*Counted: every tagged letter.*\n")
+    # A letters table counts nothing: no such line.
+    assert "Counted" not in table_bytes(frame, "md", {"table": "letters"}).decode()

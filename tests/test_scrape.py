@@ -554,6 +554,7 @@ def test_a_term_signal_stops_the_command_like_ctrl_c(site: Site, base: str, tmp_
     assert_corpus_clean(Corpus(path))
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no flock on Windows: nothing is refused")
 def test_a_second_scrape_of_a_corpus_is_refused_before_any_request(
     site: Site, base: str, corpus: Corpus
 ) -> None:

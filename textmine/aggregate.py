@@ -229,7 +229,9 @@ def _resolve_areas(con: sqlite3.Connection, names: Sequence[str], *,
                 {la.name for la in load_local_authorities()} if absent_ok else set())
             close = difflib.get_close_matches(name, sorted(pool), n=3)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ValueError(f"no letters for area {name!r} in the corpus{hint}")
+            raise ValueError(
+                f"no area {name!r} in the corpus or the table of English local authorities"
+                f"{hint}" if absent_ok else f"no letters for area {name!r} in the corpus{hint}")
         out += [h for h in hits if h not in out]
     return out
 
