@@ -440,7 +440,7 @@ def test_a_format_that_contradicts_the_file_name_is_refused(corpus: Corpus,
 
 @pytest.mark.parametrize("args", [["letters", "--stance", "negative"],
                                   ["passages", "--theme", "ehc_plans"],
-                                  ["themes", "--theme", "ehc_plans"],
+                                  ["themes", "--stance", "negative"],
                                   ["evidence", "--theme", "ehc_plans", "--by", "region"]])
 def test_an_option_that_does_not_apply_is_refused(corpus: Corpus, args: list[str]) -> None:
     result = export(corpus, *args)
@@ -593,3 +593,18 @@ def test_the_line_under_a_table_names_the_app_view_filters_and_no_missing_model(
     assert untagged.decode().endswith("\n*Counted: every tagged letter.*\n")
     # A letters table counts nothing: no such line.
     assert "Counted" not in table_bytes(frame, "md", {"table": "letters"}).decode()
+
+
+def test_export_themes_keeps_the_themes_asked_for(corpus: Corpus) -> None:
+    """One theme across the groups, as a researcher compares outcomes on post-16."""
+    result = export(corpus, "themes", "--by", "region", "--theme", "EHC_plans", "-f", "csv")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert set(table["theme"]) == {"ehc_plans"} and len(table) == table["region"].nunique()
+    whole = pd.read_csv(io.StringIO(export(corpus, "themes", "--by", "region", "-f",
+                                           "csv").stdout))
+    pd.testing.assert_frame_equal(
+        table.reset_index(drop=True),
+        whole[whole["theme"] == "ehc_plans"].reset_index(drop=True))
+    typo = export(corpus, "themes", "--theme", "ehc")
+    assert typo.exit_code == 2 and "did you mean ehc_plans?" in typo.output, typo.output

@@ -139,7 +139,8 @@ def export_cmd(
         help="passages/themes/evidence: only passages in this canonical section; repeatable.",
     ),
     themes: list[str] = typer.Option([], "--theme", metavar="THEME",
-                                     help="evidence: the theme."),
+                                     help="evidence: the theme; themes: only these themes' "
+                                     "rows (repeatable)."),
     stance: list[str] = typer.Option(
         [], "--stance", metavar="STANCE", help="evidence: only this stance; repeatable."
     ),
@@ -189,7 +190,7 @@ def export_cmd(
              "--stance": bool(stance), "--words": words is not None,
              **{o: bool(v) for o, v in letter_filters.items()}}
     applies = {What.letters: (), What.passages: ("--section",),
-               What.themes: ("--by", "--section", *letter_filters),
+               What.themes: ("--by", "--section", "--theme", *letter_filters),
                What.evidence: ("--section", "--theme", "--stance", "--words",
                                *letter_filters)}[what]
     if ignored := [o for o, on in given.items() if on and o not in applies]:
@@ -198,7 +199,7 @@ def export_cmd(
                     + (f" (it takes {', '.join(applies)})" if applies else ""),
                     fg="red", err=True)
         raise typer.Exit(2)
-    if len(given_themes := list(dict.fromkeys(themes))) > 1:
+    if what is What.evidence and len(given_themes := list(dict.fromkeys(themes))) > 1:
         # Each row's theme_score is for the one theme asked about.
         typer.secho(f"error: export evidence takes one --theme (given "
                     f"{', '.join(given_themes)}): "
@@ -239,8 +240,11 @@ def export_cmd(
                    "date_from": date_from, "date_to": date_to}
         try:
             if what is What.themes:
+                # One theme across the groups (post-16 by outcome) without the others'.
                 frame = aggregate.theme_table(store, by=(by or GroupBy.area).value,
-                                              sections=section or None, **filters)
+                                              sections=section or None,
+                                              themes=list(dict.fromkeys(themes)) or None,
+                                              **filters)
             else:
                 if not theme:
                     typer.secho("error: export evidence needs --theme", fg="red", err=True)
@@ -256,8 +260,9 @@ def export_cmd(
     if frame.empty and what in (What.themes, What.evidence):
         # A header alone looks like a failed export: say why it is empty.
         options = [*letter_filters.items(), ("--section", section)]
+        options += [("--theme", list(dict.fromkeys(themes)))]
         if what is What.evidence:
-            options += [("--theme", theme), ("--stance", stance), ("--words", words)]
+            options += [("--stance", stance), ("--words", words)]
         asked = " ".join(f"{o} {', '.join(v) if isinstance(v, list) else v}"
                          for o, v in options if v)
         empty = (f"no tagged {'letter' if what is What.themes else 'passage'} matches "
@@ -267,7 +272,8 @@ def export_cmd(
     with store.reading() as con:
         about = provenance(con, store.root, table=what.value,
                            by=(by or GroupBy.area).value if what is What.themes else None,
-                           sections=", ".join(section), theme=theme,
+                           sections=", ".join(section),
+                           theme=", ".join(dict.fromkeys(themes)) or None,
                            stance=", ".join(dict.fromkeys(stance)) or None, words=words,
                            **{o.lstrip("-"): ", ".join(v) if isinstance(v, list) else v
                               for o, v in letter_filters.items() if v},
