@@ -372,6 +372,17 @@ class InterruptedAfterImport(KeyboardInterrupt):
         self.outcome = outcome
 
 
+@contextmanager
+def _counted_if_committed(corpus: Corpus, sha: str, done: list[ImportOutcome]) -> Iterator[None]:
+    """An interrupt just after the COMMIT of a letter's new text: the run counts it."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        if done and not isinstance(exc, InterruptedAfterImport) and _committed(corpus, sha):
+            raise InterruptedAfterImport(done[0]) from exc
+        raise
+
+
 def _committed(corpus: Corpus, sha: str) -> bool:
     """Whether a letter with this PDF is in the corpus (read afresh, after the write)."""
     try:
@@ -434,7 +445,9 @@ def _replace_letter(
     letter = doc.letter
     # Passage ids are reused for new text: a `tag` or retrain running meanwhile would
     # write the old sentences' tags onto them. They hold this lock too.
-    with corpus.model_lock(_say_waiting), corpus.transaction(con) as db:
+    done: list[ImportOutcome] = []  # the outcome, once written in the transaction
+    with _counted_if_committed(corpus, sha, done), corpus.model_lock(_say_waiting), \
+            corpus.transaction(con) as db:
         # Stored under the write lock, as every import does: another run's sweep of stray
         # files then never sees it before its letter points to it.
         stored = corpus.store_pdf(data, sha)
@@ -466,6 +479,7 @@ def _replace_letter(
                "training by their text" if moved or unplaced else ""))
         outcome = ImportOutcome(str(path), "replaced", reason, letter_id, sha, letter.area,
                                 letter.framework, len(passages))
+        done.append(outcome)
         if fetch is not None:
             _mark_fetch(fetch, outcome)
             corpus.record_fetch(fetch, db)

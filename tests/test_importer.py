@@ -97,6 +97,34 @@ def test_an_interrupt_just_after_a_letter_is_committed_keeps_its_pdf_and_counts_
     assert all((corpus.root / row["pdf_path"]).is_file() for row in stored)
 
 
+def test_an_interrupt_just_after_a_replacement_is_committed_counts_it(
+    corpus: Corpus, real_pdfs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contextlib import contextmanager
+
+    import_paths(corpus, real_pdfs[:1], progress=False)
+    resaved = tmp_path / "corrected.pdf"
+    resaved.write_bytes(real_pdfs[0].read_bytes() + b"\n% re-saved\n")
+    new_sha = hashlib.sha256(resaved.read_bytes()).hexdigest()
+    real = Corpus.transaction
+
+    @contextmanager
+    def interrupted_after(self: Corpus, con: sqlite3.Connection | None = None):
+        with real(self, con) as db:
+            yield db
+        if self.letter_with_sha256(new_sha) is not None:  # the replacement's COMMIT
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Corpus, "transaction", interrupted_after)
+    report = import_paths(corpus, [resaved], progress=False, replace="always")
+    assert report.interrupted
+    assert [o.status for o in report.outcomes] == ["replaced"]
+    monkeypatch.setattr(Corpus, "transaction", real)
+    with corpus.reading() as con:
+        (sha,) = con.execute("SELECT sha256 FROM letters").fetchone()
+    assert sha == new_sha
+
+
 def test_a_file_of_several_letters_bound_together_is_named(
     corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
 ) -> None:
