@@ -1249,6 +1249,48 @@ def _follow_cell(event: Any, by: str) -> None:
             st.session_state["_clicked_cell"] = True
 
 
+def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
+    """The area's stance counts per theme beside the shares negative of its region and of
+    every area in the corpus, over letters of the same framework as its latest: the chart's
+    colours say how an area reads, this says whether that is unusual."""
+    framework = latest["framework"]
+    same = ad.Filters(frameworks=(framework,))
+    try:
+        own = ad.theme_table(ctx.path, ctx.stamp, "area", same)
+        region = ad.theme_table(ctx.path, ctx.stamp, "region", same)
+        whole = ad.theme_table(ctx.path, ctx.stamp, "framework", same)
+    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+        show_error(exc)
+        return
+    own = own[own["area"] == area].set_index("theme")
+    if own.empty:
+        return
+    name = latest["region"] if isinstance(latest["region"], str) and latest["region"] else None
+    peers = region[region["region"] == name].set_index("theme") if name else None
+    everyone = whole.set_index("theme")
+    table = own[["passages", "positive", "negative", "mixed", "neutral",
+                 "share_negative"]].assign(
+        theme=[ctx.theme(t) for t in own.index],
+        region_share=peers["share_negative"].reindex(own.index) if peers is not None
+        else None,
+        england_share=everyone["share_negative"].reindex(own.index))
+    fw = ad.framework_name(framework)
+    st.subheader(f"Against {md(name) + ' and ' if name else ''}every area in the corpus",
+                 anchor=False)
+    st.caption(f"Letters of the {md(fw)} framework only, so that like is compared with like "
+               "(the corpus holds the letters imported, not necessarily every area's). "
+               "Share negative: of the passages judging the theme (positive, negative or "
+               "mixed), the negative ones; blank where none judges it.")
+    columns = {"theme": "Theme", "passages": "Passages", "positive": "Positive",
+               "negative": "Negative", "mixed": "Mixed", "neutral": "Neutral",
+               "share_negative": f"Share negative, {md(area)}"}
+    if peers is not None:
+        columns["region_share"] = f"{md(name)}"
+    columns["england_share"] = "All areas"
+    md_table(table.reset_index(drop=True), columns,
+             formats={"share_negative": ".3f", "region_share": ".3f", "england_share": ".3f"})
+
+
 def page_area(ctx: Ctx) -> None:
     st.title("Area profile", anchor=False)
     counts = _letters_per_area(ctx)
@@ -1290,6 +1332,7 @@ def page_area(ctx: Ctx) -> None:
             letters, len(themes), 56, 360,
             max(100, slant_overhang(themes[-1] if themes else "", 56, 220))))
         show_chart(profile_spec(letters, themes), hist, width="content")
+    _against_peers(ctx, area, mine.iloc[-1])
     st.subheader("What changed between inspections", anchor=False)
     if len(mine) < 2:
         st.info(f"{md(area)} has one letter in this corpus, so there is nothing to compare yet. "

@@ -415,6 +415,31 @@ def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: 
 
     assert rect["encoding"]["opacity"]["condition"]["test"].endswith(f"< {MIN_RANKED}")
     assert f"faded: judged by fewer than {MIN_RANKED} passages" in texts(at)
+    # Its stance counts in view (not only in tooltips), beside its region's and every
+    # area's share negative, as `export themes` counts them for letters of its framework.
+    [peers] = [t for t in md_tables(at) if "All areas" in t[0]]
+    from typer.testing import CliRunner
+
+    from sendlens.cli import app as cli_app
+
+    def table(by: str) -> pd.DataFrame:
+        out = CliRunner().invoke(cli_app, ["export", "themes", "--by", by, "-f", "csv",
+                                           "--corpus", str(corpus_dir)])
+        return pd.read_csv(io.StringIO(out.stdout))
+
+    mine = table("area").query("area == @area").set_index("theme")
+    named = {row["Theme"]: row for row in peers}
+    assert len(named) == len(mine) > 0
+    from textmine.aggregate import theme_names
+
+    for theme, row in mine.iterrows():
+        shown = named[theme_names(Corpus.open(corpus_dir))[theme]]
+        assert (int(shown["Passages"]), int(shown["Negative"])) == (row["passages"],
+                                                                   row["negative"])
+    every = table("framework").set_index("theme")
+    some = next(t for t in mine.index if pd.notna(every.loc[t, "share_negative"]))
+    assert named[theme_names(Corpus.open(corpus_dir))[some]]["All areas"] == \
+        f"{every.loc[some, 'share_negative']:.3f}"
 
 
 def test_theme_explorer_search_and_stance(
