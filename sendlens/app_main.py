@@ -1996,6 +1996,10 @@ def warm(path: str) -> float:
     # Area profile.
     hist = _with_labels(ctx, ad.area_history(path, stamp, area))
     profile_spec(tuple(dict.fromkeys(hist["letter"])), tuple(dict.fromkeys(hist["theme_short"])))
+    if len(mine):
+        same = ad.Filters(frameworks=(mine.iloc[-1]["framework"],))  # as _against_peers
+        for by in ("area", "region", "framework"):
+            ad.theme_table(path, stamp, by, same)
     if len(mine) >= 2:
         ids = list(mine["letter_id"])
         change_bars_spec(tuple(_change(ctx, ids[-2], ids[-1])[1]["theme_name"]))
