@@ -1249,16 +1249,23 @@ def _follow_cell(event: Any, by: str) -> None:
             st.session_state["_clicked_cell"] = True
 
 
+def _peer_tables(path: str, stamp: tuple[int, ...], framework: str
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The theme tables by area, region and framework over one framework's letters: the
+    Area profile's comparison, and what `warm` prepares for it (the same calls)."""
+    same = ad.Filters(frameworks=(framework,))
+    return (ad.theme_table(path, stamp, "area", same),
+            ad.theme_table(path, stamp, "region", same),
+            ad.theme_table(path, stamp, "framework", same))
+
+
 def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
     """The area's stance counts per theme beside the shares negative of its region and of
     every area in the corpus, over letters of the same framework as its latest: the chart's
     colours say how an area reads, this says whether that is unusual."""
     framework = latest["framework"]
-    same = ad.Filters(frameworks=(framework,))
     try:
-        own = ad.theme_table(ctx.path, ctx.stamp, "area", same)
-        region = ad.theme_table(ctx.path, ctx.stamp, "region", same)
-        whole = ad.theme_table(ctx.path, ctx.stamp, "framework", same)
+        own, region, whole = _peer_tables(ctx.path, ctx.stamp, framework)
     except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
         show_error(exc)
         return
@@ -1273,7 +1280,7 @@ def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
         theme=[ctx.theme(t) for t in own.index],
         region_share=peers["share_negative"].reindex(own.index) if peers is not None
         else None,
-        england_share=everyone["share_negative"].reindex(own.index))
+        all_share=everyone["share_negative"].reindex(own.index))
     fw = ad.framework_name(framework)
     st.subheader(f"Against {md(name) + ' and ' if name else ''}every area in the corpus",
                  anchor=False)
@@ -1286,9 +1293,9 @@ def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
                "share_negative": f"Share negative, {md(area)}"}
     if peers is not None:
         columns["region_share"] = f"{md(name)}"
-    columns["england_share"] = "All areas"
+    columns["all_share"] = "All areas"
     md_table(table.reset_index(drop=True), columns,
-             formats={"share_negative": ".3f", "region_share": ".3f", "england_share": ".3f"})
+             formats={"share_negative": ".3f", "region_share": ".3f", "all_share": ".3f"})
 
 
 def page_area(ctx: Ctx) -> None:
@@ -1997,9 +2004,7 @@ def warm(path: str) -> float:
     hist = _with_labels(ctx, ad.area_history(path, stamp, area))
     profile_spec(tuple(dict.fromkeys(hist["letter"])), tuple(dict.fromkeys(hist["theme_short"])))
     if len(mine):
-        same = ad.Filters(frameworks=(mine.iloc[-1]["framework"],))  # as _against_peers
-        for by in ("area", "region", "framework"):
-            ad.theme_table(path, stamp, by, same)
+        _peer_tables(path, stamp, mine.iloc[-1]["framework"])
     if len(mine) >= 2:
         ids = list(mine["letter_id"])
         change_bars_spec(tuple(_change(ctx, ids[-2], ids[-1])[1]["theme_name"]))
