@@ -742,10 +742,11 @@ def labels(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
     con = _connect(path)
     try:
         offered = offered_column(con)  # NULL in a corpus not yet upgraded to schema 3
+        rows = con.execute(f"SELECT {', '.join(cols[:-1])}, {offered} FROM labels "
+                           "ORDER BY id DESC").fetchall()
     finally:
         con.close()
-    frame = _frame(path, f"SELECT {', '.join(cols[:-1])}, {offered} FROM labels ORDER BY id DESC",
-                   columns=cols)
+    frame = pd.DataFrame([dict(r) for r in rows], columns=cols)
     frame["themes"] = frame["themes"].map(lambda s: ", ".join(_json(s, [])))
     # A list, or None for a correction saved before sendlens recorded what it offered.
     frame["themes_offered"] = frame["themes_offered"].map(
