@@ -774,9 +774,7 @@ def _count(summary: ScrapeSummary, outcome: ImportOutcome, rec: FetchRecord) -> 
     # What the import warned of (several letters in one file, a date before the
     # inspection, sections missing) is said here too, or a scrape would hide it.
     if outcome.status == "imported":
-        notes = [*outcome.notes, *([f"it has no {' or '.join(outcome.missing)} section, "
-                                    "which every report of its kind has: the file may be "
-                                    "incomplete"] if outcome.missing else [])]
+        notes = [*outcome.notes, *filter(None, [outcome.missing_note()])]
         summary.warnings += [f"{rec.council or '?'}, {rec.label!r}: {rec.url}: {n}"
                              for n in notes]
 

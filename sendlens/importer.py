@@ -70,6 +70,13 @@ class ImportOutcome:
     # Signs that the file holds more than this letter (only the first letter is read).
     notes: tuple[str, ...] = ()
 
+    def missing_note(self) -> str:
+        """The sections it lacks, as the import and scrape summaries say it ("" if none)."""
+        if not self.missing:
+            return ""
+        return (f"it has no {' or '.join(self.missing)} section, which every report of its "
+                "kind has: the file may be incomplete")
+
 
 @dataclass
 class ImportReport:
@@ -118,9 +125,8 @@ class ImportReport:
         lines += [f"  warning: {o.path}: imported, but no sentences were found in its text "
                   "(it will not be tagged or counted in any table)"
                   for o in self.by_status("imported") if not o.n_passages]
-        lines += [f"  warning: {o.path}: imported, but it has no {' or '.join(o.missing)} "
-                  "section, which every report of its kind has: the file may be incomplete "
-                  "(check it; `sendlens import --replace FILE` takes the complete one)"
+        lines += [f"  warning: {o.path}: imported, but {o.missing_note()} (check it; "
+                  "`sendlens import --replace FILE` takes the complete one)"
                   for o in self.by_status("imported") if o.n_passages and o.missing]
         lines += [f"  warning: {o.path}: imported, but {note}"
                   for o in self.by_status("imported") for note in o.notes]
