@@ -186,6 +186,11 @@ _DANGLING_RE = re.compile(
     r"that|the|their|to|which|who|with))$", re.IGNORECASE)
 
 
+# A paragraph this long is prose, never a heading, even with no closing full stop.
+_HEADING_MAX = 160
+# ... and stops on a plain word, not a web address as a signature block does.
+_LAST_WORD_RE = re.compile(r"(?:^|\s)[A-Za-z]+$")
+
 # A full stop and a new sentence inside a paragraph: prose, not a heading or an address.
 _PROSE_RE = re.compile(r"\w[.?!][\"'’”)]* +[A-Z]")
 
@@ -195,11 +200,13 @@ def _runs_on(prev: str, line: _Line, prev_line: _Line) -> bool:
     `prev` (the paragraph so far) leaves open? Some reports leave an empty line inside a
     sentence ("... including the" / "Parent Carer Forum ..."). Only at the same indent,
     and only after prose: a heading, or an address block's unpunctuated lines, is
-    followed by a gap too."""
+    followed by a gap too. Prose is a sentence already under way, or a paragraph too
+    long to be a heading ("... for example the All" / "Age Autism Strategy.")."""
     prev = prev.rstrip()
     if _SENTENCE_END_RE.search(prev) or abs(line.left - prev_line.left) > 3:
         return False
-    return bool(_DANGLING_RE.search(prev)) or bool(_PROSE_RE.search(prev))
+    return (bool(_DANGLING_RE.search(prev)) or bool(_PROSE_RE.search(prev))
+            or (len(prev) >= _HEADING_MAX and bool(_LAST_WORD_RE.search(prev))))
 
 
 def _line_spacing(gaps: list[float]) -> float:
@@ -267,7 +274,7 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
         clean = re.sub(r"[ \t\u00a0\u2009]+", " ", clean).strip()
         if not clean:
             continue
-        if kind == "text" and len(clean) < 160 and not _SENTENCE_END_RE.search(clean):
+        if kind == "text" and len(clean) < _HEADING_MAX and not _SENTENCE_END_RE.search(clean):
             kind = "heading"
         out.append(Paragraph(clean, page, kind))
     return out

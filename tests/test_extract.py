@@ -61,6 +61,13 @@ def test_a_few_lines_of_small_print_do_not_set_the_line_spacing(tmp_path: Path) 
     assert got[:2] == [names, names]
 
 
+# Longer than any heading, with no full stop inside: prose by its length alone.
+LONG_CUT = ("Young people in the Testshire youth forum have shaped many of the changes made "
+            "across the area in the last two years, for example the new travel scheme and the All")
+SIGNATURE = ("Jo Bloggs Director of Children's Services Sam Smith Chief Executive of NHS "
+             "Testshire Integrated Care Board www.testshire.gov.uk https://www.testshire.nhs.uk/icb")
+
+
 def test_a_sentence_broken_by_an_empty_line_stays_one_paragraph(tmp_path: Path) -> None:
     # Some reports leave an empty line inside a sentence; a gap after a heading, or after
     # an unpunctuated block such as an address, still starts a paragraph.
@@ -70,6 +77,10 @@ def test_a_sentence_broken_by_an_empty_line_stays_one_paragraph(tmp_path: Path) 
         "Testshire Parent Carer Forum, agree that support is improving.",
         "Leaders plan well. Funding pays for a team for ages",  # cut, no dangling word
         "Fourteen To Twenty Five.",
+        LONG_CUT,  # one long sentence, cut on a plain word
+        "Age Autism Strategy.",
+        SIGNATURE,  # as long, but a signature block ending in a web address
+        "Information about this inspection",
         "County Hall, High Street, Testshire TS1 1AA",
         "Strengths",
     ]
@@ -77,7 +88,7 @@ def test_a_sentence_broken_by_an_empty_line_stays_one_paragraph(tmp_path: Path) 
     pdf.add_page()
     pdf.set_font("Helvetica", size=11)
     body = " ".join([LONG] * 4)
-    for _ in range(3):  # long wrapped paragraphs set the page's line spacing
+    for _ in range(2):  # long wrapped paragraphs set the page's line spacing
         pdf.multi_cell(0, 6, body, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(6)
     for text in pieces:
@@ -87,11 +98,14 @@ def test_a_sentence_broken_by_an_empty_line_stays_one_paragraph(tmp_path: Path) 
     path.write_bytes(bytes(pdf.output()))
     got = [p.text for p in extract_pdf(path).paragraphs]
     assert got == [
-        body, body, body,
+        body, body,
         "Information about this inspection",
         "Leaders meet often. Most partners, including the Testshire Parent Carer Forum, "
         "agree that support is improving.",
         "Leaders plan well. Funding pays for a team for ages Fourteen To Twenty Five.",
+        LONG_CUT + " Age Autism Strategy.",
+        SIGNATURE,
+        "Information about this inspection",
         "County Hall, High Street, Testshire TS1 1AA",
         "Strengths",
     ]
