@@ -8,6 +8,7 @@ import os
 import re
 import sqlite3
 import sys
+import unicodedata
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,29 @@ _LATEX_SPECIAL = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
 _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
+# pdflatex's UTF-8 input knows Latin-1 letters (é, ø, £) but stops at many other
+# characters ("Unicode character − (U+2212) not set up"): those are written as commands.
+_LATEX_UNICODE = {
+    "\u2212": "$-$", "\u2013": "--", "\u2014": "---", "\u2026": r"\ldots{}",
+    "\u2022": r"\textbullet{}", "\u00a0": "~", "\u2009": r"\,", "\u2264": r"$\le$",
+    "\u2265": r"$\ge$", "\u2192": r"$\rightarrow$",
+    "\u2018": "`", "\u2019": "'", "\u201c": "``", "\u201d": "''", "\u20ac": "EUR",
+}
+
+
+def _latex_unicode(text: str) -> str:
+    """`text` with every character pdflatex cannot take replaced: a command, else its
+    unaccented letters, else "?" (a table that compiles beats one faithful character)."""
+    out = []
+    for ch in text:
+        if ord(ch) < 0x100 and ch != "\u00a0":
+            out.append(ch)
+        elif ch in _LATEX_UNICODE:
+            out.append(_LATEX_UNICODE[ch])
+        else:
+            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+            out.append(_LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], plain) or "?")
+    return "".join(out)
 
 
 # Layouts a LaTeX table is tried in, in order: type size, landscape page or not, and about
@@ -125,7 +149,8 @@ def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> s
     def esc(text: str) -> str:
         text = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], text.replace("\n", " "))
         # A minus sign, not a hyphen, before a number ("-0.20"; not in "2024-03" or ids).
-        return _MINUS.sub("$-$", text).replace("\\_", "\\_\\allowbreak{}")
+        text = _MINUS.sub("$-$", text).replace("\\_", "\\_\\allowbreak{}")
+        return _latex_unicode(text)
 
     cols = [str(c) for c in frame.columns]
     n = len(cols)
@@ -161,17 +186,20 @@ def _tex_layout(n: int, wide: list[bool], least: list[int], natural: list[int],
     first of TEX_LAYOUTS where `n` columns fit (see _latex)."""
     wrapped = "\\raggedright\\arraybackslash"
     for size, landscape, line in TEX_LAYOUTS:
+        # Less a thousandth of the line per column, which _up may add to each: twelve
+        # columns rounded up came out 3 pt wider than the page.
         room = line - TEX_PAD_CHARS * n
+        budget = room - 0.001 * n * line
         usable = f"\\dimexpr\\linewidth-{2 * n}\\tabcolsep\\relax"
         one_line = sum(natural[i] for i in range(n) if not wide[i])
-        if one_line + sum(max(least[i], 20) for i in range(n) if wide[i]) <= room:
-            share = _tex_share(room - one_line, [i for i in range(n) if wide[i]],
+        if one_line + sum(max(least[i], 20) for i in range(n) if wide[i]) <= budget:
+            share = _tex_share(budget - one_line, [i for i in range(n) if wide[i]],
                                weights, least)
             return size, landscape, "".join(
                 f">{{{wrapped}}}p{{{_up(share[i] / line)}\\linewidth}}" if wide[i] else "l"
                 for i in range(n)), ""
-        if sum(least) <= room:
-            share = _tex_share(room, list(range(n)), weights, least)
+        if sum(least) <= budget:
+            share = _tex_share(budget, list(range(n)), weights, least)
             return size, landscape, "".join(
                 f">{{{wrapped}}}p{{{_up(share[i] / room)}{usable}}}" for i in range(n)), ""
     return size, landscape, "".join(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -278,6 +279,39 @@ def test_latex_cells_escape_every_special_character_once() -> None:
     widths = column_chars(tex)
     assert widths[-1] == max(w or 0 for w in widths)  # the sentence gets the most room
     assert "framework" in table_bytes(evidence, "csv").decode()
+
+
+def test_latex_cells_take_characters_pdflatex_has_no_glyph_for(tmp_path: Path) -> None:
+    # A minus sign in a recommendation ("\u2212 reducing waiting times") stopped pdflatex
+    # with "Unicode character not set up"; Latin-1 letters it has are kept as they are.
+    text = "\u2212 waits \u2013 5\u20137 weeks\u2026 \u2265 18 \ufb01ne £5 caf\u00e9 \u00f8 \u4e2d"
+    tex = table_bytes(pd.DataFrame({"area": ["Dorset"], "text": [text]}), "tex").decode()
+    assert ("$-$ waits -- 5--7 weeks\\ldots{} $\\ge$ 18 fine £5 caf\u00e9 \u00f8 ?"
+            in tex)
+    assert max(map(ord, tex)) < 0x100
+    compile_latex(tex, tmp_path, "the table's characters were checked, not its compilation")
+
+
+def test_a_latex_theme_table_fits_its_page(corpus: Corpus, tmp_path: Path) -> None:
+    # Twelve columns, each width rounded up to a thousandth of the line, were 3 pt wider
+    # than a landscape page (an "Overfull \\hbox" in the paper's log).
+    tex = export(corpus, "themes", "--by", "region", "--format", "tex").stdout
+    log = compile_latex(tex, tmp_path, "the column widths were not checked")
+    assert "Overfull" not in log
+
+
+def compile_latex(table: str, folder: Path, unchecked: str) -> str:
+    """pdflatex's output for a document holding `table`; skips when pdflatex is missing."""
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        pytest.skip(f"pdflatex is not installed: {unchecked}")
+    (folder / "t.tex").write_text(
+        "\\documentclass{article}\\usepackage[T1]{fontenc}\\usepackage{longtable,array,"
+        "pdflscape}\\begin{document}\n" + table + "\\end{document}\n", encoding="utf-8")
+    run = subprocess.run([pdflatex, "-halt-on-error", "-interaction=nonstopmode", "t.tex"],
+                         cwd=folder, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    return run.stdout
 
 
 def page_chars(tex: str) -> float:
