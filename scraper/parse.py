@@ -18,7 +18,8 @@ from scraper.records import Letter, Paragraph, Section
 # 3: a sentence cut by an empty line stays one paragraph.
 # 4: a 2023-framework report's "Inspection outcome" is its own section, `outcome`.
 # 5: a letter from before a reorganisation is filed under the council of its day.
-# 6: a long sentence cut by an empty line after a plain word stays one paragraph.
+# 6: a long sentence cut by an empty line after a plain word stays one paragraph; the
+#    former Dorset county is filed as "Dorset County Council", not under the name of today's.
 PARSER_VERSION = "6"
 
 

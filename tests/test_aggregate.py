@@ -488,6 +488,28 @@ def test_area_history_takes_no_letters_of_a_current_namesake(untagged: Corpus) -
         "Poole", "Bournemouth, Christchurch and Poole"]
 
 
+def test_the_former_dorset_county_is_a_row_of_its_own(untagged: Corpus, tmp_path: Path) -> None:
+    # The old Dorset County Council (835) and today's Dorset Council (838) were both
+    # filed as "Dorset": `export themes --by area` added the county's 2016 letter to the
+    # 2024 report's row, and `--area Dorset` found both.
+    from sitefixture import letter_2016_pdf
+
+    pdf = tmp_path / "dorset-2016.pdf"
+    pdf.write_bytes(letter_2016_pdf("Dorset"))
+    assert len(import_paths(untagged, [pdf], progress=False).by_status("imported")) == 1
+    insert_tags(untagged, {**TAG_PLAN, "Dorset County Council": [("strengths", 0,
+                                                                  ["ehc_plans"], "positive")]})
+    table = aggregate.theme_table(untagged, by="area")
+    ehc = table[table["theme"] == "ehc_plans"].set_index("area")
+    assert ehc.loc["Dorset County Council", "letters"] == 1
+    assert ehc.loc["Dorset", "letters"] == 1
+    assert set(aggregate.load_tagged(untagged, areas="Dorset")["year"]) == {2024}
+    assert set(aggregate.load_tagged(untagged, areas="Dorset County Council")["year"]) == {2016}
+    # Today's Dorset's history still takes in the county it succeeded.
+    history = aggregate.area_history(untagged, "Dorset").drop_duplicates("letter_id")
+    assert history["area"].tolist() == ["Dorset County Council", "Dorset"]
+
+
 def test_an_area_spelled_two_ways_is_one_row_and_one_history(
     tmp_path: Path, letters_dir: Path
 ) -> None:

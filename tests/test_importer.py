@@ -45,13 +45,14 @@ def test_a_letter_from_before_a_reorganisation_is_filed_under_the_council_of_its
     root, runner, corpus = _cli_import([pdf], tmp_path)
     with corpus.reading() as con:
         assert tuple(con.execute("SELECT area, la_code FROM letters").fetchone()) == (
-            "Dorset", "835")
+            "Dorset County Council", "835")
     with corpus.transaction() as con:
-        con.execute("UPDATE letters SET la_code = '838', parser_version = '4'")
+        con.execute("UPDATE letters SET area = 'Dorset', la_code = '838', parser_version = '4'")
     result = runner.invoke(app, ["import", "--reparse", "--corpus", str(root), "-q"])
     assert result.exit_code == 0, result.output
     with corpus.reading() as con:
-        assert con.execute("SELECT la_code FROM letters").fetchone()[0] == "835"
+        assert tuple(con.execute("SELECT area, la_code FROM letters").fetchone()) == (
+            "Dorset County Council", "835")
 
 
 def _cli_import(pdfs: list[Path], tmp_path: Path) -> tuple[Path, CliRunner, Corpus]:

@@ -764,7 +764,7 @@ def test_a_former_councils_letters_are_fetched_and_filed_under_it(
 ) -> None:
     # The old Dorset County Council's record, which the search of current councils does
     # not list: its 2016 letter is fetched, and filed under the county (835), not under
-    # today's Dorset Council (838), whose name it shares.
+    # today's Dorset Council (838), whose short name it shares.
     today = site.providers[0]
     assert today.name == "Dorset"
     old = Provider("80463", "Dorset County Council", listed=False)
@@ -782,7 +782,7 @@ def test_a_former_councils_letters_are_fetched_and_filed_under_it(
                                  "letter_id = ?", (fetched["letter_id"],)).fetchone()
         today = con.execute("SELECT la_code FROM letters WHERE area = 'Dorset' AND "
                             "letter_id != ?", (fetched["letter_id"],)).fetchall()
-    assert tuple(old_county) == ("Dorset", "835", "80463")
+    assert tuple(old_county) == ("Dorset County Council", "835", "80463")
     assert [r[0] for r in today] == ["838"]  # the 2024 report of the site's current Dorset
 
 

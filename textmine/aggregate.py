@@ -217,10 +217,14 @@ def _resolve_areas(con: sqlite3.Connection, names: Sequence[str], *,
     for name in names:
         norm = normalise_area_name(name)
         la = lookup_area(name)
-        hits = [
-            area for area, code in stored
-            if normalise_area_name(area) == norm or (la is not None and code == la.la_code)
-        ]
+        # An area's own name means that area alone: "Dorset" is not also the former
+        # Dorset County Council, though the two names share a matching key. Then the
+        # authority the name resolves to (by code: "Hull"), then any spelling.
+        hits = [area for area, _ in stored if area.casefold() == name.strip().casefold()]
+        if not hits and la is not None:
+            hits = [area for area, code in stored if code == la.la_code]
+        if not hits:
+            hits = [area for area, _ in stored if normalise_area_name(area) == norm]
         if not hits and absent_ok and la is not None:
             hits = [la.name]
         if not hits:
