@@ -360,6 +360,14 @@ def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Pat
     none = export(corpus, "themes", "--framework", "send_2016")
     assert none.exit_code == 0 and none.stdout.count("\n") == 1
     assert "no tagged letter matches --framework send_2016" in none.stderr
+    # ... and an empty Parquet file has the column types of a full one, to combine with.
+    for by in ("region", "year"):
+        empty, full = tmp_path / f"empty-{by}.parquet", tmp_path / f"full-{by}.parquet"
+        assert export(corpus, "themes", "--by", by, "--framework", "send_2016",
+                      "-o", str(empty)).exit_code == 0
+        assert export(corpus, "themes", "--by", by, "-o", str(full)).exit_code == 0
+        assert (pd.read_parquet(empty).dtypes.to_dict()
+                == pd.read_parquet(full).dtypes.to_dict()), by
     none = export(corpus, "evidence", "--theme", "ehc_plans", "--area", "Cornwall",
                   "--stance", "mixed", "--stance", "neutral")
     assert none.stdout.count("\n") == 1 and "no tagged passage matches" in none.stderr

@@ -575,6 +575,11 @@ def theme_table(
         # text, as a Parquet or Excel column holds one type.
         years = table[by].map(lambda v: isinstance(v, int)).all()
         table[by] = table[by].astype("int64" if years else str)
+    if table.empty:
+        # The column types of a table with rows, so that Parquet files of several filtered
+        # exports combine (an empty one had object columns).
+        table = table.astype({by: "int64" if by == "year" else str, "theme": str,
+                              "letters": "int64", "share_letters": "float64"})
     return table[[by, "theme", "letters", "letters_mentioning", "share_letters",
                   *_COUNT_COLUMNS, "share_negative", "share_negative_low",
                   "share_negative_high", "net_stance", "net_stance_low", "net_stance_high"]]
