@@ -275,6 +275,16 @@ def scope_note(about: dict[str, str] | None) -> str:
                    else "")
 
 
+YEAR_NOTE = ("Year: the year the inspection began (for a letter without inspection dates, the "
+             "year it was published or dated).")
+
+
+def year_note(frame: pd.DataFrame) -> str:
+    """What a table's `year` means, when it has one: 11 of the 55 2023-framework reports
+    were published in a later year than their inspection."""
+    return YEAR_NOTE if "year" in frame.columns else ""
+
+
 def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = None) -> bytes:
     """The table rendered in `fmt` (used by the CLI and the app's download buttons).
 
@@ -296,7 +306,7 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
             note = EVIDENCE_NOTE
         # Which letters and passages were counted goes with the table: an all-negative
         # table of the weaknesses sections must not pass for one of whole letters.
-        note = " ".join(filter(None, [scope_note(about), note]))
+        note = " ".join(filter(None, [scope_note(about), year_note(frame), note]))
         if fmt == "md":
             return (_markdown(frame) + (f"\n*{note}*\n" if note else "")).encode("utf-8")
         return _latex(frame, wrap=inlined, note=note).encode("utf-8")
@@ -308,6 +318,7 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
             _with_dates(frame).to_excel(book, index=False, sheet_name="Table")
             _readable_sheet(book.sheets["Table"], frame, header=True)
             if about:
+                about = {**about, **({"year": year_note(frame)} if year_note(frame) else {})}
                 notes = pd.DataFrame(list(about.items()), columns=["", ""])
                 notes.to_excel(book, index=False, header=False, sheet_name="About")
                 _readable_sheet(book.sheets["About"], notes, header=False)

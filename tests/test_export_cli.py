@@ -242,6 +242,20 @@ def test_tables_for_reading_give_an_interval_beside_its_share() -> None:
     assert csv.splitlines()[0] == "region,share_negative,share_negative_low,share_negative_high"
 
 
+def test_a_table_by_year_says_which_year(corpus: Corpus, tmp_path: Path) -> None:
+    # Inspected in one year and published in the next is common: the reader must know
+    # which year a row counts.
+    said = "Year: the year the inspection began"
+    md = export(corpus, "themes", "--by", "year", "--format", "md").stdout
+    assert said in md.splitlines()[-1]
+    assert said not in export(corpus, "themes", "--by", "region", "--format", "md").stdout
+    out = tmp_path / "years.xlsx"
+    assert export(corpus, "themes", "--by", "year", "-o", str(out)).exit_code == 0
+    about = dict(pd.read_excel(out, sheet_name="About", header=None).values.tolist())
+    assert about["year"].startswith(said)
+    assert "inspection began" in runner.invoke(app, ["export", "--help"]).stdout
+
+
 def test_themes_by_region_and_outcome_come_in_a_readers_order(corpus: Corpus) -> None:
     from textmine.areas import REGIONS
 

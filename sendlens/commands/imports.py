@@ -132,7 +132,8 @@ def export_cmd(
     ),
     by: GroupBy | None = typer.Option(
         None, "--by", parser=one_of(GroupBy), metavar="<area|region|framework|year|outcome>",
-        help="themes: group rows by this (default: area)."
+        help="themes: group rows by this (default: area); year is the year the inspection "
+             "began (of publication when a letter has no inspection dates)."
     ),
     section: list[str] = typer.Option(
         [], "--section", metavar="SECTION",
