@@ -212,6 +212,15 @@ def test_a_letter_from_before_a_reorganisation_goes_to_the_council_of_its_day() 
     assert all(la.ended is None for la in load_local_authorities() if la.is_current)
 
 
+def test_codes_of_county_councils_that_became_unitary_find_them() -> None:
+    # Ofsted's 2016-2022 outcome tables give Buckinghamshire, North Yorkshire and
+    # Somerset their county codes (E10...), from before each became a unitary council.
+    for old, name in (("E10000002", "Buckinghamshire"), ("E10000023", "North Yorkshire"),
+                      ("E10000027", "Somerset")):
+        la = lookup_area(code=old)
+        assert la is not None and la.name == name and la.is_current, old
+
+
 def test_former_authorities_resolve_by_name() -> None:
     for name in ["Northamptonshire", "Northants", "Cumbria", "Bournemouth", "Poole"]:
         la = lookup_area(name)

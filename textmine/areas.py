@@ -144,6 +144,11 @@ def load_local_authorities() -> list[LocalAuthority]:
 
 _Index = dict[str, LocalAuthority]
 
+# ONS codes of county councils that became unitary under the same name (Buckinghamshire
+# 2020, North Yorkshire and Somerset 2023): Ofsted's 2016-2022 tables use the old ones.
+_EARLIER_ONS_CODES = {"E10000002": "E06000060", "E10000023": "E06000065",
+                      "E10000027": "E06000066"}
+
 
 @cache
 def _indexes() -> tuple[_Index, _Index, _Index]:
@@ -159,6 +164,8 @@ def _indexes() -> tuple[_Index, _Index, _Index]:
         by_code.setdefault(la.ons_code.upper(), la)
         for variant in (la.name, *la.aliases):
             by_name.setdefault(normalise_area_name(variant), la)
+    for earlier, now in _EARLIER_ONS_CODES.items():
+        by_code.setdefault(earlier, by_code[now])
     return by_urn, by_code, by_name
 
 
