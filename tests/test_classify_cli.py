@@ -28,6 +28,16 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def edited_codebook(version: str) -> str:
+    """The packaged codebook with another version number: edited, so a model trained
+    before is stale (a comment alone would not make it so)."""
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    text = PACKAGED_CODEBOOK.read_text()
+    assert "\nversion: 1\n" in text
+    return text.replace("\nversion: 1\n", f"\nversion: {version}\n", 1)
+
+
 def classify(corpus: Path, stdin: str) -> tuple[int, list[str], str]:
     result = CliRunner().invoke(app, ["classify", "--corpus", str(corpus)], input=stdin)
     return result.exit_code, result.stdout.splitlines(), result.stderr
@@ -316,7 +326,7 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     trained = runner.invoke(app, ["train", "--labels", "mine.jsonl", "--corpus", str(root)],
                             env=env)
     assert trained.exit_code == 0, trained.output
-    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    (root / "codebook.yaml").write_text(edited_codebook("2"))
     monkeypatch.chdir(root)  # elsewhere: the model names the file by its absolute path
     edited = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert edited.exit_code == 0, edited.output
@@ -343,18 +353,18 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     named = sum(x["themes"] == [dropped] for x in labels)
     assert f"{named} of those labels name a theme the codebook no longer has" in fewer.stderr
     # ... nor does the next edit, though the model trained then no longer lists the theme.
-    (root / "codebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False) + "# again\n")
+    (root / "codebook.yaml").write_text(yaml.safe_dump({**book, "version": 3}, sort_keys=False))
     later = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert later.exit_code == 0, later.output
     assert f"{named} of those labels name a theme the codebook no longer has" in later.stderr
     # An emptied file does not stop a retrain either (only `train --labels` refuses one).
     (tmp_path / "mine.jsonl").write_text("")
-    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# emptied\n")
+    (root / "codebook.yaml").write_text(edited_codebook("4"))
     emptied = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert emptied.exit_code == 0, emptied.output
     # Once the file is gone, a retrain says it trained without it.
     (tmp_path / "mine.jsonl").unlink()
-    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# again\n")
+    (root / "codebook.yaml").write_text(edited_codebook("3"))
     again = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert again.exit_code == 0, again.output
     assert "without hand labels that are no longer there" in again.stderr
@@ -413,7 +423,6 @@ def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so
 ) -> None:
     from test_model import synthetic_rows
 
-    from textmine.codebook import PACKAGED_CODEBOOK
 
     root = tmp_path / "corpus"
     build_corpus(root, n_letters=4)
@@ -449,7 +458,7 @@ def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so
     assert "was trained with --tune-thresholds 2; run the cross-validation the same way" \
         in cv.stderr
     # A retrain after a codebook edit tunes them again.
-    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    (root / "codebook.yaml").write_text(edited_codebook("2"))
     retrained = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert retrained.exit_code == 0, retrained.output
     assert "thresholds tuned on the hand labels by 2-fold cross-validation" in retrained.stderr
@@ -462,7 +471,7 @@ def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so
     assert alone.exit_code == 2 and "needs --cv" in alone.stderr
     # Without its labels a retrain cannot tune, and says so instead of claiming it did.
     mine.unlink()
-    (root / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text() + "\n# again\n")
+    (root / "codebook.yaml").write_text(edited_codebook("3"))
     untuned = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert untuned.exit_code == 0, untuned.output
     assert "thresholds not tuned by 2-fold cross-validation as before" in untuned.stderr
@@ -876,13 +885,12 @@ def test_two_tag_runs_at_once_train_one_model_not_two(corpus: Path, tmp_path: Pa
     import shutil
     import subprocess
 
-    from textmine.codebook import PACKAGED_CODEBOOK
 
     root = tmp_path / "copy"
     shutil.copytree(corpus, root)
     # An edited codebook makes the model stale: each run would train a new one.
     edited = tmp_path / "codebook.yaml"
-    edited.write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    edited.write_text(edited_codebook("2"))
     env = {**os.environ, "SENDLENS_CODEBOOK": str(edited)}
     cmd = [sys.executable, "-m", "sendlens.cli", "tag", "-q", "--corpus", str(root)]
     runs = [subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
@@ -899,12 +907,11 @@ def test_a_quiet_tag_that_waits_for_another_run_says_so(corpus: Path, tmp_path: 
     import shutil
     import subprocess
 
-    from textmine.codebook import PACKAGED_CODEBOOK
 
     root = tmp_path / "copy"
     shutil.copytree(corpus, root)
     edited = tmp_path / "codebook.yaml"  # a stale model: the run must take the lock
-    edited.write_text(PACKAGED_CODEBOOK.read_text() + "\n# edited\n")
+    edited.write_text(edited_codebook("2"))
     env = {**os.environ, "SENDLENS_CODEBOOK": str(edited)}
     with Corpus.open(root).model_lock():  # another run training
         run = subprocess.Popen([sys.executable, "-m", "sendlens.cli", "tag", "-q", "--corpus",

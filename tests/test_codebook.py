@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -171,11 +172,56 @@ def test_a_pattern_matching_an_empty_text_and_a_name_given_twice_are_refused(
         parse_codebook(twice, tmp_path / "c.yaml")
 
 
-def test_hash_changes_when_the_file_is_edited(tmp_path: Path) -> None:
+def test_hash_changes_when_what_the_file_says_changes(tmp_path: Path) -> None:
     base = load_codebook(PACKAGED_CODEBOOK)
-    edited = parse_codebook(PACKAGED_CODEBOOK.read_text() + "\n# note\n", tmp_path / "c.yaml")
+    text = PACKAGED_CODEBOOK.read_text()
+    edited = parse_codebook(text.replace('"local offer"', '"local offers?"', 1),
+                            tmp_path / "c.yaml")
     assert base.sha256 != edited.sha256
     assert base.sha256 == load_codebook(PACKAGED_CODEBOOK).sha256
+    # A comment changes nothing the tagger reads: the model stays current (a retrain
+    # took half a minute for nothing).
+    noted = parse_codebook("# my notes\n" + text + "\n# more notes\n", tmp_path / "c.yaml")
+    assert noted.sha256 == base.sha256
+
+
+@pytest.mark.parametrize("edit, message", [
+    # A researcher's own file with themes only: training stopped with a scikit-learn
+    # traceback ("needs samples of at least 2 classes").
+    (lambda t: t[:t.index("\nstance:")], "no 'stance' section"),
+    (lambda t: re.sub(r"\n  positive:\n(?:    .*\n)+", "\n  positive: []\n", t, count=1),
+     "stance.positive: needs at least one cue"),
+    # Quoted, "false" was true; a list where text belongs was kept as its Python repr.
+    (lambda t: t.replace("\nstance:", NEW_THEME + '    yields_to_others: "false"\nstance:', 1),
+     r'theme transport.yields_to_others: expected true or false \(unquoted\), got \'false\''),
+    (lambda t: t.replace("\nstance:", NEW_THEME + "    include: [nurseries, minders]\nstance:",
+                         1), "theme transport.include: expected text"),
+    # "- portage: home visiting" is a mapping to YAML: say which item.
+    (lambda t: t.replace("\nstance:", NEW_THEME + "      - portage: home visiting\nstance:", 1),
+     r"theme transport.patterns: item 3 is not a string: \{'portage': 'home visiting'\}"),
+])
+def test_a_codebook_entry_of_the_wrong_kind_is_named(tmp_path: Path, edit, message: str) -> None:
+    text = edit(PACKAGED_CODEBOOK.read_text())
+    assert text != PACKAGED_CODEBOOK.read_text()
+    with pytest.raises(CodebookError, match=message):
+        parse_codebook(text, tmp_path / "c.yaml")
+
+
+def test_a_bad_theme_is_named_by_its_place_counting_from_one(tmp_path: Path) -> None:
+    text = "themes:\n" + NEW_THEME + NEW_THEME.replace("id: transport", "id: Early_Years")
+    with pytest.raises(CodebookError, match=r"theme 2 of the list: id must be lower_snake"):
+        parse_codebook(text, tmp_path / "c.yaml")
+
+
+def test_themes_added_in_the_packaged_file_count_as_added(tmp_path: Path) -> None:
+    # Which themes a label file like dev.jsonl could have is the labelling scheme's, not
+    # whatever the packaged file holds today: a theme added there by hand (or by a later
+    # sendlens) is one the labels never had, so it must not score 0 in their macro-F1.
+    from textmine.codebook import SCHEME_THEMES, added_themes
+
+    assert list(SCHEME_THEMES) == load_codebook(PACKAGED_CODEBOOK).theme_ids
+    assert added_themes([*THEMES, "transport"]) == {"transport"}
+    assert added_themes(THEMES) == set()
 
 
 def test_a_researcher_adds_a_theme_without_code_and_themes_lists_it(tmp_path: Path) -> None:

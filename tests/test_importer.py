@@ -590,7 +590,8 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
         assert CliRunner().invoke(app, ["tag", "--corpus", str(target), "-q"]).exit_code == 0
         # The codebook edited after training: the model is stale, and cannot be retrained.
         codebook = Path(__file__).parents[1] / "textmine" / "codebook.yaml"
-        (target / "codebook.yaml").write_text(codebook.read_text() + "\n# edited\n")
+        (target / "codebook.yaml").write_text(
+            codebook.read_text().replace("\nversion: 1\n", "\nversion: 2\n", 1))
         # ... and made by the previous sendlens (schema 2, no labels.themes_offered), with
         # a correction: read as it is, as it cannot be upgraded here.
         con = sqlite3.connect(target / "sendlens.db")

@@ -271,8 +271,12 @@ def test_a_recommendation_is_negative_however_it_is_worded(trained: tuple,
 def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
     cb, _, model = trained
     assert staleness(model.meta, cb) == []
-    edited = parse_codebook(cb.path.read_text() + "\n# a researcher's note\n", cb.path)
+    text = cb.path.read_text()
+    edited = parse_codebook(text.replace("  negative:\n", '  negative:\n    - "dire"\n', 1),
+                            cb.path)
     assert any("codebook changed" in r for r in staleness(model.meta, edited))
+    # A note in a comment changes nothing the model reads.
+    assert staleness(model.meta, parse_codebook(text + "\n# a note\n", cb.path)) == []
     # A model an older sendlens trained decides otherwise (no margins for a first or
     # second theme).
     assert staleness({**model.meta, "format": 2}, cb) == [

@@ -8,8 +8,8 @@ metadata so that a model trained under another codebook is detected as stale.
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import json
 import os
 import re
 from collections.abc import Sequence
@@ -88,17 +88,21 @@ class Codebook:
         raise KeyError(theme_id)
 
 
+# The themes of the labelling scheme the hand-label files follow (CODEBOOK.md, and so
+# dev.jsonl): a constant, not read from the packaged codebook, so that a theme a
+# researcher adds to that file in place, or a later sendlens adds, counts as added.
+SCHEME_THEMES: tuple[str, ...] = (
+    "co_production", "health_input", "local_offer", "post16_transition", "ehc_plans",
+    "joint_commissioning", "inclusion", "social_care",
+)
+
+
 def added_themes(theme_ids: Sequence[str]) -> set[str]:
-    """Themes not in sendlens's own codebook: a researcher's additions, which label files
-    made with the shared codebook's themes (dev.jsonl) cannot have. A file that gives
+    """Themes outside the labelling scheme (SCHEME_THEMES): a researcher's additions,
+    which label files made with the scheme (dev.jsonl) cannot have. A file that gives
     such a theme to none of its sentences has not labelled it (see `evaluate` and
     `train`)."""
-    return set(theme_ids) - set(_packaged_theme_ids())
-
-
-@functools.cache
-def _packaged_theme_ids() -> tuple[str, ...]:
-    return tuple(load_codebook(PACKAGED_CODEBOOK).theme_ids)
+    return set(theme_ids) - set(SCHEME_THEMES)
 
 
 def codebook_path(corpus: Path | None = None) -> Path:
@@ -210,8 +214,13 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise CodebookError(f"{where}: expected a list of strings")
+    if not isinstance(value, list):
+        raise CodebookError(f"{where}: expected a list of strings, got "
+                            f"{type(value).__name__} {value!r}")
+    for i, v in enumerate(value):
+        if not isinstance(v, str):  # "- portage: home visiting" is a mapping to YAML
+            raise CodebookError(f"{where}: item {i + 1} is not a string: {v!r} (put "
+                                "quotes around a pattern holding ': ' or '#')")
     for v in value:
         try:
             re.compile(v)
@@ -305,11 +314,15 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
     if not isinstance(data, dict) or not isinstance(data.get("themes"), list):
         raise CodebookError(f"{path}: expected a mapping with a 'themes' list")
     _unknown_keys(data, TOP_KEYS, f"{path}")
+    if "version" in data and (isinstance(data["version"], bool)
+                              or not isinstance(data["version"], int | str)):
+        raise CodebookError(f"{path}: version: expected a number or a short text, got "
+                            f"{data['version']!r}")
     themes: list[Theme] = []
     seen: set[str] = set()
     names: dict[str, str] = {}  # lower-cased name -> its theme's id
     for i, entry in enumerate(data["themes"]):
-        where = f"{path}: themes[{i}]"
+        where = f"{path}: theme {i + 1} of the list"
         if not isinstance(entry, dict):
             raise CodebookError(f"{where}: expected a mapping")
         tid = entry.get("id")
@@ -332,26 +345,41 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         patterns = _strings(entry.get("patterns"), f"{where}.patterns")
         if not patterns:
             raise CodebookError(f"{where}: needs at least one pattern to learn from")
+        for key in ("include", "exclude_note"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                raise CodebookError(f"{where}.{key}: expected text (one string), got "
+                                    f"{type(entry[key]).__name__} {entry[key]!r}")
+        yields = entry.get("yields_to_others", False)
+        if not isinstance(yields, bool):  # "false" in quotes would be true
+            raise CodebookError(f"{where}.yields_to_others: expected true or false "
+                                f"(unquoted), got {yields!r}")
         themes.append(
             Theme(
                 id=tid,
                 name=entry["name"].strip(),
                 definition=" ".join(entry["definition"].split()),
-                include=str(entry.get("include") or ""),
-                exclude_note=str(entry.get("exclude_note") or ""),
+                include=entry.get("include") or "",
+                exclude_note=entry.get("exclude_note") or "",
                 patterns=patterns,
                 related=_strings(entry.get("related"), f"{where}.related"),
                 exclude=_strings(entry.get("exclude"), f"{where}.exclude"),
-                yields_to_others=bool(entry.get("yields_to_others", False)),
+                yields_to_others=yields,
                 core_patterns=_strings(entry.get("core_patterns"), f"{where}.core_patterns"),
             )
         )
     if not themes:
         raise CodebookError(f"{path}: no themes")
-    st = data.get("stance") or {}
+    st = data.get("stance")
+    if st is None:
+        raise CodebookError(f"{path}: no 'stance' section: stance is learnt from its cues; "
+                            f"copy the one of {PACKAGED_CODEBOOK}")
     if not isinstance(st, dict):
         raise CodebookError(f"{path}: stance must be a mapping")
     _unknown_keys(st, STANCE_KEYS, f"{path}: stance")
+    for key in ("positive", "negative"):
+        if not st.get(key):  # one stance alone cannot be learnt: training would stop
+            raise CodebookError(f"{path}: stance.{key}: needs at least one cue, as the "
+                                f"packaged codebook has ({PACKAGED_CODEBOOK})")
     stance = StanceCues(
         section_priors=_priors(st.get("section_priors"), f"{path}: stance.section_priors"),
         positive=_strings(st.get("positive"), f"{path}: stance.positive"),
@@ -368,7 +396,10 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
     )
     return Codebook(
         path=path,
-        sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        # Of what the file says, not its bytes: a comment or a re-indented line changes
+        # nothing the tagger reads, so it must not make every model stale.
+        sha256=hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False,
+                                         default=str).encode("utf-8")).hexdigest(),
         themes=tuple(themes),
         stance=stance,
         ignore=_strings(data.get("ignore"), f"{path}: ignore"),
