@@ -65,7 +65,7 @@ def themes_cmd(
 ) -> None:
     """List the codebook's themes (the file in force: $SENDLENS_CODEBOOK,
     the corpus folder's codebook.yaml, or the packaged one)."""
-    from textmine.codebook import CodebookError, load_codebook
+    from textmine.codebook import PACKAGED_CODEBOOK, CodebookError, load_codebook
 
     try:
         cb = load_codebook(corpus=corpus_path(corpus))
@@ -77,6 +77,10 @@ def themes_cmd(
               "patterns": len(t.patterns)} for t in cb.themes], indent=2))
         return
     typer.echo(f"codebook: {cb.path} (sha256 {cb.sha256[:12]})")
+    if cb.path == PACKAGED_CODEBOOK:
+        # Edited in place, it would be overwritten by the next sendlens installed.
+        typer.echo(f"  shipped with sendlens: to change it, copy it to "
+                   f"{corpus_path(corpus) / 'codebook.yaml'} and edit the copy")
     for t in cb.themes:
         typer.echo(f"\n{t.id}  {t.name}  [{len(t.patterns)} patterns, {len(t.related)} related]")
         typer.echo(f"  {t.definition}")
