@@ -308,6 +308,41 @@ def test_models_trained_in_the_same_second_get_their_own_versions(
     assert sorted(p.name for p in (root / "models").iterdir()) == versions
 
 
+@pytest.mark.parametrize("harm", ["damaged", "removed"])
+def test_a_model_whose_files_are_lost_is_trained_again_with_its_hand_labels(
+    tmp_path: Path, harm: str
+) -> None:
+    # The database still records the label files: a retrain from weak labels alone
+    # quietly lost the researcher's hand labels (theme F1 0.84 down to the no-label model).
+    import shutil
+
+    from test_model import synthetic_rows
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+               "stance": "neutral"} for r in synthetic_rows(3)[:12]]
+    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(x) + "\n" for x in labels))
+    env = {"SENDLENS_CODEBOOK": ""}
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "-q", "--labels", str(tmp_path / "mine.jsonl"),
+                                  "--corpus", str(root)], env=env)
+    assert trained.exit_code == 0, trained.output
+    folder = root / "models" / trained.stdout.strip()
+    if harm == "damaged":
+        (folder / "model.joblib").write_bytes(b"")
+    else:
+        shutil.rmtree(folder)
+    tagged = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert tagged.exit_code == 0, tagged.output
+    assert ("cannot be read" if harm == "damaged" else
+            f"the files of model {folder.name} are missing") in tagged.stderr
+    assert f"with the hand labels it was trained on: {tmp_path / 'mine.jsonl'}" in tagged.stderr
+    version = tagged.stderr.split("with model ")[1].split()[0]
+    meta = json.loads((root / "models" / version / "meta.json").read_text())
+    assert meta["training"]["hand_labels"]["n"] == 12
+
+
 def test_an_automatic_retrain_keeps_the_hand_labels(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -548,6 +548,14 @@ def _current(corpus: Corpus) -> tuple[str, Path, str | None] | None:
     return row["version"], path, row["meta"]
 
 
+def _recorded(corpus: Corpus) -> tuple[str, dict[str, Any]] | None:
+    """The current model's version and metadata as the database records them, whether or
+    not its files are there."""
+    with corpus.reading() as con:
+        row = current_model_row(con)
+    return None if row is None else (row["version"], json.loads(row["meta"] or "{}"))
+
+
 def current_meta(corpus: Corpus) -> tuple[str, dict[str, Any]] | None:
     """The current model's version and metadata, without loading its pipelines (None, as
     for current_model, when there is none on disk)."""
@@ -576,9 +584,13 @@ def ensure_model(
     def current() -> tuple[tuple[str, TaggerModel] | None, list[str]]:
         try:
             found = current_model(corpus)
-        except ModelFileError as exc:  # damaged on disk: trained again, as if none
+        except ModelFileError as exc:  # damaged on disk: trained again, as it was
             return None, [exc.problem]
-        return found, ["no model yet"] if found is None else staleness(found[1].meta, codebook)
+        if found is None:
+            recorded = _recorded(corpus)
+            return None, ["no model yet" if recorded is None else
+                          f"the files of model {recorded[0]} are missing from the corpus"]
+        return found, staleness(found[1].meta, codebook)
 
     found, reasons = current()
     if found is not None and not reasons:
@@ -591,8 +603,10 @@ def ensure_model(
         found, reasons = current()
         if found is not None and not reasons:
             return found[0], found[1], []
-        result, notes = train_again(corpus, None if found is None else found[1].meta,
-                                    codebook=codebook, progress=progress)
+        # A model whose files are damaged or gone is trained again as the database
+        # recorded it (its label files, settings): not from weak labels alone.
+        meta = found[1].meta if found is not None else (_recorded(corpus) or (None, None))[1]
+        result, notes = train_again(corpus, meta, codebook=codebook, progress=progress)
     return result.version, load_model(result.path), reasons + notes
 
 
