@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -63,6 +64,66 @@ def test_one_output_line_per_input_line_in_order_with_ids(corpus: Path) -> None:
     assert "social_care" in out[0]["themes"]
     assert "local_offer" in out[1]["themes"]
     assert out[1]["stance"] == "negative"
+
+
+def test_ids_come_back_exactly_as_written(corpus: Path) -> None:
+    # Read as floats they came back as Infinity (not JSON), 1.2345678901234568e+16 and
+    # 1.0: results could not be joined back to the input by id.
+    ids = ["1e400", "12345678901234567.0", "1.00000000000000001", "123456789012345678901234567890",
+           '[2.50, {"a": -0.0}]', '"x"', "null"]
+    code, lines, err = classify(
+        corpus, "".join(f'{{"id": {i}, "text": "Good."}}\n' for i in ids))
+    assert code == 0, err
+    assert [line.split(", \"themes\"")[0] for line in lines] == [f'{{"id": {i}' for i in ids]
+    code, lines, err = classify(corpus, '{"id": 1, "text": "Good."}\n{"id": NaN, "text": "x"}\n')
+    assert code == 2 and len(lines) == 1
+    assert "stdin line 2: NaN is not JSON" in err
+
+
+def test_a_byte_order_mark_before_a_blank_first_line_is_skipped(corpus: Path) -> None:
+    code, lines, err = classify(corpus, '\ufeff\n{"id": 1, "text": "Good."}\n')
+    assert code == 0, err
+    assert len(lines) == 1
+
+
+def test_a_program_gets_each_answer_without_closing_its_input(corpus: Path) -> None:
+    # Answers were held until 5,000 lines or the end of the input: a program writing one
+    # line and waiting for its answer (or someone typing) waited for ever.
+    import select
+    import subprocess
+
+    run = subprocess.Popen([sys.executable, "-m", "sendlens.cli", "classify", "--corpus",
+                            str(corpus)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    assert run.stdin is not None and run.stdout is not None
+    try:
+        for i in range(2):
+            run.stdin.write(json.dumps({"id": i, "text": "Short breaks work well."}) + "\n")
+            run.stdin.flush()
+            ready, _, _ = select.select([run.stdout], [], [], 60)
+            assert ready, f"no answer to line {i + 1} within a minute"
+            assert json.loads(run.stdout.readline())["id"] == i
+        run.stdin.close()
+        assert run.wait(timeout=60) == 0
+    finally:
+        run.kill()
+
+
+def test_stdin_closed_and_a_reader_that_goes_away(corpus: Path) -> None:
+    import subprocess
+
+    cmd = [sys.executable, "-m", "sendlens.cli", "classify", "--corpus", str(corpus)]
+    closed = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=120, preexec_fn=lambda: os.close(0))
+    assert closed.returncode == 2
+    assert "no standard input to read (it is closed)" in closed.stderr  # not a traceback
+    # `classify big.jsonl | head -1`: the reader had what it wanted; exit 0, no message.
+    lines = "".join(json.dumps({"id": i, "text": "Good."}) + "\n" for i in range(20000))
+    head = subprocess.run(f"{' '.join(cmd)} | head -1", shell=True, input=lines,
+                          capture_output=True, text=True, timeout=300,
+                          executable="/bin/bash", env={**os.environ, "SHELLOPTS": "pipefail"})
+    assert head.returncode == 0, head.stderr
+    assert head.stdout.count("\n") == 1 and "Traceback" not in head.stderr
 
 
 def test_a_sentence_with_no_known_word_is_neutral_not_the_prior(corpus: Path) -> None:

@@ -780,8 +780,6 @@ def retrain(corpus: Corpus, progress: Progress | None = None) -> TagReport:
 
 
 def _parse_line(no: int, line: str) -> dict[str, Any]:
-    if no == 1:
-        line = line.removeprefix("\ufeff")  # a byte-order mark, as Windows editors write
     if not line.isascii():
         try:
             line.encode("utf-8")
@@ -791,7 +789,12 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
                                      ) from None
     try:
         # Without its line end: a string cut short is "unterminated", not a control char.
-        rec = json.loads(line.rstrip("\r\n"))
+        # Numbers other than integers are kept as written, so that an id comes back as it
+        # was given (1e400 is valid JSON; as a float it would come back as Infinity).
+        rec = json.loads(line.rstrip("\r\n"), parse_float=RawNumber,
+                         parse_constant=_not_json)
+    except _NotJSON as exc:
+        raise ClassifyInputError(f"line {no}: {exc}; {ONE_LINE}") from None
     except json.JSONDecodeError as exc:
         raise ClassifyInputError(f"line {no}: not valid JSON ({json_problem(exc)}); {ONE_LINE}"
                                  ) from exc
@@ -822,6 +825,42 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
 
 # What a line of classify's input looks like, for the messages about one that is not.
 ONE_LINE = 'each line must be one JSON object such as {"id": 1, "text": "..."}'
+
+
+class RawNumber(str):
+    """A JSON number that is not an integer, kept as its text (see id_json)."""
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _not_json(word: str) -> Any:
+    raise _NotJSON(f"{word} is not JSON (Python writes it; JSON has no such number)")
+
+
+def id_json(value: Any) -> str:
+    """An input line's id as JSON, exactly as it was written: integers are exact in
+    Python, and other numbers (RawNumber) are written back as their text."""
+    if isinstance(value, RawNumber):
+        return str(value)
+    text = json.dumps(value)
+    if not isinstance(value, dict | list):
+        return text
+    raws: list[str] = []
+
+    def mark(v: Any) -> Any:  # each RawNumber becomes a string to put its text back in
+        if isinstance(v, RawNumber):
+            raws.append(str(v))
+            return f"\x00{len(raws) - 1}\x00"
+        if isinstance(v, dict):
+            return {k: mark(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [mark(x) for x in v]
+        return v
+
+    text = json.dumps(mark(value))
+    return re.sub(r'"\\u0000(\d+)\\u0000"', lambda m: raws[int(m.group(1))], text)
 # The fields classify reads; others (a gold file's "themes", the user's own) pass unread.
 CLASSIFY_FIELDS = ("id", "text", "letter", "passage_id", "section", "heading", "context",
                    "prev_text", "next_text")
@@ -893,16 +932,22 @@ def _result_body(themes: str, stance: str, scores: str) -> str:
     return f'"themes": {themes}, "stance": {stance}, "scores": {scores}'
 
 
+# Given among the input lines: the input has paused, answer what came before it (and
+# yielded back after those answers, so that the caller flushes its output).
+PAUSE: Any = None
+
+
 def classify_lines(
-    lines: Iterable[str],
+    lines: Iterable[str | None],
     model: TaggerModel,
     *,
     matcher: PassageMatcher | None = None,
     known: dict[str, str] | None = None,
     batch: int = 5000,
     warn: Callable[[str], None] | None = None,
-) -> Iterator[str]:
+) -> Iterator[str | None]:
     """JSONL in, JSONL out, in order: {"id", "themes", "stance", "scores"} per input line.
+    A PAUSE among the lines gets the answers to the lines before it at once, then a PAUSE.
 
     Optional input fields "section", "heading", "context" (or "prev_text"/"next_text")
     give the context. Without them, and with a matcher, the sentence is looked up in
@@ -955,10 +1000,21 @@ def classify_lines(
         done.update((pid, bodies[row]) for pid, row in scheduled.items())
         for (rid, _, pid), row in zip(pending, slots, strict=True):
             text = done[pid] if row is None else bodies[row]
-            yield f'{{"id": {json.dumps(rid)}, {text}}}'
+            yield f'{{"id": {id_json(rid)}, {text}}}'
         pending.clear()
 
-    for no, line in enumerate(lines, 1):
+    no = 0
+    for line in lines:
+        if line is PAUSE:
+            # The input paused (a program waiting for its answers, someone typing):
+            # answer what has come so far, and say the output may be flushed.
+            if pending:
+                yield from flush()
+                yield PAUSE
+            continue
+        no += 1
+        if no == 1:
+            line = line.removeprefix("\ufeff")  # a byte-order mark, as Windows editors write
         if not line.strip():
             continue
         try:

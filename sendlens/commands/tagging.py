@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import queue
+import stat
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -191,10 +195,14 @@ def classify_cmd(
     # UTF-8 whatever the locale; bytes that are not UTF-8 become lone surrogates, which
     # classify_lines reports by line instead of a decoding traceback.
     if source is None or str(source) == "-":
+        if sys.stdin is None or sys.stdin.closed:  # started with stdin closed (`<&-`)
+            raise _fail("no standard input to read (it is closed): pipe JSONL in, or give "
+                        "IN.jsonl")
         raw = getattr(sys.stdin, "buffer", None)
-        _classify(sys.stdin if raw is None else
-                  io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape"),
-                  "stdin", corpus, keyboard=sys.stdin.isatty())
+        stream = (sys.stdin if raw is None else
+                  io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape"))
+        _classify(stream, "stdin", corpus, keyboard=sys.stdin.isatty(),
+                  paced=not _regular_file(sys.stdin))
         return
     # Opened first: a mistyped file name is told at once, not after training a model.
     try:
@@ -205,7 +213,49 @@ def classify_cmd(
         _classify(stream, str(source), corpus, keyboard=False)
 
 
-def _classify(stream: IO[str], name: str, corpus: Path | None, *, keyboard: bool) -> None:
+def _regular_file(stream: IO[str]) -> bool:
+    """Is `stream` a file on disk (`< in.jsonl`), which never pauses?"""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False
+
+
+# Input that stops arriving for this long is answered at once (a program that writes a
+# line and waits for its answer, someone typing); a steady stream is read in batches.
+PAUSE_SECONDS = 0.05
+
+
+def _paced(stream: IO[str]) -> Iterator[str | None]:
+    """The lines of `stream`, with a PAUSE (None) whenever none has come for
+    PAUSE_SECONDS. Read in a thread, so that waiting for input and answering overlap."""
+    lines: queue.SimpleQueue = queue.SimpleQueue()
+    end = object()
+
+    def read() -> None:
+        try:
+            for line in stream:
+                lines.put(line)
+        except BaseException as exc:  # noqa: BLE001 - raised again by the reader of the queue
+            lines.put(exc)
+        lines.put(end)
+
+    threading.Thread(target=read, daemon=True, name="classify-stdin").start()
+    while True:
+        try:
+            item = lines.get(timeout=PAUSE_SECONDS)
+        except queue.Empty:
+            yield None
+            item = lines.get()
+        if item is end:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def _classify(stream: IO[str], name: str, corpus: Path | None, *, keyboard: bool,
+              paced: bool = False) -> None:
     from textmine.codebook import CodebookError
     from textmine.tag import (
         ClassifyInputError,
@@ -251,12 +301,21 @@ def _classify(stream: IO[str], name: str, corpus: Path | None, *, keyboard: bool
         def warn(message: str) -> None:
             typer.secho(f"warning: {name} {message}", fg="yellow", err=True)
 
-        for line in classify_lines(stream, model, matcher=matcher, known=known, warn=warn):
-            out.write(line + "\n")
+        for line in classify_lines(_paced(stream) if paced else stream, model,
+                                   matcher=matcher, known=known, warn=warn):
+            if line is None:  # the input paused: the answers so far go out now
+                out.flush()
+            else:
+                out.write(line + "\n")
+        out.flush()
     except ClassifyInputError as exc:
         out.flush()
         raise _fail(f"{name} {exc}") from exc
-    out.flush()
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): it had what it wanted. Exit 0, as export
+        # does, and point stdout at nothing so that Python's own flush at exit is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        raise typer.Exit(0) from None
 
 
 def evaluate_cmd(
