@@ -281,7 +281,9 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
 
     def render(fmt: str) -> bytes:
         # The Excel file's About sheet; the Markdown table's line under it (csv: plain).
-        about = (ad.provenance(path, table=name, view=view, **chosen)
+        problems = ad.problem_text(ad.model_problems(path, ad.stamp(path)))
+        about = (ad.provenance(path, table=name, view=view, **chosen,
+                               **({"warnings": problems} if problems else {}))
                  if fmt in ("xlsx", "md") else None)
         return table_bytes(frame, fmt, about)
 
@@ -1512,7 +1514,7 @@ def page_themes(ctx: Ctx) -> None:
                             st.session_state["q"].strip())
     only = None if stance == ALL else stance  # the data layer's "any stance"
     if theme != ALL and ctx.theme(theme):
-        definition = ad.theme_definitions(ctx.path).get(theme)
+        definition = ad.theme_definitions(ctx.path, ctx.stamp).get(theme)
         if definition:
             st.caption(f"**{ctx.theme(theme)}**: {definition}")
     try:
@@ -1983,6 +1985,7 @@ def warm(path: str) -> float:
         return time.perf_counter() - started
     ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
               names=ad.theme_names(path, stamp))
+    ad.model_problems(path, stamp)
     ad.overview(path, stamp)
     year_bars_spec()
     outcome_bars_spec()
@@ -2009,7 +2012,7 @@ def warm(path: str) -> float:
         ids = list(mine["letter_id"])
         change_bars_spec(tuple(_change(ctx, ids[-2], ids[-1])[1]["theme_name"]))
     # Theme explorer and Export.
-    ad.theme_definitions(path)
+    ad.theme_definitions(path, stamp)
     ad.evidence(path, stamp, themes[0], None, ad.Filters(), search="")
     ad.letters_table(path, stamp)
     ad.theme_table(path, stamp, "area", ad.Filters(sections=()))
@@ -2057,6 +2060,9 @@ def main() -> None:
     # What a link asked for and did not get is said above the page, where a phone shows
     # it too (the sidebar is folded away there); the page finds it out as it is drawn.
     notice = st.container()
+    if said := ad.problem_text(problems := ad.model_problems(path, stamp), markdown=True):
+        (notice.error if problems[0] == "codebook" else notice.warning)(
+            said, icon=":material/warning:")
     PAGE_FUNCS[page](ctx)
     if notes := st.session_state.pop("_link_notes", None):
         notice.info(". ".join(md(n) for n in notes) + ".", icon=":material/date_range:")

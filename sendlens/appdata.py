@@ -102,20 +102,24 @@ class AppDataError(Exception):
 # --- the corpus and its stamp ----------------------------------------------------------
 
 
-def stamp(path: str | Path) -> tuple[int, int, int, int]:
-    """Modification time and size of the database and its WAL: part of every cache key.
+def stamp(path: str | Path) -> tuple[int, int, int, int, int, int]:
+    """Modification time and size of the database, its WAL and the codebook in force:
+    part of every cache key, so that an edited codebook's names, definitions and
+    staleness show at the next page view.
 
     An empty WAL counts as none: the app's own read-only connections can create one,
     which changes nothing in the data and must not make every cached table stale."""
+    from textmine.codebook import codebook_path
+
     root = Path(path)
     out: list[int] = []
-    for name in (DB_NAME, DB_NAME + "-wal"):
+    for file in (root / DB_NAME, root / (DB_NAME + "-wal"), codebook_path(root)):
         try:
-            st_ = (root / name).stat()
+            st_ = file.stat()
         except OSError:
             st_ = None
         out += [st_.st_mtime_ns, st_.st_size] if st_ is not None and st_.st_size else [0, 0]
-    return out[0], out[1], out[2], out[3]
+    return out[0], out[1], out[2], out[3], out[4], out[5]
 
 
 def area_name(name: str) -> str | None:
@@ -363,13 +367,47 @@ def theme_names(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
 
 
 @st.cache_data(show_spinner=False)
-def theme_definitions(path: str) -> dict[str, str]:
+def theme_definitions(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
     try:
         from textmine.codebook import load_codebook
 
         return {t.id: t.definition for t in load_codebook(corpus=Path(path)).themes}
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - model_problems says what is wrong with it
         return {}
+
+
+@st.cache_data(show_spinner=False)
+def model_problems(path: str, stamp_: tuple[int, ...]) -> tuple[str, list[str]]:
+    """("stale", reasons) when the model behind the tags no longer matches the codebook
+    (or the libraries), ("codebook", [its error]) when the codebook cannot be read,
+    ("", []) otherwise: said on every page, as `sendlens info` and `export` say it."""
+    from textmine.codebook import CodebookError, load_codebook
+    from textmine.model import staleness
+
+    model = status(path, stamp_).model
+    try:
+        codebook = load_codebook(corpus=Path(path))
+    except CodebookError as exc:
+        return "codebook", [str(exc)]
+    if model is None:
+        return "", []
+    reasons = staleness(model["meta"], codebook)
+    return ("stale", reasons) if reasons else ("", [])
+
+
+def problem_text(problems: tuple[str, list[str]], *, markdown: bool = False) -> str:
+    """The words of model_problems, for a download's About sheet (plain) or the page
+    (`markdown`: the reasons, which hold paths and patterns, made inert)."""
+    kind, reasons = problems
+    said = "; ".join(escape_markdown(r) if markdown else r for r in reasons)
+    tag = "`sendlens tag`" if markdown else "sendlens tag"
+    if kind == "codebook":
+        return (f"The codebook cannot be read: {said}. Theme names and definitions are "
+                "missing, and no model can be trained until it is fixed.")
+    if kind == "stale":
+        return (f"The model behind these tags is stale: {said}. Every table and chart "
+                f"shows its tags; run {tag} to retrain and re-tag.")
+    return ""
 
 
 @st.cache_data(show_spinner=False)

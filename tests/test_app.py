@@ -26,6 +26,17 @@ APP = Path(__file__).resolve().parent.parent / "app.py"
 TIMEOUT = 60
 
 
+def current_meta() -> dict[str, object]:
+    """What a model trained now by this sendlens records of its codebook and libraries,
+    so that the app does not call the test's stand-in model stale."""
+    from textmine.codebook import load_codebook
+    from textmine.model import MODEL_FORMAT
+
+    codebook = load_codebook()
+    return {"format": MODEL_FORMAT, "codebook_sha256": codebook.sha256,
+            "themes": codebook.theme_ids}
+
+
 def _tag(corpus: Corpus) -> None:
     """Deterministic tags: health_input on passages that say 'health', ehc_plans on 'EHC';
     stance from the section (strengths positive, weaknesses/actions negative)."""
@@ -41,7 +52,7 @@ def _tag(corpus: Corpus) -> None:
                         (r["passage_id"], json.dumps(themes), stance, "{}", "test-1", now_iso()))
         con.execute(
             "INSERT INTO models VALUES ('test-1', ?, 'models/test-1', ?, 1)",
-            (now_iso(), json.dumps({"quality": {"cross-validation": {
+            (now_iso(), json.dumps({**current_meta(), "quality": {"cross-validation": {
                 "theme_macro_f1": 0.81, "stance_accuracy": 0.7, "gold": "mine.jsonl",
                 "intervals": {"theme_macro_f1": [0.74, 0.872]},
                 "sentences": 40, "folds": 5, "measured_at": now_iso()}}})),
@@ -174,8 +185,8 @@ def test_overview_warns_when_the_tags_are_an_earlier_models(
     shutil.copytree(corpus_dir, copy)
     with Corpus.open(copy).transaction() as con:
         con.execute("UPDATE models SET is_current = 0")
-        con.execute("INSERT INTO models VALUES ('test-2', ?, 'models/test-2', '{}', 1)",
-                    (now_iso(),))
+        con.execute("INSERT INTO models VALUES ('test-2', ?, 'models/test-2', ?, 1)",
+                    (now_iso(), json.dumps(current_meta())))
         n = con.execute("SELECT count(*) FROM tags").fetchone()[0]
     at = run(copy, monkeypatch)
     assert "Current model **`test-2`**" in texts(at)
@@ -183,6 +194,39 @@ def test_overview_warns_when_the_tags_are_an_earlier_models(
     assert warning.value.startswith(f"{n:,} tagged passages of {n:,} still carry the tags "
                                     "of an earlier model")
     assert "Run `sendlens tag`" in warning.value
+
+
+def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `sendlens info` and `export` said a codebook edit had made the model stale; the app
+    # showed the old tags without a word (a new theme: "No passages match").
+    import shutil
+
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    text = PACKAGED_CODEBOOK.read_text()
+    (copy / "codebook.yaml").write_text(text.replace("\nversion: 1\n", "\nversion: 2\n", 1))
+    for page in ("overview", "compare", "themes", "export"):
+        [stale] = [w for w in run(copy, monkeypatch, page=page).warning
+                   if "stale" in w.value]
+        assert stale.value.startswith("The model behind these tags is stale: codebook changed")
+        assert "run `sendlens tag` to retrain" in stale.value
+    # The spreadsheet downloaded says so in its About sheet.
+    from sendlens import appdata as ad
+
+    problems = ad.problem_text(ad.model_problems(str(copy), ad.stamp(copy)))
+    assert "stale" in problems
+    # An edited definition shows at the next page view (it was cached by path alone).
+    (copy / "codebook.yaml").write_text(text.replace(
+        "The Local Offer website or directory:", "EDITED: the Local Offer website:", 1))
+    assert "EDITED: the Local Offer website:" in texts(
+        run(copy, monkeypatch, page="themes", theme="local_offer"))
+    # A codebook that cannot be read is an error on the page, not theme ids in silence.
+    (copy / "codebook.yaml").write_text(text.replace('"local offer"', '"local (offer"', 1))
+    [error] = run(copy, monkeypatch).error
+    assert "The codebook cannot be read" in error.value and "local \\(offer" in error.value
 
 
 def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
