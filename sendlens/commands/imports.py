@@ -356,10 +356,13 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
         typer.secho(f"{_n(untagged[0], 'passage')} of {_n(untagged[1], 'letter')} not tagged "
                     "yet (tables leave them out); `sendlens tag` tags them", fg="yellow")
     if counts["tags"]:
-        from textmine.aggregate import ehc_plans_actions_share
+        from textmine.aggregate import ehc_plans_actions_share, known_themes
 
         check = ehc_plans_actions_share(store)
-        if check["letters"]:
+        if "ehc_plans" not in known_themes(store):
+            # A codebook without the theme (renamed, removed): "0 of 55" would be no finding.
+            typer.echo("EHC plans check: not made, as the codebook has no ehc_plans theme")
+        elif check["letters"]:
             typer.echo(
                 f"EHC plans check: {check['letters_flagged']} of {check['letters']} "
                 f"2023-framework reports ({check['share']:.0%}) have a negative ehc_plans "
