@@ -404,6 +404,45 @@ def test_a_model_whose_files_are_lost_is_trained_again_with_its_hand_labels(
     assert meta["training"]["hand_labels"]["n"] == 12
 
 
+def test_a_theme_whose_patterns_match_nothing_is_warned_of(tmp_path: Path) -> None:
+    # A typo in a pattern trained silently, and every table then counted the theme 0:
+    # a "finding" that no letter mentions it.
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=2)
+    typo = ("  - id: early_years\n    name: Early years\n    definition: Nurseries.\n"
+            "    patterns:\n      - \"nurserys? zzq\"\n")
+    (root / "codebook.yaml").write_text(
+        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + typo + "\nstance:\n", 1))
+    env = {"SENDLENS_CODEBOOK": ""}
+    trained = CliRunner().invoke(app, ["train", "-q", "--corpus", str(root)], env=env)
+    assert trained.exit_code == 0, trained.output
+    assert ("warning: theme early_years: its patterns match 0 sentences of the corpus and 0 "
+            "hand labels give it, too few to learn from") in trained.stderr
+    assert "theme co_production:" not in trained.stderr
+    (root / "codebook.yaml").write_text((root / "codebook.yaml").read_text()
+                                        .replace("\nversion: 1\n", "\nversion: 2\n", 1))
+    tagged = CliRunner().invoke(app, ["tag", "--corpus", str(root)], env=env)
+    assert tagged.exit_code == 0, tagged.output
+    assert "theme early_years: its patterns match 0 sentences" in tagged.stderr
+
+
+def test_info_makes_no_ehc_check_without_the_theme(tmp_path: Path) -> None:
+    # Renamed, the theme was counted under its old id: "0 of 55 reports (0%)".
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=2)
+    (root / "codebook.yaml").write_text(
+        PACKAGED_CODEBOOK.read_text().replace("id: ehc_plans\n", "id: ehc_plan\n", 1))
+    env = {"SENDLENS_CODEBOOK": ""}
+    assert CliRunner().invoke(app, ["tag", "-q", "--corpus", str(root)], env=env).exit_code == 0
+    info = CliRunner().invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert info.exit_code == 0, info.output
+    assert "EHC plans check: not made, as the codebook has no ehc_plans theme" in info.stdout
+
+
 def test_an_automatic_retrain_keeps_the_hand_labels(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -655,7 +655,29 @@ def train_again(
                      "codebook no longer has (that theme is left out)")
     if gone:
         notes.append("without hand labels that are no longer there: " + ", ".join(gone))
-    return result, notes
+    return result, notes + thin_themes(result.meta)
+
+
+# Fewer sentences than this for a theme (its patterns' matches in the corpus plus hand
+# labels giving it) and the model cannot learn it: its column would read as a finding.
+FEW_EXAMPLES = 5
+
+
+def thin_themes(meta: dict[str, Any]) -> list[str]:
+    """Warnings for the themes a model had (almost) nothing to learn from: a pattern
+    with a typo matches no sentence, and every table then counts the theme 0."""
+    training = meta.get("training", {})
+    weak = training.get("weak_theme_positives", {})
+    hand = training.get("hand_labels", {}).get("themes", {})
+    out = []
+    for theme in meta.get("themes", []):
+        n, m = int(weak.get(theme, 0)), int(hand.get(theme, 0))
+        if n + m < FEW_EXAMPLES:
+            out.append(f"theme {theme}: its patterns match {n} sentence{'' if n == 1 else 's'} "
+                       f"of the corpus and {m} hand label{'' if m == 1 else 's'} give it, too "
+                       "few to learn from, so tables count it (almost) never; check its "
+                       "patterns in the codebook")
+    return out
 
 
 def previous_label_files(meta: dict[str, Any] | None) -> tuple[list[Path], list[str]]:

@@ -116,7 +116,7 @@ def train_cmd(
     than thresholds tuned on the labels (--tune-thresholds; 0.841 against 0.832), which
     may pay with more labels. Measure both with `sendlens evaluate --cv`."""
     from textmine.codebook import CodebookError
-    from textmine.tag import TaggingError, train
+    from textmine.tag import TaggingError, thin_themes, train
 
     store = open_corpus(corpus)
     try:
@@ -139,6 +139,8 @@ def train_cmd(
         f"{result.seconds:.1f} s; thresholds tuned on {tr['threshold_tuning']}",
         err=True,
     )
+    for warning in thin_themes(result.meta):
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
     typer.echo("the passages keep their old tags until `sendlens tag` re-tags them", err=True)
     typer.echo(result.version)
 
