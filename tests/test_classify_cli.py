@@ -811,7 +811,10 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
                          ({"themes": [["social_care"]]}, '"themes" must be a list of theme '
                           'ids (strings)'),
                          ({"themes": [], "letter": 123}, '"letter" must be a string (the '
-                          "letter's PDF file name or letter id), not 123")):
+                          "letter's PDF file name or letter id), not 123"),
+                         # Read as "no theme" at a hand label's weight, as [] is.
+                         ({"themes": None}, '"themes" must be a list of theme ids'),
+                         ({"themes": ""}, '"themes" must be a list of theme ids')):
         line = {k: v for k, v in good.items() if k not in ("themes", "stance")} | bad
         if "Stance" in bad:
             line["themes"] = good["themes"]
@@ -878,6 +881,26 @@ def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check
     result = runner.invoke(app, ["evaluate", str(few), "--corpus", str(root)], env=env)
     assert result.exit_code == 0, result.output
     assert "not recorded: 3 labelled sentences are too few" in result.stderr
+
+
+def test_a_labels_file_given_twice_weighs_once(tmp_path: Path) -> None:
+    # The same file twice doubled its labels' weight without a word.
+    corpus = tmp_path / "corpus"
+    build_corpus(corpus, n_letters=2)
+    line = {"letter": "x.pdf", "text": "Short breaks are too few.", "themes": ["social_care"],
+            "stance": "negative"}
+    other = {**line, "text": "Families wait too long for therapy."}
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in (line, other)))
+    again = tmp_path / ".." / tmp_path.name / "labels.jsonl"  # the same file, spelt otherwise
+    result = CliRunner().invoke(app, ["train", "--labels", str(path), "--labels", str(again),
+                                      "--corpus", str(corpus)])
+    assert result.exit_code == 0, result.output
+    assert "warning: a labels file given more than once is read once" in result.stderr
+    version = result.stdout.strip()
+    meta = json.loads((corpus / "models" / version / "meta.json").read_text())
+    assert meta["training"]["hand_labels"]["n"] == 2
+    assert len(meta["training"]["label_files"]) == 1
 
 
 def test_train_warns_of_labels_naming_a_letter_the_corpus_lacks(corpus: Path,

@@ -299,7 +299,8 @@ def read_labels(path: Path, codebook: Codebook | None = None,
         if "themes" not in rec:
             raise TaggingError(f"{path}, line {no}: no \"themes\" (a list of theme ids, [] "
                                "for a sentence about none)")
-        themes = rec["themes"] or []
+        themes = rec["themes"]
+        # null, "" or false are not "no theme": that is [] (each label weighs 12 weak ones).
         if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
             raise TaggingError(f"{path}, line {no}: \"themes\" must be a list of theme ids "
                                "(strings), [] for a sentence about none")

@@ -119,6 +119,15 @@ def train_cmd(
     from textmine.tag import TaggingError, thin_themes, train
 
     store = open_corpus(corpus)
+    unique: list[Path] = []
+    for path in labels:
+        if path.resolve() not in {u.resolve() for u in unique}:
+            unique.append(path)
+    if len(unique) < len(labels):
+        # Read twice, each label would weigh twice as much as a label of any other file.
+        typer.secho("warning: a labels file given more than once is read once",
+                    fg="yellow", err=True)
+        labels = unique
     try:
         with _stages("train", quiet) as progress:
             result = train(store, labels, use_stored_labels=not no_stored, progress=progress,
