@@ -883,6 +883,23 @@ def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check
     assert "not recorded: 3 labelled sentences are too few" in result.stderr
 
 
+def test_an_interrupted_train_asks_for_the_same_command_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It said "run `sendlens train` again", which trains without the --labels given.
+    import textmine.tag as tag
+
+    corpus = tmp_path / "corpus"
+    build_corpus(corpus, n_letters=2)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tag, "train_model", interrupted)
+    result = CliRunner().invoke(app, ["train", "-q", "--corpus", str(corpus)])
+    assert result.exit_code == 130
+    assert "run the same command (with the same options) again to finish" in result.stderr
+
+
 def test_a_labels_file_given_twice_weighs_once(tmp_path: Path) -> None:
     # The same file twice doubled its labels' weight without a word.
     corpus = tmp_path / "corpus"

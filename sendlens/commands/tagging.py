@@ -55,9 +55,12 @@ def _stages(what: str, quiet: bool, *, on_interrupt: str | None = None
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
+        # `sendlens train` alone would train without the --labels given.
+        again = ("the same command (with the same options)" if what == "train"
+                 else f"`sendlens {what}`")
         raise _fail(on_interrupt or (
             "interrupted: nothing is half-written (a model and a round of tags are each "
-            f"saved in one transaction); run `sendlens {what}` again to finish"), 130) from None
+            f"saved in one transaction); run {again} again to finish"), 130) from None
     finally:
         if bar is not None:
             bar.close()
