@@ -551,6 +551,12 @@ def test_edited_labels_make_the_model_stale_and_a_retrain_keeps_its_settings(
     retag = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert retag.exit_code == 2, retag.output
     assert "line 15: unknown theme 'ehc_plan' (did you mean 'ehc_plans'?)" in retag.output
+    # ... and classify, which reads no labels itself, says why the file is read at all.
+    got = runner.invoke(app, ["classify", "--corpus", str(root)], env=env,
+                        input='{"id": 1, "text": "Good."}\n')
+    assert got.exit_code == 2
+    assert ("The model is trained again first (hand labels changed since training "
+            f"({mine})), with the hand-label files it was trained on") in got.stderr
 
 
 def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so(

@@ -607,7 +607,15 @@ def ensure_model(
         # A model whose files are damaged or gone is trained again as the database
         # recorded it (its label files, settings): not from weak labels alone.
         meta = found[1].meta if found is not None else (_recorded(corpus) or (None, None))[1]
-        result, notes = train_again(corpus, meta, codebook=codebook, progress=progress)
+        try:
+            result, notes = train_again(corpus, meta, codebook=codebook, progress=progress)
+        except TaggingError as exc:
+            # A label file broken since: say why it is read at all (a classify or an
+            # export seemed to fail on a file it had nothing to do with).
+            raise TaggingError(
+                f"{exc}. The model is trained again first ({'; '.join(reasons)}), with the "
+                "hand-label files it was trained on, and this one cannot be read: mend it, "
+                "or move it away to train without it") from exc
     return result.version, load_model(result.path), reasons + notes
 
 
