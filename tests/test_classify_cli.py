@@ -889,6 +889,23 @@ def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check
     assert "not recorded: 3 labelled sentences are too few" in result.stderr
 
 
+def test_a_model_the_database_refuses_leaves_no_folder_behind(tmp_path: Path) -> None:
+    # The database could not take the new model's row (busy, full): its saved folder
+    # stayed, named by no row, and nothing would ever remove it.
+    import sqlite3
+
+    corpus = tmp_path / "corpus"
+    build_corpus(corpus, n_letters=2)
+    con = sqlite3.connect(corpus / "sendlens.db")
+    con.execute("CREATE TRIGGER refuse BEFORE INSERT ON models "
+                "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    con.commit()
+    con.close()
+    result = CliRunner().invoke(app, ["train", "-q", "--corpus", str(corpus)])
+    assert result.exit_code != 0
+    assert not (corpus / "models").exists() or not any((corpus / "models").iterdir())
+
+
 def test_an_interrupted_train_asks_for_the_same_command_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # It said "run `sendlens train` again", which trains without the --labels given.

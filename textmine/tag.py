@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import re
+import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -507,14 +508,29 @@ def _train(
     version = _unused_version(corpus, model_version(model.meta))
     directory = corpus.model_dir / version
     save_model(model, directory)
-    with corpus.transaction() as con:
-        con.execute("UPDATE models SET is_current = 0")
-        con.execute(
-            "INSERT OR REPLACE INTO models(version, created_at, path, meta, is_current)"
-            " VALUES (?, ?, ?, ?, 1)",
-            # Relative to the corpus root, so a corpus folder can be moved or copied.
-            (version, model.meta["created_at"], f"models/{version}", json.dumps(model.meta)),
-        )
+    try:
+        with corpus.transaction() as con:
+            con.execute("UPDATE models SET is_current = 0")
+            con.execute(
+                "INSERT OR REPLACE INTO models(version, created_at, path, meta, is_current)"
+                " VALUES (?, ?, ?, ?, 1)",
+                # Relative to the corpus root, so a corpus folder can be moved or copied.
+                (version, model.meta["created_at"], f"models/{version}",
+                 json.dumps(model.meta)),
+            )
+    except BaseException:
+        # Not registered (the database busy or full, an interrupt): no folder of 3.5 MB
+        # that no row names and nothing would ever remove. Looked up first: an interrupt
+        # may come just after the COMMIT, and a registered model must keep its files.
+        try:
+            with corpus.reading() as con:
+                registered = con.execute("SELECT 1 FROM models WHERE version = ?",
+                                         (version,)).fetchone() is not None
+        except Exception:  # noqa: BLE001 - unsure: keep the folder
+            registered = True
+        if not registered:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
     say(0.6, f"model {version} saved")
     return TrainResult(version, directory, model.meta, time.time() - started, removed, unknown)
 
