@@ -889,6 +889,20 @@ def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check
     assert "not recorded: 3 labelled sentences are too few" in result.stderr
 
 
+def test_labels_from_a_pipe_are_refused_with_the_reason(tmp_path: Path) -> None:
+    # `--labels <(...)` or /dev/stdin: the model recorded a pipe's path and an empty
+    # file's hash, and a later retrain reported the labels gone.
+    import subprocess
+
+    corpus = tmp_path / "corpus"
+    build_corpus(corpus, n_letters=2)
+    run = subprocess.run([sys.executable, "-m", "sendlens.cli", "train", "--labels",
+                          "/dev/stdin", "--corpus", str(corpus)], capture_output=True,
+                         text=True, input='{"text": "Good.", "themes": []}\n', timeout=120)
+    assert run.returncode == 2
+    assert "labels file /dev/stdin: not a file on disk (a pipe?)" in run.stderr
+
+
 def test_a_model_the_database_refuses_leaves_no_folder_behind(tmp_path: Path) -> None:
     # The database could not take the new model's row (busy, full): its saved folder
     # stayed, named by no row, and nothing would ever remove it.

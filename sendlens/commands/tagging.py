@@ -121,6 +121,13 @@ def train_cmd(
     from textmine.codebook import CodebookError
     from textmine.tag import TaggingError, thin_themes, train
 
+    for path in labels:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            # <(...) or /dev/stdin: read once, but the model records its label files to
+            # read them again when it is retrained, and a pipe is empty by then.
+            raise _fail(f"labels file {path}: not a file on disk (a pipe?); save the labels "
+                        "to a file and give that: a model records its label files, to train "
+                        "again with them later")
     store = open_corpus(corpus)
     unique: list[Path] = []
     for path in labels:
