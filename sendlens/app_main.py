@@ -1704,13 +1704,19 @@ def page_label(ctx: Ctx) -> None:
             added = [t for t in row["themes"] if isinstance(offered, list) and t not in offered]
             start_themes, start_stance = [t for t in mine["themes"].split(", ") if t] + added, \
                 mine["stance"]
+            # A theme taken out of the codebook since: a retrain leaves it out.
+            in_codebook = ad.theme_definitions(ctx.path, ctx.stamp)
+            gone = [t for t in start_themes if in_codebook and t not in in_codebook]
+            start_themes = [t for t in start_themes if t not in gone]
             applied = (sorted(start_themes) == sorted(row["themes"])
                        and start_stance == row["stance"])
             st.info(f"Your correction, saved {when(mine['created_at'])}: themes "
                     f"{theme_words(start_themes, ctx.theme) or 'none'}; stance "
                     f"{start_stance}. " + ("It is the passage's tag." if applied else
                                            "It becomes the passage's tag when you retrain "
-                                           "(below)."))
+                                           "(below).")
+                    + (f" It also named {md(', '.join(gone))}, no longer in the codebook: "
+                       "left out." if gone else ""))
         themes = list(ctx.options.themes)
         with st.form(f"label-{pid}"):
             chosen = st.multiselect("Themes", themes,

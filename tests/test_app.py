@@ -659,6 +659,32 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     con.close()
 
 
+def test_a_correction_naming_a_theme_since_removed_says_so(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It said the correction "becomes the passage's tag when you retrain", which a theme
+    # the codebook no longer has cannot.
+    import shutil
+
+    import yaml
+
+    from sendlens import appdata as ad
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    work = tmp_path / "c"
+    shutil.copytree(corpus_dir, work)
+    con = sqlite3.connect(work / "sendlens.db")
+    pid = con.execute("SELECT passage_id FROM passages LIMIT 1").fetchone()[0]
+    con.close()
+    ad.save_label(str(work), pid, ["inclusion", "health_input"], "negative")
+    book = yaml.safe_load(PACKAGED_CODEBOOK.read_text())
+    book["themes"] = [t for t in book["themes"] if t["id"] != "inclusion"]
+    (work / "codebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
+    at = run(work, monkeypatch, page="label", pid=pid)
+    [saved] = [i.value for i in at.info if i.value.startswith("Your correction, saved")]
+    assert "It also named inclusion, no longer in the codebook: left out." in saved
+    assert "Inclusion" not in saved.split("It also named")[0]
+
+
 def test_export_offers_every_format(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run(corpus_dir, monkeypatch, page="export")
     labels = [b.proto.label for b in at.get("download_button")]
