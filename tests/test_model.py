@@ -268,6 +268,20 @@ def test_a_recommendation_is_negative_however_it_is_worded(trained: tuple,
     assert model.predict([met])[0]["stance"] == "positive"
 
 
+def test_the_same_inputs_train_the_same_model(tmp_path: Path) -> None:
+    # The theme solver visits rows in a random order: unseeded, two trainings on the
+    # same corpus and labels differed in their thresholds and tagged a few passages
+    # differently, so tags were not reproducible.
+    from textmine import tag
+
+    corpus = build_corpus(tmp_path / "corpus", n_letters=3)
+    first, second = (tag.train(corpus, use_stored_labels=False) for _ in range(2))
+    assert first.meta["thresholds"] == second.meta["thresholds"]
+    _, items = tag.corpus_items(corpus)
+    a, b = (load_model(r.path) for r in (first, second))
+    assert np.array_equal(a.predict_lists(items)[2], b.predict_lists(items)[2])
+
+
 def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
     cb, _, model = trained
     assert staleness(model.meta, cb) == []
