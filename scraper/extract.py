@@ -195,18 +195,21 @@ _LAST_WORD_RE = re.compile(r"(?:^|\s)[A-Za-z]+$")
 _PROSE_RE = re.compile(r"\w[.?!][\"'’”)]* +[A-Z]")
 
 
-def _runs_on(prev: str, line: _Line, prev_line: _Line) -> bool:
+def _runs_on(prev: str, line: _Line, prev_line: _Line, full: float) -> bool:
     """Does `line`, after a gap that would start a paragraph, carry on the sentence that
     `prev` (the paragraph so far) leaves open? Some reports leave an empty line inside a
     sentence ("... including the" / "Parent Carer Forum ..."). Only at the same indent,
     and only after prose: a heading, or an address block's unpunctuated lines, is
     followed by a gap too. Prose is a sentence already under way, or a paragraph too
-    long to be a heading ("... for example the All" / "Age Autism Strategy.")."""
+    long to be a heading whose last line ran the full width of the text (`full`
+    characters: "... for example the All" / "Age Autism Strategy."), as an address
+    block's short lines do not."""
     prev = prev.rstrip()
     if _SENTENCE_END_RE.search(prev) or abs(line.left - prev_line.left) > 3:
         return False
     return (bool(_DANGLING_RE.search(prev)) or bool(_PROSE_RE.search(prev))
-            or (len(prev) >= _HEADING_MAX and bool(_LAST_WORD_RE.search(prev))))
+            or (len(prev) >= _HEADING_MAX and len(prev_line.text) >= 0.85 * full
+                and bool(_LAST_WORD_RE.search(prev))))
 
 
 def _line_spacing(gaps: list[float]) -> float:
@@ -230,6 +233,9 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
     vocab = _Vocabulary(pages)
     lefts = [round(ln.left) for lines in pages for ln in lines]
     base_left = Counter(lefts).most_common(1)[0][0] if lefts else 0.0
+    # A full line of body text, in characters: most lines of prose are nearly this long.
+    lengths = sorted(len(ln.text) for lines in pages for ln in lines)
+    full = lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0
     paragraphs: list[list] = []  # [text, page, kind, last_line]
 
     for lines in pages:
@@ -247,7 +253,7 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
                 gap = prev_line.top - line.top
                 outdented = line.left < prev_line.left - 30
                 new_para = bullet or gap < -2 or outdented or (
-                    gap > usual * 1.45 and not _runs_on(paragraphs[-1][0], line, prev_line))
+                    gap > usual * 1.45 and not _runs_on(paragraphs[-1][0], line, prev_line, full))
             if new_para or not paragraphs:
                 paragraphs.append([text, line.page, "bullet" if bullet else "text"])
             else:

@@ -61,51 +61,62 @@ def test_a_few_lines_of_small_print_do_not_set_the_line_spacing(tmp_path: Path) 
     assert got[:2] == [names, names]
 
 
-# Longer than any heading, with no full stop inside: prose by its length alone.
-LONG_CUT = ("Young people in the Testshire youth forum have shaped many of the changes made "
-            "across the area in the last two years, for example the new travel scheme and the All")
+# Longer than any heading, no full stop inside, cut after a full line on a plain word:
+# prose by its length alone ("... for example the All" / "Age Autism Strategy.").
+UNPUNCTUATED = " ".join(["Young people shaped many changes across every area over two years"] * 6)
+# As long, but a signature block ending in a web address, and an address block whose
+# last line is short: neither runs on into what follows the gap.
 SIGNATURE = ("Jo Bloggs Director of Children's Services Sam Smith Chief Executive of NHS "
              "Testshire Integrated Care Board www.testshire.gov.uk https://www.testshire.nhs.uk/icb")
+ADDRESS = ("Mrs Joanne Whitlock", "Director of Children's Services, Testshire Council",
+           "Mr Richard Osei, Accountable Officer, NHS Testshire Clinical Commissioning Group",
+           "Mr Daniel Fry, Local Area Nominated Officer, Testshire Council")
 
 
 def test_a_sentence_broken_by_an_empty_line_stays_one_paragraph(tmp_path: Path) -> None:
     # Some reports leave an empty line inside a sentence; a gap after a heading, or after
     # an unpunctuated block such as an address, still starts a paragraph.
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    cut = pdf.multi_cell(0, 6, UNPUNCTUATED, dry_run=True, output="LINES")[:2]
     pieces = [
         "Information about this inspection",
         "Leaders meet often. Most partners, including the",  # cut after "the"
         "Testshire Parent Carer Forum, agree that support is improving.",
         "Leaders plan well. Funding pays for a team for ages",  # cut, no dangling word
         "Fourteen To Twenty Five.",
-        LONG_CUT,  # one long sentence, cut on a plain word
+        cut,  # two full lines, cut on a plain word
         "Age Autism Strategy.",
-        SIGNATURE,  # as long, but a signature block ending in a web address
+        SIGNATURE,
         "Information about this inspection",
+        ADDRESS,
+        "Dear Mrs Whitlock and Mr Osei",
         "County Hall, High Street, Testshire TS1 1AA",
         "Strengths",
     ]
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=11)
     body = " ".join([LONG] * 4)
-    for _ in range(2):  # long wrapped paragraphs set the page's line spacing
-        pdf.multi_cell(0, 6, body, new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(6)
-    for text in pieces:
-        pdf.multi_cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 6, body, new_x="LMARGIN", new_y="NEXT")  # sets the line spacing
+    pdf.ln(6)
+    for piece in pieces:
+        for line in [piece] if isinstance(piece, str) else piece:
+            pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(6)  # one empty line after every piece, ended or not
     path = tmp_path / "gap.pdf"
     path.write_bytes(bytes(pdf.output()))
     got = [p.text for p in extract_pdf(path).paragraphs]
+    assert len(" ".join(cut)) > 160 and cut[1].split()[-1].isalpha()
     assert got == [
-        body, body,
+        body,
         "Information about this inspection",
         "Leaders meet often. Most partners, including the Testshire Parent Carer Forum, "
         "agree that support is improving.",
         "Leaders plan well. Funding pays for a team for ages Fourteen To Twenty Five.",
-        LONG_CUT + " Age Autism Strategy.",
+        " ".join(cut) + " Age Autism Strategy.",
         SIGNATURE,
         "Information about this inspection",
+        " ".join(ADDRESS),
+        "Dear Mrs Whitlock and Mr Osei",
         "County Hall, High Street, Testshire TS1 1AA",
         "Strengths",
     ]
