@@ -262,7 +262,8 @@ def test_a_pattern_that_breaks_when_joined_is_named_with_its_list(
         old: str, new: str, where: str, why: str, tmp_path: Path) -> None:
     text = PACKAGED_CODEBOOK.read_text()
     assert old in text
-    with pytest.raises(CodebookError, match=rf"c\.yaml: {where}: pattern '.*': {why}"):
+    # A theme's error names the line its entry starts on; a stance list's, the file.
+    with pytest.raises(CodebookError, match=rf"c\.yaml(, line \d+)?: {where}: pattern '.*': {why}"):
         parse_codebook(text.replace(old, new, 1), tmp_path / "c.yaml")
 
 
@@ -289,8 +290,9 @@ def test_themes_and_tag_report_an_unjoinable_pattern_not_a_traceback(
                                 env={"SENDLENS_CODEBOOK": ""})
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    assert ("codebook.yaml: theme co_production.patterns: pattern '(?i)parent carer forums?': "
-            "inline flags") in result.output
+    line = PACKAGED_CODEBOOK.read_text().splitlines().index("  - id: co_production") + 1
+    assert (f"codebook.yaml, line {line}: theme co_production.patterns: pattern '(?i)parent "
+            "carer forums?': inline flags") in result.output
 
 
 def test_a_pattern_with_capital_letters_is_refused_but_upper_case_escapes_are_not(

@@ -305,6 +305,18 @@ def _unknown_keys(mapping: dict, allowed: set[str], where: str) -> None:
                             f"{', '.join(sorted(allowed))})")
 
 
+def _theme_lines(text: str) -> list[int]:
+    """The line (from 1) where each entry of `themes` starts, for errors that name it."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    for key, value in getattr(root, "value", None) or []:
+        if getattr(key, "value", None) == "themes" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
 def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
     """Validate codebook YAML text; raise CodebookError naming the bad entry."""
     try:
@@ -318,11 +330,13 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
                               or not isinstance(data["version"], int | str)):
         raise CodebookError(f"{path}: version: expected a number or a short text, got "
                             f"{data['version']!r}")
+    lines = _theme_lines(text)
     themes: list[Theme] = []
     seen: set[str] = set()
     names: dict[str, str] = {}  # lower-cased name -> its theme's id
     for i, entry in enumerate(data["themes"]):
-        where = f"{path}: theme {i + 1} of the list"
+        at = f"{path}, line {lines[i]}" if i < len(lines) else f"{path}"
+        where = f"{at}: theme {i + 1} of the list"
         if not isinstance(entry, dict):
             raise CodebookError(f"{where}: expected a mapping")
         tid = entry.get("id")
@@ -331,7 +345,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         if tid in seen:
             raise CodebookError(f"{where}: duplicate theme id {tid!r}")
         seen.add(tid)
-        where = f"{path}: theme {tid}"
+        where = f"{at}: theme {tid}"
         _unknown_keys(entry, THEME_KEYS, where)
         for key in ("name", "definition"):
             if not isinstance(entry.get(key), str) or not entry[key].strip():
