@@ -70,7 +70,7 @@ def test_ids_come_back_exactly_as_written(corpus: Path) -> None:
     # Read as floats they came back as Infinity (not JSON), 1.2345678901234568e+16 and
     # 1.0: results could not be joined back to the input by id.
     ids = ["1e400", "12345678901234567.0", "1.00000000000000001", "123456789012345678901234567890",
-           '[2.50, {"a": -0.0}]', '"x"', "null"]
+           '[2.50, {"a": -0.0}]', '"x"', "null", '[1.5, "\\u00000\\u0000"]', "9" * 5000]
     code, lines, err = classify(
         corpus, "".join(f'{{"id": {i}, "text": "Good."}}\n' for i in ids))
     assert code == 0, err
@@ -78,6 +78,9 @@ def test_ids_come_back_exactly_as_written(corpus: Path) -> None:
     code, lines, err = classify(corpus, '{"id": 1, "text": "Good."}\n{"id": NaN, "text": "x"}\n')
     assert code == 2 and len(lines) == 1
     assert "stdin line 2: NaN is not JSON" in err
+    # A number is still no text: kept as written, it passed for a string.
+    code, lines, err = classify(corpus, '{"id": 1, "text": 1.5}\n')
+    assert code == 2 and 'stdin line 1: expected a "text" string' in err
 
 
 def test_a_byte_order_mark_before_a_blank_first_line_is_skipped(corpus: Path) -> None:
@@ -105,6 +108,36 @@ def test_a_program_gets_each_answer_without_closing_its_input(corpus: Path) -> N
             assert json.loads(run.stdout.readline())["id"] == i
         run.stdin.close()
         assert run.wait(timeout=60) == 0
+    finally:
+        run.kill()
+
+
+def test_a_program_that_keeps_its_input_open_gets_every_answer_and_a_clean_end(
+        corpus: Path) -> None:
+    # Exactly a batch (5,000 lines), then a wait: the batch's answers sat in stdout's
+    # buffer. A bad line with the input still open made Python abort at exit (134: the
+    # thread reading stdin was inside sys.stdin's own read).
+    import select
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    cmd = [sys.executable, "-m", "sendlens.cli", "classify", "--corpus", str(corpus)]
+    run = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env)
+    assert run.stdin is not None and run.stdout is not None
+    try:
+        run.stdin.write("".join(json.dumps({"id": i, "text": f"Plans are late {i}."}) + "\n"
+                                for i in range(5000)).encode())
+        run.stdin.flush()
+        got = b""
+        while got.count(b"\n") < 5000:
+            ready, _, _ = select.select([run.stdout], [], [], 60)
+            assert ready, f"{len(got.splitlines())} of 5,000 answers after a minute's wait"
+            got += os.read(run.stdout.fileno(), 1 << 20)
+        run.stdin.write(b"not json\n")
+        run.stdin.flush()
+        assert run.wait(timeout=60) == 2  # the input still open
+        assert b"line 5001: not valid JSON" in run.stderr.read()
     finally:
         run.kill()
 

@@ -49,6 +49,10 @@ class TaggingError(RuntimeError):
     """Something the user must fix (no passages, bad labels file); the message says what."""
 
 
+class LabelFileError(TaggingError):
+    """A hand-label file that cannot be read or holds a bad line (the message says which)."""
+
+
 class ClassifyInputError(ValueError):
     """A line of classify's input is not a JSON object with a text; names the line."""
 
@@ -279,45 +283,46 @@ def read_labels(path: Path, codebook: Codebook | None = None,
     try:
         lines = read_utf8(path, "labels file").splitlines()
     except TextFileError as exc:
-        raise TaggingError(str(exc)) from exc
+        raise LabelFileError(str(exc)) from exc
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise TaggingError(f"{path}, line {no}: not valid JSON ({json_problem(exc)})") from exc
+            raise LabelFileError(
+                f"{path}, line {no}: not valid JSON ({json_problem(exc)})") from exc
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-            raise TaggingError(f"{path}, line {no}: expected an object with a \"text\"")
+            raise LabelFileError(f"{path}, line {no}: expected an object with a \"text\"")
         if not rec["text"].strip():
-            raise TaggingError(f"{path}, line {no}: \"text\" is empty: a label needs the "
+            raise LabelFileError(f"{path}, line {no}: \"text\" is empty: a label needs the "
                                "sentence it labels")
         for key in rec:
             # "theme" or "Stance" would otherwise read as "no theme" at a hand label's weight.
             if key not in LABEL_KEYS and (near := _near_key(key)):
-                raise TaggingError(f"{path}, line {no}: unknown key {key!r}; did you mean "
+                raise LabelFileError(f"{path}, line {no}: unknown key {key!r}; did you mean "
                                    f"{near!r}?")
         if "themes" not in rec:
-            raise TaggingError(f"{path}, line {no}: no \"themes\" (a list of theme ids, [] "
+            raise LabelFileError(f"{path}, line {no}: no \"themes\" (a list of theme ids, [] "
                                "for a sentence about none)")
         themes = rec["themes"]
         # null, "" or false are not "no theme": that is [] (each label weighs 12 weak ones).
         if not isinstance(themes, list) or not all(isinstance(t, str) for t in themes):
-            raise TaggingError(f"{path}, line {no}: \"themes\" must be a list of theme ids "
+            raise LabelFileError(f"{path}, line {no}: \"themes\" must be a list of theme ids "
                                "(strings), [] for a sentence about none")
         if known is not None and (unknown := set(themes) - known):
             hints = [f"{t!r} (did you mean {near[0]!r}?)"
                      if (near := difflib.get_close_matches(str(t), known, n=1)) else repr(t)
                      for t in sorted(unknown, key=str)]
-            raise TaggingError(f"{path}, line {no}: unknown theme {', '.join(hints)}; the "
+            raise LabelFileError(f"{path}, line {no}: unknown theme {', '.join(hints)}; the "
                                f"codebook's themes: {', '.join(sorted(known))}")
         letter = rec.get("letter")
         if letter is not None and not isinstance(letter, str):
-            raise TaggingError(f"{path}, line {no}: \"letter\" must be a string (the "
+            raise LabelFileError(f"{path}, line {no}: \"letter\" must be a string (the "
                                f"letter's PDF file name or letter id), not {letter!r}")
         stance = rec.get("stance")
         if stance is not None and stance not in STANCES:
-            raise TaggingError(f"{path}, line {no}: unknown stance {stance!r}; choose "
+            raise LabelFileError(f"{path}, line {no}: unknown stance {stance!r}; choose "
                                f"{', '.join(STANCES)}")
         out.append(
             {"letter": rec.get("letter"), "text": rec["text"], "themes": themes, "stance": stance}
@@ -625,7 +630,7 @@ def ensure_model(
         meta = found[1].meta if found is not None else (_recorded(corpus) or (None, None))[1]
         try:
             result, notes = train_again(corpus, meta, codebook=codebook, progress=progress)
-        except TaggingError as exc:
+        except LabelFileError as exc:
             # A label file broken since: say why it is read at all (a classify or an
             # export seemed to fail on a file it had nothing to do with).
             raise TaggingError(
@@ -836,9 +841,10 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
                                      ) from None
     try:
         # Without its line end: a string cut short is "unterminated", not a control char.
-        # Numbers other than integers are kept as written, so that an id comes back as it
-        # was given (1e400 is valid JSON; as a float it would come back as Infinity).
-        rec = json.loads(line.rstrip("\r\n"), parse_float=RawNumber,
+        # Numbers are kept as written, so that an id comes back as it was given (1e400 is
+        # valid JSON; as a float it came back as Infinity; an integer of 5,000 digits is
+        # more than Python reads).
+        rec = json.loads(line.rstrip("\r\n"), parse_float=RawNumber, parse_int=RawNumber,
                          parse_constant=_not_json)
     except _NotJSON as exc:
         raise ClassifyInputError(f"line {no}: {exc}; {ONE_LINE}") from None
@@ -860,7 +866,7 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
         # rather than as a type error from deep inside after the run has stopped.
         if (value := rec.get(key)) is not None and not isinstance(value, str):
             raise ClassifyInputError(f"line {no}: \"{key}\" must be a string, not "
-                                     f"{json.dumps(value)[:40]}")
+                                     f"{id_json(value)[:40]}")
     section = rec.get("section")
     if section == "":  # as conversions from CSV write a blank cell
         rec["section"] = section = None
@@ -874,8 +880,17 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
 ONE_LINE = 'each line must be one JSON object such as {"id": 1, "text": "..."}'
 
 
-class RawNumber(str):
-    """A JSON number that is not an integer, kept as its text (see id_json)."""
+class RawNumber:
+    """A JSON number kept as its text, so that an id comes back as it was written (see
+    id_json). Not a str: a number where a field needs text is still refused."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 class _NotJSON(ValueError):
@@ -887,27 +902,15 @@ def _not_json(word: str) -> Any:
 
 
 def id_json(value: Any) -> str:
-    """An input line's id as JSON, exactly as it was written: integers are exact in
-    Python, and other numbers (RawNumber) are written back as their text."""
+    """An input line's id as JSON, exactly as it was written: numbers (RawNumber) as
+    their text, anything else as json.dumps writes it."""
     if isinstance(value, RawNumber):
-        return str(value)
-    text = json.dumps(value)
-    if not isinstance(value, dict | list):
-        return text
-    raws: list[str] = []
-
-    def mark(v: Any) -> Any:  # each RawNumber becomes a string to put its text back in
-        if isinstance(v, RawNumber):
-            raws.append(str(v))
-            return f"\x00{len(raws) - 1}\x00"
-        if isinstance(v, dict):
-            return {k: mark(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [mark(x) for x in v]
-        return v
-
-    text = json.dumps(mark(value))
-    return re.sub(r'"\\u0000(\d+)\\u0000"', lambda m: raws[int(m.group(1))], text)
+        return value.text
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)}: {id_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(id_json, value)) + "]"
+    return json.dumps(value)
 # The fields classify reads; others (a gold file's "themes", the user's own) pass unread.
 CLASSIFY_FIELDS = ("id", "text", "letter", "passage_id", "section", "heading", "context",
                    "prev_text", "next_text")
@@ -1054,10 +1057,11 @@ def classify_lines(
     for line in lines:
         if line is PAUSE:
             # The input paused (a program waiting for its answers, someone typing):
-            # answer what has come so far, and say the output may be flushed.
+            # answer what has come so far, and say the output is to be flushed (the
+            # answers of a full batch too, written before the pause).
             if pending:
                 yield from flush()
-                yield PAUSE
+            yield PAUSE
             continue
         no += 1
         if no == 1:

@@ -9,7 +9,7 @@ import queue
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -219,64 +219,78 @@ def classify_cmd(
         if sys.stdin is None or sys.stdin.closed:  # started with stdin closed (`<&-`)
             raise _fail("no standard input to read (it is closed): pipe JSONL in, or give "
                         "IN.jsonl")
+        fd = _pipe_fd(sys.stdin)
         raw = getattr(sys.stdin, "buffer", None)
-        stream = (sys.stdin if raw is None else
+        stream = (_paced(fd) if fd is not None else sys.stdin if raw is None else
                   io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape"))
-        _classify(stream, "stdin", corpus, keyboard=sys.stdin.isatty(),
-                  paced=not _regular_file(sys.stdin))
+        _classify(stream, "stdin", corpus, keyboard=sys.stdin.isatty())
         return
     # Opened first: a mistyped file name is told at once, not after training a model.
     try:
-        stream = open(source, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+        opened = open(source, encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
     except OSError as exc:
         raise _fail(unreadable("input", source, exc)) from None
-    with stream:
-        _classify(stream, str(source), corpus, keyboard=False)
+    with opened:
+        fd = _pipe_fd(opened)  # <(...) or a named pipe pauses as stdin does
+        _classify(opened if fd is None else _paced(fd), str(source), corpus, keyboard=False)
 
 
-def _regular_file(stream: IO[str]) -> bool:
-    """Is `stream` a file on disk (`< in.jsonl`), which never pauses?"""
+def _pipe_fd(stream: IO[str]) -> int | None:
+    """The file descriptor of `stream` when it is not a file on disk (a pipe, a terminal),
+    whose input can pause; None for a file on disk, or a stream with no descriptor."""
     try:
-        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+        fd = stream.fileno()
+        return None if stat.S_ISREG(os.fstat(fd).st_mode) else fd
     except (OSError, ValueError, io.UnsupportedOperation):
-        return False
+        return None
 
 
 # Input that stops arriving for this long is answered at once (a program that writes a
 # line and waits for its answer, someone typing); a steady stream is read in batches.
 PAUSE_SECONDS = 0.05
+# Chunks of input (64 KiB each) read ahead of the classifier, at most: memory stays the
+# same whatever the size of the input.
+READ_AHEAD = 16
 
 
-def _paced(stream: IO[str]) -> Iterator[str | None]:
-    """The lines of `stream`, with a PAUSE (None) whenever none has come for
-    PAUSE_SECONDS. Read in a thread, so that waiting for input and answering overlap."""
-    lines: queue.SimpleQueue = queue.SimpleQueue()
-    end = object()
+def _paced(fd: int) -> Iterator[str | None]:
+    """The lines read from `fd` (UTF-8; bytes that are not become lone surrogates, which
+    classify_lines reports by line), with a PAUSE (None) whenever none has come for
+    PAUSE_SECONDS. Read by a thread, so that waiting for input and answering overlap,
+    with os.read: a thread blocked inside sys.stdin's own read when the run ended made
+    Python abort ("_enter_buffered_busy")."""
+    chunks: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
 
     def read() -> None:
+        rest = b""
         try:
-            for line in stream:
-                lines.put(line)
+            while data := os.read(fd, 1 << 16):
+                *lines, rest = (rest + data).split(b"\n")
+                if lines:
+                    chunks.put([ln.decode("utf-8", "surrogateescape") + "\n" for ln in lines])
+            if rest:
+                chunks.put([rest.decode("utf-8", "surrogateescape")])
         except BaseException as exc:  # noqa: BLE001 - raised again by the reader of the queue
-            lines.put(exc)
-        lines.put(end)
+            chunks.put(exc)
+            return
+        chunks.put(None)
 
-    threading.Thread(target=read, daemon=True, name="classify-stdin").start()
+    threading.Thread(target=read, daemon=True, name="classify-input").start()
     while True:
         try:
-            item = lines.get(timeout=PAUSE_SECONDS)
+            item = chunks.get(timeout=PAUSE_SECONDS)
         except queue.Empty:
             yield None
-            item = lines.get()
-        if item is end:
+            item = chunks.get()
+        if item is None:
             return
         if isinstance(item, BaseException):
             raise item
-        yield item
+        yield from item
 
 
-def _classify(stream: IO[str], name: str, corpus: Path | None, *, keyboard: bool,
-              paced: bool = False) -> None:
+def _classify(stream: Iterable[str | None], name: str, corpus: Path | None, *,
+              keyboard: bool) -> None:
     from textmine.codebook import CodebookError
     from textmine.tag import (
         ClassifyInputError,
@@ -322,8 +336,7 @@ def _classify(stream: IO[str], name: str, corpus: Path | None, *, keyboard: bool
         def warn(message: str) -> None:
             typer.secho(f"warning: {name} {message}", fg="yellow", err=True)
 
-        for line in classify_lines(_paced(stream) if paced else stream, model,
-                                   matcher=matcher, known=known, warn=warn):
+        for line in classify_lines(stream, model, matcher=matcher, known=known, warn=warn):
             if line is None:  # the input paused: the answers so far go out now
                 out.flush()
             else:
