@@ -291,6 +291,13 @@ def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
     assert any("codebook changed" in r for r in staleness(model.meta, edited))
     # A note in a comment changes nothing the model reads.
     assert staleness(model.meta, parse_codebook(text + "\n# a note\n", cb.path)) == []
+    # A model from before the hash was of the file's content recorded its bytes' hash:
+    # of the same file, it is current (upgrading sendlens made every model stale).
+    import hashlib
+
+    legacy = {**model.meta, "codebook_sha256": hashlib.sha256(text.encode()).hexdigest()}
+    assert staleness(legacy, cb) == []
+    assert staleness(legacy, edited) != []
     # A model an older sendlens trained decides otherwise (no margins for a first or
     # second theme).
     assert staleness({**model.meta, "format": 2}, cb) == [

@@ -76,6 +76,9 @@ class Codebook:
     # Sections in the inspectorates' fixed wording, the same in every report: they say
     # nothing about a theme, so their sentences are tagged with none.
     fixed_wording_sections: tuple[str, ...] = ()
+    # The hash of the file's bytes, as models trained before `sha256` was of its content
+    # recorded it: such a model of an unchanged file is not stale.
+    text_sha256: str = ""
 
     @property
     def theme_ids(self) -> list[str]:
@@ -326,10 +329,10 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
     if not isinstance(data, dict) or not isinstance(data.get("themes"), list):
         raise CodebookError(f"{path}: expected a mapping with a 'themes' list")
     _unknown_keys(data, TOP_KEYS, f"{path}")
-    if "version" in data and (isinstance(data["version"], bool)
-                              or not isinstance(data["version"], int | str)):
-        raise CodebookError(f"{path}: version: expected a number or a short text, got "
-                            f"{data['version']!r}")
+    if isinstance(data.get("version"), list | dict):
+        # A number, a text or a date all name a version; a list or a mapping is a mistake.
+        raise CodebookError(f"{path}: version: expected one value (1, 1.1, \"spring 2025\"), "
+                            f"got {data['version']!r}")
     lines = _theme_lines(text)
     themes: list[Theme] = []
     seen: set[str] = set()
@@ -419,6 +422,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         ignore=_strings(data.get("ignore"), f"{path}: ignore"),
         fixed_wording_sections=_sections(
             data.get("fixed_wording_sections"), f"{path}: fixed_wording_sections"),
+        text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
 
 

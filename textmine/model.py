@@ -776,7 +776,7 @@ def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
               else "a newer sendlens" if isinstance(made, int) else "an unknown program")
         reasons.append(f"trained by {by} (model format {made}; this one makes format "
                        f"{MODEL_FORMAT})")
-    if meta.get("codebook_sha256") != codebook.sha256:
+    if meta.get("codebook_sha256") not in (codebook.sha256, codebook.text_sha256):
         reasons.append(f"codebook changed since training ({codebook.path})")
     if meta.get("themes") != codebook.theme_ids:
         missing = [t for t in codebook.theme_ids if t not in meta.get("themes", [])]
