@@ -508,6 +508,12 @@ def test_the_former_dorset_county_is_a_row_of_its_own(untagged: Corpus, tmp_path
     # Today's Dorset's history still takes in the county it succeeded.
     history = aggregate.area_history(untagged, "Dorset").drop_duplicates("letter_id")
     assert history["area"].tolist() == ["Dorset County Council", "Dorset"]
+    # With no letter of today's Dorset, "Dorset" finds nothing, not the old county's.
+    with untagged.transaction() as con:
+        con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM passages"
+                    " WHERE letter_id IN (SELECT letter_id FROM letters WHERE la_code = '838'))")
+        con.execute("UPDATE letters SET area = 'Elsewhere', la_code = NULL WHERE la_code = '838'")
+    assert aggregate.load_tagged(untagged, areas="Dorset").empty
 
 
 def test_an_area_spelled_two_ways_is_one_row_and_one_history(

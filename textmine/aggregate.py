@@ -219,12 +219,16 @@ def _resolve_areas(con: sqlite3.Connection, names: Sequence[str], *,
         la = lookup_area(name)
         # An area's own name means that area alone: "Dorset" is not also the former
         # Dorset County Council, though the two names share a matching key. Then the
-        # authority the name resolves to (by code: "Hull"), then any spelling.
+        # authority the name resolves to (by code: "Hull"); a name the table does not
+        # know, by any spelling of it.
         hits = [area for area, _ in stored if area.casefold() == name.strip().casefold()]
         if not hits and la is not None:
             hits = [area for area, code in stored if code == la.la_code]
         if not hits:
-            hits = [area for area, _ in stored if normalise_area_name(area) == norm]
+            # Any stored spelling of the name, among letters of no known authority (a name
+            # the table did not know when they were imported): not another council's.
+            hits = [area for area, code in stored
+                    if normalise_area_name(area) == norm and (la is None or not code)]
         if not hits and absent_ok and la is not None:
             hits = [la.name]
         if not hits:
