@@ -142,6 +142,68 @@ def test_a_program_that_keeps_its_input_open_gets_every_answer_and_a_clean_end(
         run.kill()
 
 
+def test_a_pipe_is_read_line_by_line_as_a_file_is(corpus: Path, tmp_path: Path) -> None:
+    # A pipe is read in pieces of any size: a lone \r ended no line there (it does in a
+    # file read as text), and a \r\n or a UTF-8 character may be cut between two reads.
+    import subprocess
+    import time
+
+    pieces = [b'{"id": 1, "text": "Short breaks work well."}\r', b'\n{"id": 2, "text": "Caf\xc3',
+              b'\xa9 visits help."}\r{"id": 3, "text": "Plans are late."}\r', b'\n\n',
+              b'{"id": 4, "text": "Good."}']
+    whole = tmp_path / "in.jsonl"
+    whole.write_bytes(b"".join(pieces))
+    cmd = [sys.executable, "-m", "sendlens.cli", "classify", "--corpus", str(corpus)]
+    from_file = subprocess.run([*cmd, str(whole)], capture_output=True, timeout=120)
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_file.stdout.count(b"\n") == 4
+    run = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    assert run.stdin is not None
+    for piece in pieces:
+        run.stdin.write(piece)
+        run.stdin.flush()
+        time.sleep(0.2)  # each piece its own read
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    assert out == from_file.stdout
+
+
+def test_a_steady_stream_is_answered_as_it_goes(corpus: Path) -> None:
+    # A line every 30 ms never pauses for 0.05 s: its answers waited for 5,000 lines.
+    import select
+    import subprocess
+    import time
+
+    run = subprocess.Popen([sys.executable, "-m", "sendlens.cli", "classify", "--corpus",
+                            str(corpus)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+    assert run.stdin is not None and run.stdout is not None
+    try:
+        answered = False
+        started = time.monotonic()
+        i = 0
+        while not answered and time.monotonic() - started < 60:
+            run.stdin.write(json.dumps({"id": i, "text": "Good."}).encode() + b"\n")
+            run.stdin.flush()
+            i += 1
+            answered = bool(select.select([run.stdout], [], [], 0.03)[0])
+        assert answered, "no answer within a minute of a steady stream"
+        run.stdin.close()
+        assert run.wait(timeout=60) == 0
+    finally:
+        run.kill()
+
+
+def test_input_nested_too_deeply_is_a_named_error(corpus: Path) -> None:
+    # Python's JSON reader (and the id's writer) recurse: a traceback, exit 1.
+    code, _, err = classify(corpus, "[" * 100000 + "\n")
+    assert code == 2 and "stdin line 1: nested too deeply to read" in err
+    deep = "[" * 2000 + "1" + "]" * 2000
+    code, _, err = classify(corpus, f'{{"id": {deep}, "text": "Good."}}\n')
+    assert code == 2 and "nested too deeply" in err
+
+
 def test_stdin_closed_and_a_reader_that_goes_away(corpus: Path) -> None:
     import subprocess
 

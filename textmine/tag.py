@@ -844,8 +844,10 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
         # Numbers are kept as written, so that an id comes back as it was given (1e400 is
         # valid JSON; as a float it came back as Infinity; an integer of 5,000 digits is
         # more than Python reads).
-        rec = json.loads(line.rstrip("\r\n"), parse_float=RawNumber, parse_int=RawNumber,
+        rec = json.loads(line.rstrip("\r\n"), parse_float=RawJSON, parse_int=RawJSON,
                          parse_constant=_not_json)
+    except RecursionError:
+        raise ClassifyInputError(f"line {no}: nested too deeply to read; {ONE_LINE}") from None
     except _NotJSON as exc:
         raise ClassifyInputError(f"line {no}: {exc}; {ONE_LINE}") from None
     except json.JSONDecodeError as exc:
@@ -856,6 +858,11 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
     if "id" not in rec:
         # Output lines are matched to input by id: without one, results cannot be joined.
         raise ClassifyInputError(f"line {no}: no \"id\" (any JSON value naming the sentence)")
+    try:  # written back as it came, once, here: the answer only repeats it
+        rec["id"] = RawJSON(id_json(rec["id"]))
+    except RecursionError:
+        raise ClassifyInputError(f"line {no}: the \"id\" is nested too deeply to write "
+                                 "back") from None
     if not isinstance(rec.get("text"), str):
         raise ClassifyInputError(f"line {no}: expected a \"text\" string")
     if not rec["text"].strip():
@@ -880,9 +887,10 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
 ONE_LINE = 'each line must be one JSON object such as {"id": 1, "text": "..."}'
 
 
-class RawNumber:
-    """A JSON number kept as its text, so that an id comes back as it was written (see
-    id_json). Not a str: a number where a field needs text is still refused."""
+class RawJSON:
+    """JSON text kept as written: a number, so that an id comes back exactly (see id_json),
+    and a line's whole id once written. Not a str: a number where a field needs text is
+    still refused."""
 
     __slots__ = ("text",)
 
@@ -902,9 +910,9 @@ def _not_json(word: str) -> Any:
 
 
 def id_json(value: Any) -> str:
-    """An input line's id as JSON, exactly as it was written: numbers (RawNumber) as
+    """An input line's id as JSON, exactly as it was written: numbers (RawJSON) as
     their text, anything else as json.dumps writes it."""
-    if isinstance(value, RawNumber):
+    if isinstance(value, RawJSON):
         return value.text
     if isinstance(value, dict):
         return "{" + ", ".join(f"{json.dumps(k)}: {id_json(v)}" for k, v in value.items()) + "}"
@@ -1050,7 +1058,7 @@ def classify_lines(
         done.update((pid, bodies[row]) for pid, row in scheduled.items())
         for (rid, _, pid), row in zip(pending, slots, strict=True):
             text = done[pid] if row is None else bodies[row]
-            yield f'{{"id": {id_json(rid)}, {text}}}'
+            yield f'{{"id": {rid}, {text}}}'
         pending.clear()
 
     no = 0
@@ -1097,7 +1105,7 @@ def classify_lines(
             if (read_in is not None and named != read_in
                     and (others := lookup.others(read_in, letter))):
                 ambiguous.append((no, read_in, others))
-        pending.append((rec.get("id"), item, pid))
+        pending.append((rec["id"].text, item, pid))
         if len(pending) >= batch:
             yield from flush()
     if pending:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import os
 import queue
+import select
 import stat
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -215,13 +218,21 @@ def classify_cmd(
     """
     # UTF-8 whatever the locale; bytes that are not UTF-8 become lone surrogates, which
     # classify_lines reports by line instead of a decoding traceback.
+    if sys.stdout is None:  # started with stdout closed (`>&-`)
+        raise _fail("no standard output to write the answers to (it is closed)")
     if source is None or str(source) == "-":
         if sys.stdin is None or sys.stdin.closed:  # started with stdin closed (`<&-`)
             raise _fail("no standard input to read (it is closed): pipe JSONL in, or give "
                         "IN.jsonl")
+        try:
+            os.read(sys.stdin.fileno(), 0)  # opened for writing only (`0>file`)?
+        except io.UnsupportedOperation:
+            pass  # no descriptor (a test's stream): read it as it is
+        except OSError as exc:
+            raise _fail(f"stdin cannot be read ({exc.strerror or exc})") from None
         fd = _pipe_fd(sys.stdin)
         raw = getattr(sys.stdin, "buffer", None)
-        stream = (_paced(fd) if fd is not None else sys.stdin if raw is None else
+        stream = (_paced(fd, "stdin") if fd is not None else sys.stdin if raw is None else
                   io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape"))
         _classify(stream, "stdin", corpus, keyboard=sys.stdin.isatty())
         return
@@ -232,7 +243,8 @@ def classify_cmd(
         raise _fail(unreadable("input", source, exc)) from None
     with opened:
         fd = _pipe_fd(opened)  # <(...) or a named pipe pauses as stdin does
-        _classify(opened if fd is None else _paced(fd), str(source), corpus, keyboard=False)
+        _classify(opened if fd is None else _paced(fd, str(source)), str(source), corpus,
+                  keyboard=False)
 
 
 def _pipe_fd(stream: IO[str]) -> int | None:
@@ -251,42 +263,77 @@ PAUSE_SECONDS = 0.05
 # Chunks of input (64 KiB each) read ahead of the classifier, at most: memory stays the
 # same whatever the size of the input.
 READ_AHEAD = 16
+# A steady stream is answered at least this often.
+FLUSH_SECONDS = 1.0
 
 
-def _paced(fd: int) -> Iterator[str | None]:
+def _paced(fd: int, name: str) -> Iterator[str | None]:
     """The lines read from `fd` (UTF-8; bytes that are not become lone surrogates, which
-    classify_lines reports by line), with a PAUSE (None) whenever none has come for
-    PAUSE_SECONDS. Read by a thread, so that waiting for input and answering overlap,
-    with os.read: a thread blocked inside sys.stdin's own read when the run ended made
-    Python abort ("_enter_buffered_busy")."""
+    classify_lines reports by line; lines end at \\n, \\r\\n or \\r, as a file read in text
+    mode), with a PAUSE (None) whenever none has come for PAUSE_SECONDS, and at least
+    every FLUSH_SECONDS of a steady stream. Read by a thread, so that waiting for input and
+    answering overlap, with os.read: a thread blocked inside sys.stdin's own read when the
+    run ended made Python abort ("_enter_buffered_busy")."""
     chunks: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
 
     def read() -> None:
-        rest = b""
+        decode = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode
+        partial: list[str] = []  # the line being read: each piece scanned once
+        after_cr = False
+
+        def lines_of(text: str) -> list[str]:
+            nonlocal after_cr
+            if after_cr and text.startswith("\n"):  # the \n of a \r\n cut between reads
+                text, after_cr = text[1:], False
+            if text:
+                after_cr = text.endswith("\r")
+            *ended, rest = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            out = []
+            for piece in ended:
+                out.append("".join(partial) + piece + "\n")
+                partial.clear()
+            partial.append(rest)
+            return out
+
         try:
-            while data := os.read(fd, 1 << 16):
-                *lines, rest = (rest + data).split(b"\n")
-                if lines:
-                    chunks.put([ln.decode("utf-8", "surrogateescape") + "\n" for ln in lines])
-            if rest:
-                chunks.put([rest.decode("utf-8", "surrogateescape")])
+            while True:
+                try:
+                    data = os.read(fd, 1 << 16)
+                except BlockingIOError:  # a descriptor left non-blocking: wait for input
+                    select.select([fd], [], [])
+                    continue
+                if not data:
+                    break
+                if found := lines_of(decode(data)):
+                    chunks.put(found)
+            found = lines_of(decode(b"", final=True))
+            last = "".join(partial)
+            chunks.put(found + [last] if last else found)
         except BaseException as exc:  # noqa: BLE001 - raised again by the reader of the queue
             chunks.put(exc)
             return
         chunks.put(None)
 
     threading.Thread(target=read, daemon=True, name="classify-input").start()
+    flushed = time.monotonic()
     while True:
         try:
             item = chunks.get(timeout=PAUSE_SECONDS)
         except queue.Empty:
             yield None
+            flushed = time.monotonic()
             item = chunks.get()
         if item is None:
             return
+        if isinstance(item, OSError):  # stdin opened for writing only, a read error
+            raise _fail(f"{name} cannot be read ({item.strerror or item})")
         if isinstance(item, BaseException):
             raise item
         yield from item
+        if time.monotonic() - flushed > FLUSH_SECONDS:
+            # A steady stream (a line every 30 ms) never pauses: answer it now and then.
+            yield None
+            flushed = time.monotonic()
 
 
 def _classify(stream: Iterable[str | None], name: str, corpus: Path | None, *,
