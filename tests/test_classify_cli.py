@@ -39,6 +39,15 @@ def edited_codebook(version: str) -> str:
     return text.replace("\nversion: 1\n", f"\nversion: {version}\n", 1)
 
 
+def with_theme(entry: str) -> str:
+    """The packaged codebook with the YAML `entry` (a theme) added after its last theme."""
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    text = PACKAGED_CODEBOOK.read_text()
+    assert "\nstance:\n" in text
+    return text.replace("\nstance:\n", "\n" + entry.rstrip("\n") + "\n\nstance:\n", 1)
+
+
 def classify(corpus: Path, stdin: str) -> tuple[int, list[str], str]:
     result = CliRunner().invoke(app, ["classify", "--corpus", str(corpus)], input=stdin)
     return result.exit_code, result.stdout.splitlines(), result.stderr
@@ -383,7 +392,6 @@ def test_training_shows_its_stages_as_it_goes(corpus: Path, tmp_path: Path) -> N
 
 
 def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
-    from textmine.codebook import PACKAGED_CODEBOOK
 
     root = tmp_path / "corpus"
     build_corpus(root, n_letters=3)
@@ -393,9 +401,8 @@ def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     same = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert "trained a new model first" not in same.stderr
     transport = ("  - id: transport\n    name: Home to school transport\n    definition: "
-                 "Travel to school.\n    patterns: [\"transport\"]\n\nstance:\n")
-    (root / "codebook.yaml").write_text(
-        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + transport, 1))
+                 "Travel to school.\n    patterns: [\"transport\"]\n")
+    (root / "codebook.yaml").write_text(with_theme(transport))
     # `info` reports the model as stale before anything is retrained.
     info = runner.invoke(app, ["info", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert "stale: codebook changed" in info.stdout
@@ -464,6 +471,19 @@ def test_models_trained_in_the_same_second_get_their_own_versions(
     assert sorted(p.name for p in (root / "models").iterdir()) == versions
 
 
+def corpus_with_labels(tmp_path: Path) -> tuple[Path, list[dict]]:
+    """A corpus of 3 synthetic letters, and tmp_path/mine.jsonl labelling 12 of its
+    sentences (their theme, stance neutral)."""
+    from test_model import synthetic_rows
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+               "stance": "neutral"} for r in synthetic_rows(3)[:12]]
+    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(x) + "\n" for x in labels))
+    return root, labels
+
+
 @pytest.mark.parametrize("harm", ["damaged", "removed"])
 def test_a_model_whose_files_are_lost_is_trained_again_with_its_hand_labels(
     tmp_path: Path, harm: str
@@ -472,13 +492,7 @@ def test_a_model_whose_files_are_lost_is_trained_again_with_its_hand_labels(
     # quietly lost the researcher's hand labels (theme F1 0.84 down to the no-label model).
     import shutil
 
-    from test_model import synthetic_rows
-
-    root = tmp_path / "corpus"
-    build_corpus(root, n_letters=3)
-    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
-               "stance": "neutral"} for r in synthetic_rows(3)[:12]]
-    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(x) + "\n" for x in labels))
+    root, _ = corpus_with_labels(tmp_path)
     env = {"SENDLENS_CODEBOOK": ""}
     runner = CliRunner()
     trained = runner.invoke(app, ["train", "-q", "--labels", str(tmp_path / "mine.jsonl"),
@@ -502,14 +516,12 @@ def test_a_model_whose_files_are_lost_is_trained_again_with_its_hand_labels(
 def test_a_theme_whose_patterns_match_nothing_is_warned_of(tmp_path: Path) -> None:
     # A typo in a pattern trained silently, and every table then counted the theme 0:
     # a "finding" that no letter mentions it.
-    from textmine.codebook import PACKAGED_CODEBOOK
 
     root = tmp_path / "corpus"
     build_corpus(root, n_letters=2)
     typo = ("  - id: early_years\n    name: Early years\n    definition: Nurseries.\n"
             "    patterns:\n      - \"nurserys? zzq\"\n")
-    (root / "codebook.yaml").write_text(
-        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + typo + "\nstance:\n", 1))
+    (root / "codebook.yaml").write_text(with_theme(typo))
     env = {"SENDLENS_CODEBOOK": ""}
     trained = CliRunner().invoke(app, ["train", "-q", "--corpus", str(root)], env=env)
     assert trained.exit_code == 0, trained.output
@@ -541,15 +553,9 @@ def test_info_makes_no_ehc_check_without_the_theme(tmp_path: Path) -> None:
 def test_an_automatic_retrain_keeps_the_hand_labels(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_model import synthetic_rows
-
     from textmine.codebook import PACKAGED_CODEBOOK
 
-    root = tmp_path / "corpus"
-    build_corpus(root, n_letters=3)
-    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
-               "stance": "neutral"} for r in synthetic_rows(3)[:12]]
-    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(x) + "\n" for x in labels))
+    root, labels = corpus_with_labels(tmp_path)
     monkeypatch.chdir(tmp_path)  # a relative path, as a researcher types it
     runner = CliRunner()
     env = {"SENDLENS_CODEBOOK": ""}
@@ -863,15 +869,13 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
 def test_a_theme_added_after_the_labelling_is_not_scored_zero(tmp_path: Path) -> None:
     from test_model import synthetic_rows
 
-    from textmine.codebook import PACKAGED_CODEBOOK
 
     root = tmp_path / "corpus"
     build_corpus(root, n_letters=3)
     # A theme added after the labelling, which the model gives to many sentences.
     extra = ("  - id: transport\n    name: Home to school transport\n    definition: "
-             "Travel.\n    patterns: [\"council|inspectors\"]\n\nstance:\n")
-    (root / "codebook.yaml").write_text(
-        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + extra, 1))
+             "Travel.\n    patterns: [\"council|inspectors\"]\n")
+    (root / "codebook.yaml").write_text(with_theme(extra))
     gold = tmp_path / "gold.jsonl"
     gold.write_text("".join(
         json.dumps({"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
@@ -1417,7 +1421,6 @@ def test_a_correction_saved_before_a_theme_was_added_leaves_that_theme_to_the_mo
 
     from sendlens import appdata
     from textmine import tag
-    from textmine.codebook import PACKAGED_CODEBOOK
 
     root = tmp_path / "corpus"
     build_corpus(root, n_letters=3)
@@ -1425,9 +1428,8 @@ def test_a_correction_saved_before_a_theme_was_added_leaves_that_theme_to_the_mo
     before, after = "000000000000-0019", "000000000000-0022"  # both "Families value ..."
     appdata.save_label(str(root), before, [rows[before]["theme"]], "positive")
     extra = ("  - id: family_views\n    name: Families' views\n    definition: What "
-             "families value.\n    patterns: [\"families value\"]\n\nstance:\n")
-    (root / "codebook.yaml").write_text(
-        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + extra, 1))
+             "families value.\n    patterns: [\"families value\"]\n")
+    (root / "codebook.yaml").write_text(with_theme(extra))
     appdata.save_label(str(root), after, [rows[after]["theme"]], "positive")
     saved = {r["passage_id"]: r for r in tag.stored_labels(Corpus.open(root))}
     assert "family_views" not in saved[before]["offered"]
