@@ -298,6 +298,18 @@ def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
     legacy = {**model.meta, "codebook_sha256": hashlib.sha256(text.encode()).hexdigest()}
     assert staleness(legacy, cb) == []
     assert staleness(legacy, edited) != []
+    # ... and of an earlier text of the packaged file with the same content (its
+    # comments edited since): current, unlike one whose content differs.
+    import textmine.model as model_module
+
+    earlier = {**model.meta, "codebook_sha256": "0" * 64}
+    assert staleness(earlier, cb) != []
+    model_module.EARLIER_PACKAGED_CODEBOOKS["0" * 64] = cb.sha256
+    try:
+        assert staleness(earlier, cb) == []
+        assert staleness(earlier, edited) != []
+    finally:
+        del model_module.EARLIER_PACKAGED_CODEBOOKS["0" * 64]
     # A model an older sendlens trained decides otherwise (no margins for a first or
     # second theme).
     assert staleness({**model.meta, "format": 2}, cb) == [

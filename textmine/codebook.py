@@ -76,7 +76,7 @@ class Codebook:
     # Sections in the inspectorates' fixed wording, the same in every report: they say
     # nothing about a theme, so their sentences are tagged with none.
     fixed_wording_sections: tuple[str, ...] = ()
-    # The hash of the file's bytes, as models trained before `sha256` was of its content
+    # The hash of the file's text, as models trained before `sha256` was of its content
     # recorded it: such a model of an unchanged file is not stale.
     text_sha256: str = ""
 

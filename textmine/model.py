@@ -767,6 +767,15 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# Models made before the codebook's hash was of its content recorded the hash of the
+# file's text. The packaged file's comments have changed since: its earlier texts' hashes,
+# and the content hash each had, so that a model of the same content stays current.
+EARLIER_PACKAGED_CODEBOOKS = {
+    "a7ddb96f4797a8a2bd5b198de6385f8e4d22b92b95977f242be65533dc46b24b":
+        "6d187159628930f57a068618e3cd635132b49637d3c72866061af8b311801d4e",
+}
+
+
 def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
     """Reasons a model no longer matches the codebook or the libraries (empty: current)."""
     reasons = []
@@ -776,7 +785,9 @@ def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
               else "a newer sendlens" if isinstance(made, int) else "an unknown program")
         reasons.append(f"trained by {by} (model format {made}; this one makes format "
                        f"{MODEL_FORMAT})")
-    if meta.get("codebook_sha256") not in (codebook.sha256, codebook.text_sha256):
+    recorded = meta.get("codebook_sha256")
+    if (recorded not in (codebook.sha256, codebook.text_sha256)
+            and EARLIER_PACKAGED_CODEBOOKS.get(str(recorded)) != codebook.sha256):
         reasons.append(f"codebook changed since training ({codebook.path})")
     if meta.get("themes") != codebook.theme_ids:
         missing = [t for t in codebook.theme_ids if t not in meta.get("themes", [])]
