@@ -154,28 +154,44 @@ def test_a_program_that_keeps_its_input_open_gets_every_answer_and_a_clean_end(
 def test_a_pipe_is_read_line_by_line_as_a_file_is(corpus: Path, tmp_path: Path) -> None:
     # A pipe is read in pieces of any size: a lone \r ended no line there (it does in a
     # file read as text), and a \r\n or a UTF-8 character may be cut between two reads.
+    import select
     import subprocess
     import time
+
+    cmd = [sys.executable, "-m", "sendlens.cli", "classify", "--corpus", str(corpus)]
+    first = b'{"id": 0, "text": "Good."}\n'
+
+    def both_ways(pieces: list[bytes]) -> tuple[subprocess.CompletedProcess, tuple]:
+        """The file of `pieces` classified, and the pieces written to a pipe one read
+        each (after a first line is answered: the reader is running by then)."""
+        whole = tmp_path / "in.jsonl"
+        whole.write_bytes(first + b"".join(pieces))
+        from_file = subprocess.run([*cmd, str(whole)], capture_output=True, timeout=120)
+        run = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+        assert run.stdin is not None and run.stdout is not None
+        run.stdin.write(first)
+        run.stdin.flush()
+        assert select.select([run.stdout], [], [], 60)[0], "no answer to the first line"
+        answered = run.stdout.readline()
+        for piece in pieces:
+            run.stdin.write(piece)
+            run.stdin.flush()
+            time.sleep(0.2)  # each piece its own read
+        out, err = run.communicate(timeout=120)
+        return from_file, (run.returncode, answered + out, err)
 
     pieces = [b'{"id": 1, "text": "Short breaks work well."}\r', b'\n{"id": 2, "text": "Caf\xc3',
               b'\xa9 visits help."}\r{"id": 3, "text": "Plans are late."}\r', b'\n\n',
               b'{"id": 4, "text": "Good."}']
-    whole = tmp_path / "in.jsonl"
-    whole.write_bytes(b"".join(pieces))
-    cmd = [sys.executable, "-m", "sendlens.cli", "classify", "--corpus", str(corpus)]
-    from_file = subprocess.run([*cmd, str(whole)], capture_output=True, timeout=120)
+    from_file, piped = both_ways(pieces)
     assert from_file.returncode == 0, from_file.stderr
-    assert from_file.stdout.count(b"\n") == 4
-    run = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
-    assert run.stdin is not None
-    for piece in pieces:
-        run.stdin.write(piece)
-        run.stdin.flush()
-        time.sleep(0.2)  # each piece its own read
-    out, err = run.communicate(timeout=120)
-    assert run.returncode == 0, err
-    assert out == from_file.stdout
+    assert from_file.stdout.count(b"\n") == 5
+    assert piped[:2] == (0, from_file.stdout), piped[2]
+    # A bad line after a \r\n cut between reads has the number it has in the file.
+    from_file, piped = both_ways([*pieces[:3], b"\nnot json\n"])
+    assert b"line 5: not valid JSON" in from_file.stderr
+    assert piped[:2] == (2, from_file.stdout) and b"line 5: not valid JSON" in piped[2]
 
 
 def test_a_steady_stream_is_answered_as_it_goes(corpus: Path) -> None:
@@ -211,6 +227,12 @@ def test_input_nested_too_deeply_is_a_named_error(corpus: Path) -> None:
     deep = "[" * 2000 + "1" + "]" * 2000
     code, _, err = classify(corpus, f'{{"id": {deep}, "text": "Good."}}\n')
     assert code == 2 and "nested too deeply" in err
+    # Read, but too deep to write back: as an id, or in the error about another field.
+    deep = "[" * 850 + "1" + "]" * 850
+    code, _, err = classify(corpus, f'{{"id": {deep}, "text": "Good."}}\n')
+    assert code == 2 and 'line 1: the "id" is nested too deeply to write back' in err
+    code, _, err = classify(corpus, f'{{"id": 1, "text": "Good.", "context": {deep}}}\n')
+    assert code == 2 and '"context" must be a string, not a value nested too deeply' in err
 
 
 def test_stdin_closed_and_a_reader_that_goes_away(corpus: Path) -> None:

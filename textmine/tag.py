@@ -872,8 +872,11 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
         # A number for a letter's file name, a list for a heading: said here, by line,
         # rather than as a type error from deep inside after the run has stopped.
         if (value := rec.get(key)) is not None and not isinstance(value, str):
-            raise ClassifyInputError(f"line {no}: \"{key}\" must be a string, not "
-                                     f"{id_json(value)[:40]}")
+            try:
+                shown = id_json(value)[:40]
+            except RecursionError:
+                shown = "a value nested too deeply to show"
+            raise ClassifyInputError(f"line {no}: \"{key}\" must be a string, not {shown}")
     section = rec.get("section")
     if section == "":  # as conversions from CSV write a blank cell
         rec["section"] = section = None
