@@ -1058,6 +1058,19 @@ def test_an_interrupted_train_asks_for_the_same_command_again(
     assert "run the same command (with the same options) again to finish" in result.stderr
 
 
+def test_a_label_holding_a_line_separator_character_is_one_line(tmp_path: Path) -> None:
+    # U+2028 may stand in a JSON string as it is (classify reads it so); the labels
+    # reader split the line there and refused the file as "not valid JSON".
+    from textmine.tag import read_labels
+
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"text": "Plans\u2028are late.", "themes": ["ehc_plans"]}\r\n'
+                    '{"text": "Good.", "themes": []}\r{"text": "Fine.", "themes": []}\n',
+                    encoding="utf-8", newline="")
+    got = read_labels(path)
+    assert [r["text"] for r in got] == ["Plans\u2028are late.", "Good.", "Fine."]
+
+
 def test_a_labels_file_given_twice_weighs_once(tmp_path: Path) -> None:
     # The same file twice doubled its labels' weight without a word.
     corpus = tmp_path / "corpus"

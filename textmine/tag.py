@@ -281,7 +281,9 @@ def read_labels(path: Path, codebook: Codebook | None = None,
     known = set(codebook.theme_ids) | set(removed) if codebook else None
     out = []
     try:
-        lines = read_utf8(path, "labels file").splitlines()
+        # Lines end at \n, \r\n or \r only: str.splitlines also splits at U+2028 and
+        # others, which a JSON string may hold as they are.
+        lines = re.split(r"\r\n|\r|\n", read_utf8(path, "labels file"))
     except TextFileError as exc:
         raise LabelFileError(str(exc)) from exc
     for no, line in enumerate(lines, 1):
