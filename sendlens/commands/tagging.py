@@ -216,8 +216,6 @@ def classify_cmd(
     their words alone, unless "section", "heading" or "context" (the sentence before
     it; or "prev_text" and "next_text", the sentences either side) give their context.
     """
-    # UTF-8 whatever the locale; bytes that are not UTF-8 become lone surrogates, which
-    # classify_lines reports by line instead of a decoding traceback.
     if sys.stdout is None:  # started with stdout closed (`>&-`)
         raise _fail("no standard output to write the answers to (it is closed)")
     if source is None or str(source) == "-":
@@ -231,6 +229,8 @@ def classify_cmd(
         except OSError as exc:
             raise _fail(f"stdin cannot be read ({exc.strerror or exc})") from None
         fd = _pipe_fd(sys.stdin)
+        # UTF-8 whatever the locale; bytes that are not UTF-8 become lone surrogates,
+        # which classify_lines reports by line instead of a decoding traceback.
         raw = getattr(sys.stdin, "buffer", None)
         stream = (_paced(fd, "stdin") if fd is not None else sys.stdin if raw is None else
                   io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape"))
