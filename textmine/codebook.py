@@ -333,57 +333,65 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         # A number, a text or a date all name a version; a list or a mapping is a mistake.
         raise CodebookError(f"{path}: version: expected one value (1, 1.1, \"spring 2025\"), "
                             f"got {data['version']!r}")
-    lines = _theme_lines(text)
     themes: list[Theme] = []
     seen: set[str] = set()
     names: dict[str, str] = {}  # lower-cased name -> its theme's id
-    for i, entry in enumerate(data["themes"]):
-        at = f"{path}, line {lines[i]}" if i < len(lines) else f"{path}"
-        where = f"{at}: theme {i + 1} of the list"
-        if not isinstance(entry, dict):
-            raise CodebookError(f"{where}: expected a mapping")
-        tid = entry.get("id")
-        if not isinstance(tid, str) or not _ID.match(tid):
-            raise CodebookError(f"{where}: id must be lower_snake_case, got {tid!r}")
-        if tid in seen:
-            raise CodebookError(f"{where}: duplicate theme id {tid!r}")
-        seen.add(tid)
-        where = f"{at}: theme {tid}"
-        _unknown_keys(entry, THEME_KEYS, where)
-        for key in ("name", "definition"):
-            if not isinstance(entry.get(key), str) or not entry[key].strip():
-                raise CodebookError(f"{where}: missing {key}")
-        # Tables, charts and the app's pickers show the name: two alike are one column.
-        name = " ".join(entry["name"].split()).lower()
-        if name in names:
-            raise CodebookError(f"{where}: the name {entry['name'].strip()!r} is also theme "
-                                f"{names[name]}'s; give each theme a name of its own")
-        names[name] = tid
-        patterns = _strings(entry.get("patterns"), f"{where}.patterns")
-        if not patterns:
-            raise CodebookError(f"{where}: needs at least one pattern to learn from")
-        for key in ("include", "exclude_note"):
-            if entry.get(key) is not None and not isinstance(entry[key], str):
-                raise CodebookError(f"{where}.{key}: expected text (one string), got "
-                                    f"{type(entry[key]).__name__} {entry[key]!r}")
-        yields = entry.get("yields_to_others", False)
-        if not isinstance(yields, bool):  # "false" in quotes would be true
-            raise CodebookError(f"{where}.yields_to_others: expected true or false "
-                                f"(unquoted), got {yields!r}")
-        themes.append(
-            Theme(
-                id=tid,
-                name=entry["name"].strip(),
-                definition=" ".join(entry["definition"].split()),
-                include=entry.get("include") or "",
-                exclude_note=entry.get("exclude_note") or "",
-                patterns=patterns,
-                related=_strings(entry.get("related"), f"{where}.related"),
-                exclude=_strings(entry.get("exclude"), f"{where}.exclude"),
-                yields_to_others=yields,
-                core_patterns=_strings(entry.get("core_patterns"), f"{where}.core_patterns"),
+    i = 0
+    try:
+        for i, entry in enumerate(data["themes"]):
+            where = f"{path}: theme {i + 1} of the list"
+            if not isinstance(entry, dict):
+                raise CodebookError(f"{where}: expected a mapping")
+            tid = entry.get("id")
+            if not isinstance(tid, str) or not _ID.match(tid):
+                raise CodebookError(f"{where}: id must be lower_snake_case, got {tid!r}")
+            if tid in seen:
+                raise CodebookError(f"{where}: duplicate theme id {tid!r}")
+            seen.add(tid)
+            where = f"{path}: theme {tid}"
+            _unknown_keys(entry, THEME_KEYS, where)
+            for key in ("name", "definition"):
+                if not isinstance(entry.get(key), str) or not entry[key].strip():
+                    raise CodebookError(f"{where}: missing {key}")
+            # Tables, charts and the app's pickers show the name: two alike are one column.
+            name = " ".join(entry["name"].split()).lower()
+            if name in names:
+                raise CodebookError(f"{where}: the name {entry['name'].strip()!r} is also theme "
+                                    f"{names[name]}'s; give each theme a name of its own")
+            names[name] = tid
+            patterns = _strings(entry.get("patterns"), f"{where}.patterns")
+            if not patterns:
+                raise CodebookError(f"{where}: needs at least one pattern to learn from")
+            for key in ("include", "exclude_note"):
+                if entry.get(key) is not None and not isinstance(entry[key], str):
+                    raise CodebookError(f"{where}.{key}: expected text (one string), got "
+                                        f"{type(entry[key]).__name__} {entry[key]!r}")
+            yields = entry.get("yields_to_others", False)
+            if not isinstance(yields, bool):  # "false" in quotes would be true
+                raise CodebookError(f"{where}.yields_to_others: expected true or false "
+                                    f"(unquoted), got {yields!r}")
+            themes.append(
+                Theme(
+                    id=tid,
+                    name=entry["name"].strip(),
+                    definition=" ".join(entry["definition"].split()),
+                    include=entry.get("include") or "",
+                    exclude_note=entry.get("exclude_note") or "",
+                    patterns=patterns,
+                    related=_strings(entry.get("related"), f"{where}.related"),
+                    exclude=_strings(entry.get("exclude"), f"{where}.exclude"),
+                    yields_to_others=yields,
+                    core_patterns=_strings(entry.get("core_patterns"), f"{where}.core_patterns"),
+                )
             )
-        )
+    except CodebookError as exc:
+        # The line of the failing theme's entry, looked up only now: composing the YAML
+        # again costs about a third of a load.
+        lines = _theme_lines(text)
+        if i < len(lines) and str(exc).startswith(f"{path}: theme"):
+            raise CodebookError(str(exc).replace(f"{path}: ", f"{path}, line {lines[i]}: ", 1)
+                                ) from None
+        raise
     if not themes:
         raise CodebookError(f"{path}: no themes")
     st = data.get("stance")
