@@ -605,18 +605,22 @@ def ensure_model(
     """
     codebook = load_codebook(corpus=corpus.root)
 
-    def current() -> tuple[tuple[str, TaggerModel] | None, list[str]]:
+    def current() -> tuple[tuple[str, TaggerModel] | None, list[str], dict | None]:
+        """(the model, reasons to train it again, the metadata to train it again from:
+        the database's record when its files are damaged or gone)."""
         try:
             found = current_model(corpus)
         except ModelFileError as exc:  # damaged on disk: trained again, as it was
-            return None, [exc.problem]
+            return None, [exc.problem], (_recorded(corpus) or (None, None))[1]
         if found is None:
             recorded = _recorded(corpus)
-            return None, ["no model yet" if recorded is None else
-                          f"the files of model {recorded[0]} are missing from the corpus"]
-        return found, staleness(found[1].meta, codebook)
+            if recorded is None:
+                return None, ["no model yet"], None
+            return None, [f"the files of model {recorded[0]} are missing from the corpus"], \
+                recorded[1]
+        return found, staleness(found[1].meta, codebook), found[1].meta
 
-    found, reasons = current()
+    found, reasons, _ = current()
     if found is not None and not reasons:
         return found[0], found[1], []
     if corpus.readonly and found is not None and on_stale is not None:
@@ -624,12 +628,11 @@ def ensure_model(
         return found[0], found[1], []
     with _model_lock(corpus, progress):
         # Looked at again: a run this one waited for may have trained it meanwhile.
-        found, reasons = current()
+        found, reasons, meta = current()
         if found is not None and not reasons:
             return found[0], found[1], []
         # A model whose files are damaged or gone is trained again as the database
         # recorded it (its label files, settings): not from weak labels alone.
-        meta = found[1].meta if found is not None else (_recorded(corpus) or (None, None))[1]
         try:
             result, notes = train_again(corpus, meta, codebook=codebook, progress=progress)
         except LabelFileError as exc:
@@ -924,6 +927,8 @@ def id_json(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(map(id_json, value)) + "]"
     return json.dumps(value)
+
+
 # The fields classify reads; others (a gold file's "themes", the user's own) pass unread.
 CLASSIFY_FIELDS = ("id", "text", "letter", "passage_id", "section", "heading", "context",
                    "prev_text", "next_text")
