@@ -132,10 +132,7 @@ def train_cmd(
                         "to a file and give that: a model records its label files, to train "
                         "again with them later")
     store = open_corpus(corpus)
-    unique: list[Path] = []
-    for path in labels:
-        if path.resolve() not in {u.resolve() for u in unique}:
-            unique.append(path)
+    unique = list({path.resolve(): path for path in labels}.values())
     if len(unique) < len(labels):
         # Read twice, each label would weigh twice as much as a label of any other file.
         typer.secho("warning: a labels file given more than once is read once",
@@ -274,6 +271,8 @@ def _paced(fd: int, name: str) -> Iterator[str | None]:
     every FLUSH_SECONDS of a steady stream. Read by a thread, so that waiting for input and
     answering overlap, with os.read: a thread blocked inside sys.stdin's own read when the
     run ended made Python abort ("_enter_buffered_busy")."""
+    from textmine.tag import PAUSE
+
     chunks: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
 
     def read() -> None:
@@ -320,7 +319,7 @@ def _paced(fd: int, name: str) -> Iterator[str | None]:
         try:
             item = chunks.get(timeout=PAUSE_SECONDS)
         except queue.Empty:
-            yield None
+            yield PAUSE
             flushed = time.monotonic()
             item = chunks.get()
         if item is None:
@@ -332,7 +331,7 @@ def _paced(fd: int, name: str) -> Iterator[str | None]:
         yield from item
         if time.monotonic() - flushed > FLUSH_SECONDS:
             # A steady stream (a line every 30 ms) never pauses: answer it now and then.
-            yield None
+            yield PAUSE
             flushed = time.monotonic()
 
 
@@ -340,6 +339,7 @@ def _classify(stream: Iterable[str | None], name: str, corpus: Path | None, *,
               keyboard: bool) -> None:
     from textmine.codebook import CodebookError
     from textmine.tag import (
+        PAUSE,
         ClassifyInputError,
         PassageMatcher,
         TaggingError,
@@ -384,7 +384,7 @@ def _classify(stream: Iterable[str | None], name: str, corpus: Path | None, *,
             typer.secho(f"warning: {name} {message}", fg="yellow", err=True)
 
         for line in classify_lines(stream, model, matcher=matcher, known=known, warn=warn):
-            if line is None:  # the input paused: the answers so far go out now
+            if line is PAUSE:  # the input paused: the answers so far go out now
                 out.flush()
             else:
                 out.write(line + "\n")
