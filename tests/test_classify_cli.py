@@ -48,6 +48,14 @@ def with_theme(entry: str) -> str:
     return text.replace("\nstance:\n", "\n" + entry.rstrip("\n") + "\n\nstance:\n", 1)
 
 
+def corpus_with_theme(tmp_path: Path, entry: str, n_letters: int = 3) -> Path:
+    """A corpus of synthetic letters whose own codebook has the theme `entry` added."""
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=n_letters)
+    (root / "codebook.yaml").write_text(with_theme(entry))
+    return root
+
+
 def classify(corpus: Path, stdin: str) -> tuple[int, list[str], str]:
     result = CliRunner().invoke(app, ["classify", "--corpus", str(corpus)], input=stdin)
     return result.exit_code, result.stdout.splitlines(), result.stderr
@@ -538,12 +546,9 @@ def test_a_model_whose_files_are_lost_is_trained_again_with_its_hand_labels(
 def test_a_theme_whose_patterns_match_nothing_is_warned_of(tmp_path: Path) -> None:
     # A typo in a pattern trained silently, and every table then counted the theme 0:
     # a "finding" that no letter mentions it.
-
-    root = tmp_path / "corpus"
-    build_corpus(root, n_letters=2)
-    typo = ("  - id: early_years\n    name: Early years\n    definition: Nurseries.\n"
-            "    patterns:\n      - \"nurserys? zzq\"\n")
-    (root / "codebook.yaml").write_text(with_theme(typo))
+    root = corpus_with_theme(tmp_path, "  - id: early_years\n    name: Early years\n    "
+                             "definition: Nurseries.\n    patterns:\n      - \"nurserys? zzq\"\n",
+                             n_letters=2)
     env = {"SENDLENS_CODEBOOK": ""}
     trained = CliRunner().invoke(app, ["train", "-q", "--corpus", str(root)], env=env)
     assert trained.exit_code == 0, trained.output
@@ -891,13 +896,9 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
 def test_a_theme_added_after_the_labelling_is_not_scored_zero(tmp_path: Path) -> None:
     from test_model import synthetic_rows
 
-
-    root = tmp_path / "corpus"
-    build_corpus(root, n_letters=3)
     # A theme added after the labelling, which the model gives to many sentences.
-    extra = ("  - id: transport\n    name: Home to school transport\n    definition: "
-             "Travel.\n    patterns: [\"council|inspectors\"]\n")
-    (root / "codebook.yaml").write_text(with_theme(extra))
+    root = corpus_with_theme(tmp_path, "  - id: transport\n    name: Home to school transport\n"
+                             "    definition: Travel.\n    patterns: [\"council|inspectors\"]\n")
     gold = tmp_path / "gold.jsonl"
     gold.write_text("".join(
         json.dumps({"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
