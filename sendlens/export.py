@@ -110,10 +110,10 @@ def _latex_unicode(text: str) -> str:
     unaccented letters, else "?" (a table that compiles beats one faithful character)."""
     out = []
     for ch in text:
-        if ord(ch) < 0x100 and ch != "\u00a0":
-            out.append(ch)
-        elif ch in _LATEX_UNICODE:
+        if ch in _LATEX_UNICODE:
             out.append(_LATEX_UNICODE[ch])
+        elif ord(ch) < 0x100:
+            out.append(ch)
         else:
             plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
             out.append(_LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], plain) or "?")
@@ -318,7 +318,8 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
             _with_dates(frame).to_excel(book, index=False, sheet_name="Table")
             _readable_sheet(book.sheets["Table"], frame, header=True)
             if about:
-                about = {**about, **({"year": year_note(frame)} if year_note(frame) else {})}
+                if year := year_note(frame):
+                    about = {**about, "year": year}
                 notes = pd.DataFrame(list(about.items()), columns=["", ""])
                 notes.to_excel(book, index=False, header=False, sheet_name="About")
                 _readable_sheet(book.sheets["About"], notes, header=False)

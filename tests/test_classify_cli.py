@@ -1565,7 +1565,6 @@ def test_evaluate_names_the_sentences_it_could_not_find(corpus: Path, tmp_path: 
     assert "elsewhere.pdf: A sentence of a letter never imported." in result.stderr
 
 
-
 def test_a_term_signal_ends_any_command_with_the_interrupted_exit_code(
     corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
