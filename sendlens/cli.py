@@ -17,6 +17,7 @@ import sys
 import typer
 
 from sendlens import __version__, commands
+from sendlens.launch import INTERRUPTED_EXIT
 from sendlens.store import DB_NAME, CorpusError, database_problem
 
 app = typer.Typer(
@@ -50,7 +51,6 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
     importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
 
 
-INTERRUPTED_EXIT = 130  # as a shell reports a command stopped by Ctrl-C
 _interrupted = False
 
 

@@ -53,3 +53,49 @@ def test_the_readme_lists_every_option_of_every_command_and_no_other() -> None:
         own = re.sub(rf"`(?:sendlens )?(?:{others}) [^`]*`", "", rows[command])
         mentioned = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", own))
         assert mentioned <= known | {"--corpus"}, (command, mentioned - known)
+
+
+# Sends this process a real SIGINT when the command line starts loading pandas (about a
+# quarter of a second in), before `sendlens.cli.main` has installed its handlers.
+_CTRL_C_WHILE_LOADING = """
+import importlib.abc, os, signal, sys
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["sendlens", "info", "--corpus", sys.argv[1]]
+from {module} import main
+main()
+"""
+
+
+def test_ctrl_c_while_the_command_line_loads_ends_quietly(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    def run(module: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", _CTRL_C_WHILE_LOADING.format(module=module),
+                               str(tmp_path)], capture_output=True, text=True, timeout=120)
+
+    stopped = run("sendlens.launch")  # what the `sendlens` script and `python -m sendlens` run
+    assert (stopped.returncode, stopped.stderr) == (130, "")
+    # The interrupt did arrive while loading: without the launcher it is a traceback.
+    bare = run("sendlens.cli")
+    assert "KeyboardInterrupt" in bare.stderr and "Traceback" in bare.stderr
+
+
+def test_the_console_script_and_python_m_sendlens_run_the_launcher() -> None:
+    import subprocess
+    import sys
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "sendlens"]
+    assert script.value == "sendlens.launch:main"
+    shown = subprocess.run([sys.executable, "-m", "sendlens", "--version"],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and shown.stdout.startswith("sendlens ")

@@ -1,0 +1,5 @@
+"""`python -m sendlens`, the same as the `sendlens` command."""
+
+from sendlens.launch import main
+
+main()

@@ -1,0 +1,27 @@
+"""The `sendlens` console script.
+
+Loading the command line takes about half a second (Typer, pandas, scikit-learn's
+helpers). A Ctrl-C in that time reached Python's default handler and printed the import
+traceback; here it ends the run quietly, as the commands do, with the shell's code 130.
+"""
+
+from __future__ import annotations
+
+import sys
+
+INTERRUPTED_EXIT = 130  # as a shell reports a command stopped by Ctrl-C
+
+
+def main() -> None:
+    try:
+        from sendlens.cli import main as run
+
+        run()
+    except KeyboardInterrupt:
+        # Only an interrupt before cli.main installs its handlers gets here: the
+        # commands end their own interrupts with a summary and exit code.
+        sys.exit(INTERRUPTED_EXIT)
+
+
+if __name__ == "__main__":
+    main()
