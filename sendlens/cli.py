@@ -65,6 +65,16 @@ def main() -> None:
     # safe point, with its summary, and no partial download left behind.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
+    try:
+        _run()
+    finally:
+        # The command is over: another Ctrl-C while Python exits (threads, buffers) ends
+        # it at once, where the handler raised "Exception ignored in threading".
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _run() -> None:
     # Failures of the disk or the database in the middle of a command: one line that
     # names the file, not a traceback (what was committed before is kept).
     try:

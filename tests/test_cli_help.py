@@ -99,3 +99,21 @@ def test_the_console_script_and_python_m_sendlens_run_the_launcher() -> None:
     shown = subprocess.run([sys.executable, "-m", "sendlens", "--version"],
                            capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0 and shown.stdout.startswith("sendlens ")
+
+
+def test_a_second_ctrl_c_while_python_exits_ends_it_without_a_traceback() -> None:
+    """Ctrl-C pressed twice: the first stops the command, the second may land while
+    Python winds down (its threads, its buffers), where it printed "Exception ignored"
+    and a traceback. An exit hook stands in for that moment, with a real signal."""
+    import subprocess
+    import sys
+
+    code = ("import atexit, os, signal, sys, time\n"
+            "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(1)))\n"
+            "sys.argv = ['sendlens', '--version']\n"
+            "from sendlens.launch import main\nmain()\n")
+    ended = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=120)
+    assert ended.stdout.startswith("sendlens ")
+    assert ended.stderr == ""
+    assert ended.returncode == -2  # stopped by the signal, as a shell shows with 130
