@@ -435,6 +435,23 @@ def _get_html(session: PoliteSession, url: str, *, optional: bool = False) -> st
         resp.close()
 
 
+def _gov_uk_letters(
+    session: PoliteSession, url: str, summary: ScrapeSummary
+) -> list[site.Publication]:
+    """The letters listed on the GOV.UK page; a page that fails is one failure of the
+    run (its 2016-17 letters wait for the next), not the end of the Ofsted site's."""
+    try:
+        html = _get_html(session, url)
+        assert html is not None
+        return site.parse_gov_uk_page(html, url)
+    except SiteUnavailable:
+        raise
+    except (HttpError, site.SiteStructureError) as exc:
+        summary.failed.append(Failure(url, f"{exc.problem}; the letters published there "
+                                      "before 2017 were not looked for", "GOV.UK"))
+        return []
+
+
 def discover_providers(
     session: PoliteSession, base_url: str, rows: int = site.SEARCH_ROWS
 ) -> list[site.ProviderLink]:
@@ -632,9 +649,7 @@ def scrape(
             candidates.extend(_select(pubs, rule, summary, found_areas))
 
         if gov_uk_url and (since is None or since <= site.GOV_UK_LATEST_PUBLISHED):
-            html = _get_html(session, gov_uk_url)
-            assert html is not None
-            pubs = site.parse_gov_uk_page(html, gov_uk_url)
+            pubs = _gov_uk_letters(session, gov_uk_url, summary)
             names |= {p.council for p in pubs if p.council}
             if wanted:
                 pubs = [p for p in pubs if _wanted(wanted, None, p.council)]

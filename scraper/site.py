@@ -74,8 +74,11 @@ OFSTED_FILE_ID_RE = re.compile(r"/v1/file/(?P<id>\d+)\b")
 GOV_UK_PUBLICATION_URL = (
     "https://www.gov.uk/government/publications/local-area-send-inspection-outcome-letters"
 )
-GOV_UK_ATTACHMENT_SELECTOR = 'a[href*="/attachment_data/file/"]'
-GOV_UK_FILE_ID_RE = re.compile(r"/attachment_data/file/(?P<id>\d+)/(?P<name>[^/?#]+\.pdf)", re.I)
+# GOV.UK's asset manager has also served uploads as /media/<24-hex id>/<name>.pdf since
+# 2023, old attachments included: both kinds of link are letters.
+GOV_UK_ATTACHMENT_SELECTOR = 'a[href*="/attachment_data/file/"], a[href*="/media/"]'
+GOV_UK_FILE_ID_RE = re.compile(
+    r"/(?:attachment_data/file|media)/(?P<id>\d+|[0-9a-f]{24})/(?P<name>[^/?#]+\.pdf)", re.I)
 # File names seen: Joint_local_area_SEND_inspection_in_<Area>.pdf and
 # <Area>_LA_SEND_Inspection_letter.pdf
 GOV_UK_AREA_FROM_NAME = (

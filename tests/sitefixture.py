@@ -29,6 +29,7 @@ from fpdf import FPDF
 FILE_PATH = "/v1/file/"
 GOV_UK_PAGE = "/government/publications/local-area-send-inspection-outcome-letters"
 GOV_UK_FILES = "/government/uploads/system/uploads/attachment_data/file/"
+GOV_UK_MEDIA = "/media/"  # the asset manager's newer addresses: /media/<24 hex>/<name>
 
 
 @dataclass
@@ -55,6 +56,12 @@ class Attachment:
     file_name: str
     title: str
     body: bytes | Path
+    media: bool = False  # linked as /media/<attachment_id>/<file_name>
+
+    @property
+    def href(self) -> str:
+        folder = GOV_UK_MEDIA if self.media else GOV_UK_FILES
+        return f"{folder}{self.attachment_id}/{self.file_name}"
 
 
 @dataclass
@@ -125,7 +132,7 @@ class Site:
         return [r for p in self.providers for r in p.reports if r.send]
 
     def file_hits(self) -> list[Hit]:
-        return [h for h in self.hits if h.path.startswith((FILE_PATH, GOV_UK_FILES))]
+        return [h for h in self.hits if h.path.startswith((FILE_PATH, GOV_UK_FILES, GOV_UK_MEDIA))]
 
 
 class _Server(ThreadingHTTPServer):
@@ -220,9 +227,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(_bytes(report.body), fault)
         if path == GOV_UK_PAGE:
             return self._send(200, self._gov_uk(site).encode())
-        if path.startswith(GOV_UK_FILES):
-            att_id = path[len(GOV_UK_FILES) :].split("/")[0]
-            att = next((a for a in site.attachments if a.attachment_id == att_id), None)
+        if path.startswith((GOV_UK_FILES, GOV_UK_MEDIA)):
+            att = next((a for a in site.attachments if a.href == path), None)
             if att is None:
                 return self._send(404, b"<html><body>Not found</body></html>")
             return self._file(_bytes(att.body), fault)
@@ -328,7 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _gov_uk(self, site: Site) -> str:
         items = [
             f'<section class="gem-c-attachment"><h3 class="gem-c-attachment__title">'
-            f'<a class="govuk-link" href="{GOV_UK_FILES}{a.attachment_id}/{a.file_name}">'
+            f'<a class="govuk-link" href="{a.href}">'
             f"{escape(a.title)}</a></h3><p>PDF, 200KB, 8 pages</p></section>"
             for a in site.attachments
         ]

@@ -707,22 +707,24 @@ def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Co
             "Joint local area SEND inspection in Bolton",
             letter_2016_pdf("Bolton"),
         ),
-        Attachment(
-            "571088",
+        Attachment(  # an address of GOV.UK's asset manager since 2023
+            "5a80b2c4ed915d74e33fb6a1",
             "Herefordshire_LA_SEND_Inspection_letter.pdf",
             "Herefordshire local area SEND inspection letter",
             letter_2016_pdf("Herefordshire", weak=True),
+            media=True,
         ),
     ]
     summary = scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}", **FAST)
     assert summary.error is None, summary.render()
     got = fetches(corpus)
     assert got["govuk-537527"]["council"] == "Bolton"
-    assert got["govuk-571088"]["council"] == "Herefordshire"
+    assert got["govuk-5a80b2c4ed915d74e33fb6a1"]["council"] == "Herefordshire"
     assert got["govuk-537527"]["url"].endswith(
         "/537527/Joint_local_area_SEND_inspection_in_Bolton.pdf"
     )
-    assert all(got[f]["status"] != "failed" for f in ("govuk-537527", "govuk-571088"))
+    assert all(got[f]["status"] != "failed"
+               for f in ("govuk-537527", "govuk-5a80b2c4ed915d74e33fb6a1"))
     # Imported as 2016-framework letters, read into their sections: the judgement and the
     # strengths and areas for development a researcher compares across frameworks.
     with corpus.reading() as con:
@@ -746,17 +748,40 @@ def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Co
     assert GOV_UK_PAGE not in {h.path for h in site.hits[n:]}
 
 
-def test_one_unresolvable_host_after_the_site_answered_is_not_called_offline(
+def test_an_unresolvable_gov_uk_host_is_one_failure_not_offline(
     site: Site, base: str, corpus: Corpus
 ) -> None:
     summary = scrape(corpus, base_url=base, gov_uk_url="http://govuk.invalid/letters", **FAST)
-    assert summary.error and "cannot resolve the host name 'govuk.invalid'" in summary.error
-    assert not summary.offline and "If you are offline" not in summary.render()
+    assert summary.error is None and summary.exit_code == 1
+    assert len(summary.new) == len(site.send_reports())  # the Ofsted site's letters all came
+    text = summary.render()
+    assert "cannot resolve the host name 'govuk.invalid'" in text and "before 2017" in text
+    assert not summary.offline and "If you are offline" not in text
 
 
-def test_gov_uk_page_without_attachments_is_an_error(site: Site, base: str, corpus: Corpus) -> None:
+@pytest.mark.parametrize("fault", ["no attachments", "HTTP 500"])
+def test_a_gov_uk_page_that_fails_leaves_the_ofsted_letters_to_download(
+    site: Site, base: str, corpus: Corpus, fault: str
+) -> None:
+    if fault == "HTTP 500":
+        site.attachments = [Attachment("537527", "Joint_local_area_SEND_inspection_in_Bolton.pdf",
+                                       "Joint local area SEND inspection in Bolton",
+                                       letter_2016_pdf("Bolton"))]
+        site.fault(GOV_UK_PAGE, *[Fault("status", status=500)] * 5)  # every retry too
     summary = scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}", **FAST)
-    assert summary.error and GOV_UK_PAGE in summary.error and "attachment" in summary.error
+    assert summary.error is None and summary.exit_code == 1
+    assert len(summary.new) == len(site.send_reports())
+    (failure,) = summary.failed
+    assert failure.url == f"{base}{GOV_UK_PAGE}" and failure.council == "GOV.UK"
+    assert ("attachment" if fault == "no attachments" else "HTTP 500") in failure.reason
+    # The next run, with the page mended, fetches only the GOV.UK letters.
+    site.faults.clear()
+    site.attachments = [Attachment("537527", "Joint_local_area_SEND_inspection_in_Bolton.pdf",
+                                   "Joint local area SEND inspection in Bolton",
+                                   letter_2016_pdf("Bolton"))]
+    again = scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}", **FAST)
+    assert (len(again.new), again.already_held, again.exit_code) == (1, len(summary.new), 0), \
+        again.render()
 
 
 def test_a_former_councils_letters_are_fetched_and_filed_under_it(
