@@ -430,44 +430,58 @@ def parse_outcome_2023(text: str) -> str | None:
 
 
 def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | None]:
-    """(outcome, weaknesses with sufficient progress, weaknesses in all)."""
+    """(outcome, weaknesses with sufficient progress, weaknesses in all).
+
+    Read from the judgement ("HMCI has determined that the area has made sufficient
+    progress in addressing two of the four ..."), never from the opening sentence that
+    says what the revisit was to decide ("... whether the area had made sufficient
+    progress in addressing each of ..."); failing a count there, from the verdict closing
+    each weakness's section ("... has not made sufficient progress in addressing this
+    significant weakness").
+    """
     flat = re.sub(r"\s+", " ", text)
+    said = " ".join(s for s in re.split(r"(?<=[.;:])\s+", flat)
+                    if not re.search(r"\bwhether\b", s, re.I))
     word = r"(\w+)"
-    noun = r"(?:(?:areas of )?significant (?:weakness|area)|areas? for priority action)"
-    made = re.search(
-        rf"(?<!not )made sufficient progress in (?:addressing|tackling) {word} of the {word} "
-        rf"{noun}",
-        flat,
-        re.I,
-    )
+    noun = r"(?:(?:areas? of )?significant (?:weakness|area)|areas? for priority action)"
+    progress_in = r"made sufficient progress in (?:addressing|tackling|improving)"
+    affirmed = r"(?<!not )(?<!not yet )(?<!n't )"  # "has made", not "has not (yet) made"
+    denied = r"\bnot (?:yet )?"
+
+    def outcome_of(progress: int, total: int) -> tuple[str, int, int]:
+        outcome = ("sufficient_progress_all" if progress == total
+                   else "sufficient_progress_none" if progress == 0
+                   else "sufficient_progress_some")
+        return outcome, progress, total
+
+    made = re.search(rf"{affirmed}{progress_in} {word} of the {word} {noun}", said, re.I)
     if made:
         progress, total = _number(made.group(1)), _number(made.group(2))
-        if progress is not None and total is not None:
-            outcome = (
-                "sufficient_progress_all" if progress == total
-                else "sufficient_progress_none" if progress == 0
-                else "sufficient_progress_some"
-            )
-            return outcome, progress, total
-    all_done = re.search(
-        rf"(?<!not )made sufficient progress in (?:addressing|tackling) (all|each) of the "
-        rf"(?:(\w+) )?{noun}",
-        flat,
-        re.I,
-    )
+        if progress is not None and total is not None and progress <= total:
+            return outcome_of(progress, total)
+    missed = re.search(rf"{denied}{progress_in} {word} of the {word} {noun}", said, re.I)
+    if missed:
+        unmet, total = _number(missed.group(1)), _number(missed.group(2))
+        if unmet is not None and total is not None and unmet <= total:
+            return outcome_of(total - unmet, total)
+    all_done = re.search(rf"{affirmed}{progress_in} (all|each|both) of the (?:(\w+) )?{noun}",
+                         said, re.I)
     if all_done:
-        total = _number(all_done.group(2) or "")
+        total = 2 if all_done.group(1).lower() == "both" else _number(all_done.group(2) or "")
         return "sufficient_progress_all", total, total
-    none_done = re.search(
-        rf"not made sufficient progress in (?:addressing|tackling) (?:any|all|each) of the "
-        rf"(?:{word} )?{noun}",
-        flat,
-        re.I,
-    )
+    none_done = re.search(rf"{denied}{progress_in} (?:any|each|either) of the (?:{word} )?{noun}",
+                          said, re.I)
     if none_done:
-        total = _number(none_done.group(1) or "")
-        return "sufficient_progress_none", 0, total
-    return None, None, None
+        return "sufficient_progress_none", 0, _number(none_done.group(1) or "")
+    # Each weakness's own verdict: counted when the judgement gives no count (or says
+    # only "not ... all of the weaknesses", which is not "none").
+    verdicts = re.findall(rf"(\bnot (?:yet )?)?{progress_in} (?:this|the) (?:{noun}|weakness)\b",
+                          said, re.I)
+    if verdicts:
+        return outcome_of(sum(1 for v in verdicts if not v), len(verdicts))
+    # "Not ... all of the weaknesses" alone may mean some or none: only the count is known.
+    not_all = re.search(rf"{denied}{progress_in} all of the (?:{word} )?{noun}", said, re.I)
+    return None, None, _number(not_all.group(1) or "") if not_all else None
 
 
 def parse_wsoa(text: str) -> str | None:

@@ -97,6 +97,12 @@ def test_2023_outcomes(text: str, outcome: str) -> None:
     assert parse_outcome_2023(text) == outcome
 
 
+_REVISIT_AIM = ("Inspectors revisited the area to decide whether the area had made sufficient "
+                "progress in addressing each of the areas of significant weakness in the WSoA.")
+_VERDICT = ("Leaders changed the panel. The area has {}made sufficient progress in addressing "
+            "this significant weakness.")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -113,6 +119,22 @@ def test_2023_outcomes(text: str, outcome: str) -> None:
          ("sufficient_progress_none", 0, None)),
         ("has made sufficient progress in addressing none of the four significant weaknesses",
          ("sufficient_progress_none", 0, 4)),
+        # What the revisit was to decide is not its judgement.
+        (f"{_REVISIT_AIM} The inspectors judged that the area has not made sufficient progress "
+         "in addressing any of the significant weaknesses.", ("sufficient_progress_none", 0, None)),
+        ("The area has made sufficient progress in addressing both of the significant "
+         "weaknesses.", ("sufficient_progress_all", 2, 2)),
+        # Only the weaknesses without progress counted: the rest had it.
+        ("The area has not made sufficient progress in addressing three of the four significant "
+         "weaknesses.", ("sufficient_progress_some", 1, 4)),
+        # "Not yet ... all" is not "all"; each weakness's closing verdict gives the count.
+        (f"{_REVISIT_AIM} The area has not yet made sufficient progress in addressing all of "
+         f"the significant weaknesses. {_VERDICT.format('')} {_VERDICT.format('not ')} "
+         f"{_VERDICT.format('not yet ')}", ("sufficient_progress_some", 1, 3)),
+        # Without verdicts "not ... all" may be some or none: only the number is known.
+        ("The area has not made sufficient progress in addressing all of the five significant "
+         "weaknesses.", (None, None, 5)),
+        (_REVISIT_AIM, (None, None, None)),
     ],
 )
 def test_revisit_progress(text: str, expected: tuple) -> None:
