@@ -20,7 +20,7 @@ from scraper.records import Letter, Paragraph, Section
 # 5: a letter from before a reorganisation is filed under the council of its day.
 # 6: a long sentence cut by an empty line after a plain word stays one paragraph; the
 #    former Dorset county is filed as "Dorset County Council", not under the name of today's.
-PARSER_VERSION = "6"
+PARSER_VERSION = "7"
 
 
 class NotASendLetter(ValueError):
@@ -176,7 +176,8 @@ _MONITORING = [
     *_COMMON_2023,
 ]
 _SIGN_OFF = [
-    _h(r"yours (sincerely|faithfully)", "boilerplate", embedded=True),
+    # Also straight after a last bullet without a full stop, run into it by the extraction.
+    _h(r"yours (sincerely|faithfully)", "boilerplate", embedded=True, anywhere=True),
 ]
 _LETTER_TITLE = _h(r"joint local area SEND (inspection|revisit) in [A-Z][^.]*$", "context",
                    embedded=True, anywhere=True)
@@ -188,8 +189,12 @@ _LETTER_2016 = [
     _h(r"strengths", "strengths", short_only=True, embedded=True),
     _h(r"areas for (further )?development", "weaknesses", short_only=True, embedded=True),
     _h(r"areas? for improvement", "weaknesses", short_only=True),
+    # The closing list's introduction; some letters open it with "HMCI has determined
+    # that ..." or say "must": then the sentence must go on to "the following".
     _h(
-        r"the local area is required to produce and submit a written statement of action",
+        r"the local area is required to produce and submit a written statement of action"
+        r"|(?:\w[^.:]{0,250}?\b(?:determined|decided) that )?the (?:local )?area (?:is required "
+        r"to|must) produce and submit a written statement of action(?=[^.:]{0,200}\bfollowing\b)",
         "actions",
         may_prefix=False,
         embedded=True,
@@ -485,15 +490,17 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
 
 
 def parse_wsoa(text: str) -> str | None:
+    """Whether a 2016-framework letter requires a Written Statement of Action. A letter
+    that does not say so is "no_wsoa": only those requiring one had to say it."""
     flat = re.sub(r"\s+", " ", text)
-    if re.search(r"written statement of action[^.]{0,80}\bis (not )?required", flat, re.I):
-        m = re.search(r"written statement of action[^.]{0,80}\bis (not )?required", flat, re.I)
-        return "no_wsoa" if m and m.group(1) else "wsoa_required"
-    if re.search(r"(required|requires) [^.]{0,120}to produce and submit a written statement",
-                 flat, re.I):
-        return "wsoa_required"
-    if re.search(r"not (be )?required to produce[^.]{0,40}written statement", flat, re.I):
+    m = re.search(r"written statement of action[^.]{0,80}\bis (not )?required", flat, re.I)
+    if m:
+        return "no_wsoa" if m.group(1) else "wsoa_required"
+    if re.search(r"\bnot (be )?required to produce[^.]{0,40}written statement", flat, re.I):
         return "no_wsoa"
+    if re.search(r"(?:(?:required|requires) [^.]{0,120}to|\bmust) produce (?:and submit )?"
+                 r"(?:a )?written statement", flat, re.I):
+        return "wsoa_required"
     return "no_wsoa"
 
 

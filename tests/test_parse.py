@@ -151,6 +151,44 @@ def test_wsoa_decision() -> None:
                       "of Action to Ofsted") == "wsoa_required"
     assert parse_wsoa("a Written Statement of Action is not required") == "no_wsoa"
     assert parse_wsoa("Yours sincerely") == "no_wsoa"
+    assert parse_wsoa("Inspectors have determined that the local area must produce and submit "
+                      "a Written Statement of Action to Ofsted.") == "wsoa_required"
+
+
+@pytest.mark.parametrize("intro", [
+    "The local area is required to produce and submit a Written Statement of Action to Ofsted "
+    "that explains how the local area will tackle the following areas of significant weakness:",
+    "As a result of this inspection, HMCI has determined that the local area is required to "
+    "produce and submit a Written Statement of Action to Ofsted that explains how it will tackle "
+    "the following areas of significant weakness:",
+    "Inspectors have determined that the local area must produce and submit a Written Statement "
+    "of Action setting out how it will tackle the following areas of significant weakness:",
+])
+def test_the_closing_list_of_significant_weaknesses_is_found_however_it_is_introduced(
+    intro: str
+) -> None:
+    doc = assign_sections("send_2016", _paras(
+        ("heading", "Areas for development"),
+        # Run into the last bullet, as the extraction may give it.
+        ("bullet", f"Few young people have a plan for moving into adult health services. {intro}"),
+        ("bullet", "the slow issue of plans for children in the early years"),
+        ("bullet", "the weak part health services play in assessments Yours sincerely"),
+        ("text", "A. N. Inspector"),
+    ))
+    got = [(s, p.text[:40]) for p, (s, _) in zip(doc.paragraphs, doc.para_sections)
+           if p.kind == "bullet"]
+    assert got == [("weaknesses", "Few young people have a plan for moving "),
+                   ("actions", "the slow issue of plans for children in "),
+                   ("actions", "the weak part health services play in as")]
+    assert doc.para_sections[-1][0] == "boilerplate"
+
+
+def test_a_written_statement_mentioned_in_passing_opens_no_closing_list() -> None:
+    doc = assign_sections("send_2016", _paras(
+        ("heading", "Areas for development"),
+        ("bullet", "Leaders must produce and submit a written statement of action quickly."),
+    ))
+    assert [s for s, _ in doc.para_sections] == ["weaknesses", "weaknesses"]
 
 
 def _paras(*items: tuple[str, str]) -> list[Paragraph]:
