@@ -91,11 +91,9 @@ def _number(word: str) -> int | None:
 
 # --- framework ---------------------------------------------------------------
 
-_FRAMEWORK_RULES: list[tuple[str, re.Pattern[str]]] = [
-    (
-        "revisit_2018",
-        re.compile(r"joint local area SEND revisit|revisited the (local )?area", re.I),
-    ),
+# Each framework's title; the first to appear names the document's framework.
+_FRAMEWORK_TITLES: list[tuple[str, re.Pattern[str]]] = [
+    ("revisit_2018", re.compile(r"joint local area SEND revisit", re.I)),
     (
         "monitoring_2023",
         re.compile(
@@ -104,23 +102,24 @@ _FRAMEWORK_RULES: list[tuple[str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
-    (
-        "area_send_2023",
-        re.compile(r"area SEND inspection of|local area partnership report", re.I),
-    ),
-    (
-        "send_2016",
-        re.compile(
-            r"joint local area SEND inspection in|conducted a joint inspection of the local area",
-            re.I,
-        ),
-    ),
+    ("area_send_2023", re.compile(r"area SEND inspection of|local area partnership report", re.I)),
+    ("send_2016", re.compile(r"joint local area SEND inspection in", re.I)),
+]
+# Without a title, the opening sentence of a letter. Only then: a 2023 report may recall
+# that "Ofsted and CQC revisited the area" in 2019.
+_FRAMEWORK_OPENINGS: list[tuple[str, re.Pattern[str]]] = [
+    ("revisit_2018", re.compile(r"revisited the (local )?area", re.I)),
+    ("send_2016", re.compile(r"conducted a joint inspection of the local area", re.I)),
 ]
 
 
 def detect_framework(head: str) -> str:
     """Framework of a document from the text of its first page or so."""
-    for framework, rule in _FRAMEWORK_RULES:
+    titles = [(m.start(), framework) for framework, rule in _FRAMEWORK_TITLES
+              if (m := rule.search(head))]
+    if titles:
+        return min(titles)[1]
+    for framework, rule in _FRAMEWORK_OPENINGS:
         if rule.search(head):
             return framework
     raise NotASendLetter(

@@ -54,6 +54,12 @@ def test_impossible_dates_are_none_not_a_crash() -> None:
         ("Joint local area SEND revisit in Exampleshire", "revisit_2018"),
         ("Ofsted and the CQC revisited the area of Exampleshire to decide whether",
          "revisit_2018"),
+        # The title decides, not the history a report recalls.
+        ("Area SEND inspection of Exampleshire Local Area Partnership Inspection dates: 4 to 8 "
+         "March 2024. In 2019, Ofsted and CQC revisited the area and found progress.",
+         "area_send_2023"),
+        ("Joint local area SEND inspection in Exampleshire. The area was last inspected in 2012, "
+         "before the joint local area SEND revisit in Otherside.", "send_2016"),
     ],
 )
 def test_framework_is_recognised_from_content(head: str, framework: str) -> None:
