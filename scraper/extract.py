@@ -186,13 +186,17 @@ _DANGLING_RE = re.compile(
     r"that|the|their|to|which|who|with))$", re.IGNORECASE)
 
 
+# Names as official lists write them ("Bristol, City of") end a title, not a sentence.
+_INVERTED_NAME_RE = re.compile(r",\s*(?:city|county|borough) of$", re.IGNORECASE)
+
 # A paragraph this long is prose, never a heading, even with no closing full stop.
 _HEADING_MAX = 160
 # ... and stops on a plain word, not a web address as a signature block does.
 _LAST_WORD_RE = re.compile(r"(?:^|\s)[A-Za-z]+$")
 
-# A full stop and a new sentence inside a paragraph: prose, not a heading or an address.
-_PROSE_RE = re.compile(r"\w[.?!][\"'’”)]* +[A-Z]")
+# A full stop and a new sentence inside a paragraph: prose, not a heading or an address
+# ("St. Helens", "Dr. Smith" end no sentence).
+_PROSE_RE = re.compile(r"\w(?<!\bSt)(?<!\bDr)(?<!\bMrs)(?<!\bMr)(?<!\bMs)[.?!][\"'’”)]* +[A-Z]")
 
 
 def _runs_on(prev: str, line: _Line, prev_line: _Line, full: float) -> bool:
@@ -206,6 +210,8 @@ def _runs_on(prev: str, line: _Line, prev_line: _Line, full: float) -> bool:
     block's short lines do not."""
     prev = prev.rstrip()
     if _SENTENCE_END_RE.search(prev) or abs(line.left - prev_line.left) > 3:
+        return False
+    if _INVERTED_NAME_RE.search(prev):  # "... inspection in Bristol, City of": a title
         return False
     return (bool(_DANGLING_RE.search(prev)) or bool(_PROSE_RE.search(prev))
             or (len(prev) >= _HEADING_MAX and len(prev_line.text) >= 0.85 * full

@@ -20,6 +20,9 @@ from scraper.records import Letter, Paragraph, Section
 # 5: a letter from before a reorganisation is filed under the council of its day.
 # 6: a long sentence cut by an empty line after a plain word stays one paragraph; the
 #    former Dorset county is filed as "Dorset County Council", not under the name of today's.
+# 7: older letters: a revisit's progress from its judgement and verdicts, not its opening;
+#    the framework from the title first; a WSoA's closing list however it is introduced;
+#    titles ending "City of" or holding "St." kept apart from the opening paragraph.
 PARSER_VERSION = "7"
 
 
@@ -178,8 +181,8 @@ _SIGN_OFF = [
     # Also straight after a last bullet without a full stop, run into it by the extraction.
     _h(r"yours (sincerely|faithfully)", "boilerplate", embedded=True, anywhere=True),
 ]
-_LETTER_TITLE = _h(r"joint local area SEND (inspection|revisit) in [A-Z][^.]*$", "context",
-                   embedded=True, anywhere=True)
+_LETTER_TITLE = _h(r"joint local area SEND (inspection|revisit) in [A-Z](?:[^.]|(?<=\bSt)\.)*$",
+                   "context", embedded=True, anywhere=True)
 _LETTER_2016 = [
     _LETTER_TITLE,
     _h(r"main findings", "main_findings", embedded=True),
