@@ -260,8 +260,7 @@ def _import_pdf(
     given_published = published
     # The manifest's or the site's date, else the letter's own.
     published = published or letter.published or letter.letter_date
-    # Dated, so that a letter from before a reorganisation goes to the council of its day.
-    la = lookup_area(letter.area, urn=ofsted_urn, on=letter.inspection_start or published)
+    la, area_notes = _authority(letter.area, ofsted_urn, letter.inspection_start or published)
     area = la.name if la else letter.area
     if letter.inspection_start and (
         held := corpus.letter_of_inspection(area, letter.framework, letter.inspection_start, con)
@@ -312,7 +311,7 @@ def _import_pdf(
             outcome = ImportOutcome(
                 str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
                 len(passages), missing=_missing_sections(letter.framework, passages),
-                notes=_more_than_a_letter(doc, extracted.n_pages)
+                notes=area_notes + _more_than_a_letter(doc, extracted.n_pages)
                 + _date_before_inspection(given_published, letter.inspection_start),
             )
             if fetch is not None:
@@ -343,6 +342,25 @@ def _import_pdf(
 
 # Far more pages than any letter has (the 55 reports of 2023-2025 have 7 to 12).
 MAX_LETTER_PAGES = 40
+
+
+def _authority(
+    area: str, ofsted_urn: str | None, on: str | None
+) -> tuple[LocalAuthority | None, tuple[str, ...]]:
+    """The council a letter is filed under, and a note when its page says otherwise.
+
+    The area the letter names decides; the URN of the provider page it was listed on
+    only when the name is not recognised. A letter can sit on another council's record
+    (a neighbour's, a successor's), and filing it there would move its findings to the
+    wrong row of every table. Dated, so that a letter from before a reorganisation goes
+    to the council of its day."""
+    by_name = lookup_area(area, on=on) if area else None
+    by_urn = lookup_area(area, urn=ofsted_urn, on=on) if ofsted_urn else None
+    if by_name is None or by_urn is None or by_urn.la_code == by_name.la_code:
+        return by_name or by_urn, ()
+    return by_name, (f"the letter is about {area}, but it was listed on the page of "
+                     f"{by_urn.name} (URN {ofsted_urn}): filed under {by_name.name}, as "
+                     "the letter says",)
 
 
 def _more_than_a_letter(doc: ParsedDocument, n_pages: int) -> tuple[str, ...]:

@@ -1004,3 +1004,33 @@ def test_replace_keeps_a_report_published_later_than_the_file_given(tmp_path: Pa
     with Corpus.open(root).reading() as con:
         assert con.execute("SELECT published FROM letters").fetchone()[0] == "2016-08-01"
         assert "over five" in " ".join(r[0] for r in con.execute("SELECT text FROM passages"))
+
+
+def test_a_letter_listed_on_another_councils_page_is_filed_under_its_own_area(
+    tmp_path: Path,
+) -> None:
+    """The provider page a letter was found on (its URN) may be a neighbour's or a
+    successor's record: the area the letter names decides, and the summary says so."""
+    from textmine.areas import lookup_area
+
+    corpus = Corpus.open(tmp_path / "corpus")
+    pdf = tmp_path / "bolton.pdf"
+    pdf.write_bytes(letter_2016_pdf("Bolton"))
+    cornwall = lookup_area("Cornwall")
+    assert cornwall is not None and cornwall.ofsted_urn
+    outcome = import_pdf(corpus, pdf, ofsted_urn=cornwall.ofsted_urn)
+    assert outcome.status == "imported"
+    with corpus.reading() as con:
+        row = con.execute("SELECT area, la_code, ofsted_urn FROM letters").fetchone()
+    # Filed under Bolton; the URN stays as the site gave it.
+    assert tuple(row) == ("Bolton", "350", cornwall.ofsted_urn)
+    (note,) = outcome.notes
+    assert "Bolton" in note and "Cornwall" in note and cornwall.ofsted_urn in note
+    # A letter whose name is not recognised is still placed by its page.
+    other = tmp_path / "odd.pdf"
+    other.write_bytes(letter_2016_pdf("Kernow West"))
+    placed = import_pdf(corpus, other, ofsted_urn=cornwall.ofsted_urn)
+    assert placed.status == "imported" and placed.notes == ()
+    with corpus.reading() as con:
+        assert con.execute("SELECT area FROM letters WHERE letter_id = ?",
+                           (placed.letter_id,)).fetchone()[0] == "Cornwall"
