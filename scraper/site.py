@@ -118,6 +118,7 @@ EXTRA_PROVIDERS: dict[str, str] = {
     "815": "North Yorkshire",
     "891": "Nottinghamshire",
     "879": "Plymouth",
+    "839": "Bournemouth, Christchurch and Poole",  # the ADCS summary's link for its 2021 letter
     # Councils since reorganised, whose pages the search (of current councils) may no
     # longer list: the ADCS table links their 2017-2019 letters to these records.
     "80463": "Dorset County Council",

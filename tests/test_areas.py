@@ -376,3 +376,27 @@ def test_ofsted_statistics_names_codes_and_regions_agree() -> None:
         else:
             assert la.ons_code == ons_code, (name, ons_code, la.ons_code)
             assert lookup_area(code=ons_code) == la
+
+
+def test_every_second_provider_record_the_reference_tables_link_to_is_scraped() -> None:
+    """Some letters sit on a council's second provider record (/provider/44/<LA code>),
+    which the search of councils does not list: every one either table links to is in
+    the scraper's list, under the council it belongs to."""
+    openpyxl = pytest.importorskip("openpyxl")
+    from scraper.site import EXTRA_PROVIDERS
+
+    ods = require_shared("reference", "ofsted_area_send_outcomes_2016_2022.ods")
+    with zipfile.ZipFile(ods) as book:
+        links = set(re.findall(r"/provider/\d+/(\d{1,3})\b", book.read("content.xml").decode()))
+    xlsx = require_shared("reference", "adcs_send_outcomes_summary_2016_2022.xlsx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        sheets = openpyxl.load_workbook(xlsx).worksheets
+    for cell in (c for sheet in sheets for row in sheet.iter_rows() for c in row):
+        for target in (cell.hyperlink.target if cell.hyperlink else "", str(cell.value or "")):
+            links.update(re.findall(r"/provider/\d+/(\d{1,3})\b", target or ""))
+    assert len(links) >= 23
+    assert sorted(links - set(EXTRA_PROVIDERS)) == []
+    for urn in links:
+        la = lookup_area(EXTRA_PROVIDERS[urn])
+        assert la is not None and la.la_code == urn, (urn, EXTRA_PROVIDERS[urn])
