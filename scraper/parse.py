@@ -551,7 +551,7 @@ def parse_metadata(doc: ParsedDocument) -> Letter:
         )
         letter.next_inspection = "; ".join(dict.fromkeys(n.strip() for n in nxt)) or None
     else:
-        m = _first(head, r"between\s+(.{0,80})")
+        m = _first(head, r"between\s+(.{0,80})") or _first(head, rf"\bfrom\s+({_DAY}\s.{{0,70}})")
         if m:
             letter.inspection_start, letter.inspection_end = parse_date_range(m.group(1))
         # The letter's own date stands alone near the top, before "Dear".

@@ -254,3 +254,13 @@ def test_a_sentence_starting_like_a_heading_is_not_one() -> None:
 def test_document_without_an_area_is_rejected_clearly() -> None:
     with pytest.raises(NotASendLetter, match="area"):
         parse_document(_paras(("text", "Joint local area SEND revisit in")))
+
+
+def test_inspection_dates_given_as_from_one_day_to_another() -> None:
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND inspection in Exampleshire"),
+        ("text", "From 6 to 10 November 2016, Ofsted and the Care Quality Commission (CQC) "
+                 "conducted a joint inspection of the local area of Exampleshire to judge the "
+                 "effectiveness of the area. Inspectors heard from 12 families."),
+    ))
+    assert (doc.letter.inspection_start, doc.letter.inspection_end) == ("2016-11-06", "2016-11-10")
