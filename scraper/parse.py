@@ -360,10 +360,11 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
             framework == "revisit_2018"
             and para.kind == "heading"
             and len(para.text) >= 30
-            and current[0] == "main_findings"
+            and current[0] in ("main_findings", "context")
             and not closing
         ):
-            # A revisit reports on each area of significant weakness under its own heading.
+            # A revisit reports on each area of significant weakness under its own heading,
+            # most after "Main findings", some straight after the opening paragraphs.
             current = ("main_findings", para.text)
             doc.weakness_headings.append(para.text)
             add(para, True)

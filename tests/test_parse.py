@@ -264,3 +264,23 @@ def test_inspection_dates_given_as_from_one_day_to_another() -> None:
                  "effectiveness of the area. Inspectors heard from 12 families."),
     ))
     assert (doc.letter.inspection_start, doc.letter.inspection_end) == ("2016-11-06", "2016-11-10")
+
+
+def test_revisit_weakness_sections_without_a_main_findings_heading() -> None:
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND revisit in Exampleshire"),
+        ("text", f"Between 3 March 2020 and 5 March 2020, Ofsted and the CQC revisited the area "
+                 f"of Exampleshire. {_REVISIT_AIM}"),
+        ("text", "HMCI has determined that the area has made sufficient progress in addressing "
+                 "all of the significant weaknesses identified at the initial inspection."),
+        ("heading", "Area of significant weakness 1: the late issue of plans"),
+        ("text", "Plans are now issued within 20 weeks."),
+        ("heading", "Area of significant weakness 2: weak joint commissioning"),
+        ("text", "Leaders now commission speech therapy together."),
+    ))
+    assert doc.weakness_headings == ["Area of significant weakness 1: the late issue of plans",
+                                     "Area of significant weakness 2: weak joint commissioning"]
+    assert (doc.letter.outcome, doc.letter.weaknesses_progress, doc.letter.weaknesses_total) == (
+        "sufficient_progress_all", 2, 2)
+    assert [s.canonical for s in doc.letter.sections] == ["context", "main_findings",
+                                                          "main_findings"]
