@@ -1590,3 +1590,22 @@ def test_a_term_signal_ends_any_command_with_the_interrupted_exit_code(
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     assert ended.value.code == cli.INTERRUPTED_EXIT == 130
+
+
+def test_evaluate_reads_the_labels_before_retraining_a_stale_model(tmp_path: Path) -> None:
+    """A mistyped or broken gold file is said at once: a stale model was retrained (and
+    made current, the tags then of an older model) before the file was even opened."""
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    assert CliRunner().invoke(app, ["train", "--corpus", str(root)]).exit_code == 0
+    (root / "codebook.yaml").write_text(edited_codebook("99"))
+    with Corpus.open(root).reading() as con:
+        before = con.execute("SELECT COUNT(*) FROM models").fetchone()[0]
+    broken = tmp_path / "bad.jsonl"
+    broken.write_text(json.dumps({"text": "Plans are late.", "theme": ["ehc_plans"]}) + "\n")
+    for gold, said in ((tmp_path / "nothere.jsonl", "no such file"), (broken, "line 1")):
+        result = CliRunner().invoke(app, ["evaluate", str(gold), "--corpus", str(root)])
+        assert result.exit_code == 2 and said in result.output, result.output
+        assert "training" not in result.output.lower()
+    with Corpus.open(root).reading() as con:
+        assert con.execute("SELECT COUNT(*) FROM models").fetchone()[0] == before

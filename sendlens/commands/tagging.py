@@ -475,6 +475,12 @@ def evaluate_cmd(
             raise _fail(str(exc)) from None
     output = output or Path("docs/MODEL_CARD.md")
     store = open_corpus(corpus)
+    try:
+        # Read before any training: a mistyped or broken file is said at once, not after
+        # a stale model was retrained (and made current) for nothing.
+        read_labels(gold)
+    except TaggingError as exc:
+        raise _fail(str(exc)) from exc
 
     def record_cv(result: dict) -> None:
         # A cross-validation of these labels measures the current model only if it was
