@@ -1153,11 +1153,21 @@ def test_a_broken_codebook_is_not_blamed_on_the_model(corpus: Path, tmp_path: Pa
     env = {"SENDLENS_CODEBOOK": str(bad)}
     info = runner.invoke(app, ["info", "--corpus", str(corpus)], env=env)
     assert info.exit_code == 0
-    assert "Fix the codebook" in info.output and str(bad) in info.output
+    assert f"Fix {bad} (or unset SENDLENS_CODEBOOK)" in info.output
     assert "retrains" not in info.output  # retraining cannot help: it needs the codebook
     export = runner.invoke(app, ["export", "passages", "-o", "-", "--corpus", str(corpus)],
                            env=env)
-    assert "Fix the codebook" in export.stderr and "Run `sendlens tag`" not in export.stderr
+    assert f"Fix {bad}" in export.stderr and "Run `sendlens tag`" not in export.stderr
+    # The corpus's own codebook broken, no variable set: the advice is about that file.
+    own = corpus / "codebook.yaml"
+    own.write_text("themes: [\n")
+    try:
+        info = runner.invoke(app, ["info", "--corpus", str(corpus)],
+                             env={"SENDLENS_CODEBOOK": None})
+    finally:
+        own.unlink()
+    assert f"Fix {own} (or remove it to use the shipped codebook)" in info.output
+    assert "SENDLENS_CODEBOOK" not in info.output
 
 
 def test_ctrl_c_during_tag_says_so_and_keeps_the_tags(corpus: Path, tmp_path: Path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import date
 from enum import StrEnum
@@ -436,9 +437,19 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _codebook_problem(exc: Exception) -> str:
-    return (f"{exc}. Fix the codebook (or unset SENDLENS_CODEBOOK) before `sendlens tag`: "
-            "no model can be trained or checked without it")
+def _codebook_problem(exc: Exception, store: Corpus) -> str:
+    """The codebook's error and what to do, for the file actually in force."""
+    from textmine.codebook import PACKAGED_CODEBOOK, codebook_path
+
+    path = codebook_path(store.root)
+    if os.environ.get("SENDLENS_CODEBOOK"):
+        how = f"fix {path} (or unset SENDLENS_CODEBOOK)"
+    elif path.resolve() != PACKAGED_CODEBOOK.resolve():
+        how = f"fix {path} (or remove it to use the shipped codebook)"
+    else:
+        how = "fix the codebook"
+    return (f"{exc}. {how[0].upper()}{how[1:]} before `sendlens tag`: no model can be "
+            "trained or checked without it")
 
 
 def _model_info(store: Corpus) -> bool:
@@ -450,7 +461,7 @@ def _model_info(store: Corpus) -> bool:
     try:
         found = _current_model(store)
     except CodebookError as exc:
-        typer.secho(f"model: cannot be checked: {_codebook_problem(exc)}", fg="red")
+        typer.secho(f"model: cannot be checked: {_codebook_problem(exc, store)}", fg="red")
         return False
     if found is None:
         typer.echo("model: none yet (`sendlens tag` trains one and tags the passages)")
@@ -500,7 +511,7 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
     try:
         found = _current_model(store)
     except CodebookError as exc:
-        warn(f"the tags cannot be checked against the codebook: {_codebook_problem(exc)}")
+        warn(f"the tags cannot be checked against the codebook: {_codebook_problem(exc, store)}")
         found = None
     if found is not None:
         version, _, reasons, older = found
