@@ -2027,7 +2027,7 @@ def warm(path: str) -> float:
 
 
 def corpus_dir() -> str:
-    return str(Path(os.environ.get("SENDLENS_CORPUS") or "corpus").resolve())
+    return str(Path(os.environ.get("SENDLENS_CORPUS") or "corpus").expanduser().resolve())
 
 
 def main() -> None:

@@ -1034,3 +1034,23 @@ def test_a_letter_listed_on_another_councils_page_is_filed_under_its_own_area(
     with corpus.reading() as con:
         assert con.execute("SELECT area FROM letters WHERE letter_id = ?",
                            (placed.letter_id,)).fetchone()[0] == "Cornwall"
+
+
+def test_a_quoted_tilde_in_the_corpus_path_means_the_home_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--corpus "~/sendlens"` (quoted, so the shell leaves the ~) made a folder named ~
+    in the working folder; the same from $SENDLENS_CORPUS."""
+    pdf = tmp_path / "letter.pdf"
+    pdf.write_bytes(letter_2016_pdf("Bolton"))
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", str(pdf), "-q", "--corpus", "~/one"]).exit_code == 0
+    monkeypatch.setenv("SENDLENS_CORPUS", "~/two")
+    assert runner.invoke(app, ["import", str(pdf), "-q"]).exit_code == 0
+    assert (home / "one" / "sendlens.db").is_file() and (home / "two" / "sendlens.db").is_file()
+    assert list(work.iterdir()) == []

@@ -61,6 +61,9 @@ def corpus_path(value: Path | None) -> Path:
     global chosen
     env = os.environ.get("SENDLENS_CORPUS")
     chosen = value if value is not None else Path(env) if env else DEFAULT_CORPUS
+    # A quoted "~/corpus" (or one in a .env file) reaches us unexpanded: a folder named
+    # "~" in the working folder is what nobody means, and a hazard to remove.
+    chosen = chosen.expanduser()
     return chosen
 
 
