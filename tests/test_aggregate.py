@@ -516,6 +516,15 @@ def test_the_former_dorset_county_is_a_row_of_its_own(untagged: Corpus, tmp_path
     assert aggregate.load_tagged(untagged, areas="Dorset").empty
 
 
+def test_the_former_dorset_county_by_name_is_not_todays_dorset(corpus: Corpus) -> None:
+    """`--area "Dorset County Council"` with none of the county's letters in the corpus
+    gave today's Dorset's row: its matching key ("dorset") is today's council's."""
+    dorset = aggregate.theme_table(corpus, by="area", areas="Dorset")
+    assert len(dorset) and set(dorset["area"]) == {"Dorset"}
+    county = aggregate.theme_table(corpus, by="area", areas="Dorset County Council")
+    assert county.empty  # as for any authority with no letter here (a warning says so)
+
+
 def test_an_area_spelled_two_ways_is_one_row_and_one_history(
     tmp_path: Path, letters_dir: Path
 ) -> None:

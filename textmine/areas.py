@@ -169,6 +169,17 @@ def _indexes() -> tuple[_Index, _Index, _Index]:
     return by_urn, by_code, by_name
 
 
+@cache
+def _exact_names() -> _Index:
+    """The table's names and aliases as written (any case): "Dorset County Council" is
+    the former county by name, though its matching key, "dorset", is today's council."""
+    exact: _Index = {}
+    for la in sorted(_table(), key=lambda la: not la.is_current):
+        for variant in (la.name, *la.aliases):
+            exact.setdefault(" ".join(variant.casefold().split()), la)
+    return exact
+
+
 def lookup_area(
     name: str | None = None, *, urn: str | int | None = None, code: str | None = None,
     on: str | date | None = None,
@@ -185,8 +196,11 @@ def lookup_area(
         found: LocalAuthority | None = la
     elif code is not None and (la := by_code.get(code.strip().upper())):
         found = la
+    elif name:
+        found = (_exact_names().get(" ".join(name.casefold().split()))
+                 or by_name.get(normalise_area_name(name)))
     else:
-        found = by_name.get(normalise_area_name(name)) if name else None
+        found = None
     when = _iso_day(on)
     if found is not None and found.is_current and name and when is not None:
         key = normalise_area_name(name)
