@@ -413,6 +413,24 @@ def test_export_themes_sections_option(corpus: Corpus) -> None:
     assert (sw["letters"], sw["passages"], sw["negative"]) == (2, 1, 1)
 
 
+def test_a_section_these_letters_hold_no_themed_passage_in_is_said(corpus: Corpus,
+                                                                   tmp_path: Path) -> None:
+    """--section main_findings (older letters only) over 2023 reports: a table of zeros,
+    which read as "no letter mentions any theme" without a word."""
+    result = export(corpus, "themes", "--section", "main_findings", "-o",
+                    str(tmp_path / "t.xlsx"))
+    assert result.exit_code == 0
+    said = ("no passage of section main_findings in these letters mentions a theme: every "
+            "count is 0")
+    assert said in result.stderr
+    about = pd.read_excel(tmp_path / "t.xlsx", sheet_name="About")
+    assert about.astype(str).apply(lambda col: col.str.contains(said, regex=False)).any().any()
+    result = export(corpus, "passages", "--section", "main_findings", "-o", "-")
+    assert "no passage is in section main_findings" in result.stderr
+    # A section with passages says nothing.
+    assert "every count is 0" not in export(corpus, "themes", "--section", "actions").stderr
+
+
 def test_export_evidence(corpus: Corpus, tmp_path: Path) -> None:
     out = tmp_path / "evidence.xlsx"
     result = export(corpus, "evidence", "--theme", "ehc_plans", "--stance", "negative",

@@ -271,6 +271,15 @@ def export_cmd(
                  f"{asked}" if asked else "no letter is tagged yet")
         typer.secho(f"warning: {empty}: the table is empty", fg="yellow", err=True)
         warnings.append(f"{empty}: the table is empty")
+    elif section and (frame.empty if what is What.passages else
+                      what is What.themes and not frame["passages"].any()):
+        # Letters counted, no passage behind them: a table of zeros reads as "no letter
+        # mentions any theme" (a 2023 report has no main_findings; outcome has no themes).
+        held = (f"no passage is in section {', '.join(section)}" if what is What.passages
+                else f"no passage of section {', '.join(section)} in these letters mentions "
+                     "a theme: every count is 0")
+        typer.secho(f"warning: {held}", fg="yellow", err=True)
+        warnings.append(held)
     with store.reading() as con:
         about = provenance(con, store.root, table=what.value,
                            by=(by or GroupBy.area).value if what is What.themes else None,
