@@ -931,11 +931,15 @@ def collect_pdfs(
 
     def describe(pdf: Path) -> ImportItem:
         key = _real(pdf)
-        for folder in list(key.parents)[:3]:
-            if folder not in manifests:
-                manifests[folder] = _read_manifest(folder, notes)
-            if key in manifests[folder]:
-                return manifests[folder][key]
+        # Beside the file as named first (a folder of links to PDFs kept elsewhere has a
+        # manifest of its own), then beside the file a link leads to.
+        named = Path(os.path.abspath(pdf))
+        for folder in dict.fromkeys([*list(named.parents)[:3], *list(key.parents)[:3]]):
+            real = _real(folder)  # one folder reached two ways is read once
+            if real not in manifests:
+                manifests[real] = _read_manifest(real, notes)
+            if key in manifests[real]:
+                return manifests[real][key]
         return ImportItem(pdf)
 
     for raw in paths:

@@ -346,3 +346,30 @@ def test_a_manifest_read_later_fills_in_what_held_letters_lack(folder: Path,
     assert got["Harrowdale"]["ofsted_urn"] is None
     again = CliRunner().invoke(app, ["import", "letters", "--corpus", corpus, "-q"])
     assert "filled in" not in again.output
+
+
+def test_a_manifest_beside_links_describes_the_files_they_lead_to(folder: Path,
+                                                                  tmp_path: Path) -> None:
+    """A folder of links to PDFs kept elsewhere, with its own manifest: that manifest was
+    never read (only the one beside the files the links lead to, if any), so its dates
+    and URNs were lost and its problems not reported."""
+    links = tmp_path / "links"
+    links.mkdir()
+    for name in ("kestrelbury.pdf", "ashmere.pdf"):
+        (links / name).symlink_to(folder / name)
+    (links / "manifest.csv").write_text(
+        "file,ofsted_urn,published\n"
+        "kestrelbury.pdf,80454,2018-01-20\n"
+        "ashmere.pdf,abc,2019-09-10\n", encoding="utf-8")
+    warnings: list[str] = []
+    items = {i.path.name: i for i in collect_pdfs([links], warnings=warnings)}
+    assert (items["kestrelbury.pdf"].ofsted_urn, items["kestrelbury.pdf"].published) == (
+        "80454", "2018-01-20")
+    assert items["ashmere.pdf"].published == "2019-09-10"
+    assert len(warnings) == 1 and "line 3" in warnings[0] and "'abc'" in warnings[0]
+    # The files' own folder's manifest still describes them when the links' has no row.
+    (links / "manifest.csv").write_text("file,published\n", encoding="utf-8")
+    (folder / "manifest.csv").write_text("file,published\nashmere.pdf,2019-09-12\n",
+                                         encoding="utf-8")
+    items = {i.path.name: i for i in collect_pdfs([links], warnings=[])}
+    assert items["ashmere.pdf"].published == "2019-09-12"
