@@ -252,6 +252,14 @@ def filter_slug(filters: ad.Filters) -> str:
     return "filtered-" + hashlib.sha256(slug.encode()).hexdigest()[:6]
 
 
+def download_warnings(path: str) -> str:
+    """What a downloaded table's About sheet and Markdown note must warn of, as the page
+    does: a stale model or broken codebook, letters not tagged yet."""
+    stamp = ad.stamp(path)
+    return " ".join(filter(None, [ad.problem_text(ad.model_problems(path, stamp)),
+                                  ad.untagged_text(ad.status(path, stamp))]))
+
+
 def downloads(frame: pd.DataFrame, name: str, key: str,
               options: dict[str, str] | None = None,
               filters: ad.Filters | None = None) -> None:
@@ -281,7 +289,7 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
 
     def render(fmt: str) -> bytes:
         # The Excel file's About sheet; the Markdown table's line under it (csv: plain).
-        problems = ad.problem_text(ad.model_problems(path, ad.stamp(path)))
+        problems = download_warnings(path)
         about = (ad.provenance(path, table=name, view=view, **chosen,
                                **({"warnings": problems} if problems else {}))
                  if fmt in ("xlsx", "md") else None)
@@ -2069,6 +2077,8 @@ def main() -> None:
     if said := ad.problem_text(problems := ad.model_problems(path, stamp), markdown=True):
         (notice.error if problems[0] == "codebook" else notice.warning)(
             said, icon=":material/warning:")
+    if said := ad.untagged_text(status, markdown=True):
+        notice.warning(said, icon=":material/warning:")
     PAGE_FUNCS[page](ctx)
     if notes := st.session_state.pop("_link_notes", None):
         notice.info(". ".join(md(n) for n in notes) + ".", icon=":material/date_range:")

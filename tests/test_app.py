@@ -229,6 +229,31 @@ def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
     assert "The codebook cannot be read" in error.value and "local \\(offer" in error.value
 
 
+def test_every_page_says_when_letters_imported_since_tag_are_left_out(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A letter imported while the app was open fell out of every table, chart and
+    # download without a word ("No passages match", a South West of 4 letters of 5).
+    import shutil
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    assert not any("not tagged yet" in w.value for w in run(copy, monkeypatch).warning)
+    with Corpus.open(copy).transaction() as con:
+        letter = con.execute("SELECT letter_id FROM letters ORDER BY letter_id").fetchone()[0]
+        n = con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM "
+                        "passages WHERE letter_id = ?)", (letter,)).rowcount
+    for page in ("overview", "compare", "themes", "area", "export"):
+        [said] = [w for w in run(copy, monkeypatch, page=page).warning
+                  if "not tagged yet" in w.value]
+        assert said.value == (f"1 letter ({n} passages) not tagged yet is left out of every "
+                              "table and chart; run `sendlens tag` to count them.")
+    # Downloads carry it in their About sheet and under a Markdown table.
+    from sendlens.app_main import download_warnings
+
+    assert download_warnings(str(copy)) == said.value.replace("`", "")
+    assert download_warnings(str(corpus_dir)) == ""
+
+
 def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                    facts: dict) -> None:
     at = run(corpus_dir, monkeypatch)
