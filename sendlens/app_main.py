@@ -926,7 +926,9 @@ def page_compare(ctx: Ctx) -> None:
             downloads(ev, "-".join(["evidence", st.session_state["cell_row"],
                                     st.session_state["cell_theme"],
                                     *([stance] if stance != ALL else [])]).replace(" ", "_"),
-                      "cell", filters=filters)
+                      "cell", {by: st.session_state["cell_row"],
+                               "theme": st.session_state["cell_theme"],
+                               "stance": "" if stance == ALL else stance}, filters=filters)
     box = lazy_expander("The numbers behind the chart", "cell-numbers")
     if box is not None:
         with box:
@@ -1577,7 +1579,10 @@ def page_themes(ctx: Ctx) -> None:
     name = "-".join(["evidence", "any-theme" if theme == ALL else theme,
                      *([stance] if stance != ALL else []),
                      *([re.sub(r"\W+", "_", query).strip("_")[:40]] if query else [])])
-    downloads(frame, name, "themes", filters=filters)
+    # What was asked, by name too: a pasted table of one stance's passages read as all.
+    downloads(frame, name, "themes", {"theme": "" if theme == ALL else theme,
+                                      "stance": "" if stance == ALL else stance,
+                                      "words": query}, filters=filters)
 
 
 def page_reader(ctx: Ctx) -> None:

@@ -352,6 +352,20 @@ def test_export_downloads_say_what_they_hold(server: str, corpus_dir: Path,
         assert "x_sec=weaknesses" in about["view"]
 
 
+def test_a_theme_search_download_says_what_was_asked(server: str, tmp_path: Path) -> None:
+    """The Theme explorer's download named its outcome filter but not the theme, stance
+    and search words: a pasted table of one stance's passages read as all of them."""
+    view = "/?page=themes&theme=ehc_plans&stance=negative&q=timely+plans"
+    with browser_page(server + view, "themes") as page:
+        with page.expect_download(timeout=30_000) as got:
+            page.get_by_role("button", name="Markdown").first.click()
+        path = tmp_path / got.value.suggested_filename
+        got.value.save_as(path)
+    text = path.read_text(encoding="utf-8")
+    assert "| negative |" in text
+    assert "Counted: theme ehc_plans; stance negative; words timely plans." in text
+
+
 def test_a_browser_in_dark_mode_gets_the_light_page_the_colours_were_chosen_for(
     server: str
 ) -> None:
