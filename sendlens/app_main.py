@@ -1795,11 +1795,14 @@ def page_label(ctx: Ctx) -> None:
     # Also without corrections when the model learnt from some (one was just removed).
     learnt = ((ctx.status.model or {}).get("meta", {}).get("training", {})
               .get("hand_labels", {}).get("n", 0))
-    can_retrain = bool(len(saved) or learnt)
+    # No model can be trained from a codebook that cannot be read (said above the page).
+    broken = ad.model_problems(ctx.path, ctx.stamp)[0] == "codebook"
+    can_retrain = bool(len(saved) or learnt) and not broken
     st.caption("Trains a new model from the codebook's weak labels plus your corrections, "
                "then re-tags every passage; a corrected passage keeps your correction as "
                "its tag. This can take a minute."
-               + ("" if can_retrain else " Save a correction above first."))
+               + (" Fix the codebook first (see above)." if broken else
+                  "" if can_retrain else " Save a correction above first."))
     done = st.session_state.pop("retrained", None)
     if done:  # set just before the rerun that redrew the app with the new tags
         st.success(done, icon=":material/check_circle:")
@@ -1841,7 +1844,7 @@ def follow_retrain(job: ad.RetrainJob) -> None:
             time.sleep(0.2)
         st.session_state.pop(RETRAIN_WATCH, None)  # reported here, once
         if job.result is None:
-            box.update(label="Retraining failed", state="error")
+            box.update(label="Retraining failed", state="error", expanded=True)
             show_error(ad.AppDataError(job.error or "retraining failed"))
             return
         result = job.result
@@ -1865,9 +1868,13 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
     """Which passages the last retrain changed, before and after: one correction can move
     passages far from it, and a researcher needs to see which (and which were their own
     corrections)."""
-    if not found or not found[0]:
+    if not found:
         return
     total, changes, version = found
+    if not total:  # said, or a reload (or another tab) after the retrain shows nothing
+        st.caption(f"The last retrain (model {version}) changed no passage's themes or "
+                   "stance.")
+        return
     # Your corrections come first in `changes` (appdata.retrain), so all of them are in
     # it: the rest of the total are passages the model re-drew on its own, in any letter.
     others = total - int(changes["passage_id"].isin(corrected).sum())
@@ -2067,7 +2074,9 @@ def main() -> None:
         elif job is not None and st.session_state.get(RETRAIN_WATCH) is job:
             if job.result is not None:
                 st.success(f"Retrained: model {job.result.version}; every page shows its tags. "
-                           "The Label page lists the passages it changed.",
+                           + ("The Label page lists the passages it changed."
+                              if job.result.changed else
+                              "No passage changed its themes or stance."),
                            icon=":material/check_circle:")
             else:
                 st.error("Retraining failed: the Label page says why.")

@@ -797,6 +797,29 @@ def test_headings_are_not_tab_stops_of_their_own(
         assert linked == (["Evidence behind a cell"] if page == "compare" else []), page
 
 
+def test_no_retrain_is_offered_while_the_codebook_cannot_be_read(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The button stayed live under the red banner; the retrain then failed, its reason
+    # folded away in a closed box.
+    import shutil
+
+    from sendlens import appdata as ad
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    work = tmp_path / "c"
+    shutil.copytree(corpus_dir, work)
+    with Corpus.open(work).reading() as con:
+        pid = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()[0]
+    ad.save_label(str(work), pid, ["ehc_plans"], "negative")
+    assert not run(work, monkeypatch, page="label").button(key="retrain").disabled
+    (work / "codebook.yaml").write_text(
+        PACKAGED_CODEBOOK.read_text().replace('"local offer"', '"local (offer"', 1))
+    at = run(work, monkeypatch, page="label")
+    assert at.button(key="retrain").disabled
+    assert "Fix the codebook first (see above)." in " ".join(c.value for c in at.caption)
+
+
 def test_label_retrain_uses_the_correction_and_retags(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
