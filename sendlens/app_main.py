@@ -191,10 +191,18 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False,
 _KEPT = "_kept_"
 
 
+# Link keys whose values are the corpus's own (its areas, regions, letters, passages):
+# a value not found is "not in this corpus"; any other key's is not a valid setting.
+_CORPUS_KEYS = re.compile(r"(?:.*_)?(?:areas|regions)|area|letter|a|b|pid|cell_row")
+
+
 def _ignored(key: str, values: list[str]) -> None:
-    # A link's value this corpus does not have (an area, a letter...): said, not hidden.
+    # A link's value this page cannot use (an area the corpus lacks, min=0): said, not
+    # hidden.
     if values:
-        st.session_state.setdefault("_ignored_link", []).extend(f"{key}={v}" for v in values)
+        kind = "corpus" if _CORPUS_KEYS.fullmatch(key) else "setting"
+        st.session_state.setdefault("_ignored_link", []).extend(
+            (kind, f"{key}={v}") for v in values)
 
 
 def q_sync(defaults: dict[str, Any]) -> None:
@@ -997,7 +1005,8 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
     ranked = sort in themes and (not chosen or sort in chosen)
     # An area of the corpus that the filters leave out is taken from a link, then
     # replaced below with a note; only a name the corpus lacks is "ignored".
-    known = [*rows, *(a for a in ctx.options.areas if a not in rows)] if by == "area" else rows
+    every = ctx.options.areas if by == "area" else ctx.options.regions
+    known = [*rows, *(a for a in every if a not in rows)]
     q_init("cell_row", rows[0] if rows else None, known,
            alias=ad.area_name if by == "area" else None)
     q_init("cell_theme", sort if ranked else (chosen or themes or [None])[0], themes)
@@ -2097,8 +2106,11 @@ def main() -> None:
     if notes := st.session_state.pop("_link_notes", None):
         notice.info(". ".join(md(n) for n in notes) + ".", icon=":material/date_range:")
     if ignored := st.session_state.pop("_ignored_link", None):
-        notice.warning("Not in this corpus, so ignored from the link: "
-                       + "; ".join(md(v) for v in ignored), icon=":material/link_off:")
+        for kind, said in (("corpus", "Not in this corpus"),
+                           ("setting", "Not a value this page offers")):
+            if values := [v for k, v in ignored if k == kind]:
+                notice.warning(f"{said}, so ignored from the link: "
+                               + "; ".join(md(v) for v in values), icon=":material/link_off:")
     painted(page)
 
 

@@ -1302,9 +1302,14 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     assert at.date_input(key="c_from").value.year < 2099
     assert at.date_input(key="c_to").value.year > 1999
     assert at.date_input(key="c_from").value < at.date_input(key="c_to").value
-    at = run(corpus_dir, monkeypatch, page="compare", cell_row="Nowhere", th="nope")
-    warned = " ".join(w.value for w in at.warning).replace("\\", "")  # Markdown
-    assert "cell_row=Nowhere" in warned and "th=nope" in warned
+    at = run(corpus_dir, monkeypatch, page="compare", cell_row="Nowhere", th="nope", min="0")
+    warned = {w.value.replace("\\", "").split(", so")[0]: w.value.replace("\\", "")
+              for w in at.warning}  # Markdown-escaped
+    # An area the corpus lacks is "not in this corpus"; a setting out of range is no such
+    # thing (min=0 was called "not in this corpus").
+    assert "cell_row=Nowhere" in warned["Not in this corpus"]
+    assert "th=nope" in warned["Not a value this page offers"]
+    assert "min=0" in warned["Not a value this page offers"]
     reader = run(corpus_dir, monkeypatch, page="reader", letter="nope")
     assert "letter=nope" in " ".join(w.value for w in reader.warning)
     # A passage id from a link is shown escaped: no link is made of it.
@@ -1325,6 +1330,16 @@ def test_a_link_to_a_cell_the_filters_leave_out_says_so(
     assert f"{area} is not among the rows shown with these filters" in told
     assert at.session_state["cell_row"] != area
     assert not at.warning  # it is in the corpus: not "ignored"
+    # The same for a region, on the chart by region (it was "not in this corpus").
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    linked, kept = [r[0] for r in con.execute(
+        "SELECT DISTINCT region FROM letters WHERE region IS NOT NULL ORDER BY 1")][:2]
+    con.close()
+    at = run(corpus_dir, monkeypatch, page="compare", by="region", cell_row=linked,
+             cell_theme="health_input", c_regions=kept)
+    assert not at.warning, [w.value for w in at.warning]
+    assert f"{linked} is not among the rows shown with these filters" in " ".join(
+        i.value for i in at.info).replace("\\", "")
 
 
 def test_a_link_may_name_an_area_as_its_letter_prints_it(
