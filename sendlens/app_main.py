@@ -762,15 +762,31 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
     q_init(f"{prefix}from", d_min)
     q_init(f"{prefix}to", d_max)
     s = st.session_state
+    span = (s[f"{prefix}from"], s[f"{prefix}to"])
+    if (min(span) > d_max or max(span) < d_min) and f"{prefix}beyond" not in s:
+        # A link's dates wholly after (or before) every letter's: nothing matches, which
+        # the clamped pickers below cannot show; kept until a date is changed.
+        s[f"{prefix}beyond"] = (span, (min(max(span[0], d_min), d_max),
+                                       min(max(span[1], d_min), d_max)))
     for k in (f"{prefix}from", f"{prefix}to"):
         # A link made before the corpus changed may hold a date outside its range: the
         # date picker would refuse it with an exception.
         kept = min(max(s[k], d_min), d_max)
         if kept != s[k]:
-            s.setdefault("_link_notes", []).append(
-                f"The link's {k}={s[k]} is outside the letters' dates ({d_min} to "
-                f"{d_max}): {kept} is used")
+            if f"{prefix}beyond" not in s:
+                s.setdefault("_link_notes", []).append(
+                    f"The link's {k}={s[k]} is outside the letters' dates ({d_min} to "
+                    f"{d_max}): {kept} is used")
             s[k] = kept
+    beyond = s.get(f"{prefix}beyond")
+    if beyond is not None and (s[f"{prefix}from"], s[f"{prefix}to"]) != beyond[1]:
+        del s[f"{prefix}beyond"]  # the dates were changed here: they rule now
+        beyond = None
+    if beyond is not None:
+        s.setdefault("_link_notes", []).append(
+            f"The link asks for letters inspected from {beyond[0][0]} to {beyond[0][1]}; "
+            f"the letters' dates run from {d_min} to {d_max}, so none matches (change the "
+            "dates under Filters)")
     if s[f"{prefix}from"] > s[f"{prefix}to"]:
         # Reversed dates select nothing: read them the way round they must have meant.
         s[f"{prefix}from"], s[f"{prefix}to"] = s[f"{prefix}to"], s[f"{prefix}from"]
@@ -807,8 +823,10 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
         frameworks=tuple(s[f"{prefix}fw"]),
         outcomes=tuple(s[f"{prefix}out"]),
         sections=tuple(s[f"{prefix}sec"]),
-        date_from=s[f"{prefix}from"].isoformat() if s[f"{prefix}from"] != d_min else None,
-        date_to=s[f"{prefix}to"].isoformat() if s[f"{prefix}to"] != d_max else None,
+        date_from=beyond[0][0].isoformat() if beyond else
+        s[f"{prefix}from"].isoformat() if s[f"{prefix}from"] != d_min else None,
+        date_to=beyond[0][1].isoformat() if beyond else
+        s[f"{prefix}to"].isoformat() if s[f"{prefix}to"] != d_max else None,
     )
 
 

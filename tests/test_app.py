@@ -12,6 +12,7 @@ import io
 import json
 import re
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -1302,6 +1303,18 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     assert at.date_input(key="c_from").value.year < 2099
     assert at.date_input(key="c_to").value.year > 1999
     assert at.date_input(key="c_from").value < at.date_input(key="c_to").value
+    # Both dates after every letter's: nothing matches (the clamped pickers showed the
+    # one letter begun on the last day); changing a date there brings letters back.
+    at = run(corpus_dir, monkeypatch, page="compare", c_from="2030-01-01", c_to="2031-01-01")
+    told = " ".join(i.value for i in at.info).replace("\\", "")
+    assert "from 2030-01-01 to 2031-01-01" in told and "none matches" in told
+    assert "No tagged letters match" in texts(at)
+    open_expander(at, "c_filters")
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    first = con.execute("SELECT min(inspection_start) FROM letters").fetchone()[0]
+    con.close()
+    at.date_input(key="c_from").set_value(date.fromisoformat(first)).run()
+    assert "No tagged letters match" not in texts(at)
     at = run(corpus_dir, monkeypatch, page="compare", cell_row="Nowhere", th="nope", min="0")
     warned = {w.value.replace("\\", "").split(", so")[0]: w.value.replace("\\", "")
               for w in at.warning}  # Markdown-escaped
