@@ -1814,9 +1814,15 @@ def page_label(ctx: Ctx) -> None:
                 st.error(f"Could not remove it: {exc}")
             else:
                 st.session_state.pop("unlabel", None)
-                st.session_state["unlabelled"] = True
+                # A correction a newer one had replaced was in neither model nor tag.
+                st.session_state["unlabelled"] = "replaced" if bool(
+                    later[saved["id"] == gone].any()) else "in use"
                 st.rerun()
-    if st.session_state.pop("unlabelled", False):
+    if (removed := st.session_state.pop("unlabelled", None)) == "replaced":
+        st.success("Removed. A newer correction of the same passage had replaced it and "
+                   "stays in use, so the model and the tags are as they were: no retrain "
+                   "is needed.")
+    elif removed:
         st.success("Removed. Retrain to take it out of the model and the passage's tag.")
     st.subheader("Retrain", anchor=False)
     # Also without corrections when the model learnt from some (one was just removed).

@@ -821,6 +821,30 @@ def test_no_retrain_is_offered_while_the_codebook_cannot_be_read(
     assert "Fix the codebook first (see above)." in " ".join(c.value for c in at.caption)
 
 
+def test_removing_a_replaced_correction_asks_for_no_retrain(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    from sendlens import appdata as ad
+
+    work = tmp_path / "c"
+    shutil.copytree(corpus_dir, work)
+    with Corpus.open(work).reading() as con:
+        pid = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()[0]
+    older = ad.save_label(str(work), pid, ["ehc_plans"], "negative")
+    newer = ad.save_label(str(work), pid, ["ehc_plans", "social_care"], "negative")
+    at = run(work, monkeypatch, page="label")
+    at.selectbox(key="unlabel").set_value(older).run()
+    at.button(key="unlabel-go").click().run()
+    [done] = at.success
+    assert "no retrain is needed" in done.value and "Retrain to take it out" not in done.value
+    # The one in use: its removal does change what a retrain learns.
+    at.selectbox(key="unlabel").set_value(newer).run()
+    at.button(key="unlabel-go").click().run()
+    assert "Retrain to take it out of the model" in at.success[0].value
+
+
 def test_label_retrain_uses_the_correction_and_retags(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
