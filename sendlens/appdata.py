@@ -404,6 +404,11 @@ def problem_text(problems: tuple[str, list[str]], *, markdown: bool = False) -> 
     kind, reasons = problems
     said = "; ".join(escape_markdown(r) if markdown else r for r in reasons)
     tag = "`sendlens tag`" if markdown else "sendlens tag"
+    if kind == "codebook" and markdown and any("\n" in r for r in reasons):
+        # YAML's own message points at the fault with a ^ under its line: kept as lines.
+        block = "\n".join(reasons).replace("`", "'")
+        return (f"The codebook cannot be read:\n\n```\n{block}\n```\n\nTheme names and "
+                "definitions are missing, and no model can be trained until it is fixed.")
     if kind == "codebook":
         return (f"The codebook cannot be read: {said}. Theme names and definitions are "
                 "missing, and no model can be trained until it is fixed.")

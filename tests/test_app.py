@@ -228,6 +228,10 @@ def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
     (copy / "codebook.yaml").write_text(text.replace('"local offer"', '"local (offer"', 1))
     [error] = run(copy, monkeypatch).error
     assert "The codebook cannot be read" in error.value and "local \\(offer" in error.value
+    # YAML's message keeps its lines, so that its ^ stands under the fault.
+    (copy / "codebook.yaml").write_text("themes: [\n  - a: b\n")
+    [error] = run(copy, monkeypatch).error
+    assert "\n```\n" in error.value and "\n      - a: b\n      ^" in error.value
 
 
 def test_every_page_says_when_letters_imported_since_tag_are_left_out(
