@@ -1942,7 +1942,17 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
                     help="The passage is one you corrected: its tag is your correction"),
                 before=st.column_config.TextColumn("Before (stance · themes)", width=150),
                 after=st.column_config.TextColumn("After", width=150)))
-        downloads(changes.drop(columns=["letter_id"]), "retrain-changes", "retrain-changes")
+        downloads(retrain_changes_table(changes, corrected), "retrain-changes",
+                  "retrain-changes")
+
+
+def retrain_changes_table(changes: pd.DataFrame, corrected: set[str]) -> pd.DataFrame:
+    """The retrain's changes to download, as on screen: your corrections first and marked
+    (the tags keep the command line's codes)."""
+    mine = changes["passage_id"].isin(corrected)
+    return (changes.assign(yours=mine.map({True: "yes", False: ""}))
+            .iloc[mine.map({True: 0, False: 1}).argsort(kind="stable")]
+            .drop(columns=["letter_id"]).reset_index(drop=True))
 
 
 def _snippet(hits: pd.DataFrame, pid: str) -> str:

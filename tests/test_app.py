@@ -849,6 +849,18 @@ def test_removing_a_replaced_correction_asks_for_no_retrain(
     assert "Retrain to take it out of the model" in at.success[0].value
 
 
+def test_the_retrain_changes_download_lists_your_corrections_first() -> None:
+    # On screen yours came first and were marked; the CSV was in letter order, unmarked.
+    from sendlens.app_main import retrain_changes_table
+
+    changes = pd.DataFrame({"passage_id": ["a-1", "b-2", "c-3"], "letter_id": ["a", "b", "c"],
+                            "before": ["x", "y", "z"], "after": ["y", "z", "x"]})
+    table = retrain_changes_table(changes, {"c-3"})
+    assert table["passage_id"].tolist() == ["c-3", "a-1", "b-2"]
+    assert table["yours"].tolist() == ["yes", "", ""]
+    assert "letter_id" not in table
+
+
 def test_label_retrain_uses_the_correction_and_retags(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
