@@ -33,7 +33,7 @@ from sendlens.store import (
     letters_read_otherwise,
     now_iso,
 )
-from textmine.areas import LocalAuthority, lookup_area
+from textmine.areas import LocalAuthority, lookup_area, normalise_area_name
 from textmine.segment import segment
 
 MANIFEST_NAME = "manifest.csv"
@@ -358,6 +358,11 @@ def _authority(
     by_urn = lookup_area(area, urn=ofsted_urn, on=on) if ofsted_urn else None
     if by_name is None or by_urn is None or by_urn.la_code == by_name.la_code:
         return by_name or by_urn, ()
+    if normalise_area_name(area) in {normalise_area_name(v)
+                                     for v in (by_urn.name, *by_urn.aliases)}:
+        # The page's council goes by that name too: an undated "Dorset" letter on the
+        # former county's record is the county's (the name alone means today's).
+        return by_urn, ()
     return by_name, (f"the letter is about {area}, but it was listed on the page of "
                      f"{by_urn.name} (URN {ofsted_urn}): filed under {by_name.name}, as "
                      "the letter says",)
@@ -712,8 +717,7 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
     letter = doc.letter
     n_before = con.execute("SELECT count(*) FROM passages WHERE letter_id=?",
                            (letter_id,)).fetchone()[0]
-    la = lookup_area(letter.area, urn=row["ofsted_urn"],
-                     on=letter.inspection_start or row["published"])
+    la, _ = _authority(letter.area, row["ofsted_urn"], letter.inspection_start or row["published"])
     with corpus.transaction(con) as db:
         changed, moved, unplaced = _rewrite_passages(db, letter_id, letter, passages)
         report.changed += changed

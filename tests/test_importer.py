@@ -1026,6 +1026,19 @@ def test_a_letter_listed_on_another_councils_page_is_filed_under_its_own_area(
     assert tuple(row) == ("Bolton", "350", cornwall.ofsted_urn)
     (note,) = outcome.notes
     assert "Bolton" in note and "Cornwall" in note and cornwall.ofsted_urn in note
+    # Read again by a newer parser (`import --reparse`, which `make run` passes), it
+    # stays where the letter says: the re-read went back to the page's council.
+    from sendlens.importer import _authority, reparse_letters
+
+    with corpus.transaction() as con:
+        con.execute("UPDATE letters SET parser_version = '1'")
+    reparse_letters(corpus, progress=False)
+    with corpus.reading() as con:
+        assert tuple(con.execute("SELECT area, la_code FROM letters").fetchone()) == (
+            "Bolton", "350")
+    # A name the page's council also goes by is that council's, dated or not: "Dorset"
+    # on the former county's record (the name alone is today's Dorset).
+    assert _authority("Dorset", "80463", None)[0].la_code == "835"
     # A letter whose name is not recognised is still placed by its page.
     other = tmp_path / "odd.pdf"
     other.write_bytes(letter_2016_pdf("Kernow West"))
