@@ -105,12 +105,14 @@ _FRAMEWORK_TITLES: list[tuple[str, re.Pattern[str]]] = [
             re.I,
         ),
     ),
-    ("area_send_2023", re.compile(r"area SEND inspection of|local area partnership report", re.I)),
+    ("area_send_2023", re.compile(r"area SEND inspection of", re.I)),
     ("send_2016", re.compile(r"joint local area SEND inspection in", re.I)),
 ]
 # Without a title, the opening sentence of a letter. Only then: a 2023 report may recall
 # that "Ofsted and CQC revisited the area" in 2019.
 _FRAMEWORK_OPENINGS: list[tuple[str, re.Pattern[str]]] = [
+    # The cover line of both kinds of 2023 report: a full report's unless a title said.
+    ("area_send_2023", re.compile(r"local area partnership report", re.I)),
     ("revisit_2018", re.compile(r"revisited the (local )?area", re.I)),
     ("send_2016", re.compile(r"conducted a joint inspection of the local area", re.I)),
 ]
@@ -195,11 +197,14 @@ _LETTER_2016 = [
     # that ..." or say "must": then the sentence must go on to "the following".
     _h(
         r"the local area is required to produce and submit a written statement of action"
-        r"|(?:\w[^.:]{0,250}?\b(?:determined|decided) that )?the (?:local )?area (?:is required "
+        r"|(?:(?:As a result|In accordance|Following|Inspectors|HMCI|Her Majesty|Ofsted)\b"
+        r"[^.:]{0,250}?\b(?:determined|decided) that )?the (?:local )?area (?:is required "
         r"to|must) produce and submit a written statement of action(?=[^.:]{0,200}\bfollowing\b)",
         "actions",
         may_prefix=False,
         embedded=True,
+        # Also after a last bullet with no full stop, run into it by the extraction.
+        anywhere=True,
     ),
     *_SIGN_OFF,
 ]
@@ -329,6 +334,9 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
     out, sections, headings = doc.paragraphs, doc.para_sections, doc.heading_paras
     current = _FRONT
     closing = False  # past the sign-off or the details table: boilerplate to the end
+    # A revisit's judgement read: a long heading after it (and no "Main findings") opens
+    # the first weakness's section; before it, it is part of the opening.
+    judged = False
 
     def add(para: Paragraph, heading: bool) -> None:
         if heading:
@@ -360,7 +368,7 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
             framework == "revisit_2018"
             and para.kind == "heading"
             and len(para.text) >= 30
-            and current[0] in ("main_findings", "context")
+            and (current[0] == "main_findings" or current[0] == "context" and judged)
             and not closing
         ):
             # A revisit reports on each area of significant weakness under its own heading,
@@ -369,6 +377,7 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
             doc.weakness_headings.append(para.text)
             add(para, True)
             continue
+        judged = judged or "sufficient progress" in para.text.lower()
         # Table header and responsible-body cell of "Areas for priority action".
         add(para, para.kind == "heading" or bool(_TABLE_HEADER_RE.match(para.text)))
     return doc
@@ -402,11 +411,13 @@ _AREA_RULES: dict[str, list[re.Pattern[str]]] = {
     ],
     "send_2016": [
         re.compile(r"joint inspection of the local area of\s+(.{2,60}?)\s+to judge", re.I),
-        re.compile(r"joint local area SEND inspection in\s+(.+?)(?:\n|$|\s{2,}|\.|,)", re.I),
+        re.compile(r"joint local area SEND inspection in\s+(.+?)(?:\n|$|\s{2,}|(?<!\bSt)\.|,)",
+                   re.I),
     ],
     "revisit_2018": [
         re.compile(r"revisited the (?:local )?area of\s+(.{2,60}?)\s+to (?:decide|assess)", re.I),
-        re.compile(r"joint local area SEND revisit in\s+(.+?)(?:\n|$|\s{2,}|\.|,)", re.I),
+        re.compile(r"joint local area SEND revisit in\s+(.+?)(?:\n|$|\s{2,}|(?<!\bSt)\.|,)",
+                   re.I),
     ],
 }
 
@@ -422,10 +433,19 @@ def _clean_area(name: str) -> str:
     return re.sub(r"^the\s+", "", name, flags=re.I)
 
 
-def parse_area(framework: str, text: str) -> str | None:
-    for rule in _AREA_RULES[framework]:
-        m = rule.search(text)
-        if m:
+def parse_area(framework: str, text: str, title: str = "") -> str | None:
+    """The area a document names: from its opening sentence, else its title (`title`,
+    the title's own paragraph, read to its end: "St. Helens" holds a full stop), else
+    a title found in `text`."""
+    rules = _AREA_RULES[framework]
+    for rule in rules[:1]:
+        if m := rule.search(text):
+            return _clean_area(m.group(1))
+    named = re.match(r"joint local area SEND (?:inspection|revisit) in\s+(.+)$", title, re.I)
+    if named and framework in ("send_2016", "revisit_2018"):
+        return _clean_area(named.group(1))
+    for rule in rules[1:]:
+        if m := rule.search(text):
             return _clean_area(m.group(1))
     return None
 
@@ -449,12 +469,13 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
     """
     flat = re.sub(r"\s+", " ", text)
     said = " ".join(s for s in re.split(r"(?<=[.;:])\s+", flat)
-                    if not re.search(r"\bwhether\b", s, re.I))
+                    if not re.search(r"\bwhether\b[^.]*\bsufficient progress", s, re.I))
     word = r"(\w+)"
     noun = r"(?:(?:areas? of )?significant (?:weakness|area)|areas? for priority action)"
     progress_in = r"made sufficient progress in (?:addressing|tackling|improving)"
-    affirmed = r"(?<!not )(?<!not yet )(?<!n't )"  # "has made", not "has not (yet) made"
-    denied = r"\bnot (?:yet )?"
+    # "has made", not "has not (yet) made" nor "hasn't made"
+    affirmed = r"(?<!not )(?<!not yet )(?<!n't )(?<!n't yet )"
+    denied = r"(?:\bnot |n't )(?:yet )?"
 
     def outcome_of(progress: int, total: int) -> tuple[str, int, int]:
         outcome = ("sufficient_progress_all" if progress == total
@@ -481,15 +502,16 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
                           said, re.I)
     if none_done:
         return "sufficient_progress_none", 0, _number(none_done.group(1) or "")
-    # Each weakness's own verdict: counted when the judgement gives no count (or says
-    # only "not ... all of the weaknesses", which is not "none").
-    verdicts = re.findall(rf"(\bnot (?:yet )?)?{progress_in} (?:this|the) (?:{noun}|weakness)\b",
-                          said, re.I)
-    if verdicts:
-        return outcome_of(sum(1 for v in verdicts if not v), len(verdicts))
-    # "Not ... all of the weaknesses" alone may mean some or none: only the count is known.
+    # "Not ... all of the weaknesses" may mean some or none; each weakness's own verdict
+    # then tells, when there is one for each (and never "all": the judgement says not).
     not_all = re.search(rf"{denied}{progress_in} all of the (?:{word} )?{noun}", said, re.I)
-    return None, None, _number(not_all.group(1) or "") if not_all else None
+    stated = _number(not_all.group(1) or "") if not_all else None
+    verdicts = re.findall(rf"({denied})?{progress_in} (?:this|the) (?:{noun}|weakness)\b",
+                          said, re.I)
+    met = sum(1 for v in verdicts if not v)
+    if verdicts and (not not_all or (met < len(verdicts) and stated in (None, len(verdicts)))):
+        return outcome_of(met, len(verdicts))
+    return None, None, stated
 
 
 def parse_wsoa(text: str) -> str | None:
@@ -501,8 +523,9 @@ def parse_wsoa(text: str) -> str | None:
         return "no_wsoa" if m.group(1) else "wsoa_required"
     if re.search(r"\bnot (be )?required to produce[^.]{0,40}written statement", flat, re.I):
         return "no_wsoa"
-    if re.search(r"(?:(?:required|requires) [^.]{0,120}to|\bmust) produce (?:and submit )?"
-                 r"(?:a )?written statement", flat, re.I):
+    if re.search(r"(?:required|requires) [^.]{0,120}to produce and submit a written statement"
+                 r"|\bmust produce (?:and submit )?(?:a )?written statement of action",
+                 flat, re.I):
         return "wsoa_required"
     return "no_wsoa"
 
@@ -518,7 +541,7 @@ def parse_metadata(doc: ParsedDocument) -> Letter:
     head = flat[:4000]
     letter = doc.letter
     letter.title = next((p.text for p in doc.paragraphs[:6] if _match_title(p.text)), "")
-    letter.area = parse_area(framework, head) or ""
+    letter.area = parse_area(framework, head, letter.title) or ""
 
     if framework in ("area_send_2023", "monitoring_2023"):
         m = _first(head, r"inspection dates?:?\s*(.{0,80})")
@@ -532,7 +555,8 @@ def parse_metadata(doc: ParsedDocument) -> Letter:
             outcome_text = flat[flat.lower().find("inspection outcome"):][:1500]
             letter.outcome = parse_outcome_2023(outcome_text or head)
         else:
-            progress = parse_revisit_progress(head)
+            # The whole text: each area's verdict may come after the first 4,000 characters.
+            progress = parse_revisit_progress(flat)
             letter.weaknesses_progress, letter.weaknesses_total = progress[1], progress[2]
             if progress[0] is not None:
                 letter.outcome = (
@@ -552,9 +576,14 @@ def parse_metadata(doc: ParsedDocument) -> Letter:
         )
         letter.next_inspection = "; ".join(dict.fromkeys(n.strip() for n in nxt)) or None
     else:
-        m = _first(head, r"between\s+(.{0,80})") or _first(head, rf"\bfrom\s+({_DAY}\s.{{0,70}})")
-        if m:
-            letter.inspection_start, letter.inspection_end = parse_date_range(m.group(1))
+        # The first "between" (or "from") that holds dates: "the links between schools
+        # and health services" holds none.
+        for m in (*re.finditer(r"\bbetween\s+(.{0,80})", head, re.I),
+                  *re.finditer(rf"\bfrom\s+({_DAY}\s.{{0,70}})", head, re.I)):
+            start, end = parse_date_range(m.group(1))
+            if start:
+                letter.inspection_start, letter.inspection_end = start, end
+                break
         # The letter's own date stands alone near the top, before "Dear".
         top = flat[: max(flat.lower().find("dear "), 0) or 600]
         dates = [parse_date(p.text) for p in doc.paragraphs[:8] if _SINGLE_RE.fullmatch(

@@ -60,6 +60,9 @@ def test_impossible_dates_are_none_not_a_crash() -> None:
          "area_send_2023"),
         ("Joint local area SEND inspection in Exampleshire. The area was last inspected in 2012, "
          "before the joint local area SEND revisit in Otherside.", "send_2016"),
+        # Both 2023 kinds of report carry the cover line; the title says which.
+        ("Local Area Partnership report Area SEND monitoring inspection of Exampleshire Local "
+         "Area Partnership", "monitoring_2023"),
     ],
 )
 def test_framework_is_recognised_from_content(head: str, framework: str) -> None:
@@ -141,6 +144,19 @@ _VERDICT = ("Leaders changed the panel. The area has {}made sufficient progress 
         ("The area has not made sufficient progress in addressing all of the five significant "
          "weaknesses.", (None, None, 5)),
         (_REVISIT_AIM, (None, None, None)),
+        # "Hasn't" is "has not".
+        ("The area hasn't made sufficient progress in addressing two of the three significant "
+         "weaknesses.", ("sufficient_progress_some", 1, 3)),
+        (_VERDICT.format("") + " Leaders haven't made sufficient progress in addressing this "
+         "significant weakness.", ("sufficient_progress_some", 1, 2)),
+        # A judgement whose sentence goes on to a "whether" is still the judgement.
+        ("HMCI has determined that the area has made sufficient progress in addressing two of "
+         "the four significant weaknesses, though it is unclear whether this will last.",
+         ("sufficient_progress_some", 2, 4)),
+        # "Not ... all" is never "all", even when only the met weaknesses have a verdict.
+        ("The area has not yet made sufficient progress in addressing all of the three "
+         f"significant weaknesses. {_VERDICT.format('')} {_VERDICT.format('')}",
+         (None, None, 3)),
     ],
 )
 def test_revisit_progress(text: str, expected: tuple) -> None:
@@ -159,6 +175,9 @@ def test_wsoa_decision() -> None:
     assert parse_wsoa("Yours sincerely") == "no_wsoa"
     assert parse_wsoa("Inspectors have determined that the local area must produce and submit "
                       "a Written Statement of Action to Ofsted.") == "wsoa_required"
+    # Other written statements are no WSoA.
+    assert parse_wsoa("Leaders must produce a written statement of how they will work with "
+                      "families.") == "no_wsoa"
 
 
 @pytest.mark.parametrize("intro", [
@@ -187,6 +206,22 @@ def test_the_closing_list_of_significant_weaknesses_is_found_however_it_is_intro
                    ("actions", "the slow issue of plans for children in "),
                    ("actions", "the weak part health services play in as")]
     assert doc.para_sections[-1][0] == "boilerplate"
+
+
+def test_a_closing_list_introduced_straight_after_a_bullet_leaves_the_bullet_alone() -> None:
+    # The last Areas-for-development bullet has no full stop; the introduction runs on.
+    doc = assign_sections("send_2016", _paras(
+        ("heading", "Areas for development"),
+        ("bullet", "the wait for therapy is too long As a result of this inspection, HMCI has "
+                   "determined that the local area is required to produce and submit a Written "
+                   "Statement of Action that explains how it will tackle the following areas "
+                   "of significant weakness:"),
+        ("bullet", "the slow issue of plans"),
+    ))
+    got = [(s, p.text[:30]) for p, (s, _) in zip(doc.paragraphs, doc.para_sections)]
+    assert got[1:] == [("weaknesses", "the wait for therapy is too lo"),
+                       ("actions", "As a result of this inspection"),
+                       ("actions", "the slow issue of plans")]
 
 
 def test_a_written_statement_mentioned_in_passing_opens_no_closing_list() -> None:
@@ -264,6 +299,14 @@ def test_inspection_dates_given_as_from_one_day_to_another() -> None:
                  "effectiveness of the area. Inspectors heard from 12 families."),
     ))
     assert (doc.letter.inspection_start, doc.letter.inspection_end) == ("2016-11-06", "2016-11-10")
+    # A "between" that holds no date does not hide them.
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND inspection in St. Exampleton"),
+        ("text", "From 6 to 10 November 2016, inspectors looked at the links between schools "
+                 "and health services in the local area."),
+    ))
+    assert (doc.letter.inspection_start, doc.letter.inspection_end) == ("2016-11-06", "2016-11-10")
+    assert doc.letter.area == "St. Exampleton"  # from the title: "St." ends no name
 
 
 def test_revisit_weakness_sections_without_a_main_findings_heading() -> None:
