@@ -1613,7 +1613,10 @@ def test_evaluate_reads_the_labels_before_retraining_a_stale_model(tmp_path: Pat
         before = con.execute("SELECT COUNT(*) FROM models").fetchone()[0]
     broken = tmp_path / "bad.jsonl"
     broken.write_text(json.dumps({"text": "Plans are late.", "theme": ["ehc_plans"]}) + "\n")
-    for gold, said in ((tmp_path / "nothere.jsonl", "no such file"), (broken, "line 1")):
+    typo = tmp_path / "typo.jsonl"
+    typo.write_text(json.dumps({"text": "Plans are late.", "themes": ["helth_input"]}) + "\n")
+    for gold, said in ((tmp_path / "nothere.jsonl", "no such file"), (broken, "line 1"),
+                       (typo, "did you mean 'health_input'")):
         result = CliRunner().invoke(app, ["evaluate", str(gold), "--corpus", str(root)])
         assert result.exit_code == 2 and said in result.output, result.output
         assert "training" not in result.output.lower()

@@ -126,7 +126,7 @@ def _gold(corpus: Corpus, gold: Path,
           codebook: Codebook) -> tuple[list[dict], PassageMatcher, dict[str, int]]:
     """The gold records, the corpus to find them in, and the themes left out of them
     (theme id -> labels naming it): themes the codebook no longer has."""
-    records, dropped = _without_removed_themes(gold, codebook)
+    records, dropped = gold_labels(gold, codebook)
     if not records:
         raise TaggingError(f"{gold}: no labelled sentences")
     rows = corpus_rows(corpus)
@@ -135,7 +135,7 @@ def _gold(corpus: Corpus, gold: Path,
     return records, PassageMatcher(rows), dropped
 
 
-def _without_removed_themes(gold: Path,
+def gold_labels(gold: Path,
                             codebook: Codebook) -> tuple[list[dict], dict[str, int]]:
     """Labels whose themes the codebook no longer has lose those themes, as a retrain
     drops them: the file a model was trained on can still measure it. A theme one typo

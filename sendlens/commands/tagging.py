@@ -436,6 +436,7 @@ def evaluate_cmd(
     from textmine.evaluate import (
         cross_validate_gold,
         evaluate_gold,
+        gold_labels,
         no_label_evaluation,
         record_quality,
         write_model_card,
@@ -476,9 +477,12 @@ def evaluate_cmd(
     output = output or Path("docs/MODEL_CARD.md")
     store = open_corpus(corpus)
     try:
-        # Read before any training: a mistyped or broken file is said at once, not after
-        # a stale model was retrained (and made current) for nothing.
-        read_labels(gold)
+        # Read before any training: a mistyped or broken file (or a theme one typo from
+        # the codebook's) is said at once, not after a stale model was retrained (and made
+        # current) for nothing.
+        gold_labels(gold, load_codebook(corpus=store.root))
+    except CodebookError:
+        pass  # said with the command's own words below
     except TaggingError as exc:
         raise _fail(str(exc)) from exc
 
