@@ -1168,6 +1168,14 @@ def test_a_broken_codebook_is_not_blamed_on_the_model(corpus: Path, tmp_path: Pa
         own.unlink()
     assert f"Fix {own} (or remove it to use the shipped codebook)" in info.output
     assert "SENDLENS_CODEBOOK" not in info.output
+    # A link to itself: the same advice, not a traceback from resolving it.
+    own.symlink_to(own.name)
+    try:
+        info = runner.invoke(app, ["info", "--corpus", str(corpus)],
+                             env={"SENDLENS_CODEBOOK": None})
+    finally:
+        own.unlink()
+    assert info.exit_code == 0 and f"Fix {own}" in info.output, info.output
 
 
 def test_ctrl_c_during_tag_says_so_and_keeps_the_tags(corpus: Path, tmp_path: Path,

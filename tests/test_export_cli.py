@@ -427,6 +427,9 @@ def test_a_section_these_letters_hold_no_themed_passage_in_is_said(corpus: Corpu
     assert about.astype(str).apply(lambda col: col.str.contains(said, regex=False)).any().any()
     result = export(corpus, "passages", "--section", "main_findings", "-o", "-")
     assert "no passage is in section main_findings" in result.stderr
+    # With --theme it names the themes asked about.
+    result = export(corpus, "themes", "--section", "main_findings", "--theme", "ehc_plans")
+    assert "in these letters mentions ehc_plans: every count is 0" in result.stderr
     # A section with passages says nothing.
     assert "every count is 0" not in export(corpus, "themes", "--section", "actions").stderr
 

@@ -275,9 +275,11 @@ def export_cmd(
                       what is What.themes and not frame["passages"].any()):
         # Letters counted, no passage behind them: a table of zeros reads as "no letter
         # mentions any theme" (a 2023 report has no main_findings; outcome has no themes).
+        asked_themes = list(dict.fromkeys(themes))
         held = (f"no passage is in section {', '.join(section)}" if what is What.passages
                 else f"no passage of section {', '.join(section)} in these letters mentions "
-                     "a theme: every count is 0")
+                     + (f"{', '.join(asked_themes)}" if asked_themes else "a theme")
+                     + ": every count is 0")
         typer.secho(f"warning: {held}", fg="yellow", err=True)
         warnings.append(held)
     with store.reading() as con:
@@ -453,7 +455,7 @@ def _codebook_problem(exc: Exception, store: Corpus) -> str:
     path = codebook_path(store.root)
     if os.environ.get("SENDLENS_CODEBOOK"):
         how = f"fix {path} (or unset SENDLENS_CODEBOOK)"
-    elif path.resolve() != PACKAGED_CODEBOOK.resolve():
+    elif os.path.realpath(path) != os.path.realpath(PACKAGED_CODEBOOK):  # a loop: no error
         how = f"fix {path} (or remove it to use the shipped codebook)"
     else:
         how = "fix the codebook"
