@@ -193,7 +193,7 @@ _KEPT = "_kept_"
 
 # Link keys whose values are the corpus's own (its areas, regions, letters, passages):
 # a value not found is "not in this corpus"; any other key's is not a valid setting.
-_CORPUS_KEYS = re.compile(r"(?:.*_)?(?:areas|regions)|area|letter|a|b|pid|cell_row")
+_CORPUS_KEYS = re.compile(r"(?:.*_)?(?:areas|regions|fw|out|sec)|area|letter|a|b|pid|cell_row")
 
 
 def _ignored(key: str, values: list[str]) -> None:
@@ -260,17 +260,19 @@ def filter_slug(filters: ad.Filters) -> str:
     return "filtered-" + hashlib.sha256(slug.encode()).hexdigest()[:6]
 
 
-def download_warnings(path: str) -> str:
+def download_warnings(path: str, counts_tags: bool = True) -> str:
     """What a downloaded table's About sheet and Markdown note must warn of, as the page
-    does: a stale model or broken codebook, letters not tagged yet."""
+    does: a stale model or broken codebook, and for a table of tags (not the letters
+    table, which lists them all) letters not tagged yet."""
     stamp = ad.stamp(path)
-    return " ".join(filter(None, [ad.problem_text(ad.model_problems(path, stamp)),
-                                  ad.untagged_text(ad.status(path, stamp))]))
+    return " ".join(filter(None, [
+        ad.problem_text(ad.model_problems(path, stamp)),
+        ad.untagged_text(ad.status(path, stamp)) if counts_tags else ""]))
 
 
 def downloads(frame: pd.DataFrame, name: str, key: str,
               options: dict[str, str] | None = None,
-              filters: ad.Filters | None = None) -> None:
+              filters: ad.Filters | None = None, counts_tags: bool = True) -> None:
     """CSV / Excel / Markdown buttons for exactly the table shown. The Excel file's
     'About' sheet names the table, the view it came from (a link with its filters), the
     options chosen on the page that the link does not hold, the corpus and the model.
@@ -297,7 +299,7 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
 
     def render(fmt: str) -> bytes:
         # The Excel file's About sheet; the Markdown table's line under it (csv: plain).
-        problems = download_warnings(path)
+        problems = download_warnings(path, counts_tags)
         about = (ad.provenance(path, table=name, view=view, **chosen,
                                **({"warnings": problems} if problems else {}))
                  if fmt in ("xlsx", "md") else None)
@@ -1820,8 +1822,8 @@ def page_label(ctx: Ctx) -> None:
                 st.rerun()
     if (removed := st.session_state.pop("unlabelled", None)) == "replaced":
         st.success("Removed. A newer correction of the same passage had replaced it and "
-                   "stays in use, so the model and the tags are as they were: no retrain "
-                   "is needed.")
+                   "stays in use: the passage's tag is your newer correction whenever the "
+                   "model is retrained.")
     elif removed:
         st.success("Removed. Retrain to take it out of the model and the passage's tag.")
     st.subheader("Retrain", anchor=False)
@@ -1967,7 +1969,7 @@ def page_export(ctx: Ctx) -> None:
                 "its own download buttons, with the filters you chose there.")
     st.subheader("Letters", anchor=False)
     # The same table as `sendlens export letters`.
-    downloads(ad.letters_table(ctx.path, ctx.stamp), "letters", "letters")
+    downloads(ad.letters_table(ctx.path, ctx.stamp), "letters", "letters", counts_tags=False)
     if not_tagged(ctx):
         return
     # In the URL, as on the other pages: the About sheet's link reproduces the view.

@@ -429,8 +429,8 @@ def untagged_text(status_: Status, *, markdown: bool = False) -> str:
     letters = status_.untagged_letters
     return (f"{letters} letter{'s' if letters != 1 else ''} ({untagged} passage"
             f"{'s' if untagged != 1 else ''}) not tagged yet "
-            f"{'are' if letters != 1 else 'is'} left out of every table and chart; run {tag} "
-            "to count them.")
+            f"{'are' if letters != 1 else 'is'} left out of the theme tables, charts and "
+            f"evidence; run {tag} to count them.")
 
 
 @st.cache_data(show_spinner=False)

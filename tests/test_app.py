@@ -250,13 +250,16 @@ def test_every_page_says_when_letters_imported_since_tag_are_left_out(
     for page in ("overview", "compare", "themes", "area", "export"):
         [said] = [w for w in run(copy, monkeypatch, page=page).warning
                   if "not tagged yet" in w.value]
-        assert said.value == (f"1 letter ({n} passages) not tagged yet is left out of every "
-                              "table and chart; run `sendlens tag` to count them.")
+        assert said.value == (f"1 letter ({n} passages) not tagged yet is left out of the "
+                              "theme tables, charts and evidence; run `sendlens tag` to count "
+                              "them.")
     # Downloads carry it in their About sheet and under a Markdown table.
     from sendlens.app_main import download_warnings
 
     assert download_warnings(str(copy)) == said.value.replace("`", "")
     assert download_warnings(str(corpus_dir)) == ""
+    # Not the letters table, which lists every letter, tagged or not.
+    assert download_warnings(str(copy), counts_tags=False) == ""
 
 
 def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
@@ -842,7 +845,8 @@ def test_removing_a_replaced_correction_asks_for_no_retrain(
     at.selectbox(key="unlabel").set_value(older).run()
     at.button(key="unlabel-go").click().run()
     [done] = at.success
-    assert "no retrain is needed" in done.value and "Retrain to take it out" not in done.value
+    assert "replaced it and stays in use" in done.value
+    assert "Retrain to take it out" not in done.value
     # The one in use: its removal does change what a retrain learns.
     at.selectbox(key="unlabel").set_value(newer).run()
     at.button(key="unlabel-go").click().run()
@@ -1363,6 +1367,10 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     assert "cell_row=Nowhere" in warned["Not in this corpus"]
     assert "th=nope" in warned["Not a value this page offers"]
     assert "min=0" in warned["Not a value this page offers"]
+    # A framework the corpus holds no letter of is the corpus's to lack.
+    at = run(corpus_dir, monkeypatch, page="compare", c_fw="send_2016")
+    assert any(w.value.startswith("Not in this corpus") and "send\\_2016" in w.value
+               for w in at.warning), [w.value for w in at.warning]
     reader = run(corpus_dir, monkeypatch, page="reader", letter="nope")
     assert "letter=nope" in " ".join(w.value for w in reader.warning)
     # A passage id from a link is shown escaped: no link is made of it.
