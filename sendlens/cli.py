@@ -63,15 +63,14 @@ def _interrupt(signum: int, frame: object) -> None:
 def main() -> None:
     # A TERM signal (`kill`, `timeout`, a job scheduler) stops a run as Ctrl-C does: at a
     # safe point, with its summary, and no partial download left behind.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    before = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         _run()
     finally:
-        # The command is over: another Ctrl-C while Python exits (threads, buffers) ends
-        # it at once, where the handler raised "Exception ignored in threading".
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        # As they were (a script or test calling this goes on with its own handlers); the
+        # `sendlens` program then ends at once on another Ctrl-C (sendlens.launch).
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _run() -> None:

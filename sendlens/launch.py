@@ -7,6 +7,7 @@ traceback; here it ends the run quietly, as the commands do, with the shell's co
 
 from __future__ import annotations
 
+import signal
 import sys
 
 INTERRUPTED_EXIT = 130  # as a shell reports a command stopped by Ctrl-C
@@ -21,6 +22,11 @@ def main() -> None:
         # Only an interrupt before cli.main installs its handlers gets here: the
         # commands end their own interrupts with a summary and exit code.
         sys.exit(INTERRUPTED_EXIT)
+    finally:
+        # The command is over: another Ctrl-C while Python exits (threads, buffers) ends
+        # it at once, where Python's handler raised "Exception ignored in threading".
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -117,3 +117,30 @@ def test_a_second_ctrl_c_while_python_exits_ends_it_without_a_traceback() -> Non
     assert ended.stdout.startswith("sendlens ")
     assert ended.stderr == ""
     assert ended.returncode == -2  # stopped by the signal, as a shell shows with 130
+
+
+def test_the_command_line_called_in_process_leaves_the_callers_signal_handlers(
+    monkeypatch,
+) -> None:
+    """A script (or test) calling sendlens.cli.main goes on with its own Ctrl-C handling:
+    only the `sendlens` program itself gives up its handlers as it ends."""
+    import signal
+    import sys
+
+    import pytest
+
+    from sendlens import cli
+
+    def mine(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    before = {s: signal.signal(s, mine) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        monkeypatch.setattr(sys, "argv", ["sendlens", "--version"])
+        with pytest.raises(SystemExit):
+            cli.main()
+        assert signal.getsignal(signal.SIGINT) is mine
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
