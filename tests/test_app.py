@@ -805,21 +805,30 @@ def test_headings_are_not_tab_stops_of_their_own(
         assert linked == (["Evidence behind a cell"] if page == "compare" else []), page
 
 
-def test_no_retrain_is_offered_while_the_codebook_cannot_be_read(
-    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    # The button stayed live under the red banner; the retrain then failed, its reason
-    # folded away in a closed box.
+def corrected_copy(corpus_dir: Path, tmp_path: Path,
+                   *corrections: list[str]) -> tuple[Path, list[int]]:
+    """A copy of the corpus (tests that write must not touch the shared one) with the
+    given corrections (themes; stance negative) of its first tagged passage saved, in
+    order; the copy and the corrections' ids."""
     import shutil
 
     from sendlens import appdata as ad
-    from textmine.codebook import PACKAGED_CODEBOOK
 
     work = tmp_path / "c"
     shutil.copytree(corpus_dir, work)
     with Corpus.open(work).reading() as con:
         pid = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()[0]
-    ad.save_label(str(work), pid, ["ehc_plans"], "negative")
+    return work, [ad.save_label(str(work), pid, themes, "negative") for themes in corrections]
+
+
+def test_no_retrain_is_offered_while_the_codebook_cannot_be_read(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The button stayed live under the red banner; the retrain then failed, its reason
+    # folded away in a closed box.
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    work, _ = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"])
     assert not run(work, monkeypatch, page="label").button(key="retrain").disabled
     (work / "codebook.yaml").write_text(
         PACKAGED_CODEBOOK.read_text().replace('"local offer"', '"local (offer"', 1))
@@ -828,19 +837,11 @@ def test_no_retrain_is_offered_while_the_codebook_cannot_be_read(
     assert "Fix the codebook first (see above)." in " ".join(c.value for c in at.caption)
 
 
-def test_removing_a_replaced_correction_asks_for_no_retrain(
+def test_removing_a_replaced_correction_says_the_newer_one_stays_in_use(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import shutil
-
-    from sendlens import appdata as ad
-
-    work = tmp_path / "c"
-    shutil.copytree(corpus_dir, work)
-    with Corpus.open(work).reading() as con:
-        pid = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()[0]
-    older = ad.save_label(str(work), pid, ["ehc_plans"], "negative")
-    newer = ad.save_label(str(work), pid, ["ehc_plans", "social_care"], "negative")
+    work, (older, newer) = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"],
+                                          ["ehc_plans", "social_care"])
     at = run(work, monkeypatch, page="label")
     at.selectbox(key="unlabel").set_value(older).run()
     at.button(key="unlabel-go").click().run()
