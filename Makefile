@@ -5,6 +5,8 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORPUS ?= $(or $(SENDLENS_CORPUS),corpus)
+# "~/corpus" given quoted (or from the environment) is the home folder, as sendlens reads it.
+override CORPUS := $(patsubst ~/%,$(HOME)/%,$(CORPUS))
 LETTERS ?=
 PORT ?= 8501
 
