@@ -194,12 +194,14 @@ _LETTER_2016 = [
     _h(r"areas for (further )?development", "weaknesses", short_only=True, embedded=True),
     _h(r"areas? for improvement", "weaknesses", short_only=True),
     # The closing list's introduction; some letters open it with "HMCI has determined
-    # that ..." or say "must": then the sentence must go on to "the following".
+    # that ..." or say "must": then the sentence must introduce a list ("the following
+    # ...:"), not say "following this inspection".
     _h(
         r"the local area is required to produce and submit a written statement of action"
-        r"|(?:(?:As a result|In accordance|Following|Inspectors|HMCI|Her Majesty|Ofsted)\b"
-        r"[^.:]{0,250}?\b(?:determined|decided) that )?the (?:local )?area (?:is required "
-        r"to|must) produce and submit a written statement of action(?=[^.:]{0,200}\bfollowing\b)",
+        r"|(?:(?:As a result|In accordance|Following|Because|Inspectors|HMCI|Her Majesty|"
+        r"His Majesty|Ofsted|The Chief Inspector|We)\b[^.:]{0,250}?\b(?:determined|decided) "
+        r"that )?the (?:local )?area (?:is required to|must) produce and submit a written "
+        r"statement of action(?=[^.:]{0,200}\bthe following\b[^.:]{0,80}:)",
         "actions",
         may_prefix=False,
         embedded=True,
@@ -328,6 +330,12 @@ class ParsedDocument:
         return "\n\n".join(p.text for p in self.paragraphs)
 
 
+# A revisit's judgement ("the area has (not) made sufficient progress"), not the opening's
+# "to decide whether the area had made sufficient progress".
+_JUDGEMENT_RE = re.compile(r"\b(?:has|have)(?: not|n't)?(?: yet)? made sufficient progress",
+                           re.I)
+
+
 def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocument:
     rules = HEADING_RULES[framework]
     doc = ParsedDocument(Letter(framework=framework, area=""), [])
@@ -377,7 +385,7 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
             doc.weakness_headings.append(para.text)
             add(para, True)
             continue
-        judged = judged or "sufficient progress" in para.text.lower()
+        judged = judged or bool(_JUDGEMENT_RE.search(para.text))
         # Table header and responsible-body cell of "Areas for priority action".
         add(para, para.kind == "heading" or bool(_TABLE_HEADER_RE.match(para.text)))
     return doc
@@ -468,8 +476,11 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
     significant weakness").
     """
     flat = re.sub(r"\s+", " ", text)
-    said = " ".join(s for s in re.split(r"(?<=[.;:])\s+", flat)
-                    if not re.search(r"\bwhether\b[^.]*\bsufficient progress", s, re.I))
+    # What the revisit was to decide, up to the weaknesses it names ("whether St. Jude's
+    # had made sufficient progress in addressing each of the significant weaknesses").
+    said = re.sub(r"\b(?:whether|if)\b[^,;:]{0,80}?\bsufficient progress\b[^;:]*?"
+                  r"\b(?:weakness|area for priority action|areas for priority action)", " ",
+                  flat, flags=re.I)
     word = r"(\w+)"
     noun = r"(?:(?:areas? of )?significant (?:weakness|area)|areas? for priority action)"
     progress_in = r"made sufficient progress in (?:addressing|tackling|improving)"
@@ -506,8 +517,11 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
     # then tells, when there is one for each (and never "all": the judgement says not).
     not_all = re.search(rf"{denied}{progress_in} all of the (?:{word} )?{noun}", said, re.I)
     stated = _number(not_all.group(1) or "") if not_all else None
-    verdicts = re.findall(rf"({denied})?{progress_in} (?:this|the) (?:{noun}|weakness)\b",
-                          said, re.I)
+    # "The area has (not) made ... this significant weakness": the area's verdict, not a
+    # leader's claim nor what "will not have" been made.
+    subject = r"\b(?:the (?:local )?area(?: partnership)?|the partnership|it)"
+    verdicts = re.findall(rf"{subject} has(n't| not)?(?: yet)? {progress_in} (?:this|the) "
+                          rf"(?:{noun}|weakness)\b", said, re.I)
     met = sum(1 for v in verdicts if not v)
     if verdicts and (not not_all or (met < len(verdicts) and stated in (None, len(verdicts)))):
         return outcome_of(met, len(verdicts))
@@ -523,8 +537,8 @@ def parse_wsoa(text: str) -> str | None:
         return "no_wsoa" if m.group(1) else "wsoa_required"
     if re.search(r"\bnot (be )?required to produce[^.]{0,40}written statement", flat, re.I):
         return "no_wsoa"
-    if re.search(r"(?:required|requires) [^.]{0,120}to produce and submit a written statement"
-                 r"|\bmust produce (?:and submit )?(?:a )?written statement of action",
+    if re.search(r"(?:(?:required|requires) [^.]{0,120}to|\bmust) produce (?:and submit )?"
+                 r"(?:a )?written statement of action",
                  flat, re.I):
         return "wsoa_required"
     return "no_wsoa"
@@ -576,10 +590,11 @@ def parse_metadata(doc: ParsedDocument) -> Letter:
         )
         letter.next_inspection = "; ".join(dict.fromkeys(n.strip() for n in nxt)) or None
     else:
-        # The first "between" (or "from") that holds dates: "the links between schools
-        # and health services" holds none.
-        for m in (*re.finditer(r"\bbetween\s+(.{0,80})", head, re.I),
-                  *re.finditer(rf"\bfrom\s+({_DAY}\s.{{0,70}})", head, re.I)):
+        # The first "between" (or "from") that holds dates, within its sentence: "the
+        # links between schools and health services" holds none.
+        for m in sorted((*re.finditer(r"\bbetween\s+([^.]{0,80})", head, re.I),
+                         *re.finditer(rf"\bfrom\s+({_DAY}\s[^.]{{0,70}})", head, re.I)),
+                        key=lambda m: m.start()):
             start, end = parse_date_range(m.group(1))
             if start:
                 letter.inspection_start, letter.inspection_end = start, end

@@ -147,8 +147,22 @@ _VERDICT = ("Leaders changed the panel. The area has {}made sufficient progress 
         # "Hasn't" is "has not".
         ("The area hasn't made sufficient progress in addressing two of the three significant "
          "weaknesses.", ("sufficient_progress_some", 1, 3)),
-        (_VERDICT.format("") + " Leaders haven't made sufficient progress in addressing this "
+        (_VERDICT.format("") + " The area hasn't made sufficient progress in addressing this "
          "significant weakness.", ("sufficient_progress_some", 1, 2)),
+        # Only the area's verdicts count: not a leader's claim, nor what "will not have" been.
+        ("The area has not made sufficient progress in addressing all of the significant "
+         f"weaknesses. {_VERDICT.format('')} {_VERDICT.format('not ')} Without a new panel "
+         "the area will not have made sufficient progress in addressing this significant "
+         "weakness. Leaders say they have made sufficient progress in addressing the weakness "
+         "too.", ("sufficient_progress_some", 1, 2)),
+        # The opening's "whether" is no judgement, even with a full stop in the name.
+        ("Inspectors revisited the area to decide whether St. Jude's borough had made "
+         "sufficient progress in addressing each of the significant weaknesses.",
+         (None, None, None)),
+        # An earlier "whether" in a judgement's sentence leaves the judgement.
+        ("Having weighed whether enough has changed, inspectors judge that the area has made "
+         "sufficient progress in addressing two of the three significant weaknesses.",
+         ("sufficient_progress_some", 2, 3)),
         # A judgement whose sentence goes on to a "whether" is still the judgement.
         ("HMCI has determined that the area has made sufficient progress in addressing two of "
          "the four significant weaknesses, though it is unclear whether this will last.",
@@ -175,14 +189,22 @@ def test_wsoa_decision() -> None:
     assert parse_wsoa("Yours sincerely") == "no_wsoa"
     assert parse_wsoa("Inspectors have determined that the local area must produce and submit "
                       "a Written Statement of Action to Ofsted.") == "wsoa_required"
-    # Other written statements are no WSoA.
+    # Other written statements are no WSoA; "required to produce" one of action is.
     assert parse_wsoa("Leaders must produce a written statement of how they will work with "
                       "families.") == "no_wsoa"
+    assert parse_wsoa("Schools are required to produce and submit a written statement of their "
+                      "offer to parents.") == "no_wsoa"
+    assert parse_wsoa("The local area is required to produce a written statement of action "
+                      "to Ofsted.") == "wsoa_required"
 
 
 @pytest.mark.parametrize("intro", [
     "The local area is required to produce and submit a Written Statement of Action to Ofsted "
     "that explains how the local area will tackle the following areas of significant weakness:",
+    "Because of these weaknesses, HMCI has determined that the local area must produce and "
+    "submit a written statement of action that sets out how it will tackle the following:",
+    "The Chief Inspector has determined that the local area is required to produce and submit "
+    "a written statement of action to tackle the following areas of significant weakness:",
     "As a result of this inspection, HMCI has determined that the local area is required to "
     "produce and submit a Written Statement of Action to Ofsted that explains how it will tackle "
     "the following areas of significant weakness:",
@@ -222,6 +244,17 @@ def test_a_closing_list_introduced_straight_after_a_bullet_leaves_the_bullet_alo
     assert got[1:] == [("weaknesses", "the wait for therapy is too lo"),
                        ("actions", "As a result of this inspection"),
                        ("actions", "the slow issue of plans")]
+
+
+def test_a_written_statement_following_the_inspection_opens_no_closing_list() -> None:
+    # "following" as a preposition: no list is introduced.
+    doc = assign_sections("send_2016", _paras(
+        ("heading", "Joint local area SEND inspection in Exampleshire"),
+        ("text", "HMCI has determined that the local area must produce and submit a written "
+                 "statement of action following this inspection."),
+        ("bullet", "Leaders know the area well."),
+    ))
+    assert "actions" not in [s for s, _ in doc.para_sections]
 
 
 def test_a_written_statement_mentioned_in_passing_opens_no_closing_list() -> None:
@@ -307,6 +340,32 @@ def test_inspection_dates_given_as_from_one_day_to_another() -> None:
     ))
     assert (doc.letter.inspection_start, doc.letter.inspection_end) == ("2016-11-06", "2016-11-10")
     assert doc.letter.area == "St. Exampleton"  # from the title: "St." ends no name
+    # Within its sentence, and the earliest: neither the next sentence's date nor a later
+    # "between" two dates.
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND inspection in Exampleshire"),
+        ("text", "From 6 to 10 March 2017, inspectors looked at how the links between schools "
+                 "and clinics work. A letter dated 3 January 2017 was sent to parents. Plans "
+                 "issued between 1 September 2015 and 31 August 2016 were read."),
+    ))
+    assert (doc.letter.inspection_start, doc.letter.inspection_end) == ("2017-03-06", "2017-03-10")
+
+
+def test_a_heading_before_a_revisits_judgement_is_no_weakness() -> None:
+    # The opening says what the revisit will decide ("whether ... sufficient progress"):
+    # that is not the judgement, and a heading after it is still part of the opening.
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND revisit in Exampleshire"),
+        ("text", f"Between 3 March 2020 and 5 March 2020, Ofsted and the CQC revisited the area "
+                 f"of Exampleshire. {_REVISIT_AIM}"),
+        ("heading", "What this letter tells families about the revisit"),
+        ("text", "Inspectors met parents and carers and read case files."),
+        ("text", "HMCI has determined that the area has made sufficient progress in addressing "
+                 "two of the three significant weaknesses."),
+        ("heading", "Area of significant weakness 1: the late issue of plans"),
+        ("text", "Plans are now issued on time."),
+    ))
+    assert doc.weakness_headings == ["Area of significant weakness 1: the late issue of plans"]
 
 
 def test_revisit_weakness_sections_without_a_main_findings_heading() -> None:
@@ -327,3 +386,19 @@ def test_revisit_weakness_sections_without_a_main_findings_heading() -> None:
         "sufficient_progress_all", 2, 2)
     assert [s.canonical for s in doc.letter.sections] == ["context", "main_findings",
                                                           "main_findings"]
+
+
+def test_a_monitoring_reports_verdicts_are_read_past_its_first_page() -> None:
+    filler = "Inspectors read plans and met families in every part of the area. " * 70
+    verdict = "The area has {}made sufficient progress in addressing this area for priority action."
+    doc = parse_document(_paras(
+        ("heading", "Area SEND monitoring inspection of Exampleshire Local Area Partnership"),
+        ("text", "Inspection dates: 4 to 6 March 2025"),
+        ("text", "The local area partnership has not made sufficient progress in addressing "
+                 "all of the three areas for priority action."),
+        ("text", filler),
+        ("text", verdict.format("")), ("text", verdict.format("not ")),
+        ("text", verdict.format("not ")),
+    ))
+    assert (doc.letter.outcome, doc.letter.weaknesses_progress, doc.letter.weaknesses_total) == (
+        "insufficient_progress", 1, 3)
