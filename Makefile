@@ -5,8 +5,6 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORPUS ?= $(or $(SENDLENS_CORPUS),corpus)
-# "~/corpus" given quoted (or from the environment) is the home folder, as sendlens reads it.
-override CORPUS := $(patsubst ~/%,$(HOME)/%,$(CORPUS))
 LETTERS ?=
 PORT ?= 8501
 
@@ -27,14 +25,16 @@ run: app
 # With LETTERS, a mistyped folder stops here; import's exit code 1 (some files skipped,
 # each named with its reason) does not: the rest is imported. Without it, a scrape that
 # could not fetch everything (offline, some letters failed: exit 1, said in its summary)
-# carries on with the corpus there is, if there is one. --reparse reads letters an
-# older sendlens imported again, so that a re-run picks up the parser's fixes.
+# carries on with the corpus there is, if there is one (asked of sendlens, which reads a
+# quoted "~/corpus" as the home folder, as a test by the shell would not). --reparse reads
+# letters an older sendlens imported again, so that a re-run picks up the parser's fixes.
 corpus: $(BIN)/.installed
 ifneq ($(strip $(LETTERS)),)
 	@[ -e "$(LETTERS)" ] || { echo "error: LETTERS=$(LETTERS): no such file or folder" >&2; exit 2; }
 	$(BIN)/sendlens import "$(LETTERS)" --reparse --corpus "$(CORPUS)" || [ $$? -eq 1 ]
 else
-	$(BIN)/sendlens scrape --corpus "$(CORPUS)" || [ $$? -eq 1 -a -f "$(CORPUS)/sendlens.db" ]
+	$(BIN)/sendlens scrape --corpus "$(CORPUS)" || { [ $$? -eq 1 ] && \
+		$(BIN)/sendlens info --corpus "$(CORPUS)" >/dev/null 2>&1; }
 	$(BIN)/sendlens import --reparse --corpus "$(CORPUS)" || [ $$? -eq 1 ]
 endif
 

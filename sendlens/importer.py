@@ -358,10 +358,13 @@ def _authority(
     by_urn = lookup_area(area, urn=ofsted_urn, on=on) if ofsted_urn else None
     if by_name is None or by_urn is None or by_urn.la_code == by_name.la_code:
         return by_name or by_urn, ()
-    if normalise_area_name(area) in {normalise_area_name(v)
-                                     for v in (by_urn.name, *by_urn.aliases)}:
-        # The page's council goes by that name too: an undated "Dorset" letter on the
-        # former county's record is the county's (the name alone means today's).
+    when = (on or "")[:10]
+    if (normalise_area_name(area) in {normalise_area_name(v)
+                                      for v in (by_urn.name, *by_urn.aliases)}
+            and not (when and by_urn.ended and when >= by_urn.ended)):
+        # The page's council goes by that name too (and existed then): an undated "Dorset"
+        # letter on the former county's record is the county's (the name alone means
+        # today's); a 2024 one is today's Dorset's.
         return by_urn, ()
     return by_name, (f"the letter is about {area}, but it was listed on the page of "
                      f"{by_urn.name} (URN {ofsted_urn}): filed under {by_name.name}, as "

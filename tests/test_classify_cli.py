@@ -1623,8 +1623,10 @@ def test_evaluate_reads_the_labels_before_retraining_a_stale_model(tmp_path: Pat
     broken.write_text(json.dumps({"text": "Plans are late.", "theme": ["ehc_plans"]}) + "\n")
     typo = tmp_path / "typo.jsonl"
     typo.write_text(json.dumps({"text": "Plans are late.", "themes": ["helth_input"]}) + "\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
     for gold, said in ((tmp_path / "nothere.jsonl", "no such file"), (broken, "line 1"),
-                       (typo, "did you mean 'health_input'")):
+                       (typo, "did you mean 'health_input'"), (empty, "no labelled sentences")):
         result = CliRunner().invoke(app, ["evaluate", str(gold), "--corpus", str(root)])
         assert result.exit_code == 2 and said in result.output, result.output
         assert "training" not in result.output.lower()

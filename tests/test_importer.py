@@ -1039,6 +1039,9 @@ def test_a_letter_listed_on_another_councils_page_is_filed_under_its_own_area(
     # A name the page's council also goes by is that council's, dated or not: "Dorset"
     # on the former county's record (the name alone is today's Dorset).
     assert _authority("Dorset", "80463", None)[0].la_code == "835"
+    # ... but not once that council had ended: a 2024 letter is today's Dorset's.
+    la, notes = _authority("Dorset", "80463", "2024-05-01")
+    assert la.la_code == "838" and "Dorset County Council" in notes[0]
     # A letter whose name is not recognised is still placed by its page.
     other = tmp_path / "odd.pdf"
     other.write_bytes(letter_2016_pdf("Kernow West"))

@@ -480,9 +480,12 @@ def evaluate_cmd(
         # Read before any training: a mistyped or broken file (or a theme one typo from
         # the codebook's) is said at once, not after a stale model was retrained (and made
         # current) for nothing.
-        gold_labels(gold, load_codebook(corpus=store.root))
-    except CodebookError:
-        pass  # said with the command's own words below
+        try:
+            records, _ = gold_labels(gold, load_codebook(corpus=store.root))
+        except CodebookError:  # said in the command's own words below; the file still read
+            records = read_labels(gold)
+        if not records:
+            raise TaggingError(f"{gold}: no labelled sentences")
     except TaggingError as exc:
         raise _fail(str(exc)) from exc
 
