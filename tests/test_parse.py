@@ -324,31 +324,28 @@ def test_document_without_an_area_is_rejected_clearly() -> None:
         parse_document(_paras(("text", "Joint local area SEND revisit in")))
 
 
-def test_inspection_dates_given_as_from_one_day_to_another() -> None:
-    doc = parse_document(_paras(
-        ("heading", "Joint local area SEND inspection in Exampleshire"),
-        ("text", "From 6 to 10 November 2016, Ofsted and the Care Quality Commission (CQC) "
-                 "conducted a joint inspection of the local area of Exampleshire to judge the "
-                 "effectiveness of the area. Inspectors heard from 12 families."),
-    ))
-    assert (doc.letter.inspection_start, doc.letter.inspection_end) == ("2016-11-06", "2016-11-10")
+@pytest.mark.parametrize(("title", "opening", "dates"), [
+    ("Exampleshire", "From 6 to 10 November 2016, Ofsted and the Care Quality Commission (CQC) "
+     "conducted a joint inspection of the local area of Exampleshire to judge the "
+     "effectiveness of the area. Inspectors heard from 12 families.",
+     ("2016-11-06", "2016-11-10")),
     # A "between" that holds no date does not hide them.
-    doc = parse_document(_paras(
-        ("heading", "Joint local area SEND inspection in St. Exampleton"),
-        ("text", "From 6 to 10 November 2016, inspectors looked at the links between schools "
-                 "and health services in the local area."),
-    ))
-    assert (doc.letter.inspection_start, doc.letter.inspection_end) == ("2016-11-06", "2016-11-10")
-    assert doc.letter.area == "St. Exampleton"  # from the title: "St." ends no name
+    ("St. Exampleton", "From 6 to 10 November 2016, inspectors looked at the links between "
+     "schools and health services in the local area.", ("2016-11-06", "2016-11-10")),
     # Within its sentence, and the earliest: neither the next sentence's date nor a later
     # "between" two dates.
-    doc = parse_document(_paras(
-        ("heading", "Joint local area SEND inspection in Exampleshire"),
-        ("text", "From 6 to 10 March 2017, inspectors looked at how the links between schools "
-                 "and clinics work. A letter dated 3 January 2017 was sent to parents. Plans "
-                 "issued between 1 September 2015 and 31 August 2016 were read."),
-    ))
-    assert (doc.letter.inspection_start, doc.letter.inspection_end) == ("2017-03-06", "2017-03-10")
+    ("Exampleshire", "From 6 to 10 March 2017, inspectors looked at how the links between "
+     "schools and clinics work. A letter dated 3 January 2017 was sent to parents. Plans "
+     "issued between 1 September 2015 and 31 August 2016 were read.",
+     ("2017-03-06", "2017-03-10")),
+])
+def test_inspection_dates_given_as_from_one_day_to_another(
+    title: str, opening: str, dates: tuple[str, str]
+) -> None:
+    doc = parse_document(_paras(("heading", f"Joint local area SEND inspection in {title}"),
+                                ("text", opening)))
+    assert (doc.letter.inspection_start, doc.letter.inspection_end) == dates
+    assert doc.letter.area == title  # from the title: "St." ends no name
 
 
 def test_a_heading_before_a_revisits_judgement_is_no_weakness() -> None:
