@@ -350,7 +350,8 @@ def _authority(
     """The council a letter is filed under, and a note when its page says otherwise.
 
     The area the letter names decides; the URN of the provider page it was listed on
-    only when the name is not recognised. A letter can sit on another council's record
+    only when the name is not recognised, or is also a name of the page's council (while
+    that council existed). A letter can sit on another council's record
     (a neighbour's, a successor's), and filing it there would move its findings to the
     wrong row of every table. Dated, so that a letter from before a reorganisation goes
     to the council of its day."""
