@@ -39,6 +39,7 @@ from sendlens.store import (
     now_iso,
     offered_column,
     tags_of_other_models,
+    untagged_counts,
 )
 from textmine.codebook import STANCES
 
@@ -179,7 +180,8 @@ class Status:
     areas: int = 0
     passages: int = 0
     tagged: int = 0
-    untagged_letters: int = 0  # letters with a passage not tagged (imported since `tag`)
+    # Passages not tagged, and their letters (imported since the last `sendlens tag`).
+    untagged: tuple[int, int] = (0, 0)
     themed: int = 0  # tagged passages with at least one theme
     # Tagged passages whose tags come from a model other than `model` (e.g. one trained
     # by `classify` or `train` since the last `tag`): the tables still show those tags.
@@ -227,8 +229,7 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
             areas=one("SELECT count(DISTINCT area) FROM letters"),
             passages=one("SELECT count(*) FROM passages"),
             tagged=one("SELECT count(*) FROM tags"),
-            untagged_letters=one("SELECT count(DISTINCT p.letter_id) FROM passages p LEFT JOIN "
-                                 "tags t USING (passage_id) WHERE t.passage_id IS NULL"),
+            untagged=untagged_counts(con),
             themed=one("SELECT count(*) FROM tags WHERE themes NOT IN ('[]', '')"),
             older_tags=tags_of_other_models(con, model["version"]) if model else 0,
             # Passages corrected (one counted once, however often it was corrected).
@@ -422,11 +423,10 @@ def untagged_text(status_: Status, *, markdown: bool = False) -> str:
     """What the tables leave out while some letters are not tagged (imported since the
     last `sendlens tag`), as `sendlens export` says it; "" when none (or none at all is
     tagged: the pages then say to run it)."""
-    if not status_.is_tagged or not status_.untagged_letters:
+    untagged, letters = status_.untagged
+    if not status_.is_tagged or not letters:
         return ""
-    untagged = status_.passages - status_.tagged
     tag = "`sendlens tag`" if markdown else "sendlens tag"
-    letters = status_.untagged_letters
     return (f"{letters} letter{'s' if letters != 1 else ''} ({untagged} passage"
             f"{'s' if untagged != 1 else ''}) not tagged yet "
             f"{'are' if letters != 1 else 'is'} left out of the theme tables, charts and "

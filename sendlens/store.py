@@ -598,6 +598,14 @@ def tags_of_other_models(con: sqlite3.Connection, version: str) -> int:
     return int(con.execute(sql, (version,)).fetchone()[0])
 
 
+def untagged_counts(con: sqlite3.Connection) -> tuple[int, int]:
+    """(passages, letters) with no tags: imported after the last `sendlens tag`."""
+    row = con.execute("SELECT count(*), count(DISTINCT p.letter_id) FROM passages p"
+                      " LEFT JOIN tags t USING (passage_id) WHERE t.passage_id IS NULL"
+                      ).fetchone()
+    return int(row[0]), int(row[1])
+
+
 def letters_read_otherwise(con: sqlite3.Connection, parser_version: str) -> list[str]:
     """Ids of the letters read by another version of the parser than `parser_version`
     (the importer's, passed in so that the app need not load the PDF reader)."""

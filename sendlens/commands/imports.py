@@ -27,7 +27,7 @@ from sendlens.export import (
     write_table,
 )
 from sendlens.importer import import_paths, outdated_letters, reparse_letters
-from sendlens.store import DB_NAME, Corpus
+from sendlens.store import DB_NAME, Corpus, untagged_counts
 
 
 class What(StrEnum):
@@ -438,10 +438,7 @@ def _corrections_since_training(store: Corpus) -> int:
 def _untagged(store: Corpus) -> tuple[int, int]:
     """(passages, letters) with no tags: imported after the last `sendlens tag`."""
     with store.reading() as con:
-        row = con.execute("SELECT count(*), count(DISTINCT p.letter_id) FROM passages p"
-                          " LEFT JOIN tags t USING (passage_id)"
-                          " WHERE t.passage_id IS NULL").fetchone()
-    return int(row[0]), int(row[1])
+        return untagged_counts(con)
 
 
 def _n(count: int, noun: str) -> str:
