@@ -764,16 +764,19 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
     q_init(f"{prefix}from", d_min)
     q_init(f"{prefix}to", d_max)
     s = st.session_state
+
+    def clamp(day: date) -> date:
+        return min(max(day, d_min), d_max)
+
     span = (s[f"{prefix}from"], s[f"{prefix}to"])
     if (min(span) > d_max or max(span) < d_min) and f"{prefix}beyond" not in s:
         # A link's dates wholly after (or before) every letter's: nothing matches, which
         # the clamped pickers below cannot show; kept until a date is changed.
-        s[f"{prefix}beyond"] = (span, (min(max(span[0], d_min), d_max),
-                                       min(max(span[1], d_min), d_max)))
+        s[f"{prefix}beyond"] = (span, (clamp(span[0]), clamp(span[1])))
     for k in (f"{prefix}from", f"{prefix}to"):
         # A link made before the corpus changed may hold a date outside its range: the
         # date picker would refuse it with an exception.
-        kept = min(max(s[k], d_min), d_max)
+        kept = clamp(s[k])
         if kept != s[k]:
             if f"{prefix}beyond" not in s:
                 s.setdefault("_link_notes", []).append(
@@ -1951,9 +1954,8 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
 def retrain_changes_table(changes: pd.DataFrame, corrected: set[str]) -> pd.DataFrame:
     """The retrain's changes to download, as on screen: your corrections first and marked
     (the tags keep the command line's codes)."""
-    mine = changes["passage_id"].isin(corrected)
-    return (changes.assign(yours=mine.map({True: "yes", False: ""}))
-            .iloc[mine.map({True: 0, False: 1}).argsort(kind="stable")]
+    yours = changes["passage_id"].isin(corrected).map({True: "yes", False: ""})
+    return (changes.assign(yours=yours).sort_values("yours", ascending=False, kind="stable")
             .drop(columns=["letter_id"]).reset_index(drop=True))
 
 
