@@ -33,7 +33,7 @@ from sendlens.store import (
     letters_read_otherwise,
     now_iso,
 )
-from textmine.areas import LocalAuthority, lookup_area, normalise_area_name
+from textmine.areas import LocalAuthority, lookup_area
 from textmine.segment import segment
 
 MANIFEST_NAME = "manifest.csv"
@@ -359,10 +359,7 @@ def _authority(
     by_urn = lookup_area(area, urn=ofsted_urn, on=on) if ofsted_urn else None
     if by_name is None or by_urn is None or by_urn.la_code == by_name.la_code:
         return by_name or by_urn, ()
-    when = (on or "")[:10]
-    if (normalise_area_name(area) in {normalise_area_name(v)
-                                      for v in (by_urn.name, *by_urn.aliases)}
-            and not (when and by_urn.ended and when >= by_urn.ended)):
+    if by_urn.goes_by(area) and by_urn.existed_on(on):
         # The page's council goes by that name too (and existed then): an undated "Dorset"
         # letter on the former county's record is the county's (the name alone means
         # today's); a 2024 one is today's Dorset's.

@@ -66,6 +66,18 @@ class LocalAuthority:
     def is_current(self) -> bool:
         return self.status == "current"
 
+    def goes_by(self, name: str) -> bool:
+        """Whether `name` is one of this authority's names (its own or an alias), however
+        spelt."""
+        key = normalise_area_name(name)
+        return any(normalise_area_name(v) == key for v in (self.name, *self.aliases))
+
+    def existed_on(self, on: str | date | None) -> bool:
+        """Whether the authority was in being on `on` (any date as lookup_area takes it;
+        no date: yes)."""
+        when = _iso_day(on)
+        return when is None or self.ended is None or when < self.ended
+
 
 # --- name normalisation -------------------------------------------------------------
 
@@ -201,13 +213,10 @@ def lookup_area(
                  or by_name.get(normalise_area_name(name)))
     else:
         found = None
-    when = _iso_day(on)
-    if found is not None and found.is_current and name and when is not None:
-        key = normalise_area_name(name)
+    if found is not None and found.is_current and name and _iso_day(on) is not None:
         for former in _table():
-            if (former.ended and when < former.ended
-                    and found.name in former.successors
-                    and key in {normalise_area_name(v) for v in (former.name, *former.aliases)}):
+            if (former.ended and former.existed_on(on)
+                    and found.name in former.successors and former.goes_by(name)):
                 return former
     return found
 
