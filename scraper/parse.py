@@ -445,14 +445,13 @@ def parse_area(framework: str, text: str, title: str = "") -> str | None:
     """The area a document names: from its opening sentence, else its title (`title`,
     the title's own paragraph, read to its end: "St. Helens" holds a full stop), else
     a title found in `text`."""
-    rules = _AREA_RULES[framework]
-    for rule in rules[:1]:
-        if m := rule.search(text):
-            return _clean_area(m.group(1))
+    first, *others = _AREA_RULES[framework]
+    if m := first.search(text):
+        return _clean_area(m.group(1))
     named = re.match(r"joint local area SEND (?:inspection|revisit) in\s+(.+)$", title, re.I)
     if named and framework in ("send_2016", "revisit_2018"):
         return _clean_area(named.group(1))
-    for rule in rules[1:]:
+    for rule in others:
         if m := rule.search(text):
             return _clean_area(m.group(1))
     return None
