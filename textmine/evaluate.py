@@ -127,21 +127,24 @@ def _gold(corpus: Corpus, gold: Path,
     """The gold records, the corpus to find them in, and the themes left out of them
     (theme id -> labels naming it): themes the codebook no longer has."""
     records, dropped = gold_labels(gold, codebook)
-    if not records:
-        raise TaggingError(f"{gold}: no labelled sentences")
     rows = corpus_rows(corpus)
     if not rows:
         raise TaggingError("the corpus has no passages: run `sendlens import` first")
     return records, PassageMatcher(rows), dropped
 
 
-def gold_labels(gold: Path,
-                            codebook: Codebook) -> tuple[list[dict], dict[str, int]]:
-    """Labels whose themes the codebook no longer has lose those themes, as a retrain
-    drops them: the file a model was trained on can still measure it. A theme one typo
-    from the codebook's ("helth_input"), or a file naming none of its themes, is an error,
-    as `read_labels` with the codebook words it."""
+def gold_labels(gold: Path, codebook: Codebook | None) -> tuple[list[dict], dict[str, int]]:
+    """The labels to score against, and the themes left out of them. Labels whose themes
+    the codebook no longer has lose those themes, as a retrain drops them: the file a
+    model was trained on can still measure it. A theme one typo from the codebook's
+    ("helth_input"), or a file naming none of its themes, is an error, as `read_labels`
+    with the codebook words it; so is a file with no label. Without a codebook (it cannot
+    be read), the file alone is checked."""
     records = read_labels(gold)
+    if not records:
+        raise TaggingError(f"{gold}: no labelled sentences")
+    if codebook is None:
+        return records, {}
     known = set(codebook.theme_ids)
     named = {t for r in records for t in r["themes"]}
     unknown = named - known

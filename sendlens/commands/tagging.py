@@ -481,11 +481,10 @@ def evaluate_cmd(
         # the codebook's) is said at once, not after a stale model was retrained (and made
         # current) for nothing.
         try:
-            records, _ = gold_labels(gold, load_codebook(corpus=store.root))
+            codebook = load_codebook(corpus=store.root)
         except CodebookError:  # said in the command's own words below; the file still read
-            records = read_labels(gold)
-        if not records:
-            raise TaggingError(f"{gold}: no labelled sentences")
+            codebook = None
+        gold_labels(gold, codebook)
     except TaggingError as exc:
         raise _fail(str(exc)) from exc
 
