@@ -620,13 +620,17 @@ class ReparseReport:
     # (letter, other, what): letters that now read as the report of an inspection that
     # another letter of the corpus is already the report of.
     same_inspection: list[tuple[str, str, str]] = field(default_factory=list)
+    # (letter, area before, area now, why): letters now filed under another area (row
+    # of every table by area), and the importer's note on why, if any.
+    moved: list[tuple[str, str, str, str]] = field(default_factory=list)
     interrupted: bool = False
 
     def summary(self) -> str:
         if not self.letters and not self.failed:
             return f"every letter was read by the current parser (version {PARSER_VERSION})"
         lines = [
-            f"read {self.letters} letters again with parser version {PARSER_VERSION}: the "
+            f"read {self.letters} letter{'' if self.letters == 1 else 's'} again with "
+            f"parser version {PARSER_VERSION}: the "
             f"passages of {self.changed} changed ({self.passages_before} passages before, "
             f"{self.passages_after} now)"
             + ("; run `sendlens tag` to tag them" if self.changed else "")
@@ -639,6 +643,9 @@ class ReparseReport:
                 f"sentence to its new passage, {self.labels_unplaced} whose sentence is no "
                 "longer a passage of its own kept for training by their text")
         lines += [f"  not read again: {who}: {why}" for who, why in self.failed]
+        lines += [f"  moved: {who} is now filed under {now} (was {before})"
+                  + (f": {why}" if why else "")
+                  for who, before, now, why in self.moved]
         lines += [f"  warning: {who} now reads as a report on the same inspection as {other} "
                   f"({what}): both are kept, and the inspection counts twice in the tables; "
                   "build the corpus again without one of the two files"
@@ -718,7 +725,8 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
     letter = doc.letter
     n_before = con.execute("SELECT count(*) FROM passages WHERE letter_id=?",
                            (letter_id,)).fetchone()[0]
-    la, _ = _authority(letter.area, row["ofsted_urn"], letter.inspection_start or row["published"])
+    la, area_notes = _authority(letter.area, row["ofsted_urn"],
+                                letter.inspection_start or row["published"])
     with corpus.transaction(con) as db:
         changed, moved, unplaced = _rewrite_passages(db, letter_id, letter, passages)
         report.changed += changed
@@ -726,6 +734,9 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
         report.labels_unplaced += unplaced
         columns = _read_columns(doc, la, extracted.n_pages, len(passages))
         _set_columns(db, letter_id, columns)
+        if columns["area"] != row["area"]:
+            report.moved.append((who, row["area"], str(columns["area"]),
+                                 "; ".join(area_notes)))
         # The import keeps a second report of one inspection out; a letter read anew can
         # still become one (its area or inspection date read right at last). Said, not
         # deleted: which copy to keep is the researcher's call.

@@ -53,6 +53,9 @@ def test_a_letter_from_before_a_reorganisation_is_filed_under_the_council_of_its
     with corpus.reading() as con:
         assert tuple(con.execute("SELECT area, la_code FROM letters").fetchone()) == (
             "Dorset County Council", "835")
+    # The move changes a row of every table by area: the summary says so.
+    assert ("dorset-2016.pdf is now filed under Dorset County Council (was Dorset)"
+            in result.stderr)
 
 
 def _cli_import(pdfs: list[Path], tmp_path: Path) -> tuple[Path, CliRunner, Corpus]:
@@ -1031,8 +1034,11 @@ def test_a_letter_listed_on_another_councils_page_is_filed_under_its_own_area(
     from sendlens.importer import _authority, reparse_letters
 
     with corpus.transaction() as con:
-        con.execute("UPDATE letters SET parser_version = '1'")
-    reparse_letters(corpus, progress=False)
+        con.execute("UPDATE letters SET parser_version = '1', area = 'Cornwall'")
+    report = reparse_letters(corpus, progress=False)
+    (moved,) = report.moved
+    assert moved[1:3] == ("Cornwall", "Bolton") and "listed on the page of" in moved[3]
+    assert "is now filed under Bolton (was Cornwall): the letter is about" in report.summary()
     with corpus.reading() as con:
         assert tuple(con.execute("SELECT area, la_code FROM letters").fetchone()) == (
             "Bolton", "350")
