@@ -210,6 +210,12 @@ def test_wsoa_decision() -> None:
     "the following areas of significant weakness:",
     "Inspectors have determined that the local area must produce and submit a Written Statement "
     "of Action setting out how it will tackle the following areas of significant weakness:",
+    # Opened by words of no list: the clause before the subject stays with it.
+    "Given these weaknesses, HMCI has determined that the local area must produce and submit a "
+    "written statement of action that sets out how it will tackle the following:",
+    "In light of the significant weaknesses identified, Her Majesty's Chief Inspector has "
+    "decided that the area must produce and submit a written statement of action to tackle the "
+    "following areas of significant weakness:",
 ])
 def test_the_closing_list_of_significant_weaknesses_is_found_however_it_is_introduced(
     intro: str
@@ -224,6 +230,9 @@ def test_the_closing_list_of_significant_weaknesses_is_found_however_it_is_intro
     ))
     got = [(s, p.text[:40]) for p, (s, _) in zip(doc.paragraphs, doc.para_sections)
            if p.kind == "bullet"]
+    # The introduction is whole, and under the closing list.
+    assert [s for p, (s, _) in zip(doc.paragraphs, doc.para_sections) if p.text == intro] == [
+        "actions"]
     assert got == [("weaknesses", "Few young people have a plan for moving "),
                    ("actions", "the slow issue of plans for children in "),
                    ("actions", "the weak part health services play in as")]
