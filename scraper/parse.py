@@ -23,7 +23,8 @@ from scraper.records import Letter, Paragraph, Section
 # 7: older letters: a revisit's progress from its judgement and verdicts, not its opening;
 #    the framework from the title first; a WSoA's closing list however it is introduced;
 #    titles ending "City of" or holding "St." kept apart from the opening paragraph.
-PARSER_VERSION = "7"
+# 8: a WSoA's closing list introduced by a clause ("Given these weaknesses, HMCI ...").
+PARSER_VERSION = "8"
 
 
 class NotASendLetter(ValueError):
