@@ -366,6 +366,25 @@ def test_a_theme_search_download_says_what_was_asked(server: str, tmp_path: Path
     assert "Counted: theme ehc_plans; stance negative; words timely plans." in text
 
 
+def test_a_compare_cell_download_names_its_row_theme_and_stance(
+    server: str, corpus_dir: Path, tmp_path: Path
+) -> None:
+    """The cell's table was saved as "evidence.csv" whoever's cell and stance it held."""
+    area = sqlite3.connect(corpus_dir / "sendlens.db").execute(
+        "SELECT area FROM letters ORDER BY area").fetchone()[0]
+    view = f"/?page=compare&cell_row={quote(area)}&cell_theme=ehc_plans&cell_stance=negative"
+    with browser_page(server + view, "compare") as page:
+        page.get_by_text("All passages of this cell as a sortable table").click()
+        with page.expect_download(timeout=30_000) as got:
+            page.get_by_role("button", name="Markdown").first.click()
+        path = tmp_path / got.value.suggested_filename
+        got.value.save_as(path)
+    assert path.name == f"evidence-{area.replace(' ', '_')}-ehc_plans-negative.md"
+    text = path.read_text(encoding="utf-8")
+    assert "| negative |" in text and "| positive |" not in text
+    assert f"Counted: theme ehc_plans; stance negative; area {area}." in text
+
+
 def test_a_browser_in_dark_mode_gets_the_light_page_the_colours_were_chosen_for(
     server: str
 ) -> None:
