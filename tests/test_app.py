@@ -1059,6 +1059,57 @@ def test_a_retrain_goes_on_when_its_page_is_left_and_reports_on_return(
     assert not any(version in s.value for s in other.success)
 
 
+def test_a_retrain_that_changed_nothing_says_so_after_a_reload(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The sidebar promises the Label page lists what the last retrain changed; when it
+    changed nothing, a reload (or another tab) showed nothing at all there."""
+    import shutil
+
+    from sendlens import appdata
+
+    pytest.importorskip("sklearn")
+    work = tmp_path / "c"
+    shutil.copytree(corpus_dir, work)
+    for _ in range(2):  # the second on the same corpus and labels: the same model
+        job = appdata.start_retrain(str(work), 0)
+        assert job.finished.wait(120) and job.error is None, job.error
+    assert job.result.changed == 0
+    at = run(work, monkeypatch, page="label")
+    assert (f"The last retrain (model {job.result.version}) changed no passage's themes or "
+            "stance.") in [c.value for c in at.caption]
+
+
+def test_a_failed_retrain_shows_its_reason_in_an_open_box(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The reason was written inside the progress box, which closed: the page read only
+    "Retraining failed"."""
+    import shutil
+
+    from sendlens import appdata
+
+    work = tmp_path / "c"
+    shutil.copytree(corpus_dir, work)
+    con = sqlite3.connect(work / "sendlens.db")
+    pid = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()[0]
+    con.close()
+    at = run(work, monkeypatch, page="label", pid=pid)
+    at.radio(key=f"ls-{pid}").set_value("mixed")
+    at.button[0].click().run()  # the form's submit button: one correction to learn
+
+    def fails(path: str, progress: appdata.Progress | None = None) -> appdata.Retrained:
+        raise appdata.AppDataError("the codebook changed while the model was training")
+
+    monkeypatch.setattr(appdata, "retrain", fails)
+    at.button(key="retrain").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (box,) = at.get("status")
+    assert box.label == "Retraining failed" and box.proto.expanded
+    assert any("the codebook changed while the model was training" in w.value
+               for w in at.warning)
+
+
 def test_long_evidence_table_sends_the_first_rows_until_asked(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
 ) -> None:
