@@ -139,12 +139,15 @@ class ScrapeSummary:
     @property
     def ok(self) -> bool:
         # A file this run downloaded but could not import is a letter missing from the
-        # corpus, as `sendlens import` counts it (exit 1 there too).
-        return self.error is None and not self.failed and not self.skipped
+        # corpus, as `sendlens import` counts it (exit 1 there too); so is a letter whose
+        # link sendlens cannot follow.
+        return (self.error is None and not self.failed and not self.skipped
+                and not self.unrecognised_links)
 
     @property
     def exit_code(self) -> int:
-        """0 all well, 1 some letters failed or could not be imported, an --area matched
+        """0 all well, 1 some letters failed, could not be imported or were linked to an
+        address sendlens does not know, an --area matched
         nothing (a script would otherwise take "no letters" for "none published") or the
         run stopped, 130 interrupted."""
         if self.error == INTERRUPTED:
@@ -489,6 +492,16 @@ def discover_providers(
     )
 
 
+def _note_odd_links(links: list[tuple[str, str]], rule: site.LabelRule, council: str,
+                    summary: ScrapeSummary) -> bool:
+    """Reports labelled as SEND letters whose link is to no file address sendlens knows;
+    whether there were any (the council then has a letter not fetched)."""
+    odd = [Failure(url, label, council) for label, url in links
+           if rule.classify(label)[0] != "other"]
+    summary.unrecognised_links += odd
+    return bool(odd)
+
+
 def _check_bad_run(bad_run: int, any_reports: bool, url: str, problem: str) -> None:
     """Empty or unreadable provider pages are reported one by one; only a run of them
     at the start (no page has listed a report yet), or a long run later, means the
@@ -613,8 +626,13 @@ def scrape(
         unread: set[str] = set()  # councils whose page failed: not known to have no letter
         any_reports = False
         for prov, is_extra in _bar(targets, "providers", "page", progress):
+            odd_links: list[tuple[str, str]] = []
             try:
                 html = _get_html(session, prov.url, optional=is_extra)
+                # One council's page of unknown structure (its only report linked
+                # elsewhere) is that council's failure, not the end of the run.
+                pubs = None if html is None else site.parse_provider_page(
+                    html, prov.url, prov.urn, prov.name, odd_links)
             except SiteUnavailable:
                 raise
             except HttpError as exc:  # one bad page: report it, carry on with the rest
@@ -622,20 +640,18 @@ def scrape(
                 summary.failed.append(Failure(prov.url, exc.problem, prov.name))
                 unread.add(_area_key(prov.urn, prov.name))
                 continue
-            except site.SiteStructureError as exc:  # not HTML: the same, but counted
+            except site.SiteStructureError as exc:  # not HTML, not read: counted too
                 summary.failed.append(Failure(prov.url, exc.problem, prov.name))
                 unread.add(_area_key(prov.urn, prov.name))
+                _note_odd_links(odd_links, rule, prov.name, summary)
                 bad_run += 0 if is_extra else 1
                 _check_bad_run(bad_run, any_reports, prov.url, exc.problem)
                 continue
-            if html is None:
+            if pubs is None:
                 summary.extra_providers_missing.append(f"{prov.name} ({prov.urn})")
                 continue
-            odd_links: list[tuple[str, str]] = []
-            pubs = site.parse_provider_page(html, prov.url, prov.urn, prov.name, odd_links)
-            for label, url in odd_links:
-                if rule.classify(label)[0] != "other":
-                    summary.unrecognised_links.append(Failure(url, label, prov.name))
+            if _note_odd_links(odd_links, rule, prov.name, summary):
+                unread.add(_area_key(prov.urn, prov.name))  # it has one, not fetched
             if is_extra:
                 summary.extra_providers_found += 1
             else:

@@ -1141,6 +1141,30 @@ def test_send_links_to_unknown_addresses_are_reported_and_gov_uk_ones_fetched(
     text = summary.render()
     assert f"'Local area SEND inspection' for {site.providers[2].name}: {elsewhere}" in text
     assert fetches(corpus)["govuk-537527"]["status"] != "failed"
+    # A letter not fetched: not "all well", nor a council with no SEND letter.
+    assert summary.exit_code == 1
+    assert site.providers[2].name not in summary.areas_without_send
+
+
+def test_a_council_whose_only_report_links_elsewhere_does_not_stop_the_run(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # Its page then has publication links but none to a file: read as a changed page,
+    # it stopped the whole run before any other council's letters, on every run.
+    elsewhere = "https://example.org/letters/send-letter.pdf"
+    odd = site.providers[1]
+    odd.reports = [Report("x1", "Local area SEND inspection", date(2017, 5, 1), b"", True,
+                          href=elsewhere)]
+    summary = scrape(corpus, base_url=base, **FAST)
+
+    assert summary.error is None, summary.render()
+    others = {p.urn for p in site.providers if p is not odd and any(r.send for r in p.reports)}
+    assert {r.provider_urn for r in summary.new} == others
+    (failure,) = summary.failed
+    assert failure.url == f"{base}/provider/44/{odd.urn}" and "none links to" in failure.reason
+    assert [(f.url, f.council) for f in summary.unrecognised_links] == [(elsewhere, odd.name)]
+    assert odd.name not in summary.areas_without_send
+    assert summary.exit_code == 1
 
 
 def test_the_gov_uk_page_is_read_however_the_real_site_is_spelt() -> None:
