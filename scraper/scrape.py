@@ -458,34 +458,47 @@ def _gov_uk_letters(
 def discover_providers(
     session: PoliteSession, base_url: str, rows: int = site.SEARCH_ROWS
 ) -> list[site.ProviderLink]:
-    """Every council listed by the paginated children's services search."""
+    """Every council listed by the paginated children's services search.
+
+    Pages by the number of results each page held, not by `rows`: a site that caps
+    pages lower than asked would otherwise skip the councils between its cap and
+    `rows`. A provider link on two pages in a row is no result (a "recently viewed"
+    box): found, the previous page is taken to have held that many fewer results and
+    the search is read on from there, so no council is skipped; the search ends at a
+    page with no council not seen before."""
     providers: dict[str, site.ProviderLink] = {}
-    previous: list[str] | None = None
+    recurring: set[str] = set()
+    previous: tuple[int, list[str]] | None = None  # the last page's start and links
     start = 0
     for page in range(site.SEARCH_MAX_PAGES):
         url = site.search_url(base_url, start, rows)
         html = _get_html(session, url)
         assert html is not None
         links = site.parse_search_page(html, url)
-        if not links:
-            if page == 0:
-                raise site.SiteStructureError(
-                    url,
-                    f"no provider links ({site.PROVIDER_LINK_SELECTOR!r}) on the first search "
-                    "page: the search page structure or its parameters have changed",
-                )
-            return list(providers.values())
         urns = [p.urn for p in links]
-        if urns == previous:
+        if not links and page == 0:
+            raise site.SiteStructureError(
+                url,
+                f"no provider links ({site.PROVIDER_LINK_SELECTOR!r}) on the first search "
+                "page: the search page structure or its parameters have changed",
+            )
+        if previous is not None and urns == previous[1] and set(urns) - recurring:
             raise site.SiteStructureError(
                 url, "this page repeats the previous one: the search ignores 'start'"
             )
-        previous = urns
-        for p in links:
-            providers.setdefault(p.urn, p)
-        # By what the page held, not by `rows`: a site that caps pages lower than we
-        # asked would otherwise skip the councils between its cap and `rows`.
-        start += len(links)
+        if previous is not None and (again := set(urns) & set(previous[1]) - recurring):
+            recurring |= again
+            results_before = sum(u not in recurring for u in previous[1])
+            if previous[0] + results_before < start:
+                start, previous = previous[0] + results_before, None
+                continue
+        new = [p for p in links if p.urn not in providers]
+        if not new:
+            return list(providers.values())
+        for p in new:
+            providers[p.urn] = p
+        previous = (start, urns)
+        start += min(sum(u not in recurring for u in urns), rows)
     raise site.SiteStructureError(
         site.search_url(base_url, 0, rows),
         f"more than {site.SEARCH_MAX_PAGES} search pages: pagination is not ending",

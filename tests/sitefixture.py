@@ -97,6 +97,9 @@ class Site:
     robots: str = "User-agent: *\nDisallow: /admin/\n"
     structure: str = "normal"  # normal | no-provider-links | no-publication-class
     search_cap: int = 100  # most results a search page holds, whatever `rows` asks
+    # Provider links on every search page besides the results ("recently viewed").
+    search_aside: list[Provider] = field(default_factory=list)
+    search_ignores_start: bool = False  # every page the first
     file_delay: float = 0.0  # seconds before every file response (slow site)
     faults: dict[str, deque[Fault]] = field(default_factory=dict)
     always: dict[str, Fault] = field(default_factory=dict)  # path prefix -> fault every time
@@ -289,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
         return f"http://{host}:{port}"
 
     def _search(self, site: Site, query: dict[str, list[str]]) -> str:
-        start = int(query.get("start", ["0"])[0])
+        start = 0 if site.search_ignores_start else int(query.get("start", ["0"])[0])
         rows = min(int(query.get("rows", ["100"])[0]), site.search_cap)  # the site's cap
         right_kind = query.get("level_1_types") == ["3"] and query.get("level_2_types[]") == ["12"]
         listed = [p for p in site.providers if p.listed] if right_kind else []
@@ -305,11 +308,14 @@ class _Handler(BaseHTTPRequestHandler):
                     f"<p>Local authority children's services</p></li>"
                 )
         nxt = f'<a href="/search?start={start + rows}&amp;rows={rows}">Next</a>' if page else ""
+        aside = "".join(f'<li><a href="/provider/44/{p.urn}">{escape(p.name)}</a></li>'
+                        for p in site.search_aside)
         return (
             "<!DOCTYPE html><html><head><title>Find an inspection report</title></head><body>"
             '<nav><a href="/">Home</a> <a href="/about">About</a></nav>'
             f"<p>{len(listed)} results</p><ul class='results-list'>{''.join(items)}</ul>"
-            f"<nav class='pagination'>{nxt}</nav></body></html>"
+            f"<nav class='pagination'>{nxt}</nav>"
+            f"<aside><h2>Recently viewed</h2><ul>{aside}</ul></aside></body></html>"
         )
 
     def _provider(self, site: Site, prov: Provider) -> str:

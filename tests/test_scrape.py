@@ -424,9 +424,13 @@ def test_changed_provider_page_is_an_error_naming_the_url(
 ) -> None:
     site.structure = "no-publication-class"
     summary = scrape(corpus, base_url=base, **FAST)
-    assert summary.error
-    assert f"{base}/provider/44/{site.providers[0].urn}" in summary.error
+    # Every council's page so: one page is that council's failure, the first three in a
+    # row a changed site, which stops the run.
+    assert summary.error and "3 provider pages in a row" in summary.error
+    assert f"{base}/provider/44/{site.providers[2].urn}" in summary.error
     assert "publication-link" in summary.error
+    assert [f.url for f in summary.failed] == [
+        f"{base}/provider/44/{p.urn}" for p in site.providers[:3]]
     assert site.file_hits() == []
 
 
@@ -1089,6 +1093,28 @@ def test_a_site_that_caps_pages_below_rows_loses_no_council(
     summary = scrape(corpus, base_url=base, dry_run=True, **FAST)
     assert summary.error is None and summary.providers_seen == 7
     assert "providers seen: 7" in summary.render()
+
+
+@pytest.mark.parametrize("cap", [100, 2])
+def test_a_provider_link_on_every_search_page_skips_no_council(
+    site: Site, base: str, corpus: Corpus, cap: int
+) -> None:
+    # Counted as a result, it moved each next page on one council too far, and the
+    # last pages (that link alone) stopped the run as "the search ignores 'start'".
+    site.search_cap = cap  # we ask for 3 a page
+    site.search_aside = [site.providers[5]]
+    summary = scrape(corpus, base_url=base, dry_run=True, **FAST)
+    assert summary.error is None, summary.render()
+    assert summary.providers_seen == 7
+
+
+def test_a_search_that_ignores_start_stops_the_run(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    site.search_cap = 2
+    site.search_ignores_start = True  # every page the first: most councils never listed
+    summary = scrape(corpus, base_url=base, dry_run=True, **FAST)
+    assert summary.error and "the search ignores 'start'" in summary.error
 
 
 def test_empty_and_non_html_provider_pages_are_reported_not_fatal(
