@@ -25,7 +25,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import requests
 from tqdm import tqdm
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from scraper import site
 from scraper.http import (
@@ -363,7 +364,7 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
         size = 0
         try:
             with dest.open("wb") as fh:
-                for chunk in resp.iter_content(64 * 1024):
+                for chunk in _arriving(resp):
                     fh.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
@@ -400,6 +401,25 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
         _check_length(received, expected)
     check_pdf(dest)
     return digest.hexdigest(), size
+
+
+def _arriving(resp: requests.Response, most: int = 64 * 1024) -> Iterator[bytes]:
+    """The (decoded) body as it arrives, each piece what one receive gave: iter_content
+    waits for a whole chunk, so a server sending a few bytes a minute, within the read
+    timeout, held a download for hours between two checks of the deadline. Errors as
+    iter_content raises them (a read timeout as a Timeout)."""
+    while True:
+        try:
+            piece = resp.raw.read1(most, decode_content=True)
+        except ReadTimeoutError as exc:
+            raise requests.exceptions.ReadTimeout(exc) from exc
+        except ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        if not piece:
+            return
+        yield piece
 
 
 def _status(resp: requests.Response) -> str:

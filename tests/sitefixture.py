@@ -82,6 +82,7 @@ class Fault:
     # status | slow | truncate | truncate_nolength | html | drop | redirect (to `location`)
     # | gzip (compressed when the client accepts it, as real servers do) | gzip_always
     # | bad_gzip (Content-Encoding: gzip, body not gzip) | ctype (a 200 of type `ctype`)
+    # | drip (the file 100 bytes at a time, `seconds` apart: alive, but never done)
     kind: str
     status: int = 503
     retry_after: str | None = None
@@ -238,6 +239,20 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(404, b"<html><body>Not found</body></html>")
 
     def _file(self, body: bytes, fault: Fault | None) -> int:
+        if fault and fault.kind == "drip":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(0, len(body), 100):
+                    self.wfile.write(body[i : i + 100])
+                    self.wfile.flush()
+                    time.sleep(fault.seconds)
+            except OSError:  # the client gave up
+                pass
+            self.close_connection = True
+            return 200
         if fault and fault.kind == "truncate_nolength":
             self.send_response(200)
             self.send_header("Content-Type", "application/pdf")

@@ -262,6 +262,26 @@ def test_a_report_published_again_later_replaces_the_one_held(
 # --- faults --------------------------------------------------------------------------
 
 
+def test_a_server_that_drips_a_file_is_given_up_on_at_the_deadline(
+    site: Site, base: str, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 100 bytes every 0.2 s never trips the read timeout; the deadline was checked only
+    # between 64 KB chunks, so a slow enough server held the run for hours a file.
+    import scraper.scrape as scrape_module
+
+    monkeypatch.setattr(scrape_module, "DOWNLOAD_DEADLINE", 1.0)
+    dripped = site.providers[0].reports[0]
+    site.always[FILE_PATH + dripped.file_id] = Fault("drip", seconds=0.2)
+    started = time.monotonic()
+    summary = scrape(corpus, base_url=base, areas=[site.providers[0].urn], **FAST)
+    # Three tries (it may be a passing slowness) of about a second each, with waits
+    # between them; the first 64 KB alone would have taken two minutes a try.
+    assert time.monotonic() - started < 30
+    (failure,) = summary.failed
+    assert failure.file_id == dripped.file_id and "took longer than 1 s" in failure.reason
+    assert_corpus_clean(corpus)
+
+
 def test_faults_are_survived_and_bad_files_never_stored(
     site: Site, base: str, corpus: Corpus
 ) -> None:
