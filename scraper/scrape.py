@@ -16,11 +16,13 @@ everything it finished and the next run carries on from there.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import difflib
 import errno
 import hashlib
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -453,9 +455,23 @@ def _get_html(session: PoliteSession, url: str, *, optional: bool = False) -> st
         ctype = resp.headers.get("Content-Type", "")
         if "html" not in ctype.lower():
             raise site.SiteStructureError(url, f"expected an HTML page, got {ctype or 'no type'}")
+        if "charset=" not in ctype.lower():
+            # requests would read it as Latin-1 (HTTP's old default): "BÃ³rough".
+            resp.encoding = _meta_charset(resp.content) or "utf-8"
         return resp.text
     finally:
         resp.close()
+
+
+def _meta_charset(body: bytes) -> str | None:
+    """The encoding a page's <meta charset> names, if Python knows it."""
+    m = re.search(rb"""<meta[^>]+charset\s*=\s*["']?([\w.:-]+)""", body[:4096], re.I)
+    if m is None:
+        return None
+    try:
+        return codecs.lookup(m[1].decode("ascii")).name
+    except LookupError:
+        return None
 
 
 def _gov_uk_letters(

@@ -1128,6 +1128,18 @@ def test_a_provider_link_on_every_search_page_skips_no_council(
     assert summary.providers_seen == 7
 
 
+@pytest.mark.parametrize("ctype", ["text/html", "text/html; charset=utf-8"])
+def test_a_page_with_no_charset_in_its_type_is_read_as_utf8(
+    site: Site, base: str, corpus: Corpus, ctype: str
+) -> None:
+    # requests reads a text type with no charset as Latin-1: "BÃ³rough of TÃ«st".
+    site.providers[0].name = "Bórough of Tëst"
+    site.always["/search"] = Fault("ctype", ctype=ctype)
+    summary = scrape(corpus, base_url=base, dry_run=True, **FAST)
+    assert summary.error is None, summary.render()
+    assert "Bórough of Tëst" in {r.council for r in summary.would_download}
+
+
 def test_a_search_that_ignores_start_stops_the_run(
     site: Site, base: str, corpus: Corpus
 ) -> None:
