@@ -239,7 +239,8 @@ class Retry:
                         )
                     wait = max(wait, asked)
             if attempt >= self.retries:
-                raise HttpError(url, f"{problem} (gave up after {attempt + 1} attempts)", status)
+                tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
+                raise HttpError(url, f"{problem} (gave up after {tries})", status)
             attempt += 1
             self.retries_made += 1
             if self.log:

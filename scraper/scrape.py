@@ -79,11 +79,14 @@ class BadDownload(Exception):
     """A response that must not reach the corpus (truncated, not a PDF, ...).
 
     ``transient``: the transfer broke (connection lost, no answer in time), which says
-    more about the site's health than about the file."""
+    more about the site's health than about the file. ``final``: the file came whole and
+    is what it is (too large, a PDF that does not open): fetching it again this run
+    would only give the same bytes."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
+    def __init__(self, message: str, *, transient: bool = False, final: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
+        self.final = final
 
 
 @dataclass
@@ -315,7 +318,8 @@ def check_pdf(path: Path, expected_length: int | None = None) -> int:
         )
         raise BadDownload(f"{kind} (no %PDF- signature)")
     if size < MIN_PDF_BYTES:
-        raise BadDownload(f"only {size} bytes, too short for a letter")
+        raise BadDownload(f"only {size} bytes, too short for a letter",
+                          final=b"%%EOF" in tail)
     if b"%%EOF" not in tail:
         raise BadDownload(f"truncated: no %%EOF marker at the end of {size} bytes")
     import pypdfium2 as pdfium
@@ -326,10 +330,10 @@ def check_pdf(path: Path, expected_length: int | None = None) -> int:
             pages = len(doc)
         finally:
             doc.close()
-    except Exception as exc:  # pdfium raises its own error types
-        raise BadDownload(f"the PDF does not open: {exc}") from exc
+    except Exception as exc:  # pdfium raises its own error types (a password, say)
+        raise BadDownload(f"the PDF does not open: {exc}", final=True) from exc
     if pages < 1:
-        raise BadDownload("the PDF has no pages")
+        raise BadDownload("the PDF has no pages", final=True)
     return pages
 
 
@@ -361,7 +365,7 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
         length_header = resp.headers.get("Content-Length")
         expected = int(length_header) if length_header and length_header.isdigit() else None
         if expected is not None and expected > MAX_PDF_BYTES:
-            raise BadDownload(f"{expected} bytes is too large for a letter")
+            raise BadDownload(f"{expected} bytes is too large for a letter", final=True)
         digest = hashlib.sha256()
         size = 0
         try:
@@ -372,8 +376,8 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
                     size += len(chunk)
                     if size > MAX_PDF_BYTES:
                         raise BadDownload(
-                            f"more than {MAX_PDF_BYTES} bytes, too large for a letter"
-                        )
+                            f"more than {MAX_PDF_BYTES} bytes, too large for a letter",
+                            final=True)
                     if time.monotonic() - started > DOWNLOAD_DEADLINE:
                         raise BadDownload(f"took longer than {DOWNLOAD_DEADLINE:.0f} s")
                 fh.flush()
@@ -914,12 +918,16 @@ def _record(pub: site.Publication) -> FetchRecord:
 def _download_with_retries(
     session: PoliteSession, url: str, dest: Path, attempts: int, backoff: float
 ) -> tuple[str, int]:
-    """A bad body (truncated, HTML, not a PDF) is fetched again, then reported."""
+    """A bad body (truncated, HTML, not a PDF) is fetched again, then reported; a whole
+    file that cannot be a letter (too large, does not open) at once."""
     for attempt in range(1, attempts + 1):
         try:
             result = download_to(session, url, dest)
         except BadDownload as exc:
             # Kept (emptied by the next attempt), so that this run's lock on it holds.
+            if exc.final:
+                dest.unlink(missing_ok=True)
+                raise
             if attempt == attempts:
                 dest.unlink(missing_ok=True)
                 raise BadDownload(f"{exc} (after {attempts} attempts)",

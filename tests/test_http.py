@@ -253,7 +253,7 @@ def test_no_answer_in_time_is_said_plainly(site: Site, base: str) -> None:
     with pytest.raises(HttpError) as err:
         retry.get(f"{base}/provider/44/80454")
     assert str(err.value) == (f"{base}/provider/44/80454: no answer within 0.2 s "
-                              "(gave up after 1 attempts)")
+                              "(gave up after 1 attempt)")
 
 
 def test_redirects_are_followed_through_robots_and_the_throttle(site: Site, base: str) -> None:

@@ -282,6 +282,20 @@ def test_a_server_that_drips_a_file_is_given_up_on_at_the_deadline(
     assert_corpus_clean(corpus)
 
 
+def test_a_whole_file_that_is_no_letter_is_not_fetched_again_in_the_run(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # A PDF that does not open (as an encrypted one) came whole: three tries, with
+    # waits between, gave the same bytes three times.
+    broken = site.providers[0].reports[0]
+    broken.body = b"%PDF-1.4\n" + b"x" * 5000 + b"\n%%EOF\n"
+    summary = scrape(corpus, base_url=base, areas=[site.providers[0].urn], **FAST)
+    (failure,) = summary.failed
+    assert failure.file_id == broken.file_id
+    assert "the PDF does not open" in failure.reason and "attempts" not in failure.reason
+    assert [h.path for h in site.file_hits()].count(FILE_PATH + broken.file_id) == 1
+
+
 def test_faults_are_survived_and_bad_files_never_stored(
     site: Site, base: str, corpus: Corpus
 ) -> None:
