@@ -10,6 +10,7 @@ import sqlite3
 import sys
 import unicodedata
 from collections.abc import Collection
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +70,15 @@ def passages_frame(corpus: Corpus) -> pd.DataFrame:
 
 
 def _cell(value: object) -> str:
-    """A cell of a table for reading: blank for missing, shares to three decimals."""
+    """A cell of a table for reading: blank for missing, shares to three decimals, halves
+    rounded up as a spreadsheet and a reader round them (0.5625 is 0.563: Python's
+    format rounds halves to even), and no "-0.000"."""
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return ""
-    if isinstance(value, float):
-        return f"{value:.3f}"
+    if isinstance(value, float) and math.isfinite(value):
+        # From the shortest repr, as Excel rounds the number it shows.
+        rounded = Decimal(repr(float(value))).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+        return f"{rounded:.3f}" if rounded else "0.000"
     return str(value)
 
 
@@ -306,7 +311,11 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
             note = EVIDENCE_NOTE
         # Which letters and passages were counted goes with the table: an all-negative
         # table of the weaknesses sections must not pass for one of whole letters.
-        note = " ".join(filter(None, [scope_note(about), year_note(frame), note]))
+        # The warnings (stale tags, letters not tagged) first: a pasted table loses the
+        # command's stderr, and a new theme's zeros or a missing letter read as findings.
+        warned = (f"Warning: {about['warnings'].rstrip('.')}." if about and about.get("warnings")
+                  else "")
+        note = " ".join(filter(None, [warned, scope_note(about), year_note(frame), note]))
         if fmt == "md":
             return (_markdown(frame) + (f"\n*{note}*\n" if note else "")).encode("utf-8")
         return _latex(frame, wrap=inlined, note=note).encode("utf-8")
@@ -316,6 +325,7 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     elif fmt == "xlsx":
         with pd.ExcelWriter(buf, engine="openpyxl") as book:
             _with_dates(frame).to_excel(book, index=False, sheet_name="Table")
+            _as_text(book.sheets["Table"])
             _readable_sheet(book.sheets["Table"], frame, header=True)
             if about:
                 if year := year_note(frame):
@@ -326,6 +336,15 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     return buf.getvalue()
+
+
+def _as_text(ws: Any) -> None:
+    """Cells that openpyxl took for formulas (text beginning "="): kept as the text they
+    are, so that a passage or a name never runs as a formula in the reader's sheet."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 XLSX_MAX_WIDTH = 60  # characters; longer text (a passage, a citation) wraps within it

@@ -242,6 +242,29 @@ def test_tables_for_reading_give_an_interval_beside_its_share() -> None:
     assert csv.splitlines()[0] == "region,share_negative,share_negative_low,share_negative_high"
 
 
+def test_tables_for_reading_round_as_a_spreadsheet_does() -> None:
+    # 25 - 7 of 32 is 0.5625: Python's format gave "0.562" (halves to even) where the
+    # XLSX file shows 0.563; an interval's lower end of -0.00005 read "-0.000".
+    frame = pd.DataFrame({"area": ["A"], "net_stance": [0.5625], "net_stance_low": [-4.6e-05],
+                          "net_stance_high": [0.8125]})
+    assert "| A | 0.563 (0.000 to 0.813) |" in table_bytes(frame, "md").decode()
+    assert (_cell(0.3125), _cell(-0.3125), _cell(0.0004999), _cell(1.0)) == (
+        "0.313", "-0.313", "0.000", "1.000")
+
+
+def test_text_beginning_with_an_equals_sign_stays_text_in_a_spreadsheet(
+    tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    frame = pd.DataFrame({"text": ["=SUM(1,2) said leaders", "+44 line"], "n": [1, 2]})
+    out = tmp_path / "t.xlsx"
+    out.write_bytes(table_bytes(frame, "xlsx"))
+    cells = [c for row in load_workbook(out)["Table"].iter_rows(min_row=2) for c in row]
+    assert [(c.value, c.data_type) for c in cells] == [
+        ("=SUM(1,2) said leaders", "s"), (1, "n"), ("+44 line", "s"), (2, "n")]
+
+
 def test_a_table_by_year_says_which_year(corpus: Corpus, tmp_path: Path) -> None:
     # Inspected in one year and published in the next is common: the reader must know
     # which year a row counts.
@@ -479,8 +502,12 @@ def test_xlsx_says_what_it_holds(corpus: Corpus, tmp_path: Path) -> None:
     assert "theme" not in about and "stance" not in about  # options not given: left out
     md = export(corpus, "themes", "--section", "weaknesses", "-f", "md").stdout
     assert len(pd.read_excel(out)) == len(read_markdown(md))
-    # Pasted into a paper, the table still says what it counted.
-    assert md.endswith(f"\n*Counted: sections weaknesses. Tags of model {model}.*\n")
+    # Pasted into a paper, the table still says what it counted, and what it left out
+    # (an untagged letter: said only on stderr and in the XLSX file, it read as absent).
+    assert md.endswith(f" Counted: sections weaknesses. Tags of model {model}.*\n")
+    assert "\n*Warning: 1 letter (" in md and "left out of this table" in md
+    tex = export(corpus, "themes", "--section", "weaknesses", "-f", "tex").stdout
+    assert "Warning: 1 letter (" in tex
 
 
 def test_unknown_format_is_refused(corpus: Corpus, tmp_path: Path) -> None:
