@@ -415,13 +415,22 @@ class OutputError(ValueError):
     """A file that cannot be written where it was asked for; the message names it."""
 
 
-def check_destination(dest: Path, example: str) -> None:
+def check_destination(dest: Path, example: str, corpus_root: Path | None = None) -> None:
     """Refuse, before any work, a file path that cannot be written: a folder (`example`
-    is a file name to suggest in it) or a path whose folder does not exist."""
+    is a file name to suggest in it), a path whose folder does not exist, a file that is
+    read-only, or (given `corpus_root`) a path inside the corpus: "-o corpus/sendlens.db"
+    would replace the database, corrections and all."""
     if dest.is_dir():
         raise OutputError(f"{dest} is a folder: give a file name (e.g. {dest / example})")
     if not dest.parent.is_dir():
         raise OutputError(f"cannot write {dest}: there is no folder {dest.parent}")
+    if corpus_root is not None and dest.resolve().is_relative_to(corpus_root.resolve()):
+        raise OutputError(f"{dest} is inside the corpus folder {corpus_root}, which only "
+                          "sendlens writes to: write the table elsewhere")
+    if dest.is_file() and not (dest.stat().st_mode & 0o222 and os.access(dest, os.W_OK)):
+        # The rename would replace it all the same (its mode bits, even for root, who
+        # may write anything: the file was made read-only on purpose).
+        raise OutputError(f"{dest} is read-only: not replaced")
 
 
 def write_file(dest: Path, data: bytes) -> None:

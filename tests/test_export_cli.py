@@ -139,10 +139,26 @@ def test_an_output_path_that_cannot_be_written_is_explained(corpus: Corpus,
     # A good export leaves only the file, no temporary beside it.
     assert export(corpus, "letters", "-o", str(tmp_path / "ok.csv")).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.csv"]
-    if Path("/proc/version").is_file():  # a file in a folder where no file can be made
-        result = export(corpus, "letters", "-o", "/proc/version", "--format", "csv")
+    # Inside the corpus (its database, say): refused, the corpus left as it was.
+    db = corpus.root / "sendlens.db"
+    before = db.read_bytes()
+    result = export(corpus, "themes", "-f", "csv", "-o", str(db))
+    assert result.exit_code == 2 and "is inside the corpus folder" in result.output
+    assert db.read_bytes() == before
+    # A read-only file is not replaced by the rename.
+    locked = tmp_path / "locked.csv"
+    locked.write_text("mine\n")
+    locked.chmod(0o444)
+    result = export(corpus, "letters", "-o", str(locked))
+    assert result.exit_code == 2 and "is read-only: not replaced" in result.output
+    assert locked.read_text() == "mine\n"
+    locked.chmod(0o644)
+    locked.unlink()
+    comm = Path("/proc/self/comm")  # a writable file in a folder where no file can be made
+    if comm.is_file():
+        result = export(corpus, "letters", "-o", str(comm), "--format", "csv")
         assert result.exit_code == 2
-        assert "cannot make a new file in /proc to write it through" in result.output
+        assert "cannot make a new file in /proc/self to write it through" in result.output
 
 
 def test_an_export_goes_through_a_link_or_into_a_pipe_never_over_it(

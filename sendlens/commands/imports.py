@@ -20,6 +20,8 @@ from sendlens.commands import (
 )
 from sendlens.export import (
     FORMATS,
+    OutputError,
+    check_destination,
     format_from_name,
     letters_frame,
     passages_frame,
@@ -220,6 +222,12 @@ def export_cmd(
                     "(--format, or the output file's suffix)", fg="red", err=True)
         raise typer.Exit(2)
     store = open_corpus(corpus)
+    if output and output != "-":
+        try:  # before the work: a big table can take seconds to make
+            check_destination(Path(output), "table." + fmt, store.root)
+        except OutputError as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from exc
     if what is What.letters:
         frame = letters_frame(store)
     elif what is What.passages:
