@@ -525,8 +525,12 @@ class Corpus:
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection that reads one state of the corpus: a table made of several
+        queries (letters, cells, intervals) must not mix tags from before and after a
+        `tag` or an import that commits between them."""
         con = self.connect()
         try:
+            con.execute("BEGIN")  # a read transaction: the snapshot holds until it ends
             yield con
         finally:
             con.close()

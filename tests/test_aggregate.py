@@ -11,6 +11,7 @@ import json
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -101,6 +102,33 @@ def untagged(corpus: Corpus, tmp_path: Path) -> Corpus:
     with copy.transaction() as con:
         con.execute("DELETE FROM tags")
     return copy
+
+
+def test_a_table_is_read_from_one_state_of_the_corpus(
+    untagged: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `tag` committing between the table's queries (its letters, then its cells) made a
+    region of 4 letters with 5 mentioning a theme (share 1.25)."""
+    from textmine import aggregate
+
+    with untagged.transaction() as con:  # one letter tagged: the table has rows to read
+        con.execute("INSERT INTO tags SELECT passage_id, '[\"inclusion\"]', 'negative', '{}',"
+                    " 'm1', 'x' FROM passages WHERE letter_id = (SELECT min(letter_id) FROM"
+                    " passages)")
+    real = aggregate._group_letters
+
+    def then_tag_the_rest(*args: Any) -> pd.DataFrame:
+        groups = real(*args)
+        with untagged.transaction() as con:  # another process's `sendlens tag`, meanwhile
+            con.execute("INSERT INTO tags SELECT passage_id, '[\"inclusion\"]', 'negative',"
+                        " '{}', 'm1', 'x' FROM passages WHERE passage_id NOT IN"
+                        " (SELECT passage_id FROM tags)")
+        return groups
+
+    monkeypatch.setattr(aggregate, "_group_letters", then_tag_the_rest)
+    table = aggregate.theme_table(untagged, by="framework", themes=["inclusion"])
+    assert (table["letters_mentioning"] <= table["letters"]).all(), table
+    assert table["letters"].sum() == 1  # the state when the table began
 
 
 def letter_id(corpus: Corpus, area: str) -> str:
