@@ -179,6 +179,7 @@ class Status:
     letters: int = 0
     areas: int = 0
     passages: int = 0
+    letters_with_passages: int = 0  # what a model trained now would learn from
     tagged: int = 0
     # Passages not tagged, and their letters (imported since the last `sendlens tag`).
     untagged: tuple[int, int] = (0, 0)
@@ -228,6 +229,7 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
             letters=letters,
             areas=one("SELECT count(DISTINCT area) FROM letters"),
             passages=one("SELECT count(*) FROM passages"),
+            letters_with_passages=one("SELECT count(DISTINCT letter_id) FROM passages"),
             tagged=one("SELECT count(*) FROM tags"),
             untagged=untagged_counts(con),
             themed=one("SELECT count(*) FROM tags WHERE themes NOT IN ('[]', '')"),
@@ -395,7 +397,9 @@ def model_problems(path: str, stamp_: tuple[int, ...]) -> tuple[str, list[str]]:
         return "codebook", [str(exc)]
     if model is None:
         return "", []
-    reasons = staleness(model["meta"], codebook)
+    state = status(path, stamp_)
+    reasons = staleness(model["meta"], codebook,
+                        (state.letters_with_passages, state.passages))
     return ("stale", reasons) if reasons else ("", [])
 
 

@@ -610,6 +610,12 @@ def untagged_counts(con: sqlite3.Connection) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def corpus_size(con: sqlite3.Connection) -> tuple[int, int]:
+    """(letters, passages) a model trained now would learn from: letters with passages."""
+    row = con.execute("SELECT count(DISTINCT letter_id), count(*) FROM passages").fetchone()
+    return int(row[0]), int(row[1])
+
+
 def letters_read_otherwise(con: sqlite3.Connection, parser_version: str) -> list[str]:
     """Ids of the letters read by another version of the parser than `parser_version`
     (the importer's, passed in so that the app need not load the PDF reader)."""

@@ -153,6 +153,35 @@ def test_a_sentence_in_two_places_is_read_where_the_input_says(corpus: Corpus) -
     assert "line 1" not in result.stderr
 
 
+def test_a_corpus_built_in_two_imports_is_tagged_as_one_built_at_once(
+    real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """The weak labels come from the corpus: the model of the first import's letters
+    tagged the second's too, and a fifth of the tags differed from a one-step build."""
+    runner = CliRunner()
+
+    def tags(root: Path) -> dict[str, tuple[str, str]]:
+        with Corpus.open(root).reading() as con:
+            return {r[0]: (r[1], r[2]) for r in con.execute(
+                "SELECT passage_id, themes, stance FROM tags")}
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, [*args, "-q"])
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    steps, once = tmp_path / "steps", tmp_path / "once"
+    run("import", *map(str, real_pdfs[:2]), "--corpus", str(steps))
+    run("tag", "--corpus", str(steps))
+    run("import", str(real_pdfs[2]), "--corpus", str(steps))
+    info = runner.invoke(app, ["info", "--corpus", str(steps)])
+    assert "trained on 2 letters" in info.stdout and "the corpus now holds 3" in info.stdout
+    assert "trained on 2 letters" in run("tag", "--corpus", str(steps))  # says why it trains
+    run("import", *map(str, real_pdfs[:3]), "--corpus", str(once))
+    run("tag", "--corpus", str(once))
+    assert tags(steps) == tags(once)
+
+
 def test_retagging_with_the_same_model_changes_nothing(corpus: Corpus) -> None:
     def snapshot() -> list[tuple]:
         with corpus.reading() as con:

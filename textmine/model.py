@@ -776,9 +776,19 @@ EARLIER_PACKAGED_CODEBOOKS = {
 }
 
 
-def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
-    """Reasons a model no longer matches the codebook or the libraries (empty: current)."""
+def staleness(meta: dict[str, Any], codebook: Codebook,
+              corpus: tuple[int, int] | None = None) -> list[str]:
+    """Reasons a model no longer matches the codebook, the libraries or (given `corpus`,
+    its letters and passages now: `store.corpus_size`) the corpus it learnt its weak
+    labels from (empty: current). A corpus built in two imports was otherwise tagged by
+    a model of the first one's letters: a fifth of its tags differed from a corpus of
+    the same letters built at once."""
     reasons = []
+    training = meta.get("training", {})
+    was = (training.get("corpus_letters"), training.get("corpus_sentences"))
+    if corpus is not None and None not in was and tuple(was) != tuple(corpus):
+        reasons.append(f"trained on {was[0]} letters ({was[1]} passages); the corpus now "
+                       f"holds {corpus[0]} ({corpus[1]})")
     made = meta.get("format")
     if made != MODEL_FORMAT:
         by = ("an older sendlens" if isinstance(made, int) and made < MODEL_FORMAT
@@ -803,7 +813,6 @@ def staleness(meta: dict[str, Any], codebook: Codebook) -> list[str]:
         reasons.append(f"trained with numpy {trained_np}, running {np.__version__}")
     # A label file edited since: a retrain reads it as it is now. (One that is gone is no
     # reason: the model keeps what it learnt from it, and a retrain would lose that.)
-    training = meta.get("training", {})
     for path, sha in zip(training.get("label_files", []), training.get("label_sha256", []),
                          strict=False):
         try:

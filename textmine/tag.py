@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from scraper.records import CANONICAL_SECTIONS
-from sendlens.store import Corpus, current_model_row, now_iso, offered_column
+from sendlens.store import Corpus, corpus_size, current_model_row, now_iso, offered_column
 from sendlens.textfile import TextFileError, read_utf8, unreadable
 from textmine.codebook import STANCES, Codebook, added_themes, load_codebook
 from textmine.features import Item, items_from_rows
@@ -618,7 +618,9 @@ def ensure_model(
                 return None, ["no model yet"], None
             return None, [f"the files of model {recorded[0]} are missing from the corpus"], \
                 recorded[1]
-        return found, staleness(found[1].meta, codebook), found[1].meta
+        with corpus.reading() as con:
+            size = corpus_size(con)
+        return found, staleness(found[1].meta, codebook, size), found[1].meta
 
     found, reasons, _ = current()
     if found is not None and not reasons:

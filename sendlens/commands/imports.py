@@ -398,7 +398,7 @@ def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
     """(version, meta, reasons it is stale, passages tagged by another model) of the
     current model; None when there is none. A codebook that cannot be read raises
     CodebookError: no retraining fixes that."""
-    from sendlens.store import tags_of_other_models
+    from sendlens.store import corpus_size, tags_of_other_models
     from textmine.codebook import load_codebook
     from textmine.model import staleness
 
@@ -407,7 +407,8 @@ def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
             return None
         version, meta = found
         older = tags_of_other_models(con, version)
-    return version, meta, staleness(meta, load_codebook(corpus=store.root)), older
+        size = corpus_size(con)
+    return version, meta, staleness(meta, load_codebook(corpus=store.root), size), older
 
 
 def _current_row(con: sqlite3.Connection) -> tuple[str, dict] | None:

@@ -432,6 +432,7 @@ def evaluate_cmd(
     --cv trains one model per fold and --no-labels one more (--model-card both): about
     10 s each on the 55 reports, so about a minute for --cv or --model-card."""
     from sendlens.export import OutputError, check_destination
+    from sendlens.store import corpus_size
     from textmine.codebook import CodebookError, load_codebook
     from textmine.evaluate import (
         cross_validate_gold,
@@ -509,7 +510,9 @@ def evaluate_cmd(
                       "and run this again", found[0])
             return
         # The folds' models decide as this sendlens does; a stale model does otherwise.
-        if reasons := staleness(found[1], load_codebook(corpus=store.root)):
+        with store.reading() as con:
+            size = corpus_size(con)
+        if reasons := staleness(found[1], load_codebook(corpus=store.root), size):
             _recorded(f"the current model {found[0]} is stale ({'; '.join(reasons)}); run "
                       "`sendlens tag`, then this again, to record the figures with it",
                       found[0])
