@@ -63,6 +63,34 @@ def test_an_unknown_recommendation_section_is_named(tmp_path: Path) -> None:
         parse_codebook(text, tmp_path / "codebook.yaml")
 
 
+@pytest.mark.parametrize("old, new, message", [
+    # A misspelt section was ignored: its sentences lost their lean (1840 strengths
+    # passages positive became 1762, 54 neutral), with no word.
+    ("    strengths:     {", "    strenghts:     {",
+     r"stance.section_priors: unknown section 'strenghts'"),
+    # Text, nan, a negative number or yes: a traceback, a scikit-learn error, or a prior.
+    ("{positive: 0.70, negative: 0.12", "{positive: abc, negative: 0.12",
+     r"stance.section_priors.strengths.positive: 'abc' is not a probability"),
+    ("{positive: 0.70, negative: 0.12", "{positive: .nan, negative: 0.12",
+     r"strengths.positive: nan is not a probability"),
+    ("{positive: 0.70, negative: 0.12", "{positive: -0.1, negative: 0.12",
+     r"strengths.positive: -0.1 is not a probability"),
+    ("{positive: 0.70, negative: 0.12", "{positive: yes, negative: 0.12",
+     r"strengths.positive: True is not a probability"),
+    ("  section_priors:\n    strengths:", "  section_priors: 5\n  xstrengths:",
+     r"stance.section_priors: expected a map of section name"),
+], ids=["misspelt-section", "text", "nan", "negative", "yes", "not-a-map"])
+def test_a_section_prior_that_is_not_a_probability_map_is_named(
+        old: str, new: str, message: str, tmp_path: Path) -> None:
+    text = PACKAGED_CODEBOOK.read_text()
+    assert old in text
+    text = text.replace(old, new, 1)
+    if "xstrengths" in text:  # the map's entries gone with it
+        text = re.sub(r"\n  xstrengths:.*(\n    \w+: +\{.*)*", "", text, count=1)
+    with pytest.raises(CodebookError, match=message):
+        parse_codebook(text, tmp_path / "codebook.yaml")
+
+
 @pytest.mark.parametrize("value", ["0", "yes", "four", "50"])
 def test_a_negation_scope_that_is_not_a_word_count_is_named(tmp_path: Path,
                                                             value: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -264,11 +265,30 @@ def _scope(value: Any, where: str) -> int:
 
 
 def _priors(value: Any, where: str) -> dict[str, dict[str, float]]:
+    """The stance a section's sentences lean to, per section: a map of stance to a
+    probability (rescaled to sum to 1). A section name not in SECTIONS ("strenghts") or a
+    value that is no number from 0 up is an error: either silently changed the tags."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise CodebookError(f"{where}: expected a map of section name to stance "
+                            "probabilities")
     out: dict[str, dict[str, float]] = {}
-    for section, dist in (value or {}).items():
+    for section, dist in value.items():
+        if section not in SECTIONS:
+            raise CodebookError(f"{where}: unknown section {section!r} (sections: "
+                                f"{', '.join(SECTIONS)})")
         if not isinstance(dist, dict) or set(dist) - set(STANCES):
             raise CodebookError(f"{where}.{section}: expected a map of {', '.join(STANCES)}")
-        probs = {s: float(dist.get(s, 0.0)) for s in STANCES}
+        probs: dict[str, float] = {}
+        for stance in STANCES:
+            p = dist.get(stance, 0.0)
+            # bool is an int to Python, but "positive: yes" is a mistake.
+            if isinstance(p, bool) or not isinstance(p, int | float) or not (
+                    math.isfinite(p) and p >= 0):
+                raise CodebookError(f"{where}.{section}.{stance}: {p!r} is not a "
+                                    "probability (a number from 0 up)")
+            probs[stance] = float(p)
         total = sum(probs.values())
         if total <= 0:
             raise CodebookError(f"{where}.{section}: probabilities sum to zero")
