@@ -9,6 +9,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_model import build_corpus
@@ -685,6 +686,38 @@ def test_edited_labels_make_the_model_stale_and_a_retrain_keeps_its_settings(
     assert got.exit_code == 2
     assert ("The model is trained again first (hand labels changed since training "
             f"({mine})), with the hand-label files it was trained on") in got.stderr
+
+
+def test_labels_edited_while_the_model_trains_make_it_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file's hash was taken after the training: the model of its first 4 lines was
+    # recorded as the model of its 8, and never retrained.
+    from test_model import synthetic_rows
+
+    from textmine import tag
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    rows = synthetic_rows(3)
+    lines = [json.dumps({"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+                         "stance": "neutral"}) + "\n" for r in rows[:8]]
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("".join(lines[:4]))
+    real = tag.train_model
+
+    def edited_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        mine.write_text("".join(lines))  # the researcher saves more labels meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tag, "train_model", edited_meanwhile)
+    runner = CliRunner()
+    env = {"SENDLENS_CODEBOOK": ""}
+    trained = runner.invoke(app, ["train", "--labels", str(mine), "--corpus", str(root)],
+                            env=env)
+    assert trained.exit_code == 0, trained.output
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert f"hand labels changed since training ({mine})" in info.stdout
 
 
 def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so(

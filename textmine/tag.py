@@ -451,7 +451,11 @@ def _train(
     say = progress or (lambda _f, _m: None)
     records: list[dict[str, Any]] = []
     unlabelled: list[set[str]] = []  # per record, the themes its file did not label
+    # Each file's hash as it was read: one edited during the training is then a changed
+    # file (stale), not taken for the one the model learnt.
+    digests: list[str] = []
     for path in label_files:
+        digests.append(file_sha256(Path(path)))
         # Lenient (a retrain after a codebook edit): labels of a theme the codebook no
         # longer has lose that theme instead of stopping the run (hand_set drops it); any
         # other unknown theme (a typo added to the file since) is still an error.
@@ -507,7 +511,7 @@ def _train(
     # Absolute paths and content hashes: an automatic retrain finds the files again, and
     # `evaluate` recognises them from any working directory, or under another name.
     model.meta["training"]["label_files"] = [str(Path(p).resolve()) for p in label_files]
-    model.meta["training"]["label_sha256"] = [file_sha256(Path(p)) for p in label_files]
+    model.meta["training"]["label_sha256"] = digests
     # ... and each labelled sentence, so that a copy, subset or edit of the files (or a
     # passage corrected in the app) is not taken for held-out labels.
     model.meta["training"]["label_texts"] = sorted(
