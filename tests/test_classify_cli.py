@@ -626,12 +626,19 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     (root / "codebook.yaml").write_text(edited_codebook("4"))
     emptied = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert emptied.exit_code == 0, emptied.output
-    # Once the file is gone, a retrain says it trained without it.
+    # Once the file is gone, a retrain would lose its labels: refused, saying what to do
+    # (it trained without them, with a note: the model's 12 hand labels were gone).
     (tmp_path / "mine.jsonl").unlink()
     (root / "codebook.yaml").write_text(edited_codebook("3"))
     again = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
-    assert again.exit_code == 0, again.output
-    assert "without hand labels that are no longer there" in again.stderr
+    assert again.exit_code == 2
+    assert (f"learnt from hand labels in {tmp_path / 'mine.jsonl'}, which is no longer there"
+            in again.output and "`sendlens train`" in again.output)
+    with Corpus.open(root).reading() as con:
+        assert con.execute("SELECT count(*) FROM models WHERE is_current").fetchone()[0] == 1
+    # Training without it, as asked, clears the way.
+    assert runner.invoke(app, ["train", "--corpus", str(root)], env=env).exit_code == 0
+    assert runner.invoke(app, ["tag", "--corpus", str(root)], env=env).exit_code == 0
 
 
 def test_edited_labels_make_the_model_stale_and_a_retrain_keeps_its_settings(
@@ -771,8 +778,9 @@ def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so
     alone = runner.invoke(app, ["evaluate", str(mine), "--tune-thresholds", "2",
                                 "--corpus", str(root)], env=env)
     assert alone.exit_code == 2 and "needs --cv" in alone.stderr
-    # Without its labels a retrain cannot tune, and says so instead of claiming it did.
-    mine.unlink()
+    # Without its labels (the file emptied) a retrain cannot tune, and says so instead of
+    # claiming it did.
+    mine.write_text("")
     (root / "codebook.yaml").write_text(edited_codebook("3"))
     untuned = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert untuned.exit_code == 0, untuned.output

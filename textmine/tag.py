@@ -647,7 +647,7 @@ def ensure_model(
             raise TaggingError(
                 f"{exc}. The model is trained again first ({'; '.join(reasons)}), with the "
                 "hand-label files it was trained on, and this one cannot be read: mend it, "
-                "or move it away to train without it") from exc
+                "or train without it (`sendlens train`)") from exc
     return result.version, load_model(result.path), reasons + notes
 
 
@@ -667,6 +667,15 @@ def train_again(
     still there) and, as that model was (or as `use_stored_labels` says), the stored
     corrections; returns it with what to say of those files."""
     kept, gone = previous_label_files(meta)
+    if gone:
+        # The researcher's labels: a retrain made on the way (a codebook edit, letters
+        # imported, the app's button) must not drop them with a line of notes.
+        raise TaggingError(
+            "the current model learnt from hand labels in "
+            + ", ".join(gone) + (" which are" if len(gone) > 1 else ", which is")
+            + " no longer there, and a new model would lose them: put the file back, or "
+            "train without it yourself (`sendlens train`, with `--labels FILE` for the "
+            "others), then run this again")
     training = (meta or {}).get("training", {})
     tune_folds = int(training.get("tune_folds_asked", training.get("tune_folds")) or 0)
     stored = (bool(training.get("use_stored_labels", True)) if use_stored_labels is None
@@ -694,8 +703,6 @@ def train_again(
     if result.removed_theme_labels:
         notes.append(f"{result.removed_theme_labels} of those labels name a theme the "
                      "codebook no longer has (that theme is left out)")
-    if gone:
-        notes.append("without hand labels that are no longer there: " + ", ".join(gone))
     return result, notes + thin_themes(result.meta)
 
 
