@@ -289,8 +289,21 @@ def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
     edited = parse_codebook(text.replace("  negative:\n", '  negative:\n    - "dire"\n', 1),
                             cb.path)
     assert any("codebook changed" in r for r in staleness(model.meta, edited))
-    # A note in a comment changes nothing the model reads.
+    # A note in a comment changes nothing the model reads, nor do words for people: a
+    # reworded definition, a theme's name, the file's version.
     assert staleness(model.meta, parse_codebook(text + "\n# a note\n", cb.path)) == []
+    import yaml
+
+    book = yaml.safe_load(text)
+    book["version"] = 99
+    book["themes"][0] = {**book["themes"][0], "name": "Working with families",
+                         "definition": "Reworded.", "include": "More words."}
+    reworded = parse_codebook(yaml.safe_dump(book, sort_keys=False), cb.path)
+    assert staleness(model.meta, reworded) == []
+    # A model recorded with the hash of all the file said (words for people included),
+    # as before they were left out: of the same file, current.
+    assert staleness({**model.meta, "codebook_sha256": cb.full_sha256}, cb) == []
+    assert staleness({**model.meta, "codebook_sha256": cb.full_sha256}, reworded) != []
     # A model from before the hash was of the file's content recorded its bytes' hash:
     # of the same file, it is current (upgrading sendlens made every model stale).
     import hashlib
@@ -304,7 +317,7 @@ def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
 
     earlier = {**model.meta, "codebook_sha256": "0" * 64}
     assert staleness(earlier, cb) != []
-    model_module.EARLIER_PACKAGED_CODEBOOKS["0" * 64] = cb.sha256
+    model_module.EARLIER_PACKAGED_CODEBOOKS["0" * 64] = cb.full_sha256
     try:
         assert staleness(earlier, cb) == []
         assert staleness(earlier, edited) != []

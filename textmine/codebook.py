@@ -80,6 +80,9 @@ class Codebook:
     # The hash of the file's text, as models trained before `sha256` was of its content
     # recorded it: such a model of an unchanged file is not stale.
     text_sha256: str = ""
+    # The hash of all the file says, words for people included, as models trained before
+    # `sha256` left those out recorded it.
+    full_sha256: str = ""
 
     @property
     def theme_ids(self) -> list[str]:
@@ -441,10 +444,11 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
     )
     return Codebook(
         path=path,
-        # Of what the file says, not its bytes: a comment or a re-indented line changes
-        # nothing the tagger reads, so it must not make every model stale.
-        sha256=hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False,
-                                         default=str).encode("utf-8")).hexdigest(),
+        # Of what the tagger reads, not the file's bytes: a comment, a re-indented line or
+        # a reworded definition (words for people) changes no tag, so it must not make
+        # every model stale.
+        sha256=_digest(_for_the_tagger(data)),
+        full_sha256=_digest(data),
         themes=tuple(themes),
         stance=stance,
         ignore=_strings(data.get("ignore"), f"{path}: ignore"),
@@ -452,6 +456,24 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
             data.get("fixed_wording_sections"), f"{path}: fixed_wording_sections"),
         text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
+
+
+# What a person reads and the tagger does not: the file's version, and each theme's name,
+# definition and notes on what it takes in and leaves out.
+FOR_PEOPLE_TOP = ("version",)
+FOR_PEOPLE_THEME = ("name", "definition", "include", "exclude_note")
+
+
+def _for_the_tagger(data: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in data.items() if k not in FOR_PEOPLE_TOP}
+    out["themes"] = [{k: v for k, v in t.items() if k not in FOR_PEOPLE_THEME}
+                     for t in data.get("themes") or []]
+    return out
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False,
+                                     default=str).encode("utf-8")).hexdigest()
 
 
 def load_codebook(path: Path | None = None, *, corpus: Path | None = None) -> Codebook:

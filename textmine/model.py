@@ -796,8 +796,8 @@ def staleness(meta: dict[str, Any], codebook: Codebook,
         reasons.append(f"trained by {by} (model format {made}; this one makes format "
                        f"{MODEL_FORMAT})")
     recorded = meta.get("codebook_sha256")
-    if (recorded not in (codebook.sha256, codebook.text_sha256)
-            and EARLIER_PACKAGED_CODEBOOKS.get(str(recorded)) != codebook.sha256):
+    if (recorded not in (codebook.sha256, codebook.text_sha256, codebook.full_sha256)
+            and EARLIER_PACKAGED_CODEBOOKS.get(str(recorded)) != codebook.full_sha256):
         reasons.append(f"codebook changed since training ({codebook.path})")
     if meta.get("themes") != codebook.theme_ids:
         missing = [t for t in codebook.theme_ids if t not in meta.get("themes", [])]
