@@ -983,8 +983,17 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
                           "letter's PDF file name or letter id), not 123"),
                          # Read as "no theme" at a hand label's weight, as [] is.
                          ({"themes": None}, '"themes" must be a list of theme ids'),
+                         # A typo, another tool's name: the label lost its stance or letter.
+                         ({"themes": [], "stnace": "negative"}, "unknown key 'stnace'; did "
+                          "you mean 'stance'?"),
+                         ({"themes": [], "sentiment": "negative"}, "unknown key 'sentiment'; "
+                          "did you mean 'stance'?"),
+                         ({"themes": [], "lettr": "x.pdf"}, "unknown key 'lettr'; did you "
+                          "mean 'letter'?"),
                          ({"themes": ""}, '"themes" must be a list of theme ids')):
         line = {k: v for k, v in good.items() if k not in ("themes", "stance")} | bad
+        if "lettr" in bad:
+            del line["letter"]
         if "Stance" in bad:
             line["themes"] = good["themes"]
         path = tmp_path / "labels.jsonl"

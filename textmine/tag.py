@@ -264,13 +264,21 @@ def json_problem(exc: json.JSONDecodeError) -> str:
 LABEL_KEYS = ("letter", "text", "themes", "stance")
 
 
-def _near_key(key: str) -> str | None:
-    """The label key `key` was probably meant to be ("Themes", "theme", "stances")."""
+# Other names for a label's stance, as other tools call it.
+_STANCE_WORDS = ("sentiment", "polarity")
+
+
+def _near_key(key: str, rec: dict[str, Any]) -> str | None:
+    """The label key `key` of `rec` was probably meant to be: a case or plural variant
+    ("Themes", "theme") always; a typo or another tool's name ("stnace", "lettr",
+    "sentiment") when `rec` lacks the key it looks like (else it is a field of its own)."""
     k = key.strip().lower()
     for known in LABEL_KEYS:
         if k in (known, known.rstrip("s"), known + "s"):
             return known
-    return None
+    near = "stance" if k in _STANCE_WORDS else next(
+        iter(difflib.get_close_matches(k, LABEL_KEYS, n=1, cutoff=0.75)), None)
+    return near if near not in rec else None
 
 
 def read_labels(path: Path, codebook: Codebook | None = None,
@@ -301,7 +309,7 @@ def read_labels(path: Path, codebook: Codebook | None = None,
                                "sentence it labels")
         for key in rec:
             # "theme" or "Stance" would otherwise read as "no theme" at a hand label's weight.
-            if key not in LABEL_KEYS and (near := _near_key(key)):
+            if key not in LABEL_KEYS and (near := _near_key(key, rec)):
                 raise LabelFileError(f"{path}, line {no}: unknown key {key!r}; did you mean "
                                    f"{near!r}?")
         if "themes" not in rec:
