@@ -31,13 +31,21 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def edited_codebook(version: str) -> str:
-    """The packaged codebook with another version number: edited, so a model trained
-    before is stale (a comment alone would not make it so)."""
+    """The packaged codebook with another version number and a negative cue of its own
+    (one no sentence holds): edited, so a model trained before is stale (a comment or the
+    version alone would not make it so)."""
     from textmine.codebook import PACKAGED_CODEBOOK
 
     text = PACKAGED_CODEBOOK.read_text()
-    assert "\nversion: 1\n" in text
-    return text.replace("\nversion: 1\n", f"\nversion: {version}\n", 1)
+    assert "\nversion: 1\n" in text and "\n  negative:\n" in text
+    return text.replace("\nversion: 1\n", f"\nversion: {version}\n", 1).replace(
+        "\n  negative:\n", f'\n  negative:\n    - "edition {version} of no report"\n', 1)
+
+
+def distinct(rows: list[dict]) -> list[dict]:
+    """Synthetic rows with each sentence of a letter once: a label given twice for one
+    sentence is read once (it names the same passage), so counts of labels need these."""
+    return list({(r["letter_id"], r["text"]): r for r in rows}.values())
 
 
 def with_theme(entry: str) -> str:
@@ -510,7 +518,7 @@ def corpus_with_labels(tmp_path: Path) -> tuple[Path, list[dict]]:
     root = tmp_path / "corpus"
     build_corpus(root, n_letters=3)
     labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
-               "stance": "neutral"} for r in synthetic_rows(3)[:12]]
+               "stance": "neutral"} for r in distinct(synthetic_rows(3))[:12]]
     (tmp_path / "mine.jsonl").write_text("".join(json.dumps(x) + "\n" for x in labels))
     return root, labels
 
@@ -556,8 +564,8 @@ def test_a_theme_whose_patterns_match_nothing_is_warned_of(tmp_path: Path) -> No
     assert ("warning: theme early_years: its patterns match 0 sentences of the corpus and 0 "
             "hand labels give it, too few to learn from") in trained.stderr
     assert "theme co_production:" not in trained.stderr
-    (root / "codebook.yaml").write_text((root / "codebook.yaml").read_text()
-                                        .replace("\nversion: 1\n", "\nversion: 2\n", 1))
+    (root / "codebook.yaml").write_text((root / "codebook.yaml").read_text().replace(
+        '"nurserys? zzq"', '"nurserys? zzq"\n      - "creches? zzq"', 1))
     tagged = CliRunner().invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert tagged.exit_code == 0, tagged.output
     assert "theme early_years: its patterns match 0 sentences" in tagged.stderr
@@ -617,7 +625,8 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     named = sum(x["themes"] == [dropped] for x in labels)
     assert f"{named} of those labels name a theme the codebook no longer has" in fewer.stderr
     # ... nor does the next edit, though the model trained then no longer lists the theme.
-    (root / "codebook.yaml").write_text(yaml.safe_dump({**book, "version": 3}, sort_keys=False))
+    book["stance"]["negative"] = [*book["stance"]["negative"], "edition 3 of no report"]
+    (root / "codebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
     later = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert later.exit_code == 0, later.output
     assert f"{named} of those labels name a theme the codebook no longer has" in later.stderr
@@ -650,7 +659,7 @@ def test_edited_labels_make_the_model_stale_and_a_retrain_keeps_its_settings(
 
     root = tmp_path / "corpus"
     build_corpus(root, n_letters=3)
-    rows = synthetic_rows(3)
+    rows = distinct(synthetic_rows(3))
     labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
                "stance": "neutral"} for r in rows[:8]]
     mine = tmp_path / "mine.jsonl"
@@ -693,6 +702,30 @@ def test_edited_labels_make_the_model_stale_and_a_retrain_keeps_its_settings(
     assert got.exit_code == 2
     assert ("The model is trained again first (hand labels changed since training "
             f"({mine})), with the hand-label files it was trained on") in got.stderr
+
+
+def test_a_label_given_twice_counts_once_and_two_ways_are_warned_of(tmp_path: Path) -> None:
+    # A copy of a file given as another (or a line pasted twice) weighed those labels
+    # twice; a sentence labelled two ways passed without a word.
+    from test_model import synthetic_rows
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    rows = list({r["text"]: r for r in synthetic_rows(3)}.values())  # each text once
+    lines = [json.dumps({"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+                         "stance": "neutral"}) + "\n" for r in rows[:6]]
+    first, copy = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text("".join(lines))
+    other = json.dumps({"letter": rows[0]["letter_id"], "text": rows[0]["text"],
+                        "themes": [], "stance": "negative"}) + "\n"
+    copy.write_text("".join(lines) + lines[0] + other)
+    result = CliRunner().invoke(app, ["train", "--labels", str(first), "--labels", str(copy),
+                                      "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
+    assert result.exit_code == 0, result.output
+    assert "7 hand labels" in result.stderr  # 6, and the one labelled otherwise
+    assert "7 hand label(s) given again word for word" in result.stderr
+    assert "1 sentence(s) are labelled in two ways" in result.stderr
+    assert repr(rows[0]["text"][:60]) in result.stderr
 
 
 def test_labels_edited_while_the_model_trains_make_it_stale(

@@ -524,13 +524,15 @@ def test_labels_made_before_a_theme_was_added_are_no_negatives_for_it(
         "\nstance:", "\n  - id: transport\n    name: Transport\n    definition: Travel to "
         "school.\n    patterns: [\"direct payments\", \"transport\"]\n\nstance:", 1))
     monkeypatch.delenv("SENDLENS_CODEBOOK", raising=False)
-    rows = synthetic_rows(3)
+    # Each sentence of a letter once: a label repeated word for word is read once.
+    rows = list({(r["letter_id"], r["text"]): r for r in synthetic_rows(3)}.values())
     old = tmp_path / "old.jsonl"
     old.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
                                        "themes": [r["theme"]]}) + "\n" for r in rows))
     new = tmp_path / "new.jsonl"  # made after: it gives the theme, so it judged it
     new.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
-                                       "themes": [r["theme"]] + ["transport"] * (i == 0)}) + "\n"
+                                       "themes": [r["theme"]] + ["transport"] * (i == 0),
+                                       "stance": "neutral"}) + "\n"
                            for i, r in enumerate(rows[:2])))
     seen: list = []
 

@@ -418,6 +418,10 @@ class TrainResult:
     # Letters the label files name that the corpus does not hold: their sentences were
     # looked up in every letter, or read alone.
     unknown_letters: tuple[str, ...] = ()
+    # Labels given again word for word (another file, the same line twice): read once.
+    duplicate_labels: int = 0
+    # Sentences (of one letter) the label files label in two ways: both are kept.
+    conflicting_labels: tuple[str, ...] = ()
 
 
 def train(
@@ -478,6 +482,7 @@ def _train(
         # A file made before a theme was added says nothing about it: its sentences must
         # not become hand-weighted negatives for it (as `evaluate` does not score it).
         unlabelled += [unlabelled_themes(found, codebook)] * len(found)
+    records, unlabelled, duplicates, conflicts = _once_each(records, unlabelled)
     # The label files first: a mistyped name is told before any work is shown.
     say(0.05, "reading passages")
     rows = corpus_rows(corpus)
@@ -551,7 +556,28 @@ def _train(
             shutil.rmtree(directory, ignore_errors=True)
         raise
     say(0.6, f"model {version} saved")
-    return TrainResult(version, directory, model.meta, time.time() - started, removed, unknown)
+    return TrainResult(version, directory, model.meta, time.time() - started, removed, unknown,
+                       duplicates, conflicts)
+
+
+def _once_each(records: list[dict[str, Any]], unlabelled: list[set[str]]
+               ) -> tuple[list[dict[str, Any]], list[set[str]], int, tuple[str, ...]]:
+    """The label files' records with exact repeats left out (a copy of a file given as
+    another weighed its labels twice), how many, and the sentences labelled two ways."""
+    seen: dict[tuple[str, str], set[tuple[tuple[str, ...], str | None]]] = {}
+    kept, kept_unlabelled, repeats = [], [], 0
+    for rec, gaps in zip(records, unlabelled, strict=True):
+        where = (str(rec.get("letter") or ""), " ".join(rec["text"].split()))
+        label = (tuple(sorted(rec["themes"])), rec.get("stance"))
+        labels = seen.setdefault(where, set())
+        if label in labels:
+            repeats += 1
+            continue
+        labels.add(label)
+        kept.append(rec)
+        kept_unlabelled.append(gaps)
+    conflicts = tuple(text for (_, text), labels in seen.items() if len(labels) > 1)
+    return kept, kept_unlabelled, repeats, conflicts
 
 
 def _unused_version(corpus: Corpus, version: str) -> str:

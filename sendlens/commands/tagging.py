@@ -151,6 +151,15 @@ def train_cmd(
         typer.secho(f"warning: the labels name {len(result.unknown_letters)} letter(s) the "
                     f"corpus does not hold ({shown}); their sentences were looked up in every "
                     "letter, and read alone where not found", fg="yellow", err=True)
+    if result.duplicate_labels:
+        typer.secho(f"warning: {result.duplicate_labels} hand label(s) given again word for "
+                    "word (in another file, or twice in one) were read once", fg="yellow",
+                    err=True)
+    if conflicts := result.conflicting_labels:
+        shown = "; ".join(repr(t[:60]) for t in conflicts[:3]) + (
+            f" and {len(conflicts) - 3} more" if len(conflicts) > 3 else "")
+        typer.secho(f"warning: {len(conflicts)} sentence(s) are labelled in two ways by the "
+                    f"labels files ({shown}); both labels are kept", fg="yellow", err=True)
     tr = result.meta["training"]
     typer.echo(
         f"model {result.version}: {tr['corpus_sentences']} sentences from "
