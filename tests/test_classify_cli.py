@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import sys
 from collections import Counter
 from pathlib import Path
@@ -297,6 +298,33 @@ def test_bad_json_line_is_named_and_earlier_lines_are_kept(corpus: Path) -> None
     assert "line 2: not valid JSON (Expecting property name enclosed in double quotes at " \
         "column 2)" in err
     assert [json.loads(x)["id"] for x in lines] == [1]
+
+
+def test_a_bad_line_still_lets_the_warnings_about_the_lines_before_it_out(
+    corpus: Path
+) -> None:
+    # Warnings are gathered until the input ends: an error at line 3 lost line 2's.
+    with sqlite3.connect(Path(corpus) / "sendlens.db") as con:
+        text = con.execute("SELECT text FROM passages LIMIT 1").fetchone()[0]
+    stdin = (json.dumps({"id": 1, "text": "Plans are late."}) + "\n"
+             + json.dumps({"id": 2, "text": text, "passage_id": "nope-0001"}) + "\n"
+             + json.dumps({"id": 9}) + "\n")
+    code, lines, err = classify(corpus, stdin)
+    assert code == 2 and 'line 3: expected a "text" string' in err
+    assert [json.loads(x)["id"] for x in lines] == [1, 2]
+    assert "line 2: passage_id not a passage of this corpus" in err
+
+
+def test_a_key_given_twice_is_refused(corpus: Path) -> None:
+    # JSON keeps the last: the answer came back under id 2 for a line that said 1 too.
+    code, lines, err = classify(corpus, '{"id": 1, "id": 2, "text": "Plans are late."}\n')
+    assert code == 2 and lines == []
+    assert "line 1: the key 'id' is given twice" in err
+    code, lines, err = classify(corpus, '{"id": 1, "text": "A.", "text": "B."}\n')
+    assert code == 2 and "the key 'text' is given twice" in err
+    # A text that says "id" is no key.
+    code, lines, _ = classify(corpus, json.dumps({"id": 1, "text": 'the "id" and "id"'}) + "\n")
+    assert code == 0 and len(lines) == 1
 
 
 def test_a_field_of_the_wrong_type_is_named_and_earlier_lines_are_kept(corpus: Path) -> None:

@@ -907,6 +907,20 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
                                  ) from exc
     if not isinstance(rec, dict):
         raise ClassifyInputError(f"line {no}: expected a JSON object; {ONE_LINE}")
+    if line.count('"id"') > 1 or line.count('"text"') > 1:
+        # JSON keeps the last of two equal keys: {"id": 1, "id": 2} was answered as 2.
+        # Looked at only then (a hook on every object would cost a fifth of the speed).
+        def refuse_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+            keys = [k for k, _ in pairs]
+            if (twice := next((k for k in ("id", "text") if keys.count(k) > 1), None)):
+                raise _NotJSON(f"the key {twice!r} is given twice")
+            return dict(pairs)
+
+        try:
+            json.loads(line, object_pairs_hook=refuse_twice, parse_float=RawJSON,
+                       parse_int=RawJSON, parse_constant=_not_json)
+        except _NotJSON as exc:
+            raise ClassifyInputError(f"line {no}: {exc}; {ONE_LINE}") from None
     if "id" not in rec:
         # Output lines are matched to input by id: without one, results cannot be joined.
         raise ClassifyInputError(f"line {no}: no \"id\" (any JSON value naming the sentence)")
@@ -1118,6 +1132,28 @@ def classify_lines(
             yield f'{{"id": {rid}, {text}}}'
         pending.clear()
 
+    def closing_warnings() -> None:
+        """Warnings about the lines answered (at the end, or before an error)."""
+        if warn is None:
+            return
+        if mismatched:
+            shown = _examples([f"line {no}: {named!r}" for no, named in mismatched[:4]])
+            warn(f"{_lines(mismatched)}: passage_id not a passage of this corpus with that text "
+                 f"(an id from another import?), so the sentence was looked up by its text "
+                 f"({shown})")
+        if missing:
+            shown = _examples([f"line {no}: {letter!r}" for no, letter in missing[:4]])
+            warn(f"{_lines(missing)}: the text is not in the letter named, so it was read from "
+                 f"its words alone ({shown})")
+        if ambiguous:
+            shown = _examples([f"line {no}: {pid}, also {', '.join(others[:2])}"
+                               f"{' ...' if len(others) > 2 else ''}"
+                               for no, pid, others in ambiguous[:4]])
+            warn(f"{_lines(ambiguous)}: the text is in more than one corpus passage and was read "
+                 "in the first, whose context, and so tags, may differ from the others' "
+                 f"({shown}); give \"passage_id\" (as "
+                 "`sendlens export passages` has it) or \"letter\" to choose")
+
     no = 0
     for line in lines:
         if line is PAUSE:
@@ -1137,6 +1173,7 @@ def classify_lines(
             rec = _parse_line(no, line)
         except ClassifyInputError:
             yield from flush()
+            closing_warnings()  # about the lines before it, which were answered
             raise
         if warn is not None:
             for key, meant in _misspelt_fields(rec):
@@ -1167,25 +1204,7 @@ def classify_lines(
             yield from flush()
     if pending:
         yield from flush()
-    if warn is None:
-        return
-    if mismatched:
-        shown = _examples([f"line {no}: {named!r}" for no, named in mismatched[:4]])
-        warn(f"{_lines(mismatched)}: passage_id not a passage of this corpus with that text "
-             f"(an id from another import?), so the sentence was looked up by its text "
-             f"({shown})")
-    if missing:
-        shown = _examples([f"line {no}: {letter!r}" for no, letter in missing[:4]])
-        warn(f"{_lines(missing)}: the text is not in the letter named, so it was read from "
-             f"its words alone ({shown})")
-    if ambiguous:
-        shown = _examples([f"line {no}: {pid}, also {', '.join(others[:2])}"
-                           f"{' ...' if len(others) > 2 else ''}"
-                           for no, pid, others in ambiguous[:4]])
-        warn(f"{_lines(ambiguous)}: the text is in more than one corpus passage and was read "
-             "in the first, whose context, and so tags, may differ from the others' "
-             f"({shown}); give \"passage_id\" (as "
-             "`sendlens export passages` has it) or \"letter\" to choose")
+    closing_warnings()
 
 
 def _examples(parts: Sequence[str]) -> str:
