@@ -421,6 +421,15 @@ def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Pat
         assert export(corpus, "themes", "--by", by, "-o", str(full)).exit_code == 0
         assert (pd.read_parquet(empty).dtypes.to_dict()
                 == pd.read_parquet(full).dtypes.to_dict()), by
+    # Evidence too (its empty file's columns had no type at all).
+    import pyarrow.parquet as pq
+
+    empty, full = tmp_path / "empty-evidence.parquet", tmp_path / "full-evidence.parquet"
+    assert export(corpus, "evidence", "--theme", "ehc_plans", "--framework", "send_2016",
+                  "-o", str(empty)).exit_code == 0
+    assert export(corpus, "evidence", "--theme", "ehc_plans", "-o", str(full)).exit_code == 0
+    typed = {f.name: str(f.type) for f in pq.read_schema(full) if str(f.type) != "null"}
+    assert {f.name: str(f.type) for f in pq.read_schema(empty) if f.name in typed} == typed
     none = export(corpus, "evidence", "--theme", "ehc_plans", "--area", "Cornwall",
                   "--stance", "mixed", "--stance", "neutral")
     assert none.stdout.count("\n") == 1 and "no tagged passage matches" in none.stderr

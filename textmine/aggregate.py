@@ -702,7 +702,13 @@ def evidence(
         rec["themes"] = ", ".join(json.loads(rec["themes"]))
         rec["theme_score"] = _theme_score(rec.pop("scores"), theme)
         records.append(rec)
-    return pd.DataFrame.from_records(records, columns=EVIDENCE_COLUMNS)
+    frame = pd.DataFrame.from_records(records, columns=EVIDENCE_COLUMNS)
+    if frame.empty:
+        # The column types of a table with rows, so that Parquet files of several filtered
+        # exports combine (an empty one's columns had no type).
+        frame = frame.astype({c: "float64" if c == "theme_score" else str
+                              for c in EVIDENCE_COLUMNS})
+    return frame
 
 
 # --- one letter, one area ---------------------------------------------------------------------
