@@ -530,9 +530,9 @@ def test_xlsx_says_what_it_holds(corpus: Corpus, tmp_path: Path) -> None:
     # Pasted into a paper, the table still says what it counted, and what it left out
     # (an untagged letter: said only on stderr and in the XLSX file, it read as absent).
     assert md.endswith(f" Counted: sections weaknesses. Tags of model {model}.*\n")
-    assert "\n*Warning: 1 letter (" in md and "left out of this table" in md
+    assert "\n*Warning: " in md and "of 1 letter in the corpus not tagged" in md
     tex = export(corpus, "themes", "--section", "weaknesses", "-f", "tex").stdout
-    assert "Warning: 1 letter (" in tex
+    assert "Warning: " in tex and "of 1 letter in the corpus not tagged" in tex
 
 
 def test_unknown_format_is_refused(corpus: Corpus, tmp_path: Path) -> None:
@@ -640,7 +640,8 @@ def test_letters_imported_after_tagging_are_named_as_missing_from_the_tables(
                         " WHERE area = 'Bury'").fetchone()[0]
     result = export(corpus, "themes")
     assert result.exit_code == 0
-    assert f"1 letter ({n} passages) not tagged yet are left out of this table" in result.stderr
+    assert f"{n} passages of 1 letter in the corpus not tagged yet are left out of this table" \
+        in result.stderr
     assert "have no tags in this table" in export(corpus, "passages").stderr
     info = CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
     assert f"{n} passages of 1 letter not tagged yet" in info.output

@@ -542,8 +542,10 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
     if passages:
         fate = ("have no tags in this table" if listed  # passages: listed, untagged
                 else "are left out of this table")
-        warn(f"{_n(letters, 'letter')} ({_n(passages, 'passage')}) not tagged yet {fate}; "
-             "run `sendlens tag` first")
+        # Of the corpus, whatever the filters (a filtered table may hold none of them);
+        # passages, as a letter tagged in part is counted with the passages tagged.
+        warn(f"{_n(passages, 'passage')} of {_n(letters, 'letter')} in the corpus not tagged "
+             f"yet {fate}; run `sendlens tag` first")
     return said
 
 
