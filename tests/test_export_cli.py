@@ -421,6 +421,10 @@ def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Pat
         assert export(corpus, "themes", "--by", by, "-o", str(full)).exit_code == 0
         assert (pd.read_parquet(empty).dtypes.to_dict()
                 == pd.read_parquet(full).dtypes.to_dict()), by
+    # The note under a table names what it counted, not what was typed.
+    md = export(corpus, "themes", "--area", "cornwall", "--region", "south west",
+                "-f", "md").stdout
+    assert "area Cornwall; region South West." in md
     # Evidence too (its empty file's columns had no type at all).
     import pyarrow.parquet as pq
 

@@ -244,6 +244,17 @@ def _resolve_areas(con: sqlite3.Connection, names: Sequence[str], *,
     return out
 
 
+def resolved_names(corpus: Corpus, *, areas: Sequence[str] = (),
+                   regions: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """The areas and regions a filter counts, as the tables name them ("hull" is
+    Kingston upon Hull, "london" London): for a table's note, which should name what it
+    counted, not what was typed. Raises ValueError as the filter does."""
+    with corpus.reading() as con:
+        named_areas = _resolve_areas(con, areas, absent_ok=True) if areas else []
+    canonical = {r.lower(): r for r in (*REGIONS, UNKNOWN)}
+    return named_areas, [canonical.get(r.lower(), r) for r in regions]
+
+
 @dataclass
 class _Where:
     """SQL conditions on letters (alias l) and on passages (alias p), with parameters."""

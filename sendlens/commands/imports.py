@@ -169,11 +169,13 @@ def export_cmd(
     ),
     date_from: date | None = typer.Option(
         None, "--from", metavar="YYYY-MM-DD", parser=iso_date,
-        help="themes/evidence: only inspections that started on or after this date.",
+        help="themes/evidence: only inspections that started on or after this date (a "
+        "letter without inspection dates: its publication date).",
     ),
     date_to: date | None = typer.Option(
         None, "--to", metavar="YYYY-MM-DD", parser=iso_date,
-        help="themes/evidence: only inspections that started on or before this date.",
+        help="themes/evidence: only inspections that started on or before this date (a "
+        "letter without inspection dates: its publication date).",
     ),
     corpus: Path | None = CorpusOption,
 ) -> None:
@@ -290,6 +292,12 @@ def export_cmd(
                      + ": every count is 0")
         typer.secho(f"warning: {held}", fg="yellow", err=True)
         warnings.append(held)
+    if what in (What.themes, What.evidence) and (area or region):
+        from textmine.aggregate import resolved_names
+
+        # The note under the table names what was counted: "Kingston upon Hull", not "hull".
+        named = resolved_names(store, areas=area, regions=region)
+        letter_filters = {**letter_filters, "--area": named[0], "--region": named[1]}
     with store.reading() as con:
         about = provenance(con, store.root, table=what.value,
                            by=(by or GroupBy.area).value if what is What.themes else None,
