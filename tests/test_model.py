@@ -148,9 +148,10 @@ def test_a_model_is_saved_whole_or_not_at_all(trained: tuple, tmp_path: Path) ->
         def __reduce__(self) -> tuple:
             raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match="No space left") as failed:
         save_model(replace(model, stance_bias=Unsaveable()), folder.with_name("v2"))
     assert sorted(p.name for p in folder.parent.iterdir()) == ["v1"]
+    assert failed.value.filename == str(folder.with_name("v2"))  # the error says where
     (folder / "meta.json").unlink()
     with pytest.raises(ModelFileError, match=rf"the model in {folder}/meta.json cannot be read"):
         load_model(folder)

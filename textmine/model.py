@@ -732,8 +732,11 @@ def save_model(model: TaggerModel, directory: Path) -> Path:
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            # joblib's write errors name no file: "No space left on device" of what?
+            exc.filename = str(directory)
         raise
     return directory
 
