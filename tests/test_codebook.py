@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -263,6 +264,14 @@ def test_a_researcher_adds_a_theme_without_code_and_themes_lists_it(tmp_path: Pa
     assert "transport  Home to school transport" in result.output
     for theme in THEMES:
         assert theme in result.output
+    # ... with its patterns when asked: what it will match, to check before a retrain.
+    shown = CliRunner().invoke(app, ["themes", "--patterns", "--corpus", str(corpus)],
+                               env={"SENDLENS_CODEBOOK": ""})
+    assert "    patterns: travel (assistance|training)" in shown.output
+    listed = json.loads(CliRunner().invoke(app, ["themes", "--json", "--patterns", "--corpus",
+                                                 str(corpus)], env={"SENDLENS_CODEBOOK": ""}
+                                           ).output)
+    assert listed[-1]["patterns"] == ["transport", "travel (assistance|training)"]
 
 
 def test_themes_reports_a_broken_codebook_clearly(tmp_path: Path) -> None:

@@ -72,6 +72,9 @@ def _stages(what: str, quiet: bool, *, on_interrupt: str | None = None
 def themes_cmd(
     corpus: Path | None = CorpusOption,
     as_json: bool = typer.Option(False, "--json", help="Print the themes as JSON."),
+    patterns: bool = typer.Option(
+        False, "--patterns", help="Also list each theme's labelling patterns (regular "
+        "expressions): core, patterns, related (weaker) and exclude."),
 ) -> None:
     """List the codebook's themes (the file in force: $SENDLENS_CODEBOOK,
     the corpus folder's codebook.yaml, or the packaged one)."""
@@ -81,10 +84,14 @@ def themes_cmd(
         cb = load_codebook(corpus=corpus_path(corpus))
     except CodebookError as exc:
         raise _fail(str(exc)) from exc
+    lists = ("core_patterns", "patterns", "related", "exclude")
     if as_json:
         typer.echo(json.dumps(
             [{"id": t.id, "name": t.name, "definition": t.definition,
-              "patterns": len(t.patterns)} for t in cb.themes], indent=2))
+              "patterns": list(t.patterns) if patterns else len(t.patterns),
+              **({k: list(getattr(t, k)) for k in lists if k != "patterns"} if patterns
+                 else {})}
+             for t in cb.themes], indent=2, ensure_ascii=False))
         return
     typer.echo(f"codebook: {cb.path} (sha256 {cb.sha256[:12]})")
     if cb.path == PACKAGED_CODEBOOK:
@@ -94,6 +101,10 @@ def themes_cmd(
     for t in cb.themes:
         typer.echo(f"\n{t.id}  {t.name}  [{len(t.patterns)} patterns, {len(t.related)} related]")
         typer.echo(f"  {t.definition}")
+        if patterns:
+            for key in lists:
+                for pattern in getattr(t, key):
+                    typer.echo(f"    {key.replace('_patterns', '')}: {pattern}")
 
 
 def train_cmd(
