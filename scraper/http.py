@@ -189,12 +189,15 @@ class Retry:
     sleep: Callable[[float], None] = time.sleep
     log: Callable[[str], None] | None = None
     retries_made: int = 0
-    # Hosts that have answered: for them a failed name lookup is a passing DNS hiccup.
+    # Hosts (with their port) that have answered: for them a failed name lookup is a
+    # passing DNS hiccup, and a refused connection a restart.
     reached: set[str] = field(default_factory=set)
 
     def get(self, url: str, *, stream: bool = False) -> requests.Response:
         attempt = 0
         host = urlsplit(url).hostname or ""
+        # Host and port: another port of a host that answered may have nothing listening.
+        where = urlsplit(url).netloc.lower()
         while True:
             problem: str
             wait = min(self.backoff * (2**attempt), self.max_backoff)
@@ -203,15 +206,14 @@ class Retry:
             try:
                 resp = self.inner.get(url, stream=stream)
             except (requests.Timeout, requests.ConnectionError, *_BODY_ERRORS) as exc:
-                if host not in self.reached and _unresolvable(exc):
+                if where not in self.reached and _unresolvable(exc):
                     # No network, or a mistyped host: waiting will not fix either.
                     raise NameNotResolved(url, f"cannot resolve the host name {host!r} (no "
                                           "network connection, or a mistyped address); not "
                                           "retried") from exc
-                if host not in self.reached and _refused(exc):
+                if where not in self.reached and _refused(exc):
                     # Nothing listens there (a wrong port, a mirror not started). A host that
                     # has answered before may be restarting: that is retried below.
-                    where = urlsplit(url).netloc
                     raise ConnectionRefused(url, f"connection refused by {where} (nothing is "
                                           "listening there: is the address right, and the "
                                           "server running?); not retried") from exc
@@ -225,7 +227,7 @@ class Retry:
                                                   LocationValueError)) else HttpError
                 raise kind(url, _describe(exc)) from exc
             else:
-                self.reached.add(host)
+                self.reached.add(where)
                 if resp.status_code not in self.statuses:
                     return resp
                 status = resp.status_code
@@ -303,6 +305,9 @@ class Robots:
     user_agent: str = USER_AGENT
     on_crawl_delay: Callable[[float], None] | None = None
     _parsers: dict[str, RobotFileParser] = field(default_factory=dict)
+    # Hosts whose robots.txt could not be read, and why: asked once a run (each try had
+    # cost its retries again, for every file sent there).
+    _unreadable: dict[str, RobotsDisallowed] = field(default_factory=dict)
 
     def get(self, url: str, *, stream: bool = False) -> requests.Response:
         if not self.allowed(url):
@@ -318,12 +323,17 @@ class Robots:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BadUrl(url, "not a URL that can be requested (no http(s) host)")
         origin = f"{parts.scheme}://{parts.netloc}"
+        if (failed := self._unreadable.get(origin)) is not None:
+            raise RobotsDisallowed(failed.url, failed.problem)
         parser = self._parsers.get(origin)
         if parser is None:
             try:
                 parser = self._parsers[origin] = self._load(origin)
             except BadUrl as exc:  # the URL's host is at fault: name the URL asked for
                 raise BadUrl(url, exc.problem) from exc
+            except RobotsDisallowed as exc:
+                self._unreadable[origin] = exc
+                raise
         return parser.can_fetch(self.user_agent, url)
 
     def _load(self, origin: str) -> RobotFileParser:

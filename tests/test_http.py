@@ -147,16 +147,24 @@ def test_a_port_nothing_listens_on_is_not_retried(site: Site, base: str) -> None
         Retry(Transport(), retries=4, sleep=sleeps).get(f"http://127.0.0.1:{port}/search")
     assert sleeps.waits == []
     # A host that has answered before may be restarting: retried.
-    retry = Retry(Transport(), retries=2, backoff=0.01, sleep=sleeps, reached={"127.0.0.1"})
+    retry = Retry(Transport(), retries=2, backoff=0.01, sleep=sleeps,
+                  reached={f"127.0.0.1:{port}"})
     with pytest.raises(HttpError, match="gave up after 3 attempts"):
         retry.get(f"http://127.0.0.1:{port}/search")
     assert len(sleeps.waits) == 2
+    # Another port of a host that answered is another server: nothing there, not retried
+    # (a redirect to it paid five retries, robots.txt first).
+    sleeps = Sleeps()
+    retry = Retry(Transport(), retries=4, sleep=sleeps, reached={base.split("//")[1]})
+    with pytest.raises(ConnectionRefused):
+        retry.get(f"http://127.0.0.1:{port}/search")
+    assert sleeps.waits == []
 
 
 def test_a_host_that_answered_is_remembered(site: Site, base: str) -> None:
     retry = Retry(Transport(), sleep=Sleeps())
     retry.get(f"{base}/provider/44/80454")
-    assert retry.reached == {"127.0.0.1"}
+    assert retry.reached == {base.split("//")[1]}  # host and port
 
 
 def test_404_is_an_answer_not_retried(site: Site, base: str) -> None:
@@ -185,6 +193,10 @@ def test_unreachable_robots_txt_means_do_not_crawl(site: Site, base: str) -> Non
     robots = Robots(Retry(Transport(), retries=1, backoff=0, sleep=Sleeps()))
     with pytest.raises(RobotsDisallowed, match="robots.txt could not be read"):
         robots.get(f"{base}/provider/44/80454")
+    # Asked once a run: each file sent to the host had paid the retries again.
+    with pytest.raises(RobotsDisallowed, match="robots.txt could not be read"):
+        robots.get(f"{base}/provider/44/80455")
+    assert [h.path for h in site.hits].count("/robots.txt") == 2  # one try, one retry
 
 
 def test_crawl_delay_slows_the_throttle(site: Site, base: str) -> None:
