@@ -24,6 +24,7 @@ switched on its own::
 from __future__ import annotations
 
 import email.utils
+import http.client
 import socket
 import threading
 import time
@@ -267,6 +268,11 @@ def _describe(exc: BaseException) -> str:
         return "the answer's compressed body is broken (cannot be decompressed)"
     if isinstance(exc, (requests.exceptions.InvalidURL, LocationValueError)):
         return f"not a URL that can be requested ({exc})"
+    if _caused_by(exc, lambda e: isinstance(e, (ConnectionResetError,
+                                                 http.client.RemoteDisconnected))):
+        # urllib3's words: "('Connection aborted.', RemoteDisconnected('Remote end closed
+        # connection without response'))".
+        return "the server closed the connection without an answer"
     return f"{type(exc).__name__}: {exc}"
 
 

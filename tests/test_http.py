@@ -115,6 +115,14 @@ def test_connection_errors_and_timeouts_are_retried(site: Site, base: str) -> No
     assert len(sleeps.waits) == 2
 
 
+def test_a_dropped_connection_is_said_plainly(site: Site, base: str) -> None:
+    site.always["/provider/"] = Fault("drop")
+    with pytest.raises(HttpError) as err:
+        Retry(Transport(), retries=0, sleep=Sleeps()).get(f"{base}/provider/44/1")
+    # Not urllib3's "ConnectionError: ('Connection aborted.', RemoteDisconnected(...))".
+    assert err.value.problem.startswith("the server closed the connection without an answer")
+
+
 def test_retry_gives_up_with_a_clear_error(site: Site, base: str) -> None:
     site.always["/provider/"] = Fault("status", 503)
     with pytest.raises(HttpError) as err:
