@@ -581,3 +581,19 @@ def test_a_correction_is_read_in_the_passage_it_was_made_on() -> None:
     from_file = hand_set([record], matcher, load_codebook())
     assert from_file is not None and from_file.items[0].section == first["section"]
     assert matcher.others(first["passage_id"]) == [second["passage_id"]]
+
+
+def test_earlier_models_files_are_removed_but_the_newest_and_those_with_tags(
+    tmp_path: Path,
+) -> None:
+    # Every retrain left a folder of 3-4 MB behind: ten trainings, 35 MB.
+    from textmine import tag
+
+    corpus = build_corpus(tmp_path / "corpus", n_letters=2)
+    first = tag.train(corpus, use_stored_labels=False)
+    tag.tag_corpus(corpus)  # the corpus holds the first model's tags: its files stay
+    later = [tag.train(corpus, use_stored_labels=False) for _ in range(tag.KEEP_MODELS + 2)]
+    kept = {p.name for p in corpus.model_dir.iterdir() if p.is_dir()}
+    assert kept == {first.version, *(r.version for r in later[-tag.KEEP_MODELS - 1:])}
+    with corpus.reading() as con:  # the record of every training stays
+        assert con.execute("SELECT count(*) FROM models").fetchone()[0] == len(later) + 1

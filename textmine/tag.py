@@ -556,8 +556,30 @@ def _train(
             shutil.rmtree(directory, ignore_errors=True)
         raise
     say(0.6, f"model {version} saved")
+    _prune_models(corpus)
     return TrainResult(version, directory, model.meta, time.time() - started, removed, unknown,
                        duplicates, conflicts)
+
+
+KEEP_MODELS = 5  # earlier models whose files are kept, besides the current one
+
+
+def _prune_models(corpus: Corpus, keep: int = KEEP_MODELS) -> int:
+    """Remove the files of earlier models (3-4 MB each: every retrain added one) but the
+    `keep` newest and any whose tags the corpus still holds; their rows stay, as the
+    record of what was trained when. Under the model lock; best effort. Returns how many."""
+    with corpus.reading() as con:
+        rows = con.execute(
+            "SELECT version, path FROM models WHERE NOT is_current AND version NOT IN"
+            " (SELECT DISTINCT model_version FROM tags WHERE model_version IS NOT NULL)"
+            " ORDER BY rowid DESC").fetchall()  # newest first (created_at has seconds)
+    removed = 0
+    for row in rows[keep:]:
+        folder = corpus.root / row["path"] if row["path"] else None
+        if folder is not None and folder.is_dir() and folder.parent == corpus.model_dir:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def _once_each(records: list[dict[str, Any]], unlabelled: list[set[str]]
