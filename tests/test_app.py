@@ -208,7 +208,8 @@ def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
     copy = tmp_path / "c"
     shutil.copytree(corpus_dir, copy)
     text = PACKAGED_CODEBOOK.read_text()
-    (copy / "codebook.yaml").write_text(text.replace("\nversion: 1\n", "\nversion: 2\n", 1))
+    (copy / "codebook.yaml").write_text(text.replace(
+        "\n  negative:\n", '\n  negative:\n    - "edition 2 of no report"\n', 1))
     for page in ("overview", "compare", "themes", "export"):
         [stale] = [w for w in run(copy, monkeypatch, page=page).warning
                    if "stale" in w.value]

@@ -594,7 +594,8 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
         # The codebook edited after training: the model is stale, and cannot be retrained.
         codebook = Path(__file__).parents[1] / "textmine" / "codebook.yaml"
         (target / "codebook.yaml").write_text(
-            codebook.read_text().replace("\nversion: 1\n", "\nversion: 2\n", 1))
+            codebook.read_text().replace(
+                "\n  negative:\n", '\n  negative:\n    - "edition 2 of no report"\n', 1))
         # ... and made by the previous sendlens (schema 2, no labels.themes_offered), with
         # a correction: read as it is, as it cannot be upgraded here.
         con = sqlite3.connect(target / "sendlens.db")
