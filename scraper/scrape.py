@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 import requests
 from tqdm import tqdm
-from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 
 from scraper import site
 from scraper.http import (
@@ -423,6 +423,8 @@ def _arriving(resp: requests.Response, most: int = 64 * 1024) -> Iterator[bytes]
             raise requests.exceptions.ChunkedEncodingError(exc) from exc
         except DecodeError as exc:
             raise requests.exceptions.ContentDecodingError(exc) from exc
+        except SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
         if not piece:
             return
         yield piece

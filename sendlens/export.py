@@ -10,7 +10,7 @@ import sqlite3
 import sys
 import unicodedata
 from collections.abc import Collection
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,13 @@ def _cell(value: object) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, float) and math.isfinite(value):
-        # From the shortest repr, as Excel rounds the number it shows.
-        rounded = Decimal(repr(float(value))).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+        # From the shortest repr, as Excel rounds the number it shows (beyond Decimal's
+        # 28 digits, 1e25 and up, halves do not arise).
+        try:
+            rounded = Decimal(repr(float(value))).quantize(Decimal("0.001"),
+                                                           rounding=ROUND_HALF_UP)
+        except InvalidOperation:
+            return f"{value:.3f}"
         return f"{rounded:.3f}" if rounded else "0.000"
     return str(value)
 
@@ -332,6 +337,7 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
                     about = {**about, "year": year}
                 notes = pd.DataFrame(list(about.items()), columns=["", ""])
                 notes.to_excel(book, index=False, header=False, sheet_name="About")
+                _as_text(book.sheets["About"])  # the search words, filters: text too
                 _readable_sheet(book.sheets["About"], notes, header=False)
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")

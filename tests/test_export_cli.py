@@ -266,6 +266,7 @@ def test_tables_for_reading_round_as_a_spreadsheet_does() -> None:
     assert "| A | 0.563 (0.000 to 0.813) |" in table_bytes(frame, "md").decode()
     assert (_cell(0.3125), _cell(-0.3125), _cell(0.0004999), _cell(1.0)) == (
         "0.313", "-0.313", "0.000", "1.000")
+    assert _cell(1e30).endswith(".000")  # past Decimal's precision: formatted all the same
 
 
 def test_text_beginning_with_an_equals_sign_stays_text_in_a_spreadsheet(
@@ -275,10 +276,14 @@ def test_text_beginning_with_an_equals_sign_stays_text_in_a_spreadsheet(
 
     frame = pd.DataFrame({"text": ["=SUM(1,2) said leaders", "+44 line"], "n": [1, 2]})
     out = tmp_path / "t.xlsx"
-    out.write_bytes(table_bytes(frame, "xlsx"))
-    cells = [c for row in load_workbook(out)["Table"].iter_rows(min_row=2) for c in row]
+    out.write_bytes(table_bytes(frame, "xlsx", {"table": "evidence", "words": "=1+1"}))
+    book = load_workbook(out)
+    cells = [c for row in book["Table"].iter_rows(min_row=2) for c in row]
     assert [(c.value, c.data_type) for c in cells] == [
         ("=SUM(1,2) said leaders", "s"), (1, "n"), ("+44 line", "s"), (2, "n")]
+    # The About sheet holds the search words as given.
+    assert [(c.value, c.data_type) for c in book["About"]["B"]] == [
+        ("evidence", "s"), ("=1+1", "s")]
 
 
 def test_a_table_by_year_says_which_year(corpus: Corpus, tmp_path: Path) -> None:
