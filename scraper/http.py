@@ -190,15 +190,18 @@ class Retry:
     sleep: Callable[[float], None] = time.sleep
     log: Callable[[str], None] | None = None
     retries_made: int = 0
-    # Hosts (with their port) that have answered: for them a failed name lookup is a
-    # passing DNS hiccup, and a refused connection a restart.
+    # Hosts that have answered, and their origins (scheme, host and port): for a host a
+    # failed name lookup is a passing DNS hiccup, for an origin a refused connection a
+    # restart.
     reached: set[str] = field(default_factory=set)
 
     def get(self, url: str, *, stream: bool = False) -> requests.Response:
         attempt = 0
         host = urlsplit(url).hostname or ""
-        # Host and port: another port of a host that answered may have nothing listening.
-        where = urlsplit(url).netloc.lower()
+        # Scheme, host and port: another port of a host that answered may have nothing
+        # listening (a name lookup, though, is of the host alone).
+        parts = urlsplit(url)
+        where = f"{parts.scheme}://{parts.netloc}".lower()
         while True:
             problem: str
             wait = min(self.backoff * (2**attempt), self.max_backoff)
@@ -207,7 +210,7 @@ class Retry:
             try:
                 resp = self.inner.get(url, stream=stream)
             except (requests.Timeout, requests.ConnectionError, *_BODY_ERRORS) as exc:
-                if where not in self.reached and _unresolvable(exc):
+                if host not in self.reached and _unresolvable(exc):
                     # No network, or a mistyped host: waiting will not fix either.
                     raise NameNotResolved(url, f"cannot resolve the host name {host!r} (no "
                                           "network connection, or a mistyped address); not "
@@ -215,9 +218,9 @@ class Retry:
                 if where not in self.reached and _refused(exc):
                     # Nothing listens there (a wrong port, a mirror not started). A host that
                     # has answered before may be restarting: that is retried below.
-                    raise ConnectionRefused(url, f"connection refused by {where} (nothing is "
-                                          "listening there: is the address right, and the "
-                                          "server running?); not retried") from exc
+                    raise ConnectionRefused(url, f"connection refused by {parts.netloc} (nothing "
+                                            "is listening there: is the address right, and "
+                                            "the server running?); not retried") from exc
                 problem = _describe(exc)
             except (requests.RequestException, LocationValueError) as exc:
                 # Not a passing problem (an invalid URL, say): no retry, and an HttpError
@@ -228,7 +231,7 @@ class Retry:
                                                   LocationValueError)) else HttpError
                 raise kind(url, _describe(exc)) from exc
             else:
-                self.reached.add(where)
+                self.reached.update((host, where))
                 if resp.status_code not in self.statuses:
                     return resp
                 status = resp.status_code

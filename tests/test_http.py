@@ -156,14 +156,14 @@ def test_a_port_nothing_listens_on_is_not_retried(site: Site, base: str) -> None
     assert sleeps.waits == []
     # A host that has answered before may be restarting: retried.
     retry = Retry(Transport(), retries=2, backoff=0.01, sleep=sleeps,
-                  reached={f"127.0.0.1:{port}"})
+                  reached={f"http://127.0.0.1:{port}"})
     with pytest.raises(HttpError, match="gave up after 3 attempts"):
         retry.get(f"http://127.0.0.1:{port}/search")
     assert len(sleeps.waits) == 2
     # Another port of a host that answered is another server: nothing there, not retried
     # (a redirect to it paid five retries, robots.txt first).
     sleeps = Sleeps()
-    retry = Retry(Transport(), retries=4, sleep=sleeps, reached={base.split("//")[1]})
+    retry = Retry(Transport(), retries=4, sleep=sleeps, reached={"127.0.0.1", base})
     with pytest.raises(ConnectionRefused):
         retry.get(f"http://127.0.0.1:{port}/search")
     assert sleeps.waits == []
@@ -172,7 +172,7 @@ def test_a_port_nothing_listens_on_is_not_retried(site: Site, base: str) -> None
 def test_a_host_that_answered_is_remembered(site: Site, base: str) -> None:
     retry = Retry(Transport(), sleep=Sleeps())
     retry.get(f"{base}/provider/44/80454")
-    assert retry.reached == {base.split("//")[1]}  # host and port
+    assert retry.reached == {"127.0.0.1", base}  # the host, and the origin with its port
 
 
 def test_404_is_an_answer_not_retried(site: Site, base: str) -> None:
