@@ -197,12 +197,13 @@ _LETTER_2016 = [
     # The closing list's introduction; some letters open it with "HMCI has determined
     # that ..." or say "must": then the sentence must introduce a list ("the following
     # ...:"), not say "following this inspection". A clause before the subject ("Given
-    # these weaknesses, HMCI ...") is one capital and lower-case words, so that a last
-    # bullet run into it ("... the Local Offer Given these ...") keeps its own words; case
-    # counts there, or a match from a lower-case word would hide the right one.
+    # these weaknesses, HMCI ...", "In light of Ofsted's findings, ...") opens a word with
+    # a capital, then takes lower-case words, acronyms (SEND), possessives and numbers, so
+    # that a last bullet run into it ("... the Local Offer Given these ...") keeps its own
+    # words; case counts there, or a match from a lower-case word would hide the right one.
     _h(
         r"the local area is required to produce and submit a written statement of action"
-        r"|(?:(?-i:(?:[A-Z][a-z']*(?: [a-z'-]+){0,8}, )?"
+        r"|(?:(?-i:(?:\b[A-Z][a-z']*(?:,? (?:[a-z'-]+|[A-Z]{2,}s?|[A-Z][a-z]+'s|\d+)){0,8}, )?"
         r"(?:As a result|In accordance|Following|Because|Inspectors|HMCI|Her Majesty|"
         r"His Majesty|Ofsted|The Chief Inspector|We)\b)[^.:]{0,250}?\b(?:determined|decided) "
         r"that )?the (?:local )?area (?:is required to|must) produce and submit a written "

@@ -216,6 +216,13 @@ def test_wsoa_decision() -> None:
     "In light of the significant weaknesses identified, Her Majesty's Chief Inspector has "
     "decided that the area must produce and submit a written statement of action to tackle the "
     "following areas of significant weakness:",
+    # An acronym, a possessive, a number, a second comma in the clause (SEND was cut in two).
+    "Given the weaknesses in SEND arrangements, HMCI has determined that the local area must "
+    "produce and submit a written statement of action that sets out the following:",
+    "In light of Ofsted's findings, HMCI has determined that the local area must produce and "
+    "submit a written statement of action that sets out the following:",
+    "Therefore, in light of these 4 weaknesses, HMCI has determined that the local area must "
+    "produce and submit a written statement of action that sets out the following:",
 ])
 def test_the_closing_list_of_significant_weaknesses_is_found_however_it_is_introduced(
     intro: str
@@ -253,6 +260,19 @@ def test_a_closing_list_introduced_straight_after_a_bullet_leaves_the_bullet_alo
     assert got[1:] == [("weaknesses", "the wait for therapy is too lo"),
                        ("actions", "As a result of this inspection"),
                        ("actions", "the slow issue of plans")]
+
+
+def test_a_last_bullet_ending_in_a_name_keeps_it_before_a_closing_list_clause() -> None:
+    doc = assign_sections("send_2016", _paras(
+        ("heading", "Areas for development"),
+        ("bullet", "too little is published on the Local Offer Given these weaknesses, HMCI "
+                   "has determined that the local area must produce and submit a written "
+                   "statement of action that sets out the following:"),
+        ("bullet", "the slow issue of plans"),
+    ))
+    got = [(s, p.text) for p, (s, _) in zip(doc.paragraphs, doc.para_sections)]
+    assert got[1][0] == "weaknesses" and got[1][1].endswith("published on the Local Offer")
+    assert got[2][0] == "actions" and got[2][1].startswith("Given these weaknesses, HMCI")
 
 
 def test_a_written_statement_following_the_inspection_opens_no_closing_list() -> None:
