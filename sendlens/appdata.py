@@ -431,9 +431,11 @@ def untagged_text(status_: Status, *, markdown: bool = False) -> str:
     if not status_.is_tagged or not letters:
         return ""
     tag = "`sendlens tag`" if markdown else "sendlens tag"
-    return (f"{letters} letter{'s' if letters != 1 else ''} ({untagged} passage"
-            f"{'s' if untagged != 1 else ''}) not tagged yet "
-            f"{'are' if letters != 1 else 'is'} left out of the theme tables, charts and "
+    # As `sendlens export` says it: passages (a letter tagged in part is counted with its
+    # tagged passages), of the whole corpus (a filtered table may hold none of them).
+    return (f"{untagged:,} passage{'s' if untagged != 1 else ''} of {letters} letter"
+            f"{'s' if letters != 1 else ''} in the corpus not tagged yet "
+            f"{'are' if untagged != 1 else 'is'} left out of the theme tables, charts and "
             f"evidence; run {tag} to count them.")
 
 

@@ -251,9 +251,9 @@ def test_every_page_says_when_letters_imported_since_tag_are_left_out(
     for page in ("overview", "compare", "themes", "area", "export"):
         [said] = [w for w in run(copy, monkeypatch, page=page).warning
                   if "not tagged yet" in w.value]
-        assert said.value == (f"1 letter ({n} passages) not tagged yet is left out of the "
-                              "theme tables, charts and evidence; run `sendlens tag` to count "
-                              "them.")
+        assert said.value == (f"{n} passages of 1 letter in the corpus not tagged yet are "
+                              "left out of the theme tables, charts and evidence; run "
+                              "`sendlens tag` to count them.")
     # Downloads carry it in their About sheet and under a Markdown table.
     from sendlens.app_main import download_warnings
 

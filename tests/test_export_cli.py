@@ -481,7 +481,12 @@ def test_a_section_these_letters_hold_no_themed_passage_in_is_said(corpus: Corpu
             "count is 0")
     assert said in result.stderr
     about = pd.read_excel(tmp_path / "t.xlsx", sheet_name="About")
-    assert about.astype(str).apply(lambda col: col.str.contains(said, regex=False)).any().any()
+    in_about = "N" + said[1:]  # a sentence of its own there
+    assert about.astype(str).apply(lambda col: col.str.contains(in_about, regex=False)).any().any()
+    # Under a Markdown table, each warning a sentence of its own (beside the untagged
+    # letter's: they ran together, "... run `sendlens tag` first no passage of ...").
+    md = export(corpus, "themes", "--section", "main_findings", "-f", "md").stdout
+    assert "run `sendlens tag` first. No passage of section main_findings" in md
     result = export(corpus, "passages", "--section", "main_findings", "-o", "-")
     assert "no passage is in section main_findings" in result.stderr
     # With --theme it names the themes asked about.

@@ -306,7 +306,9 @@ def export_cmd(
                            stance=", ".join(dict.fromkeys(stance)) or None, words=words,
                            **{o.lstrip("-"): ", ".join(v) if isinstance(v, list) else v
                               for o, v in letter_filters.items() if v},
-                           warnings=" ".join(warnings) or None)
+                           # Sentences of their own: several run together read as one.
+                           warnings=". ".join(w[:1].upper() + w[1:].rstrip(".")
+                                              for w in warnings) or None)
     try:
         write_table(frame, fmt, output, about)
     except (ValueError, OSError) as exc:
