@@ -1551,6 +1551,11 @@ def test_evaluate_refuses_options_that_need_cv_or_model_card(corpus: Path,
                                       str(missing), "--corpus", str(corpus)])
     assert result.exit_code == 2 and f"there is no folder {missing.parent}" in result.output
     assert not missing.parent.exists()
+    # Nor inside the corpus (its database would have been replaced by the card).
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "--model-card", "-o",
+                                      str(Path(corpus) / "sendlens.db"), "--corpus",
+                                      str(corpus)])
+    assert result.exit_code == 2 and "is inside the corpus folder" in result.output
 
 
 def test_a_passage_corrected_in_the_app_is_not_held_out(tmp_path: Path) -> None:

@@ -492,7 +492,8 @@ def evaluate_cmd(
         # Before the minute of training: a mistyped folder is said at once (the default,
         # docs/, is made when missing).
         try:
-            check_destination(output, "MODEL_CARD.md")
+            # Not inside the corpus: "-o corpus/sendlens.db" would replace the database.
+            check_destination(output, "MODEL_CARD.md", corpus_path(corpus))
         except OutputError as exc:
             raise _fail(str(exc)) from None
     output = output or Path("docs/MODEL_CARD.md")
