@@ -754,6 +754,15 @@ def test_a_label_given_twice_counts_once_and_two_ways_are_warned_of(tmp_path: Pa
     assert "7 hand label(s) given again word for word" in result.stderr
     assert "1 sentence(s) are labelled in two ways" in result.stderr
     assert repr(rows[0]["text"][:60]) in result.stderr
+    # Themes in one file, stances in another: one label with both, no "two ways".
+    themes_only = [json.dumps({k: v for k, v in json.loads(x).items() if k != "stance"}) + "\n"
+                   for x in lines]
+    first.write_text("".join(themes_only))
+    copy.write_text("".join(lines))
+    result = CliRunner().invoke(app, ["train", "--labels", str(first), "--labels", str(copy),
+                                      "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
+    assert result.exit_code == 0, result.output
+    assert "6 hand labels" in result.stderr and "two ways" not in result.stderr
 
 
 def test_labels_edited_while_the_model_trains_make_it_stale(
@@ -1062,6 +1071,14 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
         result = runner.invoke(app, ["train", "--labels", str(path), "--corpus", str(corpus)])
         assert result.exit_code != 0
         assert f"{path}, line 2: {message}" in result.output
+    # Fields of their own pass: a passages export's letter_id and passage_id (read), a
+    # word that only looks like a key ("instance").
+    for extra in ({"letter_id": "x", "passage_id": "x-0001"}, {"instance": "a"}):
+        line = {k: v for k, v in good.items() if k != "letter"} | extra
+        path = tmp_path / "labels.jsonl"
+        path.write_text(json.dumps(good) + "\n" + json.dumps(line) + "\n")
+        result = runner.invoke(app, ["train", "--labels", str(path), "--corpus", str(corpus)])
+        assert result.exit_code == 0, (extra, result.output)
     # A missing file is named alike by every command that reads labels.
     for command in (["train", "--labels"], ["evaluate"]):
         result = runner.invoke(app, [*command, str(tmp_path / "nope.jsonl"), "--corpus",

@@ -526,15 +526,16 @@ def test_labels_made_before_a_theme_was_added_are_no_negatives_for_it(
         "school.\n    patterns: [\"direct payments\", \"transport\"]\n\nstance:", 1))
     monkeypatch.delenv("SENDLENS_CODEBOOK", raising=False)
     # Each sentence of a letter once: a label repeated word for word is read once.
-    rows = list({(r["letter_id"], r["text"]): r for r in synthetic_rows(3)}.values())
+    # (The two files label other sentences: labels of one sentence would be merged.)
+    every = list({(r["letter_id"], r["text"]): r for r in synthetic_rows(3)}.values())
+    rows, later = every[:-2], every[-2:]
     old = tmp_path / "old.jsonl"
     old.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
                                        "themes": [r["theme"]]}) + "\n" for r in rows))
     new = tmp_path / "new.jsonl"  # made after: it gives the theme, so it judged it
     new.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
-                                       "themes": [r["theme"]] + ["transport"] * (i == 0),
-                                       "stance": "neutral"}) + "\n"
-                           for i, r in enumerate(rows[:2])))
+                                       "themes": [r["theme"]] + ["transport"] * (i == 0)})
+                           + "\n" for i, r in enumerate(later)))
     seen: list = []
 
     def capture(module: object) -> None:

@@ -262,6 +262,9 @@ def json_problem(exc: json.JSONDecodeError) -> str:
 
 
 LABEL_KEYS = ("letter", "text", "themes", "stance")
+# Also read, as `sendlens export passages` names them: the letter's id (for "letter"),
+# and the passage, whose context a sentence in its letter twice then gets.
+LABEL_EXTRA_KEYS = ("letter_id", "passage_id")
 
 
 # Other names for a label's stance, as other tools call it.
@@ -276,8 +279,12 @@ def _near_key(key: str, rec: dict[str, Any]) -> str | None:
     for known in LABEL_KEYS:
         if k in (known, known.rstrip("s"), known + "s"):
             return known
+    if k in LABEL_EXTRA_KEYS:
+        return None
+    # A typo keeps the word's length, give or take a letter ("instance" is no "stance").
     near = "stance" if k in _STANCE_WORDS else next(
-        iter(difflib.get_close_matches(k, LABEL_KEYS, n=1, cutoff=0.75)), None)
+        (m for m in difflib.get_close_matches(k, LABEL_KEYS, n=1, cutoff=0.75)
+         if abs(len(m) - len(k)) <= 1), None)
     return near if near not in rec else None
 
 
@@ -326,17 +333,20 @@ def read_labels(path: Path, codebook: Codebook | None = None,
                      for t in sorted(unknown, key=str)]
             raise LabelFileError(f"{path}, line {no}: unknown theme {', '.join(hints)}; the "
                                f"codebook's themes: {', '.join(sorted(known))}")
-        letter = rec.get("letter")
+        letter = rec.get("letter", rec.get("letter_id"))
         if letter is not None and not isinstance(letter, str):
             raise LabelFileError(f"{path}, line {no}: \"letter\" must be a string (the "
                                f"letter's PDF file name or letter id), not {letter!r}")
+        passage = rec.get("passage_id")
+        if passage is not None and not isinstance(passage, str):
+            raise LabelFileError(f"{path}, line {no}: \"passage_id\" must be a string, not "
+                               f"{passage!r}")
         stance = rec.get("stance")
         if stance is not None and stance not in STANCES:
             raise LabelFileError(f"{path}, line {no}: unknown stance {stance!r}; choose "
                                f"{', '.join(STANCES)}")
-        out.append(
-            {"letter": rec.get("letter"), "text": rec["text"], "themes": themes, "stance": stance}
-        )
+        out.append({"letter": letter, "text": rec["text"], "themes": themes, "stance": stance,
+                    **({"passage_id": passage} if passage else {})})
     return out
 
 
@@ -584,21 +594,30 @@ def _prune_models(corpus: Corpus, keep: int = KEEP_MODELS) -> int:
 
 def _once_each(records: list[dict[str, Any]], unlabelled: list[set[str]]
                ) -> tuple[list[dict[str, Any]], list[set[str]], int, tuple[str, ...]]:
-    """The label files' records with exact repeats left out (a copy of a file given as
-    another weighed its labels twice), how many, and the sentences labelled two ways."""
-    seen: dict[tuple[str, str], set[tuple[tuple[str, ...], str | None]]] = {}
-    kept, kept_unlabelled, repeats = [], [], 0
+    """The label files' records with repeats left out (a copy of a file given as another
+    weighed its labels twice), how many, and the sentences labelled two ways. A label
+    with no stance and one with the same themes and a stance are one label (themes
+    labelled in one file, stances in another), with the stance."""
+    seen: dict[tuple[str, str], list[int]] = {}  # sentence -> its records' places in kept
+    kept: list[dict[str, Any]] = []
+    kept_unlabelled: list[set[str]] = []
+    repeats = 0
     for rec, gaps in zip(records, unlabelled, strict=True):
         where = (str(rec.get("letter") or ""), " ".join(rec["text"].split()))
-        label = (tuple(sorted(rec["themes"])), rec.get("stance"))
-        labels = seen.setdefault(where, set())
-        if label in labels:
+        themes = sorted(rec["themes"])
+        places = seen.setdefault(where, [])
+        same = next((i for i in places if sorted(kept[i]["themes"]) == themes and (
+            kept[i].get("stance") is None or rec.get("stance") is None
+            or kept[i].get("stance") == rec.get("stance"))), None)
+        if same is not None:
             repeats += 1
+            if kept[same].get("stance") is None and rec.get("stance") is not None:
+                kept[same] = {**kept[same], "stance": rec["stance"]}
             continue
-        labels.add(label)
+        places.append(len(kept))
         kept.append(rec)
         kept_unlabelled.append(gaps)
-    conflicts = tuple(text for (_, text), labels in seen.items() if len(labels) > 1)
+    conflicts = tuple(text for (_, text), places in seen.items() if len(places) > 1)
     return kept, kept_unlabelled, repeats, conflicts
 
 
