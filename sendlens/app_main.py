@@ -262,12 +262,14 @@ def filter_slug(filters: ad.Filters) -> str:
 
 def download_warnings(path: str, counts_tags: bool = True) -> str:
     """What a downloaded table's About sheet and Markdown note must warn of, as the page
-    does: a stale model or broken codebook, and for a table of tags (not the letters
-    table, which lists them all) letters not tagged yet."""
+    does: a stale model or broken codebook, and letters not tagged yet; nothing for a
+    table without tags (the letters table lists every letter, as `export letters`)."""
+    if not counts_tags:
+        return ""
     stamp = ad.stamp(path)
     return " ".join(filter(None, [
         ad.problem_text(ad.model_problems(path, stamp)),
-        ad.untagged_text(ad.status(path, stamp)) if counts_tags else ""]))
+        ad.untagged_text(ad.status(path, stamp))]))
 
 
 def downloads(frame: pd.DataFrame, name: str, key: str,
@@ -297,13 +299,16 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
         "to": filters.date_to}
     chosen = {k: v for k, v in {**narrowed, **(options or {})}.items() if v}
 
+    # What the file says of itself is read now, with the table: a `sendlens tag` run
+    # before the click (the page not drawn again) gave the old table the new model's
+    # name and no warnings.
+    problems = download_warnings(path, counts_tags)
+    about_it = ad.provenance(path, ad.stamp(path), table=name, view=view, **chosen,
+                             **({"warnings": problems} if problems else {}))
+
     def render(fmt: str) -> bytes:
         # The Excel file's About sheet; the Markdown table's line under it (csv: plain).
-        problems = download_warnings(path, counts_tags)
-        about = (ad.provenance(path, table=name, view=view, **chosen,
-                               **({"warnings": problems} if problems else {}))
-                 if fmt in ("xlsx", "md") else None)
-        return table_bytes(frame, fmt, about)
+        return table_bytes(frame, fmt, about_it if fmt in ("xlsx", "md") else None)
 
     for i, (fmt, label) in enumerate(EXPORT_FORMATS.items(), start=1):
         cols[i].download_button(
@@ -2059,6 +2064,7 @@ def warm(path: str) -> float:
     ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
               names=ad.theme_names(path, stamp))
     ad.model_problems(path, stamp)
+    ad._tagged_by(path, stamp)  # every page's downloads say what they hold
     ad.overview(path, stamp)
     year_bars_spec()
     outcome_bars_spec()

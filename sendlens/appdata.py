@@ -144,14 +144,22 @@ def _connect(path: str | Path) -> sqlite3.Connection:
     return corpus.connect(readonly=True)
 
 
-def provenance(path: str, **what: str | None) -> dict[str, str]:
-    """The 'About' sheet of a table downloaded as XLSX (sendlens.export.provenance),
-    read through the app's read-only connection."""
-    from sendlens.export import provenance as about
+def provenance(path: str, stamp_: tuple[int, ...], **what: str | None) -> dict[str, str]:
+    """The 'About' sheet of a table downloaded as XLSX (sendlens.export.provenance), its
+    corpus and models read once per state of the corpus (a page draws several)."""
+    from sendlens.export import provenance_of
+
+    return provenance_of(*_tagged_by(path, stamp_), **what)
+
+
+@st.cache_data(show_spinner=False)
+def _tagged_by(path: str, stamp_: tuple[int, ...]) -> tuple[str, str]:
+    """(the corpus folder, the models whose tags it holds), for `provenance`."""
+    from sendlens.export import tagged_by
 
     con = _connect(path)
     try:
-        return about(con, corpus_for(path).root, **what)
+        return str(corpus_for(path).root.resolve()), tagged_by(con)
     finally:
         con.close()
 

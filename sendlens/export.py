@@ -474,12 +474,20 @@ def provenance(con: sqlite3.Connection, root: Path | str, **what: str | None) ->
     """What an exported table is (the given fields, blanks left out), when, from which
     corpus (`con` reads its database in `root`), tagged by which model, by which sendlens:
     the XLSX 'About' sheet."""
-    # The models whose tags the corpus holds (more than one after a partial re-tag).
+    return provenance_of(str(Path(root).resolve()), tagged_by(con), **what)
+
+
+def tagged_by(con: sqlite3.Connection) -> str:
+    """The models whose tags the corpus holds (more than one after a partial re-tag)."""
     models = [r[0] for r in con.execute(
         "SELECT DISTINCT model_version FROM tags ORDER BY model_version")]
+    return ", ".join(models) or "none (not tagged)"
+
+
+def provenance_of(corpus: str, models: str, **what: str | None) -> dict[str, str]:
+    """`provenance`, given the corpus folder and `tagged_by` (which the app caches)."""
     about = {k: str(v) for k, v in what.items() if v not in (None, "", [])}
-    about.update({"exported": now_iso(), "corpus": str(Path(root).resolve()),
-                  "model": ", ".join(models) or "none (not tagged)",
+    about.update({"exported": now_iso(), "corpus": corpus, "model": models,
                   "sendlens": __version__})
     return about
 

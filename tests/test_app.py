@@ -220,6 +220,11 @@ def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
 
     problems = ad.problem_text(ad.model_problems(str(copy), ad.stamp(copy)))
     assert "stale" in problems
+    # ... but not the letters table's, which holds no tags (as `export letters`).
+    from sendlens.app_main import download_warnings
+
+    assert "stale" in download_warnings(str(copy))
+    assert download_warnings(str(copy), counts_tags=False) == ""
     # An edited definition shows at the next page view (it was cached by path alone).
     (copy / "codebook.yaml").write_text(text.replace(
         "The Local Offer website or directory:", "EDITED: the Local Offer website:", 1))
@@ -1713,7 +1718,8 @@ def test_an_excel_download_says_what_it_holds(corpus_dir: Path) -> None:
     from sendlens.export import table_bytes
 
     before = (corpus_dir / "sendlens.db").stat().st_mtime_ns
-    about = ad.provenance(str(corpus_dir), table="themes-by-area", view="?page=compare&by=area")
+    about = ad.provenance(str(corpus_dir), ad.stamp(corpus_dir), table="themes-by-area",
+                          view="?page=compare&by=area")
     book = openpyxl.load_workbook(io.BytesIO(table_bytes(pd.DataFrame({"a": [1]}), "xlsx",
                                                          about)))
     assert book.sheetnames == ["Table", "About"]

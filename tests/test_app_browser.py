@@ -385,6 +385,27 @@ def test_a_compare_cell_download_names_its_row_theme_and_stance(
     assert f"Counted: theme ehc_plans; stance negative; area {area}." in text
 
 
+def test_a_download_says_what_its_table_was_drawn_from(corpus_dir: Path,
+                                                       tmp_path: Path) -> None:
+    """The table is made when the page is drawn, what the file says of it when the button
+    is clicked: a `sendlens tag` run between the two named the new model under the old
+    table."""
+    import shutil
+
+    work = tmp_path / "c"
+    shutil.copytree(corpus_dir, work, ignore=shutil.ignore_patterns("server.log"))
+    with served_app(work, tmp_path / "app.log") as url:
+        with browser_page(url + "/?page=export", "export") as page:
+            with sqlite3.connect(work / "sendlens.db") as con:  # another model's tags, now
+                con.execute("UPDATE tags SET model_version = 'browser-2'")
+            with page.expect_download(timeout=30_000) as got:
+                page.get_by_role("button", name="Markdown").nth(1).click()  # themes table
+            path = tmp_path / got.value.suggested_filename
+            got.value.save_as(path)
+    note = path.read_text(encoding="utf-8").rstrip().splitlines()[-1]
+    assert "Tags of model browser-1." in note and "browser-2" not in note
+
+
 def test_a_browser_in_dark_mode_gets_the_light_page_the_colours_were_chosen_for(
     server: str
 ) -> None:
