@@ -27,7 +27,7 @@ import pandas as pd
 import streamlit as st
 
 from sendlens import appdata as ad
-from sendlens.export import table_bytes
+from sendlens.export import number_text, table_bytes
 from sendlens.store import MAX_FTS_QUERY
 from textmine.intervals import MIN_INTERVAL_LETTERS
 
@@ -53,8 +53,8 @@ def spread_text(low: Any, high: Any, metric: str, missing: str = "",
     `missing` where there is none."""
     if pd.isna(low) or pd.isna(high):
         return missing
-    fmt = "{:+.2f}" if metric == "net_stance" else "{:.0%}"
-    return f"{fmt.format(low)} to {fmt.format(high)}".replace("-", minus)
+    spec = "+.2f" if metric == "net_stance" else ".0%"
+    return f"{number_text(low, spec)} to {number_text(high, spec)}".replace("-", minus)
 
 
 METRICS = {
@@ -340,8 +340,8 @@ def md_table(frame: pd.DataFrame, columns: dict[str, str], *,
             return "–"
         if column in links:
             return f"[{md(links[column])}]({value})"  # our own page_url(): already encoded
-        if column in formats:
-            return format(value, formats[column])
+        if column in formats:  # halves rounded up, as in the downloads
+            return number_text(value, formats[column])
         return md(" ".join(str(value).split()))  # one line: a newline would end the row
 
     lines = ["| " + " | ".join(md(h) for h in columns.values()) + " |",
@@ -1182,19 +1182,19 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
         frame["spread"] = [spread_text(a, b, metric, NO_SPREAD, minus="\u2212")
                            for a, b in zip(low, high, strict=True)]
     # The tooltip's figures as words: Vega writes a missing one as "null".
-    frame["net_stance_tip"] = [_tip(v, "{:+.3f}", n) for v, n in
+    frame["net_stance_tip"] = [_tip(v, "+.3f", n) for v, n in
                                zip(frame["net_stance"], frame["passages"], strict=True)]
-    frame["share_negative_tip"] = [_tip(v, "{:.0%}", n) for v, n in
+    frame["share_negative_tip"] = [_tip(v, ".0%", n) for v, n in
                                    zip(frame["share_negative"], frame["passages"], strict=True)]
     theme_order = tuple(dict.fromkeys(frame["theme_short"]))
     return heatmap_spec(by, metric, tuple(order), theme_order,
                         len(frame) > CANVAS_CELLS, few, spread), frame
 
 
-def _tip(value: Any, fmt: str, passages: Any) -> str:
+def _tip(value: Any, spec: str, passages: Any) -> str:
     """A cell's measure for its tooltip, or why it has none."""
     if pd.notna(value):
-        return fmt.format(value).replace("-", "\u2212")
+        return number_text(value, spec).replace("-", "\u2212")
     return "none: not mentioned" if not passages else "none: every passage is neutral"
 
 

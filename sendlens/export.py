@@ -69,21 +69,38 @@ def passages_frame(corpus: Corpus) -> pd.DataFrame:
     return frame
 
 
+_SPEC = re.compile(r"(?P<sign>\+?)\.(?P<places>\d+)(?P<kind>[f%])")
+
+
+def number_text(value: float, spec: str = ".3f") -> str:
+    """`format(value, spec)` for "[+].Nf" and "[+].N%", halves rounded up (away from
+    zero) as a spreadsheet and a reader round them: Python's format rounds halves to even
+    (0.5625 as "0.562" where Excel shows 0.563), so the app and the downloads disagreed.
+    From the shortest repr, as Excel rounds the number it shows; no "-0.000". Any other
+    spec, or a number past Decimal's 28 digits, is Python's own."""
+    m = _SPEC.fullmatch(spec)
+    if m is None or not math.isfinite(value):
+        return format(value, spec)
+    places, percent = int(m["places"]), m["kind"] == "%"
+    try:
+        number = Decimal(repr(float(value))) * (100 if percent else 1)
+        rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return format(value, spec)
+    if not rounded:
+        rounded = abs(rounded)  # no "-0.000"
+    text = f"{rounded:{m['sign']}.{places}f}"
+    return text + "%" if percent else text
+
+
 def _cell(value: object) -> str:
     """A cell of a table for reading: blank for missing, shares to three decimals, halves
     rounded up as a spreadsheet and a reader round them (0.5625 is 0.563: Python's
     format rounds halves to even), and no "-0.000"."""
     if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
         return ""
-    if isinstance(value, float) and math.isfinite(value):
-        # From the shortest repr, as Excel rounds the number it shows (beyond Decimal's
-        # 28 digits, 1e25 and up, halves do not arise).
-        try:
-            rounded = Decimal(repr(float(value))).quantize(Decimal("0.001"),
-                                                           rounding=ROUND_HALF_UP)
-        except InvalidOperation:
-            return f"{value:.3f}"
-        return f"{rounded:.3f}" if rounded else "0.000"
+    if isinstance(value, float):
+        return number_text(value)
     return str(value)
 
 

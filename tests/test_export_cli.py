@@ -267,6 +267,16 @@ def test_tables_for_reading_round_as_a_spreadsheet_does() -> None:
     assert (_cell(0.3125), _cell(-0.3125), _cell(0.0004999), _cell(1.0)) == (
         "0.313", "-0.313", "0.000", "1.000")
     assert _cell(1e30).endswith(".000")  # past Decimal's precision: formatted all the same
+    # The app writes its figures the same way (it showed 0.562 beside a download's 0.563).
+    from sendlens.app_main import _tip, spread_text
+    from sendlens.export import number_text
+
+    assert [number_text(v, spec) for v, spec in ((-0.1875, "+.3f"), (0.1875, "+.3f"),
+                                                  (0.125, ".0%"), (-0.00004, "+.3f"),
+                                                  (7.0, ".0f"))] == [
+        "-0.188", "+0.188", "13%", "+0.000", "7"]
+    assert _tip(-0.5625, "+.3f", 4) == "\u22120.563"
+    assert spread_text(0.125, 0.375, "share_negative") == "13% to 38%"
 
 
 def test_text_beginning_with_an_equals_sign_stays_text_in_a_spreadsheet(
