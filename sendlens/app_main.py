@@ -1839,13 +1839,17 @@ def page_label(ctx: Ctx) -> None:
     learnt = ((ctx.status.model or {}).get("meta", {}).get("training", {})
               .get("hand_labels", {}).get("n", 0))
     # No model can be trained from a codebook that cannot be read (said above the page).
-    broken = ad.model_problems(ctx.path, ctx.stamp)[0] == "codebook"
-    can_retrain = bool(len(saved) or learnt) and not broken
+    problem = ad.model_problems(ctx.path, ctx.stamp)[0]
+    broken = problem == "codebook"
+    # A stale model, or letters not tagged yet, are what `sendlens tag` does: here too.
+    behind = problem == "stale" or bool(ctx.status.untagged[0])
+    can_retrain = bool(len(saved) or learnt or behind) and not broken
     st.caption("Trains a new model from the codebook's weak labels plus your corrections, "
                "then re-tags every passage; a corrected passage keeps your correction as "
                "its tag. This can take a minute."
                + (" Fix the codebook first (see above)." if broken else
-                  "" if can_retrain else " Save a correction above first."))
+                  " It also brings the tags up to date (see above), as `sendlens tag` does."
+                  if behind else "" if can_retrain else " Save a correction above first."))
     done = st.session_state.pop("retrained", None)
     if done:  # set just before the rerun that redrew the app with the new tags
         st.success(done, icon=":material/check_circle:")

@@ -427,7 +427,8 @@ def problem_text(problems: tuple[str, list[str]], *, markdown: bool = False) -> 
                 "missing, and no model can be trained until it is fixed.")
     if kind == "stale":
         return (f"The model behind these tags is stale: {said}. Every table and chart "
-                f"shows its tags; run {tag} to retrain and re-tag.")
+                f"shows its tags; run {tag}{_OR_RETRAIN if markdown else ''} to retrain and "
+                "re-tag.")
     return ""
 
 
@@ -444,7 +445,11 @@ def untagged_text(status_: Status, *, markdown: bool = False) -> str:
     return (f"{untagged:,} passage{'s' if untagged != 1 else ''} of {letters} letter"
             f"{'s' if letters != 1 else ''} in the corpus not tagged yet "
             f"{'are' if untagged != 1 else 'is'} left out of the theme tables, charts and "
-            f"evidence; run {tag} to count them.")
+            f"evidence; run {tag}{_OR_RETRAIN if markdown else ''} to count them.")
+
+
+# On the page (not in a downloaded file): the app's own way to do what `tag` does.
+_OR_RETRAIN = " (or Retrain on the Label page)"
 
 
 @st.cache_data(show_spinner=False)

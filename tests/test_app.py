@@ -214,7 +214,7 @@ def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
         [stale] = [w for w in run(copy, monkeypatch, page=page).warning
                    if "stale" in w.value]
         assert stale.value.startswith("The model behind these tags is stale: codebook changed")
-        assert "run `sendlens tag` to retrain" in stale.value
+        assert "run `sendlens tag` (or Retrain on the Label page) to retrain" in stale.value
     # The spreadsheet downloaded says so in its About sheet.
     from sendlens import appdata as ad
 
@@ -258,14 +258,19 @@ def test_every_page_says_when_letters_imported_since_tag_are_left_out(
                   if "not tagged yet" in w.value]
         assert said.value == (f"{n} passages of 1 letter in the corpus not tagged yet are "
                               "left out of the theme tables, charts and evidence; run "
-                              "`sendlens tag` to count them.")
+                              "`sendlens tag` (or Retrain on the Label page) to count them.")
     # Downloads carry it in their About sheet and under a Markdown table.
     from sendlens.app_main import download_warnings
 
-    assert download_warnings(str(copy)) == said.value.replace("`", "")
+    assert download_warnings(str(copy)) == said.value.replace("`", "").replace(
+        " (or Retrain on the Label page)", "")  # a file is read away from the app
     assert download_warnings(str(corpus_dir)) == ""
     # Not the letters table, which lists every letter, tagged or not.
     assert download_warnings(str(copy), counts_tags=False) == ""
+    # The Label page's Retrain does what `sendlens tag` would: offered with no correction.
+    label = run(copy, monkeypatch, page="label")
+    assert not label.button(key="retrain").disabled
+    assert "brings the tags up to date" in texts(label)
 
 
 def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
