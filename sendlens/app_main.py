@@ -1899,7 +1899,9 @@ def follow_retrain(job: ad.RetrainJob) -> None:
     st.session_state["retrained"] = (
         f"New model **{result.version}**, trained with the corrections of "
         f"{counted(job.corrections, 'passage')}; {result.passages:,} passages re-tagged "
-        f"in {result.seconds:.0f} s. "
+        f"in {result.seconds:.0f} s"
+        + (f" ({counted(result.first_tagged, 'passage')} of them tagged for the first time: "
+           "letters imported since the last tag)" if result.first_tagged else "") + ". "
         + (f"Every page now shows the new tags: {counted(result.changed, 'passage')} changed "
            "themes or stance, so figures noted before may differ (exported passages name "
            "the model that tagged them). " if result.changed else

@@ -885,6 +885,7 @@ class Retrained:
     seconds: float
     notes: tuple[str, ...] = ()  # e.g. label files the old model had that are gone
     changed: int = 0  # passages whose themes or stance differ from before
+    first_tagged: int = 0  # passages that had no tags before (letters imported since)
     # Those passages (at most MAX_CHANGES), with their tags before and after.
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
 
@@ -931,6 +932,7 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
     ids.sort(key=lambda pid: pid not in mine)
     return Retrained(version=report.version, passages=report.passages, seconds=seconds,
                      notes=tuple(report.trained), changed=len(ids),
+                     first_tagged=sum(pid not in before for pid in after),
                      changes=_changes(path, ids[:MAX_CHANGES], before, after))
 
 

@@ -1070,6 +1070,27 @@ def test_a_retrain_goes_on_when_its_page_is_left_and_reports_on_return(
     assert not any(version in s.value for s in other.success)
 
 
+def test_a_retrain_counts_the_passages_it_tagged_for_the_first_time(
+    corpus_dir: Path, tmp_path: Path
+) -> None:
+    """Letters imported since the last tag were re-tagged without a word: neither
+    changed (they had no tags) nor counted."""
+    import shutil
+
+    from sendlens import appdata
+
+    pytest.importorskip("sklearn")
+    work = tmp_path / "c"
+    shutil.copytree(corpus_dir, work)
+    with sqlite3.connect(work / "sendlens.db") as con:
+        letter = con.execute("SELECT min(letter_id) FROM letters").fetchone()[0]
+        n = con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM "
+                        "passages WHERE letter_id = ?)", (letter,)).rowcount
+    job = appdata.start_retrain(str(work), 0)
+    assert job.finished.wait(120) and job.error is None, job.error
+    assert n > 0 and job.result.first_tagged == n
+
+
 def test_a_retrain_that_changed_nothing_says_so_after_a_reload(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
