@@ -790,8 +790,8 @@ def staleness(meta: dict[str, Any], codebook: Codebook,
     training = meta.get("training", {})
     was = (training.get("corpus_letters"), training.get("corpus_sentences"))
     if corpus is not None and None not in was and tuple(was) != tuple(corpus):
-        reasons.append(f"trained on {was[0]} letters ({was[1]} passages); the corpus now "
-                       f"holds {corpus[0]} ({corpus[1]})")
+        reasons.append(f"trained on {was[0]:,} letters ({was[1]:,} passages); the corpus "
+                       f"now holds {corpus[0]:,} ({corpus[1]:,})")
     made = meta.get("format")
     if made != MODEL_FORMAT:
         by = ("an older sendlens" if isinstance(made, int) and made < MODEL_FORMAT

@@ -495,7 +495,7 @@ def _model_info(store: Corpus) -> bool:
         return False
     version, meta, reasons, older = found
     hand = meta.get("training", {}).get("hand_labels", {}).get("n", 0)
-    typer.echo(f"model: {version} ({hand} hand labels)")
+    typer.echo(f"model: {version} ({_n(hand, 'hand label')})")
     from textmine.model import ModelFileError
     from textmine.tag import current_model
 
@@ -544,7 +544,7 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
         version, _, reasons, older = found
         if reasons:
             warn(f"these tags are from model {version}, which is stale: {'; '.join(reasons)}. "
-                 "Run `sendlens tag` first to count by the codebook as it is now.")
+                 "Run `sendlens tag` first to retrain and re-tag.")
         elif older:
             warn(f"{older} passages carry tags of an older model than {version}; "
                  "`sendlens tag` re-tags them")
