@@ -405,9 +405,16 @@ def model_problems(path: str, stamp_: tuple[int, ...]) -> tuple[str, list[str]]:
         return "codebook", [str(exc)]
     if model is None:
         return "", []
+    from textmine.tag import gone_label_files
+
     state = status(path, stamp_)
     reasons = staleness(model["meta"], codebook,
                         (state.letters_with_passages, state.passages))
+    if reasons and (gone := gone_label_files(model["meta"])):
+        # A retrain (tag, the Retrain button) stops rather than lose them: say so first.
+        reasons.append(f"the hand labels it learnt from ({', '.join(gone)}) are no longer "
+                       "there: put the file back before retraining, or train without it "
+                       "(`sendlens train`)")
     return ("stale", reasons) if reasons else ("", [])
 
 

@@ -667,6 +667,13 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     # (it trained without them, with a note: the model's 12 hand labels were gone).
     (tmp_path / "mine.jsonl").unlink()
     (root / "codebook.yaml").write_text(edited_codebook("3"))
+    # info and the app say so before anyone runs the tag that would stop.
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env=env).stdout
+    assert f"hand labels it learnt from are no longer there ({tmp_path / 'mine.jsonl'})" in info
+    from sendlens import appdata
+
+    kind, reasons = appdata.model_problems(str(root), appdata.stamp(root))
+    assert kind == "stale" and "are no longer there" in reasons[-1]
     again = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert again.exit_code == 2
     assert (f"learnt from hand labels in {tmp_path / 'mine.jsonl'}, which is no longer there"

@@ -803,6 +803,12 @@ def thin_themes(meta: dict[str, Any]) -> list[str]:
     return out
 
 
+def gone_label_files(meta: dict[str, Any] | None) -> list[str]:
+    """The hand-label files a model learnt from that are no longer there: a retrain stops
+    rather than lose them (train_again)."""
+    return previous_label_files(meta)[1]
+
+
 def previous_label_files(meta: dict[str, Any] | None) -> tuple[list[Path], list[str]]:
     """The hand-label files a model was trained on: (those still there, those gone).
     A retrain trains on them again: they are the researcher's work, not to be dropped."""

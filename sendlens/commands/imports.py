@@ -514,9 +514,17 @@ def _model_info(store: Corpus) -> bool:
                    f"{figure['theme_macro_f1']}, stance macro-F1 {figure['stance_macro_f1']}")
     if not quality:
         typer.echo(f"  quality not measured yet ({_how_to_measure(meta)})")
+    from textmine.tag import gone_label_files
+
+    if gone := gone_label_files(meta):
+        # A retrain would lose them, so `tag` stops before one (when the model is stale).
+        typer.secho(f"  hand labels it learnt from are no longer there ({', '.join(gone)}): "
+                    "put the file back before it is retrained, or `sendlens train` without "
+                    "it", fg="yellow")
     if reasons:
-        typer.secho(f"  stale: {'; '.join(reasons)}; `sendlens tag` retrains and re-tags",
-                    fg="yellow")
+        typer.secho(f"  stale: {'; '.join(reasons)}; `sendlens tag` retrains and re-tags"
+                    + (" (once the hand labels above are back, or trained without)"
+                       if gone else ""), fg="yellow")
     if older:
         typer.secho(f"  {older} passages carry tags of an older model; `sendlens tag` "
                     "re-tags them", fg="yellow")
