@@ -1892,7 +1892,9 @@ def follow_retrain(job: ad.RetrainJob) -> None:
         st.session_state.pop(RETRAIN_WATCH, None)  # reported here, once
         if job.result is None:
             box.update(label="Retraining failed", state="error", expanded=True)
-            show_error(ad.AppDataError(job.error or "retraining failed"))
+            bar.empty()  # not "Starting…" over the reason
+            why = (job.error or "no reason was given").removeprefix("retraining failed: ")
+            show_error(ad.AppDataError(why[:1].upper() + why[1:]))
             return
         result = job.result
         box.update(label=f"New model {result.version}", state="complete", expanded=False)

@@ -1131,15 +1131,18 @@ def test_a_failed_retrain_shows_its_reason_in_an_open_box(
     at.button[0].click().run()  # the form's submit button: one correction to learn
 
     def fails(path: str, progress: appdata.Progress | None = None) -> appdata.Retrained:
-        raise appdata.AppDataError("the codebook changed while the model was training")
+        raise appdata.AppDataError("retraining failed: the codebook changed while the model "
+                                   "was training")
 
     monkeypatch.setattr(appdata, "retrain", fails)
     at.button(key="retrain").click().run()
     assert not at.exception, [e.value for e in at.exception]
     (box,) = at.get("status")
     assert box.label == "Retraining failed" and box.proto.expanded
-    assert any("the codebook changed while the model was training" in w.value
+    # The reason as a sentence, not the heading again; no "Starting…" bar left over it.
+    assert any(w.value.startswith("The codebook changed while the model was training")
                for w in at.warning)
+    assert not at.get("progress")
 
 
 def test_long_evidence_table_sends_the_first_rows_until_asked(
