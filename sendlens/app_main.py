@@ -1051,14 +1051,27 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
                                                    was_by, by, rows)
     if st.session_state["cell_row"] not in rows and rows:
         # Filtered out (a link's date range, say): another cell, and said so, so that a
-        # shared link does not silently show other evidence than it was sent for.
+        # shared link does not silently show other evidence than it was sent for. An area
+        # whose letters are not tagged yet is in no row, whatever the filters.
+        row = st.session_state["cell_row"]
+        why = ("its letters are not tagged yet (run `sendlens tag`, or Retrain on the "
+               "Label page)" if by == "area" and _untagged_area(ctx, row)
+               else "it is not among the rows shown with these filters")
         st.session_state.setdefault("_link_notes", []).append(
-            f"{st.session_state['cell_row']} is not among the rows shown with these filters: "
-            f"the evidence is {rows[0]}'s")
+            f"{row}: {why}; the evidence is {rows[0]}'s")
         st.session_state["cell_row"] = rows[0]
     if chosen and st.session_state["cell_theme"] not in chosen:
         st.session_state["cell_theme"] = chosen[0]
     return st.session_state["cell_row"], st.session_state["cell_theme"]
+
+
+def _untagged_area(ctx: Ctx, area: Any) -> bool:
+    """Whether every letter of `area` waits for `sendlens tag` (none does: no query)."""
+    if not ctx.status.untagged[1]:
+        return False
+    waiting = ad.untagged_letters(ctx.path, ctx.stamp)
+    ids = ad.area_letters(ctx.path, ctx.stamp, str(area))["letter_id"]
+    return len(ids) > 0 and all(i in waiting for i in ids)
 
 
 def _same_place(ctx: Ctx, row: Any, was_by: str, by: str, rows: list[str]) -> Any:
@@ -1358,6 +1371,12 @@ def page_area(ctx: Ctx) -> None:
     area = st.session_state["area"]
     mine = ad.area_letters(ctx.path, ctx.stamp, area)
     st.subheader(f"Letters for {md(area)}", anchor=False)
+    if ctx.status.untagged[1] and (waiting := [
+            i for i in mine["letter_id"] if i in ad.untagged_letters(ctx.path, ctx.stamp)]):
+        # Their empty cells below would read as "never mentioned".
+        st.warning(f"{counted(len(waiting), 'letter')} of {md(area)} not tagged yet (imported "
+                   "since the last tag): its passages are not in the profile below. Run "
+                   "`sendlens tag`, or Retrain on the Label page.", icon=":material/warning:")
     shown = mine.assign(
         framework=mine["framework"].map(ad.framework_name),
         outcome=mine["outcome"].map(ad.outcome_name),
@@ -1649,6 +1668,10 @@ def page_reader(ctx: Ctx) -> None:
     details = [f"Published {L['published'] or '?'}", f"{L['n_pages'] or '?'} pages",
                f"{len(view.passages)} passages", f"letter id `{letter_id}`"]
     st.caption(" · ".join(details))
+    if ctx.status.untagged[1] and letter_id in ad.untagged_letters(ctx.path, ctx.stamp):
+        st.warning("This letter is not tagged yet (imported since the last tag): nothing is "
+                   "highlighted. Run `sendlens tag`, or Retrain on the Label page.",
+                   icon=":material/warning:")
     h1, h2 = st.columns([3, 2])
     h1.multiselect("Highlight themes", themes, key="hl", format_func=ctx.theme,
                    placeholder="All tagged passages")

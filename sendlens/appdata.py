@@ -320,6 +320,15 @@ def letters_table(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
     return _frame(path, LETTERS_SQL, columns=EXPORTED)
 
 
+@st.cache_data(show_spinner=False)
+def untagged_letters(path: str, stamp_: tuple[int, ...]) -> frozenset[str]:
+    """Letters with a passage not tagged yet (imported since the last `sendlens tag`):
+    their pages say so, rather than show empty cells as "never mentioned"."""
+    return frozenset(r["letter_id"] for r in _rows(
+        path, "SELECT DISTINCT letter_id FROM passages p WHERE NOT EXISTS "
+        "(SELECT 1 FROM tags t WHERE t.passage_id = p.passage_id)"))
+
+
 def letter_label(row: Any) -> str:
     date = row["inspection_start"] or "undated"
     return f"{row['area']}, {date} ({FRAMEWORK_NAMES.get(row['framework'], row['framework'])})"

@@ -255,10 +255,22 @@ def test_every_page_says_when_letters_imported_since_tag_are_left_out(
                         "passages WHERE letter_id = ?)", (letter,)).rowcount
     for page in ("overview", "compare", "themes", "area", "export"):
         [said] = [w for w in run(copy, monkeypatch, page=page).warning
-                  if "not tagged yet" in w.value]
+                  if "left out of the theme tables" in w.value]
         assert said.value == (f"{n} passages of 1 letter in the corpus not tagged yet are "
                               "left out of the theme tables, charts and evidence; run "
                               "`sendlens tag` (or Retrain on the Label page) to count them.")
+    # That letter's own pages say it waits (its empty cells read as "never mentioned"),
+    # and a link to its area does not blame filters no one set.
+    with Corpus.open(copy).reading() as con:
+        area = con.execute("SELECT area FROM letters WHERE letter_id = ?",
+                           (letter,)).fetchone()[0]
+    assert any("of " + area + " not tagged yet" in w.value.replace("\\", "")
+               for w in run(copy, monkeypatch, page="area", area=area).warning)
+    assert any(w.value.startswith("This letter is not tagged yet")
+               for w in run(copy, monkeypatch, page="reader", letter=letter).warning)
+    told = " ".join(i.value for i in run(copy, monkeypatch, page="compare", cell_row=area,
+                                         cell_theme="ehc_plans").info)
+    assert f"{area}: its letters are not tagged yet" in told and "filters" not in told
     # Downloads carry it in their About sheet and under a Markdown table.
     from sendlens.app_main import download_warnings
 
@@ -1475,7 +1487,7 @@ def test_a_link_to_a_cell_the_filters_leave_out_says_so(
     at = run(corpus_dir, monkeypatch, page="compare", cell_row=area,
              cell_theme="health_input", c_areas=others)
     told = " ".join(i.value for i in at.info).replace("\\", "")
-    assert f"{area} is not among the rows shown with these filters" in told
+    assert f"{area}: it is not among the rows shown with these filters" in told
     assert at.session_state["cell_row"] != area
     assert not at.warning  # it is in the corpus: not "ignored"
     # The same for a region, on the chart by region (it was "not in this corpus").
@@ -1486,7 +1498,7 @@ def test_a_link_to_a_cell_the_filters_leave_out_says_so(
     at = run(corpus_dir, monkeypatch, page="compare", by="region", cell_row=linked,
              cell_theme="health_input", c_regions=kept)
     assert not at.warning, [w.value for w in at.warning]
-    assert f"{linked} is not among the rows shown with these filters" in " ".join(
+    assert f"{linked}: it is not among the rows shown with these filters" in " ".join(
         i.value for i in at.info).replace("\\", "")
 
 
