@@ -28,7 +28,7 @@ import streamlit as st
 
 from sendlens import appdata as ad
 from sendlens.export import number_text, table_bytes
-from sendlens.store import MAX_FTS_QUERY
+from sendlens.store import MAX_FTS_QUERY, now_iso
 from textmine.intervals import MIN_INTERVAL_LETTERS
 
 PAGES: dict[str, str] = {
@@ -307,8 +307,10 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
                              **({"warnings": problems} if problems else {}))
 
     def render(fmt: str) -> bytes:
-        # The Excel file's About sheet; the Markdown table's line under it (csv: plain).
-        return table_bytes(frame, fmt, about_it if fmt in ("xlsx", "md") else None)
+        # The Excel file's About sheet; the Markdown table's line under it (csv: plain);
+        # dated when it is saved.
+        about = {**about_it, "exported": now_iso()} if fmt in ("xlsx", "md") else None
+        return table_bytes(frame, fmt, about)
 
     for i, (fmt, label) in enumerate(EXPORT_FORMATS.items(), start=1):
         cols[i].download_button(
@@ -654,8 +656,9 @@ def page_overview(ctx: Ctx) -> None:
     st.caption(f"Corpus `{ctx.path}`")
     figures({"Letters": f"{s.letters:,}", "Areas": f"{s.areas:,}",
              "Passages": f"{s.passages:,}",
-             "Passages tagged": f"{s.tagged / s.passages:.0%}" if s.passages else "–",
-             "With a theme": f"{s.themed / s.tagged:.0%}" if s.tagged else "–",
+             "Passages tagged": number_text(s.tagged / s.passages, ".0%") if s.passages
+             else "–",
+             "With a theme": number_text(s.themed / s.tagged, ".0%") if s.tagged else "–",
              # The model's own count of hand labels (label files too) is under Model.
              "Corrections saved": f"{s.labels:,}"})
     data = ad.overview(ctx.path, ctx.stamp)
@@ -1054,7 +1057,7 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
         # shared link does not silently show other evidence than it was sent for. An area
         # whose letters are not tagged yet is in no row, whatever the filters.
         row = st.session_state["cell_row"]
-        why = ("its letters are not tagged yet (run `sendlens tag`, or Retrain on the "
+        why = ("its letters are not tagged yet (run sendlens tag, or Retrain on the "
                "Label page)" if by == "area" and _untagged_area(ctx, row)
                else "it is not among the rows shown with these filters")
         st.session_state.setdefault("_link_notes", []).append(
@@ -1067,7 +1070,7 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
 
 def _untagged_area(ctx: Ctx, area: Any) -> bool:
     """Whether every letter of `area` waits for `sendlens tag` (none does: no query)."""
-    if not ctx.status.untagged[1]:
+    if not (ctx.status.is_tagged and ctx.status.untagged[1]):
         return False
     waiting = ad.untagged_letters(ctx.path, ctx.stamp)
     ids = ad.area_letters(ctx.path, ctx.stamp, str(area))["letter_id"]
@@ -1371,12 +1374,14 @@ def page_area(ctx: Ctx) -> None:
     area = st.session_state["area"]
     mine = ad.area_letters(ctx.path, ctx.stamp, area)
     st.subheader(f"Letters for {md(area)}", anchor=False)
-    if ctx.status.untagged[1] and (waiting := [
+    if ctx.status.is_tagged and ctx.status.untagged[1] and (waiting := [
             i for i in mine["letter_id"] if i in ad.untagged_letters(ctx.path, ctx.stamp)]):
         # Their empty cells below would read as "never mentioned".
         st.warning(f"{counted(len(waiting), 'letter')} of {md(area)} not tagged yet (imported "
-                   "since the last tag): its passages are not in the profile below. Run "
-                   "`sendlens tag`, or Retrain on the Label page.", icon=":material/warning:")
+                   "since the last tag): "
+                   + ("its passages are" if len(waiting) == 1 else "their passages are")
+                   + " not in the profile below. Run `sendlens tag`, or Retrain on the Label "
+                   "page.", icon=":material/warning:")
     shown = mine.assign(
         framework=mine["framework"].map(ad.framework_name),
         outcome=mine["outcome"].map(ad.outcome_name),
@@ -1478,7 +1483,8 @@ def _with_labels(ctx: Ctx, hist: pd.DataFrame) -> pd.DataFrame:
     return hist.assign(description=[
         f"{r.letter}; {r.theme_name}: " + (
             "not tagged" if pd.isna(r.passages) else f"{int(r.passages)} passages"
-            + ("" if pd.isna(r.net_stance) else f", net stance {r.net_stance:+.2f}"))
+            + ("" if pd.isna(r.net_stance) else f", net stance "
+               f"{number_text(r.net_stance, '+.2f')}"))
         for r in hist.itertuples()])
 
 
@@ -1668,7 +1674,8 @@ def page_reader(ctx: Ctx) -> None:
     details = [f"Published {L['published'] or '?'}", f"{L['n_pages'] or '?'} pages",
                f"{len(view.passages)} passages", f"letter id `{letter_id}`"]
     st.caption(" · ".join(details))
-    if ctx.status.untagged[1] and letter_id in ad.untagged_letters(ctx.path, ctx.stamp):
+    if (ctx.status.is_tagged and ctx.status.untagged[1]
+            and letter_id in ad.untagged_letters(ctx.path, ctx.stamp)):
         st.warning("This letter is not tagged yet (imported since the last tag): nothing is "
                    "highlighted. Run `sendlens tag`, or Retrain on the Label page.",
                    icon=":material/warning:")
@@ -1862,15 +1869,19 @@ def page_label(ctx: Ctx) -> None:
     learnt = ((ctx.status.model or {}).get("meta", {}).get("training", {})
               .get("hand_labels", {}).get("n", 0))
     # No model can be trained from a codebook that cannot be read (said above the page).
-    problem = ad.model_problems(ctx.path, ctx.stamp)[0]
+    problem, reasons = ad.model_problems(ctx.path, ctx.stamp)
     broken = problem == "codebook"
+    # The model's hand-label file is gone: a retrain would stop rather than lose it.
+    lost = any(r.startswith(ad.LABELS_GONE) for r in reasons)
     # A stale model, or letters not tagged yet, are what `sendlens tag` does: here too.
-    behind = problem == "stale" or bool(ctx.status.untagged[0])
-    can_retrain = bool(len(saved) or learnt or behind) and not broken
+    behind = ctx.status.is_tagged and (problem == "stale" or bool(ctx.status.untagged[0]))
+    can_retrain = bool(len(saved) or learnt or behind) and not broken and not lost
     st.caption("Trains a new model from the codebook's weak labels plus your corrections, "
                "then re-tags every passage; a corrected passage keeps your correction as "
                "its tag. This can take a minute."
                + (" Fix the codebook first (see above)." if broken else
+                  " Put the hand labels back first, or train without them (see above)."
+                  if lost else
                   " It also brings the tags up to date (see above), as `sendlens tag` does."
                   if behind else "" if can_retrain else " Save a correction above first."))
     done = st.session_state.pop("retrained", None)
@@ -2096,6 +2107,8 @@ def warm(path: str) -> float:
               names=ad.theme_names(path, stamp))
     ad.model_problems(path, stamp)
     ad._tagged_by(path, stamp)  # every page's downloads say what they hold
+    if status.is_tagged and status.untagged[1]:
+        ad.untagged_letters(path, stamp)  # their pages say they wait
     ad.overview(path, stamp)
     year_bars_spec()
     outcome_bars_spec()

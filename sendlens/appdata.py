@@ -399,11 +399,30 @@ def theme_definitions(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
         return {}
 
 
-@st.cache_data(show_spinner=False)
+# The reason model_problems adds when a stale model's hand-label files are gone.
+LABELS_GONE = "the hand labels it learnt from"
+
+
 def model_problems(path: str, stamp_: tuple[int, ...]) -> tuple[str, list[str]]:
     """("stale", reasons) when the model behind the tags no longer matches the codebook
     (or the libraries), ("codebook", [its error]) when the codebook cannot be read,
-    ("", []) otherwise: said on every page, as `sendlens info` and `export` say it."""
+    ("", []) otherwise: said on every page, as `sendlens info` and `export` say it. The
+    label files are looked at on every call: the stamp does not cover them, and putting
+    one back must show at once."""
+    kind, reasons = _model_problems(path, stamp_)
+    if kind == "stale" and (model := status(path, stamp_).model) is not None:
+        from textmine.tag import gone_label_files
+
+        if gone := gone_label_files(model["meta"]):
+            # A retrain (tag, the Retrain button) stops rather than lose them.
+            reasons = [*reasons, f"{LABELS_GONE} ({', '.join(gone)}) are no longer there: "
+                       "put the file back, or train without it (sendlens train), before "
+                       "retraining"]
+    return kind, reasons
+
+
+@st.cache_data(show_spinner=False)
+def _model_problems(path: str, stamp_: tuple[int, ...]) -> tuple[str, list[str]]:
     from textmine.codebook import CodebookError, load_codebook
     from textmine.model import staleness
 
@@ -414,16 +433,9 @@ def model_problems(path: str, stamp_: tuple[int, ...]) -> tuple[str, list[str]]:
         return "codebook", [str(exc)]
     if model is None:
         return "", []
-    from textmine.tag import gone_label_files
-
     state = status(path, stamp_)
     reasons = staleness(model["meta"], codebook,
                         (state.letters_with_passages, state.passages))
-    if reasons and (gone := gone_label_files(model["meta"])):
-        # A retrain (tag, the Retrain button) stops rather than lose them: say so first.
-        reasons.append(f"the hand labels it learnt from ({', '.join(gone)}) are no longer "
-                       "there: put the file back before retraining, or train without it "
-                       "(`sendlens train`)")
     return ("stale", reasons) if reasons else ("", [])
 
 
@@ -441,6 +453,9 @@ def problem_text(problems: tuple[str, list[str]], *, markdown: bool = False) -> 
     if kind == "codebook":
         return (f"The codebook cannot be read: {said}. Theme names and definitions are "
                 "missing, and no model can be trained until it is fixed.")
+    if kind == "stale" and reasons[-1].startswith(LABELS_GONE):
+        return (f"The model behind these tags is stale: {said}. Every table and chart "
+                "shows its tags until then.")
     if kind == "stale":
         return (f"The model behind these tags is stale: {said}. Every table and chart "
                 f"shows its tags; run {tag}{_OR_RETRAIN if markdown else ''} to retrain and "

@@ -449,7 +449,7 @@ def check_destination(dest: Path, example: str, corpus_root: Path | None = None)
         raise OutputError(f"cannot write {dest}: there is no folder {dest.parent}")
     if corpus_root is not None and dest.resolve().is_relative_to(corpus_root.resolve()):
         raise OutputError(f"{dest} is inside the corpus folder {corpus_root}, which only "
-                          "sendlens writes to: write the table elsewhere")
+                          "sendlens writes to: write the file elsewhere")
     if dest.is_file() and not (dest.stat().st_mode & 0o222 and os.access(dest, os.W_OK)):
         # The rename would replace it all the same (its mode bits, even for root, who
         # may write anything: the file was made read-only on purpose).

@@ -804,6 +804,10 @@ def test_every_page_runs_without_tags(corpus_dir: Path, monkeypatch: pytest.Monk
         assert not at.error, (page, [e.value for e in at.error])
         if page in ("compare", "themes"):
             assert "sendlens tag" in texts(at), page
+        # Nothing was ever tagged: no letter was "imported since the last tag".
+        assert "since the last tag" not in " ".join(w.value for w in at.warning), page
+        if page == "label":
+            assert "brings the tags up to date" not in texts(at)
 
 
 def test_overview_lists_the_letters_imported_last_in_a_stable_order(corpus_dir: Path) -> None:
@@ -1318,15 +1322,16 @@ def test_app_server_connections_are_no_delay(monkeypatch: pytest.MonkeyPatch) ->
         listener.close()
 
 
-@pytest.mark.parametrize("revisited", [False, True], ids=["one-letter-areas", "revisited-area"])
+@pytest.mark.parametrize("revisited, untagged", [(False, False), (True, False), (False, True)],
+                         ids=["one-letter-areas", "revisited-area", "a-letter-untagged"])
 def test_warm_prepares_every_page_first_view(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, facts: dict,
-    revisited: bool,
+    revisited: bool, untagged: bool,
 ) -> None:
     """`sendlens app` runs app_main.warm before serving: afterwards the first view of every
     page reads only the caches (no SQL, no aggregation, no codebook, no chart building).
     Also when the Area profile opens on an area with two letters, and so draws the change
-    between them."""
+    between them, and when a letter waits for `sendlens tag` (its pages say so)."""
     import shutil
 
     import sendlens.app_main as app_main
@@ -1338,6 +1343,12 @@ def test_warm_prepares_every_page_first_view(
     if revisited:
         con = sqlite3.connect(work / "sendlens.db")
         con.execute("UPDATE letters SET area = ? WHERE area = ?", facts["areas"][:2])
+        con.commit()
+        con.close()
+    if untagged:  # the first area's letter, which the Area profile opens on
+        con = sqlite3.connect(work / "sendlens.db")
+        con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM passages"
+                    " JOIN letters USING (letter_id) WHERE area = ?)", (facts["areas"][0],))
         con.commit()
         con.close()
     before = appdata.stamp(str(work))

@@ -674,6 +674,13 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
 
     kind, reasons = appdata.model_problems(str(root), appdata.stamp(root))
     assert kind == "stale" and "are no longer there" in reasons[-1]
+    said = appdata.problem_text((kind, reasons))
+    assert "put the file back" in said and "run sendlens tag" not in said  # it would stop
+    # Put back, it is seen at once (the corpus unchanged: the same stamp).
+    (tmp_path / "mine.jsonl").write_text("")
+    assert "are no longer there" not in " ".join(
+        appdata.model_problems(str(root), appdata.stamp(root))[1])
+    (tmp_path / "mine.jsonl").unlink()
     again = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert again.exit_code == 2
     assert (f"learnt from hand labels in {tmp_path / 'mine.jsonl'}, which is no longer there"
@@ -1067,6 +1074,8 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
                           "did you mean 'stance'?"),
                          ({"themes": [], "lettr": "x.pdf"}, "unknown key 'lettr'; did you "
                           "mean 'letter'?"),
+                         ({"themes": [], "Letter_ID": "x"}, "unknown key 'Letter_ID'; did "
+                          "you mean 'letter_id'?"),
                          ({"themes": ""}, '"themes" must be a list of theme ids')):
         line = {k: v for k, v in good.items() if k not in ("themes", "stance")} | bad
         if "lettr" in bad:

@@ -280,7 +280,7 @@ def _near_key(key: str, rec: dict[str, Any]) -> str | None:
         if k in (known, known.rstrip("s"), known + "s"):
             return known
     if k in LABEL_EXTRA_KEYS:
-        return None
+        return None if key in LABEL_EXTRA_KEYS else k  # "Letter_ID" would be unread
     # A typo keeps the word's length, give or take a letter ("instance" is no "stance").
     near = "stance" if k in _STANCE_WORDS else next(
         (m for m in difflib.get_close_matches(k, LABEL_KEYS, n=1, cutoff=0.75)
@@ -603,7 +603,9 @@ def _once_each(records: list[dict[str, Any]], unlabelled: list[set[str]]
     kept_unlabelled: list[set[str]] = []
     repeats = 0
     for rec, gaps in zip(records, unlabelled, strict=True):
-        where = (str(rec.get("letter") or ""), " ".join(rec["text"].split()))
+        # The passage when given: a sentence in its letter twice is two passages.
+        where = (str(rec.get("passage_id") or rec.get("letter") or ""),
+                 " ".join(rec["text"].split()))
         themes = sorted(rec["themes"])
         places = seen.setdefault(where, [])
         same = next((i for i in places if sorted(kept[i]["themes"]) == themes and (
@@ -613,6 +615,8 @@ def _once_each(records: list[dict[str, Any]], unlabelled: list[set[str]]
             repeats += 1
             if kept[same].get("stance") is None and rec.get("stance") is not None:
                 kept[same] = {**kept[same], "stance": rec["stance"]}
+            # A theme either file judged is judged (not left unlabelled).
+            kept_unlabelled[same] = kept_unlabelled[same] & gaps
             continue
         places.append(len(kept))
         kept.append(rec)

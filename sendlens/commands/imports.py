@@ -307,8 +307,8 @@ def export_cmd(
                            **{o.lstrip("-"): ", ".join(v) if isinstance(v, list) else v
                               for o, v in letter_filters.items() if v},
                            # Sentences of their own: several run together read as one.
-                           warnings=". ".join(w[:1].upper() + w[1:].rstrip(".")
-                                              for w in warnings) or None)
+                           warnings="".join(w[:1].upper() + w[1:].rstrip(".") + ". "
+                                            for w in warnings).rstrip() or None)
     try:
         write_table(frame, fmt, output, about)
     except (ValueError, OSError) as exc:
