@@ -197,10 +197,10 @@ class Retry:
 
     def get(self, url: str, *, stream: bool = False) -> requests.Response:
         attempt = 0
-        host = urlsplit(url).hostname or ""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
         # Scheme, host and port: another port of a host that answered may have nothing
         # listening (a name lookup, though, is of the host alone).
-        parts = urlsplit(url)
         where = f"{parts.scheme}://{parts.netloc}".lower()
         while True:
             problem: str
