@@ -260,21 +260,25 @@ def filter_slug(filters: ad.Filters) -> str:
     return "filtered-" + hashlib.sha256(slug.encode()).hexdigest()[:6]
 
 
-def download_warnings(path: str, counts_tags: bool = True) -> str:
+def download_warnings(path: str, counts_tags: bool = True,
+                      lists_passages: bool = False) -> str:
     """What a downloaded table's About sheet and Markdown note must warn of, as the page
     does: a stale model or broken codebook, and letters not tagged yet; nothing for a
-    table without tags (the letters table lists every letter, as `export letters`)."""
+    table without tags (the letters table lists every letter, as `export letters`), and
+    not the letters "left out" for a list of a letter's passages (`lists_passages`: an
+    untagged one is there, its tags blank)."""
     if not counts_tags:
         return ""
     stamp = ad.stamp(path)
     return " ".join(filter(None, [
         ad.problem_text(ad.model_problems(path, stamp)),
-        ad.untagged_text(ad.status(path, stamp))]))
+        "" if lists_passages else ad.untagged_text(ad.status(path, stamp))]))
 
 
 def downloads(frame: pd.DataFrame, name: str, key: str,
               options: dict[str, str] | None = None,
-              filters: ad.Filters | None = None, counts_tags: bool = True) -> None:
+              filters: ad.Filters | None = None, counts_tags: bool = True,
+              lists_passages: bool = False) -> None:
     """CSV / Excel / Markdown buttons for exactly the table shown. The Excel file's
     'About' sheet names the table, the view it came from (a link with its filters), the
     options chosen on the page that the link does not hold, the corpus and the model.
@@ -302,7 +306,7 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
     # What the file says of itself is read now, with the table: a `sendlens tag` run
     # before the click (the page not drawn again) gave the old table the new model's
     # name and no warnings.
-    problems = download_warnings(path, counts_tags)
+    problems = download_warnings(path, counts_tags, lists_passages)
     about_it = ad.provenance(path, ad.stamp(path), table=name, view=view, **chosen,
                              **({"warnings": problems} if problems else {}))
 
@@ -1722,7 +1726,7 @@ def page_reader(ctx: Ctx) -> None:
             table = view.passages.assign(themes=view.passages["themes"].map(", ".join))
             cols = ["passage_id", "section", "stance", "themes", "text"]
             st.dataframe(table[cols], hide_index=True)
-            downloads(table[cols], f"passages-{letter_id}", "reader")
+            downloads(table[cols], f"passages-{letter_id}", "reader", lists_passages=True)
 
 
 def page_label(ctx: Ctx) -> None:

@@ -277,8 +277,10 @@ def test_every_page_says_when_letters_imported_since_tag_are_left_out(
     assert download_warnings(str(copy)) == said.value.replace("`", "").replace(
         " (or Retrain on the Label page)", "")  # a file is read away from the app
     assert download_warnings(str(corpus_dir)) == ""
-    # Not the letters table, which lists every letter, tagged or not.
+    # Not the letters table, which lists every letter, tagged or not, nor a letter's
+    # passages in the reader, where the untagged ones are, their tags blank.
     assert download_warnings(str(copy), counts_tags=False) == ""
+    assert download_warnings(str(copy), lists_passages=True) == ""
     # The Label page's Retrain does what `sendlens tag` would: offered with no correction.
     label = run(copy, monkeypatch, page="label")
     assert not label.button(key="retrain").disabled
