@@ -34,12 +34,14 @@ from sendlens.store import (
     LETTER_DATE_SQL,
     Corpus,
     CorpusError,
+    corpus_size,
     fts_query,
     letters_read_otherwise,
     now_iso,
     offered_column,
     tags_of_other_models,
     untagged_counts,
+    untagged_letter_ids,
 )
 from textmine.codebook import STANCES
 
@@ -231,13 +233,14 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
             model = {"version": model_row["version"], "created_at": model_row["created_at"],
                      "meta": _json(model_row["meta"], {})}
         scrape = con.execute("SELECT value FROM meta WHERE key='last_scrape'").fetchone()
+        with_passages, passages = corpus_size(con)  # as a model trained now counts them
         return Status(
             path=path,
             exists=True,
             letters=letters,
             areas=one("SELECT count(DISTINCT area) FROM letters"),
-            passages=one("SELECT count(*) FROM passages"),
-            letters_with_passages=one("SELECT count(DISTINCT letter_id) FROM passages"),
+            passages=passages,
+            letters_with_passages=with_passages,
             tagged=one("SELECT count(*) FROM tags"),
             untagged=untagged_counts(con),
             themed=one("SELECT count(*) FROM tags WHERE themes NOT IN ('[]', '')"),
@@ -324,9 +327,11 @@ def letters_table(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
 def untagged_letters(path: str, stamp_: tuple[int, ...]) -> frozenset[str]:
     """Letters with a passage not tagged yet (imported since the last `sendlens tag`):
     their pages say so, rather than show empty cells as "never mentioned"."""
-    return frozenset(r["letter_id"] for r in _rows(
-        path, "SELECT DISTINCT letter_id FROM passages p WHERE NOT EXISTS "
-        "(SELECT 1 FROM tags t WHERE t.passage_id = p.passage_id)"))
+    con = _connect(path)
+    try:
+        return untagged_letter_ids(con)
+    finally:
+        con.close()
 
 
 def letter_label(row: Any) -> str:
@@ -426,15 +431,14 @@ def _model_problems(path: str, stamp_: tuple[int, ...]) -> tuple[str, list[str]]
     from textmine.codebook import CodebookError, load_codebook
     from textmine.model import staleness
 
-    model = status(path, stamp_).model
+    state = status(path, stamp_)
     try:
         codebook = load_codebook(corpus=Path(path))
     except CodebookError as exc:
         return "codebook", [str(exc)]
-    if model is None:
+    if state.model is None:
         return "", []
-    state = status(path, stamp_)
-    reasons = staleness(model["meta"], codebook,
+    reasons = staleness(state.model["meta"], codebook,
                         (state.letters_with_passages, state.passages))
     return ("stale", reasons) if reasons else ("", [])
 

@@ -610,6 +610,13 @@ def untagged_counts(con: sqlite3.Connection) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def untagged_letter_ids(con: sqlite3.Connection) -> frozenset[str]:
+    """The letters of `untagged_counts`: those with a passage not tagged yet."""
+    return frozenset(r[0] for r in con.execute(
+        "SELECT DISTINCT p.letter_id FROM passages p LEFT JOIN tags t USING (passage_id)"
+        " WHERE t.passage_id IS NULL"))
+
+
 def corpus_size(con: sqlite3.Connection) -> tuple[int, int]:
     """(letters, passages) a model trained now would learn from: letters with passages."""
     row = con.execute("SELECT count(DISTINCT letter_id), count(*) FROM passages").fetchone()
