@@ -1072,11 +1072,18 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
     return st.session_state["cell_row"], st.session_state["cell_theme"]
 
 
-def _untagged_area(ctx: Ctx, area: Any) -> bool:
-    """Whether every letter of `area` waits for `sendlens tag` (none does: no query)."""
+def _waiting(ctx: Ctx) -> frozenset[str]:
+    """Letters waiting for `sendlens tag` since it last ran (imported since): their pages
+    say so. Empty, with no query, when none waits or nothing was ever tagged."""
     if not (ctx.status.is_tagged and ctx.status.untagged[1]):
+        return frozenset()
+    return ad.untagged_letters(ctx.path, ctx.stamp)
+
+
+def _untagged_area(ctx: Ctx, area: Any) -> bool:
+    """Whether every letter of `area` waits for `sendlens tag`."""
+    if not (waiting := _waiting(ctx)):
         return False
-    waiting = ad.untagged_letters(ctx.path, ctx.stamp)
     ids = ad.area_letters(ctx.path, ctx.stamp, str(area))["letter_id"]
     return len(ids) > 0 and all(i in waiting for i in ids)
 
@@ -1378,8 +1385,7 @@ def page_area(ctx: Ctx) -> None:
     area = st.session_state["area"]
     mine = ad.area_letters(ctx.path, ctx.stamp, area)
     st.subheader(f"Letters for {md(area)}", anchor=False)
-    if ctx.status.is_tagged and ctx.status.untagged[1] and (waiting := [
-            i for i in mine["letter_id"] if i in ad.untagged_letters(ctx.path, ctx.stamp)]):
+    if waiting := [i for i in mine["letter_id"] if i in _waiting(ctx)]:
         # Their empty cells below would read as "never mentioned".
         st.warning(f"{counted(len(waiting), 'letter')} of {md(area)} not tagged yet (imported "
                    "since the last tag): "
@@ -1678,8 +1684,7 @@ def page_reader(ctx: Ctx) -> None:
     details = [f"Published {L['published'] or '?'}", f"{L['n_pages'] or '?'} pages",
                f"{len(view.passages)} passages", f"letter id `{letter_id}`"]
     st.caption(" · ".join(details))
-    if (ctx.status.is_tagged and ctx.status.untagged[1]
-            and letter_id in ad.untagged_letters(ctx.path, ctx.stamp)):
+    if letter_id in _waiting(ctx):
         st.warning("This letter is not tagged yet (imported since the last tag): nothing is "
                    "highlighted. Run `sendlens tag`, or Retrain on the Label page.",
                    icon=":material/warning:")
@@ -2111,8 +2116,7 @@ def warm(path: str) -> float:
               names=ad.theme_names(path, stamp))
     ad.model_problems(path, stamp)
     ad._tagged_by(path, stamp)  # every page's downloads say what they hold
-    if status.is_tagged and status.untagged[1]:
-        ad.untagged_letters(path, stamp)  # their pages say they wait
+    _waiting(ctx)  # letters not tagged yet: their pages say so
     ad.overview(path, stamp)
     year_bars_spec()
     outcome_bars_spec()
