@@ -701,9 +701,7 @@ def ensure_model(
                 return None, ["no model yet"], None
             return None, [f"the files of model {recorded[0]} are missing from the corpus"], \
                 recorded[1]
-        with corpus.reading() as con:
-            size = corpus_size(con)
-        return found, staleness(found[1].meta, codebook, size), found[1].meta
+        return found, stale_reasons(corpus, found[1].meta, codebook), found[1].meta
 
     found, reasons, _ = current()
     if found is not None and not reasons:
@@ -805,6 +803,13 @@ def thin_themes(meta: dict[str, Any]) -> list[str]:
                        "few to learn from, so tables count it (almost) never; check its "
                        "patterns in the codebook")
     return out
+
+
+def stale_reasons(corpus: Corpus, meta: dict[str, Any], codebook: Codebook) -> list[str]:
+    """Why the model with `meta` is stale for `corpus` as it is now (staleness, with the
+    corpus's size: one imported since is another corpus); empty when current."""
+    with corpus.reading() as con:
+        return staleness(meta, codebook, corpus_size(con))
 
 
 def gone_label_files(meta: dict[str, Any] | None) -> list[str]:

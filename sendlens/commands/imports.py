@@ -408,17 +408,16 @@ def _current_model(store: Corpus) -> tuple[str, dict, list[str], int] | None:
     """(version, meta, reasons it is stale, passages tagged by another model) of the
     current model; None when there is none. A codebook that cannot be read raises
     CodebookError: no retraining fixes that."""
-    from sendlens.store import corpus_size, tags_of_other_models
+    from sendlens.store import tags_of_other_models
     from textmine.codebook import load_codebook
-    from textmine.model import staleness
+    from textmine.tag import stale_reasons
 
     with store.reading() as con:
         if (found := _current_row(con)) is None:
             return None
         version, meta = found
         older = tags_of_other_models(con, version)
-        size = corpus_size(con)
-    return version, meta, staleness(meta, load_codebook(corpus=store.root), size), older
+    return version, meta, stale_reasons(store, meta, load_codebook(corpus=store.root)), older
 
 
 def _current_row(con: sqlite3.Connection) -> tuple[str, dict] | None:

@@ -452,7 +452,6 @@ def evaluate_cmd(
     --cv trains one model per fold and --no-labels one more (--model-card both): about
     10 s each on the 55 reports, so about a minute for --cv or --model-card."""
     from sendlens.export import OutputError, check_destination
-    from sendlens.store import corpus_size
     from textmine.codebook import CodebookError, load_codebook
     from textmine.evaluate import (
         cross_validate_gold,
@@ -462,7 +461,6 @@ def evaluate_cmd(
         record_quality,
         write_model_card,
     )
-    from textmine.model import staleness
     from textmine.tag import (
         TaggingError,
         current_meta,
@@ -471,6 +469,7 @@ def evaluate_cmd(
         label_key,
         letter_ids,
         read_labels,
+        stale_reasons,
         trained_on,
     )
 
@@ -531,9 +530,7 @@ def evaluate_cmd(
                       "and run this again", found[0])
             return
         # The folds' models decide as this sendlens does; a stale model does otherwise.
-        with store.reading() as con:
-            size = corpus_size(con)
-        if reasons := staleness(found[1], load_codebook(corpus=store.root), size):
+        if reasons := stale_reasons(store, found[1], load_codebook(corpus=store.root)):
             _recorded(f"the current model {found[0]} is stale ({'; '.join(reasons)}); run "
                       "`sendlens tag`, then this again, to record the figures with it",
                       found[0])
