@@ -27,7 +27,7 @@ import pandas as pd
 import streamlit as st
 
 from sendlens import appdata as ad
-from sendlens.export import number_text, table_bytes
+from sendlens.export import counted, number_text, table_bytes
 from sendlens.store import MAX_FTS_QUERY, now_iso
 from textmine.intervals import MIN_INTERVAL_LETTERS
 
@@ -219,12 +219,6 @@ def q_sync(defaults: dict[str, Any]) -> None:
             value = value.isoformat()
         if st.query_params.get(key) != str(value):
             st.query_params[key] = str(value)
-
-
-def counted(n: Any, noun: str) -> str:
-    """'1 letter', '2 letters', '6,754 passages'."""
-    n = int(n)
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def md(text: object) -> str:

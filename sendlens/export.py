@@ -93,6 +93,12 @@ def number_text(value: float, spec: str = ".3f") -> str:
     return text + "%" if percent else text
 
 
+def counted(n: object, noun: str) -> str:
+    """'1 letter', '2 letters', '6,747 passages': the app and the CLI count alike."""
+    n = int(n)  # type: ignore[call-overload]
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _cell(value: object) -> str:
     """A cell of a table for reading: blank for missing, shares to three decimals, halves
     rounded up as a spreadsheet and a reader round them (0.5625 is 0.563: Python's

@@ -631,8 +631,8 @@ class ReparseReport:
         lines = [
             f"read {self.letters} letter{'' if self.letters == 1 else 's'} again with "
             f"parser version {PARSER_VERSION}: the "
-            f"passages of {self.changed} changed ({self.passages_before} passages before, "
-            f"{self.passages_after} now)"
+            f"passages of {self.changed:,} changed ({self.passages_before:,} passages before, "
+            f"{self.passages_after:,} now)"
             + ("; run `sendlens tag` to tag them" if self.changed else "")
             + (" (interrupted: run the same command again to carry on)"
                if self.interrupted else "")

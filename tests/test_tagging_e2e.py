@@ -196,6 +196,17 @@ def test_retagging_with_the_same_model_changes_nothing(corpus: Corpus) -> None:
     assert snapshot() == before
 
 
+def test_cli_counts_are_written_with_thousands_separators(corpus: Corpus) -> None:
+    # "6747 passages" beside the app's "6,747 passages" read as two different numbers.
+    runner = CliRunner()
+    n = corpus.counts()["passages"]
+    assert n >= 1000
+    info = runner.invoke(app, ["info", "--corpus", str(corpus.root)])
+    assert f"  passages: {n:,}\n" in info.stdout
+    tagged = runner.invoke(app, ["tag", "--corpus", str(corpus.root), "-q"])
+    assert f"tagged {n:,} passages with model" in tagged.stderr
+
+
 def test_train_with_hand_labels_records_them_and_tunes_thresholds(
     corpus: Corpus, gold_dir: Path
 ) -> None:

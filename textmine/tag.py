@@ -517,7 +517,7 @@ def _train(
             f"tuning thresholds by {tune_folds}-fold cross-validation needs hand labels from "
             f"at least {tune_folds} letters; these come from {n_letters} (a label with no "
             "\"letter\" is looked up in the corpus); nothing was trained")
-    say(0.2, f"training on {len(rows)} passages and {len(records)} hand labels"
+    say(0.2, f"training on {len(rows):,} passages and {len(records):,} hand labels"
         + (f", thresholds tuned by {tune_folds}-fold cross-validation" if tune_folds else ""))
     # Training is most of the run: its stages move the bar from 20% to 55%.
     model = train_model(matcher.items, codebook, hand, tune_folds=tune_folds,
@@ -918,7 +918,7 @@ def _tag_corpus(corpus: Corpus, progress: Progress | None) -> TagReport:
                 for pid, p in zip(ids, predictions, strict=True)
             ],
         )
-    say(1.0, f"tagged {len(ids)} passages with {version}")
+    say(1.0, f"tagged {len(ids):,} passages with {version}")
     return TagReport(version, len(ids), time.time() - started, reasons)
 
 

@@ -22,6 +22,7 @@ from sendlens.export import (
     FORMATS,
     OutputError,
     check_destination,
+    counted,
     format_from_name,
     letters_frame,
     passages_frame,
@@ -315,7 +316,7 @@ def export_cmd(
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
     if output and output != "-":
-        typer.echo(f"wrote {len(frame)} rows to {output}", err=True)
+        typer.echo(f"wrote {counted(len(frame), 'row')} to {output}", err=True)
 
 
 def _how_to_measure(meta: dict) -> str:
@@ -344,38 +345,38 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
     for key, value in counts.items():
         if key == "fetches":
             # A bare "fetches: 0" meant nothing to a user who had imported files.
-            typer.echo(f"  files downloaded by `sendlens scrape`: {value}")
+            typer.echo(f"  files downloaded by `sendlens scrape`: {value:,}")
             continue
         if key != "labels":
-            typer.echo(f"  {key}: {value}")
+            typer.echo(f"  {key}: {value:,}")
             continue
         # Hand-label files are counted with the model below; these are the app's, counted
         # by passage as the app counts them (a passage's newest correction is the one used).
         with store.reading() as con:
             corrected = con.execute("SELECT count(DISTINCT coalesce(passage_id, text)) "
                                     "FROM labels").fetchone()[0]
-        typer.echo(f"  corrections saved in the app: {_n(corrected, 'passage')}"
+        typer.echo(f"  corrections saved in the app: {counted(corrected, 'passage')}"
                    + (f" ({value} saved; the newest of each passage is used)"
                       if value != corrected else ""))
         if pending := _corrections_since_training(store):
             # Saved and counted above, but not yet in the model or the tables.
-            typer.secho(f"    {_n(pending, 'passage')} corrected since the current model was "
+            typer.secho(f"    {counted(pending, 'passage')} corrected since the current model was "
                         "trained (or it was trained without them): the app's Retrain, or "
                         "`sendlens train` then `sendlens tag`, uses them", fg="yellow")
     with store.reading() as con:
         for row in con.execute(
             "SELECT framework, outcome, count(*) n FROM letters GROUP BY 1, 2 ORDER BY 1, 2"
         ):
-            typer.echo(f"  {row['framework']:<16} {row['outcome'] or '?':<26} {row['n']}")
+            typer.echo(f"  {row['framework']:<16} {row['outcome'] or '?':<26} {row['n']:,}")
         replaced = con.execute("SELECT count(DISTINCT letter_id) FROM replaced_files "
                                "WHERE letter_id IN (SELECT letter_id FROM letters)"
                                ).fetchone()[0]
     if replaced:
-        typer.echo(f"  {_n(replaced, 'letter')} read from a later file of the report than the "
+        typer.echo(f"  {counted(replaced, 'letter')} read from a later file of the report than the "
                    "one first imported (a corrected report published again)")
     has_model = _model_info(store)
     if outdated := outdated_letters(store):
-        typer.secho(f"{_n(len(outdated), 'letter')} read by an older version of sendlens's "
+        typer.secho(f"{counted(len(outdated), 'letter')} read by an older version of sendlens's "
                     "parser: `sendlens import --reparse` reads them again (with its fixes) "
                     "from the PDFs the corpus keeps", fg="yellow")
     untagged = _untagged(store)
@@ -383,8 +384,9 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
         typer.secho("no passage is tagged yet (the tables are empty until then); "
                     "`sendlens tag` tags them", fg="yellow")
     elif untagged[0] and counts["tags"]:
-        typer.secho(f"{_n(untagged[0], 'passage')} of {_n(untagged[1], 'letter')} not tagged "
-                    "yet (tables leave them out); `sendlens tag` tags them", fg="yellow")
+        typer.secho(f"{counted(untagged[0], 'passage')} of {counted(untagged[1], 'letter')} "
+                    "not tagged yet (tables leave them out); `sendlens tag` tags them",
+                    fg="yellow")
     if counts["tags"]:
         from textmine.aggregate import ehc_plans_actions_share, known_themes
 
@@ -459,10 +461,6 @@ def _untagged(store: Corpus) -> tuple[int, int]:
         return untagged_counts(con)
 
 
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def _codebook_problem(exc: Exception, store: Corpus) -> str:
     """The codebook's error and what to do, for the file actually in force."""
     from textmine.codebook import PACKAGED_CODEBOOK, codebook_path
@@ -494,7 +492,7 @@ def _model_info(store: Corpus) -> bool:
         return False
     version, meta, reasons, older = found
     hand = meta.get("training", {}).get("hand_labels", {}).get("n", 0)
-    typer.echo(f"model: {version} ({_n(hand, 'hand label')})")
+    typer.echo(f"model: {version} ({counted(hand, 'hand label')})")
     from textmine.model import ModelFileError
     from textmine.tag import current_model
 
@@ -525,7 +523,7 @@ def _model_info(store: Corpus) -> bool:
                     + (" (once the hand labels above are back, or trained without)"
                        if gone else ""), fg="yellow")
     if older:
-        typer.secho(f"  {older} passages carry tags of an older model; `sendlens tag` "
+        typer.secho(f"  {older:,} passages carry tags of an older model; `sendlens tag` "
                     "re-tags them", fg="yellow")
     return True
 
@@ -553,7 +551,7 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
             warn(f"these tags are from model {version}, which is stale: {'; '.join(reasons)}. "
                  "Run `sendlens tag` first to retrain and re-tag.")
         elif older:
-            warn(f"{older} passages carry tags of an older model than {version}; "
+            warn(f"{older:,} passages carry tags of an older model than {version}; "
                  "`sendlens tag` re-tags them")
     passages, letters = _untagged(store)
     if passages:
@@ -561,8 +559,8 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
                 else "are left out of this table")
         # Of the corpus, whatever the filters (a filtered table may hold none of them);
         # passages, as a letter tagged in part is counted with the passages tagged.
-        warn(f"{_n(passages, 'passage')} of {_n(letters, 'letter')} in the corpus not tagged "
-             f"yet {fate}; run `sendlens tag` first")
+        warn(f"{counted(passages, 'passage')} of {counted(letters, 'letter')} in the corpus "
+             f"not tagged yet {fate}; run `sendlens tag` first")
     return said
 
 

@@ -20,6 +20,7 @@ from typing import IO
 import typer
 
 from sendlens.commands import CorpusOption, corpus_path, open_corpus
+from sendlens.export import counted
 from sendlens.textfile import unreadable
 
 
@@ -169,12 +170,13 @@ def train_cmd(
     if conflicts := result.conflicting_labels:
         shown = "; ".join(repr(t[:60]) for t in conflicts[:3]) + (
             f" and {len(conflicts) - 3} more" if len(conflicts) > 3 else "")
-        typer.secho(f"warning: {len(conflicts)} sentence(s) are labelled in two ways by the "
+        typer.secho(f"warning: {len(conflicts):,} sentence(s) are labelled in two ways by the "
                     f"labels files ({shown}); both labels are kept", fg="yellow", err=True)
     tr = result.meta["training"]
     typer.echo(
-        f"model {result.version}: {tr['corpus_sentences']} sentences from "
-        f"{tr['corpus_letters']} letters, {tr['hand_labels']['n']} hand labels, "
+        f"model {result.version}: {tr['corpus_sentences']:,} sentences from "
+        f"{counted(tr['corpus_letters'], 'letter')}, "
+        f"{counted(tr['hand_labels']['n'], 'hand label')}, "
         f"{result.seconds:.1f} s; thresholds tuned on {tr['threshold_tuning']}",
         err=True,
     )
@@ -201,7 +203,7 @@ def tag_cmd(
     if report.trained:
         typer.echo(f"trained a new model first: {'; '.join(report.trained)}", err=True)
     typer.echo(
-        f"tagged {report.passages} passages with model {report.version} "
+        f"tagged {counted(report.passages, 'passage')} with model {report.version} "
         f"in {report.seconds:.1f} s",
         err=True,
     )
@@ -618,7 +620,7 @@ def _print(result: dict, title: str, as_json: bool) -> None:
     from textmine.intervals import interval_text
 
     if not as_json:
-        typer.echo(f"== {title}: {result['n']} sentences")
+        typer.echo(f"== {title}: {counted(result['n'], 'sentence')}")
     if dropped := result.get("dropped_themes"):
         named = ", ".join(f"{t} ({n} label{'s' if n > 1 else ''})" for t, n in dropped.items())
         typer.secho(f"note: the labels name theme(s) the codebook no longer has: {named}; "
