@@ -24,7 +24,9 @@ from scraper.records import Letter, Paragraph, Section
 #    the framework from the title first; a WSoA's closing list however it is introduced;
 #    titles ending "City of" or holding "St." kept apart from the opening paragraph.
 # 8: a WSoA's closing list introduced by a clause ("Given these weaknesses, HMCI ...").
-PARSER_VERSION = "8"
+# 9: such a clause may name Ofsted beside the CQC ("In light of Ofsted and CQC's
+#    findings") or a range of ages ("0-25 services").
+PARSER_VERSION = "9"
 
 
 class NotASendLetter(ValueError):
@@ -198,12 +200,14 @@ _LETTER_2016 = [
     # that ..." or say "must": then the sentence must introduce a list ("the following
     # ...:"), not say "following this inspection". A clause before the subject ("Given
     # these weaknesses, HMCI ...", "In light of Ofsted's findings, ...") opens a word with
-    # a capital, then takes lower-case words, acronyms (SEND), possessives and numbers, so
-    # that a last bullet run into it ("... the Local Offer Given these ...") keeps its own
-    # words; case counts there, or a match from a lower-case word would hide the right one.
+    # a capital, then takes lower-case words, acronyms (SEND, CQC's), possessives, Ofsted
+    # and numbers (0-25), so that a last bullet run into it ("... the Local Offer Given
+    # these ...") keeps its own words; case counts there, or a match from a lower-case word
+    # would hide the right one.
     _h(
         r"the local area is required to produce and submit a written statement of action"
-        r"|(?:(?-i:(?:\b[A-Z][a-z']*(?:,? (?:[a-z'-]+|[A-Z]{2,}s?|[A-Z][a-z]+'s|\d+)){0,8}, )?"
+        r"|(?:(?-i:(?:\b[A-Z][a-z']*(?:,? (?:[a-z'-]+|[A-Z]{2,}(?:'?s)?|[A-Z][a-z]+'s|Ofsted"
+        r"|\d+(?:[-–]\d+)?)){0,8}, )?"
         r"(?:As a result|In accordance|Following|Because|Inspectors|HMCI|Her Majesty|"
         r"His Majesty|Ofsted|The Chief Inspector|We)\b)[^.:]{0,250}?\b(?:determined|decided) "
         r"that )?the (?:local )?area (?:is required to|must) produce and submit a written "

@@ -223,6 +223,11 @@ def test_wsoa_decision() -> None:
     "submit a written statement of action that sets out the following:",
     "Therefore, in light of these 4 weaknesses, HMCI has determined that the local area must "
     "produce and submit a written statement of action that sets out the following:",
+    # Ofsted named beside the CQC, an acronym's possessive, a range of ages.
+    "In light of Ofsted and CQC's findings, HMCI has determined that the local area must "
+    "produce and submit a written statement of action that sets out the following:",
+    "Given the weaknesses in 0-25 services, HMCI has determined that the local area must "
+    "produce and submit a written statement of action that sets out the following:",
 ])
 def test_the_closing_list_of_significant_weaknesses_is_found_however_it_is_introduced(
     intro: str
