@@ -320,6 +320,10 @@ def _stance_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _thousands(value: object) -> str:
+    """6747 as "6,747", as the CLI and the app write counts; anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
 def model_card(
     no_labels: dict[str, Any], with_labels: dict[str, Any] | None, *, gold: Path, command: str
 ) -> str:
@@ -391,7 +395,7 @@ def model_card(
         "in the description sections: annotators give a theme to about 87% of the "
         "sentences of the evaluative sections, the thresholds alone to 78%.",
         "",
-        f"Corpus used here: {training.get('corpus_sentences', '?')} sentences from "
+        f"Corpus used here: {_thousands(training.get('corpus_sentences', '?'))} sentences from "
         f"{training.get('corpus_letters', '?')} letters; training took "
         f"{no_labels.get('train_seconds', '?')} s.",
         "",
