@@ -65,6 +65,7 @@ METRICS = {
 # with at least"); a share of 1 or 2 passages is no basis for "most criticised".
 MIN_RANKED = 3
 MAX_ROWS = 60  # heatmap rows readable on a laptop; beyond that ask for a narrower choice
+GREY = "#f3f3f3"  # a heatmap cell whose passages judge nothing: mentioned, never judged
 # Heatmaps with more cells are drawn on a canvas: as SVG, 55 areas x 8 themes (twice that
 # in marks, with the numbers) cost the browser ~0.7 s more to first paint. Smaller ones
 # stay SVG, whose cells carry aria labels for screen readers; the selectboxes beside the
@@ -1219,6 +1220,14 @@ def _tip(value: Any, spec: str, passages: Any) -> str:
     return "none: not mentioned" if not passages else "none: every passage is neutral"
 
 
+def judged_colour(metric: str, colour: alt.Color) -> Any:
+    """A cell's colour by `metric`, grey where no passage judges the theme (the metric is
+    missing: never mentioned, or every passage neutral). The grey test comes first: with
+    invalid=None, Vega-Lite 6 draws a missing value in the scale's colour for 0 ahead of
+    any fallback, so such cells looked like "0% negative" or "balanced"."""
+    return alt.condition(f"!isValid(datum.{metric})", alt.value(GREY), colour)
+
+
 @st.cache_data(show_spinner=False, max_entries=200)
 def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tuple[str, ...],
                  canvas: bool, few: int = MIN_RANKED, spread: bool = False) -> dict[str, Any]:
@@ -1260,16 +1269,13 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
         stroke=alt.condition("datum.current", alt.value("#111"), alt.value("white")),
         strokeWidth=alt.condition("datum.current", alt.value(2.5), alt.value(1)),
         opacity=faded(few),
-        color=alt.condition(f"isValid(datum.{metric})",
-                            alt.Color(f"{metric}:Q", scale=scale, title=title,
-                                      # Above the chart, across: beside it the key took
-                                      # 90 px a laptop's column did not have, and under
-                                      # 55 rows it was out of sight.
-                                      legend=alt.Legend(
-                                          orient="top", direction="horizontal",
-                                          titleOrient="left", gradientLength=160,
-                                          format="+.1f" if metric == "net_stance" else ".0%")),
-                            alt.value("#f3f3f3")),
+        color=judged_colour(metric, alt.Color(
+            f"{metric}:Q", scale=scale, title=title,
+            # Above the chart, across: beside it the key took 90 px a laptop's column did
+            # not have, and under 55 rows it was out of sight.
+            legend=alt.Legend(orient="top", direction="horizontal", titleOrient="left",
+                              gradientLength=160,
+                              format="+.1f" if metric == "net_stance" else ".0%"))),
         tooltip=tooltip,
     ).add_params(cell)
     strong = (f"abs(datum.{metric}) > 0.55" if metric == "net_stance"
@@ -1513,17 +1519,13 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
     )
     rect = chart.mark_rect(stroke="white", invalid=None).encode(
         opacity=faded(MIN_RANKED),  # as on Compare areas
-        color=alt.condition("isValid(datum.net_stance)",
-                            alt.Color("net_stance:Q", scale=alt.Scale(scheme="redblue",
-                                                                      domain=[-1, 1]),
-                                      title="Net stance",
-                                      # Below the chart: beside one or two rows a
-                                      # vertical legend had no room for its labels.
-                                      legend=alt.Legend(orient="bottom",
-                                                        direction="horizontal",
-                                                        gradientLength=200,
-                                                        format="+.1f")),
-                            alt.value("#f3f3f3")))
+        color=judged_colour("net_stance", alt.Color(
+            "net_stance:Q", scale=alt.Scale(scheme="redblue", domain=[-1, 1]),
+            title="Net stance",
+            # Below the chart: beside one or two rows a vertical legend had no room for
+            # its labels.
+            legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=200,
+                              format="+.1f"))))
     text = chart.mark_text(fontSize=11).encode(
         text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")),
         # White on the dark ends of the scale, as on Compare areas.

@@ -279,6 +279,25 @@ def test_on_a_laptop_the_heatmap_is_never_cut_off_without_a_word(server: str) ->
     assert laptop["fits"] or laptop["hint"], laptop
 
 
+def test_a_heatmap_cell_no_passage_judges_is_grey_not_a_colour_of_the_scale(
+    server: str
+) -> None:
+    """Vega-Lite drew a missing share in the colour of 0: a theme never mentioned looked
+    like "0% negative" (or, by net stance, "balanced")."""
+    for metric in ("share_negative", "net_stance"):
+        with browser_page(f"{server}/?page=compare&metric={metric}", "compare") as page:
+            page.locator("[data-testid=stVegaLiteChart] .mark-rect path").first.wait_for()
+            cells = page.evaluate("""() => [...document.querySelectorAll(
+                '[data-testid=stVegaLiteChart] .mark-rect path[aria-label^="theme_short"]')]
+                .map(p => [p.getAttribute('aria-label'), p.getAttribute('fill')])""")
+        unjudged = [fill for label, fill in cells if "Passages: 0;" in label]
+        judged = [fill for label, fill in cells if re.search(r"(Share negative|Net stance): "
+                                                              r"[-+\u2212]?\d", label)]
+        assert unjudged and judged, cells[:3]
+        assert set(unjudged) == {"#f3f3f3"}, (metric, set(unjudged))
+        assert "#f3f3f3" not in judged, metric
+
+
 # Each page and the charts it draws (every area of the test corpus has one letter).
 PAGES = {"overview": 2, "compare": 1, "area": 1, "themes": 0, "reader": 0, "label": 0,
          "export": 0}
