@@ -282,7 +282,7 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
     if filters is not None and (slug := filter_slug(filters)):
         name = f"{name}-{slug}"
     cols = st.columns(len(EXPORT_FORMATS) + 2)
-    cols[0].caption(f"Download {len(frame):,} rows:")
+    cols[0].caption(f"Download {counted(len(frame), 'row')}:")
     # st.context.url is None with no browser behind the run (AppTest).
     parts = urlsplit(st.context.url or "")
     # "http://host:8501/?page=..." (the path at least "/", as a browser writes it)
@@ -2043,8 +2043,9 @@ def page_export(ctx: Ctx) -> None:
     by = rows_col.selectbox("Rows", groupings, key="x_by",
                             format_func=lambda v: f"one per {v}")
     # One theme across the groups (post-16 by outcome, say) fits the preview; all themes
-    # of all groups did not, and showed only the first group's.
-    one = theme_col.selectbox("Preview", [ALL, *themes], key="x_pt",
+    # of all groups did not, and showed only the first group's. The downloads hold the
+    # themes shown: one theme's table downloaded as every theme's was not what was asked.
+    one = theme_col.selectbox("Themes", [ALL, *themes], key="x_pt",
                               format_func=lambda t: "every theme" if t == ALL
                               else f"only {ctx.theme(t)}")
     q_sync({"x_sec": [], "x_by": "area", "x_pt": ALL})  # before the downloads read the URL
@@ -2057,7 +2058,7 @@ def page_export(ctx: Ctx) -> None:
     preview = {c: TABLE_HEADERS.get(c, c.capitalize())
                for c in (by, "theme", "letters", "passages", "positive", "negative",
                          "share_negative", "net_stance") if c in table}
-    shown = table if one == ALL else table[table["theme"] == one]
+    shown = table if one == ALL else table[table["theme"] == one].reset_index(drop=True)
     head = shown.head(EXPORT_PREVIEW_ROWS)
     named = {"outcome": ad.outcome_name, "framework": ad.framework_name}.get(by)
     head = head.assign(theme=head["theme"].map(ctx.theme),
@@ -2066,10 +2067,11 @@ def page_export(ctx: Ctx) -> None:
              formats={c: f for c, f in (("share_negative", ".3f"), ("net_stance", "+.3f"))
                       if c in table})
     st.caption(f"{'The first ' if len(head) < len(shown) else ''}{len(head):,} of "
-               f"{len(table):,} rows and {len(preview)} of its {len(table.columns)} columns; "
-               "the downloads hold all.")
-    downloads(table, "-".join(filter(None, ["themes-by", by, picked])), "x-table",
-              {"by": by, "sections": ", ".join(sections)})
+               f"{counted(len(shown), 'row')} and {len(preview)} of its "
+               f"{len(table.columns)} columns; the downloads hold every row and column.")
+    theme_only = "" if one == ALL else one
+    downloads(shown, "-".join(filter(None, ["themes-by", by, theme_only, picked])),
+              "x-table", {"by": by, "theme": theme_only, "sections": ", ".join(sections)})
     st.subheader("Evidence for a theme", anchor=False)
     c, d = st.columns(2)
     theme = c.selectbox("Theme", themes, key="x_theme", format_func=ctx.theme)

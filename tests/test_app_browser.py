@@ -344,7 +344,8 @@ def test_export_downloads_say_what_they_hold(server: str, corpus_dir: Path,
 
     from sendlens.export import LETTER_COLUMNS
 
-    view = "/?page=export&x_sec=weaknesses&x_theme=health_input&x_stance=negative"
+    view = ("/?page=export&x_sec=weaknesses&x_theme=health_input&x_stance=negative"
+            "&x_by=region&x_pt=ehc_plans")
     with browser_page(server + view, "export") as page:
 
         def download(nth: int, label: str) -> Path:
@@ -357,6 +358,14 @@ def test_export_downloads_say_what_they_hold(server: str, corpus_dir: Path,
         letters = download(0, "CSV")  # the letters table, as `sendlens export letters`
         assert letters.name == "letters.csv"
         assert list(pd.read_csv(letters).columns) == LETTER_COLUMNS
+        # The themes table as shown, one theme's: it downloaded every theme's, under a
+        # name and notes that did not say which the screen had shown.
+        themes = download(1, "Markdown")
+        assert themes.name == "themes-by-region-ehc_plans-weaknesses.md"
+        text = themes.read_text(encoding="utf-8")
+        rows = [line for line in text.splitlines() if line.startswith("| ")][2:]
+        assert rows and all("| ehc_plans |" in line for line in rows), rows[:3]
+        assert "theme ehc_plans" in text
         evidence = download(2, "Excel")  # letters, themes table, then evidence
         assert evidence.name == "evidence-health_input-negative-weaknesses.xlsx"
         table = pd.read_excel(evidence, sheet_name="Table")
