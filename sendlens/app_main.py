@@ -915,11 +915,14 @@ def page_compare(ctx: Ctx) -> None:
     if total_rows > MAX_ROWS:
         st.caption(f"Showing the first {MAX_ROWS} of {total_rows} {by}s in this order; pick "
                    "areas in Filters, sort by a theme, or compare regions.")
+    few = st.session_state["min"]
+    # With a minimum of 1 no cell is faded: "fewer than 1 passages" named nothing.
+    faded_note = (f"; faded: judged by fewer than {counted(few, 'passage')}, set in Row "
+                  "order and themes" if few > 1 else "")
     st.caption(
         f"{counted(shown.drop_duplicates(by)['letters'].sum(), 'letter')}. Colour = "
-        f"{METRICS[metric].lower()}; number = passages on the theme (blank: never "
-        f"mentioned; grey: mentioned, never judged; faded: judged by fewer than "
-        f"{st.session_state['min']} passages, set in Row order and themes). "
+        f"{METRICS[metric].lower()}; number = passages on the theme (grey: never judged, "
+        f"with no number if never mentioned{faded_note}). "
         "**Click a cell** to read the passages behind it, or choose the row and theme "
         "under \"Evidence behind a cell\" (keyboard, screen reader); the numbers are also "
         "in a table below the chart."
@@ -1151,7 +1154,7 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
     if ev.empty:
         if stance != ALL and len(cell) and int(cell.iloc[0]["passages"]):
             st.info(f"No {stance} passages in this cell; choose another stance to read its "
-                    f"{int(cell.iloc[0]['passages'])} passages.")
+                    f"{counted(cell.iloc[0]['passages'], 'passage')}.")
         else:
             st.info("No passages: this theme is not mentioned here with these filters.")
         return ev

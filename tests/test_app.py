@@ -1758,6 +1758,8 @@ def test_compare_ranks_only_rows_with_enough_passages(
     rect = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]
     assert rect["encoding"]["opacity"]["condition"]["test"].endswith("< 50")
     assert "faded: judged by fewer than 50 passages" in texts(at)
+    at.number_input(key="min").set_value(1).run()
+    assert "faded" not in texts(at)  # no cell is judged by fewer than 1 passage
     # The box names the theme alone (theme and order did not fit); the order is beside it.
     assert at.selectbox(key="sort").format_func("health_input") == "Health input"
     assert "A theme ranks the rows, lowest net stance first." in texts(at)
