@@ -1849,8 +1849,9 @@ def page_label(ctx: Ctx) -> None:
                              "In use", width=110, help="The newest correction of a passage "
                              "is the one training uses"),
                          source=st.column_config.TextColumn("From", width="small")))
-        described = {r.id: f"{r.created_at} · {r.passage_id} · {r.stance} · {r.themes}"
-                     for r in saved.itertuples()}
+        # As the table above words it: its time, the passage's opening words, the tags.
+        described = {r.id: f"{r.created_at} · {opening(r.text, 70)} · {r.stance} · {r.themes}"
+                     for r in listed.itertuples()}
         gone = st.selectbox(
             "Remove a correction saved by mistake", [None, *saved["id"]], key="unlabel",
             format_func=lambda i: "–" if i is None else described[i])
@@ -2016,8 +2017,13 @@ def retrain_changes_table(changes: pd.DataFrame, corrected: set[str]) -> pd.Data
 
 def _snippet(hits: pd.DataFrame, pid: str) -> str:
     row = hits[hits["passage_id"] == pid].iloc[0]
-    text = str(row["text"])
-    return f"{row['area']} · {row['section']} · {text[:110]}{'…' if len(text) > 110 else ''}"
+    return f"{row['area']} · {row['section']} · {opening(row['text'], 110)}"
+
+
+def opening(text: object, length: int) -> str:
+    """A passage's first `length` characters, with "…" when there is more."""
+    text = str(text)
+    return text[:length] + ("…" if len(text) > length else "")
 
 
 def page_export(ctx: Ctx) -> None:

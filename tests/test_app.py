@@ -700,6 +700,13 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     [saved] = [f.value for f in at.dataframe if "created_at" in f.value.columns]
     assert saved[["themes", "used"]].values.tolist() == [
         ["Social care", "yes"], ["Co-production", "no: replaced by a newer one"]]
+    # The list to remove one from words them as the table does: time, passage, tags.
+    options = at.selectbox(key="unlabel").options[1:]
+    opening = sqlite3.connect(work / "sendlens.db").execute(
+        "SELECT text FROM passages WHERE passage_id = ?", (pid,)).fetchone()[0][:30]
+    assert all(opening in o and "T" not in o.split(" · ")[0] for o in options), options
+    assert any("Social care" in o for o in options) and not any("social_care" in o
+                                                               for o in options)
     info = CliRunner().invoke(cli_app, ["info", "--corpus", str(work)])
     assert "corrections saved in the app: 1 passage (2 saved; the newest of each passage " \
         "is used)" in info.stdout
