@@ -982,7 +982,6 @@ def page_compare(ctx: Ctx) -> None:
             # exports, which scripts read. On screen the chart's measure comes first, then
             # the other, each with its interval in words (blank where there is none).
             other = "share_negative" if metric == "net_stance" else "net_stance"
-            first = [by, "theme", metric, f"{metric}_95", other, f"{other}_95", "passages"]
             # Rows in the chart's order (a ranking stays a ranking), themes in its columns'.
             place = {row: i for i, row in enumerate(order)}
             column = {t: i for i, t in enumerate(ctx.options.themes)}
@@ -993,6 +992,11 @@ def page_compare(ctx: Ctx) -> None:
                 numbers[f"{m}_low"], numbers[f"{m}_high"], strict=True)]
                 for m in ("share_negative", "net_stance")}
             on_screen = [c for c in cols if not c.endswith(("_low", "_high"))]
+            # Interval columns only where a row has one: blank for every area of one or two
+            # letters, they pushed the counts out of view on a laptop.
+            first = [by, "theme", *[c for m in (metric, other)
+                                    for c in (m, f"{m}_95") if c == m or any(spreads[c])],
+                     "passages"]
             st.dataframe(numbers[on_screen].assign(theme=numbers["theme"].map(ctx.theme),
                                                    **spreads),
                          hide_index=True,
@@ -1007,11 +1011,11 @@ def page_compare(ctx: Ctx) -> None:
                                  "Net stance", format="%+.3f"),
                              "share_negative_95": "Share negative, 95% interval",
                              "net_stance_95": "Net stance, 95% interval"})
-            st.caption("95% interval: from resampling the group's letters; blank where fewer "
-                       f"than {MIN_INTERVAL_LETTERS} letters judge the theme (an area's one or "
-                       "two letters), or all "
-                       "of them agree. It leaves out the tagger's own errors. The downloads "
-                       "give it as from / to columns.")
+            st.caption("95% interval: from resampling the group's letters; blank (no column "
+                       f"when every row's is) where fewer than {MIN_INTERVAL_LETTERS} letters "
+                       "judge the theme (an area's one or two letters), or all of them "
+                       "agree. It leaves out the tagger's own errors. The downloads give it "
+                       "as from / to columns.")
             downloads(numbers[cols], f"themes-by-{by}", "table", filters=filters)
 
 
