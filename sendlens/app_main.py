@@ -547,7 +547,10 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 460,
     shown = with_reader_links(frame)
     if name is not None and "themes" in shown.columns:  # in words, as on the other pages
         shown["themes"] = shown["themes"].map(lambda ts: theme_words(ts, name))
-    cols = [c for c in ("area", "inspection_start", "section", "stance", "text", "open",
+    if "section" in shown.columns:  # "Actions required", not "actions"
+        shown["section"] = shown["section"].map(lambda v: ad.SECTION_NAMES.get(v, v))
+    # The letter's link before the passage: after it, a 1280 px window hid it to the right.
+    cols = [c for c in ("area", "inspection_start", "section", "stance", "open", "text",
                         "themes", "citation") if c in shown.columns]
     st.dataframe(shown[cols], hide_index=True, height=height, key=key,
                  row_height=PASSAGE_ROW_PX, column_config=passage_columns())

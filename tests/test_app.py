@@ -1174,6 +1174,7 @@ def test_long_evidence_table_sends_the_first_rows_until_asked(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
 ) -> None:
     import sendlens.app_main as app_main
+    from sendlens.appdata import SECTION_NAMES
 
     monkeypatch.setattr(app_main, "TABLE_ROWS", 5)  # the page script shares this module
     at = open_expander(run(corpus_dir, monkeypatch, page="themes", theme="health_input"),
@@ -1181,6 +1182,11 @@ def test_long_evidence_table_sends_the_first_rows_until_asked(
     total = sum(n for n, _ in facts["health"].values())
     assert total > 5
     assert len(evidence_of(at)) == 5
+    # The letter's link before the passage (after it, a laptop's window hid it), and
+    # sections in words.
+    columns = list(evidence_of(at).columns)
+    assert columns.index("open") < columns.index("text")
+    assert set(evidence_of(at)["section"]) <= set(SECTION_NAMES.values())
     assert f"first 5 of {total:,} passages" in texts(at)
     at.toggle(key="theme-evidence-all").set_value(True).run()
     assert len(evidence_of(at)) == total
