@@ -670,6 +670,9 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     # info and the app say so before anyone runs the tag that would stop.
     info = runner.invoke(app, ["info", "--corpus", str(root)], env=env).stdout
     assert f"hand labels it learnt from are no longer there ({tmp_path / 'mine.jsonl'})" in info
+    # No line sends the user to the `tag` that would stop, without saying what first.
+    told = [line for line in info.splitlines() if "`sendlens tag`" in line]
+    assert told and all("once the hand labels above are back" in line for line in told), told
     from sendlens import appdata
 
     kind, reasons = appdata.model_problems(str(root), appdata.stamp(root))

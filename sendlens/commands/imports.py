@@ -518,13 +518,14 @@ def _model_info(store: Corpus) -> bool:
         typer.secho(f"  hand labels it learnt from are no longer there ({', '.join(gone)}): "
                     "put the file back before it is retrained, or `sendlens train` without "
                     "it", fg="yellow")
+    # A stale model whose hand labels are gone is retrained by no `tag`: it stops.
+    once = " (once the hand labels above are back, or trained without)" if gone else ""
     if reasons:
         typer.secho(f"  stale: {'; '.join(reasons)}; `sendlens tag` retrains and re-tags"
-                    + (" (once the hand labels above are back, or trained without)"
-                       if gone else ""), fg="yellow")
+                    + once, fg="yellow")
     if older:
         typer.secho(f"  {older:,} passages carry tags of an older model; `sendlens tag` "
-                    "re-tags them", fg="yellow")
+                    "re-tags them" + (once if reasons else ""), fg="yellow")
     return True
 
 
