@@ -1784,3 +1784,29 @@ def test_evaluate_reads_the_labels_before_retraining_a_stale_model(tmp_path: Pat
         assert "training" not in result.output.lower()
     with Corpus.open(root).reading() as con:
         assert con.execute("SELECT COUNT(*) FROM models").fetchone()[0] == before
+
+
+def test_a_model_card_of_other_labels_does_not_claim_the_projects_annotators(
+    tmp_path: Path,
+) -> None:
+    """The card said "Annotators agreed at theme F1 0.79-0.90" and "28 letters" whatever
+    gold file it was made from: a researcher's own labels got the project's figures."""
+    from test_model import synthetic_rows
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=4)
+    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+               "stance": "neutral"} for r in synthetic_rows(4)]
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text("".join(json.dumps(x) + "\n" for x in labels))
+    card = tmp_path / "card.md"
+    result = CliRunner().invoke(app, ["evaluate", str(mine), "--model-card", "--folds", "2",
+                                      "-o", str(card), "-q", "--corpus", str(root)],
+                                env={"SENDLENS_CODEBOOK": ""})
+    assert result.exit_code == 0, result.output
+    text = " ".join(card.read_text(encoding="utf-8").split())
+    assert f"`mine.jsonl`: {len(labels)} hand-labelled sentences from 4 letters" in text
+    assert "How far its annotators agreed is not known to sendlens" in text
+    assert f"Figures come from {len(labels)} sentences of 4 letters" in text
+    assert "0.79-0.90" not in text and "28 letters" not in text
+    assert "revised after reading the model's errors on this gold file" not in text
