@@ -1538,6 +1538,11 @@ def test_a_similar_sentence_is_not_read_in_a_corpus_sentences_context(corpus: Pa
     # hyphenated otherwise, is still found in the letter named.
     glued = "Areas for improvement Areas for improvement " + r["text"]
     assert matcher.find(glued, r["letter_id"], strict=True) == i
+    # However long what is glued on: a table's header, under 40% of the line.
+    header = "Areas for priority action Responsible body " * (len(r["text"]) // 20)
+    assert matcher.find(header + r["text"], r["letter_id"], strict=True) == i
+    # A line only ending with the words of a passage is not it: the other way round.
+    assert matcher.find(r["text"] + " " + header, r["letter_id"], strict=True) is None
     hyphen = next(k for k, x in enumerate(rows) if "co-production" in x["text"])
     assert matcher.find(rows[hyphen]["text"].replace("co-production", "coproduction"),
                         rows[hyphen]["letter_id"], strict=True) == hyphen

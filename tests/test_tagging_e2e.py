@@ -151,6 +151,14 @@ def test_a_sentence_in_two_places_is_read_where_the_input_says(corpus: Corpus) -
     assert (f"line 4: the text is not in the letter named, so it was read from its words "
             f"alone (line 4: '{elsewhere}')" in result.stderr)
     assert "line 1" not in result.stderr
+    assert 'has it) or "letter" to choose' in result.stderr
+    # Both copies in the letter a line names: only a passage id can choose between them.
+    mine = first.rsplit("-", 1)[0]
+    named = CliRunner().invoke(app, ["classify", "--corpus", str(corpus.root)],
+                               input=json.dumps({"id": 1, "text": text, "letter": mine}))
+    assert named.exit_code == 0, named.output
+    assert "more than one corpus passage" in named.stderr
+    assert 'has it) to choose' in named.stderr and '"letter" to choose' not in named.stderr
 
 
 def test_a_corpus_built_in_two_imports_is_tagged_as_one_built_at_once(

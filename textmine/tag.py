@@ -105,6 +105,12 @@ def _nested(a: str, b: str, least: float = 0.8) -> bool:
     return len(short) >= least * len(long) and f" {short} " in f" {long} "
 
 
+def _glued_after(line: str, passage: str) -> bool:
+    """Whether normalised `line` ends with the whole of `passage` (of 6 words or more,
+    so that a stock phrase is not taken for it) after words glued before it."""
+    return len(passage.split()) >= 6 and line.endswith(f" {passage}")
+
+
 class PassageMatcher:
     """Find a sentence's passage in the corpus, to give it the passage's context.
 
@@ -166,8 +172,11 @@ class PassageMatcher:
         if strict:
             # Within the letter named, a sentence with its section's heading glued on
             # (as hand-labelled files have them: "Areas for improvement Leaders ...") is
-            # still that sentence, however long the heading.
-            nested = [i for i in candidates if _nested(n, self.norms[i], least=0.4)]
+            # still that sentence, however long the heading: a table's header before it
+            # ("Areas for priority action Responsible body ... Area leaders need to ...")
+            # left the passage under 40% of the line.
+            nested = [i for i in candidates if _nested(n, self.norms[i], least=0.4)
+                      or _glued_after(n, self.norms[i])]
             return max(nested, key=lambda i: -abs(len(self.norms[i]) - len(n)), default=None)
         best, best_i = 0.0, None
         for i in candidates:
@@ -1147,8 +1156,9 @@ def classify_lines(
     """
     unknown_letters: set[str] = set()
     misspelt: set[str] = set()
-    # Lines whose text is in more than one passage: (line, the passage read, the others).
-    ambiguous: list[tuple[int, str, list[str]]] = []
+    # Lines whose text is in more than one passage: (line, the passage read, the others,
+    # whether all of them are in the letter the line named).
+    ambiguous: list[tuple[int, str, list[str], bool]] = []
     mismatched: list[tuple[int, Any]] = []  # lines whose passage_id was not used
     missing: list[tuple[int, str]] = []  # lines whose letter does not hold their text
     pending: list[tuple[Any, Item, str | None]] = []
@@ -1204,11 +1214,13 @@ def classify_lines(
         if ambiguous:
             shown = _examples([f"line {no}: {pid}, also {', '.join(others[:2])}"
                                f"{' ...' if len(others) > 2 else ''}"
-                               for no, pid, others in ambiguous[:4]])
+                               for no, pid, others, _ in ambiguous[:4]])
+            # Copies within the letter a line named: only a passage id tells them apart.
+            or_letter = "" if all(a[3] for a in ambiguous) else ' or "letter"'
             warn(f"{_lines(ambiguous)}: the text is in more than one corpus passage and was read "
                  "in the first, whose context, and so tags, may differ from the others' "
                  f"({shown}); give \"passage_id\" (as "
-                 "`sendlens export passages` has it) or \"letter\" to choose")
+                 f"`sendlens export passages` has it){or_letter} to choose")
 
     no = 0
     for line in lines:
@@ -1254,7 +1266,8 @@ def classify_lines(
                 missing.append((no, letter))
             if (read_in is not None and named != read_in
                     and (others := lookup.others(read_in, letter))):
-                ambiguous.append((no, read_in, others))
+                ambiguous.append((no, read_in, others,
+                                  letter is not None and lookup.knows(letter)))
         pending.append((rec["id"].text, item, pid))
         if len(pending) >= batch:
             yield from flush()
