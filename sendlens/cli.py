@@ -14,13 +14,28 @@ import signal
 import sqlite3
 import sys
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from sendlens import __version__, commands
 from sendlens.launch import INTERRUPTED_EXIT
 from sendlens.store import DB_NAME, CorpusError, database_problem
 
+# The order of the work, as the README's table lists them (registered by module, the
+# help listed app, import, export, info, scrape, ...).
+COMMAND_ORDER = ("scrape", "import", "info", "themes", "train", "tag", "classify", "evaluate",
+                 "export", "app")
+
+
+class _InOrder(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(super().list_commands(ctx), key=lambda n: (
+            COMMAND_ORDER.index(n) if n in COMMAND_ORDER else len(COMMAND_ORDER), n))
+
+
 app = typer.Typer(
+    cls=_InOrder,
     name="sendlens",
     help="Research toolkit for Ofsted/CQC local area SEND inspection letters.",
     no_args_is_help=True,

@@ -25,6 +25,8 @@ def test_every_command_is_listed_and_its_flags_take_no_value() -> None:
         # Nor Python's types for a repeatable option: "--labels <list[Path]>".
         options = [ln for ln in result.output.splitlines() if ln.lstrip().startswith("-")]
         assert not any("<list[" in ln for ln in options), (command, result.output)
+        # Nor Click's type names for a bounded number ("--folds <int range>").
+        assert not any(" range>" in ln for ln in options), (command, result.output)
         assert re.search(r"^\s+--help\s+Show this message", result.output, re.M), command
 
 
@@ -53,6 +55,10 @@ def test_the_readme_lists_every_option_of_every_command_and_no_other() -> None:
         own = re.sub(rf"`(?:sendlens )?(?:{others}) [^`]*`", "", rows[command])
         mentioned = set(re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", own))
         assert mentioned <= known | {"--corpus"}, (command, mentioned - known)
+    # `sendlens --help` lists them as the README does, in the order of the work (it
+    # listed them by the module that registers them: app, import, export, info, ...).
+    listed = re.findall(r"(?m)^  (\w+)  ", runner.invoke(app, ["--help"]).output)
+    assert listed == list(rows), (listed, list(rows))
 
 
 # Sends this process a real SIGINT when the command line starts loading pandas (about a

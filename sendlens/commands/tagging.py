@@ -428,7 +428,8 @@ def evaluate_cmd(
         False, "--cv", help="Cross-validate grouped by letter, training on the other folds' labels."
     ),
     folds: int | None = typer.Option(
-        None, "--folds", min=2, help="Number of folds for --cv or --model-card (default 5)."
+        None, "--folds", min=2, metavar="K",
+        help="Number of folds for --cv or --model-card (default 5)."
     ),
     tune: int | None = typer.Option(
         None, "--tune-thresholds", min=2, metavar="K",
@@ -640,9 +641,10 @@ def _print(result: dict, title: str, as_json: bool) -> None:
     if (found := result.get("matched_to_corpus")) is not None and found < result["n"]:
         # Sentences of letters missing from the corpus lose their context: lower scores.
         missing, named = result["n"] - found, result.get("not_found", [])
-        typer.secho(f"note: {missing} of the {result['n']} sentences "
+        typer.secho(f"note: {missing} of the {result['n']:,} sentences "
                     f"{'was' if missing == 1 else 'were'} not found in this corpus's letters "
-                    "and read alone, without their section and neighbours"
+                    f"and read alone, without {'its' if missing == 1 else 'their'} section "
+                    "and neighbours"
                     + "".join(f"\n  {t}" for t in named[:5]) + ("\n  ..." if len(named) > 5
                                                                else ""),
                     fg="yellow", err=True)
