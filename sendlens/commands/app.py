@@ -188,7 +188,7 @@ def streamlit_args(script: Path, *, port: int, host: str, headless: bool) -> lis
 
 def app_cmd(
     corpus: Path | None = CorpusOption,
-    port: int = typer.Option(8501, "--port", "-p", min=1, max=65535,
+    port: int = typer.Option(8501, "--port", "-p", min=1, max=65535, metavar="N",
                              help="Port to serve the app on."),
     host: str = typer.Option("localhost", "--host", help="Address to listen on."),
     headless: bool = typer.Option(
