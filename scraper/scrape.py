@@ -169,9 +169,12 @@ class ScrapeSummary:
                          "`sendlens import FOLDER` (or `make run LETTERS=FOLDER`)")
         extra = ""
         if self.extra_providers_found or self.extra_providers_missing:
+            # The missing ones are councils' known second records that this site did not
+            # list: "25 not found" alone read as 25 failures.
             extra = (
-                f" (+{self.extra_providers_found} second provider records; "
-                f"{len(self.extra_providers_missing)} not found)"
+                f" (+{self.extra_providers_found} from councils' second provider records"
+                + (f"; {len(self.extra_providers_missing)} known elsewhere not listed here"
+                   if self.extra_providers_missing else "") + ")"
             )
         lines.append(f"  providers seen: {self.providers_seen}{extra}")
         lines.append(

@@ -266,8 +266,8 @@ INTERVAL_NOTE = ("In brackets: 95% intervals from resampling the group's letters
 _MINUS = re.compile(r"(?<![\w.])-(?=\d)")
 EVIDENCE_FOR_READING = ("citation", "stance", "themes", "text")
 EVIDENCE_NOTE = ("Citation: area, framework, inspection dates, section and passage id. The "
-                 "data formats (csv, xlsx) also have region, outcome, publication date, letter "
-                 "id and heading.")
+                 "data formats (csv, xlsx, parquet) also have region, outcome, publication "
+                 "date, letter id and heading.")
 
 
 def with_intervals_inline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
