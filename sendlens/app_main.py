@@ -1183,7 +1183,9 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str,
     (in the same order among themselves): one negative passage out of one is 100%
     negative, and would otherwise top the ranking.
     """
-    rows = sorted(table[by].astype(str).unique())
+    # The table's own order, as the exports have it: areas by name, regions north to
+    # south (by name, they came in another order than the downloads and the CLI's).
+    rows = list(dict.fromkeys(table[by].astype(str)))
     if sort == "name" or sort not in set(table["theme"]):
         return rows
     sub = table[table["theme"] == sort]

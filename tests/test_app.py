@@ -1821,3 +1821,25 @@ def test_the_apps_unknown_row_is_the_theme_tables() -> None:
     from textmine import aggregate
 
     assert appdata.UNKNOWN_GROUP == aggregate.UNKNOWN
+
+
+def test_compare_lists_regions_in_the_order_of_the_exports(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """By name, Compare's regions came in another order than the same table downloaded
+    from Export or written by `sendlens export themes --by region`."""
+    from sendlens import appdata
+
+    at = run(corpus_dir, monkeypatch, page="compare", by="region")
+    rows = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]["encoding"][
+        "y"]["sort"]
+    exported = appdata.theme_table(str(corpus_dir), appdata.stamp(str(corpus_dir)), "region",
+                                   appdata.Filters())["region"]
+    assert rows == list(dict.fromkeys(exported))
+    # These letters' regions read the same both ways; north to south, not by name:
+    from sendlens.app_main import _row_order
+
+    table = pd.DataFrame({"region": ["North East", "North East", "East Midlands"],
+                          "theme": ["ehc_plans", "inclusion", "ehc_plans"]})
+    assert _row_order(table, "region", "net_stance", "name") == ["North East",
+                                                                  "East Midlands"]
