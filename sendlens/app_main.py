@@ -1597,7 +1597,8 @@ def page_themes(ctx: Ctx) -> None:
     c.text_input("Full-text search", key="q", max_chars=MAX_FTS_QUERY,
                  placeholder='e.g. waiting times, therap*',
                  help="Every word must occur (stemmed: 'delay' finds 'delays'); "
-                      "\"quotes\" for a phrase; * at the end of a word for a prefix.")
+                      "\"quotes\" for a phrase; * at the end of a word for a prefix. "
+                      "OR, NOT and a leading - are read as words, not operators.")
     q_sync({"theme": themes[0] if themes else ALL, "stance": ALL, "q": ""})
     filters = _filters(ctx, "t_")
     theme, stance, query = (st.session_state["theme"], st.session_state["stance"],
@@ -1629,6 +1630,11 @@ def page_themes(ctx: Ctx) -> None:
         total, letters = len(frame), frame["letter_id"].nunique() if len(frame) else 0
     figures({"Passages": f"{total:,}", "Letters": f"{letters:,}",
              **{s.capitalize(): f"{int(counts.get(s, 0)):,}" for s in ad.STANCES}})
+    if len(query.split()) > 1 and '"' not in query:
+        # "Local Offer" also found "activities on offer locally": counts of a name read
+        # as counts of the words.
+        st.caption(f"Each word anywhere in the passage; \"{md(query)}\" in quotes finds the "
+                   "phrase only.")
     if theme != ALL and query:
         # The search is narrowed to one theme: say so, and what it finds on any other.
         st.caption(f"Searching only the passages on {md(ctx.theme(theme))}; choose "

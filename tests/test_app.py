@@ -594,6 +594,13 @@ def test_theme_explorer_search_and_stance(
     assert at.selectbox(key="theme").value == "(all)"
     assert figures_of(at)["Passages"] == f"{anywhere:,}"
     assert evidence_of(at)["text"].str.contains("therap", case=False).all()
+    assert "in quotes finds the phrase only" not in texts(at)  # one word
+    # Two words unquoted are each found anywhere ("on offer locally" for "local offer"):
+    # said, with the way to search the phrase.
+    at.text_input(key="q").set_value("local offer").run()
+    assert '"local offer" in quotes finds the phrase only' in texts(at)
+    at.text_input(key="q").set_value('"local offer"').run()
+    assert "in quotes finds the phrase only" not in texts(at)
 
 
 def test_letter_reader_escapes_and_highlights(
@@ -1598,7 +1605,7 @@ def test_filters_set_on_compare_follow_to_the_theme_explorer_once(
     assert at.query_params["t_sec"] in ("weaknesses", ["weaknesses"])  # a link keeps them
     at.selectbox(key="theme").set_value("health_input").run()
     table = evidence_of(open_expander(at, "theme-table"))
-    assert len(table) and set(table["section"]) == {"weaknesses"}
+    assert len(table) and set(table["section"]) == {"Weaknesses"}  # in words, as on screen
     # Once the page has filters of its own, they are its own.
     at.multiselect(key="t_sec").set_value([]).run()
     at.radio(key="page").set_value("compare").run()
