@@ -1922,9 +1922,7 @@ def page_label(ctx: Ctx) -> None:
         # the list compares tags no longer shown. (A model trained but not yet tagging,
         # `sendlens train`, leaves the tags, and the list, as they were.)
         found = None
-    _retrain_changes(found, expanded=bool(done),
-                     corrected=set(saved["passage_id"].dropna()) if len(saved) else set(),
-                     name=ctx.short)
+    _retrain_changes(found, expanded=bool(done), name=ctx.short)
     running = job is not None and not job.done
     if st.button("Retrain the model and re-tag", key="retrain",
                  disabled=not can_retrain or running, icon=":material/model_training:"):
@@ -1973,7 +1971,7 @@ def follow_retrain(job: ad.RetrainJob) -> None:
 
 
 def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: bool,
-                     corrected: set[str], name: Callable[[str], str]) -> None:
+                     name: Callable[[str], str]) -> None:
     """Which passages the last retrain changed, before and after: one correction can move
     passages far from it, and a researcher needs to see which (and which were their own
     corrections)."""
@@ -1986,7 +1984,8 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
         return
     # Your corrections come first in `changes` (appdata.retrain), so all of them are in
     # it: the rest of the total are passages the model re-drew on its own, in any letter.
-    others = total - int(changes["passage_id"].isin(corrected).sum())
+    # As the retrain found them: a correction removed since still moved its passage.
+    others = total - int(changes["corrected"].sum())
     label = (f"The {counted(total, 'passage')} whose tags the last retrain (model {version}) "
              "changed" + (f": {counted(others, 'passage')} you did not correct, in letters "
                           "of any area; check them" if others else ""))
@@ -2002,7 +2001,7 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
             return f"{stance} · {theme_words(themes, name)}"
 
         shown = with_reader_links(changes).assign(
-            yours=changes["passage_id"].isin(corrected).map({True: "yes", False: ""}),
+            yours=changes["corrected"].map({True: "yes", False: ""}),
             before=changes["before"].map(in_words), after=changes["after"].map(in_words))
         # Your own corrections first, then the passages they moved; the passage before
         # its tags: on a laptop it was cut off at the right, behind a scroll.
@@ -2018,16 +2017,15 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
                     help="The passage is one you corrected: its tag is your correction"),
                 before=st.column_config.TextColumn("Before (stance · themes)", width=150),
                 after=st.column_config.TextColumn("After", width=150)))
-        downloads(retrain_changes_table(changes, corrected), "retrain-changes",
-                  "retrain-changes")
+        downloads(retrain_changes_table(changes), "retrain-changes", "retrain-changes")
 
 
-def retrain_changes_table(changes: pd.DataFrame, corrected: set[str]) -> pd.DataFrame:
+def retrain_changes_table(changes: pd.DataFrame) -> pd.DataFrame:
     """The retrain's changes to download, as on screen: your corrections first and marked
     (the tags keep the command line's codes)."""
-    yours = changes["passage_id"].isin(corrected).map({True: "yes", False: ""})
+    yours = changes["corrected"].map({True: "yes", False: ""})
     return (changes.assign(yours=yours).sort_values("yours", ascending=False, kind="stable")
-            .drop(columns=["letter_id"]).reset_index(drop=True))
+            .drop(columns=["letter_id", "corrected"]).reset_index(drop=True))
 
 
 def _snippet(hits: pd.DataFrame, pid: str) -> str:

@@ -968,7 +968,7 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
     return Retrained(version=report.version, passages=report.passages, seconds=seconds,
                      notes=tuple(report.trained), changed=len(ids),
                      first_tagged=sum(pid not in before for pid in after),
-                     changes=_changes(path, ids[:MAX_CHANGES], before, after))
+                     changes=_changes(path, ids[:MAX_CHANGES], before, after, mine))
 
 
 @dataclass
@@ -1033,10 +1033,13 @@ def _tags_text(tags: tuple[str, str]) -> str:
 
 
 def _changes(path: str, ids: list[str], before: dict[str, tuple[str, str]],
-             after: dict[str, tuple[str, str]]) -> pd.DataFrame:
+             after: dict[str, tuple[str, str]], mine: set[str]) -> pd.DataFrame:
     """The passages a retrain changed, in letter order, with their tags before and after
-    (stance · themes), so that a researcher can review what one correction moved."""
-    columns = ["passage_id", "letter_id", "area", "section", "text", "before", "after"]
+    (stance · themes), so that a researcher can review what one correction moved;
+    `corrected`: whether it was one of the corrections `mine` the retrain learnt from
+    (as then: one removed since is still the reason its tags changed)."""
+    columns = ["passage_id", "letter_id", "area", "section", "text", "before", "after",
+               "corrected"]
     rows = []
     for chunk in range(0, len(ids), 500):  # SQLite's limit on bound parameters
         part = ids[chunk:chunk + 500]
@@ -1046,6 +1049,7 @@ def _changes(path: str, ids: list[str], before: dict[str, tuple[str, str]],
     for r in rows:
         r["before"] = _tags_text(before[r["passage_id"]])
         r["after"] = _tags_text(after[r["passage_id"]])
+        r["corrected"] = r["passage_id"] in mine
     # Letter order: by area, then by place in the letter (ids are <letter>-<seq>).
     return pd.DataFrame(rows, columns=columns).sort_values(["area", "passage_id"],
                                                            ignore_index=True)

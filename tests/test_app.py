@@ -902,8 +902,9 @@ def test_the_retrain_changes_download_lists_your_corrections_first() -> None:
     from sendlens.app_main import retrain_changes_table
 
     changes = pd.DataFrame({"passage_id": ["a-1", "b-2", "c-3"], "letter_id": ["a", "b", "c"],
-                            "before": ["x", "y", "z"], "after": ["y", "z", "x"]})
-    table = retrain_changes_table(changes, {"c-3"})
+                            "before": ["x", "y", "z"], "after": ["y", "z", "x"],
+                            "corrected": [False, False, True]})
+    table = retrain_changes_table(changes)
     assert table["passage_id"].tolist() == ["c-3", "a-1", "b-2"]
     assert table["yours"].tolist() == ["yes", "", ""]
     assert "letter_id" not in table
@@ -1041,6 +1042,11 @@ def test_label_retrain_uses_the_correction_and_retags(
     at.button(key="unlabel-go").click().run()
     assert "Corrections saved (0 passages)" in [s.value for s in at.subheader]
     assert not at.button(key="retrain").disabled
+    # The last retrain's list still counts it as the correction that retrain learnt from,
+    # not as one more passage "you did not correct".
+    (box,) = [e for e in at.expander if "last retrain" in e.label]
+    assert f"{changed - 1:,} passage{'s' if changed != 2 else ''} you did not correct" \
+        in box.label
 
 
 def test_a_retrain_goes_on_when_its_page_is_left_and_reports_on_return(
