@@ -270,6 +270,12 @@ class Corpus:
             else:
                 corpus._migrate()
         except sqlite3.DatabaseError as exc:  # not SQLite, truncated, read-only, disk full
+            if corpus.readonly and corpus.pending_wal:
+                raise CorpusError(
+                    f"{corpus.db_path}: its latest changes are still in {DB_NAME}-wal "
+                    f"beside it, which this user cannot read here ({exc}); run any "
+                    "sendlens command on the corpus once where its folder can be written "
+                    "(that folds them in), or copy the folder and use --corpus") from exc
             raise CorpusError(database_problem(exc, corpus.db_path)) from exc
         return corpus
 
@@ -318,12 +324,25 @@ class Corpus:
         return self.pdf_dir / sha256[:2] / f"{sha256}.pdf"
 
     # --- connections -----------------------------------------------------------
+    @property
+    def pending_wal(self) -> bool:
+        """Whether writes committed to the corpus are still in sendlens.db-wal, not yet
+        folded into sendlens.db (a run killed, or still running, or a copy taken then)."""
+        wal = self.db_path.with_name(DB_NAME + "-wal")
+        try:
+            return wal.stat().st_size > 0
+        except OSError:
+            return False
+
     def connect(self, *, readonly: bool = False) -> sqlite3.Connection:
         if readonly or self.readonly:
             # Immutable where the folder cannot be written: a WAL database is otherwise
-            # unreadable without creating its -shm file beside it.
+            # unreadable without creating its -shm file beside it. Not while writes wait
+            # in the -wal file: an immutable read ignores it, and showed the corpus as it
+            # was before them (46 letters of 55), without a word. Read with it then.
+            immutable = self.readonly and not self.pending_wal
             uri = (f"file:{self.db_path.resolve()}?mode=ro"
-                   + ("&immutable=1" if self.readonly else ""))
+                   + ("&immutable=1" if immutable else ""))
             con = sqlite3.connect(uri, uri=True, check_same_thread=False)
         else:
             con = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
