@@ -1014,11 +1014,19 @@ def start_retrain(path: str, corrections: int) -> RetrainJob:
         finally:
             job.finished.set()
 
-    # Not a daemon: stopping the server lets a retrain finish rather than half-tag.
-    threading.Thread(target=work, name=f"sendlens-retrain {path}").start()
+    # Not a daemon: stopping the server lets a retrain finish rather than half-tag. Said
+    # outright: a thread inherits daemon from the one starting it, and Streamlit runs the
+    # page scripts in daemon threads, so the server's exit dropped the retrain.
+    threading.Thread(target=work, name=f"sendlens-retrain {path}", daemon=False).start()
     print(f"sendlens: retraining {path} in the background (started in the app); stopping "
           "the server now waits for it to finish", file=sys.stderr, flush=True)
     return job
+
+
+def running_retrains() -> list[RetrainJob]:
+    """The retrains started in the app that have not finished yet (any corpus)."""
+    with _JOBS_LOCK:
+        return [job for job in _JOBS.values() if not job.done]
 
 
 def retrain_job(path: str) -> RetrainJob | None:

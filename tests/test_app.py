@@ -1856,3 +1856,37 @@ def test_compare_lists_regions_in_the_order_of_the_exports(
                           "theme": ["ehc_plans", "inclusion", "ehc_plans"]})
     assert _row_order(table, "region", "net_stance", "name") == ["North East",
                                                                   "East Midlands"]
+
+
+def test_stopping_the_server_waits_for_a_retrain_a_page_started(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Streamlit runs page scripts in daemon threads, and a thread they start is one too
+    unless told otherwise: stopping the server dropped a retrain it said it would finish."""
+    import threading
+
+    from sendlens import appdata
+    from sendlens.commands.app import finish_retrains
+
+    started, release = threading.Event(), threading.Event()
+
+    def slow(path: str, progress: appdata.Progress | None = None) -> None:
+        assert progress is not None
+        progress(0.5, "tagging")
+        started.set()
+        assert release.wait(30)
+
+    monkeypatch.setattr(appdata, "retrain", slow)
+    jobs: list[appdata.RetrainJob] = []
+    page = threading.Thread(target=lambda: jobs.append(appdata.start_retrain("/nowhere/x", 0)),
+                            daemon=True)  # as Streamlit's script threads are
+    page.start()
+    page.join()
+    assert started.wait(10)
+    [worker] = [t for t in threading.enumerate() if t.name == "sendlens-retrain /nowhere/x"]
+    assert not worker.daemon  # the interpreter waits for it at exit
+    threading.Timer(0.3, release.set).start()
+    finish_retrains()  # what `sendlens app` does once the server has stopped
+    assert jobs[0].done
+    assert ("waiting for the retrain started in the app to finish (tagging)"
+            in capsys.readouterr().err)

@@ -225,7 +225,21 @@ def app_cmd(
             prog_name="streamlit", standalone_mode=False,
         )
     except KeyboardInterrupt:
+        finish_retrains()
         raise typer.Exit(130) from None
+    finish_retrains()
+
+
+def finish_retrains() -> None:
+    """Wait, saying so, for a retrain started in the app: the server has stopped, and the
+    retrain would otherwise end with the process, its corrections not learnt."""
+    from sendlens.appdata import running_retrains
+
+    for job in running_retrains():
+        doing = job.message or "starting"
+        typer.echo(f"waiting for the retrain started in the app to finish ({doing}); "
+                   "Ctrl-C again abandons it (the corpus keeps the tags it has)", err=True)
+        job.finished.wait()
 
 
 def register(app: typer.Typer) -> None:
