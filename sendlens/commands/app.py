@@ -225,9 +225,9 @@ def app_cmd(
             prog_name="streamlit", standalone_mode=False,
         )
     except KeyboardInterrupt:
-        finish_retrains()
         raise typer.Exit(130) from None
-    finish_retrains()
+    finally:  # however Streamlit ends (it may exit by SystemExit on a signal)
+        finish_retrains()
 
 
 def finish_retrains() -> None:
