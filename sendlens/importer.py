@@ -528,6 +528,12 @@ def _say_waiting() -> None:
           "replacing a letter's text", file=sys.stderr)
 
 
+def _say_waiting_to_reparse() -> None:
+    # The bar alone sat at 0% with no reason while a `tag` or retrain ran.
+    print("waiting for another sendlens run on this corpus (tag or train) to finish before "
+          "reading the letters again", file=sys.stderr)
+
+
 def _rewrite_passages(db: sqlite3.Connection, letter_id: str, letter: Letter,
                       passages: Sequence[Passage]) -> tuple[bool, int, int]:
     """A letter read again (or from another file of it): its sections, and its passages
@@ -627,6 +633,9 @@ class ReparseReport:
 
     def summary(self) -> str:
         if not self.letters and not self.failed:
+            if self.interrupted:  # stopped before the first letter (waiting for a `tag`)
+                return ("interrupted before any letter was read again: run the same command "
+                        "again to read them")
             return f"every letter was read by the current parser (version {PARSER_VERSION})"
         lines = [
             f"read {self.letters} letter{'' if self.letters == 1 else 's'} again with "
@@ -693,7 +702,7 @@ def reparse_letters(corpus: Corpus, *, progress: bool = True) -> ReparseReport:
         # Passage ids are reused for new text: a `tag` or retrain running meanwhile would
         # write the old sentences' tags onto them. They hold this lock too.
         with _letter_run(corpus, len(todo), "read again", progress) as (con, tick), \
-                corpus.model_lock():
+                corpus.model_lock(_say_waiting_to_reparse):
             for letter_id in todo:
                 _reparse_one(corpus, con, letter_id, report)
                 tick()

@@ -101,6 +101,46 @@ def test_an_interrupt_just_after_a_letter_is_committed_keeps_its_pdf_and_counts_
     assert all((corpus.root / row["pdf_path"]).is_file() for row in stored)
 
 
+def test_a_reparse_waiting_for_a_tag_says_so_and_an_interrupt_then_is_not_success(
+    corpus: Corpus, real_pdfs: list[Path], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Waiting for a `tag` run, `import --reparse` showed a bar at 0% and no reason; a
+    Ctrl-C then reported "every letter was read by the current parser"."""
+    import threading
+
+    from sendlens import importer
+
+    import_paths(corpus, real_pdfs[:1], progress=False)
+    with corpus.transaction() as con:
+        con.execute("UPDATE letters SET parser_version = '1'")
+    held, done = threading.Event(), threading.Event()
+
+    def tag_running() -> None:  # another run holds the lock (a thread: flock is per open)
+        with corpus.model_lock():
+            held.set()
+            done.wait(30)
+
+    threading.Thread(target=tag_running, daemon=True).start()
+    assert held.wait(10)
+    said = importer._say_waiting_to_reparse
+
+    def ctrl_c_while_waiting() -> None:
+        said()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importer, "_say_waiting_to_reparse", ctrl_c_while_waiting)
+    try:
+        report = importer.reparse_letters(corpus, progress=False)
+    finally:
+        done.set()
+    assert "waiting for another sendlens run on this corpus (tag or train) to finish before " \
+        "reading the letters again" in capsys.readouterr().err
+    assert report.interrupted and report.letters == 0
+    assert report.summary().startswith("interrupted before any letter was read again")
+    assert importer.outdated_letters(corpus)  # still to do, as said
+
+
 def test_an_interrupt_just_after_a_replacement_is_committed_counts_it(
     corpus: Corpus, real_pdfs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
