@@ -23,6 +23,7 @@ LETTERS = sorted(p.stem for p in FIXTURES.glob("*.txt") if p.stem != "not_send")
 METADATA = (
     "framework", "area", "inspection_start", "inspection_end", "letter_date",
     "previous_inspection", "outcome", "weaknesses_total", "weaknesses_progress",
+    "next_inspection",
 )
 
 
@@ -35,7 +36,6 @@ def parsed_summary(pdf: Path) -> dict:
     doc = parse_document(extract_pdf(pdf).paragraphs)
     letter = doc.letter
     out = {key: getattr(letter, key) for key in METADATA}
-    out["next_inspection"] = letter.next_inspection
     out["sections"] = [
         {"canonical": s.canonical, "heading": s.heading or None} for s in letter.sections
     ]
