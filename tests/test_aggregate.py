@@ -176,6 +176,7 @@ def test_load_tagged_filters(corpus: Corpus) -> None:
     assert areas(areas="cornwall") == {"Cornwall"}
     assert areas(date_from="2024-01-01") == {"Dorset", "North Northamptonshire"}
     assert areas(date_to="2023-02-06") == {"Cornwall"}  # inclusive
+    assert "Cornwall" in areas(date_from="2023-02-06")  # inclusive too
     actions = aggregate.load_tagged(corpus, sections=["actions"])
     assert set(actions["section"]) == {"actions"}
     assert aggregate.load_tagged(corpus, frameworks=["send_2016"]).empty
@@ -332,6 +333,9 @@ def test_letters_without_region_or_outcome_form_an_unknown_group(untagged: Corpu
     assert set(ev["area"]) == {"Cornwall"} and len(ev) == 4
     both = aggregate.load_tagged(untagged, outcomes=["unknown", "positive"])
     assert set(both["area"]) == {"Cornwall", "Dorset", "Brighton and Hove"}
+    # A named region or outcome alone leaves the letters without one out.
+    assert set(aggregate.load_tagged(untagged, regions=["south west"])["area"]) == {"Dorset"}
+    assert "Cornwall" not in set(aggregate.load_tagged(untagged, outcomes=["positive"])["area"])
 
 
 def test_theme_table_rejects_unknown_grouping_and_theme(corpus: Corpus) -> None:

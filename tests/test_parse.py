@@ -186,6 +186,9 @@ def test_wsoa_decision() -> None:
     assert parse_wsoa("The local area is required to produce and submit a Written Statement "
                       "of Action to Ofsted") == "wsoa_required"
     assert parse_wsoa("a Written Statement of Action is not required") == "no_wsoa"
+    # "not required to produce" holds "required to produce": the negation wins.
+    assert parse_wsoa("The local area is not required to produce a written statement of "
+                      "action.") == "no_wsoa"
     assert parse_wsoa("Yours sincerely") == "no_wsoa"
     assert parse_wsoa("Inspectors have determined that the local area must produce and submit "
                       "a Written Statement of Action to Ofsted.") == "wsoa_required"
