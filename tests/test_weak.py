@@ -211,6 +211,24 @@ def test_custom_codebook_theme_gets_weak_labels(tmp_path) -> None:
     assert "transport" in themes_of(m, "Transport arrangements are unreliable.")
 
 
+def test_a_themes_exclude_patterns_veto_it_and_patterns_match_whole_words(tmp_path) -> None:
+    # Patterns without \b of their own: the engine adds the word boundaries (the
+    # codebook's "\bap\b" could not show it), and `exclude` vetoes the theme.
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    text = PACKAGED_CODEBOOK.read_text().replace("\nstance:", """
+  - id: transport
+    name: Transport
+    definition: Home to school transport.
+    patterns: ["transport", "bus"]
+    exclude: ["transport of goods"]
+\nstance:""", 1)
+    m = PatternMatcher(parse_codebook(text, tmp_path / "c.yaml"))
+    assert "transport" in themes_of(m, "The school bus is late.")
+    assert "transport" not in themes_of(m, "Local businesses employ young people.")
+    assert "transport" not in themes_of(m, "The transport of goods is not our subject.")
+
+
 def test_the_icb_reorganisation_sentence_is_about_no_theme(matcher: PatternMatcher) -> None:
     # Every 2023 report's context says who commissions health services now; tagging it
     # health_input put a health mark on every area in the theme tables.
