@@ -279,6 +279,16 @@ def test_tables_for_reading_round_as_a_spreadsheet_does() -> None:
     assert spread_text(0.125, 0.375, "share_negative") == "13% to 38%"
 
 
+def test_a_bar_or_a_line_break_in_a_cell_keeps_a_markdown_table_whole() -> None:
+    import pandas as pd
+
+    from sendlens.export import table_bytes
+
+    text = table_bytes(pd.DataFrame({"text": ["health | care\nplans"], "n": [1]}),
+                       "md").decode()
+    assert "| health \\| care plans | 1 |" in text.splitlines()
+
+
 def test_text_beginning_with_an_equals_sign_stays_text_in_a_spreadsheet(
     tmp_path: Path
 ) -> None:

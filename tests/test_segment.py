@@ -60,3 +60,9 @@ def test_passages_carry_section_heading_paragraph_and_offsets() -> None:
     for p in passages:
         assert doc.text[p.char_start : p.char_end] == p.text
     assert [p.seq for p in passages] == [1, 2, 3]
+
+
+def test_initials_do_not_end_a_sentence() -> None:
+    text = "Ms J. Smith chairs the parent carer forum. It meets every month."
+    assert [text[a:b] for a, b in split_sentences(text)] == [
+        "Ms J. Smith chairs the parent carer forum.", "It meets every month."]

@@ -179,6 +179,13 @@ def test_praise_words_after_a_negation_do_not_make_a_sentence_positive(
     # A concession keeps its praise (the codebook calls it mixed), in the scope or not.
     text = "Although the forum is effective, leaders do not act on its advice quickly."
     assert matcher.stance_cues([text])[0, 0] == 2
+    # ... praise inside the negation's scope too ("not find it timely": 2 positive cues,
+    # the concession flag set).
+    cues = matcher.stance_cues(["Although support is good, families do not find it timely."])
+    assert cues[0, [0, 4]].tolist() == [2, 1]
+    # A sentence-initial "However" links to the sentence before: no concession inside.
+    cues = matcher.stance_cues(["However the service is good, waits for therapy are too long."])
+    assert cues[0, 4] == 0
 
 
 def test_a_negation_pattern_with_a_group_of_its_own_still_negates(tmp_path) -> None:
