@@ -25,7 +25,8 @@ from scraper.records import Letter, Paragraph, Section
 #    titles ending "City of" or holding "St." kept apart from the opening paragraph.
 # 8: a WSoA's closing list introduced by a clause ("Given these weaknesses, HMCI ...").
 # 9: such a clause may name Ofsted beside the CQC ("In light of Ofsted and CQC's
-#    findings") or a range of ages ("0-25 services").
+#    findings") or a range of ages ("0-25 services"); a 2023 report without an
+#    "Inspection outcome" heading takes its outcome from its opening.
 PARSER_VERSION = "9"
 
 
@@ -575,8 +576,10 @@ def parse_metadata(doc: ParsedDocument) -> Letter:
         if m and not re.match(r"\s*not previously", m.group(1), re.I):
             letter.previous_inspection = parse_date_range(m.group(1))[0]
         if framework == "area_send_2023":
-            outcome_text = flat[flat.lower().find("inspection outcome"):][:1500]
-            letter.outcome = parse_outcome_2023(outcome_text or head)
+            # From its heading when there is one; else the opening ("find" gives -1 then,
+            # and flat[-1:] was one character, never the fallback).
+            at = flat.lower().find("inspection outcome")
+            letter.outcome = parse_outcome_2023(flat[at:][:1500] if at >= 0 else head)
         else:
             # The whole text: each area's verdict may come after the first 4,000 characters.
             progress = parse_revisit_progress(flat)

@@ -436,3 +436,14 @@ def test_a_monitoring_reports_verdicts_are_read_past_its_first_page() -> None:
     ))
     assert (doc.letter.outcome, doc.letter.weaknesses_progress, doc.letter.weaknesses_total) == (
         "insufficient_progress", 1, 3)
+
+
+def test_a_2023_report_without_an_outcome_heading_takes_its_outcome_from_the_opening() -> None:
+    # The heading garbled in extraction: the outcome sentence is still in the report.
+    doc = parse_document(_paras(
+        ("heading", "Area SEND inspection of Exampleshire Local Area Partnership"),
+        ("text", "Inspection dates: 4 to 8 March 2024"),
+        ("text", "The local area partnership's arrangements typically lead to positive "
+                 "experiences and outcomes for children and young people with SEND."),
+    ))
+    assert doc.letter.outcome == "positive"
