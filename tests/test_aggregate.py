@@ -299,6 +299,10 @@ def test_theme_table_sections_narrow_passages_not_letters(corpus: Corpus) -> Non
     assert (sw["letters"], sw["letters_mentioning"], sw["passages"], sw["negative"]) == (
         2, 1, 1, 1)
     assert sw["share_letters"] == pytest.approx(0.5)
+    # Letters mentioning over letters, not passages over letters: Cornwall's four EHC
+    # passages (all sections) are one letter of one.
+    every = cell(aggregate.theme_table(corpus, by="area"), "area", "Cornwall", "ehc_plans")
+    assert every["passages"] > 1 and every["share_letters"] == pytest.approx(1.0)
     health = cell(table, "region", "South West", "health_input")
     assert (health["passages"], health["mixed"]) == (1, 1)  # Cornwall's is in weaknesses
 
@@ -420,6 +424,21 @@ def test_every_cell_of_every_table_leads_to_exactly_its_passages(
         assert 2023 in set(table["year"])  # Cornwall, placed by its publication date
     if by in ("region", "outcome"):
         assert "unknown" in set(table[by])
+
+
+def test_a_letter_dated_only_by_its_letter_date_keeps_its_year(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    # An older letter imported without a manifest: no inspection dates, no publication
+    # date, only the date the letter bears. It fell into "unknown" and out of date filters.
+    shutil.copytree(corpus.root, tmp_path / "c")
+    copy = Corpus.open(tmp_path / "c")
+    with copy.transaction() as con:
+        con.execute("UPDATE letters SET inspection_start = NULL, inspection_end = NULL,"
+                    " published = NULL, letter_date = '2019-05-01' WHERE area = 'Cornwall'")
+    assert 2019 in set(aggregate.theme_table(copy, by="year")["year"])
+    assert set(aggregate.load_tagged(copy, date_from="2019-05-01",
+                                     date_to="2019-05-01")["area"]) == {"Cornwall"}
 
 
 def test_evidence_filters(corpus: Corpus) -> None:
@@ -602,6 +621,7 @@ def test_ehc_plans_actions_share(corpus: Corpus) -> None:
     assert result["letters_with_actions"] == 4
     assert result["share"] == pytest.approx(0.5)
     assert result["published_share"] == pytest.approx(0.69)
+    assert result["difference"] == pytest.approx(0.5 - 0.69)  # ours less Ofsted's
 
 
 # --- nothing tagged ----------------------------------------------------------------------------

@@ -447,3 +447,14 @@ def test_a_2023_report_without_an_outcome_heading_takes_its_outcome_from_the_ope
                  "experiences and outcomes for children and young people with SEND."),
     ))
     assert doc.letter.outcome == "positive"
+
+
+def test_an_area_not_previously_inspected_has_no_previous_inspection_date() -> None:
+    # A date soon after the words is not the previous inspection's.
+    doc = parse_document(_paras(
+        ("heading", "Area SEND inspection of Exampleshire Local Area Partnership"),
+        ("text", "Inspection dates: 4 to 8 March 2024"),
+        ("text", "Dates of previous inspection: Not previously inspected; published 2 May 2024"),
+    ))
+    assert doc.letter.inspection_start == "2024-03-04"
+    assert doc.letter.previous_inspection is None
