@@ -772,3 +772,26 @@ def test_export_themes_keeps_the_themes_asked_for(corpus: Corpus) -> None:
         whole[whole["theme"] == "ehc_plans"].reset_index(drop=True))
     typo = export(corpus, "themes", "--theme", "ehc")
     assert typo.exit_code == 2 and "did you mean ehc_plans?" in typo.output, typo.output
+
+
+def test_letters_counts_stay_whole_numbers_beside_letters_without_them(
+    tmp_path: Path
+) -> None:
+    """Only revisits state how many weaknesses improved: beside a 2023 report's blanks,
+    plain integer columns became floats, and the CSV said "3.0"."""
+    from fixtures.make_pdfs import build_fixture_pdfs
+
+    pdfs = build_fixture_pdfs(tmp_path / "pdfs")
+    root = tmp_path / "c"
+    picked = [pdfs["revisit2018_some_harrowdale"], pdfs["areasend2023_systemic_ellingford"]]
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", *map(str, picked), "--corpus", str(root),
+                               "-q"]).exit_code == 0
+    result = runner.invoke(app, ["export", "letters", "-f", "csv", "--corpus", str(root)])
+    assert result.exit_code == 0, result.output
+    import csv
+
+    rows = {r["framework"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    revisit, report = rows["revisit_2018"], rows["area_send_2023"]
+    assert revisit["weaknesses_total"].isdigit() and revisit["weaknesses_progress"].isdigit()
+    assert report["weaknesses_total"] == "" and report["n_pages"].isdigit()
