@@ -752,6 +752,10 @@ def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Co
             letter_2016_pdf("Herefordshire", weak=True),
             media=True,
         ),
+        # Titled in words the Ofsted site's label rules do not call SEND: every attachment
+        # of that page is a SEND letter all the same.
+        Attachment("537528", "Harrowdale.pdf", "Harrowdale letter",
+                   letter_2016_pdf("Harrowdale")),
     ]
     summary = scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}", **FAST)
     assert summary.error is None, summary.render()
@@ -762,7 +766,7 @@ def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Co
         "/537527/Joint_local_area_SEND_inspection_in_Bolton.pdf"
     )
     assert all(got[f]["status"] != "failed"
-               for f in ("govuk-537527", "govuk-5a80b2c4ed915d74e33fb6a1"))
+               for f in ("govuk-537527", "govuk-5a80b2c4ed915d74e33fb6a1", "govuk-537528"))
     # Imported as 2016-framework letters, read into their sections: the judgement and the
     # strengths and areas for development a researcher compares across frameworks.
     with corpus.reading() as con:
