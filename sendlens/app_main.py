@@ -65,7 +65,9 @@ METRICS = {
 # with at least"); a share of 1 or 2 passages is no basis for "most criticised".
 MIN_RANKED = 3
 MAX_ROWS = 60  # heatmap rows readable on a laptop; beyond that ask for a narrower choice
-GREY = "#f3f3f3"  # a heatmap cell whose passages judge nothing: mentioned, never judged
+# A heatmap cell whose passages judge nothing (mentioned, never judged): a mid grey, apart
+# from the net-stance scale's pale middle ("balanced") and share negative's palest red.
+GREY = "#c8c8c8"
 # Heatmaps with more cells are drawn on a canvas: as SVG, 55 areas x 8 themes (twice that
 # in marks, with the numbers) cost the browser ~0.7 s more to first paint. Smaller ones
 # stay SVG, whose cells carry aria labels for screen readers; the selectboxes beside the
@@ -405,8 +407,10 @@ def sideways(box: str, needs: int) -> None:
 
 def faded(few: int) -> Any:
     """A heatmap cell's opacity: a share or net stance of fewer than `few` judgements
-    (positive, negative or mixed passages) is shown, but faded: little evidence behind it."""
-    return alt.condition(f"datum.positive + datum.negative + datum.mixed < {int(few)}",
+    (positive, negative or mixed passages) is shown, but faded: little evidence behind it.
+    A cell of none is grey (judged_colour) at full strength, not a faded grey."""
+    judged = "(datum.positive + datum.negative + datum.mixed)"
+    return alt.condition(f"{judged} > 0 && {judged} < {int(few)}",
                          alt.value(0.4), alt.value(1.0))
 
 
@@ -924,8 +928,8 @@ def page_compare(ctx: Ctx) -> None:
                   "order and themes" if few > 1 else "")
     st.caption(
         f"{counted(shown.drop_duplicates(by)['letters'].sum(), 'letter')}. Colour = "
-        f"{METRICS[metric].lower()}; number = passages on the theme (grey: never judged, "
-        f"with no number if never mentioned{faded_note}). "
+        f"{METRICS[metric].lower()}; number = passages on the theme (blank: never "
+        f"mentioned; grey: mentioned, never judged{faded_note}). "
         "**Click a cell** to read the passages behind it, or choose the row and theme "
         "under \"Evidence behind a cell\" (keyboard, screen reader); the numbers are also "
         "in a table below the chart."
@@ -1232,12 +1236,14 @@ def _tip(value: Any, spec: str, passages: Any) -> str:
     return "none: not mentioned" if not passages else "none: every passage is neutral"
 
 
-def judged_colour(metric: str, colour: alt.Color) -> Any:
-    """A cell's colour by `metric`, grey where no passage judges the theme (the metric is
-    missing: never mentioned, or every passage neutral). The grey test comes first: with
-    invalid=None, Vega-Lite 6 draws a missing value in the scale's colour for 0 ahead of
-    any fallback, so such cells looked like "0% negative" or "balanced"."""
-    return alt.condition(f"!isValid(datum.{metric})", alt.value(GREY), colour)
+def judged_colour(metric: str, colour: alt.Color) -> alt.Color:
+    """A cell's colour by `metric`: blank where the theme is never mentioned, grey where
+    it is but no passage judges it (every one neutral: no `metric`). These tests come
+    first: with invalid=None, Vega-Lite 6 draws a missing value in the scale's colour for
+    0 ahead of any fallback, so such cells looked like "0% negative" or "balanced"."""
+    colour.condition = [{"test": "datum.passages == 0", "value": "#ffffff"},
+                        {"test": f"!isValid(datum.{metric})", "value": GREY}]
+    return colour
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
@@ -1272,8 +1278,8 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
         *([alt.Tooltip("spread:N", title=f"{title}, 95% interval")] if spread else []),
     ]
     cell = alt.selection_point(name="cell", fields=[by, "theme"], on="click", clear=False)
-    # invalid=None: a cell whose passages are all neutral has no share (NaN) and is drawn
-    # grey like an empty one, not dropped from the chart.
+    # invalid=None: a cell with no share (NaN: never mentioned, or all neutral) is drawn
+    # (blank or grey, judged_colour), not dropped from the chart.
     rect = base.mark_rect(invalid=None).encode(
         # The cell whose evidence is shown gets a dark outline, the others a thin white
         # grid line. Drawn from the data, not the click selection: a cell can also be
@@ -1423,8 +1429,9 @@ def page_area(ctx: Ctx) -> None:
     st.subheader("Theme profile of each letter", anchor=False)
     st.caption("Colour = net stance ((positive − negative) / passages judging the theme, "
                "blue = positive, "
-               f"red = negative; faded: judged by fewer than {MIN_RANKED} passages, as on "
-               "Compare areas); number = passages on the theme. Click a cell to read "
+               f"red = negative; faded: judged by fewer than {MIN_RANKED} passages; grey: "
+               "mentioned, never judged; blank: never mentioned, as on Compare areas); "
+               "number = passages on the theme. Click a cell to read "
                "its passages, highlighted in the letter.")
     with st.container(key="profile-box"):
         # Wider than a phone: scrolled sideways in its box, not squeezed.

@@ -283,19 +283,25 @@ def test_a_heatmap_cell_no_passage_judges_is_grey_not_a_colour_of_the_scale(
     server: str
 ) -> None:
     """Vega-Lite drew a missing share in the colour of 0: a theme never mentioned looked
-    like "0% negative" (or, by net stance, "balanced")."""
+    like "0% negative" (or, by net stance, "balanced"). Never mentioned is blank, every
+    passage neutral grey."""
+    from sendlens.app_main import GREY
+
     for metric in ("share_negative", "net_stance"):
         with browser_page(f"{server}/?page=compare&metric={metric}", "compare") as page:
             page.locator("[data-testid=stVegaLiteChart] .mark-rect path").first.wait_for()
             cells = page.evaluate("""() => [...document.querySelectorAll(
                 '[data-testid=stVegaLiteChart] .mark-rect path[aria-label^="theme_short"]')]
                 .map(p => [p.getAttribute('aria-label'), p.getAttribute('fill')])""")
-        unjudged = [fill for label, fill in cells if "Passages: 0;" in label]
+        never = [fill for label, fill in cells if "Passages: 0;" in label]
+        neutral = [fill for label, fill in cells if "Passages: 0;" not in label
+                   and re.search(r"(Share negative|Net stance): null", label)]
         judged = [fill for label, fill in cells if re.search(r"(Share negative|Net stance): "
                                                               r"[-+\u2212]?\d", label)]
-        assert unjudged and judged, cells[:3]
-        assert set(unjudged) == {"#f3f3f3"}, (metric, set(unjudged))
-        assert "#f3f3f3" not in judged, metric
+        assert never and neutral and judged, cells[:3]
+        assert set(never) == {"#ffffff"}, (metric, set(never))  # blank
+        assert set(neutral) == {GREY}, (metric, set(neutral))
+        assert GREY not in judged and "#ffffff" not in judged, metric
 
 
 # Each page and the charts it draws (every area of the test corpus has one letter).
