@@ -1890,3 +1890,44 @@ def test_stopping_the_server_waits_for_a_retrain_a_page_started(
     assert jobs[0].done
     assert ("waiting for the retrain started in the app to finish (tagging)"
             in capsys.readouterr().err)
+
+
+_RETRAIN_THEN_STOP = """
+import time
+from sendlens import appdata
+from sendlens.commands.app import finish_retrains
+
+def slow(path, progress=None):
+    progress(0.5, "tagging")
+    time.sleep(60)
+
+appdata.retrain = slow
+appdata.start_retrain("/nowhere/y", 0)
+finish_retrains()
+"""
+
+
+def test_a_second_ctrl_c_abandons_the_retrain_the_server_waits_for() -> None:
+    """The wait said "Ctrl-C again abandons it", but Streamlit's handler took the second
+    Ctrl-C, and the thread (not a daemon) kept the process to the retrain's end."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", _RETRAIN_THEN_STOP],
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    started = time.monotonic()
+    try:
+        line = ""
+        while "waiting for the retrain" not in line:  # waiting: now the Ctrl-C
+            line = proc.stderr.readline()
+            assert line, "the process ended before waiting"
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert time.monotonic() - started < 30  # not the retrain's 60 s
+    assert "retrain abandoned: the passages keep the tags they had" in rest

@@ -13,6 +13,7 @@ import errno
 import importlib
 import logging
 import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -232,14 +233,34 @@ def app_cmd(
 
 def finish_retrains() -> None:
     """Wait, saying so, for a retrain started in the app: the server has stopped, and the
-    retrain would otherwise end with the process, its corrections not learnt."""
+    retrain would otherwise end with the process, its corrections not learnt. A second
+    Ctrl-C abandons it (Streamlit's own handler, still installed, only said "Stopping...")."""
     from sendlens.appdata import running_retrains
 
-    for job in running_retrains():
-        doing = job.message or "starting"
-        typer.echo(f"waiting for the retrain started in the app to finish ({doing}); "
-                   "Ctrl-C again abandons it (the corpus keeps the tags it has)", err=True)
-        job.finished.wait()
+    jobs = running_retrains()
+    if not jobs:
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        for job in jobs:
+            doing = job.message or "starting"
+            typer.echo(f"waiting for the retrain started in the app to finish ({doing}); "
+                       "Ctrl-C again abandons it", err=True)
+            job.finished.wait()
+    except KeyboardInterrupt:
+        typer.echo("retrain abandoned: the passages keep the tags they had (`sendlens info` "
+                   "says whether a model it saved is current; `sendlens tag` re-tags)",
+                   err=True)
+        # Its thread is not a daemon: a plain exit would wait for it all the same. Any
+        # write it had begun is one transaction, not committed: the database is as before.
+        os._exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for job in jobs:
+        typer.echo(f"retrain failed: {job.error}" if job.error else
+                   f"retrain done: model {job.result.version}, {job.result.passages:,} "
+                   "passages tagged" if job.result is not None else "retrain ended",
+                   err=True)
 
 
 def register(app: typer.Typer) -> None:
