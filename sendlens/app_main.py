@@ -1605,7 +1605,8 @@ def page_themes(ctx: Ctx) -> None:
                  placeholder='e.g. waiting times, therap*',
                  help="Every word must occur (stemmed: 'delay' finds 'delays'); "
                       "\"quotes\" for a phrase; * at the end of a word for a prefix. "
-                      "OR, NOT and a leading - are read as words, not operators.")
+                      "AND, OR, NOT and NEAR in capitals are left out (every word is "
+                      "required); in lower case they are words (\"not timely\").")
     q_sync({"theme": themes[0] if themes else ALL, "stance": ALL, "q": ""})
     filters = _filters(ctx, "t_")
     theme, stance, query = (st.session_state["theme"], st.session_state["stance"],

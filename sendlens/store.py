@@ -688,7 +688,9 @@ def fts_query(text: str) -> str:
         # The * after this very token ("plan plan*": the second, not the first).
         prefix = text[found.end():found.end() + 1] == "*"
         word = found.group().strip('"').replace('"', "")
-        if word.upper() in {"AND", "OR", "NOT", "NEAR"}:
+        # Operators typed as such (capitals) are left out: the words are all required
+        # anyway. In lower case they are words: "not timely" is not "timely".
+        if word in {"AND", "OR", "NOT", "NEAR"}:
             continue
         if word:
             parts.append(f'"{word}"' + ("*" if prefix else ""))

@@ -793,6 +793,9 @@ def test_search_words_are_quoted_and_a_star_belongs_to_its_own_word() -> None:
     # The * after the second "plan" makes that one a prefix, not the first.
     assert fts_query("plan plan*") == '"plan" "plan"*'
     assert fts_query("***") == ""
+    # In lower case an operator's word is a word: "not timely" found every "timely".
+    assert fts_query("not timely") == '"not" "timely"'
+    assert fts_query("speech or language NEAR therapy") == '"speech" "or" "language" "therapy"'
 
 
 def test_short_theme_names_keep_what_people_search_for() -> None:
