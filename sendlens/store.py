@@ -270,12 +270,16 @@ class Corpus:
             else:
                 corpus._migrate()
         except sqlite3.DatabaseError as exc:  # not SQLite, truncated, read-only, disk full
-            if corpus.readonly and corpus.pending_wal:
+            # Only for an open refused (a damaged file is named as damaged below).
+            if corpus.readonly and corpus.pending_wal and getattr(
+                    exc, "sqlite_errorname", "").startswith(("SQLITE_CANTOPEN",
+                                                             "SQLITE_READONLY")):
                 raise CorpusError(
                     f"{corpus.db_path}: its latest changes are still in {DB_NAME}-wal "
-                    f"beside it, which this user cannot read here ({exc}); run any "
-                    "sendlens command on the corpus once where its folder can be written "
-                    "(that folds them in), or copy the folder and use --corpus") from exc
+                    f"beside it, which cannot be read here without a {DB_NAME}-shm file "
+                    f"this user cannot create ({exc}); run any sendlens command on the "
+                    "corpus once where its folder can be written (that folds them in), or "
+                    "copy the folder and use --corpus") from exc
             raise CorpusError(database_problem(exc, corpus.db_path)) from exc
         return corpus
 

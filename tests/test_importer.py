@@ -694,6 +694,11 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
         assert stuck.returncode == 2, stuck.stdout
         assert "its latest changes are still in sendlens.db-wal" in stuck.stderr, stuck.stderr
         (base / "shm").rename(shm)
+        # A damaged database beside them is named as damaged, not blamed on the -wal.
+        (target / "sendlens.db").write_bytes(b"not a database" * 512)
+        damaged = run("info")
+        assert damaged.returncode == 2 and "damaged" in damaged.stderr, damaged.stderr
+        assert "-wal" not in damaged.stderr
     finally:
         con.close()
         for path in (target, *target.rglob("*")):
