@@ -877,7 +877,9 @@ def page_compare(ctx: Ctx) -> None:
     # Says what the ranking is by: the colour's measure, not the number of criticisms.
     order_by = ("highest share negative first" if st.session_state["metric"] == "share_negative"
                 else "lowest net stance first")
-    sort_name = {"name": "Name", **{t: ctx.short(t) for t in themes}}
+    # Regions come north to south, as the exports list them, not by name.
+    plain = "Name" if st.session_state["by"] == "area" else "North to south"
+    sort_name = {"name": plain, **{t: ctx.short(t) for t in themes}}
     changed = st.session_state["sort"] != "name" or bool(st.session_state["th"])
     view = lazy_expander("Row order and themes", "c_view", expanded=changed)
     if view is not None:
@@ -914,7 +916,8 @@ def page_compare(ctx: Ctx) -> None:
         st.info("No tagged letters match these filters.")
         return
     if chosen and st.session_state["sort"] not in ("name", *chosen):
-        st.caption(f"Rows are in name order: {ctx.short(st.session_state['sort'])}, the theme "
+        st.caption(f"Rows are in {'name' if by == 'area' else 'north-to-south'} order: "
+                   f"{ctx.short(st.session_state['sort'])}, the theme "
                    "to sort by, is not among the themes chosen.")
     elif st.session_state["sort"] != "name" and st.session_state["min"] > 1:
         st.caption(f"Rows with fewer than {st.session_state['min']} passages judging "
@@ -1180,7 +1183,8 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
 
 def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str,
                min_passages: int = 1) -> list[str]:
-    """Rows by name, or most criticised on the theme `sort` first.
+    """Rows in the table's order (areas by name, regions north to south), or most
+    criticised on the theme `sort` first.
 
     Rows with fewer than `min_passages` passages judging that theme (positive, negative
     or mixed: the measures' denominator) follow the ranked ones

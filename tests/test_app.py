@@ -1852,6 +1852,9 @@ def test_compare_lists_regions_in_the_order_of_the_exports(
     exported = appdata.theme_table(str(corpus_dir), appdata.stamp(str(corpus_dir)), "region",
                                    appdata.Filters())["region"]
     assert rows == list(dict.fromkeys(exported))
+    # ... and the order's name says so ("Name" there described another order).
+    open_expander(at, "c_view")
+    assert at.selectbox(key="sort").format_func("name") == "North to south"
     # These letters' regions read the same both ways; north to south, not by name:
     from sendlens.app_main import _row_order
 
