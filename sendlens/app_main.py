@@ -551,8 +551,8 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 460,
     shown = with_reader_links(frame)
     if name is not None and "themes" in shown.columns:  # in words, as on the other pages
         shown["themes"] = shown["themes"].map(lambda ts: theme_words(ts, name))
-    if "section" in shown.columns:  # "Actions required", not "actions"
-        shown["section"] = shown["section"].map(lambda v: ad.SECTION_NAMES.get(v, v))
+    if "section" in shown.columns:
+        shown["section"] = shown["section"].map(section_words)
     # The letter's link before the passage: after it, a 1280 px window hid it to the right.
     cols = [c for c in ("area", "inspection_start", "section", "stance", "open", "text",
                         "themes", "citation") if c in shown.columns]
@@ -2014,12 +2014,13 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
 
         shown = with_reader_links(changes).assign(
             yours=changes["corrected"].map({True: "yes", False: ""}),
-            before=changes["before"].map(in_words), after=changes["after"].map(in_words))
+            before=changes["before"].map(in_words), after=changes["after"].map(in_words),
+            section=changes["section"].map(section_words))
         # Your own corrections first, then the passages they moved; the passage before
         # its tags: on a laptop it was cut off at the right, behind a scroll.
         shown = shown.sort_values("yours", ascending=False, kind="stable")
         st.dataframe(
-            shown[["area", "text", "before", "after", "yours", "section", "open"]],
+            shown[["area", "open", "text", "before", "after", "yours", "section"]],
             hide_index=True, key="retrain-changes", row_height=PASSAGE_ROW_PX,
             column_config=passage_columns(
                 # Area to Yours fit the page's column at 1366 px (about 870 px).
@@ -2042,7 +2043,12 @@ def retrain_changes_table(changes: pd.DataFrame) -> pd.DataFrame:
 
 def _snippet(hits: pd.DataFrame, pid: str) -> str:
     row = hits[hits["passage_id"] == pid].iloc[0]
-    return f"{row['area']} · {row['section']} · {opening(row['text'], 110)}"
+    return f"{row['area']} · {section_words(row['section'])} · {opening(row['text'], 110)}"
+
+
+def section_words(code: str) -> str:
+    """A section as the page names it: "Actions required", not "actions"."""
+    return ad.SECTION_NAMES.get(code, code)
 
 
 def opening(text: object, length: int) -> str:

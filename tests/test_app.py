@@ -1002,7 +1002,9 @@ def test_label_retrain_uses_the_correction_and_retags(
     assert list(mine["yours"]) == ["yes"]  # its tag became the correction
     assert (listed["yours"] == "yes").sum() == 1
     assert listed.iloc[0]["yours"] == "yes"  # first: it was buried in letter order
-    assert list(listed.columns[:2]) == ["area", "text"]  # the passage in view, not cut off
+    # The passage in view, not cut off, its letter's link before it; sections in words.
+    assert list(listed.columns[:3]) == ["area", "open", "text"]
+    assert set(listed["section"]) <= set(appdata.SECTION_NAMES.values())
     # A reload (a new session) still lists them: the server keeps its last retrain.
     again = run(work, monkeypatch, page="label")
     assert any(f"last retrain (model {version}) changed" in e.label
