@@ -949,6 +949,9 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
         raise AppDataError(f"{path}: no corpus database here")
     started = time.perf_counter()
     before = _tag_snapshot(path)
+    # The corrections as the retrain reads them, at its start: one saved meanwhile (in
+    # another tab) is not in this model, and is not "yours" in its list of changes.
+    mine = {r["passage_id"] for r in _rows(path, "SELECT passage_id FROM labels")}
     try:
         report = retrain_corpus(corpus_for(path), progress)
     except (TaggingError, ValueError) as exc:  # e.g. no passages, a label on no theme
@@ -963,7 +966,6 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
     ids = [pid for pid, tags in after.items() if before.get(pid, tags) != tags]
     # The corrected passages first (stable: letter order within each), so that the list,
     # cut at MAX_CHANGES, holds all of them and the Label page can count the others.
-    mine = {r["passage_id"] for r in _rows(path, "SELECT passage_id FROM labels")}
     ids.sort(key=lambda pid: pid not in mine)
     return Retrained(version=report.version, passages=report.passages, seconds=seconds,
                      notes=tuple(report.trained), changed=len(ids),
