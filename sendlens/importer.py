@@ -523,15 +523,16 @@ def _replace_letter(
     return outcome
 
 
-def _say_waiting() -> None:
-    print("waiting for another sendlens run on this corpus (tag or train) to finish before "
-          "replacing a letter's text", file=sys.stderr)
+def _waiting_to(what: str) -> Callable[[], None]:
+    """What model_lock calls before it blocks: a bar alone sat at 0% with no reason."""
+    def say() -> None:
+        print("waiting for another sendlens run on this corpus (tag, train or the app's "
+              f"Retrain) to finish before {what}", file=sys.stderr)
+    return say
 
 
-def _say_waiting_to_reparse() -> None:
-    # The bar alone sat at 0% with no reason while a `tag` or retrain ran.
-    print("waiting for another sendlens run on this corpus (tag or train) to finish before "
-          "reading the letters again", file=sys.stderr)
+_say_waiting = _waiting_to("replacing a letter's text")
+_say_waiting_to_reparse = _waiting_to("reading the letters again")
 
 
 def _rewrite_passages(db: sqlite3.Connection, letter_id: str, letter: Letter,
@@ -701,8 +702,9 @@ def reparse_letters(corpus: Corpus, *, progress: bool = True) -> ReparseReport:
     try:
         # Passage ids are reused for new text: a `tag` or retrain running meanwhile would
         # write the old sentences' tags onto them. They hold this lock too.
-        with _letter_run(corpus, len(todo), "read again", progress) as (con, tick), \
-                corpus.model_lock(_say_waiting_to_reparse):
+        # The lock first: the waiting line was written onto the bar's.
+        with corpus.model_lock(_say_waiting_to_reparse), \
+                _letter_run(corpus, len(todo), "read again", progress) as (con, tick):
             for letter_id in todo:
                 _reparse_one(corpus, con, letter_id, report)
                 tick()

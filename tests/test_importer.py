@@ -134,8 +134,8 @@ def test_a_reparse_waiting_for_a_tag_says_so_and_an_interrupt_then_is_not_succes
         report = importer.reparse_letters(corpus, progress=False)
     finally:
         done.set()
-    assert "waiting for another sendlens run on this corpus (tag or train) to finish before " \
-        "reading the letters again" in capsys.readouterr().err
+    assert ("waiting for another sendlens run on this corpus (tag, train or the app's "
+            "Retrain) to finish before reading the letters again") in capsys.readouterr().err
     assert report.interrupted and report.letters == 0
     assert report.summary().startswith("interrupted before any letter was read again")
     assert importer.outdated_letters(corpus)  # still to do, as said
