@@ -1815,3 +1815,14 @@ def test_a_model_card_of_other_labels_does_not_claim_the_projects_annotators(
     assert f"Figures come from {len(labels)} sentences of 4 letters" in text
     assert "0.79-0.90" not in text and "28 letters" not in text
     assert "revised after reading the model's errors on this gold file" not in text
+
+
+def test_the_model_card_knows_the_projects_own_labels(gold_dir: Path) -> None:
+    """What the card says of the project's annotators holds for dev.jsonl as it is: an
+    edited file is another file, and the card stops saying it."""
+    import hashlib
+
+    from textmine.evaluate import PROJECT_GOLD_SHA256
+
+    dev = gold_dir / "dev.jsonl"
+    assert hashlib.sha256(dev.read_bytes()).hexdigest() == PROJECT_GOLD_SHA256
