@@ -171,11 +171,12 @@ class ScrapeSummary:
         if self.extra_providers_found or self.extra_providers_missing:
             # The missing ones are councils' known second records that this site did not
             # list: "25 not found" alone read as 25 failures.
-            extra = (
-                f" (+{self.extra_providers_found} from councils' second provider records"
-                + (f"; {len(self.extra_providers_missing)} known elsewhere not listed here"
-                   if self.extra_providers_missing else "") + ")"
-            )
+            parts = ([f"+{self.extra_providers_found} from councils' second provider "
+                      "records"] if self.extra_providers_found else [])
+            if missing := len(self.extra_providers_missing):
+                parts.append(f"{missing} second provider record{'s' if missing > 1 else ''} "
+                             "known from elsewhere, not listed on this site")
+            extra = f" ({'; '.join(parts)})"
         lines.append(f"  providers seen: {self.providers_seen}{extra}")
         lines.append(
             f"  SEND letters found: {self.send_found}"

@@ -874,8 +874,8 @@ def test_second_provider_records_are_read_when_they_exist(
     assert fetches(corpus)["2680001"]["provider_urn"] == "302"
     missing = len(sitemod.EXTRA_PROVIDERS) - 1
     # Not "24 not found", which read as 24 failures.
-    assert (f"(+1 from councils' second provider records; {missing} known elsewhere not "
-            "listed here)") in summary.render()
+    assert (f"(+1 from councils' second provider records; {missing} second provider "
+            "records known from elsewhere, not listed on this site)") in summary.render()
     # Asked for by the second record's code: matched there, not reported as unknown.
     again = scrape(corpus, base_url=base, areas=["302"], dry_run=True,
                    **{**FAST, "extra_providers": True})
