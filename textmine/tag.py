@@ -157,7 +157,8 @@ class PassageMatcher:
         corpus) takes only the same words, or one text wholly inside the other (at least
         80% of its length, or 40% in the letter named): a similar sentence ("is well
         established" against "is not well established") is not the same sentence, and
-        its context would mislead.
+        its context would mislead; in the letter named, also a line ending with a whole
+        passage of 6 words or more (a long heading or table header glued before it).
         """
         n = _norm(text)
         if letter and self.knows(letter):

@@ -356,7 +356,7 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
             corrected = con.execute("SELECT count(DISTINCT coalesce(passage_id, text)) "
                                     "FROM labels").fetchone()[0]
         typer.echo(f"  corrections saved in the app: {counted(corrected, 'passage')}"
-                   + (f" ({value} saved; the newest of each passage is used)"
+                   + (f" ({value:,} saved; the newest of each passage is used)"
                       if value != corrected else ""))
         if pending := _corrections_since_training(store):
             # Saved and counted above, but not yet in the model or the tables.

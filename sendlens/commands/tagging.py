@@ -170,7 +170,8 @@ def train_cmd(
     if conflicts := result.conflicting_labels:
         shown = "; ".join(repr(t[:60]) for t in conflicts[:3]) + (
             f" and {len(conflicts) - 3} more" if len(conflicts) > 3 else "")
-        typer.secho(f"warning: {len(conflicts):,} sentence(s) are labelled in two ways by the "
+        typer.secho(f"warning: {counted(len(conflicts), 'sentence')} "
+                    f"{'is' if len(conflicts) == 1 else 'are'} labelled in two ways by the "
                     f"labels files ({shown}); both labels are kept", fg="yellow", err=True)
     tr = result.meta["training"]
     typer.echo(
