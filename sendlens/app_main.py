@@ -1729,9 +1729,12 @@ def page_reader(ctx: Ctx) -> None:
         linked = len(row) > 0
         if linked:
             p = row.iloc[0]
-            st.info(f"Linked passage {md(focus)} ({md(p['section'])}; "
+            # The reader is where a wrong tag shows: one click to correct it.
+            st.info(f"Linked passage {md(focus)} ({md(section_words(p['section']))}; "
                     f"{', '.join(ctx.theme(t) for t in p['themes']) or 'no theme'}; "
-                    f"{p['stance'] or 'untagged'}): {md(p['text'])}", icon=":material/link:")
+                    f"{p['stance'] or 'untagged'}): {md(p['text'])} "
+                    f"[correct the tag ↗]({page_url('label', pid=focus)})",
+                    icon=":material/link:")
     sections = view.sections
     box = lazy_expander("Sections of the letter", "r-sections")
     if box is not None:
@@ -1756,7 +1759,19 @@ def page_reader(ctx: Ctx) -> None:
         with box:
             table = view.passages.assign(themes=view.passages["themes"].map(", ".join))
             cols = ["passage_id", "section", "stance", "themes", "text"]
-            st.dataframe(table[cols], hide_index=True)
+            # In words on screen, each with a link to correct its tag (the download keeps
+            # the command line's codes).
+            shown = table[cols].assign(
+                section=table["section"].map(section_words),
+                themes=view.passages["themes"].map(lambda ts: theme_words(ts, ctx.short)),
+                fix=[page_url("label", pid=pid) for pid in table["passage_id"]])
+            st.dataframe(shown, hide_index=True, row_height=PASSAGE_ROW_PX,
+                         column_order=["section", "stance", "themes", "text", "fix",
+                                       "passage_id"],
+                         column_config=passage_columns(
+                             passage_id=st.column_config.TextColumn("Passage id", width=150),
+                             fix=st.column_config.LinkColumn(
+                                 "Tag", display_text="correct ↗", width=80)))
             downloads(table[cols], f"passages-{letter_id}", "reader", lists_passages=True)
 
 

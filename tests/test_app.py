@@ -623,6 +623,12 @@ def test_letter_reader_escapes_and_highlights(
     con.close()
     assert f"<strong>{html.escape(heading)}</strong>" in body
     assert "Linked passage" in texts(at)
+    # Where a wrong tag shows, one click corrects it; the section in words.
+    assert f"[correct the tag ↗](?page=label&pid={passage_id})" in texts(at)
+    from sendlens.appdata import SECTION_NAMES
+
+    named = re.search(rf"Linked passage {passage_id} \(([^;]+);", texts(at).replace("\\", ""))
+    assert named and named.group(1) in SECTION_NAMES.values(), named
 
 
 def test_highlight_escapes_letter_text() -> None:
@@ -1225,8 +1231,13 @@ def test_reader_tables_are_built_only_when_opened(
     table = md_tables(open_expander(at, "r-sections"))[0]
     assert len(table) == sections
     assert all(row["Section"].endswith(")") and row["Heading in the letter"] for row in table)
-    passages = open_expander(at, "r-passages").dataframe[0].value
+    grid = open_expander(at, "r-passages").dataframe[0]
+    passages = grid.value
     assert len(passages) == n and passages["passage_id"].str.startswith(letter_id).all()
+    # Each passage with a link to correct its tag, its section in words.
+    assert (passages["fix"] == "?page=label&pid=" + passages["passage_id"]).all()
+    assert "fix" in list(grid.proto.column_order)
+    assert "weaknesses" not in set(passages["section"])
 
 
 def test_app_command_serves_in_process_with_modules_loaded(
