@@ -1394,6 +1394,15 @@ def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
     columns["all_share"] = "All areas"
     md_table(table.reset_index(drop=True), columns,
              formats={"share_negative": ".3f", "region_share": ".3f", "all_share": ".3f"})
+    # The figures a paper cites: downloadable as every other table is, theme ids and
+    # column keys as in the CLI's exports.
+    saved = table.drop(columns="theme").rename_axis("theme").reset_index().rename(
+        columns={"region_share": "region_share_negative",
+                 "all_share": "all_areas_share_negative"})
+    saved.insert(0, "area", area)
+    saved.insert(1, "region", name)
+    downloads(saved, "-".join(["area", area, "against-peers"]).replace(" ", "_"), "peers",
+              {"area": area, "framework": framework, "region": name or ""})
 
 
 def page_area(ctx: Ctx) -> None:
