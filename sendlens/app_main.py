@@ -1486,6 +1486,16 @@ def page_area(ctx: Ctx) -> None:
         show_error(exc)
         return
     show_chart(change_bars_spec(tuple(bars["theme_name"])), bars)
+    frameworks = dict(zip(mine["letter_id"], mine["framework"]))
+    # Unlike the table above, any two letters: say what that means for reading a change.
+    if frameworks[a] != frameworks[b]:
+        st.caption(f"These letters are of two frameworks ({md(ad.framework_name(frameworks[a]))}"
+                   f", then {md(ad.framework_name(frameworks[b]))}): their sections and what "
+                   "inspectors report differ (a revisit reports on the first inspection's "
+                   "weaknesses only), so read a change as a pointer to the letters, not a "
+                   "measure.")
+    st.caption("A net stance from one or two judging passages can move by up to 2 with one "
+               "sentence: read the passages beside it (the read ↗ links).")
     cols = ["theme_name", "passages_a", "passages_b", "passages_change", "net_stance_a",
             "net_stance_b", "net_stance_change"]
     md_table(diff, {"theme_name": "Theme", "passages_a": "Passages (earlier)",

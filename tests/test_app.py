@@ -1697,6 +1697,13 @@ def test_area_profile_compares_an_areas_letters_in_date_order(
     assert not at.exception
     assert {at.selectbox(key="a").value, at.selectbox(key="b").value} == set(ids[areas[2]])
     assert "Pick two different letters" not in texts(at)
+    assert "of two frameworks" not in texts(at)  # both 2023 reports
+    # A revisit against a first inspection is not like with like: said beside the change.
+    with sqlite3.connect(work / "sendlens.db") as con:
+        con.execute("UPDATE letters SET framework = 'send_2016' WHERE letter_id = ?",
+                    (ids[areas[2]][0],))
+    at = run(work, monkeypatch, page="area", area=areas[2])
+    assert "These letters are of two frameworks" in texts(at)
 
 
 def test_themes_whose_short_names_are_alike_keep_their_full_names() -> None:
