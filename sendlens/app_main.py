@@ -1378,7 +1378,9 @@ def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
         theme=[ctx.theme(t) for t in own.index],
         region_share=peers["share_negative"].reindex(own.index) if peers is not None
         else None,
-        all_share=everyone["share_negative"].reindex(own.index))
+        all_share=everyone["share_negative"].reindex(own.index),
+        # The chart's cells are reached by mouse only: each theme's passages by link too.
+        read=[page_url("reader", letter=latest["letter_id"], hl=t) for t in own.index])
     fw = ad.framework_name(framework)
     st.subheader(f"Against {md(name) + ' and ' if name else ''}every area in the corpus",
                  anchor=False)
@@ -1392,11 +1394,12 @@ def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
     if peers is not None:
         columns["region_share"] = f"{md(name)}"
     columns["all_share"] = "All areas"
-    md_table(table.reset_index(drop=True), columns,
+    columns["read"] = "In the letter"
+    md_table(table.reset_index(drop=True), columns, links={"read": "read ↗"},
              formats={"share_negative": ".3f", "region_share": ".3f", "all_share": ".3f"})
     # The figures a paper cites: downloadable as every other table is, theme ids and
     # column keys as in the CLI's exports.
-    saved = table.drop(columns="theme").rename_axis("theme").reset_index().rename(
+    saved = table.drop(columns=["theme", "read"]).rename_axis("theme").reset_index().rename(
         columns={"region_share": "region_share_negative",
                  "all_share": "all_areas_share_negative"})
     saved.insert(0, "area", area)
@@ -1445,7 +1448,8 @@ def page_area(ctx: Ctx) -> None:
                f"red = negative; faded: judged by fewer than {MIN_RANKED} passages; grey: "
                "mentioned, never judged; blank: never mentioned, as on Compare areas); "
                "number = passages on the theme. Click a cell to read "
-               "its passages, highlighted in the letter.")
+               "its passages, highlighted in the letter (or, keyboard and screen reader, "
+               "the read ↗ links of the table below, for the latest letter).")
     with st.container(key="profile-box"):
         # Wider than a phone: scrolled sideways in its box, not squeezed.
         letters = tuple(dict.fromkeys(hist["letter"]))

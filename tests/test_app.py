@@ -542,6 +542,10 @@ def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: 
     some = next(t for t in mine.index if pd.notna(every.loc[t, "share_negative"]))
     assert named[theme_names(Corpus.open(corpus_dir))[some]]["All areas"] == \
         f"{every.loc[some, 'share_negative']:.3f}"
+    # Each theme's passages by link, for those who cannot click a chart's cell.
+    row = named[theme_names(Corpus.open(corpus_dir))[some]]
+    assert row["In the letter"].startswith("[read ↗](?page=reader&letter=")
+    assert row["In the letter"].endswith(f"&hl={some})")
     # The figures a paper cites can be downloaded, as every other table can.
     labels = [b.proto.label for b in at.get("download_button")]
     assert {"CSV", "Excel", "Markdown"} <= set(labels), labels
