@@ -304,6 +304,20 @@ def test_a_heatmap_cell_no_passage_judges_is_grey_not_a_colour_of_the_scale(
         assert GREY not in judged and "#ffffff" not in judged, metric
 
 
+def test_a_radio_option_reached_by_keyboard_shows_a_focus_ring(server: str) -> None:
+    """Streamlit marks a focused radio option with a faint grey (about 1.1:1 on white):
+    keyboard users lost their place in the page list."""
+    with browser_page(server + "/?page=overview", "overview") as page:
+        for _ in range(6):
+            page.keyboard.press("Tab")
+            ring = page.evaluate("""() => {
+                const option = document.activeElement.closest("[data-testid=stRadioOption]");
+                return option && getComputedStyle(option).outlineStyle; }""")
+            if ring:
+                break
+    assert ring == "solid"
+
+
 # Each page and the charts it draws (every area of the test corpus has one letter).
 PAGES = {"overview": 2, "compare": 1, "area": 1, "themes": 0, "reader": 0, "label": 0,
          "export": 0}
