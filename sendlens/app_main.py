@@ -689,7 +689,13 @@ def page_overview(ctx: Ctx) -> None:
                            "current model.")
             quality = ad.model_quality(s.model)
             if len(quality):
-                md_table(quality, {"how": "Measured on", **ad.QUALITY_COLUMNS})
+                # Non-breaking hyphens: in half the page's width "(0.80-0.86)" broke
+                # after its hyphen, one figure over two lines.
+                figures_kept = {c: quality[c].map(
+                    lambda v: v.replace("-", "\u2011") if isinstance(v, str) else v)
+                    for c in ad.QUALITY_COLUMNS}
+                md_table(quality.assign(**figures_kept),
+                         {"how": "Measured on", **ad.QUALITY_COLUMNS})
                 if quality[list(ad.QUALITY_COLUMNS)].map(
                         lambda v: isinstance(v, str) and "(" in v).any().any():
                     st.caption("In brackets: 95% intervals from resampling the letters.")

@@ -304,7 +304,8 @@ def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyP
     # The model's measured quality, as `sendlens evaluate` recorded it, and how.
     quality = md_tables(at)[0][0]
     # With its 95% interval over letters where one was measured.
-    assert quality["Theme macro-F1"] == "0.810 (0.74-0.88)"  # rounded outwards
+    # Rounded outwards; a non-breaking hyphen keeps it on one line in a narrow column.
+    assert quality["Theme macro-F1"] == "0.810 (0.74\u20110.88)"
     assert quality["Stance accuracy"] == "0.700"
     assert "In brackets: 95% intervals from resampling the letters." in texts(at)
     assert quality["Measured on"].startswith("cross-validation: mine.jsonl, 40 sentences, 5 folds")
