@@ -814,11 +814,9 @@ def test_labels_edited_while_the_model_trains_make_it_stale(
     assert f"hand labels changed since training ({mine})" in info.stdout
 
 
-def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so(
-    tmp_path: Path,
-) -> None:
+def labelled_corpus(tmp_path: Path) -> tuple[Path, Path, list[dict]]:
+    """A corpus of 4 invented letters and hand labels of their sentences (mine.jsonl)."""
     from test_model import synthetic_rows
-
 
     root = tmp_path / "corpus"
     build_corpus(root, n_letters=4)
@@ -826,6 +824,13 @@ def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so
                "stance": "neutral"} for r in synthetic_rows(4)]
     mine = tmp_path / "mine.jsonl"
     mine.write_text("".join(json.dumps(x) + "\n" for x in labels))
+    return root, mine, labels
+
+
+def test_thresholds_can_be_tuned_on_the_hand_labels_and_a_retrain_keeps_doing_so(
+    tmp_path: Path,
+) -> None:
+    root, mine, _ = labelled_corpus(tmp_path)
     runner = CliRunner()
     env = {"SENDLENS_CODEBOOK": ""}
 
@@ -1796,14 +1801,7 @@ def test_a_model_card_of_other_labels_does_not_claim_the_projects_annotators(
 ) -> None:
     """The card said "Annotators agreed at theme F1 0.79-0.90" and "28 letters" whatever
     gold file it was made from: a researcher's own labels got the project's figures."""
-    from test_model import synthetic_rows
-
-    root = tmp_path / "corpus"
-    build_corpus(root, n_letters=4)
-    labels = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
-               "stance": "neutral"} for r in synthetic_rows(4)]
-    mine = tmp_path / "mine.jsonl"
-    mine.write_text("".join(json.dumps(x) + "\n" for x in labels))
+    root, mine, labels = labelled_corpus(tmp_path)
     card = tmp_path / "card.md"
     result = CliRunner().invoke(app, ["evaluate", str(mine), "--model-card", "--folds", "2",
                                       "-o", str(card), "-q", "--corpus", str(root)],
