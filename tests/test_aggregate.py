@@ -95,13 +95,19 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, letters_dir: Path) -> Corpu
     return build_tagged_corpus(tmp_path_factory.mktemp("agg") / "corpus", letters_dir)
 
 
+def edited_copy(corpus: Corpus, folder: Path, *statements: str) -> Corpus:
+    """A copy of `corpus` in `folder`, changed by the SQL `statements` (one transaction)."""
+    shutil.copytree(corpus.root, folder)
+    copy = Corpus.open(folder)
+    with copy.transaction() as con:
+        for sql in statements:
+            con.execute(sql)
+    return copy
+
+
 @pytest.fixture()
 def untagged(corpus: Corpus, tmp_path: Path) -> Corpus:
-    shutil.copytree(corpus.root, tmp_path / "c")
-    copy = Corpus.open(tmp_path / "c")
-    with copy.transaction() as con:
-        con.execute("DELETE FROM tags")
-    return copy
+    return edited_copy(corpus, tmp_path / "c", "DELETE FROM tags")
 
 
 def test_a_table_is_read_from_one_state_of_the_corpus(
@@ -405,12 +411,11 @@ def test_every_cell_of_every_table_leads_to_exactly_its_passages(
     # Letters placed by their fallback date or in the unknown group must not drop out of
     # their cell's evidence: Cornwall has no inspection dates (its year is its publication
     # year) and Dorset no region or outcome.
-    shutil.copytree(corpus.root, tmp_path / "c")
-    copy = Corpus.open(tmp_path / "c")
-    with copy.transaction() as con:
-        con.execute("UPDATE letters SET inspection_start = NULL, inspection_end = NULL"
-                    " WHERE area = 'Cornwall'")
-        con.execute("UPDATE letters SET region = NULL, outcome = NULL WHERE area = 'Dorset'")
+    copy = edited_copy(
+        corpus, tmp_path / "c",
+        "UPDATE letters SET inspection_start = NULL, inspection_end = NULL"
+        " WHERE area = 'Cornwall'",
+        "UPDATE letters SET region = NULL, outcome = NULL WHERE area = 'Dorset'")
     table = aggregate.theme_table(copy, by=by)
     checked = 0
     for row in table[table["passages"] > 0].itertuples():
@@ -431,11 +436,9 @@ def test_a_letter_dated_only_by_its_letter_date_keeps_its_year(
 ) -> None:
     # An older letter imported without a manifest: no inspection dates, no publication
     # date, only the date the letter bears. It fell into "unknown" and out of date filters.
-    shutil.copytree(corpus.root, tmp_path / "c")
-    copy = Corpus.open(tmp_path / "c")
-    with copy.transaction() as con:
-        con.execute("UPDATE letters SET inspection_start = NULL, inspection_end = NULL,"
-                    " published = NULL, letter_date = '2019-05-01' WHERE area = 'Cornwall'")
+    copy = edited_copy(corpus, tmp_path / "c",
+                       "UPDATE letters SET inspection_start = NULL, inspection_end = NULL,"
+                       " published = NULL, letter_date = '2019-05-01' WHERE area = 'Cornwall'")
     assert 2019 in set(aggregate.theme_table(copy, by="year")["year"])
     assert set(aggregate.load_tagged(copy, date_from="2019-05-01",
                                      date_to="2019-05-01")["area"]) == {"Cornwall"}
