@@ -768,7 +768,7 @@ def test_a_label_given_twice_counts_once_and_two_ways_are_warned_of(tmp_path: Pa
                                       "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert result.exit_code == 0, result.output
     assert "7 hand labels" in result.stderr  # 6, and the one labelled otherwise
-    assert "7 hand label(s) given again word for word" in result.stderr
+    assert "7 hand labels given again word for word" in result.stderr
     assert "1 sentence is labelled in two ways" in result.stderr
     assert repr(rows[0]["text"][:60]) in result.stderr
     # Themes in one file, stances in another: one label with both, no "two ways".

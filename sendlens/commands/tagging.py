@@ -164,9 +164,10 @@ def train_cmd(
                     f"corpus does not hold ({shown}); their sentences were looked up in every "
                     "letter, and read alone where not found", fg="yellow", err=True)
     if result.duplicate_labels:
-        typer.secho(f"warning: {result.duplicate_labels} hand label(s) given again word for "
-                    "word (in another file, or twice in one) were read once", fg="yellow",
-                    err=True)
+        n = result.duplicate_labels
+        typer.secho(f"warning: {counted(n, 'hand label')} given again word for word (in "
+                    f"another file, or twice in one) {'was' if n == 1 else 'were'} read once",
+                    fg="yellow", err=True)
     if conflicts := result.conflicting_labels:
         shown = "; ".join(repr(t[:60]) for t in conflicts[:3]) + (
             f" and {len(conflicts) - 3} more" if len(conflicts) > 3 else "")
