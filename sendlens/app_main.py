@@ -552,7 +552,7 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 460,
     if name is not None and "themes" in shown.columns:  # in words, as on the other pages
         shown["themes"] = shown["themes"].map(lambda ts: theme_words(ts, name))
     if "section" in shown.columns:
-        shown["section"] = shown["section"].map(section_words)
+        shown["section"] = shown["section"].map(ad.section_words)
     # The letter's link before the passage: after it, a 1280 px window hid it to the right.
     cols = [c for c in ("area", "inspection_start", "section", "stance", "open", "text",
                         "themes", "citation") if c in shown.columns]
@@ -1759,7 +1759,7 @@ def page_reader(ctx: Ctx) -> None:
         if linked:
             p = row.iloc[0]
             # The reader is where a wrong tag shows: one click to correct it.
-            st.info(f"Linked passage {md(focus)} ({md(section_words(p['section']))}; "
+            st.info(f"Linked passage {md(focus)} ({md(ad.section_words(p['section']))}; "
                     f"{', '.join(ctx.theme(t) for t in p['themes']) or 'no theme'}; "
                     f"{p['stance'] or 'untagged'}): {md(p['text'])} "
                     f"[correct the tag ↗]({page_url('label', pid=focus)})",
@@ -1791,7 +1791,7 @@ def page_reader(ctx: Ctx) -> None:
             # In words on screen, each with a link to correct its tag (the download keeps
             # the command line's codes).
             shown = table[cols].assign(
-                section=table["section"].map(section_words),
+                section=table["section"].map(ad.section_words),
                 themes=view.passages["themes"].map(lambda ts: theme_words(ts, ctx.short)),
                 fix=[page_url("label", pid=pid) for pid in table["passage_id"]])
             st.dataframe(shown, hide_index=True, row_height=PASSAGE_ROW_PX,
@@ -2059,7 +2059,7 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
         shown = with_reader_links(changes).assign(
             yours=changes["corrected"].map({True: "yes", False: ""}),
             before=changes["before"].map(in_words), after=changes["after"].map(in_words),
-            section=changes["section"].map(section_words))
+            section=changes["section"].map(ad.section_words))
         # Your own corrections first, then the passages they moved; the passage before
         # its tags: on a laptop it was cut off at the right, behind a scroll.
         shown = shown.sort_values("yours", ascending=False, kind="stable")
@@ -2087,12 +2087,7 @@ def retrain_changes_table(changes: pd.DataFrame) -> pd.DataFrame:
 
 def _snippet(hits: pd.DataFrame, pid: str) -> str:
     row = hits[hits["passage_id"] == pid].iloc[0]
-    return f"{row['area']} · {section_words(row['section'])} · {opening(row['text'], 110)}"
-
-
-def section_words(code: str) -> str:
-    """A section as the page names it: "Actions required", not "actions"."""
-    return ad.SECTION_NAMES.get(code, code)
+    return f"{row['area']} · {ad.section_words(row['section'])} · {opening(row['text'], 110)}"
 
 
 def opening(text: object, length: int) -> str:

@@ -347,9 +347,14 @@ def outcome_name(value: str | None) -> str:
     return OUTCOME_NAMES.get(value or "", value or "not stated")
 
 
+def section_words(value: str) -> str:
+    """A section as the pages name it: "Actions required", not "actions"."""
+    return SECTION_NAMES.get(value, value)
+
+
 def section_name(value: str) -> str:
     """'Weaknesses (weaknesses)': the plain name and the code the command line takes."""
-    return f"{SECTION_NAMES.get(value, value)} ({value})"
+    return f"{section_words(value)} ({value})"
 
 
 @dataclass(frozen=True)
@@ -810,7 +815,7 @@ def escape_markdown(text: str) -> str:
 def _section_marker(section: Any) -> str:
     # The heading itself is part of the letter text; the marker only names the canonical
     # section the parser assigned, so a reader sees how the letter was cut up.
-    name = html.escape(SECTION_NAMES.get(str(section.canonical), str(section.canonical)))
+    name = html.escape(section_words(str(section.canonical)))
     return (f'<div style="margin: 1.2em 0 0.2em; border-top: 1px solid #ccc; font-size: 0.75em;'
             f' color: #666; letter-spacing: 0.05em;">'
             f"Section: {name}</div>")
