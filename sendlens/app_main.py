@@ -514,7 +514,9 @@ def year_bars_spec() -> dict[str, Any]:
         color=alt.Color("framework_name:N", title="Framework",
                         legend=alt.Legend(orient="bottom", columns=1)),
         tooltip=["year:O", "framework_name:N", "letters:Q"],
-    ).properties(height=300))
+        description="description:N",
+    ).transform_calculate(description=_bar_words("datum.year + ', '"))
+        .properties(height=300))
 
 
 @st.cache_data(show_spinner=False)
@@ -531,7 +533,17 @@ def outcome_bars_spec() -> dict[str, Any]:
         x=alt.X("letters:Q", title="Letters", axis=alt.Axis(tickMinStep=1, format="d")),
         color=alt.Color("framework_name:N", title="Framework", legend=None),
         tooltip=["framework_name:N", "outcome_name:N", "letters:Q"],
-    ).properties(height=300))
+        description="description:N",
+    ).transform_calculate(description=_bar_words("datum.outcome_name + ', '"))
+        .properties(height=300))
+
+
+def _bar_words(start: str) -> str:
+    """A Vega expression for what a screen reader says of an Overview bar ("2023,
+    Area SEND inspection (2023 framework): 12 letters"); by default it read each field
+    twice, once as the axis and once as the tooltip."""
+    return (f"{start} + datum.framework_name + ': ' + format(datum.letters, ',d') + "
+            "(datum.letters == 1 ? ' letter' : ' letters')")
 
 
 def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 460,
@@ -1234,6 +1246,17 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
                                zip(frame["net_stance"], frame["passages"], strict=True)]
     frame["share_negative_tip"] = [_tip(v, ".0%", n) for v, n in
                                    zip(frame["share_negative"], frame["passages"], strict=True)]
+    # What a screen reader says of a cell: by default Vega reads every encoded field by its
+    # column name ("theme_short: ...; share_negative: null").
+    name = metric.replace("_", " ")  # "net stance", "share negative"
+    frame["description"] = [
+        f"{row}, {theme}: " + ("never mentioned" if not n else
+                               f"{counted(n, 'passage')} in {int(m)} of {counted(k, 'letter')}"
+                               + (f", {tip[6:]}" if tip.startswith("none: ") else
+                                  f", {name} {tip}"))
+        for row, theme, n, m, k, tip in zip(
+            frame[by], frame["theme_name"], frame["passages"], frame["letters_mentioning"],
+            frame["letters"], frame[f"{metric}_tip"], strict=True)]
     theme_order = tuple(dict.fromkeys(frame["theme_short"]))
     return heatmap_spec(by, metric, tuple(order), theme_order,
                         len(frame) > CANVAS_CELLS, few, spread), frame
@@ -1274,6 +1297,7 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
                               labelFontSize=12)),
         y=alt.Y(f"{by}:N", sort=list(order), title=None,
                 axis=alt.Axis(labelLimit=240, labelFontSize=12, labelOverlap=False)),
+        description="description:N",
     )
     tooltip = [
         alt.Tooltip(f"{by}:N", title=by.capitalize()),
@@ -1308,7 +1332,8 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
     ).add_params(cell)
     strong = (f"abs(datum.{metric}) > 0.55" if metric == "net_stance"
               else f"datum.{metric} > 0.6")
-    text = base.mark_text(fontSize=11).encode(
+    # aria=False: the count is the cell's, which a screen reader has already read out.
+    text = base.mark_text(fontSize=11, aria=False).encode(
         text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")),
         color=alt.condition(strong, alt.value("white"), alt.value("#222")),
         tooltip=tooltip,
@@ -1578,7 +1603,7 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
             # its labels.
             legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=200,
                               format="+.1f"))))
-    text = chart.mark_text(fontSize=11).encode(
+    text = chart.mark_text(fontSize=11, aria=False).encode(  # the cell's, read already
         text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")),
         # White on the dark ends of the scale, as on Compare areas.
         color=alt.condition("abs(datum.net_stance) > 0.55", alt.value("white"),

@@ -142,13 +142,17 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
         for i in range(2):
             expect(charts.nth(i).locator(".mark-rect path").first).to_be_attached(
                 timeout=30_000)
+        # A screen reader hears each bar once, in words, not every field twice.
+        expect(charts.nth(0).locator(".mark-rect.role-mark path").first).to_have_attribute(
+            "aria-label", re.compile(r"^20\d\d, [^;:]+: [\d,]+ letters?$"))
+        expect(charts.nth(1).locator(".mark-rect.role-mark path").first).to_have_attribute(
+            "aria-label", re.compile(r"^[^;:]+, [^;:]+: [\d,]+ letters?$"))
         page.get_by_text("Compare areas", exact=True).first.click()
         page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
         assert "page=compare" in page.url
+        # A cell is named for a screen reader as its row, theme and figures.
         cell = page.locator(
-            f'[data-testid=stVegaLiteChart] path[aria-label^="theme_short: Health input;'
-            f' area: {area};"]'
-        )
+            f'[data-testid=stVegaLiteChart] path[aria-label^="{area}, Health input"]')
         expect(cell).to_have_count(1, timeout=30_000)
         # Click near the cell's corner: its centre is covered by the count label.
         cell.click(position={"x": 4, "y": 4})
@@ -163,7 +167,7 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
             '[data-testid=stVegaLiteChart] .mark-rect path[stroke="#111"]')
         expect(outlined).to_have_count(1, timeout=30_000)
         expect(outlined).to_have_attribute(
-            "aria-label", re.compile(f"^theme_short: Health input; area: {area};"))
+            "aria-label", re.compile(f"^{re.escape(area)}, Health input"))
         page.mouse.move(5, 5)  # no tooltip over the chart in the screenshot
         page.screenshot(path=str(ARTIFACTS / "compare-cell-evidence.png"))
 
@@ -173,7 +177,7 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
         page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
         expect(outlined).to_have_count(1, timeout=30_000)
         expect(outlined).to_have_attribute(
-            "aria-label", re.compile(f"^theme_short: EHC needs assessment; area: {other};"))
+            "aria-label", re.compile(f"^{re.escape(other)}, EHC needs assessment"))
         page.get_by_text(f"{other} · EHC needs assessment and plans").wait_for(
             timeout=30_000)
         page.goto(server + "/?page=compare&cell_row=" + quote(area)
@@ -233,8 +237,7 @@ def test_on_a_phone_evidence_comes_into_view_and_charts_keep_their_size(server: 
         heading = page.locator("#cell-evidence")
         expect(heading).to_be_attached(timeout=30_000)
         cell = page.locator(
-            f'[data-testid=stVegaLiteChart] path[aria-label^="theme_short: Health input;'
-            f' area: {areas[2]};"]')
+            f'[data-testid=stVegaLiteChart] path[aria-label^="{areas[2]}, Health input"]')
         cell.scroll_into_view_if_needed()
         expect(heading).not_to_be_in_viewport(ratio=1)
         cell.click(position={"x": 4, "y": 4})
@@ -284,21 +287,26 @@ def test_a_heatmap_cell_no_passage_judges_is_grey_not_a_colour_of_the_scale(
 ) -> None:
     """Vega-Lite drew a missing share in the colour of 0: a theme never mentioned looked
     like "0% negative" (or, by net stance, "balanced"). Never mentioned is blank, every
-    passage neutral grey."""
+    passage neutral grey. A screen reader hears the same in words, once per cell."""
     from sendlens.app_main import GREY
 
     for metric in ("share_negative", "net_stance"):
         with browser_page(f"{server}/?page=compare&metric={metric}", "compare") as page:
             page.locator("[data-testid=stVegaLiteChart] .mark-rect path").first.wait_for()
             cells = page.evaluate("""() => [...document.querySelectorAll(
-                '[data-testid=stVegaLiteChart] .mark-rect path[aria-label^="theme_short"]')]
-                .map(p => [p.getAttribute('aria-label'), p.getAttribute('fill')])""")
-        never = [fill for label, fill in cells if "Passages: 0;" in label]
-        neutral = [fill for label, fill in cells if "Passages: 0;" not in label
-                   and re.search(r"(Share negative|Net stance): null", label)]
-        judged = [fill for label, fill in cells if re.search(r"(Share negative|Net stance): "
-                                                              r"[-+\u2212]?\d", label)]
+                '[data-testid=stVegaLiteChart] .mark-rect.role-mark path')]
+                .map(p => [p.getAttribute('aria-label') || '', p.getAttribute('fill')])""")
+            spoken_counts = page.locator(
+                "[data-testid=stVegaLiteChart] .mark-text [aria-label]").count()
+        name = metric.replace("_", " ")
+        never = [fill for label, fill in cells if label.endswith(": never mentioned")]
+        neutral = [fill for label, fill in cells if label.endswith(", every passage is neutral")]
+        judged = [fill for label, fill in cells
+                  if re.search(rf"\d+ letters?, {name} [-+\u2212]?\d", label)]
         assert never and neutral and judged, cells[:3]
+        # Every cell is one of the three, named in words: no "theme_short: ...; null".
+        assert len(never) + len(neutral) + len(judged) == len(cells), cells
+        assert spoken_counts == 0  # the number drawn on a cell is not read a second time
         assert set(never) == {"#ffffff"}, (metric, set(never))  # blank
         assert set(neutral) == {GREY}, (metric, set(neutral))
         assert GREY not in judged and "#ffffff" not in judged, metric
