@@ -1480,7 +1480,9 @@ def page_area(ctx: Ctx) -> None:
                "mentioned, never judged; blank: never mentioned, as on Compare areas); "
                "number = passages on the theme. Click a cell to read "
                "its passages, highlighted in the letter (or, keyboard and screen reader, "
-               "the read ↗ links of the table below, for the latest letter).")
+               "the read ↗ links of the table below, for the latest letter"
+               + (", and those of What changed between inspections, for any letter)."
+                  if len(mine) > 1 else ")."))
     with st.container(key="profile-box"):
         # Wider than a phone: scrolled sideways in its box, not squeezed.
         letters = tuple(dict.fromkeys(hist["letter"]))

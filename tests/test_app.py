@@ -504,6 +504,7 @@ def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: 
     assert len(letters) == 1  # one letter per area in this corpus
     assert letters[0]["Letter"].startswith("[read ↗](?page=reader&letter=")
     assert "nothing to compare yet" in texts(at)
+    assert "for the latest letter)." in texts(at)  # no table of change to point to
     # The profile's numbers stay legible on its dark cells, and its tooltip speaks plainly.
     [chart] = at.get("vega_lite_chart")
     spec = json.loads(chart.proto.spec)
@@ -1690,6 +1691,8 @@ def test_area_profile_compares_an_areas_letters_in_date_order(
     at = run(work, monkeypatch, page="area", area=areas[0], a=ids[areas[0]][1],
              b=ids[areas[0]][0])
     assert "compared in date order" in texts(at)
+    # Without a mouse the heatmap's earlier letters are read through the table of change.
+    assert "those of What changed between inspections, for any letter" in texts(at)
     # Each theme's counts lead to that letter's passages on the theme.
     change = md_tables(at)[-1]
     first = change[0]
