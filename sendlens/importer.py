@@ -107,8 +107,8 @@ class ImportReport:
             + (" (interrupted: run the same command again to carry on)" if self.interrupted else "")
         ]
         if self.swept:
-            lines.append(f"  removed {self.swept} stray file(s) an interrupted run had left "
-                         "in the corpus's PDF store")
+            lines.append(f"  removed {self.swept} stray file{'' if self.swept == 1 else 's'} "
+                         "an interrupted run had left in the corpus's PDF store")
         if self.stopped:
             lines.append(f"  stopped before the end: {self.stopped}; the letters imported "
                          "before are kept: run the same command again once that is fixed")

@@ -477,7 +477,7 @@ def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     table = runner.invoke(app, ["export", "themes", "-f", "csv", "--corpus", str(root)],
                           env={"SENDLENS_CODEBOOK": ""})
     assert table.exit_code == 0 and "transport" in table.stdout
-    assert "which is stale" in table.stderr and "theme(s) transport" in table.stderr
+    assert "which is stale" in table.stderr and "theme transport" in table.stderr
     edited = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert edited.exit_code == 0
     assert "codebook changed" in edited.stderr
@@ -1140,7 +1140,7 @@ def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check
     assert runner.invoke(app, ["train", "--corpus", str(root)], env=env).exit_code == 0
     result = runner.invoke(app, ["evaluate", str(path), "--corpus", str(root)], env=env)
     assert result.exit_code == 0, result.output
-    assert (f"the labels name theme(s) the codebook no longer has: {gone} ({named} labels)"
+    assert (f"the labels name a theme the codebook no longer has: {gone} ({named} labels)"
             in result.stderr)
     assert gone not in result.stdout
     # No stance in these labels: said, not scored 0, and only the themes recorded.
@@ -1258,7 +1258,7 @@ def test_train_warns_of_labels_naming_a_letter_the_corpus_lacks(corpus: Path,
     result = CliRunner().invoke(app, ["train", "-q", "--labels", str(path), "--corpus",
                                       str(tmp_path / "c")])
     assert result.exit_code == 0, result.output
-    assert "the labels name 1 letter(s) the corpus does not hold (80999_nowhere.pdf)" in \
+    assert "the labels name 1 letter the corpus does not hold (80999_nowhere.pdf)" in \
         result.stderr
 
 

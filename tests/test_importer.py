@@ -446,7 +446,7 @@ def test_stray_files_a_killed_run_left_in_the_store_are_swept(
     partial = kept.parent / ".partial-x1.tmp"
     partial.write_bytes(b"%PDF")
     report = import_paths(corpus, [real_pdfs[1]], progress=False)
-    assert report.swept == 2 and "removed 2 stray file(s)" in report.summary()
+    assert report.swept == 2 and "removed 2 stray files" in report.summary()
     assert not stray.exists() and not partial.exists() and kept.exists()
     assert corpus.counts()["letters"] == 2
     with corpus.reading() as con:

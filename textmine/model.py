@@ -805,8 +805,8 @@ def staleness(meta: dict[str, Any], codebook: Codebook,
     if meta.get("themes") != codebook.theme_ids:
         missing = [t for t in codebook.theme_ids if t not in meta.get("themes", [])]
         reasons.append("theme list differs from the codebook" + (
-            f": it does not know the codebook's theme(s) {', '.join(missing)}, which its "
-            "tags therefore never name" if missing else ""))
+            f": it does not know the codebook's theme{'' if len(missing) == 1 else 's'} "
+            f"{', '.join(missing)}, which its tags therefore never name" if missing else ""))
     trained_with = meta.get("versions", {}).get("scikit-learn")
     if trained_with and trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         reasons.append(f"trained with scikit-learn {trained_with}, running {sklearn.__version__}")

@@ -160,8 +160,8 @@ def train_cmd(
         shown = ", ".join(result.unknown_letters[:3]) + (
             f" and {len(result.unknown_letters) - 3} more" if len(result.unknown_letters) > 3
             else "")
-        typer.secho(f"warning: the labels name {len(result.unknown_letters)} letter(s) the "
-                    f"corpus does not hold ({shown}); their sentences were looked up in every "
+        typer.secho(f"warning: the labels name {counted(len(result.unknown_letters), 'letter')}"
+                    f" the corpus does not hold ({shown}); their sentences were looked up in every "
                     "letter, and read alone where not found", fg="yellow", err=True)
     if result.duplicate_labels:
         n = result.duplicate_labels
@@ -625,8 +625,9 @@ def _print(result: dict, title: str, as_json: bool) -> None:
     if not as_json:
         typer.echo(f"== {title}: {counted(result['n'], 'sentence')}")
     if dropped := result.get("dropped_themes"):
-        named = ", ".join(f"{t} ({n} label{'s' if n > 1 else ''})" for t, n in dropped.items())
-        typer.secho(f"note: the labels name theme(s) the codebook no longer has: {named}; "
+        named = ", ".join(f"{t} ({counted(n, 'label')})" for t, n in dropped.items())
+        typer.secho(f"note: the labels name {'a theme' if len(dropped) == 1 else 'themes'} the "
+                    f"codebook no longer has: {named}; "
                     "left out of the scores, as a retrain leaves them out", fg="yellow",
                     err=True)
     if unlabelled := result.get("unlabelled_predictions"):
