@@ -380,7 +380,8 @@ class Corpus:
 
     @contextmanager
     def model_lock(self, waiting: Callable[[], None] | None = None) -> Iterator[None]:
-        """Held while a model is trained or the corpus tagged, so that a second `tag`,
+        """Held while a model is trained or the corpus tagged (and while letters are read
+        again, whose passage ids a `tag` would mis-tag), so that a second `tag`,
         `train` or the app's retrain (another process, or another app session's thread)
         waits for the first. Re-entrant within a thread; `waiting` is called before
         blocking. Without flock (Windows) it does not exclude anything."""

@@ -391,7 +391,8 @@ def model_card(
         "theme's threshold makes its share of tagged corpus sentences match its share "
         "under the weak labels (before the margins for a first and a second theme, below), with or "
         "without hand labels. Thresholds (and per-stance prior offsets) tuned on held-out "
-        "hand labels by an inner cross-validation grouped by letter are an option "
+        "hand labels by an inner cross-validation grouped by letter (each set halfway "
+        "between the tuned and the prevalence threshold) are an option "
         "(`sendlens train --tune-thresholds K`; measure them with `sendlens evaluate --cv "
         "--tune-thresholds K`), not the default: on a few hundred labels they gave noisy "
         "optima, lower held-out F1 and several times the training time.",

@@ -1,12 +1,13 @@
 """Tag the corpus and classify arbitrary sentences with the current model.
 
 Models live in `<corpus>/models/<version>/` and are registered in the `models` table;
-the one with `is_current = 1` tags. A model is stale when the codebook in force or the
-scikit-learn version differs from the one it was trained with; `ensure_model` then
-trains a new one. Hand labels come from JSONL files (dev.jsonl's format) and from the
-`labels` table (corrections made in the app); both are matched back to corpus passages
-so that the section, heading and neighbouring sentences are features, as for any
-corpus sentence.
+the one with `is_current = 1` tags. A model is stale when what it was trained from has
+changed (the codebook in force or its theme list, a label file, the corpus's letters or
+passages, the model format, scikit-learn's minor or numpy's major version: `staleness`);
+`ensure_model` then trains a new one. Hand labels come from JSONL files (dev.jsonl's
+format) and from the `labels` table (corrections made in the app); both are matched back
+to corpus passages so that the section, heading and neighbouring sentences are features,
+as for any corpus sentence.
 """
 
 from __future__ import annotations

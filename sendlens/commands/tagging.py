@@ -119,9 +119,9 @@ def train_cmd(
     tune: int | None = typer.Option(
         None, "--tune-thresholds", min=2, metavar="K",
         help="Tune each theme's threshold on the hand labels by K-fold cross-validation "
-        "grouped by letter (K + 1 times as long), instead of matching the weak labels' "
-        "prevalence; the same held-out predictions fit a log-prior offset per stance (when "
-        "enough of the labels give a stance).",
+        "grouped by letter (K + 1 times as long) and set it halfway between that and the one "
+        "matching the weak labels' prevalence; the same held-out predictions fit a log-prior "
+        "offset per stance (when enough of the labels give a stance).",
     ),
     corpus: Path | None = CorpusOption,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
