@@ -7,6 +7,7 @@ import difflib
 import hashlib
 import os
 import re
+import shlex
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -84,8 +85,12 @@ class ImportReport:
     interrupted: bool = False
     # Why the run stopped before the end (a full disk, a store it cannot write), if it did.
     stopped: str = ""
-    # Stray files an interrupted run had left in the PDF store, removed first.
+    # Half-written copies an interrupted run had left in the PDF store, removed first.
     swept: int = 0
+    # Whole PDFs in the store that no letter points to after the run (kept), and the
+    # import command that takes them in.
+    unlisted: int = 0
+    unlisted_fix: str = ""
     # Problems that did not stop an import (a manifest.csv row that could not be
     # used, by file and line): the summary shows them so none goes unnoticed.
     warnings: list[str] = field(default_factory=list)
@@ -107,8 +112,16 @@ class ImportReport:
             + (" (interrupted: run the same command again to carry on)" if self.interrupted else "")
         ]
         if self.swept:
-            lines.append(f"  removed {self.swept} stray file{'' if self.swept == 1 else 's'} "
-                         "an interrupted run had left in the corpus's PDF store")
+            lines.append(f"  removed {self.swept} half-written "
+                         f"cop{'y' if self.swept == 1 else 'ies'} an interrupted run had left "
+                         "in the corpus's PDF store")
+        if self.unlisted:
+            lines.append(
+                f"  note: {self.unlisted} PDF{' is' if self.unlisted == 1 else 's are'} in the "
+                "corpus's PDF store but in no letter of its database (a run stopped between "
+                "storing a file and recording its letter, or a database lost or put back from "
+                f"a backup): kept; `{self.unlisted_fix}` imports "
+                + ("it" if self.unlisted == 1 else "them"))
         if self.stopped:
             lines.append(f"  stopped before the end: {self.stopped}; the letters imported "
                          "before are kept: run the same command again once that is fixed")
@@ -1075,4 +1088,9 @@ def import_paths(
         report.stopped = database_problem(exc, corpus.db_path)
     except OSError as exc:  # writing a PDF into the store
         report.stopped = f"{exc.filename or corpus.root}: {exc.strerror or exc}"
+    if todo and not report.interrupted:
+        with suppress(sqlite3.Error, OSError):  # a note: never the reason an import fails
+            report.unlisted = len(corpus.unlisted_pdfs())
+            report.unlisted_fix = (f"sendlens import {shlex.quote(str(corpus.pdf_dir))} "
+                                   f"--corpus {shlex.quote(str(corpus.root))}")
     return report

@@ -561,23 +561,33 @@ class Corpus:
 
     # --- files ---------------------------------------------------------------------
     def sweep_pdfs(self) -> int:
-        """Remove PDFs in the store that no letter points to, and half-written copies:
-        what a run killed between writing a file and committing its letter leaves. Under
-        the write lock, as every import stores its PDF inside its letter's transaction,
-        so no other run's file can be caught between the two. Returns how many."""
+        """Remove the half-written copies (`.partial-*`) a run killed while writing a file
+        left in the store; returns how many. Under the write lock, as every import stores
+        its PDF inside its letter's transaction, so no other run's copy is caught while
+        being written. Whole PDFs no letter points to are kept (`unlisted_pdfs`): that is
+        also what a database lost or put back from a backup looks like, and the store may
+        hold the only copy of a scraped letter."""
         if not self.pdf_dir.is_dir():
             return 0
         removed = 0
-        with self.transaction() as con:
-            held = {self.root / r[0] for r in con.execute(
-                "SELECT pdf_path FROM letters WHERE pdf_path IS NOT NULL")}
-            for path in self.pdf_dir.glob("*/*"):
-                stray = path.name.startswith(".partial-") or (
-                    path.suffix == ".pdf" and path not in held)
-                if stray and path.is_file():
+        with self.transaction():
+            for path in self.pdf_dir.glob("*/.partial-*"):
+                if path.is_file():
                     path.unlink(missing_ok=True)
                     removed += 1
         return removed
+
+    def unlisted_pdfs(self) -> list[Path]:
+        """Whole PDFs in the store that no letter points to: from a run stopped between
+        storing a file and committing its letter, or a database lost or put back from a
+        backup. `sendlens import` of the store folder takes them back in."""
+        if not self.pdf_dir.is_dir():
+            return []
+        with self.reading() as con:
+            held = {self.root / r[0] for r in con.execute(
+                "SELECT pdf_path FROM letters WHERE pdf_path IS NOT NULL")}
+        return sorted(path for path in self.pdf_dir.glob("*/*.pdf")
+                      if path not in held and path.is_file())
 
     def store_pdf(self, data: bytes, sha256: str) -> Path:
         """Write a PDF's bytes into the content-addressed store (atomic); return its path.

@@ -434,24 +434,63 @@ def test_a_killed_import_resumes_without_loss_or_duplicates(
     assert corpus.counts()["letters"] == 55
 
 
-def test_stray_files_a_killed_run_left_in_the_store_are_swept(
+def test_half_written_copies_are_swept_and_whole_unlisted_pdfs_kept_and_named(
     corpus: Corpus, real_pdfs: list[Path]
 ) -> None:
     first = import_pdf(corpus, real_pdfs[0])
     kept = corpus.pdf_path_for(first.sha256)
-    # A PDF stored by a run killed before its letter was committed, and a half-written copy.
-    stray = corpus.pdf_path_for("ab" + "0" * 62)
-    stray.parent.mkdir(parents=True, exist_ok=True)
-    stray.write_bytes(b"%PDF-1.7 cut short")
+    # A half-written copy a killed run left, and a whole PDF no letter points to.
     partial = kept.parent / ".partial-x1.tmp"
     partial.write_bytes(b"%PDF")
+    unlisted = corpus.pdf_path_for(hashlib.sha256(real_pdfs[2].read_bytes()).hexdigest())
+    unlisted.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(real_pdfs[2], unlisted)
     report = import_paths(corpus, [real_pdfs[1]], progress=False)
-    assert report.swept == 2 and "removed 2 stray files" in report.summary()
-    assert not stray.exists() and not partial.exists() and kept.exists()
+    assert report.swept == 1 and "removed 1 half-written copy" in report.summary()
+    assert not partial.exists() and kept.exists()
+    # Kept: it may be the only copy of a letter; the summary says how to take it back in.
+    assert unlisted.exists() and report.unlisted == 1
+    fix = f"sendlens import {corpus.pdf_dir} --corpus {corpus.root}"
+    assert "1 PDF is in the corpus's PDF store but in no letter" in report.summary()
+    assert f"`{fix}` imports it" in report.summary()
     assert corpus.counts()["letters"] == 2
+    again = import_paths(corpus, [corpus.pdf_dir], progress=False)
+    assert [o.status for o in again.outcomes].count("imported") == 1
+    assert again.unlisted == 0 and "no letter" not in again.summary()
+    assert corpus.counts()["letters"] == 3
     with corpus.reading() as con:
         for (path,) in con.execute("SELECT pdf_path FROM letters"):
             assert (corpus.root / path).is_file()
+
+
+def test_a_database_put_back_from_a_backup_loses_no_stored_pdf(
+    corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """Each import used to delete the store's PDFs its database did not list: after a
+    database was restored from a backup (or emptied), the letters imported since were
+    gone for good, though for a scraped corpus the store holds the only copy."""
+    import_paths(corpus, real_pdfs[:2], progress=False)
+    backup = tmp_path / "backup.db"
+    with corpus.reading() as con, sqlite3.connect(backup) as out:
+        con.backup(out)
+    import_paths(corpus, real_pdfs[2:4], progress=False)
+    stored = sorted(corpus.pdf_dir.glob("*/*.pdf"))
+    assert len(stored) == 4
+    with sqlite3.connect(backup) as src, sqlite3.connect(corpus.db_path) as dst:
+        src.backup(dst)
+    report = import_paths(corpus, [real_pdfs[4]], progress=False)
+    assert sorted(corpus.pdf_dir.glob("*/*.pdf")) == sorted([*stored, corpus.pdf_path_for(
+        report.outcomes[0].sha256)])
+    assert report.unlisted == 2 and "2 PDFs are in the corpus's PDF store" in report.summary()
+    # `info` says so too, with the same command.
+    info = CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
+    assert "2 PDFs in the corpus's PDF store are in no letter of its database" in info.output
+    assert f"sendlens import {corpus.pdf_dir} --corpus {corpus.root}" in info.output
+    again = import_paths(corpus, [corpus.pdf_dir], progress=False)
+    assert [o.status for o in again.outcomes].count("imported") == 2
+    assert corpus.counts()["letters"] == 5
+    assert "in no letter" not in CliRunner().invoke(
+        app, ["info", "--corpus", str(corpus.root)]).output
 
 
 def test_two_imports_at_once_count_each_inspection_once(

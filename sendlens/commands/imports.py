@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 from datetime import date
 from enum import StrEnum
@@ -323,8 +324,6 @@ def _how_to_measure(meta: dict) -> str:
     """The evaluate command that would record this model's quality. Scored on its own
     training labels the figure would flatter it: `evaluate` then records only a --cv of
     them, run as the model was trained, and only when it was trained on that file alone."""
-    import shlex
-
     training = meta.get("training", {})
     files = training.get("label_files") or []
     other = "`sendlens evaluate GOLD.jsonl` records it, on labels it was not trained on"
@@ -374,6 +373,13 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
     if replaced:
         typer.echo(f"  {counted(replaced, 'letter')} read from a later file of the report than the "
                    "one first imported (a corrected report published again)")
+    if unlisted := store.unlisted_pdfs():
+        # Kept, never swept: a database put back from a backup left these out.
+        typer.secho(f"{counted(len(unlisted), 'PDF')} in the corpus's PDF store "
+                    f"{'is' if len(unlisted) == 1 else 'are'} in no letter of its database "
+                    "(a run stopped mid-letter, or a database lost or put back from a backup):"
+                    f" `sendlens import {shlex.quote(str(store.pdf_dir))} --corpus "
+                    f"{shlex.quote(str(store.root))}` imports them", fg="yellow")
     has_model = _model_info(store)
     if outdated := outdated_letters(store):
         typer.secho(f"{counted(len(outdated), 'letter')} read by an older version of sendlens's "
