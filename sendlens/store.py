@@ -439,17 +439,36 @@ class Corpus:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def _check_kind(self) -> None:
+        """Refuse, before anything is written (even the switch to WAL), a newer sendlens's
+        corpus or another program's database: opening must not change either."""
+        con = self.connect(readonly=True)
+        try:
+            tables = {r[0] for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and not tables & {"meta", "letters"}:
+                shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+                raise CorpusError(
+                    f"{self.db_path}: not a sendlens corpus (a database of other tables: "
+                    f"{shown}); left as it is. Point --corpus at a sendlens corpus folder, "
+                    "or at a new folder to start one")
+            row = con.execute("SELECT value FROM meta WHERE key='schema_version'"
+                              ).fetchone() if "meta" in tables else None
+        finally:
+            con.close()
+        if row and int(row["value"]) > SCHEMA_VERSION:
+            raise CorpusError(f"{self.db_path}: made by a newer sendlens (schema "
+                              f"{row['value']}); upgrade sendlens to use it")
+
     def _migrate(self) -> None:
         # A damaged database raises sqlite3.DatabaseError, which open() turns into one
         # CorpusError whether it shows on connecting or on reading the schema.
+        if self.db_path.is_file() and self.db_path.stat().st_size:
+            self._check_kind()
         con = self.connect()
         try:
             con.executescript(SCHEMA)
             row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row and int(row["value"]) > SCHEMA_VERSION:
-                raise CorpusError(
-                    f"{self.db_path}: made by a newer sendlens (schema {row['value']}); upgrade"
-                )
             if (row and int(row["value"]) == SCHEMA_VERSION
                     and offered_column(con) == "themes_offered"):
                 # Up to date: nothing written, so a corpus on a full disk still opens for

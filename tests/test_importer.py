@@ -819,6 +819,36 @@ def test_opening_an_up_to_date_corpus_writes_nothing(
     assert Corpus.open(corpus.root).counts()["letters"] == 0
 
 
+def test_a_newer_corpus_or_another_programs_database_is_refused_unchanged(
+    corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """Opening wrote sendlens's tables into the file before it read what the file was: a
+    newer sendlens's corpus got back tables it had dropped, and any SQLite file named
+    sendlens.db became a corpus."""
+    with sqlite3.connect(corpus.db_path) as con:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    (str(SCHEMA_VERSION + 1),))
+        con.execute("DROP TABLE replaced_files")
+    con.close()
+    before = corpus.db_path.read_bytes()
+    result = CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
+    assert result.exit_code == 2
+    assert f"made by a newer sendlens (schema {SCHEMA_VERSION + 1})" in result.output
+    assert corpus.db_path.read_bytes() == before
+
+    other = tmp_path / "other"
+    other.mkdir()
+    with sqlite3.connect(other / "sendlens.db") as con:
+        con.execute("CREATE TABLE readings (t TEXT, value REAL)")
+    con.close()
+    before = (other / "sendlens.db").read_bytes()
+    for command in (["info"], ["import", str(real_pdfs[0])]):
+        result = CliRunner().invoke(app, [*command, "--corpus", str(other)])
+        assert result.exit_code == 2, result.output
+        assert "not a sendlens corpus (a database of other tables: readings)" in result.output
+    assert (other / "sendlens.db").read_bytes() == before
+
+
 def test_a_schema_1_corpus_is_upgraded_to_one_name_per_authority(
     corpus: Corpus, letters_dir: Path
 ) -> None:
