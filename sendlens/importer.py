@@ -54,9 +54,16 @@ NO_PDFS = "no PDF files found in this folder or its subfolders"
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+def shown_path(path: Path | str) -> str:
+    """A path (or a message naming one) as text that can be printed and stored: bytes of
+    a file name that are not UTF-8 (a zip made on Windows, unpacked here) as \\xNN, where
+    Python's str(path) holds characters neither a terminal nor SQLite takes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 @dataclass
 class ImportOutcome:
-    path: str
+    path: str  # as shown_path shows it
     status: str  # "imported", "replaced", "duplicate" or "skipped"
     reason: str = ""
     letter_id: str | None = None
@@ -70,6 +77,9 @@ class ImportOutcome:
     missing: tuple[str, ...] = ()
     # Signs that the file holds more than this letter (only the first letter is read).
     notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        self.path, self.reason = shown_path(self.path), shown_path(self.reason)
 
     def missing_note(self) -> str:
         """The sections it lacks, as the import and scrape summaries say it ("" if none)."""
@@ -314,7 +324,7 @@ def _import_pdf(
                 "letter_id": letter_id, "sha256": sha, "ofsted_urn": ofsted_urn,
                 "published": published,
                 # Absolute: a path relative to that day's folder means nothing later.
-                "source": source or str(path.resolve()),
+                "source": source or shown_path(path.resolve()),
                 "pdf_path": str(stored.relative_to(corpus.root)), "imported_at": now_iso(),
                 **_read_columns(doc, la, extracted.n_pages, len(passages)),
             }
@@ -501,7 +511,7 @@ def _replace_letter(
         changed, moved, unplaced = _rewrite_passages(db, letter_id, letter, passages)
         columns = {
             **_read_columns(doc, la, n_pages, len(passages)),
-            "sha256": sha, "source": source or str(path.resolve()),
+            "sha256": sha, "source": source or shown_path(path.resolve()),
             # imported_at stays: it orders the letters of an inspection (the first is the
             # one a copy is compared with).
             "pdf_path": str(stored.relative_to(corpus.root)),

@@ -321,6 +321,27 @@ def test_bad_files_are_skipped_by_name_with_a_reason(
     assert _letter_count(corpus) == 1
 
 
+def test_file_names_that_are_not_utf8_are_imported_and_named_readably(
+    real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """A name in Latin-1 (a zip made on Windows) stopped the whole import with a
+    traceback at the first such file: the rest were never imported."""
+    folder = tmp_path / os.fsdecode(b"Letters \xe9t\xe9")
+    folder.mkdir()
+    shutil.copy(real_pdfs[0], folder / os.fsdecode(b"rapport \xff.pdf"))
+    (folder / os.fsdecode(b"notes \xe9.pdf")).write_text("just some notes")
+    shutil.copy(real_pdfs[1], folder / "zz_good.pdf")
+    result = CliRunner().invoke(app, ["import", str(folder), "--corpus", str(tmp_path / "c"),
+                                      "-q"])
+    assert result.exit_code == 1, result.output  # one file skipped, said
+    assert "imported 2, already in the corpus 0, skipped 1" in result.output
+    assert "Letters \\xe9t\\xe9/notes \\xe9.pdf: not a PDF" in result.output
+    with sqlite3.connect(tmp_path / "c" / "sendlens.db") as con:
+        sources = sorted(r[0] for r in con.execute("SELECT source FROM letters"))
+    con.close()
+    assert sources[0].endswith("Letters \\xe9t\\xe9/rapport \\xff.pdf")
+
+
 def test_cli_exit_code_says_something_was_skipped(real_pdfs: list[Path], tmp_path: Path) -> None:
     (tmp_path / "notes.pdf").write_text("just some notes")
     runner = CliRunner()
