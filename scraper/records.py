@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Larger than any inspection letter (they are under 5 MB): neither downloaded nor read.
+MAX_PDF_BYTES = 100 * 1024 * 1024
+
 FRAMEWORKS = ("send_2016", "revisit_2018", "area_send_2023", "monitoring_2023")
 FRAMEWORK_LABELS = {
     "send_2016": "Joint local area SEND inspection (2016–2022)",

@@ -47,7 +47,7 @@ from scraper.http import (
     build_session,
     site_unwell,
 )
-from scraper.records import FetchRecord
+from scraper.records import MAX_PDF_BYTES, FetchRecord
 from textmine.areas import lookup_area
 
 try:
@@ -66,7 +66,6 @@ AUTO = "auto"  # gov_uk_url default: the GOV.UK page only when scraping the real
 HELD_STATUSES = ("imported", "replaced", "duplicate", "skipped")  # never downloaded again
 TMP_PREFIX = "scrape-"
 MIN_PDF_BYTES = 1024
-MAX_PDF_BYTES = 100 * 1024 * 1024
 DOWNLOAD_DEADLINE = 300.0  # seconds for one file, against servers that drip bytes
 # This many provider pages in a row empty or unreadable, before any listed a report,
 # means the page changed; after some did, it takes a longer run (the site is unwell).

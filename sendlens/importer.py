@@ -9,6 +9,7 @@ import os
 import re
 import shlex
 import sqlite3
+import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
@@ -26,7 +27,7 @@ from scraper.parse import (
     parse_date,
     parse_document,
 )
-from scraper.records import FetchRecord, Letter, Passage
+from scraper.records import MAX_PDF_BYTES, FetchRecord, Letter, Passage
 from sendlens.store import (
     ISO_DATE,
     Corpus,
@@ -258,6 +259,16 @@ def _import_pdf(
     replace: Replace = "never",
 ) -> ImportOutcome:
     try:
+        info = path.stat()
+        # Looked at before reading: a pipe would wait for ever, a device (/dev/zero) or a
+        # disk image named by mistake would be read whole into memory.
+        if not stat.S_ISREG(info.st_mode):
+            return ImportOutcome(str(path), "skipped", "not a regular file (a device, a pipe "
+                                 "or a socket), so not read")
+        if info.st_size > MAX_PDF_BYTES:
+            return ImportOutcome(str(path), "skipped", f"{info.st_size / 2**20:,.0f} MB, far "
+                                 f"larger than any inspection letter (over "
+                                 f"{MAX_PDF_BYTES // 2**20} MB), so not read")
         data = path.read_bytes()
     except OSError as exc:
         return ImportOutcome(str(path), "skipped", f"cannot read: {exc.strerror or exc}")

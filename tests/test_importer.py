@@ -342,6 +342,29 @@ def test_file_names_that_are_not_utf8_are_imported_and_named_readably(
     assert sources[0].endswith("Letters \\xe9t\\xe9/rapport \\xff.pdf")
 
 
+def test_a_device_a_pipe_or_a_huge_file_named_for_import_is_not_read(
+    corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    """Named directly, /dev/zero was read into memory until the kernel killed sendlens, a
+    pipe made it wait for ever, and a disk image was read whole before being refused."""
+    from scraper.records import MAX_PDF_BYTES
+
+    (tmp_path / "zero.pdf").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "pipe.pdf")
+    huge = tmp_path / "image.pdf"
+    with huge.open("wb") as out:  # sparse: no disk space taken
+        out.write(b"%PDF-1.7\n")
+        out.truncate(MAX_PDF_BYTES + 1)
+    paths = [tmp_path / "zero.pdf", tmp_path / "pipe.pdf", huge, real_pdfs[0]]
+    report = import_paths(corpus, paths, progress=False)
+    reasons = {Path(o.path).name: o.reason for o in report.skipped}
+    assert reasons["zero.pdf"] == reasons["pipe.pdf"] == (
+        "not a regular file (a device, a pipe or a socket), so not read")
+    assert reasons["image.pdf"] == ("100 MB, far larger than any inspection letter (over "
+                                    "100 MB), so not read")
+    assert [o.status for o in report.outcomes].count("imported") == 1
+
+
 def test_cli_exit_code_says_something_was_skipped(real_pdfs: list[Path], tmp_path: Path) -> None:
     (tmp_path / "notes.pdf").write_text("just some notes")
     runner = CliRunner()
