@@ -325,6 +325,9 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     as a second sheet, "About", so that a spreadsheet passed on still says what it holds;
     the md and tex tables, for papers, say their filters and model in a line under the
     table; csv and parquet stay plain tables for programs."""
+    # The filters as typed (a search word in another encoding); a frame's text cannot
+    # hold such a character (pandas keeps it as UTF-8).
+    about = {k: _encodable_text(v) for k, v in about.items()} if about else about
     if fmt == "csv":
         return frame.to_csv(index=False).encode("utf-8")
     if fmt in ("md", "tex"):
@@ -351,6 +354,8 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     if fmt == "parquet":
         frame.to_parquet(buf, index=False)
     elif fmt == "xlsx":
+        frame = _sheet_safe(frame)
+        about = {k: _sheet_text(v) for k, v in about.items()} if about else about
         with pd.ExcelWriter(buf, engine="openpyxl") as book:
             _with_dates(frame).to_excel(book, index=False, sheet_name="Table")
             _as_text(book.sheets["Table"])
@@ -365,6 +370,39 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     return buf.getvalue()
+
+
+def _encodable_text(value: Any) -> Any:
+    """Text every format can encode: a character Python keeps for a byte that was not
+    UTF-8 (a search word typed in another encoding) as \\xNN, not an encoding error."""
+    if isinstance(value, str) and _SURROGATE.search(value):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Control characters a spreadsheet cell cannot hold (openpyxl refuses the whole file);
+# a vertical tab is Word's line break inside a paragraph, pasted with a search.
+_NOT_IN_SHEETS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _sheet_text(value: Any) -> Any:
+    value = _encodable_text(value)
+    if isinstance(value, str) and _NOT_IN_SHEETS.search(value):
+        return _NOT_IN_SHEETS.sub(lambda m: "\n" if m.group() == "\x0b" else " ", value)
+    return value
+
+
+def _sheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with _sheet_text applied to its text columns that need it (looked for in
+    one pass per column: the app prepares its downloads on every rerun)."""
+    changed = {}
+    for column in frame.columns:
+        values = frame[column]
+        if ((values.dtype == object or pd.api.types.is_string_dtype(values))
+                and _NOT_IN_SHEETS.search("\n".join(v for v in values if isinstance(v, str)))):
+            changed[column] = values.map(_sheet_text)
+    return frame.assign(**changed) if changed else frame
 
 
 def _as_text(ws: Any) -> None:

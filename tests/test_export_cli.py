@@ -306,6 +306,27 @@ def test_text_beginning_with_an_equals_sign_stays_text_in_a_spreadsheet(
         ("evidence", "s"), ("=1+1", "s")]
 
 
+def test_control_characters_pasted_into_a_search_do_not_break_a_spreadsheet(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    """A vertical tab (Word's line break, pasted with the words) made openpyxl refuse the
+    whole file: the export ended in a traceback."""
+    from openpyxl import load_workbook
+
+    out = tmp_path / "ev.xlsx"
+    result = CliRunner().invoke(app, ["export", "evidence", "--theme", "local_offer",
+                                      "--words", "local\x0b offer", "-o", str(out),
+                                      "--corpus", str(corpus.root)])
+    assert result.exit_code == 0, result.output
+    about = {c.value: d.value for c, d in load_workbook(out)["About"].iter_rows()}
+    assert "local\n offer" in about.values()  # the line break kept as one
+    frame = pd.DataFrame({"text": ["a\x01b", "c\x1bd"], "n": [1, 2]})
+    out.write_bytes(table_bytes(frame, "xlsx", {"table": "evidence", "words": "x\udcff"}))
+    book = load_workbook(out)
+    assert [c.value for c in book["Table"]["A"]] == ["text", "a b", "c d"]
+    assert "x\\xff" in [c.value for c in book["About"]["B"]]  # a byte not UTF-8, shown
+
+
 def test_a_table_by_year_says_which_year(corpus: Corpus, tmp_path: Path) -> None:
     # Inspected in one year and published in the next is common: the reader must know
     # which year a row counts.
