@@ -487,10 +487,19 @@ def check_destination(dest: Path, example: str, corpus_root: Path | None = None)
     is a file name to suggest in it), a path whose folder does not exist, a file that is
     read-only, or (given `corpus_root`) a path inside the corpus: "-o corpus/sendlens.db"
     would replace the database, corrections and all."""
+    try:
+        _check_destination(dest, example, corpus_root)
+    except OSError as exc:  # a name too long for the file system, a folder not listable
+        raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
+
+
+def _check_destination(dest: Path, example: str, corpus_root: Path | None) -> None:
     if dest.is_dir():
         raise OutputError(f"{dest} is a folder: give a file name (e.g. {dest / example})")
     if not dest.parent.is_dir():
-        raise OutputError(f"cannot write {dest}: there is no folder {dest.parent}")
+        raise OutputError(f"cannot write {dest}: " + (
+            f"{dest.parent} is a file, not a folder" if dest.parent.exists() else
+            f"there is no folder {dest.parent}"))
     if corpus_root is not None and dest.resolve().is_relative_to(corpus_root.resolve()):
         raise OutputError(f"{dest} is inside the corpus folder {corpus_root}, which only "
                           "sendlens writes to: write the file elsewhere")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import errno
 import hashlib
 import os
 import re
@@ -1005,7 +1006,7 @@ def collect_pdfs(
 
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        if missing_why(path) is None and path.is_dir():
             found = sorted(_pdfs_under(path, unreadable, skip))
             if not found and empty_folders is not None:
                 empty_folders.append(path)
@@ -1015,7 +1016,23 @@ def collect_pdfs(
             key = _real(pdf)
             if key not in seen:
                 seen.add(key)
-                yield describe(pdf) if pdf.exists() else ImportItem(pdf)
+                yield describe(pdf) if missing_why(pdf) is None else ImportItem(pdf)
+
+
+def missing_why(path: Path) -> str | None:
+    """Why `path` names nothing to import ("no such file"...), or None when it names
+    something. Python's exists() raises for a name too long for the file system."""
+    try:
+        path.stat()
+        return None
+    except FileNotFoundError:
+        if path.is_symlink():
+            return "a link to a file that is not there (or a loop of links)"
+        return "no such file"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a link to a file that is not there (or a loop of links)"
+        return (exc.strerror or str(exc)).lower()
 
 
 def _real(path: Path) -> Path:
@@ -1066,17 +1083,20 @@ def import_paths(
                               unreadable=unreadable, skip=corpus.root))
     for folder in empty:
         # Skipped like a missing path: importing nothing from a folder is not success.
-        report.outcomes.append(ImportOutcome(str(folder), "skipped", NO_PDFS))
+        report.outcomes.append(ImportOutcome(str(folder), "skipped", NO_PDFS if _real(
+            folder) != _real(corpus.root) else "the corpus folder itself, whose PDFs are "
+            f"the letters it holds (its store's PDFs that no letter lists, if any, are "
+            f"imported from {corpus.pdf_dir})"))
     for folder, why in unreadable:
         report.outcomes.append(ImportOutcome(
             str(folder), "skipped", f"cannot list this folder ({why}): no PDF in it was "
             "imported"))
-    missing = [i for i in items if not i.path.exists()]
-    for item in missing:
-        report.outcomes.append(ImportOutcome(
-            str(item.path), "skipped", "a link to a file that is not there (or a loop of "
-            "links)" if item.path.is_symlink() else "no such file"))
-    todo = [i for i in items if i.path.exists()]
+    todo = []
+    for item in items:
+        if (why := missing_why(item.path)) is None:
+            todo.append(item)
+        else:
+            report.outcomes.append(ImportOutcome(str(item.path), "skipped", why))
     try:
         if todo:
             report.swept = corpus.sweep_pdfs()

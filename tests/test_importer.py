@@ -365,6 +365,26 @@ def test_a_device_a_pipe_or_a_huge_file_named_for_import_is_not_read(
     assert [o.status for o in report.outcomes].count("imported") == 1
 
 
+def test_a_name_too_long_or_the_corpus_itself_is_named_with_the_reason(
+    corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    long = tmp_path / ("x" * 300 + ".pdf")  # a traceback, and the good file not imported
+    report = import_paths(corpus, [long, real_pdfs[0]], progress=False)
+    assert [(o.status, o.reason) for o in report.outcomes] == [
+        ("skipped", "file name too long"), ("imported", "")]
+    # "No PDF files found" in a folder of 55 letters: it is the corpus folder.
+    itself = import_paths(corpus, [corpus.root], progress=False)
+    assert itself.outcomes[0].reason.startswith(
+        "the corpus folder itself, whose PDFs are the letters it holds")
+    export = CliRunner().invoke(app, ["export", "letters", "-o", str(tmp_path / (
+        "y" * 300 + ".csv")), "--corpus", str(corpus.root)])
+    assert export.exit_code == 2 and "File name too long" in export.output
+    (tmp_path / "afile").write_text("")
+    export = CliRunner().invoke(app, ["export", "letters", "-o", str(tmp_path / "afile" / "x.csv"),
+                                      "--corpus", str(corpus.root)])
+    assert "afile is a file, not a folder" in export.output
+
+
 def test_cli_exit_code_says_something_was_skipped(real_pdfs: list[Path], tmp_path: Path) -> None:
     (tmp_path / "notes.pdf").write_text("just some notes")
     runner = CliRunner()

@@ -30,7 +30,7 @@ from sendlens.export import (
     provenance,
     write_table,
 )
-from sendlens.importer import import_paths, outdated_letters, reparse_letters
+from sendlens.importer import import_paths, missing_why, outdated_letters, reparse_letters
 from sendlens.store import DB_NAME, Corpus, untagged_counts
 
 
@@ -91,7 +91,7 @@ def import_cmd(
         typer.secho("error: give PDF files or folders to import (or --reparse)", fg="red",
                     err=True)
         raise typer.Exit(2)
-    if not any(p.exists() for p in paths):
+    if all(missing_why(p) for p in paths):
         # Checked before the corpus is made: a typo should not leave an empty corpus behind.
         typer.secho("error: no such file or folder: " + ", ".join(str(p) for p in paths),
                     fg="red", err=True)
