@@ -625,7 +625,11 @@ def scrape(
     # Named as the command line names them (`gov_uk_url` has no option: it is the API's).
     for name, url in (("--base-url", base_url), ("gov_uk_url", gov_uk_url)):
         if url and url != AUTO:
-            parts = urlsplit(url)
+            try:
+                parts = urlsplit(url)
+                parts.port  # noqa: B018 - raises for a port that is not a number
+            except ValueError as exc:  # "Invalid IPv6 URL", with neither option nor URL
+                raise ValueError(f"{name} {url!r} is not a URL: {exc}") from None
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ValueError(f"{name} {url!r} is not an http(s) URL with a host")
     started = time.monotonic()

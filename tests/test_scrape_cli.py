@@ -60,6 +60,11 @@ def test_bad_base_url_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "ftp://example" in result.output
+    # A URL Python cannot split said only "Invalid IPv6 URL", naming neither.
+    result = CliRunner().invoke(
+        app, ["scrape", "--base-url", "http://[::1", "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 2
+    assert "--base-url 'http://[::1' is not a URL: Invalid IPv6 URL" in result.output
 
 
 def test_every_run_names_the_files_it_holds_but_could_not_import(tmp_path: Path) -> None:
