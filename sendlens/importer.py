@@ -759,6 +759,13 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
     pdf = corpus.root / row["pdf_path"]
     try:
         data = pdf.read_bytes()
+        if row["sha256"] and hashlib.sha256(data).hexdigest() != row["sha256"]:
+            # Another file put in its place (by hand, a sync): its text would become this
+            # letter's, under this letter's id and maybe another area.
+            report.failed.append((who, f"its stored PDF {pdf} is not the file imported "
+                                       "(its content no longer matches its sha256); left "
+                                       "as it was: import the letter's file again"))
+            return
         extracted = extract_pdf(pdf, data)
         doc = parse_document(extracted.paragraphs)
     except OSError as exc:

@@ -1050,6 +1050,12 @@ def test_letters_read_by_an_older_parser_are_read_again_keeping_tags_and_correct
         con.execute("UPDATE letters SET parser_version='1' WHERE letter_id=?", (b,))
         stored = root / con.execute("SELECT pdf_path FROM letters WHERE letter_id=?",
                                     (b,)).fetchone()[0]
+    # Another letter's PDF put in its place: its text is not taken as this letter's.
+    shutil.copy(real_pdfs[3], stored)
+    swapped = runner.invoke(app, ["import", "--reparse", "--corpus", str(root), "-q"])
+    assert swapped.exit_code == 1
+    assert "is not the file imported (its content no longer matches its sha256)" in \
+        swapped.stderr
     stored.unlink()
     gone = runner.invoke(app, ["import", "--reparse", "--corpus", str(root), "-q"])
     assert gone.exit_code == 1
