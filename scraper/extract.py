@@ -308,6 +308,8 @@ def extract_pdf(path: Path | str, data: bytes | None = None) -> ExtractedText:
         msg = str(exc)
         if "password" in msg.lower() or "security" in msg.lower():
             raise ExtractError(f"{name}: encrypted PDF (password protected)") from exc
+        # PDFium reports some refusals (a file with no pages) as "(PDFium: Success)".
+        msg = msg.replace(" (PDFium: Success)", "").rstrip(".")
         raise ExtractError(f"{name}: damaged PDF ({msg})") from exc
     try:
         pages = [_page_lines(pdf[i], i + 1) for i in range(len(pdf))]

@@ -120,3 +120,26 @@ def test_a_sentence_broken_by_an_empty_line_stays_one_paragraph(tmp_path: Path) 
         "County Hall, High Street, Testshire TS1 1AA",
         "Strengths",
     ]
+
+
+def test_a_pdf_with_no_pages_is_named_damaged_without_pdfiums_success(tmp_path: Path) -> None:
+    """PDFium refuses a document of no pages with "Failed to load document (PDFium:
+    Success)": a reason that reads as a contradiction."""
+    import pytest
+
+    from scraper.extract import ExtractError
+
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>"]
+    body, offsets = b"%PDF-1.3\n", []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
+    xref = len(body)
+    body += b"xref\n0 3\n0000000000 65535 f \n" + b"".join(
+        b"%010d 00000 n \n" % o for o in offsets)
+    body += b"trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    path = tmp_path / "empty.pdf"
+    path.write_bytes(body)
+    with pytest.raises(ExtractError) as caught:
+        extract_pdf(path)
+    assert str(caught.value) == f"{path}: damaged PDF (Failed to load document)"
