@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +68,21 @@ def real_pdfs(letters_dir: Path) -> list[Path]:
     pdfs = sorted(letters_dir.glob("*.pdf"))
     assert len(pdfs) == 55, f"expected the 55 real reports in {letters_dir}, found {len(pdfs)}"
     return pdfs
+
+
+@pytest.fixture()
+def not_root(tmp_path: Path) -> Iterator[tuple[list[str], Path]]:
+    """(the command prefix, a folder) to run sendlens as a user whom permissions bind. Root
+    reads and writes everything, so as root commands run as `nobody`, in a folder of
+    /tmp that `nobody` may use (pytest's folders are root's alone)."""
+    if os.geteuid() != 0:
+        yield [], tmp_path
+        return
+    if not shutil.which("setpriv"):
+        pytest.skip("as root, this needs setpriv to run sendlens as another user")
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    base.chmod(0o777)
+    try:
+        yield ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"], base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

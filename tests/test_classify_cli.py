@@ -1824,3 +1824,32 @@ def test_the_model_card_knows_the_projects_own_labels(gold_dir: Path) -> None:
 
     dev = gold_dir / "dev.jsonl"
     assert hashlib.sha256(dev.read_bytes()).hexdigest() == PROJECT_GOLD_SHA256
+
+
+def test_train_refuses_before_training_when_no_model_can_be_saved(
+    real_pdfs: list[Path], not_root: tuple[list[str], Path]
+) -> None:
+    """A database the user may write beside a models folder they may not: training ran
+    to the end (half a minute on a real corpus) and only then failed to save."""
+    import shutil
+    import subprocess
+
+    as_user, base = not_root
+    root = base / "corpus"
+    assert CliRunner().invoke(app, ["import", *map(str, real_pdfs[:2]), "--corpus",
+                                    str(root), "-q"]).exit_code == 0
+    (root / "models").mkdir(exist_ok=True)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    (root / "models").chmod(0o555)
+    try:
+        run = subprocess.run([*as_user, sys.executable, "-m", "sendlens.cli", "train",
+                              "--corpus", str(root), "-q"],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2, run.stderr
+        assert (f"{root / 'models'}: a model cannot be saved there (Permission denied), so "
+                "none was trained") in run.stderr
+        assert "weak labels" not in run.stderr + run.stdout  # it did not start training
+    finally:
+        (root / "models").chmod(0o755)
+        shutil.rmtree(root, ignore_errors=True)

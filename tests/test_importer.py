@@ -10,9 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -666,24 +664,6 @@ def test_a_database_damaged_inside_is_named_without_a_traceback(
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
     assert f"error: {db}: damaged" in run.stderr and "pdfs/ folder are kept" in run.stderr
-
-
-@pytest.fixture()
-def not_root(tmp_path: Path) -> Iterator[tuple[list[str], Path]]:
-    """(the command prefix, a folder) to run sendlens as a user whom permissions bind. Root
-    reads and writes everything, so as root commands run as `nobody`, in a folder of
-    /tmp that `nobody` may use (pytest's folders are root's alone)."""
-    if os.geteuid() != 0:
-        yield [], tmp_path
-        return
-    if not shutil.which("setpriv"):
-        pytest.skip("as root, this needs setpriv to run sendlens as another user")
-    base = Path(tempfile.mkdtemp(dir="/tmp"))
-    base.chmod(0o777)
-    try:
-        yield ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"], base
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_a_folder_that_cannot_be_listed_is_named_not_passed_over(

@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import shutil
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -481,6 +482,7 @@ def _train(
 ) -> TrainResult:
     started = time.time()
     codebook = codebook or load_codebook(corpus=corpus.root)
+    _check_can_save(corpus)
     say = progress or (lambda _f, _m: None)
     records: list[dict[str, Any]] = []
     unlabelled: list[set[str]] = []  # per record, the themes its file did not label
@@ -583,6 +585,18 @@ def _train(
 
 
 KEEP_MODELS = 5  # earlier models whose files are kept, besides the current one
+
+
+def _check_can_save(corpus: Corpus) -> None:
+    """Refuse before training, not after it (half a minute on a real corpus), when the
+    models folder cannot take a new model."""
+    folder = corpus.model_dir
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        Path(tempfile.mkdtemp(prefix=".partial-check-", dir=folder)).rmdir()
+    except OSError as exc:
+        raise TaggingError(f"{folder}: a model cannot be saved there "
+                           f"({exc.strerror or exc}), so none was trained") from None
 
 
 def _prune_models(corpus: Corpus, keep: int = KEEP_MODELS) -> int:
