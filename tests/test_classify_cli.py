@@ -1103,6 +1103,17 @@ def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path
         path.write_text(json.dumps(good) + "\n" + json.dumps(line) + "\n")
         result = runner.invoke(app, ["train", "--labels", str(path), "--corpus", str(corpus)])
         assert result.exit_code == 0, (extra, result.output)
+    # JSON that Python reads but means something else: the last of two "themes" (no
+    # theme, at a hand label's weight), a NaN.
+    for raw, message in (('{"text": "Short breaks are too few.", "themes": ["social_care"], '
+                          '"themes": []}', "the key 'themes' is given twice"),
+                         ('{"text": "Short breaks are too few.", "themes": [], "score": NaN}',
+                          "NaN is not JSON")):
+        path = tmp_path / "labels.jsonl"
+        path.write_text(json.dumps(good) + "\n" + raw + "\n")
+        result = runner.invoke(app, ["train", "--labels", str(path), "--corpus", str(corpus)])
+        assert result.exit_code == 2, result.output
+        assert f"{path}, line 2: {message}" in result.output
     # A missing file is named alike by every command that reads labels.
     for command in (["train", "--labels"], ["evaluate"]):
         result = runner.invoke(app, [*command, str(tmp_path / "nope.jsonl"), "--corpus",

@@ -317,10 +317,12 @@ def read_labels(path: Path, codebook: Codebook | None = None,
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = json.loads(line, object_pairs_hook=_label_pairs, parse_constant=_not_json)
         except json.JSONDecodeError as exc:
             raise LabelFileError(
                 f"{path}, line {no}: not valid JSON ({json_problem(exc)})") from exc
+        except _NotJSON as exc:
+            raise LabelFileError(f"{path}, line {no}: {exc}") from None
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
             raise LabelFileError(f"{path}, line {no}: expected an object with a \"text\"")
         if not rec["text"].strip():
@@ -1053,6 +1055,15 @@ class RawJSON:
 
 class _NotJSON(ValueError):
     pass
+
+
+def _label_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A label's object; a key it reads given twice is refused (json keeps the last, so
+    '"themes": [...], "themes": []' would be a label of no theme without a word)."""
+    keys = [k for k, _ in pairs]
+    if twice := next((k for k in (*LABEL_KEYS, *LABEL_EXTRA_KEYS) if keys.count(k) > 1), None):
+        raise _NotJSON(f"the key {twice!r} is given twice")
+    return dict(pairs)
 
 
 def _not_json(word: str) -> Any:
