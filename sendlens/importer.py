@@ -56,6 +56,16 @@ NO_PDFS = "no PDF files found in this folder or its subfolders"
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
+def unlisted_note(corpus: Corpus, n: int) -> str:
+    """What import and info say of `n` whole PDFs in the store that no letter lists."""
+    one = n == 1
+    return (f"{n:,} PDF{' is' if one else 's are'} in the corpus's PDF store but in no letter "
+            "of its database (a run stopped between storing a file and recording its letter, "
+            "or a database lost or put back from a backup): kept; "
+            f"`sendlens import {shlex.quote(str(corpus.pdf_dir))} --corpus "
+            f"{shlex.quote(str(corpus.root))}` imports {'it' if one else 'them'}")
+
+
 def shown_path(path: Path | str) -> str:
     """A path (or a message naming one) as text that can be printed and stored: bytes of
     a file name that are not UTF-8 (a zip made on Windows, unpacked here) as \\xNN, where
@@ -99,10 +109,10 @@ class ImportReport:
     stopped: str = ""
     # Half-written copies an interrupted run had left in the PDF store, removed first.
     swept: int = 0
-    # Whole PDFs in the store that no letter points to after the run (kept), and the
-    # import command that takes them in.
+    # Whole PDFs in the store that no letter points to after the run (kept), and what
+    # to say of them (unlisted_note).
     unlisted: int = 0
-    unlisted_fix: str = ""
+    unlisted_note: str = ""
     # Problems that did not stop an import (a manifest.csv row that could not be
     # used, by file and line): the summary shows them so none goes unnoticed.
     warnings: list[str] = field(default_factory=list)
@@ -128,12 +138,7 @@ class ImportReport:
                          f"cop{'y' if self.swept == 1 else 'ies'} an interrupted run had left "
                          "in the corpus's PDF store")
         if self.unlisted:
-            lines.append(
-                f"  note: {self.unlisted} PDF{' is' if self.unlisted == 1 else 's are'} in the "
-                "corpus's PDF store but in no letter of its database (a run stopped between "
-                "storing a file and recording its letter, or a database lost or put back from "
-                f"a backup): kept; `{self.unlisted_fix}` imports "
-                + ("it" if self.unlisted == 1 else "them"))
+            lines.append(f"  note: {self.unlisted_note}")
         if self.stopped:
             lines.append(f"  stopped before the end: {self.stopped}; the letters imported "
                          "before are kept: run the same command again once that is fixed")
@@ -200,8 +205,8 @@ def _duplicate_of(stored: str | None, path: Path) -> str:
     before = Path(stored)
     # Sources are stored absolute; a relative one (older corpora) was relative to a
     # working folder no longer known, so only its file name can be compared.
-    elsewhere = (before != path.resolve() if before.is_absolute()
-                 else before.name != path.name)
+    elsewhere = (stored != shown_path(path.resolve()) if before.is_absolute()
+                 else before.name != shown_path(path.name))
     return f"the same file as {stored} (imported before)" if elsewhere else SAME_FILE
 
 
@@ -238,15 +243,23 @@ def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
 
 
 def _held_file(corpus: Corpus, con: sqlite3.Connection | None, path: Path, sha: str,
-               ofsted_urn: str | None, published: str | None) -> ImportOutcome | None:
+               ofsted_urn: str | None, published: str | None,
+               data: bytes) -> ImportOutcome | None:
     """The outcome for a file whose bytes the corpus already holds (giving its letter what
-    the manifest or site adds), or None when it holds no such file."""
+    the manifest or site adds), or None when it holds no such file. The store's copy of
+    it is put back if it has gone or changed on disk since (`import --reparse` refuses
+    such a copy and sends the user here)."""
     if (existing := corpus.letter_with_sha256(sha, con)) is None:
         return None
     letter_id, stored = existing
     filled = _fill_in(corpus, con, letter_id, ofsted_urn=ofsted_urn, published=published)
-    return ImportOutcome(str(path), "duplicate", _duplicate_of(stored, path), letter_id, sha,
-                         filled=filled)
+    reason = _duplicate_of(stored, path)
+    kept = corpus.pdf_path_for(sha)
+    if not (kept.is_file() and hashlib.sha256(kept.read_bytes()).hexdigest() == sha):
+        with corpus.transaction(con):  # under the write lock, as every write to the store
+            corpus.store_pdf(data, sha, check=True)
+        reason += "; its copy in the corpus's PDF store, gone or changed, was put back"
+    return ImportOutcome(str(path), "duplicate", reason, letter_id, sha, filled=filled)
 
 
 def _import_pdf(
@@ -267,14 +280,14 @@ def _import_pdf(
             return ImportOutcome(str(path), "skipped", "not a regular file (a device, a pipe "
                                  "or a socket), so not read")
         if info.st_size > MAX_PDF_BYTES:
-            return ImportOutcome(str(path), "skipped", f"{info.st_size / 2**20:,.0f} MB, far "
-                                 f"larger than any inspection letter (over "
-                                 f"{MAX_PDF_BYTES // 2**20} MB), so not read")
+            return ImportOutcome(str(path), "skipped", f"{info.st_size:,} bytes, over the "
+                                 f"{MAX_PDF_BYTES // 2**20} MB no inspection letter comes near, "
+                                 "so not read")
         data = path.read_bytes()
     except OSError as exc:
         return ImportOutcome(str(path), "skipped", f"cannot read: {exc.strerror or exc}")
     sha = hashlib.sha256(data).hexdigest()
-    if held_file := _held_file(corpus, con, path, sha, ofsted_urn, published):
+    if held_file := _held_file(corpus, con, path, sha, ofsted_urn, published, data):
         return held_file
     if gone := corpus.replaced_file(sha, con):
         letter_id, now_from, when = gone
@@ -303,7 +316,8 @@ def _import_pdf(
         # Other bytes, same inspection (a re-saved or re-published copy): a second letter
         # would count the inspection twice in every table.
         other, stored = held
-        if held_file := _held_file(corpus, con, path, sha, ofsted_urn, given_published):
+        if held_file := _held_file(corpus, con, path, sha, ofsted_urn, given_published,
+                                   data):
             # This very file, imported by another run since the look-up above.
             return held_file
         if _replaces(corpus, con, other, published, replace):
@@ -550,7 +564,8 @@ def _replace_letter(
             corpus.record_fetch(fetch, db)
     if old["pdf_path"] and old["pdf_path"] != columns["pdf_path"]:
         # No letter keeps it now. Removed after the commit: a crash in between leaves a
-        # stray file, never a letter without its PDF.
+        # stray file (swept by the next import, as replaced_files names it), never a
+        # letter without its PDF.
         gone = corpus.root / old["pdf_path"]
         gone.unlink(missing_ok=True)
         with suppress(OSError):  # its folder, if it held only that file
@@ -764,7 +779,8 @@ def _reparse_one(corpus: Corpus, con: sqlite3.Connection, letter_id: str,
             # letter's, under this letter's id and maybe another area.
             report.failed.append((who, f"its stored PDF {pdf} is not the file imported "
                                        "(its content no longer matches its sha256); left "
-                                       "as it was: import the letter's file again"))
+                                       "as it was: importing the letter's file again puts "
+                                       "it back"))
             return
         extracted = extract_pdf(pdf, data)
         doc = parse_document(extracted.paragraphs)
@@ -1139,6 +1155,5 @@ def import_paths(
     if todo and not report.interrupted:
         with suppress(sqlite3.Error, OSError):  # a note: never the reason an import fails
             report.unlisted = len(corpus.unlisted_pdfs())
-            report.unlisted_fix = (f"sendlens import {shlex.quote(str(corpus.pdf_dir))} "
-                                   f"--corpus {shlex.quote(str(corpus.root))}")
+            report.unlisted_note = unlisted_note(corpus, report.unlisted)
     return report

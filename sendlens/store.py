@@ -8,6 +8,7 @@ the database could point at.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -241,6 +242,14 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
+_OWN_TABLES = frozenset(re.findall(r"CREATE (?:VIRTUAL )?TABLE IF NOT EXISTS (\w+)", SCHEMA))
+
+
+def _sendlens_table(name: str) -> bool:
+    """A table sendlens makes (the full-text index's shadow tables included)."""
+    return name in _OWN_TABLES or name.startswith(("passages_fts", "sqlite_"))
+
+
 @dataclass
 class Corpus:
     """A corpus folder. Open with `Corpus.open(path)`."""
@@ -265,6 +274,8 @@ class Corpus:
         root.mkdir(parents=True, exist_ok=True)
         corpus = cls(root)
         try:
+            if corpus.db_path.is_file() and corpus.db_path.stat().st_size:
+                corpus._check_kind()
             if corpus.readonly:
                 corpus._check_schema()
             else:
@@ -441,21 +452,27 @@ class Corpus:
 
     def _check_kind(self) -> None:
         """Refuse, before anything is written (even the switch to WAL), a newer sendlens's
-        corpus or another program's database: opening must not change either."""
+        corpus or another program's database: opening must not change either. A database
+        with no schema version yet is taken only if every table it has is sendlens's (a
+        corpus another run is creating at this moment)."""
         con = self.connect(readonly=True)
         try:
             tables = {r[0] for r in con.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and not tables & {"meta", "letters"}:
-                shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
-                raise CorpusError(
-                    f"{self.db_path}: not a sendlens corpus (a database of other tables: "
-                    f"{shown}); left as it is. Point --corpus at a sendlens corpus folder, "
-                    "or at a new folder to start one")
-            row = con.execute("SELECT value FROM meta WHERE key='schema_version'"
-                              ).fetchone() if "meta" in tables else None
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key='schema_version'"
+                                  ).fetchone() if "meta" in tables else None
+            except sqlite3.OperationalError:  # a table "meta" of other columns
+                row = None
+                tables.add("meta (not sendlens's)")
         finally:
             con.close()
+        if row is None and (other := sorted(t for t in tables if not _sendlens_table(t))):
+            shown = ", ".join(other[:5]) + (", ..." if len(other) > 5 else "")
+            raise CorpusError(
+                f"{self.db_path}: not a sendlens corpus (a database of other tables: "
+                f"{shown}); left as it is. Point --corpus at a sendlens corpus folder, or at "
+                "a new folder to start one")
         if row and int(row["value"]) > SCHEMA_VERSION:
             raise CorpusError(f"{self.db_path}: made by a newer sendlens (schema "
                               f"{row['value']}); upgrade sendlens to use it")
@@ -463,8 +480,6 @@ class Corpus:
     def _migrate(self) -> None:
         # A damaged database raises sqlite3.DatabaseError, which open() turns into one
         # CorpusError whether it shows on connecting or on reading the schema.
-        if self.db_path.is_file() and self.db_path.stat().st_size:
-            self._check_kind()
         con = self.connect()
         try:
             con.executescript(SCHEMA)
@@ -580,43 +595,55 @@ class Corpus:
 
     # --- files ---------------------------------------------------------------------
     def sweep_pdfs(self) -> int:
-        """Remove the half-written copies (`.partial-*`) a run killed while writing a file
-        left in the store; returns how many. Under the write lock, as every import stores
-        its PDF inside its letter's transaction, so no other run's copy is caught while
-        being written. Whole PDFs no letter points to are kept (`unlisted_pdfs`): that is
-        also what a database lost or put back from a backup looks like, and the store may
-        hold the only copy of a scraped letter."""
+        """Remove what runs killed midway left in the store: half-written copies
+        (`.partial-*`), and the PDF of a replaced file (`replaced_files`) when the run that
+        replaced it stopped before removing it. Returns how many. Under the write lock, as
+        every import stores its PDF inside its letter's transaction, so no other run's
+        copy is caught while being written. Other whole PDFs no letter points to are kept
+        (`unlisted_pdfs`): that is also what a database lost or put back from a backup
+        looks like, and the store may hold the only copy of a scraped letter."""
         if not self.pdf_dir.is_dir():
             return 0
         removed = 0
-        with self.transaction():
-            for path in self.pdf_dir.glob("*/.partial-*"):
-                if path.is_file():
+        with self.transaction() as con:
+            replaced = {r[0] for r in con.execute(
+                "SELECT sha256 FROM replaced_files WHERE sha256 NOT IN "
+                "(SELECT sha256 FROM letters WHERE sha256 IS NOT NULL)")}
+            for path in self.pdf_dir.glob("*/*"):
+                if (path.name.startswith(".partial-")
+                        or (path.suffix == ".pdf" and path.stem in replaced)) and path.is_file():
                     path.unlink(missing_ok=True)
                     removed += 1
         return removed
 
     def unlisted_pdfs(self) -> list[Path]:
-        """Whole PDFs in the store that no letter points to: from a run stopped between
-        storing a file and committing its letter, or a database lost or put back from a
-        backup. `sendlens import` of the store folder takes them back in."""
+        """Whole PDFs in the store that no letter points to (nor a replaced file names):
+        from a run stopped between storing a file and committing its letter, or a
+        database lost or put back from a backup. `sendlens import` of the store folder
+        takes them back in. (A run importing meanwhile may show one of its files here.)"""
         if not self.pdf_dir.is_dir():
             return []
+        # The folder first, then the database: a letter committed in between is then
+        # not taken for unlisted.
+        found = [path for path in self.pdf_dir.glob("*/*.pdf") if path.is_file()]
         with self.reading() as con:
-            held = {self.root / r[0] for r in con.execute(
-                "SELECT pdf_path FROM letters WHERE pdf_path IS NOT NULL")}
-        return sorted(path for path in self.pdf_dir.glob("*/*.pdf")
-                      if path not in held and path.is_file())
+            known = {r[0] for r in con.execute(
+                "SELECT sha256 FROM letters WHERE sha256 IS NOT NULL "
+                "UNION SELECT sha256 FROM replaced_files")}
+        return sorted(path for path in found if path.stem not in known)
 
-    def store_pdf(self, data: bytes, sha256: str) -> Path:
+    def store_pdf(self, data: bytes, sha256: str, *, check: bool = False) -> Path:
         """Write a PDF's bytes into the content-addressed store (atomic); return its path.
 
-        Takes the bytes the importer already read, so each file is read once.
+        Takes the bytes the importer already read, so each file is read once. With
+        `check`, a copy already there is rewritten unless its content has that hash
+        (one changed on disk since).
         """
         dest = self.pdf_path_for(sha256)
         # A complete copy is already there (a crash can leave none half-written:
         # the copy is renamed into place only once written).
-        if dest.exists() and dest.stat().st_size == len(data):
+        if dest.is_file() and dest.stat().st_size == len(data) and (
+                not check or hashlib.sha256(dest.read_bytes()).hexdigest() == sha256):
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".partial-", suffix=".tmp")

@@ -338,6 +338,10 @@ def test_file_names_that_are_not_utf8_are_imported_and_named_readably(
         sources = sorted(r[0] for r in con.execute("SELECT source FROM letters"))
     con.close()
     assert sources[0].endswith("Letters \\xe9t\\xe9/rapport \\xff.pdf")
+    # Imported again: the same file, not "a copy of" itself.
+    again = CliRunner().invoke(app, ["import", str(folder), "--corpus", str(tmp_path / "c")])
+    assert "already in the corpus 2" in again.output and "is the same file as" not in \
+        again.output
 
 
 def test_a_device_a_pipe_or_a_huge_file_named_for_import_is_not_read(
@@ -358,8 +362,8 @@ def test_a_device_a_pipe_or_a_huge_file_named_for_import_is_not_read(
     reasons = {Path(o.path).name: o.reason for o in report.skipped}
     assert reasons["zero.pdf"] == reasons["pipe.pdf"] == (
         "not a regular file (a device, a pipe or a socket), so not read")
-    assert reasons["image.pdf"] == ("100 MB, far larger than any inspection letter (over "
-                                    "100 MB), so not read")
+    assert reasons["image.pdf"] == (f"{MAX_PDF_BYTES + 1:,} bytes, over the 100 MB no "
+                                    "inspection letter comes near, so not read")
     assert [o.status for o in report.outcomes].count("imported") == 1
 
 
@@ -370,6 +374,8 @@ def test_a_name_too_long_or_the_corpus_itself_is_named_with_the_reason(
     report = import_paths(corpus, [long, real_pdfs[0]], progress=False)
     assert [(o.status, o.reason) for o in report.outcomes] == [
         ("skipped", "file name too long"), ("imported", "")]
+    alone = CliRunner().invoke(app, ["import", str(long), "--corpus", str(corpus.root)])
+    assert alone.exit_code == 2 and alone.output.endswith(".pdf: file name too long\n")
     # "No PDF files found" in a folder of 55 letters: it is the corpus folder.
     itself = import_paths(corpus, [corpus.root], progress=False)
     assert itself.outcomes[0].reason.startswith(
@@ -525,6 +531,39 @@ def test_half_written_copies_are_swept_and_whole_unlisted_pdfs_kept_and_named(
             assert (corpus.root / path).is_file()
 
 
+def test_a_replaced_files_pdf_a_stopped_run_left_is_swept_not_reported(
+    corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
+) -> None:
+    data = real_pdfs[0].read_bytes()
+    import_pdf(corpus, real_pdfs[0])
+    newer = tmp_path / "corrected.pdf"
+    newer.write_bytes(data + b"\n% republished\n")  # the same report, other bytes
+    assert import_pdf(corpus, newer, replace="always").status == "replaced"
+    # As if the run had stopped after its commit, before removing the old file.
+    old = corpus.pdf_path_for(hashlib.sha256(data).hexdigest())
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_bytes(data)
+    assert corpus.unlisted_pdfs() == []  # not offered for an import that would refuse it
+    report = import_paths(corpus, [real_pdfs[1]], progress=False)
+    assert report.swept == 1 and not old.exists() and report.unlisted == 0
+
+
+def test_a_stored_pdf_changed_on_disk_is_put_back_by_importing_its_file_again(
+    corpus: Corpus, real_pdfs: list[Path]
+) -> None:
+    """`import --reparse` refuses a stored PDF that is not the file imported and says to
+    import the file again; that did nothing (already in the corpus), so it refused again."""
+    first = import_pdf(corpus, real_pdfs[0])
+    stored = corpus.pdf_path_for(first.sha256)
+    shutil.copy(real_pdfs[1], stored)
+    again = import_pdf(corpus, real_pdfs[0])
+    assert again.status == "duplicate"
+    assert again.reason.endswith("its copy in the corpus's PDF store, gone or changed, was "
+                                 "put back")
+    assert stored.read_bytes() == real_pdfs[0].read_bytes()
+    assert "put back" not in import_pdf(corpus, real_pdfs[0]).reason
+
+
 def test_a_database_put_back_from_a_backup_loses_no_stored_pdf(
     corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
 ) -> None:
@@ -544,10 +583,9 @@ def test_a_database_put_back_from_a_backup_loses_no_stored_pdf(
     assert sorted(corpus.pdf_dir.glob("*/*.pdf")) == sorted([*stored, corpus.pdf_path_for(
         report.outcomes[0].sha256)])
     assert report.unlisted == 2 and "2 PDFs are in the corpus's PDF store" in report.summary()
-    # `info` says so too, with the same command.
+    # `info` says so too, in the same words.
     info = CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
-    assert "2 PDFs in the corpus's PDF store are in no letter of its database" in info.output
-    assert f"sendlens import {corpus.pdf_dir} --corpus {corpus.root}" in info.output
+    assert report.summary().split("note: ")[1] in info.output
     again = import_paths(corpus, [corpus.pdf_dir], progress=False)
     assert [o.status for o in again.outcomes].count("imported") == 2
     assert corpus.counts()["letters"] == 5
@@ -891,6 +929,17 @@ def test_a_newer_corpus_or_another_programs_database_is_refused_unchanged(
         assert result.exit_code == 2, result.output
         assert "not a sendlens corpus (a database of other tables: readings)" in result.output
     assert (other / "sendlens.db").read_bytes() == before
+    # A table of its own called "meta" does not make it one (with sendlens's columns or not).
+    for meta in ("meta (key TEXT, value TEXT)", "meta (id INTEGER, blob BLOB)"):
+        (other / "sendlens.db").unlink()
+        with sqlite3.connect(other / "sendlens.db") as con:
+            con.execute(f"CREATE TABLE {meta}")
+            con.execute("CREATE TABLE photos (path TEXT)")
+        con.close()
+        before = (other / "sendlens.db").read_bytes()
+        result = CliRunner().invoke(app, ["info", "--corpus", str(other)])
+        assert result.exit_code == 2 and "not a sendlens corpus" in result.output, meta
+        assert (other / "sendlens.db").read_bytes() == before
 
 
 def test_a_schema_1_corpus_is_upgraded_to_one_name_per_authority(

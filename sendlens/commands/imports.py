@@ -30,7 +30,14 @@ from sendlens.export import (
     provenance,
     write_table,
 )
-from sendlens.importer import import_paths, missing_why, outdated_letters, reparse_letters
+from sendlens.importer import (
+    import_paths,
+    missing_why,
+    outdated_letters,
+    reparse_letters,
+    shown_path,
+    unlisted_note,
+)
 from sendlens.store import DB_NAME, Corpus, untagged_counts
 
 
@@ -93,7 +100,10 @@ def import_cmd(
         raise typer.Exit(2)
     if all(missing_why(p) for p in paths):
         # Checked before the corpus is made: a typo should not leave an empty corpus behind.
-        typer.secho("error: no such file or folder: " + ", ".join(str(p) for p in paths),
+        whys = [str(missing_why(p)).replace("no such file", "no such file or folder")
+                for p in paths]
+        typer.secho("error: " + "; ".join(f"{shown_path(p)}: {why}"
+                                          for p, why in zip(paths, whys, strict=True)),
                     fg="red", err=True)
         raise typer.Exit(2)
     path = corpus_path(corpus)
@@ -375,11 +385,7 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
                    "one first imported (a corrected report published again)")
     if unlisted := store.unlisted_pdfs():
         # Kept, never swept: a database put back from a backup left these out.
-        typer.secho(f"{counted(len(unlisted), 'PDF')} in the corpus's PDF store "
-                    f"{'is' if len(unlisted) == 1 else 'are'} in no letter of its database "
-                    "(a run stopped mid-letter, or a database lost or put back from a backup):"
-                    f" `sendlens import {shlex.quote(str(store.pdf_dir))} --corpus "
-                    f"{shlex.quote(str(store.root))}` imports them", fg="yellow")
+        typer.secho(unlisted_note(store, len(unlisted)), fg="yellow")
     has_model = _model_info(store)
     if outdated := outdated_letters(store):
         typer.secho(f"{counted(len(outdated), 'letter')} read by an older version of sendlens's "
