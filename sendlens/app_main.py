@@ -1249,14 +1249,19 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
     # What a screen reader says of a cell: by default Vega reads every encoded field by its
     # column name ("theme_short: ...; share_negative: null").
     name = metric.replace("_", " ")  # "net stance", "share negative"
+    judged = frame["positive"] + frame["negative"] + frame["mixed"]
+    # What sighted users get from the tooltip's interval and the faded colour, too.
+    extra = [(f"; 95% interval {frame['spread'].iloc[i]}" if spread else "")
+             + (f"; faded: judged by fewer than {counted(few, 'passage')}"
+                if 0 < judged.iloc[i] < few else "") for i in range(len(frame))]
     frame["description"] = [
         f"{row}, {theme}: " + ("never mentioned" if not n else
                                f"{counted(n, 'passage')} in {int(m)} of {counted(k, 'letter')}"
                                + (f", {tip[6:]}" if tip.startswith("none: ") else
-                                  f", {name} {tip}"))
-        for row, theme, n, m, k, tip in zip(
+                                  f", {name} {tip}{more}"))
+        for row, theme, n, m, k, tip, more in zip(
             frame[by], frame["theme_name"], frame["passages"], frame["letters_mentioning"],
-            frame["letters"], frame[f"{metric}_tip"], strict=True)]
+            frame["letters"], frame[f"{metric}_tip"], extra, strict=True)]
     theme_order = tuple(dict.fromkeys(frame["theme_short"]))
     return heatmap_spec(by, metric, tuple(order), theme_order,
                         len(frame) > CANVAS_CELLS, few, spread), frame

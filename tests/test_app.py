@@ -1748,6 +1748,15 @@ def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
     assert list(data["spread"]) == ["62% to 86%", app_main.NO_SPREAD]
     spec, data = app_main._heatmap(table, "region", "net_stance", ["London", "North East"])
     assert data["spread"][0] == "\u22120.76 to \u22120.28"  # minus signs as Vega's
+    # A screen reader hears the interval and the fading too (3 judging passages, fewer
+    # than 5 asked for).
+    _, data = app_main._heatmap(table, "region", "net_stance", ["London", "North East"],
+                                few=5)
+    assert list(data["description"]) == [
+        "London, EHC plans: 40 passages in 12 of 12 letters, net stance \u22120.500; 95% "
+        "interval \u22120.76 to \u22120.28",
+        "North East, EHC plans: 3 passages in 2 of 2 letters, net stance \u22120.333; 95% "
+        f"interval {app_main.NO_SPREAD}; faded: judged by fewer than 5 passages"]
     # By area (one letter each) there is never an interval: no empty tooltip line.
     blank = table.assign(**{c: None for c in table if c.endswith(("_low", "_high"))})
     spec, data = app_main._heatmap(blank, "region", "share_negative", ["London", "North East"])
