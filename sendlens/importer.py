@@ -107,7 +107,7 @@ class ImportReport:
     interrupted: bool = False
     # Why the run stopped before the end (a full disk, a store it cannot write), if it did.
     stopped: str = ""
-    # Half-written copies an interrupted run had left in the PDF store, removed first.
+    # Files interrupted runs had left in the PDF store (sweep_pdfs), removed first.
     swept: int = 0
     # Whole PDFs in the store that no letter points to after the run (kept), and what
     # to say of them (unlisted_note).
@@ -134,9 +134,9 @@ class ImportReport:
             + (" (interrupted: run the same command again to carry on)" if self.interrupted else "")
         ]
         if self.swept:
-            lines.append(f"  removed {self.swept} half-written "
-                         f"cop{'y' if self.swept == 1 else 'ies'} an interrupted run had left "
-                         "in the corpus's PDF store")
+            lines.append(f"  removed {self.swept} file{'' if self.swept == 1 else 's'} that "
+                         "interrupted runs had left in the corpus's PDF store (half-written "
+                         "copies, or the file a corrected report replaced)")
         if self.unlisted:
             lines.append(f"  note: {self.unlisted_note}")
         if self.stopped:

@@ -514,7 +514,8 @@ def test_half_written_copies_are_swept_and_whole_unlisted_pdfs_kept_and_named(
     unlisted.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(real_pdfs[2], unlisted)
     report = import_paths(corpus, [real_pdfs[1]], progress=False)
-    assert report.swept == 1 and "removed 1 half-written copy" in report.summary()
+    assert report.swept == 1 and "removed 1 file that interrupted runs had left" in \
+        report.summary()
     assert not partial.exists() and kept.exists()
     # Kept: it may be the only copy of a letter; the summary says how to take it back in.
     assert unlisted.exists() and report.unlisted == 1
