@@ -421,13 +421,24 @@ def _authority(
 def _more_than_a_letter(doc: ParsedDocument, n_pages: int) -> tuple[str, ...]:
     """Why a file may hold more than the one letter read from it (several bound together)."""
     notes = []
-    if doc.later_titles:
-        page, title = doc.later_titles[0]
-        more = len(doc.later_titles)
+    own = " ".join((doc.letter.title or "").casefold().split())
+
+    def same(title: str) -> bool:  # the letter's own title, maybe cut at a line's end
+        title = " ".join(title.casefold().split())
+        return bool(own and title) and (own.startswith(title) or title.startswith(own))
+
+    others = [(page, title) for page, title in doc.later_titles if not same(title)]
+    if others:
+        page, title = others[0]
         notes.append(
-            f"it seems to hold {more + 1} letters (another title on page {page}: "
+            f"it seems to hold {len(others) + 1} letters (another title on page {page}: "
             f"{title[:80]!r}): only the first is read; split the file into one PDF per "
             "letter and import those")
+    elif doc.later_titles:
+        # Not another letter: its own title page printed again, or the letter bound twice.
+        page, title = doc.later_titles[0]
+        notes.append(f"its own title comes again on page {page} ({title[:80]!r}): a page "
+                     "repeated, or the letter bound twice; read up to there")
     if n_pages > MAX_LETTER_PAGES:
         notes.append(f"it has {n_pages} pages, far more than a letter (under "
                      f"{MAX_LETTER_PAGES}): only the first letter in it is read")

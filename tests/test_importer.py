@@ -187,6 +187,14 @@ def test_a_file_of_several_letters_bound_together_is_named(
     # A single real report draws no such warning.
     single = import_paths(corpus, real_pdfs[3:4], progress=False)
     assert single.outcomes[0].notes == () and "warning" not in single.summary()
+    # Its own title page again at the end is no second letter ("seems to hold 2").
+    again = pdfium.PdfDocument(str(real_pdfs[4]))
+    again.import_pages(pdfium.PdfDocument(str(real_pdfs[4])), [0])
+    repeated = tmp_path / "title_page_twice.pdf"
+    again.save(str(repeated))
+    (outcome,) = import_paths(corpus, [repeated], progress=False).outcomes
+    assert outcome.status == "imported" and len(outcome.notes) == 1
+    assert outcome.notes[0].startswith(f"its own title comes again on page {len(again)} (")
 
 
 def test_links_to_nothing_are_named_and_the_corpus_own_store_is_not_searched(
