@@ -1273,6 +1273,19 @@ def test_train_warns_of_labels_naming_a_letter_the_corpus_lacks(corpus: Path,
     assert result.exit_code == 0, result.output
     assert "the labels name 1 letter the corpus does not hold (80999_nowhere.pdf)" in \
         result.stderr
+    assert "passage_id" not in result.stderr
+    # A passage_id of another corpus: said, and the label looked up by its text.
+    with sqlite3.connect(tmp_path / "c" / "sendlens.db") as con:
+        pid, text = con.execute("SELECT passage_id, text FROM passages LIMIT 1").fetchone()
+    con.close()
+    path.write_text("".join(json.dumps({"passage_id": p, "text": t, "themes": []}) + "\n"
+                            for p, t in ((pid, text), ("0123456789ab-0001", text),
+                                         (pid, "Short breaks are too few."))))
+    result = CliRunner().invoke(app, ["train", "-q", "--labels", str(path), "--corpus",
+                                      str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert ("warning: 2 labels name a passage_id that is no passage of this corpus with "
+            "their text") in result.stderr
 
 
 def test_an_empty_labels_file_trains_nothing(corpus: Path, tmp_path: Path) -> None:

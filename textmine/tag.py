@@ -240,14 +240,18 @@ class PassageMatcher:
         return [self.rows[j]["passage_id"] for j in self.copies[self.norms[i]]
                 if j != i and (wanted is None or self.rows[j]["letter_id"] == wanted)]
 
+    def holds(self, passage_id: str, text: str) -> bool:
+        """Whether `passage_id` is a passage of the corpus with this text."""
+        i = self.index_of.get(passage_id)
+        return i is not None and self.norms[i] == _norm(text)
+
     def item_for(self, text: str, letter: str | None, passage_id: str | None = None,
                  *, strict: bool = False) -> tuple[Item, str | None]:
         """An Item for `text` with its passage's context (if found) and the passage id;
         `passage_id`, when the corpus holds it, names the passage outright. `strict` as
         for `find`."""
-        i = self.index_of.get(passage_id) if passage_id else None
-        if i is not None and self.norms[i] != _norm(text):
-            i = None  # an id from another import, or a typo: looked up by its text
+        i = self.index_of[passage_id] if passage_id and self.holds(passage_id, text) else None
+        # Else an id from another import, or a typo: looked up by its text.
         if i is None:
             i = self.find(text, letter, strict=strict)
         if i is None:
@@ -446,6 +450,8 @@ class TrainResult:
     duplicate_labels: int = 0
     # Sentences (of one letter) the label files label in two ways: both are kept.
     conflicting_labels: tuple[str, ...] = ()
+    # Labels whose passage_id names no passage of this corpus with their text.
+    unmatched_passage_ids: int = 0
 
 
 def train(
@@ -518,6 +524,9 @@ def _train(
     removed = sum(bool(set(r["themes"]) - known) for r in records)
     unknown = tuple(sorted({r["letter"] for r in records if isinstance(r.get("letter"), str)
                             and not matcher.knows(r["letter"])}))
+    # A passage_id of another corpus (or a typo): the label is looked up by its text.
+    strange = sum(1 for r in records if r.get("passage_id")
+                  and not matcher.holds(r["passage_id"], r["text"]))
     last_label = 0  # the newest correction read: `info` counts those saved after it
     if use_stored_labels:
         stored = stored_labels(corpus)
@@ -583,7 +592,7 @@ def _train(
     say(0.6, f"model {version} saved")
     _prune_models(corpus)
     return TrainResult(version, directory, model.meta, time.time() - started, removed, unknown,
-                       duplicates, conflicts)
+                       duplicates, conflicts, strange)
 
 
 KEEP_MODELS = 5  # earlier models whose files are kept, besides the current one

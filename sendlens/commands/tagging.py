@@ -163,6 +163,12 @@ def train_cmd(
         typer.secho(f"warning: the labels name {counted(len(result.unknown_letters), 'letter')}"
                     f" the corpus does not hold ({shown}); their sentences were looked up in every "
                     "letter, and read alone where not found", fg="yellow", err=True)
+    if n := result.unmatched_passage_ids:
+        typer.secho(f"warning: {counted(n, 'label')} {'names' if n == 1 else 'name'} a "
+                    "passage_id that is no passage of this corpus with "
+                    f"{'its' if n == 1 else 'their'} text (another corpus's ids, or a typo): "
+                    f"looked up by {'its' if n == 1 else 'their'} text instead",
+                    fg="yellow", err=True)
     if result.duplicate_labels:
         n = result.duplicate_labels
         typer.secho(f"warning: {counted(n, 'hand label')} given again word for word (in "
