@@ -32,11 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
-from urllib.robotparser import RobotFileParser
 
 import requests
 from urllib3.exceptions import LocationValueError
 
+from scraper.robots import RobotsRules
 from sendlens import __version__
 
 PROJECT_URL = "https://github.com/sendlens/sendlens"
@@ -313,7 +313,7 @@ class Robots:
     inner: Fetcher
     user_agent: str = USER_AGENT
     on_crawl_delay: Callable[[float], None] | None = None
-    _parsers: dict[str, RobotFileParser] = field(default_factory=dict)
+    _parsers: dict[str, RobotsRules] = field(default_factory=dict)
     # Hosts whose robots.txt could not be read, and why: asked once a run (each try had
     # cost its retries again, for every file sent there).
     _unreadable: dict[str, RobotsDisallowed] = field(default_factory=dict)
@@ -345,9 +345,8 @@ class Robots:
                 raise
         return parser.can_fetch(self.user_agent, url)
 
-    def _load(self, origin: str) -> RobotFileParser:
+    def _load(self, origin: str) -> RobotsRules:
         robots_url = urlunsplit((*urlsplit(origin)[:2], "/robots.txt", "", ""))
-        parser = RobotFileParser(robots_url)
         try:
             # RFC 9309: follow at least five redirects for robots.txt.
             resp = follow_redirects(self.inner, robots_url)
@@ -358,10 +357,10 @@ class Robots:
             raise RobotsDisallowed(
                 robots_url, f"robots.txt could not be read ({exc.problem}); not crawling"
             ) from exc
-        if resp.status_code >= 400:
-            parser.parse([])  # 4xx: no robots.txt, everything allowed
-        else:
-            parser.parse(resp.text.splitlines())
+        # 4xx: no robots.txt, everything allowed. UTF-8 (RFC 9309), whatever the server
+        # says or requests guesses: a byte-order mark guessed as Latin-1 hid a group.
+        parser = RobotsRules.parse("" if resp.status_code >= 400 else
+                                   resp.content.decode("utf-8-sig", errors="replace"))
         delay = parser.crawl_delay(self.user_agent)
         if delay and self.on_crawl_delay:
             self.on_crawl_delay(float(delay))

@@ -191,6 +191,35 @@ def test_robots_txt_is_obeyed_and_read_once(site: Site, base: str) -> None:
     assert not any(h.path == "/provider/44/666" for h in site.hits)
 
 
+@pytest.mark.parametrize(("robots", "path", "allowed"), [
+    # The longest rule wins, not the first (urllib.robotparser let these files through).
+    ("User-agent: *\nAllow: /\nDisallow: /v1/file/\n", "/v1/file/50300000", False),
+    ("User-agent: *\nDisallow: /provider/\nAllow: /provider/44/\n", "/provider/44/80454",
+     True),
+    ("User-agent: *\nDisallow: /provider/\nAllow: /provider/44/\n", "/provider/45/80454",
+     False),
+    # Wildcards and the end anchor.
+    ("User-agent: *\nDisallow: /*/file/\n", "/v1/file/50300000", False),
+    ("User-agent: *\nDisallow: /*80454$\n", "/provider/44/80454", False),
+    ("User-agent: *\nDisallow: /*80454$\n", "/provider/44/80455", True),
+    # A byte-order mark before the first line hid its group.
+    ("\ufeffUser-agent: *\nDisallow: /v1/file/\n", "/v1/file/50300000", False),
+    # The crawler's own group, however cased, instead of *'s.
+    ("User-agent: *\nDisallow: /\n\nUser-agent: SendLens\nAllow: /\n", "/v1/file/50300000",
+     True),
+])
+def test_robots_txt_is_read_as_rfc_9309_says(site: Site, base: str, robots: str, path: str,
+                                             allowed: bool) -> None:
+    site.robots = robots
+    fetch = Robots(Transport())
+    if allowed:
+        fetch.get(base + path)
+    else:
+        with pytest.raises(RobotsDisallowed):
+            fetch.get(base + path)
+    assert any(h.path == path for h in site.hits) == allowed
+
+
 def test_missing_robots_txt_allows_everything(site: Site, base: str) -> None:
     site.fault("/robots.txt", Fault("status", 404))
     assert Robots(Transport()).get(f"{base}/provider/44/80454").status_code == 200
