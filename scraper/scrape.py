@@ -113,6 +113,8 @@ class ScrapeSummary:
     send_found: int = 0
     other_reports: int = 0  # non-SEND reports seen and left alone
     before_since: int = 0
+    # Listed without a publication date the scraper could read: --since keeps them.
+    undated_with_since: int = 0
     new: list[FetchRecord] = field(default_factory=list)
     already_held: int = 0
     duplicates: list[FetchRecord] = field(default_factory=list)  # content already held
@@ -183,6 +185,9 @@ class ScrapeSummary:
             + (f"; before --since: {self.before_since}" if self.before_since else "")
             + ")"
         )
+        if self.undated_with_since:
+            lines.append(f"  with no publication date the scraper could read, so kept "
+                         f"whatever --since says: {self.undated_with_since}")
         if self.dry_run:
             lines.append(f"  would download: {len(self.would_download)}")
             for r in self.would_download:
@@ -753,7 +758,10 @@ def scrape(
             seen_ids.add(pub.file_id)
             if not _since_ok(pub, since):
                 summary.before_since += 1
-            elif pub.file_id in held:
+                continue
+            if since is not None and pub.published is None:
+                summary.undated_with_since += 1
+            if pub.file_id in held:
                 summary.already_held += 1
                 if pub.file_id in unimported:
                     summary.held_unimported.append(unimported[pub.file_id])

@@ -64,9 +64,11 @@ PROVIDER_LINK_SELECTOR = 'a[href*="/provider/"]'
 PUBLICATION_LINK_SELECTOR = "a.publication-link"
 PUBLICATION_DETAIL_SELECTOR = "span.nonvisual"
 # "Area SEND full inspection, pdf - 15 July 2024"
+# "Area SEND full inspection, pdf - 15 July 2024"; read loosely (any case, a size after
+# "pdf", an en or em dash, "Sept"): a date missed here is a letter `--since` cannot filter.
 PUBLICATION_DETAIL_RE = re.compile(
-    r"^\s*(?P<label>.+?)\s*,\s*pdf\s*-\s*(?P<date>\d{1,2}\s+[A-Za-z]+\s+\d{4})\s*$"
-)
+    r"^\s*(?P<label>.+?)\s*,\s*pdf\b[^-\u2013\u2014]*[-\u2013\u2014]\s*"
+    r"(?P<date>\d{1,2}\s+[A-Za-z]+\.?\s+\d{4})\s*$", re.I)
 OFSTED_FILE_ID_RE = re.compile(r"/v1/file/(?P<id>\d+)\b")
 
 # --- GOV.UK publication page (letters published before about 23 March 2017) --------
@@ -306,7 +308,8 @@ def parse_search_page(html: str, page_url: str) -> list[ProviderLink]:
 
 def parse_published(text: str) -> date | None:
     """'15 July 2024' -> date; None when it is not a date."""
-    text = " ".join(text.split())
+    text = " ".join(text.replace(".", " ").split())
+    text = re.sub(r"\bSept\b", "Sep", text, flags=re.I)
     for fmt in ("%d %B %Y", "%d %b %Y"):
         try:
             return datetime.strptime(text, fmt).date()

@@ -102,6 +102,9 @@ class Site:
     search_aside: list[Provider] = field(default_factory=list)
     search_ignores_start: bool = False  # every page the first
     file_delay: float = 0.0  # seconds before every file response (slow site)
+    # The hidden text of a provider page's link: its label, the file type and the date
+    # (`when` "05 July 2024", or `day`, `month`, `year` for other wordings).
+    detail: str = "{label}, pdf - {when}"
     faults: dict[str, deque[Fault]] = field(default_factory=dict)
     always: dict[str, Fault] = field(default_factory=dict)  # path prefix -> fault every time
     recorded: list[Hit] = field(default_factory=list)
@@ -342,8 +345,11 @@ class _Handler(BaseHTTPRequestHandler):
             href = escape(r.href) if r.href is not None else f"{base}{FILE_PATH}{r.file_id}"
             items.append(
                 f'<li class="timeline__day"><a{cls} href="{href}">'
-                f'{escape(r.label)}<span class="nonvisual">{escape(r.label)}, pdf - {when}</span>'
-                f"</a></li>"
+                f'{escape(r.label)}<span class="nonvisual">'
+                + escape(site.detail.format(label=r.label, when=when, day=r.published.day,
+                                            month=f"{r.published:%B}", year=r.published.year))
+                + "</span>"
+                "</a></li>"
             )
         return (
             f"<!DOCTYPE html><html><head><title>{escape(prov.name)}</title></head><body>"

@@ -683,6 +683,36 @@ def test_since_and_areas_narrow_the_scrape(site: Site, base: str, corpus: Corpus
         summary.render()
 
 
+@pytest.mark.parametrize("detail", ["{label}, PDF - {when}", "{label}, pdf \u2013 {when}",
+                                    "{label}, PDF, 2.1MB - {when}",
+                                    "{label}, pdf - {day} Sept {year}"])
+def test_other_wordings_of_the_publication_date_are_read(
+    site: Site, base: str, corpus: Corpus, detail: str
+) -> None:
+    """A date missed (", PDF - ...", an en dash) left the letter undated: --since kept
+    every letter of 2017-2024, and the corpus had no publication dates, without a word."""
+    site.detail = detail
+    for prov in site.providers:
+        for r in prov.reports:
+            if "Sept" in detail:
+                r.published = r.published.replace(month=9)
+    cutoff = date(2024, 6, 1)
+    summary = scrape(corpus, base_url=base, since=cutoff, dry_run=True, **FAST)
+    assert summary.would_download and all(r.published and r.published >= cutoff.isoformat()
+                                          for r in summary.would_download)
+    assert summary.before_since > 0 and summary.undated_with_since == 0
+
+
+def test_letters_whose_date_cannot_be_read_are_counted_when_since_is_given(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    site.detail = "{label}, published recently"
+    summary = scrape(corpus, base_url=base, since=date(2024, 6, 1), dry_run=True, **FAST)
+    assert summary.undated_with_since == summary.send_found > 0
+    assert (f"with no publication date the scraper could read, so kept whatever --since "
+            f"says: {summary.send_found}") in summary.render()
+
+
 def test_labels_config_extends_the_rule(
     site: Site, base: str, corpus: Corpus, tmp_path: Path
 ) -> None:
