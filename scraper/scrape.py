@@ -27,7 +27,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -661,6 +661,7 @@ def scrape(
         if not dry_run:
             scrape_lock.enter_context(corpus.scrape_lock())
         held = held_file_ids(corpus, retry_skipped=retry_skipped)
+        letters_held = _file_ids(corpus, ["imported", "replaced", "duplicate"])
         # With --retry-skipped these are downloaded again, so not "held" this run.
         unimported = {} if retry_skipped else unimported_fetches(corpus)
         failed_before = failed_file_ids(corpus)
@@ -729,7 +730,7 @@ def scrape(
                 _check_bad_run(bad_run, any_reports, prov.url, "lists no reports")
                 continue
             bad_run, any_reports = 0, True
-            candidates.extend(_select(pubs, rule, summary, found_areas))
+            candidates.extend(_select(pubs, rule, summary, found_areas, held=letters_held))
 
         if gov_uk_url and (since is None or since <= site.GOV_UK_LATEST_PUBLISHED):
             pubs = _gov_uk_letters(session, gov_uk_url, summary)
@@ -887,12 +888,16 @@ def _select(
     found_areas: set[str],
     *,
     trusted: bool = False,
+    held: Collection[str] = (),
 ) -> list[site.Publication]:
-    """The SEND letters among ``pubs``; unknown SEND-ish labels go to the summary."""
+    """The SEND letters among ``pubs``; unknown SEND-ish labels go to the summary. A file
+    the corpus holds is one whatever its label says now: a label renamed on the site made
+    held letters look missing ("areas with no SEND letter found")."""
     keep = []
     for pub in pubs:
         kind, _framework = rule.classify(pub.label)
-        if kind == "send" or trusted:  # every GOV.UK attachment there is a SEND letter
+        # Every GOV.UK attachment there is a SEND letter.
+        if kind == "send" or trusted or pub.file_id in held:
             keep.append(pub)
             found_areas.add(_area_key(pub.provider_urn, pub.council))
             # A running count, for a run interrupted while listing; replaced by the count

@@ -187,6 +187,28 @@ def test_second_run_downloads_nothing(site: Site, base: str, corpus: Corpus) -> 
     assert "new: 0" in second.render()
 
 
+def test_a_held_letter_under_a_renamed_label_is_still_found(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    """A label renamed on the site made the council of a held letter one of the "areas
+    with no SEND letter found", and its letter an unknown label."""
+    scrape(corpus, base_url=base, **FAST)
+    prov = next(p for p in site.providers if any(r.send for r in p.reports))
+    for report in prov.reports:
+        if report.send:
+            report.label = "Local area partnership SEND inspection"  # not in the rule
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert prov.name not in summary.areas_without_send
+    renamed = "Local area partnership SEND inspection"
+    assert not [f for f in summary.unknown_labels if f.reason == renamed]
+    assert summary.new == [] and summary.already_held == len(site.send_reports())
+    # A new letter under that label is still reported, not fetched.
+    prov.reports.append(Report("51000009", "Local area partnership SEND inspection",
+                               prov.reports[0].published, prov.reports[0].body, True))
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert [f.file_id for f in summary.unknown_labels if f.reason == renamed] == ["51000009"]
+
+
 def test_same_content_under_a_new_file_id_is_held_once(
     site: Site, base: str, corpus: Corpus
 ) -> None:
