@@ -28,13 +28,19 @@ import http.client
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
-from urllib3.exceptions import LocationValueError
+from urllib3.exceptions import (
+    DecodeError,
+    LocationValueError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from scraper.robots import RobotsRules
 from sendlens import __version__
@@ -42,6 +48,8 @@ from sendlens import __version__
 PROJECT_URL = "https://github.com/sendlens/sendlens"
 USER_AGENT = f"sendlens/{__version__} (+{PROJECT_URL})"
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
+PAGE_DEADLINE = 120.0  # seconds for a whole page (files have DOWNLOAD_DEADLINE)
+PAGE_MAX_BYTES = 20 * 2**20
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
@@ -73,6 +81,10 @@ class BadUrl(HttpError):
     """The URL itself cannot be requested (no host, an invalid host name, ...)."""
 
 
+class PageDeadline(requests.exceptions.ReadTimeout):
+    """A page still arriving after PAGE_DEADLINE seconds (a timeout: retried)."""
+
+
 class RobotsDisallowed(HttpError):
     """robots.txt forbids sendlens from fetching this URL."""
 
@@ -83,6 +95,27 @@ class SiteUnavailable(HttpError):
 
 class Fetcher(Protocol):
     def get(self, url: str, *, stream: bool = False) -> requests.Response: ...
+
+
+def arriving(resp: requests.Response, most: int = 64 * 1024) -> Iterator[bytes]:
+    """The (decoded) body as it arrives, each piece what one receive gave: iter_content
+    waits for a whole chunk, so a server sending a few bytes a minute, within the read
+    timeout, held a download for hours between two checks of the deadline. Errors as
+    iter_content raises them (a read timeout as a Timeout)."""
+    while True:
+        try:
+            piece = resp.raw.read1(most, decode_content=True)
+        except ReadTimeoutError as exc:
+            raise requests.exceptions.ReadTimeout(exc) from exc
+        except ProtocolError as exc:
+            raise requests.exceptions.ChunkedEncodingError(exc) from exc
+        except DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(exc) from exc
+        except SSLError as exc:
+            raise requests.exceptions.SSLError(exc) from exc
+        if not piece:
+            return
+        yield piece
 
 
 @dataclass
@@ -103,12 +136,40 @@ class Transport:
         # received can be checked against Content-Length.
         headers = {"Accept-Encoding": "identity"} if stream else None
         try:
-            return self.session.get(url, timeout=self.timeout, stream=stream,
+            # Always streamed from the socket: a page (not streamed to the caller) is
+            # read here under a deadline and a size cap, which requests has neither of.
+            resp = self.session.get(url, timeout=self.timeout, stream=True,
                                     headers=headers, allow_redirects=False)
+            if not stream:
+                self._read_page(resp, url)
+            return resp
+        except PageDeadline:
+            raise
         except requests.Timeout as exc:
             # urllib3's text ("HTTPConnectionPool(host=...): Read timed out. (read
             # timeout=60)") says less than this; the type is kept for the layers above.
             raise type(exc)(self._timeout_text(exc), request=exc.request) from exc
+
+    def _read_page(self, resp: requests.Response, url: str) -> None:
+        """The body of a page, read now (as requests reads one not streamed) but given
+        up after PAGE_DEADLINE seconds or PAGE_MAX_BYTES: a server sending a byte a minute
+        held the run for hours, and an endless page filled memory."""
+        body = bytearray()
+        started = time.monotonic()
+        try:
+            for piece in arriving(resp):
+                body += piece
+                if len(body) > PAGE_MAX_BYTES:
+                    raise HttpError(url, f"a page of more than {PAGE_MAX_BYTES // 2**20} MB, "
+                                    "not read (no page of the site comes near)",
+                                    resp.status_code)
+                if time.monotonic() - started > PAGE_DEADLINE:
+                    raise PageDeadline(f"the page was still coming after {PAGE_DEADLINE:g} "
+                                       "s (a server sending it a little at a time)")
+        finally:
+            resp.close()
+        resp._content = bytes(body)  # what requests keeps of a body read whole
+        resp._content_consumed = True
 
     def _timeout_text(self, exc: requests.Timeout) -> str:
         connect, read = (self.timeout if isinstance(self.timeout, tuple)

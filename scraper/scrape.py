@@ -27,7 +27,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 
 import requests
 from tqdm import tqdm
-from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 
 from scraper import site
 from scraper.http import (
@@ -44,6 +43,7 @@ from scraper.http import (
     NameNotResolved,
     PoliteSession,
     SiteUnavailable,
+    arriving,
     build_session,
     site_unwell,
 )
@@ -378,7 +378,7 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
         size = 0
         try:
             with dest.open("wb") as fh:
-                for chunk in _arriving(resp):
+                for chunk in arriving(resp):
                     fh.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
@@ -415,27 +415,6 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
         _check_length(received, expected)
     check_pdf(dest)
     return digest.hexdigest(), size
-
-
-def _arriving(resp: requests.Response, most: int = 64 * 1024) -> Iterator[bytes]:
-    """The (decoded) body as it arrives, each piece what one receive gave: iter_content
-    waits for a whole chunk, so a server sending a few bytes a minute, within the read
-    timeout, held a download for hours between two checks of the deadline. Errors as
-    iter_content raises them (a read timeout as a Timeout)."""
-    while True:
-        try:
-            piece = resp.raw.read1(most, decode_content=True)
-        except ReadTimeoutError as exc:
-            raise requests.exceptions.ReadTimeout(exc) from exc
-        except ProtocolError as exc:
-            raise requests.exceptions.ChunkedEncodingError(exc) from exc
-        except DecodeError as exc:
-            raise requests.exceptions.ContentDecodingError(exc) from exc
-        except SSLError as exc:
-            raise requests.exceptions.SSLError(exc) from exc
-        if not piece:
-            return
-        yield piece
 
 
 def _status(resp: requests.Response) -> str:

@@ -83,6 +83,7 @@ class Fault:
     # | gzip (compressed when the client accepts it, as real servers do) | gzip_always
     # | bad_gzip (Content-Encoding: gzip, body not gzip) | ctype (a 200 of type `ctype`)
     # | drip (the file 100 bytes at a time, `seconds` apart: alive, but never done)
+    # | drip_html (a page the same way)
     kind: str
     status: int = 503
     retry_after: str | None = None
@@ -213,6 +214,19 @@ class _Handler(BaseHTTPRequestHandler):
                     b"<!DOCTYPE html><html><body><h1>Sorry, there is a problem</h1></body></html>"
                 )
                 return self._send(200, page)
+            elif fault.kind == "drip_html":  # a page 100 bytes at a time, `seconds` apart
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                try:
+                    for _ in range(1000):
+                        self.wfile.write(b"<p>" + b"x" * 93 + b"</p>\n")
+                        self.wfile.flush()
+                        time.sleep(fault.seconds)
+                except OSError:  # the client gave up
+                    pass
+                self.close_connection = True
+                return 200
             elif fault.kind == "redirect":
                 return self._send(302, b"", headers={"Location": fault.location})
 

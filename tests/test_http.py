@@ -220,6 +220,28 @@ def test_robots_txt_is_read_as_rfc_9309_says(site: Site, base: str, robots: str,
     assert any(h.path == path for h in site.hits) == allowed
 
 
+def test_a_page_that_drips_or_never_ends_is_given_up(
+    site: Site, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only files had a deadline and a size cap: a provider page sent a byte at a time
+    within the read timeout held the run for hours, and an 11 MB page took 393 MB."""
+    from scraper import http
+
+    monkeypatch.setattr(http, "PAGE_DEADLINE", 0.5)
+    site.fault("/provider/44/80454", Fault("drip_html", seconds=0.1))
+    started = time.monotonic()
+    with pytest.raises(requests.Timeout, match="the page was still coming after 0.5 s"):
+        Transport().get(f"{base}/provider/44/80454")
+    assert time.monotonic() - started < 5
+    monkeypatch.setattr(http, "PAGE_MAX_BYTES", 100)
+    with pytest.raises(HttpError, match="a page of more than"):
+        Transport().get(f"{base}/search")
+    # A page within both limits reads as before, and a file (streamed) is the caller's.
+    monkeypatch.setattr(http, "PAGE_MAX_BYTES", 20 * 2**20)
+    page = Transport().get(f"{base}/search")
+    assert page.status_code == 200 and "<html" in page.text.lower()
+
+
 def test_missing_robots_txt_allows_everything(site: Site, base: str) -> None:
     site.fault("/robots.txt", Fault("status", 404))
     assert Robots(Transport()).get(f"{base}/provider/44/80454").status_code == 200
