@@ -431,9 +431,11 @@ def slant_overhang(last_label: str, step: int, label_limit: int = 200) -> int:
     return max(25, int(min(6.5 * len(last_label), label_limit) * 0.82) - step // 2 + 8)
 
 
-def scroll_to(element_id: str, *, if_hidden: bool = False) -> None:
+def scroll_to(element_id: str, *, if_hidden: bool = False, focus: bool = False) -> None:
     """Scroll the page so that the element with this id is in view, once it is drawn
     (with `if_hidden`, only when it is not wholly in view: on a phone, below a tall chart).
+    With `focus` the element (tabindex -1) takes the keyboard focus too: else the first
+    Tab went to the top of the page and the place was lost.
 
     The script is ours alone: the id goes in as a JSON string with "<" escaped, so no
     letter text or link value can end the script or add to it."""
@@ -446,7 +448,8 @@ def scroll_to(element_id: str, *, if_hidden: bool = False) -> None:
         f"  var id = {target}, tries = 0;"
         "  (function look() {"
         "    var el = document.getElementById(id);"
-        f"    if (el) {{ {hidden} el.scrollIntoView({{block: '{block}'}}); }}"
+        f"    if (el) {{ {hidden} el.scrollIntoView({{block: '{block}'}});"
+        + (" el.focus({preventScroll: true});" if focus else "") + " }"
         "    else if (tries++ < 50) { setTimeout(look, 100); }"
         "  })();"
         "})();</script>",
@@ -610,17 +613,23 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
         colour = ad.STANCE_COLOURS.get(row.stance, "#8c8c8c")
         link = page_url("reader", letter=row.letter_id, focus=row.passage_id)
         fix = page_url("label", pid=row.passage_id)
+        # Forty cards' links are otherwise eighty links of two names ("north-east arrow").
+        where = html.escape(f"passage {row.passage_id} ({row.citation.split(',')[0]})",
+                            quote=True)
         # Letter text is escaped before it goes into HTML (st.html also sanitises).
         cards.append(
             f'<div style="border-left: 4px solid {colour}; padding: 2px 10px; '
             f'margin: 0 0 10px;">'
             f'<div style="font-size: 0.95em; line-height: 1.45;">{html.escape(row.text)}</div>'
             f'<div style="font-size: 0.78em; color: #555; margin-top: 2px;">'
-            f'<b style="color: {colour};">{html.escape(str(row.stance))}</b> · '
+            f'<b style="color: {ad.STANCE_TEXT_COLOURS.get(row.stance, "#595959")};">'
+            f'{html.escape(str(row.stance))}</b> · '
             f"{html.escape(str(row.citation))} · "
-            f'<a href="{html.escape(link, quote=True)}" target="_blank">read in letter ↗</a>'
+            f'<a href="{html.escape(link, quote=True)}" target="_blank" aria-label="Read '
+            f'{where} in its letter (opens a new tab)">read in letter ↗</a>'
             # A wrong tag is corrected on the Label page: one click from the evidence.
-            f' · <a href="{html.escape(fix, quote=True)}" target="_blank">correct the tag ↗</a>'
+            f' · <a href="{html.escape(fix, quote=True)}" target="_blank" aria-label="Correct '
+            f'the tag of {where} (opens a new tab)">correct the tag ↗</a>'
             f"</div></div>"
         )
     st.html("".join(cards))
@@ -1263,6 +1272,13 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
             frame[by], frame["theme_name"], frame["passages"], frame["letters_mentioning"],
             frame["letters"], frame[f"{metric}_tip"], extra, strict=True)]
     theme_order = tuple(dict.fromkeys(frame["theme_short"]))
+    # Rows in the order drawn: a screen reader reads the cells in data order, which was
+    # north to south under a chart sorted most criticised first.
+    rank = {row: i for i, row in enumerate(map(str, order))}
+    frame = frame.sort_values(
+        [by, "theme_short"], kind="stable",
+        key=lambda col: col.map(rank) if col.name == by else col.map(
+            {t: i for i, t in enumerate(theme_order)}))
     return heatmap_spec(by, metric, tuple(order), theme_order,
                         len(frame) > CANVAS_CELLS, few, spread), frame
 
@@ -1272,6 +1288,18 @@ def _tip(value: Any, spec: str, passages: Any) -> str:
     if pd.notna(value):
         return number_text(value, spec).replace("-", "\u2212")
     return "none: not mentioned" if not passages else "none: every passage is neutral"
+
+
+def white_text_on(metric: str, few: int) -> str:
+    """A Vega test: is a cell's fill dark enough for a white number? Asked of the colour
+    itself (the chart's `color` scale): fixed cut-offs on the value left white on a
+    mid blue at 2.5:1. Else black, not a dark grey: on a mid red neither white nor #222
+    reaches 4.5:1, black does (the worse of the two is never under 4.58:1). A faded cell
+    (under `few` judging passages) is light: black."""
+    fill = f"scale('color', datum.{metric})"
+    judged = "(datum.positive + datum.negative + datum.mixed)"
+    return (f"isValid(datum.{metric}) && {judged} >= {int(few)} && "
+            f"contrast('#ffffff', {fill}) > contrast('#000000', {fill})")
 
 
 def judged_colour(metric: str, colour: alt.Color) -> alt.Color:
@@ -1335,12 +1363,11 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
                               format="+.1f" if metric == "net_stance" else ".0%"))),
         tooltip=tooltip,
     ).add_params(cell)
-    strong = (f"abs(datum.{metric}) > 0.55" if metric == "net_stance"
-              else f"datum.{metric} > 0.6")
+    strong = white_text_on(metric, few)
     # aria=False: the count is the cell's, which a screen reader has already read out.
     text = base.mark_text(fontSize=11, aria=False).encode(
         text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")),
-        color=alt.condition(strong, alt.value("white"), alt.value("#222")),
+        color=alt.condition(strong, alt.value("white"), alt.value("black")),
         tooltip=tooltip,
     )
     # Cells of a fixed size: stretched to a narrow column they became too thin to read.
@@ -1613,8 +1640,8 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
     text = chart.mark_text(fontSize=11, aria=False).encode(  # the cell's, read already
         text=alt.condition("datum.passages > 0", alt.Text("passages:Q"), alt.value("")),
         # White on the dark ends of the scale, as on Compare areas.
-        color=alt.condition("abs(datum.net_stance) > 0.55", alt.value("white"),
-                            alt.value("#222")))
+        color=alt.condition(white_text_on("net_stance", MIN_RANKED), alt.value("white"),
+                            alt.value("black")))
     # 44 px per letter: a one-letter area still gets a legible row and legend. Columns
     # of a fixed width, as on Compare areas: fitted to a phone's width, eight themes
     # beside the letters' names got 24 px each and their labels ran into one another.
@@ -1809,7 +1836,7 @@ def page_reader(ctx: Ctx) -> None:
     arrived = not st.session_state.get("_reader_shown")
     st.session_state["_reader_shown"] = True
     if linked:
-        scroll_to(f"p-{focus}")
+        scroll_to(f"p-{focus}", focus=True)
     elif arrived and st.session_state["hl"]:
         # Opened from a link naming themes (an Area profile cell): to their first passage.
         first = ad.first_highlighted(view, st.session_state["hl"], st.session_state["hs"])
@@ -2277,9 +2304,14 @@ def main() -> None:
         return
     q_init("page", "overview", tuple(PAGES))
     # A visible focus ring on radio options: Streamlit's own is a faint grey behind the
-    # label (about 1.1:1 against white), lost to keyboard users.
+    # label (about 1.1:1 against white), lost to keyboard users. A chart's or table's
+    # toolbar ("Show data", downloads) stays see-through while a button in it has focus.
+    # Captions (how to pick a cell without a mouse, warnings) were 3.9:1 on white, under
+    # the 4.5:1 text needs: a darker grey, 7:1.
     st.html("<style>[data-testid='stRadioOption']:has(input:focus-visible) { outline: 2px solid "
-            "#1f4e9c; outline-offset: 2px; border-radius: 4px; }</style>")
+            "#1f4e9c; outline-offset: 2px; border-radius: 4px; }"
+            "[data-testid='stElementToolbar']:focus-within { opacity: 1 !important; }"
+            "[data-testid='stCaptionContainer'] { color: #595959; opacity: 1; }</style>")
     with st.sidebar:
         st.markdown("### sendlens")
         st.radio("Page", list(PAGES), key="page", format_func=PAGES.get,

@@ -1757,6 +1757,9 @@ def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
         "interval \u22120.76 to \u22120.28",
         "North East, EHC plans: 3 passages in 2 of 2 letters, net stance \u22120.333; 95% "
         f"interval {app_main.NO_SPREAD}; faded: judged by fewer than 5 passages"]
+    # Cells in the order the rows are drawn (a screen reader reads them in data order).
+    _, data = app_main._heatmap(table, "region", "net_stance", ["North East", "London"])
+    assert list(data["region"]) == ["North East", "London"]
     # By area (one letter each) there is never an interval: no empty tooltip line.
     blank = table.assign(**{c: None for c in table if c.endswith(("_low", "_high"))})
     spec, data = app_main._heatmap(blank, "region", "share_negative", ["London", "North East"])

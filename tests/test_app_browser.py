@@ -282,12 +282,34 @@ def test_on_a_laptop_the_heatmap_is_never_cut_off_without_a_word(server: str) ->
     assert laptop["fits"] or laptop["hint"], laptop
 
 
+def _contrast(a: str, b: str, alpha: float = 1.0) -> float:
+    """WCAG contrast of two colours as SVG writes them (#rgb, #rrggbb, rgb(), names), `b`
+    drawn at `alpha` on white (a faded cell)."""
+    def channels(colour: str) -> list[float]:
+        named = {"white": "#ffffff", "black": "#000000"}
+        colour = named.get(colour.strip(), colour.strip())
+        if colour.startswith("#"):
+            hexa = colour[1:] if len(colour) == 7 else "".join(c * 2 for c in colour[1:4])
+            return [int(hexa[i:i + 2], 16) for i in (0, 2, 4)]
+        return [float(v) for v in re.findall(r"[\d.]+", colour)[:3]]
+
+    def luminance(colour: str) -> float:
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+               for c in (v / 255 for v in channels(colour))]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    solid = [v * alpha + 255 * (1 - alpha) for v in channels(b)]
+    hi, lo = sorted((luminance(a), luminance("rgb({}, {}, {})".format(*solid))), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
 def test_a_heatmap_cell_no_passage_judges_is_grey_not_a_colour_of_the_scale(
     server: str
 ) -> None:
     """Vega-Lite drew a missing share in the colour of 0: a theme never mentioned looked
     like "0% negative" (or, by net stance, "balanced"). Never mentioned is blank, every
-    passage neutral grey. A screen reader hears the same in words, once per cell."""
+    passage neutral grey. A screen reader hears the same in words, once per cell, and
+    every number is readable on its cell (4.5:1)."""
     from sendlens.app_main import GREY
 
     for metric in ("share_negative", "net_stance"):
@@ -298,6 +320,26 @@ def test_a_heatmap_cell_no_passage_judges_is_grey_not_a_colour_of_the_scale(
                 .map(p => [p.getAttribute('aria-label') || '', p.getAttribute('fill')])""")
             spoken_counts = page.locator(
                 "[data-testid=stVegaLiteChart] .mark-text [aria-label]").count()
+            # Each number against its cell's fill: fixed cut-offs on the value left white
+            # on a mid blue at 2.5:1 and #222 on a mid red at 4.2:1.
+            numbers = page.evaluate("""() => {
+                const cells = [...document.querySelectorAll(
+                  '[data-testid=stVegaLiteChart] .mark-rect.role-mark path')].map(p => {
+                  const r = p.getBoundingClientRect();
+                  return [r.x + r.width / 2, r.y + r.height / 2, p.getAttribute('fill'),
+                          +(p.getAttribute('opacity') || 1)]; });
+                return [...document.querySelectorAll(
+                  '[data-testid=stVegaLiteChart] .mark-text.role-mark text')]
+                  .filter(t => t.textContent).map(t => {
+                    const r = t.getBoundingClientRect(), x = r.x + r.width / 2,
+                          y = r.y + r.height / 2;
+                    const c = cells.reduce((a, b) => Math.hypot(b[0] - x, b[1] - y)
+                                           < Math.hypot(a[0] - x, a[1] - y) ? b : a);
+                    return [t.getAttribute('fill'), c[2], c[3], t.textContent]; }); }""")
+        assert numbers
+        low = [(n, text, fill, alpha) for text, fill, alpha, n in numbers
+               if _contrast(text, fill, alpha) < 4.5]
+        assert not low, (metric, low)
         name = metric.replace("_", " ")
         never = [fill for label, fill in cells if label.endswith(": never mentioned")]
         neutral = [fill for label, fill in cells if label.endswith(", every passage is neutral")]
@@ -316,7 +358,7 @@ def test_a_radio_option_reached_by_keyboard_shows_a_focus_ring(server: str) -> N
     """Streamlit marks a focused radio option with a faint grey (about 1.1:1 on white):
     keyboard users lost their place in the page list."""
     with browser_page(server + "/?page=overview", "overview") as page:
-        for _ in range(6):
+        for _ in range(12):  # the skip link and a few more stops come first
             page.keyboard.press("Tab")
             ring = page.evaluate("""() => {
                 const option = document.activeElement.closest("[data-testid=stRadioOption]");
