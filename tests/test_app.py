@@ -566,6 +566,9 @@ def test_theme_explorer_search_and_stance(
     # Each quote leads to the Label page, where its tag can be corrected.
     assert re.search(r'href="\?page=label&amp;pid=[0-9a-f]{12}-\d{4}"[^>]*>correct the tag',
                      texts(at))
+    # Named for their passage: forty cards were eighty links of two names.
+    assert re.search(r'aria-label="Read passage [0-9a-f]{12}-\d{4} \([^)]+\) in its letter '
+                     r'\(opens a new tab\)">read in letter', texts(at))
     open_expander(at, "theme-table")
     # Rows tall enough that the grid wraps a passage (it wraps only above 4rem = 64 px)
     # instead of cutting it off after one line.
@@ -624,6 +627,9 @@ def test_letter_reader_escapes_and_highlights(
     assert at.selectbox(key="letter").value == letter_id
     body = max((str(h.proto.body) for h in at.get("html")), key=len)
     assert f'id="p-{passage_id}"' in body and "outline" in body
+    # The linked passage takes the keyboard focus (else the first Tab went to the top).
+    assert f'id="p-{passage_id}" tabindex="-1"' in body
+    assert any("el.focus({preventScroll: true})" in str(h.proto.body) for h in at.get("html"))
     assert "<mark" in body and "Section: Strengths</div>" in body
     # The letter's own headings stand out from its text.
     con = sqlite3.connect(corpus_dir / "sendlens.db")
