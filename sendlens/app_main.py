@@ -1034,8 +1034,12 @@ def page_compare(ctx: Ctx) -> None:
             first = [by, "theme", *[c for m in (metric, other)
                                     for c in (m, f"{m}_95") if c == m or any(spreads[c])],
                      "passages"]
+            # Rounded as shown: the grid's format is for the eye only, and a screen reader
+            # read the cell as 0.35294117647058826 (the downloads keep every digit).
+            shares = {c: numbers[c].round(3) for c in ("share_letters", "share_negative",
+                                                        "net_stance")}
             st.dataframe(numbers[on_screen].assign(theme=numbers["theme"].map(ctx.theme),
-                                                   **spreads),
+                                                   **spreads, **shares),
                          hide_index=True,
                          column_order=first + [c for c in on_screen if c not in first],
                          column_config={

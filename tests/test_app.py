@@ -409,6 +409,9 @@ def test_compare_numbers_behind_the_chart_are_named_in_words(
     assert not {"net_stance_95", "share_negative_95"} & set(grid.proto.column_order)
     assert set(table["net_stance_95"]) == {""}  # blank rather than "None"
     assert "share_negative_low" not in table.columns  # the downloads keep from / to
+    # Shares as shown: a screen reader reads the grid's value, not its display format.
+    shares = table[["share_negative", "net_stance"]].stack().dropna()
+    assert len(shares) and (shares == shares.round(3)).all()
 
 
 def test_compare_numbers_behind_a_ranking_are_in_its_order(
