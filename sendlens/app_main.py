@@ -964,6 +964,11 @@ def page_compare(ctx: Ctx) -> None:
         "under \"Evidence behind a cell\" (keyboard, screen reader); the numbers are also "
         "in a table below the chart."
     )
+    if (sort := st.session_state["sort"]) != "name" and (top := _top_rows(shown, by, sort,
+                                                                           metric, order)):
+        # The ranking in words: a chart of more than CANVAS_CELLS cells is an image that a
+        # screen reader cannot read at all, and a sighted reader gets the figures too.
+        st.caption(f"Top of the ranking on {ctx.short(sort)}: {top}.")
     # A new key after a choice made without the mouse: the next click counts even if it
     # is the cell clicked before (a chart's selection outlives its data).
     key = f"heatmap-{st.session_state.get('_heatmap_gen', 0)}"
@@ -1058,6 +1063,21 @@ def page_compare(ctx: Ctx) -> None:
                        "agree. It leaves out the tagger's own errors. The downloads give it "
                        "as from / to columns.")
             downloads(numbers[cols], f"themes-by-{by}", "table", filters=filters)
+
+
+def _top_rows(shown: pd.DataFrame, by: str, theme: str, metric: str, order: list[str],
+              n: int = 5) -> str:
+    """The first `n` ranked rows' measure on `theme`, in words ("East Midlands 63% (122
+    passages), ..."); "" when the theme is not in the view."""
+    cells = shown[shown["theme"] == theme].set_index(shown[by].astype(str)[
+        shown["theme"] == theme])
+    words = []
+    for row in map(str, order[:n]):
+        if row not in cells.index or pd.isna(value := cells.at[row, metric]):
+            continue
+        shown_value = _tip(value, ".0%" if metric == "share_negative" else "+.2f", 1)
+        words.append(f"{row} {shown_value} ({counted(cells.at[row, 'passages'], 'passage')})")
+    return ", ".join(words)
 
 
 def _compare_view(ctx: Ctx, by: str, metric: str, sort: str, chosen: tuple[str, ...],

@@ -421,6 +421,10 @@ def test_compare_numbers_behind_a_ranking_are_in_its_order(
     chart_rows = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0][
         "encoding"]["y"]["sort"]
     assert chart_rows != sorted(chart_rows)  # a ranking, not the alphabet
+    # The top of it in words, for a screen reader (a large chart is an image) and the eye.
+    top = re.search(r"Top of the ranking on Health input: (.+)\.\n", texts(at) + "\n")
+    assert top and top.group(1).startswith(f"{chart_rows[0]} ")
+    assert re.match(r"[^,]+ \d+% \(\d+ passages?\), ", top.group(1)), top.group(1)
     at = open_expander(at, "cell-numbers")
     [grid] = [f for f in at.dataframe if "net_stance" in f.value.columns]
     assert list(dict.fromkeys(grid.value["area"])) == chart_rows
