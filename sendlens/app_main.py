@@ -908,7 +908,11 @@ def page_compare(ctx: Ctx) -> None:
     plain = "Name" if st.session_state["by"] == "area" else "North to south"
     sort_name = {"name": plain, **{t: ctx.short(t) for t in themes}}
     changed = st.session_state["sort"] != "name" or bool(st.session_state["th"])
-    view = lazy_expander("Row order and themes", "c_view", expanded=changed)
+    # Open at first when a link asks for a ranking or themes; then fixed for the session:
+    # a changed `expanded` made Streamlit draw a new expander, and a keyboard user's
+    # focus (on "Sort rows by") fell back to the top of the page.
+    view = lazy_expander("Row order and themes", "c_view",
+                         expanded=st.session_state.setdefault("_c_view_open", changed))
     if view is not None:
         with view:
             c, m, d = st.columns([1.4, 0.8, 2])

@@ -368,6 +368,25 @@ def test_a_radio_option_reached_by_keyboard_shows_a_focus_ring(server: str) -> N
     assert ring == "solid"
 
 
+def test_choosing_a_sort_by_keyboard_keeps_the_focus_on_it(server: str) -> None:
+    """The first ranking chosen opened its expander anew (`expanded` changed): Streamlit
+    drew a new one and the keyboard focus fell back to the top of the page."""
+    from playwright.sync_api import expect
+
+    with browser_page(server + "/?page=compare", "compare") as page:
+        page.get_by_text("Row order and themes", exact=True).click()
+        box = page.locator(".st-key-sort input")
+        expect(box).to_be_attached(timeout=30_000)
+        box.focus()
+        page.keyboard.type("Health")
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("Top of the ranking on Health input")).to_be_attached(
+            timeout=30_000)
+        page.wait_for_timeout(500)  # the rerun's last paint
+        inside = page.evaluate("() => !!document.activeElement.closest('.st-key-sort')")
+        assert inside, page.evaluate("() => document.activeElement.outerHTML.slice(0, 200)")
+
+
 # Each page and the charts it draws (every area of the test corpus has one letter).
 PAGES = {"overview": 2, "compare": 1, "area": 1, "themes": 0, "reader": 0, "label": 0,
          "export": 0}
