@@ -196,8 +196,9 @@ class ScrapeSummary:
                 )
         lines.append(f"  new: {len(self.new)}")
         if self.replaced:
-            lines.append(f"  replaced (published again later, so taken for a corrected "
-                         f"report): {len(self.replaced)}")
+            lines.append(f"  replaced (published again later, or in place of a file the "
+                         f"site no longer lists, so taken for a corrected report): "
+                         f"{len(self.replaced)}")
             lines += [f"    {r.url}: {r.error}" for r in self.replaced]
         held = f"  already held: {self.already_held + len(self.duplicates)}"
         if self.held_unimported:
@@ -282,6 +283,22 @@ def _file_ids(corpus: Corpus, statuses: Sequence[str]) -> set[str]:
         marks = ",".join("?" * len(statuses))
         sql = f"SELECT file_id FROM fetches WHERE status IN ({marks})"
         return {str(r[0]) for r in conn.execute(sql, statuses)}
+    finally:
+        conn.close()
+
+
+def withdrawn_letters(corpus: Corpus, providers: Collection[str],
+                      listed: Collection[str]) -> set[str]:
+    """Letters whose file was fetched from one of `providers` (pages read whole this
+    run) and is no longer listed (`listed` file ids): a file the site publishes for such
+    a report, dated the same or later, is its corrected text."""
+    if not providers:
+        return set()
+    conn = corpus.connect()
+    try:
+        rows = conn.execute("SELECT file_id, provider_urn, letter_id FROM fetches WHERE "
+                            "status IN ('imported', 'replaced') AND letter_id IS NOT NULL")
+        return {r[2] for r in rows if r[1] in providers and str(r[0]) not in listed}
     finally:
         conn.close()
 
@@ -671,6 +688,7 @@ def scrape(
         candidates: list[site.Publication] = []
         bad_run = 0  # listed provider pages in a row that were empty or not HTML
         unread: set[str] = set()  # councils whose page failed: not known to have no letter
+        read_whole: set[str] = set()  # provider pages read, listing reports
         any_reports = False
         for prov, is_extra in _bar(targets, "providers", "page", progress):
             odd_links: list[tuple[str, str]] = []
@@ -709,6 +727,7 @@ def scrape(
                 _check_bad_run(bad_run, any_reports, prov.url, "lists no reports")
                 continue
             bad_run, any_reports = 0, True
+            read_whole.add(prov.urn)
             candidates.extend(_select(pubs, rule, summary, found_areas, held=letters_held))
 
         if gov_uk_url and (since is None or since <= site.GOV_UK_LATEST_PUBLISHED):
@@ -748,6 +767,7 @@ def scrape(
             else:
                 fresh.append(pub)
         summary.send_found = len(seen_ids)
+        withdrawn = withdrawn_letters(corpus, read_whole, seen_ids)
         # Files that failed on an earlier run go last (in page order), so that a few dead
         # links cannot keep every later run from reaching the letters after them.
         fresh.sort(key=lambda p: p.file_id in failed_before)
@@ -808,8 +828,9 @@ def scrape(
                     ofsted_urn=pub.provider_urn,
                     published=pub.published.isoformat() if pub.published else None,
                     fetch=rec,
-                    # The site lists a corrected report as a new publication of it.
-                    replace="newer",
+                    # The site lists a corrected report as a new publication of it, later
+                    # than the first; or in its place (the first no longer listed).
+                    replace="newer", withdrawn=withdrawn,
                 )
             except InterruptedAfterImport as stop:  # it is in: counted, then the stop
                 _count(summary, stop.outcome, rec)

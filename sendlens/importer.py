@@ -12,7 +12,7 @@ import shlex
 import sqlite3
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import date
@@ -174,6 +174,7 @@ def import_pdf(
     con: sqlite3.Connection | None = None,
     fetch: FetchRecord | None = None,
     replace: Replace = "never",
+    withdrawn: Collection[str] = (),
 ) -> ImportOutcome:
     """Import one PDF. Never raises for a bad document: the outcome says why it was skipped.
 
@@ -184,10 +185,12 @@ def import_pdf(
     Another file of the report on an inspection already held (same area, framework and
     start date) is not imported, unless `replace` (see `Replace`) lets it replace the held
     letter's text (a corrected report published again); the letter keeps its id, and its
-    corrections follow their sentence. A file replaced so is never imported again.
+    corrections follow their sentence. A file replaced so is never imported again. For a
+    held letter in `withdrawn` (the scraper: its file is no longer listed where it was)
+    "not-older" applies: the site put this file in its place, dated the same or later.
     """
     outcome = _import_pdf(corpus, Path(path), source, ofsted_urn, published, con, fetch,
-                          replace)
+                          replace, withdrawn)
     if fetch is not None and outcome.status not in ("imported", "replaced"):
         _mark_fetch(fetch, outcome)
         corpus.record_fetch(fetch, con)
@@ -271,6 +274,7 @@ def _import_pdf(
     con: sqlite3.Connection | None,
     fetch: FetchRecord | None,
     replace: Replace = "never",
+    withdrawn: Collection[str] = (),
 ) -> ImportOutcome:
     try:
         info = path.stat()
@@ -320,7 +324,8 @@ def _import_pdf(
                                    data):
             # This very file, imported by another run since the look-up above.
             return held_file
-        if _replaces(corpus, con, other, published, replace):
+        if _replaces(corpus, con, other, published,
+                     "not-older" if replace != "never" and other in withdrawn else replace):
             return _replace_letter(corpus, con, other, path, data, sha, doc, passages,
                                    extracted.n_pages, la, source=source,
                                    ofsted_urn=ofsted_urn, published=published, fetch=fetch)

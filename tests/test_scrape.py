@@ -266,7 +266,8 @@ def test_a_report_published_again_later_replaces_the_one_held(
     assert letter["published"] == "2017-07-05" and letter["source"].endswith("/2702000")
     assert fetches(corpus)["2702000"]["status"] == "replaced"
     text = summary.render()
-    assert "replaced (published again later, so taken for a corrected report): 1" in text
+    assert ("replaced (published again later, or in place of a file the site no longer "
+            "lists, so taken for a corrected report): 1") in text
     assert f"/2702000: replaces {base}" in text
     n = len(site.file_hits())
     scrape(corpus, base_url=base, **FAST)
@@ -279,6 +280,21 @@ def test_a_report_published_again_later_replaces_the_one_held(
         scrape(fresh, base_url=base, **FAST)
         assert "over five" in texts(fresh)
         assert len(rows(fresh, "SELECT 1 FROM letters")) == n_letters
+
+
+def test_a_corrected_report_listed_in_place_of_the_first_replaces_it_on_the_same_date(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    """The site withdrew a report and listed its corrected file under the same date: the
+    new file was "another copy" and held back, so the correction was never read."""
+    prov = site.providers[0]
+    i, old = next((i, r) for i, r in enumerate(prov.reports) if r.file_id == "2701999")
+    scrape(corpus, base_url=base, **FAST)
+    prov.reports[i] = Report("2702000", old.label, old.published,
+                             letter_2016_pdf(prov.name, corrected=True), True)
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert [r.file_id for r in summary.replaced] == ["2702000"] and not summary.duplicates
+    assert "over five" in " ".join(r[0] for r in rows(corpus, "SELECT text FROM passages"))
 
 
 # --- faults --------------------------------------------------------------------------
