@@ -387,6 +387,27 @@ def test_choosing_a_sort_by_keyboard_keeps_the_focus_on_it(server: str) -> None:
         assert inside, page.evaluate("() => document.activeElement.outerHTML.slice(0, 200)")
 
 
+def test_captions_are_readable_and_a_focused_chart_toolbar_shows(server: str) -> None:
+    """Captions (how to pick a cell without a mouse) were 3.9:1 on white; a chart's
+    toolbar ("Show data", the keyboard's way to its numbers) stayed invisible while one
+    of its buttons had the focus."""
+    from playwright.sync_api import expect
+
+    with browser_page(server + "/?page=compare", "compare") as page:
+        colours = page.evaluate("""() => [...document.querySelectorAll(
+            '[data-testid=stCaptionContainer]')].map(c => getComputedStyle(
+            c.querySelector('p') || c).color)""")
+        assert colours and all(_contrast(c, "#ffffff") >= 4.5 for c in colours), colours
+        button = page.locator("[data-testid=stElementToolbar] button").first
+        expect(button).to_be_attached(timeout=30_000)
+        button.focus()
+        page.mouse.move(0, 0)
+        page.wait_for_timeout(400)  # past the toolbar's fade
+        opacity = page.evaluate("""() => getComputedStyle(document.activeElement.closest(
+            '[data-testid=stElementToolbar]')).opacity""")
+        assert float(opacity) == 1.0
+
+
 # Each page and the charts it draws (every area of the test corpus has one letter).
 PAGES = {"overview": 2, "compare": 1, "area": 1, "themes": 0, "reader": 0, "label": 0,
          "export": 0}
