@@ -215,18 +215,8 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return self._send(200, page)
             elif fault.kind == "drip_html":  # a page 100 bytes at a time, `seconds` apart
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.end_headers()
-                try:
-                    for _ in range(1000):
-                        self.wfile.write(b"<p>" + b"x" * 93 + b"</p>\n")
-                        self.wfile.flush()
-                        time.sleep(fault.seconds)
-                except OSError:  # the client gave up
-                    pass
-                self.close_connection = True
-                return 200
+                return self._drip((b"<p>" + b"x" * 93 + b"</p>\n") * 1000,
+                                  "text/html; charset=utf-8", fault.seconds, length=False)
             elif fault.kind == "redirect":
                 return self._send(302, b"", headers={"Location": fault.location})
 
@@ -255,21 +245,26 @@ class _Handler(BaseHTTPRequestHandler):
             return self._file(_bytes(att.body), fault)
         return self._send(404, b"<html><body>Not found</body></html>")
 
+    def _drip(self, body: bytes, ctype: str, seconds: float, *, length: bool = True) -> int:
+        """`body` 100 bytes at a time, `seconds` apart: alive, but never done."""
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for i in range(0, len(body), 100):
+                self.wfile.write(body[i : i + 100])
+                self.wfile.flush()
+                time.sleep(seconds)
+        except OSError:  # the client gave up
+            pass
+        self.close_connection = True
+        return 200
+
     def _file(self, body: bytes, fault: Fault | None) -> int:
         if fault and fault.kind == "drip":
-            self.send_response(200)
-            self.send_header("Content-Type", "application/pdf")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            try:
-                for i in range(0, len(body), 100):
-                    self.wfile.write(body[i : i + 100])
-                    self.wfile.flush()
-                    time.sleep(fault.seconds)
-            except OSError:  # the client gave up
-                pass
-            self.close_connection = True
-            return 200
+            return self._drip(body, "application/pdf", fault.seconds)
         if fault and fault.kind == "truncate_nolength":
             self.send_response(200)
             self.send_header("Content-Type", "application/pdf")
