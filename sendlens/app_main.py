@@ -448,8 +448,8 @@ def scroll_to(element_id: str, *, if_hidden: bool = False, focus: bool = False) 
         f"  var id = {target}, tries = 0;"
         "  (function look() {"
         "    var el = document.getElementById(id);"
-        f"    if (el) {{ {hidden} el.scrollIntoView({{block: '{block}'}});"
-        + (" el.focus({preventScroll: true});" if focus else "") + " }"
+        "    if (el) {" + (" el.focus({preventScroll: true});" if focus else "")
+        + f" {hidden} el.scrollIntoView({{block: '{block}'}}); }}"
         "    else if (tries++ < 50) { setTimeout(look, 100); }"
         "  })();"
         "})();</script>",
@@ -1956,6 +1956,12 @@ def page_label(ctx: Ctx) -> None:
             start_themes = [t for t in start_themes if t not in gone]
             applied = (sorted(start_themes) == sorted(row["themes"])
                        and start_stance == row["stance"])
+            if st.session_state.pop("_label_saved", None) == pid:
+                # Just saved: the keyboard focus, which the rerun dropped to the top of the
+                # page, goes here, and a screen reader hears that it was saved.
+                st.html('<div id="label-saved" tabindex="-1" aria-label="Correction saved"'
+                        ' style="height: 1px; outline: none;"></div>')
+                scroll_to("label-saved", if_hidden=True, focus=True)
             st.info(f"Your correction, saved {when(mine['created_at'])}: themes "
                     f"{theme_words(start_themes, ctx.theme) or 'none'}; stance "
                     f"{start_stance}. " + ("It is the passage's tag." if applied else
@@ -1974,6 +1980,7 @@ def page_label(ctx: Ctx) -> None:
             if st.form_submit_button("Save correction", type="primary"):
                 try:
                     ad.save_label(ctx.path, pid, chosen, stance, offered=themes)
+                    st.session_state["_label_saved"] = pid
                     st.rerun()  # drawn again with the correction shown above the form
                 except (ad.AppDataError, OSError) as exc:
                     st.error(f"Could not save: {exc}")

@@ -408,6 +408,32 @@ def test_captions_are_readable_and_a_focused_chart_toolbar_shows(server: str) ->
         assert float(opacity) == 1.0
 
 
+def test_saving_a_correction_by_keyboard_keeps_the_place(corpus_dir: Path,
+                                                        tmp_path: Path) -> None:
+    """After "Save correction" the rerun dropped the keyboard focus to the top of the page,
+    and nothing said the correction was saved."""
+    import shutil
+
+    from playwright.sync_api import expect
+
+    work = tmp_path / "corpus"  # a copy: the other tests' server keeps its corpus as it was
+    shutil.copytree(corpus_dir, work, ignore=shutil.ignore_patterns("server.log"))
+    with sqlite3.connect(work / "sendlens.db") as con:
+        (pid,) = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()
+    con.close()
+    with served_app(work, tmp_path / "server.log") as url, \
+            browser_page(f"{url}/?page=label&pid={pid}", "label") as page:
+        button = page.get_by_role("button", name="Save correction")
+        expect(button).to_be_attached(timeout=30_000)
+        button.focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("Your correction, saved")).to_be_attached(timeout=30_000)
+        page.wait_for_timeout(500)  # the script that moves the focus
+        focused = page.evaluate("() => [document.activeElement.id, "
+                                "document.activeElement.getAttribute('aria-label')]")
+        assert focused == ["label-saved", "Correction saved"]
+
+
 # Each page and the charts it draws (every area of the test corpus has one letter).
 PAGES = {"overview": 2, "compare": 1, "area": 1, "themes": 0, "reader": 0, "label": 0,
          "export": 0}
