@@ -63,7 +63,6 @@ PROVIDER_PATH = "/provider/44/{urn}"
 PROVIDER_LINK_SELECTOR = 'a[href*="/provider/"]'
 PUBLICATION_LINK_SELECTOR = "a.publication-link"
 PUBLICATION_DETAIL_SELECTOR = "span.nonvisual"
-# "Area SEND full inspection, pdf - 15 July 2024"
 # "Area SEND full inspection, pdf - 15 July 2024"; read loosely (any case, a size after
 # "pdf", an en or em dash, "Sept"): a date missed here is a letter `--since` cannot filter.
 PUBLICATION_DETAIL_RE = re.compile(

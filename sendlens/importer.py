@@ -257,8 +257,7 @@ def _held_file(corpus: Corpus, con: sqlite3.Connection | None, path: Path, sha: 
     letter_id, stored = existing
     filled = _fill_in(corpus, con, letter_id, ofsted_urn=ofsted_urn, published=published)
     reason = _duplicate_of(stored, path)
-    kept = corpus.pdf_path_for(sha)
-    if not (kept.is_file() and hashlib.sha256(kept.read_bytes()).hexdigest() == sha):
+    if not corpus.pdf_intact(sha):
         with corpus.transaction(con):  # under the write lock, as every write to the store
             corpus.store_pdf(data, sha, check=True)
         reason += "; its copy in the corpus's PDF store, gone or changed, was put back"
@@ -1064,14 +1063,11 @@ def missing_why(path: Path) -> str | None:
     try:
         path.stat()
         return None
-    except FileNotFoundError:
-        if path.is_symlink():
-            return "a link to a file that is not there (or a loop of links)"
-        return "no such file"
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
+        gone = isinstance(exc, FileNotFoundError)
+        if exc.errno == errno.ELOOP or (gone and path.is_symlink()):
             return "a link to a file that is not there (or a loop of links)"
-        return (exc.strerror or str(exc)).lower()
+        return "no such file" if gone else (exc.strerror or str(exc)).lower()
 
 
 def _real(path: Path) -> Path:

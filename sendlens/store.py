@@ -274,10 +274,10 @@ class Corpus:
         root.mkdir(parents=True, exist_ok=True)
         corpus = cls(root)
         try:
-            if corpus.db_path.is_file() and corpus.db_path.stat().st_size:
-                corpus._check_kind()
+            version = (corpus._check_kind()
+                       if corpus.db_path.is_file() and corpus.db_path.stat().st_size else None)
             if corpus.readonly:
-                corpus._check_schema()
+                corpus._check_schema(version)
             else:
                 corpus._migrate()
         except sqlite3.DatabaseError as exc:  # not SQLite, truncated, read-only, disk full
@@ -301,20 +301,23 @@ class Corpus:
         return self.db_path.is_file() and not (
             os.access(self.root, os.W_OK) and os.access(self.db_path, os.W_OK))
 
-    def _check_schema(self) -> None:
-        """A read-only corpus cannot be upgraded: one of another schema is refused."""
-        con = self.connect(readonly=True)
-        try:
-            row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        finally:
-            con.close()
-        version = int(row["value"]) if row else 0
+    def _check_schema(self, version: int | None) -> None:
+        """A read-only corpus cannot be upgraded: one of an older schema is refused (a
+        newer one `_check_kind` has refused already). `version` as `_check_kind` read it;
+        None when it read none (an empty file is then read here, and named if unusable)."""
+        if version is None:
+            con = self.connect(readonly=True)
+            try:
+                row = con.execute("SELECT value FROM meta WHERE key='schema_version'"
+                                  ).fetchone()
+            finally:
+                con.close()
+            version = int(row["value"]) if row else 0
         if version not in READABLE_SCHEMAS:
             raise CorpusError(
-                f"{self.db_path}: made by {'a newer' if version > SCHEMA_VERSION else 'an older'}"
-                f" sendlens (schema {version}) and read-only here, so it cannot be "
-                + ("read; upgrade sendlens" if version > SCHEMA_VERSION else
-                   "upgraded; copy the folder somewhere you can write and use --corpus"))
+                f"{self.db_path}: made by an older sendlens (schema {version}) and read-only "
+                "here, so it cannot be upgraded; copy the folder somewhere you can write and "
+                "use --corpus")
 
     # --- paths ---------------------------------------------------------------
     @property
@@ -450,11 +453,12 @@ class Corpus:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _check_kind(self) -> None:
+    def _check_kind(self) -> int | None:
         """Refuse, before anything is written (even the switch to WAL), a newer sendlens's
         corpus or another program's database: opening must not change either. A database
         with no schema version yet is taken only if every table it has is sendlens's (a
-        corpus another run is creating at this moment)."""
+        corpus another run is creating at this moment). Returns the schema version, if
+        the database names one."""
         con = self.connect(readonly=True)
         try:
             tables = {r[0] for r in con.execute(
@@ -473,9 +477,11 @@ class Corpus:
                 f"{self.db_path}: not a sendlens corpus (a database of other tables: "
                 f"{shown}); left as it is. Point --corpus at a sendlens corpus folder, or at "
                 "a new folder to start one")
-        if row and int(row["value"]) > SCHEMA_VERSION:
+        version = int(row["value"]) if row else None
+        if version is not None and version > SCHEMA_VERSION:
             raise CorpusError(f"{self.db_path}: made by a newer sendlens (schema "
-                              f"{row['value']}); upgrade sendlens to use it")
+                              f"{version}); upgrade sendlens to use it")
+        return version
 
     def _migrate(self) -> None:
         # A damaged database raises sqlite3.DatabaseError, which open() turns into one
@@ -632,6 +638,12 @@ class Corpus:
                 "UNION SELECT sha256 FROM replaced_files")}
         return sorted(path for path in found if path.stem not in known)
 
+    def pdf_intact(self, sha256: str) -> bool:
+        """Whether the store holds this file as imported: there, and its content still
+        hashes to its name (not gone, nor another file put in its place)."""
+        path = self.pdf_path_for(sha256)
+        return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+
     def store_pdf(self, data: bytes, sha256: str, *, check: bool = False) -> Path:
         """Write a PDF's bytes into the content-addressed store (atomic); return its path.
 
@@ -643,7 +655,7 @@ class Corpus:
         # A complete copy is already there (a crash can leave none half-written:
         # the copy is renamed into place only once written).
         if dest.is_file() and dest.stat().st_size == len(data) and (
-                not check or hashlib.sha256(dest.read_bytes()).hexdigest() == sha256):
+                not check or self.pdf_intact(sha256)):
             return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".partial-", suffix=".tmp")
