@@ -303,6 +303,24 @@ def withdrawn_letters(corpus: Corpus, providers: Collection[str],
         conn.close()
 
 
+def duplicates_to_recheck(corpus: Corpus, withdrawn: Collection[str]) -> set[str]:
+    """Files held back as another copy of a letter in `withdrawn` that may now be its text.
+
+    Only those an import would take (other bytes than the letter's, and not published
+    before it): any other would be held back again on every run, a download each time."""
+    if not withdrawn:
+        return set()
+    conn = corpus.connect()
+    try:
+        rows = conn.execute(
+            "SELECT f.file_id, f.letter_id FROM fetches f JOIN letters l USING (letter_id) "
+            "WHERE f.status = 'duplicate' AND f.sha256 IS NOT l.sha256 AND (f.published "
+            "IS NULL OR l.published IS NULL OR f.published >= l.published)")
+        return {str(r[0]) for r in rows if r[1] in withdrawn}
+    finally:
+        conn.close()
+
+
 def unimported_fetches(corpus: Corpus) -> dict[str, FetchRecord]:
     """Files an earlier run downloaded but could not import, by file id, with why."""
     names = [f.name for f in fields(FetchRecord)]
@@ -768,6 +786,14 @@ def scrape(
                 fresh.append(pub)
         summary.send_found = len(seen_ids)
         withdrawn = withdrawn_letters(corpus, read_whole, seen_ids)
+        # A file first held back as another copy of a report whose own file the site has
+        # since withdrawn is read again: it may be all the site publishes of it now.
+        recheck = duplicates_to_recheck(corpus, withdrawn) & seen_ids
+        for pub in candidates:
+            if pub.file_id in recheck and _since_ok(pub, since):
+                recheck.discard(pub.file_id)  # once, though listed on two records
+                summary.already_held -= 1
+                fresh.append(pub)
         # Files that failed on an earlier run go last (in page order), so that a few dead
         # links cannot keep every later run from reaching the letters after them.
         fresh.sort(key=lambda p: p.file_id in failed_before)

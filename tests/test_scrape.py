@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +295,48 @@ def test_a_corrected_report_listed_in_place_of_the_first_replaces_it_on_the_same
     summary = scrape(corpus, base_url=base, **FAST)
     assert [r.file_id for r in summary.replaced] == ["2702000"] and not summary.duplicates
     assert "over five" in " ".join(r[0] for r in rows(corpus, "SELECT text FROM passages"))
+
+
+def test_a_copy_held_back_becomes_the_text_when_the_site_withdraws_the_first_file(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    """Both files listed on one date: the second was held back as another copy; when the
+    site later listed only it, it was never read again, so the withdrawn text stayed."""
+    prov = site.providers[0]
+    i, old = next((i, r) for i, r in enumerate(prov.reports) if r.file_id == "2701999")
+    corrected = Report("2702000", old.label, old.published,
+                       letter_2016_pdf(prov.name, corrected=True), True)
+    prov.reports.insert(i + 1, corrected)
+    first = scrape(corpus, base_url=base, **FAST)
+    assert [r.file_id for r in first.duplicates] == ["2702000"]
+    prov.reports.remove(old)
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert [r.file_id for r in summary.replaced] == ["2702000"]
+    assert "over five" in " ".join(r[0] for r in rows(corpus, "SELECT text FROM passages"))
+    n = len(site.file_hits())
+    scrape(corpus, base_url=base, **FAST)
+    assert len(site.file_hits()) == n  # read again once, not on every run
+
+
+def _bytes(body: bytes | Path) -> bytes:
+    return body if isinstance(body, bytes) else body.read_bytes()
+
+
+def test_a_copy_published_before_the_withdrawn_file_is_not_downloaded_on_every_run(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # An import keeps the held letter over an earlier-dated copy, so reading that copy
+    # again on each run would only download it to hold it back again.
+    prov = site.providers[0]
+    i, old = next((i, r) for i, r in enumerate(prov.reports) if r.file_id == "2701999")
+    earlier = Report("2702000", old.label, old.published - timedelta(days=1),
+                     _bytes(old.body) + b"\n% re-saved\n", True)
+    prov.reports.insert(i + 1, earlier)
+    scrape(corpus, base_url=base, **FAST)
+    prov.reports.remove(old)
+    n = len(site.file_hits())
+    scrape(corpus, base_url=base, **FAST)
+    assert len(site.file_hits()) == n
 
 
 # --- faults --------------------------------------------------------------------------
