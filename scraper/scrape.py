@@ -147,14 +147,16 @@ class ScrapeSummary:
     def ok(self) -> bool:
         # A file this run downloaded but could not import is a letter missing from the
         # corpus, as `sendlens import` counts it (exit 1 there too); so is a letter whose
-        # link sendlens cannot follow.
+        # link sendlens cannot follow, or may be: a report under a label that mentions SEND
+        # but that the rule does not know (extend it, or ignore the label).
         return (self.error is None and not self.failed and not self.skipped
-                and not self.unrecognised_links)
+                and not self.unrecognised_links and not self.unknown_labels)
 
     @property
     def exit_code(self) -> int:
         """0 all well, 1 some letters failed, could not be imported or were linked to an
-        address sendlens does not know, an --area matched
+        address sendlens does not know, a report's label mentions SEND but is not in the
+        rule, an --area matched
         nothing (a script would otherwise take "no letters" for "none published") or the
         run stopped, 130 interrupted."""
         if self.error == INTERRUPTED:
