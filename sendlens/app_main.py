@@ -1619,8 +1619,8 @@ def _default_area(ctx: Ctx, counts: pd.Series) -> str:
 def _with_labels(ctx: Ctx, hist: pd.DataFrame) -> pd.DataFrame:
     """An area's history with the readable letter and theme labels the chart shows."""
     hist = hist.assign(
-        letter=hist.apply(lambda r: f"{r['inspection_start'] or r['year']} · "
-                          f"{ad.framework_name(r['framework'])}", axis=1),
+        letter=hist.apply(lambda r: f"{ad.when(r)} · {ad.framework_name(r['framework'])}",
+                          axis=1),
         theme_name=hist["theme"].map(ctx.theme),
         theme_short=hist["theme"].map(ctx.short),
         # A cell's passages: its letter in the reader, that theme highlighted.

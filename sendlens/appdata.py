@@ -304,7 +304,7 @@ def _with_interval(value: Any, spread: Any) -> str | None:
 
 LETTER_COLUMNS = [
     "letter_id", "area", "region", "framework", "inspection_start", "inspection_end",
-    "published", "outcome", "weaknesses_progress", "weaknesses_total", "n_passages",
+    "published", "letter_date", "outcome", "weaknesses_progress", "weaknesses_total", "n_passages",
     "imported_at", "source",
 ]
 
@@ -313,7 +313,10 @@ LETTER_COLUMNS = [
 def letters(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
     """One row per letter (no text), ordered by area and date, with a readable label."""
     frame = letters_table(path, stamp_)[LETTER_COLUMNS].copy()
-    frame["year"] = frame["inspection_start"].str[:4]
+    # Dated as the library dates a letter (`export themes --by year`): the inspection,
+    # else the publication, else the letter's own date.
+    dates = frame[["inspection_start", "published", "letter_date"]]
+    frame["year"] = dates.bfill(axis=1).iloc[:, 0].str[:4]
     frame["label"] = frame.apply(letter_label, axis=1)
     return frame
 
@@ -339,8 +342,19 @@ def untagged_letters(path: str, stamp_: tuple[int, ...]) -> frozenset[str]:
 
 
 def letter_label(row: Any) -> str:
-    date = row["inspection_start"] or "undated"
-    return f"{row['area']}, {date} ({FRAMEWORK_NAMES.get(row['framework'], row['framework'])})"
+    return (f"{row['area']}, {when(row)} "
+            f"({FRAMEWORK_NAMES.get(row['framework'], row['framework'])})")
+
+
+def when(row: Any) -> str:
+    """A letter's inspection date, else its publication's, else its own date (as the
+    library dates it), else "undated". A missing value in a frame is NaN, which is true:
+    `or` showed "nan"."""
+    for column, prefix in (("inspection_start", ""), ("published", "published "),
+                           ("letter_date", "dated ")):
+        if isinstance(value := row.get(column), str) and value:
+            return prefix + value
+    return "undated"
 
 
 def framework_name(value: str | None) -> str:

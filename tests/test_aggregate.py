@@ -442,6 +442,15 @@ def test_a_letter_dated_only_by_its_letter_date_keeps_its_year(
     assert 2019 in set(aggregate.theme_table(copy, by="year")["year"])
     assert set(aggregate.load_tagged(copy, date_from="2019-05-01",
                                      date_to="2019-05-01")["area"]) == {"Cornwall"}
+    # The app dates it so too: its Overview counted it "undated", its letter list showed
+    # "Cornwall, nan".
+    from sendlens import appdata
+
+    overview = appdata.overview(str(copy.root), appdata.stamp(copy.root))
+    assert "2019" in set(overview["by_year"]["year"])
+    assert "undated" not in set(overview["by_year"]["year"])
+    labels = appdata.letters(str(copy.root), appdata.stamp(copy.root))["label"]
+    assert "Cornwall, dated 2019-05-01 (2023 area SEND inspection)" in set(labels)
 
 
 def test_evidence_filters(corpus: Corpus) -> None:
