@@ -1,13 +1,14 @@
 """Everything the Streamlit app reads from (or, for labels, writes to) the corpus.
 
 The page code in `sendlens/app_main.py` only lays out widgets; every query lives here.
-Each cached function takes the corpus path *and* its `stamp()` (modification times of
-the database and its WAL file), so a re-import, a re-tag or a saved label invalidates
-the cache and nothing stale is shown, while repeated page views cost nothing.
+Each cached function takes the corpus path *and* its `stamp()` (modification times and
+sizes of the database, its WAL file and the codebook), so a re-import, a re-tag, a saved
+label or an edited codebook invalidates the cache and nothing stale is shown, while
+repeated page views cost nothing.
 
 The app only reads the corpus: connections are opened read-only, and `Corpus.open`
-(which migrates, i.e. writes) is not called; the exceptions are `save_label` and
-`retrain` (the Label page's buttons).
+(which migrates, i.e. writes) is not called; the exceptions are `save_label`,
+`delete_label` and `retrain` (the Label page's buttons).
 """
 
 from __future__ import annotations
@@ -895,24 +896,29 @@ def labels(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
     return frame
 
 
+def _writable(path: str, done: str) -> Corpus:
+    """The corpus, opened for a write (and upgraded first if need be: the app may be run
+    without `sendlens app`), or AppDataError saying why corrections cannot be `done`."""
+    corpus = corpus_for(path)
+    if corpus.readonly:
+        raise AppDataError(f"the corpus at {corpus.root} is read-only here (no permission to "
+                           f"write in its folder), so corrections cannot be {done}")
+    try:
+        return Corpus.open(corpus.root, create=False)
+    except CorpusError as exc:
+        raise AppDataError(str(exc)) from None
+
+
 def save_label(path: str, passage_id: str, themes: list[str], stance: str,
                offered: Sequence[str] | None = None) -> int:
-    """Store a researcher's correction of one passage; the only write the app makes.
+    """Store a researcher's correction of one passage.
     `offered`: the themes the form offered (default: those the app offers now)."""
     if stance not in STANCES:
         raise AppDataError(f"unknown stance {stance!r}")
     row = passage(path, stamp(path), passage_id)
     if row is None:
         raise AppDataError(f"no passage {passage_id!r} in this corpus")
-    corpus = corpus_for(path)
-    if corpus.readonly:
-        raise AppDataError(f"the corpus at {corpus.root} is read-only here (no permission to "
-                           "write in its folder), so corrections cannot be saved in it")
-    # A write, so the corpus may be upgraded first (the app run without `sendlens app`).
-    try:
-        corpus = Corpus.open(corpus.root, create=False)
-    except CorpusError as exc:
-        raise AppDataError(str(exc)) from None
+    corpus = _writable(path, "saved in it")
     # The themes the form offered, which the correction judges: a theme added to the
     # codebook later is not one this passage was said to lack.
     shown = theme_names(path, stamp(path)) if offered is None else offered
@@ -929,7 +935,7 @@ def save_label(path: str, passage_id: str, themes: list[str], stance: str,
 
 def delete_label(path: str, label_id: int) -> None:
     """Remove one saved correction (a mistaken one); the next retrain goes without it."""
-    with corpus_for(path).transaction() as con:
+    with _writable(path, "removed from it").transaction() as con:
         if con.execute("DELETE FROM labels WHERE id = ?", (int(label_id),)).rowcount != 1:
             raise AppDataError(f"no saved correction {label_id} in this corpus")
 

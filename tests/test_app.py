@@ -928,6 +928,21 @@ def test_removing_a_replaced_correction_says_the_newer_one_stays_in_use(
     assert "Retrain to take it out of the model" in at.success[0].value
 
 
+def test_removing_a_correction_from_a_read_only_corpus_says_why_it_cannot(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Saving a correction said so; removing one showed SQLite's traceback.
+    work, (label_id,) = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"])
+    monkeypatch.setattr(Corpus, "readonly", property(lambda self: True))
+    at = run(work, monkeypatch, page="label")
+    at.selectbox(key="unlabel").set_value(label_id).run()
+    at.button(key="unlabel-go").click().run()
+    assert not at.exception
+    assert "read-only here" in at.error[0].value and "cannot be removed" in at.error[0].value
+    with Corpus.open(work).reading() as con:
+        assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 1
+
+
 def test_the_retrain_changes_download_lists_your_corrections_first() -> None:
     # On screen yours came first and were marked; the CSV was in letter order, unmarked.
     from sendlens.app_main import retrain_changes_table
