@@ -24,6 +24,7 @@ from sendlens.export import (
     with_intervals_inline,
 )
 from sendlens.store import Corpus
+from textmine.aggregate import ehc_plans_actions_share
 
 LETTER_COLUMNS = [
     "letter_id", "area", "ofsted_urn", "framework", "inspection_start", "inspection_end",
@@ -732,6 +733,10 @@ def test_info_summarises_the_corpus_and_the_ehc_plans_check(corpus: Corpus) -> N
     letters = corpus.counts()["letters"]
     assert f"letters: {letters}" in result.output
     assert "EHC plans check:" in result.output and "69%" in result.output
+    check = ehc_plans_actions_share(corpus)  # counted on its own in test_aggregate
+    assert 0 < check["letters_flagged"] < check["letters"]  # so the two cannot be swapped
+    assert (f"EHC plans check: {check['letters_flagged']} of {check['letters']} "
+            f"2023-framework reports ({check['share']:.0%})") in result.output
     # ... and says that the two figures measure different things.
     assert "Not the same measure: every recommendation is negative" in result.output
 

@@ -61,6 +61,10 @@ def test_every_request_has_a_timeout(site: Site, base: str) -> None:
     with pytest.raises(requests.Timeout):
         Transport(timeout=(1.0, 0.2)).get(f"{base}/provider/44/80454")
     assert time.monotonic() - started < 0.9
+    # ... and the session a scrape builds has one unless told otherwise: without it a
+    # server that stops answering would hold the run for ever.
+    connect, read = build_session().transport.timeout
+    assert 0 < connect <= 30 and 0 < read <= 120
 
 
 def test_throttle_spaces_requests_and_runs_one_at_a_time(site: Site, base: str) -> None:

@@ -351,6 +351,31 @@ def test_hand_labels_outweigh_weak_labels() -> None:
     assert model.meta["training"]["hand_labels"]["n"] == len(hand_items)
 
 
+def test_a_hand_label_counts_for_more_than_a_weak_label_against_it() -> None:
+    """Weak labels say sentences on direct payments are not co-production; hand labels
+    say four of them are. The hand labels must move the model further than as many weak
+    labels would (the test above cannot see their weight: no weak label competes)."""
+    cb = load_codebook()
+    items = _items(synthetic_rows())
+    texts = ["Direct payments works well for families.",
+             "Leaders have improved direct payments effectively.",
+             "Direct payments is too slow and inconsistent.",
+             "Families do not find direct payments helpful."]
+    hand_items = [Item(t, letter=f"h{i}", section="strengths" if i < 2 else "weaknesses")
+                  for i, t in enumerate(texts)]
+    unseen = [Item("Families value direct payments, which is a strength.", section="strengths"),
+              Item("Leaders should improve direct payments.", section="weaknesses")]
+
+    def co_production(weight: float | None) -> np.ndarray:
+        hand = hand_training_set(hand_items, [["social_care", "co_production"]] * 4,
+                                 [None] * 4, cb, **({} if weight is None else {"weight": weight}))
+        preds = train_model(items, cb, hand).predict(unseen)
+        return np.array([p["scores"]["co_production"] for p in preds])
+
+    as_weak = co_production(1.0)
+    assert (co_production(None) > as_weak + 0.1).all()
+
+
 def test_f1_thresholds_find_the_cut_that_separates_held_out_scores() -> None:
     scores = np.array([[0.9], [0.8], [0.35], [0.3], [0.2], [0.1]])
     truth = np.array([[1], [1], [1], [0], [0], [0]])
