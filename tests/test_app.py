@@ -943,6 +943,21 @@ def test_removing_a_correction_from_a_read_only_corpus_says_why_it_cannot(
         assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 1
 
 
+def test_ranking_by_net_stance_is_not_ranking_by_share_negative() -> None:
+    # With mixed passages the two measures part: A is 40% negative and 60% mixed (net
+    # -0.4), B half positive, half negative (net 0). Every ranking test passed when the
+    # ranking always used the share negative, as the test corpus has no mixed passage.
+    from sendlens.app_main import _row_order
+
+    table = pd.DataFrame({"area": ["A", "B", "C"], "theme": "ehc_plans",
+                          "positive": [0, 5, 3], "negative": [4, 5, 0], "mixed": [6, 0, 0]})
+    judging = table["positive"] + table["negative"] + table["mixed"]
+    table["share_negative"] = table["negative"] / judging
+    table["net_stance"] = (table["positive"] - table["negative"]) / judging
+    assert _row_order(table, "area", "share_negative", "ehc_plans") == ["B", "A", "C"]
+    assert _row_order(table, "area", "net_stance", "ehc_plans") == ["A", "B", "C"]
+
+
 def test_the_retrain_changes_download_lists_your_corrections_first() -> None:
     # On screen yours came first and were marked; the CSV was in letter order, unmarked.
     from sendlens.app_main import retrain_changes_table
