@@ -7,12 +7,20 @@ from dataclasses import dataclass, field
 # Larger than any inspection letter (they are under 5 MB): neither downloaded nor read.
 MAX_PDF_BYTES = 100 * 1024 * 1024
 
+# The frameworks' codes; their formal names, as a citation gives them; and the short
+# names the app's charts and filters use. One table each, so the two cannot drift.
 FRAMEWORKS = ("send_2016", "revisit_2018", "area_send_2023", "monitoring_2023")
 FRAMEWORK_LABELS = {
-    "send_2016": "Joint local area SEND inspection (2016–2022)",
-    "revisit_2018": "Joint local area SEND revisit (2018–2022)",
+    "send_2016": "Local area SEND inspection (2016 framework)",
+    "revisit_2018": "Local area SEND revisit (2016 framework)",
     "area_send_2023": "Area SEND inspection (2023 framework)",
     "monitoring_2023": "Area SEND monitoring inspection (2023 framework)",
+}
+FRAMEWORK_SHORT_NAMES = {
+    "send_2016": "2016 joint local area SEND inspection",
+    "revisit_2018": "2018 revisit",
+    "area_send_2023": "2023 area SEND inspection",
+    "monitoring_2023": "2023 monitoring inspection",
 }
 CANONICAL_SECTIONS = (
     "context",
@@ -24,18 +32,20 @@ CANONICAL_SECTIONS = (
     "outcome",
     "boilerplate",
 )
-OUTCOMES = (
-    "positive",
-    "inconsistent",
-    "systemic_failings",
-    "wsoa_required",
-    "no_wsoa",
-    "sufficient_progress_all",
-    "sufficient_progress_some",
-    "sufficient_progress_none",
-    "sufficient_progress",
-    "insufficient_progress",
-)
+# Outcomes, best first within each framework (the order of every table by outcome).
+OUTCOME_NAMES = {
+    "positive": "Positive experiences and outcomes",
+    "inconsistent": "Inconsistent experiences and outcomes",
+    "systemic_failings": "Widespread and/or systemic failings",
+    "no_wsoa": "No written statement of action",
+    "wsoa_required": "Written statement of action required",
+    "sufficient_progress_all": "Sufficient progress in all weaknesses",
+    "sufficient_progress_some": "Sufficient progress in some weaknesses",
+    "sufficient_progress_none": "Sufficient progress in no weaknesses",
+    "sufficient_progress": "Sufficient progress",
+    "insufficient_progress": "Insufficient progress",
+}
+OUTCOMES = tuple(OUTCOME_NAMES)
 
 
 @dataclass(frozen=True)

@@ -461,10 +461,6 @@ def show_error(exc: Exception) -> None:
     st.warning(str(exc), icon=":material/info:")
 
 
-def stance_scale() -> alt.Scale:
-    return alt.Scale(domain=list(ad.STANCE_COLOURS), range=list(ad.STANCE_COLOURS.values()))
-
-
 # --- charts --------------------------------------------------------------------------------
 # Each chart's Vega-Lite spec is built with Altair *without its data* and cached: building
 # and validating an Altair chart costs 0.1-0.3 s of Python per chart on every rerun (the
@@ -940,7 +936,7 @@ def page_compare(ctx: Ctx) -> None:
     try:
         shown, order, total_rows = _compare_view(ctx, by, metric, st.session_state["sort"],
                                                  chosen, filters, st.session_state["min"])
-    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+    except (ValueError, ad.NotTagged, ad.AppDataError) as exc:
         show_error(exc)
         return
     if shown.empty:
@@ -1217,7 +1213,7 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
     try:
         ev = ad.evidence(ctx.path, ctx.stamp, theme, None if stance == ALL else stance, filters,
                          group_by=by, group=row)
-    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+    except (ValueError, ad.NotTagged, ad.AppDataError) as exc:
         show_error(exc)
         return None
     if ev.empty:
@@ -1455,7 +1451,7 @@ def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
     framework = latest["framework"]
     try:
         own, region, whole = _peer_tables(ctx.path, ctx.stamp, framework)
-    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+    except (ValueError, ad.NotTagged, ad.AppDataError) as exc:
         show_error(exc)
         return
     own = own[own["area"] == area].set_index("theme")
@@ -1529,7 +1525,7 @@ def page_area(ctx: Ctx) -> None:
         return
     try:
         hist = ad.area_history(ctx.path, ctx.stamp, area)
-    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+    except (ValueError, ad.NotTagged, ad.AppDataError) as exc:
         show_error(exc)
         return
     hist = _with_labels(ctx, hist)
@@ -1579,7 +1575,7 @@ def page_area(ctx: Ctx) -> None:
         st.caption("The letters are compared in date order: earlier, then later.")
     try:
         diff, bars = _change(ctx, a, b)
-    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+    except (ValueError, ad.NotTagged, ad.AppDataError) as exc:
         show_error(exc)
         return
     show_chart(change_bars_spec(tuple(bars["theme_name"])), bars)
@@ -1746,7 +1742,7 @@ def page_themes(ctx: Ctx) -> None:
             if not_tagged(ctx):
                 return
             frame = ad.evidence(ctx.path, ctx.stamp, theme, only, filters, search=query)
-    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+    except (ValueError, ad.NotTagged, ad.AppDataError) as exc:
         show_error(exc)
         return
     if theme == ALL:
@@ -2224,7 +2220,7 @@ def page_export(ctx: Ctx) -> None:
     q_sync({"x_sec": [], "x_by": "area", "x_pt": ALL})  # before the downloads read the URL
     try:
         table = ad.theme_table(ctx.path, ctx.stamp, by, ad.Filters(sections=tuple(sections)))
-    except (ValueError, ad.not_tagged_error(), ad.AppDataError) as exc:
+    except (ValueError, ad.NotTagged, ad.AppDataError) as exc:
         show_error(exc)
         return
     # A preview narrow enough for the page; the downloads have every column.

@@ -29,7 +29,7 @@ import pandas as pd
 import streamlit as st
 
 from scraper.parse import PARSER_VERSION
-from scraper.records import CANONICAL_SECTIONS
+from scraper.records import CANONICAL_SECTIONS, FRAMEWORK_SHORT_NAMES, OUTCOME_NAMES
 from sendlens.store import (
     DB_NAME,
     LETTER_DATE_SQL,
@@ -44,27 +44,11 @@ from sendlens.store import (
     untagged_counts,
     untagged_letter_ids,
 )
+from textmine import aggregate
 from textmine.codebook import STANCES
 
 SECTIONS: tuple[str, ...] = CANONICAL_SECTIONS
-FRAMEWORK_NAMES: dict[str, str] = {
-    "send_2016": "2016 joint local area SEND inspection",
-    "revisit_2018": "2018 revisit",
-    "area_send_2023": "2023 area SEND inspection",
-    "monitoring_2023": "2023 monitoring inspection",
-}
-OUTCOME_NAMES: dict[str, str] = {
-    "positive": "Positive experiences and outcomes",
-    "inconsistent": "Inconsistent experiences and outcomes",
-    "systemic_failings": "Widespread and/or systemic failings",
-    "wsoa_required": "Written statement of action required",
-    "no_wsoa": "No written statement of action",
-    "sufficient_progress_all": "Sufficient progress in all weaknesses",
-    "sufficient_progress_some": "Sufficient progress in some weaknesses",
-    "sufficient_progress_none": "Sufficient progress in no weaknesses",
-    "sufficient_progress": "Sufficient progress",
-    "insufficient_progress": "Insufficient progress",
-}
+FRAMEWORK_NAMES: dict[str, str] = FRAMEWORK_SHORT_NAMES
 # Canonical sections in plain words (the codes are what --section takes on the command line).
 SECTION_NAMES: dict[str, str] = {
     "context": "Context",
@@ -230,8 +214,9 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
         one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
         letters = one("SELECT count(*) FROM letters")
         model_row = con.execute(
-            "SELECT version, created_at, meta FROM models ORDER BY is_current DESC, created_at DESC"
-            " LIMIT 1"
+            # The current one only, as `info` and `tag` read it (store.current_model_row).
+            "SELECT version, created_at, meta FROM models WHERE is_current = 1"
+            " ORDER BY created_at DESC LIMIT 1"
         ).fetchone()
         model = None
         if model_row:
@@ -413,7 +398,7 @@ def theme_names(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
     """Theme id -> readable name: codebook themes in codebook order, then any other theme
     found in the tags."""
     try:
-        return dict(_aggregate().theme_names(corpus_for(path)))
+        return dict(aggregate.theme_names(corpus_for(path)))
     except Exception:  # noqa: BLE001 - a broken codebook must not break the app
         return {}
 
@@ -557,31 +542,15 @@ class Filters:
         return out
 
 
-# The theme tables' row for letters with no value of the grouping (no region known):
-# textmine.aggregate.UNKNOWN, written out so that this module need not import it.
-UNKNOWN_GROUP = "unknown"
-
-
-def _aggregate() -> Any:
-    try:
-        from textmine import aggregate
-    except ImportError as exc:  # the aggregation module ships with the tagger
-        raise AppDataError(f"textmine.aggregate is not available ({exc})") from exc
-    return aggregate
-
-
-def not_tagged_error() -> type[Exception]:
-    try:
-        return _aggregate().NotTagged  # type: ignore[no-any-return]
-    except AppDataError:
-        return AppDataError
+# The theme tables' row for letters with no value of the grouping (no region known).
+UNKNOWN_GROUP = aggregate.UNKNOWN
+NotTagged = aggregate.NotTagged
 
 
 @st.cache_data(show_spinner=False)
 def theme_table(path: str, stamp_: tuple[int, ...], by: str, filters: Filters) -> pd.DataFrame:
     """Groups (areas, regions...) x themes with passage counts and stance measures."""
-    agg = _aggregate()
-    return agg.theme_table(corpus_for(path), by=by, **filters.kwargs())
+    return aggregate.theme_table(corpus_for(path), by=by, **filters.kwargs())
 
 
 @st.cache_data(show_spinner=False)
@@ -593,7 +562,7 @@ def evidence(path: str, stamp_: tuple[int, ...], theme: str, stance: str | None,
     # Searched as `export evidence --words` searches; typed characters that make no word
     # ("***") match nothing.
     words = search if fts_query(search) else None
-    frame = _aggregate().evidence(corpus_for(path), theme=theme, stance=stance or None,
+    frame = aggregate.evidence(corpus_for(path), theme=theme, stance=stance or None,
                                   group=cell, words=words, **filters.kwargs(themes=False))
     if search.strip() and words is None:
         frame = frame.iloc[0:0]
@@ -655,7 +624,7 @@ def search_passages(path: str, stamp_: tuple[int, ...], query: str, filters: Fil
     if frame.empty:
         return pd.DataFrame(columns=SEARCH_COLUMNS)
     frame["themes"] = frame["themes"].map(lambda s: ", ".join(_json(s, [])))
-    frame["citation"] = [_aggregate().citation(r) for r in frame.to_dict("records")]
+    frame["citation"] = [aggregate.citation(r) for r in frame.to_dict("records")]
     return frame[SEARCH_COLUMNS]
 
 
@@ -700,17 +669,12 @@ def area_letters(path: str, stamp_: tuple[int, ...], area: str) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False)
 def area_history(path: str, stamp_: tuple[int, ...], area: str) -> pd.DataFrame:
-    return _aggregate().area_history(corpus_for(path), area)
-
-
-@st.cache_data(show_spinner=False)
-def letter_profile(path: str, stamp_: tuple[int, ...], letter_id: str) -> pd.DataFrame:
-    return _aggregate().letter_theme_profile(corpus_for(path), letter_id)
+    return aggregate.area_history(corpus_for(path), area)
 
 
 @st.cache_data(show_spinner=False)
 def compare_letters(path: str, stamp_: tuple[int, ...], a: str, b: str) -> pd.DataFrame:
-    return _aggregate().compare_letters(corpus_for(path), a, b)
+    return aggregate.compare_letters(corpus_for(path), a, b)
 
 
 @dataclass(frozen=True)

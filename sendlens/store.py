@@ -510,11 +510,6 @@ class Corpus:
             con.close()
 
     # --- small queries ------------------------------------------------------------
-    def has_sha256(self, sha256: str) -> bool:
-        with self.reading() as con:
-            row = con.execute("SELECT 1 FROM letters WHERE sha256=?", (sha256,)).fetchone()
-        return row is not None
-
     def letter_with_sha256(
         self, sha256: str, con: sqlite3.Connection | None = None
     ) -> tuple[str, str | None] | None:

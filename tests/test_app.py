@@ -1917,14 +1917,6 @@ def test_a_filtered_download_is_named_for_its_filters() -> None:
     assert long[0] != long[1]
 
 
-def test_the_apps_unknown_row_is_the_theme_tables() -> None:
-    # Written out in appdata so that the app need not import aggregate: kept equal here.
-    from sendlens import appdata
-    from textmine import aggregate
-
-    assert appdata.UNKNOWN_GROUP == aggregate.UNKNOWN
-
-
 def test_compare_lists_regions_in_the_order_of_the_exports(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

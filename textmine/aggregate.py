@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from scraper.records import CANONICAL_SECTIONS
+from scraper.records import CANONICAL_SECTIONS, FRAMEWORK_LABELS, OUTCOMES
 from sendlens.store import LETTER_DATE_SQL, Corpus, fts_query
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
 from textmine.codebook import STANCES
@@ -61,17 +61,6 @@ __all__ = [
 ]
 
 SECTIONS: tuple[str, ...] = CANONICAL_SECTIONS
-FRAMEWORK_LABELS: dict[str, str] = {
-    "send_2016": "Local area SEND inspection (2016 framework)",
-    "revisit_2018": "Local area SEND revisit (2016 framework)",
-    "area_send_2023": "Area SEND inspection (2023 framework)",
-    "monitoring_2023": "Area SEND monitoring inspection (2023 framework)",
-}
-OUTCOMES: tuple[str, ...] = (
-    "positive", "inconsistent", "systemic_failings", "wsoa_required", "no_wsoa",
-    "sufficient_progress_all", "sufficient_progress_some", "sufficient_progress_none",
-    "sufficient_progress", "insufficient_progress",
-)
 # The published figure issue #4 checks against: EHC plans among the areas for
 # improvement in 69% of 2023-framework full inspections (see ehc_plans_actions_share).
 PUBLISHED_EHC_ACTIONS_SHARE = 0.69
@@ -540,10 +529,7 @@ def _theme_list(con: sqlite3.Connection, corpus: Corpus, themes: Iterable[str] |
 
 _GROUP_ORDER: dict[str, list[str]] = {
     "region": [*REGIONS, UNKNOWN],
-    "outcome": ["positive", "inconsistent", "systemic_failings", "no_wsoa", "wsoa_required",
-                "sufficient_progress_all", "sufficient_progress_some",
-                "sufficient_progress_none", "sufficient_progress", "insufficient_progress",
-                UNKNOWN],
+    "outcome": [*OUTCOMES, UNKNOWN],
     "framework": list(FRAMEWORK_LABELS),
 }
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -219,16 +218,6 @@ class PatternMatcher:
         uniform = {s: 1.0 / len(STANCES) for s in STANCES}
         rows = [self.section_priors.get(s or "", uniform) for s in sections]
         return np.array([[r[s] for s in STANCES] for r in rows], dtype=np.float32)
-
-
-@dataclass
-class WeakLabels:
-    """Weak labels of a batch of sentences, with confidences used as sample weights."""
-
-    themes: np.ndarray  # (n, T) 1/0 labels, -1 = abstain (not used for training)
-    theme_weight: np.ndarray  # (n, T) confidence of each theme label
-    stance: np.ndarray  # (n,) index into STANCES
-    stance_weight: np.ndarray  # (n,) confidence
 
 
 def anaphoric(texts: Sequence[str]) -> np.ndarray:
