@@ -308,6 +308,25 @@ def scope_note(about: dict[str, str] | None) -> str:
                    else "")
 
 
+# What a theme table's columns count, under a table pasted into a paper: a reader who
+# divides negative by passages gets another share (neutral passages judge nothing).
+MEASURES_NOTE = ("Columns: letters are the group's tagged letters, letters_mentioning those "
+                 "with a passage on the theme; share_negative is the negative passages over "
+                 "those judging the theme (positive, negative or mixed; neutral ones left "
+                 "out), net_stance positive minus negative over the same.")
+ACTIONS_NOTE = ("The actions sections are recommendations, which the codebook tags negative: "
+                "their passages measure how often a theme is asked for, not how it is judged.")
+
+
+def measures_note(frame: pd.DataFrame, about: dict[str, str] | None) -> str:
+    """What a theme table's measures are ("" for other tables), and that recommendations
+    are negative by rule when the table counts the actions sections."""
+    if "share_negative" not in frame.columns:
+        return ""
+    sections = str((about or {}).get("sections") or "")
+    return MEASURES_NOTE + (" " + ACTIONS_NOTE if "actions" in sections else "")
+
+
 YEAR_NOTE = ("Year: the year the inspection began (for a letter without inspection dates, the "
              "year it was published or dated).")
 
@@ -346,7 +365,8 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
         # command's stderr, and a new theme's zeros or a missing letter read as findings.
         warned = (f"Warning: {about['warnings'].rstrip('.')}." if about and about.get("warnings")
                   else "")
-        note = " ".join(filter(None, [warned, scope_note(about), year_note(frame), note]))
+        note = " ".join(filter(None, [warned, scope_note(about), measures_note(frame, about),
+                                      year_note(frame), note]))
         if fmt == "md":
             return (_markdown(frame) + (f"\n*{note}*\n" if note else "")).encode("utf-8")
         return _latex(frame, wrap=inlined, note=note).encode("utf-8")
@@ -363,6 +383,8 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
             if about:
                 if year := year_note(frame):
                     about = {**about, "year": year}
+                if measures := measures_note(frame, about):
+                    about = {**about, "measures": measures}
                 notes = pd.DataFrame(list(about.items()), columns=["", ""])
                 notes.to_excel(book, index=False, header=False, sheet_name="About")
                 _as_text(book.sheets["About"])  # the search words, filters: text too

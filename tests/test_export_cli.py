@@ -585,7 +585,13 @@ def test_xlsx_says_what_it_holds(corpus: Corpus, tmp_path: Path) -> None:
     assert len(pd.read_excel(out)) == len(read_markdown(md))
     # Pasted into a paper, the table still says what it counted, and what it left out
     # (an untagged letter: said only on stderr and in the XLSX file, it read as absent).
-    assert md.endswith(f" Counted: sections weaknesses. Tags of model {model}.*\n")
+    assert f" Counted: sections weaknesses. Tags of model {model}. Columns: " in md
+    # ... and what its columns are: negative over passages is not the share negative.
+    assert "share_negative is the negative passages over those judging the theme" in md
+    assert "recommendations" not in md
+    actions = export(corpus, "themes", "--section", "actions", "-f", "md").stdout
+    assert "The actions sections are recommendations, which the codebook tags negative" \
+        in actions
     assert "\n*Warning: " in md and "of 1 letter in the corpus not tagged" in md
     tex = export(corpus, "themes", "--section", "weaknesses", "-f", "tex").stdout
     assert "Warning: " in tex and "of 1 letter in the corpus not tagged" in tex
