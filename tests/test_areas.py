@@ -400,3 +400,13 @@ def test_every_second_provider_record_the_reference_tables_link_to_is_scraped() 
     for urn in links:
         la = lookup_area(EXTRA_PROVIDERS[urn])
         assert la is not None and la.la_code == urn, (urn, EXTRA_PROVIDERS[urn])
+
+
+def test_the_counties_short_forms_are_found() -> None:
+    # "NE Lincs" was an alias, "North East Lincs" nothing.
+    for short, name in [("North East Lincs", "North East Lincolnshire"),
+                        ("Central Beds", "Central Bedfordshire"), ("Herts", "Hertfordshire"),
+                        ("North Yorks", "North Yorkshire"), ("Leics County Council",
+                                                             "Leicestershire")]:
+        found = lookup_area(short)
+        assert found is not None and found.name == name, short

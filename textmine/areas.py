@@ -101,6 +101,15 @@ _SUFFIXES = re.compile(
     r"cc|mbc|ua))+$"
 )
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+# The counties' usual short forms ("North East Lincs", "Central Beds", "North Yorks").
+_SHORT_FORMS = {
+    "beds": "bedfordshire", "bucks": "buckinghamshire", "cambs": "cambridgeshire",
+    "derbys": "derbyshire", "glos": "gloucestershire", "hants": "hampshire",
+    "herts": "hertfordshire", "lancs": "lancashire", "leics": "leicestershire",
+    "lincs": "lincolnshire", "northants": "northamptonshire", "notts": "nottinghamshire",
+    "oxon": "oxfordshire", "staffs": "staffordshire", "warks": "warwickshire",
+    "wilts": "wiltshire", "worcs": "worcestershire", "yorks": "yorkshire",
+}
 
 
 def normalise_area_name(name: str) -> str:
@@ -113,7 +122,8 @@ def normalise_area_name(name: str) -> str:
     text = text.casefold().replace("&", " and ")
     text = _NON_WORD.sub(" ", text)
     # "the" is never part of an English LA name, but letters say "the Greenwich".
-    words = [("st" if w == "saint" else w) for w in text.split() if w != "the"]
+    words = [("st" if w == "saint" else _SHORT_FORMS.get(w, w)) for w in text.split()
+             if w != "the"]
     text = " ".join(words)
     previous = None
     while previous != text:  # prefixes and suffixes can stack ("the Council of the ...")
