@@ -460,6 +460,10 @@ def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Pat
     none = export(corpus, "themes", "--framework", "send_2016")
     assert none.exit_code == 0 and none.stdout.count("\n") == 1
     assert "no tagged letter matches --framework send_2016" in none.stderr
+    # A council that is no more: the empty table names what replaced it.
+    gone = export(corpus, "themes", "--area", "Northants")
+    assert gone.exit_code == 0 and "(Northamptonshire gave way to North Northamptonshire " \
+        "and West Northamptonshire on 2021-04-01: --area each of those" in gone.stderr
     # ... and an empty Parquet file has the column types of a full one, to combine with.
     for by in ("region", "year"):
         empty, full = tmp_path / f"empty-{by}.parquet", tmp_path / f"full-{by}.parquet"

@@ -19,6 +19,7 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -27,6 +28,7 @@ from importlib import resources
 __all__ = [
     "REGIONS",
     "LocalAuthority",
+    "gave_way",
     "load_local_authorities",
     "lookup_area",
     "normalise_area_name",
@@ -200,6 +202,19 @@ def _exact_names() -> _Index:
         for variant in (la.name, *la.aliases):
             exact.setdefault(" ".join(variant.casefold().split()), la)
     return exact
+
+
+def gave_way(names: Iterable[str]) -> list[str]:
+    """What replaced each of `names` that is a former authority only ("Northamptonshire
+    gave way to North Northamptonshire and West Northamptonshire on 2021-04-01"): a
+    filter on its name finds none of the letters since."""
+    said = []
+    for name in names:
+        la = lookup_area(name)
+        if la is not None and not la.is_current and la.successors:
+            said.append(f"{la.name} gave way to {' and '.join(la.successors)}"
+                        + (f" on {la.ended}" if la.ended else ""))
+    return said
 
 
 def lookup_area(

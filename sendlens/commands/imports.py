@@ -39,6 +39,7 @@ from sendlens.importer import (
     unlisted_note,
 )
 from sendlens.store import DB_NAME, Corpus, untagged_counts
+from textmine.areas import gave_way
 
 
 class What(StrEnum):
@@ -291,6 +292,8 @@ def export_cmd(
                          for o, v in options if v)
         empty = (f"no tagged {'letter' if what is What.themes else 'passage'} matches "
                  f"{asked}" if asked else "no letter is tagged yet")
+        if replaced := gave_way(area or []):  # a former council: its successors' letters
+            empty += f" ({'; '.join(replaced)}: --area each of those for their letters)"
         typer.secho(f"warning: {empty}: the table is empty", fg="yellow", err=True)
         warnings.append(f"{empty}: the table is empty")
     elif section and (frame.empty if what is What.passages else
