@@ -265,9 +265,9 @@ INTERVAL_NOTE = ("In brackets: 95% intervals from resampling the group's letters
                  "own errors.")
 _MINUS = re.compile(r"(?<![\w.])-(?=\d)")
 EVIDENCE_FOR_READING = ("citation", "stance", "themes", "text")
-EVIDENCE_NOTE = ("Citation: area, framework, inspection dates, section and passage id. The "
-                 "data formats (csv, xlsx, parquet) also have region, outcome, publication "
-                 "date, letter id and heading.")
+EVIDENCE_NOTE = ("Citation: area, framework, inspection dates, the heading the passage is "
+                 "under in the report and passage id. The data formats (csv, xlsx, parquet) "
+                 "also have region, outcome, publication date, letter id and section.")
 
 
 def with_intervals_inline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

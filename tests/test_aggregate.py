@@ -391,8 +391,8 @@ def test_evidence_lists_the_passages_behind_a_cell_with_citations(corpus: Corpus
     assert set(ev["stance"]) == {"negative"}
     cornwall = ev[ev["area"] == "Cornwall"].iloc[0]
     assert cornwall["citation"] == (
-        "Cornwall, Area SEND inspection (2023 framework), 6–10 Feb 2023, weaknesses, "
-        f"passage {cornwall['passage_id']}"
+        "Cornwall, Area SEND inspection (2023 framework), 6–10 Feb 2023, under \"What does "
+        f"the area partnership need to do better?\", passage {cornwall['passage_id']}"
     )
     assert cornwall["theme_score"] == pytest.approx(0.9)
     assert ev.iloc[2]["themes"] == "ehc_plans, health_input"

@@ -614,10 +614,15 @@ def format_dates(start: str | None, end: str | None, published: str | None = Non
 
 
 def citation(row: dict[str, Any] | pd.Series) -> str:
-    """'Cornwall, Area SEND inspection (2023 framework), 6–10 Feb 2023, weaknesses, passage …'."""
+    """'Cornwall, Area SEND inspection (2023 framework), 6–10 Feb 2023, under "What does
+    the area partnership need to do better?", passage …'. The heading as the report prints
+    it, which a reader can find there (sendlens's own section name, "weaknesses", is not
+    in the report), else the section."""
     framework = FRAMEWORK_LABELS.get(row["framework"], row["framework"])
     when = format_dates(row["inspection_start"], row["inspection_end"], row["published"])
-    return f"{row['area']}, {framework}, {when}, {row['section']}, passage {row['passage_id']}"
+    heading = row.get("heading")
+    where = f'under "{heading}"' if isinstance(heading, str) and heading else row["section"]
+    return f"{row['area']}, {framework}, {when}, {where}, passage {row['passage_id']}"
 
 
 def _theme_score(scores: str | None, theme: str) -> float:
