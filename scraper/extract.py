@@ -20,7 +20,8 @@ import pypdfium2 as pdfium
 
 from scraper.records import Paragraph
 
-BULLETS = "▪◼•●◦▸►‣■□–"
+# The minus sign too: one 2023 report marks its list of actions with it.
+BULLETS = "▪◼•●◦▸►‣■□–−"
 _BULLET_RE = re.compile(rf"^\s*[{BULLETS}]\s*")
 _PAGE_NUMBER_RE = re.compile(r"^(page\s*)?\d{1,3}(\s*(of|/)\s*\d{1,3})?$", re.I)
 # Running heads whose wording we know; repetition catches the rest.

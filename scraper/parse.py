@@ -27,7 +27,8 @@ from scraper.records import Letter, Paragraph, Section
 # 9: such a clause may name Ofsted beside the CQC ("In light of Ofsted and CQC's
 #    findings") or a range of ages ("0-25 services"); a 2023 report without an
 #    "Inspection outcome" heading takes its outcome from its opening.
-PARSER_VERSION = "9"
+# 10: a list marked with minus signs ("−") is a list, one passage an item, as "▪" is.
+PARSER_VERSION = "10"
 
 
 class NotASendLetter(ValueError):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from scraper.extract import extract_pdf
+from scraper.extract import _Line, extract_paragraphs, extract_pdf
 
 SHORT = [
     "Main findings",
@@ -143,3 +143,17 @@ def test_a_pdf_with_no_pages_is_named_damaged_without_pdfiums_success(tmp_path: 
     with pytest.raises(ExtractError) as caught:
         extract_pdf(path)
     assert str(caught.value) == f"{path}: damaged PDF (Failed to load document)"
+
+
+def test_a_list_marked_with_minus_signs_is_a_list() -> None:
+    # One report marks its actions with "−": its three were one passage, where a list
+    # marked "▪" gives one each, so the same recommendations counted once, not three times.
+    items = ["reducing waiting times for health assessments;",
+             "increasing the timeliness of needs assessments; and",
+             "improving annual reviews."]
+    for mark in "−▪":
+        lines = [_Line("Leaders should focus on:", 1, 700, 72, False)] + [
+            _Line(f"{mark} {item}", 1, 686 - 14 * i, 72, False) for i, item in enumerate(items)]
+        got = [(p.text, p.kind) for p in extract_paragraphs([lines])]
+        assert got == [("Leaders should focus on:", "text"),
+                       *[(item, "bullet") for item in items]], mark
