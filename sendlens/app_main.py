@@ -1016,7 +1016,8 @@ def page_compare(ctx: Ctx) -> None:
     if box is not None:
         with box:
             # The columns of `sendlens export themes`, in its order.
-            cols = [by, "theme", "letters", "letters_mentioning", "share_letters", "passages",
+            cols = [by, *[c for c in ("la_code",) if c in shown.columns], "theme", "letters",
+                    "letters_mentioning", "share_letters", "passages",
                     "positive", "negative", "mixed", "neutral", "share_negative",
                     "share_negative_low", "share_negative_high", "net_stance",
                     "net_stance_low", "net_stance_high"]
@@ -1033,7 +1034,9 @@ def page_compare(ctx: Ctx) -> None:
             spreads = {f"{m}_95": [spread_text(a, b, m) for a, b in zip(
                 numbers[f"{m}_low"], numbers[f"{m}_high"], strict=True)]
                 for m in ("share_negative", "net_stance")}
-            on_screen = [c for c in cols if not c.endswith(("_low", "_high"))]
+            # The DfE code is for joining a download to other data, not for reading.
+            on_screen = [c for c in cols if not c.endswith(("_low", "_high"))
+                         and c != "la_code"]
             # Interval columns only where a row has one: blank for every area of one or two
             # letters, they pushed the counts out of view on a laptop.
             first = [by, "theme", *[c for m in (metric, other)

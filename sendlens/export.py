@@ -352,7 +352,10 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     if fmt in ("md", "tex"):
         # Tables for reading (papers, notes): shares to three decimals, intervals beside
         # them in one cell, and a line under the table that says what they are.
-        frame, inlined = with_intervals_inline(frame)
+        # An area's DfE code is for joining the data formats to other data, not for
+        # reading: a fourteenth column did not fit a landscape page.
+        frame, inlined = with_intervals_inline(frame.drop(columns=["la_code"],
+                                                          errors="ignore"))
         note = INTERVAL_NOTE if inlined else ""
         if "citation" in frame.columns:
             # Evidence: its citation already names the area, framework, dates, section and

@@ -795,6 +795,25 @@ def test_the_line_under_a_table_names_the_app_view_filters_and_no_missing_model(
     assert "Counted" not in table_bytes(frame, "md", {"table": "letters"}).decode()
 
 
+def test_the_area_table_gives_each_areas_code_to_join_other_data_by(
+        corpus: Corpus, tmp_path: Path) -> None:
+    table = pd.read_csv(io.StringIO(export(corpus, "themes", "-f", "csv").stdout),
+                        dtype={"la_code": str})
+    assert list(table.columns[:3]) == ["area", "la_code", "theme"]
+    with corpus.reading() as con:
+        codes = dict(con.execute("SELECT area, la_code FROM letters").fetchall())
+    given = dict(zip(table["area"], table["la_code"], strict=True))
+    assert len(given) >= 4 and given == {a: codes[a] for a in given}
+    assert codes["Cornwall"] == "908"
+    # An empty table's Parquet file has the same columns and types, to combine with.
+    empty, full = tmp_path / "empty.parquet", tmp_path / "full.parquet"
+    assert export(corpus, "themes", "--framework", "send_2016", "-o", str(empty)).exit_code == 0
+    assert export(corpus, "themes", "-o", str(full)).exit_code == 0
+    assert pd.read_parquet(empty).dtypes.to_dict() == pd.read_parquet(full).dtypes.to_dict()
+    # Not in a table for reading, whose twelve columns fill a landscape page already.
+    assert "la_code" not in export(corpus, "themes", "-f", "md").stdout
+
+
 def test_export_themes_keeps_the_themes_asked_for(corpus: Corpus) -> None:
     """One theme across the groups, as a researcher compares outcomes on post-16."""
     result = export(corpus, "themes", "--by", "region", "--theme", "EHC_plans", "-f", "csv")

@@ -544,9 +544,10 @@ def theme_table(
 ) -> pd.DataFrame:
     """Per group (area, region, framework, year or outcome) and theme: letters and passages.
 
-    Columns: <by>, theme, letters, letters_mentioning, share_letters, passages, positive,
-    negative, mixed, neutral, share_negative (and its interval, share_negative_low and
-    _high), net_stance (net_stance_low, _high). Every group has a row for every
+    Columns: <by> (by area, then la_code: the DfE code), theme, letters,
+    letters_mentioning, share_letters, passages, positive, negative, mixed, neutral,
+    share_negative (and its interval, share_negative_low and _high), net_stance
+    (net_stance_low, _high). Every group has a row for every
     theme (zeros where it never names one), so heatmaps get a full grid. `filters` are
     those of `load_tagged` (frameworks, outcomes, areas, regions, date_from, date_to).
     """
@@ -559,6 +560,9 @@ def theme_table(
         groups = _group_letters(con, GROUPS[by], where)
         counts, spreads = _cells_and_intervals(
             con, GROUPS[by], where, dict(zip(groups["group"], groups["letters"], strict=True)))
+        # An area's DfE code, to join the table to other data by code, not by name.
+        codes = dict(con.execute("SELECT area, max(la_code) FROM letters GROUP BY area")
+                     .fetchall()) if by == "area" else {}
     if by in _GROUP_ORDER:
         # Regions north to south, outcomes from best to worst, frameworks by age: the
         # order a reader expects, not the alphabet's.
@@ -581,7 +585,11 @@ def theme_table(
         # exports combine (an empty one had object columns).
         table = table.astype({by: "int64" if by == "year" else str, "theme": str,
                               "letters": "int64", "share_letters": "float64"})
-    return table[[by, "theme", "letters", "letters_mentioning", "share_letters",
+    extra = []
+    if by == "area":
+        table["la_code"] = table[by].map(codes).astype(str)
+        extra = ["la_code"]
+    return table[[by, *extra, "theme", "letters", "letters_mentioning", "share_letters",
                   *_COUNT_COLUMNS, "share_negative", "share_negative_low",
                   "share_negative_high", "net_stance", "net_stance_low", "net_stance_high"]]
 
