@@ -40,8 +40,13 @@ from textmine.tag import (
     Progress,
     TaggingError,
     corpus_rows,
+    current_meta,
+    file_sha256,
     hand_set,
+    label_key,
+    letter_ids,
     read_labels,
+    stale_reasons,
     unlabelled_themes,
 )
 
@@ -508,6 +513,40 @@ def _without_context_section(
 QUALITY_KEYS = ("theme_macro_f1", "theme_micro_f1", "stance_macro_f1", "stance_accuracy")
 # Fewer labelled sentences than this are a spot check, not the model's quality.
 MIN_RECORDED = 10
+
+
+def cv_recording(corpus: Corpus, gold: Path, tune_folds: int = 0) -> tuple[str, str | None] | None:
+    """Whether a grouped cross-validation of `gold` measures the current model, so that
+    its figures may be recorded with it: None when the current model was not trained on
+    `gold` (nothing to say); else (its version, None), or (its version, why not)."""
+    found = current_meta(corpus)
+    training = found[1].get("training", {}) if found else {}
+    if not found or file_sha256(gold) not in training.get("label_sha256", []):
+        return None
+    version = found[0]
+    # The folds trained on these labels alone: a model that also had other label files
+    # or corrections saved in the app is another model.
+    keys = training.get("label_texts")
+    if len(training.get("label_sha256", [])) > 1 or (
+            keys is not None and set(keys) != {label_key(r, letter_ids(corpus))
+                                               for r in read_labels(gold)}):
+        return version, (
+            f"the current model {version} was trained on more hand labels than {gold.name} "
+            "(other files or corrections saved in the app); the cross-validation measured "
+            "models trained on it alone. To record figures, train on it alone (`sendlens "
+            f"train --labels {gold} --no-stored-labels`; the corrections stay saved for a "
+            "later `train`) and run this again")
+    # The folds' models decide as this sendlens does; a stale model does otherwise.
+    if reasons := stale_reasons(corpus, found[1], load_codebook(corpus=corpus.root)):
+        return version, (f"the current model {version} is stale ({'; '.join(reasons)}); run "
+                         "`sendlens tag`, then this again, to record the figures with it")
+    current = int(training.get("tune_folds") or 0)
+    if current != tune_folds:
+        # The folds' models set their thresholds otherwise than the current model.
+        how = f"--tune-thresholds {current}" if current else "no --tune-thresholds"
+        return version, (f"the current model {version} was trained with {how}; run the "
+                         "cross-validation the same way to record it")
+    return version, None
 
 
 def record_quality(

@@ -466,6 +466,7 @@ def evaluate_cmd(
     from textmine.codebook import CodebookError, load_codebook
     from textmine.evaluate import (
         cross_validate_gold,
+        cv_recording,
         evaluate_gold,
         gold_labels,
         no_label_evaluation,
@@ -474,13 +475,10 @@ def evaluate_cmd(
     )
     from textmine.tag import (
         TaggingError,
-        current_meta,
         ensure_model,
         file_sha256,
-        label_key,
         letter_ids,
         read_labels,
-        stale_reasons,
         trained_on,
     )
 
@@ -521,39 +519,10 @@ def evaluate_cmd(
         raise _fail(str(exc)) from exc
 
     def record_cv(result: dict) -> None:
-        # A cross-validation of these labels measures the current model only if it was
-        # trained on them.
-        found = current_meta(store)
-        training = found[1].get("training", {}) if found else {}
-        if not found or file_sha256(gold) not in training.get("label_sha256", []):
-            return
-        # The folds trained on these labels alone: a model that also had other label files
-        # or corrections saved in the app is another model.
-        keys = training.get("label_texts")
-        if len(training.get("label_sha256", [])) > 1 or (
-                keys is not None and set(keys) != {label_key(r, letter_ids(store))
-                                                   for r in read_labels(gold)}):
-            _recorded(f"the current model {found[0]} was trained on more hand labels than "
-                      f"{gold.name} (other files or corrections saved in the app); the "
-                      "cross-validation measured models trained on it alone. To record "
-                      f"figures, train on it alone (`sendlens train --labels {gold} "
-                      "--no-stored-labels`; the corrections stay saved for a later `train`) "
-                      "and run this again", found[0])
-            return
-        # The folds' models decide as this sendlens does; a stale model does otherwise.
-        if reasons := stale_reasons(store, found[1], load_codebook(corpus=store.root)):
-            _recorded(f"the current model {found[0]} is stale ({'; '.join(reasons)}); run "
-                      "`sendlens tag`, then this again, to record the figures with it",
-                      found[0])
-            return
-        current = int(training.get("tune_folds") or 0)
-        if current != (tune or 0):
-            # The folds' models set their thresholds otherwise than the current model.
-            how = (f"--tune-thresholds {current}" if current else "no --tune-thresholds")
-            _recorded(f"the current model {found[0]} was trained with {how}; run the "
-                      "cross-validation the same way to record it", found[0])
-            return
-        _recorded(record_quality(store, found[0], "cross-validation", gold, result), found[0])
+        if (found := cv_recording(store, gold, tune or 0)) is not None:
+            version, refused = found
+            _recorded(refused or record_quality(store, version, "cross-validation", gold,
+                                                result), version)
 
     stopped = ("interrupted: nothing was recorded and no file written; the figures need "
                "the whole run")
