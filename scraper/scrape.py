@@ -705,50 +705,8 @@ def scrape(
             ]
         councils = {_area_key(p.urn, p.name): p.name for p, extra in targets if not extra}
 
-        candidates: list[site.Publication] = []
-        bad_run = 0  # listed provider pages in a row that were empty or not HTML
-        unread: set[str] = set()  # councils whose page failed: not known to have no letter
-        read_whole: set[str] = set()  # provider pages read, listing reports
-        any_reports = False
-        for prov, is_extra in _bar(targets, "providers", "page", progress):
-            odd_links: list[tuple[str, str]] = []
-            try:
-                html = _get_html(session, prov.url, optional=is_extra)
-                # One council's page of unknown structure (its only report linked
-                # elsewhere) is that council's failure, not the end of the run.
-                pubs = None if html is None else site.parse_provider_page(
-                    html, prov.url, prov.urn, prov.name, odd_links)
-            except SiteUnavailable:
-                raise
-            except HttpError as exc:  # one bad page: report it, carry on with the rest
-                # (a site that keeps failing is stopped by the session's FailureLimit)
-                summary.failed.append(Failure(prov.url, exc.problem, prov.name))
-                unread.add(_area_key(prov.urn, prov.name))
-                continue
-            except site.SiteStructureError as exc:  # not HTML, not read: counted too
-                summary.failed.append(Failure(prov.url, exc.problem, prov.name))
-                unread.add(_area_key(prov.urn, prov.name))
-                _note_odd_links(odd_links, rule, prov.name, summary)
-                bad_run += 0 if is_extra else 1
-                _check_bad_run(bad_run, any_reports, prov.url, exc.problem)
-                continue
-            if pubs is None:
-                summary.extra_providers_missing.append(f"{prov.name} ({prov.urn})")
-                continue
-            if _note_odd_links(odd_links, rule, prov.name, summary):
-                unread.add(_area_key(prov.urn, prov.name))  # it has one, not fetched
-            if is_extra:
-                summary.extra_providers_found += 1
-            else:
-                summary.providers_seen += 1
-            if not pubs:
-                summary.empty_providers.append(f"{prov.name} ({prov.urn})")
-                bad_run += 0 if is_extra else 1
-                _check_bad_run(bad_run, any_reports, prov.url, "lists no reports")
-                continue
-            bad_run, any_reports = 0, True
-            read_whole.add(prov.urn)
-            candidates.extend(_select(pubs, rule, summary, found_areas, held=letters_held))
+        candidates, unread, read_whole = _read_provider_pages(
+            session, targets, rule, summary, found_areas, letters_held, progress)
 
         if gov_uk_url and (since is None or since <= site.GOV_UK_LATEST_PUBLISHED):
             pubs = _gov_uk_letters(session, gov_uk_url, summary)
@@ -769,36 +727,9 @@ def scrape(
         summary.areas_without_send = sorted(
             name for key, name in councils.items() if key not in found_areas | unread
         )
-        fresh: list[site.Publication] = []
-        seen_ids: set[str] = set()
-        for pub in candidates:
-            if pub.file_id in seen_ids:
-                continue  # listed on both provider records
-            seen_ids.add(pub.file_id)
-            if not _since_ok(pub, since):
-                summary.before_since += 1
-                continue
-            if since is not None and pub.published is None:
-                summary.undated_with_since += 1
-            if pub.file_id in held:
-                summary.already_held += 1
-                if pub.file_id in unimported:
-                    summary.held_unimported.append(unimported[pub.file_id])
-            else:
-                fresh.append(pub)
-        summary.send_found = len(seen_ids)
-        withdrawn = withdrawn_letters(corpus, read_whole, seen_ids)
-        # A file first held back as another copy of a report whose own file the site has
-        # since withdrawn is read again: it may be all the site publishes of it now.
-        recheck = duplicates_to_recheck(corpus, withdrawn) & seen_ids
-        for pub in candidates:
-            if pub.file_id in recheck and _since_ok(pub, since):
-                recheck.discard(pub.file_id)  # once, though listed on two records
-                summary.already_held -= 1
-                fresh.append(pub)
-        # Files that failed on an earlier run go last (in page order), so that a few dead
-        # links cannot keep every later run from reaching the letters after them.
-        fresh.sort(key=lambda p: p.file_id in failed_before)
+        fresh, withdrawn = _to_download(corpus, candidates, since, summary, read_whole,
+                                        held=held, unimported=unimported,
+                                        failed_before=failed_before)
 
         # Phase 2: download, check, import, record.
         if dry_run:
@@ -896,6 +827,101 @@ def scrape(
         if own_session:
             session.close()
     return summary
+
+
+def _read_provider_pages(
+    session: PoliteSession, targets: list[tuple[site.ProviderLink, bool]],
+    rule: site.LabelRule, summary: ScrapeSummary, found_areas: set[str],
+    letters_held: set[str], progress: bool,
+) -> tuple[list[site.Publication], set[str], set[str]]:
+    """Every council's provider page (`targets`: the link, and whether it is an extra
+    record that may be missing): the SEND letters listed, the councils whose page could
+    not be read (not known to have no letter), and the provider pages read whole."""
+    candidates: list[site.Publication] = []
+    bad_run = 0  # listed provider pages in a row that were empty or not HTML
+    unread: set[str] = set()  # councils whose page failed: not known to have no letter
+    read_whole: set[str] = set()  # provider pages read, listing reports
+    any_reports = False
+    for prov, is_extra in _bar(targets, "providers", "page", progress):
+        odd_links: list[tuple[str, str]] = []
+        try:
+            html = _get_html(session, prov.url, optional=is_extra)
+            # One council's page of unknown structure (its only report linked
+            # elsewhere) is that council's failure, not the end of the run.
+            pubs = None if html is None else site.parse_provider_page(
+                html, prov.url, prov.urn, prov.name, odd_links)
+        except SiteUnavailable:
+            raise
+        except HttpError as exc:  # one bad page: report it, carry on with the rest
+            # (a site that keeps failing is stopped by the session's FailureLimit)
+            summary.failed.append(Failure(prov.url, exc.problem, prov.name))
+            unread.add(_area_key(prov.urn, prov.name))
+            continue
+        except site.SiteStructureError as exc:  # not HTML, not read: counted too
+            summary.failed.append(Failure(prov.url, exc.problem, prov.name))
+            unread.add(_area_key(prov.urn, prov.name))
+            _note_odd_links(odd_links, rule, prov.name, summary)
+            bad_run += 0 if is_extra else 1
+            _check_bad_run(bad_run, any_reports, prov.url, exc.problem)
+            continue
+        if pubs is None:
+            summary.extra_providers_missing.append(f"{prov.name} ({prov.urn})")
+            continue
+        if _note_odd_links(odd_links, rule, prov.name, summary):
+            unread.add(_area_key(prov.urn, prov.name))  # it has one, not fetched
+        if is_extra:
+            summary.extra_providers_found += 1
+        else:
+            summary.providers_seen += 1
+        if not pubs:
+            summary.empty_providers.append(f"{prov.name} ({prov.urn})")
+            bad_run += 0 if is_extra else 1
+            _check_bad_run(bad_run, any_reports, prov.url, "lists no reports")
+            continue
+        bad_run, any_reports = 0, True
+        read_whole.add(prov.urn)
+        candidates.extend(_select(pubs, rule, summary, found_areas, held=letters_held))
+    return candidates, unread, read_whole
+
+
+def _to_download(
+    corpus: Corpus, candidates: list[site.Publication], since: date | None,
+    summary: ScrapeSummary, read_whole: set[str], *, held: set[str],
+    unimported: dict[str, FetchRecord], failed_before: set[str],
+) -> tuple[list[site.Publication], set[str]]:
+    """The letters found that are not held yet (each once, those failed before last),
+    and the held letters whose file the site no longer lists (`withdrawn_letters`)."""
+    fresh: list[site.Publication] = []
+    seen_ids: set[str] = set()
+    for pub in candidates:
+        if pub.file_id in seen_ids:
+            continue  # listed on both provider records
+        seen_ids.add(pub.file_id)
+        if not _since_ok(pub, since):
+            summary.before_since += 1
+            continue
+        if since is not None and pub.published is None:
+            summary.undated_with_since += 1
+        if pub.file_id in held:
+            summary.already_held += 1
+            if pub.file_id in unimported:
+                summary.held_unimported.append(unimported[pub.file_id])
+        else:
+            fresh.append(pub)
+    summary.send_found = len(seen_ids)
+    withdrawn = withdrawn_letters(corpus, read_whole, seen_ids)
+    # A file first held back as another copy of a report whose own file the site has
+    # since withdrawn is read again: it may be all the site publishes of it now.
+    recheck = duplicates_to_recheck(corpus, withdrawn) & seen_ids
+    for pub in candidates:
+        if pub.file_id in recheck and _since_ok(pub, since):
+            recheck.discard(pub.file_id)  # once, though listed on two records
+            summary.already_held -= 1
+            fresh.append(pub)
+    # Files that failed on an earlier run go last (in page order), so that a few dead
+    # links cannot keep every later run from reaching the letters after them.
+    fresh.sort(key=lambda p: p.file_id in failed_before)
+    return fresh, withdrawn
 
 
 def _count(summary: ScrapeSummary, outcome: ImportOutcome, rec: FetchRecord) -> None:
