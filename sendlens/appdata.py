@@ -486,9 +486,11 @@ def untagged_text(status_: Status, *, markdown: bool = False) -> str:
     tag = "`sendlens tag`" if markdown else "sendlens tag"
     # As `sendlens export` says it: passages (a letter tagged in part is counted with its
     # tagged passages), of the whole corpus (a filtered table may hold none of them).
-    return (f"{untagged:,} passage{'s' if untagged != 1 else ''} of {letters} letter"
-            f"{'s' if letters != 1 else ''} in the corpus not tagged yet "
-            f"{'are' if untagged != 1 else 'is'} left out of the theme tables, charts and "
+    from sendlens.export import counted
+
+    return (f"{counted(untagged, 'passage')} of {counted(letters, 'letter')} in the corpus "
+            f"not tagged yet {'are' if untagged != 1 else 'is'} left out of the theme tables, "
+            "charts and "
             f"evidence; run {tag}{_OR_RETRAIN if markdown else ''} to count them.")
 
 
