@@ -44,6 +44,8 @@ app = typer.Typer(
     # Click's own help layout: Typer's rich one gives every flag a "<bool>" value it does
     # not take (with Click 8.2+). Click re-wraps each paragraph of a docstring too.
     rich_markup_mode=None,
+    # Looked up when called (tests wrap it).
+    result_callback=lambda *args, **kwargs: _finished(),
 )
 
 
@@ -67,10 +69,20 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
 
 
 _interrupted = False
+_done = False  # the command returned: its work is done and its summary printed
+
+
+def _finished() -> None:
+    global _done
+    _done = True
 
 
 def _interrupt(signum: int, frame: object) -> None:
     global _interrupted
+    if _done:
+        # Pressed as the run ended: a complete run must not exit 130, a failure to a
+        # script (`tag` had printed "tagged 6,749 passages").
+        return
     _interrupted = True
     raise KeyboardInterrupt
 
@@ -78,6 +90,8 @@ def _interrupt(signum: int, frame: object) -> None:
 def main() -> None:
     # A TERM signal (`kill`, `timeout`, a job scheduler) stops a run as Ctrl-C does: at a
     # safe point, with its summary, and no partial download left behind.
+    global _done, _interrupted
+    _done = _interrupted = False
     before = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         _run()

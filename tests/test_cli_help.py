@@ -150,3 +150,38 @@ def test_the_command_line_called_in_process_leaves_the_callers_signal_handlers(
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+
+
+def test_a_ctrl_c_as_a_command_ends_does_not_turn_its_success_into_exit_130(
+    monkeypatch, tmp_path
+) -> None:
+    """`tag` printed "tagged 6,749 passages" and exited 130 when Ctrl-C came just then:
+    a script took a complete run for a failed one."""
+    import os
+    import signal
+    import sys
+
+    import pytest
+
+    from sendlens import cli
+
+    finished = cli._finished
+
+    def finished_then_ctrl_c() -> None:
+        finished()
+        os.kill(os.getpid(), signal.SIGINT)  # handled before the next line runs
+
+    monkeypatch.setattr(cli, "_finished", finished_then_ctrl_c)
+    monkeypatch.setattr(sys, "argv", ["sendlens", "themes", "--corpus", str(tmp_path)])
+    with pytest.raises(SystemExit) as ended:
+        cli.main()
+    assert ended.value.code in (0, None)
+    # Before the work ended, an interrupt still stops the run with 130.
+    monkeypatch.setattr(cli, "_finished", finished)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main()
