@@ -625,6 +625,26 @@ def test_earlier_models_files_are_removed_but_the_newest_and_those_with_tags(
         assert con.execute("SELECT count(*) FROM models").fetchone()[0] == len(later) + 1
 
 
+def test_a_model_saved_but_never_recorded_is_removed_by_the_next_training(
+    tmp_path: Path,
+) -> None:
+    # A run killed between saving a model's folder and recording it in the database left
+    # 3.5 MB that no row named, and pruning looked at rows only.
+    import shutil
+
+    from textmine import tag
+
+    corpus = build_corpus(tmp_path / "corpus", n_letters=2)
+    first = tag.train(corpus, use_stored_labels=False)
+    orphan = corpus.model_dir / "20991231-235959-0123abcd"
+    shutil.copytree(first.path, orphan)
+    mine = corpus.model_dir / "my-notes"  # not named as sendlens names a model: kept
+    mine.mkdir()
+    (mine / "meta.json").write_text("{}")
+    tag.train(corpus, use_stored_labels=False)
+    assert not orphan.exists() and mine.exists() and first.path.exists()
+
+
 def test_labels_of_one_sentence_are_read_once_and_merged() -> None:
     from textmine.tag import _once_each
 

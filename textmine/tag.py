@@ -619,13 +619,27 @@ def _prune_models(corpus: Corpus, keep: int = KEEP_MODELS) -> int:
             "SELECT version, path FROM models WHERE NOT is_current AND version NOT IN"
             " (SELECT DISTINCT model_version FROM tags WHERE model_version IS NOT NULL)"
             " ORDER BY rowid DESC").fetchall()  # newest first (created_at has seconds)
+        named = {Path(r["path"]).name for r in con.execute("SELECT path FROM models")
+                 if r["path"]}
     removed = 0
     for row in rows[keep:]:
         folder = corpus.root / row["path"] if row["path"] else None
         if folder is not None and folder.is_dir() and folder.parent == corpus.model_dir:
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
+    # A model saved but never recorded (the run killed between the two): no row names it,
+    # so nothing else would ever remove its 3.5 MB. Only folders named as sendlens names
+    # a model, holding one: anything else a user put there is left alone.
+    for folder in corpus.model_dir.iterdir() if corpus.model_dir.is_dir() else ():
+        if (folder.name not in named and _MODEL_FOLDER.fullmatch(folder.name)
+                and folder.is_dir() and (folder / "meta.json").is_file()):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
     return removed
+
+
+# What model_version and _unused_version name a model's folder: 20261205-124720-1b75a165(.2)
+_MODEL_FOLDER = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}(\.\d+)?")
 
 
 def _once_each(records: list[dict[str, Any]], unlabelled: list[set[str]]
