@@ -124,6 +124,8 @@ EXTRA_PROVIDERS: dict[str, str] = {
     # longer list: the ADCS table links their 2017-2019 letters to these records.
     "80463": "Dorset County Council",
     "80457": "Cumbria County Council",
+    # Its 2020 letter, in the ADCS table; the county became Somerset Council in 2023.
+    "80555": "Somerset County Council",
 }
 
 # --- The SEND label rule ---------------------------------------------------------
