@@ -308,16 +308,17 @@ def withdrawn_letters(corpus: Corpus, providers: Collection[str],
 def duplicates_to_recheck(corpus: Corpus, withdrawn: Collection[str]) -> set[str]:
     """Files held back as another copy of a letter in `withdrawn` that may now be its text.
 
-    Only those an import would take (other bytes than the letter's, and not published
-    before it): any other would be held back again on every run, a download each time."""
+    Only those an import would take (other bytes than the letter's, and dated, not before
+    it; an undated one the import would date by its own text, perhaps earlier): any other
+    would be held back again on every run, a download each time."""
     if not withdrawn:
         return set()
     conn = corpus.connect()
     try:
         rows = conn.execute(
             "SELECT f.file_id, f.letter_id FROM fetches f JOIN letters l USING (letter_id) "
-            "WHERE f.status = 'duplicate' AND f.sha256 IS NOT l.sha256 AND (f.published "
-            "IS NULL OR l.published IS NULL OR f.published >= l.published)")
+            "WHERE f.status = 'duplicate' AND f.sha256 IS NOT l.sha256 AND "
+            "(l.published IS NULL OR f.published >= l.published)")
         return {str(r[0]) for r in rows if r[1] in withdrawn}
     finally:
         conn.close()
@@ -706,7 +707,7 @@ def scrape(
         councils = {_area_key(p.urn, p.name): p.name for p, extra in targets if not extra}
 
         candidates, unread, read_whole = _read_provider_pages(
-            session, targets, rule, summary, found_areas, letters_held, progress)
+            session, targets, rule, summary, found_areas, letters_held, since, progress)
 
         if gov_uk_url and (since is None or since <= site.GOV_UK_LATEST_PUBLISHED):
             pubs = _gov_uk_letters(session, gov_uk_url, summary)
@@ -717,7 +718,7 @@ def scrape(
                     w for w in summary.unmatched_areas
                     if not any(_wanted([w], None, p.council) for p in pubs)
                 ]
-            candidates.extend(_select(pubs, rule, summary, found_areas, trusted=True))
+            candidates.extend(_select(pubs, rule, summary, found_areas, since, trusted=True))
 
         # Compared in lower case ("burry" -> Bury), given back as the site spells it.
         spelt = {name.lower(): name for name in sorted(names)}
@@ -832,7 +833,7 @@ def scrape(
 def _read_provider_pages(
     session: PoliteSession, targets: list[tuple[site.ProviderLink, bool]],
     rule: site.LabelRule, summary: ScrapeSummary, found_areas: set[str],
-    letters_held: set[str], progress: bool,
+    letters_held: set[str], since: date | None, progress: bool,
 ) -> tuple[list[site.Publication], set[str], set[str]]:
     """Every council's provider page (`targets`: the link, and whether it is an extra
     record that may be missing): the SEND letters listed, the councils whose page could
@@ -880,7 +881,8 @@ def _read_provider_pages(
             continue
         bad_run, any_reports = 0, True
         read_whole.add(prov.urn)
-        candidates.extend(_select(pubs, rule, summary, found_areas, held=letters_held))
+        candidates.extend(_select(pubs, rule, summary, found_areas, since,
+                                  held=letters_held))
     return candidates, unread, read_whole
 
 
@@ -940,11 +942,13 @@ def _select(
     rule: site.LabelRule,
     summary: ScrapeSummary,
     found_areas: set[str],
+    since: date | None = None,
     *,
     trusted: bool = False,
     held: Collection[str] = (),
 ) -> list[site.Publication]:
-    """The SEND letters among ``pubs``; unknown SEND-ish labels go to the summary. A file
+    """The SEND letters among ``pubs``; unknown SEND-ish labels (published since `since`:
+    a report --since leaves out is not one a run may have missed) go to the summary. A file
     the corpus holds is one whatever its label says now: a label renamed on the site made
     held letters look missing ("areas with no SEND letter found")."""
     keep = []
@@ -957,7 +961,7 @@ def _select(
             # A running count, for a run interrupted while listing; replaced by the count
             # without letters listed on two provider records once the listing is done.
             summary.send_found += 1
-        elif kind == "unknown":
+        elif kind == "unknown" and _since_ok(pub, since):
             summary.unknown_labels.append(Failure(pub.url, pub.label, pub.council, pub.file_id))
         else:
             summary.other_reports += 1

@@ -57,8 +57,10 @@ def scrape_cmd(
     Polite (one request at a time, a delay between requests, robots.txt obeyed)
     and incremental: files already held are not downloaded again. The site is
     https://reports.ofsted.gov.uk unless --base-url says otherwise. Exit code 1
-    when some letters failed or could not be imported, an --area matched no
-    council or the run stopped; 2 when refused before any request (a bad option,
+    when some letters failed or could not be imported, a letter is linked to an
+    address sendlens does not follow, a report's label mentions SEND but is not in
+    the rule (it may be a letter missed), an --area matched no council or the run
+    stopped; 2 when refused before any request (a bad option,
     a read-only corpus, another scrape of it running); 130 when interrupted
     (Ctrl-C or a TERM signal).
     """
