@@ -112,6 +112,9 @@ def _run() -> None:
         # "Aborted!" and exit 1, the code of "some files failed": say 130, as a shell does.
         if _interrupted and exc.code == 1:
             sys.exit(INTERRUPTED_EXIT)
+        # A command that ends with its own code (scrape, import: `typer.Exit`) is done
+        # too, though the result callback is not called for it.
+        _finished()
         raise
     except CorpusError as exc:  # found after the corpus opened (one read-only, say)
         typer.secho(f"error: {exc}", fg="red", err=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from sendlens.cli import app
@@ -107,22 +108,55 @@ def test_the_console_script_and_python_m_sendlens_run_the_launcher() -> None:
     assert shown.returncode == 0 and shown.stdout.startswith("sendlens ")
 
 
-def test_a_second_ctrl_c_while_python_exits_ends_it_without_a_traceback() -> None:
-    """Ctrl-C pressed twice: the first stops the command, the second may land while
-    Python winds down (its threads, its buffers), where it printed "Exception ignored"
-    and a traceback. An exit hook stands in for that moment, with a real signal."""
+# Stops the command with a real SIGINT as it loads the evaluation code (after
+# `sendlens.cli.main` installed its handlers), when {stop} is True.
+_CTRL_C_IN_THE_COMMAND = """
+import importlib.abc, os, signal, sys
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "textmine.evaluate":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+if {stop}:
+    sys.meta_path.insert(0, CtrlC())
+"""
+
+
+@pytest.mark.parametrize("first", ["none", "none, its own exit code", "stopped the command"])
+def test_a_ctrl_c_while_python_exits_keeps_the_runs_own_end(tmp_path, first: str) -> None:
+    """A Ctrl-C may land while Python winds down (its threads, its buffers), where it
+    printed "Exception ignored" and a traceback. After a run that ended by itself it must
+    not change the exit code (a script read 130 for a complete `tag`); after a first
+    Ctrl-C that stopped the command, it ends Python at once. An exit hook stands in for
+    that moment, with a real signal."""
     import subprocess
     import sys
 
-    code = ("import atexit, os, signal, sys, time\n"
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text('{"text": "Plans are late.", "themes": ["ehc_plans"]}\n')
+    argv = {"none": ["sendlens", "themes", "--corpus", str(tmp_path)],
+            # scrape and import end with `typer.Exit(code)`, not by returning
+            "none, its own exit code": ["sendlens", "import", str(tmp_path / "no.pdf"),
+                                        "--corpus", str(tmp_path / "c")],
+            "stopped the command": ["sendlens", "evaluate", str(gold), "--corpus",
+                                    str(tmp_path / "c")]}[first]
+    code = (_CTRL_C_IN_THE_COMMAND.format(stop=first == "stopped the command")
+            + "import atexit, time\n"
             "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(1)))\n"
-            "sys.argv = ['sendlens', '--version']\n"
+            f"sys.argv = {argv!r}\n"
             "from sendlens.launch import main\nmain()\n")
     ended = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            timeout=120)
-    assert ended.stdout.startswith("sendlens ")
-    assert ended.stderr == ""
-    assert ended.returncode == -2  # stopped by the signal, as a shell shows with 130
+    assert "Traceback" not in ended.stderr and "Exception ignored" not in ended.stderr
+    if first == "none":
+        assert ended.stdout and ended.returncode == 0, ended.stderr
+    elif first.startswith("none"):
+        assert ended.returncode == 2 and "no such file" in ended.stderr, ended.stderr
+    else:
+        assert ended.returncode == -2, (ended.returncode, ended.stderr)  # the signal's end
 
 
 def test_the_command_line_called_in_process_leaves_the_callers_signal_handlers(
