@@ -320,11 +320,13 @@ ACTIONS_NOTE = ("The actions sections are recommendations, which the codebook ta
 
 def measures_note(frame: pd.DataFrame, about: dict[str, str] | None) -> str:
     """What a theme table's measures are ("" for other tables), and that recommendations
-    are negative by rule when the table counts the actions sections."""
+    are negative by rule when the table counts the actions sections (whole letters do)."""
     if "share_negative" not in frame.columns:
         return ""
     sections = str((about or {}).get("sections") or "")
-    return MEASURES_NOTE + (" " + ACTIONS_NOTE if "actions" in sections else "")
+    # Whole letters (no section filter) hold the actions sections too.
+    return MEASURES_NOTE + (" " + ACTIONS_NOTE if not sections or "actions" in sections
+                            else "")
 
 
 YEAR_NOTE = ("Year: the year the inspection began (for a letter without inspection dates, the "
@@ -352,13 +354,14 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     if fmt in ("md", "tex"):
         # Tables for reading (papers, notes): shares to three decimals, intervals beside
         # them in one cell, and a line under the table that says what they are.
-        # An area's DfE code is for joining the data formats to other data, not for
-        # reading: a fourteenth column did not fit a landscape page.
-        frame, inlined = with_intervals_inline(frame.drop(columns=["la_code"],
-                                                          errors="ignore"))
+        # An area's DfE code in a theme table is for joining the data formats to other
+        # data, not for reading: a thirteenth column did not fit a landscape page.
+        if "share_negative" in frame.columns:
+            frame = frame.drop(columns=["la_code"], errors="ignore")
+        frame, inlined = with_intervals_inline(frame)
         note = INTERVAL_NOTE if inlined else ""
         if "citation" in frame.columns:
-            # Evidence: its citation already names the area, framework, dates, section and
+            # Evidence: its citation already names the area, framework, dates, heading and
             # passage; sixteen columns cannot be read on a page (the data formats keep them).
             frame = frame[[c for c in EVIDENCE_FOR_READING if c in frame.columns]]
             note = EVIDENCE_NOTE

@@ -451,6 +451,9 @@ def test_a_letter_dated_only_by_its_letter_date_keeps_its_year(
     assert "undated" not in set(overview["by_year"]["year"])
     labels = appdata.letters(str(copy.root), appdata.stamp(copy.root))["label"]
     assert "Cornwall, dated 2019-05-01 (2023 area SEND inspection)" in set(labels)
+    # ... and the Area page's history names it by that date too, not "undated".
+    history = aggregate.area_history(copy, "Cornwall")
+    assert {appdata.when(r) for _, r in history.iterrows()} == {"dated 2019-05-01"}
 
 
 def test_evidence_filters(corpus: Corpus) -> None:

@@ -810,8 +810,17 @@ def test_the_area_table_gives_each_areas_code_to_join_other_data_by(
     assert export(corpus, "themes", "--framework", "send_2016", "-o", str(empty)).exit_code == 0
     assert export(corpus, "themes", "-o", str(full)).exit_code == 0
     assert pd.read_parquet(empty).dtypes.to_dict() == pd.read_parquet(full).dtypes.to_dict()
-    # Not in a table for reading, whose twelve columns fill a landscape page already.
+    # Not in a theme table for reading, whose twelve columns fill a landscape page
+    # already; the letters table keeps it.
     assert "la_code" not in export(corpus, "themes", "-f", "md").stdout
+    assert "| la_code |" in export(corpus, "letters", "-f", "md").stdout
+    # An area the table of authorities does not know has no code: blank, not "None".
+    shutil.copytree(corpus.root, tmp_path / "c")
+    copy = Corpus.open(tmp_path / "c")
+    with copy.transaction() as con:
+        con.execute("UPDATE letters SET la_code = NULL WHERE area = 'Cornwall'")
+    rows = export(copy, "themes", "-f", "csv").stdout.splitlines()
+    assert all(r.startswith("Cornwall,,") for r in rows if r.startswith("Cornwall,"))
 
 
 def test_export_themes_keeps_the_themes_asked_for(corpus: Corpus) -> None:

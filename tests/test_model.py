@@ -630,7 +630,9 @@ def test_a_model_saved_but_never_recorded_is_removed_by_the_next_training(
 ) -> None:
     # A run killed between saving a model's folder and recording it in the database left
     # 3.5 MB that no row named, and pruning looked at rows only.
+    import os
     import shutil
+    import time
 
     from textmine import tag
 
@@ -641,8 +643,13 @@ def test_a_model_saved_but_never_recorded_is_removed_by_the_next_training(
     mine = corpus.model_dir / "my-notes"  # not named as sendlens names a model: kept
     mine.mkdir()
     (mine / "meta.json").write_text("{}")
+    recent = corpus.model_dir / "20991231-235959-0123abcd.2"  # maybe another run's: kept
+    shutil.copytree(first.path, recent)
+    hours_ago = time.time() - 7200
+    for folder in (orphan, mine):
+        os.utime(folder, (hours_ago, hours_ago))
     tag.train(corpus, use_stored_labels=False)
-    assert not orphan.exists() and mine.exists() and first.path.exists()
+    assert not orphan.exists() and mine.exists() and recent.exists() and first.path.exists()
 
 
 def test_labels_of_one_sentence_are_read_once_and_merged() -> None:

@@ -587,7 +587,8 @@ def theme_table(
                               "letters": "int64", "share_letters": "float64"})
     extra = []
     if by == "area":
-        table["la_code"] = table[by].map(codes).astype(str)
+        # "string": a missing code stays missing (str made it "None" or "nan" on pandas 2).
+        table["la_code"] = table[by].map(codes).astype("string")
         extra = ["la_code"]
     return table[[by, *extra, "theme", "letters", "letters_mentioning", "share_letters",
                   *_COUNT_COLUMNS, "share_negative", "share_negative_low",
@@ -778,7 +779,7 @@ def _history_areas(con: sqlite3.Connection, area: str) -> list[str]:
 
 HISTORY_LETTER_COLUMNS = [
     "area", "letter_id", "framework", "outcome", "year", "inspection_start",
-    "inspection_end", "published",
+    "inspection_end", "published", "letter_date",
 ]
 
 
@@ -794,7 +795,7 @@ def area_history(corpus: Corpus, area: str) -> pd.DataFrame:
         names = _history_areas(con, area)
         rows = con.execute(
             f"""SELECT l.area, l.letter_id, l.framework, l.outcome, {GROUPS['year']} AS year,
-                       l.inspection_start, l.inspection_end, l.published,
+                       l.inspection_start, l.inspection_end, l.published, l.letter_date,
                        EXISTS (SELECT 1 FROM passages p JOIN tags t
                                ON t.passage_id = p.passage_id
                                WHERE p.letter_id = l.letter_id) AS tagged

@@ -629,10 +629,13 @@ def _prune_models(corpus: Corpus, keep: int = KEEP_MODELS) -> int:
             removed += 1
     # A model saved but never recorded (the run killed between the two): no row names it,
     # so nothing else would ever remove its 3.5 MB. Only folders named as sendlens names
-    # a model, holding one: anything else a user put there is left alone.
+    # a model, holding one: anything else a user put there is left alone. Nor one saved in
+    # the last hour: where the model lock excludes nothing (Windows), another training
+    # may be about to record it.
     for folder in corpus.model_dir.iterdir() if corpus.model_dir.is_dir() else ():
         if (folder.name not in named and _MODEL_FOLDER.fullmatch(folder.name)
-                and folder.is_dir() and (folder / "meta.json").is_file()):
+                and folder.is_dir() and (folder / "meta.json").is_file()
+                and time.time() - folder.stat().st_mtime > 3600):
             shutil.rmtree(folder, ignore_errors=True)
             removed += 1
     return removed
