@@ -196,8 +196,9 @@ def test_load_tagged_filters(corpus: Corpus) -> None:
 @pytest.mark.parametrize(
     "filters, message",
     [
-        ({"sections": ["weakness"]}, "unknown section"),
+        ({"sections": ["weakness"]}, "unknown section 'weakness' .did you mean 'weaknesses'"),
         ({"frameworks": ["2023"]}, "unknown framework"),
+        ({"outcomes": ["systemic"]}, r"did you mean 'systemic_failings'\?"),
         ({"regions": ["Wessex"]}, "unknown region"),
         ({"areas": ["Cornwal"]}, "did you mean Cornwall"),
         ({"areas": ["Atlantis"]}, "no area 'Atlantis' in the corpus or the table of English"),

@@ -185,7 +185,12 @@ def _validated(values: list[str] | None, allowed: Sequence[str], what: str) -> l
         return None
     bad = [v for v in values if v not in allowed]
     if bad:
-        raise ValueError(f"unknown {what} {', '.join(map(repr, bad))}: choose {', '.join(allowed)}")
+        # A code typed in part ("systemic", "area_send"): the one it begins, else the nearest.
+        near = [v for b in bad for v in ([a for a in allowed if a.startswith(b.lower())] or
+                                         difflib.get_close_matches(b.lower(), allowed, n=1))[:1]]
+        hint = f" (did you mean {' / '.join(map(repr, near))}?)" if near else ""
+        raise ValueError(f"unknown {what} {', '.join(map(repr, bad))}{hint}: choose "
+                         f"{', '.join(allowed)}")
     return values
 
 

@@ -751,7 +751,7 @@ def ensure_model(
         if found is None:
             recorded = _recorded(corpus)
             if recorded is None:
-                return None, ["no model yet"], None
+                return None, ["the corpus had no model yet"], None
             return None, [f"the files of model {recorded[0]} are missing from the corpus"], \
                 recorded[1]
         return found, stale_reasons(corpus, found[1].meta, codebook), found[1].meta

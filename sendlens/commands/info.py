@@ -66,9 +66,12 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
                         "trained (or it was trained without them): the app's Retrain, or "
                         "`sendlens train` then `sendlens tag`, uses them", fg="yellow")
     with store.reading() as con:
-        for row in con.execute(
+        rows = con.execute(
             "SELECT framework, outcome, count(*) n FROM letters GROUP BY 1, 2 ORDER BY 1, 2"
-        ):
+        ).fetchall()
+        if rows:
+            typer.echo(f"  {'framework':<16} {'outcome':<26} letters")
+        for row in rows:
             typer.echo(f"  {row['framework']:<16} {row['outcome'] or '?':<26} {row['n']:,}")
         replaced = con.execute("SELECT count(DISTINCT letter_id) FROM replaced_files "
                                "WHERE letter_id IN (SELECT letter_id FROM letters)"
