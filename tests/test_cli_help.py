@@ -62,22 +62,21 @@ def test_the_readme_lists_every_option_of_every_command_and_no_other() -> None:
     assert listed == list(rows), (listed, list(rows))
 
 
-# Sends this process a real SIGINT when the command line starts loading pandas (about a
-# quarter of a second in), before `sendlens.cli.main` has installed its handlers.
-_CTRL_C_WHILE_LOADING = """
+# Sends this process a real SIGINT as it first imports the module {module!r}, when
+# {stop} is true: pandas as the command line loads (about a quarter of a second in,
+# before `sendlens.cli.main` has installed its handlers), or a module a command imports.
+_CTRL_C_AT_IMPORT = """
 import importlib.abc, os, signal, sys
 
 class CtrlC(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name == "pandas":
+        if name == {module!r}:
             sys.meta_path.remove(self)
             os.kill(os.getpid(), signal.SIGINT)
         return None
 
-sys.meta_path.insert(0, CtrlC())
-sys.argv = ["sendlens", "info", "--corpus", sys.argv[1]]
-from {module} import main
-main()
+if {stop}:
+    sys.meta_path.insert(0, CtrlC())
 """
 
 
@@ -86,8 +85,11 @@ def test_ctrl_c_while_the_command_line_loads_ends_quietly(tmp_path) -> None:
     import sys
 
     def run(module: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-c", _CTRL_C_WHILE_LOADING.format(module=module),
-                               str(tmp_path)], capture_output=True, text=True, timeout=120)
+        code = (_CTRL_C_AT_IMPORT.format(module="pandas", stop=True)
+                + f"sys.argv = ['sendlens', 'info', '--corpus', {str(tmp_path)!r}]\n"
+                f"from {module} import main\nmain()\n")
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=120)
 
     stopped = run("sendlens.launch")  # what the `sendlens` script and `python -m sendlens` run
     assert (stopped.returncode, stopped.stderr) == (130, "")
@@ -108,23 +110,6 @@ def test_the_console_script_and_python_m_sendlens_run_the_launcher() -> None:
     assert shown.returncode == 0 and shown.stdout.startswith("sendlens ")
 
 
-# Stops the command with a real SIGINT as it loads the evaluation code (after
-# `sendlens.cli.main` installed its handlers), when {stop} is True.
-_CTRL_C_IN_THE_COMMAND = """
-import importlib.abc, os, signal, sys
-
-class CtrlC(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "textmine.evaluate":
-            sys.meta_path.remove(self)
-            os.kill(os.getpid(), signal.SIGINT)
-        return None
-
-if {stop}:
-    sys.meta_path.insert(0, CtrlC())
-"""
-
-
 @pytest.mark.parametrize("first", ["none", "none, its own exit code", "stopped the command"])
 def test_a_ctrl_c_while_python_exits_keeps_the_runs_own_end(tmp_path, first: str) -> None:
     """A Ctrl-C may land while Python winds down (its threads, its buffers), where it
@@ -143,7 +128,9 @@ def test_a_ctrl_c_while_python_exits_keeps_the_runs_own_end(tmp_path, first: str
                                         "--corpus", str(tmp_path / "c")],
             "stopped the command": ["sendlens", "evaluate", str(gold), "--corpus",
                                     str(tmp_path / "c")]}[first]
-    code = (_CTRL_C_IN_THE_COMMAND.format(stop=first == "stopped the command")
+    # `evaluate` imports the evaluation code once cli.main's handlers are in place.
+    code = (_CTRL_C_AT_IMPORT.format(module="textmine.evaluate",
+                                     stop=first == "stopped the command")
             + "import atexit, time\n"
             "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(1)))\n"
             f"sys.argv = {argv!r}\n"
