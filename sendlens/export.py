@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import re
@@ -20,7 +21,7 @@ from sendlens import __version__
 from sendlens.store import ISO_DATE, Corpus, now_iso
 from textmine.intervals import MIN_INTERVAL_LETTERS
 
-FORMATS = ("csv", "parquet", "xlsx", "md", "tex")
+FORMATS = ("csv", "parquet", "xlsx", "md", "tex", "jsonl")
 BINARY_FORMATS = {"parquet", "xlsx"}
 
 LETTER_COLUMNS = [
@@ -67,6 +68,25 @@ def passages_frame(corpus: Corpus) -> pd.DataFrame:
     elif frame["model_version"].isna().all():
         frame = frame.drop(columns=["themes", "stance", "scores", "model_version"])
     return frame
+
+
+LABEL_COLUMNS = ["letter", "passage_id", "text", "themes", "stance", "saved_at"]
+
+
+def labels_frame(corpus: Corpus) -> pd.DataFrame:
+    """The corrections saved in the app, as training reads them (the newest of a passage),
+    one row each: as JSONL, a labels file for `train --labels` or `evaluate` (another
+    corpus, a colleague, a corpus built again from the PDFs)."""
+    from textmine.tag import stored_labels
+
+    rows = stored_labels(corpus)
+    with corpus.reading() as con:
+        saved = dict(con.execute("SELECT id, created_at FROM labels").fetchall())
+    return pd.DataFrame(
+        [{"letter": r["letter"], "passage_id": r["passage_id"], "text": r["text"],
+          "themes": json.dumps(r["themes"]), "stance": r["stance"],
+          "saved_at": saved.get(r["label_id"])} for r in rows],
+        columns=LABEL_COLUMNS)
 
 
 _SPEC = re.compile(r"(?P<sign>\+?)\.(?P<places>\d+)(?P<kind>[f%])")
@@ -351,6 +371,8 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     about = {k: _encodable_text(v) for k, v in about.items()} if about else about
     if fmt == "csv":
         return frame.to_csv(index=False).encode("utf-8")
+    if fmt == "jsonl":
+        return _jsonl(frame).encode("utf-8")
     if fmt in ("md", "tex"):
         # Tables for reading (papers, notes): shares to three decimals, intervals beside
         # them in one cell, and a line under the table that says what they are.
@@ -398,6 +420,20 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     return buf.getvalue()
+
+
+def _jsonl(frame: pd.DataFrame) -> str:
+    """One JSON object a row, blanks as null; a `themes` column (a JSON list in the other
+    formats) as a list, as a labels file and `classify` give it."""
+    lines = []
+    for row in frame.astype(object).where(frame.notna(), None).to_dict("records"):
+        if isinstance(row.get("themes"), str):
+            try:
+                row["themes"] = json.loads(row["themes"])
+            except ValueError:
+                pass
+        lines.append(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    return "".join(lines)
 
 
 def _encodable_text(value: Any) -> Any:

@@ -958,6 +958,30 @@ def test_ranking_by_net_stance_is_not_ranking_by_share_negative() -> None:
     assert _row_order(table, "area", "net_stance", "ehc_plans") == ["A", "B", "C"]
 
 
+def test_corrections_saved_in_the_app_export_as_a_labels_file_train_reads(
+    corpus_dir: Path, tmp_path: Path
+) -> None:
+    # A corpus built again from the PDFs, or a colleague's, had no way to get them.
+    import json
+
+    from typer.testing import CliRunner
+
+    from sendlens.cli import app
+
+    work, _ = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"], ["ehc_plans", "social_care"])
+    out = tmp_path / "mine.jsonl"
+    runner = CliRunner()
+    done = runner.invoke(app, ["export", "labels", "-o", str(out), "--corpus", str(work)])
+    assert done.exit_code == 0, done.output
+    (label,) = [json.loads(line) for line in out.read_text().splitlines()]  # the newest
+    assert label["themes"] == ["ehc_plans", "social_care"] and label["stance"] == "negative"
+    assert label["passage_id"] and label["letter"] and label["text"]
+    trained = runner.invoke(app, ["train", "--labels", str(out), "--no-stored-labels", "-q",
+                                  "--corpus", str(work)])
+    assert trained.exit_code == 0, trained.output
+    assert "1 hand label," in trained.output and "not found" not in trained.output
+
+
 def test_the_retrain_changes_download_lists_your_corrections_first() -> None:
     # On screen yours came first and were marked; the CSV was in letter order, unmarked.
     from sendlens.app_main import retrain_changes_table

@@ -823,6 +823,20 @@ def test_the_area_table_gives_each_areas_code_to_join_other_data_by(
     assert all(r.startswith("Cornwall,,") for r in rows if r.startswith("Cornwall,"))
 
 
+def test_any_table_exports_as_json_lines_with_themes_as_lists(corpus: Corpus) -> None:
+    import json
+
+    lines = export(corpus, "passages", "-f", "jsonl").stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
+    csv = pd.read_csv(io.StringIO(export(corpus, "passages", "-f", "csv").stdout))
+    assert len(rows) == len(csv) and all(
+        isinstance(r["themes"], list) for r in rows if r.get("themes") is not None)
+    assert any(r["themes"] for r in rows)
+    # No correction saved: an empty labels file, said so.
+    empty = export(corpus, "labels")
+    assert empty.exit_code == 0 and empty.stdout == "" and "no correction is saved" in empty.stderr
+
+
 def test_export_themes_keeps_the_themes_asked_for(corpus: Corpus) -> None:
     """One theme across the groups, as a researcher compares outcomes on post-16."""
     result = export(corpus, "themes", "--by", "region", "--theme", "EHC_plans", "-f", "csv")

@@ -605,7 +605,8 @@ def train_model(
     by_prevalence = prevalence_thresholds(scores, weak.themes)
     themes.named_steps["clf"].thresholds_ = by_prevalence
     if has_hand:
-        tuning += f"; {len(hand)} hand labels in the training data (weight {HAND_WEIGHT:g})"
+        tuning += (f"; {len(hand)} hand label{'' if len(hand) == 1 else 's'} in the training "
+                   f"data (weight {HAND_WEIGHT:g})")
     if has_hand and tune_folds > 1 and len({it.letter for it in hand.items}) >= 2:
         cv = cross_validate(weak, hand, codebook, k=tune_folds)
         by_f1 = f1_thresholds(cv.theme_scores, cv.truth_themes)

@@ -21,6 +21,7 @@ from sendlens.export import (
     check_destination,
     counted,
     format_from_name,
+    labels_frame,
     letters_frame,
     passages_frame,
     provenance,
@@ -35,6 +36,7 @@ class What(StrEnum):
     passages = "passages"
     themes = "themes"
     evidence = "evidence"
+    labels = "labels"
 
 
 class GroupBy(StrEnum):
@@ -46,7 +48,7 @@ class GroupBy(StrEnum):
 
 
 def export_cmd(
-    what: What = typer.Argument(..., help="letters, passages, themes or evidence.",
+    what: What = typer.Argument(..., help="letters, passages, themes, evidence or labels.",
                                 metavar="TABLE", parser=one_of(What)),
     fmt: str | None = typer.Option(
         None, "--format", "-f", help=f"One of {', '.join(FORMATS)} (default: from -o, else csv)."
@@ -100,7 +102,8 @@ def export_cmd(
     ),
     corpus: Path | None = CorpusOption,
 ) -> None:
-    """Export a table: letters, passages, themes (area × theme) or evidence."""
+    """Export a table: letters, passages, themes (area × theme), evidence, or labels (the
+    corrections saved in the app, as a JSONL labels file unless told otherwise)."""
     # Ids and codes are lower case, as --by and --region are read in any case: "--theme
     # Health_Input" was refused.
     themes, stance, section, framework, outcome = (
@@ -116,7 +119,7 @@ def export_cmd(
     given = {"--by": by is not None, "--section": bool(section), "--theme": bool(themes),
              "--stance": bool(stance), "--words": words is not None,
              **{o: bool(v) for o, v in letter_filters.items()}}
-    applies = {What.letters: (), What.passages: ("--section",),
+    applies = {What.letters: (), What.labels: (), What.passages: ("--section",),
                What.themes: ("--by", "--section", "--theme", *letter_filters),
                What.evidence: ("--section", "--theme", "--stance", "--words",
                                *letter_filters)}[what]
@@ -134,6 +137,8 @@ def export_cmd(
         raise typer.Exit(2)
     theme = themes[0] if themes else None
     asked = fmt
+    if what is What.labels and not fmt and not (output and Path(output).suffix):
+        fmt = "jsonl"  # the labels file `train --labels` and `evaluate` read
     try:
         fmt = format_from_name(output, fmt)
     except ValueError as exc:
@@ -153,6 +158,11 @@ def export_cmd(
             raise typer.Exit(2) from exc
     if what is What.letters:
         frame = letters_frame(store)
+    elif what is What.labels:
+        frame = labels_frame(store)
+        if frame.empty:
+            typer.secho("warning: no correction is saved in this corpus (the app's Label "
+                        "page saves them): the file is empty", fg="yellow", err=True)
     elif what is What.passages:
         frame = passages_frame(store)
         if section:
@@ -188,7 +198,7 @@ def export_cmd(
             # Not tagged yet, or an unknown theme, section or stance: say which.
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from exc
-    warnings = [] if what is What.letters else _warn_if_stale(store,
+    warnings = [] if what in (What.letters, What.labels) else _warn_if_stale(store,
                                                               listed=what is What.passages)
     if frame.empty and what in (What.themes, What.evidence):
         # A header alone looks like a failed export: say why it is empty.
