@@ -70,7 +70,8 @@ def passages_frame(corpus: Corpus) -> pd.DataFrame:
     return frame
 
 
-LABEL_COLUMNS = ["letter", "passage_id", "text", "themes", "stance", "saved_at"]
+LABEL_COLUMNS = ["letter", "passage_id", "text", "themes", "stance", "themes_offered",
+                 "saved_at"]
 
 
 def labels_frame(corpus: Corpus) -> pd.DataFrame:
@@ -85,6 +86,9 @@ def labels_frame(corpus: Corpus) -> pd.DataFrame:
     return pd.DataFrame(
         [{"letter": r["letter"], "passage_id": r["passage_id"], "text": r["text"],
           "themes": json.dumps(r["themes"]), "stance": r["stance"],
+          # The themes the form offered: the correction judged those only (a theme added
+          # to the codebook since is not one it said the passage lacks).
+          "themes_offered": None if r["offered"] is None else json.dumps(r["offered"]),
           "saved_at": saved.get(r["label_id"])} for r in rows],
         columns=LABEL_COLUMNS)
 
@@ -423,15 +427,20 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
 
 
 def _jsonl(frame: pd.DataFrame) -> str:
-    """One JSON object a row, blanks as null; a `themes` column (a JSON list in the other
-    formats) as a list, as a labels file and `classify` give it."""
+    """One JSON object a row, blanks as null; `themes` (a JSON list, or "a, b" in an
+    evidence table) as a list and `scores` as an object, as a labels file and `classify`
+    give them."""
     lines = []
     for row in frame.astype(object).where(frame.notna(), None).to_dict("records"):
-        if isinstance(row.get("themes"), str):
+        for key in ("themes", "themes_offered", "scores"):
+            value = row.get(key)
+            if not isinstance(value, str):
+                continue
             try:
-                row["themes"] = json.loads(row["themes"])
+                row[key] = json.loads(value)
             except ValueError:
-                pass
+                if key != "scores":
+                    row[key] = [t.strip() for t in value.split(",") if t.strip()]
         lines.append(json.dumps(row, ensure_ascii=False, default=str) + "\n")
     return "".join(lines)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 
 INTERRUPTED_EXIT = 130  # as a shell reports a command stopped by Ctrl-C
 
@@ -28,7 +29,11 @@ def main() -> None:
         # 130); after an interrupt, another Ctrl-C then ends it at once, where Python's
         # handler raised "Exception ignored in threading".
         cli = sys.modules.get("sendlens.cli")
-        done = bool(cli and cli._done and not cli._interrupted)
+        # Not while another thread keeps Python waiting (a retrain the app started as it
+        # stopped): a Ctrl-C must still end that wait.
+        waiting = any(not t.daemon and t is not threading.main_thread()
+                      for t in threading.enumerate())
+        done = bool(cli and cli._done and not cli._interrupted and not waiting)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN if done else signal.SIG_DFL)
 

@@ -1701,6 +1701,21 @@ def test_a_correction_saved_before_a_theme_was_added_leaves_that_theme_to_the_mo
     assert min(tags[p][1] for p in twins) >= min(others) - 0.05
     assert max(tags[p][1] for p in other_twins) < min(others) - 0.1
 
+    # Exported as a labels file, beside a correction that gives the new theme: the older
+    # one still judges only the themes it was offered (read as judging every theme, it
+    # was a hand-weighted "not family_views" when trained from the file).
+    third = next(p for p, r in rows.items() if r["text"].startswith("Families value")
+                 and p not in {before, after, *twins, *other_twins})
+    appdata.save_label(str(root), third, [rows[third]["theme"], "family_views"], "positive")
+    labels = tmp_path / "mine.jsonl"
+    assert runner.invoke(app, ["export", "labels", "-o", str(labels), "--corpus", str(root)],
+                         env=env).exit_code == 0
+    codebook = load_codebook(corpus=root)
+    found = tag.read_labels(labels, codebook)
+    judged = dict(zip((r["passage_id"] for r in found),
+                      tag.labels_not_judged(found, codebook), strict=True))
+    assert judged == {before: {"family_views"}, after: set(), third: set()}
+
 
 def test_info_counts_a_correction_saved_while_the_model_trained_as_waiting(
         tmp_path: Path) -> None:

@@ -206,3 +206,27 @@ def test_a_ctrl_c_as_a_command_ends_does_not_turn_its_success_into_exit_130(
     monkeypatch.setattr(cli, "app", interrupted)
     with pytest.raises(KeyboardInterrupt):
         cli.main()
+
+
+def test_a_ctrl_c_still_ends_a_wait_for_a_thread_left_running_at_exit(tmp_path) -> None:
+    """Python waits at exit for threads that are not daemons (a retrain the app started as
+    it stopped): a Ctrl-C then must end the wait, though the command ended by itself."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import os, signal, sys, threading, time\n"
+            "threading.Thread(target=time.sleep, args=(60,)).start()  # not a daemon\n"
+            "def ctrl_c():\n"
+            "    time.sleep(0.5)\n"
+            "    os.kill(os.getpid(), signal.SIGINT)\n"
+            f"sys.argv = ['sendlens', 'themes', '--corpus', {str(tmp_path)!r}]\n"
+            "from sendlens.launch import main\n"
+            "try:\n"
+            "    main()\n"
+            "finally:  # once the launcher has set its handlers for the way out\n"
+            "    threading.Thread(target=ctrl_c, daemon=True).start()\n")
+    started = time.monotonic()
+    ended = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           timeout=120)
+    assert ended.returncode == -2 and time.monotonic() - started < 30, ended.stderr

@@ -832,6 +832,12 @@ def test_any_table_exports_as_json_lines_with_themes_as_lists(corpus: Corpus) ->
     assert len(rows) == len(csv) and all(
         isinstance(r["themes"], list) for r in rows if r.get("themes") is not None)
     assert any(r["themes"] for r in rows)
+    assert all(isinstance(r["scores"], dict) for r in rows if r.get("scores") is not None)
+    # The evidence table's themes ("health_input, ehc_plans" in the other formats) too.
+    lines = export(corpus, "evidence", "--theme", "ehc_plans", "-f", "jsonl").stdout
+    evidence = [json.loads(line) for line in lines.splitlines()]
+    assert evidence and all("ehc_plans" in r["themes"] for r in evidence)
+    assert any(len(r["themes"]) > 1 for r in evidence)
     # No correction saved: an empty labels file, said so.
     empty = export(corpus, "labels")
     assert empty.exit_code == 0 and empty.stdout == "" and "no correction is saved" in empty.stderr

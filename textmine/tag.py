@@ -280,7 +280,8 @@ def json_problem(exc: json.JSONDecodeError) -> str:
 LABEL_KEYS = ("letter", "text", "themes", "stance")
 # Also read, as `sendlens export passages` names them: the letter's id (for "letter"),
 # and the passage, whose context a sentence in its letter twice then gets.
-LABEL_EXTRA_KEYS = ("letter_id", "passage_id")
+# And the themes a correction was offered (`sendlens export labels`): it judged those only.
+LABEL_EXTRA_KEYS = ("letter_id", "passage_id", "themes_offered")
 
 
 # Other names for a label's stance, as other tools call it.
@@ -363,8 +364,14 @@ def read_labels(path: Path, codebook: Codebook | None = None,
         if stance is not None and stance not in STANCES:
             raise LabelFileError(f"{path}, line {no}: unknown stance {stance!r}; choose "
                                f"{', '.join(STANCES)}")
+        offered = rec.get("themes_offered")
+        if offered is not None and not (isinstance(offered, list)
+                                        and all(isinstance(t, str) for t in offered)):
+            raise LabelFileError(f"{path}, line {no}: \"themes_offered\" must be a list of "
+                               "theme ids (the themes the label judged)")
         out.append({"letter": letter, "text": rec["text"], "themes": themes, "stance": stance,
-                    **({"passage_id": passage} if passage else {})})
+                    **({"passage_id": passage} if passage else {}),
+                    **({"offered": offered} if offered is not None else {})})
     return out
 
 
@@ -398,6 +405,15 @@ def not_offered(record: dict[str, Any], theme_ids: Collection[str]) -> set[str]:
     label for them from it, and tagging leaves them to the model."""
     offered = record.get("offered")
     return set() if offered is None else set(theme_ids) - set(offered)
+
+
+def labels_not_judged(records: Sequence[dict[str, Any]], codebook: Codebook) -> list[set[str]]:
+    """Per record of one labels file, the themes it did not judge: those the file gives
+    to none of its sentences (added to the codebook after it), and, for a correction
+    exported from the app, those its form did not offer, as when it is read from the
+    corpus."""
+    gaps = unlabelled_themes(records, codebook)
+    return [gaps | not_offered(r, codebook.theme_ids) for r in records]
 
 
 def corrected_passages(corpus: Corpus) -> dict[str, dict[str, Any]]:
@@ -512,7 +528,7 @@ def _train(
         records += found
         # A file made before a theme was added says nothing about it: its sentences must
         # not become hand-weighted negatives for it (as `evaluate` does not score it).
-        unlabelled += [unlabelled_themes(found, codebook)] * len(found)
+        unlabelled += labels_not_judged(found, codebook)
     records, unlabelled, duplicates, conflicts = _once_each(records, unlabelled)
     # The label files first: a mistyped name is told before any work is shown.
     say(0.05, "reading passages")
