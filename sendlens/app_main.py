@@ -29,6 +29,7 @@ import streamlit as st
 from sendlens import appdata as ad
 from sendlens.export import counted, number_text, table_bytes
 from sendlens.store import MAX_FTS_QUERY, now_iso
+from textmine.aggregate import judged
 from textmine.intervals import MIN_INTERVAL_LETTERS
 
 PAGES: dict[str, str] = {
@@ -405,12 +406,15 @@ def sideways(box: str, needs: int) -> None:
             "Wider than this column: scroll the chart sideways for the other columns →</div>")
 
 
+# `judged` as a Vega expression of a chart's datum (the shares' denominator).
+JUDGED_VEGA = "(datum.positive + datum.negative + datum.mixed)"
+
+
 def faded(few: int) -> Any:
     """A heatmap cell's opacity: a share or net stance of fewer than `few` judgements
     (positive, negative or mixed passages) is shown, but faded: little evidence behind it.
     A cell of none is grey (judged_colour) at full strength, not a faded grey."""
-    judged = "(datum.positive + datum.negative + datum.mixed)"
-    return alt.condition(f"{judged} > 0 && {judged} < {int(few)}",
+    return alt.condition(f"{JUDGED_VEGA} > 0 && {JUDGED_VEGA} < {int(few)}",
                          alt.value(0.4), alt.value(1.0))
 
 
@@ -618,7 +622,7 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
             f'margin: 0 0 10px;">'
             f'<div style="font-size: 0.95em; line-height: 1.45;">{html.escape(row.text)}</div>'
             f'<div style="font-size: 0.78em; color: #555; margin-top: 2px;">'
-            f'<b style="color: {ad.STANCE_TEXT_COLOURS.get(row.stance, "#595959")};">'
+            f'<b style="color: {ad.stance_text_colour(row.stance)};">'
             f'{html.escape(str(row.stance))}</b> · '
             f"{html.escape(str(row.citation))} · "
             f'<a href="{html.escape(link, quote=True)}" target="_blank" aria-label="Read '
@@ -1072,8 +1076,8 @@ def _top_rows(shown: pd.DataFrame, by: str, theme: str, metric: str, order: list
               n: int = 5) -> str:
     """The first `n` ranked rows' measure on `theme`, in words ("East Midlands 63% (122
     passages), ..."); "" when the theme is not in the view."""
-    cells = shown[shown["theme"] == theme].set_index(shown[by].astype(str)[
-        shown["theme"] == theme])
+    cells = shown[shown["theme"] == theme]
+    cells = cells.set_index(cells[by].astype(str))
     words = []
     for row in map(str, order[:n]):
         if row not in cells.index or pd.isna(value := cells.at[row, metric]):
@@ -1255,8 +1259,7 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str,
     # Most criticised first: high share negative / low net stance; unmentioned last. Ties
     # (often 100% of a handful) go to the row with more passages: more evidence first.
     key = sub["share_negative"] if metric == "share_negative" else -sub["net_stance"]
-    # The measures' own denominator: neutral passages judge nothing.
-    judging = sub["positive"] + sub["negative"] + sub["mixed"]
+    judging = judged(sub)  # the measures' own denominator
     ranked = pd.DataFrame({"key": key, "passages": judging,
                            "few": judging < min_passages}).sort_values(
         ["few", "key", "passages"], ascending=[True, False, False], na_position="last",
@@ -1285,11 +1288,11 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
     # What a screen reader says of a cell: by default Vega reads every encoded field by its
     # column name ("theme_short: ...; share_negative: null").
     name = metric.replace("_", " ")  # "net stance", "share negative"
-    judged = frame["positive"] + frame["negative"] + frame["mixed"]
+    judging = judged(frame)
     # What sighted users get from the tooltip's interval and the faded colour, too.
     extra = [(f"; 95% interval {frame['spread'].iloc[i]}" if spread else "")
              + (f"; faded: judged by fewer than {counted(few, 'passage')}"
-                if 0 < judged.iloc[i] < few else "") for i in range(len(frame))]
+                if 0 < judging.iloc[i] < few else "") for i in range(len(frame))]
     frame["description"] = [
         f"{row}, {theme}: " + ("never mentioned" if not n else
                                f"{counted(n, 'passage')} in {int(m)} of {counted(k, 'letter')}"
@@ -1324,8 +1327,7 @@ def white_text_on(metric: str, few: int) -> str:
     reaches 4.5:1, black does (the worse of the two is never under 4.58:1). A faded cell
     (under `few` judging passages) is light: black."""
     fill = f"scale('color', datum.{metric})"
-    judged = "(datum.positive + datum.negative + datum.mixed)"
-    return (f"isValid(datum.{metric}) && {judged} >= {int(few)} && "
+    return (f"isValid(datum.{metric}) && {JUDGED_VEGA} >= {int(few)} && "
             f"contrast('#ffffff', {fill}) > contrast('#000000', {fill})")
 
 
@@ -2345,7 +2347,7 @@ def main() -> None:
     st.html("<style>[data-testid='stRadioOption']:has(input:focus-visible) { outline: 2px solid "
             "#1f4e9c; outline-offset: 2px; border-radius: 4px; }"
             "[data-testid='stElementToolbar']:focus-within { opacity: 1 !important; }"
-            "[data-testid='stCaptionContainer'] { color: #595959; opacity: 1; }</style>")
+            f"[data-testid='stCaptionContainer'] {{ color: {ad.MUTED_TEXT}; opacity: 1; }}</style>")
     with st.sidebar:
         st.markdown("### sendlens")
         st.radio("Page", list(PAGES), key="page", format_func=PAGES.get,

@@ -53,6 +53,7 @@ __all__ = [
     "ehc_plans_actions_share",
     "evidence",
     "format_dates",
+    "judged",
     "known_themes",
     "letter_theme_profile",
     "load_tagged",
@@ -503,13 +504,14 @@ def _group_letters(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.D
     return pd.DataFrame.from_records([tuple(r) for r in rows], columns=["group", "letters"])
 
 
-def _judged(frame: pd.DataFrame) -> pd.Series:
-    """Passages that judge the theme (positive, negative or mixed): the shares' denominator."""
+def judged(frame: pd.DataFrame) -> pd.Series:
+    """Passages that judge the theme (positive, negative or mixed): the shares' denominator
+    (neutral passages judge nothing)."""
     return frame["positive"] + frame["negative"] + frame["mixed"]
 
 
 def _add_ratios(frame: pd.DataFrame) -> pd.DataFrame:
-    base = _judged(frame)
+    base = judged(frame)
     base = base.where(base > 0)
     frame["share_negative"] = frame["negative"] / base
     frame["net_stance"] = (frame["positive"] - frame["negative"]) / base
