@@ -36,6 +36,7 @@ from sendlens.store import (
     Corpus,
     CorpusError,
     corpus_size,
+    current_model_row,
     fts_query,
     letters_read_otherwise,
     now_iso,
@@ -220,11 +221,7 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
     try:
         one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
         letters = one("SELECT count(*) FROM letters")
-        model_row = con.execute(
-            # The current one only, as `info` and `tag` read it (store.current_model_row).
-            "SELECT version, created_at, meta FROM models WHERE is_current = 1"
-            " ORDER BY created_at DESC LIMIT 1"
-        ).fetchone()
+        model_row = current_model_row(con)  # as `info` and `tag` read it
         model = None
         if model_row:
             model = {"version": model_row["version"], "created_at": model_row["created_at"],

@@ -218,9 +218,9 @@ def offered_column(con: sqlite3.Connection) -> str:
 
 
 def current_model_row(con: sqlite3.Connection) -> sqlite3.Row | None:
-    """The current model's row of the models table (version, path, meta JSON); None when
-    there is none. The newest, should more than one be marked current."""
-    return con.execute("SELECT version, path, meta FROM models WHERE is_current = 1"
+    """The current model's row of the models table (version, created_at, path, meta JSON);
+    None when there is none. The newest, should more than one be marked current."""
+    return con.execute("SELECT version, created_at, path, meta FROM models WHERE is_current = 1"
                        " ORDER BY created_at DESC").fetchone()
 
 
