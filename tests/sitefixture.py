@@ -407,10 +407,12 @@ def serve(site: Site) -> Iterator[str]:
 def make_pdf(title: str, paragraphs: list[str]) -> bytes:
     """A small text PDF made with fpdf2 (decoys and synthetic old letters), in the
     fixtures' vendored Unicode font: the core fonts cannot draw a bullet."""
-    from fixtures.make_pdfs import font_paths
+    from fixtures.make_pdfs import CREATION_DATE, font_paths
 
     regular, bold = font_paths()
     pdf = FPDF()
+    # A fixed date: the same letter is the same bytes (its hash names the store's folder).
+    pdf.set_creation_date(CREATION_DATE)
     pdf.add_font("Body", "", str(regular))
     pdf.add_font("Body", "B", str(bold))
     pdf.set_auto_page_break(True, margin=15)
