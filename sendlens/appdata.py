@@ -277,6 +277,8 @@ def model_quality(model: dict[str, Any] | None) -> pd.DataFrame:
             how += f", {entry['folds']} folds"
         if entry.get("measured_at"):
             how += f" ({str(entry['measured_at'])[:10]})"
+        if entry.get("themes_not_scored"):
+            how += f"; not measured (not in the labels): {', '.join(entry['themes_not_scored'])}"
         spread = entry.get("intervals") or {}
         rows.append({"how": how, **{k: _with_interval(entry.get(k), spread.get(k))
                                     for k in QUALITY_COLUMNS}})

@@ -1049,6 +1049,15 @@ def test_a_theme_added_after_the_labelling_is_not_scored_zero(tmp_path: Path) ->
     scored = [got["themes"][t]["f1"] for t in got["macro_over"]["themes"]]
     assert got["theme_macro_f1"] == pytest.approx(sum(scored) / len(scored), abs=0.001)
     assert "transport (added to the codebook) is in none of the labels" in result.stderr
+    # The figure stored with the model names the theme it leaves out, where it is shown.
+    assert "recorded with model" in result.stderr
+    info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert "(themes not in the labels, not measured: transport)" in info.stdout
+    from sendlens import appdata
+
+    status = appdata.status(str(root), appdata.stamp(str(root)))
+    assert appdata.model_quality(status.model)["how"].str.endswith(
+        "not measured (not in the labels): transport").all()
     # The table says so too, rather than a row of zeros that reads as a failing theme.
     table = runner.invoke(app, ["evaluate", str(gold), "--corpus", str(root)], env=env)
     row = next(line for line in table.stdout.splitlines() if line.startswith("transport"))

@@ -86,14 +86,16 @@ def compute_metrics(
     # (as scikit-learn's own default): a small file without a theme or stance must not
     # score it 0, while predicting a label the file rules out ("themes": []) still costs.
     # A theme added to the codebook after the labelling is not ruled out by the file:
-    # its predictions cost micro-F1 only, and are reported.
+    # its predictions cost neither macro- nor micro-F1, and are reported.
     added = set(added_themes)
     # Themes added to the codebook after the labelling that the file never labels.
     unlabelled = [j for j in range(len(ids)) if not support[j] and ids[j] in added]
     present = [j for j in range(len(ids))
                if support[j] > 0 or (P[:, j].any() and j not in unlabelled)]
     macro = float(np.mean([f[j] for j in present])) if present else 0.0
-    micro = float(f1_score(Y, P, average="micro", zero_division=0)) if len(Y) else 0.0
+    scored = [j for j in range(len(ids)) if j not in unlabelled]
+    micro = (float(f1_score(Y[:, scored], P[:, scored], average="micro", zero_division=0))
+             if len(Y) and scored else 0.0)
     known = [i for i, s in enumerate(true_stance) if s in STANCES]
     st_true = [true_stance[i] for i in known]
     st_pred = [pred_stance[i] for i in known]
@@ -573,6 +575,10 @@ def record_quality(
     entry: dict[str, Any] = {k: round(float(result[k]), 4) for k in keys}
     if result.get("intervals"):
         entry["intervals"] = {k: v for k, v in result["intervals"].items() if k in keys}
+    # A theme the labels never have (added to the codebook since) is in no figure: say so.
+    if left_out := [t for t in result.get("themes", {})
+                    if t not in (result.get("macro_over") or {}).get("themes", [t])]:
+        entry["themes_not_scored"] = left_out
     entry.update(gold=gold.name, sentences=int(result.get("n", 0)),
                  letters=int(result.get("letters", 0)), measured_at=now_iso())
     if "folds" in result:

@@ -215,8 +215,11 @@ def _model_info(store: Corpus) -> bool:
         figure = {k: (f"{q[k]:.3f}" + interval_text((q.get("intervals") or {}).get(k))
                       if isinstance(q.get(k), int | float) else "not measured")
                   for k in ("theme_macro_f1", "stance_macro_f1")}
+        missing = q.get("themes_not_scored")
         typer.echo(f"  measured ({setting}, {q.get('gold')}): theme macro-F1 "
-                   f"{figure['theme_macro_f1']}, stance macro-F1 {figure['stance_macro_f1']}")
+                   f"{figure['theme_macro_f1']}, stance macro-F1 {figure['stance_macro_f1']}"
+                   + (f" (themes not in the labels, not measured: {', '.join(missing)})"
+                      if missing else ""))
     if not quality:
         typer.echo(f"  quality not measured yet ({_how_to_measure(meta)})")
     from textmine.tag import gone_label_files

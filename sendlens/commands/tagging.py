@@ -611,7 +611,7 @@ def _print(result: dict, title: str, as_json: bool) -> None:
         typer.secho(f"note: {', '.join(unlabelled)} (added to the codebook) "
                     f"{'is' if one else 'are'} in none of the labels, but the model gave "
                     f"{'it' if one else 'them'}"
-                    f" ({given}): counted in micro-F1, left out of macro-F1, as the labels "
+                    f" ({given}): left out of the scores (macro- and micro-F1), as the labels "
                     "were not made with it", fg="yellow", err=True)
     if as_json:
         typer.echo(json.dumps({"setting": title, **result}, indent=2))
