@@ -649,16 +649,20 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
     dropped = labels[0]["themes"][0]
     book["themes"] = [t for t in book["themes"] if t["id"] != dropped]
     (root / "codebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
+    stale = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
+    assert f"its tags name {dropped}, which the codebook no longer has" in stale.stdout
     fewer = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert fewer.exit_code == 0, fewer.output
     named = sum(x["themes"] == [dropped] for x in labels)
-    assert f"{named} of those labels name a theme the codebook no longer has" in fewer.stderr
+    said = (f"{named} of the hand labels {'names' if named == 1 else 'name'} a theme the "
+            f"codebook no longer has ({dropped}: removed or renamed)")
+    assert said in fewer.stderr
     # ... nor does the next edit, though the model trained then no longer lists the theme.
     book["stance"]["negative"] = [*book["stance"]["negative"], "edition 3 of no report"]
     (root / "codebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
     later = runner.invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert later.exit_code == 0, later.output
-    assert f"{named} of those labels name a theme the codebook no longer has" in later.stderr
+    assert said in later.stderr
     # An emptied file does not stop a retrain either (only `train --labels` refuses one).
     (tmp_path / "mine.jsonl").write_text("")
     (root / "codebook.yaml").write_text(edited_codebook("4"))
@@ -1160,6 +1164,13 @@ def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check
     assert named and len(labels) >= 20
     env = {"SENDLENS_CODEBOOK": ""}
     runner = CliRunner()
+    # Trained on them, the file loses that theme, as a retrain and evaluate read it (it
+    # was refused as an unknown theme).
+    trained = runner.invoke(app, ["train", "--labels", str(path), "--corpus", str(root)],
+                            env=env)
+    assert trained.exit_code == 0, trained.output
+    assert (f"note: {named} of the hand labels name a theme the codebook no longer has "
+            f"({gone}: removed or renamed), left out of the training") in trained.stderr
     assert runner.invoke(app, ["train", "--corpus", str(root)], env=env).exit_code == 0
     result = runner.invoke(app, ["evaluate", str(path), "--corpus", str(root)], env=env)
     assert result.exit_code == 0, result.output

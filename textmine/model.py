@@ -805,9 +805,13 @@ def staleness(meta: dict[str, Any], codebook: Codebook,
         reasons.append(f"codebook changed since training ({codebook.path})")
     if meta.get("themes") != codebook.theme_ids:
         missing = [t for t in codebook.theme_ids if t not in meta.get("themes", [])]
-        reasons.append("theme list differs from the codebook" + (
-            f": it does not know the codebook's theme{'' if len(missing) == 1 else 's'} "
-            f"{', '.join(missing)}, which its tags therefore never name" if missing else ""))
+        gone = [t for t in meta.get("themes", []) if t not in codebook.theme_ids]
+        said = ([f"it does not know the codebook's theme{'' if len(missing) == 1 else 's'} "
+                 f"{', '.join(missing)}, which its tags therefore never name"] if missing
+                else []) + ([f"its tags name {', '.join(gone)}, which the codebook no longer "
+                             "has"] if gone else [])
+        reasons.append("theme list differs from the codebook"
+                       + (": " + "; ".join(said) if said else ""))
     trained_with = meta.get("versions", {}).get("scikit-learn")
     if trained_with and trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         reasons.append(f"trained with scikit-learn {trained_with}, running {sklearn.__version__}")

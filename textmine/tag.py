@@ -29,7 +29,7 @@ from typing import Any
 from scraper.records import CANONICAL_SECTIONS
 from sendlens.store import Corpus, corpus_size, current_model_row, now_iso, offered_column
 from sendlens.textfile import TextFileError, read_utf8, unreadable
-from textmine.codebook import STANCES, Codebook, added_themes, load_codebook
+from textmine.codebook import SCHEME_THEMES, STANCES, Codebook, added_themes, load_codebook
 from textmine.features import Item, items_from_rows
 from textmine.model import (
     ModelFileError,
@@ -515,10 +515,10 @@ def _train(
     digests: list[str] = []
     for path in label_files:
         digests.append(file_sha256(Path(path)))
-        # Lenient (a retrain after a codebook edit): labels of a theme the codebook no
-        # longer has lose that theme instead of stopping the run (hand_set drops it); any
-        # other unknown theme (a typo added to the file since) is still an error.
-        found = read_labels(Path(path), codebook, removed_themes if lenient else ())
+        # Labels of a theme the codebook no longer has (`removed_themes`) lose that theme
+        # instead of stopping the run (hand_set drops it), as `evaluate` scores them; any
+        # other unknown theme (a typo) is still an error.
+        found = read_labels(Path(path), codebook, removed_themes)
         if not found and not lenient:
             # Asked for hand labels and given none: a model without them must not quietly
             # replace the current one (which may have been trained on many). A retrain
@@ -805,6 +805,14 @@ def _model_lock(corpus: Corpus, progress: Progress | None) -> Any:
     return corpus.model_lock(waiting)
 
 
+def removed_themes(meta: dict[str, Any] | None, codebook: Codebook) -> set[str]:
+    """Themes taken out of the codebook (or renamed) that label files may still name:
+    those the model with `meta` knew or had dropped, and the labelling scheme's own."""
+    known = (set((meta or {}).get("themes") or ()) | set(SCHEME_THEMES)
+             | set((meta or {}).get("training", {}).get("removed_themes") or ()))
+    return known - set(codebook.theme_ids)
+
+
 def train_again(
     corpus: Corpus, meta: dict[str, Any] | None, *, codebook: Codebook | None = None,
     progress: Progress | None = None, use_stored_labels: bool | None = None,
@@ -827,8 +835,7 @@ def train_again(
     stored = (bool(training.get("use_stored_labels", True)) if use_stored_labels is None
               else use_stored_labels)
     codebook = codebook or load_codebook(corpus=corpus.root)
-    removed = (set((meta or {}).get("themes") or ())
-               | set(training.get("removed_themes") or ())) - set(codebook.theme_ids)
+    removed = removed_themes(meta, codebook)
     result = train(corpus, kept, codebook=codebook, progress=progress, lenient=True,
                    tune_folds=tune_folds, use_stored_labels=stored, removed_themes=removed)
     notes = [] if stored else ["without the corrections saved in the app, as before "
@@ -846,10 +853,19 @@ def train_again(
         notes.append(f"thresholds not tuned by {tune_folds}-fold cross-validation as before: "
                      "the hand labels left come from too few letters; they match the weak "
                      "labels' prevalence")
-    if result.removed_theme_labels:
-        notes.append(f"{result.removed_theme_labels} of those labels name a theme the "
-                     "codebook no longer has (that theme is left out)")
+    if note := removed_note(result):
+        notes.append(note)
     return result, notes + thin_themes(result.meta)
+
+
+def removed_note(result: TrainResult) -> str | None:
+    """What to say of labels naming themes the codebook no longer has, naming them."""
+    if not (n := result.removed_theme_labels):
+        return None
+    gone = result.meta["training"].get("removed_themes") or []
+    return (f"{n} of the hand labels {'names' if n == 1 else 'name'} "
+            f"{'a theme' if len(gone) == 1 else 'themes'} the codebook no longer has "
+            f"({', '.join(gone)}: removed or renamed), left out of the training")
 
 
 # Fewer sentences than this for a theme (its patterns' matches in the corpus plus hand
