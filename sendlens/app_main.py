@@ -111,10 +111,12 @@ class Ctx:
 
     @functools.cached_property
     def short_names(self) -> dict[str, str]:
-        """Theme id -> its short name, or its full name where two themes' short names are
-        alike ("Autism and ADHD ..." and "Autism and ..."): the chart's columns are drawn
-        by short name, so two alike would be drawn as one. Worked out once per run."""
-        short = {tid: short_theme(name) for tid, name in self.names.items()}
+        """Theme id -> its short name (the codebook's `short_name`, else its name cut
+        short), or its full name where two themes' short names are alike ("Autism and ADHD
+        ..." and "Autism and ..."): the chart's columns are drawn by short name, so two
+        alike would be drawn as one. Worked out once per run."""
+        given = ad.theme_short_names(self.path, self.stamp)
+        short = {tid: given.get(tid) or short_theme(name) for tid, name in self.names.items()}
         counts = Counter(short.values())
         return {tid: s if counts[s] == 1 else self.names[tid] for tid, s in short.items()}
 

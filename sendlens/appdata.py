@@ -410,6 +410,18 @@ def theme_names(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
 
 
 @st.cache_data(show_spinner=False)
+def theme_short_names(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
+    """Theme id -> the short name the codebook gives it (`short_name`), where it gives one."""
+    try:
+        from textmine.codebook import load_codebook
+
+        return {t.id: t.short_name for t in load_codebook(corpus=Path(path)).themes
+                if t.short_name}
+    except Exception:  # noqa: BLE001 - model_problems says what is wrong with it
+        return {}
+
+
+@st.cache_data(show_spinner=False)
 def theme_definitions(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
     try:
         from textmine.codebook import load_codebook

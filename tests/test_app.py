@@ -1795,6 +1795,32 @@ def test_themes_whose_short_names_are_alike_keep_their_full_names() -> None:
     assert ctx.short("health_input") == "Health input"
 
 
+def test_a_theme_s_short_name_in_the_codebook_labels_its_column(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A researcher's "Autism and ADHD pathways" was headed "Autism" in every chart."""
+    from test_classify_cli import with_theme
+
+    from sendlens import app_main
+    from textmine.codebook import load_codebook
+
+    monkeypatch.delenv("SENDLENS_CODEBOOK", raising=False)
+    entry = ("  - id: autism_adhd\n    name: Autism and ADHD pathways\n"
+             "    definition: Neurodevelopmental assessment.\n    patterns: [autism]\n")
+    (tmp_path / "codebook.yaml").write_text(with_theme(entry))
+    names = {"autism_adhd": "Autism and ADHD pathways"}
+    ctx = app_main.Ctx(path=str(tmp_path), stamp=(1,), status=None,  # type: ignore[arg-type]
+                       options=None, names=names)  # type: ignore[arg-type]
+    assert ctx.short("autism_adhd") == "Autism"  # the name cut short, as before
+    before = load_codebook(corpus=tmp_path).sha256
+    (tmp_path / "codebook.yaml").write_text(
+        with_theme(entry + "    short_name: Autism/ADHD pathways\n"))
+    ctx = app_main.Ctx(path=str(tmp_path), stamp=(2,), status=None,  # type: ignore[arg-type]
+                       options=None, names=names)  # type: ignore[arg-type]
+    assert ctx.short("autism_adhd") == "Autism/ADHD pathways"
+    # A label for people: the model is not made stale by it.
+    assert load_codebook(corpus=tmp_path).sha256 == before
+
+
 def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
     import pandas as pd
 

@@ -39,6 +39,7 @@ class Theme:
     name: str
     definition: str
     include: str = ""
+    short_name: str = ""  # the app's column label, where the name cut short misleads
     exclude_note: str = ""
     patterns: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
@@ -318,8 +319,8 @@ class _StrictLoader(yaml.SafeLoader):
 # What each level of the file may hold: a misspelt key ("relatd:") is an error, not a
 # silently ignored list.
 TOP_KEYS = {"version", "ignore", "themes", "stance", "fixed_wording_sections"}
-THEME_KEYS = {"id", "name", "definition", "include", "exclude_note", "patterns", "related",
-              "exclude", "yields_to_others", "core_patterns"}
+THEME_KEYS = {"id", "name", "short_name", "definition", "include", "exclude_note", "patterns",
+              "related", "exclude", "yields_to_others", "core_patterns"}
 STANCE_KEYS = {"section_priors", "positive", "negative", "contrast", "neutral",
                "credited_action", "negation", "negation_scope", "recommendation_sections",
                "neutral_sections"}
@@ -385,7 +386,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
             patterns = _strings(entry.get("patterns"), f"{where}.patterns")
             if not patterns:
                 raise CodebookError(f"{where}: needs at least one pattern to learn from")
-            for key in ("include", "exclude_note"):
+            for key in ("include", "exclude_note", "short_name"):
                 if entry.get(key) is not None and not isinstance(entry[key], str):
                     raise CodebookError(f"{where}.{key}: expected text (one string), got "
                                         f"{type(entry[key]).__name__} {entry[key]!r}")
@@ -399,6 +400,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
                     name=entry["name"].strip(),
                     definition=" ".join(entry["definition"].split()),
                     include=entry.get("include") or "",
+                    short_name=" ".join((entry.get("short_name") or "").split()),
                     exclude_note=entry.get("exclude_note") or "",
                     patterns=patterns,
                     related=_strings(entry.get("related"), f"{where}.related"),
@@ -461,7 +463,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
 # What a person reads and the tagger does not: the file's version, and each theme's name,
 # definition and notes on what it takes in and leaves out.
 FOR_PEOPLE_TOP = ("version",)
-FOR_PEOPLE_THEME = ("name", "definition", "include", "exclude_note")
+FOR_PEOPLE_THEME = ("name", "short_name", "definition", "include", "exclude_note")
 
 
 def _for_the_tagger(data: dict[str, Any]) -> dict[str, Any]:
