@@ -403,8 +403,9 @@ def _classify(stream: Iterable[str | None], name: str, corpus: Path | None, *,
                                  or told[-1].startswith("waiting")):
             told.append(what)
             typer.echo(f"{what} ..." if what.startswith("waiting") else
-                       "no current model for this corpus and codebook, so one is trained "
-                       f"first ({what}) ...", err=True)
+                       "no model of this corpus is up to date with its codebook and "
+                       f"sendlens (none yet, or a stale one), so one is trained first ({what})"
+                       " ...", err=True)
 
     try:
         version, model, reasons = ensure_model(store, progress=training,
