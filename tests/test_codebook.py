@@ -280,6 +280,8 @@ def test_themes_reports_a_broken_codebook_clearly(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["themes"], env={"SENDLENS_CODEBOOK": str(bad)})
     assert result.exit_code == 2
     assert "not valid YAML" in result.output
+    # Where it went wrong is in the file named, not in PyYAML's "<unicode string>".
+    assert f"in {bad}, line 1" in " ".join(result.output.split())
 
 
 # Each list of patterns is joined into one expression (textmine/weak.py): a pattern that

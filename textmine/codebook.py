@@ -349,7 +349,9 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as exc:
-        raise CodebookError(f"{path}: not valid YAML: {exc}") from exc
+        # PyYAML names the text it was given, not the file: the file, where it says "in".
+        said = str(exc).replace('"<unicode string>"', str(path))
+        raise CodebookError(f"{path}: not valid YAML: {said}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("themes"), list):
         raise CodebookError(f"{path}: expected a mapping with a 'themes' list")
     _unknown_keys(data, TOP_KEYS, f"{path}")
