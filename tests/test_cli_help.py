@@ -68,6 +68,10 @@ def test_the_readme_lists_every_option_of_every_command_and_no_other() -> None:
 _CTRL_C_AT_IMPORT = """
 import importlib.abc, os, signal, sys
 
+# Ctrl-C as in a terminal: a job a script starts in the background (`cmd &`) inherits
+# SIGINT ignored, and Python then installs no handler: the signal would do nothing.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+
 class CtrlC(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name == {module!r}:
