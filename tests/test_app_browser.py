@@ -144,9 +144,9 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
                 timeout=30_000)
         # A screen reader hears each bar once, in words, not every field twice.
         expect(charts.nth(0).locator(".mark-rect.role-mark path").first).to_have_attribute(
-            "aria-label", re.compile(r"^20\d\d, [^;:]+: [\d,]+ letters?$"))
+            "aria-label", re.compile(r"^20\d\d, [^;:]+: [\d,]+ letters?$"), timeout=30_000)
         expect(charts.nth(1).locator(".mark-rect.role-mark path").first).to_have_attribute(
-            "aria-label", re.compile(r"^[^;:]+, [^;:]+: [\d,]+ letters?$"))
+            "aria-label", re.compile(r"^[^;:]+, [^;:]+: [\d,]+ letters?$"), timeout=30_000)
         page.get_by_text("Compare areas", exact=True).first.click()
         page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
         assert "page=compare" in page.url
@@ -167,7 +167,7 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
             '[data-testid=stVegaLiteChart] .mark-rect path[stroke="#111"]')
         expect(outlined).to_have_count(1, timeout=30_000)
         expect(outlined).to_have_attribute(
-            "aria-label", re.compile(f"^{re.escape(area)}, Health input"))
+            "aria-label", re.compile(f"^{re.escape(area)}, Health input"), timeout=30_000)
         page.mouse.move(5, 5)  # no tooltip over the chart in the screenshot
         page.screenshot(path=str(ARTIFACTS / "compare-cell-evidence.png"))
 
@@ -177,7 +177,8 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
         page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
         expect(outlined).to_have_count(1, timeout=30_000)
         expect(outlined).to_have_attribute(
-            "aria-label", re.compile(f"^{re.escape(other)}, EHC needs assessment"))
+            "aria-label", re.compile(f"^{re.escape(other)}, EHC needs assessment"),
+            timeout=30_000)
         page.get_by_text(f"{other} · EHC needs assessment and plans").wait_for(
             timeout=30_000)
         page.goto(server + "/?page=compare&cell_row=" + quote(area)
