@@ -2019,7 +2019,16 @@ def test_stopping_the_server_waits_for_a_retrain_a_page_started(
     assert started.wait(10)
     [worker] = [t for t in threading.enumerate() if t.name == "sendlens-retrain /nowhere/x"]
     assert not worker.daemon  # the interpreter waits for it at exit
-    threading.Timer(0.3, release.set).start()
+    import typer
+
+    echo = typer.echo
+
+    def said(message: object = "", **kwargs: object) -> None:
+        echo(message, **kwargs)  # type: ignore[arg-type]
+        if str(message).startswith("waiting for the retrain"):
+            release.set()  # it ends once the wait has begun (a timer could end it first)
+
+    monkeypatch.setattr(typer, "echo", said)
     finish_retrains()  # what `sendlens app` does once the server has stopped
     assert jobs[0].done
     assert ("waiting for the retrain started in the app to finish (tagging)"

@@ -1419,14 +1419,20 @@ def test_the_model_lock_excludes_other_threads_and_is_reentrant(tmp_path: Path) 
 
     store = Corpus.open(tmp_path / "c")
     inside, most, waited = [0], [0], []
-    started = threading.Event()
+    started, contended = threading.Event(), threading.Event()
+
+    def wait_said(name: str) -> None:
+        waited.append(name)
+        contended.set()
 
     def run(name: str) -> None:
-        with store.model_lock(lambda: waited.append(name)), store.model_lock():
+        with store.model_lock(lambda: wait_said(name)), store.model_lock():
             started.set()
             inside[0] += 1
             most[0] = max(most[0], inside[0])
-            time.sleep(0.3)
+            # The first holds the lock until the second has found it taken (a fixed
+            # 0.3 s could end before a loaded machine ran the second thread at all).
+            contended.wait(10) if name == "first" else time.sleep(0.05)
             inside[0] -= 1
 
     first = threading.Thread(target=run, args=("first",))
