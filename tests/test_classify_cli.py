@@ -1921,3 +1921,23 @@ def test_train_refuses_before_training_when_no_model_can_be_saved(
     finally:
         (root / "models").chmod(0o755)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_train_without_the_label_files_of_the_model_it_replaces_says_so(
+        tmp_path: Path) -> None:
+    """A plain `sendlens train` after `train --labels` dropped the researcher's labels with
+    only "0 hand labels" to show for it."""
+    root, _ = corpus_with_labels(tmp_path)
+    mine = tmp_path / "mine.jsonl"
+    runner = CliRunner()
+    env = {"SENDLENS_CODEBOOK": ""}
+    first = runner.invoke(app, ["train", "--labels", str(mine), "--corpus", str(root)], env=env)
+    assert first.exit_code == 0, first.output
+    assert "note: the model this replaces" not in first.stderr
+    plain = runner.invoke(app, ["train", "--corpus", str(root)], env=env)
+    assert plain.exit_code == 0, plain.output
+    assert (f"note: the model this replaces also learnt from {mine}; this one was trained "
+            f"without it (give --labels {mine} to keep it)") in plain.stderr
+    # Given again, nothing to say.
+    again = runner.invoke(app, ["train", "--labels", str(mine), "--corpus", str(root)], env=env)
+    assert again.exit_code == 0 and "note: the model this replaces" not in again.stderr

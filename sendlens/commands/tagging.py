@@ -137,6 +137,7 @@ def train_cmd(
     from textmine.tag import (
         TaggingError,
         current_meta,
+        previous_label_files,
         removed_note,
         removed_themes,
         thin_themes,
@@ -170,6 +171,15 @@ def train_cmd(
         raise _fail(str(exc)) from exc
     if note := removed_note(result):
         typer.secho(f"note: {note}", fg="yellow", err=True)
+    # The model replaced learnt from label files this one was not given: said, as they
+    # are the researcher's work and a later `tag` retrains with this model's files only.
+    given = {Path(p).resolve() for p in labels}
+    if left := [str(p) for p in (previous_label_files(found[1])[0] if found else [])
+                if p.resolve() not in given]:
+        typer.secho(f"note: the model this replaces also learnt from {', '.join(left)}; "
+                    f"this one was trained without {'it' if len(left) == 1 else 'them'} "
+                    f"(give --labels {' --labels '.join(left)} to keep "
+                    f"{'it' if len(left) == 1 else 'them'})", fg="yellow", err=True)
     if result.unknown_letters:
         shown = ", ".join(result.unknown_letters[:3]) + (
             f" and {len(result.unknown_letters) - 3} more" if len(result.unknown_letters) > 3
