@@ -272,6 +272,16 @@ def test_a_researcher_adds_a_theme_without_code_and_themes_lists_it(tmp_path: Pa
                                                  str(corpus)], env={"SENDLENS_CODEBOOK": ""}
                                            ).output)
     assert listed[-1]["patterns"] == ["transport", "travel (assistance|training)"]
+    # A copy whose shipped themes are as shipped: nothing to say of them.
+    assert "differ" not in result.output
+    # One whose copy of a shipped theme's patterns has moved apart (an edit, or a fix to
+    # sendlens's own since the copy was made) is named: fixes do not reach a copy.
+    text = (corpus / "codebook.yaml").read_text()
+    (corpus / "codebook.yaml").write_text(text.replace('"tribunals?|mediation|appeals?"',
+                                                       '"tribunals?|mediation"', 1))
+    moved = CliRunner().invoke(app, ["themes", "--corpus", str(corpus)],
+                               env={"SENDLENS_CODEBOOK": ""})
+    assert "its ehc_plans differs from the codebook shipped with this sendlens" in moved.output
 
 
 def test_themes_reports_a_broken_codebook_clearly(tmp_path: Path) -> None:

@@ -15,13 +15,16 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import typer
 
 from sendlens.commands import CorpusOption, corpus_path, open_corpus
 from sendlens.export import counted
 from sendlens.textfile import unreadable
+
+if TYPE_CHECKING:
+    from textmine.codebook import Codebook
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -99,6 +102,13 @@ def themes_cmd(
         # Edited in place, it would be overwritten by the next sendlens installed.
         typer.echo(f"  shipped with sendlens: to change it, copy it to "
                    f"{corpus_path(corpus) / 'codebook.yaml'} and edit the copy")
+    elif differ := _differs_from_shipped(cb):
+        # A copy keeps its themes as they were copied: fixes made to sendlens's own since
+        # reach it only by hand. Which is which only the researcher knows.
+        typer.echo(f"  its {', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'} "
+                   f"from the codebook shipped with this sendlens ({PACKAGED_CODEBOOK}) in "
+                   "what the tagger reads: your edits, or changes to sendlens's own since "
+                   "you copied it (compare with --patterns and the shipped file)")
     for t in cb.themes:
         typer.echo(f"\n{t.id}  {t.name}  [{len(t.patterns)} patterns, {len(t.related)} related]")
         typer.echo(f"  {t.definition}")
@@ -106,6 +116,17 @@ def themes_cmd(
             for key in lists:
                 for pattern in getattr(t, key):
                     typer.echo(f"    {key.replace('_patterns', '')}: {pattern}")
+
+
+def _differs_from_shipped(cb: Codebook) -> list[str]:
+    """The themes of codebook `cb` that the packaged codebook has too, but with other
+    patterns or rules."""
+    from textmine.codebook import PACKAGED_CODEBOOK, load_codebook
+
+    shipped = {t.id: t for t in load_codebook(PACKAGED_CODEBOOK).themes}
+    rules = ("patterns", "related", "exclude", "core_patterns", "yields_to_others")
+    return [t.id for t in cb.themes if t.id in shipped
+            and any(getattr(t, k) != getattr(shipped[t.id], k) for k in rules)]
 
 
 def train_cmd(
