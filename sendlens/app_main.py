@@ -116,7 +116,8 @@ class Ctx:
         ..." and "Autism and ..."): the chart's columns are drawn by short name, so two
         alike would be drawn as one. Worked out once per run."""
         given = ad.theme_short_names(self.path, self.stamp)
-        short = {tid: given.get(tid) or short_theme(name) for tid, name in self.names.items()}
+        short = {tid: _fit(given[tid]) if tid in given else short_theme(name)
+                 for tid, name in self.names.items()}
         counts = Counter(short.values())
         return {tid: s if counts[s] == 1 else self.names[tid] for tid, s in short.items()}
 
@@ -129,7 +130,12 @@ def short_theme(name: str) -> str:
     numbered = re.findall(r"[\w-]*\d[\w-]*", name[len(head):])
     if numbered and len(f"{head}, {numbered[0]}") <= 34:
         head = f"{head}, {numbered[0]}"
-    return head if len(head) <= 34 else head[:32] + "…"
+    return _fit(head)
+
+
+def _fit(label: str) -> str:
+    """An axis label cut to what a heatmap column holds."""
+    return label if len(label) <= 34 else label[:32] + "…"
 
 
 def theme_words(themes: str | Iterable[str], name: Callable[[str], str]) -> str:

@@ -410,25 +410,23 @@ def theme_names(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
 
 
 @st.cache_data(show_spinner=False)
+def _codebook_themes(path: str, stamp_: tuple[int, ...]) -> tuple[Any, ...]:
+    """The codebook's themes (none when it cannot be read)."""
+    try:
+        from textmine.codebook import load_codebook
+
+        return tuple(load_codebook(corpus=Path(path)).themes)
+    except Exception:  # noqa: BLE001 - model_problems says what is wrong with it
+        return ()
+
+
 def theme_short_names(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
     """Theme id -> the short name the codebook gives it (`short_name`), where it gives one."""
-    try:
-        from textmine.codebook import load_codebook
-
-        return {t.id: t.short_name for t in load_codebook(corpus=Path(path)).themes
-                if t.short_name}
-    except Exception:  # noqa: BLE001 - model_problems says what is wrong with it
-        return {}
+    return {t.id: t.short_name for t in _codebook_themes(path, stamp_) if t.short_name}
 
 
-@st.cache_data(show_spinner=False)
 def theme_definitions(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
-    try:
-        from textmine.codebook import load_codebook
-
-        return {t.id: t.definition for t in load_codebook(corpus=Path(path)).themes}
-    except Exception:  # noqa: BLE001 - model_problems says what is wrong with it
-        return {}
+    return {t.id: t.definition for t in _codebook_themes(path, stamp_)}
 
 
 # The reason model_problems adds when a stale model's hand-label files are gone.

@@ -1817,6 +1817,12 @@ def test_a_theme_s_short_name_in_the_codebook_labels_its_column(
     ctx = app_main.Ctx(path=str(tmp_path), stamp=(2,), status=None,  # type: ignore[arg-type]
                        options=None, names=names)  # type: ignore[arg-type]
     assert ctx.short("autism_adhd") == "Autism/ADHD pathways"
+    # One too long for a column is cut as a name is.
+    (tmp_path / "codebook.yaml").write_text(
+        with_theme(entry + "    short_name: Autism and ADHD assessment and diagnosis\n"))
+    ctx = app_main.Ctx(path=str(tmp_path), stamp=(3,), status=None,  # type: ignore[arg-type]
+                       options=None, names=names)  # type: ignore[arg-type]
+    assert ctx.short("autism_adhd") == "Autism and ADHD assessment and d…"
     # A label for people: the model is not made stale by it.
     assert load_codebook(corpus=tmp_path).sha256 == before
 
@@ -2026,6 +2032,7 @@ def test_stopping_the_server_waits_for_a_retrain_a_page_started(
     def said(message: object = "", **kwargs: object) -> None:
         echo(message, **kwargs)  # type: ignore[arg-type]
         if str(message).startswith("waiting for the retrain"):
+            assert worker.is_alive()  # said while the retrain still runs
             release.set()  # it ends once the wait has begun (a timer could end it first)
 
     monkeypatch.setattr(typer, "echo", said)

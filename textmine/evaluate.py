@@ -46,6 +46,7 @@ from textmine.tag import (
     label_key,
     letter_ids,
     read_labels,
+    renamed_beside,
     stale_reasons,
     unlabelled_themes,
 )
@@ -161,6 +162,8 @@ def gold_labels(gold: Path, codebook: Codebook | None) -> tuple[list[dict], dict
     typo = any(difflib.get_close_matches(t, known, n=1, cutoff=0.8) for t in unknown)
     if typo or not named & known:
         read_labels(gold, codebook)  # raises, naming the line and the theme
+    if renamed_beside([r["themes"] for r in records], known):
+        read_labels(gold, codebook, unknown)  # raises, naming the line and both themes
     dropped = {t: sum(t in r["themes"] for r in records) for t in sorted(unknown)}
     for r in records:
         r["themes"] = [t for t in r["themes"] if t in known]
@@ -575,7 +578,8 @@ def record_quality(
     entry: dict[str, Any] = {k: round(float(result[k]), 4) for k in keys}
     if result.get("intervals"):
         entry["intervals"] = {k: v for k, v in result["intervals"].items() if k in keys}
-    # A theme the labels never have (added to the codebook since) is in no figure: say so.
+    # A theme in none of the labels (nor, unless added to the codebook since the labelling,
+    # in the predictions) is in no figure: say so.
     if left_out := [t for t in result.get("themes", {})
                     if t not in (result.get("macro_over") or {}).get("themes", [t])]:
         entry["themes_not_scored"] = left_out

@@ -312,6 +312,7 @@ def read_labels(path: Path, codebook: Codebook | None = None,
     one of `removed` (themes taken out of the codebook since the labels were used)."""
     known = set(codebook.theme_ids) | set(removed) if codebook else None
     out = []
+    lines_read: list[int] = []
     try:
         # Lines end at \n, \r\n or \r only: str.splitlines also splits at U+2028 and
         # others, which a JSON string may hold as they are.
@@ -372,7 +373,28 @@ def read_labels(path: Path, codebook: Codebook | None = None,
         out.append({"letter": letter, "text": rec["text"], "themes": themes, "stance": stance,
                     **({"passage_id": passage} if passage else {}),
                     **({"offered": offered} if offered is not None else {})})
+        lines_read.append(no)
+    if codebook and (mixed := renamed_beside([r["themes"] for r in out], codebook.theme_ids)):
+        i, old, new = mixed
+        raise LabelFileError(
+            f"{path}, line {lines_read[i]}: theme {old!r} is not in the codebook, and the file "
+            f"also names {new!r}, which looks like its new name: give those lines {new!r} "
+            f"(read as they are, they would teach that {new} is not about them)")
     return out
+
+
+def renamed_beside(themes: Sequence[Sequence[str]],
+                   codebook_ids: Collection[str]) -> tuple[int, str, str] | None:
+    """(record index, theme, codebook theme) where labels name a theme the codebook does
+    not have beside one of its themes that looks like that theme renamed ("social_care"
+    and "social_care_input"): a file half edited after a rename, not labels to train on."""
+    ids = set(codebook_ids)
+    named = {t for ts in themes for t in ts if t in ids}
+    for i, ts in enumerate(themes):
+        for t in ts:
+            if t not in ids and (near := difflib.get_close_matches(t, named, n=1, cutoff=0.6)):
+                return i, t, near[0]
+    return None
 
 
 def stored_labels(corpus: Corpus) -> list[dict[str, Any]]:
@@ -479,18 +501,17 @@ def train(
     codebook: Codebook | None = None,
     progress: Progress | None = None,
     tune_folds: int = 0,
-    removed_themes: Collection[str] = (),
 ) -> TrainResult:
     """Train on the corpus (+ hand labels), save under models/<version>/, make it current.
 
     With `tune_folds` K >= 2 the theme thresholds are tuned on the hand labels by a
     K-fold cross-validation grouped by letter (see `train_model`), which needs labels
-    from at least K letters. `lenient` (a retrain) takes label files as they are now,
-    dropping from them the `removed_themes` (the codebook no longer has them)."""
+    from at least K letters. `lenient` (a retrain) takes label files as they are now. A
+    label naming a theme the codebook no longer has (`removed_themes`) loses it."""
     with _model_lock(corpus, progress):
         return _train(corpus, label_files, use_stored_labels=use_stored_labels,
                       lenient=lenient, codebook=codebook, progress=progress,
-                      tune_folds=tune_folds, removed_themes=removed_themes)
+                      tune_folds=tune_folds)
 
 
 def _train(
@@ -502,10 +523,10 @@ def _train(
     codebook: Codebook | None,
     progress: Progress | None,
     tune_folds: int = 0,
-    removed_themes: Collection[str] = (),
 ) -> TrainResult:
     started = time.time()
     codebook = codebook or load_codebook(corpus=corpus.root)
+    gone = removed_themes(corpus, codebook)
     _check_can_save(corpus)
     say = progress or (lambda _f, _m: None)
     records: list[dict[str, Any]] = []
@@ -518,7 +539,7 @@ def _train(
         # Labels of a theme the codebook no longer has (`removed_themes`) lose that theme
         # instead of stopping the run (hand_set drops it), as `evaluate` scores them; any
         # other unknown theme (a typo) is still an error.
-        found = read_labels(Path(path), codebook, removed_themes)
+        found = read_labels(Path(path), codebook, gone)
         if not found and not lenient:
             # Asked for hand labels and given none: a model without them must not quietly
             # replace the current one (which may have been trained on many). A retrain
@@ -570,7 +591,7 @@ def _train(
     # Themes taken out of the codebook that the label files still name: a later retrain
     # drops them again (this model's theme list no longer has them to tell it).
     named = {t for r in records for t in r.get("themes") or []}
-    model.meta["training"]["removed_themes"] = sorted(named & set(removed_themes))
+    model.meta["training"]["removed_themes"] = sorted(named & gone)
     # Absolute paths and content hashes: an automatic retrain finds the files again, and
     # `evaluate` recognises them from any working directory, or under another name.
     model.meta["training"]["label_files"] = [str(Path(p).resolve()) for p in label_files]
@@ -805,11 +826,15 @@ def _model_lock(corpus: Corpus, progress: Progress | None) -> Any:
     return corpus.model_lock(waiting)
 
 
-def removed_themes(meta: dict[str, Any] | None, codebook: Codebook) -> set[str]:
-    """Themes taken out of the codebook (or renamed) that label files may still name:
-    those the model with `meta` knew or had dropped, and the labelling scheme's own."""
-    known = (set((meta or {}).get("themes") or ()) | set(SCHEME_THEMES)
-             | set((meta or {}).get("training", {}).get("removed_themes") or ()))
+def removed_themes(corpus: Corpus, codebook: Codebook) -> set[str]:
+    """Themes label files may name that `codebook` does not have: those of any model the
+    corpus has kept a record of (known, or dropped as removed: a theme removed or renamed
+    some retrains ago), and the labelling scheme's own."""
+    with corpus.reading() as con:
+        metas = [json.loads(m or "{}") for (m,) in con.execute("SELECT meta FROM models")]
+    known = set(SCHEME_THEMES).union(
+        *(set(m.get("themes") or ()) | set(m.get("training", {}).get("removed_themes") or ())
+          for m in metas))
     return known - set(codebook.theme_ids)
 
 
@@ -834,10 +859,8 @@ def train_again(
     tune_folds = int(training.get("tune_folds_asked", training.get("tune_folds")) or 0)
     stored = (bool(training.get("use_stored_labels", True)) if use_stored_labels is None
               else use_stored_labels)
-    codebook = codebook or load_codebook(corpus=corpus.root)
-    removed = removed_themes(meta, codebook)
     result = train(corpus, kept, codebook=codebook, progress=progress, lenient=True,
-                   tune_folds=tune_folds, use_stored_labels=stored, removed_themes=removed)
+                   tune_folds=tune_folds, use_stored_labels=stored)
     notes = [] if stored else ["without the corrections saved in the app, as before "
                                "(`sendlens train` to use them)"]
     if kept:
@@ -859,13 +882,15 @@ def train_again(
 
 
 def removed_note(result: TrainResult) -> str | None:
-    """What to say of labels naming themes the codebook no longer has, naming them."""
+    """What to say of labels naming themes the codebook does not have, naming them."""
     if not (n := result.removed_theme_labels):
         return None
     gone = result.meta["training"].get("removed_themes") or []
+    # Removed, renamed, or a theme of the labelling scheme this codebook never had.
     return (f"{n} of the hand labels {'names' if n == 1 else 'name'} "
-            f"{'a theme' if len(gone) == 1 else 'themes'} the codebook no longer has "
-            f"({', '.join(gone)}: removed or renamed), left out of the training")
+            f"{'a theme' if len(gone) == 1 else 'themes'} of an earlier codebook or of "
+            f"sendlens's labelling scheme that this codebook does not have "
+            f"({', '.join(gone)}: removed or renamed?), left out of the training")
 
 
 # Fewer sentences than this for a theme (its patterns' matches in the corpus plus hand

@@ -154,13 +154,12 @@ def train_cmd(
     plus 0.05): with dev.jsonl's 332 labels that scored higher in grouped cross-validation
     than thresholds tuned on the labels (--tune-thresholds; 0.841 against 0.832), which
     may pay with more labels. Measure both with `sendlens evaluate --cv`."""
-    from textmine.codebook import CodebookError, load_codebook
+    from textmine.codebook import CodebookError
     from textmine.tag import (
         TaggingError,
         current_meta,
         previous_label_files,
         removed_note,
-        removed_themes,
         thin_themes,
         train,
     )
@@ -180,14 +179,10 @@ def train_cmd(
                     fg="yellow", err=True)
         labels = unique
     try:
-        # A label file naming a theme since taken out of the codebook (or renamed) trains
-        # without that theme, as a retrain and `evaluate` read it; a typo stops the run.
-        found = current_meta(store)
-        codebook = load_codebook(corpus=store.root)
-        gone = removed_themes(found[1] if found else None, codebook)
+        found = current_meta(store)  # the model replaced, for what it learnt from
         with _stages("train", quiet) as progress:
             result = train(store, labels, use_stored_labels=not no_stored, progress=progress,
-                           tune_folds=tune or 0, codebook=codebook, removed_themes=gone)
+                           tune_folds=tune or 0)
     except (TaggingError, CodebookError) as exc:
         raise _fail(str(exc)) from exc
     if note := removed_note(result):
