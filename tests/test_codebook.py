@@ -311,9 +311,45 @@ def test_a_pattern_that_breaks_when_joined_is_named_with_its_list(
         old: str, new: str, where: str, why: str, tmp_path: Path) -> None:
     text = PACKAGED_CODEBOOK.read_text()
     assert old in text
-    # A theme's error names the line its entry starts on; a stance list's, the file.
-    with pytest.raises(CodebookError, match=rf"c\.yaml(, line \d+)?: {where}: pattern '.*': {why}"):
-        parse_codebook(text.replace(old, new, 1), tmp_path / "c.yaml")
+    edited = text.replace(old, new, 1)
+    # The error names the line of the pattern itself, in a theme's list or a stance list.
+    with pytest.raises(CodebookError, match=rf"c\.yaml, line \d+: {where}: pattern '.*': {why}"
+                       ) as caught:
+        parse_codebook(edited, tmp_path / "c.yaml")
+    line = int(str(caught.value).split(", line ")[1].split(":")[0])
+    # The first pattern the edit put in (any named group is refused, not only a repeated one).
+    first_new = next(x for x in new.splitlines() if x not in old.splitlines())
+    assert edited.splitlines()[line - 1] == first_new
+
+
+@pytest.mark.parametrize("old, new, where", [
+    ('      - "local offer"\n', '      - "local offer"\n      - "local offer"\n',
+     "theme local_offer.patterns"),
+    ('  negative:\n', '  negative:\n    - "too slow"\n    - "too slow"\n', "stance.negative"),
+], ids=["theme", "stance"])
+def test_a_pattern_given_twice_in_one_list_is_refused_at_its_second_line(
+        old: str, new: str, where: str, tmp_path: Path) -> None:
+    # A copy left where an edit was meant (a key given twice is refused the same way).
+    text = PACKAGED_CODEBOOK.read_text()
+    assert old in text
+    edited = text.replace(old, new, 1)
+    with pytest.raises(CodebookError, match=rf"c\.yaml, line \d+: {where}: pattern '.*' is "
+                       r"given twice \(items \d+ and \d+\)") as caught:
+        parse_codebook(edited, tmp_path / "c.yaml")
+    line = int(str(caught.value).split(", line ")[1].split(":")[0])
+    start = edited.index(new)
+    assert line == edited[:start].count("\n") + len(new.splitlines())
+
+
+def test_a_bad_regular_expression_is_named_at_its_own_line(tmp_path: Path) -> None:
+    text = PACKAGED_CODEBOOK.read_text().replace(
+        '      - "local offer"\n', '      - "local offer"\n      - "offer ("\n', 1)
+    with pytest.raises(CodebookError) as caught:
+        parse_codebook(text, tmp_path / "c.yaml")
+    line = text.splitlines().index('      - "offer ("') + 1
+    assert str(caught.value).startswith(
+        f"{tmp_path / 'c.yaml'}, line {line}: theme local_offer.patterns: bad regular "
+        "expression 'offer ('")
 
 
 def test_scoped_flags_groups_and_escaped_digits_are_still_accepted(tmp_path: Path) -> None:
@@ -339,7 +375,8 @@ def test_themes_and_tag_report_an_unjoinable_pattern_not_a_traceback(
                                 env={"SENDLENS_CODEBOOK": ""})
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
-    line = PACKAGED_CODEBOOK.read_text().splitlines().index("  - id: co_production") + 1
+    edited = (corpus / "codebook.yaml").read_text().splitlines()
+    line = edited.index('      - "(?i)parent carer forums?"') + 1
     assert (f"codebook.yaml, line {line}: theme co_production.patterns: pattern '(?i)parent "
             "carer forums?': inline flags") in result.output
 

@@ -30,7 +30,14 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class CodebookError(ValueError):
-    """The codebook file is malformed; the message names the file and the entry."""
+    """The codebook file is malformed; the message names the file and the entry.
+
+    `at` is where in the file, as keys and list positions ("themes", 2, "patterns", 0),
+    for parse_codebook to name the line."""
+
+    def __init__(self, message: str, at: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 @dataclass(frozen=True)
@@ -217,33 +224,41 @@ def _unjoinable(pattern: str) -> str | None:
     return None
 
 
-def _strings(value: Any, where: str) -> tuple[str, ...]:
+def _strings(value: Any, where: str, at: tuple[str | int, ...] = ()) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
         raise CodebookError(f"{where}: expected a list of strings, got "
-                            f"{type(value).__name__} {value!r}")
+                            f"{type(value).__name__} {value!r}", at)
     for i, v in enumerate(value):
         if not isinstance(v, str):  # "- portage: home visiting" is a mapping to YAML
             raise CodebookError(f"{where}: item {i + 1} is not a string: {v!r} (put "
-                                "quotes around a pattern holding ': ' or '#')")
-    for v in value:
+                                "quotes around a pattern holding ': ' or '#')", at + (i,))
+    first: dict[str, int] = {}
+    for i, v in enumerate(value):
         try:
             re.compile(v)
         except re.error as exc:
-            raise CodebookError(f"{where}: bad regular expression {v!r}: {exc}") from exc
+            raise CodebookError(f"{where}: bad regular expression {v!r}: {exc}",
+                                at + (i,)) from exc
         if reason := _unjoinable(v):
-            raise CodebookError(f"{where}: pattern {v!r}: {reason}")
+            raise CodebookError(f"{where}: pattern {v!r}: {reason}", at + (i,))
         if re.fullmatch(v, ""):
             raise CodebookError(f"{where}: pattern {v!r} matches an empty text, so it would "
-                                "match in almost every sentence")
+                                "match in almost every sentence", at + (i,))
+        # Harmless to matching, but a sign of an edit gone wrong (a pattern meant to be
+        # changed was copied instead), as a key given twice is.
+        if v in first:
+            raise CodebookError(f"{where}: pattern {v!r} is given twice (items "
+                                f"{first[v] + 1} and {i + 1}); keep one", at + (i,))
+        first[v] = i
     try:  # as weak.py joins them: anything the checks above missed fails here, not in training
         re.compile("|".join(f"(?:{v})" for v in value))
     except re.error as exc:
         raise CodebookError(f"{where}: the patterns do not compile when joined into one "
-                            f"expression: {exc}") from exc
+                            f"expression: {exc}", at) from exc
     return tuple(value)
 
 
@@ -332,26 +347,50 @@ def _unknown_keys(mapping: dict, allowed: set[str], where: str) -> None:
                             f"{', '.join(sorted(allowed))})")
 
 
-def _theme_lines(text: str) -> list[int]:
-    """The line (from 1) where each entry of `themes` starts, for errors that name it."""
+def _line_of(text: str, at: tuple[str | int, ...]) -> int | None:
+    """The line (from 1) of the entry `at` names ("themes", 2, "patterns", 0), or of the
+    deepest part of that path the file has; None when not even its first step is there."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
-        return []
-    for key, value in getattr(root, "value", None) or []:
-        if getattr(key, "value", None) == "themes" and isinstance(value, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value.value]
-    return []
+        return None
+    line = None
+    for step in at:
+        if isinstance(node, yaml.MappingNode):
+            hit = [(k, v) for k, v in node.value if getattr(k, "value", None) == step]
+            if not hit:
+                break
+            key, node = hit[0]
+            line = key.start_mark.line + 1  # "patterns:", where a list that follows begins
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) \
+                and step < len(node.value):
+            node = node.value[step]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
 
 
 def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
-    """Validate codebook YAML text; raise CodebookError naming the bad entry."""
+    """Validate codebook YAML text; raise CodebookError naming the bad entry and its line."""
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader: no Python objects
     except yaml.YAMLError as exc:
         # PyYAML names the text it was given, not the file: the file, where it says "in".
         said = str(exc).replace('"<unicode string>"', str(path))
         raise CodebookError(f"{path}: not valid YAML: {said}") from exc
+    try:
+        return _codebook(data, text, path)
+    except CodebookError as exc:
+        # The line is looked up only now: composing the YAML again costs a third of a load.
+        line = _line_of(text, exc.at) if exc.at else None
+        if line is None or not str(exc).startswith(f"{path}: "):
+            raise
+        raise CodebookError(str(exc).replace(f"{path}: ", f"{path}, line {line}: ", 1),
+                            exc.at) from None
+
+
+def _codebook(data: Any, text: str, path: Path) -> Codebook:
     if not isinstance(data, dict) or not isinstance(data.get("themes"), list):
         raise CodebookError(f"{path}: expected a mapping with a 'themes' list")
     _unknown_keys(data, TOP_KEYS, f"{path}")
@@ -385,7 +424,9 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
                 raise CodebookError(f"{where}: the name {entry['name'].strip()!r} is also theme "
                                     f"{names[name]}'s; give each theme a name of its own")
             names[name] = tid
-            patterns = _strings(entry.get("patterns"), f"{where}.patterns")
+            lists = {k: _strings(entry.get(k), f"{where}.{k}", ("themes", i, k))
+                     for k in ("patterns", "related", "exclude", "core_patterns")}
+            patterns = lists["patterns"]
             if not patterns:
                 raise CodebookError(f"{where}: needs at least one pattern to learn from")
             for key in ("include", "exclude_note", "short_name"):
@@ -405,19 +446,14 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
                     short_name=" ".join((entry.get("short_name") or "").split()),
                     exclude_note=entry.get("exclude_note") or "",
                     patterns=patterns,
-                    related=_strings(entry.get("related"), f"{where}.related"),
-                    exclude=_strings(entry.get("exclude"), f"{where}.exclude"),
+                    related=lists["related"],
+                    exclude=lists["exclude"],
                     yields_to_others=yields,
-                    core_patterns=_strings(entry.get("core_patterns"), f"{where}.core_patterns"),
+                    core_patterns=lists["core_patterns"],
                 )
             )
     except CodebookError as exc:
-        # The line of the failing theme's entry, looked up only now: composing the YAML
-        # again costs about a third of a load.
-        lines = _theme_lines(text)
-        if i < len(lines) and str(exc).startswith(f"{path}: theme"):
-            raise CodebookError(str(exc).replace(f"{path}: ", f"{path}, line {lines[i]}: ", 1)
-                                ) from None
+        exc.at = exc.at or ("themes", i)  # at least the theme's entry
         raise
     if not themes:
         raise CodebookError(f"{path}: no themes")
@@ -434,12 +470,18 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
                                 f"packaged codebook has ({PACKAGED_CODEBOOK})")
     stance = StanceCues(
         section_priors=_priors(st.get("section_priors"), f"{path}: stance.section_priors"),
-        positive=_strings(st.get("positive"), f"{path}: stance.positive"),
-        negative=_strings(st.get("negative"), f"{path}: stance.negative"),
-        contrast=_strings(st.get("contrast"), f"{path}: stance.contrast"),
-        neutral=_strings(st.get("neutral"), f"{path}: stance.neutral"),
-        credited_action=_strings(st.get("credited_action"), f"{path}: stance.credited_action"),
-        negation=_strings(st.get("negation"), f"{path}: stance.negation"),
+        positive=_strings(st.get("positive"), f"{path}: stance.positive",
+                       ("stance", "positive")),
+        negative=_strings(st.get("negative"), f"{path}: stance.negative",
+                       ("stance", "negative")),
+        contrast=_strings(st.get("contrast"), f"{path}: stance.contrast",
+                       ("stance", "contrast")),
+        neutral=_strings(st.get("neutral"), f"{path}: stance.neutral",
+                       ("stance", "neutral")),
+        credited_action=_strings(st.get("credited_action"), f"{path}: stance.credited_action",
+                       ("stance", "credited_action")),
+        negation=_strings(st.get("negation"), f"{path}: stance.negation",
+                       ("stance", "negation")),
         negation_scope=_scope(st.get("negation_scope", 4), f"{path}: stance.negation_scope"),
         recommendation_sections=_sections(
             st.get("recommendation_sections"), f"{path}: stance.recommendation_sections"),
@@ -455,7 +497,7 @@ def parse_codebook(text: str, path: Path = PACKAGED_CODEBOOK) -> Codebook:
         full_sha256=_digest(data),
         themes=tuple(themes),
         stance=stance,
-        ignore=_strings(data.get("ignore"), f"{path}: ignore"),
+        ignore=_strings(data.get("ignore"), f"{path}: ignore", ("ignore",)),
         fixed_wording_sections=_sections(
             data.get("fixed_wording_sections"), f"{path}: fixed_wording_sections"),
         text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
