@@ -15,7 +15,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -884,6 +884,15 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
     )
 
 
+def untagged_note(ctx: Ctx, where: str, chosen: Sequence[str] = ()) -> None:
+    """Name the codebook's themes the tables leave out, as no tagging model knew them."""
+    if missing := [t for t in ad.untagged_themes(ctx.path, ctx.stamp)
+                   if not chosen or t in chosen]:
+        st.caption(f"Not in the {where}: {', '.join(map(ctx.theme, missing))}, added to the "
+                   "codebook since the corpus was tagged (retrain on the Label page, or run "
+                   "`sendlens tag`).")
+
+
 def page_compare(ctx: Ctx) -> None:
     st.title("Compare areas", anchor=False)
     if not_tagged(ctx):
@@ -951,6 +960,7 @@ def page_compare(ctx: Ctx) -> None:
     except (ValueError, ad.NotTagged, ad.AppDataError) as exc:
         show_error(exc)
         return
+    untagged_note(ctx, "chart", chosen)
     if shown.empty:
         st.info("No tagged letters match these filters.")
         return
@@ -1552,6 +1562,7 @@ def page_area(ctx: Ctx) -> None:
                "the read ↗ links of the table below, for the latest letter"
                + (", and those of What changed between inspections, for any letter)."
                   if len(mine) > 1 else ")."))
+    untagged_note(ctx, "profile")
     with st.container(key="profile-box"):
         # Wider than a phone: scrolled sideways in its box, not squeezed.
         letters = tuple(dict.fromkeys(hist["letter"]))
@@ -1978,7 +1989,8 @@ def page_label(ctx: Ctx) -> None:
                                            "(below).")
                     + (f" It also named {md(', '.join(gone))}, no longer in the codebook: "
                        "left out." if gone else ""))
-        themes = list(ctx.options.themes)
+        # Every codebook theme, also one added since the last tag: it can be taught now.
+        themes = list(ctx.names)
         with st.form(f"label-{pid}"):
             chosen = st.multiselect("Themes", themes,
                                     default=[t for t in start_themes if t in themes],

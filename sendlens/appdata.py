@@ -393,7 +393,9 @@ def options(path: str, stamp_: tuple[int, ...]) -> Options:
         + tuple(sorted(set(frame["framework"]) - set(FRAMEWORK_NAMES))),
         outcomes=tuple(sorted(frame["outcome"].dropna().unique())),
         sections=tuple(sorted(sections, key=lambda s: (order.get(s, 99), s))),
-        themes=tuple(theme_names(path, stamp_)),
+        # Not a theme no tagging model knew: its cells and passages would be empty.
+        themes=tuple(t for t in theme_names(path, stamp_)
+                     if t not in untagged_themes(path, stamp_)),
         date_min=dates.min() if len(dates) else None,
         date_max=dates.max() if len(dates) else None,
     )
@@ -407,6 +409,16 @@ def theme_names(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
         return dict(aggregate.theme_names(corpus_for(path)))
     except Exception:  # noqa: BLE001 - a broken codebook must not break the app
         return {}
+
+
+@st.cache_data(show_spinner=False)
+def untagged_themes(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
+    """Codebook themes no tagging model of the corpus knew (added since the last tag):
+    the theme tables have no rows for them."""
+    try:
+        return tuple(aggregate.untagged_themes(corpus_for(path)))
+    except Exception:  # noqa: BLE001 - a broken codebook must not break the app
+        return ()
 
 
 @st.cache_data(show_spinner=False)

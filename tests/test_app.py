@@ -382,6 +382,8 @@ def test_compare_makes_room_for_a_long_theme_name_added_to_the_codebook(
              "stance:\n")
     (copy / "codebook.yaml").write_text(
         PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + extra, 1))
+    with Corpus.open(copy).transaction() as con:  # as if retrained: a model that knows it
+        con.execute("UPDATE models SET meta = json_set(meta, '$.themes[#]', 'transport')")
     plain, longer = stacks_below(corpus_dir), stacks_below(copy)
     # One more 40 px column, and the label's reach past it (about 100 px at 35°).
     assert longer - plain > (40 + 60) / 0.62, (plain, longer)
@@ -390,6 +392,32 @@ def test_compare_makes_room_for_a_long_theme_name_added_to_the_codebook(
     from sendlens.app_main import slant_overhang
 
     assert slant_overhang("x" * 60, 40) == slant_overhang("x" * 31, 40)
+
+
+def test_compare_leaves_out_a_theme_added_since_tagging_and_says_why(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its column was all blanks, read as "no letter mentions it": it was never asked.
+    import shutil
+
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    extra = ("  - id: transport\n    name: School transport\n    definition: Travel.\n"
+             "    patterns: [\"home to school transport\"]\n\nstance:\n")
+    (copy / "codebook.yaml").write_text(
+        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + extra, 1))
+    at = open_expander(run(copy, monkeypatch, page="compare"), "cell-numbers")
+    [grid] = [f for f in at.dataframe if "net_stance" in f.value.columns]
+    assert "School transport" not in set(grid.value["theme"])
+    assert "Health input into identification, assessment and plans" in set(grid.value["theme"])
+    assert ("Not in the chart: School transport, added to the codebook since the corpus "
+            "was tagged") in texts(at)
+    # Its passages can still be labelled, to teach the retrain that will count it.
+    pid = sqlite3.connect(copy / "sendlens.db").execute(
+        "SELECT passage_id FROM tags LIMIT 1").fetchone()[0]
+    label = run(copy, monkeypatch, page="label", pid=pid)
+    assert "School transport" in label.multiselect(key=f"lt-{pid}").options
 
 
 def test_compare_numbers_behind_the_chart_are_named_in_words(

@@ -714,6 +714,41 @@ def test_letters_imported_after_tagging_are_named_as_missing_from_the_tables(
     assert "not tagged" not in export(corpus, "letters").stderr  # a table without tags
 
 
+def test_a_theme_added_since_tagging_has_no_rows_rather_than_zeros(
+        corpus: Corpus, tmp_path: Path) -> None:
+    # Its rows read 0 letters mentioning it everywhere: the tags were never asked about it.
+    import json
+
+    from textmine.codebook import PACKAGED_CODEBOOK, load_codebook
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    eight = [t.id for t in load_codebook(PACKAGED_CODEBOOK).themes]
+    with Corpus.open(copy).transaction() as con:  # the model that tagged it knew eight
+        con.execute("INSERT INTO models VALUES ('hand', 'x', 'models/hand', ?, 1)",
+                    (json.dumps({"themes": eight}),))
+    extra = ("  - id: transport\n    name: School transport\n    definition: Travel.\n"
+             "    patterns: [\"home to school transport\"]\n\nstance:\n")
+    (copy / "codebook.yaml").write_text(
+        PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + extra, 1))
+    out = tmp_path / "t.csv"
+    result = export(copy, "themes", "--by", "region", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert set(read(out)["theme"]) == set(eight)
+    assert ("theme transport has no rows: no model that tagged the corpus knew it"
+            in " ".join(result.stderr.split()))
+    # Asked for alone: an empty table saying why, not "no tagged letter matches".
+    result = export(copy, "themes", "--theme", "transport", "--format", "md")
+    assert result.exit_code == 0 and "no tagged letter matches" not in result.stderr
+    assert [line for line in result.stdout.splitlines() if line.startswith("|")] == [
+        result.stdout.splitlines()[0], result.stdout.splitlines()[1]]  # a header, no row
+    assert "Theme transport has no rows" in result.stdout  # the line under the table
+    result = export(copy, "evidence", "--theme", "transport")
+    assert result.exit_code == 2
+    assert "theme transport is not tagged yet" in result.output
+    assert "run `sendlens tag`" in " ".join(result.output.split())
+
+
 def test_unknown_theme_is_a_clear_error(corpus: Corpus) -> None:
     result = export(corpus, "evidence", "--theme", "ehc")
     assert result.exit_code == 2

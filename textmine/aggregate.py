@@ -59,6 +59,7 @@ __all__ = [
     "load_tagged",
     "theme_names",
     "theme_table",
+    "untagged_themes",
 ]
 
 SECTIONS: tuple[str, ...] = CANONICAL_SECTIONS
@@ -122,6 +123,27 @@ def _present_themes(con: sqlite3.Connection) -> list[str]:
 def _known_themes(con: sqlite3.Connection, corpus: Corpus) -> list[str]:
     ids = [tid for tid, _ in _codebook(corpus)]
     return ids + [t for t in _present_themes(con) if t not in ids]
+
+
+def _untagged_themes(con: sqlite3.Connection, theme_ids: Sequence[str]) -> list[str]:
+    """Those of `theme_ids` that no model whose tags the corpus holds knew: a theme added
+    to the codebook since the last `tag`. Their counts would be zeros that were never
+    measured. [] when a tagging model's record is missing (nothing to go by)."""
+    known: set[str] = set()
+    for (version,) in con.execute("SELECT DISTINCT model_version FROM tags").fetchall():
+        row = con.execute("SELECT meta FROM models WHERE version = ?", (version,)).fetchone()
+        try:
+            known.update(json.loads(row[0])["themes"])
+        except (TypeError, ValueError, KeyError):
+            return []
+    return [t for t in theme_ids if t not in known] if known else []
+
+
+def untagged_themes(corpus: Corpus) -> list[str]:
+    """Codebook themes the tags in the corpus cannot show, as no tagging model knew them
+    (added since the last `sendlens tag`)."""
+    with corpus.reading() as con:
+        return _untagged_themes(con, _known_themes(con, corpus))
 
 
 def known_themes(corpus: Corpus) -> list[str]:
@@ -555,8 +577,10 @@ def theme_table(
     letters_mentioning, share_letters, passages, positive, negative, mixed, neutral,
     share_negative (and its interval, share_negative_low and _high), net_stance
     (net_stance_low, _high). Every group has a row for every
-    theme (zeros where it never names one), so heatmaps get a full grid. `filters` are
-    those of `load_tagged` (frameworks, outcomes, areas, regions, date_from, date_to).
+    theme (zeros where it never names one), so heatmaps get a full grid, except a theme
+    no tagging model knew (added to the codebook since the last `tag`), listed in
+    `table.attrs["themes_not_tagged"]` instead. `filters` are those of `load_tagged`
+    (frameworks, outcomes, areas, regions, date_from, date_to).
     """
     if by not in GROUPS:
         raise ValueError(f"cannot group by {by!r}: choose one of {', '.join(GROUPS)}")
@@ -564,6 +588,10 @@ def theme_table(
         _require_tags(con)
         where = _where(con, sections=sections, **filters)
         theme_ids = _theme_list(con, corpus, themes)
+        # No row for a theme the tags were never asked about: a column of zeros would read
+        # as "no letter mentions it". The caller says so (attrs["themes_not_tagged"]).
+        untagged = _untagged_themes(con, theme_ids)
+        theme_ids = [t for t in theme_ids if t not in untagged]
         groups = _group_letters(con, GROUPS[by], where)
         counts, spreads = _cells_and_intervals(
             con, GROUPS[by], where, dict(zip(groups["group"], groups["letters"], strict=True)))
@@ -597,9 +625,11 @@ def theme_table(
         # "string": a missing code stays missing (str made it "None" or "nan" on pandas 2).
         table["la_code"] = table[by].map(codes).astype("string")
         extra = ["la_code"]
-    return table[[by, *extra, "theme", "letters", "letters_mentioning", "share_letters",
-                  *_COUNT_COLUMNS, "share_negative", "share_negative_low",
-                  "share_negative_high", "net_stance", "net_stance_low", "net_stance_high"]]
+    table = table[[by, *extra, "theme", "letters", "letters_mentioning", "share_letters",
+                   *_COUNT_COLUMNS, "share_negative", "share_negative_low",
+                   "share_negative_high", "net_stance", "net_stance_low", "net_stance_high"]]
+    table.attrs["themes_not_tagged"] = untagged
+    return table
 
 
 # --- evidence -------------------------------------------------------------------------------
@@ -686,6 +716,10 @@ def evidence(
     with corpus.reading() as con:
         _require_tags(con)
         _check_theme(theme, _known_themes(con, corpus))
+        if _untagged_themes(con, [theme]):
+            raise NotTagged(f"theme {theme} is not tagged yet: no model that tagged this "
+                            "corpus knew it (added to the codebook since); run `sendlens "
+                            "tag` to retrain and tag")
         where = _where(con, sections=sections, **filters)
         conditions = [where.sql, "EXISTS (SELECT 1 FROM json_each(t.themes) WHERE value = ?)"]
         params = [*where.params, theme]
@@ -740,7 +774,9 @@ def _letter_profiles(
     """Theme x stance counts for each letter: letter_id, theme, passages, stances, ratios."""
     where = _Where([_in("l.letter_id", letter_ids)], list(letter_ids))
     counts = _cell_counts(con, "l.letter_id", where).drop(columns="letters_mentioning")
-    table = _grid(counts, letter_ids, _theme_list(con, corpus, None))
+    ids = _theme_list(con, corpus, None)
+    untagged = _untagged_themes(con, ids)  # as theme_table: no rows of unmeasured zeros
+    table = _grid(counts, letter_ids, [t for t in ids if t not in untagged])
     return _add_ratios(table).rename(columns={"group": "letter_id"})
 
 
@@ -760,7 +796,8 @@ def _letter_row(con: sqlite3.Connection, letter_id: str) -> sqlite3.Row:
 
 def letter_theme_profile(corpus: Corpus, letter_id: str) -> pd.DataFrame:
     """One row per theme for one letter: passages, a count per stance, share_negative,
-    net_stance (zeros for themes the letter never names)."""
+    net_stance (zeros for themes the letter never names; no row for a theme no tagging
+    model knew, as in theme_table)."""
     with corpus.reading() as con:
         _require_tags(con)
         _letter_row(con, letter_id)

@@ -200,7 +200,18 @@ def export_cmd(
             raise typer.Exit(2) from exc
     warnings = [] if what in (What.letters, What.labels) else _warn_if_stale(store,
                                                               listed=what is What.passages)
-    if frame.empty and what in (What.themes, What.evidence):
+    untagged = frame.attrs.get("themes_not_tagged") or [] if what is What.themes else []
+    if untagged:
+        # Left out, not zeros: no model that tagged these passages was asked about them.
+        one = len(untagged) == 1
+        said = (f"{'theme' if one else 'themes'} {', '.join(untagged)} "
+                f"{'has' if one else 'have'} no rows: no model that tagged the corpus knew "
+                f"{'it' if one else 'them'} (added to the codebook since); run `sendlens tag` "
+                f"to retrain and count {'it' if one else 'them'}")
+        typer.secho(f"warning: {said}", fg="yellow", err=True)
+        warnings.append(said)
+    if frame.empty and what in (What.themes, What.evidence) and not (
+            themes and set(themes) <= set(untagged)):
         # A header alone looks like a failed export: say why it is empty.
         options = [*letter_filters.items(), ("--section", section)]
         options += [("--theme", list(dict.fromkeys(themes)))]
