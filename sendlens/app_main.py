@@ -572,6 +572,9 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 460,
                        "downloads hold them all.")
             frame = frame.head(TABLE_ROWS)
     shown = with_reader_links(frame)
+    if "lead_in" in shown.columns:  # a list's item with the words that introduce the list
+        shown["text"] = [f"[{lead}] {text}" if lead else text
+                         for lead, text in zip(shown["lead_in"], shown["text"])]
     if name is not None and "themes" in shown.columns:  # in words, as on the other pages
         shown["themes"] = shown["themes"].map(lambda ts: theme_words(ts, name))
     if "section" in shown.columns:
@@ -625,10 +628,16 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
         where = html.escape(f"passage {row.passage_id} ({row.citation.split(',')[0]})",
                             quote=True)
         # Letter text is escaped before it goes into HTML (st.html also sanitises).
+        # An item of a list ("occupational therapy; and") is quoted after the words that
+        # introduce its list, set apart as not the passage itself.
+        lead = getattr(row, "lead_in", "") or ""
+        lead_html = (f'<span style="color: #555;">[{html.escape(lead)}]</span> '
+                     if lead else "")
         cards.append(
             f'<div style="border-left: 4px solid {colour}; padding: 2px 10px; '
             f'margin: 0 0 10px;">'
-            f'<div style="font-size: 0.95em; line-height: 1.45;">{html.escape(row.text)}</div>'
+            f'<div style="font-size: 0.95em; line-height: 1.45;">{lead_html}'
+            f'{html.escape(row.text)}</div>'
             f'<div style="font-size: 0.78em; color: #555; margin-top: 2px;">'
             f'<b style="color: {ad.stance_text_colour(row.stance)};">'
             f'{html.escape(str(row.stance))}</b> · '

@@ -290,8 +290,10 @@ INTERVAL_NOTE = ("In brackets: 95% intervals from resampling the group's letters
 _MINUS = re.compile(r"(?<![\w.])-(?=\d)")
 EVIDENCE_FOR_READING = ("citation", "stance", "themes", "text")
 EVIDENCE_NOTE = ("Citation: area, framework, inspection dates, the heading the passage is "
-                 "under in the report and passage id. The data formats (csv, xlsx, parquet) "
-                 "also have region, outcome, publication date, letter id and section.")
+                 "under in the report and passage id. An item of a list follows, in square "
+                 "brackets, the words that introduce its list. The data formats (csv, xlsx, "
+                 "parquet) also have region, outcome, publication date, letter id, section "
+                 "and those words alone (lead_in).")
 
 
 def with_intervals_inline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -389,6 +391,9 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
         if "citation" in frame.columns:
             # Evidence: its citation already names the area, framework, dates, heading and
             # passage; sixteen columns cannot be read on a page (the data formats keep them).
+            if "lead_in" in frame.columns:  # an item quoted with its list's opening words
+                frame = frame.assign(text=[f"[{lead}] {text}" if lead else text for lead, text
+                                           in zip(frame["lead_in"], frame["text"])])
             frame = frame[[c for c in EVIDENCE_FOR_READING if c in frame.columns]]
             note = EVIDENCE_NOTE
         # Which letters and passages were counted goes with the table: an all-negative

@@ -588,6 +588,36 @@ def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: 
     assert {"CSV", "Excel", "Markdown"} <= set(labels), labels
 
 
+def test_a_list_item_is_quoted_after_the_words_that_open_its_list(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        letters_dir: Path) -> None:
+    import shutil
+
+    from sendlens.importer import import_paths
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    corpus = Corpus.open(copy)
+    import_paths(corpus, [letters_dir / "80443_bury__07-may-2024.pdf"], progress=False)
+    with corpus.transaction() as con:  # Bury's recommendations hold lists
+        con.execute("INSERT INTO tags SELECT passage_id, '[\"social_care\"]', 'negative',"
+                    " '{}', 'test-1', 'x' FROM passages WHERE passage_id NOT IN"
+                    " (SELECT passage_id FROM tags) AND section = 'actions'")
+        con.execute("INSERT INTO tags SELECT passage_id, '[]', 'neutral', '{}', 'test-1', 'x'"
+                    " FROM passages WHERE passage_id NOT IN (SELECT passage_id FROM tags)")
+        item, before = con.execute(
+            "SELECT p.text, (SELECT q.text FROM passages q WHERE q.letter_id = p.letter_id"
+            " AND q.seq < p.seq AND q.text LIKE '%:' ORDER BY q.seq DESC LIMIT 1)"
+            " FROM passages p WHERE p.text GLOB '[a-z]*' ORDER BY p.rowid LIMIT 1").fetchone()
+    at = run(copy, monkeypatch, page="themes", theme="social_care")
+    shown = html.unescape(texts(at))
+    # The lead-in, set apart in brackets, then the item: not "children waiting" alone.
+    assert re.search(rf"\[[^\]]*{re.escape(before)}\]</span> {re.escape(item)}", shown)
+    open_expander(at, "theme-table")
+    table = evidence_of(at)
+    assert any(t.endswith(f"{before}] {item}") for t in table["text"])
+
+
 def test_theme_explorer_search_and_stance(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
 ) -> None:

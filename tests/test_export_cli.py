@@ -749,6 +749,37 @@ def test_a_theme_added_since_tagging_has_no_rows_rather_than_zeros(
     assert "run `sendlens tag`" in " ".join(result.output.split())
 
 
+def test_a_list_item_is_given_with_the_words_that_open_its_list(
+        corpus: Corpus, tmp_path: Path) -> None:
+    # Bury's recommendations hold lists: "This includes:", then one passage an item.
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("INSERT INTO tags SELECT passage_id, '[\"social_care\"]', 'negative',"
+                    " '{}', 'hand', 'x' FROM passages JOIN letters USING (letter_id)"
+                    " WHERE area = 'Bury' AND section = 'actions'")
+        rows = con.execute("SELECT passage_id, paragraph, text FROM passages JOIN letters"
+                           " USING (letter_id) WHERE area = 'Bury' AND section = 'actions'"
+                           " ORDER BY seq").fetchall()
+    items = [r for r in rows if r["text"][:1].islower()]
+    assert items
+    out = tmp_path / "e.csv"
+    assert export(copy, "evidence", "--theme", "social_care", "--area", "Bury",
+                  "-o", str(out)).exit_code == 0
+    table = pd.read_csv(out, keep_default_na=False).set_index("passage_id")
+    first = items[0]
+    lead = table.at[first["passage_id"], "lead_in"]
+    # The lead-in is the list's opening sentence with its paragraph's sentences before it.
+    opening = [r["text"] for r in rows if r["paragraph"] < first["paragraph"]]
+    assert lead.endswith(":") and lead.endswith(opening[-1]) and len(lead) > len(opening[-1])
+    assert (table.loc[[r["passage_id"] for r in items], "lead_in"] != "").all()
+    assert (table.drop(index=[r["passage_id"] for r in items])["lead_in"] == "").all()
+    md = export(copy, "evidence", "--theme", "social_care", "--area", "Bury", "--format",
+                "md").stdout
+    assert f"| [{lead}] {first['text']}" in md.replace("\\", "")
+    assert "follows, in square brackets, the words that introduce its list" in md
+
+
 def test_unknown_theme_is_a_clear_error(corpus: Corpus) -> None:
     result = export(corpus, "evidence", "--theme", "ehc")
     assert result.exit_code == 2

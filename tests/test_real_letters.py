@@ -158,3 +158,25 @@ def test_full_text_search_finds_passages(real_corpus: Corpus) -> None:
             "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH 'local offer'"
         ).fetchone()[0]
     assert hits >= 20
+
+
+def test_every_list_item_is_quoted_with_the_words_that_open_its_list(
+        real_corpus: Corpus) -> None:
+    # An item alone ("occupational therapy; and") is a fragment a reader cannot quote.
+    import itertools
+
+    from textmine.segment import list_lead_ins
+
+    with real_corpus.reading() as con:
+        rows = con.execute("SELECT letter_id, passage_id, paragraph, section, text"
+                           " FROM passages ORDER BY letter_id, seq").fetchall()
+    lead_ins: dict[str, str] = {}
+    for _, group in itertools.groupby(rows, key=lambda r: r["letter_id"]):
+        lead_ins.update(list_lead_ins([tuple(r)[1:] for r in group]))
+    fragments = {r["passage_id"] for r in rows if r["text"][:1].islower()}
+    assert len(fragments) > 50  # the 2023 reports' recommendations hold lists
+    assert fragments <= set(lead_ins)
+    assert all(lead.endswith(":") for lead in lead_ins.values())
+    # Items only: a sentence of its own is never given a lead-in.
+    starts = {r["passage_id"]: r["text"][:1] for r in rows}
+    assert sum(starts[p].isupper() for p in lead_ins) <= len(lead_ins) // 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from scraper.parse import assign_sections
 from scraper.records import Paragraph
-from textmine.segment import segment, split_sentences
+from textmine.segment import list_lead_ins, segment, split_sentences
 
 
 def sentences(text: str) -> list[str]:
@@ -68,3 +68,19 @@ def test_initials_do_not_end_a_sentence() -> None:
     text = "Ms J. Smith chairs the parent carer forum. It meets every month."
     assert [text[a:b] for a, b in split_sentences(text)] == [
         "Ms J. Smith chairs the parent carer forum.", "It meets every month."]
+
+
+def test_list_items_get_the_sentences_that_open_their_list() -> None:
+    passages = [
+        ("p1", 1, "actions", "Leaders should improve the support for families."),
+        ("p2", 2, "actions", "Leaders should improve waiting times."),
+        ("p3", 2, "actions", "This includes:"),
+        ("p4", 3, "actions", "speech and language therapy; and"),
+        ("p5", 4, "actions", "EHC plans that are late."),
+        ("p6", 5, "actions", "Leaders should also publish the local offer."),
+        ("p7", 6, "actions", "occupational therapy"),  # no list open: a stray fragment
+        ("p8", 7, "actions", "They should ensure that:"),
+        ("p9", 8, "strengths", "families are heard."),  # another section: not its item
+    ]
+    lead = "Leaders should improve waiting times. This includes:"
+    assert list_lead_ins(passages) == {"p4": lead, "p5": lead}

@@ -23,6 +23,7 @@ Counting rules (the same everywhere, so that a table and its evidence agree):
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import math
 import re
@@ -43,6 +44,7 @@ from sendlens.store import LETTER_DATE_SQL, Corpus, fts_query
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
 from textmine.codebook import STANCES
 from textmine.intervals import MIN_INTERVAL_LETTERS, letter_draws, pooled_share_intervals
+from textmine.segment import ITEM_START_RE, list_lead_ins
 
 __all__ = [
     "GROUPS",
@@ -683,8 +685,24 @@ def _theme_score(scores: str | None, theme: str) -> float:
 EVIDENCE_COLUMNS = [
     "citation", "area", "region", "framework", "outcome", "inspection_start",
     "inspection_end", "published", "letter_id", "section", "heading", "passage_id", "stance",
-    "themes", "theme_score", "text",
+    "themes", "theme_score", "lead_in", "text",
 ]
+
+
+def _lead_ins(con: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> dict[str, str]:
+    """The lead-in of each list item among `rows` (segment.list_lead_ins), read from the
+    letters that have a passage opening as an item does."""
+    letters = sorted({r["letter_id"] for r in rows if ITEM_START_RE.match(r["text"])})
+    out: dict[str, str] = {}
+    for i in range(0, len(letters), 500):  # SQLite's limit on parameters
+        part = letters[i:i + 500]
+        passages = con.execute(
+            f"SELECT letter_id, passage_id, paragraph, section, text FROM passages WHERE "
+            f"letter_id IN ({', '.join('?' * len(part))}) ORDER BY letter_id, seq", part
+        ).fetchall()
+        for _, group in itertools.groupby(passages, key=lambda p: p["letter_id"]):
+            out.update(list_lead_ins([tuple(p)[1:] for p in group]))
+    return out
 
 
 def evidence(
@@ -706,7 +724,8 @@ def evidence(
     the table groups them (`("year", 2024)` places a letter as the table does;
     `("area", "Dorset")` is that row's name, not every name the filters resolve to).
     Ordered by area, date and position in the letter. `theme_score` is the tagger's
-    probability for the theme where its scores give one (NaN otherwise). `stance` is one
+    probability for the theme where its scores give one (NaN otherwise). `lead_in` is,
+    for an item of a list, the words that introduce the list ("" otherwise). `stance` is one
     stance or several (passages of any of them).
     """
     stances = [stance] if isinstance(stance, str) else list(stance or ())
@@ -747,12 +766,14 @@ def evidence(
                 ORDER BY l.area, {LETTER_DATE_SQL}, p.letter_id, p.seq""",
             params,
         ).fetchall()
+        lead_ins = _lead_ins(con, rows)
     records = []
     for r in rows:
         rec = dict(r)
         rec["citation"] = citation(rec)
         rec["themes"] = ", ".join(json.loads(rec["themes"]))
         rec["theme_score"] = _theme_score(rec.pop("scores"), theme)
+        rec["lead_in"] = lead_ins.get(rec["passage_id"], "")
         records.append(rec)
     frame = pd.DataFrame.from_records(records, columns=EVIDENCE_COLUMNS)
     if frame.empty:

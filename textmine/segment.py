@@ -9,10 +9,13 @@ to the exact words. Headings, table cells and boilerplate never become passages.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from scraper.parse import ParsedDocument
 from scraper.records import Passage
+
+if TYPE_CHECKING:  # the list-item rule is read by the app, which need not load the parser
+    from scraper.parse import ParsedDocument
 
 # Abbreviations that end in a full stop without ending the sentence.
 _ABBREVIATIONS = {
@@ -84,3 +87,37 @@ def segment(doc: ParsedDocument) -> list[Passage]:
                 )
         pos += len(text) + 2
     return passages
+
+
+# A list item as the letters print one: it goes on the sentence its list began ("This
+# includes:" then "children waiting for ..."), so it opens in lower case, or with an
+# acronym ("EHC plans better reflect ...").
+ITEM_START_RE = re.compile(r"[a-z]|[A-Z]{2,}")
+
+
+def list_lead_ins(passages: Iterable[tuple[str, int, str, str]]) -> dict[str, str]:
+    """The words that introduce each list item's list, by the item's passage id.
+
+    `passages` are one letter's (passage_id, paragraph, section, text), in order. A list
+    begins with a passage ending in ":"; its lead-in is that passage with those before it
+    in its paragraph ("Leaders should improve X. This includes:"), as "This includes:"
+    alone says nothing. The items are the passages after it, each in a later paragraph of
+    the same section, that open as an item does; the first that does not ends the list.
+    Items read alone ("occupational therapy; and") are fragments: the lead-in is what a
+    reader needs to quote them."""
+    out: dict[str, str] = {}
+    para_so_far: list[str] = []  # the current paragraph's passages, up to this one
+    last_para: tuple[str, int] | None = None
+    lead: tuple[str, str, int] | None = None  # (lead-in, section, paragraph)
+    for pid, paragraph, section, text in passages:
+        if (section, paragraph) != last_para:
+            para_so_far, last_para = [], (section, paragraph)
+        para_so_far.append(text)
+        if lead and section == lead[1] and paragraph != lead[2] \
+                and ITEM_START_RE.match(text):
+            out[pid] = lead[0]
+        elif lead and paragraph != lead[2]:
+            lead = None
+        if text.rstrip().endswith(":"):  # an item may open a list of its own
+            lead = (" ".join(para_so_far), section, paragraph)
+    return out
