@@ -1752,8 +1752,9 @@ def page_themes(ctx: Ctx) -> None:
     b.selectbox("Stance", [ALL, *ad.STANCES], key="stance")
     c.text_input("Full-text search", key="q", max_chars=MAX_FTS_QUERY,
                  placeholder='e.g. waiting times, therap*',
-                 help="Every word must occur (stemmed: 'delay' finds 'delays'); "
-                      "\"quotes\" for a phrase; * at the end of a word for a prefix. "
+                 help="Every word must occur (stemmed: 'delay' finds 'delays', 'timely' "
+                      "finds 'time'); \"quotes\" for a word or phrase exactly as typed "
+                      "(\"timely\"); * at the end of a word for a prefix. "
                       "AND, OR, NOT and NEAR in capitals are left out (every word is "
                       "required); in lower case they are words (\"not timely\").")
     q_sync({"theme": themes[0] if themes else ALL, "stance": ALL, "q": ""})

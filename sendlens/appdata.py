@@ -37,6 +37,7 @@ from sendlens.store import (
     CorpusError,
     corpus_size,
     current_model_row,
+    exact_phrases,
     fts_query,
     letters_read_otherwise,
     now_iso,
@@ -606,6 +607,9 @@ def _search_where(query: str, filters: Filters,
     if not match:
         return None
     where, params = ["passages_fts MATCH ?"], [match]
+    for phrase in exact_phrases(query):  # quoted: as typed, not only its stems
+        where.append("p.text LIKE ? ESCAPE '\\'")
+        params.append(phrase)
     for column, values in (("l.area", filters.areas), ("l.region", filters.regions),
                            ("l.framework", filters.frameworks), ("l.outcome", filters.outcomes),
                            ("p.section", filters.sections)):

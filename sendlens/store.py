@@ -744,6 +744,21 @@ MAX_FTS_QUERY = 200  # characters of a search: longer input is cut, not refused
 _WORD = re.compile(r'"[^"]+"|[\w\-\u2019\']+', re.UNICODE)
 
 
+def exact_phrases(text: str) -> list[str]:
+    """The "quoted" words or phrases of a search, each as a LIKE pattern: the full-text
+    index matches stems ("timely" finds "time" and "timescales"), so a quoted one must
+    also occur as typed (any case). `fts_query` still requires it, which keeps a quoted
+    word from matching inside a longer one ("timely" in "untimely") in all but passages
+    that have both."""
+    out = []
+    for found in _WORD.finditer(text[:MAX_FTS_QUERY]):
+        token = found.group()
+        if token.startswith('"') and (phrase := " ".join(token.strip('"').split())):
+            escaped = phrase.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            out.append(f"%{escaped}%")
+    return out
+
+
 def fts_query(text: str) -> str:
     """A researcher's words as a safe FTS5 query: every word (or "quoted phrase") must occur.
 

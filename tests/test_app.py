@@ -884,6 +884,16 @@ def test_search_words_are_quoted_and_a_star_belongs_to_its_own_word() -> None:
     assert fts_query("speech or language NEAR therapy") == '"speech" "or" "language" "therapy"'
 
 
+def test_a_quoted_word_or_phrase_is_also_matched_as_typed() -> None:
+    from sendlens.store import exact_phrases
+
+    # The index matches stems ("timely" finds "time"): quotes ask for the words as typed,
+    # with LIKE's own characters taken literally.
+    assert exact_phrases('"timely"  waits "short   breaks"') == ["%timely%", "%short breaks%"]
+    assert exact_phrases('"50% of_all"') == ["%50\\% of\\_all%"]
+    assert exact_phrases("timely waits") == []
+
+
 def test_short_theme_names_keep_what_people_search_for() -> None:
     from sendlens.app_main import short_theme
 

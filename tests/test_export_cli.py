@@ -749,6 +749,31 @@ def test_a_theme_added_since_tagging_has_no_rows_rather_than_zeros(
     assert "run `sendlens tag`" in " ".join(result.output.split())
 
 
+def test_a_quoted_word_is_found_as_typed_not_by_its_stem(corpus: Corpus, tmp_path: Path
+                                                         ) -> None:
+    # "timely" by its stem also finds "time" and "timescales": a count of the passages
+    # that say "timely" must not hold them.
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).transaction() as con:  # every passage on the theme
+        con.execute("DELETE FROM tags")
+        con.execute("INSERT INTO tags SELECT passage_id, '[\"ehc_plans\"]', 'negative', '{}',"
+                    " 'hand', 'x' FROM passages")
+
+    def found(words: str) -> pd.DataFrame:
+        out = tmp_path / "e.csv"
+        assert export(copy, "evidence", "--theme", "ehc_plans", "--words", words,
+                      "-o", str(out)).exit_code == 0
+        return pd.read_csv(out, keep_default_na=False)
+
+    stems, exact = found("timely"), found('"Timely"')
+    says = stems["text"].str.lower().str.contains("timely")
+    assert 0 < says.sum() < len(stems)
+    assert sorted(exact["passage_id"]) == sorted(stems.loc[says, "passage_id"])
+    phrase = found('"in a timely"')
+    assert len(phrase) and phrase["text"].str.lower().str.contains("in a timely").all()
+
+
 def test_a_list_item_is_given_with_the_words_that_open_its_list(
         corpus: Corpus, tmp_path: Path) -> None:
     # Bury's recommendations hold lists: "This includes:", then one passage an item.

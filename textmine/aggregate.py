@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 
 from scraper.records import CANONICAL_SECTIONS, FRAMEWORK_LABELS, OUTCOMES
-from sendlens.store import LETTER_DATE_SQL, Corpus, fts_query
+from sendlens.store import LETTER_DATE_SQL, Corpus, exact_phrases, fts_query
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
 from textmine.codebook import STANCES
 from textmine.intervals import MIN_INTERVAL_LETTERS, letter_draws, pooled_share_intervals
@@ -718,7 +718,8 @@ def evidence(
     """The passages behind a theme_table cell, each with a citation a reader can check.
 
     `words` keeps the passages whose text holds every word (or "quoted phrase") of it,
-    as the app's full-text search reads them (stemmed: "breaks" finds "break").
+    as the app's full-text search reads them (stemmed: "breaks" finds "break"; a quoted
+    word or phrase as typed, in any case: '"timely"' does not find "time").
 
     `group` = (by, value) keeps the passages of one theme_table row, grouped exactly as
     the table groups them (`("year", 2024)` places a letter as the table does;
@@ -757,6 +758,9 @@ def evidence(
             conditions.append("p.rowid IN (SELECT rowid FROM passages_fts WHERE "
                               "passages_fts MATCH ?)")
             params.append(match)
+            for phrase in exact_phrases(words):  # quoted: as typed, not only its stems
+                conditions.append("p.text LIKE ? ESCAPE '\\'")
+                params.append(phrase)
         rows = con.execute(
             f"""SELECT l.area, l.region, l.framework, l.outcome, l.inspection_start,
                        l.inspection_end, l.published, p.letter_id, p.section, p.heading,

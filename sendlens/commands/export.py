@@ -73,8 +73,9 @@ def export_cmd(
     ),
     words: str | None = typer.Option(
         None, "--words", metavar="TEXT",
-        help="evidence: only passages holding every word (or \"quoted phrase\"), as the "
-        "app's full-text search finds them.",
+        help="evidence: only passages holding every word, as the app's full-text search "
+        "finds them: by its stem ('timely' also finds 'time', 'timescales'); a \"quoted\" "
+        "word or phrase exactly as typed (any case).",
     ),
     framework: list[str] = typer.Option(
         [], "--framework", metavar="CODE",
