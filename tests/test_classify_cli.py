@@ -1190,6 +1190,18 @@ def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check
     typo.write_text(json.dumps({**labels[0], "themes": ["helth_input"]}) + "\n")
     result = runner.invoke(app, ["evaluate", str(typo), "--corpus", str(root)], env=env)
     assert result.exit_code == 2 and "did you mean 'health_input'?" in result.output
+    # A theme no codebook or model ever had, further from any id than a typo ("ehcp" for
+    # ehc_plans): refused as train refuses it, not dropped with its sentences scored as
+    # about no theme and that figure recorded.
+    ehcp = tmp_path / "ehcp.jsonl"
+    ehcp.write_text("".join(json.dumps({**x, "themes": ["ehcp"]}) + "\n" for x in labels))
+    with sqlite3.connect(root / "sendlens.db") as con:
+        before = con.execute("SELECT meta FROM models WHERE is_current = 1").fetchone()
+    result = runner.invoke(app, ["evaluate", str(ehcp), "--corpus", str(root)], env=env)
+    assert result.exit_code == 2, result.output
+    assert f"{ehcp}, line 1: unknown theme 'ehcp'" in " ".join(result.output.split())
+    with sqlite3.connect(root / "sendlens.db") as con:
+        assert con.execute("SELECT meta FROM models WHERE is_current = 1").fetchone() == before
     # Three sentences are a spot check: scored, not recorded as the model's quality.
     few = tmp_path / "few.jsonl"
     few.write_text("".join(json.dumps({**x, "stance": "neutral"}) + "\n"

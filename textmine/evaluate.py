@@ -46,6 +46,7 @@ from textmine.tag import (
     label_key,
     letter_ids,
     read_labels,
+    removed_themes,
     renamed_beside,
     stale_reasons,
     unlabelled_themes,
@@ -135,20 +136,23 @@ def _gold(corpus: Corpus, gold: Path,
           codebook: Codebook) -> tuple[list[dict], PassageMatcher, dict[str, int]]:
     """The gold records, the corpus to find them in, and the themes left out of them
     (theme id -> labels naming it): themes the codebook no longer has."""
-    records, dropped = gold_labels(gold, codebook)
+    records, dropped = gold_labels(gold, codebook, removed_themes(corpus, codebook))
     rows = corpus_rows(corpus)
     if not rows:
         raise TaggingError("the corpus has no passages: run `sendlens import` first")
     return records, PassageMatcher(rows), dropped
 
 
-def gold_labels(gold: Path, codebook: Codebook | None) -> tuple[list[dict], dict[str, int]]:
+def gold_labels(gold: Path, codebook: Codebook | None,
+                removed: Collection[str] | None = None) -> tuple[list[dict], dict[str, int]]:
     """The labels to score against, and the themes left out of them. Labels whose themes
     the codebook no longer has lose those themes, as a retrain drops them: the file a
-    model was trained on can still measure it. A theme one typo from the codebook's
-    ("helth_input"), or a file naming none of its themes, is an error, as `read_labels`
-    with the codebook words it; so is a file with no label. Without a codebook (it cannot
-    be read), the file alone is checked."""
+    model was trained on can still measure it. Given `removed` (tag.removed_themes: the
+    themes a model or the labelling scheme had), any other theme is an error, as it is to
+    `train --labels` ("ehcp" for ehc_plans scored its 32 sentences as about nothing);
+    without it, a theme one typo from the codebook's ("helth_input") or a file naming
+    none of its themes is. A file with no label is an error too. Without a codebook (it
+    cannot be read), the file alone is checked."""
     records = read_labels(gold)
     if not records:
         raise TaggingError(f"{gold}: no labelled sentences")
@@ -162,6 +166,8 @@ def gold_labels(gold: Path, codebook: Codebook | None) -> tuple[list[dict], dict
     typo = any(difflib.get_close_matches(t, known, n=1, cutoff=0.8) for t in unknown)
     if typo or not named & known:
         read_labels(gold, codebook)  # raises, naming the line and the theme
+    if removed is not None and unknown - set(removed):
+        read_labels(gold, codebook, removed)  # raises, naming the line and the theme
     if renamed_beside([r["themes"] for r in records], known):
         read_labels(gold, codebook, unknown)  # raises, naming the line and both themes
     dropped = {t: sum(t in r["themes"] for r in records) for t in sorted(unknown)}

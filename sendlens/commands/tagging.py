@@ -520,6 +520,7 @@ def evaluate_cmd(
         file_sha256,
         letter_ids,
         read_labels,
+        removed_themes,
         trained_on,
     )
 
@@ -555,7 +556,8 @@ def evaluate_cmd(
             codebook = load_codebook(corpus=store.root)
         except CodebookError:  # said in the command's own words below; the file still read
             codebook = None
-        gold_labels(gold, codebook)
+        gold_labels(gold, codebook,
+                    removed_themes(store, codebook) if codebook is not None else None)
     except TaggingError as exc:
         raise _fail(str(exc)) from exc
 
