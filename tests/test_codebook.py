@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from sendlens.cli import app
@@ -341,6 +342,40 @@ def test_a_pattern_given_twice_in_one_list_is_refused_at_its_second_line(
     assert line == edited[:start].count("\n") + len(new.splitlines())
 
 
+@pytest.mark.parametrize("pattern, why", [
+    ('" camhs"', "it begins with ' ', so it never matches"),
+    ('"-camhs"', "it begins with '-', so it never matches"),
+    ("'\"camhs\"'", "it begins with '\"', so it never matches"),
+    ('"camhs "', "it ends with a space, so it never matches"),
+])
+def test_a_pattern_that_can_never_match_a_whole_word_is_refused(
+        pattern: str, why: str, tmp_path: Path) -> None:
+    # Matched as whole words, it matched nothing, and an exclude written so was dead.
+    text = PACKAGED_CODEBOOK.read_text().replace(
+        '      - "local offer"\n', f'      - "local offer"\n      - {pattern}\n', 1)
+    with pytest.raises(CodebookError, match=re.escape(why)):
+        parse_codebook(text, tmp_path / "c.yaml")
+    from textmine.weak import _alternation
+
+    assert not _alternation([yaml.safe_load(pattern)]).search("waits for camhs are long")
+    # Optional, the space is fine; and patterns that begin with a group or an escape.
+    for ok in ('" ?camhs"', '"(camhs|cahms)"', "'\\(camhs\\)'"):
+        parse_codebook(PACKAGED_CODEBOOK.read_text().replace(
+            '      - "local offer"\n', f'      - "local offer"\n      - {ok}\n', 1),
+            tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize("tid", ["stance_positive", "stance_mixed", "mental_health\n"])
+def test_a_theme_id_that_would_clash_or_carry_a_line_break_is_refused(
+        tid: str, tmp_path: Path) -> None:
+    # stance_positive shared its score's key with the stance's; "$" let a line break in.
+    extra = (f"  - id: {json.dumps(tid)}\n    name: Extra\n    definition: Extra.\n"
+             "    patterns: [\"extra\"]\n\nstance:\n")
+    text = PACKAGED_CODEBOOK.read_text().replace("\nstance:\n", "\n" + extra, 1)
+    with pytest.raises(CodebookError, match="id"):
+        parse_codebook(text, tmp_path / "c.yaml")
+
+
 def test_a_bad_regular_expression_is_named_at_its_own_line(tmp_path: Path) -> None:
     text = PACKAGED_CODEBOOK.read_text().replace(
         '      - "local offer"\n', '      - "local offer"\n      - "offer ("\n', 1)
@@ -394,7 +429,7 @@ def test_a_pattern_with_capital_letters_is_refused_but_upper_case_escapes_are_no
     # capitals is no capital letter to match.
     with pytest.raises(CodebookError, match="capital letters never match"):
         parse_codebook(capital.replace('"SENDIASS"', '"[A-Z]+ plans"'), tmp_path / "c.yaml")
-    for fine in (r"(?#Note) plans", r"\\N{LATIN SMALL LETTER E}hc", r"caf\\u00E9",
+    for fine in (r"(?#Note)plans", r"\\N{LATIN SMALL LETTER E}hc", r"caf\\u00E9",
                  r"[^A-Z]x", r"[a-zA-Z]+ plan"):
         book = capital.replace('"SENDIASS"', f'"{fine}"')
         assert "transport" in parse_codebook(book, tmp_path / "c.yaml").theme_ids, fine

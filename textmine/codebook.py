@@ -26,7 +26,10 @@ from sendlens.textfile import TextFileError, read_utf8
 PACKAGED_CODEBOOK = Path(__file__).with_name("codebook.yaml")
 STANCES: tuple[str, ...] = ("positive", "negative", "mixed", "neutral")
 SECTIONS: tuple[str, ...] = CANONICAL_SECTIONS
-_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_ID = re.compile(r"[a-z][a-z0-9_]*")  # fullmatch: "$" let an id end in a line break
+# Score names of the stance beside the themes' (model.score_keys): a theme so named would
+# share its score's key.
+_STANCE_SCORE_IDS = {f"stance_{s}" for s in STANCES}
 
 
 class CodebookError(ValueError):
@@ -221,6 +224,19 @@ def _unjoinable(pattern: str) -> str | None:
            for t in toks):
         return ("capital letters never match: text is lower-cased before matching, so "
                 "write the pattern in lower case")
+    # weak.py matches whole words: a match starts at a word's first letter (or a bracket)
+    # and ends at a word's end, so a pattern that must start with a space or punctuation
+    # (" camhs", "-camhs", '"camhs"'), or must end with a space, never matches anything.
+    optional = ("?", "*") if len(toks) > 1 else ()
+    if not toks:
+        return None
+    if (first := toks[0]) and len(first) == 1 and not (first.isalnum() or first in "_(.\\[") \
+            and not (len(toks) > 1 and (toks[1] in optional or toks[1].startswith("{0"))):
+        return (f"it begins with {first!r}, so it never matches: patterns are matched as whole "
+                "words, from a word's first letter; leave out what comes before the word")
+    if toks[-1].isspace():
+        return ("it ends with a space, so it never matches: patterns are matched as whole "
+                "words, up to a word's last letter; leave out the space")
     return None
 
 
@@ -408,8 +424,12 @@ def _codebook(data: Any, text: str, path: Path) -> Codebook:
             if not isinstance(entry, dict):
                 raise CodebookError(f"{where}: expected a mapping")
             tid = entry.get("id")
-            if not isinstance(tid, str) or not _ID.match(tid):
+            if not isinstance(tid, str) or not _ID.fullmatch(tid):
                 raise CodebookError(f"{where}: id must be lower_snake_case, got {tid!r}")
+            if tid in _STANCE_SCORE_IDS:
+                raise CodebookError(f"{where}: id {tid!r} is the name of a stance score "
+                                    "(the scores name each theme and stance_<stance>); "
+                                    "choose another")
             if tid in seen:
                 raise CodebookError(f"{where}: duplicate theme id {tid!r}")
             seen.add(tid)
