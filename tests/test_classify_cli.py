@@ -322,6 +322,11 @@ def test_a_key_given_twice_is_refused(corpus: Path) -> None:
     assert "line 1: the key 'id' is given twice" in err
     code, lines, err = classify(corpus, '{"id": 1, "text": "A.", "text": "B."}\n')
     assert code == 2 and "the key 'text' is given twice" in err
+    # Spelt with an escape, a key is the same key ("\u0074ext" is "text").
+    code, lines, err = classify(corpus, '{"id": 1, "\\u0074ext": "A.", "text": "B."}\n')
+    assert code == 2 and "the key 'text' is given twice" in err
+    code, lines, _ = classify(corpus, '{"id": 1, "text": "caf\\u00e9 plans"}\n')
+    assert code == 0 and len(lines) == 1  # an escape in the text is no second key
     # A text that says "id" is no key.
     code, lines, _ = classify(corpus, json.dumps({"id": 1, "text": 'the "id" and "id"'}) + "\n")
     assert code == 0 and len(lines) == 1
@@ -1270,6 +1275,23 @@ def test_a_label_holding_a_line_separator_character_is_one_line(tmp_path: Path) 
                     encoding="utf-8", newline="")
     got = read_labels(path)
     assert [r["text"] for r in got] == ["Plans\u2028are late.", "Good.", "Fine."]
+
+
+def test_a_labels_file_in_csv_is_named_for_what_it_is(tmp_path: Path) -> None:
+    # "Expecting value at column 1" alone did not say that the file was of the wrong kind.
+    from textmine.tag import LabelFileError, read_labels
+
+    path = tmp_path / "gold.csv"
+    path.write_text("text,themes,stance\nPlans are late.,ehc_plans,negative\n")
+    with pytest.raises(LabelFileError) as caught:
+        read_labels(path)
+    said = str(caught.value)
+    assert said.startswith(f"{path}, line 1: not valid JSON")
+    assert "one JSON object a line" in said and "looks like a CSV or TSV file" in said
+    path.write_text('{"text": "Plans are late.", "themes": ["ehc_plans"],}\n')
+    with pytest.raises(LabelFileError) as caught:  # a JSON line gone wrong is not a CSV
+        read_labels(path)
+    assert "CSV" not in str(caught.value)
 
 
 def test_a_labels_file_given_twice_weighs_once(tmp_path: Path) -> None:

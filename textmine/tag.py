@@ -278,6 +278,8 @@ def json_problem(exc: json.JSONDecodeError) -> str:
 
 
 LABEL_KEYS = ("letter", "text", "themes", "stance")
+LABEL_LINE = ('a labels file has one JSON object a line, such as {"letter": "...", "text": '
+              '"...", "themes": ["ehc_plans"], "stance": "negative"}')
 # Also read, as `sendlens export passages` names them: the letter's id (for "letter"),
 # and the passage, whose context a sentence in its letter twice then gets.
 # And the themes a correction was offered (`sendlens export labels`): it judged those only.
@@ -325,8 +327,12 @@ def read_labels(path: Path, codebook: Codebook | None = None,
         try:
             rec = json.loads(line, object_pairs_hook=_label_pairs, parse_constant=_not_json)
         except json.JSONDecodeError as exc:
+            looks = (" (it looks like a CSV or TSV file: convert it to JSON Lines)"
+                     if not line.lstrip().startswith(("{", "[")) and ("," in line or "\t" in line)
+                     else "")
             raise LabelFileError(
-                f"{path}, line {no}: not valid JSON ({json_problem(exc)})") from exc
+                f"{path}, line {no}: not valid JSON ({json_problem(exc)}); {LABEL_LINE}{looks}"
+            ) from exc
         except _NotJSON as exc:
             raise LabelFileError(f"{path}, line {no}: {exc}") from None
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
@@ -1073,9 +1079,10 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
                                  ) from exc
     if not isinstance(rec, dict):
         raise ClassifyInputError(f"line {no}: expected a JSON object; {ONE_LINE}")
-    if line.count('"id"') > 1 or line.count('"text"') > 1:
+    if line.count('"id"') > 1 or line.count('"text"') > 1 or "\\u" in line:
         # JSON keeps the last of two equal keys: {"id": 1, "id": 2} was answered as 2.
-        # Looked at only then (a hook on every object would cost a fifth of the speed).
+        # Looked at only then (a hook on every object would cost a fifth of the speed);
+        # a key may also be spelt with escapes ("\\u0074ext").
         def refuse_twice(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             keys = [k for k, _ in pairs]
             if (twice := next((k for k in ("id", "text") if keys.count(k) > 1), None)):
