@@ -321,6 +321,16 @@ SCOPE_FIELDS = ("sections", "theme", "stance", "words", "framework", "outcome", 
                 "region", "from", "to")
 
 
+# What Markdown reads as markup in the line under a table: a search for "EHC* annual"
+# ended its italics at the "*". An underscore within a word (share_negative) is text.
+_MD_NOTE_RE = re.compile(r"([\\*\[\]<>])|(?<!\w)_|_(?!\w)")
+
+
+def md_note(note: str) -> str:
+    """The note as Markdown text, its filters' characters taken literally."""
+    return _MD_NOTE_RE.sub(lambda m: "\\" + m.group(0), note)
+
+
 def scope_note(about: dict[str, str] | None) -> str:
     """One sentence naming a table's filters and the model behind its tags ("" without)."""
     # The CLI's tables are "themes" and "evidence"; the app's are named for their view
@@ -405,7 +415,8 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
         note = " ".join(filter(None, [warned, scope_note(about), measures_note(frame, about),
                                       year_note(frame), note]))
         if fmt == "md":
-            return (_markdown(frame) + (f"\n*{note}*\n" if note else "")).encode("utf-8")
+            return (_markdown(frame) + (f"\n*{md_note(note)}*\n" if note else "")
+                    ).encode("utf-8")
         return _latex(frame, wrap=inlined, note=note).encode("utf-8")
     buf = io.BytesIO()
     if fmt == "parquet":
@@ -615,7 +626,12 @@ def write_file(dest: Path, data: bytes) -> None:
     except OSError as exc:
         raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
     finally:
-        tmp.unlink(missing_ok=True)  # gone after the rename; left only by a failure
+        try:
+            tmp.unlink(missing_ok=True)  # gone after the rename; left only by a failure
+        except OSError:
+            # On a read-only disk even a missing file's removal fails (EROFS): that must
+            # not hide the error that says why nothing was written.
+            pass
 
 
 def provenance(con: sqlite3.Connection, root: Path | str, **what: str | None) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -160,6 +161,35 @@ def test_an_output_path_that_cannot_be_written_is_explained(corpus: Corpus,
         result = export(corpus, "letters", "-o", str(comm), "--format", "csv")
         assert result.exit_code == 2
         assert "cannot make a new file in /proc/self to write it through" in result.output
+
+
+def test_the_line_under_a_markdown_table_keeps_a_searchs_characters(corpus: Corpus) -> None:
+    # "EHC* annual" ended the note's italics at its "*" and read as a search for "EHC".
+    md = export(corpus, "evidence", "--theme", "ehc_plans", "--words", "EHC* [annual]",
+                "--format", "md").stdout
+    note = md.strip().splitlines()[-1]
+    assert note.startswith("*") and note.endswith("*")
+    assert "words EHC\\* \\[annual\\]" in note
+    assert note[1:-1].count("*") == note.count("\\*")  # no other star left to end it
+
+
+def test_a_read_only_disk_is_named_as_such_not_by_the_temporary_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # There even removing a file that is not there fails (EROFS), and that error, about a
+    # hidden ".x.csv.part", hid the one saying why nothing was written.
+    import errno
+
+    from sendlens.export import OutputError, write_file
+
+    def read_only(self: Path, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(OutputError) as caught:
+        write_file(tmp_path / "x.csv", b"a,b\n")
+    assert str(caught.value) == (f"cannot write {tmp_path / 'x.csv'}: cannot make a new file "
+                                 f"in {tmp_path} to write it through (Read-only file system)")
 
 
 def test_an_export_goes_through_a_link_or_into_a_pipe_never_over_it(
