@@ -856,6 +856,22 @@ def test_names_are_read_in_any_case_and_a_typo_gets_a_suggestion(corpus: Corpus)
             "'region'?)") in by.output and "Value error" not in by.output
     table = export(corpus, "lettrs")
     assert table.exit_code == 2 and "(did you mean 'letters'?)" in table.output
+    # A region however spaced or hyphenated ("Northeast" was offered "North West"), and
+    # a name typed in part or misspelt gets the one meant.
+    south_west = export(corpus, "themes", "--region", "South West").stdout
+    for typed in ("south-west", "Southwest", " SOUTH WEST "):
+        assert export(corpus, "themes", "--region", typed).stdout == south_west
+    for typed, meant in (("Yorkshire", "Yorkshire and The Humber"), ("Nort East", "North East")):
+        result = export(corpus, "themes", "--region", typed)
+        assert result.exit_code == 2 and f"(did you mean '{meant}'?)" in result.output
+    result = export(corpus, "evidence", "--theme", "ehc_plans", "--stance", "negatve")
+    assert result.exit_code == 2 and "(did you mean 'negative'?)" in result.output
+    # An empty table names the authority a name was read as: "Kingston" is Kingston upon
+    # Thames, not the Kingston upon Hull a reader may have meant.
+    result = export(corpus, "themes", "--area", "Kingston")
+    assert result.exit_code == 0
+    assert ("no tagged letter matches --area Kingston (read as Kingston upon Thames)"
+            in " ".join(result.stderr.split()))
 
 
 def test_info_summarises_the_corpus_and_the_ehc_plans_check(corpus: Corpus) -> None:

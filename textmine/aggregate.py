@@ -210,9 +210,12 @@ def _validated(values: list[str] | None, allowed: Sequence[str], what: str) -> l
         return None
     bad = [v for v in values if v not in allowed]
     if bad:
-        # A code typed in part ("systemic", "area_send"): the one it begins, else the nearest.
-        near = [v for b in bad for v in ([a for a in allowed if a.startswith(b.lower())] or
-                                         difflib.get_close_matches(b.lower(), allowed, n=1))[:1]]
+        # A code or name typed in part ("systemic", "Yorkshire"): the one it begins, else
+        # the nearest, compared without case, spaces or punctuation.
+        bare = {_bare(a): a for a in allowed}
+        near = [bare[v] for b in bad for v in (
+            [k for k in bare if _bare(b) and k.startswith(_bare(b))]
+            or difflib.get_close_matches(_bare(b), list(bare), n=1))[:1]]
         hint = f" (did you mean {' / '.join(map(repr, near))}?)" if near else ""
         raise ValueError(f"unknown {what} {', '.join(map(repr, bad))}{hint}: choose "
                          f"{', '.join(allowed)}")
@@ -270,8 +273,18 @@ def resolved_names(corpus: Corpus, *, areas: Sequence[str] = (),
     counted, not what was typed. Raises ValueError as the filter does."""
     with corpus.reading() as con:
         named_areas = _resolve_areas(con, areas, absent_ok=True) if areas else []
-    canonical = {r.lower(): r for r in (*REGIONS, UNKNOWN)}
-    return named_areas, [canonical.get(r.lower(), r) for r in regions]
+    return named_areas, [canonical_region(r) for r in regions]
+
+
+def _bare(name: str) -> str:
+    """A name without case, spaces or punctuation: "North-East", "northeast"."""
+    return re.sub(r"[\W_]", "", name).casefold()
+
+
+def canonical_region(name: str) -> str:
+    """A region as the tables name it, however typed ("north-east", "Northeast ",
+    "yorkshire and the humber"); the name itself when it is none."""
+    return {_bare(r): r for r in (*REGIONS, UNKNOWN)}.get(_bare(name), name)
 
 
 @dataclass
@@ -318,8 +331,7 @@ def _where(
         letter_sql.append(_in("l.area", resolved))
         params += resolved
     if (rg := _as_list(regions)) is not None:
-        canonical = {r.lower(): r for r in (*REGIONS, UNKNOWN)}
-        rg = [canonical.get(r.lower(), r) for r in rg]
+        rg = [canonical_region(r) for r in rg]
         _validated(rg, [*REGIONS, UNKNOWN], "region")
         letter_sql.append(_in_or_unknown("l.region", rg))
         params += [v for v in rg if v != UNKNOWN]
@@ -730,9 +742,7 @@ def evidence(
     stance or several (passages of any of them).
     """
     stances = [stance] if isinstance(stance, str) else list(stance or ())
-    for one in stances:
-        if one not in STANCES:
-            raise ValueError(f"unknown stance {one!r}: choose one of {', '.join(STANCES)}")
+    _validated(stances, STANCES, "stance")  # "negatve": did you mean 'negative'?
     with corpus.reading() as con:
         _require_tags(con)
         _check_theme(theme, _known_themes(con, corpus))

@@ -211,10 +211,19 @@ def export_cmd(
                 f"to retrain and count {'it' if one else 'them'}")
         typer.secho(f"warning: {said}", fg="yellow", err=True)
         warnings.append(said)
+    named_filters = letter_filters
+    if what in (What.themes, What.evidence) and (area or region):
+        from textmine.aggregate import resolved_names
+
+        # Named as counted: "Kingston" is Kingston upon Thames, "hull" Kingston upon Hull.
+        named = resolved_names(store, areas=area, regions=region)
+        named_filters = {**letter_filters, "--area": named[0], "--region": named[1]}
     if frame.empty and what in (What.themes, What.evidence) and not (
             themes and set(themes) <= set(untagged)):
         # A header alone looks like a failed export: say why it is empty.
-        options = [*letter_filters.items(), ("--section", section)]
+        options = [(o, v if named_filters[o] == v else
+                    f"{', '.join(v)} (read as {', '.join(named_filters[o])})")
+                   for o, v in letter_filters.items()] + [("--section", section)]
         options += [("--theme", list(dict.fromkeys(themes)))]
         if what is What.evidence:
             options += [("--stance", stance), ("--words", words)]
@@ -237,12 +246,6 @@ def export_cmd(
                      + ": every count is 0")
         typer.secho(f"warning: {held}", fg="yellow", err=True)
         warnings.append(held)
-    if what in (What.themes, What.evidence) and (area or region):
-        from textmine.aggregate import resolved_names
-
-        # The note under the table names what was counted: "Kingston upon Hull", not "hull".
-        named = resolved_names(store, areas=area, regions=region)
-        letter_filters = {**letter_filters, "--area": named[0], "--region": named[1]}
     with store.reading() as con:
         about = provenance(con, store.root, table=what.value,
                            by=(by or GroupBy.area).value if what is What.themes else None,
@@ -250,7 +253,7 @@ def export_cmd(
                            theme=", ".join(dict.fromkeys(themes)) or None,
                            stance=", ".join(dict.fromkeys(stance)) or None, words=words,
                            **{o.lstrip("-"): ", ".join(v) if isinstance(v, list) else v
-                              for o, v in letter_filters.items() if v},
+                              for o, v in named_filters.items() if v},
                            # Sentences of their own: several run together read as one.
                            warnings="".join(w[:1].upper() + w[1:].rstrip(".") + ". "
                                             for w in warnings).rstrip() or None)
