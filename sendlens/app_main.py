@@ -902,6 +902,20 @@ def untagged_note(ctx: Ctx, where: str, chosen: Sequence[str] = ()) -> None:
                    "`sendlens tag`).")
 
 
+def pooled_note(ctx: Ctx, filters: ad.Filters) -> None:
+    """Say when the rows pool letters of several frameworks: a revisit discusses only the
+    weaknesses it revisits, so its shares are not like for like with a full inspection's."""
+    frame = ad.letters(ctx.path, ctx.stamp)
+    for column, chosen in (("area", filters.areas), ("region", filters.regions),
+                           ("framework", filters.frameworks), ("outcome", filters.outcomes)):
+        if chosen:
+            frame = frame[frame[column].isin(chosen)]
+    if (kinds := frame["framework"].nunique()) > 1:
+        st.caption(f"The rows pool letters of {kinds} frameworks (a revisit letter discusses "
+                   "only the weaknesses it revisits): choose one under Filters to compare "
+                   "like with like.")
+
+
 def page_compare(ctx: Ctx) -> None:
     st.title("Compare areas", anchor=False)
     if not_tagged(ctx):
@@ -970,6 +984,7 @@ def page_compare(ctx: Ctx) -> None:
         show_error(exc)
         return
     untagged_note(ctx, "chart", chosen)
+    pooled_note(ctx, filters)
     if shown.empty:
         st.info("No tagged letters match these filters.")
         return

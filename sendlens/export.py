@@ -287,13 +287,20 @@ INTERVAL_NOTE = ("In brackets: 95% intervals from resampling the group's letters
                  f"drawn with replacement); none where fewer than {MIN_INTERVAL_LETTERS} "
                  "letters judge the theme or all of them agree. They leave out the tagger's "
                  "own errors.")
+XLSX_INTERVAL_NOTE = (
+    "share_negative_low / _high and net_stance_low / _high: a 95% interval around each "
+    "share, from resampling the group's letters (whole letters drawn with replacement): how "
+    "far the share could move with other letters like these. Empty where fewer than "
+    f"{MIN_INTERVAL_LETTERS} letters judge the theme or all of them agree. They leave out "
+    "the tagger's own errors.")
 _MINUS = re.compile(r"(?<![\w.])-(?=\d)")
 EVIDENCE_FOR_READING = ("citation", "stance", "themes", "text")
 EVIDENCE_NOTE = ("Citation: area, framework, inspection dates, the heading the passage is "
                  "under in the report and passage id. An item of a list follows, in square "
                  "brackets, the words that introduce its list. The data formats (csv, xlsx, "
-                 "parquet) also have region, outcome, publication date, letter id, section "
-                 "and those words alone (lead_in).")
+                 "parquet, jsonl) also have region, outcome, publication date, letter id, "
+                 "section, the tagger's score for the theme (theme_score) and those words "
+                 "alone (lead_in).")
 
 
 def with_intervals_inline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -433,6 +440,9 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
                     about = {**about, "year": year}
                 if measures := measures_note(frame, about):
                     about = {**about, "measures": measures}
+                if any(c.endswith(("_low", "_high")) for c in frame.columns):
+                    # Four columns, mostly empty for an area's one letter: say why.
+                    about = {**about, "intervals": XLSX_INTERVAL_NOTE}
                 notes = pd.DataFrame(list(about.items()), columns=["", ""])
                 notes.to_excel(book, index=False, header=False, sheet_name="About")
                 _as_text(book.sheets["About"])  # the search words, filters: text too

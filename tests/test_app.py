@@ -420,6 +420,21 @@ def test_compare_leaves_out_a_theme_added_since_tagging_and_says_why(
     assert "School transport" in label.multiselect(key=f"lt-{pid}").options
 
 
+def test_compare_says_when_its_rows_pool_frameworks(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    said = "The rows pool letters of 2 frameworks"
+    assert said not in texts(run(corpus_dir, monkeypatch, page="compare"))
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE letters SET framework = 'revisit_2018' WHERE rowid ="
+                    " (SELECT min(rowid) FROM letters)")
+    assert said in texts(run(copy, monkeypatch, page="compare"))
+    assert said not in texts(run(copy, monkeypatch, page="compare", c_fw="area_send_2023"))
+
+
 def test_compare_numbers_behind_the_chart_are_named_in_words(
         corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_expander(run(corpus_dir, monkeypatch, page="compare"), "cell-numbers")

@@ -173,6 +173,25 @@ def test_the_line_under_a_markdown_table_keeps_a_searchs_characters(corpus: Corp
     assert note[1:-1].count("*") == note.count("\\*")  # no other star left to end it
 
 
+def test_a_table_pooling_frameworks_says_so(corpus: Corpus, tmp_path: Path) -> None:
+    # A scraped corpus's area rows pooled a 2016 inspection with its revisit without a
+    # word, and a revisit discusses only weaknesses: not like for like with a 2023 report.
+    assert "pool" not in export(corpus, "themes").stderr  # the 2023 reports alone
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE letters SET framework = 'revisit_2018' WHERE area = 'Dorset'")
+    result = export(copy, "themes", "--by", "region")
+    said = " ".join(result.stderr.split())
+    assert ("the rows pool letters of 3 area_send_2023, 1 revisit_2018 (a revisit letter "
+            "discusses only the weaknesses it revisits)") in said
+    assert "--framework CODE counts one framework" in said
+    for alone in (["--framework", "area_send_2023"], ["--by", "framework"]):
+        assert "pool" not in export(copy, "themes", *alone).stderr
+    md = export(copy, "themes", "--format", "md").stdout
+    assert "The rows pool letters of" in md  # under a table pasted into a paper too
+
+
 def test_a_read_only_disk_is_named_as_such_not_by_the_temporary_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # There even removing a file that is not there fails (EROFS), and that error, about a
@@ -615,6 +634,10 @@ def test_xlsx_says_what_it_holds(corpus: Corpus, tmp_path: Path) -> None:
         "table": "themes", "by": "area", "sections": "weaknesses", "model": model,
         "corpus": str(corpus.root)}
     assert "theme" not in about and "stance" not in about  # options not given: left out
+    # Its four interval columns, empty for most areas (one letter each), are explained.
+    assert about["intervals"].startswith("share_negative_low / _high and net_stance_low / "
+                                         "_high: a 95% interval")
+    assert "Empty where fewer than 5 letters judge the theme" in about["intervals"]
     md = export(corpus, "themes", "--section", "weaknesses", "-f", "md").stdout
     assert len(pd.read_excel(out)) == len(read_markdown(md))
     # Pasted into a paper, the table still says what it counted, and what it left out

@@ -593,7 +593,8 @@ def theme_table(
     (net_stance_low, _high). Every group has a row for every
     theme (zeros where it never names one), so heatmaps get a full grid, except a theme
     no tagging model knew (added to the codebook since the last `tag`), listed in
-    `table.attrs["themes_not_tagged"]` instead. `filters` are those of `load_tagged`
+    `table.attrs["themes_not_tagged"]` instead. `table.attrs["frameworks"]` counts the
+    letters of each framework in the table. `filters` are those of `load_tagged`
     (frameworks, outcomes, areas, regions, date_from, date_to).
     """
     if by not in GROUPS:
@@ -607,6 +608,11 @@ def theme_table(
         untagged = _untagged_themes(con, theme_ids)
         theme_ids = [t for t in theme_ids if t not in untagged]
         groups = _group_letters(con, GROUPS[by], where)
+        # Letters per framework: a row pooling a 2016 inspection with its revisit (which
+        # discusses only weaknesses) is not comparable with one 2023 report; callers say so.
+        frameworks = (dict(zip(groups["group"], groups["letters"])) if by == "framework" else
+                      dict(_group_letters(con, GROUPS["framework"], where).itertuples(
+                          index=False)))
         counts, spreads = _cells_and_intervals(
             con, GROUPS[by], where, dict(zip(groups["group"], groups["letters"], strict=True)))
         # An area's DfE code, to join the table to other data by code, not by name.
@@ -643,6 +649,7 @@ def theme_table(
                    *_COUNT_COLUMNS, "share_negative", "share_negative_low",
                    "share_negative_high", "net_stance", "net_stance_low", "net_stance_high"]]
     table.attrs["themes_not_tagged"] = untagged
+    table.attrs["frameworks"] = {str(k): int(v) for k, v in frameworks.items()}
     return table
 
 

@@ -211,6 +211,16 @@ def export_cmd(
                 f"to retrain and count {'it' if one else 'them'}")
         typer.secho(f"warning: {said}", fg="yellow", err=True)
         warnings.append(said)
+    pooled = frame.attrs.get("frameworks") or {} if what is What.themes else {}
+    if len(pooled) > 1 and (by or GroupBy.area) is not GroupBy.framework:
+        # A revisit discusses only the weaknesses it revisits, and each framework words
+        # its letters its own way: their shares are not like for like.
+        said = ("the rows pool letters of " + ", ".join(
+            f"{n} {fw}" for fw, n in sorted(pooled.items(), key=lambda kv: -kv[1]))
+            + " (a revisit letter discusses only the weaknesses it revisits); "
+            "--framework CODE counts one framework, --by framework compares them")
+        typer.secho(f"warning: {said}", fg="yellow", err=True)
+        warnings.append(said)
     named_filters = letter_filters
     if what in (What.themes, What.evidence) and (area or region):
         from textmine.aggregate import resolved_names
