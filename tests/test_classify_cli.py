@@ -479,11 +479,12 @@ def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     # `info` reports the model as stale before anything is retrained.
     info = runner.invoke(app, ["info", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert "stale: codebook changed" in info.stdout
-    # ... and so does a table counted from its tags, where the new theme counts 0.
+    # ... and so does a table counted from its tags, which has no rows for the new theme
+    # (zeros would read as "no letter mentions it") and says why.
     table = runner.invoke(app, ["export", "themes", "-f", "csv", "--corpus", str(root)],
                           env={"SENDLENS_CODEBOOK": ""})
-    assert table.exit_code == 0 and "transport" in table.stdout
-    assert "which is stale" in table.stderr and "theme transport" in table.stderr
+    assert table.exit_code == 0 and "transport" not in table.stdout
+    assert "which is stale" in table.stderr and "theme transport has no rows" in table.stderr
     edited = runner.invoke(app, ["tag", "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert edited.exit_code == 0
     assert "codebook changed" in edited.stderr
@@ -492,6 +493,7 @@ def test_editing_the_codebook_makes_tag_retrain(tmp_path: Path) -> None:
     table = runner.invoke(app, ["export", "themes", "-f", "csv", "--corpus", str(root)],
                           env={"SENDLENS_CODEBOOK": ""})
     assert table.exit_code == 0 and "warning" not in table.stderr
+    assert "transport" in table.stdout  # counted, once a model knows it
 
 
 def test_a_damaged_model_file_is_named_and_a_new_model_trained(tmp_path: Path) -> None:
@@ -781,7 +783,18 @@ def test_a_label_given_twice_counts_once_and_two_ways_are_warned_of(tmp_path: Pa
     assert "7 hand labels" in result.stderr  # 6, and the one labelled otherwise
     assert "7 hand labels given again word for word" in result.stderr
     assert "1 sentence is labelled in two ways" in result.stderr
-    assert repr(rows[0]["text"][:60]) in result.stderr
+    assert f"{rows[0]['text'][:60]!r} ({first}, line 1; {copy}, line 8)" in result.stderr
+    # Named another way (no letter, as a sentence pasted from a report; or its passage,
+    # as `export labels` writes a correction), it is the same sentence all the same.
+    texts = [r["text"] for r in synthetic_rows(3)]
+    n, once = next((i, r) for i, r in enumerate(rows[:6]) if texts.count(r["text"]) == 1)
+    third = tmp_path / "c.jsonl"
+    third.write_text(json.dumps({"text": once["text"], "themes": [],
+                                 "stance": "positive"}) + "\n")
+    result = CliRunner().invoke(app, ["train", "--labels", str(first), "--labels", str(third),
+                                      "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
+    assert result.exit_code == 0, result.output
+    assert f"{once['text'][:60]!r} ({first}, line {n + 1}; {third}, line 1)" in result.stderr
     # Themes in one file, stances in another: one label with both, no "two ways".
     themes_only = [json.dumps({k: v for k, v in json.loads(x).items() if k != "stance"}) + "\n"
                    for x in lines]

@@ -365,6 +365,22 @@ def test_a_pattern_that_can_never_match_a_whole_word_is_refused(
             tmp_path / "c.yaml")
 
 
+def test_a_pattern_that_can_take_hours_to_match_is_refused(tmp_path: Path) -> None:
+    # "(\w+ ?)+ plans? review" held training at the weak labels for good (its time
+    # doubled every two characters of a sentence); a bounded repeat is fine.
+    def with_pattern(pattern: str) -> str:
+        return PACKAGED_CODEBOOK.read_text().replace(
+            '      - "local offer"\n', f"      - '{pattern}'\n      - \"local offer\"\n", 1)
+
+    for slow in (r"(\w+ ?)+ plans? review", r"(?:ehc\w* )*plans", r"(a+){2,}b"):
+        with pytest.raises(CodebookError, match=r"a repeated group holds a repeat of its "
+                           r"own .* give the outer repeat a limit"):
+            parse_codebook(with_pattern(slow), tmp_path / "c.yaml")
+    for fine in (r"(\w+ ){0,5}plans", r"(annual|phase) reviews?", r"(\w+)? plans",
+                 r"\(\w+\)+ plans"):
+        parse_codebook(with_pattern(fine), tmp_path / "c.yaml")
+
+
 @pytest.mark.parametrize("tid", ["stance_positive", "stance_mixed", "mental_health\n"])
 def test_a_theme_id_that_would_clash_or_carry_a_line_break_is_refused(
         tid: str, tmp_path: Path) -> None:

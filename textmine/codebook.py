@@ -201,6 +201,40 @@ def _class_capitals(cls: str) -> bool:
     return upper and not lower
 
 
+def _unbounded_at(toks: list[str], i: int) -> bool:
+    """Whether toks[i] starts a repeat without an upper bound: "+", "*" or "{n,}"."""
+    if i >= len(toks):
+        return False
+    if toks[i] in ("+", "*"):
+        return True
+    if toks[i] == "{":
+        end = toks.index("}", i) if "}" in toks[i:] else -1
+        inner = "".join(toks[i + 1:end]) if end > 0 else ""
+        return bool(re.fullmatch(r"\d*,", inner))
+    return False
+
+
+def _nested_repeat(toks: list[str]) -> bool:
+    """Whether a group holding an unbounded repeat is itself repeated without bound, as
+    in "(\\w+ ?)+": on a long sentence the regex engine tries exponentially many ways
+    to split it, and training hung at the weak labels (the time doubled every two
+    characters)."""
+    stack: list[bool] = []  # per open group: does it hold an unbounded repeat?
+    for i, tok in enumerate(toks):
+        if tok == "(":
+            stack.append(False)
+        elif tok == ")" and stack:
+            holds = stack.pop()
+            repeated = _unbounded_at(toks, i + 1)
+            if holds and repeated:
+                return True
+            if stack and (holds or repeated):
+                stack[-1] = True
+        elif stack and _unbounded_at(toks, i) and (i == 0 or toks[i - 1] != "("):
+            stack[-1] = True
+    return False
+
+
 def _unjoinable(pattern: str) -> str | None:
     """Why `pattern` (which compiles alone) breaks or misbehaves once joined, or None."""
     if re.compile(pattern).groupindex:
@@ -230,6 +264,10 @@ def _unjoinable(pattern: str) -> str | None:
     optional = ("?", "*") if len(toks) > 1 else ()
     if not toks:
         return None
+    if _nested_repeat(toks):
+        return ("a repeated group holds a repeat of its own (such as (\\w+ ?)+): matched "
+                "against a long sentence it can take hours; give the outer repeat a limit, as in "
+                "(\\w+ ){0,5}, or repeat one of them only")
     if (first := toks[0]) and len(first) == 1 and not (first.isalnum() or first in "_(.\\[") \
             and not (len(toks) > 1 and (toks[1] in optional or toks[1].startswith("{0"))):
         return (f"it begins with {first!r}, so it never matches: patterns are matched as whole "

@@ -378,7 +378,8 @@ def read_labels(path: Path, codebook: Codebook | None = None,
                                "theme ids (the themes the label judged)")
         out.append({"letter": letter, "text": rec["text"], "themes": themes, "stance": stance,
                     **({"passage_id": passage} if passage else {}),
-                    **({"offered": offered} if offered is not None else {})})
+                    **({"offered": offered} if offered is not None else {}),
+                    "source": f"{path}, line {no}"})  # for messages about the label
         lines_read.append(no)
     if codebook and (mixed := renamed_beside([r["themes"] for r in out], codebook.theme_ids)):
         i, old, new = mixed
@@ -492,7 +493,7 @@ class TrainResult:
     unknown_letters: tuple[str, ...] = ()
     # Labels given again word for word (another file, the same line twice): read once.
     duplicate_labels: int = 0
-    # Sentences (of one letter) the label files label in two ways: both are kept.
+    # Sentences the label files label in two ways, each with its files' lines: all kept.
     conflicting_labels: tuple[str, ...] = ()
     # Labels whose passage_id names no passage of this corpus with their text.
     unmatched_passage_ids: int = 0
@@ -556,13 +557,14 @@ def _train(
         # A file made before a theme was added says nothing about it: its sentences must
         # not become hand-weighted negatives for it (as `evaluate` does not score it).
         unlabelled += labels_not_judged(found, codebook)
-    records, unlabelled, duplicates, conflicts = _once_each(records, unlabelled)
+    records, unlabelled, duplicates, _ = _once_each(records, unlabelled)
     # The label files first: a mistyped name is told before any work is shown.
     say(0.05, "reading passages")
     rows = corpus_rows(corpus)
     if not rows:
         raise TaggingError("the corpus has no passages: run `sendlens import` first")
     matcher = PassageMatcher(rows)
+    conflicts = _two_ways(records, matcher)
     known = set(codebook.theme_ids)
     removed = sum(bool(set(r["themes"]) - known) for r in records)
     unknown = tuple(sorted({r["letter"] for r in records if isinstance(r.get("letter"), str)
@@ -719,6 +721,25 @@ def _once_each(records: list[dict[str, Any]], unlabelled: list[set[str]]
         kept_unlabelled.append(gaps)
     conflicts = tuple(text for (_, text), places in seen.items() if len(places) > 1)
     return kept, kept_unlabelled, repeats, conflicts
+
+
+def _two_ways(records: Sequence[dict[str, Any]], matcher: PassageMatcher) -> tuple[str, ...]:
+    """The sentences the label files label in two ways, each with the lines that do:
+    found by the passage each label matches, so that a line naming the letter by its file
+    and one naming its passage (as `export labels` writes a correction) are the same
+    sentence. A label with no stance agrees with any stance."""
+    by_passage: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        pid = matcher.item_for(r["text"], r.get("letter"), r.get("passage_id"))[1]
+        by_passage.setdefault(pid or f"text:{_norm(r['text'])}", []).append(r)
+    out = []
+    for labels in by_passage.values():
+        themes = {tuple(sorted(r["themes"])) for r in labels}
+        stances = {r["stance"] for r in labels if r.get("stance")}
+        if len(themes) > 1 or len(stances) > 1:
+            lines = "; ".join(dict.fromkeys(str(r.get("source", "")) for r in labels))
+            out.append(f"{labels[0]['text'][:60]!r} ({lines})")
+    return tuple(out)
 
 
 def _unused_version(corpus: Corpus, version: str) -> str:

@@ -215,11 +215,11 @@ def train_cmd(
                     f"another file, or twice in one) {'was' if n == 1 else 'were'} read once",
                     fg="yellow", err=True)
     if conflicts := result.conflicting_labels:
-        shown = "; ".join(repr(t[:60]) for t in conflicts[:3]) + (
-            f" and {len(conflicts) - 3} more" if len(conflicts) > 3 else "")
+        shown = "\n  ".join(conflicts[:5]) + (
+            f"\n  and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
         typer.secho(f"warning: {counted(len(conflicts), 'sentence')} "
                     f"{'is' if len(conflicts) == 1 else 'are'} labelled in two ways by the "
-                    f"labels files ({shown}); both labels are kept", fg="yellow", err=True)
+                    f"labels files (every label is kept):\n  {shown}", fg="yellow", err=True)
     tr = result.meta["training"]
     typer.echo(
         f"model {result.version}: {tr['corpus_sentences']:,} sentences from "
