@@ -526,20 +526,12 @@ def _codebook(data: Any, text: str, path: Path) -> Codebook:
         if not st.get(key):  # one stance alone cannot be learnt: training would stop
             raise CodebookError(f"{path}: stance.{key}: needs at least one cue, as the "
                                 f"packaged codebook has ({PACKAGED_CODEBOOK})")
+    cues = {k: _strings(st.get(k), f"{path}: stance.{k}", ("stance", k))
+            for k in ("positive", "negative", "contrast", "neutral", "credited_action",
+                      "negation")}
     stance = StanceCues(
         section_priors=_priors(st.get("section_priors"), f"{path}: stance.section_priors"),
-        positive=_strings(st.get("positive"), f"{path}: stance.positive",
-                       ("stance", "positive")),
-        negative=_strings(st.get("negative"), f"{path}: stance.negative",
-                       ("stance", "negative")),
-        contrast=_strings(st.get("contrast"), f"{path}: stance.contrast",
-                       ("stance", "contrast")),
-        neutral=_strings(st.get("neutral"), f"{path}: stance.neutral",
-                       ("stance", "neutral")),
-        credited_action=_strings(st.get("credited_action"), f"{path}: stance.credited_action",
-                       ("stance", "credited_action")),
-        negation=_strings(st.get("negation"), f"{path}: stance.negation",
-                       ("stance", "negation")),
+        **cues,
         negation_scope=_scope(st.get("negation_scope", 4), f"{path}: stance.negation_scope"),
         recommendation_sections=_sections(
             st.get("recommendation_sections"), f"{path}: stance.recommendation_sections"),
