@@ -28,7 +28,9 @@ from scraper.records import Letter, Paragraph, Section
 #    findings") or a range of ages ("0-25 services"); a 2023 report without an
 #    "Inspection outcome" heading takes its outcome from its opening.
 # 10: a list marked with minus signs ("−") is a list, one passage an item, as "▪" is.
-PARSER_VERSION = "10"
+# 11: a revisit's counts past twelve ("eight of the fourteen"), and "all five ..." without
+#     "of the".
+PARSER_VERSION = "11"
 
 
 class NotASendLetter(ValueError):
@@ -54,7 +56,9 @@ _SINGLE_RE = re.compile(rf"(?P<d>{_DAY})\s+(?P<m>{_MONTH})\.?,?\s+(?P<y>\d{{4}})
 _NUMBERS = {
     w: i
     for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve".split()
+        # A revisit judged up to 14 weaknesses (Dudley): "eight of the fourteen".
+        ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+         "fourteen fifteen sixteen seventeen eighteen nineteen twenty").split()
     )
 }
 
@@ -515,8 +519,9 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
         unmet, total = _number(missed.group(1)), _number(missed.group(2))
         if unmet is not None and total is not None and unmet <= total:
             return outcome_of(total - unmet, total)
-    all_done = re.search(rf"{affirmed}{progress_in} (all|each|both) of the (?:(\w+) )?{noun}",
-                         said, re.I)
+    # "all of the five ...", "all five ...", "both ...".
+    all_done = re.search(rf"{affirmed}{progress_in} (all|each|both) (?:of the )?(?:(\w+) )?"
+                         rf"{noun}", said, re.I)
     if all_done:
         total = 2 if all_done.group(1).lower() == "both" else _number(all_done.group(2) or "")
         return "sufficient_progress_all", total, total

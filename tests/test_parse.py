@@ -167,6 +167,12 @@ _VERDICT = ("Leaders changed the panel. The area has {}made sufficient progress 
         ("HMCI has determined that the area has made sufficient progress in addressing two of "
          "the four significant weaknesses, though it is unclear whether this will last.",
          ("sufficient_progress_some", 2, 4)),
+        # Counts past twelve (Birmingham's revisit judged 13 weaknesses, Dudley's 14), and
+        # "all five" without "of the".
+        ("HMCI has determined that the area has made sufficient progress in addressing eight "
+         "of the fourteen significant weaknesses.", ("sufficient_progress_some", 8, 14)),
+        ("The area has made sufficient progress in addressing all five significant "
+         "weaknesses.", ("sufficient_progress_all", 5, 5)),
         # "Not ... all" is never "all", even when only the met weaknesses have a verdict.
         ("The area has not yet made sufficient progress in addressing all of the three "
          f"significant weaknesses. {_VERDICT.format('')} {_VERDICT.format('')}",
