@@ -83,6 +83,28 @@ def test_every_run_names_the_files_it_holds_but_could_not_import(tmp_path: Path)
         assert "already held: 2 (1 of them never imported, listed below)" in result.output
 
 
+def test_info_counts_only_the_files_downloaded(tmp_path: Path) -> None:
+    # A file the site would not give (404) was counted as "downloaded", and one that
+    # was not a letter was counted without a word.
+    from datetime import date
+
+    from sitefixture import Report, letter_2016_pdf
+
+    site = declined_file_site()
+    site.providers[0].reports.append(Report("50999102", "Joint local area SEND revisit",
+                                            date(2019, 3, 1), letter_2016_pdf("Testshire"),
+                                            True))
+    site.always[f"{FILE_PATH}50999102"] = Fault("status", 404)
+    runner = CliRunner()
+    corpus = tmp_path / "corpus"
+    with serve(site) as base:
+        runner.invoke(app, ["scrape", "--base-url", base, "--delay", "0", "-q",
+                            "--corpus", str(corpus)])
+    info = runner.invoke(app, ["info", "--corpus", str(corpus)]).output
+    assert ("files downloaded by `sendlens scrape`: 2 (1 of them not letters sendlens could "
+            "read); 1 could not be downloaded (tried again at the next scrape)") in info
+
+
 def test_a_dry_run_lists_the_letters_and_leaves_no_corpus_behind(tmp_path: Path) -> None:
     corpus_dir = tmp_path / "corpus"
     with serve(declined_file_site()) as base:

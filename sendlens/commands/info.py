@@ -46,8 +46,19 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
     typer.echo(f"corpus: {store.root.resolve()}")
     for key, value in counts.items():
         if key == "fetches":
-            # A bare "fetches: 0" meant nothing to a user who had imported files.
-            typer.echo(f"  files downloaded by `sendlens scrape`: {value:,}")
+            # A bare "fetches: 0" meant nothing to a user who had imported files; and a
+            # file the site would not give is no file downloaded.
+            with store.reading() as con:
+                status = dict(con.execute("SELECT status, count(*) FROM fetches GROUP BY 1")
+                              .fetchall())
+            got = value - status.get("failed", 0)
+            line = f"  files downloaded by `sendlens scrape`: {got:,}"
+            if status.get("skipped"):
+                line += f" ({status['skipped']:,} of them not letters sendlens could read)"
+            if status.get("failed"):
+                line += (f"; {status['failed']:,} could not be downloaded (tried again at the "
+                         "next scrape)")
+            typer.echo(line)
             continue
         if key != "labels":
             typer.echo(f"  {key}: {value:,}")
