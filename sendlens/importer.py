@@ -1099,6 +1099,20 @@ def _pdfs_under(folder: Path, unreadable: list[tuple[Path, str]] | None,
             if name.lower().endswith(".pdf") and (candidate.is_file()
                                                   or candidate.is_symlink()):
                 yield candidate
+            elif _pdf_without_suffix(candidate):
+                yield candidate
+
+
+def _pdf_without_suffix(path: Path) -> bool:
+    """A file with no suffix that is a PDF: `curl -O` of an Ofsted file address
+    (files.ofsted.gov.uk/v1/file/50300005) saves the letter as "50300005"."""
+    if path.suffix or path.name.startswith(".") or not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return b"%PDF-" in fh.read(1024)  # where readers look for it
+    except OSError:
+        return False
 
 
 def import_paths(

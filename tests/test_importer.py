@@ -303,6 +303,23 @@ def test_a_report_cut_short_is_imported_with_a_warning_that_names_the_fix(
     assert not whole.outcomes[0].missing and "incomplete" not in whole.summary()
 
 
+def test_a_pdf_saved_without_its_suffix_is_imported(corpus: Corpus, tmp_path: Path) -> None:
+    # `curl -O https://files.ofsted.gov.uk/v1/file/50300005` saves "50300005": a folder of
+    # such downloads was "no PDF files found", and a manifest row naming one ignored.
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "50300005").write_bytes(letter_2016_pdf("Testshire"))
+    (folder / "README").write_text("letters downloaded on 1 May\n")  # no PDF: passed over
+    (folder / ".50300006").write_bytes(letter_2016_pdf("Otherfordshire"))  # hidden: too
+    (folder / "manifest.csv").write_text("file,ofsted_urn,file_date\n"
+                                         "50300005,80999,21 June 2017\n")
+    report = import_paths(corpus, [folder], progress=False)
+    assert [o.status for o in report.outcomes] == ["imported"], report.summary()
+    with corpus.reading() as con:
+        [(urn, published)] = con.execute("SELECT ofsted_urn, published FROM letters")
+    assert (urn, published) == ("80999", "2017-06-21")
+
+
 def test_bad_files_are_skipped_by_name_with_a_reason(
     corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
 ) -> None:
