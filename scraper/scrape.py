@@ -132,6 +132,8 @@ class ScrapeSummary:
     warnings: list[str] = field(default_factory=list)  # letters imported with a doubt
     empty_providers: list[str] = field(default_factory=list)
     areas_without_send: list[str] = field(default_factory=list)
+    # Held letters whose file their council's page no longer lists (kept): why, in words.
+    no_longer_listed: list[str] = field(default_factory=list)
     unmatched_areas: list[str] = field(default_factory=list)
     area_suggestions: dict[str, str] = field(default_factory=dict)  # unmatched -> a near name
     requests: int = 0
@@ -238,6 +240,10 @@ class ScrapeSummary:
             if labelled:
                 lines.append(f"  {title}: {len(labelled)}")
                 lines += [f"    {f.reason!r} for {f.council or '?'}: {f.url}" for f in labelled]
+        if self.no_longer_listed:
+            lines.append("  letters held whose file the site no longer lists (kept in the "
+                         f"corpus; withdrawn or moved): {len(self.no_longer_listed)}")
+            lines += [f"    {x}" for x in self.no_longer_listed]
         if self.areas_without_send:
             lines.append(f"  areas with no SEND letter found: {len(self.areas_without_send)}")
             lines.append("    " + ", ".join(self.areas_without_send))
@@ -801,6 +807,7 @@ def scrape(
             lock, tmp_lock = tmp_lock, None
             _unlock(lock)
         corpus.set_meta("last_scrape", datetime.now(UTC).isoformat(timespec="seconds"))
+        summary.no_longer_listed = _no_longer_listed(corpus, withdrawn, summary)
     except KeyboardInterrupt:
         summary.error = INTERRUPTED
     except (site.SiteStructureError, HttpError) as exc:
@@ -924,6 +931,39 @@ def _to_download(
     # links cannot keep every later run from reaching the letters after them.
     fresh.sort(key=lambda p: p.file_id in failed_before)
     return fresh, withdrawn
+
+
+def _no_longer_listed(corpus: Corpus, withdrawn: Collection[str],
+                      summary: ScrapeSummary) -> list[str]:
+    """The held letters whose file their council's page no longer lists and that no
+    later file replaced this run, each with its area, framework, dates and old address:
+    kept in the corpus, but a reader should know (withdrawn, or corrected under other
+    dates, in which case the corpus now holds both)."""
+    gone = set(withdrawn) - {r.letter_id for r in summary.replaced}
+    if not gone:
+        return []
+    new_ids = [r.letter_id for r in summary.new if r.letter_id]
+    with corpus.reading() as con:
+        def letters(ids: Collection[str]) -> list[sqlite3.Row]:
+            marks = ",".join("?" * len(ids))
+            return con.execute(
+                "SELECT l.letter_id, l.area, l.framework, l.inspection_start, l.published,"
+                " (SELECT f.url FROM fetches f WHERE f.letter_id = l.letter_id ORDER BY"
+                " f.retrieved_at DESC LIMIT 1) AS url FROM letters l"
+                f" WHERE l.letter_id IN ({marks}) ORDER BY l.area", list(ids)).fetchall()
+
+        arrived = {(r["area"], r["framework"]) for r in letters(new_ids)} if new_ids else set()
+        out = []
+        for r in letters(gone):
+            when = r["inspection_start"] or r["published"] or "undated"
+            line = (f"{r['area']}, {r['framework']} of {when} (letter {r['letter_id']}, was "
+                    f"{r['url'] or 'listed'})")
+            if (r["area"], r["framework"]) in arrived:
+                line += (": this run imported another letter of that framework for the "
+                         "area; if it is this report corrected under other dates, the corpus "
+                         "now holds both")
+            out.append(line)
+    return out
 
 
 def _count(summary: ScrapeSummary, outcome: ImportOutcome, rec: FetchRecord) -> None:

@@ -449,9 +449,11 @@ def decoy_pdf(kind: str, area: str) -> bytes:
     )
 
 
-def letter_2016_pdf(area: str, weak: bool = False, corrected: bool = False) -> bytes:
+def letter_2016_pdf(area: str, weak: bool = False, corrected: bool = False,
+                    week: tuple[str, str] = ("6 June 2016", "10 June 2016")) -> bytes:
     """A synthetic joint local area SEND inspection letter (format 1 of the site notes);
-    `corrected`: the same letter published again with one sentence put right.
+    `corrected`: the same letter published again with one sentence put right; `week`:
+    the first and last day of the inspection.
 
     Laid out as the real ones are: paragraphs of several lines, so that the extractor
     can tell a line break from a paragraph break (a page of one-line paragraphs has no
@@ -459,7 +461,7 @@ def letter_2016_pdf(area: str, weak: bool = False, corrected: bool = False) -> b
     paras = [
         "Dear Director of Children's Services and Accountable Officer of the Clinical "
         "Commissioning Group",
-        f"Between 6 June 2016 and 10 June 2016, Ofsted and the Care Quality Commission "
+        f"Between {week[0]} and {week[1]}, Ofsted and the Care Quality Commission "
         f"(CQC) conducted a joint inspection of the local area of {area} to judge the "
         "effectiveness of the area in implementing the disability and special educational "
         "needs reforms as set out in the Children and Families Act 2014.",

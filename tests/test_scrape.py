@@ -301,6 +301,35 @@ def test_a_corrected_report_listed_in_place_of_the_first_replaces_it_on_the_same
     assert "over five" in " ".join(r[0] for r in rows(corpus, "SELECT text FROM passages"))
 
 
+def test_a_letter_the_site_no_longer_lists_is_named_and_kept(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    """A withdrawn letter went unmentioned (its area was said to have no SEND letter while
+    the corpus held one), and a report corrected under other dates was imported beside
+    the first without a word: two first inspections of one area."""
+    prov = site.providers[0]
+    i, old = next((i, r) for i, r in enumerate(prov.reports) if r.file_id == "2701999")
+    scrape(corpus, base_url=base, **FAST)
+    [(letter, area, start)] = rows(corpus, "SELECT letter_id, area, inspection_start FROM "
+                                   "letters JOIN fetches USING (letter_id) WHERE file_id = "
+                                   "'2701999'")
+    del prov.reports[i]
+    summary = scrape(corpus, base_url=base, **FAST)
+    said = summary.render()
+    assert ("letters held whose file the site no longer lists (kept in the corpus; withdrawn "
+            "or moved): 1") in said
+    assert f"{area}, send_2016 of {start} (letter {letter}, was {base}" in said
+    assert "corpus now holds both" not in said
+    assert rows(corpus, "SELECT 1 FROM letters WHERE letter_id = ?", letter)  # kept
+    # Listed again corrected, under other dates: a new letter, and the two are named.
+    prov.reports.insert(i, Report("2702000", old.label, old.published, letter_2016_pdf(
+        prov.name, corrected=True, week=("13 June 2016", "17 June 2016")), True))
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert [r.file_id for r in summary.new] == ["2702000"]
+    assert ("this run imported another letter of that framework for the area; if it is this "
+            "report corrected under other dates, the corpus now holds both") in summary.render()
+
+
 def test_a_copy_held_back_becomes_the_text_when_the_site_withdraws_the_first_file(
     site: Site, base: str, corpus: Corpus
 ) -> None:
