@@ -247,6 +247,13 @@ def _on_page_change() -> None:
     page = st.session_state["page"]
     st.query_params.clear()
     st.query_params["page"] = page
+    # Its widgets start from the choices kept when it was last shown (q_init), not from
+    # what Streamlit left under their keys while away: it reset a filter set in the
+    # controls to its default, so the figures changed without a word on coming back.
+    s = st.session_state
+    for kept in [k for k in s if isinstance(k, str) and k.startswith(_KEPT)]:
+        if kept != _KEPT + "page":  # the page chosen is this callback's own widget
+            s.pop(kept[len(_KEPT):], None)
 
 
 # --- small shared pieces -----------------------------------------------------------------

@@ -1772,6 +1772,27 @@ def test_choices_on_a_page_survive_a_visit_to_another_page(
     assert at.query_params["by"] in ("region", ["region"])  # and the URL says so again
 
 
+def test_choices_made_in_the_controls_survive_a_visit_to_another_page(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
+) -> None:
+    # Set in the controls (not given in a link), a filter and a ranking were back at
+    # their defaults after a look at another page: the figures changed without a word.
+    at = open_expander(run(corpus_dir, monkeypatch, page="compare"), "c_filters")
+    area = facts["areas"][0]
+    at.multiselect(key="c_areas").set_value([area]).run()
+    at = open_expander(at, "c_view")
+    at.selectbox(key="sort").set_value("health_input").run()
+    narrowed = next(c.value for c in at.caption if "Colour =" in c.value)
+    assert narrowed.startswith("1 letter.")
+    for page in ("overview", "compare"):
+        at.radio(key="page").set_value(page).run()
+        assert not at.exception
+    assert at.session_state["c_areas"] == [area]
+    assert at.session_state["sort"] == "health_input"
+    assert next(c.value for c in at.caption if "Colour =" in c.value) == narrowed
+    assert at.query_params["c_areas"] in (area, [area])  # the link holds them again
+
+
 def test_filters_set_on_compare_follow_to_the_theme_explorer_once(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
