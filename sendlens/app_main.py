@@ -885,6 +885,11 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
             c2.date_input("to", key=f"{prefix}to", min_value=d_min, max_value=d_max,
                           format="YYYY-MM-DD")
     q_sync(keys)
+    if beyond is not None:
+        # The link's own dates, not the clamped ones the pickers show: opened afresh, the
+        # link must find no letter again (the clamped dates found one).
+        for k, day in zip((f"{prefix}from", f"{prefix}to"), beyond[0], strict=True):
+            st.query_params[k] = day.isoformat()
     if box is None and active:
         st.caption("Filtered by " + ", ".join(active) + " (open Filters to change).")
     return ad.Filters(

@@ -1666,12 +1666,18 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     told = " ".join(i.value for i in at.info).replace("\\", "")
     assert "from 2030-01-01 to 2031-01-01" in told and "none matches" in told
     assert "No tagged letters match" in texts(at)
+    # The link still asks for those dates, so that opened afresh it finds none again (it
+    # had become the clamped dates, which found the last letter).
+    assert (at.query_params["c_from"], at.query_params["c_to"]) in (
+        ("2030-01-01", "2031-01-01"), (["2030-01-01"], ["2031-01-01"]))
     open_expander(at, "c_filters")
     con = sqlite3.connect(corpus_dir / "sendlens.db")
     first = con.execute("SELECT min(inspection_start) FROM letters").fetchone()[0]
     con.close()
     at.date_input(key="c_from").set_value(date.fromisoformat(first)).run()
     assert "No tagged letters match" not in texts(at)
+    # Now the dates chosen, the earliest and latest: no date left in the link to refuse.
+    assert "c_from" not in at.query_params and "c_to" not in at.query_params
     at = run(corpus_dir, monkeypatch, page="compare", cell_row="Nowhere", th="nope", min="0")
     warned = {w.value.replace("\\", "").split(", so")[0]: w.value.replace("\\", "")
               for w in at.warning}  # Markdown-escaped
