@@ -589,7 +589,7 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 460,
     # The letter's link before the passage: after it, a 1280 px window hid it to the right.
     cols = [c for c in ("area", "inspection_start", "section", "stance", "open", "text",
                         "themes", "citation") if c in shown.columns]
-    st.dataframe(shown[cols], hide_index=True, height=height, key=key,
+    st.dataframe(shown[cols], hide_index=True, placeholder="", height=height, key=key,
                  row_height=PASSAGE_ROW_PX, column_config=passage_columns())
 
 
@@ -1104,9 +1104,11 @@ def page_compare(ctx: Ctx) -> None:
             # read the cell as 0.35294117647058826 (the downloads keep every digit).
             shares = {c: numbers[c].round(3) for c in ("share_letters", "share_negative",
                                                         "net_stance")}
+            # placeholder "": a share no passage judges is blank, as the captions say, not
+            # the word "None" (so in every table of the app).
             st.dataframe(numbers[on_screen].assign(theme=numbers["theme"].map(ctx.theme),
                                                    **spreads, **shares),
-                         hide_index=True,
+                         hide_index=True, placeholder="",
                          column_order=first + [c for c in on_screen if c not in first],
                          column_config={
                              **{c: TABLE_HEADERS.get(c, c.capitalize()) for c in on_screen},
@@ -1938,7 +1940,7 @@ def page_reader(ctx: Ctx) -> None:
                 section=table["section"].map(ad.section_words),
                 themes=view.passages["themes"].map(lambda ts: theme_words(ts, ctx.short)),
                 fix=[page_url("label", pid=pid) for pid in table["passage_id"]])
-            st.dataframe(shown, hide_index=True, row_height=PASSAGE_ROW_PX,
+            st.dataframe(shown, hide_index=True, placeholder="", row_height=PASSAGE_ROW_PX,
                          column_order=["section", "stance", "themes", "text", "fix",
                                        "passage_id"],
                          column_config=passage_columns(
@@ -2059,7 +2061,7 @@ def page_label(ctx: Ctx) -> None:
         # and the id wrapped over three lines, hard to read or copy.
         st.dataframe(listed[["created_at", "text", "themes", "stance", "used", "source",
                              "passage_id"]],
-                     hide_index=True, row_height=PASSAGE_ROW_PX,
+                     hide_index=True, placeholder="", row_height=PASSAGE_ROW_PX,
                      height=38 + (PASSAGE_ROW_PX + 1) * min(len(listed), 5),
                      column_config=passage_columns(
                          # Wide enough for "2026-12-04 22:24" on one line.
@@ -2217,7 +2219,7 @@ def _retrain_changes(found: tuple[int, pd.DataFrame, str] | None, *, expanded: b
         shown = shown.sort_values("yours", ascending=False, kind="stable")
         st.dataframe(
             shown[["area", "open", "text", "before", "after", "yours", "section"]],
-            hide_index=True, key="retrain-changes", row_height=PASSAGE_ROW_PX,
+            hide_index=True, placeholder="", key="retrain-changes", row_height=PASSAGE_ROW_PX,
             column_config=passage_columns(
                 # Area to Yours fit the page's column at 1366 px (about 870 px).
                 text=st.column_config.TextColumn("Passage", width=320),

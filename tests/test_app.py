@@ -451,6 +451,8 @@ def test_compare_numbers_behind_the_chart_are_named_in_words(
         "area", "theme", "net_stance", "share_negative", "passages"]
     assert not {"net_stance_95", "share_negative_95"} & set(grid.proto.column_order)
     assert set(table["net_stance_95"]) == {""}  # blank rather than "None"
+    # ... as a share no passage judges is (the grid wrote "None" in its cell).
+    assert grid.proto.placeholder == "" and grid.proto.HasField("placeholder")
     assert "share_negative_low" not in table.columns  # the downloads keep from / to
     # Shares as shown: a screen reader reads the grid's value, not its display format.
     shares = table[["share_negative", "net_stance"]].stack().dropna()
