@@ -435,6 +435,24 @@ def test_compare_says_when_its_rows_pool_frameworks(
     assert said not in texts(run(copy, monkeypatch, page="compare", c_fw="area_send_2023"))
 
 
+def test_chart_text_is_dark_enough_to_read() -> None:
+    # Streamlit's theme drew axis and legend labels in #808495: 3.7:1 on white, under
+    # the 4.5:1 text of their size needs.
+    from sendlens.app_main import CHART_TEXT, outcome_bars_spec, year_bars_spec
+
+    def contrast(hex_colour: str) -> float:
+        rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+        return 1.05 / (lum + 0.05)  # against white
+
+    assert contrast("#808495") < 4.5 <= contrast(CHART_TEXT)
+    for spec in (year_bars_spec(), outcome_bars_spec()):
+        for part in ("axis", "legend"):
+            assert spec["config"][part]["labelColor"] == CHART_TEXT
+            assert spec["config"][part]["titleColor"] == CHART_TEXT
+
+
 def test_compare_numbers_behind_the_chart_are_named_in_words(
         corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = open_expander(run(corpus_dir, monkeypatch, page="compare"), "cell-numbers")
