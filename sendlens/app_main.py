@@ -213,8 +213,10 @@ def _ignored(key: str, values: list[str]) -> None:
     # hidden.
     if values:
         kind = "corpus" if _CORPUS_KEYS.fullmatch(key) else "setting"
+        # A theme of the codebook the tags do not know yet is neither: it is to come.
+        untagged = st.session_state.get("_untagged_themes", ())
         st.session_state.setdefault("_ignored_link", []).extend(
-            (kind, f"{key}={v}") for v in values)
+            ("untagged" if v in untagged else kind, f"{key}={v}") for v in values)
 
 
 def q_sync(defaults: dict[str, Any]) -> None:
@@ -2436,6 +2438,7 @@ def main() -> None:
         st.query_params["page"] = page
     ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
               names=ad.theme_names(path, stamp))
+    st.session_state["_untagged_themes"] = ad.untagged_themes(path, stamp)  # for _ignored
     # What a link asked for and did not get is said above the page, where a phone shows
     # it too (the sidebar is folded away there); the page finds it out as it is drawn.
     notice = st.container()
@@ -2449,7 +2452,10 @@ def main() -> None:
         notice.info(". ".join(md(n) for n in notes) + ".", icon=":material/date_range:")
     if ignored := st.session_state.pop("_ignored_link", None):
         for kind, said in (("corpus", "Not in this corpus"),
-                           ("setting", "Not a value this page offers")):
+                           ("setting", "Not a value this page offers"),
+                           ("untagged", "Not tagged yet (a theme added to the codebook since "
+                            "the corpus was tagged: retrain on the Label page, or run "
+                            "`sendlens tag`)")):
             if values := [v for k, v in ignored if k == kind]:
                 notice.warning(f"{said}, so ignored from the link: "
                                + "; ".join(md(v) for v in values), icon=":material/link_off:")

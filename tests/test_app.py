@@ -413,6 +413,11 @@ def test_compare_leaves_out_a_theme_added_since_tagging_and_says_why(
     assert "Health input into identification, assessment and plans" in set(grid.value["theme"])
     assert ("Not in the chart: School transport, added to the codebook since the corpus "
             "was tagged") in texts(at)
+    # A link naming it is told it is not tagged yet, not that it is no value of the page.
+    linked = run(copy, monkeypatch, page="themes", theme="transport")
+    warned = " ".join(w.value for w in linked.warning).replace("\\", "")
+    assert "Not tagged yet (a theme added to the codebook since the corpus was tagged" in warned
+    assert "theme=transport" in warned and "Not a value this page offers" not in warned
     # Its passages can still be labelled, to teach the retrain that will count it.
     pid = sqlite3.connect(copy / "sendlens.db").execute(
         "SELECT passage_id FROM tags LIMIT 1").fetchone()[0]
