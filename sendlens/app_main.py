@@ -1983,10 +1983,18 @@ def page_label(ctx: Ctx) -> None:
             shown = (counted(total, "matching passage") if total <= len(hits) else
                      f"The {len(hits)} best of {total:,} matching passages (add words to "
                      "narrow them)")
-            choice = st.selectbox(
-                shown, list(hits["passage_id"]), key="pick",
-                format_func=lambda p: _snippet(hits, p))
+            listed = list(hits["passage_id"])
+            # The passage picked is in the link (the first is the default), so that the
+            # link opens on it, not on the first match. Other words, other matches.
+            if st.session_state.get("pick", listed[0]) not in listed:
+                st.session_state["pick"] = listed[0]
+            q_init("pick", listed[0], tuple(listed))
+            choice = st.selectbox(shown, listed, key="pick",
+                                  format_func=lambda p: _snippet(hits, p))
+            q_sync({"pick": listed[0]})
             pid = choice or ""
+    if not (st.session_state["lq"].strip() and not st.session_state["pid"].strip()):
+        st.query_params.pop("pick", None)  # no search listed: no pick in the link
     row = ad.passage(ctx.path, ctx.stamp, pid) if pid else None
     if pid and row is None:
         st.warning(f"No passage {md(pid)} in this corpus.")  # typed or from a link: escaped

@@ -776,6 +776,28 @@ def test_highlight_escapes_letter_text() -> None:
     assert "<strong>" not in out and "<i>" not in out
 
 
+def test_a_passage_picked_from_a_search_on_the_label_page_is_in_the_link(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The link kept only the words, so that opened afresh it showed the first match.
+    at = run(corpus_dir, monkeypatch, page="label", lq="the")
+    assert "pick" not in at.query_params  # the first match: the default
+    at.selectbox(key="pick").select_index(3).run()
+    picked = at.selectbox(key="pick").value
+    assert at.query_params["pick"] in (picked, [picked])
+    again = run(corpus_dir, monkeypatch, page="label", lq="the", pick=picked)
+    assert f"passage `{picked}`" in texts(again)
+    # Other words whose matches it is not among: the first of them, not an error.
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    other = next(t for (t,) in con.execute("SELECT text FROM passages WHERE passage_id != ?"
+                                           " AND length(text) > 80", (picked,))
+                 if t.split()[0].isalpha())
+    con.close()
+    again.text_input(key="lq").set_value(" ".join(other.split()[:6])).run()
+    assert not again.exception
+    shown = again.selectbox(key="pick")
+    assert shown.value != picked and shown.index == 0 and "pick" not in again.query_params
+
+
 def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                   tmp_path: Path) -> None:
     import shutil
