@@ -1905,7 +1905,9 @@ def page_reader(ctx: Ctx) -> None:
         f'<span style="background:{c}22;border-bottom:2px solid {c};padding:0 4px">{s}</span>'
         for s, c in ad.STANCE_COLOURS.items())
     st.html(f'<div style="font-size:0.9em">Highlight colour = stance: {legend}. '
-            "Hover a highlight for its themes and passage id.</div>")
+            "Hover a highlight for its themes and passage id; on a touch screen, or "
+            "with a keyboard or screen reader, they are in <i>Passages and their tags as a "
+            "table</i> below.</div>")
     linked = False
     if focus:
         row = view.passages[view.passages["passage_id"] == focus]
