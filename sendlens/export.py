@@ -28,13 +28,21 @@ LETTER_COLUMNS = [
     "letter_id", "area", "area_published", "ofsted_urn", "la_code", "region", "framework",
     "inspection_start", "inspection_end", "published", "letter_date", "previous_inspection",
     "outcome", "weaknesses_progress", "weaknesses_total", "next_inspection", "source",
-    "sha256", "n_pages", "n_passages", "imported_at",
+    "url", "sha256", "n_pages", "n_passages", "imported_at",
 ]
 
+# Where the letter is published, to cite: the address a scrape last found its file at
+# (also for a letter imported from a folder whose file a scrape found later), else a web
+# address it was imported from (a manifest's url). `source` stays what it was read from,
+# which hand-label files name letters by.
+_URL_SQL = ("COALESCE((SELECT f.url FROM fetches f WHERE f.letter_id = letters.letter_id AND "
+            "f.status IN ('imported', 'replaced', 'duplicate') ORDER BY f.retrieved_at DESC "
+            "LIMIT 1), CASE WHEN source LIKE 'http://%' OR source LIKE 'https://%' THEN source "
+            "END) AS url")
 
 # The letters table (the app reads it through its own read-only connection).
-LETTERS_SQL = (f"SELECT {', '.join(LETTER_COLUMNS)} FROM letters"
-               " ORDER BY area, inspection_start, letter_id")
+LETTERS_SQL = (f"SELECT {', '.join(_URL_SQL if c == 'url' else c for c in LETTER_COLUMNS)}"
+               " FROM letters ORDER BY area, inspection_start, letter_id")
 
 
 def letters_frame(corpus: Corpus) -> pd.DataFrame:

@@ -148,11 +148,8 @@ class ImportReport:
         lines += [f"  already in the corpus: {o.path} is {o.reason}"
                   for o in self.by_status("duplicate")
                   if o.reason.startswith(COPY_REASONS)]
-        lines += [f"  already in the corpus: {o.path}: " + "; ".join(filter(None, [
-                  f"its {' and '.join(c for c in o.filled if c != 'source')} (empty until "
-                  "now) filled in from the manifest" if set(o.filled) - {"source"} else "",
-                  "its source is now the manifest's web address (it was the path of a "
-                  "copy)" if "source" in o.filled else ""]))
+        lines += [f"  already in the corpus: {o.path}: its {' and '.join(o.filled)} (empty "
+                  "until now) filled in from the manifest"
                   for o in self.by_status("duplicate") if o.filled]
         # Kept (it is a SEND letter), but nothing of it can be tagged or counted.
         lines += [f"  warning: {o.path}: imported, but no sentences were found in its text "
@@ -250,7 +247,7 @@ def _mark_fetch(fetch: FetchRecord, outcome: ImportOutcome) -> None:
 
 def _held_file(corpus: Corpus, con: sqlite3.Connection | None, path: Path, sha: str,
                ofsted_urn: str | None, published: str | None,
-               data: bytes, source: str | None = None) -> ImportOutcome | None:
+               data: bytes) -> ImportOutcome | None:
     """The outcome for a file whose bytes the corpus already holds (giving its letter what
     the manifest or site adds), or None when it holds no such file. The store's copy of
     it is put back if it has gone or changed on disk since (`import --reparse` refuses
@@ -259,13 +256,6 @@ def _held_file(corpus: Corpus, con: sqlite3.Connection | None, path: Path, sha: 
         return None
     letter_id, stored = existing
     filled = _fill_in(corpus, con, letter_id, ofsted_urn=ofsted_urn, published=published)
-    if source and urlsplit(source).scheme in ("http", "https") and not urlsplit(
-            stored or "").scheme.startswith("http"):
-        # The address it is published at, for a citation, in place of the path of a copy
-        # on someone's disk (a letter imported from a folder, then found by a scrape).
-        with corpus.transaction(con) as db:
-            _set_columns(db, letter_id, {"source": source})
-        filled += ("source",)
     reason = _duplicate_of(stored, path)
     if not corpus.pdf_intact(sha):
         with corpus.transaction(con):  # under the write lock, as every write to the store
@@ -300,7 +290,7 @@ def _import_pdf(
     except OSError as exc:
         return ImportOutcome(str(path), "skipped", f"cannot read: {exc.strerror or exc}")
     sha = hashlib.sha256(data).hexdigest()
-    if held_file := _held_file(corpus, con, path, sha, ofsted_urn, published, data, source):
+    if held_file := _held_file(corpus, con, path, sha, ofsted_urn, published, data):
         return held_file
     if gone := corpus.replaced_file(sha, con):
         letter_id, now_from, when = gone
@@ -330,7 +320,7 @@ def _import_pdf(
         # would count the inspection twice in every table.
         other, stored = held
         if held_file := _held_file(corpus, con, path, sha, ofsted_urn, given_published,
-                                   data, source):
+                                   data):
             # This very file, imported by another run since the look-up above.
             return held_file
         if _replaces(corpus, con, other, published,

@@ -344,16 +344,6 @@ def test_a_manifest_read_later_fills_in_what_held_letters_lack(folder: Path,
     assert got["Kestrelbury"]["ofsted_urn"] == "80999"
     assert got["Kestrelbury"]["published"] == "2018-01-09"
     assert got["Harrowdale"]["ofsted_urn"] is None
-    # A web address takes the place of the path of the copy imported: a citation's source.
-    (folder / "manifest.csv").write_text(
-        "file,url\nkestrelbury.pdf,https://files.ofsted.gov.uk/v1/file/50999999\n",
-        encoding="utf-8")
-    result = CliRunner().invoke(app, ["import", "letters", "--corpus", corpus, "-q"])
-    assert (f"already in the corpus: {folder / 'kestrelbury.pdf'}: its source is now the "
-            "manifest's web address (it was the path of a copy)") in result.output
-    got = letters_by_area(tmp_path / "corpus")
-    assert got["Kestrelbury"]["source"] == "https://files.ofsted.gov.uk/v1/file/50999999"
-    assert got["Harrowdale"]["source"].endswith("harrowdale.pdf")
     again = CliRunner().invoke(app, ["import", "letters", "--corpus", corpus, "-q"])
     assert "filled in" not in again.output
 
