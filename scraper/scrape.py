@@ -807,7 +807,8 @@ def scrape(
             lock, tmp_lock = tmp_lock, None
             _unlock(lock)
         corpus.set_meta("last_scrape", datetime.now(UTC).isoformat(timespec="seconds"))
-        summary.no_longer_listed = _no_longer_listed(corpus, withdrawn, summary)
+        summary.no_longer_listed = _no_longer_listed(
+            corpus, withdrawn, summary, {p.file_id for p in candidates})
     except KeyboardInterrupt:
         summary.error = INTERRUPTED
     except (site.SiteStructureError, HttpError) as exc:
@@ -933,17 +934,23 @@ def _to_download(
     return fresh, withdrawn
 
 
-def _no_longer_listed(corpus: Corpus, withdrawn: Collection[str],
-                      summary: ScrapeSummary) -> list[str]:
+def _no_longer_listed(corpus: Corpus, withdrawn: Collection[str], summary: ScrapeSummary,
+                      listed: Collection[str]) -> list[str]:
     """The held letters whose file their council's page no longer lists and that no
-    later file replaced this run, each with its area, framework, dates and old address:
-    kept in the corpus, but a reader should know (withdrawn, or corrected under other
-    dates, in which case the corpus now holds both)."""
+    later file replaced (this run, or one before: a file of theirs is `listed`), each with
+    its area, framework, dates and old address: kept in the corpus, but a reader should
+    know (withdrawn, or corrected under other dates, in which case the corpus now holds
+    both)."""
     gone = set(withdrawn) - {r.letter_id for r in summary.replaced}
     if not gone:
         return []
     new_ids = [r.letter_id for r in summary.new if r.letter_id]
     with corpus.reading() as con:
+        marks = ",".join("?" * len(listed))
+        gone -= {r[0] for r in con.execute(
+            f"SELECT letter_id FROM fetches WHERE file_id IN ({marks})", list(listed))}
+        if not gone:
+            return []
         def letters(ids: Collection[str]) -> list[sqlite3.Row]:
             marks = ",".join("?" * len(ids))
             return con.execute(

@@ -299,6 +299,9 @@ def test_a_corrected_report_listed_in_place_of_the_first_replaces_it_on_the_same
     summary = scrape(corpus, base_url=base, **FAST)
     assert [r.file_id for r in summary.replaced] == ["2702000"] and not summary.duplicates
     assert "over five" in " ".join(r[0] for r in rows(corpus, "SELECT text FROM passages"))
+    assert not summary.no_longer_listed  # replaced: its file is listed
+    # ... nor on the runs after, though the first file is still gone.
+    assert not scrape(corpus, base_url=base, **FAST).no_longer_listed
 
 
 def test_a_letter_imported_from_a_folder_gets_the_address_a_scrape_finds_it_at(
