@@ -744,6 +744,9 @@ MAX_FTS_QUERY = 200  # characters of a search: longer input is cut, not refused
 _WORD = re.compile(r'"[^"]+"|[\w\-\u2019\']+', re.UNICODE)
 
 
+_STRAIGHT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
 def exact_phrases(text: str) -> list[str]:
     """The "quoted" words or phrases of a search, each as a LIKE pattern: the full-text
     index matches stems ("timely" finds "time" and "timescales"), so a quoted one must
@@ -751,6 +754,9 @@ def exact_phrases(text: str) -> list[str]:
     word from matching inside a longer one ("timely" in "untimely") in all but passages
     that have both."""
     out = []
+    # Curly quotes as the letters' clean text has them (scraper.extract straightens them),
+    # so that a phrase pasted from a PDF ("children’s needs") still matches.
+    text = text.translate(_STRAIGHT)
     for found in _WORD.finditer(text[:MAX_FTS_QUERY]):
         token = found.group()
         if token.startswith('"') and (phrase := " ".join(token.strip('"').split())):
@@ -766,7 +772,7 @@ def fts_query(text: str) -> str:
     produce a syntax error; a trailing * on a word keeps prefix search.
     """
     parts: list[str] = []
-    text = text[:MAX_FTS_QUERY]
+    text = text[:MAX_FTS_QUERY].translate(_STRAIGHT)  # “a phrase” is a "phrase" too
     for found in _WORD.finditer(text):
         # The * after this very token ("plan plan*": the second, not the first).
         prefix = text[found.end():found.end() + 1] == "*"

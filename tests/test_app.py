@@ -947,13 +947,16 @@ def test_search_words_are_quoted_and_a_star_belongs_to_its_own_word() -> None:
 
 
 def test_a_quoted_word_or_phrase_is_also_matched_as_typed() -> None:
-    from sendlens.store import exact_phrases
+    from sendlens.store import exact_phrases, fts_query
 
     # The index matches stems ("timely" finds "time"): quotes ask for the words as typed,
     # with LIKE's own characters taken literally.
     assert exact_phrases('"timely"  waits "short   breaks"') == ["%timely%", "%short breaks%"]
     assert exact_phrases('"50% of_all"') == ["%50\\% of\\_all%"]
     assert exact_phrases("timely waits") == []
+    # Pasted from a PDF, with curly quotes: as the clean text has them, straight.
+    assert exact_phrases("\u201cchildren\u2019s needs\u201d") == ["%children's needs%"]
+    assert fts_query("\u201cchildren\u2019s needs\u201d") == '"children\'s needs"'
 
 
 def test_short_theme_names_keep_what_people_search_for() -> None:
