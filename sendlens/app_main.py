@@ -922,18 +922,16 @@ def untagged_note(ctx: Ctx, where: str, chosen: Sequence[str] = ()) -> None:
                    "`sendlens tag`).")
 
 
-def pooled_note(ctx: Ctx, filters: ad.Filters) -> None:
-    """Say when the rows pool letters of several frameworks: a revisit discusses only the
+def pooled_note(ctx: Ctx, by: str, filters: ad.Filters) -> None:
+    """Say when rows pool letters of several frameworks: a revisit discusses only the
     weaknesses it revisits, so its shares are not like for like with a full inspection's."""
-    frame = ad.letters(ctx.path, ctx.stamp)
-    for column, chosen in (("area", filters.areas), ("region", filters.regions),
-                           ("framework", filters.frameworks), ("outcome", filters.outcomes)):
-        if chosen:
-            frame = frame[frame[column].isin(chosen)]
-    if (kinds := frame["framework"].nunique()) > 1:
-        st.caption(f"The rows pool letters of {kinds} frameworks (a revisit letter discusses "
-                   "only the weaknesses it revisits): choose one under Filters to compare "
-                   "like with like.")
+    if pooled := ad.pooled_groups(ctx.path, ctx.stamp, by, filters):
+        rows = list(pooled)
+        named = ", ".join(rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
+        st.caption(f"{counted(len(rows), 'row')} {'pools' if len(rows) == 1 else 'pool'} "
+                   f"letters of several frameworks ({named}; a revisit letter discusses only "
+                   "the weaknesses it revisits): choose one framework under Filters to "
+                   "compare like with like.")
 
 
 def page_compare(ctx: Ctx) -> None:
@@ -1004,7 +1002,7 @@ def page_compare(ctx: Ctx) -> None:
         show_error(exc)
         return
     untagged_note(ctx, "chart", chosen)
-    pooled_note(ctx, filters)
+    pooled_note(ctx, by, filters)
     if shown.empty:
         st.info("No tagged letters match these filters.")
         return
@@ -2379,6 +2377,7 @@ def warm(path: str) -> float:
         return time.perf_counter() - started
     # Compare areas: the heatmap and the evidence of its first cell.
     shown, order, _ = _compare_view(ctx, "area", "net_stance", "name", (), ad.Filters())
+    ad.pooled_groups(path, stamp, "area", ad.Filters())
     if len(shown):
         _heatmap(shown, "area", "net_stance", order)
         ad.evidence(path, stamp, themes[0], None, ad.Filters(), group_by="area",

@@ -413,6 +413,14 @@ def theme_names(path: str, stamp_: tuple[int, ...]) -> dict[str, str]:
 
 
 @st.cache_data(show_spinner=False)
+def pooled_groups(path: str, stamp_: tuple[int, ...], by: str,
+                  filters: Filters) -> dict[str, dict[str, int]]:
+    """The rows of theme_table(path, stamp_, by, filters) whose letters are of several
+    frameworks."""
+    return aggregate.pooled_groups(corpus_for(path), by=by, **filters.kwargs(themes=False))
+
+
+@st.cache_data(show_spinner=False)
 def untagged_themes(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
     """Codebook themes no tagging model of the corpus knew (added since the last tag):
     the theme tables have no rows for them."""

@@ -183,13 +183,17 @@ def test_a_table_pooling_frameworks_says_so(corpus: Corpus, tmp_path: Path) -> N
         con.execute("UPDATE letters SET framework = 'revisit_2018' WHERE area = 'Dorset'")
     result = export(copy, "themes", "--by", "region")
     said = " ".join(result.stderr.split())
-    assert ("the rows pool letters of 3 area_send_2023, 1 revisit_2018 (a revisit letter "
-            "discusses only the weaknesses it revisits)") in said
+    # Dorset's revisit and the other South West letter (Cornwall's report) share a row.
+    assert ("1 row pools letters of several frameworks (South West: 1 area_send_2023, "
+            "1 revisit_2018): a revisit letter discusses only the weaknesses it revisits"
+            ) in said
     assert "--framework CODE counts one framework" in said
-    for alone in (["--framework", "area_send_2023"], ["--by", "framework"]):
-        assert "pool" not in export(copy, "themes", *alone).stderr
-    md = export(copy, "themes", "--format", "md").stdout
-    assert "The rows pool letters of" in md  # under a table pasted into a paper too
+    # Rows of one framework each, though the table holds two: nothing to say.
+    for alone in (["--framework", "area_send_2023"], ["--by", "framework"], ["--by", "area"],
+                  ["--by", "region", "--region", "South East"]):
+        assert "pool" not in export(copy, "themes", *alone).stderr, alone
+    md = export(copy, "themes", "--by", "region", "--format", "md").stdout
+    assert "1 row pools letters of several frameworks" in md  # under a pasted table too
 
 
 def test_a_read_only_disk_is_named_as_such_not_by_the_temporary_file(

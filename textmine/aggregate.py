@@ -60,6 +60,7 @@ __all__ = [
     "letter_theme_profile",
     "load_tagged",
     "theme_names",
+    "pooled_groups",
     "theme_table",
     "untagged_themes",
 ]
@@ -593,8 +594,8 @@ def theme_table(
     (net_stance_low, _high). Every group has a row for every
     theme (zeros where it never names one), so heatmaps get a full grid, except a theme
     no tagging model knew (added to the codebook since the last `tag`), listed in
-    `table.attrs["themes_not_tagged"]` instead. `table.attrs["frameworks"]` counts the
-    letters of each framework in the table. `filters` are those of `load_tagged`
+    `table.attrs["themes_not_tagged"]` instead. `table.attrs["pooled"]` names the rows
+    whose letters are of several frameworks (`pooled_groups`). `filters` are those of `load_tagged`
     (frameworks, outcomes, areas, regions, date_from, date_to).
     """
     if by not in GROUPS:
@@ -608,11 +609,9 @@ def theme_table(
         untagged = _untagged_themes(con, theme_ids)
         theme_ids = [t for t in theme_ids if t not in untagged]
         groups = _group_letters(con, GROUPS[by], where)
-        # Letters per framework: a row pooling a 2016 inspection with its revisit (which
-        # discusses only weaknesses) is not comparable with one 2023 report; callers say so.
-        frameworks = (dict(zip(groups["group"], groups["letters"])) if by == "framework" else
-                      dict(_group_letters(con, GROUPS["framework"], where).itertuples(
-                          index=False)))
+        # Rows pooling a 2016 inspection with its revisit (which discusses only the
+        # weaknesses it revisits) are not comparable with one 2023 report: callers say so.
+        pooled = _pooled(con, GROUPS[by], where)
         counts, spreads = _cells_and_intervals(
             con, GROUPS[by], where, dict(zip(groups["group"], groups["letters"], strict=True)))
         # An area's DfE code, to join the table to other data by code, not by name.
@@ -649,8 +648,37 @@ def theme_table(
                    *_COUNT_COLUMNS, "share_negative", "share_negative_low",
                    "share_negative_high", "net_stance", "net_stance_low", "net_stance_high"]]
     table.attrs["themes_not_tagged"] = untagged
-    table.attrs["frameworks"] = {str(k): int(v) for k, v in frameworks.items()}
+    table.attrs["pooled"] = pooled
     return table
+
+
+def _pooled(con: sqlite3.Connection, key_sql: str, where: _Where) -> dict[str, dict[str, int]]:
+    """The groups whose tagged letters are of more than one framework: group -> letters
+    per framework (by framework, none)."""
+    rows = con.execute(
+        f"""SELECT CAST(COALESCE({key_sql}, '{UNKNOWN}') AS TEXT), l.framework, count(*)
+            FROM letters l
+            WHERE {_sql_and(where.letters)} AND EXISTS (
+                SELECT 1 FROM passages p JOIN tags t ON t.passage_id = p.passage_id
+                WHERE p.letter_id = l.letter_id)
+            GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2""",
+        where.letter_params,
+    ).fetchall()
+    out: dict[str, dict[str, int]] = {}
+    for group, framework, n in rows:
+        out.setdefault(group, {})[framework] = n
+    return {g: fws for g, fws in out.items() if len(fws) > 1}
+
+
+def pooled_groups(corpus: Corpus, *, by: str = "area",
+                  sections: str | Iterable[str] | None = None,
+                  **filters: Any) -> dict[str, dict[str, int]]:
+    """The rows of `theme_table(by=..., sections=..., **filters)` whose letters are of more
+    than one framework, with their letters per framework."""
+    if by not in GROUPS:
+        raise ValueError(f"cannot group by {by!r}: choose one of {', '.join(GROUPS)}")
+    with corpus.reading() as con:
+        return _pooled(con, GROUPS[by], _where(con, sections=sections, **filters))
 
 
 # --- evidence -------------------------------------------------------------------------------

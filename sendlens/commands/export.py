@@ -211,14 +211,16 @@ def export_cmd(
                 f"to retrain and count {'it' if one else 'them'}")
         typer.secho(f"warning: {said}", fg="yellow", err=True)
         warnings.append(said)
-    pooled = frame.attrs.get("frameworks") or {} if what is What.themes else {}
-    if len(pooled) > 1 and (by or GroupBy.area) is not GroupBy.framework:
+    if pooled := frame.attrs.get("pooled") or {} if what is What.themes else {}:
         # A revisit discusses only the weaknesses it revisits, and each framework words
-        # its letters its own way: their shares are not like for like.
-        said = ("the rows pool letters of " + ", ".join(
-            f"{n} {fw}" for fw, n in sorted(pooled.items(), key=lambda kv: -kv[1]))
-            + " (a revisit letter discusses only the weaknesses it revisits); "
-            "--framework CODE counts one framework, --by framework compares them")
+        # its letters its own way: a row pooling them is not like for like with others.
+        shown = "; ".join(f"{group}: " + ", ".join(f"{n} {fw}" for fw, n in fws.items())
+                          for group, fws in list(pooled.items())[:3])
+        said = (f"{counted(len(pooled), 'row')} {'pools' if len(pooled) == 1 else 'pool'} "
+                f"letters of several frameworks ({shown}"
+                + (f"; and {len(pooled) - 3} more" if len(pooled) > 3 else "") + "): a "
+                "revisit letter discusses only the weaknesses it revisits; --framework CODE "
+                "counts one framework, --by framework compares them")
         typer.secho(f"warning: {said}", fg="yellow", err=True)
         warnings.append(said)
     named_filters = letter_filters
