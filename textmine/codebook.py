@@ -201,37 +201,91 @@ def _class_capitals(cls: str) -> bool:
     return upper and not lower
 
 
-def _unbounded_at(toks: list[str], i: int) -> bool:
-    """Whether toks[i] starts a repeat without an upper bound: "+", "*" or "{n,}"."""
+def _quantifier(toks: list[str], i: int) -> tuple[int, int | None, int]:
+    """The repeat toks[i] starts, as (least, most or None for no limit, tokens it
+    takes, a lazy "?" included); (1, 1, 0) when toks[i] is no quantifier."""
     if i >= len(toks):
-        return False
-    if toks[i] in ("+", "*"):
-        return True
-    if toks[i] == "{":
-        end = toks.index("}", i) if "}" in toks[i:] else -1
-        inner = "".join(toks[i + 1:end]) if end > 0 else ""
-        return bool(re.fullmatch(r"\d*,", inner))
+        return 1, 1, 0
+    tok = toks[i]
+    if tok in ("*", "+", "?"):
+        least, most, used = {"*": (0, None), "+": (1, None), "?": (0, 1)}[tok] + (1,)
+    elif tok == "{" and (m := re.match(r"\{(\d*)(,?)(\d*)\}", "".join(toks[i:i + 12]))):
+        least = int(m.group(1) or 0)
+        most = None if m.group(2) and not m.group(3) else int(m.group(3) or m.group(1) or 0)
+        used = len(m.group(0))
+    else:
+        return 1, 1, 0
+    if i + used < len(toks) and toks[i + used] == "?":  # lazy: the same repeat
+        used += 1
+    return least, most, used
+
+
+def _wordlike(tok: str) -> bool:
+    """Whether a repeated atom matches only letters and digits (not a space or a mark)."""
+    if len(tok) == 1:
+        return tok.isalnum() or tok == "_"
+    if tok.startswith("\\"):
+        return tok in ("\\w", "\\d")
+    if tok.startswith("[") and not tok.startswith("[^"):
+        body = tok[1:-1].replace("\\w", "a").replace("\\d", "0")
+        return all(c.isalnum() or c in "_-" for c in body)
+    return False
+
+
+def _separator(tok: str) -> bool:
+    """Whether an atom matches only a space or a mark, never a letter or a digit."""
+    if len(tok) == 1:
+        return not (tok.isalnum() or tok in "_.")
+    if tok.startswith("\\"):
+        return tok == "\\s" or (len(tok) == 2 and not tok[1].isalnum())
+    if tok.startswith("[") and not tok.startswith("[^"):
+        return not any(c.isalnum() or c == "_" for c in tok[1:-1].replace("\\s", " "))
     return False
 
 
 def _nested_repeat(toks: list[str]) -> bool:
-    """Whether a group holding an unbounded repeat is itself repeated without bound, as
-    in "(\\w+ ?)+": on a long sentence the regex engine tries exponentially many ways
-    to split it, and training hung at the weak labels (the time doubled every two
-    characters)."""
-    stack: list[bool] = []  # per open group: does it hold an unbounded repeat?
-    for i, tok in enumerate(toks):
+    """Whether a group repeated without limit holds a repeat without limit that its turns
+    can share out a run of text among in more than one way, as in "(\\w+ ?)+" or
+    "(ehc\\w*)*": on a long sentence the regex engine tries exponentially many ways
+    (training hung at the weak labels, its time doubling every two characters). A group
+    whose every turn must match a space or a mark its repeats of letters cannot
+    ("(\\w+ )+", "(?:, [a-z]+)*", "(?:[a-z]+-)+") splits a run one way only: fine."""
+    # Per open group: [holds an unbounded repeat, one that may match a separator too,
+    # must match a separator each turn, holds an alternation].
+    stack: list[list[bool]] = [[False, False, False, False]]
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
         if tok == "(":
-            stack.append(False)
-        elif tok == ")" and stack:
-            holds = stack.pop()
-            repeated = _unbounded_at(toks, i + 1)
-            if holds and repeated:
+            stack.append([False, False, False, False])
+            i += 1
+            if i < len(toks) and toks[i] == "?":  # (?:  (?=  (?!  (?<=  (?<!  (?P<name>
+                while i < len(toks) and toks[i] not in (":", "=", "!", ">"):
+                    i += 1
+                i += 1
+            continue
+        if tok == "|":
+            stack[-1][3] = True
+            i += 1
+            continue
+        least, most, used = _quantifier(toks, i + 1)
+        if tok == ")" and len(stack) > 1:
+            unbounded, wild, separated, alternation = stack.pop()
+            if most is None and unbounded and (wild or not separated or alternation):
                 return True
-            if stack and (holds or repeated):
-                stack[-1] = True
-        elif stack and _unbounded_at(toks, i) and (i == 0 or toks[i - 1] != "("):
-            stack[-1] = True
+            # As an atom of its group: a repeated group may share out what it matches.
+            atom_unbounded = unbounded or most is None
+            atom_wild = wild or (most is None)
+            atom_separator = separated and not alternation
+        else:
+            atom_unbounded = most is None
+            atom_wild = atom_unbounded and not _wordlike(tok)
+            atom_separator = _separator(tok)
+        frame = stack[-1]
+        frame[0] |= atom_unbounded
+        frame[1] |= atom_unbounded and atom_wild
+        frame[2] |= atom_separator and least > 0 and most is not None
+        i += 1 + used
     return False
 
 
@@ -258,23 +312,27 @@ def _unjoinable(pattern: str) -> str | None:
            for t in toks):
         return ("capital letters never match: text is lower-cased before matching, so "
                 "write the pattern in lower case")
-    # weak.py matches whole words: a match starts at a word's first letter (or a bracket)
-    # and ends at a word's end, so a pattern that must start with a space or punctuation
-    # (" camhs", "-camhs", '"camhs"'), or must end with a space, never matches anything.
-    optional = ("?", "*") if len(toks) > 1 else ()
+    # weak.py matches whole words: a match starts at a word's first letter (or a bracket),
+    # so a pattern that must start with a space or punctuation (" camhs", "-camhs",
+    # '"camhs"') never matches anything.
     if not toks:
         return None
     if _nested_repeat(toks):
-        return ("a repeated group holds a repeat of its own (such as (\\w+ ?)+): matched "
-                "against a long sentence it can take hours; give the outer repeat a limit, as in "
-                "(\\w+ ){0,5}, or repeat one of them only")
-    if (first := toks[0]) and len(first) == 1 and not (first.isalnum() or first in "_(.\\[") \
-            and not (len(toks) > 1 and (toks[1] in optional or toks[1].startswith("{0"))):
+        return ("a group repeated without limit holds a repeat without limit and nothing it "
+                "must match each turn (such as (\\w+ ?)+): matched against a long sentence it "
+                "can take hours; give the outer repeat a limit, as in (\\w+ ?){0,5}, or make "
+                "each turn match something fixed, as in (\\w+ )+")
+    # Only where the whole pattern must begin so: a first character that may be left out
+    # ("-?camhs", "-{0,1}camhs") or an alternative beside it ("-camhs|camhs") can match.
+    depth, alternatives = 0, False
+    for tok in toks:
+        depth += (tok == "(") - (tok == ")")
+        alternatives |= tok == "|" and depth == 0
+    first = toks[0]
+    if len(first) == 1 and not (first.isalnum() or first in "_(.\\[") \
+            and _quantifier(toks, 1)[0] > 0 and not alternatives:
         return (f"it begins with {first!r}, so it never matches: patterns are matched as whole "
                 "words, from a word's first letter; leave out what comes before the word")
-    if toks[-1].isspace():
-        return ("it ends with a space, so it never matches: patterns are matched as whole "
-                "words, up to a word's last letter; leave out the space")
     return None
 
 
