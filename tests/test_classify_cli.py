@@ -2028,3 +2028,12 @@ def test_labels_of_a_theme_renamed_some_trainings_ago_still_train(tmp_path: Path
         assert refused.exit_code == 2, (command, refused.output)
         assert (f"{mixed}, line 1: theme 'transport' is not in the codebook, and the file "
                 "also names 'school_transport', which looks like its new name") in refused.stderr
+    # Renamed to an id much like the old one ("transports"): still the old theme, not a
+    # typo, to evaluate as to train (evaluate refused it, "did you mean 'transports'?").
+    (root / "codebook.yaml").write_text(with_theme(entry.replace("id: transport",
+                                                                 "id: transports")))
+    assert runner.invoke(app, ["tag", "--corpus", str(root)], env=env).exit_code == 0
+    for command in (["train", "--labels"], ["evaluate"]):
+        done = runner.invoke(app, [*command, str(old), "--corpus", str(root)], env=env)
+        assert done.exit_code == 0, (command, done.output)
+        assert "did you mean" not in done.output
