@@ -1961,7 +1961,7 @@ def page_reader(ctx: Ctx) -> None:
 def page_label(ctx: Ctx) -> None:
     st.title("Label", anchor=False)
     st.markdown("Correct the themes or stance the model gave a passage. Corrections are saved "
-                "in the corpus (table `labels`) and used the next time the model is trained.")
+                "in the corpus and used the next time the model is trained.")
     q_init("pid", "")
     q_init("lq", "")
     a, b = st.columns([2, 1])
@@ -2126,8 +2126,12 @@ def page_label(ctx: Ctx) -> None:
     # A stale model, or letters not tagged yet, are what `sendlens tag` does: here too.
     behind = ctx.status.is_tagged and (problem == "stale" or bool(ctx.status.untagged[0]))
     can_retrain = bool(len(saved) or learnt or behind) and not broken and not lost
-    st.caption("Trains a new model from the codebook's weak labels plus your corrections, "
-               "then re-tags every passage; a corrected passage keeps your correction as "
+    files = [Path(f).name for f in (ctx.status.model or {}).get("meta", {})
+             .get("training", {}).get("label_files") or []]
+    st.caption("Trains a new model from the codebook's weak labels plus your corrections"
+               + (f" and the hand-label files the current model learnt from "
+                  f"({md(', '.join(files))})" if files else "")
+               + ", then re-tags every passage; a corrected passage keeps your correction as "
                "its tag. This can take a minute."
                + (" Fix the codebook first (see above)." if broken else
                   " Put the hand labels back first, or train without them (see above)."

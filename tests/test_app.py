@@ -803,6 +803,23 @@ def test_a_passage_picked_from_a_search_on_the_label_page_is_in_the_link(
     assert shown.value != picked and shown.index == 0 and "pick" not in again.query_params
 
 
+def test_retrain_names_the_hand_label_files_it_will_learn_from_again(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The page said only "weak labels plus your corrections"; the retrain reads dev.jsonl
+    # too, which it named only afterwards.
+    import shutil
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE models SET meta = json_set(meta, '$.training.label_files',"
+                    " json_array('/data/gold/dev.jsonl'))")
+    said = texts(run(copy, monkeypatch, page="label"))
+    assert ("weak labels plus your corrections and the hand-label files the current model "
+            "learnt from (dev.jsonl)") in said.replace("\\", "")
+    assert "hand-label files" not in texts(run(corpus_dir, monkeypatch, page="label"))
+
+
 def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                   tmp_path: Path) -> None:
     import shutil

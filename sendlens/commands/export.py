@@ -51,10 +51,12 @@ def export_cmd(
     what: What = typer.Argument(..., help="letters, passages, themes, evidence or labels.",
                                 metavar="TABLE", parser=one_of(What)),
     fmt: str | None = typer.Option(
-        None, "--format", "-f", help=f"One of {', '.join(FORMATS)} (default: from -o, else csv)."
+        None, "--format", "-f", metavar="FORMAT",
+        help=f"One of {', '.join(FORMATS)} (default: from -o, else csv)."
     ),
     output: str | None = typer.Option(
-        None, "--output", "-o", help="File to write, or - for stdout."
+        None, "--output", "-o", metavar="FILE",
+        help="File to write; without it (or with -), the table goes to stdout."
     ),
     by: GroupBy | None = typer.Option(
         None, "--by", parser=one_of(GroupBy), metavar="<area|region|framework|year|outcome>",

@@ -40,7 +40,8 @@ def _how_to_measure(meta: dict) -> str:
 
 
 def info_cmd(corpus: Path | None = CorpusOption) -> None:
-    """What the corpus holds: letters by framework and outcome, passages, tags."""
+    """What the corpus holds (letters by framework and outcome, passages, tags), the model
+    and its measured quality, what is stale or waits for `tag`, and the EHC plans check."""
     store = open_corpus(corpus)
     counts = store.counts()
     typer.echo(f"corpus: {store.root.resolve()}")

@@ -502,7 +502,8 @@ def evaluate_cmd(
     """Per-theme precision/recall/F1, macro/micro F1, stance confusion and macro-F1.
 
     --cv trains one model per fold and --no-labels one more (--model-card both): about
-    10 s each on the 55 reports, so about a minute for --cv or --model-card."""
+    10 s each on the 55 reports on an idle 2-core machine (more when other work shares
+    it), so about a minute for --cv and a little more for --model-card."""
     from sendlens.export import OutputError, check_destination
     from textmine.codebook import CodebookError, load_codebook
     from textmine.evaluate import (
