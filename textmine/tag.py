@@ -557,7 +557,7 @@ def _train(
         # A file made before a theme was added says nothing about it: its sentences must
         # not become hand-weighted negatives for it (as `evaluate` does not score it).
         unlabelled += labels_not_judged(found, codebook)
-    records, unlabelled, duplicates, _ = _once_each(records, unlabelled)
+    records, unlabelled, duplicates = _once_each(records, unlabelled)
     # The label files first: a mistyped name is told before any work is shown.
     say(0.05, "reading passages")
     rows = corpus_rows(corpus)
@@ -691,11 +691,11 @@ _MODEL_FOLDER = re.compile(r"\d{8}-\d{6}-[0-9a-f]{8}(\.\d+)?")
 
 
 def _once_each(records: list[dict[str, Any]], unlabelled: list[set[str]]
-               ) -> tuple[list[dict[str, Any]], list[set[str]], int, tuple[str, ...]]:
+               ) -> tuple[list[dict[str, Any]], list[set[str]], int]:
     """The label files' records with repeats left out (a copy of a file given as another
-    weighed its labels twice), how many, and the sentences labelled two ways. A label
-    with no stance and one with the same themes and a stance are one label (themes
-    labelled in one file, stances in another), with the stance."""
+    weighed its labels twice), and how many. A label with no stance and one with the same
+    themes and a stance are one label (themes labelled in one file, stances in another),
+    with the stance. (The sentences labelled two ways: `_two_ways`, by passage.)"""
     seen: dict[tuple[str, str], list[int]] = {}  # sentence -> its records' places in kept
     kept: list[dict[str, Any]] = []
     kept_unlabelled: list[set[str]] = []
@@ -719,8 +719,7 @@ def _once_each(records: list[dict[str, Any]], unlabelled: list[set[str]]
         places.append(len(kept))
         kept.append(rec)
         kept_unlabelled.append(gaps)
-    conflicts = tuple(text for (_, text), places in seen.items() if len(places) > 1)
-    return kept, kept_unlabelled, repeats, conflicts
+    return kept, kept_unlabelled, repeats
 
 
 def _two_ways(records: Sequence[dict[str, Any]], matcher: PassageMatcher) -> tuple[str, ...]:
