@@ -594,8 +594,8 @@ def theme_table(
     (net_stance_low, _high). Every group has a row for every
     theme (zeros where it never names one), so heatmaps get a full grid, except a theme
     no tagging model knew (added to the codebook since the last `tag`), listed in
-    `table.attrs["themes_not_tagged"]` instead. `table.attrs["pooled"]` names the rows
-    whose letters are of several frameworks (`pooled_groups`). `filters` are those of `load_tagged`
+    `table.attrs["themes_not_tagged"]` instead (`pooled_groups` names the rows whose
+    letters are of several frameworks). `filters` are those of `load_tagged`
     (frameworks, outcomes, areas, regions, date_from, date_to).
     """
     if by not in GROUPS:
@@ -609,9 +609,6 @@ def theme_table(
         untagged = _untagged_themes(con, theme_ids)
         theme_ids = [t for t in theme_ids if t not in untagged]
         groups = _group_letters(con, GROUPS[by], where)
-        # Rows pooling a 2016 inspection with its revisit (which discusses only the
-        # weaknesses it revisits) are not comparable with one 2023 report: callers say so.
-        pooled = _pooled(con, GROUPS[by], where)
         counts, spreads = _cells_and_intervals(
             con, GROUPS[by], where, dict(zip(groups["group"], groups["letters"], strict=True)))
         # An area's DfE code, to join the table to other data by code, not by name.
@@ -648,7 +645,6 @@ def theme_table(
                    *_COUNT_COLUMNS, "share_negative", "share_negative_low",
                    "share_negative_high", "net_stance", "net_stance_low", "net_stance_high"]]
     table.attrs["themes_not_tagged"] = untagged
-    table.attrs["pooled"] = pooled
     return table
 
 
@@ -674,7 +670,9 @@ def pooled_groups(corpus: Corpus, *, by: str = "area",
                   sections: str | Iterable[str] | None = None,
                   **filters: Any) -> dict[str, dict[str, int]]:
     """The rows of `theme_table(by=..., sections=..., **filters)` whose letters are of more
-    than one framework, with their letters per framework."""
+    than one framework, with their letters per framework: a row pooling a 2016 inspection
+    with its revisit (which discusses only the weaknesses it revisits) is not comparable
+    with one 2023 report, and the export and the app say so."""
     if by not in GROUPS:
         raise ValueError(f"cannot group by {by!r}: choose one of {', '.join(GROUPS)}")
     with corpus.reading() as con:

@@ -159,6 +159,8 @@ def export_cmd(
         except OutputError as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from exc
+    # Rows of a theme table whose letters are of several frameworks: said below.
+    pooled: dict[str, dict[str, int]] = {}
     if what is What.letters:
         frame = letters_frame(store)
     elif what is What.labels:
@@ -191,6 +193,8 @@ def export_cmd(
                                               sections=section or None,
                                               themes=list(dict.fromkeys(themes)) or None,
                                               **filters)
+                pooled = aggregate.pooled_groups(store, by=(by or GroupBy.area).value,
+                                                 sections=section or None, **filters)
             else:
                 if not theme:
                     typer.secho("error: export evidence needs --theme", fg="red", err=True)
@@ -213,7 +217,7 @@ def export_cmd(
                 f"to retrain and count {'it' if one else 'them'}")
         typer.secho(f"warning: {said}", fg="yellow", err=True)
         warnings.append(said)
-    if pooled := frame.attrs.get("pooled") or {} if what is What.themes else {}:
+    if pooled:
         # A revisit discusses only the weaknesses it revisits, and each framework words
         # its letters its own way: a row pooling them is not like for like with others.
         shown = "; ".join(f"{group}: " + ", ".join(f"{n} {fw}" for fw, n in fws.items())
