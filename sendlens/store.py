@@ -747,6 +747,15 @@ _WORD = re.compile(r'"[^"]+"|[\w\-\u2019\']+', re.UNICODE)
 _STRAIGHT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 
 
+def _search_words(text: str) -> tuple[str, list[re.Match[str]]]:
+    """A search as both readings of it take it: cut to MAX_FTS_QUERY, curly quotes made
+    straight (as scraper.extract makes the letters' clean text, so that a phrase pasted
+    from a PDF, "children’s needs", matches; and “a phrase” is a "phrase"), and its words
+    and "quoted phrases"."""
+    text = text[:MAX_FTS_QUERY].translate(_STRAIGHT)
+    return text, list(_WORD.finditer(text))
+
+
 def exact_phrases(text: str) -> list[str]:
     """The "quoted" words or phrases of a search, each as a LIKE pattern: the full-text
     index matches stems ("timely" finds "time" and "timescales"), so a quoted one must
@@ -754,10 +763,7 @@ def exact_phrases(text: str) -> list[str]:
     word from matching inside a longer one ("timely" in "untimely") in all but passages
     that have both."""
     out = []
-    # Curly quotes as the letters' clean text has them (scraper.extract straightens them),
-    # so that a phrase pasted from a PDF ("children’s needs") still matches.
-    text = text.translate(_STRAIGHT)
-    for found in _WORD.finditer(text[:MAX_FTS_QUERY]):
+    for found in _search_words(text)[1]:
         token = found.group()
         if token.startswith('"') and (phrase := " ".join(token.strip('"').split())):
             escaped = phrase.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -772,8 +778,8 @@ def fts_query(text: str) -> str:
     produce a syntax error; a trailing * on a word keeps prefix search.
     """
     parts: list[str] = []
-    text = text[:MAX_FTS_QUERY].translate(_STRAIGHT)  # “a phrase” is a "phrase" too
-    for found in _WORD.finditer(text):
+    text, words = _search_words(text)
+    for found in words:
         # The * after this very token ("plan plan*": the second, not the first).
         prefix = text[found.end():found.end() + 1] == "*"
         word = found.group().strip('"').replace('"', "")
