@@ -356,7 +356,8 @@ def test_theme_table_rejects_unknown_grouping_and_theme(corpus: Corpus) -> None:
         aggregate.theme_table(corpus, themes=["ehc"])
     # The ids as people write them point to the id.
     for typed, meant in [("coproduction", "co_production"), ("co-production", "co_production"),
-                         ("post16", "post16_transition"), ("socal_care", "social_care")]:
+                         ("post16", "post16_transition"), ("POST16", "post16_transition"),
+                         ("socal_care", "social_care")]:
         with pytest.raises(ValueError, match=f"'{typed}' \\(did you mean {meant}\\?\\)"):
             aggregate.evidence(corpus, theme=typed)
     with pytest.raises(ValueError) as nothing_near:

@@ -163,9 +163,9 @@ def theme_names(corpus: Corpus) -> dict[str, str]:
 
 def _check_theme(theme: str, known: Sequence[str]) -> None:
     if theme not in known:
-        # "coproduction", "co-production", "post16": the id without its punctuation.
-        bare = {re.sub(r"[\W_]", "", k): k for k in known}
-        typed = re.sub(r"[\W_]", "", theme)
+        # "coproduction", "Co-Production", "post16": the id without its punctuation or case.
+        bare = {_bare(k): k for k in known}
+        typed = _bare(theme)
         starts = [k for b, k in bare.items() if typed and b.startswith(typed)]
         near = bare.get(typed) or (starts[0] if len(starts) == 1 else None) or next(
             iter(difflib.get_close_matches(theme, known, n=1, cutoff=0.7)), None)
