@@ -30,7 +30,9 @@ from scraper.records import Letter, Paragraph, Section
 # 10: a list marked with minus signs ("−") is a list, one passage an item, as "▪" is.
 # 11: a revisit's counts past twelve ("eight of the fourteen"), and "all five ..." without
 #     "of the".
-PARSER_VERSION = "11"
+# 12: a 2023 report's responsible-body cells set in plain text, alone or run into the
+#     action beside them, are table cells, not passages.
+PARSER_VERSION = "12"
 
 
 class NotASendLetter(ValueError):
@@ -327,6 +329,24 @@ def _split_embedded_headings(
 
 
 _TABLE_HEADER_RE = re.compile(r"responsible body\s+areas? for (priority action|improvement)", re.I)
+# A responsible-body cell names bodies and does nothing: no verb a sentence would have.
+_VERB_RE = re.compile(r"\b(?:should|must|needs?|ensure|is|are|was|were|has|have|had|will|"
+                      r"do|does|did|can|to)\b", re.I)
+_BODY_RE = re.compile(r"\b(?:Council|Board|ICB|Trust|leaders|partnership)\b")
+# The cell run into its action: "Plymouth City Council Plymouth City Council leaders should".
+_REPEATED_CELL_RE = re.compile(r"((?:[A-Z][\w'&-]*)(?: (?:[A-Z][\w'&-]*|and|of|the)){1,10})"
+                               r" (?=\1\b)")
+
+
+def _body_cell(text: str) -> tuple[str, str] | None:
+    """(cell, rest) when a paragraph of a priority-action table starts with the
+    responsible-body column's cell, which layouts that set it in plain text leave in."""
+    if len(text) < 200 and _BODY_RE.search(text) and not _VERB_RE.search(text):
+        return text, ""
+    repeated = _REPEATED_CELL_RE.match(text)
+    if repeated and _BODY_RE.search(repeated.group(1)):
+        return repeated.group(1), text[repeated.end():]
+    return None
 
 
 @dataclass
@@ -361,6 +381,7 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
     # A revisit's judgement read: a long heading after it (and no "Main findings") opens
     # the first weakness's section; before it, it is part of the opening.
     judged = False
+    in_table = False  # past a "Responsible body | Areas for ..." header, in its section
 
     def add(para: Paragraph, heading: bool) -> None:
         if heading:
@@ -380,6 +401,7 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
             else:
                 current = (rule.canonical, heading or rest[:80])
             closing = rule.canonical == "boilerplate"
+            in_table = in_table and not heading
             if heading:
                 add(Paragraph(heading, para.page, "heading"), True)
             if rest == para.text:
@@ -402,6 +424,13 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
             add(para, True)
             continue
         judged = judged or bool(_JUDGEMENT_RE.search(para.text))
+        if _TABLE_HEADER_RE.match(para.text):
+            in_table = True
+        elif in_table and para.kind == "text" and (cell := _body_cell(para.text)):
+            add(Paragraph(cell[0], para.page, "heading"), True)
+            if cell[1]:
+                add(Paragraph(cell[1], para.page, para.kind), False)
+            continue
         # Table header and responsible-body cell of "Areas for priority action".
         add(para, para.kind == "heading" or bool(_TABLE_HEADER_RE.match(para.text)))
     return doc

@@ -339,6 +339,35 @@ def test_headings_map_to_canonical_sections_and_repeated_table_headers_vanish() 
     assert texts.count("Areas for improvement") == 1
 
 
+def test_responsible_body_cells_in_plain_text_are_not_passages() -> None:
+    # Some reports set the table's "Responsible body" column in plain text: the cell
+    # stands alone, or runs into the action beside it when the action starts the same way.
+    doc = assign_sections(
+        "area_send_2023",
+        _paras(
+            ("heading", "Areas for priority action"),
+            ("text", "Responsible body Areas for priority action Borsetshire Council"),
+            ("text", "Leaders should publish the waiting times for therapy."),
+            ("text", "Borsetshire Council, NHS Felpersham Integrated Care Board."),
+            ("text", "Leaders must agree how they fund therapy together."),
+            ("text", "Borsetshire County Council Borsetshire County Council leaders should "
+                     "track exclusions."),
+            ("heading", "Areas for improvement"),
+            ("text", "The partnership board should meet more often."),
+        ),
+    )
+    passages = [(p.text, s) for i, (p, (s, _)) in enumerate(zip(doc.paragraphs,
+                                                                 doc.para_sections))
+                if i not in doc.heading_paras]
+    assert passages == [
+        ("Leaders should publish the waiting times for therapy.", "actions"),
+        ("Leaders must agree how they fund therapy together.", "actions"),
+        ("Borsetshire County Council leaders should track exclusions.", "actions"),
+        # Past the table, a sentence naming a body is a sentence.
+        ("The partnership board should meet more often.", "actions"),
+    ]
+
+
 def test_heading_run_into_text_is_split() -> None:
     doc = assign_sections(
         "area_send_2023",
