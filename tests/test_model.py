@@ -327,8 +327,8 @@ def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
     # A model an older sendlens trained decides otherwise (no margins for a first or
     # second theme).
     assert staleness({**model.meta, "format": 2}, cb) == [
-        "trained by an older sendlens (model format 2; this one makes format 3)"]
-    assert "trained by a newer sendlens (model format 4" in staleness(
+        "made by an older sendlens (model format 2; this one makes format 3)"]
+    assert "made by a newer sendlens (model format 4" in staleness(
         {**model.meta, "format": 4}, cb)[0]
     # Arrays saved by another numpy major version may not load the same.
     other = {**model.meta, "versions": {**model.meta["versions"], "numpy": "0.9.0"}}

@@ -791,13 +791,13 @@ def staleness(meta: dict[str, Any], codebook: Codebook,
     training = meta.get("training", {})
     was = (training.get("corpus_letters"), training.get("corpus_sentences"))
     if corpus is not None and None not in was and tuple(was) != tuple(corpus):
-        reasons.append(f"trained on {was[0]:,} letters ({was[1]:,} passages); the corpus "
-                       f"now holds {corpus[0]:,} ({corpus[1]:,})")
+        reasons.append(f"its weak labels came from {was[0]:,} letters ({was[1]:,} passages); "
+                       f"the corpus now holds {corpus[0]:,} ({corpus[1]:,})")
     made = meta.get("format")
     if made != MODEL_FORMAT:
         by = ("an older sendlens" if isinstance(made, int) and made < MODEL_FORMAT
               else "a newer sendlens" if isinstance(made, int) else "an unknown program")
-        reasons.append(f"trained by {by} (model format {made}; this one makes format "
+        reasons.append(f"made by {by} (model format {made}; this one makes format "
                        f"{MODEL_FORMAT})")
     recorded = meta.get("codebook_sha256")
     if (recorded not in (codebook.sha256, codebook.text_sha256, codebook.full_sha256)
