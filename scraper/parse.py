@@ -32,7 +32,11 @@ from scraper.records import Letter, Paragraph, Section
 #     "of the".
 # 12: a 2023 report's responsible-body cells set in plain text, alone or run into the
 #     action beside them, are table cells, not passages.
-PARSER_VERSION = "12"
+# 13: older letters: a revisit judging "the three areas of significant weakness" (all, and
+#     how many), the count of an "all" or "none" from the verdicts, passive verdicts; a WSoA
+#     that "was required"; a closing list the area "is now required" to address; the part
+#     "in meeting the needs"; an area named with its short form "(BCP)".
+PARSER_VERSION = "13"
 
 
 class NotASendLetter(ValueError):
@@ -199,7 +203,8 @@ _LETTER_TITLE = _h(r"joint local area SEND (inspection|revisit) in [A-Z](?:[^.]|
 _LETTER_2016 = [
     _LETTER_TITLE,
     _h(r"main findings", "main_findings", embedded=True),
-    _h(r"the effectiveness of the local area in (identifying|assessing|improving)\b[^.]*?"
+    _h(r"the effectiveness of the local area in (identifying|assessing|meeting|improving)\b"
+       r"[^.]*?"
        r"(disabilities|SEND)\b", "context", short_only=True, embedded=True),
     _h(r"strengths", "strengths", short_only=True, embedded=True),
     _h(r"areas for (further )?development", "weaknesses", short_only=True, embedded=True),
@@ -213,12 +218,15 @@ _LETTER_2016 = [
     # these ...") keeps its own words; case counts there, or a match from a lower-case word
     # would hide the right one.
     _h(
-        r"the local area is required to produce and submit a written statement of action"
+        r"the local area is (?:now )?required to produce and submit a written statement of "
+        r"action"
         r"|(?:(?-i:(?:\b[A-Z][a-z']*(?:,? (?:[a-z'-]+|[A-Z]{2,}(?:'?s)?|[A-Z][a-z]+'s|Ofsted"
         r"|\d+(?:[-–]\d+)?)){0,8}, )?"
         r"(?:As a result|In accordance|Following|Because|Inspectors|HMCI|Her Majesty|"
         r"His Majesty|Ofsted|The Chief Inspector|We)\b)[^.:]{0,250}?\b(?:determined|decided) "
-        r"that )?the (?:local )?area (?:is required to|must) produce and submit a written "
+        r"that )?(?:the (?:local )?area|the local authority and (?:the )?(?:CCGs?|clinical "
+        r"commissioning groups?)) (?:(?:is|are) (?:now )?required to|must(?: now)?) produce "
+        r"and submit a written "
         r"statement of action(?=[^.:]{0,200}\bthe following\b[^.:]{0,80}:)",
         "actions",
         may_prefix=False,
@@ -483,6 +491,8 @@ _OUTCOME_2023 = [
 
 def _clean_area(name: str) -> str:
     name = re.sub(r"\s+", " ", name).strip(" .,:;")
+    # "Bournemouth, Christchurch and Poole (BCP)": the short name the letter goes on to use.
+    name = re.sub(r"\s*\([^()]*\)$", "", name)
     return re.sub(r"^the\s+", "", name, flags=re.I)
 
 
@@ -526,7 +536,8 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
                   r"\b(?:weakness|area for priority action|areas for priority action)", " ",
                   flat, flags=re.I)
     word = r"(\w+)"
-    noun = r"(?:(?:areas? of )?significant (?:weakness|area)|areas? for priority action)"
+    noun = (r"(?:(?:areas? of )?significant (?:weakness|area)|areas? for priority action"
+            r"|areas? of weakness)")
     progress_in = r"made sufficient progress in (?:addressing|tackling|improving)"
     # "has made", not "has not (yet) made" nor "hasn't made"
     affirmed = r"(?<!not )(?<!not yet )(?<!n't )(?<!n't yet )"
@@ -548,26 +559,50 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
         unmet, total = _number(missed.group(1)), _number(missed.group(2))
         if unmet is not None and total is not None and unmet <= total:
             return outcome_of(total - unmet, total)
-    # "all of the five ...", "all five ...", "both ...".
-    all_done = re.search(rf"{affirmed}{progress_in} (all|each|both) (?:of the )?(?:(\w+) )?"
-                         rf"{noun}", said, re.I)
-    if all_done:
-        total = 2 if all_done.group(1).lower() == "both" else _number(all_done.group(2) or "")
+    # "The area has (not) made ... this significant weakness" (or "Sufficient progress has
+    # (not) been made in ..."), closing each weakness's section: the area's verdict, not a
+    # leader's claim nor what "will not have" been made. Not "the weakness": that is how a
+    # one-weakness judgement names it.
+    subject = r"\b(?:the (?:local )?area(?: partnership)?|the partnership|it)"
+    active = re.findall(rf"{subject} has(n't| not)?(?: yet)? {progress_in} this "
+                        rf"(?:{noun}|weakness)\b", said, re.I)
+    passive = re.findall(r"\bsufficient progress has(n't| not)?(?: yet)? been made in "
+                         rf"(?:addressing|tackling|improving) this (?:{noun}|weakness)\b",
+                         said, re.I)
+    verdicts = active + passive
+    met = sum(1 for v in verdicts if not v)
+    # "all of the five ...", "all five ...", "both ...", and "the three areas of significant
+    # weakness" or "the area of significant weakness" (all there were). Without a number,
+    # as many as there are verdicts when every one agrees.
+
+    def total_of(found: re.Match[str], kind: str, agree: bool) -> int | None:
+        count = _number(found.group(2)) if found.group(2) else None
+        if kind == "both":
+            return 2
+        if count is not None:
+            return count
+        if kind == "the" and not re.search(r"weaknesses|areas\b", found.group(0), re.I):
+            return 1
+        return len(verdicts) if verdicts and agree else None
+
+    def one_of_several(found: re.Match[str], kind: str) -> bool:
+        # "... in addressing the significant weakness" among several verdicts is one of them.
+        return kind == "the" and found.group(2) is None and len(verdicts) > 1
+
+    all_done = re.search(rf"{affirmed}{progress_in} (all|each|both|the) (?:of the )?"
+                         rf"(?:(\w+) )?{noun}", said, re.I)
+    if all_done and not one_of_several(all_done, all_done.group(1).lower()):
+        total = total_of(all_done, all_done.group(1).lower(), met == len(verdicts))
         return "sufficient_progress_all", total, total
-    none_done = re.search(rf"{denied}{progress_in} (?:any|each|either) of the (?:{word} )?{noun}",
-                          said, re.I)
-    if none_done:
-        return "sufficient_progress_none", 0, _number(none_done.group(1) or "")
+    none_done = re.search(rf"{denied}{progress_in} (any|each|either|the) (?:of the )?"
+                          rf"(?:(\w+) )?{noun}", said, re.I)
+    if none_done and not one_of_several(none_done, none_done.group(1).lower()):
+        return ("sufficient_progress_none", 0,
+                total_of(none_done, none_done.group(1).lower(), met == 0))
     # "Not ... all of the weaknesses" may mean some or none; each weakness's own verdict
     # then tells, when there is one for each (and never "all": the judgement says not).
     not_all = re.search(rf"{denied}{progress_in} all of the (?:{word} )?{noun}", said, re.I)
     stated = _number(not_all.group(1) or "") if not_all else None
-    # "The area has (not) made ... this significant weakness": the area's verdict, not a
-    # leader's claim nor what "will not have" been made.
-    subject = r"\b(?:the (?:local )?area(?: partnership)?|the partnership|it)"
-    verdicts = re.findall(rf"{subject} has(n't| not)?(?: yet)? {progress_in} (?:this|the) "
-                          rf"(?:{noun}|weakness)\b", said, re.I)
-    met = sum(1 for v in verdicts if not v)
     if verdicts and (not not_all or (met < len(verdicts) and stated in (None, len(verdicts)))):
         return outcome_of(met, len(verdicts))
     return None, None, stated
@@ -577,13 +612,15 @@ def parse_wsoa(text: str) -> str | None:
     """Whether a 2016-framework letter requires a Written Statement of Action. A letter
     that does not say so is "no_wsoa": only those requiring one had to say it."""
     flat = re.sub(r"\s+", " ", text)
-    m = re.search(r"written statement of action[^.]{0,80}\bis (not )?required", flat, re.I)
+    # "is required", or told after the event: "HMCI determined that a WSoA was required".
+    m = re.search(r"written statement of action[^.]{0,80}\b(?:is|was) (not )?required", flat,
+                  re.I)
     if m:
         return "no_wsoa" if m.group(1) else "wsoa_required"
     if re.search(r"\bnot (be )?required to produce[^.]{0,40}written statement", flat, re.I):
         return "no_wsoa"
-    if re.search(r"(?:(?:required|requires) [^.]{0,120}to|\bmust) produce (?:and submit )?"
-                 r"(?:a )?written statement of action",
+    if re.search(r"(?:(?:required|requires) [^.]{0,120}to|\bmust) (?:produce|submit) "
+                 r"(?:and submit )?(?:a )?written statement of action",
                  flat, re.I):
         return "wsoa_required"
     return "no_wsoa"

@@ -86,6 +86,9 @@ def test_other_ofsted_reports_are_not_send_letters() -> None:
         ("send_2016", "conducted a joint inspection of the local area of Rutland to judge",
          "Rutland"),
         ("revisit_2018", "Joint local area SEND revisit in Bury\n\n", "Bury"),
+        # The short form the letter goes on to use is no part of the name.
+        ("send_2016", "conducted a joint inspection of the local area of Bournemouth, "
+         "Christchurch and Poole (BCP) to judge", "Bournemouth, Christchurch and Poole"),
     ],
 )
 def test_area_names(framework: str, text: str, area: str) -> None:
@@ -177,6 +180,31 @@ _VERDICT = ("Leaders changed the panel. The area has {}made sufficient progress 
         ("The area has not yet made sufficient progress in addressing all of the three "
          f"significant weaknesses. {_VERDICT.format('')} {_VERDICT.format('')}",
          (None, None, 3)),
+        # The weaknesses named by their number alone ("the three areas of significant
+        # weakness", "the one significant weakness"), or without "significant": all of them.
+        ("The area has made sufficient progress in addressing the three areas of significant "
+         "weakness identified at the initial inspection.", ("sufficient_progress_all", 3, 3)),
+        ("The area has made sufficient progress in addressing the four significant "
+         "weaknesses.", ("sufficient_progress_all", 4, 4)),
+        ("The area has not made sufficient progress in addressing the two areas of weakness "
+         "found at the first inspection.", ("sufficient_progress_none", 0, 2)),
+        # One weakness, named again in its verdict: one, not two.
+        ("The area has made sufficient progress in addressing the area of significant weakness "
+         "identified at the initial inspection. " + _VERDICT.format(""),
+         ("sufficient_progress_all", 1, 1)),
+        # "All" or "any" without a number: the verdicts give it, active or passive.
+        ("The area has made sufficient progress in addressing all of the significant "
+         "weaknesses. Leaders changed the panel. Sufficient progress has been made in "
+         "addressing this significant weakness. " + _VERDICT.format(""),
+         ("sufficient_progress_all", 2, 2)),
+        ("The area has not made sufficient progress in addressing any of the significant "
+         f"weaknesses. {_VERDICT.format('not ')} Sufficient progress has not been made in "
+         f"addressing this significant weakness. {_VERDICT.format('not yet ')}",
+         ("sufficient_progress_none", 0, 3)),
+        ("The area has not yet made sufficient progress in addressing all of the significant "
+         "weaknesses. Sufficient progress has been made in addressing this area of significant "
+         "weakness. Sufficient progress has not yet been made in addressing this area of "
+         "significant weakness.", ("sufficient_progress_some", 1, 2)),
     ],
 )
 def test_revisit_progress(text: str, expected: tuple) -> None:
@@ -205,6 +233,12 @@ def test_wsoa_decision() -> None:
                       "offer to parents.") == "no_wsoa"
     assert parse_wsoa("The local area is required to produce a written statement of action "
                       "to Ofsted.") == "wsoa_required"
+    # Told after the event, or "submit" without "produce".
+    assert parse_wsoa("HMCI determined that a Written Statement of Action was required because "
+                      "of significant weaknesses.") == "wsoa_required"
+    assert parse_wsoa("A written statement of action was not required.") == "no_wsoa"
+    assert parse_wsoa("The area is required to submit a written statement of action to "
+                      "Ofsted.") == "wsoa_required"
 
 
 @pytest.mark.parametrize("intro", [
@@ -237,6 +271,11 @@ def test_wsoa_decision() -> None:
     "produce and submit a written statement of action that sets out the following:",
     "Given the weaknesses in 0-25 services, HMCI has determined that the local area must "
     "produce and submit a written statement of action that sets out the following:",
+    # "Now", and the two bodies named as the subject.
+    "The local area is now required to produce and submit a Written Statement of Action to "
+    "Ofsted that explains how the local area will tackle the following areas of weakness:",
+    "HMCI has determined that the local authority and the CCG are required to produce and "
+    "submit a written statement of action that explains how they will tackle the following:",
 ])
 def test_the_closing_list_of_significant_weaknesses_is_found_however_it_is_introduced(
     intro: str
@@ -298,6 +337,25 @@ def test_a_written_statement_following_the_inspection_opens_no_closing_list() ->
         ("bullet", "Leaders know the area well."),
     ))
     assert "actions" not in [s for s, _ in doc.para_sections]
+
+
+def test_each_part_heading_of_a_2016_letter_opens_its_part() -> None:
+    # The three parts of the first framework, however the middle one is worded; each
+    # opens its own span of the text, its own Strengths and Areas for development after it.
+    parts = ["The effectiveness of the local area in identifying children and young people "
+             "who have special educational needs and/or disabilities",
+             "The effectiveness of the local area in meeting the needs of children and young "
+             "people who have special educational needs and/or disabilities",
+             "The effectiveness of the local area in improving outcomes for children and young "
+             "people who have special educational needs and/or disabilities"]
+    items: list[tuple[str, str]] = []
+    for part in parts:
+        items += [("heading", part), ("heading", "Strengths"), ("bullet", "Good work."),
+                  ("heading", "Areas for development"), ("bullet", "Slow work.")]
+    doc = assign_sections("send_2016", _paras(*items))
+    assert [h for s, h in doc.para_sections if s == "context"] == parts
+    assert [s for p, (s, _) in zip(doc.paragraphs, doc.para_sections) if p.kind == "bullet"] \
+        == ["strengths", "weaknesses"] * 3
 
 
 def test_a_written_statement_mentioned_in_passing_opens_no_closing_list() -> None:
