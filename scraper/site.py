@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
@@ -384,13 +384,20 @@ def parse_provider_page(
 
 
 def gov_uk_area(file_name: str, link_text: str) -> str:
-    """The area named by a GOV.UK attachment (its file name, else its link text)."""
+    """The area named by a GOV.UK attachment: its title's "... inspection in <area>", as
+    written ("Brighton & Hove"), else its file name's, else the title."""
+    m = re.search(r"\binspection in (.+?)(?:\s*\((?:PDF|revised|corrected)\b[^)]*\))?$",
+                  link_text, re.I)
+    if m:
+        return m[1].strip()
+    name = unquote(file_name)  # "Brighton_%26_Hove"
     for rx in GOV_UK_AREA_FROM_NAME:
-        m = rx.match(file_name)
-        if m:
-            return m["area"].replace("_", " ").strip()
-    m = re.search(r"\binspection in (.+)$", link_text, re.I)
-    return (m[1] if m else link_text).strip()
+        if found := rx.match(name):
+            area = found["area"].replace("_", " ")
+            # "... in Kingston upon Hull - revised.pdf": a file replaced, not another area.
+            return re.sub(r"[\s-]+(?:revised|corrected|updated|final|v\d+)$", "", area,
+                          flags=re.I).strip()
+    return link_text.strip()
 
 
 def parse_gov_uk_page(html: str, page_url: str) -> list[Publication]:
@@ -404,10 +411,11 @@ def parse_gov_uk_page(html: str, page_url: str) -> list[Publication]:
             continue
         text = " ".join(a.get_text(" ", strip=True).split())
         file_id = f"govuk-{m['id']}"
-        label = text or m["name"]
-        pubs.setdefault(
-            file_id, Publication(file_id, url, label, None, None, gov_uk_area(m["name"], text))
-        )
+        # Each attachment is linked twice, from its thumbnail (no text) and its title:
+        # the title names the letter.
+        if file_id not in pubs or text and pubs[file_id].label == unquote(m["name"]):
+            pubs[file_id] = Publication(file_id, url, text or unquote(m["name"]), None, None,
+                                        gov_uk_area(m["name"], text))
     if not pubs:
         raise SiteStructureError(
             page_url,

@@ -379,9 +379,13 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _gov_uk(self, site: Site) -> str:
+        # As GOV.UK lays an attachment out: a thumbnail linking to the file (no text),
+        # then the title linking to it again.
         items = [
-            f'<section class="gem-c-attachment"><h3 class="gem-c-attachment__title">'
-            f'<a class="govuk-link" href="{a.href}">'
+            f'<section class="gem-c-attachment"><div class="gem-c-attachment__thumbnail">'
+            f'<a class="govuk-link" href="{a.href}" tabindex="-1" aria-hidden="true">'
+            '<svg viewBox="0 0 99 140" width="99" height="140"></svg></a></div>'
+            f'<h3 class="gem-c-attachment__title"><a class="govuk-link" href="{a.href}">'
             f"{escape(a.title)}</a></h3><p>PDF, 200KB, 8 pages</p></section>"
             for a in site.attachments
         ]

@@ -931,12 +931,23 @@ def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Co
         # of that page is a SEND letter all the same.
         Attachment("537528", "Harrowdale.pdf", "Harrowdale letter",
                    letter_2016_pdf("Harrowdale")),
+        # A file name with an escaped "&", or a replaced file's suffix: the title names
+        # the area; without a title's words, the file name does, as it was meant.
+        Attachment("537529", "Joint_local_area_SEND_inspection_in_Brighton_%26_Hove.pdf",
+                   "Joint local area SEND inspection in Brighton & Hove",
+                   letter_2016_pdf("Brighton and Hove")),
+        Attachment("537530", "Joint_local_area_SEND_inspection_in_Kingston_upon_Hull_-_revised"
+                   ".pdf", "Kingston upon Hull: letter", letter_2016_pdf("Kingston upon Hull")),
     ]
     summary = scrape(corpus, base_url=base, gov_uk_url=f"{base}{GOV_UK_PAGE}", **FAST)
     assert summary.error is None, summary.render()
     got = fetches(corpus)
     assert got["govuk-537527"]["council"] == "Bolton"
     assert got["govuk-5a80b2c4ed915d74e33fb6a1"]["council"] == "Herefordshire"
+    assert got["govuk-537529"]["council"] == "Brighton & Hove"
+    assert got["govuk-537530"]["council"] == "Kingston upon Hull"
+    # The title read, not the thumbnail's empty link before it.
+    assert got["govuk-537527"]["label"] == "Joint local area SEND inspection in Bolton"
     assert got["govuk-537527"]["url"].endswith(
         "/537527/Joint_local_area_SEND_inspection_in_Bolton.pdf"
     )
