@@ -714,6 +714,16 @@ def scrape(
 
         candidates, unread, read_whole = _read_provider_pages(
             session, targets, rule, summary, found_areas, letters_held, since, progress)
+        if extra_providers:
+            pubs = _extra_files(rule, base_url, {p.file_id for p in candidates})
+            names |= {p.council for p in pubs if p.council}
+            if wanted:
+                pubs = [p for p in pubs if _wanted(wanted, None, p.council)]
+                summary.unmatched_areas = [
+                    w for w in summary.unmatched_areas
+                    if not any(_wanted([w], None, p.council) for p in pubs)
+                ]
+            candidates.extend(_select(pubs, rule, summary, found_areas, since, trusted=True))
 
         if gov_uk_url and (since is None or since <= site.GOV_UK_LATEST_PUBLISHED):
             pubs = _gov_uk_letters(session, gov_uk_url, summary)
@@ -892,6 +902,18 @@ def _read_provider_pages(
         candidates.extend(_select(pubs, rule, summary, found_areas, since,
                                   held=letters_held))
     return candidates, unread, read_whole
+
+
+def _extra_files(rule: site.LabelRule, base_url: str,
+                 listed: Collection[str]) -> list[site.Publication]:
+    """The known letter files no page lists (`site.EXTRA_FILES`, `[[extra_files]]`) that
+    no page read this run listed either. Those of the real Ofsted site only when it is the
+    site scraped: a local copy of it does not hold them."""
+    real = site.same_site(base_url, site.DEFAULT_BASE_URL)
+    host = urlsplit(base_url).netloc.lower()
+    return [site.Publication(file_id, f.url, f.label, f.published, None, f.council)
+            for file_id, f in rule.extra_files.items()
+            if file_id not in listed and (real or urlsplit(f.url).netloc.lower() == host)]
 
 
 def _to_download(

@@ -19,6 +19,10 @@ The SEND label rule can be extended without code: point ``--labels-config`` or
     [[extra_providers]]               # provider pages the search does not list
     urn = "302"
     name = "Barnet"
+    [[extra_files]]                   # letters no page lists (a former council's)
+    url = "https://files.ofsted.gov.uk/v1/file/2704231"
+    council = "Northamptonshire"
+    published = "2017-07-22"             # optional, as is label
 
 and ``mentions_send = "<regex>"`` replaces the pattern that flags an unknown label as
 mentioning SEND (reported rather than dropped).
@@ -128,6 +132,22 @@ EXTRA_PROVIDERS: dict[str, str] = {
     "80555": "Somerset County Council",
 }
 
+# Letters no page lists: known files, each a letter of a council the search no longer
+# lists and no provider record of it is known. The ADCS summary links the 2017 letter of
+# the former Northamptonshire (split in 2021) to this file alone.
+@dataclass(frozen=True)
+class ExtraFile:
+    url: str
+    council: str
+    label: str = "Joint local area SEND inspection"
+    published: date | None = None
+
+
+EXTRA_FILES: dict[str, ExtraFile] = {
+    "2704231": ExtraFile("https://files.ofsted.gov.uk/v1/file/2704231", "Northamptonshire",
+                         published=date(2017, 7, 22)),
+}
+
 # --- The SEND label rule ---------------------------------------------------------
 
 # Checked in order; the first match gives the framework. Case-insensitive.
@@ -166,6 +186,7 @@ class LabelRule:
     mentions_send: re.Pattern[str]
     ignore: tuple[re.Pattern[str], ...] = ()
     extra_providers: Mapping[str, str] = field(default_factory=dict)
+    extra_files: Mapping[str, ExtraFile] = field(default_factory=dict)
 
     def classify(self, label: str) -> tuple[str, str | None]:
         """("send", framework), ("unknown", None) if it mentions SEND, else ("other", None)."""
@@ -187,7 +208,7 @@ def _compile(pattern: str, source: str) -> re.Pattern[str]:
 
 
 LABELS_CONFIG_KEYS = frozenset({"replace_defaults", "send", "ignore", "mentions_send",
-                                "extra_providers"})
+                                "extra_providers", "extra_files"})
 
 
 def load_label_rule(path: str | Path | None = None) -> LabelRule:
@@ -199,10 +220,11 @@ def load_label_rule(path: str | Path | None = None) -> LabelRule:
     mentions = _compile(DEFAULT_MENTIONS_SEND, "default rule")
     ignore: list[re.Pattern[str]] = []
     extra = dict(EXTRA_PROVIDERS)
+    files = dict(EXTRA_FILES)
     if path is None:
         path = os.environ.get(LABELS_CONFIG_ENV) or None
     if path is None:
-        return LabelRule(tuple(send), mentions, (), extra)
+        return LabelRule(tuple(send), mentions, (), extra, files)
 
     path = Path(path)
     data = _read_config(path)
@@ -215,7 +237,7 @@ def load_label_rule(path: str | Path | None = None) -> LabelRule:
                 f"; did you mean {near[0]!r}?" if near else
                 f" (keys: {', '.join(sorted(LABELS_CONFIG_KEYS))})"))
     if data.get("replace_defaults"):
-        send, extra = [], {}
+        send, extra, files = [], {}, {}
     # Rules from the file go first so they can refine the defaults.
     extra_send: list[tuple[str, re.Pattern[str]]] = []
     for item in data.get("send", []) or []:
@@ -234,9 +256,27 @@ def load_label_rule(path: str | Path | None = None) -> LabelRule:
         if not isinstance(item, Mapping) or "urn" not in item:
             raise LabelsConfigError(f"{src}: each [[extra_providers]] entry needs a 'urn'")
         extra[str(item["urn"])] = str(item.get("name", ""))
+    for item in data.get("extra_files", []) or []:
+        if not isinstance(item, Mapping) or not item.get("url") or not item.get("council"):
+            raise LabelsConfigError(f"{src}: each [[extra_files]] entry needs a 'url' and "
+                                    "a 'council'")
+        url = str(item["url"])
+        found = OFSTED_FILE_ID_RE.search(urlsplit(url).path)
+        if not found:
+            raise LabelsConfigError(f"{src}: [[extra_files]] url {url!r} is no Ofsted file "
+                                    "address (.../v1/file/<id>)")
+        published = item.get("published")
+        try:
+            day = (None if published in (None, "") else published if isinstance(published, date)
+                   else date.fromisoformat(str(published)))
+        except ValueError:
+            raise LabelsConfigError(f"{src}: [[extra_files]] published {published!r} is not "
+                                    "a date (YYYY-MM-DD)") from None
+        files[found["id"]] = ExtraFile(url, str(item["council"]),
+                                       str(item.get("label") or ExtraFile.label), day)
     if not send:
         raise LabelsConfigError(f"{src}: no SEND label rules left (replace_defaults with none)")
-    return LabelRule(tuple(send), mentions, tuple(ignore), extra)
+    return LabelRule(tuple(send), mentions, tuple(ignore), extra, files)
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -1041,6 +1041,55 @@ def test_a_former_councils_letters_are_fetched_and_filed_under_it(
     assert [r[0] for r in today] == ["838"]  # the 2024 report of the site's current Dorset
 
 
+def test_a_known_letter_file_no_page_lists_is_fetched(
+    site: Site, base: str, corpus: Corpus, tmp_path: Path
+) -> None:
+    # As the former Northamptonshire's 2017 letter: its council is gone from the search,
+    # no provider record of it is known, and the ADCS summary links the file alone.
+    gone = Provider("99990", "Northamptonshire", listed=False)  # its page is never read
+    gone.reports.append(Report("2704231", "Joint local area SEND inspection",
+                               date(2017, 7, 22), letter_2016_pdf(
+                                   "Northamptonshire", week=("15 May 2017", "19 May 2017")),
+                               True))
+    site.providers.append(gone)
+    # The default list's file is on the real site's file host: not asked of this one.
+    scrape(corpus, base_url=base, areas=["Northamptonshire"], dry_run=True,
+           **{**FAST, "extra_providers": True})
+    assert not [h for h in site.hits if h.path.endswith("/2704231")]
+    cfg = tmp_path / "labels.toml"
+    cfg.write_text(f'[[extra_files]]\nurl = "{base}/v1/file/2704231"\n'
+                   'council = "Northamptonshire"\npublished = "2017-07-22"\n')
+    found = scrape(corpus, base_url=base, areas=["Northamptonshire"], dry_run=True,
+                   labels_config=cfg, **{**FAST, "extra_providers": True})
+    assert found.unmatched_areas == [] and [r.url for r in found.would_download] == [
+        f"{base}/v1/file/2704231"], found.render()
+    summary = scrape(corpus, base_url=base, labels_config=cfg,
+                     **{**FAST, "extra_providers": True})
+    # (The site's unknown "interim visit" label keeps the run's exit code at 1.)
+    assert summary.error is None and not summary.failed, summary.render()
+    fetched = fetches(corpus)["2704231"]
+    assert fetched["status"] == "imported" and fetched["published"] == "2017-07-22"
+    with corpus.reading() as con:
+        letter = con.execute("SELECT area, la_code, framework FROM letters WHERE "
+                             "letter_id = ?", (fetched["letter_id"],)).fetchone()
+    assert tuple(letter) == ("Northamptonshire", "928", "send_2016")
+    # Held now: a re-scrape does not fetch it again.
+    n = len(site.file_hits())
+    again = scrape(corpus, base_url=base, labels_config=cfg,
+                   **{**FAST, "extra_providers": True})
+    assert not again.failed and len(site.file_hits()) == n, again.render()
+
+
+def test_a_bad_extra_file_entry_is_refused_by_name(tmp_path: Path) -> None:
+    cfg = tmp_path / "labels.toml"
+    cfg.write_text('[[extra_files]]\nurl = "https://example.org/letter.pdf"\ncouncil = "X"\n')
+    with pytest.raises(sitemod.LabelsConfigError, match="labels.toml.*no Ofsted file address"):
+        sitemod.load_label_rule(cfg)
+    cfg.write_text('[[extra_files]]\nurl = "https://files.ofsted.gov.uk/v1/file/1"\n')
+    with pytest.raises(sitemod.LabelsConfigError, match="needs a 'url' and a 'council'"):
+        sitemod.load_label_rule(cfg)
+
+
 def test_second_provider_records_are_read_when_they_exist(
     site: Site, base: str, corpus: Corpus
 ) -> None:
