@@ -419,10 +419,12 @@ def model_card(
         "its threshold) needs its score "
         f"{SECOND_THEME_MARGIN:g} over its own threshold: most false themes were extras "
         "beside a right one, barely over the line (grouped CV with hand labels 0.827 "
-        "without the margin). A sentence with no theme over its threshold takes its "
+        "without the margin, measured once when it was adopted, 2026-12-04; not re-run "
+        "here). A sentence with no theme over its threshold takes its "
         f"strongest if that is within {FIRST_THEME_MARGIN:g} of its threshold, except "
         "in the description sections: annotators give a theme to about 87% of the "
-        "sentences of the evaluative sections, the thresholds alone to 78%.",
+        "sentences of the evaluative sections, the thresholds alone to 78% (measured "
+        "likewise on dev.jsonl).",
         "",
         f"Corpus used here: {_thousands(training.get('corpus_sentences', '?'))} sentences from "
         f"{training.get('corpus_letters', '?')} letters; training took "
