@@ -761,21 +761,27 @@ def test_highlight_escapes_letter_text() -> None:
 
     from sendlens.appdata import LetterView, highlight_html
 
-    text = "Intro <script>alert(1)</script>. Health is <b>poor</b> & slow."
-    start = text.index("Health")
+    # Text before a passage, between it and the next section, and after: all escaped.
+    text = ("Intro <script>alert(1)</script>. Health is <b>poor</b> & slow. Then <u>more"
+            "</u>. Next <em>part</em>.")
+    start, end, second = text.index("Health"), text.index(" Then"), text.index("Next")
     view = LetterView(
         letter={}, text=text,
         sections=pd.DataFrame([{"seq": 0, "canonical": "weaknesses", "heading": "<i>x</i>",
-                                "char_start": 0, "char_end": len(text)}]),
+                                "char_start": 0, "char_end": second},
+                               {"seq": 1, "canonical": "actions", "heading": "",
+                                "char_start": second, "char_end": len(text)}]),
         passages=pd.DataFrame([{"passage_id": "abc-0001", "seq": 1, "section": "weaknesses",
-                                "heading": None, "char_start": start, "char_end": len(text),
-                                "text": text[start:], "themes": ["health_input"],
+                                "heading": None, "char_start": start, "char_end": end,
+                                "text": text[start:end], "themes": ["health_input"],
                                 "stance": "negative", "model_version": "t"}]),
     )
     out = highlight_html(view, {"health_input": "Health <input>"})
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert "<b>poor</b>" not in out and "&lt;b&gt;poor&lt;/b&gt;" in out
     assert "Health &lt;input&gt;" in out and "&amp; slow" in out
+    assert "<u>" not in out and "&lt;u&gt;more" in out
+    assert "<em>" not in out and "&lt;em&gt;part" in out
     assert out.count("<mark") == 1
     # A heading in bold is escaped like the rest (this one is not the text's start).
     assert "<strong>" not in out and "<i>" not in out

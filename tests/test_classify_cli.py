@@ -232,8 +232,11 @@ def test_a_steady_stream_is_answered_as_it_goes(corpus: Path) -> None:
             i += 1
             answered = bool(select.select([run.stdout], [], [], 0.03)[0])
         assert answered, "no answer within a minute of a steady stream"
-        run.stdin.close()
-        assert run.wait(timeout=60) == 0
+        # Read while it finishes: waiting unread, the answers to a slow start's backlog
+        # filled the pipe and both sides waited for ever.
+        out, _ = run.communicate(timeout=120)
+        assert run.returncode == 0
+        assert len(out.splitlines()) == i
     finally:
         run.kill()
 
@@ -1624,6 +1627,30 @@ def test_a_corpus_sentence_cut_differently_still_gets_its_context(corpus: Path) 
     assert matcher.find("Areas for improvement " + text, None) == long
     assert matcher.find(" ".join(text.split()[1:]), None) == long
     assert matcher.find("Inspectors visited a cafe run by young people on Tuesday.", None) is None
+
+
+def test_a_corpus_sentence_given_twice_gets_its_own_answer_both_times(corpus: Path) -> None:
+    # Each corpus passage is computed once a batch: its second line must get its own
+    # answer, not that of the line computed between them.
+    from sendlens.store import Corpus
+    from textmine.tag import corpus_rows
+
+    rows = corpus_rows(Corpus.open(corpus))
+    texts = list(dict.fromkeys(r["text"] for r in rows[:60]))
+    code, out, _ = classify(corpus, "".join(json.dumps({"id": 0, "text": t}) + "\n"
+                                            for t in texts))
+    alone = dict(zip(texts, map(json.loads, out), strict=True))
+    answers = {json.dumps([a["themes"], a["stance"]]): t for t, a in alone.items()}
+    assert len(answers) >= 2, "the corpus's first sentences are all tagged alike"
+    a, b = list(answers.values())[:2]
+    code, out, _ = classify(corpus, "".join(json.dumps({"id": i, "text": t}) + "\n"
+                                            for i, t in enumerate([a, b, a, b, a])))
+    assert code == 0
+    got = [json.loads(line) for line in out]
+    assert [g["id"] for g in got] == [0, 1, 2, 3, 4]
+    for g, t in zip(got, [a, b, a, b, a], strict=True):
+        assert (g["themes"], g["stance"], g["scores"]) == (
+            alone[t]["themes"], alone[t]["stance"], alone[t]["scores"])
 
 
 def test_a_similar_sentence_is_not_read_in_a_corpus_sentences_context(corpus: Path) -> None:

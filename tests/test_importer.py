@@ -1331,3 +1331,26 @@ def test_a_quoted_tilde_in_the_corpus_path_means_the_home_folder(
     assert runner.invoke(app, ["import", str(pdf), "-q"]).exit_code == 0
     assert (home / "one" / "sendlens.db").is_file() and (home / "two" / "sendlens.db").is_file()
     assert list(work.iterdir()) == []
+
+
+def test_a_pdf_stored_is_whole_or_absent_never_half_written(
+        corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run killed (or a disk failing) while the store writes a PDF must not leave a
+    # truncated file under the PDF's own name: the store would take it for the letter.
+    import hashlib
+    import os
+
+    data = b"%PDF-1.7\n" + b"x" * 100_000 + b"\n%%EOF\n"
+    sha = hashlib.sha256(data).hexdigest()
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="Input/output"):
+        corpus.store_pdf(data, sha)
+    dest = corpus.pdf_path_for(sha)
+    assert not dest.exists()
+    assert not list(dest.parent.glob("*")), "a half-written copy was left behind"
+    monkeypatch.undo()
+    assert corpus.store_pdf(data, sha).read_bytes() == data

@@ -386,6 +386,11 @@ def test_f1_thresholds_find_the_cut_that_separates_held_out_scores() -> None:
     # Rows not labelled for the theme (-1) are left out, not taken for positives.
     unjudged = np.vstack([scores, [[0.15], [0.12]]])
     assert f1_thresholds(unjudged, np.vstack([truth, [[-1], [-1]]]))[0] == t[0]
+    # A wide gap separates them at every cut in it: the cut nearest the default, not
+    # the first or last of the gap (tags on unseen text would drift to an edge).
+    gap = np.array([[0.95], [0.9], [0.8], [0.2], [0.1], [0.05]])
+    assert f1_thresholds(gap, np.array([[1], [1], [1], [0], [0], [0]]))[0] == 0.5
+    assert f1_thresholds(gap, np.array([[1], [1], [1], [0], [0], [0]]), default=0.4)[0] == 0.4
 
 
 def test_prevalence_thresholds_match_weak_label_rates() -> None:
@@ -430,6 +435,31 @@ def test_macro_f1_runs_over_the_labels_that_occur_not_over_absent_ones() -> None
                         added_themes={"local_offer"})
     assert m["theme_macro_f1"] == 1.0 and m["theme_micro_f1"] == 1.0
     assert m["unlabelled_predictions"] == {"local_offer": 1}
+
+
+def test_precision_and_recall_are_each_what_they_say() -> None:
+    from textmine.evaluate import compute_metrics
+
+    # Gold: ehc_plans twice; the model finds one of them and adds a third: precision 1/2
+    # (of its two, one right), recall 1/2 (of the two, one found). Social care: found
+    # once of once, and given once more: precision 1/2, recall 1.
+    gold = [["ehc_plans"], ["ehc_plans"], ["social_care"], []]
+    pred = [["ehc_plans"], [], ["social_care"], ["ehc_plans", "social_care"]]
+    stance_gold = ["negative", "negative", "positive", "positive"]
+    stance_pred = ["negative", "positive", "positive", "positive"]
+    m = compute_metrics(["ehc_plans", "social_care"], gold, pred, stance_gold, stance_pred)
+    assert m["themes"]["ehc_plans"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5,
+                                        "support": 2}
+    assert m["themes"]["social_care"] == {"precision": 0.5, "recall": 1.0, "f1": 0.667,
+                                          "support": 1}
+    # Negative: predicted once, right; found once of twice. Positive: predicted three
+    # times, two right; both found.
+    assert m["stance"]["negative"] == {"precision": 1.0, "recall": 0.5, "f1": 0.667,
+                                       "support": 2}
+    assert m["stance"]["positive"] == {"precision": 0.667, "recall": 1.0, "f1": 0.8,
+                                       "support": 2}
+    assert m["stance_confusion"]["matrix"][0][:2] == [2, 0]  # rows gold: positive
+    assert m["stance_confusion"]["matrix"][1][:2] == [1, 1]  # negative: 1 read positive
 
 
 def test_an_interval_is_written_around_its_figure() -> None:

@@ -95,6 +95,11 @@ def test_area_names(framework: str, text: str, area: str) -> None:
     assert parse_area(framework, text) == area
 
 
+def test_an_area_from_the_title_alone_loses_its_the() -> None:
+    assert parse_area("send_2016", "Dear Director",
+                      title="Joint local area SEND inspection in the Wirral") == "Wirral"
+
+
 @pytest.mark.parametrize(
     ("text", "outcome"),
     [
