@@ -102,6 +102,16 @@ def _page_lines(page: pdfium.PdfPage, page_no: int) -> list[_Line]:
         textpage.close()
 
 
+def _read_page(pdf: pdfium.PdfDocument, index: int) -> list[_Line]:
+    page = pdf[index]
+    try:
+        return _page_lines(page, index + 1)
+    finally:
+        # Closed here, not by the garbage collector at a moment of its choosing: a Ctrl-C
+        # that lands in a finalizer is swallowed there (see sendlens.cli).
+        page.close()
+
+
 def _running_keys(pages: list[list[_Line]]) -> set[str]:
     """Margin lines that repeat on several pages, compared without digits."""
     counts: Counter[str] = Counter()
@@ -313,7 +323,7 @@ def extract_pdf(path: Path | str, data: bytes | None = None) -> ExtractedText:
         msg = msg.replace(" (PDFium: Success)", "").rstrip(".")
         raise ExtractError(f"{name}: damaged PDF ({msg})") from exc
     try:
-        pages = [_page_lines(pdf[i], i + 1) for i in range(len(pdf))]
+        pages = [_read_page(pdf, i) for i in range(len(pdf))]
         n_pages = len(pdf)
     finally:
         pdf.close()

@@ -13,6 +13,7 @@ import pkgutil
 import signal
 import sqlite3
 import sys
+import threading
 
 import click
 import typer
@@ -87,12 +88,25 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _unraisable(args: sys.UnraisableHookArgs) -> None:
+    if isinstance(args.exc_value, KeyboardInterrupt) and _interrupted and not _done:
+        # The interrupt came while the garbage collector ran a clean-up (a PDF library's
+        # finalizer), which cannot pass it on: the run went on to its end, exit 0, with
+        # a traceback. Delivered again from outside the clean-up (raised here, it would be
+        # handled here), it stops the run at the next line of its own.
+        threading.Thread(target=signal.raise_signal, args=(signal.SIGINT,),
+                         daemon=True).start()
+        return
+    sys.__unraisablehook__(args)
+
+
 def main() -> None:
     # A TERM signal (`kill`, `timeout`, a job scheduler) stops a run as Ctrl-C does: at a
     # safe point, with its summary, and no partial download left behind.
     global _done, _interrupted
     _done = _interrupted = False
     before = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
+    hook, sys.unraisablehook = sys.unraisablehook, _unraisable
     try:
         _run()
     finally:
@@ -100,6 +114,7 @@ def main() -> None:
         # `sendlens` program then ends at once on another Ctrl-C (sendlens.launch).
         for sig, handler in before.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = hook
 
 
 def _run() -> None:

@@ -212,6 +212,38 @@ def test_a_ctrl_c_as_a_command_ends_does_not_turn_its_success_into_exit_130(
         cli.main()
 
 
+def test_a_ctrl_c_that_lands_in_a_clean_up_still_stops_the_run(monkeypatch) -> None:
+    """A Ctrl-C that came while the garbage collector closed a PDF page was swallowed
+    there (Python cannot raise from a finalizer): the import ran on to its end, exit 0."""
+    import signal
+    import sys
+    import time
+
+    import pytest
+
+    from sendlens import cli
+
+    reached_the_end = []
+
+    class Page:
+        def __del__(self) -> None:
+            cli._interrupt(signal.SIGINT, None)  # as the signal would, here
+
+    def work(*args: object, **kwargs: object) -> None:
+        page = Page()
+        del page  # finalized now: the interrupt is raised inside __del__
+        for _ in range(200):  # the rest of the run, line by line
+            time.sleep(0.001)
+        reached_the_end.append(True)
+
+    monkeypatch.setattr(cli, "app", work)
+    monkeypatch.setattr(sys, "argv", ["sendlens", "import"])
+    with pytest.raises(KeyboardInterrupt):
+        cli.main()
+    assert not reached_the_end
+    assert sys.unraisablehook is not cli._unraisable  # put back as it was
+
+
 def test_a_ctrl_c_still_ends_a_wait_for_a_thread_left_running_at_exit(tmp_path) -> None:
     """Python waits at exit for threads that are not daemons (a retrain the app started as
     it stopped): a Ctrl-C then must end the wait, though the command ended by itself."""
