@@ -655,6 +655,9 @@ class Corpus:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".partial-", suffix=".tmp")
         try:
+            # mkstemp makes it 0600: readable by its writer alone, a corpus shared with
+            # others (a group's folder) could not be re-imported or reparsed by them.
+            os.chmod(tmp, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
                 out.flush()
@@ -667,6 +670,21 @@ class Corpus:
             Path(tmp).unlink(missing_ok=True)
             raise
         return dest
+
+
+def _umask() -> int:
+    # Read without setting it where the system tells (setting it, even for a moment,
+    # would apply to files another thread creates meanwhile).
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1354,3 +1354,18 @@ def test_a_pdf_stored_is_whole_or_absent_never_half_written(
     assert not list(dest.parent.glob("*")), "a half-written copy was left behind"
     monkeypatch.undo()
     assert corpus.store_pdf(data, sha).read_bytes() == data
+
+
+def test_a_stored_pdf_is_as_readable_as_the_users_other_files(corpus: Corpus) -> None:
+    # mkstemp's 0600 kept the other members of a shared corpus's group from reading the
+    # store's PDFs: their re-import stopped at "Permission denied".
+    import hashlib
+    import os
+
+    data = b"%PDF-1.7\n" + b"y" * 1000 + b"\n%%EOF\n"
+    before = os.umask(0o002)
+    try:
+        path = corpus.store_pdf(data, hashlib.sha256(data).hexdigest())
+    finally:
+        os.umask(before)
+    assert path.stat().st_mode & 0o777 == 0o664
