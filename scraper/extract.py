@@ -316,11 +316,11 @@ def extract_pdf(path: Path | str, data: bytes | None = None) -> ExtractedText:
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        msg = str(exc)
-        if "password" in msg.lower() or "security" in msg.lower():
+        # Told from the file, not PDFium's last error: that may be the previous file's
+        # (a file with no pages after an encrypted one read "encrypted"), or "Success".
+        if b"/Encrypt" in data:
             raise ExtractError(f"{name}: encrypted PDF (password protected)") from exc
-        # PDFium reports some refusals (a file with no pages) as "(PDFium: Success)".
-        msg = msg.replace(" (PDFium: Success)", "").rstrip(".")
+        msg = re.sub(r"\s*\(PDFium: [^)]*\)", "", str(exc)).rstrip(".")
         raise ExtractError(f"{name}: damaged PDF ({msg})") from exc
     try:
         pages = [_read_page(pdf, i) for i in range(len(pdf))]

@@ -143,6 +143,20 @@ def test_a_pdf_with_no_pages_is_named_damaged_without_pdfiums_success(tmp_path: 
     with pytest.raises(ExtractError) as caught:
         extract_pdf(path)
     assert str(caught.value) == f"{path}: damaged PDF (Failed to load document)"
+    # Read after an encrypted file, it is still damaged, not "encrypted": PDFium's last
+    # error is then the other file's password error.
+    locked = FPDF()
+    locked.set_encryption(owner_password="owner", user_password="user")
+    locked.add_page()
+    locked.set_font("Helvetica", size=12)
+    locked.cell(text="Secret.")
+    encrypted = tmp_path / "locked.pdf"
+    locked.output(str(encrypted))
+    with pytest.raises(ExtractError, match="encrypted PDF"):
+        extract_pdf(encrypted)
+    with pytest.raises(ExtractError) as caught:
+        extract_pdf(path)
+    assert str(caught.value) == f"{path}: damaged PDF (Failed to load document)"
 
 
 def test_a_list_marked_with_minus_signs_is_a_list() -> None:
