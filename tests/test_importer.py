@@ -815,6 +815,11 @@ def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
         # Refused before any request (nothing listens there: a request would say so).
         scraped = run("scrape", "--base-url", "http://127.0.0.1:9", "-q")
         assert scraped.returncode == 2 and "read-only here" in scraped.stderr, scraped.stderr
+        # So is an import (it stopped at the first letter's write, "Permission denied").
+        for args in ((str(real_pdfs[2]), "-q"), ("--reparse", "-q")):
+            imported = run("import", *args)
+            assert imported.returncode == 2 and "read-only here" in imported.stderr, (
+                imported.stderr)
         # Reading needs no new model: classify uses the stale one and says so.
         classify = subprocess.run(
             [*as_user, sys.executable, "-m", "sendlens.cli", "classify", "--corpus",

@@ -57,6 +57,7 @@ def import_cmd(
     paths = paths or []
     if reparse and not paths:
         store = open_corpus(corpus)
+        store.check_writable()
         _reparse(store, quiet)
         return
     if not paths:
@@ -74,6 +75,7 @@ def import_cmd(
     path = corpus_path(corpus)
     made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
     store = open_corpus(corpus, create=True)
+    store.check_writable()  # before any file is read, not at the first letter's write
     report = import_paths(store, paths, progress=not quiet,
                           replace="not-older" if replace else "never")
     typer.echo(report.summary(), err=True)
