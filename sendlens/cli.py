@@ -117,15 +117,30 @@ def main() -> None:
         sys.unraisablehook = hook
 
 
+def _from_interrupt(exc: BaseException) -> bool:
+    """Whether an exit was made of an uncaught KeyboardInterrupt (not a command's own
+    exit after an interrupt it handled and reported)."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        seen = seen.__cause__ or seen.__context__ if seen else None
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+    return False
+
+
 def _run() -> None:
     # Failures of the disk or the database in the middle of a command: one line that
     # names the file, not a traceback (what was committed before is kept).
     try:
         app()
     except SystemExit as exc:
-        # Click ends a command that does not catch the interrupt (export, info...) with
-        # "Aborted!" and exit 1, the code of "some files failed": say 130, as a shell does.
-        if _interrupted and exc.code == 1:
+        # A command that does not catch the interrupt (export, info...) ends with exit 130
+        # and not a word (Typer), or "Aborted!" and exit 1, the code of "some files
+        # failed" (Click): say what happened, with 130 as a shell does. (Their files are
+        # written whole or not at all.)
+        if _interrupted and _from_interrupt(exc):
+            typer.echo("interrupted: stopped before the end; nothing was left half-written",
+                       err=True)
             sys.exit(INTERRUPTED_EXIT)
         # A command that ends with its own code (scrape, import: `typer.Exit`) is done
         # too, though the result callback is not called for it.

@@ -212,6 +212,29 @@ def test_a_ctrl_c_as_a_command_ends_does_not_turn_its_success_into_exit_130(
         cli.main()
 
 
+def test_a_ctrl_c_in_a_command_without_its_own_summary_says_so(
+        monkeypatch, tmp_path, capsys) -> None:
+    """`export` and `info` ended on Ctrl-C with exit code 130 and not a word."""
+    import os
+    import signal
+    import sys
+
+    import pytest
+
+    from sendlens import cli
+    from sendlens.commands import info
+
+    def ctrl_c(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(info, "open_corpus", ctrl_c)
+    monkeypatch.setattr(sys, "argv", ["sendlens", "info", "--corpus", str(tmp_path)])
+    with pytest.raises(SystemExit) as ended:
+        cli.main()
+    assert ended.value.code == 130
+    assert "interrupted: stopped before the end" in capsys.readouterr().err
+
+
 def test_a_ctrl_c_that_lands_in_a_clean_up_still_stops_the_run(monkeypatch) -> None:
     """A Ctrl-C that came while the garbage collector closed a PDF page was swallowed
     there (Python cannot raise from a finalizer): the import ran on to its end, exit 0."""
