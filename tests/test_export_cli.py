@@ -1043,3 +1043,22 @@ def test_letters_counts_stay_whole_numbers_beside_letters_without_them(
     revisit, report = rows["revisit_2018"], rows["area_send_2023"]
     assert revisit["weaknesses_total"].isdigit() and revisit["weaknesses_progress"].isdigit()
     assert report["weaknesses_total"] == "" and report["n_pages"].isdigit()
+
+
+def test_an_empty_database_file_is_named_not_made_an_empty_corpus(tmp_path: Path) -> None:
+    # A sendlens.db cut to 0 bytes (a failed disk or copy): `info` wrote a new schema into
+    # it and reported a corpus of no letters.
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "sendlens.db").write_bytes(b"")
+    for command in (["info"], ["export", "letters"], ["tag"]):
+        result = CliRunner().invoke(app, [*command, "--corpus", str(root)])
+        assert result.exit_code == 2, result.output
+        assert "sendlens.db: empty file (0 bytes)" in result.output
+        assert (root / "sendlens.db").stat().st_size == 0
+    # Import, a command that makes corpora, makes one there.
+    (tmp_path / "note.pdf").write_bytes(b"not a letter")
+    result = CliRunner().invoke(app, ["import", str(tmp_path / "note.pdf"), "--corpus",
+                                      str(root)])
+    assert result.exit_code == 1 and "not a PDF" in result.output, result.output
+    assert CliRunner().invoke(app, ["info", "--corpus", str(root)]).exit_code == 0
