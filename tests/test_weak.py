@@ -67,7 +67,12 @@ def test_commissioning_is_leadership_even_beside_a_specific_theme(
     # Core patterns never yield: the sentence is about commissioning *and* about AP.
     text = "The commissioning of alternative provision is not well defined."
     assert themes_of(matcher, text) == {"inclusion", "joint_commissioning"}
-    assert themes_of(matcher, "Leaders work together on alternative provision.") == {"inclusion"}
+    # Partnership working at leadership level is this theme too (the codebook); people
+    # working together on the ground are only a hint of it, and it yields to the topic.
+    assert themes_of(matcher, "Leaders work together on alternative provision.") == {
+        "inclusion", "joint_commissioning"}
+    assert themes_of(matcher, "Practitioners work together on alternative provision.") == {
+        "inclusion"}
 
 
 def test_normalise_straightens_quotes_and_spaces() -> None:
@@ -262,3 +267,24 @@ def test_achieving_well_is_attainment_but_achieving_outcomes_is_not(
         matcher, "Leaders do not check whether the outcomes in plans are achieved.")
     assert "inclusion" not in themes_of(
         matcher, "The service helps young people achieve their aspirations.")
+
+
+@pytest.mark.parametrize(("text", "themes"), [
+    # Words of a theme in another sense: a personal budget is social care, "investigate"
+    # is no investment, a youth role is no commissioning, "an absence of" is a lack, the
+    # forum's "inclusion" in a board is not inclusion in school.
+    ("Families value their personal budgets.", set()),
+    ("Leaders investigate complaints quickly.", set()),
+    ("The Young Commissioners meet each month.", set()),
+    ("There is an absence of oversight of plans.", {"joint_commissioning"}),
+    ("Leaders value the inclusion of the forum at a strategic level.", {"joint_commissioning"}),
+    # ... and the theme's own in other words: pupil referral units are alternative
+    # provision; checking the quality of plans is quality assurance.
+    ("Too many pupils wait in the pupil referral unit.", {"inclusion"}),
+    ("The fair access panel places pupils quickly.", {"inclusion"}),
+    ("Leaders check the quality of plans.", {"joint_commissioning", "ehc_plans"}),
+])
+def test_patterns_read_the_words_in_the_codebooks_sense(
+        matcher: PatternMatcher, text: str, themes: set[str]) -> None:
+    # (Only the themes these patterns decide: a personal budget is social care's.)
+    assert themes_of(matcher, text) & {"joint_commissioning", "inclusion", "ehc_plans"} == themes
