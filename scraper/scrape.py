@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 import difflib
 import errno
 import hashlib
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 from tqdm import tqdm
@@ -528,6 +529,26 @@ def _gov_uk_letters(
         return []
 
 
+def _as_held(corpus: Corpus, pubs: list[site.Publication],
+             held: Collection[str]) -> list[site.Publication]:
+    """GOV.UK letters under the id the corpus holds them by, when only the form of their
+    link changed (`attachment_data/file/537527/X.pdf` to `media/<hex>/X.pdf`: the same
+    file name, a new id): else every held 2016 letter would be downloaded again."""
+    with corpus.reading() as con:
+        names: dict[str, str] = {}
+        for file_id, url in con.execute(
+                "SELECT file_id, url FROM fetches WHERE file_id LIKE 'govuk-%'"):
+            if file_id in held and (m := site.GOV_UK_FILE_ID_RE.search(urlsplit(url).path)):
+                names.setdefault(unquote(m["name"]).casefold(), file_id)
+    out = []
+    for pub in pubs:
+        m = site.GOV_UK_FILE_ID_RE.search(urlsplit(pub.url).path)
+        known = names.get(unquote(m["name"]).casefold()) if m else None
+        out.append(pub if pub.file_id in held or known is None
+                   else dataclasses.replace(pub, file_id=known))
+    return out
+
+
 def discover_providers(
     session: PoliteSession, base_url: str, rows: int = site.SEARCH_ROWS
 ) -> list[site.ProviderLink]:
@@ -726,7 +747,7 @@ def scrape(
             candidates.extend(_select(pubs, rule, summary, found_areas, since, trusted=True))
 
         if gov_uk_url and (since is None or since <= site.GOV_UK_LATEST_PUBLISHED):
-            pubs = _gov_uk_letters(session, gov_uk_url, summary)
+            pubs = _as_held(corpus, _gov_uk_letters(session, gov_uk_url, summary), held)
             names |= {p.council for p in pubs if p.council}
             if wanted:
                 pubs = [p for p in pubs if _wanted(wanted, None, p.council)]

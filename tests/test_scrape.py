@@ -976,6 +976,31 @@ def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Co
     assert GOV_UK_PAGE not in {h.path for h in site.hits[n:]}
 
 
+def test_a_gov_uk_letter_whose_link_changed_form_is_not_downloaded_again(
+        site: Site, base: str, corpus: Corpus) -> None:
+    # GOV.UK moved attachments from attachment_data/file/<6 digits>/ to media/<hex>/: the
+    # same file under a new id. Held, it must not be fetched again.
+    name = "Joint_local_area_SEND_inspection_in_Bolton.pdf"
+    body = letter_2016_pdf("Bolton")
+    site.attachments = [Attachment("537527", name, "Joint local area SEND inspection in "
+                                   "Bolton", body)]
+    gov = f"{base}{GOV_UK_PAGE}"
+    first = scrape(corpus, base_url=base, gov_uk_url=gov, **FAST)
+    assert fetches(corpus)["govuk-537527"]["status"] == "imported", first.render()
+    site.attachments = [Attachment("5a80b2c4ed915d74e33fb6a2", name, "Joint local area SEND "
+                                   "inspection in Bolton", body, media=True)]
+    n = len(site.file_hits())
+    again = scrape(corpus, base_url=base, gov_uk_url=gov, **FAST)
+    assert len(site.file_hits()) == n and not again.new, again.render()
+    assert "govuk-5a80b2c4ed915d74e33fb6a2" not in fetches(corpus)
+    # Another letter under a new name is still fetched.
+    site.attachments.append(Attachment("537531", "Joint_local_area_SEND_inspection_in_Bury.pdf",
+                                       "Joint local area SEND inspection in Bury",
+                                       letter_2016_pdf("Bury")))
+    third = scrape(corpus, base_url=base, gov_uk_url=gov, **FAST)
+    assert [r.file_id for r in third.new] == ["govuk-537531"], third.render()
+
+
 def test_an_unresolvable_gov_uk_host_is_one_failure_not_offline(
     site: Site, base: str, corpus: Corpus
 ) -> None:
