@@ -25,7 +25,7 @@ def main() -> None:
         sys.exit(INTERRUPTED_EXIT)
     finally:
         # The command is over. A run that ended by itself keeps its exit code through a
-        # Ctrl-C while Python winds down (`tag` printed "tagged 6,749 passages" and exited
+        # Ctrl-C or TERM while Python winds down (`tag` printed "tagged 6,749 passages" and exited
         # 130); after an interrupt, another Ctrl-C then ends it at once, where Python's
         # handler raised "Exception ignored in threading".
         cli = sys.modules.get("sendlens.cli")
@@ -34,8 +34,9 @@ def main() -> None:
         waiting = any(not t.daemon and t is not threading.main_thread()
                       for t in threading.enumerate())
         done = bool(cli and cli._done and not cli._interrupted and not waiting)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN if done else signal.SIG_DFL)
+        # A TERM too (a job scheduler's): it killed a complete `tag` with 143.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN if done else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

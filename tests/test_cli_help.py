@@ -114,8 +114,11 @@ def test_the_console_script_and_python_m_sendlens_run_the_launcher() -> None:
     assert shown.returncode == 0 and shown.stdout.startswith("sendlens ")
 
 
-@pytest.mark.parametrize("first", ["none", "none, its own exit code", "stopped the command"])
-def test_a_ctrl_c_while_python_exits_keeps_the_runs_own_end(tmp_path, first: str) -> None:
+@pytest.mark.parametrize(("first", "sig"), [
+    ("none", "SIGINT"), ("none", "SIGTERM"), ("none, its own exit code", "SIGINT"),
+    ("stopped the command", "SIGINT")])
+def test_a_ctrl_c_while_python_exits_keeps_the_runs_own_end(
+        tmp_path, first: str, sig: str) -> None:
     """A Ctrl-C may land while Python winds down (its threads, its buffers), where it
     printed "Exception ignored" and a traceback. After a run that ended by itself it must
     not change the exit code (a script read 130 for a complete `tag`); after a first
@@ -136,7 +139,7 @@ def test_a_ctrl_c_while_python_exits_keeps_the_runs_own_end(tmp_path, first: str
     code = (_CTRL_C_AT_IMPORT.format(module="textmine.evaluate",
                                      stop=first == "stopped the command")
             + "import atexit, time\n"
-            "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(1)))\n"
+            f"atexit.register(lambda: (os.kill(os.getpid(), signal.{sig}), time.sleep(1)))\n"
             f"sys.argv = {argv!r}\n"
             "from sendlens.launch import main\nmain()\n")
     ended = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
