@@ -735,19 +735,15 @@ def scrape(
 
         candidates, unread, read_whole = _read_provider_pages(
             session, targets, rule, summary, found_areas, letters_held, since, progress)
+        # Letters no page read lists: known files, and the GOV.UK page's 2016-17 letters
+        # (every one a SEND letter, whatever its title says).
+        sources = []
         if extra_providers:
-            pubs = _extra_files(rule, base_url, {p.file_id for p in candidates})
-            names |= {p.council for p in pubs if p.council}
-            if wanted:
-                pubs = [p for p in pubs if _wanted(wanted, None, p.council)]
-                summary.unmatched_areas = [
-                    w for w in summary.unmatched_areas
-                    if not any(_wanted([w], None, p.council) for p in pubs)
-                ]
-            candidates.extend(_select(pubs, rule, summary, found_areas, since, trusted=True))
-
+            sources.append(_extra_files(rule, base_url, {p.file_id for p in candidates}))
         if gov_uk_url and (since is None or since <= site.GOV_UK_LATEST_PUBLISHED):
-            pubs = _as_held(corpus, _gov_uk_letters(session, gov_uk_url, summary), held)
+            sources.append(_as_held(corpus, _gov_uk_letters(session, gov_uk_url, summary),
+                                    held))
+        for pubs in sources:
             names |= {p.council for p in pubs if p.council}
             if wanted:
                 pubs = [p for p in pubs if _wanted(wanted, None, p.council)]
