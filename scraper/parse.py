@@ -536,8 +536,8 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
                   r"\b(?:weakness|area for priority action|areas for priority action)", " ",
                   flat, flags=re.I)
     word = r"(\w+)"
-    noun = (r"(?:(?:areas? of )?significant (?:weakness|area)|areas? for priority action"
-            r"|areas? of weakness)")
+    noun = (r"(?:(?:areas? of )?significant (?:weakness(?:es)?|areas?)"
+            r"|areas? for priority action|areas? of weakness(?:es)?|weakness(?:es)?)")
     progress_in = r"made sufficient progress in (?:addressing|tackling|improving)"
     # "has made", not "has not (yet) made" nor "hasn't made"
     affirmed = r"(?<!not )(?<!not yet )(?<!n't )(?<!n't yet )"
@@ -559,50 +559,62 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
         unmet, total = _number(missed.group(1)), _number(missed.group(2))
         if unmet is not None and total is not None and unmet <= total:
             return outcome_of(total - unmet, total)
-    # "The area has (not) made ... this significant weakness" (or "Sufficient progress has
-    # (not) been made in ..."), closing each weakness's section: the area's verdict, not a
-    # leader's claim nor what "will not have" been made. Not "the weakness": that is how a
-    # one-weakness judgement names it.
+    # A verdict closes each weakness's section and names that weakness alone: "The area has
+    # (not) made ... this significant weakness", "... the significant weakness in X", or
+    # "Sufficient progress has (not) been made in ...": the area's verdict, not a leader's
+    # claim nor what "will not have" been made. "The area of significant weakness
+    # identified at the initial inspection" is how a one-weakness judgement names it.
+    one = (r"(?:(?:area of )?significant (?:weakness|area)|area for priority action"
+           r"|area of weakness|weakness)\b")
     subject = r"\b(?:the (?:local )?area(?: partnership)?|the partnership|it)"
-    active = re.findall(rf"{subject} has(n't| not)?(?: yet)? {progress_in} this "
-                        rf"(?:{noun}|weakness)\b", said, re.I)
-    passive = re.findall(r"\bsufficient progress has(n't| not)?(?: yet)? been made in "
-                         rf"(?:addressing|tackling|improving) this (?:{noun}|weakness)\b",
-                         said, re.I)
-    verdicts = active + passive
-    met = sum(1 for v in verdicts if not v)
-    # "all of the five ...", "all five ...", "both ...", and "the three areas of significant
-    # weakness" or "the area of significant weakness" (all there were). Without a number,
-    # as many as there are verdicts when every one agrees.
+    whole = re.compile(r" (?:identified|detailed|found|set out|raised|highlighted)\b", re.I)
 
-    def total_of(found: re.Match[str], kind: str, agree: bool) -> int | None:
-        count = _number(found.group(2)) if found.group(2) else None
-        if kind == "both":
+    def judged_whole(found: re.Match[str]) -> bool:
+        return bool(whole.match(said, found.end()))
+
+    verdicts = [
+        v.group(1) for rx in (
+            rf"{subject} has(n't| not)?(?: yet)? {progress_in} (this|the) {one}",
+            rf"\bsufficient progress has(n't| not)?(?: yet)? been made in "
+            rf"(?:addressing|tackling|improving) (this|the) {one}")
+        for v in re.finditer(rx, said, re.I)
+        if v.group(2).lower() == "this" or not judged_whole(v)]
+    met = sum(1 for v in verdicts if not v)
+    # "Not ... all of the weaknesses" may mean some or none (and never "all"); each
+    # weakness's own verdict then tells, when there is one for each.
+    not_all = re.search(rf"{denied}{progress_in} all of the (?:{word} )?{noun}", said, re.I)
+    stated = _number(not_all.group(1) or "") if not_all else None
+    # The judgement: "all of the five ...", "all five ...", "both ...", "the three areas of
+    # significant weakness", "the significant weaknesses", or, of one, "the area of
+    # significant weakness identified at ...". Without a number, as many as there are
+    # verdicts when every one agrees.
+
+    def total_of(found: re.Match[str], agree: bool) -> int | None:
+        kind, count = found.group(1).lower(), found.group(2)
+        if kind in ("both", "either"):
             return 2
-        if count is not None:
-            return count
+        if count is not None and _number(count) is not None:
+            return _number(count)
         if kind == "the" and not re.search(r"weaknesses|areas\b", found.group(0), re.I):
             return 1
         return len(verdicts) if verdicts and agree else None
 
-    def one_of_several(found: re.Match[str], kind: str) -> bool:
-        # "... in addressing the significant weakness" among several verdicts is one of them.
-        return kind == "the" and found.group(2) is None and len(verdicts) > 1
+    def a_verdict(found: re.Match[str]) -> bool:
+        # "... addressing the significant weakness in X": one weakness's verdict.
+        singular = not re.search(r"weaknesses|areas\b", found.group(0), re.I)
+        numbered = found.group(2) is not None and _number(found.group(2)) is not None
+        return (found.group(1).lower() == "the" and not numbered and singular
+                and not judged_whole(found))
 
     all_done = re.search(rf"{affirmed}{progress_in} (all|each|both|the) (?:of the )?"
                          rf"(?:(\w+) )?{noun}", said, re.I)
-    if all_done and not one_of_several(all_done, all_done.group(1).lower()):
-        total = total_of(all_done, all_done.group(1).lower(), met == len(verdicts))
+    if all_done and not not_all and not a_verdict(all_done):
+        total = total_of(all_done, met == len(verdicts))
         return "sufficient_progress_all", total, total
     none_done = re.search(rf"{denied}{progress_in} (any|each|either|the) (?:of the )?"
                           rf"(?:(\w+) )?{noun}", said, re.I)
-    if none_done and not one_of_several(none_done, none_done.group(1).lower()):
-        return ("sufficient_progress_none", 0,
-                total_of(none_done, none_done.group(1).lower(), met == 0))
-    # "Not ... all of the weaknesses" may mean some or none; each weakness's own verdict
-    # then tells, when there is one for each (and never "all": the judgement says not).
-    not_all = re.search(rf"{denied}{progress_in} all of the (?:{word} )?{noun}", said, re.I)
-    stated = _number(not_all.group(1) or "") if not_all else None
+    if none_done and not a_verdict(none_done):
+        return "sufficient_progress_none", 0, total_of(none_done, met == 0)
     if verdicts and (not not_all or (met < len(verdicts) and stated in (None, len(verdicts)))):
         return outcome_of(met, len(verdicts))
     return None, None, stated

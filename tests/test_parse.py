@@ -210,6 +210,25 @@ _VERDICT = ("Leaders changed the panel. The area has {}made sufficient progress 
          "weaknesses. Sufficient progress has been made in addressing this area of significant "
          "weakness. Sufficient progress has not yet been made in addressing this area of "
          "significant weakness.", ("sufficient_progress_some", 1, 2)),
+        # A weakness's verdict may name it "the significant weakness in X": one of several,
+        # not the judgement of one weakness, and a "not ... all" judgement is never "all".
+        ("The area has not made sufficient progress in addressing all of the significant "
+         "weaknesses. The area has made sufficient progress in addressing the significant "
+         "weakness in plans. The area has not made sufficient progress in addressing the "
+         "significant weakness in therapy. The area has not made sufficient progress in "
+         "addressing the significant weakness in outcomes.", ("sufficient_progress_some", 1, 3)),
+        # "The significant weaknesses" is all of them, however many; "either" is two; "the
+        # weakness identified" is the one there was.
+        ("HMCI has determined that the area has made sufficient progress in addressing the "
+         "significant weaknesses identified at the initial inspection.",
+         ("sufficient_progress_all", None, None)),
+        ("HMCI has determined that the area has made sufficient progress in addressing the "
+         "significant weaknesses identified at the initial inspection. " + _VERDICT.format("")
+         + " " + _VERDICT.format(""), ("sufficient_progress_all", 2, 2)),
+        ("The area has not made sufficient progress in addressing either of the significant "
+         "weaknesses.", ("sufficient_progress_none", 0, 2)),
+        ("The area has not made sufficient progress in addressing the weakness identified at "
+         "the initial inspection.", ("sufficient_progress_none", 0, 1)),
     ],
 )
 def test_revisit_progress(text: str, expected: tuple) -> None:
