@@ -88,6 +88,9 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+_previous_hook = sys.unraisablehook  # what other unraisable errors go to during a run
+
+
 def _unraisable(args: sys.UnraisableHookArgs) -> None:
     if isinstance(args.exc_value, KeyboardInterrupt) and _interrupted and not _done:
         # The interrupt came while the garbage collector ran a clean-up (a PDF library's
@@ -97,7 +100,7 @@ def _unraisable(args: sys.UnraisableHookArgs) -> None:
         threading.Thread(target=signal.raise_signal, args=(signal.SIGINT,),
                          daemon=True).start()
         return
-    sys.__unraisablehook__(args)
+    _previous_hook(args)
 
 
 def main() -> None:
@@ -106,7 +109,9 @@ def main() -> None:
     global _done, _interrupted
     _done = _interrupted = False
     before = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
-    hook, sys.unraisablehook = sys.unraisablehook, _unraisable
+    global _previous_hook
+    _previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
+    hook = _previous_hook
     try:
         _run()
     finally:
@@ -122,7 +127,11 @@ def _from_interrupt(exc: BaseException) -> bool:
     exit after an interrupt it handled and reported)."""
     seen: BaseException | None = exc
     for _ in range(6):
-        seen = seen.__cause__ or seen.__context__ if seen else None
+        if seen is None:
+            return False
+        # `raise Exit(130) from None` (a command that reported its own interrupt) hides
+        # the interrupt it handled.
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
         if isinstance(seen, KeyboardInterrupt):
             return True
     return False

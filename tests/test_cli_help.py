@@ -238,6 +238,34 @@ def test_a_ctrl_c_in_a_command_without_its_own_summary_says_so(
     assert "interrupted: stopped before the end" in capsys.readouterr().err
 
 
+def test_a_command_that_reports_its_own_interrupt_is_not_reported_twice(
+        monkeypatch, tmp_path, capsys) -> None:
+    """`tag` says "interrupted: nothing is half-written ..." and ends with exit 130: the
+    generic line for commands that say nothing must not follow it."""
+    import os
+    import signal
+    import sys
+
+    import pytest
+
+    from sendlens import cli
+    from textmine import tag
+
+    def ctrl_c(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    from sendlens.store import Corpus
+
+    monkeypatch.setattr(tag, "tag_corpus", ctrl_c)
+    Corpus.open(tmp_path)  # an empty corpus: the command starts its work
+    monkeypatch.setattr(sys, "argv", ["sendlens", "tag", "--corpus", str(tmp_path)])
+    with pytest.raises(SystemExit) as ended:
+        cli.main()
+    err = capsys.readouterr().err
+    assert ended.value.code == 130 and "interrupted" in err, err
+    assert "stopped before the end" not in err
+
+
 def test_a_ctrl_c_that_lands_in_a_clean_up_still_stops_the_run(monkeypatch) -> None:
     """A Ctrl-C that came while the garbage collector closed a PDF page was swallowed
     there (Python cannot raise from a finalizer): the import ran on to its end, exit 0."""
@@ -258,7 +286,7 @@ def test_a_ctrl_c_that_lands_in_a_clean_up_still_stops_the_run(monkeypatch) -> N
     def work(*args: object, **kwargs: object) -> None:
         page = Page()
         del page  # finalized now: the interrupt is raised inside __del__
-        for _ in range(200):  # the rest of the run, line by line
+        for _ in range(5000):  # the rest of the run, line by line (5 s, if not stopped)
             time.sleep(0.001)
         reached_the_end.append(True)
 
