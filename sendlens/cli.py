@@ -96,9 +96,11 @@ def _unraisable(args: sys.UnraisableHookArgs) -> None:
         # The interrupt came while the garbage collector ran a clean-up (a PDF library's
         # finalizer), which cannot pass it on: the run went on to its end, exit 0, with
         # a traceback. Delivered again from outside the clean-up (raised here, it would be
-        # handled here), it stops the run at the next line of its own.
-        threading.Thread(target=signal.raise_signal, args=(signal.SIGINT,),
-                         daemon=True).start()
+        # handled here), it stops the run at the next line of its own: a moment later, so
+        # that it does not land while this hook is still starting the thread.
+        later = threading.Timer(0.05, signal.raise_signal, args=(signal.SIGINT,))
+        later.daemon = True
+        later.start()
         return
     _previous_hook(args)
 
