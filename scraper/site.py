@@ -425,18 +425,19 @@ def parse_provider_page(
 
 def gov_uk_area(file_name: str, link_text: str) -> str:
     """The area named by a GOV.UK attachment: its title's "... inspection in <area>", as
-    written ("Brighton & Hove"), else its file name's, else the title."""
-    m = re.search(r"\binspection in (.+?)(?:\s*\((?:PDF|revised|corrected)\b[^)]*\))?$",
-                  link_text, re.I)
+    written ("Brighton & Hove"), else its file name's, else the title; without a replaced
+    file's "- revised", "(updated)" or ": corrected letter"."""
+    def bare(area: str) -> str:
+        return re.sub(r"\s*(?:[-:(]\s*|\s)(?:revised|corrected|updated|final|v\d+)\b.*$",
+                      "", area, flags=re.I).strip()
+
+    m = re.search(r"\binspection in (.+?)(?:\s*\(PDF\b[^)]*\))?$", link_text, re.I)
     if m:
-        return m[1].strip()
+        return bare(m[1])
     name = unquote(file_name)  # "Brighton_%26_Hove"
     for rx in GOV_UK_AREA_FROM_NAME:
         if found := rx.match(name):
-            area = found["area"].replace("_", " ")
-            # "... in Kingston upon Hull - revised.pdf": a file replaced, not another area.
-            return re.sub(r"[\s-]+(?:revised|corrected|updated|final|v\d+)$", "", area,
-                          flags=re.I).strip()
+            return bare(found["area"].replace("_", " "))
     return link_text.strip()
 
 

@@ -976,6 +976,22 @@ def test_gov_uk_page_supplies_the_2016_letters(site: Site, base: str, corpus: Co
     assert GOV_UK_PAGE not in {h.path for h in site.hits[n:]}
 
 
+@pytest.mark.parametrize(("file_name", "title", "area"), [
+    ("x.pdf", "Joint local area SEND inspection in Kingston upon Hull - revised",
+     "Kingston upon Hull"),
+    ("x.pdf", "Joint local area SEND inspection in Bury (updated)", "Bury"),
+    ("x.pdf", "Joint local area SEND inspection in Bury: revised letter", "Bury"),
+    ("x.pdf", "Joint local area SEND inspection in Brighton & Hove", "Brighton & Hove"),
+    ("Joint_local_area_SEND_inspection_in_Brighton_%26_Hove.pdf", "", "Brighton & Hove"),
+    ("Joint_local_area_SEND_inspection_in_Kingston_upon_Hull_-_revised.pdf", "",
+     "Kingston upon Hull"),
+    ("Herefordshire_LA_SEND_Inspection_letter.pdf", "Letter", "Herefordshire"),
+])
+def test_a_gov_uk_attachments_area_is_its_name_without_a_revision_note(
+        file_name: str, title: str, area: str) -> None:
+    assert sitemod.gov_uk_area(file_name, title) == area
+
+
 def test_a_gov_uk_letter_whose_link_changed_form_is_not_downloaded_again(
         site: Site, base: str, corpus: Corpus) -> None:
     # GOV.UK moved attachments from attachment_data/file/<6 digits>/ to media/<hex>/: the
