@@ -340,7 +340,7 @@ _TABLE_HEADER_RE = re.compile(r"responsible body\s+areas? for (priority action|i
 # A responsible-body cell names bodies and does nothing: no verb a sentence would have.
 _VERB_RE = re.compile(r"\b(?:should|must|needs?|ensure|is|are|was|were|has|have|had|will|"
                       r"do|does|did|can|to)\b", re.I)
-_BODY_RE = re.compile(r"\b(?:Council|Board|ICB|Trust|leaders|partnership)\b")
+_BODY_RE = re.compile(r"\b(?:Council|Board|ICB|Trust)\b")
 # The cell run into its action: "Plymouth City Council Plymouth City Council leaders should".
 _REPEATED_CELL_RE = re.compile(r"((?:[A-Z][\w'&-]*)(?: (?:[A-Z][\w'&-]*|and|of|the)){1,10})"
                                r" (?=\1\b)")
@@ -349,7 +349,11 @@ _REPEATED_CELL_RE = re.compile(r"((?:[A-Z][\w'&-]*)(?: (?:[A-Z][\w'&-]*|and|of|t
 def _body_cell(text: str) -> tuple[str, str] | None:
     """(cell, rest) when a paragraph of a priority-action table starts with the
     responsible-body column's cell, which layouts that set it in plain text leave in."""
-    if len(text) < 200 and _BODY_RE.search(text) and not _VERB_RE.search(text):
+    # A cell names bodies, by their names ("Plymouth City Council, NHS Devon ..."): a
+    # recommendation wrapped onto a new paragraph ("partnership and the ICB.") or one
+    # with no verb ("Better joint commissioning across the partnership.") is no cell.
+    if (len(text) < 200 and text[:1].isupper() and _BODY_RE.search(text)
+            and not _VERB_RE.search(text)):
         return text, ""
     repeated = _REPEATED_CELL_RE.match(text)
     if repeated and _BODY_RE.search(repeated.group(1)):

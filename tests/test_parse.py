@@ -434,6 +434,9 @@ def test_responsible_body_cells_in_plain_text_are_not_passages() -> None:
             ("text", "Leaders must agree how they fund therapy together."),
             ("text", "Borsetshire County Council Borsetshire County Council leaders should "
                      "track exclusions."),
+            # Recommendations without a verb, or wrapped onto a paragraph of their own.
+            ("text", "Better joint commissioning across the partnership."),
+            ("text", "partnership and the Integrated Care Board."),
             ("heading", "Areas for improvement"),
             ("text", "The partnership board should meet more often."),
         ),
@@ -445,6 +448,8 @@ def test_responsible_body_cells_in_plain_text_are_not_passages() -> None:
         ("Leaders should publish the waiting times for therapy.", "actions"),
         ("Leaders must agree how they fund therapy together.", "actions"),
         ("Borsetshire County Council leaders should track exclusions.", "actions"),
+        ("Better joint commissioning across the partnership.", "actions"),
+        ("partnership and the Integrated Care Board.", "actions"),
         # Past the table, a sentence naming a body is a sentence.
         ("The partnership board should meet more often.", "actions"),
     ]
