@@ -303,6 +303,11 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
     return out
 
 
+# A trailer's (or cross-reference stream's) /Encrypt entry: a reference or a dictionary,
+# not the word in a comment or in text.
+_ENCRYPT_ENTRY = re.compile(rb"/Encrypt\s*(?:\d+\s+\d+\s+R\b|<<)")
+
+
 def extract_pdf(path: Path | str, data: bytes | None = None) -> ExtractedText:
     """Clean text of one PDF; raises ExtractError naming the file and the reason."""
     path = Path(path)
@@ -318,9 +323,11 @@ def extract_pdf(path: Path | str, data: bytes | None = None) -> ExtractedText:
     except pdfium.PdfiumError as exc:
         # Told from the file, not PDFium's last error: that may be the previous file's
         # (a file with no pages after an encrypted one read "encrypted"), or "Success".
-        if b"/Encrypt" in data:
-            raise ExtractError(f"{name}: encrypted PDF (password protected)") from exc
         msg = re.sub(r"\s*\(PDFium: [^)]*\)", "", str(exc)).rstrip(".")
+        if _ENCRYPT_ENTRY.search(data):
+            if "password" in str(exc).lower():
+                raise ExtractError(f"{name}: encrypted PDF (password protected)") from exc
+            raise ExtractError(f"{name}: encrypted or damaged PDF ({msg})") from exc
         raise ExtractError(f"{name}: damaged PDF ({msg})") from exc
     try:
         pages = [_read_page(pdf, i) for i in range(len(pdf))]

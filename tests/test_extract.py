@@ -157,6 +157,9 @@ def test_a_pdf_with_no_pages_is_named_damaged_without_pdfiums_success(tmp_path: 
     with pytest.raises(ExtractError) as caught:
         extract_pdf(path)
     assert str(caught.value) == f"{path}: damaged PDF (Failed to load document)"
+    # "/Encrypt" in a comment or in text is no encryption.
+    with pytest.raises(ExtractError, match=r"^junk: damaged PDF"):
+        extract_pdf("junk", data=b"%PDF-1.4\n% /Encrypt\ngarbage\n%%EOF\n")
 
 
 def test_a_list_marked_with_minus_signs_is_a_list() -> None:
