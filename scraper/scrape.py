@@ -534,16 +534,20 @@ def _as_held(corpus: Corpus, pubs: list[site.Publication],
     """GOV.UK letters under the id the corpus holds them by, when only the form of their
     link changed (`attachment_data/file/537527/X.pdf` to `media/<hex>/X.pdf`: the same
     file name, a new id): else every held 2016 letter would be downloaded again."""
+    def key(url: str, council: str | None) -> tuple[str, str] | None:
+        # The file name and the area: a generic name two areas share is two letters.
+        m = site.GOV_UK_FILE_ID_RE.search(urlsplit(url).path)
+        return (unquote(m["name"]).casefold(), (council or "").casefold()) if m else None
+
     with corpus.reading() as con:
-        names: dict[str, str] = {}
-        for file_id, url in con.execute(
-                "SELECT file_id, url FROM fetches WHERE file_id LIKE 'govuk-%'"):
-            if file_id in held and (m := site.GOV_UK_FILE_ID_RE.search(urlsplit(url).path)):
-                names.setdefault(unquote(m["name"]).casefold(), file_id)
+        names: dict[tuple[str, str], str] = {}
+        for file_id, url, council in con.execute(
+                "SELECT file_id, url, council FROM fetches WHERE file_id LIKE 'govuk-%'"):
+            if file_id in held and (k := key(url, council)):
+                names.setdefault(k, file_id)
     out = []
     for pub in pubs:
-        m = site.GOV_UK_FILE_ID_RE.search(urlsplit(pub.url).path)
-        known = names.get(unquote(m["name"]).casefold()) if m else None
+        known = names.get(k) if (k := key(pub.url, pub.council)) else None
         out.append(pub if pub.file_id in held or known is None
                    else dataclasses.replace(pub, file_id=known))
     return out
