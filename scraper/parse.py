@@ -496,7 +496,7 @@ _OUTCOME_2023 = [
 def _clean_area(name: str) -> str:
     name = re.sub(r"\s+", " ", name).strip(" .,:;")
     # "Bournemouth, Christchurch and Poole (BCP)": the short name the letter goes on to use.
-    name = re.sub(r"\s*\([^()]*\)$", "", name)
+    name = re.sub(r"\s*\([^()]*\)$", "", name) or name
     return re.sub(r"^the\s+", "", name, flags=re.I)
 
 

@@ -668,6 +668,9 @@ def scrape(
     ``gov_uk_url``: the GOV.UK publication page for pre-2017 letters; ``"auto"``
     reads the real page only when ``base_url`` is the real Ofsted site, None skips it.
     ``retry_skipped``: download again files an earlier run could not import.
+    ``extra_providers``: also read what the search does not lead to, the second provider
+    records and the known letter files (`site.EXTRA_PROVIDERS`, `site.EXTRA_FILES` and the
+    labels config's); off, only the search and the GOV.UK page (tests of one site).
     Fatal problems (site structure changed, site down, robots.txt, Ctrl-C) do not
     raise: they stop the run and are reported in ``summary.error``; use
     ``summary.exit_code`` for the process status.

@@ -271,13 +271,18 @@ class Corpus:
             # it looked, and how to look elsewhere.
             raise CorpusError(f"{root.absolute()}: no corpus here (run `sendlens import` or "
                               "`scrape`, or point to one with --corpus or $SENDLENS_CORPUS)")
-        if not create and (root / DB_NAME).stat().st_size == 0:
-            # Cut to nothing by a failed disk or copy: a reading command made an empty
-            # corpus of it without a word, and reported the letters as gone.
+        try:
+            empty = not create and (root / DB_NAME).stat().st_size == 0
+        except FileNotFoundError:  # removed meanwhile (an import that found nothing)
+            empty = False
+        if empty:
+            # Being made by another run, or cut short (a failed disk or copy, a run killed
+            # as it began): a reading command made an empty corpus of it without a word.
             raise CorpusError(
-                f"{(root / DB_NAME).absolute()}: empty file (0 bytes), no corpus in it; if "
-                "it held one, put it back from a backup (the PDFs in its pdfs folder can be "
-                "imported again: `sendlens import` of that folder); `sendlens import` or "
+                f"{(root / DB_NAME).absolute()}: empty file (0 bytes), no corpus in it yet; "
+                "if another sendlens run is just making it, try again in a moment; if it "
+                "held a corpus, put it back from a backup (the PDFs in its pdfs folder can "
+                "be imported again: `sendlens import` of that folder); `sendlens import` or "
                 "`scrape` makes a new corpus there")
         root.mkdir(parents=True, exist_ok=True)
         corpus = cls(root)
