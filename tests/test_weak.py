@@ -283,6 +283,11 @@ def test_achieving_well_is_attainment_but_achieving_outcomes_is_not(
     ("Too many pupils wait in the pupil referral unit.", {"inclusion"}),
     ("The fair access panel places pupils quickly.", {"inclusion"}),
     ("Leaders check the quality of plans.", {"joint_commissioning", "ehc_plans"}),
+    # ... but only leaders' (the definition: at leadership level).
+    ("Teachers monitor the quality of handwriting.", set()),
+    ("Families say staff know the area well.", set()),
+    ("Leaders know their area well.", {"joint_commissioning"}),
+    ("Leaders promote the inclusion of pupils with SEND.", {"inclusion"}),
 ])
 def test_patterns_read_the_words_in_the_codebooks_sense(
         matcher: PatternMatcher, text: str, themes: set[str]) -> None:
