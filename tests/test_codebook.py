@@ -300,8 +300,8 @@ def test_themes_reports_a_broken_codebook_clearly(tmp_path: Path) -> None:
 @pytest.mark.parametrize("old, new, where, why", [
     ('      - "local offer"\n', '      - "(?i)local offer"\n',
      "theme local_offer.patterns", r"inline flags such as \(\?i\)"),
-    ('      - "lived experience"\n',
-     '      - "(?P<w>lived) experience"\n      - "(?P<w>lived) views"\n',
+    ('      - "co-?produc\\\\w*"\n',
+     '      - "(?P<w>co)-?produc\\\\w*"\n      - "(?P<w>co) design"\n',
      "theme co_production.patterns", "named groups"),
     ('  negative:\n', '  negative:\n    - "(too) slow and \\\\1 late"\n',
      "stance.negative", r"back-references such as \\1"),

@@ -293,3 +293,33 @@ def test_patterns_read_the_words_in_the_codebooks_sense(
         matcher: PatternMatcher, text: str, themes: set[str]) -> None:
     # (Only the themes these patterns decide: a personal budget is social care's.)
     assert themes_of(matcher, text) & {"joint_commissioning", "inclusion", "ehc_plans"} == themes
+
+
+@pytest.mark.parametrize(("theme", "text", "has"), [
+    # Each theme's words in the codebook's sense (an audit of the six other themes' patterns
+    # against CODEBOOK.md on the whole corpus): the voice of the child heard, not outcomes
+    # "lived"; health services' waits, not a wait for a plan or a place; information about
+    # what support exists, not information in a plan; post-16 ages, not the 0-25 service; the
+    # EHC needs assessment, not the joint strategic one; children's social care, not
+    # "foster relationships"; and a job title is about no theme.
+    ("co_production", "Many young people say they do not feel heard by services.", True),
+    ("co_production", "Parents have lost confidence in the local area partnership.", True),
+    ("co_production", "The work has not improved the lived experience of pupils.", False),
+    ("health_input", "Children wait for more than a year for an autism assessment.", True),
+    ("health_input", "The dynamic support register is reviewed each month.", True),
+    ("health_input", "Many pupils wait for a special school place for over a year.", False),
+    ("local_offer", "Families do not know where to go for help.", True),
+    ("local_offer", "Young people get information, advice and guidance about options.", True),
+    ("local_offer", "Many EHC plans hold out-of-date information about needs.", False),
+    ("post16_transition", "Therapy stops when young people reach 18.", True),
+    ("post16_transition", "The council's 0 to 25 SEND service has grown.", False),
+    ("ehc_plans", "Most needs assessments are completed on time.", True),
+    ("ehc_plans", "The joint strategic needs assessment informs commissioning.", False),
+    ("social_care", "Care Act assessments for young people come too late.", True),
+    ("social_care", "Youth workers foster positive relationships.", False),
+    ("inclusion", "The director for inclusion was appointed in March.", False),
+    ("inclusion", "The new director for education, inclusion and skills started.", False),
+])
+def test_each_themes_patterns_follow_its_definition(
+        matcher: PatternMatcher, theme: str, text: str, has: bool) -> None:
+    assert (theme in themes_of(matcher, text)) is has
