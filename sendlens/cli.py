@@ -108,12 +108,10 @@ def _unraisable(args: sys.UnraisableHookArgs) -> None:
 def main() -> None:
     # A TERM signal (`kill`, `timeout`, a job scheduler) stops a run as Ctrl-C does: at a
     # safe point, with its summary, and no partial download left behind.
-    global _done, _interrupted
+    global _done, _interrupted, _previous_hook
     _done = _interrupted = False
     before = {s: signal.signal(s, _interrupt) for s in (signal.SIGTERM, signal.SIGINT)}
-    global _previous_hook
     _previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
-    hook = _previous_hook
     try:
         _run()
     finally:
@@ -121,7 +119,7 @@ def main() -> None:
         # `sendlens` program then ends at once on another Ctrl-C (sendlens.launch).
         for sig, handler in before.items():
             signal.signal(sig, handler)
-        sys.unraisablehook = hook
+        sys.unraisablehook = _previous_hook
 
 
 def _from_interrupt(exc: BaseException) -> bool:
