@@ -318,6 +318,11 @@ def test_patterns_read_the_words_in_the_codebooks_sense(
     ("social_care", "Care Act assessments for young people come too late.", True),
     ("social_care", "Youth workers foster positive relationships.", False),
     ("inclusion", "The director for inclusion was appointed in March.", False),
+    # The letters' gloss of co-production is about co-production, not leaders' partnership.
+    ("joint_commissioning", "Families value co-production (a way of working where leaders "
+     "and families work together to create a service).", False),
+    ("co_production", "Families value co-production (a way of working where leaders and "
+     "families work together to create a service).", True),
     ("inclusion", "The new director for education, inclusion and skills started.", False),
 ])
 def test_each_themes_patterns_follow_its_definition(
