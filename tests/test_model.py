@@ -685,7 +685,7 @@ def test_a_model_saved_but_never_recorded_is_removed_by_the_next_training(
 
 
 def test_labels_of_one_sentence_are_read_once_and_merged() -> None:
-    from textmine.tag import PassageMatcher, _once_each, _two_ways
+    from textmine.tag import PassageMatcher, _once_each, _two_ways, matched
 
     theme_only = {"letter": "L", "text": "Plans are late.", "themes": ["ehc_plans"],
                   "stance": None}
@@ -695,10 +695,14 @@ def test_labels_of_one_sentence_are_read_once_and_merged() -> None:
     kept, gaps, repeats = _once_each([theme_only, with_stance], [{"transport"}, set()])
     assert kept == [with_stance] and gaps == [set()] and repeats == 1
     nowhere = PassageMatcher([])  # no passage found: one sentence by its words
-    assert _two_ways([theme_only, with_stance], nowhere) == ()
+
+    def two_ways(records: list[dict]) -> tuple[str, ...]:
+        return _two_ways(records, [pid for _, pid in matched(records, nowhere)])
+
+    assert two_ways([theme_only, with_stance]) == ()
     # Two passages of one letter with the same words are two labels, not a repeat.
     one, two = ({**with_stance, "passage_id": f"L-000{i}"} for i in (1, 2))
     assert len(_once_each([one, {**two, "stance": "positive"}], [set(), set()])[0]) == 2
     # A sentence labelled two ways is said, both kept.
-    assert _two_ways([with_stance, {**with_stance, "themes": []}], nowhere) == (
+    assert two_ways([with_stance, {**with_stance, "themes": []}]) == (
         "'Plans are late.' ()",)

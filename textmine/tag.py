@@ -459,19 +459,26 @@ def unlabelled_themes(records: Sequence[dict[str, Any]], codebook: Codebook) -> 
     return added_themes(codebook.theme_ids) - given
 
 
+def matched(records: Sequence[dict[str, Any]], matcher: PassageMatcher
+            ) -> list[tuple[Item, str | None]]:
+    """Each record's Item, with its passage's context, and the passage id (None when not
+    found). A correction names its passage: a sentence that is in its letter twice gets
+    the context of the one corrected, not of the first."""
+    return [matcher.item_for(r["text"], r.get("letter"), r.get("passage_id")) for r in records]
+
+
 def hand_set(
     records: Sequence[dict[str, Any]], matcher: PassageMatcher, codebook: Codebook,
     *, unlabelled: Sequence[Collection[str]] | None = None,
+    found: Sequence[tuple[Item, str | None]] | None = None,
 ) -> TrainingSet | None:
     """Hand-labelled records as a training set, each with its passage's context.
-    `unlabelled`: per record, the themes its file did not label (no label for them)."""
+    `unlabelled`: per record, the themes its file did not label (no label for them);
+    `found`: `matched(records, matcher)`, when the caller has it already."""
     if not records:
         return None
     known = set(codebook.theme_ids)
-    # A correction names its passage: a sentence that is in its letter twice gets the
-    # context of the one corrected, not of the first.
-    items = [matcher.item_for(r["text"], r.get("letter"), r.get("passage_id"))[0]
-             for r in records]
+    items = [item for item, _ in (found if found is not None else matched(records, matcher))]
     themes = [[t for t in r.get("themes") or [] if t in known] for r in records]
     return hand_training_set(items, themes, [r.get("stance") for r in records], codebook,
                              unlabelled=unlabelled)
@@ -564,7 +571,8 @@ def _train(
     if not rows:
         raise TaggingError("the corpus has no passages: run `sendlens import` first")
     matcher = PassageMatcher(rows)
-    conflicts = _two_ways(records, matcher)
+    found = matched(records, matcher)  # looked up once: for the conflicts and the training
+    conflicts = _two_ways(records, [pid for _, pid in found])
     known = set(codebook.theme_ids)
     removed = sum(bool(set(r["themes"]) - known) for r in records)
     unknown = tuple(sorted({r["letter"] for r in records if isinstance(r.get("letter"), str)
@@ -576,9 +584,10 @@ def _train(
     if use_stored_labels:
         stored = stored_labels(corpus)
         records += stored
+        found += matched(stored, matcher)
         unlabelled += [not_offered(r, codebook.theme_ids) for r in stored]
         last_label = max((r["label_id"] for r in stored), default=0)
-    hand = hand_set(records, matcher, codebook, unlabelled=unlabelled)
+    hand = hand_set(records, matcher, codebook, unlabelled=unlabelled, found=found)
     n_letters = 0 if hand is None else len({it.letter for it in hand.items if it.letter})
     if tune_folds and n_letters < tune_folds and not lenient:
         # Each fold holds whole letters. (A retrain, lenient, tunes on what is left.)
@@ -722,14 +731,15 @@ def _once_each(records: list[dict[str, Any]], unlabelled: list[set[str]]
     return kept, kept_unlabelled, repeats
 
 
-def _two_ways(records: Sequence[dict[str, Any]], matcher: PassageMatcher) -> tuple[str, ...]:
+def _two_ways(records: Sequence[dict[str, Any]],
+              passage_ids: Sequence[str | None]) -> tuple[str, ...]:
     """The sentences the label files label in two ways, each with the lines that do:
-    found by the passage each label matches, so that a line naming the letter by its file
-    and one naming its passage (as `export labels` writes a correction) are the same
-    sentence. A label with no stance agrees with any stance."""
+    found by the passage each label matches (`passage_ids`, from `matched`), so that a
+    line naming the letter by its file and one naming its passage (as `export labels`
+    writes a correction) are the same sentence. A label with no stance agrees with any
+    stance."""
     by_passage: dict[str, list[dict[str, Any]]] = {}
-    for r in records:
-        pid = matcher.item_for(r["text"], r.get("letter"), r.get("passage_id"))[1]
+    for r, pid in zip(records, passage_ids, strict=True):
         by_passage.setdefault(pid or f"text:{_norm(r['text'])}", []).append(r)
     out = []
     for labels in by_passage.values():
