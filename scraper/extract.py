@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from scraper.records import Paragraph
+from scraper.records import STRAIGHT_QUOTES, Paragraph
 
 # The minus sign too: one 2023 report marks its list of actions with it.
 BULLETS = "▪◼•●◦▸►‣■□–−"
@@ -34,8 +34,6 @@ _RUNNING_HEAD_RE = re.compile(
 _RUNNING_TAIL_RE = re.compile(r"(\bpage \d{1,3}( of \d{1,3})?|\b(19|20)\d\d\s+\d{1,3})$", re.I)
 _DIGITS_RE = re.compile(r"\d+")
 _SENTENCE_END_RE = re.compile(r"[.?!:;][\"'’”)]*$")
-# Typographic quotes become ASCII, as researchers (and the gold labels) type them.
-_PUNCTUATION = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _MARGIN = 0.09  # share of the page height at top and bottom where running heads live
 
 
@@ -293,7 +291,7 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
         else:
             merged.append(para)
     for text, page, kind in merged:
-        clean = _fix_inline_hyphens(text, vocab).translate(_PUNCTUATION)
+        clean = _fix_inline_hyphens(text, vocab).translate(STRAIGHT_QUOTES)
         clean = re.sub(r"[ \t\u00a0\u2009]+", " ", clean).strip()
         if not clean:
             continue

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 # Larger than any inspection letter (they are under 5 MB): neither downloaded nor read.
 MAX_PDF_BYTES = 100 * 1024 * 1024
 
+# Typographic quotes made ASCII: in the letters' clean text (as researchers and the gold
+# labels type them), and in a search of it, so that a phrase pasted from a PDF matches.
+STRAIGHT_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
 # The frameworks' codes; their formal names, as a citation gives them; and the short
 # names the app's charts and filters use. One table each, so the two cannot drift.
 FRAMEWORKS = ("send_2016", "revisit_2018", "area_send_2023", "monitoring_2023")

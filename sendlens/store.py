@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scraper.records import FetchRecord
+from scraper.records import STRAIGHT_QUOTES, FetchRecord
 
 try:
     import fcntl
@@ -775,15 +775,12 @@ MAX_FTS_QUERY = 200  # characters of a search: longer input is cut, not refused
 _WORD = re.compile(r'"[^"]+"|[\w\-\u2019\']+', re.UNICODE)
 
 
-_STRAIGHT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
-
-
 def _search_words(text: str) -> tuple[str, list[re.Match[str]]]:
     """A search as both readings of it take it: cut to MAX_FTS_QUERY, curly quotes made
     straight (as scraper.extract makes the letters' clean text, so that a phrase pasted
     from a PDF, "children’s needs", matches; and “a phrase” is a "phrase"), and its words
     and "quoted phrases"."""
-    text = text[:MAX_FTS_QUERY].translate(_STRAIGHT)
+    text = text[:MAX_FTS_QUERY].translate(STRAIGHT_QUOTES)
     return text, list(_WORD.finditer(text))
 
 
