@@ -37,7 +37,7 @@ from sendlens.store import (
     CorpusError,
     corpus_size,
     current_model_row,
-    exact_phrases,
+    exact_phrase_sql,
     fts_query,
     letters_read_otherwise,
     now_iso,
@@ -614,10 +614,8 @@ def _search_where(query: str, filters: Filters,
     match = fts_query(query)
     if not match:
         return None
-    where, params = ["passages_fts MATCH ?"], [match]
-    for phrase in exact_phrases(query):  # quoted: as typed, not only its stems
-        where.append("p.text LIKE ? ESCAPE '\\'")
-        params.append(phrase)
+    phrases, phrase_params = exact_phrase_sql(query)  # quoted: as typed, not only stems
+    where, params = ["passages_fts MATCH ?", *phrases], [match, *phrase_params]
     for column, values in (("l.area", filters.areas), ("l.region", filters.regions),
                            ("l.framework", filters.frameworks), ("l.outcome", filters.outcomes),
                            ("p.section", filters.sections)):

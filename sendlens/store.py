@@ -799,6 +799,14 @@ def exact_phrases(text: str) -> list[str]:
     return out
 
 
+def exact_phrase_sql(text: str) -> tuple[list[str], list[str]]:
+    """The SQL conditions on passages `p` and their parameters that hold a search's
+    "quoted" words or phrases to the text as typed (`exact_phrases`), one LIKE each, with
+    the escape character `exact_phrases` escapes with."""
+    phrases = exact_phrases(text)
+    return ["p.text LIKE ? ESCAPE '\\'"] * len(phrases), phrases
+
+
 def fts_query(text: str) -> str:
     """A researcher's words as a safe FTS5 query: every word (or "quoted phrase") must occur.
 

@@ -40,7 +40,7 @@ import pandas as pd
 import pyarrow as pa
 
 from scraper.records import CANONICAL_SECTIONS, FRAMEWORK_LABELS, OUTCOMES
-from sendlens.store import LETTER_DATE_SQL, Corpus, exact_phrases, fts_query
+from sendlens.store import LETTER_DATE_SQL, Corpus, exact_phrase_sql, fts_query
 from textmine.areas import REGIONS, load_local_authorities, lookup_area, normalise_area_name
 from textmine.codebook import STANCES
 from textmine.intervals import MIN_INTERVAL_LETTERS, letter_draws, pooled_share_intervals
@@ -801,9 +801,9 @@ def evidence(
             conditions.append("p.rowid IN (SELECT rowid FROM passages_fts WHERE "
                               "passages_fts MATCH ?)")
             params.append(match)
-            for phrase in exact_phrases(words):  # quoted: as typed, not only its stems
-                conditions.append("p.text LIKE ? ESCAPE '\\'")
-                params.append(phrase)
+            phrases, phrase_params = exact_phrase_sql(words)  # quoted: as typed, not stems
+            conditions += phrases
+            params += phrase_params
         rows = con.execute(
             f"""SELECT l.area, l.region, l.framework, l.outcome, l.inspection_start,
                        l.inspection_end, l.published, p.letter_id, p.section, p.heading,
