@@ -387,6 +387,7 @@ def options(path: str, stamp_: tuple[int, ...]) -> Options:
     sections = [r["section"] for r in _rows(path, "SELECT DISTINCT section FROM passages")]
     order = {s: i for i, s in enumerate(SECTIONS)}
     dates = frame["inspection_start"].dropna()
+    untagged = untagged_themes(path, stamp_)
     return Options(
         areas=tuple(sorted(frame["area"].dropna().unique())),
         regions=tuple(sorted(frame["region"].dropna().unique())),
@@ -395,8 +396,7 @@ def options(path: str, stamp_: tuple[int, ...]) -> Options:
         outcomes=tuple(sorted(frame["outcome"].dropna().unique())),
         sections=tuple(sorted(sections, key=lambda s: (order.get(s, 99), s))),
         # Not a theme no tagging model knew: its cells and passages would be empty.
-        themes=tuple(t for t in theme_names(path, stamp_)
-                     if t not in untagged_themes(path, stamp_)),
+        themes=tuple(t for t in theme_names(path, stamp_) if t not in untagged),
         date_min=dates.min() if len(dates) else None,
         date_max=dates.max() if len(dates) else None,
     )
