@@ -27,7 +27,7 @@ import pandas as pd
 import streamlit as st
 
 from sendlens import appdata as ad
-from sendlens.export import counted, number_text, table_bytes
+from sendlens.export import counted, number_text, table_bytes, text_with_lead_in
 from sendlens.store import MAX_FTS_QUERY, now_iso
 from textmine.aggregate import judged
 from textmine.intervals import MIN_INTERVAL_LETTERS
@@ -587,9 +587,7 @@ def evidence_table(frame: pd.DataFrame, key: str, *, height: int = 460,
                        "downloads hold them all.")
             frame = frame.head(TABLE_ROWS)
     shown = with_reader_links(frame)
-    if "lead_in" in shown.columns:  # a list's item with the words that introduce the list
-        shown["text"] = [f"[{lead}] {text}" if lead else text
-                         for lead, text in zip(shown["lead_in"], shown["text"])]
+    shown["text"] = text_with_lead_in(shown)  # a list's item after its list's opening words
     if name is not None and "themes" in shown.columns:  # in words, as on the other pages
         shown["themes"] = shown["themes"].map(lambda ts: theme_words(ts, name))
     if "section" in shown.columns:

@@ -311,6 +311,13 @@ EVIDENCE_NOTE = ("Citation: area, framework, inspection dates, the heading the p
                  "alone (lead_in).")
 
 
+def text_with_lead_in(frame: pd.DataFrame) -> list[str]:
+    """Evidence text to read: a list's item after the words that introduce its list, in
+    square brackets (`lead_in`), as an item alone is a fragment no one can quote."""
+    leads = frame["lead_in"] if "lead_in" in frame.columns else [""] * len(frame)
+    return [f"[{lead}] {text}" if lead else text for lead, text in zip(leads, frame["text"])]
+
+
 def with_intervals_inline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Each figure `x` with columns `x_low` and `x_high` written as one cell, "0.420
     (0.330 to 0.510)", and those two columns dropped: a theme table with four interval
@@ -416,9 +423,7 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
         if "citation" in frame.columns:
             # Evidence: its citation already names the area, framework, dates, heading and
             # passage; sixteen columns cannot be read on a page (the data formats keep them).
-            if "lead_in" in frame.columns:  # an item quoted with its list's opening words
-                frame = frame.assign(text=[f"[{lead}] {text}" if lead else text for lead, text
-                                           in zip(frame["lead_in"], frame["text"])])
+            frame = frame.assign(text=text_with_lead_in(frame))
             frame = frame[[c for c in EVIDENCE_FOR_READING if c in frame.columns]]
             note = EVIDENCE_NOTE
         # Which letters and passages were counted goes with the table: an all-negative
