@@ -291,16 +291,15 @@ def _tex_share(total: float, columns: list[int], weights: list[int],
 
 
 # Under a table for reading whose shares carry intervals in brackets.
-INTERVAL_NOTE = ("In brackets: 95% intervals from resampling the group's letters (whole letters "
-                 f"drawn with replacement); none where fewer than {MIN_INTERVAL_LETTERS} "
-                 "letters judge the theme or all of them agree. They leave out the tagger's "
-                 "own errors.")
+# Where the intervals come from and when there is none: one wording for every format.
+_RESAMPLED = "resampling the group's letters (whole letters drawn with replacement)"
+_NO_INTERVAL = (f"where fewer than {MIN_INTERVAL_LETTERS} letters judge the theme or all of "
+                "them agree. They leave out the tagger's own errors.")
+INTERVAL_NOTE = f"In brackets: 95% intervals from {_RESAMPLED}; none {_NO_INTERVAL}"
 XLSX_INTERVAL_NOTE = (
     "share_negative_low / _high and net_stance_low / _high: a 95% interval around each "
-    "share, from resampling the group's letters (whole letters drawn with replacement): how "
-    "far the share could move with other letters like these. Empty where fewer than "
-    f"{MIN_INTERVAL_LETTERS} letters judge the theme or all of them agree. They leave out "
-    "the tagger's own errors.")
+    f"share, from {_RESAMPLED}: how far the share could move with other letters like "
+    f"these. Empty {_NO_INTERVAL}")
 _MINUS = re.compile(r"(?<![\w.])-(?=\d)")
 EVIDENCE_FOR_READING = ("citation", "stance", "themes", "text")
 EVIDENCE_NOTE = ("Citation: area, framework, inspection dates, the heading the passage is "
