@@ -436,15 +436,15 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
             add(para, True)
             continue
         judged = judged or bool(_JUDGEMENT_RE.search(para.text))
-        if _TABLE_HEADER_RE.match(para.text):
-            in_table = True
-        elif in_table and para.kind == "text" and (cell := _body_cell(para.text)):
+        header = bool(_TABLE_HEADER_RE.match(para.text))
+        in_table = in_table or header
+        if in_table and not header and para.kind == "text" and (cell := _body_cell(para.text)):
             add(Paragraph(cell[0], para.page, "heading"), True)
             if cell[1]:
                 add(Paragraph(cell[1], para.page, para.kind), False)
             continue
         # Table header and responsible-body cell of "Areas for priority action".
-        add(para, para.kind == "heading" or bool(_TABLE_HEADER_RE.match(para.text)))
+        add(para, para.kind == "heading" or header)
     return doc
 
 
@@ -593,21 +593,23 @@ def parse_revisit_progress(text: str) -> tuple[str | None, int | None, int | Non
     # significant weakness identified at ...". Without a number, as many as there are
     # verdicts when every one agrees.
 
+    def singular(found: re.Match[str]) -> bool:
+        return not re.search(r"weaknesses|areas\b", found.group(0), re.I)
+
     def total_of(found: re.Match[str], agree: bool) -> int | None:
         kind, count = found.group(1).lower(), found.group(2)
         if kind in ("both", "either"):
             return 2
         if count is not None and _number(count) is not None:
             return _number(count)
-        if kind == "the" and not re.search(r"weaknesses|areas\b", found.group(0), re.I):
+        if kind == "the" and singular(found):
             return 1
         return len(verdicts) if verdicts and agree else None
 
     def a_verdict(found: re.Match[str]) -> bool:
         # "... addressing the significant weakness in X": one weakness's verdict.
-        singular = not re.search(r"weaknesses|areas\b", found.group(0), re.I)
         numbered = found.group(2) is not None and _number(found.group(2)) is not None
-        return (found.group(1).lower() == "the" and not numbered and singular
+        return (found.group(1).lower() == "the" and not numbered and singular(found)
                 and not judged_whole(found))
 
     all_done = re.search(rf"{affirmed}{progress_in} (all|each|both|the) (?:of the )?"
