@@ -36,7 +36,9 @@ from scraper.records import Letter, Paragraph, Section
 #     how many), the count of an "all" or "none" from the verdicts, passive verdicts; a WSoA
 #     that "was required"; a closing list the area "is now required" to address; the part
 #     "in meeting the needs"; an area named with its short form "(BCP)".
-PARSER_VERSION = "13"
+# 14: a section opened by a sentence, not a heading, has no heading (its first 80
+#     characters were kept as one, and cited as if printed).
+PARSER_VERSION = "14"
 
 
 class NotASendLetter(ValueError):
@@ -411,7 +413,9 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
             if heading and heading.lower() == current[1].lower() and rule.canonical == current[0]:
                 heading = ""
             else:
-                current = (rule.canonical, heading or rest[:80])
+                # A section opened by a sentence has no heading to cite (its words cut at
+                # 80 characters read as a printed heading that is not there).
+                current = (rule.canonical, heading)
             closing = rule.canonical == "boilerplate"
             in_table = in_table and not heading
             if heading:

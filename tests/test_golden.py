@@ -36,10 +36,16 @@ def parsed_summary(pdf: Path) -> dict:
     doc = parse_document(extract_pdf(pdf).paragraphs)
     letter = doc.letter
     out = {key: getattr(letter, key) for key in METADATA}
+    passages = segment(doc)
     out["sections"] = [
-        {"canonical": s.canonical, "heading": s.heading or None} for s in letter.sections
+        {
+            "canonical": s.canonical,
+            "heading": s.heading or None,
+            "passages": sum(s.char_start <= p.char_start < s.char_end for p in passages),
+        }
+        for s in letter.sections
     ]
-    out["passages"] = [{"section": p.section, "text": p.text} for p in segment(doc)]
+    out["passages"] = [{"section": p.section, "text": p.text} for p in passages]
     return out
 
 
@@ -62,12 +68,10 @@ def test_fixture_letter_matches_its_golden_file(name: str, fixture_pdfs: dict[st
     meta_got = {k: got[k] for k in METADATA}
     assert meta_got == meta_expected, _diff(meta_expected, meta_got)
 
-    # The sections that hold passages come in the expected order.
-    want = _dedupe(
-        [s["canonical"] for s in expected["sections"] if s["canonical"] != "boilerplate"]
-    )
-    have = _dedupe([p["section"] for p in got["passages"]])
-    assert have == want, _diff(want, have)
+    # Each section's printed heading, which citations quote; none where a section opens
+    # with a sentence (a cut sentence cited as a heading would send a reader looking for it).
+    # And how many passages each holds, so a passage moving to another section shows.
+    assert got["sections"] == expected["sections"], _diff(expected["sections"], got["sections"])
 
     passages = got["passages"]
     assert len(passages) >= expected["n_passages_min"], len(passages)
@@ -87,10 +91,6 @@ def test_fixture_letter_matches_its_golden_file(name: str, fixture_pdfs: dict[st
     joined = "\n".join(p["text"] for p in passages)
     for banned in expected["must_not_appear_in_passages"]:
         assert banned not in joined, f"{banned!r} leaked into a passage"
-
-
-def _dedupe(seq: list[str]) -> list[str]:
-    return [s for i, s in enumerate(seq) if i == 0 or seq[i - 1] != s]
 
 
 def test_importing_the_fixture_folder_skips_exactly_the_bad_inputs(
