@@ -595,6 +595,33 @@ def test_a_section_these_letters_hold_no_themed_passage_in_is_said(corpus: Corpu
     assert "every count is 0" not in export(corpus, "themes", "--section", "actions").stderr
 
 
+def test_letters_the_sections_asked_leave_empty_are_said(corpus: Corpus, tmp_path: Path) -> None:
+    """--section strengths --section weaknesses (the guide's measure of judgement) over a
+    revisit, whose judgements are under main_findings: its row counted the letter with no
+    passage and read as "no letter mentions the theme", without a word."""
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).transaction() as con:
+        dorset = "SELECT letter_id FROM letters WHERE area = 'Dorset'"
+        con.execute(f"UPDATE letters SET framework = 'revisit_2018' WHERE letter_id IN ({dorset})")
+        con.execute("UPDATE passages SET section = 'main_findings' WHERE section != 'boilerplate' "
+                    f"AND letter_id IN ({dorset})")
+    asked = ["themes", "--by", "framework", "--section", "strengths", "--section", "weaknesses"]
+    result = export(copy, *asked)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert ("1 letter (1 revisit_2018) holds no passage in section strengths, weaknesses but "
+            "counts in the letters column with 0 passages; older letters give their judgements "
+            "under main_findings") in said
+    table = pd.read_csv(io.StringIO(result.stdout))
+    revisit = table[table["framework"] == "revisit_2018"]
+    assert (revisit["letters"] == 1).all() and (revisit["passages"] == 0).all()
+    # Named with the section that holds them, or one framework at a time: nothing to say.
+    for enough in (["--section", "main_findings"], ["--framework", "area_send_2023"]):
+        assert "holds no passage" not in export(copy, *asked, *enough).stderr, enough
+    assert "holds no passage" not in export(corpus, *asked).stderr
+
+
 def test_export_evidence(corpus: Corpus, tmp_path: Path) -> None:
     out = tmp_path / "evidence.xlsx"
     result = export(corpus, "evidence", "--theme", "ehc_plans", "--stance", "negative",

@@ -679,6 +679,27 @@ def pooled_groups(corpus: Corpus, *, by: str = "area",
         return _pooled(con, GROUPS[by], _where(con, sections=sections, **filters))
 
 
+def letters_without_sections(corpus: Corpus, sections: str | Iterable[str],
+                             **filters: Any) -> dict[str, int]:
+    """Tagged letters matching `filters` that hold no passage in `sections`, per framework.
+    They still count in a theme table's `letters` (a revisit's judgements are under
+    main_findings, which --section strengths leaves out), so their rows read as "no
+    letter mentions the theme": the export and the app say so."""
+    with corpus.reading() as con:
+        where = _where(con, sections=sections, **filters)
+        rows = con.execute(
+            f"""SELECT l.framework, count(*) FROM letters l
+                WHERE {_sql_and(where.letters)}
+                  AND EXISTS (SELECT 1 FROM passages p JOIN tags t ON t.passage_id = p.passage_id
+                              WHERE p.letter_id = l.letter_id)
+                  AND NOT EXISTS (SELECT 1 FROM passages p
+                                  WHERE p.letter_id = l.letter_id AND {_sql_and(where.passages)})
+                GROUP BY 1 ORDER BY 2 DESC, 1""",
+            where.letter_params + where.passage_params,
+        ).fetchall()
+    return dict(rows)
+
+
 # --- evidence -------------------------------------------------------------------------------
 
 

@@ -161,6 +161,7 @@ def export_cmd(
             raise typer.Exit(2) from exc
     # Rows of a theme table whose letters are of several frameworks: said below.
     pooled: dict[str, dict[str, int]] = {}
+    sectionless: dict[str, int] = {}
     if what is What.letters:
         frame = letters_frame(store)
     elif what is What.labels:
@@ -195,6 +196,8 @@ def export_cmd(
                                               **filters)
                 pooled = aggregate.pooled_groups(store, by=(by or GroupBy.area).value,
                                                  sections=section or None, **filters)
+                sectionless = (aggregate.letters_without_sections(store, section, **filters)
+                               if section else {})
             else:
                 if not theme:
                     typer.secho("error: export evidence needs --theme", fg="red", err=True)
@@ -227,6 +230,20 @@ def export_cmd(
                 + (f"; and {len(pooled) - 3} more" if len(pooled) > 3 else "") + "): a "
                 "revisit letter discusses only the weaknesses it revisits; --framework CODE "
                 "counts one framework, --by framework compares them")
+        typer.secho(f"warning: {said}", fg="yellow", err=True)
+        warnings.append(said)
+    if sectionless and frame["passages"].any():
+        # Counted in `letters` with nothing to count: their rows' shares fall. (A table of
+        # zeros throughout is said below.)
+        n = sum(sectionless.values())
+        which = ", ".join(f"{k} {fw}" for fw, k in sectionless.items())
+        said = (f"{counted(n, 'letter')} ({which}) "
+                f"{'holds' if n == 1 else 'hold'} no passage in section {', '.join(section)} "
+                f"but {'counts' if n == 1 else 'count'} in the letters column with 0 passages"
+                + ("; older letters give their judgements under main_findings: add "
+                   "--section main_findings, or --framework CODE to count one framework"
+                   if set(sectionless) - {"area_send_2023"} and "main_findings" not in section
+                   else ""))
         typer.secho(f"warning: {said}", fg="yellow", err=True)
         warnings.append(said)
     named_filters = letter_filters
