@@ -932,6 +932,20 @@ def pooled_note(ctx: Ctx, by: str, filters: ad.Filters) -> None:
                    "compare like with like.")
 
 
+def sections_note(ctx: Ctx, filters: ad.Filters) -> None:
+    """Say when letters hold no passage in the sections chosen (a revisit's judgements are
+    under Main findings): they count as letters with nothing said, lowering the shares."""
+    if empty := ad.letters_without_sections(ctx.path, ctx.stamp, filters):
+        n = sum(empty.values())
+        which = ", ".join(f"{ad.framework_name(fw)}: {k}" for fw, k in empty.items())
+        older = set(empty) - {"area_send_2023"}
+        st.caption(f"{counted(n, 'letter')} ({md(which)}) {'has' if n == 1 else 'have'} no "
+                   "passage in the sections chosen but "
+                   f"{'counts' if n == 1 else 'count'} among the letters"
+                   + ("; older letters give their judgements under Main findings: add it, or "
+                      "choose one framework under Filters." if older else "."))
+
+
 def page_compare(ctx: Ctx) -> None:
     st.title("Compare areas", anchor=False)
     if not_tagged(ctx):
@@ -1001,6 +1015,7 @@ def page_compare(ctx: Ctx) -> None:
         return
     untagged_note(ctx, "chart", chosen)
     pooled_note(ctx, by, filters)
+    sections_note(ctx, filters)
     if shown.empty:
         st.info("No tagged letters match these filters.")
         return
@@ -1920,9 +1935,14 @@ def page_reader(ctx: Ctx) -> None:
     box = lazy_expander("Sections of the letter", "r-sections")
     if box is not None:
         with box:
-            md_table(sections.assign(
-                canonical=sections["canonical"].map(ad.section_name),
-                heading=sections["heading"].fillna("").replace("", "(the letter's opening)")),
+            # No heading: the opening, or a section that opens with a sentence (a 2016
+            # letter's closing requirement of a written statement of action).
+            blank = sections["heading"].fillna("").eq("").to_numpy()
+            first = sections.index == sections.index[0]
+            heading = sections["heading"].mask(blank & first, "(the letter's opening)").mask(
+                blank & ~first, "(no heading: the section opens with a sentence)")
+            md_table(sections.assign(canonical=sections["canonical"].map(ad.section_name),
+                                     heading=heading),
                 {"canonical": "Section", "heading": "Heading in the letter"})
     st.html(ad.highlight_html(view, ctx.names, focus=focus or None,
                               themes=st.session_state["hl"], stances=st.session_state["hs"]))
@@ -2305,6 +2325,7 @@ def page_export(ctx: Ctx) -> None:
     except (ValueError, ad.NotTagged, ad.AppDataError) as exc:
         show_error(exc)
         return
+    sections_note(ctx, ad.Filters(sections=tuple(sections)))
     # A preview narrow enough for the page; the downloads have every column.
     preview = {c: TABLE_HEADERS.get(c, c.capitalize())
                for c in (by, "theme", "letters", "passages", "positive", "negative",

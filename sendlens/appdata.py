@@ -421,6 +421,18 @@ def pooled_groups(path: str, stamp_: tuple[int, ...], by: str,
 
 
 @st.cache_data(show_spinner=False)
+def letters_without_sections(path: str, stamp_: tuple[int, ...],
+                             filters: Filters) -> dict[str, int]:
+    """Letters matching `filters` with no passage in its sections, per framework: counted
+    in the theme tables' `letters` with nothing behind them."""
+    kwargs = filters.kwargs(themes=False)
+    sections = kwargs.pop("sections")
+    if not sections:
+        return {}
+    return aggregate.letters_without_sections(corpus_for(path), sections, **kwargs)
+
+
+@st.cache_data(show_spinner=False)
 def untagged_themes(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
     """Codebook themes no tagging model of the corpus knew (added since the last tag):
     the theme tables have no rows for them."""

@@ -11,6 +11,7 @@ import html
 import io
 import json
 import re
+import shutil
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -164,7 +165,6 @@ def test_empty_corpus_shows_start_page(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_overview_says_when_letters_were_read_by_an_older_sendlens(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shutil
 
     assert not any("older version" in w.value for w in run(corpus_dir, monkeypatch).warning)
     copy = tmp_path / "c"
@@ -180,7 +180,6 @@ def test_overview_says_when_letters_were_read_by_an_older_sendlens(
 def test_overview_warns_when_the_tags_are_an_earlier_models(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `classify` or `train` made a newer model current, and nothing re-tagged since.
-    import shutil
 
     copy = tmp_path / "c"
     shutil.copytree(corpus_dir, copy)
@@ -201,7 +200,6 @@ def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `sendlens info` and `export` said a codebook edit had made the model stale; the app
     # showed the old tags without a word (a new theme: "No passages match").
-    import shutil
 
     from textmine.codebook import PACKAGED_CODEBOOK
 
@@ -244,7 +242,6 @@ def test_every_page_says_when_letters_imported_since_tag_are_left_out(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A letter imported while the app was open fell out of every table, chart and
     # download without a word ("No passages match", a South West of 4 letters of 5).
-    import shutil
 
     copy = tmp_path / "c"
     shutil.copytree(corpus_dir, copy)
@@ -365,7 +362,6 @@ def test_compare_makes_room_for_a_long_theme_name_added_to_the_codebook(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The last column's slanted label ran past the chart's edge and was cut off ("Home to
     # school t"): the evidence now goes under the chart at a wider window instead.
-    import shutil
 
     from textmine.codebook import PACKAGED_CODEBOOK
 
@@ -397,7 +393,6 @@ def test_compare_makes_room_for_a_long_theme_name_added_to_the_codebook(
 def test_compare_leaves_out_a_theme_added_since_tagging_and_says_why(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Its column was all blanks, read as "no letter mentions it": it was never asked.
-    import shutil
 
     from textmine.codebook import PACKAGED_CODEBOOK
 
@@ -427,7 +422,6 @@ def test_compare_leaves_out_a_theme_added_since_tagging_and_says_why(
 
 def test_compare_says_when_its_rows_pool_frameworks(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shutil
 
     said = "1 row pools letters of several frameworks"
     assert "pool" not in texts(run(corpus_dir, monkeypatch, page="compare", by="region"))
@@ -443,6 +437,18 @@ def test_compare_says_when_its_rows_pool_frameworks(
     assert "pool" not in texts(run(copy, monkeypatch, page="compare"))
     assert "pool" not in texts(run(copy, monkeypatch, page="compare", by="region",
                                    c_fw="area_send_2023"))
+    # Its judgements moved under Main findings, as a revisit's are: the sections chosen
+    # leave it nothing, yet it counts among the letters; the page says so.
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE passages SET section = 'main_findings' WHERE section != "
+                    "'boilerplate' AND letter_id IN (SELECT letter_id FROM letters "
+                    "WHERE framework = 'revisit_2018')")
+    empty = "1 letter (2018 revisit: 1) has no passage in the sections chosen"
+    shown = texts(run(copy, monkeypatch, page="compare", by="region", c_sec="strengths"))
+    assert empty in shown and "under Main findings: add it" in shown
+    assert empty in texts(run(copy, monkeypatch, page="export", x_sec="strengths"))
+    assert empty not in texts(run(copy, monkeypatch, page="compare", by="region",
+                                  c_sec=["strengths", "main_findings"]))
 
 
 def test_chart_text_is_dark_enough_to_read() -> None:
@@ -636,7 +642,6 @@ def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: 
 def test_a_list_item_is_quoted_after_the_words_that_open_its_list(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         letters_dir: Path) -> None:
-    import shutil
 
     from sendlens.importer import import_paths
 
@@ -813,7 +818,6 @@ def test_retrain_names_the_hand_label_files_it_will_learn_from_again(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The page said only "weak labels plus your corrections"; the retrain reads dev.jsonl
     # too, which it named only afterwards.
-    import shutil
 
     copy = tmp_path / "c"
     shutil.copytree(corpus_dir, copy)
@@ -828,7 +832,6 @@ def test_retrain_names_the_hand_label_files_it_will_learn_from_again(
 
 def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                   tmp_path: Path) -> None:
-    import shutil
 
     work = tmp_path / "c"
     shutil.copytree(corpus_dir, work)  # this test writes a label: keep the shared corpus clean
@@ -911,7 +914,6 @@ def test_a_correction_naming_a_theme_since_removed_says_so(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # It said the correction "becomes the passage's tag when you retrain", which a theme
     # the codebook no longer has cannot.
-    import shutil
 
     import yaml
 
@@ -999,7 +1001,6 @@ def test_short_theme_names_keep_what_people_search_for() -> None:
 
 def test_every_page_runs_without_tags(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                       tmp_path: Path) -> None:
-    import shutil
 
     work = tmp_path / "untagged"
     shutil.copytree(corpus_dir, work)
@@ -1045,7 +1046,6 @@ def corrected_copy(corpus_dir: Path, tmp_path: Path,
     """A copy of the corpus (tests that write must not touch the shared one) with the
     given corrections (themes; stance negative) of its first tagged passage saved, in
     order; the copy and the corrections' ids."""
-    import shutil
 
     from sendlens import appdata as ad
 
@@ -1161,7 +1161,6 @@ def test_label_retrain_uses_the_correction_and_retags(
 ) -> None:
     """Save a correction, press retrain: the real tagger trains on the corpus with it,
     every passage is re-tagged by the new model, and the pages show that model."""
-    import shutil
 
     pytest.importorskip("sklearn")
     work = tmp_path / "c"
@@ -1302,7 +1301,6 @@ def test_a_retrain_goes_on_when_its_page_is_left_and_reports_on_return(
 ) -> None:
     """Leaving the Label page stops its script: the retrain runs in a thread of its own,
     so it still re-tags every passage, and the Label page reports it afterwards."""
-    import shutil
     import threading
 
     from sendlens import appdata
@@ -1361,7 +1359,6 @@ def test_a_retrain_counts_the_passages_it_tagged_for_the_first_time(
 ) -> None:
     """Letters imported since the last tag were re-tagged without a word: neither
     changed (they had no tags) nor counted."""
-    import shutil
 
     from sendlens import appdata
 
@@ -1382,7 +1379,6 @@ def test_a_retrain_that_changed_nothing_says_so_after_a_reload(
 ) -> None:
     """The sidebar promises the Label page lists what the last retrain changed; when it
     changed nothing, a reload (or another tab) showed nothing at all there."""
-    import shutil
 
     from sendlens import appdata
 
@@ -1403,7 +1399,6 @@ def test_a_failed_retrain_shows_its_reason_in_an_open_box(
 ) -> None:
     """The reason was written inside the progress box, which closed: the page read only
     "Retraining failed"."""
-    import shutil
 
     from sendlens import appdata
 
@@ -1456,7 +1451,7 @@ def test_long_evidence_table_sends_the_first_rows_until_asked(
 
 
 def test_reader_tables_are_built_only_when_opened(
-    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+    corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     con = sqlite3.connect(corpus_dir / "sendlens.db")
     letter_id, n = con.execute("SELECT letter_id, n_passages FROM letters LIMIT 1").fetchone()
@@ -1468,6 +1463,18 @@ def test_reader_tables_are_built_only_when_opened(
     table = md_tables(open_expander(at, "r-sections"))[0]
     assert len(table) == sections
     assert all(row["Section"].endswith(")") and row["Heading in the letter"] for row in table)
+    # The first section (the front matter) has no heading; a later one without a heading
+    # (a 2016 letter's closing requirement opens with a sentence) is not the opening.
+    assert table[0]["Heading in the letter"] == "(the letter's opening)"
+    assert all("opening" not in row["Heading in the letter"] for row in table[1:])
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    with Corpus.open(copy).transaction() as db:
+        db.execute("UPDATE sections SET heading = '' WHERE letter_id = ? AND seq = (SELECT "
+                   "max(seq) FROM sections WHERE letter_id = ?)", (letter_id, letter_id))
+    at = open_expander(run(copy, monkeypatch, page="reader", letter=letter_id), "r-sections")
+    assert md_tables(at)[0][-1]["Heading in the letter"] == (
+        "(no heading: the section opens with a sentence)")
     grid = open_expander(at, "r-passages").dataframe[0]
     passages = grid.value
     assert len(passages) == n and passages["passage_id"].str.startswith(letter_id).all()
@@ -1613,7 +1620,6 @@ def test_warm_prepares_every_page_first_view(
     page reads only the caches (no SQL, no aggregation, no codebook, no chart building).
     Also when the Area profile opens on an area with two letters, and so draws the change
     between them, and when a letter waits for `sendlens tag` (its pages say so)."""
-    import shutil
 
     import sendlens.app_main as app_main
     import textmine.codebook
@@ -1690,7 +1696,6 @@ def test_switching_rows_between_areas_and_regions_keeps_the_place(
 def test_switching_rows_finds_an_area_with_no_region_in_the_unknown_row(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import shutil
 
     copy = tmp_path / "corpus"
     shutil.copytree(corpus_dir, copy)
@@ -1928,7 +1933,6 @@ def chart_data(at: AppTest, n: int = 0) -> pd.DataFrame:
 def test_area_profile_compares_an_areas_letters_in_date_order(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict, tmp_path: Path
 ) -> None:
-    import shutil
 
     work = tmp_path / "two"
     shutil.copytree(corpus_dir, work)
