@@ -53,7 +53,10 @@ def letters_frame(corpus: Corpus) -> pd.DataFrame:
     # Counts stay whole numbers where some letters have none (only revisits have them):
     # plain int columns would turn into floats ("3.0") around the blanks.
     counts = ["weaknesses_progress", "weaknesses_total", "n_pages", "n_passages"]
-    return frame.astype({c: "Int64" for c in counts})
+    # The rest as text whatever the corpus holds: a column empty in one corpus (no letter
+    # dates in 2023 reports) was written to Parquet as nulls, text in another, and the two
+    # files did not combine.
+    return frame.astype({c: "Int64" if c in counts else "string" for c in LETTER_COLUMNS})
 
 
 def passages_frame(corpus: Corpus) -> pd.DataFrame:
