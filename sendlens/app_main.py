@@ -927,8 +927,8 @@ def pooled_note(ctx: Ctx, by: str, filters: ad.Filters) -> None:
         rows = list(pooled)
         named = ", ".join(rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
         st.caption(f"{counted(len(rows), 'row')} {'pools' if len(rows) == 1 else 'pool'} "
-                   f"letters of several frameworks ({named}; a revisit letter discusses only "
-                   "the weaknesses it revisits): choose one framework under Filters to "
+                   f"letters of several frameworks ({named}; {ad.pooled_reason(pooled)}): "
+                   "choose one framework under Filters to "
                    "compare like with like.")
 
 

@@ -596,6 +596,7 @@ class Filters:
 # The theme tables' row for letters with no value of the grouping (no region known).
 UNKNOWN_GROUP = aggregate.UNKNOWN
 NotTagged = aggregate.NotTagged
+pooled_reason = aggregate.pooled_reason
 
 
 @st.cache_data(show_spinner=False)

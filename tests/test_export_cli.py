@@ -211,6 +211,12 @@ def test_a_table_pooling_frameworks_says_so(corpus: Corpus, tmp_path: Path) -> N
         assert "pool" not in export(copy, "themes", *alone).stderr, alone
     md = export(copy, "themes", "--by", "region", "--format", "md").stdout
     assert "1 row pools letters of several frameworks" in md  # under a pasted table too
+    # A monitoring visit beside a report: its reason, not a revisit's.
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE letters SET framework = 'monitoring_2023' WHERE area = 'Dorset'")
+    said = " ".join(export(copy, "themes", "--by", "region").stderr.split())
+    assert "1 monitoring_2023): a monitoring letter discusses only the priorities it" in said
+    assert "revisit" not in said
 
 
 def test_a_read_only_disk_is_named_as_such_not_by_the_temporary_file(

@@ -666,6 +666,20 @@ def _pooled(con: sqlite3.Connection, key_sql: str, where: _Where) -> dict[str, d
     return {g: fws for g, fws in out.items() if len(fws) > 1}
 
 
+def pooled_reason(pooled: dict[str, dict[str, int]]) -> str:
+    """Why rows pooling these frameworks are not like for like, in words for a reader."""
+    held = {fw for fws in pooled.values() for fw in fws}
+    follow_ups = [("revisit", "the weaknesses it revisits") if fw == "revisit_2018" else
+                  ("monitoring", "the priorities it monitors")
+                  for fw in ("revisit_2018", "monitoring_2023") if fw in held]
+    if len(follow_ups) == 2:
+        return "revisit and monitoring letters discuss only what they follow up"
+    if follow_ups:
+        kind, what = follow_ups[0]
+        return f"a {kind} letter discusses only {what}"
+    return "each framework judges and words its letters its own way"
+
+
 def pooled_groups(corpus: Corpus, *, by: str = "area",
                   sections: str | Iterable[str] | None = None,
                   **filters: Any) -> dict[str, dict[str, int]]:

@@ -227,8 +227,8 @@ def export_cmd(
                           for group, fws in list(pooled.items())[:3])
         said = (f"{counted(len(pooled), 'row')} {'pools' if len(pooled) == 1 else 'pool'} "
                 f"letters of several frameworks ({shown}"
-                + (f"; and {len(pooled) - 3} more" if len(pooled) > 3 else "") + "): a "
-                "revisit letter discusses only the weaknesses it revisits; --framework CODE "
+                + (f"; and {len(pooled) - 3} more" if len(pooled) > 3 else "") + "): "
+                f"{aggregate.pooled_reason(pooled)}; --framework CODE "
                 "counts one framework, --by framework compares them")
         typer.secho(f"warning: {said}", fg="yellow", err=True)
         warnings.append(said)
