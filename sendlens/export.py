@@ -299,6 +299,9 @@ _RESAMPLED = "resampling the group's letters (whole letters drawn with replaceme
 _NO_INTERVAL = (f"where fewer than {MIN_INTERVAL_LETTERS} letters judge the theme or all of "
                 "them agree. They leave out the tagger's own errors.")
 INTERVAL_NOTE = f"In brackets: 95% intervals from {_RESAMPLED}; none {_NO_INTERVAL}"
+# A table with no interval at all (--section actions: every passage negative, all agree).
+NO_INTERVAL_NOTE = (f"No share has a 95% interval: they come from {_RESAMPLED}, and there "
+                    f"is none {_NO_INTERVAL}")
 XLSX_INTERVAL_NOTE = (
     "share_negative_low / _high and net_stance_low / _high: a 95% interval around each "
     f"share, from {_RESAMPLED}: how far the share could move with other letters like "
@@ -420,8 +423,9 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
         # data, not for reading: a thirteenth column did not fit a landscape page.
         if "share_negative" in frame.columns:
             frame = frame.drop(columns=["la_code"], errors="ignore")
+        had_intervals = any(c.endswith("_low") for c in frame.columns)
         frame, inlined = with_intervals_inline(frame)
-        note = INTERVAL_NOTE if inlined else ""
+        note = INTERVAL_NOTE if inlined else NO_INTERVAL_NOTE if had_intervals else ""
         if "citation" in frame.columns:
             # Evidence: its citation already names the area, framework, dates, heading and
             # passage; sixteen columns cannot be read on a page (the data formats keep them).

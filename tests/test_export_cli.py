@@ -590,6 +590,11 @@ def test_export_themes_sections_option(corpus: Corpus) -> None:
     table = pd.read_csv(io.StringIO(result.stdout))
     sw = table[(table["region"] == "South West") & (table["theme"] == "ehc_plans")].iloc[0]
     assert (sw["letters"], sw["passages"], sw["negative"]) == (2, 1, 1)
+    # No cell has an interval (too few letters, all agreeing): the line under a table for
+    # reading says so, as the spreadsheet's About sheet does, not nothing.
+    md = export(corpus, "themes", "--by", "framework", "--section", "actions", "-f", "md")
+    assert "No share has a 95% interval: they come from resampling" in md.stdout
+    assert "In brackets" not in md.stdout
 
 
 def test_a_section_these_letters_hold_no_themed_passage_in_is_said(corpus: Corpus,
