@@ -163,6 +163,9 @@ _LATEX_SPECIAL = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
 _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX_SPECIAL))
+# A straight double quote opening a quotation (at the start, after a space or bracket):
+# pdflatex sets every '"' as a closing quote (a citation's under "What does ...").
+_OPENING_QUOTE = re.compile(r'(?:^|(?<=[\s(\[]))"')
 # pdflatex's UTF-8 input knows Latin-1 letters (é, ø, £) but stops at many other
 # characters ("Unicode character − (U+2212) not set up"): those are written as commands.
 _LATEX_UNICODE = {
@@ -218,6 +221,7 @@ def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> s
         text = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], text.replace("\n", " "))
         # A minus sign, not a hyphen, before a number ("-0.20"; not in "2024-03" or ids).
         text = _MINUS.sub("$-$", text).replace("\\_", "\\_\\allowbreak{}")
+        text = _OPENING_QUOTE.sub("``", text).replace('"', "''")
         return _latex_unicode(text)
 
     cols = [str(c) for c in frame.columns]

@@ -438,6 +438,11 @@ def test_latex_cells_escape_every_special_character_once() -> None:
     assert ("C:\\textbackslash{}x \\textasciitilde{}t\\textasciicircum{}h \\{b\\} 50\\% \\& "
             "\\#1 \\$2 & 3 \\\\") in tex
     assert "a\\_\\allowbreak{}b & n \\\\" in tex  # a header may break after an underscore
+    # A citation's quoted heading opens and closes its quotes (pdflatex set both as
+    # closing quotes).
+    cited = pd.DataFrame({"c": ['Dorset, under "What is it like?", passage ("x")']})
+    assert ("Dorset, under ``What is it like?'', passage (``x'')"
+            in table_bytes(cited, "tex").decode())
     # A column of sentences wraps in a paragraph column; a short one stays on one line.
     sentence = "Families told inspectors that they did not know where to find help."
     tex = table_bytes(pd.DataFrame({"area": ["Dorset"], "text": [sentence]}), "tex").decode()
