@@ -69,11 +69,6 @@ MAX_ROWS = 60  # heatmap rows readable on a laptop; beyond that ask for a narrow
 # A heatmap cell whose passages judge nothing (mentioned, never judged): a mid grey, apart
 # from the net-stance scale's pale middle ("balanced") and share negative's palest red.
 GREY = "#c8c8c8"
-# Heatmaps with more cells are drawn on a canvas: as SVG, 55 areas x 8 themes (twice that
-# in marks, with the numbers) cost the browser ~0.7 s more to first paint. Smaller ones
-# stay SVG, whose cells carry aria labels for screen readers; the selectboxes beside the
-# chart pick a cell without a mouse either way.
-CANVAS_CELLS = 200
 # Rows of an evidence table sent to the browser until the user asks for all of them: a
 # theme on the 10x corpus has >10,000 passages (~7 MB) and the grid draws ~15 at a time.
 TABLE_ROWS = 500
@@ -1043,16 +1038,16 @@ def page_compare(ctx: Ctx) -> None:
     )
     if (sort := st.session_state["sort"]) != "name" and (top := _top_rows(shown, by, sort,
                                                                            metric, order)):
-        # The ranking in words: a chart of more than CANVAS_CELLS cells is an image that a
-        # screen reader cannot read at all, and a sighted reader gets the figures too.
+        # The ranking in words: a screen reader would otherwise go through the chart's
+        # cells one by one, and a sighted reader gets the figures too.
         st.caption(f"Top of the ranking on {ctx.short(sort)}: {top}.")
-    # A new key after a choice made without the mouse: the next click counts even if it
-    # is the cell clicked before (a chart's selection outlives its data).
-    key = f"heatmap-{st.session_state.get('_heatmap_gen', 0)}"
     # The cell is settled before the chart is drawn, so that the chart outlines the cell
-    # whose evidence is shown, however it was chosen (click, keyboard or link).
-    cell = _current_cell(ctx, by, list(order), chosen, st.session_state.get(key),
+    # whose evidence is shown, however it was chosen (click, keyboard, link, a new sort).
+    cell = _current_cell(ctx, by, list(order), chosen, st.session_state.get(_heatmap_key()),
                          st.session_state["sort"])
+    # Read again: a cell chosen otherwise than by a click gets a fresh chart (see
+    # _current_cell), so that a click on the cell clicked before counts.
+    key = _heatmap_key()
     columns = list(dict.fromkeys(shown["theme_short"]))  # in the chart's order
     needs = chart_width(order, len(columns), 40, 240,
                         slant_overhang(columns[-1] if columns else "", 40))
@@ -1188,7 +1183,7 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
     every = ctx.options.areas if by == "area" else ctx.options.regions
     known = [*rows, *(a for a in every if a not in rows)]
     q_init("cell_row", rows[0] if rows else None, known,
-           alias=ad.area_name if by == "area" else None)
+           alias=ad.area_name if by == "area" else lambda v: _region_of(ctx, v))
     q_init("cell_theme", sort if ranked else (chosen or themes or [None])[0], themes)
     _follow_cell(event, by)
     if st.session_state.pop("_sorted_anew", False) and rows:
@@ -1198,9 +1193,14 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
     was_by, st.session_state["_cell_by"] = st.session_state.get("_cell_by", by), by
     if was_by != by and st.session_state["cell_row"] not in rows and rows:
         # Rows switched between areas and regions: the same place (an area's region, a
-        # region's first area on show), not a note that a filter left the row out.
-        st.session_state["cell_row"] = _same_place(ctx, st.session_state["cell_row"],
-                                                   was_by, by, rows)
+        # region's first area on show, or the area left for it if it is there), not a
+        # note that a filter left the row out.
+        row, left = st.session_state["cell_row"], st.session_state.setdefault("_row_left", {})
+        left[was_by] = row
+        back = left.get(by)
+        st.session_state["cell_row"] = (
+            back if back in rows and _same_place(ctx, back, by, was_by, [row]) == row
+            else _same_place(ctx, row, was_by, by, rows))
     if st.session_state["cell_row"] not in rows and rows:
         # Filtered out (a link's date range, say): another cell, and said so, so that a
         # shared link does not silently show other evidence than it was sent for. An area
@@ -1214,7 +1214,23 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
         st.session_state["cell_row"] = rows[0]
     if chosen and st.session_state["cell_theme"] not in chosen:
         st.session_state["cell_theme"] = chosen[0]
-    return st.session_state["cell_row"], st.session_state["cell_theme"]
+    cell = st.session_state["cell_row"], st.session_state["cell_theme"]
+    for k, v in zip(("cell_row", "cell_theme"), cell, strict=True):
+        # The copy kept for a return to the page, else the cell before the last click.
+        st.session_state[_KEPT + k] = v
+    if (last := st.session_state.get("_last_cell")) is not None and tuple(last) != cell:
+        # Moved off the clicked cell by a sort, the themes, the rows or the filters: the
+        # chart still holds that click, and a click on it again would send nothing.
+        _picked_by_keyboard()
+    return cell
+
+
+def _region_of(ctx: Ctx, area: str) -> str | None:
+    """The region of an area named in a link to rows of regions (`cell_row=Bury`)."""
+    if (name := ad.area_name(area)) is None:
+        return None
+    place = _same_place(ctx, name, "area", "region", list(ctx.options.regions))
+    return None if place == name else place
 
 
 def _waiting(ctx: Ctx) -> frozenset[str]:
@@ -1384,8 +1400,7 @@ def _heatmap(frame: pd.DataFrame, by: str, metric: str, order: list[str],
         [by, "theme_short"], kind="stable",
         key=lambda col: col.map(rank) if col.name == by else col.map(
             {t: i for i, t in enumerate(theme_order)}))
-    return heatmap_spec(by, metric, tuple(order), theme_order,
-                        len(frame) > CANVAS_CELLS, few, spread), frame
+    return heatmap_spec(by, metric, tuple(order), theme_order, few, spread), frame
 
 
 def _tip(value: Any, spec: str, passages: Any) -> str:
@@ -1418,10 +1433,14 @@ def judged_colour(metric: str, colour: alt.Color) -> alt.Color:
 
 @st.cache_data(show_spinner=False, max_entries=200)
 def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tuple[str, ...],
-                 canvas: bool, few: int = MIN_RANKED, spread: bool = False) -> dict[str, Any]:
+                 few: int = MIN_RANKED, spread: bool = False) -> dict[str, Any]:
     """Rows (areas or regions) x themes, coloured by `metric`, numbered by passages; a
     click selects a cell (selection `cell` over the row and theme fields). With `spread`
-    the tooltip gives the metric's 95% interval (the data's `spread` column)."""
+    the tooltip gives the metric's 95% interval (the data's `spread` column).
+
+    Always SVG, however many cells: on a canvas a tap on a phone or tablet selected
+    nothing (Vega picks the item under the last pointer move, and a tap makes none), a
+    screen reader had no cell to read, and first paint was no faster (EXPERIMENTS.md)."""
     if metric == "net_stance":
         scale = alt.Scale(scheme="redblue", domain=[-1, 1])
         title = "Net stance"
@@ -1477,9 +1496,11 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
     # Cells of a fixed size: stretched to a narrow column they became too thin to read.
     chart = (rect + text).properties(width=alt.Step(40), height=alt.Step(22),
                                      autosize=alt.AutoSizeParams(type="pad"))
-    if canvas:
-        chart = chart.properties(usermeta={"embedOptions": {"renderer": "canvas"}})
     return chart_spec(chart)
+
+
+def _heatmap_key() -> str:
+    return f"heatmap-{st.session_state.get('_heatmap_gen', 0)}"
 
 
 def _sorted_anew() -> None:
@@ -1499,6 +1520,9 @@ def _follow_cell(event: Any, by: str) -> None:
     try:
         picked = event.selection.get("cell") or []
     except AttributeError:
+        # No chart state (the page was left and its widgets dropped): the browser sends
+        # its selection again, which is a new click, even of the cell clicked last.
+        st.session_state["_last_cell"] = None
         return
     if not picked:
         # No selection (a fresh chart): a click on any cell, even the current one, is new.
@@ -1889,6 +1913,10 @@ def page_reader(ctx: Ctx) -> None:
     view = ad.letter_view(ctx.path, ctx.stamp, letter_id)
     focus = st.session_state["focus"]
     if focus and not focus.startswith(letter_id):
+        if st.query_params.get("focus") == focus and st.query_params.get("letter") == letter_id:
+            # A link's passage of another letter: said, not dropped without a word.
+            st.session_state.setdefault("_link_notes", []).append(
+                f"passage {focus} is not in this letter, which is shown from its start")
         focus = st.session_state["focus"] = ""
     themes = list(ctx.options.themes)
     q_init("hl", [], themes, multi=True)

@@ -2273,3 +2273,49 @@ def test_a_second_ctrl_c_abandons_the_retrain_the_server_waits_for() -> None:
     assert proc.returncode == 130
     assert time.monotonic() - started < 30  # not the retrain's 60 s
     assert "retrain abandoned: the passages keep the tags they had" in rest
+
+
+def _second_area_of_a_region(corpus_dir: Path) -> tuple[str, str]:
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    region, area = con.execute(
+        "SELECT region, max(area) FROM letters GROUP BY region HAVING count(DISTINCT area) > 1"
+    ).fetchone()
+    con.close()
+    return region, area
+
+
+def test_rows_switched_to_regions_and_back_return_to_the_area(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The evidence came back on the region's first area, not the one being read.
+    region, area = _second_area_of_a_region(corpus_dir)
+    at = run(corpus_dir, monkeypatch, page="compare", cell_row=area, cell_theme="ehc_plans")
+    assert at.session_state["cell_row"] == area
+    at.radio(key="by").set_value("region").run()
+    assert at.session_state["cell_row"] == region
+    at.radio(key="by").set_value("area").run()
+    assert not at.exception and at.session_state["cell_row"] == area
+    assert f"{area} · EHC needs" in texts(at)
+
+
+def test_a_link_naming_an_area_over_rows_of_regions_opens_its_region(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "Not in this corpus" was said of an area the corpus holds.
+    region, area = _second_area_of_a_region(corpus_dir)
+    at = run(corpus_dir, monkeypatch, page="compare", by="region", cell_row=area)
+    assert at.session_state["cell_row"] == region
+    assert "Not in this corpus" not in texts(at)
+    at = run(corpus_dir, monkeypatch, page="compare", by="region", cell_row="Atlantis")
+    assert "Not in this corpus, so ignored from the link: cell\\_row=Atlantis" in texts(at)
+
+
+def test_a_link_to_a_passage_of_another_letter_says_so(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    (one,), (other,) = con.execute("SELECT letter_id FROM letters LIMIT 2").fetchall()
+    passage = con.execute("SELECT passage_id FROM passages WHERE letter_id = ? LIMIT 1",
+                          (other,)).fetchone()[0]
+    con.close()
+    at = run(corpus_dir, monkeypatch, page="reader", letter=one, focus=passage)
+    said = f"passage {passage} is not in this letter".replace("-", "\\-")  # as Markdown
+    assert said in texts(at)
+    assert at.session_state["focus"] == ""

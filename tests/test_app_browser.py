@@ -55,11 +55,16 @@ def _need_browser() -> None:
 @pytest.fixture(scope="module")
 def corpus_dir(tmp_path_factory: pytest.TempPathFactory, real_pdfs: list[Path]) -> Path:
     _need_browser()
+    return _tagged_by_words(tmp_path_factory.mktemp("browsercorpus"), real_pdfs[:6])
+
+
+def _tagged_by_words(root: Path, pdfs: list[Path]) -> Path:
+    """A corpus of `pdfs` tagged by a few words (no model to train): the app's pages
+    need tags, not good ones."""
     from sendlens.importer import import_paths
 
-    root = tmp_path_factory.mktemp("browsercorpus")
     corpus = Corpus.open(root)
-    import_paths(corpus, real_pdfs[:6], progress=False)
+    import_paths(corpus, pdfs, progress=False)
     with corpus.transaction() as con:
         for r in con.execute("SELECT passage_id, section, text FROM passages").fetchall():
             text = r["text"].lower()
@@ -222,6 +227,75 @@ def test_compare_cell_leads_to_its_evidence(server: str, corpus_dir: Path) -> No
         expect(page.locator("mark[title*='Health input']").first).to_be_in_viewport(
             timeout=30_000)
         assert page.evaluate("document.querySelector('.stMain').scrollTop") > 200
+
+
+def test_a_click_counts_whatever_moved_the_evidence_since(server: str,
+                                                         corpus_dir: Path) -> None:
+    """The chart kept its last click when a sort, the themes or a visit to another page
+    moved the evidence: a click on that cell again sent nothing and was lost, and back
+    on the page the evidence was of the cell clicked before the last."""
+    from playwright.sync_api import expect
+
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    areas = [r[0] for r in con.execute("SELECT area FROM letters ORDER BY area")]
+    con.close()
+    first, second = areas[2], areas[3]
+
+    def cell(area: str, theme: str) -> Any:
+        return page.locator(f'[data-testid=stVegaLiteChart] path[aria-label^="{area}, {theme}"]')
+
+    def shown(area: str, theme: str) -> None:
+        expect(page.get_by_text(f"{area} · {theme}").first).to_be_attached(timeout=30_000)
+
+    with browser_page(server + "/?page=compare", "compare") as page:
+        cell(first, "Health input").click(position={"x": 4, "y": 4})
+        shown(first, "Health input")
+        cell(second, "EHC needs").click(position={"x": 4, "y": 4})
+        shown(second, "EHC needs assessment and plans")
+        # A ranking moves the evidence to its top row; the cell clicked before still counts.
+        page.get_by_text("Row order and themes", exact=True).click()
+        box = page.locator(".st-key-sort input")
+        expect(box).to_be_attached(timeout=30_000)
+        box.fill("Health")
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("Top of the ranking on Health input")).to_be_attached(
+            timeout=30_000)
+        top = page.locator("[data-testid=stMarkdownContainer]", has_text=" · Health input")
+        expect(top.first).to_be_attached(timeout=30_000)
+        cell(second, "EHC needs").click(position={"x": 4, "y": 4})
+        shown(second, "EHC needs assessment and plans")
+        # Away and back: the cell clicked last.
+        page.get_by_text("Overview", exact=True).first.click()
+        page.wait_for_selector("#painted-overview", state="attached", timeout=60_000)
+        page.get_by_text("Compare areas", exact=True).first.click()
+        page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
+        shown(second, "EHC needs assessment and plans")
+
+
+def test_a_tap_on_a_tablet_picks_a_cell_of_every_area(tmp_path: Path,
+                                                      real_pdfs: list[Path]) -> None:
+    """Every area's row (440 cells) was drawn on a canvas, where a tap selected nothing
+    (Vega picks the item under the last pointer move; a tap makes none) and a screen
+    reader found no cell."""
+    from playwright.sync_api import expect
+
+    _need_browser()
+    root = _tagged_by_words(tmp_path / "corpus", real_pdfs)
+    con = sqlite3.connect(root / "sendlens.db")
+    areas = [r[0] for r in con.execute("SELECT DISTINCT area FROM letters ORDER BY area")]
+    con.close()
+    assert len(areas) * 8 > 200
+    area = areas[4]
+    with served_app(root, tmp_path / "server.log") as url, browser_page(
+            url + "/?page=compare", "compare", viewport={"width": 820, "height": 1180},
+            has_touch=True, is_mobile=True) as page:
+        cell = page.locator(
+            f'[data-testid=stVegaLiteChart] path[aria-label^="{area}, Health input"]')
+        expect(cell).to_have_count(1, timeout=30_000)
+        cell.scroll_into_view_if_needed()
+        cell.tap(position={"x": 4, "y": 4})
+        expect(page.get_by_text(f"{area} · Health input").first).to_be_attached(
+            timeout=30_000)
 
 
 def test_on_a_phone_evidence_comes_into_view_and_charts_keep_their_size(server: str,
