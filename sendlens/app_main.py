@@ -1932,7 +1932,12 @@ def page_reader(ctx: Ctx) -> None:
     details = [f"Published {L['published'] or '?'}", f"{L['n_pages'] or '?'} pages",
                f"{len(view.passages)} passages", f"letter id `{letter_id}`"]
     st.caption(" · ".join(details))
-    if letter_id in _waiting(ctx):
+    if not ctx.status.is_tagged:
+        # _waiting knows of letters imported since a tag, not of a corpus never tagged.
+        st.warning("No passage of the corpus is tagged yet: nothing is highlighted. Run "
+                   f"`sendlens tag --corpus {ctx.path}` and reload this page.",
+                   icon=":material/warning:")
+    elif letter_id in _waiting(ctx):
         st.warning("This letter is not tagged yet (imported since the last tag): nothing is "
                    "highlighted. Run `sendlens tag`, or Retrain on the Label page.",
                    icon=":material/warning:")

@@ -2319,3 +2319,18 @@ def test_a_link_to_a_passage_of_another_letter_says_so(
     said = f"passage {passage} is not in this letter".replace("-", "\\-")  # as Markdown
     assert said in texts(at)
     assert at.session_state["focus"] == ""
+
+
+def test_the_reader_of_a_corpus_never_tagged_says_why_nothing_is_highlighted(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "All tagged passages" highlighted nothing, without a word; the other pages say it.
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("DELETE FROM tags")
+        con.execute("DELETE FROM models")
+    at = run(copy, monkeypatch, page="reader")
+    assert any(w.value.startswith("No passage of the corpus is tagged yet: nothing is "
+                                  "highlighted") for w in at.warning)
+    assert not any("No passage of the corpus" in w.value
+                   for w in run(corpus_dir, monkeypatch, page="reader").warning)
