@@ -283,6 +283,18 @@ def test_a_researcher_adds_a_theme_without_code_and_themes_lists_it(tmp_path: Pa
     moved = CliRunner().invoke(app, ["themes", "--corpus", str(corpus)],
                                env={"SENDLENS_CODEBOOK": ""})
     assert "its ehc_plans differs from the codebook shipped with this sendlens" in moved.output
+    assert "the shipped codebook has" not in moved.output
+    # A shipped theme the copy lacks (renamed here, or added to sendlens since the copy),
+    # and a file-wide rule edited: said too, they were silent.
+    text = (corpus / "codebook.yaml").read_text()
+    (corpus / "codebook.yaml").write_text(
+        text.replace("  - id: social_care\n", "  - id: short_breaks\n", 1)
+        .replace("\nignore:\n", "\nignore:\n  - \"lorem ipsum\"\n", 1))
+    renamed = " ".join(CliRunner().invoke(app, ["themes", "--corpus", str(corpus)],
+                                          env={"SENDLENS_CODEBOOK": ""}).output.split())
+    assert ("the shipped codebook has theme social_care, which this one does not: removed or "
+            "renamed here, or added to sendlens since you copied it") in renamed
+    assert "its ehc_plans, ignore differ from the codebook shipped" in renamed
 
 
 def test_themes_reports_a_broken_codebook_clearly(tmp_path: Path) -> None:

@@ -102,13 +102,20 @@ def themes_cmd(
         # Edited in place, it would be overwritten by the next sendlens installed.
         typer.echo(f"  shipped with sendlens: to change it, copy it to "
                    f"{corpus_path(corpus) / 'codebook.yaml'} and edit the copy")
-    elif differ := _differs_from_shipped(cb):
+    else:
         # A copy keeps its themes as they were copied: fixes made to sendlens's own since
         # reach it only by hand. Which is which only the researcher knows.
-        typer.echo(f"  its {', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'} "
-                   f"from the codebook shipped with this sendlens ({PACKAGED_CODEBOOK}) in "
-                   "what the tagger reads: your edits, or changes to sendlens's own since "
-                   "you copied it (compare with --patterns and the shipped file)")
+        differ, missing = _differs_from_shipped(cb)
+        if differ:
+            typer.echo(f"  its {', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}"
+                       f" from the codebook shipped with this sendlens ({PACKAGED_CODEBOOK}) "
+                       "in what the tagger reads: your edits, or changes to sendlens's own "
+                       "since you copied it (compare with --patterns and the shipped file)")
+        if missing:
+            one = len(missing) == 1
+            typer.echo(f"  the shipped codebook has {'theme' if one else 'themes'} "
+                       f"{', '.join(missing)}, which this one does not: removed or renamed "
+                       f"here, or added to sendlens since you copied it")
     for t in cb.themes:
         typer.echo(f"\n{t.id}  {t.name}  [{len(t.patterns)} patterns, {len(t.related)} related]")
         typer.echo(f"  {t.definition}")
@@ -118,15 +125,21 @@ def themes_cmd(
                     typer.echo(f"    {key.replace('_patterns', '')}: {pattern}")
 
 
-def _differs_from_shipped(cb: Codebook) -> list[str]:
-    """The themes of codebook `cb` that the packaged codebook has too, but with other
-    patterns or rules."""
+def _differs_from_shipped(cb: Codebook) -> tuple[list[str], list[str]]:
+    """What of codebook `cb` the tagger reads otherwise than from the packaged codebook:
+    the themes both have, with other patterns or rules, and the file-wide rules (ignore,
+    stance cues, fixed wording) that differ; then the packaged themes `cb` lacks."""
     from textmine.codebook import PACKAGED_CODEBOOK, load_codebook
 
-    shipped = {t.id: t for t in load_codebook(PACKAGED_CODEBOOK).themes}
+    packaged = load_codebook(PACKAGED_CODEBOOK)
+    shipped = {t.id: t for t in packaged.themes}
     rules = ("patterns", "related", "exclude", "core_patterns", "yields_to_others")
-    return [t.id for t in cb.themes if t.id in shipped
-            and any(getattr(t, k) != getattr(shipped[t.id], k) for k in rules)]
+    differ = [t.id for t in cb.themes if t.id in shipped
+              and any(getattr(t, k) != getattr(shipped[t.id], k) for k in rules)]
+    differ += [f"{k.replace('_', ' ')} rules" if k == "stance" else k.replace("_", " ")
+               for k in ("ignore", "stance", "fixed_wording_sections")
+               if getattr(cb, k) != getattr(packaged, k)]
+    return differ, [i for i in shipped if i not in cb.theme_ids]
 
 
 def train_cmd(
