@@ -191,6 +191,8 @@ def _latex_unicode(text: str) -> str:
     return "".join(out)
 
 
+# Said in the first line of a LaTeX table that does not fit any layout (and by the CLI).
+TEX_TOO_WIDE = "columns are wider than a landscape page"
 # Layouts a LaTeX table is tried in, in order: type size, landscape page or not, and about
 # how many characters of that size fit across \linewidth (345 pt portrait, ~550 pt on a
 # landscape page of the standard classes). A column's padding (2\tabcolsep = 6 pt) takes
@@ -276,8 +278,8 @@ def _tex_layout(n: int, wide: list[bool], least: list[int], natural: list[int],
                 f">{{{wrapped}}}p{{{_up(share[i] / room)}{usable}}}" for i in range(n)), ""
     return size, landscape, "".join(
         f">{{{wrapped}}}p{{{_up(least[i] / room)}{usable}}}" for i in range(n)), (
-        f"% {n} columns are wider than a landscape page even in \\scriptsize: export "
-        "the csv or xlsx for this table, or fewer columns\n")
+        f"% {n} {TEX_TOO_WIDE} even in \\scriptsize: export the csv or xlsx for this "
+        "table, or fewer columns\n")
 
 
 def _up(share: float) -> str:
@@ -586,18 +588,19 @@ def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, fmt: str, dest: Path | str | None,
-                about: dict[str, str] | None = None) -> None:
-    """Write to a file, or to stdout when `dest` is None or '-'."""
+                about: dict[str, str] | None = None) -> bytes:
+    """Write to a file, or to stdout when `dest` is None or '-'; returns what was written."""
     data = table_bytes(frame, fmt, about)
     if dest is None or str(dest) == "-":
         if fmt in BINARY_FORMATS and sys.stdout.isatty():
             raise ValueError(f"{fmt} is binary: give -o FILE rather than writing to a terminal")
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-        return
+        return data
     dest = Path(dest)
     check_destination(dest, "table." + fmt)
     write_file(dest, data)
+    return data
 
 
 class OutputError(ValueError):

@@ -266,6 +266,17 @@ def test_an_export_goes_through_a_link_or_into_a_pipe_never_over_it(
     assert fifo.is_fifo()
 
 
+def test_a_latex_table_too_wide_for_any_page_is_said_on_the_terminal(corpus: Corpus,
+                                                                     tmp_path: Path) -> None:
+    # Said only in a comment in the file: "wrote 5 rows", then an overfull page.
+    result = export(corpus, "letters", "-f", "tex", "-o", str(tmp_path / "l.tex"))
+    assert result.exit_code == 0
+    assert ("warning: the table's 22 columns are wider than a landscape page, even in "
+            "\\scriptsize") in " ".join(result.stderr.split())
+    assert "wider" not in export(corpus, "themes", "-f", "tex", "-o",
+                                 str(tmp_path / "t.tex")).stderr
+
+
 def test_export_letters_markdown_to_stdout(corpus: Corpus) -> None:
     result = export(corpus, "letters", "--format", "md")
     assert result.exit_code == 0, result.output
