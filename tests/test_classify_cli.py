@@ -387,7 +387,8 @@ def test_input_that_is_not_utf8_or_lacks_an_id_or_names_an_unknown_section_is_re
     for bad, message in ((b'{"id": 2, "text": "Caf\xe9 drop-ins help."}', "line 2: not UTF-8 text"),
                          (b'{"text": "No id here."}', 'line 2: no "id"'),
                          (b'{"id": 2, "text": "Plans are late.", "section": "weakness"}',
-                          "line 2: unknown section 'weakness' (sections: context, ")):
+                          "line 2: unknown section 'weakness' (did you mean 'weaknesses'?); "
+                          "sections: context, ")):
         result = runner.invoke(app, ["classify", "--corpus", str(corpus)], input=ok + bad + b"\n")
         assert result.exit_code == 2, result.output
         assert message in result.stderr

@@ -1150,8 +1150,10 @@ def _parse_line(no: int, line: str) -> dict[str, Any]:
     if section == "":  # as conversions from CSV write a blank cell
         rec["section"] = section = None
     if section is not None and section not in CANONICAL_SECTIONS:
-        raise ClassifyInputError(f"line {no}: unknown section {section!r} (sections: "
-                                 f"{', '.join(CANONICAL_SECTIONS)})")
+        near = difflib.get_close_matches(section.lower(), CANONICAL_SECTIONS, n=1)
+        raise ClassifyInputError(f"line {no}: unknown section {section!r}"
+                                 + (f" (did you mean {near[0]!r}?)" if near else "")
+                                 + f"; sections: {', '.join(CANONICAL_SECTIONS)}")
     return rec
 
 
