@@ -937,8 +937,9 @@ def sections_note(ctx: Ctx, filters: ad.Filters) -> None:
         st.caption(f"{counted(n, 'letter')} ({md(which)}) {'has' if n == 1 else 'have'} no "
                    "passage in the sections chosen but "
                    f"{'counts' if n == 1 else 'count'} among the letters"
-                   + ("; older letters give their judgements under Main findings: add it, or "
-                      "choose one framework under Filters." if older else "."))
+                   + ("; revisits and monitoring visits give their judgements under Main "
+                      "findings: add it, or choose one framework under Filters." if older
+                      else "."))
 
 
 def page_compare(ctx: Ctx) -> None:

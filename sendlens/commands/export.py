@@ -241,8 +241,9 @@ def export_cmd(
         said = (f"{counted(n, 'letter')} ({which}) "
                 f"{'holds' if n == 1 else 'hold'} no passage in section {', '.join(section)} "
                 f"but {'counts' if n == 1 else 'count'} in the letters column with 0 passages"
-                + ("; older letters give their judgements under main_findings: add "
-                   "--section main_findings, or --framework CODE to count one framework"
+                + ("; revisits and monitoring visits give their judgements under "
+                   "main_findings: add --section main_findings, or --framework CODE to count "
+                   "one framework"
                    if set(sectionless) - {"area_send_2023"} and "main_findings" not in section
                    else ""))
         typer.secho(f"warning: {said}", fg="yellow", err=True)
