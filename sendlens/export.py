@@ -34,9 +34,12 @@ LETTER_COLUMNS = [
 # Where the letter is published, to cite: the address a scrape last found its file at
 # (also for a letter imported from a folder whose file a scrape found later), else a web
 # address it was imported from (a manifest's url). `source` stays what it was read from,
-# which hand-label files name letters by.
+# which hand-label files name letters by. The file whose text the letter holds first: a
+# copy held back (another file of the report, fetched in a later second) is not cited.
 _URL_SQL = ("COALESCE((SELECT f.url FROM fetches f WHERE f.letter_id = letters.letter_id AND "
-            "f.status IN ('imported', 'replaced', 'duplicate') ORDER BY f.retrieved_at DESC "
+            "f.status IN ('imported', 'replaced', 'duplicate') ORDER BY "
+            "(f.sha256 IS (SELECT h.sha256 FROM letters h WHERE h.letter_id = f.letter_id)) DESC, "
+            "f.retrieved_at DESC, f.rowid DESC "
             "LIMIT 1), CASE WHEN source LIKE 'http://%' OR source LIKE 'https://%' THEN source "
             "END) AS url")
 

@@ -324,6 +324,15 @@ def test_a_letter_imported_from_a_folder_gets_the_address_a_scrape_finds_it_at(
     assert letters.at[str(copy), "url"] == f"{base}/v1/file/2701999"
     scraped = letters.drop(index=str(copy))
     assert (scraped["url"] == scraped.index).all()  # a scraped letter's source is its url
+    # A copy of a report held back (another file, fetched in a later second) is not the
+    # file the letter's text came from: it is not cited.
+    letter_id = str(letters.at[str(copy), "letter_id"])
+    with corpus.transaction() as con:
+        con.execute("INSERT INTO fetches (file_id, url, retrieved_at, sha256, letter_id, status)"
+                    " VALUES ('2799999', ?, '2999-01-01T00:00:00', 'other', ?, 'duplicate')",
+                    (f"{base}/v1/file/2799999", letter_id))
+    assert letters_frame(corpus).set_index("letter_id").at[letter_id, "url"] == (
+        f"{base}/v1/file/2701999")
 
 
 def test_a_letter_the_site_no_longer_lists_is_named_and_kept(
