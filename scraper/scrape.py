@@ -439,7 +439,9 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
             # What reached us, not only the whole chunks written (a small file broken
             # half way had "0 bytes").
             got = max(size, _bytes_on_wire(resp, size))
-            raise BadDownload(f"truncated: the connection broke after {got} bytes",
+            announced = resp.headers.get("Content-Length", "")
+            of = f" of the {announced} announced" if announced.isdigit() else ""
+            raise BadDownload(f"truncated: the connection broke after {got} bytes{of}",
                               transient=True) from exc
         except requests.Timeout as exc:
             got = max(size, _bytes_on_wire(resp, size))
@@ -1106,7 +1108,12 @@ def _download_with_retries(
                 raise BadDownload(f"{exc} (after {attempts} attempts)",
                                   transient=exc.transient) from exc
             session.retry.retries_made += 1  # counted with the HTTP retries in the summary
-            time.sleep(backoff * 2 ** (attempt - 1))
+            wait = backoff * 2 ** (attempt - 1)
+            if session.retry.log:
+                # Said as an HTTP retry is: a silent wait looked like a hang.
+                session.retry.log(f"{exc} from {url}; waiting {wait:.3g} s, then download "
+                                  f"attempt {attempt + 1} of {attempts}")
+            time.sleep(wait)
         except BaseException:
             dest.unlink(missing_ok=True)
             raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -507,9 +508,15 @@ def test_files_whose_transfer_keeps_breaking_stop_the_run(
     site: Site, base: str, corpus: Corpus
 ) -> None:
     site.always[FILE_PATH] = Fault("truncate")
-    summary = scrape(corpus, base_url=base, **{**FAST, "max_consecutive_failures": 2})
+    said: list[str] = []
+    summary = scrape(corpus, base_url=base, log=said.append,
+                     **{**FAST, "max_consecutive_failures": 2})
     assert summary.error and "2 downloads failed in a row" in summary.error
     assert "truncated: the connection broke" in summary.error
+    # Each wait before a download's next attempt is said, as an HTTP retry's is: a silent
+    # wait looked like a hang.
+    assert any(re.search(r"^truncated: .* from http\S+/v1/file/\d+; waiting [\d.]+ s, then "
+                         r"download attempt 2 of \d$", line) for line in said), said
     assert rows(corpus, "SELECT count(*) FROM letters")[0][0] == 0
     assert_corpus_clean(corpus)
 
@@ -1401,7 +1408,8 @@ def test_an_empty_or_broken_transfer_says_what_arrived(tmp_path: Path) -> None:
     site.fault(FILE_PATH + "1000", Fault("truncate"))
     with serve(site) as base, pytest.raises(BadDownload) as broke:
         download_to(build_session(delay=0), f"{base}{FILE_PATH}1000", tmp_path / "f.part")
-    assert str(broke.value) == f"truncated: the connection broke after {len(body) // 2} bytes"
+    assert str(broke.value) == (f"truncated: the connection broke after {len(body) // 2} "
+                                f"bytes of the {len(body)} announced")
 
 
 def test_a_longer_crawl_delay_is_in_the_summary() -> None:
