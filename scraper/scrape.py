@@ -135,6 +135,8 @@ class ScrapeSummary:
     areas_without_send: list[str] = field(default_factory=list)
     # Held letters whose file their council's page no longer lists (kept): why, in words.
     no_longer_listed: list[str] = field(default_factory=list)
+    # Letters of this run begun within TWIN_DAYS of another of their area and framework.
+    held_twice: list[str] = field(default_factory=list)
     unmatched_areas: list[str] = field(default_factory=list)
     area_suggestions: dict[str, str] = field(default_factory=dict)  # unmatched -> a near name
     requests: int = 0
@@ -245,6 +247,13 @@ class ScrapeSummary:
             lines.append("  letters held whose file the site no longer lists (kept in the "
                          f"corpus; withdrawn or moved): {len(self.no_longer_listed)}")
             lines += [f"    {x}" for x in self.no_longer_listed]
+        if self.held_twice:
+            from sendlens.store import TWIN_DAYS
+
+            lines.append(f"  letters of one area and framework begun within {TWIN_DAYS} days of "
+                         "each other (perhaps one report corrected under other dates, which "
+                         f"the tables count twice): {len(self.held_twice)}")
+            lines += [f"    {x}" for x in self.held_twice]
         if self.areas_without_send:
             lines.append(f"  areas with no SEND letter found: {len(self.areas_without_send)}")
             lines.append("    " + ", ".join(self.areas_without_send))
@@ -845,6 +854,7 @@ def scrape(
         corpus.set_meta("last_scrape", datetime.now(UTC).isoformat(timespec="seconds"))
         summary.no_longer_listed = _no_longer_listed(
             corpus, withdrawn, summary, {p.file_id for p in candidates})
+        summary.held_twice = held_twice(corpus, {r.letter_id for r in summary.new})
     except KeyboardInterrupt:
         summary.error = INTERRUPTED
     except (site.SiteStructureError, HttpError) as exc:
@@ -1019,6 +1029,14 @@ def _no_longer_listed(corpus: Corpus, withdrawn: Collection[str], summary: Scrap
                          "now holds both")
             out.append(line)
     return out
+
+
+def held_twice(corpus: Corpus, letter_ids: Collection[str | None]) -> list[str]:
+    """Each pair of close letters (Corpus.close_pairs) with one of `letter_ids`, in words."""
+    return [f"{r['area']}, {r['framework']}: {r['first_start']} (letter {r['first_id']}, "
+            f"{r['first_source']}) and {r['second_start']} (letter {r['second_id']}, "
+            f"{r['second_source']})"
+            for r in corpus.close_pairs() if {r["first_id"], r["second_id"]} & set(letter_ids)]
 
 
 def _count(summary: ScrapeSummary, outcome: ImportOutcome, rec: FetchRecord) -> None:

@@ -166,6 +166,12 @@ CREATE TABLE IF NOT EXISTS models (
 """
 
 
+# Letters of one area and framework begun closer than this are taken for one report held
+# twice (close_pairs): full inspections are years apart, a revisit or a monitoring visit
+# is of another framework.
+TWIN_DAYS = 180
+
+
 class CorpusError(Exception):
     """A corpus that cannot be opened or used: the message says why."""
 
@@ -594,6 +600,27 @@ class Corpus:
                 table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                 for table in ("letters", "passages", "fetches", "tags", "labels")
             }
+
+    def close_pairs(self, days: int = TWIN_DAYS) -> list[sqlite3.Row]:
+        """Pairs of letters of one area and framework whose inspections began (else were
+        published) within `days` of each other: no area is inspected twice so soon, so
+        perhaps one report held twice, corrected and published again under other dates,
+        which a theme table counts as two letters. Columns: area, framework, and of each
+        letter its id, start and source (first the earlier)."""
+        with self.reading() as con:
+            return con.execute(
+                """SELECT a.area, a.framework,
+                          a.letter_id AS first_id, coalesce(a.inspection_start, a.published)
+                          AS first_start, a.source AS first_source,
+                          b.letter_id AS second_id, coalesce(b.inspection_start, b.published)
+                          AS second_start, b.source AS second_source
+                   FROM letters a JOIN letters b
+                     ON a.area = b.area AND a.framework = b.framework
+                    AND (coalesce(a.inspection_start, a.published), a.letter_id)
+                        < (coalesce(b.inspection_start, b.published), b.letter_id)
+                   WHERE abs(julianday(coalesce(b.inspection_start, b.published))
+                             - julianday(coalesce(a.inspection_start, a.published))) <= ?
+                   ORDER BY a.area, first_start""", (days,)).fetchall()
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

@@ -365,6 +365,42 @@ def test_a_letter_the_site_no_longer_lists_is_named_and_kept(
             "report corrected under other dates, the corpus now holds both") in summary.render()
 
 
+def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twice(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    """The first file still listed, the corrected one (other inspection dates, published
+    later) was imported as a second first inspection of the area: "new: 1", exit 0, and
+    every table counted the area's report twice without a word."""
+    prov = site.providers[0]
+    i, old = next((i, r) for i, r in enumerate(prov.reports) if r.file_id == "2701999")
+    scrape(corpus, base_url=base, **FAST)
+    [(first, area, start)] = rows(corpus, "SELECT letter_id, area, inspection_start FROM "
+                                  "letters JOIN fetches USING (letter_id) WHERE file_id = "
+                                  "'2701999'")
+    assert not corpus.close_pairs()
+    prov.reports.insert(i, Report("2702000", old.label, old.published + timedelta(days=40),
+                                  letter_2016_pdf(prov.name, corrected=True,
+                                                  week=("13 June 2016", "17 June 2016")), True))
+    summary = scrape(corpus, base_url=base, **FAST)
+    [second] = [r.letter_id for r in summary.new]
+    said = " ".join(summary.render().split())
+    assert ("letters of one area and framework begun within 180 days of each other (perhaps "
+            "one report corrected under other dates, which the tables count twice): 1") in said
+    assert (f"{area}, send_2016: {start} (letter {first}, {base}/v1/file/2701999) and "
+            f"2016-06-13 (letter {second}, {base}/v1/file/2702000)") in said
+    # Said by info too, after the run.
+    from typer.testing import CliRunner
+
+    from sendlens.cli import app
+
+    shown = " ".join(CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
+                     .output.split())
+    assert (f"1 pair of letters of one area and framework begun within 180 days of each "
+            f"other: {area}, send_2016: {start} (letter {first}") in shown
+    # A run that brings neither says nothing of them.
+    assert "within 180 days" not in scrape(corpus, base_url=base, **FAST).render()
+
+
 def test_a_copy_held_back_becomes_the_text_when_the_site_withdraws_the_first_file(
     site: Site, base: str, corpus: Corpus
 ) -> None:

@@ -91,6 +91,19 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
     if replaced:
         typer.echo(f"  {counted(replaced, 'letter')} read from a later file of the report than the "
                    "one first imported (a corrected report published again)")
+    if pairs := store.close_pairs():
+        # No area is inspected twice so soon: a report corrected and published again under
+        # other dates, held beside the first, is counted twice by every table.
+        from scraper.scrape import held_twice
+        from sendlens.store import TWIN_DAYS
+
+        lines = held_twice(store, {r["second_id"] for r in pairs})
+        typer.secho(f"{counted(len(pairs), 'pair')} of letters of one area and framework begun "
+                    f"within {TWIN_DAYS} days of each other: "
+                    + "; ".join(lines[:5]) + (f"; and {len(lines) - 5} more" if len(lines) > 5
+                                              else "")
+                    + ". If one is the other corrected under other dates, the tables count "
+                    "that report twice", fg="yellow")
     if unlisted := store.unlisted_pdfs():
         # Kept, never swept: a database put back from a backup left these out.
         typer.secho(unlisted_note(store, len(unlisted)), fg="yellow")
