@@ -252,7 +252,8 @@ class ScrapeSummary:
 
             lines.append(f"  letters of one area and framework begun within {TWIN_DAYS} days of "
                          "each other (perhaps one report corrected under other dates, which "
-                         f"the tables count twice): {len(self.held_twice)}")
+                         "the tables count twice; `sendlens supersede OLD_ID --by "
+                         f"CORRECTED_ID` takes the earlier out): {len(self.held_twice)}")
             lines += [f"    {x}" for x in self.held_twice]
         if self.areas_without_send:
             lines.append(f"  areas with no SEND letter found: {len(self.areas_without_send)}")

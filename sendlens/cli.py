@@ -25,8 +25,8 @@ from sendlens.store import DB_NAME, CorpusError, database_problem
 
 # The order of the work, as the README's table lists them (registered by module, the
 # help listed app, import, export, info, scrape, ...).
-COMMAND_ORDER = ("scrape", "import", "info", "themes", "train", "tag", "classify", "evaluate",
-                 "export", "app")
+COMMAND_ORDER = ("scrape", "import", "supersede", "info", "themes", "train", "tag",
+                 "classify", "evaluate", "export", "app")
 
 
 class _InOrder(TyperGroup):

@@ -588,6 +588,63 @@ def _replace_letter(
     return outcome
 
 
+def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
+    """Take letter `old_id` out of the corpus as an earlier publication of the report that
+    letter `new_id` holds (one report corrected and published again under other dates,
+    which every table counted twice). Its passages and tags go; its file is remembered as
+    replaced by `new_id`, so neither an import nor a scrape brings it back; corrections
+    made in the app follow their sentence into `new_id` where it has it. Returns what was
+    done, in words; ValueError (which letter, what is wrong) leaves the corpus as it was."""
+    if old_id == new_id:
+        raise ValueError(f"letter {old_id} cannot supersede itself: give the other letter "
+                         "of the report with --by")
+    with corpus.model_lock(_waiting_to("taking a letter out")), corpus.transaction() as db:
+        held = {r["letter_id"]: r for r in db.execute(
+            "SELECT letter_id, area, framework, sha256, source, published, pdf_path, "
+            "coalesce(inspection_start, published) AS start, n_passages FROM letters "
+            "WHERE letter_id IN (?, ?)", (old_id, new_id))}
+        if missing := [i for i in (old_id, new_id) if i not in held]:
+            raise ValueError("no letter " + " or ".join(missing) + " in the corpus at "
+                             f"{corpus.root} (`sendlens export letters` lists their ids)")
+        old, new = held[old_id], held[new_id]
+        if (old["area"], old["framework"]) != (new["area"], new["framework"]):
+            raise ValueError(
+                f"letters {old_id} ({old['area']}, {old['framework']}) and {new_id} "
+                f"({new['area']}, {new['framework']}) are not of one area and framework, so "
+                "not two publications of one report: nothing was changed")
+        db.execute("INSERT OR REPLACE INTO replaced_files VALUES (?,?,?,?,?)",
+                   (old["sha256"], new_id, old["source"], old["published"], now_iso()))
+        db.execute("UPDATE replaced_files SET letter_id=? WHERE letter_id=?", (new_id, old_id))
+        # Its files are copies of a report held: a scrape neither fetches nor cites them.
+        db.execute("UPDATE fetches SET letter_id=?, status='duplicate', error=? "
+                   "WHERE letter_id=?", (new_id, f"superseded by letter {new_id}", old_id))
+        by_text = {r["text"]: r["passage_id"] for r in db.execute(
+            "SELECT text, passage_id FROM passages WHERE letter_id=? ORDER BY seq DESC",
+            (new_id,))}
+        moved = kept = 0
+        for label in db.execute(
+                "SELECT id, text FROM labels WHERE passage_id IN (SELECT passage_id FROM "
+                "passages WHERE letter_id=?) OR (passage_id IS NULL AND letter=?)",
+                (old_id, old_id)).fetchall():
+            target = by_text.get(label["text"])
+            db.execute("UPDATE labels SET passage_id=?, letter=? WHERE id=?",
+                       (target, new_id, label["id"]))
+            moved += target is not None
+            kept += target is None
+        db.execute("DELETE FROM letters WHERE letter_id=?", (old_id,))  # passages, tags too
+    if old["pdf_path"] and old["pdf_path"] != new["pdf_path"]:
+        # After the commit, as a replaced file's: a crash in between leaves a stray file
+        # that the next import sweeps (replaced_files names it), never a letter without it.
+        (corpus.root / old["pdf_path"]).unlink(missing_ok=True)
+    return (f"letter {old_id} ({old['area']}, {old['framework']} of {old['start']}, "
+            f"{old['source']}) taken out as an earlier publication of the report of letter "
+            f"{new_id} ({new['start']}, {new['source']}): its {old['n_passages']} passages "
+            "and their tags are gone from the corpus and its tables; its file is remembered, "
+            "so neither `import` nor `scrape` brings it back"
+            + (f"; corrections made in the app: {moved} moved to the same sentence of "
+               f"{new_id}, {kept} kept for training by their text" if moved or kept else ""))
+
+
 def _waiting_to(what: str) -> Callable[[], None]:
     """What model_lock calls before it blocks: a bar alone sat at 0% with no reason."""
     def say() -> None:

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from sendlens.cli import app
 
-COMMANDS = ["scrape", "import", "export", "info", "themes", "train", "tag", "classify",
-            "evaluate", "app"]
+COMMANDS = ["scrape", "import", "supersede", "export", "info", "themes", "train", "tag",
+            "classify", "evaluate", "app"]
 
 
 def test_every_command_is_listed_and_its_flags_take_no_value() -> None:

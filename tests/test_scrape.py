@@ -366,7 +366,7 @@ def test_a_letter_the_site_no_longer_lists_is_named_and_kept(
 
 
 def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twice(
-    site: Site, base: str, corpus: Corpus
+    site: Site, base: str, corpus: Corpus, tmp_path: Path
 ) -> None:
     """The first file still listed, the corrected one (other inspection dates, published
     later) was imported as a second first inspection of the area: "new: 1", exit 0, and
@@ -385,7 +385,8 @@ def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twic
     [second] = [r.letter_id for r in summary.new]
     said = " ".join(summary.render().split())
     assert ("letters of one area and framework begun within 180 days of each other (perhaps "
-            "one report corrected under other dates, which the tables count twice): 1") in said
+            "one report corrected under other dates, which the tables count twice; `sendlens "
+            "supersede OLD_ID --by CORRECTED_ID` takes the earlier out): 1") in said
     assert (f"{area}, send_2016: {start} (letter {first}, {base}/v1/file/2701999) and "
             f"2016-06-13 (letter {second}, {base}/v1/file/2702000)") in said
     # Said by info too, after the run.
@@ -399,6 +400,46 @@ def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twic
             f"other: {area}, send_2016: {start} (letter {first}") in shown
     # A run that brings neither says nothing of them.
     assert "within 180 days" not in scrape(corpus, base_url=base, **FAST).render()
+    # The researcher keeps the corrected one; a correction saved in the app on the first
+    # follows its sentence. The first letter is gone, and stays gone.
+    with corpus.transaction() as con:
+        pid, text = con.execute("SELECT passage_id, text FROM passages WHERE letter_id = ? "
+                                "AND text IN (SELECT text FROM passages WHERE letter_id = ?) "
+                                "LIMIT 1", (first, second)).fetchone()
+        con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source, "
+                    "created_at) VALUES (?, ?, ?, '[]', 'neutral', 'app', 'x')",
+                    (pid, first, text))
+    result = CliRunner().invoke(app, ["supersede", first, "--by", second,
+                                      "--corpus", str(corpus.root)])
+    assert result.exit_code == 0, result.output
+    assert f"letter {first} ({area}, send_2016 of {start}" in " ".join(result.output.split())
+    assert "corrections made in the app: 1 moved to the same sentence" in result.output
+    assert [r[0] for r in rows(corpus, "SELECT letter_id FROM letters WHERE area = ?",
+                               area)] == [second]
+    assert rows(corpus, "SELECT letter FROM labels")[0][0] == second
+    assert not rows(corpus, "SELECT 1 FROM passages WHERE letter_id = ?", first)
+    assert not corpus.close_pairs()
+    before = len(site.file_hits())
+    again = scrape(corpus, base_url=base, **FAST)
+    assert not again.new and "within 180 days" not in again.render()
+    assert site.file_hits()[before:] == []  # its file is not fetched again
+    from sendlens.importer import import_paths
+
+    copy = tmp_path / "first.pdf"
+    copy.write_bytes(old.body if isinstance(old.body, bytes) else old.body.read_bytes())
+    [outcome] = import_paths(corpus, [copy], progress=False).outcomes
+    assert outcome.status == "duplicate" and "not imported again" in outcome.reason
+    from sendlens.export import letters_frame
+
+    assert letters_frame(corpus).set_index("letter_id").at[second, "url"].endswith("/2702000")
+    # Nothing is changed for two letters of other areas, or one that is not there.
+    other = rows(corpus, "SELECT letter_id FROM letters WHERE area != ? LIMIT 1", area)[0][0]
+    for bad, said_ in (([second, "--by", other], "not of one area and framework"),
+                       (["nope", "--by", second], "no letter nope in the corpus")):
+        result = CliRunner().invoke(app, ["supersede", *bad, "--corpus", str(corpus.root)])
+        assert result.exit_code == 2 and said_ in " ".join(result.output.split())
+    assert rows(corpus, "SELECT count(*) FROM letters WHERE letter_id IN (?, ?)",
+                second, other)[0][0] == 2
 
 
 def test_a_copy_held_back_becomes_the_text_when_the_site_withdraws_the_first_file(

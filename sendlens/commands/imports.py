@@ -17,6 +17,7 @@ from sendlens.importer import (
     missing_why,
     reparse_letters,
     shown_path,
+    supersede_letter,
 )
 from sendlens.store import DB_NAME, Corpus
 
@@ -103,5 +104,31 @@ def _reparse(store: Corpus, quiet: bool, *, alone: bool = True) -> None:
         raise typer.Exit(1)
 
 
+def supersede_cmd(
+    letter: str = typer.Argument(..., help="The letter to take out (its id).",
+                                 metavar="LETTER_ID"),
+    by: str = typer.Option(..., "--by", help="The letter of the same report to keep (its id).",
+                           metavar="LETTER_ID"),
+    corpus: Path | None = CorpusOption,
+) -> None:
+    """Take a letter out as an earlier publication of another letter's report.
+
+    For one report held twice, corrected and published again under other dates (`scrape`
+    and `info` name such pairs): every table counted it as two letters. The letter's
+    passages and tags go; its file is remembered, so neither `import` nor `scrape` brings
+    it back. Exit code 2 when either letter is not in the corpus or the two are not of
+    one area and framework (nothing is changed then).
+    """
+    store = open_corpus(corpus)
+    store.check_writable()
+    try:
+        said = supersede_letter(store, letter, by)
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(said, err=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("import")(import_cmd)
+    app.command("supersede")(supersede_cmd)

@@ -103,7 +103,8 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
                     + "; ".join(lines[:5]) + (f"; and {len(lines) - 5} more" if len(lines) > 5
                                               else "")
                     + ". If one is the other corrected under other dates, the tables count "
-                    "that report twice", fg="yellow")
+                    "that report twice: `sendlens supersede OLD_ID --by CORRECTED_ID` takes "
+                    "the earlier out", fg="yellow")
     if unlisted := store.unlisted_pdfs():
         # Kept, never swept: a database put back from a backup left these out.
         typer.secho(unlisted_note(store, len(unlisted)), fg="yellow")
