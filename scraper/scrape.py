@@ -187,7 +187,8 @@ class ScrapeSummary:
             extra = f" ({'; '.join(parts)})"
         lines.append(f"  providers seen: {self.providers_seen}{extra}")
         lines.append(
-            f"  SEND letters found: {self.send_found}"
+            # Files, not letters: a report published twice (corrected) is two of them.
+            f"  SEND letter files found: {self.send_found}"
             f" (other reports ignored: {self.other_reports}"
             + (f"; before --since: {self.before_since}" if self.before_since else "")
             + ")"
@@ -207,7 +208,7 @@ class ScrapeSummary:
                          f"site no longer lists, so taken for a corrected report): "
                          f"{len(self.replaced)}")
             lines += [f"    {r.url}: {r.error}" for r in self.replaced]
-        held = f"  already held: {self.already_held + len(self.duplicates)}"
+        held = f"  files already held: {self.already_held + len(self.duplicates)}"
         if self.held_unimported:
             held += f" ({len(self.held_unimported)} of them never imported, listed below)"
         lines.append(held)
@@ -256,7 +257,7 @@ class ScrapeSummary:
                          f"CORRECTED_ID` takes the earlier out): {len(self.held_twice)}")
             lines += [f"    {x}" for x in self.held_twice]
         if self.areas_without_send:
-            lines.append(f"  areas with no SEND letter found: {len(self.areas_without_send)}")
+            lines.append(f"  areas whose page lists no SEND letter: {len(self.areas_without_send)}")
             lines.append("    " + ", ".join(self.areas_without_send))
         if self.unmatched_areas:
             lines.append("  --area matched no provider: " + ", ".join(
@@ -1064,7 +1065,7 @@ def _select(
     """The SEND letters among ``pubs``; unknown SEND-ish labels (published since `since`:
     a report --since leaves out is not one a run may have missed) go to the summary. A file
     the corpus holds is one whatever its label says now: a label renamed on the site made
-    held letters look missing ("areas with no SEND letter found")."""
+    held letters look missing ("areas whose page lists no SEND letter")."""
     keep = []
     for pub in pubs:
         kind, _framework = rule.classify(pub.label)

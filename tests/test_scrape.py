@@ -168,7 +168,7 @@ def test_all_send_letters_imported_and_no_decoys(site: Site, base: str, corpus: 
     assert summary.areas_without_send == ["Testshire"]
     text = summary.render()
     assert "providers seen: 7" in text and "Area SEND interim visit" in text
-    assert "areas with no SEND letter found: 1" in text and "Testshire" in text
+    assert "areas whose page lists no SEND letter: 1" in text and "Testshire" in text
     # A label the rule does not know may be a letter missed: a script must see it.
     assert summary.exit_code == 1 and not summary.failed and not summary.skipped
     # ... unless --since leaves that report out: not one this run could have missed.
@@ -880,7 +880,7 @@ def test_ctrl_c_while_listing_reports_the_letters_found_so_far(
     assert summary.exit_code == 130 and summary.providers_seen == 3
     # It said "SEND letters found: 0" beside the other reports it had counted.
     assert 0 < summary.send_found < len(site.send_reports())
-    assert f"SEND letters found: {summary.send_found}" in summary.render()
+    assert f"SEND letter files found: {summary.send_found}" in summary.render()
 
 
 # --- choosing what to fetch -------------------------------------------------------------
@@ -1334,7 +1334,7 @@ def test_files_downloaded_but_not_imported_are_listed_on_every_run(corpus: Corpu
         assert again.exit_code == 0  # nothing went wrong in this run
         for summary in (again, dry):
             text = summary.render()
-            assert "already held: 2 (1 of them never imported, listed below)" in text
+            assert "files already held: 2 (1 of them never imported, listed below)" in text
             assert hint in text
             listed = [line for line in text.splitlines() if declined in line]
             assert len(listed) == 1, text

@@ -80,7 +80,7 @@ def test_every_run_names_the_files_it_holds_but_could_not_import(tmp_path: Path)
             assert result.exit_code == code, (run, result.output)
             assert "--retry-skipped, e.g. after upgrading sendlens): 1" in result.output, run
             assert f"{declined}: not a SEND inspection letter" in result.output, run
-        assert "already held: 2 (1 of them never imported, listed below)" in result.output
+        assert "files already held: 2 (1 of them never imported, listed below)" in result.output
 
 
 def test_info_counts_only_the_files_downloaded(tmp_path: Path) -> None:
