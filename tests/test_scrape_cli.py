@@ -102,7 +102,8 @@ def test_info_counts_only_the_files_downloaded(tmp_path: Path) -> None:
                             "--corpus", str(corpus)])
     info = runner.invoke(app, ["info", "--corpus", str(corpus)]).output
     assert ("files downloaded by `sendlens scrape`: 2 (1 of them not letters sendlens could "
-            "read); 1 could not be downloaded (tried again at the next scrape)") in info
+            "read); 1 could not be downloaded (tried again at the next scrape); last scrape "
+            f"finished {date.today().year}-") in info
 
 
 def test_a_dry_run_lists_the_letters_and_leaves_no_corpus_behind(tmp_path: Path) -> None:

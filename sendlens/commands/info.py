@@ -59,6 +59,9 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
             if status.get("failed"):
                 line += (f"; {status['failed']:,} could not be downloaded (tried again at the "
                          "next scrape)")
+            if last := store.get_meta("last_scrape"):
+                # When the site was last read: what a table can hold is as of then.
+                line += f"; last scrape finished {last.replace('T', ' ')}"
             typer.echo(line)
             continue
         if key != "labels":
