@@ -109,7 +109,7 @@ def _tidy(path: Path, made: tuple[bool, bool], dry_run: bool, *, say: bool = Tru
     # A first scrape that fetched nothing (offline, a mistyped --base-url) leaves no
     # empty corpus behind for `info` and the app to report as 0 letters.
     if made[1] and not dry_run and remove_if_empty(path, made_folder=made[0]) and say:
-        typer.echo(f"nothing was fetched, so no corpus was left at {path}", err=True)
+        typer.echo(f"no letter was imported, so no corpus was left at {path}", err=True)
 
 
 def register(app: typer.Typer) -> None:
