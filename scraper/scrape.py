@@ -251,7 +251,8 @@ class ScrapeSummary:
         if self.held_twice:
             from sendlens.store import TWIN_DAYS
 
-            lines.append(f"  letters of one area and framework begun within {TWIN_DAYS} days of "
+            lines.append(f"  pairs of letters of one area and framework begun within {TWIN_DAYS} "
+                         "days of "
                          "each other (perhaps one report corrected under other dates, which "
                          "the tables count twice; `sendlens supersede OLD_ID --by "
                          f"CORRECTED_ID` takes the earlier out): {len(self.held_twice)}")

@@ -927,7 +927,7 @@ def pooled_note(ctx: Ctx, by: str, filters: ad.Filters) -> None:
                    "compare like with like.")
 
 
-def sections_note(ctx: Ctx, filters: ad.Filters) -> None:
+def sections_note(ctx: Ctx, filters: ad.Filters, *, has_filters: bool = True) -> None:
     """Say when letters hold no passage in the sections chosen (a revisit's judgements are
     under Main findings): they count as letters with nothing said, lowering the shares."""
     if empty := ad.letters_without_sections(ctx.path, ctx.stamp, filters):
@@ -938,8 +938,8 @@ def sections_note(ctx: Ctx, filters: ad.Filters) -> None:
                    "passage in the sections chosen but "
                    f"{'counts' if n == 1 else 'count'} among the letters"
                    + ("; revisits and monitoring visits give their judgements under Main "
-                      "findings: add it, or choose one framework under Filters." if older
-                      else "."))
+                      "findings: add it" + (", or choose one framework under Filters."
+                                            if has_filters else ".") if older else "."))
 
 
 def page_compare(ctx: Ctx) -> None:
@@ -2359,7 +2359,7 @@ def page_export(ctx: Ctx) -> None:
     except (ValueError, ad.NotTagged, ad.AppDataError) as exc:
         show_error(exc)
         return
-    sections_note(ctx, ad.Filters(sections=tuple(sections)))
+    sections_note(ctx, ad.Filters(sections=tuple(sections)), has_filters=False)
     # A preview narrow enough for the page; the downloads have every column.
     preview = {c: TABLE_HEADERS.get(c, c.capitalize())
                for c in (by, "theme", "letters", "passages", "positive", "negative",

@@ -595,13 +595,17 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
     replaced by `new_id`, so neither an import nor a scrape brings it back; corrections
     made in the app follow their sentence into `new_id` where it has it. Returns what was
     done, in words; ValueError (which letter, what is wrong) leaves the corpus as it was."""
+    from sendlens.store import TWIN_DAYS
+
     if old_id == new_id:
         raise ValueError(f"letter {old_id} cannot supersede itself: give the other letter "
                          "of the report with --by")
     with corpus.model_lock(_waiting_to("taking a letter out")), corpus.transaction() as db:
         held = {r["letter_id"]: r for r in db.execute(
             "SELECT letter_id, area, framework, sha256, source, published, pdf_path, "
-            "coalesce(inspection_start, published) AS start, n_passages FROM letters "
+            "inspection_start, coalesce(inspection_start, published, 'undated') AS start, "
+            "n_passages, "
+            "julianday(coalesce(inspection_start, published)) AS day FROM letters "
             "WHERE letter_id IN (?, ?)", (old_id, new_id))}
         if missing := [i for i in (old_id, new_id) if i not in held]:
             raise ValueError("no letter " + " or ".join(missing) + " in the corpus at "
@@ -612,8 +616,27 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
                 f"letters {old_id} ({old['area']}, {old['framework']}) and {new_id} "
                 f"({new['area']}, {new['framework']}) are not of one area and framework, so "
                 "not two publications of one report: nothing was changed")
-        db.execute("INSERT OR REPLACE INTO replaced_files VALUES (?,?,?,?,?)",
-                   (old["sha256"], new_id, old["source"], old["published"], now_iso()))
+        apart = (abs(old["day"] - new["day"]) if None not in (old["day"], new["day"])
+                 else None)
+        if apart is None or apart > TWIN_DAYS:
+            # A mistyped id would take out another inspection, and it cannot be undone.
+            raise ValueError(
+                f"letters {old_id} ({old['start']}) and {new_id} ({new['start']}) of "
+                f"{old['area']} were not begun within {TWIN_DAYS} days of each other, so "
+                "are not taken for one report published twice: nothing was changed")
+        # Every file of it known (the one read, copies held back): none comes back.
+        files = {old["sha256"]} | {r[0] for r in db.execute(
+            "SELECT sha256 FROM fetches WHERE letter_id=? AND sha256 IS NOT NULL",
+            (old_id,))} - {new["sha256"]}
+        db.executemany("INSERT OR REPLACE INTO replaced_files VALUES (?,?,?,?,?)",
+                       [(sha, new_id, old["source"], old["published"], now_iso())
+                        for sha in sorted(files)])
+        # And any other file of its inspection, re-saved or published again later.
+        db.execute("UPDATE superseded SET letter_id=? WHERE letter_id=?", (new_id, old_id))
+        if old["inspection_start"]:
+            db.execute("INSERT OR REPLACE INTO superseded VALUES (?,?,?,?,?,?)",
+                       (old["area"], old["framework"], old["inspection_start"], new_id,
+                        old_id, now_iso()))
         db.execute("UPDATE replaced_files SET letter_id=? WHERE letter_id=?", (new_id, old_id))
         # Its files are copies of a report held: a scrape neither fetches nor cites them.
         db.execute("UPDATE fetches SET letter_id=?, status='duplicate', error=? "
@@ -635,14 +658,19 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
     if old["pdf_path"] and old["pdf_path"] != new["pdf_path"]:
         # After the commit, as a replaced file's: a crash in between leaves a stray file
         # that the next import sweeps (replaced_files names it), never a letter without it.
-        (corpus.root / old["pdf_path"]).unlink(missing_ok=True)
+        gone = corpus.root / old["pdf_path"]
+        gone.unlink(missing_ok=True)
+        with suppress(OSError):  # its folder, if it held only that file
+            gone.parent.rmdir()
     return (f"letter {old_id} ({old['area']}, {old['framework']} of {old['start']}, "
             f"{old['source']}) taken out as an earlier publication of the report of letter "
             f"{new_id} ({new['start']}, {new['source']}): its {old['n_passages']} passages "
             "and their tags are gone from the corpus and its tables; its file is remembered, "
             "so neither `import` nor `scrape` brings it back"
             + (f"; corrections made in the app: {moved} moved to the same sentence of "
-               f"{new_id}, {kept} kept for training by their text" if moved or kept else ""))
+               f"{new_id}, {kept} kept for training by their text" if moved or kept else "")
+            + ". The model now learnt from a letter the corpus no longer holds: `sendlens "
+            "tag` retrains it and tags again")
 
 
 def _waiting_to(what: str) -> Callable[[], None]:

@@ -130,6 +130,18 @@ CREATE TABLE IF NOT EXISTS replaced_files (
     replaced_at TEXT NOT NULL
 );
 
+-- Inspections whose letter `sendlens supersede` took out as an earlier publication of
+-- letter_id's report: another file of one is a copy of that report, not a new letter.
+CREATE TABLE IF NOT EXISTS superseded (
+    area TEXT NOT NULL,
+    framework TEXT NOT NULL,
+    inspection_start TEXT NOT NULL,
+    letter_id TEXT NOT NULL,
+    superseded_id TEXT NOT NULL,
+    superseded_at TEXT NOT NULL,
+    PRIMARY KEY (area, framework, inspection_start)
+);
+
 CREATE TABLE IF NOT EXISTS tags (
     passage_id TEXT PRIMARY KEY REFERENCES passages(passage_id) ON DELETE CASCADE,
     themes TEXT NOT NULL,
@@ -553,10 +565,21 @@ class Corpus:
         con: sqlite3.Connection | None = None, *, other_than: str = "",
     ) -> tuple[str, str | None] | None:
         """(letter_id, source) of a letter already held for this area's inspection of this
-        framework that began on this date, if there is one (other than letter `other_than`)."""
-        return self._first_letter(
-            "area=? AND framework=? AND inspection_start=? AND letter_id != ?",
-            (area, framework, inspection_start, other_than), con)
+        framework that began on this date, if there is one (other than letter `other_than`);
+        else of the letter that superseded the inspection's letter (`superseded`)."""
+        if con is None:
+            with self.reading() as own:
+                return self.letter_of_inspection(area, framework, inspection_start, own,
+                                                 other_than=other_than)
+        args = (area, framework, inspection_start, other_than)
+        if found := self._first_letter(
+                "area=? AND framework=? AND inspection_start=? AND letter_id != ?", args, con):
+            return found
+        row = con.execute(
+            "SELECT s.letter_id, l.source FROM superseded s JOIN letters l USING (letter_id) "
+            "WHERE s.area=? AND s.framework=? AND s.inspection_start=? AND s.letter_id != ?",
+            args).fetchone()
+        return (row["letter_id"], row["source"]) if row else None
 
     def _first_letter(self, where: str, args: tuple[str, ...],
                       con: sqlite3.Connection | None) -> tuple[str, str | None] | None:

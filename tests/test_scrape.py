@@ -384,9 +384,9 @@ def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twic
     summary = scrape(corpus, base_url=base, **FAST)
     [second] = [r.letter_id for r in summary.new]
     said = " ".join(summary.render().split())
-    assert ("letters of one area and framework begun within 180 days of each other (perhaps "
-            "one report corrected under other dates, which the tables count twice; `sendlens "
-            "supersede OLD_ID --by CORRECTED_ID` takes the earlier out): 1") in said
+    assert ("pairs of letters of one area and framework begun within 180 days of each other "
+            "(perhaps one report corrected under other dates, which the tables count twice; "
+            "`sendlens supersede OLD_ID --by CORRECTED_ID` takes the earlier out): 1") in said
     assert (f"{area}, send_2016: {start} (letter {first}, {base}/v1/file/2701999) and "
             f"2016-06-13 (letter {second}, {base}/v1/file/2702000)") in said
     # Said by info too, after the run.
@@ -400,6 +400,14 @@ def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twic
             f"other: {area}, send_2016: {start} (letter {first}") in shown
     # A run that brings neither says nothing of them.
     assert "within 180 days" not in scrape(corpus, base_url=base, **FAST).render()
+    # A re-saved copy of the first (other bytes, same inspection) is held back as a copy.
+    from sendlens.importer import import_paths
+
+    resaved = tmp_path / "first-resaved.pdf"
+    resaved.write_bytes((old.body if isinstance(old.body, bytes) else old.body.read_bytes())
+                        + b"\n% saved again\n")
+    [outcome] = import_paths(corpus, [resaved], progress=False).outcomes
+    assert outcome.status == "duplicate"
     # The researcher keeps the corrected one; a correction saved in the app on the first
     # follows its sentence. The first letter is gone, and stays gone.
     with corpus.transaction() as con:
@@ -409,9 +417,21 @@ def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twic
         con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source, "
                     "created_at) VALUES (?, ?, ?, '[]', 'neutral', 'app', 'x')",
                     (pid, first, text))
+    # Two inspections years apart are refused, not taken for one (an id mistyped).
+    with corpus.transaction() as con:
+        con.execute("UPDATE letters SET inspection_start = '2019-06-13' WHERE letter_id = ?",
+                    (second,))
+    result = CliRunner().invoke(app, ["supersede", first, "--by", second,
+                                      "--corpus", str(corpus.root)])
+    assert result.exit_code == 2 and "not begun within 180 days" in result.output
+    assert rows(corpus, "SELECT 1 FROM letters WHERE letter_id = ?", first)
+    with corpus.transaction() as con:
+        con.execute("UPDATE letters SET inspection_start = '2016-06-13' WHERE letter_id = ?",
+                    (second,))
     result = CliRunner().invoke(app, ["supersede", first, "--by", second,
                                       "--corpus", str(corpus.root)])
     assert result.exit_code == 0, result.output
+    assert "`sendlens tag` retrains it" in " ".join(result.output.split())
     assert f"letter {first} ({area}, send_2016 of {start}" in " ".join(result.output.split())
     assert "corrections made in the app: 1 moved to the same sentence" in result.output
     assert [r[0] for r in rows(corpus, "SELECT letter_id FROM letters WHERE area = ?",
@@ -423,12 +443,16 @@ def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twic
     again = scrape(corpus, base_url=base, **FAST)
     assert not again.new and "within 180 days" not in again.render()
     assert site.file_hits()[before:] == []  # its file is not fetched again
-    from sendlens.importer import import_paths
-
     copy = tmp_path / "first.pdf"
     copy.write_bytes(old.body if isinstance(old.body, bytes) else old.body.read_bytes())
     [outcome] = import_paths(corpus, [copy], progress=False).outcomes
     assert outcome.status == "duplicate" and "not imported again" in outcome.reason
+    # Nor its re-saved copy, though no letter of that inspection is held now: a copy of
+    # the report kept.
+    [outcome] = import_paths(corpus, [resaved], progress=False).outcomes
+    assert outcome.status == "duplicate" and outcome.letter_id == second, outcome
+    assert [r[0] for r in rows(corpus, "SELECT letter_id FROM letters WHERE area = ?",
+                               area)] == [second]
     from sendlens.export import letters_frame
 
     assert letters_frame(corpus).set_index("letter_id").at[second, "url"].endswith("/2702000")
