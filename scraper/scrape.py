@@ -451,8 +451,7 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
             # What reached us, not only the whole chunks written (a small file broken
             # half way had "0 bytes").
             got = max(size, _bytes_on_wire(resp, size))
-            announced = resp.headers.get("Content-Length", "")
-            of = f" of the {announced} announced" if announced.isdigit() else ""
+            of = f" of the {expected} announced" if expected is not None else ""
             raise BadDownload(f"truncated: the connection broke after {got} bytes{of}",
                               transient=True) from exc
         except requests.Timeout as exc:
@@ -857,7 +856,7 @@ def scrape(
         corpus.set_meta("last_scrape", datetime.now(UTC).isoformat(timespec="seconds"))
         summary.no_longer_listed = _no_longer_listed(
             corpus, withdrawn, summary, {p.file_id for p in candidates})
-        summary.held_twice = held_twice(corpus, {r.letter_id for r in summary.new})
+        summary.held_twice = corpus.close_pairs_text({r.letter_id for r in summary.new})
     except KeyboardInterrupt:
         summary.error = INTERRUPTED
     except (site.SiteStructureError, HttpError) as exc:
@@ -1032,14 +1031,6 @@ def _no_longer_listed(corpus: Corpus, withdrawn: Collection[str], summary: Scrap
                          "now holds both")
             out.append(line)
     return out
-
-
-def held_twice(corpus: Corpus, letter_ids: Collection[str | None]) -> list[str]:
-    """Each pair of close letters (Corpus.close_pairs) with one of `letter_ids`, in words."""
-    return [f"{r['area']}, {r['framework']}: {r['first_start']} (letter {r['first_id']}, "
-            f"{r['first_source']}) and {r['second_start']} (letter {r['second_id']}, "
-            f"{r['second_source']})"
-            for r in corpus.close_pairs() if {r["first_id"], r["second_id"]} & set(letter_ids)]
 
 
 def _count(summary: ScrapeSummary, outcome: ImportOutcome, rec: FetchRecord) -> None:

@@ -15,7 +15,7 @@ import re
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -644,6 +644,14 @@ class Corpus:
                    WHERE abs(julianday(coalesce(b.inspection_start, b.published))
                              - julianday(coalesce(a.inspection_start, a.published))) <= ?
                    ORDER BY a.area, first_start""", (days,)).fetchall()
+
+    def close_pairs_text(self, letter_ids: Collection[str | None] | None = None) -> list[str]:
+        """Each pair of `close_pairs()` (with one of `letter_ids`, when given), in words."""
+        return [f"{r['area']}, {r['framework']}: {r['first_start']} (letter {r['first_id']}, "
+                f"{r['first_source']}) and {r['second_start']} (letter {r['second_id']}, "
+                f"{r['second_source']})"
+                for r in self.close_pairs()
+                if letter_ids is None or {r["first_id"], r["second_id"]} & set(letter_ids)]
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

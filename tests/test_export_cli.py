@@ -654,7 +654,7 @@ def test_letters_the_sections_asked_leave_empty_are_said(corpus: Corpus, tmp_pat
     result = export(copy, *asked)
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
-    assert ("1 letter (1 revisit_2018) holds no passage in section strengths, weaknesses but "
+    assert ("1 letter (1 revisit_2018) holds no passage in sections strengths, weaknesses but "
             "counts in the letters column with 0 passages; revisits and monitoring visits give "
             "their judgements under main_findings") in said
     table = pd.read_csv(io.StringIO(result.stdout))

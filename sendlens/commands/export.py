@@ -239,7 +239,8 @@ def export_cmd(
         n = sum(sectionless.values())
         which = ", ".join(f"{k} {fw}" for fw, k in sectionless.items())
         said = (f"{counted(n, 'letter')} ({which}) "
-                f"{'holds' if n == 1 else 'hold'} no passage in section {', '.join(section)} "
+                f"{'holds' if n == 1 else 'hold'} no passage in "
+                f"{'sections' if len(section) > 1 else 'section'} {', '.join(section)} "
                 f"but {'counts' if n == 1 else 'count'} in the letters column with 0 passages"
                 + ("; revisits and monitoring visits give their judgements under "
                    "main_findings: add --section main_findings, or --framework CODE to count "

@@ -60,7 +60,7 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
                 line += (f"; {status['failed']:,} could not be downloaded (tried again at the "
                          "next scrape)")
             if last := store.get_meta("last_scrape"):
-                # When the site was last read: what a table can hold is as of then.
+                # When the site was last read (all of it, or the --area asked for).
                 line += f"; last scrape finished {last.replace('T', ' ')}"
             typer.echo(line)
             continue
@@ -94,14 +94,12 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
     if replaced:
         typer.echo(f"  {counted(replaced, 'letter')} read from a later file of the report than the "
                    "one first imported (a corrected report published again)")
-    if pairs := store.close_pairs():
+    if lines := store.close_pairs_text():
         # No area is inspected twice so soon: a report corrected and published again under
         # other dates, held beside the first, is counted twice by every table.
-        from scraper.scrape import held_twice
         from sendlens.store import TWIN_DAYS
 
-        lines = held_twice(store, {r["second_id"] for r in pairs})
-        typer.secho(f"{counted(len(pairs), 'pair')} of letters of one area and framework begun "
+        typer.secho(f"{counted(len(lines), 'pair')} of letters of one area and framework begun "
                     f"within {TWIN_DAYS} days of each other: "
                     + "; ".join(lines[:5]) + (f"; and {len(lines) - 5} more" if len(lines) > 5
                                               else "")
