@@ -713,6 +713,17 @@ def page_overview(ctx: Ctx) -> None:
              "With a theme": number_text(s.themed / s.tagged, ".0%") if s.tagged else "–",
              # The model's own count of hand labels (label files too) is under Model.
              "Corrections saved": f"{s.labels:,}"})
+    if pairs := ad.close_pairs(ctx.path, ctx.stamp):
+        from sendlens.store import TWIN_DAYS
+
+        # One report corrected and published again under other dates, held twice: every
+        # chart counts it twice. Said where a researcher starts, as info and scrape say it.
+        st.warning(f"{counted(len(pairs), 'pair')} of letters of one area and framework begun "
+                   f"within {TWIN_DAYS} days of each other, perhaps one report held twice "
+                   "(corrected and published again under other dates), which every table "
+                   "counts twice: " + md("; ".join(pairs)) + ". Read both; `sendlens "
+                   "supersede OLD_ID --by CORRECTED_ID` takes the earlier out.",
+                   icon=":material/content_copy:")
     data = ad.overview(ctx.path, ctx.stamp)
     left, right = st.columns(2)
     with left:
@@ -2422,6 +2433,7 @@ def warm(path: str) -> float:
     ad._tagged_by(path, stamp)  # every page's downloads say what they hold
     _waiting(ctx)  # letters not tagged yet: their pages say so
     ad.overview(path, stamp)
+    ad.close_pairs(path, stamp)
     year_bars_spec()
     outcome_bars_spec()
     letters = ad.letters(path, stamp)

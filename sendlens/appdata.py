@@ -433,6 +433,13 @@ def letters_without_sections(path: str, stamp_: tuple[int, ...],
 
 
 @st.cache_data(show_spinner=False)
+def close_pairs(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
+    """Pairs of letters of one area and framework begun close together, in words
+    (Corpus.close_pairs_text): perhaps one report held twice."""
+    return tuple(corpus_for(path).close_pairs_text())
+
+
+@st.cache_data(show_spinner=False)
 def untagged_themes(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
     """Codebook themes no tagging model of the corpus knew (added since the last tag):
     the theme tables have no rows for them."""
