@@ -252,9 +252,8 @@ class ScrapeSummary:
             from sendlens.store import TWIN_DAYS
 
             lines.append(f"  pairs of letters of one area and framework begun within {TWIN_DAYS} "
-                         "days of "
-                         "each other (perhaps one report corrected under other dates, which "
-                         "the tables count twice; `sendlens supersede OLD_ID --by "
+                         "days of each other (perhaps one report corrected under other dates, "
+                         "which the tables count twice; `sendlens supersede OLD_ID --by "
                          f"CORRECTED_ID` takes the earlier out): {len(self.held_twice)}")
             lines += [f"    {x}" for x in self.held_twice]
         if self.areas_without_send:

@@ -604,9 +604,7 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
         held = {r["letter_id"]: r for r in db.execute(
             "SELECT letter_id, area, framework, sha256, source, published, pdf_path, "
             "inspection_start, coalesce(inspection_start, published, 'undated') AS start, "
-            "n_passages, "
-            "julianday(coalesce(inspection_start, published)) AS day FROM letters "
-            "WHERE letter_id IN (?, ?)", (old_id, new_id))}
+            "n_passages FROM letters WHERE letter_id IN (?, ?)", (old_id, new_id))}
         if missing := [i for i in (old_id, new_id) if i not in held]:
             raise ValueError("no letter " + " or ".join(missing) + " in the corpus at "
                              f"{corpus.root} (`sendlens export letters` lists their ids)")
@@ -616,9 +614,8 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
                 f"letters {old_id} ({old['area']}, {old['framework']}) and {new_id} "
                 f"({new['area']}, {new['framework']}) are not of one area and framework, so "
                 "not two publications of one report: nothing was changed")
-        apart = (abs(old["day"] - new["day"]) if None not in (old["day"], new["day"])
-                 else None)
-        if apart is None or apart > TWIN_DAYS:
+        if not any({r["first_id"], r["second_id"]} == {old_id, new_id}
+                   for r in corpus.close_pairs(con=db)):
             # A mistyped id would take out another inspection, and it cannot be undone.
             raise ValueError(
                 f"letters {old_id} ({old['start']}) and {new_id} ({new['start']}) of "

@@ -624,26 +624,30 @@ class Corpus:
                 for table in ("letters", "passages", "fetches", "tags", "labels")
             }
 
-    def close_pairs(self, days: int = TWIN_DAYS) -> list[sqlite3.Row]:
+    def close_pairs(self, days: int = TWIN_DAYS,
+                    con: sqlite3.Connection | None = None) -> list[sqlite3.Row]:
         """Pairs of letters of one area and framework whose inspections began (else were
         published) within `days` of each other: no area is inspected twice so soon, so
         perhaps one report held twice, corrected and published again under other dates,
         which a theme table counts as two letters. Columns: area, framework, and of each
-        letter its id, start and source (first the earlier)."""
-        with self.reading() as con:
-            return con.execute(
-                """SELECT a.area, a.framework,
-                          a.letter_id AS first_id, coalesce(a.inspection_start, a.published)
-                          AS first_start, a.source AS first_source,
-                          b.letter_id AS second_id, coalesce(b.inspection_start, b.published)
-                          AS second_start, b.source AS second_source
-                   FROM letters a JOIN letters b
-                     ON a.area = b.area AND a.framework = b.framework
-                    AND (coalesce(a.inspection_start, a.published), a.letter_id)
-                        < (coalesce(b.inspection_start, b.published), b.letter_id)
-                   WHERE abs(julianday(coalesce(b.inspection_start, b.published))
-                             - julianday(coalesce(a.inspection_start, a.published))) <= ?
-                   ORDER BY a.area, first_start""", (days,)).fetchall()
+        letter its id, start and source (first the earlier). Read through `con` when
+        given (a transaction that acts on a pair)."""
+        if con is None:
+            with self.reading() as own:
+                return self.close_pairs(days, own)
+        return con.execute(
+            """SELECT a.area, a.framework,
+                      a.letter_id AS first_id, coalesce(a.inspection_start, a.published)
+                      AS first_start, a.source AS first_source,
+                      b.letter_id AS second_id, coalesce(b.inspection_start, b.published)
+                      AS second_start, b.source AS second_source
+               FROM letters a JOIN letters b
+                 ON a.area = b.area AND a.framework = b.framework
+                AND (coalesce(a.inspection_start, a.published), a.letter_id)
+                    < (coalesce(b.inspection_start, b.published), b.letter_id)
+               WHERE abs(julianday(coalesce(b.inspection_start, b.published))
+                         - julianday(coalesce(a.inspection_start, a.published))) <= ?
+               ORDER BY a.area, first_start""", (days,)).fetchall()
 
     def close_pairs_text(self, letter_ids: Collection[str | None] | None = None) -> list[str]:
         """Each pair of `close_pairs()` (with one of `letter_ids`, when given), in words."""
