@@ -336,18 +336,25 @@ def test_a_letter_imported_from_a_folder_gets_the_address_a_scrape_finds_it_at(
         f"{base}/v1/file/2701999")
 
 
+def scraped_2016_letter(site: Site, base: str, corpus: Corpus
+                        ) -> tuple[Provider, int, Report, sqlite3.Row]:
+    """The first council's 2016 letter (file 2701999) after a first scrape: its provider,
+    its place in the provider's reports, the report, and (letter_id, area, start)."""
+    prov = site.providers[0]
+    i, old = next((i, r) for i, r in enumerate(prov.reports) if r.file_id == "2701999")
+    scrape(corpus, base_url=base, **FAST)
+    [held] = rows(corpus, "SELECT letter_id, area, inspection_start FROM letters JOIN "
+                  "fetches USING (letter_id) WHERE file_id = '2701999'")
+    return prov, i, old, held
+
+
 def test_a_letter_the_site_no_longer_lists_is_named_and_kept(
     site: Site, base: str, corpus: Corpus
 ) -> None:
     """A withdrawn letter went unmentioned (its area was said to have no SEND letter while
     the corpus held one), and a report corrected under other dates was imported beside
     the first without a word: two first inspections of one area."""
-    prov = site.providers[0]
-    i, old = next((i, r) for i, r in enumerate(prov.reports) if r.file_id == "2701999")
-    scrape(corpus, base_url=base, **FAST)
-    [(letter, area, start)] = rows(corpus, "SELECT letter_id, area, inspection_start FROM "
-                                   "letters JOIN fetches USING (letter_id) WHERE file_id = "
-                                   "'2701999'")
+    prov, i, old, (letter, area, start) = scraped_2016_letter(site, base, corpus)
     del prov.reports[i]
     summary = scrape(corpus, base_url=base, **FAST)
     said = summary.render()
@@ -371,12 +378,7 @@ def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twic
     """The first file still listed, the corrected one (other inspection dates, published
     later) was imported as a second first inspection of the area: "new: 1", exit 0, and
     every table counted the area's report twice without a word."""
-    prov = site.providers[0]
-    i, old = next((i, r) for i, r in enumerate(prov.reports) if r.file_id == "2701999")
-    scrape(corpus, base_url=base, **FAST)
-    [(first, area, start)] = rows(corpus, "SELECT letter_id, area, inspection_start FROM "
-                                  "letters JOIN fetches USING (letter_id) WHERE file_id = "
-                                  "'2701999'")
+    prov, i, old, (first, area, start) = scraped_2016_letter(site, base, corpus)
     assert not corpus.close_pairs()
     prov.reports.insert(i, Report("2702000", old.label, old.published + timedelta(days=40),
                                   letter_2016_pdf(prov.name, corrected=True,
