@@ -11,6 +11,7 @@ import sqlite3
 import sys
 import unicodedata
 from collections.abc import Collection
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,7 @@ def _latex_unicode(text: str) -> str:
     return "".join(out)
 
 
-# Said in the first line of a LaTeX table that does not fit any layout (and by the CLI).
+# Said in a comment atop a LaTeX table that fits no layout, and among its warnings.
 TEX_TOO_WIDE = "columns are wider than a landscape page"
 # Layouts a LaTeX table is tried in, in order: type size, landscape page or not, and about
 # how many characters of that size fit across \linewidth (345 pt portrait, ~550 pt on a
@@ -211,7 +212,7 @@ def tex_word(text: str) -> int:
     return max((len(w) for w in re.split(r"[\s_]+", text)), default=0)
 
 
-def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> str:
+def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> tuple[str, bool]:
     """A longtable (it breaks across pages and repeats its header), text columns (and
     the `wrap` columns) wrapped, `note` in a last row across the table.
 
@@ -220,7 +221,8 @@ def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> s
     short ones stay so and the wrapped ones share the rest of the line; else every column
     wraps, in a width that grows with its longest cell. A table too wide even for a
     landscape page in \\scriptsize (21 columns of letters) says so in a comment. Needs
-    `\\usepackage{longtable,array}`, and pdflscape when it is set landscape."""
+    `\\usepackage{longtable,array}`, and pdflscape when it is set landscape. Returns the
+    table and whether it is too wide for any page."""
 
     def esc(text: str) -> str:
         text = _LATEX_RE.sub(lambda m: _LATEX_SPECIAL[m.group()], text.replace("\n", " "))
@@ -254,7 +256,7 @@ def _latex(frame: pd.DataFrame, wrap: Collection[str] = (), note: str = "") -> s
     if note:
         lines += [f"\\multicolumn{{{n}}}{{p{{0.9\\linewidth}}}}{{{esc(note)}}} \\\\"]
     lines += ["\\end{longtable}", "\\endgroup", *(["\\end{landscape}"] if landscape else [])]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", bool(comment)
 
 
 def _tex_layout(n: int, wide: list[bool], least: list[int], natural: list[int],
@@ -411,8 +413,23 @@ def year_note(frame: pd.DataFrame) -> str:
     return YEAR_NOTE if "year" in frame.columns else ""
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A table in one format, and what its reader should be told that the file cannot
+    show (a LaTeX table that will run off the page)."""
+
+    data: bytes
+    warnings: tuple[str, ...] = ()
+
+
 def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = None) -> bytes:
-    """The table rendered in `fmt` (used by the CLI and the app's download buttons).
+    """The table rendered in `fmt` (used by the app's download buttons); see render_table."""
+    return render_table(frame, fmt, about).data
+
+
+def render_table(frame: pd.DataFrame, fmt: str,
+                 about: dict[str, str] | None = None) -> Rendered:
+    """The table rendered in `fmt`, with warnings about the rendering (used by the CLI).
 
     `about` (what the table is, its filters, the corpus and model) goes into an XLSX file
     as a second sheet, "About", so that a spreadsheet passed on still says what it holds;
@@ -422,9 +439,9 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
     # hold such a character (pandas keeps it as UTF-8).
     about = {k: _encodable_text(v) for k, v in about.items()} if about else about
     if fmt == "csv":
-        return frame.to_csv(index=False).encode("utf-8")
+        return Rendered(frame.to_csv(index=False).encode("utf-8"))
     if fmt == "jsonl":
-        return _jsonl(frame).encode("utf-8")
+        return Rendered(_jsonl(frame).encode("utf-8"))
     if fmt in ("md", "tex"):
         # Tables for reading (papers, notes): shares to three decimals, intervals beside
         # them in one cell, and a line under the table that says what they are.
@@ -450,9 +467,12 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
         note = " ".join(filter(None, [warned, scope_note(about), measures_note(frame, about),
                                       year_note(frame), note]))
         if fmt == "md":
-            return (_markdown(frame) + (f"\n*{md_note(note)}*\n" if note else "")
-                    ).encode("utf-8")
-        return _latex(frame, wrap=inlined, note=note).encode("utf-8")
+            return Rendered((_markdown(frame) + (f"\n*{md_note(note)}*\n" if note else "")
+                             ).encode("utf-8"))
+        tex, too_wide = _latex(frame, wrap=inlined, note=note)
+        return Rendered(tex.encode("utf-8"), (
+            f"the table's {len(frame.columns)} {TEX_TOO_WIDE}, even in \\scriptsize: it will "
+            "run off the page; the csv or xlsx holds it whole",) if too_wide else ())
     buf = io.BytesIO()
     if fmt == "parquet":
         frame.to_parquet(buf, index=False)
@@ -477,7 +497,7 @@ def table_bytes(frame: pd.DataFrame, fmt: str, about: dict[str, str] | None = No
                 _readable_sheet(book.sheets["About"], notes, header=False)
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    return buf.getvalue()
+    return Rendered(buf.getvalue())
 
 
 def _jsonl(frame: pd.DataFrame) -> str:
@@ -591,19 +611,21 @@ def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, fmt: str, dest: Path | str | None,
-                about: dict[str, str] | None = None) -> bytes:
-    """Write to a file, or to stdout when `dest` is None or '-'; returns what was written."""
-    data = table_bytes(frame, fmt, about)
+                about: dict[str, str] | None = None) -> Rendered:
+    """Write to a file, or to stdout when `dest` is None or '-'; returns what was written,
+    with its warnings."""
+    rendered = render_table(frame, fmt, about)
+    data = rendered.data
     if dest is None or str(dest) == "-":
         if fmt in BINARY_FORMATS and sys.stdout.isatty():
             raise ValueError(f"{fmt} is binary: give -o FILE rather than writing to a terminal")
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-        return data
+        return rendered
     dest = Path(dest)
     check_destination(dest, "table." + fmt)
     write_file(dest, data)
-    return data
+    return rendered
 
 
 class OutputError(ValueError):

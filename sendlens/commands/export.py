@@ -17,7 +17,6 @@ from sendlens.commands import (
 from sendlens.commands.info import codebook_problem, model_in_force, untagged_in
 from sendlens.export import (
     FORMATS,
-    TEX_TOO_WIDE,
     OutputError,
     check_destination,
     counted,
@@ -296,15 +295,12 @@ def export_cmd(
                            warnings="".join(w[:1].upper() + w[1:].rstrip(".") + ". "
                                             for w in warnings).rstrip() or None)
     try:
-        data = write_table(frame, fmt, output, about)
+        rendered = write_table(frame, fmt, output, about)
     except (ValueError, OSError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    if fmt == "tex" and TEX_TOO_WIDE in data[:200].decode("utf-8", "replace").split("\n")[0]:
-        # Said in the file too, where only a reader of its source would see it.
-        typer.secho(f"warning: the table's {len(frame.columns)} {TEX_TOO_WIDE}, even in "
-                    "\\scriptsize: it will run off the page; the csv or xlsx holds it whole",
-                    fg="yellow", err=True)
+    for warning in rendered.warnings:  # said in the file too, where few would look
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
     if output and output != "-":
         typer.echo(f"wrote {counted(len(frame), 'row')} to {output}", err=True)
 
