@@ -638,19 +638,11 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
         # Its files are copies of a report held: a scrape neither fetches nor cites them.
         db.execute("UPDATE fetches SET letter_id=?, status='duplicate', error=? "
                    "WHERE letter_id=?", (new_id, f"superseded by letter {new_id}", old_id))
+        labels = _corrections_of(db, old_id)
         by_text = {r["text"]: r["passage_id"] for r in db.execute(
             "SELECT text, passage_id FROM passages WHERE letter_id=? ORDER BY seq DESC",
             (new_id,))}
-        moved = kept = 0
-        for label in db.execute(
-                "SELECT id, text FROM labels WHERE passage_id IN (SELECT passage_id FROM "
-                "passages WHERE letter_id=?) OR (passage_id IS NULL AND letter=?)",
-                (old_id, old_id)).fetchall():
-            target = by_text.get(label["text"])
-            db.execute("UPDATE labels SET passage_id=?, letter=? WHERE id=?",
-                       (target, new_id, label["id"]))
-            moved += target is not None
-            kept += target is None
+        moved, _ = _follow_sentences(db, labels, by_text, new_id)
         db.execute("DELETE FROM letters WHERE letter_id=?", (old_id,))  # passages, tags too
     if old["pdf_path"] and old["pdf_path"] != new["pdf_path"]:
         # After the commit, as a replaced file's: a crash in between leaves a stray file
@@ -665,7 +657,8 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
             "and their tags are gone from the corpus and its tables; its file is remembered, "
             "so neither `import` nor `scrape` brings it back"
             + (f"; corrections made in the app: {moved} moved to the same sentence of "
-               f"{new_id}, {kept} kept for training by their text" if moved or kept else "")
+               f"{new_id}, {len(labels) - moved} kept for training by their text"
+               if labels else "")
             + ". The model now learnt from a letter the corpus no longer holds: `sendlens "
             "tag` retrains it and tags again")
 
@@ -695,22 +688,35 @@ def _rewrite_passages(db: sqlite3.Connection, letter_id: str, letter: Letter,
     if old == new:  # the same passages: they keep their tags
         _write_structure(db, letter_id, letter, None)
         return False, 0, 0
-    # With the corrections of this letter whose sentence an earlier change took away: it
-    # may be back.
-    labels = db.execute(
+    labels = _corrections_of(db, letter_id)
+    _write_structure(db, letter_id, letter, passages)
+    by_text = {p.text: f"{letter_id}-{p.seq:04d}" for p in reversed(passages)}
+    moved, unplaced = _follow_sentences(db, labels, by_text, letter_id)
+    return True, moved, unplaced
+
+
+def _corrections_of(db: sqlite3.Connection, letter_id: str) -> list[sqlite3.Row]:
+    """The app's corrections of a letter: on its passages, and those whose sentence an
+    earlier change took away (it may be back)."""
+    return db.execute(
         "SELECT id, text, passage_id IS NOT NULL AS placed FROM labels WHERE passage_id IN "
         "(SELECT passage_id FROM passages WHERE letter_id=?) "
         "OR (passage_id IS NULL AND letter=?)", (letter_id, letter_id)).fetchall()
-    _write_structure(db, letter_id, letter, passages)
-    by_text = {p.text: f"{letter_id}-{p.seq:04d}" for p in reversed(passages)}
+
+
+def _follow_sentences(db: sqlite3.Connection, labels: Sequence[sqlite3.Row],
+                      by_text: dict[str, str], letter_id: str) -> tuple[int, int]:
+    """Each correction pointed at the passage of `letter_id` holding its sentence
+    (`by_text`: the first such), or at none, kept for training by its text. Returns
+    (corrections placed, corrections that lost their passage)."""
     moved = unplaced = 0
     for label in labels:
         target = by_text.get(label["text"])
-        if target is not None or label["placed"]:
-            db.execute("UPDATE labels SET passage_id=? WHERE id=?", (target, label["id"]))
+        db.execute("UPDATE labels SET passage_id=?, letter=? WHERE id=?",
+                   (target, letter_id, label["id"]))
         moved += target is not None
         unplaced += target is None and label["placed"]
-    return True, moved, unplaced
+    return moved, unplaced
 
 
 def _read_columns(doc: ParsedDocument, la: LocalAuthority | None, n_pages: int,
