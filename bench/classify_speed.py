@@ -21,14 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import letters_dir, need_folder, pin_one_core
+from common import imported_corpus, letters_dir, need_folder, pin_one_core
 
-from sendlens.importer import import_paths
-from sendlens.store import Corpus
 from textmine.codebook import load_codebook
 from textmine.features import Item
 from textmine.model import train_model
@@ -56,9 +53,7 @@ def main() -> int:
     args = parser.parse_args()
     need_folder(args.letters, "--letters")
     pin_one_core()
-    with tempfile.TemporaryDirectory() as tmp:
-        corpus = Corpus.open(Path(tmp) / "corpus")
-        import_paths(corpus, [args.letters], progress=False)
+    with imported_corpus(args.letters) as corpus:
         _, items = corpus_items(corpus)
         matcher, known = None, {}
         if args.lookup:

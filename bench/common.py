@@ -1,9 +1,18 @@
-"""What the benchmarks share: where ../shared is, and pinning to one core."""
+"""What the benchmarks share: where ../shared is, a corpus of the letters, pinning to one
+core and peak memory."""
 
 from __future__ import annotations
 
 import os
+import resource
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from sendlens.importer import import_paths
+from sendlens.store import Corpus
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,3 +41,19 @@ def pin_one_core() -> int | None:
     cpu = sorted(os.sched_getaffinity(0))[0]
     os.sched_setaffinity(0, {cpu})
     return cpu
+
+
+@contextmanager
+def imported_corpus(letters: Path) -> Iterator[Corpus]:
+    """A corpus in a temporary folder (gone afterwards) holding the letters, not tagged."""
+    with tempfile.TemporaryDirectory(prefix="sendlens-bench-") as tmp:
+        corpus = Corpus.open(Path(tmp) / "corpus")
+        import_paths(corpus, [letters], progress=False)
+        yield corpus
+
+
+def peak_rss_mb() -> float:
+    """The most memory this process has held so far, in MB."""
+    # ru_maxrss is in KiB on Linux and bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024

@@ -16,24 +16,17 @@ import cProfile
 import io
 import json
 import pstats
-import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import letters_dir, pin_one_core
+from common import letters_dir, peak_rss_mb, pin_one_core
 
 from sendlens.importer import collect_pdfs, import_paths
 from sendlens.store import Corpus
 
 TARGET = 20.0  # letters per second
-
-
-def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux and bytes on macOS.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def time_import(letters: Path, root: Path, profile: bool) -> tuple[int, float, float, str]:

@@ -18,13 +18,11 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from common import letters_dir, need_folder
+from common import imported_corpus, letters_dir, need_folder
 
-from sendlens.importer import import_paths
 from sendlens.store import Corpus, now_iso
 from textmine.tag import retrain, tag_corpus
 
@@ -47,9 +45,7 @@ def main() -> int:
     need_folder(args.letters, "--letters")
     rng = random.Random(args.seed)
     draws = []
-    with tempfile.TemporaryDirectory() as tmp:
-        corpus = Corpus.open(Path(tmp) / "corpus")
-        import_paths(corpus, [args.letters], progress=False)
+    with imported_corpus(args.letters) as corpus:
         tag_corpus(corpus)
         before = tags(corpus)
         with corpus.reading() as con:
