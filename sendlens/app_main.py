@@ -178,6 +178,12 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False,
         return
     value: Any = st.query_params.get(key)
     given = value
+    if len(repeated := st.query_params.get_all(key)) > 1:
+        # "?page=compare&page=area": the last is used, as Streamlit reads it; the others
+        # are said to be ignored and leave the link, which would keep them when shared.
+        st.session_state.setdefault("_ignored_link", []).extend(
+            ("repeated", f"{key}={v}") for v in repeated[:-1])
+        st.query_params[key] = value
     if value is not None and allowed is not None and alias is not None and value not in allowed:
         value = alias(value) or value
     if value is not None and isinstance(default, date):
@@ -337,6 +343,11 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
             on_click="ignore",
             icon=":material/download:",
         )
+    # Each button named for its table too: a page of three tables had nine buttons a screen
+    # reader called "CSV", "Excel" and "Markdown". The name starts with the visible word,
+    # so that "click Excel" still works by voice.
+    name_buttons({f"dl-{key}-{fmt}": f"{label}: {name}.{fmt}, {counted(len(frame), 'row')}"
+                  for fmt, label in EXPORT_FORMATS.items()})
 
 
 def md_table(frame: pd.DataFrame, columns: dict[str, str], *,
@@ -364,8 +375,9 @@ def md_table(frame: pd.DataFrame, columns: dict[str, str], *,
              "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(c, row[c]) for c in columns) + " |"
               for row in frame.to_dict("records")]
-    # On a phone a wide table scrolls by itself, not the whole page with it.
-    st.markdown('<div style="overflow-x: auto">\n\n' + "\n".join(lines) + "\n\n</div>",
+    # On a phone a wide table scrolls by itself, not the whole page with it, with a shadow
+    # at an edge with more beyond it (class sl-wide, in main's style).
+    st.markdown('<div class="sl-wide">\n\n' + "\n".join(lines) + "\n\n</div>",
                 unsafe_allow_html=True)
 
 
@@ -473,6 +485,36 @@ def scroll_to(element_id: str, *, if_hidden: bool = False, focus: bool = False) 
     )
 
 
+def focus_here(element_id: str, said: str) -> None:
+    """A mark here that takes the keyboard focus (scrolled to if out of view), and a screen
+    reader says `said`: after a rerun that removed the control that had it, the focus
+    fell to the top of the page and the place was lost."""
+    st.html(f'<div id="{html.escape(element_id, quote=True)}" tabindex="-1" '
+            f'aria-label="{html.escape(said, quote=True)}" '
+            'style="height: 1px; outline: none;"></div>')
+    scroll_to(element_id, if_hidden=True, focus=True)
+
+
+def name_buttons(names: dict[str, str]) -> None:
+    """Give the buttons of these widget keys these accessible names, once drawn (a widget's
+    own label is all Streamlit lets a button be called). Escaped as scroll_to's id."""
+    given = json.dumps(names).replace("<", "\\u003c")
+    st.html(
+        "<script>(function () {"
+        f"  var names = {given}, tries = 0, want = Object.keys(names).length;"
+        "  (function look() {"
+        "    var done = 0;"
+        "    for (var k in names) {"
+        "      var b = document.querySelector('.st-key-' + k + ' button');"
+        "      if (b) { b.setAttribute('aria-label', names[k]); done++; }"
+        "    }"
+        "    if (done < want && tries++ < 50) { setTimeout(look, 100); }"
+        "  })();"
+        "})();</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
 def show_error(exc: Exception) -> None:
     st.warning(str(exc), icon=":material/info:")
 
@@ -490,9 +532,11 @@ def chart_data() -> alt.NamedData:
     return alt.NamedData(name="table")
 
 
-def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    """An Altair chart built on chart_data() as a Vega-Lite spec (validated by Altair)."""
-    spec = chart.to_dict()
+def chart_spec(chart: alt.TopLevelMixin, description: str) -> dict[str, Any]:
+    """An Altair chart built on chart_data() as a Vega-Lite spec (validated by Altair).
+    `description` is what a screen reader calls the chart: else every chart was "Vega
+    visualization"."""
+    spec = {**chart.to_dict(), "description": description}
     if spec.get("data") != {"name": "table"}:  # layers share one dataset, at the top
         raise ValueError("chart_spec: build the chart on chart_data()")
     # Altair's default theme sizes continuous axes at 300 px; st.altair_chart turns that
@@ -537,7 +581,8 @@ def year_bars_spec() -> dict[str, Any]:
         tooltip=["year:O", "framework_name:N", "letters:Q"],
         description="description:N",
     ).transform_calculate(description=_bar_words("datum.year + ', '"))
-        .properties(height=300))
+        .properties(height=300), "Bar chart: letters by the year their inspection began, "
+        "by framework")
 
 
 @st.cache_data(show_spinner=False)
@@ -556,7 +601,7 @@ def outcome_bars_spec() -> dict[str, Any]:
         tooltip=["framework_name:N", "outcome_name:N", "letters:Q"],
         description="description:N",
     ).transform_calculate(description=_bar_words("datum.outcome_name + ', '"))
-        .properties(height=300))
+        .properties(height=300), "Bar chart: letters by outcome, by framework")
 
 
 def _bar_words(start: str) -> str:
@@ -650,8 +695,10 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
             f'<b style="color: {ad.stance_text_colour(row.stance)};">'
             f'{html.escape(str(row.stance))}</b> · '
             f"{html.escape(str(row.citation))} · "
-            f'<a href="{html.escape(link, quote=True)}" target="_blank" aria-label="Read '
-            f'{where} in its letter (opens a new tab)">read in letter ↗</a>'
+            # Named from its visible words, so that a voice user's "click read in letter"
+            # finds it (WCAG 2.5.3).
+            f'<a href="{html.escape(link, quote=True)}" target="_blank" aria-label="Read in '
+            f'letter: {where} (opens a new tab)">read in letter ↗</a>'
             # A wrong tag is corrected on the Label page: one click from the evidence.
             f' · <a href="{html.escape(fix, quote=True)}" target="_blank" aria-label="Correct '
             f'the tag of {where} (opens a new tab)">correct the tag ↗</a>'
@@ -668,7 +715,7 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
 
 def start_page(status: ad.Status) -> None:
     st.title("sendlens", anchor=False)
-    st.subheader("No letters in this corpus yet", anchor=False)
+    st.header("No letters in this corpus yet", anchor=False)
     if status.error:
         st.error(f"The corpus at `{status.path}` cannot be read: {status.error}")
     st.markdown(
@@ -727,14 +774,14 @@ def page_overview(ctx: Ctx) -> None:
     data = ad.overview(ctx.path, ctx.stamp)
     left, right = st.columns(2)
     with left:
-        st.subheader("Letters by year of inspection", anchor=False)
+        st.header("Letters by year of inspection", anchor=False)
         show_chart(year_bars_spec(), data["by_year"])
     with right:
-        st.subheader("Outcomes", anchor=False)
+        st.header("Outcomes", anchor=False)
         show_chart(outcome_bars_spec(), data["by_outcome"])
     left, right = st.columns(2)
     with left:
-        st.subheader("Model", anchor=False)
+        st.header("Model", anchor=False)
         if s.model:
             st.markdown(f"Current model **`{s.model['version']}`**, trained "
                         f"{when(s.model['created_at'])}.")
@@ -767,7 +814,7 @@ def page_overview(ctx: Ctx) -> None:
         else:
             st.markdown("No model yet: run `sendlens tag` to train one and tag the passages.")
     with right:
-        st.subheader("Last updates", anchor=False)
+        st.header("Last updates", anchor=False)
         scraped = when(s.last_scrape) or "never (letters were imported from files)"
         imported = when(s.last_import) or "–"
         st.markdown(f"- Last scrape: **{scraped}**\n- Last import: **{imported}**")
@@ -876,8 +923,11 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
             "'Inspected from' came after 'to': the two dates were swapped")
     active = [FILTER_NAMES[k[len(prefix):]] for k, default in keys.items() if s[k] != default]
     # A fixed label (a changing one would close the expander): the active filters are
-    # named in the caption beside it instead.
-    box = lazy_expander("Filters", f"{prefix}filters", expanded=bool(active))
+    # named in the caption beside it instead. Open as first drawn: choosing the first
+    # filter (or clearing the last) changed `expanded`, Streamlit drew a new expander and
+    # the keyboard focus fell to the top of the page (as for "Row order and themes").
+    opened = st.session_state.setdefault(f"_{prefix}filters_open", bool(active))
+    box = lazy_expander("Filters", f"{prefix}filters", expanded=opened)
     if box is not None:
         with box:
             a, b, c = st.columns(3)
@@ -1280,7 +1330,7 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
                    filters: ad.Filters) -> pd.DataFrame | None:
     """The passages behind the current cell; the selectboxes also work without a mouse."""
     themes = list(ctx.options.themes)
-    st.subheader("Evidence behind a cell", anchor="cell-evidence")
+    st.header("Evidence behind a cell", anchor="cell-evidence")
     # The colours are counts of a model's tags; a reviewer ranking areas took them as
     # read. Said where the sentences are, which is where a wrong tag shows.
     st.caption("Themes and stances are a model's tags, and some are wrong (its measured "
@@ -1508,7 +1558,9 @@ def heatmap_spec(by: str, metric: str, order: tuple[str, ...], theme_order: tupl
     # Cells of a fixed size: stretched to a narrow column they became too thin to read.
     chart = (rect + text).properties(width=alt.Step(40), height=alt.Step(22),
                                      autosize=alt.AutoSizeParams(type="pad"))
-    return chart_spec(chart)
+    return chart_spec(chart, f"Heatmap: {len(order)} {by}s by {len(theme_order)} themes, "
+                      f"coloured by {title.lower()}; a cell chosen shows its evidence below. "
+                      "The figures are also in the table 'The numbers behind the chart'")
 
 
 def _heatmap_key() -> str:
@@ -1585,19 +1637,19 @@ def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
         # The chart's cells are reached by mouse only: each theme's passages by link too.
         read=[page_url("reader", letter=latest["letter_id"], hl=t) for t in own.index])
     fw = ad.framework_name(framework)
-    st.subheader(f"Against {md(name) + ' and ' if name else ''}every area in the corpus",
+    st.header(f"Against {md(name) + ' and ' if name else ''}every area in the corpus",
                  anchor=False)
     st.caption(f"Letters of the {md(fw)} framework only, so that like is compared with like "
                "(the corpus holds the letters imported, not necessarily every area's). "
                "Share negative: of the passages judging the theme (positive, negative or "
                "mixed), the negative ones; blank where none judges it.")
-    columns = {"theme": "Theme", "passages": "Passages", "positive": "Positive",
-               "negative": "Negative", "mixed": "Mixed", "neutral": "Neutral",
-               "share_negative": f"Share negative, {md(area)}"}
+    # The links second: on a phone the table scrolls, and last they were out of view.
+    columns = {"theme": "Theme", "read": "In the letter", "passages": "Passages",
+               "positive": "Positive", "negative": "Negative", "mixed": "Mixed",
+               "neutral": "Neutral", "share_negative": f"Share negative, {md(area)}"}
     if peers is not None:
         columns["region_share"] = f"{md(name)}"
     columns["all_share"] = "All areas"
-    columns["read"] = "In the letter"
     md_table(table.reset_index(drop=True), columns, links={"read": "read ↗"},
              formats={"share_negative": ".3f", "region_share": ".3f", "all_share": ".3f"})
     # The figures a paper cites: downloadable as every other table is, theme ids and
@@ -1621,7 +1673,7 @@ def page_area(ctx: Ctx) -> None:
     q_sync({"area": None})
     area = st.session_state["area"]
     mine = ad.area_letters(ctx.path, ctx.stamp, area)
-    st.subheader(f"Letters for {md(area)}", anchor=False)
+    st.header(f"Letters for {md(area)}", anchor=False)
     if waiting := [i for i in mine["letter_id"] if i in _waiting(ctx)]:
         # Their empty cells below would read as "never mentioned".
         st.warning(f"{counted(len(waiting), 'letter')} of {md(area)} not tagged yet (imported "
@@ -1645,7 +1697,7 @@ def page_area(ctx: Ctx) -> None:
         show_error(exc)
         return
     hist = _with_labels(ctx, hist)
-    st.subheader("Theme profile of each letter", anchor=False)
+    st.header("Theme profile of each letter", anchor=False)
     st.caption("Colour = net stance ((positive − negative) / passages judging the theme, "
                "blue = positive, "
                f"red = negative; faded: judged by fewer than {MIN_RANKED} passages; grey: "
@@ -1661,11 +1713,10 @@ def page_area(ctx: Ctx) -> None:
         letters = tuple(dict.fromkeys(hist["letter"]))
         themes = tuple(dict.fromkeys(hist["theme_short"]))
         sideways("profile-box", chart_width(
-            letters, len(themes), 56, 360,
-            max(100, slant_overhang(themes[-1] if themes else "", 56, 220))))
+            letters, len(themes), 56, 360, slant_overhang(themes[-1] if themes else "", 56, 220)))
         show_chart(profile_spec(letters, themes), hist, width="content")
     _against_peers(ctx, area, mine.iloc[-1])
-    st.subheader("What changed between inspections", anchor=False)
+    st.header("What changed between inspections", anchor=False)
     if len(mine) < 2:
         st.info(f"{md(area)} has one letter in this corpus, so there is nothing to compare yet. "
                 "Import its earlier letters (e.g. the 2016-framework inspection) to see change.")
@@ -1790,7 +1841,9 @@ def profile_spec(letters_order: tuple[str, ...], theme_order: tuple[str, ...]) -
     # Vega warn in the console that it drops fit-y.
     return chart_spec((rect + text).properties(
         width=alt.Step(56), height=44 * len(letters_order),
-        autosize=alt.AutoSizeParams(type="pad")))
+        autosize=alt.AutoSizeParams(type="pad")),
+        f"Theme profile: {len(letters_order)} letters of the area by {len(theme_order)} "
+        "themes, coloured by net stance")
 
 
 def _change(ctx: Ctx, a: str, b: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -1821,7 +1874,8 @@ def change_bars_spec(theme_order: tuple[str, ...]) -> dict[str, Any]:
         tooltip=["theme_name:N", alt.Tooltip("net_stance_a:Q", format="+.2f"),
                  alt.Tooltip("net_stance_b:Q", format="+.2f"), "passages_a:Q",
                  "passages_b:Q"],
-    ).properties(height=30 * rows))
+    ).properties(height=30 * rows), f"Bar chart: change in net stance of {rows} themes "
+        "between the two letters; the table below gives the figures")
 
 
 def page_themes(ctx: Ctx) -> None:
@@ -1872,6 +1926,9 @@ def page_themes(ctx: Ctx) -> None:
         total, letters = len(frame), frame["letter_id"].nunique() if len(frame) else 0
     figures({"Passages": f"{total:,}", "Letters": f"{letters:,}",
              **{s.capitalize(): f"{int(counts.get(s, 0)):,}" for s in ad.STANCES}})
+    if st.session_state.pop("_searched_all", False):
+        # The button is gone once it has searched: the focus, dropped to the top, goes here.
+        focus_here("searched-all", f"Searching every theme: {total:,} passages")
     if len(query.split()) > 1 and '"' not in query:
         # "Local Offer" also found "activities on offer locally": counts of a name read
         # as counts of the words.
@@ -1885,7 +1942,7 @@ def page_themes(ctx: Ctx) -> None:
         if anywhere > total:
             st.button(f"These words are in {anywhere:,} passages on any theme: search them all",
                       key="search-all-themes", icon=":material/search:",
-                      on_click=lambda: st.session_state.update(theme=ALL))
+                      on_click=lambda: st.session_state.update(theme=ALL, _searched_all=True))
     if frame.empty:
         st.info("No passages match. Loosen the filters or the search words.")
         return
@@ -2097,9 +2154,7 @@ def page_label(ctx: Ctx) -> None:
             if st.session_state.pop("_label_saved", None) == pid:
                 # Just saved: the keyboard focus, which the rerun dropped to the top of the
                 # page, goes here, and a screen reader hears that it was saved.
-                st.html('<div id="label-saved" tabindex="-1" aria-label="Correction saved"'
-                        ' style="height: 1px; outline: none;"></div>')
-                scroll_to("label-saved", if_hidden=True, focus=True)
+                focus_here("label-saved", "Correction saved")
             st.info(f"Your correction, saved {when(mine['created_at'])}: themes "
                     f"{theme_words(start_themes, ctx.theme) or 'none'}; stance "
                     f"{start_stance}. " + ("It is the passage's tag." if applied else
@@ -2125,7 +2180,7 @@ def page_label(ctx: Ctx) -> None:
                     st.error(f"Could not save: {exc}")
     # A passage corrected twice counts once: its newest correction is the one used.
     passages = saved["passage_id"].fillna(saved["text"]).nunique() if len(saved) else 0
-    st.subheader(f"Corrections saved ({counted(passages, 'passage')})", anchor=False)
+    st.header(f"Corrections saved ({counted(passages, 'passage')})", anchor=False)
     if len(saved):
         # Words, local-looking times and as many rows as there are (up to 5 before it
         # scrolls): a fixed 240 px drew one correction over five empty rows.
@@ -2171,13 +2226,16 @@ def page_label(ctx: Ctx) -> None:
                 st.session_state["unlabelled"] = "replaced" if bool(
                     later[saved["id"] == gone].any()) else "in use"
                 st.rerun()
-    if (removed := st.session_state.pop("unlabelled", None)) == "replaced":
+    if removed := st.session_state.pop("unlabelled", None):
+        # The button went with the correction: the focus, dropped to the top, comes here.
+        focus_here("label-removed", "Correction removed")
+    if removed == "replaced":
         st.success("Removed. A newer correction of the same passage had replaced it and "
                    "stays in use: the passage's tag is your newer correction whenever the "
                    "model is retrained.")
     elif removed:
         st.success("Removed. Retrain to take it out of the model and the passage's tag.")
-    st.subheader("Retrain", anchor=False)
+    st.header("Retrain", anchor=False)
     # Also without corrections when the model learnt from some (one was just removed).
     learnt = ((ctx.status.model or {}).get("meta", {}).get("training", {})
               .get("hand_labels", {}).get("n", 0))
@@ -2337,7 +2395,7 @@ def page_export(ctx: Ctx) -> None:
     st.title("Export", anchor=False)
     st.markdown("Download the corpus tables. Every table shown on the other pages also has "
                 "its own download buttons, with the filters you chose there.")
-    st.subheader("Letters", anchor=False)
+    st.header("Letters", anchor=False)
     # The same table as `sendlens export letters`.
     downloads(ad.letters_table(ctx.path, ctx.stamp), "letters", "letters", counts_tags=False)
     if not_tagged(ctx):
@@ -2353,7 +2411,7 @@ def page_export(ctx: Ctx) -> None:
                               key="x_sec", format_func=ad.section_name,
                               placeholder="All sections", help=ad.SECTION_HELP)
     picked = "-".join(sections)
-    st.subheader("Themes table", anchor=False)
+    st.header("Themes table", anchor=False)
     q_init("x_pt", ALL, (ALL, *themes))
     rows_col, theme_col = st.columns(2)
     by = rows_col.selectbox("Rows", groupings, key="x_by",
@@ -2389,7 +2447,7 @@ def page_export(ctx: Ctx) -> None:
     theme_only = "" if one == ALL else one
     downloads(shown, "-".join(filter(None, ["themes-by", by, theme_only, picked])),
               "x-table", {"by": by, "theme": theme_only, "sections": ", ".join(sections)})
-    st.subheader("Evidence for a theme", anchor=False)
+    st.header("Evidence for a theme", anchor=False)
     c, d = st.columns(2)
     theme = c.selectbox("Theme", themes, key="x_theme", format_func=ctx.theme)
     stance = d.selectbox("Stance", [ALL, *ad.STANCES], key="x_stance")
@@ -2492,9 +2550,26 @@ def main() -> None:
     st.html("<style>[data-testid='stRadioOption']:has(input:focus-visible) { outline: 2px solid "
             "#1f4e9c; outline-offset: 2px; border-radius: 4px; }"
             "[data-testid='stElementToolbar']:focus-within { opacity: 1 !important; }"
-            f"[data-testid='stCaptionContainer'] {{ color: {ad.MUTED_TEXT}; opacity: 1; }}</style>")
+            f"[data-testid='stCaptionContainer'] {{ color: {ad.MUTED_TEXT}; opacity: 1; }}"
+            # Streamlit's own focus ring on buttons, expanders and links is 2.2:1 on white.
+            "button:focus-visible, summary:focus-visible, a:focus-visible { outline: 2px "
+            "solid #1f4e9c; outline-offset: 2px; }"
+            # The sections are h2 (after the page's h1: they were h3, a level skipped) in
+            # the size they had.
+            ".stMain h2 { font-size: 1.75rem; }"
+            # At 200% zoom a 620 px box of evidence was taller than the window.
+            ".st-key-cell-cards, .st-key-theme-cards { max-height: max(70vh, 300px); }"
+            # A shadow at a wide table's edge while there is more to scroll to (the
+            # shadows scroll with the table's box, the white covers with its content):
+            # overlay scroll bars show only while scrolling, so nothing else said so.
+            ".sl-wide { overflow-x: auto; background: linear-gradient(to right, white 30%, "
+            "#fff0) left / 2.5rem 100% no-repeat local, linear-gradient(to left, white 30%, "
+            "#fff0) right / 2.5rem 100% no-repeat local, radial-gradient(farthest-side at 0 "
+            "50%, #0003, #0000) left / 0.9rem 100% no-repeat scroll, radial-gradient("
+            "farthest-side at 100% 50%, #0003, #0000) right / 0.9rem 100% no-repeat scroll; }"
+            "</style>")
     with st.sidebar:
-        st.markdown("### sendlens")
+        st.markdown("**sendlens**")  # not a heading: it came before the page's h1
         st.radio("Page", list(PAGES), key="page", format_func=PAGES.get,
                  on_change=_on_page_change, label_visibility="collapsed")
         st.caption(f"{counted(status.letters, 'letter')} · {counted(status.areas, 'area')} · "
@@ -2512,6 +2587,8 @@ def main() -> None:
             else:
                 st.error("Retraining failed: the Label page says why.")
     page = st.session_state["page"]
+    # Each tab named for its page: letters and the Label page open in tabs of their own.
+    st.set_page_config(page_title=f"{PAGES[page]} · sendlens")
     if st.query_params.get("page") != page:
         st.query_params["page"] = page
     ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
@@ -2533,7 +2610,8 @@ def main() -> None:
                            ("setting", "Not a value this page offers"),
                            ("untagged", "Not tagged yet (a theme added to the codebook since "
                             "the corpus was tagged: retrain on the Label page, or run "
-                            "`sendlens tag`)")):
+                            "`sendlens tag`)"),
+                           ("repeated", "Given again later in the link (the last is used)")):
             if values := [v for k, v in ignored if k == kind]:
                 notice.warning(f"{said}, so ignored from the link: "
                                + "; ".join(md(v) for v in values), icon=":material/link_off:")

@@ -862,9 +862,11 @@ def _section_marker(section: Any) -> str:
     # The heading itself is part of the letter text; the marker only names the canonical
     # section the parser assigned, so a reader sees how the letter was cut up.
     name = html.escape(section_words(str(section.canonical)))
-    return (f'<div style="margin: 1.2em 0 0.2em; border-top: 1px solid #ccc; font-size: 0.75em;'
-            f' color: #666; letter-spacing: 0.05em;">'
-            f"Section: {name}</div>")
+    # A heading (as small as the marker it was), so that a screen reader can jump from
+    # section to section of a long letter.
+    return (f'<h2 style="margin: 1.2em 0 0.2em; padding: 0; border-top: 1px solid #ccc; '
+            f'font-size: 0.75em; font-weight: normal; color: #666; letter-spacing: 0.05em;">'
+            f"Section: {name}</h2>")
 
 
 # --- labels and retraining -----------------------------------------------------------------

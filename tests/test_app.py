@@ -87,7 +87,7 @@ def facts(corpus_dir: Path) -> dict[str, object]:
     return {"areas": areas, "health": {a: (n, neg) for a, n, neg in health}}
 
 
-def run(corpus: Path, monkeypatch: pytest.MonkeyPatch, **params: str) -> AppTest:
+def run(corpus: Path, monkeypatch: pytest.MonkeyPatch, **params: str | list[str]) -> AppTest:
     monkeypatch.setenv("SENDLENS_CORPUS", str(corpus))
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     for key, value in params.items():
@@ -157,7 +157,7 @@ def test_the_page_icon_is_a_file_of_the_package() -> None:
 def test_empty_corpus_shows_start_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run(tmp_path / "nothing-here", monkeypatch)
     assert at.title[0].value == "sendlens"
-    assert "No letters in this corpus yet" in at.subheader[0].value
+    assert "No letters in this corpus yet" in at.header[0].value
     code = at.code[0].value
     assert "sendlens scrape" in code and "sendlens import" in code
     assert not at.error
@@ -682,8 +682,9 @@ def test_theme_explorer_search_and_stance(
     # Each quote leads to the Label page, where its tag can be corrected.
     assert re.search(r'href="\?page=label&amp;pid=[0-9a-f]{12}-\d{4}"[^>]*>correct the tag',
                      texts(at))
-    # Named for their passage: forty cards were eighty links of two names.
-    assert re.search(r'aria-label="Read passage [0-9a-f]{12}-\d{4} \([^)]+\) in its letter '
+    # Named for their passage: forty cards were eighty links of two names. The name starts
+    # with the words shown, so that a voice user's "click read in letter" finds it.
+    assert re.search(r'aria-label="Read in letter: passage [0-9a-f]{12}-\d{4} \([^)]+\) '
                      r'\(opens a new tab\)">read in letter', texts(at))
     open_expander(at, "theme-table")
     # Rows tall enough that the grid wraps a passage (it wraps only above 4rem = 64 px)
@@ -721,6 +722,9 @@ def test_theme_explorer_search_and_stance(
     wider.click().run()
     assert at.selectbox(key="theme").value == "(all)"
     assert figures_of(at)["Passages"] == f"{anywhere:,}"
+    # The button went with the search: the keyboard focus goes to the figures, said.
+    assert f'id="searched-all" tabindex="-1" aria-label="Searching every theme: {anywhere:,} ' \
+        'passages"' in texts(at)
     assert evidence_of(at)["text"].str.contains("therap", case=False).all()
     assert "in quotes finds the phrase only" not in texts(at)  # one word
     # Two words unquoted are each found anywhere ("on offer locally" for "local offer"):
@@ -746,7 +750,8 @@ def test_letter_reader_escapes_and_highlights(
     # The linked passage takes the keyboard focus (else the first Tab went to the top).
     assert f'id="p-{passage_id}" tabindex="-1"' in body
     assert any("el.focus({preventScroll: true})" in str(h.proto.body) for h in at.get("html"))
-    assert "<mark" in body and "Section: Strengths</div>" in body
+    # Each section a heading, for a screen reader to jump between them.
+    assert "<mark" in body and "Section: Strengths</h2>" in body
     # The letter's own headings stand out from its text.
     con = sqlite3.connect(corpus_dir / "sendlens.db")
     heading = con.execute("SELECT heading FROM sections WHERE letter_id = ? AND canonical ="
@@ -844,7 +849,7 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
                                  (letter, n)).fetchone()[0] for n in (seq - 1, seq + 1))
     con.close()
     at = run(work, monkeypatch, page="label", pid=pid)
-    assert "Corrections saved (0 passages)" in [s.value for s in at.subheader]
+    assert "Corrections saved (0 passages)" in [s.value for s in at.header]
     # The passage is shown between its neighbours, as the codebook reads it.
     captions = [re.sub(r"\\(.)", r"\1", c.value) for c in at.caption]
     assert f"Before: {before}" in captions and f"After: {after}" in captions
@@ -872,7 +877,7 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
     shown = at.multiselect(key=f"lt-{pid}").options  # in words
     assert json.loads(offered) == sorted(load_codebook(corpus=work).theme_ids)
     assert len(shown) == len(json.loads(offered))
-    assert "Corrections saved (1 passage)" in [s.value for s in at.subheader]
+    assert "Corrections saved (1 passage)" in [s.value for s in at.header]
     [saved] = [f.value for f in at.dataframe if "created_at" in f.value.columns]
     assert saved["themes"].tolist() == ["Co-production"]  # in words, as elsewhere
     assert "T" not in saved["created_at"].iloc[0]  # '2026-12-04 15:40', not ISO
@@ -883,7 +888,7 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
 
     at.multiselect(key=f"lt-{pid}").set_value(["social_care"])
     at.button[0].click().run()
-    assert "Corrections saved (1 passage)" in [s.value for s in at.subheader]
+    assert "Corrections saved (1 passage)" in [s.value for s in at.header]
     [saved] = [f.value for f in at.dataframe if "created_at" in f.value.columns]
     assert saved[["themes", "used"]].values.tolist() == [
         ["Social care", "yes"], ["Co-production", "no: replaced by a newer one"]]
@@ -905,7 +910,7 @@ def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPa
         at.selectbox(key="unlabel").set_value(label_id).run()
         at.button(key="unlabel-go").click().run()
         assert not at.exception
-    assert "Corrections saved (0 passages)" in [s.value for s in at.subheader]
+    assert "Corrections saved (0 passages)" in [s.value for s in at.header]
     con = sqlite3.connect(work / "sendlens.db")
     assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0
     con.close()
@@ -1036,7 +1041,7 @@ def test_headings_are_not_tab_stops_of_their_own(
     for a keyboard user; only the evidence heading, which the page scrolls to, keeps one."""
     for page in ("overview", "compare", "area", "themes", "reader", "label", "export"):
         at = run(corpus_dir, monkeypatch, page=page)
-        headings = [*at.title, *at.subheader]
+        headings = [*at.title, *at.header]
         assert headings, page
         linked = [h.value for h in headings if not h.proto.hide_anchor]
         assert linked == (["Evidence behind a cell"] if page == "compare" else []), page
@@ -1288,7 +1293,7 @@ def test_label_retrain_uses_the_correction_and_retags(
     at = run(work, monkeypatch, page="label")
     at.selectbox(key="unlabel").set_value(at.selectbox(key="unlabel").options[1]).run()
     at.button(key="unlabel-go").click().run()
-    assert "Corrections saved (0 passages)" in [s.value for s in at.subheader]
+    assert "Corrections saved (0 passages)" in [s.value for s in at.header]
     assert not at.button(key="retrain").disabled
     # The last retrain's list still counts it as the correction that retrain learnt from,
     # not as one more passage "you did not correct".
@@ -1770,6 +1775,17 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     assert "cell_row=Nowhere" in warned["Not in this corpus"]
     assert "th=nope" in warned["Not a value this page offers"]
     assert "min=0" in warned["Not a value this page offers"]
+    # A setting given twice: the last is used, as Streamlit reads it; the other is said
+    # and leaves the link, which kept both ("?page=compare&page=area" shared as it was).
+    at = run(corpus_dir, monkeypatch, page=["compare", "themes"])
+    assert at.title[0].value == "Theme explorer"
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "Given again later in the link (the last is used), so ignored from the link: " \
+        "page=compare" in said, said
+    assert at.query_params["page"] in ("themes", ["themes"])
+    at = run(corpus_dir, monkeypatch, page="compare", min=["4", "5"])
+    assert "min=4" in " ".join(w.value for w in at.warning)
+    assert at.session_state["min"] == 5 and at.query_params["min"] in ("5", ["5"])
     # A framework the corpus holds no letter of is the corpus's to lack.
     at = run(corpus_dir, monkeypatch, page="compare", c_fw="send_2016")
     assert any(w.value.startswith("Not in this corpus") and "send\\_2016" in w.value

@@ -513,6 +513,66 @@ def test_saving_a_correction_by_keyboard_keeps_the_place(corpus_dir: Path,
         assert focused == ["label-saved", "Correction saved"]
 
 
+def test_a_removed_correction_and_a_first_filter_keep_the_keyboard_place(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    """The focus fell to the top of the page when "Remove it" took its button away, and
+    when the first area chosen under Filters (or the last cleared) redrew the panel."""
+    import shutil
+
+    from playwright.sync_api import expect
+
+    work = tmp_path / "corpus"  # a copy: the other tests' server keeps its corpus as it was
+    shutil.copytree(corpus_dir, work, ignore=shutil.ignore_patterns("server.log"))
+    with sqlite3.connect(work / "sendlens.db") as con:
+        (pid,) = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()
+        (area,) = con.execute("SELECT area FROM letters ORDER BY area LIMIT 1").fetchone()
+    con.close()
+    with served_app(work, tmp_path / "server.log") as url, \
+            browser_page(f"{url}/?page=label&pid={pid}", "label") as page:
+        page.get_by_role("button", name="Save correction").click()
+        expect(page.get_by_text("Your correction, saved")).to_be_attached(timeout=30_000)
+        page.locator(".st-key-unlabel input").focus()
+        page.keyboard.press("ArrowDown")  # the list opens
+        page.get_by_role("option").nth(1).click()  # the one saved ("–" first)
+        remove = page.get_by_role("button", name="Remove it")
+        expect(remove).to_be_attached(timeout=30_000)
+        remove.focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("Removed.", exact=False)).to_be_attached(timeout=30_000)
+        page.wait_for_timeout(500)  # the script that moves the focus
+        focused = page.evaluate("() => [document.activeElement.id, "
+                                "document.activeElement.getAttribute('aria-label')]")
+        assert focused == ["label-removed", "Correction removed"]
+
+        page.goto(f"{url}/?page=compare")
+        page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
+        page.get_by_text("Filters", exact=True).click()
+        box = page.locator(".st-key-c_areas input")
+        expect(box).to_be_attached(timeout=30_000)
+        box.focus()
+        page.keyboard.type(area[:5])
+        page.keyboard.press("Enter")
+        expect(page.locator(".st-key-c_areas").get_by_text(area, exact=True)).to_be_attached(
+            timeout=30_000)
+        page.wait_for_timeout(800)  # the rerun's last paint
+        inside = page.evaluate("() => !!document.activeElement.closest('.st-key-c_areas')")
+        assert inside, page.evaluate("() => document.activeElement.outerHTML.slice(0, 200)")
+
+
+def test_download_buttons_are_named_for_their_table(server: str) -> None:
+    """Nine buttons a screen reader called "CSV", "Excel" and "Markdown" on the Export
+    page: which table each downloads was not said."""
+    from playwright.sync_api import expect
+
+    with browser_page(server + "/?page=export", "export") as page:
+        expect(page.get_by_role("button", name="CSV: letters.csv")).to_have_count(
+            1, timeout=30_000)
+        names = page.evaluate("""() => [...document.querySelectorAll(
+            '[class*=st-key-dl-] button')].map(b => b.getAttribute('aria-label'))""")
+        assert len(names) == 9 and len(set(names)) == 9, names
+        assert all(n.split(":")[0] in ("CSV", "Excel", "Markdown") for n in names), names
+
+
 # Each page and the charts it draws (every area of the test corpus has one letter).
 PAGES = {"overview": 2, "compare": 1, "area": 1, "themes": 0, "reader": 0, "label": 0,
          "export": 0}
@@ -551,6 +611,18 @@ def test_every_page_draws_its_charts_without_console_complaints(server: str,
             main = page.evaluate("[document.querySelector('.stMain').scrollWidth,"
                                  " document.querySelector('.stMain').clientWidth]")
             assert main[0] <= main[1], (name, main)
+            # For a screen reader: no heading level skipped (the sections were h3 under
+            # the h1), each chart named for what it shows (all were "Vega
+            # visualization"), and the tab named for its page (letters open in tabs).
+            levels = page.evaluate("""() => [...document.querySelectorAll(
+                '.stMain h1, .stMain h2, .stMain h3, .stMain h4')].map(h => +h.tagName[1])""")
+            assert levels[0] == 1 and all(b - a <= 1 for a, b in zip(levels, levels[1:])), (
+                name, levels)
+            named = page.evaluate("""() => [...document.querySelectorAll(
+                '[data-testid=stVegaLiteChart]')].map(e => e.getAttribute('aria-label'))""")
+            assert len(named) == n_charts and all(
+                a and "Vega" not in a for a in named), (name, named)
+            assert page.title().endswith(" · sendlens") and page.title() != "sendlens", name
 
 
 def test_export_downloads_say_what_they_hold(server: str, corpus_dir: Path,
@@ -563,25 +635,26 @@ def test_export_downloads_say_what_they_hold(server: str, corpus_dir: Path,
             "&x_by=region&x_pt=ehc_plans")
     with browser_page(server + view, "export") as page:
 
-        def download(nth: int, label: str) -> Path:
+        def download(label: str) -> Path:
+            # Each button is named for its table (its format, then the file's name).
             with page.expect_download(timeout=30_000) as got:
-                page.get_by_role("button", name=label).nth(nth).click()
+                page.get_by_role("button", name=label).click()
             path = tmp_path / got.value.suggested_filename
             got.value.save_as(path)
             return path
 
-        letters = download(0, "CSV")  # the letters table, as `sendlens export letters`
+        letters = download("CSV: letters.csv")  # as `sendlens export letters`
         assert letters.name == "letters.csv"
         assert list(pd.read_csv(letters).columns) == LETTER_COLUMNS
         # The themes table as shown, one theme's: it downloaded every theme's, under a
         # name and notes that did not say which the screen had shown.
-        themes = download(1, "Markdown")
+        themes = download("Markdown: themes-by-region")
         assert themes.name == "themes-by-region-ehc_plans-weaknesses.md"
         text = themes.read_text(encoding="utf-8")
         rows = [line for line in text.splitlines() if line.startswith("| ")][2:]
         assert rows and all("| ehc_plans |" in line for line in rows), rows[:3]
         assert "theme ehc_plans" in text
-        evidence = download(2, "Excel")  # letters, themes table, then evidence
+        evidence = download("Excel: evidence-")
         assert evidence.name == "evidence-health_input-negative-weaknesses.xlsx"
         table = pd.read_excel(evidence, sheet_name="Table")
         assert len(table) and set(table["stance"]) == {"negative"}
@@ -642,7 +715,7 @@ def test_a_download_says_what_its_table_was_drawn_from(corpus_dir: Path,
             with sqlite3.connect(work / "sendlens.db") as con:  # another model's tags, now
                 con.execute("UPDATE tags SET model_version = 'browser-2'")
             with page.expect_download(timeout=30_000) as got:
-                page.get_by_role("button", name="Markdown").nth(1).click()  # themes table
+                page.get_by_role("button", name="Markdown: themes-by-").click()
             path = tmp_path / got.value.suggested_filename
             got.value.save_as(path)
     note = path.read_text(encoding="utf-8").rstrip().splitlines()[-1]
