@@ -287,7 +287,7 @@ def download_warnings(path: str, counts_tags: bool = True,
         return ""
     stamp = ad.stamp(path)
     return " ".join(filter(None, [
-        ad.problem_text(ad.model_problems(path, stamp)),
+        ad.problem_text(ad.model_problems(path, stamp)), ad.older_text(path, stamp),
         "" if lists_passages else ad.untagged_text(ad.status(path, stamp))]))
 
 
@@ -785,12 +785,6 @@ def page_overview(ctx: Ctx) -> None:
         if s.model:
             st.markdown(f"Current model **`{s.model['version']}`**, trained "
                         f"{when(s.model['created_at'])}.")
-            job = ad.retrain_job(ctx.path)
-            if s.older_tags and (job is None or job.done):  # a running retrain says so itself
-                st.warning(f"{counted(s.older_tags, 'tagged passage')} of {s.tagged:,} "
-                           "still carry the tags of an earlier model, and every table and "
-                           "chart shows those. Run `sendlens tag` to tag them with the "
-                           "current model.")
             quality = ad.model_quality(s.model)
             if len(quality):
                 # Non-breaking hyphens: in half the page's width "(0.80-0.86)" broke
@@ -2488,6 +2482,7 @@ def warm(path: str) -> float:
     ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
               names=ad.theme_names(path, stamp))
     ad.model_problems(path, stamp)
+    ad.older_text(path, stamp)  # every page says when the tags are an older model's
     ad._tagged_by(path, stamp)  # every page's downloads say what they hold
     _waiting(ctx)  # letters not tagged yet: their pages say so
     ad.overview(path, stamp)
@@ -2600,6 +2595,8 @@ def main() -> None:
     if said := ad.problem_text(problems := ad.model_problems(path, stamp), markdown=True):
         (notice.error if problems[0] == "codebook" else notice.warning)(
             said, icon=":material/warning:")
+    if said := ad.older_text(path, stamp, markdown=True):
+        notice.warning(said, icon=":material/warning:")  # said on Overview alone, it was
     if said := ad.untagged_text(status, markdown=True):
         notice.warning(said, icon=":material/warning:")
     PAGE_FUNCS[page](ctx)

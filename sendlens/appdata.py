@@ -550,6 +550,32 @@ def untagged_text(status_: Status, *, markdown: bool = False) -> str:
             f"evidence; run {tag}{_OR_RETRAIN if markdown else ''} to count them.")
 
 
+def older_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False) -> str:
+    """What the tables count while passages carry an older model's tags (`train` or
+    `classify` made a new model current since the last `tag`), as `sendlens export` says
+    it; "" when none, or when the model is stale (that is said instead: `tag` mends both),
+    or while the app's own retrain is re-tagging them (said in the sidebar)."""
+    state = status(path, stamp_)
+    job = retrain_job(path)
+    if not state.older_tags or model_problems(path, stamp_)[0] or (
+            job is not None and not job.done):
+        return ""
+    from sendlens.export import older_tags_note
+
+    said = older_tags_note(state.older_tags, retired_themes(path, stamp_),
+                           tag=f"`sendlens tag`{_OR_RETRAIN}" if markdown else "sendlens tag")
+    return said[:1].upper() + said[1:] + "."
+
+
+@st.cache_data(show_spinner=False)
+def retired_themes(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
+    """Themes the tags name that the codebook no longer has (aggregate.retired_themes)."""
+    try:
+        return tuple(aggregate.retired_themes(corpus_for(path)))
+    except Exception:  # noqa: BLE001 - a broken codebook must not break the app
+        return ()
+
+
 # On the page (not in a downloaded file): the app's own way to do what `tag` does.
 _OR_RETRAIN = " (or Retrain on the Label page)"
 

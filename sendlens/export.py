@@ -10,7 +10,7 @@ import re
 import sqlite3
 import sys
 import unicodedata
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -136,6 +136,16 @@ def counted(n: object, noun: str) -> str:
     """'1 letter', '2 letters', '6,747 passages': the app and the CLI count alike."""
     n = int(n)  # type: ignore[call-overload]
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def older_tags_note(older: int, retired: Sequence[str], *, tag: str = "`sendlens tag`") -> str:
+    """What to say of passages whose tags an older model than the current one made (a
+    `train`, or a `classify` that trained first, since the last `tag`): the tables count
+    those tags, and `retired` themes of them the codebook no longer has."""
+    return (f"{counted(older, 'passage')} carry tags of an older model than the current "
+            f"one, which every table and chart counts until {tag} re-tags them"
+            + (f"; those tags name {', '.join(retired)}, no longer in the codebook"
+               if retired else ""))
 
 
 def _cell(value: object) -> str:

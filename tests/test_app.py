@@ -177,7 +177,7 @@ def test_overview_says_when_letters_were_read_by_an_older_sendlens(
     assert "`sendlens import --reparse`" in warning.value
 
 
-def test_overview_warns_when_the_tags_are_an_earlier_models(
+def test_every_page_warns_when_the_tags_are_an_earlier_models(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `classify` or `train` made a newer model current, and nothing re-tagged since.
 
@@ -191,9 +191,20 @@ def test_overview_warns_when_the_tags_are_an_earlier_models(
     at = run(copy, monkeypatch)
     assert "Current model **`test-2`**" in texts(at)
     [warning] = at.warning
-    assert warning.value.startswith(f"{n:,} tagged passages of {n:,} still carry the tags "
-                                    "of an earlier model")
-    assert "Run `sendlens tag`" in warning.value
+    assert warning.value.startswith(f"{n:,} passages carry tags of an older model than the "
+                                    "current one, which every table and chart counts until "
+                                    "`sendlens tag` (or Retrain on the Label page) re-tags")
+    # On every page, and in what a page downloads (it was said on Overview alone).
+    with Corpus.open(copy).transaction() as con:  # a theme since taken out of the codebook
+        con.execute("UPDATE tags SET themes = '[\"transport\"]' WHERE rowid = 1")
+    for page in ("compare", "themes", "area", "export"):
+        at = run(copy, monkeypatch, page=page)
+        said = [w.value for w in at.warning if "older model" in w.value]
+        assert len(said) == 1 and "those tags name transport, no longer in the codebook" \
+            in said[0].replace("\\", ""), (page, said)
+    from sendlens.app_main import download_warnings
+
+    assert "carry tags of an older model" in download_warnings(str(copy))
 
 
 def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(

@@ -529,6 +529,14 @@ def test_tags_left_by_an_older_model_are_pointed_out(tmp_path: Path) -> None:
     assert f"{n} passages carry tags of an older model" in info.stdout
     table = runner.invoke(app, ["export", "themes", "-f", "csv", "--corpus", str(root)], env=env)
     assert table.exit_code == 0 and f"warning: {n} passages carry tags of an older" in table.stderr
+    # Tags naming a theme the codebook has lost (removed or renamed since) are named: the
+    # table still has its rows.
+    with Corpus.open(root).transaction() as con:
+        con.execute("UPDATE tags SET themes = '[\"transport\"]' WHERE rowid = 1")
+    for command in (["info"], ["export", "themes", "-f", "csv"]):
+        said = runner.invoke(app, [*command, "--corpus", str(root)], env=env).output
+        assert "those tags name transport, no longer in the codebook" in " ".join(
+            said.split()), command
     assert runner.invoke(app, ["tag", "--corpus", str(root)], env=env).exit_code == 0
     info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
     assert "older model" not in info.stdout

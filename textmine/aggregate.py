@@ -149,6 +149,15 @@ def untagged_themes(corpus: Corpus) -> list[str]:
         return _untagged_themes(con, _known_themes(con, corpus))
 
 
+def retired_themes(corpus: Corpus) -> list[str]:
+    """Themes the tags in the corpus name that the codebook no longer has (removed or
+    renamed since the last `sendlens tag`): the tables still count them. [] when the
+    codebook cannot be read (nothing to go by)."""
+    with corpus.reading() as con:
+        ids = {tid for tid, _ in _codebook(corpus)}
+        return [t for t in _present_themes(con) if t not in ids] if ids else []
+
+
 def known_themes(corpus: Corpus) -> list[str]:
     """Codebook theme ids in codebook order, then any other theme found in the tags."""
     with corpus.reading() as con:

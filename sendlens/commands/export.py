@@ -23,6 +23,7 @@ from sendlens.export import (
     format_from_name,
     labels_frame,
     letters_frame,
+    older_tags_note,
     passages_frame,
     provenance,
     write_table,
@@ -328,8 +329,9 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
             warn(f"these tags are from model {version}, which is stale: {'; '.join(reasons)}. "
                  "Run `sendlens tag` first to retrain and re-tag.")
         elif older:
-            warn(f"{older:,} passages carry tags of an older model than {version}; "
-                 "`sendlens tag` re-tags them")
+            from textmine.aggregate import retired_themes
+
+            warn(older_tags_note(older, retired_themes(store)))
     passages, letters = untagged_in(store)
     if passages:
         fate = ("have no tags in this table" if listed  # passages: listed, untagged

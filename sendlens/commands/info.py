@@ -262,8 +262,11 @@ def _model_info(store: Corpus) -> bool:
         typer.secho(f"  stale: {'; '.join(reasons)}; `sendlens tag` retrains and re-tags"
                     + once, fg="yellow")
     if older:
-        typer.secho(f"  {older:,} passages carry tags of an older model; `sendlens tag` "
-                    "re-tags them" + (once if reasons else ""), fg="yellow")
+        from sendlens.export import older_tags_note
+        from textmine.aggregate import retired_themes
+
+        typer.secho(f"  {older_tags_note(older, retired_themes(store))}"
+                    + (once if reasons else ""), fg="yellow")
     return True
 
 
