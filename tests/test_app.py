@@ -950,6 +950,12 @@ def test_a_correction_naming_a_theme_since_removed_says_so(
     [saved] = [i.value for i in at.info if i.value.startswith("Your correction, saved")]
     assert "It also named inclusion, no longer in the codebook: left out." in saved
     assert "Inclusion" not in saved.split("It also named")[0]
+    # Training says so too, as it does of a label file's (it was silent for corrections).
+    from textmine.tag import removed_note, train
+
+    note = removed_note(train(Corpus.open(work), []))
+    assert note and note.startswith("1 of the hand labels names a theme") and \
+        "(inclusion: removed or renamed?)" in note, note
 
 
 def test_export_offers_every_format(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

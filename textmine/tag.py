@@ -573,8 +573,6 @@ def _train(
     matcher = PassageMatcher(rows)
     found = matched(records, matcher)  # looked up once: for the conflicts and the training
     conflicts = _two_ways(records, [pid for _, pid in found])
-    known = set(codebook.theme_ids)
-    removed = sum(bool(set(r["themes"]) - known) for r in records)
     unknown = tuple(sorted({r["letter"] for r in records if isinstance(r.get("letter"), str)
                             and not matcher.knows(r["letter"])}))
     # A passage_id of another corpus (or a typo): the label is looked up by its text.
@@ -587,6 +585,10 @@ def _train(
         found += matched(stored, matcher)
         unlabelled += [not_offered(r, codebook.theme_ids) for r in stored]
         last_label = max((r["label_id"] for r in stored), default=0)
+    # Of the files' labels and the app's corrections alike (a correction naming a theme
+    # renamed since lost it without a word).
+    known = set(codebook.theme_ids)
+    removed = sum(bool(set(r["themes"]) - known) for r in records)
     hand = hand_set(records, matcher, codebook, unlabelled=unlabelled, found=found)
     n_letters = 0 if hand is None else len({it.letter for it in hand.items if it.letter})
     if tune_folds and n_letters < tune_folds and not lenient:
