@@ -30,6 +30,7 @@ from sendlens import appdata as ad
 from sendlens.export import counted, number_text, table_bytes, text_with_lead_in
 from sendlens.store import MAX_FTS_QUERY, now_iso
 from textmine.aggregate import judged
+from textmine.codebook import shadowed_note
 from textmine.intervals import MIN_INTERVAL_LETTERS
 
 PAGES: dict[str, str] = {
@@ -2595,6 +2596,8 @@ def main() -> None:
     if said := ad.problem_text(problems := ad.model_problems(path, stamp), markdown=True):
         (notice.error if problems[0] == "codebook" else notice.warning)(
             said, icon=":material/warning:")
+    if said := shadowed_note(Path(path)):  # another corpus's codebook rules this one's
+        notice.warning(md(said), icon=":material/warning:")
     if said := ad.older_text(path, stamp, markdown=True):
         notice.warning(said, icon=":material/warning:")  # said on Overview alone, it was
     if said := ad.untagged_text(status, markdown=True):

@@ -297,6 +297,32 @@ def test_a_researcher_adds_a_theme_without_code_and_themes_lists_it(tmp_path: Pa
     assert "its ehc_plans, ignore differ from the codebook shipped" in renamed
 
 
+def test_a_codebook_variable_that_overrules_a_corpus_codebook_is_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$SENDLENS_CODEBOOK set for one corpus retrained another (with a codebook of its
+    own) on its themes; `themes` showed only the variable's file."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text().replace(
+        "\nstance:", NEW_THEME + "\nstance:", 1))
+    other = tmp_path / "other.yaml"
+    other.write_text(PACKAGED_CODEBOOK.read_text())
+    monkeypatch.setenv("HOME", str(tmp_path))
+    from sendlens.store import Corpus
+
+    Corpus.open(corpus)  # for `info`
+    for command in (["themes"], ["info"]):
+        said = " ".join(CliRunner().invoke(app, [*command, "--corpus", str(corpus)], env={
+            "SENDLENS_CODEBOOK": "~/other.yaml"}).output.split())  # quoted: not expanded
+        assert (f"$SENDLENS_CODEBOOK ({other}) is used instead of this corpus's own "
+                f"{corpus / 'codebook.yaml'}: unset it to use that one") in said, command
+    # Pointing at the corpus's own file, or unset: nothing to say.
+    for env in (str(corpus / "codebook.yaml"), ""):
+        said = CliRunner().invoke(app, ["themes", "--corpus", str(corpus)],
+                                  env={"SENDLENS_CODEBOOK": env}).output
+        assert "instead of" not in said and "transport" in said
+
+
 def test_themes_reports_a_broken_codebook_clearly(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("themes: [")

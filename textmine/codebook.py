@@ -127,12 +127,31 @@ def codebook_path(corpus: Path | None = None) -> Path:
     """The codebook file in force: $SENDLENS_CODEBOOK, <corpus>/codebook.yaml, packaged."""
     env = os.environ.get("SENDLENS_CODEBOOK")
     if env:
-        return Path(env)
+        return Path(env).expanduser()  # "~/codebook.yaml", quoted, as for --corpus
     # Anything by that name, even a folder or a link to a drive not mounted: loading it
     # then says what is wrong, rather than quietly training on the packaged codebook.
     if corpus is not None and os.path.lexists(Path(corpus) / "codebook.yaml"):
         return Path(corpus) / "codebook.yaml"
     return PACKAGED_CODEBOOK
+
+
+def codebook_shadowed(corpus: Path) -> Path | None:
+    """The corpus's own codebook.yaml when $SENDLENS_CODEBOOK points at another file and
+    so rules instead: a variable set for one corpus retrained another on its themes
+    without a word. None otherwise."""
+    own = Path(corpus) / "codebook.yaml"
+    env = os.environ.get("SENDLENS_CODEBOOK")
+    if not env or not os.path.lexists(own):
+        return None
+    return None if os.path.realpath(Path(env).expanduser()) == os.path.realpath(own) else own
+
+
+def shadowed_note(corpus: Path) -> str | None:
+    """What to say of codebook_shadowed, or None."""
+    if (own := codebook_shadowed(corpus)) is None:
+        return None
+    return (f"$SENDLENS_CODEBOOK ({codebook_path(corpus)}) is used instead of this corpus's "
+            f"own {own}: unset it to use that one")
 
 
 def _escape_len(pattern: str, i: int) -> int:

@@ -214,9 +214,11 @@ def codebook_problem(exc: Exception, store: Corpus) -> str:
 def _model_info(store: Corpus) -> bool:
     """The current model, whether it is stale, and whether the tags are its own; whether
     there is a current model (False when the codebook cannot be read)."""
-    from textmine.codebook import CodebookError
+    from textmine.codebook import CodebookError, shadowed_note
     from textmine.intervals import interval_text
 
+    if note := shadowed_note(store.root):
+        typer.secho(f"codebook: {note}", fg="yellow")
     try:
         found = model_in_force(store)
     except CodebookError as exc:

@@ -98,6 +98,7 @@ def themes_cmd(
              for t in cb.themes], indent=2, ensure_ascii=False))
         return
     typer.echo(f"codebook: {cb.path} (sha256 {cb.sha256[:12]})")
+    _warn_if_shadowed(corpus_path(corpus))
     if cb.path == PACKAGED_CODEBOOK:
         # Edited in place, it would be overwritten by the next sendlens installed.
         typer.echo(f"  shipped with sendlens: to change it, copy it to "
@@ -123,6 +124,14 @@ def themes_cmd(
             for key in lists:
                 for pattern in getattr(t, key):
                     typer.echo(f"    {key.replace('_patterns', '')}: {pattern}")
+
+
+def _warn_if_shadowed(corpus: Path) -> None:
+    """Say when $SENDLENS_CODEBOOK rules over the corpus's own codebook file."""
+    from textmine.codebook import shadowed_note
+
+    if note := shadowed_note(corpus):
+        typer.secho(f"warning: {note}", fg="yellow", err=True)
 
 
 def _differs_from_shipped(cb: Codebook) -> tuple[list[str], list[str]]:
@@ -185,6 +194,7 @@ def train_cmd(
                         "to a file and give that: a model records its label files, to train "
                         "again with them later")
     store = open_corpus(corpus)
+    _warn_if_shadowed(store.root)
     unique = list({path.resolve(): path for path in labels}.values())
     if len(unique) < len(labels):
         # Read twice, each label would weigh twice as much as a label of any other file.
@@ -256,6 +266,7 @@ def tag_cmd(
     from textmine.tag import TaggingError, tag_corpus
 
     store = open_corpus(corpus)
+    _warn_if_shadowed(store.root)
     try:
         with _stages("tag", quiet) as progress:
             report = tag_corpus(store, progress=progress)
