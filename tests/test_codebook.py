@@ -384,6 +384,10 @@ def test_a_pattern_given_twice_in_one_list_is_refused_at_its_second_line(
     ('" camhs"', "it begins with ' ', so it never matches"),
     ('"-camhs"', "it begins with '-', so it never matches"),
     ("'\"camhs\"'", "it begins with '\"', so it never matches"),
+    # YAML's escapes in double quotes: a backspace where a word boundary was meant, even
+    # after the first alternative (only a first character was caught, in other words).
+    ('"taxis?\\b"', "it holds the control character '\\x08'"),
+    ('"\\bsenco\\b|\\bsencos\\b"', r'write it twice ("\\b") or put the pattern in single quotes'),
 ])
 def test_a_pattern_that_can_never_match_a_whole_word_is_refused(
         pattern: str, why: str, tmp_path: Path) -> None:

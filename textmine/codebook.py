@@ -310,6 +310,13 @@ def _nested_repeat(toks: list[str]) -> bool:
 
 def _unjoinable(pattern: str) -> str | None:
     """Why `pattern` (which compiles alone) breaks or misbehaves once joined, or None."""
+    if control := [c for c in pattern if ord(c) < 32 or ord(c) == 127]:
+        # YAML reads "\b" in double quotes as a backspace: the pattern compiled, and its
+        # word boundary never matched.
+        return (f"it holds the control character {control[0]!r}, which no letter holds: in "
+                r'double quotes YAML reads a backslash as its own escape ("\b" is a '
+                r'backspace, "\t" a tab); write it twice ("\\b") or put the pattern in '
+                r"single quotes ('\b')")
     if re.compile(pattern).groupindex:
         return (f"named groups (?P<name>...) are not allowed ({_JOINED}, where two patterns "
                 "may not share a name); use (...) or (?:...)")
