@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from scraper.records import STRAIGHT_QUOTES, FetchRecord
 
@@ -390,7 +391,9 @@ class Corpus:
             # in the -wal file: an immutable read ignores it, and showed the corpus as it
             # was before them (46 letters of 55), without a word. Read with it then.
             immutable = self.readonly and not self.pending_wal
-            uri = (f"file:{self.db_path.resolve()}?mode=ro"
+            # The path percent-encoded: a "#", "?" or "%20" in a folder's name was read as
+            # the URI's fragment, query or an escape, and another file opened (made).
+            uri = (f"file:{quote(str(self.db_path.resolve()))}?mode=ro"
                    + ("&immutable=1" if immutable else ""))
             con = sqlite3.connect(uri, uri=True, check_same_thread=False)
         else:
@@ -508,7 +511,12 @@ class Corpus:
                 f"{self.db_path}: not a sendlens corpus (a database of other tables: "
                 f"{shown}); left as it is. Point --corpus at a sendlens corpus folder, or at "
                 "a new folder to start one")
-        version = int(row["value"]) if row else None
+        try:
+            version = int(row["value"]) if row else None
+        except (TypeError, ValueError):
+            raise CorpusError(f"{self.db_path}: damaged: its schema version reads "
+                              f"{row['value']!r}, not a number; restore it from a backup, or "
+                              "move it away and rebuild") from None
         if version is not None and version > SCHEMA_VERSION:
             raise CorpusError(f"{self.db_path}: made by a newer sendlens (schema "
                               f"{version}); upgrade sendlens to use it")

@@ -952,7 +952,10 @@ def test_a_newer_corpus_or_another_programs_database_is_refused_unchanged(
     assert f"made by a newer sendlens (schema {SCHEMA_VERSION + 1})" in result.output
     assert corpus.db_path.read_bytes() == before
 
-    other = tmp_path / "other"
+    # In a folder whose name SQLite's URIs read otherwise ("#" a fragment, "?" a query,
+    # "%41" an escape): another file was opened (and made) in its place, and this one,
+    # unchecked, became a corpus.
+    other = tmp_path / "other#1 ?%41"
     other.mkdir()
     with sqlite3.connect(other / "sendlens.db") as con:
         con.execute("CREATE TABLE readings (t TEXT, value REAL)")
@@ -974,6 +977,14 @@ def test_a_newer_corpus_or_another_programs_database_is_refused_unchanged(
         result = CliRunner().invoke(app, ["info", "--corpus", str(other)])
         assert result.exit_code == 2 and "not a sendlens corpus" in result.output, meta
         assert (other / "sendlens.db").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [corpus.root.name, other.name]), "a stray file made beside the corpus"
+    # A schema version that is not a number is damage, said so (it was a traceback).
+    with sqlite3.connect(corpus.db_path) as con:
+        con.execute("UPDATE meta SET value = 'x' WHERE key = 'schema_version'")
+    con.close()
+    result = CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
+    assert result.exit_code == 2 and "damaged: its schema version reads 'x'" in result.output
 
 
 def test_a_schema_1_corpus_is_upgraded_to_one_name_per_authority(
