@@ -289,6 +289,7 @@ def download_warnings(path: str, counts_tags: bool = True,
     stamp = ad.stamp(path)
     return " ".join(filter(None, [
         ad.problem_text(ad.model_problems(path, stamp)), ad.older_text(path, stamp),
+        ad.thin_text(path, stamp),
         "" if lists_passages else ad.untagged_text(ad.status(path, stamp))]))
 
 
@@ -2599,6 +2600,8 @@ def main() -> None:
     if said := shadowed_note(Path(path)):  # another corpus's codebook rules this one's
         notice.warning(md(said), icon=":material/warning:")
     if said := ad.older_text(path, stamp, markdown=True):
+        notice.warning(said, icon=":material/warning:")
+    if said := ad.thin_text(path, stamp, markdown=True):
         notice.warning(said, icon=":material/warning:")  # said on Overview alone, it was
     if said := ad.untagged_text(status, markdown=True):
         notice.warning(said, icon=":material/warning:")

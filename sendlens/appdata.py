@@ -567,6 +567,20 @@ def older_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False) ->
     return said[:1].upper() + said[1:] + "."
 
 
+def thin_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False) -> str:
+    """The current model's themes it had (almost) nothing to learn from (tag.thin_themes:
+    a pattern with a typo), said on every page: else a column of zeros reads as a
+    finding."""
+    from textmine.tag import thin_themes
+
+    model = status(path, stamp_).model
+    said = "; ".join(thin_themes(model["meta"])) if model else ""
+    if not said:
+        return ""
+    said = said[:1].upper() + said[1:] + "."
+    return escape_markdown(said) if markdown else said
+
+
 @st.cache_data(show_spinner=False)
 def retired_themes(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
     """Themes the tags name that the codebook no longer has (aggregate.retired_themes)."""

@@ -617,6 +617,29 @@ def test_a_theme_whose_patterns_match_nothing_is_warned_of(tmp_path: Path) -> No
     tagged = CliRunner().invoke(app, ["tag", "--corpus", str(root)], env=env)
     assert tagged.exit_code == 0, tagged.output
     assert "theme early_years: its patterns match 0 sentences" in tagged.stderr
+    # Said after training too, where its column of zeros is read: in info, beside a table,
+    # and on every page of the app.
+    info = CliRunner().invoke(app, ["info", "--corpus", str(root)], env=env).output
+    table = CliRunner().invoke(app, ["export", "themes", "-f", "md", "--corpus", str(root)],
+                               env=env)
+    for said in (info, table.stderr, table.stdout.replace("\\_", "_")):  # md escapes
+        assert "theme early_years: its patterns match 0 sentences" in " ".join(
+            said.lower().split())
+    from streamlit.testing.v1 import AppTest
+
+    from sendlens.app_main import download_warnings
+
+    os.environ["SENDLENS_CORPUS"] = str(root)
+    try:
+        at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"),
+                               default_timeout=60)
+        at.query_params["page"] = "compare"
+        at.run()
+    finally:
+        del os.environ["SENDLENS_CORPUS"]
+    assert any("theme early_years: its patterns match 0" in w.value.replace("\\", "").lower()
+               for w in at.warning), [w.value for w in at.warning]
+    assert "early_years: its patterns match 0" in download_warnings(str(root))
 
 
 def test_info_makes_no_ehc_check_without_the_theme(tmp_path: Path) -> None:

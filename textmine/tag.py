@@ -940,7 +940,9 @@ def thin_themes(meta: dict[str, Any]) -> list[str]:
     """Warnings for the themes a model had (almost) nothing to learn from: a pattern
     with a typo matches no sentence, and every table then counts the theme 0."""
     training = meta.get("training", {})
-    weak = training.get("weak_theme_positives", {})
+    if "weak_theme_positives" not in training:  # not recorded: nothing to go by
+        return []
+    weak = training["weak_theme_positives"]
     hand = training.get("hand_labels", {}).get("themes", {})
     out = []
     for theme in meta.get("themes", []):

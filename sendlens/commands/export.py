@@ -324,7 +324,11 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
         warn(f"the tags cannot be checked against the codebook: {codebook_problem(exc, store)}")
         found = None
     if found is not None:
-        version, _, reasons, older = found
+        version, meta, reasons, older = found
+        from textmine.tag import thin_themes
+
+        for thin in thin_themes(meta):  # said once at training, then a column of zeros
+            warn(thin)
         if reasons:
             warn(f"these tags are from model {version}, which is stale: {'; '.join(reasons)}. "
                  "Run `sendlens tag` first to retrain and re-tag.")

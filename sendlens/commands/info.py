@@ -251,8 +251,10 @@ def _model_info(store: Corpus) -> bool:
                       if missing else ""))
     if not quality:
         typer.echo(f"  quality not measured yet ({_how_to_measure(meta)})")
-    from textmine.tag import gone_label_files
+    from textmine.tag import gone_label_files, thin_themes
 
+    for thin in thin_themes(meta):  # said once at training, then a column of zeros
+        typer.secho(f"  {thin}", fg="yellow")
     if gone := gone_label_files(meta):
         # A retrain would lose them, so `tag` stops before one (when the model is stale).
         typer.secho(f"  hand labels it learnt from are no longer there ({', '.join(gone)}): "
