@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import secrets
 import sqlite3
 import sys
 import unicodedata
@@ -683,11 +684,13 @@ def write_file(dest: Path, data: bytes) -> None:
     # replace the link and leave its file as it was.
     target = dest.resolve() if dest.is_symlink() else dest
     # Written beside it and renamed: an interrupted export never leaves half a file
-    # where a complete one was.
-    tmp = target.with_name(f".{target.name}.part")
+    # where a complete one was. A name of its own ("x" mode: made new, with the usual
+    # permissions): two exports to one file shared one, and one said "ok" of the other's.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
     try:
         try:
-            tmp.write_bytes(data)
+            with tmp.open("xb") as out:
+                out.write(data)
         except OSError as exc:
             # Said so: "No such file or directory" about a file that exists (in /proc,
             # say) would puzzle anyone.

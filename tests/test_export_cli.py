@@ -230,11 +230,17 @@ def test_a_read_only_disk_is_named_as_such_not_by_the_temporary_file(
     def read_only(self: Path, *args: object, **kwargs: object) -> None:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
 
-    monkeypatch.setattr(Path, "write_bytes", read_only)
+    # Another export to the same file, under way: its file in the making is its own (the
+    # two shared one name, and one run said "ok" of the other's table).
+    (tmp_path / ".x.csv.part").write_bytes(b"the other run's")
+    write_file(tmp_path / "x.csv", b"a,b\n")
+    assert (tmp_path / ".x.csv.part").read_bytes() == b"the other run's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".x.csv.part", "x.csv"]
+    monkeypatch.setattr(Path, "open", read_only)
     monkeypatch.setattr(Path, "unlink", read_only)
     with pytest.raises(OutputError) as caught:
-        write_file(tmp_path / "x.csv", b"a,b\n")
-    assert str(caught.value) == (f"cannot write {tmp_path / 'x.csv'}: cannot make a new file "
+        write_file(tmp_path / "y.csv", b"a,b\n")
+    assert str(caught.value) == (f"cannot write {tmp_path / 'y.csv'}: cannot make a new file "
                                  f"in {tmp_path} to write it through (Read-only file system)")
 
 
