@@ -1183,9 +1183,9 @@ def _pdfs_under(folder: Path, unreadable: list[tuple[Path, str]] | None,
         dirs.sort()
         for name in files:
             candidate = Path(top) / name
-            # A link that leads nowhere is yielded too, to be named as skipped.
-            if name.lower().endswith(".pdf") and (candidate.is_file()
-                                                  or candidate.is_symlink()):
+            # Anything by a PDF's name (os.walk lists folders apart): a link that leads
+            # nowhere, a pipe or a device is yielded too, to be named as skipped.
+            if name.lower().endswith(".pdf"):
                 yield candidate
             elif _pdf_without_suffix(candidate):
                 yield candidate

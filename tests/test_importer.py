@@ -390,6 +390,13 @@ def test_a_device_a_pipe_or_a_huge_file_named_for_import_is_not_read(
     assert reasons["image.pdf"] == (f"{MAX_PDF_BYTES + 1:,} bytes, over the 100 MB no "
                                     "inspection letter comes near, so not read")
     assert [o.status for o in report.outcomes].count("imported") == 1
+    # Found in a folder, the same (it was passed over without a word).
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.pdf")
+    report = import_paths(corpus, [folder], progress=False)
+    assert [(Path(o.path).name, o.reason) for o in report.skipped] == [
+        ("pipe.pdf", "not a regular file (a device, a pipe or a socket), so not read")]
 
 
 def test_a_name_too_long_or_the_corpus_itself_is_named_with_the_reason(
