@@ -605,6 +605,14 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
             "SELECT letter_id, area, framework, sha256, source, published, pdf_path, "
             "inspection_start, coalesce(inspection_start, published, 'undated') AS start, "
             "n_passages FROM letters WHERE letter_id IN (?, ?)", (old_id, new_id))}
+        if old_id not in held and new_id in held and (done := db.execute(
+                "SELECT letter_id, superseded_at FROM superseded WHERE superseded_id=?",
+                (old_id,)).fetchone()) is not None and done["letter_id"] == new_id:
+            # Run again after a run that finished (killed just after its commit, say):
+            # what was asked is done, so not an error for a script that retries.
+            return (f"letter {old_id} was already taken out as an earlier publication of "
+                    f"the report of letter {new_id} ({done['superseded_at'][:10]}): "
+                    "nothing to do")
         if missing := [i for i in (old_id, new_id) if i not in held]:
             raise ValueError("no letter " + " or ".join(missing) + " in the corpus at "
                              f"{corpus.root} (`sendlens export letters` lists their ids)")

@@ -436,6 +436,10 @@ def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twic
     assert "`sendlens tag` retrains it" in " ".join(result.output.split())
     assert f"letter {first} ({area}, send_2016 of {start}" in " ".join(result.output.split())
     assert "corrections made in the app: 1 moved to the same sentence" in result.output
+    # Run again (a script retrying after a kill that came just after the commit): done.
+    again = CliRunner().invoke(app, ["supersede", first, "--by", second,
+                                     "--corpus", str(corpus.root)])
+    assert again.exit_code == 0 and "was already taken out" in again.output, again.output
     assert [r[0] for r in rows(corpus, "SELECT letter_id FROM letters WHERE area = ?",
                                area)] == [second]
     assert rows(corpus, "SELECT letter FROM labels")[0][0] == second

@@ -117,7 +117,8 @@ def supersede_cmd(
     and `info` name such pairs): every table counted it as two letters. The letter's
     passages and tags go; its file is remembered, so neither `import` nor `scrape` brings
     it back. Exit code 2 when either letter is not in the corpus or the two are not of
-    one area and framework (nothing is changed then).
+    one area and framework (nothing is changed then); 0, saying so, when it was already
+    done.
     """
     store = open_corpus(corpus)
     store.check_writable()
