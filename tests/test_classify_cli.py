@@ -684,6 +684,13 @@ def test_an_automatic_retrain_keeps_the_hand_labels(
                        env=env)
     assert ev.exit_code == 0, ev.output
     assert "use --cv" in ev.stderr
+    # A codebook edited since: `evaluate` trains first, and says so (it ran half a minute
+    # without a word).
+    (root / "codebook.yaml").write_text(edited_codebook("3"))
+    ev = runner.invoke(app, ["evaluate", str(tmp_path / "copy.jsonl"), "--corpus", str(root)],
+                       env=env)
+    assert ev.exit_code == 0, ev.output
+    assert "trained a new model first: " in ev.stderr and "codebook changed" in ev.stderr
     # A theme removed from the codebook does not stop a retrain on labels naming it.
     import yaml
 

@@ -616,7 +616,13 @@ def evaluate_cmd(
                 result = no_label_evaluation(store, gold, progress)
             title = "trained with no hand labels"
         else:
-            version, model, _ = ensure_model(store, on_stale=_stale_warning)
+            # A stale model is retrained first (half a minute): shown and said, as `tag`
+            # and `classify` do; it ran without a word.
+            with _stages("train", quiet, on_interrupt=stopped) as progress:
+                version, model, reasons = ensure_model(store, progress=progress,
+                                                       on_stale=_stale_warning)
+            if reasons:
+                typer.echo(f"trained a new model first: {'; '.join(reasons)}", err=True)
             training = model.meta["training"]
             used = [Path(p).resolve() for p in training.get("label_files", [])]
             # A model from before label hashes named its files as typed (maybe relative):
