@@ -154,6 +154,12 @@ def _run() -> None:
         # A command that ends with its own code (scrape, import: `typer.Exit`) is done
         # too, though the result callback is not called for it.
         _finished()
+        if exc.code == 1 and type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
+            # Click's answer to a reader that went away (`sendlens info | head -1`), told
+            # by the wrapper it puts round stdout (Typer has its own copy of Click). The
+            # reader had what it wanted: 0, as `export` and `classify` end then, not 1
+            # ("some files failed").
+            sys.exit(0)
         raise
     except CorpusError as exc:  # found after the corpus opened (one read-only, say)
         typer.secho(f"error: {exc}", fg="red", err=True)

@@ -102,6 +102,20 @@ def test_ctrl_c_while_the_command_line_loads_ends_quietly(tmp_path) -> None:
     assert "KeyboardInterrupt" in bare.stderr and "Traceback" in bare.stderr
 
 
+def test_a_reader_that_stops_reading_early_is_no_failure() -> None:
+    """`sendlens themes | head -1` exited 1, the code of "some files failed"."""
+    import subprocess
+    import sys
+
+    run = subprocess.Popen([sys.executable, "-m", "sendlens", "themes", "--patterns"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert run.stdout is not None and run.stderr is not None
+    run.stdout.close()  # gone before the first line is written: every write fails
+    assert run.wait(timeout=120) == 0
+    assert run.stderr.read() == b""
+    run.stderr.close()
+
+
 def test_the_console_script_and_python_m_sendlens_run_the_launcher() -> None:
     import subprocess
     import sys

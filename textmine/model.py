@@ -810,8 +810,9 @@ def staleness(meta: dict[str, Any], codebook: Codebook,
                  f"{', '.join(missing)}, which its tags therefore never name"] if missing
                 else []) + ([f"its tags name {', '.join(gone)}, which the codebook no longer "
                              "has"] if gone else [])
-        reasons.append("theme list differs from the codebook"
-                       + (": " + "; ".join(said) if said else ""))
+        reasons.append("theme list differs from the codebook" + (
+            ": " + "; ".join(said) if said else
+            ": the same themes in another order, which the tables and columns follow"))
     trained_with = meta.get("versions", {}).get("scikit-learn")
     if trained_with and trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
         reasons.append(f"trained with scikit-learn {trained_with}, running {sklearn.__version__}")
