@@ -301,6 +301,11 @@ def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
                          "definition": "Reworded.", "include": "More words."}
     reworded = parse_codebook(yaml.safe_dump(book, sort_keys=False), cb.path)
     assert staleness(model.meta, reworded) == []
+    # The same themes in another order: said as such (it was "theme list differs", no more).
+    book["themes"] = book["themes"][::-1]
+    reordered = parse_codebook(yaml.safe_dump(book, sort_keys=False), cb.path)
+    assert "theme list differs from the codebook: the same themes in another order, which " \
+        "the tables and columns follow" in staleness(model.meta, reordered)
     # A model recorded with the hash of all the file said (words for people included),
     # as before they were left out: of the same file, current.
     assert staleness({**model.meta, "codebook_sha256": cb.full_sha256}, cb) == []
