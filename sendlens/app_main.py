@@ -258,6 +258,23 @@ def _on_page_change() -> None:
     for kept in [k for k in s if isinstance(k, str) and k.startswith(_KEPT)]:
         if kept != _KEPT + "page":  # the page chosen is this callback's own widget
             s.pop(kept[len(_KEPT):], None)
+    s["_fold_sidebar"] = True  # on a phone it covered the page just chosen
+
+
+def fold_sidebar_on_phone() -> None:
+    """Close the sidebar where it covers the page (a phone): a page chosen from the list
+    was drawn behind it, 300 of 390 pixels hidden. Streamlit folds it for st.navigation's
+    pages, not for a radio's."""
+    st.html("<script>(function () {"
+            "  if (window.innerWidth >= 768) { return; }"
+            "  var tries = 0;"
+            "  (function look() {"
+            "    var b = document.querySelector("
+            "      '[data-testid=stSidebar][data-collapsed=false] "
+            "[data-testid=stSidebarCollapseButton] button');"
+            "    if (b) { b.click(); } else if (tries++ < 20) { setTimeout(look, 100); }"
+            "  })();"
+            "})();</script>", unsafe_allow_javascript=True)
 
 
 # --- small shared pieces -----------------------------------------------------------------
@@ -2583,6 +2600,8 @@ def main() -> None:
                            icon=":material/check_circle:")
             else:
                 st.error("Retraining failed: the Label page says why.")
+    if st.session_state.pop("_fold_sidebar", False):
+        fold_sidebar_on_phone()
     page = st.session_state["page"]
     # Each tab named for its page: letters and the Label page open in tabs of their own.
     st.set_page_config(page_title=f"{PAGES[page]} · sendlens")

@@ -559,6 +559,28 @@ def test_a_removed_correction_and_a_first_filter_keep_the_keyboard_place(
         assert inside, page.evaluate("() => document.activeElement.outerHTML.slice(0, 200)")
 
 
+@pytest.mark.parametrize(("width", "folded"), [(390, "true"), (1440, "false")],
+                         ids=["phone", "desktop"])
+def test_a_page_chosen_on_a_phone_is_not_left_under_the_sidebar(
+        server: str, width: int, folded: str) -> None:
+    """On a phone the sidebar stayed open over 300 of 390 pixels of the page just chosen;
+    on a wide screen it stays where it is."""
+    from playwright.sync_api import expect
+
+    with browser_page(server + "/?page=overview", "overview",
+                      viewport={"width": width, "height": 844}) as page:
+        sidebar = page.locator("[data-testid=stSidebar]")
+        if sidebar.get_attribute("data-collapsed") == "true":  # folded at first on a phone
+            page.locator("[data-testid=stExpandSidebarButton]").click()
+        expect(sidebar).to_have_attribute("data-collapsed", "false", timeout=30_000)
+        page.get_by_text("Compare areas", exact=True).click()
+        page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
+        expect(sidebar).to_have_attribute("data-collapsed", folded, timeout=30_000)
+        if folded == "false":
+            page.wait_for_timeout(1000)  # time for a fold that must not come
+            assert sidebar.get_attribute("data-collapsed") == "false"
+
+
 def test_download_buttons_are_named_for_their_table(server: str) -> None:
     """Nine buttons a screen reader called "CSV", "Excel" and "Markdown" on the Export
     page: which table each downloads was not said."""
