@@ -393,7 +393,8 @@ class Corpus:
             immutable = self.readonly and not self.pending_wal
             # The path percent-encoded: a "#", "?" or "%20" in a folder's name was read as
             # the URI's fragment, query or an escape, and another file opened (made).
-            uri = (f"file:{quote(str(self.db_path.resolve()))}?mode=ro"
+            # Of its bytes: a name not in UTF-8 (a zip made on Windows) cannot be encoded.
+            uri = (f"file:{quote(os.fsencode(self.db_path.resolve()))}?mode=ro"
                    + ("&immutable=1" if immutable else ""))
             con = sqlite3.connect(uri, uri=True, check_same_thread=False)
         else:

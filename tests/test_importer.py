@@ -961,8 +961,8 @@ def test_a_newer_corpus_or_another_programs_database_is_refused_unchanged(
 
     # In a folder whose name SQLite's URIs read otherwise ("#" a fragment, "?" a query,
     # "%41" an escape): another file was opened (and made) in its place, and this one,
-    # unchecked, became a corpus.
-    other = tmp_path / "other#1 ?%41"
+    # unchecked, became a corpus. And one whose name is not UTF-8 (a zip made on Windows).
+    other = tmp_path / os.fsdecode(b"other#1 ?%41 caf\xe9")
     other.mkdir()
     with sqlite3.connect(other / "sendlens.db") as con:
         con.execute("CREATE TABLE readings (t TEXT, value REAL)")
