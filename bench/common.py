@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sendlens.importer import import_paths
 from sendlens.store import Corpus
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,6 +45,8 @@ def pin_one_core() -> int | None:
 @contextmanager
 def imported_corpus(letters: Path) -> Iterator[Corpus]:
     """A corpus in a temporary folder (gone afterwards) holding the letters, not tagged."""
+    from sendlens.importer import import_paths  # here: most benchmarks never import
+
     with tempfile.TemporaryDirectory(prefix="sendlens-bench-") as tmp:
         corpus = Corpus.open(Path(tmp) / "corpus")
         import_paths(corpus, [letters], progress=False)

@@ -258,6 +258,11 @@ def _on_page_change() -> None:
     for kept in [k for k in s if isinstance(k, str) and k.startswith(_KEPT)]:
         if kept != _KEPT + "page":  # the page chosen is this callback's own widget
             s.pop(kept[len(_KEPT):], None)
+    # Panels open as their page's choices say on each visit (kept, a panel with a filter
+    # set came back closed): the open state is kept within a visit, for the focus.
+    for opened in [k for k in s if isinstance(k, str) and k.endswith("_open")
+                   and k.startswith("_")]:
+        del s[opened]
     s["_fold_sidebar"] = True  # on a phone it covered the page just chosen
 
 
@@ -272,7 +277,10 @@ def fold_sidebar_on_phone() -> None:
             "    var b = document.querySelector("
             "      '[data-testid=stSidebar][data-collapsed=false] "
             "[data-testid=stSidebarCollapseButton] button');"
-            "    if (b) { b.click(); } else if (tries++ < 20) { setTimeout(look, 100); }"
+            # The focus, left in the hidden sidebar, goes to the page's title.
+            "    if (b) { b.click(); var h = document.querySelector('.stMain h1');"
+            "      if (h) { h.setAttribute('tabindex', '-1'); h.focus({preventScroll: true}); } }"
+            "    else if (tries++ < 20) { setTimeout(look, 100); }"
             "  })();"
             "})();</script>", unsafe_allow_javascript=True)
 
@@ -305,7 +313,8 @@ def download_warnings(path: str, counts_tags: bool = True,
         return ""
     stamp = ad.stamp(path)
     return " ".join(filter(None, [
-        ad.problem_text(ad.model_problems(path, stamp)), ad.older_text(path, stamp),
+        ad.problem_text(ad.model_problems(path, stamp)),
+        ad.older_text(path, stamp, on_page=False),
         ad.thin_text(path, stamp),
         "" if lists_passages else ad.untagged_text(ad.status(path, stamp))]))
 
@@ -524,7 +533,7 @@ def name_buttons(names: dict[str, str]) -> None:
         "  (function look() {"
         "    var done = 0;"
         "    for (var k in names) {"
-        "      var b = document.querySelector('.st-key-' + k + ' button');"
+        "      var b = document.querySelector('.st-key-' + CSS.escape(k) + ' button');"
         "      if (b) { b.setAttribute('aria-label', names[k]); done++; }"
         "    }"
         "    if (done < want && tries++ < 50) { setTimeout(look, 100); }"
@@ -1725,6 +1734,8 @@ def page_area(ctx: Ctx) -> None:
         # Wider than a phone: scrolled sideways in its box, not squeezed.
         letters = tuple(dict.fromkeys(hist["letter"]))
         themes = tuple(dict.fromkeys(hist["theme_short"]))
+        # The slant of the last label alone (no 100 px floor: at 768 px the chart fitted
+        # its 736 px box and the hint said to scroll; the estimate still runs ~60 px over).
         sideways("profile-box", chart_width(
             letters, len(themes), 56, 360, slant_overhang(themes[-1] if themes else "", 56, 220)))
         show_chart(profile_spec(letters, themes), hist, width="content")
@@ -1893,6 +1904,8 @@ def change_bars_spec(theme_order: tuple[str, ...]) -> dict[str, Any]:
 
 def page_themes(ctx: Ctx) -> None:
     st.title("Theme explorer", anchor=False)
+    # Taken now: a page that stops early (a search that fails) must not leave it for later.
+    searched_all = st.session_state.pop("_searched_all", False)
     themes = list(ctx.options.themes)
     q_init("theme", themes[0] if themes else ALL, (ALL, *themes))
     q_init("stance", ALL, (ALL, *ad.STANCES))
@@ -1939,7 +1952,7 @@ def page_themes(ctx: Ctx) -> None:
         total, letters = len(frame), frame["letter_id"].nunique() if len(frame) else 0
     figures({"Passages": f"{total:,}", "Letters": f"{letters:,}",
              **{s.capitalize(): f"{int(counts.get(s, 0)):,}" for s in ad.STANCES}})
-    if st.session_state.pop("_searched_all", False):
+    if searched_all:
         # The button is gone once it has searched: the focus, dropped to the top, goes here.
         focus_here("searched-all", f"Searching every theme: {total:,} passages")
     if len(query.split()) > 1 and '"' not in query:
@@ -2633,7 +2646,8 @@ def main() -> None:
                            ("untagged", "Not tagged yet (a theme added to the codebook since "
                             "the corpus was tagged: retrain on the Label page, or run "
                             "`sendlens tag`)"),
-                           ("repeated", "Given again later in the link (the last is used)")):
+                           ("repeated", "Given more than once in the link (only the last "
+                            "is read)")):
             if values := [v for k, v in ignored if k == kind]:
                 notice.warning(f"{said}, so ignored from the link: "
                                + "; ".join(md(v) for v in values), icon=":material/link_off:")

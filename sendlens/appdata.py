@@ -550,15 +550,17 @@ def untagged_text(status_: Status, *, markdown: bool = False) -> str:
             f"evidence; run {tag}{_OR_RETRAIN if markdown else ''} to count them.")
 
 
-def older_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False) -> str:
+def older_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False,
+               on_page: bool = True) -> str:
     """What the tables count while passages carry an older model's tags (`train` or
     `classify` made a new model current since the last `tag`), as `sendlens export` says
     it; "" when none, or when the model is stale (that is said instead: `tag` mends both),
-    or while the app's own retrain is re-tagging them (said in the sidebar)."""
+    or, `on_page`, while the app's own retrain is re-tagging them (the sidebar says so; a
+    file downloaded meanwhile holds the old tags, and says so)."""
     state = status(path, stamp_)
-    job = retrain_job(path)
-    if not state.older_tags or model_problems(path, stamp_)[0] or (
-            job is not None and not job.done):
+    if not state.older_tags or model_problems(path, stamp_)[0]:
+        return ""
+    if on_page and (job := retrain_job(path)) is not None and not job.done:
         return ""
     from sendlens.export import older_tags_note
 
@@ -574,7 +576,10 @@ def thin_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False) -> 
     from textmine.tag import thin_themes
 
     model = status(path, stamp_).model
-    said = "; ".join(thin_themes(model["meta"])) if model else ""
+    # Not of a stale model: the codebook may have been mended since (its patterns are
+    # what to check), and the stale warning says to retrain.
+    said = "; ".join(thin_themes(model["meta"])) if model and not model_problems(
+        path, stamp_)[0] else ""
     if not said:
         return ""
     said = said[:1].upper() + said[1:] + "."

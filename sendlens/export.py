@@ -686,7 +686,8 @@ def write_file(dest: Path, data: bytes) -> None:
     # Written beside it and renamed: an interrupted export never leaves half a file
     # where a complete one was. A name of its own ("x" mode: made new, with the usual
     # permissions): two exports to one file shared one, and one said "ok" of the other's.
-    tmp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    # The name cut short: the longest a file may have (255 bytes) plus 15 is too long.
+    tmp = target.with_name(f".{target.name[:200]}.{secrets.token_hex(4)}.part")
     try:
         try:
             with tmp.open("xb") as out:

@@ -609,7 +609,8 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
                 "SELECT letter_id, superseded_at FROM superseded WHERE superseded_id=?",
                 (old_id,)).fetchone()) is not None and done["letter_id"] == new_id:
             # Run again after a run that finished (killed just after its commit, say):
-            # what was asked is done, so not an error for a script that retries.
+            # what was asked is done, so not an error for a script that retries. (Known
+            # by id only for a letter with an inspection date, as `superseded` holds.)
             return (f"letter {old_id} was already taken out as an earlier publication of "
                     f"the report of letter {new_id} ({done['superseded_at'][:10]}): "
                     "nothing to do")

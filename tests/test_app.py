@@ -1351,7 +1351,11 @@ def test_a_retrain_goes_on_when_its_page_is_left_and_reports_on_return(
     # Meanwhile on another page: the sidebar says a retrain is running.
     at = run(work, monkeypatch, page="overview")
     assert any("Retraining (model" in i.value and "saved)" in i.value for i in at.info)
-    assert not any("earlier model" in w.value for w in at.warning)  # not "run sendlens tag"
+    assert not any("older model" in w.value for w in at.warning)  # not "run sendlens tag"
+    # ... but a table downloaded meanwhile holds the old tags, and says so.
+    from sendlens.app_main import download_warnings
+
+    assert "carry tags of an older model" in download_warnings(str(work))
     assert appdata.start_retrain(str(work), 0) is job  # a second click joins the first
     release.set()
     assert job.finished.wait(120) and job.error is None
@@ -1751,6 +1755,20 @@ def test_compare_sorted_by_a_theme_puts_the_most_criticised_first(
     assert len(order) == 4 and [net[a] for a in order] == sorted(net.values())  # lowest first
 
 
+def test_filters_chosen_on_a_page_are_open_to_see_when_it_is_visited_again(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict) -> None:
+    # The panel opened as it was first drawn (no filter then) all session: an area chosen
+    # was kept, and its panel came back closed.
+    at = run(corpus_dir, monkeypatch, page="compare")
+    open_expander(at, "c_filters")
+    at.multiselect(key="c_areas").set_value([facts["areas"][0]]).run()
+    at.radio(key="page").set_value("themes").run()
+    at.radio(key="page").set_value("compare").run()
+    assert at.multiselect(key="c_areas").value == [facts["areas"][0]]
+    [box] = [e for e in at.expander if e.label == "Filters"]
+    assert box.proto.expanded
+
+
 def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1797,8 +1815,8 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     at = run(corpus_dir, monkeypatch, page=["compare", "themes"])
     assert at.title[0].value == "Theme explorer"
     said = " ".join(w.value for w in at.warning).replace("\\", "")
-    assert "Given again later in the link (the last is used), so ignored from the link: " \
-        "page=compare" in said, said
+    assert "Given more than once in the link (only the last is read), so ignored from the " \
+        "link: page=compare" in said, said
     assert at.query_params["page"] in ("themes", ["themes"])
     at = run(corpus_dir, monkeypatch, page="compare", min=["4", "5"])
     assert "min=4" in " ".join(w.value for w in at.warning)

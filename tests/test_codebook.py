@@ -387,6 +387,7 @@ def test_a_pattern_given_twice_in_one_list_is_refused_at_its_second_line(
     # YAML's escapes in double quotes: a backspace where a word boundary was meant, even
     # after the first alternative (only a first character was caught, in other words).
     ('"taxis?\\b"', "it holds the control character '\\x08'"),
+    ('"senco\\N"', "it holds the control character '\\x85'"),  # YAML's next-line
     ('"\\bsenco\\b|\\bsencos\\b"', r'write it twice ("\\b") or put the pattern in single quotes'),
 ])
 def test_a_pattern_that_can_never_match_a_whole_word_is_refused(

@@ -236,6 +236,9 @@ def test_a_read_only_disk_is_named_as_such_not_by_the_temporary_file(
     write_file(tmp_path / "x.csv", b"a,b\n")
     assert (tmp_path / ".x.csv.part").read_bytes() == b"the other run's"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".x.csv.part", "x.csv"]
+    long = tmp_path / ("a" * 240 + ".csv")  # a name that may be written, by a longer one
+    write_file(long, b"a,b\n")
+    assert long.read_bytes() == b"a,b\n"
     monkeypatch.setattr(Path, "open", read_only)
     monkeypatch.setattr(Path, "unlink", read_only)
     with pytest.raises(OutputError) as caught:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -310,7 +311,7 @@ def _nested_repeat(toks: list[str]) -> bool:
 
 def _unjoinable(pattern: str) -> str | None:
     """Why `pattern` (which compiles alone) breaks or misbehaves once joined, or None."""
-    if control := [c for c in pattern if ord(c) < 32 or ord(c) == 127]:
+    if control := [c for c in pattern if unicodedata.category(c) == "Cc"]:
         # YAML reads "\b" in double quotes as a backspace: the pattern compiled, and its
         # word boundary never matched.
         return (f"it holds the control character {control[0]!r}, which no letter holds: in "

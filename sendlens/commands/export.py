@@ -310,7 +310,7 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
     """Tags from a model that no longer matches the codebook make a table that looks right
     and is not (a new theme counts 0 everywhere), and letters not yet tagged are missing
     from it: say so beside it. Returns the warnings, for the XLSX file's About sheet."""
-    from textmine.codebook import CodebookError
+    from textmine.codebook import CodebookError, shadowed_note
 
     said: list[str] = []
 
@@ -318,6 +318,8 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
         said.append(message)
         typer.secho(f"warning: {message}", fg="yellow", err=True)
 
+    if note := shadowed_note(store.root):  # the tags are checked against that codebook
+        warn(note)
     try:
         found = model_in_force(store)
     except CodebookError as exc:
@@ -327,7 +329,9 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
         version, meta, reasons, older = found
         from textmine.tag import thin_themes
 
-        for thin in thin_themes(meta):  # said once at training, then a column of zeros
+        # Said once at training, then a column of zeros; not of a stale model (its
+        # codebook may be mended since: retrain, as said below).
+        for thin in [] if reasons else thin_themes(meta):
             warn(thin)
         if reasons:
             warn(f"these tags are from model {version}, which is stale: {'; '.join(reasons)}. "

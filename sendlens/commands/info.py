@@ -253,7 +253,9 @@ def _model_info(store: Corpus) -> bool:
         typer.echo(f"  quality not measured yet ({_how_to_measure(meta)})")
     from textmine.tag import gone_label_files, thin_themes
 
-    for thin in thin_themes(meta):  # said once at training, then a column of zeros
+    # Said once at training, then a column of zeros; not of a stale model (its codebook
+    # may be mended since: retrain, as said below).
+    for thin in [] if reasons else thin_themes(meta):
         typer.secho(f"  {thin}", fg="yellow")
     if gone := gone_label_files(meta):
         # A retrain would lose them, so `tag` stops before one (when the model is stale).
@@ -269,7 +271,9 @@ def _model_info(store: Corpus) -> bool:
         from sendlens.export import older_tags_note
         from textmine.aggregate import retired_themes
 
-        typer.secho(f"  {older_tags_note(older, retired_themes(store))}"
+        # Themes the tags name that the codebook lost: of the older tags only when the
+        # current model is not stale (else its own tags may be the ones, said above).
+        typer.secho(f"  {older_tags_note(older, () if reasons else retired_themes(store))}"
                     + (once if reasons else ""), fg="yellow")
     return True
 

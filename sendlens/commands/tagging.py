@@ -444,6 +444,7 @@ def _classify(stream: Iterable[str | None], name: str, corpus: Path | None, *,
     )
 
     store = open_corpus(corpus)
+    _warn_if_shadowed(store.root)  # it may train first, on that codebook
     told: list[str] = []
 
     def training(fraction: float, what: str) -> None:
@@ -573,6 +574,7 @@ def evaluate_cmd(
             raise _fail(str(exc)) from None
     output = output or Path("docs/MODEL_CARD.md")
     store = open_corpus(corpus)
+    _warn_if_shadowed(store.root)  # it may train first, on that codebook
     try:
         # Read before any training: a mistyped or broken file (or a theme one typo from
         # the codebook's) is said at once, not after a stale model was retrained (and made
