@@ -945,7 +945,7 @@ def _filters(ctx: Ctx, prefix: str) -> ad.Filters:
             "'Inspected from' came after 'to': the two dates were swapped")
     active = [FILTER_NAMES[k[len(prefix):]] for k, default in keys.items() if s[k] != default]
     # A fixed label (a changing one would close the expander): the active filters are
-    # named in the caption beside it instead. Open as first drawn: choosing the first
+    # named in the caption beside it instead. Open as first drawn on this visit: choosing the first
     # filter (or clearing the last) changed `expanded`, Streamlit drew a new expander and
     # the keyboard focus fell to the top of the page (as for "Row order and themes").
     opened = st.session_state.setdefault(f"_{prefix}filters_open", bool(active))
@@ -1660,7 +1660,7 @@ def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
         read=[page_url("reader", letter=latest["letter_id"], hl=t) for t in own.index])
     fw = ad.framework_name(framework)
     st.header(f"Against {md(name) + ' and ' if name else ''}every area in the corpus",
-                 anchor=False)
+              anchor=False)
     st.caption(f"Letters of the {md(fw)} framework only, so that like is compared with like "
                "(the corpus holds the letters imported, not necessarily every area's). "
                "Share negative: of the passages judging the theme (positive, negative or "
@@ -2631,10 +2631,10 @@ def main() -> None:
             said, icon=":material/warning:")
     if said := shadowed_note(Path(path)):  # another corpus's codebook rules this one's
         notice.warning(md(said), icon=":material/warning:")
-    if said := ad.older_text(path, stamp, markdown=True):
+    if said := ad.older_text(path, stamp, markdown=True):  # it was said on Overview alone
         notice.warning(said, icon=":material/warning:")
-    if said := ad.thin_text(path, stamp, markdown=True):
-        notice.warning(said, icon=":material/warning:")  # said on Overview alone, it was
+    if said := ad.thin_text(path, stamp, markdown=True):  # it was said by training alone
+        notice.warning(said, icon=":material/warning:")
     if said := ad.untagged_text(status, markdown=True):
         notice.warning(said, icon=":material/warning:")
     PAGE_FUNCS[page](ctx)
