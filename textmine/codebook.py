@@ -141,10 +141,9 @@ def codebook_shadowed(corpus: Path) -> Path | None:
     so rules instead: a variable set for one corpus retrained another on its themes
     without a word. None otherwise."""
     own = Path(corpus) / "codebook.yaml"
-    env = os.environ.get("SENDLENS_CODEBOOK")
-    if not env or not os.path.lexists(own):
+    if not os.environ.get("SENDLENS_CODEBOOK") or not os.path.lexists(own):
         return None
-    return None if os.path.realpath(Path(env).expanduser()) == os.path.realpath(own) else own
+    return None if os.path.realpath(codebook_path(corpus)) == os.path.realpath(own) else own
 
 
 def shadowed_note(corpus: Path) -> str | None:
