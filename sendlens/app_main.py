@@ -993,7 +993,8 @@ def untagged_note(ctx: Ctx, where: str, chosen: Sequence[str] = ()) -> None:
     """Name the codebook's themes the tables leave out, as no tagging model knew them."""
     if missing := [t for t in ad.untagged_themes(ctx.path, ctx.stamp)
                    if not chosen or t in chosen]:
-        st.caption(f"Not in the {where}: {', '.join(map(ctx.theme, missing))}, added to the "
+        st.caption(f"Not in the {where}: {', '.join(md(ctx.theme(t)) for t in missing)}, "
+                   "added to the "
                    "codebook since the corpus was tagged (retrain on the Label page, or run "
                    "`sendlens tag`).")
 
@@ -1003,7 +1004,8 @@ def pooled_note(ctx: Ctx, by: str, filters: ad.Filters) -> None:
     weaknesses it revisits, so its shares are not like for like with a full inspection's."""
     if pooled := ad.pooled_groups(ctx.path, ctx.stamp, by, filters):
         rows = list(pooled)
-        named = ", ".join(rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
+        named = ", ".join(md(r) for r in rows[:3]) + (
+            f" and {len(rows) - 3} more" if len(rows) > 3 else "")
         st.caption(f"{counted(len(rows), 'row')} {'pools' if len(rows) == 1 else 'pool'} "
                    f"letters of several frameworks ({named}; {ad.pooled_reason(pooled)}): "
                    "choose one framework under Filters to "
@@ -1078,7 +1080,7 @@ def page_compare(ctx: Ctx) -> None:
                           placeholder="All themes")
     elif changed:
         sort = st.session_state["sort"]
-        st.caption(f"Rows sorted by {sort_name.get(sort, 'name')}"
+        st.caption(f"Rows sorted by {md(sort_name.get(sort, 'name'))}"
                    + (f" ({order_by})" if sort in sort_name and sort != "name" else "") + "; "
                    + (f"{len(st.session_state['th'])} themes" if st.session_state["th"]
                       else "all themes") + " (open Row order and themes to change).")
@@ -1100,11 +1102,11 @@ def page_compare(ctx: Ctx) -> None:
         return
     if chosen and st.session_state["sort"] not in ("name", *chosen):
         st.caption(f"Rows are in {'name' if by == 'area' else 'north-to-south'} order: "
-                   f"{ctx.short(st.session_state['sort'])}, the theme "
+                   f"{md(ctx.short(st.session_state['sort']))}, the theme "
                    "to sort by, is not among the themes chosen.")
     elif st.session_state["sort"] != "name" and st.session_state["min"] > 1:
         st.caption(f"Rows with fewer than {st.session_state['min']} passages judging "
-                   f"{ctx.short(st.session_state['sort'])} come after the ranked rows.")
+                   f"{md(ctx.short(st.session_state['sort']))} come after the ranked rows.")
     if total_rows > MAX_ROWS:
         st.caption(f"Showing the first {MAX_ROWS} of {total_rows} {by}s in this order; pick "
                    "areas in Filters, sort by a theme, or compare regions.")
@@ -1124,7 +1126,7 @@ def page_compare(ctx: Ctx) -> None:
                                                                            metric, order)):
         # The ranking in words: a screen reader would otherwise go through the chart's
         # cells one by one, and a sighted reader gets the figures too.
-        st.caption(f"Top of the ranking on {ctx.short(sort)}: {top}.")
+        st.caption(f"Top of the ranking on {md(ctx.short(sort))}: {top}.")
     # The cell is settled before the chart is drawn, so that the chart outlines the cell
     # whose evidence is shown, however it was chosen (click, keyboard, link, a new sort).
     cell = _current_cell(ctx, by, list(order), chosen, st.session_state.get(_heatmap_key()),
@@ -1237,7 +1239,9 @@ def _top_rows(shown: pd.DataFrame, by: str, theme: str, metric: str, order: list
         if row not in cells.index or pd.isna(value := cells.at[row, metric]):
             continue
         shown_value = _tip(value, ".0%" if metric == "share_negative" else "+.2f", 1)
-        words.append(f"{row} {shown_value} ({counted(cells.at[row, 'passages'], 'passage')})")
+        # Markdown-escaped: an area's name is read from a letter, which may hold a link.
+        words.append(f"{md(row)} {shown_value} "
+                     f"({counted(cells.at[row, 'passages'], 'passage')})")
     return ", ".join(words)
 
 
@@ -1383,7 +1387,7 @@ def _cell_evidence(ctx: Ctx, shown: pd.DataFrame, by: str, rows: list[str],
     if len(cell):
         r = cell.iloc[0]
         st.markdown(
-            f"**{md(row)} · {ctx.theme(theme)}**: {counted(r['passages'], 'passage')} in "
+            f"**{md(row)} · {md(ctx.theme(theme))}**: {counted(r['passages'], 'passage')} in "
             f"{int(r['letters_mentioning'])} of {counted(r['letters'], 'letter')}: "
             f"{int(r['positive'])} positive, {int(r['negative'])} negative, "
             f"{int(r['mixed'])} mixed, {int(r['neutral'])} neutral"
@@ -1929,7 +1933,7 @@ def page_themes(ctx: Ctx) -> None:
     if theme != ALL and ctx.theme(theme):
         definition = ad.theme_definitions(ctx.path, ctx.stamp).get(theme)
         if definition:
-            st.caption(f"**{ctx.theme(theme)}**: {definition}")
+            st.caption(f"**{md(ctx.theme(theme))}**: {md(definition)}")
     try:
         if theme == ALL:
             if not query:
@@ -2055,7 +2059,7 @@ def page_reader(ctx: Ctx) -> None:
             p = row.iloc[0]
             # The reader is where a wrong tag shows: one click to correct it.
             st.info(f"Linked passage {md(focus)} ({md(ad.section_words(p['section']))}; "
-                    f"{', '.join(ctx.theme(t) for t in p['themes']) or 'no theme'}; "
+                    f"{', '.join(md(ctx.theme(t)) for t in p['themes']) or 'no theme'}; "
                     f"{p['stance'] or 'untagged'}): {md(p['text'])} "
                     f"[correct the tag ↗]({page_url('label', pid=focus)})",
                     icon=":material/link:")
@@ -2158,7 +2162,7 @@ def page_label(ctx: Ctx) -> None:
         st.text(row["text"])  # st.text never interprets markup
         if row["next_text"]:
             st.caption(f"After: {md(row['next_text'])}")
-        current = theme_words(row["themes"], ctx.theme) or "none"
+        current = md(theme_words(row["themes"], ctx.theme) or "none")
         st.caption(f"Model ({row['model_version'] or 'untagged'}): themes {current}; "
                    f"stance {row['stance'] or '–'}")
         # A correction saved before (the newest counts): shown, and the form starts from it.
@@ -2182,7 +2186,7 @@ def page_label(ctx: Ctx) -> None:
                 # page, goes here, and a screen reader hears that it was saved.
                 focus_here("label-saved", "Correction saved")
             st.info(f"Your correction, saved {when(mine['created_at'])}: themes "
-                    f"{theme_words(start_themes, ctx.theme) or 'none'}; stance "
+                    f"{md(theme_words(start_themes, ctx.theme) or 'none')}; stance "
                     f"{start_stance}. " + ("It is the passage's tag." if applied else
                                            "It becomes the passage's tag when you retrain "
                                            "(below).")

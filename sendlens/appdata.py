@@ -895,12 +895,18 @@ def highlight_html(view: LetterView, names: dict[str, str], *, focus: str | None
     return f'<div style="line-height: 1.6; max-width: 60rem;">{body}</div>'
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$])")
+# ":" too: the renderer makes a link of a bare "https://..." (a letter's text could point
+# anywhere), however its dots are escaped.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
+# Nor may "www.x" or "name@x" become links, which no escape prevents: an invisible word
+# joiner (U+2060) splits them.
+_BARE_LINK = re.compile(r"(?i)(?<=www)(?=\\\.)|(?=@)")
 
 
 def escape_markdown(text: str) -> str:
-    """Backslash-escape Markdown (and HTML angle brackets) so text shows as typed."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """Backslash-escape Markdown (and HTML angle brackets) so text shows as typed, and
+    never as a link."""
+    return _BARE_LINK.sub("\u2060", _MD_SPECIAL.sub(r"\\\1", text))
 
 
 def _section_marker(section: Any) -> str:

@@ -238,7 +238,7 @@ def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
     (copy / "codebook.yaml").write_text(text.replace(
         "The Local Offer website or directory:", "EDITED: the Local Offer website:", 1))
     assert "EDITED: the Local Offer website:" in texts(
-        run(copy, monkeypatch, page="themes", theme="local_offer"))
+        run(copy, monkeypatch, page="themes", theme="local_offer")).replace("\\", "")
     # A codebook that cannot be read is an error on the page, not theme ids in silence.
     (copy / "codebook.yaml").write_text(text.replace('"local offer"', '"local (offer"', 1))
     [error] = run(copy, monkeypatch).error
@@ -277,7 +277,7 @@ def test_every_page_says_when_letters_imported_since_tag_are_left_out(
     assert any(w.value.startswith("This letter is not tagged yet")
                for w in run(copy, monkeypatch, page="reader", letter=letter).warning)
     told = " ".join(i.value for i in run(copy, monkeypatch, page="compare", cell_row=area,
-                                         cell_theme="ehc_plans").info)
+                                         cell_theme="ehc_plans").info).replace("\\", "")
     assert f"{area}: its letters are not tagged yet" in told and "filters" not in told
     # Downloads carry it in their About sheet and under a Markdown table.
     from sendlens.app_main import download_warnings
@@ -431,6 +431,42 @@ def test_compare_leaves_out_a_theme_added_since_tagging_and_says_why(
     assert "School transport" in label.multiselect(key=f"lt-{pid}").options
 
 
+def test_a_letter_or_codebook_cannot_put_a_link_on_a_page(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An area's name is read from its letter, and a theme's name and definition from the
+    codebook: a caption gave them to Markdown as they were, so a crafted PDF put a live
+    link and a tracking image on Compare; a bare address in a passage became a link."""
+    import yaml
+
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus_dir, copy)
+    bait = ("Evil [login](https://e.example/a) ![t](http://127.0.0.1:9/b.png) https://e.example "
+            "www.e.example me@e.example")
+    with sqlite3.connect(copy / "sendlens.db") as con:
+        (area,) = con.execute("SELECT area FROM letters ORDER BY area LIMIT 1").fetchone()
+        con.execute("UPDATE letters SET area = ? WHERE area = ?", (bait, area))
+        (pid,) = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()
+        con.execute("UPDATE passages SET text = ? WHERE passage_id = ?", (bait, pid))
+    con.close()
+    book = yaml.safe_load(PACKAGED_CODEBOOK.read_text())
+    book["themes"][1] = {**book["themes"][1], "name": bait, "definition": bait}
+    (copy / "codebook.yaml").write_text(yaml.safe_dump(book, sort_keys=False))
+    link = re.compile(r"(?<!\\)\]\((?!\?page=)|(?<!\\)https?:|www\.|[^\u2060]@e")
+    for page in ({"page": "compare", "sort": "health_input", "min": "1"},
+                 {"page": "compare", "cell_row": bait, "cell_theme": "health_input"},
+                 {"page": "themes", "theme": "health_input"},
+                 {"page": "label", "pid": pid}, {"page": "reader", "focus": pid,
+                                                 "letter": pid.rsplit("-", 1)[0]}):
+        at = run(copy, monkeypatch, **page)
+        shown = [e.value for kind in ("caption", "markdown", "info", "warning", "success")
+                 for e in at.get(kind) if isinstance(getattr(e, "value", None), str)]
+        assert any("Evil" in v for v in shown), page
+        ours = re.compile(r"\]\(\?page=[^)\s]*\)")  # the app's own links, bait in the query
+        assert not [v for v in shown if "Evil" in v and link.search(ours.sub("]", v))], page
+
+
 def test_compare_says_when_its_rows_pool_frameworks(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
@@ -456,8 +492,9 @@ def test_compare_says_when_its_rows_pool_frameworks(
                     "WHERE framework = 'revisit_2018')")
     empty = "1 letter (2018 revisit: 1) has no passage in the sections chosen"
     shown = texts(run(copy, monkeypatch, page="compare", by="region", c_sec="strengths"))
+    shown = shown.replace("\\", "")  # Markdown-escaped
     assert empty in shown and "under Main findings: add it" in shown
-    on_export = texts(run(copy, monkeypatch, page="export", x_sec="strengths"))
+    on_export = texts(run(copy, monkeypatch, page="export", x_sec="strengths")).replace("\\", "")
     assert empty in on_export and "under Filters" not in on_export  # it has none
     assert empty not in texts(run(copy, monkeypatch, page="compare", by="region",
                                   c_sec=["strengths", "main_findings"]))
