@@ -193,7 +193,8 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False,
         except ValueError:
             value = None
     elif value is not None and type(default) is int:
-        value = int(value) if value.isdigit() else None
+        # ASCII digits only: "²" is a digit to str.isdigit, and int() of it a traceback.
+        value = int(value) if value.isascii() and value.isdigit() else None
     if value is None or (allowed is not None and value not in allowed):
         if given not in (None, ""):
             _ignored(key, [given])

@@ -1847,6 +1847,9 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     assert "cell_row=Nowhere" in warned["Not in this corpus"]
     assert "th=nope" in warned["Not a value this page offers"]
     assert "min=0" in warned["Not a value this page offers"]
+    # A digit to Unicode that int() cannot read ("²"): said, not a traceback.
+    at = run(corpus_dir, monkeypatch, page="compare", min="\u00b2")
+    assert "min=\u00b2" in " ".join(w.value for w in at.warning)
     # A setting given twice: the last is used, as Streamlit reads it; the other is said
     # and leaves the link, which kept both ("?page=compare&page=area" shared as it was).
     at = run(corpus_dir, monkeypatch, page=["compare", "themes"])

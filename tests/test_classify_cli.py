@@ -1353,6 +1353,10 @@ def test_a_labels_file_in_csv_is_named_for_what_it_is(tmp_path: Path) -> None:
     with pytest.raises(LabelFileError) as caught:  # a JSON line gone wrong is not a CSV
         read_labels(path)
     assert "CSV" not in str(caught.value)
+    # Nested past Python's limit: named, not a RecursionError traceback.
+    path.write_text("[" * 100_000 + "\n")
+    with pytest.raises(LabelFileError, match=r"line 1: not valid JSON \(nested too deeply\)"):
+        read_labels(path)
 
 
 def test_a_labels_file_given_twice_weighs_once(tmp_path: Path) -> None:

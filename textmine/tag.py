@@ -326,6 +326,9 @@ def read_labels(path: Path, codebook: Codebook | None = None,
             continue
         try:
             rec = json.loads(line, object_pairs_hook=_label_pairs, parse_constant=_not_json)
+        except RecursionError:  # "[[[[..." nested past Python's limit
+            raise LabelFileError(f"{path}, line {no}: not valid JSON (nested too deeply); "
+                                 f"{LABEL_LINE}") from None
         except json.JSONDecodeError as exc:
             looks = (" (it looks like a CSV or TSV file: convert it to JSON Lines)"
                      if not line.lstrip().startswith(("{", "[")) and ("," in line or "\t" in line)
