@@ -406,8 +406,8 @@ def parse_provider_page(
             path = urlsplit(url).path
         except ValueError:  # "http://[bad": not even a URL
             url, path = href, ""
-        m = OFSTED_FILE_ID_RE.search(path)
-        g = GOV_UK_FILE_ID_RE.search(path)
+        m = OFSTED_FILE_ID_RE.search(path) if on_site(url, page_url) else None
+        g = GOV_UK_FILE_ID_RE.search(path) if on_site(url, page_url) else None
         if m:
             pubs.append(Publication(m["id"], url, label, published, urn, council))
         elif g:
@@ -447,7 +447,7 @@ def parse_gov_uk_page(html: str, page_url: str) -> list[Publication]:
     pubs: dict[str, Publication] = {}
     for a in soup.select(GOV_UK_ATTACHMENT_SELECTOR):
         url = urljoin(page_url, str(a.get("href", "")).strip())
-        m = GOV_UK_FILE_ID_RE.search(urlsplit(url).path)
+        m = GOV_UK_FILE_ID_RE.search(urlsplit(url).path) if on_site(url, page_url) else None
         if not m:
             continue
         text = " ".join(a.get_text(" ", strip=True).split())
@@ -464,6 +464,27 @@ def parse_gov_uk_page(html: str, page_url: str) -> list[Publication]:
             "the GOV.UK publication page structure has changed",
         )
     return list(pubs.values())
+
+
+def on_site(url: str, page_url: str) -> bool:
+    """Whether a link found on `page_url` may be fetched: to the page's own host and port,
+    or, from a GOV.UK host (the Ofsted reports site is one), to another GOV.UK host
+    (files.ofsted.gov.uk, assets.publishing.service.gov.uk). A page's link to anywhere
+    else (another host on the network, say) is not followed: it is reported."""
+    try:
+        link, page = urlsplit(url), urlsplit(page_url)
+        ports = (link.port or {"http": 80, "https": 443}.get(link.scheme.lower()),
+                 page.port or {"http": 80, "https": 443}.get(page.scheme.lower()))
+    except ValueError:  # "http://[bad", a port out of range
+        return False
+    host, home = (link.hostname or "").lower(), (page.hostname or "").lower()
+    if host == home and ports[0] == ports[1]:
+        return True
+    return _gov_uk(home) and _gov_uk(host) and link.scheme.lower() == "https"
+
+
+def _gov_uk(host: str) -> bool:
+    return host == "gov.uk" or host.endswith(".gov.uk")
 
 
 def same_site(a: str, b: str) -> bool:

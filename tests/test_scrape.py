@@ -1398,10 +1398,17 @@ def test_transport_problems_are_reported_per_page_and_per_file(
     loop = FILE_PATH + files[2].file_id
     site.always[loop] = Fault("redirect", location=loop)
     site.always[FILE_PATH + files[3].file_id] = Fault("bad_gzip")
+    # Links off the site (no URL at all; another host of this machine, which a hostile
+    # page could point anywhere on the network): reported, never requested.
     bad_url = "http://files..ofsted.gov.uk/v1/file/51000300"
     site.providers[4].reports.append(
         Report("51000300", "Area SEND full inspection", date(2025, 1, 1), b"", True,
                href=bad_url))
+    elsewhere = base.replace("127.0.0.1", "localhost") + FILE_PATH + "51000302"
+    assert elsewhere != f"{base}{FILE_PATH}51000302"
+    site.providers[4].reports.append(
+        Report("51000302", "Area SEND full inspection", date(2025, 1, 3), b"", True,
+               href=elsewhere))
     # A file redirected to an address that is not there: the summary names that address.
     site.providers[5].reports.append(
         Report("51000301", "Area SEND full inspection", date(2025, 1, 2), b"", True))
@@ -1415,15 +1422,17 @@ def test_transport_problems_are_reported_per_page_and_per_file(
     for r in (files[0], files[1], files[4], files[5]):
         assert got[r.file_id]["status"] == "imported", got[r.file_id]["error"]
     bad = {f.url: f.reason for f in summary.failed}
-    assert set(bad) == {f"{base}{loop}", f"{base}{FILE_PATH}{files[3].file_id}", bad_url,
+    assert set(bad) == {f"{base}{loop}", f"{base}{FILE_PATH}{files[3].file_id}",
                         f"{base}{FILE_PATH}51000301"}
+    assert {f.url for f in summary.unrecognised_links} == {bad_url, elsewhere}
+    assert not [h for h in site.hits if "51000302" in h.path]
     assert bad[f"{base}{FILE_PATH}51000301"] == f"HTTP 404 Not Found (after a redirect to {gone})"
     assert bad[f"{base}{loop}"].startswith("redirected more than 5 times (a redirect loop?)")
     assert "compressed body is broken" in bad[f"{base}{FILE_PATH}{files[3].file_id}"]
-    assert bad[bad_url].startswith("not a URL that can be requested")
     assert summary.exit_code == 1
     text = summary.render()
-    assert f"'Area SEND full inspection': {bad_url}: not a URL that can be requested" in text
+    assert "whose link is not to a file address sendlens knows (not downloaded): 2" in text
+    assert f"'Area SEND full inspection' for {site.providers[4].name}: {elsewhere}" in text
     assert_corpus_clean(corpus)
 
 
