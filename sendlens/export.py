@@ -164,7 +164,10 @@ def _markdown(frame: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (no extra dependency)."""
 
     def cell(value: object) -> str:
-        return _cell(value).replace("|", "\\|").replace("\n", " ")
+        # "<" and "[" escaped as well: a letter's "<img ...>" or "[text](url)" was live
+        # HTML or a link wherever the file is rendered (pandoc, an editor's preview).
+        return (_cell(value).replace("\\", "\\\\").replace("|", "\\|").replace("<", "\\<")
+                .replace("[", "\\[").replace("\n", " "))
 
     head = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
@@ -450,7 +453,7 @@ def render_table(frame: pd.DataFrame, fmt: str,
     # hold such a character (pandas keeps it as UTF-8).
     about = {k: _encodable_text(v) for k, v in about.items()} if about else about
     if fmt == "csv":
-        return Rendered(frame.to_csv(index=False).encode("utf-8"))
+        return Rendered(_formula_safe(frame).to_csv(index=False).encode("utf-8"))
     if fmt == "jsonl":
         return Rendered(_jsonl(frame).encode("utf-8"))
     if fmt in ("md", "tex"):
@@ -509,6 +512,26 @@ def render_table(frame: pd.DataFrame, fmt: str,
     else:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     return Rendered(buf.getvalue())
+
+
+# What a spreadsheet opening a CSV file reads as the start of a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula ("=HYPERLINK(...)" in a
+    crafted letter's area name) with a ' before them, which it shows as text. No real
+    letter's text starts so; the XLSX file stores such cells as text instead."""
+    out = frame
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values):
+            continue
+        risky = [isinstance(v, str) and v.startswith(_FORMULA_START) for v in values]
+        if any(risky):
+            out = out.copy() if out is frame else out
+            out[column] = [f"'{v}" if r else v for v, r in zip(values, risky, strict=True)]
+    return out
 
 
 def _jsonl(frame: pd.DataFrame) -> str:

@@ -219,6 +219,24 @@ def test_a_table_pooling_frameworks_says_so(corpus: Corpus, tmp_path: Path) -> N
     assert "revisit" not in said
 
 
+def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_written_as_text() -> None:
+    # An area's name is read from its letter: a crafted PDF's "=HYPERLINK(...)" became a
+    # live formula in Excel. Numbers keep their sign; other formats keep the text as is.
+    from sendlens.export import table_bytes
+
+    frame = pd.DataFrame({"area": ['=HYPERLINK("https://e.example","Open")', "Bury",
+                                   "+x", "-y", "@z", "\tw"], "net": [1, -0.5, 0, 0, 0, 0]})
+    rows = table_bytes(frame, "csv").decode().splitlines()
+    assert rows[1].startswith('"\'=HYPERLINK(') and rows[2] == "Bury,-0.5"
+    assert [r.split(",")[0] for r in rows[3:]] == ["'+x", "'-y", "'@z", "'\tw"]
+    assert b"=HYPERLINK" in table_bytes(frame, "jsonl") and b"'=" not in table_bytes(
+        frame, "jsonl")
+    # In Markdown, a letter's HTML or link is text, wherever the file is rendered.
+    md = table_bytes(pd.DataFrame({"text": ["<img src=x onerror=alert(1)> [go](https://e.x)"]}),
+                     "md").decode()
+    assert "| \\<img src=x onerror=alert(1)> \\[go](https://e.x) |" in md
+
+
 def test_a_read_only_disk_is_named_as_such_not_by_the_temporary_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # There even removing a file that is not there fails (EROFS), and that error, about a
