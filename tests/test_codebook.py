@@ -421,6 +421,15 @@ def test_a_pattern_that_can_take_hours_to_match_is_refused(tmp_path: Path) -> No
         with pytest.raises(CodebookError, match=r"a group repeated without limit holds a "
                            r"repeat without limit .* give the outer repeat a limit"):
             parse_codebook(with_pattern(slow), tmp_path / "c.yaml")
+    # Found by a security review (over a minute on 60 characters): alternatives of a
+    # repeated group that may begin alike, and repeats of letters one after another.
+    for slow, why in ((r"(?:[a-z ]|\w\w)*zq", "has alternatives that can begin with the same"),
+                      (r"(\w|\w|\w)*zq", "has alternatives that can begin with the same"),
+                      (r"\w*\w*\w*\w*\w*\w*zq", "three or more repeats without limit")):
+        with pytest.raises(CodebookError, match=why):
+            parse_codebook(with_pattern(slow), tmp_path / "c.yaml")
+    # Alternatives each with a first letter of its own split a run one way: accepted.
+    parse_codebook(with_pattern(r"(assistant |deputy |interim )*director"), tmp_path / "c.yaml")
     # Each turn must match something fixed (a space, a comma), so a run of letters splits
     # one way only: fast, and accepted (a reviewer timed them on 24,000 characters).
     for fine in (r"(\w+ ){0,5}plans", r"(annual|phase) reviews?", r"(\w+)? plans",

@@ -308,6 +308,70 @@ def _nested_repeat(toks: list[str]) -> bool:
     return False
 
 
+def _overlapping_turns(toks: list[str]) -> bool:
+    """Whether a group repeated without limit has alternatives that may begin with the
+    same character ("(?:[a-z ]|\\w\\w)*", "(\\w|\\w)*"): each turn can then take a run
+    of text in more than one way, exponentially many in all. Alternatives that each begin
+    with a letter of their own ("(assistant |deputy |interim )*") split it one way."""
+    starts: list[list[str]] = []  # per open group, the first token of each alternative
+    fresh: list[bool] = []  # per open group: the next token begins an alternative
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok == "(":
+            i += 1
+            if i < len(toks) and toks[i] == "?":  # (?:  (?=  (?!  (?<=  (?<!
+                while i < len(toks) and toks[i] not in (":", "=", "!", ">"):
+                    i += 1
+                i += 1
+            if fresh and fresh[-1]:
+                starts[-1].append("(")  # a group begins the enclosing alternative
+                fresh[-1] = False
+            starts.append([])
+            fresh.append(True)
+            continue
+        if tok == ")" and starts:
+            firsts = starts.pop()
+            fresh.pop()
+            most = _quantifier(toks, i + 1)[1]
+            literal = [f for f in firsts if len(f) == 1 and (f.isalnum() or f == " ")]
+            if most is None and len(firsts) > 1 and (
+                    len(literal) < len(firsts) or len(set(literal)) < len(literal)):
+                return True
+            i += 1
+            continue
+        if tok == "|" and fresh:
+            fresh[-1] = True
+        elif fresh and fresh[-1]:
+            starts[-1].append(tok)
+            fresh[-1] = False
+        i += 1
+    return False
+
+
+def _repeats_in_a_row(toks: list[str]) -> bool:
+    """Whether three or more atoms repeated without limit that match letters follow one
+    another ("\\w*\\w*\\w*zq"): the engine tries every way of sharing a run of letters
+    among them, as many as its length to the power of their number."""
+    run = 0
+    i = 0
+    while i < len(toks):
+        tok = toks[i]
+        if tok in ("(", ")", "|"):
+            run = 0
+            i += 1
+            continue
+        most, used = _quantifier(toks, i + 1)[1:]
+        if most is None:
+            run = run if _separator(tok) else run + 1
+            if run >= 3:
+                return True
+        else:
+            run = 0
+        i += 1 + used
+    return False
+
+
 def _unjoinable(pattern: str) -> str | None:
     """Why `pattern` (which compiles alone) breaks or misbehaves once joined, or None."""
     if control := [c for c in pattern if unicodedata.category(c) == "Cc"]:
@@ -348,6 +412,15 @@ def _unjoinable(pattern: str) -> str | None:
                 "must match each turn (such as (\\w+ ?)+): matched against a long sentence it "
                 "can take hours; give the outer repeat a limit, as in (\\w+ ?){0,5}, or make "
                 "each turn match something fixed, as in (\\w+ )+")
+    if _overlapping_turns(toks):
+        return ("a group repeated without limit has alternatives that can begin with the "
+                "same character (such as (?:[a-z ]|\\w\\w)*): matched against a long sentence "
+                "it can take hours; give the repeat a limit, as in {0,5}, or begin each "
+                "alternative with its own letters, as in (assistant |deputy )*")
+    if _repeats_in_a_row(toks):
+        return ("three or more repeats without limit of letters follow one another (such as "
+                "\\w*\\w*\\w*): matched against a long sentence it can take hours; one \\w* "
+                "matches what they do")
     # Only where the whole pattern must begin so: a first character that may be left out
     # ("-?camhs", "-{0,1}camhs") or an alternative beside it ("-camhs|camhs") can match.
     depth, alternatives = 0, False
