@@ -490,33 +490,7 @@ def test_captions_are_readable_and_a_focused_chart_toolbar_shows(server: str) ->
 def test_saving_a_correction_by_keyboard_keeps_the_place(corpus_dir: Path,
                                                         tmp_path: Path) -> None:
     """After "Save correction" the rerun dropped the keyboard focus to the top of the page,
-    and nothing said the correction was saved."""
-    import shutil
-
-    from playwright.sync_api import expect
-
-    work = tmp_path / "corpus"  # a copy: the other tests' server keeps its corpus as it was
-    shutil.copytree(corpus_dir, work, ignore=shutil.ignore_patterns("server.log"))
-    with sqlite3.connect(work / "sendlens.db") as con:
-        (pid,) = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()
-    con.close()
-    with served_app(work, tmp_path / "server.log") as url, \
-            browser_page(f"{url}/?page=label&pid={pid}", "label") as page:
-        button = page.get_by_role("button", name="Save correction")
-        expect(button).to_be_attached(timeout=30_000)
-        button.focus()
-        page.keyboard.press("Enter")
-        expect(page.get_by_text("Your correction, saved")).to_be_attached(timeout=30_000)
-        page.wait_for_timeout(500)  # the script that moves the focus
-        focused = page.evaluate("() => [document.activeElement.id, "
-                                "document.activeElement.getAttribute('aria-label')]")
-        assert focused == ["label-saved", "Correction saved"]
-
-
-def test_a_removed_correction_and_a_first_filter_keep_the_keyboard_place(
-        corpus_dir: Path, tmp_path: Path) -> None:
-    """The focus fell to the top of the page when "Remove it" took its button away, and
-    when the first area chosen under Filters (or the last cleared) redrew the panel."""
+    and nothing said the correction was saved; so did removing one, and a first filter."""
     import shutil
 
     from playwright.sync_api import expect
@@ -529,8 +503,17 @@ def test_a_removed_correction_and_a_first_filter_keep_the_keyboard_place(
     con.close()
     with served_app(work, tmp_path / "server.log") as url, \
             browser_page(f"{url}/?page=label&pid={pid}", "label") as page:
-        page.get_by_role("button", name="Save correction").click()
+        button = page.get_by_role("button", name="Save correction")
+        expect(button).to_be_attached(timeout=30_000)
+        button.focus()
+        page.keyboard.press("Enter")
         expect(page.get_by_text("Your correction, saved")).to_be_attached(timeout=30_000)
+        page.wait_for_timeout(500)  # the script that moves the focus
+        focused = page.evaluate("() => [document.activeElement.id, "
+                                "document.activeElement.getAttribute('aria-label')]")
+        assert focused == ["label-saved", "Correction saved"]
+        # "Remove it" takes its button away, and the first area chosen under Filters (or
+        # the last cleared) redrew the panel: the focus fell to the top of the page.
         page.locator(".st-key-unlabel input").focus()
         page.keyboard.press("ArrowDown")  # the list opens
         page.get_by_role("option").nth(1).click()  # the one saved ("–" first)
@@ -543,7 +526,6 @@ def test_a_removed_correction_and_a_first_filter_keep_the_keyboard_place(
         focused = page.evaluate("() => [document.activeElement.id, "
                                 "document.activeElement.getAttribute('aria-label')]")
         assert focused == ["label-removed", "Correction removed"]
-
         page.goto(f"{url}/?page=compare")
         page.wait_for_selector("#painted-compare", state="attached", timeout=60_000)
         page.get_by_text("Filters", exact=True).click()
