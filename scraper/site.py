@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlencode, urljoin, urlsplit
+from urllib.parse import SplitResult, unquote, urlencode, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
@@ -406,8 +406,9 @@ def parse_provider_page(
             path = urlsplit(url).path
         except ValueError:  # "http://[bad": not even a URL
             url, path = href, ""
-        m = OFSTED_FILE_ID_RE.search(path) if on_site(url, page_url) else None
-        g = GOV_UK_FILE_ID_RE.search(path) if on_site(url, page_url) else None
+        allowed = on_site(url, page_url)
+        m = OFSTED_FILE_ID_RE.search(path) if allowed else None
+        g = GOV_UK_FILE_ID_RE.search(path) if allowed else None
         if m:
             pubs.append(Publication(m["id"], url, label, published, urn, council))
         elif g:
@@ -473,12 +474,11 @@ def on_site(url: str, page_url: str) -> bool:
     else (another host on the network, say) is not followed: it is reported."""
     try:
         link, page = urlsplit(url), urlsplit(page_url)
-        ports = (link.port or {"http": 80, "https": 443}.get(link.scheme.lower()),
-                 page.port or {"http": 80, "https": 443}.get(page.scheme.lower()))
+        same_port = _port(link) == _port(page)
     except ValueError:  # "http://[bad", a port out of range
         return False
     host, home = (link.hostname or "").lower(), (page.hostname or "").lower()
-    if host == home and ports[0] == ports[1]:
+    if host == home and same_port:
         return True
     return _gov_uk(home) and _gov_uk(host) and link.scheme.lower() == "https"
 
@@ -487,17 +487,22 @@ def _gov_uk(host: str) -> bool:
     return host == "gov.uk" or host.endswith(".gov.uk")
 
 
+def _port(parts: SplitResult) -> int | None:
+    """The port a URL names, or its scheme's default (ValueError for one out of range)."""
+    return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+
+
 def same_site(a: str, b: str) -> bool:
     """Whether two base URLs name the same site: scheme and host in any case, the
     default port written or not, a trailing slash or none."""
     def key(url: str) -> tuple[str, str, int | None, str]:
         parts = urlsplit(url.strip())
-        scheme = parts.scheme.lower()
         try:
-            port = parts.port or {"http": 80, "https": 443}.get(scheme)
+            port = _port(parts)
         except ValueError:
             port = None
-        return scheme, (parts.hostname or "").lower(), port, parts.path.rstrip("/")
+        return (parts.scheme.lower(), (parts.hostname or "").lower(), port,
+                parts.path.rstrip("/"))
 
     return key(a) == key(b)
 

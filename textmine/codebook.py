@@ -262,6 +262,17 @@ def _separator(tok: str) -> bool:
     return False
 
 
+def _group_body(toks: list[str], i: int) -> int:
+    """Where the body of the group opened at toks[i] ("(") begins: past its "(?:", "(?=",
+    "(?!", "(?<=", "(?<!" or "(?P<name>" when it has one."""
+    i += 1
+    if i < len(toks) and toks[i] == "?":
+        while i < len(toks) and toks[i] not in (":", "=", "!", ">"):
+            i += 1
+        i += 1
+    return i
+
+
 def _nested_repeat(toks: list[str]) -> bool:
     """Whether a group repeated without limit holds a repeat without limit that its turns
     can share out a run of text among in more than one way, as in "(\\w+ ?)+" or
@@ -277,11 +288,7 @@ def _nested_repeat(toks: list[str]) -> bool:
         tok = toks[i]
         if tok == "(":
             stack.append([False, False, False, False])
-            i += 1
-            if i < len(toks) and toks[i] == "?":  # (?:  (?=  (?!  (?<=  (?<!  (?P<name>
-                while i < len(toks) and toks[i] not in (":", "=", "!", ">"):
-                    i += 1
-                i += 1
+            i = _group_body(toks, i)
             continue
         if tok == "|":
             stack[-1][3] = True
@@ -319,11 +326,7 @@ def _overlapping_turns(toks: list[str]) -> bool:
     while i < len(toks):
         tok = toks[i]
         if tok == "(":
-            i += 1
-            if i < len(toks) and toks[i] == "?":  # (?:  (?=  (?!  (?<=  (?<!
-                while i < len(toks) and toks[i] not in (":", "=", "!", ">"):
-                    i += 1
-                i += 1
+            i = _group_body(toks, i)
             if fresh and fresh[-1]:
                 starts[-1].append("(")  # a group begins the enclosing alternative
                 fresh[-1] = False
