@@ -249,12 +249,11 @@ class ScrapeSummary:
                          f"corpus; withdrawn or moved): {len(self.no_longer_listed)}")
             lines += [f"    {x}" for x in self.no_longer_listed]
         if self.held_twice:
-            from sendlens.store import TWIN_DAYS
+            from sendlens.store import CLOSE_PAIRS, SUPERSEDE_HINT
 
-            lines.append(f"  pairs of letters of one area and framework begun within {TWIN_DAYS} "
-                         "days of each other (perhaps one report corrected under other dates, "
-                         "which the tables count twice; `sendlens supersede OLD_ID --by "
-                         f"CORRECTED_ID` takes the earlier out): {len(self.held_twice)}")
+            lines.append(f"  pairs {CLOSE_PAIRS} (perhaps one report corrected under other "
+                         f"dates, which the tables count twice; {SUPERSEDE_HINT}): "
+                         f"{len(self.held_twice)}")
             lines += [f"    {x}" for x in self.held_twice]
         if self.areas_without_send:
             lines.append(f"  areas whose page lists no SEND letter: {len(self.areas_without_send)}")

@@ -790,16 +790,14 @@ def page_overview(ctx: Ctx) -> None:
              # The model's own count of hand labels (label files too) is under Model.
              "Corrections saved": f"{s.labels:,}"})
     if pairs := ad.close_pairs(ctx.path, ctx.stamp):
-        from sendlens.store import TWIN_DAYS
+        from sendlens.store import CLOSE_PAIRS, SUPERSEDE_HINT
 
         # One report corrected and published again under other dates, held twice: every
         # chart counts it twice. Said where a researcher starts, as info and scrape say it.
-        st.warning(f"{counted(len(pairs), 'pair')} of letters of one area and framework begun "
-                   f"within {TWIN_DAYS} days of each other, perhaps one report held twice "
-                   "(corrected and published again under other dates), which every table "
-                   "counts twice: " + md("; ".join(pairs)) + ". Read both; `sendlens "
-                   "supersede OLD_ID --by CORRECTED_ID` takes the earlier out.",
-                   icon=":material/content_copy:")
+        st.warning(f"{counted(len(pairs), 'pair')} {CLOSE_PAIRS}, perhaps one report held "
+                   "twice (corrected and published again under other dates), which every "
+                   "table counts twice: " + md("; ".join(pairs)) + f". Read both; "
+                   f"{SUPERSEDE_HINT}.", icon=":material/content_copy:")
     data = ad.overview(ctx.path, ctx.stamp)
     left, right = st.columns(2)
     with left:

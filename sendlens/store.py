@@ -183,6 +183,9 @@ CREATE TABLE IF NOT EXISTS models (
 # twice (close_pairs): full inspections are years apart, a revisit or a monitoring visit
 # is of another framework.
 TWIN_DAYS = 180
+# How scrape, info and the app name such pairs, and what to do about one.
+CLOSE_PAIRS = f"of letters of one area and framework begun within {TWIN_DAYS} days of each other"
+SUPERSEDE_HINT = "`sendlens supersede OLD_ID --by CORRECTED_ID` takes the earlier out"
 
 
 class CorpusError(Exception):

@@ -97,15 +97,13 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
     if lines := store.close_pairs_text():
         # No area is inspected twice so soon: a report corrected and published again under
         # other dates, held beside the first, is counted twice by every table.
-        from sendlens.store import TWIN_DAYS
+        from sendlens.store import CLOSE_PAIRS, SUPERSEDE_HINT
 
-        typer.secho(f"{counted(len(lines), 'pair')} of letters of one area and framework begun "
-                    f"within {TWIN_DAYS} days of each other: "
+        typer.secho(f"{counted(len(lines), 'pair')} {CLOSE_PAIRS}: "
                     + "; ".join(lines[:5]) + (f"; and {len(lines) - 5} more" if len(lines) > 5
                                               else "")
                     + ". If one is the other corrected under other dates, the tables count "
-                    "that report twice: `sendlens supersede OLD_ID --by CORRECTED_ID` takes "
-                    "the earlier out", fg="yellow")
+                    f"that report twice: {SUPERSEDE_HINT}", fg="yellow")
     if unlisted := store.unlisted_pdfs():
         # Kept, never swept: a database put back from a backup left these out.
         typer.secho(unlisted_note(store, len(unlisted)), fg="yellow")
