@@ -26,8 +26,9 @@ run: app
 # each named with its reason) does not: the rest is imported. Without it, a scrape that
 # could not fetch everything (offline, some letters failed: exit 1, said in its summary)
 # carries on with the corpus there is, if there is one (asked of sendlens, which reads a
-# quoted "~/corpus" as the home folder, as a test by the shell would not). --reparse reads
-# letters an older sendlens imported again, so that a re-run picks up the parser's fixes.
+# quoted "~/corpus" as the home folder, as a test by the shell would not); one that ran out
+# of disk (exit 2) stops here. --reparse reads letters an older sendlens imported again, so
+# that a re-run picks up the parser's fixes.
 corpus: $(BIN)/.installed
 ifneq ($(strip $(LETTERS)),)
 	@[ -e "$(LETTERS)" ] || { echo "error: LETTERS=$(LETTERS): no such file or folder" >&2; exit 2; }

@@ -147,6 +147,7 @@ class ScrapeSummary:
     elapsed: float = 0.0
     error: str | None = None  # why the run stopped early, if it did
     offline: bool = False  # it stopped because a host's name did not resolve
+    cannot_write: bool = False  # it stopped on the disk or the database: exit 2, as import
 
     @property
     def ok(self) -> bool:
@@ -163,9 +164,13 @@ class ScrapeSummary:
         address sendlens does not know, a report's label mentions SEND but is not in the
         rule, an --area matched
         nothing (a script would otherwise take "no letters" for "none published") or the
-        run stopped, 130 interrupted."""
+        run stopped; 2 when it stopped because it could not write (a full disk, a corpus
+        made read-only), as `sendlens import` gives, so that `make run` does not carry on
+        to tag on that disk; 130 interrupted."""
         if self.error == INTERRUPTED:
             return 130
+        if self.cannot_write:
+            return 2
         return 0 if self.ok and not self.unmatched_areas else 1
 
     def render(self) -> str:
@@ -863,6 +868,7 @@ def scrape(
         summary.offline = isinstance(exc, NameNotResolved) and not session.retry.reached
     except sqlite3.OperationalError as exc:  # the database: disk full, locked, read-only
         summary.error = f"{database_problem(exc, corpus.db_path)}; what was imported is kept"
+        summary.cannot_write = True
     except OSError as exc:
         if exc.errno not in DISK_ERRNOS:  # not the disk's: a bug to see in full
             raise
@@ -870,6 +876,7 @@ def scrape(
         # of what was done, naming the file.
         where = exc.filename or tmp_path or corpus.root
         summary.error = f"{where}: {exc.strerror or exc}; what was imported is kept"
+        summary.cannot_write = True
     finally:
         scrape_lock.close()
         summary.delay_used = session.throttle.delay

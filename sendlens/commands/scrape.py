@@ -61,7 +61,8 @@ def scrape_cmd(
     address sendlens does not follow, a report's label mentions SEND but is not in
     the rule (it may be a letter missed), an --area matched no council or the run
     stopped; 2 when refused before any request (a bad option,
-    a read-only corpus, another scrape of it running); 130 when interrupted
+    a read-only corpus, another scrape of it running) or stopped because it could
+    not write (a full disk: what was imported is kept); 130 when interrupted
     (Ctrl-C or a TERM signal).
     """
     from scraper import site
