@@ -72,6 +72,12 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory, real_pdfs: list[Path]) 
     return root
 
 
+def copy_of(corpus_dir: Path, dest: Path) -> Path:
+    """A copy of the shared corpus, for a test that writes to it."""
+    shutil.copytree(corpus_dir, dest)
+    return dest
+
+
 @pytest.fixture
 def facts(corpus_dir: Path) -> dict[str, object]:
     """What the pages should show, counted independently of the app."""
@@ -167,8 +173,7 @@ def test_overview_says_when_letters_were_read_by_an_older_sendlens(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert not any("older version" in w.value for w in run(corpus_dir, monkeypatch).warning)
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     with Corpus.open(copy).transaction() as con:
         con.execute("UPDATE letters SET parser_version = '1' WHERE rowid = "
                     "(SELECT min(rowid) FROM letters)")
@@ -181,8 +186,7 @@ def test_every_page_warns_when_the_tags_are_an_earlier_models(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `classify` or `train` made a newer model current, and nothing re-tagged since.
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     with Corpus.open(copy).transaction() as con:
         con.execute("UPDATE models SET is_current = 0")
         con.execute("INSERT INTO models VALUES ('test-2', ?, 'models/test-2', ?, 1)",
@@ -214,8 +218,7 @@ def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
 
     from textmine.codebook import PACKAGED_CODEBOOK
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     text = PACKAGED_CODEBOOK.read_text()
     (copy / "codebook.yaml").write_text(text.replace(
         "\n  negative:\n", '\n  negative:\n    - "edition 2 of no report"\n', 1))
@@ -254,8 +257,7 @@ def test_every_page_says_when_letters_imported_since_tag_are_left_out(
     # A letter imported while the app was open fell out of every table, chart and
     # download without a word ("No passages match", a South West of 4 letters of 5).
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     assert not any("not tagged yet" in w.value for w in run(copy, monkeypatch).warning)
     with Corpus.open(copy).transaction() as con:
         letter = con.execute("SELECT letter_id FROM letters ORDER BY letter_id").fetchone()[0]
@@ -382,8 +384,7 @@ def test_compare_makes_room_for_a_long_theme_name_added_to_the_codebook(
                    if "st-key-compare-cols" in str(h.proto.body))
         return int(re.search(r"@container \(max-width: (\d+)px\)", css).group(1))
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     extra = ("  - id: transport\n    name: Home to school transport and travel assistance\n"
              "    definition: Travel.\n    patterns: [\"home to school transport\"]\n\n"
              "stance:\n")
@@ -407,8 +408,7 @@ def test_compare_leaves_out_a_theme_added_since_tagging_and_says_why(
 
     from textmine.codebook import PACKAGED_CODEBOOK
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     extra = ("  - id: transport\n    name: School transport\n    definition: Travel.\n"
              "    patterns: [\"home to school transport\"]\n\nstance:\n")
     (copy / "codebook.yaml").write_text(
@@ -440,8 +440,7 @@ def test_a_letter_or_codebook_cannot_put_a_link_on_a_page(
 
     from textmine.codebook import PACKAGED_CODEBOOK
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     bait = ("Evil [login](https://e.example/a) ![t](http://127.0.0.1:9/b.png) https://e.example "
             "www.e.example me@e.example")
     with sqlite3.connect(copy / "sendlens.db") as con:
@@ -472,8 +471,7 @@ def test_compare_says_when_its_rows_pool_frameworks(
 
     said = "1 row pools letters of several frameworks"
     assert "pool" not in texts(run(corpus_dir, monkeypatch, page="compare", by="region"))
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     with Corpus.open(copy).transaction() as con:  # a revisit beside a report of its region
         region = con.execute("SELECT region FROM letters GROUP BY region HAVING count(*) > 1"
                              " LIMIT 1").fetchone()[0]
@@ -694,8 +692,7 @@ def test_a_list_item_is_quoted_after_the_words_that_open_its_list(
 
     from sendlens.importer import import_paths
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     corpus = Corpus.open(copy)
     import_paths(corpus, [letters_dir / "80443_bury__07-may-2024.pdf"], progress=False)
     with corpus.transaction() as con:  # Bury's recommendations hold lists
@@ -873,8 +870,7 @@ def test_retrain_names_the_hand_label_files_it_will_learn_from_again(
     # The page said only "weak labels plus your corrections"; the retrain reads dev.jsonl
     # too, which it named only afterwards.
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     with Corpus.open(copy).transaction() as con:
         con.execute("UPDATE models SET meta = json_set(meta, '$.training.label_files',"
                     " json_array('/data/gold/dev.jsonl'))")
@@ -887,8 +883,7 @@ def test_retrain_names_the_hand_label_files_it_will_learn_from_again(
 def test_label_saves_a_correction(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                   tmp_path: Path) -> None:
 
-    work = tmp_path / "c"
-    shutil.copytree(corpus_dir, work)  # this test writes a label: keep the shared corpus clean
+    work = copy_of(corpus_dir, tmp_path / "c")  # writes a label: keep the shared one clean
     con = sqlite3.connect(work / "sendlens.db")
     pid, letter, seq = con.execute(
         "SELECT passage_id, letter_id, seq FROM tags JOIN passages USING (passage_id)"
@@ -974,8 +969,7 @@ def test_a_correction_naming_a_theme_since_removed_says_so(
     from sendlens import appdata as ad
     from textmine.codebook import PACKAGED_CODEBOOK
 
-    work = tmp_path / "c"
-    shutil.copytree(corpus_dir, work)
+    work = copy_of(corpus_dir, tmp_path / "c")
     con = sqlite3.connect(work / "sendlens.db")
     pid = con.execute("SELECT passage_id FROM passages LIMIT 1").fetchone()[0]
     con.close()
@@ -1062,8 +1056,7 @@ def test_short_theme_names_keep_what_people_search_for() -> None:
 def test_every_page_runs_without_tags(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch,
                                       tmp_path: Path) -> None:
 
-    work = tmp_path / "untagged"
-    shutil.copytree(corpus_dir, work)
+    work = copy_of(corpus_dir, tmp_path / "untagged")
     con = sqlite3.connect(work / "sendlens.db")
     con.execute("DELETE FROM tags")
     con.commit()
@@ -1109,8 +1102,7 @@ def corrected_copy(corpus_dir: Path, tmp_path: Path,
 
     from sendlens import appdata as ad
 
-    work = tmp_path / "c"
-    shutil.copytree(corpus_dir, work)
+    work = copy_of(corpus_dir, tmp_path / "c")
     with Corpus.open(work).reading() as con:
         pid = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()[0]
     return work, [ad.save_label(str(work), pid, themes, "negative") for themes in corrections]
@@ -1223,8 +1215,7 @@ def test_label_retrain_uses_the_correction_and_retags(
     every passage is re-tagged by the new model, and the pages show that model."""
 
     pytest.importorskip("sklearn")
-    work = tmp_path / "c"
-    shutil.copytree(corpus_dir, work)
+    work = copy_of(corpus_dir, tmp_path / "c")
     con = sqlite3.connect(work / "sendlens.db")
     pid = con.execute("SELECT passage_id FROM tags WHERE themes LIKE '%health_input%'"
                       " LIMIT 1").fetchone()[0]
@@ -1366,8 +1357,7 @@ def test_a_retrain_goes_on_when_its_page_is_left_and_reports_on_return(
     from sendlens import appdata
 
     pytest.importorskip("sklearn")
-    work = tmp_path / "c"
-    shutil.copytree(corpus_dir, work)
+    work = copy_of(corpus_dir, tmp_path / "c")
     saved, release = threading.Event(), threading.Event()
     real = appdata.retrain
 
@@ -1427,8 +1417,7 @@ def test_a_retrain_counts_the_passages_it_tagged_for_the_first_time(
     from sendlens import appdata
 
     pytest.importorskip("sklearn")
-    work = tmp_path / "c"
-    shutil.copytree(corpus_dir, work)
+    work = copy_of(corpus_dir, tmp_path / "c")
     with sqlite3.connect(work / "sendlens.db") as con:
         letter = con.execute("SELECT min(letter_id) FROM letters").fetchone()[0]
         n = con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM "
@@ -1447,8 +1436,7 @@ def test_a_retrain_that_changed_nothing_says_so_after_a_reload(
     from sendlens import appdata
 
     pytest.importorskip("sklearn")
-    work = tmp_path / "c"
-    shutil.copytree(corpus_dir, work)
+    work = copy_of(corpus_dir, tmp_path / "c")
     for _ in range(2):  # the second on the same corpus and labels: the same model
         job = appdata.start_retrain(str(work), 0)
         assert job.finished.wait(120) and job.error is None, job.error
@@ -1466,8 +1454,7 @@ def test_a_failed_retrain_shows_its_reason_in_an_open_box(
 
     from sendlens import appdata
 
-    work = tmp_path / "c"
-    shutil.copytree(corpus_dir, work)
+    work = copy_of(corpus_dir, tmp_path / "c")
     con = sqlite3.connect(work / "sendlens.db")
     pid = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()[0]
     con.close()
@@ -1531,8 +1518,7 @@ def test_reader_tables_are_built_only_when_opened(
     # (a 2016 letter's closing requirement opens with a sentence) is not the opening.
     assert table[0]["Heading in the letter"] == "(the letter's opening)"
     assert all("opening" not in row["Heading in the letter"] for row in table[1:])
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     with Corpus.open(copy).transaction() as db:
         db.execute("UPDATE sections SET heading = '' WHERE letter_id = ? AND seq = (SELECT "
                    "max(seq) FROM sections WHERE letter_id = ?)", (letter_id, letter_id))
@@ -1689,8 +1675,7 @@ def test_warm_prepares_every_page_first_view(
     import textmine.codebook
     from sendlens import appdata
 
-    work = tmp_path / "warm"  # a path of its own: nothing of it is cached yet
-    shutil.copytree(corpus_dir, work)
+    work = copy_of(corpus_dir, tmp_path / "warm")  # a path of its own: nothing of it is cached yet
     if revisited:
         con = sqlite3.connect(work / "sendlens.db")
         con.execute("UPDATE letters SET area = ? WHERE area = ?", facts["areas"][:2])
@@ -1761,8 +1746,7 @@ def test_switching_rows_finds_an_area_with_no_region_in_the_unknown_row(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
 
-    copy = tmp_path / "corpus"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "corpus")
     con = sqlite3.connect(copy / "sendlens.db")
     area = con.execute("SELECT area FROM letters ORDER BY area LIMIT 1").fetchone()[0]
     with con:
@@ -2026,8 +2010,7 @@ def test_area_profile_compares_an_areas_letters_in_date_order(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict, tmp_path: Path
 ) -> None:
 
-    work = tmp_path / "two"
-    shutil.copytree(corpus_dir, work)
+    work = copy_of(corpus_dir, tmp_path / "two")
     areas = facts["areas"]
     con = sqlite3.connect(work / "sendlens.db")
     # Two areas with two letters each.
@@ -2416,8 +2399,7 @@ def test_a_link_to_a_passage_of_another_letter_says_so(
 def test_the_reader_of_a_corpus_never_tagged_says_why_nothing_is_highlighted(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # "All tagged passages" highlighted nothing, without a word; the other pages say it.
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     with Corpus.open(copy).transaction() as con:
         con.execute("DELETE FROM tags")
         con.execute("DELETE FROM models")
@@ -2434,8 +2416,7 @@ def test_the_overview_names_letters_that_may_be_one_report_held_twice(
     # twice, and only `info` and the scrape said so.
     said = "1 pair of letters of one area and framework begun within 180 days"
     assert said not in texts(run(corpus_dir, monkeypatch))
-    copy = tmp_path / "c"
-    shutil.copytree(corpus_dir, copy)
+    copy = copy_of(corpus_dir, tmp_path / "c")
     with Corpus.open(copy).transaction() as con:
         area, start = con.execute("SELECT area, inspection_start FROM letters "
                                   "ORDER BY letter_id LIMIT 1").fetchone()
