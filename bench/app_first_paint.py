@@ -348,7 +348,7 @@ def _page_labels() -> dict[str, str]:
     from sendlens.commands.app import quiet_cache_warnings
 
     with quiet_cache_warnings():
-        from sendlens.app_main import PAGES as LABELS
+        from sendlens.ui.common import PAGES as LABELS
 
     return dict(LABELS)
 

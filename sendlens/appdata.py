@@ -1,6 +1,7 @@
 """Everything the Streamlit app reads from (or, for labels, writes to) the corpus.
 
-The page code in `sendlens/app_main.py` only lays out widgets; every query lives here.
+The page code in `sendlens/app_main.py` and `sendlens/ui/` only lays out widgets; every query
+lives here.
 Each cached function takes the corpus path *and* its `stamp()` (modification times and
 sizes of the database, its WAL file and the codebook), so a re-import, a re-tag, a saved
 label or an edited codebook invalidates the cache and nothing stale is shown, while

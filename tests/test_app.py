@@ -133,7 +133,7 @@ def open_expander(at: AppTest, key: str) -> AppTest:
 
 
 def figures_of(at: AppTest) -> dict[str, str]:
-    """The key figures on the page (app_main.figures: <dt>label</dt><dd>value</dd>)."""
+    """The key figures on the page (ui.common.figures: <dt>label</dt><dd>value</dd>)."""
     out: dict[str, str] = {}
     for h in at.get("html"):
         out.update(re.findall(r"<dt[^>]*>(.*?)</dt><dd[^>]*>(.*?)</dd>", str(h.proto.body)))
@@ -155,9 +155,9 @@ def texts(at: AppTest) -> str:
 def test_the_page_icon_is_a_file_of_the_package() -> None:
     # Streamlit takes a missing path for a URL without a word; offline, the Material icon
     # it replaced was fetched from Google (an error on every page).
-    import sendlens.app_main as app_main
+    from sendlens.ui import common
 
-    assert app_main.ICON.is_file() and app_main.ICON.read_bytes().startswith(b"\x89PNG")
+    assert common.ICON.is_file() and common.ICON.read_bytes().startswith(b"\x89PNG")
 
 
 def test_empty_corpus_shows_start_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -206,7 +206,7 @@ def test_every_page_warns_when_the_tags_are_an_earlier_models(
         said = [w.value for w in at.warning if "older model" in w.value]
         assert len(said) == 1 and "those tags name transport, no longer in the codebook" \
             in said[0].replace("\\", ""), (page, said)
-    from sendlens.app_main import download_warnings
+    from sendlens.ui.common import download_warnings
 
     assert "carry tags of an older model" in download_warnings(str(copy))
 
@@ -233,7 +233,7 @@ def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
     problems = ad.problem_text(ad.model_problems(str(copy), ad.stamp(copy)))
     assert "stale" in problems
     # ... but not the letters table's, which holds no tags (as `export letters`).
-    from sendlens.app_main import download_warnings
+    from sendlens.ui.common import download_warnings
 
     assert "stale" in download_warnings(str(copy))
     assert download_warnings(str(copy), counts_tags=False) == ""
@@ -282,7 +282,7 @@ def test_every_page_says_when_letters_imported_since_tag_are_left_out(
                                          cell_theme="ehc_plans").info).replace("\\", "")
     assert f"{area}: its letters are not tagged yet" in told and "filters" not in told
     # Downloads carry it in their About sheet and under a Markdown table.
-    from sendlens.app_main import download_warnings
+    from sendlens.ui.common import download_warnings
 
     assert download_warnings(str(copy)) == said.value.replace("`", "").replace(
         " (or Retrain on the Label page)", "")  # a file is read away from the app
@@ -330,7 +330,7 @@ def test_overview_counts_and_model(corpus_dir: Path, monkeypatch: pytest.MonkeyP
 
 
 def page_url_of(page: str, **params: str) -> str:
-    from sendlens.app_main import page_url
+    from sendlens.ui.common import page_url
 
     return page_url(page, **params)
 
@@ -397,7 +397,7 @@ def test_compare_makes_room_for_a_long_theme_name_added_to_the_codebook(
     assert longer - plain > (40 + 60) / 0.62, (plain, longer)
     # No further than the axis draws a label (cut at 200 px): a full theme name of 60
     # characters reaches as far as one of 31.
-    from sendlens.app_main import slant_overhang
+    from sendlens.ui.common import slant_overhang
 
     assert slant_overhang("x" * 60, 40) == slant_overhang("x" * 31, 40)
 
@@ -501,7 +501,7 @@ def test_compare_says_when_its_rows_pool_frameworks(
 def test_chart_text_is_dark_enough_to_read() -> None:
     # Streamlit's theme drew axis and legend labels in #808495: 3.7:1 on white, under
     # the 4.5:1 text of their size needs.
-    from sendlens.app_main import CHART_TEXT, outcome_bars_spec, year_bars_spec
+    from sendlens.ui.common import CHART_TEXT, outcome_bars_spec, year_bars_spec
 
     def contrast(hex_colour: str) -> float:
         rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
@@ -648,7 +648,7 @@ def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: 
     # A cell judged by one or two passages is faded, as on Compare areas (it was drawn at
     # full colour here and faded there).
     rect = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rect")
-    from sendlens.app_main import MIN_RANKED
+    from sendlens.ui.common import MIN_RANKED
 
     assert rect["encoding"]["opacity"]["condition"]["test"].endswith(f"< {MIN_RANKED}")
     assert f"faded: judged by fewer than {MIN_RANKED} passages" in texts(at)
@@ -1044,7 +1044,7 @@ def test_a_quoted_word_or_phrase_is_also_matched_as_typed() -> None:
 
 
 def test_short_theme_names_keep_what_people_search_for() -> None:
-    from sendlens.app_main import short_theme
+    from sendlens.ui.common import short_theme
 
     assert short_theme("Preparation for adulthood and post-16 transition") == \
         "Preparation for adulthood, post-16"
@@ -1160,7 +1160,7 @@ def test_ranking_by_net_stance_is_not_ranking_by_share_negative() -> None:
     # With mixed passages the two measures part: A is 40% negative and 60% mixed (net
     # -0.4), B half positive, half negative (net 0). Every ranking test passed when the
     # ranking always used the share negative, as the test corpus has no mixed passage.
-    from sendlens.app_main import _row_order
+    from sendlens.ui.compare import _row_order
 
     table = pd.DataFrame({"area": ["A", "B", "C"], "theme": "ehc_plans",
                           "positive": [0, 5, 3], "negative": [4, 5, 0], "mixed": [6, 0, 0]})
@@ -1197,7 +1197,7 @@ def test_corrections_saved_in_the_app_export_as_a_labels_file_train_reads(
 
 def test_the_retrain_changes_download_lists_your_corrections_first() -> None:
     # On screen yours came first and were marked; the CSV was in letter order, unmarked.
-    from sendlens.app_main import retrain_changes_table
+    from sendlens.ui.label import retrain_changes_table
 
     changes = pd.DataFrame({"passage_id": ["a-1", "b-2", "c-3"], "letter_id": ["a", "b", "c"],
                             "before": ["x", "y", "z"], "after": ["y", "z", "x"],
@@ -1282,7 +1282,7 @@ def test_label_retrain_uses_the_correction_and_retags(
     themes_now, stance_now = con.execute(
         "SELECT themes, stance FROM tags WHERE passage_id = ?", (pid_changed,)).fetchone()
     con.close()
-    from sendlens.app_main import short_theme
+    from sendlens.ui.common import short_theme
     from textmine.aggregate import theme_names
 
     names = theme_names(Corpus.open(work))  # the themes in words, as on the other pages
@@ -1380,7 +1380,7 @@ def test_a_retrain_goes_on_when_its_page_is_left_and_reports_on_return(
     assert any("Retraining (model" in i.value and "saved)" in i.value for i in at.info)
     assert not any("older model" in w.value for w in at.warning)  # not "run sendlens tag"
     # ... but a table downloaded meanwhile holds the old tags, and says so.
-    from sendlens.app_main import download_warnings
+    from sendlens.ui.common import download_warnings
 
     assert "carry tags of an older model" in download_warnings(str(work))
     assert appdata.start_retrain(str(work), 0) is job  # a second click joins the first
@@ -1480,10 +1480,10 @@ def test_a_failed_retrain_shows_its_reason_in_an_open_box(
 def test_long_evidence_table_sends_the_first_rows_until_asked(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict
 ) -> None:
-    import sendlens.app_main as app_main
     from sendlens.appdata import SECTION_NAMES
+    from sendlens.ui import common
 
-    monkeypatch.setattr(app_main, "TABLE_ROWS", 5)  # the page script shares this module
+    monkeypatch.setattr(common, "TABLE_ROWS", 5)  # the page script shares this module
     at = open_expander(run(corpus_dir, monkeypatch, page="themes", theme="health_input"),
                        "theme-table")
     total = sum(n for n, _ in facts["health"].values())
@@ -1671,7 +1671,10 @@ def test_warm_prepares_every_page_first_view(
     Also when the Area profile opens on an area with two letters, and so draws the change
     between them, and when a letter waits for `sendlens tag` (its pages say so)."""
 
+    import types
+
     import sendlens.app_main as app_main
+    import sendlens.ui
     import textmine.codebook
     from sendlens import appdata
 
@@ -1698,8 +1701,13 @@ def test_warm_prepares_every_page_first_view(
             return real(*args, **kwargs)  # type: ignore[operator]
         return wrapper
 
+    # chart_spec is bound in each page module that imports it: watch every binding.
+    pages = [m for m in vars(sendlens.ui).values()
+             if isinstance(m, types.ModuleType) and hasattr(m, "chart_spec")]
+    assert len(pages) >= 3  # common, compare, area
     for module, name in ((appdata, "_connect"), (appdata, "corpus_for"),
-                         (app_main, "chart_spec"), (textmine.codebook, "load_codebook")):
+                         *((m, "chart_spec") for m in pages),
+                         (textmine.codebook, "load_codebook")):
         monkeypatch.setattr(module, name, spy(name, getattr(module, name)))
     for page in ("overview", "compare", "area", "themes", "reader", "label", "export"):
         at = run(work, monkeypatch, page=page)
@@ -2049,12 +2057,12 @@ def test_area_profile_compares_an_areas_letters_in_date_order(
 
 
 def test_themes_whose_short_names_are_alike_keep_their_full_names() -> None:
-    from sendlens import app_main
+    from sendlens.ui import common
 
     names = {"autism_a": "Autism and ADHD assessment",
              "autism_b": "Autism and neurodevelopmental pathways",
              "health_input": "Health input into identification, assessment and plans"}
-    ctx = app_main.Ctx(path="", stamp=(), status=None, options=None,  # type: ignore[arg-type]
+    ctx = common.Ctx(path="", stamp=(), status=None, options=None,  # type: ignore[arg-type]
                        names=names)
     # Two columns of the chart, not one drawn over the other.
     assert ctx.short("autism_a") == "Autism and ADHD assessment"
@@ -2067,7 +2075,7 @@ def test_a_theme_s_short_name_in_the_codebook_labels_its_column(
     """A researcher's "Autism and ADHD pathways" was headed "Autism" in every chart."""
     from test_classify_cli import with_theme
 
-    from sendlens import app_main
+    from sendlens.ui import common
     from textmine.codebook import load_codebook
 
     monkeypatch.delenv("SENDLENS_CODEBOOK", raising=False)
@@ -2075,19 +2083,19 @@ def test_a_theme_s_short_name_in_the_codebook_labels_its_column(
              "    definition: Neurodevelopmental assessment.\n    patterns: [autism]\n")
     (tmp_path / "codebook.yaml").write_text(with_theme(entry))
     names = {"autism_adhd": "Autism and ADHD pathways"}
-    ctx = app_main.Ctx(path=str(tmp_path), stamp=(1,), status=None,  # type: ignore[arg-type]
+    ctx = common.Ctx(path=str(tmp_path), stamp=(1,), status=None,  # type: ignore[arg-type]
                        options=None, names=names)  # type: ignore[arg-type]
     assert ctx.short("autism_adhd") == "Autism"  # the name cut short, as before
     before = load_codebook(corpus=tmp_path).sha256
     (tmp_path / "codebook.yaml").write_text(
         with_theme(entry + "    short_name: Autism/ADHD pathways\n"))
-    ctx = app_main.Ctx(path=str(tmp_path), stamp=(2,), status=None,  # type: ignore[arg-type]
+    ctx = common.Ctx(path=str(tmp_path), stamp=(2,), status=None,  # type: ignore[arg-type]
                        options=None, names=names)  # type: ignore[arg-type]
     assert ctx.short("autism_adhd") == "Autism/ADHD pathways"
     # One too long for a column is cut as a name is.
     (tmp_path / "codebook.yaml").write_text(
         with_theme(entry + "    short_name: Autism and ADHD assessment and diagnosis\n"))
-    ctx = app_main.Ctx(path=str(tmp_path), stamp=(3,), status=None,  # type: ignore[arg-type]
+    ctx = common.Ctx(path=str(tmp_path), stamp=(3,), status=None,  # type: ignore[arg-type]
                        options=None, names=names)  # type: ignore[arg-type]
     assert ctx.short("autism_adhd") == "Autism and ADHD assessment and d…"
     # A label for people: the model is not made stale by it.
@@ -2097,7 +2105,7 @@ def test_a_theme_s_short_name_in_the_codebook_labels_its_column(
 def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
     import pandas as pd
 
-    from sendlens import app_main
+    from sendlens.ui import common, compare
 
     table = pd.DataFrame({
         "region": ["London", "North East"], "theme": ["ehc_plans"] * 2,
@@ -2107,39 +2115,39 @@ def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
         "share_negative": [0.75, 2 / 3], "share_negative_low": [0.62, None],
         "share_negative_high": [0.86, None], "net_stance": [-0.5, -1 / 3],
         "net_stance_low": [-0.76, None], "net_stance_high": [-0.28, None]})
-    spec, data = app_main._heatmap(table, "region", "share_negative", ["London", "North East"])
+    spec, data = compare.heatmap_view(table, "region", "share_negative", ["London", "North East"])
     titles = [t.get("title") for t in spec["layer"][0]["encoding"]["tooltip"]]
     assert "Share negative, 95% interval" in titles
     # Two letters: no interval, and the tooltip says why rather than showing nothing.
-    assert list(data["spread"]) == ["62% to 86%", app_main.NO_SPREAD]
-    spec, data = app_main._heatmap(table, "region", "net_stance", ["London", "North East"])
+    assert list(data["spread"]) == ["62% to 86%", common.NO_SPREAD]
+    spec, data = compare.heatmap_view(table, "region", "net_stance", ["London", "North East"])
     assert data["spread"][0] == "\u22120.76 to \u22120.28"  # minus signs as Vega's
     # A screen reader hears the interval and the fading too (3 judging passages, fewer
     # than 5 asked for).
-    _, data = app_main._heatmap(table, "region", "net_stance", ["London", "North East"],
+    _, data = compare.heatmap_view(table, "region", "net_stance", ["London", "North East"],
                                 few=5)
     assert list(data["description"]) == [
         "London, EHC plans: 40 passages in 12 of 12 letters, net stance \u22120.500; 95% "
         "interval \u22120.76 to \u22120.28",
         "North East, EHC plans: 3 passages in 2 of 2 letters, net stance \u22120.333; 95% "
-        f"interval {app_main.NO_SPREAD}; faded: judged by fewer than 5 passages"]
+        f"interval {common.NO_SPREAD}; faded: judged by fewer than 5 passages"]
     # Cells in the order the rows are drawn (a screen reader reads them in data order).
-    _, data = app_main._heatmap(table, "region", "net_stance", ["North East", "London"])
+    _, data = compare.heatmap_view(table, "region", "net_stance", ["North East", "London"])
     assert list(data["region"]) == ["North East", "London"]
     # By area (one letter each) there is never an interval: no empty tooltip line.
     blank = table.assign(**{c: None for c in table if c.endswith(("_low", "_high"))})
-    spec, data = app_main._heatmap(blank, "region", "share_negative", ["London", "North East"])
+    spec, data = compare.heatmap_view(blank, "region", "share_negative", ["London", "North East"])
     assert "Share negative, 95% interval" not in [
         t.get("title") for t in spec["layer"][0]["encoding"]["tooltip"]]
     # A cell no passage judges says so in words, not "null" as Vega writes a missing value.
     unjudged = table.assign(passages=[0, 2], positive=0, negative=0, neutral=[0, 2],
                             share_negative=None, net_stance=None)
-    spec, data = app_main._heatmap(unjudged, "region", "net_stance", ["London", "North East"])
+    spec, data = compare.heatmap_view(unjudged, "region", "net_stance", ["London", "North East"])
     assert list(data["net_stance_tip"]) == ["none: not mentioned",
                                             "none: every passage is neutral"]
     tips = {t.get("field") for t in spec["layer"][0]["encoding"]["tooltip"]}
     assert {"net_stance_tip", "share_negative_tip"} <= tips
-    assert list(app_main._heatmap(table, "region", "net_stance", ["London", "North East"])[1]
+    assert list(compare.heatmap_view(table, "region", "net_stance", ["London", "North East"])[1]
                 ["net_stance_tip"]) == ["\u22120.500", "\u22120.333"]
 
 
@@ -2147,7 +2155,7 @@ def test_equally_criticised_rows_put_more_evidence_first() -> None:
     # 100% negative from 9 passages ranks above 100% from 2, and both above 50%.
     import pandas as pd
 
-    from sendlens import app_main
+    from sendlens.ui import compare
 
     # Few has 2 negative passages and 5 neutral ones: 2 passages judge the theme there.
     table = pd.DataFrame({
@@ -2156,10 +2164,10 @@ def test_equally_criticised_rows_put_more_evidence_first() -> None:
         "mixed": [0, 0, 0], "share_negative": [1.0, 1.0, 0.5],
         "net_stance": [-1.0, -1.0, -0.5]})
     for metric in ("share_negative", "net_stance"):
-        assert app_main._row_order(table, "area", metric, "ehc_plans") == ["Many", "Few", "Half"]
+        assert compare._row_order(table, "area", metric, "ehc_plans") == ["Many", "Few", "Half"]
         # With a minimum of 3 passages judging the theme, the row of 2 is not ranked
         # (its neutral passages do not count): it comes last.
-        assert app_main._row_order(table, "area", metric, "ehc_plans", 3) == [
+        assert compare._row_order(table, "area", metric, "ehc_plans", 3) == [
             "Many", "Half", "Few"]
 
 
@@ -2226,16 +2234,17 @@ def test_an_excel_download_says_what_it_holds(corpus_dir: Path) -> None:
 def test_a_filtered_download_is_named_for_its_filters() -> None:
     # A table of the systemic-failings letters was saved as themes-by-region.csv, the
     # unfiltered table's name, and nothing in a CSV says what it holds.
-    from sendlens import app_main, appdata
+    from sendlens import appdata
+    from sendlens.ui import common
 
-    assert app_main.filter_slug(appdata.Filters()) == ""
-    assert app_main.filter_slug(appdata.Filters(themes=("co_production",))) == ""
-    slug = app_main.filter_slug(appdata.Filters(outcomes=("systemic_failings",),
+    assert common.filter_slug(appdata.Filters()) == ""
+    assert common.filter_slug(appdata.Filters(themes=("co_production",))) == ""
+    slug = common.filter_slug(appdata.Filters(outcomes=("systemic_failings",),
                                                 date_from="2024-01-01"))
     assert slug == "outcome_systemic_failings-from_2024-01-01"
     many = [appdata.Filters(areas=tuple(f"Area number {i}" for i in range(n)))
             for n in (8, 9)]
-    long = [app_main.filter_slug(f) for f in many]
+    long = [common.filter_slug(f) for f in many]
     assert all(s.startswith("filtered-") and len(s) < 20 for s in long)
     assert long[0] != long[1]
 
@@ -2257,7 +2266,7 @@ def test_compare_lists_regions_in_the_order_of_the_exports(
     open_expander(at, "c_view")
     assert at.selectbox(key="sort").format_func("name") == "North to south"
     # These letters' regions read the same both ways; north to south, not by name:
-    from sendlens.app_main import _row_order
+    from sendlens.ui.compare import _row_order
 
     table = pd.DataFrame({"region": ["North East", "North East", "East Midlands"],
                           "theme": ["ehc_plans", "inclusion", "ehc_plans"]})

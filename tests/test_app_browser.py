@@ -385,7 +385,7 @@ def test_a_heatmap_cell_no_passage_judges_is_grey_not_a_colour_of_the_scale(
     like "0% negative" (or, by net stance, "balanced"). Never mentioned is blank, every
     passage neutral grey. A screen reader hears the same in words, once per cell, and
     every number is readable on its cell (4.5:1)."""
-    from sendlens.app_main import GREY
+    from sendlens.ui.common import GREY
 
     for metric in ("share_negative", "net_stance"):
         with browser_page(f"{server}/?page=compare&metric={metric}", "compare") as page:

@@ -632,7 +632,7 @@ def test_a_theme_whose_patterns_match_nothing_is_warned_of(
             said.lower().split())
     from streamlit.testing.v1 import AppTest
 
-    from sendlens.app_main import download_warnings
+    from sendlens.ui.common import download_warnings
 
     monkeypatch.setenv("SENDLENS_CORPUS", str(root))
     at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"), default_timeout=60)

@@ -1,0 +1,1 @@
+"""The Streamlit app's pages (sendlens/app_main.py draws them)."""
