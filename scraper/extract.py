@@ -20,8 +20,11 @@ import pypdfium2 as pdfium
 
 from scraper.records import STRAIGHT_QUOTES, Paragraph
 
-# The minus sign too: one 2023 report marks its list of actions with it.
-BULLETS = "▪◼•●◦▸►‣■□–−"
+# The minus sign too: one 2023 report marks its list of actions with it. Word's own list
+# marks as well: arrowheads (➢ ➤), hollow circles, diamonds, and the Symbol and Wingdings
+# glyphs that a font without a Unicode map gives in the private use area (U+F0B7 "",
+# U+F0A7 "§", U+F0D8 "Ø", U+F076 "v", U+F0FC "ü"), none of which opens a sentence.
+BULLETS = "▪◼•●◦○◆▸►‣■□➢➤–−\uf0b7\uf0a7\uf0d8\uf076\uf0fc"
 _BULLET_RE = re.compile(rf"^\s*[{BULLETS}]\s*")
 _PAGE_NUMBER_RE = re.compile(r"^(page\s*)?\d{1,3}(\s*(of|/)\s*\d{1,3})?$", re.I)
 # Running heads whose wording we know; repetition catches the rest.

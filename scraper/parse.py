@@ -38,7 +38,9 @@ from scraper.records import Letter, Paragraph, Section
 #     "in meeting the needs"; an area named with its short form "(BCP)".
 # 14: a section opened by a sentence, not a heading, has no heading (its first 80
 #     characters were kept as one, and cited as if printed).
-PARSER_VERSION = "14"
+# 15: lists marked with Word's arrowheads, hollow circles, diamonds or Symbol/Wingdings
+#     glyphs (private use area) are lists, each item a passage.
+PARSER_VERSION = "15"
 
 
 class NotASendLetter(ValueError):

@@ -174,3 +174,17 @@ def test_a_list_marked_with_minus_signs_is_a_list() -> None:
         got = [(p.text, p.kind) for p in extract_paragraphs([lines])]
         assert got == [("Leaders should focus on:", "text"),
                        *[(item, "bullet") for item in items]], mark
+
+
+def test_a_list_marked_with_words_arrowheads_or_symbol_glyphs_is_a_list() -> None:
+    # Word marks lists with arrowheads (➢) or, in a font with no Unicode map, Symbol and
+    # Wingdings glyphs that come out in the private use area (U+F0B7, U+F0A7). Unknown,
+    # each mark stayed in the text, the list ran into one paragraph with the heading
+    # above it ("Strengths ➢ ..."), and a 2016 letter's Strengths and Areas for development
+    # were filed as the part's background.
+    items = ["Needs are identified early.", "Short breaks are well regarded."]
+    for mark in ("\u27a2", "\uf0b7", "\uf0a7"):
+        lines = [_Line("Strengths", 1, 700, 72, False)] + [
+            _Line(f"{mark} {item}", 1, 686 - 14 * i, 72, False) for i, item in enumerate(items)]
+        got = [(p.text, p.kind) for p in extract_paragraphs([lines])]
+        assert got == [("Strengths", "heading"), *[(item, "bullet") for item in items]], mark
