@@ -40,7 +40,9 @@ from scraper.records import Letter, Paragraph, Section
 #     characters were kept as one, and cited as if printed).
 # 15: lists marked with Word's arrowheads, hollow circles, diamonds or Symbol/Wingdings
 #     glyphs (private use area) are lists, each item a passage.
-PARSER_VERSION = "15"
+# 16: 2016 letters: "Strengths:" and "Areas for development:" set with a colon are headings;
+#     a closing list the area must address by "a WSOA" (the acronym) is the closing list.
+PARSER_VERSION = "16"
 
 
 class NotASendLetter(ValueError):
@@ -210,8 +212,9 @@ _LETTER_2016 = [
     _h(r"the effectiveness of the local area in (identifying|assessing|meeting|improving)\b"
        r"[^.]*?"
        r"(disabilities|SEND)\b", "context", short_only=True, embedded=True),
-    _h(r"strengths", "strengths", short_only=True, embedded=True),
-    _h(r"areas for (further )?development", "weaknesses", short_only=True, embedded=True),
+    # Some letters set these two headings with a colon ("Strengths:").
+    _h(r"strengths:?", "strengths", short_only=True, embedded=True),
+    _h(r"areas for (further )?development:?", "weaknesses", short_only=True, embedded=True),
     _h(r"areas? for improvement", "weaknesses", short_only=True),
     # The closing list's introduction; some letters open it with "HMCI has determined
     # that ..." or say "must": then the sentence must introduce a list ("the following
@@ -220,18 +223,19 @@ _LETTER_2016 = [
     # a capital, then takes lower-case words, acronyms (SEND, CQC's), possessives, Ofsted
     # and numbers (0-25), so that a last bullet run into it ("... the Local Offer Given
     # these ...") keeps its own words; case counts there, or a match from a lower-case word
-    # would hide the right one.
+    # would hide the right one. Later letters name the statement by its acronym once they
+    # have spelt it out ("... required to produce and submit a WSOA to Ofsted ...").
     _h(
-        r"the local area is (?:now )?required to produce and submit a written statement of "
-        r"action"
+        r"the local area is (?:now )?required to produce and submit a (?:written statement of "
+        r"action|WSoA\b)"
         r"|(?:(?-i:(?:\b[A-Z][a-z']*(?:,? (?:[a-z'-]+|[A-Z]{2,}(?:'?s)?|[A-Z][a-z]+'s|Ofsted"
         r"|\d+(?:[-–]\d+)?)){0,8}, )?"
         r"(?:As a result|In accordance|Following|Because|Inspectors|HMCI|Her Majesty|"
         r"His Majesty|Ofsted|The Chief Inspector|We)\b)[^.:]{0,250}?\b(?:determined|decided) "
         r"that )?(?:the (?:local )?area|the local authority and (?:the )?(?:CCGs?|clinical "
         r"commissioning groups?)) (?:(?:is|are) (?:now )?required to|must(?: now)?) produce "
-        r"and submit a written "
-        r"statement of action(?=[^.:]{0,200}\bthe following\b[^.:]{0,80}:)",
+        r"and submit a (?:written "
+        r"statement of action|WSoA\b)(?=[^.:]{0,200}\bthe following\b[^.:]{0,80}:)",
         "actions",
         may_prefix=False,
         embedded=True,
@@ -644,7 +648,7 @@ def parse_wsoa(text: str) -> str | None:
     if re.search(r"\bnot (be )?required to produce[^.]{0,40}written statement", flat, re.I):
         return "no_wsoa"
     if re.search(r"(?:(?:required|requires) [^.]{0,120}to|\bmust) (?:produce|submit) "
-                 r"(?:and submit )?(?:a )?written statement of action",
+                 r"(?:and submit )?(?:a )?(?:written statement of action|WSoA\b)",
                  flat, re.I):
         return "wsoa_required"
     return "no_wsoa"

@@ -580,3 +580,52 @@ def test_an_area_not_previously_inspected_has_no_previous_inspection_date() -> N
     ))
     assert doc.letter.inspection_start == "2024-03-04"
     assert doc.letter.previous_inspection is None
+
+
+_OPENING_2016 = ("Between 6 March 2017 and 10 March 2017, Ofsted and the Care Quality Commission "
+                 "(CQC) conducted a joint inspection of the local area of Exampleshire to judge "
+                 "the effectiveness of the area in implementing the reforms.")
+
+
+def test_strengths_and_areas_for_development_set_with_a_colon_are_headings() -> None:
+    # Ending in ":", they read as sentences: the part's findings were filed as its
+    # background (context), and "Strengths:" made a passage of its own.
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND inspection in Exampleshire"),
+        ("text", _OPENING_2016),
+        ("heading", "The effectiveness of the local area in identifying children and young "
+                    "people who have special educational needs and/or disabilities"),
+        ("text", "Strengths:"),
+        ("bullet", "Needs are identified early."),
+        ("text", "Areas for development:"),
+        ("bullet", "Needs are identified late in secondary schools."),
+    ))
+    got = [(p.text, s) for i, (p, (s, _)) in enumerate(zip(doc.paragraphs, doc.para_sections))
+           if i not in doc.heading_paras]
+    assert got == [(_OPENING_2016, "context"),
+                   ("Needs are identified early.", "strengths"),
+                   ("Needs are identified late in secondary schools.", "weaknesses")]
+
+
+def test_a_closing_list_naming_the_statement_by_its_acronym_is_the_closing_list() -> None:
+    # "... required to produce and submit a WSOA to Ofsted ...": the list was filed as the
+    # last part's areas for development, and the letter counted no significant weakness.
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND inspection in Exampleshire"),
+        ("text", _OPENING_2016),
+        ("text", "Her Majesty's Chief Inspector (HMCI) has determined that a Written Statement "
+                 "of Action (WSOA) is required because of significant areas of weakness in the "
+                 "area's practice."),
+        ("heading", "Areas for development"),
+        ("bullet", "Too many pupils are excluded."),
+        ("text", "The area is required to produce and submit a WSOA to Ofsted that explains how "
+                 "the area will tackle the following areas of significant weakness:"),
+        ("bullet", "the poor timeliness and quality of EHC plans"),
+        ("bullet", "the long waiting times for speech and language therapy"),
+        ("bullet", "the high rate of exclusion of pupils with SEND."),
+    ))
+    sections = dict(zip((p.text for p in doc.paragraphs), (s for s, _ in doc.para_sections)))
+    assert sections["Too many pupils are excluded."] == "weaknesses"
+    assert sections["the poor timeliness and quality of EHC plans"] == "actions"
+    assert (doc.letter.outcome, doc.letter.weaknesses_total) == ("wsoa_required", 3)
+    assert parse_wsoa("The area must produce and submit a WSOA to Ofsted.") == "wsoa_required"
