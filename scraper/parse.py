@@ -645,7 +645,8 @@ def parse_wsoa(text: str) -> str | None:
                   re.I)
     if m:
         return "no_wsoa" if m.group(1) else "wsoa_required"
-    if re.search(r"\bnot (be )?required to produce[^.]{0,40}written statement", flat, re.I):
+    if re.search(r"\bnot (be )?required to produce[^.]{0,40}(?:written statement|WSoA\b)", flat,
+                 re.I):
         return "no_wsoa"
     if re.search(r"(?:(?:required|requires) [^.]{0,120}to|\bmust) (?:produce|submit) "
                  r"(?:and submit )?(?:a )?(?:written statement of action|WSoA\b)",

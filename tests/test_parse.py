@@ -247,6 +247,10 @@ def test_wsoa_decision() -> None:
     # "not required to produce" holds "required to produce": the negation wins.
     assert parse_wsoa("The local area is not required to produce a written statement of "
                       "action.") == "no_wsoa"
+    # By its acronym, once spelt out earlier in the letter: either way.
+    assert parse_wsoa("The local area is required to produce and submit a WSoA to Ofsted.") \
+        == "wsoa_required"
+    assert parse_wsoa("The local area is not required to produce a WSoA.") == "no_wsoa"
     assert parse_wsoa("Yours sincerely") == "no_wsoa"
     assert parse_wsoa("Inspectors have determined that the local area must produce and submit "
                       "a Written Statement of Action to Ofsted.") == "wsoa_required"
