@@ -210,6 +210,29 @@ _LAST_WORD_RE = re.compile(r"(?:^|\s)[A-Za-z]+$")
 # ("St. Helens", "Dr. Smith" end no sentence).
 _PROSE_RE = re.compile(r"\w(?<!\bSt)(?<!\bDr)(?<!\bMrs)(?<!\bMr)(?<!\bMs)[.?!][\"'’”)]* +[A-Z]")
 
+_ITEM_NUMBER_RE = re.compile(r"^\(?(\d{1,2}|[a-z])[.)] +")
+_SIGN_OFF_RE = re.compile(r"^Yours (?:sincerely|faithfully)\b", re.IGNORECASE)
+
+
+def _opens_item(prev: str, text: str) -> str | None:
+    """Does `text`, a line after the paragraph `prev`, open the next item of a numbered
+    or lettered list ("item") or a letter's sign-off ("sign-off")? A 2016 letter's
+    closing list set as "(a) ... (b) ..." or "1. ... 2. ..." at the body's line spacing
+    ran into one paragraph with "Yours sincerely", and was not counted."""
+    if _SIGN_OFF_RE.match(text):
+        return "sign-off"
+    if not (m := _ITEM_NUMBER_RE.match(text)):
+        return None
+    mark = m.group(1)
+    if prev.rstrip().endswith(":"):
+        return "item" if mark in ("1", "a") else None
+    if not (before := _ITEM_NUMBER_RE.match(prev)):
+        return None
+    last = before.group(1)
+    follows = (str(int(last) + 1) == mark if last.isdigit()
+               else mark.isalpha() and ord(mark) == ord(last) + 1)
+    return "item" if follows else None
+
 
 def _runs_on(prev: str, line: _Line, prev_line: _Line, full: float) -> bool:
     """Does `line`, after a gap that would start a paragraph, carry on the sentence that
@@ -220,7 +243,9 @@ def _runs_on(prev: str, line: _Line, prev_line: _Line, full: float) -> bool:
     long to be a heading whose last line ran the full width of the text (`full`
     characters: "... for example the All" / "Age Autism Strategy."), as an address
     block's short lines do not."""
-    prev = prev.rstrip()
+    # A list item's number is no sentence under way: "3. The weak involvement ..." is a
+    # numbered heading, after which a gap starts a paragraph.
+    prev = _ITEM_NUMBER_RE.sub("", prev.rstrip())
     if _SENTENCE_END_RE.search(prev) or abs(line.left - prev_line.left) > 3:
         return False
     if _INVERTED_NAME_RE.search(prev):  # "... inspection in Bristol, City of": a title
@@ -256,9 +281,17 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
     full = lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0
     paragraphs: list[list] = []  # [text, page, kind, last_line]
 
-    for lines in pages:
-        gaps = [a.top - b.top for a, b in zip(lines, lines[1:]) if 0 < a.top - b.top < 40]
+    page_gaps = [[a.top - b.top for a, b in zip(lines, lines[1:]) if 0 < a.top - b.top < 40]
+                 for lines in pages]
+    # The body's line spacing is one for the whole letter: a page of one-line paragraphs
+    # (bullets, a revisit's verdicts) has too few gaps inside a paragraph to show it, and
+    # took the gap between paragraphs for it, running them together.
+    letter_usual = _line_spacing([g for gaps in page_gaps for g in gaps])
+    for lines, gaps in zip(pages, page_gaps):
         usual = _line_spacing(gaps)
+        if usual > letter_usual + 1.0 and len(
+                inside := [g for g in gaps if abs(g - letter_usual) <= 1.0]) >= 2:
+            usual = statistics.median(inside)
         prev_line: _Line | None = None
         for line in lines:
             text = line.text
@@ -272,6 +305,14 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
                 outdented = line.left < prev_line.left - 30
                 new_para = bullet or gap < -2 or outdented or (
                     gap > usual * 1.45 and not _runs_on(paragraphs[-1][0], line, prev_line, full))
+            # A numbered item is a list item after "...:" or after an item: a list that
+            # follows a heading, its items set apart by gaps, stays paragraphs as it was.
+            opens = _opens_item(paragraphs[-1][0], text) if paragraphs and not bullet else None
+            if opens == "item" and (not new_para or paragraphs[-1][0].rstrip().endswith(":")
+                                    or paragraphs[-1][2] == "bullet"):
+                new_para = bullet = True
+            elif opens and not new_para:
+                new_para = True  # "Yours sincerely" after the last item
             if new_para or not paragraphs:
                 paragraphs.append([text, line.page, "bullet" if bullet else "text"])
             else:

@@ -42,7 +42,10 @@ from scraper.records import Letter, Paragraph, Section
 #     glyphs (private use area) are lists, each item a passage.
 # 16: 2016 letters: "Strengths:" and "Areas for development:" set with a colon are headings;
 #     a closing list the area must address by "a WSOA" (the acronym) is the closing list.
-PARSER_VERSION = "16"
+# 17: a page of one-line paragraphs takes the letter's line spacing (a revisit's verdicts ran
+#     into the next weakness's heading); a numbered or lettered list after "...:" or
+#     after an item is a list, item by item, and "Yours sincerely" starts a paragraph.
+PARSER_VERSION = "17"
 
 
 class NotASendLetter(ValueError):

@@ -188,3 +188,61 @@ def test_a_list_marked_with_words_arrowheads_or_symbol_glyphs_is_a_list() -> Non
             _Line(f"{mark} {item}", 1, 686 - 14 * i, 72, False) for i, item in enumerate(items)]
         got = [(p.text, p.kind) for p in extract_paragraphs([lines])]
         assert got == [("Strengths", "heading"), *[(item, "bullet") for item in items]], mark
+
+
+def test_a_page_of_one_line_paragraphs_takes_the_letters_line_spacing() -> None:
+    # A revisit letter's second page: each weakness's heading, its evidence and its
+    # verdict one line each. Too few of the page's gaps lay inside a paragraph to show
+    # its line spacing, so the gap between paragraphs was taken for it and the verdicts
+    # and the next weakness's heading ran into one bullet: weaknesses 3-6 were cited under
+    # weakness 2. The body's spacing is the letter's, as its first page shows.
+    prose = ["Inspectors met leaders of the council and of the health services across",
+             "the area, and read the plans written since the inspection in full."]
+    first = [_Line(prose[i % 2] if i % 4 < 3 else "This was done over three days.", 1,
+                   760 - 16 * i - 8 * (i // 4), 72, False) for i in range(16)]
+    opening = ["The area has made progress with some of the weaknesses that were",
+               "found at the first inspection, as the sections below set out in",
+               "turn."]
+    verdicts = [f"{n}. The weak involvement of parents in decisions" if i % 2 == 0 else
+                "The forum now co-chairs the partnership board."
+                for i, n in enumerate(range(3, 16))]
+    second = ([_Line(t, 2, 760 - 16 * i, 72, False) for i, t in enumerate(opening)]
+              + [_Line(t, 2, 728 - 24 * (i + 1), 72, False) for i, t in enumerate(verdicts)])
+    got = [p.text for p in extract_paragraphs([first, second]) if p.page == 2]
+    assert got == [" ".join(opening), *verdicts]
+
+
+def test_a_numbered_closing_list_is_a_list_and_the_sign_off_its_own() -> None:
+    # A 2016 letter's closing list at the body's line spacing, "(a) ... (b) ..." or
+    # "1. ... 2. ...": its items ran into one paragraph with "Yours sincerely", so the
+    # letter's weaknesses were not counted.
+    intro = "The area must address the following areas of significant weakness:"
+    for marks in (("(a)", "(b)", "(c)"), ("1.", "2.", "3."), ("a)", "b)", "c)")):
+        items = [f"{marks[0]} the slow pace of reform", f"{marks[1]} the quality of plans",
+                 f"{marks[2]} the lack of joint work."]
+        texts = [intro, *items, "Yours sincerely", "A. Inspector"]
+        lines = [_Line(t, 1, 700 - 14 * i, 72, False) for i, t in enumerate(texts)]
+        got = [(p.text, p.kind) for p in extract_paragraphs([lines])]
+        assert got[:4] == [(intro, "text"), *[(item, "bullet") for item in items]], marks
+        assert got[4][0].startswith("Yours sincerely"), marks
+    # Not a list: a number that does not follow on ("2." after "(a)"), or a sentence
+    # whose line happens to begin with a number.
+    texts = ["Leaders have set out what they will do, and by when, for each of the",
+             "2. priorities in the plan that they wrote with families this year."]
+    lines = [_Line(t, 1, 700 - 14 * i, 72, False) for i, t in enumerate(texts)]
+    assert [p.text for p in extract_paragraphs([lines])] == [" ".join(texts)]
+
+
+def test_numbered_paragraphs_set_apart_by_gaps_stay_paragraphs() -> None:
+    # A 2023 report's numbered recommendations under a heading, each its own paragraph:
+    # they are read as before (paragraphs, not list items), the first as the rest.
+    recs = ["1. Leaders should make sure that plans are written on time.",
+            "2. Leaders should improve how families hear about the local offer."]
+    prose = ["Inspectors met leaders of the council and of the health services across",
+             "the area, and read the plans written since the inspection in full, and"] * 3 + [
+             "spoke with families."]
+    lines = [_Line(t, 1, 700 - 14 * i, 72, False) for i, t in enumerate(prose)] + [
+        _Line(t, 1, 588 - 28 * i, 72, False)
+        for i, t in enumerate(["Areas for improvement", *recs])]
+    got = [(p.text, p.kind) for p in extract_paragraphs([lines])]
+    assert got[1:] == [("Areas for improvement", "heading"), *[(r, "text") for r in recs]]
