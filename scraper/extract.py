@@ -26,6 +26,7 @@ from scraper.records import STRAIGHT_QUOTES, Paragraph
 # U+F0A7 "§", U+F0D8 "Ø", U+F076 "v", U+F0FC "ü"), none of which opens a sentence.
 BULLETS = "▪◼•●◦○◆▸►‣■□➢➤–−\uf0b7\uf0a7\uf0d8\uf076\uf0fc"
 _BULLET_RE = re.compile(rf"^\s*[{BULLETS}]\s*")
+_SUB_BULLET_RE = re.compile(r"^o +(?=\S)")
 _PAGE_NUMBER_RE = re.compile(r"^(page\s*)?\d{1,3}(\s*(of|/)\s*\d{1,3})?$", re.I)
 # Running heads whose wording we know; repetition catches the rest.
 _RUNNING_HEAD_RE = re.compile(
@@ -298,6 +299,10 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
             bullet = bool(_BULLET_RE.match(text))
             if bullet:
                 text = _BULLET_RE.sub("", text)
+            elif (paragraphs and _SUB_BULLET_RE.match(text)
+                  and (paragraphs[-1][2] == "bullet" or paragraphs[-1][0].rstrip().endswith(":"))):
+                # Word's second-level mark, a letter "o": a mark only where a list may go on.
+                bullet, text = True, _SUB_BULLET_RE.sub("", text)
             if prev_line is None:
                 new_para = not (paragraphs and _is_continuation(paragraphs[-1][0], line, base_left))
             else:

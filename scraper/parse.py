@@ -45,7 +45,8 @@ from scraper.records import Letter, Paragraph, Section
 # 17: a page of one-line paragraphs takes the letter's line spacing (a revisit's verdicts ran
 #     into the next weakness's heading); a numbered or lettered list after "...:" or
 #     after an item is a list, item by item, and "Yours sincerely" starts a paragraph.
-PARSER_VERSION = "17"
+# 18: Word's second-level list mark, a letter "o", is a list mark after "...:" or an item.
+PARSER_VERSION = "18"
 
 
 class NotASendLetter(ValueError):

@@ -246,3 +246,19 @@ def test_numbered_paragraphs_set_apart_by_gaps_stay_paragraphs() -> None:
         for i, t in enumerate(["Areas for improvement", *recs])]
     got = [(p.text, p.kind) for p in extract_paragraphs([lines])]
     assert got[1:] == [("Areas for improvement", "heading"), *[(r, "text") for r in recs]]
+
+
+def test_words_second_level_list_mark_o_is_a_list_only_where_a_list_goes_on() -> None:
+    # Word marks a list's second level with a letter "o": "Examples include: o a single
+    # service o shared key workers" was one passage.
+    texts = ["\u2022 Leaders commission services together. Examples include:",
+             "o a single service for disabled children", "o shared key workers."]
+    lines = [_Line(t, 1, 700 - 14 * i, 72, False) for i, t in enumerate(texts)]
+    assert [(p.text, p.kind) for p in extract_paragraphs([lines])] == [
+        ("Leaders commission services together. Examples include:", "bullet"),
+        ("a single service for disabled children", "bullet"), ("shared key workers.", "bullet")]
+    # Elsewhere an "o" stays a word.
+    texts = ["Families said that the service was one they would recommend to",
+             "o thers."]
+    lines = [_Line(t, 1, 700 - 14 * i, 72, False) for i, t in enumerate(texts)]
+    assert [p.kind for p in extract_paragraphs([lines])] == ["text"]
