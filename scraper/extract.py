@@ -288,6 +288,8 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
     # (bullets, a revisit's verdicts) has too few gaps inside a paragraph to show it, and
     # took the gap between paragraphs for it, running them together.
     letter_usual = _line_spacing([g for gaps in page_gaps for g in gaps])
+    last: _Line | None = None  # the line before, on this page or the one before
+    one_line = False  # the paragraph so far is that one line
     for lines, gaps in zip(pages, page_gaps):
         usual = _line_spacing(gaps)
         if usual > letter_usual + 1.0 and len(
@@ -305,6 +307,14 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
                 bullet, text = True, _SUB_BULLET_RE.sub("", text)
             if prev_line is None:
                 new_para = not (paragraphs and _is_continuation(paragraphs[-1][0], line, base_left))
+                # A short line alone at the foot of a page ended its paragraph, or is a
+                # heading ("Main findings"), however it ends: a line that wraps runs the
+                # width of the text. It ran into the heading atop the next page.
+                if (not new_para and last is not None and one_line and not bullet
+                        and paragraphs[-1][2] == "text" and len(last.text) < 0.7 * full
+                        and last.text[:1].isupper() and text[:1].isupper()
+                        and not _DANGLING_RE.search(last.text)):
+                    new_para = True
             else:
                 gap = prev_line.top - line.top
                 outdented = line.left < prev_line.left - 30
@@ -322,7 +332,8 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
                 paragraphs.append([text, line.page, "bullet" if bullet else "text"])
             else:
                 paragraphs[-1][0] = _join(paragraphs[-1][0], text, vocab)
-            prev_line = line
+            one_line = new_para or not paragraphs
+            prev_line = last = line
 
     out: list[Paragraph] = []
     merged: list[list] = []

@@ -46,7 +46,9 @@ from scraper.records import Letter, Paragraph, Section
 #     into the next weakness's heading); a numbered or lettered list after "...:" or
 #     after an item is a list, item by item, and "Yours sincerely" starts a paragraph.
 # 18: Word's second-level list mark, a letter "o", is a list mark after "...:" or an item.
-PARSER_VERSION = "18"
+# 19: a short line alone at the foot of a page ends its paragraph (a heading there ran into
+#     the heading atop the next page).
+PARSER_VERSION = "19"
 
 
 class NotASendLetter(ValueError):

@@ -262,3 +262,23 @@ def test_words_second_level_list_mark_o_is_a_list_only_where_a_list_goes_on() ->
              "o thers."]
     lines = [_Line(t, 1, 700 - 14 * i, 72, False) for i, t in enumerate(texts)]
     assert [p.kind for p in extract_paragraphs([lines])] == ["text"]
+
+
+def test_a_heading_at_the_foot_of_a_page_is_not_run_into_the_next_page() -> None:
+    # "Main findings" last on a page, a weakness's heading first on the next: they were
+    # one heading, and the weakness's section was lost. A line that wraps runs the width
+    # of the text, so a short one ended its paragraph, whatever its last word.
+    prose = ["Inspectors met leaders of the council and of the health services across",
+             "the area, and read the plans written since the inspection in full, and"] * 3
+    first = [_Line(t, 1, 700 - 14 * i, 72, False) for i, t in enumerate(prose)] + [
+        _Line("spoke with families.", 1, 616, 72, False), _Line("Main findings", 1, 590, 72, False)]
+    evidence = [prose[0], prose[1], "spoke with families."]
+    second = [_Line("The high number of exclusions of pupils", 2, 760, 72, False)] + [
+        _Line(t, 2, 736 - 14 * i, 72, False) for i, t in enumerate(evidence)]
+    got = [p.text for p in extract_paragraphs([first, second])]
+    assert got[1:] == ["Main findings", "The high number of exclusions of pupils",
+                       " ".join(evidence)]
+    # A sentence cut by the page still carries on, as does a full line.
+    second[0] = _Line("which they discussed with the inspectors.", 2, 760, 72, False)
+    got = [p.text for p in extract_paragraphs([first[:-2], second[:1]])]
+    assert got == [" ".join(prose + ["which they discussed with the inspectors."])]
