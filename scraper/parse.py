@@ -48,7 +48,9 @@ from scraper.records import Letter, Paragraph, Section
 # 18: Word's second-level list mark, a letter "o", is a list mark after "...:" or an item.
 # 19: a short line alone at the foot of a page ends its paragraph (a heading there ran into
 #     the heading atop the next page).
-PARSER_VERSION = "19"
+# 20: a revisit's weaknesses opened by "At the initial inspection, inspectors found that ..."
+#     each have their section, named by that sentence.
+PARSER_VERSION = "20"
 
 
 class NotASendLetter(ValueError):
@@ -398,6 +400,12 @@ _JUDGEMENT_RE = re.compile(r"\b(?:has|have)(?: not|n't)?(?: yet)? made sufficien
                            re.I)
 
 
+# "At the initial inspection, inspectors found that ...", to the end of its sentence.
+_INITIAL_FINDING_RE = re.compile(
+    r"At the (?:time of the )?(?:initial|first|previous) (?:inspection|visit)\b[^.]{0,60}?"
+    r"\b(?:inspectors|we|it was) (?:found|identified|judged)\b[^.]*\.", re.I)
+
+
 def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocument:
     rules = HEADING_RULES[framework]
     doc = ParsedDocument(Letter(framework=framework, area=""), [])
@@ -450,6 +458,19 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
             current = ("main_findings", para.text)
             doc.weakness_headings.append(para.text)
             add(para, True)
+            continue
+        if (
+            framework == "revisit_2018"
+            and para.kind == "text"
+            and (current[0] == "main_findings" or current[0] == "context" and judged)
+            and not closing
+            and (opener := _INITIAL_FINDING_RE.match(para.text))
+        ):
+            # Other revisits open each weakness with a sentence saying what the first
+            # inspection found: that sentence names the weakness's section, and is kept.
+            current = ("main_findings", opener.group(0).strip())
+            doc.weakness_headings.append(current[1])
+            add(para, False)
             continue
         judged = judged or bool(_JUDGEMENT_RE.search(para.text))
         header = bool(_TABLE_HEADER_RE.match(para.text))

@@ -548,6 +548,29 @@ def test_revisit_weakness_sections_without_a_main_findings_heading() -> None:
                                                           "main_findings"]
 
 
+def test_revisit_weaknesses_opened_by_what_the_first_inspection_found() -> None:
+    # Some revisit letters open each weakness with a sentence, not a heading: every passage
+    # was cited under "Main findings", and a letter without verdict sentences counted none.
+    opener = "At the initial inspection, inspectors found that {} "
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND revisit in Exampleshire"),
+        ("text", f"Between 3 March 2020 and 5 March 2020, Ofsted and the CQC revisited the area "
+                 f"of Exampleshire. {_REVISIT_AIM}"),
+        ("heading", "Main findings"),
+        ("text", opener.format("plans were late.") + "Plans are now issued on time."),
+        ("bullet", "Families say the wait is shorter."),
+        ("text", opener.format("the local offer was hard to use.")),
+        ("bullet", "The local offer was rebuilt with parents."),
+    ))
+    assert doc.weakness_headings == [opener.format("plans were late.").strip(),
+                                     opener.format("the local offer was hard to use.").strip()]
+    assert doc.letter.weaknesses_total == 2
+    cited = [(s.canonical, s.heading) for s in doc.letter.sections]
+    assert cited[-2:] == [("main_findings", h) for h in doc.weakness_headings]
+    # The opening sentence stays text of its section (it says what was wrong).
+    assert "Plans are now issued on time." in doc.text and "plans were late." in doc.text
+
+
 def test_a_monitoring_reports_verdicts_are_read_past_its_first_page() -> None:
     filler = "Inspectors read plans and met families in every part of the area. " * 70
     verdict = "The area has {}made sufficient progress in addressing this area for priority action."
