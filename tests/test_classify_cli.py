@@ -1071,6 +1071,8 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
     alone = runner.invoke(app, ["evaluate", str(stray), "--corpus", str(root)], env=env)
     assert alone.exit_code == 0, alone.output
     assert "1 of the 2 sentences was not found in this corpus" in alone.stderr
+    # Named by its line of the file, so that it can be found and mended.
+    assert f"\n  line 1, {rows[0]['letter_id']}: Short breaks are too few." in alone.stderr
     # Two sentences are a spot check, not the model's quality.
     assert "not recorded: 2 labelled sentences are too few" in alone.stderr
     # Nor do a dozen replace the figure measured on more.

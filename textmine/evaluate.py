@@ -202,9 +202,15 @@ def evaluate_model(
 
 def _not_found(records: Sequence[dict[str, Any]],
                found: Sequence[tuple[Any, str | None]]) -> list[str]:
-    """The sentences not found in the corpus, with their letter ("x.pdf: Plans are ..."),
-    so that a user can see why: a letter not imported, a sentence cut differently."""
-    return [(f"{r['letter']}: " if r.get("letter") else "") + r["text"][:70]
+    """The sentences not found in the corpus, with their line of the labels file and their
+    letter ("line 77, x.pdf: Plans are ..."), so that a user can see why: a letter not
+    imported, a sentence cut differently, a page's running head that sendlens removes."""
+    def where(r: dict[str, Any]) -> str:
+        said = ", ".join(filter(None, (str(r.get("source", "")).rpartition(", ")[2],
+                                       r.get("letter"))))
+        return f"{said}: " if said else ""
+
+    return [where(r) + r["text"][:70]
             + ("..." if len(r["text"]) > 70 else "")
             for r, (_, pid) in zip(records, found, strict=True) if pid is None]
 

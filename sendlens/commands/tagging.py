@@ -698,7 +698,9 @@ def _print(result: dict, title: str, as_json: bool) -> None:
         typer.secho(f"note: {missing} of the {result['n']:,} sentences "
                     f"{'was' if missing == 1 else 'were'} not found in this corpus's letters "
                     f"and read alone, without {'its' if missing == 1 else 'their'} section "
-                    "and neighbours"
+                    f"and neighbours ({'its' if missing == 1 else 'a'} letter not imported, "
+                    "or text sendlens leaves out of a letter's passages, such as a page's "
+                    "running head)"
                     + "".join(f"\n  {t}" for t in named[:5]) + ("\n  ..." if len(named) > 5
                                                                else ""),
                     fg="yellow", err=True)
