@@ -98,6 +98,30 @@ def test_weak_theme_labels_combine_own_and_neighbour_evidence() -> None:
     assert weight[4, 0] == 1.0  # no evidence anywhere near: confident negative
 
 
+def test_only_the_sentence_after_a_match_inherits_it() -> None:
+    # Anaphora points back: "This..." just before a matching sentence is about what came
+    # before it, not about the next one. It is no positive, and a less certain negative
+    # than a sentence with no match on either side.
+    own = np.array([[0.0], [2.0], [0.0], [0.0]])
+    prev = np.array([[0.0], [0.0], [2.0], [0.0]])
+    nxt = np.array([[2.0], [0.0], [0.0], [0.0]])
+    labels, weight = weak_theme_labels(own, prev, nxt, np.array([True, False, False, True]))
+    assert labels[:, 0].tolist() == [0, 1, 0, 0]
+    assert weight[0, 0] == pytest.approx(0.4) and weight[2, 0] == pytest.approx(0.4)
+    assert weight[3, 0] == 1.0  # no match next to it either way: a confident negative
+
+
+def test_weak_label_weights_follow_the_strength_of_the_evidence() -> None:
+    # One strong hit is a less certain positive than two; a related hint alone is the
+    # least certain negative of all (it may well be about the theme).
+    own = np.array([[1.0], [2.0], [0.5], [0.0]])
+    prev = np.array([[0.0], [0.0], [0.0], [2.0]])
+    labels, weight = weak_theme_labels(own, prev, np.zeros_like(own), np.zeros(4, bool))
+    assert labels[:, 0].tolist() == [1, 1, 0, 0]
+    assert weight[0, 0] < weight[1, 0] == 1.0
+    assert weight[2, 0] < weight[3, 0] < 1.0
+
+
 def test_anaphora_detects_sentences_that_point_back() -> None:
     assert anaphoric(["This means families wait.", "As a result, plans are late.",
                       "Families wait."]).tolist() == [True, True, False]
