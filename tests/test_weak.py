@@ -61,6 +61,13 @@ def test_leadership_yields_to_a_more_specific_theme(matcher: PatternMatcher) -> 
     assert "joint_commissioning" in themes_of(matcher, general)
 
 
+def test_leadership_yields_on_a_tie_too(matcher: PatternMatcher) -> None:
+    # One leadership word and one word of a specific theme: the sentence is about the
+    # specific theme ("funding" is a backdrop here, not the subject).
+    assert themes_of(matcher, "Funding for short breaks has risen.") == {"social_care"}
+    assert themes_of(matcher, "Funding for autism assessments has risen.") == {"health_input"}
+
+
 def test_commissioning_is_leadership_even_beside_a_specific_theme(
     matcher: PatternMatcher,
 ) -> None:
