@@ -146,6 +146,14 @@ def test_section_priors_decide_when_the_sentence_has_no_cues(matcher: PatternMat
     assert stance_of(matcher, bare, "context") == "neutral"
 
 
+def test_a_description_reads_neutral_under_a_findings_heading(matcher: PatternMatcher) -> None:
+    # The codebook's neutral cues (what inspectors did, who was appointed) outweigh the
+    # findings section's even prior, which alone would call them positive.
+    for text in ("Inspectors met leaders of the partnership.",
+                 "A new director was appointed in March."):
+        assert stance_of(matcher, text, "main_findings") == "neutral", text
+
+
 def test_cues_override_the_section_prior(matcher: PatternMatcher) -> None:
     assert stance_of(matcher, "Waiting lists remain too long.", "strengths") == "negative"
     assert stance_of(matcher, "Families value the service, which works well.",
