@@ -269,6 +269,29 @@ def test_a_recommendation_is_negative_however_it_is_worded(trained: tuple,
     assert model.predict([met])[0]["stance"] == "positive"
 
 
+def test_a_mixed_reading_of_a_recommendation_is_negative_too(trained: tuple) -> None:
+    """A recommendation names a shortfall: in an actions section a stance the model reads
+    as mixed counts as negative, as a positive one does; elsewhere it stays mixed."""
+    _, _, model = trained
+    faked = replace(model)
+    faked._scores = lambda its: (np.tile(model.thresholds - 0.5, (len(its), 1)),  # type: ignore[method-assign]
+                                 np.tile([0.1, 0.2, 0.6, 0.1], (len(its), 1)),
+                                 np.zeros(len(its), bool))
+    read = faked.predict([Item("a", section="actions"), Item("b", section="strengths")])
+    assert [p["stance"] for p in read] == ["negative", "mixed"]
+
+
+def test_recommendation_wording_decides_only_for_a_sentence_read_alone(trained: tuple) -> None:
+    """The wording rule is for sentences without a section: in a letter's strengths,
+    "Leaders must make sure ... work well" keeps the stance the model reads."""
+    _, _, model = trained
+    asked = "Leaders must make sure short breaks work well and are timely for families."
+    without_rule = replace(model, recommendation_sections=())
+    placed = Item(asked, section="strengths", heading=HEADINGS["strengths"])
+    assert without_rule.predict([placed])[0]["stance"] == "positive"
+    assert model.predict([placed])[0]["stance"] == "positive"
+
+
 def test_the_same_inputs_train_the_same_model(tmp_path: Path) -> None:
     # The theme solver visits rows in a random order: unseeded, two trainings on the
     # same corpus and labels differed in their thresholds and tagged a few passages
