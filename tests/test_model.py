@@ -363,6 +363,28 @@ def test_model_is_stale_when_the_codebook_changes(trained: tuple) -> None:
     assert staleness(other, cb) == [f"trained with numpy 0.9.0, running {np.__version__}"]
 
 
+def test_model_is_stale_when_the_corpus_or_scikit_learn_changes(trained: tuple) -> None:
+    """The weak labels come from the corpus: the same letters split into other passages
+    (a re-import with a fixed parser) is another corpus. A minor scikit-learn release may
+    not read the pipelines the same way."""
+    import sklearn
+
+    cb, _, model = trained
+    training = model.meta["training"]
+    size = (training["corpus_letters"], training["corpus_sentences"])
+    assert staleness(model.meta, cb, corpus=size) == []
+    [reason] = staleness(model.meta, cb, corpus=(size[0], size[1] + 7))
+    assert f"({size[1]:,} passages); the corpus now holds {size[0]:,} ({size[1] + 7:,})" in reason
+    major, minor = sklearn.__version__.split(".")[:2]
+    other = f"{major}.{int(minor) + 1}.0"
+    meta = {**model.meta, "versions": {**model.meta["versions"], "scikit-learn": other}}
+    assert staleness(meta, cb) == [f"trained with scikit-learn {other}, running "
+                                   f"{sklearn.__version__}"]
+    patch = {**model.meta, "versions": {**model.meta["versions"],
+                                        "scikit-learn": f"{major}.{minor}.99"}}
+    assert staleness(patch, cb) == []  # a patch release changes nothing
+
+
 def test_hand_labels_outweigh_weak_labels() -> None:
     """A theme the patterns never see is learned from hand labels alone."""
     cb = load_codebook()
