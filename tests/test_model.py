@@ -452,6 +452,16 @@ def test_prevalence_thresholds_match_weak_label_rates() -> None:
     assert abs((scores[:, 1] >= t[1]).mean() - weak[:, 1].mean()) < 0.02
 
 
+def test_prevalence_thresholds_stay_within_bounds_for_rare_and_common_themes() -> None:
+    # A theme the weak labels almost never give (or almost always) would get a cut of
+    # about 0.99 (or 0.01) and then tag nothing (or everything) on new letters.
+    scores = np.linspace(0, 1, 1000)[:, None].repeat(2, axis=1)
+    weak = np.zeros((1000, 2), int)
+    weak[:3, 0] = 1
+    weak[3:, 1] = 1
+    assert prevalence_thresholds(scores, weak).tolist() == [0.8, 0.2]
+
+
 def test_group_folds_never_split_a_letter() -> None:
     groups = ["a"] * 5 + ["b"] * 3 + ["c"] * 4 + ["d"] * 2 + ["e"] * 6
     folds = group_folds(groups, 3)
