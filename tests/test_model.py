@@ -462,6 +462,24 @@ def test_prevalence_thresholds_stay_within_bounds_for_rare_and_common_themes() -
     assert prevalence_thresholds(scores, weak).tolist() == [0.8, 0.2]
 
 
+def test_neighbour_scores_are_those_of_the_sentences_before_and_after() -> None:
+    from textmine.model import neighbour_scores
+    from textmine.weak import PatternMatcher
+
+    matcher = PatternMatcher(load_codebook())
+    texts = ["Short breaks are valued.", "This helps families.", "The local offer is clear."]
+    items = [Item(t, prev_text=texts[i - 1] if i else "",
+                  next_text=texts[i + 1] if i + 1 < len(texts) else "")
+             for i, t in enumerate(texts)]
+    # ... and a sentence read in another place: its own neighbours, not the list's.
+    items.append(Item("Families agree.", prev_text="Direct payments are flexible."))
+    own = matcher.theme_scores([it.text for it in items])
+    prev, nxt = neighbour_scores(items, own, matcher)
+    care, offer = (matcher.theme_ids.index(t) for t in ("social_care", "local_offer"))
+    assert prev[:, care].tolist() == [0, 1, 0, 1] and prev[:, offer].tolist() == [0, 0, 0, 0]
+    assert nxt[:, offer].tolist() == [0, 1, 0, 0] and nxt[:, care].tolist() == [0, 0, 0, 0]
+
+
 def test_group_folds_never_split_a_letter() -> None:
     groups = ["a"] * 5 + ["b"] * 3 + ["c"] * 4 + ["d"] * 2 + ["e"] * 6
     folds = group_folds(groups, 3)
