@@ -287,6 +287,52 @@ def test_cell_intervals_come_from_whole_letters() -> None:
     assert pooled_share_intervals([1] * 4, [1] * 4, [2] * 4, letters=30) is None
 
 
+def test_a_cells_interval_draws_all_its_groups_letters_but_counts_only_judging_ones(
+    tmp_path: Path,
+) -> None:
+    """Eight letters of one region: six judge EHC plans, one only describes them (a
+    neutral passage), one never names them. The interval resamples all eight letters
+    (those that judge nothing widen it), and the describing letter is no judging letter:
+    four judging letters and one describing are too few for an interval."""
+    from textmine.intervals import pooled_share_intervals
+
+    corpus = Corpus.open(tmp_path / "c")
+    ehc = {i: ["negative"] * i + ["positive"] * (5 - i) + ["mixed"] for i in range(6)}
+    ehc[6] = ["neutral"]
+    care = {0: ["negative", "positive"], 1: ["negative"], 2: ["positive"], 3: ["negative"],
+            4: ["neutral"]}
+    with corpus.transaction() as con:
+        for i in range(8):
+            lid = f"{i:012x}"
+            con.execute(
+                "INSERT INTO letters (letter_id, sha256, area, region, framework, outcome,"
+                " inspection_start, clean_text, imported_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (lid, lid * 5, f"Area {i}", "London", "area_send_2023", "positive",
+                 "2023-03-01", "", "now"))
+            tags = [("ehc_plans", st) for st in ehc.get(i, [])] + [
+                ("social_care", st) for st in care.get(i, [])] + [(None, "neutral")]
+            for seq, (theme, stance) in enumerate(tags, 1):
+                pid = f"{lid}-{seq:04d}"
+                con.execute("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
+                            (pid, lid, seq, "weaknesses", "Heading", seq, 0, 0, "Words."))
+                con.execute("INSERT INTO tags VALUES (?,?,?,?,?,?)",
+                            (pid, json.dumps([theme] if theme else []), stance, "{}", "m",
+                             "now"))
+    table = aggregate.theme_table(corpus, by="region", themes=["ehc_plans", "social_care"])
+    row = cell(table, "region", "London", "ehc_plans")
+    assert (row["letters"], row["letters_mentioning"], row["neutral"]) == (8, 7, 1)
+    expected = pooled_share_intervals([5 - i for i in range(6)], list(range(6)), [6] * 6,
+                                      letters=8)
+    assert expected is not None
+    assert (row["share_negative_low"], row["share_negative_high"]) == pytest.approx(
+        expected["share_negative"])
+    assert (row["net_stance_low"], row["net_stance_high"]) == pytest.approx(
+        expected["net_stance"])
+    care_row = cell(table, "region", "London", "social_care")
+    assert care_row["letters_mentioning"] == 5
+    assert care_row[["share_negative_low", "net_stance_low"]].isna().all()
+
+
 def test_theme_table_has_zero_rows_for_unmentioned_themes(corpus: Corpus) -> None:
     table = aggregate.theme_table(corpus, by="area")
     themes = aggregate.known_themes(corpus)
