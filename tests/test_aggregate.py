@@ -333,6 +333,17 @@ def test_a_cells_interval_draws_all_its_groups_letters_but_counts_only_judging_o
     assert care_row[["share_negative_low", "net_stance_low"]].isna().all()
 
 
+def test_regions_come_north_to_south_not_in_the_alphabets_order(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    # The module's corpus has East Midlands, South East and South West: in both orders.
+    copy = edited_copy(corpus, tmp_path / "c",
+                       "UPDATE letters SET region = 'North West' WHERE area = 'Cornwall'")
+    table = aggregate.theme_table(copy, by="region", themes=["ehc_plans"])
+    assert table["region"].tolist() == ["North West", "East Midlands", "South East",
+                                        "South West"]
+
+
 def test_theme_table_has_zero_rows_for_unmentioned_themes(corpus: Corpus) -> None:
     table = aggregate.theme_table(corpus, by="area")
     themes = aggregate.known_themes(corpus)
