@@ -699,6 +699,29 @@ def test_labels_made_before_a_theme_was_added_are_no_negatives_for_it(
     capture(evaluate)
     evaluate.cross_validate_gold(corpus, old, folds=2)
     assert all((fold.themes[:, j] == -1).all() for fold in seen) and len(seen) == 2
+def test_cross_validation_never_trains_on_the_letters_it_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each fold's model learns from the other folds' letters only: a fold that also
+    trained on the labels it is scored on reported figures no new letter would reach."""
+    import textmine.evaluate as evaluate
+
+    corpus = build_corpus(tmp_path / "corpus", n_letters=3)
+    every = list({(r["letter_id"], r["text"]): r for r in synthetic_rows(3)}.values())
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
+                                        "themes": [r["theme"]]}) + "\n" for r in every[::6]))
+    taught: list[set] = []
+    train_model = evaluate.train_model
+    monkeypatch.setattr(evaluate, "train_model", lambda items, cb, hand, **kw:
+                        taught.append({it.letter for it in hand.items})
+                        or train_model(items, cb, hand, **kw))
+    assert evaluate.cross_validate_gold(corpus, gold, folds=3)["letters"] == 3
+    letters = {r["letter_id"] for r in every}
+    assert len(taught) == 3 and all(len(fold) == 2 and fold < letters for fold in taught)
+    assert {next(iter(letters - fold)) for fold in taught} == letters  # each held out once
+
+
 def test_a_correction_is_read_in_the_passage_it_was_made_on() -> None:
     from textmine.tag import PassageMatcher, hand_set
 
