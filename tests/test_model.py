@@ -722,6 +722,26 @@ def test_cross_validation_never_trains_on_the_letters_it_scores(
     assert {next(iter(letters - fold)) for fold in taught} == letters  # each held out once
 
 
+def test_the_figures_without_context_read_each_sentence_alone(trained: tuple) -> None:
+    """evaluate's "without_context" figures are what classify gives a sentence it cannot
+    find in the corpus: no section, heading or neighbours."""
+    from textmine.evaluate import evaluate_model
+    from textmine.tag import PassageMatcher
+
+    _, rows, model = trained
+    records = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]]}
+               for r in rows[30:40]]
+    read: list[list[Item]] = []
+    spy = replace(model)
+    spy.predict = lambda items: read.append(list(items)) or model.predict(items)  # type: ignore[method-assign]
+    result = evaluate_model(spy, records, PassageMatcher(rows))
+    placed, alone = read
+    assert result["matched_to_corpus"] == 10
+    assert all(it.section for it in placed) and any(it.prev_text for it in placed)
+    assert alone == [it.alone() for it in placed]
+    assert not any(it.section or it.heading or it.prev_text or it.next_text for it in alone)
+
+
 def test_a_correction_is_read_in_the_passage_it_was_made_on() -> None:
     from textmine.tag import PassageMatcher, hand_set
 
