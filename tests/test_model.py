@@ -742,6 +742,16 @@ def test_the_figures_without_context_read_each_sentence_alone(trained: tuple) ->
     assert not any(it.section or it.heading or it.prev_text or it.next_text for it in alone)
 
 
+def test_a_label_with_no_letter_counts_as_a_letter_of_its_own(trained: tuple) -> None:
+    # As evaluate --cv says when it refuses more folds than letters; not all one letter.
+    from textmine.evaluate import evaluate_model
+    from textmine.tag import PassageMatcher
+
+    _, rows, model = trained
+    records = [{"text": r["text"], "themes": [r["theme"]]} for r in rows[30:34]]
+    assert evaluate_model(model, records, PassageMatcher(rows))["letters"] == 4
+
+
 def test_a_correction_is_read_in_the_passage_it_was_made_on() -> None:
     from textmine.tag import PassageMatcher, hand_set
 
