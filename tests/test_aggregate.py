@@ -698,6 +698,20 @@ def test_ehc_plans_actions_share(corpus: Corpus) -> None:
     assert result["difference"] == pytest.approx(0.5 - 0.69)  # ours less Ofsted's
 
 
+def test_ehc_plans_actions_share_is_of_all_letters_not_only_those_with_actions(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    # A letter with no areas for improvement has no EHC plans among them: it counts in
+    # the denominator (Ofsted's 69% is of all full inspections).
+    copy = edited_copy(corpus, tmp_path / "c",
+                       "UPDATE passages SET section = 'weaknesses' WHERE section = 'actions'"
+                       " AND letter_id IN (SELECT letter_id FROM letters WHERE area = 'Dorset')")
+    result = aggregate.ehc_plans_actions_share(copy)
+    assert (result["letters"], result["letters_with_actions"], result["letters_flagged"]) == (
+        4, 3, 2)
+    assert result["share"] == pytest.approx(0.5)
+
+
 # --- nothing tagged ----------------------------------------------------------------------------
 
 
