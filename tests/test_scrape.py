@@ -951,6 +951,16 @@ def test_since_and_areas_narrow_the_scrape(site: Site, base: str, corpus: Corpus
         summary.render()
 
 
+def test_since_keeps_the_letters_published_on_that_day(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # --since 2024-06-01 means from that day on: a letter published on it is fetched.
+    report = max((r for p in site.providers[2:] for r in p.reports if r.send),
+                 key=lambda r: r.published)
+    summary = scrape(corpus, base_url=base, since=report.published, dry_run=True, **FAST)
+    assert report.file_id in {r.file_id for r in summary.would_download}
+
+
 @pytest.mark.parametrize("detail", ["{label}, PDF - {when}", "{label}, pdf \u2013 {when}",
                                     "{label}, PDF, 2.1MB - {when}",
                                     "{label}, pdf - {day} Sept {year}"])
