@@ -951,6 +951,17 @@ def test_since_and_areas_narrow_the_scrape(site: Site, base: str, corpus: Corpus
         summary.render()
 
 
+def test_a_letter_listed_on_two_provider_pages_is_fetched_once(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # One report on the pages of two providers (a council's two records): one download.
+    shared = next(r for r in site.providers[0].reports if r.send)
+    site.providers[1].reports.append(shared)
+    summary = scrape(corpus, base_url=base, dry_run=True, **FAST)
+    ids = [r.file_id for r in summary.would_download]
+    assert ids.count(shared.file_id) == 1 and len(ids) == len(set(ids))
+
+
 def test_since_keeps_the_letters_published_on_that_day(
     site: Site, base: str, corpus: Corpus
 ) -> None:
