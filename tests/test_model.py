@@ -401,6 +401,39 @@ def test_hand_labels_outweigh_weak_labels() -> None:
     assert model.meta["training"]["hand_labels"]["n"] == len(hand_items)
 
 
+def test_tuned_thresholds_are_shrunk_halfway_to_the_prevalence_ones(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--tune-thresholds: a few dozen labels give noisy F1 optima, so each theme the labels
+    judge gets the midpoint of its F1 threshold and its prevalence threshold (a theme no
+    label judges keeps the prevalence one: test_labels_made_before_a_theme_was_added...)."""
+    import textmine.model as model_mod
+
+    seen: dict[str, np.ndarray] = {}
+
+    def recording(name: str) -> object:
+        real = getattr(model_mod, name)
+
+        def wrapper(*args: object, **kwargs: object) -> np.ndarray:
+            seen[name] = out = real(*args, **kwargs)
+            return out
+        return wrapper
+
+    for name in ("f1_thresholds", "prevalence_thresholds"):
+        monkeypatch.setattr(model_mod, name, recording(name))
+    cb = load_codebook()
+    items = _items(synthetic_rows())
+    texts = ["Plans are late and families wait too long.", "Plans are written on time.",
+             "Health advice is missing from plans.", "Plans are reviewed every year."]
+    hand_items = [Item(t, letter=f"h{i}", section="weaknesses") for i, t in enumerate(texts * 3)]
+    hand = hand_training_set(hand_items, [["ehc_plans"]] * len(hand_items),
+                             ["negative"] * len(hand_items), cb)
+    model = train_model(items, cb, hand, tune_folds=3)
+    f1, prevalence = seen["f1_thresholds"], seen["prevalence_thresholds"]
+    # A label judges every theme (those it does not name as absent).
+    assert np.allclose(model.thresholds, 0.5 * f1 + 0.5 * prevalence)
+    assert not np.allclose(f1, prevalence)  # else the test could not tell them apart
+
+
 def test_a_hand_label_counts_for_more_than_a_weak_label_against_it() -> None:
     """Weak labels say sentences on direct payments are not co-production; hand labels
     say four of them are. The hand labels must move the model further than as many weak

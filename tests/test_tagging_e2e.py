@@ -216,7 +216,7 @@ def test_cli_counts_are_written_with_thousands_separators(corpus: Corpus) -> Non
     assert f"tagged {n:,} passages with model" in tagged.stderr
 
 
-def test_train_with_hand_labels_records_them_and_tunes_thresholds(
+def test_train_with_hand_labels_records_them_and_its_thresholds_source(
     corpus: Corpus, gold_dir: Path
 ) -> None:
     result = CliRunner().invoke(
@@ -228,7 +228,10 @@ def test_train_with_hand_labels_records_them_and_tunes_thresholds(
     assert meta["training"]["hand_labels"]["n"] == 332
     assert meta["training"]["hand_labels"]["letters"] == 28
     assert "332 hand labels in the training data" in meta["training"]["threshold_tuning"]
-    assert meta["training"]["seconds"] < 120
+    assert meta["training"]["seconds"] > 0  # recorded (how fast is bench/'s to measure)
+    # No --tune-thresholds: the thresholds come from the corpus's weak labels.
+    assert meta["training"]["threshold_tuning"].startswith("prevalence of weak labels")
+    assert meta["training"]["tune_folds"] == 0
     # Evaluating on the labels a model was trained on is flagged as not honest.
     ev = CliRunner().invoke(
         app, ["evaluate", str(gold_dir / "dev.jsonl"), "--corpus", str(corpus.root)]
