@@ -280,21 +280,29 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
     # A full line of body text, in characters: most lines of prose are nearly this long.
     lengths = sorted(len(ln.text) for lines in pages for ln in lines)
     full = lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0
-    paragraphs: list[list] = []  # [text, page, kind, last_line]
+    paragraphs: list[list] = []  # [text, page, kind]
 
-    page_gaps = [[a.top - b.top for a, b in zip(lines, lines[1:]) if 0 < a.top - b.top < 40]
-                 for lines in pages]
+    page_pairs = [[(a, a.top - b.top) for a, b in zip(lines, lines[1:])
+                   if 0 < a.top - b.top < 40] for lines in pages]
     # The body's line spacing is one for the whole letter: a page of one-line paragraphs
     # (bullets, a revisit's verdicts) has too few gaps inside a paragraph to show it, and
     # took the gap between paragraphs for it, running them together.
-    letter_usual = _line_spacing([g for gaps in page_gaps for g in gaps])
+    letter_usual = _line_spacing([g for pairs in page_pairs for _, g in pairs])
     last: _Line | None = None  # the line before, on this page or the one before
     one_line = False  # the paragraph so far is that one line
-    for lines, gaps in zip(pages, page_gaps):
+    for lines, pairs in zip(pages, page_pairs):
+        gaps = [g for _, g in pairs]
         usual = _line_spacing(gaps)
-        if usual > letter_usual + 1.0 and len(
-                inside := [g for g in gaps if abs(g - letter_usual) <= 1.0]) >= 2:
-            usual = statistics.median(inside)
+        inside = [g for g in gaps if abs(g - letter_usual) <= 1.0]
+        if usual > letter_usual + 1.0 and len(inside) >= 2:
+            # Only when the page's own spacing follows few wrapped lines (full width, no
+            # sentence ended): then it is the gap between paragraphs. A page of prose with a
+            # footnote in small print, in a letter whose annex is small print, keeps its own.
+            own = [a for a, g in pairs if abs(g - usual) <= 1.0]
+            wrapped = sum(len(a.text) >= 0.85 * full and not _SENTENCE_END_RE.search(a.text)
+                          for a in own)
+            if wrapped < len(own) / 2:
+                usual = statistics.median(inside)
         prev_line: _Line | None = None
         for line in lines:
             text = line.text

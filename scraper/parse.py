@@ -50,7 +50,10 @@ from scraper.records import Letter, Paragraph, Section
 #     the heading atop the next page).
 # 20: a revisit's weaknesses opened by "At the initial inspection, inspectors found that ..."
 #     each have their section, named by that sentence.
-PARSER_VERSION = "20"
+# 21: ... only in a letter that prints no heading for each weakness, and not a recap of how
+#     many there were; the letter-wide line spacing only for a page whose own spacing
+#     follows few wrapped lines (a small-print annex split the prose of other pages).
+PARSER_VERSION = "21"
 
 
 class NotASendLetter(ValueError):
@@ -404,6 +407,10 @@ _JUDGEMENT_RE = re.compile(r"\b(?:has|have)(?: not|n't)?(?: yet)? made sufficien
 _INITIAL_FINDING_RE = re.compile(
     r"At the (?:time of the )?(?:initial|first|previous) (?:inspection|visit)\b[^.]{0,60}?"
     r"\b(?:inspectors|we|it was) (?:found|identified|judged)\b[^.]*\.", re.I)
+# "... found that the area had three significant weaknesses": a recap, not one of them.
+_WEAKNESS_COUNT_RE = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|a number of)"
+    r" (?:areas? of )?(?:significant )?weakness", re.I)
 
 
 def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocument:
@@ -416,6 +423,7 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
     # the first weakness's section; before it, it is part of the opening.
     judged = False
     in_table = False  # past a "Responsible body | Areas for ..." header, in its section
+    opened_by_sentence = False  # this revisit opens its weaknesses with a sentence each
 
     def add(para: Paragraph, heading: bool) -> None:
         if heading:
@@ -462,12 +470,17 @@ def assign_sections(framework: str, paragraphs: list[Paragraph]) -> ParsedDocume
         if (
             framework == "revisit_2018"
             and para.kind == "text"
-            and (current[0] == "main_findings" or current[0] == "context" and judged)
+            and current[0] == "main_findings"
             and not closing
             and (opener := _INITIAL_FINDING_RE.match(para.text))
+            and not _WEAKNESS_COUNT_RE.search(opener.group(0))
+            and (not doc.weakness_headings or opened_by_sentence)
         ):
             # Other revisits open each weakness with a sentence saying what the first
             # inspection found: that sentence names the weakness's section, and is kept.
+            # Not where the letter prints a heading for each (the sentence then opens
+            # that section's text), nor a recap of how many weaknesses there were.
+            opened_by_sentence = True
             current = ("main_findings", opener.group(0).strip())
             doc.weakness_headings.append(current[1])
             add(para, False)

@@ -282,3 +282,32 @@ def test_a_heading_at_the_foot_of_a_page_is_not_run_into_the_next_page() -> None
     second[0] = _Line("which they discussed with the inspectors.", 2, 760, 72, False)
     got = [p.text for p in extract_paragraphs([first[:-2], second[:1]])]
     assert got == [" ".join(prose + ["which they discussed with the inspectors."])]
+
+
+def test_a_small_print_annex_does_not_split_the_prose_of_other_pages() -> None:
+    # The letter-wide spacing came from a long annex in small print (9 pt): a page of
+    # prose (14 pt) with a three-line footnote took it for its own, and every sentence
+    # that ended a line started a paragraph.
+    body = ["Leaders have worked with families to improve the local offer this year.",
+            "Parents say that it is easier to find. Leaders check how often it is",
+            "used, and by whom, and change it where it falls short of what they",
+            "want."]
+
+    def prose_page(page: int) -> list[_Line]:
+        lines, top = [], 760
+        for _ in range(5):
+            for t in body:
+                lines.append(_Line(t, page, top, 72, False))
+                top -= 14
+            top -= 10
+        for t in ["1 A footnote in small print that sets out where the",
+                  "figures come from and when they", "were published."]:
+            lines.append(_Line(t, page, top, 72, False))
+            top -= 9
+        return lines
+
+    annex = [_Line(f"Row {i} of the table of services and their waiting times", 3,
+                   760 - 9 * i, 72, False) for i in range(60)]
+    got = [p.text for p in extract_paragraphs([prose_page(1), prose_page(2), annex])
+           if p.page == 2]
+    assert got[:5] == [" ".join(body)] * 5

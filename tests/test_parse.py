@@ -569,6 +569,23 @@ def test_revisit_weaknesses_opened_by_what_the_first_inspection_found() -> None:
     assert cited[-2:] == [("main_findings", h) for h in doc.weakness_headings]
     # The opening sentence stays text of its section (it says what was wrong).
     assert "Plans are now issued on time." in doc.text and "plans were late." in doc.text
+    # A letter that prints a heading for each weakness keeps them: the sentence under one
+    # opens its text, and is no second weakness. Nor is a recap of how many there were.
+    opening = (f"Between 3 March 2020 and 5 March 2020, Ofsted and the CQC revisited the area "
+               f"of Exampleshire. {_REVISIT_AIM}")
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND revisit in Exampleshire"), ("text", opening),
+        ("heading", "Main findings"),
+        ("text", "At the initial inspection in 2017, inspectors found that the area had two "
+                 "significant weaknesses."),
+        ("heading", "The late issue of education, health and care plans"),
+        ("text", opener.format("plans were late.") + "Plans are now issued on time."),
+        ("heading", "The weak involvement of parents in planning services"),
+        ("text", opener.format("parents were not involved.") + "They now sit on the board."),
+    ))
+    assert doc.weakness_headings == ["The late issue of education, health and care plans",
+                                     "The weak involvement of parents in planning services"]
+    assert doc.letter.weaknesses_total == 2
 
 
 def test_a_monitoring_reports_verdicts_are_read_past_its_first_page() -> None:
