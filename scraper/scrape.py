@@ -147,7 +147,7 @@ class ScrapeSummary:
     elapsed: float = 0.0
     error: str | None = None  # why the run stopped early, if it did
     offline: bool = False  # it stopped because a host's name did not resolve
-    cannot_write: bool = False  # it stopped on the disk or the database: exit 2, as import
+    cannot_write: bool = False  # the disk or the database (full, read-only, locked): exit 2
 
     @property
     def ok(self) -> bool:

@@ -182,7 +182,7 @@ def main() -> None:
         st.query_params["page"] = page
     ctx = Ctx(path=path, stamp=stamp, status=status, options=ad.options(path, stamp),
               names=ad.theme_names(path, stamp))
-    st.session_state["_untagged_themes"] = ad.untagged_themes(path, stamp)  # for _ignored
+    st.session_state["_untagged_themes"] = ad.untagged_themes(path, stamp)  # for common._ignored
     # What a link asked for and did not get is said above the page, where a phone shows
     # it too (the sidebar is folded away there); the page finds it out as it is drawn.
     notice = st.container()

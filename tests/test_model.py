@@ -644,7 +644,6 @@ def test_intervals_agree_with_the_point_figures_and_skip_what_a_draw_cannot_meas
     assert spread["stance_accuracy"] == [1.0, 1.0]
 
 
-
 @pytest.mark.parametrize("with_stance", [0, 5])
 def test_tuning_on_hand_labels_with_few_or_no_stances_leaves_the_stance_bias_zero(
     with_stance: int, tmp_path: Path,
@@ -732,6 +731,8 @@ def test_labels_made_before_a_theme_was_added_are_no_negatives_for_it(
     capture(evaluate)
     evaluate.cross_validate_gold(corpus, old, folds=2)
     assert all((fold.themes[:, j] == -1).all() for fold in seen) and len(seen) == 2
+
+
 def test_cross_validation_never_trains_on_the_letters_it_scores(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
