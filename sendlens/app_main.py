@@ -27,17 +27,14 @@ from sendlens.ui.area import (
     with_letter_labels,
 )
 from sendlens.ui.common import (
-    ICON,
+    KEPT,
     PAGES,
     RETRAIN_WATCH,
     Ctx,
     corpus_dir,
-    fold_sidebar_on_phone,
     md,
-    on_page_change,
     outcome_bars_spec,
     q_init,
-    start_page,
     waiting_letters,
     year_bars_spec,
 )
@@ -48,6 +45,72 @@ from sendlens.ui.overview import page_overview
 from sendlens.ui.reader import page_reader
 from sendlens.ui.themes import page_themes
 from textmine.codebook import shadowed_note
+
+
+def start_page(status: ad.Status) -> None:
+    st.title("sendlens", anchor=False)
+    st.header("No letters in this corpus yet", anchor=False)
+    if status.error:
+        st.error(f"The corpus at `{status.path}` cannot be read: {status.error}")
+    st.markdown(
+        f"The app reads the corpus folder **`{status.path}`**, which "
+        + ("holds no letters." if status.exists else "does not exist yet.")
+        + "\n\nTo fill it, in a terminal:\n"
+    )
+    st.code(
+        f"# download the letters from the Ofsted website (polite, resumable)\n"
+        f"sendlens scrape --corpus {status.path}\n\n"
+        f"# or import PDFs you already have (a folder is searched recursively)\n"
+        f"sendlens import path/to/letters/ --corpus {status.path}\n\n"
+        f"# then tag the passages with themes and stance, and open the app again\n"
+        f"sendlens tag --corpus {status.path}\n"
+        f"sendlens app --corpus {status.path}",
+        language="bash",
+    )
+    st.caption("Use another folder with `sendlens app --corpus DIR` or `SENDLENS_CORPUS=DIR`.")
+
+
+def fold_sidebar_on_phone() -> None:
+    """Close the sidebar where it covers the page (a phone): a page chosen from the list
+    was drawn behind it, 300 of 390 pixels hidden. Streamlit folds it for st.navigation's
+    pages, not for a radio's."""
+    st.html("<script>(function () {"
+            "  if (window.innerWidth >= 768) { return; }"
+            "  var tries = 0;"
+            "  (function look() {"
+            "    var b = document.querySelector("
+            "      '[data-testid=stSidebar][data-collapsed=false] "
+            "[data-testid=stSidebarCollapseButton] button');"
+            # The focus, left in the hidden sidebar, goes to the page's title.
+            "    if (b) { b.click(); var h = document.querySelector('.stMain h1');"
+            "      if (h) { h.setAttribute('tabindex', '-1'); h.focus({preventScroll: true}); } }"
+            "    else if (tries++ < 20) { setTimeout(look, 100); }"
+            "  })();"
+            "})();</script>", unsafe_allow_javascript=True)
+
+
+def on_page_change() -> None:
+    # A new page starts from a clean URL: other pages' filters would only confuse a link.
+    page = st.session_state["page"]
+    st.query_params.clear()
+    st.query_params["page"] = page
+    # Its widgets start from the choices kept when it was last shown (q_init), not from
+    # what Streamlit left under their keys while away: it reset a filter set in the
+    # controls to its default, so the figures changed without a word on coming back.
+    s = st.session_state
+    for kept in [k for k in s if isinstance(k, str) and k.startswith(KEPT)]:
+        if kept != KEPT + "page":  # the page chosen is this callback's own widget
+            s.pop(kept[len(KEPT):], None)
+    # Panels open as their page's choices say on each visit (kept, a panel with a filter
+    # set came back closed): the open state is kept within a visit, for the focus.
+    for opened in [k for k in s if isinstance(k, str) and k.endswith("_open")
+                   and k.startswith("_")]:
+        del s[opened]
+    s["_fold_sidebar"] = True  # on a phone it covered the page just chosen
+
+
+ICON = Path(__file__).with_name("icon.png")
+
 
 PAGE_FUNCS: dict[str, Callable[[Ctx], None]] = {
     "overview": page_overview,

@@ -155,9 +155,9 @@ def texts(at: AppTest) -> str:
 def test_the_page_icon_is_a_file_of_the_package() -> None:
     # Streamlit takes a missing path for a URL without a word; offline, the Material icon
     # it replaced was fetched from Google (an error on every page).
-    from sendlens.ui import common
+    import sendlens.app_main as app_main
 
-    assert common.ICON.is_file() and common.ICON.read_bytes().startswith(b"\x89PNG")
+    assert app_main.ICON.is_file() and app_main.ICON.read_bytes().startswith(b"\x89PNG")
 
 
 def test_empty_corpus_shows_start_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -2105,7 +2105,7 @@ def test_a_theme_s_short_name_in_the_codebook_labels_its_column(
 def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
     import pandas as pd
 
-    from sendlens.ui import common, compare
+    from sendlens.ui import compare
 
     table = pd.DataFrame({
         "region": ["London", "North East"], "theme": ["ehc_plans"] * 2,
@@ -2119,7 +2119,7 @@ def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
     titles = [t.get("title") for t in spec["layer"][0]["encoding"]["tooltip"]]
     assert "Share negative, 95% interval" in titles
     # Two letters: no interval, and the tooltip says why rather than showing nothing.
-    assert list(data["spread"]) == ["62% to 86%", common.NO_SPREAD]
+    assert list(data["spread"]) == ["62% to 86%", compare.NO_SPREAD]
     spec, data = compare.heatmap_view(table, "region", "net_stance", ["London", "North East"])
     assert data["spread"][0] == "\u22120.76 to \u22120.28"  # minus signs as Vega's
     # A screen reader hears the interval and the fading too (3 judging passages, fewer
@@ -2130,7 +2130,7 @@ def test_heatmap_tooltip_gives_the_interval_where_there_is_one() -> None:
         "London, EHC plans: 40 passages in 12 of 12 letters, net stance \u22120.500; 95% "
         "interval \u22120.76 to \u22120.28",
         "North East, EHC plans: 3 passages in 2 of 2 letters, net stance \u22120.333; 95% "
-        f"interval {common.NO_SPREAD}; faded: judged by fewer than 5 passages"]
+        f"interval {compare.NO_SPREAD}; faded: judged by fewer than 5 passages"]
     # Cells in the order the rows are drawn (a screen reader reads them in data order).
     _, data = compare.heatmap_view(table, "region", "net_stance", ["North East", "London"])
     assert list(data["region"]) == ["North East", "London"]

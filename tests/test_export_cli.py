@@ -384,8 +384,7 @@ def test_tables_for_reading_round_as_a_spreadsheet_does() -> None:
     assert _cell(1e30).endswith(".000")  # past Decimal's precision: formatted all the same
     # The app writes its figures the same way (it showed 0.562 beside a download's 0.563).
     from sendlens.export import number_text
-    from sendlens.ui.common import spread_text
-    from sendlens.ui.compare import _tip
+    from sendlens.ui.compare import _tip, spread_text
 
     assert [number_text(v, spec) for v, spec in ((-0.1875, "+.3f"), (0.1875, "+.3f"),
                                                   (0.125, ".0%"), (-0.00004, "+.3f"),

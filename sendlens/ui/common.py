@@ -24,7 +24,6 @@ import streamlit as st
 from sendlens import appdata as ad
 from sendlens.export import counted, number_text, table_bytes, text_with_lead_in
 from sendlens.store import now_iso
-from textmine.intervals import MIN_INTERVAL_LETTERS
 
 PAGES: dict[str, str] = {
     "overview": "Overview",
@@ -36,30 +35,11 @@ PAGES: dict[str, str] = {
     "export": "Export",
 }
 ALL = "(all)"
-EXPORT_PREVIEW_ROWS = 24  # the Export page's preview of a themes table
-# A share's 95% interval in words, where there is none (the tooltip says why).
-NO_SPREAD = f"none (under {MIN_INTERVAL_LETTERS} letters judge it, or all agree)"
 
 
-def spread_text(low: Any, high: Any, metric: str, missing: str = "",
-                minus: str = "-") -> str:
-    """A share's 95% interval as its figure is written beside it: "19% to 46%", or
-    "-0.03 to +0.34" (`minus` "\u2212" in the chart's tooltip, as Vega writes its numbers);
-    `missing` where there is none."""
-    if pd.isna(low) or pd.isna(high):
-        return missing
-    spec = "+.2f" if metric == "net_stance" else ".0%"
-    return f"{number_text(low, spec)} to {number_text(high, spec)}".replace("-", minus)
-
-
-METRICS = {
-    "net_stance": "Net stance: (positive − negative) / passages that judge the theme",
-    "share_negative": "Share of the passages judging the theme that are negative",
-}
 # Rows ranked on a theme need this many passages on it by default (Compare's "Rank rows
 # with at least"); a share of 1 or 2 passages is no basis for "most criticised".
 MIN_RANKED = 3
-MAX_ROWS = 60  # heatmap rows readable on a laptop; beyond that ask for a narrower choice
 # A heatmap cell whose passages judge nothing (mentioned, never judged): a mid grey, apart
 # from the net-stance scale's pale middle ("balanced") and share negative's palest red.
 GREY = "#c8c8c8"
@@ -69,7 +49,6 @@ TABLE_ROWS = 500
 # Rows of passage tables: taller than 4rem the data grid wraps text, and four lines of
 # a 440 px column hold about 95 % of the passages (any of them opens whole on a click).
 PASSAGE_ROW_PX = 88
-ICON = Path(__file__).parent.parent / "icon.png"  # sendlens/icon.png
 # Session key: the background retrain this session started or saw running, reported
 # once (sidebar, then the Label page) when it ends.
 RETRAIN_WATCH = "retrain_watch"
@@ -238,45 +217,6 @@ def md(text: object) -> str:
 
 def page_url(page: str, **params: str) -> str:
     return "?" + urlencode({"page": page, **{k: v for k, v in params.items() if v}})
-
-
-def on_page_change() -> None:
-    # A new page starts from a clean URL: other pages' filters would only confuse a link.
-    page = st.session_state["page"]
-    st.query_params.clear()
-    st.query_params["page"] = page
-    # Its widgets start from the choices kept when it was last shown (q_init), not from
-    # what Streamlit left under their keys while away: it reset a filter set in the
-    # controls to its default, so the figures changed without a word on coming back.
-    s = st.session_state
-    for kept in [k for k in s if isinstance(k, str) and k.startswith(KEPT)]:
-        if kept != KEPT + "page":  # the page chosen is this callback's own widget
-            s.pop(kept[len(KEPT):], None)
-    # Panels open as their page's choices say on each visit (kept, a panel with a filter
-    # set came back closed): the open state is kept within a visit, for the focus.
-    for opened in [k for k in s if isinstance(k, str) and k.endswith("_open")
-                   and k.startswith("_")]:
-        del s[opened]
-    s["_fold_sidebar"] = True  # on a phone it covered the page just chosen
-
-
-def fold_sidebar_on_phone() -> None:
-    """Close the sidebar where it covers the page (a phone): a page chosen from the list
-    was drawn behind it, 300 of 390 pixels hidden. Streamlit folds it for st.navigation's
-    pages, not for a radio's."""
-    st.html("<script>(function () {"
-            "  if (window.innerWidth >= 768) { return; }"
-            "  var tries = 0;"
-            "  (function look() {"
-            "    var b = document.querySelector("
-            "      '[data-testid=stSidebar][data-collapsed=false] "
-            "[data-testid=stSidebarCollapseButton] button');"
-            # The focus, left in the hidden sidebar, goes to the page's title.
-            "    if (b) { b.click(); var h = document.querySelector('.stMain h1');"
-            "      if (h) { h.setAttribute('tabindex', '-1'); h.focus({preventScroll: true}); } }"
-            "    else if (tries++ < 20) { setTimeout(look, 100); }"
-            "  })();"
-            "})();</script>", unsafe_allow_javascript=True)
 
 
 # --- small shared pieces -----------------------------------------------------------------
@@ -735,29 +675,6 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
 # --- what several pages show -----------------------------------------------------------
 
 
-def start_page(status: ad.Status) -> None:
-    st.title("sendlens", anchor=False)
-    st.header("No letters in this corpus yet", anchor=False)
-    if status.error:
-        st.error(f"The corpus at `{status.path}` cannot be read: {status.error}")
-    st.markdown(
-        f"The app reads the corpus folder **`{status.path}`**, which "
-        + ("holds no letters." if status.exists else "does not exist yet.")
-        + "\n\nTo fill it, in a terminal:\n"
-    )
-    st.code(
-        f"# download the letters from the Ofsted website (polite, resumable)\n"
-        f"sendlens scrape --corpus {status.path}\n\n"
-        f"# or import PDFs you already have (a folder is searched recursively)\n"
-        f"sendlens import path/to/letters/ --corpus {status.path}\n\n"
-        f"# then tag the passages with themes and stance, and open the app again\n"
-        f"sendlens tag --corpus {status.path}\n"
-        f"sendlens app --corpus {status.path}",
-        language="bash",
-    )
-    st.caption("Use another folder with `sendlens app --corpus DIR` or `SENDLENS_CORPUS=DIR`.")
-
-
 def not_tagged(ctx: Ctx) -> bool:
     if ctx.status.is_tagged:
         return False
@@ -911,19 +828,6 @@ def untagged_note(ctx: Ctx, where: str, chosen: Sequence[str] = ()) -> None:
                    "added to the "
                    "codebook since the corpus was tagged (retrain on the Label page, or run "
                    "`sendlens tag`).")
-
-
-def pooled_note(ctx: Ctx, by: str, filters: ad.Filters) -> None:
-    """Say when rows pool letters of several frameworks: a revisit discusses only the
-    weaknesses it revisits, so its shares are not like for like with a full inspection's."""
-    if pooled := ad.pooled_groups(ctx.path, ctx.stamp, by, filters):
-        rows = list(pooled)
-        named = ", ".join(md(r) for r in rows[:3]) + (
-            f" and {len(rows) - 3} more" if len(rows) > 3 else "")
-        st.caption(f"{counted(len(rows), 'row')} {'pools' if len(rows) == 1 else 'pool'} "
-                   f"letters of several frameworks ({named}; {ad.pooled_reason(pooled)}): "
-                   "choose one framework under Filters to "
-                   "compare like with like.")
 
 
 def sections_note(ctx: Ctx, filters: ad.Filters, *, has_filters: bool = True) -> None:

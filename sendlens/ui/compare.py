@@ -15,10 +15,7 @@ from sendlens.export import counted, number_text
 from sendlens.ui.common import (
     ALL,
     KEPT,
-    MAX_ROWS,
-    METRICS,
     MIN_RANKED,
-    NO_SPREAD,
     TABLE_HEADERS,
     Ctx,
     chart_data,
@@ -34,7 +31,6 @@ from sendlens.ui.common import (
     not_tagged,
     page_filters,
     page_url,
-    pooled_note,
     q_init,
     q_sync,
     scroll_to,
@@ -43,13 +39,48 @@ from sendlens.ui.common import (
     show_error,
     sideways,
     slant_overhang,
-    spread_text,
     untagged_note,
     waiting_letters,
     white_text_on,
 )
 from textmine.aggregate import judged
 from textmine.intervals import MIN_INTERVAL_LETTERS
+
+METRICS = {
+    "net_stance": "Net stance: (positive − negative) / passages that judge the theme",
+    "share_negative": "Share of the passages judging the theme that are negative",
+}
+
+
+MAX_ROWS = 60  # heatmap rows readable on a laptop; beyond that ask for a narrower choice
+
+
+# A share's 95% interval in words, where there is none (the tooltip says why).
+NO_SPREAD = f"none (under {MIN_INTERVAL_LETTERS} letters judge it, or all agree)"
+
+
+def spread_text(low: Any, high: Any, metric: str, missing: str = "",
+                minus: str = "-") -> str:
+    """A share's 95% interval as its figure is written beside it: "19% to 46%", or
+    "-0.03 to +0.34" (`minus` "\u2212" in the chart's tooltip, as Vega writes its numbers);
+    `missing` where there is none."""
+    if pd.isna(low) or pd.isna(high):
+        return missing
+    spec = "+.2f" if metric == "net_stance" else ".0%"
+    return f"{number_text(low, spec)} to {number_text(high, spec)}".replace("-", minus)
+
+
+def pooled_note(ctx: Ctx, by: str, filters: ad.Filters) -> None:
+    """Say when rows pool letters of several frameworks: a revisit discusses only the
+    weaknesses it revisits, so its shares are not like for like with a full inspection's."""
+    if pooled := ad.pooled_groups(ctx.path, ctx.stamp, by, filters):
+        rows = list(pooled)
+        named = ", ".join(md(r) for r in rows[:3]) + (
+            f" and {len(rows) - 3} more" if len(rows) > 3 else "")
+        st.caption(f"{counted(len(rows), 'row')} {'pools' if len(rows) == 1 else 'pool'} "
+                   f"letters of several frameworks ({named}; {ad.pooled_reason(pooled)}): "
+                   "choose one framework under Filters to "
+                   "compare like with like.")
 
 
 def page_compare(ctx: Ctx) -> None:

@@ -8,7 +8,6 @@ from sendlens import appdata as ad
 from sendlens.export import counted
 from sendlens.ui.common import (
     ALL,
-    EXPORT_PREVIEW_ROWS,
     TABLE_HEADERS,
     Ctx,
     downloads,
@@ -19,6 +18,8 @@ from sendlens.ui.common import (
     sections_note,
     show_error,
 )
+
+EXPORT_PREVIEW_ROWS = 24  # the Export page's preview of a themes table
 
 
 def page_export(ctx: Ctx) -> None:
