@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,16 @@ def build_tagged_corpus(dest: Path, letters_dir: Path) -> Corpus:
     assert not report.skipped, report.summary()
     insert_tags(corpus, TAG_PLAN)
     return corpus
+
+
+def insert_letter(con: sqlite3.Connection, i: int, area: str, start: str) -> str:
+    """An invented London letter of the 2023 framework, number `i`; its id."""
+    lid = f"{i:012x}"
+    con.execute(
+        "INSERT INTO letters (letter_id, sha256, area, region, framework, outcome,"
+        " inspection_start, clean_text, imported_at) VALUES (?,?,?,?,?,?,?,?,?)",
+        (lid, lid * 5, area, "London", "area_send_2023", "positive", start, "", "now"))
+    return lid
 
 
 @pytest.fixture(scope="module")
@@ -303,12 +314,7 @@ def test_a_cells_interval_draws_all_its_groups_letters_but_counts_only_judging_o
             4: ["neutral"]}
     with corpus.transaction() as con:
         for i in range(8):
-            lid = f"{i:012x}"
-            con.execute(
-                "INSERT INTO letters (letter_id, sha256, area, region, framework, outcome,"
-                " inspection_start, clean_text, imported_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (lid, lid * 5, f"Area {i}", "London", "area_send_2023", "positive",
-                 "2023-03-01", "", "now"))
+            lid = insert_letter(con, i, f"Area {i}", "2023-03-01")
             tags = [("ehc_plans", st) for st in ehc.get(i, [])] + [
                 ("social_care", st) for st in care.get(i, [])] + [(None, "neutral")]
             for seq, (theme, stance) in enumerate(tags, 1):
@@ -751,13 +757,7 @@ def test_a_ten_times_corpus_adds_up(tmp_path: Path) -> None:
         # The FTS index is not read here; dropping its trigger keeps the set-up fast.
         con.execute("DROP TRIGGER passages_ai")
         for i in range(550):
-            lid = f"{i:012x}"
-            con.execute(
-                "INSERT INTO letters (letter_id, sha256, area, region, framework, outcome,"
-                " inspection_start, clean_text, imported_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (lid, lid * 5, f"Area {i % 150}", "London", "area_send_2023", "positive",
-                 f"{2023 + i % 3}-03-0{1 + i % 9}", "", "now"),
-            )
+            lid = insert_letter(con, i, f"Area {i % 150}", f"{2023 + i % 3}-03-0{1 + i % 9}")
             con.executemany(
                 "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
                 [(f"{lid}-{s:04d}", lid, s, sections[s % 5], "Heading", s, 0, 0, text)
