@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 CORPUS ?= $(or $(SENDLENS_CORPUS),corpus)
 LETTERS ?=
 PORT ?= 8501
+# Test processes (pytest-xdist): one a core; 0 runs the suite in this process alone.
+TEST_WORKERS ?= auto
 
 .PHONY: run corpus tag app test lint bench clean
 
@@ -48,8 +50,9 @@ app: tag
 lint: $(BIN)/.installed-dev
 	$(BIN)/ruff check .
 
+# A file's tests stay in one process (--dist loadfile): its module fixtures are built once.
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(BIN)/.installed-dev
 	$(BIN)/python bench/run_all.py
