@@ -235,6 +235,12 @@ def _opens_item(prev: str, text: str) -> str | None:
     return "item" if follows else None
 
 
+def _list_goes_on(para: list) -> bool:
+    """Whether a list item may follow the paragraph `para` ([text, page, kind]): it is an
+    item itself, or it ends with a colon that introduces one."""
+    return para[2] == "bullet" or para[0].rstrip().endswith(":")
+
+
 def _runs_on(prev: str, line: _Line, prev_line: _Line, full: float) -> bool:
     """Does `line`, after a gap that would start a paragraph, carry on the sentence that
     `prev` (the paragraph so far) leaves open? Some reports leave an empty line inside a
@@ -309,8 +315,7 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
             bullet = bool(_BULLET_RE.match(text))
             if bullet:
                 text = _BULLET_RE.sub("", text)
-            elif (paragraphs and _SUB_BULLET_RE.match(text)
-                  and (paragraphs[-1][2] == "bullet" or paragraphs[-1][0].rstrip().endswith(":"))):
+            elif paragraphs and _SUB_BULLET_RE.match(text) and _list_goes_on(paragraphs[-1]):
                 # Word's second-level mark, a letter "o": a mark only where a list may go on.
                 bullet, text = True, _SUB_BULLET_RE.sub("", text)
             if prev_line is None:
@@ -331,8 +336,7 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
             # A numbered item is a list item after "...:" or after an item: a list that
             # follows a heading, its items set apart by gaps, stays paragraphs as it was.
             opens = _opens_item(paragraphs[-1][0], text) if paragraphs and not bullet else None
-            if opens == "item" and (not new_para or paragraphs[-1][0].rstrip().endswith(":")
-                                    or paragraphs[-1][2] == "bullet"):
+            if opens == "item" and (not new_para or _list_goes_on(paragraphs[-1])):
                 new_para = bullet = True
             elif opens and not new_para:
                 new_para = True  # "Yours sincerely" after the last item

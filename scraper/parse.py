@@ -217,6 +217,8 @@ _SIGN_OFF = [
 ]
 _LETTER_TITLE = _h(r"joint local area SEND (inspection|revisit) in [A-Z](?:[^.]|(?<=\bSt)\.)*$",
                    "context", embedded=True, anywhere=True)
+# The statement, spelt out or by the acronym later letters use once they have spelt it out.
+_WSOA = r"(?:written statement of action|WSoA\b)"
 _LETTER_2016 = [
     _LETTER_TITLE,
     _h(r"main findings", "main_findings", embedded=True),
@@ -237,16 +239,14 @@ _LETTER_2016 = [
     # would hide the right one. Later letters name the statement by its acronym once they
     # have spelt it out ("... required to produce and submit a WSOA to Ofsted ...").
     _h(
-        r"the local area is (?:now )?required to produce and submit a (?:written statement of "
-        r"action|WSoA\b)"
-        r"|(?:(?-i:(?:\b[A-Z][a-z']*(?:,? (?:[a-z'-]+|[A-Z]{2,}(?:'?s)?|[A-Z][a-z]+'s|Ofsted"
+        r"the local area is (?:now )?required to produce and submit a " + _WSOA
+        + r"|(?:(?-i:(?:\b[A-Z][a-z']*(?:,? (?:[a-z'-]+|[A-Z]{2,}(?:'?s)?|[A-Z][a-z]+'s|Ofsted"
         r"|\d+(?:[-–]\d+)?)){0,8}, )?"
         r"(?:As a result|In accordance|Following|Because|Inspectors|HMCI|Her Majesty|"
         r"His Majesty|Ofsted|The Chief Inspector|We)\b)[^.:]{0,250}?\b(?:determined|decided) "
         r"that )?(?:the (?:local )?area|the local authority and (?:the )?(?:CCGs?|clinical "
         r"commissioning groups?)) (?:(?:is|are) (?:now )?required to|must(?: now)?) produce "
-        r"and submit a (?:written "
-        r"statement of action|WSoA\b)(?=[^.:]{0,200}\bthe following\b[^.:]{0,80}:)",
+        r"and submit a " + _WSOA + r"(?=[^.:]{0,200}\bthe following\b[^.:]{0,80}:)",
         "actions",
         may_prefix=False,
         embedded=True,
@@ -689,7 +689,7 @@ def parse_wsoa(text: str) -> str | None:
                  re.I):
         return "no_wsoa"
     if re.search(r"(?:(?:required|requires) [^.]{0,120}to|\bmust) (?:produce|submit) "
-                 r"(?:and submit )?(?:a )?(?:written statement of action|WSoA\b)",
+                 r"(?:and submit )?(?:a )?" + _WSOA,
                  flat, re.I):
         return "wsoa_required"
     return "no_wsoa"
