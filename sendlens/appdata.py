@@ -576,12 +576,10 @@ def thin_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False) -> 
     finding."""
     from textmine.tag import thin_themes
 
-    model = status(path, stamp_).model
-    # Not of a stale model: the codebook may have been mended since (its patterns are
-    # what to check), and the stale warning says to retrain.
-    said = "; ".join(thin_themes(model["meta"])) if model and not model_problems(
-        path, stamp_)[0] else ""
-    if not said:
+    if not (model := status(path, stamp_).model):
+        return ""
+    stale = bool(model_problems(path, stamp_)[0])
+    if not (said := "; ".join(thin_themes(model["meta"], stale=stale))):
         return ""
     said = said[:1].upper() + said[1:] + "."
     return escape_markdown(said) if markdown else said

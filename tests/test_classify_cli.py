@@ -646,6 +646,10 @@ def test_a_theme_whose_patterns_match_nothing_is_warned_of(
     from textmine.tag import thin_themes
 
     assert thin_themes({"themes": ["early_years"], "training": {}}) == []
+    # Nor is a stale model's said (its codebook may be mended since: the stale warning
+    # says to retrain), in info, export and the app alike.
+    thin = {"themes": ["early_years"], "training": {"weak_theme_positives": {}}}
+    assert len(thin_themes(thin)) == 1 and thin_themes(thin, stale=True) == []
 
 
 def test_info_makes_no_ehc_check_without_the_theme(tmp_path: Path) -> None:

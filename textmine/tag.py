@@ -939,11 +939,13 @@ def removed_note(result: TrainResult) -> str | None:
 FEW_EXAMPLES = 5
 
 
-def thin_themes(meta: dict[str, Any]) -> list[str]:
+def thin_themes(meta: dict[str, Any], *, stale: bool = False) -> list[str]:
     """Warnings for the themes a model had (almost) nothing to learn from: a pattern
-    with a typo matches no sentence, and every table then counts the theme 0."""
+    with a typo matches no sentence, and every table then counts the theme 0. None for a
+    `stale` model: its codebook may have been mended since (its patterns are what to
+    check), and the stale warning says to retrain."""
     training = meta.get("training", {})
-    if "weak_theme_positives" not in training:  # not recorded: nothing to go by
+    if stale or "weak_theme_positives" not in training:  # or not recorded: nothing to go by
         return []
     weak = training["weak_theme_positives"]
     hand = training.get("hand_labels", {}).get("themes", {})

@@ -329,9 +329,7 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
         version, meta, reasons, older = found
         from textmine.tag import thin_themes
 
-        # Said once at training, then a column of zeros; not of a stale model (its
-        # codebook may be mended since: retrain, as said below).
-        for thin in [] if reasons else thin_themes(meta):
+        for thin in thin_themes(meta, stale=bool(reasons)):  # else a column of zeros
             warn(thin)
         if reasons:
             warn(f"these tags are from model {version}, which is stale: {'; '.join(reasons)}. "

@@ -251,9 +251,8 @@ def _model_info(store: Corpus) -> bool:
         typer.echo(f"  quality not measured yet ({_how_to_measure(meta)})")
     from textmine.tag import gone_label_files, thin_themes
 
-    # Said once at training, then a column of zeros; not of a stale model (its codebook
-    # may be mended since: retrain, as said below).
-    for thin in [] if reasons else thin_themes(meta):
+    # Said once at training, then a column of zeros.
+    for thin in thin_themes(meta, stale=bool(reasons)):
         typer.secho(f"  {thin}", fg="yellow")
     if gone := gone_label_files(meta):
         # A retrain would lose them, so `tag` stops before one (when the model is stale).
