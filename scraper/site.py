@@ -39,10 +39,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import SplitResult, unquote, urlencode, urljoin, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
+# The rule for which links a page may lead to is shared with the redirects (http.py).
+from scraper.hosts import on_site, port_of
 from sendlens.textfile import TextFileError, read_utf8
 
 # --- Ofsted reports site ---------------------------------------------------------
@@ -467,38 +469,13 @@ def parse_gov_uk_page(html: str, page_url: str) -> list[Publication]:
     return list(pubs.values())
 
 
-def on_site(url: str, page_url: str) -> bool:
-    """Whether a link found on `page_url` may be fetched: to the page's own host and port,
-    or, from a GOV.UK host (the Ofsted reports site is one), to another GOV.UK host
-    (files.ofsted.gov.uk, assets.publishing.service.gov.uk). A page's link to anywhere
-    else (another host on the network, say) is not followed: it is reported."""
-    try:
-        link, page = urlsplit(url), urlsplit(page_url)
-        same_port = _port(link) == _port(page)
-    except ValueError:  # "http://[bad", a port out of range
-        return False
-    host, home = (link.hostname or "").lower(), (page.hostname or "").lower()
-    if host == home and same_port:
-        return True
-    return _gov_uk(home) and _gov_uk(host) and link.scheme.lower() == "https"
-
-
-def _gov_uk(host: str) -> bool:
-    return host == "gov.uk" or host.endswith(".gov.uk")
-
-
-def _port(parts: SplitResult) -> int | None:
-    """The port a URL names, or its scheme's default (ValueError for one out of range)."""
-    return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
-
-
 def same_site(a: str, b: str) -> bool:
     """Whether two base URLs name the same site: scheme and host in any case, the
     default port written or not, a trailing slash or none."""
     def key(url: str) -> tuple[str, str, int | None, str]:
         parts = urlsplit(url.strip())
         try:
-            port = _port(parts)
+            port = port_of(parts)
         except ValueError:
             port = None
         return (parts.scheme.lower(), (parts.hostname or "").lower(), port,
