@@ -16,7 +16,8 @@ switched on its own::
 - ``Robots``: robots.txt of every host is read once and obeyed, including its
   ``Crawl-delay``.
 - ``Redirects``: a redirect is followed (at most ``MAX_REDIRECTS`` hops) as a new
-  request, so every hop is throttled, retried and checked against robots.txt.
+  request, so every hop is throttled, retried and checked against robots.txt; only to
+  where a page's link could lead (``scraper.hosts``), else :class:`RedirectRefused`.
 - ``FailureLimit``: after N consecutive failed requests the site is considered down
   and :class:`SiteUnavailable` stops the run with a clear message.
 """
@@ -42,6 +43,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from scraper.hosts import refusal
 from scraper.robots import RobotsRules
 from sendlens import __version__
 
@@ -87,6 +89,10 @@ class PageDeadline(requests.exceptions.ReadTimeout):
 
 class RobotsDisallowed(HttpError):
     """robots.txt forbids sendlens from fetching this URL."""
+
+
+class RedirectRefused(HttpError):
+    """A redirect to where a page's link could not lead (another host, say): not followed."""
 
 
 class SiteUnavailable(HttpError):
@@ -409,7 +415,8 @@ class Robots:
     def _load(self, origin: str) -> RobotsRules:
         robots_url = urlunsplit((*urlsplit(origin)[:2], "/robots.txt", "", ""))
         try:
-            # RFC 9309: follow at least five redirects for robots.txt.
+            # RFC 9309: follow at least five redirects for robots.txt; one we refuse
+            # (another host's) leaves it unread, as a 5xx does: this host is not crawled.
             resp = follow_redirects(self.inner, robots_url)
         except (HostUnreachable, BadUrl):
             raise  # no network, or no such host: nothing to do with robots.txt
@@ -452,11 +459,18 @@ def follow_redirects(
             return resp
         resp.close()
         hops_made.append(resp)
+        target = urljoin(url, location)
+        # A server may point anywhere (another host on the network, say): a hop goes only
+        # where a link found on the page redirecting could.
+        if (why := refusal(target, url)) is not None:
+            via = f" (after a redirect to {url})" if url != asked else ""
+            raise RedirectRefused(asked, f"redirected to {target}, {why}: not followed{via}",
+                                  resp.status_code)
         if hops >= limit:
             raise HttpError(asked, f"redirected more than {limit} times (a redirect loop?); "
-                            f"last to {urljoin(url, location)}", resp.status_code)
+                            f"last to {target}", resp.status_code)
         hops += 1
-        url = urljoin(url, location)
+        url = target
 
 
 @dataclass
@@ -473,8 +487,8 @@ class Redirects:
 def site_unwell(exc: HttpError) -> bool:
     """Whether a failed request says the site may be unwell: only what may pass (no
     answer, 429 or 5xx after retries). robots.txt's refusal, a bad URL, a redirect loop
-    or a 501 is a definite answer about this URL."""
-    if isinstance(exc, (RobotsDisallowed, BadUrl)):
+    or one refused, or a 501 is a definite answer about this URL."""
+    if isinstance(exc, (RobotsDisallowed, BadUrl, RedirectRefused)):
         return False
     return exc.status is None or exc.status in RETRY_STATUSES
 

@@ -16,6 +16,7 @@ from scraper.http import (
     ConnectionRefused,
     FailureLimit,
     HttpError,
+    RedirectRefused,
     Retry,
     Robots,
     RobotsDisallowed,
@@ -24,6 +25,7 @@ from scraper.http import (
     Transport,
     build_session,
     retry_after_seconds,
+    site_unwell,
 )
 
 
@@ -361,3 +363,66 @@ def test_redirects_are_followed_through_robots_and_the_throttle(site: Site, base
     with pytest.raises(HttpError, match=r"/provider/44/3: redirected more than 5 times"):
         session.get(f"{base}/provider/44/3")
     assert session.requests_made - before == 6
+
+
+def test_a_redirect_goes_only_where_a_link_on_the_page_could(site: Site, base: str) -> None:
+    """A server may redirect anywhere (another machine of the network, say): a hop to
+    another host or port is refused, named with the URL asked for, and not taken for a
+    site that is unwell; one on the same host is followed as before."""
+    elsewhere = Site(providers=[Provider("80454", "Elsewhere")])
+    session = build_session(delay=0, backoff=0)
+    localhost = base.replace("127.0.0.1", "localhost")
+    with serve(elsewhere) as other:
+        refused = {
+            "/provider/44/1": (f"{other}/provider/44/80454", "another port"),
+            "/provider/44/2": (f"{localhost}/provider/44/80454", "another host"),
+            "/provider/44/3": ("ftp://127.0.0.1/provider/44/80454", "not an http(s) address"),
+            "/provider/44/4": ("http://127.0.0.1:99999/provider/44/80454",
+                               "not a URL that can be requested"),
+        }
+        for path, (location, _) in refused.items():
+            site.fault(path, Fault("redirect", location=location))
+        # A hop on the same host, then one off it: both hops named.
+        site.fault("/provider/44/5", Fault("redirect", location="/provider/44/6"))
+        site.fault("/provider/44/6", Fault("redirect", location=f"{other}/provider/44/80454"))
+        for path, (location, why) in refused.items():
+            with pytest.raises(RedirectRefused) as err:
+                session.get(base + path)
+            assert str(err.value) == f"{base}{path}: redirected to {location}, {why}: not followed"
+        with pytest.raises(RedirectRefused) as err:
+            session.get(f"{base}/provider/44/5")
+        assert err.value.problem == (f"redirected to {other}/provider/44/80454, another port: "
+                                     f"not followed (after a redirect to {base}/provider/44/6)")
+        assert elsewhere.hits == []  # not even its robots.txt
+    assert [h.path for h in site.hits if h.path.startswith("/provider/")] == [
+        *refused, "/provider/44/5", "/provider/44/6"]  # localhost's never asked for
+    assert not site_unwell(err.value) and session.failures.consecutive == 0
+    # The same host and port, written out in full (its scheme in capitals), is followed.
+    site.fault("/provider/44/7", Fault("redirect", location=f"{base.upper()}/provider/44/80454"))
+    resp = session.get(f"{base}/provider/44/7")
+    assert resp.status_code == 200 and "Cornwall" in resp.text
+
+
+def test_robots_txt_redirected_off_the_host_is_unreadable(site: Site, base: str) -> None:
+    """RFC 9309: robots.txt's redirects are followed, but only on the host (or between
+    GOV.UK hosts), as any other: one elsewhere leaves it unread, so nothing is crawled."""
+    elsewhere = Site(robots="User-agent: *\nAllow: /\n")
+    with serve(elsewhere) as other:
+        site.always["/robots.txt"] = Fault("redirect", location=f"{other}/robots.txt")
+        robots = Robots(Transport())
+        for _ in range(2):  # asked once a run, as an unreadable one
+            with pytest.raises(RobotsDisallowed) as err:
+                robots.get(f"{base}/provider/44/80454")
+            assert err.value.problem == (f"robots.txt could not be read (redirected to "
+                                         f"{other}/robots.txt, another port: not followed); "
+                                         "not crawling")
+        assert elsewhere.hits == []
+    assert [h.path for h in site.hits] == ["/robots.txt"]
+    # Moved on the same host: followed and obeyed.
+    del site.always["/robots.txt"]
+    site.fault("/robots.txt", Fault("redirect", location="/robots.txt?moved"))
+    site.robots = "User-agent: *\nDisallow: /provider/44/666\n"
+    robots = Robots(Transport())
+    assert robots.get(f"{base}/provider/44/80454").status_code == 200
+    with pytest.raises(RobotsDisallowed, match="robots.txt disallows"):
+        robots.get(f"{base}/provider/44/666")

@@ -695,6 +695,50 @@ def test_files_that_loop_or_answer_501_are_dead_links_not_a_site_down(
     assert_alive_fetched(site, corpus, dead)
 
 
+def test_files_redirected_off_the_site_are_refused_not_a_site_down(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # A redirect may point anywhere (another machine of the network): six files sent to
+    # another port or host, listed before every real letter, are each one failure naming
+    # both addresses, never fetched, and no sign of a site that is down.
+    dead = dead_links(site, 51000400)
+    letter = site.providers[1].reports[0]  # what the same server serves as localhost
+    localhost = base.replace("127.0.0.1", "localhost")
+    elsewhere = Site()
+    with serve(elsewhere) as other:
+        sent = {r.file_id: f"{other}{FILE_PATH}{r.file_id}" if i % 2 else
+                f"{localhost}{FILE_PATH}{letter.file_id}" for i, r in enumerate(dead)}
+        for file_id, to in sent.items():
+            site.always[FILE_PATH + file_id] = Fault("redirect", location=to)
+        # A council's page redirected off the site: that council's failure alone.
+        moved = site.providers[5]
+        moved_url = f"{base}/provider/44/{moved.urn}"
+        site.always[f"/provider/44/{moved.urn}"] = Fault(
+            "redirect", location=f"{other}/provider/44/{moved.urn}")
+        summary = scrape(corpus, base_url=base, **FAST)
+    assert elsewhere.hits == []
+    assert [h.path for h in site.hits].count(FILE_PATH + letter.file_id) == 1  # its own
+    assert summary.error is None, summary.render()
+    reasons = {f.url: f.reason for f in summary.failed}
+    assert reasons == {
+        **{f"{base}{FILE_PATH}{i}": f"redirected to {to}, "
+           f"{'another port' if to.startswith(other) else 'another host'}: not followed"
+           for i, to in sent.items()},
+        moved_url:
+            f"redirected to {other}/provider/44/{moved.urn}, another port: not followed",
+    }
+    text = summary.render()
+    for r in dead:
+        assert (f"    {site.providers[0].name}, 'Area SEND full inspection': "
+                f"{base}{FILE_PATH}{r.file_id}: redirected to {sent[r.file_id]}") in text
+    assert f"    {moved.name}: {moved_url}: redirected to {other}/provider/44/" in text
+    got = fetches(corpus)
+    assert all(got[r.file_id]["status"] != "failed" for p in site.providers if p is not moved
+               for r in p.reports if r.send and r not in dead)
+    assert moved.name not in summary.areas_without_send
+    assert summary.exit_code == 1
+
+
 def test_a_site_that_answers_every_file_with_a_page_stops(
     site: Site, base: str, corpus: Corpus
 ) -> None:
