@@ -567,6 +567,11 @@ def older_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False,
 
     said = older_tags_note(state.older_tags, retired_themes(path, stamp_),
                            tag=f"`sendlens tag`{_OR_RETRAIN}" if markdown else "sendlens tag")
+    return _sentence(said)
+
+
+def _sentence(said: str) -> str:
+    """A clause as a sentence of its own: capitalised and stopped."""
     return said[:1].upper() + said[1:] + "."
 
 
@@ -581,8 +586,7 @@ def thin_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False) -> 
     stale = bool(model_problems(path, stamp_)[0])
     if not (said := "; ".join(thin_themes(model["meta"], stale=stale))):
         return ""
-    said = said[:1].upper() + said[1:] + "."
-    return escape_markdown(said) if markdown else said
+    return escape_markdown(_sentence(said)) if markdown else _sentence(said)
 
 
 @st.cache_data(show_spinner=False)
