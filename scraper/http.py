@@ -124,13 +124,22 @@ def arriving(resp: requests.Response, most: int = 64 * 1024) -> Iterator[bytes]:
         yield piece
 
 
+class _NoRedirectSession(requests.Session):
+    """A session that never works out where a redirect leads: `Redirects` does, and checks
+    the address first. Told not to follow one, requests still parsed its Location, and a
+    malformed one ("http://[bad") raised a bare ValueError: the run ended in a traceback."""
+
+    def resolve_redirects(self, *args: object, **kwargs: object) -> Iterator[requests.Response]:
+        return iter(())
+
+
 @dataclass
 class Transport:
     """The bottom layer: a single GET with a timeout on every request."""
 
     timeout: float | tuple[float, float] = DEFAULT_TIMEOUT
     user_agent: str = USER_AGENT
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session = field(default_factory=lambda: _NoRedirectSession())
     requests_made: int = 0
 
     def __post_init__(self) -> None:
@@ -459,7 +468,11 @@ def follow_redirects(
             return resp
         resp.close()
         hops_made.append(resp)
-        target = urljoin(url, location)
+        try:
+            target = urljoin(url, location)
+        except ValueError:  # "http://[bad/x"
+            raise RedirectRefused(asked, f"redirected to {location!r}, not a URL that can be "
+                                  "requested: not followed", resp.status_code) from None
         # A server may point anywhere (another host on the network, say): a hop goes only
         # where a link found on the page redirecting could.
         if (why := refusal(target, url)) is not None:

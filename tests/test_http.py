@@ -380,6 +380,12 @@ def test_a_redirect_goes_only_where_a_link_on_the_page_could(site: Site, base: s
             "/provider/44/4": ("http://127.0.0.1:99999/provider/44/80454",
                                "not a URL that can be requested"),
         }
+        # One that cannot even be read as a URL: it ended the run in a traceback.
+        site.fault("/provider/44/8", Fault("redirect", location="http://[bad/x"))
+        with pytest.raises(RedirectRefused) as err:
+            session.get(f"{base}/provider/44/8")
+        assert str(err.value) == (f"{base}/provider/44/8: redirected to 'http://[bad/x', not "
+                                  "a URL that can be requested: not followed")
         for path, (location, _) in refused.items():
             site.fault(path, Fault("redirect", location=location))
         # A hop on the same host, then one off it: both hops named.
@@ -394,8 +400,9 @@ def test_a_redirect_goes_only_where_a_link_on_the_page_could(site: Site, base: s
         assert err.value.problem == (f"redirected to {other}/provider/44/80454, another port: "
                                      f"not followed (after a redirect to {base}/provider/44/6)")
         assert elsewhere.hits == []  # not even its robots.txt
+    # The one by the name localhost was never asked for.
     assert [h.path for h in site.hits if h.path.startswith("/provider/")] == [
-        *refused, "/provider/44/5", "/provider/44/6"]  # localhost's never asked for
+        "/provider/44/8", *refused, "/provider/44/5", "/provider/44/6"]
     assert not site_unwell(err.value) and session.failures.consecutive == 0
     # The same host and port, written out in full (its scheme in capitals), is followed.
     site.fault("/provider/44/7", Fault("redirect", location=f"{base.upper()}/provider/44/80454"))
