@@ -11,7 +11,8 @@ from urllib.parse import SplitResult, urlsplit
 
 def refusal(url: str, from_url: str) -> str | None:
     """Why a link found on `from_url` (or a redirect from it) to `url` may not be
-    fetched, or None when it may: an http(s) address on the same host and port, or, from
+    fetched, or None when it may: an http(s) address on the same host and port (or the
+    same host over https, from http on the usual ports), or, from
     a GOV.UK host (the Ofsted reports site is one), on another GOV.UK host over https
     (files.ofsted.gov.uk, assets.publishing.service.gov.uk). Anywhere else (another host
     on the network, say) is not followed."""
@@ -23,7 +24,7 @@ def refusal(url: str, from_url: str) -> str | None:
     if link.scheme.lower() not in ("http", "https"):
         return "not an http(s) address"
     host, home = (link.hostname or "").lower(), (page.hostname or "").lower()
-    if host == home and same_port:
+    if host == home and (same_port or _upgraded(link, page)):
         return None
     if _gov_uk(home) and _gov_uk(host):
         # http to https on one GOV.UK host passes here too.
@@ -34,6 +35,13 @@ def refusal(url: str, from_url: str) -> str | None:
 def on_site(url: str, page_url: str) -> bool:
     """Whether a link found on `page_url` may be fetched (see `refusal`)."""
     return refusal(url, page_url) is None
+
+
+def _upgraded(link: SplitResult, page: SplitResult) -> bool:
+    """http on its usual port to https on its own: the same server asking for a secure
+    connection (a mirror's usual redirect), not another service on the machine."""
+    return ((page.scheme.lower(), port_of(page)) == ("http", 80)
+            and (link.scheme.lower(), port_of(link)) == ("https", 443))
 
 
 def _gov_uk(host: str) -> bool:

@@ -26,7 +26,11 @@ OFSTED = "https://reports.ofsted.gov.uk/provider/44/80454"
     ("https://files.ofsted.gov.uk/v1/file/1", "http://127.0.0.1:8000/x", "another host"),
     ("http://localhost:8000/x", "http://127.0.0.1:8000/x", "another host"),
     ("http://127.0.0.1:6379/x", "http://127.0.0.1:8000/x", "another port"),
-    ("https://127.0.0.1/x", "http://127.0.0.1/x", "another port"),
+    # http to https on one host (the usual ports): the same server, secured.
+    ("https://127.0.0.1/x", "http://127.0.0.1/x", None),
+    ("https://127.0.0.1:8443/x", "http://127.0.0.1/x", "another port"),
+    ("https://127.0.0.1/x", "http://127.0.0.1:8000/x", "another port"),
+    ("http://127.0.0.1/x", "https://127.0.0.1/x", "another port"),
     ("ftp://127.0.0.1:80/x", "http://127.0.0.1/x", "not an http(s) address"),
     ("file:///etc/passwd", OFSTED, "not an http(s) address"),
     ("http://[bad/x", OFSTED, "not a URL that can be requested"),
