@@ -39,6 +39,10 @@ _RUNNING_TAIL_RE = re.compile(r"(\bpage \d{1,3}( of \d{1,3})?|\b(19|20)\d\d\s+\d
 _DIGITS_RE = re.compile(r"\d+")
 _SENTENCE_END_RE = re.compile(r"[.?!:;][\"'’”)]*$")
 _MARGIN = 0.09  # share of the page height at top and bottom where running heads live
+# Between two cells of a table row on one line: wider than any space between words.
+_CELL_GAP = 10.0
+# A cell of figures: "38%", "2016", "1,204", "4.5", "n/a", a dash for none.
+_FIGURE_RE = re.compile(r"[<>≤≥~]?[£$]?\d[\d,.]*%?|n/?a|[-–—*]", re.I)
 
 
 class ExtractError(Exception):
@@ -52,6 +56,13 @@ class _Line:
     top: float
     left: float
     in_margin: bool
+    # Cells split at gaps wider than a space: only for a short line that may be a table row.
+    cells: tuple[str, ...] = ()
+
+    @property
+    def row(self) -> bool:
+        """A table row of figures: a first cell, then cells of figures alone."""
+        return len(self.cells) >= 2 and all(_FIGURE_RE.fullmatch(c) for c in self.cells[1:])
 
 
 @dataclass
@@ -97,11 +108,30 @@ def _page_lines(page: pdfium.PdfPage, page_no: int) -> list[_Line]:
                 _l, _b, _r, top = textpage.get_charbox(pos + lead, loose=True)
                 left = _l
                 in_margin = top < height * _MARGIN or top > height * (1 - _MARGIN)
-                lines.append(_Line(text.strip(), page_no, top, left, in_margin))
+                cells = () if in_margin else _cells(textpage, chunk, pos)
+                lines.append(_Line(text.strip(), page_no, top, left, in_margin, cells))
             pos += len(chunk) + 2
         return lines
     finally:
         textpage.close()
+
+
+def _cells(textpage: pdfium.PdfTextPage, chunk: str, pos: int) -> tuple[str, ...]:
+    """The cells of a line that may be a table's row (short, no bullet, no sentence end),
+    split where the gap between words is wider than a space; () for one cell."""
+    text = chunk.strip()
+    if not text or len(text) >= _HEADING_MAX or _BULLET_RE.match(text) or \
+            _SENTENCE_END_RE.search(text):
+        return ()
+    cells, start = [], 0
+    for j in range(1, len(chunk) - 1):
+        if chunk[j] == " " and chunk[j - 1] != " " and chunk[j + 1] != " ":
+            right = textpage.get_charbox(pos + j - 1)[2]
+            if textpage.get_charbox(pos + j + 1)[0] - right > _CELL_GAP:
+                cells.append(chunk[start:j].strip())
+                start = j + 1
+    cells.append(chunk[start:].strip())
+    return tuple(cells) if len(cells) >= 2 else ()
 
 
 def _read_page(pdf: pdfium.PdfDocument, index: int) -> list[_Line]:
@@ -279,6 +309,46 @@ def _line_spacing(gaps: list[float]) -> float:
     return statistics.median(gaps)
 
 
+def _table_line(paragraphs: list[list], line: _Line, prev_line: _Line | None,
+                new_para: bool, head_cells: int, vocab: _Vocabulary) -> bool:
+    """Put `line` in a table of figures when it is a row or goes on one: rows join one
+    paragraph of kind "table", "; " between them, so that a table is one passage and its
+    short rows are not taken for headings (whose words yield no passage). False when
+    `line` is none of the table's."""
+    last = paragraphs[-1] if paragraphs else None
+    if last is not None and last[2] == "table":
+        if line.row:
+            last[0] += "; " + line.text  # the table goes on, past a page break too
+            return True
+        if not new_para and prev_line is not None and line.text[:1].islower():
+            last[0] = _join(last[0], line.text, vocab)  # a cell wrapped onto a new line
+            return True
+        paragraphs.append([line.text, line.page, "text"])  # the table has ended
+        return True
+    if not line.row:
+        return False
+    if last is not None and head_cells == len(line.cells) and last[2] == "text":
+        last[0] += "; " + line.text  # below its header row of words, cell for cell
+        last[2] = "table"
+        return True
+    if (last is not None and not new_para and prev_line is not None
+            and line.text[:1].islower() and not _SENTENCE_END_RE.search(prev_line.text)
+            and not _DANGLING_RE.search(prev_line.text)):
+        # The line above is the first cell's start, wrapped ("Percentage of EHC plans" /
+        # "issued within 20 weeks  2015  2016"; a row after a heading opens in capitals):
+        # it leaves the paragraph it ran into.
+        before = last[0][: -len(prev_line.text)].rstrip()
+        if last[0].endswith(prev_line.text) and (not before or _SENTENCE_END_RE.search(before)):
+            if before:
+                last[0] = before
+                paragraphs.append([prev_line.text, prev_line.page, "table"])
+            paragraphs[-1][0] = _join(paragraphs[-1][0], line.text, vocab)
+            paragraphs[-1][2] = "table"
+            return True
+    paragraphs.append([line.text, line.page, "table"])
+    return True
+
+
 def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
     vocab = _Vocabulary(pages)
     lefts = [round(ln.left) for lines in pages for ln in lines]
@@ -296,6 +366,7 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
     letter_usual = _line_spacing([g for pairs in page_pairs for _, g in pairs])
     last: _Line | None = None  # the line before, on this page or the one before
     one_line = False  # the paragraph so far is that one line
+    head_cells = 0  # ... and that line's cells, when it has several: a header row, maybe
     for lines, pairs in zip(pages, page_pairs):
         gaps = [g for _, g in pairs]
         usual = _line_spacing(gaps)
@@ -340,10 +411,15 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
                 new_para = bullet = True
             elif opens and not new_para:
                 new_para = True  # "Yours sincerely" after the last item
-            if new_para or not paragraphs:
+            if not bullet and _table_line(paragraphs, line, prev_line, new_para, head_cells,
+                                          vocab):
+                head_cells = 0
+            elif new_para or not paragraphs:
                 paragraphs.append([text, line.page, "bullet" if bullet else "text"])
+                head_cells = len(line.cells)
             else:
                 paragraphs[-1][0] = _join(paragraphs[-1][0], text, vocab)
+                head_cells = 0
             one_line = new_para or not paragraphs
             prev_line = last = line
 
@@ -357,6 +433,7 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
             prev is not None
             and para[0][:1].islower()
             and para[2] == "text"
+            and prev[2] != "table"
             and not prev[0].rstrip().endswith((":", ";"))
         ):
             prev[0] = _join(prev[0], para[0], vocab)

@@ -53,7 +53,9 @@ from scraper.records import Letter, Paragraph, Section
 # 21: ... only in a letter that prints no heading for each weakness, and not a recap of how
 #     many there were; the letter-wide line spacing only for a page whose own spacing
 #     follows few wrapped lines (a small-print annex split the prose of other pages).
-PARSER_VERSION = "21"
+# 22: a table of figures in a letter's body (rows of short cells) is one passage, not
+#     headings that gave none.
+PARSER_VERSION = "22"
 
 
 class NotASendLetter(ValueError):

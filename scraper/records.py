@@ -58,7 +58,7 @@ class Paragraph:
 
     text: str
     page: int  # 1-based page where the paragraph starts
-    kind: str = "text"  # "text", "bullet", "heading" (a short line set apart)
+    kind: str = "text"  # "text", "bullet", "heading" (a short line set apart), "table"
 
 
 @dataclass

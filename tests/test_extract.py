@@ -311,3 +311,80 @@ def test_a_small_print_annex_does_not_split_the_prose_of_other_pages() -> None:
     got = [p.text for p in extract_paragraphs([prose_page(1), prose_page(2), annex])
            if p.page == 2]
     assert got[:5] == [" ".join(body)] * 5
+
+
+
+def _row(cells: tuple[str, ...], top: float, page: int = 1) -> _Line:
+    """A table row as pdfium gives it: its cells on one line, a space between them; the
+    wide gaps that tell the cells apart are read from the PDF's char boxes."""
+    return _Line(" ".join(cells), page, top, 75, False, cells)
+
+
+# Prose above, at 14 pt: the body's line spacing, against which a gap is a paragraph's.
+PROSE = [_Line(t, 1, 860 - 14 * i, 72, False) for i, t in enumerate([
+    "Leaders have a clear plan for the area, which parents helped to write, and",
+    "they check how well it is working each term with the parent carer forum and",
+    "the schools, the health services and the council's own teams, who say that",
+    "the plan has helped them to work together. Leaders know where the plan has",
+    "not yet made a difference, and they have asked families and young people to",
+    "tell them what should change next, and how they will know it has happened,",
+    "so that the next plan starts from what families say matters most to them.",
+])]  # down to 776
+
+
+def test_a_table_of_figures_is_one_paragraph_not_headings() -> None:
+    # A 2016 letter's table of figures, its rows set apart by more than a paragraph's gap:
+    # each row was a short line with no full stop, a "heading", and no passage came of it.
+    header = ("Percentage of EHC plans issued within 20 weeks", "2015", "2016")
+    rows = [("Eastmere", "41%", "66%"), ("Statistical neighbours", "52%", "57%"),
+            ("England", "59%", "60%")]
+    lines = (PROSE + [_Line("Strengths", 1, 700, 72, False),
+                      _Line("\u2022 Plans are now issued more quickly, as the figures show.",
+                            1, 680, 72, False),
+                      _row(header, 656)]
+             + [_row(r, 632 - 24 * i) for i, r in enumerate(rows)]
+             + [_Line("Areas for development", 1, 540, 72, False)])
+    got = [(p.kind, p.text) for p in extract_paragraphs([lines])][1:]
+    assert got == [
+        ("heading", "Strengths"),
+        ("bullet", "Plans are now issued more quickly, as the figures show."),
+        ("table", "Percentage of EHC plans issued within 20 weeks 2015 2016; Eastmere 41% 66%; "
+                  "Statistical neighbours 52% 57%; England 59% 60%"),
+        ("heading", "Areas for development"),
+    ]
+    # A header row of words above the figures is the table's, cell for cell.
+    words = _row(("Measure", "Eastmere", "England"), 656)
+    got = extract_paragraphs([lines[:9] + [words] + lines[10:]])
+    assert got[3].text.startswith("Measure Eastmere England; Eastmere 41% 66%; ")
+    # The rows of a table run on over a page break.
+    second = [_row(r, 760 - 24 * i, page=2) for i, r in enumerate(rows[1:])]
+    got = extract_paragraphs([lines[:11], second + lines[-1:]])
+    assert [p.kind for p in got] == ["text", "heading", "bullet", "table", "heading"]
+    assert got[3].text.endswith("; Eastmere 41% 66%; Statistical neighbours 52% 57%; "
+                                "England 59% 60%")
+
+
+def test_a_tables_wrapped_first_cell_leaves_the_paragraph_it_ran_into() -> None:
+    # Without borders the rows keep the body's line spacing: the first cell's first line
+    # ran into the sentence above, and the rows after it.
+    lines = PROSE + [_Line("Percentage of EHC plans", 1, 718, 72, False),
+                     _row(("issued within 20 weeks", "2015", "2016"), 704),
+                     _row(("Eastmere", "41%", "66%"), 690)]
+    got = [(p.kind, p.text) for p in extract_paragraphs([lines])]
+    assert got == [("text", " ".join(ln.text for ln in PROSE)),
+                   ("table", "Percentage of EHC plans issued within 20 weeks 2015 2016; "
+                             "Eastmere 41% 66%")]
+    # A heading right above a table stays a heading: a row opening in capitals is no
+    # wrapped cell's second line.
+    lines = PROSE + [_Line("Timeliness of plans", 1, 712, 72, False),
+                     _row(("Eastmere", "41%", "66%"), 698)]
+    got = [(p.kind, p.text) for p in extract_paragraphs([lines])][1:]
+    assert got == [("heading", "Timeliness of plans"), ("table", "Eastmere 41% 66%")]
+
+
+def test_a_line_of_cells_without_figures_is_no_table() -> None:
+    # The inspection team's table (names, not figures) and its heading stay as they were.
+    lines = PROSE + [_Line("Inspection team", 1, 700, 72, False),
+                     _row(("Ofsted", "Care Quality Commission"), 676),
+                     _row(("Anna Brook, HMI", "Tom Vale, CQC inspector"), 652)]
+    assert [p.kind for p in extract_paragraphs([lines])] == ["text"] + ["heading"] * 3

@@ -3,8 +3,8 @@
 A passage is one sentence (a bullet is always its own boundary), with its
 canonical section, the heading above it, its paragraph number and its character
 offsets in the letter's clean text, so every number in a table can point back
-to the exact words. Headings, table cells and boilerplate never become passages.
-"""
+to the exact words. Headings, table cells and boilerplate never become passages; a
+table of figures in a letter's body is one passage, its rows kept apart by "; "."""
 
 from __future__ import annotations
 
@@ -73,7 +73,9 @@ def segment(doc: ParsedDocument) -> list[Passage]:
     ):
         text = para.text
         if section != "boilerplate" and index not in doc.heading_paras:
-            for start, end in split_sentences(text):
+            # A table of figures is one passage: its rows read only beside its header.
+            spans = [(0, len(text))] if para.kind == "table" else split_sentences(text)
+            for start, end in spans:
                 passages.append(
                     Passage(
                         seq=len(passages) + 1,

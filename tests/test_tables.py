@@ -1,0 +1,130 @@
+"""A table of figures in an older letter's body: one passage, not headings.
+
+Its rows are short lines with no full stop, which read as headings: no passage came of
+them, and nothing said so. The letters here are invented (Northvale, Eastmere).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scraper.extract import extract_pdf
+from scraper.parse import parse_document
+from textmine.segment import segment
+
+PART = ("The effectiveness of the local area in assessing and meeting the needs of children "
+        "and young people who have special educational needs and/or disabilities")
+LETTER_2016 = """\
+%% head: Joint local area SEND inspection in Northvale
+%% head_left: 14 March 2017
+%% head_right: Page {page}
+%% bullet: \u2022
+{layout}
+
+< 14 March 2017
+
+< Dear Mrs Penhallow
+
+# Joint local area SEND inspection in Northvale
+
+Between 6 February 2017 and 10 February 2017, Ofsted and the Care Quality Commission (CQC)
+conducted a joint inspection of the local area of Northvale to judge the effectiveness of
+the area in implementing the disability and special educational needs reforms as set out in
+the Children and Families Act 2014.
+
+## Main findings
+
+- Leaders in Northvale know the area well. They have a shared plan that parents helped to
+  write, and they check its progress each term.
+
+## {part}
+
+### Strengths
+
+- Families value their named caseworker and say that the assessment process is respectful.
+- The timeliness of new EHC plans has improved, as the figures below show.
+
+|! Percentage of EHC plans issued within 20 weeks | 2015 | 2016 |
+| Northvale | 38% | 61% |
+| Statistical neighbours | 52% | 57% |
+| England | 59% | 60% |
+
+- Therapy advice in plans is detailed and written so that families can understand it.
+
+### Areas for development
+
+- Waiting times for speech and language therapy are too long for school-age children.
+
+< Yours sincerely
+
+< Tobias Wrenfield
+"""
+TABLE = ("Percentage of EHC plans issued within 20 weeks 2015 2016; Northvale 38% 61%; "
+         "Statistical neighbours 52% 57%; England 59% 60%")
+# Bordered, each row in its cell's padding (rows further apart than paragraphs), or bare
+# at the body's spacing, the first cell wrapping onto a second line.
+LAYOUTS = {
+    "bordered": "%% table_borders: ALL\n%% table_padding: 2\n%% table_widths: 3,1,1",
+    "bare": "",
+}
+
+
+def _letter(layout: str) -> str:
+    return LETTER_2016.replace("{layout}", LAYOUTS[layout]).replace("{part}", PART)
+
+
+def _render(tmp_path: Path, text: str) -> Path:
+    from fixtures.make_pdfs import parse_markup, render
+
+    out = tmp_path / "letter.pdf"
+    render(parse_markup(text)).output(str(out))
+    return out
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_table_of_figures_in_a_2016_letter_is_one_passage(tmp_path: Path,
+                                                             layout: str) -> None:
+    pdf = _render(tmp_path, _letter(layout))
+    doc = parse_document(extract_pdf(pdf).paragraphs)
+    passages = [(p.section, p.heading, p.text) for p in segment(doc)]
+    strengths = [text for section, heading, text in passages
+                 if (section, heading) == ("strengths", "Strengths")]
+    assert strengths == [
+        "Families value their named caseworker and say that the assessment process is "
+        "respectful.",
+        "The timeliness of new EHC plans has improved, as the figures below show.",
+        TABLE,
+        "Therapy advice in plans is detailed and written so that families can understand it.",
+    ]
+    # No row is a heading, and the sections around the table are as without it.
+    headings = [doc.paragraphs[i].text for i in sorted(doc.heading_paras)]
+    assert not any(ch.isdigit() for h in headings[1:] for ch in h)  # after the letter's date
+    assert ("weaknesses", "Areas for development",
+            "Waiting times for speech and language therapy are too long for school-age "
+            "children.") in passages
+
+
+def test_a_table_in_a_revisit_is_no_weakness_of_its_own(tmp_path: Path) -> None:
+    # A revisit takes a long heading under "Main findings" for a weakness's: a row read
+    # as one opened a section named by a row of figures.
+    text = (_letter("bordered")
+            .replace("inspection in Northvale", "revisit in Northvale")
+            .replace("conducted a joint inspection of the local area of Northvale to judge the "
+                     "effectiveness of\nthe area in implementing the disability and special "
+                     "educational needs reforms as set out in\nthe Children and Families Act "
+                     "2014.",
+                     "revisited the area of Northvale to decide whether sufficient progress "
+                     "has been made in\naddressing each of the areas of significant weakness "
+                     "detailed in the written statement of\naction (WSoA) issued on 2 May "
+                     "2016. The area has made sufficient progress in addressing\nall of "
+                     "the significant weaknesses identified at the initial inspection.")
+            .replace("## " + PART, "### The slow issuing of EHC plans by the area")
+            .replace("### Strengths\n", "").replace("### Areas for development\n", ""))
+    assert "revisited the area of Northvale" in text  # the replacement took
+    doc = parse_document(extract_pdf(_render(tmp_path, text)).paragraphs)
+    assert doc.letter.framework == "revisit_2018"
+    assert doc.weakness_headings == ["The slow issuing of EHC plans by the area"]
+    assert ("main_findings", "The slow issuing of EHC plans by the area", TABLE) in [
+        (p.section, p.heading, p.text) for p in segment(doc)]
