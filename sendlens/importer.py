@@ -25,6 +25,7 @@ from scraper.parse import (
     PARSER_VERSION,
     NotASendLetter,
     ParsedDocument,
+    heading_runs,
     parse_date,
     parse_document,
 )
@@ -364,7 +365,7 @@ def _import_pdf(
             outcome = ImportOutcome(
                 str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
                 len(passages), missing=_missing_sections(letter.framework, passages),
-                notes=area_notes + _more_than_a_letter(doc, extracted.n_pages)
+                notes=area_notes + _more_than_a_letter(doc, extracted.n_pages) + _unread(doc)
                 + _date_before_inspection(given_published, letter.inspection_start),
             )
             if fetch is not None:
@@ -420,6 +421,13 @@ def _authority(
     return by_name, (f"the letter is about {area}, but it was listed on the page of "
                      f"{by_urn.name} (URN {ofsted_urn}): filed under {by_name.name}, as "
                      "the letter says",)
+
+
+def _unread(doc: ParsedDocument) -> tuple[str, ...]:
+    """Lines of the body that give no passage: a table of words read as headings."""
+    return tuple(f"{n} short lines in a row on page {page}, from {first[:60]!r}, read as "
+                 "headings and give no passage (a table?): they are left out of every table "
+                 "and search" for page, n, first in heading_runs(doc))
 
 
 def _more_than_a_letter(doc: ParsedDocument, n_pages: int) -> tuple[str, ...]:

@@ -128,3 +128,28 @@ def test_a_table_in_a_revisit_is_no_weakness_of_its_own(tmp_path: Path) -> None:
     assert doc.weakness_headings == ["The slow issuing of EHC plans by the area"]
     assert ("main_findings", "The slow issuing of EHC plans by the area", TABLE) in [
         (p.section, p.heading, p.text) for p in segment(doc)]
+
+
+def test_a_table_of_words_left_out_is_said_on_import(tmp_path: Path) -> None:
+    # Rows of words only are no table of figures: still read as headings, which give no
+    # passage. The import says where, rather than lose them without a word.
+    from sendlens.importer import import_paths
+    from sendlens.store import Corpus
+
+    words = ("|! Service | Who leads it |\n| Speech therapy | Health trust |\n"
+             "| Short breaks | Council |\n| Travel support | Council |\n")
+    text = _letter("bordered")
+    start = text.index("|! Percentage")
+    end = text.index("| England | 59% | 60% |\n") + len("| England | 59% | 60% |\n")
+    pdf = _render(tmp_path, text[:start] + words + text[end:])
+    report = import_paths(Corpus.open(tmp_path / "corpus"), [pdf], progress=False)
+    [outcome] = report.by_status("imported")
+    assert [n for n in outcome.notes if "give no passage" in n] == [
+        "4 short lines in a row on page 1, from 'Service Who leads it', read as headings "
+        "and give no passage (a table?): they are left out of every table and search"]
+    assert "give no passage (a table?)" in report.summary()
+    # A table of figures is read, so nothing is said of it.
+    pdf = _render(tmp_path, _letter("bordered"))
+    report = import_paths(Corpus.open(tmp_path / "other"), [pdf], progress=False)
+    [outcome] = report.by_status("imported")
+    assert not [n for n in outcome.notes if "give no passage" in n]
