@@ -816,14 +816,17 @@ def _merge_split_title(paragraphs: list[Paragraph]) -> list[Paragraph]:
 
 
 def heading_runs(doc: ParsedDocument, least: int = 3) -> list[tuple[int, int, str]]:
-    """Runs of at least `least` headings in a row in a letter's body, as (page, how many,
-    the first): short lines read as headings give no passage, and no letter prints three
-    headings with nothing between them (none of the 55 reports of 2023-2025 does), so such
-    a run is most likely a table of words whose content is lost."""
+    """Runs of at least `least` headings in a row in a letter's body, none of them one the
+    framework prints ("Strengths"), as (page, how many, the first): short lines read as
+    headings give no passage, and no letter prints three such with nothing between them
+    (none of the 55 reports of 2023-2025 does), so a run is most likely a table of words
+    whose content is lost."""
+    rules = HEADING_RULES.get(doc.letter.framework, [])
     runs: list[tuple[int, int, str]] = []
     run: list[int] = []
     for i in [*range(len(doc.paragraphs)), -1]:  # -1 ends the last run
-        if i >= 0 and i in doc.heading_paras and doc.para_sections[i][0] != "boilerplate":
+        if (i >= 0 and i in doc.heading_paras and doc.para_sections[i][0] != "boilerplate"
+                and not _is_heading_text(doc.paragraphs[i].text, rules)):
             run.append(i)
             continue
         if len(run) >= least:

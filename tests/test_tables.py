@@ -153,3 +153,17 @@ def test_a_table_of_words_left_out_is_said_on_import(tmp_path: Path) -> None:
     report = import_paths(Corpus.open(tmp_path / "other"), [pdf], progress=False)
     [outcome] = report.by_status("imported")
     assert not [n for n in outcome.notes if "give no passage" in n]
+
+
+def test_the_letters_own_headings_in_a_row_are_no_table(tmp_path: Path) -> None:
+    # "Main findings", the part's heading and "Strengths" with nothing between them are
+    # headings the framework prints: nothing is lost, so nothing is said.
+    from scraper.parse import heading_runs
+
+    text = _letter("bordered")
+    start = text.index("- Leaders in Northvale")
+    text = text[:start] + text[text.index("## " + PART):]
+    doc = parse_document(extract_pdf(_render(tmp_path, text)).paragraphs)
+    assert [doc.paragraphs[i].text for i in sorted(doc.heading_paras)][-5:-2] == [
+        "Main findings", PART, "Strengths"]
+    assert heading_runs(doc) == []
