@@ -1757,6 +1757,25 @@ def test_cross_validation_needs_two_folds(corpus: Path, tmp_path: Path) -> None:
         "labels from at least 2" in result.output
 
 
+def test_cross_validation_with_more_folds_than_letters_is_refused(tmp_path: Path) -> None:
+    # Labels from three letters: four folds cannot each hold a letter. Run short, it
+    # trained three folds and reported the figures as "4-fold CV".
+    from test_model import synthetic_rows
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
+                                        "themes": [r["theme"]]}) + "\n"
+                            for r in distinct(synthetic_rows(3))[::8]))
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "--cv", "--folds", "4",
+                                      "--corpus", str(root), "-q"],
+                                env={"SENDLENS_CODEBOOK": ""})
+    assert result.exit_code == 2, result.output
+    assert "4 folds, but the labels come from 3 letters; use --folds 3 or fewer" \
+        in result.output
+
+
 def test_evaluate_refuses_options_that_need_cv_or_model_card(corpus: Path,
                                                             tmp_path: Path) -> None:
     gold = tmp_path / "gold.jsonl"
