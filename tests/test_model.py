@@ -20,6 +20,7 @@ from textmine.codebook import load_codebook, parse_codebook
 from textmine.features import Item
 from textmine.model import (
     ModelFileError,
+    TrainingSet,
     f1_thresholds,
     group_folds,
     hand_training_set,
@@ -432,6 +433,31 @@ def test_tuned_thresholds_are_shrunk_halfway_to_the_prevalence_ones(
     # A label judges every theme (those it does not name as absent).
     assert np.allclose(model.thresholds, 0.5 * f1 + 0.5 * prevalence)
     assert not np.allclose(f1, prevalence)  # else the test could not tell them apart
+
+
+def test_thresholds_are_not_tuned_on_hand_labels_from_a_single_letter() -> None:
+    """Tuning holds out whole letters: labels from one letter leave no other letter to
+    train on, so the "cross-validation" would score them with a model that had no hand
+    label at all. The model keeps the thresholds the weak labels give and records that it
+    did not tune (a retrain then says "thresholds not tuned ... as before")."""
+    cb = load_codebook()
+    items = _items(synthetic_rows(3))
+    texts = ["Short breaks are booked months ahead.", "Plans are reviewed every spring.",
+             "The forum meets parents each term.", "Therapists visit schools weekly."]
+    themes = [["social_care"], ["ehc_plans"], ["co_production"], ["health_input"]]
+
+    def hand(letters: list[str]) -> TrainingSet:
+        its = [Item(t, letter=lt, section="weaknesses") for lt in letters for t in texts]
+        return hand_training_set(its, themes * len(letters), ["negative"] * len(its), cb)
+
+    plain = train_model(items, cb, hand(["only"]))
+    asked = train_model(items, cb, hand(["only"]), tune_folds=2)
+    assert asked.meta["training"]["tune_folds"] == 0
+    assert asked.meta["training"]["threshold_tuning"].startswith("prevalence of weak labels")
+    assert np.array_equal(asked.thresholds, plain.thresholds)
+    # From two letters the same labels are tuned on.
+    two = train_model(items, cb, hand(["first", "second"]), tune_folds=2)
+    assert two.meta["training"]["tune_folds"] == 2
 
 
 def test_a_hand_label_counts_for_more_than_a_weak_label_against_it() -> None:
