@@ -869,8 +869,9 @@ def evidence(
     frame = pd.DataFrame.from_records(records, columns=EVIDENCE_COLUMNS)
     if frame.empty:
         # The column types of a table with rows, so that Parquet files of several filtered
-        # exports combine (an empty one's columns had no type).
-        frame = frame.astype({c: "float64" if c == "theme_score" else str
+        # exports combine (an empty one's columns had no type). "string", not str: under
+        # pandas 2, str leaves an empty column of type object, still written as nulls.
+        frame = frame.astype({c: "float64" if c == "theme_score" else "string"
                               for c in EVIDENCE_COLUMNS})
     return frame
 
