@@ -139,7 +139,7 @@ class Transport:
 
     timeout: float | tuple[float, float] = DEFAULT_TIMEOUT
     user_agent: str = USER_AGENT
-    session: requests.Session = field(default_factory=lambda: _NoRedirectSession())
+    session: requests.Session = field(default_factory=_NoRedirectSession)
     requests_made: int = 0
 
     def __post_init__(self) -> None:
