@@ -122,6 +122,15 @@ def _page_lines(page: pdfium.PdfPage, page_no: int) -> list[_Line]:
                 above = lines[i - 1] if i else None
                 if above is not None and not above.cells and not above.in_margin:
                     lines[i - 1] = replace(above, cells=_cells(textpage, *spans[i - 1]))
+        # A lone "row" whose sentence runs on below in lower case is a line of prose that
+        # ends on a figure set apart (justified in a narrow column, tabbed to the margin, a
+        # year after a long web address): a table has other rows within two lines of each.
+        rows = {i for i, line in enumerate(lines) if line.row}
+        for i in sorted(rows):
+            below = lines[i + 1] if i + 1 < len(lines) else None
+            if (below is not None and not below.in_margin and below.text[:1].islower()
+                    and not rows & {i - 2, i - 1, i + 1, i + 2}):
+                lines[i] = replace(lines[i], cells=())
         return lines
     finally:
         textpage.close()

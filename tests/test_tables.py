@@ -167,3 +167,69 @@ def test_the_letters_own_headings_in_a_row_are_no_table(tmp_path: Path) -> None:
     assert [doc.paragraphs[i].text for i in sorted(doc.heading_paras)][-5:-2] == [
         "Main findings", PART, "Strengths"]
     assert heading_runs(doc) == []
+
+
+# A line of running prose that ends on a figure, its last word set apart by more than a
+# space: justified in a narrow column, a figure tabbed to the margin, or a long web address
+# with a year after it on a justified line. Each read as a lone table row: the sentence was
+# cut there, its start kept apart (or taken for a heading, giving no passage) and the rest
+# of the paragraph one "table" passage with no sentence split.
+PROSE = {
+    "justified": ("Attendance at special schools improved considerably 38% from 2019, and "
+                  "exclusions fell substantially 1,204 fewer days were lost. Parents noticed."),
+    "tabbed": ("Leaders check the timeliness of new plans each month. The proportion of new "
+               "plans{br}issued within 20 weeks has risen steadily and now stands at{tab}61%{br}"
+               "which is close to the national figure. Parents say plans arrive sooner."),
+    "address": ("Leaders revised the local offer this year. Families and professionals told "
+                "inspectors that they can now read the revised local offer, which leaders wrote "
+                "with parents, at https://www.northvale.gov.uk/localoffer/"
+                + "s" * 34 + " 2019 edition and that it is much clearer. They use it often."),
+}
+
+
+def _prose_flow(kind: str):
+    import fixtures.make_pdfs as mp
+
+    plain = mp._flow
+
+    def flow(pdf, text: str, x: float, width: float) -> None:
+        if not text.startswith(("Attendance", "Leaders check", "Leaders revised")):
+            return plain(pdf, text, x, width)
+        if kind == "tabbed":  # each line as written, the figure right-aligned at the margin
+            for line in text.split("{br}"):
+                left, _, right = line.partition("{tab}")
+                y = pdf.get_y()
+                pdf.set_x(x)
+                pdf.cell(width, mp.LINE_H, left)
+                pdf.set_xy(x, y)
+                pdf.cell(width, mp.LINE_H, right, align="R", new_x="LMARGIN", new_y="NEXT")
+            return None
+        pdf.set_x(x)
+        pdf.multi_cell(40 if kind == "justified" else width, mp.LINE_H, text, align="J",
+                       new_x="LMARGIN", new_y="NEXT")
+        return None
+
+    return flow
+
+
+@pytest.mark.parametrize("kind", PROSE)
+def test_a_line_of_prose_ending_on_a_figure_is_no_table(tmp_path: Path, kind: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import fixtures.make_pdfs as mp
+
+    from textmine.segment import split_sentences
+
+    prose = PROSE[kind]
+    text = _letter("bordered")
+    start = text.index("|! Percentage")
+    end = text.index("| England | 59% | 60% |\n") + len("| England | 59% | 60% |\n")
+    text = text[:start] + text[end:]  # no table: the prose in the opening, after its paragraph
+    text = text.replace("Families Act 2014.\n", "Families Act 2014.\n\n" + prose + "\n")
+    assert prose in text
+    monkeypatch.setattr(mp, "_flow", _prose_flow(kind))
+    doc = parse_document(extract_pdf(_render(tmp_path, text)).paragraphs)
+    flat = prose.replace("{br}", " ").replace("{tab}", " ")
+    assert [(p.kind, p.text) for p in doc.paragraphs if p.text in flat or flat in p.text] == [
+        ("text", flat)]
+    assert [p.text for p in segment(doc) if p.text in flat] == [
+        flat[a:b] for a, b in split_sentences(flat)]
