@@ -54,10 +54,9 @@ from scraper.records import Letter, Paragraph, Section
 #     many there were; the letter-wide line spacing only for a page whose own spacing
 #     follows few wrapped lines (a small-print annex split the prose of other pages).
 # 22: a table of figures in a letter's body (rows of short cells) is one passage, not
-#     headings that gave none.
-# 23: ... but not a lone line of prose ending on a figure set apart (justified, tabbed, a
-#     year after a web address) whose sentence runs on below: it cut the sentence there.
-PARSER_VERSION = "23"
+#     headings that gave none; not a lone line of prose ending on a figure set apart
+#     (justified, tabbed, a year after a web address) whose sentence runs on below.
+PARSER_VERSION = "22"
 
 
 class NotASendLetter(ValueError):
