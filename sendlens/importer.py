@@ -6,6 +6,7 @@ import csv
 import difflib
 import errno
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -34,6 +35,7 @@ from sendlens.store import (
     ISO_DATE,
     Corpus,
     database_problem,
+    dumps,
     letters_read_otherwise,
     now_iso,
 )
@@ -610,15 +612,16 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
                          "of the report with --by")
     with corpus.model_lock(_waiting_to("taking a letter out")), corpus.transaction() as db:
         held = {r["letter_id"]: r for r in db.execute(
-            "SELECT letter_id, area, framework, sha256, source, published, pdf_path, "
+            "SELECT letter_id, area, framework, sha256, source, published, ofsted_urn, "
             "inspection_start, coalesce(inspection_start, published, 'undated') AS start, "
             "n_passages FROM letters WHERE letter_id IN (?, ?)", (old_id, new_id))}
         if old_id not in held and new_id in held and (done := db.execute(
-                "SELECT letter_id, superseded_at FROM superseded WHERE superseded_id=?",
-                (old_id,)).fetchone()) is not None and done["letter_id"] == new_id:
+                "SELECT by_id AS letter_id, taken_at AS superseded_at FROM taken_out "
+                "WHERE letter_id=? UNION ALL SELECT letter_id, superseded_at FROM superseded "
+                "WHERE superseded_id=?", (old_id, old_id)).fetchone()) is not None \
+                and done["letter_id"] == new_id:
             # Run again after a run that finished (killed just after its commit, say):
-            # what was asked is done, so not an error for a script that retries. (Known
-            # by id only for a letter with an inspection date, as `superseded` holds.)
+            # what was asked is done, so not an error for a script that retries.
             return (f"letter {old_id} was already taken out as an earlier publication of "
                     f"the report of letter {new_id} ({done['superseded_at'][:10]}): "
                     "nothing to do")
@@ -642,6 +645,19 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
         files = {old["sha256"]} | {r[0] for r in db.execute(
             "SELECT sha256 FROM fetches WHERE letter_id=? AND sha256 IS NOT NULL",
             (old_id,))} - {new["sha256"]}
+        labels = _corrections_of(db, old_id)
+        # The rows changed below, as they were, for `supersede --undo`.
+        before = {
+            "replaced_files": _rows_as_dicts(db, "replaced_files", "letter_id=? OR sha256 IN "
+                                             f"({','.join('?' * len(files))})",
+                                             (old_id, *sorted(files))),
+            "replaced_added": sorted(files),
+            "superseded": _rows_as_dicts(db, "superseded", "letter_id=?", (old_id,)),
+            "superseded_added": ([old["area"], old["framework"], old["inspection_start"]]
+                                 if old["inspection_start"] else None),
+            "fetches": _rows_as_dicts(db, "fetches", "letter_id=?", (old_id,)),
+            "labels": [label["id"] for label in labels],
+        }
         db.executemany("INSERT OR REPLACE INTO replaced_files VALUES (?,?,?,?,?)",
                        [(sha, new_id, old["source"], old["published"], now_iso())
                         for sha in sorted(files)])
@@ -655,19 +671,15 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
         # Its files are copies of a report held: a scrape neither fetches nor cites them.
         db.execute("UPDATE fetches SET letter_id=?, status='duplicate', error=? "
                    "WHERE letter_id=?", (new_id, f"superseded by letter {new_id}", old_id))
-        labels = _corrections_of(db, old_id)
         by_text = {r["text"]: r["passage_id"] for r in db.execute(
             "SELECT text, passage_id FROM passages WHERE letter_id=? ORDER BY seq DESC",
             (new_id,))}
         moved, _ = _follow_sentences(db, labels, by_text, new_id)
+        db.execute("INSERT OR REPLACE INTO taken_out VALUES (?,?,?,?,?,?,?,?)",
+                   (old_id, new_id, old["sha256"], old["source"], old["published"],
+                    old["ofsted_urn"], dumps(before), now_iso()))
+        # Its PDF stays in the store (swept by no import) for `--undo`.
         db.execute("DELETE FROM letters WHERE letter_id=?", (old_id,))  # passages, tags too
-    if old["pdf_path"] and old["pdf_path"] != new["pdf_path"]:
-        # After the commit, as a replaced file's: a crash in between leaves a stray file
-        # that the next import sweeps (replaced_files names it), never a letter without it.
-        gone = corpus.root / old["pdf_path"]
-        gone.unlink(missing_ok=True)
-        with suppress(OSError):  # its folder, if it held only that file
-            gone.parent.rmdir()
     return (f"letter {old_id} ({old['area']}, {old['framework']} of {old['start']}, "
             f"{old['source']}) taken out as an earlier publication of the report of letter "
             f"{new_id} ({new['start']}, {new['source']}): its {old['n_passages']} passages "
@@ -677,7 +689,118 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
                f"{new_id}, {len(labels) - moved} kept for training by their text"
                if labels else "")
             + ". The model now learnt from a letter the corpus no longer holds: `sendlens "
-            "tag` retrains it and tags again")
+            f"tag` retrains it and tags again. (`sendlens supersede {old_id} --undo` puts "
+            "it back.)")
+
+
+def _rows_as_dicts(db: sqlite3.Connection, table: str, where: str,
+                   args: Sequence[object]) -> list[dict[str, object]]:
+    return [dict(r) for r in db.execute(f"SELECT * FROM {table} WHERE {where}", tuple(args))]
+
+
+def restore_letter(corpus: Corpus, old_id: str) -> str:
+    """Undo `supersede_letter`: put letter `old_id` back, read again from its PDF (kept in
+    the store), with its source, date and URL, and its files and fetches known as its own
+    again, so that it counts as a letter of its own; corrections that followed their
+    sentence into the other letter come back to it. Returns what was done, in words;
+    ValueError (which letter, what is wrong) leaves the corpus as it was."""
+    with corpus.reading() as con:
+        taken = con.execute("SELECT * FROM taken_out WHERE letter_id=?", (old_id,)).fetchone()
+        held = con.execute("SELECT 1 FROM letters WHERE letter_id=?", (old_id,)).fetchone()
+        earlier = con.execute("SELECT 1 FROM superseded WHERE superseded_id=?",
+                              (old_id,)).fetchone()
+    if taken is None and held:
+        # Run again after it was put back (or never taken out): what was asked holds.
+        return f"letter {old_id} is in the corpus, not taken out: nothing to do"
+    if taken is None:
+        raise ValueError(
+            f"letter {old_id} was taken out by an earlier version of sendlens, which kept "
+            "neither its file nor what undoing needs: it cannot be put back" if earlier else
+            f"no letter {old_id} was taken out by `sendlens supersede` in the corpus at "
+            f"{corpus.root} (`sendlens info` lists those that were)")
+    by_id, sha = taken["by_id"], taken["sha256"]
+    if not corpus.pdf_intact(sha):
+        raise ValueError(
+            f"letter {old_id}: its file {corpus.pdf_path_for(sha)} is gone from the corpus's "
+            f"PDF store or changed, so it cannot be read again; put a copy of the file it "
+            f"came from ({taken['source'] or 'unknown'}) there and run this again")
+    path = corpus.pdf_path_for(sha)
+    try:
+        extracted = extract_pdf(path)
+        doc = parse_document(extracted.paragraphs)
+    except (ExtractError, NotASendLetter) as exc:
+        raise ValueError(f"letter {old_id}: its file {path} cannot be read again: "
+                         f"{exc}") from exc
+    passages = segment(doc)
+    letter = doc.letter
+    la, _ = _authority(letter.area, taken["ofsted_urn"],
+                       letter.inspection_start or taken["published"])
+    before = json.loads(taken["before"])
+    with corpus.model_lock(_waiting_to("putting a letter back")), \
+            corpus.transaction() as db:
+        if db.execute("SELECT 1 FROM letters WHERE letter_id=?", (by_id,)).fetchone() is None:
+            raise ValueError(
+                f"letter {old_id} was taken out as an earlier publication of letter {by_id}, "
+                f"which is not in the corpus now (taken out in its turn?): put {by_id} back "
+                f"first (`sendlens supersede {by_id} --undo`)")
+        now = db.execute("SELECT taken_at FROM taken_out WHERE letter_id=?",
+                         (old_id,)).fetchone()
+        if now is None or now["taken_at"] != taken["taken_at"]:
+            raise ValueError(f"letter {old_id} was put back (or taken out again) by another "
+                             "run meanwhile: nothing was changed; run this again to see")
+        # What supersede changed, as it was, where it still points at the letter kept.
+        db.execute(f"DELETE FROM replaced_files WHERE letter_id=? AND sha256 IN "
+                   f"({','.join('?' * len(before['replaced_added']))})",
+                   (by_id, *before["replaced_added"]))
+        for row in before["replaced_files"]:
+            _put_back(db, "replaced_files", row, "sha256", by_id)
+        if key := before["superseded_added"]:
+            db.execute("DELETE FROM superseded WHERE area=? AND framework=? AND "
+                       "inspection_start=? AND superseded_id=?", (*key, old_id))
+        for row in before["superseded"]:
+            _put_back(db, "superseded", row, ("area", "framework", "inspection_start"),
+                      by_id)
+        for row in before["fetches"]:
+            _put_back(db, "fetches", row, "file_id", by_id)
+        columns = {
+            "letter_id": old_id, "sha256": sha, "ofsted_urn": taken["ofsted_urn"],
+            "published": taken["published"], "source": taken["source"],
+            "pdf_path": str(path.relative_to(corpus.root)), "imported_at": now_iso(),
+            **_read_columns(doc, la, extracted.n_pages, len(passages)),
+        }
+        db.execute(f"INSERT INTO letters ({', '.join(columns)}) "
+                   f"VALUES ({', '.join('?' * len(columns))})", tuple(columns.values()))
+        _write_structure(db, old_id, letter, passages)
+        ids = before["labels"]
+        labels = db.execute(
+            "SELECT id, text, passage_id IS NOT NULL AS placed FROM labels WHERE letter=? "
+            f"AND id IN ({','.join('?' * len(ids))})", (by_id, *ids)).fetchall()
+        by_text = {p.text: f"{old_id}-{p.seq:04d}" for p in reversed(passages)}
+        back, _ = _follow_sentences(db, labels, by_text, old_id)
+        db.execute("DELETE FROM taken_out WHERE letter_id=?", (old_id,))
+    return (f"letter {old_id} ({columns['area']}, {letter.framework} of "
+            f"{letter.inspection_start or taken['published'] or 'undated'}, {taken['source']}) "
+            f"put back beside letter {by_id}, read again from its file in the corpus: "
+            f"{len(passages)} passages, not tagged yet"
+            + (f"; corrections made in the app: {back} back on its sentences"
+               if labels else "")
+            + f". The tables count both letters again until one is taken out (`sendlens "
+            f"supersede {by_id} --by {old_id}` keeps this one); `sendlens tag` retrains the "
+            "model and tags again")
+
+
+def _put_back(db: sqlite3.Connection, table: str, row: dict[str, object],
+              key: str | tuple[str, ...], by_id: str) -> None:
+    """A row as it was before a supersede, unless it has changed since other than by
+    pointing at the letter kept (`by_id`)."""
+    keys = (key,) if isinstance(key, str) else key
+    now = db.execute(f"SELECT letter_id FROM {table} WHERE "
+                     + " AND ".join(f"{k}=?" for k in keys),
+                     tuple(row[k] for k in keys)).fetchone()
+    if now is not None and now["letter_id"] != by_id:
+        return
+    db.execute(f"INSERT OR REPLACE INTO {table} ({', '.join(row)}) "
+               f"VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
 
 
 def _waiting_to(what: str) -> Callable[[], None]:

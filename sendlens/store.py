@@ -29,10 +29,11 @@ try:
 except ImportError:  # Windows: no flock; concurrent runs there may both train
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Older schemas a read-only corpus (which cannot be upgraded) is still read in: each later
-# one only added what readers do without (3: labels.themes_offered, read as NULL).
-READABLE_SCHEMAS = (2, 3)
+# one only added what readers do without (3: labels.themes_offered, read as NULL; 4: the
+# taken_out table, which only `supersede --undo` and `info` read).
+READABLE_SCHEMAS = (2, 3, 4)
 DB_NAME = "sendlens.db"
 LOCK_NAME = "models.lock"  # see Corpus.model_lock
 SCRAPE_LOCK_NAME = "scrape.lock"  # see Corpus.scrape_lock
@@ -141,6 +142,19 @@ CREATE TABLE IF NOT EXISTS superseded (
     superseded_id TEXT NOT NULL,
     superseded_at TEXT NOT NULL,
     PRIMARY KEY (area, framework, inspection_start)
+);
+
+-- Letters `sendlens supersede` took out, with the rows it changed as they were (JSON), so
+-- that `supersede --undo` can put one back; its PDF stays in the store until then.
+CREATE TABLE IF NOT EXISTS taken_out (
+    letter_id TEXT PRIMARY KEY,
+    by_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    source TEXT,
+    published TEXT,
+    ofsted_urn TEXT,
+    before TEXT NOT NULL,
+    taken_at TEXT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS tags (
@@ -694,9 +708,11 @@ class Corpus:
             return 0
         removed = 0
         with self.transaction() as con:
+            # (A letter taken out by `supersede` keeps its file, for `--undo`.)
             replaced = {r[0] for r in con.execute(
                 "SELECT sha256 FROM replaced_files WHERE sha256 NOT IN "
-                "(SELECT sha256 FROM letters WHERE sha256 IS NOT NULL)")}
+                "(SELECT sha256 FROM letters WHERE sha256 IS NOT NULL) "
+                "AND sha256 NOT IN (SELECT sha256 FROM taken_out)")}
             for path in self.pdf_dir.glob("*/*"):
                 if (path.name.startswith(".partial-")
                         or (path.suffix == ".pdf" and path.stem in replaced)) and path.is_file():

@@ -1026,6 +1026,21 @@ def test_corrections_saved_by_an_older_sendlens_survive_the_upgrade(corpus: Corp
                                       "stance": "negative", "offered": None, "label_id": 1}]
 
 
+def test_a_schema_3_corpus_is_upgraded_to_keep_what_undoing_a_supersede_needs(
+        corpus: Corpus) -> None:
+    # Without the table, `supersede` (which records there) failed on every older corpus.
+    with corpus.transaction() as con:
+        con.execute("DROP TABLE taken_out")
+        con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    Corpus.open(corpus.root)
+    assert _names_and_version(corpus.root)[1] == str(SCHEMA_VERSION) == "4"
+    con = corpus.connect()
+    try:
+        assert con.execute("SELECT count(*) FROM taken_out").fetchone()[0] == 0
+    finally:
+        con.close()
+
+
 def test_an_upgrade_takes_the_current_models_themes_for_what_corrections_were_offered(
         corpus: Corpus) -> None:
     # Left NULL, every correction saved before the upgrade would still judge a theme added

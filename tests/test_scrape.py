@@ -472,6 +472,88 @@ def test_a_report_corrected_under_other_dates_beside_the_first_is_said_held_twic
                 second, other)[0][0] == 2
 
 
+def test_supersede_undo_puts_the_letter_back_as_it_was(
+    site: Site, base: str, corpus: Corpus, tmp_path: Path
+) -> None:
+    """A researcher who took out the wrong letter of a pair had no way back but to build
+    the corpus again (losing the app's corrections on that letter)."""
+    from typer.testing import CliRunner
+
+    from sendlens.cli import app
+    from sendlens.export import letters_frame
+    from sendlens.importer import import_paths
+
+    prov, i, old, (first, area, start) = scraped_2016_letter(site, base, corpus)
+    prov.reports.insert(i, Report("2702000", old.label, old.published + timedelta(days=40),
+                                  letter_2016_pdf(prov.name, corrected=True,
+                                                  week=("13 June 2016", "17 June 2016")), True))
+    [second] = [r.letter_id for r in scrape(corpus, base_url=base, **FAST).new]
+    shared_sql = ("SELECT passage_id, text FROM passages WHERE letter_id = ? AND text IN "
+                  "(SELECT text FROM passages WHERE letter_id = ?) ORDER BY seq LIMIT 1")
+    pid, text = rows(corpus, shared_sql, first, second)[0]
+    with corpus.transaction() as con:
+        con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source, "
+                    "created_at) VALUES (?, ?, ?, '[]', 'neutral', 'app', 'x')",
+                    (pid, first, text))
+    passages_sql = "SELECT passage_id, section, text FROM passages WHERE letter_id = ?"
+    passages = [tuple(r) for r in rows(corpus, passages_sql, first)]
+    letter_before = letters_frame(corpus).set_index("letter_id").loc[first]
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(app, ["supersede", *args, "--corpus", str(corpus.root)])
+
+    result = run(first, "--by", second)
+    assert result.exit_code == 0 and f"supersede {first} --undo" in result.output
+    assert rows(corpus, "SELECT letter FROM labels")[0][0] == second
+    # Its PDF stays in the store through later runs, which sweep replaced files away.
+    assert not scrape(corpus, base_url=base, **FAST).new
+    import_paths(corpus, [tmp_path], progress=False)
+    shown = " ".join(CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
+                     .output.split())
+    assert (f"1 letter taken out by `supersede` (earlier publications of a report held): "
+            f"{first} (by {second}); `sendlens supersede LETTER_ID --undo`") in shown
+    # Neither both options nor neither.
+    for bad in ([first], [first, "--by", second, "--undo"]):
+        result = run(*bad)
+        assert result.exit_code == 2 and "give --by LETTER_ID" in result.output
+    result = run(first, "--undo")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"letter {first} ({area}, send_2016 of {start}" in said
+    assert "corrections made in the app: 1 back on its sentences" in said
+    # The same passages, source, date and URL as before; its correction on its sentence.
+    assert [tuple(r) for r in rows(corpus, passages_sql, first)] == passages
+    letter_after = letters_frame(corpus).set_index("letter_id").loc[first]
+    for column in ("source", "url", "published", "inspection_start", "area", "outcome"):
+        assert letter_after[column] == letter_before[column], column
+    assert [tuple(r) for r in rows(corpus, "SELECT passage_id, letter FROM labels")] == [
+        (pid, first)]
+    assert [(r["letter_id"], r["status"]) for r in rows(
+        corpus, "SELECT * FROM fetches WHERE file_id = '2701999'")] == [(first, "imported")]
+    assert corpus.close_pairs()  # a pair again, named as before
+    assert "taken out by" not in CliRunner().invoke(
+        app, ["info", "--corpus", str(corpus.root)]).output
+    # A re-scrape fetches nothing and brings no copy; the file counts as the letter's own.
+    before = len(site.file_hits())
+    again = scrape(corpus, base_url=base, **FAST)
+    assert not again.new and site.file_hits()[before:] == []
+    copy = tmp_path / "first.pdf"
+    copy.write_bytes(_bytes(old.body))
+    [outcome] = import_paths(corpus, [copy], progress=False).outcomes
+    assert outcome.status == "duplicate" and outcome.letter_id == first
+    assert outcome.reason == "same file already imported" or "the same file as" in outcome.reason
+    assert_corpus_clean(corpus)
+    # Run again: nothing to do. Then the other way round: the first kept, the second out.
+    assert "nothing to do" in run(first, "--undo").output
+    assert run(second, "--by", first).exit_code == 0
+    assert [r[0] for r in rows(corpus, "SELECT letter_id FROM letters WHERE area = ?",
+                               area)] == [first]
+    assert run(second, "--undo").exit_code == 0
+    assert len(rows(corpus, "SELECT 1 FROM letters WHERE area = ?", area)) == 2
+    result = run("nope", "--undo")
+    assert result.exit_code == 2 and "no letter nope was taken out" in result.output
+
+
 def test_a_copy_held_back_becomes_the_text_when_the_site_withdraws_the_first_file(
     site: Site, base: str, corpus: Corpus
 ) -> None:

@@ -16,6 +16,7 @@ from sendlens.importer import (
     import_paths,
     missing_why,
     reparse_letters,
+    restore_letter,
     shown_path,
     supersede_letter,
 )
@@ -105,10 +106,12 @@ def _reparse(store: Corpus, quiet: bool, *, alone: bool = True) -> None:
 
 
 def supersede_cmd(
-    letter: str = typer.Argument(..., help="The letter to take out (its id).",
-                                 metavar="LETTER_ID"),
-    by: str = typer.Option(..., "--by", help="The letter of the same report to keep (its id).",
-                           metavar="LETTER_ID"),
+    letter: str = typer.Argument(..., help="The letter to take out (its id), or with --undo "
+                                 "to put back.", metavar="LETTER_ID"),
+    by: str | None = typer.Option(None, "--by", help="The letter of the same report to keep "
+                                  "(its id).", metavar="LETTER_ID"),
+    undo: bool = typer.Option(False, "--undo", help="Put back a letter taken out before, "
+                              "read again from its file in the corpus."),
     corpus: Path | None = CorpusOption,
 ) -> None:
     """Take a letter out as an earlier publication of another letter's report.
@@ -116,14 +119,19 @@ def supersede_cmd(
     For one report held twice, corrected and published again under other dates (`scrape`
     and `info` name such pairs): every table counted it as two letters. The letter's
     passages and tags go; its file is remembered, so neither `import` nor `scrape` brings
-    it back. Exit code 2 when either letter is not in the corpus or the two are not of
-    one area and framework (nothing is changed then); 0, saying so, when it was already
-    done.
+    it back. `--undo` puts it back as it was (its corrections too), as a letter of its
+    own. Exit code 2 when either letter is not in the corpus or the two are not of one
+    area and framework (nothing is changed then); 0, saying so, when it was already done.
     """
+    if undo == (by is not None):
+        typer.secho("error: give --by LETTER_ID (the letter to keep) or --undo (to put "
+                    f"{letter} back)", fg="red", err=True)
+        raise typer.Exit(2)
     store = open_corpus(corpus)
     store.check_writable()
     try:
-        said = supersede_letter(store, letter, by)
+        said = restore_letter(store, letter) if by is None else supersede_letter(
+            store, letter, by)
     except ValueError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc

@@ -91,9 +91,20 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
         replaced = con.execute("SELECT count(DISTINCT letter_id) FROM replaced_files "
                                "WHERE letter_id IN (SELECT letter_id FROM letters)"
                                ).fetchone()[0]
+        # (A read-only corpus of schema 3 has no such table.)
+        taken = con.execute(
+            "SELECT letter_id, by_id FROM taken_out ORDER BY taken_at" if con.execute(
+                "SELECT 1 FROM sqlite_master WHERE name='taken_out'").fetchone() else
+            "SELECT NULL LIMIT 0").fetchall()
     if replaced:
         typer.echo(f"  {counted(replaced, 'letter')} read from a later file of the report than the "
                    "one first imported (a corrected report published again)")
+    if taken:
+        typer.echo(f"  {counted(len(taken), 'letter')} taken out by `supersede` (earlier "
+                   "publications of a report held): "
+                   + ", ".join(f"{r['letter_id']} (by {r['by_id']})" for r in taken[:5])
+                   + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
+                   + "; `sendlens supersede LETTER_ID --undo` puts one back")
     if lines := store.close_pairs_text():
         # No area is inspected twice so soon: a report corrected and published again under
         # other dates, held beside the first, is counted twice by every table.
