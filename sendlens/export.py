@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import math
@@ -10,8 +11,10 @@ import re
 import secrets
 import sqlite3
 import sys
+import time
 import unicodedata
 from collections.abc import Collection, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -721,6 +724,7 @@ def write_file(dest: Path, data: bytes) -> None:
             raise OutputError(f"cannot write {dest}: cannot make a new file in {tmp.parent} "
                               f"to write it through ({exc.strerror or exc})") from None
         os.replace(tmp, target)
+        _sweep_stale_parts(target)
     except OSError as exc:
         raise OutputError(f"cannot write {dest}: {exc.strerror or exc}") from None
     finally:
@@ -730,6 +734,21 @@ def write_file(dest: Path, data: bytes) -> None:
             # On a read-only disk even a missing file's removal fails (EROFS): that must
             # not hide the error that says why nothing was written.
             pass
+
+
+# Older than this, a file in the making is a killed export's, not one under way (tables
+# are built in memory first: writing one takes well under a second).
+STALE_PART_SECONDS = 3600
+
+
+def _sweep_stale_parts(target: Path) -> None:
+    """Remove what an export to `target` killed mid-write (SIGKILL, a power cut) left
+    beside it: `write_file`'s own cleanup never ran for those."""
+    now = time.time()
+    for part in target.parent.glob(f".{glob.escape(target.name[:200])}.????????.part"):
+        with suppress(OSError):  # another run's, just removed; or not ours to remove
+            if now - part.lstat().st_mtime > STALE_PART_SECONDS and part.is_file():
+                part.unlink()
 
 
 def provenance(con: sqlite3.Connection, root: Path | str, **what: str | None) -> dict[str, str]:

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -254,6 +255,18 @@ def test_a_read_only_disk_is_named_as_such_not_by_the_temporary_file(
     write_file(tmp_path / "x.csv", b"a,b\n")
     assert (tmp_path / ".x.csv.part").read_bytes() == b"the other run's"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".x.csv.part", "x.csv"]
+    # A killed export's file in the making (an hour old) goes at the next export to that
+    # file; one of another file, or one under way, stays.
+    killed, other = tmp_path / ".x.csv.0badf00d.part", tmp_path / ".y.csv.0badf00d.part"
+    for part in (killed, other):
+        part.write_bytes(b"half a tab")
+        os.utime(part, (time.time() - 3700, time.time() - 3700))
+    (tmp_path / ".x.csv.12345678.part").write_bytes(b"under way")
+    write_file(tmp_path / "x.csv", b"a,b\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".x.csv.12345678.part", ".x.csv.part", ".y.csv.0badf00d.part", "x.csv"]
+    other.unlink()
+    (tmp_path / ".x.csv.12345678.part").unlink()
     long = tmp_path / ("a" * 240 + ".csv")  # a name that may be written, by a longer one
     write_file(long, b"a,b\n")
     assert long.read_bytes() == b"a,b\n"
