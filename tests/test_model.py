@@ -446,7 +446,7 @@ def test_thresholds_are_not_tuned_on_hand_labels_from_a_single_letter() -> None:
              "The forum meets parents each term.", "Therapists visit schools weekly."]
     themes = [["social_care"], ["ehc_plans"], ["co_production"], ["health_input"]]
 
-    def hand(letters: list[str]) -> TrainingSet:
+    def hand(letters: list[str | None]) -> TrainingSet:
         its = [Item(t, letter=lt, section="weaknesses") for lt in letters for t in texts]
         return hand_training_set(its, themes * len(letters), ["negative"] * len(its), cb)
 
@@ -455,6 +455,9 @@ def test_thresholds_are_not_tuned_on_hand_labels_from_a_single_letter() -> None:
     assert asked.meta["training"]["tune_folds"] == 0
     assert asked.meta["training"]["threshold_tuning"].startswith("prevalence of weak labels")
     assert np.array_equal(asked.thresholds, plain.thresholds)
+    # Labels with no letter beside them are not a second letter (`train` refuses them so).
+    assert train_model(items, cb, hand(["only", None]), tune_folds=2
+                       ).meta["training"]["tune_folds"] == 0
     # From two letters the same labels are tuned on.
     two = train_model(items, cb, hand(["first", "second"]), tune_folds=2)
     assert two.meta["training"]["tune_folds"] == 2

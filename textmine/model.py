@@ -607,7 +607,8 @@ def train_model(
     if has_hand:
         tuning += (f"; {len(hand)} hand label{'' if len(hand) == 1 else 's'} in the training "
                    f"data (weight {HAND_WEIGHT:g})")
-    if has_hand and tune_folds > 1 and len({it.letter for it in hand.items}) >= 2:
+    # Labels with no letter are no second letter: `train` counts only named letters too.
+    if has_hand and tune_folds > 1 and len({it.letter for it in hand.items if it.letter}) >= 2:
         cv = cross_validate(weak, hand, codebook, k=tune_folds)
         by_f1 = f1_thresholds(cv.theme_scores, cv.truth_themes)
         # A few hundred labels give noisy F1 optima: shrink them towards the prevalence
