@@ -297,10 +297,13 @@ def _import_pdf(
         return held_file
     if gone := corpus.replaced_file(sha, con):
         letter_id, now_from, when = gone
+        out = corpus.taken_out_letter(sha, con)
         return ImportOutcome(
             str(path), "duplicate",
             f"an earlier file of the report now read from {now_from or letter_id}, which "
-            f"replaced it on {when[:10]}: not imported again", letter_id, sha)
+            f"replaced it on {when[:10]}: not imported again"
+            + (f" (letter {out}, taken out by `supersede`: `sendlens supersede {out} --undo` "
+               "puts it back)" if out else ""), letter_id, sha)
     try:
         extracted = extract_pdf(path, data)
         doc = parse_document(extracted.paragraphs)

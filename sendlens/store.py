@@ -586,6 +586,16 @@ class Corpus:
             "JOIN letters l USING (letter_id) WHERE r.sha256=?", (sha256,)).fetchone()
         return (row[0], row[1], row[2]) if row else None
 
+    def taken_out_letter(self, sha256: str, con: sqlite3.Connection | None = None
+                         ) -> str | None:
+        """The id of the letter `supersede` took out whose file this is, if any."""
+        if con is None:
+            with self.reading() as own:
+                return self.taken_out_letter(sha256, own)
+        row = con.execute("SELECT letter_id FROM taken_out WHERE sha256=?",
+                          (sha256,)).fetchone()
+        return row[0] if row else None
+
     def letter_of_inspection(
         self, area: str, framework: str, inspection_start: str,
         con: sqlite3.Connection | None = None, *, other_than: str = "",

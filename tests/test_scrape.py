@@ -507,7 +507,12 @@ def test_supersede_undo_puts_the_letter_back_as_it_was(
     assert rows(corpus, "SELECT letter FROM labels")[0][0] == second
     # Its PDF stays in the store through later runs, which sweep replaced files away.
     assert not scrape(corpus, base_url=base, **FAST).new
-    import_paths(corpus, [tmp_path], progress=False)
+    copy = tmp_path / "first.pdf"
+    copy.write_bytes(_bytes(old.body))
+    [outcome] = import_paths(corpus, [tmp_path], progress=False).outcomes
+    assert outcome.status == "duplicate" and outcome.reason.endswith(
+        f"(letter {first}, taken out by `supersede`: `sendlens supersede {first} --undo` "
+        "puts it back)")
     shown = " ".join(CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
                      .output.split())
     assert (f"1 letter taken out by `supersede` (earlier publications of a report held): "
@@ -537,8 +542,6 @@ def test_supersede_undo_puts_the_letter_back_as_it_was(
     before = len(site.file_hits())
     again = scrape(corpus, base_url=base, **FAST)
     assert not again.new and site.file_hits()[before:] == []
-    copy = tmp_path / "first.pdf"
-    copy.write_bytes(_bytes(old.body))
     [outcome] = import_paths(corpus, [copy], progress=False).outcomes
     assert outcome.status == "duplicate" and outcome.letter_id == first
     assert outcome.reason == "same file already imported" or "the same file as" in outcome.reason
