@@ -62,6 +62,23 @@ def test_the_readme_lists_every_option_of_every_command_and_no_other() -> None:
     assert listed == list(rows), (listed, list(rows))
 
 
+def test_the_changelog_names_the_versions_a_corpus_records() -> None:
+    """A user keeping a corpus reads there which schema, parser and model versions this
+    sendlens writes: a bump without a line there leaves them guessing."""
+    from pathlib import Path
+
+    from scraper.parse import PARSER_VERSION
+    from sendlens.store import SCHEMA_VERSION
+    from textmine.model import MODEL_FORMAT
+
+    text = " ".join((Path(__file__).parent.parent / "CHANGELOG.md").read_text(
+        encoding="utf-8").split())
+    assert f"**Corpus schema** (`meta.schema_version`, now {SCHEMA_VERSION})" in text
+    assert f" {SCHEMA_VERSION}: " in text  # what that schema added
+    assert f"**Parser version** (`letters.parser_version`, now {PARSER_VERSION})" in text
+    assert f"**Model format** (now {MODEL_FORMAT})" in text
+
+
 # Sends this process a real SIGINT as it first imports the module {module!r}, when
 # {stop} is true: pandas as the command line loads (about a quarter of a second in,
 # before `sendlens.cli.main` has installed its handlers), or a module a command imports.
