@@ -17,6 +17,7 @@ from scraper.parse import (
     parse_wsoa,
 )
 from scraper.records import Paragraph
+from textmine.segment import segment
 
 
 @pytest.mark.parametrize(
@@ -30,6 +31,8 @@ from scraper.records import Paragraph
         ("Between 6 March 2017 and 10 March 2017, Ofsted", ("2017-03-06", "2017-03-10")),
         ("Between 27 and 29 November 2018", ("2018-11-27", "2018-11-29")),
         ("28 December to 2 January 2020", ("2019-12-28", "2020-01-02")),
+        ("6 until 10 February 2023", ("2023-02-06", "2023-02-10")),
+        ("23rd to 27th September 2024", ("2024-09-23", "2024-09-27")),
         ("16 May 2016", ("2016-05-16", "2016-05-16")),
         ("Not previously inspected", (None, None)),
     ],
@@ -53,6 +56,8 @@ def test_impossible_dates_are_none_not_a_crash() -> None:
          "send_2016"),
         ("Joint local area SEND revisit in Exampleshire", "revisit_2018"),
         ("Ofsted and the CQC revisited the area of Exampleshire to decide whether",
+         "revisit_2018"),
+        ("Ofsted and the CQC revisited the local area of Exampleshire to decide whether",
          "revisit_2018"),
         # The title decides, not the history a report recalls.
         ("Area SEND inspection of Exampleshire Local Area Partnership Inspection dates: 4 to 8 "
@@ -144,6 +149,8 @@ _VERDICT = ("Leaders changed the panel. The area has {}made sufficient progress 
         # Only the weaknesses without progress counted: the rest had it.
         ("The area has not made sufficient progress in addressing three of the four significant "
          "weaknesses.", ("sufficient_progress_some", 1, 4)),
+        ("The area has not made sufficient progress in addressing two of the two significant "
+         "weaknesses.", ("sufficient_progress_none", 0, 2)),
         # "Not yet ... all" is not "all"; each weakness's closing verdict gives the count.
         (f"{_REVISIT_AIM} The area has not yet made sufficient progress in addressing all of "
          f"the significant weaknesses. {_VERDICT.format('')} {_VERDICT.format('not ')} "
@@ -673,3 +680,123 @@ def test_a_closing_list_naming_the_statement_by_its_acronym_is_the_closing_list(
     assert sections["the poor timeliness and quality of EHC plans"] == "actions"
     assert (doc.letter.outcome, doc.letter.weaknesses_total) == ("wsoa_required", 3)
     assert parse_wsoa("The area must produce and submit a WSOA to Ofsted.") == "wsoa_required"
+
+
+def test_a_short_sentence_after_a_heading_run_into_it_is_a_passage_not_a_heading() -> None:
+    # Line breaks lost: the outcome's heading and its one-sentence verdict on one line. The
+    # sentence is short, like a sub-heading, but it ends with a full stop: it is text.
+    verdict = ("Exampleshire's partners give children with SEND help of uneven quality, "
+               "inspectors judged.")
+    doc = parse_document(_paras(
+        ("heading", "Area SEND inspection of Exampleshire Local Area Partnership"),
+        ("text", f"Inspection dates: 4 to 8 March 2024 Inspection outcome {verdict}"),
+    ))
+    assert len(verdict) < 160
+    assert [(p.section, p.heading, p.text) for p in segment(doc)] == [
+        ("outcome", "Inspection outcome", verdict)]
+
+
+def test_a_heading_run_into_a_quotation_is_split() -> None:
+    # 2023 reports quote children and families: a heading whose next line opens with the
+    # quotation's mark was left in the paragraph, and its section was lost.
+    doc = assign_sections("area_send_2023", _paras(
+        ("heading", "Inspection outcome"),
+        ("text", "Leaders know what they must improve."),
+        ("text", "What is it like to be a child or young person with SEND in this area? "
+                 "\"We are listened to,\" one young person told inspectors."),
+    ))
+    got = [(p.text, s) for i, (p, (s, _)) in enumerate(zip(doc.paragraphs, doc.para_sections))
+           if i not in doc.heading_paras]
+    assert got[1:] == [("\"We are listened to,\" one young person told inspectors.", "experience")]
+    assert [doc.paragraphs[i].text for i in sorted(doc.heading_paras)] == [
+        "Inspection outcome",
+        "What is it like to be a child or young person with SEND in this area?"]
+
+
+def test_a_heading_repeated_in_other_capitals_adds_no_section() -> None:
+    # The table's column header repeats the heading in its own capitals: the same section.
+    doc = parse_document(_paras(
+        ("heading", "Area SEND inspection of Exampleshire Local Area Partnership"),
+        ("text", "Inspection dates: 4 to 8 March 2024"),
+        ("heading", "Areas for improvement"),
+        ("heading", "AREAS FOR IMPROVEMENT"),
+        ("text", "Leaders should reduce waiting times."),
+    ))
+    assert [(s.canonical, s.heading) for s in doc.letter.sections][-1:] == [
+        ("actions", "Areas for improvement")]
+    assert len(doc.heading_paras) == 2  # the title and the heading, once
+
+
+def test_a_long_responsible_body_cell_is_not_a_passage() -> None:
+    # A cell may name several bodies at length: still a cell, not a recommendation.
+    cell = ("Borsetshire County Council, NHS Felpersham and Borsetshire Integrated Care Board "
+            "and Borsetshire Community Health NHS Trust")
+    doc = assign_sections("area_send_2023", _paras(
+        ("heading", "Areas for priority action"),
+        ("text", "Responsible body Areas for priority action"),
+        ("text", cell),
+        ("text", "Leaders should publish the waiting times for therapy."),
+    ))
+    assert len(cell) > 100
+    texts = [p.text for i, p in enumerate(doc.paragraphs) if i not in doc.heading_paras]
+    assert texts == ["Leaders should publish the waiting times for therapy."]
+
+
+def test_a_revisits_recap_of_how_many_weaknesses_there_were_opens_no_section() -> None:
+    # "... found that the area had several significant weaknesses" says how many there
+    # were, in words that name no number: it is not the first weakness.
+    opener = "At the initial inspection, inspectors found that {} "
+    for recap in ("several significant weaknesses.", "a number of significant weaknesses."):
+        doc = parse_document(_paras(
+            ("heading", "Joint local area SEND revisit in Exampleshire"),
+            ("text", f"Between 3 March 2020 and 5 March 2020, Ofsted and the CQC revisited the "
+                     f"area of Exampleshire. {_REVISIT_AIM}"),
+            ("heading", "Main findings"),
+            ("text", opener.format("the area had " + recap)),
+            ("text", opener.format("plans were late.") + "Plans are now issued on time."),
+            ("text", opener.format("the local offer was hard to use.") + "It was rebuilt."),
+        ))
+        assert doc.weakness_headings == [
+            opener.format("plans were late.").strip(),
+            opener.format("the local offer was hard to use.").strip()], recap
+
+
+def test_a_short_sub_heading_in_a_revisit_is_no_weakness() -> None:
+    # Under a weakness's heading, a short sub-heading is part of that weakness's section.
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND revisit in Exampleshire"),
+        ("text", f"Between 3 March 2020 and 5 March 2020, Ofsted and the CQC revisited the area "
+                 f"of Exampleshire. {_REVISIT_AIM}"),
+        ("heading", "Main findings"),
+        ("heading", "The late issue of education, health and care plans"),
+        ("text", "Plans are now issued on time."),
+        ("heading", "Evidence of impact"),
+        ("text", "Families say the wait is shorter."),
+    ))
+    assert doc.weakness_headings == ["The late issue of education, health and care plans"]
+    assert doc.letter.weaknesses_total == 1
+
+
+def test_a_previous_inspection_given_in_a_sentence_is_read() -> None:
+    # Without a "Date of previous inspection" line, the sentence that gives it.
+    doc = parse_document(_paras(
+        ("heading", "Area SEND inspection of Exampleshire Local Area Partnership"),
+        ("text", "Inspection dates: 4 to 8 March 2024"),
+        ("text", "The previous inspection was on 12 March 2018, and a revisit followed."),
+    ))
+    assert doc.letter.previous_inspection == "2018-03-12"
+
+
+def test_a_sentence_opening_like_a_parts_heading_inside_a_paragraph_is_not_split() -> None:
+    # A part's heading is split out of a paragraph only where it ends the paragraph: a
+    # sentence that opens with its words and goes on in capitals ("SEND Support") stays.
+    sentence = ("Leaders have improved the training of staff. The effectiveness of the local area "
+                "in identifying children at SEND Support is improving.")
+    doc = parse_document(_paras(
+        ("heading", "Joint local area SEND inspection in Exampleshire"),
+        ("text", _OPENING_2016),
+        ("heading", "Main findings"),
+        ("text", sentence),
+    ))
+    assert [(p.text, s) for i, (p, (s, _)) in enumerate(zip(doc.paragraphs, doc.para_sections))
+            if i not in doc.heading_paras][-1] == (sentence, "main_findings")
