@@ -84,3 +84,48 @@ def test_list_items_get_the_sentences_that_open_their_list() -> None:
     ]
     lead = "Leaders should improve waiting times. This includes:"
     assert list_lead_ins(passages) == {"p4": lead, "p5": lead}
+
+
+def test_a_sentence_opening_with_a_figure_or_a_quotation_is_its_own() -> None:
+    text = ("Children wait 18 weeks for an assessment. 40% of plans are late. "
+            "\"We feel heard,\" one parent said. (Inspectors agreed.) ‘Things are better,’ "
+            "said another.")
+    assert sentences(text) == [
+        "Children wait 18 weeks for an assessment.",
+        "40% of plans are late.",
+        "\"We feel heard,\" one parent said.",
+        "(Inspectors agreed.)",
+        "‘Things are better,’ said another.",
+    ]
+
+
+def test_a_list_item_of_one_short_word_is_a_passage() -> None:
+    # A list of services, one a bullet: "CAMHS;" is as much an item as any other.
+    doc = assign_sections(
+        "area_send_2023",
+        [
+            Paragraph("What does the area partnership need to do better?", 1, "text"),
+            Paragraph("Families wait too long for:", 1, "text"),
+            Paragraph("CAMHS;", 1, "bullet"),
+            Paragraph("OT; and", 1, "bullet"),
+            Paragraph("speech and language therapy.", 1, "bullet"),
+        ],
+    )
+    assert [p.text for p in segment(doc)] == [
+        "Families wait too long for:", "CAMHS;", "OT; and", "speech and language therapy."]
+
+
+def test_a_table_of_figures_is_one_passage_whatever_its_cells_hold() -> None:
+    # A header cell may end in "?" or "." before the next cell: the table stays whole,
+    # since its rows read only beside its header.
+    table = "Plans on time? 2022 2023; Eastmere 41% 66%; England 59% 60%"
+    doc = assign_sections(
+        "send_2016",
+        [
+            Paragraph("Main findings", 1, "heading"),
+            Paragraph("Plans are now issued more quickly. The figures show it.", 1, "text"),
+            Paragraph(table, 1, "table"),
+        ],
+    )
+    assert [p.text for p in segment(doc)] == [
+        "Plans are now issued more quickly.", "The figures show it.", table]
