@@ -183,7 +183,8 @@ def test_a_list_marked_with_words_arrowheads_or_symbol_glyphs_is_a_list() -> Non
     # above it ("Strengths ➢ ..."), and a 2016 letter's Strengths and Areas for development
     # were filed as the part's background.
     items = ["Needs are identified early.", "Short breaks are well regarded."]
-    for mark in ("\u27a2", "\uf0b7", "\uf0a7"):
+    # ... and hollow or filled circles and squares (◦ ● ■).
+    for mark in ("\u27a2", "\uf0b7", "\uf0a7", "\u25e6", "\u25cf", "\u25a0"):
         lines = [_Line("Strengths", 1, 700, 72, False)] + [
             _Line(f"{mark} {item}", 1, 686 - 14 * i, 72, False) for i, item in enumerate(items)]
         got = [(p.text, p.kind) for p in extract_paragraphs([lines])]
@@ -388,3 +389,143 @@ def test_a_line_of_cells_without_figures_is_no_table() -> None:
                      _row(("Ofsted", "Care Quality Commission"), 676),
                      _row(("Anna Brook, HMI", "Tom Vale, CQC inspector"), 652)]
     assert [p.kind for p in extract_paragraphs([lines])] == ["text"] + ["heading"] * 3
+
+
+def _lines(texts: list[str], top: float, step: float = 14, left: float = 72) -> list[_Line]:
+    return [_Line(t, 1, top - step * i, left, False) for i, t in enumerate(texts)]
+
+
+def test_a_sentence_cut_by_a_gap_after_the_goes_on() -> None:
+    # Short, with no full stop before the gap: only its last word, "the", says the sentence
+    # goes on. Cut there, its start read as a heading and gave no passage.
+    lines = PROSE + [_Line("Leaders have agreed a new plan for the", 1, 740, 72, False),
+                     _Line("Testshire Parent Carer Forum to review.", 1, 712, 72, False)]
+    got = [(p.kind, p.text) for p in extract_paragraphs([lines])][1:]
+    assert got == [("text", "Leaders have agreed a new plan for the Testshire Parent Carer "
+                            "Forum to review.")]
+
+
+def test_list_items_set_apart_without_marks_stay_apart() -> None:
+    # A list with no bullet marks, its items set apart by gaps: an item after one that ends
+    # in ";" is the next item, though it opens in lower case, not the same one's end.
+    texts = ["Leaders should improve:", "waiting times for therapy;", "the quality of plans;",
+             "the local offer."]
+    got = [p.text for p in extract_paragraphs([PROSE + _lines(texts, 740, step=28)])][1:]
+    assert got == texts
+
+
+def test_a_paragraph_set_out_of_a_bullets_indent_is_a_paragraph() -> None:
+    # Word indents a bullet's text by half an inch: the line back at the margin, even at
+    # the line spacing, starts the next paragraph.
+    lines = PROSE + [
+        _Line("\u2022 Leaders know the area well and check how their plan is working with",
+              1, 740, 90, False),
+        _Line("families each term.", 1, 726, 108, False),
+        *_lines(["The partnership has also set up a new panel for short breaks, which",
+                 "families helped to design."], 712)]
+    got = [(p.kind, p.text) for p in extract_paragraphs([lines])][1:]
+    assert got == [
+        ("bullet", "Leaders know the area well and check how their plan is working with "
+                   "families each term."),
+        ("text", "The partnership has also set up a new panel for short breaks, which "
+                 "families helped to design.")]
+
+
+def test_a_title_ending_in_an_official_name_is_not_run_into_the_opening() -> None:
+    # "..., City of" ends on "of", as a cut sentence does: a title, not a sentence.
+    opening = "Between 6 March and 10 March 2017, Ofsted and the CQC visited the area."
+    for kind in ("City", "County", "Borough"):
+        title = f"Joint local area SEND inspection in Eastmere, {kind} of"
+        got = [p.text for p in extract_paragraphs([PROSE + _lines([title, opening], 740, 28)])]
+        assert got[1:] == [title, opening], kind
+
+
+def test_a_hyphen_at_a_line_end_stays_when_it_is_printed() -> None:
+    # A printed hyphen ("co-" / "production") is kept, though the letter also writes the
+    # word unhyphenated elsewhere: only pdfium's soft hyphen marks a word split by the break.
+    lines = PROSE + _lines(["Leaders value the coproduction of plans with families, and the co-",
+                            "production of the local offer with young people."], 740)
+    got = [p.text for p in extract_paragraphs([lines])][1:]
+    assert got == ["Leaders value the coproduction of plans with families, and the "
+                   "co-production of the local offer with young people."]
+
+
+def test_a_longer_heading_at_the_foot_of_a_page_is_not_run_into_the_next_page() -> None:
+    # A weakness's heading of some forty characters alone at the foot of a page: under
+    # seven tenths of a full line, so not a line that wraps.
+    prose = ["Inspectors met leaders of the council and of the health services across",
+             "the area, and read the plans written since the inspection in full, and"] * 3
+    heading = "The high number of exclusions of pupils"
+    first = _lines([*prose, "spoke with families."], 700) + [_Line(heading, 1, 590, 72, False)]
+    second = [_Line("Exclusions have fallen since the first inspection, as leaders said.",
+                    2, 760, 72, False)]
+    got = [p.text for p in extract_paragraphs([first, second])][1:]
+    assert got == [heading, "Exclusions have fallen since the first inspection, as leaders said."]
+
+
+def test_a_row_with_a_cell_not_applicable_is_a_row() -> None:
+    lines = PROSE + [_row(("Measure", "2015", "2016"), 700),
+                     _row(("Eastmere", "n/a", "66%"), 676), _row(("England", "59%", "60%"), 652)]
+    got = [(p.kind, p.text) for p in extract_paragraphs([lines])][1:]
+    assert got == [("table", "Measure 2015 2016; Eastmere n/a 66%; England 59% 60%")]
+
+
+def _table_pdf(path: Path, rows: list[tuple[str, ...]], gap: float) -> Path:
+    """Prose, then a table set out by hand: its first column `gap` mm wide of its longest
+    label, the other columns 30 mm apart, each line 6 mm below the last; then prose."""
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.set_y(40)
+    pdf.multi_cell(0, 6, LONG, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    label = max(pdf.get_string_width(r[0]) for r in rows)
+    for row in rows:
+        y = pdf.get_y()
+        for j, cell in enumerate(row):
+            pdf.set_xy(pdf.l_margin + (label + gap + 30 * (j - 1) if j else 0), y)
+            pdf.cell(text=cell)
+        pdf.ln(6)
+    pdf.ln(4)
+    pdf.multi_cell(0, 6, "Parents say that plans now arrive sooner than they did.")
+    pdf.output(str(path))
+    return path
+
+
+def test_a_table_whose_labels_wrap_below_their_figures_is_one_table(tmp_path: Path) -> None:
+    # Cells set at the top of a row (Word's default), each row's label wrapping onto a line
+    # of its own in lower case below the figures: each row is two lines from the next, and
+    # both are the table's, not lone rows of prose. A column 5 mm (14 pt) wide of its
+    # longest label is a gap between cells, as wide as a table cell's padding.
+    rows = [("Measure", "Eastmere", "England"),
+            ("Plans issued within 20 weeks", "41%", "59%"), ("across the whole area",),
+            ("Plans reviewed each year", "52%", "60%"), ("by the council",)]
+    pdf = _table_pdf(tmp_path / "table.pdf", rows, gap=5)
+    got = [(p.kind, p.text) for p in extract_pdf(pdf).paragraphs]
+    assert got == [
+        ("text", LONG),
+        ("table", "Measure Eastmere England; Plans issued within 20 weeks 41% 59% across the "
+                  "whole area; Plans reviewed each year 52% 60% by the council"),
+        ("text", "Parents say that plans now arrive sooner than they did."),
+    ]
+
+
+def test_a_running_head_missing_from_some_pages_is_still_a_running_head(tmp_path: Path) -> None:
+    # A footer of words no rule knows, printed on three pages of five (not on the first,
+    # nor on an annex's last): repeated, so dropped, and no paragraph holds it.
+    footer = "Eastmere partnership review of services"
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.set_font("Helvetica", size=11)
+    for page in range(1, 6):
+        pdf.add_page()
+        pdf.set_y(40)
+        pdf.multi_cell(0, 6, LONG, new_x="LMARGIN", new_y="NEXT")
+        if page in (2, 3, 4):
+            pdf.set_y(285)
+            pdf.cell(text=footer)
+    path = tmp_path / "footer.pdf"
+    pdf.output(str(path))
+    got = extract_pdf(path)
+    assert [p.text for p in got.paragraphs] == [LONG] * 5
+    assert got.removed == [footer] * 3
