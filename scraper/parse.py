@@ -56,7 +56,9 @@ from scraper.records import Letter, Paragraph, Section
 # 22: a table of figures in a letter's body (rows of short cells) is one passage, not
 #     headings that gave none; not a lone line of prose ending on a figure set apart
 #     (justified, tabbed, a year after a web address) whose sentence runs on below.
-PARSER_VERSION = "22"
+# 23: a sentence ending on "HMCI.", "HMI.", "etc." or "no." (not before a figure) ends
+#     there; it ran on into the next.
+PARSER_VERSION = "23"
 
 
 class NotASendLetter(ValueError):

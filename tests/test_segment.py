@@ -25,6 +25,17 @@ def test_splits_on_sentence_ends_only() -> None:
     ]
 
 
+def test_a_sentence_ending_on_an_acronym_or_etc_ends_there() -> None:
+    # "HMCI.", "etc." or "no." before a capital had joined two sentences into one passage
+    # (and its tags); "no." before a figure, and "e.g." or "Dr." before a name, do not end one.
+    assert sentences("The findings went to HMCI. Leaders agreed. Some met HMI. Others did "
+                     "not. It covers therapy, respite, etc. Families value it. Most said no. "
+                     "Plan no. 4 was late. See e.g. Table 2. Nos. 5 and 6 were too.") == [
+        "The findings went to HMCI.", "Leaders agreed.", "Some met HMI.", "Others did not.",
+        "It covers therapy, respite, etc.", "Families value it.", "Most said no.",
+        "Plan no. 4 was late.", "See e.g. Table 2.", "Nos. 5 and 6 were too."]
+
+
 def test_quotes_and_brackets_stay_with_their_sentence() -> None:
     text = "Families call it ‘a lifeline.’ Others disagree (as inspectors found.) Then more."
     assert sentences(text) == [

@@ -17,12 +17,16 @@ from scraper.records import Passage
 if TYPE_CHECKING:  # the list-item rule is read by the app, which need not load the parser
     from scraper.parse import ParsedDocument
 
-# Abbreviations that end in a full stop without ending the sentence.
+# Abbreviations that end in a full stop without ending the sentence (before a capital or a
+# figure: the boundary rule never splits before lower case). Not "etc.", "HMI" or "HMCI":
+# before a capital they end their sentence ("... and so on, etc. Leaders agree.").
 _ABBREVIATIONS = {
-    "e.g", "i.e", "etc", "dr", "mr", "mrs", "ms", "st", "no", "nos", "approx", "vs", "cf",
-    "incl", "inc", "ltd", "co", "dept", "govt", "para", "paras", "fig", "hmi", "hmci",
+    "e.g", "i.e", "dr", "mr", "mrs", "ms", "st", "approx", "vs", "cf",
+    "incl", "inc", "ltd", "co", "dept", "govt", "para", "paras", "fig",
     "ie", "eg", "mt", "jr", "sr", "prof",
 }
+# Abbreviations only before a figure ("no. 5"; "most said no. Leaders ..." ends there).
+_NUMBER_ABBREVIATIONS = {"no", "nos"}
 # A candidate boundary: terminal punctuation, optional closing quote or bracket,
 # whitespace, then something that can open a sentence.
 _BOUNDARY_RE = re.compile(r"([.?!])([\"'’”)\]]*)\s+(?=[\"'‘“(\[]?[A-Z0-9▪•])")
@@ -39,6 +43,8 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     word = m.group(1).lower().rstrip(".")
     if word in _ABBREVIATIONS:
         return True
+    if word in _NUMBER_ABBREVIATIONS:
+        return text[dot + 1:].lstrip()[:1].isdigit()
     # Initials such as "J. Smith" or "S.E.N.D."
     return len(word) == 1 and word.isalpha() and text[dot - 2 : dot - 1] in (" ", ".", "")
 
