@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
+from scraper.parse import HEADING_RULES
 from scraper.records import STRAIGHT_QUOTES, Paragraph
 
 # The minus sign too: one 2023 report marks its list of actions with it. Word's own list
@@ -307,9 +308,20 @@ def _runs_on(prev: str, line: _Line, prev_line: _Line, full: float) -> bool:
         return False
     if _INVERTED_NAME_RE.search(prev):  # "... inspection in Bristol, City of": a title
         return False
+    if _printed_heading(line.text):
+        # "Areas for development" after a bullet with no full stop that ends "... to".
+        return False
     return (bool(_DANGLING_RE.search(prev)) or bool(_PROSE_RE.search(prev))
             or (len(prev) >= _HEADING_MAX and len(prev_line.text) >= 0.85 * full
                 and bool(_LAST_WORD_RE.search(prev))))
+
+
+def _printed_heading(text: str) -> bool:
+    """A line that is, whole, a heading one of the frameworks prints ("Strengths", "Areas
+    for development", "What does the area partnership need to do better?")."""
+    text = text.strip()
+    return text[:1].isupper() and any(rule.pattern.fullmatch(text)
+                                      for rules in HEADING_RULES.values() for rule in rules)
 
 
 def _line_spacing(gaps: list[float]) -> float:

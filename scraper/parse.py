@@ -57,7 +57,8 @@ from scraper.records import Letter, Paragraph, Section
 #     headings that gave none; not a lone line of prose ending on a figure set apart
 #     (justified, tabbed, a year after a web address) whose sentence runs on below.
 # 23: a sentence ending on "HMCI.", "HMI.", "etc." or "no." (not before a figure) ends
-#     there; it ran on into the next.
+#     there; it ran on into the next. A heading a framework prints, after a gap, is not
+#     the end of a bullet or sentence left open above it ("... listened to").
 PARSER_VERSION = "23"
 
 

@@ -405,6 +405,19 @@ def test_a_sentence_cut_by_a_gap_after_the_goes_on() -> None:
                             "Forum to review.")]
 
 
+def test_a_printed_heading_after_a_gap_is_not_the_end_of_an_open_bullet() -> None:
+    # A bullet with no full stop, ending on a word that leaves a sentence open ("to"),
+    # took the next heading for its last words: the weaknesses below it were filed as
+    # strengths, and the heading gave no section.
+    lines = PROSE + [_Line("Strengths", 1, 748, 72, False),
+                     _Line("\u2022 Families say they are listened to", 1, 734, 72, False),
+                     _Line("Areas for development", 1, 706, 72, False),
+                     _Line("\u2022 Plans are late.", 1, 692, 72, False)]
+    got = [(p.kind, p.text) for p in extract_paragraphs([lines])][1:]
+    assert got == [("heading", "Strengths"), ("bullet", "Families say they are listened to"),
+                   ("heading", "Areas for development"), ("bullet", "Plans are late.")]
+
+
 def test_list_items_set_apart_without_marks_stay_apart() -> None:
     # A list with no bullet marks, its items set apart by gaps: an item after one that ends
     # in ";" is the next item, though it opens in lower case, not the same one's end.
