@@ -455,6 +455,7 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
             one_line = new_para or not paragraphs
             prev_line = last = line
 
+    _mend_wrapped_labels(paragraphs, vocab)
     out: list[Paragraph] = []
     merged: list[list] = []
     for para in paragraphs:
@@ -480,6 +481,29 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
             kind = "heading"
         out.append(Paragraph(clean, page, kind))
     return out
+
+
+def _mend_wrapped_labels(paragraphs: list[list], vocab: _Vocabulary) -> None:
+    """A row's label wrapped above its figures (cells centred or set at the foot of their
+    row): its start, between two parts of a table on one page, was a heading of its own
+    (losing the row's name) and cut the table in two. Such a start, with the part below
+    opening with its end (lower case) or with the figures alone, joins the table; so do
+    two parts of a table that end up side by side."""
+    i = 1
+    while i < len(paragraphs):
+        prev, para = paragraphs[i - 1], paragraphs[i]
+        nxt = paragraphs[i + 1] if i + 1 < len(paragraphs) else None
+        if prev[2] == "table" and para[2] == "table" and prev[1] == para[1]:
+            prev[0] += "; " + para[0]
+            del paragraphs[i]
+        elif (nxt is not None and prev[2] == "table" and para[2] == "text"
+              and nxt[2] == "table" and prev[1] == para[1] == nxt[1]
+              and len(para[0]) < _HEADING_MAX and not _SENTENCE_END_RE.search(para[0])
+              and (nxt[0][:1].islower() or bool(_FIGURE_RE.fullmatch(nxt[0].split()[0])))):
+            prev[0] += "; " + _join(para[0], nxt[0], vocab)
+            del paragraphs[i:i + 2]
+        else:
+            i += 1
 
 
 # A trailer's (or cross-reference stream's) /Encrypt entry: a reference or a dictionary,

@@ -58,7 +58,8 @@ from scraper.records import Letter, Paragraph, Section
 #     (justified, tabbed, a year after a web address) whose sentence runs on below.
 # 23: a sentence ending on "HMCI.", "HMI.", "etc." or "no." (not before a figure) ends
 #     there; it ran on into the next. A heading a framework prints, after a gap, is not
-#     the end of a bullet or sentence left open above it ("... listened to").
+#     the end of a bullet or sentence left open above it ("... listened to"). A table
+#     row's label wrapped above its figures stays in the row, and the table one passage.
 PARSER_VERSION = "23"
 
 

@@ -106,6 +106,25 @@ def test_a_table_of_figures_in_a_2016_letter_is_one_passage(tmp_path: Path,
             "children.") in passages
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_rows_label_wrapped_above_its_figures_stays_in_the_row(tmp_path: Path,
+                                                                 layout: str) -> None:
+    # Cells centred in their row put a long label's first line above the figures: it was a
+    # heading (the row lost its name, and no passage held it) and cut the table in two.
+    rows = ("| Northvale local authority area, all plans issued in the year | 38% | 61% |\n"
+            "| England national average, all plans issued in the year | 59% | 60% |\n")
+    text = _letter(layout)
+    start = text.index("| Northvale | 38%")
+    end = text.index("| England | 59% | 60% |\n") + len("| England | 59% | 60% |\n")
+    doc = parse_document(extract_pdf(_render(tmp_path, text[:start] + rows + text[end:]))
+                         .paragraphs)
+    tables = [p.text for p in segment(doc) if "%" in p.text]
+    assert tables == ["Percentage of EHC plans issued within 20 weeks 2015 2016; Northvale "
+                      "local authority area, all plans issued in the year 38% 61%; England "
+                      "national average, all plans issued in the year 59% 60%"]
+    assert not any("Northvale local" in doc.paragraphs[i].text for i in doc.heading_paras)
+
+
 def test_a_table_in_a_revisit_is_no_weakness_of_its_own(tmp_path: Path) -> None:
     # A revisit takes a long heading under "Main findings" for a weakness's: a row read
     # as one opened a section named by a row of figures.
