@@ -115,6 +115,9 @@ def test_xlsx_dates_are_dates(corpus: Corpus, tmp_path: Path) -> None:
     starts = [row[header.index("inspection_start")].value for row in sheet.iter_rows(min_row=2)]
     assert len(starts) == 5
     assert all(isinstance(v, datetime.datetime | datetime.date) for v in starts), starts
+    # Shown as the day alone, not as a time of midnight ("2023-02-06 00:00:00").
+    assert {row[header.index("inspection_start")].number_format
+            for row in sheet.iter_rows(min_row=2)} == {"YYYY-MM-DD"}
     # Not every text column is taken for dates: ids and areas stay text.
     assert all(isinstance(row[header.index("letter_id")].value, str)
                for row in sheet.iter_rows(min_row=2))
@@ -146,6 +149,10 @@ def test_an_xlsx_table_is_readable_as_it_opens(corpus: Corpus, tmp_path: Path) -
     assert pd.read_excel(io.BytesIO(third))["share_negative"][0] == 1 / 3  # digits kept
     about = book["About"]
     assert about.column_dimensions["A"].width >= len("table")
+    # One long cell does not widen a column of short ones.
+    areas = ["Bury"] * 30 + ["Bournemouth, Christchurch and Poole"]
+    short = load_workbook(io.BytesIO(table_bytes(pd.DataFrame({"area": areas}), "xlsx")))
+    assert short["Table"].column_dimensions["A"].width < 10
 
 
 def test_an_output_path_that_cannot_be_written_is_explained(corpus: Corpus,
@@ -276,6 +283,25 @@ def test_a_read_only_disk_is_named_as_such_not_by_the_temporary_file(
         write_file(tmp_path / "y.csv", b"a,b\n")
     assert str(caught.value) == (f"cannot write {tmp_path / 'y.csv'}: cannot make a new file "
                                  f"in {tmp_path} to write it through (Read-only file system)")
+
+
+def test_an_export_that_fails_at_the_last_step_leaves_no_file_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The table written beside the file, then the rename refused (a file locked by a
+    # spreadsheet, a full quota): the file as it was, and no hidden ".part" copy left.
+    import errno
+
+    from sendlens.export import OutputError, write_file
+
+    def refused(src: object, dst: object) -> None:
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+    (tmp_path / "x.csv").write_bytes(b"old\n")
+    monkeypatch.setattr(os, "replace", refused)
+    with pytest.raises(OutputError, match=r"cannot write .*x\.csv: Permission denied"):
+        write_file(tmp_path / "x.csv", b"a,b\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]
+    assert (tmp_path / "x.csv").read_bytes() == b"old\n"
 
 
 def test_an_export_goes_through_a_link_or_into_a_pipe_never_over_it(
@@ -513,6 +539,15 @@ def test_latex_cells_escape_every_special_character_once() -> None:
     assert "framework" in table_bytes(evidence, "csv").decode()
 
 
+def test_a_latex_minus_sign_is_set_only_before_a_number() -> None:
+    # A negative figure gets a minus sign; the hyphens of a date, an id or a range stay
+    # hyphens ("2024$-$03" and "x$-$0001" would be set as subtractions).
+    frame = pd.DataFrame({"cited": ["Dorset, 2024-03-11, passage x-0001, ages 0-25"],
+                          "net": ["-0.250"]})
+    tex = table_bytes(frame, "tex").decode()
+    assert "Dorset, 2024-03-11, passage x-0001, ages 0-25 & $-$0.250 \\\\" in tex
+
+
 def test_latex_cells_take_characters_pdflatex_has_no_glyph_for(tmp_path: Path) -> None:
     # A minus sign in a recommendation ("\u2212 reducing waiting times") stopped pdflatex
     # with "Unicode character not set up"; Latin-1 letters it has are kept as they are.
@@ -521,6 +556,10 @@ def test_latex_cells_take_characters_pdflatex_has_no_glyph_for(tmp_path: Path) -
     assert ("$-$ waits -- 5--7 weeks\\ldots{} $\\ge$ 18 fine £5 caf\u00e9 \u00f8 ?"
             in tex)
     assert max(map(ord, tex)) < 0x100
+    # Curly quotes open and close as they did in the text.
+    quoted = "\u201cwaits of a season\u201d and \u2018a blue folder\u2019"
+    assert ("``waits of a season'' and `a blue folder'" in table_bytes(
+        pd.DataFrame({"text": [quoted]}), "tex").decode())
     compile_latex(tex, tmp_path, "the table's characters were checked, not its compilation")
 
 
@@ -764,6 +803,10 @@ def test_xlsx_says_what_it_holds(corpus: Corpus, tmp_path: Path) -> None:
     actions = export(corpus, "themes", "--section", "actions", "-f", "md").stdout
     assert "The actions sections are recommendations, which the codebook tags negative" \
         in actions
+    # Whole letters hold their actions sections too: said as well.
+    whole = export(corpus, "themes", "-f", "md").stdout
+    assert "The actions sections are recommendations, which the codebook tags negative" \
+        in whole
     assert "\n*Warning: " in md and "of 1 letter in the corpus not tagged" in md
     tex = export(corpus, "themes", "--section", "weaknesses", "-f", "tex").stdout
     assert "Warning: " in tex and "of 1 letter in the corpus not tagged" in tex
@@ -783,6 +826,9 @@ def test_an_unknown_file_suffix_is_refused_not_written_as_csv(
     assert result.exit_code == 2
     assert "unknown format 'xls' (from the file name" in result.output
     assert not (tmp_path / "letters.xls").exists()
+    # A ".markdown" file is Markdown, as a ".md" one is.
+    assert export(corpus, "letters", "-o", str(tmp_path / "letters.markdown")).exit_code == 0
+    assert (tmp_path / "letters.markdown").read_text().startswith("| letter_id | area |")
     # No suffix at all still means CSV.
     assert export(corpus, "letters", "-o", str(tmp_path / "letters")).exit_code == 0
     assert read(tmp_path.joinpath("letters").rename(tmp_path / "l.csv")).shape[0] == 5
