@@ -45,6 +45,13 @@ def test_table_has_all_153_current_authorities_and_the_reorganised_ones() -> Non
     assert {la.status for la in load_local_authorities()} == {"current", "former"}
 
 
+def test_regions_come_in_the_usual_north_to_south_order() -> None:
+    # Tables by region list their rows in this order (ONS's), not the alphabet's.
+    assert REGIONS == ("North East", "North West", "Yorkshire and The Humber", "East Midlands",
+                       "West Midlands", "East of England", "London", "South East",
+                       "South West")
+
+
 def test_current_authorities_per_region() -> None:
     # Counts of upper-tier authorities per region since April 2023 (after Cumbria split).
     assert Counter(la.region for la in CURRENT) == {
@@ -107,6 +114,9 @@ def test_reorganised_authorities_point_to_current_successors() -> None:
         # Reorganisations stayed within a region, so regional totals are comparable.
         assert {s.region for s in successors} == {la.region}
     assert all(not la.successors for la in CURRENT)
+    # A current authority covers its own area.
+    cornwall = lookup_area("Cornwall")
+    assert successor_authorities(cornwall) == [cornwall]
 
 
 def test_reorganised_to_unitary_keeps_one_current_row() -> None:
@@ -170,6 +180,8 @@ def test_no_name_or_alias_points_at_two_current_authorities() -> None:
         ("Nottingham City", "Nottingham"),
         ("Newcastle", "Newcastle upon Tyne"),
         ("Wigan Metropolitan Borough Council", "Wigan"),
+        ("City of Bradford Metropolitan District Council", "Bradford"),
+        ("St Helen\u2019s", "St Helens"),
         ("East Riding", "East Riding of Yorkshire"),
         ("Bath and NE Somerset", "Bath and North East Somerset"),
         ("BCP", "Bournemouth, Christchurch and Poole"),
@@ -190,6 +202,8 @@ def test_dorset_means_the_current_council_but_old_dorset_is_reachable() -> None:
     assert lookup_area("Dorset").is_current
     assert lookup_area("Dorset").la_code == "838"
     assert lookup_area(code="E10000009").la_code == "835"
+    # The old county's own name, with no date to go by, is the old county.
+    assert lookup_area("Dorset County Council").la_code == "835"
 
 
 def test_a_letter_from_before_a_reorganisation_goes_to_the_council_of_its_day() -> None:
@@ -207,6 +221,12 @@ def test_a_letter_from_before_a_reorganisation_goes_to_the_council_of_its_day() 
     # A council that was never reorganised is the same whatever the date.
     assert lookup_area("Cornwall", on="2016-06-01").la_code == "908"
     assert lookup_area("Cumbria", on="2019-03-18").la_code == "909"
+    # Filed under the new council's code, a letter goes to the predecessor its name
+    # says, and the new council's own name is the new council whatever the date.
+    assert lookup_area("Poole", code="839", on="2017-03-06").name == "Poole"
+    assert lookup_area("Bournemouth", code="839", on="2017-03-06").name == "Bournemouth"
+    bcp = "Bournemouth, Christchurch and Poole"
+    assert lookup_area(bcp, on="2018-06-01").name == bcp
     former = [la for la in load_local_authorities() if not la.is_current]
     assert all(la.ended for la in former)
     assert all(la.ended is None for la in load_local_authorities() if la.is_current)
@@ -241,6 +261,7 @@ def test_urn_wins_over_name_and_unknown_urn_falls_back_to_name() -> None:
     assert lookup_area("Devon", urn="80454").name == "Cornwall"
     assert lookup_area("Devon", urn="999999999").name == "Devon"
     assert lookup_area(urn="999999999") is None
+    assert lookup_area(urn=" 80454 ").name == "Cornwall"  # a URN cell with spaces around
 
 
 def test_region_for() -> None:
@@ -407,7 +428,8 @@ def test_the_counties_short_forms_are_found() -> None:
     for short, name in [("North East Lincs", "North East Lincolnshire"),
                         ("Central Beds", "Central Bedfordshire"), ("Herts", "Hertfordshire"),
                         ("North Yorks", "North Yorkshire"), ("Leics County Council",
-                                                             "Leicestershire")]:
+                                                             "Leicestershire"),
+                        ("Glos County Council", "Gloucestershire")]:
         found = lookup_area(short)
         assert found is not None and found.name == name, short
 
