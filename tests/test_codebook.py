@@ -81,7 +81,16 @@ def test_an_unknown_recommendation_section_is_named(tmp_path: Path) -> None:
      r"strengths.positive: True is not a probability"),
     ("  section_priors:\n    strengths:", "  section_priors: 5\n  xstrengths:",
      r"stance.section_priors: expected a map of section name"),
-], ids=["misspelt-section", "text", "nan", "negative", "yes", "not-a-map"])
+    # A misspelt stance would be read as 0, the others rescaled to make up for it.
+    ("{positive: 0.70, negative: 0.12", "{postive: 0.70, negative: 0.12",
+     r"stance.section_priors.strengths: expected a map of positive, negative, mixed, "
+     r"neutral"),
+    # All zero: no lean to rescale (a division by zero).
+    ("{positive: 0.70, negative: 0.12, mixed: 0.08, neutral: 0.10}",
+     "{positive: 0, negative: 0, mixed: 0, neutral: 0}",
+     r"stance.section_priors.strengths: probabilities sum to zero"),
+], ids=["misspelt-section", "text", "nan", "negative", "yes", "not-a-map", "misspelt-stance",
+        "all-zero"])
 def test_a_section_prior_that_is_not_a_probability_map_is_named(
         old: str, new: str, message: str, tmp_path: Path) -> None:
     text = PACKAGED_CODEBOOK.read_text()
@@ -103,6 +112,27 @@ def test_a_negation_scope_that_is_not_a_word_count_is_named(tmp_path: Path,
         parse_codebook(text, tmp_path / "codebook.yaml")
 
 
+def test_priors_are_rescaled_and_one_section_may_be_given_alone(tmp_path: Path) -> None:
+    # Percentages, or weights that do not add up to one, lean a section as their shares
+    # do: a prior of 70 is not seventy times as strong as one of 0.70.
+    text = PACKAGED_CODEBOOK.read_text()
+    base = parse_codebook(text, tmp_path / "c.yaml").stance.section_priors
+    old = "{positive: 0.70, negative: 0.12, mixed: 0.08, neutral: 0.10}"
+    assert old in text
+    for weights in ("{positive: 70, negative: 12, mixed: 8, neutral: 10}",
+                    "{positive: 7, negative: 1.2, mixed: 0.8, neutral: 1}"):
+        priors = parse_codebook(text.replace(old, weights, 1),
+                                tmp_path / "c.yaml").stance.section_priors
+        assert priors["strengths"] == pytest.approx(base["strengths"]), weights
+        assert sum(priors["strengths"].values()) == pytest.approx(1.0)
+    # One section needs no brackets, as one pattern needs none.
+    single = text.replace("recommendation_sections: [actions]", "recommendation_sections: actions",
+                          1)
+    assert single != text
+    assert parse_codebook(single, tmp_path / "c.yaml").stance.recommendation_sections == (
+        "actions",)
+
+
 def test_a_key_given_twice_or_misspelt_is_an_error_not_ignored(tmp_path: Path) -> None:
     packaged = PACKAGED_CODEBOOK.read_text()
     # YAML keeps the last of two equal keys: the first list would be lost.
@@ -118,6 +148,12 @@ def test_a_key_given_twice_or_misspelt_is_an_error_not_ignored(tmp_path: Path) -
     stance = packaged.replace("  contrast:\n", "  contrasts:\n", 1)
     with pytest.raises(CodebookError, match=r"stance: unknown key 'contrasts'"):
         parse_codebook(stance, tmp_path / "codebook.yaml")
+    # At the top of the file too: a misspelt "ignore:" dropped its phrases without a word.
+    top = packaged.replace("\nignore:\n", "\nignroe:\n", 1)
+    assert top != packaged
+    with pytest.raises(CodebookError, match=r"codebook.yaml: unknown key 'ignroe' \(expected "
+                       r"one of fixed_wording_sections, ignore"):
+        parse_codebook(top, tmp_path / "codebook.yaml")
 
 
 def test_yaml_merge_keys_still_work_and_odd_keys_are_errors(tmp_path: Path) -> None:
@@ -147,8 +183,13 @@ def test_bad_regex_is_reported_with_theme_and_pattern(tmp_path: Path) -> None:
 def test_duplicate_and_malformed_theme_ids_are_rejected(tmp_path: Path) -> None:
     dup = PACKAGED_CODEBOOK.read_text().replace(
         "\nstance:", NEW_THEME.replace("transport\n", "inclusion\n", 1) + "\nstance:", 1)
-    with pytest.raises(CodebookError, match="duplicate theme id 'inclusion'"):
+    with pytest.raises(CodebookError, match="duplicate theme id 'inclusion'") as caught:
         parse_codebook(dup, tmp_path / "c.yaml")
+    # Named at the second theme's own line, as an error in one of its lists is.
+    line = dup.splitlines().index("  - id: inclusion", dup.splitlines().index(
+        "  - id: inclusion") + 1) + 1
+    assert str(caught.value).startswith(f"{tmp_path / 'c.yaml'}, line {line}: theme 9 of "
+                                        "the list: duplicate theme id 'inclusion'")
     with pytest.raises(CodebookError, match="lower_snake_case"):
         parse_codebook(NEW_THEME.replace("id: transport", "id: Transport Needs")
                        .join(["themes:", ""]), tmp_path / "c.yaml")
@@ -200,6 +241,12 @@ def test_a_pattern_matching_an_empty_text_and_a_name_given_twice_are_refused(
     with pytest.raises(CodebookError, match="theme transport: the name 'Social care and short "
                                             "breaks' is also theme social_care's"):
         parse_codebook(twice, tmp_path / "c.yaml")
+    # Typed in another case or with a double space, it is still one column of a chart.
+    alike = twice.replace("name: Social care and short breaks\n    definition: Travel",
+                          "name: social care  and Short Breaks\n    definition: Travel", 1)
+    assert alike != twice
+    with pytest.raises(CodebookError, match="is also theme social_care's"):
+        parse_codebook(alike, tmp_path / "c.yaml")
 
 
 def test_hash_changes_when_what_the_file_says_changes(tmp_path: Path) -> None:
@@ -213,6 +260,13 @@ def test_hash_changes_when_what_the_file_says_changes(tmp_path: Path) -> None:
     # took half a minute for nothing).
     noted = parse_codebook("# my notes\n" + text + "\n# more notes\n", tmp_path / "c.yaml")
     assert noted.sha256 == base.sha256
+    # Nor does the order of a theme's keys ("patterns:" moved above "definition:"), or of
+    # the file's sections: the same entries, the same tags.
+    book = yaml.safe_load(text)
+    book["themes"] = [dict(reversed(list(t.items()))) for t in book["themes"]]
+    book = dict(reversed(list(book.items())))
+    moved = parse_codebook(yaml.safe_dump(book, sort_keys=False), tmp_path / "c.yaml")
+    assert moved.theme_ids == base.theme_ids and moved.sha256 == base.sha256
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -221,6 +275,16 @@ def test_hash_changes_when_what_the_file_says_changes(tmp_path: Path) -> None:
     (lambda t: t[:t.index("\nstance:")], "no 'stance' section"),
     (lambda t: re.sub(r"\n  positive:\n(?:    .*\n)+", "\n  positive: []\n", t, count=1),
      "stance.positive: needs at least one cue"),
+    (lambda t: re.sub(r"\n  negative:\n(?:    .*\n)+", "\n  negative: []\n", t, count=1),
+     "stance.negative: needs at least one cue"),
+    # A theme with no pattern has no sentence to learn from.
+    (lambda t: t.replace("\nstance:", NEW_THEME[:NEW_THEME.index("    patterns:")]
+                         + "\nstance:", 1),
+     "theme transport: needs at least one pattern to learn from"),
+    (lambda t: t.replace("\nstance:", NEW_THEME + "    short_name: [Transport]\nstance:", 1),
+     r"theme transport.short_name: expected text \(one string\), got list"),
+    (lambda t: t.replace("\nversion: 1\n", "\nversion: [1, 2]\n", 1),
+     r"version: expected one value"),
     # Quoted, "false" was true; a list where text belongs was kept as its Python repr.
     (lambda t: t.replace("\nstance:", NEW_THEME + '    yields_to_others: "false"\nstance:', 1),
      r'theme transport.yields_to_others: expected true or false \(unquoted\), got \'false\''),
@@ -425,7 +489,9 @@ def test_a_pattern_that_can_take_hours_to_match_is_refused(tmp_path: Path) -> No
     # repeated group that may begin alike, and repeats of letters one after another.
     for slow, why in ((r"(?:[a-z ]|\w\w)*zq", "has alternatives that can begin with the same"),
                       (r"(\w|\w|\w)*zq", "has alternatives that can begin with the same"),
-                      (r"\w*\w*\w*\w*\w*\w*zq", "three or more repeats without limit")):
+                      (r"(a|a)*zq", "has alternatives that can begin with the same"),
+                      (r"\w*\w*\w*\w*\w*\w*zq", "three or more repeats without limit"),
+                      (r"\w*\w*\w*zq", "three or more repeats without limit")):
         with pytest.raises(CodebookError, match=why):
             parse_codebook(with_pattern(slow), tmp_path / "c.yaml")
     # Alternatives each with a first letter of its own split a run one way: accepted.
