@@ -204,6 +204,8 @@ def _latex_unicode(text: str) -> str:
     for ch in text:
         if ch in _LATEX_UNICODE:
             out.append(_LATEX_UNICODE[ch])
+        elif ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0:
+            out.append(" ")  # a control character (a pasted vertical tab) stops pdflatex
         elif ord(ch) < 0x100:
             out.append(ch)
         else:

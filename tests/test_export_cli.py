@@ -563,6 +563,17 @@ def test_latex_cells_take_characters_pdflatex_has_no_glyph_for(tmp_path: Path) -
     compile_latex(tex, tmp_path, "the table's characters were checked, not its compilation")
 
 
+def test_a_control_character_pasted_into_a_filter_or_a_cell_is_no_latex_error(
+        tmp_path: Path) -> None:
+    # A vertical tab pasted with a search's words (`--words $'local\v offer'`) went into
+    # the note under the table as it was: pdflatex stopped at "Unicode character ^^K".
+    tex = table_bytes(pd.DataFrame({"region": ["London"], "text": ["a\x0bb\x85c\td"]}),
+                      "tex", {"table": "themes", "words": "local\x0b offer"}).decode()
+    assert not [ch for ch in tex if ord(ch) < 0x20 and ch != "\n" or 0x7f <= ord(ch) < 0xa0]
+    assert "a b c d" in tex and "local  offer" in tex
+    compile_latex(tex, tmp_path, "the table's characters were checked, not its compilation")
+
+
 def test_a_latex_theme_table_fits_its_page(corpus: Corpus, tmp_path: Path) -> None:
     # Twelve columns, each width rounded up to a thousandth of the line, were 3 pt wider
     # than a landscape page (an "Overfull \\hbox" in the paper's log).
