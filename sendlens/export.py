@@ -786,6 +786,7 @@ def format_from_name(dest: Path | str | None, given: str | None) -> str:
         suffix = "md" if suffix == "markdown" else suffix
     if given:
         given = given.lower()
+        given = "md" if given == "markdown" else given  # as a ".markdown" file is
         if suffix in FORMATS and given in FORMATS and suffix != given:
             raise ValueError(f"--format {given} does not match the file name {dest} (a "
                              f".{suffix} file); change one of them")

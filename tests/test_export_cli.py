@@ -840,6 +840,10 @@ def test_an_unknown_file_suffix_is_refused_not_written_as_csv(
     # A ".markdown" file is Markdown, as a ".md" one is.
     assert export(corpus, "letters", "-o", str(tmp_path / "letters.markdown")).exit_code == 0
     assert (tmp_path / "letters.markdown").read_text().startswith("| letter_id | area |")
+    # ... and so is `--format markdown` (it was an unknown format).
+    result = export(corpus, "letters", "-f", "Markdown", "-o", str(tmp_path / "l.md"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "l.md").read_text().startswith("| letter_id | area |")
     # No suffix at all still means CSV.
     assert export(corpus, "letters", "-o", str(tmp_path / "letters")).exit_code == 0
     assert read(tmp_path.joinpath("letters").rename(tmp_path / "l.csv")).shape[0] == 5

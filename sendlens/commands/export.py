@@ -53,7 +53,7 @@ def export_cmd(
                                 metavar="TABLE", parser=one_of(What)),
     fmt: str | None = typer.Option(
         None, "--format", "-f", metavar="FORMAT",
-        help=f"One of {', '.join(FORMATS)} (default: from -o, else csv)."
+        help=f"One of {', '.join(FORMATS)} (md also as markdown; default: from -o, else csv)."
     ),
     output: str | None = typer.Option(
         None, "--output", "-o", metavar="FILE",
