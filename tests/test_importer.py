@@ -1407,3 +1407,167 @@ def test_a_stored_pdf_is_as_readable_as_the_users_other_files(corpus: Corpus) ->
     finally:
         os.umask(before)
     assert path.stat().st_mode & 0o777 == 0o664
+
+
+def _kestrelbury(tmp_path: Path, name: str, week: tuple[str, str], *,
+                 corrected: bool = False, suffix: bytes = b"") -> Path:
+    """A synthetic Kestrelbury letter of that inspection week, saved as `name`."""
+    pdf = tmp_path / name
+    pdf.write_bytes(letter_2016_pdf("Kestrelbury", corrected=corrected, week=week) + suffix)
+    return pdf
+
+
+def test_letters_begun_180_days_apart_are_a_close_pair_181_are_not(tmp_path: Path) -> None:
+    # The window is inclusive, of one area and framework, and falls back on the
+    # publication date of a letter with no inspection date.
+    corpus = Corpus.open(tmp_path / "corpus")
+    first = import_pdf(corpus, _kestrelbury(tmp_path, "a.pdf", ("6 June 2016", "10 June 2016")))
+    second = import_pdf(corpus, _kestrelbury(tmp_path, "b.pdf",
+                                             ("3 December 2016", "7 December 2016")))
+    assert (first.status, second.status) == ("imported", "imported")
+
+    def pairs() -> list[tuple[str, str]]:
+        return [(r["first_id"], r["second_id"]) for r in corpus.close_pairs()]
+
+    def update(sql: str, *args: object) -> None:
+        with corpus.transaction() as con:
+            con.execute(sql, (*args, second.letter_id))
+
+    assert pairs() == [(first.letter_id, second.letter_id)]  # 180 days apart
+    update("UPDATE letters SET inspection_start = '2016-12-04' WHERE letter_id = ?")
+    assert pairs() == []  # 181
+    update("UPDATE letters SET inspection_start = '2016-12-03', framework = 'other' "
+           "WHERE letter_id = ?")
+    assert pairs() == []  # another framework: a visit of another kind
+    update("UPDATE letters SET framework = ?, inspection_start = NULL, published = "
+           "'2016-09-01' WHERE letter_id = ?", first.framework)
+    assert pairs() == [(first.letter_id, second.letter_id)]  # by its publication date
+
+
+def test_a_report_superseded_twice_brings_none_of_its_earlier_files_back(
+    tmp_path: Path,
+) -> None:
+    # Kestrelbury's report held as X (its first file replaced by a corrected one), then
+    # published again under other dates (Y) and again (Z): X superseded by Y, Y by Z.
+    # Every earlier file of it must still be known as Z's, not as a letter now gone.
+    from sendlens.importer import supersede_letter
+
+    corpus = Corpus.open(tmp_path / "corpus")
+    june = ("6 June 2016", "10 June 2016")
+    first = _kestrelbury(tmp_path, "first.pdf", june)
+    resaved = _kestrelbury(tmp_path, "first-resaved.pdf", june, suffix=b"\n% re-saved\n")
+    x = import_pdf(corpus, first).letter_id
+    fixed = _kestrelbury(tmp_path, "fixed.pdf", june, corrected=True)
+    assert import_pdf(corpus, fixed, replace="not-older").status == "replaced"
+    y = import_pdf(corpus, _kestrelbury(tmp_path, "y.pdf", ("13 June 2016", "17 June 2016"),
+                                        corrected=True)).letter_id
+    supersede_letter(corpus, x, y)
+    z = import_pdf(corpus, _kestrelbury(tmp_path, "z.pdf", ("20 June 2016", "24 June 2016"),
+                                        corrected=True)).letter_id
+    supersede_letter(corpus, y, z)
+
+    def held() -> list[tuple[str, str]]:
+        with corpus.reading() as con:
+            return [(r[0], r[1]) for r in con.execute(
+                "SELECT letter_id, inspection_start FROM letters")]
+
+    assert held() == [(z, "2016-06-20")]
+    # The first file, even offered with --replace and a later date (a manifest's), is not
+    # read again (its text was put right twice since); nor is a re-saved copy of it taken
+    # for a new inspection.
+    again = import_pdf(corpus, first, replace="not-older", published="2016-08-01")
+    assert (again.status, again.letter_id) == ("duplicate", z), again
+    assert "not imported again" in again.reason
+    copy = import_pdf(corpus, resaved)
+    assert (copy.status, copy.letter_id) == ("duplicate", z), copy
+    assert held() == [(z, "2016-06-20")]
+    with corpus.reading() as con:
+        assert "over five" in " ".join(r[0] for r in con.execute("SELECT text FROM passages"))
+
+
+def test_a_replacement_takes_the_new_files_date_and_keeps_the_urn_it_does_not_give(
+    tmp_path: Path,
+) -> None:
+    # The corrected file's date is the letter's now (the next file is compared with it);
+    # a URN the first file's manifest row gave is not lost for want of one this time.
+    june = ("6 June 2016", "10 June 2016")
+    corpus = Corpus.open(tmp_path / "corpus")
+    held = import_pdf(corpus, _kestrelbury(tmp_path, "first.pdf", june),
+                      ofsted_urn="999999", published="2016-07-01")
+    fixed = _kestrelbury(tmp_path, "fixed.pdf", june, corrected=True)
+    outcome = import_pdf(corpus, fixed, published="2016-08-01", replace="newer")
+    assert (outcome.status, outcome.letter_id) == ("replaced", held.letter_id)
+    with corpus.reading() as con:
+        row = con.execute("SELECT published, ofsted_urn, source FROM letters").fetchone()
+    assert tuple(row) == ("2016-08-01", "999999", str(fixed.resolve()))
+
+
+def test_a_failed_import_keeps_the_stores_own_copy_of_its_file(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    # After a database put back from a backup, `sendlens import` of the store's folder
+    # takes its unlisted PDFs back in; the store may hold the only copy of one, so a
+    # failure mid-letter (a full disk) must not remove it as a half-stored new file.
+    data = letter_2016_pdf("Kestrelbury")
+    stored = corpus.store_pdf(data, hashlib.sha256(data).hexdigest())
+    assert corpus.unlisted_pdfs() == [stored]
+    with corpus.transaction() as con:
+        con.execute(
+            "CREATE TRIGGER fail_mid_letter BEFORE INSERT ON passages WHEN new.seq = 2 "
+            "BEGIN SELECT RAISE(ABORT, 'disk trouble (injected)'); END"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="injected"):
+        import_pdf(corpus, stored)
+    assert corpus.counts()["letters"] == 0
+    assert stored.read_bytes() == data
+    with corpus.transaction() as con:
+        con.execute("DROP TRIGGER fail_mid_letter")
+    report = import_paths(corpus, [corpus.pdf_dir], progress=False)
+    assert [o.status for o in report.outcomes] == ["imported"]
+
+
+def test_a_correction_whose_sentence_had_gone_is_not_counted_as_lost_again(
+    tmp_path: Path,
+) -> None:
+    # A corrected report took one correction's sentence away; reading the letter again
+    # (a newer parser) keeps it unplaced, but that is no news: it is not counted again.
+    from sendlens.importer import reparse_letters
+
+    june = ("6 June 2016", "10 June 2016")
+    corpus = Corpus.open(tmp_path / "corpus")
+    letter_id = import_pdf(corpus, _kestrelbury(tmp_path, "first.pdf", june)).letter_id
+    with corpus.transaction() as con:
+        passages = dict(con.execute("SELECT text, passage_id FROM passages"))
+        for start in ("Leaders know", "Waiting times for assessments by"):
+            text = next(t for t in passages if t.startswith(start))
+            con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source,"
+                        " created_at) VALUES (?, ?, ?, '[]', 'positive', 'app', 'x')",
+                        (passages[text], letter_id, text))
+    fixed = _kestrelbury(tmp_path, "fixed.pdf", june, corrected=True)
+    assert "1 moved with their sentence, 1 whose sentence" in import_pdf(
+        corpus, fixed, replace="not-older").reason
+    with corpus.transaction() as con:  # as an older parser read it: one passage differs
+        con.execute("UPDATE passages SET text = text || ' (cut)' WHERE passage_id = ?",
+                    (f"{letter_id}-0001",))
+        con.execute("UPDATE letters SET parser_version = '1'")
+    report = reparse_letters(corpus, progress=False)
+    assert (report.changed, report.labels_moved, report.labels_unplaced) == (1, 1, 0)
+    with corpus.reading() as con:
+        assert con.execute("SELECT count(*) FROM labels WHERE passage_id IS NULL"
+                           ).fetchone()[0] == 1
+
+
+def test_a_copy_cut_short_in_the_store_is_written_whole_by_the_import(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    # A store copied back from a backup half-way holds a file cut short under the right
+    # name: the letter imported must not point at it (a reparse could not read it).
+    data = letter_2016_pdf("Kestrelbury")
+    dest = corpus.pdf_path_for(hashlib.sha256(data).hexdigest())
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(data[: len(data) // 2])
+    pdf = tmp_path / "kestrelbury.pdf"
+    pdf.write_bytes(data)
+    assert import_pdf(corpus, pdf).status == "imported"
+    assert dest.read_bytes() == data
+
