@@ -277,6 +277,8 @@ def _import_pdf(
     fetch: FetchRecord | None,
     replace: Replace = "never",
     withdrawn: Collection[str] = (),
+    *,
+    retry: bool = True,
 ) -> ImportOutcome:
     try:
         info = path.stat()
@@ -377,9 +379,13 @@ def _import_pdf(
                 _mark_fetch(fetch, outcome)
                 corpus.record_fetch(fetch, db)
     except _TakenMeanwhile:
-        # Now the checks above find the other letter and say what it is.
+        # Now the checks above find the other letter and say what it is (once: checks
+        # that disagreed again would only read the file again and again).
+        if not retry:
+            raise RuntimeError(f"{path}: the corpus's own checks disagree on whether it "
+                               "already holds this letter; nothing was imported") from None
         return _import_pdf(corpus, path, source, ofsted_urn, given_published, con, fetch,
-                           replace)
+                           replace, withdrawn, retry=False)
     except BaseException as exc:
         # (Without an outcome the interrupt came before this run wrote anything: a letter
         # with this PDF is another run's, whose file is not ours to remove either.)

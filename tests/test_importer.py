@@ -1502,6 +1502,37 @@ def test_a_replacement_takes_the_new_files_date_and_keeps_the_urn_it_does_not_gi
     assert tuple(row) == ("2016-08-01", "999999", str(fixed.resolve()))
 
 
+def test_a_race_with_another_run_keeps_the_scrapers_rule_for_a_withdrawn_letter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another run's letter of the inspection landing between the first look and the write
+    # sent the import round again without `withdrawn`: the site's replacement of a file it
+    # withdrew was held back as a copy, and the withdrawn text stayed.
+    corpus = Corpus.open(tmp_path / "corpus")
+    week = ("6 June 2016", "10 June 2016")
+    held = import_pdf(corpus, _kestrelbury(tmp_path, "first.pdf", week),
+                      published="2016-07-01").letter_id
+    fixed = _kestrelbury(tmp_path, "fixed.pdf", week, corrected=True)
+    real = Corpus.letter_of_inspection
+    looks = []
+
+    def late(self: Corpus, *args: object, **kwargs: object) -> object:
+        looks.append(1)  # the first look misses the letter another run is writing
+        return None if len(looks) == 1 else real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Corpus, "letter_of_inspection", late)
+    outcome = import_pdf(corpus, fixed, published="2016-07-01", replace="newer",
+                         withdrawn={held})
+    assert (outcome.status, outcome.letter_id) == ("replaced", held)
+    # Checks that disagree every time (the first look finds nothing, the one under the
+    # write lock a letter) stop at the second round, naming the file.
+    turns = iter([None, ("x", None)] * 3)
+    monkeypatch.setattr(Corpus, "letter_of_inspection", lambda *a, **k: next(turns))
+    other = _kestrelbury(tmp_path, "other.pdf", week, suffix=b"\n% another copy\n")
+    with pytest.raises(RuntimeError, match=r"other\.pdf: the corpus's own checks disagree"):
+        import_pdf(corpus, other)
+
+
 def test_a_failed_import_keeps_the_stores_own_copy_of_its_file(
     corpus: Corpus, tmp_path: Path
 ) -> None:
