@@ -1557,13 +1557,15 @@ def test_the_model_lock_excludes_other_threads_and_is_reentrant(tmp_path: Path) 
             contended.wait(10) if name == "first" else time.sleep(0.05)
             inside[0] -= 1
 
-    first = threading.Thread(target=run, args=("first",))
+    # Daemons: a lock that deadlocks its own thread fails the test, not hangs the run.
+    first = threading.Thread(target=run, args=("first",), daemon=True)
     first.start()
     started.wait(5)
-    second = threading.Thread(target=run, args=("second",))
+    second = threading.Thread(target=run, args=("second",), daemon=True)
     second.start()
     first.join(10)
     second.join(10)
+    assert not first.is_alive() and not second.is_alive()
     assert most[0] == 1 and waited == ["second"]
     # Released for good: another taker gets it at once.
     with store.model_lock(lambda: waited.append("third")):
