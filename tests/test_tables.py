@@ -252,3 +252,27 @@ def test_a_line_of_prose_ending_on_a_figure_is_no_table(tmp_path: Path, kind: st
         ("text", flat)]
     assert [p.text for p in segment(doc) if p.text in flat] == [
         flat[a:b] for a, b in split_sentences(flat)]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_heading_between_two_tables_is_no_wrapped_label(tmp_path: Path,
+                                                          layout: str) -> None:
+    # A table at the end of one section and the next section opening with a table whose
+    # header row is years alone (its first cell empty): the heading between them was
+    # taken for a row's label wrapped above its figures. It joined the table above, the
+    # two tables became one passage, and "Areas for development" opened no section: its
+    # weaknesses were filed as strengths.
+    text = _letter(layout).replace(
+        "\n- Therapy advice in plans is detailed and written so that families can "
+        "understand it.\n", "")
+    text = text.replace("### Areas for development\n", (
+        "### Areas for development\n\n"
+        "|! | 2022 | 2023 |\n"
+        "| Weeks waited for a first speech and language therapy appointment | 31 | 38 |\n"))
+    doc = parse_document(extract_pdf(_render(tmp_path, text)).paragraphs)
+    passages = [(p.section, p.heading, p.text) for p in segment(doc)]
+    assert ("strengths", "Strengths", TABLE) in passages
+    assert ("weaknesses", "Areas for development",
+            "Waiting times for speech and language therapy are too long for school-age "
+            "children.") in passages
+    assert not any("Areas for development" in text for _, _, text in passages)
