@@ -1602,3 +1602,30 @@ def test_a_copy_cut_short_in_the_store_is_written_whole_by_the_import(
     assert import_pdf(corpus, pdf).status == "imported"
     assert dest.read_bytes() == data
 
+
+
+def test_a_taken_out_letters_stored_copy_gone_is_put_back_by_importing_its_file(
+    tmp_path: Path,
+) -> None:
+    # The kept PDF of a letter `supersede` took out, gone from the store (a sync, a clean
+    # up by hand): importing the letter's file again said "`sendlens supersede X --undo`
+    # puts it back", but left the store as it was, so `--undo` then failed for want of
+    # the file. A held letter's copy is put back by importing its file again; so must this.
+    from sendlens.importer import restore_letter, supersede_letter
+
+    corpus = Corpus.open(tmp_path / "corpus")
+    first = _kestrelbury(tmp_path, "first.pdf", ("6 June 2016", "10 June 2016"))
+    x = import_pdf(corpus, first).letter_id
+    y = import_pdf(corpus, _kestrelbury(tmp_path, "y.pdf", ("13 June 2016", "17 June 2016"),
+                                        corrected=True)).letter_id
+    supersede_letter(corpus, x, y)
+    kept = corpus.pdf_path_for(hashlib.sha256(first.read_bytes()).hexdigest())
+    kept.unlink()
+    again = import_pdf(corpus, first)
+    assert again.status == "duplicate"
+    said = f"`sendlens supersede {x} --undo` puts it back"
+    assert said in again.reason
+    # What it said holds: the letter comes back.
+    restore_letter(corpus, x)
+    assert kept.is_file()
+    assert _letter_count(corpus) == 2
