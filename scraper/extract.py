@@ -483,6 +483,17 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
     return out
 
 
+_YEAR_RE = re.compile(r"(?:19|20)\d\d")
+
+
+def _figures_not_years(row: str) -> bool:
+    """A row of figures alone that is no header of years ("2022 2023" opens a table of its
+    own, under a caption or a heading; "38% 61%" are a row's figures below its label)."""
+    cells = row.split()
+    return bool(cells) and all(_FIGURE_RE.fullmatch(c) for c in cells) and not all(
+        _YEAR_RE.fullmatch(c) for c in cells)
+
+
 def _mend_wrapped_labels(paragraphs: list[list], vocab: _Vocabulary) -> None:
     """A row's label wrapped above its figures (cells centred or set at the foot of their
     row): its start, between two parts of a table on one page, was a heading of its own
@@ -499,7 +510,8 @@ def _mend_wrapped_labels(paragraphs: list[list], vocab: _Vocabulary) -> None:
         elif (nxt is not None and prev[2] == "table" and para[2] == "text"
               and nxt[2] == "table" and prev[1] == para[1] == nxt[1]
               and len(para[0]) < _HEADING_MAX and not _SENTENCE_END_RE.search(para[0])
-              and (nxt[0][:1].islower() or bool(_FIGURE_RE.fullmatch(nxt[0].split()[0])))):
+              and not _printed_heading(para[0])
+              and (nxt[0][:1].islower() or _figures_not_years(nxt[0].split("; ")[0]))):
             prev[0] += "; " + _join(para[0], nxt[0], vocab)
             del paragraphs[i:i + 2]
         else:
