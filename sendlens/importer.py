@@ -299,13 +299,17 @@ def _import_pdf(
         return held_file
     if gone := corpus.replaced_file(sha, con):
         letter_id, now_from, when = gone
-        out = corpus.taken_out_letter(sha, con)
-        return ImportOutcome(
-            str(path), "duplicate",
-            f"an earlier file of the report now read from {now_from or letter_id}, which "
-            f"replaced it on {when[:10]}: not imported again"
-            + (f" (letter {out}, taken out by `supersede`: `sendlens supersede {out} --undo` "
-               "puts it back)" if out else ""), letter_id, sha)
+        reason = (f"an earlier file of the report now read from {now_from or letter_id}, "
+                  f"which replaced it on {when[:10]}: not imported again")
+        if out := corpus.taken_out_letter(sha, con):
+            reason += (f" (letter {out}, taken out by `supersede`: `sendlens supersede {out} "
+                       "--undo` puts it back)")
+            if not corpus.pdf_intact(sha):
+                # What `--undo` reads it back from, as a held letter's copy is put back.
+                with corpus.transaction(con):
+                    corpus.store_pdf(data, sha, check=True)
+                reason += "; its copy in the corpus's PDF store, gone or changed, was put back"
+        return ImportOutcome(str(path), "duplicate", reason, letter_id, sha)
     try:
         extracted = extract_pdf(path, data)
         doc = parse_document(extracted.paragraphs)
@@ -731,8 +735,9 @@ def restore_letter(corpus: Corpus, old_id: str) -> str:
     if not corpus.pdf_intact(sha):
         raise ValueError(
             f"letter {old_id}: its file {corpus.pdf_path_for(sha)} is gone from the corpus's "
-            f"PDF store or changed, so it cannot be read again; put a copy of the file it "
-            f"came from ({taken['source'] or 'unknown'}) there and run this again")
+            f"PDF store or changed, so it cannot be read again; `sendlens import` of the "
+            f"file it came from ({taken['source'] or 'unknown'}) puts its copy back: then "
+            "run this again")
     path = corpus.pdf_path_for(sha)
     try:
         extracted = extract_pdf(path)
