@@ -626,7 +626,8 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
     with corpus.model_lock(_waiting_to("taking a letter out")), corpus.transaction() as db:
         held = {r["letter_id"]: r for r in db.execute(
             "SELECT letter_id, area, framework, sha256, source, published, ofsted_urn, "
-            "inspection_start, coalesce(inspection_start, published, 'undated') AS start, "
+            "imported_at, inspection_start, "
+            "coalesce(inspection_start, published, 'undated') AS start, "
             "n_passages FROM letters WHERE letter_id IN (?, ?)", (old_id, new_id))}
         if old_id not in held and new_id in held and (done := db.execute(
                 "SELECT by_id AS letter_id, taken_at AS superseded_at FROM taken_out "
@@ -670,6 +671,7 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
                                  if old["inspection_start"] else None),
             "fetches": _rows_as_dicts(db, "fetches", "letter_id=?", (old_id,)),
             "labels": [label["id"] for label in labels],
+            "imported_at": old["imported_at"],  # when it first came in, kept by --undo
         }
         db.executemany("INSERT OR REPLACE INTO replaced_files VALUES (?,?,?,?,?)",
                        [(sha, new_id, old["source"], old["published"], now_iso())
@@ -779,7 +781,8 @@ def restore_letter(corpus: Corpus, old_id: str) -> str:
         columns = {
             "letter_id": old_id, "sha256": sha, "ofsted_urn": taken["ofsted_urn"],
             "published": taken["published"], "source": taken["source"],
-            "pdf_path": str(path.relative_to(corpus.root)), "imported_at": now_iso(),
+            "pdf_path": str(path.relative_to(corpus.root)),
+            "imported_at": before.get("imported_at") or now_iso(),
             **_read_columns(doc, la, extracted.n_pages, len(passages)),
         }
         db.execute(f"INSERT INTO letters ({', '.join(columns)}) "

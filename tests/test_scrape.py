@@ -529,7 +529,8 @@ def test_supersede_undo_puts_the_letter_back_as_it_was(
     # The same passages, source, date and URL as before; its correction on its sentence.
     assert [tuple(r) for r in rows(corpus, passages_sql, first)] == passages
     letter_after = letters_frame(corpus).set_index("letter_id").loc[first]
-    for column in ("source", "url", "published", "inspection_start", "area", "outcome"):
+    for column in ("source", "url", "published", "inspection_start", "area", "outcome",
+                   "imported_at"):
         assert letter_after[column] == letter_before[column], column
     assert [tuple(r) for r in rows(corpus, "SELECT passage_id, letter FROM labels")] == [
         (pid, first)]
