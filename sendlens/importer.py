@@ -640,8 +640,15 @@ def supersede_letter(corpus: Corpus, old_id: str, new_id: str) -> str:
                     f"the report of letter {new_id} ({done['superseded_at'][:10]}): "
                     "nothing to do")
         if missing := [i for i in (old_id, new_id) if i not in held]:
-            raise ValueError("no letter " + " or ".join(missing) + " in the corpus at "
-                             f"{corpus.root} (`sendlens export letters` lists their ids)")
+            out = {r["letter_id"]: r for r in db.execute(
+                f"SELECT letter_id, by_id, taken_at FROM taken_out WHERE letter_id IN "
+                f"({','.join('?' * len(missing))})", missing)}
+            raise ValueError("; ".join(
+                f"letter {i} was taken out already, as an earlier publication of letter "
+                f"{out[i]['by_id']}'s report ({out[i]['taken_at'][:10]}; `sendlens supersede "
+                f"{i} --undo` puts it back)" if i in out else
+                f"no letter {i} in the corpus at {corpus.root} (`sendlens export letters` "
+                "lists their ids)" for i in missing))
         old, new = held[old_id], held[new_id]
         if (old["area"], old["framework"]) != (new["area"], new["framework"]):
             raise ValueError(

@@ -550,6 +550,11 @@ def test_supersede_undo_puts_the_letter_back_as_it_was(
     # Run again: nothing to do. Then the other way round: the first kept, the second out.
     assert "nothing to do" in run(first, "--undo").output
     assert run(second, "--by", first).exit_code == 0
+    # Taken out already, in favour of another letter than the one now named: said so.
+    result = run(second, "--by", "0123456789ab")
+    assert result.exit_code == 2 and (
+        f"letter {second} was taken out already, as an earlier publication of letter "
+        f"{first}'s report") in " ".join(result.output.split())
     assert [r[0] for r in rows(corpus, "SELECT letter_id FROM letters WHERE area = ?",
                                area)] == [first]
     assert run(second, "--undo").exit_code == 0
