@@ -262,6 +262,7 @@ _LAST_WORD_RE = re.compile(r"(?:^|\s)[A-Za-z]+$")
 # ("St. Helens", "Dr. Smith" end no sentence).
 _PROSE_RE = re.compile(r"\w(?<!\bSt)(?<!\bDr)(?<!\bMrs)(?<!\bMr)(?<!\bMs)[.?!][\"'’”)]* +[A-Z]")
 
+_ITEM_END_RE = re.compile(r"; (?:and|or)$")
 _ITEM_NUMBER_RE = re.compile(r"^\(?(\d{1,2}|[a-z])[.)] +")
 _SIGN_OFF_RE = re.compile(r"^Yours (?:sincerely|faithfully)\b", re.IGNORECASE)
 
@@ -311,6 +312,8 @@ def _runs_on(prev: str, line: _Line, prev_line: _Line, full: float) -> bool:
     if _printed_heading(line.text):
         # "Areas for development" after a bullet with no full stop that ends "... to".
         return False
+    if _ITEM_END_RE.search(prev):
+        return False  # "...; and" ends a list's item: the next, after a gap, is the last
     return (bool(_DANGLING_RE.search(prev)) or bool(_PROSE_RE.search(prev))
             or (len(prev) >= _HEADING_MAX and len(prev_line.text) >= 0.85 * full
                 and bool(_LAST_WORD_RE.search(prev))))
@@ -468,6 +471,8 @@ def extract_paragraphs(pages: list[list[_Line]]) -> list[Paragraph]:
             and para[2] == "text"
             and prev[2] != "table"
             and not prev[0].rstrip().endswith((":", ";"))
+            # (An item ending "; and" then the last, set apart on one page: a list.)
+            and not (_ITEM_END_RE.search(prev[0].rstrip()) and prev[1] == para[1])
         ):
             prev[0] = _join(prev[0], para[0], vocab)
         else:

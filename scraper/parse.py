@@ -60,6 +60,8 @@ from scraper.records import Letter, Paragraph, Section
 #     there; it ran on into the next. A heading a framework prints, after a gap, is not
 #     the end of a bullet or sentence left open above it ("... listened to"). A table
 #     row's label wrapped above its figures stays in the row, and the table one passage.
+#     An unmarked list's item ending "; and", then a gap, is followed by the last item,
+#     not by the rest of its own sentence.
 PARSER_VERSION = "23"
 
 

@@ -425,6 +425,10 @@ def test_list_items_set_apart_without_marks_stay_apart() -> None:
              "the local offer."]
     got = [p.text for p in extract_paragraphs([PROSE + _lines(texts, 740, step=28)])][1:]
     assert got == texts
+    # ... and the last item after one ending "; and" (which leaves a sentence open).
+    texts[2] = "the quality of plans; and"
+    got = [p.text for p in extract_paragraphs([PROSE + _lines(texts, 740, step=28)])][1:]
+    assert got == texts
 
 
 def test_a_paragraph_set_out_of_a_bullets_indent_is_a_paragraph() -> None:
