@@ -76,3 +76,66 @@ def test_refit_forgets_the_old_vocabulary() -> None:
     refit = tfidf.fit(TEXTS[3:]).transform(TEXTS).toarray()
     fresh = FastTfidf(ngrams=2, min_df=1).fit(TEXTS[3:]).transform(TEXTS).toarray()
     np.testing.assert_allclose(refit, fresh)
+
+
+def test_neighbours_are_taken_within_the_letter_and_section() -> None:
+    from textmine.features import items_from_rows
+
+    rows = [
+        {"letter_id": "A", "section": "strengths", "text": "one"},
+        {"letter_id": "A", "section": "strengths", "text": "two"},
+        {"letter_id": "A", "section": "weaknesses", "text": "three", "heading": "Do better"},
+        {"letter_id": "B", "section": "weaknesses", "text": "four"},
+        {"letter_id": "B", "section": "weaknesses", "text": "five"},
+    ]
+    items = items_from_rows(rows)
+    assert [(it.prev_text, it.next_text) for it in items] == [
+        ("", "two"),  # the first sentence has no previous one
+        ("one", ""),  # "three" is in another section
+        ("", ""),  # "four" is in another letter
+        ("", "five"),
+        ("four", ""),
+    ]
+    assert [it.letter for it in items] == ["A", "A", "A", "B", "B"]
+    assert items[2].section == "weaknesses" and items[2].heading == "Do better"
+    # Read alone (as classify reads a sentence it cannot find), no context is left.
+    assert items[1].alone() == Item(text="two", letter="A")
+
+
+# Columns of SentenceFeatures' blocks: words, context words, heading words, sections.
+def _blocks(features: SentenceFeatures, X) -> list[np.ndarray]:
+    sizes = [len(features.words_.vocabulary_), len(features.context_.vocabulary_),
+             len(features.heading_.vocabulary_)]
+    edges = np.cumsum([0, *sizes])
+    dense = X.toarray()
+    return [dense[:, a:b] for a, b in zip(edges[:-1], edges[1:])] + [dense[:, edges[-1]:]]
+
+
+def test_context_heading_and_section_are_features_with_their_weights() -> None:
+    from textmine.codebook import SECTIONS
+
+    heading = "What does the area partnership need to do better?"
+    items = [Item(text=t, section=SECTIONS[i % len(SECTIONS)], heading=heading,
+                  prev_text=TEXTS[i - 1], next_text=TEXTS[(i + 1) % len(TEXTS)])
+             for i, t in enumerate(TEXTS)]
+    features = SentenceFeatures(context_weight=0.5).fit(items)
+    probe = [
+        Item(text=TEXTS[0], section=SECTIONS[0], heading=heading, prev_text=TEXTS[4]),
+        Item(text=TEXTS[0], next_text=TEXTS[4]),  # context after the sentence only
+        Item(text=TEXTS[0], section=SECTIONS[3]),
+    ]
+    words, context, head, sections = _blocks(features, features.transform(probe))
+    np.testing.assert_allclose(np.linalg.norm(words, axis=1), 1.0)
+    # The neighbours' words weigh context_weight, the heading's half that.
+    np.testing.assert_allclose(np.linalg.norm(context, axis=1), [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(np.linalg.norm(head, axis=1), [0.25, 0.0, 0.0])
+    # The next sentence alone is the same context as the previous one alone, and a row
+    # does not depend on what else is in the batch (classify reads lines in batches).
+    np.testing.assert_allclose(context[0], context[1])
+    for i, item in enumerate(probe):
+        np.testing.assert_allclose(features.transform([item]).toarray(),
+                                   features.transform(probe)[i].toarray())
+    # Every section has its own column, the first one too.
+    expected = np.zeros((3, len(SECTIONS)))
+    expected[0, 0] = expected[2, 3] = 1.0
+    np.testing.assert_array_equal(sections, expected)
