@@ -298,6 +298,25 @@ def test_cell_intervals_come_from_whole_letters() -> None:
     assert pooled_share_intervals([1] * 4, [1] * 4, [2] * 4, letters=30) is None
 
 
+
+def test_a_cells_interval_is_the_middle_95_percent_of_draws_of_whole_letters() -> None:
+    from test_model import _mean_of_draws_quantiles
+
+    from textmine.intervals import letter_draws, pooled_share_intervals
+
+    # Letter i has i negative passages of 10 judged: a draw's pooled share is the mean
+    # of the drawn i, over 10, whose spread is known exactly.
+    negative = list(range(8))
+    positive = [10 - n for n in negative]
+    spread = pooled_share_intervals(positive, negative, [10] * 8, letters=8,
+                                    draws=letter_draws(8, reps=20000))
+    assert spread is not None
+    low, high = _mean_of_draws_quantiles(negative, 10)
+    assert spread["share_negative"] == pytest.approx((low, high), abs=0.0135)
+    # net stance = (positive - negative) / judged = 1 - 2 * share
+    assert spread["net_stance"] == pytest.approx((1 - 2 * high, 1 - 2 * low), abs=0.027)
+
+
 def test_a_cells_interval_draws_all_its_groups_letters_but_counts_only_judging_ones(
     tmp_path: Path,
 ) -> None:

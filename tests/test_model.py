@@ -673,6 +673,42 @@ def test_intervals_agree_with_the_point_figures_and_skip_what_a_draw_cannot_meas
     assert spread["stance_accuracy"] == [1.0, 1.0]
 
 
+
+def _mean_of_draws_quantiles(values: list[int], scale: float) -> tuple[float, float]:
+    """The exact 2.5th and 97.5th percentiles of the mean of len(values) draws with
+    replacement from `values`, divided by `scale`."""
+    pmf = np.ones(1)
+    for _ in values:
+        pmf = np.convolve(pmf, np.bincount(values) / len(values))
+    cdf = np.cumsum(pmf)
+    low, high = np.searchsorted(cdf, 0.025), np.searchsorted(cdf, 0.975)
+    return low / len(values) / scale, high / len(values) / scale
+
+
+def test_an_interval_is_the_middle_95_percent_of_draws_of_whole_letters() -> None:
+    from textmine.intervals import MIN_INTERVAL_LETTERS, letter_intervals
+
+    # Letter i gets i of its 10 stance labels right, so a draw of 8 letters scores the
+    # mean of the 8 drawn i, over 10: its spread is known exactly.
+    letters = [f"L{i}" for i in range(8) for _ in range(10)]
+    stance = ["negative"] * len(letters)
+    guess = ["negative" if j < i else "positive" for i in range(8) for j in range(10)]
+    themes, none = ["ehc_plans"], [[] for _ in letters]
+    spread = letter_intervals(themes, letters, none, none, stance, guess, reps=20000)
+    low, high = _mean_of_draws_quantiles(list(range(8)), 10)
+    assert spread["stance_accuracy"] == pytest.approx([low, high], abs=0.0135)
+    # Reproducible for any number of draws (the model card records it).
+    assert letter_intervals(themes, letters, none, none, stance, guess, reps=20) == \
+        letter_intervals(themes, letters, none, none, stance, guess, reps=20)
+    # MIN_INTERVAL_LETTERS letters are enough; one fewer are not.
+    enough = 10 * MIN_INTERVAL_LETTERS
+    assert letter_intervals(themes, letters[:enough], none[:enough], none[:enough],
+                            stance[:enough], guess[:enough]) is not None
+    assert letter_intervals(themes, letters[:enough - 10], none[:enough - 10],
+                            none[:enough - 10], stance[:enough - 10],
+                            guess[:enough - 10]) is None
+
+
 @pytest.mark.parametrize("with_stance", [0, 5])
 def test_tuning_on_hand_labels_with_few_or_no_stances_leaves_the_stance_bias_zero(
     with_stance: int, tmp_path: Path,
