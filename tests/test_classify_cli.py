@@ -2155,3 +2155,103 @@ def test_labels_of_a_theme_renamed_some_trainings_ago_still_train(tmp_path: Path
         done = runner.invoke(app, [*command, str(old), "--corpus", str(root)], env=env)
         assert done.exit_code == 0, (command, done.output)
         assert "did you mean" not in done.output
+
+
+def test_a_renamed_theme_beside_its_new_name_is_refused_at_its_own_line(tmp_path: Path) -> None:
+    # The line number counts the blank lines before it, as an editor numbers lines.
+    from textmine.tag import LabelFileError, read_labels
+
+    path = tmp_path / "labels.jsonl"
+    path.write_text("\n" + json.dumps({"text": "Plans are late.", "themes": ["ehc_plans"]})
+                    + "\n\n\n" + json.dumps({"text": "Plans are on time.", "themes": ["ehc_plan"]})
+                    + "\n")
+    with pytest.raises(LabelFileError, match=r"labels\.jsonl, line 5: theme 'ehc_plan' is not"):
+        read_labels(path, load_codebook(), removed={"ehc_plan"})
+
+
+def test_a_context_field_is_read_as_the_sentence_before(corpus: Path) -> None:
+    sentence = "This has improved since the last inspection."
+    before = "Waiting times for speech and language therapy were too long."
+    lines = [{"id": 1, "text": sentence, "context": before},
+             {"id": 1, "text": sentence, "prev_text": before},
+             {"id": 1, "text": sentence}]
+    code, out, err = classify(corpus, "".join(json.dumps(x) + "\n" for x in lines))
+    assert code == 0, err
+    with_context, with_prev, alone = out
+    assert with_context == with_prev
+    assert json.loads(with_context)["scores"] != json.loads(alone)["scores"]
+
+
+def test_a_corpus_sentence_is_answered_by_the_current_model_not_an_older_models_tag(
+    corpus: Path,
+) -> None:
+    row = _tagged_passages(corpus)[0]
+    line = json.dumps({"id": 1, "text": row["text"], "passage_id": row["passage_id"]}) + "\n"
+    code, fresh, err = classify(corpus, line)
+    assert code == 0, err
+    answer = json.loads(fresh[0])
+    other_themes = "[]" if answer["themes"] else '["ehc_plans"]'
+    other_stance = "negative" if answer["stance"] == "positive" else "positive"
+    db = sqlite3.connect(corpus / "sendlens.db")
+    try:
+        # The passage's tag as an earlier model left it (a `train` since, no `tag`).
+        with db:
+            kept = db.execute("SELECT themes, stance, model_version FROM tags WHERE "
+                              "passage_id = ?", (row["passage_id"],)).fetchone()
+            db.execute("UPDATE tags SET themes = ?, stance = ?, model_version ="
+                       " 'an-earlier-model' WHERE passage_id = ?",
+                       (other_themes, other_stance, row["passage_id"]))
+        code, out, err = classify(corpus, line)
+        assert code == 0, err
+        assert out == fresh
+    finally:
+        with db:
+            db.execute("UPDATE tags SET themes = ?, stance = ?, model_version = ? WHERE "
+                       "passage_id = ?", (*kept, row["passage_id"]))
+        db.close()
+
+
+def test_a_corpus_sentence_cut_differently_is_read_in_its_context_not_given_its_tag(
+    corpus: Path,
+) -> None:
+    from sendlens.store import Corpus
+    from textmine.features import items_from_rows
+    from textmine.tag import corpus_rows
+
+    tagged = {r["passage_id"]: r for r in _tagged_passages(corpus)}
+    rows = corpus_rows(Corpus.open(corpus))
+    items = items_from_rows(rows)
+    i = next(i for i, r in enumerate(rows) if len(r["text"].split()) >= 8 and sum(
+        (o["letter_id"], o["text"]) == (r["letter_id"], r["text"]) for o in rows) == 1)
+    # Its letter's heading glued on, as hand-labelled files have it.
+    glued = "Areas for improvement " + rows[i]["text"]
+    letter = rows[i]["letter_id"]
+    given = {"section": items[i].section, "heading": items[i].heading,
+             "prev_text": items[i].prev_text, "next_text": items[i].next_text}
+    stdin = (json.dumps({"id": 1, "text": glued, "letter": letter}) + "\n"
+             + json.dumps({"id": 1, "text": glued, "letter": letter, **given}) + "\n")
+    code, (looked_up, in_context), err = classify(corpus, stdin)
+    assert code == 0, err
+    assert looked_up == in_context  # read in the passage's context...
+    stored = json.loads(tagged[rows[i]["passage_id"]]["scores"])
+    assert json.loads(looked_up)["scores"] != stored  # ...but its own words scored
+
+
+def test_the_apps_retrain_keeps_the_hand_label_files_the_model_learnt_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The app's "retrain" button trains on the corrections saved in the app: it must not
+    # drop the label files the model was trained on with `train --labels`.
+    from textmine.tag import current_meta, retrain
+
+    monkeypatch.setenv("SENDLENS_CODEBOOK", "")
+    root, labels = corpus_with_labels(tmp_path)
+    mine = tmp_path / "mine.jsonl"
+    trained = CliRunner().invoke(app, ["train", "--labels", str(mine), "--corpus", str(root)])
+    assert trained.exit_code == 0, trained.output
+    report = retrain(Corpus.open(root))
+    assert f"with the hand labels it was trained on: {mine}" in report.trained
+    version, meta = current_meta(Corpus.open(root))
+    assert version == report.version
+    assert meta["training"]["label_files"] == [str(mine)]
+    assert meta["training"]["hand_labels"]["n"] == len(labels)
