@@ -2224,7 +2224,7 @@ def test_a_corpus_sentence_cut_differently_is_read_in_its_context_not_given_its_
     i = next(i for i, r in enumerate(rows) if len(r["text"].split()) >= 8 and sum(
         (o["letter_id"], o["text"]) == (r["letter_id"], r["text"]) for o in rows) == 1)
     # Its letter's heading glued on, as hand-labelled files have it.
-    glued = "Areas for improvement " + rows[i]["text"]
+    glued = "An invented table heading " + rows[i]["text"]
     letter = rows[i]["letter_id"]
     given = {"section": items[i].section, "heading": items[i].heading,
              "prev_text": items[i].prev_text, "next_text": items[i].next_text}

@@ -114,7 +114,7 @@ def _blocks(features: SentenceFeatures, X) -> list[np.ndarray]:
 def test_context_heading_and_section_are_features_with_their_weights() -> None:
     from textmine.codebook import SECTIONS
 
-    heading = "What does the area partnership need to do better?"
+    heading = "Invented heading about the partnership plans"
     items = [Item(text=t, section=SECTIONS[i % len(SECTIONS)], heading=heading,
                   prev_text=TEXTS[i - 1], next_text=TEXTS[(i + 1) % len(TEXTS)])
              for i, t in enumerate(TEXTS)]
