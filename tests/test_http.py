@@ -5,10 +5,11 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 import requests
-from sitefixture import Fault, Provider, Site, serve
+from sitefixture import Fault, Provider, Report, Site, serve
 
 from scraper.http import (
     USER_AGENT,
@@ -81,6 +82,23 @@ def test_throttle_spaces_requests_and_runs_one_at_a_time(site: Site, base: str) 
     assert site.max_in_flight == 1
 
 
+def test_the_delay_after_a_file_runs_from_its_last_byte(site: Site, base: str) -> None:
+    """A file's body is part of its request: the next one waits the delay from when the
+    body was read, not from when its headers came (a slow file was followed at once)."""
+    site.providers[0].reports.append(
+        Report("50300000", "Area SEND full inspection", date(2024, 7, 15), b"%PDF-" + b"x" * 395,
+               True))
+    site.fault("/v1/file/50300000", Fault("drip", seconds=0.15))  # 4 pieces: ~0.45 s
+    fetch = Throttle(Transport(), delay=0.3)
+    resp = fetch.get(f"{base}/v1/file/50300000", stream=True)
+    assert len(resp.raw.read()) == 400
+    resp.close()
+    body_read = time.monotonic()
+    fetch.get(f"{base}/robots.txt")
+    assert site.hits[-1].path == "/robots.txt"
+    assert site.hits[-1].start - body_read >= 0.3
+
+
 def test_retry_5xx_then_success_with_exponential_backoff(site: Site, base: str) -> None:
     url = f"{base}/provider/44/80454"
     site.fault(
@@ -100,6 +118,25 @@ def test_retry_honours_retry_after_on_429(site: Site, base: str) -> None:
     resp = Retry(Transport(), backoff=0.1, sleep=sleeps).get(f"{base}/provider/44/80454")
     assert resp.status_code == 200
     assert sleeps.waits == [7.0]
+
+
+def test_back_off_stops_doubling_at_its_cap(site: Site, base: str) -> None:
+    """--backoff 60 waits 60 s, then 120 s at most: not 240 s and 480 s."""
+    site.always["/provider/"] = Fault("status", 503)
+    session = build_session(delay=0, backoff=60.0, retries=4)
+    session.retry.sleep = sleeps = Sleeps()
+    with pytest.raises(HttpError, match="gave up after 5 attempts"):
+        session.get(f"{base}/provider/44/80454")
+    assert sleeps.waits == [60.0, 120.0, 120.0, 120.0]
+
+
+def test_a_short_retry_after_does_not_hurry_the_back_off(site: Site, base: str) -> None:
+    """Retry-After only ever lengthens a wait: "0" on every 503 is no licence to hammer."""
+    site.fault("/provider/44/80454", *[Fault("status", 503, retry_after="0")] * 2)
+    sleeps = Sleeps()
+    resp = Retry(Transport(), backoff=0.5, sleep=sleeps).get(f"{base}/provider/44/80454")
+    assert resp.status_code == 200
+    assert sleeps.waits == [0.5, 1.0]
 
 
 def test_retry_after_as_http_date() -> None:
@@ -217,6 +254,15 @@ def test_robots_txt_is_obeyed_and_read_once(site: Site, base: str) -> None:
     # The crawler's own group, however cased, instead of *'s.
     ("User-agent: *\nDisallow: /\n\nUser-agent: SendLens\nAllow: /\n", "/v1/file/50300000",
      True),
+    # ... in place of *'s, not merged with them, and not joined to the group before it.
+    ("User-agent: *\nDisallow: /v1/file/\n\nUser-agent: sendlens\nDisallow: /admin/\n",
+     "/v1/file/50300000", True),
+    # On a tie in length, Allow wins wherever it stands.
+    ("User-agent: *\nDisallow: /provider/\nAllow: /provider/\n", "/provider/44/80454", True),
+    # "Disallow:" with no path forbids nothing.
+    ("User-agent: *\nDisallow:\n", "/provider/44/80454", True),
+    # Percent-encoded octets compare as what they encode.
+    ("User-agent: *\nDisallow: /provider/44/%38%30454\n", "/provider/44/80454", False),
 ])
 def test_robots_txt_is_read_as_rfc_9309_says(site: Site, base: str, robots: str, path: str,
                                              allowed: bool) -> None:
@@ -228,6 +274,15 @@ def test_robots_txt_is_read_as_rfc_9309_says(site: Site, base: str, robots: str,
         with pytest.raises(RobotsDisallowed):
             fetch.get(base + path)
     assert any(h.path == path for h in site.hits) == allowed
+
+
+def test_robots_txt_rules_on_the_query_are_obeyed(site: Site, base: str) -> None:
+    site.robots = "User-agent: *\nDisallow: /search?*start=100\n"
+    fetch = Robots(Transport())
+    assert fetch.get(f"{base}/search?start=0&rows=100").status_code == 200
+    with pytest.raises(RobotsDisallowed):
+        fetch.get(f"{base}/search?start=100&rows=100")
+    assert [h.query for h in site.hits if h.path == "/search"] == ["start=0&rows=100"]
 
 
 def test_a_page_that_drips_or_never_ends_is_given_up(
@@ -283,6 +338,35 @@ def test_crawl_delay_slows_the_throttle(site: Site, base: str) -> None:
                     "waiting that long"]
 
 
+def test_a_shorter_crawl_delay_does_not_shorten_the_delay_asked_for(
+    site: Site, base: str
+) -> None:
+    site.robots = "User-agent: *\nCrawl-delay: 1\n"
+    said: list[str] = []
+    session = build_session(delay=2.0, log=said.append)
+    session.throttle.sleep = Sleeps()
+    session.get(f"{base}/provider/44/80454")
+    assert session.throttle.delay == 2.0 and said == []
+
+
+def test_only_the_crawlers_own_group_sets_its_crawl_delay(site: Site, base: str) -> None:
+    """Crawl-delay, like the rules, is read from sendlens's group when there is one; a
+    Crawl-delay line ends a group's user-agent lines as a rule does."""
+    site.robots = ("User-agent: *\nCrawl-delay: 30\n\nUser-agent: sendlens\n"
+                   "Disallow: /admin/\n")
+    session = build_session(delay=0.5)
+    session.throttle.sleep = Sleeps()
+    session.get(f"{base}/provider/44/80454")
+    assert session.throttle.delay == 0.5
+    # Two groups of its own are one: the longer of their delays.
+    site.robots = ("User-agent: sendlens\nCrawl-delay: 2\n\nUser-agent: SendLens\n"
+                   "Crawl-delay: 5\n")
+    session = build_session(delay=0.5)
+    session.throttle.sleep = Sleeps()
+    session.get(f"{base}/provider/44/80454")
+    assert session.throttle.delay == 5.0
+
+
 def test_failure_limit_stops_after_consecutive_failures(site: Site, base: str) -> None:
     site.always["/provider/"] = Fault("status", 500)
     limit = FailureLimit(Retry(Transport(), retries=0, sleep=Sleeps()), limit=3)
@@ -301,6 +385,20 @@ def test_a_success_resets_the_failure_count(site: Site, base: str) -> None:
             limit.get(f"{base}/provider/44/80454")
     assert limit.get(f"{base}/provider/44/80454").status_code == 200
     assert limit.consecutive == 0
+
+
+def test_a_501_between_failures_does_not_reset_the_count(site: Site, base: str) -> None:
+    """A 501 is a definite answer about one URL, not a sign that the site is well: a site
+    failing all round is still stopped."""
+    site.always["/provider/"] = Fault("status", 500)
+    site.fault("/v1/file/1", Fault("status", 501))
+    limit = FailureLimit(Retry(Transport(), retries=0, sleep=Sleeps()), limit=3)
+    for _ in range(2):
+        with pytest.raises(HttpError):
+            limit.get(f"{base}/provider/44/80454")
+    assert limit.get(f"{base}/v1/file/1").status_code == 501
+    with pytest.raises(SiteUnavailable, match="3 requests failed in a row"):
+        limit.get(f"{base}/provider/44/80454")
 
 
 def test_build_session_rejects_nonsense() -> None:
