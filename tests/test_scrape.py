@@ -1181,6 +1181,34 @@ def test_label_rule_defaults_and_config_files(tmp_path: Path) -> None:
         sitemod.load_label_rule(tmp_path / "nope.toml")
 
 
+def test_reports_beside_the_send_letters_are_not_taken_for_them() -> None:
+    """The rules ask for SEND (or its words) as well as the kind of visit: a children's
+    services report sharing a word with a rule is no letter, and a SEND visit no rule
+    names is reported, not filed under another framework."""
+    rule = sitemod.load_label_rule()
+    for label in ("Monitoring visit of local authority children's services",
+                  "Children's services monitoring visit"):
+        assert rule.classify(label) == ("other", None), label
+    assert rule.classify("Area SEND interim visit") == ("unknown", None)
+    assert rule.classify("Local area SEND re-visit") == ("send", "revisit_2018")
+
+
+def test_a_labels_config_refines_or_replaces_the_defaults(tmp_path: Path) -> None:
+    cfg = tmp_path / "labels.toml"
+    # Its rules are tried before the defaults, so they can file a label elsewhere.
+    cfg.write_text('[[send]]\nframework = "pilot_2024"\npattern = "^Area SEND full"\n')
+    rule = sitemod.load_label_rule(cfg)
+    assert rule.classify("Area SEND full inspection") == ("send", "pilot_2024")
+    assert rule.classify("Joint local area SEND inspection") == ("send", "send_2016")
+    assert rule.extra_providers == sitemod.EXTRA_PROVIDERS
+    # replace_defaults: its rules alone, and none of the default provider pages or files.
+    cfg.write_text('replace_defaults = true\n[[send]]\nframework = "pilot_2024"\n'
+                   'pattern = "^Area SEND full"\n')
+    rule = sitemod.load_label_rule(cfg)
+    assert rule.classify("Joint local area SEND inspection") == ("unknown", None)
+    assert dict(rule.extra_providers) == {} and dict(rule.extra_files) == {}
+
+
 def test_labels_config_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tmp_path / "l.toml"
     cfg.write_text('[[extra_providers]]\nurn = "999"\nname = "Extrashire"\n')
@@ -1692,6 +1720,14 @@ def test_a_longer_crawl_delay_is_in_the_summary() -> None:
 
 
 # --- listing ------------------------------------------------------------------------------
+
+
+def test_a_search_page_link_that_names_no_provider_is_no_council() -> None:
+    page = ('<a href="/provider/44/80454">Cornwall</a>'
+            '<a href="/provider/help">About provider pages</a>'
+            '<a href="/provider/44/80454/">Cornwall</a>')
+    links = sitemod.parse_search_page(page, "https://reports.example/search?start=0")
+    assert [(p.urn, p.name) for p in links] == [("80454", "Cornwall")]
 
 
 def test_a_site_that_caps_pages_below_rows_loses_no_council(
