@@ -1086,6 +1086,15 @@ def test_since_and_areas_narrow_the_scrape(site: Site, base: str, corpus: Corpus
         summary.render()
 
 
+def test_an_area_asked_for_by_its_place_name_finds_a_former_councils_record() -> None:
+    """--area Dorset takes the record the extra providers name "Dorset County Council"
+    (the words a council's name carries are not part of the place)."""
+    assert sitemod.matches_area(["Dorset"], "80463", sitemod.EXTRA_PROVIDERS["80463"])
+    assert sitemod.matches_area(["cumbria"], "80457", "Cumbria County Council")
+    assert sitemod.matches_area(["Kensington & Chelsea"], None, "Kensington and Chelsea")
+    assert not sitemod.matches_area(["Dorset"], "80555", "Somerset County Council")
+
+
 def test_a_letter_listed_on_two_provider_pages_is_fetched_once(
     site: Site, base: str, corpus: Corpus
 ) -> None:
