@@ -1034,6 +1034,20 @@ def test_ctrl_c_keeps_what_was_imported(
     assert_corpus_clean(corpus)
 
 
+def test_ctrl_c_while_importing_leaves_no_partial_download(
+    site: Site, base: str, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped between a file's download and its import: the downloaded copy is not left
+    in the corpus's tmp folder."""
+    import sendlens.importer as mod
+
+    monkeypatch.setattr(mod, "import_pdf", interrupted_on_call(2, mod.import_pdf))
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert summary.error and "interrupted" in summary.error
+    assert len(summary.new) == 1
+    assert_corpus_clean(corpus)
+
+
 def test_ctrl_c_while_listing_reports_the_letters_found_so_far(
     site: Site, base: str, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
