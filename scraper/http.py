@@ -434,6 +434,11 @@ class Robots:
             raise RobotsDisallowed(
                 robots_url, f"robots.txt could not be read ({exc.problem}); not crawling"
             ) from exc
+        if resp.status_code >= 500:
+            # A 5xx Retry hands back (501, 505: not retried) is unreachable too.
+            raise RobotsDisallowed(
+                robots_url, f"robots.txt could not be read (HTTP {resp.status_code}); not "
+                "crawling")
         # 4xx: no robots.txt, everything allowed. UTF-8 (RFC 9309), whatever the server
         # says or requests guesses: a byte-order mark guessed as Latin-1 hid a group.
         parser = RobotsRules.parse("" if resp.status_code >= 400 else

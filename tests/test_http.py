@@ -325,6 +325,18 @@ def test_unreachable_robots_txt_means_do_not_crawl(site: Site, base: str) -> Non
     assert [h.path for h in site.hits].count("/robots.txt") == 2  # one try, one retry
 
 
+@pytest.mark.parametrize("status", [501, 505])
+def test_a_5xx_robots_txt_not_retried_also_means_do_not_crawl(site: Site, base: str,
+                                                              status: int) -> None:
+    # RFC 9309: any 5xx is "disallow all"; 501 and 505 (never retried) were read as no
+    # robots.txt, and the whole site was crawled.
+    site.always["/robots.txt"] = Fault("status", status)
+    robots = Robots(Retry(Transport(), retries=0, backoff=0, sleep=Sleeps()))
+    with pytest.raises(RobotsDisallowed, match=f"could not be read \\(HTTP {status}\\)"):
+        robots.get(f"{base}/provider/44/80454")
+    assert "/provider/44/80454" not in [h.path for h in site.hits]
+
+
 def test_crawl_delay_slows_the_throttle(site: Site, base: str) -> None:
     site.robots = "User-agent: *\nCrawl-delay: 3\n"
     said: list[str] = []
