@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
-from scraper.parse import HEADING_RULES
+from scraper.parse import printed_heading
 from scraper.records import STRAIGHT_QUOTES, Paragraph
 
 # The minus sign too: one 2023 report marks its list of actions with it. Word's own list
@@ -309,22 +309,14 @@ def _runs_on(prev: str, line: _Line, prev_line: _Line, full: float) -> bool:
         return False
     if _INVERTED_NAME_RE.search(prev):  # "... inspection in Bristol, City of": a title
         return False
-    if _printed_heading(line.text):
-        # "Areas for development" after a bullet with no full stop that ends "... to".
-        return False
     if _ITEM_END_RE.search(prev):
         return False  # "...; and" ends a list's item: the next, after a gap, is the last
+    if printed_heading(line.text):
+        # "Areas for development" after a bullet with no full stop that ends "... to".
+        return False
     return (bool(_DANGLING_RE.search(prev)) or bool(_PROSE_RE.search(prev))
             or (len(prev) >= _HEADING_MAX and len(prev_line.text) >= 0.85 * full
                 and bool(_LAST_WORD_RE.search(prev))))
-
-
-def _printed_heading(text: str) -> bool:
-    """A line that is, whole, a heading one of the frameworks prints ("Strengths", "Areas
-    for development", "What does the area partnership need to do better?")."""
-    text = text.strip()
-    return text[:1].isupper() and any(rule.pattern.fullmatch(text)
-                                      for rules in HEADING_RULES.values() for rule in rules)
 
 
 def _line_spacing(gaps: list[float]) -> float:
@@ -515,7 +507,7 @@ def _mend_wrapped_labels(paragraphs: list[list], vocab: _Vocabulary) -> None:
         elif (nxt is not None and prev[2] == "table" and para[2] == "text"
               and nxt[2] == "table" and prev[1] == para[1] == nxt[1]
               and len(para[0]) < _HEADING_MAX and not _SENTENCE_END_RE.search(para[0])
-              and not _printed_heading(para[0])
+              and not printed_heading(para[0])
               and (nxt[0][:1].islower() or _figures_not_years(nxt[0].split("; ")[0]))):
             prev[0] += "; " + _join(para[0], nxt[0], vocab)
             del paragraphs[i:i + 2]

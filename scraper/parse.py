@@ -314,6 +314,16 @@ def _is_heading_text(text: str, rules: list[HeadingRule]) -> bool:
     return any(rule.pattern.fullmatch(text.strip()) for rule in rules)
 
 
+# Every framework's headings, each rule once (the 2023 frameworks share theirs).
+_PRINTED_HEADINGS = list(dict.fromkeys(r for rules in HEADING_RULES.values() for r in rules))
+
+
+def printed_heading(text: str) -> bool:
+    """A line that is, whole, a heading one of the frameworks prints ("Strengths", "Areas
+    for development", "What does the area partnership need to do better?")."""
+    return text.strip()[:1].isupper() and _is_heading_text(text, _PRINTED_HEADINGS)
+
+
 def _embedded_split(text: str, rules: list[HeadingRule]) -> tuple[int, int, HeadingRule] | None:
     """Earliest heading inside `text` (not at its start): (start, end, rule)."""
     best: tuple[int, int, HeadingRule] | None = None
