@@ -370,9 +370,7 @@ def _import_pdf(
                 "pdf_path": str(stored.relative_to(corpus.root)), "imported_at": now_iso(),
                 **_read_columns(doc, la, extracted.n_pages, len(passages)),
             }
-            db.execute(f"INSERT INTO letters ({', '.join(columns)}) "
-                       f"VALUES ({', '.join('?' * len(columns))})", tuple(columns.values()))
-            _write_structure(db, letter_id, letter, passages)
+            _insert_letter(db, columns, letter, passages)
             outcome = ImportOutcome(
                 str(path), "imported", "", letter_id, sha, letter.area, letter.framework,
                 len(passages), missing=_missing_sections(letter.framework, passages),
@@ -792,9 +790,7 @@ def restore_letter(corpus: Corpus, old_id: str) -> str:
             "imported_at": before.get("imported_at") or now_iso(),
             **_read_columns(doc, la, extracted.n_pages, len(passages)),
         }
-        db.execute(f"INSERT INTO letters ({', '.join(columns)}) "
-                   f"VALUES ({', '.join('?' * len(columns))})", tuple(columns.values()))
-        _write_structure(db, old_id, letter, passages)
+        _insert_letter(db, columns, letter, passages)
         ids = before["labels"]
         labels = db.execute(
             "SELECT id, text, passage_id IS NOT NULL AS placed FROM labels WHERE letter=? "
@@ -901,6 +897,14 @@ def _read_columns(doc: ParsedDocument, la: LocalAuthority | None, n_pages: int,
         "next_inspection": letter.next_inspection, "n_pages": n_pages,
         "n_passages": n_passages, "clean_text": doc.text, "parser_version": PARSER_VERSION,
     }
+
+
+def _insert_letter(db: sqlite3.Connection, columns: dict[str, object], letter: Letter,
+                   passages: Sequence[Passage]) -> None:
+    """A new letter's row (`columns`), sections and passages."""
+    db.execute(f"INSERT INTO letters ({', '.join(columns)}) "
+               f"VALUES ({', '.join('?' * len(columns))})", tuple(columns.values()))
+    _write_structure(db, str(columns["letter_id"]), letter, passages)
 
 
 def _write_structure(db: sqlite3.Connection, letter_id: str, letter: Letter,
