@@ -92,10 +92,9 @@ def info_cmd(corpus: Path | None = CorpusOption) -> None:
                                "WHERE letter_id IN (SELECT letter_id FROM letters)"
                                ).fetchone()[0]
         # (A read-only corpus of schema 3 has no such table.)
-        taken = con.execute(
-            "SELECT letter_id, by_id FROM taken_out ORDER BY taken_at" if con.execute(
-                "SELECT 1 FROM sqlite_master WHERE name='taken_out'").fetchone() else
-            "SELECT NULL LIMIT 0").fetchall()
+        has_taken = con.execute("SELECT 1 FROM sqlite_master WHERE name='taken_out'").fetchone()
+        taken = con.execute("SELECT letter_id, by_id FROM taken_out ORDER BY taken_at"
+                            ).fetchall() if has_taken else []
     if replaced:
         typer.echo(f"  {counted(replaced, 'letter')} read from a later file of the report than the "
                    "one first imported (a corrected report published again)")
