@@ -364,19 +364,18 @@ def test_a_shorter_crawl_delay_does_not_shorten_the_delay_asked_for(
 def test_only_the_crawlers_own_group_sets_its_crawl_delay(site: Site, base: str) -> None:
     """Crawl-delay, like the rules, is read from sendlens's group when there is one; a
     Crawl-delay line ends a group's user-agent lines as a rule does."""
-    site.robots = ("User-agent: *\nCrawl-delay: 30\n\nUser-agent: sendlens\n"
-                   "Disallow: /admin/\n")
-    session = build_session(delay=0.5)
-    session.throttle.sleep = Sleeps()
-    session.get(f"{base}/provider/44/80454")
-    assert session.throttle.delay == 0.5
+    def delay_under(robots: str) -> float:
+        site.robots = robots
+        session = build_session(delay=0.5)
+        session.throttle.sleep = Sleeps()
+        session.get(f"{base}/provider/44/80454")
+        return session.throttle.delay
+
+    assert delay_under("User-agent: *\nCrawl-delay: 30\n\nUser-agent: sendlens\n"
+                       "Disallow: /admin/\n") == 0.5
     # Two groups of its own are one: the longer of their delays.
-    site.robots = ("User-agent: sendlens\nCrawl-delay: 2\n\nUser-agent: SendLens\n"
-                   "Crawl-delay: 5\n")
-    session = build_session(delay=0.5)
-    session.throttle.sleep = Sleeps()
-    session.get(f"{base}/provider/44/80454")
-    assert session.throttle.delay == 5.0
+    assert delay_under("User-agent: sendlens\nCrawl-delay: 2\n\nUser-agent: SendLens\n"
+                       "Crawl-delay: 5\n") == 5.0
 
 
 def test_failure_limit_stops_after_consecutive_failures(site: Site, base: str) -> None:
