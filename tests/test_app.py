@@ -84,13 +84,15 @@ def facts(corpus_dir: Path) -> dict[str, object]:
     con = sqlite3.connect(corpus_dir / "sendlens.db")
     areas = [r[0] for r in con.execute("SELECT area FROM letters ORDER BY area")]
     health = con.execute(
-        "SELECT l.area, count(*), sum(t.stance = 'negative') FROM tags t"
+        "SELECT l.area, count(*), sum(t.stance = 'negative'), sum(t.stance = 'positive')"
+        " FROM tags t"
         " JOIN passages p USING (passage_id) JOIN letters l USING (letter_id)"
         " WHERE EXISTS (SELECT 1 FROM json_each(t.themes) WHERE value = 'health_input')"
         " GROUP BY l.area ORDER BY l.area"
     ).fetchall()
     con.close()
-    return {"areas": areas, "health": {a: (n, neg) for a, n, neg in health}}
+    return {"areas": areas, "health": {a: (n, neg) for a, n, neg, _ in health},
+            "health_positive": {a: pos for a, _, _, pos in health}}
 
 
 def run(corpus: Path, monkeypatch: pytest.MonkeyPatch, **params: str | list[str]) -> AppTest:
@@ -342,7 +344,10 @@ def test_compare_evidence_follows_the_chosen_cell(
     assert at.title[0].value == "Compare areas"
     # No selectbox or multiselect on the first view: each would delay the first paint.
     assert not at.selectbox and not at.multiselect
-    area = facts["areas"][1]
+    # An area whose positive and negative passages differ in number: a swap of the two
+    # shows.
+    area = next(a for a in facts["health"]
+                if facts["health"][a][1] != facts["health_positive"][a])
     n, neg = facts["health"][area]
     open_expander(at, "cell_pick")
     at.selectbox(key="cell_row").set_value(area)
@@ -353,7 +358,9 @@ def test_compare_evidence_follows_the_chosen_cell(
     open_expander(at, "cell-table")
     summary = texts(at)
     assert f"{n} passages in 1 of 1 letter:" in summary
-    assert f"{neg} negative" in summary
+    # Each stance's count in its place (a swap of positive and negative read as praise).
+    pos = facts["health_positive"][area]
+    assert f": {pos} positive, {neg} negative, 0 mixed, " in summary
     assert f"({page_url_of('area', area=area)})" in summary  # on to the area's profile
     # The table of the cell lists exactly those passages, each with a citation.
     table = evidence_of(at)
@@ -2187,6 +2194,13 @@ def test_a_ranking_opens_the_evidence_of_its_top_row(
     assert (at.session_state["cell_row"], at.session_state["cell_theme"]) == (
         top_row(at), "ehc_plans")
     assert f"{top_row(at)} · EHC needs assessment" in texts(at)
+    # Then another row chosen stays chosen, run after run: only a new ranking moves it.
+    other = next(a for a in json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0][
+        "encoding"]["y"]["sort"] if a != top_row(at))
+    open_expander(at, "cell_pick")
+    at.selectbox(key="cell_row").set_value(other).run()
+    at.run()
+    assert at.session_state["cell_row"] == other and f"{other} · " in texts(at)
 
 
 def test_compare_ranks_only_rows_with_enough_passages(
@@ -2194,6 +2208,9 @@ def test_compare_ranks_only_rows_with_enough_passages(
 ) -> None:
     at = run(corpus_dir, monkeypatch, page="compare", sort="health_input", min="1000")
     assert "min=1000" in " ".join(w.value for w in at.warning)  # said, not used
+    # The largest the box takes is a link's too.
+    most = run(corpus_dir, monkeypatch, page="compare", sort="health_input", min="100")
+    assert not most.warning and most.session_state["min"] == 100
     open_expander(at, "c_view")
     assert at.number_input(key="min").value == 3
     at.number_input(key="min").set_value(50).run()
@@ -2434,3 +2451,167 @@ def test_the_overview_names_letters_that_may_be_one_report_held_twice(
                     "LIMIT 1 OFFSET 1)", (area, start))
     shown = texts(run(copy, monkeypatch))
     assert said in shown and "sendlens supersede OLD" in shown.replace("\\", "")
+
+
+def test_the_ranking_in_words_names_the_top_five_rows_with_a_measure() -> None:
+    # "Top of the ranking on <theme>: ..." is what a screen reader hears of a ranked chart.
+    from sendlens.ui import compare
+
+    areas = [f"Area {c}" for c in "ABCDEFG"]
+    shown = pd.DataFrame({"area": areas, "theme": ["ehc_plans"] * 7,
+                          "passages": [9, 8, 7, 6, 5, 4, 3],
+                          "share_negative": [0.9, None, 0.7, 0.6, 0.5, 0.4, 0.3]})
+    top = compare._top_rows(shown, "area", "ehc_plans", "share_negative", areas)
+    # Area B has no share (no passage judges it): left out, and the ranking goes on past
+    # it; only the first five rows of the ranking are named.
+    assert top == ("Area A 90% (9 passages), Area C 70% (7 passages), "
+                   "Area D 60% (6 passages), Area E 50% (5 passages)")
+
+
+def test_rows_with_too_little_evidence_follow_the_ranked_ones_unmentioned_last() -> None:
+    from sendlens.ui import compare
+
+    # Three judging passages of a minimum of 3 is enough to be ranked; a row with none
+    # (never mentioned: no measure) comes after one judged by too few to rank.
+    table = pd.DataFrame({
+        "area": ["None", "Two", "Three", "Ten"], "theme": ["ehc_plans"] * 4,
+        "passages": [0, 2, 3, 10], "positive": [0, 0, 1, 5], "negative": [0, 2, 2, 5],
+        "mixed": [0, 0, 0, 0], "share_negative": [None, 1.0, 2 / 3, 0.5],
+        "net_stance": [None, -1.0, -1 / 3, 0.0]})
+    for metric in ("share_negative", "net_stance"):
+        assert compare._row_order(table, "area", metric, "ehc_plans", 3) == [
+            "Three", "Ten", "Two", "None"]
+
+
+def test_compare_names_the_first_rows_pooling_frameworks_and_counts_the_rest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sendlens.ui import compare
+
+    pooled = {r: {"area_send_2023": 1, "revisit_2018": 1}
+              for r in ("London", "North East", "North West", "South West")}
+    monkeypatch.setattr(compare.ad, "pooled_groups", lambda *a: pooled)
+    said: list[str] = []
+    monkeypatch.setattr(compare.st, "caption", said.append)
+    ctx = compare.Ctx(path="", stamp=(), status=None, options=None,  # type: ignore[arg-type]
+                      names={})
+    compare.pooled_note(ctx, "region", compare.ad.Filters())
+    assert said == ["4 rows pool letters of several frameworks (London, North East, North "
+                    "West and 1 more; a revisit letter discusses only the weaknesses it "
+                    "revisits): choose one framework under Filters to compare like with like."]
+
+
+def test_compare_says_when_it_shows_only_the_first_rows(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sendlens.ui import compare
+
+    monkeypatch.setattr(compare, "MAX_ROWS", 2)
+    at = run(corpus_dir, monkeypatch, page="compare")
+    assert "Showing the first 2 of 4 areas in this order" in texts(at)
+    assert len(set(chart_data(at)["area"])) == 2
+    assert letters_caption(at).startswith("2 letters.")
+
+
+def test_a_cell_with_no_passage_of_the_stance_chosen_says_how_many_it_has(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict) -> None:
+    # The test corpus has no mixed passage: the cell's own passages are offered instead of
+    # "this theme is not mentioned here".
+    area = facts["areas"][1]
+    n, _ = facts["health"][area]
+    at = run(corpus_dir, monkeypatch, page="compare", cell_row=area,
+             cell_theme="health_input", cell_stance="mixed")
+    told = " ".join(i.value for i in at.info)
+    assert (f"No mixed passages in this cell; choose another stance to read its {n} "
+            "passages.") in told
+    assert "not mentioned" not in told
+
+
+def vega_true(expr: str, datum: dict) -> bool:
+    """A Vega test expression of the heatmap, read for one cell's datum (every fill taken
+    as dark enough for white text: contrast() is the browser's to work out)."""
+    py = re.sub(r"datum\.(\w+)", r"d['\1']", expr).replace("&&", " and ").replace("||", " or ")
+    py = re.sub(r"!(?!=)", " not ", py)
+    return bool(eval(py, {"isValid": lambda v: v is not None and v == v,  # noqa: S307
+                          "scale": lambda _name, v: v, "contrast": lambda a, _b: a == "#ffffff"},
+                     {"d": datum}))
+
+
+def drawn_cells(spec: dict, data: pd.DataFrame) -> dict[str, tuple]:
+    """Each heatmap row's (fill, opacity, number, number's colour), as Vega would draw its
+    one cell: the first condition that holds decides, else the encoding's own value."""
+    rect, text = spec["layer"]
+
+    def pick(channel: dict, d: dict, otherwise: object) -> object:
+        conditions = channel.get("condition", [])
+        for c in conditions if isinstance(conditions, list) else [conditions]:
+            if vega_true(c["test"], d):
+                return c["value"] if "value" in c else d[c["field"]]
+        return channel.get("value", otherwise)
+
+    out = {}
+    for d in data.to_dict("records"):
+        out[d["region"]] = (pick(rect["encoding"]["color"], d, "scale"),
+                            pick(rect["encoding"]["opacity"], d, None),
+                            pick(text["encoding"]["text"], d, None),
+                            pick(text["encoding"]["color"], d, None))
+    return out
+
+
+def test_heatmap_draws_unmentioned_cells_blank_and_unjudged_ones_grey() -> None:
+    from sendlens.ui import common, compare
+
+    table = pd.DataFrame({
+        "region": ["Judged", "Few", "Unjudged", "Never"], "theme": ["ehc_plans"] * 4,
+        "theme_short": ["EHC plans"] * 4, "theme_name": ["EHC plans"] * 4,
+        "passages": [3, 2, 2, 0], "positive": [1, 0, 0, 0], "negative": [2, 2, 0, 0],
+        "mixed": [0] * 4, "neutral": [0, 0, 2, 0], "letters": [2] * 4,
+        "letters_mentioning": [2, 1, 1, 0], "share_negative": [2 / 3, 1.0, None, None],
+        "net_stance": [-1 / 3, -1.0, None, None]})
+    order = list(table["region"])
+    for metric in ("net_stance", "share_negative"):
+        spec, data = compare.heatmap_view(table, "region", metric, order, few=3)
+        cells = drawn_cells(spec, data)
+        # Judged by 3 passages of the 3 asked for: its measure's colour, at full strength,
+        # with a white number on a dark fill.
+        assert cells["Judged"] == ("scale", 1.0, 3, "white")
+        assert cells["Few"] == ("scale", 0.4, 2, "black")  # fewer than 3: faded, black
+        # Mentioned, never judged: grey, not faded; never mentioned: white and no number.
+        assert cells["Unjudged"] == (common.GREY, 1.0, 2, "black")
+        assert cells["Never"] == ("#ffffff", 1.0, "", "black")
+    # The scales are the measures' whole range, not the data's: -0.33 is not the reddest.
+    rect = spec["layer"][0]
+    assert rect["encoding"]["color"]["scale"]["domain"] == [0, 1]
+    spec, _ = compare.heatmap_view(table, "region", "net_stance", order)
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == [-1, 1]
+
+
+def test_sorting_by_a_theme_left_out_of_the_chosen_ones_keeps_every_row(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict) -> None:
+    at = run(corpus_dir, monkeypatch, page="compare", sort="health_input", th="ehc_plans")
+    assert ("Rows are in name order: Health input, the theme to sort by, is not among the "
+            "themes chosen.") in texts(at)
+    assert sorted(set(chart_data(at)["area"])) == facts["areas"]
+    assert letters_caption(at).startswith("4 letters.")
+
+
+def test_the_numbers_download_holds_the_exports_columns_and_names_its_filters(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict) -> None:
+    from sendlens.ui import compare
+
+    offered = []
+    real = compare.downloads
+    monkeypatch.setattr(compare, "downloads", lambda frame, name, *a, **k: (
+        offered.append((name, frame)), real(frame, name, *a, **k)))
+    area = facts["areas"][0]
+    at = open_expander(run(corpus_dir, monkeypatch, page="compare", c_areas=area),
+                       "cell-numbers")
+    frame = next(f for name, f in reversed(offered) if name == "themes-by-area")
+    # The columns of `sendlens export themes`: the code to join on and the intervals'
+    # ends, which the table on screen leaves out.
+    assert {"la_code", "share_negative_low", "share_negative_high", "net_stance_low",
+            "net_stance_high"} <= set(frame.columns)
+    assert set(frame["area"]) == {area}
+    # The file is named for the filter that narrowed it (the name its button is read by).
+    assert f"CSV: themes-by-area-area_{area}.csv, " in texts(at)
+    # Unfiltered, its plain name: the dates at the corpus's own first and last are no filter.
+    at = open_expander(run(corpus_dir, monkeypatch, page="compare"), "cell-numbers")
+    assert re.search(r"CSV: themes-by-area\.csv, \d+ rows", texts(at))
