@@ -573,6 +573,9 @@ def test_compare_filters_change_the_numbers(
     areas = at.multiselect(key="c_areas")
     areas.set_value(areas.options[:2]).run()
     assert letters_caption(at).startswith("2 letters")
+    # A link shared now holds both, as a link with them is read.
+    assert at.query_params["c_areas"] in (",".join(areas.options[:2]),
+                                          [",".join(areas.options[:2])])
     # Closing the expander keeps what was chosen in it, run after run.
     at.session_state["c_filters"] = False
     at.run()
@@ -1048,6 +1051,15 @@ def test_a_quoted_word_or_phrase_is_also_matched_as_typed() -> None:
     # Pasted from a PDF, with curly quotes: as the clean text has them, straight.
     assert exact_phrases("\u201cchildren\u2019s needs\u201d") == ["%children's needs%"]
     assert fts_query("\u201cchildren\u2019s needs\u201d") == '"children\'s needs"'
+
+
+def test_a_list_of_theme_ids_reads_as_their_names() -> None:
+    from sendlens.ui.common import theme_words
+
+    names = {"ehc_plans": "EHC plans", "health_input": "Health input"}.get
+    assert theme_words("ehc_plans, health_input", names) == "EHC plans, Health input"
+    assert theme_words(["health_input"], names) == "Health input"
+    assert theme_words("", names) == ""  # no theme: nothing, not an empty name
 
 
 def test_short_theme_names_keep_what_people_search_for() -> None:
@@ -1838,7 +1850,8 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     assert "No tagged letters match" not in texts(at)
     # Now the dates chosen, the earliest and latest: no date left in the link to refuse.
     assert "c_from" not in at.query_params and "c_to" not in at.query_params
-    at = run(corpus_dir, monkeypatch, page="compare", cell_row="Nowhere", th="nope", min="0")
+    at = run(corpus_dir, monkeypatch, page="compare", cell_row="Nowhere", th="nope", min="0",
+             by="nope", c_from="2024-13-45")
     warned = {w.value.replace("\\", "").split(", so")[0]: w.value.replace("\\", "")
               for w in at.warning}  # Markdown-escaped
     # An area the corpus lacks is "not in this corpus"; a setting out of range is no such
@@ -1846,6 +1859,8 @@ def test_a_link_with_values_this_corpus_lacks_is_served_and_says_so(
     assert "cell_row=Nowhere" in warned["Not in this corpus"]
     assert "th=nope" in warned["Not a value this page offers"]
     assert "min=0" in warned["Not a value this page offers"]
+    assert "by=nope" in warned["Not a value this page offers"]  # a setting, though it starts "b"
+    assert "c_from=2024-13-45" in warned["Not a value this page offers"]  # no such day
     # A digit to Unicode that int() cannot read ("²"): said, not a traceback.
     at = run(corpus_dir, monkeypatch, page="compare", min="\u00b2")
     assert "min=\u00b2" in " ".join(w.value for w in at.warning)
@@ -2259,6 +2274,12 @@ def test_a_filtered_download_is_named_for_its_filters() -> None:
     slug = common.filter_slug(appdata.Filters(outcomes=("systemic_failings",),
                                                 date_from="2024-01-01"))
     assert slug == "outcome_systemic_failings-from_2024-01-01"
+    # Every filter is named, each with its own word.
+    assert common.filter_slug(appdata.Filters(
+        regions=("North West",), frameworks=("send_2016",), date_to="2024-06-30")) == (
+        "region_North_West-framework_send_2016-to_2024-06-30")
+    assert common.filter_slug(appdata.Filters(areas=("Bury", "Leeds"), sections=(
+        "strengths",))) == "area_Bury+Leeds-section_strengths"
     many = [appdata.Filters(areas=tuple(f"Area number {i}" for i in range(n)))
             for n in (8, 9)]
     long = [common.filter_slug(f) for f in many]
@@ -2615,3 +2636,37 @@ def test_the_numbers_download_holds_the_exports_columns_and_names_its_filters(
     # Unfiltered, its plain name: the dates at the corpus's own first and last are no filter.
     at = open_expander(run(corpus_dir, monkeypatch, page="compare"), "cell-numbers")
     assert re.search(r"CSV: themes-by-area\.csv, \d+ rows", texts(at))
+
+
+def test_evidence_cards_show_as_many_passages_as_they_say(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sendlens.ui import common
+
+    shown: list[str] = []
+    monkeypatch.setattr(common.st, "html", shown.append)
+    monkeypatch.setattr(common.st, "caption", shown.append)
+    frame = pd.DataFrame({"letter_id": "L1", "passage_id": [f"L1-{i}" for i in range(41)],
+                          "stance": "negative", "text": "Plans are late.",
+                          "citation": "Somewhere, 2024, Weaknesses"})
+    common.evidence_cards(frame)
+    first, cards, last = shown
+    assert first.startswith("The first 40 of 41 passages")
+    assert cards.count(">read in letter ↗</a>") == 40 and "L1-39" in cards
+    assert last.startswith("…and 1 more in the sortable table")
+    shown.clear()
+    common.evidence_cards(frame.head(40))  # all of them: no note of more
+    [cards] = shown
+    assert cards.count(">read in letter ↗</a>") == 40
+
+
+def test_a_link_narrowed_by_a_date_alone_shows_it_is_filtered(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    last = con.execute("SELECT max(inspection_start) FROM letters").fetchone()[0]
+    con.close()
+    at = run(corpus_dir, monkeypatch, page="compare", c_from=last)
+    # Its filters are shown open, with the date the link holds.
+    assert at.date_input(key="c_from").value == date.fromisoformat(last)
+    at.session_state["c_filters"] = False
+    at.run()
+    assert "Filtered by from (open Filters to change)." in texts(at)
