@@ -2670,3 +2670,6 @@ def test_a_link_narrowed_by_a_date_alone_shows_it_is_filtered(
     at.session_state["c_filters"] = False
     at.run()
     assert "Filtered by from (open Filters to change)." in texts(at)
+    # The date goes on to the Theme explorer with the other filters.
+    at.radio(key="page").set_value("themes").run()
+    assert at.session_state["t_from"] == date.fromisoformat(last)

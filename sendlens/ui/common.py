@@ -698,7 +698,7 @@ FILTER_NAMES = {"areas": "areas", "regions": "regions", "fw": "frameworks",
 FILTER_PAGES = {"c_": "Compare areas", "t_": "Theme explorer"}
 
 
-def _carry_filters(prefix: str) -> None:
+def _carry_filters(prefix: str, defaults: dict[str, Any]) -> None:
     """On the first visit to a page with filters (none of its own set in this session or
     in the link), take those last set on the other such page: a researcher who narrowed
     Compare areas to the positive reports and opened the Theme explorer read every
@@ -709,7 +709,8 @@ def _carry_filters(prefix: str) -> None:
         return
     for other, page in FILTER_PAGES.items():
         kept = {k: s[KEPT + other + k] for k in FILTER_NAMES if KEPT + other + k in s}
-        if other == prefix or not any(isinstance(v, list) and v for v in kept.values()):
+        # Set there: a list chosen, or a date other than the letters' first or last.
+        if other == prefix or all(v == defaults[k] for k, v in kept.items()):
             continue
         for k, v in kept.items():
             s[prefix + k] = list(v) if isinstance(v, list) else v
@@ -732,7 +733,7 @@ def page_filters(ctx: Ctx, prefix: str) -> ad.Filters:
     keys = {f"{prefix}areas": [], f"{prefix}regions": [], f"{prefix}fw": [],
             f"{prefix}out": [], f"{prefix}sec": [], f"{prefix}from": d_min,
             f"{prefix}to": d_max}
-    _carry_filters(prefix)
+    _carry_filters(prefix, {k[len(prefix):]: v for k, v in keys.items()})
     q_init(f"{prefix}areas", [], o.areas, multi=True, alias=ad.area_name)
     q_init(f"{prefix}regions", [], o.regions, multi=True)
     q_init(f"{prefix}fw", [], o.frameworks, multi=True)
