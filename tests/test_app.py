@@ -2673,3 +2673,20 @@ def test_a_link_narrowed_by_a_date_alone_shows_it_is_filtered(
     # The date goes on to the Theme explorer with the other filters.
     at.radio(key="page").set_value("themes").run()
     assert at.session_state["t_from"] == date.fromisoformat(last)
+
+
+def test_compare_numbers_show_the_95_intervals_where_there_are_some(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under 5 letters a region has no interval: as if 2 letters were enough, the region of
+    # the two Northamptonshire reports has one (a copy: the tables are cached per corpus).
+    from textmine import aggregate, intervals
+
+    for module in (aggregate, intervals):
+        monkeypatch.setattr(module, "MIN_INTERVAL_LETTERS", 2)
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    at = open_expander(run(copy, monkeypatch, page="compare", by="region"), "cell-numbers")
+    [grid] = [f for f in at.dataframe if "net_stance" in f.value.columns]
+    assert list(grid.proto.column_order)[:6] == [
+        "region", "theme", "net_stance", "net_stance_95", "share_negative",
+        "share_negative_95"]
+    assert re.fullmatch(r"[-+]\d\.\d\d to [-+]\d\.\d\d", grid.value["net_stance_95"].max())
