@@ -2690,3 +2690,22 @@ def test_compare_numbers_show_the_95_intervals_where_there_are_some(
         "region", "theme", "net_stance", "net_stance_95", "share_negative",
         "share_negative_95"]
     assert re.fullmatch(r"[-+]\d\.\d\d to [-+]\d\.\d\d", grid.value["net_stance_95"].max())
+
+
+def test_a_link_to_an_area_half_tagged_blames_the_filters_not_the_tags(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        facts: dict) -> None:
+    # One of the area's two letters waits for `sendlens tag`; the other is tagged, so the
+    # filters alone left the area out of the rows.
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    area, other, shown = facts["areas"][:3]
+    with sqlite3.connect(copy / "sendlens.db") as con:
+        con.execute("UPDATE letters SET area = ? WHERE area = ?", (area, other))
+        con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM passages"
+                    " WHERE letter_id = (SELECT min(letter_id) FROM letters WHERE area = ?))",
+                    (area,))
+    con.close()
+    at = run(copy, monkeypatch, page="compare", cell_row=area, cell_theme="health_input",
+             c_areas=shown)
+    told = " ".join(i.value for i in at.info).replace("\\", "")
+    assert f"{area}: it is not among the rows shown with these filters" in told
