@@ -1062,6 +1062,13 @@ def test_a_list_of_theme_ids_reads_as_their_names() -> None:
     assert theme_words("", names) == ""  # no theme: nothing, not an empty name
 
 
+def test_a_timestamp_on_a_page_reads_to_the_minute() -> None:
+    from sendlens.ui.common import when
+
+    assert when("2024-05-01T22:31:37.123+00:00") == "2024-05-01 22:31"
+    assert when(None) is None and when("") == ""  # never: the caller's words instead
+
+
 def test_short_theme_names_keep_what_people_search_for() -> None:
     from sendlens.ui.common import short_theme
 
