@@ -2716,3 +2716,20 @@ def test_a_link_to_an_area_half_tagged_blames_the_filters_not_the_tags(
              c_areas=shown)
     told = " ".join(i.value for i in at.info).replace("\\", "")
     assert f"{area}: it is not among the rows shown with these filters" in told
+
+
+def test_the_markdown_download_says_what_its_table_holds(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: dict) -> None:
+    # The bytes a click on "Markdown" gets (deferred until the click: taken from the button).
+    from streamlit.delta_generator import DeltaGenerator
+
+    files = {}
+    real = DeltaGenerator.download_button
+    monkeypatch.setattr(DeltaGenerator, "download_button", lambda self, label, data, **k: (
+        files.__setitem__(k["file_name"], data), real(self, label, data, **k))[1])
+    area = facts["areas"][0]
+    open_expander(run(corpus_dir, monkeypatch, page="compare", c_areas=area), "cell-numbers")
+    text = files[f"themes-by-area-area_{area}.md"]().decode()
+    assert text.startswith("| area | theme |")
+    note = text.rsplit("\n*", 1)[1]  # the line under the table, as pasted into a paper
+    assert "Tags of model test-1" in note and area in note
