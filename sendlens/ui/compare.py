@@ -472,9 +472,9 @@ def _row_order(table: pd.DataFrame, by: str, metric: str, sort: str,
     criticised on the theme `sort` first.
 
     Rows with fewer than `min_passages` passages judging that theme (positive, negative
-    or mixed: the measures' denominator) follow the ranked ones
-    (in the same order among themselves): one negative passage out of one is 100%
-    negative, and would otherwise top the ranking.
+    or mixed: the measures' denominator) follow the ranked ones, ranked the same way
+    among themselves, and rows that never mention it come last: one negative passage out
+    of one is 100% negative, and would otherwise top the ranking.
     """
     # The table's own order, as the exports have it: areas by name, regions north to
     # south (by name, they came in another order than the downloads and the CLI's).
