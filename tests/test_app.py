@@ -2733,3 +2733,15 @@ def test_the_markdown_download_says_what_its_table_holds(
     assert text.startswith("| area | theme |")
     note = text.rsplit("\n*", 1)[1]  # the line under the table, as pasted into a paper
     assert "Tags of model test-1" in note and area in note
+def test_the_start_page_tells_an_empty_corpus_from_a_missing_or_unreadable_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A folder never filled, a corpus created but empty, a file that is not a database:
+    # each said as it is, the last as an error with its reason.
+    assert "which does not exist yet." in texts(run(tmp_path / "nothing-here", monkeypatch))
+    Corpus.open(tmp_path / "empty")
+    at = run(tmp_path / "empty", monkeypatch)
+    assert "which holds no letters." in texts(at) and not at.error
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "sendlens.db").write_bytes(b"not a database " * 100)
+    [error] = run(tmp_path / "broken", monkeypatch).error
+    assert "cannot be read" in error.value
