@@ -2745,3 +2745,29 @@ def test_the_start_page_tells_an_empty_corpus_from_a_missing_or_unreadable_one(
     (tmp_path / "broken" / "sendlens.db").write_bytes(b"not a database " * 100)
     [error] = run(tmp_path / "broken", monkeypatch).error
     assert "cannot be read" in error.value
+
+
+def test_overview_and_sidebar_count_a_partly_tagged_corpus_with_corrections(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "With a theme" is a share of the passages tagged (not of all of them), a passage
+    # corrected twice is one correction, and the sidebar counts letters and areas apart.
+    work, _ = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"], ["social_care"])
+    with Corpus.open(work).transaction() as con:
+        two = [a for (a,) in con.execute("SELECT area FROM letters ORDER BY area LIMIT 2")]
+        con.execute("UPDATE letters SET area = ? WHERE area = ?", two)  # 4 letters, 3 areas
+        con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM passages"
+                    " WHERE letter_id = (SELECT min(letter_id) FROM letters))")
+        themed, tagged = con.execute(
+            "SELECT sum(themes != '[]'), count(*) FROM tags").fetchone()
+        passages = con.execute("SELECT count(*) FROM passages").fetchone()[0]
+        # Figures measured without intervals: no caption about brackets.
+        con.execute("UPDATE models SET meta = json_remove(meta,"
+                    " '$.quality.cross-validation.intervals')")
+    assert f"{themed / tagged:.0%}" != f"{themed / passages:.0%}"
+    at = run(work, monkeypatch)
+    shown = figures_of(at)
+    assert shown["With a theme"] == f"{themed / tagged:.0%}"
+    assert shown["Corrections saved"] == "1"
+    assert at.sidebar.caption[0].value.startswith("4 letters · 3 areas · ")
+    assert md_tables(at)[0][0]["Theme macro-F1"] == "0.810"
+    assert "In brackets" not in texts(at)
