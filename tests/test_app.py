@@ -2771,3 +2771,29 @@ def test_overview_and_sidebar_count_a_partly_tagged_corpus_with_corrections(
     assert at.sidebar.caption[0].value.startswith("4 letters · 3 areas · ")
     assert md_tables(at)[0][0]["Theme macro-F1"] == "0.810"
     assert "In brackets" not in texts(at)
+
+
+def test_export_downloads_hold_the_theme_stance_and_sections_chosen(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The themes table and the evidence are of the theme, stance and sections chosen
+    # above them, in the preview and in the downloads, not of the whole corpus.
+    from sendlens import appdata as ad
+
+    at = run(corpus_dir, monkeypatch, page="export", x_pt="health_input",
+             x_theme="health_input", x_stance="negative", x_sec="strengths,weaknesses")
+    rows = [int(m.group(1)) for c in at.caption
+            if (m := re.fullmatch(r"Download (\d+) rows?:", c.value))]
+    path, stamp = str(corpus_dir), ad.stamp(corpus_dir)
+    some = ad.Filters(sections=("strengths", "weaknesses"))
+    table = ad.theme_table(path, stamp, "area", some)
+    mine = table[table["theme"] == "health_input"]
+    assert rows[1] == len(mine) < len(table)
+    [preview] = [t for t in md_tables(at) if "Theme" in t[0]]
+    assert [int(r["Passages"]) for r in preview] == mine["passages"].tolist()
+    whole = ad.theme_table(path, stamp, "area", ad.Filters())
+    assert mine["passages"].sum() < whole[whole["theme"] == "health_input"]["passages"].sum()
+    negative = ad.evidence(path, stamp, "health_input", "negative", some)
+    assert rows[2] == len(negative) > 0
+    assert len(negative) < len(ad.evidence(path, stamp, "health_input", None, some))
+    assert len(negative) < len(ad.evidence(path, stamp, "health_input", "negative",
+                                           ad.Filters()))
