@@ -655,6 +655,10 @@ def test_area_profile(corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, facts: 
     assert text["encoding"]["color"]["condition"]["value"] == "white"
     titles = [t.get("title") for t in spec["layer"][0]["encoding"]["tooltip"]]
     assert titles[:3] == ["Letter", "Theme", "Passages"] and "Net stance" in titles
+    cells = chart_data(at).dropna(subset=["passages"])
+    assert len(cells) and all(d.endswith(f"{int(n)} passages") or f"{int(n)} passages, net "
+                              "stance" in d for d, n in zip(cells["description"],
+                                                            cells["passages"], strict=True))
     # A cell judged by one or two passages is faded, as on Compare areas (it was drawn at
     # full colour here and faded there).
     rect = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "rect")
@@ -2071,6 +2075,13 @@ def test_area_profile_compares_an_areas_letters_in_date_order(
     theme = re.search(r"hl=(\w+)", first["Earlier letter"]).group(1)
     assert first["Earlier letter"] == f"[read ↗](?page=reader&letter={earlier}&hl={theme})"
     assert first["Later letter"] == f"[read ↗](?page=reader&letter={later}&hl={theme})"
+    # The chart draws the themes both letters judge; the table lists every theme.
+    bars = chart_data(at, 1)
+    judged = [r["Theme"] for r in change if r["Change in net stance"] != "–"]
+    assert sorted(bars["theme_name"]) == sorted(judged) and len(judged) < len(change)
+    at.selectbox(key="a").set_value(earlier).run()  # the link's b: the same letter
+    assert "Pick two different letters." in [i.value for i in at.info]
+    assert not at.get("vega_lite_chart")[1:]  # no chart of change, only the profile
     # Another area: its own two letters, not the first area's (which it does not have).
     at.selectbox(key="area").set_value(areas[2]).run()
     assert not at.exception
@@ -2797,3 +2808,46 @@ def test_export_downloads_hold_the_theme_stance_and_sections_chosen(
     assert len(negative) < len(ad.evidence(path, stamp, "health_input", None, some))
     assert len(negative) < len(ad.evidence(path, stamp, "health_input", "negative",
                                            ad.Filters()))
+
+
+def test_the_area_profile_opens_on_the_area_with_the_most_letters() -> None:
+    from sendlens.ui.area import default_area
+
+    assert default_area(None, pd.Series({"Avon": 1, "Bury": 3, "Cork": 2})) == "Bury"
+
+
+def test_area_profile_sets_an_area_beside_its_own_regions_share(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The region's column is the region's share negative, not every area's.
+    from sendlens import appdata as ad
+    from textmine.aggregate import theme_names
+
+    region, area = _second_area_of_a_region(corpus_dir)
+    at = run(corpus_dir, monkeypatch, page="area", area=area)
+    [peers] = [t for t in md_tables(at) if "All areas" in t[0]]
+    with Corpus.open(corpus_dir).reading() as con:
+        framework = con.execute("SELECT framework FROM letters WHERE area = ? ORDER BY"
+                                " inspection_start DESC", (area,)).fetchone()[0]
+    by_region = ad.theme_table(str(corpus_dir), ad.stamp(corpus_dir), "region",
+                               ad.Filters(frameworks=(framework,)))
+    share = by_region[by_region["region"] == region].set_index("theme")["share_negative"]
+    names = theme_names(Corpus.open(corpus_dir))
+    judged = {names[t]: f"{v:.3f}" for t, v in share.items() if pd.notna(v)}
+    shown = {row["Theme"]: row[region] for row in peers if row["Theme"] in judged}
+    assert shown == {t: v for t, v in judged.items() if t in shown} and shown
+    assert any(row[region] != row["All areas"] for row in peers)
+
+
+def test_area_profile_compares_the_last_two_of_three_letters(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What changed at the latest inspection: the two latest letters, not the first and last.
+    work = copy_of(corpus_dir, tmp_path / "three")
+    with Corpus.open(work).transaction() as con:
+        area = con.execute("SELECT min(area) FROM letters").fetchone()[0]
+        con.execute("UPDATE letters SET area = ? WHERE letter_id IN (SELECT letter_id FROM"
+                    " letters ORDER BY letter_id LIMIT 3)", (area,))
+        ids = [i for (i,) in con.execute("SELECT letter_id FROM letters WHERE area = ?"
+                                         " ORDER BY inspection_start", (area,))]
+    assert len(ids) == 3
+    at = run(work, monkeypatch, page="area", area=area)
+    assert (at.selectbox(key="a").value, at.selectbox(key="b").value) == tuple(ids[1:])
