@@ -804,6 +804,10 @@ def test_letter_reader_escapes_and_highlights(
     con.close()
     at = run(corpus_dir, monkeypatch, page="reader", letter=letter_id, focus=passage_id)
     assert at.selectbox(key="letter").value == letter_id
+    with Corpus.open(corpus_dir).reading() as con:
+        n = con.execute("SELECT count(*) FROM passages WHERE letter_id = ?",
+                        (letter_id,)).fetchone()[0]
+    assert f" · {n} passages · " in texts(at)
     body = max((str(h.proto.body) for h in at.get("html")), key=len)
     assert f'id="p-{passage_id}"' in body and "outline" in body
     # The linked passage takes the keyboard focus (else the first Tab went to the top).
@@ -2851,3 +2855,41 @@ def test_area_profile_compares_the_last_two_of_three_letters(
     assert len(ids) == 3
     at = run(work, monkeypatch, page="area", area=area)
     assert (at.selectbox(key="a").value, at.selectbox(key="b").value) == tuple(ids[1:])
+
+
+def test_a_link_naming_a_theme_opens_the_letter_at_its_first_passage(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An Area profile cell's link: the letter is scrolled to the theme's first passage.
+    with Corpus.open(corpus_dir).reading() as con:
+        letter, first = con.execute(
+            "SELECT p.letter_id, p.passage_id FROM passages p JOIN tags t USING (passage_id)"
+            " WHERE t.themes LIKE '%health_input%' ORDER BY p.letter_id, p.char_start"
+            " LIMIT 1").fetchone()
+    at = run(corpus_dir, monkeypatch, page="reader", letter=letter, hl="health_input")
+    assert any(f'var id = "p-{first}"' in str(h.proto.body) for h in at.get("html"))
+
+
+def test_the_reader_highlights_only_the_stances_chosen(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Corpus.open(corpus_dir).reading() as con:
+        letter, positive, themed = con.execute(
+            "SELECT p.letter_id, sum(t.stance = 'positive'), count(*) FROM passages p"
+            " JOIN tags t USING (passage_id) WHERE t.themes != '[]' GROUP BY p.letter_id"
+            " ORDER BY p.letter_id LIMIT 1").fetchone()
+    assert 0 < positive < themed
+    at = run(corpus_dir, monkeypatch, page="reader", letter=letter, hs="positive")
+    body = max((str(h.proto.body) for h in at.get("html")), key=len)
+    assert body.count("<mark") == positive
+
+
+def test_choosing_another_letter_after_a_link_to_a_passage_says_nothing_of_it(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The link's passage is not in the letter chosen next: that was asked for, not an error.
+    with Corpus.open(corpus_dir).reading() as con:
+        (one,), (other,) = con.execute("SELECT letter_id FROM letters LIMIT 2").fetchall()
+        passage = con.execute("SELECT passage_id FROM passages WHERE letter_id = ? LIMIT 1",
+                              (one,)).fetchone()[0]
+    at = run(corpus_dir, monkeypatch, page="reader", letter=one, focus=passage)
+    at.selectbox(key="letter").set_value(other).run()
+    assert at.session_state["focus"] == ""
+    assert "is not in this letter" not in texts(at)
