@@ -736,6 +736,8 @@ def test_theme_explorer_search_and_stance(
     metrics = figures_of(at)
     assert metrics["Passages"] == f"{total:,}"
     assert metrics["Letters"] == "4"
+    assert metrics["Negative"] == f"{sum(neg for _, neg in facts['health'].values()):,}"
+    assert "best matches" not in texts(at)  # every passage is listed
     assert not at.dataframe  # quotes first; the sortable table is built once opened
     assert "read in letter" in texts(at)
     # Each quote leads to the Label page, where its tag can be corrected.
@@ -2893,3 +2895,26 @@ def test_choosing_another_letter_after_a_link_to_a_passage_says_nothing_of_it(
     at.selectbox(key="letter").set_value(other).run()
     assert at.session_state["focus"] == ""
     assert "is not in this letter" not in texts(at)
+
+
+def test_a_search_that_finds_nothing_offers_no_search_of_every_theme(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Nothing found on the theme nor anywhere: no button offering "0 passages on any theme".
+    at = run(corpus_dir, monkeypatch, page="themes", theme="health_input", q="zqxwvk")
+    assert "No passages match" in " ".join(i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "search-all-themes"]
+
+
+def test_a_search_of_every_theme_keeps_to_the_stance_chosen(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The passages listed, and the file they download to, are of the stance chosen.
+    from sendlens import appdata as ad
+
+    at = run(corpus_dir, monkeypatch, page="themes", theme="(all)", stance="negative",
+             q="health")
+    found = evidence_of(open_expander(at, "theme-table"))
+    assert len(found) > 0 and set(found["stance"]) == {"negative"}
+    anywhere = ad.search_counts(str(corpus_dir), ad.stamp(corpus_dir), "health", ad.Filters(),
+                                None)["passages"]
+    assert anywhere > len(found)  # other stances match the words too
+    assert "CSV: evidence-any-theme-negative-health.csv" in texts(at)
