@@ -1311,6 +1311,7 @@ def test_label_retrain_uses_the_correction_and_retags(
     # ... and which: each with its tags before and after, to review what moved.
     listed = next(f.value for f in at.dataframe if "before" in f.value.columns)
     assert len(listed) == changed
+    assert "The first" not in texts(at)  # all of them are listed
     con = sqlite3.connect(work / "sendlens.db")
     row = listed.iloc[0]
     pid_changed = con.execute("SELECT passage_id FROM passages WHERE text = ?",
@@ -1431,6 +1432,11 @@ def test_a_retrain_goes_on_when_its_page_is_left_and_reports_on_return(
     # sidebar's timer reruns it), and the Label page gives the details, once.
     at.run()
     assert any(f"Retrained: model {version}" in s.value for s in at.success)
+    # ... and whether the Label page has passages it changed to list.
+    sidebar = " ".join(s.value for s in at.success)
+    assert ("The Label page lists the passages it changed." in sidebar) == (
+        job.result.changed > 0)
+    assert ("No passage changed its themes or stance." in sidebar) == (job.result.changed == 0)
     at.radio(key="page").set_value("label").run()
     said = " ".join(s.value for s in at.success)
     assert f"New model **{version}**" in said
@@ -2918,3 +2924,65 @@ def test_a_search_of_every_theme_keeps_to_the_stance_chosen(
                                 None)["passages"]
     assert anywhere > len(found)  # other stances match the words too
     assert "CSV: evidence-any-theme-negative-health.csv" in texts(at)
+
+
+def test_the_label_page_says_what_words_or_an_id_found(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every match listed: counted as such, not "the N best of N"; an id not in the corpus
+    # is said to be missing, not met with an empty page.
+    from sendlens import appdata as ad
+
+    total = ad.search_counts(str(corpus_dir), ad.stamp(corpus_dir), "therapy",
+                             ad.Filters())["passages"]
+    assert 1 < total <= 50
+    at = run(corpus_dir, monkeypatch, page="label", lq="therapy")
+    assert at.selectbox(key="pick").label == f"{total} matching passages"
+    assert len(at.selectbox(key="pick").options) == total
+    at = run(corpus_dir, monkeypatch, page="label", pid="000000000000-9999")
+    assert [w.value for w in at.warning] == ["No passage 000000000000\\-9999 in this corpus."]
+
+
+def test_the_label_form_of_an_untagged_passage_starts_neutral(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Saved as it opened (themes picked, the stance left alone), a passage the model never
+    # tagged was not to be called positive.
+    work = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(work).transaction() as con:
+        pid = con.execute("SELECT passage_id FROM tags LIMIT 1").fetchone()[0]
+        con.execute("DELETE FROM tags WHERE passage_id = ?", (pid,))
+    at = run(work, monkeypatch, page="label", pid=pid)
+    assert "stance –" in texts(at)  # the model's: none
+    assert at.radio(key=f"ls-{pid}").value == "neutral"
+
+
+def test_a_passage_corrected_twice_opens_on_the_newer_correction(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work, _ = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"], ["social_care"])
+    with Corpus.open(work).reading() as con:
+        pid = con.execute("SELECT passage_id FROM labels").fetchone()[0]
+    at = run(work, monkeypatch, page="label", pid=pid)
+    [saved] = [i.value for i in at.info if i.value.startswith("Your correction, saved")]
+    assert "themes Social care and short breaks;" in saved
+    assert at.multiselect(key=f"lt-{pid}").value == ["social_care"]
+
+
+def test_a_correction_keeps_a_theme_the_model_gave_that_it_was_not_offered(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A theme added to the codebook after the correction was not judged by it: the form
+    # starts with the model's tag of that theme kept beside the correction's.
+    from sendlens import appdata as ad
+
+    work = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(work).reading() as con:
+        pid = con.execute("SELECT passage_id FROM tags WHERE themes = '[\"health_input\"]'"
+                          " LIMIT 1").fetchone()[0]
+    ad.save_label(str(work), pid, ["ehc_plans"], "negative", offered=["ehc_plans"])
+    at = run(work, monkeypatch, page="label", pid=pid)
+    assert at.multiselect(key=f"lt-{pid}").value == ["ehc_plans", "health_input"]
+
+
+def test_a_passage_s_opening_has_an_ellipsis_only_when_cut_short() -> None:
+    from sendlens.ui.label import opening
+
+    assert opening("a" * 70, 70) == "a" * 70
+    assert opening("a" * 71, 70) == "a" * 70 + "…"
