@@ -54,7 +54,10 @@ def start_page(status: ad.Status) -> None:
         st.error(f"The corpus at `{status.path}` cannot be read: {status.error}")
     st.markdown(
         f"The app reads the corpus folder **`{status.path}`**, which "
-        + ("holds no letters." if status.exists else "does not exist yet.")
+        + ("holds no letters." if status.exists else
+           # A folder of PDFs, say: it exists, and holds no corpus.
+           "holds no sendlens corpus yet." if Path(status.path).is_dir() else
+           "does not exist yet.")
         + "\n\nTo fill it, in a terminal:\n"
     )
     st.code(

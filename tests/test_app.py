@@ -2761,6 +2761,10 @@ def test_the_start_page_tells_an_empty_corpus_from_a_missing_or_unreadable_one(
     # A folder never filled, a corpus created but empty, a file that is not a database:
     # each said as it is, the last as an error with its reason.
     assert "which does not exist yet." in texts(run(tmp_path / "nothing-here", monkeypatch))
+    # A folder there, without a corpus (a folder of PDFs): it was said not to exist.
+    (tmp_path / "pdfs").mkdir()
+    said = texts(run(tmp_path / "pdfs", monkeypatch))
+    assert "which holds no sendlens corpus yet." in said and "does not exist" not in said
     Corpus.open(tmp_path / "empty")
     at = run(tmp_path / "empty", monkeypatch)
     assert "which holds no letters." in texts(at) and not at.error
