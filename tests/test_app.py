@@ -2990,3 +2990,22 @@ def test_a_passage_s_opening_has_an_ellipsis_only_when_cut_short() -> None:
 
     assert opening("a" * 70, 70) == "a" * 70
     assert opening("a" * 71, 70) == "a" * 70 + "…"
+
+
+def test_a_theme_chosen_on_export_is_kept_in_the_link(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The link (and the downloads' About sheet) reproduces the view chosen in the controls.
+    at = run(corpus_dir, monkeypatch, page="export")
+    at.selectbox(key="x_pt").set_value("ehc_plans").run()
+    assert at.query_params["x_pt"] in ("ehc_plans", ["ehc_plans"])
+
+
+def test_the_theme_explorer_opens_on_the_first_themes_passages(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not on "Type words to search all passages": a first view with nothing in it.
+    from textmine.codebook import load_codebook
+
+    at = run(corpus_dir, monkeypatch, page="themes")
+    assert at.selectbox(key="theme").value == load_codebook().theme_ids[0]
+    assert "Passages" in figures_of(at)  # its figures, and its passages (if any)
+    assert "Type words to search" not in texts(at)
