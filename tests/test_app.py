@@ -3009,3 +3009,11 @@ def test_the_theme_explorer_opens_on_the_first_themes_passages(
     assert at.selectbox(key="theme").value == load_codebook().theme_ids[0]
     assert "Passages" in figures_of(at)  # its figures, and its passages (if any)
     assert "Type words to search" not in texts(at)
+
+
+def test_a_link_to_an_unknown_page_leaves_the_link_with_the_page_shown(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Said to be ignored, but kept in the address bar: a link shared from it carried it on.
+    at = run(corpus_dir, monkeypatch, page="nonsense")
+    assert at.title[0].value == "Overview"
+    assert at.query_params["page"] in ("overview", ["overview"])
