@@ -361,6 +361,40 @@ def test_a_researcher_adds_a_theme_without_code_and_themes_lists_it(tmp_path: Pa
     assert "its ehc_plans, ignore differ from the codebook shipped" in renamed
 
 
+def test_themes_counts_and_lists_every_kind_of_pattern_and_notes_edited_excludes_and_cues(
+        tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text())
+    health = load_codebook(PACKAGED_CODEBOOK).theme("health_input")
+    assert health.exclude and len(health.patterns) != len(health.related)
+
+    def themes(*options: str) -> str:
+        result = CliRunner().invoke(app, ["themes", *options, "--corpus", str(corpus)],
+                                    env={"SENDLENS_CODEBOOK": ""})
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    shown = themes("--patterns")
+    assert (f"health_input  {health.name}  [{len(health.patterns)} patterns, "
+            f"{len(health.related)} related]") in shown.splitlines()
+    # What a theme must not match is what it is checked for before a retrain, too.
+    for pattern in health.exclude:
+        assert f"    exclude: {pattern}" in shown.splitlines()
+    assert "from the codebook shipped" not in shown
+    # An exclude dropped from a copied theme, and a stance cue added, change what the
+    # tagger reads: both are named, as an edited pattern is.
+    text = (corpus / "codebook.yaml").read_text()
+    assert '      - "health and wellbeing board"\n' in text and "\n  positive:\n" in text
+    (corpus / "codebook.yaml").write_text(text.replace(
+        '      - "health and wellbeing board"\n', "", 1))
+    assert "its health_input differs from the codebook shipped" in themes()
+    (corpus / "codebook.yaml").write_text(text.replace(
+        "\n  positive:\n", '\n  positive:\n    - "splendid"\n', 1))
+    said = themes()
+    assert "its stance rules differ" in said and "health_input differ" not in said
+
+
 def test_a_codebook_variable_that_overrules_a_corpus_codebook_is_said(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """$SENDLENS_CODEBOOK set for one corpus retrained another (with a codebook of its
