@@ -2039,9 +2039,13 @@ def test_a_model_card_of_other_labels_does_not_claim_the_projects_annotators(
     root, mine, labels = labelled_corpus(tmp_path)
     card = tmp_path / "card.md"
     result = CliRunner().invoke(app, ["evaluate", str(mine), "--model-card", "--folds", "2",
-                                      "-o", str(card), "-q", "--corpus", str(root)],
+                                      "-o", str(card), "-q", "--json", "--corpus", str(root)],
                                 env={"SENDLENS_CODEBOOK": ""})
     assert result.exit_code == 0, result.output
+    # Both settings' figures, as one JSON document (they were two, back to back).
+    figures = json.loads(result.stdout)
+    assert [f["setting"] for f in figures] == ["no hand labels", "hand labels, grouped CV"]
+    assert all(f["n"] == len(labels) for f in figures)
     text = " ".join(card.read_text(encoding="utf-8").split())
     assert f"`mine.jsonl`: {len(labels)} hand-labelled sentences from 4 letters" in text
     assert "How far its annotators agreed is not known to sendlens" in text

@@ -601,10 +601,13 @@ def evaluate_cmd(
             with _stages("evaluate", quiet, on_interrupt=stopped) as progress:
                 figures = write_model_card(store, gold, output, folds=folds, progress=progress)
             typer.echo(f"wrote {Path(output).resolve()}", err=True)
-            _print(figures["no_labels"], "no hand labels", as_json)
+            gathered: list[dict] = []
+            _print(figures["no_labels"], "no hand labels", as_json, gathered)
             if figures["with_labels"]:
-                _print(figures["with_labels"], "hand labels, grouped CV", as_json)
+                _print(figures["with_labels"], "hand labels, grouped CV", as_json, gathered)
                 record_cv(figures["with_labels"])
+            if as_json:  # one JSON document, a list of the settings, not two back to back
+                typer.echo(json.dumps(gathered, indent=2))
             return
         if cv:
             with _stages("evaluate", quiet, on_interrupt=stopped) as progress:
@@ -670,7 +673,8 @@ def _recorded(refused: str | None, version: str) -> None:
         typer.echo(f"recorded with model {version} (shown on the app's Overview)", err=True)
 
 
-def _print(result: dict, title: str, as_json: bool) -> None:
+def _print(result: dict, title: str, as_json: bool, gathered: list[dict] | None = None
+           ) -> None:
     from textmine.intervals import interval_text
 
     if not as_json:
@@ -690,7 +694,10 @@ def _print(result: dict, title: str, as_json: bool) -> None:
                     f" ({given}): left out of the scores (macro- and micro-F1), as the labels "
                     "were not made with it", fg="yellow", err=True)
     if as_json:
-        typer.echo(json.dumps({"setting": title, **result}, indent=2))
+        if gathered is not None:  # printed with the other settings, as one document
+            gathered.append({"setting": title, **result})
+        else:
+            typer.echo(json.dumps({"setting": title, **result}, indent=2))
         return
     if (found := result.get("matched_to_corpus")) is not None and found < result["n"]:
         # Sentences of letters missing from the corpus lose their context: lower scores.
