@@ -841,16 +841,19 @@ def test_a_label_given_twice_counts_once_and_two_ways_are_warned_of(tmp_path: Pa
                          "stance": "neutral"}) + "\n" for r in rows[:6]]
     first, copy = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     first.write_text("".join(lines))
-    other = json.dumps({"letter": rows[0]["letter_id"], "text": rows[0]["text"],
-                        "themes": [], "stance": "negative"}) + "\n"
+    other = "".join(json.dumps({"letter": r["letter_id"], "text": r["text"], "themes": [],
+                                "stance": "negative"}) + "\n" for r in rows[:2])
     copy.write_text("".join(lines) + lines[0] + other)
     result = CliRunner().invoke(app, ["train", "--labels", str(first), "--labels", str(copy),
                                       "--corpus", str(root)], env={"SENDLENS_CODEBOOK": ""})
     assert result.exit_code == 0, result.output
-    assert "7 hand labels" in result.stderr  # 6, and the one labelled otherwise
+    # 6, and the two labelled otherwise
+    assert "sentences from 3 letters, 8 hand labels, " in result.stderr
     assert "7 hand labels given again word for word" in result.stderr
-    assert "1 sentence is labelled in two ways" in result.stderr
-    assert f"{rows[0]['text'][:60]!r} ({first}, line 1; {copy}, line 8)" in result.stderr
+    assert "2 sentences are labelled in two ways" in result.stderr
+    for n in (1, 2):  # each named, with its two places
+        assert (f"{rows[n - 1]['text'][:60]!r} ({first}, line {n}; {copy}, line {n + 7})"
+                in result.stderr)
     # Named another way (no letter, as a sentence pasted from a report; or its passage,
     # as `export labels` writes a correction), it is the same sentence all the same.
     texts = [r["text"] for r in synthetic_rows(3)]
@@ -1421,14 +1424,19 @@ def test_train_warns_of_labels_naming_a_letter_the_corpus_lacks(corpus: Path,
     with sqlite3.connect(tmp_path / "c" / "sendlens.db") as con:
         pid, text = con.execute("SELECT passage_id, text FROM passages LIMIT 1").fetchone()
     con.close()
+    # With letters of their own the corpus lacks, four of them: the first three named.
     path.write_text("".join(json.dumps({"passage_id": p, "text": t, "themes": []}) + "\n"
                             for p, t in ((pid, text), ("0123456789ab-0001", text),
-                                         (pid, "Short breaks are too few."))))
+                                         (pid, "Short breaks are too few."))) + "".join(
+        json.dumps({"letter": f"8099{i}_nowhere.pdf", "text": "Short breaks are too few.",
+                    "themes": ["social_care"]}) + "\n" for i in range(4)))
     result = CliRunner().invoke(app, ["train", "-q", "--labels", str(path), "--corpus",
                                       str(tmp_path / "c")])
     assert result.exit_code == 0, result.output
     assert ("warning: 2 labels name a passage_id that is no passage of this corpus with "
             "their text") in result.stderr
+    assert ("the labels name 4 letters the corpus does not hold (80990_nowhere.pdf, "
+            "80991_nowhere.pdf, 80992_nowhere.pdf and 1 more)") in " ".join(result.stderr.split())
 
 
 def test_an_empty_labels_file_trains_nothing(corpus: Path, tmp_path: Path) -> None:
