@@ -1157,6 +1157,8 @@ def test_a_theme_added_after_the_labelling_is_not_scored_zero(tmp_path: Path) ->
     table = runner.invoke(app, ["evaluate", str(gold), "--corpus", str(root)], env=env)
     row = next(line for line in table.stdout.splitlines() if line.startswith("transport"))
     assert "(not in the labels)" in row and "0.000" not in row
+    # ... and the headline says which themes its macro-F1 is taken over.
+    assert "(macro over 8 of the 9 themes: not transport)" in table.stdout
 
 
 def test_a_misspelt_label_key_is_an_error_naming_the_line(corpus: Path, tmp_path: Path) -> None:
@@ -1347,6 +1349,25 @@ def test_an_interrupted_train_asks_for_the_same_command_again(
     result = CliRunner().invoke(app, ["train", "-q", "--corpus", str(corpus)])
     assert result.exit_code == 130
     assert "run the same command (with the same options) again to finish" in result.stderr
+
+
+def test_an_interrupted_evaluation_says_nothing_was_recorded(
+        corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not "nothing is half-written: run `sendlens evaluate` again to finish", as if
+    # part of the cross-validation had been kept.
+    import textmine.evaluate as evaluate
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate, "cross_validate_gold", interrupted)
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"text": "Short breaks are too few.", "themes": []}) + "\n")
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "--cv", "-q", "--corpus",
+                                      str(corpus)])
+    assert result.exit_code == 130
+    assert ("interrupted: nothing was recorded and no file written; the figures need the "
+            "whole run") in " ".join(result.stderr.split())
 
 
 def test_a_label_holding_a_line_separator_character_is_one_line(tmp_path: Path) -> None:
@@ -1793,12 +1814,13 @@ def test_cross_validation_with_more_folds_than_letters_is_refused(tmp_path: Path
     gold.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
                                         "themes": [r["theme"]]}) + "\n"
                             for r in distinct(synthetic_rows(3))[::8]))
-    result = CliRunner().invoke(app, ["evaluate", str(gold), "--cv", "--folds", "4",
-                                      "--corpus", str(root), "-q"],
-                                env={"SENDLENS_CODEBOOK": ""})
-    assert result.exit_code == 2, result.output
-    assert "4 folds, but the labels come from 3 letters; use --folds 3 or fewer" \
-        in result.output
+    for folds in (["--folds", "4"], []):  # the default is 5
+        result = CliRunner().invoke(app, ["evaluate", str(gold), "--cv", *folds,
+                                          "--corpus", str(root), "-q"],
+                                    env={"SENDLENS_CODEBOOK": ""})
+        assert result.exit_code == 2, result.output
+        assert f"{folds[1] if folds else 5} folds, but the labels come from 3 letters; use " \
+            "--folds 3 or fewer" in result.output
 
 
 def test_evaluate_refuses_options_that_need_cv_or_model_card(corpus: Path,
@@ -1818,6 +1840,13 @@ def test_evaluate_refuses_options_that_need_cv_or_model_card(corpus: Path,
         result = CliRunner().invoke(app, ["evaluate", str(gold), "--no-labels", other,
                                           "--corpus", str(corpus)])
         assert result.exit_code == 2 and "give one of them" in result.output
+    # The model card measures the default thresholds: tuned ones asked of it are refused,
+    # not left out of a card that would then pass for their figures.
+    card = tmp_path / "card.md"
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "--model-card", "--tune-thresholds",
+                                      "2", "-o", str(card), "--corpus", str(corpus)])
+    assert result.exit_code == 2 and "--tune-thresholds" in result.output
+    assert "it needs --cv" in result.output and not card.exists()
     # A mistyped folder for the card: said at once, before a minute of training, and no
     # folder made for it.
     missing = tmp_path / "docz" / "card.md"
@@ -1986,6 +2015,69 @@ def test_evaluate_names_the_sentences_it_could_not_find(corpus: Path, tmp_path: 
     assert result.exit_code == 0, result.output
     assert "1 of the 4 sentences was not found" in result.stderr
     assert "elsewhere.pdf: A sentence of a letter never imported." in result.stderr
+
+
+def test_evaluate_prints_the_same_figures_as_its_json(corpus: Path, tmp_path: Path) -> None:
+    """The table a researcher reads and copies: each figure in its own column and line."""
+    import re
+    import shutil
+
+    from test_model import synthetic_rows
+
+    root = tmp_path / "corpus"
+    shutil.copytree(corpus, root)  # the figures it records stay in the copy
+    rows = synthetic_rows(6)[::3]
+    ids = sorted({r["theme"] for r in rows})
+    stances = {"context": "neutral", "strengths": "positive", "weaknesses": "negative"}
+    # Every fourth sentence labelled with the next theme, every fifth as mixed: scores that
+    # tell precision from recall, macro from micro, and the matrix's rows apart.
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps({
+        "letter": r["letter_id"], "text": r["text"],
+        "themes": [r["theme"] if i % 4 else ids[(ids.index(r["theme"]) + 1) % len(ids)]],
+        "stance": stances[r["section"]] if i % 5 else "mixed"}) + "\n"
+        for i, r in enumerate(rows)))
+    runner = CliRunner()
+    got = json.loads(runner.invoke(app, ["evaluate", str(gold), "--json", "--corpus",
+                                         str(root)]).stdout)
+    result = runner.invoke(app, ["evaluate", str(gold), "--corpus", str(root)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"== model {got['setting'].split()[-1]}: {got['n']} sentences"
+    assert any(m["precision"] != m["recall"] for m in got["themes"].values())
+    assert len({tuple(row) for row in got["stance_confusion"]["matrix"]}) > 2
+
+    def line(first: str) -> list[str]:
+        return next(x for x in lines if x.split()[:1] == [first]).split()
+
+    for theme, m in got["themes"].items():
+        assert line(theme)[1:] == [f"{m[k]:.3f}" for k in ("precision", "recall", "f1")] + [
+            str(m["support"])], theme
+
+    def shown(name: str, key: str, text: str) -> None:
+        # "name 0.530 (0.52-0.54)": the figure, and its interval rounded outwards.
+        found = re.search(rf"{name} ([\d.]+) \(([\d.]+)-([\d.]+)\)", text)
+        assert found, (name, text)
+        figure, low, high = (float(g) for g in found.groups())
+        lo, hi = got["intervals"][key]
+        assert figure == round(got[key], 3) and low <= lo < low + 0.01 and high - 0.01 < hi <= high
+
+    headline = next(x for x in lines if x.startswith("theme macro-F1"))
+    assert got["theme_macro_f1"] != got["theme_micro_f1"]
+    shown("theme macro-F1", "theme_macro_f1", headline)
+    shown("micro-F1", "theme_micro_f1", headline)
+    labels = got["stance_confusion"]["labels"]
+    assert lines[lines.index(headline) + 1].endswith(": " + " ".join(labels))
+    for stance, row in zip(labels, got["stance_confusion"]["matrix"], strict=True):
+        assert line(stance)[1:] == [str(v) for v in row], stance
+    stance_line = next(x for x in lines if x.startswith("stance macro-F1"))
+    assert got["stance_macro_f1"] != got["stance_accuracy"]
+    shown("stance macro-F1", "stance_macro_f1", stance_line)
+    shown("accuracy", "stance_accuracy", stance_line)
+    alone = got["without_context"]
+    assert alone["theme_macro_f1"] != got["theme_macro_f1"]
+    assert lines[-1].endswith(f"theme macro-F1 {alone['theme_macro_f1']:.3f}, stance macro-F1 "
+                              f"{alone['stance_macro_f1']:.3f}")
 
 
 def test_a_term_signal_ends_any_command_with_the_interrupted_exit_code(
