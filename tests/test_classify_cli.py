@@ -303,6 +303,27 @@ def test_optional_context_fields_are_accepted(corpus: Path) -> None:
     assert json.loads(lines[0])["id"] == 7
 
 
+def test_classify_run_at_a_terminal_says_what_it_waits_for(corpus: Path) -> None:
+    # Run with nothing piped in, it waited for typing without a word.
+    import pty
+    import subprocess
+
+    typing, terminal = pty.openpty()
+    try:
+        os.write(typing, b"\x04")  # Ctrl-D at once: the end of the input
+        run = subprocess.run([sys.executable, "-m", "sendlens.cli", "classify", "--corpus",
+                              str(corpus)], stdin=terminal, capture_output=True, text=True,
+                             timeout=120)
+    finally:
+        os.close(typing)
+        os.close(terminal)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == ""
+    assert "reading JSONL from the keyboard" in run.stderr and "Ctrl-D ends" in run.stderr
+    # Piped in, nothing is said.
+    assert CliRunner().invoke(app, ["classify", "--corpus", str(corpus)], input="").stderr == ""
+
+
 def test_empty_input_gives_empty_output(corpus: Path) -> None:
     code, lines, _ = classify(corpus, "")
     assert code == 0
@@ -1843,8 +1864,9 @@ def test_evaluate_refuses_options_that_need_cv_or_model_card(corpus: Path,
     # The model card measures the default thresholds: tuned ones asked of it are refused,
     # not left out of a card that would then pass for their figures.
     card = tmp_path / "card.md"
-    result = CliRunner().invoke(app, ["evaluate", str(gold), "--model-card", "--tune-thresholds",
-                                      "2", "-o", str(card), "--corpus", str(corpus)])
+    result = CliRunner().invoke(app, ["evaluate", str(gold), "--cv", "--model-card",
+                                      "--tune-thresholds", "2", "-o", str(card), "--corpus",
+                                      str(corpus)])
     assert result.exit_code == 2 and "--tune-thresholds" in result.output
     assert "it needs --cv" in result.output and not card.exists()
     # A mistyped folder for the card: said at once, before a minute of training, and no
