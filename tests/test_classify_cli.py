@@ -1026,7 +1026,8 @@ def test_evaluate_records_the_measured_quality_with_the_model(tmp_path: Path) ->
 
     # On its own training labels: flagged, and not recorded as the model's quality.
     same = runner.invoke(app, ["evaluate", str(mine), "--corpus", str(root)], env=env)
-    assert "use --cv" in same.stderr and quality() == {}
+    assert f"model {version} was trained on {mine}; use --cv" in same.stderr
+    assert quality() == {}
     held = runner.invoke(app, ["evaluate", str(other), "--corpus", str(root)], env=env)
     assert held.exit_code == 0, held.output
     assert f"recorded with model {version}" in held.stderr
