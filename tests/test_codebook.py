@@ -392,7 +392,8 @@ def test_themes_counts_and_lists_every_kind_of_pattern_and_notes_edited_excludes
     (corpus / "codebook.yaml").write_text(text.replace(
         "\n  positive:\n", '\n  positive:\n    - "splendid"\n', 1))
     said = themes()
-    assert "its stance rules differ" in said and "health_input differ" not in said
+    assert ("its stance rules differ from the codebook shipped" in said
+            and "health_input differ" not in said)
 
 
 def test_a_codebook_variable_that_overrules_a_corpus_codebook_is_said(

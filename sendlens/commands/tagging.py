@@ -108,7 +108,9 @@ def themes_cmd(
         # reach it only by hand. Which is which only the researcher knows.
         differ, missing = _differs_from_shipped(cb)
         if differ:
-            typer.echo(f"  its {', '.join(differ)} {'differs' if len(differ) == 1 else 'differ'}"
+            # "its ehc_plans differs", but "its stance rules differ".
+            verb = "differs" if len(differ) == 1 and not differ[0].endswith("rules") else "differ"
+            typer.echo(f"  its {', '.join(differ)} {verb}"
                        f" from the codebook shipped with this sendlens ({PACKAGED_CODEBOOK}) "
                        "in what the tagger reads: your edits, or changes to sendlens's own "
                        "since you copied it (compare with --patterns and the shipped file)")
