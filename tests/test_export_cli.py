@@ -690,6 +690,19 @@ def test_export_themes_and_evidence_filter_letters(corpus: Corpus, tmp_path: Pat
     assert export(corpus, "letters", "--area", "Dorset").exit_code == 2
 
 
+def test_a_date_range_of_one_day_keeps_the_inspections_that_began_that_day(
+        corpus: Corpus) -> None:
+    # --from and --to are both inclusive: the same day twice is a range, not an error.
+    with corpus.reading() as con:
+        day = con.execute("SELECT inspection_start FROM letters WHERE area = 'Cornwall'"
+                          ).fetchone()[0]
+        begun = {r[0] for r in con.execute("SELECT area FROM letters WHERE inspection_start"
+                                           " = ?", (day,))}
+    result = export(corpus, "themes", "--from", day, "--to", day)
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(io.StringIO(result.stdout))["area"]) == begun == {"Cornwall"}
+
+
 def test_export_themes_sections_option(corpus: Corpus) -> None:
     result = export(corpus, "themes", "--by", "region", "--section", "actions")
     assert result.exit_code == 0, result.output
@@ -1177,6 +1190,29 @@ def test_any_table_exports_as_json_lines_with_themes_as_lists(corpus: Corpus) ->
     # No correction saved: an empty labels file, said so.
     empty = export(corpus, "labels")
     assert empty.exit_code == 0 and empty.stdout == "" and "no correction is saved" in empty.stderr
+
+
+def test_labels_go_out_as_a_labels_file_unless_another_format_is_asked(
+        corpus: Corpus, tmp_path: Path) -> None:
+    """Without -f or a file suffix, `export labels` writes the JSON lines `train --labels`
+    and `evaluate` read, not a CSV they cannot."""
+    import json
+
+    from sendlens import appdata
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).reading() as con:
+        pid = con.execute("SELECT passage_id FROM passages ORDER BY passage_id").fetchone()[0]
+    appdata.save_label(str(copy), pid, ["ehc_plans"], "negative")
+    for args in ([], ["-o", str(tmp_path / "mine")]):
+        result = export(copy, "labels", *args)
+        assert result.exit_code == 0, result.output
+        text = result.stdout if not args else (tmp_path / "mine").read_text()
+        (label,) = [json.loads(line) for line in text.splitlines()]
+        assert (label["passage_id"], label["themes"]) == (pid, ["ehc_plans"])
+    as_csv = export(copy, "labels", "-f", "csv").stdout
+    assert as_csv.splitlines()[0].startswith("letter,passage_id,text")
 
 
 def test_export_themes_keeps_the_themes_asked_for(corpus: Corpus) -> None:
