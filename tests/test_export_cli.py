@@ -352,6 +352,16 @@ def test_export_letters_markdown_to_stdout(corpus: Corpus) -> None:
         ["Brighton and Hove", "Bury", "Cornwall", "Dorset", "North Northamptonshire"])
 
 
+def test_an_output_of_dash_is_stdout_with_no_file_named(corpus: Corpus, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = export(corpus, "letters", "-o", "-")
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(io.StringIO(result.stdout))) == 5
+    assert "wrote" not in result.stderr and not list(tmp_path.iterdir())
+
+
 def test_export_passages_offsets_index_the_clean_text(corpus: Corpus, tmp_path: Path) -> None:
     out = tmp_path / "passages.parquet"
     result = export(corpus, "passages", "-o", str(out))
@@ -767,6 +777,23 @@ def test_letters_the_sections_asked_leave_empty_are_said(corpus: Corpus, tmp_pat
     for enough in (["--section", "main_findings"], ["--framework", "area_send_2023"]):
         assert "holds no passage" not in export(copy, *asked, *enough).stderr, enough
     assert "holds no passage" not in export(corpus, *asked).stderr
+
+
+def test_a_2023_report_without_the_section_asked_is_not_sent_to_main_findings(
+        corpus: Corpus, tmp_path: Path) -> None:
+    # The main_findings hint is for revisits and monitoring visits: a 2023 report has no
+    # such section, so pointing its reader there sends them to an empty table.
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE passages SET section = 'actions' WHERE section = 'strengths' AND "
+                    "letter_id IN (SELECT letter_id FROM letters WHERE area = 'Dorset')")
+    result = export(copy, "themes", "--section", "strengths")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert ("1 letter (1 area_send_2023) holds no passage in section strengths but counts "
+            "in the letters column with 0 passages") in said
+    assert "main_findings" not in said
 
 
 def test_export_evidence(corpus: Corpus, tmp_path: Path) -> None:
