@@ -1018,6 +1018,24 @@ def test_a_theme_added_since_tagging_has_no_rows_rather_than_zeros(
     assert "run `sendlens tag`" in " ".join(result.output.split())
 
 
+def test_a_table_counted_under_a_codebook_variable_says_whose_codebook(
+        corpus: Corpus, tmp_path: Path) -> None:
+    # $SENDLENS_CODEBOOK set for another corpus: this one's own codebook is not the one
+    # its tags are checked against, and the table must say so beside it.
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    (copy / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text())
+    other = tmp_path / "other.yaml"
+    other.write_text(PACKAGED_CODEBOOK.read_text())
+    result = runner.invoke(app, ["export", "themes", "--corpus", str(copy)],
+                           env={"SENDLENS_CODEBOOK": str(other)})
+    assert result.exit_code == 0, result.output
+    assert (f"$SENDLENS_CODEBOOK ({other}) is used instead of this corpus's own "
+            f"{copy / 'codebook.yaml'}") in " ".join(result.stderr.split())
+
+
 def test_a_quoted_word_is_found_as_typed_not_by_its_stem(corpus: Corpus, tmp_path: Path
                                                          ) -> None:
     # "timely" by its stem also finds "time" and "timescales": a count of the passages
