@@ -1145,6 +1145,22 @@ def test_info_summarises_the_corpus_and_the_ehc_plans_check(corpus: Corpus) -> N
     assert "Not the same measure: every recommendation is negative" in result.output
 
 
+def test_info_counts_letters_by_framework_and_outcome_with_an_unknown_outcome_marked(
+        corpus: Corpus, tmp_path: Path) -> None:
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE letters SET outcome = NULL WHERE area = 'Cornwall'")
+        counts = con.execute("SELECT outcome, count(*) FROM letters WHERE outcome IS NOT NULL"
+                             " GROUP BY 1").fetchall()
+    result = runner.invoke(app, ["info", "--corpus", str(copy)])
+    assert result.exit_code == 0, result.output
+    rows = {tuple(line.split()) for line in result.stdout.splitlines()
+            if line.strip().startswith("area_send_2023")}
+    assert rows == {("area_send_2023", "?", "1")} | {
+        ("area_send_2023", outcome, str(n)) for outcome, n in counts}
+
+
 def test_a_corrupt_database_is_named_and_left_alone(tmp_path: Path) -> None:
     (tmp_path / "sendlens.db").write_bytes(b"not a database at all")
     result = runner.invoke(app, ["info", "--corpus", str(tmp_path)])
