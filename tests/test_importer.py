@@ -443,6 +443,18 @@ def test_importing_only_missing_paths_makes_no_corpus(tmp_path: Path) -> None:
     assert not (tmp_path / "c").exists()
 
 
+def test_a_missing_path_beside_a_good_file_does_not_stop_the_import(tmp_path: Path) -> None:
+    # One mistyped path among several: the others are imported, the typo named (exit 1).
+    pdf = tmp_path / "testshire.pdf"
+    pdf.write_bytes(letter_2016_pdf("Testshire"))
+    result = CliRunner().invoke(app, ["import", str(pdf), str(tmp_path / "typo.pdf"),
+                                      "--corpus", str(tmp_path / "c"), "-q"])
+    assert result.exit_code == 1, result.output
+    assert "imported 1" in result.output
+    assert "typo.pdf" in result.output and "no such file" in result.output
+    assert _letter_count(Corpus.open(tmp_path / "c")) == 1
+
+
 def test_importing_only_files_that_are_not_letters_makes_no_corpus(tmp_path: Path) -> None:
     (tmp_path / "empty.pdf").write_bytes(b"")
     (tmp_path / "notes.pdf").write_text("meeting notes")
