@@ -56,6 +56,26 @@ def test_a_letter_from_before_a_reorganisation_is_filed_under_the_council_of_its
             in result.stderr)
 
 
+def test_import_with_reparse_also_reads_again_the_letters_already_held(
+    tmp_path: Path,
+) -> None:
+    # `import NEW.pdf --reparse`: the new file, then the held letters an older sendlens read.
+    old, new = tmp_path / "dorset-2016.pdf", tmp_path / "testshire.pdf"
+    old.write_bytes(letter_2016_pdf("Dorset"))
+    new.write_bytes(letter_2016_pdf("Testshire"))
+    root, runner, corpus = _cli_import([old], tmp_path)
+    with corpus.transaction() as con:
+        con.execute("UPDATE letters SET area = 'Dorset', la_code = '838', parser_version = '4'")
+    result = runner.invoke(app, ["import", str(new), "--reparse", "--corpus", str(root), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "imported 1" in result.output
+    assert "dorset-2016.pdf is now filed under Dorset County Council (was Dorset)" in \
+        result.stderr
+    with corpus.reading() as con:
+        assert {r[0] for r in con.execute("SELECT area FROM letters")} == {
+            "Dorset County Council", "Testshire"}
+
+
 def _cli_import(pdfs: list[Path], tmp_path: Path) -> tuple[Path, CliRunner, Corpus]:
     """`sendlens import` of `pdfs` into a new corpus (it must succeed)."""
     root = tmp_path / "corpus"
@@ -165,6 +185,35 @@ def test_an_interrupt_just_after_a_replacement_is_committed_counts_it(
     with corpus.reading() as con:
         (sha,) = con.execute("SELECT sha256 FROM letters").fetchone()
     assert sha == new_sha
+
+
+def test_an_interrupted_import_exits_130_keeping_what_it_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A script must tell a run stopped by Ctrl-C (130) from one that skipped a file (1).
+    from contextlib import contextmanager
+
+    pdfs = []
+    for area in ("Dorset", "Testshire"):
+        pdfs.append(tmp_path / f"{area}.pdf")
+        pdfs[-1].write_bytes(letter_2016_pdf(area))
+    real = Corpus.transaction
+    raised = []
+
+    @contextmanager
+    def interrupted_after_first(self: Corpus, con: sqlite3.Connection | None = None):
+        with real(self, con) as db:
+            yield db
+        if not raised and self.counts()["letters"] == 1:  # the first letter's COMMIT
+            raised.append(True)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Corpus, "transaction", interrupted_after_first)
+    result = CliRunner().invoke(app, ["import", *map(str, pdfs), "--corpus",
+                                      str(tmp_path / "c"), "-q"])
+    monkeypatch.setattr(Corpus, "transaction", real)
+    assert result.exit_code == 130, result.output
+    assert _letter_count(Corpus.open(tmp_path / "c")) == 1
 
 
 def test_a_file_of_several_letters_bound_together_is_named(
