@@ -1161,6 +1161,21 @@ def test_info_counts_letters_by_framework_and_outcome_with_an_unknown_outcome_ma
         ("area_send_2023", outcome, str(n)) for outcome, n in counts}
 
 
+def test_info_names_the_first_five_letters_taken_out_and_counts_the_rest(
+        corpus: Corpus, tmp_path: Path) -> None:
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).transaction() as con:
+        for i in range(6):
+            con.execute("INSERT INTO taken_out (letter_id, by_id, sha256, before, taken_at) "
+                        "VALUES (?, 'kept', 'x', '{}', ?)", (f"old{i}", f"2025-01-0{i + 1}"))
+    said = " ".join(runner.invoke(app, ["info", "--corpus", str(copy)]).stdout.split())
+    named = ", ".join(f"old{i} (by kept)" for i in range(5))
+    assert (f"6 letters taken out by `supersede` (earlier publications of a report held): "
+            f"{named} and 1 more;") in said
+    assert "old5" not in said
+
+
 def test_a_corrupt_database_is_named_and_left_alone(tmp_path: Path) -> None:
     (tmp_path / "sendlens.db").write_bytes(b"not a database at all")
     result = runner.invoke(app, ["info", "--corpus", str(tmp_path)])
