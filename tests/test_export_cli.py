@@ -1176,6 +1176,22 @@ def test_info_names_the_first_five_letters_taken_out_and_counts_the_rest(
     assert "old5" not in said
 
 
+def test_info_counts_replaced_files_only_of_letters_still_held(corpus: Corpus,
+                                                                 tmp_path: Path) -> None:
+    # A letter read from a corrected file, then taken out by `supersede`: no longer one
+    # of the corpus's letters, so not counted among them.
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).transaction() as con:
+        held = con.execute("SELECT letter_id FROM letters WHERE area = 'Cornwall'"
+                           ).fetchone()[0]
+        for sha, lid in (("a" * 64, held), ("b" * 64, held), ("c" * 64, "taken-out")):
+            con.execute("INSERT INTO replaced_files (sha256, letter_id, replaced_at) "
+                        "VALUES (?, ?, '2025-01-01')", (sha, lid))
+    said = " ".join(runner.invoke(app, ["info", "--corpus", str(copy)]).stdout.split())
+    assert "1 letter read from a later file of the report than the one first imported" in said
+
+
 def test_a_corrupt_database_is_named_and_left_alone(tmp_path: Path) -> None:
     (tmp_path / "sendlens.db").write_bytes(b"not a database at all")
     result = runner.invoke(app, ["info", "--corpus", str(tmp_path)])
