@@ -54,6 +54,18 @@ def test_since_keeps_later_letters_and_names_a_bad_date(tmp_path: Path) -> None:
     assert Corpus.open(tmp_path / "c").counts()["letters"] == later
 
 
+def test_area_scrapes_only_the_councils_named(tmp_path: Path) -> None:
+    rows = read_manifest(require_shared("letters"))[:3]
+    site = build_site(rows)
+    with serve(site) as base:
+        result = CliRunner().invoke(app, ["scrape", "--base-url", base, "--delay", "0", "-q",
+                                          "--area", rows[1].area,
+                                          "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    with Corpus.open(tmp_path / "c").reading() as con:
+        assert [r[0] for r in con.execute("SELECT ofsted_urn FROM letters")] == [rows[1].urn]
+
+
 def test_bad_base_url_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["scrape", "--base-url", "ftp://example", "--corpus", str(tmp_path / "c")]
