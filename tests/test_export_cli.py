@@ -1192,6 +1192,22 @@ def test_info_counts_replaced_files_only_of_letters_still_held(corpus: Corpus,
     assert "1 letter read from a later file of the report than the one first imported" in said
 
 
+def test_info_says_to_tag_when_a_model_is_there_but_no_passage_is_tagged(
+        corpus: Corpus, tmp_path: Path) -> None:
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("DELETE FROM tags")
+    told = "no passage is tagged yet (the tables are empty until then)"
+    # No model: the model line already says `tag` trains one and tags them.
+    info = runner.invoke(app, ["info", "--corpus", str(copy)]).stdout
+    assert "model: none yet" in info and told not in info
+    with Corpus.open(copy).transaction() as con:
+        con.execute("INSERT INTO models VALUES ('hand', 'x', 'models/hand', '{}', 1)")
+    info = runner.invoke(app, ["info", "--corpus", str(copy)]).stdout
+    assert "model: hand" in info and told in " ".join(info.split())
+
+
 def test_a_corrupt_database_is_named_and_left_alone(tmp_path: Path) -> None:
     (tmp_path / "sendlens.db").write_bytes(b"not a database at all")
     result = runner.invoke(app, ["info", "--corpus", str(tmp_path)])
