@@ -66,6 +66,19 @@ def test_area_scrapes_only_the_councils_named(tmp_path: Path) -> None:
         assert [r[0] for r in con.execute("SELECT ofsted_urn FROM letters")] == [rows[1].urn]
 
 
+def test_timeout_bounds_the_wait_for_a_response_that_stalls(tmp_path: Path) -> None:
+    # --timeout is how long a response may go without data: a file stalled past it is
+    # asked for again (and counted), not waited for.
+    site = build_site(read_manifest(require_shared("letters"))[:1])
+    site.fault(FILE_PATH + site.providers[0].reports[0].file_id, Fault("slow", seconds=1.5))
+    with serve(site) as base:
+        result = CliRunner().invoke(app, ["scrape", "--base-url", base, "--delay", "0", "-q",
+                                          "--timeout", "1", "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    assert "(retries 1)" in result.output
+    assert Corpus.open(tmp_path / "c").counts()["letters"] == 1
+
+
 def test_bad_base_url_is_a_clear_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["scrape", "--base-url", "ftp://example", "--corpus", str(tmp_path / "c")]
