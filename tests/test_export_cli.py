@@ -1208,6 +1208,31 @@ def test_info_says_to_tag_when_a_model_is_there_but_no_passage_is_tagged(
     assert "model: hand" in info and told in " ".join(info.split())
 
 
+def test_info_on_a_model_trained_on_one_labels_file_with_tuned_thresholds(
+        corpus: Corpus, tmp_path: Path) -> None:
+    """The evaluate command info suggests runs as the model was trained (else `evaluate`
+    records nothing); a correction the model was trained with is not "waiting"."""
+    import json
+
+    from sendlens import appdata
+
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    with Corpus.open(copy).reading() as con:
+        pid = con.execute("SELECT passage_id FROM passages ORDER BY passage_id").fetchone()[0]
+    read = appdata.save_label(str(copy), pid, ["ehc_plans"], "negative")
+    meta = {"training": {"label_files": ["my gold.jsonl"], "tune_folds": 3,
+                         "last_label_id": read}}
+    with Corpus.open(copy).transaction() as con:
+        con.execute("INSERT INTO models VALUES ('hand', 'x', 'models/hand', ?, 1)",
+                    (json.dumps(meta),))
+    said = " ".join(runner.invoke(app, ["info", "--corpus", str(copy)]).stdout.split())
+    assert ("quality not measured yet (`sendlens evaluate 'my gold.jsonl' --cv "
+            "--tune-thresholds 3` records it") in said
+    assert "corrections saved in the app: 1 passage" in said
+    assert "corrected since" not in said
+
+
 def test_a_corrupt_database_is_named_and_left_alone(tmp_path: Path) -> None:
     (tmp_path / "sendlens.db").write_bytes(b"not a database at all")
     result = runner.invoke(app, ["info", "--corpus", str(tmp_path)])
