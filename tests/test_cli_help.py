@@ -62,6 +62,15 @@ def test_the_readme_lists_every_option_of_every_command_and_no_other() -> None:
     assert listed == list(rows), (listed, list(rows))
 
 
+def test_scrape_is_polite_by_default_and_its_help_says_how() -> None:
+    # One second between requests unless told otherwise: a run left to its defaults must
+    # not hammer the Ofsted site.
+    help_text = " ".join(CliRunner().invoke(app, ["scrape", "--help"]).output.split())
+    assert re.search(r"--delay SECONDS Seconds between requests; .*? \[default: 1\.0; "
+                     r"x>=0\.0\]", help_text), help_text
+    assert "[default: 60.0; x>=1.0]" in help_text
+
+
 def test_the_changelog_names_the_versions_a_corpus_records() -> None:
     """A user keeping a corpus reads there which schema, parser and model versions this
     sendlens writes: a bump without a line there leaves them guessing."""
