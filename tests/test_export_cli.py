@@ -1222,11 +1222,12 @@ def test_info_on_a_model_trained_on_one_labels_file_with_tuned_thresholds(
         pid = con.execute("SELECT passage_id FROM passages ORDER BY passage_id").fetchone()[0]
     read = appdata.save_label(str(copy), pid, ["ehc_plans"], "negative")
     meta = {"training": {"label_files": ["my gold.jsonl"], "tune_folds": 3,
-                         "last_label_id": read}}
+                         "last_label_id": read, "hand_labels": {"n": 12}}}
     with Corpus.open(copy).transaction() as con:
         con.execute("INSERT INTO models VALUES ('hand', 'x', 'models/hand', ?, 1)",
                     (json.dumps(meta),))
     said = " ".join(runner.invoke(app, ["info", "--corpus", str(copy)]).stdout.split())
+    assert "model: hand (12 hand labels)" in said
     assert ("quality not measured yet (`sendlens evaluate 'my gold.jsonl' --cv "
             "--tune-thresholds 3` records it") in said
     assert "corrections saved in the app: 1 passage" in said
