@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -276,6 +277,34 @@ def test_a_ctrl_c_in_a_command_without_its_own_summary_says_so(
         cli.main()
     assert ended.value.code == 130
     assert "interrupted: stopped before the end" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("code, hint", [
+    ("ENOSPC", "free some space and run the command again"),
+    ("EDQUOT", "free some space and run the command again"),
+    ("EACCES", "check the permissions and the disk"),
+])
+def test_a_disk_failure_mid_command_is_one_line_naming_the_file_and_the_remedy(
+        monkeypatch, tmp_path, capsys, code, hint) -> None:
+    import errno
+    import sys
+
+    from sendlens import cli
+    from sendlens.commands import info
+
+    db = tmp_path / "sendlens.db"
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)), str(db))
+
+    monkeypatch.setattr(info, "open_corpus", failing)
+    monkeypatch.setattr(sys, "argv", ["sendlens", "info", "--corpus", str(tmp_path)])
+    with pytest.raises(SystemExit) as ended:
+        cli.main()
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {db}: {os.strerror(getattr(errno, code))}; {hint} (what was "
+                   "done before is kept)\n")
 
 
 def test_a_command_that_reports_its_own_interrupt_is_not_reported_twice(
