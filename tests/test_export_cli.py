@@ -713,6 +713,14 @@ def test_a_date_range_of_one_day_keeps_the_inspections_that_began_that_day(
     assert set(pd.read_csv(io.StringIO(result.stdout))["area"]) == begun == {"Cornwall"}
 
 
+def test_a_date_with_spaces_around_it_is_read_as_the_date(corpus: Corpus) -> None:
+    # A date pasted or quoted from a script with a space beside it: the same table.
+    plain = export(corpus, "themes", "--from", "2024-01-01")
+    spaced = export(corpus, "themes", "--from", " 2024-01-01 ")
+    assert spaced.exit_code == 0, spaced.output
+    assert spaced.stdout == plain.stdout and len(plain.stdout.splitlines()) > 1
+
+
 def test_export_themes_sections_option(corpus: Corpus) -> None:
     result = export(corpus, "themes", "--by", "region", "--section", "actions")
     assert result.exit_code == 0, result.output
