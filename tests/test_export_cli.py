@@ -935,6 +935,15 @@ def test_evidence_needs_a_theme(corpus: Corpus) -> None:
     assert "needs --theme" in result.output
 
 
+def test_corpus_given_on_the_command_line_wins_over_the_environment(
+        corpus: Corpus, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["export", "letters", "--corpus", str(corpus.root)],
+                           env={"SENDLENS_CORPUS": str(tmp_path / "elsewhere")})
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(io.StringIO(result.stdout))) == 5
+    assert not (tmp_path / "elsewhere").exists()
+
+
 def test_missing_corpus_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                          ) -> None:
     result = export(tmp_path / "nowhere", "letters")
