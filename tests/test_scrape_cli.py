@@ -167,6 +167,25 @@ def test_a_first_scrape_that_fetches_nothing_leaves_no_corpus(tmp_path: Path) ->
     assert "fetched" not in result.output and not fresh.exists()
 
 
+def test_a_first_scrape_that_fetched_only_a_file_it_could_not_import_keeps_the_corpus(
+        tmp_path: Path) -> None:
+    # The download is recorded there: removed, the next run would fetch it again and no
+    # run would name it.
+    site = declined_file_site()
+    del site.providers[0].reports[0]  # the declined file alone
+    corpus_dir = tmp_path / "corpus"
+    args = ["scrape", "--delay", "0", "-q", "--corpus", str(corpus_dir)]
+    with serve(site) as base:
+        first = CliRunner().invoke(app, [*args, "--base-url", base])
+        assert first.exit_code == 1, first.output
+        assert "no corpus was left" not in first.output
+        assert (corpus_dir / "sendlens.db").is_file()
+        hits = len(site.file_hits())
+        again = CliRunner().invoke(app, [*args, "--base-url", base])
+        assert len(site.file_hits()) == hits
+    assert "files already held: 1 (1 of them never imported" in again.output
+
+
 def test_retries_and_waits_are_told_unless_quiet(tmp_path: Path) -> None:
     site = build_site(read_manifest(require_shared("letters"))[:1])
     runner = CliRunner()
