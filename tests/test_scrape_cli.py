@@ -165,6 +165,7 @@ def test_a_first_scrape_that_fetches_nothing_leaves_no_corpus(tmp_path: Path) ->
     assert result.exit_code == 2
     assert f"labels config {tmp_path / 'no.toml'}: no such file" in result.output
     assert "fetched" not in result.output and not fresh.exists()
+    assert "no corpus was left" not in result.output  # nothing was tried: the error alone
 
 
 def test_a_first_scrape_that_fetched_only_a_file_it_could_not_import_keeps_the_corpus(
