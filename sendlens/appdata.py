@@ -356,7 +356,10 @@ def framework_name(value: str | None) -> str:
 
 
 def outcome_name(value: str | None) -> str:
-    return OUTCOME_NAMES.get(value or "", value or "not stated")
+    # A missing outcome in a frame is NaN, which is true: `or` showed "nan".
+    if not isinstance(value, str) or not value:
+        return "not stated"
+    return OUTCOME_NAMES.get(value, value)
 
 
 def section_words(value: str) -> str:

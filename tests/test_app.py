@@ -3017,3 +3017,24 @@ def test_a_link_to_an_unknown_page_leaves_the_link_with_the_page_shown(
     at = run(corpus_dir, monkeypatch, page="nonsense")
     assert at.title[0].value == "Overview"
     assert at.query_params["page"] in ("overview", ["overview"])
+# --- appdata's queries called directly (no AppTest): what the pages are drawn from -------
+
+
+def _overview_of_copy(corpus_dir: Path, tmp_path: Path, sql: str) -> dict[str, pd.DataFrame]:
+    """The Overview's tables of a copy of the corpus with `sql` run on one of its letters."""
+    from sendlens import appdata as ad
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        con.execute(sql + " WHERE letter_id = (SELECT min(letter_id) FROM letters)")
+    return ad.overview(str(copy), ad.stamp(copy))
+
+
+def test_the_overview_counts_a_letter_stating_no_outcome_as_not_stated(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    # (A 2016 letter, a revisit): the Outcomes chart and the list of letters lost it.
+    overview = _overview_of_copy(corpus_dir, tmp_path, "UPDATE letters SET outcome = NULL")
+    by_outcome = overview["by_outcome"]
+    assert by_outcome["letters"].sum() == 4
+    assert by_outcome.loc[by_outcome["outcome_name"] == "not stated", "letters"].tolist() == [1]
+    assert "not stated" in set(overview["recent"]["outcome_name"])
