@@ -3020,6 +3020,37 @@ def test_a_link_to_an_unknown_page_leaves_the_link_with_the_page_shown(
 # --- appdata's queries called directly (no AppTest): what the pages are drawn from -------
 
 
+def test_the_overview_counts_a_passage_corrected_twice_as_one_correction(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    # "Corrections saved" counts passages: a correction replaced by a newer one of the
+    # same passage is not a second passage the next retrain learns from.
+    from sendlens import appdata as ad
+
+    work, ids = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"], ["health_input"])
+    assert len(set(ids)) == 2
+    assert ad.status(str(work), ad.stamp(work)).labels == 1
+
+
+def test_a_corpus_with_no_letters_opens_on_the_start_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `sendlens import` found nothing to import: the database is there, but empty.
+    empty = tmp_path / "empty"
+    Corpus.open(empty)
+    at = run(empty, monkeypatch)
+    assert "No letters in this corpus yet" in at.header[0].value
+    assert "holds no letters." in texts(at)
+
+
+def test_a_letter_with_no_inspection_dates_is_dated_by_its_publication_first() -> None:
+    # As the library dates it: the publication, and only without one the letter's own date.
+    from sendlens import appdata as ad
+
+    row = {"inspection_start": None, "published": "2017-03-02", "letter_date": "2017-02-20"}
+    assert ad.when(row) == "published 2017-03-02"
+    assert ad.when({**row, "published": None}) == "dated 2017-02-20"
+    assert ad.when({**row, "published": None, "letter_date": None}) == "undated"
+
+
 def _overview_of_copy(corpus_dir: Path, tmp_path: Path, sql: str) -> dict[str, pd.DataFrame]:
     """The Overview's tables of a copy of the corpus with `sql` run on one of its letters."""
     from sendlens import appdata as ad
@@ -3038,3 +3069,25 @@ def test_the_overview_counts_a_letter_stating_no_outcome_as_not_stated(
     assert by_outcome["letters"].sum() == 4
     assert by_outcome.loc[by_outcome["outcome_name"] == "not stated", "letters"].tolist() == [1]
     assert "not stated" in set(overview["recent"]["outcome_name"])
+
+
+def test_the_overview_counts_an_undated_letter_as_undated(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    # A letter with no date at all still counts among the letters by year.
+    by_year = _overview_of_copy(
+        corpus_dir, tmp_path, "UPDATE letters SET inspection_start = NULL, "
+        "inspection_end = NULL, published = NULL, letter_date = NULL")["by_year"]
+    assert by_year["letters"].sum() == 4
+    assert by_year.loc[by_year["year"] == "undated", "letters"].tolist() == [1]
+
+
+def test_a_stale_model_whose_label_files_are_gone_is_not_said_to_mend_by_retagging() -> None:
+    # `sendlens tag` (and Retrain) stop rather than lose those labels: the page must not
+    # tell the researcher to run them, whatever other reason comes first.
+    from sendlens import appdata as ad
+
+    gone = f"{ad.LABELS_GONE} (mine.jsonl) are no longer there: put the file back"
+    for reasons in ([gone], ["codebook changed", gone]):
+        said = ad.problem_text(("stale", reasons), markdown=True)
+        assert said.startswith("The model behind these tags is stale") and "mine" in said
+        assert "sendlens tag" not in said and "Retrain" not in said, said
