@@ -1103,7 +1103,7 @@ def test_every_page_runs_without_tags(corpus_dir: Path, monkeypatch: pytest.Monk
         if page in ("compare", "themes"):
             assert "sendlens tag" in texts(at), page
         # Nothing was ever tagged: no letter was "imported since the last tag".
-        assert "since the last tag" not in " ".join(w.value for w in at.warning), page
+        assert "not tagged yet are left out" not in " ".join(w.value for w in at.warning), page
         if page == "label":
             assert "brings the tags up to date" not in texts(at)
 
@@ -3091,3 +3091,55 @@ def test_a_stale_model_whose_label_files_are_gone_is_not_said_to_mend_by_retaggi
         said = ad.problem_text(("stale", reasons), markdown=True)
         assert said.startswith("The model behind these tags is stale") and "mine" in said
         assert "sendlens tag" not in said and "Retrain" not in said, said
+
+
+def test_a_corpus_never_tagged_is_not_called_stale_nor_behind_on_tagging(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    # Imported, never tagged, no model: the pages say to run `sendlens tag`, and a
+    # downloaded table's About sheet has no warning of a stale model or of letters
+    # imported since the last tag.
+    from sendlens import appdata as ad
+    from sendlens.ui.common import download_warnings
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        con.execute("DELETE FROM tags")
+        con.execute("DELETE FROM models")
+    stamp = ad.stamp(copy)
+    assert ad.status(str(copy), stamp).untagged[1] == 4  # every letter waits for a tag
+    assert ad.problem_text(ad.model_problems(str(copy), stamp), markdown=True) == ""
+    assert ad.untagged_text(ad.status(str(copy), stamp), markdown=True) == ""
+    assert download_warnings(str(copy)) == ""
+
+
+def test_a_search_of_no_word_finds_no_evidence(corpus_dir: Path) -> None:
+    # Typed characters that make no word ("***") match nothing: not every passage.
+    from sendlens import appdata as ad
+
+    path, stamp = str(corpus_dir), ad.stamp(corpus_dir)
+    every = ad.evidence(path, stamp, "health_input", None, ad.Filters())
+    assert len(every) > 0
+    assert ad.evidence(path, stamp, "health_input", None, ad.Filters(), search="***").empty
+    found = ad.evidence(path, stamp, "health_input", None, ad.Filters(), search="health")
+    assert 0 < len(found) <= len(every)
+
+
+def test_a_search_keeps_to_the_chosen_dates_stance_section_and_themes(corpus_dir: Path) -> None:
+    # The Theme explorer's search and its figures count only what the filters leave.
+    from sendlens import appdata as ad
+
+    path, stamp = str(corpus_dir), ad.stamp(corpus_dir)
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    day, area = con.execute("SELECT inspection_start, area FROM letters "
+                            "ORDER BY inspection_start LIMIT 1").fetchone()
+    con.close()
+    one_day = ad.Filters(date_from=day, date_to=day)  # both ends are in the range
+    assert ad.search_counts(path, stamp, "the", one_day)["letters"] == 1
+    assert set(ad.search_passages(path, stamp, "the", one_day)["area"]) == {area}
+    negative = ad.search_counts(path, stamp, "the", ad.Filters(), stance="negative")
+    assert negative["passages"] == negative["negative"] > 0 and negative["positive"] == 0
+    strengths = ad.search_passages(path, stamp, "the", ad.Filters(sections=("strengths",)))
+    assert len(strengths) and set(strengths["section"]) == {"strengths"}
+    health = ad.search_passages(path, stamp, "the", ad.Filters(themes=("health_input",)))
+    assert len(health) and all("health_input" in t for t in health["themes"])
+    assert len(health) < ad.search_counts(path, stamp, "the", ad.Filters())["passages"]
