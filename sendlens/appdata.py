@@ -255,7 +255,8 @@ def status(path: str, stamp_: tuple[int, ...]) -> Status:
 
 
 def _json(text: str | None, default: Any) -> Any:
-    if not text:
+    # A missing value read into a frame with text beside it is NaN, not None (and true).
+    if not isinstance(text, str) or not text:
         return default
     try:
         return json.loads(text)

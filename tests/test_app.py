@@ -3143,3 +3143,19 @@ def test_a_search_keeps_to_the_chosen_dates_stance_section_and_themes(corpus_dir
     health = ad.search_passages(path, stamp, "the", ad.Filters(themes=("health_input",)))
     assert len(health) and all("health_input" in t for t in health["themes"])
     assert len(health) < ad.search_counts(path, stamp, "the", ad.Filters())["passages"]
+
+
+def test_a_search_matching_passages_tagged_and_not_lists_them_all(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With a letter imported since the last tag, a search over all themes whose matches
+    # held tagged and untagged passages stopped the Theme explorer with a TypeError.
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        letter = con.execute("SELECT min(letter_id) FROM letters").fetchone()[0]
+        con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM passages"
+                    " WHERE letter_id = ?)", (letter,))
+    at = run(copy, monkeypatch, page="themes", theme="(all)", q="health")
+    listed = evidence_of(open_expander(at, "theme-table"))
+    untagged = listed[listed["open"].str.contains(f"letter={letter}&", regex=False)]
+    assert len(untagged) and len(listed) > len(untagged)
+    assert set(untagged["themes"]) == {""} and untagged["stance"].isna().all()
