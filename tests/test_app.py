@@ -3159,3 +3159,53 @@ def test_a_search_matching_passages_tagged_and_not_lists_them_all(
     untagged = listed[listed["open"].str.contains(f"letter={letter}&", regex=False)]
     assert len(untagged) and len(listed) > len(untagged)
     assert set(untagged["themes"]) == {""} and untagged["stance"].isna().all()
+
+
+def test_a_search_lists_the_best_matches_first_and_counts_untagged_ones(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    from sendlens import appdata as ad
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    con = sqlite3.connect(copy / "sendlens.db")
+    best = [r[0] for r in con.execute(
+        "SELECT p.passage_id FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid"
+        " WHERE passages_fts MATCH 'health' ORDER BY bm25(passages_fts) LIMIT 5")]
+    # A letter imported since the last tag: its matches are counted as untagged.
+    letter = con.execute("SELECT min(letter_id) FROM letters").fetchone()[0]
+    con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM passages"
+                " WHERE letter_id = ?)", (letter,))
+    con.commit()
+    waiting = con.execute(
+        "SELECT count(*) FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid"
+        " WHERE passages_fts MATCH 'health' AND p.letter_id = ?", (letter,)).fetchone()[0]
+    con.close()
+    path, stamp = str(copy), ad.stamp(copy)
+    assert ad.search_passages(path, stamp, "health", ad.Filters(), limit=5)[
+        "passage_id"].tolist() == best
+    counts = ad.search_counts(path, stamp, "health", ad.Filters())
+    assert counts["untagged"] == waiting > 0
+    assert sum(counts[s] for s in (*ad.STANCES, "untagged")) == counts["passages"]
+
+
+def test_the_reader_highlights_only_the_chosen_themes_and_stances(corpus_dir: Path) -> None:
+    from sendlens import appdata as ad
+
+    path, stamp = str(corpus_dir), ad.stamp(corpus_dir)
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    letter, = con.execute("SELECT letter_id FROM passages JOIN tags USING (passage_id)"
+                          " WHERE stance = 'negative' AND themes LIKE '%health_input%'"
+                          " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()
+    con.close()
+    view = ad.letter_view(path, stamp, letter)
+    p = view.passages
+    themed = p[p["themes"].map(bool)]
+    wanted = themed[(themed["stance"] == "negative")
+                    & themed["themes"].map(lambda t: "health_input" in t)]
+    assert 0 < len(wanted) < len(themed)
+    page = ad.highlight_html(view, {}, themes=["health_input"], stances=["negative"])
+    assert page.count("<mark ") == len(wanted)
+    assert all(f'id="p-{pid}"' in page for pid in wanted["passage_id"])
+    assert ad.first_highlighted(view, ["health_input"], ["negative"]) == wanted.sort_values(
+        "char_start")["passage_id"].iloc[0]
+    # With no choice, every passage with a theme (and none without).
+    assert ad.highlight_html(view, {}).count("<mark ") == len(themed)
