@@ -863,6 +863,28 @@ def test_highlight_escapes_letter_text() -> None:
     assert "<strong>" not in out and "<i>" not in out
 
 
+def test_the_reader_shows_overlapping_or_stray_passages_text_once() -> None:
+    # Offsets from another segmentation can overlap or run past the text: the letter
+    # must still read as written, each word once, the stray passages left unmarked.
+    from sendlens.appdata import LetterView, highlight_html
+
+    text = "Alpha beta gamma. Delta epsilon."
+    spans = [("a-1", 0, 17), ("a-2", 6, 17), ("a-3", 18, 99)]
+    view = LetterView(
+        letter={}, text=text,
+        sections=pd.DataFrame(columns=["seq", "canonical", "heading", "char_start",
+                                       "char_end"]),
+        passages=pd.DataFrame([{"passage_id": pid, "seq": i, "section": "weaknesses",
+                                "heading": None, "char_start": a, "char_end": b,
+                                "text": text[a:b], "themes": ["health_input"],
+                                "stance": "negative", "model_version": "t"}
+                               for i, (pid, a, b) in enumerate(spans)]),
+    )
+    out = highlight_html(view, {})
+    assert out.count("beta gamma") == 1 and out.count("Delta epsilon") == 1
+    assert out.count("<mark ") == 1 and 'id="p-a-1"' in out
+
+
 def test_a_passage_picked_from_a_search_on_the_label_page_is_in_the_link(
         corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The link kept only the words, so that opened afresh it showed the first match.
