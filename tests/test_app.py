@@ -3231,3 +3231,30 @@ def test_the_reader_highlights_only_the_chosen_themes_and_stances(corpus_dir: Pa
         "char_start")["passage_id"].iloc[0]
     # With no choice, every passage with a theme (and none without).
     assert ad.highlight_html(view, {}).count("<mark ") == len(themed)
+
+
+def test_no_page_says_run_tag_while_the_apps_own_retrain_is_retagging(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The sidebar says a retrain is running; the pages must not also tell the researcher
+    # to run `sendlens tag` for the tags it is replacing. A download still says so.
+    import threading
+
+    from sendlens import appdata as ad
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:  # `train` made a newer model current
+        con.execute("UPDATE models SET is_current = 0")
+        con.execute("INSERT INTO models VALUES ('test-2', ?, 'models/test-2', ?, 1)",
+                    (now_iso(), json.dumps(current_meta())))
+    release = threading.Event()
+    monkeypatch.setattr(ad, "retrain", lambda path, progress=None: release.wait(60))
+    path, stamp = str(copy), ad.stamp(copy)
+    assert "older model" in ad.older_text(path, stamp)
+    job = ad.start_retrain(path, 0)
+    try:
+        assert ad.older_text(path, stamp) == ""
+        assert "older model" in ad.older_text(path, stamp, on_page=False)
+    finally:
+        release.set()
+    assert job.finished.wait(60)
+    assert "older model" in ad.older_text(path, stamp)  # it did not re-tag them after all
