@@ -3258,3 +3258,24 @@ def test_no_page_says_run_tag_while_the_apps_own_retrain_is_retagging(
         release.set()
     assert job.finished.wait(60)
     assert "older model" in ad.older_text(path, stamp)  # it did not re-tag them after all
+
+
+def test_a_correction_of_no_passage_or_stance_is_refused_and_one_removed_twice_said(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    # Each a message on the Label page rather than a bad row in the corrections that the
+    # next retrain (and `export labels`) would read, or a removal said done that was not.
+    from sendlens import appdata as ad
+
+    work, [label] = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"])
+    path = str(work)
+    with Corpus.open(work).reading() as con:
+        pid = con.execute("SELECT passage_id FROM labels").fetchone()[0]
+    with pytest.raises(ad.AppDataError, match="unknown stance 'angry'"):
+        ad.save_label(path, pid, ["ehc_plans"], "angry")
+    with pytest.raises(ad.AppDataError, match="no passage 'nowhere-0001'"):
+        ad.save_label(path, "nowhere-0001", [], "neutral")
+    ad.delete_label(path, label)
+    with pytest.raises(ad.AppDataError, match=f"no saved correction {label} "):
+        ad.delete_label(path, label)
+    with Corpus.open(work).reading() as con:
+        assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0
