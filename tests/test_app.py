@@ -3202,8 +3202,9 @@ def test_a_search_lists_the_best_matches_first_and_counts_untagged_ones(
         " WHERE passages_fts MATCH 'health' AND p.letter_id = ?", (letter,)).fetchone()[0]
     con.close()
     path, stamp = str(copy), ad.stamp(copy)
-    assert ad.search_passages(path, stamp, "health", ad.Filters(), limit=5)[
-        "passage_id"].tolist() == best
+    listed = ad.search_passages(path, stamp, "health", ad.Filters(), limit=5)
+    assert listed["passage_id"].tolist() == best
+    assert list(listed) == ad.SEARCH_COLUMNS  # what its download holds: no search rank
     counts = ad.search_counts(path, stamp, "health", ad.Filters())
     assert counts["untagged"] == waiting > 0
     assert sum(counts[s] for s in (*ad.STANCES, "untagged")) == counts["passages"]
@@ -3279,3 +3280,96 @@ def test_a_correction_of_no_passage_or_stance_is_refused_and_one_removed_twice_s
         ad.delete_label(path, label)
     with Corpus.open(work).reading() as con:
         assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 0
+
+
+def test_the_corpus_figures_count_an_area_inspected_twice_once(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    from sendlens import appdata as ad
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE letters SET area = (SELECT min(area) FROM letters)"
+                    " WHERE area = (SELECT max(area) FROM letters)")
+    state = ad.status(str(copy), ad.stamp(copy))
+    assert (state.letters, state.areas) == (4, 3)
+
+
+def test_the_section_filter_offers_sections_in_the_order_of_a_letter(corpus_dir: Path) -> None:
+    from sendlens import appdata as ad
+
+    offered = ad.options(str(corpus_dir), ad.stamp(corpus_dir)).sections
+    assert len(offered) > 2 and offered != tuple(sorted(offered))
+    assert offered == tuple(s for s in ad.SECTIONS if s in offered)
+
+
+def test_a_database_that_is_not_a_corpus_is_said_so_on_the_start_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another program's SQLite file named sendlens.db: a message, not a traceback.
+    folder = tmp_path / "other"
+    folder.mkdir()
+    con = sqlite3.connect(folder / "sendlens.db")
+    con.execute("CREATE TABLE notes (text)")
+    con.commit()
+    con.close()
+    [error] = run(folder, monkeypatch).error
+    assert "cannot be read: not a usable sendlens database" in error.value
+    assert "no such table" in error.value
+
+
+def test_a_correction_saved_before_sendlens_recorded_its_offer_reopens_as_saved(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A correction with no record of the themes its form offered: the model's themes are
+    # not taken for ones added to the codebook since, and put back in the form.
+    from sendlens import appdata as ad
+
+    work = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(work).reading() as con:
+        pid = con.execute("SELECT passage_id FROM tags WHERE themes LIKE '%health_input%'"
+                          " LIMIT 1").fetchone()[0]
+    ad.save_label(str(work), pid, [], "neutral")
+    with Corpus.open(work).transaction() as con:
+        con.execute("UPDATE labels SET themes_offered = NULL")
+    again = run(work, monkeypatch, page="label", pid=pid)
+    assert again.multiselect(key=f"lt-{pid}").value == []
+    assert again.radio(key=f"ls-{pid}").value == "neutral"
+
+
+def test_comparing_two_letters_keeps_them_in_the_order_chosen(
+        corpus_dir: Path, facts: dict) -> None:
+    # The Area page's comparison: the first letter's counts, the second's, and the change
+    # from the first to the second (not the other way round).
+    from sendlens import appdata as ad
+
+    health = facts["health"]
+    first, second = sorted(health, key=lambda area: health[area][0])[::len(health) - 1]
+    assert health[first][0] < health[second][0]
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    a, b = (con.execute("SELECT letter_id FROM letters WHERE area = ?", (area,)).fetchone()[0]
+            for area in (first, second))
+    con.close()
+    diff = ad.compare_letters(str(corpus_dir), ad.stamp(corpus_dir), a, b).set_index("theme")
+    row = diff.loc["health_input"]
+    assert (row["passages_a"], row["passages_b"]) == (health[first][0], health[second][0])
+    assert row["passages_change"] == health[second][0] - health[first][0] > 0
+
+
+def test_a_theme_with_too_few_examples_is_said_only_while_the_model_is_current(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    # A stale model's codebook may have been mended since: the stale warning (retrain)
+    # is said instead of "check its patterns".
+    from sendlens import appdata as ad
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    meta = current_meta()
+    weak = {theme: 0 if theme == "health_input" else 100 for theme in meta["themes"]}
+    meta["training"] = {"weak_theme_positives": weak}
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE models SET meta = ?", (json.dumps(meta),))
+    said = ad.thin_text(str(copy), ad.stamp(copy))
+    assert said.startswith("Theme health_input: its patterns match 0 sentences")
+    assert "co_production" not in said
+    (copy / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text().replace(
+        "\n  negative:\n", '\n  negative:\n    - "edition 2 of no report"\n', 1))
+    assert ad.model_problems(str(copy), ad.stamp(copy))[0] == "stale"
+    assert ad.thin_text(str(copy), ad.stamp(copy)) == ""
