@@ -3373,3 +3373,26 @@ def test_a_theme_with_too_few_examples_is_said_only_while_the_model_is_current(
         "\n  negative:\n", '\n  negative:\n    - "edition 2 of no report"\n', 1))
     assert ad.model_problems(str(copy), ad.stamp(copy))[0] == "stale"
     assert ad.thin_text(str(copy), ad.stamp(copy)) == ""
+
+
+def test_a_search_matching_nothing_finds_nothing_and_counts_zero(corpus_dir: Path) -> None:
+    # "No passage matches those words", not a KeyError or a ValueError on the page.
+    from sendlens import appdata as ad
+
+    path, stamp = str(corpus_dir), ad.stamp(corpus_dir)
+    listed = ad.search_passages(path, stamp, "xylophone", ad.Filters())
+    assert listed.empty and list(listed) == ad.SEARCH_COLUMNS
+    counts = ad.search_counts(path, stamp, "xylophone", ad.Filters())
+    assert set(counts.values()) == {0} and {"passages", "letters", "untagged"} <= set(counts)
+
+
+def test_the_overview_gives_the_time_of_the_latest_import(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    from sendlens import appdata as ad
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        latest = con.execute("SELECT max(imported_at) FROM letters").fetchone()[0]
+        con.execute("UPDATE letters SET imported_at = '2020-01-01T00:00:00' WHERE letter_id"
+                    " = (SELECT min(letter_id) FROM letters)")
+    assert ad.status(str(copy), ad.stamp(copy)).last_import == latest
