@@ -3396,3 +3396,49 @@ def test_the_overview_gives_the_time_of_the_latest_import(
         con.execute("UPDATE letters SET imported_at = '2020-01-01T00:00:00' WHERE letter_id"
                     " = (SELECT min(letter_id) FROM letters)")
     assert ad.status(str(copy), ad.stamp(copy)).last_import == latest
+
+
+def _stale_copy(corpus_dir: Path, tmp_path: Path, *, model: dict[str, object]) -> Path:
+    """A copy whose current model 'test-2' (meta: current_meta() and `model`) is newer
+    than its tags and stale (its codebook edited since)."""
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE models SET is_current = 0")
+        con.execute("INSERT INTO models VALUES ('test-2', ?, 'models/test-2', ?, 1)",
+                    (now_iso(), json.dumps({**current_meta(), **model})))
+    (copy / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text().replace(
+        "\n  negative:\n", '\n  negative:\n    - "edition 2 of no report"\n', 1))
+    return copy
+
+
+def test_a_stale_model_is_said_once_not_also_as_tags_of_an_older_model(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    # `sendlens tag` mends both: one warning, the stale model's.
+    from sendlens import appdata as ad
+
+    copy = _stale_copy(corpus_dir, tmp_path, model={})
+    stamp = ad.stamp(copy)
+    assert ad.status(str(copy), stamp).older_tags > 0
+    assert "stale" in ad.problem_text(ad.model_problems(str(copy), stamp))
+    assert ad.older_text(str(copy), stamp) == ""
+
+
+def test_a_stale_model_whose_label_file_is_gone_says_to_put_it_back(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    from sendlens import appdata as ad
+
+    gone = str(tmp_path / "mine.jsonl")
+    copy = _stale_copy(corpus_dir, tmp_path, model={"training": {"label_files": [gone]}})
+    said = ad.problem_text(ad.model_problems(str(copy), ad.stamp(copy)))
+    assert f"the hand labels it learnt from ({gone}) are no longer there" in said
+    assert "sendlens tag" not in said
+
+
+def test_compare_keeps_to_the_chosen_themes(corpus_dir: Path) -> None:
+    from sendlens import appdata as ad
+
+    table = ad.theme_table(str(corpus_dir), ad.stamp(corpus_dir), "area",
+                           ad.Filters(themes=("health_input",)))
+    assert len(table) and set(table["theme"]) == {"health_input"}
