@@ -3154,7 +3154,17 @@ def test_a_search_keeps_to_the_chosen_dates_stance_section_and_themes(corpus_dir
     con = sqlite3.connect(corpus_dir / "sendlens.db")
     day, area = con.execute("SELECT inspection_start, area FROM letters "
                             "ORDER BY inspection_start LIMIT 1").fetchone()
+    # A region and an outcome that some letters have and others not.
+    region, in_region = con.execute("SELECT region, count(*) FROM letters GROUP BY 1"
+                                    " ORDER BY 2, 1 LIMIT 1").fetchone()
+    outcome, with_outcome = con.execute("SELECT outcome, count(*) FROM letters GROUP BY 1"
+                                        " ORDER BY 2, 1 LIMIT 1").fetchone()
     con.close()
+    assert in_region < 4 and with_outcome < 4
+    for chosen, letters in ((ad.Filters(regions=(region,)), in_region),
+                            (ad.Filters(outcomes=(outcome,)), with_outcome),
+                            (ad.Filters(areas=(area,)), 1)):
+        assert ad.search_counts(path, stamp, "the", chosen)["letters"] == letters, chosen
     one_day = ad.Filters(date_from=day, date_to=day)  # both ends are in the range
     assert ad.search_counts(path, stamp, "the", one_day)["letters"] == 1
     assert set(ad.search_passages(path, stamp, "the", one_day)["area"]) == {area}
