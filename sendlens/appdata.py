@@ -736,7 +736,9 @@ def search_passages(path: str, stamp_: tuple[int, ...], query: str, filters: Fil
     if frame.empty:
         return pd.DataFrame(columns=SEARCH_COLUMNS)
     frame["themes"] = frame["themes"].map(lambda s: ", ".join(_json(s, [])))
-    frame["citation"] = [aggregate.citation(r) for r in frame.to_dict("records")]
+    # A missing date is NaN in the frame, which is true: citation() must read it as None.
+    frame["citation"] = [aggregate.citation(r) for r in
+                         frame.astype(object).where(frame.notna(), None).to_dict("records")]
     return frame[SEARCH_COLUMNS]
 
 

@@ -3385,6 +3385,24 @@ def test_a_theme_with_too_few_examples_is_said_only_while_the_model_is_current(
     assert ad.thin_text(str(copy), ad.stamp(copy)) == ""
 
 
+def test_a_search_matching_a_letter_with_one_inspection_date_cites_it(
+        corpus_dir: Path, tmp_path: Path) -> None:
+    # Its missing end date is NaN beside the other letters' dates: the citations stopped
+    # the search with "fromisoformat: argument must be str".
+    from sendlens import appdata as ad
+    from textmine.aggregate import format_dates
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        letter, start = con.execute("SELECT letter_id, inspection_start FROM letters"
+                                    " ORDER BY letter_id LIMIT 1").fetchone()
+        con.execute("UPDATE letters SET inspection_end = NULL WHERE letter_id = ?", (letter,))
+    found = ad.search_passages(str(copy), ad.stamp(copy), "the", ad.Filters())
+    mine = found[found["letter_id"] == letter]
+    assert len(mine) and len(found) > len(mine)
+    assert all(f", {format_dates(start, None)}, " in c for c in mine["citation"])
+
+
 def test_a_search_matching_nothing_finds_nothing_and_counts_zero(corpus_dir: Path) -> None:
     # "No passage matches those words", not a KeyError or a ValueError on the page.
     from sendlens import appdata as ad
