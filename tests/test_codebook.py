@@ -394,6 +394,11 @@ def test_themes_counts_and_lists_every_kind_of_pattern_and_notes_edited_excludes
     said = themes()
     assert ("its stance rules differ from the codebook shipped" in said
             and "health_input differ" not in said)
+    # The other file-wide rule named in the plural.
+    (corpus / "codebook.yaml").write_text(text.replace(
+        "\nfixed_wording_sections: [outcome]\n", "\nfixed_wording_sections: [outcome, context]\n",
+        1))
+    assert "its fixed wording sections differ from the codebook shipped" in themes()
 
 
 def test_a_codebook_variable_that_overrules_a_corpus_codebook_is_said(

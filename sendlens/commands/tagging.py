@@ -108,8 +108,9 @@ def themes_cmd(
         # reach it only by hand. Which is which only the researcher knows.
         differ, missing = _differs_from_shipped(cb)
         if differ:
-            # "its ehc_plans differs", but "its stance rules differ".
-            verb = "differs" if len(differ) == 1 and not differ[0].endswith("rules") else "differ"
+            # "its ehc_plans differs", but "its stance rules differ" (and the sections).
+            plural = ("stance rules", "fixed wording sections")
+            verb = "differs" if len(differ) == 1 and differ[0] not in plural else "differ"
             typer.echo(f"  its {', '.join(differ)} {verb}"
                        f" from the codebook shipped with this sendlens ({PACKAGED_CODEBOOK}) "
                        "in what the tagger reads: your edits, or changes to sendlens's own "
