@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import require_shared
 from sitefixture import (
     FILE_PATH,
@@ -66,9 +67,16 @@ def test_area_scrapes_only_the_councils_named(tmp_path: Path) -> None:
         assert [r[0] for r in con.execute("SELECT ofsted_urn FROM letters")] == [rows[1].urn]
 
 
-def test_timeout_bounds_the_wait_for_a_response_that_stalls(tmp_path: Path) -> None:
+def test_timeout_bounds_the_wait_for_a_response_that_stalls(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # --timeout is how long a response may go without data: a file stalled past it is
     # asked for again (and counted), not waited for.
+    import scraper.scrape
+
+    # No 2 s back-off before the retry: the timeout is what is tested.
+    real = scraper.scrape.build_session
+    monkeypatch.setattr(scraper.scrape, "build_session",
+                        lambda **kw: real(**{**kw, "backoff": 0.0}))
     site = build_site(read_manifest(require_shared("letters"))[:1])
     site.fault(FILE_PATH + site.providers[0].reports[0].file_id, Fault("slow", seconds=1.5))
     with serve(site) as base:
