@@ -2793,8 +2793,9 @@ def test_the_start_page_tells_an_empty_corpus_from_a_missing_or_unreadable_one(
     (tmp_path / "pdfs").mkdir()
     said = texts(run(tmp_path / "pdfs", monkeypatch))
     assert "which holds no sendlens corpus yet." in said and "does not exist" not in said
-    Corpus.open(tmp_path / "empty")
+    Corpus.open(tmp_path / "empty")  # `sendlens import` found nothing to import
     at = run(tmp_path / "empty", monkeypatch)
+    assert "No letters in this corpus yet" in at.header[0].value
     assert "which holds no letters." in texts(at) and not at.error
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "sendlens.db").write_bytes(b"not a database " * 100)
@@ -2822,7 +2823,7 @@ def test_overview_and_sidebar_count_a_partly_tagged_corpus_with_corrections(
     at = run(work, monkeypatch)
     shown = figures_of(at)
     assert shown["With a theme"] == f"{themed / tagged:.0%}"
-    assert shown["Corrections saved"] == "1"
+    assert shown["Corrections saved"] == "1"  # two saved, of one passage
     assert at.sidebar.caption[0].value.startswith("4 letters · 3 areas · ")
     assert md_tables(at)[0][0]["Theme macro-F1"] == "0.810"
     assert "In brackets" not in texts(at)
@@ -3045,28 +3046,9 @@ def test_a_link_to_an_unknown_page_leaves_the_link_with_the_page_shown(
     at = run(corpus_dir, monkeypatch, page="nonsense")
     assert at.title[0].value == "Overview"
     assert at.query_params["page"] in ("overview", ["overview"])
+
+
 # --- appdata's queries called directly (no AppTest): what the pages are drawn from -------
-
-
-def test_the_overview_counts_a_passage_corrected_twice_as_one_correction(
-        corpus_dir: Path, tmp_path: Path) -> None:
-    # "Corrections saved" counts passages: a correction replaced by a newer one of the
-    # same passage is not a second passage the next retrain learns from.
-    from sendlens import appdata as ad
-
-    work, ids = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"], ["health_input"])
-    assert len(set(ids)) == 2
-    assert ad.status(str(work), ad.stamp(work)).labels == 1
-
-
-def test_a_corpus_with_no_letters_opens_on_the_start_page(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # `sendlens import` found nothing to import: the database is there, but empty.
-    empty = tmp_path / "empty"
-    Corpus.open(empty)
-    at = run(empty, monkeypatch)
-    assert "No letters in this corpus yet" in at.header[0].value
-    assert "holds no letters." in texts(at)
 
 
 def test_a_letter_with_no_inspection_dates_is_dated_by_its_publication_first() -> None:
