@@ -43,6 +43,13 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, letters_dir: Path) -> Corpu
     return build_tagged_corpus(tmp_path_factory.mktemp("cli") / "corpus", letters_dir)
 
 
+def copy_of(corpus: Corpus, tmp_path: Path) -> Path:
+    """A copy of the module's corpus at tmp_path/c, for a test that writes to it."""
+    copy = tmp_path / "c"
+    shutil.copytree(corpus.root, copy)
+    return copy
+
+
 def export(corpus: Corpus | Path, *args: str):
     root = corpus.root if isinstance(corpus, Corpus) else corpus
     return runner.invoke(app, ["export", *args, "--corpus", str(root)])
@@ -202,8 +209,7 @@ def test_a_table_pooling_frameworks_says_so(corpus: Corpus, tmp_path: Path) -> N
     # A scraped corpus's area rows pooled a 2016 inspection with its revisit without a
     # word, and a revisit discusses only weaknesses: not like for like with a 2023 report.
     assert "pool" not in export(corpus, "themes").stderr  # the 2023 reports alone
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).transaction() as con:
         con.execute("UPDATE letters SET framework = 'revisit_2018' WHERE area = 'Dorset'")
     result = export(copy, "themes", "--by", "region")
@@ -764,8 +770,7 @@ def test_letters_the_sections_asked_leave_empty_are_said(corpus: Corpus, tmp_pat
     """--section strengths --section weaknesses (the guide's measure of judgement) over a
     revisit, whose judgements are under main_findings: its row counted the letter with no
     passage and read as "no letter mentions the theme", without a word."""
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).transaction() as con:
         dorset = "SELECT letter_id FROM letters WHERE area = 'Dorset'"
         con.execute(f"UPDATE letters SET framework = 'revisit_2018' WHERE letter_id IN ({dorset})")
@@ -791,8 +796,7 @@ def test_a_2023_report_without_the_section_asked_is_not_sent_to_main_findings(
         corpus: Corpus, tmp_path: Path) -> None:
     # The main_findings hint is for revisits and monitoring visits: a 2023 report has no
     # such section, so pointing its reader there sends them to an empty table.
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).transaction() as con:
         con.execute("UPDATE passages SET section = 'actions' WHERE section = 'strengths' AND "
                     "letter_id IN (SELECT letter_id FROM letters WHERE area = 'Dorset')")
@@ -973,7 +977,7 @@ def test_a_folder_that_is_not_a_corpus_is_refused_and_left_as_it_was(
 
 
 def test_untagged_corpus_says_to_run_tag(corpus: Corpus, tmp_path: Path) -> None:
-    shutil.copytree(corpus.root, tmp_path / "c")
+    copy_of(corpus, tmp_path)
     copy = Corpus.open(tmp_path / "c")
     with copy.transaction() as con:
         con.execute("DELETE FROM tags")
@@ -1007,8 +1011,7 @@ def test_a_theme_added_since_tagging_has_no_rows_rather_than_zeros(
 
     from textmine.codebook import PACKAGED_CODEBOOK, load_codebook
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     eight = [t.id for t in load_codebook(PACKAGED_CODEBOOK).themes]
     with Corpus.open(copy).transaction() as con:  # the model that tagged it knew eight
         con.execute("INSERT INTO models VALUES ('hand', 'x', 'models/hand', ?, 1)",
@@ -1041,8 +1044,7 @@ def test_a_table_counted_under_a_codebook_variable_says_whose_codebook(
     # its tags are checked against, and the table must say so beside it.
     from textmine.codebook import PACKAGED_CODEBOOK
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     (copy / "codebook.yaml").write_text(PACKAGED_CODEBOOK.read_text())
     other = tmp_path / "other.yaml"
     other.write_text(PACKAGED_CODEBOOK.read_text())
@@ -1057,8 +1059,7 @@ def test_a_quoted_word_is_found_as_typed_not_by_its_stem(corpus: Corpus, tmp_pat
                                                          ) -> None:
     # "timely" by its stem also finds "time" and "timescales": a count of the passages
     # that say "timely" must not hold them.
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).transaction() as con:  # every passage on the theme
         con.execute("DELETE FROM tags")
         con.execute("INSERT INTO tags SELECT passage_id, '[\"ehc_plans\"]', 'negative', '{}',"
@@ -1081,8 +1082,7 @@ def test_a_quoted_word_is_found_as_typed_not_by_its_stem(corpus: Corpus, tmp_pat
 def test_a_list_item_is_given_with_the_words_that_open_its_list(
         corpus: Corpus, tmp_path: Path) -> None:
     # Bury's recommendations hold lists: "This includes:", then one passage an item.
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).transaction() as con:
         con.execute("INSERT INTO tags SELECT passage_id, '[\"social_care\"]', 'negative',"
                     " '{}', 'hand', 'x' FROM passages JOIN letters USING (letter_id)"
@@ -1164,8 +1164,7 @@ def test_info_summarises_the_corpus_and_the_ehc_plans_check(corpus: Corpus) -> N
 
 def test_info_counts_letters_by_framework_and_outcome_with_an_unknown_outcome_marked(
         corpus: Corpus, tmp_path: Path) -> None:
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).transaction() as con:
         con.execute("UPDATE letters SET outcome = NULL WHERE area = 'Cornwall'")
         counts = con.execute("SELECT outcome, count(*) FROM letters WHERE outcome IS NOT NULL"
@@ -1180,8 +1179,7 @@ def test_info_counts_letters_by_framework_and_outcome_with_an_unknown_outcome_ma
 
 def test_info_names_the_first_five_letters_taken_out_and_counts_the_rest(
         corpus: Corpus, tmp_path: Path) -> None:
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).transaction() as con:
         for i in range(6):
             con.execute("INSERT INTO taken_out (letter_id, by_id, sha256, before, taken_at) "
@@ -1197,8 +1195,7 @@ def test_info_counts_replaced_files_only_of_letters_still_held(corpus: Corpus,
                                                                  tmp_path: Path) -> None:
     # A letter read from a corrected file, then taken out by `supersede`: no longer one
     # of the corpus's letters, so not counted among them.
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).transaction() as con:
         held = con.execute("SELECT letter_id FROM letters WHERE area = 'Cornwall'"
                            ).fetchone()[0]
@@ -1211,8 +1208,7 @@ def test_info_counts_replaced_files_only_of_letters_still_held(corpus: Corpus,
 
 def test_info_says_to_tag_when_a_model_is_there_but_no_passage_is_tagged(
         corpus: Corpus, tmp_path: Path) -> None:
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).transaction() as con:
         con.execute("DELETE FROM tags")
     told = "no passage is tagged yet (the tables are empty until then)"
@@ -1233,8 +1229,7 @@ def test_info_on_a_model_trained_on_one_labels_file_with_tuned_thresholds(
 
     from sendlens import appdata
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).reading() as con:
         pid = con.execute("SELECT passage_id FROM passages ORDER BY passage_id").fetchone()[0]
     read = appdata.save_label(str(copy), pid, ["ehc_plans"], "negative")
@@ -1269,7 +1264,7 @@ def test_themes_by_year_with_an_undated_letter_export_in_every_format(
         corpus: Corpus, tmp_path: Path) -> None:
     # A letter with no date is in the year "unknown": Parquet holds one type a column,
     # and refused the mix of 2023 and "unknown".
-    shutil.copytree(corpus.root, tmp_path / "c")
+    copy_of(corpus, tmp_path)
     copy = Corpus.open(tmp_path / "c")
     with copy.transaction() as con:
         con.execute("UPDATE letters SET inspection_start = NULL, inspection_end = NULL,"
@@ -1315,7 +1310,7 @@ def test_the_area_table_gives_each_areas_code_to_join_other_data_by(
     assert "la_code" not in export(corpus, "themes", "-f", "md").stdout
     assert "| la_code |" in export(corpus, "letters", "-f", "md").stdout
     # An area the table of authorities does not know has no code: blank, not "None".
-    shutil.copytree(corpus.root, tmp_path / "c")
+    copy_of(corpus, tmp_path)
     copy = Corpus.open(tmp_path / "c")
     with copy.transaction() as con:
         con.execute("UPDATE letters SET la_code = NULL WHERE area = 'Cornwall'")
@@ -1351,8 +1346,7 @@ def test_labels_go_out_as_a_labels_file_unless_another_format_is_asked(
 
     from sendlens import appdata
 
-    copy = tmp_path / "c"
-    shutil.copytree(corpus.root, copy)
+    copy = copy_of(corpus, tmp_path)
     with Corpus.open(copy).reading() as con:
         pid = con.execute("SELECT passage_id FROM passages ORDER BY passage_id").fetchone()[0]
     appdata.save_label(str(copy), pid, ["ehc_plans"], "negative")
