@@ -320,7 +320,18 @@ class Corpus:
                 "held a corpus, put it back from a backup (the PDFs in its pdfs folder can "
                 "be imported again: `sendlens import` of that folder); `sendlens import` or "
                 "`scrape` makes a new corpus there")
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except (NotADirectoryError, FileExistsError) as exc:
+            # `--corpus notes.txt/corpus`, a link to nothing or a loop of links: a traceback.
+            for part in [*reversed(root.parents), root]:
+                if part.is_symlink() and not part.exists():
+                    raise CorpusError(f"{root}: cannot be made, as {part} is a link to a "
+                                      "folder that is not there (or a loop of links)") from exc
+                if part.exists() and not part.is_dir():
+                    raise CorpusError(f"{root}: cannot be made, as {part} is a file, not a "
+                                      "folder") from exc
+            raise CorpusError(f"{root}: cannot be made a folder ({exc.strerror})") from exc
         corpus = cls(root)
         try:
             version = (corpus._check_kind()
