@@ -1350,6 +1350,8 @@ def _pdfs_under(folder: Path, unreadable: list[tuple[Path, str]] | None,
         visited.add(real)
         dirs.sort()
         for name in files:
+            if name.startswith("."):  # hidden (a Mac's "._letter.pdf"): not taken
+                continue
             candidate = Path(top) / name
             # Anything by a PDF's name (os.walk lists folders apart): a link that leads
             # nowhere, a pipe or a device is yielded too, to be named as skipped.

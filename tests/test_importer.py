@@ -369,6 +369,23 @@ def test_a_pdf_saved_without_its_suffix_is_imported(corpus: Corpus, tmp_path: Pa
     assert (urn, published) == ("80999", "2017-06-21")
 
 
+def test_hidden_files_in_a_folder_are_not_taken(tmp_path: Path) -> None:
+    # A folder copied from a Mac holds "._testshire.pdf" (AppleDouble) beside each
+    # letter: each was "skipped: not a PDF", and the import exited 1.
+    folder = tmp_path / "letters"
+    folder.mkdir()
+    (folder / "testshire.pdf").write_bytes(letter_2016_pdf("Testshire"))
+    (folder / "._testshire.pdf").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    runner = CliRunner()
+    result = runner.invoke(app, ["import", str(folder), "--corpus", str(tmp_path / "c"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "imported 1" in result.output and "._testshire" not in result.output
+    # Named, a hidden file is read as any other.
+    named = runner.invoke(app, ["import", str(folder / "._testshire.pdf"),
+                                "--corpus", str(tmp_path / "c"), "-q"])
+    assert named.exit_code == 1 and "._testshire.pdf: not a PDF" in named.output
+
+
 def test_bad_files_are_skipped_by_name_with_a_reason(
     corpus: Corpus, real_pdfs: list[Path], tmp_path: Path
 ) -> None:
