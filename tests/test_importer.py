@@ -530,6 +530,19 @@ def test_importing_only_missing_paths_makes_no_corpus(tmp_path: Path) -> None:
     assert not (tmp_path / "c").exists()
 
 
+def test_an_empty_path_is_refused_not_read_as_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `sendlens import "$LETTERS"` with the variable unset imported every PDF under the
+    # working folder (an empty path is "."), with exit code 0.
+    (tmp_path / "stray.pdf").write_bytes(letter_2016_pdf("Testshire"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["import", "", "--corpus", str(tmp_path / "c"), "-q"])
+    assert result.exit_code == 2, result.output
+    assert "an empty path" in result.output
+    assert not (tmp_path / "c").exists()
+
+
 def test_a_missing_path_beside_a_good_file_does_not_stop_the_import(tmp_path: Path) -> None:
     # One mistyped path among several: the others are imported, the typo named (exit 1).
     pdf = tmp_path / "testshire.pdf"

@@ -23,13 +23,22 @@ from sendlens.importer import (
 from sendlens.store import DB_NAME, Corpus
 
 
+def _path_given(value: str) -> Path:
+    """A PATH argument; an empty one (`sendlens import "$LETTERS"`, the variable unset)
+    was read as "." and imported everything under the working folder."""
+    if not value:
+        raise typer.BadParameter("an empty path (an unset shell variable?); give a PDF "
+                                 "file or folder, or . for the working folder")
+    return Path(value)
+
+
 def import_cmd(
     paths: list[Path] | None = typer.Argument(
         None, help="PDF files and/or folders (searched recursively).", metavar="PATH",
         show_default=False,
         # An unreadable file is skipped with its reason like one found in a folder; Click
         # would refuse the whole command for it.
-        readable=False,
+        readable=False, parser=_path_given,
     ),
     reparse: bool = typer.Option(
         False, "--reparse",
