@@ -543,6 +543,21 @@ def test_an_empty_path_is_refused_not_read_as_the_working_folder(
     assert not (tmp_path / "c").exists()
 
 
+def test_an_empty_corpus_path_is_refused_not_read_as_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--corpus "$CORPUS"` with the variable unset made the working folder a corpus
+    # (its sendlens.db and pdfs beside the user's files), with exit code 0.
+    pdf = tmp_path / "letters" / "testshire.pdf"
+    pdf.parent.mkdir()
+    pdf.write_bytes(letter_2016_pdf("Testshire"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["import", "letters", "--corpus", "", "-q"])
+    assert result.exit_code == 2, result.output
+    assert "an empty path" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["letters"]
+
+
 def test_a_missing_path_beside_a_good_file_does_not_stop_the_import(tmp_path: Path) -> None:
     # One mistyped path among several: the others are imported, the typo named (exit 1).
     pdf = tmp_path / "testshire.pdf"

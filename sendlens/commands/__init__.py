@@ -19,12 +19,24 @@ from sendlens.store import DB_NAME, LOCK_NAME, SCRAPE_LOCK_NAME, Corpus, CorpusE
 DEFAULT_CORPUS = Path("corpus")
 E = TypeVar("E", bound=Enum)
 
+
+
+def _corpus_given(value: str) -> Path:
+    """--corpus's folder; an empty one (`--corpus "$CORPUS"`, the variable unset) was read
+    as "." and made the working folder a corpus."""
+    if not value:
+        raise typer.BadParameter("an empty path (an unset shell variable?); give the "
+                                 "corpus folder, or . for the working folder")
+    return Path(value)
+
+
 CorpusOption = typer.Option(
     None,
     "--corpus",
     envvar="SENDLENS_CORPUS",
     help="Corpus folder (default ./corpus, or $SENDLENS_CORPUS).",
     show_default=False,
+    parser=_corpus_given,
 )
 
 
