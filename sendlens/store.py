@@ -8,6 +8,7 @@ the database could point at.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -298,8 +299,11 @@ class Corpus:
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Corpus:
         root = Path(path)
-        if root.exists() and not root.is_dir():
-            raise CorpusError(f"{root}: not a folder")
+        try:
+            if root.exists() and not root.is_dir():
+                raise CorpusError(f"{root}: not a folder")
+        except OSError as exc:  # a name too long for the file system: a traceback
+            raise CorpusError(f"{root}: {exc.strerror or exc}") from exc
         # Only import and scrape make a corpus: a command that reads one must not turn
         # any folder it is pointed at (a folder of PDFs, say) into an empty corpus.
         if not create and not (root / DB_NAME).is_file():
@@ -322,8 +326,12 @@ class Corpus:
                 "`scrape` makes a new corpus there")
         try:
             root.mkdir(parents=True, exist_ok=True)
-        except (NotADirectoryError, FileExistsError) as exc:
-            # `--corpus notes.txt/corpus`, a link to nothing or a loop of links: a traceback.
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EROFS, errno.ENOSPC, errno.EIO,
+                             errno.EDQUOT):
+                raise  # named by the command line, with what to do
+            # `--corpus notes.txt/corpus`, a link to nothing or a loop of links, a folder
+            # no file can be made in (/proc): a traceback.
             for part in [*reversed(root.parents), root]:
                 if part.is_symlink() and not part.exists():
                     raise CorpusError(f"{root}: cannot be made, as {part} is a link to a "

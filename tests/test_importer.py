@@ -490,8 +490,8 @@ def test_a_name_too_long_or_the_corpus_itself_is_named_with_the_reason(
 def test_a_corpus_path_through_a_file_or_a_broken_link_is_named_not_a_traceback(
     tmp_path: Path,
 ) -> None:
-    # `--corpus notes.txt/corpus`, a link to nothing, a loop of links: a traceback
-    # (NotADirectoryError, FileExistsError) and exit code 1.
+    # `--corpus notes.txt/corpus`, a link to nothing, a loop of links, a name too long: a
+    # traceback (NotADirectoryError, FileExistsError, OSError) and exit code 1.
     pdf = tmp_path / "testshire.pdf"
     pdf.write_bytes(letter_2016_pdf("Testshire"))
     (tmp_path / "notes.txt").write_text("notes")
@@ -500,11 +500,14 @@ def test_a_corpus_path_through_a_file_or_a_broken_link_is_named_not_a_traceback(
     (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
     for where, reason in [("notes.txt/corpus", "notes.txt is a file, not a folder"),
                           ("gone", "gone is a link to a folder that is not there"),
-                          ("loop1", "loop1 is a link to a folder that is not there")]:
+                          ("loop1", "loop1 is a link to a folder that is not there"),
+                          ("x" * 300, "File name too long")]:
         result = CliRunner().invoke(app, ["import", str(pdf), "--corpus",
                                           str(tmp_path / where), "-q"])
         assert result.exit_code == 2, (where, result.output, result.exception)
         assert reason in result.output, where
+    info = CliRunner().invoke(app, ["info", "--corpus", str(tmp_path / ("x" * 300))])
+    assert info.exit_code == 2 and "File name too long" in info.output, info.exception
     assert (tmp_path / "notes.txt").read_text() == "notes"
 
 

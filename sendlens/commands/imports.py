@@ -84,7 +84,10 @@ def import_cmd(
                     fg="red", err=True)
         raise typer.Exit(2)
     path = corpus_path(corpus)
-    made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
+    try:
+        made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
+    except OSError:  # a name too long: the corpus, opened below, names the fault
+        made = (False, False)
     store = open_corpus(corpus, create=True)
     store.check_writable()  # before any file is read, not at the first letter's write
     report = import_paths(store, paths, progress=not quiet,

@@ -70,7 +70,10 @@ def scrape_cmd(
     from sendlens.store import Corpus, CorpusError
 
     path = corpus_path(corpus)
-    made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
+    try:
+        made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
+    except OSError:  # a name too long: the corpus, opened below, names the fault
+        made = (False, False)
     try:
         with contextlib.ExitStack() as stack:
             if dry_run and not (path / DB_NAME).exists():
