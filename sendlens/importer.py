@@ -1361,6 +1361,23 @@ def _pdfs_under(folder: Path, unreadable: list[tuple[Path, str]] | None,
                 yield candidate
 
 
+def _in_the_way(exc: OSError) -> str | None:
+    """What stands where the store needs a folder or a file, when that stopped a run: it
+    said "corpus/pdfs: File exists" of a link to a drive not mounted."""
+    if isinstance(exc, IsADirectoryError) and exc.filename2:  # renaming into place
+        return f"{exc.filename2} is a folder, where a stored PDF goes: move it away"
+    if not isinstance(exc, FileExistsError | NotADirectoryError) or not exc.filename:
+        return None
+    path = Path(exc.filename)
+    for part in [*reversed(path.parents), path]:
+        if part.is_symlink() and not part.exists():
+            return (f"{part} is a link to a folder that is not there (a drive not "
+                    "mounted?)")
+        if part.exists() and not part.is_dir():
+            return f"{part} is a file, not a folder"
+    return None
+
+
 def _pdf_without_suffix(path: Path) -> bool:
     """A file with no suffix that is a PDF: `curl -O` of an Ofsted file address
     (files.ofsted.gov.uk/v1/file/50300005) saves the letter as "50300005"."""
@@ -1435,7 +1452,8 @@ def import_paths(
     except sqlite3.OperationalError as exc:  # disk full, database read-only or locked
         report.stopped = database_problem(exc, corpus.db_path)
     except OSError as exc:  # writing a PDF into the store
-        report.stopped = f"{exc.filename or corpus.root}: {exc.strerror or exc}"
+        report.stopped = _in_the_way(exc) or (
+            f"{exc.filename or corpus.root}: {exc.strerror or exc}")
     if todo and not report.interrupted:
         with suppress(sqlite3.Error, OSError):  # a note: never the reason an import fails
             report.unlisted = len(corpus.unlisted_pdfs())

@@ -810,6 +810,30 @@ def test_a_store_that_cannot_be_written_stops_the_import_with_a_summary(
     assert again.exit_code == 0 and "imported 2, already in the corpus 1" in again.output
 
 
+def test_a_store_link_to_nothing_or_a_folder_in_a_pdfs_place_is_named(
+    tmp_path: Path,
+) -> None:
+    # The store linked to a drive not mounted said "corpus/pdfs: File exists"; a folder
+    # where a stored PDF goes, "corpus/pdfs/xx/.partial-....tmp: Is a directory".
+    pdf = tmp_path / "testshire.pdf"
+    pdf.write_bytes(letter_2016_pdf("Testshire"))
+    sha = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    linked = tmp_path / "linked"
+    Corpus.open(linked)
+    (linked / "pdfs").symlink_to(tmp_path / "drive" / "pdfs")
+    folder = tmp_path / "folder"
+    Corpus.open(folder)
+    (folder / "pdfs" / sha[:2] / f"{sha}.pdf").mkdir(parents=True)
+    for target, said in [
+            (linked, f"{linked / 'pdfs'} is a link to a folder that is not there"),
+            (folder, f"{folder / 'pdfs' / sha[:2] / sha}.pdf is a folder, where a stored "
+                     "PDF goes")]:
+        result = CliRunner().invoke(app, ["import", str(pdf), "--corpus", str(target), "-q"])
+        assert result.exit_code == 2, result.output
+        assert f"stopped before the end: {said}" in " ".join(result.output.split())
+        assert not list((folder / "pdfs").rglob(".partial-*"))
+
+
 def test_a_database_problem_is_told_by_its_cause(tmp_path: Path) -> None:
     """A read-only folder or a full disk is no reason to throw a corpus away: only a
     damaged file gets the advice to restore or rebuild it."""
