@@ -13,6 +13,7 @@ import shlex
 import sqlite3
 import stat
 import sys
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
@@ -1147,6 +1148,8 @@ def _manifest_row(
         return None
     path = (folder / name).resolve()
     if not path.is_file():
+        path = _spelt_otherwise(path) or path
+    if not path.is_file():
         warnings.append(f"{where}: file {name!r} not found ({_shown(path)}); the row is ignored")
         return None
     when_col = "published" if row.get("published") else "file_date"
@@ -1175,6 +1178,23 @@ def _manifest_row(
         want = ""
     return ImportItem(path, ofsted_urn=urn or None, published=published, source=url or None,
                       sha256=want or None, described_at=where)
+
+
+def _spelt_otherwise(path: Path) -> Path | None:
+    """The file beside `path` whose name is `path`'s in another Unicode form: a Mac names
+    a file "Bédford.pdf" with an e and an accent, a spreadsheet types one "é", and the
+    row was "not found" beside the very file it names."""
+    want = unicodedata.normalize("NFC", path.name)
+    if want.isascii():
+        return None
+    try:
+        with os.scandir(path.parent) as entries:
+            for entry in entries:
+                if unicodedata.normalize("NFC", entry.name) == want and entry.is_file():
+                    return Path(entry.path).resolve()
+    except OSError:
+        pass
+    return None
 
 
 def _read_manifest(folder: Path, warnings: list[str]) -> dict[Path, ImportItem]:

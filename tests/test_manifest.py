@@ -192,6 +192,16 @@ def test_empty_cells_after_the_last_column_are_no_surplus(folder: Path) -> None:
     assert items["ashmere.pdf"].ofsted_urn == "80997"
 
 
+def test_a_file_named_by_a_mac_in_another_unicode_form_is_found(folder: Path) -> None:
+    # A Mac names the file with "e" and a combining accent, the manifest typed in a
+    # spreadsheet has one "é": the row was "not found" beside the very file it names.
+    (folder / "ashmere.pdf").rename(folder / "e\u0301cole-ashmere.pdf")
+    items, warnings = read_manifest(
+        folder, "file,ofsted_urn\n\u00e9cole-ashmere.pdf,80997\n")
+    assert warnings == []
+    assert items["e\u0301cole-ashmere.pdf"].ofsted_urn == "80997"
+
+
 def test_a_column_named_twice_is_said_and_the_last_read(folder: Path) -> None:
     items, warnings = read_manifest(
         folder, "file,published,published\nashmere.pdf,2019-01-01,2019-10-04\n")
