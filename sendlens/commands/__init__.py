@@ -20,7 +20,6 @@ DEFAULT_CORPUS = Path("corpus")
 E = TypeVar("E", bound=Enum)
 
 
-
 def _corpus_given(value: str) -> Path:
     """--corpus's folder; an empty one (`--corpus "$CORPUS"`, the variable unset) was read
     as "." and made the working folder a corpus."""
