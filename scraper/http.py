@@ -27,6 +27,7 @@ from __future__ import annotations
 import email.utils
 import http.client
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -297,6 +298,11 @@ class Retry:
                     raise ConnectionRefused(url, f"connection refused by {parts.netloc} (nothing "
                                             "is listening there: is the address right, and "
                                             "the server running?); not retried") from exc
+                if where not in self.reached and _caused_by(
+                        exc, lambda e: isinstance(e, ssl.SSLError)):
+                    # An https address where the server speaks http, or a certificate
+                    # not trusted: waiting will not fix either.
+                    raise HostUnreachable(url, f"{_describe(exc)}; not retried") from exc
                 problem = _describe(exc)
             except (requests.RequestException, LocationValueError) as exc:
                 # Not a passing problem (an invalid URL, say): no retry, and an HttpError
@@ -352,11 +358,28 @@ def _describe(exc: BaseException) -> str:
         # urllib3's words: "('Connection aborted.', RemoteDisconnected('Remote end closed
         # connection without response'))".
         return "the server closed the connection without an answer"
+    tls = _cause(exc, lambda e: isinstance(e, ssl.SSLError))
+    if tls is not None:
+        # urllib3's words: "HTTPSConnectionPool(host=..., port=...): Max retries exceeded
+        # with url: ... (Caused by SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] ...')))".
+        detail = getattr(tls, "verify_message", None) or str(tls)
+        detail = detail.split(" (_ssl.c:")[0]
+        return f"no secure (https) connection could be made: {detail}"
+    bad = _cause(exc, lambda e: isinstance(e, http.client.BadStatusLine))
+    if bad is not None:
+        began = str(bad.args[0] if bad.args else bad).strip()[:60]
+        return f"the answer is not HTTP (it began {began!r}): is this a web server's address?"
     return f"{type(exc).__name__}: {exc}"
 
 
 def _caused_by(exc: BaseException, test: Callable[[BaseException], bool]) -> bool:
     """Is `test` true of `exc` or of anything it wraps (urllib3 nests its errors)?"""
+    return _cause(exc, test) is not None
+
+
+def _cause(exc: BaseException,
+           test: Callable[[BaseException], bool]) -> BaseException | None:
+    """The first of `exc` and what it wraps that `test` is true of, if any."""
     seen: set[int] = set()
     stack: list[object] = [exc]
     while stack:
@@ -365,9 +388,9 @@ def _caused_by(exc: BaseException, test: Callable[[BaseException], bool]) -> boo
             continue
         seen.add(id(e))
         if test(e):
-            return True
+            return e
         stack += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
-    return False
+    return None
 
 
 def _unresolvable(exc: BaseException) -> bool:

@@ -542,3 +542,45 @@ def test_robots_txt_redirected_off_the_host_is_unreadable(site: Site, base: str)
     assert robots.get(f"{base}/provider/44/80454").status_code == 200
     with pytest.raises(RobotsDisallowed, match="robots.txt disallows"):
         robots.get(f"{base}/provider/44/666")
+
+
+def test_https_to_a_server_that_speaks_plain_http_is_said_plainly_not_retried(
+        site: Site, base: str) -> None:
+    # `--base-url https://...` for a mirror that serves http: urllib3's "SSLError:
+    # HTTPSConnectionPool(host=..., port=...): Max retries exceeded with url: ... (Caused
+    # by SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] ...')))", after 30 s of retries.
+    sleeps = Sleeps()
+    url = base.replace("http:", "https:") + "/robots.txt"
+    with pytest.raises(HttpError) as err:
+        Retry(Transport(), retries=4, sleep=sleeps).get(url)
+    assert err.value.problem.startswith("no secure (https) connection could be made"), err.value
+    assert "WRONG_VERSION_NUMBER" in err.value.problem
+    assert "HTTPSConnectionPool" not in err.value.problem and "not retried" in err.value.problem
+    assert sleeps.waits == []
+
+
+def test_an_answer_that_is_not_http_is_said_plainly() -> None:
+    # Another kind of server on that port (ssh, say): "ConnectionError: ('Connection
+    # aborted.', BadStatusLine('SSH-2.0-OpenSSH_9.6\r\n'))".
+    import socket
+    import threading
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+
+        def banner() -> None:
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+        threading.Thread(target=banner, daemon=True).start()
+        url = f"http://127.0.0.1:{srv.getsockname()[1]}/search"
+        with pytest.raises(HttpError) as err:
+            Retry(Transport(), retries=0, sleep=Sleeps()).get(url)
+    assert err.value.problem.startswith(
+        "the answer is not HTTP (it began 'SSH-2.0-OpenSSH_9.6')"), err.value.problem
