@@ -1150,7 +1150,10 @@ def _transient(exc: Exception) -> bool:
 def _new_tmp(tmp_dir: Path, file_id: str) -> tuple[Path, int | None]:
     """A temporary file of this run's own, locked while the run uses it, so that
     another scrape of the same corpus neither writes to it nor clears it away."""
-    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=f"{TMP_PREFIX}{file_id}-", suffix=".part")
+    # The id only as far as a file name has room (a link to /v1/file/<300 digits> made
+    # one too long, and the run ended in a traceback); mkstemp makes the name unique.
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=f"{TMP_PREFIX}{file_id[:64]}-",
+                                suffix=".part")
     if fcntl is None:
         os.close(fd)
         return Path(name), None

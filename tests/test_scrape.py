@@ -1952,3 +1952,19 @@ def test_a_stored_pdf_is_synced_before_and_after_its_rename(
     path = corpus.store_pdf(data, hashlib.sha256(data).hexdigest())
     assert path.read_bytes() == data
     assert synced == ["file", "folder"]
+
+
+def test_a_file_id_too_long_for_a_file_name_is_downloaded_not_a_traceback(
+    site: Site, base: str, corpus: Corpus
+) -> None:
+    # A link to /v1/file/<300 digits>: the temporary file named after it was longer than
+    # a file name may be (OSError: [Errno 36] File name too long), and the run died.
+    long_id = "7" * 300
+    council = Provider("80998", "Longshire")
+    council.reports.append(Report(long_id, "Joint local area SEND inspection", date(2017, 6, 21),
+                                  letter_2016_pdf("Longshire"), True))
+    site.providers.append(council)
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert summary.error is None and summary.failed == [], summary.render()
+    assert fetches(corpus)[long_id]["status"] == "imported"
+    assert_corpus_clean(corpus)
