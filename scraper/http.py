@@ -56,6 +56,7 @@ PAGE_MAX_BYTES = 20 * 2**20
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
+MAX_CRAWL_DELAY = 86400.0  # a robots.txt asking for more between requests: not crawled
 
 
 class HttpError(RuntimeError):
@@ -467,6 +468,11 @@ class Robots:
         parser = RobotsRules.parse("" if resp.status_code >= 400 else
                                    resp.content.decode("utf-8-sig", errors="replace"))
         delay = parser.crawl_delay(self.user_agent)
+        if delay and delay > MAX_CRAWL_DELAY:
+            # Not a wait that can end (time.sleep overflowed on 1e11 s: a traceback).
+            raise RobotsDisallowed(
+                robots_url, f"robots.txt asks for {delay:g} s between requests (Crawl-delay): "
+                "too long to wait; not crawling")
         if delay and self.on_crawl_delay:
             self.on_crawl_delay(float(delay))
         return parser

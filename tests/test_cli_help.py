@@ -68,8 +68,8 @@ def test_scrape_is_polite_by_default_and_its_help_says_how() -> None:
     # not hammer the Ofsted site.
     help_text = " ".join(CliRunner().invoke(app, ["scrape", "--help"]).output.split())
     assert re.search(r"--delay SECONDS Seconds between requests; .*? \[default: 1\.0; "
-                     r"x>=0\.0\]", help_text), help_text
-    assert "[default: 60.0; x>=1.0]" in help_text
+                     r"0\.0<=x<=86400\.0\]", help_text), help_text
+    assert "[default: 60.0; 1.0<=x<=86400.0]" in help_text
 
 
 def test_the_changelog_names_the_versions_a_corpus_records() -> None:

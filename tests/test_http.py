@@ -584,3 +584,18 @@ def test_an_answer_that_is_not_http_is_said_plainly() -> None:
             Retry(Transport(), retries=0, sleep=Sleeps()).get(url)
     assert err.value.problem.startswith(
         "the answer is not HTTP (it began 'SSH-2.0-OpenSSH_9.6')"), err.value.problem
+
+
+@pytest.mark.parametrize("asked", ["inf", "99999999999", "1e308"])
+def test_a_crawl_delay_too_long_to_wait_is_not_crawling_not_a_traceback(
+        site: Site, base: str, asked: str) -> None:
+    # time.sleep(1e11) raised "OverflowError: timestamp out of range for platform
+    # time_t": the run ended in a traceback.
+    site.robots = f"User-agent: *\nCrawl-delay: {asked}\n"
+    session = build_session(delay=0.0)
+    session.throttle.sleep = sleeps = Sleeps()
+    with pytest.raises(RobotsDisallowed) as err:
+        session.get(f"{base}/provider/44/80454")
+    assert err.value.url == f"{base}/robots.txt"
+    assert "(Crawl-delay): too long to wait; not crawling" in err.value.problem
+    assert sleeps.waits == []

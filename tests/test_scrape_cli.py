@@ -209,3 +209,16 @@ def test_retries_and_waits_are_told_unless_quiet(tmp_path: Path) -> None:
                     and "; waiting 2 s (Retry-After: 1 s), then retry 1 of 4" in result.output)
             assert told is not quiet, result.output
             assert "requests: " in result.output and "(retries 1)" in result.output
+
+
+@pytest.mark.parametrize(("option", "value"), [("--delay", "inf"), ("--delay", "1e308"),
+                                               ("--timeout", "1e12")])
+def test_a_delay_or_timeout_too_long_to_wait_is_refused(tmp_path: Path, option: str,
+                                                        value: str) -> None:
+    # Taken, then "OverflowError: timestamp out of range for platform time_t" at the first
+    # wait or request: a traceback.
+    result = CliRunner().invoke(app, ["scrape", "--base-url", "http://127.0.0.1:9", option,
+                                      value, "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.output
+    assert not (tmp_path / "c").exists()

@@ -31,11 +31,11 @@ def scrape_cmd(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would be fetched."),
     delay: float = typer.Option(
-        1.0, "--delay", min=0.0, metavar="SECONDS",
+        1.0, "--delay", min=0.0, max=86400.0, metavar="SECONDS",
         help="Seconds between requests; a longer Crawl-delay in robots.txt wins.",
     ),
     timeout: float = typer.Option(
-        60.0, "--timeout", min=1.0, metavar="SECONDS",
+        60.0, "--timeout", min=1.0, max=86400.0, metavar="SECONDS",
         help="Give up on a response after this many seconds without data (then retried).",
     ),
     labels_config: Path | None = typer.Option(
