@@ -599,3 +599,13 @@ def test_a_crawl_delay_too_long_to_wait_is_not_crawling_not_a_traceback(
     assert err.value.url == f"{base}/robots.txt"
     assert "(Crawl-delay): too long to wait; not crawling" in err.value.problem
     assert sleeps.waits == []
+
+
+def test_a_retry_after_of_other_digits_is_ignored_not_an_error(site: Site, base: str) -> None:
+    # A header byte 0xB2 reads as "²", which str.isdigit() accepts and float() does not:
+    # the scrape ended with "error: could not convert string to float: '²'", exit code 2.
+    assert retry_after_seconds("\u00b2") is None and retry_after_seconds("1\u00b3") is None
+    site.fault("/provider/44/80454", Fault("status", 429, retry_after="\u00b2"))
+    sleeps = Sleeps()
+    resp = Retry(Transport(), backoff=0.01, sleep=sleeps).get(f"{base}/provider/44/80454")
+    assert resp.status_code == 200 and len(sleeps.waits) == 1
