@@ -14,8 +14,14 @@ import threading
 INTERRUPTED_EXIT = 130  # as a shell reports a command stopped by Ctrl-C
 
 
+def _term(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # a TERM while loading ends as a Ctrl-C does, with 130
+
+
 def main() -> None:
     try:
+        # Before the half second of loading: a TERM then killed the program (143).
+        signal.signal(signal.SIGTERM, _term)
         from sendlens.cli import main as run
 
         run()

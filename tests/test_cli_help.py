@@ -129,6 +129,21 @@ def test_ctrl_c_while_the_command_line_loads_ends_quietly(tmp_path) -> None:
     assert "KeyboardInterrupt" in bare.stderr and "Traceback" in bare.stderr
 
 
+def test_a_term_signal_while_the_command_line_loads_ends_with_130(tmp_path) -> None:
+    """A TERM (`kill`, a job scheduler) in the half second the command line loads killed
+    the program outright (exit -15, a shell's 143), where the README promises 130."""
+    import subprocess
+    import sys
+
+    code = (_CTRL_C_AT_IMPORT.format(module="pandas", stop=True)
+            .replace("os.kill(os.getpid(), signal.SIGINT)", "os.kill(os.getpid(), signal.SIGTERM)")
+            + f"sys.argv = ['sendlens', 'info', '--corpus', {str(tmp_path)!r}]\n"
+            "from sendlens.launch import main\nmain()\n")
+    stopped = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120)
+    assert (stopped.returncode, stopped.stderr) == (130, "")
+
+
 def test_a_reader_that_stops_reading_early_is_no_failure() -> None:
     """`sendlens themes | head -1` exited 1, the code of "some files failed"."""
     import subprocess
