@@ -431,7 +431,9 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
             raise BadDownload(f"served an HTML page ({ctype}) instead of a PDF"
                               + _via(resp))
         length_header = resp.headers.get("Content-Length")
-        expected = int(length_header) if length_header and length_header.isdigit() else None
+        # ASCII digits only: "²" (a header's byte 0xB2) is a digit to isdigit(), not to int().
+        expected = (int(length_header) if length_header and length_header.isascii()
+                    and length_header.isdigit() else None)
         if expected is not None and expected > MAX_PDF_BYTES:
             raise BadDownload(f"{expected} bytes is too large for a letter", final=True)
         digest = hashlib.sha256()
