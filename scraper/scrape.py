@@ -698,7 +698,7 @@ def scrape(
 
     # Named as the command line names them (`gov_uk_url` has no option: it is the API's).
     for name, url in (("--base-url", base_url), ("gov_uk_url", gov_uk_url)):
-        if url and url != AUTO:
+        if url is not None and url != AUTO:  # "" too: not the real site
             try:
                 parts = urlsplit(url)
                 parts.port  # noqa: B018 - raises for a port that is not a number

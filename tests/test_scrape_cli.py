@@ -222,3 +222,13 @@ def test_a_delay_or_timeout_too_long_to_wait_is_refused(tmp_path: Path, option: 
     assert result.exit_code == 2, result.output
     assert f"Invalid value for '{option}'" in result.output
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("empty", ["", " "])
+def test_an_empty_base_url_is_refused_not_the_real_site(tmp_path: Path, empty: str) -> None:
+    # `--base-url "$MIRROR"` with MIRROR unset scraped the real Ofsted site instead.
+    result = CliRunner().invoke(app, ["scrape", "--base-url", empty, "--delay", "0",
+                                      "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 2, result.output
+    assert f"--base-url {empty!r} is not an http(s) URL with a host" in result.output
+    assert "ofsted.gov.uk" not in result.output and not (tmp_path / "c").exists()

@@ -81,7 +81,8 @@ def scrape_cmd(
                 path = Path(stack.enter_context(tempfile.TemporaryDirectory()))
             summary = scrape(
                 Corpus.open(path),
-                base_url=base_url or site.DEFAULT_BASE_URL,
+                # An empty --base-url is refused, not read as the real site.
+                base_url=site.DEFAULT_BASE_URL if base_url is None else base_url,
                 since=since,
                 areas=area or None,
                 dry_run=dry_run,
