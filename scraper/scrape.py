@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from scraper import site
 from scraper.http import (
+    REDIRECT_STATUSES,
     HttpError,
     NameNotResolved,
     PoliteSession,
@@ -481,7 +482,10 @@ def download_to(session: PoliteSession, url: str, dest: Path) -> tuple[str, int]
 
 
 def _status(resp: requests.Response) -> str:
-    return f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+    status = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+    if resp.status_code in REDIRECT_STATUSES and not resp.headers.get("Location"):
+        return f"{status}, a redirect that names no address (no Location header)"
+    return status
 
 
 def _via(resp: requests.Response) -> str:

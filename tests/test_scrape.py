@@ -1997,3 +1997,13 @@ def test_a_content_length_of_other_digits_is_no_error(site: Site, tmp_path: Path
         session = build_session(delay=0, obey_robots=False)
         digest, size = download_to(session, url, tmp_path / "f.part")
     assert (digest, size) == (sha(body), len(body))
+
+
+def test_a_redirect_that_names_no_address_says_so(site: Site, base: str,
+                                                  corpus: Corpus) -> None:
+    # A 302 without a Location was reported as a bare "HTTP 302 Found".
+    first = site.providers[0].reports[0].file_id
+    site.fault(FILE_PATH + first, Fault("redirect", location=""))
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert (f"{FILE_PATH}{first}: HTTP 302 Found, a redirect that names no address "
+            "(no Location header)") in summary.render(), summary.render()
