@@ -39,6 +39,7 @@ import requests
 from tqdm import tqdm
 
 from scraper import site
+from scraper.hosts import refusal
 from scraper.http import (
     REDIRECT_STATUSES,
     HttpError,
@@ -763,7 +764,8 @@ def scrape(
         councils = {_area_key(p.urn, p.name): p.name for p, extra in targets if not extra}
 
         candidates, unread, read_whole = _read_provider_pages(
-            session, targets, rule, summary, found_areas, letters_held, since, progress)
+            session, targets, rule, summary, found_areas, letters_held, since, progress,
+            base_url)
         # Letters no page read lists: known files, and the GOV.UK page's 2016-17 letters
         # (every one a SEND letter, whatever its title says).
         sources = []
@@ -900,7 +902,7 @@ def scrape(
 def _read_provider_pages(
     session: PoliteSession, targets: list[tuple[site.ProviderLink, bool]],
     rule: site.LabelRule, summary: ScrapeSummary, found_areas: set[str],
-    letters_held: set[str], since: date | None, progress: bool,
+    letters_held: set[str], since: date | None, progress: bool, base_url: str,
 ) -> tuple[list[site.Publication], set[str], set[str]]:
     """Every council's provider page (`targets`: the link, and whether it is an extra
     record that may be missing): the SEND letters listed, the councils whose page could
@@ -912,6 +914,13 @@ def _read_provider_pages(
     any_reports = False
     for prov, is_extra in _bar(targets, "providers", "page", progress):
         odd_links: list[tuple[str, str]] = []
+        # The search page's links are held to the rule for a page's links, as redirects
+        # are: one to another host (http://10.0.0.5/...) was requested there.
+        if (why := refusal(prov.url, base_url)) is not None:
+            summary.failed.append(Failure(prov.url, f"linked from the search page, {why}: "
+                                          "not followed", prov.name))
+            unread.add(_area_key(prov.urn, prov.name))
+            continue
         try:
             html = _get_html(session, prov.url, optional=is_extra)
             # One council's page of unknown structure (its only report linked

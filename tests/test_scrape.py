@@ -2007,3 +2007,24 @@ def test_a_redirect_that_names_no_address_says_so(site: Site, base: str,
     summary = scrape(corpus, base_url=base, **FAST)
     assert (f"{FILE_PATH}{first}: HTTP 302 Found, a redirect that names no address "
             "(no Location header)") in summary.render(), summary.render()
+
+
+def test_a_search_link_to_another_host_is_not_followed(
+    site: Site, base: str, corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A redirect to another host is refused, but a council linked from the search page
+    # at another address (http://10.0.0.5/...) was requested there, robots.txt first.
+    import sitefixture
+
+    first = site.providers[0]
+    real = sitefixture._Handler._search
+
+    def elsewhere(self: Any, s: Site, query: dict[str, list[str]]) -> str:
+        return real(self, s, query).replace(f'href="/provider/44/{first.urn}"',
+                                            f'href="http://other.invalid/provider/44/{first.urn}"')
+
+    monkeypatch.setattr(sitefixture._Handler, "_search", elsewhere)
+    summary = scrape(corpus, base_url=base, **FAST)
+    assert (f"{first.name}: http://other.invalid/provider/44/{first.urn}: linked from the "
+            "search page, another host: not followed") in summary.render(), summary.render()
+    assert summary.error is None
