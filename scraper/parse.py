@@ -126,7 +126,7 @@ def parse_date_range(text: str) -> tuple[str | None, str | None]:
 
 def _number(word: str) -> int | None:
     word = word.lower()
-    if word.isdigit():
+    if word.isdecimal():  # not isdigit(): "²" is a digit to it, and int() raised
         return int(word)
     if word == "none":
         return 0

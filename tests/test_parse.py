@@ -236,6 +236,12 @@ _VERDICT = ("Leaders changed the panel. The area has {}made sufficient progress 
          "weaknesses.", ("sufficient_progress_none", 0, 2)),
         ("The area has not made sufficient progress in addressing the weakness identified at "
          "the initial inspection.", ("sufficient_progress_none", 0, 1)),
+        # A superscript (a footnote mark) is a digit to isdigit() but not to int(): the
+        # letter failed to import. It is no count, and the judgement is left unread.
+        ("The area has made sufficient progress in addressing \u00b2 of the three "
+         "significant weaknesses.", (None, None, None)),
+        ("The area has made sufficient progress in addressing \u0662 of the three "
+         "significant weaknesses.", ("sufficient_progress_some", 2, 3)),
     ],
 )
 def test_revisit_progress(text: str, expected: tuple) -> None:
