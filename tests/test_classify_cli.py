@@ -1446,6 +1446,26 @@ def test_a_labels_file_given_twice_weighs_once(tmp_path: Path) -> None:
     assert len(meta["training"]["label_files"]) == 1
 
 
+def test_a_theme_repeated_in_a_label_is_not_a_second_way_of_labelling(tmp_path: Path) -> None:
+    # ["ehc_plans", "ehc_plans"] beside ["ehc_plans"] was warned of as a sentence
+    # "labelled in two ways" (naming lines that agree), and weighed twice.
+    from test_model import synthetic_rows
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=2)
+    row = synthetic_rows(2)[0]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(
+        json.dumps({"letter": row["letter_id"], "text": row["text"], "themes": themes,
+                    "stance": "negative"}) + "\n"
+        for themes in ([row["theme"]], [row["theme"], row["theme"]])))
+    result = CliRunner().invoke(app, ["train", "--labels", str(labels), "--corpus", str(root)],
+                                env={"SENDLENS_CODEBOOK": ""})
+    assert result.exit_code == 0, result.output
+    assert "two ways" not in result.stderr
+    assert "1 hand label given again word for word" in result.stderr
+
+
 def test_train_warns_of_labels_naming_a_letter_the_corpus_lacks(corpus: Path,
                                                                tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"

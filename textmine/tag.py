@@ -379,7 +379,9 @@ def read_labels(path: Path, codebook: Codebook | None = None,
                                         and all(isinstance(t, str) for t in offered)):
             raise LabelFileError(f"{path}, line {no}: \"themes_offered\" must be a list of "
                                "theme ids (the themes the label judged)")
-        out.append({"letter": letter, "text": rec["text"], "themes": themes, "stance": stance,
+        # A theme named twice is named once: ["x", "x"] is the label ["x"] (not a second).
+        out.append({"letter": letter, "text": rec["text"], "themes": list(dict.fromkeys(themes)),
+                    "stance": stance,
                     **({"passage_id": passage} if passage else {}),
                     **({"offered": offered} if offered is not None else {}),
                     "source": f"{path}, line {no}"})  # for messages about the label
