@@ -301,6 +301,19 @@ def test_a_codebook_entry_of_the_wrong_kind_is_named(tmp_path: Path, edit, messa
         parse_codebook(text, tmp_path / "c.yaml")
 
 
+def test_a_wrong_kind_of_entry_built_of_yaml_aliases_is_named_in_a_line(tmp_path: Path) -> None:
+    # Each level repeats the one before through an alias ("billion laughs"): the error
+    # wrote the whole expanded list into its message, gigabytes for eight levels.
+    nested = '&l0 ["a", "b", "c", "d", "e", "f", "g", "h", "i"]'
+    for level in range(1, 9):
+        nested = f"&l{level} [{nested}, " + ", ".join([f"*l{level - 1}"] * 8) + "]"
+    text = PACKAGED_CODEBOOK.read_text().replace(
+        "\nstance:", NEW_THEME + f"    related: [{nested}]\nstance:", 1)
+    with pytest.raises(CodebookError, match="theme transport.related: item 1 is not a "
+                       r"string: \[\[\[") as caught:
+        parse_codebook(text, tmp_path / "c.yaml")
+    assert len(str(caught.value)) < 1000
+
 def test_a_bad_theme_is_named_by_its_place_counting_from_one(tmp_path: Path) -> None:
     text = "themes:\n" + NEW_THEME + NEW_THEME.replace("id: transport", "id: Early_Years")
     with pytest.raises(CodebookError, match=r"theme 2 of the list: id must be lower_snake"):

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import reprlib
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -438,6 +439,16 @@ def _unjoinable(pattern: str) -> str | None:
     return None
 
 
+_SHOWN = reprlib.Repr()  # (keywords from Python 3.12 only)
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict, _SHOWN.maxstring = 2, 6, 6, 200
+
+
+def _shown(value: Any) -> str:
+    """A value of the file, for a message: a list or mapping cut short (YAML aliases can
+    repeat one list inside another until its full text takes gigabytes)."""
+    return _SHOWN.repr(value) if isinstance(value, list | dict) else repr(value)
+
+
 def _strings(value: Any, where: str, at: tuple[str | int, ...] = ()) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -445,10 +456,10 @@ def _strings(value: Any, where: str, at: tuple[str | int, ...] = ()) -> tuple[st
         value = [value]
     if not isinstance(value, list):
         raise CodebookError(f"{where}: expected a list of strings, got "
-                            f"{type(value).__name__} {value!r}", at)
+                            f"{type(value).__name__} {_shown(value)}", at)
     for i, v in enumerate(value):
         if not isinstance(v, str):  # "- portage: home visiting" is a mapping to YAML
-            raise CodebookError(f"{where}: item {i + 1} is not a string: {v!r} (put "
+            raise CodebookError(f"{where}: item {i + 1} is not a string: {_shown(v)} (put "
                                 "quotes around a pattern holding ': ' or '#')", at + (i,))
     first: dict[str, int] = {}
     for i, v in enumerate(value):
@@ -493,7 +504,8 @@ def _sections(value: Any, where: str) -> tuple[str, ...]:
 def _scope(value: Any, where: str) -> int:
     # bool is an int to Python, but "negation_scope: yes" is a mistake.
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20:
-        raise CodebookError(f"{where}: expected a number of words from 1 to 20, got {value!r}")
+        raise CodebookError(f"{where}: expected a number of words from 1 to 20, got "
+                            f"{_shown(value)}")
     return value
 
 
@@ -519,7 +531,7 @@ def _priors(value: Any, where: str) -> dict[str, dict[str, float]]:
             # bool is an int to Python, but "positive: yes" is a mistake.
             if isinstance(p, bool) or not isinstance(p, int | float) or not (
                     math.isfinite(p) and p >= 0):
-                raise CodebookError(f"{where}.{section}.{stance}: {p!r} is not a "
+                raise CodebookError(f"{where}.{section}.{stance}: {_shown(p)} is not a "
                                     "probability (a number from 0 up)")
             probs[stance] = float(p)
         total = sum(probs.values())
@@ -611,7 +623,7 @@ def _codebook(data: Any, text: str, path: Path) -> Codebook:
     if isinstance(data.get("version"), list | dict):
         # A number, a text or a date all name a version; a list or a mapping is a mistake.
         raise CodebookError(f"{path}: version: expected one value (1, 1.1, \"spring 2025\"), "
-                            f"got {data['version']!r}")
+                            f"got {_shown(data['version'])}")
     themes: list[Theme] = []
     seen: set[str] = set()
     names: dict[str, str] = {}  # lower-cased name -> its theme's id
@@ -623,7 +635,7 @@ def _codebook(data: Any, text: str, path: Path) -> Codebook:
                 raise CodebookError(f"{where}: expected a mapping")
             tid = entry.get("id")
             if not isinstance(tid, str) or not _ID.fullmatch(tid):
-                raise CodebookError(f"{where}: id must be lower_snake_case, got {tid!r}")
+                raise CodebookError(f"{where}: id must be lower_snake_case, got {_shown(tid)}")
             if tid in _STANCE_SCORE_IDS:
                 raise CodebookError(f"{where}: id {tid!r} is the name of a stance score "
                                     "(the scores name each theme and stance_<stance>); "
@@ -650,11 +662,11 @@ def _codebook(data: Any, text: str, path: Path) -> Codebook:
             for key in ("include", "exclude_note", "short_name"):
                 if entry.get(key) is not None and not isinstance(entry[key], str):
                     raise CodebookError(f"{where}.{key}: expected text (one string), got "
-                                        f"{type(entry[key]).__name__} {entry[key]!r}")
+                                        f"{type(entry[key]).__name__} {_shown(entry[key])}")
             yields = entry.get("yields_to_others", False)
             if not isinstance(yields, bool):  # "false" in quotes would be true
                 raise CodebookError(f"{where}.yields_to_others: expected true or false "
-                                    f"(unquoted), got {yields!r}")
+                                    f"(unquoted), got {_shown(yields)}")
             themes.append(
                 Theme(
                     id=tid,
