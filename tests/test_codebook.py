@@ -450,6 +450,30 @@ def test_themes_reports_a_broken_codebook_clearly(tmp_path: Path) -> None:
     assert f"in {bad}, line 1" in " ".join(result.output.split())
 
 
+def test_themes_refuses_a_corpus_that_is_a_file_or_another_programs_database(
+        tmp_path: Path) -> None:
+    # Every other command refused them; `themes` listed the codebook with exit code 0 and
+    # advised copying it to "FILE/codebook.yaml", or into the other program's folder.
+    import sqlite3
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("notes")
+    result = CliRunner().invoke(app, ["themes", "--corpus", str(a_file)],
+                                env={"SENDLENS_CODEBOOK": ""})
+    assert result.exit_code == 2 and f"{a_file}: not a folder" in result.output
+    other = tmp_path / "other"
+    other.mkdir()
+    with sqlite3.connect(other / "sendlens.db") as con:
+        con.execute("CREATE TABLE readings (t TEXT, value REAL)")
+    con.close()
+    before = (other / "sendlens.db").read_bytes()
+    result = CliRunner().invoke(app, ["themes", "--corpus", str(other)],
+                                env={"SENDLENS_CODEBOOK": ""})
+    assert result.exit_code == 2
+    assert "not a sendlens corpus (a database of other tables: readings)" in result.output
+    assert (other / "sendlens.db").read_bytes() == before
+    assert sorted(p.name for p in other.iterdir()) == ["sendlens.db"]
+
 # Each list of patterns is joined into one expression (textmine/weak.py): a pattern that
 # compiles alone can still break training, or match something else, once joined.
 @pytest.mark.parametrize("old, new, where, why", [

@@ -82,10 +82,25 @@ def themes_cmd(
 ) -> None:
     """List the codebook's themes (the file in force: $SENDLENS_CODEBOOK,
     the corpus folder's codebook.yaml, or the packaged one)."""
+    import sqlite3
+
+    from sendlens.store import DB_NAME, Corpus, CorpusError
     from textmine.codebook import PACKAGED_CODEBOOK, CodebookError, load_codebook
 
+    # No corpus is needed (the themes before a first import), but what cannot be one, or
+    # another program's (or a newer sendlens's) database, is refused as by every command.
+    root = corpus_path(corpus)
+    if root.exists() and not root.is_dir():
+        raise _fail(f"{root}: not a folder")
+    if (root / DB_NAME).is_file() and (root / DB_NAME).stat().st_size:
+        try:
+            Corpus(root)._check_kind()  # reads only: nothing in the folder is changed
+        except CorpusError as exc:
+            raise _fail(str(exc)) from exc
+        except sqlite3.DatabaseError:
+            pass  # damaged: the commands that read it say so; the codebook is a file apart
     try:
-        cb = load_codebook(corpus=corpus_path(corpus))
+        cb = load_codebook(corpus=root)
     except CodebookError as exc:
         raise _fail(str(exc)) from exc
     lists = ("core_patterns", "patterns", "related", "exclude")
