@@ -1405,6 +1405,19 @@ def test_a_label_holding_a_line_separator_character_is_one_line(tmp_path: Path) 
     assert [r["text"] for r in got] == ["Plans\u2028are late.", "Good.", "Fine."]
 
 
+def test_a_theme_given_but_not_offered_is_named(tmp_path: Path) -> None:
+    # A typo in "themes_offered" ("helth_input") made the label judge none of its themes:
+    # train and evaluate read it as saying nothing about them, without a word.
+    from textmine.tag import LabelFileError, read_labels
+
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"text": "Good.", "themes": [], "themes_offered": ["ehc_plans"]}\n'
+                    '{"text": "Plans are late.", "themes": ["ehc_plans", "health_input"], '
+                    '"themes_offered": ["ehc_plans", "helth_input"]}\n')
+    with pytest.raises(LabelFileError, match=r"labels.jsonl, line 2: theme 'health_input' is "
+                       r"in \"themes\" but not in \"themes_offered\""):
+        read_labels(path)
+
 def test_a_labels_file_in_csv_is_named_for_what_it_is(tmp_path: Path) -> None:
     # "Expecting value at column 1" alone did not say that the file was of the wrong kind.
     from textmine.tag import LabelFileError, read_labels

@@ -379,6 +379,12 @@ def read_labels(path: Path, codebook: Codebook | None = None,
                                         and all(isinstance(t, str) for t in offered)):
             raise LabelFileError(f"{path}, line {no}: \"themes_offered\" must be a list of "
                                "theme ids (the themes the label judged)")
+        if offered is not None and (unjudged := [t for t in themes if t not in offered]):
+            # A typo in themes_offered made the label judge none of its themes, silently.
+            raise LabelFileError(
+                f"{path}, line {no}: theme {', '.join(map(repr, unjudged))} is in \"themes\" "
+                "but not in \"themes_offered\" (the themes the label judged): a label gives "
+                "only themes it judged")
         # A theme named twice is named once: ["x", "x"] is the label ["x"] (not a second).
         out.append({"letter": letter, "text": rec["text"], "themes": list(dict.fromkeys(themes)),
                     "stance": stance,
