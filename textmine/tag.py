@@ -307,6 +307,9 @@ def _near_key(key: str, rec: dict[str, Any]) -> str | None:
     return near if near not in rec else None
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def read_labels(path: Path, codebook: Codebook | None = None,
                 removed: Collection[str] = ()) -> list[dict[str, Any]]:
     """Records of a JSONL labels file ({"letter", "text", "themes", "stance"} a line).
@@ -343,6 +346,14 @@ def read_labels(path: Path, codebook: Codebook | None = None,
         if not rec["text"].strip():
             raise LabelFileError(f"{path}, line {no}: \"text\" is empty: a label needs the "
                                "sentence it labels")
+        for key, value in rec.items():
+            # "\ud800" escaped alone is no character: it cannot be written as UTF-8 (a
+            # letter so named stopped evaluate with a UnicodeEncodeError).
+            if half := _LONE_SURROGATE.search(json.dumps(value, ensure_ascii=False)):
+                raise LabelFileError(
+                    f"{path}, line {no}: \"{key}\" holds {half.group()!r}, half of a UTF-16 "
+                    "surrogate pair, which is no character (a program split an emoji or "
+                    "another character in two): write the file again as UTF-8")
         for key in rec:
             # "theme" or "Stance" would otherwise read as "no theme" at a hand label's weight.
             if key not in LABEL_KEYS and (near := _near_key(key, rec)):
