@@ -1337,6 +1337,12 @@ def test_labels_from_a_pipe_are_refused_with_the_reason(tmp_path: Path) -> None:
                          text=True, input='{"text": "Good.", "themes": []}\n', timeout=120)
     assert run.returncode == 2
     assert "labels file /dev/stdin: not a file on disk (a pipe?)" in run.stderr
+    # `evaluate <(...)` read the pipe more than once and said "no labelled sentences".
+    run = subprocess.run([sys.executable, "-m", "sendlens.cli", "evaluate", "/dev/stdin",
+                          "--corpus", str(corpus)], capture_output=True,
+                         text=True, input='{"text": "Good.", "themes": []}\n', timeout=120)
+    assert run.returncode == 2
+    assert "labels file /dev/stdin: not a file on disk (a pipe?)" in run.stderr
 
 
 def test_a_model_the_database_refuses_leaves_no_folder_behind(tmp_path: Path) -> None:

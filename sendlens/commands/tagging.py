@@ -582,6 +582,11 @@ def evaluate_cmd(
         raise _fail("--tune-thresholds measures tuned thresholds by cross-validation: it "
                     "needs --cv (the model card measures the default thresholds)")
     folds = folds or 5
+    if gold.exists() and not gold.is_file() and not gold.is_dir():
+        # <(...) or /dev/stdin: evaluate reads the file more than once, and a pipe is
+        # empty the second time ("no labelled sentences", of a file that had them).
+        raise _fail(f"labels file {gold}: not a file on disk (a pipe?); save the labels to "
+                    "a file and give that: evaluate reads it more than once")
     if output is not None:
         # Before the minute of training: a mistyped folder is said at once (the default,
         # docs/, is made when missing).
