@@ -416,6 +416,32 @@ def serve(site: Site) -> Iterator[str]:
         server.server_close()
 
 
+@contextmanager
+def serve_raw(answer: bytes, *, read_request: bool = True) -> Iterator[str]:
+    """A server on 127.0.0.1 that sends `answer`, byte for byte, to every connection (after
+    reading the request, unless told not to) and closes it: for answers no HTTP server
+    library would send. Yields its base URL."""
+    import socket
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+
+        def reply() -> None:
+            while True:
+                try:
+                    conn, _ = srv.accept()
+                except OSError:  # the socket closed: the test is over
+                    return
+                with conn:
+                    if read_request:
+                        conn.recv(65536)
+                    conn.sendall(answer)
+
+        threading.Thread(target=reply, daemon=True).start()
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+
+
 # --- fixture documents ----------------------------------------------------------------
 
 

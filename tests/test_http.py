@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 import requests
-from sitefixture import Fault, Provider, Report, Site, serve
+from sitefixture import Fault, Provider, Report, Site, serve, serve_raw
 
 from scraper.http import (
     USER_AGENT,
@@ -562,26 +562,9 @@ def test_https_to_a_server_that_speaks_plain_http_is_said_plainly_not_retried(
 def test_an_answer_that_is_not_http_is_said_plainly() -> None:
     # Another kind of server on that port (ssh, say): "ConnectionError: ('Connection
     # aborted.', BadStatusLine('SSH-2.0-OpenSSH_9.6\r\n'))".
-    import socket
-    import threading
-
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(8)
-
-        def banner() -> None:
-            while True:
-                try:
-                    conn, _ = srv.accept()
-                except OSError:
-                    return
-                with conn:
-                    conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
-
-        threading.Thread(target=banner, daemon=True).start()
-        url = f"http://127.0.0.1:{srv.getsockname()[1]}/search"
-        with pytest.raises(HttpError) as err:
-            Retry(Transport(), retries=0, sleep=Sleeps()).get(url)
+    with serve_raw(b"SSH-2.0-OpenSSH_9.6\r\n", read_request=False) as base, \
+            pytest.raises(HttpError) as err:
+        Retry(Transport(), retries=0, sleep=Sleeps()).get(f"{base}/search")
     assert err.value.problem.startswith(
         "the answer is not HTTP (it began 'SSH-2.0-OpenSSH_9.6')"), err.value.problem
 

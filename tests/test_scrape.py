@@ -34,6 +34,7 @@ from sitefixture import (
     letter_2016_pdf,
     read_manifest,
     serve,
+    serve_raw,
 )
 
 from scraper import site as sitemod
@@ -1973,29 +1974,12 @@ def test_a_file_id_too_long_for_a_file_name_is_downloaded_not_a_traceback(
 def test_a_content_length_of_other_digits_is_no_error(site: Site, tmp_path: Path) -> None:
     # "Content-Length: ²" (byte 0xB2) passed str.isdigit() and failed int(): the scrape
     # stopped at once with "error: invalid literal for int() with base 10: '²'", exit 2.
-    import socket
-    import threading
-
     body = _bytes(site.providers[0].reports[0].body)
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(8)
-
-        def answer() -> None:
-            while True:
-                try:
-                    conn, _ = srv.accept()
-                except OSError:
-                    return
-                with conn:
-                    conn.recv(65536)
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n"
-                                 b"Content-Length: \xb2\r\nConnection: close\r\n\r\n" + body)
-
-        threading.Thread(target=answer, daemon=True).start()
-        url = f"http://127.0.0.1:{srv.getsockname()[1]}{FILE_PATH}1000"
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n"
+              b"Content-Length: \xb2\r\nConnection: close\r\n\r\n" + body)
+    with serve_raw(answer) as raw:
         session = build_session(delay=0, obey_robots=False)
-        digest, size = download_to(session, url, tmp_path / "f.part")
+        digest, size = download_to(session, f"{raw}{FILE_PATH}1000", tmp_path / "f.part")
     assert (digest, size) == (sha(body), len(body))
 
 
