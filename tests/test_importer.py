@@ -397,6 +397,9 @@ def test_bad_files_are_skipped_by_name_with_a_reason(
     (bad / "truncated.pdf").write_bytes(data[: len(data) // 3])
     (bad / "program.pdf").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8)
     shutil.copy(real_pdfs[2], bad / "good.pdf")
+    # Bytes before the header (a byte-order mark a tool added): PDF readers look for it in
+    # the first 1,024 bytes, as the folder scan does; it was refused as "not a PDF".
+    (bad / "bom.pdf").write_bytes(b"\xef\xbb\xbf" + real_pdfs[3].read_bytes())
     report = import_paths(corpus, [bad], progress=False)
     reasons = {Path(o.path).name: o.reason for o in report.skipped}
     assert set(reasons) == {"empty.pdf", "error-page.pdf", "truncated.pdf", "program.pdf"}
@@ -407,7 +410,8 @@ def test_bad_files_are_skipped_by_name_with_a_reason(
     assert "not a PDF" in reasons["error-page.pdf"] and "<html>" in reasons["error-page.pdf"]
     assert "truncated" in reasons["truncated.pdf"]
     assert [o.status for o in report.outcomes if o.path.endswith("good.pdf")] == ["imported"]
-    assert _letter_count(corpus) == 1
+    assert [o.status for o in report.outcomes if o.path.endswith("bom.pdf")] == ["imported"]
+    assert _letter_count(corpus) == 2
 
 
 def test_file_names_that_are_not_utf8_are_imported_and_named_readably(
