@@ -20,13 +20,18 @@ DEFAULT_CORPUS = Path("corpus")
 E = TypeVar("E", bound=Enum)
 
 
-def _corpus_given(value: str) -> Path:
-    """--corpus's folder; an empty one (`--corpus "$CORPUS"`, the variable unset) was read
-    as "." and made the working folder a corpus."""
-    if not value:
-        raise typer.BadParameter("an empty path (an unset shell variable?); give the "
-                                 "corpus folder, or . for the working folder")
-    return Path(value)
+def non_empty_path(what: str) -> Callable[[str], Path]:
+    """A parser for a path option or argument that refuses an empty one: `"$CORPUS"` or
+    `"$LETTERS"` with the variable unset was read as "." (the working folder made a
+    corpus, or everything under it imported). `what` names what to give instead."""
+
+    def parse(value: str) -> Path:
+        if not value:
+            raise typer.BadParameter(f"an empty path (an unset shell variable?); give {what}, "
+                                     "or . for the working folder")
+        return Path(value)
+
+    return parse
 
 
 CorpusOption = typer.Option(
@@ -35,7 +40,7 @@ CorpusOption = typer.Option(
     envvar="SENDLENS_CORPUS",
     help="Corpus folder (default ./corpus, or $SENDLENS_CORPUS).",
     show_default=False,
-    parser=_corpus_given,
+    parser=non_empty_path("the corpus folder"),
 )
 
 
@@ -76,6 +81,15 @@ def corpus_path(value: Path | None) -> Path:
     # "~" in the working folder is what nobody means, and a hazard to remove.
     chosen = chosen.expanduser()
     return chosen
+
+
+def not_there_yet(path: Path) -> tuple[bool, bool]:
+    """(the folder, the corpus in it) not there before this run: what a run that imports
+    nothing takes away again (`remove_if_empty`)."""
+    try:
+        return not path.exists(), not (path / DB_NAME).exists()
+    except OSError:  # a name too long: Corpus.open, which comes next, names the fault
+        return False, False
 
 
 def open_corpus(value: Path | None, *, create: bool = False) -> Corpus:

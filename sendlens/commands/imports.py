@@ -9,6 +9,8 @@ import typer
 from sendlens.commands import (
     CorpusOption,
     corpus_path,
+    non_empty_path,
+    not_there_yet,
     open_corpus,
     remove_if_empty,
 )
@@ -20,16 +22,7 @@ from sendlens.importer import (
     shown_path,
     supersede_letter,
 )
-from sendlens.store import DB_NAME, Corpus
-
-
-def _path_given(value: str) -> Path:
-    """A PATH argument; an empty one (`sendlens import "$LETTERS"`, the variable unset)
-    was read as "." and imported everything under the working folder."""
-    if not value:
-        raise typer.BadParameter("an empty path (an unset shell variable?); give a PDF "
-                                 "file or folder, or . for the working folder")
-    return Path(value)
+from sendlens.store import Corpus
 
 
 def import_cmd(
@@ -38,7 +31,7 @@ def import_cmd(
         show_default=False,
         # An unreadable file is skipped with its reason like one found in a folder; Click
         # would refuse the whole command for it.
-        readable=False, parser=_path_given,
+        readable=False, parser=non_empty_path("a PDF file or folder"),
     ),
     reparse: bool = typer.Option(
         False, "--reparse",
@@ -84,10 +77,7 @@ def import_cmd(
                     fg="red", err=True)
         raise typer.Exit(2)
     path = corpus_path(corpus)
-    try:
-        made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
-    except OSError:  # a name too long: the corpus, opened below, names the fault
-        made = (False, False)
+    made = not_there_yet(path)
     store = open_corpus(corpus, create=True)
     store.check_writable()  # before any file is read, not at the first letter's write
     report = import_paths(store, paths, progress=not quiet,

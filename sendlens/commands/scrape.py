@@ -10,7 +10,13 @@ from pathlib import Path
 
 import typer
 
-from sendlens.commands import CorpusOption, corpus_path, iso_date, remove_if_empty
+from sendlens.commands import (
+    CorpusOption,
+    corpus_path,
+    iso_date,
+    not_there_yet,
+    remove_if_empty,
+)
 from sendlens.store import DB_NAME
 
 
@@ -70,10 +76,7 @@ def scrape_cmd(
     from sendlens.store import Corpus, CorpusError
 
     path = corpus_path(corpus)
-    try:
-        made = (not path.exists(), not (path / DB_NAME).exists())  # (the folder, the corpus)
-    except OSError:  # a name too long: the corpus, opened below, names the fault
-        made = (False, False)
+    made = not_there_yet(path)
     try:
         with contextlib.ExitStack() as stack:
             if dry_run and not (path / DB_NAME).exists():
