@@ -37,6 +37,7 @@ from sendlens.store import (
     Corpus,
     database_problem,
     dumps,
+    in_the_way,
     letters_read_otherwise,
     now_iso,
 )
@@ -1388,14 +1389,7 @@ def _in_the_way(exc: OSError) -> str | None:
         return f"{exc.filename2} is a folder, where a stored PDF goes: move it away"
     if not isinstance(exc, FileExistsError | NotADirectoryError) or not exc.filename:
         return None
-    path = Path(exc.filename)
-    for part in [*reversed(path.parents), path]:
-        if part.is_symlink() and not part.exists():
-            return (f"{part} is a link to a folder that is not there (a drive not "
-                    "mounted?)")
-        if part.exists() and not part.is_dir():
-            return f"{part} is a file, not a folder"
-    return None
+    return in_the_way(Path(exc.filename), link_hint="a drive not mounted?")
 
 
 def _pdf_without_suffix(path: Path) -> bool:

@@ -287,6 +287,17 @@ def _sendlens_table(name: str) -> bool:
     return name in _OWN_TABLES or name.startswith(("passages_fts", "sqlite_"))
 
 
+def in_the_way(path: Path, *, link_hint: str) -> str | None:
+    """What on the way to `path` is no folder ("X is a file, not a folder", or "X is a link
+    to a folder that is not there (`link_hint`)"), or None."""
+    for part in [*reversed(path.parents), path]:
+        if part.is_symlink() and not part.exists():
+            return f"{part} is a link to a folder that is not there ({link_hint})"
+        if part.exists() and not part.is_dir():
+            return f"{part} is a file, not a folder"
+    return None
+
+
 @dataclass
 class Corpus:
     """A corpus folder. Open with `Corpus.open(path)`."""
@@ -332,13 +343,8 @@ class Corpus:
                 raise  # named by the command line, with what to do
             # `--corpus notes.txt/corpus`, a link to nothing or a loop of links, a folder
             # no file can be made in (/proc): a traceback.
-            for part in [*reversed(root.parents), root]:
-                if part.is_symlink() and not part.exists():
-                    raise CorpusError(f"{root}: cannot be made, as {part} is a link to a "
-                                      "folder that is not there (or a loop of links)") from exc
-                if part.exists() and not part.is_dir():
-                    raise CorpusError(f"{root}: cannot be made, as {part} is a file, not a "
-                                      "folder") from exc
+            if why := in_the_way(root, link_hint="or a loop of links"):
+                raise CorpusError(f"{root}: cannot be made, as {why}") from exc
             raise CorpusError(f"{root}: cannot be made a folder ({exc.strerror})") from exc
         corpus = cls(root)
         try:
