@@ -79,13 +79,17 @@ class ExtractedText:
         return "\n\n".join(p.text for p in self.paragraphs)
 
 
+def pdf_header_in(head: bytes) -> bool:
+    """Whether a file starting `head` is a PDF by its header: readers look for it in the
+    first 1,024 bytes (after a byte-order mark or other bytes a tool put before it)."""
+    return b"%PDF-" in head[:1024]
+
+
 def check_pdf_bytes(data: bytes, name: str) -> None:
     """Cheap structural checks before pdfium sees the file."""
     if not data:
         raise ExtractError(f"{name}: empty file (0 bytes)")
-    # Readers look for the header in the first 1,024 bytes (a byte-order mark or other
-    # bytes a tool put before it), as the import's folder scan does.
-    if b"%PDF-" not in data[:1024] and data.lstrip()[:5] != b"%PDF-":
+    if not pdf_header_in(data) and data.lstrip()[:5] != b"%PDF-":
         head = data[:40].decode("latin-1", "replace").strip()
         if sum(c.isprintable() or c in "\r\n\t" for c in head) < 0.9 * len(head):
             # A binary file (a program, a zip, an image): its bytes would say nothing.

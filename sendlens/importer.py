@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from scraper.extract import ExtractError, extract_pdf
+from scraper.extract import ExtractError, extract_pdf, pdf_header_in
 from scraper.parse import (
     PARSER_VERSION,
     NotASendLetter,
@@ -1399,7 +1399,7 @@ def _pdf_without_suffix(path: Path) -> bool:
         return False
     try:
         with open(path, "rb") as fh:
-            return b"%PDF-" in fh.read(1024)  # where readers look for it
+            return pdf_header_in(fh.read(1024))
     except OSError:
         return False
 
