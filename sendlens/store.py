@@ -348,7 +348,7 @@ class Corpus:
             raise CorpusError(f"{root}: cannot be made a folder ({exc.strerror})") from exc
         corpus = cls(root)
         try:
-            version = (corpus._check_kind()
+            version = (corpus.check_kind()
                        if corpus.db_path.is_file() and corpus.db_path.stat().st_size else None)
             if corpus.readonly:
                 corpus._check_schema(version)
@@ -377,7 +377,7 @@ class Corpus:
 
     def _check_schema(self, version: int | None) -> None:
         """A read-only corpus cannot be upgraded: one of an older schema is refused (a
-        newer one `_check_kind` has refused already). `version` as `_check_kind` read it;
+        newer one `check_kind` has refused already). `version` as `check_kind` read it;
         None when it read none (an empty file is then read here, and named if unusable)."""
         if version is None:
             con = self.connect(readonly=True)
@@ -530,7 +530,7 @@ class Corpus:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _check_kind(self) -> int | None:
+    def check_kind(self) -> int | None:
         """Refuse, before anything is written (even the switch to WAL), a newer sendlens's
         corpus or another program's database: opening must not change either. A database
         with no schema version yet is taken only if every table it has is sendlens's (a

@@ -94,7 +94,7 @@ def themes_cmd(
         raise _fail(f"{root}: not a folder")
     if (root / DB_NAME).is_file() and (root / DB_NAME).stat().st_size:
         try:
-            Corpus(root)._check_kind()  # reads only: nothing in the folder is changed
+            Corpus(root).check_kind()  # reads only: nothing in the folder is changed
         except CorpusError as exc:
             raise _fail(str(exc)) from exc
         except sqlite3.DatabaseError:
