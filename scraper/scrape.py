@@ -649,6 +649,11 @@ def _check_bad_run(bad_run: int, any_reports: bool, url: str, problem: str) -> N
         )
 
 
+def _password_hidden(url: str) -> str:
+    """``url`` with the password of a ``user:password@`` part shown as ***."""
+    return re.sub(r"(//[^/?#@:]*:)[^/?#@]*@", r"\1***@", url)
+
+
 def gov_uk_page_for(base_url: str) -> str | None:
     """The GOV.UK page of the first letters, when ``base_url`` is the real Ofsted site
     (however it is spelt: a trailing slash, capitals in the scheme or host)."""
@@ -704,13 +709,18 @@ def scrape(
     # Named as the command line names them (`gov_uk_url` has no option: it is the API's).
     for name, url in (("--base-url", base_url), ("gov_uk_url", gov_uk_url)):
         if url is not None and url != AUTO:  # "" too: not the real site
+            shown = _password_hidden(url)
             try:
                 parts = urlsplit(url)
                 parts.port  # noqa: B018 - raises for a port that is not a number
             except ValueError as exc:  # "Invalid IPv6 URL", with neither option nor URL
-                raise ValueError(f"{name} {url!r} is not a URL: {exc}") from None
+                raise ValueError(f"{name} {shown!r} is not a URL: {exc}") from None
             if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError(f"{name} {url!r} is not an http(s) URL with a host")
+                raise ValueError(f"{name} {shown!r} is not an http(s) URL with a host")
+            if parts.username is not None:
+                # The files' links would not carry them, and every message names the URL.
+                raise ValueError(f"{name} {shown!r} holds a user name or password: sendlens "
+                                 "does not log in to sites; give the address without them")
     started = time.monotonic()
     summary = ScrapeSummary(dry_run=dry_run, delay_asked=delay, delay_used=delay)
     rule = site.load_label_rule(labels_config)

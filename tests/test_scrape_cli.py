@@ -100,6 +100,23 @@ def test_bad_base_url_is_a_clear_error(tmp_path: Path) -> None:
     assert "--base-url 'http://[::1' is not a URL: Invalid IPv6 URL" in result.output
 
 
+
+@pytest.mark.parametrize("url", ["http://alice:s3cret@127.0.0.1:9/",
+                                 "http://alice:s3cret@[::1/"])
+def test_a_password_in_the_base_url_is_refused_and_not_printed(tmp_path: Path,
+                                                                 url: str) -> None:
+    # It was printed in every error naming a URL, and the files' links went without it.
+    result = CliRunner().invoke(app, ["scrape", "--base-url", url, "--delay", "0",
+                                      "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 2, result.output
+    assert "s3cret" not in result.output
+    assert "alice:***@" in result.output
+    assert not (tmp_path / "c").exists()
+    result = CliRunner().invoke(app, ["scrape", "--base-url", "http://alice@127.0.0.1:9/",
+                                      "--corpus", str(tmp_path / "c")])
+    assert result.exit_code == 2, result.output
+    assert "holds a user name or password: sendlens does not log in" in result.output
+
 def test_every_run_names_the_files_it_holds_but_could_not_import(tmp_path: Path) -> None:
     runner = CliRunner()
     with serve(declined_file_site()) as base:
