@@ -1205,9 +1205,15 @@ def _read_manifest(folder: Path, warnings: list[str]) -> dict[Path, ImportItem]:
     `warnings` as "<manifest> line N: what was wrong", and the good rows still count.
     """
     manifest = folder / MANIFEST_NAME
-    if not manifest.is_file():
-        return {}
     shown = _shown(manifest)
+    if not manifest.is_file():
+        # A folder (or a link to nothing) named so was passed over in silence, its dates
+        # and URNs lost without a word. Not opened: a pipe would wait for ever.
+        if manifest.is_symlink() or manifest.exists():
+            what = ("a folder" if manifest.is_dir() else
+                    "a link to nothing" if not manifest.exists() else "not a regular file")
+            warnings.append(f"{shown}: {what}, not a CSV file; the manifest is ignored")
+        return {}
     items: dict[Path, ImportItem] = {}
     first_line: dict[Path, int] = {}
     columns: list[str] | None = None

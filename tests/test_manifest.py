@@ -5,6 +5,7 @@ The letters are the invented fixture letters (tests/fixtures/letters), rendered 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -241,6 +242,24 @@ def test_an_unusable_manifest_is_reported(folder: Path, content: bytes, expected
     assert warnings == [expected]
     assert len(items) == 3 and all(i.published is None for i in items.values())
 
+
+
+@pytest.mark.parametrize("kind", ["folder", "dangling-link", "pipe"])
+def test_a_manifest_that_is_no_file_is_said_not_passed_over(folder: Path, kind: str) -> None:
+    manifest = folder / "manifest.csv"
+    if kind == "folder":
+        manifest.mkdir()
+        what = "a folder"
+    elif kind == "dangling-link":
+        manifest.symlink_to(folder / "gone.csv")
+        what = "a link to nothing"
+    else:
+        os.mkfifo(manifest)
+        what = "not a regular file"
+    warnings: list[str] = []
+    items = list(collect_pdfs([folder], warnings=warnings))
+    assert warnings == [f"letters/manifest.csv: {what}, not a CSV file; the manifest is ignored"]
+    assert len(items) == 3
 
 def test_a_good_manifest_says_nothing(folder: Path) -> None:
     items, warnings = read_manifest(
