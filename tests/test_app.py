@@ -563,6 +563,40 @@ def test_compare_numbers_behind_a_ranking_are_in_its_order(
     assert list(dict.fromkeys(grid.value["area"])) == chart_rows
 
 
+def test_letters_imported_while_the_app_is_open_are_not_left_out_by_its_dates(
+        corpus_dir: Path, tmp_path: Path, real_pdfs: list[Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The date filters, never touched, kept the corpus's first and last dates as they were
+    # when the page opened: letters imported and tagged since, inspected outside them,
+    # were left out of the counts, the page said "Filtered by from, to" and the link
+    # gained those dates (and, on the Theme explorer, "the link's t_from=...").
+    from sendlens.importer import import_paths
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    at = run(copy, monkeypatch, page="compare")
+    assert letters_caption(at).startswith("4 letters.")
+    corpus = Corpus.open(copy)
+    with corpus.reading() as con:
+        before = con.execute("SELECT min(inspection_start), max(inspection_start)"
+                             " FROM letters").fetchone()
+    import_paths(corpus, real_pdfs[4:8], progress=False)
+    with corpus.transaction() as con:
+        con.execute("INSERT INTO tags SELECT passage_id, '[\"health_input\"]', 'negative',"
+                    " '{}', 'test-1', ? FROM passages WHERE passage_id NOT IN"
+                    " (SELECT passage_id FROM tags)", (now_iso(),))
+        after = con.execute("SELECT min(inspection_start), max(inspection_start)"
+                            " FROM letters").fetchone()
+    assert tuple(after) != tuple(before)  # a letter inspected outside the old dates
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert letters_caption(at).startswith("8 letters.")
+    assert "Filtered by" not in texts(at)
+    assert not {"c_from", "c_to"} & set(at.query_params)
+    at.radio(key="page").set_value("themes").run()
+    assert "Filtered by" not in texts(at) and "the link's" not in texts(at).replace("\\", "")
+    assert not {"t_from", "t_to"} & set(at.query_params)
+
+
 def test_compare_filters_change_the_numbers(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

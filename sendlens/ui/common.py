@@ -719,6 +719,23 @@ def _carry_filters(prefix: str, defaults: dict[str, Any]) -> None:
         return
 
 
+def _follow_date_span(d_min: date, d_max: date) -> None:
+    """A date filter left at the letters' first or last date moves with it when the corpus
+    changes under the open app: letters imported (and tagged) since were otherwise left
+    out by an old last date the user never chose, the page "Filtered by from, to" and the
+    link holding it (or, letters taken out, said to be "the link's" date)."""
+    s = st.session_state
+    old = s.get("_date_span")
+    s["_date_span"] = (d_min, d_max)
+    if old is None or old == (d_min, d_max):
+        return
+    for prefix in FILTER_PAGES:
+        for k, was, now in (("from", old[0], d_min), ("to", old[1], d_max)):
+            for key in (prefix + k, KEPT + prefix + k):
+                if s.get(key) == was:
+                    s[key] = now
+
+
 def page_filters(ctx: Ctx, prefix: str) -> ad.Filters:
     """The shared filters; state kept in the URL.
 
@@ -733,6 +750,7 @@ def page_filters(ctx: Ctx, prefix: str) -> ad.Filters:
     keys = {f"{prefix}areas": [], f"{prefix}regions": [], f"{prefix}fw": [],
             f"{prefix}out": [], f"{prefix}sec": [], f"{prefix}from": d_min,
             f"{prefix}to": d_max}
+    _follow_date_span(d_min, d_max)
     _carry_filters(prefix, {k[len(prefix):]: v for k, v in keys.items()})
     q_init(f"{prefix}areas", [], o.areas, multi=True, alias=ad.area_name)
     q_init(f"{prefix}regions", [], o.regions, multi=True)
