@@ -982,13 +982,22 @@ def labels(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
     return frame
 
 
+def read_only_text(path: str, what: str) -> str | None:
+    """Why `what` ("corrections cannot be saved in it") cannot be done in this corpus,
+    when it is read-only here; None when it can be written."""
+    corpus = corpus_for(path)
+    if not corpus.readonly:
+        return None
+    return (f"the corpus at {corpus.root} is read-only here (no permission to write in its "
+            f"folder), so {what}")
+
+
 def _writable(path: str, done: str) -> Corpus:
     """The corpus, opened for a write (and upgraded first if need be: the app may be run
     without `sendlens app`), or AppDataError saying why corrections cannot be `done`."""
     corpus = corpus_for(path)
-    if corpus.readonly:
-        raise AppDataError(f"the corpus at {corpus.root} is read-only here (no permission to "
-                           f"write in its folder), so corrections cannot be {done}")
+    if said := read_only_text(path, f"corrections cannot be {done}"):
+        raise AppDataError(said)
     try:
         return Corpus.open(corpus.root, create=False)
     except CorpusError as exc:
@@ -1051,6 +1060,10 @@ def _tag_snapshot(path: str) -> dict[str, tuple[str, str]]:
             for r in _rows(path, "SELECT passage_id, themes, stance FROM tags")}
 
 
+RETRAIN_READ_ONLY = ("no model can be trained in it nor its passages tagged: copy the folder "
+                     "somewhere you can write and open the app on the copy")
+
+
 def retrain(path: str, progress: Progress | None = None) -> Retrained:
     """Train a new model with the codebook's weak labels and every saved correction, make
     it current and re-tag the corpus (textmine.tag.retrain); then drop every cached
@@ -1065,6 +1078,9 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
         raise AppDataError(f"the tagger (textmine.tag) is not available: {exc}") from exc
     if not corpus_for(path).db_path.is_file():
         raise AppDataError(f"{path}: no corpus database here")
+    if said := read_only_text(path, RETRAIN_READ_ONLY):
+        # Else the tagger's own refusal, in the command line's words, after the click.
+        raise AppDataError(said)
     started = time.perf_counter()
     before = _tag_snapshot(path)
     # The corrections as the retrain reads them, at its start: one saved meanwhile (in

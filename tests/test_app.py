@@ -1254,6 +1254,27 @@ def test_removing_a_correction_from_a_read_only_corpus_says_why_it_cannot(
         assert con.execute("SELECT count(*) FROM labels").fetchone()[0] == 1
 
 
+def test_a_read_only_corpus_offers_no_retrain_and_says_why(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Letters waiting for tags enabled Retrain on a corpus this user cannot write: the
+    # click ended in "CorpusError: ... to scrape, tag, train or import, ... use --corpus".
+    from sendlens import appdata
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM passages"
+                    " WHERE letter_id = (SELECT min(letter_id) FROM letters))")
+    assert not run(copy, monkeypatch, page="label").button(key="retrain").disabled
+    monkeypatch.setattr(Corpus, "readonly", property(lambda self: True))
+    at = run(copy, monkeypatch, page="label")
+    assert at.button(key="retrain").disabled
+    said = texts(at).replace("\\", "")
+    assert f"Not here: the corpus at {copy} is read-only here" in said
+    assert "open the app on the copy" in said
+    with pytest.raises(appdata.AppDataError, match="read-only here"):
+        appdata.retrain(str(copy))
+
+
 def test_ranking_by_net_stance_is_not_ranking_by_share_negative() -> None:
     # With mixed passages the two measures part: A is 40% negative and 60% mixed (net
     # -0.4), B half positive, half negative (net 0). Every ranking test passed when the

@@ -198,7 +198,10 @@ def page_label(ctx: Ctx) -> None:
     lost = any(r.startswith(ad.LABELS_GONE) for r in reasons)
     # A stale model, or letters not tagged yet, are what `sendlens tag` does: here too.
     behind = ctx.status.is_tagged and (problem == "stale" or bool(ctx.status.untagged[0]))
-    can_retrain = bool(len(saved) or learnt or behind) and not broken and not lost
+    # The button offered a retrain that could only fail, in the command line's words.
+    read_only = ad.read_only_text(ctx.path, ad.RETRAIN_READ_ONLY)
+    can_retrain = (bool(len(saved) or learnt or behind) and not broken and not lost
+                   and not read_only)
     files = [Path(f).name for f in (ctx.status.model or {}).get("meta", {})
              .get("training", {}).get("label_files") or []]
     st.caption("Trains a new model from the codebook's weak labels plus your corrections"
@@ -206,7 +209,8 @@ def page_label(ctx: Ctx) -> None:
                   f"({md(', '.join(files))})" if files else "")
                + ", then re-tags every passage; a corrected passage keeps your correction as "
                "its tag. This can take a minute."
-               + (" Fix the codebook first (see above)." if broken else
+               + (f" Not here: {md(read_only)}." if read_only else
+                  " Fix the codebook first (see above)." if broken else
                   " Put the hand labels back first, or train without them (see above)."
                   if lost else
                   " It also brings the tags up to date (see above), as `sendlens tag` does."
