@@ -8,6 +8,7 @@ query string, so a researcher can share exactly the view they are looking at.
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -60,14 +61,16 @@ def start_page(status: ad.Status) -> None:
            "does not exist yet.")
         + "\n\nTo fill it, in a terminal:\n"
     )
+    # Quoted for the shell: a folder such as "SEND research/corpus" was two arguments.
+    where = shlex.quote(status.path)
     st.code(
         f"# download the letters from the Ofsted website (polite, resumable)\n"
-        f"sendlens scrape --corpus {status.path}\n\n"
+        f"sendlens scrape --corpus {where}\n\n"
         f"# or import PDFs you already have (a folder is searched recursively)\n"
-        f"sendlens import path/to/letters/ --corpus {status.path}\n\n"
+        f"sendlens import path/to/letters/ --corpus {where}\n\n"
         f"# then tag the passages with themes and stance, and open the app again\n"
-        f"sendlens tag --corpus {status.path}\n"
-        f"sendlens app --corpus {status.path}",
+        f"sendlens tag --corpus {where}\n"
+        f"sendlens app --corpus {where}",
         language="bash",
     )
     st.caption("Use another folder with `sendlens app --corpus DIR` or `SENDLENS_CORPUS=DIR`.")

@@ -2556,6 +2556,34 @@ def test_a_link_to_a_passage_of_another_letter_says_so(
     assert at.session_state["focus"] == ""
 
 
+def test_commands_the_app_gives_quote_a_corpus_folder_with_a_space(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "sendlens tag --corpus /home/jo/SEND research/corpus", pasted into a shell, was
+    # two arguments: "error: unexpected argument", or another folder tagged.
+    import shlex
+
+    folder = tmp_path / "SEND research" / "Jo's corpus"
+    start = run(folder, monkeypatch)
+    commands = [ln for ln in start.code[0].value.splitlines() if ln.startswith("sendlens")]
+    assert len(commands) == 4
+    for line in commands:
+        assert shlex.split(line)[-2:] == ["--corpus", str(folder)], line
+    copy = copy_of(corpus_dir, folder)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("DELETE FROM tags")
+        con.execute("DELETE FROM models")
+        keep = con.execute("SELECT min(letter_id) FROM letters").fetchone()[0]
+        for table in ("passages", "sections", "letters"):
+            con.execute(f"DELETE FROM {table} WHERE letter_id != ?", (keep,))
+    for page in ("compare", "reader"):
+        said = texts(run(copy, monkeypatch, page=page))
+        [command] = re.findall(r"`(sendlens tag [^`]*)`", said)
+        assert shlex.split(command) == ["sendlens", "tag", "--corpus", str(copy)], page
+    # One letter is not "the 1 letters are imported".
+    assert "The 1 letter is imported but no passage is tagged yet" in texts(
+        run(copy, monkeypatch, page="compare"))
+
+
 def test_the_reader_of_a_corpus_never_tagged_says_why_nothing_is_highlighted(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # "All tagged passages" highlighted nothing, without a word; the other pages say it.

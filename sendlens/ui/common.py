@@ -9,6 +9,7 @@ import html
 import json
 import os
 import re
+import shlex
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -675,12 +676,19 @@ def evidence_cards(frame: pd.DataFrame, limit: int = 40) -> None:
 # --- what several pages show -----------------------------------------------------------
 
 
+def tag_command(path: str) -> str:
+    """`sendlens tag` for this corpus, its folder quoted for the shell (a space in it made
+    the command pasted from the page tag another folder)."""
+    return f"sendlens tag --corpus {shlex.quote(path)}"
+
+
 def not_tagged(ctx: Ctx) -> bool:
     if ctx.status.is_tagged:
         return False
     st.info(
-        f"The {ctx.status.letters} letters are imported but no passage is tagged yet. "
-        f"Run `sendlens tag --corpus {ctx.path}` and reload this page.",
+        f"The {counted(ctx.status.letters, 'letter')} "
+        f"{'is' if ctx.status.letters == 1 else 'are'} imported but no passage is tagged "
+        f"yet. Run `{tag_command(ctx.path)}` and reload this page.",
         icon=":material/label_off:",
     )
     return True

@@ -17,6 +17,7 @@ from sendlens.ui.common import (
     q_init,
     q_sync,
     scroll_to,
+    tag_command,
     theme_words,
     waiting_letters,
 )
@@ -56,7 +57,7 @@ def page_reader(ctx: Ctx) -> None:
     if not ctx.status.is_tagged:
         # waiting_letters knows of letters imported since a tag, not of a corpus never tagged.
         st.warning("No passage of the corpus is tagged yet: nothing is highlighted. Run "
-                   f"`sendlens tag --corpus {ctx.path}` and reload this page.",
+                   f"`{tag_command(ctx.path)}` and reload this page.",
                    icon=":material/warning:")
     elif letter_id in waiting_letters(ctx):
         st.warning("This letter is not tagged yet (imported since the last tag): nothing is "
