@@ -985,7 +985,7 @@ def labels(path: str, stamp_: tuple[int, ...]) -> pd.DataFrame:
 def read_only_text(path: str, what: str) -> str | None:
     """Why `what` ("corrections cannot be saved in it") cannot be done in this corpus,
     when it is read-only here; None when it can be written."""
-    corpus = corpus_for(path)
+    corpus = Corpus(Path(path))  # a permission check, no read (corpus_for marks the reads)
     if not corpus.readonly:
         return None
     return (f"the corpus at {corpus.root} is read-only here (no permission to write in its "
