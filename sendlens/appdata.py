@@ -438,6 +438,22 @@ def letters_without_sections(path: str, stamp_: tuple[int, ...],
 
 
 @st.cache_data(show_spinner=False)
+def undated_letters(path: str, stamp_: tuple[int, ...], filters: Filters) -> int:
+    """Letters matching `filters` but for its dates that have no date at all (inspection,
+    publication or letter): a date filter leaves them out, as no date is between two."""
+    if not (filters.date_from or filters.date_to):
+        return 0
+    where, params = [f"{LETTER_DATE_SQL} IS NULL"], []
+    for column, values in (("l.area", filters.areas), ("l.region", filters.regions),
+                           ("l.framework", filters.frameworks), ("l.outcome", filters.outcomes)):
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += list(values)
+    return int(_rows(path, f"SELECT count(*) AS n FROM letters l WHERE {' AND '.join(where)}",
+                     params)[0]["n"])
+
+
+@st.cache_data(show_spinner=False)
 def close_pairs(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
     """Pairs of letters of one area and framework begun close together, in words
     (Corpus.close_pairs_text): perhaps one report held twice."""

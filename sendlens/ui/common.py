@@ -834,7 +834,7 @@ def page_filters(ctx: Ctx, prefix: str) -> ad.Filters:
             st.query_params[k] = day.isoformat()
     if box is None and active:
         st.caption("Filtered by " + ", ".join(active) + " (open Filters to change).")
-    return ad.Filters(
+    filters = ad.Filters(
         areas=tuple(s[f"{prefix}areas"]),
         regions=tuple(s[f"{prefix}regions"]),
         frameworks=tuple(s[f"{prefix}fw"]),
@@ -845,6 +845,12 @@ def page_filters(ctx: Ctx, prefix: str) -> ad.Filters:
         date_to=beyond[0][1].isoformat() if beyond else
         s[f"{prefix}to"].isoformat() if s[f"{prefix}to"] != d_max else None,
     )
+    if undated := ad.undated_letters(ctx.path, ctx.stamp, filters):
+        # Else they went without a word: the Overview counts them, as "undated".
+        st.caption(f"{counted(undated, 'letter')} with no date (neither inspection nor "
+                   f"publication) {'is' if undated == 1 else 'are'} left out by the dates "
+                   "chosen.")
+    return filters
 
 
 def untagged_note(ctx: Ctx, where: str, chosen: Sequence[str] = ()) -> None:
