@@ -3006,6 +3006,24 @@ def test_the_reader_highlights_only_the_stances_chosen(
     assert body.count("<mark") == positive
 
 
+def test_a_link_naming_a_passage_alone_opens_its_letter_at_it(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "?page=reader&focus=<passage id>" opened the first letter, the passage dropped
+    # without a word.
+    con = sqlite3.connect(corpus_dir / "sendlens.db")
+    first, = con.execute("SELECT min(letter_id) FROM letters").fetchone()
+    pid, letter = con.execute("SELECT passage_id, letter_id FROM passages WHERE letter_id"
+                              " != ? ORDER BY passage_id LIMIT 1 OFFSET 5", (first,)).fetchone()
+    con.close()
+    at = run(corpus_dir, monkeypatch, page="reader", focus=pid)
+    assert at.selectbox(key="letter").value == letter
+    assert any(i.value.replace("\\", "").startswith(f"Linked passage {pid} ") for i in at.info)
+    # The letter the link names rules, and says the passage is not in it.
+    at = run(corpus_dir, monkeypatch, page="reader", letter=first, focus=pid)
+    assert at.selectbox(key="letter").value == first
+    assert f"passage {pid} is not in this letter" in texts(at).replace("\\", "")
+
+
 def test_choosing_another_letter_after_a_link_to_a_passage_says_nothing_of_it(
         corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The link's passage is not in the letter chosen next: that was asked for, not an error.

@@ -28,7 +28,11 @@ def page_reader(ctx: Ctx) -> None:
     frame = ad.letters(ctx.path, ctx.stamp)
     ids = list(frame["letter_id"])
     labels = dict(zip(frame["letter_id"], frame["label"]))
-    q_init("letter", ids[0], ids)
+    # A link naming a passage alone (its id from an export, say) opens that passage's
+    # letter: it opened the first letter and dropped the passage without a word.
+    of_focus = str(st.query_params.get("focus", "")).rpartition("-")[0]
+    q_init("letter", of_focus if of_focus in ids and "letter" not in st.query_params
+           else ids[0], ids)
     q_init("focus", "")
     st.selectbox("Letter", ids, key="letter", format_func=labels.get)
     letter_id = st.session_state["letter"]
