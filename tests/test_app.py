@@ -597,6 +597,34 @@ def test_letters_imported_while_the_app_is_open_are_not_left_out_by_its_dates(
     assert not {"t_from", "t_to"} & set(at.query_params)
 
 
+def test_a_letter_taken_out_while_the_app_is_open_is_said_to_be_gone_from_the_choices(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reader showed another letter, and a filter naming the letter's area was dropped
+    # (every area counted), without a word.
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    con = sqlite3.connect(copy / "sendlens.db")
+    (gone, area), (kept, other) = con.execute(
+        "SELECT letter_id, area FROM letters ORDER BY area LIMIT 2").fetchall()
+    con.close()
+    reader = run(copy, monkeypatch, page="reader", letter=gone)
+    compare = run(copy, monkeypatch, page="compare", c_areas=f"{area},{other}")
+    assert letters_caption(compare).startswith("2 letters.")
+    with Corpus.open(copy).transaction() as con:  # as `sendlens supersede` takes it out
+        con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM passages"
+                    " WHERE letter_id = ?)", (gone,))
+        for table in ("passages", "sections", "letters"):
+            con.execute(f"DELETE FROM {table} WHERE letter_id = ?", (gone,))
+    said = "No longer in the corpus (it changed since the page was drawn), so no longer chosen"
+    reader.run()
+    assert not reader.exception and reader.selectbox(key="letter").value != gone
+    assert f"{said}: letter={gone}." in texts(reader).replace("\\", "")
+    compare.run()
+    assert not compare.exception
+    assert letters_caption(compare).startswith("1 letter.")  # still narrowed to the other
+    assert f"{said}: c_areas={area}." in texts(compare).replace("\\", "")
+    assert compare.query_params["c_areas"] == other
+
+
 def test_compare_filters_change_the_numbers(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -101,7 +101,7 @@ def page_area(ctx: Ctx) -> None:
     st.title("Area profile", anchor=False)
     counts = letters_per_area(ctx)
     areas = list(ctx.options.areas)
-    q_init("area", default_area(ctx, counts), areas, alias=ad.area_name)
+    q_init("area", default_area(ctx, counts), areas, alias=ad.area_name, of_corpus=True)
     st.selectbox("Area", areas, key="area",
                  format_func=lambda a: f"{a} ({counted(counts.get(a, 0), 'letter')})")
     q_sync({"area": None})

@@ -118,7 +118,7 @@ def theme_words(themes: str | Iterable[str], name: Callable[[str], str]) -> str:
 
 
 def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False,
-           alias: Callable[[str], str | None] | None = None) -> None:
+           alias: Callable[[str], str | None] | None = None, of_corpus: bool = False) -> None:
     """Seed a widget's state from the URL the first time the page is shown.
 
     `alias` maps a link's value that is not among `allowed` to one that is (an area's
@@ -128,15 +128,21 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False,
     Afterwards the value is re-assigned to itself on every run: that makes it state the
     script owns, so it survives runs in which its widget is not drawn (a closed lazy
     expander); Streamlit would otherwise reset a widget's value when it is not drawn.
+
+    `of_corpus`: `allowed` is all the corpus holds (its letters, areas...), so a value
+    chosen before that is not among them was taken out of the corpus since: said.
     """
     if key in st.session_state:
-        st.session_state[key] = st.session_state[KEPT + key] = st.session_state[key]
+        st.session_state[key] = st.session_state[KEPT + key] = _still_there(
+            key, st.session_state[key], default, allowed if of_corpus else None, multi)
         return
     if key not in st.query_params and KEPT + key in st.session_state:
         # Back on a page in this session (its widgets' state was dropped while away):
         # the choices made on it before, not the defaults.
         kept = st.session_state[KEPT + key]
-        if allowed is not None:
+        if of_corpus:
+            kept = _still_there(key, kept, default, allowed, multi)
+        elif allowed is not None:
             kept = [v for v in kept if v in allowed] if multi else (
                 kept if kept in allowed else default)
         st.session_state[key] = kept
@@ -177,6 +183,22 @@ def q_init(key: str, default: Any, allowed: Any = None, *, multi: bool = False,
 
 # A copy of each URL-backed choice that Streamlit does not drop with the widget.
 KEPT = "_kept_"
+
+
+def _still_there(key: str, value: Any, default: Any, allowed: Any, multi: bool) -> Any:
+    """A choice made earlier in the session, less what the corpus no longer holds (a
+    letter `sendlens supersede` took out, an area re-imported under another name), which
+    is said: the page showed another letter, or every area, without a word."""
+    if allowed is None:
+        return value
+    lost = [v for v in value if v not in allowed] if multi else (
+        [value] if value not in allowed and value != default else [])
+    if lost:
+        st.session_state.setdefault("_link_notes", []).append(
+            "No longer in the corpus (it changed since the page was drawn), so no longer "
+            "chosen: " + "; ".join(f"{key}={v}" for v in lost))
+        value = [v for v in value if v in allowed] if multi else default
+    return value
 
 
 # Link keys whose values are the corpus's own (its areas, regions, letters, passages):
@@ -760,11 +782,11 @@ def page_filters(ctx: Ctx, prefix: str) -> ad.Filters:
             f"{prefix}to": d_max}
     _follow_date_span(d_min, d_max)
     _carry_filters(prefix, {k[len(prefix):]: v for k, v in keys.items()})
-    q_init(f"{prefix}areas", [], o.areas, multi=True, alias=ad.area_name)
-    q_init(f"{prefix}regions", [], o.regions, multi=True)
-    q_init(f"{prefix}fw", [], o.frameworks, multi=True)
-    q_init(f"{prefix}out", [], o.outcomes, multi=True)
-    q_init(f"{prefix}sec", [], o.sections, multi=True)
+    q_init(f"{prefix}areas", [], o.areas, multi=True, alias=ad.area_name, of_corpus=True)
+    q_init(f"{prefix}regions", [], o.regions, multi=True, of_corpus=True)
+    q_init(f"{prefix}fw", [], o.frameworks, multi=True, of_corpus=True)
+    q_init(f"{prefix}out", [], o.outcomes, multi=True, of_corpus=True)
+    q_init(f"{prefix}sec", [], o.sections, multi=True, of_corpus=True)
     q_init(f"{prefix}from", d_min)
     q_init(f"{prefix}to", d_max)
     s = st.session_state

@@ -32,7 +32,7 @@ def page_reader(ctx: Ctx) -> None:
     # letter: it opened the first letter and dropped the passage without a word.
     of_focus = str(st.query_params.get("focus", "")).rpartition("-")[0]
     q_init("letter", of_focus if of_focus in ids and "letter" not in st.query_params
-           else ids[0], ids)
+           else ids[0], ids, of_corpus=True)
     q_init("focus", "")
     st.selectbox("Letter", ids, key="letter", format_func=labels.get)
     letter_id = st.session_state["letter"]
