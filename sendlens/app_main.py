@@ -267,6 +267,10 @@ def main() -> None:
     if said := ad.untagged_text(status, markdown=True):
         notice.warning(said, icon=":material/warning:")
     PAGE_FUNCS[page](ctx)
+    if gone := st.session_state.pop("_gone_choices", None):
+        notice.info("No longer in the corpus (it changed since the page was drawn), so no "
+                    "longer chosen: " + "; ".join(md(g) for g in gone) + ".",
+                    icon=":material/sync_problem:")
     if notes := st.session_state.pop("_link_notes", None):
         notice.info(". ".join(md(n) for n in notes) + ".", icon=":material/date_range:")
     if ignored := st.session_state.pop("_ignored_link", None):

@@ -625,6 +625,39 @@ def test_a_letter_taken_out_while_the_app_is_open_is_said_to_be_gone_from_the_ch
     assert compare.query_params["c_areas"] == other
 
 
+def test_a_theme_taken_out_and_retagged_while_the_app_is_open_is_said_to_be_gone(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The codebook edited and the corpus re-tagged without a theme: the reader went on
+    # highlighting it (so nothing) and Compare dropped it from its themes and ranking,
+    # without a word.
+    import yaml
+
+    from textmine.codebook import PACKAGED_CODEBOOK, load_codebook
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    reader = run(copy, monkeypatch, page="reader", hl="ehc_plans")
+    compare = run(copy, monkeypatch, page="compare", th="ehc_plans,health_input",
+                  sort="ehc_plans")
+    book = yaml.safe_load(PACKAGED_CODEBOOK.read_text())
+    book["themes"] = [t for t in book["themes"] if t["id"] != "ehc_plans"]
+    (copy / "codebook.yaml").write_text(yaml.safe_dump(book))
+    codebook = load_codebook(copy / "codebook.yaml")
+    with Corpus.open(copy).transaction() as con:  # as `sendlens tag` would leave it
+        con.execute("UPDATE tags SET themes = (SELECT json_group_array(value) FROM"
+                    " json_each(tags.themes) WHERE value != 'ehc_plans')")
+        con.execute("UPDATE models SET meta = json_set(meta, '$.codebook_sha256', ?,"
+                    " '$.themes', json(?))", (codebook.sha256, json.dumps(codebook.theme_ids)))
+    said = "No longer in the corpus (it changed since the page was drawn), so no longer chosen"
+    reader.run()
+    assert not reader.exception and reader.multiselect(key="hl").value == []
+    assert f"{said}: hl=ehc_plans." in texts(reader).replace("\\", "")
+    compare.run()
+    assert not compare.exception
+    assert compare.multiselect(key="th").value == ["health_input"]
+    assert (f"{said}: sort=ehc_plans; th=ehc_plans; cell_theme=ehc_plans."
+            in texts(compare).replace("\\", ""))
+
+
 def test_compare_filters_change_the_numbers(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -193,10 +193,8 @@ def _still_there(key: str, value: Any, default: Any, allowed: Any, multi: bool) 
         return value
     lost = [v for v in value if v not in allowed] if multi else (
         [value] if value not in allowed and value != default else [])
-    if lost:
-        st.session_state.setdefault("_link_notes", []).append(
-            "No longer in the corpus (it changed since the page was drawn), so no longer "
-            "chosen: " + "; ".join(f"{key}={v}" for v in lost))
+    if lost:  # said above the page, all in one note (app_main)
+        st.session_state.setdefault("_gone_choices", []).extend(f"{key}={v}" for v in lost)
         value = [v for v in value if v in allowed] if multi else default
     return value
 

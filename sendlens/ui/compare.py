@@ -92,8 +92,8 @@ def page_compare(ctx: Ctx) -> None:
                 "min": MIN_RANKED}
     q_init("by", "area", ("area", "region"))
     q_init("metric", "net_stance", tuple(METRICS))
-    q_init("sort", "name", ("name", *themes))
-    q_init("th", [], themes, multi=True)
+    q_init("sort", "name", ("name", *themes), of_corpus=True)
+    q_init("th", [], themes, multi=True, of_corpus=True)
     q_init("min", MIN_RANKED, range(1, 101))
     a, b = st.columns([1, 1.4])
     a.radio("Rows", ["area", "region"], key="by", horizontal=True,
@@ -328,7 +328,8 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
     known = [*rows, *(a for a in every if a not in rows)]
     q_init("cell_row", rows[0] if rows else None, known,
            alias=ad.area_name if by == "area" else lambda v: _region_of(ctx, v))
-    q_init("cell_theme", sort if ranked else (chosen or themes or [None])[0], themes)
+    q_init("cell_theme", sort if ranked else (chosen or themes or [None])[0], themes,
+           of_corpus=True)
     _follow_cell(event, by)
     if st.session_state.pop("_sorted_anew", False) and rows:
         st.session_state["cell_row"] = rows[0]

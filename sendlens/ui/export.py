@@ -36,14 +36,14 @@ def page_export(ctx: Ctx) -> None:
     themes = list(ctx.options.themes)
     q_init("x_sec", [], ctx.options.sections, multi=True)
     q_init("x_by", "area", groupings)
-    q_init("x_theme", themes[0] if themes else None, themes)
+    q_init("x_theme", themes[0] if themes else None, themes, of_corpus=True)
     q_init("x_stance", ALL, (ALL, *ad.STANCES))
     sections = st.multiselect("Sections (for both tables below)", ctx.options.sections,
                               key="x_sec", format_func=ad.section_name,
                               placeholder="All sections", help=ad.SECTION_HELP)
     picked = "-".join(sections)
     st.header("Themes table", anchor=False)
-    q_init("x_pt", ALL, (ALL, *themes))
+    q_init("x_pt", ALL, (ALL, *themes), of_corpus=True)
     rows_col, theme_col = st.columns(2)
     by = rows_col.selectbox("Rows", groupings, key="x_by",
                             format_func=lambda v: f"one per {v}")

@@ -45,7 +45,7 @@ def page_reader(ctx: Ctx) -> None:
                 f"passage {focus} is not in this letter, which is shown from its start")
         focus = st.session_state["focus"] = ""
     themes = list(ctx.options.themes)
-    q_init("hl", [], themes, multi=True)
+    q_init("hl", [], themes, multi=True, of_corpus=True)
     q_init("hs", [], ad.STANCES, multi=True)
     q_sync({"letter": None, "focus": "", "hl": [], "hs": []})
     L = view.letter

@@ -31,7 +31,7 @@ def page_themes(ctx: Ctx) -> None:
     # Taken now: a page that stops early (a search that fails) must not leave it for later.
     searched_all = st.session_state.pop("_searched_all", False)
     themes = list(ctx.options.themes)
-    q_init("theme", themes[0] if themes else ALL, (ALL, *themes))
+    q_init("theme", themes[0] if themes else ALL, (ALL, *themes), of_corpus=True)
     q_init("stance", ALL, (ALL, *ad.STANCES))
     q_init("q", "")
     a, b, c = st.columns([2, 1, 2])
