@@ -17,6 +17,7 @@ import streamlit as st
 
 from sendlens import appdata as ad
 from sendlens.export import counted
+from sendlens.store import not_a_folder
 from sendlens.ui.area import (
     change_bars_spec,
     default_area,
@@ -53,6 +54,10 @@ def start_page(status: ad.Status) -> None:
     st.header("No letters in this corpus yet", anchor=False)
     if status.error:
         st.error(f"The corpus at `{status.path}` cannot be read: {status.error}")
+    if wrong := not_a_folder(status.path):
+        # It said "does not exist yet", and to scrape into the file.
+        st.error(f"The corpus must be a folder: {md(wrong)}.")
+        return
     st.markdown(
         f"The app reads the corpus folder **`{status.path}`**, which "
         + ("holds no letters." if status.exists else

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import sqlite3
 import tempfile
 import threading
@@ -296,6 +297,19 @@ def in_the_way(path: Path, *, link_hint: str) -> str | None:
         if part.exists() and not part.is_dir():
             return f"{part} is a file, not a folder"
     return None
+
+
+def not_a_folder(path: str | Path) -> str | None:
+    """What is wrong with a corpus path that is no folder (a file, a link to nothing), and,
+    for the corpus's own database (`--corpus corpus/sendlens.db`), the folder to give
+    instead; None when it is a folder or is not there yet."""
+    root = Path(path)
+    said = in_the_way(root, link_hint="a drive not mounted?")
+    if said and root.name == DB_NAME and root.is_file():
+        said += (f": the corpus is the folder holding it, {root.parent} "
+                 f"(sendlens app --corpus {shlex.quote(str(root.parent))})")
+    return said
+
 
 
 @dataclass

@@ -2947,6 +2947,31 @@ def test_the_start_page_tells_an_empty_corpus_from_a_missing_or_unreadable_one(
     assert "cannot be read" in error.value
 
 
+def test_a_corpus_given_as_its_database_file_is_said_to_be_its_folder(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "--corpus corpus/sendlens.db" (or SENDLENS_CORPUS set so): the start page said it
+    # "does not exist yet" and gave `sendlens scrape --corpus corpus/sendlens.db`, and the
+    # command said "no corpus ... yet" and served it.
+    from typer.testing import CliRunner
+
+    from sendlens.cli import app as cli_app
+
+    db = corpus_dir / "sendlens.db"
+    at = run(db, monkeypatch)
+    [error] = at.error
+    assert error.value.replace("\\", "") == (
+        f"The corpus must be a folder: {db} is a file, not a folder: the corpus is the "
+        f"folder holding it, {corpus_dir} (sendlens app --corpus {corpus_dir}).")
+    assert "does not exist" not in texts(at) and not at.code
+    (tmp_path / "notes.txt").write_text("mine")
+    assert "notes.txt is a file, not a folder." in run(
+        tmp_path / "notes.txt", monkeypatch).error[0].value.replace("\\", "")
+    monkeypatch.delenv("SENDLENS_CORPUS", raising=False)
+    result = CliRunner().invoke(cli_app, ["app", "--corpus", str(db), "--headless"])
+    assert result.exit_code == 2, result.output
+    assert f"--corpus {corpus_dir})" in result.output and "no corpus at" not in result.output
+
+
 def test_overview_and_sidebar_count_a_partly_tagged_corpus_with_corrections(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # "With a theme" is a share of the passages tagged (not of all of them), a passage

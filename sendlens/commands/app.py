@@ -24,6 +24,7 @@ from typing import Any
 import typer
 
 from sendlens.commands import CorpusOption, corpus_path, open_corpus
+from sendlens.store import not_a_folder
 
 # Imported before the server starts; each is what some page imports on its first run.
 WARM_MODULES: tuple[str, ...] = (
@@ -201,6 +202,10 @@ def app_cmd(
     if problem := port_problem(host, port):
         # Checked before the minute of warming up, and before announcing a URL.
         typer.secho(f"error: cannot serve on {host}:{port}: {problem}", fg="red", err=True)
+        raise typer.Exit(2)
+    if wrong := not_a_folder(root):
+        # It said "no corpus ... yet", and the start page to scrape into the file.
+        typer.secho(f"error: {wrong}", fg="red", err=True)
         raise typer.Exit(2)
     if not (root / "sendlens.db").is_file():
         # Not an error: the app shows a start page explaining how to fill the corpus.
