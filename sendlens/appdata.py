@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -385,13 +386,30 @@ class Options:
     date_max: str | None
 
 
+def _iso_day(value: object) -> bool:
+    """Is this a date as sendlens stores one (YYYY-MM-DD, a real day)?"""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 @st.cache_data(show_spinner=False)
 def options(path: str, stamp_: tuple[int, ...]) -> Options:
     """The values each filter can take in this corpus."""
     frame = letters(path, stamp_)
     sections = [r["section"] for r in _rows(path, "SELECT DISTINCT section FROM passages")]
     order = {s: i for i, s in enumerate(SECTIONS)}
-    dates = frame["inspection_start"].dropna()
+    # Each letter's date as the filters date it (its inspection, else its publication,
+    # else its own date): the inspection alone left a letter dated by its publication
+    # after the last inspection beyond the pickers' range, and in any range ending there.
+    # ISO days only: a date typed into the database by hand ("30/01/2024") stopped the
+    # pages with a traceback.
+    dates = frame[["inspection_start", "published", "letter_date"]].bfill(axis=1).iloc[:, 0]
+    dates = dates[dates.map(_iso_day)].dropna()
     untagged = untagged_themes(path, stamp_)
     return Options(
         areas=tuple(sorted(frame["area"].dropna().unique())),

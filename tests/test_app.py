@@ -3258,6 +3258,29 @@ def _overview_of_copy(corpus_dir: Path, tmp_path: Path, sql: str) -> dict[str, p
     return ad.overview(str(copy), ad.stamp(copy))
 
 
+def test_the_date_filters_span_letters_dated_by_publication_and_skip_unreadable_dates(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The pickers' range came from the inspection dates alone: "to" the last inspection
+    # (the default, so no filter) still counted a letter published after it with no
+    # inspection dates. And a date typed into the database by hand stopped Compare areas
+    # and the Theme explorer with a traceback.
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        last = con.execute("SELECT max(inspection_start) FROM letters").fetchone()[0]
+        con.execute("UPDATE letters SET inspection_start = NULL, inspection_end = NULL,"
+                    " published = '2031-06-02' WHERE letter_id ="
+                    " (SELECT min(letter_id) FROM letters WHERE inspection_start != ?)", (last,))
+    assert letters_caption(run(copy, monkeypatch, page="compare")).startswith("4 letters.")
+    at = run(copy, monkeypatch, page="compare", c_to=last)
+    assert letters_caption(at).startswith("3 letters.")
+    assert "outside the letters' dates" not in texts(at)
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE letters SET inspection_start = '30/01/2024' WHERE"
+                    " inspection_start = ?", (last,))
+    for page in ("compare", "themes"):
+        assert not run(copy, monkeypatch, page=page).exception, page
+
+
 def test_the_overview_counts_a_letter_stating_no_outcome_as_not_stated(
         corpus_dir: Path, tmp_path: Path) -> None:
     # (A 2016 letter, a revisit): the Outcomes chart and the list of letters lost it.
