@@ -641,11 +641,14 @@ def test_intervals_resample_letters_and_widen_when_letters_disagree() -> None:
     # Nor about a label's letter when it names none: resampling it alone is not by letter.
     assert letter_intervals(themes, [None, *letters[1:]], gold, pred, stance, guess) is None
     # A theme added to the codebook after the labelling, given to every sentence: left
-    # out of the theme macro-F1 interval as it is of the point figure.
+    # out of the theme macro- and micro-F1 intervals as it is of the point figures (the
+    # micro-F1 interval counted it: "micro-F1 0.444 (0.37-0.38)").
     extended = [*themes, "transport"]
     more = [[*p, "transport"] for p in pred]
-    assert letter_intervals(extended, letters, gold, more, stance, guess,
-                            added_themes={"transport"})["theme_macro_f1"] == wide["theme_macro_f1"]
+    added = letter_intervals(extended, letters, gold, more, stance, guess,
+                             added_themes={"transport"})
+    assert added["theme_macro_f1"] == wide["theme_macro_f1"]
+    assert added["theme_micro_f1"] == wide["theme_micro_f1"]
     counted = letter_intervals(extended, letters, gold, more, stance, guess)["theme_macro_f1"]
     assert counted[1] < wide["theme_macro_f1"][1]  # otherwise it counts 0 in every draw
 
@@ -952,3 +955,44 @@ def test_labels_of_one_sentence_are_read_once_and_merged() -> None:
     # A sentence labelled two ways is said, both kept.
     assert two_ways([with_stance, {**with_stance, "themes": []}]) == (
         "'Plans are late.' ()",)
+
+
+def test_evaluate_resamples_whole_letters_for_its_intervals(trained: tuple) -> None:
+    """Six letters scored alike, sentence for sentence: whatever letters a resample
+    draws, it scores what all six do, so each interval is its point figure. Resampling
+    sentences instead would draw a spread that letters like these cannot show."""
+    from textmine.evaluate import evaluate_model
+    from textmine.tag import PassageMatcher
+
+    _, rows, model = trained
+    first = [r for r in rows if r["letter_id"] == rows[0]["letter_id"]]
+    seqs = {r["seq"] for r in first[::3]}
+    stances = {"context": "neutral", "strengths": "positive", "weaknesses": "negative"}
+    records = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]],
+                "stance": stances[r["section"]]} for r in rows if r["seq"] in seqs]
+    assert len({r["letter"] for r in records}) == 6
+    other = {t: model.theme_ids[(model.theme_ids.index(t) + 1) % len(model.theme_ids)]
+             for t in model.theme_ids}
+
+    def predict(items: list[Item]) -> list[dict]:
+        # Right, then missed (and read as mixed), then the wrong theme plus one added to
+        # the codebook after the labelling, by each sentence's place in its letter.
+        out = []
+        for i, rec in enumerate(records):
+            theme = rec["themes"][0]
+            out.append([{"themes": [theme], "stance": rec["stance"]},
+                        {"themes": [], "stance": "mixed"},
+                        {"themes": [other[theme], "transport"], "stance": rec["stance"]},
+                        ][(i % len(seqs)) % 3])
+        return out
+
+    spy = replace(model, theme_ids=[*model.theme_ids, "transport"])
+    spy.predict = predict  # type: ignore[method-assign]
+    result = evaluate_model(spy, records, PassageMatcher(rows))
+    given = sum((i % len(seqs)) % 3 == 2 for i in range(len(records)))
+    assert result["unlabelled_predictions"] == {"transport": given}
+    assert 0 < result["theme_macro_f1"] < 1 and 0 < result["stance_accuracy"] < 1
+    assert set(result["intervals"]) == {"theme_macro_f1", "theme_micro_f1",
+                                        "stance_macro_f1", "stance_accuracy"}
+    for key, (low, high) in result["intervals"].items():
+        assert low == high == result[key], key

@@ -35,7 +35,8 @@ def letter_intervals(
     replacement (sentences of one letter share its author and wording, so resampling
     sentences would understate the spread). Macro averages follow
     `evaluate.compute_metrics` on each resample: over the labels its gold labels or
-    predictions have (a theme in `added_themes`: only if its gold labels have it).
+    predictions have (a theme in `added_themes`: only if its gold labels have it), and
+    micro-F1 leaves out the predictions of such a theme where they have it not.
 
     None when a label names no letter (its letter cannot be resampled whole) or the
     labels come from fewer than MIN_INTERVAL_LETTERS letters. A figure a resample cannot
@@ -80,9 +81,13 @@ def letter_intervals(
     tp, fp, fn = (np.einsum("rl,lt->rt", weights, per_letter[:, k]) for k in range(3))
     cm = np.einsum("rl,lij->rij", weights, confusion)
     diag = np.diagonal(cm, axis1=1, axis2=2)
+    added = np.isin(ids, list(added_themes))
+    # As compute_metrics: an added theme's predictions cost micro-F1 only where the gold
+    # labels have it (here: this resample's), else the point figure falls outside.
+    counted_fp = np.where(added & (tp + fn == 0), 0.0, fp)
     figures = {
-        "theme_macro_f1": macro(tp, fp, fn, np.isin(ids, list(added_themes))),
-        "theme_micro_f1": ratio(2 * tp.sum(1), 2 * tp.sum(1) + fp.sum(1) + fn.sum(1)),
+        "theme_macro_f1": macro(tp, fp, fn, added),
+        "theme_micro_f1": ratio(2 * tp.sum(1), 2 * tp.sum(1) + counted_fp.sum(1) + fn.sum(1)),
         "stance_macro_f1": macro(diag, cm.sum(axis=1) - diag, cm.sum(axis=2) - diag),
         "stance_accuracy": ratio(diag.sum(1), cm.sum(axis=(1, 2))),
     }
