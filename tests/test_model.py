@@ -957,6 +957,76 @@ def test_labels_of_one_sentence_are_read_once_and_merged() -> None:
         "'Plans are late.' ()",)
 
 
+def test_a_theme_labelled_but_never_predicted_scores_zero_in_the_averages() -> None:
+    from textmine.evaluate import compute_metrics
+
+    # local_offer is labelled once and the model never gives it: it is in the macro
+    # average at F1 0 (a theme with one example still counts), and its precision is 0,
+    # not a perfect score for having predicted nothing.
+    gold = [["ehc_plans"], ["local_offer"], ["ehc_plans"], []]
+    pred = [["ehc_plans"], [], ["ehc_plans"], []]
+    m = compute_metrics(["ehc_plans", "local_offer"], gold, pred, [None] * 4, ["neutral"] * 4)
+    assert m["themes"]["local_offer"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0,
+                                          "support": 1}
+    assert m["theme_macro_f1"] == 0.5 and m["macro_over"]["themes"] == ["ehc_plans",
+                                                                        "local_offer"]
+    assert m["theme_micro_f1"] == 0.8  # 2 found, 1 missed: 2*2 / (2*2 + 1)
+
+
+def test_stance_figures_count_only_the_labels_that_give_a_stance() -> None:
+    from textmine.evaluate import compute_metrics
+
+    # Six labels give a stance (four right), two give none: the model's stance for those
+    # two is neither right nor wrong. The file still has eight sentences.
+    stance = ["negative"] * 4 + ["positive"] * 2 + [None, None]
+    guess = ["negative"] * 3 + ["positive", "positive", "negative", "neutral", "negative"]
+    m = compute_metrics(["ehc_plans"], [[]] * 8, [[]] * 8, stance, guess)
+    assert m["n"] == 8 and m["stance_n"] == 6
+    assert m["stance_accuracy"] == 0.667
+    assert sum(map(sum, m["stance_confusion"]["matrix"])) == 6
+    # Macro: the mean of negative's F1 (3/4) and positive's (1/2), not weighted by how
+    # often each is labelled (that gives 0.667).
+    assert m["stance"]["negative"]["f1"] == 0.75 and m["stance"]["positive"]["f1"] == 0.5
+    assert m["stance_macro_f1"] == 0.625
+
+
+def test_a_theme_added_to_the_codebook_but_in_the_labels_is_scored() -> None:
+    from textmine.evaluate import compute_metrics
+
+    # local_offer came after the codebook the labels were first made with, but this file
+    # labels it: a miss on it costs. transport the file never labels nor the model gives:
+    # it is reported as not in the labels, with no predictions to note.
+    themes = ["ehc_plans", "local_offer", "transport"]
+    m = compute_metrics(themes, [["local_offer"], ["ehc_plans"]], [[], ["ehc_plans"]],
+                        ["negative", "positive"], ["negative", "positive"],
+                        added_themes={"local_offer", "transport"})
+    assert m["theme_micro_f1"] == 0.667 and m["theme_macro_f1"] == 0.5
+    assert m["unlabelled_themes"] == ["transport"]
+    assert m["unlabelled_predictions"] == {}
+
+
+def test_evaluate_counts_distinct_letters_and_names_each_sentence_it_could_not_find(
+    trained: tuple,
+) -> None:
+    from textmine.evaluate import evaluate_model
+    from textmine.tag import PassageMatcher
+
+    _, rows, model = trained
+    two = {rows[0]["letter_id"], rows[-1]["letter_id"]}
+    records = [{"letter": r["letter_id"], "text": r["text"], "themes": [r["theme"]]}
+               for r in rows if r["letter_id"] in two][::4]
+    whole = "Leaders in this invented area have written a sentence no letter holds."
+    longer = whole[:-1] + ", too."  # 75 characters: cut at 70
+    records += [{"letter": "gone.pdf", "text": whole, "themes": [],
+                 "source": "/x/labels, a copy.jsonl, line 9"},
+                {"letter": "gone.pdf", "text": longer, "themes": []}]
+    result = evaluate_model(model, records, PassageMatcher(rows))
+    assert result["letters"] == 3  # the two letters and gone.pdf, however many labels each
+    assert result["n"] == len(records) and result["matched_to_corpus"] == len(records) - 2
+    assert result["not_found"] == [f"line 9, gone.pdf: {whole}",
+                                   f"gone.pdf: {longer[:70]}..."]
+
+
 def test_evaluate_resamples_whole_letters_for_its_intervals(trained: tuple) -> None:
     """Six letters scored alike, sentence for sentence: whatever letters a resample
     draws, it scores what all six do, so each interval is its point figure. Resampling
@@ -996,3 +1066,63 @@ def test_evaluate_resamples_whole_letters_for_its_intervals(trained: tuple) -> N
                                         "stance_macro_f1", "stance_accuracy"}
     for key, (low, high) in result["intervals"].items():
         assert low == high == result[key], key
+
+
+def test_the_model_card_puts_each_figure_in_its_row_and_column(tmp_path: Path) -> None:
+    """The card is what researchers quote: each figure under its heading, each interval
+    beside its own figure, each confusion row under its gold stance."""
+    from textmine.evaluate import compute_metrics, model_card
+
+    themes = ["ehc_plans", "social_care"]
+    gold = [["ehc_plans"], ["ehc_plans"], ["social_care"], []]
+    stance = ["negative", "negative", "positive", "mixed"]
+
+    def scored(pred: list[list[str]], guess: list[str], spread: float) -> dict:
+        # Every interval its own, so that one printed beside another figure shows.
+        keys = ("theme_macro_f1", "theme_micro_f1", "stance_macro_f1", "stance_accuracy")
+        return {**compute_metrics(themes, gold, pred, stance, guess), "letters": 3,
+                "matched_to_corpus": 3,
+                "intervals": {k: [0.11 * i + spread, 0.11 * i + spread + 0.3]
+                              for i, k in enumerate(keys, 1)}}
+
+    no_labels = scored([["ehc_plans"], [], ["social_care"], ["ehc_plans", "social_care"]],
+                       ["negative", "positive", "positive", "negative"], 0.0)
+    no_labels["without_context"] = compute_metrics(
+        themes, gold, [["ehc_plans"], [], [], ["social_care"]], stance,
+        ["negative", "negative", "negative", "negative"])
+    with_labels = {**scored([["ehc_plans"], ["ehc_plans"], [], []],
+                            ["negative", "negative", "positive", "positive"], 0.02),
+                   "folds": 2}
+    with_labels["without_context"] = compute_metrics(themes, gold, [[]] * 4, stance,
+                                                     ["positive"] * 4)
+    path = tmp_path / "gold.jsonl"
+    path.write_text("{}\n")
+    card = model_card(no_labels, with_labels, gold=path, command="sendlens evaluate")
+    first, second = card.split("## 2.")
+    second, alone = second.split("## 3.")
+    # No hand labels: social_care found once of once, given twice (precision 1/2).
+    assert "| `social_care` | 0.50 | 1.00 | 0.67 | 1 |" in first
+    macro, micro = no_labels["theme_macro_f1"], no_labels["theme_micro_f1"]
+    assert macro != micro
+    assert f"| **macro F1** | | | **{macro:.3f}** (0.11-0.41) | |" in first
+    assert f"| micro F1 | | | {micro:.3f} (0.22-0.52) | |" in first
+    # Rows gold, columns predicted (positive, negative, mixed, neutral), then the F1.
+    assert "| positive | 1 | 0 | 0 | 0 | 0.67 |" in first
+    assert "| negative | 1 | 1 | 0 | 0 | 0.50 |" in first
+    assert "| mixed | 0 | 1 | 0 | 0 | 0.00 |" in first
+    assert (f"Stance macro-F1 **{no_labels['stance_macro_f1']:.3f}** (0.33-0.63), "
+            "accuracy 0.500 (0.44-0.74).") in first
+    assert "`gold.jsonl`: 4 hand-labelled sentences from 3 letters (3 found" in first
+    # Cross-validation: its own figures and intervals.
+    assert "2-fold cross-validation grouped by letter over 3 letters" in second
+    assert "| `ehc_plans` | 1.00 | 1.00 | 1.00 | 2 |" in second
+    assert f"**{with_labels['theme_macro_f1']:.3f}** (0.13-0.43)" in second
+    assert "| negative | 0 | 2 | 0 | 0 | 1.00 |" in second
+    # Read alone, in both settings.
+    bare = no_labels["without_context"]
+    assert bare["theme_macro_f1"] != bare["theme_micro_f1"]
+    assert (f"| no hand labels | {bare['theme_macro_f1']:.3f} | {bare['stance_macro_f1']:.3f} "
+            f"| {bare['stance_accuracy']:.3f} |") in alone
+    cv = with_labels["without_context"]
+    assert (f"| hand labels (grouped CV) | {cv['theme_macro_f1']:.3f} | "
+            f"{cv['stance_macro_f1']:.3f} | {cv['stance_accuracy']:.3f} |") in alone
