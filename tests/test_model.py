@@ -20,6 +20,7 @@ from textmine.codebook import load_codebook, parse_codebook
 from textmine.features import Item
 from textmine.model import (
     ModelFileError,
+    TaggerModel,
     TrainingSet,
     f1_thresholds,
     group_folds,
@@ -814,14 +815,33 @@ def test_cross_validation_never_trains_on_the_letters_it_scores(
     gold.write_text("".join(json.dumps({"letter": r["letter_id"], "text": r["text"],
                                         "themes": [r["theme"]]}) + "\n" for r in every[::6]))
     taught: list[set] = []
+    tuned: list[int] = []
     train_model = evaluate.train_model
-    monkeypatch.setattr(evaluate, "train_model", lambda items, cb, hand, **kw:
-                        taught.append({it.letter for it in hand.items})
-                        or train_model(items, cb, hand, **kw))
-    assert evaluate.cross_validate_gold(corpus, gold, folds=3)["letters"] == 3
+
+    def spy(items: list[Item], cb: object, hand: TrainingSet, **kw: object) -> TaggerModel:
+        taught.append({it.letter for it in hand.items})
+        model = train_model(items, cb, hand, **kw)
+        tuned.append(model.meta["training"]["tune_folds"])
+        # A sentence read alone (no section) gets no theme: the figures "without context"
+        # must be those of the sentences read alone, the others those read in context.
+        spied = replace(model)
+        spied.predict = lambda its: [  # type: ignore[method-assign]
+            p if it.section else {**p, "themes": []} for it, p in zip(its, model.predict(its))]
+        return spied
+
+    monkeypatch.setattr(evaluate, "train_model", spy)
+    told: list[tuple[float, str]] = []
+    result = evaluate.cross_validate_gold(corpus, gold, folds=3, tune_folds=2,
+                                          progress=lambda f, m: told.append((round(f, 3), m)))
+    # The bar says which fold trains, and how much was done before it.
+    assert told == [(0.0, "fold 1 of 3"), (0.333, "fold 2 of 3"), (0.667, "fold 3 of 3")]
+    assert result["letters"] == 3 and result["folds"] == 3 and result["tune_folds"] == 2
     letters = {r["letter_id"] for r in every}
     assert len(taught) == 3 and all(len(fold) == 2 and fold < letters for fold in taught)
     assert {next(iter(letters - fold)) for fold in taught} == letters  # each held out once
+    # Each fold's model tuned its thresholds as asked (--cv --tune-thresholds 2).
+    assert tuned == [2, 2, 2]
+    assert result["theme_macro_f1"] > 0.5 and result["without_context"]["theme_macro_f1"] == 0
 
 
 def test_the_figures_without_context_read_each_sentence_alone(trained: tuple) -> None:
