@@ -308,8 +308,9 @@ def test_a_cells_interval_is_the_middle_95_percent_of_draws_of_whole_letters() -
     # of the drawn i, over 10, whose spread is known exactly.
     negative = list(range(8))
     positive = [10 - n for n in negative]
-    spread = pooled_share_intervals(positive, negative, [10] * 8, letters=8,
-                                    draws=letter_draws(8, reps=20000))
+    draws = letter_draws(8, reps=20000)
+    assert (draws.sum(axis=1) == 8).all()  # each resample as many letters as the group
+    spread = pooled_share_intervals(positive, negative, [10] * 8, letters=8, draws=draws)
     assert spread is not None
     low, high = _mean_of_draws_quantiles(negative, 10)
     assert spread["share_negative"] == pytest.approx((low, high), abs=0.0135)

@@ -611,6 +611,9 @@ def test_an_interval_is_written_around_its_figure() -> None:
     assert interval_text([0.9985, 1.0]) == " (0.99-1.00)"
     assert interval_text([0.74, 0.872]) == " (0.74-0.88)"
     assert interval_text([0.8, 0.86]) == " (0.80-0.86)"  # exact values stay as they are
+    # ... however binary floating point holds them (0.29 * 100 is 28.999..., 0.55 * 100
+    # is 55.000...1): an interval stored as [0.29, 0.55] is not widened to (0.28-0.56).
+    assert interval_text([0.29, 0.55]) == " (0.29-0.55)"
     assert interval_text(None) == ""
 
 
