@@ -1304,6 +1304,14 @@ def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check
     typo.write_text(json.dumps({**labels[0], "themes": ["helth_input"]}) + "\n")
     result = runner.invoke(app, ["evaluate", str(typo), "--corpus", str(root)], env=env)
     assert result.exit_code == 2 and "did you mean 'health_input'?" in result.output
+    # ... named at its own line, not at an earlier one naming the removed theme (which
+    # was said to be unknown, and is not).
+    typo.write_text("".join(json.dumps({**x, "themes": t}) + "\n" for x, t in zip(
+        labels, [[gone], [labels[1]["themes"][0]], ["helth_input"]])))
+    result = runner.invoke(app, ["evaluate", str(typo), "--corpus", str(root)], env=env)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"{typo}, line 3: unknown theme 'helth_input'" in said
+    assert f"'{gone}'" not in said.split("the codebook's themes")[0]
     # A theme no codebook or model ever had, further from any id than a typo ("ehcp" for
     # ehc_plans): refused as train refuses it, not dropped with its sentences scored as
     # about no theme and that figure recorded.
@@ -1314,6 +1322,12 @@ def test_evaluate_scores_a_file_naming_a_removed_theme_and_records_no_spot_check
     result = runner.invoke(app, ["evaluate", str(ehcp), "--corpus", str(root)], env=env)
     assert result.exit_code == 2, result.output
     assert f"{ehcp}, line 1: unknown theme 'ehcp'" in " ".join(result.output.split())
+    # ... and so it is beside labels of the codebook's themes.
+    ehcp.write_text("".join(json.dumps({**x, "themes": ["ehcp"] * (i == 1) or x["themes"]})
+                            + "\n" for i, x in enumerate(labels)))
+    result = runner.invoke(app, ["evaluate", str(ehcp), "--corpus", str(root)], env=env)
+    assert result.exit_code == 2, result.output
+    assert f"{ehcp}, line 2: unknown theme 'ehcp'" in " ".join(result.output.split())
     with sqlite3.connect(root / "sendlens.db") as con:
         assert con.execute("SELECT meta FROM models WHERE is_current = 1").fetchone() == before
     # Three sentences are a spot check: scored, not recorded as the model's quality.

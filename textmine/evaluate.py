@@ -167,7 +167,10 @@ def gold_labels(gold: Path, codebook: Codebook | None,
     # ("social_care" renamed "social_care_sb"): train reads it so too.
     typo = any(difflib.get_close_matches(t, known, n=1, cutoff=0.8)
                for t in unknown - set(removed or ()))
-    if typo or not named & known:
+    if typo:
+        # A theme the codebook removed is no error: the typo's line is named, not its.
+        read_labels(gold, codebook, removed or ())  # raises, naming the line and the theme
+    if not named & known:
         read_labels(gold, codebook)  # raises, naming the line and the theme
     if removed is not None and unknown - set(removed):
         read_labels(gold, codebook, removed)  # raises, naming the line and the theme
