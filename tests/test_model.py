@@ -1149,3 +1149,42 @@ def test_the_model_card_puts_each_figure_in_its_row_and_column(tmp_path: Path) -
     cv = with_labels["without_context"]
     assert (f"| hand labels (grouped CV) | {cv['theme_macro_f1']:.3f} | "
             f"{cv['stance_macro_f1']:.3f} | {cv['stance_accuracy']:.3f} |") in alone
+
+
+def test_quality_is_recorded_from_ten_sentences_and_kept_against_a_smaller_file(
+    tmp_path: Path,
+) -> None:
+    """The app's Overview shows the figure record_quality keeps: from 10 sentences on
+    (as evaluate says), and not replaced by another file of fewer sentences."""
+    from textmine.evaluate import compute_metrics, record_quality
+
+    corpus = Corpus.open(tmp_path / "corpus")
+    with corpus.transaction() as con:
+        con.execute("INSERT INTO models(version, created_at, path, meta) VALUES "
+                    "('v1', ?, 'models/v1', '{}')", (now_iso(),))
+
+    def record(name: str, n: int) -> str | None:
+        figures = compute_metrics(["ehc_plans", "local_offer"], [["ehc_plans"]] * n,
+                                  [["ehc_plans"]] * n,
+                                  ["negative"] * n, ["negative"] * n)
+        return record_quality(corpus, "v1", "held-out labels", tmp_path / name,
+                              {**figures, "letters": 2})
+
+    def kept() -> str:
+        with corpus.reading() as con:
+            meta = json.loads(con.execute("SELECT meta FROM models").fetchone()[0])
+        entry = meta["quality"]["held-out labels"]
+        # local_offer is in no label nor prediction: the Overview says it is not measured.
+        assert entry["letters"] == 2 and entry["themes_not_scored"] == ["local_offer"]
+        return f"{entry['gold']} {entry['sentences']}"
+
+    assert "9 labelled sentences are too few" in str(record("nine.jsonl", 9))
+    assert record("ten.jsonl", 10) is None and kept() == "ten.jsonl 10"
+    # Another file as large is another measurement as good: it replaces the figure.
+    assert record("twelve.jsonl", 12) is None and record("other.jsonl", 12) is None
+    assert kept() == "other.jsonl 12"
+    assert "already has a held-out labels figure from other.jsonl" in str(
+        record("eleven.jsonl", 11))
+    assert kept() == "other.jsonl 12"
+    # The same file measured again (lines taken out of it) is its newer figure.
+    assert record("other.jsonl", 11) is None and kept() == "other.jsonl 11"
