@@ -803,6 +803,14 @@ def test_labels_made_before_a_theme_was_added_are_no_negatives_for_it(
     capture(evaluate)
     evaluate.cross_validate_gold(corpus, old, folds=2)
     assert all((fold.themes[:, j] == -1).all() for fold in seen) and len(seen) == 2
+    # A file that gives the theme somewhere (not on its first line) judged it on every
+    # line: each fold learns from its sentences as negatives, though the fold may hold
+    # none of the lines that give it.
+    both = tmp_path / "both.jsonl"
+    both.write_text(old.read_text() + new.read_text())
+    seen.clear()
+    evaluate.cross_validate_gold(corpus, both, folds=2)
+    assert len(seen) == 2 and all((fold.themes[:, j] >= 0).all() for fold in seen)
 
 
 def test_cross_validation_never_trains_on_the_letters_it_scores(
