@@ -1196,3 +1196,32 @@ def test_quality_is_recorded_from_ten_sentences_and_kept_against_a_smaller_file(
     assert kept() == "other.jsonl 12"
     # The same file measured again (lines taken out of it) is its newer figure.
     assert record("other.jsonl", 11) is None and kept() == "other.jsonl 11"
+
+
+def test_cross_validation_is_recorded_only_with_a_model_trained_on_that_file_alone(
+    tmp_path: Path,
+) -> None:
+    """evaluate --cv records its figures as the current model's quality only when the
+    folds were trained as the model was: on this labels file, and on it alone."""
+    from textmine.evaluate import cv_recording
+    from textmine.tag import file_sha256
+
+    corpus = Corpus.open(tmp_path / "corpus")
+    (tmp_path / "corpus" / "models" / "v1").mkdir(parents=True)
+    (tmp_path / "corpus" / "models" / "v1" / "model.joblib").write_bytes(b"")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"letter": "a.pdf", "text": "An invented sentence.",
+                                "themes": []}) + "\n")
+
+    def trained_on(*hashes: str) -> None:
+        with corpus.transaction() as con:
+            con.execute("DELETE FROM models")
+            con.execute("INSERT INTO models(version, created_at, path, meta, is_current) "
+                        "VALUES ('v1', ?, 'models/v1', ?, 1)",
+                        (now_iso(), json.dumps({"training": {"label_sha256": list(hashes)}})))
+
+    trained_on("0" * 64)
+    assert cv_recording(corpus, gold) is None  # another file: nothing to say
+    trained_on(file_sha256(gold), "0" * 64)
+    version, why = cv_recording(corpus, gold)
+    assert version == "v1" and "trained on more hand labels than gold.jsonl" in str(why)
