@@ -1632,6 +1632,62 @@ def test_a_retrain_that_changed_nothing_says_so_after_a_reload(
             "stance.") in [c.value for c in at.caption]
 
 
+def test_a_retrain_counts_a_passage_corrected_twice_once(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Its newest correction is the one trained on: "the corrections of 1 passage", as the
+    # header above says, not of two.
+    from sendlens import appdata
+
+    work, _ = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"], ["social_care"])
+
+    def done(path: str, progress: appdata.Progress | None = None) -> appdata.Retrained:
+        return appdata.Retrained(version="v-new", passages=10, seconds=1.0)
+
+    monkeypatch.setattr(appdata, "retrain", done)
+    at = run(work, monkeypatch, page="label")
+    assert "Corrections saved (1 passage)" in [h.value for h in at.header]
+    at.button(key="retrain").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [said] = [s.value for s in at.success]
+    assert "trained with the corrections of 1 passage;" in said
+
+
+def test_a_retrain_lists_every_passage_it_changed_and_your_correction_first(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Read from the database 500 at a time (SQLite's limit on bound parameters), and cut
+    # at MAX_CHANGES (a codebook edit can change thousands): a corrected passage late in
+    # the corpus must not fall off the list, counted among those "you did not correct".
+    import textmine.tag
+    from sendlens import appdata
+
+    work = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(work).reading() as con:
+        last = con.execute("SELECT passage_id FROM tags ORDER BY rowid DESC LIMIT 1"
+                           ).fetchone()[0]
+    appdata.save_label(str(work), last, [], "negative")
+
+    def every_stance_moves(corpus: Corpus, progress: object = None) -> textmine.tag.TagReport:
+        with corpus.transaction() as con:
+            con.execute("UPDATE tags SET stance = CASE stance WHEN 'neutral' THEN 'mixed' "
+                        "ELSE 'neutral' END")
+            con.execute("UPDATE tags SET themes = '[]' WHERE passage_id = ?", (last,))
+            n = con.execute("SELECT count(*) FROM tags").fetchone()[0]
+        return textmine.tag.TagReport("v-new", n, 1.0, [])
+
+    monkeypatch.setattr(textmine.tag, "retrain", every_stance_moves)
+    result = appdata.retrain(str(work))
+    assert result.changed == len(result.changes) > 500  # every one, past the first 500
+    mine = result.changes[result.changes["corrected"]]
+    assert list(mine["passage_id"]) == [last]
+    assert mine["after"].iloc[0].endswith(" · no theme")  # not an empty list of themes
+    monkeypatch.setattr(appdata, "MAX_CHANGES", 3)
+    result = appdata.retrain(str(work))
+    assert result.changed > 3 and len(result.changes) == 3
+    assert list(result.changes.loc[result.changes["corrected"], "passage_id"]) == [last]
+
+
 def test_a_failed_retrain_shows_its_reason_in_an_open_box(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -3184,6 +3240,35 @@ def test_a_passage_corrected_twice_opens_on_the_newer_correction(
     [saved] = [i.value for i in at.info if i.value.startswith("Your correction, saved")]
     assert "themes Social care and short breaks;" in saved
     assert at.multiselect(key=f"lt-{pid}").value == ["social_care"]
+
+
+def test_a_correction_the_tags_hold_is_said_to_be_the_passages_tag(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Saved in A-Z order (ehc_plans, health_input), tagged in the codebook's (health_input
+    # first): read in order, a retrained correction still said it waited for a retrain.
+    work, _ = corrected_copy(corpus_dir, tmp_path, ["health_input", "ehc_plans"])
+    with Corpus.open(work).transaction() as con:
+        pid = con.execute("SELECT passage_id FROM labels").fetchone()[0]
+        con.execute("UPDATE tags SET themes = '[\"health_input\", \"ehc_plans\"]', "
+                    "stance = 'negative' WHERE passage_id = ?", (pid,))
+    at = run(work, monkeypatch, page="label", pid=pid)
+    [saved] = [i.value for i in at.info if i.value.startswith("Your correction, saved")]
+    assert "It is the passage's tag." in saved and "when you retrain" not in saved
+
+
+def test_a_correction_is_not_said_to_lose_its_themes_while_the_codebook_is_unreadable(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A codebook with a typo has no themes to read: that is no theme taken out of it.
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    work, _ = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"])
+    with Corpus.open(work).reading() as con:
+        pid = con.execute("SELECT passage_id FROM labels").fetchone()[0]
+    (work / "codebook.yaml").write_text(
+        PACKAGED_CODEBOOK.read_text().replace('"local offer"', '"local (offer"', 1))
+    at = run(work, monkeypatch, page="label", pid=pid)
+    [saved] = [i.value for i in at.info if i.value.startswith("Your correction, saved")]
+    assert "no longer in the codebook" not in saved and "themes none;" not in saved
 
 
 def test_a_correction_keeps_a_theme_the_model_gave_that_it_was_not_offered(
