@@ -1758,6 +1758,55 @@ def test_a_correction_is_the_passages_tag_within_the_codebooks_themes(tmp_path: 
     assert json.loads(themes) == ["local_offer"] and stance == "mixed"
 
 
+def test_one_sentence_in_two_passages_keeps_each_passages_correction(tmp_path: Path) -> None:
+    # The same words in two places (a stock phrase), each corrected its own way: were the
+    # corrections read by their text, the newer would be both passages' tag.
+    import sqlite3
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    con = sqlite3.connect(root / "sendlens.db")
+    (first, text), (second, _) = con.execute(
+        "SELECT passage_id, text FROM passages ORDER BY passage_id LIMIT 2").fetchall()
+    con.execute("UPDATE passages SET text = ? WHERE passage_id = ?", (text, second))
+    # The first passage corrected twice: its newer correction is the one in force.
+    for pid, themes, stance in ((first, '["ehc_plans"]', "mixed"),
+                                (first, '["local_offer"]', "positive"),
+                                (second, '["social_care"]', "negative")):
+        con.execute("INSERT INTO labels(passage_id, text, themes, stance, source, created_at)"
+                    " VALUES (?, ?, ?, ?, 'app', '')", (pid, text, themes, stance))
+    con.commit()
+    tagged = CliRunner().invoke(app, ["tag", "--corpus", str(root)],
+                                env={"SENDLENS_CODEBOOK": ""})
+    assert tagged.exit_code == 0, tagged.output
+    tags = {pid: (json.loads(themes), stance) for pid, themes, stance in con.execute(
+        "SELECT passage_id, themes, stance FROM tags WHERE passage_id IN (?, ?)",
+        (first, second))}
+    con.close()
+    assert tags == {first: (["local_offer"], "positive"), second: (["social_care"], "negative")}
+
+
+def test_a_correction_to_no_theme_is_the_passages_tag(tmp_path: Path) -> None:
+    # "None of the themes, neutral" is a correction too: it kept the model's tags.
+    import sqlite3
+
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    runner, env = CliRunner(), {"SENDLENS_CODEBOOK": ""}
+    assert runner.invoke(app, ["tag", "--corpus", str(root)], env=env).exit_code == 0
+    con = sqlite3.connect(root / "sendlens.db")
+    pid, text = con.execute("SELECT passage_id, text FROM tags JOIN passages USING "
+                            "(passage_id) WHERE themes != '[]' AND stance != 'neutral'"
+                            " LIMIT 1").fetchone()
+    con.execute("INSERT INTO labels(passage_id, text, themes, stance, source, created_at)"
+                " VALUES (?, ?, '[]', 'neutral', 'app', '')", (pid, text))
+    con.commit()
+    assert runner.invoke(app, ["tag", "--corpus", str(root)], env=env).exit_code == 0
+    assert con.execute("SELECT themes, stance FROM tags WHERE passage_id = ?",
+                       (pid,)).fetchone() == ("[]", "neutral")
+    con.close()
+
+
 def _tagged_passages(corpus: Path) -> list[dict]:
     result = CliRunner().invoke(app, ["tag", "--corpus", str(corpus)])
     assert result.exit_code == 0, result.output
@@ -2049,11 +2098,14 @@ def test_info_counts_a_correction_saved_while_the_model_trained_as_waiting(
     root = tmp_path / "corpus"
     build_corpus(root, n_letters=2)
     rows = synthetic_rows(2)
-    appdata.save_label(str(root), rows[20]["passage_id"], [rows[20]["theme"]], "negative")
+    # Two, of two passages: the model read up to the newer (it said the older was in it,
+    # the newer still waiting, when it kept the first id read).
+    for row in (rows[20], rows[22]):
+        appdata.save_label(str(root), row["passage_id"], [row["theme"]], "negative")
     runner, env = CliRunner(), {"SENDLENS_CODEBOOK": ""}
     assert runner.invoke(app, ["train", "--corpus", str(root)], env=env).exit_code == 0
     info = runner.invoke(app, ["info", "--corpus", str(root)], env=env)
-    assert "corrections saved in the app: 1 passage" in info.stdout
+    assert "corrections saved in the app: 2 passages" in info.stdout
     assert "corrected since the current model" not in info.stdout
     con = sqlite3.connect(root / "sendlens.db")
     con.execute("INSERT INTO labels (passage_id, letter, text, themes, stance, source, "
@@ -2427,6 +2479,33 @@ def test_a_corpus_sentence_cut_differently_is_read_in_its_context_not_given_its_
     assert looked_up == in_context  # read in the passage's context...
     stored = json.loads(tagged[rows[i]["passage_id"]]["scores"])
     assert json.loads(looked_up)["scores"] != stored  # ...but its own words scored
+
+
+def test_the_apps_retrain_learns_the_corrections_after_a_train_without_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `train --no-stored-labels`, then Retrain on the Label page: the button is there to
+    # learn the corrections, whatever the model before it was trained on.
+    import sqlite3
+
+    from textmine.tag import current_meta, retrain
+
+    monkeypatch.setenv("SENDLENS_CODEBOOK", "")
+    root = tmp_path / "corpus"
+    build_corpus(root, n_letters=3)
+    con = sqlite3.connect(root / "sendlens.db")
+    pid, text = con.execute("SELECT passage_id, text FROM passages LIMIT 1").fetchone()
+    con.execute("INSERT INTO labels(passage_id, text, themes, stance, source, created_at)"
+                " VALUES (?, ?, '[\"local_offer\"]', 'mixed', 'app', '')", (pid, text))
+    con.commit()
+    con.close()
+    trained = CliRunner().invoke(app, ["train", "--no-stored-labels", "-q",
+                                       "--corpus", str(root)])
+    assert trained.exit_code == 0, trained.output
+    report = retrain(Corpus.open(root))
+    _, meta = current_meta(Corpus.open(root))
+    assert meta["training"]["hand_labels"]["n"] == 1
+    assert not any("without the corrections" in note for note in report.trained)
 
 
 def test_the_apps_retrain_keeps_the_hand_label_files_the_model_learnt_from(
