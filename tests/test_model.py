@@ -489,6 +489,30 @@ def test_a_hand_label_counts_for_more_than_a_weak_label_against_it() -> None:
     assert (co_production(None) > as_weak + 0.1).all()
 
 
+def test_a_hand_labelled_stance_counts_for_more_than_weak_ones_against_it() -> None:
+    """The weaknesses section makes weak stances negative; hand labels call four of its
+    sentences positive. They must move the model's stance further than as many weak labels
+    would, self-training included: it relabels the weak stances it is sure of, never a
+    hand label's (a correction's stance would be taught as the model's own guess)."""
+    cb = load_codebook()
+    items = _items(synthetic_rows())
+    texts = ["Short breaks are now well planned.", "Direct payments are now well planned.",
+             "Annual reviews are now well planned.", "Supported internships are now well "
+             "planned."]
+    hand_items = [Item(t, letter=f"h{i}", section="weaknesses") for i, t in enumerate(texts)]
+    unseen = [Item("The local offer is now well planned.", section="weaknesses"),
+              Item("Assessments are now well planned.", section="weaknesses")]
+
+    def positive(weight: float | None) -> np.ndarray:
+        hand = hand_training_set(hand_items, [[]] * 4, ["positive"] * 4, cb,
+                                 **({} if weight is None else {"weight": weight}))
+        preds = train_model(items, cb, hand).predict(unseen)
+        return np.array([p["scores"]["stance_positive"] for p in preds])
+
+    as_weak, as_hand = positive(1.0), positive(None)
+    assert (as_hand > as_weak + 0.1).all(), (as_hand, as_weak)
+
+
 def test_f1_thresholds_find_the_cut_that_separates_held_out_scores() -> None:
     scores = np.array([[0.9], [0.8], [0.35], [0.3], [0.2], [0.1]])
     truth = np.array([[1], [1], [1], [0], [0], [0]])
