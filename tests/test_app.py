@@ -1679,6 +1679,9 @@ def test_a_retrain_lists_every_passage_it_changed_and_your_correction_first(
     monkeypatch.setattr(textmine.tag, "retrain", every_stance_moves)
     result = appdata.retrain(str(work))
     assert result.changed == len(result.changes) > 500  # every one, past the first 500
+    # In letter order: by area, then by place in the letter.
+    order = list(zip(result.changes["area"], result.changes["passage_id"], strict=True))
+    assert order == sorted(order)
     mine = result.changes[result.changes["corrected"]]
     assert list(mine["passage_id"]) == [last]
     assert mine["after"].iloc[0].endswith(" · no theme")  # not an empty list of themes
@@ -3218,6 +3221,22 @@ def test_the_label_page_says_what_words_or_an_id_found(
     assert [w.value for w in at.warning] == ["No passage 000000000000\\-9999 in this corpus."]
 
 
+def test_a_passage_id_typed_beside_search_words_opens_that_passage(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "...or by passage id": an id typed while words are still in the search box is the
+    # passage shown, not the words' first match.
+    from sendlens import appdata as ad
+
+    hits = ad.search_passages(str(corpus_dir), ad.stamp(corpus_dir), "therapy", ad.Filters(),
+                              limit=50)
+    with Corpus.open(corpus_dir).reading() as con:
+        pid = next(p for (p,) in con.execute("SELECT passage_id FROM passages")
+                   if p not in set(hits["passage_id"]))
+    at = run(corpus_dir, monkeypatch, page="label", lq="therapy", pid=pid)
+    assert f"passage `{pid}`" in texts(at)
+    assert not at.get("selectbox") or "pick" not in [b.key for b in at.selectbox]
+
+
 def test_the_label_form_of_an_untagged_passage_starts_neutral(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Saved as it opened (themes picked, the stance left alone), a passage the model never
@@ -3254,6 +3273,12 @@ def test_a_correction_the_tags_hold_is_said_to_be_the_passages_tag(
     at = run(work, monkeypatch, page="label", pid=pid)
     [saved] = [i.value for i in at.info if i.value.startswith("Your correction, saved")]
     assert "It is the passage's tag." in saved and "when you retrain" not in saved
+    # The same themes with another stance are not the correction yet.
+    with Corpus.open(work).transaction() as con:
+        con.execute("UPDATE tags SET stance = 'positive' WHERE passage_id = ?", (pid,))
+    at = run(work, monkeypatch, page="label", pid=pid)
+    [saved] = [i.value for i in at.info if i.value.startswith("Your correction, saved")]
+    assert "It becomes the passage's tag when you retrain" in saved
 
 
 def test_a_correction_is_not_said_to_lose_its_themes_while_the_codebook_is_unreadable(
