@@ -1300,6 +1300,20 @@ def test_removing_a_replaced_correction_says_the_newer_one_stays_in_use(
     assert "Retrain to take it out of the model" in at.success[0].value
 
 
+def test_removing_the_correction_in_use_says_to_retrain_though_an_older_one_was_replaced(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The older one of the passage, replaced, is still listed: that is not the one removed.
+    work, (_, newer) = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"],
+                                      ["ehc_plans", "social_care"])
+    at = run(work, monkeypatch, page="label")
+    at.selectbox(key="unlabel").set_value(newer).run()
+    at.button(key="unlabel-go").click().run()
+    [done] = at.success
+    assert "Retrain to take it out of the model" in done.value
+    assert "replaced it" not in done.value
+
+
 def test_removing_a_correction_from_a_read_only_corpus_says_why_it_cannot(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -3789,7 +3803,7 @@ def test_a_stale_model_is_said_once_not_also_as_tags_of_an_older_model(
 
 
 def test_a_stale_model_whose_label_file_is_gone_says_to_put_it_back(
-        corpus_dir: Path, tmp_path: Path) -> None:
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from sendlens import appdata as ad
 
     gone = str(tmp_path / "mine.jsonl")
@@ -3797,6 +3811,10 @@ def test_a_stale_model_whose_label_file_is_gone_says_to_put_it_back(
     said = ad.problem_text(ad.model_problems(str(copy), ad.stamp(copy)))
     assert f"the hand labels it learnt from ({gone}) are no longer there" in said
     assert "sendlens tag" not in said
+    # The Label page offers no retrain, which would stop rather than lose them.
+    at = run(copy, monkeypatch, page="label")
+    assert at.button(key="retrain").disabled
+    assert "Put the hand labels back first" in " ".join(c.value for c in at.caption)
 
 
 def test_compare_keeps_to_the_chosen_themes(corpus_dir: Path) -> None:
