@@ -1665,6 +1665,7 @@ def test_a_retrain_counts_a_passage_corrected_twice_once(
     assert not at.exception, [e.value for e in at.exception]
     [said] = [s.value for s in at.success]
     assert "trained with the corrections of 1 passage;" in said
+    assert "for the first time" not in said  # every passage had tags before
 
 
 def test_a_retrain_lists_every_passage_it_changed_and_your_correction_first(
