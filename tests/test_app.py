@@ -1668,6 +1668,36 @@ def test_a_retrain_counts_a_passage_corrected_twice_once(
     assert "for the first time" not in said  # every passage had tags before
 
 
+def test_a_retrain_that_changed_one_passage_lists_it(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # One is not none: "changed no passage's themes or stance" would hide the one it moved.
+    from sendlens import appdata
+
+    work, _ = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"])
+    with Corpus.open(work).reading() as con:
+        row = dict(con.execute(
+            "SELECT p.passage_id, p.letter_id, l.area, p.section, p.text FROM passages p JOIN"
+            " letters l USING (letter_id) WHERE passage_id = (SELECT passage_id FROM labels)"
+        ).fetchone())
+
+    def one_moved(path: str, progress: appdata.Progress | None = None) -> appdata.Retrained:
+        with Corpus.open(work).transaction() as con:
+            con.execute("UPDATE tags SET model_version = 'v-new'")
+        changes = pd.DataFrame([{**row, "before": "neutral · no theme",
+                                 "after": "negative · ehc_plans", "corrected": True}])
+        return appdata.Retrained(version="v-new", passages=10, seconds=1.0, changed=1,
+                                 changes=changes)
+
+    monkeypatch.setattr(appdata, "retrain", one_moved)
+    at = run(work, monkeypatch, page="label")
+    at.button(key="retrain").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(e.label.startswith("The 1 passage whose tags the last retrain (model v-new) "
+                                  "changed") for e in at.expander), [e.label for e in at.expander]
+    assert "changed no passage" not in " ".join(c.value for c in at.caption)
+
+
 def test_a_retrain_lists_every_passage_it_changed_and_your_correction_first(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
