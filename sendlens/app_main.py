@@ -260,7 +260,8 @@ def main() -> None:
     # What a link asked for and did not get is said above the page, where a phone shows
     # it too (the sidebar is folded away there); the page finds it out as it is drawn.
     notice = st.container()
-    if said := ad.problem_text(problems := ad.model_problems(path, stamp), markdown=True):
+    if said := ad.problem_text(problems := ad.model_problems(path, stamp), markdown=True,
+                               path=path):
         (notice.error if problems[0] == "codebook" else notice.warning)(
             said, icon=":material/warning:")
     if said := shadowed_note(Path(path)):  # another corpus's codebook rules this one's
@@ -270,6 +271,8 @@ def main() -> None:
     if said := ad.thin_text(path, stamp, markdown=True):  # it was said by training alone
         notice.warning(said, icon=":material/warning:")
     if said := ad.untagged_text(status, markdown=True):
+        notice.warning(said, icon=":material/warning:")
+    if said := ad.unreadable_text(path, stamp, markdown=True):  # else a traceback
         notice.warning(said, icon=":material/warning:")
     PAGE_FUNCS[page](ctx)
     if gone := st.session_state.pop("_gone_choices", None):

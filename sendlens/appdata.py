@@ -260,9 +260,11 @@ def _json(text: str | None, default: Any) -> Any:
     if not isinstance(text, str) or not text:
         return default
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError:
         return default
+    # Damaged tags ("null" for a list) read as the default too: None has no themes.
+    return value if default is None or isinstance(value, type(default)) else default
 
 
 QUALITY_COLUMNS = {"theme_macro_f1": "Theme macro-F1", "theme_micro_f1": "Theme micro-F1",
@@ -547,12 +549,13 @@ def _model_problems(path: str, stamp_: tuple[int, ...]) -> tuple[str, list[str]]
     return ("stale", reasons) if reasons else ("", [])
 
 
-def problem_text(problems: tuple[str, list[str]], *, markdown: bool = False) -> str:
+def problem_text(problems: tuple[str, list[str]], *, markdown: bool = False,
+                 path: str | None = None) -> str:
     """The words of model_problems, for a download's About sheet (plain) or the page
-    (`markdown`: the reasons, which hold paths and patterns, made inert)."""
+    (`markdown`: the reasons, which hold paths and patterns, made inert; `path`, the
+    corpus, says how to retrain when it is read-only here)."""
     kind, reasons = problems
     said = "; ".join(escape_markdown(r) if markdown else r for r in reasons)
-    tag = "`sendlens tag`" if markdown else "sendlens tag"
     if kind == "codebook" and markdown and any("\n" in r for r in reasons):
         # YAML's own message points at the fault with a ^ under its line: kept as lines.
         block = "\n".join(reasons).replace("`", "'")
@@ -566,8 +569,7 @@ def problem_text(problems: tuple[str, list[str]], *, markdown: bool = False) -> 
                 "shows its tags until then.")
     if kind == "stale":
         return (f"The model behind these tags is stale: {said}. Every table and chart "
-                f"shows its tags; run {tag}{_OR_RETRAIN if markdown else ''} to retrain and "
-                "re-tag.")
+                f"shows its tags; run {retag_words(path, markdown)} to retrain and re-tag.")
     return ""
 
 
@@ -578,7 +580,6 @@ def untagged_text(status_: Status, *, markdown: bool = False) -> str:
     untagged, letters = status_.untagged
     if not status_.is_tagged or not letters:
         return ""
-    tag = "`sendlens tag`" if markdown else "sendlens tag"
     # As `sendlens export` says it: passages (a letter tagged in part is counted with its
     # tagged passages), of the whole corpus (a filtered table may hold none of them).
     from sendlens.export import counted
@@ -586,7 +587,7 @@ def untagged_text(status_: Status, *, markdown: bool = False) -> str:
     return (f"{counted(untagged, 'passage')} of {counted(letters, 'letter')} in the corpus "
             f"not tagged yet {'are' if untagged != 1 else 'is'} left out of the theme tables, "
             "charts and "
-            f"evidence; run {tag}{_OR_RETRAIN if markdown else ''} to count them.")
+            f"evidence; run {retag_words(status_.path, markdown)} to count them.")
 
 
 def older_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False,
@@ -604,7 +605,7 @@ def older_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False,
     from sendlens.export import older_tags_note
 
     said = older_tags_note(state.older_tags, retired_themes(path, stamp_),
-                           tag=f"`sendlens tag`{_OR_RETRAIN}" if markdown else "sendlens tag")
+                           tag=retag_words(path, markdown))
     return _sentence(said)
 
 
@@ -636,8 +637,33 @@ def retired_themes(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
         return ()
 
 
-# On the page (not in a downloaded file): the app's own way to do what `tag` does.
-_OR_RETRAIN = " (or Retrain on the Label page)"
+def retag_words(path: str | None, markdown: bool = True) -> str:
+    """Who re-tags the corpus, for a sentence: `sendlens tag`, and on the page (`markdown`)
+    the app's own Retrain too; but neither in a corpus read-only here (`path`), where the
+    page said to do what that user cannot: a copy of it can be."""
+    if not markdown:
+        return "sendlens tag"
+    if path and read_only_text(path, ""):
+        return ("`sendlens tag` or Retrain in the app opened on a copy of the corpus that "
+                "you can write (this one is read-only here)")
+    return "`sendlens tag` (or Retrain on the Label page)"
+
+
+@st.cache_data(show_spinner=False)
+def unreadable_tags(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
+    """Passages whose stored themes are no list (aggregate.unreadable_tags)."""
+    return tuple(aggregate.unreadable_tags(corpus_for(path)))
+
+
+def unreadable_text(path: str, stamp_: tuple[int, ...], *, markdown: bool = False) -> str:
+    """What the pages and downloads leave out while some tags cannot be read, as
+    `sendlens export` says it; "" when none."""
+    if not (damaged := unreadable_tags(path, stamp_)):
+        return ""
+    from sendlens.export import unreadable_tags_note
+
+    named = [escape_markdown(p) for p in damaged] if markdown else list(damaged)
+    return _sentence(unreadable_tags_note(named, tag=retag_words(path, markdown)))
 
 
 @st.cache_data(show_spinner=False)
@@ -739,7 +765,7 @@ def _search_where(query: str, filters: Filters,
         where.append("t.stance = ?")
         params.append(stance)
     if filters.themes:
-        where.append("EXISTS (SELECT 1 FROM json_each(t.themes) j WHERE j.value IN "
+        where.append(f"EXISTS (SELECT 1 FROM json_each({aggregate.THEMES_SQL}) j WHERE j.value IN "
                      f"({','.join('?' * len(filters.themes))}))")
         params += list(filters.themes)
     return where, params

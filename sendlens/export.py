@@ -152,6 +152,22 @@ def older_tags_note(older: int, retired: Sequence[str], *, tag: str = "`sendlens
                if retired else ""))
 
 
+def unreadable_tags_note(passages: Sequence[str], *, listed: bool = False,
+                         tag: str = "`sendlens tag`") -> str:
+    """What to say of passages whose stored themes cannot be read (aggregate.
+    unreadable_tags): named, as one to look at in a damaged or hand-edited database.
+    `listed`: a table of passages, which lists them with their tags as stored."""
+    shown = ", ".join(passages[:3]) + (f" and {len(passages) - 3:,} more"
+                                       if len(passages) > 3 else "")
+    one = len(passages) == 1
+    fate = (f"listed with {'its' if one else 'their'} themes as stored" if listed
+            else "left out of the theme tables, charts and evidence as untagged")
+    return (f"the tags of {counted(len(passages), 'passage')} cannot be read (themes "
+            f"that are no list: a damaged or hand-edited database): {shown}; "
+            f"{'it is' if one else 'they are'} {fate}; {tag} re-tags "
+            f"{'it' if one else 'them'}")
+
+
 def _cell(value: object) -> str:
     """A cell of a table for reading: blank for missing, shares to three decimals, halves
     rounded up as a spreadsheet and a reader round them (0.5625 is 0.563: Python's

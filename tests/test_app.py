@@ -1350,6 +1350,26 @@ def test_a_read_only_corpus_offers_no_retrain_and_says_why(
         appdata.retrain(str(copy))
 
 
+def test_a_read_only_corpus_waiting_for_tags_is_told_to_open_a_copy_not_retrain(
+        corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The page-wide warning (and the area's and letter's own) said to run `sendlens tag`
+    # or Retrain on the Label page: this user can do neither in this corpus.
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        letter, area = con.execute("SELECT letter_id, area FROM letters ORDER BY letter_id"
+                                   ).fetchone()
+        con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM passages"
+                    " WHERE letter_id = ?)", (letter,))
+    monkeypatch.setattr(Corpus, "readonly", property(lambda self: True))
+    copy_words = "in the app opened on a copy of the corpus that you can write"
+    for page, params in (("compare", {}), ("area", {"area": area}),
+                         ("reader", {"letter": letter})):
+        warned = [w.value for w in run(copy, monkeypatch, page=page, **params).warning
+                  if "not tagged yet" in w.value]
+        assert warned and all(copy_words in w and "on the Label page" not in w
+                              for w in warned), (page, warned)
+
+
 def test_ranking_by_net_stance_is_not_ranking_by_share_negative() -> None:
     # With mixed passages the two measures part: A is 40% negative and 60% mixed (net
     # -0.4), B half positive, half negative (net 0). Every ranking test passed when the
@@ -3854,3 +3874,22 @@ def test_compare_keeps_to_the_chosen_themes(corpus_dir: Path) -> None:
     table = ad.theme_table(str(corpus_dir), ad.stamp(corpus_dir), "area",
                            ad.Filters(themes=("health_input",)))
     assert len(table) and set(table["theme"]) == {"health_input"}
+
+
+@pytest.mark.parametrize("stored", ["null", '["health_input"'])
+def test_tags_that_cannot_be_read_are_named_on_every_page_not_a_traceback(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored: str) -> None:
+    # A damaged or hand-edited database: Compare, Area profile and Export stopped with a
+    # traceback (a theme None; "malformed JSON"). The passage is named and left out.
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        damaged, area = con.execute(
+            "SELECT passage_id, l.area FROM tags JOIN passages USING (passage_id)"
+            " JOIN letters l USING (letter_id) WHERE themes LIKE '%health_input%'"
+            " ORDER BY passage_id LIMIT 1").fetchone()
+        con.execute("UPDATE tags SET themes = ? WHERE passage_id = ?", (stored, damaged))
+    said = "The tags of 1 passage cannot be read"
+    for page in ("compare", "area", "export"):
+        at = run(copy, monkeypatch, page=page, area=area)  # run() asserts no exception
+        [note] = [w.value for w in at.warning if w.value.startswith(said)]
+        assert damaged.replace("-", "\\-") in note

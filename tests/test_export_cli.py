@@ -1415,3 +1415,28 @@ def test_an_empty_database_file_is_named_not_made_an_empty_corpus(tmp_path: Path
                                       str(root)])
     assert result.exit_code == 1 and "not a PDF" in result.output, result.output
     assert CliRunner().invoke(app, ["info", "--corpus", str(root)]).exit_code == 0
+
+
+@pytest.mark.parametrize("stored", ["null", '["health_input"'])
+def test_tags_that_cannot_be_read_are_named_and_left_out_not_a_traceback(
+        corpus: Corpus, tmp_path: Path, stored: str) -> None:
+    # A damaged or hand-edited database: JSON null stopped `export themes` with a
+    # TypeError traceback; broken JSON called the whole database unusable (exit 2).
+    import sqlite3
+
+    copy = copy_of(corpus, tmp_path)
+    con = sqlite3.connect(copy / "sendlens.db")
+    with con:
+        damaged, = con.execute("SELECT passage_id FROM tags WHERE themes LIKE '%\"%'"
+                               " ORDER BY passage_id LIMIT 1").fetchone()
+        con.execute("UPDATE tags SET themes = ? WHERE passage_id = ?", (stored, damaged))
+    con.close()
+    said = "the tags of 1 passage cannot be read (themes that are no list"
+    for what in (["themes"], ["evidence", "--theme", "health_input"], ["passages"]):
+        result = export(copy, *what, "-o", str(tmp_path / "out.csv"))
+        assert result.exit_code == 0, result.output
+        assert said in result.stderr and damaged in result.stderr, what
+    table = read(tmp_path / "out.csv")  # passages: listed, themes as stored
+    assert damaged in set(table["passage_id"])
+    evidence = export(copy, "evidence", "--theme", "health_input", "--format", "csv").stdout
+    assert damaged not in evidence

@@ -63,6 +63,7 @@ __all__ = [
     "pooled_groups",
     "theme_table",
     "untagged_themes",
+    "unreadable_tags",
 ]
 
 SECTIONS: tuple[str, ...] = CANONICAL_SECTIONS
@@ -78,8 +79,14 @@ GROUPS: dict[str, str] = {
     "outcome": "l.outcome",
 }
 UNKNOWN = "unknown"
+# The tagger writes a passage's themes as a JSON list. A damaged or hand-edited database
+# may hold other text: json_each stops the whole query on broken JSON and reads "null" as
+# a theme None. Such a passage counts as untagged (unreadable_tags names it), and
+# THEMES_SQL, read by json_each, is [] for it (CASE, unlike AND, is evaluated in order).
+READABLE_SQL = "(CASE WHEN json_valid(t.themes) THEN json_type(t.themes) = 'array' ELSE 0 END)"
+THEMES_SQL = f"(CASE WHEN {READABLE_SQL} THEN t.themes ELSE '[]' END)"
 _TAGGED = (
-    "tags t JOIN passages p ON p.passage_id = t.passage_id"
+    f"tags t JOIN passages p ON p.passage_id = t.passage_id AND {READABLE_SQL}"
     " JOIN letters l ON l.letter_id = p.letter_id"
 )
 _COUNT_COLUMNS = ["passages", *STANCES]
@@ -118,9 +125,17 @@ def _codebook(corpus: Corpus) -> tuple[tuple[str, str], ...]:
 
 def _present_themes(con: sqlite3.Connection) -> list[str]:
     rows = con.execute(
-        "SELECT DISTINCT j.value FROM tags t, json_each(t.themes) j ORDER BY 1"
+        f"SELECT DISTINCT j.value FROM tags t, json_each({THEMES_SQL}) j ORDER BY 1"
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def unreadable_tags(corpus: Corpus) -> list[str]:
+    """Passages whose stored themes are no JSON list (a damaged or hand-edited database):
+    left out of every table, chart and evidence list as if untagged."""
+    with corpus.reading() as con:
+        return [r[0] for r in con.execute(
+            f"SELECT passage_id FROM tags t WHERE NOT {READABLE_SQL} ORDER BY passage_id")]
 
 
 def _known_themes(con: sqlite3.Connection, corpus: Corpus) -> list[str]:
@@ -462,7 +477,7 @@ _COUNTS_SQL = """
     SELECT COALESCE({key}, '{unknown}'), j.value, count(DISTINCT p.letter_id), count(*),
            sum(t.stance = 'positive'), sum(t.stance = 'negative'), sum(t.stance = 'mixed'),
            sum(t.stance = 'neutral')
-    FROM {tagged}, json_each(t.themes) j
+    FROM {tagged}, json_each({themes}) j
     WHERE {where}
     GROUP BY 1, 2
 """
@@ -472,7 +487,7 @@ _LETTER_COUNTS_SQL = """
     SELECT COALESCE({key}, '{unknown}'), j.value, count(*),
            sum(t.stance = 'positive'), sum(t.stance = 'negative'), sum(t.stance = 'mixed'),
            sum(t.stance = 'neutral')
-    FROM {tagged}, json_each(t.themes) j
+    FROM {tagged}, json_each({themes}) j
     WHERE {where}
     GROUP BY 1, 2, p.letter_id ORDER BY 1, 2, p.letter_id
 """
@@ -481,7 +496,8 @@ _LETTER_COUNTS_SQL = """
 def _cell_counts(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:
     """Per (group, theme): letters_mentioning, passages and a count per stance."""
     rows = con.execute(
-        _COUNTS_SQL.format(key=key_sql, unknown=UNKNOWN, tagged=_TAGGED, where=where.sql),
+        _COUNTS_SQL.format(key=key_sql, unknown=UNKNOWN, tagged=_TAGGED, themes=THEMES_SQL,
+                           where=where.sql),
         where.params,
     ).fetchall()
     frame = pd.DataFrame.from_records(
@@ -500,7 +516,7 @@ def _cells_and_intervals(con: sqlite3.Connection, key_sql: str, where: _Where,
         # No group could have an interval (by area, as a rule): counts alone are quicker.
         return _cell_counts(con, key_sql, where), _spreads([])
     rows = [tuple(r) for r in con.execute(
-        _LETTER_COUNTS_SQL.format(key=key_sql, unknown=UNKNOWN, tagged=_TAGGED,
+        _LETTER_COUNTS_SQL.format(key=key_sql, unknown=UNKNOWN, tagged=_TAGGED, themes=THEMES_SQL,
                                   where=where.sql),
         where.params,
     )]
@@ -828,7 +844,7 @@ def evidence(
                             "corpus knew it (added to the codebook since); run `sendlens "
                             "tag` to retrain and tag")
         where = _where(con, sections=sections, **filters)
-        conditions = [where.sql, "EXISTS (SELECT 1 FROM json_each(t.themes) WHERE value = ?)"]
+        conditions = [where.sql, f"EXISTS (SELECT 1 FROM json_each({THEMES_SQL}) WHERE value = ?)"]
         params = [*where.params, theme]
         if group is not None:
             by, value = group
@@ -999,10 +1015,10 @@ def ehc_plans_actions_share(corpus: Corpus) -> dict[str, Any]:
         # One pass over the letters' passages, grouped per letter: correlated EXISTS
         # subqueries let SQLite pick the section index and took seconds at 70k passages.
         letters, with_actions, flagged = con.execute(
-            """SELECT count(*), coalesce(sum(has_actions), 0), coalesce(sum(flagged), 0)
+            f"""SELECT count(*), coalesce(sum(has_actions), 0), coalesce(sum(flagged), 0)
                FROM (SELECT max(p.section = 'actions') AS has_actions,
                             max(p.section = 'actions' AND t.stance = 'negative'
-                                AND EXISTS (SELECT 1 FROM json_each(t.themes)
+                                AND EXISTS (SELECT 1 FROM json_each({THEMES_SQL})
                                             WHERE value = 'ehc_plans')) AS flagged
                      FROM letters l
                      JOIN passages p ON p.letter_id = l.letter_id

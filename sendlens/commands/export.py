@@ -26,6 +26,7 @@ from sendlens.export import (
     older_tags_note,
     passages_frame,
     provenance,
+    unreadable_tags_note,
     write_table,
 )
 from sendlens.store import Corpus
@@ -338,6 +339,10 @@ def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
             from textmine.aggregate import retired_themes
 
             warn(older_tags_note(older, retired_themes(store)))
+    from textmine.aggregate import unreadable_tags
+
+    if damaged := unreadable_tags(store):  # else a traceback, or the tags of no theme
+        warn(unreadable_tags_note(damaged, listed=listed))
     passages, letters = untagged_in(store)
     if passages:
         fate = ("have no tags in this table" if listed  # passages: listed, untagged

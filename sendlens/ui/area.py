@@ -113,8 +113,8 @@ def page_area(ctx: Ctx) -> None:
         st.warning(f"{counted(len(waiting), 'letter')} of {md(area)} not tagged yet (imported "
                    "since the last tag): "
                    + ("its passages are" if len(waiting) == 1 else "their passages are")
-                   + " not in the profile below. Run `sendlens tag`, or Retrain on the Label "
-                   "page.", icon=":material/warning:")
+                   + f" not in the profile below. Run {ad.retag_words(ctx.path)}.",
+                   icon=":material/warning:")
     shown = mine.assign(
         framework=mine["framework"].map(ad.framework_name),
         outcome=mine["outcome"].map(ad.outcome_name),

@@ -271,7 +271,8 @@ def download_warnings(path: str, counts_tags: bool = True,
         ad.problem_text(ad.model_problems(path, stamp)),
         ad.older_text(path, stamp, on_page=False),
         ad.thin_text(path, stamp),
-        "" if lists_passages else ad.untagged_text(ad.status(path, stamp))]))
+        "" if lists_passages else ad.untagged_text(ad.status(path, stamp)),
+        ad.unreadable_text(path, stamp)]))
 
 
 def downloads(frame: pd.DataFrame, name: str, key: str,

@@ -65,7 +65,7 @@ def page_reader(ctx: Ctx) -> None:
                    icon=":material/warning:")
     elif letter_id in waiting_letters(ctx):
         st.warning("This letter is not tagged yet (imported since the last tag): nothing is "
-                   "highlighted. Run `sendlens tag`, or Retrain on the Label page.",
+                   f"highlighted. Run {ad.retag_words(ctx.path)}.",
                    icon=":material/warning:")
     h1, h2 = st.columns([3, 2])
     h1.multiselect("Highlight themes", themes, key="hl", format_func=ctx.theme,
