@@ -3893,3 +3893,23 @@ def test_tags_that_cannot_be_read_are_named_on_every_page_not_a_traceback(
         at = run(copy, monkeypatch, page=page, area=area)  # run() asserts no exception
         [note] = [w.value for w in at.warning if w.value.startswith(said)]
         assert damaged.replace("-", "\\-") in note
+
+
+def test_an_area_profile_download_is_named_with_the_area_made_safe_for_a_file_name(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Compare cleaned its filters for a file name; the Area profile put the area's name in
+    # as it is: "/" (a folder to the browser), "<" (refused on Windows), "&", spaces.
+    from streamlit.delta_generator import DeltaGenerator
+
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    odd = "Upper/Lower <Vale> & Wold"
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE letters SET area = ? WHERE letter_id = "
+                    "(SELECT min(letter_id) FROM letters)", (odd,))
+    names: list[str] = []
+    real = DeltaGenerator.download_button
+    monkeypatch.setattr(DeltaGenerator, "download_button", lambda self, label, data, **k: (
+        names.append(k["file_name"]), real(self, label, data, **k))[1])
+    run(copy, monkeypatch, page="area", area=odd)
+    assert "area-Upper_Lower_Vale_Wold-against-peers.csv" in names, names
+    assert not [n for n in names if re.search(r"[/<>& ]", n)], names

@@ -93,7 +93,7 @@ def _against_peers(ctx: Ctx, area: str, latest: pd.Series) -> None:
                  "all_share": "all_areas_share_negative"})
     saved.insert(0, "area", area)
     saved.insert(1, "region", name)
-    downloads(saved, "-".join(["area", area, "against-peers"]).replace(" ", "_"), "peers",
+    downloads(saved, "-".join(["area", area, "against-peers"]), "peers",
               {"area": area, "framework": framework, "region": name or ""})
 
 
@@ -204,7 +204,7 @@ def page_area(ctx: Ctx) -> None:
              formats={"passages_a": ".0f", "passages_b": ".0f", "passages_change": "+.0f",
                       **{c: "+.2f" for c in (
                  "net_stance_a", "net_stance_b", "net_stance_change")}})
-    downloads(diff[cols], f"change-{area}".replace(" ", "_"), "diff")
+    downloads(diff[cols], f"change-{area}", "diff")
 
 
 def letters_per_area(ctx: Ctx) -> pd.Series:

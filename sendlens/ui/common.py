@@ -243,6 +243,12 @@ def page_url(page: str, **params: str) -> str:
 # --- small shared pieces -----------------------------------------------------------------
 
 
+def file_safe(text: str) -> str:
+    """Text for a file name: each run of characters other than letters, digits and
+    "._+-" (a space, "/", "<", "&", ",") is one "_"."""
+    return re.sub(r"[^\w.+-]+", "_", text)
+
+
 def filter_slug(filters: ad.Filters) -> str:
     """The filters for a file name ("outcome_systemic_failings-from_2024-01-01"), "" for
     none; a long one is "filtered-" and a short hash, so that two views differ still."""
@@ -251,7 +257,7 @@ def filter_slug(filters: ad.Filters) -> str:
         ("outcome", filters.outcomes), ("section", filters.sections)) if values]
     parts += [f"{word}_{day}" for word, day in (("from", filters.date_from),
                                                 ("to", filters.date_to)) if day]
-    slug = re.sub(r"[^\w.+-]+", "_", "-".join(parts))
+    slug = file_safe("-".join(parts))
     if len(slug) <= 60:
         return slug
     return "filtered-" + hashlib.sha256(slug.encode()).hexdigest()[:6]
@@ -284,6 +290,8 @@ def downloads(frame: pd.DataFrame, name: str, key: str,
     options chosen on the page that the link does not hold, the corpus and the model.
     With `filters`, the file name says what they left out: a filtered table saved under
     the unfiltered one's name was taken for it."""
+    # An area's or a search's own words too, wherever the page put them in the name.
+    name = file_safe(name)
     if filters is not None and (slug := filter_slug(filters)):
         name = f"{name}-{slug}"
     cols = st.columns(len(EXPORT_FORMATS) + 2)

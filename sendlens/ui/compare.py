@@ -222,7 +222,7 @@ def page_compare(ctx: Ctx) -> None:
             stance = st.session_state.get("cell_stance", ALL)
             downloads(ev, "-".join(["evidence", st.session_state["cell_row"],
                                     st.session_state["cell_theme"],
-                                    *([stance] if stance != ALL else [])]).replace(" ", "_"),
+                                    *([stance] if stance != ALL else [])]),
                       "cell", {by: st.session_state["cell_row"],
                                "theme": st.session_state["cell_theme"],
                                "stance": "" if stance == ALL else stance}, filters=filters)
