@@ -3913,3 +3913,17 @@ def test_an_area_profile_download_is_named_with_the_area_made_safe_for_a_file_na
     run(copy, monkeypatch, page="area", area=odd)
     assert "area-Upper_Lower_Vale_Wold-against-peers.csv" in names, names
     assert not [n for n in names if re.search(r"[/<>& ]", n)], names
+
+
+def test_the_export_page_names_a_missing_outcome_and_date_as_the_overview_does(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The themes table grouped them as "unknown", where the Overview says "not stated"
+    # and "undated" of the same letters.
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE letters SET outcome = NULL, inspection_start = NULL,"
+                    " inspection_end = NULL, published = NULL, letter_date = NULL"
+                    " WHERE letter_id = (SELECT min(letter_id) FROM letters)")
+    for by, said in (("outcome", "not stated"), ("year", "undated")):
+        [table, *_] = md_tables(run(copy, monkeypatch, page="export", x_by=by))
+        assert said in {row[by.capitalize()] for row in table}, (by, table[:3])

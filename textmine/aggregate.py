@@ -79,6 +79,19 @@ GROUPS: dict[str, str] = {
     "outcome": "l.outcome",
 }
 UNKNOWN = "unknown"
+# The group of the letters with no value, in the app's words (its Overview): a letter
+# that states no outcome (a 2016 letter, a revisit), one with no date; else "unknown"
+# (a region sendlens does not know).
+MISSING: dict[str, str] = {"outcome": "not stated", "year": "undated"}
+
+
+def missing_group(by: str) -> str:
+    """The name of the group of letters with no `by` ("not stated", "undated", "unknown")."""
+    return MISSING.get(by, UNKNOWN)
+
+
+def _missing_of(key_sql: str) -> str:
+    return next((missing_group(by) for by, sql in GROUPS.items() if sql == key_sql), UNKNOWN)
 # The tagger writes a passage's themes as a JSON list. A damaged or hand-edited database
 # may hold other text: json_each stops the whole query on broken JSON and reads "null" as
 # a theme None. Such a passage counts as untagged (unreadable_tags names it), and
@@ -211,10 +224,11 @@ def _in(column: str, values: Sequence[Any]) -> str:
     return f"{column} IN ({', '.join('?' * len(values))})"
 
 
-def _in_or_unknown(column: str, values: Sequence[str]) -> str:
-    # theme_table labels a missing region or outcome "unknown"; filtering on that label
-    # (as the app does when a heatmap row is clicked) must find the same letters.
-    known = [v for v in values if v != UNKNOWN]
+def _in_or_unknown(column: str, values: Sequence[str], missing: str = UNKNOWN) -> str:
+    # theme_table labels a missing region "unknown", a missing outcome "not stated";
+    # filtering on that label (as the app does when a heatmap row is clicked) must find
+    # the same letters.
+    known = [v for v in values if v != missing]
     parts = [_in(column, known)] if known else []
     if len(known) < len(values):
         parts.append(f"{column} IS NULL")
@@ -348,9 +362,11 @@ def _where(
         letter_sql.append(_in("l.framework", fw))
         params += fw
     if (oc := _as_list(outcomes)) is not None:
-        _validated(oc, [*OUTCOMES, UNKNOWN], "outcome")
-        letter_sql.append(_in_or_unknown("l.outcome", oc))
-        params += [v for v in oc if v != UNKNOWN]
+        # "unknown", the group's name before it was "not stated", in a link or a script.
+        oc = [MISSING["outcome"] if v == UNKNOWN else v for v in oc]
+        _validated(oc, [*OUTCOMES, MISSING["outcome"]], "outcome")
+        letter_sql.append(_in_or_unknown("l.outcome", oc, MISSING["outcome"]))
+        params += [v for v in oc if v != MISSING["outcome"]]
     if (ar := _as_list(areas)) is not None:
         resolved = _resolve_areas(con, ar, absent_ok=True)
         letter_sql.append(_in("l.area", resolved))
@@ -496,8 +512,8 @@ _LETTER_COUNTS_SQL = """
 def _cell_counts(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:
     """Per (group, theme): letters_mentioning, passages and a count per stance."""
     rows = con.execute(
-        _COUNTS_SQL.format(key=key_sql, unknown=UNKNOWN, tagged=_TAGGED, themes=THEMES_SQL,
-                           where=where.sql),
+        _COUNTS_SQL.format(key=key_sql, unknown=_missing_of(key_sql), tagged=_TAGGED,
+                           themes=THEMES_SQL, where=where.sql),
         where.params,
     ).fetchall()
     frame = pd.DataFrame.from_records(
@@ -516,8 +532,8 @@ def _cells_and_intervals(con: sqlite3.Connection, key_sql: str, where: _Where,
         # No group could have an interval (by area, as a rule): counts alone are quicker.
         return _cell_counts(con, key_sql, where), _spreads([])
     rows = [tuple(r) for r in con.execute(
-        _LETTER_COUNTS_SQL.format(key=key_sql, unknown=UNKNOWN, tagged=_TAGGED, themes=THEMES_SQL,
-                                  where=where.sql),
+        _LETTER_COUNTS_SQL.format(key=key_sql, unknown=_missing_of(key_sql), tagged=_TAGGED,
+                                  themes=THEMES_SQL, where=where.sql),
         where.params,
     )]
     per_letter = pd.DataFrame.from_records(rows, columns=["group", "theme", *_COUNT_COLUMNS])
@@ -555,7 +571,7 @@ def _spreads(records: list[tuple[Any, ...]]) -> pd.DataFrame:
 def _group_letters(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:
     """Letters per group that pass the letter filters and have any tagged passage."""
     rows = con.execute(
-        f"""SELECT COALESCE({key_sql}, '{UNKNOWN}'), count(*)
+        f"""SELECT COALESCE({key_sql}, '{_missing_of(key_sql)}'), count(*)
             FROM letters l
             WHERE {_sql_and(where.letters)} AND EXISTS (
                 SELECT 1 FROM passages p JOIN tags t ON t.passage_id = p.passage_id
@@ -598,7 +614,7 @@ def _theme_list(con: sqlite3.Connection, corpus: Corpus, themes: Iterable[str] |
 
 _GROUP_ORDER: dict[str, list[str]] = {
     "region": [*REGIONS, UNKNOWN],
-    "outcome": [*OUTCOMES, UNKNOWN],
+    "outcome": [*OUTCOMES, MISSING["outcome"]],
     "framework": list(FRAMEWORK_LABELS),
 }
 
@@ -652,7 +668,7 @@ def theme_table(
     table = _add_ratios(table).join(spreads, on=["group", "theme"])
     table = table.rename(columns={"group": by})
     if by == "year":
-        # Whole years as numbers; beside an "unknown" group (a letter with no date) all as
+        # Whole years as numbers; beside an "undated" group (a letter with no date) all as
         # text, as a Parquet or Excel column holds one type.
         years = table[by].map(lambda v: isinstance(v, int)).all()
         table[by] = table[by].astype("int64" if years else str)
@@ -677,7 +693,8 @@ def _pooled(con: sqlite3.Connection, key_sql: str, where: _Where) -> dict[str, d
     """The groups whose tagged letters are of more than one framework: group -> letters
     per framework (by framework, none)."""
     rows = con.execute(
-        f"""SELECT CAST(COALESCE({key_sql}, '{UNKNOWN}') AS TEXT), l.framework, count(*)
+        f"""SELECT CAST(COALESCE({key_sql}, '{_missing_of(key_sql)}') AS TEXT), l.framework,
+                   count(*)
             FROM letters l
             WHERE {_sql_and(where.letters)} AND EXISTS (
                 SELECT 1 FROM passages p JOIN tags t ON t.passage_id = p.passage_id
@@ -850,7 +867,7 @@ def evidence(
             by, value = group
             if by not in GROUPS:
                 raise ValueError(f"unknown grouping {by!r}: choose one of {', '.join(GROUPS)}")
-            conditions.append(f"COALESCE(CAST({GROUPS[by]} AS TEXT), '{UNKNOWN}') = ?")
+            conditions.append(f"COALESCE(CAST({GROUPS[by]} AS TEXT), '{missing_group(by)}') = ?")
             params.append(str(value))
         if stances:
             conditions.append(f"t.stance IN ({', '.join('?' * len(stances))})")
