@@ -153,6 +153,7 @@ def warm(path: str) -> float:
               names=ad.theme_names(path, stamp))
     ad.model_problems(path, stamp)
     ad.older_text(path, stamp)  # every page says when the tags are an older model's
+    ad.unreadable_tags(path, stamp)  # and when some tags cannot be read
     ad._tagged_by(path, stamp)  # every page's downloads say what they hold
     waiting_letters(ctx)  # letters not tagged yet: their pages say so
     ad.overview(path, stamp)
@@ -285,8 +286,7 @@ def main() -> None:
         for kind, said in (("corpus", "Not in this corpus"),
                            ("setting", "Not a value this page offers"),
                            ("untagged", "Not tagged yet (a theme added to the codebook since "
-                            "the corpus was tagged: retrain on the Label page, or run "
-                            "`sendlens tag`)"),
+                            f"the corpus was tagged: run {ad.retag_words(path)})"),
                            ("repeated", "Given more than once in the link (only the last "
                             "is read)")):
             if values := [v for k, v in ignored if k == kind]:

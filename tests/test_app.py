@@ -1368,6 +1368,10 @@ def test_a_read_only_corpus_waiting_for_tags_is_told_to_open_a_copy_not_retrain(
                   if "not tagged yet" in w.value]
         assert warned and all(copy_words in w and "on the Label page" not in w
                               for w in warned), (page, warned)
+    # A link to that area's cell on Compare says why it shows another's evidence.
+    told = " ".join(i.value for i in run(copy, monkeypatch, page="compare", cell_row=area,
+                                         cell_theme="ehc_plans").info).replace("\\", "")
+    assert "not tagged yet" in told and copy_words in told and "Label page" not in told
 
 
 def test_ranking_by_net_stance_is_not_ranking_by_share_negative() -> None:

@@ -888,8 +888,7 @@ def untagged_note(ctx: Ctx, where: str, chosen: Sequence[str] = ()) -> None:
                    if not chosen or t in chosen]:
         st.caption(f"Not in the {where}: {', '.join(md(ctx.theme(t)) for t in missing)}, "
                    "added to the "
-                   "codebook since the corpus was tagged (retrain on the Label page, or run "
-                   "`sendlens tag`).")
+                   f"codebook since the corpus was tagged (run {ad.retag_words(ctx.path)}).")
 
 
 def sections_note(ctx: Ctx, filters: ad.Filters, *, has_filters: bool = True) -> None:

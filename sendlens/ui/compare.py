@@ -351,8 +351,10 @@ def _current_cell(ctx: Ctx, by: str, rows: list[str], chosen: tuple[str, ...],
         # shared link does not silently show other evidence than it was sent for. An area
         # whose letters are not tagged yet is in no row, whatever the filters.
         row = st.session_state["cell_row"]
-        why = ("its letters are not tagged yet (run sendlens tag, or Retrain on the "
-               "Label page)" if by == "area" and _untagged_area(ctx, row)
+        # Plain: the note is escaped as a whole.
+        retag = ad.retag_words(ctx.path).replace("`", "")
+        why = (f"its letters are not tagged yet (run {retag})"
+               if by == "area" and _untagged_area(ctx, row)
                else "it is not among the rows shown with these filters")
         st.session_state.setdefault("_link_notes", []).append(
             f"{row}: {why}; the evidence is {rows[0]}'s")
