@@ -263,8 +263,11 @@ def _json(text: str | None, default: Any) -> Any:
         value = json.loads(text)
     except ValueError:
         return default
-    # Damaged tags ("null" for a list) read as the default too: None has no themes.
-    return value if default is None or isinstance(value, type(default)) else default
+    # Damaged tags ("null" for a list, [null]) read as the default too: None is no theme.
+    if default is None or isinstance(value, type(default)):
+        return value if not isinstance(value, list) or all(
+            isinstance(v, str) for v in value) else default
+    return default
 
 
 QUALITY_COLUMNS = {"theme_macro_f1": "Theme macro-F1", "theme_micro_f1": "Theme micro-F1",
@@ -1232,7 +1235,7 @@ def retrain_job(path: str) -> RetrainJob | None:
 
 
 def _tags_text(tags: tuple[str, str]) -> str:
-    themes = ", ".join(json.loads(tags[0] or "[]")) or "no theme"
+    themes = ", ".join(_json(tags[0], [])) or "no theme"
     return f"{tags[1]} · {themes}"
 
 

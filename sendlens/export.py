@@ -163,7 +163,7 @@ def unreadable_tags_note(passages: Sequence[str], *, listed: bool = False,
     fate = (f"listed with {'its' if one else 'their'} themes as stored" if listed
             else "left out of the theme tables, charts and evidence as untagged")
     return (f"the tags of {counted(len(passages), 'passage')} cannot be read (themes "
-            f"that are no list: a damaged or hand-edited database): {shown}; "
+            f"that are no list of theme ids: a damaged or hand-edited database): {shown}; "
             f"{'it is' if one else 'they are'} {fate}; {tag} re-tags "
             f"{'it' if one else 'them'}")
 

@@ -3880,7 +3880,7 @@ def test_compare_keeps_to_the_chosen_themes(corpus_dir: Path) -> None:
     assert len(table) and set(table["theme"]) == {"health_input"}
 
 
-@pytest.mark.parametrize("stored", ["null", '["health_input"'])
+@pytest.mark.parametrize("stored", ["null", '["health_input"', "[null]"])
 def test_tags_that_cannot_be_read_are_named_on_every_page_not_a_traceback(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored: str) -> None:
     # A damaged or hand-edited database: Compare, Area profile and Export stopped with a
@@ -3897,6 +3897,10 @@ def test_tags_that_cannot_be_read_are_named_on_every_page_not_a_traceback(
         at = run(copy, monkeypatch, page=page, area=area)  # run() asserts no exception
         [note] = [w.value for w in at.warning if w.value.startswith(said)]
         assert damaged.replace("-", "\\-") in note
+    # The Label page's list of what a retrain changed reads them as no theme.
+    from sendlens import appdata
+
+    assert appdata._tags_text((stored, "neutral")) == "neutral · no theme"
 
 
 def test_an_area_profile_download_is_named_with_the_area_made_safe_for_a_file_name(

@@ -1417,7 +1417,7 @@ def test_an_empty_database_file_is_named_not_made_an_empty_corpus(tmp_path: Path
     assert CliRunner().invoke(app, ["info", "--corpus", str(root)]).exit_code == 0
 
 
-@pytest.mark.parametrize("stored", ["null", '["health_input"'])
+@pytest.mark.parametrize("stored", ["null", '["health_input"', "[null]"])
 def test_tags_that_cannot_be_read_are_named_and_left_out_not_a_traceback(
         corpus: Corpus, tmp_path: Path, stored: str) -> None:
     # A damaged or hand-edited database: JSON null stopped `export themes` with a
@@ -1431,7 +1431,7 @@ def test_tags_that_cannot_be_read_are_named_and_left_out_not_a_traceback(
                                " ORDER BY passage_id LIMIT 1").fetchone()
         con.execute("UPDATE tags SET themes = ? WHERE passage_id = ?", (stored, damaged))
     con.close()
-    said = "the tags of 1 passage cannot be read (themes that are no list"
+    said = "the tags of 1 passage cannot be read (themes that are no list of theme ids"
     for what in (["themes"], ["evidence", "--theme", "health_input"], ["passages"]):
         result = export(copy, *what, "-o", str(tmp_path / "out.csv"))
         assert result.exit_code == 0, result.output

@@ -95,13 +95,16 @@ def _missing_of(key_sql: str) -> str:
 
 
 # The tagger writes a passage's themes as a JSON list. A damaged or hand-edited database
-# may hold other text: json_each stops the whole query on broken JSON and reads "null" as
-# a theme None. Such a passage counts as untagged (unreadable_tags names it), and
+# may hold other text: json_each stops the whole query on broken JSON and reads "null" or
+# "[null]" as a theme None. Such a passage counts as untagged (unreadable_tags names it), and
 # THEMES_SQL, read by json_each in a subquery, is [] for it (CASE, unlike AND, is
 # evaluated in order). A join with json_each(t.themes) needs only READABLE_SQL: a term on
 # t alone is tested in t's loop, before json_each reads the row (and the CASE inside
 # json_each cost 80% more of a 70k-passage count than the plain join).
-READABLE_SQL = "(CASE WHEN json_valid(t.themes) THEN json_type(t.themes) = 'array' ELSE 0 END)"
+READABLE_SQL = ("(CASE WHEN NOT json_valid(t.themes) THEN 0"
+                " WHEN json_type(t.themes) != 'array' THEN 0"  # null, a string, an object
+                " ELSE NOT EXISTS (SELECT 1 FROM json_each(t.themes) e"  # [null], [1]
+                " WHERE e.type != 'text') END)")
 THEMES_SQL = f"(CASE WHEN {READABLE_SQL} THEN t.themes ELSE '[]' END)"
 _TAGGED = (
     f"tags t JOIN passages p ON p.passage_id = t.passage_id AND {READABLE_SQL}"
