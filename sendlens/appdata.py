@@ -654,7 +654,7 @@ def retag_words(path: str | None, markdown: bool = True) -> str:
 
 @st.cache_data(show_spinner=False)
 def unreadable_tags(path: str, stamp_: tuple[int, ...]) -> tuple[str, ...]:
-    """Passages whose stored themes are no list (aggregate.unreadable_tags)."""
+    """Passages whose stored themes are no list of theme ids (aggregate.unreadable_tags)."""
     return tuple(aggregate.unreadable_tags(corpus_for(path)))
 
 
