@@ -204,6 +204,20 @@ def test_load_tagged_filters(corpus: Corpus) -> None:
     assert areas(areas=["Kent", "cornwall"]) == {"Cornwall"}
 
 
+def test_a_date_filter_given_as_a_datetime_keeps_the_letters_of_that_day(
+    corpus: Corpus,
+) -> None:
+    # A notebook's pd.Timestamp or datetime (both dates to Python) left out the letters
+    # begun on that very day: compared as "2023-02-06T00:00:00", after "2023-02-06".
+    from datetime import datetime
+
+    for day in (datetime(2023, 2, 6), pd.Timestamp("2023-02-06")):
+        assert "Cornwall" in set(aggregate.load_tagged(corpus, date_from=day)["area"])
+        one_day = aggregate.theme_table(corpus, by="area", date_from=day, date_to=day,
+                                        themes="ehc_plans")
+        assert one_day["area"].tolist() == ["Cornwall"]
+
+
 @pytest.mark.parametrize(
     "filters, message",
     [

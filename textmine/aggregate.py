@@ -30,7 +30,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -245,6 +245,10 @@ def _in_or_unknown(column: str, values: Sequence[str], missing: str = UNKNOWN) -
 
 
 def _iso(value: str | date, name: str) -> str:
+    if isinstance(value, datetime):
+        # A datetime (a pandas Timestamp) is its day: "2023-02-06T00:00:00" sorts after
+        # that day's letters, which date_from left out.
+        value = value.date()
     if isinstance(value, date):
         return value.isoformat()
     try:
