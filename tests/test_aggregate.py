@@ -218,6 +218,40 @@ def test_a_date_filter_given_as_a_datetime_keeps_the_letters_of_that_day(
         assert one_day["area"].tolist() == ["Cornwall"]
 
 
+def test_load_tagged_gives_each_passage_its_own_themes_and_stance(corpus: Corpus) -> None:
+    frame = aggregate.load_tagged(corpus)
+    with corpus.reading() as con:
+        tags = {r[0]: (json.loads(r[1]), r[2])
+                for r in con.execute("SELECT passage_id, themes, stance FROM tags")}
+    assert list(zip(frame["themes"], frame["stance"], strict=True)) == [
+        tags[p] for p in frame["passage_id"]]
+
+
+def test_load_tagged_gives_an_areas_letters_oldest_first(corpus: Corpus, tmp_path: Path) -> None:
+    # Two letters of one area, the later one with the smaller id.
+    first, second = sorted(letter_id(corpus, a) for a in ("Cornwall", "Dorset"))
+    dated = "UPDATE letters SET inspection_start = '{}' WHERE letter_id = '{}'"
+    copy = edited_copy(corpus, tmp_path / "c",
+                       "UPDATE letters SET area = 'Cornwall' WHERE area = 'Dorset'",
+                       dated.format("2019-01-07", second), dated.format("2024-01-08", first))
+    frame = aggregate.load_tagged(copy, areas="Cornwall")
+    assert frame["letter_id"].drop_duplicates().tolist() == [second, first]
+
+
+def test_filters_on_letters_and_on_sections_hold_together(corpus: Corpus) -> None:
+    # Each filter's values go to its own condition: a region with a section, both ends of
+    # a date range.
+    table = aggregate.theme_table(corpus, by="region", sections=["actions"],
+                                  regions=["South West"], themes=["ehc_plans"])
+    sw = cell(table, "region", "South West", "ehc_plans")
+    assert (sw["letters"], sw["letters_mentioning"], sw["passages"], sw["negative"]) == (
+        2, 1, 1, 1)
+    ev = aggregate.evidence(corpus, theme="ehc_plans", sections="actions", outcomes="positive")
+    assert ev["area"].tolist() == ["Brighton and Hove"]
+    in_2023 = aggregate.load_tagged(corpus, date_from="2023-01-01", date_to="2023-12-31")
+    assert set(in_2023["area"]) == {"Cornwall", "Brighton and Hove"}
+
+
 @pytest.mark.parametrize(
     "filters, message",
     [
@@ -373,6 +407,36 @@ def test_a_cells_interval_draws_all_its_groups_letters_but_counts_only_judging_o
     assert care_row[["share_negative_low", "net_stance_low"]].isna().all()
 
 
+def test_five_letters_judging_a_theme_give_an_interval_a_mixed_passage_judging_too(
+    tmp_path: Path,
+) -> None:
+    """Five letters of one region, the fifth judging EHC plans only by a mixed passage:
+    five judging letters, the fewest that give an interval, as the table says."""
+    from textmine.intervals import pooled_share_intervals
+
+    corpus = Corpus.open(tmp_path / "c")
+    stances = [["negative", "negative"], ["positive"], ["negative", "positive"],
+               ["positive", "positive"], ["mixed"]]
+    with corpus.transaction() as con:
+        for i, letter in enumerate(stances):
+            lid = insert_letter(con, i, f"Area {i}", "2023-03-01")
+            for seq, stance in enumerate(letter, 1):
+                pid = f"{lid}-{seq:04d}"
+                con.execute("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
+                            (pid, lid, seq, "weaknesses", "Heading", seq, 0, 0, "Words."))
+                con.execute("INSERT INTO tags VALUES (?,?,?,?,?,?)",
+                            (pid, '["ehc_plans"]', stance, "{}", "m", "now"))
+    row = cell(aggregate.theme_table(corpus, by="region", themes=["ehc_plans"]), "region",
+               "London", "ehc_plans")
+    expected = pooled_share_intervals([0, 1, 1, 2, 0], [2, 0, 1, 0, 0], [2, 1, 2, 2, 1],
+                                      letters=5)
+    assert expected is not None and not math.isnan(expected["share_negative"][0])
+    assert (row["share_negative_low"], row["share_negative_high"]) == pytest.approx(
+        expected["share_negative"])
+    assert (row["net_stance_low"], row["net_stance_high"]) == pytest.approx(
+        expected["net_stance"])
+
+
 def test_regions_come_north_to_south_not_in_the_alphabets_order(
     corpus: Corpus, tmp_path: Path
 ) -> None:
@@ -451,6 +515,20 @@ def test_letters_without_region_or_outcome_form_an_unknown_group(untagged: Corpu
     assert "Cornwall" not in set(aggregate.load_tagged(untagged, outcomes=["positive"])["area"])
 
 
+def test_an_untagged_letter_neither_pools_a_row_nor_lacks_a_section(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    # Bury's letter is not tagged, so in no table: it must not make South West's row
+    # "pooling two frameworks", nor count as a letter the section asked leaves empty.
+    copy = edited_copy(
+        corpus, tmp_path / "c",
+        "UPDATE letters SET region = 'South West', framework = 'send_2016' WHERE area = 'Bury'",
+        "UPDATE passages SET section = 'weaknesses' WHERE section = 'actions'"
+        " AND letter_id IN (SELECT letter_id FROM letters WHERE area = 'Bury')")
+    assert aggregate.pooled_groups(copy, by="region") == {}
+    assert aggregate.letters_without_sections(copy, "actions") == {}
+
+
 def test_theme_table_rejects_unknown_grouping_and_theme(corpus: Corpus) -> None:
     with pytest.raises(ValueError, match="cannot group by 'council'"):
         aggregate.theme_table(corpus, by="council")
@@ -474,6 +552,8 @@ def test_themes_fall_back_to_the_tags_without_a_codebook(
     table = aggregate.theme_table(corpus, by="framework")
     assert table["theme"].tolist() == [
         "co_production", "ehc_plans", "health_input", "social_care"]
+    # Nothing to go by: no theme is said to have left the codebook.
+    assert aggregate.retired_themes(corpus) == []
 
 
 def test_a_theme_missing_from_the_codebook_is_still_counted(untagged: Corpus) -> None:
@@ -567,6 +647,40 @@ def test_evidence_filters(corpus: Corpus) -> None:
     assert aggregate.evidence(corpus, theme="local_offer").empty  # known, never tagged
 
 
+def test_evidence_scores_the_theme_asked_for(corpus: Corpus, tmp_path: Path) -> None:
+    # Cornwall's passage of two themes, scored differently; a score that is no number
+    # is no score, not a stop.
+    copy = edited_copy(corpus, tmp_path / "c",
+                       "UPDATE tags SET scores = '{\"ehc_plans\": 0.6, \"health_input\": 0.8}'"
+                       " WHERE themes = '[\"ehc_plans\", \"health_input\"]'",
+                       "UPDATE tags SET scores = '{\"co_production\": \"high\"}'"
+                       " WHERE themes = '[\"co_production\"]'")
+    health = aggregate.evidence(copy, theme="health_input", areas="Cornwall")
+    assert health["theme_score"].tolist() == [pytest.approx(0.8)]
+    ehc = aggregate.evidence(copy, theme="ehc_plans", areas="Cornwall")
+    assert pytest.approx(0.6) in ehc["theme_score"].tolist()
+    co = aggregate.evidence(copy, theme="co_production", areas="Dorset")
+    assert len(co) == 1 and math.isnan(co["theme_score"].iloc[0])
+
+
+def test_every_list_item_of_a_large_corpus_keeps_its_lead_in(tmp_path: Path) -> None:
+    # Lead-ins are read 500 letters a query: the letters at the seams keep theirs.
+    corpus = Corpus.open(tmp_path / "c")
+    with corpus.transaction() as con:
+        for i in range(1001):
+            lid = insert_letter(con, i, f"Area {i}", "2023-03-01")
+            for seq, (text, themes) in enumerate(
+                    [("The partnership should:", []), ("improve the plans", ["ehc_plans"])], 1):
+                pid = f"{lid}-{seq:04d}"
+                con.execute("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
+                            (pid, lid, seq, "actions", "Heading", seq, 0, 0, text))
+                con.execute("INSERT INTO tags VALUES (?,?,?,?,?,?)",
+                            (pid, json.dumps(themes), "negative", "{}", "m", "now"))
+    ev = aggregate.evidence(corpus, theme="ehc_plans")
+    assert len(ev) == 1001
+    assert ev["lead_in"].eq("The partnership should:").all()
+
+
 def test_evidence_unknown_theme_or_stance(corpus: Corpus) -> None:
     with pytest.raises(ValueError, match="unknown theme 'send'.*co_production.*social_care"):
         aggregate.evidence(corpus, theme="send")
@@ -581,6 +695,8 @@ def test_evidence_unknown_theme_or_stance(corpus: Corpus) -> None:
         ("2024-01-29", "2024-02-02", None, "29 Jan – 2 Feb 2024"),
         ("2023-12-28", "2024-01-03", None, "28 Dec 2023 – 3 Jan 2024"),
         ("2023-02-06", None, None, "6 Feb 2023"),
+        ("2023-02-06", "2023-02-06", None, "6 Feb 2023"),  # a one-day visit
+        ("2023-02-30", None, None, "2023-02-30"),  # malformed in the store: shown as it is
         (None, None, "2019-07-05", "published 5 Jul 2019"),
         (None, None, None, "undated"),
     ],
@@ -588,6 +704,15 @@ def test_evidence_unknown_theme_or_stance(corpus: Corpus) -> None:
 def test_citation_dates(start: str | None, end: str | None, published: str | None,
                         expected: str) -> None:
     assert aggregate.format_dates(start, end, published) == expected
+
+
+def test_a_passage_without_a_heading_is_cited_by_its_section() -> None:
+    row = {"area": "Testshire", "framework": "area_send_2023", "inspection_start": "2023-02-06",
+           "inspection_end": "2023-02-10", "published": None, "heading": "",
+           "section": "weaknesses", "passage_id": "abc-0001"}
+    assert aggregate.citation(row) == (
+        "Testshire, Area SEND inspection (2023 framework), 6–10 Feb 2023, weaknesses, "
+        "passage abc-0001")
 
 
 # --- one letter, one area -----------------------------------------------------------------------
@@ -606,6 +731,37 @@ def test_letter_theme_profile(corpus: Corpus) -> None:
         aggregate.letter_theme_profile(corpus, letter_id(corpus, "Bury"))
 
 
+def test_a_letter_profile_has_no_row_for_a_theme_no_model_knew(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    # The model that tagged the corpus knew every theme but local_offer (added since):
+    # a letter's zero there was never measured, as theme_table leaves it out.
+    known = [t for t in aggregate.known_themes(corpus) if t != "local_offer"]
+    copy = edited_copy(corpus, tmp_path / "c",
+                       "INSERT INTO models VALUES ('hand', 'x', 'models/hand', "
+                       f"'{json.dumps({'themes': known})}', 1)")
+    cornwall, dorset = letter_id(copy, "Cornwall"), letter_id(copy, "Dorset")
+    assert aggregate.letter_theme_profile(copy, cornwall)["theme"].tolist() == known
+    assert set(aggregate.area_history(copy, "Cornwall")["theme"]) == set(known)
+    assert aggregate.compare_letters(copy, cornwall, dorset)["theme"].tolist() == known
+
+
+def test_a_theme_is_shown_when_a_tagging_models_record_is_missing(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    # Dorset was tagged by a model whose record is gone: whether it knew local_offer is
+    # unknown, so its rows are kept rather than hidden on the other model's word.
+    known = [t for t in aggregate.known_themes(corpus) if t != "local_offer"]
+    copy = edited_copy(corpus, tmp_path / "c",
+                       "INSERT INTO models VALUES ('hand', 'x', 'models/hand', "
+                       f"'{json.dumps({'themes': known})}', 1)",
+                       "UPDATE tags SET model_version = 'gone' WHERE passage_id IN (SELECT"
+                       " passage_id FROM passages JOIN letters USING (letter_id)"
+                       " WHERE area = 'Dorset')")
+    assert aggregate.untagged_themes(copy) == []
+    assert "local_offer" in set(aggregate.theme_table(copy, by="region")["theme"])
+
+
 def test_area_history_shows_tagged_and_untagged_letters(corpus: Corpus) -> None:
     n_themes = len(aggregate.known_themes(corpus))
     history = aggregate.area_history(corpus, "cornwall")
@@ -614,9 +770,13 @@ def test_area_history_shows_tagged_and_untagged_letters(corpus: Corpus) -> None:
     assert history.set_index("theme").loc["ehc_plans", "negative"] == 3
     bury = aggregate.area_history(corpus, "Bury")
     assert len(bury) == n_themes and not bury["tagged"].any()
+    assert len(bury[~bury["tagged"]]) == n_themes  # the untagged rows, as a script picks them
     assert bury["passages"].eq(0).all()
     with pytest.raises(ValueError, match="no letters for area 'Atlantis'"):
         aggregate.area_history(corpus, "Atlantis")
+    # An authority with no letter here: said so, as a name no table knows.
+    with pytest.raises(ValueError, match="no letters for area 'Kent'"):
+        aggregate.area_history(corpus, "Kent")
 
 
 def test_area_history_spans_a_reorganisation(untagged: Corpus) -> None:
@@ -731,6 +891,15 @@ def test_compare_letters(corpus: Corpus) -> None:
     co = diff.loc["co_production"]
     assert (co["passages_a"], co["passages_b"]) == (0, 1)
     assert math.isnan(co["net_stance_change"])  # no stance in A to change from
+    # B is checked as A is; a letter beside itself changes nothing.
+    cornwall = letter_id(corpus, "Cornwall")
+    with pytest.raises(NotTagged, match="sendlens tag"):
+        aggregate.compare_letters(corpus, cornwall, letter_id(corpus, "Bury"))
+    with pytest.raises(ValueError, match="no letter"):
+        aggregate.compare_letters(corpus, cornwall, "000000000000")
+    same = aggregate.compare_letters(corpus, cornwall, cornwall)
+    assert same["theme"].tolist() == aggregate.known_themes(corpus)
+    assert same["passages_change"].eq(0).all()
 
 
 def test_ehc_plans_actions_share(corpus: Corpus) -> None:
@@ -755,6 +924,18 @@ def test_ehc_plans_actions_share_is_of_all_letters_not_only_those_with_actions(
     assert (result["letters"], result["letters_with_actions"], result["letters_flagged"]) == (
         4, 3, 2)
     assert result["share"] == pytest.approx(0.5)
+
+
+def test_ehc_plans_actions_share_is_of_2023_framework_letters_alone(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    # Ofsted's 69% is of full inspections under the 2023 framework: a 2016 letter is no
+    # letter of it, in the denominator or out of it.
+    copy = edited_copy(corpus, tmp_path / "c",
+                       "UPDATE letters SET framework = 'send_2016' WHERE area = 'Dorset'")
+    result = aggregate.ehc_plans_actions_share(copy)
+    assert (result["letters"], result["letters_flagged"]) == (3, 2)
+    assert result["share"] == pytest.approx(2 / 3)
 
 
 # --- nothing tagged ----------------------------------------------------------------------------
