@@ -310,6 +310,50 @@ def test_an_export_that_fails_at_the_last_step_leaves_no_file_behind(
     assert (tmp_path / "x.csv").read_bytes() == b"old\n"
 
 
+@pytest.mark.parametrize("when", ["before the rename", "after the rename"])
+def test_a_ctrl_c_as_the_file_lands_says_whether_it_was_written(
+        corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], when: str) -> None:
+    """Ctrl-C (or TERM) just after the table was renamed into place said "interrupted:
+    stopped before the end; nothing was left half-written", exit 130, of a file written
+    whole: a script took the new table for the old one. Before the rename, it stops."""
+    import signal
+    import sys
+
+    from sendlens import cli
+    from sendlens import export as export_module
+
+    def ctrl_c(*args: object, **kwargs: object) -> str:
+        os.kill(os.getpid(), signal.SIGINT)  # handled by the time this returns
+        return "0badf00d"
+
+    out = tmp_path / "letters.csv"
+    out.write_bytes(b"old\n")
+    if when == "after the rename":  # the sweep of old part-files follows the rename
+        monkeypatch.setattr(export_module, "_sweep_stale_parts", ctrl_c)
+    else:  # the name of the copy written beside it, before anything is written
+        monkeypatch.setattr(export_module.secrets, "token_hex", ctrl_c)
+    monkeypatch.setattr(sys, "argv", ["sendlens", "export", "letters", "-o", str(out),
+                                      "--corpus", str(corpus.root)])
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    err = capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["letters.csv"]
+    if when == "after the rename":
+        assert ended.value.code in (0, None), err
+        assert f"wrote 5 rows to {out}" in err and "interrupted" not in err
+        assert out.read_text().startswith("letter_id,")
+    else:
+        assert ended.value.code == cli.INTERRUPTED_EXIT, err
+        assert "interrupted" in err and "wrote" not in err
+        assert out.read_bytes() == b"old\n"
+
+
 def test_an_export_goes_through_a_link_or_into_a_pipe_never_over_it(
     corpus: Corpus, tmp_path: Path
 ) -> None:

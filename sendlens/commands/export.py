@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -296,15 +297,37 @@ def export_cmd(
                            # Sentences of their own: several run together read as one.
                            warnings="".join(w[:1].upper() + w[1:].rstrip(".") + ". "
                                             for w in warnings).rstrip() or None)
+    to_file = bool(output and output != "-")
+    before = _file_identity(output) if to_file else None
+    said = False
     try:
         rendered = write_table(frame, fmt, output, about)
+        for warning in rendered.warnings:  # said in the file too, where few would look
+            typer.secho(f"warning: {warning}", fg="yellow", err=True)
+        if to_file:
+            typer.echo(f"wrote {counted(len(frame), 'row')} to {output}", err=True)
+            said = True
     except (ValueError, OSError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
-    for warning in rendered.warnings:  # said in the file too, where few would look
-        typer.secho(f"warning: {warning}", fg="yellow", err=True)
-    if output and output != "-":
-        typer.echo(f"wrote {counted(len(frame), 'row')} to {output}", err=True)
+    except KeyboardInterrupt:
+        # Ctrl-C or TERM once the file was renamed into place: it is written whole (only
+        # a complete copy is renamed), so the run is done; "interrupted ... nothing was
+        # left half-written", exit 130, had a script take the new file for the old one.
+        if not to_file or _file_identity(output) in (None, before):
+            raise
+        if not said:
+            typer.echo(f"wrote {counted(len(frame), 'row')} to {output}", err=True)
+
+
+def _file_identity(path: str | None) -> tuple[int, int] | None:
+    """The file at `path` as the system knows it (device, inode), None when there is
+    none: a file renamed into its place is another file."""
+    try:
+        found = os.stat(path) if path else None
+    except OSError:
+        return None
+    return None if found is None else (found.st_dev, found.st_ino)
 
 
 def _warn_if_stale(store: Corpus, *, listed: bool = False) -> list[str]:
