@@ -768,6 +768,10 @@ def restore_letter(corpus: Corpus, old_id: str) -> str:
                 f"first (`sendlens supersede {by_id} --undo`)")
         now = db.execute("SELECT taken_at FROM taken_out WHERE letter_id=?",
                          (old_id,)).fetchone()
+        if now is None and db.execute("SELECT 1 FROM letters WHERE letter_id=?",
+                                      (old_id,)).fetchone():
+            # Another run put it back while this one read its file: done, as a re-run says.
+            return f"letter {old_id} is in the corpus, not taken out: nothing to do"
         if now is None or now["taken_at"] != taken["taken_at"]:
             raise ValueError(f"letter {old_id} was put back (or taken out again) by another "
                              "run meanwhile: nothing was changed; run this again to see")

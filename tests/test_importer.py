@@ -1787,3 +1787,29 @@ def test_a_taken_out_letters_stored_copy_gone_is_put_back_by_importing_its_file(
     restore_letter(corpus, x)
     assert kept.is_file()
     assert _letter_count(corpus) == 2
+
+
+def test_an_undo_racing_another_undo_of_the_letter_says_it_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two `supersede X --undo` at once: the one that lost the race stopped with exit 2
+    # ("put back by another run meanwhile"), where a re-run says "nothing to do".
+    from sendlens import importer
+    from sendlens.importer import restore_letter, supersede_letter
+
+    corpus = Corpus.open(tmp_path / "corpus")
+    x = import_pdf(corpus, _kestrelbury(tmp_path, "x.pdf", ("6 June 2016", "10 June 2016")))
+    y = import_pdf(corpus, _kestrelbury(tmp_path, "y.pdf", ("13 June 2016", "17 June 2016"),
+                                        corrected=True))
+    supersede_letter(corpus, x.letter_id, y.letter_id)
+    real_extract = importer.extract_pdf
+
+    def other_run_first(path: Path) -> object:
+        monkeypatch.setattr(importer, "extract_pdf", real_extract)
+        restore_letter(corpus, x.letter_id)  # the other run, done while this one reads
+        return real_extract(path)
+
+    monkeypatch.setattr(importer, "extract_pdf", other_run_first)
+    said = restore_letter(corpus, x.letter_id)
+    assert said == f"letter {x.letter_id} is in the corpus, not taken out: nothing to do"
+    assert _letter_count(corpus) == 2
