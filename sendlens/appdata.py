@@ -1145,21 +1145,33 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
         # Else the tagger's own refusal, in the command line's words, after the click.
         raise AppDataError(said)
     started = time.perf_counter()
-    before = _tag_snapshot(path)
-    # The corrections as the retrain reads them, at its start: one saved meanwhile (in
-    # another tab) is not in this model, and is not "yours" in its list of changes.
-    mine = {r["passage_id"] for r in _rows(path, "SELECT passage_id FROM labels")}
+    corpus = corpus_for(path)
+
+    def waiting() -> None:
+        if progress is not None:
+            progress(0.0, "waiting for another sendlens run on this corpus to finish")
+
     try:
-        report = retrain_corpus(corpus_for(path), progress)
+        # The tags before, read once another run holding the lock (a `sendlens tag`) has
+        # finished: read at the click, its re-tag was counted as this retrain's changes.
+        # The tagger takes the lock again (re-entrant in this thread).
+        with corpus.model_lock(waiting):
+            before = _tag_snapshot(path)
+            # The corrections as the retrain reads them, at its start: one saved meanwhile
+            # (in another tab) is not in this model, and is not "yours" in its changes.
+            mine = {r["passage_id"] for r in _rows(path, "SELECT passage_id FROM labels")}
+            report = retrain_corpus(corpus, progress)
+            # Themes are stored as JSON lists in codebook order: equal lists, equal text.
+            after = _tag_snapshot(path)
     except (TaggingError, ValueError) as exc:  # e.g. no passages, a label on no theme
         raise AppDataError(f"retraining failed: {exc}") from exc
+    except CorpusError as exc:  # e.g. made read-only since the check above
+        raise AppDataError(str(exc)) from None
     finally:
         # Even a failed run may have registered a model; never show a half-stale view.
         st.cache_data.clear()
     # The whole run (training and tagging), as the researcher waited for it.
     seconds = time.perf_counter() - started
-    # Themes are stored as JSON lists in codebook order, so equal lists are equal text.
-    after = _tag_snapshot(path)
     ids = [pid for pid, tags in after.items() if before.get(pid, tags) != tags]
     # The corrected passages first (stable: letter order within each), so that the list,
     # cut at MAX_CHANGES, holds all of them and the Label page can count the others.

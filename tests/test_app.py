@@ -1651,6 +1651,68 @@ def test_a_retrain_counts_the_passages_it_tagged_for_the_first_time(
     assert n > 0 and job.result.first_tagged == n
 
 
+def test_a_retrain_that_waited_for_a_tag_run_counts_only_its_own_changes(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Retrain clicked while a `sendlens tag` holds the corpus waits for it; its count of
+    passages changed and tagged for the first time compared with the tags at the click,
+    so the tag run's work was said to be the retrain's (measured on 10 real letters: '37
+    changed, 211 tagged for the first time' where the retrain changed none)."""
+    import threading
+
+    import textmine.tag
+    from sendlens import appdata
+
+    work = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(work).transaction() as con:
+        tags = [tuple(r) for r in con.execute("SELECT * FROM tags")]
+        first, second = (r[0] for r in con.execute(
+            "SELECT letter_id FROM letters ORDER BY letter_id LIMIT 2"))
+        mine = "SELECT passage_id FROM passages WHERE letter_id = ?"
+        # A letter imported since the last tag, and another tagged by an older model.
+        new = con.execute(f"DELETE FROM tags WHERE passage_id IN ({mine})", (first,)).rowcount
+        older = con.execute(f"UPDATE tags SET stance = 'mixed' WHERE stance != 'mixed' AND "
+                            f"passage_id IN ({mine})", (second,)).rowcount
+    assert new and older
+
+    def write_tags(corpus: Corpus) -> None:  # the model's tags, as the tag run writes them
+        with corpus.transaction() as con:
+            con.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?, ?, ?, ?)", tags)
+
+    def same_model(corpus: Corpus, progress: appdata.Progress | None = None
+                   ) -> textmine.tag.TagReport:  # trains the model the tag run trained
+        with corpus.model_lock(lambda: progress and progress(0.0, "waiting for another run")):
+            write_tags(corpus)
+        return textmine.tag.TagReport("test-1", len(tags), 1.0, [])
+
+    monkeypatch.setattr(textmine.tag, "retrain", same_model)
+    holding, release = threading.Event(), threading.Event()
+
+    def tag_run() -> None:
+        corpus = Corpus.open(work)
+        with corpus.model_lock():
+            holding.set()
+            if release.wait(60):
+                write_tags(corpus)
+
+    other = threading.Thread(target=tag_run, daemon=True)
+    other.start()
+    try:
+        assert holding.wait(30)
+        job = appdata.start_retrain(str(work), 0)
+        for _ in range(300):
+            if job.message.startswith("waiting") or job.done:
+                break
+            threading.Event().wait(0.1)
+        assert job.message.startswith("waiting"), job.message
+    finally:
+        release.set()
+        other.join(60)
+    assert job.finished.wait(60) and job.error is None, job.error
+    assert (job.result.changed, job.result.first_tagged) == (0, 0)
+    assert job.result.changes.empty
+
+
 def test_a_retrain_that_changed_nothing_says_so_after_a_reload(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
