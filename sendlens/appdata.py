@@ -1110,6 +1110,9 @@ class Retrained:
     seconds: float
     notes: tuple[str, ...] = ()  # e.g. label files the old model had that are gone
     changed: int = 0  # passages whose themes or stance differ from before
+    # Passages corrected when it began training (None: not known, the page's count at the
+    # click stands): one saved in another tab while it waited for the corpus is learnt.
+    corrections: int | None = None
     first_tagged: int = 0  # passages that had no tags before (letters imported since)
     # Those passages (at most MAX_CHANGES), with their tags before and after.
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -1159,7 +1162,8 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
             before = _tag_snapshot(path)
             # The corrections as the retrain reads them, at its start: one saved meanwhile
             # (in another tab) is not in this model, and is not "yours" in its changes.
-            mine = {r["passage_id"] for r in _rows(path, "SELECT passage_id FROM labels")}
+            saved = _rows(path, "SELECT passage_id, text FROM labels")
+            mine = {r["passage_id"] for r in saved}
             report = retrain_corpus(corpus, progress)
             # Themes are stored as JSON lists in codebook order: equal lists, equal text.
             after = _tag_snapshot(path)
@@ -1178,6 +1182,8 @@ def retrain(path: str, progress: Progress | None = None) -> Retrained:
     ids.sort(key=lambda pid: pid not in mine)
     return Retrained(version=report.version, passages=report.passages, seconds=seconds,
                      notes=tuple(report.trained), changed=len(ids),
+                     # As the Label page counts them: a passage corrected twice is one.
+                     corrections=len({r["passage_id"] or r["text"] for r in saved}),
                      first_tagged=sum(pid not in before for pid in after),
                      changes=_changes(path, ids[:MAX_CHANGES], before, after, mine))
 
@@ -1218,6 +1224,8 @@ def start_retrain(path: str, corrections: int) -> RetrainJob:
     def work() -> None:
         try:
             job.result = retrain(path, job.progress)
+            if job.result.corrections is not None:
+                job.corrections = job.result.corrections
         except AppDataError as exc:
             job.error = str(exc)
         except Exception as exc:  # reported on the page, not lost in a thread

@@ -1713,6 +1713,53 @@ def test_a_retrain_that_waited_for_a_tag_run_counts_only_its_own_changes(
     assert job.result.changes.empty
 
 
+def test_a_retrain_counts_a_correction_saved_while_it_waited_for_the_corpus(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Retrain clicked with 1 correction while a `sendlens tag` held the corpus; one saved
+    # in another tab meanwhile is learnt (and listed as yours), but the message said
+    # "trained with the corrections of 1 passage", the count at the click.
+    import threading
+
+    import textmine.tag
+    from sendlens import appdata
+
+    work, _ = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"])
+    with Corpus.open(work).reading() as con:
+        other = con.execute("SELECT passage_id FROM tags WHERE passage_id NOT IN "
+                            "(SELECT passage_id FROM labels) LIMIT 1").fetchone()[0]
+    learnt: list[int] = []
+
+    def trains(corpus: Corpus, progress: appdata.Progress | None = None
+               ) -> textmine.tag.TagReport:
+        learnt.append(len(textmine.tag.stored_labels(corpus)))
+        return textmine.tag.TagReport("test-1", 10, 1.0, [])
+
+    monkeypatch.setattr(textmine.tag, "retrain", trains)
+    holding = threading.Event()
+
+    def tag_run() -> None:  # holds the corpus until the retrain waits, saving meanwhile
+        with Corpus.open(work).model_lock():
+            holding.set()
+            for _ in range(600):
+                job = appdata.retrain_job(str(work))
+                if job is not None and job.message.startswith("waiting"):
+                    appdata.save_label(str(work), other, ["social_care"], "mixed")
+                    return
+                threading.Event().wait(0.1)
+
+    at = run(work, monkeypatch, page="label")
+    holder = threading.Thread(target=tag_run, daemon=True)
+    holder.start()
+    assert holding.wait(30)
+    at.button(key="retrain").click().run()
+    holder.join(60)
+    assert not at.exception, [e.value for e in at.exception]
+    assert learnt == [2]
+    [said] = [s.value for s in at.success]
+    assert "trained with the corrections of 2 passages;" in said, said
+
+
 def test_a_retrain_that_changed_nothing_says_so_after_a_reload(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
