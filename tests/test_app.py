@@ -213,6 +213,21 @@ def test_every_page_warns_when_the_tags_are_an_earlier_models(
     assert "carry tags of an older model" in download_warnings(str(copy))
 
 
+def test_the_label_page_offers_the_retrain_every_page_points_to_for_older_tags(
+        corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `sendlens train` run while the app was open: every page said to re-tag with
+    # "Retrain on the Label page", whose button was off ("Save a correction above first").
+    copy = copy_of(corpus_dir, tmp_path / "c")
+    with Corpus.open(copy).transaction() as con:
+        con.execute("UPDATE models SET is_current = 0")
+        con.execute("INSERT INTO models VALUES ('test-2', ?, 'models/test-2', ?, 1)",
+                    (now_iso(), json.dumps(current_meta())))
+    at = run(copy, monkeypatch, page="label")
+    assert any("Retrain on the Label page" in w.value for w in at.warning)
+    assert not at.button(key="retrain").disabled
+    assert any("It also brings the tags up to date" in c.value for c in at.caption)
+
+
 def test_every_page_says_when_the_model_is_stale_or_the_codebook_broken(
         corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `sendlens info` and `export` said a codebook edit had made the model stale; the app

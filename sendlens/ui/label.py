@@ -196,8 +196,11 @@ def page_label(ctx: Ctx) -> None:
     broken = problem == "codebook"
     # The model's hand-label file is gone: a retrain would stop rather than lose it.
     lost = any(r.startswith(ad.LABELS_GONE) for r in reasons)
-    # A stale model, or letters not tagged yet, are what `sendlens tag` does: here too.
-    behind = ctx.status.is_tagged and (problem == "stale" or bool(ctx.status.untagged[0]))
+    # A stale model, letters not tagged yet, or tags of an older model than the current
+    # one (`sendlens train` since), are what `sendlens tag` does: here too, as every page
+    # says ("until `sendlens tag` (or Retrain on the Label page) re-tags them").
+    behind = ctx.status.is_tagged and (problem == "stale" or bool(ctx.status.untagged[0])
+                                       or ctx.status.older_tags > 0)
     # The button offered a retrain that could only fail, in the command line's words.
     read_only = ad.read_only_text(ctx.path, ad.RETRAIN_READ_ONLY)
     can_retrain = (bool(len(saved) or learnt or behind) and not broken and not lost
