@@ -1884,6 +1884,24 @@ def test_a_retrain_lists_every_passage_it_changed_and_your_correction_first(
     assert list(result.changes.loc[result.changes["corrected"], "passage_id"]) == [last]
 
 
+def test_a_retrain_names_a_correction_whose_themes_cannot_be_read(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A hand-edited labels row: Retrain failed with 'Expecting value: line 1 column 1
+    # (char 0)' or "TypeError: 'NoneType' object is not iterable", naming no correction.
+    pytest.importorskip("sklearn")
+    work, (lid,) = corrected_copy(corpus_dir, tmp_path, ["ehc_plans"])
+    for bad in ("oops", "null"):
+        with Corpus.open(work).transaction() as con:
+            con.execute("UPDATE labels SET themes = ? WHERE id = ?", (bad, lid))
+        at = run(work, monkeypatch, page="label")
+        at.button(key="retrain").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        said = " ".join(w.value for w in at.warning)
+        assert f"correction saved in the app with id {lid}" in said, said
+        assert "remove it on the app's Label page" in said
+
+
 def test_a_failed_retrain_shows_its_reason_in_an_open_box(
     corpus_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

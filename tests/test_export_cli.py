@@ -1404,6 +1404,26 @@ def test_labels_go_out_as_a_labels_file_unless_another_format_is_asked(
     assert as_csv.splitlines()[0].startswith("letter,passage_id,text")
 
 
+def test_a_correction_whose_themes_cannot_be_read_is_named_not_a_traceback(
+        corpus: Corpus, tmp_path: Path) -> None:
+    # A hand-edited labels row ('null', a string for a list) stopped `export labels` with
+    # a JSONDecodeError or TypeError traceback; the string was read as its letters.
+    from sendlens import appdata
+
+    copy = copy_of(corpus, tmp_path)
+    with Corpus.open(copy).reading() as con:
+        pid = con.execute("SELECT passage_id FROM passages ORDER BY passage_id").fetchone()[0]
+    lid = appdata.save_label(str(copy), pid, ["ehc_plans"], "negative")
+    for bad in ("null", "not json", '"ehc_plans"', "[1]"):
+        with Corpus.open(copy).transaction() as con:
+            con.execute("UPDATE labels SET themes = ? WHERE id = ?", (bad, lid))
+        result = export(copy, "labels")
+        assert result.exit_code == 2, (bad, result.output)
+        assert f"the correction saved in the app with id {lid} (passage {pid}) has themes " \
+            "that cannot be read" in result.stderr, (bad, result.stderr)
+        assert "remove it on the app's Label page" in result.stderr
+
+
 def test_export_themes_keeps_the_themes_asked_for(corpus: Corpus) -> None:
     """One theme across the groups, as a researcher compares outcomes on post-16."""
     result = export(corpus, "themes", "--by", "region", "--theme", "EHC_plans", "-f", "csv")

@@ -55,6 +55,11 @@ class LabelFileError(TaggingError):
     """A hand-label file that cannot be read or holds a bad line (the message says which)."""
 
 
+class StoredLabelError(TaggingError, ValueError):
+    """A correction in the labels table whose themes cannot be read (a hand edit); names it.
+    A ValueError too, as export's table readers report those."""
+
+
 class ClassifyInputError(ValueError):
     """A line of classify's input is not a JSON object with a text; names the line."""
 
@@ -442,9 +447,10 @@ def stored_labels(corpus: Corpus) -> list[dict[str, Any]]:
             "passage_id": r["passage_id"],
             "letter": r["letter"],
             "text": r["text"],
-            "themes": json.loads(r["themes"] or "[]"),
+            "themes": _stored_themes(r, "themes", r["themes"] or "[]"),
             "stance": r["stance"],
-            "offered": None if r["themes_offered"] is None else json.loads(r["themes_offered"]),
+            "offered": None if r["themes_offered"] is None else
+            _stored_themes(r, "themes_offered", r["themes_offered"]),
             "label_id": r["id"],
         }
     return list(latest.values())
@@ -465,6 +471,25 @@ def labels_not_judged(records: Sequence[dict[str, Any]], codebook: Codebook) -> 
     corpus."""
     gaps = unlabelled_themes(records, codebook)
     return [gaps | not_offered(r, codebook.theme_ids) for r in records]
+
+
+def _stored_themes(row: Any, column: str, text: str) -> list[str]:
+    """A correction's list of theme ids, or StoredLabelError naming the correction: a
+    damaged or hand-edited row stopped a retrain with 'Expecting value: line 1 column 1'
+    or a TypeError, and a string was read as a list of its letters."""
+    try:
+        themes = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        themes = None
+    if isinstance(themes, list) and all(isinstance(t, str) for t in themes):
+        return themes
+    which = f"passage {row['passage_id']}" if row["passage_id"] else \
+        f"the sentence {str(row['text'])[:40]!r}"
+    raise StoredLabelError(
+        f"the correction saved in the app with id {row['id']} ({which}) has {column} that "
+        f"cannot be read ({str(text)[:40]!r}: not a list of theme ids; a damaged or "
+        "hand-edited database): remove it on the app's Label page ('Remove a correction "
+        "saved by mistake') and save it again")
 
 
 def corrected_passages(corpus: Corpus) -> dict[str, dict[str, Any]]:

@@ -168,7 +168,11 @@ def export_cmd(
     if what is What.letters:
         frame = letters_frame(store)
     elif what is What.labels:
-        frame = labels_frame(store)
+        try:
+            frame = labels_frame(store)
+        except ValueError as exc:  # a correction whose themes cannot be read: named
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from exc
         if frame.empty:
             typer.secho("warning: no correction is saved in this corpus (the app's Label "
                         "page saves them): the file is empty", fg="yellow", err=True)
