@@ -134,7 +134,7 @@ def test_anaphora_detects_sentences_that_point_back() -> None:
                       "Families wait."]).tolist() == [True, True, False]
 
 
-def stance_of(matcher: PatternMatcher, text: str, section: str) -> str:
+def stance_of(matcher: PatternMatcher, text: str, section: str | None) -> str:
     labels, _ = weak_stance_labels(matcher.stance_cues([text]), matcher.section_prior([section]))
     return STANCES[int(labels[0])]
 
@@ -367,3 +367,105 @@ def test_patterns_read_the_words_in_the_codebooks_sense(
 def test_each_themes_patterns_follow_its_definition(
         matcher: PatternMatcher, theme: str, text: str, has: bool) -> None:
     assert (theme in themes_of(matcher, text)) is has
+
+
+def test_normalise_folds_the_pdf_characters_patterns_would_miss(matcher: PatternMatcher) -> None:
+    # Letters come from PDFs: curly quotes both ways, en dashes and soft hyphens inside
+    # words. Unfolded, "post\u201316" and "pay\u00adments" lost their themes.
+    assert normalise("\u2018Short breaks\u2019") == "'short breaks'"
+    assert themes_of(matcher, "Post\u201316 options are limited.") == {"post16_transition"}
+    assert "social_care" in themes_of(matcher, "Families use direct pay\u00adments.")
+
+
+def test_a_theme_word_at_the_end_of_a_longer_word_is_no_match(tmp_path) -> None:
+    # "bus" ends "syllabus": the start of a pattern is a word boundary too. And an
+    # exclude pattern matching on its own leaves no evidence, not less than none: the
+    # sentence is a confident negative for the theme.
+    from textmine.codebook import PACKAGED_CODEBOOK
+
+    text = PACKAGED_CODEBOOK.read_text().replace("\nstance:", """
+  - id: transport
+    name: Transport
+    definition: Home to school transport.
+    patterns: ["bus"]
+    exclude: ["goods"]
+\nstance:""", 1)
+    m = PatternMatcher(parse_codebook(text, tmp_path / "c.yaml"))
+    assert "transport" in themes_of(m, "The bus is late.")
+    assert "transport" not in themes_of(m, "The syllabus is broad.")
+    own = m.theme_scores(["The goods are late."])
+    labels, weight = weak_theme_labels(own, np.zeros_like(own), np.zeros_like(own),
+                                       np.zeros(1, bool))
+    j = m.theme_ids.index("transport")
+    assert (labels[0, j], weight[0, j]) == (0, 1.0)
+
+
+def test_a_long_batch_scores_each_sentence_as_alone(matcher: PatternMatcher) -> None:
+    # Corpus training and classify match thousands of sentences in one batch: an offset
+    # slipping by a character a sentence gave late sentences their neighbours' themes.
+    texts = ["Short breaks are valued.", "Leaders meet often."] * 40
+    alone = np.vstack([matcher.theme_scores([t]) for t in texts])
+    np.testing.assert_array_equal(matcher.theme_scores(texts), alone)
+    cues_alone = np.vstack([matcher.stance_cues([t]) for t in texts])
+    np.testing.assert_array_equal(matcher.stance_cues(texts), cues_alone)
+
+
+def test_a_negation_reaches_the_codebooks_four_words_and_no_further(
+    matcher: PatternMatcher,
+) -> None:
+    # negation_scope: 4 in the codebook; praise as the fourth word is negated, as the
+    # fifth it counts; a word that merely begins like a contrast word ("thoughtful")
+    # does not end the scope.
+    assert matcher.stance_cues(["Families do not meet staff who effective."])[0, 0] == 0
+    assert matcher.stance_cues(["Families do not meet staff who are effective."])[0, 0] == 1
+    assert matcher.stance_cues(["Plans are not thoughtful or effective."])[0, 0] == 0
+    # ... and a comma ends it however few words it holds; praise before it is praise.
+    assert matcher.stance_cues(["Staff are effective and do not leave."])[0, 0] == 1
+    assert matcher.stance_cues(["Plans are not late, they are timely."])[0, 0] == 1
+
+
+def test_praise_and_fault_either_side_of_a_mid_sentence_but_is_mixed(
+    matcher: PatternMatcher,
+) -> None:
+    # Only a sentence-initial "But"/"However" links back to the previous sentence; inside
+    # the sentence it joins a credit and a fault (the codebook's mixed).
+    text = "The service works well but waiting times are too long."
+    assert matcher.stance_cues([text])[0, 4] == 1
+    assert stance_of(matcher, text, "experience") == "mixed"
+
+
+def test_a_sentence_in_no_known_section_is_read_from_its_cues(matcher: PatternMatcher) -> None:
+    # No section (a sentence outside the letter's headings) is an even prior, not a
+    # context section's neutral one.
+    assert stance_of(matcher, "Waiting lists remain too long.", None) == "negative"
+    assert stance_of(matcher, "Families value the service, which works well.", None) == \
+        "positive"
+
+
+def test_anaphora_needs_the_whole_pointing_word() -> None:
+    # "Items", "Hereford", "Thesis" begin like "it", "here", "the(se)": no pointing back.
+    assert anaphoric(["Items are late.", "Hereford leaders meet.", "Italy is far.",
+                      "  This means families wait."]).tolist() == [False, False, False, True]
+
+
+def test_weak_theme_label_boundaries_and_weights() -> None:
+    # The documented cut-offs: one strong hit is a positive, a previous sentence with
+    # exactly one hit is inherited by "This...", and an anaphoric sentence with a related
+    # hint after a match inherits it too. Many hits are never weighed above a certain 1.
+    own = np.array([[5.0], [0.0], [0.5], [0.5]])
+    prev = np.array([[0.0], [1.0], [1.0], [0.0]])
+    labels, weight = weak_theme_labels(own, prev, np.zeros_like(own),
+                                       np.array([False, True, True, True]))
+    assert labels[:, 0].tolist() == [1, 1, 1, 0]
+    assert weight[:, 0].tolist() == pytest.approx([1.0, 0.4, 0.4, 0.2])
+
+
+def test_a_stance_label_is_weighed_by_its_probability(matcher: PatternMatcher) -> None:
+    # The weight is the posterior of the label: at most 1, and more certain with more
+    # agreeing cues.
+    texts = ["Leaders meet every month.", "Support is effective.",
+             "Support is timely, effective and well coordinated."]
+    labels, weight = weak_stance_labels(matcher.stance_cues(texts),
+                                        matcher.section_prior(["experience"] * 3))
+    assert [STANCES[i] for i in labels] == ["positive"] * 3
+    assert 0 < weight[0] < weight[1] < weight[2] <= 1
