@@ -139,3 +139,44 @@ def test_context_heading_and_section_are_features_with_their_weights() -> None:
     expected = np.zeros((3, len(SECTIONS)))
     expected[0, 0] = expected[2, 3] = 1.0
     np.testing.assert_array_equal(sections, expected)
+
+
+def test_hyphenated_and_possessive_words_are_one_word() -> None:
+    from textmine.features import tokens
+
+    # "co-produced" is a word of its own, not "co" and "produced".
+    assert tokens("co-produced plans, o'neil's post-16 offer") == [
+        "co-produced", "plans", "o'neil's", "post-16", "offer"]
+
+
+def test_both_neighbours_words_are_context_and_the_section_has_its_weight() -> None:
+    from textmine.codebook import SECTIONS
+
+    items = [Item(text=t, section=SECTIONS[1], prev_text=TEXTS[i - 1]) for i, t in
+             enumerate(TEXTS)]
+    features = SentenceFeatures(section_weight=2.0).fit(items)
+    # Neighbours without a final full stop: the last word of one and the first of the
+    # other stay two words.
+    probe = [Item(text=TEXTS[0], section=SECTIONS[1], prev_text="staff help families",
+                  next_text="therapy is timely")]
+    _, context, _, sections = _blocks(features, features.transform(probe))
+    names = features.context_.get_feature_names_out()
+    seen = {n for n, v in zip(names, context[0]) if v}
+    assert {"ctx:families", "ctx:therapy"} <= seen
+    assert sections[0].tolist() == [2.0 if i == 1 else 0.0 for i in range(len(SECTIONS))]
+
+
+def test_the_pattern_block_reads_each_neighbour_on_its_own_side() -> None:
+    from textmine.codebook import load_codebook
+
+    codebook = load_codebook()
+    features = SentenceFeatures(codebook, use_patterns=True).fit(
+        [Item(text=t, prev_text=TEXTS[i - 1]) for i, t in enumerate(TEXTS)])
+    probe = [Item(text="Leaders meet.", prev_text="Short breaks are valued.")]
+    X = features.transform(probe).toarray()[0]
+    n = len(codebook.theme_ids)
+    own, prev, nxt = (X[-(3 * n + 5):-5][k * n:(k + 1) * n] for k in range(3))
+    j = codebook.theme_ids.index("social_care")
+    # A neighbour's evidence counts half, squashed as the sentence's own is.
+    assert own[j] == 0 and nxt[j] == 0
+    assert prev[j] == pytest.approx(np.log1p(0.5))
