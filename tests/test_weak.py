@@ -432,6 +432,9 @@ def test_praise_and_fault_either_side_of_a_mid_sentence_but_is_mixed(
     text = "The service works well but waiting times are too long."
     assert matcher.stance_cues([text])[0, 4] == 1
     assert stance_of(matcher, text, "experience") == "mixed"
+    # An opening "Although" with no comma to close it does not hide a later "but".
+    text = "Although leaders meet often the service works well but waits are too long."
+    assert matcher.stance_cues([text])[0, 4] == 1
 
 
 def test_a_sentence_in_no_known_section_is_read_from_its_cues(matcher: PatternMatcher) -> None:
