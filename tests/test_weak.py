@@ -432,6 +432,10 @@ def test_praise_and_fault_either_side_of_a_mid_sentence_but_is_mixed(
     text = "The service works well but waiting times are too long."
     assert matcher.stance_cues([text])[0, 4] == 1
     assert stance_of(matcher, text, "experience") == "mixed"
+    # Praise on both sides of a "but" is no concession: the sentence is positive.
+    text = "Staff are skilled but the service is also effective."
+    assert matcher.stance_cues([text])[0, 4] == 0
+    assert stance_of(matcher, text, "experience") == "positive"
     # An opening "Although" with no comma to close it does not hide a later "but".
     text = "Although leaders meet often the service works well but waits are too long."
     assert matcher.stance_cues([text])[0, 4] == 1
