@@ -1813,3 +1813,25 @@ def test_an_undo_racing_another_undo_of_the_letter_says_it_is_done(
     said = restore_letter(corpus, x.letter_id)
     assert said == f"letter {x.letter_id} is in the corpus, not taken out: nothing to do"
     assert _letter_count(corpus) == 2
+
+
+def test_a_database_problem_with_a_detailed_code_is_still_told_by_its_cause(
+    tmp_path: Path,
+) -> None:
+    """SQLite reports most failures with a detailed (extended) code: a corpus folder
+    renamed while a run wrote, or a database that cannot be opened, must not be called
+    damaged, with the advice to move the corpus away and rebuild it (losing corrections)."""
+    db = tmp_path / "x.db"
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("CREATE TABLE t (x)")
+    db.rename(tmp_path / "moved.db")  # the folder renamed under a running import
+    with pytest.raises(sqlite3.OperationalError) as moved:
+        con.execute("INSERT INTO t VALUES (1)")
+    con.close()
+    (tmp_path / "folder.db").mkdir()
+    with pytest.raises(sqlite3.OperationalError) as cannot_open:
+        sqlite3.connect(tmp_path / "folder.db").execute("SELECT 1")
+    for exc in (moved.value, cannot_open.value):
+        told = database_problem(exc, db)
+        assert "cannot be written" in told and "permissions" in told, told
+        assert "rebuild" not in told and "damaged" not in told, told
