@@ -1152,6 +1152,24 @@ def test_a_newer_corpus_or_another_programs_database_is_refused_unchanged(
     assert result.exit_code == 2 and "damaged: its schema version reads 'x'" in result.output
 
 
+def test_a_corpus_another_run_is_making_is_opened_not_called_another_programs(
+    tmp_path: Path,
+) -> None:
+    """A first import has made the tables (SQLite's own sqlite_sequence among them, for the
+    corrections' ids) but not yet written the schema version: a second command opening the
+    corpus then must take it for sendlens's, not refuse it as another program's database."""
+    from sendlens.store import SCHEMA
+
+    root = tmp_path / "corpus"
+    root.mkdir()
+    with sqlite3.connect(root / "sendlens.db") as con:
+        con.executescript(SCHEMA)
+    con.close()
+    result = CliRunner().invoke(app, ["info", "--corpus", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "not a sendlens corpus" not in result.output
+
+
 def test_a_schema_1_corpus_is_upgraded_to_one_name_per_authority(
     corpus: Corpus, letters_dir: Path
 ) -> None:
