@@ -502,7 +502,10 @@ def test_a_corpus_path_through_a_file_or_a_broken_link_is_named_not_a_traceback(
     (tmp_path / "gone").symlink_to(tmp_path / "nowhere" / "corpus")
     (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
     (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    # A link to a folder that is there (a corpus kept on another drive) is no broken link.
+    (tmp_path / "drive").symlink_to(tmp_path)
     for where, reason in [("notes.txt/corpus", "notes.txt is a file, not a folder"),
+                          ("drive/notes.txt/corpus", "notes.txt is a file, not a folder"),
                           ("gone", "gone is a link to a folder that is not there"),
                           ("loop1", "loop1 is a link to a folder that is not there"),
                           ("x" * 300, "File name too long")]:
