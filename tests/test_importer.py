@@ -518,6 +518,33 @@ def test_a_corpus_path_through_a_file_or_a_broken_link_is_named_not_a_traceback(
     assert (tmp_path / "notes.txt").read_text() == "notes"
 
 
+def test_a_full_disk_when_making_the_corpus_folder_says_to_free_space(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A disk full as the corpus folder is made is the disk's fault, said with the remedy,
+    not a folder that "cannot be made"."""
+    import errno
+
+    from sendlens import cli
+
+    root = tmp_path / "corpus"
+    real_mkdir = Path.mkdir
+
+    def mkdir(self: Path, *args: object, **kwargs: object) -> None:
+        if self == root:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    pdf = tmp_path / "testshire.pdf"
+    pdf.write_bytes(letter_2016_pdf("Testshire"))
+    monkeypatch.setattr(sys, "argv", ["sendlens", "import", str(pdf), "--corpus", str(root)])
+    with pytest.raises(SystemExit) as ended:
+        cli.main()
+    assert ended.value.code == 2
+    assert "free some space and run the command again" in capsys.readouterr().err
+
+
 def test_cli_exit_code_says_something_was_skipped(real_pdfs: list[Path], tmp_path: Path) -> None:
     (tmp_path / "notes.pdf").write_text("just some notes")
     runner = CliRunner()
