@@ -1577,6 +1577,22 @@ def test_a_quoted_tilde_in_the_corpus_path_means_the_home_folder(
     assert list(work.iterdir()) == []
 
 
+def test_a_stored_pdf_is_where_corpora_already_on_disk_keep_theirs(
+        corpus: Corpus, tmp_path: Path) -> None:
+    # pdfs/ab/<sha256>.pdf (docs/ARCHITECTURE.md): every corpus built so far is laid out
+    # so; a store looking elsewhere would take each letter's file for gone (and keep a
+    # second copy of every file imported again).
+    pdf = tmp_path / "testshire.pdf"
+    pdf.write_bytes(letter_2016_pdf("Testshire"))
+    sha = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    import_paths(corpus, [pdf], progress=False)
+    where = Path("pdfs") / sha[:2] / f"{sha}.pdf"
+    assert (corpus.root / where).read_bytes() == pdf.read_bytes()
+    with corpus.reading() as con:
+        assert con.execute("SELECT pdf_path FROM letters").fetchone()[0] == str(where)
+    assert corpus.pdf_intact(sha)
+
+
 def test_a_pdf_stored_is_whole_or_absent_never_half_written(
         corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     # A run killed (or a disk failing) while the store writes a PDF must not leave a
