@@ -1200,6 +1200,21 @@ def test_a_corpus_another_run_is_making_is_opened_not_called_another_programs(
     assert "not a sendlens corpus" not in result.output
 
 
+def test_a_corpus_holding_a_table_of_the_researchers_own_still_opens(
+    corpus: Corpus,
+) -> None:
+    """Only a database naming no schema version is judged by its tables: a table a
+    researcher added to a corpus (notes kept beside the letters) must not lock them out."""
+    with sqlite3.connect(corpus.db_path) as con:
+        con.execute("CREATE TABLE my_notes (letter_id TEXT, note TEXT)")
+    con.close()
+    result = CliRunner().invoke(app, ["info", "--corpus", str(corpus.root)])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(corpus.db_path) as con:
+        assert con.execute("SELECT count(*) FROM my_notes").fetchone() == (0,)
+    con.close()
+
+
 def test_a_schema_1_corpus_is_upgraded_to_one_name_per_authority(
     corpus: Corpus, letters_dir: Path
 ) -> None:
