@@ -704,7 +704,7 @@ def test_half_written_copies_are_swept_and_whole_unlisted_pdfs_kept_and_named(
     first = import_pdf(corpus, real_pdfs[0])
     kept = corpus.pdf_path_for(first.sha256)
     # A half-written copy a killed run left, and a whole PDF no letter points to.
-    partial = kept.parent / ".partial-x1.tmp"
+    partial = kept.parent / ".partial-0k3q9z1m.tmp"  # as mkstemp names them
     partial.write_bytes(b"%PDF")
     unlisted = corpus.pdf_path_for(hashlib.sha256(real_pdfs[2].read_bytes()).hexdigest())
     unlisted.parent.mkdir(parents=True, exist_ok=True)
@@ -1637,13 +1637,15 @@ def test_a_stored_pdf_is_as_readable_as_the_users_other_files(corpus: Corpus) ->
     import hashlib
     import os
 
-    data = b"%PDF-1.7\n" + b"y" * 1000 + b"\n%%EOF\n"
-    before = os.umask(0o002)
-    try:
-        path = corpus.store_pdf(data, hashlib.sha256(data).hexdigest())
-    finally:
-        os.umask(before)
-    assert path.stat().st_mode & 0o777 == 0o664
+    # 027 too: a mask read as decimal (27 = 0o33) left it readable by every user.
+    for mask, mode in ((0o002, 0o664), (0o027, 0o640)):
+        data = b"%PDF-1.7\n" + b"y" * 1000 + bytes([mask]) + b"\n%%EOF\n"
+        before = os.umask(mask)
+        try:
+            path = corpus.store_pdf(data, hashlib.sha256(data).hexdigest())
+        finally:
+            os.umask(before)
+        assert path.stat().st_mode & 0o777 == mode, oct(mask)
 
 
 def _kestrelbury(tmp_path: Path, name: str, week: tuple[str, str], *,
