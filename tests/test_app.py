@@ -1186,6 +1186,8 @@ def test_search_words_are_quoted_and_a_star_belongs_to_its_own_word() -> None:
     # In lower case an operator's word is a word: "not timely" found every "timely".
     assert fts_query("not timely") == '"not" "timely"'
     assert fts_query("speech or language NEAR therapy") == '"speech" "or" "language" "therapy"'
+    # Each operator in capitals, NOT too: kept, it would require the word "not".
+    assert fts_query("timely NOT late AND plans") == '"timely" "late" "plans"'
 
 
 def test_a_quoted_word_or_phrase_is_also_matched_as_typed() -> None:
