@@ -56,6 +56,40 @@ def test_a_letter_from_before_a_reorganisation_is_filed_under_the_council_of_its
             in result.stderr)
 
 
+def test_a_letter_from_before_parser_versions_were_kept_is_read_again_by_reparse(
+    tmp_path: Path,
+) -> None:
+    # The first sendlens kept no parser version (NULL): such letters are the oldest read,
+    # and --reparse must read them again too, not only those of a known older version.
+    pdf = tmp_path / "testshire.pdf"
+    pdf.write_bytes(letter_2016_pdf("Testshire"))
+    root, runner, corpus = _cli_import([pdf], tmp_path)
+    with corpus.transaction() as con:
+        con.execute("UPDATE letters SET parser_version = NULL")
+    result = runner.invoke(app, ["import", "--reparse", "--corpus", str(root), "-q"])
+    assert result.exit_code == 0, result.output
+    with corpus.reading() as con:
+        assert con.execute("SELECT parser_version FROM letters").fetchone()[0] is not None
+
+
+def test_info_counts_the_letters_not_tagged_once_each(tmp_path: Path) -> None:
+    pdfs = []
+    for area in ("Testshire", "Dorset"):
+        pdfs.append(tmp_path / f"{area}.pdf")
+        pdfs[-1].write_bytes(letter_2016_pdf(area))
+    root, runner, corpus = _cli_import(pdfs, tmp_path)
+    with corpus.transaction() as con:
+        _tag_every_passage(con)
+        con.execute("DELETE FROM tags WHERE passage_id IN (SELECT passage_id FROM passages "
+                    "WHERE letter_id = (SELECT min(letter_id) FROM letters))")
+        untagged = con.execute("SELECT count(*) FROM passages p LEFT JOIN tags t "
+                               "USING (passage_id) WHERE t.passage_id IS NULL").fetchone()[0]
+    assert untagged > 1
+    result = runner.invoke(app, ["info", "--corpus", str(root)])
+    assert result.exit_code == 0, result.output
+    assert f"{untagged} passages of 1 letter " in " ".join(result.output.split())
+
+
 def test_import_with_reparse_also_reads_again_the_letters_already_held(
     tmp_path: Path,
 ) -> None:
