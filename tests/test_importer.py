@@ -90,6 +90,24 @@ def test_info_counts_the_letters_not_tagged_once_each(tmp_path: Path) -> None:
     assert f"{untagged} passages of 1 letter " in " ".join(result.output.split())
 
 
+def test_a_reading_sees_one_state_of_the_corpus_while_an_import_commits(
+    tmp_path: Path,
+) -> None:
+    # A table made of several queries (letters, then their cells) must not count a letter
+    # an import committed between them in one query and not in the other.
+    pdfs = []
+    for area in ("Testshire", "Dorset"):
+        pdfs.append(tmp_path / f"{area}.pdf")
+        pdfs[-1].write_bytes(letter_2016_pdf(area))
+    corpus = Corpus.open(tmp_path / "corpus")
+    import_pdf(corpus, pdfs[0])
+    with corpus.reading() as con:
+        before = con.execute("SELECT count(*) FROM letters").fetchone()[0]
+        assert import_pdf(corpus, pdfs[1]).status == "imported"
+        assert con.execute("SELECT count(*) FROM letters").fetchone()[0] == before == 1
+    assert corpus.counts()["letters"] == 2
+
+
 def test_import_with_reparse_also_reads_again_the_letters_already_held(
     tmp_path: Path,
 ) -> None:
