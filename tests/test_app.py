@@ -2027,6 +2027,41 @@ def test_app_command_serves_in_process_with_modules_loaded(
     assert "no corpus at" in result.output  # an empty folder is explained, not an error
 
 
+def test_app_command_given_the_corpus_database_names_its_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shlex
+    import socket
+
+    from streamlit.web import cli as streamlit_cli
+    from typer.testing import CliRunner
+
+    from sendlens.cli import app as cli_app
+
+    def fake_main(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server was started")
+
+    monkeypatch.setattr(streamlit_cli.main, "main", fake_main)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    folder = tmp_path / "my corpus"
+    folder.mkdir()
+    (folder / "sendlens.db").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("notes")
+    for given, hint in ((folder / "sendlens.db", True),
+                        (tmp_path / "notes.txt" / "sendlens.db", False)):
+        result = CliRunner().invoke(cli_app, ["app", "--corpus", str(given), "--port",
+                                              str(port), "--host", "127.0.0.1", "--headless"])
+        said = " ".join(result.output.split())
+        assert result.exit_code == 2, said
+        # The folder to give instead, quoted for the shell; none for a path that is no
+        # corpus's database (notes.txt holds none).
+        assert ("the corpus is the folder holding it" in said) is hint, said
+        if hint:
+            assert (f"the corpus is the folder holding it, {folder} (sendlens app --corpus "
+                    f"{shlex.quote(str(folder))})") in said
+
+
 def test_app_command_refuses_a_port_in_use(tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
