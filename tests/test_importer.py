@@ -811,6 +811,12 @@ def test_a_stored_pdf_changed_on_disk_is_put_back_by_importing_its_file_again(
                                  "put back")
     assert stored.read_bytes() == real_pdfs[0].read_bytes()
     assert "put back" not in import_pdf(corpus, real_pdfs[0]).reason
+    # Damaged in place, its size unchanged (a bad sector): put back whole too.
+    damaged = bytearray(stored.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    stored.write_bytes(bytes(damaged))
+    assert import_pdf(corpus, real_pdfs[0]).reason.endswith("was put back")
+    assert stored.read_bytes() == real_pdfs[0].read_bytes()
 
 
 def test_a_database_put_back_from_a_backup_loses_no_stored_pdf(
