@@ -1020,6 +1020,31 @@ def test_a_folder_that_cannot_be_listed_is_named_not_passed_over(
         (base / "letters" / "locked").chmod(0o755)
 
 
+def test_a_read_only_corpus_with_an_empty_wal_file_beside_it_is_read(
+    not_root: tuple[list[str], Path]
+) -> None:
+    """An empty sendlens.db-wal (its changes folded in, the file left by a run still
+    running or killed, or copied with the folder) holds nothing to read: the corpus is read
+    as usual, not refused for changes 'still in sendlens.db-wal'."""
+    as_user, base = not_root
+    target = base / "corpus"
+    pdf = base / "testshire.pdf"
+    pdf.write_bytes(letter_2016_pdf("Testshire"))
+    import_paths(Corpus.open(target), [pdf], progress=False)
+    (target / "sendlens.db-wal").write_bytes(b"")
+    try:
+        for path in (target, *target.rglob("*")):
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        run = subprocess.run([*as_user, sys.executable, "-m", "sendlens.cli", "info",
+                              "--corpus", str(target)], capture_output=True, text=True,
+                             timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert "letters: 1" in " ".join(run.stdout.split())
+    finally:
+        for path in (target, *target.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def test_a_corpus_in_a_folder_the_user_cannot_write_is_still_read(
     real_pdfs: list[Path], not_root: tuple[list[str], Path]
 ) -> None:
