@@ -1176,7 +1176,7 @@ def test_export_offers_every_format(corpus_dir: Path, monkeypatch: pytest.Monkey
 
 
 def test_search_words_are_quoted_and_a_star_belongs_to_its_own_word() -> None:
-    from sendlens.store import fts_query
+    from sendlens.store import MAX_FTS_QUERY, fts_query
 
     # Operators and punctuation cannot break the query; each word is quoted.
     assert fts_query('therap* "short breaks" OR a:b') == '"therap"* "short breaks" "a" "b"'
@@ -1186,6 +1186,8 @@ def test_search_words_are_quoted_and_a_star_belongs_to_its_own_word() -> None:
     # In lower case an operator's word is a word: "not timely" found every "timely".
     assert fts_query("not timely") == '"not" "timely"'
     assert fts_query("speech or language NEAR therapy") == '"speech" "or" "language" "therapy"'
+    # A search is cut at MAX_FTS_QUERY characters, not one fewer.
+    assert fts_query("a" * 250) == '"' + "a" * MAX_FTS_QUERY + '"'
     # Each operator in capitals, NOT too: kept, it would require the word "not".
     assert fts_query("timely NOT late AND plans") == '"timely" "late" "plans"'
 
