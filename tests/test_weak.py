@@ -439,6 +439,12 @@ def test_praise_and_fault_either_side_of_a_mid_sentence_but_is_mixed(
     # An opening "Although" with no comma to close it does not hide a later "but".
     text = "Although leaders meet often the service works well but waits are too long."
     assert matcher.stance_cues([text])[0, 4] == 1
+    # A comma before the marker and none after it: "A, although B" was passed over
+    # (its comma looked for after the marker) and read positive.
+    for text in ("Support is good, although waits are too long.",
+                 "The forum is effective, but waits for therapy are too long."):
+        assert matcher.stance_cues([text])[0, 4] == 1, text
+        assert stance_of(matcher, text, "experience") == "mixed", text
 
 
 def test_a_sentence_in_no_known_section_is_read_from_its_cues(matcher: PatternMatcher) -> None:

@@ -191,15 +191,14 @@ class PatternMatcher:
         for m in rx.finditer(text):
             if m.start() == 0 and m.group(0) in ("however", "but", "yet", "nevertheless"):
                 continue
-            if m.start() == 0 or text[: m.start()].rstrip().endswith(","):
+            if m.start() == 0:
                 # "Although A, B": the two sides meet at the first comma after the marker.
                 comma = text.find(",", m.end())
                 if comma < 0:
                     continue
                 first, second = text[m.end():comma], text[comma + 1:]
-                if m.start() > 0:
-                    first, second = text[: m.start()], text[m.end():]
             else:
+                # "A, but B" and "A but B": the marker divides them, a second comma or not.
                 first, second = text[: m.start()], text[m.end():]
             neg1, neg2 = self._negatives(first), self._negatives(second)
             pos1, pos2 = self._positives(first), self._positives(second)
