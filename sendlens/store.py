@@ -311,7 +311,6 @@ def not_a_folder(path: str | Path) -> str | None:
     return said
 
 
-
 @dataclass
 class Corpus:
     """A corpus folder. Open with `Corpus.open(path)`."""
