@@ -346,7 +346,6 @@ def test_cell_intervals_come_from_whole_letters() -> None:
     assert pooled_share_intervals([1] * 4, [1] * 4, [2] * 4, letters=30) is None
 
 
-
 def test_a_cells_interval_is_the_middle_95_percent_of_draws_of_whole_letters() -> None:
     from test_model import _mean_of_draws_quantiles
 

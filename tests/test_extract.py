@@ -314,7 +314,6 @@ def test_a_small_print_annex_does_not_split_the_prose_of_other_pages() -> None:
     assert got[:5] == [" ".join(body)] * 5
 
 
-
 def _row(cells: tuple[str, ...], top: float, page: int = 1) -> _Line:
     """A table row as pdfium gives it: its cells on one line, a space between them; the
     wide gaps that tell the cells apart are read from the PDF's char boxes."""

@@ -1929,7 +1929,6 @@ def test_a_copy_cut_short_in_the_store_is_written_whole_by_the_import(
     assert dest.read_bytes() == data
 
 
-
 def test_a_taken_out_letters_stored_copy_gone_is_put_back_by_importing_its_file(
     tmp_path: Path,
 ) -> None:

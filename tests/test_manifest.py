@@ -243,7 +243,6 @@ def test_an_unusable_manifest_is_reported(folder: Path, content: bytes, expected
     assert len(items) == 3 and all(i.published is None for i in items.values())
 
 
-
 @pytest.mark.parametrize("kind", ["folder", "dangling-link", "pipe"])
 def test_a_manifest_that_is_no_file_is_said_not_passed_over(folder: Path, kind: str) -> None:
     manifest = folder / "manifest.csv"

@@ -704,7 +704,6 @@ def test_intervals_agree_with_the_point_figures_and_skip_what_a_draw_cannot_meas
     assert spread["stance_accuracy"] == [1.0, 1.0]
 
 
-
 def _mean_of_draws_quantiles(values: list[int], scale: float) -> tuple[float, float]:
     """The exact 2.5th and 97.5th percentiles of the mean of len(values) draws with
     replacement from `values`, divided by `scale`."""

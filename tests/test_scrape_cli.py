@@ -100,7 +100,6 @@ def test_bad_base_url_is_a_clear_error(tmp_path: Path) -> None:
     assert "--base-url 'http://[::1' is not a URL: Invalid IPv6 URL" in result.output
 
 
-
 @pytest.mark.parametrize("url", ["http://alice:s3cret@127.0.0.1:9/",
                                  "http://alice:s3cret@[::1/"])
 def test_a_password_in_the_base_url_is_refused_and_not_printed(tmp_path: Path,
