@@ -797,6 +797,19 @@ def test_a_replaced_files_pdf_a_stopped_run_left_is_swept_not_reported(
     assert report.swept == 1 and not old.exists() and report.unlisted == 0
 
 
+
+def test_the_sweep_keeps_a_held_letters_pdf_that_replaced_files_also_names(
+    corpus: Corpus, real_pdfs: list[Path]
+) -> None:
+    # A database put back from a backup or edited by hand can name a held letter's file
+    # as replaced too: the sweep of replaced files must not take the only copy.
+    held = import_pdf(corpus, real_pdfs[0])
+    with corpus.transaction() as con:
+        con.execute("INSERT INTO replaced_files (sha256, letter_id, replaced_at) "
+                    "VALUES (?, 'another', 'x')", (held.sha256,))
+    assert corpus.sweep_pdfs() == 0
+    assert corpus.pdf_intact(held.sha256)
+
 def test_a_stored_pdf_changed_on_disk_is_put_back_by_importing_its_file_again(
     corpus: Corpus, real_pdfs: list[Path]
 ) -> None:
