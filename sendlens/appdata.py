@@ -460,18 +460,29 @@ def letters_without_sections(path: str, stamp_: tuple[int, ...],
     return aggregate.letters_without_sections(corpus_for(path), sections, **kwargs)
 
 
+def _letter_filters_sql(filters: Filters, *, sections: bool = False
+                        ) -> tuple[list[str], list[Any]]:
+    """WHERE clauses and parameters for the filters' areas, regions, frameworks and
+    outcomes (and with `sections`, the passages' sections); not their dates."""
+    where: list[str] = []
+    params: list[Any] = []
+    for column, values in (("l.area", filters.areas), ("l.region", filters.regions),
+                           ("l.framework", filters.frameworks), ("l.outcome", filters.outcomes),
+                           ("p.section", filters.sections if sections else ())):
+        if values:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            params += list(values)
+    return where, params
+
+
 @st.cache_data(show_spinner=False)
 def undated_letters(path: str, stamp_: tuple[int, ...], filters: Filters) -> int:
     """Letters matching `filters` but for its dates that have no date at all (inspection,
     publication or letter): a date filter leaves them out, as no date is between two."""
     if not (filters.date_from or filters.date_to):
         return 0
-    where, params = [f"{LETTER_DATE_SQL} IS NULL"], []
-    for column, values in (("l.area", filters.areas), ("l.region", filters.regions),
-                           ("l.framework", filters.frameworks), ("l.outcome", filters.outcomes)):
-        if values:
-            where.append(f"{column} IN ({','.join('?' * len(values))})")
-            params += list(values)
+    where, params = _letter_filters_sql(filters)
+    where.append(f"{LETTER_DATE_SQL} IS NULL")
     return int(_rows(path, f"SELECT count(*) AS n FROM letters l WHERE {' AND '.join(where)}",
                      params)[0]["n"])
 
@@ -750,13 +761,8 @@ def _search_where(query: str, filters: Filters,
     if not match:
         return None
     phrases, phrase_params = exact_phrase_sql(query)  # quoted: as typed, not only stems
-    where, params = ["passages_fts MATCH ?", *phrases], [match, *phrase_params]
-    for column, values in (("l.area", filters.areas), ("l.region", filters.regions),
-                           ("l.framework", filters.frameworks), ("l.outcome", filters.outcomes),
-                           ("p.section", filters.sections)):
-        if values:
-            where.append(f"{column} IN ({','.join('?' * len(values))})")
-            params += list(values)
+    where, params = _letter_filters_sql(filters, sections=True)
+    where[:0], params[:0] = ["passages_fts MATCH ?", *phrases], [match, *phrase_params]
     # Dated as the theme tables date a letter (its inspection, else its publication).
     if filters.date_from:
         where.append(f"{LETTER_DATE_SQL} >= ?")
