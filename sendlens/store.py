@@ -311,6 +311,16 @@ def not_a_folder(path: str | Path) -> str | None:
     return said
 
 
+def check_folder(root: Path) -> None:
+    """CorpusError when `root` is there but no folder (or cannot be looked at): checked
+    before anything is read or made in it."""
+    try:
+        if root.exists() and not root.is_dir():
+            raise CorpusError(f"{root}: not a folder")
+    except OSError as exc:  # a name too long for the file system: a traceback
+        raise CorpusError(f"{root}: {exc.strerror or exc}") from exc
+
+
 @dataclass
 class Corpus:
     """A corpus folder. Open with `Corpus.open(path)`."""
@@ -323,11 +333,7 @@ class Corpus:
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True) -> Corpus:
         root = Path(path)
-        try:
-            if root.exists() and not root.is_dir():
-                raise CorpusError(f"{root}: not a folder")
-        except OSError as exc:  # a name too long for the file system: a traceback
-            raise CorpusError(f"{root}: {exc.strerror or exc}") from exc
+        check_folder(root)
         # Only import and scrape make a corpus: a command that reads one must not turn
         # any folder it is pointed at (a folder of PDFs, say) into an empty corpus.
         if not create and not (root / DB_NAME).is_file():

@@ -84,21 +84,20 @@ def themes_cmd(
     the corpus folder's codebook.yaml, or the packaged one)."""
     import sqlite3
 
-    from sendlens.store import DB_NAME, Corpus, CorpusError
+    from sendlens.store import DB_NAME, Corpus, CorpusError, check_folder
     from textmine.codebook import PACKAGED_CODEBOOK, CodebookError, load_codebook
 
     # No corpus is needed (the themes before a first import), but what cannot be one, or
     # another program's (or a newer sendlens's) database, is refused as by every command.
     root = corpus_path(corpus)
-    if root.exists() and not root.is_dir():
-        raise _fail(f"{root}: not a folder")
-    if (root / DB_NAME).is_file() and (root / DB_NAME).stat().st_size:
-        try:
+    try:
+        check_folder(root)  # as Corpus.open does, which would make or upgrade the corpus
+        if (root / DB_NAME).is_file() and (root / DB_NAME).stat().st_size:
             Corpus(root).check_kind()  # reads only: nothing in the folder is changed
-        except CorpusError as exc:
-            raise _fail(str(exc)) from exc
-        except sqlite3.DatabaseError:
-            pass  # damaged: the commands that read it say so; the codebook is a file apart
+    except CorpusError as exc:
+        raise _fail(str(exc)) from exc
+    except sqlite3.DatabaseError:
+        pass  # damaged: the commands that read it say so; the codebook is a file apart
     try:
         cb = load_codebook(corpus=root)
     except CodebookError as exc:
