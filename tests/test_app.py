@@ -2844,6 +2844,7 @@ import time
 from sendlens import appdata
 from sendlens.commands.app import finish_retrains
 
+
 def slow(path, progress=None):
     progress(0.5, "tagging")
     time.sleep(60)

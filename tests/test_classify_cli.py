@@ -1438,6 +1438,7 @@ def test_a_theme_given_but_not_offered_is_named(tmp_path: Path) -> None:
                        r"in \"themes\" but not in \"themes_offered\""):
         read_labels(path)
 
+
 def test_a_lone_surrogate_in_a_label_is_named_not_a_traceback(tmp_path: Path) -> None:
     # "\ud800" (half of a UTF-16 pair, as a program splitting an emoji writes it) in a
     # label's "letter" stopped evaluate with a UnicodeEncodeError traceback.
@@ -1449,6 +1450,7 @@ def test_a_lone_surrogate_in_a_label_is_named_not_a_traceback(tmp_path: Path) ->
     with pytest.raises(LabelFileError, match=r"labels.jsonl, line 2: \"letter\" holds "
                        r"'\\ud800', half of a UTF-16 surrogate pair"):
         read_labels(path)
+
 
 def test_a_labels_file_in_csv_is_named_for_what_it_is(tmp_path: Path) -> None:
     # "Expecting value at column 1" alone did not say that the file was of the wrong kind.

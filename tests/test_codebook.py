@@ -314,6 +314,7 @@ def test_a_wrong_kind_of_entry_built_of_yaml_aliases_is_named_in_a_line(tmp_path
         parse_codebook(text, tmp_path / "c.yaml")
     assert len(str(caught.value)) < 1000
 
+
 def test_a_bad_theme_is_named_by_its_place_counting_from_one(tmp_path: Path) -> None:
     text = "themes:\n" + NEW_THEME + NEW_THEME.replace("id: transport", "id: Early_Years")
     with pytest.raises(CodebookError, match=r"theme 2 of the list: id must be lower_snake"):

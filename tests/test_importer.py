@@ -810,6 +810,7 @@ def test_the_sweep_keeps_a_held_letters_pdf_that_replaced_files_also_names(
     assert corpus.sweep_pdfs() == 0
     assert corpus.pdf_intact(held.sha256)
 
+
 def test_a_stored_pdf_changed_on_disk_is_put_back_by_importing_its_file_again(
     corpus: Corpus, real_pdfs: list[Path]
 ) -> None:

@@ -260,6 +260,7 @@ def test_a_manifest_that_is_no_file_is_said_not_passed_over(folder: Path, kind: 
     assert warnings == [f"letters/manifest.csv: {what}, not a CSV file; the manifest is ignored"]
     assert len(items) == 3
 
+
 def test_a_good_manifest_says_nothing(folder: Path) -> None:
     items, warnings = read_manifest(
         folder,

@@ -116,6 +116,7 @@ def test_a_password_in_the_base_url_is_refused_and_not_printed(tmp_path: Path,
     assert result.exit_code == 2, result.output
     assert "holds a user name or password: sendlens does not log in" in result.output
 
+
 def test_every_run_names_the_files_it_holds_but_could_not_import(tmp_path: Path) -> None:
     runner = CliRunner()
     with serve(declined_file_site()) as base:
