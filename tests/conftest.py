@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,6 +54,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
         terminalreporter.write_line(f"skipped {n}: {reason}")
 
+
+
+def main_exit_code(monkeypatch: pytest.MonkeyPatch, *args: str) -> int | str | None:
+    """`sendlens ARGS` run as the console script runs it (cli.main: its own signal
+    handlers, sys.exit), in this process; its exit code. The test process's SIGINT and
+    SIGTERM handlers are put back afterwards."""
+    from sendlens import cli
+
+    monkeypatch.setattr(sys, "argv", ["sendlens", *args])
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with pytest.raises(SystemExit) as ended:
+            cli.main()
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    return ended.value.code
 
 @pytest.fixture(scope="session")
 def letters_dir() -> Path:

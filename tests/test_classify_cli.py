@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import main_exit_code
 from test_model import build_corpus
 from typer.testing import CliRunner
 
@@ -2236,17 +2237,10 @@ def test_a_term_signal_ends_any_command_with_the_interrupted_exit_code(
     def killed(*args: object, **kwargs: object) -> None:
         os.kill(os.getpid(), signal.SIGTERM)  # handled by the time this returns
 
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     monkeypatch.setattr(aggregate, "theme_table", killed)
     monkeypatch.setattr(cli, "_interrupted", False)
-    monkeypatch.setattr(sys, "argv", ["sendlens", "export", "themes", "--corpus", str(corpus)])
-    try:
-        with pytest.raises(SystemExit) as ended:
-            cli.main()
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    assert ended.value.code == cli.INTERRUPTED_EXIT == 130
+    code = main_exit_code(monkeypatch, "export", "themes", "--corpus", str(corpus))
+    assert code == cli.INTERRUPTED_EXIT == 130
 
 
 def test_evaluate_reads_the_labels_before_retraining_a_stale_model(tmp_path: Path) -> None:

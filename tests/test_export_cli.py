@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import main_exit_code
 from test_aggregate import build_tagged_corpus
 from typer.testing import CliRunner
 
@@ -318,7 +319,6 @@ def test_a_ctrl_c_as_the_file_lands_says_whether_it_was_written(
     stopped before the end; nothing was left half-written", exit 130, of a file written
     whole: a script took the new table for the old one. Before the rename, it stops."""
     import signal
-    import sys
 
     from sendlens import cli
     from sendlens import export as export_module
@@ -333,23 +333,16 @@ def test_a_ctrl_c_as_the_file_lands_says_whether_it_was_written(
         monkeypatch.setattr(export_module, "_sweep_stale_parts", ctrl_c)
     else:  # the name of the copy written beside it, before anything is written
         monkeypatch.setattr(export_module.secrets, "token_hex", ctrl_c)
-    monkeypatch.setattr(sys, "argv", ["sendlens", "export", "letters", "-o", str(out),
-                                      "--corpus", str(corpus.root)])
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        with pytest.raises(SystemExit) as ended:
-            cli.main()
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
+    code = main_exit_code(monkeypatch, "export", "letters", "-o", str(out),
+                          "--corpus", str(corpus.root))
     err = capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["letters.csv"]
     if when == "after the rename":
-        assert ended.value.code in (0, None), err
+        assert code in (0, None), err
         assert f"wrote 5 rows to {out}" in err and "interrupted" not in err
         assert out.read_text().startswith("letter_id,")
     else:
-        assert ended.value.code == cli.INTERRUPTED_EXIT, err
+        assert code == cli.INTERRUPTED_EXIT, err
         assert "interrupted" in err and "wrote" not in err
         assert out.read_bytes() == b"old\n"
 
