@@ -90,10 +90,6 @@ def missing_group(by: str) -> str:
     return MISSING.get(by, UNKNOWN)
 
 
-def _missing_of(key_sql: str) -> str:
-    return next((missing_group(by) for by, sql in GROUPS.items() if sql == key_sql), UNKNOWN)
-
-
 # The tagger writes a passage's themes as a JSON list. A damaged or hand-edited database
 # may hold other text: json_each stops the whole query on broken JSON and reads "null" or
 # "[null]" as a theme None. Such a passage counts as untagged (unreadable_tags names it), and
@@ -522,10 +518,11 @@ _LETTER_COUNTS_SQL = """
 """
 
 
-def _cell_counts(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:
+def _cell_counts(con: sqlite3.Connection, key_sql: str, where: _Where,
+                 missing: str = UNKNOWN) -> pd.DataFrame:
     """Per (group, theme): letters_mentioning, passages and a count per stance."""
     rows = con.execute(
-        _COUNTS_SQL.format(key=key_sql, unknown=_missing_of(key_sql), tagged=_TAGGED,
+        _COUNTS_SQL.format(key=key_sql, unknown=missing, tagged=_TAGGED,
                            where=where.sql),
         where.params,
     ).fetchall()
@@ -537,15 +534,16 @@ def _cell_counts(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.Dat
 
 
 def _cells_and_intervals(con: sqlite3.Connection, key_sql: str, where: _Where,
-                         letters: dict[Any, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+                         letters: dict[Any, int], missing: str = UNKNOWN
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`_cell_counts` and, per (group, theme), 95% intervals of share_negative and
     net_stance from resampling the group's letters (none where fewer than
     MIN_INTERVAL_LETTERS letters judge the theme), from one pass over the tags."""
     if max(letters.values(), default=0) < MIN_INTERVAL_LETTERS:
         # No group could have an interval (by area, as a rule): counts alone are quicker.
-        return _cell_counts(con, key_sql, where), _spreads([])
+        return _cell_counts(con, key_sql, where, missing), _spreads([])
     rows = [tuple(r) for r in con.execute(
-        _LETTER_COUNTS_SQL.format(key=key_sql, unknown=_missing_of(key_sql), tagged=_TAGGED,
+        _LETTER_COUNTS_SQL.format(key=key_sql, unknown=missing, tagged=_TAGGED,
                                   where=where.sql),
         where.params,
     )]
@@ -581,10 +579,11 @@ def _spreads(records: list[tuple[Any, ...]]) -> pd.DataFrame:
     ).astype(dict.fromkeys(_INTERVAL_COLUMNS, "float64")).set_index(["group", "theme"])
 
 
-def _group_letters(con: sqlite3.Connection, key_sql: str, where: _Where) -> pd.DataFrame:
+def _group_letters(con: sqlite3.Connection, key_sql: str, where: _Where,
+                   missing: str = UNKNOWN) -> pd.DataFrame:
     """Letters per group that pass the letter filters and have any tagged passage."""
     rows = con.execute(
-        f"""SELECT COALESCE({key_sql}, '{_missing_of(key_sql)}'), count(*)
+        f"""SELECT COALESCE({key_sql}, '{missing}'), count(*)
             FROM letters l
             WHERE {_sql_and(where.letters)} AND EXISTS (
                 SELECT 1 FROM passages p JOIN tags t ON t.passage_id = p.passage_id
@@ -662,9 +661,10 @@ def theme_table(
         # as "no letter mentions it". The caller says so (attrs["themes_not_tagged"]).
         untagged = _untagged_themes(con, theme_ids)
         theme_ids = [t for t in theme_ids if t not in untagged]
-        groups = _group_letters(con, GROUPS[by], where)
+        groups = _group_letters(con, GROUPS[by], where, missing_group(by))
         counts, spreads = _cells_and_intervals(
-            con, GROUPS[by], where, dict(zip(groups["group"], groups["letters"], strict=True)))
+            con, GROUPS[by], where, dict(zip(groups["group"], groups["letters"], strict=True)),
+            missing_group(by))
         # An area's DfE code, to join the table to other data by code, not by name.
         codes = dict(con.execute("SELECT area, max(la_code) FROM letters GROUP BY area")
                      .fetchall()) if by == "area" else {}
@@ -702,11 +702,12 @@ def theme_table(
     return table
 
 
-def _pooled(con: sqlite3.Connection, key_sql: str, where: _Where) -> dict[str, dict[str, int]]:
+def _pooled(con: sqlite3.Connection, key_sql: str, where: _Where,
+            missing: str = UNKNOWN) -> dict[str, dict[str, int]]:
     """The groups whose tagged letters are of more than one framework: group -> letters
     per framework (by framework, none)."""
     rows = con.execute(
-        f"""SELECT CAST(COALESCE({key_sql}, '{_missing_of(key_sql)}') AS TEXT), l.framework,
+        f"""SELECT CAST(COALESCE({key_sql}, '{missing}') AS TEXT), l.framework,
                    count(*)
             FROM letters l
             WHERE {_sql_and(where.letters)} AND EXISTS (
@@ -745,7 +746,8 @@ def pooled_groups(corpus: Corpus, *, by: str = "area",
     if by not in GROUPS:
         raise ValueError(f"cannot group by {by!r}: choose one of {', '.join(GROUPS)}")
     with corpus.reading() as con:
-        return _pooled(con, GROUPS[by], _where(con, sections=sections, **filters))
+        return _pooled(con, GROUPS[by], _where(con, sections=sections, **filters),
+                       missing_group(by))
 
 
 def letters_without_sections(corpus: Corpus, sections: str | Iterable[str],
